@@ -1,0 +1,1 @@
+"""Where a model runs and is measured: local onert, ssh, sdb and lookup dumps. Imports nothing else of nnpart."""

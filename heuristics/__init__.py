@@ -1,0 +1,1 @@
+"""Pure partitioning heuristics on plain networkx graphs. Imports nothing else of nnpart."""
