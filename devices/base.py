@@ -1,0 +1,81 @@
+"""What every device speaks: a backend configuration, measurement settings and a measurement."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """A backend assignment as onert reads it from the environment when a session is created.
+
+    Precedence in onert: ``op_indices`` (OP_BACKEND_MAP) over ``op_types`` (OP_BACKEND_<type>) over the
+    default, the first of ``backends``.
+    """
+
+    backends: tuple[str, ...] = ("cpu",)  # backends to load; the first is the default for every op
+    op_types: tuple[tuple[str, str], ...] = ()  # (onert op type, backend): OP_BACKEND_<type>=<backend>
+    op_indices: tuple[tuple[int, str], ...] = ()  # (op index, backend): OP_BACKEND_MAP="i=b;..."
+    settings: tuple[tuple[str, str], ...] = ()  # other onert variables: EXECUTOR, NUM_THREADS, ...
+
+    def environment(self) -> dict[str, str]:
+        """The environment variables that select this configuration (besides ``backends``)."""
+        env = {f"OP_BACKEND_{op_type}": backend for op_type, backend in self.op_types}
+        if self.op_indices:
+            env["OP_BACKEND_MAP"] = ";".join(f"{i}={b}" for i, b in self.op_indices)
+        env.update(self.settings)
+        return env
+
+    def env_string(self) -> str:
+        """ONE's configuration string: ``BACKENDS="cpu;ruy" OP_BACKEND_Conv2D=ruy ...``."""
+        words = [f'BACKENDS="{";".join(self.backends)}"']
+        for key, value in self.environment().items():
+            words.append(f'{key}="{value}"' if ";" in value or " " in value else f"{key}={value}")
+        return " ".join(words)
+
+
+@dataclass(frozen=True)
+class MeasureSettings:
+    """How to measure: warm-up and timed runs, tracing, time-out and the seed of the inputs."""
+
+    warmup: int = 1
+    repeats: int = 3
+    trace: bool = False  # also collect onert's per-op Chrome trace
+    timeout: float = 300.0  # seconds for the whole measurement
+    seed: int = 0  # inputs are drawn from this seed, so runs are comparable
+    check_outputs: bool = True  # compare outputs with an all-cpu reference run
+
+
+@dataclass
+class Measurement:
+    """One configuration measured once: times of the timed runs, peak memory and validity.
+
+    An invalid configuration (fails to prepare, crashes, times out, or computes outputs that differ from
+    the all-cpu reference) is a result with ``valid=False`` and the reason, not an exception.
+    """
+
+    valid: bool
+    reason: str = ""
+    times_ms: list[float] = field(default_factory=list)
+    peak_rss_kb: int = 0
+    trace: dict | None = None  # Chrome trace JSON when requested
+
+    @property
+    def time_ms(self) -> float:
+        """Median execution time of the timed runs (nan when there are none)."""
+        return statistics.median(self.times_ms) if self.times_ms else float("nan")
+
+
+class Device(Protocol):
+    """Somewhere a model can be measured."""
+
+    name: str
+
+    def backends(self) -> dict[str, frozenset[str] | None]:
+        """Backend -> the onert op types it can run (None: all of them)."""
+
+    def measure(self, model: Path, config: BackendConfig, settings: MeasureSettings) -> Measurement:
+        """Measure ``model`` under ``config``."""
