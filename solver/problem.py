@@ -7,7 +7,9 @@ from pathlib import Path
 
 import networkx as nx
 
-from solver.tflite import Model
+from solver.errors import UsageError
+from solver.tflite import Model, read_model
+from solver.trace import attach_weights, read_trace
 
 
 @dataclass
@@ -34,3 +36,62 @@ class PartitionProblem:
     @property
     def total_weight(self) -> int:
         return sum(w for _, w in self.graph.nodes(data="weight"))
+
+
+def load_problem(path: str | Path | None = None, trace: str | Path | None = None) -> PartitionProblem:
+    """Read a partitioning problem.
+
+    - a TFLite model (``.tflite``, ``.circle``, or either compressed with xz/gzip) with an onert trace
+      (Chrome trace or ``trace.json``) giving the op weights;
+    - a JSON graph (``.json``, docs/graph-format.md) or a SALBP ``.IN2`` file, which carry their weights;
+    - nothing: the bundled default, InceptionV3 with a trace measured by onert on it.
+
+    Raises
+    ------
+    ModelError, TraceError, GraphFormatError, UsageError
+        The input cannot be read, or a model comes without a trace.
+    """
+    from solver import keras_models
+
+    if path is None:
+        path, trace = keras_models.DEFAULT_MODEL, trace or keras_models.DEFAULT_TRACE
+    path = Path(path)
+    kind = _input_kind(path)
+    if kind == "json":
+        from solver.graphfile import read_graph_json
+
+        return _no_trace(read_graph_json(path), trace)
+    if kind == "in2":
+        from solver.graphfile import read_in2
+
+        return _no_trace(read_in2(path), trace)
+    if trace is None:
+        raise UsageError(f"{path}: a model needs a trace of per-op times (run 'solve profile {path}' to make one)")
+    return _model_problem(path, Path(trace))
+
+
+def _input_kind(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return "json"
+    if suffix == ".in2":
+        return "in2"
+    return "model"
+
+
+def _no_trace(problem: PartitionProblem, trace: str | Path | None) -> PartitionProblem:
+    if trace is not None:
+        raise UsageError(f"{problem.source}: a graph file carries its own weights; drop the trace {trace}")
+    return problem
+
+
+def _model_problem(path: Path, trace: Path) -> PartitionProblem:
+    model = read_model(path)
+    graph = model.op_graph()
+    notes = list(model.notes)
+    times = read_trace(trace)
+    notes += attach_weights(graph, model, times)
+    _, high = times.runs
+    return PartitionProblem(
+        graph=graph, name=path.name, source=path, notes=notes, model=model, trace=trace, trace_runs=high
+    )

@@ -1,0 +1,124 @@
+"""Real-size models for benchmarks and the bundled default: Keras applications built with
+``weights=None`` (random weights, nothing downloaded), converted to .tflite and traced with onert.
+
+Everything is cached under ``$NNPART_CACHE_DIR`` (default ``~/.cache/nnpart``), outside git.
+TensorFlow is imported only in a subprocess that builds a model, never on nnpart's import path.
+
+``python -m solver.keras_models --bundle`` regenerates the bundled default in ``solver/data``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from solver.errors import ModelError
+
+APPLICATIONS = {"mobilenet_v2": "MobileNetV2", "resnet50": "ResNet50", "inception_v3": "InceptionV3"}
+DATA_DIR = Path(__file__).parent / "data"
+DEFAULT_MODEL = DATA_DIR / "inception_v3.tflite.xz"
+DEFAULT_TRACE = DATA_DIR / "inception_v3.chrome.json"
+TRACE_RUNS = 10
+
+_BUILD = """
+import os, sys
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import tensorflow as tf
+tf.keras.utils.set_random_seed(0)
+model = getattr(tf.keras.applications, sys.argv[1])(weights=None)
+data = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+open(sys.argv[2], "wb").write(data)
+"""
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("NNPART_CACHE_DIR", Path.home() / ".cache" / "nnpart"))
+
+
+def model_path(name: str) -> Path:
+    """The .tflite file of application ``name`` (built and converted on first use, ~10-30 s)."""
+    if name not in APPLICATIONS:
+        raise ModelError(f"{name}: unknown model; choose from {', '.join(APPLICATIONS)}")
+    path = cache_dir() / "models" / f"{name}.tflite"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        result = subprocess.run(
+            [sys.executable, "-c", _BUILD, APPLICATIONS[name], str(tmp)], capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            tail = result.stderr.strip().splitlines()[-1:] or ["no message"]
+            raise ModelError(f"{name}: building the Keras model failed (is tensorflow installed?): {tail[0]}")
+        tmp.replace(path)
+    return path
+
+
+def trace_path(name: str, runs: int = TRACE_RUNS) -> Path:
+    """An onert Chrome trace of ``model_path(name)`` with ``runs`` runs (measured on first use)."""
+    path = cache_dir() / "traces" / f"{name}.r{runs}.chrome.json"
+    if not path.exists():
+        _profile(model_path(name), path, runs)
+    return path
+
+
+def _profile(model: Path, out: Path, runs: int) -> None:
+    from devices import open_device
+    from solver.profiling import profile_model
+
+    profile_model(model, open_device("local"), runs=runs, out=out)
+
+
+def write_structure_only(source: Path, target: Path) -> None:
+    """Write ``source`` with its floating-point constants zeroed, xz-compressed.
+
+    Partitioning needs only structure, shapes and dtypes; zeroed weights compress from ~100 MB to a
+    few tens of KB and the model still runs (float kernels take the same time on zeros). Integer
+    constants (shapes, axes, paddings) are kept: the model would not prepare without them.
+    """
+    import lzma
+
+    from ai_edge_litert import schema_py_generated as schema
+
+    data = bytearray(source.read_bytes())
+    model = schema.Model.GetRootAs(data, 0)
+    floats = (schema.TensorType.FLOAT32, schema.TensorType.FLOAT16, schema.TensorType.FLOAT64)
+    weights = {
+        tensor.Buffer()
+        for subgraph in (model.Subgraphs(s) for s in range(model.SubgraphsLength()))
+        for tensor in (subgraph.Tensors(t) for t in range(subgraph.TensorsLength()))
+        if tensor.Type() in floats
+    }
+    for i in sorted(weights):
+        buffer = model.Buffers(i)
+        length = buffer.DataLength()
+        if length:
+            start = buffer._tab.Vector(buffer._tab.Offset(4))
+            data[start : start + length] = bytes(length)
+    target.write_bytes(lzma.compress(bytes(data), preset=9))
+
+
+def bundle_default() -> None:
+    """Regenerate the bundled default: InceptionV3 structure and an onert trace measured on it."""
+    import lzma
+    import tempfile
+
+    write_structure_only(model_path("inception_v3"), DEFAULT_MODEL)
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = Path(tmp) / "inception_v3.tflite"
+        plain.write_bytes(lzma.decompress(DEFAULT_MODEL.read_bytes()))
+        _profile(plain, DEFAULT_TRACE, TRACE_RUNS)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", action="store_true", help="regenerate solver/data (the bundled default)")
+    parser.add_argument("names", nargs="*", help="models to build and trace into the cache")
+    args = parser.parse_args()
+    for n in args.names:
+        print(model_path(n), trace_path(n))
+    if args.bundle:
+        bundle_default()
+        print(DEFAULT_MODEL, DEFAULT_TRACE)

@@ -1,0 +1,210 @@
+"""Read per-op execution times from onert traces and attach them to a model's op graph.
+
+Two formats are accepted (see ../shared/reference/formats.md):
+
+- Chrome traces (``trace.chrome.json``): ``B``/``E`` pairs or complete ``X`` events with ``dur``.
+  The op index follows ``@`` (current onert) or ``$`` (older onert); an older name may end in
+  ``(+k)`` for a fused sequence of k + 1 consecutive ops, whose time is shared equally among them.
+- onert's aggregate ``trace.json``: ``{"Execution_Data": {backend: {"$0 subgraph $12 Conv2D":
+  {"Avg_Time": ...}}}}``, one average per op.
+
+The weight of an op is the median of its runs, leaving out the first (prepare) run when there are
+several: ONE's tool keeps the last run, which is whatever the scheduler did at that moment.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import networkx as nx
+
+from solver.errors import TraceError
+from solver.optypes import types_agree
+from solver.tflite import Model
+
+# "@12 Conv2D", "$12 Conv2D", "$12 Conv2D (+2)"
+_OP_NAME = re.compile(r"^[@$](\d+)\s+(\S+)(?:\s+\(\+(\d+)\))?\s*$")
+# "$0 subgraph $12 Conv2D" in the aggregate trace.json
+_AGGREGATE_NAME = re.compile(r"^\$(\d+)\s+subgraph\s+[@$](\d+)\s+(\S+)")
+_SUBGRAPH_IN_TID = re.compile(r"\$(\d+)\s+subg")
+_NOT_OPS = ("Permute",)  # runtime copies between backends, not model ops
+_NOT_OP_TYPES = ("subg", "Graph")  # whole-subgraph events
+_SHOWN = 5  # offenders named in an error message
+
+
+@dataclass
+class OpTimes:
+    """Per-op times read from a trace (microseconds)."""
+
+    source: Path
+    format: str  # "chrome" or "aggregate"
+    samples: dict[int, list[float]]  # op index -> time of each run, in trace order
+    types: dict[int, str] = field(default_factory=dict)  # op index -> type name in the trace
+    backends: dict[int, str] = field(default_factory=dict)  # op index -> backend that ran it
+
+    def weight(self, op: int) -> float:
+        """Median over runs, leaving out the first run when there are several."""
+        runs = self.samples[op]
+        return statistics.median(runs[1:] if len(runs) > 1 else runs)
+
+    @property
+    def runs(self) -> tuple[int, int]:
+        """Fewest and most runs seen for one op."""
+        counts = [len(r) for r in self.samples.values()]
+        return min(counts), max(counts)
+
+
+def read_trace(path: str | Path) -> OpTimes:
+    """Read an onert Chrome trace or aggregate ``trace.json``.
+
+    Raises
+    ------
+    TraceError
+        The file is missing, is not JSON, or holds no op events of subgraph 0.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as err:
+        raise TraceError(f"{path}: no such file") from err
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise TraceError(f"{path}: not a JSON trace ({err})") from err
+    if isinstance(data, dict) and "Execution_Data" in data:
+        times = _read_aggregate(path, data["Execution_Data"])
+    elif isinstance(data, dict) and isinstance(data.get("traceEvents"), list):
+        times = _read_chrome(path, data["traceEvents"])
+    elif isinstance(data, list):
+        times = _read_chrome(path, data)
+    else:
+        raise TraceError(f"{path}: not an onert trace (expected 'traceEvents' or 'Execution_Data')")
+    if not times.samples:
+        raise TraceError(f"{path}: the trace holds no operator events of subgraph 0")
+    return times
+
+
+def _read_chrome(path: Path, events: list) -> OpTimes:
+    times = OpTimes(path, "chrome", defaultdict(list))
+    open_events: dict[tuple, list[float]] = defaultdict(list)
+    for i, event in enumerate(events):
+        if not isinstance(event, dict) or not event:
+            continue  # onert ends the list with {}
+        name, phase, tid = event.get("name"), event.get("ph"), str(event.get("tid", ""))
+        if not isinstance(name, str) or phase not in ("B", "E", "X"):
+            continue
+        match = _OP_NAME.match(name)
+        if match is None or not _is_op(name, match[2]) or _subgraph(tid) != 0:
+            continue
+        try:
+            ts = float(event["ts"])
+            dur = float(event["dur"]) if phase == "X" else None
+        except (KeyError, TypeError, ValueError) as err:
+            raise TraceError(f"{path}: event {i} ({name!r}) has no numeric ts/dur") from err
+        key = (event.get("pid"), tid, name)
+        if phase == "B":
+            open_events[key].append(ts)
+            continue
+        if phase == "E":
+            if not open_events[key]:
+                raise TraceError(f"{path}: event {i} ends {name!r}, which never began")
+            dur = ts - open_events[key].pop()
+        if dur < 0:
+            raise TraceError(f"{path}: event {i} ({name!r}) has a negative duration")
+        _add_run(times, match, dur, tid.rsplit(",", 1)[-1].strip())
+    unclosed = [key[2] for key, starts in open_events.items() if starts]
+    if unclosed:
+        raise TraceError(f"{path}: {len(unclosed)} op events never end, e.g. {unclosed[0]!r} (truncated trace?)")
+    return times
+
+
+def _add_run(times: OpTimes, match: re.Match, dur: float, backend: str) -> None:
+    first, op_type, extra = int(match[1]), match[2], int(match[3] or 0)
+    # A fused sequence of extra + 1 ops reports one time; share it equally.
+    for op in range(first, first + extra + 1):
+        times.samples[op].append(dur / (extra + 1))
+        times.backends[op] = backend
+    times.types[first] = op_type
+
+
+def _read_aggregate(path: Path, execution: object) -> OpTimes:
+    if not isinstance(execution, dict):
+        raise TraceError(f"{path}: 'Execution_Data' is not an object")
+    times = OpTimes(path, "aggregate", defaultdict(list))
+    for backend, ops in execution.items():
+        if not isinstance(ops, dict):
+            raise TraceError(f"{path}: 'Execution_Data.{backend}' is not an object")
+        for name, stats in ops.items():
+            match = _AGGREGATE_NAME.match(name)
+            if match is None or int(match[1]) != 0 or not _is_op(name, match[3]):
+                continue
+            try:
+                avg = float(stats["Avg_Time"])
+            except (KeyError, TypeError, ValueError) as err:
+                raise TraceError(f"{path}: {name!r} has no numeric Avg_Time") from err
+            op = int(match[2])
+            times.samples[op].append(avg)
+            times.types[op] = match[3]
+            times.backends[op] = backend
+    return times
+
+
+def _is_op(name: str, op_type: str) -> bool:
+    return op_type not in _NOT_OP_TYPES and not any(word in name for word in _NOT_OPS)
+
+
+def _subgraph(tid: str) -> int:
+    match = _SUBGRAPH_IN_TID.search(tid)
+    return int(match[1]) if match else 0
+
+
+def attach_weights(graph: nx.DiGraph, model: Model, times: OpTimes) -> list[str]:
+    """Set each node's integer ``weight`` (us) from ``times`` after checking they belong to ``model``.
+
+    Returns the notes the report should carry (runs seen, fused sequences).
+
+    Raises
+    ------
+    TraceError
+        Ops of the model are missing from the trace, the trace names ops the model does not have, or
+        an op's type in the trace disagrees with the model (``Conv2D`` vs ``CONV_2D`` agrees).
+    """
+    source = times.source
+    missing = [op.index for op in model.operators if op.index not in times.samples]
+    extra = sorted(i for i in times.samples if i >= model.num_ops)
+    if extra:
+        raise TraceError(
+            f"{source}: the trace has op indices the model ({model.path.name}, {model.num_ops} ops) does not: "
+            f"{_first(extra)} (a trace of another model?)"
+        )
+    if missing:
+        raise TraceError(
+            f"{source}: {len(missing)} of {model.num_ops} ops of {model.path.name} are missing from the trace: "
+            f"{_first(missing)}"
+        )
+    wrong = [
+        f"{i} ({model.operators[i].type} vs {name})"
+        for i, name in sorted(times.types.items())
+        if not types_agree(model.operators[i].type, name)
+    ]
+    if wrong:
+        raise TraceError(
+            f"{source}: op types disagree with {model.path.name} at {len(wrong)} ops: {', '.join(wrong[:_SHOWN])}"
+            + (", ..." if len(wrong) > _SHOWN else "")
+            + " (a trace of another model?)"
+        )
+    for op in model.operators:
+        graph.nodes[op.index]["weight"] = int(round(times.weight(op.index)))
+    low, high = times.runs
+    runs = f"{low}" if low == high else f"{low} to {high}"
+    statistic = "median of runs 2.." if high > 1 else "the single run"
+    if times.format == "aggregate":
+        statistic = "onert's Avg_Time"
+    return [f"op weights from {source.name}: {runs} run(s) per op, weight = {statistic}"]
+
+
+def _first(items: list[int]) -> str:
+    return ", ".join(map(str, items[:_SHOWN])) + (", ..." if len(items) > _SHOWN else "")
