@@ -1,0 +1,99 @@
+"""``solve partition``: split a model into pipeline stages and write ONE's partition_map.json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from solver.errors import UsageError
+from solver.partition import ALGORITHMS, SECONDARY, PartitionSettings, partition
+from solver.problem import load_problem
+from solver.report import format_report, report_json, write_partition_map
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "partition",
+        help="split a model into K pipeline stages with the least bottleneck; write partition_map.json",
+        description="Split the operator graph of MODEL into K pipeline stages (parts) so that the slowest stage "
+        "(the bottleneck: the sum of its ops' measured times from TRACE) is as small as possible, with an "
+        "acyclic session graph. Both ONE's MinMax heuristic (with its defects fixed) and our order search run "
+        "and the report compares them; --exact then solves the problem with CP-SAT, warm-started by the best "
+        "heuristic, and reports the proven bound and gap. Writes ONE's partition_map.json and prints a "
+        "report: per part the op count, weight, share, first and last op; the session graph; bottleneck / "
+        "lower bound; edge cut and memory overhead as ONE defines them; transfer bytes.",
+    )
+    parser.add_argument("model", type=Path, nargs="?",
+                        help="a .tflite/.circle model (possibly .xz or .gz), a JSON graph or a SALBP .IN2 file; "
+                             "omitted: the bundled InceptionV3 with its onert trace")  # fmt: skip
+    parser.add_argument("trace", type=Path, nargs="?",
+                        help="onert per-op times of MODEL: a Chrome trace (TRACING_MODE=1 trace.chrome.json) or "
+                             "trace.json; not used with JSON graphs and .IN2 files, which carry their weights")  # fmt: skip
+    parser.add_argument("--num-parts", "-k", type=int, default=4, metavar="K",
+                        help="number of pipeline stages, 1..number of ops (default 4)")
+    parser.add_argument("--algo", choices=ALGORITHMS, default="best",
+                        help="heuristic answer to keep and to warm-start --exact with: minmax (ONE's MinMax), "
+                             "orders (our search over topological orders, each split exactly) or best (the "
+                             "smaller bottleneck of the two; default)")  # fmt: skip
+    parser.add_argument("--runs", type=int, default=10, metavar="N",
+                        help="random topological orders MinMax tries, keeping the best (ONE's nruns; default 10)")
+    parser.add_argument("--seed", type=int, metavar="S",
+                        help="seed of the heuristics' randomness; the same seed gives the same answer "
+                             "(default: a fresh one each time)")  # fmt: skip
+    parser.add_argument("--out", type=Path, metavar="FILE",
+                        help="where to write partition_map.json (default: next to MODEL; with MODEL omitted, "
+                             "in the current directory)")  # fmt: skip
+    parser.add_argument("--json", action="store_true",
+                        help="print the report as JSON (the same facts, machine-readable) instead of text")
+    exact = parser.add_argument_group("exact solver")
+    exact.add_argument("--exact", action="store_true",
+                       help="solve exactly with OR-Tools CP-SAT; reports OPTIMAL, or FEASIBLE with the proven "
+                            "bound and gap when the time limit stops it; Ctrl-C keeps the best so far")  # fmt: skip
+    exact.add_argument("--time-limit", type=float, default=60.0, metavar="T",
+                       help="seconds for the exact solver (default 60)")
+    exact.add_argument("--workers", type=int, metavar="W", help="CP-SAT worker threads (default: all cores)")
+    exact.add_argument("--secondary", default="", metavar="cut,bytes",
+                       help="after the bottleneck, also minimise these in order: cut (edge cut) and/or bytes "
+                            "(transfer bytes); needs --exact")  # fmt: skip
+    exact.add_argument("--slack", type=float, default=0.0, metavar="X",
+                       help="let the secondary objectives raise the bottleneck by up to this fraction of its "
+                            "optimum, e.g. 0.02 for 2%% (default 0); needs --exact")  # fmt: skip
+    exact.add_argument("--memory-cap", type=int, metavar="BYTES",
+                       help="most bytes of constant tensors (weights) any one part may hold")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = PartitionSettings(
+        num_parts=args.num_parts, algo=args.algo, runs=args.runs, seed=args.seed, exact=args.exact,
+        time_limit=args.time_limit, workers=args.workers, secondary=_secondary(args.secondary),
+        slack=args.slack, memory_cap=args.memory_cap,
+    )  # fmt: skip
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, not {args.workers}")
+    problem = load_problem(args.model, args.trace)
+    out = args.out or (args.model.parent if args.model else Path.cwd()) / "partition_map.json"
+    if out.is_dir():
+        raise UsageError(f"{out}: is a directory; --out takes the file to write")
+    result = partition(problem, settings, on_progress=_progress if args.exact else None)
+    write_partition_map(out, result.parts, settings.num_parts)
+    if args.json:
+        print(json.dumps({**report_json(problem, result), "partition_map_file": str(out)}, indent=1))
+    else:
+        print(format_report(problem, result))
+        print(f"wrote {out}")
+    return 0
+
+
+def _secondary(text: str) -> tuple[str, ...]:
+    names = tuple(word.strip() for word in text.split(",") if word.strip())
+    unknown = [name for name in names if name not in SECONDARY]
+    if unknown:
+        raise UsageError(f"--secondary: unknown objective {unknown[0]!r}; choose from {', '.join(SECONDARY)}")
+    return names
+
+
+def _progress(incumbent: int, bound: int, elapsed: float) -> None:
+    print(f"[{elapsed:7.1f} s] bottleneck {incumbent}, bound {bound}", file=sys.stderr, flush=True)

@@ -1,0 +1,170 @@
+"""partition() and `solve partition` end to end: real model, onert-format trace, real CP-SAT, errors."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+from solver import cli
+from solver.errors import InfeasibleError, UsageError
+from solver.metrics import check_partition
+from solver.optypes import onert_type
+from solver.partition import PartitionSettings, partition
+from solver.problem import PartitionProblem, load_problem
+from solver.report import format_report, report_json
+from solver.tflite import read_model
+
+# Per-op times (us) of branchy_cnn's 11 ops in the steady runs of the trace written below.
+WEIGHTS = [30, 12, 20, 15, 6, 25, 5, 4, 3, 10, 2]
+
+
+def write_trace(model: Path, path: Path, runs: int = 3) -> Path:
+    """An onert Chrome trace (TRACING_MODE=1 format) of ``runs`` runs; the first (prepare) run is 100x slower."""
+    ops = read_model(model).operators
+    events, ts = [], 1000
+    tid = "$0 sess, $0 subg"
+    for run in range(runs):
+        events.append({"name": "$0 subg", "pid": "0", "tid": tid, "ph": "B", "ts": str(ts), "args": {}})
+        for op, weight in zip(ops, WEIGHTS):
+            name = f"@{op.index} {onert_type(op.type)}"
+            events.append({"name": name, "pid": "0", "tid": f"{tid}, cpu", "ph": "B", "ts": str(ts), "args": {}})
+            ts += weight * (100 if run == 0 else 1)
+            events.append({"name": name, "pid": "0", "tid": f"{tid}, cpu", "ph": "E", "ts": str(ts), "args": {}})
+            ts += 1
+        events.append({"name": "$0 subg", "pid": "0", "tid": tid, "ph": "E", "ts": str(ts), "args": {}})
+    events.append({})
+    path.write_text(json.dumps({"traceEvents": events}))
+    return path
+
+
+@pytest.fixture
+def model(branchy_cnn, tmp_path) -> Path:
+    """branchy_cnn copied into a fresh directory, so partition_map.json lands beside it in isolation."""
+    copy = tmp_path / "branchy_cnn.tflite"
+    copy.write_bytes(branchy_cnn.read_bytes())
+    return copy
+
+
+@pytest.fixture
+def trace(model, tmp_path) -> Path:
+    return write_trace(model, tmp_path / "trace.chrome.json")
+
+
+@pytest.fixture
+def problem(branchy_cnn) -> PartitionProblem:
+    graph = read_model(branchy_cnn).op_graph()
+    for v, w in enumerate(WEIGHTS):
+        graph.nodes[v]["weight"] = w
+    return PartitionProblem(graph=graph, name=branchy_cnn.name, source=branchy_cnn)
+
+
+def brute_force(graph: nx.DiGraph, k: int) -> int:
+    """The least bottleneck over every valid partition into k non-empty parts."""
+    n, best = graph.number_of_nodes(), None
+    weights = [graph.nodes[v]["weight"] for v in range(n)]
+    for parts in itertools.product(range(k), repeat=n):
+        if len(set(parts)) == k and all(parts[u] <= parts[v] for u, v in graph.edges):
+            value = max(sum(w for w, p in zip(weights, parts) if p == q) for q in range(k))
+            best = value if best is None else min(best, value)
+    return best
+
+
+def solve(monkeypatch, *argv: str) -> int:
+    # Only our subcommand: the others are written in parallel and may not import yet.
+    monkeypatch.setattr(cli, "COMMANDS", ("partition",))
+    return cli.main(["partition", *argv])
+
+
+@pytest.mark.parametrize("algo", ["minmax", "orders", "best"])
+def test_partition_api(problem, algo):
+    result = partition(problem, PartitionSettings(num_parts=3, algo=algo, seed=5))
+    assert check_partition(problem.graph, result.parts, 3) == result.metrics
+    assert result.method == algo if algo != "best" else result.method in ("minmax", "orders")
+    assert set(result.heuristics) == {"ONE MinMax", "order search"}
+    assert result.status == "HEURISTIC" and result.bound == result.metrics.lower_bound
+    assert result.metrics.bottleneck >= brute_force(problem.graph, 3)
+    if algo == "best":
+        assert result.metrics.bottleneck == min(b for b, _ in result.heuristics.values())
+
+
+def test_exact_is_optimal_against_brute_force(problem):
+    result = partition(problem, PartitionSettings(num_parts=3, seed=0, exact=True, time_limit=20, workers=2))
+    assert result.method == "exact" and result.status == "OPTIMAL" and result.gap == 0
+    assert result.metrics.bottleneck == result.bound == brute_force(problem.graph, 3)
+
+
+@pytest.mark.parametrize(
+    ("settings", "error", "message"),
+    [
+        (PartitionSettings(num_parts=0), UsageError, r"branchy_cnn.tflite: cannot split 11 ops into 0 parts"),
+        (PartitionSettings(num_parts=12), UsageError, r"cannot split 11 ops into 12 parts \(the number of parts must be 1..11\)"),
+        (PartitionSettings(num_parts=2, algo="metis"), UsageError, "unknown algorithm 'metis'"),
+        (PartitionSettings(num_parts=2, secondary=("cut",)), UsageError, "need the exact solver"),
+        (PartitionSettings(num_parts=2, memory_cap=10), InfeasibleError, "no heuristic partition meets the memory cap of 10"),
+    ],
+)  # fmt: skip
+def test_partition_errors(problem, settings, error, message):
+    with pytest.raises(error, match=message):
+        partition(problem, settings)
+
+
+def test_cli_writes_partition_map_next_to_the_model(monkeypatch, capsys, model, trace):
+    assert solve(monkeypatch, str(model), str(trace), "--num-parts", "2", "--seed", "3") == 0
+    written = json.loads((model.parent / "partition_map.json").read_text())
+    assert set(written) == {"partition_map", "num_partitions"} and written["num_partitions"] == 2
+    graph = load_problem(model, trace).graph
+    assert [graph.nodes[v]["weight"] for v in range(11)] == WEIGHTS  # the first (prepare) run is not counted
+    metrics = check_partition(graph, written["partition_map"], 2)
+    assert metrics.bottleneck == brute_force(graph, 2)
+    out = capsys.readouterr().out
+    assert f"bottleneck        {metrics.bottleneck} us" in out
+    assert "ONE MinMax" in out and "order search" in out
+    assert f"wrote {model.parent / 'partition_map.json'}" in out
+
+
+def test_cli_json_report_and_out(monkeypatch, capsys, model, trace, tmp_path):
+    out_file = tmp_path / "maps" / "k3.json"
+    assert solve(monkeypatch, str(model), str(trace), "-k", "3", "--seed", "1", "--out", str(out_file), "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    written = json.loads(out_file.read_text())
+    assert written == {"partition_map": report["partition_map"], "num_partitions": 3}
+    assert report["num_ops"] == 11 and report["num_parts"] == 3 and report["total_weight"] == sum(WEIGHTS)
+    assert sum(row["weight"] for row in report["parts"]) == sum(WEIGHTS)
+    assert report["bottleneck"] == max(row["weight"] for row in report["parts"])
+    assert report["ratio"] == pytest.approx(report["bottleneck"] / report["lower_bound"])
+    assert not (model.parent / "partition_map.json").exists()
+
+
+@pytest.mark.parametrize("k", ["0", "12"])
+def test_cli_rejects_part_counts_out_of_range(monkeypatch, capsys, model, trace, k):
+    assert solve(monkeypatch, str(model), str(trace), "--num-parts", k) == 2
+    err = capsys.readouterr().err
+    assert err == f"UsageError: {model}: cannot split 11 ops into {k} parts (the number of parts must be 1..11)\n"
+    assert not (model.parent / "partition_map.json").exists()
+
+
+def test_cli_help_explains_every_option(monkeypatch, capsys):
+    with pytest.raises(SystemExit):
+        solve(monkeypatch, "--help")
+    text = capsys.readouterr().out
+    for option in ["--num-parts", "--algo", "--runs", "--seed", "--out", "--json", "--exact", "--time-limit",
+                   "--workers", "--secondary", "--slack", "--memory-cap"]:  # fmt: skip
+        assert option in text
+
+
+def test_inception_v3_report_compares_with_minmax():
+    # The issue's acceptance test on the bundled InceptionV3 (125 ops), K = 4.
+    problem = load_problem()
+    result = partition(problem, PartitionSettings(num_parts=4, runs=10, seed=0))
+    minmax_value, _ = result.heuristics["ONE MinMax"]
+    ours, _ = result.heuristics["order search"]
+    assert ours <= minmax_value and result.metrics.bottleneck == ours
+    text = format_report(problem, result)
+    assert f"ONE MinMax     bottleneck {minmax_value:>10} us" in text
+    assert f"order search   bottleneck {ours:>10} us" in text
+    assert "bottleneck / lower bound" in text
+    assert report_json(problem, result)["heuristics"]["ONE MinMax"]["bottleneck"] == minmax_value
