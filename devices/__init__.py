@@ -1,1 +1,63 @@
 """Where a model runs and is measured: local onert, ssh, sdb and lookup dumps. Imports nothing else of nnpart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from devices.base import BackendConfig, Device, Measurement, MeasureSettings
+from devices.errors import DeviceError, DeviceSpecError, LookupMiss
+
+__all__ = [
+    "BackendConfig", "Device", "DeviceError", "DeviceSpecError", "LookupMiss", "Measurement", "MeasureSettings",
+    "open_device",
+]  # fmt: skip
+
+
+def open_device(spec: str, *, cache: bool = True, cache_dir: str | Path | None = None, **options) -> Device:
+    """The device named by ``spec``.
+
+    ``spec`` is ``"local"`` (onert here), ``"ssh://user@host[:port]"`` (the system ssh with the user's
+    keys), ``"sdb://serial"`` (Tizen's sdb) or the path of a brute-force dump (a lookup device).
+
+    Measuring devices go through the on-disk measurement cache (``devices.cache``) unless ``cache`` is
+    False; ``cache_dir`` overrides ``$NNPART_CACHE_DIR`` / ``~/.cache/nnpart``. Other options: for ssh
+    ``identity`` (key file), ``ssh_options`` (extra ``-o`` words); for ssh and sdb ``workdir`` (on the
+    board, default ``/tmp/nnpart``) and ``python`` (the board's interpreter, default ``python3``); for a
+    dump ``backends`` (its backend names when the dump does not list them).
+    """
+    from devices.cache import CachedDevice, MeasurementCache, default_cache_dir
+
+    root = Path(cache_dir) if cache_dir else default_cache_dir()
+    if spec == "local":
+        from devices.local import LocalDevice
+
+        _no_options(spec, options)
+        device = LocalDevice(root)
+    elif spec.startswith(("ssh://", "sdb://")):
+        from devices.remote import RemoteDevice, SdbTransport, SshTransport, parse_spec
+
+        scheme, address = parse_spec(spec)
+        board = {k: options.pop(k) for k in ("workdir", "python") if k in options}
+        if scheme == "ssh":
+            address.update({k: options.pop(k) for k in ("identity", "ssh_options") if k in options})
+            transport = SshTransport(**address)
+        else:
+            transport = SdbTransport(**address)
+        _no_options(spec, options)
+        device = RemoteDevice(transport, **board)
+    elif "://" not in spec and Path(spec).suffix == ".json":
+        from devices.lookup import LookupDevice
+
+        backends = options.pop("backends", None)
+        _no_options(spec, options)
+        return LookupDevice(spec, tuple(backends) if backends else None)
+    else:
+        raise DeviceSpecError(
+            f"{spec!r}: not a device (use local, ssh://user@host[:port], sdb://serial or a brute-force dump .json)"
+        )
+    return CachedDevice(device, MeasurementCache(root / "measurements")) if cache else device
+
+
+def _no_options(spec: str, options: dict) -> None:
+    if options:
+        raise DeviceSpecError(f"{spec}: unknown device option(s) {', '.join(sorted(options))}")

@@ -1,0 +1,97 @@
+"""An on-disk cache of measurements, so nothing is measured twice and interrupted runs resume.
+
+One JSON file per measurement under ``<cache dir>/measurements/<key[:2]>/<key>.json``, written
+atomically. The key is the sha256 of the model's bytes, the configuration, the device name and the
+measurement settings, so a changed model or setting never returns a stale answer. Time-outs are not
+kept: they may come from a busy machine rather than the configuration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from devices.base import BackendConfig, Device, Measurement, MeasureSettings
+from devices.workerdevice import file_digest
+
+ENV_VAR = "NNPART_CACHE_DIR"
+
+
+def default_cache_dir() -> Path:
+    """``$NNPART_CACHE_DIR`` or ``~/.cache/nnpart``."""
+    return Path(os.environ.get(ENV_VAR) or Path.home() / ".cache" / "nnpart")
+
+
+def measurement_key(model_digest: str, config: BackendConfig, device: str, settings: MeasureSettings) -> str:
+    """The cache key: sha256 over everything a measurement depends on."""
+    # Lists, not tuples, so the key is the same after a JSON round trip of the config.
+    parts = {
+        "model": model_digest,
+        "config": json.loads(json.dumps(dataclasses.asdict(config))),
+        "device": device,
+        "settings": dataclasses.asdict(settings),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+class MeasurementCache:
+    """Measurements stored by key in a directory."""
+
+    def __init__(self, directory: Path | None = None):
+        self.directory = Path(directory or default_cache_dir() / "measurements")
+
+    def _path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> Measurement | None:
+        """The stored measurement, or None (also for an unreadable entry, which is measured again)."""
+        try:
+            return Measurement(**json.loads(self._path(key).read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def put(self, key: str, measurement: Measurement) -> None:
+        """Store ``measurement`` (atomically: a concurrent reader sees the old file or the new one)."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(dataclasses.asdict(measurement), f)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+class CachedDevice:
+    """A device whose measurements go through a :class:`MeasurementCache`.
+
+    ``hits`` and ``misses`` count answers from the cache and real measurements.
+    """
+
+    def __init__(self, device: Device, cache: MeasurementCache):
+        self.device = device
+        self.cache = cache
+        self.name = device.name
+        self.hits = 0
+        self.misses = 0
+
+    def backends(self) -> dict[str, frozenset[str] | None]:
+        return self.device.backends()
+
+    def measure(self, model: Path, config: BackendConfig, settings: MeasureSettings) -> Measurement:
+        key = measurement_key(file_digest(model), config, self.name, settings)
+        cached = self.cache.get(key)
+        if cached is not None:
+            self.hits += 1
+            return cached
+        self.misses += 1
+        measurement = self.device.measure(model, config, settings)
+        if measurement.valid or "timed out" not in measurement.reason:
+            self.cache.put(key, measurement)
+        return measurement

@@ -1,0 +1,84 @@
+"""Command-line options shared by the commands that measure: the device and a backend configuration."""
+
+from __future__ import annotations
+
+import argparse
+
+from devices import open_device
+from devices.base import BackendConfig, Device
+from solver.errors import UsageError
+
+
+def add_device_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--device`` and how to reach it."""
+    group = parser.add_argument_group("device")
+    group.add_argument("--device", default="local", metavar="SPEC",
+                       help="where to measure: local (onert here, the default), ssh://user@host[:port] (the "
+                            "system ssh with your keys), sdb://serial (Tizen), or a brute-force dump .json")  # fmt: skip
+    group.add_argument("--identity", metavar="KEY", help="ssh: private key file (default: your ssh configuration)")
+    group.add_argument("--board-python", metavar="PATH", help="ssh/sdb: Python with onert on the board (default python3)")
+    group.add_argument("--workdir", metavar="DIR", help="ssh/sdb: work directory on the board (default /tmp/nnpart)")
+    group.add_argument("--no-cache", action="store_true",
+                       help="measure again even when the measurement cache ($NNPART_CACHE_DIR or "
+                            "~/.cache/nnpart) holds the answer")  # fmt: skip
+
+
+def device_from_args(args: argparse.Namespace) -> Device:
+    """The device the options name."""
+    options = {}
+    if args.identity:
+        options["identity"] = args.identity
+    if args.board_python:
+        options["python"] = args.board_python
+    if args.workdir:
+        options["workdir"] = args.workdir
+    if args.device.endswith(".json"):
+        return open_device(args.device, **options)
+    return open_device(args.device, cache=not args.no_cache, **options)
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """A backend configuration: default backend list, per-op-type and per-op-index backends, settings."""
+    group = parser.add_argument_group("backend configuration")
+    group.add_argument("--backends", default="cpu", metavar="B1,B2",
+                       help="backends to load; the first runs every op not assigned otherwise (default cpu)")
+    group.add_argument("--op-type", action="append", default=[], metavar="TYPE=BACKEND",
+                       help="run every op of an onert op type on a backend (OP_BACKEND_<TYPE>), e.g. Conv2D=ruy; "
+                            "repeatable")  # fmt: skip
+    group.add_argument("--op-map", default="", metavar="I=B;...",
+                       help="run single ops (by TFLite operator index) on backends (OP_BACKEND_MAP), e.g. '0=ruy;5=ruy'")
+    group.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
+                       help="other onert variables, e.g. EXECUTOR=Dataflow or NUM_THREADS=1; repeatable")
+
+
+def _pairs(words: list[str], what: str) -> list[tuple[str, str]]:
+    pairs = []
+    for word in words:
+        key, sep, value = word.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise UsageError(f"{what} {word!r} is not NAME=VALUE")
+        pairs.append((key.strip(), value.strip()))
+    return pairs
+
+
+def split_backends(text: str) -> tuple[str, ...]:
+    """``"cpu,ruy"`` (or ``"cpu;ruy"``) -> ("cpu", "ruy")."""
+    names = tuple(b.strip() for b in text.replace(";", ",").split(",") if b.strip())
+    if not names:
+        raise UsageError("--backends needs at least one backend")
+    return names
+
+
+def config_from_args(args: argparse.Namespace) -> BackendConfig:
+    """The configuration the options describe; every backend used is loaded."""
+    backends = list(split_backends(args.backends))
+    op_types = _pairs(args.op_type, "--op-type")
+    op_indices = []
+    for index, backend in _pairs([w for w in args.op_map.split(";") if w.strip()], "--op-map entry"):
+        if not index.isdigit():
+            raise UsageError(f"--op-map: {index!r} is not an operator index")
+        op_indices.append((int(index), backend))
+    for _, backend in op_types + op_indices:
+        if backend not in backends:
+            backends.append(backend)
+    return BackendConfig(tuple(backends), tuple(op_types), tuple(op_indices), tuple(_pairs(args.setting, "--setting")))

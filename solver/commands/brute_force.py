@@ -1,0 +1,56 @@
+"""``solve brute-force``: ONE's brute-force profiler, with progress, checkpoints and resume."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from solver.bruteforce import DEFAULT_MAX_POINTS, BruteForceSettings, brute_force, checkpoint_path
+from solver.commands._devices import add_device_arguments, device_from_args, split_backends
+from solver.oplist import MODES
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "brute-force",
+        help="measure every backend assignment of a model and write ONE's brute-force dump",
+        description="Measure every runnable backend assignment (per op type in name mode, per op group in index "
+        "mode) and write ONE's brute-force dump, which `solve pareto --offline` and lookup devices read. A "
+        "checkpoint next to --out lets an interrupted run resume: run the same command again.",
+    )
+    parser.add_argument("model", type=Path, help="the .tflite model")
+    parser.add_argument("--out", type=Path, required=True, help="where to write the dump (JSON)")
+    parser.add_argument("--mode", choices=MODES, default="name", help="name (per op type) or index (per op group)")
+    parser.add_argument("--backends", default="cpu,ruy", metavar="B0,B1,...",
+                        help="backends numbered in this order in the ids; the first is the default (default cpu,ruy)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per point (default 3)")
+    parser.add_argument("--warmup", type=int, default=1, help="warm-up runs per point (default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the model inputs (default 0)")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per measurement (default 300)")
+    parser.add_argument("--max-points", type=int, default=DEFAULT_MAX_POINTS,
+                        help=f"refuse a larger space (default {DEFAULT_MAX_POINTS})")
+    parser.add_argument("--force", action="store_true", help="enumerate a space larger than --max-points anyway")
+    add_device_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = BruteForceSettings(
+        mode=args.mode, backends=split_backends(args.backends), warmup=args.warmup, repeats=args.repeats,
+        seed=args.seed, timeout=args.timeout, max_points=args.max_points, force=args.force,
+    )  # fmt: skip
+
+    def progress(done: int, total: int, entry: dict) -> None:
+        what = f"{entry['time']} ms, {entry['memory']} KB" if entry.get("valid", True) else f"invalid: {entry['reason']}"
+        print(f"[{done}/{total}] id {entry['id']}: {what}", file=sys.stderr, flush=True)
+
+    try:
+        result = brute_force(args.model, device_from_args(args), args.out, settings, progress)
+    except KeyboardInterrupt:
+        print(f"interrupted; progress kept in {checkpoint_path(args.out)}: run the same command to resume",
+              file=sys.stderr)  # fmt: skip
+        raise
+    print(f"{result.out}: {len(result.dump['solutions'])} points ({result.space.describe()}); measured "
+          f"{result.measured}, resumed {result.resumed}, invalid {result.invalid}")  # fmt: skip
+    return 0

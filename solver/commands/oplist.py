@@ -1,0 +1,31 @@
+"""``solve oplist``: ONE's gen_oplist, the decisions of a backend assignment."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from solver.fileio import write_json
+from solver.oplist import MODES, read_oplist
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "oplist",
+        help="write ONE's oplist.json of a model (op types, or op groups by type and data size)",
+        description="Write ONE's gen_oplist output. name mode: the unique onert op types. index mode adds opmap "
+        "(the group of every op: a unique pair of TFLite op name and data size, the bytes of the op's input and "
+        "output tensors with real dtype sizes) and opname_by_indx (the onert op type of every op).",
+    )
+    parser.add_argument("model", type=Path, help="the .tflite model")
+    parser.add_argument("--mode", choices=MODES, default="name", help="name (per op type) or index (per op group)")
+    parser.add_argument("--out", type=Path, required=True, help="where to write oplist.json")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    oplist = read_oplist(args.model, args.mode)
+    write_json(args.out, oplist.to_json())
+    groups = f", {oplist.num_decisions} groups" if args.mode == "index" else ""
+    print(f"{args.out}: {len(oplist.oplist)} op types{groups}: {', '.join(oplist.oplist)}")
+    return 0

@@ -1,0 +1,116 @@
+"""Profile a model on a device: onert's per-op Chrome trace, checked against the model, and a per-op table.
+
+The trace is written as the device returned it (what ``solve partition`` reads), then read back with
+``solver.trace`` and checked against the model, so the table shows exactly the weights a partition
+would use: per op the median over the timed runs (the first, preparing run left out).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devices.base import BackendConfig, Device, Measurement, MeasureSettings
+from devices.errors import DeviceError
+from solver.fileio import write_json
+from solver.tflite import read_model
+from solver.trace import attach_weights, read_trace
+
+
+@dataclass(frozen=True)
+class OpRow:
+    """One op of the profile."""
+
+    index: int
+    type: str  # TFLite op name
+    backend: str  # the backend that ran it, from the trace
+    time_us: float  # median over the timed runs
+
+
+@dataclass
+class ProfileResult:
+    """A profile: the measurement, the trace file, the per-op rows (slowest first) and notes."""
+
+    model: Path
+    device: str
+    config: BackendConfig
+    measurement: Measurement
+    trace_path: Path | None  # None when the trace was not kept
+    rows: list[OpRow]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total_us(self) -> float:
+        """Sum of the per-op medians."""
+        return sum(r.time_us for r in self.rows)
+
+    def table(self, top: int = 15) -> str:
+        """The slowest ``top`` ops with their share of the total, then a summary line."""
+        total = self.total_us or 1.0
+        lines = [
+            f"{self.model.name} on {self.device} ({self.config.env_string()}): "
+            f"{len(self.measurement.times_ms)} timed runs, median {self.measurement.time_ms:.3f} ms, "
+            f"peak RSS {self.measurement.peak_rss_kb} KB",
+            f"{'op':>5}  {'type':<22} {'backend':<8} {'time (us)':>10} {'share':>7} {'cum.':>7}",
+        ]
+        cumulative = 0.0
+        for row in self.rows[:top]:
+            cumulative += row.time_us
+            lines.append(
+                f"{row.index:>5}  {row.type:<22} {row.backend:<8} {row.time_us:>10.1f} "
+                f"{100 * row.time_us / total:>6.1f}% {100 * cumulative / total:>6.1f}%"
+            )
+        if len(self.rows) > top:
+            rest = self.total_us - cumulative
+            lines.append(f"{'':>5}  ... {len(self.rows) - top} more ops {'':<10} {rest:>10.1f} {100 * rest / total:>6.1f}%")
+        lines.append(f"{'':>5}  {'total of op medians':<31} {self.total_us:>10.1f} {100.0:>6.1f}%")
+        lines.extend(f"note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+
+def profile_model(
+    model_path: str | Path,
+    device: Device,
+    runs: int = 10,
+    config: BackendConfig | None = None,
+    out: str | Path | None = None,
+    *,
+    warmup: int = 1,
+    seed: int = 0,
+    timeout: float = 600.0,
+) -> ProfileResult:
+    """Measure ``model_path`` on ``device`` with onert's per-op tracing and write the trace to ``out``.
+
+    ``runs`` timed runs follow ``warmup`` warm-up runs (the trace holds them all; the table and
+    ``solve partition`` leave the first out). The configuration's outputs are checked against an
+    all-cpu run, so a profile of a configuration that computes wrong answers is refused.
+
+    Raises
+    ------
+    ModelError
+        ``model_path`` is not a TFLite model.
+    DeviceError
+        The configuration did not run, or the device returns no trace (a lookup dump).
+    TraceError
+        The trace does not match the model.
+    """
+    model_path = Path(model_path)
+    model = read_model(model_path)
+    config = config or BackendConfig()
+    settings = MeasureSettings(warmup=warmup, repeats=runs, trace=True, timeout=timeout, seed=seed)
+    measurement = device.measure(model_path, config, settings)
+    if not measurement.valid:
+        raise DeviceError(f"{model_path}: profiling on {device.name} failed: {measurement.reason}")
+    if measurement.trace is None:
+        raise DeviceError(f"{model_path}: {device.name} returns no per-op trace")
+    with tempfile.TemporaryDirectory() as tmp:
+        # Checked before anything is written: a trace that does not match the model is not kept.
+        scratch = write_json(Path(tmp) / "trace.chrome.json", measurement.trace)
+        times = read_trace(scratch)
+        graph = model.op_graph()
+        notes = attach_weights(graph, model, times)
+    trace_path = write_json(out, measurement.trace) if out is not None else None
+    rows = [OpRow(op.index, op.type, times.backends.get(op.index, "?"), times.weight(op.index)) for op in model.operators]
+    rows.sort(key=lambda r: -r.time_us)
+    return ProfileResult(model_path, device.name, config, measurement, trace_path, rows, notes)

@@ -1,0 +1,88 @@
+"""Brute force on the local device: ONE's dump, refusal of large spaces, checkpoints and resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from devices import open_device
+from devices.lookup import LookupDevice
+from solver.bruteforce import BruteForceSettings, brute_force, checkpoint_path
+from solver.errors import UsageError
+
+QUICK = dict(repeats=1)
+
+
+@pytest.fixture()
+def device(tmp_path):
+    return open_device("local", cache_dir=tmp_path / "cache")
+
+
+def test_name_mode_dump_answers_as_a_lookup_device(device, branchy_cnn, tmp_path):
+    out = tmp_path / "dump.json"
+    seen = []
+    result = brute_force(branchy_cnn, device, out, BruteForceSettings(**QUICK), lambda d, n, e: seen.append((d, n)))
+    dump = json.loads(out.read_text())
+    # Conv2D and FullyConnected can go to ruy; the other 6 op types stay on cpu: 4 runnable ids of 2**8.
+    assert [s["id"] for s in dump["solutions"]] == [0, 1, 64, 65]
+    assert dump["backends"] == ["cpu", "ruy"] and dump["space_size"] == 256 and dump["mode"] == "name"
+    assert seen[-1] == (4, 4) and result.measured == 4 and result.resumed == 0
+    assert not checkpoint_path(out).exists()
+    # All convs on ruy with the depthwise conv on cpu splits the shared bias: wrong outputs (id 1).
+    by_id = {s["id"]: s for s in dump["solutions"]}
+    assert by_id[1].get("valid") is False and "differs" in by_id[1]["reason"]
+    assert by_id[0]["time"] > 0 and by_id[0]["memory"] > 0
+    lookup = LookupDevice(out)
+    space = result.space
+    for ordinal in range(space.size):
+        genes = space.point(ordinal)
+        m = lookup.measure(branchy_cnn, space.config(genes), None)
+        entry = by_id[space.point_id(genes)]
+        assert m.valid == entry.get("valid", True)
+
+
+def test_too_large_space_is_refused_with_its_size(device, branchy_cnn, tmp_path):
+    with pytest.raises(UsageError, match=r"has 16 runnable points .* --force"):
+        brute_force(branchy_cnn, device, tmp_path / "d.json", BruteForceSettings(mode="index", max_points=8))
+    assert not (tmp_path / "d.json").exists()
+
+
+def test_unknown_backend_is_refused(device, branchy_cnn, tmp_path):
+    with pytest.raises(UsageError, match="no backend 'acl_cl'"):
+        brute_force(branchy_cnn, device, tmp_path / "d.json", BruteForceSettings(backends=("cpu", "acl_cl")))
+
+
+def test_interrupted_run_resumes_from_its_checkpoint(device, branchy_cnn, tmp_path):
+    out = tmp_path / "dump.json"
+
+    def stop_after_two(done, total, entry):
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        brute_force(branchy_cnn, device, out, BruteForceSettings(**QUICK), stop_after_two)
+    assert not out.exists() and checkpoint_path(out).exists()
+    result = brute_force(branchy_cnn, device, out, BruteForceSettings(**QUICK))
+    assert result.resumed == 2 and result.measured == 2
+    assert len(json.loads(out.read_text())["solutions"]) == 4
+    # Other settings do not resume from it.
+    with pytest.raises(KeyboardInterrupt):
+        brute_force(branchy_cnn, device, out, BruteForceSettings(**QUICK), stop_after_two)
+    again = brute_force(branchy_cnn, device, out, BruteForceSettings(repeats=2))
+    assert again.resumed == 0
+
+
+def test_command_prints_progress(branchy_cnn, tmp_path, capsys, monkeypatch):
+    from solver import cli
+
+    # Only this command's module: the test does not depend on the other commands.
+    monkeypatch.setattr(cli, "COMMANDS", ("brute_force",))
+    main = cli.main
+    monkeypatch.setenv("NNPART_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "bf.json"
+    assert main(["brute-force", str(branchy_cnn), "--out", str(out), "--repeats", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "[4/4]" in captured.err and "measured 4" in captured.out
+    assert main(["brute-force", str(branchy_cnn), "--out", str(out), "--mode", "index", "--max-points", "3"]) == 2
+    assert "UsageError" in capsys.readouterr().err

@@ -1,0 +1,59 @@
+"""Profiling on the local device: a trace solve partition reads, and the per-op table."""
+
+from __future__ import annotations
+
+import pytest
+
+from devices import open_device
+from devices.base import BackendConfig
+from devices.errors import DeviceError
+from solver.profiling import profile_model
+from solver.tflite import read_model
+from solver.trace import attach_weights, read_trace
+
+
+@pytest.fixture()
+def device(tmp_path):
+    return open_device("local", cache_dir=tmp_path)
+
+
+def test_profile_writes_a_trace_the_partitioner_reads(device, branchy_cnn, tmp_path):
+    out = tmp_path / "trace.chrome.json"
+    result = profile_model(branchy_cnn, device, runs=3, out=out)
+    assert result.trace_path == out
+    model = read_model(branchy_cnn)
+    times = read_trace(out)
+    attach_weights(model.op_graph(), model, times)  # raises when the trace does not fit the model
+    assert times.runs == (4, 4)  # the warm-up (preparing) run and 3 timed runs
+    assert sorted(r.index for r in result.rows) == list(range(model.num_ops))
+    assert [r.time_us for r in result.rows] == sorted((r.time_us for r in result.rows), reverse=True)
+    table = result.table(top=3)
+    assert "share" in table and "... 8 more ops" in table and "100.0%" in table
+
+
+def test_profile_of_a_configuration_shows_its_backends(device, branchy_cnn, tmp_path):
+    config = BackendConfig(("cpu", "ruy"), op_types=(("FullyConnected", "ruy"),))
+    result = profile_model(branchy_cnn, device, runs=2, config=config, out=tmp_path / "t.json")
+    assert {r.index: r.backend for r in result.rows}[9] == "ruy"
+
+
+def test_profile_of_an_invalid_configuration_writes_nothing(device, branchy_cnn, tmp_path):
+    out = tmp_path / "t.json"
+    with pytest.raises(DeviceError, match="DepthwiseConv2D"):
+        profile_model(branchy_cnn, device, runs=1, config=BackendConfig(("ruy",)), out=out)
+    assert not out.exists()
+
+
+def test_profile_command(branchy_cnn, tmp_path, capsys, monkeypatch):
+    from solver import cli
+
+    # Only this command's module: the test does not depend on the other commands.
+    monkeypatch.setattr(cli, "COMMANDS", ("profile",))
+    main = cli.main
+    monkeypatch.setenv("NNPART_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "p.chrome.json"
+    assert main(["profile", str(branchy_cnn), "--runs", "2", "--out", str(out), "--op-type", "FullyConnected=ruy"]) == 0
+    printed = capsys.readouterr().out
+    assert "FULLY_CONNECTED" in printed and "ruy" in printed and out.exists()
+    assert main(["profile", str(branchy_cnn), "--out", str(out), "--op-map", "x=ruy"]) == 2
+    assert "is not an operator index" in capsys.readouterr().err
