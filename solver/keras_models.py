@@ -10,11 +10,11 @@ TensorFlow is imported only in a subprocess that builds a model, never on nnpart
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 from pathlib import Path
 
+from devices.cache import default_cache_dir
 from solver.errors import ModelError
 
 APPLICATIONS = {"mobilenet_v2": "MobileNetV2", "resnet50": "ResNet50", "inception_v3": "InceptionV3"}
@@ -34,15 +34,11 @@ open(sys.argv[2], "wb").write(data)
 """
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("NNPART_CACHE_DIR", Path.home() / ".cache" / "nnpart"))
-
-
 def model_path(name: str) -> Path:
     """The .tflite file of application ``name`` (built and converted on first use, ~10-30 s)."""
     if name not in APPLICATIONS:
         raise ModelError(f"{name}: unknown model; choose from {', '.join(APPLICATIONS)}")
-    path = cache_dir() / "models" / f"{name}.tflite"
+    path = default_cache_dir() / "models" / f"{name}.tflite"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -58,7 +54,7 @@ def model_path(name: str) -> Path:
 
 def trace_path(name: str, runs: int = TRACE_RUNS) -> Path:
     """An onert Chrome trace of ``model_path(name)`` with ``runs`` runs (measured on first use)."""
-    path = cache_dir() / "traces" / f"{name}.r{runs}.chrome.json"
+    path = default_cache_dir() / "traces" / f"{name}.r{runs}.chrome.json"
     if not path.exists():
         _profile(model_path(name), path, runs)
     return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,14 +43,15 @@ def load_problem(path: str | Path | None = None, trace: str | Path | None = None
     """Read a partitioning problem.
 
     - a TFLite model (``.tflite``, ``.circle``, or either compressed with xz/gzip) with an onert trace
-      (Chrome trace or ``trace.json``) giving the op weights;
+      (Chrome trace or ``trace.json``) giving the op weights; without a trace, the model is profiled on
+      the local onert device first (the trace is cached, keyed by the model's content);
     - a JSON graph (``.json``, docs/graph-format.md) or a SALBP ``.IN2`` file, which carry their weights;
     - nothing: the bundled default, InceptionV3 with a trace measured by onert on it.
 
     Raises
     ------
-    ModelError, TraceError, GraphFormatError, UsageError
-        The input cannot be read, or a model comes without a trace.
+    ModelError, TraceError, GraphFormatError, UsageError, DeviceError
+        The input cannot be read, a graph file comes with a trace, or profiling failed.
     """
     from solver import keras_models
 
@@ -65,9 +67,12 @@ def load_problem(path: str | Path | None = None, trace: str | Path | None = None
         from solver.graphfile import read_in2
 
         return _no_trace(read_in2(path), trace)
+    model = read_model(path)
     if trace is None:
-        raise UsageError(f"{path}: a model needs a trace of per-op times (run 'solve profile {path}' to make one)")
-    return _model_problem(path, Path(trace))
+        problem = _model_problem(model, _profile_locally(model))
+        problem.notes.insert(0, f"no trace given: profiled on the local onert device first (trace: {problem.trace})")
+        return problem
+    return _model_problem(model, Path(trace))
 
 
 def _input_kind(path: Path) -> str:
@@ -85,8 +90,26 @@ def _no_trace(problem: PartitionProblem, trace: str | Path | None) -> PartitionP
     return problem
 
 
-def _model_problem(path: Path, trace: Path) -> PartitionProblem:
-    model = read_model(path)
+def _profile_locally(model: Model) -> Path:
+    """Measure per-op times of ``model`` with the local onert device; the trace is kept in the cache."""
+    import hashlib
+
+    from devices import open_device
+    from devices.cache import default_cache_dir
+    from solver.keras_models import TRACE_RUNS
+    from solver.profiling import profile_model
+
+    path = model.path
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    out = default_cache_dir() / "traces" / f"{path.stem}-{digest}.chrome.json"
+    if not out.exists():
+        print(f"{path}: no trace given, profiling it on the local onert device ({TRACE_RUNS} runs)...", file=sys.stderr)
+        profile_model(path, open_device("local"), runs=TRACE_RUNS, out=out)
+    return out
+
+
+def _model_problem(model: Model, trace: Path) -> PartitionProblem:
+    path = model.path
     graph = model.op_graph()
     notes = list(model.notes)
     times = read_trace(trace)
