@@ -1,13 +1,13 @@
-"""Partition heuristics: ONE's MinMax (10 runs) against our order search, beside the exact optimum.
+"""Partition heuristics on real models: ONE's MinMax (10 runs) against our order search.
 
-Prints one row per (graph, K): bottleneck and time of each heuristic, the lower bound, and the CP-SAT
-result (status and bottleneck) where it is run. Targets: order search no worse than MinMax; under a second on
-125 ops; seconds on 10,000 ops.
+For MobileNetV2, ResNet50 and InceptionV3 (Keras, ``weights=None``, converted to TFLite and traced with onert;
+cached outside git by ``solver.keras_models``) and K in 2, 3, 4, 6, 8, prints each heuristic's bottleneck,
+the lower bound max(ceil(total / K), largest op), their ratio and the time. A scaling row on a random
+layered DAG of 10,000 ops follows.
+
+Targets: order search no worse than MinMax everywhere; under a second at ~100 ops; seconds at 10,000 ops.
 
     python -m benchmarks.partition_heuristics [--quick]
-
-Graphs: the bundled InceptionV3 with its onert trace (``load_problem()``), and random layered DAGs with fixed
-seeds (a 10,000-op one in the full profile).
 """
 
 from __future__ import annotations
@@ -20,8 +20,11 @@ import numpy as np
 
 from heuristics.minmax import minmax
 from heuristics.orders import order_search
+from solver import keras_models
 from solver.metrics import check_partition, lower_bound
 from solver.problem import load_problem
+
+PARTS = (2, 3, 4, 6, 8)
 
 
 def layered_dag(n: int, seed: int = 0, fan_in: int = 2, window: int = 40) -> nx.DiGraph:
@@ -35,41 +38,49 @@ def layered_dag(n: int, seed: int = 0, fan_in: int = 2, window: int = 40) -> nx.
     return graph
 
 
-def _timed(fn):
+def _run(heuristic, graph: nx.DiGraph, k: int) -> tuple[int, float]:
     start = time.perf_counter()
-    value = fn()
-    return value, time.perf_counter() - start
+    parts = heuristic(graph, k)
+    seconds = time.perf_counter() - start
+    return check_partition(graph, parts, k).bottleneck, seconds
 
 
-def row(name: str, graph: nx.DiGraph, k: int, exact_limit: float | None) -> str:
-    mm, t_mm = _timed(lambda: minmax(graph, k, runs=10, seed=0))
-    os_, t_os = _timed(lambda: order_search(graph, k, seed=0))
-    b_mm = check_partition(graph, mm, k).bottleneck
-    b_os = check_partition(graph, os_, k).bottleneck
-    exact = "-"
-    if exact_limit:
-        from solver.exact import solve_exact
+HEURISTICS = {
+    "MinMax x10": lambda g, k: minmax(g, k, runs=10, seed=0),
+    "order search": lambda g, k: order_search(g, k, seed=0),
+}
 
-        res = solve_exact(graph, k, hint=os_ if b_os <= b_mm else mm, time_limit=exact_limit, workers=2)
-        exact = f"{res.status} {res.bottleneck}"
-    verdict = "ok" if b_os <= b_mm else "WORSE"
-    return (f"{name:<16} {graph.number_of_nodes():>6} {k:>3} {lower_bound(graph, k):>10} {b_mm:>10} {t_mm:>8.3f} "
-            f"{b_os:>10} {t_os:>8.3f} {verdict:>6}  {exact}")  # fmt: skip
+
+def rows(name: str, graph: nx.DiGraph, parts: tuple[int, ...]):
+    for k in parts:
+        bound = lower_bound(graph, k)
+        results = {h: _run(fn, graph, k) for h, fn in HEURISTICS.items()}
+        yield name, graph.number_of_nodes(), k, bound, results
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="InceptionV3 K=4 and a 2,000-op DAG only")
+    parser.add_argument("--quick", action="store_true", help="InceptionV3 only, and a 2,000-op DAG")
     args = parser.parse_args(argv)
-    inception = load_problem().graph
-    cases = [("inception_v3", inception, k, 20.0) for k in ((4,) if args.quick else (2, 4, 8, 16))]
-    sizes = (2000,) if args.quick else (2000, 10000)
-    cases += [(f"layered-{n}", layered_dag(n), k, None) for n in sizes for k in (4, 16)]
-    print("target: order search <= MinMax (10 runs); < 1 s at 125 ops; seconds at 10,000 ops")
-    print(f"{'graph':<16} {'ops':>6} {'K':>3} {'lower bnd':>10} {'MinMax':>10} {'s':>8} {'orders':>10} {'s':>8} "
-          f"{'vs MM':>6}  exact (20 s, 2 workers)")  # fmt: skip
-    for name, graph, k, limit in cases:
-        print(row(name, graph, k, limit), flush=True)
+    names = ("inception_v3",) if args.quick else tuple(keras_models.APPLICATIONS)
+    graphs = [(n, load_problem(keras_models.model_path(n), keras_models.trace_path(n)).graph) for n in names]
+    size = 2000 if args.quick else 10_000
+    header = f"{'model':<14} {'ops':>6} {'K':>2} {'lower bnd':>10}"
+    for h in HEURISTICS:
+        header += f" | {h + ' bottleneck':>24} {'ratio':>6} {'s':>6}"
+    print("bottlenecks in us (weights: onert trace medians); ratio = bottleneck / lower bound")
+    print("target: order search <= MinMax x10 on every row")
+    print(header)
+    worse = 0
+    all_rows = [r for name, graph in graphs for r in rows(name, graph, PARTS)]
+    all_rows += list(rows(f"layered-{size}", layered_dag(size), (4, 8)))
+    for name, n, k, bound, results in all_rows:
+        line = f"{name:<14} {n:>6} {k:>2} {bound:>10}"
+        for bottleneck, seconds in results.values():
+            line += f" | {bottleneck:>24} {bottleneck / bound:>6.4f} {seconds:>6.2f}"
+        print(line, flush=True)
+        worse += results["order search"][0] > results["MinMax x10"][0]
+    print(f"order search worse than MinMax on {worse} of {len(all_rows)} rows")
 
 
 if __name__ == "__main__":
