@@ -1,0 +1,42 @@
+"""``solve pipeline DIR``: run the parts as a pipeline of processes and compare with the prediction."""
+
+from __future__ import annotations
+
+import argparse
+
+from devices.pipeline import PipelineSettings
+from solver.errors import EXIT_OK, UsageError
+from solver.pipeline_report import compare_pipeline
+from solver.verify import DEFAULT_EXECUTOR
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "pipeline",
+        help="measure the parts of a split as a pipeline against the prediction and the whole model",
+        description="Run the parts of DIR (written by 'solve split') as a pipeline, one stage per process, tensors "
+        "handed over in shared memory, and report throughput and latency next to what the partition predicted "
+        "(1 / bottleneck, when the split was made with a trace) and next to the whole model run on the same "
+        "total number of threads; say why when the pipeline loses.",
+    )
+    parser.add_argument("dir", help="a split directory")
+    parser.add_argument("--threads-per-stage", type=int, default=1, metavar="T", help="onert NUM_THREADS per stage (default 1)")
+    parser.add_argument("--requests", type=int, default=50, metavar="N", help="timed requests per run (default 50)")
+    parser.add_argument("--warmup", type=int, default=5, metavar="N", help="requests before timing starts (default 5)")
+    parser.add_argument("--rounds", type=int, default=1, metavar="R",
+                        help="interleaved rounds of whole model and pipeline; medians are reported (default 1)")  # fmt: skip
+    parser.add_argument("--executor", default=DEFAULT_EXECUTOR, choices=("Linear", "Dataflow", "Parallel"),
+                        help="onert executor (default Dataflow)")
+    parser.add_argument("--timeout", type=float, default=600, metavar="S", help="seconds per run (default 600)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.threads_per_stage < 1 or args.requests < 2 or args.warmup < 0 or args.rounds < 1:
+        raise UsageError("--threads-per-stage and --rounds must be >= 1, --requests >= 2, --warmup >= 0")
+    settings = PipelineSettings(
+        requests=args.requests, warmup=args.warmup, threads_per_stage=args.threads_per_stage,
+        executor=args.executor, timeout=args.timeout,
+    )
+    print(compare_pipeline(args.dir, settings, rounds=args.rounds).text())
+    return EXIT_OK

@@ -1,0 +1,56 @@
+"""``solve split MODEL PARTITION_MAP --out DIR``: part models, connection files, numerical check."""
+
+from __future__ import annotations
+
+import argparse
+
+from solver.commands.verify import add_verify_arguments, settings_from_args
+from solver.errors import EXIT_OK
+from solver.split import read_partition_map, split_model
+from solver.tflite import read_model
+from solver.verify import check_verified, verify_split
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "split",
+        help="write one runnable .tflite per part, the connection files, and verify them",
+        description="Split MODEL by PARTITION_MAP (ONE's partition_map.json) into DIR: one .tflite per non-empty part "
+        "(its ops, tensors and buffers; inputs are the tensors it reads from earlier parts or the model inputs, "
+        "outputs the tensors later parts or the model outputs need; tensor names kept), circle-partitioner's "
+        "<name>.conn.json, an nnpackage MANIFEST (metadata/MANIFEST, version 1.3) and split.json. Then run the "
+        "whole model and the parts with onert on the same seeded inputs and compare every model output "
+        "(exit 4 on a mismatch) unless --no-verify.",
+    )
+    parser.add_argument("model", help="the .tflite model")
+    parser.add_argument("partition_map", help="partition_map.json: {\"partition_map\": [part of op 0, ...], \"num_partitions\": K}")
+    parser.add_argument("--out", required=True, metavar="DIR", help="directory to write the parts into (an nnpackage)")
+    parser.add_argument("--trace", metavar="TRACE",
+                        help="onert Chrome trace of MODEL: records each part's predicted time for 'solve pipeline'")  # fmt: skip
+    parser.add_argument("--no-verify", action="store_true", help="only write the files, do not run them")
+    add_verify_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    model = read_model(args.model)
+    parts = read_partition_map(args.partition_map, model.num_ops)
+    weights = None
+    if args.trace:
+        from solver.problem import load_problem
+
+        graph = load_problem(args.model, args.trace).graph
+        weights = [graph.nodes[v]["weight"] for v in range(model.num_ops)]
+    split = split_model(args.model, parts, args.out, model=model, op_weights=weights)
+    print(f"wrote {len(split.parts)} part models, {split.conn_json.name} and {split.manifest.relative_to(split.out_dir)} to {split.out_dir}")
+    for p in split.parts:
+        load = f", predicted {split.loads_us[p.number] / 1000:.1f} ms" if split.loads_us else ""
+        print(f"  {p.file}: {len(p.ops)} ops, {len(p.inputs)} inputs, {len(p.outputs)} outputs{load}")
+    for note in split.notes:
+        print(f"note: {note}")
+    if args.no_verify:
+        return EXIT_OK
+    result = verify_split(split, settings_from_args(args))
+    print(result.text())
+    check_verified(result)
+    return EXIT_OK

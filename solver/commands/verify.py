@@ -1,0 +1,49 @@
+"""``solve verify DIR``: run the whole model and the parts on the same inputs and compare the outputs."""
+
+from __future__ import annotations
+
+import argparse
+
+from solver.errors import EXIT_OK
+from solver.verify import DEFAULT_EXECUTOR, VerifySettings, check_verified, verify_split
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "verify",
+        help="check that the parts of a split compute the whole model's outputs",
+        description="Run the whole model and the parts of DIR (written by 'solve split') in order with onert (cpu) "
+        "on the same seeded inputs, hand tensors along by name, and compare every model output: max absolute "
+        "and relative difference against |diff| <= ATOL + RTOL * max|output|. Exit 4 on a mismatch.",
+    )
+    parser.add_argument("dir", help="a split directory (with split.json, <name>.conn.json, metadata/MANIFEST)")
+    add_verify_arguments(parser)
+    parser.add_argument("--probe-package", action="store_true",
+                        help="also try to load DIR as one multi-model nnpackage in onert (in a child process; "
+                             "onert 0.1.0 crashes on them) and say what happened")  # fmt: skip
+    parser.set_defaults(run=run)
+
+
+def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
+    """Inputs, tolerance and executor of the numerical check (shared with 'solve split')."""
+    group = parser.add_argument_group("numerical check")
+    group.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    group.add_argument("--rtol", type=float, default=1e-4, help="tolerance relative to max|output| (default 1e-4)")
+    group.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (default 1e-6)")
+    group.add_argument("--executor", default=DEFAULT_EXECUTOR, choices=("Linear", "Dataflow", "Parallel"),
+                       help="onert executor of every run (default Dataflow: onert 0.1.0's Linear executor "
+                            "miscomputes model outputs that other ops also read)")  # fmt: skip
+
+
+def settings_from_args(args: argparse.Namespace) -> VerifySettings:
+    return VerifySettings(
+        seed=args.seed, rtol=args.rtol, atol=args.atol, executor=args.executor,
+        probe_package=getattr(args, "probe_package", False),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    result = verify_split(args.dir, settings_from_args(args))
+    print(result.text())
+    check_verified(result)
+    return EXIT_OK

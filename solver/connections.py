@@ -1,0 +1,162 @@
+"""How the part models of a split connect, in the two forms users meet.
+
+- circle-partitioner's ``<name>.conn.json``: the source model and each part with the *names* of its
+  input and output tensors; an output feeds every later part input of the same name.
+- an nnpackage ``metadata/MANIFEST`` (version 1.3): ``models``, ``model-types``, ``pkg-inputs``,
+  ``pkg-outputs`` and ``model-connect``, whose ``model:subgraph:io`` triples are *positions* in a
+  part's input or output list, not tensor ids.
+
+Both are built from the same :class:`~solver.split.SplitResult` and checked against it: the names on
+the two ends of every connection agree, every triple has three fields and points at a real
+input/output, and no ``to`` is also a package input. A model input read by several parts appears in
+``pkg-inputs`` once per reading part (a ``to`` may not be a package input, so it cannot be connected).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from solver.errors import CheckError, UsageError
+
+if TYPE_CHECKING:  # split.py writes these files, so it imports this module, not the other way round
+    from solver.split import PartFile, SplitResult
+
+MANIFEST_VERSION = ("1", "3", "0")
+
+
+def conn_dict(result: SplitResult, source_file: str) -> dict:
+    """circle-partitioner's connection file for ``result``; ``source_file`` is relative to the split directory."""
+    return {
+        "source": {
+            "file": source_file,
+            "inputs": list(result.model_inputs),
+            "outputs": list(result.model_outputs),
+        },
+        "parts": [{"file": p.file, "inputs": list(p.inputs), "outputs": list(p.outputs)} for p in result.parts],
+    }
+
+
+def manifest_dict(result: SplitResult) -> dict:
+    """The nnpackage 1.3 MANIFEST whose models are the parts of ``result``, in pipeline order."""
+    producer = {name: (p.number, i) for p in result.parts for i, name in enumerate(p.outputs)}
+    model_inputs = set(result.model_inputs)
+    pkg_inputs = [
+        _triple(p.number, i)
+        for name in result.model_inputs
+        for p in result.parts
+        for i, n in enumerate(p.inputs)
+        if n == name
+    ]
+    pkg_outputs = [_triple(*producer[name]) for name in result.model_outputs]
+    connect: dict[str, list[str]] = {}
+    for p in result.parts:
+        for i, name in enumerate(p.inputs):
+            if name not in model_inputs:
+                connect.setdefault(_triple(*producer[name]), []).append(_triple(p.number, i))
+    major, minor, patch = MANIFEST_VERSION
+    return {
+        "major-version": major,
+        "minor-version": minor,
+        "patch-version": patch,
+        "configs": [],
+        "models": [p.file for p in result.parts],
+        "model-types": ["tflite"] * len(result.parts),
+        "pkg-inputs": pkg_inputs,
+        "pkg-outputs": pkg_outputs,
+        "model-connect": [{"from": src, "to": dsts} for src, dsts in connect.items()],
+    }
+
+
+def _triple(model: int, io: int) -> str:
+    # Only subgraph 0 is split, so every part model has one subgraph.
+    return f"{model}:0:{io}"
+
+
+def validate_conn(conn: dict, where: str | Path) -> None:
+    """Check a conn.json: every part input is a source input or an earlier part's output, and every
+    source output is written by some part.
+
+    Raises
+    ------
+    CheckError
+        The connections do not close (the message names the file, the part and the tensor).
+    """
+    available = set(conn["source"]["inputs"])
+    for part in conn["parts"]:
+        missing = [name for name in part["inputs"] if name not in available]
+        if missing:
+            raise CheckError(f"{where}: part {part['file']} reads {missing}, which no earlier part writes")
+        available.update(part["outputs"])
+    lost = [name for name in conn["source"]["outputs"] if name not in available]
+    if lost:
+        raise CheckError(f"{where}: source outputs {lost} are not written by any part")
+
+
+def validate_manifest(manifest: dict, parts: list[PartFile], model_inputs, model_outputs, where: str | Path) -> None:
+    """Check a MANIFEST against the parts it packages (the package rules and the names).
+
+    - every triple is ``model:subgraph:io`` with three integer fields, subgraph 0, and an io
+      position inside that part's input (``to``, ``pkg-inputs``) or output (``from``,
+      ``pkg-outputs``) list;
+    - a ``from`` feeds only later parts, and the tensor names at both ends agree;
+    - no ``to`` is a package input, and every part input is exactly one of the two;
+    - ``pkg-inputs`` are the model inputs and ``pkg-outputs`` the model outputs, by name.
+
+    Raises
+    ------
+    CheckError
+        The first rule broken, naming the file and the triple.
+    """
+    if manifest.get("models") != [p.file for p in parts]:
+        raise CheckError(f"{where}: 'models' does not list the parts in pipeline order")
+
+    def parse(triple: str, kind: str) -> tuple[int, str]:
+        fields = triple.split(":") if isinstance(triple, str) else []
+        if len(fields) != 3 or not all(f.isdigit() for f in fields):
+            raise CheckError(f"{where}: '{triple}' is not a model:subgraph:io triple")
+        model, subgraph, io = (int(f) for f in fields)
+        names = parts[model].inputs if model < len(parts) and kind == "in" else None
+        names = parts[model].outputs if model < len(parts) and kind == "out" else names
+        if names is None or subgraph != 0 or io >= len(names):
+            raise CheckError(f"{where}: '{triple}' points at no {kind}put of a part model")
+        return model, names[io]
+
+    pkg_inputs = manifest.get("pkg-inputs", [])
+    fed: list[str] = list(pkg_inputs)
+    for triple in pkg_inputs:
+        _, name = parse(triple, "in")
+        if name not in model_inputs:
+            raise CheckError(f"{where}: package input '{triple}' is tensor '{name}', not a model input")
+    if [parse(t, "out")[1] for t in manifest.get("pkg-outputs", [])] != list(model_outputs):
+        raise CheckError(f"{where}: 'pkg-outputs' do not name the model outputs {list(model_outputs)} in order")
+    for edge in manifest.get("model-connect", []):
+        src_model, src_name = parse(edge["from"], "out")
+        for to in edge["to"]:
+            if to in pkg_inputs:
+                raise CheckError(f"{where}: '{to}' is both a package input and the target of '{edge['from']}'")
+            dst_model, dst_name = parse(to, "in")
+            if dst_model <= src_model:
+                raise CheckError(f"{where}: '{edge['from']}' -> '{to}' does not go to a later part")
+            if dst_name != src_name:
+                raise CheckError(f"{where}: '{edge['from']}' is '{src_name}' but '{to}' is '{dst_name}'")
+            fed.append(to)
+    counts = Counter(fed)
+    for triple in (_triple(p.number, i) for p in parts for i in range(len(p.inputs))):
+        if counts.pop(triple, 0) != 1:
+            raise CheckError(f"{where}: part input '{triple}' is not fed exactly once")
+
+
+def read_json(path: Path, what: str) -> dict:
+    """A JSON object from ``path``, or a one-line UsageError naming the file."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as err:
+        raise UsageError(f"{path}: no such file ({what})") from err
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UsageError(f"{path}: not a JSON {what} ({err})") from err
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: not a JSON object ({what})")
+    return data

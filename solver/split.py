@@ -1,0 +1,419 @@
+"""Split a TFLite model into one runnable model per part of a partition.
+
+A part keeps the operators of that part (in model order), the tensors and buffers they use and
+nothing else. Its inputs are the non-constant tensors it reads that are model inputs or are written
+by another part; its outputs are the tensors it writes that later parts read or that are model
+outputs. Both lists are ordered model inputs/outputs first (in the model's order), then by tensor
+index, so a 1-part split has exactly the model's signature. Parts are numbered in partition order,
+which is a valid pipeline order because a valid map has ``parts[u] <= parts[v]`` on every edge.
+
+The model is read once with the schema's object API; each part is a new ``ModelT`` that shares the
+constant arrays and is packed with ``flatbuffers`` (no TensorFlow). Metadata and signature defs are
+left out: they would name tensors the part does not have.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import flatbuffers
+import numpy as np
+from ai_edge_litert import schema_py_generated as schema
+
+from solver import connections
+from solver.errors import CheckError, ModelError, UsageError
+from solver.fileio import write_atomic, write_json
+from solver.tflite import Model, read_model
+
+# Buffer data is aligned like the TFLite converter aligns it, so kernels may read it in place.
+_BUFFER_ALIGNMENT = 16
+
+
+@dataclass(frozen=True)
+class PartPlan:
+    """What one part model holds.
+
+    ``number`` is the position in pipeline order (0-based); ``part_id`` the id in the partition map.
+    ``inputs``/``outputs`` are tensor indices of the original model, in the part's I/O order.
+    """
+
+    number: int
+    part_id: int
+    ops: tuple[int, ...]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class PartFile:
+    """One written part: its file (relative to the split directory) and its I/O tensor names."""
+
+    number: int
+    part_id: int
+    file: str
+    ops: tuple[int, ...]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+@dataclass
+class SplitResult:
+    """The part models of one split, where they are, and what the user should know."""
+
+    model: Path
+    out_dir: Path
+    parts: list[PartFile]
+    model_inputs: tuple[str, ...]
+    model_outputs: tuple[str, ...]
+    conn_json: Path
+    manifest: Path
+    loads_us: list[float] | None = None  # predicted time of each part, when op weights were given
+    notes: list[str] = field(default_factory=list)
+
+
+def read_partition_map(path: str | Path, num_ops: int) -> list[int]:
+    """Read ONE's ``partition_map.json`` and check it fits a model of ``num_ops`` operators.
+
+    Raises
+    ------
+    UsageError
+        The file is missing, is not JSON, lacks ``partition_map``, holds non-integers or negative
+        ids, has the wrong length, or disagrees with its ``num_partitions``.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as err:
+        raise UsageError(f"{path}: no such file") from err
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UsageError(f"{path}: not a JSON partition map ({err})") from err
+    parts = data.get("partition_map") if isinstance(data, dict) else None
+    if not isinstance(parts, list):
+        raise UsageError(f"{path}: no 'partition_map' list")
+    if not all(isinstance(p, int) and not isinstance(p, bool) and p >= 0 for p in parts):
+        raise UsageError(f"{path}: 'partition_map' must hold non-negative integers")
+    if len(parts) != num_ops:
+        raise UsageError(f"{path}: 'partition_map' has {len(parts)} entries, the model has {num_ops} operators")
+    declared = data.get("num_partitions")
+    if declared is not None and (not isinstance(declared, int) or (parts and max(parts) >= declared)):
+        raise UsageError(f"{path}: 'num_partitions' is {declared!r} but the map uses part {max(parts, default=0)}")
+    return parts
+
+
+def plan_parts(model: Model, parts: list[int]) -> list[PartPlan]:
+    """The part models a partition asks for, in pipeline order; empty parts are left out.
+
+    Raises
+    ------
+    UsageError
+        ``parts`` has the wrong length, or some edge goes from a later part to an earlier one
+        (the message names the first such edge and its tensor).
+    """
+    if len(parts) != model.num_ops:
+        raise UsageError(f"the partition has {len(parts)} entries, {model.path} has {model.num_ops} operators")
+    producers = model.producers
+    for op in model.operators:
+        for t in op.inputs:
+            src = producers.get(t)
+            if src is not None and parts[src] > parts[op.index]:
+                raise UsageError(
+                    f"the partition is not topologically valid: op {src} (part {parts[src]}) writes tensor "
+                    f"{t} '{model.tensors[t].name}' that op {op.index} (part {parts[op.index]}) reads"
+                )
+    consumers: dict[int, set[int]] = {}
+    for op in model.operators:
+        for t in op.inputs:
+            consumers.setdefault(t, set()).add(parts[op.index])
+    model_inputs, model_outputs = set(model.inputs), set(model.outputs)
+    plans = []
+    for part_id in sorted(set(parts)):
+        ops = tuple(v for v in range(model.num_ops) if parts[v] == part_id)
+        read = {t for v in ops for t in model.operators[v].inputs}
+        written = {t for v in ops for t in model.operators[v].outputs}
+        inputs = [t for t in read if t in model_inputs or (t in producers and parts[producers[t]] != part_id)]
+        outputs = [t for t in written if t in model_outputs or consumers.get(t, set()) - {part_id}]
+        plans.append(
+            PartPlan(
+                number=len(plans),
+                part_id=part_id,
+                ops=ops,
+                inputs=_io_order(inputs, model.inputs),
+                outputs=_io_order(outputs, model.outputs),
+            )
+        )
+    return plans
+
+
+def _io_order(tensors: list[int], model_io: tuple[int, ...]) -> tuple[int, ...]:
+    """Model inputs (or outputs) first in the model's order, then the rest by tensor index."""
+    first = [t for t in model_io if t in tensors]
+    return tuple(first + sorted(set(tensors) - set(first)))
+
+
+SPLIT_JSON = "split.json"
+MANIFEST = Path("metadata") / "MANIFEST"
+
+
+def split_model(
+    model_path: str | Path,
+    parts: list[int],
+    out_dir: str | Path,
+    *,
+    model: Model | None = None,
+    op_weights: list[float] | None = None,
+) -> SplitResult:
+    """Write the part models of ``parts`` and their connection files into ``out_dir``.
+
+    ``out_dir`` becomes an nnpackage: one .tflite per non-empty part, named like circle-partitioner's
+    ``<stem>.<5-digit number from 1>_cpu.tflite``; ``metadata/MANIFEST`` (1.3); ``<stem>.conn.json``;
+    and ``split.json`` (nnpart's record: source model, partition map, ops of each part and, when
+    ``op_weights`` (per-op time in us) is given, each part's predicted load). Nothing is written
+    until every part is encoded and both connection files are checked.
+
+    Raises
+    ------
+    ModelError
+        The model cannot be read, an operator of subgraph 0 calls another subgraph (control flow is
+        not split), a model output is not written by any operator, or boundary tensor names clash.
+    UsageError
+        The partition does not fit the model or is not topologically valid.
+    CheckError
+        The connection files fail their own checks (a bug, not bad input).
+    """
+    model_path, out_dir = Path(model_path), Path(out_dir)
+    model = model or read_model(model_path)
+    plans = plan_parts(model, parts)
+    whole = _load_object_model(model_path)
+    _check_splittable(model, whole)
+    names = _boundary_names(model, plans)
+    stem = model_path.name.split(".")[0]
+    files = [
+        PartFile(
+            number=plan.number,
+            part_id=plan.part_id,
+            file=f"{stem}.{plan.number + 1:05d}_cpu.tflite",
+            ops=plan.ops,
+            inputs=tuple(names[t] for t in plan.inputs),
+            outputs=tuple(names[t] for t in plan.outputs),
+        )
+        for plan in plans
+    ]
+    result = SplitResult(
+        model=model_path,
+        out_dir=out_dir,
+        parts=files,
+        model_inputs=tuple(names[t] for t in model.inputs),
+        model_outputs=tuple(names[t] for t in model.outputs),
+        conn_json=out_dir / f"{stem}.conn.json",
+        manifest=out_dir / MANIFEST,
+        loads_us=[sum(op_weights[v] for v in p.ops) for p in plans] if op_weights is not None else None,
+    )
+    empty = sorted(set(range(max(parts, default=-1) + 1)) - set(parts))
+    if empty:
+        result.notes.append(f"empty parts {empty} were skipped; {len(files)} part models were written")
+    encoded = {p.file: _part_bytes(whole, plan, names) for p, plan in zip(files, plans)}
+    source = os.path.relpath(model_path.resolve(), out_dir.resolve())
+    conn = connections.conn_dict(result, source)
+    manifest = connections.manifest_dict(result)
+    connections.validate_conn(conn, result.conn_json)
+    connections.validate_manifest(manifest, files, result.model_inputs, result.model_outputs, result.manifest)
+    for name, data in encoded.items():
+        write_atomic(out_dir / name, data)
+    write_json(result.conn_json, conn, indent=2)
+    write_json(result.manifest, manifest, indent=2)
+    write_json(out_dir / SPLIT_JSON, _record(result, source, parts), indent=2)
+    return result
+
+
+def _record(result: SplitResult, source: str, parts: list[int]) -> dict:
+    return {
+        "source": source,
+        "conn": result.conn_json.name,
+        "partition_map": list(parts),
+        "model_inputs": list(result.model_inputs),
+        "model_outputs": list(result.model_outputs),
+        "parts": [asdict(p) for p in result.parts],
+        "loads_us": result.loads_us,
+        "notes": result.notes,
+    }
+
+
+def read_split(out_dir: str | Path) -> SplitResult:
+    """Read a split directory written by :func:`split_model`, checking its conn.json and MANIFEST.
+
+    Raises
+    ------
+    UsageError
+        ``split.json`` or a connection file is missing or malformed, or a part model is missing.
+    CheckError
+        conn.json or the MANIFEST no longer matches the parts.
+    """
+    out_dir = Path(out_dir)
+    record = connections.read_json(out_dir / SPLIT_JSON, "split record (written by 'solve split')")
+    try:
+        files = [
+            PartFile(
+                number=p["number"], part_id=p["part_id"], file=p["file"], ops=tuple(p["ops"]),
+                inputs=tuple(p["inputs"]), outputs=tuple(p["outputs"]),
+            )
+            for p in record["parts"]
+        ]
+        result = SplitResult(
+            model=out_dir / record["source"],
+            out_dir=out_dir,
+            parts=files,
+            model_inputs=tuple(record["model_inputs"]),
+            model_outputs=tuple(record["model_outputs"]),
+            conn_json=out_dir / record["conn"],
+            manifest=out_dir / MANIFEST,
+            loads_us=record.get("loads_us"),
+            notes=list(record.get("notes", [])),
+        )
+    except (KeyError, TypeError) as err:
+        raise UsageError(f"{out_dir / SPLIT_JSON}: malformed split record ({err!r})") from err
+    for p in files:
+        if not (out_dir / p.file).is_file():
+            raise UsageError(f"{out_dir / p.file}: part model is missing")
+    conn = connections.read_json(result.conn_json, "conn.json")
+    if conn != connections.conn_dict(result, record["source"]):
+        raise CheckError(f"{result.conn_json}: does not match the parts in {out_dir / SPLIT_JSON}")
+    connections.validate_conn(conn, result.conn_json)
+    manifest = connections.read_json(result.manifest, "nnpackage MANIFEST")
+    connections.validate_manifest(manifest, files, result.model_inputs, result.model_outputs, result.manifest)
+    return result
+
+
+def _load_object_model(path: Path) -> schema.ModelT:
+    """The whole model as schema objects, read once; buffers stored past the flatbuffer are pulled in."""
+    data = path.read_bytes()
+    try:
+        whole = schema.ModelT.InitFromPackedBuf(data, 0)
+    except Exception as err:  # the generated code raises whatever a corrupt offset provokes
+        raise ModelError(f"{path}: cannot unpack the TFLite flatbuffer ({err})") from err
+    for buffer in whole.buffers or []:
+        if buffer.data is None and buffer.offset > 1 and buffer.size > 0:
+            buffer.data = np.frombuffer(data, dtype=np.uint8, count=buffer.size, offset=buffer.offset)
+            buffer.offset = buffer.size = 0
+    return whole
+
+
+def _check_splittable(model: Model, whole: schema.ModelT) -> None:
+    """Refuse what a part model could not carry: calls into other subgraphs, outputs no op writes."""
+    for i, op in enumerate(whole.subgraphs[0].operators or []):
+        for options in (op.builtinOptions, op.builtinOptions2):
+            refs = [k for k in vars(options) if "subgraph" in k.lower()] if options is not None else []
+            if refs:
+                raise ModelError(
+                    f"{model.path}: operator {i} ({model.operators[i].type}) refers to other subgraphs "
+                    f"({', '.join(refs)}); splitting models with control flow is not supported"
+                )
+    producers = model.producers
+    for t in model.outputs:
+        if t not in producers:
+            raise ModelError(
+                f"{model.path}: model output '{model.tensors[t].name}' is not written by any operator; "
+                "it cannot be assigned to a part"
+            )
+
+
+def _boundary_names(model: Model, plans: list[PartPlan]) -> dict[int, str]:
+    """Tensor index -> name for every tensor that crosses a part boundary; names must be unique."""
+    boundary = {t for plan in plans for t in plan.inputs + plan.outputs} | set(model.inputs) | set(model.outputs)
+    names = {t: model.tensors[t].name for t in sorted(boundary)}
+    seen: dict[str, int] = {}
+    for t, name in names.items():
+        if name in seen:
+            raise ModelError(
+                f"{model.path}: tensors {seen[name]} and {t} are both named '{name}'; connections are made by name"
+            )
+        seen[name] = t
+    return names
+
+
+def _part_bytes(whole: schema.ModelT, plan: PartPlan, names: dict[int, str]) -> bytes:
+    """Pack the part model of ``plan`` as a TFLite flatbuffer."""
+    subgraph = whole.subgraphs[0]
+    operators = [subgraph.operators[v] for v in plan.ops]
+    used = sorted(
+        {t for op in operators for t in _op_tensors(op)} | set(plan.inputs) | set(plan.outputs)
+    )
+    tensor_map = {old: new for new, old in enumerate(used)}
+    buffer_map: dict[int, int] = {}
+    buffers = [schema.BufferT()]  # buffer 0 is the empty sentinel every schema reader expects
+    tensors = []
+    for old in used:
+        tensor = copy.copy(subgraph.tensors[old])
+        data = whole.buffers[tensor.buffer].data if tensor.buffer < len(whole.buffers) else None
+        if data is None or len(data) == 0:
+            tensor.buffer = 0
+        else:
+            if tensor.buffer not in buffer_map:
+                buffer_map[tensor.buffer] = len(buffers)
+                buffers.append(_AlignedBufferT(data))
+            tensor.buffer = buffer_map[tensor.buffer]
+        if old in names:
+            tensor.name = names[old].encode()
+        tensors.append(tensor)
+
+    code_map: dict[int, int] = {}
+    new_ops = []
+    for op in operators:
+        op = copy.copy(op)
+        code_map.setdefault(op.opcodeIndex, len(code_map))
+        op.opcodeIndex = code_map[op.opcodeIndex]
+        op.inputs = _remap(op.inputs, tensor_map)
+        op.outputs = _remap(op.outputs, tensor_map)
+        op.intermediates = _remap(op.intermediates, tensor_map)
+        op.debugMetadataIndex = -1
+        new_ops.append(op)
+
+    part = schema.ModelT()
+    part.version = whole.version
+    part.description = b"nnpart split: part %d of %s" % (plan.number + 1, whole.description or b"model")
+    part.operatorCodes = [whole.operatorCodes[old] for old in sorted(code_map, key=code_map.get)]
+    part.buffers = buffers
+    sub = schema.SubGraphT()
+    sub.tensors = tensors
+    sub.operators = new_ops
+    sub.inputs = [tensor_map[t] for t in plan.inputs]
+    sub.outputs = [tensor_map[t] for t in plan.outputs]
+    sub.name = subgraph.name
+    part.subgraphs = [sub]
+
+    size = sum(len(b.data) + _BUFFER_ALIGNMENT for b in buffers if b.data is not None) + (1 << 16)
+    builder = flatbuffers.Builder(size)
+    builder.Finish(part.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _op_tensors(op: schema.OperatorT) -> list[int]:
+    return [int(t) for seq in (op.inputs, op.outputs, op.intermediates) if seq is not None for t in seq if t >= 0]
+
+
+def _remap(indices, tensor_map: dict[int, int]) -> list[int] | None:
+    # -1 marks an absent optional input and stays -1.
+    if indices is None:
+        return None
+    return [tensor_map[int(t)] if t >= 0 else -1 for t in indices]
+
+
+class _AlignedBufferT(schema.BufferT):
+    """A buffer whose data starts on a 16-byte boundary of the file (the schema's packer aligns to 1)."""
+
+    def __init__(self, data: np.ndarray):
+        super().__init__()
+        self.data = np.asarray(data, dtype=np.uint8)
+
+    def Pack(self, builder: flatbuffers.Builder) -> int:
+        payload = self.data.tobytes()
+        builder.StartVector(1, len(payload), _BUFFER_ALIGNMENT)
+        builder.head -= len(payload)
+        builder.Bytes[builder.head : builder.head + len(payload)] = payload
+        data = builder.EndVector()
+        schema.BufferStart(builder)
+        schema.BufferAddData(builder, data)
+        return schema.BufferEnd(builder)

@@ -1,0 +1,160 @@
+"""Numerical check of a split: the parts, run in order, compute what the whole model computes.
+
+Both run with the real onert runtime (cpu backend) on the same seeded inputs. Each model output is
+compared elementwise: ``|parts - whole| <= atol + rtol * max|whole|`` must hold everywhere, so the
+relative error is measured against the output's scale (random-weight softmax outputs are nearly
+uniform, so the scale of the logits matters, not of single elements).
+
+Everything runs with onert's Dataflow executor by default: onert 0.1.0's default Linear executor
+returns wrong values for a model output that other operators of the same model also read (measured:
+``two_output_mlp``'s mid-graph output came back equal to the final output; every 2-part split of
+``skip_chain`` and ``branchy_cnn``, whose first part hands on a tensor it also uses itself, mismatched).
+Such outputs are what splitting creates at every skip connection, so Linear is only for trying.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from devices.chain import ChainRunner, ModelRunner, Stage, probe_load
+from devices.inputs import seeded_inputs
+from solver.errors import CheckError
+from solver.split import SplitResult, read_split, split_model
+from solver.tflite import Model
+
+DEFAULT_EXECUTOR = "Dataflow"
+
+
+@dataclass(frozen=True)
+class VerifySettings:
+    """Inputs, tolerance and runtime settings of a verification."""
+
+    seed: int = 0
+    rtol: float = 1e-4  # relative to max |whole-model output|
+    atol: float = 1e-6
+    executor: str = DEFAULT_EXECUTOR  # onert EXECUTOR of every run (see the module docstring)
+    probe_package: bool = False  # also try loading the directory as one nnpackage (in a child process)
+
+
+@dataclass(frozen=True)
+class OutputCheck:
+    """One model output compared: the largest absolute and relative differences and the verdict."""
+
+    name: str
+    shape: tuple[int, ...]
+    max_abs: float
+    max_rel: float  # max_abs / max |whole-model output|
+    scale: float  # max |whole-model output|
+    ok: bool
+
+
+@dataclass
+class VerifyResult:
+    """The verdict over all model outputs of one split."""
+
+    out_dir: Path
+    outputs: list[OutputCheck]
+    settings: VerifySettings
+    num_parts: int
+    package: tuple[bool, str] | None = None  # (loaded and ran, what happened) when probed
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outputs)
+
+    def text(self) -> str:
+        s = self.settings
+        lines = [
+            f"verify {self.out_dir}: {self.num_parts} parts vs the whole model, onert cpu, {s.executor} executor, seed {s.seed}, "
+            f"tolerance |diff| <= {s.atol:g} + {s.rtol:g} * max|output|",
+            f"{'output':40} {'shape':>16} {'max abs diff':>13} {'max rel diff':>13}  verdict",
+        ]
+        for o in self.outputs:
+            verdict = "ok" if o.ok else "MISMATCH"
+            lines.append(f"{o.name[:40]:40} {str(o.shape):>16} {o.max_abs:13.3g} {o.max_rel:13.3g}  {verdict}")
+        if self.package is not None:
+            worked, what = self.package
+            lines.append(f"onert loading the directory as one nnpackage: {'ok' if worked else 'failed'} ({what})")
+        lines += self.notes
+        lines.append("verdict: " + ("the parts compute the model's outputs" if self.ok else "MISMATCH"))
+        return "\n".join(lines)
+
+
+def verify_split(split: SplitResult | str | Path, settings: VerifySettings = VerifySettings()) -> VerifyResult:
+    """Run the whole model and the chain of parts on the same seeded inputs and compare every output.
+
+    Raises
+    ------
+    UsageError, CheckError
+        The split directory is unreadable or its connection files are inconsistent.
+    devices.chain.RunError
+        onert cannot load or run a model.
+    """
+    split = split if isinstance(split, SplitResult) else read_split(split)
+    env = {"EXECUTOR": settings.executor}
+    whole = ModelRunner(split.model, env=env)
+    inputs = seeded_inputs(whole.input_specs(), settings.seed)
+    reference = whole.run(inputs)
+    chain = ChainRunner([Stage(split.out_dir / p.file, p.inputs, p.outputs) for p in split.parts], env=env)
+    produced = chain.run(dict(zip(split.model_inputs, inputs)))
+    checks = [
+        _compare(name, produced[name], ref, settings) for name, ref in zip(split.model_outputs, reference)
+    ]
+    result = VerifyResult(split.out_dir, checks, settings, len(split.parts), notes=list(split.notes))
+    if settings.probe_package:
+        result.package = probe_load(split.out_dir)
+    return result
+
+
+def _compare(name: str, got: np.ndarray, ref: np.ndarray, settings: VerifySettings) -> OutputCheck:
+    if got.shape != ref.shape:
+        return OutputCheck(name, tuple(ref.shape), float("inf"), float("inf"), 0.0, False)
+    diff = np.abs(got.astype(np.float64) - ref.astype(np.float64))
+    scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+    max_abs = float(np.max(diff)) if diff.size else 0.0
+    max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else float("inf"))
+    ok = max_abs <= settings.atol + settings.rtol * scale  # False for NaN too
+    return OutputCheck(name, tuple(ref.shape), max_abs, max_rel, scale, ok)
+
+
+def split_and_verify(
+    model_path: str | Path,
+    parts: list[int],
+    out_dir: str | Path,
+    *,
+    model: Model | None = None,
+    op_weights: list[float] | None = None,
+    verify: bool = True,
+    settings: VerifySettings = VerifySettings(),
+) -> tuple[SplitResult, VerifyResult | None]:
+    """Split ``model_path`` by ``parts`` into ``out_dir`` and (unless ``verify`` is False) verify it.
+
+    ``op_weights`` (per-op time in us, e.g. the partition problem's node weights) records each part's
+    predicted load in ``split.json``, for ``solve pipeline``.
+
+    Raises
+    ------
+    CheckError
+        The parts do not compute the whole model's outputs (after the files are written, so the
+        user can inspect them).
+    """
+    split = split_model(model_path, parts, out_dir, model=model, op_weights=op_weights)
+    if not verify:
+        return split, None
+    result = verify_split(split, settings)
+    check_verified(result)
+    return split, result
+
+
+def check_verified(result: VerifyResult) -> None:
+    """Raise a one-line :class:`CheckError` naming the first mismatching output, if any."""
+    for o in result.outputs:
+        if not o.ok:
+            raise CheckError(
+                f"{result.out_dir}: the parts do not compute model output '{o.name}' (max abs diff {o.max_abs:.3g}, "
+                f"rel {o.max_rel:.3g}, tolerance {result.settings.atol:g} + {result.settings.rtol:g} * {o.scale:.3g})"
+            )
