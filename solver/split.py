@@ -27,7 +27,7 @@ from ai_edge_litert import schema_py_generated as schema
 from solver import connections
 from solver.errors import CheckError, ModelError, UsageError
 from solver.fileio import write_atomic, write_json
-from solver.tflite import Model, read_model
+from solver.tflite import Model, read_model, read_model_bytes
 
 # Buffer data is aligned like the TFLite converter aligns it, so kernels may read it in place.
 _BUFFER_ALIGNMENT = 16
@@ -73,6 +73,18 @@ class SplitResult:
     manifest: Path
     loads_us: list[float] | None = None  # predicted time of each part, when op weights were given
     notes: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        """What was written, one line per part, then the notes."""
+        lines = [
+            f"wrote {len(self.parts)} part models, {self.conn_json.name} and "
+            f"{self.manifest.relative_to(self.out_dir)} to {self.out_dir}"
+        ]
+        for p in self.parts:
+            load = f", predicted {self.loads_us[p.number] / 1000:.1f} ms" if self.loads_us else ""
+            lines.append(f"  {p.file}: {len(p.ops)} ops, {len(p.inputs)} inputs, {len(p.outputs)} outputs{load}")
+        lines += [f"note: {note}" for note in self.notes]
+        return "\n".join(lines)
 
 
 def read_partition_map(path: str | Path, num_ops: int) -> list[int]:
@@ -289,7 +301,7 @@ def read_split(out_dir: str | Path) -> SplitResult:
 
 def _load_object_model(path: Path) -> schema.ModelT:
     """The whole model as schema objects, read once; buffers stored past the flatbuffer are pulled in."""
-    data = path.read_bytes()
+    data = read_model_bytes(path)
     try:
         whole = schema.ModelT.InitFromPackedBuf(data, 0)
     except Exception as err:  # the generated code raises whatever a corrupt offset provokes

@@ -13,6 +13,9 @@ from __future__ import annotations
 import gzip
 import lzma
 import struct
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +29,7 @@ from solver.errors import ModelError
 _BUILTIN_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
 _DTYPE_NAMES = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
 _CUSTOM = schema.BuiltinOperator.CUSTOM
+_XZ_MAGIC, _GZIP_MAGIC = b"\xfd7zXZ\x00", b"\x1f\x8b"
 
 # Bytes per element of each TFLite dtype; sub-byte types are rounded per tensor in _tensor_bytes.
 ITEM_BITS = {
@@ -118,7 +122,7 @@ def read_model(path: str | Path) -> Model:
         The file is missing, is not a TFLite flatbuffer, or is truncated or corrupt.
     """
     path = Path(path)
-    data = _read_bytes(path)
+    data = read_model_bytes(path)
     if len(data) < 8 or not schema.Model.ModelBufferHasIdentifier(data, 0):
         raise ModelError(f"{path}: not a TFLite model (no 'TFL3' file identifier)")
     try:
@@ -127,7 +131,8 @@ def read_model(path: str | Path) -> Model:
         raise ModelError(f"{path}: truncated or corrupt TFLite flatbuffer ({err})") from err
 
 
-def _read_bytes(path: Path) -> bytes:
+def read_model_bytes(path: Path) -> bytes:
+    """The bytes of a model file, decompressed when it is xz or gzip."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError as err:
@@ -135,13 +140,28 @@ def _read_bytes(path: Path) -> bytes:
     except OSError as err:
         raise ModelError(f"{path}: cannot read ({err.strerror})") from err
     try:
-        if raw[:6] == b"\xfd7zXZ\x00":
+        if raw[:6] == _XZ_MAGIC:
             return lzma.decompress(raw)
-        if raw[:2] == b"\x1f\x8b":
+        if raw[:2] == _GZIP_MAGIC:
             return gzip.decompress(raw)
     except (lzma.LZMAError, EOFError, OSError) as err:
         raise ModelError(f"{path}: corrupt compressed model ({err})") from err
     return raw
+
+
+@contextmanager
+def uncompressed(path: str | Path) -> Iterator[Path]:
+    """``path`` itself, or for an xz/gzip-compressed model a temporary uncompressed copy (for runtimes)."""
+    path = Path(path)
+    with path.open("rb") as f:
+        magic = f.read(6)
+    if magic != _XZ_MAGIC and magic[:2] != _GZIP_MAGIC:
+        yield path
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = Path(tmp) / path.name.rsplit(".", 1)[0]
+        plain.write_bytes(read_model_bytes(path))
+        yield plain
 
 
 def _parse(path: Path, data: bytes) -> Model:

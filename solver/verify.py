@@ -23,7 +23,7 @@ from devices.chain import ChainRunner, ModelRunner, Stage, probe_load
 from devices.inputs import seeded_inputs
 from solver.errors import CheckError
 from solver.split import SplitResult, read_split, split_model
-from solver.tflite import Model
+from solver.tflite import Model, uncompressed
 
 DEFAULT_EXECUTOR = "Dataflow"
 
@@ -96,9 +96,10 @@ def verify_split(split: SplitResult | str | Path, settings: VerifySettings = Ver
     """
     split = split if isinstance(split, SplitResult) else read_split(split)
     env = {"EXECUTOR": settings.executor}
-    whole = ModelRunner(split.model, env=env)
-    inputs = seeded_inputs(whole.input_specs(), settings.seed)
-    reference = whole.run(inputs)
+    with uncompressed(split.model) as plain:
+        whole = ModelRunner(plain, env=env)
+        inputs = seeded_inputs(whole.input_specs(), settings.seed)
+        reference = whole.run(inputs)
     chain = ChainRunner([Stage(split.out_dir / p.file, p.inputs, p.outputs) for p in split.parts], env=env)
     produced = chain.run(dict(zip(split.model_inputs, inputs)))
     checks = [

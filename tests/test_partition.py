@@ -12,33 +12,20 @@ import pytest
 from solver import cli
 from solver.errors import InfeasibleError, UsageError
 from solver.metrics import check_partition
-from solver.optypes import onert_type
 from solver.partition import PartitionSettings, partition
 from solver.problem import PartitionProblem, load_problem
 from solver.report import format_report, report_json
 from solver.tflite import read_model
+from tests.traces import write_chrome_trace
 
 # Per-op times (us) of branchy_cnn's 11 ops in the steady runs of the trace written below.
 WEIGHTS = [30, 12, 20, 15, 6, 25, 5, 4, 3, 10, 2]
 
 
 def write_trace(model: Path, path: Path, runs: int = 3) -> Path:
-    """An onert Chrome trace (TRACING_MODE=1 format) of ``runs`` runs; the first (prepare) run is 100x slower."""
-    ops = read_model(model).operators
-    events, ts = [], 1000
-    tid = "$0 sess, $0 subg"
-    for run in range(runs):
-        events.append({"name": "$0 subg", "pid": "0", "tid": tid, "ph": "B", "ts": str(ts), "args": {}})
-        for op, weight in zip(ops, WEIGHTS):
-            name = f"@{op.index} {onert_type(op.type)}"
-            events.append({"name": name, "pid": "0", "tid": f"{tid}, cpu", "ph": "B", "ts": str(ts), "args": {}})
-            ts += weight * (100 if run == 0 else 1)
-            events.append({"name": name, "pid": "0", "tid": f"{tid}, cpu", "ph": "E", "ts": str(ts), "args": {}})
-            ts += 1
-        events.append({"name": "$0 subg", "pid": "0", "tid": tid, "ph": "E", "ts": str(ts), "args": {}})
-    events.append({})
-    path.write_text(json.dumps({"traceEvents": events}))
-    return path
+    """An onert Chrome trace of ``runs`` runs of WEIGHTS; the first (prepare) run is 100x slower."""
+    steady = [float(w) for w in WEIGHTS]
+    return write_chrome_trace(path, read_model(model), [[100 * w for w in steady]] + [steady] * (runs - 1))
 
 
 @pytest.fixture
@@ -168,3 +155,20 @@ def test_inception_v3_report_compares_with_minmax():
     assert f"order search   bottleneck {ours:>10} us" in text
     assert "bottleneck / lower bound" in text
     assert report_json(problem, result)["heuristics"]["ONE MinMax"]["bottleneck"] == minmax_value
+
+
+def test_cli_split_writes_verified_parts(monkeypatch, capsys, model, trace, tmp_path):
+    out = tmp_path / "parts"
+    assert solve(monkeypatch, str(model), str(trace), "-k", "3", "--exact", "--workers", "1", "--split", str(out)) == 0
+    printed = capsys.readouterr().out
+    assert "wrote 3 part models" in printed and "the parts compute the model's outputs" in printed
+    assert sorted(p.name for p in out.glob("*.tflite")) == [f"branchy_cnn.0000{i}_cpu.tflite" for i in (1, 2, 3)]
+    assert (out / "metadata" / "MANIFEST").is_file() and (out / "branchy_cnn.conn.json").is_file()
+
+
+def test_cli_split_needs_a_model(monkeypatch, capsys, tmp_path):
+    graph = tmp_path / "g.IN2"
+    graph.write_text("3\n1\n2\n3\n1,2\n2,3\n-1,-1\n")
+    assert solve(monkeypatch, str(graph), "-k", "2", "--split", str(tmp_path / "parts")) == 2
+    assert capsys.readouterr().err.strip() == f"UsageError: {graph}: --split needs a TFLite model, not a graph file"
+    assert not (tmp_path / "parts").exists()

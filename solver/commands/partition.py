@@ -9,7 +9,7 @@ from pathlib import Path
 
 from solver.errors import UsageError
 from solver.partition import ALGORITHMS, SECONDARY, PartitionSettings, partition
-from solver.problem import load_problem
+from solver.problem import PartitionProblem, load_problem
 from solver.report import format_report, report_json, write_partition_map
 
 
@@ -47,6 +47,9 @@ def register(subparsers) -> None:
                              "in the current directory)")  # fmt: skip
     parser.add_argument("--json", action="store_true",
                         help="print the report as JSON (the same facts, machine-readable) instead of text")
+    parser.add_argument("--split", type=Path, metavar="DIR",
+                        help="also write the part models, conn.json and an nnpackage MANIFEST into DIR and verify "
+                             "them against the whole model with onert, as 'solve split' does (exit 4 on a mismatch)")  # fmt: skip
     exact = parser.add_argument_group("exact solver")
     exact.add_argument("--exact", action="store_true",
                        help="solve exactly with OR-Tools CP-SAT; reports OPTIMAL, or FEASIBLE with the proven "
@@ -74,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be at least 1, not {args.workers}")
     problem = load_problem(args.model, args.trace)
+    if args.split and problem.model is None:
+        raise UsageError(f"{problem.source}: --split needs a TFLite model, not a graph file")
     out = args.out or (args.model.parent if args.model else Path.cwd()) / "partition_map.json"
     if out.is_dir():
         raise UsageError(f"{out}: is a directory; --out takes the file to write")
@@ -84,7 +89,19 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_report(problem, result))
         print(f"wrote {out}")
+    if args.split:
+        _split(problem, result.parts, args.split, quiet=args.json)
     return 0
+
+
+def _split(problem: PartitionProblem, parts: list[int], out_dir: Path, quiet: bool) -> None:
+    from solver.verify import split_and_verify
+
+    weights = [problem.graph.nodes[v]["weight"] for v in range(problem.num_ops)]
+    split, verified = split_and_verify(problem.source, parts, out_dir, model=problem.model, op_weights=weights)
+    if not quiet:
+        print(split.text())
+        print(verified.text())
 
 
 def _secondary(text: str) -> tuple[str, ...]:

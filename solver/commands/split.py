@@ -42,12 +42,7 @@ def run(args: argparse.Namespace) -> int:
         graph = load_problem(args.model, args.trace).graph
         weights = [graph.nodes[v]["weight"] for v in range(model.num_ops)]
     split = split_model(args.model, parts, args.out, model=model, op_weights=weights)
-    print(f"wrote {len(split.parts)} part models, {split.conn_json.name} and {split.manifest.relative_to(split.out_dir)} to {split.out_dir}")
-    for p in split.parts:
-        load = f", predicted {split.loads_us[p.number] / 1000:.1f} ms" if split.loads_us else ""
-        print(f"  {p.file}: {len(p.ops)} ops, {len(p.inputs)} inputs, {len(p.outputs)} outputs{load}")
-    for note in split.notes:
-        print(f"note: {note}")
+    print(split.text())
     if args.no_verify:
         return EXIT_OK
     result = verify_split(split, settings_from_args(args))
