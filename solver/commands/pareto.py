@@ -1,0 +1,126 @@
+"""``solve pareto``: the time-vs-memory Pareto front of backend assignments, on a device or a dump."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from devices.base import MeasureSettings
+from solver.assign import ParetoOutcome, ParetoSettings, run_pareto
+from solver.commands._devices import add_device_arguments, device_from_args
+from solver.errors import UsageError
+from solver.fileio import write_json
+from solver.front import parse_pick, pick_point, plot_front
+from solver.pareto import ALGORITHMS, Evaluation, Evaluator, SearchSettings
+from solver.paretoio import front_table
+from solver.space import SETTINGS, env_lines
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "pareto",
+        help="search the time-vs-memory Pareto front of backend assignments",
+        description="Search backend assignments (per onert op type in name mode, per (op, size) group in index "
+        "mode, optionally with onert's EXECUTOR / CPU_MEMORY_PLANNER / NUM_THREADS) for the Pareto front of "
+        "execution time and peak memory, measuring on a device or looking measurements up in a brute-force "
+        "dump. Every point is measured at most once; --budget counts unique measurements. With a complete "
+        "dump the found front is scored against the true one (hypervolume ratio, IGD+). Writes ONE's "
+        "estimator dump plus a summary. Ctrl-C stops and keeps the front so far.",
+    )
+    parser.add_argument("model", type=Path, nargs="?", help="the .tflite model (optional with --offline)")
+    parser.add_argument("--offline", type=Path, metavar="DUMP",
+                        help="look measurements up in this brute-force dump (solve brute-force) instead of measuring")
+    parser.add_argument("--algo", choices=ALGORITHMS, default="nsga2",
+                        help="nsga2 (default), random (ONE's random sampler), hlps (ONE's Hamming local Pareto "
+                             "search) or brute-force")  # fmt: skip
+    parser.add_argument("--mode", choices=("name", "index"),
+                        help="one decision per op type (name) or per (op, size) group (index); default: the "
+                             "dump's mode, else name")  # fmt: skip
+    parser.add_argument("--settings", default="", metavar="VAR,...",
+                        help=f"also search these onert variables (live devices only): {', '.join(SETTINGS)}")
+    parser.add_argument("--budget", type=int, help="unique measurements (default 200; brute-force: the whole space)")
+    parser.add_argument("--population", type=int, help="NSGA-II population (default: budget/10, 8 to 50)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the search (default 0)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement (default 3)")
+    parser.add_argument("--warmup", type=int, default=1, help="warm-up runs per measurement (default 1)")
+    parser.add_argument("--out", type=Path, help="write ONE's estimator dump plus our summary (JSON) here")
+    parser.add_argument("--plot", type=Path, help="draw evaluated points, found front and true front into a PNG")
+    parser.add_argument("--pick", metavar="WHICH",
+                        help="print one point of the front as onert environment lines: fastest, smallest, "
+                             "'memory<=80MB' or 'time<=50ms'")  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="print the result (or the picked point) as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    add_device_arguments(parser)
+    parser.set_defaults(run=run, device=None)
+
+
+def settings_from_args(args: argparse.Namespace) -> ParetoSettings:
+    if args.offline is not None and args.device is not None:
+        raise UsageError("give either --offline DUMP or --device SPEC, not both")
+    if args.device is not None and args.device.endswith(".json"):
+        args.offline, args.device = Path(args.device), None  # a dump named as a device is an offline search
+    return ParetoSettings(
+        model=args.model,
+        offline=args.offline,
+        device=None if args.offline is not None else (args.device or "local"),
+        mode=args.mode,
+        settings=tuple(s.strip() for s in args.settings.split(",") if s.strip()),
+        search=SearchSettings(args.algo, args.budget, args.population, args.seed),
+        measure=MeasureSettings(warmup=args.warmup, repeats=args.repeats),
+    )
+
+
+def _progress(evaluator: Evaluator, e: Evaluation) -> None:
+    what = f"{e.time_ms:.3f} ms, {e.memory_kb / 1024:.1f} MB" if e.valid else f"invalid: {e.reason}"
+    print(f"[{evaluator.count}/{evaluator.budget}] id {e.point_id}: {what}", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    pick = parse_pick(args.pick) if args.pick else None  # a bad --pick fails before any measurement
+    if args.offline is None:
+        args.device = settings.device
+        device = device_from_args(args)
+    else:
+        device = None
+    live = settings.offline is None and not args.quiet
+    outcome = run_pareto(settings, device, on_measure=_progress if live else None)
+    if args.out:
+        write_json(args.out, outcome.to_json())
+    if args.plot:
+        _plot(args.plot, outcome)
+    if pick is not None:
+        return _print_pick(outcome, pick, args.json)
+    if args.json:
+        print(json.dumps(outcome.to_json()["summary"], indent=1))
+    else:
+        print(front_table(outcome.result, outcome.quality))
+    return 0
+
+
+def _plot(path: Path, outcome: ParetoOutcome) -> None:
+    result, quality = outcome.result, outcome.quality
+    evaluated = np.array([(e.time_ms, e.memory_kb) for e in result.valid]).reshape(-1, 2)
+    found = np.array([(e.time_ms, e.memory_kb) for e in result.front]).reshape(-1, 2)
+    true = None
+    if quality.true_front is not None:
+        true = np.array([(p.time_ms, p.memory_kb) for p in quality.true_front]).reshape(-1, 2)
+    title = f"{result.algorithm}, {len(result.evaluations)} of {result.space.size} points ({result.space.mode} mode)"
+    plot_front(path, evaluated, found, true, title)
+
+
+def _print_pick(outcome: ParetoOutcome, pick, as_json: bool) -> int:
+    front = outcome.result.front
+    chosen = front[pick_point(np.array([(e.time_ms, e.memory_kb) for e in front]).reshape(-1, 2), pick)]
+    config = outcome.result.space.config(chosen.genes)
+    if as_json:
+        print(json.dumps({"id": chosen.point_id, "exec_time": chosen.time_ms, "max_rss": chosen.memory_kb,
+                          "backends": list(config.backends), "environment": config.environment()}, indent=1))  # fmt: skip
+    else:
+        print(f"# id {chosen.point_id}: {chosen.time_ms:.3f} ms, {chosen.memory_kb / 1024:.1f} MB")
+        print("\n".join(env_lines(config)))
+    return 0

@@ -1,0 +1,169 @@
+"""Pareto fronts of (time, memory), their quality indicators, and choosing one point of a front.
+
+Both objectives are minimized: execution time in ms and peak memory in KB. Quality is measured against
+one fixed reference point per problem (``reference_point``), so figures of different searches on the same
+problem compare: objectives are divided by the reference point, the hypervolume is that of the box
+[0, 1]^2 dominated by the front, and IGD+ is the mean distance, in those units, from each point of the
+true front to the region dominated by the found one (pymoo's indicators).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pymoo.indicators.hv import HV
+from pymoo.indicators.igd_plus import IGDPlus
+
+from solver.errors import InfeasibleError, UsageError
+from solver.fileio import write_atomic
+
+REFERENCE_MARGIN = 1.1  # the reference point lies 10% beyond the worst valid point
+
+
+def non_dominated(objectives: np.ndarray) -> list[int]:
+    """Indices (ascending time) of the points no other point dominates.
+
+    A point dominates another when it is no worse in both objectives and better in one; points with equal
+    objectives are all kept.
+
+    >>> non_dominated(np.array([[1.0, 5.0], [2.0, 2.0], [3.0, 3.0], [2.0, 2.0]]))
+    [0, 1, 3]
+    """
+    objectives = np.asarray(objectives, dtype=float).reshape(-1, 2)
+    order = np.lexsort((objectives[:, 1], objectives[:, 0]))
+    kept: list[int] = []
+    best_memory = np.inf
+    for i in order:
+        time, memory = objectives[i]
+        tie = kept and (objectives[kept[-1]] == (time, memory)).all()
+        if memory < best_memory or tie:
+            kept.append(int(i))
+            best_memory = min(best_memory, memory)
+    return kept
+
+
+def reference_point(objectives: np.ndarray) -> np.ndarray:
+    """The fixed reference point of a problem: ``REFERENCE_MARGIN`` times the worst valid objectives.
+
+    Pass every valid point of a complete dump when there is one, else every valid point evaluated.
+    """
+    objectives = np.asarray(objectives, dtype=float).reshape(-1, 2)
+    if not len(objectives):
+        raise InfeasibleError("no valid configuration was measured, so there is no front")
+    return objectives.max(axis=0) * REFERENCE_MARGIN
+
+
+def hypervolume(front: np.ndarray, reference: np.ndarray) -> float:
+    """Hypervolume of ``front`` in units of the reference box (0 for an empty front, at most 1)."""
+    front = np.asarray(front, dtype=float).reshape(-1, 2)
+    if not len(front):
+        return 0.0
+    return float(HV(ref_point=np.ones(2))(front / reference))
+
+
+def igd_plus(front: np.ndarray, true_front: np.ndarray, reference: np.ndarray) -> float:
+    """IGD+ of ``front`` against ``true_front``, objectives in units of the reference point (0 = exact)."""
+    front = np.asarray(front, dtype=float).reshape(-1, 2)
+    if not len(front):
+        return float("inf")
+    true_front = np.asarray(true_front, dtype=float).reshape(-1, 2)
+    return float(IGDPlus(true_front / reference)(front / reference))
+
+
+@dataclass(frozen=True)
+class Pick:
+    """How to choose a point: the fastest, the smallest, or the best within a bound on the other objective."""
+
+    objective: str  # the objective to minimize: "time" or "memory"
+    limit_on: str | None = None  # the objective bounded: "time" or "memory"
+    limit: float = float("inf")  # the bound, in ms or KB
+
+
+_UNITS = {"time": {"ms": 1.0, "s": 1000.0, "us": 0.001}, "memory": {"kb": 1.0, "mb": 1024.0, "gb": 1024.0**2}}
+_CONSTRAINT = re.compile(r"^\s*(time|memory)\s*<=?\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_pick(text: str) -> Pick:
+    """``fastest``, ``smallest``, ``memory<=80MB`` (KB, MB, GB) or ``time<=50ms`` (us, ms, s).
+
+    >>> parse_pick("memory<=80MB")
+    Pick(objective='time', limit_on='memory', limit=81920.0)
+    """
+    word = text.strip().lower()
+    if word == "fastest":
+        return Pick("time")
+    if word == "smallest":
+        return Pick("memory")
+    match = _CONSTRAINT.match(text.lower())
+    if not match:
+        raise UsageError(f"cannot read --pick {text!r}: use fastest, smallest, 'memory<=80MB' or 'time<=50ms'")
+    bounded, value, unit = match.groups()
+    units = _UNITS[bounded]
+    unit = unit or ("ms" if bounded == "time" else "kb")
+    if unit not in units:
+        raise UsageError(f"--pick {text!r}: unit {unit!r} is not one of {', '.join(units)}")
+    other = "memory" if bounded == "time" else "time"
+    return Pick(other, bounded, float(value) * units[unit])
+
+
+def pick_point(front: np.ndarray, pick: Pick) -> int:
+    """Index into ``front`` of the point ``pick`` chooses (ties broken by the other objective).
+
+    Raises InfeasibleError when no point meets the bound.
+    """
+    front = np.asarray(front, dtype=float).reshape(-1, 2)
+    column = {"time": 0, "memory": 1}
+    candidates = np.arange(len(front))
+    if pick.limit_on is not None:
+        candidates = candidates[front[candidates, column[pick.limit_on]] <= pick.limit]
+    if not len(candidates):
+        unit = "ms" if pick.limit_on == "time" else "KB"
+        best = front[:, column[pick.limit_on]].min() if len(front) else float("nan")
+        raise InfeasibleError(
+            f"no point of the front has {pick.limit_on} <= {pick.limit:g} {unit} (the best has {best:g} {unit})"
+        )
+    main, other = column[pick.objective], 1 - column[pick.objective]
+    return int(min(candidates, key=lambda i: (front[i, main], front[i, other])))
+
+
+def plot_front(
+    path: Path,
+    evaluated: np.ndarray,
+    front: np.ndarray,
+    true_front: np.ndarray | None = None,
+    title: str = "",
+) -> Path:
+    """Draw every evaluated point, the found front and, when known, the true front into a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 5))
+    evaluated = np.asarray(evaluated, dtype=float).reshape(-1, 2)
+    ax.scatter(evaluated[:, 0], evaluated[:, 1] / 1024, s=10, c="0.7", label=f"evaluated ({len(evaluated)})")
+    if true_front is not None:
+        _draw_front(ax, true_front, "tab:blue", f"true front ({len(true_front)})", "s")
+    _draw_front(ax, front, "tab:red", f"found front ({len(front)})", "o")
+    ax.set_xlabel("execution time (ms)")
+    ax.set_ylabel("peak memory (MB)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120)
+    plt.close(fig)
+    return write_atomic(path, buffer.getvalue())
+
+
+def _draw_front(ax, front: Sequence, color: str, label: str, marker: str) -> None:
+    front = np.asarray(front, dtype=float).reshape(-1, 2)
+    front = front[np.argsort(front[:, 0], kind="stable")]
+    ax.step(front[:, 0], front[:, 1] / 1024, where="post", color=color, alpha=0.6)
+    ax.scatter(front[:, 0], front[:, 1] / 1024, s=30, color=color, marker=marker, label=label, zorder=3)
