@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from solver.errors import EXIT_INTERRUPTED, NnpartError, USER_ERRORS
+from solver.errors import EXIT_INTERRUPTED, USER_ERRORS
 
 COMMANDS = ("partition", "compare", "profile", "oplist", "brute_force", "pareto", "split", "verify", "pipeline")
 

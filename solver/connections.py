@@ -14,11 +14,11 @@ input/output, and no ``to`` is also a package input. A model input read by sever
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from solver import fileio
 from solver.errors import CheckError, UsageError
 
 if TYPE_CHECKING:  # split.py writes these files, so it imports this module, not the other way round
@@ -151,12 +151,7 @@ def validate_manifest(manifest: dict, parts: list[PartFile], model_inputs, model
 
 def read_json(path: Path, what: str) -> dict:
     """A JSON object from ``path``, or a one-line UsageError naming the file."""
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as err:
-        raise UsageError(f"{path}: no such file ({what})") from err
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise UsageError(f"{path}: not a JSON {what} ({err})") from err
+    data = fileio.read_json(path, what, UsageError)
     if not isinstance(data, dict):
         raise UsageError(f"{path}: not a JSON object ({what})")
     return data

@@ -27,3 +27,19 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
 def write_json(path: str | Path, obj: Any, indent: int | None = None) -> Path:
     """Write ``obj`` as JSON atomically."""
     return write_atomic(path, json.dumps(obj, indent=indent) + "\n")
+
+
+def read_json(path: str | Path, what: str, error: type[Exception]) -> Any:
+    """The JSON value in ``path``; a missing, unreadable or malformed file raises ``error`` naming it.
+
+    ``what`` names the kind of file for the message ("trace", "partition map").
+    """
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise error(f"{path}: no such file ({what})") from err
+    except OSError as err:
+        raise error(f"{path}: cannot read the {what} ({err.strerror})") from err
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise error(f"{path}: not a JSON {what} ({err})") from err

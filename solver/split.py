@@ -15,7 +15,6 @@ left out: they would name tensors the part does not have.
 from __future__ import annotations
 
 import copy
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from ai_edge_litert import schema_py_generated as schema
 
 from solver import connections
 from solver.errors import CheckError, ModelError, UsageError
-from solver.fileio import write_atomic, write_json
+from solver.fileio import read_json, write_atomic, write_json
 from solver.tflite import Model, read_model, read_model_bytes
 
 # Buffer data is aligned like the TFLite converter aligns it, so kernels may read it in place.
@@ -97,12 +96,7 @@ def read_partition_map(path: str | Path, num_ops: int) -> list[int]:
         ids, has the wrong length, or disagrees with its ``num_partitions``.
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as err:
-        raise UsageError(f"{path}: no such file") from err
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise UsageError(f"{path}: not a JSON partition map ({err})") from err
+    data = read_json(path, "partition map", UsageError)
     parts = data.get("partition_map") if isinstance(data, dict) else None
     if not isinstance(parts, list):
         raise UsageError(f"{path}: no 'partition_map' list")

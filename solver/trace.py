@@ -14,7 +14,6 @@ several: ONE's tool keeps the last run, which is whatever the scheduler did at t
 
 from __future__ import annotations
 
-import json
 import re
 import statistics
 from collections import defaultdict
@@ -24,6 +23,7 @@ from pathlib import Path
 import networkx as nx
 
 from solver.errors import TraceError
+from solver.fileio import read_json
 from solver.optypes import types_agree
 from solver.tflite import Model
 
@@ -68,12 +68,7 @@ def read_trace(path: str | Path) -> OpTimes:
         The file is missing, is not JSON, or holds no op events of subgraph 0.
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as err:
-        raise TraceError(f"{path}: no such file") from err
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise TraceError(f"{path}: not a JSON trace ({err})") from err
+    data = read_json(path, "trace", TraceError)
     if isinstance(data, dict) and "Execution_Data" in data:
         times = _read_aggregate(path, data["Execution_Data"])
     elif isinstance(data, dict) and isinstance(data.get("traceEvents"), list):

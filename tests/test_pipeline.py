@@ -59,7 +59,7 @@ def test_a_stage_that_cannot_load_is_reported(tflite_model, tmp_path):
 
 def test_comparison_reports_prediction_measurement_and_verdict(tflite_model, tmp_path):
     path = tflite_model("branchy_cnn")
-    split = split_model(path, [0] * 5 + [1] * 6, tmp_path, op_weights=[100.0] * 11)
+    split_model(path, [0] * 5 + [1] * 6, tmp_path, op_weights=[100.0] * 11)
     comparison = compare_pipeline(tmp_path, QUICK, rounds=1)
     assert comparison.predicted_ms == [0.5, 0.6]
     assert comparison.predicted_speedup == pytest.approx(1.1 / 0.6)
