@@ -9,6 +9,15 @@ import pytest
 from tests import tfmodels
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """Measurements, references and traces of the test session stay out of the user's cache."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("NNPART_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("models")
