@@ -1,0 +1,709 @@
+"""Exact K-way min-max partitioning of an op DAG (SALBP-2) with CP-SAT.
+
+The problem
+-----------
+Ops ``V`` with integer weights ``w``, data edges ``E``, ``K`` parts. Find ``p: V -> {0..K-1}`` with
+``p(u) <= p(v)`` for every edge (u, v) (the session graph is acyclic) minimizing the bottleneck
+``max_s sum_{p(v)=s} w_v``. Assembly-line balancing calls it SALBP-2 (stations = parts, cycle time =
+bottleneck). Optional: a memory cap per part on the bytes of the constant tensors its ops read (each
+tensor counted once per part), and secondary objectives after the bottleneck (edge cut, then bytes).
+
+The search: bisection on the bottleneck
+---------------------------------------
+Dedicated SALBP-2 methods search on the cycle time, because a *fixed* cycle time ``C`` makes every
+bound much stronger than a free objective does. We keep ``lo`` (every C < lo is proven infeasible)
+and ``hi`` (the best partition found, ``bottleneck == hi``) and solve feasibility sub-problems
+``F(C)`` with ``lo <= C < hi``: first at ``C = lo`` (the optimum usually equals the lower bound), then
+at the midpoint. A feasible ``F(C)`` lowers ``hi`` to the found partition's real bottleneck (often
+below C); an infeasible one raises ``lo`` to ``C + 1``. A sub-problem that times out raises neither:
+the search then only looks above it for better partitions and spends what is left on ``F(hi - 1)``,
+which either proves ``hi`` optimal or improves it.
+
+Lower bound before any solve: the largest of ``ceil(total / K)``, ``max w``, and the bin-packing
+bounds ``LB_j`` = sum of the ``j + 1`` smallest of the ``jK + 1`` largest weights (of ``jK + 1``
+ops, some part holds ``j + 1``; ``j = 1`` is ``w_(K) + w_(K+1)``); then raised to the smallest C
+whose station windows (below) are all non-empty, which is monotone in C and found by bisection.
+
+The feasibility model F(C)
+--------------------------
+Station windows (the classic assembly-line bounds): with ``head(v)`` = w of v and all its ancestors
+and ``tail(v)`` = w of v and all its descendants, any partition with bottleneck <= C has
+``E_v = ceil(head(v) / C) - 1 <= p(v) <= K - ceil(tail(v) / C) = L_v``.
+
+- Variables: order encoding ``y[v][b] <=> p(v) <= b`` for ``b`` in ``E_v .. L_v - 1`` (``y`` is the
+  constant 0 below ``E_v`` and 1 from ``L_v`` on); ``x(v, s) = y[v][s] - y[v][s-1]`` is "v in s".
+- Order: ``y[v][b-1] => y[v][b]``.
+- Precedence, edge (u, v): ``y[v][b] => y[u][b]`` (if v is in the first b+1 parts, so is u).
+- Loads: ``sum_v w_v x(v, s) <= C`` for each station s.
+- Redundant prefix loads (stronger propagation than the per-station sums alone):
+  ``total - (K-1-b) C <= sum_v w_v y[v][b] <= (b+1) C``.
+- Symmetry: no empty part, ``sum_v x(v, s) >= 1``. This loses no optimum when n >= K (split any part
+  of two or more ops along a topological order) and removes every solution that merely moves an empty
+  part around. (K > n is refused, as by the heuristics and the checker.)
+- Memory cap: ``m[c][s] >= x(v, s)`` for each constant tensor c that v reads;
+  ``sum_c bytes_c m[c][s] <= cap``.
+
+Secondary objectives (lexicographic, each re-solve hinted with the previous answer) use the same
+model at ``C = floor(best * (1 + slack))``:
+- edge cut: ``cut_e >= y[u][b] - y[v][b]`` for every b; minimize ``sum_e cut_e``;
+- transfer bytes (each tensor once per consuming part other than its producer's):
+  ``z[t][s] >= x(v, s) - x(u, s)`` for each consumer v of t written by u; minimize
+  ``sum bytes_t z[t][s]``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+from ortools.sat.python import cp_model
+
+from solver.errors import CheckError, InfeasibleError, UsageError
+from solver.stations import fill_stations
+
+OPTIMAL = "OPTIMAL"
+FEASIBLE = "FEASIBLE"
+HEURISTIC = "HEURISTIC"
+SECONDARY = {"cut": "edge_cut", "bytes": "transfer_bytes"}
+
+# Share of the remaining time that one bisection probe may use, so that a hard probe cannot starve
+# the ones that would prove optimality.
+_PROBE_SHARE = 0.4
+# Share of the time limit kept for each secondary objective when one is asked for.
+_SECONDARY_SHARE = 0.2
+_HEARTBEAT = 1.0  # seconds between progress calls while a long probe runs
+_QUICK_SOLVE = 1.0  # seconds of CP-SAT before a probe tries the station search
+_STATION_SHARE = 0.3  # share of a probe's remaining time for the station search
+_STATION_SLICE = 0.3  # seconds per priority rule in the station search
+
+Progress = Callable[[int, int, float], None]
+
+
+@dataclass
+class ExactResult:
+    """The answer of :func:`solve_exact`.
+
+    ``status`` is ``OPTIMAL`` (``bottleneck == bound``, proven), ``FEASIBLE`` (the solver improved on
+    the heuristic; ``bound`` is the best proven lower bound) or ``HEURISTIC`` (nothing better than the
+    heuristic was found in time). ``secondary`` holds ``edge_cut`` and ``transfer_bytes`` of ``parts``;
+    ``secondary_status`` says for each requested secondary objective whether its minimum was proven.
+    """
+
+    status: str
+    parts: list[int]
+    bottleneck: int
+    bound: int
+    wall_time: float
+    workers: int
+    secondary: dict[str, int] = field(default_factory=dict)
+    secondary_status: dict[str, str] = field(default_factory=dict)
+    probes: int = 0  # feasibility sub-problems solved
+    interrupted: bool = False  # Ctrl-C stopped the search; the answer is the best so far
+
+    @property
+    def gap(self) -> float:
+        """(bottleneck - bound) / bottleneck, 0 when proven optimal."""
+        return (self.bottleneck - self.bound) / self.bottleneck if self.bottleneck else 0.0
+
+
+@dataclass(frozen=True)
+class _Instance:
+    """The graph flattened to lists: nodes 0..n-1, weights, edges, closure weights, tensors."""
+
+    weights: list[int]
+    edges: list[tuple[int, int]]
+    preds: list[list[int]]
+    succs: list[list[int]]
+    order: list[int]  # a topological order
+    head: list[int]  # weight of v and all its ancestors
+    tail: list[int]  # weight of v and all its descendants
+    constants: dict[object, tuple[int, list[int]]]  # constant tensor -> (bytes, ops reading it)
+    tensors: dict[object, tuple[int, int, list[int]]]  # data tensor -> (bytes, producer, consumers)
+
+    @property
+    def n(self) -> int:
+        return len(self.weights)
+
+    @property
+    def total(self) -> int:
+        return sum(self.weights)
+
+
+def solve_exact(
+    graph: nx.DiGraph,
+    num_parts: int,
+    *,
+    hint: Sequence[int] | None = None,
+    time_limit: float = 60.0,
+    workers: int | None = None,
+    secondary: Sequence[str] = (),
+    slack: float = 0.0,
+    memory_cap: int | None = None,
+    on_progress: Progress | None = None,
+    weight: str = "weight",
+) -> ExactResult:
+    """Partition ``graph`` into ``num_parts`` parts minimizing the bottleneck, exactly (see module doc).
+
+    Parameters
+    ----------
+    graph : networkx.DiGraph
+        Op DAG, nodes ``0..n-1`` with integer ``weight`` (docs/design.md).
+    num_parts : int
+        K in 1..n; no part is left empty.
+    hint : list of int, optional
+        A partition (best heuristic). Checked first; an invalid hint is ignored. When None, the
+        heuristics ``order_search`` and ``minmax`` provide one. The result is never worse than it.
+    time_limit : float
+        Seconds for the whole search (bisection probes and secondary objectives).
+    workers : int, optional
+        CP-SAT workers; default: the machine's cores.
+    secondary : tuple of "cut", "bytes"
+        Secondary objectives, minimized lexicographically in this order after the bottleneck.
+    slack : float
+        Secondary objectives may raise the bottleneck to ``floor(best * (1 + slack))``.
+    memory_cap : int, optional
+        Bytes of constant tensors allowed per part.
+    on_progress : callable(incumbent, bound, elapsed), optional
+        Called whenever the incumbent or the bound changes, and about every second during a probe.
+
+    Returns
+    -------
+    ExactResult
+
+    Raises
+    ------
+    UsageError
+        Bad K, unknown secondary objective, negative slack or weights, or a cyclic graph.
+    InfeasibleError
+        No partition meets the memory cap (proven), or none was found in time.
+    CheckError
+        The solver's answer failed the independent checker (a bug).
+    """
+    start = time.monotonic()
+    deadline = start + max(0.0, time_limit)
+    workers = workers or _default_workers()
+    _check_arguments(graph, num_parts, secondary, slack)
+    inst = _instance(graph, weight)
+    search = _Search(inst, num_parts, memory_cap, workers, start, on_progress)
+    incumbent = _starting_partition(graph, num_parts, hint, memory_cap, weight)
+    if incumbent is not None:
+        search.accept(incumbent, from_solver=False)
+    main_deadline = deadline - _SECONDARY_SHARE * len(secondary) * max(0.0, time_limit)
+    search.interruptible(search.bisect, main_deadline if search.incumbent is not None else deadline)
+    if search.incumbent is None:
+        raise InfeasibleError(_infeasible_message(search, memory_cap, time_limit))
+    status, bound = search.status(), min(search.lo, search.hi)
+    secondary_status: dict[str, str] = {}
+    if secondary and not search.interrupted:
+        search.interruptible(search.secondary, secondary, slack, deadline, secondary_status)
+    metrics = _verify(graph, search.incumbent, num_parts, memory_cap, weight)
+    return ExactResult(
+        status=status,
+        parts=list(search.incumbent),
+        bottleneck=search.hi,
+        bound=bound,
+        wall_time=time.monotonic() - start,
+        workers=workers,
+        secondary={"edge_cut": metrics.edge_cut, "transfer_bytes": metrics.transfer_bytes},
+        secondary_status=secondary_status,
+        probes=search.probes,
+        interrupted=search.interrupted,
+    )
+
+
+def lower_bound(weights: Sequence[int], num_parts: int) -> int:
+    """Bottleneck lower bound from the weights alone (no precedence).
+
+    ``max(ceil(total / K), max w, LB_j)`` where ``LB_j`` sums the ``j + 1`` smallest of the
+    ``jK + 1`` largest weights: among ``jK + 1`` ops, one of the K parts holds at least ``j + 1``.
+
+    >>> lower_bound([5, 4, 3, 3, 1], 2)
+    8
+    """
+    ordered = sorted(weights, reverse=True)
+    best = max(math.ceil(sum(ordered) / num_parts), ordered[0] if ordered else 0)
+    j = 1
+    while j * num_parts + 1 <= len(ordered):
+        last = j * num_parts + 1
+        best = max(best, sum(ordered[last - j - 1 : last]))
+        j += 1
+    return best
+
+
+def station_windows(inst: _Instance, num_parts: int, cycle: int) -> tuple[list[int], list[int]] | None:
+    """Earliest and latest part of each op when the bottleneck is at most ``cycle``; None if empty.
+
+    ``E_v = ceil(head(v) / C) - 1`` and ``L_v = K - ceil(tail(v) / C)``, clamped to ``0..K-1``.
+    """
+    if cycle <= 0:
+        return None if inst.total > 0 else ([0] * inst.n, [num_parts - 1] * inst.n)
+    early = [max(0, -(-h // cycle) - 1) for h in inst.head]
+    late = [min(num_parts - 1, num_parts - (-(-t // cycle))) for t in inst.tail]
+    if any(e > l for e, l in zip(early, late)):
+        return None
+    return early, late
+
+
+def window_bound(inst: _Instance, num_parts: int, low: int, high: int) -> int:
+    """The smallest C in ``low..high`` whose station windows are all non-empty (monotone in C)."""
+    while low < high:
+        mid = (low + high) // 2
+        if station_windows(inst, num_parts, mid) is None:
+            low = mid + 1
+        else:
+            high = mid
+    return low
+
+
+class _Search:
+    """State of the bisection on the bottleneck: bounds, incumbent, progress, interruption."""
+
+    def __init__(self, inst, num_parts, memory_cap, workers, start, on_progress):
+        self.inst = inst
+        self.k = num_parts
+        self.memory_cap = memory_cap
+        self.workers = workers
+        self.start = start
+        self.on_progress = on_progress
+        self.incumbent: list[int] | None = None
+        self.improved = False  # the solver found something better than the starting partition
+        self.hi = inst.total if inst.n else 0
+        self.lo = 0
+        self.probes = 0
+        self.interrupted = False
+        self.unknown_above = -1  # largest C whose probe timed out
+        if inst.n:
+            base = lower_bound(inst.weights, num_parts)
+            self.lo = window_bound(inst, num_parts, base, max(base, inst.total))
+
+    def accept(self, parts: list[int], from_solver: bool) -> None:
+        loads = _loads(self.inst.weights, parts)
+        value = max(loads, default=0)
+        if self.incumbent is None or value < self.hi:
+            self.incumbent, self.hi = list(parts), value
+            self.improved = self.improved or from_solver
+            self._report()
+
+    def status(self) -> str:
+        if self.lo >= self.hi:
+            return OPTIMAL
+        return FEASIBLE if self.improved else HEURISTIC
+
+    def bisect(self, deadline: float) -> None:
+        """Close ``lo..hi`` with feasibility probes until proven or out of time (see module doc)."""
+        first = True
+        while not self.interrupted and self.lo < self._ceiling():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0.01:
+                return
+            top = self._ceiling() - 1  # the largest C worth probing
+            floor = max(self.lo, self.unknown_above + 1)
+            if floor > top:
+                # Every C worth trying timed out once: give all the time left to proving top.
+                cycle, limit = top, remaining
+            else:
+                cycle, limit = (floor if first else (floor + top) // 2), remaining * _PROBE_SHARE
+            first = False
+            self._probe(cycle, limit)
+
+    def _ceiling(self) -> int:
+        """One more than the largest C worth probing: the incumbent's value, or total + 1 without one."""
+        return self.hi if self.incumbent is not None else self.inst.total + 1
+
+    def _probe(self, cycle: int, limit: float) -> None:
+        self.probes += 1
+        windows = station_windows(self.inst, self.k, cycle)
+        if windows is None:
+            self.lo = max(self.lo, cycle + 1)
+            self._report()
+            return
+        deadline = time.monotonic() + limit
+        built = _FeasibilityModel(self.inst, self.k, cycle, windows, self.memory_cap)
+        built.hint(self.incumbent)
+        built.branch_station_by_station(self.inst.tail)
+        # A short CP-SAT run settles easy probes; then the station search hunts for a tight packing,
+        # which CP-SAT finds slowly; then CP-SAT gets the rest of the time to find or refute one.
+        status, solver = self._run(built.model, min(limit, _QUICK_SOLVE))
+        if status == cp_model.UNKNOWN and not self.interrupted and self.memory_cap is None:
+            packed = self._fill_stations(cycle, windows[1], _STATION_SHARE * (deadline - time.monotonic()))
+            if packed is not None:
+                self.accept(_split_parts(packed, self.k, self.inst.order), from_solver=True)
+                return
+        if status == cp_model.UNKNOWN and not self.interrupted:
+            status, solver = self._run(built.model, deadline - time.monotonic())
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            self.accept(built.parts(solver), from_solver=True)
+        elif status == cp_model.INFEASIBLE:
+            self.lo = max(self.lo, cycle + 1)
+            self._report()
+        else:
+            self.unknown_above = max(self.unknown_above, cycle)
+
+    def interruptible(self, step: Callable, *args) -> None:
+        """Run a search step; Ctrl-C outside a solve (while building a model) also keeps the best so far."""
+        try:
+            step(*args)
+        except KeyboardInterrupt:
+            self.interrupted = True
+
+    def _fill_stations(self, cycle: int, latest: list[int], budget: float) -> list[int] | None:
+        """Station search (solver/stations.py) under several priority rules, then seeded random ones."""
+        inst = self.inst
+        rules = [inst.tail, inst.weights, [len(s) for s in inst.succs]]
+        rng = np.random.default_rng(cycle)
+        end = time.monotonic() + budget
+        attempt = 0
+        while time.monotonic() < end:
+            base = np.asarray(rules[attempt % len(rules)], dtype=float)
+            priority = base if attempt < len(rules) else base * (1 + 0.5 * rng.random(inst.n))
+            slice_ = min(_STATION_SLICE, end - time.monotonic())
+            parts = fill_stations(inst.weights, inst.preds, inst.succs, self.k, cycle, latest, priority, slice_)
+            if parts is not None:
+                return parts
+            attempt += 1
+        return None
+
+    def secondary(self, names: Sequence[str], slack: float, deadline: float, statuses: dict[str, str]) -> None:
+        """Minimize the secondary objectives in order with the bottleneck capped; fill their status."""
+        cycle = math.floor(self.hi * (1 + slack))
+        windows = station_windows(self.inst, self.k, cycle)
+        built = _FeasibilityModel(self.inst, self.k, cycle, windows, self.memory_cap)
+        objectives = {"cut": built.edge_cut_objective, "bytes": built.transfer_objective}
+        for i, name in enumerate(names):
+            expr = objectives[name]()
+            built.model.minimize(expr)
+            built.hint(self.incumbent)
+            remaining = deadline - time.monotonic()
+            status, solver = self._run(built.model, remaining / (len(names) - i))
+            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                self.incumbent = built.parts(solver)
+                self.hi = max(_loads(self.inst.weights, self.incumbent))
+                built.model.add(expr <= round(solver.objective_value))
+            statuses[SECONDARY[name]] = OPTIMAL if status == cp_model.OPTIMAL else FEASIBLE
+            if self.interrupted:
+                break
+
+    def _run(self, model: cp_model.CpModel, limit: float) -> tuple[int, cp_model.CpSolver]:
+        """Solve in a thread so that Ctrl-C in the main thread can stop the search cleanly."""
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = max(0.01, limit)
+        solver.parameters.num_workers = self.workers
+        # Python's handler must see Ctrl-C (KeyboardInterrupt below), not CP-SAT's own.
+        solver.parameters.catch_sigint_signal = False
+        if self.workers <= 2:
+            # Few workers: the LP-based default and the station-by-station fixed search (when the
+            # model has a strategy) complement each other best.
+            solver.parameters.subsolvers.extend(["default_lp", "fixed"][: self.workers])
+        result: dict[str, int] = {}
+        thread = threading.Thread(target=lambda: result.update(status=solver.solve(model)), daemon=True)
+        thread.start()
+        last = time.monotonic()
+        while thread.is_alive():
+            try:
+                thread.join(_HEARTBEAT / 10)
+            except KeyboardInterrupt:
+                self.interrupted = True
+                solver.stop_search()
+            if time.monotonic() - last >= _HEARTBEAT:
+                last = time.monotonic()
+                self._report()
+        return result.get("status", cp_model.UNKNOWN), solver
+
+    def _report(self) -> None:
+        if self.on_progress is not None and self.incumbent is not None:
+            self.on_progress(self.hi, min(self.lo, self.hi), time.monotonic() - self.start)
+
+
+class _FeasibilityModel:
+    """The CP-SAT model F(C) of the module docstring, plus the secondary objectives on demand."""
+
+    def __init__(self, inst: _Instance, num_parts: int, cycle: int, windows, memory_cap: int | None):
+        self.inst, self.k = inst, num_parts
+        self.early, self.late = windows
+        self.model = cp_model.CpModel()
+        # y[v][b] <=> p(v) <= b, only inside v's window; constants outside it (see _y).
+        self.y = [
+            {b: self.model.new_bool_var(f"y[{v}][{b}]") for b in range(self.early[v], self.late[v])}
+            for v in range(inst.n)
+        ]
+        self._order()
+        self._precedence()
+        self._loads(cycle)
+        self._no_empty_parts()
+        if memory_cap is not None:
+            self._memory(memory_cap)
+
+    def _add(self, constraint) -> None:
+        """Add a linear constraint; one whose terms are all constant is checked here instead."""
+        if isinstance(constraint, bool):
+            if not constraint:
+                self.model.add_bool_or([])  # an empty clause: the model is infeasible
+            return
+        self.model.add(constraint)
+
+    def _y(self, v: int, b: int):
+        if b < self.early[v]:
+            return 0
+        if b >= self.late[v]:
+            return 1
+        return self.y[v][b]
+
+    def _x(self, v: int, s: int):
+        """v is in part s, as a linear expression of y."""
+        return self._y(v, s) - self._y(v, s - 1)
+
+    def _stations(self, v: int) -> range:
+        return range(self.early[v], self.late[v] + 1)
+
+    def _order(self) -> None:
+        # p(v) <= b-1 implies p(v) <= b.
+        for row in self.y:
+            bs = sorted(row)
+            for a, b in zip(bs, bs[1:]):
+                self.model.add_implication(row[a], row[b])
+
+    def _precedence(self) -> None:
+        # p(u) <= p(v): whenever v sits in the first b+1 parts, u does too.
+        for u, v in self.inst.edges:
+            for b in range(self.early[v], self.late[u]):
+                yu, yv = self._y(u, b), self._y(v, b)
+                if isinstance(yu, int) or isinstance(yv, int):
+                    # windows are monotone along edges, so a constant side never constrains.
+                    continue
+                self.model.add_implication(yv, yu)
+
+    def _loads(self, cycle: int) -> None:
+        w, k = self.inst.weights, self.k
+        by_station: list[list[int]] = [[] for _ in range(k)]
+        for v in range(self.inst.n):
+            for s in self._stations(v):
+                by_station[s].append(v)
+        # Each station's load is at most C.
+        for s, ops in enumerate(by_station):
+            self._add(sum(w[v] * self._x(v, s) for v in ops) <= cycle)
+        # Redundant prefix loads: the first b+1 parts hold at most (b+1) C and leave at most
+        # (K-1-b) C for the rest; they propagate where the per-station sums alone do not.
+        total = self.inst.total
+        for b in range(k - 1):
+            prefix = sum(w[v] * self.y[v][b] for v in range(self.inst.n) if b in self.y[v])
+            fixed = sum(w[v] for v in range(self.inst.n) if b >= self.late[v])
+            self._add(prefix + fixed <= (b + 1) * cycle)
+            self._add(prefix + fixed >= total - (k - 1 - b) * cycle)
+        self.by_station = by_station
+
+    def _no_empty_parts(self) -> None:
+        # Every part holds an op (symmetry breaking, see the module docstring).
+        for s, ops in enumerate(self.by_station):
+            self._add(sum(self._x(v, s) for v in ops) >= 1)
+
+    def _memory(self, cap: int) -> None:
+        # m[c][s]: constant tensor c is loaded by part s; counted once per part.
+        for s in range(self.k):
+            terms = []
+            for c, (nbytes, readers) in self.inst.constants.items():
+                readers = [v for v in readers if s in self._stations(v)]
+                if not readers or nbytes == 0:
+                    continue
+                used = self.model.new_bool_var(f"m[{c}][{s}]")
+                for v in readers:
+                    self.model.add(used >= self._x(v, s))
+                terms.append(nbytes * used)
+            self._add(sum(terms) <= cap)
+
+    def edge_cut_objective(self):
+        # cut[e] >= y[u][b] - y[v][b] for every b: the edge crosses parts iff some b separates u, v.
+        cuts = []
+        for u, v in self.inst.edges:
+            cut = self.model.new_bool_var(f"cut[{u},{v}]")
+            for b in range(self.early[u], self.late[v]):
+                self.model.add(cut >= self._y(u, b) - self._y(v, b))
+            cuts.append(cut)
+        return sum(cuts)
+
+    def transfer_objective(self):
+        # z[t][s]: tensor t is sent to part s, which holds a consumer but not the producer.
+        terms = []
+        for t, (nbytes, producer, consumers) in self.inst.tensors.items():
+            stations = sorted({s for v in consumers for s in self._stations(v)})
+            for s in stations:
+                sent = self.model.new_bool_var(f"z[{t}][{s}]")
+                for v in consumers:
+                    if s in self._stations(v):
+                        self.model.add(sent >= self._x(v, s) - self._x(producer, s))
+                terms.append(nbytes * sent)
+        return sum(terms)
+
+    def branch_station_by_station(self, priority: Sequence[int]) -> None:
+        """Search order for the fixed-search worker: fill part 0 first, ops of high priority first."""
+        order = sorted(range(self.inst.n), key=lambda v: -priority[v])
+        variables = [self.y[v][b] for b in range(self.k) for v in order if b in self.y[v]]
+        self.model.add_decision_strategy(variables, cp_model.CHOOSE_FIRST, cp_model.SELECT_MAX_VALUE)
+
+    def hint(self, parts: Sequence[int] | None) -> None:
+        """Hint a partition, its non-empty parts renumbered 0, 1, ... (empty parts go last)."""
+        self.model.clear_hints()
+        if parts is None:
+            return
+        rank = {p: i for i, p in enumerate(sorted(set(parts)))}
+        parts = [rank[p] for p in parts]
+        for v, row in enumerate(self.y):
+            for b, var in row.items():
+                self.model.add_hint(var, parts[v] <= b)
+
+    def parts(self, solver: cp_model.CpSolver) -> list[int]:
+        """p(v) = the first b with y[v][b] true."""
+        return [
+            next((b for b in range(self.early[v], self.late[v]) if solver.boolean_value(self.y[v][b])), self.late[v])
+            for v in range(self.inst.n)
+        ]
+
+
+def _instance(graph: nx.DiGraph, weight: str) -> _Instance:
+    n = graph.number_of_nodes()
+    if set(graph.nodes) != set(range(n)):
+        raise UsageError(f"graph {graph.graph.get('name', '')!r}: nodes must be 0..{n - 1}")
+    weights = [int(graph.nodes[v].get(weight, 0)) for v in range(n)]
+    if any(w < 0 for w in weights):
+        raise UsageError(f"graph {graph.graph.get('name', '')!r}: negative op weight")
+    try:
+        order = list(nx.topological_sort(graph))
+    except nx.NetworkXUnfeasible as err:
+        raise UsageError(f"graph {graph.graph.get('name', '')!r} has a cycle") from err
+    preds = [list(graph.predecessors(v)) for v in range(n)]
+    succs = [list(graph.successors(v)) for v in range(n)]
+    head = _closure_weights(order, preds, weights)
+    tail = _closure_weights(order[::-1], succs, weights)
+    constants: dict[object, tuple[int, list[int]]] = {}
+    for v in range(n):
+        for c, nbytes in (graph.nodes[v].get("constants") or {}).items():
+            constants.setdefault(c, (int(nbytes), []))[1].append(v)
+    tensors: dict[object, tuple[int, int, list[int]]] = {}
+    for u, v, data in graph.edges(data=True):
+        # Without tensor names an op's outgoing edges carry one output (as solver.metrics counts it).
+        carried = data.get("tensors") or {("output of", u): data.get("bytes", 0)}
+        for t, nbytes in carried.items():
+            tensors.setdefault(t, (int(nbytes), u, []))[2].append(v)
+    return _Instance(weights, list(graph.edges), preds, succs, order, head, tail, constants, tensors)
+
+
+def _closure_weights(order: list[int], preds: list[list[int]], weights: list[int]) -> list[int]:
+    """For each v, the weight of v plus all nodes that reach it (ancestors along ``preds``).
+
+    Sets are packed bitsets (numpy), so 10,000 ops take about a second.
+    """
+    n = len(order)
+    if n == 0:
+        return []
+    bits = np.zeros((n, (n + 7) // 8), dtype=np.uint8)
+    for v in order:
+        row = bits[v]
+        for u in preds[v]:
+            np.bitwise_or(row, bits[u], out=row)
+        row[v >> 3] |= 0x80 >> (v & 7)
+    w = np.asarray(weights, dtype=np.int64)
+    sums = np.empty(n, dtype=np.int64)
+    for lo in range(0, n, 256):
+        block = np.unpackbits(bits[lo : lo + 256], axis=1, count=n).astype(np.int64)
+        sums[lo : lo + 256] = block @ w
+    return sums.tolist()
+
+
+def _loads(weights: Sequence[int], parts: Sequence[int]) -> list[int]:
+    loads = [0] * (max(parts, default=-1) + 1)
+    for w, p in zip(weights, parts):
+        loads[p] += w
+    return loads
+
+
+def _check_arguments(graph, num_parts, secondary, slack) -> None:
+    name = graph.graph.get("name", "graph")
+    if not 1 <= num_parts <= graph.number_of_nodes():
+        raise UsageError(f"{name}: the number of parts must be in 1..{graph.number_of_nodes()} (ops), not {num_parts}")
+    unknown = [s for s in secondary if s not in SECONDARY]
+    if unknown:
+        raise UsageError(f"unknown secondary objective {unknown[0]!r}; choose from {', '.join(SECONDARY)}")
+    if slack < 0:
+        raise UsageError(f"slack must be >= 0, not {slack}")
+
+
+def _default_workers() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _starting_partition(graph, num_parts, hint, memory_cap, weight) -> list[int] | None:
+    """The best valid partition among the hint (or the heuristics) and the trivial one-part partition."""
+    candidates = [list(hint)] if hint is not None else _heuristic_partitions(graph, num_parts, weight)
+    if memory_cap is None:
+        candidates.append(_trivial_partition(graph, num_parts))
+    best, best_value = None, None
+    for parts in candidates:
+        try:
+            _verify(graph, parts, num_parts, memory_cap, weight)
+        except CheckError:
+            continue  # an invalid hint is not trusted; the solver starts without it
+        value = max(_loads([graph.nodes[v].get(weight, 0) for v in range(len(parts))], parts), default=0)
+        if best_value is None or value < best_value:
+            best, best_value = parts, value
+    return best
+
+
+def _split_parts(parts: list[int], num_parts: int, order: list[int]) -> list[int]:
+    """Split parts until there are ``num_parts``, none empty; loads only shrink, validity is kept.
+
+    The first op (in topological ``order``) of a part holding two or more becomes a part of its own,
+    placed just before the rest of its old part.
+    """
+    parts = list(parts)
+    used = sorted(set(parts))
+    parts = [used.index(p) for p in parts]
+    count = len(used)
+    while count < num_parts:
+        sizes = np.bincount(parts, minlength=count)
+        big = int(np.argmax(sizes))
+        first = next(v for v in order if parts[v] == big)
+        parts = [p + 1 if p > big or (p == big and v != first) else p for v, p in enumerate(parts)]
+        count += 1
+    return parts
+
+
+def _trivial_partition(graph: nx.DiGraph, num_parts: int) -> list[int]:
+    """The first K-1 ops of a topological order alone, the rest in the last part: valid, no part empty."""
+    parts = [num_parts - 1] * graph.number_of_nodes()
+    for i, v in enumerate(list(nx.topological_sort(graph))[: num_parts - 1]):
+        parts[v] = i
+    return parts
+
+
+def _heuristic_partitions(graph, num_parts, weight) -> list[list[int]]:
+    from heuristics.errors import HeuristicError
+    from heuristics.minmax import minmax
+    from heuristics.orders import order_search
+
+    found = []
+    for run in (lambda: order_search(graph, num_parts, seed=0, weight=weight),
+                lambda: minmax(graph, num_parts, runs=10, seed=0, weight=weight)):
+        try:
+            found.append(run())
+        except HeuristicError:
+            continue  # e.g. more parts than ops: the solver handles what the heuristic refuses
+    return found
+
+
+def _verify(graph, parts, num_parts, memory_cap, weight):
+    from solver.metrics import check_partition
+
+    return check_partition(graph, parts, num_parts, memory_cap=memory_cap, weight=weight)
+
+
+def _infeasible_message(search: _Search, memory_cap, time_limit) -> str:
+    if search.lo > search.inst.total:
+        return f"no partition into {search.k} parts meets the memory cap of {memory_cap} bytes per part"
+    return (f"no partition into {search.k} parts meeting the memory cap of {memory_cap} bytes per part "
+            f"was found in {time_limit:g} s (not proven impossible)")

@@ -1,0 +1,164 @@
+"""The exact partitioner against brute force, heuristics and the checker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+import networkx as nx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from heuristics.minmax import minmax
+from heuristics.orders import order_search
+from solver.errors import InfeasibleError, UsageError
+from solver.exact import lower_bound, solve_exact
+from solver.metrics import check_partition, evaluate
+
+
+@st.composite
+def dags(draw, max_ops=12):
+    """A random DAG whose node numbers are not a topological order, with small integer weights."""
+    n = draw(st.integers(1, max_ops))
+    label = draw(st.permutations(range(n)))
+    graph = nx.DiGraph(name="random")
+    for v in range(n):
+        graph.add_node(v, weight=draw(st.integers(0, 30)), type="OP", constants={})
+    density = draw(st.floats(0.0, 0.6))
+    for i in range(n):
+        for j in range(i + 1, n):
+            if draw(st.floats(0, 1)) < density:
+                nbytes = draw(st.integers(1, 64))
+                graph.add_edge(label[i], label[j], tensors={f"t{i}": nbytes}, bytes=nbytes)
+    return graph
+
+
+def brute_force(graph: nx.DiGraph, k: int, key=None) -> tuple:
+    """The minimum of ``key(parts)`` (default: the bottleneck) over all valid partitions, by enumeration."""
+    key = key or (lambda parts: evaluate(graph, parts, k).bottleneck)
+    order = list(nx.topological_sort(graph))
+    best = None
+    parts = [0] * graph.number_of_nodes()
+
+    def assign(i: int) -> None:
+        nonlocal best
+        if i == len(order):
+            if len(set(parts)) == k:
+                value = key(parts)
+                best = value if best is None else min(best, value)
+            return
+        v = order[i]
+        for p in range(max((parts[u] for u in graph.predecessors(v)), default=0), k):
+            parts[v] = p
+            assign(i + 1)
+
+    assign(0)
+    return best
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graph=dags(), data=st.data())
+def test_exact_equals_brute_force_and_beats_heuristics(graph, data):
+    k = data.draw(st.integers(1, min(4, graph.number_of_nodes())))
+    result = solve_exact(graph, k, time_limit=20, workers=2)
+    assert result.status == "OPTIMAL"
+    assert result.bottleneck == result.bound == brute_force(graph, k)
+    assert check_partition(graph, result.parts, k).bottleneck == result.bottleneck
+    for heuristic in (order_search(graph, k, seed=0), minmax(graph, k, runs=3, seed=0)):
+        assert result.bottleneck <= evaluate(graph, heuristic, k).bottleneck
+    assert result.gap == 0.0
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graph=dags(max_ops=8), data=st.data())
+def test_secondary_objectives_keep_the_bottleneck_optimal(graph, data):
+    k = data.draw(st.integers(1, min(3, graph.number_of_nodes())))
+    optimum = brute_force(graph, k)
+    result = solve_exact(graph, k, time_limit=20, workers=2, secondary=("cut", "bytes"))
+    assert result.bottleneck == optimum
+    metrics = check_partition(graph, result.parts, k)
+    assert result.secondary == {"edge_cut": metrics.edge_cut, "transfer_bytes": metrics.transfer_bytes}
+
+    def lexicographic(parts):
+        m = evaluate(graph, parts, k)
+        return (m.bottleneck, m.edge_cut, m.transfer_bytes)
+
+    assert (optimum, metrics.edge_cut, metrics.transfer_bytes) == brute_force(graph, k, lexicographic)
+    assert result.secondary_status == {"edge_cut": "OPTIMAL", "transfer_bytes": "OPTIMAL"}
+
+
+def chain_with_constants() -> nx.DiGraph:
+    """Six ops in a chain; ops 0-2 share constant tensor 'a' (100 bytes), ops 3-5 each own 60 bytes."""
+    graph = nx.DiGraph(name="chain")
+    for v in range(6):
+        constants = {"a": 100} if v < 3 else {f"own{v}": 60}
+        graph.add_node(v, weight=10, type="OP", constants=constants)
+    nx.add_path(graph, range(6), tensors={}, bytes=4)
+    return graph
+
+
+def test_memory_cap_is_respected():
+    graph = chain_with_constants()
+    free = solve_exact(graph, 2, time_limit=10, workers=2)
+    assert free.bottleneck == 30
+    capped = solve_exact(graph, 2, time_limit=10, workers=2, memory_cap=160)
+    metrics = check_partition(graph, capped.parts, 2, memory_cap=160)
+    assert max(metrics.memory) <= 160
+    # Ops 3..5 together need 180 bytes, so the second part holds at most two of them.
+    assert capped.bottleneck == 40 and capped.status == "OPTIMAL"
+
+
+def test_impossible_memory_cap_raises():
+    with pytest.raises(InfeasibleError, match="memory cap of 90 bytes"):
+        solve_exact(chain_with_constants(), 2, time_limit=10, workers=2, memory_cap=90)
+
+
+def test_invalid_hint_is_not_trusted():
+    graph = chain_with_constants()
+    backwards = [1, 1, 1, 0, 0, 0]  # every op 2 -> 3 edge goes backwards: must be ignored
+    result = solve_exact(graph, 2, hint=backwards, time_limit=10, workers=2)
+    check_partition(graph, result.parts, 2)
+    assert result.bottleneck == 30 and result.status == "OPTIMAL"
+
+
+def test_never_worse_than_the_hint_without_time():
+    graph = chain_with_constants()
+    hint = [0, 0, 0, 0, 1, 1]
+    result = solve_exact(graph, 2, hint=hint, time_limit=0, workers=1)
+    assert result.status == "HEURISTIC" and result.parts == hint and result.bottleneck == 40
+    assert result.bound == 30 and result.gap == pytest.approx(0.25)
+
+
+def test_bad_arguments():
+    graph = chain_with_constants()
+    with pytest.raises(UsageError, match="number of parts"):
+        solve_exact(graph, 7)
+    with pytest.raises(UsageError, match="secondary objective 'latency'"):
+        solve_exact(graph, 2, secondary=("latency",))
+
+
+def test_lower_bound_uses_bin_packing():
+    # Three ops of 6 into two parts: two share a part, so 12 > ceil(18 / 2).
+    assert lower_bound([6, 6, 6], 2) == 12
+
+
+@pytest.mark.slow
+def test_ctrl_c_returns_the_best_answer_so_far():
+    """A hard instance (300 random ops, K = 23: not proven in 8 s) interrupted after 2 s returns a checked partition."""
+    rng = nx.utils.create_random_state(3)
+    graph = nx.DiGraph(name="wide")
+    for v in range(300):
+        graph.add_node(v, weight=int(rng.randint(1, 1000)), type="OP", constants={})
+    for v in range(1, 300):
+        for u in rng.choice(v, size=min(v, 2), replace=False):
+            graph.add_edge(int(u), v, tensors={}, bytes=1)
+    timer = threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        result = solve_exact(graph, 23, time_limit=60, workers=2)
+    finally:
+        timer.cancel()
+    check_partition(graph, result.parts, 23)
+    assert result.interrupted and result.wall_time < 10 and result.status != "OPTIMAL"
