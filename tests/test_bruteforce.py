@@ -76,8 +76,6 @@ def test_interrupted_run_resumes_from_its_checkpoint(device, branchy_cnn, tmp_pa
 def test_command_prints_progress(branchy_cnn, tmp_path, capsys, monkeypatch):
     from solver import cli
 
-    # Only this command's module: the test does not depend on the other commands.
-    monkeypatch.setattr(cli, "COMMANDS", ("brute_force",))
     main = cli.main
     monkeypatch.setenv("NNPART_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "bf.json"

@@ -30,9 +30,8 @@ def dump6(tmp_path):
 
 
 @pytest.fixture
-def solve(monkeypatch):
-    """``solve`` with only the pareto command, so these tests do not depend on the other commands."""
-    monkeypatch.setattr(solver.cli, "COMMANDS", ("pareto",))
+def solve():
+    """The ``solve`` entry point."""
     return solver.cli.main
 
 

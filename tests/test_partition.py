@@ -60,9 +60,7 @@ def brute_force(graph: nx.DiGraph, k: int) -> int:
     return best
 
 
-def solve(monkeypatch, *argv: str) -> int:
-    # Only our subcommand: the others are written in parallel and may not import yet.
-    monkeypatch.setattr(cli, "COMMANDS", ("partition",))
+def solve(*argv: str) -> int:
     return cli.main(["partition", *argv])
 
 
@@ -99,8 +97,8 @@ def test_partition_errors(problem, settings, error, message):
         partition(problem, settings)
 
 
-def test_cli_writes_partition_map_next_to_the_model(monkeypatch, capsys, model, trace):
-    assert solve(monkeypatch, str(model), str(trace), "--num-parts", "2", "--seed", "3") == 0
+def test_cli_writes_partition_map_next_to_the_model(capsys, model, trace):
+    assert solve(str(model), str(trace), "--num-parts", "2", "--seed", "3") == 0
     written = json.loads((model.parent / "partition_map.json").read_text())
     assert set(written) == {"partition_map", "num_partitions"} and written["num_partitions"] == 2
     graph = load_problem(model, trace).graph
@@ -113,9 +111,9 @@ def test_cli_writes_partition_map_next_to_the_model(monkeypatch, capsys, model, 
     assert f"wrote {model.parent / 'partition_map.json'}" in out
 
 
-def test_cli_json_report_and_out(monkeypatch, capsys, model, trace, tmp_path):
+def test_cli_json_report_and_out(capsys, model, trace, tmp_path):
     out_file = tmp_path / "maps" / "k3.json"
-    assert solve(monkeypatch, str(model), str(trace), "-k", "3", "--seed", "1", "--out", str(out_file), "--json") == 0
+    assert solve(str(model), str(trace), "-k", "3", "--seed", "1", "--out", str(out_file), "--json") == 0
     report = json.loads(capsys.readouterr().out)
     written = json.loads(out_file.read_text())
     assert written == {"partition_map": report["partition_map"], "num_partitions": 3}
@@ -127,16 +125,16 @@ def test_cli_json_report_and_out(monkeypatch, capsys, model, trace, tmp_path):
 
 
 @pytest.mark.parametrize("k", ["0", "12"])
-def test_cli_rejects_part_counts_out_of_range(monkeypatch, capsys, model, trace, k):
-    assert solve(monkeypatch, str(model), str(trace), "--num-parts", k) == 2
+def test_cli_rejects_part_counts_out_of_range(capsys, model, trace, k):
+    assert solve(str(model), str(trace), "--num-parts", k) == 2
     err = capsys.readouterr().err
     assert err == f"UsageError: {model}: cannot split 11 ops into {k} parts (the number of parts must be 1..11)\n"
     assert not (model.parent / "partition_map.json").exists()
 
 
-def test_cli_help_explains_every_option(monkeypatch, capsys):
+def test_cli_help_explains_every_option(capsys):
     with pytest.raises(SystemExit):
-        solve(monkeypatch, "--help")
+        solve("--help")
     text = capsys.readouterr().out
     for option in ["--num-parts", "--algo", "--runs", "--seed", "--out", "--json", "--exact", "--time-limit",
                    "--workers", "--secondary", "--slack", "--memory-cap"]:  # fmt: skip
@@ -157,18 +155,18 @@ def test_inception_v3_report_compares_with_minmax():
     assert report_json(problem, result)["heuristics"]["ONE MinMax"]["bottleneck"] == minmax_value
 
 
-def test_cli_split_writes_verified_parts(monkeypatch, capsys, model, trace, tmp_path):
+def test_cli_split_writes_verified_parts(capsys, model, trace, tmp_path):
     out = tmp_path / "parts"
-    assert solve(monkeypatch, str(model), str(trace), "-k", "3", "--exact", "--workers", "1", "--split", str(out)) == 0
+    assert solve(str(model), str(trace), "-k", "3", "--exact", "--workers", "1", "--split", str(out)) == 0
     printed = capsys.readouterr().out
     assert "wrote 3 part models" in printed and "the parts compute the model's outputs" in printed
     assert sorted(p.name for p in out.glob("*.tflite")) == [f"branchy_cnn.0000{i}_cpu.tflite" for i in (1, 2, 3)]
     assert (out / "metadata" / "MANIFEST").is_file() and (out / "branchy_cnn.conn.json").is_file()
 
 
-def test_cli_split_needs_a_model(monkeypatch, capsys, tmp_path):
+def test_cli_split_needs_a_model(capsys, tmp_path):
     graph = tmp_path / "g.IN2"
     graph.write_text("3\n1\n2\n3\n1,2\n2,3\n-1,-1\n")
-    assert solve(monkeypatch, str(graph), "-k", "2", "--split", str(tmp_path / "parts")) == 2
+    assert solve(str(graph), "-k", "2", "--split", str(tmp_path / "parts")) == 2
     assert capsys.readouterr().err.strip() == f"UsageError: {graph}: --split needs a TFLite model, not a graph file"
     assert not (tmp_path / "parts").exists()

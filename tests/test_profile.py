@@ -47,8 +47,6 @@ def test_profile_of_an_invalid_configuration_writes_nothing(device, branchy_cnn,
 def test_profile_command(branchy_cnn, tmp_path, capsys, monkeypatch):
     from solver import cli
 
-    # Only this command's module: the test does not depend on the other commands.
-    monkeypatch.setattr(cli, "COMMANDS", ("profile",))
     main = cli.main
     monkeypatch.setenv("NNPART_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "p.chrome.json"
