@@ -9,8 +9,8 @@ Dumps: (a) a real brute-force dump measured here with onert (a small CNN of 7 co
 distinct sizes, index mode over cpu/ruy: 2**10 points; built once and cached under
 ``~/.cache/nnpart/pareto``), (b) synthetic dumps of 2**10..2**16 points (``solver.synthetic_dump``).
 
-    python benchmarks/pareto.py            # full: real dump + synthetic 2**10, 2**13, 2**16
-    python benchmarks/pareto.py --quick    # synthetic 2**10 and 2**12 only, 5 seeds
+    python -m benchmarks.pareto            # full: real dump + synthetic 2**10, 2**13, 2**16
+    python -m benchmarks.pareto --quick    # synthetic 2**10 and 2**12 only, 5 seeds
 """
 
 from __future__ import annotations
@@ -22,15 +22,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from devices import open_device  # noqa: E402
-from solver.assign import ParetoSettings, run_pareto  # noqa: E402
-from solver.bruteforce import BruteForceSettings, brute_force  # noqa: E402
-from solver.fileio import write_json  # noqa: E402
-from solver.keras_models import cache_dir  # noqa: E402
-from solver.pareto import SearchSettings  # noqa: E402
-from solver.synthetic_dump import synthetic_dump  # noqa: E402
+from devices import open_device
+from devices.cache import default_cache_dir
+from solver.assign import ParetoSettings, run_pareto
+from solver.bruteforce import BruteForceSettings, brute_force
+from solver.fileio import write_json
+from solver.pareto import SearchSettings
+from solver.synthetic_dump import synthetic_dump
 
 BUDGETS = (0.02, 0.05, 0.10, 0.20)
 TARGET_RATIO, TARGET_BUDGET = 0.99, 0.10
@@ -55,7 +53,7 @@ open(sys.argv[1], "wb").write(tf.lite.TFLiteConverter.from_keras_model(model).co
 
 def real_dump() -> Path:
     """The brute-force dump of the small CNN on the local onert (measured once, 1024 points, ~20 min)."""
-    root = cache_dir() / "pareto"
+    root = default_cache_dir() / "pareto"
     model, dump = root / "cnn10.tflite", root / "cnn10.index.json"
     if not model.exists():
         root.mkdir(parents=True, exist_ok=True)

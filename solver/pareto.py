@@ -38,6 +38,7 @@ from solver.space import SearchSpace
 
 ALGORITHMS = ("nsga2", "random", "hlps", "brute-force")
 INVALID_OBJECTIVE = 1e30  # objectives of an infeasible point: pymoo ranks it by its constraint violation
+POLISH_SHARE = 0.1  # of the NSGA-II budget, kept for a local search one gene away from the front
 
 
 @dataclass(frozen=True)
@@ -338,24 +339,38 @@ def nsga2(space: SearchSpace, evaluator: Evaluator, population: int, seed: int) 
     algorithm = nsga2_algorithm(evaluator, population)
     algorithm.setup(problem, termination=NoTermination(), seed=seed, verbose=False)
     rng = np.random.default_rng(seed)
-    while evaluator.remaining and not evaluator.exhausted:
+    polish = int(POLISH_SHARE * evaluator.remaining)
+    while evaluator.remaining > polish and not evaluator.exhausted:
         offspring = algorithm.ask()
         if offspring is None or not len(offspring):
             algorithm.termination.force_termination = False
             immigrants = _random_unmeasured(space, evaluator, rng, population)
             offspring = Population.new("X", np.array(immigrants, dtype=int))
-        offspring = offspring[: _affordable(offspring.get("X"), evaluator)]
+        offspring = offspring[: _affordable(offspring.get("X"), evaluator, evaluator.remaining - polish)]
         PymooEvaluator().eval(problem, offspring, algorithm=algorithm)
         algorithm.tell(infills=offspring)
+    _polish_front(space, evaluator, rng)
 
 
-def _affordable(X: np.ndarray, evaluator: Evaluator) -> int:
-    """How many leading rows of X the remaining budget can measure."""
+def _polish_front(space: SearchSpace, evaluator: Evaluator, rng: np.random.Generator) -> None:
+    """Spend the rest of the budget on unmeasured points one gene away from the current front."""
+    cards = np.array(space.cardinalities)
+    while evaluator.remaining and not evaluator.exhausted:
+        valid = [e for e in evaluator.evaluations() if e.valid]
+        front = non_dominated(np.array([(e.time_ms, e.memory_kb) for e in valid])) if valid else []
+        near = sorted({g for i in front for g in _hamming_one(valid[i].genes, cards) if g not in evaluator})
+        if not near:
+            near = _random_unmeasured(space, evaluator, rng)
+        evaluator.evaluate(near[int(rng.integers(len(near)))])
+
+
+def _affordable(X: np.ndarray, evaluator: Evaluator, budget: int) -> int:
+    """How many leading rows of X ``budget`` more measurements can measure."""
     new: set[tuple[int, ...]] = set()
     for n, x in enumerate(X):
         key = tuple(int(v) for v in x)
         if key not in evaluator and key not in new:
-            if len(new) == evaluator.remaining:
+            if len(new) == budget:
                 return n
             new.add(key)
     return len(X)
