@@ -7,14 +7,13 @@ nodes ``0..n-1`` in file order with ``weight``, ``type``, ``name`` and ``constan
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
 from solver.errors import GraphFormatError
-from solver.fileio import write_json
+from solver.fileio import read_json, write_json
 from solver.problem import PartitionProblem
 
 FORMAT_VERSION = 1
@@ -30,7 +29,7 @@ def read_graph_json(path: str | Path) -> PartitionProblem:
         count, a tensor written by two ops, or a cycle.
     """
     path = Path(path)
-    doc = _load_json(path)
+    doc = read_json(path, "graph", GraphFormatError)
     if not isinstance(doc, dict) or not isinstance(doc.get("ops"), list):
         raise GraphFormatError(f"{path}: expected an object with an 'ops' list")
     graph = nx.DiGraph(name=str(doc.get("name", path.stem)))
@@ -110,17 +109,6 @@ def graph_to_json(graph: nx.DiGraph, name: str | None = None, unit: str = "us") 
 def write_graph_json(path: str | Path, graph: nx.DiGraph, name: str | None = None, unit: str = "us") -> Path:
     """Write ``graph`` as a JSON graph file, atomically."""
     return write_json(path, graph_to_json(graph, name, unit), indent=1)
-
-
-def _load_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise GraphFormatError(f"{path}: no such file") from err
-    except OSError as err:
-        raise GraphFormatError(f"{path}: cannot read ({err.strerror})") from err
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise GraphFormatError(f"{path}: not valid JSON ({err})") from err
 
 
 def _add_ops(path: Path, graph: nx.DiGraph, ops: list) -> dict[Any, int]:

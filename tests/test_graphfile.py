@@ -73,7 +73,7 @@ def test_json_errors(tmp_path, change, message):
 
 
 def test_json_not_json(tmp_path):
-    with pytest.raises(GraphFormatError, match="g.json: not valid JSON"):
+    with pytest.raises(GraphFormatError, match="g.json: not a JSON graph"):
         read_graph_json(write(tmp_path, "{oops"))
     with pytest.raises(GraphFormatError, match="no such file"):
         read_graph_json(tmp_path / "missing.json")
