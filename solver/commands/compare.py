@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from solver.compare import CompareSettings, compare, comparison_json, format_table, plot_comparison
+from solver.commands._problem import add_problem_arguments
 from solver.errors import UsageError
 from solver.problem import load_problem
 
@@ -21,11 +22,7 @@ def register(subparsers) -> None:
         "bound when the time limit stops the solver before a proof, marked <=), whether the value is proven "
         "optimal, and the time each took.",
     )
-    parser.add_argument("model", type=Path, nargs="?",
-                        help="a .tflite/.circle model, a JSON graph or a SALBP .IN2 file; omitted: the bundled "
-                             "InceptionV3 with its onert trace")  # fmt: skip
-    parser.add_argument("trace", type=Path, nargs="?",
-                        help="onert per-op times of MODEL (Chrome trace or trace.json); not with graph files")
+    add_problem_arguments(parser)
     parser.add_argument("--num-parts", "-k", default="2,3,4,6,8", metavar="K,K,...",
                         help="comma-separated numbers of parts (default 2,3,4,6,8)")
     parser.add_argument("--time-limit", type=float, default=60.0, metavar="T",

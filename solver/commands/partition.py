@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from solver.commands._problem import add_problem_arguments
 from solver.errors import UsageError
 from solver.partition import ALGORITHMS, SECONDARY, PartitionSettings, partition
 from solver.problem import PartitionProblem, load_problem
@@ -25,12 +26,7 @@ def register(subparsers) -> None:
         "report: per part the op count, weight, share, first and last op; the session graph; bottleneck / "
         "lower bound; edge cut and memory overhead as ONE defines them; transfer bytes.",
     )
-    parser.add_argument("model", type=Path, nargs="?",
-                        help="a .tflite/.circle model (possibly .xz or .gz), a JSON graph or a SALBP .IN2 file; "
-                             "omitted: the bundled InceptionV3 with its onert trace")  # fmt: skip
-    parser.add_argument("trace", type=Path, nargs="?",
-                        help="onert per-op times of MODEL: a Chrome trace (TRACING_MODE=1 trace.chrome.json) or "
-                             "trace.json; not used with JSON graphs and .IN2 files, which carry their weights")  # fmt: skip
+    add_problem_arguments(parser)
     parser.add_argument("--num-parts", "-k", type=int, default=4, metavar="K",
                         help="number of pipeline stages, 1..number of ops (default 4)")
     parser.add_argument("--algo", choices=ALGORITHMS, default="best",
