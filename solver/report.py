@@ -78,9 +78,6 @@ def format_report(problem: PartitionProblem, result: PartitionResult) -> str:
     """The readable report: parts, session graph, metrics, how the answer was found and how good it is."""
     m, unit = result.metrics, problem.weight_unit
     lines = [f"{problem.name}: {problem.num_ops} ops, total weight {m.total} {unit}, {m.num_parts} parts"]
-    if problem.trace:
-        runs = f" ({problem.trace_runs} runs per op)" if problem.trace_runs else ""
-        lines.append(f"weights from {problem.trace}{runs}")
     lines += [f"note: {note}" for note in result.notes]
     lines += ["", f"{'part':>4} {'ops':>5} {'weight':>10} {'share':>6}  {'first op':<24} {'last op':<24} constants"]
     for row in part_rows(problem, result):

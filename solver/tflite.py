@@ -196,10 +196,11 @@ def _parse(path: Path, data: bytes) -> Model:
     )
     if num_subgraphs > 1:
         result.notes.append(f"the model has {num_subgraphs} subgraphs; only subgraph 0 (the main graph) is partitioned")
-    dynamic = [t.name for t in tensors if t.dynamic]
+    dynamic = sum(t.dynamic for t in tensors)
     if dynamic:
         result.notes.append(
-            f"{len(dynamic)} tensors have a dynamic dimension (-1, e.g. the batch); it is counted as 1 in byte sizes"
+            f"{dynamic} tensors have a dynamic dimension (-1 in shape_signature, usually the batch); "
+            "byte sizes count it as 1"
         )
     return result
 

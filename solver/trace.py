@@ -198,7 +198,7 @@ def attach_weights(graph: nx.DiGraph, model: Model, times: OpTimes) -> list[str]
     statistic = "median of runs 2.." if high > 1 else "the single run"
     if times.format == "aggregate":
         statistic = "onert's Avg_Time"
-    return [f"op weights from {source.name}: {runs} run(s) per op, weight = {statistic}"]
+    return [f"op weights from {source}: {runs} run(s) per op, weight = {statistic}"]
 
 
 def _first(items: list[int]) -> str:
