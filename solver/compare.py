@@ -131,23 +131,27 @@ def comparison_json(comparison: Comparison) -> dict:
 
 
 def plot_comparison(comparison: Comparison, path: str | Path, methods: Sequence[str] = METHODS) -> Path:
-    """Bottleneck per K for each method (and the exact solver's bound), written as an image."""
+    """Bottleneck per K for each method beside the optimum (or bound), and each method's ratio to it."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, (absolute, relative) = plt.subplots(1, 2, figsize=(11, 4))
+    reference = {r.num_parts: r.reference for r in comparison.rows_for("exact")}
     for method in methods:
         rows = comparison.rows_for(method)
-        ax.plot([r.num_parts for r in rows], [r.bottleneck for r in rows], marker="o", label=method)
-    rows = comparison.rows_for("exact")
-    ax.plot([r.num_parts for r in rows], [r.reference for r in rows], linestyle=":", color="gray",
-            label="optimum / lower bound")
-    ax.set_xlabel("parts K")
-    ax.set_ylabel(f"bottleneck ({comparison.weight_unit})")
-    ax.set_title(comparison.name)
-    ax.legend()
+        ks = [r.num_parts for r in rows]
+        absolute.plot(ks, [r.bottleneck for r in rows], marker="o", label=method)
+        relative.plot(ks, [r.bottleneck / reference[r.num_parts] for r in rows], marker="o", label=method)
+    absolute.plot(list(reference), list(reference.values()), linestyle=":", color="gray",
+                  label="optimum / lower bound")  # fmt: skip
+    absolute.set(xlabel="parts K", ylabel=f"bottleneck ({comparison.weight_unit})", title=comparison.name)
+    relative.set(xlabel="parts K", ylabel="bottleneck / optimum (or lower bound)", title="distance from optimal")
+    for ax in (absolute, relative):
+        ax.set_xticks(sorted(reference))
+        ax.grid(alpha=0.3)
+        ax.legend()
     buffer = io.BytesIO()
     fig.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png", dpi=120, bbox_inches="tight")
     plt.close(fig)
