@@ -144,6 +144,7 @@ def _constants(where: str, op: dict) -> dict[str, int]:
 
 def _add_edges(path: Path, graph: nx.DiGraph, index: dict[Any, int], edges: list) -> None:
     producers: dict[str, int] = {}
+    sizes: dict[str, int] = {}
     for e, edge in enumerate(edges):
         where = f"{path}: edges[{e}]"
         if not isinstance(edge, dict) or "from" not in edge or "to" not in edge:
@@ -159,6 +160,8 @@ def _add_edges(path: Path, graph: nx.DiGraph, index: dict[Any, int], edges: list
         tensor = str(edge.get("tensor", f"{edge['from']}->{edge['to']}"))
         if producers.setdefault(tensor, u) != u:
             raise GraphFormatError(f"{where}: tensor {tensor!r} is written by two ops")
+        if sizes.setdefault(tensor, nbytes) != nbytes:
+            raise GraphFormatError(f"{where}: tensor {tensor!r} has {nbytes} bytes here, {sizes[tensor]} on another edge")
         if not graph.has_edge(u, v):
             graph.add_edge(u, v, tensors={}, bytes=0)
         data = graph.edges[u, v]

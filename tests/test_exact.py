@@ -28,9 +28,9 @@ def dags(draw, max_ops=12):
         graph.add_node(v, weight=draw(st.integers(0, 30)), type="OP", constants={})
     density = draw(st.floats(0.0, 0.6))
     for i in range(n):
+        nbytes = draw(st.integers(1, 64))  # op i writes one tensor, of one size, read by all its consumers
         for j in range(i + 1, n):
             if draw(st.floats(0, 1)) < density:
-                nbytes = draw(st.integers(1, 64))
                 graph.add_edge(label[i], label[j], tensors={f"t{i}": nbytes}, bytes=nbytes)
     return graph
 

@@ -61,6 +61,7 @@ def test_json_round_trip(tmp_path):
         (lambda d: d["edges"][2].update(to="zz"), r"edges\[2\]: unknown op id 'zz'"),
         (lambda d: d["edges"].append({"from": "b", "to": "in"}), r"cycle: 'in' -> 'a' -> 'b' -> 'in'|cycle"),
         (lambda d: d["edges"].append({"from": "a", "to": "b", "tensor": "x"}), r"tensor 'x' is written by two ops"),
+        (lambda d: d["edges"][1].update(bytes=7), r"edges\[1\]: tensor 'x' has 7 bytes here, 100 on another edge"),
         (lambda d: d.pop("ops"), r"an 'ops' list"),
     ],
 )
