@@ -403,15 +403,17 @@ class _Search:
         thread = threading.Thread(target=lambda: result.update(status=solver.solve(model)), daemon=True)
         thread.start()
         last = time.monotonic()
-        while thread.is_alive():
-            try:
+        try:
+            while thread.is_alive():
                 thread.join(_HEARTBEAT / 10)
-            except KeyboardInterrupt:
-                self.interrupted = True
-                solver.stop_search()
-            if time.monotonic() - last >= _HEARTBEAT:
-                last = time.monotonic()
-                self._report()
+                if time.monotonic() - last >= _HEARTBEAT:
+                    last = time.monotonic()
+                    self._report()
+        except KeyboardInterrupt:
+            # Wherever Ctrl-C lands in this loop, the solve thread must stop before we go on.
+            self.interrupted = True
+            solver.stop_search()
+            thread.join()
         return result.get("status", cp_model.UNKNOWN), solver
 
     def _report(self) -> None:
