@@ -20,7 +20,8 @@ from solver.errors import DumpError, UsageError
 from solver.oplist import OpList, read_oplist
 from solver.pareto import Evaluation, Evaluator, SearchResult, SearchSettings, default_budget, search
 from solver.paretoio import Quality, TruePoint, assess, estimator_dump
-from solver.space import MODES, SearchSpace, index_space, name_space, restrict_to_ids, settings_from_names
+from solver.oplist import MODES
+from solver.space import SearchSpace, index_space, name_space, restrict_to_ids, settings_from_names
 
 
 @dataclass(frozen=True)

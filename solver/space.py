@@ -35,9 +35,6 @@ SETTINGS: dict[str, tuple[str, ...]] = {
     "NUM_THREADS": ("2", "1"),
 }
 
-MODES = ("name", "index")
-
-
 @dataclass(frozen=True)
 class Setting:
     """A global onert variable searched over: its environment name and candidate values."""
