@@ -330,7 +330,7 @@ class _Search:
         # which CP-SAT finds slowly; then CP-SAT gets the rest of the time to find or refute one.
         status, solver = self._run(built.model, min(limit, _QUICK_SOLVE))
         if status == cp_model.UNKNOWN and not self.interrupted and self.memory_cap is None:
-            packed = self._fill_stations(cycle, windows[1], _STATION_SHARE * (deadline - time.monotonic()))
+            packed = self._fill_stations(cycle, windows, _STATION_SHARE * (deadline - time.monotonic()))
             if packed is not None:
                 self.accept(_split_parts(packed, self.k, self.inst.order), from_solver=True)
                 return
@@ -351,18 +351,28 @@ class _Search:
         except KeyboardInterrupt:
             self.interrupted = True
 
-    def _fill_stations(self, cycle: int, latest: list[int], budget: float) -> list[int] | None:
-        """Station search (solver/stations.py) under several priority rules, then seeded random ones."""
-        inst = self.inst
-        rules = [inst.tail, inst.weights, [len(s) for s in inst.succs]]
+    def _fill_stations(self, cycle: int, windows: tuple[list[int], list[int]], budget: float) -> list[int] | None:
+        """Station search (solver/stations.py), alternately forward and on the reversed graph (SALOME's
+        bidirectional search), under several priority rules, then seeded random ones."""
+        inst, k = self.inst, self.k
+        early, late = windows
+        backward_latest = [k - 1 - e for e in early]
+        forward = [inst.tail, inst.weights, [len(s) for s in inst.succs]]
+        backward = [inst.head, inst.weights, [len(p) for p in inst.preds]]
         rng = np.random.default_rng(cycle)
         end = time.monotonic() + budget
         attempt = 0
         while time.monotonic() < end:
-            base = np.asarray(rules[attempt % len(rules)], dtype=float)
-            priority = base if attempt < len(rules) else base * (1 + 0.5 * rng.random(inst.n))
+            reverse = attempt % 2 == 1
+            rules = backward if reverse else forward
+            base = np.asarray(rules[(attempt // 2) % len(rules)], dtype=float)
+            priority = base if attempt < 2 * len(rules) else base * (1 + 0.5 * rng.random(inst.n))
             slice_ = min(_STATION_SLICE, end - time.monotonic())
-            parts = fill_stations(inst.weights, inst.preds, inst.succs, self.k, cycle, latest, priority, slice_)
+            if reverse:
+                parts = fill_stations(inst.weights, inst.succs, inst.preds, k, cycle, backward_latest, priority, slice_)
+                parts = None if parts is None else [k - 1 - p for p in parts]
+            else:
+                parts = fill_stations(inst.weights, inst.preds, inst.succs, k, cycle, late, priority, slice_)
             if parts is not None:
                 return parts
             attempt += 1

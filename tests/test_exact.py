@@ -145,7 +145,7 @@ def test_lower_bound_uses_bin_packing():
 
 @pytest.mark.slow
 def test_ctrl_c_returns_the_best_answer_so_far():
-    """A hard instance (300 random ops, K = 23: not proven in 8 s) interrupted by a real SIGINT during the search
+    """A hard instance (300 random ops, K = 41: not proven in 8 s) interrupted by a real SIGINT during the search
     returns a checked partition at once."""
     rng = nx.utils.create_random_state(3)
     graph = nx.DiGraph(name="wide")
@@ -162,7 +162,7 @@ def test_ctrl_c_returns_the_best_answer_so_far():
             sent.append(elapsed)
             os.kill(os.getpid(), signal.SIGINT)
 
-    result = solve_exact(graph, 23, time_limit=60, workers=2, on_progress=interrupt_once_solving)
-    check_partition(graph, result.parts, 23)
+    result = solve_exact(graph, 41, time_limit=60, workers=2, on_progress=interrupt_once_solving)
+    check_partition(graph, result.parts, 41)
     assert sent and result.interrupted and result.status != "OPTIMAL"
     assert result.wall_time < sent[0] + 5

@@ -1,0 +1,57 @@
+"""The station search (solver/stations.py) against brute force, in both directions."""
+
+from __future__ import annotations
+
+import networkx as nx
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from solver.exact import _instance, station_windows
+from solver.metrics import check_partition
+from solver.stations import fill_stations
+from tests.test_exact import brute_force, dags
+
+
+def _search(inst, k: int, cycle: int, reverse: bool) -> list[int] | None:
+    """The station search at ``cycle``, forward or on the reversed graph (parts mapped back)."""
+    windows = station_windows(inst, k, cycle)
+    if windows is None:
+        return None
+    early, late = windows
+    if not reverse:
+        return fill_stations(inst.weights, inst.preds, inst.succs, k, cycle, late, inst.tail, 5.0)
+    parts = fill_stations(inst.weights, inst.succs, inst.preds, k, cycle, [k - 1 - e for e in early], inst.head, 5.0)
+    return None if parts is None else [k - 1 - p for p in parts]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graph=dags(max_ops=9), k=st.integers(1, 4), reverse=st.booleans())
+def test_finds_the_optimum_and_nothing_below(graph, k, reverse):
+    # On graphs this small the 64-load cap never binds, so the search is exhaustive: its pruning
+    # rules (maximal loads, dominance, LB2, idle time, memo) must keep every optimum reachable.
+    n = graph.number_of_nodes()
+    assume(k <= n)
+    best = brute_force(graph, k)
+    assume(best > 0)
+    inst = _instance(graph, "weight")
+    parts = _search(inst, k, best, reverse)
+    assert parts is not None
+    assert all(0 <= p < k for p in parts)
+    loads = [sum(inst.weights[v] for v in range(n) if parts[v] == s) for s in range(k)]
+    assert max(loads) <= best
+    for u, v in graph.edges:
+        assert parts[u] <= parts[v]
+    assert _search(inst, k, best - 1, reverse) is None
+
+
+def test_exact_load_packing_forward_and_backward():
+    # Two chains whose ops only pack into full parts one way: 6+4 | 5+5 (C = 10, no idle time).
+    graph = nx.DiGraph()
+    for v, w in enumerate([6, 5, 5, 4]):
+        graph.add_node(v, weight=w)
+    graph.add_edges_from([(0, 3), (1, 2)])
+    inst = _instance(graph, "weight")
+    for reverse in (False, True):
+        parts = _search(inst, 2, 10, reverse)
+        assert parts is not None
+        check_partition(graph, parts, 2)
