@@ -92,15 +92,14 @@ def _no_trace(problem: PartitionProblem, trace: str | Path | None) -> PartitionP
 
 def _profile_locally(model: Model) -> Path:
     """Measure per-op times of ``model`` with the local onert device; the trace is kept in the cache."""
-    import hashlib
-
     from devices import open_device
     from devices.cache import default_cache_dir
+    from devices.workerdevice import file_digest
     from solver.keras_models import TRACE_RUNS
     from solver.profiling import profile_model
 
     path = model.path
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    digest = file_digest(path)[:16]  # the same digest keys the measurement cache
     out = default_cache_dir() / "traces" / f"{path.stem}-{digest}.chrome.json"
     if not out.exists():
         print(f"{path}: no trace given, profiling it on the local onert device ({TRACE_RUNS} runs)...", file=sys.stderr)
