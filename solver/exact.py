@@ -78,7 +78,7 @@ _PROBE_SHARE = 0.4
 _SECONDARY_SHARE = 0.2
 _HEARTBEAT = 1.0  # seconds between progress calls while a long probe runs
 _QUICK_SOLVE = 1.0  # seconds of CP-SAT before a probe tries the station search
-_STATION_SHARE = 0.3  # share of a probe's remaining time for the station search
+_STATION_SHARE = 0.5  # share of a probe's remaining time for the station search
 _STATION_SLICE = 0.3  # seconds per priority rule in the station search
 
 Progress = Callable[[int, int, float], None]
@@ -277,6 +277,7 @@ class _Search:
         self.probes = 0
         self.interrupted = False
         self.unknown_above = -1  # largest C whose probe timed out
+        self.station_attempts: dict[int, int] = {}  # cycle -> station-search restarts made
         if inst.n:
             base = lower_bound(inst.weights, num_parts)
             self.lo = window_bound(inst, num_parts, base, max(base, inst.total))
@@ -352,30 +353,26 @@ class _Search:
             self.interrupted = True
 
     def _fill_stations(self, cycle: int, windows: tuple[list[int], list[int]], budget: float) -> list[int] | None:
-        """Station search (solver/stations.py), alternately forward and on the reversed graph (SALOME's
-        bidirectional search), under several priority rules, then seeded random ones."""
-        inst, k = self.inst, self.k
-        early, late = windows
-        backward_latest = [k - 1 - e for e in early]
-        forward = [inst.tail, inst.weights, [len(s) for s in inst.succs]]
-        backward = [inst.head, inst.weights, [len(p) for p in inst.preds]]
-        rng = np.random.default_rng(cycle)
+        """Bidirectional station search (solver/stations.py) under several priority rules, then seeded
+        random perturbations of them, each restart given a little more time than the last. A later
+        probe at the same cycle goes on with the next restart instead of repeating these."""
+        inst = self.inst
+        rules = [(inst.tail, inst.head), (inst.weights, inst.weights),
+                 ([len(s) for s in inst.succs], [len(p) for p in inst.preds])]
         end = time.monotonic() + budget
-        attempt = 0
+        attempt = self.station_attempts.get(cycle, 0)
+        rng = np.random.default_rng([cycle, attempt])
         while time.monotonic() < end:
-            reverse = attempt % 2 == 1
-            rules = backward if reverse else forward
-            base = np.asarray(rules[(attempt // 2) % len(rules)], dtype=float)
-            priority = base if attempt < 2 * len(rules) else base * (1 + 0.5 * rng.random(inst.n))
-            slice_ = min(_STATION_SLICE, end - time.monotonic())
-            if reverse:
-                parts = fill_stations(inst.weights, inst.succs, inst.preds, k, cycle, backward_latest, priority, slice_)
-                parts = None if parts is None else [k - 1 - p for p in parts]
-            else:
-                parts = fill_stations(inst.weights, inst.preds, inst.succs, k, cycle, late, priority, slice_)
+            forward, backward = (np.asarray(r, dtype=float) for r in rules[attempt % len(rules)])
+            if attempt >= len(rules):
+                forward, backward = (r * (1 + 0.5 * rng.random(inst.n)) for r in (forward, backward))
+            slice_ = min(_STATION_SLICE * 1.2 ** attempt, end - time.monotonic())
+            parts = fill_stations(inst.weights, inst.preds, inst.succs, self.k, cycle, windows,
+                                  (forward, backward), slice_)
+            attempt += 1
+            self.station_attempts[cycle] = attempt
             if parts is not None:
                 return parts
-            attempt += 1
         return None
 
     def secondary(self, names: Sequence[str], slack: float, deadline: float, statuses: dict[str, str]) -> None:

@@ -1,30 +1,35 @@
-"""Station-oriented depth-first search for a partition with bottleneck at most C (SALBP-1 style).
+"""Bidirectional station-oriented search for a partition with bottleneck at most C (SALBP-1 style).
 
 The primal heuristic of the exact solver's feasibility probes (solver/exact.py). CP-SAT proves bounds
 well but finds tight packings slowly when stations must be almost full; the dedicated SALBP methods
 (Hoffmann 1963, SALOME: Scholl & Klein 1997) fill one station at a time instead:
 
-- Parts are filled in order 0, 1, ..., K-1. A part's *load* is a set of unassigned ops whose
-  predecessors are all in earlier parts or in the load itself, with weight at most C.
-- Only *maximal* loads are tried (no further available op fits): moving an op into an earlier part
-  that has room and holds its predecessors keeps a partition valid, so some solution uses maximal
-  loads only. Loads are tried heaviest first, and only those idling at most the idle time left (an
-  enumeration branch whose load plus the weight it has not excluded falls short is cut).
+- Parts are filled from both ends: the next *forward* part (0, 1, ...) takes ops whose predecessors
+  are all placed forward, the next *backward* part (K-1, K-2, ...) ops whose successors are all
+  placed backward. Each node fills the side with fewer candidate loads (SALOME's bidirectional
+  branching: fail first), so the constrained end of the graph is settled before the free middle.
+- A part's *load* is a set of unplaced ops, each available or made available by the load itself,
+  weighing at most C. Only *maximal* loads are tried (no further available op fits): moving an op
+  into the part being filled keeps a partition valid when the part has room and holds the op's
+  predecessors (forward; successors backward), so some solution uses maximal loads only. Loads are
+  tried heaviest first, and only those idling at most the idle time left.
+- A load's weight must be a subset sum of what the part can still take: each enumeration branch
+  checks a bitset of reachable sums (the later candidates and the ops they may free, precedence
+  among them relaxed), which prunes hard when the idle time is nearly zero.
 - Jackson dominance: op u *dominates* v when ``w_u >= w_v`` and u's successors include v's (ties
-  broken by index, so dominance is a strict order). A load holding v but not an available u that
-  dominates it, where v may leave the part (``L_v > s``, no successor of v in the load) and swapping
-  them still fits, is skipped: the swapped load leaves later parts at least as free.
-- Pruning: the idle time ``sum_s (C - load_s)`` may not exceed ``K C - total``; an op must be placed by
-  its latest part ``L_v`` (the tail bound of solver/exact.py); the ops left must fit in the parts left,
-  by weight (``ceil(left / C)`` parts) and by the bin-packing bound LB2 (an op heavier than ``C / 2``
-  needs a part of its own, two of exactly ``C / 2`` share one); a set of assigned ops that failed from
-  part s fails from any later part (memo).
+  broken by index, so dominance is a strict order; mirrored backward). A load holding v but not an
+  available u that dominates it, where v may leave the part and swapping them still fits, is skipped:
+  the swapped load leaves the parts still to fill at least as free.
+- Pruning: the idle time ``sum_s (C - load_s)`` may not exceed ``K C - total``; an op must be placed
+  by its latest part ``L_v`` forward and its earliest part ``E_v`` backward (solver/exact.py's
+  windows); the ops left must fit in the parts left, by weight and by the bin-packing bound LB2 (an
+  op heavier than ``C / 2`` needs a part of its own, two of exactly ``C / 2`` share one); a state (ops
+  placed forward, ops placed backward) that failed with some number of parts used fails with more
+  (memo).
 
-Running it on the reversed graph (parts filled from the last) is the backward direction of SALOME's
-bidirectional search; the caller alternates both.
-
-The search stops at the first partition, or when its node or time budget runs out (it is not
-exhaustive then: no answer means "not found", never "infeasible").
+The search stops at the first partition, or when its time budget runs out. Each part tries at most
+``max_loads`` loads: with the default cap the search is a heuristic (no answer means "not found",
+never "infeasible"); the caller restarts it under other priorities rather than exhaust one.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-_MAX_LOADS = 64  # loads tried per part; the caller restarts under other priorities rather than exhaust one
+MAX_LOADS = 64
 
 
 def fill_stations(
@@ -41,109 +46,130 @@ def fill_stations(
     succs: Sequence[Sequence[int]],
     num_parts: int,
     cycle: int,
-    latest: Sequence[int],
-    priority: Sequence[float],
+    windows: tuple[Sequence[int], Sequence[int]],
+    priority: tuple[Sequence[float], Sequence[float]],
     time_limit: float,
+    max_loads: int = MAX_LOADS,
 ) -> list[int] | None:
     """A partition into at most ``num_parts`` parts with every load <= ``cycle``, or None if not found.
 
     Parameters
     ----------
     weights, preds, succs : op weights and adjacency (nodes 0..n-1).
-    latest : latest feasible part of each op for this cycle (``L_v``).
-    priority : larger first when several ops are available (e.g. the weight of the op and its
-        descendants, the "positional weight").
+    windows : earliest and latest feasible part of each op for this cycle (``E_v``, ``L_v``).
+    priority : forward and backward priorities, larger first when several ops are available (e.g. the
+        weight of the op and its descendants forward, of the op and its ancestors backward).
     time_limit : seconds before giving up.
+    max_loads : loads tried per part.
+
+    Returns
+    -------
+    The part of each op; parts in the middle may be empty.
 
     Examples
     --------
-    >>> fill_stations([3, 2, 2, 3], [[], [0], [0], [1, 2]], [[1, 2], [3], [3], []], 2, 5, [0, 1, 1, 1],
-    ...               [10, 5, 5, 3], 1.0)
+    >>> fill_stations([3, 2, 2, 3], [[], [0], [0], [1, 2]], [[1, 2], [3], [3], []], 2, 5,
+    ...               ([0, 0, 0, 1], [0, 1, 1, 1]), ([10, 5, 5, 3], [3, 5, 5, 10]), 1.0)
     [0, 0, 1, 1]
     """
+    early, late = windows
+    k = num_parts
+    forward = _Side(weights, preds, succs, late, priority[0], lambda r: r)
+    backward = _Side(weights, succs, preds, [k - 1 - e for e in early], priority[1], lambda r: k - 1 - r)
+    search = _Search(weights, k, cycle, forward, backward, time.monotonic() + time_limit, max_loads)
     total = sum(weights)
-    search = _Search(weights, preds, succs, num_parts, cycle, latest, priority, time.monotonic() + time_limit)
-    if search.station(0, num_parts * cycle - total, total):
+    if search.node(k * cycle - total, total):
         return search.parts
     return None
 
 
-class _Search:
-    def __init__(self, weights, preds, succs, num_parts, cycle, latest, priority, deadline):
-        self.w, self.preds, self.succs, self.k, self.c = weights, preds, succs, num_parts, cycle
-        self.latest, self.priority, self.deadline = latest, priority, deadline
-        self.missing = [len(p) for p in preds]  # unassigned predecessors of each op
-        self.parts = [-1] * len(weights)
-        self.assigned = 0  # bit v set: op v has a part
-        self.failed: dict[int, int] = {}  # assigned set -> earliest part from which filling it failed
-        self.nodes = 0
-        self.opened = 0  # ops available when the current part was opened (the first candidates)
-        self.by_latest = sorted(range(len(weights)), key=lambda v: latest[v])
+class _Side:
+    """One direction of filling: its adjacency (``before`` must be placed first), windows and state.
 
-    def station(self, s: int, idle: int, left: int) -> bool:
-        """Fill part s and the ones after it; ``idle`` is the idle time still allowed, ``left`` the weight."""
-        if left == 0 and all(p >= 0 for p in self.parts):
-            return True
-        if s >= self.k or left > (self.k - s) * self.c or s >= self.failed.get(self.assigned, self.k):
-            return False
-        if self._big_ops_bound() > self.k - s:
-            self.failed[self.assigned] = s
-            return False
-        available = sorted((v for v in range(len(self.w)) if self.parts[v] < 0 and self.missing[v] == 0),
-                           key=lambda v: -self.priority[v])
-        for load, members in self._loads(available, s, self.c - idle, left):
-            for v in members:
-                self._assign(v, s)
-            if not self._overdue(s) and self.station(s + 1, idle - (self.c - load), left - load):
-                return True
-            self._undo(members)
-            if time.monotonic() > self.deadline:
+    Parts are numbered in the side's own order (``r = 0`` is part 0 forward, part K-1 backward);
+    ``to_part`` maps them back.
+    """
+
+    def __init__(self, weights, before, after, latest, priority, to_part):
+        self.w, self.before, self.after = weights, before, after
+        self.latest, self.priority, self.to_part = latest, priority, to_part
+        self.missing = [len(b) for b in before]  # unplaced ops this op waits for
+        self.filled = 0  # parts filled from this side
+        self.placed = 0  # bitset of the ops this side placed
+        self.by_latest = sorted(range(len(weights)), key=lambda v: latest[v])
+        self.topo = _topological(before)
+
+    def available(self, parts: list[int]) -> list[int]:
+        ready = (v for v in range(len(self.w)) if parts[v] < 0 and self.missing[v] == 0)
+        return sorted(ready, key=lambda v: -self.priority[v])
+
+    def place(self, members, parts: list[int]) -> None:
+        part = self.to_part(self.filled)
+        for v in members:
+            parts[v] = part
+            self.placed |= 1 << v
+            for u in self.after[v]:
+                self.missing[u] -= 1
+        self.filled += 1
+
+    def unplace(self, members, parts: list[int]) -> None:
+        self.filled -= 1
+        for v in members:
+            parts[v] = -1
+            self.placed &= ~(1 << v)
+            for u in self.after[v]:
+                self.missing[u] += 1
+
+    def overdue(self, parts: list[int]) -> bool:
+        """An unplaced op whose last chance (on this side) was a part already filled."""
+        for v in self.by_latest:
+            if self.latest[v] >= self.filled:
                 return False
-        # The state is the assigned set and s; with fewer parts left it fails too.
-        self.failed[self.assigned] = s
+            if parts[v] < 0:
+                return True
         return False
 
-    def _loads(self, available: list[int], s: int, need: int, left: int) -> list[tuple[int, tuple[int, ...]]]:
-        """Undominated maximal loads of part s weighing at least ``need`` (at most ``_MAX_LOADS``), heaviest first."""
-        found: list[tuple[int, tuple[int, ...]]] = []
-        self.opened = len(available)
-        self._enumerate(list(available), 0, 0, left, [], found, s, need)
-        found.sort(key=lambda item: -item[0])
-        return found
 
-    def _enumerate(self, cands, i, load, reach, chosen, found, s, need) -> None:
-        """Include/exclude each candidate in turn; ops made available by an inclusion join the candidates.
+class _Search:
+    def __init__(self, weights, num_parts, cycle, forward: _Side, backward: _Side, deadline, max_loads):
+        self.w, self.k, self.c = weights, num_parts, cycle
+        self.sides = (forward, backward)
+        self.deadline, self.max_loads = deadline, max_loads
+        self.parts = [-1] * len(weights)
+        self.failed: dict[tuple[int, int], int] = {}  # (forward, backward placed) -> parts used when it failed
 
-        ``reach`` is the unassigned weight not yet excluded: a branch with ``load + reach < need``
-        cannot make a heavy enough load.
-        """
-        self.nodes += 1
-        if len(found) >= _MAX_LOADS or (self.nodes & 1023 == 0 and time.monotonic() > self.deadline):
-            return
-        while i < len(cands) and load + self.w[cands[i]] > self.c:
-            reach -= self.w[cands[i]]
-            i += 1
-        if load + reach < need:
-            return
-        if i == len(cands):
-            if (load >= need and not any(load + self.w[v] <= self.c for v in cands if v not in chosen)
-                    and not self._dominated(load, chosen, cands, s)):
-                found.append((load, tuple(chosen)))
-            return
-        v = cands[i]
-        freed = [u for u in self.succs[v] if self.missing[u] == 1]
-        for u in self.succs[v]:
-            self.missing[u] -= 1
-        chosen.append(v)
-        self._enumerate(cands + freed, i + 1, load + self.w[v], reach - self.w[v], chosen, found, s, need)
-        chosen.pop()
-        for u in self.succs[v]:
-            self.missing[u] += 1
-        if self.latest[v] > s:  # an op whose last chance is part s must go in
-            self._enumerate(cands, i + 1, load, reach - self.w[v], chosen, found, s, need)
+    def node(self, idle: int, left: int) -> bool:
+        """Fill the parts still empty; ``idle`` is the idle time still allowed, ``left`` the weight."""
+        if left == 0:
+            return True
+        forward, backward = self.sides
+        used = forward.filled + backward.filled
+        key = (forward.placed, backward.placed)
+        if used >= self.k or left > (self.k - used) * self.c or self.failed.get(key, self.k + 1) <= used:
+            return False
+        if self._big_ops_bound() > self.k - used:
+            self.failed[key] = used
+            return False
+        side, loads = None, None
+        for candidate in self.sides:
+            found = _Loads(self, candidate).enumerate(self.c - idle, left)
+            if loads is None or len(found) < len(loads):
+                side, loads = candidate, found
+            if not found:
+                break
+        for load, members in loads:
+            side.place(members, self.parts)
+            if not side.overdue(self.parts) and self.node(idle - (self.c - load), left - load):
+                return True
+            side.unplace(members, self.parts)
+            if time.monotonic() > self.deadline:
+                return False
+        # With more parts used, the same placed ops fail too.
+        self.failed[key] = used
+        return False
 
     def _big_ops_bound(self) -> int:
-        """LB2 of the unassigned ops: one part per op above C/2, one per two of exactly C/2."""
+        """LB2 of the unplaced ops: one part per op above C/2, one per two of exactly C/2."""
         above = half = 0
         for v, p in enumerate(self.parts):
             if p < 0:
@@ -153,39 +179,110 @@ class _Search:
                     half += 1
         return above + (half + 1) // 2
 
-    def _dominated(self, load: int, members: list[int], cands: list[int], s: int) -> bool:
-        """Whether swapping an op of the load for an available op that dominates it also fits.
 
-        ``cands`` holds the ops available at the start of the part, then those the load made available
-        (which are no rivals: they need an op of the load).
+class _Loads:
+    """The undominated maximal loads of the next part of one side, heaviest first."""
+
+    def __init__(self, search: _Search, side: _Side):
+        self.search, self.side = search, side
+        self.w, self.c, self.r = search.w, search.c, side.filled
+        self.available = side.available(search.parts)
+        self.sums = self._reachable_sums()
+        self.found: list[tuple[int, tuple[int, ...]]] = []
+        self.nodes = 0
+
+    def enumerate(self, need: int, left: int) -> list[tuple[int, tuple[int, ...]]]:
+        """Loads weighing at least ``need`` (at most ``max_loads`` of them); ``left`` is the unplaced weight."""
+        self._branch(list(self.available), 0, 0, left, [], need)
+        self.found.sort(key=lambda item: -item[0])
+        return self.found
+
+    def _branch(self, cands, i, load, reach, chosen, need) -> None:
+        """Include/exclude each candidate in turn; ops made available by an inclusion join the candidates.
+
+        ``reach`` is the unplaced weight not yet excluded: a branch with ``load + reach < need``
+        cannot make a heavy enough load.
         """
-        inside = set(members)
-        outside = {u for u in cands[: self.opened] if u not in inside}
+        self.nodes += 1
+        if len(self.found) >= self.search.max_loads or (
+                self.nodes & 1023 == 0 and time.monotonic() > self.search.deadline):
+            return
+        w, side = self.w, self.side
+        while i < len(cands) and load + w[cands[i]] > self.c:
+            reach -= w[cands[i]]
+            i += 1
+        if load + reach < need:
+            return
+        low = max(0, need - load)
+        if not (self.sums[min(i, len(self.available))] >> low) & ((1 << (self.c - load - low + 1)) - 1):
+            return  # no subset of what is left brings the load into [need, C]
+        if i == len(cands):
+            if (load >= need and not any(load + w[v] <= self.c for v in cands if v not in chosen)
+                    and not self._dominated(load, chosen)):
+                self.found.append((load, tuple(chosen)))
+            return
+        v = cands[i]
+        freed = [u for u in side.after[v] if side.missing[u] == 1 and self.search.parts[u] < 0]
+        for u in side.after[v]:
+            side.missing[u] -= 1
+        chosen.append(v)
+        self._branch(cands + freed, i + 1, load + w[v], reach - w[v], chosen, need)
+        chosen.pop()
+        for u in side.after[v]:
+            side.missing[u] += 1
+        if side.latest[v] > self.r:  # an op whose last chance is this part must go in
+            self._branch(cands, i + 1, load, reach - w[v], chosen, need)
+
+    def _reachable_sums(self) -> list[int]:
+        """Bitsets of the sums (up to C) of subsets of ``available[i:]`` plus the ops they may free.
+
+        A relaxation of what the part can still take once the first i candidates are decided: any
+        subset of the later candidates and of the unplaced ops whose unplaced ``before`` ops could all
+        join the part. The last entry is the freed ops alone.
+        """
+        parts, side = self.search.parts, self.side
+        mask = (1 << (self.c + 1)) - 1
+        inside = set(self.available)
+        reach = 1
+        for v in side.topo:
+            if parts[v] < 0 and v not in inside and all(parts[u] >= 0 or u in inside for u in side.before[v]):
+                inside.add(v)
+                reach = (reach | reach << self.w[v]) & mask
+        sums = [reach]
+        for v in reversed(self.available):
+            reach = (reach | reach << self.w[v]) & mask
+            sums.append(reach)
+        return sums[::-1]
+
+    def _dominated(self, load: int, members: list[int]) -> bool:
+        """Whether swapping an op of the load for an available op that dominates it also fits."""
+        side, inside = self.side, set(members)
+        outside = {u for u in self.available if u not in inside}
         for v in members:
-            if self.latest[v] <= s or any(u in inside for u in self.succs[v]):
+            if side.latest[v] <= self.r or any(u in inside for u in side.after[v]):
                 continue
             # A dominator shares v's successors, so it is a predecessor of v's first one (if any).
-            rivals = self.preds[self.succs[v][0]] if self.succs[v] else outside
+            rivals = side.before[side.after[v][0]] if side.after[v] else outside
             for u in rivals:
-                if u in outside and load - self.w[v] + self.w[u] <= self.c and _dominates(self.w, self.succs, u, v):
+                if u in outside and load - self.w[v] + self.w[u] <= self.c and _dominates(self.w, side.after, u, v):
                     return True
         return False
 
-    def _overdue(self, s: int) -> bool:
-        return any(self.parts[v] < 0 for v in self.by_latest if self.latest[v] <= s)
 
-    def _assign(self, v: int, s: int) -> None:
-        self.parts[v] = s
-        self.assigned |= 1 << v
-        for u in self.succs[v]:
-            self.missing[u] -= 1
-
-    def _undo(self, members) -> None:
-        for v in members:
-            self.parts[v] = -1
-            self.assigned &= ~(1 << v)
-            for u in self.succs[v]:
-                self.missing[u] += 1
+def _topological(before: Sequence[Sequence[int]]) -> list[int]:
+    """Nodes in an order where every node comes after those in its ``before`` list (Kahn)."""
+    missing = [len(b) for b in before]
+    after: list[list[int]] = [[] for _ in before]
+    for v, bs in enumerate(before):
+        for u in bs:
+            after[u].append(v)
+    order = [v for v, m in enumerate(missing) if m == 0]
+    for v in order:
+        for u in after[v]:
+            missing[u] -= 1
+            if missing[u] == 0:
+                order.append(u)
+    return order
 
 
 def _dominates(weights: Sequence[int], succs: Sequence[Sequence[int]], u: int, v: int) -> bool:

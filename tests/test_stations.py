@@ -13,15 +13,12 @@ from tests.test_exact import brute_force, dags
 
 
 def _search(inst, k: int, cycle: int, reverse: bool) -> list[int] | None:
-    """The station search at ``cycle``, forward or on the reversed graph (parts mapped back)."""
+    """The station search at ``cycle``; ``reverse`` swaps the priorities, so the backward side leads."""
     windows = station_windows(inst, k, cycle)
     if windows is None:
         return None
-    early, late = windows
-    if not reverse:
-        return fill_stations(inst.weights, inst.preds, inst.succs, k, cycle, late, inst.tail, 5.0)
-    parts = fill_stations(inst.weights, inst.succs, inst.preds, k, cycle, [k - 1 - e for e in early], inst.head, 5.0)
-    return None if parts is None else [k - 1 - p for p in parts]
+    priority = (inst.weights, inst.tail) if reverse else (inst.tail, inst.head)
+    return fill_stations(inst.weights, inst.preds, inst.succs, k, cycle, windows, priority, 5.0, max_loads=10**6)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
