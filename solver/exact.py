@@ -77,8 +77,7 @@ _PROBE_SHARE = 0.4
 # Share of the time limit kept for each secondary objective when one is asked for.
 _SECONDARY_SHARE = 0.2
 _HEARTBEAT = 1.0  # seconds between progress calls while a long probe runs
-_QUICK_SOLVE = 1.0  # seconds of CP-SAT before a probe tries the station search
-_STATION_SHARE = 0.5  # share of a probe's remaining time for the station search
+_QUICK_SOLVE = 1.0  # seconds of CP-SAT alone before the station search joins it
 _STATION_SLICE = 0.3  # seconds per priority rule in the station search
 
 Progress = Callable[[int, int, float], None]
@@ -327,16 +326,18 @@ class _Search:
         built = _FeasibilityModel(self.inst, self.k, cycle, windows, self.memory_cap)
         built.hint(self.incumbent)
         built.branch_station_by_station(self.inst.tail)
-        # A short CP-SAT run settles easy probes; then the station search hunts for a tight packing,
-        # which CP-SAT finds slowly; then CP-SAT gets the rest of the time to find or refute one.
-        status, solver = self._run(built.model, min(limit, _QUICK_SOLVE))
-        if status == cp_model.UNKNOWN and not self.interrupted and self.memory_cap is None:
-            packed = self._fill_stations(cycle, windows, _STATION_SHARE * (deadline - time.monotonic()))
+        # A short CP-SAT run settles easy probes. Then CP-SAT, to find or refute a partition, runs
+        # beside the station search, which finds tight packings that CP-SAT finds slowly; the first
+        # to finish stops the other.
+        status, solver, _ = self._run(built.model, min(limit, _QUICK_SOLVE))
+        if status == cp_model.UNKNOWN and not self.interrupted:
+            beside = None
+            if self.memory_cap is None:
+                beside = lambda done: self._fill_stations(cycle, windows, deadline - time.monotonic(), done)
+            status, solver, packed = self._run(built.model, deadline - time.monotonic(), beside)
             if packed is not None:
                 self.accept(_split_parts(packed, self.k, self.inst.order), from_solver=True)
                 return
-        if status == cp_model.UNKNOWN and not self.interrupted:
-            status, solver = self._run(built.model, deadline - time.monotonic())
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             self.accept(built.parts(solver), from_solver=True)
         elif status == cp_model.INFEASIBLE:
@@ -352,7 +353,8 @@ class _Search:
         except KeyboardInterrupt:
             self.interrupted = True
 
-    def _fill_stations(self, cycle: int, windows: tuple[list[int], list[int]], budget: float) -> list[int] | None:
+    def _fill_stations(self, cycle: int, windows: tuple[list[int], list[int]], budget: float,
+                       stop: Callable[[], bool]) -> list[int] | None:
         """Bidirectional station search (solver/stations.py) under several priority rules, then seeded
         random perturbations of them, each restart given a little more time than the last. A later
         probe at the same cycle goes on with the next restart instead of repeating these."""
@@ -362,15 +364,16 @@ class _Search:
         end = time.monotonic() + budget
         attempt = self.station_attempts.get(cycle, 0)
         rng = np.random.default_rng([cycle, attempt])
-        while time.monotonic() < end:
+        while time.monotonic() < end and not stop():
             forward, backward = (np.asarray(r, dtype=float) for r in rules[attempt % len(rules)])
             if attempt >= len(rules):
                 forward, backward = (r * (1 + 0.5 * rng.random(inst.n)) for r in (forward, backward))
             slice_ = min(_STATION_SLICE * 1.2 ** attempt, end - time.monotonic())
             parts = fill_stations(inst.weights, inst.preds, inst.succs, self.k, cycle, windows,
-                                  (forward, backward), slice_)
+                                  (forward, backward), slice_, stop=stop)
             attempt += 1
             self.station_attempts[cycle] = attempt
+            self._report()  # between restarts: the station search has no heartbeat of its own
             if parts is not None:
                 return parts
         return None
@@ -386,7 +389,7 @@ class _Search:
             built.model.minimize(expr)
             built.hint(self.incumbent)
             remaining = deadline - time.monotonic()
-            status, solver = self._run(built.model, remaining / (len(names) - i))
+            status, solver, _ = self._run(built.model, remaining / (len(names) - i))
             if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 self.incumbent = built.parts(solver)
                 self.hi = max(_loads(self.inst.weights, self.incumbent))
@@ -395,22 +398,34 @@ class _Search:
             if self.interrupted:
                 break
 
-    def _run(self, model: cp_model.CpModel, limit: float) -> tuple[int, cp_model.CpSolver]:
-        """Solve in a thread so that Ctrl-C in the main thread can stop the search cleanly."""
+    def _run(self, model: cp_model.CpModel, limit: float,
+             beside: Callable | None = None) -> tuple[int, cp_model.CpSolver, list[int] | None]:
+        """Solve in a thread so that Ctrl-C in the main thread can stop the search cleanly.
+
+        ``beside(done)``, when given, runs in the main thread meanwhile (CP-SAT releases the GIL) and
+        gets one worker of CP-SAT's; it polls ``done()`` and returns a partition or None. A partition
+        stops CP-SAT. Returns the status, the solver and what ``beside`` returned (None without it).
+        """
         solver = cp_model.CpSolver()
         solver.parameters.max_time_in_seconds = max(0.01, limit)
-        solver.parameters.num_workers = self.workers
+        workers = max(1, self.workers - 1) if beside else self.workers
+        solver.parameters.num_workers = workers
         # Python's handler must see Ctrl-C (KeyboardInterrupt below), not CP-SAT's own.
         solver.parameters.catch_sigint_signal = False
-        if self.workers <= 2:
+        if workers <= 2:
             # Few workers: the LP-based default and the station-by-station fixed search (when the
             # model has a strategy) complement each other best.
-            solver.parameters.subsolvers.extend(["default_lp", "fixed"][: self.workers])
+            solver.parameters.subsolvers.extend(["default_lp", "fixed"][:workers])
         result: dict[str, int] = {}
         thread = threading.Thread(target=lambda: result.update(status=solver.solve(model)), daemon=True)
         thread.start()
+        found = None
         last = time.monotonic()
         try:
+            if beside is not None:
+                found = beside(lambda: not thread.is_alive())
+                if found is not None:
+                    solver.stop_search()
             while thread.is_alive():
                 thread.join(_HEARTBEAT / 10)
                 if time.monotonic() - last >= _HEARTBEAT:
@@ -421,7 +436,7 @@ class _Search:
             self.interrupted = True
             solver.stop_search()
             thread.join()
-        return result.get("status", cp_model.UNKNOWN), solver
+        return result.get("status", cp_model.UNKNOWN), solver, found
 
     def _report(self) -> None:
         if self.on_progress is not None and self.incumbent is not None:

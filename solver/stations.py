@@ -35,7 +35,7 @@ never "infeasible"); the caller restarts it under other priorities rather than e
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 MAX_LOADS = 64
 
@@ -50,6 +50,7 @@ def fill_stations(
     priority: tuple[Sequence[float], Sequence[float]],
     time_limit: float,
     max_loads: int = MAX_LOADS,
+    stop: Callable[[], bool] | None = None,
 ) -> list[int] | None:
     """A partition into at most ``num_parts`` parts with every load <= ``cycle``, or None if not found.
 
@@ -61,6 +62,7 @@ def fill_stations(
         weight of the op and its descendants forward, of the op and its ancestors backward).
     time_limit : seconds before giving up.
     max_loads : loads tried per part.
+    stop : polled now and then; the search gives up when it returns True (e.g. another search ended).
 
     Returns
     -------
@@ -76,7 +78,7 @@ def fill_stations(
     k = num_parts
     forward = _Side(weights, preds, succs, late, priority[0], lambda r: r)
     backward = _Side(weights, succs, preds, [k - 1 - e for e in early], priority[1], lambda r: k - 1 - r)
-    search = _Search(weights, k, cycle, forward, backward, time.monotonic() + time_limit, max_loads)
+    search = _Search(weights, k, cycle, forward, backward, time.monotonic() + time_limit, max_loads, stop)
     total = sum(weights)
     if search.node(k * cycle - total, total):
         return search.parts
@@ -131,10 +133,10 @@ class _Side:
 
 
 class _Search:
-    def __init__(self, weights, num_parts, cycle, forward: _Side, backward: _Side, deadline, max_loads):
+    def __init__(self, weights, num_parts, cycle, forward: _Side, backward: _Side, deadline, max_loads, stop):
         self.w, self.k, self.c = weights, num_parts, cycle
         self.sides = (forward, backward)
-        self.deadline, self.max_loads = deadline, max_loads
+        self.deadline, self.max_loads, self.stop = deadline, max_loads, stop
         self.parts = [-1] * len(weights)
         self.failed: dict[tuple[int, int], int] = {}  # (forward, backward placed) -> parts used when it failed
 
@@ -162,11 +164,14 @@ class _Search:
             if not side.overdue(self.parts) and self.node(idle - (self.c - load), left - load):
                 return True
             side.unplace(members, self.parts)
-            if time.monotonic() > self.deadline:
+            if self.expired():
                 return False
         # With more parts used, the same placed ops fail too.
         self.failed[key] = used
         return False
+
+    def expired(self) -> bool:
+        return time.monotonic() > self.deadline or (self.stop is not None and self.stop())
 
     def _big_ops_bound(self) -> int:
         """LB2 of the unplaced ops: one part per op above C/2, one per two of exactly C/2."""
@@ -201,11 +206,12 @@ class _Loads:
         """Include/exclude each candidate in turn; ops made available by an inclusion join the candidates.
 
         ``reach`` is the unplaced weight not yet excluded: a branch with ``load + reach < need``
-        cannot make a heavy enough load.
+        cannot make a heavy enough load. ``need`` grows as ops are excluded: a maximal load must
+        leave too little room for any of them.
         """
         self.nodes += 1
         if len(self.found) >= self.search.max_loads or (
-                self.nodes & 1023 == 0 and time.monotonic() > self.search.deadline):
+                self.nodes & 1023 == 0 and self.search.expired()):
             return
         w, side = self.w, self.side
         while i < len(cands) and load + w[cands[i]] > self.c:
@@ -231,7 +237,8 @@ class _Loads:
         for u in side.after[v]:
             side.missing[u] += 1
         if side.latest[v] > self.r:  # an op whose last chance is this part must go in
-            self._branch(cands, i + 1, load, reach - w[v], chosen, need)
+            # v stays available, so a maximal load without it has no room left for it.
+            self._branch(cands, i + 1, load, reach - w[v], chosen, max(need, self.c - w[v] + 1))
 
     def _reachable_sums(self) -> list[int]:
         """Bitsets of the sums (up to C) of subsets of ``available[i:]`` plus the ops they may free.
