@@ -144,6 +144,8 @@ class _Search:
         """Fill the parts still empty; ``idle`` is the idle time still allowed, ``left`` the weight."""
         if left == 0:
             return True
+        if self.expired():
+            return False
         forward, backward = self.sides
         used = forward.filled + backward.filled
         key = (forward.placed, backward.placed)

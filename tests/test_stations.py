@@ -12,43 +12,47 @@ from solver.stations import fill_stations
 from tests.test_exact import brute_force, dags
 
 
-def _search(inst, k: int, cycle: int, reverse: bool) -> list[int] | None:
-    """The station search at ``cycle``; ``reverse`` swaps the priorities, so the backward side leads."""
+RULES = {"closure weight": lambda inst: (inst.tail, inst.head), "weight": lambda inst: (inst.weights, inst.weights)}
+
+
+def _search(inst, k: int, cycle: int, rule: str, stop=None) -> list[int] | None:
+    """The station search at ``cycle``, exhaustive (no cap on the loads per part)."""
     windows = station_windows(inst, k, cycle)
     if windows is None:
         return None
-    priority = (inst.weights, inst.tail) if reverse else (inst.tail, inst.head)
-    return fill_stations(inst.weights, inst.preds, inst.succs, k, cycle, windows, priority, 5.0, max_loads=10**6)
+    return fill_stations(inst.weights, inst.preds, inst.succs, k, cycle, windows, RULES[rule](inst), 5.0,
+                         max_loads=10**6, stop=stop)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(graph=dags(max_ops=9), k=st.integers(1, 4), reverse=st.booleans())
-def test_finds_the_optimum_and_nothing_below(graph, k, reverse):
-    # On graphs this small the 64-load cap never binds, so the search is exhaustive: its pruning
-    # rules (maximal loads, dominance, LB2, idle time, memo) must keep every optimum reachable.
+@given(graph=dags(max_ops=9), k=st.integers(1, 4), rule=st.sampled_from(sorted(RULES)))
+def test_finds_the_optimum_and_nothing_below(graph, k, rule):
+    # Without the load cap the search is exhaustive: its pruning rules (maximal loads from both
+    # ends, subset sums, dominance, LB2, idle time, memo) must keep every optimum reachable.
     n = graph.number_of_nodes()
     assume(k <= n)
     best = brute_force(graph, k)
     assume(best > 0)
     inst = _instance(graph, "weight")
-    parts = _search(inst, k, best, reverse)
+    parts = _search(inst, k, best, rule)
     assert parts is not None
     assert all(0 <= p < k for p in parts)
     loads = [sum(inst.weights[v] for v in range(n) if parts[v] == s) for s in range(k)]
     assert max(loads) <= best
     for u, v in graph.edges:
         assert parts[u] <= parts[v]
-    assert _search(inst, k, best - 1, reverse) is None
+    assert _search(inst, k, best - 1, rule) is None
 
 
-def test_exact_load_packing_forward_and_backward():
+def test_exact_load_packing():
     # Two chains whose ops only pack into full parts one way: 6+4 | 5+5 (C = 10, no idle time).
     graph = nx.DiGraph()
     for v, w in enumerate([6, 5, 5, 4]):
         graph.add_node(v, weight=w)
     graph.add_edges_from([(0, 3), (1, 2)])
     inst = _instance(graph, "weight")
-    for reverse in (False, True):
-        parts = _search(inst, 2, 10, reverse)
+    for rule in RULES:
+        parts = _search(inst, 2, 10, rule)
         assert parts is not None
         check_partition(graph, parts, 2)
+    assert _search(inst, 2, 10, "weight", stop=lambda: True) is None  # told to stop before any part
