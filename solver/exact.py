@@ -69,7 +69,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from solver.errors import CheckError, InfeasibleError, UsageError
-from solver.stations import fill_stations
+from solver.stations import DIRECTIONS, fill_stations
 
 OPTIMAL = "OPTIMAL"
 FEASIBLE = "FEASIBLE"
@@ -83,7 +83,7 @@ _PROBE_SHARE = 0.4
 _SECONDARY_SHARE = 0.2
 _HEARTBEAT = 1.0  # seconds between progress calls while a long probe runs
 _QUICK_SOLVE = 1.0  # seconds of CP-SAT alone before the station search joins it
-_STATION_SLICE = 0.3  # seconds per priority rule in the station search
+_STATION_SLICE = 0.3  # seconds per restart of the station search (growing 1.2x per round)
 
 Progress = Callable[[int, int, float], None]
 
@@ -360,9 +360,10 @@ class _Search:
 
     def _fill_stations(self, cycle: int, windows: tuple[list[int], list[int]], budget: float,
                        stop: Callable[[], bool]) -> list[int] | None:
-        """Bidirectional station search (solver/stations.py) under several priority rules, then seeded
-        random perturbations of them, each restart given a little more time than the last. A later
-        probe at the same cycle goes on with the next restart instead of repeating these."""
+        """Station search (solver/stations.py) from both ends, then from the front, then from the back,
+        under several priority rules, then seeded random perturbations of them; each round of the
+        three directions given a little more time than the last. A later probe at the same cycle goes
+        on with the next restart instead of repeating these."""
         inst = self.inst
         rules = [(inst.tail, inst.head), (inst.weights, inst.weights),
                  ([len(s) for s in inst.succs], [len(p) for p in inst.preds])]
@@ -370,12 +371,15 @@ class _Search:
         attempt = self.station_attempts.get(cycle, 0)
         rng = np.random.default_rng([cycle, attempt])
         while time.monotonic() < end and not stop():
-            forward, backward = (np.asarray(r, dtype=float) for r in rules[attempt % len(rules)])
-            if attempt >= len(rules):
+            round_, directions = divmod(attempt, len(DIRECTIONS))
+            forward, backward = (np.asarray(r, dtype=float) for r in rules[round_ % len(rules)])
+            if round_ >= len(rules):
                 forward, backward = (r * (1 + 0.5 * rng.random(inst.n)) for r in (forward, backward))
-            slice_ = min(_STATION_SLICE * 1.2 ** attempt, end - time.monotonic())
+            # Deep bidirectional runs pay off on large graphs, many short one-sided ones on small.
+            growth = 1.2 ** round_ if DIRECTIONS[directions] == "both" else 1.0
+            slice_ = min(_STATION_SLICE * growth, end - time.monotonic())
             parts = fill_stations(inst.weights, inst.preds, inst.succs, self.k, cycle, windows,
-                                  (forward, backward), slice_, stop=stop)
+                                  (forward, backward), slice_, stop=stop, directions=DIRECTIONS[directions])
             attempt += 1
             self.station_attempts[cycle] = attempt
             self._report()  # between restarts: the station search has no heartbeat of its own

@@ -8,6 +8,9 @@ well but finds tight packings slowly when stations must be almost full; the dedi
   are all placed forward, the next *backward* part (K-1, K-2, ...) ops whose successors are all
   placed backward. Each node fills the side with fewer candidate loads (SALOME's bidirectional
   branching: fail first), so the constrained end of the graph is settled before the free middle.
+  Filling every part from one end instead finds other packings (on WEE-MAG, whose many near-equal
+  ops give both sides many loads, one direction finds in seconds what both miss in a minute), so
+  the search can be restricted to either end.
 - A part's *load* is a set of unplaced ops, each available or made available by the load itself,
   weighing at most C. Only *maximal* loads are tried (no further available op fits): moving an op
   into the part being filled keeps a partition valid when the part has room and holds the op's
@@ -38,6 +41,7 @@ import time
 from collections.abc import Callable, Sequence
 
 MAX_LOADS = 64
+DIRECTIONS = ("both", "forward", "backward")
 
 
 def fill_stations(
@@ -51,6 +55,7 @@ def fill_stations(
     time_limit: float,
     max_loads: int = MAX_LOADS,
     stop: Callable[[], bool] | None = None,
+    directions: str = "both",
 ) -> list[int] | None:
     """A partition into at most ``num_parts`` parts with every load <= ``cycle``, or None if not found.
 
@@ -63,6 +68,8 @@ def fill_stations(
     time_limit : seconds before giving up.
     max_loads : loads tried per part.
     stop : polled now and then; the search gives up when it returns True (e.g. another search ended).
+    directions : "both" (bidirectional), or "forward" / "backward" to fill every part from that end
+        only; each finds packings the others miss, so callers restart under all three.
 
     Returns
     -------
@@ -78,7 +85,11 @@ def fill_stations(
     k = num_parts
     forward = _Side(weights, preds, succs, late, priority[0], lambda r: r)
     backward = _Side(weights, succs, preds, [k - 1 - e for e in early], priority[1], lambda r: k - 1 - r)
-    search = _Search(weights, k, cycle, forward, backward, time.monotonic() + time_limit, max_loads, stop)
+    if directions not in DIRECTIONS:
+        raise ValueError(f"directions must be one of {', '.join(DIRECTIONS)}, not {directions!r}")
+    fillable = {"both": (forward, backward), "forward": (forward,), "backward": (backward,)}[directions]
+    search = _Search(weights, k, cycle, (forward, backward), fillable, time.monotonic() + time_limit,
+                     max_loads, stop)
     total = sum(weights)
     if search.node(k * cycle - total, total):
         return search.parts
@@ -133,9 +144,10 @@ class _Side:
 
 
 class _Search:
-    def __init__(self, weights, num_parts, cycle, forward: _Side, backward: _Side, deadline, max_loads, stop):
+    def __init__(self, weights, num_parts, cycle, sides: tuple[_Side, _Side], fillable: tuple[_Side, ...],
+                 deadline, max_loads, stop):
         self.w, self.k, self.c = weights, num_parts, cycle
-        self.sides = (forward, backward)
+        self.sides, self.fillable = sides, fillable
         self.deadline, self.max_loads, self.stop = deadline, max_loads, stop
         self.parts = [-1] * len(weights)
         self.failed: dict[tuple[int, int], int] = {}  # (forward, backward placed) -> parts used when it failed
@@ -155,7 +167,7 @@ class _Search:
             self.failed[key] = used
             return False
         side, loads = None, None
-        for candidate in self.sides:
+        for candidate in self.fillable:
             found = _Loads(self, candidate).enumerate(self.c - idle, left)
             if loads is None or len(found) < len(loads):
                 side, loads = candidate, found

@@ -1,47 +1,49 @@
-"""The station search (solver/stations.py) against brute force, in both directions."""
+"""The station search (solver/stations.py) against brute force, from both ends and from each one."""
 
 from __future__ import annotations
 
 import networkx as nx
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from solver.exact import _instance, station_windows
 from solver.metrics import check_partition
-from solver.stations import fill_stations
+from solver.stations import DIRECTIONS, fill_stations
 from tests.test_exact import brute_force, dags
 
 
 RULES = {"closure weight": lambda inst: (inst.tail, inst.head), "weight": lambda inst: (inst.weights, inst.weights)}
 
 
-def _search(inst, k: int, cycle: int, rule: str, stop=None) -> list[int] | None:
+def _search(inst, k: int, cycle: int, rule: str, directions: str = "both", stop=None) -> list[int] | None:
     """The station search at ``cycle``, exhaustive (no cap on the loads per part)."""
     windows = station_windows(inst, k, cycle)
     if windows is None:
         return None
     return fill_stations(inst.weights, inst.preds, inst.succs, k, cycle, windows, RULES[rule](inst), 5.0,
-                         max_loads=10**6, stop=stop)
+                         max_loads=10**6, stop=stop, directions=directions)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(graph=dags(max_ops=9), k=st.integers(1, 4), rule=st.sampled_from(sorted(RULES)))
-def test_finds_the_optimum_and_nothing_below(graph, k, rule):
-    # Without the load cap the search is exhaustive: its pruning rules (maximal loads from both
-    # ends, subset sums, dominance, LB2, idle time, memo) must keep every optimum reachable.
+@settings(max_examples=90, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graph=dags(max_ops=9), k=st.integers(1, 4), rule=st.sampled_from(sorted(RULES)),
+       directions=st.sampled_from(DIRECTIONS))
+def test_finds_the_optimum_and_nothing_below(graph, k, rule, directions):
+    # Without the load cap the search is exhaustive: its pruning rules (maximal loads from either
+    # or both ends, subset sums, dominance, LB2, idle time, memo) must keep every optimum reachable.
     n = graph.number_of_nodes()
     assume(k <= n)
     best = brute_force(graph, k)
     assume(best > 0)
     inst = _instance(graph, "weight")
-    parts = _search(inst, k, best, rule)
+    parts = _search(inst, k, best, rule, directions)
     assert parts is not None
     assert all(0 <= p < k for p in parts)
     loads = [sum(inst.weights[v] for v in range(n) if parts[v] == s) for s in range(k)]
     assert max(loads) <= best
     for u, v in graph.edges:
         assert parts[u] <= parts[v]
-    assert _search(inst, k, best - 1, rule) is None
+    assert _search(inst, k, best - 1, rule, directions) is None
 
 
 def test_exact_load_packing():
@@ -52,7 +54,14 @@ def test_exact_load_packing():
     graph.add_edges_from([(0, 3), (1, 2)])
     inst = _instance(graph, "weight")
     for rule in RULES:
-        parts = _search(inst, 2, 10, rule)
-        assert parts is not None
-        check_partition(graph, parts, 2)
+        for directions in DIRECTIONS:
+            parts = _search(inst, 2, 10, rule, directions)
+            assert parts is not None
+            check_partition(graph, parts, 2)
     assert _search(inst, 2, 10, "weight", stop=lambda: True) is None  # told to stop before any part
+
+
+def test_unknown_direction_is_refused():
+    inst = _instance(nx.DiGraph([(0, 1)]), "weight")
+    with pytest.raises(ValueError, match="sideways"):
+        _search(inst, 1, 1, "weight", "sideways")
