@@ -371,15 +371,16 @@ class _Search:
         attempt = self.station_attempts.get(cycle, 0)
         rng = np.random.default_rng([cycle, attempt])
         while time.monotonic() < end and not stop():
-            round_, directions = divmod(attempt, len(DIRECTIONS))
+            round_, turn = divmod(attempt, len(DIRECTIONS))
+            direction = DIRECTIONS[turn]
             forward, backward = (np.asarray(r, dtype=float) for r in rules[round_ % len(rules)])
             if round_ >= len(rules):
                 forward, backward = (r * (1 + 0.5 * rng.random(inst.n)) for r in (forward, backward))
             # Deep bidirectional runs pay off on large graphs, many short one-sided ones on small.
-            growth = 1.2 ** round_ if DIRECTIONS[directions] == "both" else 1.0
+            growth = 1.2 ** round_ if direction == "both" else 1.0
             slice_ = min(_STATION_SLICE * growth, end - time.monotonic())
             parts = fill_stations(inst.weights, inst.preds, inst.succs, self.k, cycle, windows,
-                                  (forward, backward), slice_, stop=stop, directions=DIRECTIONS[directions])
+                                  (forward, backward), slice_, stop=stop, directions=direction)
             attempt += 1
             self.station_attempts[cycle] = attempt
             self._report()  # between restarts: the station search has no heartbeat of its own

@@ -40,6 +40,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+from solver.errors import UsageError
+
 MAX_LOADS = 64
 DIRECTIONS = ("both", "forward", "backward")
 
@@ -85,9 +87,9 @@ def fill_stations(
     k = num_parts
     forward = _Side(weights, preds, succs, late, priority[0], lambda r: r)
     backward = _Side(weights, succs, preds, [k - 1 - e for e in early], priority[1], lambda r: k - 1 - r)
-    if directions not in DIRECTIONS:
-        raise ValueError(f"directions must be one of {', '.join(DIRECTIONS)}, not {directions!r}")
-    fillable = {"both": (forward, backward), "forward": (forward,), "backward": (backward,)}[directions]
+    fillable = {"both": (forward, backward), "forward": (forward,), "backward": (backward,)}.get(directions)
+    if fillable is None:
+        raise UsageError(f"directions must be one of {', '.join(DIRECTIONS)}, not {directions!r}")
     search = _Search(weights, k, cycle, (forward, backward), fillable, time.monotonic() + time_limit,
                      max_loads, stop)
     total = sum(weights)

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from solver.errors import UsageError
 from solver.exact import _instance, station_windows
 from solver.metrics import check_partition
 from solver.stations import DIRECTIONS, fill_stations
@@ -63,5 +64,5 @@ def test_exact_load_packing():
 
 def test_unknown_direction_is_refused():
     inst = _instance(nx.DiGraph([(0, 1)]), "weight")
-    with pytest.raises(ValueError, match="sideways"):
+    with pytest.raises(UsageError, match="sideways"):
         _search(inst, 1, 1, "weight", "sideways")
