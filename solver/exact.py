@@ -83,7 +83,9 @@ _PROBE_SHARE = 0.4
 _SECONDARY_SHARE = 0.2
 _HEARTBEAT = 1.0  # seconds between progress calls while a long probe runs
 _QUICK_SOLVE = 1.0  # seconds of CP-SAT alone before the station search joins it
-_STATION_SLICE = 0.3  # seconds per restart of the station search (growing 1.2x per round)
+# Enumeration nodes of the shortest station-search restart (0.2 to 0.5 s); longer ones are multiples
+# (Luby). A budget in nodes rather than seconds makes every run, on any machine, do the same restarts.
+_STATION_NODES = 100_000
 
 Progress = Callable[[int, int, float], None]
 
@@ -239,6 +241,19 @@ def lower_bound(weights: Sequence[int], num_parts: int) -> int:
     return best
 
 
+def luby(i: int) -> int:
+    """The i-th term (from 1) of the Luby sequence 1, 1, 2, 1, 1, 2, 4, 1, 1, 2, 1, 1, 2, 4, 8, ...
+
+    >>> [luby(i) for i in range(1, 16)]
+    [1, 1, 2, 1, 1, 2, 4, 1, 1, 2, 1, 1, 2, 4, 8]
+    """
+    k = i.bit_length()
+    while i != (1 << k) - 1:  # inside a block of 2^k - 1 terms, the sequence repeats its first 2^(k-1) - 1
+        i -= (1 << (k - 1)) - 1
+        k = i.bit_length()
+    return 1 << (k - 1)
+
+
 def station_windows(inst: _Instance, num_parts: int, cycle: int) -> tuple[list[int], list[int]] | None:
     """Earliest and latest part of each op when the bottleneck is at most ``cycle``; None if empty.
 
@@ -360,27 +375,31 @@ class _Search:
 
     def _fill_stations(self, cycle: int, windows: tuple[list[int], list[int]], budget: float,
                        stop: Callable[[], bool]) -> list[int] | None:
-        """Station search (solver/stations.py) from both ends, then from the front, then from the back,
-        under several priority rules, then seeded random perturbations of them; each round of the
-        three directions given a little more time than the last. A later probe at the same cycle goes
-        on with the next restart instead of repeating these."""
+        """Station search (solver/stations.py) restarted from both ends, the front and the back in turn.
+
+        Restart ``j`` of each direction runs ``luby(j + 1)`` times ``_STATION_NODES`` nodes (Luby,
+        Sinclair & Zuckerman 1993: many short runs, a few ever longer ones, within a log factor of the
+        best restart schedule for an unknown run-length distribution): small graphs like WEE-MAG are
+        packed by one of many short runs, large ones like SCHOLL only by a run of millions of nodes.
+        Priorities: the closure, weight and successor-count rules, then seeded random perturbations of
+        a randomly chosen one. A later probe at the same cycle goes on where this one stopped.
+        """
         inst = self.inst
         rules = [(inst.tail, inst.head), (inst.weights, inst.weights),
                  ([len(s) for s in inst.succs], [len(p) for p in inst.preds])]
         end = time.monotonic() + budget
+        out_of_time = lambda: stop() or time.monotonic() > end
         attempt = self.station_attempts.get(cycle, 0)
         rng = np.random.default_rng([cycle, attempt])
-        while time.monotonic() < end and not stop():
-            round_, turn = divmod(attempt, len(DIRECTIONS))
-            direction = DIRECTIONS[turn]
-            forward, backward = (np.asarray(r, dtype=float) for r in rules[round_ % len(rules)])
-            if round_ >= len(rules):
+        while not out_of_time():
+            run, turn = divmod(attempt, len(DIRECTIONS))
+            rule = run if run < len(rules) else int(rng.integers(len(rules)))
+            forward, backward = (np.asarray(r, dtype=float) for r in rules[rule])
+            if run >= len(rules):
                 forward, backward = (r * (1 + 0.5 * rng.random(inst.n)) for r in (forward, backward))
-            # Deep bidirectional runs pay off on large graphs, many short one-sided ones on small.
-            growth = 1.2 ** round_ if direction == "both" else 1.0
-            slice_ = min(_STATION_SLICE * growth, end - time.monotonic())
             parts = fill_stations(inst.weights, inst.preds, inst.succs, self.k, cycle, windows,
-                                  (forward, backward), slice_, stop=stop, directions=direction)
+                                  (forward, backward), _STATION_NODES * luby(run + 1), stop=out_of_time,
+                                  directions=DIRECTIONS[turn])
             attempt += 1
             self.station_attempts[cycle] = attempt
             self._report()  # between restarts: the station search has no heartbeat of its own

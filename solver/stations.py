@@ -30,14 +30,15 @@ well but finds tight packings slowly when stations must be almost full; the dedi
   placed forward, ops placed backward) that failed with some number of parts used fails with more
   (memo).
 
-The search stops at the first partition, or when its time budget runs out. Each part tries at most
-``max_loads`` loads: with the default cap the search is a heuristic (no answer means "not found",
-never "infeasible"); the caller restarts it under other priorities rather than exhaust one.
+The search stops at the first partition, or when its budget runs out. The budget counts enumeration
+nodes, not seconds, so that a restart does the same work on every run, on any machine and under any
+load. Each part tries at most ``max_loads`` loads: with the default cap the search is a heuristic (no
+answer means "not found", never "infeasible"); the caller restarts it under other priorities rather
+than exhaust one.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 
 from solver.errors import UsageError
@@ -54,7 +55,7 @@ def fill_stations(
     cycle: int,
     windows: tuple[Sequence[int], Sequence[int]],
     priority: tuple[Sequence[float], Sequence[float]],
-    time_limit: float,
+    budget: int,
     max_loads: int = MAX_LOADS,
     stop: Callable[[], bool] | None = None,
     directions: str = "both",
@@ -67,9 +68,11 @@ def fill_stations(
     windows : earliest and latest feasible part of each op for this cycle (``E_v``, ``L_v``).
     priority : forward and backward priorities, larger first when several ops are available (e.g. the
         weight of the op and its descendants forward, of the op and its ancestors backward).
-    time_limit : seconds before giving up.
+    budget : enumeration nodes (one include/exclude decision on a candidate op) before giving up;
+        about 20,000 a second in CPython.
     max_loads : loads tried per part.
-    stop : polled now and then; the search gives up when it returns True (e.g. another search ended).
+    stop : polled now and then; the search gives up when it returns True (e.g. another search ended,
+        or a deadline passed).
     directions : "both" (bidirectional), or "forward" / "backward" to fill every part from that end
         only; each finds packings the others miss, so callers restart under all three.
 
@@ -80,7 +83,7 @@ def fill_stations(
     Examples
     --------
     >>> fill_stations([3, 2, 2, 3], [[], [0], [0], [1, 2]], [[1, 2], [3], [3], []], 2, 5,
-    ...               ([0, 0, 0, 1], [0, 1, 1, 1]), ([10, 5, 5, 3], [3, 5, 5, 10]), 1.0)
+    ...               ([0, 0, 0, 1], [0, 1, 1, 1]), ([10, 5, 5, 3], [3, 5, 5, 10]), 1000)
     [0, 0, 1, 1]
     """
     early, late = windows
@@ -90,8 +93,7 @@ def fill_stations(
     fillable = {"both": (forward, backward), "forward": (forward,), "backward": (backward,)}.get(directions)
     if fillable is None:
         raise UsageError(f"directions must be one of {', '.join(DIRECTIONS)}, not {directions!r}")
-    search = _Search(weights, k, cycle, (forward, backward), fillable, time.monotonic() + time_limit,
-                     max_loads, stop)
+    search = _Search(weights, k, cycle, (forward, backward), fillable, budget, max_loads, stop)
     total = sum(weights)
     if search.node(k * cycle - total, total):
         return search.parts
@@ -147,10 +149,12 @@ class _Side:
 
 class _Search:
     def __init__(self, weights, num_parts, cycle, sides: tuple[_Side, _Side], fillable: tuple[_Side, ...],
-                 deadline, max_loads, stop):
+                 budget, max_loads, stop):
         self.w, self.k, self.c = weights, num_parts, cycle
         self.sides, self.fillable = sides, fillable
-        self.deadline, self.max_loads, self.stop = deadline, max_loads, stop
+        self.budget, self.max_loads, self.stop = budget, max_loads, stop
+        self.nodes = 0  # enumeration nodes spent
+        self.stopped = False
         self.parts = [-1] * len(weights)
         self.failed: dict[tuple[int, int], int] = {}  # (forward, backward placed) -> parts used when it failed
 
@@ -170,7 +174,9 @@ class _Search:
             return False
         side, loads = None, None
         for candidate in self.fillable:
-            found = _Loads(self, candidate).enumerate(self.c - idle, left)
+            # A side is only worth taking with fewer loads than the best so far: stop counting there.
+            cap = self.max_loads if loads is None else len(loads)
+            found = _Loads(self, candidate, cap).enumerate(self.c - idle, left)
             if loads is None or len(found) < len(loads):
                 side, loads = candidate, found
             if not found:
@@ -187,7 +193,15 @@ class _Search:
         return False
 
     def expired(self) -> bool:
-        return time.monotonic() > self.deadline or (self.stop is not None and self.stop())
+        return self.nodes > self.budget or self.stopped
+
+    def spend(self) -> bool:
+        """Count one enumeration node; whether the search must give up (``stop`` polled at the first
+        node and every 1024 after)."""
+        self.nodes += 1
+        if self.nodes & 1023 == 1 and self.stop is not None and self.stop():
+            self.stopped = True
+        return self.expired()
 
     def _big_ops_bound(self) -> int:
         """LB2 of the unplaced ops: one part per op above C/2, one per two of exactly C/2."""
@@ -204,16 +218,15 @@ class _Search:
 class _Loads:
     """The undominated maximal loads of the next part of one side, heaviest first."""
 
-    def __init__(self, search: _Search, side: _Side):
-        self.search, self.side = search, side
+    def __init__(self, search: _Search, side: _Side, cap: int):
+        self.search, self.side, self.cap = search, side, cap
         self.w, self.c, self.r = search.w, search.c, side.filled
         self.available = side.available(search.parts)
         self.sums = self._reachable_sums()
         self.found: list[tuple[int, tuple[int, ...]]] = []
-        self.nodes = 0
 
     def enumerate(self, need: int, left: int) -> list[tuple[int, tuple[int, ...]]]:
-        """Loads weighing at least ``need`` (at most ``max_loads`` of them); ``left`` is the unplaced weight."""
+        """Loads weighing at least ``need`` (at most ``cap`` of them); ``left`` is the unplaced weight."""
         self._branch(list(self.available), 0, 0, left, [], need)
         self.found.sort(key=lambda item: -item[0])
         return self.found
@@ -225,9 +238,7 @@ class _Loads:
         cannot make a heavy enough load. ``need`` grows as ops are excluded: a maximal load must
         leave too little room for any of them.
         """
-        self.nodes += 1
-        if len(self.found) >= self.search.max_loads or (
-                self.nodes & 1023 == 0 and self.search.expired()):
+        if self.search.spend() or len(self.found) >= self.cap:
             return
         w, side = self.w, self.side
         while i < len(cands) and load + w[cands[i]] > self.c:

@@ -17,12 +17,13 @@ from tests.test_exact import brute_force, dags
 RULES = {"closure weight": lambda inst: (inst.tail, inst.head), "weight": lambda inst: (inst.weights, inst.weights)}
 
 
-def _search(inst, k: int, cycle: int, rule: str, directions: str = "both", stop=None) -> list[int] | None:
-    """The station search at ``cycle``, exhaustive (no cap on the loads per part)."""
+def _search(inst, k: int, cycle: int, rule: str, directions: str = "both", stop=None,
+            budget: int = 10**9) -> list[int] | None:
+    """The station search at ``cycle``, exhaustive (no cap on the loads per part) unless ``budget`` runs out."""
     windows = station_windows(inst, k, cycle)
     if windows is None:
         return None
-    return fill_stations(inst.weights, inst.preds, inst.succs, k, cycle, windows, RULES[rule](inst), 5.0,
+    return fill_stations(inst.weights, inst.preds, inst.succs, k, cycle, windows, RULES[rule](inst), budget,
                          max_loads=10**6, stop=stop, directions=directions)
 
 
@@ -60,6 +61,7 @@ def test_exact_load_packing():
             assert parts is not None
             check_partition(graph, parts, 2)
     assert _search(inst, 2, 10, "weight", stop=lambda: True) is None  # told to stop before any part
+    assert _search(inst, 2, 10, "weight", budget=0) is None  # no node to spend
 
 
 def test_unknown_direction_is_refused():
