@@ -21,8 +21,9 @@ which either proves ``hi`` optimal or improves it.
 
 Each sub-problem gets CP-SAT alone for a second; if that does not settle it, CP-SAT (one worker
 fewer) goes on while the station search of solver/stations.py runs beside it in the main thread,
-restarted from both ends, then the front, then the back: CP-SAT refutes well and finds tight packings
-slowly, the station search the reverse. Whichever finishes first stops the other.
+restarted from both ends, the front and the back in turn, with budgets (in search nodes) following the
+Luby sequence: CP-SAT refutes well and finds tight packings slowly, the station search the reverse.
+Whichever finishes first stops the other.
 
 Lower bound before any solve: the largest of ``ceil(total / K)``, ``max w``, and the bin-packing
 bounds ``LB_j`` = sum of the ``j + 1`` smallest of the ``jK + 1`` largest weights (of ``jK + 1``

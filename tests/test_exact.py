@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import os
 import signal
 
@@ -13,7 +14,8 @@ from hypothesis import strategies as st
 from heuristics.minmax import minmax
 from heuristics.orders import order_search
 from solver.errors import InfeasibleError, UsageError
-from solver.exact import lower_bound, solve_exact
+import solver.exact
+from solver.exact import lower_bound, luby, solve_exact
 from solver.metrics import check_partition, evaluate
 
 
@@ -166,3 +168,18 @@ def test_ctrl_c_returns_the_best_answer_so_far():
     check_partition(graph, result.parts, 41)
     assert sent and result.interrupted and result.status != "OPTIMAL"
     assert result.wall_time < sent[0] + 5
+
+
+def test_luby_sequence():
+    # The defining recursion: a block of 2^k - 1 terms repeats the block of 2^(k-1) - 1 twice, then 2^(k-1).
+    def reference(i: int) -> int:
+        k = 1
+        while (1 << k) - 1 < i:
+            k += 1
+        return 1 << (k - 1) if i == (1 << k) - 1 else reference(i - (1 << (k - 1)) + 1)
+
+    assert [luby(i) for i in range(1, 2000)] == [reference(i) for i in range(1, 2000)]
+
+
+def test_doctests():
+    assert doctest.testmod(solver.exact).failed == 0

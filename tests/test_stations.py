@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import doctest
+
 import networkx as nx
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 from solver.errors import UsageError
 from solver.exact import _instance, station_windows
 from solver.metrics import check_partition
+import solver.stations
 from solver.stations import DIRECTIONS, fill_stations
 from tests.test_exact import brute_force, dags
 
@@ -68,3 +71,7 @@ def test_unknown_direction_is_refused():
     inst = _instance(nx.DiGraph([(0, 1)]), "weight")
     with pytest.raises(UsageError, match="sideways"):
         _search(inst, 1, 1, "weight", "sideways")
+
+
+def test_doctests():
+    assert doctest.testmod(solver.stations).failed == 0
