@@ -84,7 +84,7 @@ _PROBE_SHARE = 0.4
 _SECONDARY_SHARE = 0.2
 _HEARTBEAT = 1.0  # seconds between progress calls while a long probe runs
 _QUICK_SOLVE = 1.0  # seconds of CP-SAT alone before the station search joins it
-# Enumeration nodes of the shortest station-search restart (0.2 to 0.5 s); longer ones are multiples
+# Enumeration nodes of the shortest station-search restart (0.15 to 0.3 s); longer ones are multiples
 # (Luby). A budget in nodes rather than seconds makes every run, on any machine, do the same restarts.
 _STATION_NODES = 100_000
 
@@ -374,7 +374,7 @@ class _Search:
         except KeyboardInterrupt:
             self.interrupted = True
 
-    def _fill_stations(self, cycle: int, windows: tuple[list[int], list[int]], budget: float,
+    def _fill_stations(self, cycle: int, windows: tuple[list[int], list[int]], seconds: float,
                        stop: Callable[[], bool]) -> list[int] | None:
         """Station search (solver/stations.py) restarted from both ends, the front and the back in turn.
 
@@ -388,7 +388,7 @@ class _Search:
         inst = self.inst
         rules = [(inst.tail, inst.head), (inst.weights, inst.weights),
                  ([len(s) for s in inst.succs], [len(p) for p in inst.preds])]
-        end = time.monotonic() + budget
+        end = time.monotonic() + seconds
         out_of_time = lambda: stop() or time.monotonic() > end
         attempt = self.station_attempts.get(cycle, 0)
         rng = np.random.default_rng([cycle, attempt])

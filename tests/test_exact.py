@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import solver.exact
 from heuristics.minmax import minmax
 from heuristics.orders import order_search
 from solver.errors import InfeasibleError, UsageError
-import solver.exact
 from solver.exact import lower_bound, luby, solve_exact
 from solver.metrics import check_partition, evaluate
 

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+import solver.stations
 from solver.errors import UsageError
 from solver.exact import _instance, station_windows
 from solver.metrics import check_partition
-import solver.stations
 from solver.stations import DIRECTIONS, fill_stations
 from tests.test_exact import brute_force, dags
 
