@@ -18,7 +18,7 @@ from pathlib import Path
 
 from devices import open_device
 from devices.base import BackendConfig, MeasureSettings
-from solver.tflite import read_model
+from solver.io.tflite import read_model
 
 # (time in ms, peak RSS in MB) measured for onert.md on this kind of machine.
 BASELINE = {"all cpu": (30.0, 69.0), "Conv2D on ruy": (266.0, 89.0), "half Conv2D on ruy": (146.0, 88.0)}
@@ -38,11 +38,11 @@ def assignments(model: Path) -> dict[str, BackendConfig]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 rounds of 3 timed runs")
-    parser.add_argument("--model", type=Path, help="a .tflite model (default: MobileNetV2 from solver.keras_models)")
+    parser.add_argument("--model", type=Path, help="a .tflite model (default: MobileNetV2 from solver.models.zoo)")
     args = parser.parse_args()
     rounds, repeats = (2, 3) if args.quick else (5, 10)
     if args.model is None:
-        from solver.keras_models import model_path
+        from solver.models.zoo import model_path
 
         args.model = model_path("mobilenet_v2")
     device = open_device("local", cache=False)

@@ -13,10 +13,10 @@ import argparse
 
 from heuristics.minmax import minmax
 from heuristics.orders import order_search
-from solver.exact import solve_exact
-from solver.keras_models import model_path, trace_path
-from solver.metrics import evaluate
-from solver.problem import load_problem
+from solver.partitioning.exact import solve_exact
+from solver.models.zoo import model_path, trace_path
+from solver.partitioning.metrics import evaluate
+from solver.partitioning.problem import load_problem
 
 MODELS = ("mobilenet_v2", "resnet50", "inception_v3")
 TARGET_SECONDS = 10.0

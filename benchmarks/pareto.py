@@ -7,7 +7,7 @@ point). Target: NSGA-II reaches 0.99 with at most 10% of the space and beats ran
 
 Dumps: (a) a real brute-force dump measured here with onert (a small CNN of 7 conv and 3 dense layers of
 distinct sizes, index mode over cpu/ruy: 2**10 points; built once and cached under
-``~/.cache/nnpart/pareto``), (b) synthetic dumps of 2**10..2**16 points (``solver.synthetic_dump``).
+``~/.cache/nnpart/pareto``), (b) synthetic dumps of 2**10..2**16 points (``solver.assignment.synthetic``).
 
     python -m benchmarks.pareto            # full: real dump + synthetic 2**10, 2**13, 2**16
     python -m benchmarks.pareto --quick    # synthetic 2**10 and 2**12 only, 5 seeds
@@ -24,11 +24,11 @@ from pathlib import Path
 
 from devices import open_device
 from devices.cache import default_cache_dir
-from solver.assign import ParetoSettings, run_pareto
-from solver.bruteforce import BruteForceSettings, brute_force
-from solver.fileio import write_json
-from solver.pareto import SearchSettings
-from solver.synthetic_dump import synthetic_dump
+from solver.assignment.run import ParetoSettings, run_pareto
+from solver.assignment.bruteforce import BruteForceSettings, brute_force
+from solver.io.files import write_json
+from solver.assignment.search import SearchSettings
+from solver.assignment.synthetic import synthetic_dump
 
 BUDGETS = (0.02, 0.05, 0.10, 0.20)
 TARGET_RATIO, TARGET_BUDGET = 0.99, 0.10

@@ -1,7 +1,7 @@
 """Partition heuristics on real models: ONE's MinMax (10 runs) against our order search.
 
 For MobileNetV2, ResNet50 and InceptionV3 (Keras, ``weights=None``, converted to TFLite and traced with onert;
-cached outside git by ``solver.keras_models``) and K in 2, 3, 4, 6, 8, prints each heuristic's bottleneck,
+cached outside git by ``solver.models.zoo``) and K in 2, 3, 4, 6, 8, prints each heuristic's bottleneck,
 the lower bound max(ceil(total / K), largest op), their ratio and the time. A scaling row on a random
 layered DAG of 10,000 ops follows.
 
@@ -20,9 +20,9 @@ import numpy as np
 
 from heuristics.minmax import minmax
 from heuristics.orders import order_search
-from solver import keras_models
-from solver.metrics import check_partition, lower_bound
-from solver.problem import load_problem
+from solver.models import zoo as keras_models
+from solver.partitioning.metrics import check_partition, lower_bound
+from solver.partitioning.problem import load_problem
 
 PARTS = (2, 3, 4, 6, 8)
 

@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 from devices.pipeline import PipelineSettings
-from solver.keras_models import model_path, trace_path
-from solver.partition import PartitionSettings, partition
-from solver.pipeline_report import compare_pipeline
-from solver.problem import load_problem
-from solver.verify import split_and_verify
+from solver.models.zoo import model_path, trace_path
+from solver.partitioning.partition import PartitionSettings, partition
+from solver.deploy.pipeline import compare_pipeline
+from solver.partitioning.problem import load_problem
+from solver.deploy.verify import split_and_verify
 
 ISSUE_BASELINE = "issue: naive ResNet50 cut at op 40, 2 processes x 1 thread: 3.9 inf/s vs whole model 4.3 inf/s (0.91x)"
 

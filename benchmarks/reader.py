@@ -12,9 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from solver import keras_models
-from solver.tflite import read_model
-from solver.trace import read_trace
+from solver.models import zoo as keras_models
+from solver.io.tflite import read_model
+from solver.io.trace import read_trace
 from tests.fbmodels import write_large_model
 
 TARGET_S = 0.5

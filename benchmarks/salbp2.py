@@ -16,8 +16,8 @@ import json
 import time
 from pathlib import Path
 
-from solver.exact import solve_exact
-from solver.graphfile import read_in2
+from solver.partitioning.exact import solve_exact
+from solver.io.graphs import read_in2
 
 DATA = Path(__file__).resolve().parents[2] / "shared/benchmarks/salbp2"
 SIZES = ((0, 50), (51, 100), (101, 150), (151, 300))
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{'reached':>7} {'time s':>7}")
     for e in instances(args.quick):
         if e["graph"] not in graphs:
-            graphs[e["graph"]] = read_in2(DATA / "instances" / f"{e['graph']}.IN2").graph
+            graphs[e["graph"]] = read_in2(DATA / "instances" / f"{e['graph']}.IN2")
         graph = graphs[e["graph"]]
         start = time.monotonic()
         r = solve_exact(graph, e["m"], time_limit=limit, workers=args.workers)

@@ -17,7 +17,7 @@ import time
 import networkx as nx
 import numpy as np
 
-from solver.exact import solve_exact
+from solver.partitioning.exact import solve_exact
 
 # (op type, mean weight in us) of one block, and its data edges (indices into the block; -1 = block input).
 BLOCK = (("LAYER_NORM", 20), ("Q_MATMUL", 120), ("K_MATMUL", 120), ("V_MATMUL", 120), ("SCORES", 90),

@@ -8,7 +8,7 @@ import pytest
 
 from devices import open_device
 from devices.lookup import LookupDevice
-from solver.bruteforce import BruteForceSettings, brute_force, checkpoint_path
+from solver.assignment.bruteforce import BruteForceSettings, brute_force, checkpoint_path
 from solver.errors import UsageError
 
 QUICK = dict(repeats=1)

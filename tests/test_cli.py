@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from solver.tflite import read_model
+from solver.io.tflite import read_model
 from tests.traces import write_chrome_trace
 
 

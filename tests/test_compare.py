@@ -9,10 +9,10 @@ import networkx as nx
 import pytest
 
 from solver.commands import compare as compare_command
-from solver.compare import CompareSettings, compare
+from solver.partitioning.compare import CompareSettings, compare
 from solver.errors import UsageError
-from solver.graphfile import write_graph_json
-from solver.problem import PartitionProblem
+from solver.io.graphs import write_graph_json
+from solver.partitioning.problem import PartitionProblem
 from tests.test_exact import brute_force
 
 

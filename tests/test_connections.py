@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from solver.connections import conn_dict, manifest_dict, validate_conn, validate_manifest
+from solver.io.connections import conn_dict, manifest_dict, validate_conn, validate_manifest
 from solver.errors import CheckError
-from solver.split import read_split, split_model
-from solver.tflite import read_model
+from solver.deploy.split import read_split, split_model
+from solver.io.tflite import read_model
 
 
 @pytest.fixture
@@ -85,14 +85,14 @@ def _edit(manifest, how):
     ],
 )
 def test_manifest_check_catches(mlp_split, how, message):
-    manifest = manifest_dict(mlp_split)
+    manifest = manifest_dict(mlp_split.parts, mlp_split.model_inputs, mlp_split.model_outputs)
     _check(manifest, mlp_split)
     with pytest.raises(CheckError, match=message):
         _check(_edit(manifest, how), mlp_split)
 
 
 def test_manifest_check_catches_names_that_disagree(skip_split):
-    manifest = manifest_dict(skip_split)
+    manifest = manifest_dict(skip_split.parts, skip_split.model_inputs, skip_split.model_outputs)
     edge = next(e for e in manifest["model-connect"] if e["to"] == ["2:0:1"] or e["to"] == ["2:0:0"])
     edge["to"] = ["2:0:1" if edge["to"] == ["2:0:0"] else "2:0:0"]
     with pytest.raises(CheckError, match="but '2:0:"):
@@ -100,7 +100,7 @@ def test_manifest_check_catches_names_that_disagree(skip_split):
 
 
 def test_conn_check_catches_a_missing_producer(skip_split):
-    conn = conn_dict(skip_split, "m.tflite")
+    conn = conn_dict(skip_split.parts, skip_split.model_inputs, skip_split.model_outputs, "m.tflite")
     conn["parts"][0]["outputs"] = conn["parts"][0]["outputs"][:1]
     with pytest.raises(CheckError, match="which no earlier part writes"):
         validate_conn(conn, "x.conn.json")

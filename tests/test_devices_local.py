@@ -11,8 +11,8 @@ from devices import open_device
 from devices.base import BackendConfig, MeasureSettings
 from devices.local import LocalDevice
 from devices.worker import compare_outputs
-from solver.optypes import types_agree
-from solver.tflite import read_model
+from solver.io.optypes import types_agree
+from solver.io.tflite import read_model
 
 RUY = ("cpu", "ruy")
 QUICK = MeasureSettings(warmup=1, repeats=2)

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import solver.exact
+import solver.partitioning.exact
 from heuristics.minmax import minmax
 from heuristics.orders import order_search
 from solver.errors import InfeasibleError, UsageError
-from solver.exact import lower_bound, luby, solve_exact
-from solver.metrics import check_partition, evaluate
+from solver.partitioning.exact import lower_bound, luby, solve_exact
+from solver.partitioning.metrics import check_partition, evaluate
 
 
 @st.composite
@@ -182,4 +182,4 @@ def test_luby_sequence():
 
 
 def test_doctests():
-    assert doctest.testmod(solver.exact).failed == 0
+    assert doctest.testmod(solver.partitioning.exact).failed == 0

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from solver.errors import InfeasibleError, UsageError
-from solver.front import (
+from solver.assignment.front import (
     Pick,
     hypervolume,
     igd_plus,

@@ -8,7 +8,7 @@ import networkx as nx
 import pytest
 
 from solver.errors import GraphFormatError
-from solver.graphfile import graph_to_json, read_graph_json, read_in2, write_graph_json
+from solver.io.graphs import graph_to_json, read_graph_json, read_in2, write_graph_json
 
 GRAPH = {
     "name": "tiny",
@@ -33,9 +33,8 @@ def write(tmp_path, doc, name="g.json"):
 
 
 def test_json_graph(tmp_path):
-    problem = read_graph_json(write(tmp_path, GRAPH))
-    g = problem.graph
-    assert problem.name == "tiny" and problem.weight_unit == "us"
+    g = read_graph_json(write(tmp_path, GRAPH))
+    assert g.graph["name"] == "tiny" and g.graph["unit"] == "us"
     assert [g.nodes[v]["weight"] for v in g] == [12, 5, 7]
     assert g.nodes[0]["type"] == "CONV_2D" and g.nodes[2]["type"] == "OP"
     assert g.nodes[1]["constants"] == {"w": 64, "a:constants": 8}
@@ -44,9 +43,9 @@ def test_json_graph(tmp_path):
 
 
 def test_json_round_trip(tmp_path):
-    graph = read_graph_json(write(tmp_path, GRAPH)).graph
+    graph = read_graph_json(write(tmp_path, GRAPH))
     path = write_graph_json(tmp_path / "out.json", graph, name="tiny")
-    again = read_graph_json(path).graph
+    again = read_graph_json(path)
     assert nx.utils.graphs_equal(graph, again)
     assert graph_to_json(again)["ops"][0]["constants"] == {"w": 64}
 
@@ -87,9 +86,8 @@ def test_in2(tmp_path):
     # Notes after the end marker, in an 8-bit encoding and looking like arcs, are ignored.
     path = tmp_path / "T.IN2"
     path.write_bytes((IN2 + "Pfeile gel").encode() + b"\x94scht\r\n4,1\r\n9,9\r\n")
-    problem = read_in2(path)
-    g = problem.graph
-    assert problem.name == "T" and g.number_of_nodes() == 4
+    g = read_in2(path)
+    assert g.graph["name"] == "T" and g.number_of_nodes() == 4
     assert [g.nodes[v]["weight"] for v in g] == [3, 2, 2, 3]
     assert sorted(g.edges) == [(0, 1), (0, 2), (1, 3), (2, 3)]
 
@@ -97,7 +95,7 @@ def test_in2(tmp_path):
 def test_in2_crlf(tmp_path):
     path = tmp_path / "C.IN2"
     path.write_bytes(IN2.replace("\n", "\r\n").encode())
-    assert read_in2(path).graph.number_of_edges() == 4
+    assert read_in2(path).number_of_edges() == 4
 
 
 @pytest.mark.parametrize(

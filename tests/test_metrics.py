@@ -6,7 +6,7 @@ import networkx as nx
 import pytest
 
 from solver.errors import CheckError
-from solver.metrics import check_partition, evaluate, lower_bound
+from solver.partitioning.metrics import check_partition, evaluate, lower_bound
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import heuristics.minmax
 from heuristics.errors import HeuristicError
 from heuristics.minmax import minmax
 from heuristics.orders import order_search
-from solver.metrics import check_partition, lower_bound
+from solver.partitioning.metrics import check_partition, lower_bound
 from tests.test_orders import problems
 
 
@@ -80,7 +80,7 @@ def test_order_search_no_worse_than_minmax_on_inception_v3(inception_v3, seed):
 
 @pytest.fixture(scope="module")
 def inception_v3() -> nx.DiGraph:
-    from solver.problem import load_problem
+    from solver.partitioning.problem import load_problem
 
     graph = load_problem().graph
     assert graph.number_of_nodes() == 125

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from solver.errors import UsageError
-from solver.oplist import data_size, make_oplist, read_oplist
-from solver.optypes import onert_type
-from solver.tflite import read_model
+from solver.io.oplist import data_size, make_oplist, read_oplist
+from solver.io.optypes import onert_type
+from solver.io.tflite import read_model
 
 
 def test_name_mode_is_unique_onert_types_in_order(branchy_cnn):

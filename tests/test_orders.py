@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import heuristics.orders
 from heuristics.errors import HeuristicError
 from heuristics.orders import best_split, dag_arrays, order_search, priority_order, random_order
-from solver.metrics import check_partition, lower_bound
+from solver.partitioning.metrics import check_partition, lower_bound
 
 
 @st.composite
@@ -157,7 +157,7 @@ def test_doctests():
 
 @pytest.fixture(scope="module")
 def branchy_graph(branchy_cnn) -> nx.DiGraph:
-    from solver.tflite import read_model
+    from solver.io.tflite import read_model
 
     graph = read_model(branchy_cnn).op_graph()
     for v in graph.nodes:

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from devices.lookup import LookupDevice
-from solver.assign import ParetoSettings, dump_space, run_pareto
+from solver.assignment.run import ParetoSettings, dump_space, run_pareto
 import solver.cli
 from solver.errors import DumpError, UsageError
-from solver.fileio import write_json
-from solver.front import non_dominated
-from solver.pareto import ALGORITHMS, Evaluator, SearchSettings, search
-from solver.synthetic_dump import synthetic_dump
+from solver.io.files import write_json
+from solver.assignment.front import non_dominated
+from solver.assignment.search import ALGORITHMS, Evaluator, SearchSettings, search
+from solver.assignment.synthetic import synthetic_dump
 
 
 @pytest.fixture

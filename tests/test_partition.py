@@ -11,11 +11,11 @@ import pytest
 
 from solver import cli
 from solver.errors import InfeasibleError, UsageError
-from solver.metrics import check_partition
-from solver.partition import PartitionSettings, partition
-from solver.problem import PartitionProblem, load_problem
-from solver.report import format_report, report_json
-from solver.tflite import read_model
+from solver.partitioning.metrics import check_partition
+from solver.partitioning.partition import PartitionSettings, partition
+from solver.partitioning.problem import PartitionProblem, load_problem
+from solver.partitioning.report import format_report, report_json
+from solver.io.tflite import read_model
 from tests.traces import write_chrome_trace
 
 # Per-op times (us) of branchy_cnn's 11 ops in the steady runs of the trace written below.

@@ -11,8 +11,8 @@ from devices.chain import ChainRunner, Stage
 from devices.inputs import seeded_inputs
 from devices.pipeline import PipelineError, PipelineSettings, run_pipeline
 from solver.commands import pipeline as pipeline_command
-from solver.pipeline_report import compare_pipeline
-from solver.split import split_model
+from solver.deploy.pipeline import compare_pipeline
+from solver.deploy.split import split_model
 
 QUICK = PipelineSettings(requests=12, warmup=2, timeout=120)
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+
 import networkx as nx
 import pytest
 
+from solver.commands._problem import problem_from_args
 from solver.errors import UsageError
-from solver.problem import load_problem
-from solver.tflite import read_model
+from solver.partitioning.problem import load_problem
+from solver.io.tflite import read_model
 from tests.traces import write_chrome_trace
 
 
@@ -28,14 +31,21 @@ def test_model_with_trace(branchy_cnn, tmp_path):
     assert problem.model is not None and problem.trace_runs == 3
 
 
-def test_model_without_trace_is_profiled_with_onert(branchy_cnn, tmp_path, monkeypatch):
+def test_model_without_trace_is_refused_loading_never_measures(branchy_cnn):
+    with pytest.raises(UsageError, match=r"branchy.*a model needs a trace.*solve profile"):
+        load_problem(branchy_cnn)
+
+
+def test_model_without_trace_is_profiled_by_the_command_then_cached(branchy_cnn, tmp_path, monkeypatch):
     monkeypatch.setenv("NNPART_CACHE_DIR", str(tmp_path / "cache"))
-    problem = load_problem(branchy_cnn)
-    assert "profiled on the local onert device" in problem.notes[0]
+    args = argparse.Namespace(model=branchy_cnn, trace=None)
+    problem = problem_from_args(args)
+    assert "profiled on the local onert device now" in problem.notes[0]
     assert problem.trace is not None and problem.trace.is_relative_to(tmp_path / "cache")
     assert problem.trace_runs >= 2 and problem.total_weight > 0
-    # The trace is kept: loading again measures nothing and gives the same weights.
-    again = load_problem(branchy_cnn)
+    # The trace is kept: loading again measures nothing, says so, and gives the same weights.
+    again = problem_from_args(args)
+    assert "from the measurement cache" in again.notes[0]
     assert again.trace == problem.trace
     assert dict(again.graph.nodes(data="weight")) == dict(problem.graph.nodes(data="weight"))
 

@@ -7,9 +7,9 @@ import pytest
 from devices import open_device
 from devices.base import BackendConfig
 from devices.errors import DeviceError
-from solver.profiling import profile_model
-from solver.tflite import read_model
-from solver.trace import attach_weights, read_trace
+from solver.deploy.profiling import profile_model
+from solver.io.tflite import read_model
+from solver.io.trace import attach_weights, read_trace
 
 
 @pytest.fixture()

@@ -11,8 +11,9 @@ from ai_edge_litert import schema_py_generated as schema
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from solver.errors import ModelError, UsageError
-from solver.split import plan_parts, read_partition_map, read_split, split_model
-from solver.tflite import read_model
+from solver.deploy.split import plan_parts, read_split, split_model
+from solver.io.partition_map import read_partition_map
+from solver.io.tflite import read_model
 
 MODELS = ("branchy_cnn", "two_output_mlp", "skip_chain")
 

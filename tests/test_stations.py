@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import solver.stations
+import solver.partitioning.stations
 from solver.errors import UsageError
-from solver.exact import _instance, station_windows
-from solver.metrics import check_partition
-from solver.stations import DIRECTIONS, fill_stations
+from solver.partitioning.exact import _instance, station_windows
+from solver.partitioning.metrics import check_partition
+from solver.partitioning.stations import DIRECTIONS, fill_stations
 from tests.test_exact import brute_force, dags
 
 
@@ -74,4 +74,4 @@ def test_unknown_direction_is_refused():
 
 
 def test_doctests():
-    assert doctest.testmod(solver.stations).failed == 0
+    assert doctest.testmod(solver.partitioning.stations).failed == 0

@@ -8,7 +8,7 @@ import lzma
 import pytest
 
 from solver.errors import ModelError
-from solver.tflite import read_model
+from solver.io.tflite import read_model
 from tests.fbmodels import T, write_large_model, write_model
 
 

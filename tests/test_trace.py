@@ -7,8 +7,8 @@ import json
 import pytest
 
 from solver.errors import TraceError
-from solver.tflite import read_model
-from solver.trace import attach_weights, read_trace
+from solver.io.tflite import read_model
+from solver.io.trace import attach_weights, read_trace
 from tests.traces import chrome_events, write_aggregate_trace, write_chrome_trace
 
 
@@ -72,7 +72,7 @@ def test_aggregate_trace_json(model, tmp_path):
 
 
 def test_real_onert_trace_matches_bundled_model():
-    from solver import keras_models
+    from solver.models import zoo as keras_models
 
     model = read_model(keras_models.DEFAULT_MODEL)
     weights, _ = _weights(model, keras_models.DEFAULT_TRACE)

@@ -13,9 +13,9 @@ from ai_edge_litert import schema_py_generated as schema
 from solver.commands import split as split_command
 from solver.commands import verify as verify_command
 from solver.errors import CheckError, USER_ERRORS, UsageError
-from solver.split import split_model
-from solver.tflite import read_model
-from solver.verify import VerifySettings, check_verified, split_and_verify, verify_split
+from solver.deploy.split import split_model
+from solver.io.tflite import read_model
+from solver.deploy.verify import VerifySettings, check_verified, split_and_verify, verify_split
 
 
 def _partitions(name: str, n: int) -> dict[str, list[int]]:

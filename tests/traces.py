@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from solver.optypes import TRACE_NAMES, onert_type
-from solver.tflite import Model
+from solver.io.optypes import TRACE_NAMES, onert_type
+from solver.io.tflite import Model
 
 
 def trace_name(tflite_type: str) -> str:

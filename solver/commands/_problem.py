@@ -1,7 +1,9 @@
-"""The MODEL and TRACE arguments that ``solve partition`` and ``solve compare`` share."""
+"""The MODEL and TRACE arguments that ``solve partition`` and ``solve compare`` share, and the problem they name."""
 
 from __future__ import annotations
 
+import argparse
+import sys
 from pathlib import Path
 
 
@@ -11,5 +13,26 @@ def add_problem_arguments(parser) -> None:
                              "a SALBP .IN2 file; omitted: the bundled InceptionV3 with its onert trace")  # fmt: skip
     parser.add_argument("trace", type=Path, nargs="?",
                         help="onert per-op times of MODEL: a Chrome trace (TRACING_MODE=1 trace.chrome.json) or "
-                             "trace.json; omitted for a model: it is profiled on the local onert device first; not "
-                             "used with JSON graphs and .IN2 files, which carry their weights")  # fmt: skip
+                             "trace.json; omitted for a model: it is profiled on the local onert device first (the "
+                             "trace is kept in the measurement cache); not used with JSON graphs and .IN2 files, "
+                             "which carry their weights")  # fmt: skip
+
+
+def problem_from_args(args: argparse.Namespace):
+    """The problem MODEL and TRACE name; a model without a trace is profiled first (or its cached trace reused)."""
+    from solver.partitioning.problem import load_problem, needs_trace
+
+    if args.model is None or args.trace is not None or not needs_trace(args.model):
+        return load_problem(args.model, args.trace)
+    from devices import open_device
+    from devices.cache import default_cache_dir
+    from solver.data import TRACE_RUNS
+    from solver.deploy.profiling import cached_trace
+
+    print(f"{args.model}: no trace given; profiling it on the local onert device ({TRACE_RUNS} runs), "
+          "unless the cache holds a trace of it...", file=sys.stderr)  # fmt: skip
+    trace, measured = cached_trace(args.model, open_device("local"), default_cache_dir(), TRACE_RUNS)
+    problem = load_problem(args.model, trace)
+    how = "profiled on the local onert device now" if measured else "a trace from the measurement cache"
+    problem.notes.insert(0, f"no trace given: weights from {how} ({trace})")
+    return problem

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from solver.bruteforce import DEFAULT_MAX_POINTS, BruteForceSettings, brute_force, checkpoint_path
+from solver.assignment.bruteforce import DEFAULT_MAX_POINTS, BruteForceSettings, brute_force, checkpoint_path
 from solver.commands._devices import add_device_arguments, device_from_args, split_backends
-from solver.oplist import MODES
+from solver.io.oplist import MODES
 
 
 def register(subparsers) -> None:

@@ -7,10 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from solver.compare import CompareSettings, compare, comparison_json, format_table, plot_comparison
-from solver.commands._problem import add_problem_arguments
+from solver.partitioning.compare import CompareSettings, compare, comparison_json, format_table, plot_comparison
+from solver.commands._problem import add_problem_arguments, problem_from_args
 from solver.errors import UsageError
-from solver.problem import load_problem
 
 
 def register(subparsers) -> None:
@@ -44,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--workers must be at least 1, not {args.workers}")
     if args.runs < 1:
         raise UsageError(f"--runs must be at least 1, not {args.runs}")
-    problem = load_problem(args.model, args.trace)
+    problem = problem_from_args(args)
     comparison = compare(problem, settings, on_progress=_progress if sys.stderr.isatty() else None)
     if sys.stderr.isatty():
         print(file=sys.stderr)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from solver.fileio import write_json
-from solver.oplist import MODES, read_oplist
+from solver.io.files import write_json
+from solver.io.oplist import MODES, read_oplist
 
 
 def register(subparsers) -> None:

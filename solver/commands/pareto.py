@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from devices.base import MeasureSettings
-from solver.assign import ParetoOutcome, ParetoSettings, run_pareto
+from solver.assignment.run import ParetoOutcome, ParetoSettings, run_pareto
 from solver.commands._devices import add_device_arguments, device_from_args
 from solver.errors import UsageError
-from solver.fileio import write_json
-from solver.front import parse_pick, pick_point, plot_front
-from solver.pareto import ALGORITHMS, Evaluation, Evaluator, SearchSettings
-from solver.paretoio import front_table
-from solver.space import SETTINGS, env_lines
+from solver.io.files import write_json
+from solver.assignment.front import parse_pick, pick_point, plot_front
+from solver.assignment.search import ALGORITHMS, Evaluation, Evaluator, SearchSettings
+from solver.assignment.report import front_table
+from solver.assignment.space import SETTINGS, env_lines
 
 
 def register(subparsers) -> None:

@@ -7,11 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-from solver.commands._problem import add_problem_arguments
+from solver.commands._problem import add_problem_arguments, problem_from_args
 from solver.errors import UsageError
-from solver.partition import ALGORITHMS, SECONDARY, PartitionSettings, partition
-from solver.problem import PartitionProblem, load_problem
-from solver.report import format_report, report_json, write_partition_map
+from solver.partitioning.partition import ALGORITHMS, SECONDARY, PartitionSettings, partition
+from solver.partitioning.problem import PartitionProblem
+from solver.io.partition_map import write_partition_map
+from solver.partitioning.report import format_report, report_json
 
 
 def register(subparsers) -> None:
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be at least 1, not {args.workers}")
-    problem = load_problem(args.model, args.trace)
+    problem = problem_from_args(args)
     if args.split and problem.model is None:
         raise UsageError(f"{problem.source}: --split needs a TFLite model, not a graph file")
     out = args.out or (args.model.parent if args.model else Path.cwd()) / "partition_map.json"
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _split(problem: PartitionProblem, parts: list[int], out_dir: Path, quiet: bool) -> None:
-    from solver.verify import split_and_verify
+    from solver.deploy.verify import split_and_verify
 
     weights = [problem.graph.nodes[v]["weight"] for v in range(problem.num_ops)]
     split, verified = split_and_verify(problem.source, parts, out_dir, model=problem.model, op_weights=weights)

@@ -6,8 +6,8 @@ import argparse
 
 from devices.pipeline import PipelineSettings
 from solver.errors import EXIT_OK, UsageError
-from solver.pipeline_report import compare_pipeline
-from solver.verify import DEFAULT_EXECUTOR
+from solver.deploy.pipeline import compare_pipeline
+from solver.deploy.verify import DEFAULT_EXECUTOR
 
 
 def register(subparsers) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from solver.errors import UsageError
 from solver.commands._devices import add_config_arguments, add_device_arguments, config_from_args, device_from_args
-from solver.profiling import profile_model
+from solver.deploy.profiling import profile_model
 
 
 def register(subparsers) -> None:

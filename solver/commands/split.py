@@ -6,9 +6,10 @@ import argparse
 
 from solver.commands.verify import add_verify_arguments, settings_from_args
 from solver.errors import EXIT_OK
-from solver.split import read_partition_map, split_model
-from solver.tflite import read_model
-from solver.verify import check_verified, verify_split
+from solver.deploy.split import split_model
+from solver.io.partition_map import read_partition_map
+from solver.io.tflite import read_model
+from solver.deploy.verify import check_verified, verify_split
 
 
 def register(subparsers) -> None:
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     parts = read_partition_map(args.partition_map, model.num_ops)
     weights = None
     if args.trace:
-        from solver.problem import load_problem
+        from solver.partitioning.problem import load_problem
 
         graph = load_problem(args.model, args.trace).graph
         weights = [graph.nodes[v]["weight"] for v in range(model.num_ops)]

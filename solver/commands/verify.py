@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from solver.errors import EXIT_OK
-from solver.verify import DEFAULT_EXECUTOR, VerifySettings, check_verified, verify_split
+from solver.deploy.verify import DEFAULT_EXECUTOR, VerifySettings, check_verified, verify_split
 
 
 def register(subparsers) -> None:

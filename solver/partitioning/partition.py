@@ -2,7 +2,7 @@
 
 ``partition(problem, settings)`` always runs both heuristics (so the report can compare them), picks the one
 ``settings.algo`` asks for (``best``: the smaller bottleneck), optionally hands it to the exact solver as its
-warm start, and checks the answer with :func:`solver.metrics.check_partition` before returning it.
+warm start, and checks the answer with :func:`solver.partitioning.metrics.check_partition` before returning it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from heuristics.minmax import minmax
 from heuristics.orders import order_search
 from solver.errors import InfeasibleError, UsageError
-from solver.metrics import PartitionMetrics, check_partition
-from solver.problem import PartitionProblem
+from solver.partitioning.metrics import PartitionMetrics, check_partition
+from solver.partitioning.problem import PartitionProblem
 
 ALGORITHMS = ("minmax", "orders", "best")
 SECONDARY = ("cut", "bytes")
@@ -80,7 +80,7 @@ def partition(
     parts = found[method][0]
     notes = list(problem.notes)
     if settings.exact:
-        from solver.exact import solve_exact
+        from solver.partitioning.exact import solve_exact
 
         exact = solve_exact(
             graph,

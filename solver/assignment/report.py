@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solver.front import hypervolume, igd_plus, non_dominated, reference_point
-from solver.pareto import Evaluation, SearchResult
+from solver.assignment.front import hypervolume, igd_plus, non_dominated, reference_point
+from solver.assignment.search import Evaluation, SearchResult
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,11 @@ from devices import open_device
 from devices.base import Device, MeasureSettings
 from devices.errors import LookupMiss
 from solver.errors import DumpError, UsageError
-from solver.oplist import OpList, read_oplist
-from solver.pareto import Evaluation, Evaluator, SearchResult, SearchSettings, default_budget, search
-from solver.paretoio import Quality, TruePoint, assess, estimator_dump
-from solver.oplist import MODES
-from solver.space import SearchSpace, index_space, name_space, restrict_to_ids, settings_from_names
+from solver.io.oplist import OpList, read_oplist
+from solver.assignment.search import Evaluation, Evaluator, SearchResult, SearchSettings, default_budget, search
+from solver.assignment.report import Quality, TruePoint, assess, estimator_dump
+from solver.io.oplist import MODES
+from solver.assignment.space import SearchSpace, index_space, name_space, restrict_to_ids, settings_from_names
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class ParetoOutcome:
     profiling_time: float  # seconds, ONE's "profiling time"
 
     def to_json(self) -> dict:
-        """ONE's estimator dump plus our summary (see solver.paretoio)."""
+        """ONE's estimator dump plus our summary (see solver.assignment.report)."""
         return estimator_dump(self.result, self.quality, self.budget, self.profiling_time)
 
 

@@ -16,10 +16,10 @@ from pathlib import Path
 from heuristics.minmax import minmax
 from heuristics.orders import order_search
 from solver.errors import UsageError
-from solver.exact import OPTIMAL, solve_exact
-from solver.fileio import write_atomic
-from solver.metrics import check_partition
-from solver.problem import PartitionProblem
+from solver.partitioning.exact import OPTIMAL, solve_exact
+from solver.io.files import write_atomic
+from solver.partitioning.metrics import check_partition
+from solver.partitioning.problem import PartitionProblem
 
 METHODS = ("minmax", "orders", "exact")
 

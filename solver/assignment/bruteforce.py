@@ -1,6 +1,6 @@
 """ONE's brute-force profiler: measure every runnable backend assignment and write ONE's dump.
 
-The space is the one ``solve pareto`` searches (``solver.space``): one decision per onert op type
+The space is the one ``solve pareto`` searches (``solver.assignment.space``): one decision per onert op type
 (name mode) or per (TFLite op name, data size) group (index mode), each over the backends the device
 can run for it, so no configuration that cannot prepare is ever run. Ids are ONE's: base-b digits,
 least significant first. Ids that put an op on a backend that cannot run it are not in the dump (a
@@ -27,9 +27,9 @@ from pathlib import Path
 from devices.base import Device, MeasureSettings
 from devices.workerdevice import file_digest
 from solver.errors import UsageError
-from solver.fileio import write_json
-from solver.oplist import OpList, read_oplist
-from solver.space import SearchSpace, index_space, name_space
+from solver.io.files import write_json
+from solver.io.oplist import OpList, read_oplist
+from solver.assignment.space import SearchSpace, index_space, name_space
 
 DEFAULT_MAX_POINTS = 4096
 CHECKPOINT_SECONDS = 10.0

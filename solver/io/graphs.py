@@ -1,8 +1,8 @@
 """Generic graph inputs: the JSON graph format (docs/graph-format.md) and SALBP ``.IN2`` files.
 
-Both readers return a :class:`solver.problem.PartitionProblem` whose graph follows docs/design.md:
-nodes ``0..n-1`` in file order with ``weight``, ``type``, ``name`` and ``constants``; edges with
-``tensors`` and ``bytes``. Anything malformed raises :class:`GraphFormatError` naming the file.
+Both readers return a ``networkx.DiGraph`` that follows docs/design.md: nodes ``0..n-1`` in file order
+with ``weight``, ``type``, ``name`` and ``constants``; edges with ``tensors`` and ``bytes``; graph
+attributes ``name`` and ``unit`` (of the weights). Anything malformed raises :class:`GraphFormatError` naming the file.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ from typing import Any
 import networkx as nx
 
 from solver.errors import GraphFormatError
-from solver.fileio import read_json, write_json
-from solver.problem import PartitionProblem
+from solver.io.files import read_json, write_json
 
 FORMAT_VERSION = 1
 
 
-def read_graph_json(path: str | Path) -> PartitionProblem:
+def read_graph_json(path: str | Path) -> nx.DiGraph:
     """Read a JSON graph file (docs/graph-format.md).
 
     Raises
@@ -42,10 +41,11 @@ def read_graph_json(path: str | Path) -> PartitionProblem:
     unit = doc.get("unit", "us")
     if not isinstance(unit, str):
         raise GraphFormatError(f"{path}: 'unit' must be a string")
-    return PartitionProblem(graph=graph, name=graph.graph["name"], source=path, weight_unit=unit)
+    graph.graph["unit"] = unit
+    return graph
 
 
-def read_in2(path: str | Path) -> PartitionProblem:
+def read_in2(path: str | Path) -> nx.DiGraph:
     """Read a SALBP ``.IN2`` file: task count, task times, precedence pairs ``i,j`` ending with ``-1,-1``.
 
     Tasks ``1..n`` become ops ``0..n-1``. Text after the ``-1,-1`` line is ignored (several classical
@@ -62,7 +62,7 @@ def read_in2(path: str | Path) -> PartitionProblem:
     n = _int_line(path, lines, 0, "the task count")
     if n < 1:
         raise GraphFormatError(f"{path}: line 1: the task count must be positive, not {n}")
-    graph = nx.DiGraph(name=path.stem)
+    graph = nx.DiGraph(name=path.stem, unit="time units")
     for i in range(1, n + 1):
         time = _int_line(path, lines, i, f"the time of task {i}")
         if time < 0:
@@ -72,7 +72,7 @@ def read_in2(path: str | Path) -> PartitionProblem:
         pair = _pair(path, lines[lineno], lineno + 1)
         if pair == (-1, -1):
             _check_acyclic(path, graph, lambda v: f"task {v + 1}")
-            return PartitionProblem(graph=graph, name=path.stem, source=path, weight_unit="time units")
+            return graph
         if pair is None:
             continue
         i, j = pair

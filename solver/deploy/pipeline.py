@@ -17,7 +17,7 @@ from pathlib import Path
 
 from devices.chain import Stage
 from devices.pipeline import PipelineRun, PipelineSettings, run_pipeline
-from solver.split import SplitResult, read_split
+from solver.deploy.split import SplitResult, read_split
 
 # A pipeline that gains less than this over the whole model is reported as not winning.
 WIN_MARGIN = 1.05

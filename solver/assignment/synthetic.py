@@ -50,7 +50,7 @@ def synthetic_dump(num_ops: int, num_backends: int = 2, seed: int = 0, noise: fl
         "solutions": [
             {"id": int(i), "time": round(float(t), 3), "memory": int(m)} for i, t, m in zip(ids, time, memory)
         ],
-        "generator": {"model": "solver.synthetic_dump", "num_ops": num_ops, "num_backends": num_backends,
+        "generator": {"model": "solver.assignment.synthetic", "num_ops": num_ops, "num_backends": num_backends,
                       "seed": seed, "noise": noise},  # fmt: skip
     }
 

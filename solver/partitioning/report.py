@@ -6,16 +6,10 @@ from pathlib import Path
 
 import networkx as nx
 
-from solver.fileio import write_json
-from solver.partition import PartitionResult
-from solver.problem import PartitionProblem
+from solver.partitioning.partition import PartitionResult
+from solver.partitioning.problem import PartitionProblem
 
 METHOD_NAMES = {"minmax": "ONE MinMax (fixed)", "orders": "order search", "exact": "exact (CP-SAT)"}
-
-
-def write_partition_map(path: str | Path, parts: list[int], num_parts: int) -> Path:
-    """Write ONE's ``{"partition_map": [part of op 0, ...], "num_partitions": K}`` atomically."""
-    return write_json(path, {"partition_map": [int(p) for p in parts], "num_partitions": int(num_parts)})
 
 
 def part_rows(problem: PartitionProblem, result: PartitionResult) -> list[dict]:

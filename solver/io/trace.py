@@ -23,9 +23,9 @@ from pathlib import Path
 import networkx as nx
 
 from solver.errors import TraceError
-from solver.fileio import read_json
-from solver.optypes import types_agree
-from solver.tflite import Model
+from solver.io.files import read_json
+from solver.io.optypes import types_agree
+from solver.io.tflite import Model
 
 # "@12 Conv2D", "$12 Conv2D", "$12 Conv2D (+2)"
 _OP_NAME = re.compile(r"^[@$](\d+)\s+(\S+)(?:\s+\(\+(\d+)\))?\s*$")

@@ -4,7 +4,7 @@
 Everything is cached under ``$NNPART_CACHE_DIR`` (default ``~/.cache/nnpart``), outside git.
 TensorFlow is imported only in a subprocess that builds a model, never on nnpart's import path.
 
-``python -m solver.keras_models --bundle`` regenerates the bundled default in ``solver/data``.
+``python -m solver.models.zoo --bundle`` regenerates the bundled default in ``solver/data``.
 """
 
 from __future__ import annotations
@@ -15,13 +15,10 @@ import sys
 from pathlib import Path
 
 from devices.cache import default_cache_dir
+from solver.data import DEFAULT_MODEL, DEFAULT_TRACE, TRACE_RUNS
 from solver.errors import ModelError
 
 APPLICATIONS = {"mobilenet_v2": "MobileNetV2", "resnet50": "ResNet50", "inception_v3": "InceptionV3"}
-DATA_DIR = Path(__file__).parent / "data"
-DEFAULT_MODEL = DATA_DIR / "inception_v3.tflite.xz"
-DEFAULT_TRACE = DATA_DIR / "inception_v3.chrome.json"
-TRACE_RUNS = 10
 
 _BUILD = """
 import os, sys
@@ -62,7 +59,7 @@ def trace_path(name: str, runs: int = TRACE_RUNS) -> Path:
 
 def _profile(model: Path, out: Path, runs: int) -> None:
     from devices import open_device
-    from solver.profiling import profile_model
+    from solver.deploy.profiling import profile_model
 
     profile_model(model, open_device("local"), runs=runs, out=out)
 

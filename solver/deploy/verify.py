@@ -22,8 +22,8 @@ import numpy as np
 from devices.chain import ChainRunner, ModelRunner, Stage, probe_load
 from devices.inputs import seeded_inputs
 from solver.errors import CheckError
-from solver.split import SplitResult, read_split, split_model
-from solver.tflite import Model, uncompressed
+from solver.deploy.split import SplitResult, read_split, split_model
+from solver.io.tflite import Model, uncompressed
 
 DEFAULT_EXECUTOR = "Dataflow"
 

@@ -29,17 +29,21 @@ def write_json(path: str | Path, obj: Any, indent: int | None = None) -> Path:
     return write_atomic(path, json.dumps(obj, indent=indent) + "\n")
 
 
-def read_json(path: str | Path, what: str, error: type[Exception]) -> Any:
+def read_json(path: str | Path, what: str, error: type[Exception], expect: type | None = None) -> Any:
     """The JSON value in ``path``; a missing, unreadable or malformed file raises ``error`` naming it.
 
-    ``what`` names the kind of file for the message ("trace", "partition map").
+    ``what`` names the kind of file for the message ("trace", "partition map"); ``expect`` (e.g. ``dict``)
+    is the type the document must have.
     """
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
         raise error(f"{path}: no such file ({what})") from err
     except OSError as err:
         raise error(f"{path}: cannot read the {what} ({err.strerror})") from err
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise error(f"{path}: not a JSON {what} ({err})") from err
+    if expect is not None and not isinstance(value, expect):
+        raise error(f"{path}: not a JSON {'object' if expect is dict else expect.__name__} ({what})")
+    return value

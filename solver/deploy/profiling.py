@@ -1,7 +1,7 @@
 """Profile a model on a device: onert's per-op Chrome trace, checked against the model, and a per-op table.
 
 The trace is written as the device returned it (what ``solve partition`` reads), then read back with
-``solver.trace`` and checked against the model, so the table shows exactly the weights a partition
+``solver.io.trace`` and checked against the model, so the table shows exactly the weights a partition
 would use: per op the median over the timed runs (the first, preparing run left out).
 """
 
@@ -13,9 +13,9 @@ from pathlib import Path
 
 from devices.base import BackendConfig, Device, Measurement, MeasureSettings
 from devices.errors import DeviceError
-from solver.fileio import write_json
-from solver.tflite import read_model
-from solver.trace import attach_weights, read_trace
+from solver.io.files import write_json
+from solver.io.tflite import read_model
+from solver.io.trace import attach_weights, read_trace
 
 
 @dataclass(frozen=True)
@@ -114,3 +114,18 @@ def profile_model(
     rows = [OpRow(op.index, op.type, times.backends.get(op.index, "?"), times.weight(op.index)) for op in model.operators]
     rows.sort(key=lambda r: -r.time_us)
     return ProfileResult(model_path, device.name, config, measurement, trace_path, rows, notes)
+
+
+def cached_trace(model_path: str | Path, device: Device, cache_dir: Path, runs: int) -> tuple[Path, bool]:
+    """A trace of ``model_path`` kept in ``cache_dir``, keyed by the model's content; measured when missing.
+
+    Returns the trace and whether it was measured now (False: it came from the cache).
+    """
+    from devices.workerdevice import file_digest
+
+    model_path = Path(model_path)
+    out = cache_dir / "traces" / f"{model_path.stem}-{file_digest(model_path)[:16]}.chrome.json"
+    if out.exists():
+        return out, False
+    profile_model(model_path, device, runs=runs, out=out)
+    return out, True

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from solver.errors import UsageError
-from solver.optypes import onert_type
-from solver.tflite import Model, read_model
+from solver.io.optypes import onert_type
+from solver.io.tflite import Model, read_model
 
 MODES = ("name", "index")
 

@@ -70,7 +70,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from solver.errors import CheckError, InfeasibleError, UsageError
-from solver.stations import DIRECTIONS, fill_stations
+from solver.partitioning.stations import DIRECTIONS, fill_stations
 
 OPTIMAL = "OPTIMAL"
 FEASIBLE = "FEASIBLE"
@@ -638,7 +638,7 @@ def _instance(graph: nx.DiGraph, weight: str) -> _Instance:
             constants.setdefault(c, (int(nbytes), []))[1].append(v)
     tensors: dict[object, tuple[int, int, list[int]]] = {}
     for u, v, data in graph.edges(data=True):
-        # Without tensor names an op's outgoing edges carry one output (as solver.metrics counts it).
+        # Without tensor names an op's outgoing edges carry one output (as solver.partitioning.metrics counts it).
         carried = data.get("tensors") or {("output of", u): data.get("bytes", 0)}
         for t, nbytes in carried.items():
             tensors.setdefault(t, (int(nbytes), u, []))[2].append(v)
@@ -751,7 +751,7 @@ def _heuristic_partitions(graph, num_parts, weight) -> list[list[int]]:
 
 
 def _verify(graph, parts, num_parts, memory_cap, weight):
-    from solver.metrics import check_partition
+    from solver.partitioning.metrics import check_partition
 
     return check_partition(graph, parts, num_parts, memory_cap=memory_cap, weight=weight)
 

@@ -20,7 +20,7 @@ from pymoo.indicators.hv import HV
 from pymoo.indicators.igd_plus import IGDPlus
 
 from solver.errors import InfeasibleError, UsageError
-from solver.fileio import write_atomic
+from solver.io.files import write_atomic
 
 REFERENCE_MARGIN = 1.1  # the reference point lies 10% beyond the worst valid point
 

@@ -1,6 +1,6 @@
 """Backend assignment as a two-objective search: NSGA-II (pymoo), random sampling, ONE's HLPS, brute force.
 
-Model. A point is a gene vector of a :class:`~solver.space.SearchSpace` (one gene per free decision and per
+Model. A point is a gene vector of a :class:`~solver.assignment.space.SearchSpace` (one gene per free decision and per
 settings variable). Objectives, both minimized: f1 = execution time (ms), f2 = peak memory (KB), as the
 device measures them. Constraint: g = 0 for a configuration the device ran correctly, g = 1 for one that
 failed or computed wrong outputs; an infeasible point is never on a front.
@@ -33,8 +33,8 @@ from pymoo.core.termination import NoTermination
 from devices.base import Device, MeasureSettings
 from devices.errors import LookupMiss
 from solver.errors import UsageError
-from solver.front import non_dominated
-from solver.space import SearchSpace
+from solver.assignment.front import non_dominated
+from solver.assignment.space import SearchSpace
 
 ALGORITHMS = ("nsga2", "random", "hlps", "brute-force")
 INVALID_OBJECTIVE = 1e30  # objectives of an infeasible point: pymoo ranks it by its constraint violation

@@ -6,7 +6,7 @@
   ``pkg-outputs`` and ``model-connect``, whose ``model:subgraph:io`` triples are *positions* in a
   part's input or output list, not tensor ids.
 
-Both are built from the same :class:`~solver.split.SplitResult` and checked against it: the names on
+Both are built from the same parts (:class:`PartFile`, in pipeline order) and checked against them: the names on
 the two ends of every connection agree, every triple has three fields and points at a real
 input/output, and no ``to`` is also a package input. A model input read by several parts appears in
 ``pkg-inputs`` once per reading part (a ``to`` may not be a package input, so it cannot be connected).
@@ -15,46 +15,51 @@ input/output, and no ``to`` is also a package input. A model input read by sever
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from solver import fileio
-from solver.errors import CheckError, UsageError
-
-if TYPE_CHECKING:  # split.py writes these files, so it imports this module, not the other way round
-    from solver.split import PartFile, SplitResult
+from solver.errors import CheckError
 
 MANIFEST_VERSION = ("1", "3", "0")
 
 
-def conn_dict(result: SplitResult, source_file: str) -> dict:
-    """circle-partitioner's connection file for ``result``; ``source_file`` is relative to the split directory."""
+@dataclass(frozen=True)
+class PartFile:
+    """One written part: its file (relative to the split directory) and its I/O tensor names."""
+
+    number: int
+    part_id: int
+    file: str
+    ops: tuple[int, ...]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+def conn_dict(parts: Sequence[PartFile], model_inputs: Sequence[str], model_outputs: Sequence[str],
+              source_file: str) -> dict:
+    """circle-partitioner's connection file of ``parts``; ``source_file`` is relative to the split directory."""
     return {
-        "source": {
-            "file": source_file,
-            "inputs": list(result.model_inputs),
-            "outputs": list(result.model_outputs),
-        },
-        "parts": [{"file": p.file, "inputs": list(p.inputs), "outputs": list(p.outputs)} for p in result.parts],
+        "source": {"file": source_file, "inputs": list(model_inputs), "outputs": list(model_outputs)},
+        "parts": [{"file": p.file, "inputs": list(p.inputs), "outputs": list(p.outputs)} for p in parts],
     }
 
 
-def manifest_dict(result: SplitResult) -> dict:
-    """The nnpackage 1.3 MANIFEST whose models are the parts of ``result``, in pipeline order."""
-    producer = {name: (p.number, i) for p in result.parts for i, name in enumerate(p.outputs)}
-    model_inputs = set(result.model_inputs)
+def manifest_dict(parts: Sequence[PartFile], model_inputs: Sequence[str], model_outputs: Sequence[str]) -> dict:
+    """The nnpackage 1.3 MANIFEST whose models are ``parts``, in pipeline order."""
+    producer = {name: (p.number, i) for p in parts for i, name in enumerate(p.outputs)}
     pkg_inputs = [
         _triple(p.number, i)
-        for name in result.model_inputs
-        for p in result.parts
+        for name in model_inputs
+        for p in parts
         for i, n in enumerate(p.inputs)
         if n == name
     ]
-    pkg_outputs = [_triple(*producer[name]) for name in result.model_outputs]
+    pkg_outputs = [_triple(*producer[name]) for name in model_outputs]
     connect: dict[str, list[str]] = {}
-    for p in result.parts:
+    for p in parts:
         for i, name in enumerate(p.inputs):
-            if name not in model_inputs:
+            if name not in set(model_inputs):
                 connect.setdefault(_triple(*producer[name]), []).append(_triple(p.number, i))
     major, minor, patch = MANIFEST_VERSION
     return {
@@ -62,8 +67,8 @@ def manifest_dict(result: SplitResult) -> dict:
         "minor-version": minor,
         "patch-version": patch,
         "configs": [],
-        "models": [p.file for p in result.parts],
-        "model-types": ["tflite"] * len(result.parts),
+        "models": [p.file for p in parts],
+        "model-types": ["tflite"] * len(parts),
         "pkg-inputs": pkg_inputs,
         "pkg-outputs": pkg_outputs,
         "model-connect": [{"from": src, "to": dsts} for src, dsts in connect.items()],
@@ -147,11 +152,3 @@ def validate_manifest(manifest: dict, parts: list[PartFile], model_inputs, model
     for triple in (_triple(p.number, i) for p in parts for i in range(len(p.inputs))):
         if counts.pop(triple, 0) != 1:
             raise CheckError(f"{where}: part input '{triple}' is not fed exactly once")
-
-
-def read_json(path: Path, what: str) -> dict:
-    """A JSON object from ``path``, or a one-line UsageError naming the file."""
-    data = fileio.read_json(path, what, UsageError)
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}: not a JSON object ({what})")
-    return data

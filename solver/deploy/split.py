@@ -23,10 +23,11 @@ import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
-from solver import connections
+from solver.io import connections
+from solver.io.connections import PartFile
 from solver.errors import CheckError, ModelError, UsageError
-from solver.fileio import read_json, write_atomic, write_json
-from solver.tflite import Model, read_model, read_model_bytes
+from solver.io.files import read_json, write_atomic, write_json
+from solver.io.tflite import Model, read_model, read_model_bytes
 
 # Buffer data is aligned like the TFLite converter aligns it, so kernels may read it in place.
 _BUFFER_ALIGNMENT = 16
@@ -45,18 +46,6 @@ class PartPlan:
     ops: tuple[int, ...]
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class PartFile:
-    """One written part: its file (relative to the split directory) and its I/O tensor names."""
-
-    number: int
-    part_id: int
-    file: str
-    ops: tuple[int, ...]
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
 
 
 @dataclass
@@ -84,30 +73,6 @@ class SplitResult:
             lines.append(f"  {p.file}: {len(p.ops)} ops, {len(p.inputs)} inputs, {len(p.outputs)} outputs{load}")
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
-
-
-def read_partition_map(path: str | Path, num_ops: int) -> list[int]:
-    """Read ONE's ``partition_map.json`` and check it fits a model of ``num_ops`` operators.
-
-    Raises
-    ------
-    UsageError
-        The file is missing, is not JSON, lacks ``partition_map``, holds non-integers or negative
-        ids, has the wrong length, or disagrees with its ``num_partitions``.
-    """
-    path = Path(path)
-    data = read_json(path, "partition map", UsageError)
-    parts = data.get("partition_map") if isinstance(data, dict) else None
-    if not isinstance(parts, list):
-        raise UsageError(f"{path}: no 'partition_map' list")
-    if not all(isinstance(p, int) and not isinstance(p, bool) and p >= 0 for p in parts):
-        raise UsageError(f"{path}: 'partition_map' must hold non-negative integers")
-    if len(parts) != num_ops:
-        raise UsageError(f"{path}: 'partition_map' has {len(parts)} entries, the model has {num_ops} operators")
-    declared = data.get("num_partitions")
-    if declared is not None and (not isinstance(declared, int) or (parts and max(parts) >= declared)):
-        raise UsageError(f"{path}: 'num_partitions' is {declared!r} but the map uses part {max(parts, default=0)}")
-    return parts
 
 
 def plan_parts(model: Model, parts: list[int]) -> list[PartPlan]:
@@ -223,8 +188,8 @@ def split_model(
         result.notes.append(f"empty parts {empty} were skipped; {len(files)} part models were written")
     encoded = {p.file: _part_bytes(whole, plan, names) for p, plan in zip(files, plans)}
     source = os.path.relpath(model_path.resolve(), out_dir.resolve())
-    conn = connections.conn_dict(result, source)
-    manifest = connections.manifest_dict(result)
+    conn = connections.conn_dict(result.parts, result.model_inputs, result.model_outputs, source)
+    manifest = connections.manifest_dict(result.parts, result.model_inputs, result.model_outputs)
     connections.validate_conn(conn, result.conn_json)
     connections.validate_manifest(manifest, files, result.model_inputs, result.model_outputs, result.manifest)
     for name, data in encoded.items():
@@ -259,7 +224,7 @@ def read_split(out_dir: str | Path) -> SplitResult:
         conn.json or the MANIFEST no longer matches the parts.
     """
     out_dir = Path(out_dir)
-    record = connections.read_json(out_dir / SPLIT_JSON, "split record (written by 'solve split')")
+    record = read_json(out_dir / SPLIT_JSON, "split record (written by 'solve split')", UsageError, dict)
     try:
         files = [
             PartFile(
@@ -284,11 +249,11 @@ def read_split(out_dir: str | Path) -> SplitResult:
     for p in files:
         if not (out_dir / p.file).is_file():
             raise UsageError(f"{out_dir / p.file}: part model is missing")
-    conn = connections.read_json(result.conn_json, "conn.json")
-    if conn != connections.conn_dict(result, record["source"]):
+    conn = read_json(result.conn_json, "conn.json", UsageError, dict)
+    if conn != connections.conn_dict(result.parts, result.model_inputs, result.model_outputs, record["source"]):
         raise CheckError(f"{result.conn_json}: does not match the parts in {out_dir / SPLIT_JSON}")
     connections.validate_conn(conn, result.conn_json)
-    manifest = connections.read_json(result.manifest, "nnpackage MANIFEST")
+    manifest = read_json(result.manifest, "nnpackage MANIFEST", UsageError, dict)
     connections.validate_manifest(manifest, files, result.model_inputs, result.model_outputs, result.manifest)
     return result
 

@@ -1,0 +1,37 @@
+"""ONE's ``partition_map.json``: ``{"partition_map": [part of op 0, ...], "num_partitions": K}``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from solver.errors import UsageError
+from solver.io.files import read_json, write_json
+
+
+def write_partition_map(path: str | Path, parts: list[int], num_parts: int) -> Path:
+    """Write ONE's ``{"partition_map": [part of op 0, ...], "num_partitions": K}`` atomically."""
+    return write_json(path, {"partition_map": [int(p) for p in parts], "num_partitions": int(num_parts)})
+
+
+def read_partition_map(path: str | Path, num_ops: int) -> list[int]:
+    """Read ONE's ``partition_map.json`` and check it fits a model of ``num_ops`` operators.
+
+    Raises
+    ------
+    UsageError
+        The file is missing, is not JSON, lacks ``partition_map``, holds non-integers or negative
+        ids, has the wrong length, or disagrees with its ``num_partitions``.
+    """
+    path = Path(path)
+    data = read_json(path, "partition map", UsageError)
+    parts = data.get("partition_map") if isinstance(data, dict) else None
+    if not isinstance(parts, list):
+        raise UsageError(f"{path}: no 'partition_map' list")
+    if not all(isinstance(p, int) and not isinstance(p, bool) and p >= 0 for p in parts):
+        raise UsageError(f"{path}: 'partition_map' must hold non-negative integers")
+    if len(parts) != num_ops:
+        raise UsageError(f"{path}: 'partition_map' has {len(parts)} entries, the model has {num_ops} operators")
+    declared = data.get("num_partitions")
+    if declared is not None and (not isinstance(declared, int) or (parts and max(parts) >= declared)):
+        raise UsageError(f"{path}: 'num_partitions' is {declared!r} but the map uses part {max(parts, default=0)}")
+    return parts

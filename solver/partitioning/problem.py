@@ -1,0 +1,83 @@
+"""The partitioning problem: an operator DAG with integer op weights, and where it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import networkx as nx
+
+from solver.data import DEFAULT_MODEL, DEFAULT_TRACE
+from solver.errors import UsageError
+from solver.io.graphs import read_graph_json, read_in2
+from solver.io.tflite import Model, read_model
+from solver.io.trace import attach_weights, read_trace
+
+
+@dataclass
+class PartitionProblem:
+    """An op DAG to split into pipeline stages (see docs/design.md for the graph convention).
+
+    ``graph`` nodes are 0..n-1 with an integer ``weight`` (in ``weight_unit``); ``notes`` are facts the
+    report must tell the user (dynamic batch, several subgraphs, how the weights were measured).
+    """
+
+    graph: nx.DiGraph
+    name: str
+    source: Path
+    notes: list[str] = field(default_factory=list)
+    weight_unit: str = "us"
+    model: Model | None = None  # the TFLite model, when the input was one
+    trace: Path | None = None  # the trace the weights came from
+    trace_runs: int | None = None  # how many runs the trace held per op
+
+    @property
+    def num_ops(self) -> int:
+        return self.graph.number_of_nodes()
+
+    @property
+    def total_weight(self) -> int:
+        return sum(w for _, w in self.graph.nodes(data="weight"))
+
+
+def load_problem(path: str | Path | None = None, trace: str | Path | None = None) -> PartitionProblem:
+    """Read a partitioning problem; reading never measures anything.
+
+    - a TFLite model (``.tflite``, ``.circle``, or either compressed with xz/gzip) with an onert trace
+      (Chrome trace or ``trace.json``) giving the op weights (``solver.deploy.profiling`` measures one);
+    - a JSON graph (``.json``, docs/graph-format.md) or a SALBP ``.IN2`` file, which carry their weights;
+    - nothing: the bundled default, InceptionV3 with a trace measured by onert on it.
+
+    Raises
+    ------
+    ModelError, TraceError, GraphFormatError, UsageError
+        The input cannot be read, a model comes without a trace, or a graph file comes with one.
+    """
+    if path is None:
+        path, trace = DEFAULT_MODEL, trace or DEFAULT_TRACE
+    path = Path(path)
+    if not needs_trace(path):
+        if trace is not None:
+            raise UsageError(f"{path}: a graph file carries its own weights; drop the trace {trace}")
+        graph = read_in2(path) if path.suffix.lower() == ".in2" else read_graph_json(path)
+        return PartitionProblem(graph=graph, name=graph.graph["name"], source=path, weight_unit=graph.graph["unit"])
+    if trace is None:
+        raise UsageError(f"{path}: a model needs a trace of its op times (measure one with 'solve profile')")
+    return _model_problem(read_model(path), Path(trace))
+
+
+def needs_trace(path: str | Path) -> bool:
+    """Whether ``path`` is a model, whose op weights come from a trace (not a JSON graph or .IN2 file)."""
+    return Path(path).suffix.lower() not in (".json", ".in2")
+
+
+def _model_problem(model: Model, trace: Path) -> PartitionProblem:
+    path = model.path
+    graph = model.op_graph()
+    notes = list(model.notes)
+    times = read_trace(trace)
+    notes += attach_weights(graph, model, times)
+    _, high = times.runs
+    return PartitionProblem(
+        graph=graph, name=path.name, source=path, notes=notes, model=model, trace=trace, trace_runs=high
+    )
