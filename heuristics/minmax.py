@@ -34,7 +34,7 @@ Fixes (each checked against ONE's code):
 - All-zero weights: ONE's bottleneck search returns part ``-1`` when every part weighs 0; here the loop stops.
 - Cost: ONE recomputes in-degrees from the full adjacency matrix at every step of the sort (cubic in the
   number of ops) and rebuilds the session graph from all op pairs after every move; here both are incremental.
-- Memory overhead and transfer bytes (reported by ``solver.metrics``, not here) use real dtype sizes; ONE
+- Memory overhead and transfer bytes (reported by ``solver.partitioning.metrics``, not here) use real dtype sizes; ONE
   counts 4 bytes per element and asserts a single tensor per edge, which fails on ops reading two outputs of
   the same producer.
 
