@@ -24,11 +24,11 @@ from pathlib import Path
 
 from devices import open_device
 from devices.cache import default_cache_dir
-from solver.assignment.run import ParetoSettings, run_pareto
-from solver.assignment.bruteforce import BruteForceSettings, brute_force
-from solver.io.files import write_json
-from solver.assignment.search import SearchSettings
+from solver.assignment.bruteforce import brute_force
+from solver.assignment.run import run_pareto
+from solver.assignment.settings import BruteForceSettings, ParetoSettings, SearchSettings
 from solver.assignment.synthetic import synthetic_dump
+from solver.io.files import write_json
 
 BUDGETS = (0.02, 0.05, 0.10, 0.20)
 TARGET_RATIO, TARGET_BUDGET = 0.99, 0.10

@@ -1,4 +1,5 @@
-"""Where a model runs and is measured: local onert, ssh, sdb and lookup dumps. Imports nothing else of nnpart."""
+"""Where a model runs and is measured: local onert, ssh, sdb, and lookup tables of measurements (built by
+solver from dumps). Imports nothing else of nnpart."""
 
 from __future__ import annotations
 
@@ -17,13 +18,13 @@ def open_device(spec: str, *, cache: bool = True, cache_dir: str | Path | None =
     """The device named by ``spec``.
 
     ``spec`` is ``"local"`` (onert here), ``"ssh://user@host[:port]"`` (the system ssh with the user's
-    keys), ``"sdb://serial"`` (Tizen's sdb) or the path of a brute-force dump (a lookup device).
+    keys) or ``"sdb://serial"`` (Tizen's sdb). A brute-force dump is a file, not a device spec: solver reads
+    it and builds a :class:`devices.lookup.LookupDevice` (``solver.assignment.offline.open_spec``).
 
     Measuring devices go through the on-disk measurement cache (``devices.cache``) unless ``cache`` is
     False; ``cache_dir`` overrides ``$NNPART_CACHE_DIR`` / ``~/.cache/nnpart``. Other options: for ssh
     ``identity`` (key file), ``ssh_options`` (extra ``-o`` words); for ssh and sdb ``workdir`` (on the
-    board, default ``/tmp/nnpart``) and ``python`` (the board's interpreter, default ``python3``); for a
-    dump ``backends`` (its backend names when the dump does not list them).
+    board, default ``/tmp/nnpart``) and ``python`` (the board's interpreter, default ``python3``).
     """
     from devices.cache import CachedDevice, MeasurementCache, default_cache_dir
 
@@ -45,16 +46,8 @@ def open_device(spec: str, *, cache: bool = True, cache_dir: str | Path | None =
             transport = SdbTransport(**address)
         _no_options(spec, options)
         device = RemoteDevice(transport, **board)
-    elif "://" not in spec and Path(spec).suffix == ".json":
-        from devices.lookup import LookupDevice
-
-        backends = options.pop("backends", None)
-        _no_options(spec, options)
-        return LookupDevice(spec, tuple(backends) if backends else None)
     else:
-        raise DeviceSpecError(
-            f"{spec!r}: not a device (use local, ssh://user@host[:port], sdb://serial or a brute-force dump .json)"
-        )
+        raise DeviceSpecError(f"{spec!r}: not a device (use local, ssh://user@host[:port] or sdb://serial)")
     return CachedDevice(device, MeasurementCache(root / "measurements")) if cache else device
 
 

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from devices import open_device
-from devices.lookup import LookupDevice
-from solver.assignment.bruteforce import BruteForceSettings, brute_force, checkpoint_path
+from solver.assignment.bruteforce import brute_force, checkpoint_path
+from solver.assignment.offline import open_spec
+from solver.assignment.settings import BruteForceSettings
 from solver.errors import UsageError
 
 QUICK = dict(repeats=1)
@@ -33,7 +34,7 @@ def test_name_mode_dump_answers_as_a_lookup_device(device, branchy_cnn, tmp_path
     by_id = {s["id"]: s for s in dump["solutions"]}
     assert by_id[1].get("valid") is False and "differs" in by_id[1]["reason"]
     assert by_id[0]["time"] > 0 and by_id[0]["memory"] > 0
-    lookup = LookupDevice(out)
+    lookup = open_spec(str(out))
     space = result.space
     for ordinal in range(space.size):
         genes = space.point(ordinal)
@@ -82,5 +83,9 @@ def test_command_prints_progress(branchy_cnn, tmp_path, capsys, monkeypatch):
     assert main(["brute-force", str(branchy_cnn), "--out", str(out), "--repeats", "1"]) == 0
     captured = capsys.readouterr()
     assert "[4/4]" in captured.err and "measured 4" in captured.out
+    assert main(["brute-force", str(branchy_cnn), "--out", str(out), "--repeats", "1", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["schema"] == "nnpart.brute_force/1" and printed["points"] == 4 and printed["out"] == str(out)
+    assert printed["backends"] == ["cpu", "ruy"] and printed["measured"] + printed["resumed"] == 4
     assert main(["brute-force", str(branchy_cnn), "--out", str(out), "--mode", "index", "--max-points", "3"]) == 2
     assert "UsageError" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The lookup device: ONE's ids from configurations, answers from dumps, misses as errors."""
+"""The lookup device built from a parsed dump: ONE's ids from configurations, answers by id, misses as errors."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices import open_device
 from devices.base import BackendConfig, MeasureSettings
 from devices.errors import DeviceSpecError, LookupMiss
 from devices.lookup import LookupDevice
-from devices.oneids import id_to_digits
+from solver.assignment.offline import offline_source, open_spec
+from solver.assignment.oneids import id_to_digits
+from solver.errors import DumpError, UsageError
+from solver.io.dumps import parse_dump, read_dump
 
 # The seed's name-mode dump (ONE's README): 5 op types, 2 backends, ids 0..31 (only some kept here).
 ONE_DUMP = {
@@ -29,8 +31,13 @@ def write(tmp_path, dump, name="dump.json"):
     return path
 
 
+def lookup(path, backends=None) -> LookupDevice:
+    """The lookup device of the dump file ``path``."""
+    return offline_source(read_dump(path), backends).device
+
+
 def test_name_mode_ids_follow_one(tmp_path):
-    device = LookupDevice(write(tmp_path, ONE_DUMP), backends=("cpu", "acl_cl"))
+    device = lookup(write(tmp_path, ONE_DUMP), backends=("cpu", "acl_cl"))
     config = BackendConfig(("cpu", "acl_cl"), op_types=(("DepthwiseConv2D", "acl_cl"),))
     assert device.id_of(config) == 4
     m = device.measure(tmp_path / "any.tflite", config, SETTINGS)
@@ -39,7 +46,7 @@ def test_name_mode_ids_follow_one(tmp_path):
 
 
 def test_missing_id_is_a_lookup_miss(tmp_path):
-    device = LookupDevice(write(tmp_path, ONE_DUMP), backends=("cpu", "acl_cl"))
+    device = lookup(write(tmp_path, ONE_DUMP), backends=("cpu", "acl_cl"))
     with pytest.raises(LookupMiss, match="no solution with id 1"):
         device.measure(tmp_path / "m.tflite", BackendConfig(("cpu", "acl_cl"), op_types=(("Pool2D", "acl_cl"),)), SETTINGS)
     with pytest.raises(LookupMiss, match="no backend 'ruy'"):
@@ -49,13 +56,13 @@ def test_missing_id_is_a_lookup_miss(tmp_path):
 
 
 def test_incomplete_dump_without_backends_is_refused(tmp_path):
-    with pytest.raises(DeviceSpecError, match="no 'backends' list"):
-        LookupDevice(write(tmp_path, ONE_DUMP))
+    with pytest.raises(DumpError, match="dump.json: the dump has no 'backends' list"):
+        lookup(write(tmp_path, ONE_DUMP))
 
 
 def test_complete_dump_infers_ones_backend_numbering(tmp_path):
     dump = {"oplist": ["Conv2D", "Softmax"], "solutions": [{"id": i, "time": i, "memory": 1} for i in range(9)]}
-    assert LookupDevice(write(tmp_path, dump)).backend_names == ("cpu", "acl_cl", "acl_neon")
+    assert offline_source(parse_dump(dump)).device.backend_names == ("cpu", "acl_cl", "acl_neon")
 
 
 INDEX_DUMP = {
@@ -69,7 +76,8 @@ INDEX_DUMP = {
 
 
 def test_index_mode_groups_and_invalid_entries(tmp_path):
-    device = open_device(str(write(tmp_path, INDEX_DUMP)))
+    device = open_spec(str(write(tmp_path, INDEX_DUMP)))
+    assert isinstance(device, LookupDevice)
     assert device.backends() == {"cpu": None, "ruy": None}
     # ops 0 and 2 form group 0, op 3 is group 2: digits (1, 0, 1) -> id 5
     config = BackendConfig(("cpu", "ruy"), op_indices=((0, "ruy"), (2, "ruy"), (3, "ruy")))
@@ -83,7 +91,7 @@ def test_index_mode_groups_and_invalid_entries(tmp_path):
 
 @given(st.integers(0, 7))
 def test_every_index_id_round_trips(tmp_path_factory, solution_id):
-    device = LookupDevice(write(tmp_path_factory.mktemp("d"), INDEX_DUMP))
+    device = lookup(write(tmp_path_factory.mktemp("d"), INDEX_DUMP))
     digits = id_to_digits(solution_id, 2, 3)
     ops = tuple((i, device.backend_names[digits[g]]) for i, g in enumerate(INDEX_DUMP["opmap"]))
     assert device.id_of(BackendConfig(("cpu", "ruy"), op_indices=ops)) == solution_id
@@ -92,15 +100,22 @@ def test_every_index_id_round_trips(tmp_path_factory, solution_id):
 def test_model_mismatch_is_refused(tmp_path):
     model = tmp_path / "m.tflite"
     model.write_bytes(b"model bytes")
-    device = LookupDevice(write(tmp_path, {**INDEX_DUMP, "model_sha256": "0" * 64}))
+    device = lookup(write(tmp_path, {**INDEX_DUMP, "model_sha256": "0" * 64}))
     with pytest.raises(DeviceSpecError, match="another model"):
         device.measure(model, BackendConfig(), SETTINGS)
 
 
-@pytest.mark.parametrize("text, message", [("{", "not a JSON"), ('{"oplist": []}', "no 'solutions'"),
-                                           ('{"solutions": [{"id": 1}]}', "lacks an id, a time")])  # fmt: skip
-def test_malformed_dumps(tmp_path, text, message):
-    path = tmp_path / "bad.json"
-    path.write_text(text)
-    with pytest.raises(DeviceSpecError, match=message):
-        LookupDevice(path, backends=("cpu",))
+def test_a_dump_spec_takes_no_device_options(tmp_path):
+    path = str(write(tmp_path, INDEX_DUMP))
+    with pytest.raises(UsageError, match="a dump takes no device option"):
+        open_spec(path, identity="key")
+    with pytest.raises(UsageError, match="only a dump takes a list of backend names"):
+        open_spec("local", backends=("cpu",))
+
+
+def test_a_device_table_needs_no_file():
+    from devices.base import Measurement
+
+    device = LookupDevice("table", ("cpu",), {0: Measurement(True, times_ms=[1.5], peak_rss_kb=10)}, lambda c: 0)
+    assert device.measure(None, BackendConfig(), SETTINGS).time_ms == 1.5
+    assert device.name == "table" and device.backends() == {"cpu": None}

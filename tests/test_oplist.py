@@ -56,5 +56,10 @@ def test_command_writes_ones_file(branchy_cnn, tmp_path, capsys, monkeypatch):
     assert main(["oplist", str(branchy_cnn), "--mode", "index", "--out", str(out)]) == 0
     data = json.loads(out.read_text())
     assert set(data) == {"oplist", "opmap", "opname_by_indx"}
+    capsys.readouterr()
+    assert main(["oplist", str(branchy_cnn), "--out", str(out), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["schema"] == "nnpart.oplist/1" and printed["mode"] == "name" and printed["out"] == str(out)
+    assert printed["oplist"] == json.loads(out.read_text())["oplist"] and printed["num_decisions"] == 8
     assert main(["oplist", str(tmp_path / "missing.tflite"), "--out", str(tmp_path / "x.json")]) == 2
     assert "ModelError" in capsys.readouterr().err and not (tmp_path / "x.json").exists()

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 
+from devices.base import MeasureSettings
+
 from devices.lookup import LookupDevice
-from solver.assignment.run import ParetoSettings, dump_space, run_pareto
 import solver.cli
+from solver.assignment.front import non_dominated
+from solver.assignment.offline import open_dump
+from solver.assignment.run import run_pareto
+from solver.assignment.search import Evaluator, search
+from solver.assignment.settings import ALGORITHMS, BruteForceSettings, ParetoSettings, SearchSettings
+from solver.assignment.synthetic import synthetic_dump
 from solver.errors import DumpError, UsageError
 from solver.io.files import write_json
-from solver.assignment.front import non_dominated
-from solver.assignment.search import ALGORITHMS, Evaluator, SearchSettings, search
-from solver.assignment.synthetic import synthetic_dump
 
 
 @pytest.fixture
@@ -55,8 +60,8 @@ def test_invalid_points_never_on_the_front(dump6, algorithm):
     outcome = run_pareto(ParetoSettings(offline=dump6, search=SearchSettings(algorithm, 30, None, 2)))
     assert all(e.valid for e in outcome.result.front)
     assert outcome.result.front and any(not e.valid for e in outcome.result.evaluations)
-    dumped = outcome.to_json()
-    assert all(s["id"] % 7 != 3 for s in dumped["solutions"])
+    assert all(s["id"] % 7 != 3 for s in outcome.estimator_dump()["solutions"])
+    assert all(p["id"] % 7 != 3 for p in outcome.to_json()["front"])
 
 
 class CountingLookup(LookupDevice):
@@ -64,15 +69,17 @@ class CountingLookup(LookupDevice):
 
     calls = 0
 
-    def measure(self, model, config, settings):
+    def measure_id(self, solution_id):
         self.calls += 1
-        return super().measure(model, config, settings)
+        return super().measure_id(solution_id)
 
 
 @pytest.mark.parametrize("algorithm", ["nsga2", "hlps", "random"])
 def test_the_cache_prevents_repeated_measurements(dump6, algorithm):
-    device = CountingLookup(dump6)
-    space = dump_space(device, ParetoSettings(offline=dump6))
+    source = open_dump(dump6)
+    real = source.device
+    device = CountingLookup(real.name, real.backend_names, real.measurements, source.space.id_of_config)
+    space = source.space
     evaluator = Evaluator(space, device, None)
     result = search(space, evaluator, SearchSettings(algorithm, 40, 8, 0))
     assert device.calls == len(result.evaluations) == 40
@@ -140,3 +147,58 @@ def test_offline_dump_of_another_model_is_refused_with_the_difference(dump6, bra
 def test_unknown_algorithm_is_refused(dump6):
     with pytest.raises(UsageError, match="unknown algorithm 'sa'"):
         run_pareto(ParetoSettings(offline=dump6, search=SearchSettings("sa")))
+
+
+def test_a_dump_named_as_the_device_is_searched_offline(solve, dump6, capsys):
+    runs = [run_pareto(ParetoSettings(**{key: value}, search=SearchSettings("nsga2", 20, None, 4)))
+            for key, value in (("offline", dump6), ("device", str(dump6)))]  # fmt: skip
+    assert [e.point_id for e in runs[0].result.evaluations] == [e.point_id for e in runs[1].result.evaluations]
+    assert runs[0].quality == runs[1].quality
+    printed = []
+    for option in ("--offline", "--device"):
+        assert solve(["pareto", option, str(dump6), "--budget", "20", "--seed", "4", "--json"]) == 0
+        printed.append(json.loads(capsys.readouterr().out))
+    for document in printed:
+        del document["summary"]["wall_s"]
+    assert printed[0] == printed[1]
+    assert list(printed[0])[0] == "schema" and printed[0]["schema"] == "nnpart.pareto/1"
+    assert printed[0]["summary"]["unique_evaluations"] == 20
+
+
+def test_command_pick_as_json(solve, dump6, capsys):
+    assert solve(["pareto", "--offline", str(dump6), "--budget", "64", "--pick", "smallest", "--json"]) == 0
+    picked = json.loads(capsys.readouterr().out)
+    assert picked["schema"] == "nnpart.pareto_pick/1" and picked["id"] == 0
+    assert picked["environment"] == {f"OP_BACKEND_Op{k:02d}": "cpu" for k in range(6)}
+
+
+SETTINGS_REFUSED = [
+    (lambda: SearchSettings(budget=0), ["--budget", "0"], "--budget must be at least 1, not 0"),
+    (lambda: SearchSettings(population=1), ["--population", "1"], "--population must be at least 2, not 1"),
+    (lambda: SearchSettings(seed=-1), ["--seed", "-1"], "--seed must be at least 0, not -1"),
+    (lambda: ParetoSettings(device="local", measure=MeasureSettings(repeats=0)), ["--repeats", "0"],
+     "--repeats must be at least 1, not 0"),  # fmt: skip
+    (lambda: ParetoSettings(device="local", measure=MeasureSettings(warmup=-1)), ["--warmup", "-1"],
+     "--warmup must be at least 0, not -1"),  # fmt: skip
+    (lambda: ParetoSettings(device="local", settings=("THREADS",)), ["--settings", "THREADS"],
+     "unknown onert setting 'THREADS'; choose from EXECUTOR, CPU_MEMORY_PLANNER, NUM_THREADS"),  # fmt: skip
+]
+
+
+@pytest.mark.parametrize("build, options, message", SETTINGS_REFUSED)
+def test_settings_refuse_the_same_through_api_and_command(solve, dump6, capsys, build, options, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        build()
+    assert solve(["pareto", "--offline", str(dump6), *options]) == 2
+    assert capsys.readouterr().err == f"UsageError: {message}\n"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"backends": ()}, "--backends needs distinct backend names"), ({"mode": "size"}, "unknown --mode 'size'"),
+     ({"repeats": 0}, "--repeats must be at least 1"), ({"warmup": -1}, "--warmup must be at least 0"),
+     ({"max_points": 0}, "--max-points must be at least 1")],
+)  # fmt: skip
+def test_brute_force_settings_refuse_bad_values(kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        BruteForceSettings(**kwargs)

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.oneids import id_to_digits
+from devices.base import BackendConfig
+from solver.assignment.oneids import id_to_digits
 from solver.errors import UsageError
 from solver.assignment.space import SETTINGS, env_lines, index_space, name_space, settings_from_names
 
@@ -113,7 +114,28 @@ def test_ids_round_trip_and_are_distinct(space):
         genes = space.point(ordinal)
         point_id = space.point_id(genes)
         assert space.genes_of_id(point_id) == genes
+        assert space.id_of_config(space.config(genes)) == point_id
         base = len(space.backends)
         assert id_to_digits(point_id % base ** len(space.decisions), base, len(space.decisions)) == space.digits(genes)
         ids.add(point_id)
     assert len(ids) == space.size
+
+
+def test_id_of_any_index_configuration():
+    space = index_space([0, 1, 0], ["Conv2D", "FullyConnected", "Conv2D"], CPU_RUY)
+    for genes in space.points():
+        assert space.id_of_config(space.config(genes)) == space.point_id(genes)
+    # by op type, with an op index taking precedence as in onert
+    assert space.id_of_config(BackendConfig(("cpu", "ruy"), op_types=(("Conv2D", "ruy"),))) == 1
+    assert space.id_of_config(BackendConfig(("cpu", "ruy"), op_types=(("Conv2D", "ruy"),), op_indices=((1, "ruy"),))) == 3
+    with pytest.raises(ValueError, match="splits op group 0"):
+        space.id_of_config(BackendConfig(("cpu", "ruy"), op_indices=((0, "ruy"),)))
+    with pytest.raises(ValueError, match="no backend 'npu'"):
+        space.id_of_config(BackendConfig(("npu",)))
+    with pytest.raises(ValueError, match="no onert setting EXECUTOR"):
+        space.id_of_config(BackendConfig(settings=(("EXECUTOR", "Dataflow"),)))
+
+
+def test_points_enumerate_the_space_in_order():
+    space = name_space(["Conv2D", "FullyConnected"], CPU_RUY, settings_from_names(["NUM_THREADS"]))
+    assert list(space.points()) == [space.point(k) for k in range(space.size)] and space.size == 8

@@ -1,13 +1,14 @@
 """ONE's brute-force profiler: measure every runnable backend assignment and write ONE's dump.
 
-The space is the one ``solve pareto`` searches (``solver.assignment.space``): one decision per onert op type
+The space is the one ``solve pareto`` searches, enumerated by the search's ``exhaustive`` algorithm through
+its evaluator (one enumeration, each point measured once) (``solver.assignment.space``): one decision per onert op type
 (name mode) or per (TFLite op name, data size) group (index mode), each over the backends the device
 can run for it, so no configuration that cannot prepare is ever run. Ids are ONE's: base-b digits,
 least significant first. Ids that put an op on a backend that cannot run it are not in the dump (a
 lookup device answers them with LookupMiss); configurations that ran but failed or computed wrong
 outputs are, with ``"valid": false`` and the reason, and ``time``/``memory`` null.
 
-Dump (ONE's keys first): ``oplist``, ``opmap`` and ``opname_by_indx`` (index mode), ``solutions``
+Dump (``solver.io.dumps``, ONE's keys first): ``oplist``, ``opmap`` and ``opname_by_indx`` (index mode), ``solutions``
 [{"id", "time" (ms, median of the timed runs), "memory" (KB, peak RSS)}], plus ours: ``mode``,
 ``backends`` (digit value -> name), ``model``, ``model_sha256``, ``device``, ``measure`` (warm-up,
 repeats, seed) and ``space_size`` (b ** digits, ONE's whole id space).
@@ -24,29 +25,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from devices.base import Device, MeasureSettings
+from devices.base import Device
 from devices.workerdevice import file_digest
-from solver.errors import UsageError
+from solver.assignment.search import Evaluation, Evaluator, exhaustive
+from solver.assignment.settings import BruteForceSettings
+from solver.assignment.space import SearchSpace, index_space, name_space
+from solver.errors import DumpError, UsageError
+from solver.io.dumps import Dump, Solution, dump_document, parse_solutions
 from solver.io.files import write_json
 from solver.io.oplist import OpList, read_oplist
-from solver.assignment.space import SearchSpace, index_space, name_space
 
-DEFAULT_MAX_POINTS = 4096
 CHECKPOINT_SECONDS = 10.0
-
-
-@dataclass(frozen=True)
-class BruteForceSettings:
-    """What to enumerate and how to measure each point."""
-
-    mode: str = "name"
-    backends: tuple[str, ...] = ("cpu", "ruy")  # digit value -> backend; the first is the default
-    warmup: int = 1
-    repeats: int = 3
-    seed: int = 0
-    timeout: float = 300.0  # seconds per measurement
-    max_points: int = DEFAULT_MAX_POINTS  # refuse larger spaces...
-    force: bool = False  # ...unless forced
 
 
 @dataclass
@@ -54,14 +43,27 @@ class BruteForceResult:
     """The dump written and how it was obtained."""
 
     out: Path
-    dump: dict
+    dump: Dump
     space: SearchSpace
     measured: int  # points measured in this run
     resumed: int  # points taken from the checkpoint
     invalid: int  # points that ran but failed or mismatched
 
+    def to_json(self) -> dict:
+        """The run for ``--json``: the file written, the space and the counts."""
+        return {
+            "out": str(self.out),
+            "mode": self.dump.mode,
+            "backends": list(self.space.backends),
+            "space": self.space.describe(),
+            "points": len(self.dump.solutions),
+            "measured": self.measured,
+            "resumed": self.resumed,
+            "invalid": self.invalid,
+        }
 
-Progress = Callable[[int, int, dict], None]  # (points done, points in all, the solution entry)
+
+Progress = Callable[[int, int, dict], None]  # (points done, points in all, the solution's dump entry)
 
 
 def build_space(model_path: Path, device: Device, mode: str, backends: tuple[str, ...]) -> tuple[OpList, SearchSpace]:
@@ -105,63 +107,85 @@ def brute_force(
             f"or name mode / fewer backends"
         )
     header = _header(model_path, device, oplist, space, settings)
-    done = _resume(checkpoint_path(out), header)
-    resumed = len(done)
-    measure = MeasureSettings(settings.warmup, settings.repeats, False, settings.timeout, settings.seed)
+    evaluator = Evaluator(space, device, model_path, settings.measure)
+    resumed = _resume(checkpoint_path(out), header, evaluator)
     last_save = time.monotonic()
+
+    def measured(evaluator: Evaluator, evaluation: Evaluation) -> None:
+        nonlocal last_save
+        if on_progress is not None:
+            on_progress(evaluator.count, space.size, _solution(evaluation).brute_force_entry())
+        if time.monotonic() - last_save > CHECKPOINT_SECONDS:
+            _save_checkpoint(checkpoint_path(out), header, evaluator)
+            last_save = time.monotonic()
+
+    evaluator.on_measure = measured
     try:
-        for ordinal in range(space.size):
-            genes = space.point(ordinal)
-            point_id = space.point_id(genes)
-            if point_id in done:
-                continue
-            m = device.measure(model_path, space.config(genes), measure)
-            entry = {"id": point_id, "time": round(m.time_ms, 3), "memory": m.peak_rss_kb}
-            if not m.valid:
-                entry = {"id": point_id, "time": None, "memory": None, "valid": False, "reason": m.reason}
-            done[point_id] = entry
-            if on_progress is not None:
-                on_progress(len(done), space.size, entry)
-            if time.monotonic() - last_save > CHECKPOINT_SECONDS:
-                _save_checkpoint(checkpoint_path(out), header, done)
-                last_save = time.monotonic()
+        exhaustive(space, evaluator)
     except BaseException:
-        _save_checkpoint(checkpoint_path(out), header, done)
+        _save_checkpoint(checkpoint_path(out), header, evaluator)
         raise
-    dump = {**{k: header[k] for k in ("oplist", "opmap", "opname_by_indx") if k in header},
-            "solutions": [done[k] for k in sorted(done)],
-            **{k: v for k, v in header.items() if k not in ("oplist", "opmap", "opname_by_indx")}}  # fmt: skip
-    write_json(out, dump)
+    solutions = {e.point_id: _solution(e) for e in evaluator.evaluations()}
+    dump = Dump(**{**header, "solutions": solutions}, path=out)
+    write_json(out, dump_document(dump))
     checkpoint_path(out).unlink(missing_ok=True)
-    invalid = sum(1 for e in done.values() if e.get("valid") is False)
-    return BruteForceResult(out, dump, space, len(done) - resumed, resumed, invalid)
+    invalid = sum(1 for s in solutions.values() if not s.valid)
+    return BruteForceResult(out, dump, space, len(solutions) - resumed, resumed, invalid)
+
+
+def _solution(e: Evaluation) -> Solution:
+    """A measured point as the dump keeps it (an invalid point with no time or memory)."""
+    if not e.valid:
+        return Solution(e.point_id, None, None, False, e.reason)
+    return Solution(e.point_id, round(e.time_ms, 3), e.memory_kb)
 
 
 def _header(model_path: Path, device: Device, oplist: OpList, space: SearchSpace, settings: BruteForceSettings) -> dict:
-    """Everything but the solutions; a checkpoint resumes only under the same header."""
-    header = oplist.to_json()
-    header.update(
+    """Every field of the dump but the solutions; a checkpoint resumes only under the same header."""
+    return dict(
         mode=settings.mode,
-        backends=list(space.backends),
-        model=model_path.name,
+        oplist=oplist.oplist,
+        opmap=oplist.opmap,
+        opname_by_indx=oplist.opname_by_indx,
+        backends=space.backends,
         model_sha256=file_digest(model_path),
-        device=device.name,
-        measure={"warmup": settings.warmup, "repeats": settings.repeats, "seed": settings.seed},
-        space_size=len(space.backends) ** len(space.decisions),
+        about={
+            "model": model_path.name,
+            "device": device.name,
+            "measure": {"warmup": settings.warmup, "repeats": settings.repeats, "seed": settings.seed},
+            "space_size": len(space.backends) ** len(space.decisions),
+        },
     )
-    return header
 
 
-def _resume(path: Path, header: dict) -> dict[int, dict]:
-    """Solutions of a checkpoint written under the same header, else none."""
+def _header_json(header: dict) -> dict:
+    document = dump_document(Dump(**{**header, "solutions": {}}))
+    del document["solutions"]
+    return document
+
+
+def _resume(path: Path, header: dict, evaluator: Evaluator) -> int:
+    """Put the solutions of a checkpoint written under the same header into the evaluator's cache; how many."""
     try:
         saved = json.loads(path.read_text())
     except (OSError, ValueError):
-        return {}
-    if not isinstance(saved, dict) or saved.get("header") != header:
-        return {}
-    return {int(e["id"]): e for e in saved.get("solutions", [])}
+        return 0
+    if not isinstance(saved, dict) or saved.get("header") != _header_json(header):
+        return 0
+    space = evaluator.space
+    try:
+        solutions = parse_solutions(saved.get("solutions", []), f"{path}: ")
+        for s in solutions.values():
+            genes = space.genes_of_id(s.id)
+            time_ms = float("nan") if s.time_ms is None else s.time_ms
+            memory_kb = float("nan") if s.memory_kb is None else s.memory_kb
+            evaluator.cache[genes] = Evaluation(genes, s.id, s.valid, time_ms, memory_kb, s.reason)
+    except (DumpError, ValueError):
+        evaluator.cache.clear()  # a damaged checkpoint is measured again, not trusted
+        return 0
+    return len(evaluator.cache)
 
 
-def _save_checkpoint(path: Path, header: dict, done: dict[int, dict]) -> None:
-    write_json(path, {"header": header, "solutions": list(done.values()), "saved_at": time.time()})
+def _save_checkpoint(path: Path, header: dict, evaluator: Evaluator) -> None:
+    entries = [_solution(e).brute_force_entry() for e in evaluator.evaluations()]
+    write_json(path, {"header": _header_json(header), "solutions": entries, "saved_at": time.time()})

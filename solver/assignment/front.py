@@ -1,4 +1,4 @@
-"""Pareto fronts of (time, memory), their quality indicators, and choosing one point of a front.
+"""Pareto fronts of (time, memory), their quality (indicators and ``assess``), and choosing one point of a front.
 
 Both objectives are minimized: execution time in ms and peak memory in KB. Quality is measured against
 one fixed reference point per problem (``reference_point``), so figures of different searches on the same
@@ -73,6 +73,65 @@ def igd_plus(front: np.ndarray, true_front: np.ndarray, reference: np.ndarray) -
         return float("inf")
     true_front = np.asarray(true_front, dtype=float).reshape(-1, 2)
     return float(IGDPlus(true_front / reference)(front / reference))
+
+
+@dataclass(frozen=True)
+class TruePoint:
+    """A valid point of a completely known space (a complete dump)."""
+
+    point_id: int
+    time_ms: float
+    memory_kb: float
+
+
+@dataclass(frozen=True)
+class Quality:
+    """How good a found front is, against one fixed reference point per problem."""
+
+    reference: tuple[float, float]  # (ms, KB)
+    reference_from: str  # "complete dump" or "evaluated points"
+    hypervolume: float  # of the found front, in units of the reference box
+    true_front: tuple[TruePoint, ...] | None = None  # when the whole space is known
+    true_hypervolume: float | None = None
+    igd_plus: float | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        """Hypervolume found / true (1 = the true front's hypervolume)."""
+        if self.true_hypervolume is None:
+            return None
+        return self.hypervolume / self.true_hypervolume if self.true_hypervolume else 1.0
+
+
+def _objectives(points: Sequence[TruePoint]) -> np.ndarray:
+    return np.array([(p.time_ms, p.memory_kb) for p in points], dtype=float).reshape(-1, 2)
+
+
+def true_front(points: Sequence[TruePoint]) -> tuple[TruePoint, ...]:
+    """The non-dominated valid points of a complete space, ascending time."""
+    return tuple(points[i] for i in non_dominated(_objectives(points)))
+
+
+def assess(found: np.ndarray, evaluated: np.ndarray, space_points: Sequence[TruePoint] | None = None) -> Quality:
+    """Quality of the ``found`` front (objectives, one row per point) of a search that measured the valid
+    points ``evaluated``; ``space_points`` are every valid point of the space when known.
+
+    The reference point comes from the complete space when known, else from the points evaluated.
+    """
+    found = np.asarray(found, dtype=float).reshape(-1, 2)
+    if space_points is None:
+        reference = reference_point(evaluated)
+        return Quality(tuple(reference), "evaluated points", hypervolume(found, reference))
+    reference = reference_point(_objectives(space_points))
+    best = true_front(space_points)
+    return Quality(
+        tuple(reference),
+        "complete dump",
+        hypervolume(found, reference),
+        best,
+        hypervolume(_objectives(best), reference),
+        igd_plus(found, _objectives(best), reference),
+    )
 
 
 @dataclass(frozen=True)

@@ -1,40 +1,29 @@
 """Backend assignment, the library call behind ``solve pareto``: build the space, search, assess the front.
 
-Two sources of measurements: a device (local onert, ssh, sdb), with the space read from the model's
-oplist and the device's backends; or a brute-force dump (``--offline``, the lookup device), with the space
-read from the dump (its oplist or opmap, backends, and the backends its ids put each decision on). When a
-dump holds every point of the space, the true front is known and the found front is scored against it.
+Two sources of measurements: a live device (local onert, ssh, sdb), with the space read from the model's
+oplist and the device's backends; or a brute-force dump (``offline``, or a device spec naming a dump),
+with the space read from the dump (``solver.assignment.offline``). When a dump holds every point of the
+space, the true front is known and the found front is scored against it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from devices import open_device
-from devices.base import Device, MeasureSettings
-from devices.errors import LookupMiss
-from solver.errors import DumpError, UsageError
+import numpy as np
+
+from devices.base import Device
+from solver.assignment.front import Quality, assess
+from solver.assignment.offline import check_model, is_dump_spec, open_dump, open_spec
+from solver.assignment.search import Evaluation, Evaluator, SearchResult, default_budget, search
+from solver.assignment.settings import ParetoSettings, settings_from_names
+from solver.assignment.space import SearchSpace, index_space, name_space
+from solver.errors import UsageError
+from solver.io.dumps import Solution, estimator_document
 from solver.io.oplist import OpList, read_oplist
-from solver.assignment.search import Evaluation, Evaluator, SearchResult, SearchSettings, default_budget, search
-from solver.assignment.report import Quality, TruePoint, assess, estimator_dump
-from solver.io.oplist import MODES
-from solver.assignment.space import SearchSpace, index_space, name_space, restrict_to_ids, settings_from_names
-
-
-@dataclass(frozen=True)
-class ParetoSettings:
-    """What to search: the model, where to measure, the space and the search."""
-
-    model: Path | None = None
-    offline: Path | None = None  # a brute-force dump to look measurements up in
-    device: str | None = None  # "local", "ssh://user@host", "sdb://serial"
-    mode: str | None = None  # "name" or "index"; None: the dump's mode, else name
-    settings: tuple[str, ...] = ()  # onert variables to search over (EXECUTOR, ...)
-    search: SearchSettings = field(default_factory=SearchSettings)
-    measure: MeasureSettings = field(default_factory=MeasureSettings)
 
 
 @dataclass
@@ -46,9 +35,60 @@ class ParetoOutcome:
     budget: int
     profiling_time: float  # seconds, ONE's "profiling time"
 
+    def summary(self) -> dict:
+        """Our figures of the search (the ``summary`` of the estimator dump and of ``to_json``)."""
+        result, quality = self.result, self.quality
+        out = {
+            "algorithm": result.algorithm,
+            "budget": self.budget,
+            "space_size": result.space.size,
+            "unique_evaluations": len(result.evaluations),
+            "invalid": sum(not e.valid for e in result.evaluations),
+            "front_size": len(result.front),
+            "hypervolume": quality.hypervolume,
+            "reference_point": {"time_ms": quality.reference[0], "memory_kb": quality.reference[1],
+                                "from": quality.reference_from},  # fmt: skip
+            "interrupted": result.interrupted,
+            "wall_s": round(result.wall_s, 3),
+        }
+        if quality.true_front is not None:
+            out.update(
+                true_front=[{"id": p.point_id, "exec_time": p.time_ms, "max_rss": p.memory_kb} for p in quality.true_front],
+                true_hypervolume=quality.true_hypervolume,
+                hypervolume_ratio=quality.ratio,
+                igd_plus=quality.igd_plus,
+            )
+        return out
+
     def to_json(self) -> dict:
-        """ONE's estimator dump plus our summary (see solver.assignment.report)."""
-        return estimator_dump(self.result, self.quality, self.budget, self.profiling_time)
+        """The result for ``--json``: mode, backends, the summary and the front with each point's configuration."""
+        space = self.result.space
+        return {
+            "mode": space.mode,
+            "backends": list(space.backends),
+            "summary": self.summary(),
+            "front": [{"id": e.point_id, "time_ms": e.time_ms, "memory_kb": e.memory_kb,
+                       "configuration": space.config(e.genes).env_string()} for e in self.result.front],  # fmt: skip
+        }
+
+    def estimator_dump(self) -> dict:
+        """ONE's estimator dump of the search plus our keys (``solver.io.dumps``)."""
+        result, space = self.result, self.result.space
+        return estimator_document(
+            space.mode,
+            space.oplist if space.mode == "name" else (space.opmap or ()),
+            space.backends,
+            [_solution(e) for e in result.front],
+            {e.point_id: space.config(e.genes).env_string() for e in result.front},
+            self.profiling_time,
+            settings={s.name: s.values for s in space.settings},
+            summary=self.summary(),
+            evaluated=[_solution(e) for e in result.evaluations],
+        )
+
+
+def _solution(e: Evaluation) -> Solution:
+    return Solution(e.point_id, e.time_ms, e.memory_kb, e.valid, e.reason)
 
 
 def run_pareto(
@@ -58,26 +98,33 @@ def run_pareto(
 ) -> ParetoOutcome:
     """Search the Pareto front of (time, memory) over backend assignments as ``settings`` say.
 
-    ``device`` is the opened live device (default: ``open_device(settings.device)``).
+    ``device`` is the opened live device (default: ``open_spec(settings.device)``); a dump, given as
+    ``offline`` or as the device spec, is read here.
     """
     started = time.perf_counter()
-    if (settings.offline is None) == (settings.device is None):
-        raise UsageError("give exactly one of --offline DUMP and --device SPEC")
-    if settings.mode is not None and settings.mode not in MODES:
-        raise UsageError(f"unknown --mode {settings.mode!r}; choose name or index")
-    if settings.offline is not None:
-        device = open_device(str(settings.offline))
-        space = dump_space(device, settings)
+    dump_path = settings.offline
+    if dump_path is None and is_dump_spec(settings.device):
+        dump_path = Path(settings.device)
+    points = None
+    if dump_path is not None:
+        source = open_dump(dump_path)
+        if settings.settings:
+            raise UsageError(f"{dump_path}: a dump holds no onert settings; --settings needs a live --device")
+        if settings.mode is not None and settings.mode != source.dump.mode:
+            raise UsageError(f"{dump_path}: the dump is in {source.dump.mode} mode, not {settings.mode}")
+        if settings.model is not None:
+            check_model(source, read_oplist(settings.model, source.dump.mode), settings.model)
+        device, space, points = source.device, source.space, source.complete_points
     else:
         if settings.model is None:
             raise UsageError("a live search needs the MODEL (only --offline can do without)")
-        device = device or open_device(settings.device)
-        oplist = read_oplist(settings.model, settings.mode or "name")
-        space = model_space(oplist, device, settings.settings)
+        device = device or open_spec(settings.device)
+        space = model_space(read_oplist(settings.model, settings.mode or "name"), device, settings.settings)
     evaluator = Evaluator(space, device, settings.model, settings.measure, on_measure=on_measure)
     result = search(space, evaluator, settings.search)
-    points = complete_points(device, space) if settings.offline is not None else None
-    quality = assess(result, points)
+    found = np.array([(e.time_ms, e.memory_kb) for e in result.front]).reshape(-1, 2)
+    evaluated = np.array([(e.time_ms, e.memory_kb) for e in result.valid]).reshape(-1, 2)
+    quality = assess(found, evaluated, points() if points is not None else None)
     budget = default_budget(space, settings.search.algorithm) if settings.search.budget is None else settings.search.budget
     return ParetoOutcome(result, quality, budget, time.perf_counter() - started)
 
@@ -88,54 +135,3 @@ def model_space(oplist: OpList, device: Device, setting_names: tuple[str, ...] =
     if oplist.mode == "name":
         return name_space(oplist.oplist, device.backends(), settings)
     return index_space(oplist.opmap, oplist.opname_by_indx, device.backends(), settings)
-
-
-def dump_space(device, settings: ParetoSettings) -> SearchSpace:
-    """The space a dump describes, checked against the model when one is given."""
-    path = settings.offline
-    if settings.settings:
-        raise UsageError(f"{path}: a dump holds no onert settings; --settings needs a live --device")
-    if settings.mode is not None and settings.mode != device.mode:
-        raise UsageError(f"{path}: the dump is in {device.mode} mode, not {settings.mode}")
-    oplist = OpList(device.mode, tuple(device.oplist), tuple(device.opmap) or None,
-                    tuple(device.opname_by_indx) or None)  # fmt: skip
-    if settings.model is not None:
-        _check_oplist(path, oplist, read_oplist(settings.model, device.mode), settings.model)
-    if oplist.mode == "index":
-        # ONE's index-mode estimator dumps keep the opmap under "oplist"; ours keep the op types there.
-        oplist = OpList("index", tuple(dict.fromkeys(oplist.opname_by_indx)), oplist.opmap, oplist.opname_by_indx)
-    space = model_space(oplist, device)
-    return restrict_to_ids(space, sorted(device.solutions))
-
-
-def _check_oplist(path: Path, dumped: OpList, model: OpList, model_path: Path) -> None:
-    """Refuse a dump whose decisions are not the model's, naming the first difference."""
-    if dumped.mode == "name":
-        if list(dumped.oplist) != list(model.oplist):
-            only_dump = [t for t in dumped.oplist if t not in model.oplist]
-            only_model = [t for t in model.oplist if t not in dumped.oplist]
-            raise DumpError(
-                f"{path}: its oplist does not match {model_path}: only in the dump {only_dump or 'none'}, only in "
-                f"the model {only_model or 'none'}" + ("" if only_dump or only_model else " (same types, other order)")
-            )
-        return
-    for name, a, b in (("opname_by_indx", dumped.opname_by_indx, model.opname_by_indx), ("opmap", dumped.opmap, model.opmap)):
-        if len(a) != len(b):
-            raise DumpError(f"{path}: its {name} has {len(a)} ops but {model_path} has {len(b)}")
-        diff = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), None)
-        if diff is not None:
-            raise DumpError(f"{path}: its {name} differs from {model_path} at op {diff}: {a[diff]!r} vs {b[diff]!r}")
-
-
-def complete_points(device, space: SearchSpace) -> list[TruePoint] | None:
-    """Every valid point of the space from the dump, or None when the dump lacks some point."""
-    points = []
-    for ordinal in range(space.size):
-        point_id = space.point_id(space.point(ordinal))
-        try:
-            m = device.measure_id(point_id)
-        except LookupMiss:
-            return None
-        if m.valid:
-            points.append(TruePoint(point_id, m.time_ms, m.peak_rss_kb))
-    return points

@@ -32,11 +32,10 @@ from pymoo.core.termination import NoTermination
 
 from devices.base import Device, MeasureSettings
 from devices.errors import LookupMiss
-from solver.errors import UsageError
+from devices.lookup import LookupDevice
 from solver.assignment.front import non_dominated
+from solver.assignment.settings import SearchSettings
 from solver.assignment.space import SearchSpace
-
-ALGORITHMS = ("nsga2", "random", "hlps", "brute-force")
 INVALID_OBJECTIVE = 1e30  # objectives of an infeasible point: pymoo ranks it by its constraint violation
 POLISH_SHARE = 0.1  # of the NSGA-II budget, kept for a local search one gene away from the front
 
@@ -60,6 +59,8 @@ class BudgetSpent(Exception):
 class Evaluator:
     """Measures points of ``space`` on ``device``, each at most once, and counts unique measurements.
 
+    A lookup device is asked by the point's id (the space computes it); any other device measures the
+    point's configuration.
     ``on_measure(evaluator, evaluation)`` is called after every new measurement (progress output).
     """
 
@@ -105,13 +106,16 @@ class Evaluator:
             return self.cache[key]
         if not self.remaining:
             raise BudgetSpent
-        config = self.space.config(key)
+        point_id = self.space.point_id(key)
         try:
-            m = self.device.measure(self.model, config, self.measure)
-            evaluation = Evaluation(key, self.space.point_id(key), m.valid, m.time_ms, m.peak_rss_kb, m.reason)
+            if isinstance(self.device, LookupDevice):
+                m = self.device.measure_id(point_id)
+            else:
+                m = self.device.measure(self.model, self.space.config(key), self.measure)
+            evaluation = Evaluation(key, point_id, m.valid, m.time_ms, m.peak_rss_kb, m.reason)
         except LookupMiss as err:
             # A dump that lacks a point tells nothing about it: it cannot be on the front.
-            evaluation = Evaluation(key, self.space.point_id(key), False, float("nan"), float("nan"), str(err))
+            evaluation = Evaluation(key, point_id, False, float("nan"), float("nan"), str(err))
         self.cache[key] = evaluation
         if self.on_measure is not None:
             self.on_measure(self, evaluation)
@@ -120,16 +124,6 @@ class Evaluator:
     def evaluations(self) -> list[Evaluation]:
         """Every point measured, in measurement order."""
         return list(self.cache.values())
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    """Which algorithm, how many unique measurements, population size and seed."""
-
-    algorithm: str = "nsga2"
-    budget: int | None = None  # unique measurements; None: the whole space for brute-force, else 200
-    population: int | None = None  # NSGA-II population; None: from the budget (see default_population)
-    seed: int = 0
 
 
 @dataclass
@@ -164,11 +158,7 @@ def search(space: SearchSpace, evaluator: Evaluator, settings: SearchSettings) -
     The evaluator's budget is set from the settings; every algorithm draws its randomness from
     ``np.random.default_rng(settings.seed)`` (or pymoo's generator seeded with it), so runs repeat.
     """
-    if settings.algorithm not in ALGORITHMS:
-        raise UsageError(f"unknown algorithm {settings.algorithm!r}; choose from {', '.join(ALGORITHMS)}")
     budget = default_budget(space, settings.algorithm) if settings.budget is None else settings.budget
-    if budget < 1:
-        raise UsageError(f"--budget must be at least 1, not {budget}")
     evaluator.budget = min(budget, space.size)
     started = time.perf_counter()
     interrupted = False
@@ -181,7 +171,7 @@ def search(space: SearchSpace, evaluator: Evaluator, settings: SearchSettings) -
         elif settings.algorithm == "hlps":
             hlps(space, evaluator, np.random.default_rng(settings.seed))
         else:
-            brute_force(space, evaluator)
+            exhaustive(space, evaluator)
     except BudgetSpent:
         pass
     except KeyboardInterrupt:
@@ -195,10 +185,11 @@ def search(space: SearchSpace, evaluator: Evaluator, settings: SearchSettings) -
 # --- brute force and ONE's random sampler -------------------------------------------------------------
 
 
-def brute_force(space: SearchSpace, evaluator: Evaluator) -> None:
-    """Measure every point in order of its number until the budget is spent."""
-    for ordinal in range(space.size):
-        evaluator.evaluate(space.point(ordinal))
+def exhaustive(space: SearchSpace, evaluator: Evaluator) -> None:
+    """Measure every point in order of its number until the budget is spent (points measured already,
+    e.g. resumed from a checkpoint, come from the cache)."""
+    for genes in space.points():
+        evaluator.evaluate(genes)
 
 
 def random_sampler(space: SearchSpace, evaluator: Evaluator, rng: np.random.Generator) -> None:

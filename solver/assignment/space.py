@@ -19,28 +19,20 @@ group could never leave backend 0).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from devices.base import BackendConfig
-from devices.oneids import digits_to_id, id_to_digits
+from solver.assignment.oneids import digits_to_id, id_to_digits
+from solver.assignment.settings import SETTINGS, Setting, settings_from_names
 from solver.errors import DumpError, UsageError
 
-# onert's global settings worth searching, with the values onert accepts (the first is onert's default).
-SETTINGS: dict[str, tuple[str, ...]] = {
-    "EXECUTOR": ("Linear", "Dataflow", "Parallel"),
-    "CPU_MEMORY_PLANNER": ("FirstFit", "Bump", "WIC"),
-    "NUM_THREADS": ("2", "1"),
-}
-
-@dataclass(frozen=True)
-class Setting:
-    """A global onert variable searched over: its environment name and candidate values."""
-
-    name: str
-    values: tuple[str, ...]
+__all__ = [
+    "SETTINGS", "Decision", "SearchSpace", "Setting", "env_lines", "index_space", "name_space", "restrict_to_ids",
+    "settings_from_names",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -63,6 +55,7 @@ class SearchSpace:
     settings: tuple[Setting, ...] = ()
     oplist: tuple[str, ...] = ()  # ONE's oplist: unique onert op types
     opmap: tuple[int, ...] | None = None  # index mode: group of op i
+    opname_by_indx: tuple[str, ...] | None = None  # index mode: onert op type of op i
 
     @property
     def free(self) -> tuple[int, ...]:
@@ -94,6 +87,11 @@ class SearchSpace:
             ordinal, gene = divmod(ordinal, card)
             genes.append(gene)
         return tuple(genes)
+
+    def points(self) -> Iterator[tuple[int, ...]]:
+        """Every point in order of its number (the one enumeration of the space, for every brute force)."""
+        for ordinal in range(self.size):
+            yield self.point(ordinal)
 
     def check_genes(self, genes: Sequence[int]) -> tuple[int, ...]:
         """``genes`` as a tuple of ints, or ValueError when it is not a point of this space."""
@@ -147,6 +145,42 @@ class SearchSpace:
             raise ValueError(f"id {point_id} is outside the space")
         return tuple(genes)
 
+    def id_of_config(self, config: BackendConfig) -> int:
+        """ONE's id of any configuration over this space's decisions, point of the space or not.
+
+        Precedence as in onert: an op's entry in ``op_indices``, then its op type in ``op_types``, then the
+        default backend. ValueError when the ids cannot express ``config``: a backend not numbered, ops of
+        one index-mode group on different backends, per-index entries in name mode, unknown settings.
+        """
+        per_type = dict(config.op_types)
+        if self.mode == "name":
+            if config.op_indices:
+                raise ValueError("a name-mode space cannot express a per-op-index configuration")
+            names = [per_type.get(d.label, config.backends[0]) for d in self.decisions]
+        else:
+            per_index = dict(config.op_indices)
+            names = []
+            for k, decision in enumerate(self.decisions):
+                chosen = {per_index.get(i) or per_type.get(self.opname_by_indx[i]) or config.backends[0] for i in decision.ops}
+                if len(chosen) > 1:
+                    raise ValueError(f"the configuration splits op group {k} across backends")
+                names.append(chosen.pop())
+        unknown = [b for b in names if b not in self.backends]
+        if unknown:
+            raise ValueError(f"the space has no backend {unknown[0]!r} ({', '.join(self.backends)})")
+        values = dict(config.settings)
+        extra = sorted(set(values) - {s.name for s in self.settings})
+        if extra:
+            raise ValueError(f"the space holds no onert setting {extra[0]} ({config.env_string()})")
+        settings_index = 0
+        for setting in reversed(self.settings):
+            value = values.get(setting.name, setting.values[0])
+            if value not in setting.values:
+                raise ValueError(f"{setting.name}={value} is not one of {', '.join(setting.values)}")
+            settings_index = settings_index * len(setting.values) + setting.values.index(value)
+        backend_id = digits_to_id([self.backends.index(b) for b in names], len(self.backends))
+        return backend_id + len(self.backends) ** len(self.decisions) * settings_index
+
     def config(self, genes: Sequence[int]) -> BackendConfig:
         """The onert configuration of a point: every decision's ops on its backend, plus the settings."""
         names = [self.backends[d] for d in self.digits(genes)]
@@ -172,14 +206,6 @@ def env_lines(config: BackendConfig) -> list[str]:
     for key, value in config.environment().items():
         lines.append(f'{key}="{value}"' if ";" in value or " " in value else f"{key}={value}")
     return lines
-
-
-def settings_from_names(names: Sequence[str]) -> tuple[Setting, ...]:
-    """The settings variables named (``EXECUTOR``, ``CPU_MEMORY_PLANNER``, ``NUM_THREADS``)."""
-    unknown = [n for n in names if n not in SETTINGS]
-    if unknown:
-        raise UsageError(f"unknown onert setting {unknown[0]!r}; choose from {', '.join(SETTINGS)}")
-    return tuple(Setting(n, SETTINGS[n]) for n in dict.fromkeys(names))
 
 
 def restrict_to_ids(space: SearchSpace, ids: Sequence[int]) -> SearchSpace:
@@ -258,4 +284,4 @@ def index_space(
             raise UsageError(f"no backend of {', '.join(backends)} can run op group {group} ({', '.join(types)})")
         decisions.append(Decision(f"group {group} ({'/'.join(sorted(types))})", types, tuple(ops), allowed))
     oplist = tuple(dict.fromkeys(opname_by_indx))
-    return SearchSpace("index", backends, tuple(decisions), tuple(settings), oplist, tuple(opmap))
+    return SearchSpace("index", backends, tuple(decisions), tuple(settings), oplist, tuple(opmap), tuple(opname_by_indx))

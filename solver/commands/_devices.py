@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from devices import open_device
 from devices.base import BackendConfig, Device
 from solver.errors import UsageError
 
@@ -23,8 +22,11 @@ def add_device_arguments(parser: argparse.ArgumentParser) -> None:
                             "~/.cache/nnpart) holds the answer")  # fmt: skip
 
 
-def device_from_args(args: argparse.Namespace) -> Device:
-    """The device the options name."""
+def device_from_args(args: argparse.Namespace, spec: str | None = None) -> Device:
+    """The device ``spec`` (default: ``--device``) names, reached as the options say (a dump .json is a
+    lookup device: ``open_spec`` decides)."""
+    from solver.assignment.offline import open_spec
+
     options = {}
     if args.identity:
         options["identity"] = args.identity
@@ -32,9 +34,7 @@ def device_from_args(args: argparse.Namespace) -> Device:
         options["python"] = args.board_python
     if args.workdir:
         options["workdir"] = args.workdir
-    if args.device.endswith(".json"):
-        return open_device(args.device, **options)
-    return open_device(args.device, cache=not args.no_cache, **options)
+    return open_spec(spec or args.device, cache=not args.no_cache, **options)
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from solver.assignment.bruteforce import DEFAULT_MAX_POINTS, BruteForceSettings, brute_force, checkpoint_path
+from solver.assignment.settings import DEFAULT_MAX_POINTS, BruteForceSettings
 from solver.commands._devices import add_device_arguments, device_from_args, split_backends
+from solver.commands._output import print_json
 from solver.io.oplist import MODES
 
 
@@ -31,11 +32,15 @@ def register(subparsers) -> None:
     parser.add_argument("--max-points", type=int, default=DEFAULT_MAX_POINTS,
                         help=f"refuse a larger space (default {DEFAULT_MAX_POINTS})")
     parser.add_argument("--force", action="store_true", help="enumerate a space larger than --max-points anyway")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON (schema nnpart.brute_force/1)")
     add_device_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from solver.assignment.bruteforce import brute_force, checkpoint_path
+    from solver.assignment.report import brute_force_line
+
     settings = BruteForceSettings(
         mode=args.mode, backends=split_backends(args.backends), warmup=args.warmup, repeats=args.repeats,
         seed=args.seed, timeout=args.timeout, max_points=args.max_points, force=args.force,
@@ -51,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"interrupted; progress kept in {checkpoint_path(args.out)}: run the same command to resume",
               file=sys.stderr)  # fmt: skip
         raise
-    print(f"{result.out}: {len(result.dump['solutions'])} points ({result.space.describe()}); measured "
-          f"{result.measured}, resumed {result.resumed}, invalid {result.invalid}")  # fmt: skip
+    if args.json:
+        print_json("brute_force", result.to_json())
+    else:
+        print(brute_force_line(result))
     return 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from solver.io.files import write_json
-from solver.io.oplist import MODES, read_oplist
+from solver.commands._output import print_json
+from solver.io.oplist import MODES
 
 
 def register(subparsers) -> None:
@@ -20,12 +20,20 @@ def register(subparsers) -> None:
     parser.add_argument("model", type=Path, help="the .tflite model")
     parser.add_argument("--mode", choices=MODES, default="name", help="name (per op type) or index (per op group)")
     parser.add_argument("--out", type=Path, required=True, help="where to write oplist.json")
+    parser.add_argument("--json", action="store_true", help="print what was written as JSON (schema nnpart.oplist/1)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from solver.io.files import write_json
+    from solver.io.oplist import read_oplist
+
     oplist = read_oplist(args.model, args.mode)
     write_json(args.out, oplist.to_json())
+    if args.json:
+        print_json("oplist", {"out": str(args.out), "mode": oplist.mode, "num_decisions": oplist.num_decisions,
+                              **oplist.to_json()})  # fmt: skip
+        return 0
     groups = f", {oplist.num_decisions} groups" if args.mode == "index" else ""
     print(f"{args.out}: {len(oplist.oplist)} op types{groups}: {', '.join(oplist.oplist)}")
     return 0

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from devices.base import MeasureSettings
-from solver.assignment.run import ParetoOutcome, ParetoSettings, run_pareto
+from solver.assignment.settings import ALGORITHMS, SETTINGS, ParetoSettings, SearchSettings
 from solver.commands._devices import add_device_arguments, device_from_args
-from solver.errors import UsageError
-from solver.io.files import write_json
-from solver.assignment.front import parse_pick, pick_point, plot_front
-from solver.assignment.search import ALGORITHMS, Evaluation, Evaluator, SearchSettings
-from solver.assignment.report import front_table
-from solver.assignment.space import SETTINGS, env_lines
+from solver.commands._output import print_json
+from solver.io.oplist import MODES
 
 
 def register(subparsers) -> None:
@@ -37,7 +30,7 @@ def register(subparsers) -> None:
     parser.add_argument("--algo", choices=ALGORITHMS, default="nsga2",
                         help="nsga2 (default), random (ONE's random sampler), hlps (ONE's Hamming local Pareto "
                              "search) or brute-force")  # fmt: skip
-    parser.add_argument("--mode", choices=("name", "index"),
+    parser.add_argument("--mode", choices=MODES,
                         help="one decision per op type (name) or per (op, size) group (index); default: the "
                              "dump's mode, else name")  # fmt: skip
     parser.add_argument("--settings", default="", metavar="VAR,...",
@@ -52,21 +45,19 @@ def register(subparsers) -> None:
     parser.add_argument("--pick", metavar="WHICH",
                         help="print one point of the front as onert environment lines: fastest, smallest, "
                              "'memory<=80MB' or 'time<=50ms'")  # fmt: skip
-    parser.add_argument("--json", action="store_true", help="print the result (or the picked point) as JSON")
+    parser.add_argument("--json", action="store_true",
+                        help="print the result (or the picked point) as JSON (schema nnpart.pareto/1, nnpart.pareto_pick/1)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     add_device_arguments(parser)
     parser.set_defaults(run=run, device=None)
 
 
 def settings_from_args(args: argparse.Namespace) -> ParetoSettings:
-    if args.offline is not None and args.device is not None:
-        raise UsageError("give either --offline DUMP or --device SPEC, not both")
-    if args.device is not None and args.device.endswith(".json"):
-        args.offline, args.device = Path(args.device), None  # a dump named as a device is an offline search
+    """The search the options describe (a dump named by --device is searched offline too)."""
     return ParetoSettings(
         model=args.model,
         offline=args.offline,
-        device=None if args.offline is not None else (args.device or "local"),
+        device=args.device if args.offline is not None or args.device is not None else "local",
         mode=args.mode,
         settings=tuple(s.strip() for s in args.settings.split(",") if s.strip()),
         search=SearchSettings(args.algo, args.budget, args.population, args.seed),
@@ -74,35 +65,41 @@ def settings_from_args(args: argparse.Namespace) -> ParetoSettings:
     )
 
 
-def _progress(evaluator: Evaluator, e: Evaluation) -> None:
+def _progress(evaluator, e) -> None:
     what = f"{e.time_ms:.3f} ms, {e.memory_kb / 1024:.1f} MB" if e.valid else f"invalid: {e.reason}"
     print(f"[{evaluator.count}/{evaluator.budget}] id {e.point_id}: {what}", file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
+    from solver.assignment.front import parse_pick
+    from solver.assignment.offline import is_dump_spec
+    from solver.assignment.report import front_table
+    from solver.assignment.run import run_pareto
+    from solver.io.files import write_json
+
     settings = settings_from_args(args)
     pick = parse_pick(args.pick) if args.pick else None  # a bad --pick fails before any measurement
-    if args.offline is None:
-        args.device = settings.device
-        device = device_from_args(args)
-    else:
-        device = None
-    live = settings.offline is None and not args.quiet
-    outcome = run_pareto(settings, device, on_measure=_progress if live else None)
+    live = settings.offline is None and not is_dump_spec(settings.device)
+    device = device_from_args(args, settings.device) if live else None
+    outcome = run_pareto(settings, device, on_measure=_progress if live and not args.quiet else None)
     if args.out:
-        write_json(args.out, outcome.to_json())
+        write_json(args.out, outcome.estimator_dump())
     if args.plot:
         _plot(args.plot, outcome)
     if pick is not None:
         return _print_pick(outcome, pick, args.json)
     if args.json:
-        print(json.dumps(outcome.to_json()["summary"], indent=1))
+        print_json("pareto", outcome.to_json())
     else:
         print(front_table(outcome.result, outcome.quality))
     return 0
 
 
-def _plot(path: Path, outcome: ParetoOutcome) -> None:
+def _plot(path: Path, outcome) -> None:
+    import numpy as np
+
+    from solver.assignment.front import plot_front
+
     result, quality = outcome.result, outcome.quality
     evaluated = np.array([(e.time_ms, e.memory_kb) for e in result.valid]).reshape(-1, 2)
     found = np.array([(e.time_ms, e.memory_kb) for e in result.front]).reshape(-1, 2)
@@ -113,13 +110,18 @@ def _plot(path: Path, outcome: ParetoOutcome) -> None:
     plot_front(path, evaluated, found, true, title)
 
 
-def _print_pick(outcome: ParetoOutcome, pick, as_json: bool) -> int:
+def _print_pick(outcome, pick, as_json: bool) -> int:
+    import numpy as np
+
+    from solver.assignment.front import pick_point
+    from solver.assignment.space import env_lines
+
     front = outcome.result.front
     chosen = front[pick_point(np.array([(e.time_ms, e.memory_kb) for e in front]).reshape(-1, 2), pick)]
     config = outcome.result.space.config(chosen.genes)
     if as_json:
-        print(json.dumps({"id": chosen.point_id, "exec_time": chosen.time_ms, "max_rss": chosen.memory_kb,
-                          "backends": list(config.backends), "environment": config.environment()}, indent=1))  # fmt: skip
+        print_json("pareto_pick", {"id": chosen.point_id, "time_ms": chosen.time_ms, "memory_kb": chosen.memory_kb,
+                                   "backends": list(config.backends), "environment": config.environment()})  # fmt: skip
     else:
         print(f"# id {chosen.point_id}: {chosen.time_ms:.3f} ms, {chosen.memory_kb / 1024:.1f} MB")
         print("\n".join(env_lines(config)))

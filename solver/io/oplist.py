@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from solver.errors import UsageError
 from solver.io.optypes import onert_type
-from solver.io.tflite import Model, read_model
+
+if TYPE_CHECKING:  # the TFLite reader (numpy, networkx) loads only when a model is read
+    from solver.io.tflite import Model
 
 MODES = ("name", "index")
 
@@ -66,4 +69,6 @@ def make_oplist(model: Model, mode: str = "name") -> OpList:
 
 def read_oplist(model_path: str | Path, mode: str = "name") -> OpList:
     """:func:`make_oplist` of the model file ``model_path``."""
+    from solver.io.tflite import read_model
+
     return make_oplist(read_model(model_path), mode)

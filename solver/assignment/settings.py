@@ -1,0 +1,129 @@
+"""What the backend-assignment calls take: search, Pareto and brute-force settings, checked when built.
+
+The checks live here so that the Python API and the command line refuse the same things with the same
+words (a UsageError). This module is light (no numpy, pymoo or onert): command parsers read its constants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devices.base import MeasureSettings
+from solver.errors import UsageError
+from solver.io.oplist import MODES
+
+ALGORITHMS = ("nsga2", "random", "hlps", "brute-force")
+MIN_POPULATION = 2  # NSGA-II's binary tournaments need two parents
+DEFAULT_MAX_POINTS = 4096  # brute force refuses larger spaces unless forced
+
+# onert's global settings worth searching, with the values onert accepts (the first is onert's default).
+SETTINGS: dict[str, tuple[str, ...]] = {
+    "EXECUTOR": ("Linear", "Dataflow", "Parallel"),
+    "CPU_MEMORY_PLANNER": ("FirstFit", "Bump", "WIC"),
+    "NUM_THREADS": ("2", "1"),
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A global onert variable searched over: its environment name and candidate values."""
+
+    name: str
+    values: tuple[str, ...]
+
+
+def settings_from_names(names: Sequence[str]) -> tuple[Setting, ...]:
+    """The settings variables named (``EXECUTOR``, ``CPU_MEMORY_PLANNER``, ``NUM_THREADS``)."""
+    unknown = [n for n in names if n not in SETTINGS]
+    if unknown:
+        raise UsageError(f"unknown onert setting {unknown[0]!r}; choose from {', '.join(SETTINGS)}")
+    return tuple(Setting(n, SETTINGS[n]) for n in dict.fromkeys(names))
+
+
+def _at_least(name: str, value: float | None, low: float) -> None:
+    if value is not None and value < low:
+        raise UsageError(f"{name} must be at least {low}, not {value}")
+
+
+def _known_mode(mode: str | None) -> None:
+    if mode is not None and mode not in MODES:
+        raise UsageError(f"unknown --mode {mode!r}; choose {' or '.join(MODES)}")
+
+
+def _check_measure(measure: MeasureSettings) -> None:
+    _at_least("--repeats", measure.repeats, 1)
+    _at_least("--warmup", measure.warmup, 0)
+    _at_least("--seed", measure.seed, 0)
+    if not measure.timeout > 0:
+        raise UsageError(f"--timeout must be positive, not {measure.timeout}")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Which algorithm, how many unique measurements, population size and seed."""
+
+    algorithm: str = "nsga2"
+    budget: int | None = None  # unique measurements; None: the whole space for brute-force, else 200
+    population: int | None = None  # NSGA-II population; None: from the budget (see default_population)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise UsageError(f"unknown algorithm {self.algorithm!r}; choose from {', '.join(ALGORITHMS)}")
+        _at_least("--budget", self.budget, 1)
+        _at_least("--population", self.population, MIN_POPULATION)
+        _at_least("--seed", self.seed, 0)
+
+
+@dataclass(frozen=True)
+class ParetoSettings:
+    """What to search: the model, where to measure, the space and the search.
+
+    Measurements come from a brute-force dump (``offline``, or a ``device`` spec that names a dump) or
+    from a live device (``"local"``, ``"ssh://user@host"``, ``"sdb://serial"``).
+    """
+
+    model: Path | None = None
+    offline: Path | None = None  # a brute-force dump to look measurements up in
+    device: str | None = None  # a device spec (solver.assignment.offline.open_spec)
+    mode: str | None = None  # "name" or "index"; None: the dump's mode, else name
+    settings: tuple[str, ...] = ()  # onert variables to search over (EXECUTOR, ...)
+    search: SearchSettings = field(default_factory=SearchSettings)
+    measure: MeasureSettings = field(default_factory=MeasureSettings)
+
+    def __post_init__(self) -> None:
+        if self.offline is not None and self.device is not None:
+            raise UsageError("give either --offline DUMP or --device SPEC, not both")
+        if self.offline is None and self.device is None:
+            raise UsageError("give --offline DUMP or --device SPEC")
+        _known_mode(self.mode)
+        settings_from_names(self.settings)
+        _check_measure(self.measure)
+
+
+@dataclass(frozen=True)
+class BruteForceSettings:
+    """What to enumerate and how to measure each point."""
+
+    mode: str = "name"
+    backends: tuple[str, ...] = ("cpu", "ruy")  # digit value -> backend; the first is the default
+    warmup: int = 1
+    repeats: int = 3
+    seed: int = 0
+    timeout: float = 300.0  # seconds per measurement
+    max_points: int = DEFAULT_MAX_POINTS  # refuse larger spaces...
+    force: bool = False  # ...unless forced
+
+    def __post_init__(self) -> None:
+        _known_mode(self.mode or "")
+        if not self.backends or len(set(self.backends)) != len(self.backends):
+            raise UsageError(f"--backends needs distinct backend names, not {','.join(self.backends) or 'none'}")
+        _check_measure(self.measure)
+        _at_least("--max-points", self.max_points, 1)
+
+    @property
+    def measure(self) -> MeasureSettings:
+        """How each point is measured (no trace)."""
+        return MeasureSettings(self.warmup, self.repeats, False, self.timeout, self.seed)
