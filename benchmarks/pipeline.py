@@ -19,14 +19,15 @@ from pathlib import Path
 from devices.pipeline import PipelineSettings
 from solver.models.zoo import model_path, trace_path
 from solver.partitioning.partition import PartitionSettings, partition
-from solver.deploy.pipeline import compare_pipeline
+from solver.deploy.pipeline import ComparisonSettings, compare_pipeline
+from solver.deploy.report import pipeline_text
 from solver.partitioning.problem import load_problem
 from solver.deploy.verify import split_and_verify
 
 ISSUE_BASELINE = "issue: naive ResNet50 cut at op 40, 2 processes x 1 thread: 3.9 inf/s vs whole model 4.3 inf/s (0.91x)"
 
 
-def run_case(name: str, num_parts: int, out: Path, settings: PipelineSettings, rounds: int, time_limit: float) -> dict:
+def run_case(name: str, num_parts: int, out: Path, settings: ComparisonSettings, time_limit: float) -> dict:
     problem = load_problem(model_path(name), trace_path(name))
     start = time.perf_counter()
     result = partition(problem, PartitionSettings(num_parts=num_parts, exact=True, time_limit=time_limit, workers=2))
@@ -35,7 +36,7 @@ def run_case(name: str, num_parts: int, out: Path, settings: PipelineSettings, r
     start = time.perf_counter()
     split, verified = split_and_verify(model_path(name), result.parts, out, op_weights=weights)
     split_s = time.perf_counter() - start
-    comparison = compare_pipeline(split, settings, rounds=rounds)
+    comparison = compare_pipeline(split, settings)
     return {
         "name": name, "K": num_parts, "status": result.status, "solve_s": solve_s, "split_s": split_s,
         "max_rel": max(o.max_rel for o in verified.outputs), "comparison": comparison,
@@ -48,16 +49,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.quick:
         cases = [("mobilenet_v2", 2)]
-        settings, rounds = PipelineSettings(requests=20, warmup=3), 1
+        settings = ComparisonSettings(PipelineSettings(requests=20, warmup=3), rounds=1)
     else:
         cases = [(n, k) for n in ("mobilenet_v2", "resnet50", "inception_v3") for k in (2, 3)]
-        settings, rounds = PipelineSettings(requests=30, warmup=3), 3
+        settings = ComparisonSettings(PipelineSettings(requests=30, warmup=3), rounds=3)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, k in cases:
-            row = run_case(name, k, Path(tmp) / f"{name}_k{k}", settings, rounds, time_limit=60)
+            row = run_case(name, k, Path(tmp) / f"{name}_k{k}", settings, time_limit=60)
             rows.append(row)
-            print(f"# {name} K={k}\n{row['comparison'].text()}\n", flush=True)
+            print(f"# {name} K={k}\n{pipeline_text(row['comparison'])}\n", flush=True)
     header = (
         f"{'model':14} {'K':>2} {'partition':>10} {'split s':>8} {'verify rel':>10} {'pred x':>7} {'meas x':>7} "
         f"{'pipe inf/s':>10} {'whole inf/s':>11} {'pred inf/s':>10}"

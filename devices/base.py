@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+# onert's executors. Our own runs (verification, pipelines) use Dataflow: onert 0.1.0's default Linear
+# executor returns wrong values for a model output that other operators of the same model also read.
+EXECUTORS = ("Linear", "Dataflow", "Parallel")
+DEFAULT_EXECUTOR = "Dataflow"
+
 
 @dataclass(frozen=True)
 class BackendConfig:

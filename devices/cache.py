@@ -12,10 +12,10 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from devices.base import BackendConfig, Device, Measurement, MeasureSettings
+from devices.files import write_atomic
 from devices.workerdevice import file_digest
 
 ENV_VAR = "NNPART_CACHE_DIR"
@@ -56,16 +56,7 @@ class MeasurementCache:
 
     def put(self, key: str, measurement: Measurement) -> None:
         """Store ``measurement`` (atomically: a concurrent reader sees the old file or the new one)."""
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(dataclasses.asdict(measurement), f)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(self._path(key), json.dumps(dataclasses.asdict(measurement)))
 
 
 class CachedDevice:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from devices.errors import DeviceError
+from devices.errors import DeviceError, require
 from devices.inputs import InputSpec, onert_input_specs
 
 
@@ -75,7 +75,8 @@ class ModelRunner:
     """
 
     def __init__(self, path: str | Path, backends: str = "cpu", env: Mapping[str, str] | None = None):
-        import onert  # imported here so that merely importing devices/ never loads the runtime
+        # Imported here so that merely importing devices/ never loads the runtime (an extra).
+        onert = require("onert", "onert", "running a model")
 
         self.path = Path(path)
         self.env = dict(env or {})

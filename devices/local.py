@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from devices.cache import default_cache_dir
+from devices.errors import require
 from devices.workerdevice import STARTUP_SLACK, Completed, WorkerDevice
 
 # The repository root, so that the worker imports this very copy of devices/.
@@ -38,6 +39,8 @@ class LocalTarget:
     name = "local"
 
     def __init__(self, cache_dir: Path | None = None):
+        # The measurements run in subprocesses; a missing runtime is said here, in one line, instead.
+        require("onert", "onert", "measuring on this machine")
         self.reference_dir = Path(cache_dir or default_cache_dir()) / "references"
 
     def stage_model(self, model: Path, digest: str) -> str:

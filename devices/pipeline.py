@@ -29,8 +29,9 @@ from multiprocessing import shared_memory
 
 import numpy as np
 
+from devices.base import DEFAULT_EXECUTOR
 from devices.chain import Stage
-from devices.errors import DeviceError
+from devices.errors import DeviceError, require
 from devices.inputs import seeded_inputs
 
 _POLL = 0.5  # seconds between liveness checks while waiting on a queue
@@ -47,7 +48,7 @@ class PipelineSettings:
     requests: int = 50  # timed requests
     warmup: int = 5  # requests run before timing starts
     threads_per_stage: int = 1  # onert NUM_THREADS of each stage
-    executor: str = "Dataflow"  # onert EXECUTOR (Linear miscomputes outputs also read inside a model)
+    executor: str = DEFAULT_EXECUTOR  # onert EXECUTOR (Linear miscomputes outputs also read inside a model)
     slots: int | None = None  # requests in flight; None: number of stages + 1
     seed: int = 0
     timeout: float = 600.0  # seconds for the whole run
@@ -92,7 +93,10 @@ def run_pipeline(
     ------
     PipelineError
         A stage cannot load or run its model, dies, or the run exceeds ``settings.timeout``.
+    MissingExtraError
+        onert is not installed (said here, once, rather than by every stage process).
     """
+    require("onert", "onert", "running a pipeline")
     ctx = mp.get_context("spawn")  # onert sessions and threads must not be inherited through fork
     k = len(stages)
     slots = settings.slots or k + 1

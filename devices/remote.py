@@ -32,7 +32,7 @@ from devices.base import BackendConfig, Measurement, MeasureSettings
 from devices.errors import DeviceError, DeviceSpecError
 from devices.workerdevice import STARTUP_SLACK, Completed, WorkerDevice, file_digest, parse_answer, stderr_reason
 
-_AGENT_FILES = ("inputs.py", "worker.py")  # worker.py last: its presence means the agent is complete
+_AGENT_FILES = ("files.py", "inputs.py", "worker.py")  # worker.py last: its presence means the agent is complete
 _HERE = Path(__file__).resolve().parent
 ONERT_RUN_TOOLS = ("onert_run", "nnpackage_run")
 

@@ -2,7 +2,7 @@
 
 Run as ``python -m devices.worker`` with a JSON request on stdin (or ``--request <base64 JSON>``); it answers with one line
 ``NNPART-RESULT {...}`` on stdout. It runs here for the local device and is copied (with
-``devices/inputs.py``) to boards for the remote devices, so it needs only the standard library,
+``devices/inputs.py`` and ``devices/files.py``) to boards for the remote devices, so it needs only the standard library,
 numpy and the onert Python package.
 
 Why a fresh process per measurement: onert reads its configuration (``OP_BACKEND_*``, ``EXECUTOR``,
@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from devices.files import atomic_file
 from devices.inputs import onert_input_specs, seeded_inputs
 
 RESULT_PREFIX = "NNPART-RESULT "
@@ -155,7 +156,9 @@ def _run(request: dict) -> dict:
         return {**result, "status": "run-failed", "error": str(err)}
     outputs = [np.array(o, copy=True) for o in outputs]
     if request.get("save_outputs"):
-        _save_atomic(request["save_outputs"], outputs)
+        # Another measurement may be reading this reference: it must see the old file or the whole new one.
+        with atomic_file(request["save_outputs"]) as f:
+            np.savez(f, *outputs)
     if request.get("reference"):
         with np.load(request["reference"]) as ref:
             reference = [ref[f"arr_{k}"] for k in range(len(ref.files))]
@@ -164,14 +167,6 @@ def _run(request: dict) -> dict:
         if not ok:
             result.update(status="mismatch", error=reason)
     return result
-
-
-def _save_atomic(path: str, outputs: list[np.ndarray]) -> None:
-    # Another measurement may be reading this reference: write aside, then rename.
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp.npz"
-    np.savez(tmp, *outputs)
-    os.replace(tmp, path)
 
 
 def _read_trace(trace_dir: Path) -> dict | None:

@@ -1,47 +1,116 @@
 """The ``solve`` command line: a thin layer that parses options and calls the library.
 
-Each subcommand lives in ``solver/commands/<name>.py`` and exposes ``register(subparsers)``,
-which adds its parser and sets ``run(args) -> int``. Errors of nnpart (``NnpartError`` and the
-device and heuristic errors) become one line on stderr and the error's exit code.
+Each subcommand lives in ``solver/commands/<module>.py`` and exposes ``register(subparsers)``, which adds
+its parser and sets ``run(args) -> int``. :data:`COMMANDS` names every command with its module and one-line
+help, so ``solve --help`` lists them all while only the chosen command's module is imported (command
+modules import OR-Tools, pymoo, onert and the like, which take seconds to load). Errors of nnpart
+(``NnpartError`` and the device and heuristic errors) become one line on stderr and the error's exit code.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import select
 import sys
+from dataclasses import dataclass
 
-from solver.errors import EXIT_INTERRUPTED, USER_ERRORS
+from solver import __version__
+from solver.errors import EXIT_BROKEN_PIPE, EXIT_CODES, EXIT_INTERRUPTED, EXIT_OK, USER_ERRORS
 
-COMMANDS = ("partition", "compare", "profile", "oplist", "brute_force", "pareto", "split", "verify", "pipeline")
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand as ``solve --help`` lists it: the module that registers it and its one-line help."""
+
+    module: str
+    help: str
 
 
-def build_parser() -> argparse.ArgumentParser:
+# The one-line helps must equal the ones the modules register (tests/test_cli.py checks it).
+COMMANDS = {
+    "partition": Command(
+        "solver.commands.partition", "split a model into K pipeline stages with the least bottleneck; write partition_map.json"
+    ),
+    "compare": Command("solver.commands.compare", "compare ONE's MinMax, our order search and the exact solver for several K"),
+    "profile": Command(
+        "solver.commands.profile", "measure per-op times of a model on onert (writes a Chrome trace for solve partition)"
+    ),
+    "oplist": Command(
+        "solver.commands.oplist", "write ONE's oplist.json of a model (op types, or op groups by type and data size)"
+    ),
+    "brute-force": Command(
+        "solver.commands.brute_force", "measure every backend assignment of a model and write ONE's brute-force dump"
+    ),
+    "pareto": Command("solver.commands.pareto", "search the time-vs-memory Pareto front of backend assignments"),
+    "split": Command("solver.commands.split", "write one runnable .tflite per part, the connection files, and verify them"),
+    "verify": Command("solver.commands.verify", "check that the parts of a split compute the whole model's outputs"),
+    "pipeline": Command(
+        "solver.commands.pipeline", "measure the parts of a split as a pipeline against the prediction and the whole model"
+    ),
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``solve`` parser; only ``command``'s module is imported, the others are listed by name and help."""
     parser = argparse.ArgumentParser(
         prog="solve",
         description="Partition neural-network models into pipeline stages (exactly, with CP-SAT) and "
         "search backend assignments (Pareto fronts of time and memory).",
+        epilog="exit status:\n" + "\n".join(f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s (nnpart) {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(f"solver.commands.{name}").register(subparsers)
+    for name, entry in COMMANDS.items():
+        if name == command:
+            importlib.import_module(entry.module).register(subparsers)
+        else:
+            subparsers.add_parser(name, help=entry.help, add_help=False)
     return parser
 
 
+def chosen_command(argv: list[str]) -> str | None:
+    """The command ``argv`` names: its first word that is not an option (the top level has no valued options)."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        return args.run(args)
+        parser = build_parser(chosen_command(argv))
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            status = EXIT_OK
+        else:
+            status = args.run(args)
+        sys.stdout.flush()  # here, so that a closed pipe is noticed below and not at interpreter exit
+        return status
     except USER_ERRORS as err:
         print(f"{type(err).__name__}: {err}", file=sys.stderr)
         return getattr(err, "exit_code", 2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise  # a pipe to a worker or a board broke: a real failure
+        # The reader of our output went away (``solve ... | head``): stop quietly, like a tool killed by SIGPIPE.
+        # Pointing stdout at /dev/null keeps the interpreter's final flush from failing again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reading end is closed (poll reports an error on the writing end)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no fileno (captured stdout) or no poll (Windows)
+        return False
 
 
 if __name__ == "__main__":

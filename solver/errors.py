@@ -8,11 +8,23 @@ class's ``exit_code``. Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 EXIT_OK = 0
-EXIT_USAGE = 2  # bad input: file, option or combination of options
-EXIT_INFEASIBLE = 3  # the input is fine but no answer satisfies it
-EXIT_MISMATCH = 4  # a check on results failed (numerical verification, checker)
-EXIT_DEVICE = 5  # a device could not be reached or failed outside a measurement
+EXIT_USAGE = 2
+EXIT_INFEASIBLE = 3
+EXIT_MISMATCH = 4
+EXIT_DEVICE = 5  # devices.errors.DeviceError uses the same number (devices/ cannot import this module)
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a tool the signal ends reports
+
+# What each exit status means, for ``solve --help`` and the README.
+EXIT_CODES = {
+    EXIT_OK: "done",
+    EXIT_USAGE: "bad input: a file, an option or a missing extra",
+    EXIT_INFEASIBLE: "no answer satisfies the (well-formed) input",
+    EXIT_MISMATCH: "a check on results failed (verification, checker)",
+    EXIT_DEVICE: "a device could not be reached or used",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+    EXIT_BROKEN_PIPE: "the reader of the output went away early (e.g. a pipe into head)",
+}
 
 
 class NnpartError(Exception):
@@ -37,8 +49,16 @@ class GraphFormatError(NnpartError):
     """A generic graph file (JSON graph, SALBP .IN2) is malformed."""
 
 
+class PlatformError(NnpartError):
+    """A platform file (devices, links) is malformed, or a model cannot run on the platform it names."""
+
+
 class DumpError(NnpartError):
     """A profiling dump (brute-force or estimator dump, oplist) is malformed or does not match."""
+
+
+class MissingExtraError(NnpartError):
+    """An optional library is not installed; the message names the extra that installs it."""
 
 
 class InfeasibleError(NnpartError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 import flatbuffers
 import numpy as np
@@ -13,6 +14,7 @@ from ai_edge_litert import schema_py_generated as schema
 from solver.commands import split as split_command
 from solver.commands import verify as verify_command
 from solver.errors import CheckError, USER_ERRORS, UsageError
+from solver.deploy.report import verify_text
 from solver.deploy.split import split_model
 from solver.io.tflite import read_model
 from solver.deploy.verify import VerifySettings, check_verified, split_and_verify, verify_split
@@ -60,7 +62,7 @@ def test_a_wrong_part_is_a_mismatch(tflite_model, tmp_path):
     _corrupt_weights(tmp_path / split.parts[1].file)
     result = verify_split(tmp_path)
     assert not result.ok
-    assert "MISMATCH" in result.text()
+    assert "MISMATCH" in verify_text(result)
     with pytest.raises(CheckError, match=r"do not compute model output .*max abs diff"):
         check_verified(result)
 
@@ -77,7 +79,7 @@ def test_multi_model_package_load_is_probed_in_a_child(tflite_model, tmp_path):
     result = verify_split(split, VerifySettings(probe_package=True))
     worked, what = result.package
     assert result.ok  # whatever onert does with the package, our process survived it
-    assert what and "nnpackage" in result.text()
+    assert what and "nnpackage" in verify_text(result)
 
 
 def _parser():
@@ -114,3 +116,60 @@ def test_verify_command_on_a_directory_without_a_split(tmp_path):
     args = _parser().parse_args(["verify", str(tmp_path)])
     with pytest.raises(UsageError, match="split.json: no such file"):
         args.run(args)
+
+
+def test_split_and_verify_json(tflite_model, tmp_path, capsys):
+    path = tflite_model("skip_chain")
+    pmap = tmp_path / "partition_map.json"
+    pmap.write_text(json.dumps({"partition_map": [0, 0, 0, 1, 1, 1, 2, 2], "num_partitions": 3}))
+    args = _parser().parse_args(["split", str(path), str(pmap), "--out", str(tmp_path / "parts"), "--json"])
+    assert args.run(args) == 0
+    out = capsys.readouterr().out
+    document = json.loads(out)
+    assert next(iter(document)) == "schema" and document["schema"] == "nnpart.split/1"
+    assert [p["file"] for p in document["split"]["parts"]] == [f"skip_chain.{k:05d}_cpu.tflite" for k in (1, 2, 3)]
+    assert document["verify"]["ok"] is True and document["verify"]["num_parts"] == 3
+    assert document["verify"]["settings"]["executor"] == "Dataflow"
+    args = _parser().parse_args(["verify", str(tmp_path / "parts"), "--json"])
+    assert args.run(args) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert list(document)[:2] == ["schema", "out_dir"] and document["schema"] == "nnpart.verify/1"
+    assert all(o["max_abs"] is not None and o["ok"] for o in document["outputs"])
+    _assert_snake_case(document)
+
+
+def _assert_snake_case(value):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            assert key == "schema" or re.fullmatch(r"[a-z][a-z0-9_]*", key), key
+            _assert_snake_case(item)
+    elif isinstance(value, list):
+        for item in value:
+            _assert_snake_case(item)
+
+
+def test_a_mismatch_in_json_still_exits_4(tflite_model, tmp_path, capsys):
+    split = split_model(tflite_model("skip_chain"), [0, 0, 0, 1, 1, 1, 2, 2], tmp_path)
+    _corrupt_weights(tmp_path / split.parts[1].file)
+    args = _parser().parse_args(["verify", str(tmp_path), "--json"])
+    with pytest.raises(CheckError):
+        args.run(args)
+    assert json.loads(capsys.readouterr().out)["ok"] is False
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--rtol", "-1"], r"^tolerances must be >= 0, got rtol -1 and atol 1e-06$"),
+        (["--atol", "nan"], r"^tolerances must be >= 0, got rtol 0.0001 and atol nan$"),
+    ],
+)
+def test_verify_settings_refuse_the_same_via_api_and_cli(tmp_path, options, message):
+    args = _parser().parse_args(["verify", str(tmp_path), *options])
+    with pytest.raises(UsageError, match=message) as cli:
+        args.run(args)
+    with pytest.raises(UsageError) as api:
+        VerifySettings(rtol=args.rtol, atol=args.atol)
+    assert str(api.value) == str(cli.value)
+    with pytest.raises(UsageError, match=r"^unknown onert executor 'Fast' \(use Linear, Dataflow, Parallel\)$"):
+        VerifySettings(executor="Fast")

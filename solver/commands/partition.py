@@ -92,13 +92,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _split(problem: PartitionProblem, parts: list[int], out_dir: Path, quiet: bool) -> None:
+    from solver.deploy.report import split_text, verify_text
     from solver.deploy.verify import split_and_verify
 
     weights = [problem.graph.nodes[v]["weight"] for v in range(problem.num_ops)]
     split, verified = split_and_verify(problem.source, parts, out_dir, model=problem.model, op_weights=weights)
     if not quiet:
-        print(split.text())
-        print(verified.text())
+        print(split_text(split))
+        print(verify_text(verified))
 
 
 def _secondary(text: str) -> tuple[str, ...]:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from devices.pipeline import PipelineSettings
-from solver.errors import EXIT_OK, UsageError
-from solver.deploy.pipeline import compare_pipeline
-from solver.deploy.verify import DEFAULT_EXECUTOR
+from devices.base import DEFAULT_EXECUTOR, EXECUTORS
+from solver.errors import EXIT_OK
 
 
 def register(subparsers) -> None:
@@ -25,18 +23,30 @@ def register(subparsers) -> None:
     parser.add_argument("--warmup", type=int, default=5, metavar="N", help="requests before timing starts (default 5)")
     parser.add_argument("--rounds", type=int, default=1, metavar="R",
                         help="interleaved rounds of whole model and pipeline; medians are reported (default 1)")  # fmt: skip
-    parser.add_argument("--executor", default=DEFAULT_EXECUTOR, choices=("Linear", "Dataflow", "Parallel"),
-                        help="onert executor (default Dataflow)")
+    parser.add_argument("--executor", default=DEFAULT_EXECUTOR, choices=EXECUTORS,
+                        help=f"onert executor (default {DEFAULT_EXECUTOR})")
     parser.add_argument("--timeout", type=float, default=600, metavar="S", help="seconds per run (default 600)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON (schema nnpart.pipeline/1)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.threads_per_stage < 1 or args.requests < 2 or args.warmup < 0 or args.rounds < 1:
-        raise UsageError("--threads-per-stage and --rounds must be >= 1, --requests >= 2, --warmup >= 0")
-    settings = PipelineSettings(
-        requests=args.requests, warmup=args.warmup, threads_per_stage=args.threads_per_stage,
-        executor=args.executor, timeout=args.timeout,
+    from devices.pipeline import PipelineSettings
+    from solver.deploy.pipeline import ComparisonSettings, compare_pipeline
+    from solver.deploy.report import pipeline_text
+
+    settings = ComparisonSettings(
+        PipelineSettings(
+            requests=args.requests, warmup=args.warmup, threads_per_stage=args.threads_per_stage,
+            executor=args.executor, timeout=args.timeout,
+        ),
+        rounds=args.rounds,
     )
-    print(compare_pipeline(args.dir, settings, rounds=args.rounds).text())
+    comparison = compare_pipeline(args.dir, settings)
+    if args.json:
+        from solver.commands._output import print_json
+
+        print_json("pipeline", comparison.to_json())
+    else:
+        print(pipeline_text(comparison))
     return EXIT_OK

@@ -6,10 +6,6 @@ import argparse
 
 from solver.commands.verify import add_verify_arguments, settings_from_args
 from solver.errors import EXIT_OK
-from solver.deploy.split import split_model
-from solver.io.partition_map import read_partition_map
-from solver.io.tflite import read_model
-from solver.deploy.verify import check_verified, verify_split
 
 
 def register(subparsers) -> None:
@@ -29,11 +25,20 @@ def register(subparsers) -> None:
     parser.add_argument("--trace", metavar="TRACE",
                         help="onert Chrome trace of MODEL: records each part's predicted time for 'solve pipeline'")  # fmt: skip
     parser.add_argument("--no-verify", action="store_true", help="only write the files, do not run them")
+    parser.add_argument("--json", action="store_true",
+                        help="print the split and the verdict as JSON (schema nnpart.split/1)")  # fmt: skip
     add_verify_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from solver.deploy.report import split_text, verify_text
+    from solver.deploy.split import split_model
+    from solver.deploy.verify import check_verified, verify_split
+    from solver.io.partition_map import read_partition_map
+    from solver.io.tflite import read_model
+
+    settings = None if args.no_verify else settings_from_args(args)  # refuse bad options before writing
     model = read_model(args.model)
     parts = read_partition_map(args.partition_map, model.num_ops)
     weights = None
@@ -43,10 +48,15 @@ def run(args: argparse.Namespace) -> int:
         graph = load_problem(args.model, args.trace).graph
         weights = [graph.nodes[v]["weight"] for v in range(model.num_ops)]
     split = split_model(args.model, parts, args.out, model=model, op_weights=weights)
-    print(split.text())
-    if args.no_verify:
-        return EXIT_OK
-    result = verify_split(split, settings_from_args(args))
-    print(result.text())
-    check_verified(result)
+    result = None if settings is None else verify_split(split, settings)
+    if args.json:
+        from solver.commands._output import print_json
+
+        print_json("split", {"split": split.to_json(), "verify": None if result is None else result.to_json()})
+    else:
+        print(split_text(split))
+        if result is not None:
+            print(verify_text(result))
+    if result is not None:
+        check_verified(result)
     return EXIT_OK

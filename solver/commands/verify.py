@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from devices.base import DEFAULT_EXECUTOR, EXECUTORS
 from solver.errors import EXIT_OK
-from solver.deploy.verify import DEFAULT_EXECUTOR, VerifySettings, check_verified, verify_split
 
 
 def register(subparsers) -> None:
@@ -21,6 +21,7 @@ def register(subparsers) -> None:
     parser.add_argument("--probe-package", action="store_true",
                         help="also try to load DIR as one multi-model nnpackage in onert (in a child process; "
                              "onert 0.1.0 crashes on them) and say what happened")  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="print the verdict as JSON (schema nnpart.verify/1)")
     parser.set_defaults(run=run)
 
 
@@ -30,12 +31,15 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     group.add_argument("--rtol", type=float, default=1e-4, help="tolerance relative to max|output| (default 1e-4)")
     group.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (default 1e-6)")
-    group.add_argument("--executor", default=DEFAULT_EXECUTOR, choices=("Linear", "Dataflow", "Parallel"),
-                       help="onert executor of every run (default Dataflow: onert 0.1.0's Linear executor "
+    group.add_argument("--executor", default=DEFAULT_EXECUTOR, choices=EXECUTORS,
+                       help=f"onert executor of every run (default {DEFAULT_EXECUTOR}: onert 0.1.0's Linear executor "
                             "miscomputes model outputs that other ops also read)")  # fmt: skip
 
 
-def settings_from_args(args: argparse.Namespace) -> VerifySettings:
+def settings_from_args(args: argparse.Namespace):
+    """The :class:`solver.deploy.verify.VerifySettings` of the options (it refuses bad values)."""
+    from solver.deploy.verify import VerifySettings
+
     return VerifySettings(
         seed=args.seed, rtol=args.rtol, atol=args.atol, executor=args.executor,
         probe_package=getattr(args, "probe_package", False),
@@ -43,7 +47,15 @@ def settings_from_args(args: argparse.Namespace) -> VerifySettings:
 
 
 def run(args: argparse.Namespace) -> int:
+    from solver.deploy.report import verify_text
+    from solver.deploy.verify import check_verified, verify_split
+
     result = verify_split(args.dir, settings_from_args(args))
-    print(result.text())
+    if args.json:
+        from solver.commands._output import print_json
+
+        print_json("verify", result.to_json())
+    else:
+        print(verify_text(result))
     check_verified(result)
     return EXIT_OK

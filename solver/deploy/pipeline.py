@@ -18,6 +18,8 @@ from pathlib import Path
 from devices.chain import Stage
 from devices.pipeline import PipelineRun, PipelineSettings, run_pipeline
 from solver.deploy.split import SplitResult, read_split
+from solver.deploy.verify import check_executor
+from solver.errors import UsageError
 
 # A pipeline that gains less than this over the whole model is reported as not winning.
 WIN_MARGIN = 1.05
@@ -65,42 +67,82 @@ class PipelineComparison:
         return [statistics.median(h for r in self.pipelines for h in r.handoff_ms[k]) for k in range(self.num_parts)]
 
     @property
+    def latency_ms(self) -> float:
+        return statistics.median(r.latency_ms for r in self.pipelines)
+
+    @property
+    def whole_latency_ms(self) -> float:
+        return statistics.median(r.latency_ms for r in self.wholes)
+
+    @property
     def verdict(self) -> str:
         if self.speedup >= WIN_MARGIN:
             return f"the pipeline wins: {self.speedup:.2f}x the whole model's throughput"
         return f"the pipeline loses: {self.speedup:.2f}x the whole model's throughput"
 
-    def text(self) -> str:
-        total = self.num_parts * self.threads_per_stage
-        lines = [
-            f"pipeline {self.out_dir}: {self.num_parts} stages x {self.threads_per_stage} thread(s) on {self.cores} cores, "
-            f"{len(self.pipelines)} round(s) of {self.pipelines[0].requests} requests (medians)",
-            f"{'':34} {'predicted':>10} {'measured':>10}",
-        ]
-        if self.predicted_ms:
-            lines.append(f"{'throughput (inferences/s)':34} {self.predicted_throughput:10.2f} {self.throughput:10.2f}")
-            lines.append(f"{'speedup over the whole model':34} {self.predicted_speedup:10.2f} {self.speedup:10.2f}")
-        else:
-            lines.append(f"{'throughput (inferences/s)':34} {'-':>10} {self.throughput:10.2f}")
-            lines.append(f"{'speedup over the whole model':34} {'-':>10} {self.speedup:10.2f}")
-        lines.append(f"{'latency (ms, median)':34} {'':>10} {statistics.median(r.latency_ms for r in self.pipelines):10.1f}")
-        lines.append(
-            f"whole model, {total} thread(s): {self.whole_throughput:.2f} inferences/s, "
-            f"latency {statistics.median(r.latency_ms for r in self.wholes):.1f} ms"
-        )
-        predicted = [f"{p:8.1f}" for p in self.predicted_ms] if self.predicted_ms else ["       -"] * self.num_parts
-        for k, (p, m, h) in enumerate(zip(predicted, self.stage_ms(), self.handoff_ms())):
-            lines.append(f"  stage {k}: predicted {p} ms, measured {m:8.2f} ms (hand-off {h:.3f} ms)")
-        lines.append(self.verdict)
-        lines += [f"  - {reason}" for reason in self.reasons]
-        return "\n".join(lines)
+    def to_json(self) -> dict:
+        """Predicted and measured figures (medians over rounds) as a JSON document."""
+        return {
+            "out_dir": str(self.out_dir),
+            "num_parts": self.num_parts,
+            "threads_per_stage": self.threads_per_stage,
+            "cores": self.cores,
+            "rounds": len(self.pipelines),
+            "requests": self.pipelines[0].requests,
+            "predicted": None if not self.predicted_ms else {
+                "part_ms": list(self.predicted_ms),
+                "throughput": self.predicted_throughput,
+                "speedup": self.predicted_speedup,
+            },
+            "measured": {
+                "throughput": self.throughput,
+                "speedup": self.speedup,
+                "latency_ms": self.latency_ms,
+                "stage_ms": self.stage_ms(),
+                "handoff_ms": self.handoff_ms(),
+            },
+            "whole_model": {
+                "threads": self.num_parts * self.threads_per_stage,
+                "throughput": self.whole_throughput,
+                "latency_ms": self.whole_latency_ms,
+            },
+            "wins": self.speedup >= WIN_MARGIN,
+            "verdict": self.verdict,
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True)
+class ComparisonSettings:
+    """How a split is measured as a pipeline: the settings of each run and the interleaved rounds.
+
+    The whole model runs with ``run`` too, on ``threads_per_stage`` times the number of parts threads.
+    """
+
+    run: PipelineSettings = PipelineSettings()
+    rounds: int = 1
+
+    def __post_init__(self) -> None:
+        r = self.run
+        check_executor(r.executor)
+        for what, value, least in (
+            ("threads per stage", r.threads_per_stage, 1),
+            ("rounds", self.rounds, 1),
+            ("timed requests", r.requests, 2),  # throughput needs two completions
+            ("warm-up requests", r.warmup, 0),
+        ):
+            if value < least:
+                raise UsageError(f"{what} must be at least {least}, got {value}")
+        if not r.timeout > 0:
+            raise UsageError(f"the time-out must be positive, got {r.timeout:g} s")
 
 
 def compare_pipeline(
-    split: SplitResult | str | Path, settings: PipelineSettings = PipelineSettings(), rounds: int = 1
+    split: SplitResult | str | Path, settings: ComparisonSettings = ComparisonSettings()
 ) -> PipelineComparison:
-    """Measure ``split`` as a pipeline and the whole model on as many threads, ``rounds`` times interleaved."""
+    """Measure ``split`` as a pipeline and the whole model on as many threads, ``settings.rounds`` times interleaved."""
     split = split if isinstance(split, SplitResult) else read_split(split)
+    rounds, settings = settings.rounds, settings.run
     stages = [Stage(split.out_dir / p.file, p.inputs, p.outputs) for p in split.parts]
     whole = [Stage(split.model, split.model_inputs, split.model_outputs)]
     k = len(stages)

@@ -62,17 +62,19 @@ class SplitResult:
     loads_us: list[float] | None = None  # predicted time of each part, when op weights were given
     notes: list[str] = field(default_factory=list)
 
-    def text(self) -> str:
-        """What was written, one line per part, then the notes."""
-        lines = [
-            f"wrote {len(self.parts)} part models, {self.conn_json.name} and "
-            f"{self.manifest.relative_to(self.out_dir)} to {self.out_dir}"
-        ]
-        for p in self.parts:
-            load = f", predicted {self.loads_us[p.number] / 1000:.1f} ms" if self.loads_us else ""
-            lines.append(f"  {p.file}: {len(p.ops)} ops, {len(p.inputs)} inputs, {len(p.outputs)} outputs{load}")
-        lines += [f"note: {note}" for note in self.notes]
-        return "\n".join(lines)
+    def to_json(self) -> dict:
+        """The split as a JSON document (paths as strings, snake_case keys)."""
+        return {
+            "model": str(self.model),
+            "out_dir": str(self.out_dir),
+            "parts": [asdict(p) for p in self.parts],
+            "model_inputs": list(self.model_inputs),
+            "model_outputs": list(self.model_outputs),
+            "conn_json": str(self.conn_json),
+            "manifest": str(self.manifest),
+            "loads_us": self.loads_us,
+            "notes": list(self.notes),
+        }
 
 
 def plan_parts(model: Model, parts: list[int]) -> list[PartPlan]:

@@ -5,8 +5,9 @@ compared elementwise: ``|parts - whole| <= atol + rtol * max|whole|`` must hold 
 relative error is measured against the output's scale (random-weight softmax outputs are nearly
 uniform, so the scale of the logits matters, not of single elements).
 
-Everything runs with onert's Dataflow executor by default: onert 0.1.0's default Linear executor
-returns wrong values for a model output that other operators of the same model also read (measured:
+Everything runs with onert's Dataflow executor by default (``devices.base.DEFAULT_EXECUTOR``): onert 0.1.0's
+default Linear executor returns wrong values for a model output that other operators of the same model also
+read (measured:
 ``two_output_mlp``'s mid-graph output came back equal to the final output; every 2-part split of
 ``skip_chain`` and ``branchy_cnn``, whose first part hands on a tensor it also uses itself, mismatched).
 Such outputs are what splitting creates at every skip connection, so Linear is only for trying.
@@ -14,18 +15,18 @@ Such outputs are what splitting creates at every skip connection, so Linear is o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from devices.base import DEFAULT_EXECUTOR, EXECUTORS
 from devices.chain import ChainRunner, ModelRunner, Stage, probe_load
 from devices.inputs import seeded_inputs
-from solver.errors import CheckError
+from solver.errors import CheckError, UsageError
 from solver.deploy.split import SplitResult, read_split, split_model
 from solver.io.tflite import Model, uncompressed
-
-DEFAULT_EXECUTOR = "Dataflow"
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,17 @@ class VerifySettings:
     atol: float = 1e-6
     executor: str = DEFAULT_EXECUTOR  # onert EXECUTOR of every run (see the module docstring)
     probe_package: bool = False  # also try loading the directory as one nnpackage (in a child process)
+
+    def __post_init__(self) -> None:
+        check_executor(self.executor)
+        if not (self.rtol >= 0 and self.atol >= 0):  # also refuses NaN
+            raise UsageError(f"tolerances must be >= 0, got rtol {self.rtol:g} and atol {self.atol:g}")
+
+
+def check_executor(executor: str) -> None:
+    """Refuse an executor onert does not have."""
+    if executor not in EXECUTORS:
+        raise UsageError(f"unknown onert executor {executor!r} (use {', '.join(EXECUTORS)})")
 
 
 @dataclass(frozen=True)
@@ -66,22 +78,25 @@ class VerifyResult:
     def ok(self) -> bool:
         return all(o.ok for o in self.outputs)
 
-    def text(self) -> str:
-        s = self.settings
-        lines = [
-            f"verify {self.out_dir}: {self.num_parts} parts vs the whole model, onert cpu, {s.executor} executor, seed {s.seed}, "
-            f"tolerance |diff| <= {s.atol:g} + {s.rtol:g} * max|output|",
-            f"{'output':40} {'shape':>16} {'max abs diff':>13} {'max rel diff':>13}  verdict",
-        ]
-        for o in self.outputs:
-            verdict = "ok" if o.ok else "MISMATCH"
-            lines.append(f"{o.name[:40]:40} {str(o.shape):>16} {o.max_abs:13.3g} {o.max_rel:13.3g}  {verdict}")
-        if self.package is not None:
-            worked, what = self.package
-            lines.append(f"onert loading the directory as one nnpackage: {'ok' if worked else 'failed'} ({what})")
-        lines += self.notes
-        lines.append("verdict: " + ("the parts compute the model's outputs" if self.ok else "MISMATCH"))
-        return "\n".join(lines)
+    def to_json(self) -> dict:
+        """The verdict as a JSON document; an infinite difference (shapes disagree) is null."""
+        return {
+            "out_dir": str(self.out_dir),
+            "num_parts": self.num_parts,
+            "ok": self.ok,
+            "settings": asdict(self.settings),
+            "outputs": [
+                {**asdict(o), "shape": list(o.shape), "max_abs": _finite(o.max_abs), "max_rel": _finite(o.max_rel),
+                 "scale": _finite(o.scale)}
+                for o in self.outputs
+            ],
+            "package": None if self.package is None else {"loaded": self.package[0], "detail": self.package[1]},
+            "notes": list(self.notes),
+        }
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
 
 
 def verify_split(split: SplitResult | str | Path, settings: VerifySettings = VerifySettings()) -> VerifyResult:

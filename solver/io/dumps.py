@@ -34,6 +34,8 @@ from solver.io.files import read_json
 from solver.io.oplist import MODES
 # Keys read into Dump fields; every other top-level key is kept in Dump.about.
 _READ_KEYS = ("mode", "oplist", "opmap", "opname_by_indx", "backends", "model_sha256", "solutions")
+# Keys of an estimator dump that describe the search, not the measured space.
+_ESTIMATOR_KEYS = ("configs", "profiling time", "settings", "summary", "evaluated")
 
 
 @dataclass(frozen=True)
@@ -187,11 +189,10 @@ def _index_decisions(document: Mapping[str, Any], where: str) -> tuple[tuple[int
     if not opmap or len(opmap) != len(names):
         raise DumpError(f"{where}'opmap' ({len(opmap)} ops) and 'opname_by_indx' ({len(names)}) must have one "
                         f"entry per op")  # fmt: skip
-    if min(opmap) < 0:
-        raise DumpError(f"{where}'opmap' numbers a group {min(opmap)}; groups are numbered from 0")
     missing = sorted(set(range(max(opmap) + 1)) - set(opmap))
-    if missing:
-        raise DumpError(f"{where}'opmap' must number its groups 0..{max(opmap)} (group {missing[0]} has no op)")
+    if min(opmap) < 0 or missing:
+        raise DumpError(f"{where}'opmap' must number its groups 0..{max(opmap)} (group {missing[0] if missing else min(opmap)} "
+                        f"has no op)")  # fmt: skip
     return opmap, names
 
 

@@ -1,27 +1,17 @@
-"""Writing output files so that a failure never leaves a half-written one."""
+"""Reading JSON inputs with one-line errors; writing output files so that a failure never leaves a half-written one.
+
+The atomic write itself is ``devices.files.write_atomic`` (devices/ needs it too and cannot import solver/).
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from devices.files import write_atomic
 
-def write_atomic(path: str | Path, data: str | bytes) -> Path:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+__all__ = ["read_json", "write_atomic", "write_json"]
 
 
 def write_json(path: str | Path, obj: Any, indent: int | None = None) -> Path:

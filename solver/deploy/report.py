@@ -1,0 +1,93 @@
+"""Text reports of the deploy room: what a split wrote, a verification's verdict, a pipeline's figures.
+
+The one place where deploy results become text; their JSON documents come from their ``to_json()``.
+"""
+
+from __future__ import annotations
+
+from solver.deploy.pipeline import PipelineComparison
+from solver.deploy.profiling import ProfileResult
+from solver.deploy.split import SplitResult
+from solver.deploy.verify import VerifyResult
+
+
+def split_text(split: SplitResult) -> str:
+    """What was written, one line per part, then the notes."""
+    lines = [
+        f"wrote {len(split.parts)} part models, {split.conn_json.name} and "
+        f"{split.manifest.relative_to(split.out_dir)} to {split.out_dir}"
+    ]
+    for p in split.parts:
+        load = f", predicted {split.loads_us[p.number] / 1000:.1f} ms" if split.loads_us else ""
+        lines.append(f"  {p.file}: {len(p.ops)} ops, {len(p.inputs)} inputs, {len(p.outputs)} outputs{load}")
+    lines += [f"note: {note}" for note in split.notes]
+    return "\n".join(lines)
+
+
+def verify_text(result: VerifyResult) -> str:
+    """The settings, one line per model output with its differences and verdict, then the overall verdict."""
+    s = result.settings
+    lines = [
+        f"verify {result.out_dir}: {result.num_parts} parts vs the whole model, onert cpu, {s.executor} executor, "
+        f"seed {s.seed}, tolerance |diff| <= {s.atol:g} + {s.rtol:g} * max|output|",
+        f"{'output':40} {'shape':>16} {'max abs diff':>13} {'max rel diff':>13}  verdict",
+    ]
+    for o in result.outputs:
+        verdict = "ok" if o.ok else "MISMATCH"
+        lines.append(f"{o.name[:40]:40} {str(o.shape):>16} {o.max_abs:13.3g} {o.max_rel:13.3g}  {verdict}")
+    if result.package is not None:
+        worked, what = result.package
+        lines.append(f"onert loading the directory as one nnpackage: {'ok' if worked else 'failed'} ({what})")
+    lines += result.notes
+    lines.append("verdict: " + ("the parts compute the model's outputs" if result.ok else "MISMATCH"))
+    return "\n".join(lines)
+
+
+def pipeline_text(c: PipelineComparison) -> str:
+    """Predicted beside measured throughput and speedup, the whole model, each stage, the verdict and its reasons."""
+    total = c.num_parts * c.threads_per_stage
+    lines = [
+        f"pipeline {c.out_dir}: {c.num_parts} stages x {c.threads_per_stage} thread(s) on {c.cores} cores, "
+        f"{len(c.pipelines)} round(s) of {c.pipelines[0].requests} requests (medians)",
+        f"{'':34} {'predicted':>10} {'measured':>10}",
+    ]
+    if c.predicted_ms:
+        lines.append(f"{'throughput (inferences/s)':34} {c.predicted_throughput:10.2f} {c.throughput:10.2f}")
+        lines.append(f"{'speedup over the whole model':34} {c.predicted_speedup:10.2f} {c.speedup:10.2f}")
+    else:
+        lines.append(f"{'throughput (inferences/s)':34} {'-':>10} {c.throughput:10.2f}")
+        lines.append(f"{'speedup over the whole model':34} {'-':>10} {c.speedup:10.2f}")
+    lines.append(f"{'latency (ms, median)':34} {'':>10} {c.latency_ms:10.1f}")
+    lines.append(
+        f"whole model, {total} thread(s): {c.whole_throughput:.2f} inferences/s, latency {c.whole_latency_ms:.1f} ms"
+    )
+    predicted = [f"{p:8.1f}" for p in c.predicted_ms] if c.predicted_ms else ["       -"] * c.num_parts
+    for k, (p, m, h) in enumerate(zip(predicted, c.stage_ms(), c.handoff_ms())):
+        lines.append(f"  stage {k}: predicted {p} ms, measured {m:8.2f} ms (hand-off {h:.3f} ms)")
+    lines.append(c.verdict)
+    lines += [f"  - {reason}" for reason in c.reasons]
+    return "\n".join(lines)
+
+
+def profile_table(result: ProfileResult, top: int = 15) -> str:
+    """The slowest ``top`` ops with their share of the total, then a summary line and the notes."""
+    total = result.total_us or 1.0
+    m = result.measurement
+    lines = [
+        f"{result.model.name} on {result.device} ({result.config.env_string()}): "
+        f"{len(m.times_ms)} timed runs, median {m.time_ms:.3f} ms, peak RSS {m.peak_rss_kb} KB",
+        f"{'op':>5}  {'type':<22} {'backend':<8} {'time (us)':>10} {'share':>7} {'cum.':>7}",
+    ]
+    cumulative = 0.0
+    for row in result.rows[:top]:
+        cumulative += row.time_us
+        lines.append(
+            f"{row.index:>5}  {row.type:<22} {row.backend:<8} {row.time_us:>10.1f} "
+            f"{100 * row.time_us / total:>6.1f}% {100 * cumulative / total:>6.1f}%"
+        )
+    if len(result.rows) > top:
+        rest = result.total_us - cumulative
+        lines.append(f"{'':>5}  ... {len(result.rows) - top} more ops {'':<10} {rest:>10.1f} {100 * rest / total:>6.1f}%")
+    lines.append(f"{'':>5}  {'total of op medians':<31} {result.total_us:>10.1f} {100.0:>6.1f}%")
+    lines.extend(f"note: {n}" for n in result.notes)
+    return "\n".join(lines)

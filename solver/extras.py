@@ -1,0 +1,26 @@
+"""Optional libraries: import one, or say which extra of nnpart installs it.
+
+The core install (``pip install -e .``) partitions models and graphs. The onert runtime, plotting and
+TensorFlow come with the extras ``onert``, ``plot`` and ``keras`` (all three with ``test``). devices/ raises
+``devices.errors.MissingExtraError`` for onert with the same words (it cannot import solver/).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from devices.errors import missing_extra_message
+from solver.errors import MissingExtraError
+
+
+def require(module: str, extra: str, what: str) -> ModuleType:
+    """The imported ``module``; if it is not installed, :class:`MissingExtraError` naming ``extra``.
+
+    ``what`` says what needs it ("plotting the front"), for the message. Call it where the library is
+    needed (inside the function), so that importing the caller stays cheap.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise MissingExtraError(missing_extra_message(module, extra, what)) from err
