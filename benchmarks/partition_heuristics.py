@@ -2,7 +2,8 @@
 
 For MobileNetV2, ResNet50 and InceptionV3 (Keras, ``weights=None``, converted to TFLite and traced with onert;
 cached outside git by ``solver.models.zoo``) and K in 2, 3, 4, 6, 8, prints each heuristic's bottleneck,
-the lower bound max(ceil(total / K), largest op), their ratio and the time. A scaling row on a random
+the lower bound (``heuristics.dag.lower_bound``: average, largest op, bin packing, station windows), their
+ratio and the time. A scaling row on a random
 layered DAG of 10,000 ops follows.
 
 Targets: order search no worse than MinMax everywhere; under a second at ~100 ops; seconds at 10,000 ops.
@@ -18,10 +19,11 @@ import time
 import networkx as nx
 import numpy as np
 
+from heuristics.dag import Dag, lower_bound
 from heuristics.minmax import minmax
 from heuristics.orders import order_search
 from solver.models import zoo as keras_models
-from solver.partitioning.metrics import check_partition, lower_bound
+from solver.partitioning.metrics import check_partition
 from solver.partitioning.problem import load_problem
 
 PARTS = (2, 3, 4, 6, 8)
@@ -52,8 +54,9 @@ HEURISTICS = {
 
 
 def rows(name: str, graph: nx.DiGraph, parts: tuple[int, ...]):
+    dag = Dag.from_graph(graph)
     for k in parts:
-        bound = lower_bound(graph, k)
+        bound = lower_bound(dag, k)
         results = {h: _run(fn, graph, k) for h, fn in HEURISTICS.items()}
         yield name, graph.number_of_nodes(), k, bound, results
 

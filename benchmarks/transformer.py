@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
 
-from solver.partitioning.exact import solve_exact
+from solver.partitioning.partition import PartitionSettings, partition
+from solver.partitioning.problem import PartitionProblem
 
 # (op type, mean weight in us) of one block, and its data edges (indices into the block; -1 = block input).
 BLOCK = (("LAYER_NORM", 20), ("Q_MATMUL", 120), ("K_MATMUL", 120), ("V_MATMUL", 120), ("SCORES", 90),
@@ -55,12 +57,16 @@ def main(argv: list[str] | None = None) -> None:
     start = time.monotonic()
     graph = transformer_graph(ops)
     built = time.monotonic() - start
-    r = solve_exact(graph, args.parts, time_limit=limit, workers=args.workers)
+    problem = PartitionProblem(graph=graph, name=graph.graph["name"], source=Path(graph.graph["name"]))
+    # The heuristics, then the exact solver warm-started by the better one; the target counts both.
+    answer = partition(problem, PartitionSettings(num_parts=args.parts, exact=True, time_limit=limit,
+                                                  workers=args.workers))  # fmt: skip
+    r, seconds = answer.exact, answer.time
     gap = r.gap
     print(f"{'graph':<18} {'ops':>6} {'K':>2} {'bottleneck':>10} {'bound':>8} {'gap %':>6} {'status':<9} "
           f"{'time s':>7}  target: gap <= 1% in {limit:g} s")
     print(f"{graph.graph['name']:<18} {graph.number_of_nodes():>6} {args.parts:>2} {r.bottleneck:>10} {r.bound:>8} "
-          f"{100 * gap:>6.3f} {r.status:<9} {r.wall_time:>7.1f}  {'met' if gap <= 0.01 and r.wall_time <= limit + 1 else 'MISSED'}"
+          f"{100 * gap:>6.3f} {r.status:<9} {seconds:>7.1f}  {'met' if gap <= 0.01 and seconds <= limit + 1 else 'MISSED'}"
           f"  (graph built in {built:.1f} s)")
 
 

@@ -47,12 +47,13 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
+from heuristics.dag import Dag, check_num_parts
 from heuristics.errors import HeuristicError
-from heuristics.orders import Dag, check_num_parts, dag_arrays, random_order
+from heuristics.orders import random_order
 
 
 def minmax(
-    graph: nx.DiGraph,
+    graph: nx.DiGraph | Dag,
     num_parts: int,
     runs: int = 10,
     seed: int | np.random.Generator | None = None,
@@ -62,7 +63,7 @@ def minmax(
 
     Parameters
     ----------
-    graph : networkx.DiGraph
+    graph : networkx.DiGraph or heuristics.dag.Dag
         Nodes ``0..n-1`` with a non-negative integer attribute ``weight``; must be acyclic. Not modified.
     num_parts : int
         Number of parts ``K``, ``1 <= K <= n``.
@@ -81,7 +82,7 @@ def minmax(
     Raises
     ------
     HeuristicError
-        ``num_parts`` or ``runs`` out of range, or the graph is not a DAG with integer weights on ``0..n-1``.
+        ``runs`` out of range; its subclass GraphError: ``num_parts`` out of range, or the graph is not a DAG with integer weights on ``0..n-1``.
 
     Examples
     --------
@@ -90,8 +91,8 @@ def minmax(
     >>> minmax(g, 2, runs=3, seed=0)
     [0, 0, 1, 1]
     """
-    dag = dag_arrays(graph, weight)
-    check_num_parts(dag.n, num_parts)
+    dag = Dag.from_graph(graph, weight)
+    check_num_parts(dag, num_parts)
     if runs < 1:
         raise HeuristicError(f"runs must be at least 1, got {runs}")
     rng = np.random.default_rng(seed)
@@ -100,7 +101,7 @@ def minmax(
     for _ in range(runs):
         parts = _pivot_split(dag, random_order(dag, rng), num_parts)
         _Moves(dag, parts, num_parts, rng).run()
-        value = int(np.bincount(parts, weights=dag.weights, minlength=num_parts).max())
+        value = int(np.bincount(parts, weights=dag.weight_array, minlength=num_parts).max())
         if best_value is None or value < best_value:
             best, best_value = parts, value
     return best
@@ -109,7 +110,7 @@ def minmax(
 def _pivot_split(dag: Dag, order: list[int], num_parts: int) -> list[int]:
     """Split ``order`` where its cumulative weight is nearest to ``round(i * total / K)``, no part empty."""
     n = dag.n
-    prefix = np.concatenate(([0], np.cumsum(dag.weights[order])))
+    prefix = np.concatenate(([0], np.cumsum(dag.weight_array[order])))
     bounds = [0]
     for i in range(1, num_parts):
         pivot = round(i * int(prefix[-1]) / num_parts)

@@ -8,9 +8,11 @@ import json
 import networkx as nx
 import pytest
 
+from heuristics.dag import GraphError
 from solver.commands import compare as compare_command
-from solver.partitioning.compare import CompareSettings, compare
 from solver.errors import UsageError
+from solver.partitioning.compare import CompareSettings, compare
+from solver.partitioning.partition import PartitionSettings, partition
 from solver.io.graphs import write_graph_json
 from solver.partitioning.problem import PartitionProblem
 from tests.test_exact import brute_force
@@ -55,6 +57,20 @@ def test_compare_rows_are_checked_and_exact_is_best():
                 assert r.bottleneck >= exact.bottleneck and r.proven == (r.bottleneck == exact.bottleneck)
 
 
+def test_rows_are_partitions_answers():
+    # compare() tabulates partition() with the exact solver: same seed, same heuristics, same exact answer.
+    problem = PartitionProblem(graph=diamond_chain(), name="diamonds", source="diamonds")
+    rows = compare(problem, CompareSettings(num_parts=(2, 4), time_limit=10, workers=2, runs=3, seed=4)).rows
+    for k in (2, 4):
+        answer = partition(problem, PartitionSettings(num_parts=k, runs=3, seed=4, exact=True, time_limit=10,
+                                                      workers=2))  # fmt: skip
+        by_method = {r.method: r for r in rows if r.num_parts == k}
+        assert by_method["minmax"].bottleneck == answer.heuristics["minmax"].metrics.bottleneck
+        assert by_method["orders"].bottleneck == answer.heuristics["orders"].metrics.bottleneck
+        assert (by_method["exact"].bottleneck, by_method["exact"].status) == (answer.metrics.bottleneck, answer.status)
+        assert by_method["exact"].reference == answer.bound
+
+
 def test_cli_table(graph_file, capsys):
     assert run_cli(str(graph_file), "--num-parts", "2,3", "--time-limit", "5", "--workers", "2") == 0
     out = capsys.readouterr().out
@@ -68,13 +84,16 @@ def test_cli_json_and_plot(graph_file, tmp_path, capsys):
     plot = tmp_path / "compare.png"
     assert run_cli(str(graph_file), "-k", "2", "--time-limit", "5", "--json", "--plot", str(plot)) == 0
     doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == "nnpart.compare/1"
     assert doc["name"] == "diamonds" and [r["method"] for r in doc["rows"]] == ["minmax", "orders", "exact"]
     assert doc["rows"][2]["bottleneck"] == brute_force(diamond_chain(), 2) and doc["rows"][2]["ratio"] == 1.0
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_cli_bad_num_parts(graph_file):
-    with pytest.raises(UsageError, match="--num-parts 11 is outside 1..10"):
+    with pytest.raises(GraphError, match=r"diamonds: cannot split 10 ops into 11 non-empty parts"):
         run_cli(str(graph_file), "-k", "2,11")
+    with pytest.raises(UsageError, match="the number of parts must be an integer of at least 1, not 0"):
+        run_cli(str(graph_file), "-k", "0,2")
     with pytest.raises(UsageError, match="comma-separated integers"):
         run_cli(str(graph_file), "-k", "two")

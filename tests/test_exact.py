@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 import solver.partitioning.exact
 from heuristics.minmax import minmax
 from heuristics.orders import order_search
+from heuristics.dag import GraphError
 from solver.errors import InfeasibleError, UsageError
-from solver.partitioning.exact import lower_bound, luby, solve_exact
+from solver.partitioning.exact import luby, solve_exact
 from solver.partitioning.metrics import check_partition, evaluate
 
 
@@ -134,15 +135,10 @@ def test_never_worse_than_the_hint_without_time():
 
 def test_bad_arguments():
     graph = chain_with_constants()
-    with pytest.raises(UsageError, match="number of parts"):
+    with pytest.raises(GraphError, match=r"chain: cannot split 6 ops into 7 non-empty parts"):
         solve_exact(graph, 7)
     with pytest.raises(UsageError, match="secondary objective 'latency'"):
         solve_exact(graph, 2, secondary=("latency",))
-
-
-def test_lower_bound_uses_bin_packing():
-    # Three ops of 6 into two parts: two share a part, so 12 > ceil(18 / 2).
-    assert lower_bound([6, 6, 6], 2) == 12
 
 
 @pytest.mark.slow

@@ -5,8 +5,9 @@ from __future__ import annotations
 import networkx as nx
 import pytest
 
+from heuristics.dag import GraphError
 from solver.errors import CheckError
-from solver.partitioning.metrics import check_partition, evaluate, lower_bound
+from solver.partitioning.metrics import check_partition, evaluate
 
 
 @pytest.fixture
@@ -56,8 +57,8 @@ def test_evaluate_reports_a_cyclic_session_graph(graph):
 def test_lower_bound_is_the_largest_op_or_the_average():
     g = nx.DiGraph()
     g.add_nodes_from([(0, {"weight": 9}), (1, {"weight": 1}), (2, {"weight": 1})])
-    assert lower_bound(g, 2) == 9
-    assert lower_bound(g, 1) == 11
+    assert check_partition(g, [0, 1, 1], 2).lower_bound == 9
+    assert check_partition(g, [0, 0, 0], 1).lower_bound == 11
 
 
 @pytest.mark.parametrize(
@@ -69,12 +70,17 @@ def test_lower_bound_is_the_largest_op_or_the_average():
         ([0, 1, "2", 2, 2], 3, r"op 2 is in part '2'"),
         ([0, 1, 2, 0, 2], 3, r"edge 1 -> 3 goes backwards \(part 1 -> part 0\)"),
         ([0, 0, 0, 0, 2], 3, r"hand.json: parts \[1\] are empty"),
-        ([0, 0, 0, 0, 0], 0, "number of parts must be at least 1, got 0"),
     ],
 )
 def test_checker_errors(graph, parts, k, message):
     with pytest.raises(CheckError, match=message):
         check_partition(graph, parts, k)
+
+
+@pytest.mark.parametrize("k", [0, 6])
+def test_checker_refuses_part_counts_out_of_range(graph, k):
+    with pytest.raises(GraphError, match=rf"hand.json: cannot split 5 ops into {k} non-empty parts"):
+        check_partition(graph, [0] * 5, k)
 
 
 def test_memory_cap(graph):

@@ -13,7 +13,8 @@ import heuristics.minmax
 from heuristics.errors import HeuristicError
 from heuristics.minmax import minmax
 from heuristics.orders import order_search
-from solver.partitioning.metrics import check_partition, lower_bound
+from heuristics.dag import Dag, lower_bound
+from solver.partitioning.metrics import check_partition
 from tests.test_orders import problems
 
 
@@ -24,7 +25,7 @@ def test_minmax_gives_a_checked_partition(problem, seed):
     parts = minmax(graph, k, runs=3, seed=seed)
     metrics = check_partition(graph, parts, k)
     assert sum(metrics.loads) == sum(w for _, w in graph.nodes(data="weight"))
-    assert metrics.bottleneck >= lower_bound(graph, k)
+    assert metrics.bottleneck >= lower_bound(Dag.from_graph(graph), k)
 
 
 @settings(max_examples=20, deadline=None)

@@ -10,11 +10,12 @@ import networkx as nx
 import pytest
 
 from solver import cli
+from heuristics.dag import GraphError
 from solver.errors import InfeasibleError, UsageError
 from solver.partitioning.metrics import check_partition
 from solver.partitioning.partition import PartitionSettings, partition
 from solver.partitioning.problem import PartitionProblem, load_problem
-from solver.partitioning.report import format_report, report_json
+from solver.partitioning.report import format_report
 from solver.io.tflite import read_model
 from tests.traces import write_chrome_trace
 
@@ -69,11 +70,11 @@ def test_partition_api(problem, algo):
     result = partition(problem, PartitionSettings(num_parts=3, algo=algo, seed=5))
     assert check_partition(problem.graph, result.parts, 3) == result.metrics
     assert result.method == algo if algo != "best" else result.method in ("minmax", "orders")
-    assert set(result.heuristics) == {"ONE MinMax", "order search"}
+    assert set(result.heuristics) == {"minmax", "orders"}
     assert result.status == "HEURISTIC" and result.bound == result.metrics.lower_bound
     assert result.metrics.bottleneck >= brute_force(problem.graph, 3)
     if algo == "best":
-        assert result.metrics.bottleneck == min(b for b, _ in result.heuristics.values())
+        assert result.metrics.bottleneck == min(run.metrics.bottleneck for run in result.heuristics.values())
 
 
 def test_exact_is_optimal_against_brute_force(problem):
@@ -83,18 +84,19 @@ def test_exact_is_optimal_against_brute_force(problem):
 
 
 @pytest.mark.parametrize(
-    ("settings", "error", "message"),
+    ("options", "error", "message"),
     [
-        (PartitionSettings(num_parts=0), UsageError, r"branchy_cnn.tflite: cannot split 11 ops into 0 parts"),
-        (PartitionSettings(num_parts=12), UsageError, r"cannot split 11 ops into 12 parts \(the number of parts must be 1..11\)"),
-        (PartitionSettings(num_parts=2, algo="metis"), UsageError, "unknown algorithm 'metis'"),
-        (PartitionSettings(num_parts=2, secondary=("cut",)), UsageError, "need the exact solver"),
-        (PartitionSettings(num_parts=2, memory_cap=10), InfeasibleError, "no heuristic partition meets the memory cap of 10"),
+        ({"num_parts": 0}, UsageError, r"the number of parts must be an integer of at least 1, not 0"),
+        ({"num_parts": 12}, GraphError, r"branchy_cnn.tflite: cannot split 11 ops into 12 non-empty parts \(the number of parts must be 1..11\)"),
+        ({"num_parts": 2, "algo": "metis"}, UsageError, "unknown algorithm 'metis'"),
+        ({"num_parts": 2, "secondary": ("cut",)}, UsageError, "need the exact solver"),
+        ({"num_parts": 2, "memory_cap": 10}, InfeasibleError, "no heuristic partition meets the memory cap of 10"),
     ],
 )  # fmt: skip
-def test_partition_errors(problem, settings, error, message):
+def test_partition_errors(problem, options, error, message):
+    # Option checks fire when the settings are made; the graph-dependent ones in partition().
     with pytest.raises(error, match=message):
-        partition(problem, settings)
+        partition(problem, PartitionSettings(**options))
 
 
 def test_cli_writes_partition_map_next_to_the_model(capsys, model, trace):
@@ -115,6 +117,7 @@ def test_cli_json_report_and_out(capsys, model, trace, tmp_path):
     out_file = tmp_path / "maps" / "k3.json"
     assert solve(str(model), str(trace), "-k", "3", "--seed", "1", "--out", str(out_file), "--json") == 0
     report = json.loads(capsys.readouterr().out)
+    assert next(iter(report)) == "schema" and report["schema"] == "nnpart.partition/1"
     written = json.loads(out_file.read_text())
     assert written == {"partition_map": report["partition_map"], "num_partitions": 3}
     assert report["num_ops"] == 11 and report["num_parts"] == 3 and report["total_weight"] == sum(WEIGHTS)
@@ -124,12 +127,26 @@ def test_cli_json_report_and_out(capsys, model, trace, tmp_path):
     assert not (model.parent / "partition_map.json").exists()
 
 
-@pytest.mark.parametrize("k", ["0", "12"])
-def test_cli_rejects_part_counts_out_of_range(capsys, model, trace, k):
+@pytest.mark.parametrize(
+    ("k", "line"),
+    [("0", "UsageError: the number of parts must be an integer of at least 1, not 0"),
+     ("12", "GraphError: branchy_cnn.tflite: cannot split 11 ops into 12 non-empty parts (the number of parts must be 1..11)")],
+)  # fmt: skip
+def test_cli_rejects_part_counts_out_of_range(capsys, model, trace, k, line):
     assert solve(str(model), str(trace), "--num-parts", k) == 2
     err = capsys.readouterr().err
-    assert err == f"UsageError: {model}: cannot split 11 ops into {k} parts (the number of parts must be 1..11)\n"
+    assert err == line + "\n"
     assert not (model.parent / "partition_map.json").exists()
+
+
+def test_cli_default_seed_is_reproducible(capsys, model, trace):
+    maps = []
+    for _ in range(2):
+        assert solve(str(model), str(trace), "-k", "3", "--runs", "2") == 0
+        maps.append((model.parent / "partition_map.json").read_text())
+    assert maps[0] == maps[1]
+    assert partition(load_problem(model, trace), PartitionSettings(num_parts=3, runs=2)).parts == json.loads(
+        maps[0])["partition_map"]
 
 
 def test_cli_help_explains_every_option(capsys):
@@ -145,14 +162,14 @@ def test_inception_v3_report_compares_with_minmax():
     # The acceptance test on the bundled InceptionV3 (125 ops), K = 4.
     problem = load_problem()
     result = partition(problem, PartitionSettings(num_parts=4, runs=10, seed=0))
-    minmax_value, _ = result.heuristics["ONE MinMax"]
-    ours, _ = result.heuristics["order search"]
+    minmax_value = result.heuristics["minmax"].metrics.bottleneck
+    ours = result.heuristics["orders"].metrics.bottleneck
     assert ours <= minmax_value and result.metrics.bottleneck == ours
     text = format_report(problem, result)
     assert f"ONE MinMax     bottleneck {minmax_value:>10} us" in text
     assert f"order search   bottleneck {ours:>10} us" in text
     assert "bottleneck / lower bound" in text
-    assert report_json(problem, result)["heuristics"]["ONE MinMax"]["bottleneck"] == minmax_value
+    assert result.to_json()["heuristics"]["minmax"]["bottleneck"] == minmax_value
 
 
 def test_cli_split_writes_verified_parts(capsys, model, trace, tmp_path):

@@ -1,4 +1,4 @@
-"""The station search (solver/stations.py) against brute force, from both ends and from each one."""
+"""The station search (solver/partitioning/stations.py) against brute force, from both ends and from each one."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import solver.partitioning.stations
 from solver.errors import UsageError
-from solver.partitioning.exact import _instance, station_windows
+from heuristics.dag import Dag, station_windows
 from solver.partitioning.metrics import check_partition
 from solver.partitioning.stations import DIRECTIONS, fill_stations
 from tests.test_exact import brute_force, dags
@@ -26,7 +26,7 @@ def _search(inst, k: int, cycle: int, rule: str, directions: str = "both", stop=
     windows = station_windows(inst, k, cycle)
     if windows is None:
         return None
-    return fill_stations(inst.weights, inst.preds, inst.succs, k, cycle, windows, RULES[rule](inst), budget,
+    return fill_stations(inst, k, cycle, windows, RULES[rule](inst), budget,
                          max_loads=10**6, stop=stop, directions=directions)
 
 
@@ -40,7 +40,7 @@ def test_finds_the_optimum_and_nothing_below(graph, k, rule, directions):
     assume(k <= n)
     best = brute_force(graph, k)
     assume(best > 0)
-    inst = _instance(graph, "weight")
+    inst = Dag.from_graph(graph)
     parts = _search(inst, k, best, rule, directions)
     assert parts is not None
     assert all(0 <= p < k for p in parts)
@@ -57,7 +57,7 @@ def test_exact_load_packing():
     for v, w in enumerate([6, 5, 5, 4]):
         graph.add_node(v, weight=w)
     graph.add_edges_from([(0, 3), (1, 2)])
-    inst = _instance(graph, "weight")
+    inst = Dag.from_graph(graph)
     for rule in RULES:
         for directions in DIRECTIONS:
             parts = _search(inst, 2, 10, rule, directions)
@@ -68,7 +68,9 @@ def test_exact_load_packing():
 
 
 def test_unknown_direction_is_refused():
-    inst = _instance(nx.DiGraph([(0, 1)]), "weight")
+    graph = nx.DiGraph([(0, 1)])
+    nx.set_node_attributes(graph, 0, "weight")
+    inst = Dag.from_graph(graph)
     with pytest.raises(UsageError, match="sideways"):
         _search(inst, 1, 1, "weight", "sideways")
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from solver.partitioning.compare import CompareSettings, compare, comparison_json, format_table, plot_comparison
 from solver.commands._problem import add_problem_arguments, problem_from_args
 from solver.errors import UsageError
+from solver.partitioning.settings import CompareSettings
 
 
 def register(subparsers) -> None:
@@ -37,17 +36,20 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from solver.commands._output import print_json
+    from solver.partitioning.compare import compare
+    from solver.partitioning.report import format_table, plot_comparison
+
     settings = CompareSettings(num_parts=_num_parts(args.num_parts), time_limit=args.time_limit,
                                workers=args.workers, runs=args.runs, seed=args.seed)  # fmt: skip
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be at least 1, not {args.workers}")
-    if args.runs < 1:
-        raise UsageError(f"--runs must be at least 1, not {args.runs}")
     problem = problem_from_args(args)
     comparison = compare(problem, settings, on_progress=_progress if sys.stderr.isatty() else None)
     if sys.stderr.isatty():
         print(file=sys.stderr)
-    print(json.dumps(comparison_json(comparison), indent=1) if args.json else format_table(comparison))
+    if args.json:
+        print_json("compare", comparison.to_json())
+    else:
+        print(format_table(comparison))
     if args.plot:
         plot_comparison(comparison, args.plot)
     return 0
@@ -58,8 +60,6 @@ def _num_parts(text: str) -> tuple[int, ...]:
         values = tuple(int(x) for x in text.split(",") if x.strip())
     except ValueError as err:
         raise UsageError(f"--num-parts: expected comma-separated integers, not {text!r}") from err
-    if not values:
-        raise UsageError("--num-parts: give at least one K")
     return values
 
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from solver.commands._problem import add_problem_arguments, problem_from_args
 from solver.errors import UsageError
-from solver.partitioning.partition import ALGORITHMS, SECONDARY, PartitionSettings, partition
-from solver.partitioning.problem import PartitionProblem
-from solver.io.partition_map import write_partition_map
-from solver.partitioning.report import format_report, report_json
+from solver.partitioning.settings import ALGORITHMS, SECONDARY, PartitionSettings
+
+if TYPE_CHECKING:
+    from solver.partitioning.problem import PartitionProblem
 
 
 def register(subparsers) -> None:
@@ -36,9 +36,8 @@ def register(subparsers) -> None:
                              "smaller bottleneck of the two; default)")  # fmt: skip
     parser.add_argument("--runs", type=int, default=10, metavar="N",
                         help="random topological orders MinMax tries, keeping the best (ONE's nruns; default 10)")
-    parser.add_argument("--seed", type=int, metavar="S",
-                        help="seed of the heuristics' randomness; the same seed gives the same answer "
-                             "(default: a fresh one each time)")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, metavar="S",
+                        help="seed of the heuristics' randomness; the same seed gives the same answer (default 0)")
     parser.add_argument("--out", type=Path, metavar="FILE",
                         help="where to write partition_map.json (default: next to MODEL; with MODEL omitted, "
                              "in the current directory)")  # fmt: skip
@@ -54,7 +53,7 @@ def register(subparsers) -> None:
     exact.add_argument("--time-limit", type=float, default=60.0, metavar="T",
                        help="seconds for the exact solver (default 60)")
     exact.add_argument("--workers", type=int, metavar="W", help="CP-SAT worker threads (default: all cores)")
-    exact.add_argument("--secondary", default="", metavar="cut,bytes",
+    exact.add_argument("--secondary", default="", metavar=",".join(SECONDARY),
                        help="after the bottleneck, also minimise these in order: cut (edge cut) and/or bytes "
                             "(transfer bytes); needs --exact")  # fmt: skip
     exact.add_argument("--slack", type=float, default=0.0, metavar="X",
@@ -66,13 +65,17 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from solver.commands._output import print_json
+    from solver.io.partition_map import write_partition_map
+    from solver.partitioning.partition import partition
+    from solver.partitioning.report import format_report
+
     settings = PartitionSettings(
         num_parts=args.num_parts, algo=args.algo, runs=args.runs, seed=args.seed, exact=args.exact,
-        time_limit=args.time_limit, workers=args.workers, secondary=_secondary(args.secondary),
+        time_limit=args.time_limit, workers=args.workers,
+        secondary=tuple(word.strip() for word in args.secondary.split(",") if word.strip()),
         slack=args.slack, memory_cap=args.memory_cap,
     )  # fmt: skip
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be at least 1, not {args.workers}")
     problem = problem_from_args(args)
     if args.split and problem.model is None:
         raise UsageError(f"{problem.source}: --split needs a TFLite model, not a graph file")
@@ -82,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     result = partition(problem, settings, on_progress=_progress if args.exact else None)
     write_partition_map(out, result.parts, settings.num_parts)
     if args.json:
-        print(json.dumps({**report_json(problem, result), "partition_map_file": str(out)}, indent=1))
+        print_json("partition", {**problem.to_json(), **result.to_json(), "partition_map_file": str(out)})
     else:
         print(format_report(problem, result))
         print(f"wrote {out}")
@@ -100,14 +103,6 @@ def _split(problem: PartitionProblem, parts: list[int], out_dir: Path, quiet: bo
     if not quiet:
         print(split_text(split))
         print(verify_text(verified))
-
-
-def _secondary(text: str) -> tuple[str, ...]:
-    names = tuple(word.strip() for word in text.split(",") if word.strip())
-    unknown = [name for name in names if name not in SECONDARY]
-    if unknown:
-        raise UsageError(f"--secondary: unknown objective {unknown[0]!r}; choose from {', '.join(SECONDARY)}")
-    return names
 
 
 def _progress(incumbent: int, bound: int, elapsed: float) -> None:

@@ -20,19 +20,18 @@ the search then only looks above it for better partitions and spends what is lef
 which either proves ``hi`` optimal or improves it.
 
 Each sub-problem gets CP-SAT alone for a second; if that does not settle it, CP-SAT (one worker
-fewer) goes on while the station search of solver/stations.py runs beside it in the main thread,
+fewer) goes on while the station search of solver/partitioning/stations.py runs beside it in the main thread,
 restarted from both ends, the front and the back in turn, with budgets (in search nodes) following the
 Luby sequence: CP-SAT refutes well and finds tight packings slowly, the station search the reverse.
 Whichever finishes first stops the other.
 
-Lower bound before any solve: the largest of ``ceil(total / K)``, ``max w``, and the bin-packing
-bounds ``LB_j`` = sum of the ``j + 1`` smallest of the ``jK + 1`` largest weights (of ``jK + 1``
-ops, some part holds ``j + 1``; ``j = 1`` is ``w_(K) + w_(K+1)``); then raised to the smallest C
-whose station windows (below) are all non-empty, which is monotone in C and found by bisection.
+Lower bound before any solve: :func:`heuristics.dag.lower_bound`, the largest of ``ceil(total / K)``,
+``max w`` and the bin-packing bounds ``LB_j``, raised to the smallest C whose station windows (below)
+are all non-empty. The search starts from the hint (the caller's heuristics) or the trivial partition.
 
 The feasibility model F(C)
 --------------------------
-Station windows (the classic assembly-line bounds): with ``head(v)`` = w of v and all its ancestors
+Station windows (the classic assembly-line bounds, :func:`heuristics.dag.station_windows`): with ``head(v)`` = w of v and all its ancestors
 and ``tail(v)`` = w of v and all its descendants, any partition with bottleneck <= C has
 ``E_v = ceil(head(v) / C) - 1 <= p(v) <= K - ceil(tail(v) / C) = L_v``.
 
@@ -69,13 +68,15 @@ import networkx as nx
 import numpy as np
 from ortools.sat.python import cp_model
 
-from solver.errors import CheckError, InfeasibleError, UsageError
+from heuristics.dag import Dag, check_num_parts, lower_bound, station_windows
+from solver.errors import CheckError, InfeasibleError
+from solver.partitioning.metrics import PartitionMetrics, check_partition
+from solver.partitioning.settings import SECONDARY, check_exact_options
 from solver.partitioning.stations import DIRECTIONS, fill_stations
 
 OPTIMAL = "OPTIMAL"
 FEASIBLE = "FEASIBLE"
 HEURISTIC = "HEURISTIC"
-SECONDARY = {"cut": "edge_cut", "bytes": "transfer_bytes"}
 
 # Share of the remaining time that one bisection probe may use, so that a hard probe cannot starve
 # the ones that would prove optimality.
@@ -112,37 +113,30 @@ class ExactResult:
     probes: int = 0  # feasibility sub-problems solved
     interrupted: bool = False  # Ctrl-C stopped the search; the answer is the best so far
 
+    def to_json(self) -> dict:
+        """The result as a JSON object (snake_case keys)."""
+        return {
+            "status": self.status,
+            "bottleneck": self.bottleneck,
+            "bound": self.bound,
+            "gap": self.gap,
+            "wall_time": self.wall_time,
+            "workers": self.workers,
+            "secondary": self.secondary,
+            "secondary_status": self.secondary_status,
+            "probes": self.probes,
+            "interrupted": self.interrupted,
+            "parts": self.parts,
+        }
+
     @property
     def gap(self) -> float:
         """(bottleneck - bound) / bottleneck, 0 when proven optimal."""
         return (self.bottleneck - self.bound) / self.bottleneck if self.bottleneck else 0.0
 
 
-@dataclass(frozen=True)
-class _Instance:
-    """The graph flattened to lists: nodes 0..n-1, weights, edges, closure weights, tensors."""
-
-    weights: list[int]
-    edges: list[tuple[int, int]]
-    preds: list[list[int]]
-    succs: list[list[int]]
-    order: list[int]  # a topological order
-    head: list[int]  # weight of v and all its ancestors
-    tail: list[int]  # weight of v and all its descendants
-    constants: dict[object, tuple[int, list[int]]]  # constant tensor -> (bytes, ops reading it)
-    tensors: dict[object, tuple[int, int, list[int]]]  # data tensor -> (bytes, producer, consumers)
-
-    @property
-    def n(self) -> int:
-        return len(self.weights)
-
-    @property
-    def total(self) -> int:
-        return sum(self.weights)
-
-
 def solve_exact(
-    graph: nx.DiGraph,
+    graph: nx.DiGraph | Dag,
     num_parts: int,
     *,
     hint: Sequence[int] | None = None,
@@ -158,15 +152,18 @@ def solve_exact(
 
     Parameters
     ----------
-    graph : networkx.DiGraph
-        Op DAG, nodes ``0..n-1`` with integer ``weight`` (docs/design.md).
+    graph : networkx.DiGraph or heuristics.dag.Dag
+        Op DAG, nodes ``0..n-1`` with integer ``weight`` (docs/design.md); checked once into a ``Dag``.
     num_parts : int
         K in 1..n; no part is left empty.
     hint : list of int, optional
-        A partition (best heuristic). Checked first; an invalid hint is ignored. When None, the
-        heuristics ``order_search`` and ``minmax`` provide one. The result is never worse than it.
+        A partition (best heuristic). Checked first; an invalid hint is ignored. The result is never
+        worse than it. No heuristic runs here: without a hint the search starts from the trivial
+        partition (the first K-1 ops of a topological order alone), or from nothing under a memory
+        cap; :func:`solver.partitioning.partition.partition` runs the heuristics, then this.
     time_limit : float
-        Seconds for the whole search (bisection probes and secondary objectives).
+        Seconds for the whole search (bisection probes and secondary objectives); 0 returns the best
+        start.
     workers : int, optional
         CP-SAT workers; default: the machine's cores.
     secondary : tuple of "cut", "bytes"
@@ -184,8 +181,10 @@ def solve_exact(
 
     Raises
     ------
+    GraphError
+        K outside ``1..n``, or the graph is not a DAG with non-negative integer weights on ``0..n-1``.
     UsageError
-        Bad K, unknown secondary objective, negative slack or weights, or a cyclic graph.
+        Bad workers, secondary objective, slack or memory cap (:mod:`solver.partitioning.settings`).
     InfeasibleError
         No partition meets the memory cap (proven), or none was found in time.
     CheckError
@@ -193,11 +192,12 @@ def solve_exact(
     """
     start = time.monotonic()
     deadline = start + max(0.0, time_limit)
+    dag = Dag.from_graph(graph, weight)
+    check_num_parts(dag, num_parts)
+    check_exact_options(workers, secondary, slack, memory_cap)
     workers = workers or _default_workers()
-    _check_arguments(graph, num_parts, secondary, slack)
-    inst = _instance(graph, weight)
-    search = _Search(inst, num_parts, memory_cap, workers, start, on_progress)
-    incumbent = _starting_partition(graph, num_parts, hint, memory_cap, weight)
+    search = _Search(dag, num_parts, memory_cap, workers, start, on_progress)
+    incumbent = _starting_partition(dag, num_parts, hint, memory_cap)
     if incumbent is not None:
         search.accept(incumbent, from_solver=False)
     main_deadline = deadline - _SECONDARY_SHARE * len(secondary) * max(0.0, time_limit)
@@ -208,7 +208,7 @@ def solve_exact(
     secondary_status: dict[str, str] = {}
     if secondary and not search.interrupted:
         search.interruptible(search.secondary, secondary, slack, deadline, secondary_status)
-    metrics = _verify(graph, search.incumbent, num_parts, memory_cap, weight)
+    metrics = _verify(dag, search.incumbent, num_parts, memory_cap)
     return ExactResult(
         status=status,
         parts=list(search.incumbent),
@@ -221,25 +221,6 @@ def solve_exact(
         probes=search.probes,
         interrupted=search.interrupted,
     )
-
-
-def lower_bound(weights: Sequence[int], num_parts: int) -> int:
-    """Bottleneck lower bound from the weights alone (no precedence).
-
-    ``max(ceil(total / K), max w, LB_j)`` where ``LB_j`` sums the ``j + 1`` smallest of the
-    ``jK + 1`` largest weights: among ``jK + 1`` ops, one of the K parts holds at least ``j + 1``.
-
-    >>> lower_bound([5, 4, 3, 3, 1], 2)
-    8
-    """
-    ordered = sorted(weights, reverse=True)
-    best = max(math.ceil(sum(ordered) / num_parts), ordered[0] if ordered else 0)
-    j = 1
-    while j * num_parts + 1 <= len(ordered):
-        last = j * num_parts + 1
-        best = max(best, sum(ordered[last - j - 1 : last]))
-        j += 1
-    return best
 
 
 def luby(i: int) -> int:
@@ -255,36 +236,11 @@ def luby(i: int) -> int:
     return 1 << (k - 1)
 
 
-def station_windows(inst: _Instance, num_parts: int, cycle: int) -> tuple[list[int], list[int]] | None:
-    """Earliest and latest part of each op when the bottleneck is at most ``cycle``; None if empty.
-
-    ``E_v = ceil(head(v) / C) - 1`` and ``L_v = K - ceil(tail(v) / C)``, clamped to ``0..K-1``.
-    """
-    if cycle <= 0:
-        return None if inst.total > 0 else ([0] * inst.n, [num_parts - 1] * inst.n)
-    early = [max(0, -(-h // cycle) - 1) for h in inst.head]
-    late = [min(num_parts - 1, num_parts - (-(-t // cycle))) for t in inst.tail]
-    if any(e > l for e, l in zip(early, late)):
-        return None
-    return early, late
-
-
-def window_bound(inst: _Instance, num_parts: int, low: int, high: int) -> int:
-    """The smallest C in ``low..high`` whose station windows are all non-empty (monotone in C)."""
-    while low < high:
-        mid = (low + high) // 2
-        if station_windows(inst, num_parts, mid) is None:
-            low = mid + 1
-        else:
-            high = mid
-    return low
-
-
 class _Search:
     """State of the bisection on the bottleneck: bounds, incumbent, progress, interruption."""
 
-    def __init__(self, inst, num_parts, memory_cap, workers, start, on_progress):
-        self.inst = inst
+    def __init__(self, dag, num_parts, memory_cap, workers, start, on_progress):
+        self.dag = dag
         self.k = num_parts
         self.memory_cap = memory_cap
         self.workers = workers
@@ -292,18 +248,17 @@ class _Search:
         self.on_progress = on_progress
         self.incumbent: list[int] | None = None
         self.improved = False  # the solver found something better than the starting partition
-        self.hi = inst.total if inst.n else 0
+        self.hi = dag.total if dag.n else 0
         self.lo = 0
         self.probes = 0
         self.interrupted = False
         self.unknown_above = -1  # largest C whose probe timed out
         self.station_attempts: dict[int, int] = {}  # cycle -> station-search restarts made
-        if inst.n:
-            base = lower_bound(inst.weights, num_parts)
-            self.lo = window_bound(inst, num_parts, base, max(base, inst.total))
+        if dag.n:
+            self.lo = lower_bound(dag, num_parts)
 
     def accept(self, parts: list[int], from_solver: bool) -> None:
-        loads = _loads(self.inst.weights, parts)
+        loads = _loads(self.dag.weights, parts)
         value = max(loads, default=0)
         if self.incumbent is None or value < self.hi:
             self.incumbent, self.hi = list(parts), value
@@ -334,19 +289,19 @@ class _Search:
 
     def _ceiling(self) -> int:
         """One more than the largest C worth probing: the incumbent's value, or total + 1 without one."""
-        return self.hi if self.incumbent is not None else self.inst.total + 1
+        return self.hi if self.incumbent is not None else self.dag.total + 1
 
     def _probe(self, cycle: int, limit: float) -> None:
         self.probes += 1
-        windows = station_windows(self.inst, self.k, cycle)
+        windows = station_windows(self.dag, self.k, cycle)
         if windows is None:
             self.lo = max(self.lo, cycle + 1)
             self._report()
             return
         deadline = time.monotonic() + limit
-        built = _FeasibilityModel(self.inst, self.k, cycle, windows, self.memory_cap)
+        built = _FeasibilityModel(self.dag, self.k, cycle, windows, self.memory_cap)
         built.hint(self.incumbent)
-        built.branch_station_by_station(self.inst.tail)
+        built.branch_station_by_station(self.dag.tail)
         # A short CP-SAT run settles easy probes. Then CP-SAT, to find or refute a partition, runs
         # beside the station search, which finds tight packings that CP-SAT finds slowly; the first
         # to finish stops the other.
@@ -357,7 +312,7 @@ class _Search:
                 beside = lambda done: self._fill_stations(cycle, windows, deadline - time.monotonic(), done)
             status, solver, packed = self._run(built.model, deadline - time.monotonic(), beside)
             if packed is not None:
-                self.accept(_split_parts(packed, self.k, self.inst.order), from_solver=True)
+                self.accept(_split_parts(packed, self.k, self.dag.order), from_solver=True)
                 return
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             self.accept(built.parts(solver), from_solver=True)
@@ -376,7 +331,7 @@ class _Search:
 
     def _fill_stations(self, cycle: int, windows: tuple[list[int], list[int]], seconds: float,
                        stop: Callable[[], bool]) -> list[int] | None:
-        """Station search (solver/stations.py) restarted from both ends, the front and the back in turn.
+        """Station search (solver/partitioning/stations.py) restarted from both ends, the front and the back in turn.
 
         Restart ``j`` of each direction runs ``luby(j + 1)`` times ``_STATION_NODES`` nodes (Luby,
         Sinclair & Zuckerman 1993: many short runs, a few ever longer ones, within a log factor of the
@@ -385,9 +340,9 @@ class _Search:
         Priorities: the closure, weight and successor-count rules, then seeded random perturbations of
         a randomly chosen one. A later probe at the same cycle goes on where this one stopped.
         """
-        inst = self.inst
-        rules = [(inst.tail, inst.head), (inst.weights, inst.weights),
-                 ([len(s) for s in inst.succs], [len(p) for p in inst.preds])]
+        dag = self.dag
+        rules = [(dag.tail, dag.head), (dag.weights, dag.weights),
+                 ([len(s) for s in dag.succs], [len(p) for p in dag.preds])]
         end = time.monotonic() + seconds
         out_of_time = lambda: stop() or time.monotonic() > end
         attempt = self.station_attempts.get(cycle, 0)
@@ -397,8 +352,8 @@ class _Search:
             rule = run if run < len(rules) else int(rng.integers(len(rules)))
             forward, backward = (np.asarray(r, dtype=float) for r in rules[rule])
             if run >= len(rules):
-                forward, backward = (r * (1 + 0.5 * rng.random(inst.n)) for r in (forward, backward))
-            parts = fill_stations(inst.weights, inst.preds, inst.succs, self.k, cycle, windows,
+                forward, backward = (r * (1 + 0.5 * rng.random(dag.n)) for r in (forward, backward))
+            parts = fill_stations(dag, self.k, cycle, windows,
                                   (forward, backward), _STATION_NODES * luby(run + 1), stop=out_of_time,
                                   directions=DIRECTIONS[turn])
             attempt += 1
@@ -411,8 +366,8 @@ class _Search:
     def secondary(self, names: Sequence[str], slack: float, deadline: float, statuses: dict[str, str]) -> None:
         """Minimize the secondary objectives in order with the bottleneck capped; fill their status."""
         cycle = math.floor(self.hi * (1 + slack))
-        windows = station_windows(self.inst, self.k, cycle)
-        built = _FeasibilityModel(self.inst, self.k, cycle, windows, self.memory_cap)
+        windows = station_windows(self.dag, self.k, cycle)
+        built = _FeasibilityModel(self.dag, self.k, cycle, windows, self.memory_cap)
         objectives = {"cut": built.edge_cut_objective, "bytes": built.transfer_objective}
         for i, name in enumerate(names):
             expr = objectives[name]()
@@ -422,7 +377,7 @@ class _Search:
             status, solver, _ = self._run(built.model, remaining / (len(names) - i))
             if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 self.incumbent = built.parts(solver)
-                self.hi = max(_loads(self.inst.weights, self.incumbent))
+                self.hi = max(_loads(self.dag.weights, self.incumbent))
                 built.model.add(expr <= round(solver.objective_value))
             statuses[SECONDARY[name]] = OPTIMAL if status == cp_model.OPTIMAL else FEASIBLE
             if self.interrupted:
@@ -476,14 +431,14 @@ class _Search:
 class _FeasibilityModel:
     """The CP-SAT model F(C) of the module docstring, plus the secondary objectives on demand."""
 
-    def __init__(self, inst: _Instance, num_parts: int, cycle: int, windows, memory_cap: int | None):
-        self.inst, self.k = inst, num_parts
+    def __init__(self, dag: Dag, num_parts: int, cycle: int, windows, memory_cap: int | None):
+        self.dag, self.k = dag, num_parts
         self.early, self.late = windows
         self.model = cp_model.CpModel()
         # y[v][b] <=> p(v) <= b, only inside v's window; constants outside it (see _y).
         self.y = [
             {b: self.model.new_bool_var(f"y[{v}][{b}]") for b in range(self.early[v], self.late[v])}
-            for v in range(inst.n)
+            for v in range(dag.n)
         ]
         self._order()
         self._precedence()
@@ -523,7 +478,7 @@ class _FeasibilityModel:
 
     def _precedence(self) -> None:
         # p(u) <= p(v): whenever v sits in the first b+1 parts, u does too.
-        for u, v in self.inst.edges:
+        for u, v in self.dag.edges:
             for b in range(self.early[v], self.late[u]):
                 yu, yv = self._y(u, b), self._y(v, b)
                 if isinstance(yu, int) or isinstance(yv, int):
@@ -532,9 +487,9 @@ class _FeasibilityModel:
                 self.model.add_implication(yv, yu)
 
     def _loads(self, cycle: int) -> None:
-        w, k = self.inst.weights, self.k
+        w, k = self.dag.weights, self.k
         by_station: list[list[int]] = [[] for _ in range(k)]
-        for v in range(self.inst.n):
+        for v in range(self.dag.n):
             for s in self._stations(v):
                 by_station[s].append(v)
         # Each station's load is at most C.
@@ -542,10 +497,10 @@ class _FeasibilityModel:
             self._add(sum(w[v] * self._x(v, s) for v in ops) <= cycle)
         # Redundant prefix loads: the first b+1 parts hold at most (b+1) C and leave at most
         # (K-1-b) C for the rest; they propagate where the per-station sums alone do not.
-        total = self.inst.total
+        total = self.dag.total
         for b in range(k - 1):
-            prefix = sum(w[v] * self.y[v][b] for v in range(self.inst.n) if b in self.y[v])
-            fixed = sum(w[v] for v in range(self.inst.n) if b >= self.late[v])
+            prefix = sum(w[v] * self.y[v][b] for v in range(self.dag.n) if b in self.y[v])
+            fixed = sum(w[v] for v in range(self.dag.n) if b >= self.late[v])
             self._add(prefix + fixed <= (b + 1) * cycle)
             self._add(prefix + fixed >= total - (k - 1 - b) * cycle)
         self.by_station = by_station
@@ -559,7 +514,7 @@ class _FeasibilityModel:
         # m[c][s]: constant tensor c is loaded by part s; counted once per part.
         for s in range(self.k):
             terms = []
-            for c, (nbytes, readers) in self.inst.constants.items():
+            for c, (nbytes, readers) in self.dag.constants.items():
                 readers = [v for v in readers if s in self._stations(v)]
                 if not readers or nbytes == 0:
                     continue
@@ -572,7 +527,7 @@ class _FeasibilityModel:
     def edge_cut_objective(self):
         # cut[e] >= y[u][b] - y[v][b] for every b: the edge crosses parts iff some b separates u, v.
         cuts = []
-        for u, v in self.inst.edges:
+        for u, v in self.dag.edges:
             cut = self.model.new_bool_var(f"cut[{u},{v}]")
             for b in range(self.early[u], self.late[v]):
                 self.model.add(cut >= self._y(u, b) - self._y(v, b))
@@ -582,7 +537,7 @@ class _FeasibilityModel:
     def transfer_objective(self):
         # z[t][s]: tensor t is sent to part s, which holds a consumer but not the producer.
         terms = []
-        for t, (nbytes, producer, consumers) in self.inst.tensors.items():
+        for t, (nbytes, producer, consumers) in self.dag.tensors.items():
             stations = sorted({s for v in consumers for s in self._stations(v)})
             for s in stations:
                 sent = self.model.new_bool_var(f"z[{t}][{s}]")
@@ -594,7 +549,7 @@ class _FeasibilityModel:
 
     def branch_station_by_station(self, priority: Sequence[int]) -> None:
         """Search order for the fixed-search worker: fill part 0 first, ops of high priority first."""
-        order = sorted(range(self.inst.n), key=lambda v: -priority[v])
+        order = sorted(range(self.dag.n), key=lambda v: -priority[v])
         variables = [self.y[v][b] for b in range(self.k) for v in order if b in self.y[v]]
         self.model.add_decision_strategy(variables, cp_model.CHOOSE_FIRST, cp_model.SELECT_MAX_VALUE)
 
@@ -613,58 +568,8 @@ class _FeasibilityModel:
         """p(v) = the first b with y[v][b] true."""
         return [
             next((b for b in range(self.early[v], self.late[v]) if solver.boolean_value(self.y[v][b])), self.late[v])
-            for v in range(self.inst.n)
+            for v in range(self.dag.n)
         ]
-
-
-def _instance(graph: nx.DiGraph, weight: str) -> _Instance:
-    n = graph.number_of_nodes()
-    if set(graph.nodes) != set(range(n)):
-        raise UsageError(f"graph {graph.graph.get('name', '')!r}: nodes must be 0..{n - 1}")
-    weights = [int(graph.nodes[v].get(weight, 0)) for v in range(n)]
-    if any(w < 0 for w in weights):
-        raise UsageError(f"graph {graph.graph.get('name', '')!r}: negative op weight")
-    try:
-        order = list(nx.topological_sort(graph))
-    except nx.NetworkXUnfeasible as err:
-        raise UsageError(f"graph {graph.graph.get('name', '')!r} has a cycle") from err
-    preds = [list(graph.predecessors(v)) for v in range(n)]
-    succs = [list(graph.successors(v)) for v in range(n)]
-    head = _closure_weights(order, preds, weights)
-    tail = _closure_weights(order[::-1], succs, weights)
-    constants: dict[object, tuple[int, list[int]]] = {}
-    for v in range(n):
-        for c, nbytes in (graph.nodes[v].get("constants") or {}).items():
-            constants.setdefault(c, (int(nbytes), []))[1].append(v)
-    tensors: dict[object, tuple[int, int, list[int]]] = {}
-    for u, v, data in graph.edges(data=True):
-        # Without tensor names an op's outgoing edges carry one output (as solver.partitioning.metrics counts it).
-        carried = data.get("tensors") or {("output of", u): data.get("bytes", 0)}
-        for t, nbytes in carried.items():
-            tensors.setdefault(t, (int(nbytes), u, []))[2].append(v)
-    return _Instance(weights, list(graph.edges), preds, succs, order, head, tail, constants, tensors)
-
-
-def _closure_weights(order: list[int], preds: list[list[int]], weights: list[int]) -> list[int]:
-    """For each v, the weight of v plus all nodes that reach it (ancestors along ``preds``).
-
-    Sets are packed bitsets (numpy), so 10,000 ops take about a second.
-    """
-    n = len(order)
-    if n == 0:
-        return []
-    bits = np.zeros((n, (n + 7) // 8), dtype=np.uint8)
-    for v in order:
-        row = bits[v]
-        for u in preds[v]:
-            np.bitwise_or(row, bits[u], out=row)
-        row[v >> 3] |= 0x80 >> (v & 7)
-    w = np.asarray(weights, dtype=np.int64)
-    sums = np.empty(n, dtype=np.int64)
-    for lo in range(0, n, 256):
-        block = np.unpackbits(bits[lo : lo + 256], axis=1, count=n).astype(np.int64)
-        sums[lo : lo + 256] = block @ w
-    return sums.tolist()
 
 
 def _loads(weights: Sequence[int], parts: Sequence[int]) -> list[int]:
@@ -674,35 +579,24 @@ def _loads(weights: Sequence[int], parts: Sequence[int]) -> list[int]:
     return loads
 
 
-def _check_arguments(graph, num_parts, secondary, slack) -> None:
-    name = graph.graph.get("name", "graph")
-    if not 1 <= num_parts <= graph.number_of_nodes():
-        raise UsageError(f"{name}: the number of parts must be in 1..{graph.number_of_nodes()} (ops), not {num_parts}")
-    unknown = [s for s in secondary if s not in SECONDARY]
-    if unknown:
-        raise UsageError(f"unknown secondary objective {unknown[0]!r}; choose from {', '.join(SECONDARY)}")
-    if slack < 0:
-        raise UsageError(f"slack must be >= 0, not {slack}")
-
-
 def _default_workers() -> int:
     import os
 
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _starting_partition(graph, num_parts, hint, memory_cap, weight) -> list[int] | None:
-    """The best valid partition among the hint (or the heuristics) and the trivial one-part partition."""
-    candidates = [list(hint)] if hint is not None else _heuristic_partitions(graph, num_parts, weight)
+def _starting_partition(dag: Dag, num_parts: int, hint, memory_cap: int | None) -> list[int] | None:
+    """The better valid partition of the hint and (without a memory cap) the trivial partition."""
+    candidates = [list(hint)] if hint is not None else []
     if memory_cap is None:
-        candidates.append(_trivial_partition(graph, num_parts))
+        candidates.append(_trivial_partition(dag, num_parts))
     best, best_value = None, None
     for parts in candidates:
         try:
-            _verify(graph, parts, num_parts, memory_cap, weight)
+            _verify(dag, parts, num_parts, memory_cap)
         except CheckError:
             continue  # an invalid hint is not trusted; the solver starts without it
-        value = max(_loads([graph.nodes[v].get(weight, 0) for v in range(len(parts))], parts), default=0)
+        value = max(_loads(dag.weights, parts), default=0)
         if best_value is None or value < best_value:
             best, best_value = parts, value
     return best
@@ -727,37 +621,20 @@ def _split_parts(parts: list[int], num_parts: int, order: list[int]) -> list[int
     return parts
 
 
-def _trivial_partition(graph: nx.DiGraph, num_parts: int) -> list[int]:
+def _trivial_partition(dag: Dag, num_parts: int) -> list[int]:
     """The first K-1 ops of a topological order alone, the rest in the last part: valid, no part empty."""
-    parts = [num_parts - 1] * graph.number_of_nodes()
-    for i, v in enumerate(list(nx.topological_sort(graph))[: num_parts - 1]):
+    parts = [num_parts - 1] * dag.n
+    for i, v in enumerate(dag.order[: num_parts - 1]):
         parts[v] = i
     return parts
 
 
-def _heuristic_partitions(graph, num_parts, weight) -> list[list[int]]:
-    from heuristics.errors import HeuristicError
-    from heuristics.minmax import minmax
-    from heuristics.orders import order_search
-
-    found = []
-    for run in (lambda: order_search(graph, num_parts, seed=0, weight=weight),
-                lambda: minmax(graph, num_parts, runs=10, seed=0, weight=weight)):
-        try:
-            found.append(run())
-        except HeuristicError:
-            continue  # e.g. more parts than ops: the solver handles what the heuristic refuses
-    return found
-
-
-def _verify(graph, parts, num_parts, memory_cap, weight):
-    from solver.partitioning.metrics import check_partition
-
-    return check_partition(graph, parts, num_parts, memory_cap=memory_cap, weight=weight)
+def _verify(dag: Dag, parts, num_parts: int, memory_cap: int | None) -> PartitionMetrics:
+    return check_partition(dag, parts, num_parts, memory_cap=memory_cap)
 
 
 def _infeasible_message(search: _Search, memory_cap, time_limit) -> str:
-    if search.lo > search.inst.total:
+    if search.lo > search.dag.total:
         return f"no partition into {search.k} parts meets the memory cap of {memory_cap} bytes per part"
     return (f"no partition into {search.k} parts meeting the memory cap of {memory_cap} bytes per part "
             f"was found in {time_limit:g} s (not proven impossible)")

@@ -1,9 +1,11 @@
 """Metrics of a pipeline partition and the independent checker every result passes before it is written.
 
-Definitions (see docs/design.md for the graph convention):
+Definitions (see docs/design.md for the graph convention); the graph is read through the validated
+:class:`heuristics.dag.Dag`, but nothing a solver returned is trusted:
 
 - load of part k: sum of the weights of its ops; bottleneck: the largest load.
-- lower bound: ``max(ceil(total / K), largest op weight)``; no partition into K parts does better.
+- lower bound: :func:`heuristics.dag.lower_bound` (the strongest we have: average, largest op, bin packing,
+  station windows); no partition into K parts does better.
 - session graph: K x K, 1 where some edge goes from an op of part i to an op of part j != i.
 - edge cut and memory overhead as ONE defines them: the number of op pairs (u, v) with an edge across parts,
   and the bytes of the tensors on those edges counted per edge.
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from heuristics.dag import Dag, check_num_parts, lower_bound
 from solver.errors import CheckError
 
 
@@ -45,35 +48,30 @@ class PartitionMetrics:
         return self.bottleneck / self.lower_bound if self.lower_bound else 1.0
 
 
-def lower_bound(graph: nx.DiGraph, num_parts: int, weight: str = "weight") -> int:
-    """``max(ceil(total / K), largest op weight)``."""
-    weights = [int(w) for _, w in graph.nodes(data=weight, default=0)]
-    return max(-(-sum(weights) // num_parts), max(weights, default=0))
-
-
-def evaluate(graph: nx.DiGraph, parts: list[int], num_parts: int, weight: str = "weight") -> PartitionMetrics:
-    """The metrics of ``parts`` (one part in ``0..num_parts-1`` per op); no validity checks."""
+def evaluate(graph: nx.DiGraph | Dag, parts: list[int], num_parts: int, weight: str = "weight") -> PartitionMetrics:
+    """The metrics of ``parts`` (one part in ``0..num_parts-1`` per op); no validity checks of the partition."""
+    dag = Dag.from_graph(graph, weight)
     loads = [0] * num_parts
     counts = [0] * num_parts
-    constants: list[dict] = [{} for _ in range(num_parts)]
-    for v, data in graph.nodes(data=True):
-        k = parts[v]
-        loads[k] += int(data.get(weight, 0))
+    for v, k in enumerate(parts):
+        loads[k] += dag.weights[v]
         counts[k] += 1
-        constants[k].update(data.get("constants", {}))
+    memory = [0] * num_parts
+    for nbytes, readers in dag.constants.values():
+        for k in {parts[v] for v in readers}:
+            memory[k] += nbytes
     session = [[0] * num_parts for _ in range(num_parts)]
     edge_cut = overhead = 0
-    transfers: dict[tuple, int] = {}
-    for u, v, data in graph.edges(data=True):
-        a, b = parts[u], parts[v]
-        if a == b:
-            continue
-        session[a][b] = 1
-        edge_cut += 1
-        overhead += int(data.get("bytes", 0))
-        tensors = data.get("tensors") or {("output of", u): int(data.get("bytes", 0))}
-        for tensor, size in tensors.items():
-            transfers[(tensor, b)] = int(size)
+    for (u, v), nbytes in zip(dag.edges, dag.edge_bytes):
+        if parts[u] != parts[v]:
+            session[parts[u]][parts[v]] = 1
+            edge_cut += 1
+            overhead += nbytes
+    # Each tensor once per part that consumes it outside its producer's part.
+    transfer = sum(
+        nbytes * len({parts[v] for v in consumers} - {parts[producer]})
+        for nbytes, producer, consumers in dag.tensors.values()
+    )
     session_graph = nx.DiGraph([(a, b) for a in range(num_parts) for b in range(num_parts) if session[a][b]])
     return PartitionMetrics(
         num_parts=num_parts,
@@ -81,19 +79,19 @@ def evaluate(graph: nx.DiGraph, parts: list[int], num_parts: int, weight: str = 
         op_counts=counts,
         total=sum(loads),
         bottleneck=max(loads, default=0),
-        lower_bound=lower_bound(graph, num_parts, weight),
+        lower_bound=lower_bound(dag, num_parts),
         session_graph=session,
         acyclic=nx.is_directed_acyclic_graph(session_graph),
         empty_parts=[k for k in range(num_parts) if counts[k] == 0],
         edge_cut=edge_cut,
         memory_overhead=overhead,
-        transfer_bytes=sum(transfers.values()),
-        memory=[sum(c.values()) for c in constants],
+        transfer_bytes=transfer,
+        memory=memory,
     )
 
 
 def check_partition(
-    graph: nx.DiGraph,
+    graph: nx.DiGraph | Dag,
     parts: list[int],
     num_parts: int,
     memory_cap: int | None = None,
@@ -107,30 +105,30 @@ def check_partition(
 
     Raises
     ------
+    GraphError
+        The graph is not a valid instance, or ``num_parts`` is outside ``1..n``.
     CheckError
         The first violated condition, naming the graph, the op, edge or part, and the values.
     """
-    name = graph.graph.get("name", "graph")
-    n = graph.number_of_nodes()
-    if num_parts < 1:
-        raise CheckError(f"{name}: number of parts must be at least 1, got {num_parts}")
+    dag = Dag.from_graph(graph, weight)
+    check_num_parts(dag, num_parts)
+    name, n = dag.name, dag.n
     if len(parts) != n:
         raise CheckError(f"{name}: partition has {len(parts)} entries for {n} ops")
     for v, k in enumerate(parts):
         if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < num_parts:
             raise CheckError(f"{name}: op {v} is in part {k!r}, outside 0..{num_parts - 1}")
-    for u, v in graph.edges:
+    for u, v in dag.edges:
         if parts[u] > parts[v]:
             raise CheckError(
                 f"{name}: edge {u} -> {v} goes backwards (part {parts[u]} -> part {parts[v]}), "
                 "the session graph has a cycle"
             )
-    metrics = evaluate(graph, parts, num_parts, weight)
+    metrics = evaluate(dag, parts, num_parts)
     if metrics.empty_parts:
         raise CheckError(f"{name}: parts {metrics.empty_parts} are empty")
-    total = sum(int(w) for _, w in graph.nodes(data=weight, default=0))
-    if metrics.total != total:
-        raise CheckError(f"{name}: part loads sum to {metrics.total}, the ops weigh {total}")
+    if metrics.total != dag.total:
+        raise CheckError(f"{name}: part loads sum to {metrics.total}, the ops weigh {dag.total}")
     if memory_cap is not None:
         over = [k for k, m in enumerate(metrics.memory) if m > memory_cap]
         if over:

@@ -1,8 +1,10 @@
-"""Pipeline partitioning of a problem: ONE's MinMax, our order search, optionally the exact CP-SAT solver.
+"""Pipeline partitioning of a problem: ONE's MinMax, our order search, then optionally the exact CP-SAT solver.
 
-``partition(problem, settings)`` always runs both heuristics (so the report can compare them), picks the one
-``settings.algo`` asks for (``best``: the smaller bottleneck), optionally hands it to the exact solver as its
-warm start, and checks the answer with :func:`solver.partitioning.metrics.check_partition` before returning it.
+``partition(problem, settings)`` is the one place that runs "heuristics, then exact": it validates the graph
+once (``problem.dag``), always runs both heuristics (so the report can compare them), picks the one
+``settings.algo`` asks for (``best``: the smaller bottleneck, then the smaller edge cut), optionally hands it to
+the exact solver as its warm start, and checks the answer with :func:`solver.partitioning.metrics.check_partition`
+before returning it. ``solve compare`` and the benchmarks call it too.
 """
 
 from __future__ import annotations
@@ -10,32 +12,52 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from heuristics.dag import check_num_parts
 from heuristics.minmax import minmax
 from heuristics.orders import order_search
-from solver.errors import InfeasibleError, UsageError
+from solver.errors import InfeasibleError
 from solver.partitioning.metrics import PartitionMetrics, check_partition
 from solver.partitioning.problem import PartitionProblem
+from solver.partitioning.settings import PartitionSettings
 
-ALGORITHMS = ("minmax", "orders", "best")
-SECONDARY = ("cut", "bytes")
-HEURISTIC_NAMES = {"minmax": "ONE MinMax", "orders": "order search"}
+if TYPE_CHECKING:
+    from solver.partitioning.exact import ExactResult
+
+__all__ = ["HeuristicRun", "PartRow", "PartitionResult", "PartitionSettings", "partition"]
+
+Progress = Callable[[int, int, float], None]
 
 
-@dataclass(frozen=True)
-class PartitionSettings:
-    """What to solve and how: the options of ``solve partition``."""
+@dataclass
+class HeuristicRun:
+    """One heuristic's checked answer (without the memory cap) and its wall time."""
 
-    num_parts: int
-    algo: str = "best"  # heuristic answer to keep (and warm-start the exact solver with)
-    runs: int = 10  # MinMax's random topological orders
-    seed: int | None = None
-    exact: bool = False
-    time_limit: float = 60.0  # seconds for the exact solver
-    workers: int | None = None  # CP-SAT workers (default: all cores)
-    secondary: tuple[str, ...] = ()  # exact only: then minimise "cut" and/or "bytes"
-    slack: float = 0.0  # exact only: secondary objectives may raise the bottleneck by this fraction
-    memory_cap: int | None = None  # bytes of constants per part
+    parts: list[int]
+    metrics: PartitionMetrics
+    seconds: float
+
+    def to_json(self) -> dict:
+        return {"bottleneck": self.metrics.bottleneck, "time": self.seconds}
+
+
+@dataclass
+class PartRow:
+    """One part of a partition: op count, weight, share of the total, first and last op, constant bytes."""
+
+    part: int
+    ops: int
+    weight: int
+    share: float
+    first_op: tuple[int, str] | None  # (index, op type) of its first op in topological order
+    last_op: tuple[int, str] | None
+    constant_bytes: int
+
+    def to_json(self) -> dict:
+        op = lambda o: {"index": o[0], "type": o[1]} if o else None  # noqa: E731
+        return {"part": self.part, "ops": self.ops, "weight": self.weight, "share": self.share,
+                "first_op": op(self.first_op), "last_op": op(self.last_op), "constant_bytes": self.constant_bytes}
 
 
 @dataclass
@@ -49,41 +71,66 @@ class PartitionResult:
     bound: int  # proven lower bound on the bottleneck
     gap: float  # (bottleneck - bound) / bottleneck
     time: float  # wall seconds for everything
-    heuristics: dict[str, tuple[int, float]]  # name -> (bottleneck, seconds)
+    heuristics: dict[str, HeuristicRun]  # "minmax", "orders" -> its answer
+    part_rows: list[PartRow]
+    exact: ExactResult | None = None  # the exact solver's answer, when it ran
     notes: list[str] = field(default_factory=list)
 
-
-Progress = Callable[[int, int, float], None]
+    def to_json(self) -> dict:
+        """The result's facts as a JSON object (snake_case keys); the problem's are in ``PartitionProblem``."""
+        m = self.metrics
+        return {
+            "num_parts": m.num_parts,
+            "method": self.method,
+            "status": self.status,
+            "bottleneck": m.bottleneck,
+            "lower_bound": m.lower_bound,
+            "ratio": m.ratio,
+            "bound": self.bound,
+            "gap": self.gap,
+            "parts": [row.to_json() for row in self.part_rows],
+            "session_graph": m.session_graph,
+            "acyclic": m.acyclic,
+            "edge_cut": m.edge_cut,
+            "memory_overhead": m.memory_overhead,
+            "transfer_bytes": m.transfer_bytes,
+            "heuristics": {name: run.to_json() for name, run in self.heuristics.items()},
+            "exact": self.exact.to_json() if self.exact else None,
+            "time": self.time,
+            "notes": self.notes,
+            "partition_map": self.parts,
+        }
 
 
 def partition(
     problem: PartitionProblem, settings: PartitionSettings, on_progress: Progress | None = None
 ) -> PartitionResult:
-    """Partition ``problem.graph`` into ``settings.num_parts`` pipeline stages.
+    """Partition ``problem.graph`` into ``settings.num_parts`` pipeline stages (see the module doc).
+
+    ``on_progress(incumbent, bound, elapsed)`` relays the exact solver's progress.
 
     Raises
     ------
-    UsageError
-        ``num_parts`` outside ``1..number of ops``, an unknown algorithm or secondary objective, or exact-only
-        options without ``exact``.
+    GraphError
+        ``num_parts`` outside ``1..number of ops``, or the graph is not a valid instance.
     InfeasibleError
         No answer meets ``memory_cap``.
     CheckError
         An answer failed the independent checker (a bug).
     """
     start = time.monotonic()
-    _validate(problem, settings)
-    graph, k = problem.graph, settings.num_parts
+    dag, k = problem.dag, settings.num_parts
+    check_num_parts(dag, k)
     found = _run_heuristics(problem, settings)
-    heuristics = {HEURISTIC_NAMES[name]: (metrics.bottleneck, seconds) for name, (_, metrics, seconds) in found.items()}
     method = _pick(found, settings, problem)
-    parts = found[method][0]
+    parts, status, exact = found[method].parts, "HEURISTIC", None
     notes = list(problem.notes)
     if settings.exact:
+        # Imported here: OR-Tools takes 0.4 s to load, and the heuristics alone do not need it.
         from solver.partitioning.exact import solve_exact
 
         exact = solve_exact(
-            graph,
+            dag,
             k,
             hint=parts,
             time_limit=settings.time_limit,
@@ -93,7 +140,7 @@ def partition(
             memory_cap=settings.memory_cap,
             on_progress=on_progress,
         )
-        parts, method, status, bound = exact.parts, "exact", exact.status, exact.bound
+        parts, method, status = exact.parts, "exact", exact.status
         notes.append(f"exact solver: {exact.workers} workers, {exact.wall_time:.2f} s, status {exact.status}")
         if settings.secondary:
             notes.append(
@@ -102,9 +149,8 @@ def partition(
             )
         if exact.interrupted:
             notes.append("exact solver interrupted: the answer is the best found so far")
-    metrics = check_partition(graph, parts, k, memory_cap=settings.memory_cap)
-    if not settings.exact:
-        status, bound = "HEURISTIC", metrics.lower_bound
+    metrics = check_partition(dag, parts, k, memory_cap=settings.memory_cap)
+    bound = exact.bound if exact else metrics.lower_bound
     gap = (metrics.bottleneck - bound) / metrics.bottleneck if metrics.bottleneck else 0.0
     return PartitionResult(
         parts=list(parts),
@@ -114,58 +160,60 @@ def partition(
         bound=bound,
         gap=gap,
         time=time.monotonic() - start,
-        heuristics=heuristics,
+        heuristics=found,
+        part_rows=part_rows(problem, parts, metrics),
+        exact=exact,
         notes=notes,
     )
 
 
-def _validate(problem: PartitionProblem, settings: PartitionSettings) -> None:
-    n, k = problem.num_ops, settings.num_parts
-    if not 1 <= k <= n:
-        raise UsageError(f"{problem.source}: cannot split {n} ops into {k} parts (the number of parts must be 1..{n})")
-    if settings.algo not in ALGORITHMS:
-        raise UsageError(f"unknown algorithm {settings.algo!r}; choose from {', '.join(ALGORITHMS)}")
-    if settings.runs < 1:
-        raise UsageError(f"the number of MinMax runs must be at least 1, not {settings.runs}")
-    unknown = [s for s in settings.secondary if s not in SECONDARY]
-    if unknown:
-        raise UsageError(f"unknown secondary objective {unknown[0]!r}; choose from {', '.join(SECONDARY)}")
-    if not settings.exact and (settings.secondary or settings.slack):
-        raise UsageError("secondary objectives and slack need the exact solver (--exact)")
-    if settings.slack < 0:
-        raise UsageError(f"slack must be >= 0, not {settings.slack}")
-    if settings.time_limit <= 0:
-        raise UsageError(f"the time limit must be positive, not {settings.time_limit}")
-    if settings.memory_cap is not None and settings.memory_cap < 0:
-        raise UsageError(f"the memory cap must be >= 0 bytes, not {settings.memory_cap}")
+def part_rows(problem: PartitionProblem, parts: list[int], metrics: PartitionMetrics) -> list[PartRow]:
+    """Per part: op count, weight, share of the total, first and last op (in topological order), constants."""
+    graph, m = problem.graph, metrics
+    ops: list[list[int]] = [[] for _ in range(m.num_parts)]
+    for v in problem.dag.order:
+        ops[parts[v]].append(v)
+    op = lambda v: (v, graph.nodes[v].get("type", ""))  # noqa: E731
+    return [
+        PartRow(
+            part=k,
+            ops=m.op_counts[k],
+            weight=m.loads[k],
+            share=m.loads[k] / m.total if m.total else 0.0,
+            first_op=op(ops[k][0]) if ops[k] else None,
+            last_op=op(ops[k][-1]) if ops[k] else None,
+            constant_bytes=m.memory[k],
+        )
+        for k in range(m.num_parts)
+    ]
 
 
-def _run_heuristics(
-    problem: PartitionProblem, settings: PartitionSettings
-) -> dict[str, tuple[list[int], PartitionMetrics, float]]:
+def _run_heuristics(problem: PartitionProblem, settings: PartitionSettings) -> dict[str, HeuristicRun]:
     """Both heuristics' partitions, checked (without the memory cap), with their wall times."""
+    dag, k = problem.dag, settings.num_parts
     runs = {
-        "minmax": lambda: minmax(problem.graph, settings.num_parts, runs=settings.runs, seed=settings.seed),
-        "orders": lambda: order_search(problem.graph, settings.num_parts, seed=settings.seed),
+        "minmax": lambda: minmax(dag, k, runs=settings.runs, seed=settings.seed),
+        "orders": lambda: order_search(dag, k, seed=settings.seed),
     }
     found = {}
     for name, run in runs.items():
         start = time.monotonic()
         parts = run()
         seconds = time.monotonic() - start
-        found[name] = (parts, check_partition(problem.graph, parts, settings.num_parts), seconds)
+        found[name] = HeuristicRun(parts, check_partition(dag, parts, k), seconds)
     return found
 
 
-def _pick(found, settings: PartitionSettings, problem: PartitionProblem) -> str:
+def _pick(found: dict[str, HeuristicRun], settings: PartitionSettings, problem: PartitionProblem) -> str:
     """The heuristic to keep: the requested one, or for ``best`` the smaller bottleneck (then edge cut).
 
     With a memory cap, only answers under the cap count; if none is, the exact solver (which enforces the cap)
     starts without a usable hint, and without it there is no answer.
     """
     algo, cap = settings.algo, settings.memory_cap
-    names = [algo] if algo != "best" else sorted(found, key=lambda n: (found[n][1].bottleneck, found[n][1].edge_cut))
-    fitting = [n for n in names if cap is None or max(found[n][1].memory) <= cap]
+    names = [algo] if algo != "best" else sorted(found, key=lambda n: (found[n].metrics.bottleneck,
+                                                                       found[n].metrics.edge_cut))
+    fitting = [n for n in names if cap is None or max(found[n].metrics.memory) <= cap]
     if fitting or settings.exact:
         return (fitting or names)[0]
     raise InfeasibleError(

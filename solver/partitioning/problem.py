@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import networkx as nx
+
+from heuristics.dag import Dag
 
 from solver.data import DEFAULT_MODEL, DEFAULT_TRACE
 from solver.errors import UsageError
@@ -37,7 +40,24 @@ class PartitionProblem:
 
     @property
     def total_weight(self) -> int:
-        return sum(w for _, w in self.graph.nodes(data="weight"))
+        return self.dag.total
+
+    @cached_property
+    def dag(self) -> Dag:
+        """The graph checked and flattened, once (raises GraphError naming the graph if it is invalid)."""
+        return Dag.from_graph(self.graph)
+
+    def to_json(self) -> dict:
+        """The problem's facts as a JSON object (snake_case keys)."""
+        return {
+            "model": self.name,
+            "source": str(self.source),
+            "trace": str(self.trace) if self.trace else None,
+            "trace_runs": self.trace_runs,
+            "num_ops": self.num_ops,
+            "weight_unit": self.weight_unit,
+            "total_weight": self.total_weight,
+        }
 
 
 def load_problem(path: str | Path | None = None, trace: str | Path | None = None) -> PartitionProblem:

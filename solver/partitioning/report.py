@@ -1,71 +1,26 @@
-"""Reports of a partition: readable text, a JSON document, and ONE's ``partition_map.json``."""
+"""Text reports of the partitioning room: the partition report, the comparison table and its plot.
+
+JSON comes from the results themselves (``to_json()``); ONE's ``partition_map.json`` from
+:mod:`solver.io.partition_map`.
+"""
 
 from __future__ import annotations
 
+import io
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import networkx as nx
+from solver.io.files import write_atomic
+from solver.partitioning.compare import METHODS
 
-from solver.partitioning.partition import PartitionResult
-from solver.partitioning.problem import PartitionProblem
+if TYPE_CHECKING:
+    from solver.partitioning.compare import Comparison
+    from solver.partitioning.partition import PartitionResult
+    from solver.partitioning.problem import PartitionProblem
 
 METHOD_NAMES = {"minmax": "ONE MinMax (fixed)", "orders": "order search", "exact": "exact (CP-SAT)"}
-
-
-def part_rows(problem: PartitionProblem, result: PartitionResult) -> list[dict]:
-    """Per part: op count, weight, share of the total, first and last op (in topological order), constants."""
-    graph, m = problem.graph, result.metrics
-    ops: list[list[int]] = [[] for _ in range(m.num_parts)]
-    for v in nx.lexicographical_topological_sort(graph):
-        ops[result.parts[v]].append(v)
-    return [
-        {
-            "part": k,
-            "ops": m.op_counts[k],
-            "weight": m.loads[k],
-            "share": m.loads[k] / m.total if m.total else 0.0,
-            "first_op": _op(graph, ops[k][0]) if ops[k] else None,
-            "last_op": _op(graph, ops[k][-1]) if ops[k] else None,
-            "constant_bytes": m.memory[k],
-        }
-        for k in range(m.num_parts)
-    ]
-
-
-def _op(graph: nx.DiGraph, v: int) -> dict:
-    return {"index": v, "type": graph.nodes[v].get("type", "")}
-
-
-def report_json(problem: PartitionProblem, result: PartitionResult) -> dict:
-    """The machine-readable report (what ``--json`` prints)."""
-    m = result.metrics
-    return {
-        "model": problem.name,
-        "source": str(problem.source),
-        "trace": str(problem.trace) if problem.trace else None,
-        "trace_runs": problem.trace_runs,
-        "num_ops": problem.num_ops,
-        "weight_unit": problem.weight_unit,
-        "num_parts": m.num_parts,
-        "method": result.method,
-        "status": result.status,
-        "total_weight": m.total,
-        "bottleneck": m.bottleneck,
-        "lower_bound": m.lower_bound,
-        "ratio": m.ratio,
-        "bound": result.bound,
-        "gap": result.gap,
-        "parts": part_rows(problem, result),
-        "session_graph": m.session_graph,
-        "acyclic": m.acyclic,
-        "edge_cut": m.edge_cut,
-        "memory_overhead": m.memory_overhead,
-        "transfer_bytes": m.transfer_bytes,
-        "heuristics": {name: {"bottleneck": b, "time": t} for name, (b, t) in result.heuristics.items()},
-        "time": result.time,
-        "notes": result.notes,
-        "partition_map": result.parts,
-    }
+HEURISTIC_NAMES = {"minmax": "ONE MinMax", "orders": "order search"}
 
 
 def format_report(problem: PartitionProblem, result: PartitionResult) -> str:
@@ -74,10 +29,10 @@ def format_report(problem: PartitionProblem, result: PartitionResult) -> str:
     lines = [f"{problem.name}: {problem.num_ops} ops, total weight {m.total} {unit}, {m.num_parts} parts"]
     lines += [f"note: {note}" for note in result.notes]
     lines += ["", f"{'part':>4} {'ops':>5} {'weight':>10} {'share':>6}  {'first op':<24} {'last op':<24} constants"]
-    for row in part_rows(problem, result):
+    for row in result.part_rows:
         lines.append(
-            f"{row['part']:>4} {row['ops']:>5} {row['weight']:>10} {row['share']:>6.1%}  "
-            f"{_op_text(row['first_op']):<24} {_op_text(row['last_op']):<24} {row['constant_bytes']} B"
+            f"{row.part:>4} {row.ops:>5} {row.weight:>10} {row.share:>6.1%}  "
+            f"{_op_text(row.first_op):<24} {_op_text(row.last_op):<24} {row.constant_bytes} B"
         )
     lines += ["", "session graph (1: some tensor goes from the row's part to the column's):"]
     lines.append("     " + " ".join(f"{j:>3}" for j in range(m.num_parts)))
@@ -85,7 +40,8 @@ def format_report(problem: PartitionProblem, result: PartitionResult) -> str:
     lines += [
         "",
         f"bottleneck        {m.bottleneck} {unit}",
-        f"lower bound       {m.lower_bound} {unit}  (max of ceil(total / K) and the largest op)",
+        f"lower bound       {m.lower_bound} {unit}  (the strongest of ceil(total / K), the largest op, "
+        "bin packing and station windows)",
         f"bottleneck / lower bound  {m.ratio:.4f}",
         f"edge cut          {m.edge_cut} op pairs across parts",
         f"memory overhead   {m.memory_overhead} B (ONE's definition: tensor bytes per cut edge)",
@@ -96,12 +52,57 @@ def format_report(problem: PartitionProblem, result: PartitionResult) -> str:
         f"proven bound      {result.bound} {unit}, gap {result.gap:.2%}",
         "heuristics:",
     ]
-    for name, (bottleneck, seconds) in result.heuristics.items():
+    for name, run in result.heuristics.items():
+        bottleneck = run.metrics.bottleneck
         ratio = bottleneck / m.lower_bound if m.lower_bound else 1.0
-        lines.append(f"  {name:<14} bottleneck {bottleneck:>10} {unit}  ({ratio:.4f} x lower bound)  {seconds:.3f} s")
+        lines.append(f"  {HEURISTIC_NAMES[name]:<14} bottleneck {bottleneck:>10} {unit}  ({ratio:.4f} x lower bound)  "
+                     f"{run.seconds:.3f} s")
     lines.append(f"time              {result.time:.2f} s")
     return "\n".join(lines)
 
 
-def _op_text(op: dict | None) -> str:
-    return f"{op['index']} {op['type']}".strip() if op else "-"
+def _op_text(op: tuple[int, str] | None) -> str:
+    return f"{op[0]} {op[1]}".strip() if op else "-"
+
+
+def format_table(comparison: Comparison) -> str:
+    """One line per K and method: bottleneck, ratio to the optimum (or bound), proven, time."""
+    lines = [
+        f"{comparison.name}: {comparison.num_ops} ops, bottleneck in {comparison.weight_unit}; ratio = "
+        "bottleneck / optimum (or / proven lower bound when not proven, marked <=)",
+        f"{'K':>3}  {'method':<7} {'bottleneck':>11} {'ratio':>9} {'proven':>6} {'time s':>8}  status",
+    ]
+    for r in comparison.rows:
+        exact_row = next(x for x in comparison.rows if x.num_parts == r.num_parts and x.method == "exact")
+        mark = "" if exact_row.status == "OPTIMAL" else "<="
+        lines.append(f"{r.num_parts:>3}  {r.method:<7} {r.bottleneck:>11} {mark + f'{r.ratio:.4f}':>9} "
+                     f"{'yes' if r.proven else 'no':>6} {r.seconds:>8.2f}  {r.status}")
+    return "\n".join(lines)
+
+
+def plot_comparison(comparison: Comparison, path: str | Path, methods: Sequence[str] = METHODS) -> Path:
+    """Bottleneck per K for each method beside the optimum (or bound), and each method's ratio to it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, (absolute, relative) = plt.subplots(1, 2, figsize=(11, 4))
+    reference = {r.num_parts: r.reference for r in comparison.rows_for("exact")}
+    for method in methods:
+        rows = comparison.rows_for(method)
+        ks = [r.num_parts for r in rows]
+        absolute.plot(ks, [r.bottleneck for r in rows], marker="o", label=method)
+        relative.plot(ks, [r.bottleneck / reference[r.num_parts] for r in rows], marker="o", label=method)
+    absolute.plot(list(reference), list(reference.values()), linestyle=":", color="gray",
+                  label="optimum / lower bound")  # fmt: skip
+    absolute.set(xlabel="parts K", ylabel=f"bottleneck ({comparison.weight_unit})", title=comparison.name)
+    relative.set(xlabel="parts K", ylabel="bottleneck / optimum (or lower bound)", title="distance from optimal")
+    for ax in (absolute, relative):
+        ax.set_xticks(sorted(reference))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return write_atomic(path, buffer.getvalue())

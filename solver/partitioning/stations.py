@@ -1,6 +1,6 @@
 """Bidirectional station-oriented search for a partition with bottleneck at most C (SALBP-1 style).
 
-The primal heuristic of the exact solver's feasibility probes (solver/exact.py). CP-SAT proves bounds
+The primal heuristic of the exact solver's feasibility probes (solver/partitioning/exact.py). CP-SAT proves bounds
 well but finds tight packings slowly when stations must be almost full; the dedicated SALBP methods
 (Hoffmann 1963, SALOME: Scholl & Klein 1997) fill one station at a time instead:
 
@@ -24,7 +24,7 @@ well but finds tight packings slowly when stations must be almost full; the dedi
   available u that dominates it, where v may leave the part and swapping them still fits, is skipped:
   the swapped load leaves the parts still to fill at least as free.
 - Pruning: the idle time ``sum_s (C - load_s)`` may not exceed ``K C - total``; an op must be placed
-  by its latest part ``L_v`` forward and its earliest part ``E_v`` backward (solver/exact.py's
+  by its latest part ``L_v`` forward and its earliest part ``E_v`` backward (heuristics/dag.py's station
   windows); the ops left must fit in the parts left, by weight and by the bin-packing bound LB2 (an
   op heavier than ``C / 2`` needs a part of its own, two of exactly ``C / 2`` share one); a state (ops
   placed forward, ops placed backward) that failed with some number of parts used fails with more
@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from heuristics.dag import Dag
 from solver.errors import UsageError
 
 MAX_LOADS = 64
@@ -48,9 +49,7 @@ DIRECTIONS = ("both", "forward", "backward")
 
 
 def fill_stations(
-    weights: Sequence[int],
-    preds: Sequence[Sequence[int]],
-    succs: Sequence[Sequence[int]],
+    dag: Dag,
     num_parts: int,
     cycle: int,
     windows: tuple[Sequence[int], Sequence[int]],
@@ -64,7 +63,7 @@ def fill_stations(
 
     Parameters
     ----------
-    weights, preds, succs : op weights and adjacency (nodes 0..n-1).
+    dag : the validated op DAG (its weights and adjacency).
     windows : earliest and latest feasible part of each op for this cycle (``E_v``, ``L_v``).
     priority : forward and backward priorities, larger first when several ops are available (e.g. the
         weight of the op and its descendants forward, of the op and its ancestors backward).
@@ -82,10 +81,13 @@ def fill_stations(
 
     Examples
     --------
-    >>> fill_stations([3, 2, 2, 3], [[], [0], [0], [1, 2]], [[1, 2], [3], [3], []], 2, 5,
-    ...               ([0, 0, 0, 1], [0, 1, 1, 1]), ([10, 5, 5, 3], [3, 5, 5, 10]), 1000)
+    >>> import networkx as nx
+    >>> g = nx.DiGraph([(0, 1), (0, 2), (1, 3), (2, 3)])
+    >>> nx.set_node_attributes(g, {0: 3, 1: 2, 2: 2, 3: 3}, "weight")
+    >>> fill_stations(Dag.from_graph(g), 2, 5, ([0, 0, 0, 1], [0, 1, 1, 1]), ([10, 5, 5, 3], [3, 5, 5, 10]), 1000)
     [0, 0, 1, 1]
     """
+    weights, preds, succs = dag.weights, dag.preds, dag.succs
     early, late = windows
     k = num_parts
     forward = _Side(weights, preds, succs, late, priority[0], lambda r: r)
