@@ -80,7 +80,7 @@ def test_the_cache_prevents_repeated_measurements(dump6, algorithm):
     real = source.device
     device = CountingLookup(real.name, real.backend_names, real.measurements, source.space.id_of_config)
     space = source.space
-    evaluator = Evaluator(space, device, None)
+    evaluator = Evaluator(space, device, None, measure_id=device.measure_id)
     result = search(space, evaluator, SearchSettings(algorithm, 40, 8, 0))
     assert device.calls == len(result.evaluations) == 40
     assert len({e.genes for e in result.evaluations}) == 40
@@ -202,3 +202,4 @@ def test_settings_refuse_the_same_through_api_and_command(solve, dump6, capsys, 
 def test_brute_force_settings_refuse_bad_values(kwargs, message):
     with pytest.raises(UsageError, match=message):
         BruteForceSettings(**kwargs)
+

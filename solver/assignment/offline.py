@@ -1,5 +1,4 @@
-"""Offline evaluation: a parsed brute-force dump as a search space and a lookup device, and the one rule of
-what a device spec is.
+"""Offline evaluation: a parsed brute-force dump as a search space and a lookup device; opening a device spec.
 
 A dump (``solver.io.dumps``) names its decisions (oplist, or opmap and opname_by_indx), its backends and
 the measured ids. The space is built from those decisions (``solver.assignment.space``), each decision
@@ -21,16 +20,11 @@ from devices.workerdevice import file_digest
 from solver.assignment.front import TruePoint
 from solver.assignment.space import SearchSpace, index_space, name_space, restrict_to_ids
 from solver.errors import DumpError, UsageError
-from solver.io.dumps import Dump, read_dump
+from solver.io.dumps import Dump, is_dump_spec, read_dump
 from solver.io.oplist import OpList
 
 # ONE numbered its backends in this order when a dump does not say (0 = cpu, 1 = acl_cl, 2 = acl_neon).
 ONE_BACKENDS = ("cpu", "acl_cl", "acl_neon")
-
-
-def is_dump_spec(spec: str) -> bool:
-    """True when a device spec names a brute-force dump: a path (not a URL) ending in ``.json``."""
-    return "://" not in spec and Path(spec).suffix == ".json"
 
 
 def open_spec(spec: str, *, cache: bool = True, backends: tuple[str, ...] | None = None, **options) -> Device:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from solver.assignment.bruteforce import BruteForceResult
 from solver.assignment.front import Quality
 from solver.assignment.search import Evaluation, SearchResult
-
-if TYPE_CHECKING:
-    from solver.assignment.bruteforce import BruteForceResult
 
 
 def front_table(result: SearchResult, quality: Quality) -> str:

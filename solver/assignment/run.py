@@ -11,13 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 
 from devices.base import Device
 from solver.assignment.front import Quality, assess
-from solver.assignment.offline import check_model, is_dump_spec, open_dump, open_spec
+from solver.assignment.offline import check_model, open_dump, open_spec
 from solver.assignment.search import Evaluation, Evaluator, SearchResult, default_budget, search
 from solver.assignment.settings import ParetoSettings, settings_from_names
 from solver.assignment.space import SearchSpace, index_space, name_space
@@ -102,10 +100,8 @@ def run_pareto(
     ``offline`` or as the device spec, is read here.
     """
     started = time.perf_counter()
-    dump_path = settings.offline
-    if dump_path is None and is_dump_spec(settings.device):
-        dump_path = Path(settings.device)
-    points = None
+    dump_path = settings.dump
+    complete_points = measure_id = None
     if dump_path is not None:
         source = open_dump(dump_path)
         if settings.settings:
@@ -114,17 +110,18 @@ def run_pareto(
             raise UsageError(f"{dump_path}: the dump is in {source.dump.mode} mode, not {settings.mode}")
         if settings.model is not None:
             check_model(source, read_oplist(settings.model, source.dump.mode), settings.model)
-        device, space, points = source.device, source.space, source.complete_points
+        device, space, complete_points = source.device, source.space, source.complete_points
+        measure_id = source.device.measure_id  # the space is the dump's own: points are answered by id
     else:
         if settings.model is None:
             raise UsageError("a live search needs the MODEL (only --offline can do without)")
         device = device or open_spec(settings.device)
         space = model_space(read_oplist(settings.model, settings.mode or "name"), device, settings.settings)
-    evaluator = Evaluator(space, device, settings.model, settings.measure, on_measure=on_measure)
+    evaluator = Evaluator(space, device, settings.model, settings.measure, on_measure=on_measure, measure_id=measure_id)
     result = search(space, evaluator, settings.search)
     found = np.array([(e.time_ms, e.memory_kb) for e in result.front]).reshape(-1, 2)
     evaluated = np.array([(e.time_ms, e.memory_kb) for e in result.valid]).reshape(-1, 2)
-    quality = assess(found, evaluated, points() if points is not None else None)
+    quality = assess(found, evaluated, complete_points() if complete_points is not None else None)
     budget = default_budget(space, settings.search.algorithm) if settings.search.budget is None else settings.search.budget
     return ParetoOutcome(result, quality, budget, time.perf_counter() - started)
 

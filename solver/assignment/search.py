@@ -30,9 +30,8 @@ from pymoo.operators.crossover.ux import UniformCrossover
 from pymoo.operators.sampling.rnd import IntegerRandomSampling
 from pymoo.core.termination import NoTermination
 
-from devices.base import Device, MeasureSettings
+from devices.base import Device, Measurement, MeasureSettings
 from devices.errors import LookupMiss
-from devices.lookup import LookupDevice
 from solver.assignment.front import non_dominated
 from solver.assignment.settings import SearchSettings
 from solver.assignment.space import SearchSpace
@@ -59,8 +58,8 @@ class BudgetSpent(Exception):
 class Evaluator:
     """Measures points of ``space`` on ``device``, each at most once, and counts unique measurements.
 
-    A lookup device is asked by the point's id (the space computes it); any other device measures the
-    point's configuration.
+    ``measure_id`` answers a point by its id when the space is a dump's own (offline search: no
+    configuration is built); otherwise the device measures the point's configuration.
     ``on_measure(evaluator, evaluation)`` is called after every new measurement (progress output).
     """
 
@@ -72,6 +71,7 @@ class Evaluator:
         measure: MeasureSettings = MeasureSettings(),
         budget: int | None = None,
         on_measure: Callable[[Evaluator, Evaluation], None] | None = None,
+        measure_id: Callable[[int], Measurement] | None = None,
     ):
         self.space = space
         self.device = device
@@ -79,6 +79,7 @@ class Evaluator:
         self.measure = measure
         self.budget = space.size if budget is None else budget
         self.on_measure = on_measure
+        self.measure_id = measure_id
         self.cache: dict[tuple[int, ...], Evaluation] = {}  # insertion order = measurement order
 
     def __contains__(self, genes) -> bool:
@@ -108,8 +109,8 @@ class Evaluator:
             raise BudgetSpent
         point_id = self.space.point_id(key)
         try:
-            if isinstance(self.device, LookupDevice):
-                m = self.device.measure_id(point_id)
+            if self.measure_id is not None:
+                m = self.measure_id(point_id)
             else:
                 m = self.device.measure(self.model, self.space.config(key), self.measure)
             evaluation = Evaluation(key, point_id, m.valid, m.time_ms, m.peak_rss_kb, m.reason)

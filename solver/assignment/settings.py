@@ -12,6 +12,7 @@ from pathlib import Path
 
 from devices.base import MeasureSettings
 from solver.errors import UsageError
+from solver.io.dumps import is_dump_spec
 from solver.io.oplist import MODES
 
 ALGORITHMS = ("nsga2", "random", "hlps", "brute-force")
@@ -101,6 +102,13 @@ class ParetoSettings:
         _known_mode(self.mode)
         settings_from_names(self.settings)
         _check_measure(self.measure)
+
+    @property
+    def dump(self) -> Path | None:
+        """The dump to search: ``offline``, or the device spec when it names a dump; None for a live device."""
+        if self.offline is not None:
+            return self.offline
+        return Path(self.device) if is_dump_spec(self.device) else None
 
 
 @dataclass(frozen=True)

@@ -72,14 +72,13 @@ def _progress(evaluator, e) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from solver.assignment.front import parse_pick
-    from solver.assignment.offline import is_dump_spec
     from solver.assignment.report import front_table
     from solver.assignment.run import run_pareto
     from solver.io.files import write_json
 
     settings = settings_from_args(args)
     pick = parse_pick(args.pick) if args.pick else None  # a bad --pick fails before any measurement
-    live = settings.offline is None and not is_dump_spec(settings.device)
+    live = settings.dump is None
     device = device_from_args(args, settings.device) if live else None
     outcome = run_pareto(settings, device, on_measure=_progress if live and not args.quiet else None)
     if args.out:

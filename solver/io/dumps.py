@@ -34,8 +34,6 @@ from solver.io.files import read_json
 from solver.io.oplist import MODES
 # Keys read into Dump fields; every other top-level key is kept in Dump.about.
 _READ_KEYS = ("mode", "oplist", "opmap", "opname_by_indx", "backends", "model_sha256", "solutions")
-# Keys of an estimator dump that describe the search, not the measured space.
-_ESTIMATOR_KEYS = ("configs", "profiling time", "settings", "summary", "evaluated")
 
 
 @dataclass(frozen=True)
@@ -78,6 +76,15 @@ class Dump:
     def num_digits(self) -> int:
         """Digits of an id: op types (name mode) or op groups (index mode)."""
         return len(self.oplist) if self.mode == "name" else max(self.opmap) + 1
+
+
+def is_dump_spec(spec: str) -> bool:
+    """True when a device spec names a dump file: a path (not a URL) ending in ``.json``.
+
+    The one rule of what a device spec is: a dump is read here and answered by a lookup device
+    (``solver.assignment.offline.open_spec``); anything else is a device for ``devices.open_device``.
+    """
+    return "://" not in spec and Path(spec).suffix == ".json"
 
 
 def read_dump(path: str | Path) -> Dump:
@@ -189,10 +196,11 @@ def _index_decisions(document: Mapping[str, Any], where: str) -> tuple[tuple[int
     if not opmap or len(opmap) != len(names):
         raise DumpError(f"{where}'opmap' ({len(opmap)} ops) and 'opname_by_indx' ({len(names)}) must have one "
                         f"entry per op")  # fmt: skip
+    if min(opmap) < 0:
+        raise DumpError(f"{where}'opmap' numbers a group {min(opmap)}; groups are numbered from 0")
     missing = sorted(set(range(max(opmap) + 1)) - set(opmap))
-    if min(opmap) < 0 or missing:
-        raise DumpError(f"{where}'opmap' must number its groups 0..{max(opmap)} (group {missing[0] if missing else min(opmap)} "
-                        f"has no op)")  # fmt: skip
+    if missing:
+        raise DumpError(f"{where}'opmap' must number its groups 0..{max(opmap)} (group {missing[0]} has no op)")
     return opmap, names
 
 
