@@ -62,9 +62,9 @@ def _bad_inputs(good, tmp_path, case):
         trace.write_text('{"traceEvents": [')
         return [model, trace], r"^TraceError: .*t.json: not a JSON trace"
     if case == "K < 1":
-        return [model, trace, "-k", "0"], r"^UsageError: .*m.tflite: cannot split 11 ops into 0 parts"
+        return [model, trace, "-k", "0"], r"^UsageError: the number of parts must be an integer of at least 1, not 0$"
     if case == "K > ops":
-        return [model, trace, "-k", "12"], r"^UsageError: .*m.tflite: cannot split 11 ops into 12 parts"
+        return [model, trace, "-k", "12"], r"^GraphError: m.tflite: cannot split 11 ops into 12 non-empty parts"
     raise AssertionError(case)
 
 
