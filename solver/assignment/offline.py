@@ -100,7 +100,7 @@ def _infer_backends(dump: Dump) -> tuple[str, ...]:
         if base**dump.num_digits == len(dump.solutions):
             return ONE_BACKENDS[:base]
     raise DumpError(
-        f"{dump.path}: the dump has no 'backends' list and is not complete; name its backends "
+        f"{dump.path or 'the dump'}: the dump has no 'backends' list and is not complete; name its backends "
         f"(e.g. cpu,acl_cl) in the order its ids number them"
     )
 
