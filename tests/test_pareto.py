@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -203,3 +205,12 @@ def test_brute_force_settings_refuse_bad_values(kwargs, message):
     with pytest.raises(UsageError, match=message):
         BruteForceSettings(**kwargs)
 
+def test_assignment_commands_load_no_heavy_library_until_they_run():
+    code = (
+        "import sys\n"
+        "import solver.commands.pareto, solver.commands.brute_force, solver.commands.oplist, solver.commands.profile\n"
+        "heavy = ('pymoo', 'scipy', 'numpy', 'onert', 'matplotlib', 'ortools', 'networkx')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from devices import open_device
 from devices.base import BackendConfig
 from devices.errors import DeviceError
 from solver.deploy.profiling import profile_model
+from solver.deploy.report import profile_table
 from solver.io.tflite import read_model
 from solver.io.trace import attach_weights, read_trace
 
@@ -27,7 +30,7 @@ def test_profile_writes_a_trace_the_partitioner_reads(device, branchy_cnn, tmp_p
     assert times.runs == (4, 4)  # the warm-up (preparing) run and 3 timed runs
     assert sorted(r.index for r in result.rows) == list(range(model.num_ops))
     assert [r.time_us for r in result.rows] == sorted((r.time_us for r in result.rows), reverse=True)
-    table = result.table(top=3)
+    table = profile_table(result, top=3)
     assert "share" in table and "... 8 more ops" in table and "100.0%" in table
 
 
@@ -53,5 +56,10 @@ def test_profile_command(branchy_cnn, tmp_path, capsys, monkeypatch):
     assert main(["profile", str(branchy_cnn), "--runs", "2", "--out", str(out), "--op-type", "FullyConnected=ruy"]) == 0
     printed = capsys.readouterr().out
     assert "FULLY_CONNECTED" in printed and "ruy" in printed and out.exists()
+    assert main(["profile", str(branchy_cnn), "--runs", "2", "--out", str(out), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["schema"] == "nnpart.profile/1" and document["timed_runs"] == 2 and document["trace"] == str(out)
+    assert len(document["ops"]) == read_model(branchy_cnn).num_ops
+    assert document["total_us"] == pytest.approx(sum(o["time_us"] for o in document["ops"]))
     assert main(["profile", str(branchy_cnn), "--out", str(out), "--op-map", "x=ruy"]) == 2
     assert "is not an operator index" in capsys.readouterr().err

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from solver.errors import UsageError
 from solver.commands._devices import add_config_arguments, add_device_arguments, config_from_args, device_from_args
-from solver.deploy.profiling import profile_model
+from solver.commands._output import print_json
+from solver.errors import UsageError
 
 
 def register(subparsers) -> None:
@@ -26,18 +26,25 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the model inputs (default 0)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds for the whole measurement (default 600)")
     parser.add_argument("--top", type=int, default=15, help="ops shown in the table (default 15)")
+    parser.add_argument("--json", action="store_true", help="print the profile as JSON (schema nnpart.profile/1)")
     add_config_arguments(parser)
     add_device_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from solver.deploy.profiling import profile_model
+    from solver.deploy.report import profile_table
+
     if args.runs < 1:
         raise UsageError("--runs must be at least 1")
     result = profile_model(
         args.model, device_from_args(args), runs=args.runs, config=config_from_args(args), out=args.out,
         warmup=args.warmup, seed=args.seed, timeout=args.timeout,
     )  # fmt: skip
-    print(result.table(args.top))
+    if args.json:
+        print_json("profile", result.to_json())
+    else:
+        print(profile_table(result, args.top))
     print(f"trace written to {result.trace_path}", file=sys.stderr)
     return 0

@@ -1,4 +1,5 @@
-"""Profile a model on a device: onert's per-op Chrome trace, checked against the model, and a per-op table.
+"""Profile a model on a device: onert's per-op Chrome trace, checked against the model, and per-op rows
+(their table is ``solver.deploy.report.profile_table``).
 
 The trace is written as the device returned it (what ``solve partition`` reads), then read back with
 ``solver.io.trace`` and checked against the model, so the table shows exactly the weights a partition
@@ -45,28 +46,20 @@ class ProfileResult:
         """Sum of the per-op medians."""
         return sum(r.time_us for r in self.rows)
 
-    def table(self, top: int = 15) -> str:
-        """The slowest ``top`` ops with their share of the total, then a summary line."""
-        total = self.total_us or 1.0
-        lines = [
-            f"{self.model.name} on {self.device} ({self.config.env_string()}): "
-            f"{len(self.measurement.times_ms)} timed runs, median {self.measurement.time_ms:.3f} ms, "
-            f"peak RSS {self.measurement.peak_rss_kb} KB",
-            f"{'op':>5}  {'type':<22} {'backend':<8} {'time (us)':>10} {'share':>7} {'cum.':>7}",
-        ]
-        cumulative = 0.0
-        for row in self.rows[:top]:
-            cumulative += row.time_us
-            lines.append(
-                f"{row.index:>5}  {row.type:<22} {row.backend:<8} {row.time_us:>10.1f} "
-                f"{100 * row.time_us / total:>6.1f}% {100 * cumulative / total:>6.1f}%"
-            )
-        if len(self.rows) > top:
-            rest = self.total_us - cumulative
-            lines.append(f"{'':>5}  ... {len(self.rows) - top} more ops {'':<10} {rest:>10.1f} {100 * rest / total:>6.1f}%")
-        lines.append(f"{'':>5}  {'total of op medians':<31} {self.total_us:>10.1f} {100.0:>6.1f}%")
-        lines.extend(f"note: {n}" for n in self.notes)
-        return "\n".join(lines)
+    def to_json(self) -> dict:
+        """The profile for ``--json``: model, device, configuration, the measurement and every op, slowest first."""
+        return {
+            "model": str(self.model),
+            "device": self.device,
+            "configuration": self.config.env_string(),
+            "timed_runs": len(self.measurement.times_ms),
+            "time_ms": self.measurement.time_ms,
+            "peak_rss_kb": self.measurement.peak_rss_kb,
+            "trace": str(self.trace_path) if self.trace_path is not None else None,
+            "total_us": self.total_us,
+            "ops": [{"index": r.index, "type": r.type, "backend": r.backend, "time_us": r.time_us} for r in self.rows],
+            "notes": list(self.notes),
+        }
 
 
 def profile_model(
