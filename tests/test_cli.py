@@ -216,12 +216,22 @@ def test_the_core_install_partitions_the_bundled_default(tmp_path):
 
 def test_a_missing_extra_is_one_line_naming_it(tflite_model, tmp_path):
     split_model(tflite_model("skip_chain"), [0, 0, 0, 0, 1, 1, 1, 1], tmp_path / "parts")
+    env = hiding(tmp_path, "onert")
     result = subprocess.run(
         [sys.executable, "-m", "solver", "verify", str(tmp_path / "parts")], cwd=tmp_path, capture_output=True,
-        text=True, env=hiding(tmp_path, "onert"),
+        text=True, env=env,
     )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr == "MissingExtraError: running a model needs onert, which is not installed: pip install 'nnpart[onert]'\n"
+    pmap = tmp_path / "partition_map.json"
+    pmap.write_text(json.dumps({"partition_map": [0] * 4 + [1] * 4, "num_partitions": 2}))
+    argv = ["split", tflite_model("skip_chain"), pmap, "--out", tmp_path / "again"]
+    result = subprocess.run(
+        [sys.executable, "-m", "solver", *map(str, argv)], cwd=tmp_path, capture_output=True, text=True, env=env
+    )
+    assert (result.returncode, result.stderr) == (2, "MissingExtraError: verifying the parts needs onert, which is "
+                                                      "not installed: pip install 'nnpart[onert]'\n")  # fmt: skip
+    assert not (tmp_path / "again").exists()  # refused before writing
 
 
 def test_solver_and_devices_word_a_missing_extra_alike():

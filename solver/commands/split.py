@@ -32,13 +32,17 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from devices.errors import require
     from solver.deploy.report import split_text, verify_text
     from solver.deploy.split import split_model
     from solver.deploy.verify import check_verified, verify_split
     from solver.io.partition_map import read_partition_map
     from solver.io.tflite import read_model
 
-    settings = None if args.no_verify else settings_from_args(args)  # refuse bad options before writing
+    settings = None
+    if not args.no_verify:  # refuse what would stop the check before anything is written
+        settings = settings_from_args(args)
+        require("onert", "onert", "verifying the parts")
     model = read_model(args.model)
     parts = read_partition_map(args.partition_map, model.num_ops)
     weights = None
