@@ -84,6 +84,7 @@ MALFORMED = [
     ({"mode": "size", "oplist": [], "solutions": []}, "unknown mode 'size'"),
     ({"backends": ["cpu", "cpu"], "oplist": [], "solutions": []}, "distinct backend names"),
     ({"opmap": [0, 2], "opname_by_indx": ["A", "B"], "solutions": []}, "group 1 has no op"),
+    ({"opmap": [0, -1], "opname_by_indx": ["A", "B"], "solutions": []}, "numbers a group -1"),
     ({"opmap": [0, 1], "opname_by_indx": ["A"], "solutions": []}, "one entry per op"),
     ({"mode": "index", "oplist": [0], "solutions": []}, "needs 'opmap' and 'opname_by_indx'"),
 ]
@@ -102,8 +103,8 @@ def test_malformed_dump_is_a_dump_error_naming_the_file(tmp_path, document, mess
     [
         ('{"oplist": ["Conv2D"], "backends": ["cpu", "ruy"], "solutions": [{"id": 0, "time": NaN, "memory": 1}]}',
          "'time' is nan"),  # fmt: skip
-        ({"oplist": ["Conv2D"], "backends": ["cpu", "ruy"], "solutions": [{"id": 0, "time": 1, "memory": 1,
-                                                                            "valid": "false"}]}, "'valid' is 'false'"),  # fmt: skip
+        ({"oplist": ["Conv2D"], "backends": ["cpu", "ruy"],
+          "solutions": [{"id": 0, "time": 1, "memory": 1, "valid": "false"}]}, "'valid' is 'false'"),  # fmt: skip
         ({"oplist": ["Conv2D"], "backends": ["cpu", "ruy"], "solutions": [{"id": "x"}]}, "the id 'x'"),
         ({"oplist": ["Conv2D"], "backends": ["cpu", "ruy"]}, "no 'solutions' list"),
         ({"oplist": ["Conv2D"], "backends": ["cpu", "ruy"], "solutions": [{"id": 5, "time": 1, "memory": 1}]},

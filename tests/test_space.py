@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from devices.base import BackendConfig
 from solver.assignment.oneids import id_to_digits
 from solver.errors import UsageError
-from solver.assignment.space import SETTINGS, env_lines, index_space, name_space, settings_from_names
+from solver.assignment.settings import SETTINGS, settings_from_names
+from solver.assignment.space import env_lines, index_space, name_space
 
 # ONE's README (tools/pareto_profiler): the estimator dump's oplist and the configs it printed per id,
 # backends numbered 0 = cpu, 1 = acl_cl.

@@ -26,14 +26,8 @@ import numpy as np
 
 from devices.base import BackendConfig
 from solver.assignment.oneids import digits_to_id, id_to_digits
-from solver.assignment.settings import SETTINGS, Setting, settings_from_names
+from solver.assignment.settings import Setting
 from solver.errors import DumpError, UsageError
-
-__all__ = [
-    "SETTINGS", "Decision", "SearchSpace", "Setting", "env_lines", "index_space", "name_space", "restrict_to_ids",
-    "settings_from_names",
-]  # fmt: skip
-
 
 @dataclass(frozen=True)
 class Decision:
@@ -161,7 +155,8 @@ class SearchSpace:
             per_index = dict(config.op_indices)
             names = []
             for k, decision in enumerate(self.decisions):
-                chosen = {per_index.get(i) or per_type.get(self.opname_by_indx[i]) or config.backends[0] for i in decision.ops}
+                chosen = {per_index.get(i) or per_type.get(self.opname_by_indx[i]) or config.backends[0]
+                          for i in decision.ops}  # fmt: skip
                 if len(chosen) > 1:
                     raise ValueError(f"the configuration splits op group {k} across backends")
                 names.append(chosen.pop())
