@@ -2,8 +2,8 @@
 
 Each subcommand lives in ``solver/commands/<module>.py`` and exposes ``register(subparsers)``, which adds
 its parser and sets ``run(args) -> int``. :data:`COMMANDS` names every command with its module and one-line
-help, so ``solve --help`` lists them all while only the chosen command's module is imported (command
-modules import OR-Tools, pymoo, onert and the like, which take seconds to load). Errors of nnpart
+help, so ``solve --help`` lists them all while only the chosen command's module is imported (the libraries
+of all commands together, OR-Tools, pymoo, onert and the like, take seconds to load). Errors of nnpart
 (``NnpartError`` and the device and heuristic errors) become one line on stderr and the error's exit code.
 """
 
@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 
 from solver import __version__
-from solver.errors import EXIT_BROKEN_PIPE, EXIT_CODES, EXIT_INTERRUPTED, EXIT_OK, USER_ERRORS
+from solver.errors import EXIT_BROKEN_PIPE, EXIT_CODES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, USER_ERRORS
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         return status
     except USER_ERRORS as err:
         print(f"{type(err).__name__}: {err}", file=sys.stderr)
-        return getattr(err, "exit_code", 2)
+        return getattr(err, "exit_code", EXIT_USAGE)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

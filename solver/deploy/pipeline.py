@@ -142,22 +142,22 @@ def compare_pipeline(
 ) -> PipelineComparison:
     """Measure ``split`` as a pipeline and the whole model on as many threads, ``settings.rounds`` times interleaved."""
     split = split if isinstance(split, SplitResult) else read_split(split)
-    rounds, settings = settings.rounds, settings.run
+    run = settings.run
     stages = [Stage(split.out_dir / p.file, p.inputs, p.outputs) for p in split.parts]
     whole = [Stage(split.model, split.model_inputs, split.model_outputs)]
     k = len(stages)
-    whole_settings = PipelineSettings(
-        requests=settings.requests, warmup=settings.warmup, threads_per_stage=settings.threads_per_stage * k,
-        executor=settings.executor, seed=settings.seed, timeout=settings.timeout,
+    whole_run = PipelineSettings(
+        requests=run.requests, warmup=run.warmup, threads_per_stage=run.threads_per_stage * k,
+        executor=run.executor, seed=run.seed, timeout=run.timeout,
     )
     pipelines, wholes = [], []
-    for _ in range(rounds):
-        wholes.append(run_pipeline(whole, split.model_inputs, split.model_outputs, whole_settings))
-        pipelines.append(run_pipeline(stages, split.model_inputs, split.model_outputs, settings))
+    for _ in range(settings.rounds):
+        wholes.append(run_pipeline(whole, split.model_inputs, split.model_outputs, whole_run))
+        pipelines.append(run_pipeline(stages, split.model_inputs, split.model_outputs, run))
     comparison = PipelineComparison(
         out_dir=split.out_dir,
         num_parts=k,
-        threads_per_stage=settings.threads_per_stage,
+        threads_per_stage=run.threads_per_stage,
         cores=len(os.sched_getaffinity(0)),
         predicted_ms=[load / 1000 for load in split.loads_us] if split.loads_us else None,
         pipelines=pipelines,
