@@ -107,7 +107,7 @@ def imported_by(*argv) -> tuple[str, set[str]]:
     return text, {m.split(".")[0] for m in modules.split()}
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["partition", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"]] + [[name, "--help"] for name in COMMANDS])
 def test_help_imports_no_heavy_library(argv):
     text, modules = imported_by(*argv)
     assert "usage: solve" in text
