@@ -34,6 +34,10 @@ COMMANDS = {
         "solver.commands.partition", "split a model into K pipeline stages with the least bottleneck; write partition_map.json"
     ),
     "compare": Command("solver.commands.compare", "compare ONE's MinMax, our order search and the exact solver for several K"),
+    "place": Command(
+        "solver.commands.place",
+        "partition a model across heterogeneous devices and links (a platform file) and place the parts",
+    ),
     "profile": Command(
         "solver.commands.profile", "measure per-op times of a model on onert (writes a Chrome trace for solve partition)"
     ),

@@ -1,4 +1,8 @@
-"""ONE's ``partition_map.json``: ``{"partition_map": [part of op 0, ...], "num_partitions": K}``."""
+"""ONE's ``partition_map.json``: ``{"partition_map": [part of op 0, ...], "num_partitions": K}``.
+
+A placement (``solve place``) adds ``"placement": {"0": "npu", ...}``, the device of each part; ONE's readers
+ignore the key.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,14 @@ from solver.errors import UsageError
 from solver.io.files import read_json, write_json
 
 
-def write_partition_map(path: str | Path, parts: list[int], num_parts: int) -> Path:
-    """Write ONE's ``{"partition_map": [part of op 0, ...], "num_partitions": K}`` atomically."""
-    return write_json(path, {"partition_map": [int(p) for p in parts], "num_partitions": int(num_parts)})
+def write_partition_map(
+    path: str | Path, parts: list[int], num_parts: int, placement: dict[str, str] | None = None
+) -> Path:
+    """Write ONE's ``{"partition_map": [part of op 0, ...], "num_partitions": K}`` atomically, with the placement."""
+    doc = {"partition_map": [int(p) for p in parts], "num_partitions": int(num_parts)}
+    if placement is not None:
+        doc["placement"] = dict(placement)
+    return write_json(path, doc)
 
 
 def read_partition_map(path: str | Path, num_ops: int) -> list[int]:

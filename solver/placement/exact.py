@@ -1,0 +1,319 @@
+"""Exact placement of an op DAG on heterogeneous devices joined by links, with CP-SAT.
+
+The problem
+-----------
+Ops ``V`` with a time ``t(v, d)`` on each device ``d`` that supports them, data tensors ``i`` (bytes,
+one producer, consumers), constant tensors, devices with a memory capacity, and directed links with a
+transfer time ``c(i, a, b)`` per tensor (none where two devices have no link). Find a partition of the ops
+into at most ``|D|`` parts, each part on its own device, with an acyclic session graph; a part is the set
+of ops of one device, so the decision is the device of each op.
+
+The model
+---------
+- ``a[v][d]``: op v runs on device d (only where d supports v); ``sum_d a[v][d] = 1``.
+- ``pos[d]`` in ``0..|D|-1``, all different: the device's place in the pipeline; ``s[v] = pos[d]`` when
+  ``a[v][d]``. Precedence ``s[u] <= s[v]`` on every edge: the session graph is acyclic exactly when the
+  devices can be ordered so that every tensor flows forward.
+- ``r[i][b] >= a[c][b]`` for each consumer c of tensor i: i is read on b. ``x[i][a][b] >= a[u][a] +
+  r[i][b] - 1`` (u the producer, a != b): i crosses link (a, b). Without a link, ``a[u][a] + r[i][b] <= 1``.
+- compute(d) = ``sum_v t(v, d) a[v][d]``; link(a, b) = ``sum_i c(i, a, b) x[i][a][b]``.
+- Memory: ``m[k][d] >= a[v][d]`` for every op v that reads constant k or reads or writes tensor k;
+  ``sum_k bytes_k m[k][d] <= cap(d)``.
+- ``throughput``: minimize ``B >= compute(d)``, ``B >= link(a, b)``.
+- ``latency``: ``F[d] >= compute(d)``; ``e[a][b] >= x[i][a][b]`` (some tensor goes a -> b) and
+  ``F[b] >= F[a] + link(a, b) + compute(b)`` when ``e[a][b]``; minimize ``L >= F[d]``: the longest path
+  through the session graph.
+
+Secondary objectives (lexicographic, each re-solve hinted with the answer so far) keep the objective at
+most ``floor(best * (1 + slack))``: ``cut``, the number of edges between ops on different devices
+(``k[e] >= a[u][d] - a[v][d]``), then ``bytes``, the bytes sent over links (``sum bytes_i x[i][a][b]``).
+
+The greedy chain placement (solver.placement.greedy) is the hint and bounds the objective from above.
+Every variable that only pays (r, x, m, e) is bounded from below alone, which is exact since the
+objective never gains from setting one of them higher than it must be.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from ortools.sat.python import cp_model
+
+from solver.errors import InfeasibleError
+from solver.placement.metrics import OBJECTIVES, PlacementMetrics, evaluate
+from solver.placement.problem import PlacementProblem
+
+OPTIMAL, FEASIBLE, HEURISTIC = "OPTIMAL", "FEASIBLE", "HEURISTIC"
+_HEARTBEAT = 1.0
+_SECONDARY_SHARE = 0.2  # of the time limit, for each secondary objective
+
+Progress = Callable[[int, int, float], None]
+
+
+@dataclass
+class PlacementSolve:
+    """The exact solver's answer: the device of each op, status, objective value and proven bound."""
+
+    assign: list[int]
+    status: str
+    value: int
+    bound: int
+    wall_time: float
+    interrupted: bool = False
+    secondary_status: dict[str, str] = field(default_factory=dict)
+
+
+def solve_placement(
+    problem: PlacementProblem,
+    objective: str = "throughput",
+    *,
+    hint: list[int] | None = None,
+    time_limit: float = 60.0,
+    workers: int | None = None,
+    secondary: Sequence[str] = (),
+    slack: float = 0.0,
+    on_progress: Progress | None = None,
+) -> PlacementSolve:
+    """Place ``problem``'s ops on its devices minimizing ``objective`` exactly (see the module docstring).
+
+    ``secondary`` objectives (``cut``, ``bytes``) are then minimized in order with the objective held within
+    ``slack`` of the best found; each gets a fifth of ``time_limit``.
+
+    Raises
+    ------
+    InfeasibleError
+        No placement exists (proven), or none was found in time and no hint was given.
+    """
+    start = time.monotonic()
+    built = _Model(problem, objective)
+    if hint is not None:
+        built.hint(hint, evaluate(problem, hint))
+    primary_limit = time_limit * (1 - _SECONDARY_SHARE * len(secondary))
+    solver = _solver(primary_limit, workers)
+    status, interrupted = _solve(solver, built.model, start, on_progress)
+    hint_value = evaluate(problem, hint).objective(objective) if hint is not None else None
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        assign = built.assignment(solver)
+        value = evaluate(problem, assign).objective(objective)
+        if hint_value is not None and hint_value <= value:
+            assign, value = list(hint), hint_value
+        bound = value if status == cp_model.OPTIMAL else min(value, int(solver.best_objective_bound))
+        statuses: dict[str, str] = {}
+        if secondary and not interrupted:
+            deadline = start + time_limit
+            # A fresh model: the first one keeps the hint's cutoff, which the slack may exceed.
+            again = _Model(problem, objective)
+            assign, interrupted = again.secondary(assign, value, slack, secondary, deadline, workers, statuses)
+            value = evaluate(problem, assign).objective(objective)
+        found = OPTIMAL if bound >= value else (FEASIBLE if hint_value is None or value < hint_value else HEURISTIC)
+        return PlacementSolve(assign, found, value, bound, time.monotonic() - start, interrupted, statuses)
+    if status == cp_model.INFEASIBLE:
+        raise InfeasibleError(f"{problem.platform.source}: no placement of {problem.name} fits the platform "
+                              "(op support, memory or links rule out every acyclic partition)")  # fmt: skip
+    if hint is None:
+        raise InfeasibleError(f"{problem.platform.source}: no placement of {problem.name} was found in "
+                              f"{time_limit:g} s (not proven impossible)")  # fmt: skip
+    # No solution in time: the solver's bound is only known once it has one, so claim nothing.
+    return PlacementSolve(list(hint), HEURISTIC, hint_value, 0, time.monotonic() - start, interrupted)
+
+
+class _Incumbent(cp_model.CpSolverSolutionCallback):
+    """Keeps the objective and bound of the last solution, for progress lines."""
+
+    def __init__(self):
+        super().__init__()
+        self.last: tuple[int, int] | None = None
+
+    def on_solution_callback(self) -> None:
+        self.last = (int(self.objective_value), int(self.best_objective_bound))
+
+
+def _solver(limit: float, workers: int | None) -> cp_model.CpSolver:
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.01, limit)
+    solver.parameters.num_workers = workers or len(os.sched_getaffinity(0))
+    solver.parameters.catch_sigint_signal = False  # Python's handler must see Ctrl-C, see _solve
+    return solver
+
+
+def _solve(solver, model, start, on_progress) -> tuple[int, bool]:
+    """Solve in a thread so that Ctrl-C in the main thread stops the search and keeps its best answer."""
+    result: dict[str, int] = {}
+    incumbent = _Incumbent()
+    thread = threading.Thread(target=lambda: result.update(status=solver.solve(model, incumbent)), daemon=True)
+    thread.start()
+    interrupted = False
+    try:
+        while thread.is_alive():
+            thread.join(_HEARTBEAT)
+            if on_progress is not None and thread.is_alive() and incumbent.last is not None:
+                on_progress(*incumbent.last, time.monotonic() - start)
+    except KeyboardInterrupt:
+        interrupted = True
+        solver.stop_search()
+        thread.join()
+    return result.get("status", cp_model.UNKNOWN), interrupted
+
+
+class _Model:
+    """The CP-SAT model of the module docstring."""
+
+    def __init__(self, problem: PlacementProblem, objective: str):
+        if objective not in OBJECTIVES:
+            raise ValueError(f"unknown objective {objective!r}")
+        self.problem = problem
+        self.model = model = cp_model.CpModel()
+        n, D = problem.num_ops, len(problem.devices)
+        self.D = D
+        self.objective_name = objective
+        # No placement computes or sends more than every op at its slowest and every tensor at its dearest.
+        horizon = sum(max(t for t in row if t is not None) for row in problem.times) + sum(
+            max((costs[i] for row in problem.transfer for costs in row if costs is not None), default=0)
+            for i in range(len(problem.tensors))
+        )
+        # a[v][d]: op v runs on device d (only where d supports v).
+        self.a = [{d: model.new_bool_var(f"a[{v}][{d}]") for d in range(D) if problem.times[v][d] is not None}
+                  for v in range(n)]  # fmt: skip
+        for v in range(n):
+            model.add_exactly_one(self.a[v].values())
+        # pos[d]: the device's place in the pipeline; s[v]: the place of op v's device.
+        pos = [model.new_int_var(0, D - 1, f"pos[{d}]") for d in range(D)]
+        model.add_all_different(pos)
+        s = [model.new_int_var(0, D - 1, f"s[{v}]") for v in range(n)]
+        for v in range(n):
+            for d, on in self.a[v].items():
+                model.add(s[v] == pos[d]).only_enforce_if(on)
+        # Precedence: tensors flow forward along the pipeline.
+        for u, v in problem.graph.edges:
+            model.add(s[u] <= s[v])
+        self.compute = [sum(problem.times[v][d] * self.a[v][d] for v in range(n) if d in self.a[v]) for d in range(D)]
+        self.links: dict[tuple[int, int], list] = {}
+        self._transfers()
+        self._memory()
+        self.objective = model.new_int_var(0, horizon, "objective")
+        if objective == "throughput":
+            for load in self.compute:
+                model.add(self.objective >= load)
+            for terms in self.links.values():
+                model.add(self.objective >= sum(terms))
+        else:
+            self._latency(horizon)
+        model.minimize(self.objective)
+
+    def _on(self, v: int, d: int):
+        return self.a[v].get(d, 0)
+
+    def _transfers(self) -> None:
+        problem, model, D = self.problem, self.model, self.D
+        self.crossings: dict[tuple[int, int], list] = {}
+        self.sent: list = []  # bytes of each possible crossing, for the secondary objective
+        for i, tensor in enumerate(problem.tensors):
+            # r[i][b]: tensor i is read on device b.
+            read = {}
+            for b in range(D):
+                readers = [self.a[c][b] for c in tensor.consumers if b in self.a[c]]
+                if readers:
+                    read[b] = model.new_bool_var(f"r[{i}][{b}]")
+                    for on in readers:
+                        model.add_implication(on, read[b])
+            for a_dev, produced in self.a[tensor.producer].items():
+                for b, is_read in read.items():
+                    if b == a_dev:
+                        continue
+                    costs = problem.transfer[a_dev][b]
+                    if costs is None:
+                        # No link: the producer on a and a reader on b exclude each other.
+                        model.add_bool_or([produced.Not(), is_read.Not()])
+                        continue
+                    # x[i][a][b]: tensor i crosses link (a, b).
+                    cross = model.new_bool_var(f"x[{i}][{a_dev}][{b}]")
+                    model.add_bool_or([produced.Not(), is_read.Not(), cross])
+                    self.links.setdefault((a_dev, b), []).append(costs[i] * cross)
+                    self.crossings.setdefault((a_dev, b), []).append(cross)
+                    self.sent.append(tensor.nbytes * cross)
+
+    def _memory(self) -> None:
+        problem, model = self.problem, self.model
+        users: dict[object, tuple[int, set[int]]] = {}
+        for c, (nbytes, readers) in problem.constants.items():
+            users[("constant", c)] = (nbytes, set(readers))
+        for i, tensor in enumerate(problem.tensors):
+            users[("tensor", i)] = (tensor.nbytes, {tensor.producer, *tensor.consumers})
+        for d in range(self.D):
+            cap = problem.memory_cap(d)
+            if cap is None:
+                continue
+            terms = []
+            for key, (nbytes, ops) in users.items():
+                on = [self.a[v][d] for v in ops if d in self.a[v]]
+                if not on or nbytes == 0:
+                    continue
+                # m[k][d]: tensor k is held on device d.
+                held = model.new_bool_var(f"m[{key}][{d}]")
+                for x in on:
+                    model.add_implication(x, held)
+                terms.append(nbytes * held)
+            model.add(sum(terms) <= cap)
+
+    def _latency(self, horizon: int) -> None:
+        model = self.model
+        # F[d]: the time part d finishes, from the start of the run.
+        finish = [model.new_int_var(0, horizon, f"F[{d}]") for d in range(self.D)]
+        for d in range(self.D):
+            model.add(finish[d] >= self.compute[d])
+            model.add(self.objective >= finish[d])
+        for (a, b), crosses in self.crossings.items():
+            # e[a][b]: some tensor goes from a to b, so b starts after a's finish plus the transfer.
+            edge = model.new_bool_var(f"e[{a}][{b}]")
+            for cross in crosses:
+                model.add_implication(cross, edge)
+            model.add(finish[b] >= finish[a] + sum(self.links[a, b]) + self.compute[b]).only_enforce_if(edge)
+
+    def hint(self, assign: list[int], metrics: PlacementMetrics) -> None:
+        """Hint ``assign`` and keep only placements at least as good (the heuristic bounds the model)."""
+        self._hint_assignment(assign)
+        self.model.add(self.objective <= metrics.objective(self.objective_name))
+
+    def _hint_assignment(self, assign: list[int]) -> None:
+        for v, d in enumerate(assign):
+            for e, on in self.a[v].items():
+                self.model.add_hint(on, e == d)
+
+    def secondary(self, assign, value, slack, names, deadline, workers, statuses) -> tuple[list[int], bool]:
+        """Minimize the secondary objectives in order, the objective capped at ``floor(value * (1 + slack))``."""
+        model = self.model
+        model.add(self.objective <= math.floor(value * (1 + slack)))
+        interrupted = False
+        for i, name in enumerate(names):
+            expression = self._cut() if name == "cut" else sum(self.sent)
+            model.minimize(expression)
+            model.clear_hints()
+            self._hint_assignment(assign)
+            solver = _solver((deadline - time.monotonic()) / (len(names) - i), workers)
+            status, interrupted = _solve(solver, model, time.monotonic(), None)
+            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                assign = self.assignment(solver)
+                model.add(expression <= round(solver.objective_value))
+            statuses[name] = OPTIMAL if status == cp_model.OPTIMAL else FEASIBLE
+            if interrupted:
+                break
+        return assign, interrupted
+
+    def _cut(self):
+        # k[e]: edge e joins ops on different devices.
+        cuts = []
+        for u, v in self.problem.graph.edges:
+            cut = self.model.new_bool_var(f"k[{u},{v}]")
+            for d, on in self.a[u].items():
+                self.model.add(cut >= on - self._on(v, d))
+            cuts.append(cut)
+        return sum(cuts)
+
+    def assignment(self, solver: cp_model.CpSolver) -> list[int]:
+        return [next(d for d, on in self.a[v].items() if solver.boolean_value(on)) for v in range(self.problem.num_ops)]
+

@@ -1,0 +1,138 @@
+"""Loads of a placement and the independent checker every placement passes before it is reported.
+
+A placement puts each op on a device (``assign[v]``); the ops of one device form its part. Definitions:
+
+- compute(d): sum of the times on d of the ops placed on d.
+- a tensor written on device a and read by ops on device b != a crosses link (a, b) once (once per
+  reading part); link(a, b): the sum of its transfer times ``latency_us + bytes / bandwidth``.
+- memory(d): bytes of the constant tensors its ops read, each once, plus the bytes of every data tensor
+  its ops read or write, each once. This over-estimates what a memory planner needs (it keeps every
+  tensor alive for the whole run, where a planner reuses space), so a placement that fits here fits there.
+- edge cut: the edges between ops on different devices; transfer bytes: the bytes all links carry.
+- throughput objective: the bottleneck ``max(max_d compute(d), max_(a,b) link(a, b))``;
+  latency objective: the longest path through the session graph, a part counting its compute and an
+  edge between parts its link time.
+- valid: every op on a device that supports it, the session graph acyclic, every crossing on an existing
+  link, every device within its memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+from solver.errors import CheckError
+from solver.placement.problem import PlacementProblem
+
+OBJECTIVES = ("throughput", "latency")
+SECONDARY = ("cut", "bytes")
+
+
+@dataclass
+class LinkLoad:
+    """What crosses one directed link."""
+
+    source: int
+    target: int
+    tensors: int
+    nbytes: int
+    time: int
+
+
+@dataclass
+class PlacementMetrics:
+    """Loads, memory and both objectives of one placement; ``order`` is the pipeline order of used devices."""
+
+    compute: list[int]
+    memory: list[int]
+    op_counts: list[int]
+    links: list[LinkLoad]
+    order: list[int]
+    throughput: int  # the bottleneck
+    bottleneck_at: str  # "device NAME" or "link A -> B"
+    latency: int
+    edge_cut: int
+
+    @property
+    def transfer_bytes(self) -> int:
+        return sum(link.nbytes for link in self.links)
+
+    def objective(self, name: str) -> int:
+        """The value of an objective or secondary objective (throughput, latency, cut, bytes)."""
+        values = {"throughput": self.throughput, "latency": self.latency, "cut": self.edge_cut,
+                  "bytes": self.transfer_bytes}  # fmt: skip
+        return values[name]
+
+    def parts(self, assign: list[int]) -> list[int]:
+        """ONE's partition map: part k is the k-th used device in pipeline order."""
+        rank = {d: k for k, d in enumerate(self.order)}
+        return [rank[d] for d in assign]
+
+
+def evaluate(problem: PlacementProblem, assign: list[int]) -> PlacementMetrics:
+    """The loads and objectives of ``assign``; raises CheckError when it is not a valid placement."""
+    devices = problem.devices
+    n, D = problem.num_ops, len(devices)
+    name = problem.name
+    if len(assign) != n or any(isinstance(d, bool) or not isinstance(d, int) or not 0 <= d < D for d in assign):
+        raise CheckError(f"{name}: a placement needs one device number in 0..{D - 1} per op ({n} ops)")
+    compute, counts = [0] * D, [0] * D
+    for v, d in enumerate(assign):
+        t = problem.times[v][d]
+        if t is None:
+            raise CheckError(f"{name}: op {v} ({problem.graph.nodes[v].get('type', '?')}) is placed on {devices[d]}, which does not support it")
+        compute[d] += t
+        counts[d] += 1
+    session = nx.DiGraph()
+    session.add_nodes_from(sorted(set(assign)))
+    crossing: dict[tuple[int, int], LinkLoad] = {}
+    held: list[set] = [set() for _ in range(D)]
+    for i, tensor in enumerate(problem.tensors):
+        a = assign[tensor.producer]
+        held[a].add(("tensor", i))
+        for b in sorted({assign[c] for c in tensor.consumers}):
+            held[b].add(("tensor", i))
+            if b == a:
+                continue
+            costs = problem.transfer[a][b]
+            if costs is None:
+                raise CheckError(f"{name}: tensor {tensor.key!r} goes from {devices[a]} to {devices[b]}, which have no link")
+            load = crossing.setdefault((a, b), LinkLoad(a, b, 0, 0, 0))
+            load.tensors += 1
+            load.nbytes += tensor.nbytes
+            load.time += costs[i]
+            session.add_edge(a, b)
+    if not nx.is_directed_acyclic_graph(session):
+        cycle = " -> ".join(devices[a] for a, _ in nx.find_cycle(session))
+        raise CheckError(f"{name}: the session graph has a cycle ({cycle})")
+    for c, (nbytes, readers) in problem.constants.items():
+        for v in readers:
+            held[assign[v]].add(("constant", c))
+    sizes = {("tensor", i): t.nbytes for i, t in enumerate(problem.tensors)}
+    sizes.update({("constant", c): nbytes for c, (nbytes, _) in problem.constants.items()})
+    memory = [sum(sizes[key] for key in keys) for keys in held]
+    for d in range(D):
+        cap = problem.memory_cap(d)
+        if cap is not None and memory[d] > cap:
+            raise CheckError(f"{name}: device {devices[d]} needs {memory[d]} bytes, over its {cap}")
+    links = sorted(crossing.values(), key=lambda l: (l.source, l.target))
+    return _metrics(problem, assign, compute, memory, counts, links, session)
+
+
+def _metrics(problem, assign, compute, memory, counts, links, session) -> PlacementMetrics:
+    devices = problem.devices
+    order = list(nx.lexicographical_topological_sort(session))
+    worst_device = max(range(len(compute)), key=lambda d: compute[d])
+    throughput, at = compute[worst_device], f"device {devices[worst_device]}"
+    for load in links:
+        if load.time > throughput:
+            throughput, at = load.time, f"link {devices[load.source]} -> {devices[load.target]}"
+    finish: dict[int, int] = {}
+    edge_time = {(l.source, l.target): l.time for l in links}
+    for d in order:
+        start = max((finish[a] + edge_time[a, d] for a in session.predecessors(d)), default=0)
+        finish[d] = start + compute[d]
+    latency = max(finish.values(), default=0)
+    cut = sum(1 for u, v in problem.graph.edges if assign[u] != assign[v])
+    return PlacementMetrics(compute, memory, counts, links, order, throughput, at, latency, cut)

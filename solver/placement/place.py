@@ -1,0 +1,176 @@
+"""Placement of a model on a platform, the library call behind ``solve place``.
+
+``place(problem, platform, settings)`` scores the greedy chain placement, optionally hands it to the exact
+CP-SAT model as its hint and bound, and checks the answer with :func:`solver.placement.metrics.evaluate`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from solver.errors import InfeasibleError, UsageError
+from solver.io.platform import Platform
+from solver.partitioning.problem import PartitionProblem
+from solver.placement.greedy import greedy_placement
+from solver.placement.metrics import OBJECTIVES, SECONDARY, PlacementMetrics, evaluate
+from solver.placement.problem import PlacementProblem, placement_problem
+
+
+@dataclass(frozen=True)
+class PlaceSettings:
+    """What to minimise and how: the options of ``solve place``."""
+
+    objective: str = "throughput"
+    exact: bool = False
+    time_limit: float = 60.0
+    workers: int | None = None
+    seed: int = 0
+    secondary: tuple[str, ...] = ()  # exact only: then minimise "cut" and/or "bytes"
+    slack: float = 0.0  # exact only: secondary objectives may raise the objective by this fraction
+
+    def __post_init__(self):
+        if self.objective not in OBJECTIVES:
+            raise UsageError(f"unknown objective {self.objective!r}; choose from {', '.join(OBJECTIVES)}")
+        unknown = [s for s in self.secondary if s not in SECONDARY]
+        if unknown:
+            raise UsageError(f"unknown secondary objective {unknown[0]!r}; choose from {', '.join(SECONDARY)}")
+        if not (isinstance(self.slack, (int, float)) and math.isfinite(self.slack) and self.slack >= 0):
+            raise UsageError(f"slack must be a finite number >= 0, not {self.slack}")
+        if not self.exact and (self.secondary or self.slack):
+            raise UsageError("secondary objectives and slack need the exact solver (--exact)")
+        if not (isinstance(self.time_limit, (int, float)) and math.isfinite(self.time_limit) and self.time_limit > 0):
+            raise UsageError(f"the time limit must be a positive number of seconds, not {self.time_limit}")
+        if self.workers is not None and self.workers < 1:
+            raise UsageError(f"workers must be at least 1, not {self.workers}")
+        if self.seed < 0:
+            raise UsageError(f"the seed must be >= 0, not {self.seed}")
+
+
+@dataclass
+class PlacementResult:
+    """A checked placement: the device of each op, its parts in pipeline order, loads and how it was found."""
+
+    problem: PlacementProblem
+    objective: str
+    assign: list[int]
+    metrics: PlacementMetrics
+    status: str  # OPTIMAL, FEASIBLE (exact improved on the greedy, not proven) or HEURISTIC
+    bound: int
+    heuristic: int | None  # the greedy's objective value
+    time: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def value(self) -> int:
+        return self.metrics.objective(self.objective)
+
+    @property
+    def gap(self) -> float:
+        return (self.value - self.bound) / self.value if self.value else 0.0
+
+    @property
+    def parts(self) -> list[int]:
+        return self.metrics.parts(self.assign)
+
+    @property
+    def placement(self) -> dict[str, str]:
+        """Part number -> device name, as the output's ``placement`` key."""
+        return {str(k): self.problem.devices[d] for k, d in enumerate(self.metrics.order)}
+
+    def to_json(self) -> dict:
+        m, devices = self.metrics, self.problem.devices
+        return {
+            "model": self.problem.name,
+            "platform": str(self.problem.platform.source),
+            "objective": self.objective,
+            "status": self.status,
+            "value": self.value,
+            "bound": self.bound,
+            "gap": self.gap,
+            "bottleneck": m.throughput,
+            "bottleneck_at": m.bottleneck_at,
+            "latency": m.latency,
+            "edge_cut": m.edge_cut,
+            "transfer_bytes": m.transfer_bytes,
+            "heuristic": self.heuristic,
+            "partition_map": self.parts,
+            "num_partitions": len(m.order),
+            "placement": self.placement,
+            "devices": [
+                {"name": devices[d], "ops": m.op_counts[d], "compute_us": m.compute[d], "memory_bytes": m.memory[d],
+                 "memory_capacity": self.problem.memory_cap(d)}
+                for d in range(len(devices))
+            ],
+            "links": [
+                {"from": devices[l.source], "to": devices[l.target], "tensors": l.tensors, "bytes": l.nbytes,
+                 "time_us": l.time}
+                for l in m.links
+            ],
+            "time_s": self.time,
+            "notes": self.notes,
+        }
+
+
+def place(
+    problem: PartitionProblem,
+    platform: Platform,
+    settings: PlaceSettings = PlaceSettings(),
+    on_progress: Callable[[int, int, float], None] | None = None,
+) -> PlacementResult:
+    """Place ``problem`` on ``platform`` as ``settings`` say (see the module docstring).
+
+    Raises
+    ------
+    PlatformError
+        An op no device supports, or a device trace that does not fit the model.
+    InfeasibleError
+        No placement fits (memory, links), proven by the exact solver or, without it, not found.
+    """
+    start = time.monotonic()
+    built = placement_problem(problem, platform)
+    greedy = greedy_placement(built, settings.objective, settings.seed)
+    heuristic = evaluate(built, greedy).objective(settings.objective) if greedy is not None else None
+    notes = list(problem.notes)
+    if not settings.exact:
+        if greedy is None:
+            raise InfeasibleError(f"{platform.source}: the greedy placement found no way to fit {problem.name} "
+                                  "on the platform (try --exact, which proves whether one exists)")  # fmt: skip
+        assign, status, bound = greedy, "HEURISTIC", _trivial_bound(built, settings.objective)
+    else:
+        from solver.placement.exact import solve_placement
+
+        # The time limit bounds the whole placement, the greedy included.
+        remaining = settings.time_limit - (time.monotonic() - start)
+        solved = solve_placement(built, settings.objective, hint=greedy, time_limit=remaining,
+                                 workers=settings.workers, secondary=settings.secondary, slack=settings.slack,
+                                 on_progress=on_progress)  # fmt: skip
+        assign, status = solved.assign, solved.status
+        bound = max(solved.bound, _trivial_bound(built, settings.objective))
+        notes.append(f"exact solver: {solved.wall_time:.2f} s, status {status}")
+        if settings.secondary:
+            proven = ", ".join(f"{name} {solved.secondary_status[name]}" for name in solved.secondary_status)
+            notes.append(f"secondary objectives {', '.join(settings.secondary)} minimised with slack "
+                         f"{settings.slack:g}: the {settings.objective} may exceed its optimum by that fraction ({proven})")  # fmt: skip
+        if solved.interrupted:
+            notes.append("exact solver interrupted: the answer is the best found so far")
+    metrics = evaluate(built, assign)
+    return PlacementResult(built, settings.objective, list(assign), metrics, status, min(bound, metrics.objective(settings.objective)),
+                           heuristic, time.monotonic() - start, notes)  # fmt: skip
+
+
+def _trivial_bound(problem: PlacementProblem, objective: str) -> int:
+    """A bound from op times alone, each op at its fastest device.
+
+    Throughput: the slowest op, and the total shared evenly by the devices. Latency: the longest op path,
+    since a path visits its parts in pipeline order and each part counts all its compute.
+    """
+    fastest = [min(t for t in row if t is not None) for row in problem.times]
+    if objective == "throughput":
+        return max(max(fastest, default=0), -(-sum(fastest) // len(problem.devices)))
+    longest = [0] * len(fastest)
+    for v in problem.dag.order:
+        longest[v] = fastest[v] + max((longest[u] for u in problem.dag.preds[v]), default=0)
+    return max(longest, default=0)

@@ -1,0 +1,37 @@
+"""The readable report of a placement: per device, per used link, the objective and how good it is."""
+
+from __future__ import annotations
+
+from solver.placement.place import PlacementResult
+
+
+def format_placement(result: PlacementResult) -> str:
+    """Devices (ops, compute, memory of capacity), links used (tensors, bytes, time), objective and bound."""
+    m, problem = result.metrics, result.problem
+    devices = problem.devices
+    rank = {d: k for k, d in enumerate(m.order)}
+    lines = [f"{problem.name}: {problem.num_ops} ops on {len(devices)} devices of {problem.platform.source.name}, "
+             f"objective {result.objective}"]  # fmt: skip
+    lines += [f"note: {note}" for note in result.notes]
+    lines += ["", f"{'device':<12} {'part':>4} {'ops':>5} {'compute us':>11} {'memory B':>12} {'of capacity':>12}"]
+    for d, name in enumerate(devices):
+        cap = problem.memory_cap(d)
+        lines.append(f"{name:<12} {rank.get(d, '-'):>4} {m.op_counts[d]:>5} {m.compute[d]:>11} {m.memory[d]:>12} "
+                     f"{'unlimited' if cap is None else cap:>12}")  # fmt: skip
+    if m.links:
+        lines += ["", f"{'link':<25} {'tensors':>7} {'bytes':>12} {'time us':>9}"]
+        lines += [f"{devices[l.source] + ' -> ' + devices[l.target]:<25} {l.tensors:>7} {l.nbytes:>12} {l.time:>9}"
+                  for l in m.links]  # fmt: skip
+    else:
+        lines += ["", "no tensor crosses a link"]
+    lines += [
+        "",
+        f"bottleneck        {m.throughput} us, at the {m.bottleneck_at}",
+        f"latency           {m.latency} us (longest path through the session graph)",
+        f"{result.objective + ':':<17} {result.value} us, {result.status}, proven bound {result.bound} us, "
+        f"gap {result.gap:.2%}",
+    ]
+    if result.heuristic is not None:
+        lines.append(f"greedy chain      {result.heuristic} us")
+    lines.append(f"time              {result.time:.2f} s")
+    return "\n".join(lines)

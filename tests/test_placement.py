@@ -1,0 +1,232 @@
+"""Placement on heterogeneous platforms: the exact CP-SAT answer against brute force over every placement."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import networkx as nx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from solver.errors import CheckError, InfeasibleError, PlatformError
+from solver.io.platform import DeviceSpec, Link, Platform, read_platform, seed002_bandwidth
+from solver.partitioning.problem import PartitionProblem
+from solver.placement.exact import OPTIMAL, solve_placement
+from solver.placement.greedy import greedy_placement
+from solver.placement.metrics import evaluate
+from solver.placement.place import PlaceSettings, place
+from solver.placement.problem import placement_problem
+
+TYPES = ("CONV_2D", "ADD", "RELU")
+
+
+@st.composite
+def instances(draw):
+    """A small DAG with op types, weights, tensors and constants, and a platform of 2 or 3 devices."""
+    n = draw(st.integers(2, 6))
+    graph = nx.DiGraph(name="g")
+    for v in range(n):
+        constants = {f"c{draw(st.integers(0, 2))}": draw(st.integers(1, 50))} if draw(st.booleans()) else {}
+        graph.add_node(v, weight=draw(st.integers(0, 40)), type=draw(st.sampled_from(TYPES)), constants=constants)
+    for u, v in itertools.combinations(range(n), 2):
+        if draw(st.integers(0, 2)) == 0:
+            graph.add_edge(u, v, tensors={f"t{u}": draw(st.integers(0, 4000))}, bytes=0)
+    for u, v, data in graph.edges(data=True):
+        # A tensor has one size: every edge out of u carries u's output.
+        data["tensors"] = {f"t{u}": graph.edges[u, next(iter(graph.successors(u)))]["tensors"][f"t{u}"]}
+        data["bytes"] = sum(data["tensors"].values())
+    D = draw(st.integers(2, 3))
+    devices = []
+    for d in range(D):
+        supports = None if d == 0 or draw(st.booleans()) else frozenset(draw(st.sets(st.sampled_from(TYPES), min_size=1)))
+        memory = draw(st.one_of(st.none(), st.integers(0, 9000)))
+        devices.append(DeviceSpec(f"d{d}", speed=draw(st.sampled_from([0.5, 1.0, 2.0, 4.0])), memory=memory,
+                                  supports=supports))
+    links = {}
+    for a, b in itertools.permutations(range(D), 2):
+        if draw(st.integers(0, 4)):
+            links[f"d{a}", f"d{b}"] = Link(draw(st.sampled_from([1e6, 1e7, 1e8])), draw(st.sampled_from([0, 5])))
+    platform = Platform(Path("p.json"), tuple(devices), links, None)
+    return PartitionProblem(graph=graph, name="g", source=Path("g.json")), platform
+
+
+def brute_force(built, objective):
+    best = None
+    for assign in itertools.product(range(len(built.devices)), repeat=built.num_ops):
+        try:
+            value = evaluate(built, list(assign)).objective(objective)
+        except CheckError:
+            continue
+        best = value if best is None else min(best, value)
+    return best
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(), st.sampled_from(["throughput", "latency"]))
+def test_exact_placement_equals_brute_force(instance, objective):
+    problem, platform = instance
+    try:
+        built = placement_problem(problem, platform)
+    except PlatformError:
+        assert any(all(d.supports is not None and problem.graph.nodes[v]["type"] not in d.supports
+                       for d in platform.devices) for v in problem.graph)  # fmt: skip
+        return
+    expected = brute_force(built, objective)
+    hint = greedy_placement(built, objective)
+    if hint is not None:
+        assert evaluate(built, hint).objective(objective) >= expected  # the greedy is valid, never better
+    if expected is None:
+        with pytest.raises(InfeasibleError):
+            solve_placement(built, objective, hint=hint, time_limit=20, workers=2)
+        return
+    solved = solve_placement(built, objective, hint=hint, time_limit=20, workers=2)
+    assert solved.status == OPTIMAL
+    assert solved.value == expected == evaluate(built, solved.assign).objective(objective)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(), st.sampled_from(["throughput", "latency"]), st.sampled_from([("cut",), ("bytes", "cut")]),
+       st.sampled_from([0.0, 0.5]))  # fmt: skip
+def test_secondary_objectives_are_lexicographic_minima(instance, objective, secondary, slack):
+    problem, platform = instance
+    try:
+        built = placement_problem(problem, platform)
+    except PlatformError:
+        return
+    best = brute_force(built, objective)
+    if best is None:
+        return
+    solved = solve_placement(built, objective, hint=greedy_placement(built, objective), time_limit=30, workers=2,
+                             secondary=secondary, slack=slack)  # fmt: skip
+    assert all(status == OPTIMAL for status in solved.secondary_status.values())
+    # Brute force: among placements within the slack, the lexicographic minimum of the secondary values.
+    cap = int(best * (1 + slack))
+    allowed = []
+    for assign in itertools.product(range(len(built.devices)), repeat=built.num_ops):
+        try:
+            m = evaluate(built, list(assign))
+        except CheckError:
+            continue
+        if m.objective(objective) <= cap:
+            allowed.append(tuple(m.objective(name) for name in secondary))
+    got = evaluate(built, solved.assign)
+    assert got.objective(objective) <= cap
+    assert tuple(got.objective(name) for name in secondary) == min(allowed)
+
+
+def test_npu_beside_cpu_takes_the_convolutions_and_pays_for_the_link(tmp_path):
+    # conv -> relu -> conv -> add: the NPU is 4x faster on convolutions and cannot run the rest.
+    graph = nx.DiGraph(name="chain")
+    for v, (op_type, weight) in enumerate([("CONV_2D", 400), ("RELU", 40), ("CONV_2D", 400), ("ADD", 40)]):
+        graph.add_node(v, type=op_type, weight=weight, constants={})
+    for v in range(3):
+        graph.add_edge(v, v + 1, tensors={v: 1000}, bytes=1000)
+    problem = PartitionProblem(graph=graph, name="chain", source=tmp_path / "chain.json")
+    platform = _platform(tmp_path, {
+        "devices": [{"name": "npu", "speed": 4.0, "supports": ["CONV_2D"]}, {"name": "cpu"}],
+        "links": [{"from": "npu", "to": "cpu", "bandwidth": 1e8, "latency_us": 5}],
+    })
+    result = place(problem, platform, PlaceSettings(objective="throughput", exact=True, time_limit=10))
+    # npu can only run the first conv (the second would need a tensor back from cpu): 100 us on npu,
+    # 480 us on cpu, one tensor of 1000 bytes at 1e8 B/s + 5 us = 15 us on the link.
+    assert result.status == "OPTIMAL" and result.value == 480
+    assert result.placement == {"0": "npu", "1": "cpu"} and result.parts == [0, 1, 1, 1]
+    assert result.to_json()["links"] == [{"from": "npu", "to": "cpu", "tensors": 1, "bytes": 1000, "time_us": 15}]
+
+
+def test_missing_link_keeps_dependent_parts_apart(tmp_path):
+    graph = nx.DiGraph(name="pair")
+    graph.add_node(0, type="CONV_2D", weight=100, constants={})
+    graph.add_node(1, type="CONV_2D", weight=100, constants={})
+    graph.add_edge(0, 1, tensors={0: 10}, bytes=10)
+    problem = PartitionProblem(graph=graph, name="pair", source=tmp_path / "pair.json")
+    platform = _platform(tmp_path, {"devices": [{"name": "a"}, {"name": "b"}]})
+    result = place(problem, platform, PlaceSettings(exact=True, time_limit=10))
+    assert result.value == 200 and len(set(result.assign)) == 1
+
+
+def test_memory_too_small_for_any_placement_is_infeasible(tmp_path):
+    graph = nx.DiGraph(name="big")
+    graph.add_node(0, type="CONV_2D", weight=1, constants={"w": 1000})
+    problem = PartitionProblem(graph=graph, name="big", source=tmp_path / "big.json")
+    platform = _platform(tmp_path, {"devices": [{"name": "a", "memory": 999}, {"name": "b", "memory": 10}]})
+    with pytest.raises(InfeasibleError, match="no placement of big fits"):
+        place(problem, platform, PlaceSettings(exact=True, time_limit=10))
+
+
+def test_an_op_no_device_supports_is_named(tmp_path):
+    graph = nx.DiGraph(name="odd")
+    graph.add_node(0, type="HARD_SWISH", weight=1, constants={})
+    problem = PartitionProblem(graph=graph, name="odd", source=tmp_path / "odd.json")
+    platform = _platform(tmp_path, {"devices": [{"name": "npu", "supports": ["CONV_2D"]}]})
+    with pytest.raises(PlatformError, match=r"p.json: no device supports op 0 \(HARD_SWISH\) of odd"):
+        place(problem, platform)
+
+
+@pytest.mark.parametrize("doc, message", [
+    ({"devices": []}, "non-empty 'devices'"),
+    ({"devices": [{"name": "a", "speed": 0}]}, "'speed' must be positive"),
+    ({"devices": [{"name": "a", "speed": float("nan")}]}, "'speed' must be a finite number"),
+    ({"devices": [{"name": "a"}, {"name": "a"}]}, "listed twice"),
+    ({"devices": [{"name": "a"}], "links": [{"from": "a", "to": "z", "bandwidth": 1}]}, "unknown device 'z'"),
+    ({"devices": [{"name": "a", "memory": -1}]}, "'memory' must be a byte count"),
+    ({"devices": [{"name": "a"}], "bandwidth_law": "seed002"}, "needs 'pos' on every device"),
+])  # fmt: skip
+def test_bad_platform_files_are_refused_naming_the_file(tmp_path, doc, message):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(PlatformError, match=message) as err:
+        read_platform(path)
+    assert str(path) in str(err.value)
+
+
+def test_seed002_positions_give_its_bandwidth_law(tmp_path):
+    platform = _platform(tmp_path, {"bandwidth_law": "seed002",
+                                    "devices": [{"name": "a", "pos": [0, 0]}, {"name": "b", "pos": [3, 4]}]})
+    link = platform.link("a", "b")
+    assert link == platform.link("b", "a")
+    assert link.bandwidth == pytest.approx(seed002_bandwidth(5.0)) == pytest.approx(13.4679 * 1e6 / 8, rel=1e-4)
+
+
+def _platform(tmp_path: Path, doc: dict) -> Platform:
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(doc))
+    return read_platform(path)
+
+
+def _solve(*argv, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "solver", *map(str, argv)], capture_output=True, text=True, cwd=cwd)
+
+
+def test_solve_place_on_the_bundled_model_writes_the_map_with_its_placement(tmp_path):
+    platform = tmp_path / "p.json"
+    platform.write_text(json.dumps({
+        "devices": [{"name": "npu", "speed": 4.0, "supports": ["CONV_2D"]}, {"name": "cpu"}],
+        "default_link": {"bandwidth": 1e9, "latency_us": 40},
+    }))  # fmt: skip
+    out = tmp_path / "map.json"
+    done = _solve("place", "--platform", platform, "--exact", "--time-limit", "30", "--json", "--out", out, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    written = json.loads(out.read_text())
+    assert report["schema"] == "nnpart.place/1" and report["status"] == "OPTIMAL"
+    assert written["partition_map"] == report["partition_map"] and len(written["partition_map"]) == 125
+    assert written["placement"] == report["placement"] and set(written["placement"].values()) <= {"npu", "cpu"}
+    assert report["value"] == report["bottleneck"] == max(
+        [d["compute_us"] for d in report["devices"]] + [link["time_us"] for link in report["links"]]
+    )
+
+
+def test_solve_place_with_a_bad_platform_is_one_line_and_exit_2(tmp_path):
+    platform = tmp_path / "p.json"
+    platform.write_text('{"devices": [{"name": "cpu", "speed": -1}]}')
+    done = _solve("place", "--platform", platform, "--out", tmp_path / "map.json", cwd=tmp_path)
+    assert done.returncode == 2
+    assert re.fullmatch(r"PlatformError: .*p.json: devices\[0\]: 'speed' must be positive, not -1.0\n", done.stderr)
+    assert not (tmp_path / "map.json").exists()
