@@ -8,6 +8,7 @@ TensorFlow come with the extras ``onert``, ``plot`` and ``keras`` (all three wit
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from types import ModuleType
 
 from devices.errors import missing_extra_message
@@ -24,3 +25,9 @@ def require(module: str, extra: str, what: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as err:
         raise MissingExtraError(missing_extra_message(module, extra, what)) from err
+
+
+def require_installed(module: str, extra: str, what: str) -> None:
+    """Like :func:`require`, without importing ``module`` here (for libraries used in a child process)."""
+    if importlib.util.find_spec(module) is None:
+        raise MissingExtraError(missing_extra_message(module, extra, what))

@@ -13,6 +13,7 @@ from heuristics.dag import Dag
 from solver.data import DEFAULT_MODEL, DEFAULT_TRACE
 from solver.errors import UsageError
 from solver.io.graphs import read_graph_json, read_in2
+from solver.io.keras import is_keras_file, read_keras, read_layer_times
 from solver.io.tflite import Model, read_model
 from solver.io.trace import attach_weights, read_trace
 
@@ -65,6 +66,8 @@ def load_problem(path: str | Path | None = None, trace: str | Path | None = None
 
     - a TFLite model (``.tflite``, ``.circle``, or either compressed with xz/gzip) with an onert trace
       (Chrome trace or ``trace.json``) giving the op weights (``solver.deploy.profiling`` measures one);
+    - a Keras model (``.keras``, ``.h5``; the ``keras`` extra) with a layer-times file
+      (``solver.deploy.keras_timing`` measures one): one op per layer;
     - a JSON graph (``.json``, docs/graph-format.md) or a SALBP ``.IN2`` file, which carry their weights;
     - nothing: the bundled default, InceptionV3 with a trace measured by onert on it.
 
@@ -83,12 +86,21 @@ def load_problem(path: str | Path | None = None, trace: str | Path | None = None
         return PartitionProblem(graph=graph, name=graph.graph["name"], source=path, weight_unit=graph.graph["unit"])
     if trace is None:
         raise UsageError(f"{path}: a model needs a trace of its op times (measure one with 'solve profile')")
+    if is_keras_file(path):
+        return _keras_problem(path, Path(trace))
     return _model_problem(read_model(path), Path(trace))
 
 
 def needs_trace(path: str | Path) -> bool:
     """Whether ``path`` is a model, whose op weights come from a trace (not a JSON graph or .IN2 file)."""
     return Path(path).suffix.lower() not in (".json", ".in2")
+
+
+def _keras_problem(path: Path, times: Path) -> PartitionProblem:
+    graph = read_keras(path)
+    read_layer_times(times, graph)
+    notes = [f"one op per Keras layer; op weights from the layer times in {times}"]
+    return PartitionProblem(graph=graph, name=path.name, source=path, notes=notes, trace=times)
 
 
 def _model_problem(model: Model, trace: Path) -> PartitionProblem:
