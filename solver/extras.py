@@ -31,3 +31,10 @@ def require_installed(module: str, extra: str, what: str) -> None:
     """Like :func:`require`, without importing ``module`` here (for libraries used in a child process)."""
     if importlib.util.find_spec(module) is None:
         raise MissingExtraError(missing_extra_message(module, extra, what))
+
+
+def pyplot(what: str) -> ModuleType:
+    """matplotlib's pyplot drawing to files (the Agg backend, no display), or MissingExtraError naming ``plot``."""
+    matplotlib = require("matplotlib", "plot", what)
+    matplotlib.use("Agg")
+    return require("matplotlib.pyplot", "plot", what)

@@ -198,11 +198,9 @@ def plot_front(
     title: str = "",
 ) -> Path:
     """Draw every evaluated point, the found front and, when known, the true front into a PNG."""
-    import matplotlib
+    from solver.extras import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot("plotting the front")
     fig, ax = plt.subplots(figsize=(7, 5))
     evaluated = np.asarray(evaluated, dtype=float).reshape(-1, 2)
     ax.scatter(evaluated[:, 0], evaluated[:, 1] / 1024, s=10, c="0.7", label=f"evaluated ({len(evaluated)})")

@@ -17,6 +17,7 @@ from pathlib import Path
 from devices.cache import default_cache_dir
 from solver.data import DEFAULT_MODEL, DEFAULT_TRACE, TRACE_RUNS
 from solver.errors import ModelError
+from solver.extras import require_installed
 
 APPLICATIONS = {"mobilenet_v2": "MobileNetV2", "resnet50": "ResNet50", "inception_v3": "InceptionV3"}
 
@@ -37,6 +38,7 @@ def model_path(name: str) -> Path:
         raise ModelError(f"{name}: unknown model; choose from {', '.join(APPLICATIONS)}")
     path = default_cache_dir() / "models" / f"{name}.tflite"
     if not path.exists():
+        require_installed("tensorflow", "keras", "building the benchmark models")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         result = subprocess.run(
@@ -44,7 +46,7 @@ def model_path(name: str) -> Path:
         )
         if result.returncode != 0:
             tail = result.stderr.strip().splitlines()[-1:] or ["no message"]
-            raise ModelError(f"{name}: building the Keras model failed (is tensorflow installed?): {tail[0]}")
+            raise ModelError(f"{name}: building the Keras model failed: {tail[0]}")
         tmp.replace(path)
     return path
 
