@@ -16,12 +16,14 @@ from hypothesis import strategies as st
 
 from solver.errors import CheckError, InfeasibleError, PlatformError
 from solver.io.platform import DeviceSpec, Link, Platform, read_platform, seed002_bandwidth
+from solver.io.tflite import read_model
 from solver.partitioning.problem import PartitionProblem
 from solver.placement.exact import OPTIMAL, solve_placement
 from solver.placement.greedy import greedy_placement
 from solver.placement.metrics import evaluate
 from solver.placement.place import PlaceSettings, place
 from solver.placement.problem import placement_problem
+from tests.traces import write_chrome_trace
 
 TYPES = ("CONV_2D", "ADD", "RELU")
 
@@ -230,3 +232,28 @@ def test_solve_place_with_a_bad_platform_is_one_line_and_exit_2(tmp_path):
     assert done.returncode == 2
     assert re.fullmatch(r"PlatformError: .*p.json: devices\[0\]: 'speed' must be positive, not -1.0\n", done.stderr)
     assert not (tmp_path / "map.json").exists()
+
+
+def test_a_placed_partition_splits_into_parts_named_after_their_devices(branchy_cnn, tmp_path):
+    model = read_model(branchy_cnn)
+    trace = write_chrome_trace(tmp_path / "t.json", model, [[100.0] * model.num_ops] * 2)
+    platform = tmp_path / "p.json"
+    platform.write_text(json.dumps({"devices": [{"name": "npu", "speed": 4, "supports": ["CONV_2D", "DEPTHWISE_CONV_2D"]},
+                                                {"name": "cpu"}],
+                                    "default_link": {"bandwidth": 1e9, "latency_us": 5}}))  # fmt: skip
+    placed = _solve("place", branchy_cnn, trace, "--platform", platform, "--exact", "--out", tmp_path / "map.json",
+                    cwd=tmp_path)  # fmt: skip
+    assert placed.returncode == 0, placed.stderr
+    placement = json.loads((tmp_path / "map.json").read_text())["placement"]
+    assert sorted(placement.values()) == ["cpu", "npu"]
+    split = _solve("split", branchy_cnn, tmp_path / "map.json", "--out", tmp_path / "parts", "--json", cwd=tmp_path)
+    assert split.returncode == 0, split.stderr
+    report = json.loads(split.stdout)
+    assert report["verify"]["ok"] is True
+    stem = branchy_cnn.name.split(".")[0]
+    files = [f"{stem}.{k + 1:05d}_{placement[str(k)]}.tflite" for k in range(2)]
+    assert all((tmp_path / "parts" / f).is_file() for f in files)
+    conn = json.loads((tmp_path / "parts" / f"{stem}.conn.json").read_text())
+    manifest = json.loads((tmp_path / "parts" / "metadata" / "MANIFEST").read_text())
+    assert [p["file"] for p in conn["parts"]] == manifest["models"] == files
+    assert [p["device"] for p in conn["parts"]] == manifest["devices"] == [placement["0"], placement["1"]]

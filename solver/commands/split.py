@@ -14,6 +14,7 @@ def register(subparsers) -> None:
         help="write one runnable .tflite per part, the connection files, and verify them",
         description="Split MODEL by PARTITION_MAP (ONE's partition_map.json) into DIR: one .tflite per non-empty part "
         "(its ops, tensors and buffers; inputs are the tensors it reads from earlier parts or the model inputs, "
+        "named after its device when the map has a placement ('solve place'), else cpu; "
         "outputs the tensors later parts or the model outputs need; tensor names kept), circle-partitioner's "
         "<name>.conn.json, an nnpackage MANIFEST (metadata/MANIFEST, version 1.3) and split.json. Then run the "
         "whole model and the parts with onert on the same seeded inputs and compare every model output "
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from solver.deploy.report import split_text, verify_text
     from solver.deploy.split import split_model
     from solver.deploy.verify import check_verified, verify_split
-    from solver.io.partition_map import read_partition_map
+    from solver.io.partition_map import read_partition_map, read_placement
     from solver.io.tflite import read_model
 
     settings = None
@@ -45,13 +46,14 @@ def run(args: argparse.Namespace) -> int:
         require("onert", "onert", "verifying the parts")
     model = read_model(args.model)
     parts = read_partition_map(args.partition_map, model.num_ops)
+    placement = read_placement(args.partition_map, parts)
     weights = None
     if args.trace:
         from solver.partitioning.problem import load_problem
 
         graph = load_problem(args.model, args.trace).graph
         weights = [graph.nodes[v]["weight"] for v in range(model.num_ops)]
-    split = split_model(args.model, parts, args.out, model=model, op_weights=weights)
+    split = split_model(args.model, parts, args.out, model=model, op_weights=weights, placement=placement)
     result = None if settings is None else verify_split(split, settings)
     if args.json:
         from solver.commands._output import print_json

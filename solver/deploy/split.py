@@ -138,11 +138,13 @@ def split_model(
     *,
     model: Model | None = None,
     op_weights: list[float] | None = None,
+    placement: dict[int, str] | None = None,
 ) -> SplitResult:
     """Write the part models of ``parts`` and their connection files into ``out_dir``.
 
     ``out_dir`` becomes an nnpackage: one .tflite per non-empty part, named like circle-partitioner's
-    ``<stem>.<5-digit number from 1>_cpu.tflite``; ``metadata/MANIFEST`` (1.3); ``<stem>.conn.json``;
+    ``<stem>.<5-digit number from 1>_<device>.tflite`` (the device of the part in ``placement``, part id ->
+    device name, else ``cpu``); ``metadata/MANIFEST`` (1.3); ``<stem>.conn.json``;
     and ``split.json`` (nnpart's record: source model, partition map, ops of each part and, when
     ``op_weights`` (per-op time in us) is given, each part's predicted load). Nothing is written
     until every part is encoded and both connection files are checked.
@@ -164,14 +166,16 @@ def split_model(
     _check_splittable(model, whole)
     names = _boundary_names(model, plans)
     stem = model_path.name.split(".")[0]
+    devices = {plan.part_id: placement[plan.part_id] if placement else "cpu" for plan in plans}
     files = [
         PartFile(
             number=plan.number,
             part_id=plan.part_id,
-            file=f"{stem}.{plan.number + 1:05d}_cpu.tflite",
+            file=f"{stem}.{plan.number + 1:05d}_{devices[plan.part_id]}.tflite",
             ops=plan.ops,
             inputs=tuple(names[t] for t in plan.inputs),
             outputs=tuple(names[t] for t in plan.outputs),
+            device=devices[plan.part_id],
         )
         for plan in plans
     ]
@@ -231,7 +235,7 @@ def read_split(out_dir: str | Path) -> SplitResult:
         files = [
             PartFile(
                 number=p["number"], part_id=p["part_id"], file=p["file"], ops=tuple(p["ops"]),
-                inputs=tuple(p["inputs"]), outputs=tuple(p["outputs"]),
+                inputs=tuple(p["inputs"]), outputs=tuple(p["outputs"]), device=p.get("device", "cpu"),
             )
             for p in record["parts"]
         ]

@@ -6,6 +6,10 @@
   ``pkg-outputs`` and ``model-connect``, whose ``model:subgraph:io`` triples are *positions* in a
   part's input or output list, not tensor ids.
 
+Both name each part's device (a placement's, else ``cpu``): in its file name as circle-partitioner does
+(``<stem>.<NNNNN>_<device>``), and in a ``device`` key per conn.json part and a ``devices`` list beside the
+MANIFEST's ``models`` (keys ONE's readers do not know and skip).
+
 Both are built from the same parts (:class:`PartFile`, in pipeline order) and checked against them: the names on
 the two ends of every connection agree, every triple has three fields and points at a real
 input/output, and no ``to`` is also a package input. A model input read by several parts appears in
@@ -26,7 +30,7 @@ MANIFEST_VERSION = ("1", "3", "0")
 
 @dataclass(frozen=True)
 class PartFile:
-    """One written part: its file (relative to the split directory) and its I/O tensor names."""
+    """One written part: its file (relative to the split directory), its I/O tensor names and its device."""
 
     number: int
     part_id: int
@@ -34,6 +38,7 @@ class PartFile:
     ops: tuple[int, ...]
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
+    device: str = "cpu"  # where the part runs: a placement's device, else circle-partitioner's default
 
 
 def conn_dict(parts: Sequence[PartFile], model_inputs: Sequence[str], model_outputs: Sequence[str],
@@ -41,7 +46,8 @@ def conn_dict(parts: Sequence[PartFile], model_inputs: Sequence[str], model_outp
     """circle-partitioner's connection file of ``parts``; ``source_file`` is relative to the split directory."""
     return {
         "source": {"file": source_file, "inputs": list(model_inputs), "outputs": list(model_outputs)},
-        "parts": [{"file": p.file, "inputs": list(p.inputs), "outputs": list(p.outputs)} for p in parts],
+        "parts": [{"file": p.file, "inputs": list(p.inputs), "outputs": list(p.outputs), "device": p.device}
+                  for p in parts],
     }
 
 
@@ -69,6 +75,7 @@ def manifest_dict(parts: Sequence[PartFile], model_inputs: Sequence[str], model_
         "configs": [],
         "models": [p.file for p in parts],
         "model-types": ["tflite"] * len(parts),
+        "devices": [p.device for p in parts],
         "pkg-inputs": pkg_inputs,
         "pkg-outputs": pkg_outputs,
         "model-connect": [{"from": src, "to": dsts} for src, dsts in connect.items()],

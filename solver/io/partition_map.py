@@ -6,10 +6,13 @@ ignore the key.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from solver.errors import UsageError
 from solver.io.files import read_json, write_json
+
+_DEVICE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 def write_partition_map(
@@ -44,3 +47,31 @@ def read_partition_map(path: str | Path, num_ops: int) -> list[int]:
     if declared is not None and (not isinstance(declared, int) or (parts and max(parts) >= declared)):
         raise UsageError(f"{path}: 'num_partitions' is {declared!r} but the map uses part {max(parts, default=0)}")
     return parts
+
+
+def read_placement(path: str | Path, parts: list[int]) -> dict[int, str] | None:
+    """The ``placement`` of a partition map (part id -> device name), or None when the map has none.
+
+    Raises
+    ------
+    UsageError
+        The placement is not an object of part ids to device names, misses a part of ``parts``, or names a
+        device with characters a file name cannot hold (parts are written to files named after it).
+    """
+    path = Path(path)
+    data = read_json(path, "partition map", UsageError, dict)
+    placement = data.get("placement")
+    if placement is None:
+        return None
+    if not isinstance(placement, dict):
+        raise UsageError(f"{path}: 'placement' must map part ids to device names")
+    devices = {}
+    for key, name in placement.items():
+        if not str(key).isdigit() or not isinstance(name, str) or not _DEVICE_NAME.fullmatch(name):
+            raise UsageError(f"{path}: placement {key!r}: {name!r} is not a part id and a device name "
+                             "(letters, digits, '-', '_' and '.')")  # fmt: skip
+        devices[int(key)] = name
+    missing = sorted(set(parts) - set(devices))
+    if missing:
+        raise UsageError(f"{path}: the placement names no device for part {missing[0]}")
+    return devices
