@@ -27,6 +27,7 @@ from functools import cached_property
 import networkx as nx
 import numpy as np
 
+from heuristics.bisection import least
 from heuristics.errors import HeuristicError
 
 
@@ -125,6 +126,11 @@ class Dag:
         """Weight of v and all its descendants."""
         return _closure_weights(self.order[::-1], self.succs, self.weights)
 
+    @cached_property
+    def _bounds(self) -> dict[int, int]:
+        """K -> :func:`lower_bound`, kept: the checker asks for it with every partition it measures."""
+        return {}
+
 
 def check_num_parts(dag: Dag, num_parts: int) -> None:
     """Raise GraphError unless ``1 <= num_parts <= n`` (every part must hold at least one op)."""
@@ -163,8 +169,10 @@ def lower_bound(dag: Dag, num_parts: int) -> int:
     >>> lower_bound(Dag.from_graph(g), 2)  # 5 alone would leave 1 | 5 | 1: three parts
     6
     """
-    base = weight_bound(dag.weights, num_parts)
-    return window_bound(dag, num_parts, base, max(base, dag.total))
+    if num_parts not in dag._bounds:
+        base = weight_bound(dag.weights, num_parts)
+        dag._bounds[num_parts] = window_bound(dag, num_parts, base, max(base, dag.total))
+    return dag._bounds[num_parts]
 
 
 def station_windows(dag: Dag, num_parts: int, cycle: int) -> tuple[list[int], list[int]] | None:
@@ -183,13 +191,7 @@ def station_windows(dag: Dag, num_parts: int, cycle: int) -> tuple[list[int], li
 
 def window_bound(dag: Dag, num_parts: int, low: int, high: int) -> int:
     """The smallest C in ``low..high`` whose station windows are all non-empty (monotone in C)."""
-    while low < high:
-        mid = (low + high) // 2
-        if station_windows(dag, num_parts, mid) is None:
-            low = mid + 1
-        else:
-            high = mid
-    return low
+    return least(low, high, lambda cycle: station_windows(dag, num_parts, cycle) is not None)
 
 
 def _kahn(preds: list[list[int]], succs: list[list[int]]) -> list[int]:

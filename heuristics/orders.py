@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
+from heuristics.bisection import least
 from heuristics.dag import Dag, check_num_parts, lower_bound, weight_bound
 
 
@@ -46,13 +47,8 @@ def best_split(weights: np.ndarray, num_parts: int) -> Split:
     (:func:`heuristics.dag.check_num_parts`).
     """
     prefix = np.concatenate(([0], np.cumsum(weights, dtype=np.int64)))
-    lo, hi = weight_bound(weights, num_parts), int(prefix[-1])
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if _greedy_bounds(prefix, mid, num_parts) is None:
-            lo = mid + 1
-        else:
-            hi = mid
+    lo = least(weight_bound(weights, num_parts), int(prefix[-1]),
+               lambda cap: _greedy_bounds(prefix, cap, num_parts) is not None)  # fmt: skip
     bounds = _greedy_bounds(prefix, lo, num_parts)
     assert bounds is not None  # lo == total is always feasible
     return Split(lo, _refine(bounds, prefix, num_parts))

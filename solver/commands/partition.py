@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from solver.commands._problem import add_problem_arguments, problem_from_args
 from solver.errors import UsageError
-from solver.partitioning.settings import ALGORITHMS, SECONDARY, PartitionSettings
+from solver.commands._exact import add_exact_arguments, map_path, progress, secondary_names
+from solver.partitioning.settings import ALGORITHMS, PartitionSettings
 
 if TYPE_CHECKING:
     from solver.partitioning.problem import PartitionProblem
@@ -46,19 +46,7 @@ def register(subparsers) -> None:
     parser.add_argument("--split", type=Path, metavar="DIR",
                         help="also write the part models, conn.json and an nnpackage MANIFEST into DIR and verify "
                              "them against the whole model with onert, as 'solve split' does (exit 4 on a mismatch)")  # fmt: skip
-    exact = parser.add_argument_group("exact solver")
-    exact.add_argument("--exact", action="store_true",
-                       help="solve exactly with OR-Tools CP-SAT; reports OPTIMAL, or FEASIBLE with the proven "
-                            "bound and gap when the time limit stops it; Ctrl-C keeps the best so far")  # fmt: skip
-    exact.add_argument("--time-limit", type=float, default=60.0, metavar="T",
-                       help="seconds for the exact solver (default 60)")
-    exact.add_argument("--workers", type=int, metavar="W", help="CP-SAT worker threads (default: all cores)")
-    exact.add_argument("--secondary", default="", metavar=",".join(SECONDARY),
-                       help="after the bottleneck, also minimise these in order: cut (edge cut) and/or bytes "
-                            "(transfer bytes); needs --exact")  # fmt: skip
-    exact.add_argument("--slack", type=float, default=0.0, metavar="X",
-                       help="let the secondary objectives raise the bottleneck by up to this fraction of its "
-                            "optimum, e.g. 0.02 for 2%% (default 0); needs --exact")  # fmt: skip
+    exact = add_exact_arguments(parser, "the bottleneck", "cut (edge cut) and/or bytes (transfer bytes)")
     exact.add_argument("--memory-cap", type=int, metavar="BYTES",
                        help="most bytes of constant tensors (weights) any one part may hold")
     parser.set_defaults(run=run)
@@ -72,17 +60,16 @@ def run(args: argparse.Namespace) -> int:
 
     settings = PartitionSettings(
         num_parts=args.num_parts, algo=args.algo, runs=args.runs, seed=args.seed, exact=args.exact,
-        time_limit=args.time_limit, workers=args.workers,
-        secondary=tuple(word.strip() for word in args.secondary.split(",") if word.strip()),
+        time_limit=args.time_limit, workers=args.workers, secondary=secondary_names(args),
         slack=args.slack, memory_cap=args.memory_cap,
     )  # fmt: skip
     problem = problem_from_args(args)
     if args.split and problem.model is None:
         raise UsageError(f"{problem.source}: --split needs a TFLite model, not a graph file")
-    out = args.out or (args.model.parent if args.model else Path.cwd()) / "partition_map.json"
+    out = map_path(args)
     if out.is_dir():
         raise UsageError(f"{out}: is a directory; --out takes the file to write")
-    result = partition(problem, settings, on_progress=_progress if args.exact else None)
+    result = partition(problem, settings, on_progress=progress("bottleneck") if args.exact else None)
     write_partition_map(out, result.parts, settings.num_parts)
     if args.json:
         print_json("partition", {**problem.to_json(), **result.to_json(), "partition_map_file": str(out)})
@@ -103,7 +90,3 @@ def _split(problem: PartitionProblem, parts: list[int], out_dir: Path, quiet: bo
     if not quiet:
         print(split_text(split))
         print(verify_text(verified))
-
-
-def _progress(incumbent: int, bound: int, elapsed: float) -> None:
-    print(f"[{elapsed:7.1f} s] bottleneck {incumbent}, bound {bound}", file=sys.stderr, flush=True)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from solver.commands._exact import add_exact_arguments, map_path, progress, secondary_names
 from solver.commands._problem import add_problem_arguments, problem_from_args
 
 OBJECTIVES = ("throughput", "latency")  # solver.placement.metrics.OBJECTIVES, without importing the solver
@@ -27,19 +27,11 @@ def register(subparsers) -> None:
                         help="the devices and links (docs/platform-format.md)")
     parser.add_argument("--objective", choices=OBJECTIVES, default="throughput",
                         help="throughput (default: the slowest device or link) or latency (longest path)")
-    parser.add_argument("--exact", action="store_true", help="solve exactly with CP-SAT; Ctrl-C keeps the best so far")
-    parser.add_argument("--time-limit", type=float, default=60.0, metavar="T", help="seconds for --exact (default 60)")
-    parser.add_argument("--workers", type=int, metavar="W", help="CP-SAT worker threads (default: all cores)")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the greedy's chains (default 0)")
-    parser.add_argument("--secondary", default="", metavar="cut,bytes",
-                        help="after the objective, also minimise these in order: cut (edges between devices) and/or "
-                             "bytes (sent over links); needs --exact")  # fmt: skip
-    parser.add_argument("--slack", type=float, default=0.0, metavar="X",
-                        help="let the secondary objectives raise the objective by up to this fraction of its "
-                             "optimum, e.g. 0.02 for 2%% (default 0); needs --exact")  # fmt: skip
     parser.add_argument("--out", type=Path, metavar="FILE",
                         help="where to write partition_map.json with its placement (default: next to MODEL)")
     parser.add_argument("--json", action="store_true", help="print the placement as JSON instead of the report")
+    add_exact_arguments(parser, "the objective", "cut (edges between devices) and/or bytes (sent over links)")
     parser.set_defaults(run=run)
 
 
@@ -50,13 +42,13 @@ def run(args: argparse.Namespace) -> int:
     from solver.placement.place import PlaceSettings, place
     from solver.placement.report import format_placement
 
-    secondary = tuple(word.strip() for word in args.secondary.split(",") if word.strip())
     settings = PlaceSettings(objective=args.objective, exact=args.exact, time_limit=args.time_limit,
-                             workers=args.workers, seed=args.seed, secondary=secondary, slack=args.slack)  # fmt: skip
+                             workers=args.workers, seed=args.seed, secondary=secondary_names(args),
+                             slack=args.slack)  # fmt: skip
     platform = read_platform(args.platform)
     problem = problem_from_args(args)
-    out = args.out or (args.model.parent if args.model else Path.cwd()) / "partition_map.json"
-    result = place(problem, platform, settings, on_progress=_progress if args.exact else None)
+    out = map_path(args)
+    result = place(problem, platform, settings, on_progress=progress(args.objective) if args.exact else None)
     write_partition_map(out, result.parts, len(result.metrics.order), placement=result.placement)
     if args.json:
         print_json("place", {**result.to_json(), "partition_map_file": str(out)})
@@ -64,7 +56,3 @@ def run(args: argparse.Namespace) -> int:
         print(format_placement(result))
         print(f"wrote {out}")
     return 0
-
-
-def _progress(value: int, bound: int, elapsed: float) -> None:
-    print(f"[{elapsed:7.1f} s] objective {value}, bound {bound}", file=sys.stderr, flush=True)

@@ -59,7 +59,6 @@ model at ``C = floor(best * (1 + slack))``:
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -70,6 +69,7 @@ from ortools.sat.python import cp_model
 
 from heuristics.dag import Dag, check_num_parts, lower_bound, station_windows
 from solver.errors import CheckError, InfeasibleError
+from solver.partitioning.cpsat import default_workers, make_solver, solve_in_thread
 from solver.partitioning.metrics import PartitionMetrics, check_partition
 from solver.partitioning.settings import SECONDARY, check_exact_options
 from solver.partitioning.stations import DIRECTIONS, fill_stations
@@ -195,7 +195,7 @@ def solve_exact(
     dag = Dag.from_graph(graph, weight)
     check_num_parts(dag, num_parts)
     check_exact_options(workers, secondary, slack, memory_cap)
-    workers = workers or _default_workers()
+    workers = workers or default_workers()
     search = _Search(dag, num_parts, memory_cap, workers, start, on_progress)
     incumbent = _starting_partition(dag, num_parts, hint, memory_cap)
     if incumbent is not None:
@@ -385,43 +385,21 @@ class _Search:
 
     def _run(self, model: cp_model.CpModel, limit: float,
              beside: Callable | None = None) -> tuple[int, cp_model.CpSolver, list[int] | None]:
-        """Solve in a thread so that Ctrl-C in the main thread can stop the search cleanly.
+        """Solve in a thread (solver.partitioning.cpsat) so that Ctrl-C stops the search cleanly.
 
-        ``beside(done)``, when given, runs in the main thread meanwhile (CP-SAT releases the GIL) and
-        gets one worker of CP-SAT's; it polls ``done()`` and returns a partition or None. A partition
-        stops CP-SAT. Returns the status, the solver and what ``beside`` returned (None without it).
+        ``beside(done)``, when given, runs in the main thread meanwhile and gets one worker of CP-SAT's;
+        it polls ``done()`` and returns a partition or None. A partition stops CP-SAT. Returns the status,
+        the solver and what ``beside`` returned (None without it).
         """
-        solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = max(0.01, limit)
         workers = max(1, self.workers - 1) if beside else self.workers
-        solver.parameters.num_workers = workers
-        # Python's handler must see Ctrl-C (KeyboardInterrupt below), not CP-SAT's own.
-        solver.parameters.catch_sigint_signal = False
+        solver = make_solver(limit, workers)
         if workers <= 2:
             # Few workers: the LP-based default and the station-by-station fixed search (when the
             # model has a strategy) complement each other best.
             solver.parameters.subsolvers.extend(["default_lp", "fixed"][:workers])
-        result: dict[str, int] = {}
-        thread = threading.Thread(target=lambda: result.update(status=solver.solve(model)), daemon=True)
-        thread.start()
-        found = None
-        last = time.monotonic()
-        try:
-            if beside is not None:
-                found = beside(lambda: not thread.is_alive())
-                if found is not None:
-                    solver.stop_search()
-            while thread.is_alive():
-                thread.join(_HEARTBEAT / 10)
-                if time.monotonic() - last >= _HEARTBEAT:
-                    last = time.monotonic()
-                    self._report()
-        except KeyboardInterrupt:
-            # Wherever Ctrl-C lands in this loop, the solve thread must stop before we go on.
-            self.interrupted = True
-            solver.stop_search()
-            thread.join()
-        return result.get("status", cp_model.UNKNOWN), solver, found
+        done = solve_in_thread(solver, model, beside=beside, on_tick=self._report, tick=_HEARTBEAT)
+        self.interrupted = self.interrupted or done.interrupted
+        return done.status, solver, done.beside
 
     def _report(self) -> None:
         if self.on_progress is not None and self.incumbent is not None:
@@ -577,12 +555,6 @@ def _loads(weights: Sequence[int], parts: Sequence[int]) -> list[int]:
     for w, p in zip(weights, parts):
         loads[p] += w
     return loads
-
-
-def _default_workers() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _starting_partition(dag: Dag, num_parts: int, hint, memory_cap: int | None) -> list[int] | None:

@@ -133,7 +133,8 @@ def partition(
             dag,
             k,
             hint=parts,
-            time_limit=settings.time_limit,
+            # The time limit bounds the whole partition, the heuristics included.
+            time_limit=max(0.0, settings.time_limit - (time.monotonic() - start)),
             workers=settings.workers,
             secondary=settings.secondary,
             slack=settings.slack,

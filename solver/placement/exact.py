@@ -36,8 +36,6 @@ objective never gains from setting one of them higher than it must be.
 from __future__ import annotations
 
 import math
-import os
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +43,7 @@ from dataclasses import dataclass, field
 from ortools.sat.python import cp_model
 
 from solver.errors import InfeasibleError
+from solver.partitioning.cpsat import make_solver, solve_in_thread
 from solver.placement.metrics import OBJECTIVES, PlacementMetrics, evaluate
 from solver.placement.problem import PlacementProblem
 
@@ -94,8 +93,7 @@ def solve_placement(
     if hint is not None:
         built.hint(hint, evaluate(problem, hint))
     primary_limit = time_limit * (1 - _SECONDARY_SHARE * len(secondary))
-    solver = _solver(primary_limit, workers)
-    status, interrupted = _solve(solver, built.model, start, on_progress)
+    solver, status, interrupted = _solve(built.model, primary_limit, workers, start, on_progress)
     hint_value = evaluate(problem, hint).objective(objective) if hint is not None else None
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         assign = built.assignment(solver)
@@ -133,31 +131,18 @@ class _Incumbent(cp_model.CpSolverSolutionCallback):
         self.last = (int(self.objective_value), int(self.best_objective_bound))
 
 
-def _solver(limit: float, workers: int | None) -> cp_model.CpSolver:
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.01, limit)
-    solver.parameters.num_workers = workers or len(os.sched_getaffinity(0))
-    solver.parameters.catch_sigint_signal = False  # Python's handler must see Ctrl-C, see _solve
-    return solver
-
-
-def _solve(solver, model, start, on_progress) -> tuple[int, bool]:
-    """Solve in a thread so that Ctrl-C in the main thread stops the search and keeps its best answer."""
-    result: dict[str, int] = {}
+def _solve(model: cp_model.CpModel, limit: float, workers: int | None, start: float,
+           on_progress: Progress | None) -> tuple[cp_model.CpSolver, int, bool]:
+    """Solve in a thread (solver.partitioning.cpsat): Ctrl-C stops it and keeps the best solution."""
+    solver = make_solver(limit, workers)
     incumbent = _Incumbent()
-    thread = threading.Thread(target=lambda: result.update(status=solver.solve(model, incumbent)), daemon=True)
-    thread.start()
-    interrupted = False
-    try:
-        while thread.is_alive():
-            thread.join(_HEARTBEAT)
-            if on_progress is not None and thread.is_alive() and incumbent.last is not None:
-                on_progress(*incumbent.last, time.monotonic() - start)
-    except KeyboardInterrupt:
-        interrupted = True
-        solver.stop_search()
-        thread.join()
-    return result.get("status", cp_model.UNKNOWN), interrupted
+
+    def tick() -> None:
+        if on_progress is not None and incumbent.last is not None:
+            on_progress(*incumbent.last, time.monotonic() - start)
+
+    done = solve_in_thread(solver, model, callback=incumbent, on_tick=tick, tick=_HEARTBEAT)
+    return solver, done.status, done.interrupted
 
 
 class _Model:
@@ -294,8 +279,8 @@ class _Model:
             model.minimize(expression)
             model.clear_hints()
             self._hint_assignment(assign)
-            solver = _solver((deadline - time.monotonic()) / (len(names) - i), workers)
-            status, interrupted = _solve(solver, model, time.monotonic(), None)
+            limit = (deadline - time.monotonic()) / (len(names) - i)
+            solver, status, interrupted = _solve(model, limit, workers, time.monotonic(), None)
             if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 assign = self.assignment(solver)
                 model.add(expression <= round(solver.objective_value))

@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from heuristics.bisection import least
 from solver.errors import CheckError
 from solver.placement.metrics import evaluate
 from solver.placement.problem import PlacementProblem
@@ -60,14 +61,8 @@ def _tightest(problem: PlacementProblem, order: list[int], chain: tuple[int, ...
     high = sum(max(t for t in row if t is not None) for row in problem.times)
     if _fill(problem, order, chain, high, holds) is None:
         return None
-    low = 0
-    while low < high:
-        cap = (low + high) // 2
-        if _fill(problem, order, chain, cap, holds) is None:
-            low = cap + 1
-        else:
-            high = cap
-    return _fill(problem, order, chain, low, holds)
+    cap = least(0, high, lambda cap: _fill(problem, order, chain, cap, holds) is not None)
+    return _fill(problem, order, chain, cap, holds)
 
 
 def _fill(problem: PlacementProblem, order: list[int], chain: tuple[int, ...], cap: int, holds) -> list[int] | None:

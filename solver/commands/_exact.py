@@ -1,0 +1,48 @@
+"""The exact-solver options and the map output that ``solve partition`` and ``solve place`` share."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+SECONDARY = ("cut", "bytes")  # the secondary objectives both exact models know, in the order they apply
+
+
+def add_exact_arguments(parser: argparse.ArgumentParser, objective: str, secondary: str) -> argparse._ArgumentGroup:
+    """``--exact``, ``--time-limit``, ``--workers``, ``--secondary`` and ``--slack``, in a group returned for more.
+
+    ``objective`` names what the solver minimises ("the bottleneck"); ``secondary`` says what cut and bytes count.
+    """
+    exact = parser.add_argument_group("exact solver")
+    exact.add_argument("--exact", action="store_true",
+                       help="solve exactly with OR-Tools CP-SAT; reports OPTIMAL, or FEASIBLE with the proven "
+                            "bound and gap when the time limit stops it; Ctrl-C keeps the best so far")  # fmt: skip
+    exact.add_argument("--time-limit", type=float, default=60.0, metavar="T",
+                       help="seconds for the whole search, heuristics included (default 60)")
+    exact.add_argument("--workers", type=int, metavar="W", help="CP-SAT worker threads (default: all cores)")
+    exact.add_argument("--secondary", default="", metavar=",".join(SECONDARY),
+                       help=f"after {objective}, also minimise these in order: {secondary}; needs --exact")
+    exact.add_argument("--slack", type=float, default=0.0, metavar="X",
+                       help=f"let the secondary objectives raise {objective} by up to this fraction of its "
+                            "optimum, e.g. 0.02 for 2%% (default 0); needs --exact")  # fmt: skip
+    return exact
+
+
+def secondary_names(args: argparse.Namespace) -> tuple[str, ...]:
+    """``--secondary cut,bytes`` as a tuple (the settings check the names)."""
+    return tuple(word.strip() for word in args.secondary.split(",") if word.strip())
+
+
+def map_path(args: argparse.Namespace) -> Path:
+    """Where partition_map.json goes: ``--out``, else next to MODEL (the current directory without one)."""
+    return args.out or (args.model.parent if args.model else Path.cwd()) / "partition_map.json"
+
+
+def progress(what: str):
+    """A progress line printer for the exact solver: ``[  12.0 s] <what> 123, bound 120``."""
+
+    def show(incumbent: int, bound: int, elapsed: float) -> None:
+        print(f"[{elapsed:7.1f} s] {what} {incumbent}, bound {bound}", file=sys.stderr, flush=True)
+
+    return show
