@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from solver.errors import UsageError
+
 SECONDARY = ("cut", "bytes")  # the secondary objectives both exact models know, in the order they apply
 
 
@@ -35,8 +37,14 @@ def secondary_names(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def map_path(args: argparse.Namespace) -> Path:
-    """Where partition_map.json goes: ``--out``, else next to MODEL (the current directory without one)."""
-    return args.out or (args.model.parent if args.model else Path.cwd()) / "partition_map.json"
+    """Where partition_map.json goes: ``--out``, else next to MODEL (the current directory without one).
+
+    Checked before any work: a directory there is refused at once, not after the solve.
+    """
+    out = args.out or (args.model.parent if args.model else Path.cwd()) / "partition_map.json"
+    if out.is_dir():
+        raise UsageError(f"{out}: is a directory; --out takes the file to write")
+    return out
 
 
 def progress(what: str):

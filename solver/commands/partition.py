@@ -67,8 +67,6 @@ def run(args: argparse.Namespace) -> int:
     if args.split and problem.model is None:
         raise UsageError(f"{problem.source}: --split needs a TFLite model, not a graph file")
     out = map_path(args)
-    if out.is_dir():
-        raise UsageError(f"{out}: is a directory; --out takes the file to write")
     result = partition(problem, settings, on_progress=progress("bottleneck") if args.exact else None)
     write_partition_map(out, result.parts, settings.num_parts)
     if args.json:

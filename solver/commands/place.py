@@ -45,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
     settings = PlaceSettings(objective=args.objective, exact=args.exact, time_limit=args.time_limit,
                              workers=args.workers, seed=args.seed, secondary=secondary_names(args),
                              slack=args.slack)  # fmt: skip
+    out = map_path(args)
     platform = read_platform(args.platform)
     problem = problem_from_args(args)
-    out = map_path(args)
     result = place(problem, platform, settings, on_progress=progress(args.objective) if args.exact else None)
     write_partition_map(out, result.parts, len(result.metrics.order), placement=result.placement)
     if args.json:
