@@ -257,3 +257,11 @@ def test_a_placed_partition_splits_into_parts_named_after_their_devices(branchy_
     manifest = json.loads((tmp_path / "parts" / "metadata" / "MANIFEST").read_text())
     assert [p["file"] for p in conn["parts"]] == manifest["models"] == files
     assert [p["device"] for p in conn["parts"]] == manifest["devices"] == [placement["0"], placement["1"]]
+
+
+def test_solve_place_refuses_a_directory_as_out_before_solving(tmp_path):
+    platform = tmp_path / "p.json"
+    platform.write_text('{"devices": [{"name": "cpu"}]}')
+    done = _solve("place", "--platform", platform, "--out", tmp_path, cwd=tmp_path)
+    assert done.returncode == 2
+    assert re.fullmatch(r"UsageError: .+: is a directory; --out takes the file to write\n", done.stderr)
