@@ -13,11 +13,13 @@ import argparse
 import importlib
 import os
 import select
+import signal
 import sys
+import threading
 from dataclasses import dataclass
 
 from solver import __version__
-from solver.errors import EXIT_BROKEN_PIPE, EXIT_CODES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, USER_ERRORS
+from solver.errors import EXIT_BROKEN_PIPE, EXIT_CODES, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE, USER_ERRORS
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,41 @@ def chosen_command(argv: list[str]) -> str | None:
     return next((word for word in argv if not word.startswith("-")), None)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be: long work stops the same way and keeps its best answer."""
+
+
+_signalled = False  # a SIGINT or SIGTERM arrived during this run
+
+
+def _on_signal(signum, frame) -> None:
+    global _signalled
+    _signalled = True
+    raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    """Run ``solve`` with ``argv`` (default: the command line) and return its exit status.
+
+    As the program's entry point (``argv`` None), after a Ctrl-C or SIGTERM it leaves with ``os._exit`` once its
+    output is flushed: CP-SAT's native threads, stopped but still being torn down, made the interpreter's own
+    exit abort in C++ ("terminate called without an active exception") after the answer was printed.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _on_signal)
+        signal.signal(signal.SIGTERM, _on_signal)
+    status = _main(sys.argv[1:] if argv is None else argv)
+    if _signalled and argv is None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except OSError:
+                pass  # a closed pipe: nothing more can be said
+        os._exit(status)
+    return status
+
+
+def _main(argv: list[str]) -> int:
     try:
         parser = build_parser(chosen_command(argv))
         args = parser.parse_args(argv)
@@ -95,9 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as err:
         print(f"{type(err).__name__}: {err}", file=sys.stderr)
         return getattr(err, "exit_code", EXIT_USAGE)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as err:
+        terminated = isinstance(err, Terminated)
+        print("terminated" if terminated else "interrupted", file=sys.stderr)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except BrokenPipeError:
         if not _stdout_closed():
             raise  # a pipe to a worker or a board broke: a real failure

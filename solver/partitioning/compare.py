@@ -44,6 +44,7 @@ class Comparison:
     weight_unit: str
     num_ops: int
     rows: list[MethodRow] = field(default_factory=list)
+    interrupted: bool = False  # Ctrl-C or SIGTERM stopped it: the K solved so far, the last with its best answer
 
     def rows_for(self, method: str) -> list[MethodRow]:
         return [r for r in self.rows if r.method == method]
@@ -55,6 +56,7 @@ class Comparison:
             "weight_unit": self.weight_unit,
             "num_ops": self.num_ops,
             "rows": [asdict(r) | {"ratio": r.ratio} for r in self.rows],
+            "interrupted": self.interrupted,
         }
 
 
@@ -66,7 +68,7 @@ def compare(
     """Partition with the exact solver for every K of ``settings.num_parts`` and tabulate all three methods.
 
     ``on_progress(K, incumbent, bound, elapsed)`` relays the exact solver's progress. Every answer passed the
-    checker in :func:`partition`.
+    checker in :func:`partition`. Ctrl-C (or SIGTERM) during a solve keeps that K's best answer and stops.
 
     Raises
     ------
@@ -93,4 +95,7 @@ def compare(
             result.rows.append(MethodRow(method, k, value, reference, optimal and value == best, run.seconds,
                                          "HEURISTIC"))
         result.rows.append(MethodRow("exact", k, best, reference, optimal, answer.exact.wall_time, answer.status))
+        if answer.exact.interrupted:
+            result.interrupted = True  # the user asked to stop: no further K
+            break
     return result

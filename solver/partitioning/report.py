@@ -77,16 +77,16 @@ def format_table(comparison: Comparison) -> str:
         mark = "" if exact_row.status == "OPTIMAL" else "<="
         lines.append(f"{r.num_parts:>3}  {r.method:<7} {r.bottleneck:>11} {mark + f'{r.ratio:.4f}':>9} "
                      f"{'yes' if r.proven else 'no':>6} {r.seconds:>8.2f}  {r.status}")
+    if comparison.interrupted:
+        lines.append("interrupted: the last K holds the best answer found so far; later K were not solved")
     return "\n".join(lines)
 
 
 def plot_comparison(comparison: Comparison, path: str | Path, methods: Sequence[str] = METHODS) -> Path:
     """Bottleneck per K for each method beside the optimum (or bound), and each method's ratio to it."""
-    import matplotlib
+    from solver.extras import pyplot
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
+    plt = pyplot("plotting the comparison")
     fig, (absolute, relative) = plt.subplots(1, 2, figsize=(11, 4))
     reference = {r.num_parts: r.reference for r in comparison.rows_for("exact")}
     for method in methods:
