@@ -66,6 +66,9 @@ class SshTransport:
 
     def __init__(self, host: str, user: str | None = None, port: int | None = None,
                  identity: str | Path | None = None, ssh_options: tuple[str, ...] = ()):  # fmt: skip
+        _check_name("host name", host, _HOST)
+        if user is not None:
+            _check_name("user name", user, _USER)
         self.destination = f"{user}@{host}" if user else host
         self.name = f"ssh://{self.destination}" + (f":{port}" if port else "")
         # BatchMode: never hang on a password prompt inside a long search. A shared master connection
@@ -79,13 +82,14 @@ class SshTransport:
         self._scp = ["scp", "-q", *options] + (["-P", str(port)] if port else [])
 
     def run(self, command: str, timeout: float) -> Completed:
-        done = _call([*self._ssh, self.destination, command], timeout)
+        # "--": nothing after it is read as an ssh option, whatever the destination looks like.
+        done = _call([*self._ssh, "--", self.destination, command], timeout)
         if done.returncode == 255:  # ssh's own failure, not the command's
             raise DeviceError(f"{self.name}: ssh failed: {stderr_reason(done.stderr) or 'no message'}")
         return done
 
     def push(self, local: Path, remote: str, timeout: float) -> None:
-        done = _call([*self._scp, str(local), f"{self.destination}:{remote}"], timeout)
+        done = _call([*self._scp, "--", str(local), f"{self.destination}:{remote}"], timeout)
         if done.returncode != 0:
             raise DeviceError(f"{self.name}: copying {local} to {remote} failed: {stderr_reason(done.stderr)}")
 
@@ -94,6 +98,7 @@ class SdbTransport:
     """Tizen's sdb (``sdb -s <serial> shell|push``)."""
 
     def __init__(self, serial: str):
+        _check_name("serial", serial, _SERIAL)
         self.serial = serial
         self.name = f"sdb://{serial}"
 
@@ -239,6 +244,18 @@ class RemoteDevice(WorkerDevice):
                            int(figures.get("peak_rss_kb", 0)), trace)  # fmt: skip
 
 
+# What a host name (or IP address), a user name and a device serial may hold: nothing a shell or ssh reads as
+# syntax, and no leading "-", which ssh, scp and sdb would take for an option.
+_HOST = re.compile(r"[A-Za-z0-9_.:%][A-Za-z0-9_.:%-]*")
+_USER = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]*")
+_SERIAL = re.compile(r"[A-Za-z0-9_.:][A-Za-z0-9_.:-]*")
+
+
+def _check_name(what: str, value: str, allowed: re.Pattern, where: str = "device") -> None:
+    if not isinstance(value, str) or not allowed.fullmatch(value):
+        raise DeviceSpecError(f"{where}: {value!r} is not a {what} (letters, digits and . _ - only, no leading -)")
+
+
 def parse_spec(spec: str) -> tuple[str, dict]:
     """``ssh://user@host[:port]`` or ``sdb://serial`` -> (scheme, transport arguments)."""
     parts = urlsplit(spec)
@@ -249,9 +266,13 @@ def parse_spec(spec: str) -> tuple[str, dict]:
             port = parts.port
         except ValueError as err:
             raise DeviceSpecError(f"{spec!r}: bad port ({err})") from err
+        _check_name("host name", parts.hostname, _HOST, repr(spec))
+        if parts.username is not None:
+            _check_name("user name", parts.username, _USER, repr(spec))
         return "ssh", {"host": parts.hostname, "user": parts.username, "port": port}
     if parts.scheme == "sdb":
         if not parts.netloc:
             raise DeviceSpecError(f"{spec!r}: an sdb device needs a serial (sdb://serial)")
+        _check_name("serial", parts.netloc, _SERIAL, repr(spec))
         return "sdb", {"serial": parts.netloc}
     raise DeviceSpecError(f"{spec!r}: unknown device scheme (use local, ssh://user@host[:port], sdb://serial)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 
 from devices import open_device
 from devices.base import BackendConfig, MeasureSettings
-from devices.errors import DeviceError
+from devices.errors import DeviceError, DeviceSpecError
 from devices.remote import parse_onert_run, parse_spec
 from devices.workerdevice import file_digest
 
@@ -156,3 +157,24 @@ def test_onert_run_report_is_parsed_by_label():
 def test_onert_run_report_without_memory_falls_back_to_hwm():
     text = "EXECUTE      takes 9.5 ms\n- HWM after run  : 1234 kb\n"
     assert parse_onert_run(text) == {"mean_ms": 9.5, "peak_rss_kb": 1234}
+
+
+@pytest.mark.parametrize("spec, what", [
+    ("ssh://-oPermitLocalCommand=yes@x", "user name"),
+    ("ssh://me@-oProxyCommand=touch", "host name"),
+    ("ssh://me@host;reboot", "host name"),
+    ("ssh://me$(id)@host", "user name"),
+    ("sdb://-s", "serial"),
+    ("sdb://abc;rm", "serial"),
+])  # fmt: skip
+def test_device_specs_that_ssh_or_a_shell_would_read_as_syntax_are_refused(spec, what):
+    with pytest.raises(DeviceSpecError, match=f"^{re.escape(repr(spec))}: .* is not a {what} "):
+        parse_spec(spec)
+
+
+def test_a_refused_spec_is_one_line_and_exit_2_through_solve(tmp_path, branchy_cnn):
+    done = subprocess.run([sys.executable, "-m", "solver", "profile", str(branchy_cnn), "--device",
+                           "ssh://-oProxyCommand=touch@x", "--out", str(tmp_path / "t.json")],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "is not a user name" in done.stderr and not (tmp_path / "t.json").exists()

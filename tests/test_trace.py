@@ -114,8 +114,14 @@ def test_missing_and_extra_ops(model, tmp_path):
         ('{"traceEvents": []}', "holds no operator events"),
         ('{"traceEvents": [{"name": "@0 Conv2D", "ph": "B", "ts": "5"}]}', "never end"),
         ('{"traceEvents": [{"name": "@0 Conv2D", "ph": "E", "ts": "5"}]}', "never began"),
-        ('{"traceEvents": [{"name": "@0 Conv2D", "ph": "X", "ts": "x", "dur": 1}]}', "no numeric ts"),
-        ('{"Execution_Data": {"cpu": {"$0 subgraph $0 Conv2D": {}}}}', "no numeric Avg_Time"),
+        ('{"traceEvents": [{"name": "@0 Conv2D", "ph": "X", "ts": "x", "dur": 1}]}', "no finite numeric ts"),
+        ('{"traceEvents": [{"name": "@0 Conv2D", "ph": "X", "ts": NaN, "dur": 1}]}', "no finite numeric ts"),
+        ('{"traceEvents": [{"name": "@0 Conv2D", "ph": "X", "ts": 1, "dur": Infinity}]}', "no finite numeric ts"),
+        ('{"traceEvents": [{"name": "@0 Conv2D", "ph": "B", "ts": -Infinity}]}', "no finite numeric ts"),
+        ('{"traceEvents": [{"name": "@0 Conv2D", "ph": "X", "ts": true, "dur": 1}]}', "no finite numeric ts"),
+        ('{"Execution_Data": {"cpu": {"$0 subgraph $0 Conv2D": {}}}}', "no finite numeric Avg_Time"),
+        ('{"Execution_Data": {"cpu": {"$0 subgraph $0 Conv2D": {"Avg_Time": NaN}}}}', "no finite numeric Avg_Time"),
+        ('{"Execution_Data": {"cpu": {"$0 subgraph $0 Conv2D": {"Avg_Time": -3}}}}', "negative Avg_Time"),
     ],
 )
 def test_malformed_traces(tmp_path, content, message):

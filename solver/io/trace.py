@@ -14,6 +14,7 @@ several: ONE's tool keeps the last run, which is whatever the scheduler did at t
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 from collections import defaultdict
@@ -95,10 +96,10 @@ def _read_chrome(path: Path, events: list) -> OpTimes:
         if match is None or not _is_op(name, match[2]) or _subgraph(tid) != 0:
             continue
         try:
-            ts = float(event["ts"])
-            dur = float(event["dur"]) if phase == "X" else None
+            ts = _finite(event["ts"])
+            dur = _finite(event["dur"]) if phase == "X" else None
         except (KeyError, TypeError, ValueError) as err:
-            raise TraceError(f"{path}: event {i} ({name!r}) has no numeric ts/dur") from err
+            raise TraceError(f"{path}: event {i} ({name!r}) has no finite numeric ts/dur") from err
         key = (event.get("pid"), tid, name)
         if phase == "B":
             open_events[key].append(ts)
@@ -137,14 +138,26 @@ def _read_aggregate(path: Path, execution: object) -> OpTimes:
             if match is None or int(match[1]) != 0 or not _is_op(name, match[3]):
                 continue
             try:
-                avg = float(stats["Avg_Time"])
+                avg = _finite(stats["Avg_Time"])
             except (KeyError, TypeError, ValueError) as err:
-                raise TraceError(f"{path}: {name!r} has no numeric Avg_Time") from err
+                raise TraceError(f"{path}: {name!r} has no finite numeric Avg_Time") from err
+            if avg < 0:
+                raise TraceError(f"{path}: {name!r} has a negative Avg_Time")
             op = int(match[2])
             times.samples[op].append(avg)
             times.types[op] = match[3]
             times.backends[op] = backend
     return times
+
+
+def _finite(value) -> float:
+    """``value`` as a finite float; ValueError for NaN, infinities, booleans and what is not a number."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not finite")
+    return number
 
 
 def _is_op(name: str, op_type: str) -> bool:
