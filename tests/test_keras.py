@@ -70,4 +70,4 @@ def test_solve_place_on_a_keras_model_measures_its_layers(keras_file, tmp_path):
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["status"] == "OPTIMAL" and len(report["partition_map"]) == 11
-    assert "measured with TensorFlow" in report["notes"][0]
+    assert "measured now, timing its layers with TensorFlow" in report["notes"][0]

@@ -40,7 +40,7 @@ def test_model_without_trace_is_profiled_by_the_command_then_cached(branchy_cnn,
     monkeypatch.setenv("NNPART_CACHE_DIR", str(tmp_path / "cache"))
     args = argparse.Namespace(model=branchy_cnn, trace=None)
     problem = problem_from_args(args)
-    assert "profiled on the local onert device now" in problem.notes[0]
+    assert "measured now, profiling it on the local onert device" in problem.notes[0]
     assert problem.trace is not None and problem.trace.is_relative_to(tmp_path / "cache")
     assert problem.trace_runs >= 2 and problem.total_weight > 0
     # The trace is kept: loading again measures nothing, says so, and gives the same weights.

@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from solver.deploy.profiling import cache_entry
 from solver.io.files import read_json, write_json
 from solver.io.keras import load_model, run_keras_child
 
@@ -28,9 +29,22 @@ def time_layers(path: str | Path, runs: int = 10) -> tuple[dict[str, float], lis
     return doc["times"], doc["failed"]
 
 
-def write_layer_times(path: str | Path, times: dict[str, float], runs: int) -> Path:
-    """The layer-times file ``solver.io.keras.read_layer_times`` reads."""
-    return write_json(path, {"unit": "us", "runs": runs, "times": times}, indent=1)
+def write_layer_times(path: str | Path, times: dict[str, float], runs: int, failed: list[str] = ()) -> Path:
+    """The layer-times file ``solver.io.keras.read_layer_times`` reads; ``failed`` layers count 0 us."""
+    return write_json(path, {"unit": "us", "runs": runs, "times": times, "failed": list(failed)}, indent=1)
+
+
+def cached_layer_times(path: str | Path, cache_dir: Path, runs: int) -> tuple[Path, bool]:
+    """Layer times of a Keras model kept in ``cache_dir``, keyed by its content; measured when missing.
+
+    Returns the file and whether it was measured now (False: it came from the cache).
+    """
+    out = cache_entry(cache_dir, "layer-times", path, ".json")
+    if out.exists():
+        return out, False
+    times, failed = time_layers(path, runs)
+    write_layer_times(out, times, runs, failed)
+    return out, True
 
 
 def _measure(model, runs: int) -> tuple[dict[str, float], list[str]]:

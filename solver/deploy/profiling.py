@@ -114,11 +114,16 @@ def cached_trace(model_path: str | Path, device: Device, cache_dir: Path, runs: 
 
     Returns the trace and whether it was measured now (False: it came from the cache).
     """
-    from devices.workerdevice import file_digest
-
-    model_path = Path(model_path)
-    out = cache_dir / "traces" / f"{model_path.stem}-{file_digest(model_path)[:16]}.chrome.json"
+    out = cache_entry(cache_dir, "traces", model_path, ".chrome.json")
     if out.exists():
         return out, False
     profile_model(model_path, device, runs=runs, out=out)
     return out, True
+
+
+def cache_entry(cache_dir: Path, kind: str, model_path: str | Path, suffix: str) -> Path:
+    """Where a measurement of ``kind`` of a model is kept: named by the model's stem and content digest."""
+    from devices.workerdevice import file_digest
+
+    model_path = Path(model_path)
+    return cache_dir / kind / f"{model_path.stem}-{file_digest(model_path)[:16]}{suffix}"

@@ -66,8 +66,10 @@ def run_keras_child(module: str, args: list, model: Path, what: str) -> None:
         raise ModelError(f"{model}: Keras failed ({lines[-1] if lines else f'exit {done.returncode}'})")
 
 
-def read_layer_times(path: str | Path, graph: nx.DiGraph) -> None:
+def read_layer_times(path: str | Path, graph: nx.DiGraph) -> list[str]:
     """Set each layer's ``weight`` from a layer-times file ``{"unit": "us", "times": {layer name: us}}``.
+
+    Returns the layers the file says could not be timed alone (its optional ``failed`` list; they count 0 us).
 
     Raises
     ------
@@ -86,6 +88,8 @@ def read_layer_times(path: str | Path, graph: nx.DiGraph) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise TraceError(f"{path}: the time of layer {name!r} must be a finite number >= 0, not {value!r}")
         graph.nodes[v]["weight"] = round(value)
+    failed = doc.get("failed", [])
+    return [str(name) for name in failed] if isinstance(failed, list) else []
 
 
 def load_model(path: str | Path):

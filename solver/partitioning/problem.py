@@ -98,8 +98,10 @@ def needs_trace(path: str | Path) -> bool:
 
 def _keras_problem(path: Path, times: Path) -> PartitionProblem:
     graph = read_keras(path)
-    read_layer_times(times, graph)
+    failed = read_layer_times(times, graph)
     notes = [f"one op per Keras layer; op weights from the layer times in {times}"]
+    if failed:
+        notes.append(f"layers that could not be timed alone count 0 us: {', '.join(failed)}")
     return PartitionProblem(graph=graph, name=path.name, source=path, notes=notes, trace=times)
 
 
