@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from solver.errors import UsageError
+from solver.partitioning.settings import SECONDARY
 
-SECONDARY = ("cut", "bytes")  # the secondary objectives both exact models know, in the order they apply
 
 
 def add_exact_arguments(parser: argparse.ArgumentParser, objective: str, secondary: str) -> argparse._ArgumentGroup:

@@ -1,4 +1,4 @@
-"""What ``partition`` and ``compare`` are asked to do, checked where it is made.
+"""What ``partition`` and ``compare`` (and ``place``) are asked to do, checked where it is made.
 
 Light on purpose (no solver, numpy or networkx import): the commands build their parsers from these names at
 start-up. Every option is checked in ``__post_init__`` and refused with :class:`UsageError`, so Python callers
@@ -39,11 +39,10 @@ class PartitionSettings:
         check_num_parts_option(self.num_parts)
         if self.algo not in ALGORITHMS:
             raise UsageError(f"unknown algorithm {self.algo!r}; choose from {', '.join(ALGORITHMS)}")
-        _check_heuristic_options(self.runs, self.seed)
+        check_heuristic_options(self.runs, self.seed)
         check_time_limit(self.time_limit)
         check_exact_options(self.workers, self.secondary, self.slack, self.memory_cap)
-        if not self.exact and (self.secondary or self.slack):
-            raise UsageError("secondary objectives and slack need the exact solver (--exact)")
+        check_needs_exact(self.exact, self.secondary, self.slack)
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ class CompareSettings:
             raise UsageError("give at least one number of parts")
         for k in self.num_parts:
             check_num_parts_option(k)
-        _check_heuristic_options(self.runs, self.seed)
+        check_heuristic_options(self.runs, self.seed)
         check_time_limit(self.time_limit)
         check_exact_options(self.workers, (), 0.0, None)
 
@@ -93,9 +92,20 @@ def check_exact_options(
         raise UsageError(f"the memory cap must be an integer of at least 0 bytes, not {memory_cap!r}")
 
 
-def _check_heuristic_options(runs: int, seed: int | None) -> None:
+def check_needs_exact(exact: bool, secondary: Sequence[str], slack: float) -> None:
+    if not exact and (secondary or slack):
+        raise UsageError("secondary objectives and slack need the exact solver (--exact)")
+
+
+def check_heuristic_options(runs: int, seed: int | None) -> None:
+    """MinMax's runs (at least 1) and the heuristics' seed."""
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
         raise UsageError(f"the number of MinMax runs must be at least 1, not {runs!r}")
+    check_seed(seed)
+
+
+def check_seed(seed: int | None) -> None:
+    """A seed is None (fresh randomness) or an integer of at least 0."""
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise UsageError(f"the seed must be an integer of at least 0, not {seed!r}")
 

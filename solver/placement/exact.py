@@ -44,7 +44,7 @@ from ortools.sat.python import cp_model
 
 from solver.errors import InfeasibleError
 from solver.partitioning.cpsat import make_solver, solve_in_thread
-from solver.placement.metrics import OBJECTIVES, PlacementMetrics, evaluate
+from solver.placement.metrics import OBJECTIVES, evaluate
 from solver.placement.problem import PlacementProblem
 
 OPTIMAL, FEASIBLE, HEURISTIC = "OPTIMAL", "FEASIBLE", "HEURISTIC"
@@ -90,11 +90,11 @@ def solve_placement(
     """
     start = time.monotonic()
     built = _Model(problem, objective)
+    hint_value = evaluate(problem, hint).objective(objective) if hint is not None else None
     if hint is not None:
-        built.hint(hint, evaluate(problem, hint))
+        built.hint(hint, hint_value)
     primary_limit = time_limit * (1 - _SECONDARY_SHARE * len(secondary))
     solver, status, interrupted = _solve(built.model, primary_limit, workers, start, on_progress)
-    hint_value = evaluate(problem, hint).objective(objective) if hint is not None else None
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         assign = built.assignment(solver)
         value = evaluate(problem, assign).objective(objective)
@@ -155,7 +155,6 @@ class _Model:
         self.model = model = cp_model.CpModel()
         n, D = problem.num_ops, len(problem.devices)
         self.D = D
-        self.objective_name = objective
         # No placement computes or sends more than every op at its slowest and every tensor at its dearest.
         horizon = sum(max(t for t in row if t is not None) for row in problem.times) + sum(
             max((costs[i] for row in problem.transfer for costs in row if costs is not None), default=0)
@@ -259,10 +258,10 @@ class _Model:
                 model.add_implication(cross, edge)
             model.add(finish[b] >= finish[a] + sum(self.links[a, b]) + self.compute[b]).only_enforce_if(edge)
 
-    def hint(self, assign: list[int], metrics: PlacementMetrics) -> None:
-        """Hint ``assign`` and keep only placements at least as good (the heuristic bounds the model)."""
+    def hint(self, assign: list[int], value: int) -> None:
+        """Hint ``assign`` (of objective ``value``) and keep only placements at least as good."""
         self._hint_assignment(assign)
-        self.model.add(self.objective <= metrics.objective(self.objective_name))
+        self.model.add(self.objective <= value)
 
     def _hint_assignment(self, assign: list[int]) -> None:
         for v, d in enumerate(assign):

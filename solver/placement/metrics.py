@@ -26,7 +26,6 @@ from solver.errors import CheckError
 from solver.placement.problem import PlacementProblem
 
 OBJECTIVES = ("throughput", "latency")
-SECONDARY = ("cut", "bytes")
 
 
 @dataclass

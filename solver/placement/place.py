@@ -6,7 +6,6 @@ CP-SAT model as its hint and bound, and checks the answer with :func:`solver.pla
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +14,8 @@ from solver.errors import InfeasibleError, UsageError
 from solver.io.platform import Platform
 from solver.partitioning.problem import PartitionProblem
 from solver.placement.greedy import greedy_placement
-from solver.placement.metrics import OBJECTIVES, SECONDARY, PlacementMetrics, evaluate
+from solver.partitioning.settings import check_exact_options, check_needs_exact, check_seed, check_time_limit
+from solver.placement.metrics import OBJECTIVES, PlacementMetrics, evaluate
 from solver.placement.problem import PlacementProblem, placement_problem
 
 
@@ -32,21 +32,14 @@ class PlaceSettings:
     slack: float = 0.0  # exact only: secondary objectives may raise the objective by this fraction
 
     def __post_init__(self):
+        # The partition options' checks, so that both commands refuse the same things in the same words.
+        object.__setattr__(self, "secondary", tuple(self.secondary))
         if self.objective not in OBJECTIVES:
             raise UsageError(f"unknown objective {self.objective!r}; choose from {', '.join(OBJECTIVES)}")
-        unknown = [s for s in self.secondary if s not in SECONDARY]
-        if unknown:
-            raise UsageError(f"unknown secondary objective {unknown[0]!r}; choose from {', '.join(SECONDARY)}")
-        if not (isinstance(self.slack, (int, float)) and math.isfinite(self.slack) and self.slack >= 0):
-            raise UsageError(f"slack must be a finite number >= 0, not {self.slack}")
-        if not self.exact and (self.secondary or self.slack):
-            raise UsageError("secondary objectives and slack need the exact solver (--exact)")
-        if not (isinstance(self.time_limit, (int, float)) and math.isfinite(self.time_limit) and self.time_limit > 0):
-            raise UsageError(f"the time limit must be a positive number of seconds, not {self.time_limit}")
-        if self.workers is not None and self.workers < 1:
-            raise UsageError(f"workers must be at least 1, not {self.workers}")
-        if self.seed < 0:
-            raise UsageError(f"the seed must be >= 0, not {self.seed}")
+        check_time_limit(self.time_limit)
+        check_exact_options(self.workers, self.secondary, self.slack, None)
+        check_needs_exact(self.exact, self.secondary, self.slack)
+        check_seed(self.seed)
 
 
 @dataclass
