@@ -20,6 +20,13 @@ from solver.errors import ModelError
 from solver.extras import require_installed
 
 APPLICATIONS = {"mobilenet_v2": "MobileNetV2", "resnet50": "ResNet50", "inception_v3": "InceptionV3"}
+# Seed 002's experiment runs on these, as Keras models (its method reads Keras layer graphs).
+KERAS_APPLICATIONS = {
+    "resnet50": "ResNet50",
+    "inception_resnet_v2": "InceptionResNetV2",
+    "efficientnet_b1": "EfficientNetB1",
+    "mobilenet_v2": "MobileNetV2",
+}
 
 _BUILD = """
 import os, sys
@@ -27,22 +34,33 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf
 tf.keras.utils.set_random_seed(0)
 model = getattr(tf.keras.applications, sys.argv[1])(weights=None)
-data = tf.lite.TFLiteConverter.from_keras_model(model).convert()
-open(sys.argv[2], "wb").write(data)
+if sys.argv[2].endswith(".keras"):
+    model.save(sys.argv[2])
+else:
+    open(sys.argv[2], "wb").write(tf.lite.TFLiteConverter.from_keras_model(model).convert())
 """
 
 
 def model_path(name: str) -> Path:
     """The .tflite file of application ``name`` (built and converted on first use, ~10-30 s)."""
-    if name not in APPLICATIONS:
-        raise ModelError(f"{name}: unknown model; choose from {', '.join(APPLICATIONS)}")
-    path = default_cache_dir() / "models" / f"{name}.tflite"
+    return _built(name, APPLICATIONS, ".tflite")
+
+
+def keras_path(name: str) -> Path:
+    """The .keras file of application ``name`` (seed 002's models; built on first use)."""
+    return _built(name, KERAS_APPLICATIONS, ".keras")
+
+
+def _built(name: str, applications: dict[str, str], suffix: str) -> Path:
+    if name not in applications:
+        raise ModelError(f"{name}: unknown model; choose from {', '.join(applications)}")
+    path = default_cache_dir() / "models" / f"{name}{suffix}"
     if not path.exists():
         require_installed("tensorflow", "keras", "building the benchmark models")
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_name(f"{name}.tmp{suffix}")  # Keras picks the format from the suffix
         result = subprocess.run(
-            [sys.executable, "-c", _BUILD, APPLICATIONS[name], str(tmp)], capture_output=True, text=True
+            [sys.executable, "-c", _BUILD, applications[name], str(tmp)], capture_output=True, text=True
         )
         if result.returncode != 0:
             tail = result.stderr.strip().splitlines()[-1:] or ["no message"]
