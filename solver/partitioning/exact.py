@@ -464,15 +464,19 @@ class _FeasibilityModel:
                     continue
                 self.model.add_implication(yv, yu)
 
+    def load(self, weights: Sequence[int], s: int):
+        """The load of part s under ``weights`` (the model's, or a scenario's), a linear expression of y."""
+        return sum(weights[v] * self._x(v, s) for v in self.by_station[s])
+
     def _loads(self, cycle: int) -> None:
         w, k = self.dag.weights, self.k
-        by_station: list[list[int]] = [[] for _ in range(k)]
+        self.by_station: list[list[int]] = [[] for _ in range(k)]
         for v in range(self.dag.n):
             for s in self._stations(v):
-                by_station[s].append(v)
+                self.by_station[s].append(v)
         # Each station's load is at most C.
-        for s, ops in enumerate(by_station):
-            self._add(sum(w[v] * self._x(v, s) for v in ops) <= cycle)
+        for s in range(k):
+            self._add(self.load(w, s) <= cycle)
         # Redundant prefix loads: the first b+1 parts hold at most (b+1) C and leave at most
         # (K-1-b) C for the rest; they propagate where the per-station sums alone do not.
         total = self.dag.total
@@ -481,7 +485,6 @@ class _FeasibilityModel:
             fixed = sum(w[v] for v in range(self.dag.n) if b >= self.late[v])
             self._add(prefix + fixed <= (b + 1) * cycle)
             self._add(prefix + fixed >= total - (k - 1 - b) * cycle)
-        self.by_station = by_station
 
     def _no_empty_parts(self) -> None:
         # Every part holds an op (symmetry breaking, see the module docstring).
