@@ -14,7 +14,9 @@ __all__ = [
 ]  # fmt: skip
 
 
-def open_device(spec: str, *, cache: bool = True, cache_dir: str | Path | None = None, **options) -> Device:
+def open_device(
+    spec: str, *, cache: bool = True, refresh: bool = False, cache_dir: str | Path | None = None, **options
+) -> Device:
     """The device named by ``spec``.
 
     ``spec`` is ``"local"`` (onert here), ``"ssh://user@host[:port]"`` (the system ssh with the user's
@@ -22,7 +24,8 @@ def open_device(spec: str, *, cache: bool = True, cache_dir: str | Path | None =
     it and builds a :class:`devices.lookup.LookupDevice` (``solver.assignment.offline.open_spec``).
 
     Measuring devices go through the on-disk measurement cache (``devices.cache``) unless ``cache`` is
-    False; ``cache_dir`` overrides ``$NNPART_CACHE_DIR`` / ``~/.cache/nnpart``. Other options: for ssh
+    False (then it is neither read nor written); with ``refresh`` it is not read, and every measurement
+    replaces its entry; ``cache_dir`` overrides ``$NNPART_CACHE_DIR`` / ``~/.cache/nnpart``. Other options: for ssh
     ``identity`` (key file), ``ssh_options`` (extra ``-o`` words); for ssh and sdb ``workdir`` (on the
     board, default ``/tmp/nnpart``) and ``python`` (the board's interpreter, default ``python3``).
     """
@@ -48,7 +51,7 @@ def open_device(spec: str, *, cache: bool = True, cache_dir: str | Path | None =
         device = RemoteDevice(transport, **board)
     else:
         raise DeviceSpecError(f"{spec!r}: not a device (use local, ssh://user@host[:port] or sdb://serial)")
-    return CachedDevice(device, MeasurementCache(root / "measurements")) if cache else device
+    return CachedDevice(device, MeasurementCache(root / "measurements"), refresh) if cache else device
 
 
 def _no_options(spec: str, options: dict) -> None:

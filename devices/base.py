@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
+
+from devices.stats import Summary, summarize
 
 # onert's executors. Our own runs (verification, pipelines) use Dataflow: onert 0.1.0's default Linear
 # executor returns wrong values for a model output that other operators of the same model also read.
@@ -52,6 +55,10 @@ class MeasureSettings:
     timeout: float = 300.0  # seconds for the whole measurement
     seed: int = 0  # inputs are drawn from this seed, so runs are comparable
     check_outputs: bool = True  # compare outputs with an all-cpu reference run
+    # Which round of an interleaved or repeated measurement this is: rounds are measured (and cached) apart,
+    # so measuring A B A B gives each A its own fresh process and its own cache entry. Round 0 is a plain
+    # measurement (its cache key is the one it had before rounds existed).
+    round: int = 0
 
 
 @dataclass
@@ -67,11 +74,23 @@ class Measurement:
     times_ms: list[float] = field(default_factory=list)
     peak_rss_kb: int = 0
     trace: dict | None = None  # Chrome trace JSON when requested
+    measured_at: str = ""  # when it was measured (ISO 8601, UTC); kept by the cache
+    from_cache: bool = field(default=False, compare=False)  # this answer came from the measurement cache
 
     @property
     def time_ms(self) -> float:
         """Median execution time of the timed runs (nan when there are none)."""
         return statistics.median(self.times_ms) if self.times_ms else float("nan")
+
+    @property
+    def summary(self) -> Summary:
+        """Median, minimum, quartiles and spread of the timed runs (``devices.stats``)."""
+        return summarize(self.times_ms)
+
+
+def now() -> str:
+    """The current time as ISO 8601 in UTC, to the second (what ``Measurement.measured_at`` holds)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class Device(Protocol):

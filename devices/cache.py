@@ -2,8 +2,11 @@
 
 One JSON file per measurement under ``<cache dir>/measurements/<key[:2]>/<key>.json``, written
 atomically. The key is the sha256 of the model's bytes, the configuration, the device name and the
-measurement settings, so a changed model or setting never returns a stale answer. Time-outs are not
-kept: they may come from a busy machine rather than the configuration.
+measurement settings (the round among them), so a changed model or setting never returns a stale answer.
+Time-outs are not kept: they may come from a busy machine rather than the configuration. An answer from
+the cache has ``from_cache`` set and keeps its ``measured_at``, so callers can say where it came from;
+``refresh`` measures again and replaces the entry, and :meth:`CachedDevice.discard` drops entries a caller
+judged unstable (the cache keeps single measurements and cannot judge a series of them).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 import os
 from pathlib import Path
 
-from devices.base import BackendConfig, Device, Measurement, MeasureSettings
+from devices.base import BackendConfig, Device, Measurement, MeasureSettings, now
 from devices.files import write_atomic
 from devices.workerdevice import file_digest
 
@@ -35,6 +38,8 @@ def measurement_key(model_digest: str, config: BackendConfig, device: str, setti
         "device": device,
         "settings": dataclasses.asdict(settings),
     }
+    if not settings.round:  # round 0 keeps the key it had before rounds existed
+        del parts["settings"]["round"]
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
@@ -50,24 +55,34 @@ class MeasurementCache:
     def get(self, key: str) -> Measurement | None:
         """The stored measurement, or None (also for an unreadable entry, which is measured again)."""
         try:
-            return Measurement(**json.loads(self._path(key).read_text()))
+            measurement = Measurement(**json.loads(self._path(key).read_text()))
         except (OSError, ValueError, TypeError):
             return None
+        measurement.from_cache = True
+        return measurement
 
     def put(self, key: str, measurement: Measurement) -> None:
         """Store ``measurement`` (atomically: a concurrent reader sees the old file or the new one)."""
-        write_atomic(self._path(key), json.dumps(dataclasses.asdict(measurement)))
+        document = dataclasses.asdict(measurement)
+        del document["from_cache"]
+        write_atomic(self._path(key), json.dumps(document))
+
+    def discard(self, key: str) -> None:
+        """Forget the entry ``key`` (if any)."""
+        self._path(key).unlink(missing_ok=True)
 
 
 class CachedDevice:
     """A device whose measurements go through a :class:`MeasurementCache`.
 
-    ``hits`` and ``misses`` count answers from the cache and real measurements.
+    ``hits`` and ``misses`` count answers from the cache and real measurements. With ``refresh`` the cache
+    is never read, only written: every measurement is made again and replaces its entry.
     """
 
-    def __init__(self, device: Device, cache: MeasurementCache):
+    def __init__(self, device: Device, cache: MeasurementCache, refresh: bool = False):
         self.device = device
         self.cache = cache
+        self.refresh = refresh
         self.name = device.name
         self.hits = 0
         self.misses = 0
@@ -76,13 +91,22 @@ class CachedDevice:
         return self.device.backends()
 
     def measure(self, model: Path, config: BackendConfig, settings: MeasureSettings) -> Measurement:
-        key = measurement_key(file_digest(model), config, self.name, settings)
-        cached = self.cache.get(key)
+        key = self.key(model, config, settings)
+        cached = None if self.refresh else self.cache.get(key)
         if cached is not None:
             self.hits += 1
             return cached
         self.misses += 1
         measurement = self.device.measure(model, config, settings)
+        if not measurement.measured_at:
+            measurement.measured_at = now()
         if measurement.valid or "timed out" not in measurement.reason:
             self.cache.put(key, measurement)
         return measurement
+
+    def key(self, model: Path, config: BackendConfig, settings: MeasureSettings) -> str:
+        return measurement_key(file_digest(model), config, self.name, settings)
+
+    def discard(self, model: Path, config: BackendConfig, settings: MeasureSettings) -> None:
+        """Drop the cached measurement of (model, config, settings), e.g. one that proved unstable."""
+        self.cache.discard(self.key(model, config, settings))

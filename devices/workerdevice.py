@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
-from devices.base import BackendConfig, Measurement, MeasureSettings
+from devices.base import BackendConfig, Measurement, MeasureSettings, now
 from devices.errors import DeviceError
 from devices.worker import RESULT_PREFIX
 
@@ -114,7 +114,7 @@ def to_measurement(answer: dict, stderr: str) -> Measurement:
     """A :class:`Measurement` from a worker answer; onert's stderr explains a failed prepare or run."""
     status = answer["status"]
     if status == "ok":
-        return Measurement(True, "", answer["times_ms"], answer["peak_rss_kb"], answer.get("trace"))
+        return Measurement(True, "", answer["times_ms"], answer["peak_rss_kb"], answer.get("trace"), now())
     if status in ("prepare-failed", "run-failed"):
         stage = "prepare" if status == "prepare-failed" else "run"
         reason = f"{stage} failed: {stderr_reason(stderr) or answer['error']}"
@@ -122,7 +122,7 @@ def to_measurement(answer: dict, stderr: str) -> Measurement:
         reason = f"{answer['error']}: {stderr_reason(stderr)}" if stderr_reason(stderr) else answer["error"]
     else:
         reason = answer["error"]
-    return Measurement(False, reason, answer.get("times_ms", []), answer.get("peak_rss_kb", 0), answer.get("trace"))
+    return Measurement(False, reason, answer.get("times_ms", []), answer.get("peak_rss_kb", 0), answer.get("trace"), now())
 
 
 class WorkerDevice:
