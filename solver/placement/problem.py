@@ -99,9 +99,9 @@ def _device_times(problem: PartitionProblem, platform: Platform, d: int) -> list
         weights = [int(measured.nodes[v]["weight"]) for v in range(graph.number_of_nodes())]
     else:
         weights = [round(int(graph.nodes[v].get("weight", 0)) / device.speed) for v in range(graph.number_of_nodes())]
-    return [w if _supports(device.supports, graph.nodes[v].get("type", "")) else None for v, w in enumerate(weights)]
+    return [w if supports_type(device.supports, graph.nodes[v].get("type", "")) else None for v, w in enumerate(weights)]
 
 
-def _supports(supports: frozenset[str] | None, op_type: str) -> bool:
+def supports_type(supports: frozenset[str] | None, op_type: str) -> bool:
     """Whether a device that runs the TFLite op types ``supports`` runs ``op_type`` (also a Keras or onert name)."""
     return supports is None or op_type in supports or any(types_agree(name, op_type) for name in supports)

@@ -1,0 +1,677 @@
+"""Offloading: choose the backend of every op and cut the model into parts for least end-to-end latency.
+
+The problem
+-----------
+Ops ``V`` with a time ``t(v, b)`` on each backend ``b`` allowed for them (the backend supports the op type,
+the rules do not pin it elsewhere, ``exclude_ops`` keeps it on the default), data tensors ``i`` (bytes, one
+producer, consumers), and a hand-off cost ``c(i, a, b)`` per tensor sent from a part on backend a to a later
+part on backend b: the platform's link ``latency_us + bytes / bandwidth``; between two parts on one backend its
+``(b, b)`` link if listed, else the default link, else nothing. A *plan* groups the ops into parts, each part
+on one backend; a backend may run several parts (cpu, ruy, cpu, ...).
+
+Valid: every op on an allowed backend; parts can be numbered so that every tensor flows to an equal or later
+part (the session graph is acyclic); every part has at least ``min_part_ops`` ops (optimize_for's subgraph
+rejection, TFLite's ``min_nodes_per_partition``); at most ``max_parts`` parts (``max_delegated_partitions``,
+counted over all parts here); a tensor crossing between two backends needs their link.
+
+Latency: parts run one after another, as ``solve run`` and one onert session per part run them, so the
+end-to-end latency is the sum of the op times plus the hand-off of every tensor into every part that reads it
+outside its producer's part. (Overlapping parts on different devices is the placement's latency objective,
+which puts one part per device.)
+
+The model (CP-SAT, :func:`solve_offload`)
+------------------------------------------
+``S`` part slots (``max_parts``, else at most ``n // min_part_ops``, capped; see ``slot_cap``):
+- ``x[v][k]``: op v in part k, ``sum_k x[v][k] = 1``; ``p[v] = sum_k k x[v][k]`` and ``p[u] <= p[v]`` on every
+  edge: numbered parts with every tensor flowing forward are exactly the acyclic session graphs.
+- ``y[k][b]``: part k runs on b; ``sum_b y[k][b] = used[k]``, ``used[k] >= used[k+1]``, ``x[v][k] <= used[k]``,
+  ``x[v][k] + y[k][b] <= 1`` where b is not allowed for v; consecutive parts differ in backend (merging two
+  consecutive parts on one backend keeps every constraint and never costs more, so this loses no optimum).
+- ``o[v][b] >= x[v][k] + y[k][b] - 1``, ``sum_b o[v][b] = 1``: the backend of op v.
+- ``min_part_ops N <= sum_v x[v][k]`` when ``used[k]``.
+- ``r[i][k] >= x[c][k]`` (c a consumer of i): i is read in k; ``in[i][k] >= r[i][k] - x[u][k]`` (u its
+  producer): i is handed into k; ``h[i][k][a][b] >= in[i][k] + o[u][a] + y[k][b] - 2`` costs ``c(i, a, b)``,
+  and ``in[i][k] + o[u][a] + y[k][b] <= 2`` where a and b have no link.
+- minimise ``sum t(v, b) o[v][b] + sum c(i, a, b) h[i][k][a][b]``.
+Every paying variable (r, in, h) is only bounded from below, which is exact as the objective never gains
+from raising one. The warm start is the best of the greedy plans below.
+
+Heuristics
+----------
+- :func:`circle_partitioner_plan`: circle-partitioner's own grouping (luci's ``merge_pgroups``), faithful.
+- :func:`delegate_plan`: TFLite-delegate style: every op on the first non-default backend that takes it,
+  parts by alternating ready frontiers, small and surplus delegated parts back on the default backend.
+- :func:`greedy_plan`: the warm start: the delegate plan, the fastest backend per op and the default
+  everywhere, each improved by rejecting parts that do not pay for their hand-offs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import networkx as nx
+from ortools.sat.python import cp_model
+
+from solver.errors import CheckError, InfeasibleError, PlatformError
+from solver.io.partrules import PartitionRules
+from solver.io.platform import Link
+from solver.partitioning.cpsat import make_solver, solve_in_thread
+from solver.placement.problem import PlacementProblem, supports_type
+
+OPTIMAL, FEASIBLE, HEURISTIC = "OPTIMAL", "FEASIBLE", "HEURISTIC"
+ALGORITHMS = ("exact", "greedy", "delegate", "circle-partitioner")
+SLOT_CAP = 24  # part slots of the exact model when neither --max-parts nor the op count bounds them lower
+
+
+@dataclass
+class OffloadProblem:
+    """A placement problem with the offloading rules: allowed backends per op, hand-off costs, part limits."""
+
+    base: PlacementProblem
+    allowed: list[tuple[int, ...]]  # allowed[v]: backend numbers op v may run on
+    handoff: list[list[list[int] | None]]  # handoff[a][b][i]: us to hand tensor i from a part on a to one on b
+    default: int  # the default backend (the rules' default, else the platform's first device)
+    reads_input: list[bool]  # op v reads a model input (circle-partitioner counts it in the default group)
+    op_names: list[str | None]
+    min_part_ops: int = 1
+    max_parts: int | None = None
+    rules: PartitionRules | None = None
+
+    @property
+    def num_ops(self) -> int:
+        return self.base.num_ops
+
+    @property
+    def backends(self) -> tuple[str, ...]:
+        return self.base.devices
+
+    def time(self, v: int, b: int) -> int:
+        t = self.base.times[v][b]
+        assert t is not None
+        return t
+
+
+def offload_problem(
+    base: PlacementProblem,
+    *,
+    rules: PartitionRules | None = None,
+    exclude_ops: Sequence[str] = (),
+    min_part_ops: int = 1,
+    max_parts: int | None = None,
+    op_names: Sequence[str | None] | None = None,
+    reads_input: Sequence[bool] | None = None,
+) -> OffloadProblem:
+    """The offloading problem of ``base``, its devices taken as backends.
+
+    An op may run on a backend that supports it, is one of the rules' backends and is the one its rule names
+    (an ``[OPCODE]`` or ``[OP]`` entry pins it; the default is circle-partitioner's fallback, not a pin). An op
+    whose type is in ``exclude_ops`` stays on the default backend.
+
+    Raises
+    ------
+    PlatformError
+        A rule names a backend that is not a device of the platform or does not run that op, or an op is
+        left with no backend.
+    """
+    names, source = base.devices, base.platform.source
+    known = set(rules.backends) if rules is not None else set(names)
+    missing = sorted((known | ({rules.default} if rules else set())) - set(names))
+    if missing:
+        raise PlatformError(f"{rules.source if rules else source}: backends {missing} are not devices of {source}")
+    default = names.index(rules.default) if rules is not None else 0
+    n = base.num_ops
+    op_names = list(op_names) if op_names is not None else [base.graph.nodes[v].get("name") for v in range(n)]
+    allowed = []
+    for v in range(n):
+        op_type = base.graph.nodes[v].get("type", "")
+        pinned = rules.rule(op_type, op_names[v]) if rules is not None else None
+        if any(supports_type(frozenset([x]), op_type) for x in exclude_ops):
+            pinned = names[default]
+        choices = tuple(b for b, name in enumerate(names)
+                        if base.times[v][b] is not None and name in known and (pinned is None or name == pinned))  # fmt: skip
+        if not choices:
+            why = f"pinned to {pinned}, which does not run it" if pinned else "no allowed backend runs it"
+            raise PlatformError(f"{rules.source if rules else source}: op {v} ({op_type}) of {base.name}: {why}")
+        allowed.append(choices)
+    handoff = [[_costs(base, a, b) for b in range(len(names))] for a in range(len(names))]
+    return OffloadProblem(base, allowed, handoff, default, list(reads_input or [False] * n), op_names,
+                          min_part_ops, max_parts, rules)  # fmt: skip
+
+
+def _costs(base: PlacementProblem, a: int, b: int) -> list[int] | None:
+    if a != b:
+        return base.transfer[a][b]
+    platform = base.platform
+    name = platform.names[a]
+    link: Link | None = platform.links.get((name, name), platform.default_link)
+    return [link.transfer_us(t.nbytes) if link else 0 for t in base.tensors]
+
+
+@dataclass
+class OffloadMetrics:
+    """What a plan costs: compute, hand-offs and the end-to-end latency, with its parts in run order."""
+
+    backend: list[int]  # backend of each op
+    parts: list[int]  # part of each op, numbered in run order
+    part_backends: list[int]
+    part_ops: list[int]
+    compute: int
+    handoffs: int  # tensors handed into parts
+    handoff_bytes: int
+    handoff_time: int
+
+    @property
+    def latency(self) -> int:
+        return self.compute + self.handoff_time
+
+    @property
+    def num_parts(self) -> int:
+        return len(self.part_backends)
+
+
+def evaluate_plan(problem: OffloadProblem, backend: Sequence[int], parts: Sequence[int], *,
+                  limits: bool = True) -> OffloadMetrics:
+    """The cost of a plan (backend and part of each op), its parts renumbered in run order; ``limits=False``
+    skips the part-size and part-count limits (the greedy scores plans that still break them).
+
+    Raises
+    ------
+    CheckError
+        The plan breaks a rule of the module docstring (the message names the first).
+    """
+    name, n = problem.base.name, problem.num_ops
+    if len(backend) != n or len(parts) != n:
+        raise CheckError(f"{name}: a plan needs a backend and a part for each of the {n} ops")
+    groups: dict[int, list[int]] = {}
+    for v in range(n):
+        if backend[v] not in problem.allowed[v]:
+            raise CheckError(f"{name}: op {v} may not run on backend {backend[v]}")
+        groups.setdefault(parts[v], []).append(v)
+    for k, ops in groups.items():
+        if len({backend[v] for v in ops}) > 1:
+            raise CheckError(f"{name}: part {k} mixes backends")
+        if limits and len(ops) < problem.min_part_ops:
+            raise CheckError(f"{name}: part {k} has {len(ops)} ops, fewer than {problem.min_part_ops}")
+    if limits and problem.max_parts is not None and len(groups) > problem.max_parts:
+        raise CheckError(f"{name}: {len(groups)} parts, more than {problem.max_parts}")
+    session = nx.DiGraph()
+    session.add_nodes_from(groups)
+    session.add_edges_from((parts[u], parts[v]) for u, v in problem.base.graph.edges if parts[u] != parts[v])
+    if not nx.is_directed_acyclic_graph(session):
+        raise CheckError(f"{name}: the session graph of the plan has a cycle")
+    order = list(nx.lexicographical_topological_sort(session, key=lambda k: min(groups[k])))
+    rank = {k: r for r, k in enumerate(order)}
+    count = nbytes = seconds = 0
+    for i, tensor in enumerate(problem.base.tensors):
+        src = parts[tensor.producer]
+        for k in {parts[c] for c in tensor.consumers} - {src}:
+            costs = problem.handoff[backend[tensor.producer]][backend[groups[k][0]]]
+            if costs is None:
+                raise CheckError(f"{name}: tensor {tensor.key!r} crosses between backends that have no link")
+            count, nbytes, seconds = count + 1, nbytes + tensor.nbytes, seconds + costs[i]
+    return OffloadMetrics(
+        backend=list(backend),
+        parts=[rank[parts[v]] for v in range(n)],
+        part_backends=[backend[groups[k][0]] for k in order],
+        part_ops=[len(groups[k]) for k in order],
+        compute=sum(problem.time(v, backend[v]) for v in range(n)),
+        handoffs=count,
+        handoff_bytes=nbytes,
+        handoff_time=seconds,
+    )
+
+
+# --- circle-partitioner ------------------------------------------------------------------------------------
+
+
+def circle_partitioner_plan(problem: OffloadProblem, group: Sequence[int]) -> list[int]:
+    """circle-partitioner's parts for the backend ``group[v]`` of each op (luci ``merge_pgroups``, faithful).
+
+    Every op starts as its own part, in op order. Repeatedly, the first part P (in list order) that has a
+    later-or-earlier part Q (first in list order) of the same backend such that some output of P is an input
+    of Q, and all of Q's non-constant inputs come from ops of one backend *and* of one part (a model input
+    counts as the default backend and as no part), absorbs Q; until nothing merges. Constants never count.
+
+    Where it makes more parts than needed: Q is never merged when its inputs come from two parts, even of its
+    own backend. A residual block ``a -> b(npu) -> c``, ``a -> c`` on cpu leaves ``c`` alone (its inputs mix
+    backends), and every op after it that also reads ``a`` stays alone too, so a chain of k such ops gives k
+    parts where one would do; ops reading a model input beside a non-default input are never merged either.
+    """
+    n = problem.num_ops
+    reads: list[list[int]] = [[] for _ in range(n)]  # producers of the data tensors each op reads
+    for tensor in problem.base.tensors:
+        for c in tensor.consumers:
+            if tensor.producer not in reads[c]:
+                reads[c].append(tensor.producer)
+    owner = list(range(n))  # part of each op: the id of the op that started it
+    members = {v: [v] for v in range(n)}
+    inputs = {v: set(reads[v]) for v in range(n)}  # producer ops outside the part
+    model_input = {v: problem.reads_input[v] for v in range(n)}
+    outputs_to = {v: set(problem.base.dag.succs[v]) for v in range(n)}  # ops reading the part's outputs
+
+    def inputs_same(q: int) -> bool:
+        groups = {group[u] for u in inputs[q]} | ({problem.default} if model_input[q] else set())
+        return len(groups) <= 1 and len({owner[u] for u in inputs[q]}) <= 1
+
+    changed = True
+    while changed:
+        changed = False
+        for p in sorted(members):
+            candidates = sorted({owner[c] for c in outputs_to[p]} - {p})
+            q = next((q for q in candidates if group[q] == group[p] and inputs_same(q)), None)
+            if q is None:
+                continue
+            for v in members.pop(q):
+                owner[v] = p
+                members[p].append(v)
+            inputs[p] = {u for u in inputs[p] | inputs.pop(q) if owner[u] != p}
+            model_input[p] = model_input[p] or model_input.pop(q)
+            outputs_to[p] |= outputs_to.pop(q)
+            changed = True
+            break
+    return owner
+
+
+def rules_backends(problem: OffloadProblem) -> list[int]:
+    """circle-partitioner's backend of each op: its rule's, else the default (PlatformError if it cannot run)."""
+    rules, names = problem.rules, problem.backends
+    backend = []
+    for v in range(problem.num_ops):
+        op_type = problem.base.graph.nodes[v].get("type", "")
+        chosen = names.index(rules.backend(op_type, problem.op_names[v])) if rules else problem.default
+        if problem.base.times[v][chosen] is None:
+            raise PlatformError(f"{rules.source if rules else problem.base.platform.source}: op {v} ({op_type}) goes "
+                                f"to {names[chosen]} by the rules, which does not run it")  # fmt: skip
+        backend.append(chosen)
+    return backend
+
+
+# --- greedy plans ------------------------------------------------------------------------------------------
+
+
+def frontier_parts(problem: OffloadProblem, backend: Sequence[int]) -> list[int]:
+    """Parts for a fixed backend per op, as TFLite cuts delegated and non-delegated nodes into subsets.
+
+    Take every op of one backend that is ready (all its producers done), and the ops of that backend that
+    become ready through them, as one part; then the next backend with ready ops, in turn. Each part is as
+    large as the order allows and the parts come out in run order.
+    """
+    dag, n = problem.base.dag, problem.num_ops
+    waiting = [len(dag.preds[v]) for v in range(n)]
+    ready = sorted(v for v in range(n) if waiting[v] == 0)
+    parts, part = [-1] * n, 0
+    current = backend[ready[0]] if ready else 0
+    kinds = sorted(set(backend))
+    while ready:
+        if not any(backend[v] == current for v in ready):
+            current = kinds[(kinds.index(current) + 1) % len(kinds)]
+            continue
+        stack = [v for v in ready if backend[v] == current]
+        ready = [v for v in ready if backend[v] != current]
+        while stack:
+            v = stack.pop()
+            parts[v] = part
+            for w in dag.succs[v]:
+                waiting[w] -= 1
+                if waiting[w] == 0:
+                    (stack if backend[w] == current else ready).append(w)
+        part += 1
+        current = kinds[(kinds.index(current) + 1) % len(kinds)]
+    return parts
+
+
+def delegate_plan(problem: OffloadProblem) -> tuple[list[int], list[int]]:
+    """A TFLite-delegate-style plan: claim, partition, drop small and surplus delegated parts (no costs used).
+
+    Every op goes to the first backend (in platform order) other than the default that may run it, else the
+    default; the parts are :func:`frontier_parts`; a delegated part smaller than ``min_part_ops`` goes back to
+    the default (``min_nodes_per_partition``), then the smallest delegated parts go back while there are more
+    than ``max_parts`` parts (``max_delegated_partitions``), re-partitioning after each change.
+    """
+    backend = [next((b for b in problem.allowed[v] if b != problem.default), problem.default) for v in range(problem.num_ops)]
+    while True:
+        parts = frontier_parts(problem, backend)
+        sizes: dict[int, list[int]] = {}
+        for v, k in enumerate(parts):
+            sizes.setdefault(k, []).append(v)
+        movable = [ops for ops in sizes.values()
+                   if backend[ops[0]] != problem.default and all(problem.default in problem.allowed[v] for v in ops)]  # fmt: skip
+        small = [ops for ops in movable if len(ops) < problem.min_part_ops]
+        if not small and problem.max_parts is not None and len(sizes) > problem.max_parts and movable:
+            small = [min(movable, key=len)]
+        if not small:
+            return backend, parts
+        for ops in small:
+            for v in ops:
+                backend[v] = problem.default
+
+
+def greedy_plan(problem: OffloadProblem) -> tuple[list[int], list[int]] | None:
+    """The best valid plan among the delegate plan, fastest-backend and all-default starts, each improved
+    by :func:`reject_parts`; None when none is valid."""
+    n = problem.num_ops
+    fastest = [min(problem.allowed[v], key=lambda b: problem.time(v, b)) for v in range(n)]
+    default = [problem.default if problem.default in problem.allowed[v] else problem.allowed[v][0] for v in range(n)]
+    starts = [delegate_plan(problem)[0], fastest, default]
+    best, best_value = None, None
+    for start in starts:
+        backend = reject_parts(problem, start)
+        plan = (backend, frontier_parts(problem, backend))
+        value = _value(problem, *plan)
+        if value is not None and (best_value is None or value < best_value):
+            best, best_value = plan, value
+    return best
+
+
+def reject_parts(problem: OffloadProblem, backend: Sequence[int]) -> list[int]:
+    """Move whole parts to another allowed backend while that lowers the latency (optimize_for's reject).
+
+    Invalid plans (too small or too many parts) count as infinitely slow, so moves that repair them are taken.
+    """
+    backend = list(backend)
+    best = _score(problem, backend)
+    improved = True
+    while improved:
+        improved = False
+        parts = frontier_parts(problem, backend)
+        for k in sorted(set(parts)):
+            ops = [v for v in range(problem.num_ops) if parts[v] == k]
+            for b in sorted(set.intersection(*(set(problem.allowed[v]) for v in ops)) - {backend[ops[0]]}):
+                trial = list(backend)
+                for v in ops:
+                    trial[v] = b
+                score = _score(problem, trial)
+                if score < best:
+                    backend, best, improved = trial, score, True
+                    break
+            if improved:
+                break
+    return backend
+
+
+def _score(problem: OffloadProblem, backend: list[int]) -> tuple[int, int]:
+    """(parts over the limits, latency): lexicographic, so a valid plan beats every invalid one."""
+    parts = frontier_parts(problem, backend)
+    sizes: dict[int, int] = {}
+    for k in parts:
+        sizes[k] = sizes.get(k, 0) + 1
+    excess = sum(1 for s in sizes.values() if s < problem.min_part_ops)
+    if problem.max_parts is not None:
+        excess += max(0, len(sizes) - problem.max_parts)
+    value = _value(problem, backend, parts, limits=False)
+    return excess, value if value is not None else 2**62
+
+
+def _value(problem: OffloadProblem, backend, parts, limits: bool = True) -> int | None:
+    try:
+        return evaluate_plan(problem, backend, parts, limits=limits).latency
+    except CheckError:
+        return None
+
+
+# --- the exact model ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class OffloadSolve:
+    """The exact solver's plan, status, latency and proven bound (within ``slots`` parts)."""
+
+    backend: list[int]
+    parts: list[int]
+    status: str
+    value: int
+    bound: int
+    slots: int
+    wall_time: float
+    interrupted: bool = False
+
+
+def part_slots(problem: OffloadProblem, hint_parts: int = 0) -> tuple[int, bool]:
+    """How many part slots the exact model gets, and whether they cover every valid plan."""
+    most = problem.num_ops // problem.min_part_ops
+    if problem.max_parts is not None:
+        most = min(most, problem.max_parts)
+    slots = min(most, max(SLOT_CAP, 2 * hint_parts + 2))
+    return max(slots, 1), slots >= most
+
+
+def solve_offload(
+    problem: OffloadProblem,
+    hint: tuple[list[int], list[int]] | None = None,
+    *,
+    time_limit: float = 60.0,
+    workers: int | None = None,
+    on_progress: Callable[[int, int, float], None] | None = None,
+) -> OffloadSolve:
+    """Solve the model of the module docstring; OPTIMAL only when the slots cover every valid plan.
+
+    Raises
+    ------
+    InfeasibleError
+        CP-SAT proves that no plan meets the limits.
+    """
+    start = time.monotonic()
+    hint_metrics = evaluate_plan(problem, *hint) if hint is not None else None
+    slots, complete = part_slots(problem, hint_metrics.num_parts if hint_metrics else 0)
+    built = _Model(problem, slots)
+    if hint_metrics is not None and hint_metrics.num_parts <= slots:
+        built.hint(hint_metrics)
+    solver = make_solver(time_limit, workers)
+    callback = _Progress(on_progress, start) if on_progress else None
+    done = solve_in_thread(solver, built.model, callback=callback)
+    status = done.status
+    elapsed = time.monotonic() - start
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        backend, parts = built.plan(solver)
+        value = evaluate_plan(problem, backend, parts).latency
+        found = OPTIMAL if status == cp_model.OPTIMAL and complete else FEASIBLE
+        bound = int(solver.best_objective_bound) if complete else built.trivial_bound
+        if hint_metrics is not None and hint_metrics.latency < value:  # never worse than the warm start
+            backend, parts, value = hint_metrics.backend, hint_metrics.parts, hint_metrics.latency
+        return OffloadSolve(backend, parts, found, value, min(bound, value), slots, elapsed, done.interrupted)
+    if status == cp_model.INFEASIBLE and complete:
+        raise InfeasibleError(f"{problem.base.name}: no plan meets the limits (min part ops "
+                              f"{problem.min_part_ops}, max parts {problem.max_parts}) on {problem.base.platform.source}")  # fmt: skip
+    if hint_metrics is None:
+        raise InfeasibleError(f"{problem.base.name}: the exact solver found no plan within {time_limit:g} s "
+                              f"and no greedy plan meets the limits")  # fmt: skip
+    return OffloadSolve(hint_metrics.backend, hint_metrics.parts, HEURISTIC, hint_metrics.latency,
+                        built.trivial_bound, slots, elapsed, done.interrupted)  # fmt: skip
+
+
+class _Progress(cp_model.CpSolverSolutionCallback):
+    """Reports each incumbent and the bound as CP-SAT finds them."""
+
+    def __init__(self, report: Callable[[int, int, float], None], start: float):
+        super().__init__()
+        self._report, self._start = report, start
+
+    def on_solution_callback(self) -> None:
+        self._report(int(self.objective_value), int(self.best_objective_bound), time.monotonic() - self._start)
+
+
+class _Model:
+    """The CP-SAT model of the module docstring over ``slots`` parts."""
+
+    def __init__(self, problem: OffloadProblem, slots: int):
+        self.problem, self.slots = problem, slots
+        m = self.model = cp_model.CpModel()
+        n, B, S = problem.num_ops, len(problem.backends), slots
+        self.x = [[m.new_bool_var(f"x{v}_{k}") for k in range(S)] for v in range(n)]
+        self.y = [[m.new_bool_var(f"y{k}_{b}") for b in range(B)] for k in range(S)]
+        self.o = [{b: m.new_bool_var(f"o{v}_{b}") for b in problem.allowed[v]} for v in range(n)]
+        used = [sum(self.y[k]) for k in range(S)]
+        for k in range(S):
+            m.add(used[k] <= 1)
+            if k + 1 < S:
+                m.add(used[k] >= used[k + 1])
+                for b in range(B):
+                    m.add(self.y[k][b] + self.y[k + 1][b] <= 1)
+            size = sum(self.x[v][k] for v in range(n))
+            m.add(size >= problem.min_part_ops * used[k])
+        pos = []
+        for v in range(n):
+            m.add_exactly_one(self.x[v])
+            m.add_exactly_one(self.o[v].values())
+            for k in range(S):
+                m.add(self.x[v][k] <= used[k])
+                for b in range(B):
+                    if b in self.o[v]:
+                        m.add(self.o[v][b] >= self.x[v][k] + self.y[k][b] - 1)
+                    else:
+                        m.add(self.x[v][k] + self.y[k][b] <= 1)
+            pos.append(sum(k * self.x[v][k] for k in range(S)))
+        for u, v in problem.base.graph.edges:
+            m.add(pos[u] <= pos[v])
+        cost = [problem.time(v, b) * on for v in range(n) for b, on in self.o[v].items()]
+        for i, tensor in enumerate(problem.base.tensors):
+            u = tensor.producer
+            readers = set().union(*(problem.allowed[c] for c in tensor.consumers))
+            for k in range(S):
+                read = m.new_bool_var("")
+                for c in tensor.consumers:
+                    m.add(read >= self.x[c][k])
+                into = m.new_bool_var("")
+                m.add(into >= read - self.x[u][k])
+                for a in problem.allowed[u]:
+                    for b in readers:
+                        costs = problem.handoff[a][b]
+                        if costs is None:
+                            m.add(into + self.o[u][a] + self.y[k][b] <= 2)
+                        elif costs[i]:
+                            paid = m.new_bool_var("")
+                            m.add(paid >= into + self.o[u][a] + self.y[k][b] - 2)
+                            cost.append(costs[i] * paid)
+        self.trivial_bound = sum(min(problem.time(v, b) for b in problem.allowed[v]) for v in range(n))
+        m.add(sum(cost) >= self.trivial_bound)
+        m.minimize(sum(cost))
+
+    def hint(self, plan: OffloadMetrics) -> None:
+        for v in range(self.problem.num_ops):
+            for k in range(self.slots):
+                self.model.add_hint(self.x[v][k], plan.parts[v] == k)
+            for b, on in self.o[v].items():
+                self.model.add_hint(on, plan.backend[v] == b)
+        for k in range(self.slots):
+            for b in range(len(self.problem.backends)):
+                self.model.add_hint(self.y[k][b], k < plan.num_parts and plan.part_backends[k] == b)
+
+    def plan(self, solver) -> tuple[list[int], list[int]]:
+        n = self.problem.num_ops
+        parts = [next(k for k in range(self.slots) if solver.boolean_value(self.x[v][k])) for v in range(n)]
+        backend = [next(b for b, on in self.o[v].items() if solver.boolean_value(on)) for v in range(n)]
+        return backend, parts
+
+
+# --- the whole search --------------------------------------------------------------------------------------
+
+
+@dataclass
+class OffloadResult:
+    """A checked plan, how it was found, and the baselines beside it."""
+
+    problem: OffloadProblem
+    algo: str
+    metrics: OffloadMetrics
+    status: str
+    bound: int
+    baselines: dict[str, OffloadMetrics | None]  # algorithm -> its plan's metrics (None: no valid plan)
+    time: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def gap(self) -> float:
+        latency = self.metrics.latency
+        return (latency - self.bound) / latency if latency else 0.0
+
+    @property
+    def placement(self) -> dict[str, str]:
+        """Part number -> backend name, as the partition map's ``placement``."""
+        return {str(k): self.problem.backends[b] for k, b in enumerate(self.metrics.part_backends)}
+
+    def to_json(self) -> dict:
+        names = self.problem.backends
+
+        def plan(m: OffloadMetrics) -> dict:
+            return {"latency_us": m.latency, "compute_us": m.compute, "handoffs": m.handoffs,
+                    "handoff_bytes": m.handoff_bytes, "handoff_us": m.handoff_time, "num_parts": m.num_parts,
+                    "parts": [{"backend": names[b], "ops": c} for b, c in zip(m.part_backends, m.part_ops)]}  # fmt: skip
+
+        return {
+            "model": self.problem.base.name,
+            "platform": str(self.problem.base.platform.source),
+            "objective": "latency",
+            "algo": self.algo,
+            "status": self.status,
+            "value": self.metrics.latency,
+            "bound": self.bound,
+            "gap": self.gap,
+            **plan(self.metrics),
+            "partition_map": self.metrics.parts,
+            "num_partitions": self.metrics.num_parts,
+            "placement": self.placement,
+            "backend_of_op": [names[b] for b in self.metrics.backend],
+            "min_part_ops": self.problem.min_part_ops,
+            "max_parts": self.problem.max_parts,
+            "baselines": {name: None if m is None else plan(m) for name, m in self.baselines.items()},
+            "time_s": self.time,
+            "notes": self.notes,
+        }
+
+
+def offload(
+    problem: OffloadProblem,
+    algo: str = "exact",
+    *,
+    time_limit: float = 60.0,
+    workers: int | None = None,
+    on_progress: Callable[[int, int, float], None] | None = None,
+) -> OffloadResult:
+    """Plan ``problem`` with ``algo`` (exact: CP-SAT warm-started by the greedy), beside the baselines.
+
+    Raises
+    ------
+    InfeasibleError
+        No valid plan (proven by the exact model, or none found by the chosen heuristic).
+    """
+    start = time.monotonic()
+    notes = [] if problem.max_parts is None and problem.min_part_ops == 1 else [
+        f"limits: parts of at least {problem.min_part_ops} ops, at most {problem.max_parts or 'any number of'} parts"]  # fmt: skip
+    baselines: dict[str, OffloadMetrics | None] = {}
+    cp_group = rules_backends(problem)
+    baselines["circle-partitioner"] = _checked(problem, cp_group, circle_partitioner_plan(problem, cp_group))
+    baselines["delegate"] = _checked(problem, *delegate_plan(problem))
+    greedy = greedy_plan(problem)
+    baselines["greedy"] = _checked(problem, *greedy) if greedy else None
+    if algo == "exact":
+        remaining = time_limit - (time.monotonic() - start)
+        solved = solve_offload(problem, greedy, time_limit=remaining, workers=workers, on_progress=on_progress)
+        metrics = evaluate_plan(problem, solved.backend, solved.parts)
+        status, bound = solved.status, solved.bound
+        notes.append(f"exact solver: {solved.wall_time:.2f} s, {solved.slots} part slots, status {status}")
+        if status == FEASIBLE and bound == _trivial_bound(problem):
+            notes.append(f"the bound is the op times alone; the exact model allowed {solved.slots} parts "
+                         "(--max-parts sets how many; with fewer slots than valid plans may use, it proves nothing more)")  # fmt: skip
+        if solved.interrupted:
+            notes.append("exact solver interrupted: the answer is the best found so far")
+    else:
+        metrics = baselines[algo]
+        if metrics is None:
+            raise InfeasibleError(f"{problem.base.name}: the {algo} plan breaks the limits (min part ops "
+                                  f"{problem.min_part_ops}, max parts {problem.max_parts}); try --algo exact")  # fmt: skip
+        status, bound = HEURISTIC, _trivial_bound(problem)
+    return OffloadResult(problem, algo, metrics, status, min(bound, metrics.latency), baselines,
+                         time.monotonic() - start, notes)  # fmt: skip
+
+
+def _checked(problem: OffloadProblem, backend, parts) -> OffloadMetrics | None:
+    try:
+        return evaluate_plan(problem, backend, parts)
+    except CheckError:
+        return None
+
+
+def _trivial_bound(problem: OffloadProblem) -> int:
+    return sum(min(problem.time(v, b) for b in problem.allowed[v]) for v in range(problem.num_ops))

@@ -1,0 +1,190 @@
+"""Offloading (solver.placement.offload): the exact plan equals brute force, the baselines are valid and faithful."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import networkx as nx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from solver.errors import CheckError, InfeasibleError, PlatformError
+from solver.io.partrules import PartitionRules
+from solver.io.platform import DeviceSpec, Link, Platform
+from solver.partitioning.problem import PartitionProblem
+from solver.placement.offload import (
+    OPTIMAL, circle_partitioner_plan, delegate_plan, evaluate_plan, greedy_plan, offload, offload_problem,
+    solve_offload,
+)  # fmt: skip
+from solver.placement.problem import placement_problem
+
+TYPES = ("CONV_2D", "ADD", "RELU")
+
+
+@st.composite
+def instances(draw):
+    """A DAG of up to 6 ops, 2 or 3 backends (the first runs everything), links, and part limits."""
+    n = draw(st.integers(1, 6))
+    graph = nx.DiGraph(name="g")
+    for v in range(n):
+        graph.add_node(v, weight=draw(st.integers(0, 60)), type=draw(st.sampled_from(TYPES)), constants={})
+    sizes = {u: draw(st.integers(0, 3000)) for u in range(n)}
+    for u, v in itertools.combinations(range(n), 2):
+        if draw(st.integers(0, 2)) == 0:
+            graph.add_edge(u, v, tensors={f"t{u}": sizes[u]}, bytes=sizes[u])
+    B = draw(st.integers(2, 3))
+    devices = [DeviceSpec("cpu")]
+    for d in range(1, B):
+        supports = frozenset(draw(st.sets(st.sampled_from(TYPES), min_size=1)))
+        devices.append(DeviceSpec(f"acc{d}", speed=draw(st.sampled_from([0.5, 2.0, 4.0])), supports=supports))
+    links = {}
+    for a, b in itertools.product(range(B), repeat=2):
+        if draw(st.integers(0, 5)):
+            links[devices[a].name, devices[b].name] = Link(draw(st.sampled_from([1e7, 1e8])), draw(st.sampled_from([0, 7])))
+    platform = Platform(Path("p.json"), tuple(devices), links, None)
+    min_ops = draw(st.integers(1, 3))
+    max_parts = draw(st.one_of(st.none(), st.integers(1, 4)))
+    base = placement_problem(PartitionProblem(graph=graph, name="g", source=Path("g.json")), platform)
+    return offload_problem(base, min_part_ops=min_ops, max_parts=max_parts)
+
+
+def set_partitions(items):
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for smaller in set_partitions(rest):
+        for k in range(len(smaller)):
+            yield smaller[:k] + [[first] + smaller[k]] + smaller[k + 1:]
+        yield [[first]] + smaller
+
+
+def brute_force(problem):
+    """The least latency over every grouping of the ops and every backend of every group."""
+    best = None
+    n, B = problem.num_ops, len(problem.backends)
+    for blocks in set_partitions(list(range(n))):
+        parts = [0] * n
+        for k, block in enumerate(blocks):
+            for v in block:
+                parts[v] = k
+        for choice in itertools.product(range(B), repeat=len(blocks)):
+            backend = [choice[parts[v]] for v in range(n)]
+            try:
+                value = evaluate_plan(problem, backend, parts).latency
+            except CheckError:
+                continue
+            best = value if best is None else min(best, value)
+    return best
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances())
+def test_exact_offloading_equals_brute_force(problem):
+    expected = brute_force(problem)
+    hint = greedy_plan(problem)
+    if hint is not None:
+        assert evaluate_plan(problem, *hint).latency >= expected  # valid, never better than the optimum
+    if expected is None:
+        with pytest.raises(InfeasibleError):
+            solve_offload(problem, hint, time_limit=20, workers=2)
+        return
+    solved = solve_offload(problem, hint, time_limit=20, workers=2)
+    assert solved.status == OPTIMAL
+    assert solved.value == expected == evaluate_plan(problem, solved.backend, solved.parts).latency
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances())
+def test_circle_partitioner_grouping_is_always_a_valid_acyclic_plan(problem):
+    group = [0] * problem.num_ops
+    for v in range(problem.num_ops):  # any backend assignment the platform allows
+        group[v] = problem.allowed[v][-1]
+    parts = circle_partitioner_plan(problem, group)
+    free = [0] * len(problem.base.tensors)  # links do not matter to the grouping
+    problem.handoff = [[free for _ in problem.backends] for _ in problem.backends]
+    relaxed = evaluate_plan(problem, group, parts, limits=False)
+    assert all(relaxed.part_backends[relaxed.parts[v]] == group[v] for v in range(problem.num_ops))
+
+
+def _chain_problem(types, edges, platform_devices, names=None, reads_input=None, **limits):
+    graph = nx.DiGraph(name="g")
+    for v, t in enumerate(types):
+        graph.add_node(v, weight=100, type=t, constants={})
+    for u, v in edges:
+        graph.add_edge(u, v, tensors={f"t{u}": 1000}, bytes=1000)
+    platform = Platform(Path("p.json"), tuple(platform_devices), {}, Link(1e9, 10))
+    base = placement_problem(PartitionProblem(graph=graph, name="g", source=Path("g.json")), platform)
+    return offload_problem(base, op_names=names, reads_input=reads_input, **limits)
+
+
+CPU_NPU = (DeviceSpec("cpu"), DeviceSpec("npu", speed=4.0, supports=frozenset({"DIV"})))
+
+
+def test_circle_partitioner_reproduces_its_readme_instance_norm_example():
+    # Net_InstanceNorm_003 as the README draws it: Input -> Mean -> Sub; Sub -> Pow -> Mean -> Add -> Sqrt;
+    # Div(Sub, Sqrt) on acl_cl; Mul, Add_as_terminal after it. The README's answer: cpu, acl_cl, cpu.
+    types = ["MEAN", "SUB", "POW", "MEAN", "ADD", "SQRT", "DIV", "MUL", "ADD"]
+    edges = [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (1, 6), (5, 6), (6, 7), (7, 8)]
+    rules = PartitionRules(("cpu", "npu"), "cpu", "opcode", {"DIV": "npu"})
+    problem = _chain_problem(types, edges, CPU_NPU, reads_input=[True, True] + [False] * 7, rules=rules)
+    group = [problem.backends.index(rules.backend(t, None)) for t in types]
+    m = evaluate_plan(problem, group, circle_partitioner_plan(problem, group))
+    assert [problem.backends[b] for b in m.part_backends] == ["cpu", "npu", "cpu"]
+    assert m.part_ops == [6, 1, 2]
+
+
+def test_circle_partitioner_makes_more_parts_than_needed_after_a_mixed_join():
+    # a -> b(npu) -> c, a -> c, then d, e each read a and the op before: all on cpu but c, d, e are not merged.
+    edges = [(0, 1), (1, 2), (0, 2), (2, 3), (0, 3), (3, 4), (0, 4)]
+    types = ["ADD", "DIV", "ADD", "ADD", "ADD"]
+    rules = PartitionRules(("cpu", "npu"), "cpu", "opcode", {"DIV": "npu"})
+    problem = _chain_problem(types, edges, CPU_NPU, rules=rules)
+    group = [problem.backends.index(rules.backend(t, None)) for t in types]
+    m = evaluate_plan(problem, group, circle_partitioner_plan(problem, group))
+    assert m.num_parts == 5  # circle-partitioner: every op alone
+    exact = offload(problem, "exact", time_limit=20, workers=2)
+    assert exact.status == OPTIMAL and exact.metrics.num_parts == 3  # a | b | c d e
+    assert exact.baselines["circle-partitioner"].num_parts == 5
+
+
+def test_opname_rules_pin_ops_by_name_and_the_default_takes_the_rest():
+    rules = PartitionRules(("cpu", "npu"), "cpu", "opname", by_opname={"the_div": "npu"})
+    problem = _chain_problem(["DIV", "DIV"], [(0, 1)], CPU_NPU, names=["the_div", "other"], rules=rules)
+    assert problem.allowed == [(1,), (0, 1)]  # pinned by name; the other is free for the optimiser
+    result = offload(problem, "circle-partitioner")
+    assert [problem.backends[b] for b in result.metrics.backend] == ["npu", "cpu"]
+
+
+def test_excluded_ops_stay_on_the_default_backend():
+    problem = _chain_problem(["DIV", "DIV", "DIV"], [(0, 1), (1, 2)], CPU_NPU, exclude_ops=["DIV"])
+    assert problem.allowed == [(0,), (0,), (0,)]
+
+
+def test_a_rule_on_a_backend_that_cannot_run_the_op_is_named():
+    rules = PartitionRules(("cpu", "npu"), "cpu", "opcode", {"ADD": "npu"})
+    with pytest.raises(PlatformError, match=r"op 0 \(ADD\) of g: pinned to npu, which does not run it"):
+        _chain_problem(["ADD"], [], CPU_NPU, rules=rules)
+
+
+def test_min_part_ops_rejects_a_lone_offloaded_op_and_max_parts_caps_the_alternation():
+    types = ["DIV", "ADD", "DIV", "ADD", "DIV"]
+    chain = [(v, v + 1) for v in range(4)]
+    free = offload(_chain_problem(types, chain, CPU_NPU), "exact", time_limit=20, workers=2)
+    assert free.metrics.num_parts == 5  # every DIV pays off on the npu: 75 us saved, 2 hand-offs of 11 us
+    capped = offload(_chain_problem(types, chain, CPU_NPU, max_parts=3), "exact", time_limit=20, workers=2)
+    assert capped.status == OPTIMAL and capped.metrics.num_parts <= 3
+    alone = offload(_chain_problem(types, chain, CPU_NPU, min_part_ops=2), "exact", time_limit=20, workers=2)
+    assert alone.status == OPTIMAL and min(alone.metrics.part_ops) >= 2
+    assert alone.metrics.latency > free.metrics.latency and capped.metrics.latency > free.metrics.latency
+
+
+def test_delegate_plan_claims_every_supported_op_even_when_it_does_not_pay():
+    slow = (DeviceSpec("cpu"), DeviceSpec("npu", speed=0.5, supports=frozenset({"DIV"})))
+    problem = _chain_problem(["ADD", "DIV", "ADD"], [(0, 1), (1, 2)], slow)
+    backend, parts = delegate_plan(problem)
+    assert [problem.backends[b] for b in backend] == ["cpu", "npu", "cpu"]
+    result = offload(problem, "exact", time_limit=20, workers=2)
+    assert result.metrics.num_parts == 1 and result.metrics.latency < result.baselines["delegate"].latency
