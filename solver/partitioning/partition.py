@@ -24,6 +24,7 @@ from solver.partitioning.settings import PartitionSettings
 
 if TYPE_CHECKING:
     from solver.partitioning.exact import ExactResult
+    from solver.partitioning.robust import RobustReport
 
 __all__ = ["HeuristicRun", "PartRow", "PartitionResult", "PartitionSettings", "partition"]
 
@@ -75,6 +76,7 @@ class PartitionResult:
     part_rows: list[PartRow]
     exact: ExactResult | None = None  # the exact solver's answer, when it ran
     notes: list[str] = field(default_factory=list)
+    robust: RobustReport | None = None  # with settings.robust: the robust answer and both partitions per run
 
     def to_json(self) -> dict:
         """The result's facts as a JSON object (snake_case keys); the problem's are in ``PartitionProblem``."""
@@ -96,6 +98,7 @@ class PartitionResult:
             "transfer_bytes": m.transfer_bytes,
             "heuristics": {name: run.to_json() for name, run in self.heuristics.items()},
             "exact": self.exact.to_json() if self.exact else None,
+            "robust": self.robust.to_json() if self.robust else None,
             "time": self.time,
             "notes": self.notes,
             "partition_map": self.parts,
@@ -121,6 +124,10 @@ def partition(
     start = time.monotonic()
     dag, k = problem.dag, settings.num_parts
     check_num_parts(dag, k)
+    if settings.robust is not None:
+        from solver.partitioning.robust import problem_scenarios, robust_partition
+
+        scenarios = problem_scenarios(problem)  # refused before any solve when the problem has no runs
     found = _run_heuristics(problem, settings)
     method = _pick(found, settings, problem)
     parts, status, exact = found[method].parts, "HEURISTIC", None
@@ -133,8 +140,9 @@ def partition(
             dag,
             k,
             hint=parts,
-            # The time limit bounds the whole partition, the heuristics included.
-            time_limit=max(0.0, settings.time_limit - (time.monotonic() - start)),
+            # The time limit bounds the whole partition, the heuristics included (and, with --robust, the
+            # robust solve, which gets the other half).
+            time_limit=max(0.0, settings.time_limit - (time.monotonic() - start)) / (2 if settings.robust else 1),
             workers=settings.workers,
             secondary=settings.secondary,
             slack=settings.slack,
@@ -150,6 +158,12 @@ def partition(
             )
         if exact.interrupted:
             notes.append("exact solver interrupted: the answer is the best found so far")
+    robust = None
+    if settings.robust is not None and not (exact and exact.interrupted):
+        robust = robust_partition(dag, scenarios, settings, parts, [run.parts for run in found.values()],
+                                  max(0.0, settings.time_limit - (time.monotonic() - start)), on_progress)
+        parts, method, status = robust.result.parts, "robust", robust.result.status
+        notes += robust.notes
     metrics = check_partition(dag, parts, k, memory_cap=settings.memory_cap)
     bound = exact.bound if exact else metrics.lower_bound
     gap = (metrics.bottleneck - bound) / metrics.bottleneck if metrics.bottleneck else 0.0
@@ -165,6 +179,7 @@ def partition(
         part_rows=part_rows(problem, parts, metrics),
         exact=exact,
         notes=notes,
+        robust=robust,
     )
 
 

@@ -18,8 +18,10 @@ if TYPE_CHECKING:
     from solver.partitioning.compare import Comparison
     from solver.partitioning.partition import PartitionResult
     from solver.partitioning.problem import PartitionProblem
+    from solver.partitioning.robust import RobustReport
 
-METHOD_NAMES = {"minmax": "ONE MinMax (fixed)", "orders": "order search", "exact": "exact (CP-SAT)"}
+METHOD_NAMES = {"minmax": "ONE MinMax (fixed)", "orders": "order search", "exact": "exact (CP-SAT)",
+                "robust": "robust over the trace's runs (CP-SAT)"}
 HEURISTIC_NAMES = {"minmax": "ONE MinMax", "orders": "order search"}
 
 
@@ -57,8 +59,26 @@ def format_report(problem: PartitionProblem, result: PartitionResult) -> str:
         ratio = bottleneck / m.lower_bound if m.lower_bound else 1.0
         lines.append(f"  {HEURISTIC_NAMES[name]:<14} bottleneck {bottleneck:>10} {unit}  ({ratio:.4f} x lower bound)  "
                      f"{run.seconds:.3f} s")
+    if result.robust is not None:
+        lines += _robust_lines(result.robust, unit)
     lines.append(f"time              {result.time:.2f} s")
     return "\n".join(lines)
+
+
+def _robust_lines(report: RobustReport, unit: str) -> list[str]:
+    """The robust value and bound, then both partitions' bottleneck on every run and over the runs."""
+    r, table = report.result, report.runs
+    what = "worst run" if r.level == 1 else f"quantile {r.level:g}"
+    lines = [f"robust ({what} of {r.scenarios} runs): bottleneck {r.value} {unit}, bound {r.bound} {unit}, "
+             f"{r.status}; bottleneck per run of the median-weight optimum and of the robust partition:",
+             f"  {'run':<10} {'median-weight':>14} {'robust':>10}"]
+    median, robust = table.bottlenecks["median"], table.bottlenecks["robust"]
+    lines += [f"  run {i + 1:<6} {a:>14} {b:>10}" for i, (a, b) in enumerate(zip(median, robust))]
+    summaries = table.summary("median"), table.summary("robust")
+    for key in ("median", "mean", "worst") + (("quantile",) if r.level < 1 else ()):
+        label = f"q {r.level:g}" if key == "quantile" else key
+        lines.append(f"  {label:<10} {summaries[0][key]:>14.0f} {summaries[1][key]:>10.0f}")
+    return lines
 
 
 def _op_text(op: tuple[int, str] | None) -> str:

@@ -33,6 +33,7 @@ class PartitionSettings:
     secondary: tuple[str, ...] = ()  # exact only: then minimise "cut" and/or "bytes"
     slack: float = 0.0  # exact only: secondary objectives may raise the bottleneck by this fraction
     memory_cap: int | None = None  # bytes of constants per part
+    robust: str | float | None = None  # exact only: "worst", "quantile:Q" or Q, see solver/partitioning/robust.py
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "secondary", tuple(self.secondary))
@@ -43,6 +44,17 @@ class PartitionSettings:
         check_time_limit(self.time_limit)
         check_exact_options(self.workers, self.secondary, self.slack, self.memory_cap)
         check_needs_exact(self.exact, self.secondary, self.slack)
+        if self.robust is not None:
+            robust_level(self.robust)
+            if not self.exact:
+                raise UsageError("--robust needs the exact solver (--exact)")
+            if self.secondary:
+                raise UsageError("--robust does not combine with secondary objectives")
+
+    @property
+    def robust_level(self) -> float | None:
+        """The quantile level q of ``robust`` (1 for the worst run), None without it."""
+        return None if self.robust is None else robust_level(self.robust)
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,24 @@ def check_exact_options(
         raise UsageError(f"slack must be a finite number of at least 0, not {slack!r}")
     if memory_cap is not None and (isinstance(memory_cap, bool) or not isinstance(memory_cap, int) or memory_cap < 0):
         raise UsageError(f"the memory cap must be an integer of at least 0 bytes, not {memory_cap!r}")
+
+
+def robust_level(spec: str | float) -> float:
+    """The level q in (0, 1] of a robust objective: ``"worst"`` is 1, ``"quantile:Q"`` or a number Q is Q.
+
+    The worst run is the default because a pipeline's throughput follows its slowest stage in the slowest
+    moments too; a quantile below 1 ignores the rarest slow runs, which no partition can avoid.
+    """
+    if spec == "worst":
+        return 1.0
+    text = spec[len("quantile:"):] if isinstance(spec, str) and spec.startswith("quantile:") else spec
+    try:
+        level = math.nan if isinstance(text, bool) else float(text)
+    except (TypeError, ValueError):
+        level = math.nan
+    if not 0 < level <= 1:
+        raise UsageError(f"--robust takes 'worst' or 'quantile:Q' with 0 < Q <= 1, not {spec!r}")
+    return level
 
 
 def check_needs_exact(exact: bool, secondary: Sequence[str], slack: float) -> None:
