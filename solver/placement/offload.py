@@ -54,11 +54,12 @@ from dataclasses import dataclass, field
 import networkx as nx
 from ortools.sat.python import cp_model
 
-from solver.errors import CheckError, InfeasibleError, PlatformError
+from solver.errors import CheckError, InfeasibleError, PlatformError, UsageError
 from solver.io.partrules import PartitionRules
-from solver.io.platform import Link
+from solver.io.platform import Link, Platform
+from solver.partitioning.problem import PartitionProblem
 from solver.partitioning.cpsat import make_solver, solve_in_thread
-from solver.placement.problem import PlacementProblem, supports_type
+from solver.placement.problem import PlacementProblem, placement_problem, supports_type
 
 OPTIMAL, FEASIBLE, HEURISTIC = "OPTIMAL", "FEASIBLE", "HEURISTIC"
 ALGORITHMS = ("exact", "greedy", "delegate", "circle-partitioner")
@@ -675,3 +676,56 @@ def _checked(problem: OffloadProblem, backend, parts) -> OffloadMetrics | None:
 
 def _trivial_bound(problem: OffloadProblem) -> int:
     return sum(min(problem.time(v, b) for b in problem.allowed[v]) for v in range(problem.num_ops))
+
+
+@dataclass(frozen=True)
+class OffloadSettings:
+    """The offloading options of ``solve place`` (and of ``partition_for``), checked when built."""
+
+    algo: str = "exact"
+    min_part_ops: int = 1
+    max_parts: int | None = None
+    exclude_ops: tuple[str, ...] = ()
+    time_limit: float = 60.0
+    workers: int | None = None
+
+    def __post_init__(self) -> None:
+        from solver.partitioning.settings import check_exact_options, check_time_limit
+
+        object.__setattr__(self, "exclude_ops", tuple(self.exclude_ops))
+        if self.algo not in ALGORITHMS:
+            raise UsageError(f"unknown offloading algorithm {self.algo!r}; choose from {', '.join(ALGORITHMS)}")
+        if isinstance(self.min_part_ops, bool) or not isinstance(self.min_part_ops, int) or self.min_part_ops < 1:
+            raise UsageError(f"--min-part-ops must be an integer >= 1, not {self.min_part_ops!r}")
+        if self.max_parts is not None and (isinstance(self.max_parts, bool) or not isinstance(self.max_parts, int)
+                                           or self.max_parts < 1):  # fmt: skip
+            raise UsageError(f"--max-parts must be an integer >= 1, not {self.max_parts!r}")
+        check_time_limit(self.time_limit)
+        check_exact_options(self.workers, (), 0.0, None)
+
+
+def offload_model(
+    problem: PartitionProblem,
+    platform: Platform,
+    settings: OffloadSettings = OffloadSettings(),
+    rules: PartitionRules | None = None,
+    on_progress: Callable[[int, int, float], None] | None = None,
+) -> OffloadResult:
+    """Offload ``problem`` on the backends of ``platform`` as ``settings`` and ``rules`` say.
+
+    Op names (for ``comply=opname``) are the names of the ops' first output tensors, as luci names nodes;
+    for graph files, the nodes' ``name``.
+    """
+    base = placement_problem(problem, platform)
+    names, reads_input = None, None
+    if problem.model is not None:
+        model = problem.model
+        names = [model.tensors[op.outputs[0]].name if op.outputs else None for op in model.operators]
+        inputs = set(model.inputs)
+        reads_input = [any(t in inputs for t in op.inputs) for op in model.operators]
+    built = offload_problem(base, rules=rules, exclude_ops=settings.exclude_ops, min_part_ops=settings.min_part_ops,
+                            max_parts=settings.max_parts, op_names=names, reads_input=reads_input)  # fmt: skip
+    result = offload(built, settings.algo, time_limit=settings.time_limit, workers=settings.workers,
+                     on_progress=on_progress)  # fmt: skip
+    result.notes[:0] = list(problem.notes)
+    return result
