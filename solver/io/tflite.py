@@ -25,6 +25,7 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
 from solver.errors import ModelError
+from solver.io.flatbuffer_check import check_tflite
 
 _BUILTIN_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
 _DTYPE_NAMES = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
@@ -38,6 +39,8 @@ ITEM_BITS = {
     "COMPLEX64": 64, "COMPLEX128": 128, "INT4": 4, "UINT4": 4, "INT2": 2,
     "FLOAT8_E4M3FN": 8, "FLOAT8_E5M2": 8, "STRING": 8, "RESOURCE": 0, "VARIANT": 0,
 }
+# No real tensor comes near a tebibyte; a larger one is a corrupt shape (and would overflow CP-SAT's integers).
+MAX_TENSOR_BYTES = 1 << 40
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,7 @@ def read_model(path: str | Path) -> Model:
     if len(data) < 8 or not schema.Model.ModelBufferHasIdentifier(data, 0):
         raise ModelError(f"{path}: not a TFLite model (no 'TFL3' file identifier)")
     try:
+        check_tflite(data)  # the generated reader trusts every offset: check them all first
         return _parse(path, data)
     except (struct.error, IndexError, ValueError, UnicodeDecodeError) as err:
         raise ModelError(f"{path}: truncated or corrupt TFLite flatbuffer ({err})") from err
@@ -186,12 +190,18 @@ def _parse(path: Path, data: bytes) -> Model:
                 raise ModelError(f"{path}: operator {i} uses tensor {t}, subgraph 0 has {len(tensors)}")
         operators.append(Operator(i, codes[op.OpcodeIndex()], inputs, outputs))
 
+    io = {}
+    for kind, array in (("input", subgraph.InputsAsNumpy()), ("output", subgraph.OutputsAsNumpy())):
+        io[kind] = tuple(int(t) for t in _ints(array))
+        bad = next((t for t in io[kind] if not 0 <= t < len(tensors)), None)
+        if bad is not None:
+            raise ModelError(f"{path}: subgraph 0 names tensor {bad} as an {kind}; it has {len(tensors)} tensors")
     result = Model(
         path=path,
         operators=operators,
         tensors=tensors,
-        inputs=tuple(int(t) for t in _ints(subgraph.InputsAsNumpy())),
-        outputs=tuple(int(t) for t in _ints(subgraph.OutputsAsNumpy())),
+        inputs=io["input"],
+        outputs=io["output"],
         num_subgraphs=num_subgraphs,
     )
     if num_subgraphs > 1:
@@ -227,6 +237,8 @@ def _buffers_with_data(model: schema.Model, file_size: int) -> set[int]:
                 raise ValueError(f"buffer {i} ends past the end of the file")
             result.add(i)
         elif buffer.Offset() > 1 and buffer.Size() > 0:
+            if buffer.Offset() + buffer.Size() > file_size:
+                raise ValueError(f"buffer {i} (at byte {buffer.Offset()}) ends past the end of the file")
             result.add(i)
     return result
 
@@ -234,16 +246,21 @@ def _buffers_with_data(model: schema.Model, file_size: int) -> set[int]:
 def _tensor(index: int, tensor: schema.Tensor, buffers_with_data: set[int]) -> Tensor:
     shape = tuple(int(d) for d in _ints(tensor.ShapeAsNumpy()))
     signature = tuple(int(d) for d in _ints(tensor.ShapeSignatureAsNumpy()))
+    if any(d < -1 for d in shape + signature):
+        raise ValueError(f"tensor {index} has a dimension below -1 in {shape} or {signature}")
     dynamic = any(d < 0 for d in signature) or any(d < 0 for d in shape)
     shape = tuple(max(d, 1) if d < 0 else d for d in shape)
     dtype = _DTYPE_NAMES.get(tensor.Type(), f"TYPE_{tensor.Type()}")
     name = tensor.Name()
+    nbytes = _tensor_bytes(shape, dtype)
+    if nbytes > MAX_TENSOR_BYTES:
+        raise ValueError(f"tensor {index} of shape {shape} would hold {nbytes} bytes")
     return Tensor(
         index=index,
         name=name.decode() if name else f"tensor_{index}",
         shape=shape,
         dtype=dtype,
-        nbytes=_tensor_bytes(shape, dtype),
+        nbytes=nbytes,
         is_constant=tensor.Buffer() in buffers_with_data,
         dynamic=dynamic,
     )
