@@ -1,0 +1,220 @@
+"""Close the loop between predicted and measured part times: split, measure each part, correct the weights, re-solve.
+
+A partition predicts each part's time as the sum of its ops' weights, timed inside the whole model. A part
+run alone is not that sum: its ops meet other cache contents and thread-pool states, and the part pays its own
+session dispatch and input and output copies. :func:`calibrate` measures what the parts really take and
+corrects the op weights until the prediction holds and the measured bottleneck stops improving:
+
+1. split the partition (:func:`solver.deploy.split.split_model`) into a scratch directory;
+2. measure every part model on the device, one at a time, in fresh processes, with the configuration (threads)
+   the trace was measured with; a part's time is the median of its timed runs, its spread their IQR;
+3. compare each part's measured time ``M_k`` with its predicted time ``P_k`` (the sum of its ops' weights);
+4. correct the weights of the ops of part k by the factor ``exp(shrink(log(M_k / P_k), s_k))``, where ``s_k``
+   is the relative spread of the part's measurement (IQR / median) and ``shrink(x, s) = sign(x) max(0, |x| - s)``;
+5. re-solve with the corrected weights (the caller's ``solve``), and repeat.
+
+Why this rule: a per-part ratio is the only attribution the measurement supports (we time parts, not the ops
+inside them), and it spreads the part's discrepancy over its ops in proportion to their weight, which is where
+cache and thread effects scale. The correction is applied in log space, so a part twice too slow and a part
+twice too fast are corrected by the same amount, and it is damped by the measurement's own noise: the part of
+a discrepancy that lies within the spread of the runs is not applied, so the loop never chases noise (on a
+quiet device it corrects almost fully, on a busy one only what stands out). An op that moves to another part
+keeps the factor it has learned, the one evidence about it there is, and is corrected again with its new part.
+
+Stopping: after at least two rounds (the second checks the corrected prediction), when a round's measured
+bottleneck is not lower than the best so far by more than the spread of both measurements, when the re-solve
+returns a partition already measured, or after ``max_rounds``. The answer is the round with the lowest measured
+bottleneck (an earlier round wins ties within the noise).
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devices.base import BackendConfig, Device, MeasureSettings
+from devices.errors import DeviceError
+from devices.stats import Summary, summarize
+from solver.deploy.split import split_model
+from solver.errors import UsageError
+
+# The first measured round counts as round 0 in the cache's keys too, so that a round never reuses another's.
+MIN_ROUNDS = 2
+
+
+@dataclass(frozen=True)
+class CalibrationSettings:
+    """How to calibrate: the rounds at most, each part's timed and warm-up runs, the device configuration."""
+
+    max_rounds: int = 4
+    repeats: int = 10  # timed runs of each part per round
+    warmup: int = 2
+    config: BackendConfig = BackendConfig()  # the configuration the trace was measured with
+    timeout: float = 300.0  # seconds per part measurement
+
+    def __post_init__(self) -> None:
+        for what, value, least in (("calibration rounds", self.max_rounds, MIN_ROUNDS),
+                                   ("timed runs per part", self.repeats, 3),  # a spread needs three
+                                   ("warm-up runs per part", self.warmup, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise UsageError(f"{what} must be an integer of at least {least}, not {value!r}")
+        if not (isinstance(self.timeout, (int, float)) and self.timeout > 0 and math.isfinite(self.timeout)):
+            raise UsageError(f"the measurement time-out must be a positive number of seconds, not {self.timeout!r}")
+
+
+@dataclass
+class CalibrationRound:
+    """One round: the partition measured, each part's predicted time and its measured runs."""
+
+    round: int
+    parts: list[int]  # the partition map measured
+    part_ids: list[int]  # the part of each entry below (empty parts are not measured)
+    weights: list[int]  # the op weights the partition was solved with (us)
+    predicted_us: list[float]  # per part, in part order: the sum of its ops' weights
+    measured: list[Summary]  # per part: its timed runs (us)
+
+    @property
+    def measured_us(self) -> list[float]:
+        return [s.median for s in self.measured]
+
+    @property
+    def spread_us(self) -> list[float]:
+        return [s.iqr for s in self.measured]
+
+    @property
+    def errors(self) -> list[float]:
+        """Per part, measured / predicted - 1 (inf for a part predicted to take no time)."""
+        return [m / p - 1 if p else math.inf for m, p in zip(self.measured_us, self.predicted_us)]
+
+    @property
+    def measured_bottleneck_us(self) -> float:
+        return max(self.measured_us)
+
+    @property
+    def bottleneck_spread_us(self) -> float:
+        """The IQR of the slowest part's runs."""
+        return self.measured[self.measured_us.index(self.measured_bottleneck_us)].iqr
+
+    def to_json(self) -> dict:
+        return {
+            "round": self.round,
+            "parts": list(self.part_ids),
+            "predicted_us": list(self.predicted_us),
+            "measured_us": self.measured_us,
+            "spread_us": self.spread_us,
+            "error": [e if math.isfinite(e) else None for e in self.errors],
+            "predicted_bottleneck_us": max(self.predicted_us),
+            "measured_bottleneck_us": self.measured_bottleneck_us,
+            "partition_map": list(self.parts),
+        }
+
+
+@dataclass
+class Calibration:
+    """Every round, the best one (lowest measured bottleneck), why the loop stopped, the corrected weights."""
+
+    rounds: list[CalibrationRound]
+    best: int  # index into rounds
+    stop_reason: str
+    weights: list[int]  # the weights after the last correction
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def best_round(self) -> CalibrationRound:
+        return self.rounds[self.best]
+
+    def to_json(self) -> dict:
+        return {"best_round": self.best, "stop_reason": self.stop_reason, "weights": list(self.weights),
+                "notes": list(self.notes)}
+
+
+def calibrate(
+    model_path: str | Path,
+    parts: Sequence[int],
+    weights: Sequence[int],
+    solve: Callable[[list[int]], list[int]],
+    device: Device,
+    settings: CalibrationSettings = CalibrationSettings(),
+    on_round: Callable[[CalibrationRound], None] | None = None,
+) -> Calibration:
+    """Measure ``parts`` of ``model_path`` part by part, correct ``weights`` and re-solve (module doc).
+
+    ``solve(weights)`` returns the partition for op weights ``weights`` (us); ``parts`` is its answer for
+    ``weights``. ``on_round`` is called after each measured round.
+
+    Raises
+    ------
+    DeviceError
+        A part model failed to run on the device.
+    ModelError, UsageError
+        The model cannot be split along ``parts``.
+    """
+    parts, weights = list(parts), [int(w) for w in weights]
+    rounds: list[CalibrationRound] = []
+    best, stop = 0, f"the round cap ({settings.max_rounds})"
+    for r in range(settings.max_rounds):
+        measured = measure_parts(model_path, parts, weights, device, settings, r)
+        rounds.append(measured)
+        if on_round is not None:
+            on_round(measured)
+        if r > 0:
+            if _improves(measured, rounds[best]):
+                best = r
+            else:
+                stop = "the measured bottleneck stopped improving"
+                break
+        if r == settings.max_rounds - 1:
+            break
+        weights = corrected_weights(weights, measured)
+        following = solve(list(weights))
+        if r + 1 >= MIN_ROUNDS and any(following == done.parts for done in rounds):
+            stop = "the re-solve returned a partition already measured"
+            break
+        parts = following
+    return Calibration(rounds, best, stop, weights)
+
+
+def measure_parts(model_path: str | Path, parts: list[int], weights: list[int], device: Device,
+                  settings: CalibrationSettings, round_number: int = 0) -> CalibrationRound:
+    """Split ``parts`` into a scratch directory and measure each part model alone, one after the other."""
+    with tempfile.TemporaryDirectory(prefix="nnpart-calibrate-") as tmp:
+        split = split_model(model_path, parts, Path(tmp), op_weights=[float(w) for w in weights])
+        run = MeasureSettings(warmup=settings.warmup, repeats=settings.repeats, timeout=settings.timeout,
+                              round=round_number)
+        measured = []
+        for part in split.parts:
+            m = device.measure(split.out_dir / part.file, settings.config, run)
+            if not m.valid:
+                raise DeviceError(f"{model_path}: part {part.part_id} ({part.file}) failed on {device.name}: {m.reason}")
+            measured.append(summarize([t * 1000 for t in m.times_ms]))
+        ids = [p.part_id for p in split.parts]
+    return CalibrationRound(round_number, list(parts), ids, list(weights), list(split.loads_us), measured)
+
+
+def corrected_weights(weights: Sequence[int], measured: CalibrationRound) -> list[int]:
+    """Each op's weight times its part's factor, ``exp(shrink(log(M / P), IQR / M))`` (module doc).
+
+    A part predicted to take no time shares its measured time equally among its ops.
+    """
+    out = list(weights)
+    for part, predicted, summary in zip(measured.part_ids, measured.predicted_us, measured.measured):
+        ops = [v for v, p in enumerate(measured.parts) if p == part]
+        if predicted <= 0:
+            for v in ops:
+                out[v] = int(round(summary.median / len(ops)))
+            continue
+        ratio = math.log(max(summary.median, 1e-9) / predicted)
+        noise = summary.iqr / summary.median if summary.median > 0 else 0.0
+        factor = math.exp(math.copysign(max(0.0, abs(ratio) - noise), ratio))
+        for v in ops:
+            out[v] = int(round(weights[v] * factor))
+    return out
+
+
+def _improves(candidate: CalibrationRound, best: CalibrationRound) -> bool:
+    """A lower measured bottleneck than ``best``'s by more than the spread of both measurements."""
+    noise = max(candidate.bottleneck_spread_us, best.bottleneck_spread_us)
+    return candidate.measured_bottleneck_us < best.measured_bottleneck_us - noise

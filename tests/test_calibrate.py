@@ -1,0 +1,101 @@
+"""Calibration: predicted part times against the parts measured on the real onert device, weights corrected."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+import pytest
+
+from devices import open_device
+from devices.stats import summarize
+from solver.commands import partition as partition_command
+from solver.deploy.calibrate import CalibrationRound, CalibrationSettings, calibrate, corrected_weights
+from solver.errors import UsageError
+from solver.io.tflite import read_model
+from tests.traces import write_chrome_trace
+
+QUICK = CalibrationSettings(max_rounds=3, repeats=5, warmup=1)
+
+
+def _round(parts, weights, runs_us):
+    ids = sorted(set(parts))
+    predicted = [float(sum(w for w, p in zip(weights, parts) if p == k)) for k in ids]
+    return CalibrationRound(0, parts, ids, weights, predicted, [summarize(r) for r in runs_us])
+
+
+def test_correction_matches_the_measurement_up_to_its_noise():
+    weights = [100, 300, 50, 50, 400]
+    parts = [0, 0, 1, 1, 1]
+    # Part 0: 400 us predicted, 800 measured without spread: fully corrected. Part 1: 500 predicted,
+    # 550 measured with an IQR of 100 (18%): within the noise, left alone.
+    measured = _round(parts, weights, [[800, 800, 800], [450, 550, 650]])
+    after = corrected_weights(weights, measured)
+    assert after[:2] == [200, 600]
+    assert after[2:] == weights[2:]
+    slower = _round(parts, weights, [[400] * 3, [900, 1000, 1100]])  # part 1 twice as slow, IQR 10%
+    after = corrected_weights(weights, slower)
+    factor = math.exp(math.log(2) - 0.1)
+    assert after[2:] == [round(w * factor) for w in weights[2:]]
+
+
+def test_settings_refuse_what_cannot_calibrate():
+    with pytest.raises(UsageError, match="calibration rounds must be an integer of at least 2, not 1"):
+        CalibrationSettings(max_rounds=1)
+    with pytest.raises(UsageError, match="timed runs per part must be an integer of at least 3"):
+        CalibrationSettings(repeats=2)
+
+
+@pytest.fixture(scope="module")
+def traced(tflite_model, tmp_path_factory):
+    """branchy_cnn with a trace whose op times are all 100 us: a poor prediction to calibrate."""
+    model = tflite_model("branchy_cnn")
+    trace = write_chrome_trace(tmp_path_factory.mktemp("calibrate") / "trace.json", read_model(model), [[100] * 11] * 3)
+    return model, trace
+
+
+def test_calibrate_measures_every_part_for_at_least_two_rounds(traced):
+    model, _ = traced
+    weights = [100] * 11
+    solves = []
+
+    def solve(w):
+        solves.append(w)
+        return [0] * 5 + [1] * 6
+
+    result = calibrate(model, [0] * 5 + [1] * 6, weights, solve, open_device("local", cache=False), QUICK)
+    assert 2 <= len(result.rounds) <= QUICK.max_rounds
+    first = result.rounds[0]
+    assert first.predicted_us == [500.0, 600.0] and first.part_ids == [0, 1]
+    assert all(s.n == QUICK.repeats and s.median > 0 for r in result.rounds for s in r.measured)
+    assert solves[0] == corrected_weights(weights, first)  # the re-solve sees the corrected weights
+    assert result.rounds[1].predicted_us == [sum(solves[0][:5]), sum(solves[0][5:])]
+    assert result.best in range(len(result.rounds)) and result.stop_reason
+
+
+def test_partition_calibrate_json(traced, tmp_path, capsys):
+    model, trace = traced
+    parser = argparse.ArgumentParser()
+    partition_command.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["partition", str(model), str(trace), "-k", "2", "--exact", "--time-limit", "10",
+                              "--calibrate", "3", "--out", str(tmp_path / "map.json"), "--json"])
+    assert args.run(args) == 0
+    document = json.loads(capsys.readouterr().out)
+    rounds = document["calibration"]
+    assert 2 <= len(rounds) <= 3
+    for r in rounds:
+        assert len(r["predicted_us"]) == len(r["measured_us"]) == 2
+        assert all(m > 0 for m in r["measured_us"]) and r["measured_bottleneck_us"] == max(r["measured_us"])
+    best = document["calibration_result"]["best_round"]
+    assert document["partition_map"] == rounds[best]["partition_map"]
+    assert json.loads((tmp_path / "map.json").read_text())["partition_map"] == rounds[best]["partition_map"]
+
+
+def test_calibrate_needs_exact(traced, tmp_path):
+    model, trace = traced
+    parser = argparse.ArgumentParser()
+    partition_command.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["partition", str(model), str(trace), "-k", "2", "--calibrate"])
+    with pytest.raises(UsageError, match="--calibrate needs the exact solver"):
+        args.run(args)
