@@ -12,7 +12,8 @@ from pathlib import Path
 from solver.errors import UsageError
 from solver.io.files import read_json, write_json
 
-_DEVICE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_DEVICE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_PART_ID = re.compile(r"[0-9]{1,9}")
 
 
 def write_partition_map(
@@ -31,22 +32,30 @@ def read_partition_map(path: str | Path, num_ops: int) -> list[int]:
     Raises
     ------
     UsageError
-        The file is missing, is not JSON, lacks ``partition_map``, holds non-integers or negative
-        ids, has the wrong length, or disagrees with its ``num_partitions``.
+        The file is missing, is not JSON, lacks ``partition_map``, has the wrong length, holds a part id
+        that is not an integer in ``0..num_ops-1``, or disagrees with its ``num_partitions``.
     """
     path = Path(path)
     data = read_json(path, "partition map", UsageError)
     parts = data.get("partition_map") if isinstance(data, dict) else None
     if not isinstance(parts, list):
         raise UsageError(f"{path}: no 'partition_map' list")
-    if not all(isinstance(p, int) and not isinstance(p, bool) and p >= 0 for p in parts):
-        raise UsageError(f"{path}: 'partition_map' must hold non-negative integers")
     if len(parts) != num_ops:
         raise UsageError(f"{path}: 'partition_map' has {len(parts)} entries, the model has {num_ops} operators")
+    # K parts of n ops number at most n parts: a larger id is refused before anything is sized by it.
+    bad = next((i for i, p in enumerate(parts) if not _is_int(p) or not 0 <= p < num_ops), None)
+    if bad is not None:
+        raise UsageError(f"{path}: 'partition_map' entry {bad} is {parts[bad]!r}; part ids must be non-negative "
+                         f"integers below {num_ops}, the number of operators")  # fmt: skip
     declared = data.get("num_partitions")
-    if declared is not None and (not isinstance(declared, int) or (parts and max(parts) >= declared)):
-        raise UsageError(f"{path}: 'num_partitions' is {declared!r} but the map uses part {max(parts, default=0)}")
+    if declared is not None and (not _is_int(declared) or not max(parts, default=0) < declared <= max(num_ops, 1)):
+        raise UsageError(f"{path}: 'num_partitions' is {declared!r}; the map uses part {max(parts, default=0)} "
+                         f"and the model has {num_ops} operators")  # fmt: skip
     return parts
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def read_placement(path: str | Path, parts: list[int]) -> dict[int, str] | None:
@@ -67,9 +76,9 @@ def read_placement(path: str | Path, parts: list[int]) -> dict[int, str] | None:
         raise UsageError(f"{path}: 'placement' must map part ids to device names")
     devices = {}
     for key, name in placement.items():
-        if not str(key).isdigit() or not isinstance(name, str) or not _DEVICE_NAME.fullmatch(name):
+        if not _PART_ID.fullmatch(key) or not isinstance(name, str) or not _DEVICE_NAME.fullmatch(name):
             raise UsageError(f"{path}: placement {key!r}: {name!r} is not a part id and a device name "
-                             "(letters, digits, '-', '_' and '.')")  # fmt: skip
+                             "(1 to 64 letters, digits, '-', '_' and '.')")  # fmt: skip
         devices[int(key)] = name
     missing = sorted(set(parts) - set(devices))
     if missing:
