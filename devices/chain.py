@@ -33,6 +33,7 @@ class Stage:
     path: Path
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
+    backends: str | None = None  # onert backends of this stage alone (None: the chain's)
 
 
 @contextmanager
@@ -121,7 +122,7 @@ class ChainRunner:
 
     def __init__(self, stages: Sequence[Stage], backends: str = "cpu", env: Mapping[str, str] | None = None):
         self.stages = list(stages)
-        self.runners = [ModelRunner(s.path, backends, env) for s in self.stages]
+        self.runners = [ModelRunner(s.path, s.backends or backends, env) for s in self.stages]
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """All tensors the chain produces (and the feeds), by name."""

@@ -58,7 +58,8 @@ def test_conn_json_is_circle_partitioners_format(skip_split):
     conn = json.loads(skip_split.conn_json.read_text())
     assert skip_split.conn_json.name == "skip_chain.conn.json"
     assert set(conn) == {"source", "parts"}
-    assert (skip_split.out_dir / conn["source"]["file"]).resolve() == skip_split.model.resolve()
+    assert "/" not in conn["source"]["file"]  # a file of the split directory, as circle-partitioner's work folder
+    assert (skip_split.out_dir / conn["source"]["file"]).read_bytes() == skip_split.model.read_bytes()
     assert conn["source"]["inputs"] == list(skip_split.model_inputs)
     assert [p["file"] for p in conn["parts"]] == [p.file for p in skip_split.parts]
     skipped = conn["parts"][0]["outputs"]

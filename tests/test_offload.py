@@ -188,3 +188,45 @@ def test_delegate_plan_claims_every_supported_op_even_when_it_does_not_pay():
     assert [problem.backends[b] for b in backend] == ["cpu", "npu", "cpu"]
     result = offload(problem, "exact", time_limit=20, workers=2)
     assert result.metrics.num_parts == 1 and result.metrics.latency < result.baselines["delegate"].latency
+
+
+def test_a_cpu_and_ruy_split_verifies_with_each_part_on_its_backend_and_runs(branchy_cnn, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from solver.io.tflite import read_model
+    from tests.traces import write_chrome_trace
+
+    model = read_model(branchy_cnn)
+    trace = write_chrome_trace(tmp_path / "t.json", model, [[100.0] * model.num_ops] * 2)
+    (tmp_path / "p.json").write_text(json.dumps({
+        "devices": [{"name": "cpu"}, {"name": "ruy", "speed": 4, "supports": ["CONV_2D", "FULLY_CONNECTED"]}],
+        "default_link": {"bandwidth": 1e9, "latency_us": 5}}))  # fmt: skip
+    (tmp_path / "r.part").write_text("[partition]\nbackends=cpu,ruy\ndefault=cpu\ncomply=opcode\n[OPCODE]\nCONV_2D=ruy\n")
+
+    def solve(*argv):
+        done = subprocess.run([sys.executable, "-m", "solver", *map(str, argv)], capture_output=True, text=True,
+                              cwd=tmp_path)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    placed = solve("place", branchy_cnn, trace, "--platform", "p.json", "--rules", "r.part", "--algo",
+                   "circle-partitioner", "--out", "map.json", "--json")  # fmt: skip
+    assert placed["schema"] == "nnpart.offload/1" and "ruy" in placed["placement"].values()
+    convs = [v for v, op in enumerate(model.operators) if op.type == "CONV_2D"]
+    assert all(placed["backend_of_op"][v] == "ruy" for v in convs)
+    split = solve("split", branchy_cnn, "map.json", "--out", "parts", "--json")
+    assert split["verify"]["ok"] is True
+    stem = branchy_cnn.name.split(".")[0]
+    parts = tmp_path / "parts"
+    assert (parts / branchy_cnn.name).read_bytes() == branchy_cnn.read_bytes()
+    ini = (parts / f"{stem}.conn.ini").read_text()
+    assert ini.startswith(f"[source]\nfile={branchy_cnn.name}\n")
+    for k, backend in placed["placement"].items():
+        assert f"m{int(k) + 1}={stem}.{int(k) + 1:05d}_{backend}.tflite" in ini
+    assert (parts / "metadata" / "backends.cfg").read_text() == "BACKENDS=cpu;ruy\n"
+    ran = solve("run", "parts", "--rounds", "5", "--json")
+    assert ran["schema"] == "nnpart.run/1" and len(ran["parts"]) == placed["num_partitions"]
+    assert [p["backend"] for p in ran["parts"]] == [placed["placement"][str(k)] for k in range(len(ran["parts"]))]
+    assert 0 < ran["latency_ms"]["min"] <= ran["latency_ms"]["median"] <= ran["latency_ms"]["max"]

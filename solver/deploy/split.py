@@ -15,7 +15,6 @@ left out: they would name tensors the part does not have.
 from __future__ import annotations
 
 import copy
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -59,6 +58,7 @@ class SplitResult:
     model_outputs: tuple[str, ...]
     conn_json: Path
     manifest: Path
+    conn_ini: Path | None = None
     loads_us: list[float] | None = None  # predicted time of each part, when op weights were given
     notes: list[str] = field(default_factory=list)
 
@@ -72,6 +72,7 @@ class SplitResult:
             "model_outputs": list(self.model_outputs),
             "conn_json": str(self.conn_json),
             "manifest": str(self.manifest),
+            "conn_ini": None if self.conn_ini is None else str(self.conn_ini),
             "loads_us": self.loads_us,
             "notes": list(self.notes),
         }
@@ -144,7 +145,9 @@ def split_model(
 
     ``out_dir`` becomes an nnpackage: one .tflite per non-empty part, named like circle-partitioner's
     ``<stem>.<5-digit number from 1>_<device>.tflite`` (the device of the part in ``placement``, part id ->
-    device name, else ``cpu``); ``metadata/MANIFEST`` (1.3); ``<stem>.conn.json``;
+    device name, else ``cpu``); ``metadata/MANIFEST`` (1.3) and the ``metadata/backends.cfg`` it names;
+    ``<stem>.conn.json`` and ``<stem>.conn.ini``, whose source is a copy of the model in ``out_dir`` (as
+    circle-partitioner keeps its input in its work folder, so the directory moves to a device whole);
     and ``split.json`` (nnpart's record: source model, partition map, ops of each part and, when
     ``op_weights`` (per-op time in us) is given, each part's predicted load). Nothing is written
     until every part is encoded and both connection files are checked.
@@ -187,21 +190,26 @@ def split_model(
         model_outputs=tuple(names[t] for t in model.outputs),
         conn_json=out_dir / f"{stem}.conn.json",
         manifest=out_dir / MANIFEST,
+        conn_ini=out_dir / f"{stem}.conn.ini",
         loads_us=[sum(op_weights[v] for v in p.ops) for p in plans] if op_weights is not None else None,
     )
     empty = sorted(set(range(max(parts, default=-1) + 1)) - set(parts))
     if empty:
         result.notes.append(f"empty parts {empty} were skipped; {len(files)} part models were written")
     encoded = {p.file: _part_bytes(whole, plan, names) for p, plan in zip(files, plans)}
-    source = os.path.relpath(model_path.resolve(), out_dir.resolve())
+    source = model_path.name
     conn = connections.conn_dict(result.parts, result.model_inputs, result.model_outputs, source)
     manifest = connections.manifest_dict(result.parts, result.model_inputs, result.model_outputs)
     connections.validate_conn(conn, result.conn_json)
     connections.validate_manifest(manifest, files, result.model_inputs, result.model_outputs, result.manifest)
     for name, data in encoded.items():
         write_atomic(out_dir / name, data)
+    if (out_dir / source).resolve() != model_path.resolve():
+        write_atomic(out_dir / source, model_path.read_bytes())
     write_json(result.conn_json, conn, indent=2)
+    write_atomic(result.conn_ini, connections.conn_ini(result.parts, result.model_inputs, result.model_outputs, source).encode())
     write_json(result.manifest, manifest, indent=2)
+    write_atomic(result.manifest.parent / connections.BACKENDS_CONFIG, connections.backends_config(files).encode())
     write_json(out_dir / SPLIT_JSON, _record(result, source, parts), indent=2)
     return result
 
@@ -210,6 +218,7 @@ def _record(result: SplitResult, source: str, parts: list[int]) -> dict:
     return {
         "source": source,
         "conn": result.conn_json.name,
+        "conn_ini": result.conn_ini.name if result.conn_ini else None,
         "partition_map": list(parts),
         "model_inputs": list(result.model_inputs),
         "model_outputs": list(result.model_outputs),
@@ -247,6 +256,7 @@ def read_split(out_dir: str | Path) -> SplitResult:
             model_outputs=tuple(record["model_outputs"]),
             conn_json=out_dir / record["conn"],
             manifest=out_dir / MANIFEST,
+            conn_ini=out_dir / record["conn_ini"] if record.get("conn_ini") else None,
             loads_us=record.get("loads_us"),
             notes=list(record.get("notes", [])),
         )

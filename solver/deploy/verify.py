@@ -1,6 +1,7 @@
 """Numerical check of a split: the parts, run in order, compute what the whole model computes.
 
-Both run with the real onert runtime (cpu backend) on the same seeded inputs. Each model output is
+Both run with the real onert runtime on the same seeded inputs: the whole model on cpu, each part on its own
+device's backend (``ruy`` parts on ruy; cpu for a device onert does not have), each part its own session. Each model output is
 compared elementwise: ``|parts - whole| <= atol + rtol * max|whole|`` must hold everywhere, so the
 relative error is measured against the output's scale (random-weight softmax outputs are nearly
 uniform, so the scale of the logits matters, not of single elements).
@@ -26,6 +27,7 @@ from devices.chain import ChainRunner, ModelRunner, Stage, probe_load
 from devices.inputs import seeded_inputs
 from solver.errors import CheckError, UsageError
 from solver.deploy.split import SplitResult, read_split, split_model
+from solver.io.connections import onert_backends
 from solver.io.tflite import Model, uncompressed
 
 
@@ -115,7 +117,7 @@ def verify_split(split: SplitResult | str | Path, settings: VerifySettings = Ver
         whole = ModelRunner(plain, env=env)
         inputs = seeded_inputs(whole.input_specs(), settings.seed)
         reference = whole.run(inputs)
-    chain = ChainRunner([Stage(split.out_dir / p.file, p.inputs, p.outputs) for p in split.parts], env=env)
+    chain = ChainRunner(part_stages(split), env=env)
     produced = chain.run(dict(zip(split.model_inputs, inputs)))
     checks = [
         _compare(name, produced[name], ref, settings) for name, ref in zip(split.model_outputs, reference)
@@ -124,6 +126,11 @@ def verify_split(split: SplitResult | str | Path, settings: VerifySettings = Ver
     if settings.probe_package:
         result.package = probe_load(split.out_dir)
     return result
+
+
+def part_stages(split: SplitResult) -> list[Stage]:
+    """The parts as stages of a chain, each on its own device's onert backend (cpu for a device onert lacks)."""
+    return [Stage(split.out_dir / p.file, p.inputs, p.outputs, onert_backends(p.device)) for p in split.parts]
 
 
 def _compare(name: str, got: np.ndarray, ref: np.ndarray, settings: VerifySettings) -> OutputCheck:

@@ -10,6 +10,13 @@ Both name each part's device (a placement's, else ``cpu``): in its file name as 
 (``<stem>.<NNNNN>_<device>``), and in a ``device`` key per conn.json part and a ``devices`` list beside the
 MANIFEST's ``models`` (keys ONE's readers do not know and skip).
 
+circle-partitioner's ``<name>.conn.ini`` holds what conn.json holds, in its INI form (``[source]`` with ``file``,
+``iN``, ``oN``; ``[models]`` with ``mN``; a section per part). The MANIFEST's ``configs`` names
+``metadata/backends.cfg``, the configuration onert reads when it loads a package (the first file of
+``configs``, ``KEY=VALUE`` lines applied to the package's session): ``BACKENDS`` lists the onert backends the
+parts use, cpu first (the only one that runs every op, and onert takes the first as every op's default).
+Which part runs where is the ``devices`` list; docs/backends.md says how each part's session is configured.
+
 Both are built from the same parts (:class:`PartFile`, in pipeline order) and checked against them: the names on
 the two ends of every connection agree, every triple has three fields and points at a real
 input/output, and no ``to`` is also a package input. A model input read by several parts appears in
@@ -26,6 +33,35 @@ from pathlib import Path
 from solver.errors import CheckError
 
 MANIFEST_VERSION = ("1", "3", "0")
+BACKENDS_CONFIG = "backends.cfg"  # in metadata/, named by the MANIFEST's configs
+# Backends of the onert runtime (the PyPI wheel ships cpu and ruy); other device names are not onert's.
+ONERT_BACKENDS = ("cpu", "ruy", "xnnpack", "acl_cl", "acl_neon", "gpu_cl", "trix")
+
+
+def onert_backends(device: str) -> str:
+    """The onert ``backends`` string that runs a part of ``device``: the device when it is an onert backend
+    (alone: a part holds only ops its backend runs, and onert has no fallback), else cpu."""
+    return device if device in ONERT_BACKENDS else "cpu"
+
+
+def backends_config(parts: Sequence[PartFile]) -> str:
+    """``metadata/backends.cfg``: ``BACKENDS`` with every onert backend the parts use, cpu first."""
+    used = sorted({onert_backends(p.device) for p in parts} | {"cpu"}, key=lambda b: (b != "cpu", b))
+    return f"BACKENDS={';'.join(used)}\n"
+
+
+def conn_ini(parts: Sequence[PartFile], model_inputs: Sequence[str], model_outputs: Sequence[str],
+             source_file: str) -> str:
+    """circle-partitioner's ``<name>.conn.ini``: the same connections as :func:`conn_dict`, as INI text."""
+
+    def io(inputs: Sequence[str], outputs: Sequence[str]) -> list[str]:
+        return [f"i{k + 1}={name}" for k, name in enumerate(inputs)] + [f"o{k + 1}={name}" for k, name in enumerate(outputs)]
+
+    lines = ["[source]", f"file={source_file}", *io(model_inputs, model_outputs), "", "[models]"]
+    lines += [f"m{k + 1}={p.file}" for k, p in enumerate(parts)]
+    for p in parts:
+        lines += ["", f"[{p.file}]", f"file={p.file}", *io(p.inputs, p.outputs)]
+    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)
@@ -72,7 +108,7 @@ def manifest_dict(parts: Sequence[PartFile], model_inputs: Sequence[str], model_
         "major-version": major,
         "minor-version": minor,
         "patch-version": patch,
-        "configs": [],
+        "configs": [BACKENDS_CONFIG],
         "models": [p.file for p in parts],
         "model-types": ["tflite"] * len(parts),
         "devices": [p.device for p in parts],
