@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from solver.deploy.pipeline import PipelineComparison
 from solver.deploy.profiling import ProfileResult
+from solver.deploy.sequential import SequentialRun
 from solver.deploy.split import SplitResult
 from solver.deploy.verify import VerifyResult
 
@@ -90,4 +91,22 @@ def profile_table(result: ProfileResult, top: int = 15) -> str:
         lines.append(f"{'':>5}  ... {len(result.rows) - top} more ops {'':<10} {rest:>10.1f} {100 * rest / total:>6.1f}%")
     lines.append(f"{'':>5}  {'total of op medians':<31} {result.total_us:>10.1f} {100.0:>6.1f}%")
     lines.extend(f"note: {n}" for n in result.notes)
+    return "\n".join(lines)
+
+
+def sequential_text(run: SequentialRun) -> str:
+    """End-to-end latency of the parts run in sequence with its spread, per part, and the whole model on cpu."""
+    split, loads = run.split, run.split.loads_us
+
+    def spread(s) -> str:
+        return f"{s.median:9.2f} ms  (min {s.min:.2f}, IQR {s.q25:.2f}-{s.q75:.2f}, max {s.max:.2f})"
+
+    lines = [f"{split.out_dir}: {len(split.parts)} parts run in sequence, {run.rounds} rounds, "
+             f"load average {' '.join(f'{x:.2f}' for x in run.load_average)}", ""]  # fmt: skip
+    for k, (p, backend, s) in enumerate(zip(split.parts, run.backends, run.part_ms)):
+        predicted = f", predicted {loads[k] / 1000:.2f} ms" if loads else ""
+        lines.append(f"  {p.file} on {backend}: {spread(s)}{predicted}")
+    predicted = f" (predicted {sum(loads) / 1000:.2f} ms, hand-offs not included)" if loads else ""
+    lines += ["", f"end to end      {spread(run.latency_ms)}{predicted}",
+              f"whole on cpu    {spread(run.whole_ms)}"]  # fmt: skip
     return "\n".join(lines)

@@ -1,0 +1,91 @@
+"""``solve run``: the parts of a split run one after another, each on its backend, timed end to end.
+
+Each part is its own onert session on its device's backend (as ``solve verify`` runs them); one round feeds the
+model inputs (seeded), runs every part in order and hands tensors along by name. The whole model on cpu runs in
+the same rounds, interleaved, so both see the same machine load. After ``warmup`` rounds (the first prepares
+the sessions) ``rounds`` rounds are timed with ``time.perf_counter``: end-to-end, per part, and the whole model.
+The machine's load average is recorded beside them: on a shared machine it says how much to trust the spread.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from devices.base import DEFAULT_EXECUTOR
+from devices.chain import ModelRunner
+from devices.inputs import seeded_inputs
+from devices.stats import Summary, summarize
+from solver.deploy.split import SplitResult, read_split
+from solver.deploy.verify import check_executor, part_stages
+from solver.errors import UsageError
+from solver.io.tflite import uncompressed
+
+
+@dataclass
+class SequentialRun:
+    """Measured end-to-end latency of the parts run in sequence, per part, and of the whole model on cpu."""
+
+    split: SplitResult
+    backends: list[str]
+    latency_ms: Summary
+    part_ms: list[Summary]
+    whole_ms: Summary
+    rounds: int
+    load_average: tuple[float, float, float]
+
+    def to_json(self) -> dict:
+        loads = self.split.loads_us
+        return {
+            "dir": str(self.split.out_dir),
+            "rounds": self.rounds,
+            "latency_ms": self.latency_ms.to_json(),
+            "whole_cpu_ms": self.whole_ms.to_json(),
+            "predicted_ms": None if loads is None else sum(loads) / 1000,
+            "parts": [{"file": p.file, "backend": b, "ms": s.to_json(),
+                       "predicted_ms": None if loads is None else loads[k] / 1000}
+                      for k, (p, b, s) in enumerate(zip(self.split.parts, self.backends, self.part_ms))],  # fmt: skip
+            "load_average": list(self.load_average),
+        }
+
+
+def run_sequential(split: SplitResult | str, rounds: int = 20, warmup: int = 2, seed: int = 0,
+                   executor: str = DEFAULT_EXECUTOR) -> SequentialRun:  # fmt: skip
+    """Time the parts of ``split`` run in sequence (see the module docstring).
+
+    Raises
+    ------
+    UsageError
+        ``rounds`` < 1 or ``warmup`` < 0, an unknown executor, or an unreadable split directory.
+    devices.chain.RunError
+        onert cannot load or run a part.
+    """
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise UsageError(f"--rounds must be an integer >= 1, not {rounds!r}")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise UsageError(f"--warmup must be an integer >= 0, not {warmup!r}")
+    check_executor(executor)
+    split = split if isinstance(split, SplitResult) else read_split(split)
+    env = {"EXECUTOR": executor}
+    stages = part_stages(split)
+    runners = [ModelRunner(s.path, s.backends or "cpu", env) for s in stages]
+    with uncompressed(split.model) as plain:
+        whole = ModelRunner(plain, env=env)
+        inputs = seeded_inputs(whole.input_specs(), seed)
+        total, per_part, alone = [], [[] for _ in stages], []
+        for r in range(warmup + rounds):
+            tensors = dict(zip(split.model_inputs, inputs))
+            start = time.perf_counter()
+            for k, (stage, runner) in enumerate(zip(stages, runners)):
+                begin = time.perf_counter()
+                tensors.update(zip(stage.outputs, runner.run([tensors[n] for n in stage.inputs])))
+                if r >= warmup:
+                    per_part[k].append((time.perf_counter() - begin) * 1000)
+            end = time.perf_counter()
+            whole.run(inputs)
+            if r >= warmup:
+                total.append((end - start) * 1000)
+                alone.append((time.perf_counter() - end) * 1000)
+    return SequentialRun(split, [s.backends or "cpu" for s in stages], summarize(total),
+                         [summarize(t) for t in per_part], summarize(alone), rounds, os.getloadavg())  # fmt: skip
