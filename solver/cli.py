@@ -52,6 +52,10 @@ COMMANDS = {
     "pareto": Command("solver.commands.pareto", "search the time-vs-memory Pareto front of backend assignments"),
     "split": Command("solver.commands.split", "write one runnable .tflite per part, the connection files, and verify them"),
     "verify": Command("solver.commands.verify", "check that the parts of a split compute the whole model's outputs"),
+    "run": Command(
+        "solver.commands.run",
+        "run the parts of a split one after another on their backends and measure the end-to-end latency",
+    ),
     "pipeline": Command(
         "solver.commands.pipeline", "measure the parts of a split as a pipeline against the prediction and the whole model"
     ),

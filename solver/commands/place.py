@@ -9,6 +9,7 @@ from solver.commands._exact import add_exact_arguments, map_path, progress, seco
 from solver.commands._problem import add_problem_arguments, problem_from_args
 
 OBJECTIVES = ("throughput", "latency")  # solver.placement.metrics.OBJECTIVES, without importing the solver
+OFFLOAD_ALGORITHMS = ("exact", "greedy", "delegate", "circle-partitioner")  # solver.placement.offload.ALGORITHMS
 
 
 def register(subparsers) -> None:
@@ -25,24 +26,47 @@ def register(subparsers) -> None:
     add_problem_arguments(parser)
     parser.add_argument("--platform", type=Path, required=True, metavar="P.json",
                         help="the devices and links (docs/platform-format.md)")
-    parser.add_argument("--objective", choices=OBJECTIVES, default="throughput",
-                        help="throughput (default: the slowest device or link) or latency (longest path)")
+    parser.add_argument("--objective", choices=OBJECTIVES,
+                        help="throughput (default: the slowest device or link) or latency (longest path); "
+                             "offloading minimises latency only")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the greedy's chains (default 0)")
     parser.add_argument("--out", type=Path, metavar="FILE",
                         help="where to write partition_map.json with its placement (default: next to MODEL)")
     parser.add_argument("--json", action="store_true", help="print the placement as JSON instead of the report")
     add_exact_arguments(parser, "the objective", "cut (edges between devices) and/or bytes (sent over links)")
+    offload = parser.add_argument_group(
+        "offloading to backends (docs/backends.md)",
+        "Any of these options (or --offload) choose the backend of every op instead: a device is a backend, "
+        "a backend may run several parts one after another, and the objective is the sequential end-to-end "
+        "latency with a hand-off cost per tensor crossing parts.")  # fmt: skip
+    offload.add_argument("--offload", action="store_true", help="offload to backends (implied by the options below)")
+    offload.add_argument("--rules", type=Path, metavar="FILE.part",
+                         help="circle-partitioner's partition file: backends, default, comply, [OPCODE], [OP]")
+    offload.add_argument("--exclude-ops", default="", metavar="TYPE,...",
+                         help="op types kept on the default backend (optimize_for's excluded_ops)")
+    offload.add_argument("--min-part-ops", type=int, metavar="N", help="every part has at least N ops (default 1)")
+    offload.add_argument("--max-parts", type=int, metavar="N", help="at most N parts in all")
+    offload.add_argument("--algo", choices=OFFLOAD_ALGORITHMS,
+                         help="exact (CP-SAT, the default with --exact), greedy (the default otherwise), delegate "
+                              "(TFLite-delegate style) or circle-partitioner (its grouping of the rules' backends)")  # fmt: skip
     parser.set_defaults(run=run)
 
 
+def _offloading(args: argparse.Namespace) -> bool:
+    return bool(args.offload or args.rules or args.exclude_ops or args.min_part_ops is not None
+                or args.max_parts is not None or args.algo)  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
+    if _offloading(args):
+        return _run_offload(args)
     from solver.commands._output import print_json
     from solver.io.partition_map import write_partition_map
     from solver.io.platform import read_platform
     from solver.placement.place import PlaceSettings, place
     from solver.placement.report import format_placement
 
-    settings = PlaceSettings(objective=args.objective, exact=args.exact, time_limit=args.time_limit,
+    settings = PlaceSettings(objective=args.objective or "throughput", exact=args.exact, time_limit=args.time_limit,
                              workers=args.workers, seed=args.seed, secondary=secondary_names(args),
                              slack=args.slack)  # fmt: skip
     out = map_path(args)
@@ -54,5 +78,36 @@ def run(args: argparse.Namespace) -> int:
         print_json("place", {**result.to_json(), "partition_map_file": str(out)})
     else:
         print(format_placement(result))
+        print(f"wrote {out}")
+    return 0
+
+
+def _run_offload(args: argparse.Namespace) -> int:
+    from solver.commands._output import print_json
+    from solver.errors import UsageError
+    from solver.io.partition_map import write_partition_map
+    from solver.io.partrules import read_rules
+    from solver.io.platform import read_platform
+    from solver.placement.offload import OffloadSettings, offload_model
+    from solver.placement.report import format_offload
+
+    if args.objective == "throughput":
+        raise UsageError("offloading minimises the end-to-end latency; --objective throughput places one part per device")
+    if args.secondary or args.slack:
+        raise UsageError("--secondary and --slack are not used when offloading")
+    algo = args.algo or ("exact" if args.exact else "greedy")
+    settings = OffloadSettings(algo=algo, min_part_ops=1 if args.min_part_ops is None else args.min_part_ops,
+                               max_parts=args.max_parts, time_limit=args.time_limit, workers=args.workers,
+                               exclude_ops=tuple(t.strip() for t in args.exclude_ops.split(",") if t.strip()))  # fmt: skip
+    out = map_path(args)
+    platform = read_platform(args.platform)
+    rules = read_rules(args.rules) if args.rules else None
+    problem = problem_from_args(args)
+    result = offload_model(problem, platform, settings, rules, on_progress=progress("latency") if algo == "exact" else None)
+    write_partition_map(out, result.metrics.parts, result.metrics.num_parts, placement=result.placement)
+    if args.json:
+        print_json("offload", {**result.to_json(), "partition_map_file": str(out)})
+    else:
+        print(format_offload(result))
         print(f"wrote {out}")
     return 0
