@@ -82,7 +82,7 @@ def test_command_prints_progress(branchy_cnn, tmp_path, capsys, monkeypatch):
     out = tmp_path / "bf.json"
     assert main(["brute-force", str(branchy_cnn), "--out", str(out), "--repeats", "1"]) == 0
     captured = capsys.readouterr()
-    assert "[4/4]" in captured.err and "measured 4" in captured.out
+    assert "done, 4/4 points" in captured.err and "measured 4" in captured.out
     assert main(["brute-force", str(branchy_cnn), "--out", str(out), "--repeats", "1", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["schema"] == "nnpart.brute_force/1" and printed["points"] == 4 and printed["out"] == str(out)

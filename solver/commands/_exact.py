@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from solver.errors import UsageError
 from solver.partitioning.settings import SECONDARY
-
 
 
 def add_exact_arguments(parser: argparse.ArgumentParser, objective: str, secondary: str) -> argparse._ArgumentGroup:
@@ -20,6 +18,9 @@ def add_exact_arguments(parser: argparse.ArgumentParser, objective: str, seconda
     exact.add_argument("--exact", action="store_true",
                        help="solve exactly with OR-Tools CP-SAT; reports OPTIMAL, or FEASIBLE with the proven "
                             "bound and gap when the time limit stops it; Ctrl-C keeps the best so far")  # fmt: skip
+    exact.add_argument("--quiet", action="store_true",
+                       help="no progress line on stderr (by default a solve longer than a second shows its "
+                            "incumbent, bound and time left)")  # fmt: skip
     exact.add_argument("--time-limit", type=float, default=60.0, metavar="T",
                        help="seconds for the whole search, heuristics included (default 60)")
     exact.add_argument("--workers", type=int, metavar="W", help="CP-SAT worker threads (default: all cores)")
@@ -47,10 +48,24 @@ def map_path(args: argparse.Namespace) -> Path:
     return out
 
 
-def progress(what: str):
-    """A progress line printer for the exact solver: ``[  12.0 s] <what> 123, bound 120``."""
+def exact_progress(args: argparse.Namespace):
+    """The progress of an exact solve (a ``solver.progress.Progress`` timed against the time limit).
 
-    def show(incumbent: int, bound: int, elapsed: float) -> None:
-        print(f"[{elapsed:7.1f} s] {what} {incumbent}, bound {bound}", file=sys.stderr, flush=True)
+    Silent without ``--exact`` or with ``--quiet``. Use::
 
-    return show
+        with exact_progress(args) as shown:
+            partition(..., on_progress=shown.callback(bounds_text("bottleneck")))
+    """
+    from solver.progress import Progress
+
+    return Progress("exact solve", total=args.time_limit, unit="s", quiet=args.quiet or not args.exact)
+
+
+def bounds_text(what: str):
+    """``describe(incumbent, bound)`` -> ``bottleneck 123, bound 120 (gap 2.4%)``: an exact solver's state."""
+
+    def describe(incumbent: int, bound: int) -> str:
+        gap = (incumbent - bound) / incumbent if incumbent else 0.0
+        return f"{what} {incumbent}, bound {bound} (gap {gap:.1%})"
+
+    return describe

@@ -33,6 +33,7 @@ def register(subparsers) -> None:
                         help=f"refuse a larger space (default {DEFAULT_MAX_POINTS})")
     parser.add_argument("--force", action="store_true", help="enumerate a space larger than --max-points anyway")
     parser.add_argument("--json", action="store_true", help="print the result as JSON (schema nnpart.brute_force/1)")
+    parser.add_argument("--quiet", action="store_true", help="no progress line on stderr")
     add_device_arguments(parser)
     parser.set_defaults(run=run)
 
@@ -40,6 +41,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from solver.assignment.bruteforce import brute_force, checkpoint_path
     from solver.assignment.report import brute_force_line
+    from solver.progress import Progress
 
     settings = BruteForceSettings(
         mode=args.mode, backends=split_backends(args.backends), warmup=args.warmup, repeats=args.repeats,
@@ -48,10 +50,11 @@ def run(args: argparse.Namespace) -> int:
 
     def progress(done: int, total: int, entry: dict) -> None:
         what = f"{entry['time']} ms, {entry['memory']} KB" if entry.get("valid", True) else f"invalid: {entry['reason']}"
-        print(f"[{done}/{total}] id {entry['id']}: {what}", file=sys.stderr, flush=True)
+        shown.update(done=done, total=total, status=f"id {entry['id']}: {what}")
 
     try:
-        result = brute_force(args.model, device_from_args(args), args.out, settings, progress)
+        with Progress("brute force", unit="points", quiet=args.quiet) as shown:
+            result = brute_force(args.model, device_from_args(args), args.out, settings, progress)
     except KeyboardInterrupt:
         print(f"interrupted; progress kept in {checkpoint_path(args.out)}: run the same command to resume",
               file=sys.stderr)  # fmt: skip

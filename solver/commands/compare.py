@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from solver.commands._problem import add_problem_arguments, problem_from_args
@@ -30,6 +29,7 @@ def register(subparsers) -> None:
                         help="random topological orders MinMax tries (default 10)")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the heuristics (default 0)")
     parser.add_argument("--json", action="store_true", help="print the comparison as JSON instead of a table")
+    parser.add_argument("--quiet", action="store_true", help="no progress line on stderr")
     parser.add_argument("--plot", type=Path, metavar="FILE",
                         help="also draw the bottleneck per K of each method into FILE (png, svg or pdf)")
     parser.set_defaults(run=run)
@@ -43,9 +43,8 @@ def run(args: argparse.Namespace) -> int:
     settings = CompareSettings(num_parts=_num_parts(args.num_parts), time_limit=args.time_limit,
                                workers=args.workers, runs=args.runs, seed=args.seed)  # fmt: skip
     problem = problem_from_args(args)
-    comparison = compare(problem, settings, on_progress=_progress if sys.stderr.isatty() else None)
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
+    with _ProgressPerK(settings.time_limit, args.quiet) as shown:
+        comparison = compare(problem, settings, on_progress=shown.update)
     if args.json:
         print_json("compare", comparison.to_json())
     else:
@@ -63,5 +62,28 @@ def _num_parts(text: str) -> tuple[int, ...]:
     return values
 
 
-def _progress(k: int, incumbent: int, bound: int, elapsed: float) -> None:
-    print(f"\rK={k}: best {incumbent}, bound {bound}, {elapsed:.1f} s", end="", file=sys.stderr, flush=True)
+class _ProgressPerK:
+    """One progress line per K's exact solve (``solver.progress``), each timed against the time limit."""
+
+    def __init__(self, time_limit: float, quiet: bool):
+        self.time_limit, self.quiet = time_limit, quiet
+        self.k, self.shown = None, None
+
+    def update(self, k: int, incumbent: int, bound: int, elapsed: float) -> None:
+        from solver.commands._exact import bounds_text
+        from solver.progress import Progress
+
+        if k != self.k:
+            self.close()
+            self.k, self.shown = k, Progress(f"K={k} exact solve", total=self.time_limit, unit="s", quiet=self.quiet)
+        self.shown.callback(bounds_text("bottleneck"))(incumbent, bound, elapsed)
+
+    def close(self) -> None:
+        if self.shown is not None:
+            self.shown.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

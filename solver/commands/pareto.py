@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from devices.base import MeasureSettings
@@ -65,9 +64,14 @@ def settings_from_args(args: argparse.Namespace) -> ParetoSettings:
     )
 
 
-def _progress(evaluator, e) -> None:
-    what = f"{e.time_ms:.3f} ms, {e.memory_kb / 1024:.1f} MB" if e.valid else f"invalid: {e.reason}"
-    print(f"[{evaluator.count}/{evaluator.budget}] id {e.point_id}: {what}", file=sys.stderr, flush=True)
+def _measured(shown):
+    """An ``on_measure(evaluator, evaluation)`` that shows the count, the budget and the last point measured."""
+
+    def on_measure(evaluator, e) -> None:
+        what = f"{e.time_ms:.3f} ms, {e.memory_kb / 1024:.1f} MB" if e.valid else f"invalid: {e.reason}"
+        shown.update(done=evaluator.count, total=evaluator.budget, status=f"id {e.point_id}: {what}")
+
+    return on_measure
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,12 +79,14 @@ def run(args: argparse.Namespace) -> int:
     from solver.assignment.report import front_table
     from solver.assignment.run import run_pareto
     from solver.io.files import write_json
+    from solver.progress import Progress
 
     settings = settings_from_args(args)
     pick = parse_pick(args.pick) if args.pick else None  # a bad --pick fails before any measurement
     live = settings.dump is None
     device = device_from_args(args, settings.device) if live else None
-    outcome = run_pareto(settings, device, on_measure=_progress if live and not args.quiet else None)
+    with Progress("Pareto search", unit="points", quiet=args.quiet) as shown:
+        outcome = run_pareto(settings, device, on_measure=_measured(shown))
     if args.out:
         write_json(args.out, outcome.estimator_dump())
     if args.plot:

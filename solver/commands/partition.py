@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from solver.commands._problem import add_problem_arguments, problem_from_args
 from solver.errors import UsageError
-from solver.commands._exact import add_exact_arguments, map_path, progress, secondary_names
+from solver.commands._exact import add_exact_arguments, bounds_text, exact_progress, map_path, secondary_names
 from solver.partitioning.settings import ALGORITHMS, PartitionSettings
 
 if TYPE_CHECKING:
+    from solver.partitioning.partition import PartitionResult
     from solver.partitioning.problem import PartitionProblem
 
 
@@ -49,6 +51,17 @@ def register(subparsers) -> None:
     exact = add_exact_arguments(parser, "the bottleneck", "cut (edge cut) and/or bytes (transfer bytes)")
     exact.add_argument("--memory-cap", type=int, metavar="BYTES",
                        help="most bytes of constant tensors (weights) any one part may hold")
+    exact.add_argument("--robust", nargs="?", const="worst", metavar="worst|quantile:Q",
+                       help="treat each run of the trace as a scenario and minimise the bottleneck of the worst "
+                            "run (default) or the Q quantile of the runs' bottlenecks (quantile:0.9 ignores the "
+                            "slowest tenth); reports the median-weight optimum and the robust one on every run; "
+                            "needs --exact and gets half its time limit")  # fmt: skip
+    parser.add_argument("--calibrate", nargs="?", const=4, type=int, metavar="ROUNDS",
+                        help="close the loop (needs --exact and a TFLite model): split the partition, measure every "
+                             "part on the local onert device (one at a time, the trace's threads), correct the op "
+                             "weights from the measured part times, re-solve, and repeat until the measured "
+                             "bottleneck stops improving, at most ROUNDS rounds (default 4, at least 2); keeps the "
+                             "round with the lowest measured bottleneck")  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -61,22 +74,79 @@ def run(args: argparse.Namespace) -> int:
     settings = PartitionSettings(
         num_parts=args.num_parts, algo=args.algo, runs=args.runs, seed=args.seed, exact=args.exact,
         time_limit=args.time_limit, workers=args.workers, secondary=secondary_names(args),
-        slack=args.slack, memory_cap=args.memory_cap,
+        slack=args.slack, memory_cap=args.memory_cap, robust=args.robust,
     )  # fmt: skip
+    calibration_settings = _calibration_settings(args, settings)
     problem = problem_from_args(args)
     if args.split and problem.model is None:
         raise UsageError(f"{problem.source}: --split needs a TFLite model, not a graph file")
+    if calibration_settings and problem.model is None:
+        raise UsageError(f"{problem.source}: --calibrate measures part models, so it needs a TFLite model")
     out = map_path(args)
-    result = partition(problem, settings, on_progress=progress("bottleneck") if args.exact else None)
+    with exact_progress(args) as shown:
+        result = partition(problem, settings, on_progress=shown.callback(bounds_text("bottleneck")))
+    calibration = None
+    if calibration_settings:
+        problem, result, calibration = _calibrate(problem, settings, result, calibration_settings, quiet=args.json)
     write_partition_map(out, result.parts, settings.num_parts)
     if args.json:
-        print_json("partition", {**problem.to_json(), **result.to_json(), "partition_map_file": str(out)})
+        extra = {"calibration": [r.to_json() for r in calibration.rounds],
+                 "calibration_result": calibration.to_json()} if calibration else {}
+        print_json("partition", {**problem.to_json(), **result.to_json(), **extra, "partition_map_file": str(out)})
     else:
         print(format_report(problem, result))
+        if calibration:
+            from solver.deploy.report import calibration_text
+
+            print(calibration_text(calibration))
         print(f"wrote {out}")
     if args.split:
         _split(problem, result.parts, args.split, quiet=args.json)
     return 0
+
+
+def _calibration_settings(args: argparse.Namespace, settings: PartitionSettings):
+    """The calibration's settings when --calibrate is given (checked before any work), else None."""
+    if args.calibrate is None:
+        return None
+    from solver.deploy.calibrate import CalibrationSettings
+
+    if not settings.exact:
+        raise UsageError("--calibrate needs the exact solver (--exact)")
+    if settings.robust is not None:
+        raise UsageError("--calibrate does not combine with --robust")
+    return CalibrationSettings(max_rounds=args.calibrate)
+
+
+def _calibrate(problem: PartitionProblem, settings: PartitionSettings, result: PartitionResult,
+               calibration_settings, quiet: bool):
+    """Calibrate the weights and re-solve (solver.deploy.calibrate); the problem and answer of the best round."""
+    from dataclasses import replace
+
+    from devices import open_device
+    from solver.deploy.calibrate import calibrate
+    from solver.deploy.report import calibration_round_text
+    from solver.partitioning.partition import partition
+
+    solved = {tuple(result.parts): (problem, result)}
+
+    def solve(weights: list[int]) -> list[int]:
+        graph = problem.graph.copy()
+        for v, w in enumerate(weights):
+            graph.nodes[v]["weight"] = w
+        note = "op weights calibrated: each part's ops scaled by its measured / predicted time (solve partition --calibrate)"
+        again = replace(problem, graph=graph, notes=[*problem.notes, note])
+        answer = partition(again, settings)
+        solved.setdefault(tuple(answer.parts), (again, answer))
+        return answer.parts
+
+    weights = [problem.graph.nodes[v]["weight"] for v in range(problem.num_ops)]
+    shown = None if quiet else lambda r: print(calibration_round_text(r), file=sys.stderr, flush=True)
+    # Not cached: calibration is about what the parts take now, measured fresh every round.
+    device = open_device("local", cache=False)
+    calibration = calibrate(problem.source, result.parts, weights, solve, device, calibration_settings, shown)
+    best_problem, best_result = solved[tuple(calibration.best_round.parts)]
+    return best_problem, best_result, calibration
 
 
 def _split(problem: PartitionProblem, parts: list[int], out_dir: Path, quiet: bool) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from solver.commands._exact import add_exact_arguments, map_path, progress, secondary_names
+from solver.commands._exact import add_exact_arguments, bounds_text, exact_progress, map_path, secondary_names
 from solver.commands._problem import add_problem_arguments, problem_from_args
 
 OBJECTIVES = ("throughput", "latency")  # solver.placement.metrics.OBJECTIVES, without importing the solver
@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     out = map_path(args)
     platform = read_platform(args.platform)
     problem = problem_from_args(args)
-    result = place(problem, platform, settings, on_progress=progress(args.objective) if args.exact else None)
+    with exact_progress(args) as shown:
+        result = place(problem, platform, settings, on_progress=shown.callback(bounds_text(args.objective)))
     write_partition_map(out, result.parts, len(result.metrics.order), placement=result.placement)
     if args.json:
         print_json("place", {**result.to_json(), "partition_map_file": str(out)})
@@ -103,7 +104,8 @@ def _run_offload(args: argparse.Namespace) -> int:
     platform = read_platform(args.platform)
     rules = read_rules(args.rules) if args.rules else None
     problem = problem_from_args(args)
-    result = offload_model(problem, platform, settings, rules, on_progress=progress("latency") if algo == "exact" else None)
+    with exact_progress(args) as shown:
+        result = offload_model(problem, platform, settings, rules, on_progress=shown.callback(bounds_text("latency")))
     write_partition_map(out, result.metrics.parts, result.metrics.num_parts, placement=result.placement)
     if args.json:
         print_json("offload", {**result.to_json(), "partition_map_file": str(out)})
