@@ -43,11 +43,15 @@ def test_model_without_trace_is_profiled_by_the_command_then_cached(branchy_cnn,
     assert "measured now, profiling it on the local onert device" in problem.notes[0]
     assert problem.trace is not None and problem.trace.is_relative_to(tmp_path / "cache")
     assert problem.trace_runs >= 2 and problem.total_weight > 0
-    # The trace is kept: loading again measures nothing, says so, and gives the same weights.
     again = problem_from_args(args)
-    assert "from the measurement cache" in again.notes[0]
-    assert again.trace == problem.trace
-    assert dict(again.graph.nodes(data="weight")) == dict(problem.graph.nodes(data="weight"))
+    assert again.trace == problem.trace and again.trace.exists()  # the note names a file that exists
+    if "UNSTABLE" in problem.notes[0]:
+        # An unstable profile (a busy machine) is not reused as if it were good: it is measured again.
+        assert "measured now" in again.notes[0]
+    else:
+        # A stable trace is kept: loading again measures nothing, says so (when, spread), and gives the same weights.
+        assert "from the measurement cache, measured 20" in again.notes[0] and "robust CV" in again.notes[0]
+        assert dict(again.graph.nodes(data="weight")) == dict(problem.graph.nodes(data="weight"))
 
 
 def test_graph_file_with_a_trace_is_refused(tmp_path):

@@ -18,8 +18,9 @@ def add_device_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--board-python", metavar="PATH", help="ssh/sdb: Python with onert on the board (default python3)")
     group.add_argument("--workdir", metavar="DIR", help="ssh/sdb: work directory on the board (default /tmp/nnpart)")
     group.add_argument("--no-cache", action="store_true",
-                       help="measure again even when the measurement cache ($NNPART_CACHE_DIR or "
-                            "~/.cache/nnpart) holds the answer")  # fmt: skip
+                       help="neither read nor write the measurement cache ($NNPART_CACHE_DIR or ~/.cache/nnpart)")
+    group.add_argument("--refresh", action="store_true",
+                       help="measure again and replace what the measurement cache holds")
 
 
 def device_from_args(args: argparse.Namespace, spec: str | None = None) -> Device:
@@ -34,6 +35,8 @@ def device_from_args(args: argparse.Namespace, spec: str | None = None) -> Devic
         options["python"] = args.board_python
     if args.workdir:
         options["workdir"] = args.workdir
+    if args.refresh:
+        options["refresh"] = True
     return open_spec(spec or args.device, cache=not args.no_cache, **options)
 
 

@@ -1,10 +1,31 @@
-"""The MODEL and TRACE arguments that ``solve partition`` and ``solve compare`` share, and the problem they name."""
+"""The MODEL and TRACE arguments that ``solve partition``, ``compare`` and ``place`` share, the problem they
+name, and ``--weights``, the one option that says how a trace's runs become op weights (``solve profile`` too)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+
+from devices.stats import check_estimator
+
+WEIGHTS_HELP = (
+    "how an op's weight comes from its timed runs in the trace: median (the default: robust to the outlier runs "
+    "a busy machine makes, and what moves least between two profiles), min (the best case: each op's luckiest "
+    "run, optimistic and, with few runs, jumpy), mean (follows outliers), or pNN, a percentile such as p90 "
+    "(plan for a busy device)"
+)
+
+
+def _estimator(text: str) -> str:
+    try:
+        return check_estimator(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
+def add_weights_argument(parser) -> None:
+    parser.add_argument("--weights", type=_estimator, default="median", metavar="median|min|mean|pNN", help=WEIGHTS_HELP)
 
 
 def add_problem_arguments(parser) -> None:
@@ -18,12 +39,16 @@ def add_problem_arguments(parser) -> None:
                              "for a model: it is profiled on the local onert device (Keras: its layers timed with "
                              "TensorFlow) first, and the result kept in the measurement cache; not used with JSON "
                              "graphs and .IN2 files, which carry their weights")  # fmt: skip
+    add_weights_argument(parser)
+    parser.add_argument("--refresh", action="store_true",
+                        help="a model without a trace: profile it again and replace the cached trace")
 
 
 def problem_from_args(args: argparse.Namespace):
     """The problem MODEL and TRACE name; a model without a trace is measured first (or its cached times reused).
 
-    A TFLite model is profiled on the local onert device, a Keras model's layers are timed with TensorFlow.
+    A TFLite model is profiled on the local onert device (a cached trace is used only if its profile was
+    stable), a Keras model's layers are timed with TensorFlow. The problem's first note says which it was.
     """
     from devices.cache import default_cache_dir
     from solver.data import TRACE_RUNS
@@ -31,22 +56,24 @@ def problem_from_args(args: argparse.Namespace):
     from solver.partitioning.problem import load_problem, needs_trace
 
     model = args.model
+    weights, refresh = getattr(args, "weights", "median"), getattr(args, "refresh", False)  # also for a bare Namespace
     if model is None or args.trace is not None or not needs_trace(model):
-        return load_problem(model, args.trace)
+        return load_problem(model, args.trace, weights)
     if is_keras_file(model):
         from solver.deploy.keras_timing import cached_layer_times
 
         how = f"timing its layers with TensorFlow ({TRACE_RUNS} runs)"
-        measure = lambda: cached_layer_times(model, default_cache_dir(), TRACE_RUNS)  # noqa: E731
+        print(f"{model}: no trace given; {how}, unless the cache holds its times...", file=sys.stderr)
+        times, measured = cached_layer_times(model, default_cache_dir(), TRACE_RUNS)
+        origin = f"measured now, {how}" if measured else "from the measurement cache"
     else:
         from devices import open_device
-        from solver.deploy.profiling import cached_trace
+        from solver.deploy.profiling import ProfileSettings, cached_trace
 
-        how = f"profiling it on the local onert device ({TRACE_RUNS} runs)"
-        measure = lambda: cached_trace(model, open_device("local"), default_cache_dir(), TRACE_RUNS)  # noqa: E731
-    print(f"{model}: no trace given; {how}, unless the cache holds its times...", file=sys.stderr)
-    times, measured = measure()
-    problem = load_problem(model, times)
-    origin = f"measured now, {how}" if measured else "from the measurement cache"
+        print(f"{model}: no trace given; profiling it on the local onert device, unless the cache holds a stable "
+              "profile...", file=sys.stderr)  # fmt: skip
+        device = open_device("local", refresh=refresh)
+        times, origin = cached_trace(model, device, default_cache_dir(), ProfileSettings(runs=TRACE_RUNS), refresh)
+    problem = load_problem(model, times, weights)
     problem.notes.insert(0, f"no trace given: weights {origin} ({times})")
     return problem

@@ -71,25 +71,33 @@ def pipeline_text(c: PipelineComparison) -> str:
 
 
 def profile_table(result: ProfileResult, top: int = 15) -> str:
-    """The slowest ``top`` ops with their share of the total, then a summary line and the notes."""
+    """Where the figures come from and whether they are stable, the slowest ``top`` ops with their spread and
+    share of the total, a summary line and the notes."""
     total = result.total_us or 1.0
-    m = result.measurement
+    t, run = result.totals, result.run_time
     lines = [
-        f"{result.model.name} on {result.device} ({result.config.env_string()}): "
-        f"{len(m.times_ms)} timed runs, median {m.time_ms:.3f} ms, peak RSS {m.peak_rss_kb} KB",
-        f"{'op':>5}  {'type':<22} {'backend':<8} {'time (us)':>10} {'share':>7} {'cum.':>7}",
+        f"{result.model.name} on {result.device} ({result.config.env_string()}): {result.origin()}",
+        f"run time (onert): median {run.median:.3f} ms, min {run.min:.3f}, IQR {run.iqr:.3f}, CV {100 * run.cv:.1f}%, "
+        f"{run.n} runs; peak RSS {result.peak_rss_kb} KB",
     ]
+    if not t.stable:
+        lines.append("UNSTABLE: " + "; ".join(t.reasons))
+    weight = result.settings.weights
+    lines.append(f"{'op':>5}  {'type':<22} {'backend':<8} {weight + ' us':>10} {'min':>8} {'IQR':>8} {'CV':>6} "
+                 f"{'share':>7} {'cum.':>7}")  # fmt: skip
     cumulative = 0.0
     for row in result.rows[:top]:
         cumulative += row.time_us
+        r = row.runs
         lines.append(
-            f"{row.index:>5}  {row.type:<22} {row.backend:<8} {row.time_us:>10.1f} "
-            f"{100 * row.time_us / total:>6.1f}% {100 * cumulative / total:>6.1f}%"
+            f"{row.index:>5}  {row.type:<22} {row.backend:<8} {row.time_us:>10.1f} {r.min:>8.1f} {r.iqr:>8.1f} "
+            f"{100 * r.cv:>5.1f}% {100 * row.time_us / total:>6.1f}% {100 * cumulative / total:>6.1f}%"
         )
     if len(result.rows) > top:
         rest = result.total_us - cumulative
-        lines.append(f"{'':>5}  ... {len(result.rows) - top} more ops {'':<10} {rest:>10.1f} {100 * rest / total:>6.1f}%")
-    lines.append(f"{'':>5}  {'total of op medians':<31} {result.total_us:>10.1f} {100.0:>6.1f}%")
+        lines.append(f"{'':>5}  ... {len(result.rows) - top} more ops {'':<10} {rest:>10.1f} {'':>24} "
+                     f"{100 * rest / total:>6.1f}%")  # fmt: skip
+    lines.append(f"{'':>5}  {'total of op weights':<31} {result.total_us:>10.1f} {'':>24} {100.0:>6.1f}%")
     lines.extend(f"note: {n}" for n in result.notes)
     return "\n".join(lines)
 

@@ -8,22 +8,30 @@ Two formats are accepted (see ../shared/reference/formats.md):
 - onert's aggregate ``trace.json``: ``{"Execution_Data": {backend: {"$0 subgraph $12 Conv2D":
   {"Avg_Time": ...}}}}``, one average per op.
 
-The weight of an op is the median of its runs, leaving out the first (prepare) run when there are
-several: ONE's tool keeps the last run, which is whatever the scheduler did at that moment.
+A trace written by ``solve profile`` holds several rounds (one fresh process each) one after the other, and
+says so in the Chrome format's ``otherData``: ``{"nnpart": {"rounds": [{"warmup": 1, "runs": 10}, ...]}}``
+(ONE's readers and Chrome ignore the key). The warm-up runs of every round are left out; in a trace without
+that key only the first (preparing) run is, when there are several.
+
+The weight of an op is an estimator over its timed runs, the median by default: ONE's tool keeps the last
+run, which is whatever the scheduler did at that moment; the mean follows the outlier runs a busy machine
+makes; the minimum of each op, taken independently, comes from different lucky runs and, with few runs,
+moves from one profile to the next more than the median does. ``min``, ``mean`` and ``pNN`` (a percentile,
+e.g. ``p90`` to plan for a busy device) are there for the user who wants them (``devices.stats``).
 """
 
 from __future__ import annotations
 
 import math
 import re
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import networkx as nx
 
-from solver.errors import TraceError
+from devices.stats import check_estimator, estimate
+from solver.errors import TraceError, UsageError
 from solver.io.files import read_json
 from solver.io.optypes import types_agree
 from solver.io.tflite import Model
@@ -47,11 +55,29 @@ class OpTimes:
     samples: dict[int, list[float]]  # op index -> time of each run, in trace order
     types: dict[int, str] = field(default_factory=dict)  # op index -> type name in the trace
     backends: dict[int, str] = field(default_factory=dict)  # op index -> backend that ran it
+    rounds: list[tuple[int, int]] | None = None  # (warm-up runs, timed runs) of each round, when the trace says
 
-    def weight(self, op: int) -> float:
-        """Median over runs, leaving out the first run when there are several."""
+    def timed(self, op: int) -> list[float]:
+        """The op's timed runs in trace order: the warm-up runs of each round left out (see the module docstring)."""
         runs = self.samples[op]
-        return statistics.median(runs[1:] if len(runs) > 1 else runs)
+        if self.rounds and len(runs) == sum(w + n for w, n in self.rounds):
+            kept, start = [], 0
+            for warmup, count in self.rounds:
+                kept += runs[start + warmup : start + warmup + count]
+                start += warmup + count
+            return kept
+        return runs[1:] if len(runs) > 1 else runs
+
+    def weight(self, op: int, estimator: str = "median") -> float:
+        """The op's time: ``estimator`` (median, min, mean or pNN) over its timed runs."""
+        return estimate(self.timed(op), estimator)
+
+    def run_totals(self) -> list[float] | None:
+        """The sum over ops of each timed run, in trace order; None when the ops were not timed equally often."""
+        runs = [self.timed(op) for op in sorted(self.samples)]
+        if not runs or len({len(r) for r in runs}) != 1:
+            return None
+        return [sum(column) for column in zip(*runs)]
 
     @property
     def runs(self) -> tuple[int, int]:
@@ -69,11 +95,16 @@ def read_trace(path: str | Path) -> OpTimes:
         The file is missing, is not JSON, or holds no op events of subgraph 0.
     """
     path = Path(path)
-    data = read_json(path, "trace", TraceError)
+    return trace_times(read_json(path, "trace", TraceError), path)
+
+
+def trace_times(data: object, path: Path) -> OpTimes:
+    """The op times of a trace document already read (``path`` names it in messages and notes)."""
     if isinstance(data, dict) and "Execution_Data" in data:
         times = _read_aggregate(path, data["Execution_Data"])
     elif isinstance(data, dict) and isinstance(data.get("traceEvents"), list):
         times = _read_chrome(path, data["traceEvents"])
+        times.rounds = _rounds(path, data.get("otherData"))
     elif isinstance(data, list):
         times = _read_chrome(path, data)
     else:
@@ -115,6 +146,41 @@ def _read_chrome(path: Path, events: list) -> OpTimes:
     if unclosed:
         raise TraceError(f"{path}: {len(unclosed)} op events never end, e.g. {unclosed[0]!r} (truncated trace?)")
     return times
+
+
+def _rounds(path: Path, other: object) -> list[tuple[int, int]] | None:
+    """The rounds ``otherData.nnpart.rounds`` describes, checked; None when the trace does not say."""
+    described = other.get("nnpart", {}).get("rounds") if isinstance(other, dict) else None
+    if described is None:
+        return None
+    try:
+        rounds = [(r["warmup"], r["runs"]) for r in described]
+    except (TypeError, KeyError) as err:
+        raise TraceError(f"{path}: otherData.nnpart.rounds is not a list of {{warmup, runs}}") from err
+    if not rounds or any(type(w) is not int or type(n) is not int or w < 0 or n < 1 for w, n in rounds):
+        raise TraceError(f"{path}: otherData.nnpart.rounds needs warmup >= 0 and runs >= 1 in every round")
+    return rounds
+
+
+def rounds_trace(traces: list[dict], rounds: list[tuple[int, int]], about: dict | None = None) -> dict:
+    """One Chrome trace holding the events of ``traces`` (one per round, in order) and the rounds' layout.
+
+    ``about`` adds facts of the measurement to ``otherData.nnpart`` (stability, when it was measured).
+    """
+    events = [e for trace in traces for e in (trace.get("traceEvents", []) if isinstance(trace, dict) else trace) if e]
+    layout = [{"warmup": w, "runs": n} for w, n in rounds]
+    return {"traceEvents": events, "otherData": {"nnpart": {"rounds": layout, **(about or {})}}}
+
+
+def trace_facts(path: str | Path) -> dict:
+    """``otherData.nnpart`` of a trace ``solve profile`` wrote ({} for other traces or unreadable files)."""
+    try:
+        data = read_json(Path(path), "trace", TraceError)
+    except TraceError:
+        return {}
+    other = data.get("otherData") if isinstance(data, dict) else None
+    facts = other.get("nnpart") if isinstance(other, dict) else None
+    return facts if isinstance(facts, dict) else {}
 
 
 def _add_run(times: OpTimes, match: re.Match, dur: float, backend: str) -> None:
@@ -169,8 +235,9 @@ def _subgraph(tid: str) -> int:
     return int(match[1]) if match else 0
 
 
-def attach_weights(graph: nx.DiGraph, model: Model, times: OpTimes) -> list[str]:
-    """Set each node's integer ``weight`` (us) from ``times`` after checking they belong to ``model``.
+def attach_weights(graph: nx.DiGraph, model: Model, times: OpTimes, estimator: str = "median") -> list[str]:
+    """Set each node's integer ``weight`` (us) from ``times`` after checking they belong to ``model``;
+    ``estimator`` (median, min, mean or pNN) turns each op's timed runs into one figure.
 
     Returns the notes the report should carry (runs seen, fused sequences).
 
@@ -180,6 +247,10 @@ def attach_weights(graph: nx.DiGraph, model: Model, times: OpTimes) -> list[str]
         Ops of the model are missing from the trace, the trace names ops the model does not have, or
         an op's type in the trace disagrees with the model (``Conv2D`` vs ``CONV_2D`` agrees).
     """
+    try:
+        check_estimator(estimator)
+    except ValueError as err:
+        raise UsageError(str(err)) from err
     source = times.source
     missing = [op.index for op in model.operators if op.index not in times.samples]
     extra = sorted(i for i in times.samples if i >= model.num_ops)
@@ -205,13 +276,26 @@ def attach_weights(graph: nx.DiGraph, model: Model, times: OpTimes) -> list[str]
             + " (a trace of another model?)"
         )
     for op in model.operators:
-        graph.nodes[op.index]["weight"] = int(round(times.weight(op.index)))
-    low, high = times.runs
-    runs = f"{low}" if low == high else f"{low} to {high}"
-    statistic = "median of runs 2.." if high > 1 else "the single run"
+        graph.nodes[op.index]["weight"] = int(round(times.weight(op.index, estimator)))
+    return [f"op weights from {source}: {describe_runs(times, estimator)}"]
+
+
+def describe_runs(times: OpTimes, estimator: str = "median") -> str:
+    """How many runs per op the trace holds, how many of them are timed, and which statistic of them is the weight."""
     if times.format == "aggregate":
-        statistic = "onert's Avg_Time"
-    return [f"op weights from {source}: {runs} run(s) per op, weight = {statistic}"]
+        return "weight = onert's Avg_Time"
+    seen = _span([len(runs) for runs in times.samples.values()])
+    timed = _span([len(times.timed(op)) for op in times.samples])
+    rounds = f" in {len(times.rounds)} rounds" if times.rounds else ""
+    if seen == timed:
+        return f"{seen} run(s) per op{rounds}, all timed, weight = {estimator}"
+    dropped = "the warm-up runs of each round" if times.rounds else "the first (preparing) run"
+    return f"{seen} run(s) per op{rounds}, {timed} timed ({dropped} left out), weight = {estimator}"
+
+
+def _span(counts: list[int]) -> str:
+    low, high = min(counts), max(counts)
+    return f"{low}" if low == high else f"{low} to {high}"
 
 
 def _first(items: list[int]) -> str:

@@ -79,9 +79,9 @@ def trace_path(name: str, runs: int = TRACE_RUNS) -> Path:
 
 def _profile(model: Path, out: Path, runs: int) -> None:
     from devices import open_device
-    from solver.deploy.profiling import profile_model
+    from solver.deploy.profiling import ProfileSettings, profile_model
 
-    profile_model(model, open_device("local"), runs=runs, out=out)
+    profile_model(model, open_device("local"), ProfileSettings(runs=runs), out=out)
 
 
 def write_structure_only(source: Path, target: Path) -> None:

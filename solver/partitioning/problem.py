@@ -61,7 +61,9 @@ class PartitionProblem:
         }
 
 
-def load_problem(path: str | Path | None = None, trace: str | Path | None = None) -> PartitionProblem:
+def load_problem(
+    path: str | Path | None = None, trace: str | Path | None = None, weights: str = "median"
+) -> PartitionProblem:
     """Read a partitioning problem; reading never measures anything.
 
     - a TFLite model (``.tflite``, ``.circle``, or either compressed with xz/gzip) with an onert trace
@@ -70,6 +72,8 @@ def load_problem(path: str | Path | None = None, trace: str | Path | None = None
       (``solver.deploy.keras_timing`` measures one): one op per layer;
     - a JSON graph (``.json``, docs/graph-format.md) or a SALBP ``.IN2`` file, which carry their weights;
     - nothing: the bundled default, InceptionV3 with a trace measured by onert on it.
+
+    ``weights`` is the estimator of an op's weight over the trace's timed runs (median, min, mean, pNN).
 
     Raises
     ------
@@ -88,7 +92,7 @@ def load_problem(path: str | Path | None = None, trace: str | Path | None = None
         raise UsageError(f"{path}: a model needs a trace of its op times (measure one with 'solve profile')")
     if is_keras_file(path):
         return _keras_problem(path, Path(trace))
-    return _model_problem(read_model(path), Path(trace))
+    return _model_problem(read_model(path), Path(trace), weights)
 
 
 def needs_trace(path: str | Path) -> bool:
@@ -105,12 +109,12 @@ def _keras_problem(path: Path, times: Path) -> PartitionProblem:
     return PartitionProblem(graph=graph, name=path.name, source=path, notes=notes, trace=times)
 
 
-def _model_problem(model: Model, trace: Path) -> PartitionProblem:
+def _model_problem(model: Model, trace: Path, weights: str) -> PartitionProblem:
     path = model.path
     graph = model.op_graph()
     notes = list(model.notes)
     times = read_trace(trace)
-    notes += attach_weights(graph, model, times)
+    notes += attach_weights(graph, model, times, weights)
     _, high = times.runs
     return PartitionProblem(
         graph=graph, name=path.name, source=path, notes=notes, model=model, trace=trace, trace_runs=high
