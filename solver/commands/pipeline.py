@@ -15,14 +15,17 @@ def register(subparsers) -> None:
         description="Run the parts of DIR (written by 'solve split') as a pipeline, one stage per process, tensors "
         "handed over in shared memory, and report throughput and latency next to what the partition predicted "
         "(1 / bottleneck, when the split was made with a trace) and next to the whole model run on the same "
-        "total number of threads; say why when the pipeline loses.",
+        "total number of threads (at most the machine's cores, and it says so), over interleaved rounds with "
+        "their spread; flag stages more than 20% off their prediction; say faster or slower only when the "
+        "difference exceeds the spread of the rounds, and why when the pipeline does not win.",
     )
     parser.add_argument("dir", help="a split directory")
     parser.add_argument("--threads-per-stage", type=int, default=1, metavar="T", help="onert NUM_THREADS per stage (default 1)")
     parser.add_argument("--requests", type=int, default=50, metavar="N", help="timed requests per run (default 50)")
     parser.add_argument("--warmup", type=int, default=5, metavar="N", help="requests before timing starts (default 5)")
-    parser.add_argument("--rounds", type=int, default=1, metavar="R",
-                        help="interleaved rounds of whole model and pipeline; medians are reported (default 1)")  # fmt: skip
+    parser.add_argument("--rounds", type=int, metavar="R",
+                        help="interleaved rounds of whole model and pipeline; medians and their range are reported, "
+                             "and a verdict needs at least 3 (default 3)")  # fmt: skip
     parser.add_argument("--executor", default=DEFAULT_EXECUTOR, choices=EXECUTORS,
                         help=f"onert executor (default {DEFAULT_EXECUTOR})")
     parser.add_argument("--timeout", type=float, default=600, metavar="S", help="seconds per run (default 600)")
@@ -40,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
             requests=args.requests, warmup=args.warmup, threads_per_stage=args.threads_per_stage,
             executor=args.executor, timeout=args.timeout,
         ),
-        rounds=args.rounds,
+        **({} if args.rounds is None else {"rounds": args.rounds}),
     )
     comparison = compare_pipeline(args.dir, settings)
     if args.json:

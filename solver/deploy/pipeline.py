@@ -3,9 +3,16 @@
 Prediction: a pipeline of parts with loads L_k (sums of the traced op times) completes one request
 per ``max L_k``, so its throughput is ``1 / max L_k`` and its speedup over running the whole model
 (``sum L_k``) is ``sum L_k / max L_k``. Measurement: the parts as a pipeline of processes (one stage
-per process, ``threads_per_stage`` threads each) against the whole model as a one-stage pipeline
-with the same total number of threads, interleaved over ``rounds`` rounds (medians reported),
-because two runs on a shared machine can differ by 2x.
+per process, ``threads_per_stage`` threads each) against the whole model as a one-stage pipeline on as
+many threads, but never more threads than the machine has cores (the report says when it capped them),
+interleaved over ``rounds`` rounds, because two runs on a shared machine can differ by 2x.
+
+Honesty rules: every figure is a median over the rounds with its spread (min, max, IQR); a stage whose
+measured busy time is more than ``OFF_PREDICTION`` off its prediction is flagged; the verdict compares
+the rounds' paired speedups (pipeline / whole model of the same round) and says "faster" or "slower"
+only when every round agrees and the median speedup's distance from 1 exceeds the speedups' spread
+(their IQR, and at least ``MIN_DIFFERENCE``); otherwise, and always with fewer than ``MIN_VERDICT_ROUNDS``
+rounds, it says "cannot tell".
 """
 
 from __future__ import annotations
@@ -17,17 +24,44 @@ from pathlib import Path
 
 from devices.chain import Stage
 from devices.pipeline import PipelineRun, PipelineSettings, run_pipeline
+from devices.stats import Summary, summarize
 from solver.deploy.split import SplitResult, read_split
 from solver.deploy.verify import check_executor
 from solver.errors import UsageError
 
-# A pipeline that gains less than this over the whole model is reported as not winning.
-WIN_MARGIN = 1.05
+OFF_PREDICTION = 0.2  # a stage measured more than 20% away from its prediction is flagged
+MIN_VERDICT_ROUNDS = 3  # fewer rounds give no spread to judge a difference by
+MIN_DIFFERENCE = 0.02  # a speedup within 2% of 1 is no difference, however tight the rounds
+FASTER, SLOWER, CANNOT_TELL = "faster", "slower", "cannot tell"
+
+
+@dataclass
+class StageFigures:
+    """One stage: its predicted time and its measured busy time (run plus hand-off) over every request."""
+
+    stage: int
+    predicted_us: float | None
+    measured: Summary  # us, every timed request of every round
+
+    @property
+    def error(self) -> float | None:
+        """measured / predicted - 1, None without a prediction."""
+        return self.measured.median / self.predicted_us - 1 if self.predicted_us else None
+
+    @property
+    def off(self) -> bool:
+        """More than ``OFF_PREDICTION`` away from the prediction."""
+        return self.error is not None and abs(self.error) > OFF_PREDICTION
+
+    def to_json(self) -> dict:
+        return {"stage": self.stage, "predicted_us": self.predicted_us, "measured_us": self.measured.median,
+                "spread_us": self.measured.iqr, "min_us": self.measured.min, "error": self.error,
+                "off_prediction": self.off}
 
 
 @dataclass
 class PipelineComparison:
-    """Predicted against measured pipeline figures, with the reasons when the pipeline loses."""
+    """Predicted against measured pipeline figures, their spread, the verdict and its reasons."""
 
     out_dir: Path
     num_parts: int
@@ -35,20 +69,35 @@ class PipelineComparison:
     cores: int
     predicted_ms: list[float] | None  # per part, from the trace the partition was made with
     pipelines: list[PipelineRun]  # one per round
-    wholes: list[PipelineRun]  # one per round, the whole model on num_parts * threads_per_stage threads
+    wholes: list[PipelineRun]  # one per round, the whole model on whole_threads threads
+    whole_threads: int = 0
     reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def throughputs(self) -> Summary:
+        return summarize([r.throughput for r in self.pipelines])
+
+    @property
+    def whole_throughputs(self) -> Summary:
+        return summarize([r.throughput for r in self.wholes])
+
+    @property
+    def speedups(self) -> Summary:
+        """Per round, the pipeline's throughput over the whole model's of the same round."""
+        return summarize([p.throughput / w.throughput for p, w in zip(self.pipelines, self.wholes)])
 
     @property
     def throughput(self) -> float:
-        return statistics.median(r.throughput for r in self.pipelines)
+        return self.throughputs.median
 
     @property
     def whole_throughput(self) -> float:
-        return statistics.median(r.throughput for r in self.wholes)
+        return self.whole_throughputs.median
 
     @property
     def speedup(self) -> float:
-        return self.throughput / self.whole_throughput
+        return self.speedups.median
 
     @property
     def predicted_speedup(self) -> float | None:
@@ -58,10 +107,18 @@ class PipelineComparison:
     def predicted_throughput(self) -> float | None:
         return 1000.0 / max(self.predicted_ms) if self.predicted_ms else None
 
+    def stages(self) -> list[StageFigures]:
+        """Each stage's prediction and its busy times over every timed request of every round."""
+        out = []
+        for k in range(self.num_parts):
+            busy = [(c + h) * 1000 for r in self.pipelines for c, h in zip(r.compute_ms[k], r.handoff_ms[k])]
+            predicted = self.predicted_ms[k] * 1000 if self.predicted_ms else None
+            out.append(StageFigures(k, predicted, summarize(busy)))
+        return out
+
     def stage_ms(self) -> list[float]:
-        """Median over rounds of each stage's median busy time (run plus hand-off)."""
-        per_round = [r.stage_ms() for r in self.pipelines]
-        return [statistics.median(stage) for stage in zip(*per_round)]
+        """Median busy time (run plus hand-off) of each stage over every request of every round."""
+        return [s.measured.median / 1000 for s in self.stages()]
 
     def handoff_ms(self) -> list[float]:
         return [statistics.median(h for r in self.pipelines for h in r.handoff_ms[k]) for k in range(self.num_parts)]
@@ -76,12 +133,30 @@ class PipelineComparison:
 
     @property
     def verdict(self) -> str:
-        if self.speedup >= WIN_MARGIN:
-            return f"the pipeline wins: {self.speedup:.2f}x the whole model's throughput"
-        return f"the pipeline loses: {self.speedup:.2f}x the whole model's throughput"
+        """``faster``, ``slower`` or ``cannot tell`` (the module doc's rule)."""
+        s = self.speedups
+        if s.n < MIN_VERDICT_ROUNDS:
+            return CANNOT_TELL
+        spread = max(s.iqr, MIN_DIFFERENCE)
+        if s.min > 1 and s.median - 1 > spread:
+            return FASTER
+        if s.max < 1 and 1 - s.median > spread:
+            return SLOWER
+        return CANNOT_TELL
+
+    def verdict_text(self) -> str:
+        s = self.speedups
+        figures = f"{s.median:.2f}x the whole model's throughput (rounds {s.min:.2f} to {s.max:.2f}x)"
+        if self.verdict == FASTER:
+            return f"the pipeline is faster: {figures}"
+        if self.verdict == SLOWER:
+            return f"the pipeline is slower: {figures}"
+        why = (f"{s.n} round(s) give no spread to judge by (use --rounds {MIN_VERDICT_ROUNDS} or more)"
+               if s.n < MIN_VERDICT_ROUNDS else "the difference is within the spread of the rounds")
+        return f"cannot tell whether the pipeline is faster: {figures}; {why}"
 
     def to_json(self) -> dict:
-        """Predicted and measured figures (medians over rounds) as a JSON document."""
+        """Predicted and measured figures (medians over rounds, with spreads) as a JSON document."""
         return {
             "out_dir": str(self.out_dir),
             "num_parts": self.num_parts,
@@ -89,6 +164,12 @@ class PipelineComparison:
             "cores": self.cores,
             "rounds": len(self.pipelines),
             "requests": self.pipelines[0].requests,
+            "stages": [s.to_json() for s in self.stages()],
+            "throughput": {
+                "measured": self.throughputs.to_json(),
+                "predicted": self.predicted_throughput,
+                "whole_model": self.whole_throughputs.to_json(),
+            },
             "predicted": None if not self.predicted_ms else {
                 "part_ms": list(self.predicted_ms),
                 "throughput": self.predicted_throughput,
@@ -97,18 +178,20 @@ class PipelineComparison:
             "measured": {
                 "throughput": self.throughput,
                 "speedup": self.speedup,
+                "speedup_per_round": [p.throughput / w.throughput for p, w in zip(self.pipelines, self.wholes)],
                 "latency_ms": self.latency_ms,
                 "stage_ms": self.stage_ms(),
                 "handoff_ms": self.handoff_ms(),
             },
             "whole_model": {
-                "threads": self.num_parts * self.threads_per_stage,
+                "threads": self.whole_threads,
                 "throughput": self.whole_throughput,
                 "latency_ms": self.whole_latency_ms,
             },
-            "wins": self.speedup >= WIN_MARGIN,
             "verdict": self.verdict,
+            "verdict_text": self.verdict_text(),
             "reasons": list(self.reasons),
+            "notes": list(self.notes),
         }
 
 
@@ -116,11 +199,12 @@ class PipelineComparison:
 class ComparisonSettings:
     """How a split is measured as a pipeline: the settings of each run and the interleaved rounds.
 
-    The whole model runs with ``run`` too, on ``threads_per_stage`` times the number of parts threads.
+    The whole model runs with ``run`` too, on ``threads_per_stage`` times the number of parts threads, at
+    most the machine's cores.
     """
 
     run: PipelineSettings = PipelineSettings()
-    rounds: int = 1
+    rounds: int = MIN_VERDICT_ROUNDS
 
     def __post_init__(self) -> None:
         r = self.run
@@ -140,14 +224,16 @@ class ComparisonSettings:
 def compare_pipeline(
     split: SplitResult | str | Path, settings: ComparisonSettings = ComparisonSettings()
 ) -> PipelineComparison:
-    """Measure ``split`` as a pipeline and the whole model on as many threads, ``settings.rounds`` times interleaved."""
+    """Measure ``split`` as a pipeline and the whole model, ``settings.rounds`` times interleaved (module doc)."""
     split = split if isinstance(split, SplitResult) else read_split(split)
     run = settings.run
     stages = [Stage(split.out_dir / p.file, p.inputs, p.outputs) for p in split.parts]
     whole = [Stage(split.model, split.model_inputs, split.model_outputs)]
     k = len(stages)
+    cores = len(os.sched_getaffinity(0))
+    wanted = run.threads_per_stage * k
     whole_run = PipelineSettings(
-        requests=run.requests, warmup=run.warmup, threads_per_stage=run.threads_per_stage * k,
+        requests=run.requests, warmup=run.warmup, threads_per_stage=min(wanted, cores),
         executor=run.executor, seed=run.seed, timeout=run.timeout,
     )
     pipelines, wholes = [], []
@@ -158,21 +244,35 @@ def compare_pipeline(
         out_dir=split.out_dir,
         num_parts=k,
         threads_per_stage=run.threads_per_stage,
-        cores=len(os.sched_getaffinity(0)),
+        cores=cores,
         predicted_ms=[load / 1000 for load in split.loads_us] if split.loads_us else None,
         pipelines=pipelines,
         wholes=wholes,
+        whole_threads=whole_run.threads_per_stage,
     )
+    if wanted > cores:
+        comparison.notes.append(
+            f"the whole model ran on {cores} thread(s), the machine's cores, not the pipeline's {wanted}: "
+            "more threads than cores would only slow it down and flatter the pipeline"
+        )
     comparison.reasons = explain(comparison)
     return comparison
 
 
 def explain(c: PipelineComparison) -> list[str]:
-    """Plain reasons why the measured gain falls short (of 1x, or of the prediction)."""
+    """Plain reasons why the measured gain falls short (of 1x, or of the prediction), and predictions that missed."""
     reasons = []
     threads = c.num_parts * c.threads_per_stage
-    stage_ms = c.stage_ms()
+    stages = c.stages()
+    stage_ms = [s.measured.median / 1000 for s in stages]
     bottleneck = max(stage_ms)
+    for s in stages:
+        if s.off:
+            reasons.append(
+                f"stage {s.stage} measured {s.measured.median / 1000:.2f} ms (IQR {s.measured.iqr / 1000:.2f}) against "
+                f"{s.predicted_us / 1000:.2f} ms predicted: {s.error:+.0%}, more than {OFF_PREDICTION:.0%} off "
+                "(calibrate the weights: solve partition --calibrate)"
+            )
     if threads > c.cores:
         reasons.append(
             f"too few cores: {c.num_parts} stages x {c.threads_per_stage} thread(s) need {threads} cores, "
@@ -192,16 +292,9 @@ def explain(c: PipelineComparison) -> list[str]:
             f"overhead: a request leaves every {period:.2f} ms but the slowest stage is busy only {bottleneck:.2f} ms; "
             "the rest is queue messaging and scheduling between processes"
         )
-    if c.predicted_ms:
-        slowdown = bottleneck / max(c.predicted_ms)
-        if slowdown > 1.3:
-            reasons.append(
-                f"contention: the bottleneck stage ran {slowdown:.1f}x slower in the pipeline than the trace "
-                "predicts (stages share cores, caches and memory bandwidth)"
-            )
-    if c.num_parts > 1 and c.speedup < WIN_MARGIN:
+    if c.num_parts > 1 and c.verdict != FASTER:
         reasons.append(
-            f"the whole model uses all {threads} threads inside each operator; a pipeline only pays off "
+            f"the whole model uses all {c.whole_threads} threads inside each operator; a pipeline only pays off "
             "when stages get cores of their own"
         )
     return reasons
