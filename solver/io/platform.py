@@ -19,6 +19,13 @@ from solver.io.files import read_json
 SEED002_LAW = "seed002"
 _SEED002_SNR = 283230.0
 
+# What the numbers may be. Beyond these no platform is real, and op and transfer times (microseconds, integers
+# in CP-SAT) would leave 64 bits: a speed of 1e-300 or a bandwidth of 1e-300 bytes/s made them overflow.
+SPEED_RANGE = (1e-6, 1e6)  # times the trace's speed
+BANDWIDTH_RANGE = (1.0, 1e15)  # bytes/s: from a byte a second to a petabyte a second
+LATENCY_RANGE = (0.0, 3.6e9)  # microseconds: up to an hour
+MAX_POS = 1e4  # seed 002's positions lie in [1, 150]; 1e4 still gives the law's bandwidth above 1 byte/s
+
 
 @dataclass(frozen=True)
 class DeviceSpec:
@@ -126,46 +133,45 @@ def _device(path: Path, i: int, entry: Any) -> DeviceSpec:
     where = f"{path}: devices[{i}]"
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
         raise PlatformError(f"{where}: expected an object with a non-empty 'name'")
-    speed = _number(where, entry, "speed", 1.0)
-    if speed <= 0:
-        raise PlatformError(f"{where}: 'speed' must be positive, not {speed}")
+    speed = _number(where, entry, "speed", 1.0, SPEED_RANGE)
     memory = entry.get("memory")
-    if memory is not None and (isinstance(memory, bool) or not isinstance(memory, int) or memory < 0):
-        raise PlatformError(f"{where}: 'memory' must be a byte count >= 0 or null, not {memory!r}")
+    if memory is not None and (isinstance(memory, bool) or not isinstance(memory, int) or not 0 <= memory < 2**63):
+        raise PlatformError(f"{where}: 'memory' must be a byte count >= 0 (below 2^63) or null, not {memory!r}")
     supports = entry.get("supports")
     if supports is not None:
-        if not isinstance(supports, list) or not all(isinstance(s, str) for s in supports):
-            raise PlatformError(f"{where}: 'supports' must be a list of op type names")
+        if not isinstance(supports, list) or not supports or not all(isinstance(s, str) and s for s in supports):
+            raise PlatformError(f"{where}: 'supports' must be a non-empty list of op type names (or null: every op)")
         supports = frozenset(supports)
     trace = entry.get("trace")
     if trace is not None:
-        if not isinstance(trace, str) or not trace:
+        if not isinstance(trace, str) or not trace or "\0" in trace:
             raise PlatformError(f"{where}: 'trace' must be a file name")
         trace = (path.parent / trace).resolve()
     pos = entry.get("pos")
     if pos is not None:
-        if not isinstance(pos, list) or len(pos) != 2 or not all(_finite(x) for x in pos):
-            raise PlatformError(f"{where}: 'pos' must be [x, y]")
+        if not isinstance(pos, list) or len(pos) != 2 or not all(_finite(x) and abs(x) <= MAX_POS for x in pos):
+            raise PlatformError(f"{where}: 'pos' must be [x, y], numbers within +-{MAX_POS:g}")
         pos = (float(pos[0]), float(pos[1]))
     return DeviceSpec(entry["name"], speed, memory, supports, trace, pos)
 
 
 def _link(where: str, entry: dict) -> Link:
-    bandwidth = _number(where, entry, "bandwidth", None)
-    if bandwidth <= 0:
-        raise PlatformError(f"{where}: 'bandwidth' (bytes/s) must be positive, not {bandwidth}")
-    latency = _number(where, entry, "latency_us", 0.0)
-    if latency < 0:
-        raise PlatformError(f"{where}: 'latency_us' must be >= 0, not {latency}")
-    return Link(bandwidth, latency)
+    return Link(_number(where, entry, "bandwidth", None, BANDWIDTH_RANGE),
+                _number(where, entry, "latency_us", 0.0, LATENCY_RANGE))  # fmt: skip
 
 
-def _number(where: str, entry: dict, key: str, default: float | None) -> float:
+def _number(where: str, entry: dict, key: str, default: float | None, bounds: tuple[float, float]) -> float:
+    """A finite number within ``bounds`` (inclusive)."""
     value = entry.get(key, default)
     if value is None:
         raise PlatformError(f"{where}: '{key}' is required")
     if not _finite(value):
         raise PlatformError(f"{where}: '{key}' must be a finite number, not {value!r}")
+    low, high = bounds
+    if low > 0 >= value:
+        raise PlatformError(f"{where}: '{key}' must be positive, not {float(value)}")
+    if not low <= value <= high:
+        raise PlatformError(f"{where}: '{key}' must be between {low:g} and {high:g}, not {value!r}")
     return float(value)
 
 
