@@ -75,7 +75,7 @@ def test_scenarios_are_the_runs_of_the_trace(tflite_model, tmp_path):
     times = read_trace(problem.trace)
     assert trace_scenarios(times, problem.num_ops) == [[5] * 11, [7] * 11]  # the first run prepares
     times.samples[3].append(1.0)
-    with pytest.raises(TraceError, match="timed 3 to 4 times"):
+    with pytest.raises(TraceError, match="timed 2 to 3 times"):
         trace_scenarios(times, problem.num_ops)
 
 

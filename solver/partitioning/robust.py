@@ -138,20 +138,19 @@ def scenario_bottlenecks(scenarios: Sequence[Sequence[int]], parts: Sequence[int
 def trace_scenarios(times: OpTimes, num_ops: int) -> list[list[int]]:
     """One scenario per run of the trace: each op's time (us, rounded) in that run.
 
-    The first run is left out when there are several, as for the op weights (it prepares the session).
+    The runs are the timed ones, as for the op weights (:meth:`OpTimes.timed`: warm-up runs left out).
 
     Raises
     ------
     TraceError
         The ops were not all timed the same number of times, so runs cannot be matched up.
     """
-    counts = {len(times.samples[v]) for v in range(num_ops)}
+    runs = [times.timed(v) for v in range(num_ops)]
+    counts = {len(r) for r in runs}
     if len(counts) != 1:
         raise TraceError(f"{times.source}: ops were timed {min(counts)} to {max(counts)} times; "
                          "the runs cannot be matched up into scenarios")
-    (count,) = counts
-    first = 1 if count > 1 else 0
-    return [[int(round(times.samples[v][r])) for v in range(num_ops)] for r in range(first, count)]
+    return [[int(round(t)) for t in run] for run in zip(*runs)]
 
 
 def problem_scenarios(problem: PartitionProblem) -> list[list[int]]:
