@@ -5,7 +5,8 @@ The one place where deploy results become text; their JSON documents come from t
 
 from __future__ import annotations
 
-from solver.deploy.pipeline import PipelineComparison
+from solver.deploy.calibrate import Calibration, CalibrationRound
+from solver.deploy.pipeline import OFF_PREDICTION, PipelineComparison
 from solver.deploy.profiling import ProfileResult
 from solver.deploy.sequential import SequentialRun
 from solver.deploy.split import SplitResult
@@ -45,29 +46,49 @@ def verify_text(result: VerifyResult) -> str:
 
 
 def pipeline_text(c: PipelineComparison) -> str:
-    """Predicted beside measured throughput and speedup, the whole model, each stage, the verdict and its reasons."""
-    total = c.num_parts * c.threads_per_stage
+    """Predicted beside measured throughput and speedup with their spread over the rounds, the whole model,
+    each stage (flagged when off its prediction), the verdict, its reasons and the notes."""
+    t, w, x = c.throughputs, c.whole_throughputs, c.speedups
     lines = [
         f"pipeline {c.out_dir}: {c.num_parts} stages x {c.threads_per_stage} thread(s) on {c.cores} cores, "
-        f"{len(c.pipelines)} round(s) of {c.pipelines[0].requests} requests (medians)",
-        f"{'':34} {'predicted':>10} {'measured':>10}",
+        f"{t.n} round(s) of {c.pipelines[0].requests} requests (medians over the rounds, then their range)",
+        f"{'':34} {'predicted':>10} {'measured':>10}  range",
     ]
-    if c.predicted_ms:
-        lines.append(f"{'throughput (inferences/s)':34} {c.predicted_throughput:10.2f} {c.throughput:10.2f}")
-        lines.append(f"{'speedup over the whole model':34} {c.predicted_speedup:10.2f} {c.speedup:10.2f}")
-    else:
-        lines.append(f"{'throughput (inferences/s)':34} {'-':>10} {c.throughput:10.2f}")
-        lines.append(f"{'speedup over the whole model':34} {'-':>10} {c.speedup:10.2f}")
+    predicted = (f"{c.predicted_throughput:10.2f}", f"{c.predicted_speedup:10.2f}") if c.predicted_ms else (f"{'-':>10}",) * 2
+    lines.append(f"{'throughput (inferences/s)':34} {predicted[0]} {t.median:10.2f}  {t.min:.2f} to {t.max:.2f}")
+    lines.append(f"{'speedup over the whole model':34} {predicted[1]} {x.median:10.2f}  {x.min:.2f} to {x.max:.2f}")
     lines.append(f"{'latency (ms, median)':34} {'':>10} {c.latency_ms:10.1f}")
     lines.append(
-        f"whole model, {total} thread(s): {c.whole_throughput:.2f} inferences/s, latency {c.whole_latency_ms:.1f} ms"
+        f"whole model, {c.whole_threads} thread(s): {w.median:.2f} inferences/s ({w.min:.2f} to {w.max:.2f}), "
+        f"latency {c.whole_latency_ms:.1f} ms"
     )
-    predicted = [f"{p:8.1f}" for p in c.predicted_ms] if c.predicted_ms else ["       -"] * c.num_parts
-    for k, (p, m, h) in enumerate(zip(predicted, c.stage_ms(), c.handoff_ms())):
-        lines.append(f"  stage {k}: predicted {p} ms, measured {m:8.2f} ms (hand-off {h:.3f} ms)")
-    lines.append(c.verdict)
+    for s, h in zip(c.stages(), c.handoff_ms()):
+        p = f"{s.predicted_us / 1000:8.2f} ms" if s.predicted_us else f"{'-':>8}   "
+        error = f", {s.error:+.0%}" + (f" OFF (> {OFF_PREDICTION:.0%})" if s.off else "") if s.error is not None else ""
+        lines.append(f"  stage {s.stage}: predicted {p}, measured {s.measured.median / 1000:8.2f} ms "
+                     f"(IQR {s.measured.iqr / 1000:.2f}, hand-off {h:.3f} ms){error}")
+    lines.append(c.verdict_text())
     lines += [f"  - {reason}" for reason in c.reasons]
+    lines += [f"note: {note}" for note in c.notes]
     return "\n".join(lines)
+
+
+def calibration_round_text(r: CalibrationRound) -> str:
+    """One round: per part its predicted time, its measured median and IQR, and how far off the prediction was."""
+    lines = [f"calibration round {r.round}: measured bottleneck {r.measured_bottleneck_us / 1000:.3f} ms "
+             f"(IQR {r.bottleneck_spread_us / 1000:.3f} ms), predicted {max(r.predicted_us) / 1000:.3f} ms",
+             f"  {'part':>4} {'predicted ms':>13} {'measured ms':>12} {'IQR ms':>8} {'error':>8}"]
+    for part, p, m, spread, error in zip(r.part_ids, r.predicted_us, r.measured_us, r.spread_us, r.errors):
+        lines.append(f"  {part:>4} {p / 1000:>13.3f} {m / 1000:>12.3f} {spread / 1000:>8.3f} {error:>+8.1%}")
+    return "\n".join(lines)
+
+
+def calibration_text(c: Calibration) -> str:
+    """Every round's table, then which round won and why the loop stopped."""
+    lines = [calibration_round_text(r) for r in c.rounds]
+    lines.append(f"calibration: {len(c.rounds)} round(s), stopped at {c.stop_reason}; kept round {c.best} "
+                 f"(measured bottleneck {c.best_round.measured_bottleneck_us / 1000:.3f} ms)")
+    return "\n".join(lines + [f"note: {n}" for n in c.notes])
 
 
 def profile_table(result: ProfileResult, top: int = 15) -> str:
