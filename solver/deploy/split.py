@@ -23,6 +23,7 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
 from solver.io import connections
+from solver.io.circle import CIRCLE_IDENTIFIER, circle_object_schema, is_circle
 from solver.io.connections import PartFile
 from solver.errors import CheckError, ModelError, UsageError
 from solver.io.files import read_json, write_atomic, write_json
@@ -144,7 +145,7 @@ def split_model(
     """Write the part models of ``parts`` and their connection files into ``out_dir``.
 
     ``out_dir`` becomes an nnpackage: one .tflite per non-empty part, named like circle-partitioner's
-    ``<stem>.<5-digit number from 1>_<device>.tflite`` (the device of the part in ``placement``, part id ->
+    ``<stem>.<5-digit number from 1>_<device>.tflite`` (``.circle`` parts of a circle model; the device of the part in ``placement``, part id ->
     device name, else ``cpu``); ``metadata/MANIFEST`` (1.3) and the ``metadata/backends.cfg`` it names;
     ``<stem>.conn.json`` and ``<stem>.conn.ini``, whose source is a copy of the model in ``out_dir`` (as
     circle-partitioner keeps its input in its work folder, so the directory moves to a device whole);
@@ -169,12 +170,13 @@ def split_model(
     _check_splittable(model, whole)
     names = _boundary_names(model, plans)
     stem = model_path.name.split(".")[0]
+    suffix = ".circle" if _is_circle_object(whole) else ".tflite"
     devices = {plan.part_id: placement[plan.part_id] if placement else "cpu" for plan in plans}
     files = [
         PartFile(
             number=plan.number,
             part_id=plan.part_id,
-            file=f"{stem}.{plan.number + 1:05d}_{devices[plan.part_id]}.tflite",
+            file=f"{stem}.{plan.number + 1:05d}_{devices[plan.part_id]}{suffix}",
             ops=plan.ops,
             inputs=tuple(names[t] for t in plan.inputs),
             outputs=tuple(names[t] for t in plan.outputs),
@@ -278,7 +280,8 @@ def _load_object_model(path: Path) -> schema.ModelT:
     """The whole model as schema objects, read once; buffers stored past the flatbuffer are pulled in."""
     data = read_model_bytes(path)
     try:
-        whole = schema.ModelT.InitFromPackedBuf(data, 0)
+        model_class = circle_object_schema().ModelT if is_circle(data) else schema.ModelT
+        whole = model_class.InitFromPackedBuf(data, 0)
     except Exception as err:  # the generated code raises whatever a corrupt offset provokes
         raise ModelError(f"{path}: cannot unpack the TFLite flatbuffer ({err})") from err
     for buffer in whole.buffers or []:
@@ -322,7 +325,8 @@ def _boundary_names(model: Model, plans: list[PartPlan]) -> dict[int, str]:
 
 
 def _part_bytes(whole: schema.ModelT, plan: PartPlan, names: dict[int, str]) -> bytes:
-    """Pack the part model of ``plan`` as a TFLite flatbuffer."""
+    """Pack the part model of ``plan`` as a flatbuffer of the whole model's schema (TFLite or circle)."""
+    flavour = circle_object_schema() if _is_circle_object(whole) else schema
     subgraph = whole.subgraphs[0]
     operators = [subgraph.operators[v] for v in plan.ops]
     used = sorted(
@@ -330,7 +334,7 @@ def _part_bytes(whole: schema.ModelT, plan: PartPlan, names: dict[int, str]) -> 
     )
     tensor_map = {old: new for new, old in enumerate(used)}
     buffer_map: dict[int, int] = {}
-    buffers = [schema.BufferT()]  # buffer 0 is the empty sentinel every schema reader expects
+    buffers = [flavour.BufferT()]  # buffer 0 is the empty sentinel every schema reader expects
     tensors = []
     for old in used:
         tensor = copy.copy(subgraph.tensors[old])
@@ -358,12 +362,12 @@ def _part_bytes(whole: schema.ModelT, plan: PartPlan, names: dict[int, str]) -> 
         op.debugMetadataIndex = -1
         new_ops.append(op)
 
-    part = schema.ModelT()
+    part = flavour.ModelT()
     part.version = whole.version
     part.description = b"nnpart split: part %d of %s" % (plan.number + 1, whole.description or b"model")
     part.operatorCodes = [whole.operatorCodes[old] for old in sorted(code_map, key=code_map.get)]
     part.buffers = buffers
-    sub = schema.SubGraphT()
+    sub = flavour.SubGraphT()
     sub.tensors = tensors
     sub.operators = new_ops
     sub.inputs = [tensor_map[t] for t in plan.inputs]
@@ -373,8 +377,12 @@ def _part_bytes(whole: schema.ModelT, plan: PartPlan, names: dict[int, str]) -> 
 
     size = sum(len(b.data) + _BUFFER_ALIGNMENT for b in buffers if b.data is not None) + (1 << 16)
     builder = flatbuffers.Builder(size)
-    builder.Finish(part.Pack(builder), file_identifier=b"TFL3")
+    builder.Finish(part.Pack(builder), file_identifier=CIRCLE_IDENTIFIER if flavour is not schema else b"TFL3")
     return bytes(builder.Output())
+
+
+def _is_circle_object(whole) -> bool:
+    return isinstance(whole, circle_object_schema().ModelT)
 
 
 def _op_tensors(op: schema.OperatorT) -> list[int]:
@@ -389,7 +397,9 @@ def _remap(indices, tensor_map: dict[int, int]) -> list[int] | None:
 
 
 class _AlignedBufferT(schema.BufferT):
-    """A buffer whose data starts on a 16-byte boundary of the file (the schema's packer aligns to 1)."""
+    """A buffer whose data starts on a 16-byte boundary of the file (the schema's packer aligns to 1).
+
+    Circle's Buffer table has TFLite's layout (data is field 0), so circle parts use it too."""
 
     def __init__(self, data: np.ndarray):
         super().__init__()

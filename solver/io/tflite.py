@@ -25,6 +25,7 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
 from solver.errors import ModelError
+from solver.io.circle import circle_op_name, circle_type_name, is_circle
 from solver.io.flatbuffer_check import check_tflite
 
 _BUILTIN_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
@@ -117,20 +118,21 @@ class Model:
 
 
 def read_model(path: str | Path) -> Model:
-    """Read subgraph 0 of a .tflite (or .circle-compatible TFLite) file.
+    """Read subgraph 0 of a .tflite or .circle file (circle's op codes and types: solver.io.circle).
 
     Raises
     ------
     ModelError
-        The file is missing, is not a TFLite flatbuffer, or is truncated or corrupt.
+        The file is missing, is not a TFLite or circle flatbuffer, or is truncated or corrupt.
     """
     path = Path(path)
     data = read_model_bytes(path)
-    if len(data) < 8 or not schema.Model.ModelBufferHasIdentifier(data, 0):
-        raise ModelError(f"{path}: not a TFLite model (no 'TFL3' file identifier)")
+    circle = is_circle(data)
+    if len(data) < 8 or not (circle or schema.Model.ModelBufferHasIdentifier(data, 0)):
+        raise ModelError(f"{path}: not a TFLite model (no 'TFL3' file identifier, nor circle's 'CIR0')")
     try:
         check_tflite(data)  # the generated reader trusts every offset: check them all first
-        return _parse(path, data)
+        return _parse(path, data, circle)
     except (struct.error, IndexError, ValueError, UnicodeDecodeError) as err:
         raise ModelError(f"{path}: truncated or corrupt TFLite flatbuffer ({err})") from err
 
@@ -168,16 +170,17 @@ def uncompressed(path: str | Path) -> Iterator[Path]:
         yield plain
 
 
-def _parse(path: Path, data: bytes) -> Model:
+def _parse(path: Path, data: bytes, circle: bool = False) -> Model:
     model = schema.Model.GetRootAs(data, 0)
     num_subgraphs = model.SubgraphsLength()
     if num_subgraphs == 0:
         raise ModelError(f"{path}: the model has no subgraph")
-    codes = [_op_name(model.OperatorCodes(i)) for i in range(model.OperatorCodesLength())]
+    op_name = circle_op_name if circle else _op_name
+    codes = [op_name(model.OperatorCodes(i)) for i in range(model.OperatorCodesLength())]
     buffers_with_data = _buffers_with_data(model, len(data))
     subgraph = model.Subgraphs(0)
 
-    tensors = [_tensor(i, subgraph.Tensors(i), buffers_with_data) for i in range(subgraph.TensorsLength())]
+    tensors = [_tensor(i, subgraph.Tensors(i), buffers_with_data, circle) for i in range(subgraph.TensorsLength())]
     operators = []
     for i in range(subgraph.OperatorsLength()):
         op = subgraph.Operators(i)
@@ -243,14 +246,14 @@ def _buffers_with_data(model: schema.Model, file_size: int) -> set[int]:
     return result
 
 
-def _tensor(index: int, tensor: schema.Tensor, buffers_with_data: set[int]) -> Tensor:
+def _tensor(index: int, tensor: schema.Tensor, buffers_with_data: set[int], circle: bool = False) -> Tensor:
     shape = tuple(int(d) for d in _ints(tensor.ShapeAsNumpy()))
     signature = tuple(int(d) for d in _ints(tensor.ShapeSignatureAsNumpy()))
     if any(d < -1 for d in shape + signature):
         raise ValueError(f"tensor {index} has a dimension below -1 in {shape} or {signature}")
     dynamic = any(d < 0 for d in signature) or any(d < 0 for d in shape)
     shape = tuple(max(d, 1) if d < 0 else d for d in shape)
-    dtype = _DTYPE_NAMES.get(tensor.Type(), f"TYPE_{tensor.Type()}")
+    dtype = circle_type_name(tensor.Type()) if circle else _DTYPE_NAMES.get(tensor.Type(), f"TYPE_{tensor.Type()}")
     name = tensor.Name()
     nbytes = _tensor_bytes(shape, dtype)
     if nbytes > MAX_TENSOR_BYTES:
