@@ -45,6 +45,8 @@ def test_settings_refuse_what_cannot_calibrate():
         CalibrationSettings(max_rounds=1)
     with pytest.raises(UsageError, match="timed runs per part must be an integer of at least 3"):
         CalibrationSettings(repeats=2)
+    with pytest.raises(UsageError, match=r"measuring passes \(4\) cannot outnumber the timed runs per part \(3\)"):
+        CalibrationSettings(repeats=3, passes=4)
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +74,8 @@ def test_calibrate_measures_every_part_for_at_least_two_rounds(traced):
     assert solves[0] == corrected_weights(weights, first)  # the re-solve sees the corrected weights
     assert result.rounds[1].predicted_us == [sum(solves[0][:5]), sum(solves[0][5:])]
     assert result.best in range(len(result.rounds)) and result.stop_reason
+    unstable = [(r.round, p) for r in result.rounds for p, s in zip(r.part_ids, r.measured) if s.robust_cv > 0.05]
+    assert len(result.notes) == len(unstable)  # every unstable part measurement is named, and only those
 
 
 def test_partition_calibrate_json(traced, tmp_path, capsys):

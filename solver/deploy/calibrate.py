@@ -7,7 +7,8 @@ corrects the op weights until the prediction holds and the measured bottleneck s
 
 1. split the partition (:func:`solver.deploy.split.split_model`) into a scratch directory;
 2. measure every part model on the device, one at a time, in fresh processes, with the configuration (threads)
-   the trace was measured with; a part's time is the median of its timed runs, its spread their IQR;
+   the trace was measured with, the parts interleaved over passes (A B A B) so that a change of load hits all
+   alike; a part's time is the median of its timed runs, its spread their IQR;
 3. compare each part's measured time ``M_k`` with its predicted time ``P_k`` (the sum of its ops' weights);
 4. correct the weights of the ops of part k by the factor ``exp(shrink(log(M_k / P_k), s_k))``, where ``s_k``
    is the relative spread of the part's measurement (IQR / median) and ``shrink(x, s) = sign(x) max(0, |x| - s)``;
@@ -37,7 +38,7 @@ from pathlib import Path
 
 from devices.base import BackendConfig, Device, MeasureSettings
 from devices.errors import DeviceError
-from devices.stats import Summary, summarize
+from devices.stats import DEFAULT_TARGET_CV, Summary, summarize
 from solver.deploy.split import split_model
 from solver.errors import UsageError
 
@@ -50,17 +51,21 @@ class CalibrationSettings:
     """How to calibrate: the rounds at most, each part's timed and warm-up runs, the device configuration."""
 
     max_rounds: int = 4
-    repeats: int = 10  # timed runs of each part per round
-    warmup: int = 2
+    repeats: int = 10  # timed runs of each part per round, spread over the passes
+    warmup: int = 2  # per process
+    passes: int = 2  # fresh processes per part and round, the parts interleaved (A B A B): load drifts even out
     config: BackendConfig = BackendConfig()  # the configuration the trace was measured with
     timeout: float = 300.0  # seconds per part measurement
 
     def __post_init__(self) -> None:
         for what, value, least in (("calibration rounds", self.max_rounds, MIN_ROUNDS),
                                    ("timed runs per part", self.repeats, 3),  # a spread needs three
-                                   ("warm-up runs per part", self.warmup, 0)):
+                                   ("warm-up runs per part", self.warmup, 0),
+                                   ("measuring passes", self.passes, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise UsageError(f"{what} must be an integer of at least {least}, not {value!r}")
+        if self.passes > self.repeats:
+            raise UsageError(f"measuring passes ({self.passes}) cannot outnumber the timed runs per part ({self.repeats})")
         if not (isinstance(self.timeout, (int, float)) and self.timeout > 0 and math.isfinite(self.timeout)):
             raise UsageError(f"the measurement time-out must be a positive number of seconds, not {self.timeout!r}")
 
@@ -174,24 +179,42 @@ def calibrate(
             stop = "the re-solve returned a partition already measured"
             break
         parts = following
-    return Calibration(rounds, best, stop, weights)
+    return Calibration(rounds, best, stop, weights, _unstable_notes(rounds))
+
+
+def _unstable_notes(rounds: list[CalibrationRound]) -> list[str]:
+    """One note per part measurement whose runs spread more than a stable measurement's target."""
+    notes = []
+    for r in rounds:
+        for part, summary in zip(r.part_ids, r.measured):
+            if summary.robust_cv > DEFAULT_TARGET_CV:
+                notes.append(f"round {r.round}, part {part}: unstable measurement (robust CV "
+                             f"{summary.robust_cv:.0%} > {DEFAULT_TARGET_CV:.0%}); its correction was damped by "
+                             "that spread, and the answer is only as good as these measurements")
+    return notes
 
 
 def measure_parts(model_path: str | Path, parts: list[int], weights: list[int], device: Device,
                   settings: CalibrationSettings, round_number: int = 0) -> CalibrationRound:
-    """Split ``parts`` into a scratch directory and measure each part model alone, one after the other."""
+    """Split ``parts`` into a scratch directory and measure each part model alone, one process at a time, the
+    parts interleaved over ``settings.passes`` passes (A B A B), so that a load change hits every part alike."""
     with tempfile.TemporaryDirectory(prefix="nnpart-calibrate-") as tmp:
         split = split_model(model_path, parts, Path(tmp), op_weights=[float(w) for w in weights])
-        run = MeasureSettings(warmup=settings.warmup, repeats=settings.repeats, timeout=settings.timeout,
-                              round=round_number)
-        measured = []
-        for part in split.parts:
-            m = device.measure(split.out_dir / part.file, settings.config, run)
-            if not m.valid:
-                raise DeviceError(f"{model_path}: part {part.part_id} ({part.file}) failed on {device.name}: {m.reason}")
-            measured.append(summarize([t * 1000 for t in m.times_ms]))
+        runs: list[list[float]] = [[] for _ in split.parts]
+        for i in range(settings.passes):
+            repeats = len(range(i, settings.repeats, settings.passes))  # the repeats shared out over the passes
+            # Each pass of each round is its own measurement (and cache entry, on a cached device).
+            run = MeasureSettings(warmup=settings.warmup, repeats=repeats, timeout=settings.timeout,
+                                  round=round_number * settings.passes + i)
+            for part, times in zip(split.parts, runs):
+                m = device.measure(split.out_dir / part.file, settings.config, run)
+                if not m.valid:
+                    raise DeviceError(f"{model_path}: part {part.part_id} ({part.file}) failed on {device.name}: "
+                                      f"{m.reason}")
+                times += [t * 1000 for t in m.times_ms]
         ids = [p.part_id for p in split.parts]
-    return CalibrationRound(round_number, list(parts), ids, list(weights), list(split.loads_us), measured)
+    return CalibrationRound(round_number, list(parts), ids, list(weights), list(split.loads_us),
+                            [summarize(times) for times in runs])
 
 
 def corrected_weights(weights: Sequence[int], measured: CalibrationRound) -> list[int]:

@@ -1,0 +1,166 @@
+"""Calibration: predicted against measured part times, round by round, and the pipeline that results.
+
+For MobileNetV2, ResNet50 and InceptionV3 at K = 2, 3: the exact partition of the model's onert trace, then
+``solver.deploy.calibrate`` (split, measure every part alone on the local onert device, correct the op
+weights, re-solve) until the measured bottleneck stops improving. Prints each round's predicted and measured
+part times with the measurement's IQR and the error, then a summary per case: the largest part error in the
+first round and in the last (target: every part within 10% after calibration), and the kept partition run
+as a pipeline (3 interleaved rounds) against its predicted throughput (1 / predicted bottleneck), before and
+after calibration, with the measured range. With ``--robust``, also the robust partition of a busy-machine
+profile (a busy process on every core while profiling) beside its median-weight optimum, both evaluated on a
+quiet profile. Baseline: the issue's pipeline report, stage times 2-7x off their prediction.
+
+    python -m benchmarks.calibration [--quick] [--robust]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import tempfile
+import time
+from pathlib import Path
+
+from devices import open_device
+from devices.pipeline import PipelineSettings
+from solver.deploy.calibrate import CalibrationSettings, calibrate
+from solver.deploy.pipeline import ComparisonSettings, compare_pipeline
+from solver.deploy.report import calibration_text
+from solver.deploy.split import split_model
+from solver.models.zoo import model_path, trace_path
+from solver.partitioning.partition import PartitionSettings, partition
+from solver.partitioning.problem import load_problem
+
+ISSUE_BASELINE = "issue: solve pipeline predicted stage times 2-7x off the measured ones, without comment"
+TARGET = 0.10  # every part within 10% of its prediction after calibration
+MODELS = ("mobilenet_v2", "resnet50", "inception_v3")
+
+
+def solver_for(problem, settings):
+    """``solve(weights) -> parts`` for the calibration loop: the same partition settings on new weights."""
+    from dataclasses import replace
+
+    def solve(weights):
+        graph = problem.graph.copy()
+        for v, w in enumerate(weights):
+            graph.nodes[v]["weight"] = w
+        return partition(replace(problem, graph=graph), settings).parts
+
+    return solve
+
+
+def run_case(name: str, k: int, calibration: CalibrationSettings, pipeline: ComparisonSettings, out: Path) -> dict:
+    problem = load_problem(model_path(name), trace_path(name))
+    settings = PartitionSettings(num_parts=k, exact=True, time_limit=60, workers=2)
+    first = partition(problem, settings)
+    weights = [problem.graph.nodes[v]["weight"] for v in range(problem.num_ops)]
+    start = time.perf_counter()
+    result = calibrate(model_path(name), first.parts, weights, solver_for(problem, settings),
+                       open_device("local", cache=False), calibration)
+    seconds = time.perf_counter() - start
+    print(f"# {name} K={k}\n{calibration_text(result)}\n", flush=True)
+    kept = result.best_round
+    pipes = {}
+    for label, r in (("before", result.rounds[0]), ("after", kept)):
+        split = split_model(model_path(name), r.parts, out / f"{name}_k{k}_{label}", op_weights=r.weights)
+        pipes[label] = compare_pipeline(split, pipeline)
+    return {"name": name, "K": k, "rounds": len(result.rounds), "seconds": seconds,
+            "first_error": max(abs(e) for e in result.rounds[0].errors),
+            "last_error": max(abs(e) for e in result.rounds[-1].errors), "kept": result.best,
+            "stop": result.stop_reason,
+            "before": pipes["before"], "after": pipes["after"]}
+
+
+def print_table(rows: list[dict]) -> None:
+    header = (f"{'model':14} {'K':>2} {'rounds':>6} {'kept':>4} {'err r0':>7} {'err last':>8} {'<=10%':>5} "
+              f"{'pred inf/s r0':>13} {'meas inf/s r0':>19} {'pred inf/s kept':>15} {'meas inf/s kept':>19} {'time s':>7}")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        b, a = r["before"], r["after"]
+        measured = lambda c: f"{c.throughput:.2f} ({c.throughputs.min:.2f}-{c.throughputs.max:.2f})"  # noqa: E731
+        print(f"{r['name']:14} {r['K']:>2} {r['rounds']:>6} {r['kept']:>4} {r['first_error']:>7.1%} "
+              f"{r['last_error']:>8.1%} {'yes' if r['last_error'] <= TARGET else 'no':>5} "
+              f"{b.predicted_throughput:>13.2f} {measured(b):>19} {a.predicted_throughput:>15.2f} {measured(a):>19} "
+              f"{r['seconds']:>7.0f}")
+    print(ISSUE_BASELINE)
+    print("err: the largest |measured / predicted - 1| over the parts of round 0 (the trace's weights) and of the "
+          "last round (weights calibrated by the rounds before it); "
+          "inf/s: the partition run as a pipeline (K processes x 1 thread), median over rounds (range)")
+
+
+def _spin(stop) -> None:
+    while not stop.is_set():
+        pass
+
+
+def robust_rows(models, ks, runs: int = 10) -> None:
+    """Profile each model busy and quiet; the busy profile's median-weight and robust optima on the quiet one."""
+    from solver.deploy.profiling import ProfileSettings, profile_model
+    from solver.partitioning.metrics import evaluate
+
+    header = (f"{'model':14} {'K':>2} {'quiet opt':>10} {'busy median opt':>16} {'off':>6} "
+              f"{'busy robust opt':>16} {'off':>6} {'busy runs':>9}")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in models:
+            quiet = Path(tmp) / f"{name}.quiet.json"
+            busy = Path(tmp) / f"{name}.busy.json"
+            device = open_device("local", cache=False)
+            profile_model(model_path(name), device, ProfileSettings(runs=runs), out=quiet)
+            stop = mp.Event()
+            spinners = [mp.Process(target=_spin, args=(stop,), daemon=True) for _ in range(len(_cores()))]
+            for p in spinners:
+                p.start()
+            try:
+                profile_model(model_path(name), device, ProfileSettings(runs=runs), out=busy)
+            finally:
+                stop.set()
+                for p in spinners:
+                    p.join()
+            quiet_problem, busy_problem = load_problem(model_path(name), quiet), load_problem(model_path(name), busy)
+            for k in ks:
+                opt = partition(quiet_problem, PartitionSettings(num_parts=k, exact=True, time_limit=60, workers=2))
+                median = partition(busy_problem, PartitionSettings(num_parts=k, exact=True, time_limit=60, workers=2))
+                robust = partition(busy_problem, PartitionSettings(num_parts=k, exact=True, time_limit=60, workers=2,
+                                                                   robust="worst"))
+                on_quiet = lambda parts: evaluate(quiet_problem.dag, parts, k).bottleneck  # noqa: E731
+                best = opt.metrics.bottleneck
+                rows.append((name, k, best, on_quiet(median.parts), on_quiet(robust.parts),
+                             robust.robust.result.scenarios))
+    print(header)
+    print("-" * len(header))
+    for name, k, best, median, robust, scenarios in rows:
+        print(f"{name:14} {k:>2} {best:>10} {median:>16} {median / best - 1:>6.1%} {robust:>16} "
+              f"{robust / best - 1:>6.1%} {scenarios:>9}")
+    print("bottlenecks in us on the quiet profile; off: above the quiet optimum")
+
+
+def _cores() -> set[int]:
+    import os
+
+    return os.sched_getaffinity(0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="MobileNetV2 at K = 2 only, 3 rounds at most")
+    parser.add_argument("--robust", action="store_true", help="also the busy-machine profile and --robust")
+    args = parser.parse_args(argv)
+    if args.quick:
+        cases = [("mobilenet_v2", 2)]
+        calibration = CalibrationSettings(max_rounds=3, repeats=10, warmup=2)
+    else:
+        cases = [(name, k) for name in MODELS for k in (2, 3)]
+        calibration = CalibrationSettings(max_rounds=4, repeats=15, warmup=3)
+    pipeline = ComparisonSettings(PipelineSettings(requests=30, warmup=3), rounds=3)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = [run_case(name, k, calibration, pipeline, Path(tmp)) for name, k in cases]
+    print_table(rows)
+    if args.robust:
+        print()
+        robust_rows(sorted({name for name, _ in cases}), sorted({k for _, k in cases}))
+
+
+if __name__ == "__main__":
+    main()
