@@ -1,7 +1,9 @@
 """Numerical check of a split: the parts, run in order, compute what the whole model computes.
 
 Both run with the real onert runtime on the same seeded inputs: the whole model on cpu, each part on its own
-device's backend (``ruy`` parts on ruy; cpu for a device onert does not have), each part its own session. Each model output is
+device's backend (``ruy`` parts on ruy; cpu for a device onert does not have), each part its own session, all in
+a child process, so that a part file that crashes onert is reported by name instead of ending ``solve``. Each
+model output is
 compared elementwise: ``|parts - whole| <= atol + rtol * max|whole|`` must hold everywhere, so the
 relative error is measured against the output's scale (random-weight softmax outputs are nearly
 uniform, so the scale of the logits matters, not of single elements).
@@ -24,6 +26,7 @@ import numpy as np
 
 from devices.base import DEFAULT_EXECUTOR, EXECUTORS
 from devices.chain import ChainRunner, ModelRunner, Stage, probe_load
+from devices.isolated import run_isolated
 from devices.inputs import seeded_inputs
 from solver.errors import CheckError, UsageError
 from solver.deploy.split import SplitResult, read_split, split_model
@@ -110,18 +113,15 @@ def verify_split(split: SplitResult | str | Path, settings: VerifySettings = Ver
         The split directory is unreadable or its connection files are inconsistent.
     devices.chain.RunError
         onert cannot load or run a model.
+    devices.isolated.RuntimeCrash
+        onert crashed on a model (it runs in a child process; the message names the file).
     """
     split = split if isinstance(split, SplitResult) else read_split(split)
-    env = {"EXECUTOR": settings.executor}
     with uncompressed(split.model) as plain:
-        whole = ModelRunner(plain, env=env)
-        inputs = seeded_inputs(whole.input_specs(), settings.seed)
-        reference = whole.run(inputs)
-    chain = ChainRunner(part_stages(split), env=env)
-    produced = chain.run(dict(zip(split.model_inputs, inputs)))
-    checks = [
-        _compare(name, produced[name], ref, settings) for name, ref in zip(split.model_outputs, reference)
-    ]
+        reference, produced = run_isolated(
+            _run_split, plain, part_stages(split), split.model_inputs, split.model_outputs, settings, what="onert"
+        )
+    checks = [_compare(name, got, ref, settings) for name, got, ref in zip(split.model_outputs, produced, reference)]
     result = VerifyResult(split.out_dir, checks, settings, len(split.parts), notes=list(split.notes))
     if settings.probe_package:
         result.package = probe_load(split.out_dir)
@@ -131,6 +131,23 @@ def verify_split(split: SplitResult | str | Path, settings: VerifySettings = Ver
 def part_stages(split: SplitResult) -> list[Stage]:
     """The parts as stages of a chain, each on its own device's onert backend (cpu for a device onert lacks)."""
     return [Stage(split.out_dir / p.file, p.inputs, p.outputs, onert_backends(p.device)) for p in split.parts]
+
+
+def _run_split(
+    step, whole: Path, stages: list[Stage], inputs: tuple[str, ...], outputs: tuple[str, ...], settings: VerifySettings
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The whole model's outputs and the chain's, on the same seeded inputs (run in a child process: a part
+    file onert cannot read may crash it, see ``devices.isolated``)."""
+    env = {"EXECUTOR": settings.executor}
+    step(f"{whole} (the whole model)")
+    model = ModelRunner(whole, env=env)
+    feeds = seeded_inputs(model.input_specs(), settings.seed)
+    reference = model.run(feeds)
+    tensors = dict(zip(inputs, feeds))
+    for stage in stages:
+        step(f"{stage.path} (a part model)")
+        tensors = ChainRunner([stage], env=env).run(tensors)
+    return reference, [tensors[name] for name in outputs]
 
 
 def _compare(name: str, got: np.ndarray, ref: np.ndarray, settings: VerifySettings) -> OutputCheck:
