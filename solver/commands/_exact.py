@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from solver.errors import UsageError
 from solver.partitioning.settings import SECONDARY
 
 
@@ -37,15 +36,16 @@ def secondary_names(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple(word.strip() for word in args.secondary.split(",") if word.strip())
 
 
-def map_path(args: argparse.Namespace) -> Path:
+def map_path(args: argparse.Namespace, *inputs: Path | None) -> Path:
     """Where partition_map.json goes: ``--out``, else next to MODEL (the current directory without one).
 
-    Checked before any work: a directory there is refused at once, not after the solve.
+    Checked before any work (``solver.io.files.check_output``): a target that cannot be written, or MODEL, TRACE
+    or one of ``inputs``, is refused at once, not after the solve.
     """
+    from solver.io.files import check_output
+
     out = args.out or (args.model.parent if args.model else Path.cwd()) / "partition_map.json"
-    if out.is_dir():
-        raise UsageError(f"{out}: is a directory; --out takes the file to write")
-    return out
+    return check_output(out, inputs=(args.model, args.trace, *inputs))
 
 
 def exact_progress(args: argparse.Namespace):

@@ -41,12 +41,14 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from solver.assignment.bruteforce import brute_force, checkpoint_path
     from solver.assignment.report import brute_force_line
+    from solver.io.files import check_output
     from solver.progress import Progress
 
     settings = BruteForceSettings(
         mode=args.mode, backends=split_backends(args.backends), warmup=args.warmup, repeats=args.repeats,
         seed=args.seed, timeout=args.timeout, max_points=args.max_points, force=args.force,
     )  # fmt: skip
+    check_output(args.out, inputs=(args.model,))
 
     def progress(done: int, total: int, entry: dict) -> None:
         what = f"{entry['time']} ms, {entry['memory']} KB" if entry.get("valid", True) else f"invalid: {entry['reason']}"

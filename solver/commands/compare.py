@@ -40,8 +40,11 @@ def run(args: argparse.Namespace) -> int:
     from solver.partitioning.compare import compare
     from solver.partitioning.report import format_table, plot_comparison
 
+    from solver.io.files import check_output
+
     settings = CompareSettings(num_parts=_num_parts(args.num_parts), time_limit=args.time_limit,
                                workers=args.workers, runs=args.runs, seed=args.seed)  # fmt: skip
+    check_output(args.plot, inputs=(args.model, args.trace), option="--plot")
     problem = problem_from_args(args)
     with _ProgressPerK(settings.time_limit, args.quiet) as shown:
         comparison = compare(problem, settings, on_progress=shown.update)

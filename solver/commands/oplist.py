@@ -25,15 +25,16 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from solver.io.files import write_json
+    from solver.io.files import check_output, write_json
     from solver.io.oplist import read_oplist
 
+    check_output(args.out, inputs=(args.model,))
     oplist = read_oplist(args.model, args.mode)
-    write_json(args.out, oplist.to_json())
     if args.json:
         print_json("oplist", {"out": str(args.out), "mode": oplist.mode, "num_decisions": oplist.num_decisions,
                               **oplist.to_json()})  # fmt: skip
-        return 0
-    groups = f", {oplist.num_decisions} groups" if args.mode == "index" else ""
-    print(f"{args.out}: {len(oplist.oplist)} op types{groups}: {', '.join(oplist.oplist)}")
+    else:
+        groups = f", {oplist.num_decisions} groups" if args.mode == "index" else ""
+        print(f"{args.out}: {len(oplist.oplist)} op types{groups}: {', '.join(oplist.oplist)}")
+    write_json(args.out, oplist.to_json())
     return 0

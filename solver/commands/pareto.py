@@ -78,26 +78,29 @@ def run(args: argparse.Namespace) -> int:
     from solver.assignment.front import parse_pick
     from solver.assignment.report import front_table
     from solver.assignment.run import run_pareto
-    from solver.io.files import write_json
+    from solver.io.files import check_output, write_json
     from solver.progress import Progress
 
     settings = settings_from_args(args)
+    for target, option in ((args.out, "--out"), (args.plot, "--plot")):
+        check_output(target, inputs=(args.model, args.offline, args.device), option=option)
     pick = parse_pick(args.pick) if args.pick else None  # a bad --pick fails before any measurement
     live = settings.dump is None
     device = device_from_args(args, settings.device) if live else None
     with Progress("Pareto search", unit="points", quiet=args.quiet) as shown:
         outcome = run_pareto(settings, device, on_measure=_measured(shown))
-    if args.out:
-        write_json(args.out, outcome.estimator_dump())
-    if args.plot:
-        _plot(args.plot, outcome)
+    status = 0
     if pick is not None:
-        return _print_pick(outcome, pick, args.json)
-    if args.json:
+        status = _print_pick(outcome, pick, args.json)
+    elif args.json:
         print_json("pareto", outcome.to_json())
     else:
         print(front_table(outcome.result, outcome.quality))
-    return 0
+    if args.out:  # after the answer is printed: a failing write loses nothing
+        write_json(args.out, outcome.estimator_dump())
+    if args.plot:
+        _plot(args.plot, outcome)
+    return status
 
 
 def _plot(path: Path, outcome) -> None:

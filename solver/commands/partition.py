@@ -67,6 +67,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from solver.commands._output import print_json
+    from solver.io.files import check_output
     from solver.io.partition_map import write_partition_map
     from solver.partitioning.partition import partition
     from solver.partitioning.report import format_report
@@ -77,18 +78,20 @@ def run(args: argparse.Namespace) -> int:
         slack=args.slack, memory_cap=args.memory_cap, robust=args.robust,
     )  # fmt: skip
     calibration_settings = _calibration_settings(args, settings)
+    out = map_path(args)
+    check_output(args.split, inputs=(args.model, args.trace), option="--split", directory=True)
     problem = problem_from_args(args)
     if args.split and problem.model is None:
         raise UsageError(f"{problem.source}: --split needs a TFLite model, not a graph file")
     if calibration_settings and problem.model is None:
         raise UsageError(f"{problem.source}: --calibrate measures part models, so it needs a TFLite model")
-    out = map_path(args)
     with exact_progress(args) as shown:
         result = partition(problem, settings, on_progress=shown.callback(bounds_text("bottleneck")))
     calibration = None
     if calibration_settings:
         problem, result, calibration = _calibrate(problem, settings, result, calibration_settings, quiet=args.json)
-    write_partition_map(out, result.parts, settings.num_parts)
+    # The answer is printed first, so a failing write loses nothing; the map is written last, so a failing
+    # --split leaves an earlier map as it was.
     if args.json:
         extra = {"calibration": [r.to_json() for r in calibration.rounds],
                  "calibration_result": calibration.to_json()} if calibration else {}
@@ -99,9 +102,11 @@ def run(args: argparse.Namespace) -> int:
             from solver.deploy.report import calibration_text
 
             print(calibration_text(calibration))
-        print(f"wrote {out}")
     if args.split:
         _split(problem, result.parts, args.split, quiet=args.json)
+    write_partition_map(out, result.parts, settings.num_parts)
+    if not args.json:
+        print(f"wrote {out}")
     return 0
 
 

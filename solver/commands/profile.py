@@ -46,11 +46,13 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from solver.deploy.profiling import ProfileSettings, profile_model
     from solver.deploy.report import profile_table
+    from solver.io.files import check_output
 
     settings = ProfileSettings(
         runs=args.runs, warmup=args.warmup, rounds=args.rounds, max_runs=args.max_runs, target_cv=args.target_cv,
         weights=args.weights, seed=args.seed, timeout=args.timeout,
     )  # fmt: skip
+    check_output(args.out, inputs=(args.model,))
     result = profile_model(args.model, device_from_args(args), settings, config=config_from_args(args), out=args.out)
     if args.json:
         print_json("profile", result.to_json())

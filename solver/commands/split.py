@@ -37,9 +37,11 @@ def run(args: argparse.Namespace) -> int:
     from solver.deploy.report import split_text, verify_text
     from solver.deploy.split import split_model
     from solver.deploy.verify import check_verified, verify_split
+    from solver.io.files import check_output
     from solver.io.partition_map import read_partition_map, read_placement
     from solver.io.tflite import read_model
 
+    check_output(args.out, inputs=(args.model, args.partition_map, args.trace), directory=True)
     settings = None
     if not args.no_verify:  # refuse what would stop the check before anything is written
         settings = settings_from_args(args)
@@ -53,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
 
         graph = load_problem(args.model, args.trace).graph
         weights = [graph.nodes[v]["weight"] for v in range(model.num_ops)]
-    split = split_model(args.model, parts, args.out, model=model, op_weights=weights, placement=placement)
+    split = split_model(args.model, parts, args.out, model=model, op_weights=weights, placement=placement,
+                        parts_source=args.partition_map)
     result = None if settings is None else verify_split(split, settings)
     if args.json:
         from solver.commands._output import print_json

@@ -26,7 +26,7 @@ from solver.io import connections
 from solver.io.circle import CIRCLE_IDENTIFIER, circle_object_schema, is_circle
 from solver.io.connections import PartFile
 from solver.errors import CheckError, ModelError, UsageError
-from solver.io.files import read_json, write_atomic, write_json
+from solver.io.files import check_output, read_json, write_atomic, write_json
 from solver.io.tflite import Model, read_model, read_model_bytes
 
 # Buffer data is aligned like the TFLite converter aligns it, so kernels may read it in place.
@@ -79,24 +79,26 @@ class SplitResult:
         }
 
 
-def plan_parts(model: Model, parts: list[int]) -> list[PartPlan]:
+def plan_parts(model: Model, parts: list[int], source: str | Path = "the partition") -> list[PartPlan]:
     """The part models a partition asks for, in pipeline order; empty parts are left out.
 
     Raises
     ------
     UsageError
         ``parts`` has the wrong length, or some edge goes from a later part to an earlier one
-        (the message names the first such edge and its tensor).
+        (the message names ``source``, where the partition came from, the first such edge and its tensor).
     """
     if len(parts) != model.num_ops:
-        raise UsageError(f"the partition has {len(parts)} entries, {model.path} has {model.num_ops} operators")
+        raise UsageError(f"{source}: the partition has {len(parts)} entries, {model.path} has {model.num_ops} operators")
+    if any(isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < max(model.num_ops, 1) for p in parts):
+        raise UsageError(f"{source}: part ids must be integers from 0 to {model.num_ops - 1}, one part per op at most")
     producers = model.producers
     for op in model.operators:
         for t in op.inputs:
             src = producers.get(t)
             if src is not None and parts[src] > parts[op.index]:
                 raise UsageError(
-                    f"the partition is not topologically valid: op {src} (part {parts[src]}) writes tensor "
+                    f"{source}: the partition is not topologically valid: op {src} (part {parts[src]}) writes tensor "
                     f"{t} '{model.tensors[t].name}' that op {op.index} (part {parts[op.index]}) reads"
                 )
     consumers: dict[int, set[int]] = {}
@@ -141,6 +143,7 @@ def split_model(
     model: Model | None = None,
     op_weights: list[float] | None = None,
     placement: dict[int, str] | None = None,
+    parts_source: str | Path = "the partition",
 ) -> SplitResult:
     """Write the part models of ``parts`` and their connection files into ``out_dir``.
 
@@ -152,6 +155,7 @@ def split_model(
     and ``split.json`` (nnpart's record: source model, partition map, ops of each part and, when
     ``op_weights`` (per-op time in us) is given, each part's predicted load). Nothing is written
     until every part is encoded and both connection files are checked.
+    ``parts_source`` names where ``parts`` came from (the map file) in error messages.
 
     Raises
     ------
@@ -165,7 +169,7 @@ def split_model(
     """
     model_path, out_dir = Path(model_path), Path(out_dir)
     model = model or read_model(model_path)
-    plans = plan_parts(model, parts)
+    plans = plan_parts(model, parts, parts_source)
     whole = _load_object_model(model_path)
     _check_splittable(model, whole)
     names = _boundary_names(model, plans)
@@ -204,6 +208,8 @@ def split_model(
     manifest = connections.manifest_dict(result.parts, result.model_inputs, result.model_outputs)
     connections.validate_conn(conn, result.conn_json)
     connections.validate_manifest(manifest, files, result.model_inputs, result.model_outputs, result.manifest)
+    for name in encoded:  # a model named like a part (m.00001_cpu.tflite) must not be replaced by one
+        check_output(out_dir / name, inputs=(model_path,), option="the split directory")
     for name, data in encoded.items():
         write_atomic(out_dir / name, data)
     if (out_dir / source).resolve() != model_path.resolve():
