@@ -47,7 +47,12 @@ def instances(draw):
     min_ops = draw(st.integers(1, 3))
     max_parts = draw(st.one_of(st.none(), st.integers(1, 4)))
     base = placement_problem(PartitionProblem(graph=graph, name="g", source=Path("g.json")), platform)
-    return offload_problem(base, min_part_ops=min_ops, max_parts=max_parts)
+    problem = offload_problem(base, min_part_ops=min_ops, max_parts=max_parts)
+    if draw(st.booleans()):  # partition_for's per-backend limits: a minimum size and a reject rule
+        problem.backend_min_ops = [draw(st.integers(1, 3)) for _ in range(B)]
+        residue = draw(st.integers(0, 2))
+        problem.reject = [None] + [(lambda ops, r=residue: sum(ops) % 3 == r) for _ in range(B - 1)]
+    return problem
 
 
 def set_partitions(items):
@@ -230,3 +235,25 @@ def test_a_cpu_and_ruy_split_verifies_with_each_part_on_its_backend_and_runs(bra
     assert ran["schema"] == "nnpart.run/1" and len(ran["parts"]) == placed["num_partitions"]
     assert [p["backend"] for p in ran["parts"]] == [placed["placement"][str(k)] for k in range(len(ran["parts"]))]
     assert 0 < ran["latency_ms"]["min"] <= ran["latency_ms"]["median"] <= ran["latency_ms"]["max"]
+
+
+def test_partition_for_offloads_the_bundled_model_on_the_cli_engine():
+    from solver.data import DEFAULT_MODEL as model
+    from solver.data import DEFAULT_TRACE as trace
+    from solver.placement.backends import Backend, partition_for
+
+    refused = []
+
+    def reject(ops):  # optimize_for's subgraph property: no part of fewer than 3 ops
+        refused.append(len(ops) < 3)
+        return len(ops) < 3
+
+    backends = [Backend("cpu"), Backend("npu", supports=["CONV_2D"], speed=4.0, min_ops=2, reject=reject)]
+    result = partition_for(model, backends, trace=trace, max_parts=5, time_limit=30, workers=2)
+    m = result.metrics
+    assert m.num_parts <= 5 and "npu" in result.placement.values()
+    assert all(c >= 3 for b, c in zip(m.part_backends, m.part_ops) if result.problem.backends[b] == "npu")
+    assert m.latency < result.baselines["circle-partitioner"].latency  # all on cpu, the default
+    assert refused  # the rule was asked
+    with pytest.raises(Exception, match="objective 'throughput' is not offered"):
+        partition_for(model, backends, trace=trace, objective="throughput")

@@ -79,10 +79,23 @@ class OffloadProblem:
     min_part_ops: int = 1
     max_parts: int | None = None
     rules: PartitionRules | None = None
+    backend_min_ops: list[int] | None = None  # per backend, beside min_part_ops (partition_for's Backend.min_ops)
+    reject: list[Callable[[list[int]], bool] | None] | None = None  # per backend: True rejects a part's ops
 
     @property
     def num_ops(self) -> int:
         return self.base.num_ops
+
+    def min_ops(self, b: int) -> int:
+        """The fewest ops a part on backend b may have."""
+        return max(self.min_part_ops, self.backend_min_ops[b] if self.backend_min_ops else 1)
+
+    def rejects(self, b: int, ops: list[int]) -> bool:
+        """Whether backend b rejects a part of these ops (too small, or its own ``reject`` says so)."""
+        if len(ops) < self.min_ops(b):
+            return True
+        check = self.reject[b] if self.reject else None
+        return bool(check(sorted(ops))) if check is not None else False
 
     @property
     def backends(self) -> tuple[str, ...]:
@@ -193,8 +206,9 @@ def evaluate_plan(problem: OffloadProblem, backend: Sequence[int], parts: Sequen
     for k, ops in groups.items():
         if len({backend[v] for v in ops}) > 1:
             raise CheckError(f"{name}: part {k} mixes backends")
-        if limits and len(ops) < problem.min_part_ops:
-            raise CheckError(f"{name}: part {k} has {len(ops)} ops, fewer than {problem.min_part_ops}")
+        if limits and problem.rejects(backend[ops[0]], ops):
+            raise CheckError(f"{name}: backend {problem.backends[backend[ops[0]]]} rejects part {k} ({len(ops)} ops; "
+                             f"at least {problem.min_ops(backend[ops[0]])})")  # fmt: skip
     if limits and problem.max_parts is not None and len(groups) > problem.max_parts:
         raise CheckError(f"{name}: {len(groups)} parts, more than {problem.max_parts}")
     session = nx.DiGraph()
@@ -339,7 +353,7 @@ def delegate_plan(problem: OffloadProblem) -> tuple[list[int], list[int]]:
             sizes.setdefault(k, []).append(v)
         movable = [ops for ops in sizes.values()
                    if backend[ops[0]] != problem.default and all(problem.default in problem.allowed[v] for v in ops)]  # fmt: skip
-        small = [ops for ops in movable if len(ops) < problem.min_part_ops]
+        small = [ops for ops in movable if problem.rejects(backend[ops[0]], ops)]
         if not small and problem.max_parts is not None and len(sizes) > problem.max_parts and movable:
             small = [min(movable, key=len)]
         if not small:
@@ -395,12 +409,12 @@ def reject_parts(problem: OffloadProblem, backend: Sequence[int]) -> list[int]:
 def _score(problem: OffloadProblem, backend: list[int]) -> tuple[int, int]:
     """(parts over the limits, latency): lexicographic, so a valid plan beats every invalid one."""
     parts = frontier_parts(problem, backend)
-    sizes: dict[int, int] = {}
-    for k in parts:
-        sizes[k] = sizes.get(k, 0) + 1
-    excess = sum(1 for s in sizes.values() if s < problem.min_part_ops)
+    groups: dict[int, list[int]] = {}
+    for v, k in enumerate(parts):
+        groups.setdefault(k, []).append(v)
+    excess = sum(1 for ops in groups.values() if problem.rejects(backend[ops[0]], ops))
     if problem.max_parts is not None:
-        excess += max(0, len(sizes) - problem.max_parts)
+        excess += max(0, len(groups) - problem.max_parts)
     value = _value(problem, backend, parts, limits=False)
     return excess, value if value is not None else 2**62
 
@@ -431,7 +445,7 @@ class OffloadSolve:
 
 def part_slots(problem: OffloadProblem, hint_parts: int = 0) -> tuple[int, bool]:
     """How many part slots the exact model gets, and whether they cover every valid plan."""
-    most = problem.num_ops // problem.min_part_ops
+    most = problem.num_ops // min(problem.min_ops(b) for b in range(len(problem.backends)))
     if problem.max_parts is not None:
         most = min(most, problem.max_parts)
     slots = min(most, max(SLOT_CAP, 2 * hint_parts + 2))
@@ -459,12 +473,20 @@ def solve_offload(
     built = _Model(problem, slots)
     if hint_metrics is not None and hint_metrics.num_parts <= slots:
         built.hint(hint_metrics)
-    solver = make_solver(time_limit, workers)
     callback = _Progress(on_progress, start) if on_progress else None
-    done = solve_in_thread(solver, built.model, callback=callback)
-    status = done.status
+    while True:  # a part some backend's reject refuses is forbidden and the model solved again
+        solver = make_solver(time_limit - (time.monotonic() - start), workers)
+        done = solve_in_thread(solver, built.model, callback=callback)
+        status = done.status
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE) or done.interrupted:
+            break
+        refused = _refused_parts(problem, *built.plan(solver))
+        if not refused or time.monotonic() - start >= time_limit:
+            break
+        for b, ops in refused:
+            built.forbid(b, ops)
     elapsed = time.monotonic() - start
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and not _refused_parts(problem, *built.plan(solver)):
         backend, parts = built.plan(solver)
         value = evaluate_plan(problem, backend, parts).latency
         found = OPTIMAL if status == cp_model.OPTIMAL and complete else FEASIBLE
@@ -480,6 +502,13 @@ def solve_offload(
                               f"and no greedy plan meets the limits")  # fmt: skip
     return OffloadSolve(hint_metrics.backend, hint_metrics.parts, HEURISTIC, hint_metrics.latency,
                         built.trivial_bound, slots, elapsed, done.interrupted)  # fmt: skip
+
+
+def _refused_parts(problem: OffloadProblem, backend: list[int], parts: list[int]) -> list[tuple[int, list[int]]]:
+    groups: dict[int, list[int]] = {}
+    for v, k in enumerate(parts):
+        groups.setdefault(k, []).append(v)
+    return [(backend[ops[0]], ops) for ops in groups.values() if problem.rejects(backend[ops[0]], ops)]
 
 
 class _Progress(cp_model.CpSolverSolutionCallback):
@@ -504,14 +533,15 @@ class _Model:
         self.y = [[m.new_bool_var(f"y{k}_{b}") for b in range(B)] for k in range(S)]
         self.o = [{b: m.new_bool_var(f"o{v}_{b}") for b in problem.allowed[v]} for v in range(n)]
         used = [sum(self.y[k]) for k in range(S)]
+        self.size: list = []
         for k in range(S):
             m.add(used[k] <= 1)
             if k + 1 < S:
                 m.add(used[k] >= used[k + 1])
                 for b in range(B):
                     m.add(self.y[k][b] + self.y[k + 1][b] <= 1)
-            size = sum(self.x[v][k] for v in range(n))
-            m.add(size >= problem.min_part_ops * used[k])
+            self.size.append(sum(self.x[v][k] for v in range(n)))
+            m.add(self.size[k] >= sum(problem.min_ops(b) * self.y[k][b] for b in range(B)))
         pos = []
         for v in range(n):
             m.add_exactly_one(self.x[v])
@@ -548,6 +578,14 @@ class _Model:
         self.trivial_bound = sum(min(problem.time(v, b) for b in problem.allowed[v]) for v in range(n))
         m.add(sum(cost) >= self.trivial_bound)
         m.minimize(sum(cost))
+
+    def forbid(self, b: int, ops: list[int]) -> None:
+        """No part on backend b holds exactly ``ops`` (a part its ``reject`` refused)."""
+        for k in range(self.slots):
+            exact = self.model.new_bool_var("")
+            self.model.add(self.size[k] <= len(ops)).only_enforce_if(exact)
+            self.model.add(self.size[k] >= len(ops) + 1).only_enforce_if(exact.Not())
+            self.model.add_bool_or([self.x[v][k].Not() for v in ops] + [self.y[k][b].Not(), exact.Not()])
 
     def hint(self, plan: OffloadMetrics) -> None:
         for v in range(self.problem.num_ops):
@@ -710,8 +748,12 @@ def offload_model(
     settings: OffloadSettings = OffloadSettings(),
     rules: PartitionRules | None = None,
     on_progress: Callable[[int, int, float], None] | None = None,
+    *,
+    backend_min_ops: list[int] | None = None,
+    reject: list[Callable[[list[int]], bool] | None] | None = None,
 ) -> OffloadResult:
-    """Offload ``problem`` on the backends of ``platform`` as ``settings`` and ``rules`` say.
+    """Offload ``problem`` on the backends of ``platform`` as ``settings`` and ``rules`` say; ``backend_min_ops``
+    and ``reject`` (per device) refuse parts as partition_for's backends do.
 
     Op names (for ``comply=opname``) are the names of the ops' first output tensors, as luci names nodes;
     for graph files, the nodes' ``name``.
@@ -725,6 +767,7 @@ def offload_model(
         reads_input = [any(t in inputs for t in op.inputs) for op in model.operators]
     built = offload_problem(base, rules=rules, exclude_ops=settings.exclude_ops, min_part_ops=settings.min_part_ops,
                             max_parts=settings.max_parts, op_names=names, reads_input=reads_input)  # fmt: skip
+    built.backend_min_ops, built.reject = backend_min_ops, reject
     result = offload(built, settings.algo, time_limit=settings.time_limit, workers=settings.workers,
                      on_progress=on_progress)  # fmt: skip
     result.notes[:0] = list(problem.notes)
