@@ -73,3 +73,40 @@ def test_timeouts_are_not_kept_and_corrupt_entries_are_ignored(tmp_path):
     (tmp_path / "c" / "ab").mkdir(parents=True)
     (tmp_path / "c" / "ab" / f"{key}.json").write_text("{truncated")
     assert cache.get(key) is None
+
+
+def test_answers_say_they_came_from_the_cache_and_refresh_replaces_them(tmp_path, branchy_cnn):
+    counting = CountingDevice(open_device("local", cache=False, cache_dir=tmp_path))
+    cache = MeasurementCache(tmp_path / "measurements")
+    settings = MeasureSettings(repeats=2)
+    first = CachedDevice(counting, cache).measure(branchy_cnn, BackendConfig(), settings)
+    assert first.valid and not first.from_cache and first.measured_at.startswith("20")
+    again = CachedDevice(counting, cache).measure(branchy_cnn, BackendConfig(), settings)
+    assert again.from_cache and again.measured_at == first.measured_at and counting.calls == 1
+    refreshed = CachedDevice(counting, cache, refresh=True).measure(branchy_cnn, BackendConfig(), settings)
+    assert not refreshed.from_cache and counting.calls == 2
+    after = CachedDevice(counting, cache).measure(branchy_cnn, BackendConfig(), settings)
+    assert after.from_cache and after.times_ms == refreshed.times_ms and counting.calls == 2
+    # Each round of a repeated measurement is its own fresh measurement and entry; discard forgets one.
+    device = CachedDevice(counting, cache)
+    device.measure(branchy_cnn, BackendConfig(), MeasureSettings(repeats=2, round=1))
+    assert counting.calls == 3
+    device.discard(branchy_cnn, BackendConfig(), settings)
+    assert not device.measure(branchy_cnn, BackendConfig(), settings).from_cache and counting.calls == 4
+
+
+def test_round_zero_keeps_the_key_it_had_before_rounds():
+    import dataclasses
+    import hashlib
+    import json
+
+    settings = MeasureSettings()
+    old = {k: v for k, v in dataclasses.asdict(settings).items() if k != "round"}
+    parts = {"model": "a" * 64, "config": json.loads(json.dumps(dataclasses.asdict(BackendConfig()))),
+             "device": "local", "settings": old}  # fmt: skip
+    assert measurement_key("a" * 64, BackendConfig(), "local", settings) == hashlib.sha256(
+        json.dumps(parts, sort_keys=True).encode()
+    ).hexdigest()
+    assert measurement_key("a" * 64, BackendConfig(), "local", MeasureSettings(round=1)) != measurement_key(
+        "a" * 64, BackendConfig(), "local", settings
+    )

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
 
 import pytest
 
 from devices import open_device
+from devices.cache import CachedDevice, MeasurementCache
 from devices.base import BackendConfig
 from devices.errors import DeviceError
 from solver.deploy.profiling import ProfileSettings, profile_model
 from solver.deploy.report import profile_table
 from solver.io.tflite import read_model
-from solver.io.trace import attach_weights, read_trace
+from solver.io.trace import attach_weights, read_trace, trace_facts
+from tests.test_cache import CountingDevice
 
 
 @pytest.fixture()
@@ -68,3 +74,64 @@ def test_profile_command(branchy_cnn, tmp_path, capsys, monkeypatch):
     assert document["total_us"] == pytest.approx(sum(o["time_us"] for o in document["ops"]))
     assert main(["profile", str(branchy_cnn), "--out", str(out), "--op-map", "x=ruy"]) == 2
     assert "is not an operator index" in capsys.readouterr().err
+
+
+@contextmanager
+def busy_cores():
+    """One busy process per core, each alternating bursts of work and rest, so the runs meet changing contention."""
+    code = (
+        "import random, time\nrandom.seed({k})\nwhile True:\n"
+        "    end = time.perf_counter() + random.uniform(0.002, 0.03)\n"
+        "    while time.perf_counter() < end:\n        pass\n"
+        "    time.sleep(random.uniform(0.002, 0.03))\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code.format(k=k)]) for k in range(os.cpu_count() or 2)]
+    try:
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def test_profiling_under_contention_is_unstable_and_not_kept(branchy_cnn, tmp_path):
+    counting = CountingDevice(open_device("local", cache=False, cache_dir=tmp_path))
+    device = CachedDevice(counting, MeasurementCache(tmp_path / "measurements"))
+    settings = ProfileSettings(runs=10, rounds=2, max_runs=30)
+    out = tmp_path / "busy.chrome.json"
+    with busy_cores():
+        result = profile_model(branchy_cnn, device, settings, out=out)
+    assert not result.stable and result.totals.reasons
+    assert len(result.measurements) == 3  # unstable after 2 rounds: measured on until the budget of 30 runs
+    document = result.to_json()
+    assert document["stable"] is False and document["reasons"] == list(result.totals.reasons)
+    assert document["timed_runs"] == 30 and document["run_totals_ms"]["n"] == 30
+    assert "UNSTABLE" in profile_table(result) and "UNSTABLE measurement" in result.notes[0]
+    assert trace_facts(out)["stable"] is False and read_trace(out).rounds == [(1, 10)] * 3
+    # Not kept as if it were good: profiling again measures again, and says so.
+    calls = counting.calls
+    again = profile_model(branchy_cnn, device, settings)
+    assert counting.calls > calls and not again.from_cache and again.origin().startswith("measured now")
+
+
+def test_a_profile_from_the_cache_says_so(branchy_cnn, tmp_path, capsys, monkeypatch):
+    from solver import cli
+
+    monkeypatch.setenv("NNPART_CACHE_DIR", str(tmp_path / "cache"))
+    base = ["profile", str(branchy_cnn), "--runs", "3", "--rounds", "2", "--target-cv", "10", "--out"]
+    assert cli.main([*base, str(tmp_path / "a.json"), "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["from_cache"] is False and first["measured_at"].startswith("20")
+    assert cli.main([*base, str(tmp_path / "b.json"), "--json"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    # A stable profile is reused (and says when it was measured); an unstable one is measured again.
+    assert second["from_cache"] is first["stable"]
+    if second["from_cache"]:
+        assert second["measured_at"] == first["measured_at"] and second["ops"] == first["ops"]
+        assert cli.main([*base, str(tmp_path / "c.json")]) == 0
+        assert "from the measurement cache, measured 20" in capsys.readouterr().out
+    for option in ("--refresh", "--no-cache"):
+        assert cli.main([*base, str(tmp_path / "d.json"), "--json", option]) == 0
+        assert json.loads(capsys.readouterr().out)["from_cache"] is False
+    assert cli.main([*base, str(tmp_path / "e.json"), "--weights", "p101"]) == 2
+    assert "unknown weight estimator" in capsys.readouterr().err

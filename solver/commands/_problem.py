@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from devices.stats import check_estimator
+from solver.errors import UsageError
 
 WEIGHTS_HELP = (
     "how an op's weight comes from its timed runs in the trace: median (the default: robust to the outlier runs "
@@ -17,15 +18,17 @@ WEIGHTS_HELP = (
 )
 
 
-def _estimator(text: str) -> str:
-    try:
-        return check_estimator(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from err
-
-
 def add_weights_argument(parser) -> None:
-    parser.add_argument("--weights", type=_estimator, default="median", metavar="median|min|mean|pNN", help=WEIGHTS_HELP)
+    parser.add_argument("--weights", default="median", metavar="median|min|mean|pNN", help=WEIGHTS_HELP)
+
+
+def weights_from_args(args: argparse.Namespace) -> str:
+    """The ``--weights`` estimator, checked (``UsageError``); median when the namespace has none."""
+    weights = getattr(args, "weights", "median")
+    try:
+        return check_estimator(weights)
+    except ValueError as err:
+        raise UsageError(f"--weights: {err}") from err
 
 
 def add_problem_arguments(parser) -> None:
@@ -56,7 +59,7 @@ def problem_from_args(args: argparse.Namespace):
     from solver.partitioning.problem import load_problem, needs_trace
 
     model = args.model
-    weights, refresh = getattr(args, "weights", "median"), getattr(args, "refresh", False)  # also for a bare Namespace
+    weights, refresh = weights_from_args(args), getattr(args, "refresh", False)  # also for a bare Namespace
     if model is None or args.trace is not None or not needs_trace(model):
         return load_problem(model, args.trace, weights)
     if is_keras_file(model):
