@@ -307,6 +307,8 @@ def robust_partition(dag: Dag, scenarios: list[list[int]], settings: PartitionSe
     what = "the worst run" if level == 1 else f"the {level:g} quantile (met by {result.covered} of the runs)"
     notes = [f"robust: minimised the bottleneck of {what} over {result.scenarios} runs of the trace, "
              f"status {result.status}; the bottleneck and bound above are under the median op weights"]
+    if result.interrupted:
+        notes.append("robust: interrupted, the answer is the best found so far")
     if result.scenarios == 1:
         notes.append("robust: the trace holds one timed run, so the robust answer is the median-weight one's problem")
     return RobustReport(result, compare_on_runs(scenarios, {"median": median, "robust": result.parts}, level), notes)
