@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -58,7 +59,7 @@ def run_case(name: str, k: int, calibration: CalibrationSettings, pipeline: Comp
     result = calibrate(model_path(name), first.parts, weights, solver_for(problem, settings),
                        open_device("local", cache=False), calibration)
     seconds = time.perf_counter() - start
-    print(f"# {name} K={k}\n{calibration_text(result)}\n", flush=True)
+    print(f"# {name} K={k} (load average {os.getloadavg()[0]:.1f})\n{calibration_text(result)}\n", flush=True)
     kept = result.best_round
     pipes = {}
     for label, r in (("before", result.rounds[0]), ("after", kept)):
@@ -154,9 +155,11 @@ def main(argv: list[str] | None = None) -> None:
         cases = [(name, k) for name in MODELS for k in (2, 3)]
         calibration = CalibrationSettings(max_rounds=4, repeats=15, warmup=3)
     pipeline = ComparisonSettings(PipelineSettings(requests=30, warmup=3), rounds=3)
+    print(f"{len(_cores())} cores, load average {os.getloadavg()[0]:.1f} at the start", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         rows = [run_case(name, k, calibration, pipeline, Path(tmp)) for name, k in cases]
     print_table(rows)
+    print(f"load average {os.getloadavg()[0]:.1f} at the end (the machine is shared: compare rows of one run)")
     if args.robust:
         print()
         robust_rows(sorted({name for name, _ in cases}), sorted({k for _, k in cases}))
