@@ -4,7 +4,9 @@
 once (``problem.dag``), always runs both heuristics (so the report can compare them), picks the one
 ``settings.algo`` asks for (``best``: the smaller bottleneck, then the smaller edge cut), optionally hands it to
 the exact solver as its warm start, and checks the answer with :func:`solver.partitioning.metrics.check_partition`
-before returning it. ``solve compare`` and the benchmarks call it too.
+before returning it. With ``settings.robust``, the exact answer (median weights) and the heuristics' then warm-start
+the robust solver (:mod:`solver.partitioning.robust`: the trace's runs as scenarios), whose answer is kept and
+reported beside the median-weight one on every run. ``solve compare`` and the benchmarks call it too.
 """
 
 from __future__ import annotations
