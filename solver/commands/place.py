@@ -46,15 +46,17 @@ def register(subparsers) -> None:
                          help="op types kept on the default backend (optimize_for's excluded_ops)")
     offload.add_argument("--min-part-ops", type=int, metavar="N", help="every part has at least N ops (default 1)")
     offload.add_argument("--max-parts", type=int, metavar="N", help="at most N parts in all")
-    offload.add_argument("--algo", choices=OFFLOAD_ALGORITHMS,
+    offload.add_argument("--algo", choices=OFFLOAD_ALGORITHMS + ("seed002",),
                          help="exact (CP-SAT, the default with --exact), greedy (the default otherwise), delegate "
-                              "(TFLite-delegate style) or circle-partitioner (its grouping of the rules' backends)")  # fmt: skip
+                              "(TFLite-delegate style) or circle-partitioner (its grouping of the rules' backends); "
+                              "seed002 does not offload: it places with seed 002's method (its cut points, memory "
+                              "estimate and greedy node path), as the answer or, with --exact, as the hint")  # fmt: skip
     parser.set_defaults(run=run)
 
 
 def _offloading(args: argparse.Namespace) -> bool:
     return bool(args.offload or args.rules or args.exclude_ops or args.min_part_ops is not None
-                or args.max_parts is not None or args.algo)  # fmt: skip
+                or args.max_parts is not None or args.algo in OFFLOAD_ALGORITHMS)  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,10 +65,12 @@ def run(args: argparse.Namespace) -> int:
     from solver.commands._output import print_json
     from solver.io.partition_map import write_partition_map
     from solver.io.platform import read_platform
-    from solver.placement.place import PlaceSettings, place
+    from solver.errors import CheckError
+    from solver.placement.place import INVALID, PlaceSettings, place
     from solver.placement.report import format_placement
 
-    settings = PlaceSettings(objective=args.objective or "throughput", exact=args.exact, time_limit=args.time_limit,
+    settings = PlaceSettings(objective=args.objective or "throughput", exact=args.exact, algo=args.algo or "greedy",
+                             time_limit=args.time_limit,
                              workers=args.workers, seed=args.seed, secondary=secondary_names(args),
                              slack=args.slack)  # fmt: skip
     out = map_path(args)
@@ -74,6 +78,13 @@ def run(args: argparse.Namespace) -> int:
     problem = problem_from_args(args)
     with exact_progress(args) as shown:
         result = place(problem, platform, settings, on_progress=shown.callback(bounds_text(args.objective)))
+    if result.status == INVALID:
+        if args.json:
+            print_json("place", result.to_json())
+        else:
+            print(format_placement(result))
+        raise CheckError(f"{args.platform}: seed 002's placement overflows a device's memory in our model (see the "
+                         "table); no partition map written")  # fmt: skip
     write_partition_map(out, result.parts, len(result.metrics.order), placement=result.placement)
     if args.json:
         print_json("place", {**result.to_json(), "partition_map_file": str(out)})

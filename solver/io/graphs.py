@@ -16,6 +16,8 @@ from solver.errors import GraphFormatError
 from solver.io.files import read_json, write_json
 
 FORMAT_VERSION = 1
+# Optional op fields: bytes of the model inputs the op reads and of the model outputs it writes.
+_MODEL_IO = ("input_bytes", "output_bytes")
 
 
 def read_graph_json(path: str | Path) -> nx.DiGraph:
@@ -94,6 +96,7 @@ def graph_to_json(graph: nx.DiGraph, name: str | None = None, unit: str = "us") 
               "weight": int(data.get("weight", 0))}
         if data.get("constants"):
             op["constants"] = {str(t): int(b) for t, b in data["constants"].items()}
+        op.update({key: int(data[key]) for key in _MODEL_IO if key in data})
         ops.append(op)
     edges = []
     for u, v, data in graph.edges(data=True):
@@ -127,6 +130,9 @@ def _add_ops(path: Path, graph: nx.DiGraph, ops: list) -> dict[Any, int]:
         constants = _constants(where, op)
         graph.add_node(v, weight=_count(where, op, "weight", required=True), type=str(op.get("type", "OP")),
                        name=str(op.get("name", op_id)), constants=constants)
+        for key in _MODEL_IO:
+            if key in op:
+                graph.nodes[v][key] = _count(where, op, key, required=True)
     return index
 
 

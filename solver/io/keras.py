@@ -7,8 +7,9 @@ graph as a JSON graph (docs/graph-format.md), which this process reads.
 
 The layer graph follows docs/design.md: nodes ``0..n-1`` are the layers in the model's order without its
 input layers, with ``type`` (the layer class, e.g. ``Conv2D``), ``name``, ``weight`` 0 (times come from a
-layer-times file or are measured, see ``solver.deploy.keras_timing``) and ``constants`` (the layer's
-variables, bytes each); an edge u -> v carries u's output tensor when v reads it, in bytes at batch 1.
+layer-times file or are measured, see ``solver.deploy.keras_timing``), ``constants`` (the layer's
+variables, bytes each), and ``input_bytes`` / ``output_bytes`` on layers that read a model input or write a
+model output; an edge u -> v carries u's output tensor when v reads it, in bytes at batch 1.
 A layer called several times (a shared layer) is read at its first call, as Keras' own summary does.
 """
 
@@ -114,12 +115,17 @@ def layer_graph(model) -> nx.DiGraph:
             source = tensor._keras_history.operation
             u = index.get(source.name)
             if u is None:  # a model input
+                graph.nodes[v]["input_bytes"] = graph.nodes[v].get("input_bytes", 0) + _nbytes(tensor.shape[1:], tensor.dtype)
                 continue
             key = f"{source.name}:{tensor._keras_history.tensor_index}"
             data = graph.get_edge_data(u, v) or {"tensors": {}, "bytes": 0}
             data["tensors"][key] = _nbytes(tensor.shape[1:], tensor.dtype)
             data["bytes"] = sum(data["tensors"].values())
             graph.add_edge(u, v, **data)
+    for tensor in model.outputs:
+        v = index.get(tensor._keras_history.operation.name)
+        if v is not None:
+            graph.nodes[v]["output_bytes"] = graph.nodes[v].get("output_bytes", 0) + _nbytes(tensor.shape[1:], tensor.dtype)
     return graph
 
 

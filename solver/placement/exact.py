@@ -28,7 +28,9 @@ Secondary objectives (lexicographic, each re-solve hinted with the answer so far
 most ``floor(best * (1 + slack))``: ``cut``, the number of edges between ops on different devices
 (``k[e] >= a[u][d] - a[v][d]``), then ``bytes``, the bytes sent over links (``sum bytes_i x[i][a][b]``).
 
-The greedy chain placement (solver.placement.greedy) is the hint and bounds the objective from above.
+The greedy chain placement (solver.placement.greedy) is the hint and bounds the objective from above
+(``objective <= U``); a crossing whose own transfer time exceeds U can then never occur, so it gets no
+variable, only the clause that rules it out (on a network of many devices most of them).
 Every variable that only pays (r, x, m, e) is bounded from below alone, which is exact since the
 objective never gains from setting one of them higher than it must be.
 """
@@ -89,8 +91,8 @@ def solve_placement(
         No placement exists (proven), or none was found in time and no hint was given.
     """
     start = time.monotonic()
-    built = _Model(problem, objective)
     hint_value = evaluate(problem, hint).objective(objective) if hint is not None else None
+    built = _Model(problem, objective, hint_value)
     if hint is not None:
         built.hint(hint, hint_value)
     primary_limit = time_limit * (1 - _SECONDARY_SHARE * len(secondary))
@@ -105,7 +107,7 @@ def solve_placement(
         if secondary and not interrupted:
             deadline = start + time_limit
             # A fresh model: the first one keeps the hint's cutoff, which the slack may exceed.
-            again = _Model(problem, objective)
+            again = _Model(problem, objective, math.floor(value * (1 + slack)))
             assign, interrupted = again.secondary(assign, value, slack, secondary, deadline, workers, statuses)
             value = evaluate(problem, assign).objective(objective)
         found = OPTIMAL if bound >= value else (FEASIBLE if hint_value is None or value < hint_value else HEURISTIC)
@@ -148,10 +150,11 @@ def _solve(model: cp_model.CpModel, limit: float, workers: int | None, start: fl
 class _Model:
     """The CP-SAT model of the module docstring."""
 
-    def __init__(self, problem: PlacementProblem, objective: str):
+    def __init__(self, problem: PlacementProblem, objective: str, cap: int | None = None):
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {objective!r}")
         self.problem = problem
+        self.cap = cap  # the objective is kept <= cap: a crossing dearer than that alone is ruled out
         self.model = model = cp_model.CpModel()
         n, D = problem.num_ops, len(problem.devices)
         self.D = D
@@ -210,8 +213,9 @@ class _Model:
                     if b == a_dev:
                         continue
                     costs = problem.transfer[a_dev][b]
-                    if costs is None:
-                        # No link: the producer on a and a reader on b exclude each other.
+                    if costs is None or (self.cap is not None and costs[i] > self.cap):
+                        # No link, or one whose time for this tensor alone exceeds the cap (both objectives
+                        # count every crossing in full): the producer on a and a reader on b exclude each other.
                         model.add_bool_or([produced.Not(), is_read.Not()])
                         continue
                     # x[i][a][b]: tensor i crosses link (a, b).

@@ -69,8 +69,11 @@ class PlacementMetrics:
         return [rank[d] for d in assign]
 
 
-def evaluate(problem: PlacementProblem, assign: list[int]) -> PlacementMetrics:
-    """The loads and objectives of ``assign``; raises CheckError when it is not a valid placement."""
+def evaluate(problem: PlacementProblem, assign: list[int], *, memory: bool = True) -> PlacementMetrics:
+    """The loads and objectives of ``assign``; raises CheckError when it is not a valid placement.
+
+    ``memory=False`` measures a placement that may overflow a device (a baseline's answer, to show by how much).
+    """
     devices = problem.devices
     n, D = problem.num_ops, len(devices)
     name = problem.name
@@ -110,13 +113,17 @@ def evaluate(problem: PlacementProblem, assign: list[int]) -> PlacementMetrics:
             held[assign[v]].add(("constant", c))
     sizes = {("tensor", i): t.nbytes for i, t in enumerate(problem.tensors)}
     sizes.update({("constant", c): nbytes for c, (nbytes, _) in problem.constants.items()})
-    memory = [sum(sizes[key] for key in keys) for keys in held]
-    for d in range(D):
-        cap = problem.memory_cap(d)
-        if cap is not None and memory[d] > cap:
-            raise CheckError(f"{name}: device {devices[d]} needs {memory[d]} bytes, over its {cap}")
+    needed = [sum(sizes[key] for key in keys) for keys in held]
+    over = next((d for d in range(D) if memory and overflows(problem, d, needed[d])), None)
+    if over is not None:
+        raise CheckError(f"{name}: device {devices[over]} needs {needed[over]} bytes, over its {problem.memory_cap(over)}")
     links = sorted(crossing.values(), key=lambda l: (l.source, l.target))
-    return _metrics(problem, assign, compute, memory, counts, links, session)
+    return _metrics(problem, assign, compute, needed, counts, links, session)
+
+
+def overflows(problem: PlacementProblem, d: int, nbytes: int) -> bool:
+    cap = problem.memory_cap(d)
+    return cap is not None and nbytes > cap
 
 
 def _metrics(problem, assign, compute, memory, counts, links, session) -> PlacementMetrics:

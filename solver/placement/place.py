@@ -10,13 +10,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from solver.errors import InfeasibleError, UsageError
+from solver.errors import CheckError, InfeasibleError, UsageError
 from solver.io.platform import Platform
 from solver.partitioning.problem import PartitionProblem
 from solver.placement.greedy import greedy_placement
 from solver.partitioning.settings import check_exact_options, check_needs_exact, check_seed, check_time_limit
 from solver.placement.metrics import OBJECTIVES, PlacementMetrics, evaluate
 from solver.placement.problem import PlacementProblem, placement_problem
+from solver.placement.seed002 import Seed002Error, Seed002Result, seed002
+
+
+HEURISTICS = ("greedy", "seed002")
+INVALID = "INVALID"  # a baseline's answer that breaks our memory model, reported but not a placement
 
 
 @dataclass(frozen=True)
@@ -30,12 +35,15 @@ class PlaceSettings:
     seed: int = 0
     secondary: tuple[str, ...] = ()  # exact only: then minimise "cut" and/or "bytes"
     slack: float = 0.0  # exact only: secondary objectives may raise the objective by this fraction
+    algo: str = "greedy"  # the heuristic (HEURISTICS): the answer without exact, the hint with it
 
     def __post_init__(self):
         # The partition options' checks, so that both commands refuse the same things in the same words.
         object.__setattr__(self, "secondary", tuple(self.secondary))
         if self.objective not in OBJECTIVES:
             raise UsageError(f"unknown objective {self.objective!r}; choose from {', '.join(OBJECTIVES)}")
+        if self.algo not in HEURISTICS:
+            raise UsageError(f"unknown placement algorithm {self.algo!r}; choose from {', '.join(HEURISTICS)}")
         check_time_limit(self.time_limit)
         check_exact_options(self.workers, self.secondary, self.slack, None)
         check_needs_exact(self.exact, self.secondary, self.slack)
@@ -50,11 +58,12 @@ class PlacementResult:
     objective: str
     assign: list[int]
     metrics: PlacementMetrics
-    status: str  # OPTIMAL, FEASIBLE (exact improved on the greedy, not proven) or HEURISTIC
+    status: str  # OPTIMAL, FEASIBLE (exact improved on the greedy, not proven), HEURISTIC or INVALID
     bound: int
-    heuristic: int | None  # the greedy's objective value
+    heuristic: int | None  # the heuristic's objective value (None: it found no valid placement)
     time: float
     notes: list[str] = field(default_factory=list)
+    seed002: Seed002Result | None = None  # seed 002's answer, when it was the heuristic
 
     @property
     def value(self) -> int:
@@ -104,6 +113,7 @@ class PlacementResult:
             ],
             "time_s": self.time,
             "notes": self.notes,
+            **({"seed002": self.seed002.to_json(devices)} if self.seed002 is not None else {}),
         }
 
 
@@ -124,12 +134,21 @@ def place(
     """
     start = time.monotonic()
     built = placement_problem(problem, platform)
-    greedy = greedy_placement(built, settings.objective, settings.seed)
-    heuristic = evaluate(built, greedy).objective(settings.objective) if greedy is not None else None
     notes = list(problem.notes)
+    seed = None
+    if settings.algo == "seed002":
+        greedy, seed = _seed002(built, settings.exact, notes)
+        if not settings.exact and greedy is None:
+            # Seed 002's answer overflows a device in our memory model: shown, but not a placement.
+            metrics = evaluate(built, seed.assign, memory=False)
+            return PlacementResult(built, settings.objective, seed.assign, metrics, INVALID, 0, None,
+                                   time.monotonic() - start, notes, seed)  # fmt: skip
+    else:
+        greedy = greedy_placement(built, settings.objective, settings.seed)
+    heuristic = evaluate(built, greedy).objective(settings.objective) if greedy is not None else None
     if not settings.exact:
         if greedy is None:
-            raise InfeasibleError(f"{platform.source}: the greedy placement found no way to fit {problem.name} "
+            raise InfeasibleError(f"{platform.source}: the {settings.algo} placement found no way to fit {problem.name} "
                                   "on the platform (try --exact, which proves whether one exists)")  # fmt: skip
         assign, status, bound = greedy, "HEURISTIC", _trivial_bound(built, settings.objective)
     else:
@@ -151,7 +170,37 @@ def place(
             notes.append("exact solver interrupted: the answer is the best found so far")
     metrics = evaluate(built, assign)
     return PlacementResult(built, settings.objective, list(assign), metrics, status, min(bound, metrics.objective(settings.objective)),
-                           heuristic, time.monotonic() - start, notes)  # fmt: skip
+                           heuristic, time.monotonic() - start, notes, seed)  # fmt: skip
+
+
+def _seed002(problem: PlacementProblem, exact: bool, notes: list[str]) -> tuple[list[int] | None, Seed002Result | None]:
+    """Seed 002's placement when it is valid in our model (else None) and its answer; ``notes`` say what bit.
+
+    Where the seed raises, so does this, unless the exact solver runs (it then starts without a hint).
+
+    Raises
+    ------
+    Seed002Error
+        The seed gives up (no path within the nodes, or the whole model fits one node), without ``exact``.
+    CheckError
+        Its placement breaks our model other than by memory (a missing link, an op a device does not run).
+    """
+    try:
+        seed = seed002(problem)
+    except Seed002Error as err:
+        if not exact:
+            raise
+        notes.append(f"{err}; the exact solver starts without a hint")
+        return None, None
+    notes += [f"seed 002's defect bites: {defect}" for defect in seed.defects]
+    try:
+        evaluate(problem, seed.assign)
+    except CheckError as err:
+        evaluate(problem, seed.assign, memory=False)  # anything but memory is not the seed's to break
+        notes.append(f"seed 002's placement overflows a device in our memory model (it counts parameters, not "
+                     f"their bytes, and drops a segment): {err}")  # fmt: skip
+        return None, seed
+    return seed.assign, seed
 
 
 def _trivial_bound(problem: PlacementProblem, objective: str) -> int:

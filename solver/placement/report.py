@@ -17,8 +17,9 @@ def format_placement(result: PlacementResult) -> str:
     lines += ["", f"{'device':<12} {'part':>4} {'ops':>5} {'compute us':>11} {'memory B':>12} {'of capacity':>12}"]
     for d, name in enumerate(devices):
         cap = problem.memory_cap(d)
+        over = "  OVER" if cap is not None and m.memory[d] > cap else ""
         lines.append(f"{name:<12} {rank.get(d, '-'):>4} {m.op_counts[d]:>5} {m.compute[d]:>11} {m.memory[d]:>12} "
-                     f"{'unlimited' if cap is None else cap:>12}")  # fmt: skip
+                     f"{'unlimited' if cap is None else cap:>12}{over}")  # fmt: skip
     if m.links:
         lines += ["", f"{'link':<25} {'tensors':>7} {'bytes':>12} {'time us':>9}"]
         lines += [f"{devices[l.source] + ' -> ' + devices[l.target]:<25} {l.tensors:>7} {l.nbytes:>12} {l.time:>9}"
@@ -32,8 +33,12 @@ def format_placement(result: PlacementResult) -> str:
         f"{result.objective + ':':<17} {result.value} us, {result.status}, proven bound {result.bound} us, "
         f"gap {result.gap:.2%}",
     ]
+    if result.seed002 is not None:
+        seed = result.seed002
+        lines.append(f"seed 002          worst hop {seed.bottleneck_s:.3f} s by its own transfer sizes "
+                     f"({len(seed.segments)} parts on {', '.join(devices[d] for d in seed.nodes)})")  # fmt: skip
     if result.heuristic is not None:
-        lines.append(f"greedy chain      {result.heuristic} us")
+        lines.append(f"{'seed 002' if result.seed002 is not None else 'greedy chain':<17} {result.heuristic} us")
     lines.append(f"time              {result.time:.2f} s")
     return "\n".join(lines)
 
