@@ -59,6 +59,9 @@ COMMANDS = {
     "pipeline": Command(
         "solver.commands.pipeline", "measure the parts of a split as a pipeline against the prediction and the whole model"
     ),
+    "show": Command(
+        "solver.commands.show", "draw a partition or placement on the model's graph: an HTML report, Model Explorer overlays"
+    ),
 }
 
 

@@ -30,12 +30,11 @@ def format_report(problem: PartitionProblem, result: PartitionResult) -> str:
     m, unit = result.metrics, problem.weight_unit
     lines = [f"{problem.name}: {problem.num_ops} ops, total weight {m.total} {unit}, {m.num_parts} parts"]
     lines += [f"note: {note}" for note in result.notes]
-    lines += ["", f"{'part':>4} {'ops':>5} {'weight':>10} {'share':>6}  {'first op':<24} {'last op':<24} constants"]
+    lines += ["", f"{'part':>4} {'ops':>5} {'weight':>10} {'share':>6} {'constants':>12}  op indices"]
     for row in result.part_rows:
-        lines.append(
-            f"{row.part:>4} {row.ops:>5} {row.weight:>10} {row.share:>6.1%}  "
-            f"{_op_text(row.first_op):<24} {_op_text(row.last_op):<24} {row.constant_bytes} B"
-        )
+        ops = [v for v, k in enumerate(result.parts) if k == row.part]
+        lines.append(f"{row.part:>4} {row.ops:>5} {row.weight:>10} {row.share:>6.1%} {row.constant_bytes:>10} B  "
+                     f"{op_ranges(ops)}")  # fmt: skip
     lines += ["", "session graph (1: some tensor goes from the row's part to the column's):"]
     lines.append("     " + " ".join(f"{j:>3}" for j in range(m.num_parts)))
     lines += [f"{i:>4} " + " ".join(f"{x:>3}" for x in row) for i, row in enumerate(m.session_graph)]
@@ -81,8 +80,20 @@ def _robust_lines(report: RobustReport, unit: str) -> list[str]:
     return lines
 
 
-def _op_text(op: tuple[int, str] | None) -> str:
-    return f"{op[0]} {op[1]}".strip() if op else "-"
+def op_ranges(ops: Sequence[int], most: int = 6) -> str:
+    """Sorted op indices as ranges, ``0-12, 15, 17-20``, the first ``most`` of them and how many more.
+
+    Every op of a part is named: a part need not be contiguous in op order, so its first and last op alone
+    would say nothing of the ops between them that belong elsewhere.
+    """
+    runs: list[list[int]] = []
+    for v in sorted(ops):
+        if runs and v == runs[-1][1] + 1:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v])
+    text = ", ".join(f"{a}-{b}" if b > a else f"{a}" for a, b in runs[:most])
+    return text + (f", ... ({len(runs) - most} more ranges)" if len(runs) > most else "") if runs else "-"
 
 
 def format_table(comparison: Comparison) -> str:

@@ -1,0 +1,324 @@
+"""Seeing a partition: the HTML report opened in real headless Chromium, Model Explorer's node data checked with
+the package's own adapter and loader, and the text report's op ranges."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from solver import cli
+from solver.partitioning.partition import PartitionSettings, partition
+from solver.partitioning.problem import load_problem
+from solver.partitioning.report import format_report, op_ranges
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_browser = pytest.mark.skipif(
+    CHROMIUM is None or shutil.which("dot") is None,
+    reason="needs Debian's chromium and graphviz (.ci/run installs both: apt-get install chromium graphviz)",
+)
+
+PLATFORM = {
+    "devices": [
+        {"name": "npu", "speed": 4.0, "supports": ["CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"]},
+        {"name": "cpu", "speed": 1.0},
+        {"name": "gpu", "speed": 2.0},
+    ],
+    "default_link": {"bandwidth": 2.0e9, "latency_us": 20},
+}
+
+
+def browser(page: Path, *, screenshot: Path | None = None, size: str = "1400,1800") -> str:
+    """The page's DOM after its scripts ran, as headless Chromium sees it (and a screenshot when asked)."""
+    base = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--window-size={size}"]
+    done = subprocess.run([*base, "--dump-dom", page.resolve().as_uri()], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    if screenshot is not None:
+        shot = subprocess.run([*base, f"--screenshot={screenshot}", page.resolve().as_uri()], capture_output=True,
+                              timeout=120)  # fmt: skip
+        assert shot.returncode == 0 and screenshot.stat().st_size > 10_000, shot.stderr
+    return done.stdout
+
+
+class Drawing(HTMLParser):
+    """The op graph as the DOM has it: each box's ops, part and fill; each cut edge's id, tensors and label."""
+
+    def __init__(self):
+        super().__init__()
+        self.boxes: list[dict] = []
+        self.cuts: list[dict] = []
+        self.legend: list[str] = []
+        self.ready = False
+        self._open: list[tuple[str, dict | None]] = []  # the <g> elements we are inside
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "body":
+            self.ready = a.get("data-ready") == "1"
+        if tag == "i" and "background:" in (a.get("style") or ""):
+            self.legend.append(a["style"].split("background:")[1].strip(" ;"))
+        if tag == "g":
+            classes = (a.get("class") or "").split()
+            item = None
+            if "node" in classes and "data-ops" in a:
+                item = {"ops": [int(x) for x in a["data-ops"].split(",")], "part": int(a["data-part"]), "fill": None}
+                self.boxes.append(item)
+            elif "edge" in classes and "cut" in classes:
+                item = {"id": a["id"], "tensors": a.get("data-tensors"), "text": ""}
+                self.cuts.append(item)
+            self._open.append((tag, item))
+        elif tag in ("polygon", "path") and self._open and self._open[-1][1] is not None:
+            item = self._open[-1][1]
+            if "fill" in item and item["fill"] is None:
+                item["fill"] = a.get("fill")
+
+    def handle_endtag(self, tag):
+        if tag == "g" and self._open:
+            self._open.pop()
+
+    def handle_data(self, data):
+        if self._open and self._open[-1][1] is not None and "text" in self._open[-1][1]:
+            self._open[-1][1]["text"] += data
+
+
+def drawing(dom: str) -> Drawing:
+    parsed = Drawing()
+    parsed.feed(dom)
+    return parsed
+
+
+def check_drawing(dom: str, parts: list[int], graph, colors: list[str]) -> Drawing:
+    """Every op drawn once, in its part's colour; every cut between boxes marked with its tensors."""
+    seen = drawing(dom)
+    assert seen.ready, "the page's script did not run"
+    drawn = sorted(v for box in seen.boxes for v in box["ops"])
+    assert drawn == list(range(len(parts))), "each op must be drawn exactly once"
+    for box in seen.boxes:
+        assert {parts[v] for v in box["ops"]} == {box["part"]}
+        assert box["fill"].lower() == colors[box["part"]].lower(), box
+    box_of = {v: box["ops"][0] for box in seen.boxes for v in box["ops"]}
+    cut_pairs = {(box_of[u], box_of[v]) for u, v in graph.edges if parts[u] != parts[v]}
+    assert len(seen.cuts) == len(cut_pairs) > 0
+    for cut in seen.cuts:
+        u, v = map(int, cut["id"][1:].split("_"))
+        assert parts[u] != parts[v] and graph.has_edge(u, v)
+        assert int(cut["tensors"]) == len(graph.edges[u, v]["tensors"])
+        assert re.search(r"\d+(\.\d)? (B|KB|MB)", cut["text"]), cut  # the label names bytes
+    return seen
+
+
+@needs_browser
+def test_report_of_inception_at_four_parts_in_chromium(tmp_path, capsys):
+    out = tmp_path / "map.json"
+    assert cli.main(["partition", "-k", "4", "--out", str(out)]) == 0
+    page = tmp_path / "report.html"
+    assert cli.main(["show", str(out), "--html", str(page)]) == 0
+    assert f"wrote {page}" in capsys.readouterr().out
+    text = page.read_text()
+    assert "http://" not in text.replace("http://www.w3.org", "") and "https://" not in text  # opens offline
+    problem = load_problem()
+    parts = json.loads(out.read_text())["partition_map"]
+    from solver.show.view import part_color
+
+    dom = browser(page, screenshot=tmp_path / "report.png")
+    seen = check_drawing(dom, parts, problem.graph, [part_color(k) for k in range(4)])
+    assert seen.legend[:4] == [part_color(k) for k in range(4)]
+    assert "★ bottleneck" in dom and "ONE MinMax" in dom and "order search" in dom
+    assert len(seen.boxes) == problem.num_ops  # 125 ops: small enough to draw one box each
+
+
+@needs_browser
+def test_report_of_a_placement_colours_by_device(tmp_path, capsys):
+    platform = tmp_path / "platform.json"
+    platform.write_text(json.dumps(PLATFORM))
+    out = tmp_path / "map.json"
+    page = tmp_path / "placed.html"
+    assert cli.main(["place", "--platform", str(platform), "--out", str(out)]) == 0
+    assert cli.main(["show", str(out), "--platform", str(platform), "--html", str(page)]) == 0
+    doc = json.loads(out.read_text())
+    parts, devices = doc["partition_map"], doc["placement"]
+    from solver.show.view import part_color
+
+    dom = browser(page, screenshot=tmp_path / "placed.png")
+    check_drawing(dom, parts, load_problem().graph, [part_color(k) for k in range(len(devices))])
+    for k, name in devices.items():
+        assert f"part {k} · {name}" in dom
+    assert "coloured by device" in dom and "latency" in dom
+
+
+@needs_browser
+def test_a_large_graph_draws_runs_of_ops_as_one_box(tmp_path):
+    """1500 ops in chains with side branches: boxes stand for runs inside a part, and still every op once."""
+    n, ops, edges = 1500, [], []
+    for v in range(n):
+        ops.append({"id": v, "type": "ADD" if v % 3 else "CONV_2D", "weight": 1 + v % 7})
+        if v:
+            edges.append({"from": v - 1, "to": v, "bytes": 64})
+        if v % 50 == 10 and v + 25 < n:
+            edges.append({"from": v, "to": v + 25, "bytes": 32})
+    graph_file = tmp_path / "long.json"
+    graph_file.write_text(json.dumps({"name": "long", "ops": ops, "edges": edges}))
+    out = tmp_path / "map.json"
+    assert cli.main(["partition", str(graph_file), "-k", "6", "--out", str(out)]) == 0
+    page = tmp_path / "long.html"
+    assert cli.main(["show", str(graph_file), str(out), "--html", str(page)]) == 0
+    parts = json.loads(out.read_text())["partition_map"]
+    from solver.show.view import part_color
+
+    dom = browser(page, size="1400,1000")
+    seen = check_drawing(dom, parts, load_problem(graph_file).graph, [part_color(k) for k in range(6)])
+    assert len(seen.boxes) < n / 5, len(seen.boxes)
+
+
+def test_without_dot_one_line_names_the_package(tmp_path):
+    out = tmp_path / "map.json"
+    assert cli.main(["partition", "-k", "2", "--out", str(out)]) == 0
+    page = tmp_path / "r.html"
+    env = {**os.environ, "PATH": str(tmp_path / "empty")}
+    done = subprocess.run([sys.executable, "-m", "solver", "show", str(out), "--html", str(page)], env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "MissingExtraError: drawing the op graph of inception_v3.tflite.xz needs Graphviz's dot program, which is "
+        "not installed: apt-get install graphviz"
+    ]
+    assert not page.exists()
+
+
+def test_show_needs_an_output_and_a_fitting_map(tmp_path, capsys):
+    out = tmp_path / "map.json"
+    out.write_text(json.dumps({"partition_map": [0, 1], "num_partitions": 2}))
+    assert cli.main(["show", str(out)]) == 2
+    assert "nothing to show" in capsys.readouterr().err
+    assert cli.main(["show", str(out), "--html", str(tmp_path / "r.html")]) == 2
+    assert "the model has 125 operators" in capsys.readouterr().err
+    assert not (tmp_path / "r.html").exists()
+
+
+# -- Model Explorer ----------------------------------------------------------------------------------------
+
+
+def explorer_node_ids(model: Path) -> set[str]:
+    """The node ids Model Explorer's own TFLite adapter gives the operators of ``model``."""
+    adapter = pytest.importorskip("ai_edge_model_explorer_adapter")
+    graphs = json.loads(adapter.ConvertFlatbufferDirectlyToJson(adapter.VisualizeConfig(), str(model)))
+    main = graphs[0]["subgraphs"][0]
+    return {node["id"] for node in main["nodes"] if node["label"] not in ("GraphInputs", "GraphOutputs", "pseudo_const")}
+
+
+def test_model_explorer_node_data_fits_its_adapter_and_loader(tmp_path, capsys):
+    pytest.importorskip("model_explorer", reason="Model Explorer is the 'explorer' extra")
+    from dacite import Config, from_dict
+    from model_explorer.node_data_builder import GraphNodeData
+
+    out = tmp_path / "map.json"
+    assert cli.main(["partition", "-k", "3", "--out", str(out)]) == 0
+    pick = tmp_path / "pick.txt"
+    pick.write_text('# id 5\nBACKENDS="cpu;ruy"\nOP_BACKEND_Conv2D=ruy\nOP_BACKEND_MAP="0=cpu;3=cpu"\n')
+    files = tmp_path / "me"
+    files.mkdir()
+    from solver.io.optypes import onert_type
+    from solver.show import explorer
+    from solver.show.view import partition_view
+
+    problem = load_problem()
+    parts = json.loads(out.read_text())["partition_map"]
+    overlays = explorer.partition_node_data(partition_view(problem, parts))
+    backends, environment = explorer.read_assignment(pick)
+    types = [onert_type(problem.graph.nodes[v]["type"]) for v in range(problem.num_ops)]
+    overlays.append(explorer.backend_node_data(explorer.backends_per_op(backends, environment, types), backends))
+    paths = explorer.write_node_data(files, "map", overlays)
+    assert [p.name for p in paths] == ["map.part.json", "map.time_us.json", "map.backend.json"]
+    model = tmp_path / "inception_v3.tflite"
+    from solver.io.tflite import read_model_bytes
+
+    model.write_bytes(read_model_bytes(problem.source))
+    ids = explorer_node_ids(model)
+    for path in paths:
+        doc = json.loads(path.read_text())
+        loaded = from_dict(GraphNodeData, doc, config=Config(strict=True))  # the package's own dataclasses
+        assert set(loaded.results) == ids == {str(v) for v in range(problem.num_ops)}
+    part_doc, time_doc, backend_doc = (json.loads(p.read_text())["results"] for p in paths)
+    assert all(part_doc[str(v)]["value"] == parts[v] for v in range(problem.num_ops))
+    assert all(time_doc[str(v)]["value"] == problem.graph.nodes[v]["weight"] for v in range(problem.num_ops))
+    types = [problem.graph.nodes[v]["type"] for v in range(problem.num_ops)]
+    expected = ["cpu" if v in (0, 3) else "ruy" if types[v] == "CONV_2D" else "cpu" for v in range(problem.num_ops)]
+    assert [backends[backend_doc[str(v)]["value"]] for v in range(problem.num_ops)] == expected
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_model_explorer_serves_the_model_with_the_overlays(tmp_path):
+    pytest.importorskip("model_explorer", reason="Model Explorer is the 'explorer' extra")
+    out = tmp_path / "map.json"
+    assert cli.main(["partition", "-k", "4", "--out", str(out)]) == 0
+    port = free_port()
+    command = [sys.executable, "-m", "solver", "show", str(out), "--model-explorer", "--no-browser", "--port", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/check_health", timeout=5) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "Model Explorer did not start"
+                time.sleep(0.5)
+        part_file = tmp_path / "map.part.json"
+        url = f"http://127.0.0.1:{port}/api/v1/read_text_file?path={part_file}"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            served = json.loads(json.loads(answer.read())["content"])
+        parts = json.loads(out.read_text())["partition_map"]
+        assert {k: r["value"] for k, r in served["results"].items()} == {str(v): p for v, p in enumerate(parts)}
+        assert (tmp_path / "inception_v3.tflite").exists()  # the compressed model, written plain for it
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_explorer_files_and_instructions_without_the_package(tmp_path):
+    """With model_explorer shadowed by a module that fails to import, the files are written and the way to open
+    them told."""
+    out = tmp_path / "map.json"
+    assert cli.main(["partition", "-k", "2", "--out", str(out)]) == 0
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "model_explorer.py").write_text("raise ImportError('hidden for the test')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hide), os.getcwd()])}
+    done = subprocess.run([sys.executable, "-m", "solver", "show", str(out), "--model-explorer"], env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "pip install 'nnpart[explorer]', then: model-explorer" in done.stdout
+    parts = json.loads(out.read_text())["partition_map"]
+    served = json.loads((tmp_path / "map.part.json").read_text())["results"]
+    assert [served[str(v)]["value"] for v in range(len(parts))] == parts
+    assert len(json.loads((tmp_path / "map.time_us.json").read_text())["results"]) == len(parts)
+
+
+# -- the text report ----------------------------------------------------------------------------------------
+
+
+def test_text_report_names_every_op_range_of_a_part():
+    problem = load_problem()
+    result = partition(problem, PartitionSettings(num_parts=4))
+    report = format_report(problem, result)
+    for k in range(4):
+        ops = [v for v, p in enumerate(result.parts) if p == k]
+        assert op_ranges(ops) in report
+    assert op_ranges([7, 1, 2, 3, 9, 10]) == "1-3, 7, 9-10"
+    assert op_ranges(list(range(0, 20, 2)), most=3) == "0, 2, 4, ... (7 more ranges)"
