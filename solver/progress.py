@@ -87,11 +87,13 @@ class Progress:
     def callback(self, describe: Callable[[int, int], str]) -> Callable[[int, int, float], None]:
         """An ``on_progress(incumbent, bound, elapsed)`` callback that sets the status to ``describe(incumbent, bound)``.
 
-        With ``unit="s"`` and the time limit as ``total``, the elapsed seconds are the work done.
+        With ``unit="s"`` and the time limit as ``total``, the elapsed seconds are the work done: the solver's, or
+        this task's when it began earlier (a time limit that covers the heuristics run before the solver).
         """
 
         def on_progress(incumbent: int, bound: int, elapsed: float) -> None:
-            self.update(done=elapsed if self.unit == "s" else None, status=describe(incumbent, bound))
+            done = max(elapsed, self.elapsed) if self.unit == "s" else None
+            self.update(done=done, status=describe(incumbent, bound))
 
         return on_progress
 

@@ -26,7 +26,7 @@ def register(subparsers) -> None:
         "acyclic session graph. Both ONE's MinMax heuristic (with its defects fixed) and our order search run "
         "and the report compares them; --exact then solves the problem with CP-SAT, warm-started by the best "
         "heuristic, and reports the proven bound and gap. Writes ONE's partition_map.json and prints a "
-        "report: per part the op count, weight, share, first and last op; the session graph; bottleneck / "
+        "report: per part the op count, weight, share, constants and op index ranges; the session graph; bottleneck / "
         "lower bound; edge cut and memory overhead as ONE defines them; transfer bytes.",
     )
     add_problem_arguments(parser)
@@ -45,6 +45,9 @@ def register(subparsers) -> None:
                              "in the current directory)")  # fmt: skip
     parser.add_argument("--json", action="store_true",
                         help="print the report as JSON (the same facts, machine-readable) instead of text")
+    parser.add_argument("--html", type=Path, metavar="FILE",
+                        help="also write the HTML report of the answer (as solve show does: the op graph coloured by "
+                             "part, cut tensors, the per-part table, the comparison with the heuristics)")  # fmt: skip
     parser.add_argument("--split", type=Path, metavar="DIR",
                         help="also write the part models, conn.json and an nnpackage MANIFEST into DIR and verify "
                              "them against the whole model with onert, as 'solve split' does (exit 4 on a mismatch)")  # fmt: skip
@@ -79,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     calibration_settings = _calibration_settings(args, settings)
     out = map_path(args)
+    if args.html:
+        from solver.commands.show import check_html_path
+
+        check_html_path(args.html)
     check_output(args.split, inputs=(args.model, args.trace), option="--split", directory=True)
     problem = problem_from_args(args)
     if args.split and problem.model is None:
@@ -107,6 +114,11 @@ def run(args: argparse.Namespace) -> int:
     write_partition_map(out, result.parts, settings.num_parts)
     if not args.json:
         print(f"wrote {out}")
+    if args.html:
+        from solver.commands.show import show_html
+        from solver.show.view import partition_view
+
+        show_html(args.html, partition_view(problem, result.parts, settings.num_parts, result=result))
     return 0
 
 

@@ -48,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     if len(args.paths) > 3:
         raise UsageError(f"expected [MODEL [TRACE]] MAP, got {len(args.paths)} paths")
     *inputs, map_file = args.paths
+    if args.html:
+        check_html_path(args.html)
     problem = _problem(args, inputs)
     parts = read_partition_map(map_file, problem.num_ops)
     placement = read_placement(map_file, parts)
@@ -60,6 +62,12 @@ def run(args: argparse.Namespace) -> int:
     if args.model_explorer:
         _model_explorer(args, problem, view, map_file)
     return 0
+
+
+def check_html_path(path: Path) -> None:
+    """Refuse a directory as the report file before any work (the report is written after the solve)."""
+    if path.is_dir():
+        raise UsageError(f"{path}: is a directory; --html takes the file to write")
 
 
 def show_html(path: Path, view) -> None:
