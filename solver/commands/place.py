@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
                              time_limit=args.time_limit,
                              workers=args.workers, seed=args.seed, secondary=secondary_names(args),
                              slack=args.slack)  # fmt: skip
-    out = map_path(args)
+    out = map_path(args, args.platform)
     platform = read_platform(args.platform)
     problem = problem_from_args(args)
     with exact_progress(args) as shown:
@@ -85,11 +85,12 @@ def run(args: argparse.Namespace) -> int:
             print(format_placement(result))
         raise CheckError(f"{args.platform}: seed 002's placement overflows a device's memory in our model (see the "
                          "table); no partition map written")  # fmt: skip
-    write_partition_map(out, result.parts, len(result.metrics.order), placement=result.placement)
-    if args.json:
+    if args.json:  # the answer first: a failing write loses nothing
         print_json("place", {**result.to_json(), "partition_map_file": str(out)})
     else:
         print(format_placement(result))
+    write_partition_map(out, result.parts, len(result.metrics.order), placement=result.placement)
+    if not args.json:
         print(f"wrote {out}")
     return 0
 
@@ -111,7 +112,7 @@ def _run_offload(args: argparse.Namespace) -> int:
     settings = OffloadSettings(algo=algo, min_part_ops=1 if args.min_part_ops is None else args.min_part_ops,
                                max_parts=args.max_parts, time_limit=args.time_limit, workers=args.workers,
                                exclude_ops=tuple(t.strip() for t in args.exclude_ops.split(",") if t.strip()))  # fmt: skip
-    out = map_path(args)
+    out = map_path(args, args.platform, args.rules)
     platform = read_platform(args.platform)
     rules = read_rules(args.rules) if args.rules else None
     problem = problem_from_args(args)

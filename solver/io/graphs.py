@@ -16,6 +16,8 @@ from solver.errors import GraphFormatError
 from solver.io.files import read_json, write_json
 
 FORMAT_VERSION = 1
+# Weights and byte counts are summed in 64-bit integers (numpy prefix sums, CP-SAT): each and their sum must fit.
+MAX_COUNT = 2**63 - 1
 # Optional op fields: bytes of the model inputs the op reads and of the model outputs it writes.
 _MODEL_IO = ("input_bytes", "output_bytes")
 
@@ -35,6 +37,7 @@ def read_graph_json(path: str | Path) -> nx.DiGraph:
         raise GraphFormatError(f"{path}: expected an object with an 'ops' list")
     graph = nx.DiGraph(name=str(doc.get("name", path.stem)))
     index = _add_ops(path, graph, doc["ops"])
+    _check_total(path, graph)
     edges = doc.get("edges", [])
     if not isinstance(edges, list):
         raise GraphFormatError(f"{path}: 'edges' must be a list")
@@ -69,11 +72,14 @@ def read_in2(path: str | Path) -> nx.DiGraph:
         time = _int_line(path, lines, i, f"the time of task {i}")
         if time < 0:
             raise GraphFormatError(f"{path}: line {i + 1}: task {i} has a negative time {time}")
+        if time > MAX_COUNT:
+            raise GraphFormatError(f"{path}: line {i + 1}: task {i} has a time {time} beyond 64 bits (2^63-1)")
         graph.add_node(i - 1, weight=time, type="TASK", name=f"task {i}", constants={})
     for lineno in range(n + 1, len(lines)):
         pair = _pair(path, lines[lineno], lineno + 1)
         if pair == (-1, -1):
             _check_acyclic(path, graph, lambda v: f"task {v + 1}")
+            _check_total(path, graph)
             return graph
         if pair is None:
             continue
@@ -188,7 +194,15 @@ def _count(where: str, obj: dict, key: str, required: bool) -> int:
         raise GraphFormatError(f"{where}: '{key}' must be an integer, not {value!r}")
     if value < 0:
         raise GraphFormatError(f"{where}: '{key}' is negative ({value})")
+    if value > MAX_COUNT:
+        raise GraphFormatError(f"{where}: '{key}' is {value}, more than a 64-bit integer holds (2^63-1)")
     return value
+
+
+def _check_total(path: Path, graph: nx.DiGraph) -> None:
+    total = sum(weight for _, weight in graph.nodes(data="weight"))
+    if total > MAX_COUNT:
+        raise GraphFormatError(f"{path}: the weights sum to {total}, more than a 64-bit integer holds (2^63-1)")
 
 
 def _check_acyclic(path: Path, graph: nx.DiGraph, label) -> None:
