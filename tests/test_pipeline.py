@@ -109,6 +109,8 @@ def test_pipeline_command(tflite_model, tmp_path, capsys):
     assert throughput["measured"]["min"] <= throughput["measured"]["median"] <= throughput["measured"]["max"]
     assert throughput["whole_model"]["median"] > 0 and document["whole_model"]["threads"] == min(3, cores)
     assert document["verdict"] in ("faster", "slower", "cannot tell")
+    before, after = document["load_average"]
+    assert (max(before, after) > cores) == any(n.startswith("the machine was busy") for n in document["notes"])
 
 
 def _run(throughput: float, stage_ms: tuple[float, ...] = (1.0,)) -> PipelineRun:
@@ -140,6 +142,13 @@ def test_verdict_only_beyond_the_spread(pipe, whole, verdict):
     assert comparison.verdict == verdict
     assert comparison.verdict_text().startswith(
         {"faster": "the pipeline is faster", "slower": "the pipeline is slower", "cannot tell": "cannot tell"}[verdict])
+
+
+def test_a_speedup_beyond_the_stage_count_is_called_implausible():
+    comparison = _comparison([32, 30, 33], [10, 10, 10])  # 3x from 2 stages
+    assert comparison.verdict == "faster"
+    assert any(r.startswith("implausible: 3.20x from 2 stages") for r in explain(comparison))
+    assert not any(r.startswith("implausible") for r in explain(_comparison([18, 19, 18], [10, 10, 10])))
 
 
 def test_stages_off_their_prediction_are_flagged():

@@ -71,6 +71,7 @@ class PipelineComparison:
     pipelines: list[PipelineRun]  # one per round
     wholes: list[PipelineRun]  # one per round, the whole model on whole_threads threads
     whole_threads: int = 0
+    load_average: tuple[float, float] | None = None  # the machine's 1-minute load average before and after
     reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -188,6 +189,7 @@ class PipelineComparison:
                 "throughput": self.whole_throughput,
                 "latency_ms": self.whole_latency_ms,
             },
+            "load_average": list(self.load_average) if self.load_average else None,
             "verdict": self.verdict,
             "verdict_text": self.verdict_text(),
             "reasons": list(self.reasons),
@@ -237,6 +239,7 @@ def compare_pipeline(
         executor=run.executor, seed=run.seed, timeout=run.timeout,
     )
     pipelines, wholes = [], []
+    load_before = os.getloadavg()[0]
     for _ in range(settings.rounds):
         wholes.append(run_pipeline(whole, split.model_inputs, split.model_outputs, whole_run))
         pipelines.append(run_pipeline(stages, split.model_inputs, split.model_outputs, run))
@@ -249,7 +252,13 @@ def compare_pipeline(
         pipelines=pipelines,
         wholes=wholes,
         whole_threads=whole_run.threads_per_stage,
+        load_average=(load_before, os.getloadavg()[0]),
     )
+    if max(comparison.load_average) > cores:
+        comparison.notes.append(
+            f"the machine was busy: load average {load_before:.1f} before and {comparison.load_average[1]:.1f} after, on "
+            f"{cores} cores; every figure is slowed and spread by other work"
+        )
     if wanted > cores:
         comparison.notes.append(
             f"the whole model ran on {cores} thread(s), the machine's cores, not the pipeline's {wanted}: "
@@ -291,6 +300,12 @@ def explain(c: PipelineComparison) -> list[str]:
         reasons.append(
             f"overhead: a request leaves every {period:.2f} ms but the slowest stage is busy only {bottleneck:.2f} ms; "
             "the rest is queue messaging and scheduling between processes"
+        )
+    if c.num_parts > 1 and c.speedups.median > c.num_parts:
+        reasons.append(
+            f"implausible: {c.speedups.median:.2f}x from {c.num_parts} stages is more than pipelining can give; the "
+            f"whole model's {c.whole_threads} threads suffered more from contention than the stages did, so the "
+            "baseline, not the pipeline, explains the figure"
         )
     if c.num_parts > 1 and c.verdict != FASTER:
         reasons.append(
