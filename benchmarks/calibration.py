@@ -6,17 +6,16 @@ weights, re-solve) until the measured bottleneck stops improving. Prints each ro
 part times with the measurement's IQR and the error, then a summary per case: the largest part error in the
 first round and in the last (target: every part within 10% after calibration), and the kept partition run
 as a pipeline (3 interleaved rounds) against its predicted throughput (1 / predicted bottleneck), before and
-after calibration, with the measured range. With ``--robust``, also the robust partition of a busy-machine
-profile (a busy process on every core while profiling) beside its median-weight optimum, both evaluated on a
-quiet profile. Baseline: the issue's pipeline report, stage times 2-7x off their prediction.
+after calibration, with the measured range. (The busy-machine profile and its ``--robust`` partition are in
+``benchmarks/measurement.py``, partitioner ``robust``.) Baseline: the issue's pipeline report, stage times 2-7x
+off their prediction.
 
-    python -m benchmarks.calibration [--quick] [--robust]
+    python -m benchmarks.calibration [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import os
 import tempfile
 import time
@@ -90,63 +89,9 @@ def print_table(rows: list[dict]) -> None:
           "inf/s: the partition run as a pipeline (K processes x 1 thread), median over rounds (range)")
 
 
-def _spin(stop) -> None:
-    while not stop.is_set():
-        pass
-
-
-def robust_rows(models, ks, runs: int = 10) -> None:
-    """Profile each model busy and quiet; the busy profile's median-weight and robust optima on the quiet one."""
-    from solver.deploy.profiling import ProfileSettings, profile_model
-    from solver.partitioning.metrics import evaluate
-
-    header = (f"{'model':14} {'K':>2} {'quiet opt':>10} {'busy median opt':>16} {'off':>6} "
-              f"{'busy robust opt':>16} {'off':>6} {'busy runs':>9}")
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in models:
-            quiet = Path(tmp) / f"{name}.quiet.json"
-            busy = Path(tmp) / f"{name}.busy.json"
-            device = open_device("local", cache=False)
-            profile_model(model_path(name), device, ProfileSettings(runs=runs), out=quiet)
-            stop = mp.Event()
-            spinners = [mp.Process(target=_spin, args=(stop,), daemon=True) for _ in range(len(_cores()))]
-            for p in spinners:
-                p.start()
-            try:
-                profile_model(model_path(name), device, ProfileSettings(runs=runs), out=busy)
-            finally:
-                stop.set()
-                for p in spinners:
-                    p.join()
-            quiet_problem, busy_problem = load_problem(model_path(name), quiet), load_problem(model_path(name), busy)
-            for k in ks:
-                opt = partition(quiet_problem, PartitionSettings(num_parts=k, exact=True, time_limit=60, workers=2))
-                median = partition(busy_problem, PartitionSettings(num_parts=k, exact=True, time_limit=60, workers=2))
-                robust = partition(busy_problem, PartitionSettings(num_parts=k, exact=True, time_limit=60, workers=2,
-                                                                   robust="worst"))
-                on_quiet = lambda parts: evaluate(quiet_problem.dag, parts, k).bottleneck  # noqa: E731
-                best = opt.metrics.bottleneck
-                rows.append((name, k, best, on_quiet(median.parts), on_quiet(robust.parts),
-                             robust.robust.result.scenarios))
-    print(header)
-    print("-" * len(header))
-    for name, k, best, median, robust, scenarios in rows:
-        print(f"{name:14} {k:>2} {best:>10} {median:>16} {median / best - 1:>6.1%} {robust:>16} "
-              f"{robust / best - 1:>6.1%} {scenarios:>9}")
-    print("bottlenecks in us on the quiet profile; off: above the quiet optimum")
-
-
-def _cores() -> set[int]:
-    import os
-
-    return os.sched_getaffinity(0)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="MobileNetV2 at K = 2 only, 3 rounds at most")
-    parser.add_argument("--robust", action="store_true", help="also the busy-machine profile and --robust")
     args = parser.parse_args(argv)
     if args.quick:
         cases = [("mobilenet_v2", 2)]
@@ -155,14 +100,11 @@ def main(argv: list[str] | None = None) -> None:
         cases = [(name, k) for name in MODELS for k in (2, 3)]
         calibration = CalibrationSettings(max_rounds=4, repeats=15, warmup=3)
     pipeline = ComparisonSettings(PipelineSettings(requests=30, warmup=3), rounds=3)
-    print(f"{len(_cores())} cores, load average {os.getloadavg()[0]:.1f} at the start", flush=True)
+    print(f"{len(os.sched_getaffinity(0))} cores, load average {os.getloadavg()[0]:.1f} at the start", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         rows = [run_case(name, k, calibration, pipeline, Path(tmp)) for name, k in cases]
     print_table(rows)
     print(f"load average {os.getloadavg()[0]:.1f} at the end (the machine is shared: compare rows of one run)")
-    if args.robust:
-        print()
-        robust_rows(sorted({name for name, _ in cases}), sorted({k for _, k in cases}))
 
 
 if __name__ == "__main__":

@@ -61,7 +61,14 @@ def exact(problem: PartitionProblem, k: int, time_limit: float) -> list[int]:
     return partition(problem, settings).parts
 
 
-PARTITIONERS: dict[str, Callable[[PartitionProblem, int, float], list[int]]] = {"default": exact}
+def robust(problem: PartitionProblem, k: int, time_limit: float) -> list[int]:
+    """``solve partition --robust``: the worst of the profile's runs (solver/partitioning/robust.py)."""
+    settings = PartitionSettings(num_parts=k, runs=10, seed=0, exact=True, time_limit=time_limit, workers=2,
+                                 robust="worst")
+    return partition(problem, settings).parts
+
+
+PARTITIONERS: dict[str, Callable[[PartitionProblem, int, float], list[int]]] = {"default": exact, "robust": robust}
 
 
 def bottleneck(problem: PartitionProblem, parts: list[int], k: int) -> int:
