@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from solver.commands import partition as partition_command
-from solver.errors import TraceError, UsageError
+from solver.errors import InfeasibleError, TraceError, UsageError
 from solver.io.trace import read_trace
 from solver.partitioning.metrics import check_partition
 from solver.partitioning.partition import partition
@@ -20,7 +20,7 @@ from solver.partitioning.robust import (
     robust_value, scenario_bottlenecks, solve_robust, trace_scenarios,
 )
 from solver.partitioning.settings import PartitionSettings
-from tests.test_exact import brute_force, dags
+from tests.test_exact import brute_force, chain_with_constants, dags
 from solver.io.tflite import read_model
 from tests.traces import write_chrome_trace
 
@@ -53,6 +53,21 @@ def test_worst_case_beats_the_nominal_optimum_where_runs_disagree():
     assert result.status == "OPTIMAL"
     assert result.value == 40 and result.parts == [0, 0, 1, 1]
     assert scenario_bottlenecks(scenarios, [0, 0, 0, 1]) == [50, 50]
+
+
+def test_memory_cap_holds_under_scenarios():
+    graph = chain_with_constants()
+    scenarios = [[10, 10, 10, 10, 10, 10], [10, 10, 10, 30, 10, 10]]
+    capped = solve_robust(graph, scenarios, 2, time_limit=10, workers=2, memory_cap=160)
+    assert max(check_partition(graph, capped.parts, 2, memory_cap=160).memory) <= 160
+
+    def value(parts):
+        fits = max(check_partition(graph, parts, 2).memory) <= 160
+        return robust_value(scenario_bottlenecks(scenarios, parts), 1.0) if fits else float("inf")
+
+    assert capped.status == "OPTIMAL" and capped.value == brute_force(graph, 2, key=value)
+    with pytest.raises(InfeasibleError, match="memory cap of 90 bytes"):
+        solve_robust(graph, scenarios, 2, time_limit=10, workers=2, memory_cap=90)
 
 
 def test_bad_scenarios_and_levels_are_refused():

@@ -47,7 +47,9 @@ from heuristics.dag import Dag, check_num_parts, lower_bound, station_windows
 from solver.errors import TraceError, UsageError
 from solver.io.trace import OpTimes, read_trace
 from solver.partitioning.cpsat import default_workers, make_solver, solve_in_thread
-from solver.partitioning.exact import FEASIBLE, HEURISTIC, OPTIMAL, _FeasibilityModel, _starting_partition, _verify
+from solver.partitioning.exact import (
+    FEASIBLE, HEURISTIC, OPTIMAL, _FeasibilityModel, _starting_partition, _verify, solve_exact,
+)
 from solver.partitioning.problem import PartitionProblem
 from solver.partitioning.settings import PartitionSettings, check_exact_options, robust_level
 
@@ -204,9 +206,7 @@ def solve_robust(
     value_of = lambda parts: robust_value(scenario_bottlenecks(scenarios, parts), level)  # noqa: E731
     starts = [p for p in (_starting_partition(dag, num_parts, h, memory_cap) for h in (*hints, None)) if p]
     best = min(starts, key=value_of, default=None)
-    if best is None:  # only with a memory cap that no hint meets
-        from solver.partitioning.exact import solve_exact
-
+    if best is None:  # only with a memory cap that no hint meets: the exact solver finds one, or proves none
         best = solve_exact(dag, num_parts, time_limit=time_limit, workers=workers, memory_cap=memory_cap).parts
     hi = value_of(best)
     lb = sorted(lower_bound(replace(dag, weights=list(w)), num_parts) for w in scenarios)[m - 1]
