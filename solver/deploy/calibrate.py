@@ -42,8 +42,7 @@ from devices.stats import DEFAULT_TARGET_CV, Summary, summarize
 from solver.deploy.split import split_model
 from solver.errors import UsageError
 
-# The first measured round counts as round 0 in the cache's keys too, so that a round never reuses another's.
-MIN_ROUNDS = 2
+MIN_ROUNDS = 2  # the second round checks the corrected prediction
 
 
 @dataclass(frozen=True)
@@ -160,25 +159,30 @@ def calibrate(
     parts, weights = list(parts), [int(w) for w in weights]
     rounds: list[CalibrationRound] = []
     best, stop = 0, f"the round cap ({settings.max_rounds})"
-    for r in range(settings.max_rounds):
-        measured = measure_parts(model_path, parts, weights, device, settings, r)
-        rounds.append(measured)
-        if on_round is not None:
-            on_round(measured)
-        if r > 0:
-            if _improves(measured, rounds[best]):
-                best = r
-            else:
-                stop = "the measured bottleneck stopped improving"
+    try:
+        for r in range(settings.max_rounds):
+            measured = measure_parts(model_path, parts, weights, device, settings, r)
+            rounds.append(measured)
+            if on_round is not None:
+                on_round(measured)
+            if r > 0:
+                if _improves(measured, rounds[best]):
+                    best = r
+                else:
+                    stop = "the measured bottleneck stopped improving"
+                    break
+            if r == settings.max_rounds - 1:
                 break
-        if r == settings.max_rounds - 1:
-            break
-        weights = corrected_weights(weights, measured)
-        following = solve(list(weights))
-        if r + 1 >= MIN_ROUNDS and any(following == done.parts for done in rounds):
-            stop = "the re-solve returned a partition already measured"
-            break
-        parts = following
+            weights = corrected_weights(weights, measured)
+            following = solve(list(weights))
+            if r + 1 >= MIN_ROUNDS and any(following == done.parts for done in rounds):
+                stop = "the re-solve returned a partition already measured"
+                break
+            parts = following
+    except KeyboardInterrupt:
+        if not rounds:
+            raise  # nothing measured yet: nothing to keep
+        stop = "an interruption (Ctrl-C); the rounds measured so far are kept"
     return Calibration(rounds, best, stop, weights, _unstable_notes(rounds))
 
 
