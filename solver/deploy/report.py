@@ -86,7 +86,7 @@ def calibration_round_text(r: CalibrationRound) -> str:
 def calibration_text(c: Calibration) -> str:
     """Every round's table, then which round won and why the loop stopped."""
     lines = [calibration_round_text(r) for r in c.rounds]
-    lines.append(f"calibration: {len(c.rounds)} round(s), stopped at {c.stop_reason}; kept round {c.best} "
+    lines.append(f"calibration: {len(c.rounds)} round(s), stopped by {c.stop_reason}; kept round {c.best} "
                  f"(measured bottleneck {c.best_round.measured_bottleneck_us / 1000:.3f} ms)")
     return "\n".join(lines + [f"note: {n}" for n in c.notes])
 
