@@ -257,3 +257,17 @@ def test_partition_for_offloads_the_bundled_model_on_the_cli_engine():
     assert refused  # the rule was asked
     with pytest.raises(Exception, match="objective 'throughput' is not offered"):
         partition_for(model, backends, trace=trace, objective="throughput")
+
+
+def test_solve_place_offload_refuses_the_throughput_objective_and_bad_limits_in_one_line(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "p.json").write_text(json.dumps({"devices": [{"name": "cpu"}]}))
+    for extra, message in [(["--objective", "throughput"], "UsageError: offloading minimises the end-to-end latency"),
+                           (["--min-part-ops", "0"], "UsageError: --min-part-ops must be an integer >= 1, not 0")]:  # fmt: skip
+        done = subprocess.run([sys.executable, "-m", "solver", "place", "--platform", "p.json", "--offload", *extra,
+                               "--out", "m.json"], capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+        assert done.returncode == 2 and done.stderr.startswith(message) and done.stderr.count("\n") == 1
+        assert not (tmp_path / "m.json").exists()
