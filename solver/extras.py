@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from pathlib import Path
 from types import ModuleType
 
 from devices.errors import missing_extra_message
-from solver.errors import MissingExtraError
+from solver.errors import MissingExtraError, UsageError
+
+PLOT_FORMATS = ("png", "svg", "pdf")
 
 
 def require(module: str, extra: str, what: str) -> ModuleType:
@@ -38,3 +41,14 @@ def pyplot(what: str) -> ModuleType:
     matplotlib = require("matplotlib", "plot", what)
     matplotlib.use("Agg")
     return require("matplotlib.pyplot", "plot", what)
+
+
+def plot_format(path: str | Path) -> str:
+    """The image format a plot's file name asks for (png, svg or pdf); a UsageError for any other extension.
+
+    Commands check it before their work, so a misnamed plot file fails at once, not after a long search.
+    """
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in PLOT_FORMATS:
+        raise UsageError(f"{path}: a plot is written as {', '.join(PLOT_FORMATS)}, named by the file's extension")
+    return suffix

@@ -322,3 +322,65 @@ def test_text_report_names_every_op_range_of_a_part():
         assert op_ranges(ops) in report
     assert op_ranges([7, 1, 2, 3, 9, 10]) == "1-3, 7, 9-10"
     assert op_ranges(list(range(0, 20, 2)), most=3) == "0, 2, 4, ... (7 more ranges)"
+
+
+# -- plots --------------------------------------------------------------------------------------------------
+
+
+def svg_text_plots():
+    """Plots write their text as SVG text (not glyph outlines), so a test can read labels."""
+    import matplotlib
+
+    return matplotlib.rc_context({"svg.fonttype": "none"})
+
+
+def test_compare_plot_has_a_marker_per_k_and_method_and_the_bound(tmp_path):
+    from solver.partitioning.compare import CompareSettings, compare
+    from solver.partitioning.report import comparison_figure, plot_comparison
+    from tests.test_compare import diamond_chain
+    from solver.partitioning.problem import PartitionProblem
+
+    problem = PartitionProblem(diamond_chain(), "diamonds", tmp_path / "diamonds.json")
+    comparison = compare(problem, CompareSettings(num_parts=(2, 3, 4), time_limit=10, workers=1))
+    figure = comparison_figure(comparison)
+    for ax in figure.axes:
+        drawn = [line for line in ax.get_lines() if len(line.get_xdata())]
+        points = [line for line in drawn if line.get_linestyle() == "None"]
+        # The only drawn line is the bound (ratio 1 on the right); every value is a lone marker, none joined.
+        assert [line.get_label() for line in drawn if line not in points] == ([] if ax is figure.axes[0] else ["proven lower bound"])
+        assert all(len(line.get_xdata()) == 1 for line in points) and len(points) == 3 * 3
+        for k in (2, 3, 4):  # the three methods of one K side by side, apart
+            xs = sorted(line.get_xdata()[0] for line in points if abs(line.get_xdata()[0] - k) < 0.5)
+            assert len(xs) == 3 and min(b - a for a, b in zip(xs, xs[1:])) > 0.1
+    bars = [c for c in figure.axes[0].collections if c.get_label() == "proven lower bound (optimum where filled)"]
+    assert len(bars) == 1 and len(bars[0].get_segments()) == 3
+    figure.clear()
+    with svg_text_plots():
+        svg = plot_comparison(comparison, tmp_path / "compare.svg").read_text()
+    assert "proven lower bound" in svg and "ONE MinMax (fixed)" in svg
+    pdf = plot_comparison(comparison, tmp_path / "compare.pdf").read_bytes()
+    png = plot_comparison(comparison, tmp_path / "compare.png").read_bytes()
+    assert pdf[:5] == b"%PDF-" and png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_plot_file_with_another_extension_is_refused_before_any_work(tmp_path, capsys):
+    started = time.monotonic()
+    assert cli.main(["compare", "--plot", str(tmp_path / "compare.jpg")]) == 2
+    assert capsys.readouterr().err.strip() == f"UsageError: {tmp_path / 'compare.jpg'}: a plot is written as png, svg, pdf, named by the file's extension"
+    assert time.monotonic() - started < 30  # no solve ran (the bundled model's compare takes minutes)
+
+
+def test_pareto_plot_labels_front_points_and_gives_the_hypervolume_ratio(tmp_path):
+    import numpy as np
+
+    from solver.assignment.front import TruePoint, assess, plot_front
+
+    evaluated = np.array([[10.0, 90000.0], [20.0, 70000.0], [30.0, 95000.0], [25.0, 60000.0]])
+    found, ids = evaluated[:2], [17, 42]
+    truth = [TruePoint(i, t, m) for i, (t, m) in zip((17, 99, 5), evaluated[[0, 3, 1]])]
+    quality = assess(found, evaluated, truth)
+    with svg_text_plots():
+        svg = plot_front(tmp_path / "front.svg", evaluated, found, evaluated[[0, 3]], title="t", front_ids=ids,
+                         quality=quality).read_text()  # fmt: skip
+    assert ">17<" in svg and ">42<" in svg
+    assert f"hypervolume found / true = {quality.ratio:.4f}" in svg and quality.ratio < 1

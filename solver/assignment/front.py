@@ -196,10 +196,14 @@ def plot_front(
     front: np.ndarray,
     true_front: np.ndarray | None = None,
     title: str = "",
+    front_ids: Sequence[int] | None = None,
+    quality: Quality | None = None,
 ) -> Path:
-    """Draw every evaluated point, the found front and, when known, the true front into a PNG."""
-    from solver.extras import pyplot
+    """Draw every evaluated point, the found front (each point labelled with its id) and, when known, the true
+    front, with the hypervolume ratio; the format (png, svg, pdf) follows the file name."""
+    from solver.extras import plot_format, pyplot
 
+    fmt = plot_format(path)
     plt = pyplot("plotting the front")
     fig, ax = plt.subplots(figsize=(7, 5))
     evaluated = np.asarray(evaluated, dtype=float).reshape(-1, 2)
@@ -207,14 +211,23 @@ def plot_front(
     if true_front is not None:
         _draw_front(ax, true_front, "tab:blue", f"true front ({len(true_front)})", "s")
     _draw_front(ax, front, "tab:red", f"found front ({len(front)})", "o")
+    for point_id, (x, y) in zip(front_ids or (), np.asarray(front, dtype=float).reshape(-1, 2)):
+        ax.annotate(str(point_id), (x, y / 1024), textcoords="offset points", xytext=(5, 4), fontsize=8,
+                    color="tab:red")  # fmt: skip
+    if quality is not None and quality.ratio is not None:
+        text = f"hypervolume found / true = {quality.ratio:.4f}"
+        if quality.igd_plus is not None:
+            text += f"\nIGD+ = {quality.igd_plus:.4g}"
+        ax.text(0.98, 0.98, text, transform=ax.transAxes, ha="right", va="top", fontsize=9,
+                bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85})  # fmt: skip
     ax.set_xlabel("execution time (ms)")
     ax.set_ylabel("peak memory (MB)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="lower left")
     fig.tight_layout()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120)
+    fig.savefig(buffer, format=fmt, dpi=120)
     plt.close(fig)
     return write_atomic(path, buffer.getvalue())
 

@@ -38,6 +38,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from solver.commands._output import print_json
     from solver.partitioning.compare import compare
+    from solver.extras import plot_format
     from solver.partitioning.report import format_table, plot_comparison
 
     from solver.io.files import check_output
@@ -45,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     settings = CompareSettings(num_parts=_num_parts(args.num_parts), time_limit=args.time_limit,
                                workers=args.workers, runs=args.runs, seed=args.seed)  # fmt: skip
     check_output(args.plot, inputs=(args.model, args.trace), option="--plot")
+    if args.plot:
+        plot_format(args.plot)  # a wrong extension fails before the solves
     problem = problem_from_args(args)
     with _ProgressPerK(settings.time_limit, args.quiet) as shown:
         comparison = compare(problem, settings, on_progress=shown.update)

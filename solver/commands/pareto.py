@@ -40,7 +40,9 @@ def register(subparsers) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement (default 3)")
     parser.add_argument("--warmup", type=int, default=1, help="warm-up runs per measurement (default 1)")
     parser.add_argument("--out", type=Path, help="write ONE's estimator dump plus our summary (JSON) here")
-    parser.add_argument("--plot", type=Path, help="draw evaluated points, found front and true front into a PNG")
+    parser.add_argument("--plot", type=Path, metavar="FILE",
+                        help="draw evaluated points, the found front (with ids) and the true front into FILE (png, "
+                             "svg or pdf)")  # fmt: skip
     parser.add_argument("--pick", metavar="WHICH",
                         help="print one point of the front as onert environment lines: fastest, smallest, "
                              "'memory<=80MB' or 'time<=50ms'")  # fmt: skip
@@ -85,6 +87,10 @@ def run(args: argparse.Namespace) -> int:
     for target, option in ((args.out, "--out"), (args.plot, "--plot")):
         check_output(target, inputs=(args.model, args.offline, args.device), option=option)
     pick = parse_pick(args.pick) if args.pick else None  # a bad --pick fails before any measurement
+    if args.plot:
+        from solver.extras import plot_format
+
+        plot_format(args.plot)  # so does a plot file named with an extension no plot is written as
     live = settings.dump is None
     device = device_from_args(args, settings.device) if live else None
     with Progress("Pareto search", unit="points", quiet=args.quiet) as shown:
@@ -115,7 +121,7 @@ def _plot(path: Path, outcome) -> None:
     if quality.true_front is not None:
         true = np.array([(p.time_ms, p.memory_kb) for p in quality.true_front]).reshape(-1, 2)
     title = f"{result.algorithm}, {len(result.evaluations)} of {result.space.size} points ({result.space.mode} mode)"
-    plot_front(path, evaluated, found, true, title)
+    plot_front(path, evaluated, found, true, title, front_ids=[e.point_id for e in result.front], quality=quality)
 
 
 def _print_pick(outcome, pick, as_json: bool) -> int:

@@ -113,27 +113,59 @@ def format_table(comparison: Comparison) -> str:
     return "\n".join(lines)
 
 
+_STYLES = {"minmax": ("s", "tab:orange"), "orders": ("^", "tab:green"), "exact": ("o", "tab:blue")}
+
+
 def plot_comparison(comparison: Comparison, path: str | Path, methods: Sequence[str] = METHODS) -> Path:
-    """Bottleneck per K for each method beside the optimum (or bound), and each method's ratio to it."""
+    """Draw :func:`comparison_figure` into ``path``; the format (png, svg, pdf) follows the file name."""
+    from solver.extras import plot_format, pyplot
+
+    fmt = plot_format(path)
+    plt = pyplot("plotting the comparison")
+    fig = comparison_figure(comparison, methods)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return write_atomic(path, buffer.getvalue())
+
+
+def comparison_figure(comparison: Comparison, methods: Sequence[str] = METHODS):
+    """Bottleneck per K for each method beside the proven bound, and each method's ratio to it (a figure).
+
+    K is discrete: one marker per K and method, no lines between K. Methods sit side by side around each K
+    (a small horizontal offset, each with its own marker), so coinciding values stay visible. The proven lower
+    bound of each K is a black bar; the exact answer is filled where it is proven optimal, hollow where not.
+    """
     from solver.extras import pyplot
 
     plt = pyplot("plotting the comparison")
-    fig, (absolute, relative) = plt.subplots(1, 2, figsize=(11, 4))
-    reference = {r.num_parts: r.reference for r in comparison.rows_for("exact")}
-    for method in methods:
+    fig, (absolute, relative) = plt.subplots(1, 2, figsize=(11, 4.2))
+    exact = {r.num_parts: r for r in comparison.rows_for("exact")}
+    ks = sorted(exact)
+    width = 0.22
+    for i, method in enumerate(methods):
         rows = comparison.rows_for(method)
-        ks = [r.num_parts for r in rows]
-        absolute.plot(ks, [r.bottleneck for r in rows], marker="o", label=method)
-        relative.plot(ks, [r.bottleneck / reference[r.num_parts] for r in rows], marker="o", label=method)
-    absolute.plot(list(reference), list(reference.values()), linestyle=":", color="gray",
-                  label="optimum / lower bound")  # fmt: skip
+        offset = (i - (len(methods) - 1) / 2) * width
+        marker, color = _STYLES.get(method, ("D", None))
+        xs = [r.num_parts + offset for r in rows]
+        hollow = [method == "exact" and not r.proven for r in rows]
+        for ax, ys in ((absolute, [r.bottleneck for r in rows]), (relative, [r.ratio for r in rows])):
+            for x, y, open_ in zip(xs, ys, hollow):
+                ax.plot([x], [y], linestyle="none", marker=marker, markersize=7, color=color,
+                        markerfacecolor="white" if open_ else color)  # fmt: skip
+            ax.plot([], [], linestyle="none", marker=marker, color=color, label=METHOD_NAMES.get(method, method))
+    bounds = [exact[k].reference for k in ks]  # the optimum where proven, else the exact solver's bound: both proven
+    absolute.hlines(bounds, [k - 0.45 for k in ks], [k + 0.45 for k in ks], colors="black", linewidth=1.6, zorder=1,
+                    label="proven lower bound (optimum where filled)")  # fmt: skip
+    relative.axhline(1.0, color="black", linewidth=1.2, zorder=1, label="proven lower bound")
+    if any(not exact[k].proven for k in ks):
+        absolute.plot([], [], linestyle="none", marker="o", markerfacecolor="white", color="tab:blue",
+                      label="exact, not proven optimal")  # fmt: skip
     absolute.set(xlabel="parts K", ylabel=f"bottleneck ({comparison.weight_unit})", title=comparison.name)
-    relative.set(xlabel="parts K", ylabel="bottleneck / optimum (or lower bound)", title="distance from optimal")
+    relative.set(xlabel="parts K", ylabel="bottleneck / proven lower bound", title="distance from the bound")
     for ax in (absolute, relative):
-        ax.set_xticks(sorted(reference))
-        ax.grid(alpha=0.3)
-        ax.legend()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return write_atomic(path, buffer.getvalue())
+        ax.set_xticks(ks)
+        ax.set_xlim(min(ks) - 0.6, max(ks) + 0.6)
+        ax.grid(alpha=0.3, axis="y")
+        ax.legend(fontsize=8)
+    return fig
