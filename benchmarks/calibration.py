@@ -1,6 +1,7 @@
 """Calibration: predicted against measured part times, round by round, and the pipeline that results.
 
-For MobileNetV2, ResNet50 and InceptionV3 at K = 2, 3: the exact partition of the model's onert trace, then
+For MobileNetV2, ResNet50 and InceptionV3 at K = 2, 3: a fresh profile on one thread (the threads of a pipeline
+stage; ``solve profile``'s rounds), the exact partition of it, then
 ``solver.deploy.calibrate`` (split, measure every part alone on the local onert device, correct the op
 weights, re-solve) until the measured bottleneck stops improving. Prints each round's predicted and measured
 part times with the measurement's IQR and the error, then a summary per case: the largest part error in the
@@ -22,18 +23,23 @@ import time
 from pathlib import Path
 
 from devices import open_device
+from devices.base import BackendConfig
 from devices.pipeline import PipelineSettings
 from solver.deploy.calibrate import CalibrationSettings, calibrate
 from solver.deploy.pipeline import ComparisonSettings, compare_pipeline
 from solver.deploy.report import calibration_text
 from solver.deploy.split import split_model
-from solver.models.zoo import model_path, trace_path
+from solver.deploy.profiling import ProfileSettings, profile_model
+from solver.models.zoo import model_path
 from solver.partitioning.partition import PartitionSettings, partition
 from solver.partitioning.problem import load_problem
 
 ISSUE_BASELINE = "issue: solve pipeline predicted stage times 2-7x off the measured ones, without comment"
 TARGET = 0.10  # every part within 10% of its prediction after calibration
 MODELS = ("mobilenet_v2", "resnet50", "inception_v3")
+# One thread everywhere: the profile, the parts measured alone and the pipeline's stages (1 thread each) then
+# time the same thing; onert's default threads oversubscribe a busy 2-core machine and time something else.
+ONE_THREAD = BackendConfig(settings=(("NUM_THREADS", "1"),))
 
 
 def solver_for(problem, settings):
@@ -49,8 +55,18 @@ def solver_for(problem, settings):
     return solve
 
 
+def one_thread_trace(name: str, out: Path) -> Path:
+    """A fresh profile of the model on one thread."""
+    trace = out / f"{name}.1thread.chrome.json"
+    result = profile_model(model_path(name), open_device("local", cache=False), ProfileSettings(), ONE_THREAD, trace)
+    t = result.totals.summary
+    print(f"# {name}: profile on one thread, {t.n} runs, run totals median {t.median:.1f} ms, robust CV "
+          f"{t.robust_cv:.1%}, {'stable' if result.stable else 'UNSTABLE'}", flush=True)
+    return trace
+
+
 def run_case(name: str, k: int, calibration: CalibrationSettings, pipeline: ComparisonSettings, out: Path) -> dict:
-    problem = load_problem(model_path(name), trace_path(name))
+    problem = load_problem(model_path(name), out / f"{name}.1thread.chrome.json")
     settings = PartitionSettings(num_parts=k, exact=True, time_limit=60, workers=2)
     first = partition(problem, settings)
     weights = [problem.graph.nodes[v]["weight"] for v in range(problem.num_ops)]
@@ -95,13 +111,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.quick:
         cases = [("mobilenet_v2", 2)]
-        calibration = CalibrationSettings(max_rounds=3, repeats=10, warmup=2)
+        calibration = CalibrationSettings(max_rounds=3, repeats=10, warmup=2, config=ONE_THREAD)
     else:
         cases = [(name, k) for name in MODELS for k in (2, 3)]
-        calibration = CalibrationSettings(max_rounds=4, repeats=15, warmup=3)
+        calibration = CalibrationSettings(max_rounds=4, repeats=16, warmup=2, passes=4, config=ONE_THREAD)
     pipeline = ComparisonSettings(PipelineSettings(requests=30, warmup=3), rounds=3)
     print(f"{len(os.sched_getaffinity(0))} cores, load average {os.getloadavg()[0]:.1f} at the start", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
+        for name in dict.fromkeys(name for name, _ in cases):
+            one_thread_trace(name, Path(tmp))
         rows = [run_case(name, k, calibration, pipeline, Path(tmp)) for name, k in cases]
     print_table(rows)
     print(f"load average {os.getloadavg()[0]:.1f} at the end (the machine is shared: compare rows of one run)")
