@@ -33,6 +33,9 @@ def register(subparsers) -> None:
     parser.add_argument("--out", type=Path, metavar="FILE",
                         help="where to write partition_map.json with its placement (default: next to MODEL)")
     parser.add_argument("--json", action="store_true", help="print the placement as JSON instead of the report")
+    parser.add_argument("--html", type=Path, metavar="FILE",
+                        help="also write the HTML report (as solve show does): the op graph coloured by device, each "
+                             "op timed on its device, the tensors that cross links")  # fmt: skip
     add_exact_arguments(parser, "the objective", "cut (edges between devices) and/or bytes (sent over links)")
     offload = parser.add_argument_group(
         "offloading to backends (docs/backends.md)",
@@ -60,6 +63,10 @@ def _offloading(args: argparse.Namespace) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.html:
+        from solver.commands.show import check_html_path
+
+        check_html_path(args.html)
     if _offloading(args):
         return _run_offload(args)
     from solver.commands._output import print_json
@@ -76,8 +83,10 @@ def run(args: argparse.Namespace) -> int:
     out = map_path(args, args.platform)
     platform = read_platform(args.platform)
     problem = problem_from_args(args)
+    describe = bounds_text(settings.objective)
     with exact_progress(args) as shown:
-        result = place(problem, platform, settings, on_progress=shown.callback(bounds_text(args.objective)))
+        result = place(problem, platform, settings, on_progress=shown.callback(describe))
+        shown.close(describe(result.value, result.bound))
     if result.status == INVALID:
         if args.json:
             print_json("place", result.to_json())
@@ -92,6 +101,11 @@ def run(args: argparse.Namespace) -> int:
     write_partition_map(out, result.parts, len(result.metrics.order), placement=result.placement)
     if not args.json:
         print(f"wrote {out}")
+    if args.html:
+        from solver.commands.show import show_html
+        from solver.show.view import placement_view
+
+        show_html(args.html, placement_view(problem, result))
     return 0
 
 
@@ -124,4 +138,10 @@ def _run_offload(args: argparse.Namespace) -> int:
     else:
         print(format_offload(result))
         print(f"wrote {out}")
+    if args.html:
+        from solver.commands.show import show_html
+        from solver.show.view import partition_view
+
+        devices = {int(k): name for k, name in result.placement.items()}
+        show_html(args.html, partition_view(problem, result.metrics.parts, result.metrics.num_parts, placement=devices))
     return 0
