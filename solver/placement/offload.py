@@ -21,7 +21,7 @@ which puts one part per device.)
 
 The model (CP-SAT, :func:`solve_offload`)
 ------------------------------------------
-``S`` part slots (``max_parts``, else at most ``n // min_part_ops``, capped; see ``slot_cap``):
+``S`` part slots (``max_parts``, else at most ``n // min_part_ops``, capped: :func:`part_slots`):
 - ``x[v][k]``: op v in part k, ``sum_k x[v][k] = 1``; ``p[v] = sum_k k x[v][k]`` and ``p[u] <= p[v]`` on every
   edge: numbered parts with every tensor flowing forward are exactly the acyclic session graphs.
 - ``y[k][b]``: part k runs on b; ``sum_b y[k][b] = used[k]``, ``used[k] >= used[k+1]``, ``x[v][k] <= used[k]``,
@@ -57,8 +57,9 @@ from ortools.sat.python import cp_model
 from solver.errors import CheckError, InfeasibleError, PlatformError, UsageError
 from solver.io.partrules import PartitionRules
 from solver.io.platform import Link, Platform
-from solver.partitioning.problem import PartitionProblem
 from solver.partitioning.cpsat import make_solver, solve_in_thread
+from solver.partitioning.problem import PartitionProblem
+from solver.partitioning.settings import check_exact_options, check_time_limit
 from solver.placement.problem import PlacementProblem, placement_problem, supports_type
 
 OPTIMAL, FEASIBLE, HEURISTIC = "OPTIMAL", "FEASIBLE", "HEURISTIC"
@@ -297,8 +298,9 @@ def rules_backends(problem: OffloadProblem) -> list[int]:
         op_type = problem.base.graph.nodes[v].get("type", "")
         chosen = names.index(rules.backend(op_type, problem.op_names[v])) if rules else problem.default
         if problem.base.times[v][chosen] is None:
+            why = "by the rules" if rules else "the default backend"
             raise PlatformError(f"{rules.source if rules else problem.base.platform.source}: op {v} ({op_type}) goes "
-                                f"to {names[chosen]} by the rules, which does not run it")  # fmt: skip
+                                f"to {names[chosen]} ({why}), which does not run it")  # fmt: skip
         backend.append(chosen)
     return backend
 
@@ -679,8 +681,15 @@ def offload(
     notes = [] if problem.max_parts is None and problem.min_part_ops == 1 else [
         f"limits: parts of at least {problem.min_part_ops} ops, at most {problem.max_parts or 'any number of'} parts"]  # fmt: skip
     baselines: dict[str, OffloadMetrics | None] = {}
-    cp_group = rules_backends(problem)
-    baselines["circle-partitioner"] = _checked(problem, cp_group, circle_partitioner_plan(problem, cp_group))
+    try:
+        cp_group = rules_backends(problem)
+    except PlatformError as err:  # its rules (or default) put an op where it cannot run
+        if algo == "circle-partitioner":
+            raise
+        notes.append(f"circle-partitioner: {err}")
+        baselines["circle-partitioner"] = None
+    else:
+        baselines["circle-partitioner"] = _checked(problem, cp_group, circle_partitioner_plan(problem, cp_group))
     baselines["delegate"] = _checked(problem, *delegate_plan(problem))
     greedy = greedy_plan(problem)
     baselines["greedy"] = _checked(problem, *greedy) if greedy else None
@@ -728,8 +737,6 @@ class OffloadSettings:
     workers: int | None = None
 
     def __post_init__(self) -> None:
-        from solver.partitioning.settings import check_exact_options, check_time_limit
-
         object.__setattr__(self, "exclude_ops", tuple(self.exclude_ops))
         if self.algo not in ALGORITHMS:
             raise UsageError(f"unknown offloading algorithm {self.algo!r}; choose from {', '.join(ALGORITHMS)}")
