@@ -7,7 +7,8 @@ import json
 import pytest
 
 from devices import open_device
-from solver.assignment.bruteforce import brute_force, checkpoint_path
+from solver.assignment.bruteforce import brute_force
+from solver.assignment.journal import journal_path
 from solver.assignment.offline import open_spec
 from solver.assignment.settings import BruteForceSettings
 from solver.errors import UsageError
@@ -29,7 +30,7 @@ def test_name_mode_dump_answers_as_a_lookup_device(device, branchy_cnn, tmp_path
     assert [s["id"] for s in dump["solutions"]] == [0, 1, 64, 65]
     assert dump["backends"] == ["cpu", "ruy"] and dump["space_size"] == 256 and dump["mode"] == "name"
     assert seen[-1] == (4, 4) and result.measured == 4 and result.resumed == 0
-    assert not checkpoint_path(out).exists()
+    assert not journal_path(out).exists()
     # All convs on ruy with the depthwise conv on cpu splits the shared bias: wrong outputs (id 1).
     by_id = {s["id"]: s for s in dump["solutions"]}
     assert by_id[1].get("valid") is False and "differs" in by_id[1]["reason"]
@@ -54,7 +55,7 @@ def test_unknown_backend_is_refused(device, branchy_cnn, tmp_path):
         brute_force(branchy_cnn, device, tmp_path / "d.json", BruteForceSettings(backends=("cpu", "acl_cl")))
 
 
-def test_interrupted_run_resumes_from_its_checkpoint(device, branchy_cnn, tmp_path):
+def test_interrupted_run_resumes_from_its_journal(device, branchy_cnn, tmp_path):
     out = tmp_path / "dump.json"
 
     def stop_after_two(done, total, entry):
@@ -63,7 +64,7 @@ def test_interrupted_run_resumes_from_its_checkpoint(device, branchy_cnn, tmp_pa
 
     with pytest.raises(KeyboardInterrupt):
         brute_force(branchy_cnn, device, out, BruteForceSettings(**QUICK), stop_after_two)
-    assert not out.exists() and checkpoint_path(out).exists()
+    assert not out.exists() and journal_path(out).exists()
     result = brute_force(branchy_cnn, device, out, BruteForceSettings(**QUICK))
     assert result.resumed == 2 and result.measured == 2
     assert len(json.loads(out.read_text())["solutions"]) == 4

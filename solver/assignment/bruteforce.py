@@ -13,14 +13,14 @@ Dump (``solver.io.dumps``, ONE's keys first): ``oplist``, ``opmap`` and ``opname
 ``backends`` (digit value -> name), ``model``, ``model_sha256``, ``device``, ``measure`` (warm-up,
 repeats, seed) and ``space_size`` (b ** digits, ONE's whole id space).
 
-Long runs keep a checkpoint next to the output (``<out>.partial.json``, rewritten atomically every few
-seconds and on Ctrl-C); running the same command again resumes from it.
+Every measurement is appended to a journal next to the output (``<out>.journal.jsonl``,
+``solver.assignment.journal``) as it arrives, so a run stopped in any way (Ctrl-C, a crash, SIGKILL)
+resumes when the same command runs again and measures nothing twice; the journal is removed once the
+dump is written. A farm (``devices.farm``) measures the points on several devices at once.
 """
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +30,11 @@ from devices.workerdevice import file_digest
 from solver.assignment.search import Evaluation, Evaluator, exhaustive
 from solver.assignment.settings import BruteForceSettings
 from solver.assignment.space import SearchSpace, index_space, name_space
-from solver.errors import DumpError, UsageError
-from solver.io.dumps import Dump, Solution, dump_document, parse_solutions
+from solver.assignment.journal import Journal, journal_path
+from solver.errors import UsageError
+from solver.io.dumps import Dump, Solution, dump_document
 from solver.io.files import write_json
 from solver.io.oplist import OpList, read_oplist
-
-CHECKPOINT_SECONDS = 10.0
 
 
 @dataclass
@@ -48,6 +47,7 @@ class BruteForceResult:
     measured: int  # points measured in this run
     resumed: int  # points taken from the checkpoint
     invalid: int  # points that ran but failed or mismatched
+    journal: str = ""  # what the journal of an earlier run gave
 
     def to_json(self) -> dict:
         """The run for ``--json``: the file written, the space and the counts."""
@@ -60,6 +60,7 @@ class BruteForceResult:
             "measured": self.measured,
             "resumed": self.resumed,
             "invalid": self.invalid,
+            "journal": self.journal,
         }
 
 
@@ -79,18 +80,18 @@ def build_space(model_path: Path, device: Device, mode: str, backends: tuple[str
     return oplist, index_space(oplist.opmap, oplist.opname_by_indx, capabilities)
 
 
-def checkpoint_path(out: Path) -> Path:
-    return out.with_name(out.name + ".partial.json")
-
-
 def brute_force(
     model_path: str | Path,
     device: Device,
     out: str | Path,
     settings: BruteForceSettings = BruteForceSettings(),
     on_progress: Progress | None = None,
+    farm=None,
 ) -> BruteForceResult:
     """Measure every point of the space and write ONE's dump to ``out`` (see the module docstring).
+
+    ``farm`` (a ``devices.farm.Farm``) measures on its devices in parallel; ``device`` then only tells the
+    space (its backends) and names the dump's device.
 
     Raises
     ------
@@ -107,30 +108,24 @@ def brute_force(
             f"or name mode / fewer backends"
         )
     header = _header(model_path, device, oplist, space, settings)
-    evaluator = Evaluator(space, device, model_path, settings.measure)
-    resumed = _resume(checkpoint_path(out), header, evaluator)
-    last_save = time.monotonic()
+    journal = Journal(journal_path(out), header["model_sha256"], settings.measure, device.name)
+    evaluator = Evaluator(space, device, model_path, settings.measure, farm=farm, journal=journal)
+    reuse = journal.load(space, {device.name} | (farm.device_names if farm is not None else set()))
+    evaluator.restore(reuse.reused)
 
     def measured(evaluator: Evaluator, evaluation: Evaluation) -> None:
-        nonlocal last_save
         if on_progress is not None:
             on_progress(evaluator.count, space.size, _solution(evaluation).brute_force_entry())
-        if time.monotonic() - last_save > CHECKPOINT_SECONDS:
-            _save_checkpoint(checkpoint_path(out), header, evaluator)
-            last_save = time.monotonic()
 
     evaluator.on_measure = measured
-    try:
-        exhaustive(space, evaluator)
-    except BaseException:
-        _save_checkpoint(checkpoint_path(out), header, evaluator)
-        raise
+    exhaustive(space, evaluator)
     solutions = {e.point_id: _solution(e) for e in evaluator.evaluations()}
     dump = Dump(**{**header, "solutions": solutions}, path=out)
     write_json(out, dump_document(dump))
-    checkpoint_path(out).unlink(missing_ok=True)
+    journal_path(out).unlink(missing_ok=True)
     invalid = sum(1 for s in solutions.values() if not s.valid)
-    return BruteForceResult(out, dump, space, len(solutions) - resumed, resumed, invalid)
+    resumed = len(reuse.reused)
+    return BruteForceResult(out, dump, space, len(solutions) - resumed, resumed, invalid, reuse.describe())
 
 
 def _solution(e: Evaluation) -> Solution:
@@ -156,36 +151,3 @@ def _header(model_path: Path, device: Device, oplist: OpList, space: SearchSpace
             "space_size": len(space.backends) ** len(space.decisions),
         },
     )
-
-
-def _header_json(header: dict) -> dict:
-    document = dump_document(Dump(**{**header, "solutions": {}}))
-    del document["solutions"]
-    return document
-
-
-def _resume(path: Path, header: dict, evaluator: Evaluator) -> int:
-    """Put the solutions of a checkpoint written under the same header into the evaluator's cache; how many."""
-    try:
-        saved = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return 0
-    if not isinstance(saved, dict) or saved.get("header") != _header_json(header):
-        return 0
-    space = evaluator.space
-    try:
-        solutions = parse_solutions(saved.get("solutions", []), f"{path}: ")
-        for s in solutions.values():
-            genes = space.genes_of_id(s.id)
-            time_ms = float("nan") if s.time_ms is None else s.time_ms
-            memory_kb = float("nan") if s.memory_kb is None else s.memory_kb
-            evaluator.cache[genes] = Evaluation(genes, s.id, s.valid, time_ms, memory_kb, s.reason)
-    except (DumpError, ValueError):
-        evaluator.cache.clear()  # a damaged checkpoint is measured again, not trusted
-        return 0
-    return len(evaluator.cache)
-
-
-def _save_checkpoint(path: Path, header: dict, evaluator: Evaluator) -> None:
-    entries = [_solution(e).brute_force_entry() for e in evaluator.evaluations()]
-    write_json(path, {"header": _header_json(header), "solutions": entries, "saved_at": time.time()})

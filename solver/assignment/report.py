@@ -45,4 +45,4 @@ def brute_force_line(result: BruteForceResult) -> str:
     return (
         f"{result.out}: {len(result.dump.solutions)} points ({result.space.describe()}); measured "
         f"{result.measured}, resumed {result.resumed}, invalid {result.invalid}"
-    )
+    ) + (f"\n{result.journal}" if result.journal else "")

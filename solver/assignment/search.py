@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +35,9 @@ from devices.errors import LookupMiss
 from solver.assignment.front import non_dominated
 from solver.assignment.settings import SearchSettings
 from solver.assignment.space import SearchSpace
+from solver.assignment.surrogate import surrogate_search
 INVALID_OBJECTIVE = 1e30  # objectives of an infeasible point: pymoo ranks it by its constraint violation
+EXHAUSTIVE_CHUNK = 256  # points handed to the evaluator at once by brute force (a farm measures them in parallel)
 POLISH_SHARE = 0.1  # of the NSGA-II budget, kept for a local search one gene away from the front
 
 
@@ -61,6 +63,9 @@ class Evaluator:
     ``measure_id`` answers a point by its id when the space is a dump's own (offline search: no
     configuration is built); otherwise the device measures the point's configuration.
     ``on_measure(evaluator, evaluation)`` is called after every new measurement (progress output).
+    ``farm`` (``measure_many(model, configs, settings)`` yielding ``(index, Measurement)`` as they arrive)
+    measures batches in parallel; ``journal`` (``record(config, measurement)``) keeps every new
+    measurement on disk as it arrives, so a killed run loses none.
     """
 
     def __init__(
@@ -72,6 +77,8 @@ class Evaluator:
         budget: int | None = None,
         on_measure: Callable[[Evaluator, Evaluation], None] | None = None,
         measure_id: Callable[[int], Measurement] | None = None,
+        farm=None,
+        journal=None,
     ):
         self.space = space
         self.device = device
@@ -80,6 +87,8 @@ class Evaluator:
         self.budget = space.size if budget is None else budget
         self.on_measure = on_measure
         self.measure_id = measure_id
+        self.farm = farm  # measures a batch on several devices at once (devices.farm.Farm)
+        self.journal = journal  # appends every new measurement to disk (solver.assignment.journal.Journal)
         self.cache: dict[tuple[int, ...], Evaluation] = {}  # insertion order = measurement order
 
     def __contains__(self, genes) -> bool:
@@ -107,20 +116,44 @@ class Evaluator:
             return self.cache[key]
         if not self.remaining:
             raise BudgetSpent
-        point_id = self.space.point_id(key)
-        try:
-            if self.measure_id is not None:
-                m = self.measure_id(point_id)
-            else:
-                m = self.device.measure(self.model, self.space.config(key), self.measure)
-            evaluation = Evaluation(key, point_id, m.valid, m.time_ms, m.peak_rss_kb, m.reason)
-        except LookupMiss as err:
-            # A dump that lacks a point tells nothing about it: it cannot be on the front.
-            evaluation = Evaluation(key, point_id, False, float("nan"), float("nan"), str(err))
+        if self.measure_id is not None:
+            try:
+                return self._record(key, self.measure_id(self.space.point_id(key)))
+            except LookupMiss as err:
+                # A dump that lacks a point tells nothing about it: it cannot be on the front.
+                return self._record(key, Measurement(False, str(err)), float("nan"))
+        return self._record(key, self.device.measure(self.model, self.space.config(key), self.measure))
+
+    def evaluate_batch(self, points: Iterable[Iterable[int]]) -> list[Evaluation]:
+        """The measurements of ``points`` the budget pays for: cached ones from the cache, the others
+        measured, all at once on the farm when there is one (each recorded as it arrives)."""
+        keys = list(dict.fromkeys(self.space.check_genes(g) for g in points))
+        new = [k for k in keys if k not in self.cache][: self.remaining]
+        if self.farm is not None and self.measure_id is None and len(new) > 1:
+            configs = [self.space.config(k) for k in new]
+            for i, measurement in self.farm.measure_many(self.model, configs, self.measure):
+                self._record(new[i], measurement)
+        else:
+            for key in new:
+                self.evaluate(key)
+        return [self.cache[k] for k in keys if k in self.cache]
+
+    def _record(self, key: tuple[int, ...], m: Measurement, memory_kb: float | None = None) -> Evaluation:
+        """Keep a new measurement: in the cache, in the journal (when there is one), on the progress line."""
+        memory_kb = m.peak_rss_kb if memory_kb is None else memory_kb
+        evaluation = Evaluation(key, self.space.point_id(key), m.valid, m.time_ms, memory_kb, m.reason)
         self.cache[key] = evaluation
+        if self.journal is not None:
+            self.journal.record(self.space.config(key), m)
         if self.on_measure is not None:
             self.on_measure(self, evaluation)
         return evaluation
+
+    def restore(self, measurements: Mapping[tuple[int, ...], Measurement]) -> None:
+        """Put measurements made before (a journal's) into the cache, as if measured by this run."""
+        for genes, m in measurements.items():
+            key = self.space.check_genes(genes)
+            self.cache[key] = Evaluation(key, self.space.point_id(key), m.valid, m.time_ms, m.peak_rss_kb, m.reason)
 
     def evaluations(self) -> list[Evaluation]:
         """Every point measured, in measurement order."""
@@ -153,8 +186,19 @@ def default_population(budget: int, space: SearchSpace) -> int:
     return int(min(max(budget // 10, 8), 50, max(space.size, 1)))
 
 
-def search(space: SearchSpace, evaluator: Evaluator, settings: SearchSettings) -> SearchResult:
+def resolve_algorithm(algorithm: str, space: SearchSpace, budget: int) -> str:
+    """The algorithm ``auto`` stands for: brute force when the budget pays for the whole space, else the
+    model-based search, which reaches the front with fewer measurements than NSGA-II and random at every
+    budget measured (benchmarks/surrogate.py)."""
+    if algorithm != "auto":
+        return algorithm
+    return "brute-force" if budget >= space.size else "surrogate"
+
+
+def search(space: SearchSpace, evaluator: Evaluator, settings: SearchSettings, parallel: int = 1) -> SearchResult:
     """Run ``settings.algorithm`` until the budget is spent, the space is exhausted or Ctrl-C.
+
+    ``parallel`` is how many devices measure at once (the model-based search's smallest batch).
 
     The evaluator's budget is set from the settings; every algorithm draws its randomness from
     ``np.random.default_rng(settings.seed)`` (or pymoo's generator seeded with it), so runs repeat.
@@ -163,13 +207,18 @@ def search(space: SearchSpace, evaluator: Evaluator, settings: SearchSettings) -
     evaluator.budget = min(budget, space.size)
     started = time.perf_counter()
     interrupted = False
+    algorithm = resolve_algorithm(settings.algorithm, space, evaluator.budget)
     try:
-        if settings.algorithm == "nsga2":
+        if algorithm == "surrogate":
+            rng = np.random.default_rng(settings.seed)
+            draw = lambda n: _random_unmeasured(space, evaluator, rng, n)  # noqa: E731
+            surrogate_search(space, evaluator, uniform_points(space), draw, rng, parallel)
+        elif algorithm == "nsga2":
             population = settings.population or default_population(evaluator.budget, space)
             nsga2(space, evaluator, population, settings.seed)
-        elif settings.algorithm == "random":
+        elif algorithm == "random":
             random_sampler(space, evaluator, np.random.default_rng(settings.seed))
-        elif settings.algorithm == "hlps":
+        elif algorithm == "hlps":
             hlps(space, evaluator, np.random.default_rng(settings.seed))
         else:
             exhaustive(space, evaluator)
@@ -180,7 +229,7 @@ def search(space: SearchSpace, evaluator: Evaluator, settings: SearchSettings) -
     evaluations = evaluator.evaluations()
     valid = [e for e in evaluations if e.valid]
     front = [valid[i] for i in non_dominated(np.array([(e.time_ms, e.memory_kb) for e in valid]))]
-    return SearchResult(settings.algorithm, space, evaluations, front, time.perf_counter() - started, interrupted)
+    return SearchResult(algorithm, space, evaluations, front, time.perf_counter() - started, interrupted)
 
 
 # --- brute force and ONE's random sampler -------------------------------------------------------------
@@ -189,8 +238,13 @@ def search(space: SearchSpace, evaluator: Evaluator, settings: SearchSettings) -
 def exhaustive(space: SearchSpace, evaluator: Evaluator) -> None:
     """Measure every point in order of its number until the budget is spent (points measured already,
     e.g. resumed from a checkpoint, come from the cache)."""
+    chunk = []
     for genes in space.points():
-        evaluator.evaluate(genes)
+        chunk.append(genes)
+        if len(chunk) == EXHAUSTIVE_CHUNK:
+            evaluator.evaluate_batch(chunk)
+            chunk = []
+    evaluator.evaluate_batch(chunk)
 
 
 def random_sampler(space: SearchSpace, evaluator: Evaluator, rng: np.random.Generator) -> None:
@@ -199,9 +253,8 @@ def random_sampler(space: SearchSpace, evaluator: Evaluator, rng: np.random.Gene
     ONE drew ids uniformly over b**n; here the draw is over runnable points only (genes), which is the
     same distribution when every decision may take every backend.
     """
-    while not evaluator.exhausted:
-        for genes in _random_unmeasured(space, evaluator, rng, max(1, evaluator.remaining)):
-            evaluator.evaluate(genes)
+    while not evaluator.exhausted and evaluator.remaining:
+        evaluator.evaluate_batch(_random_unmeasured(space, evaluator, rng, max(1, evaluator.remaining)))
 
 
 def _random_unmeasured(
@@ -233,7 +286,9 @@ class BackendProblem(Problem):
         self.evaluator = evaluator
 
     def _evaluate(self, X, out, *args, **kwargs):
-        results = [self.evaluator.evaluate(x) for x in np.asarray(X, dtype=int)]
+        points = [tuple(int(g) for g in x) for x in np.asarray(X, dtype=int)]
+        self.evaluator.evaluate_batch(points)  # the new points at once (on a farm, in parallel)
+        results = [self.evaluator.evaluate(x) for x in points]
         out["F"] = np.array(
             [(e.time_ms, e.memory_kb) if e.valid else (INVALID_OBJECTIVE, INVALID_OBJECTIVE) for e in results]
         )

@@ -15,7 +15,7 @@ from solver.errors import UsageError
 from solver.io.dumps import is_dump_spec
 from solver.io.oplist import MODES
 
-ALGORITHMS = ("nsga2", "random", "hlps", "brute-force")
+ALGORITHMS = ("auto", "surrogate", "nsga2", "random", "hlps", "brute-force")
 MIN_POPULATION = 2  # NSGA-II's binary tournaments need two parents
 DEFAULT_MAX_POINTS = 4096  # brute force refuses larger spaces unless forced
 
@@ -65,7 +65,7 @@ def _check_measure(measure: MeasureSettings) -> None:
 class SearchSettings:
     """Which algorithm, how many unique measurements, population size and seed."""
 
-    algorithm: str = "nsga2"
+    algorithm: str = "auto"  # the model-based search, or brute force when the budget pays for the whole space
     budget: int | None = None  # unique measurements; None: the whole space for brute-force, else 200
     population: int | None = None  # NSGA-II population; None: from the budget (see default_population)
     seed: int = 0

@@ -17,8 +17,9 @@ def register(subparsers) -> None:
         "brute-force",
         help="measure every backend assignment of a model and write ONE's brute-force dump",
         description="Measure every runnable backend assignment (per op type in name mode, per op group in index "
-        "mode) and write ONE's brute-force dump, which `solve pareto --offline` and lookup devices read. A "
-        "checkpoint next to --out lets an interrupted run resume: run the same command again.",
+        "mode) and write ONE's brute-force dump, which `solve pareto --offline` and lookup devices read. Every "
+        "measurement is appended to a journal next to --out as it arrives: a run stopped in any way (even "
+        "killed) resumes when the same command runs again, measuring nothing twice.",
     )
     parser.add_argument("model", type=Path, help="the .tflite model")
     parser.add_argument("--out", type=Path, required=True, help="where to write the dump (JSON)")
@@ -39,7 +40,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from solver.assignment.bruteforce import brute_force, checkpoint_path
+    from solver.assignment.bruteforce import brute_force
+    from solver.assignment.journal import journal_path
     from solver.assignment.report import brute_force_line
     from solver.io.files import check_output
     from solver.progress import Progress
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         with Progress("brute force", unit="points", quiet=args.quiet) as shown:
             result = brute_force(args.model, device_from_args(args), args.out, settings, progress)
     except KeyboardInterrupt:
-        print(f"interrupted; progress kept in {checkpoint_path(args.out)}: run the same command to resume",
+        print(f"interrupted; every measurement is kept in {journal_path(args.out)}: run the same command to resume",
               file=sys.stderr)  # fmt: skip
         raise
     if args.json:
