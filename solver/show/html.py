@@ -70,9 +70,9 @@ def _parts_table(view: PartitionView) -> str:
             f"{p.part}</td>" + (f"<td>{esc(p.device or '-')}</td>" if device else "")
             + f'<td class="n">{p.ops}</td><td class="n">{p.time}</td><td class="n">{p.share:.1%}'
             f'<span class="bar" style="width:{p.share * 100:.1f}%"></span></td><td class="n">'
-            f"{format_bytes(p.constant_bytes)}</td><td>{'★ bottleneck' if p.bottleneck else ''}</td></tr>"
+            f"{format_bytes(p.constant_bytes)}</td><td title=\"the bottleneck\">{'★' if p.bottleneck else ''}</td></tr>"
         )  # fmt: skip
-    return f"<table class=\"parts\">{head}{''.join(rows)}</table>"
+    return f"<table class=\"parts\">{head}{''.join(rows)}</table><p class=\"small\">★ the bottleneck: the slowest part</p>"
 
 
 def _comparison_table(view: PartitionView) -> str:
@@ -93,7 +93,7 @@ body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif
 header{padding:14px 24px;background:#243447;color:#fff}header h1{margin:0;font-size:20px}header p{margin:4px 0 0;opacity:.85}
 main{padding:12px 24px}.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(360px,1fr));gap:14px;
 align-items:start;margin-bottom:14px}section{background:#fff;border:1px solid #ddd;border-radius:6px;padding:10px 14px;
-min-width:0}.session{overflow:auto}.session svg{max-width:100%;height:auto}
+min-width:0}.wide{grid-column:1/-1}.session{overflow:auto;text-align:center}.session svg{max-width:100%;height:auto;min-height:90px;max-height:220px}.small{font-size:12px;color:#555;margin:6px 0 0}
 h2{font-size:15px;margin:0 0 8px}table{border-collapse:collapse;width:100%}th,td{padding:3px 6px;text-align:left;
 border-bottom:1px solid #eee;vertical-align:top}td.n{text-align:right;font-variant-numeric:tabular-nums;position:relative}
 tr.bottleneck td{font-weight:600;background:#fff4e5}.sw,.key i{display:inline-block;width:12px;height:12px;
@@ -150,7 +150,7 @@ _PAGE = """<!DOCTYPE html>
 <section><h2>Summary</h2><table class="facts">{facts}</table></section>
 <section><h2>Parts</h2>{parts}</section>
 <section><h2>Against the bound</h2>{comparison}</section>
-<section><h2>Session graph</h2><div class="session">{session}</div></section>
+<section class="wide"><h2>Session graph</h2><div class="session">{session}</div></section>
 </div>
 <section><h2>Op graph</h2><div class="legend">{legend} <span class="key"><i style="background:#c0392b"></i>{cut_count} cut edges (tensor, bytes)</span></div>
 <div class="tools"><input id="find" placeholder="find an op by index or name, then Enter"><button id="fit">fit width / actual size</button></div>
