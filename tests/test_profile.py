@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from contextlib import contextmanager
 
 import pytest
 
+from benchmarks.measurement import busy_cores
 from devices import open_device
 from devices.cache import CachedDevice, MeasurementCache
 from devices.base import BackendConfig
@@ -74,24 +71,6 @@ def test_profile_command(branchy_cnn, tmp_path, capsys, monkeypatch):
     assert document["total_us"] == pytest.approx(sum(o["time_us"] for o in document["ops"]))
     assert main(["profile", str(branchy_cnn), "--out", str(out), "--op-map", "x=ruy"]) == 2
     assert "is not an operator index" in capsys.readouterr().err
-
-
-@contextmanager
-def busy_cores():
-    """One busy process per core, each alternating bursts of work and rest, so the runs meet changing contention."""
-    code = (
-        "import random, time\nrandom.seed({k})\nwhile True:\n"
-        "    end = time.perf_counter() + random.uniform(0.002, 0.03)\n"
-        "    while time.perf_counter() < end:\n        pass\n"
-        "    time.sleep(random.uniform(0.002, 0.03))\n"
-    )
-    procs = [subprocess.Popen([sys.executable, "-c", code.format(k=k)]) for k in range(os.cpu_count() or 2)]
-    try:
-        yield
-    finally:
-        for p in procs:
-            p.kill()
-            p.wait()
 
 
 def test_profiling_under_contention_is_unstable_and_not_kept(branchy_cnn, tmp_path):
