@@ -180,6 +180,27 @@ def test_a_large_graph_draws_runs_of_ops_as_one_box(tmp_path):
     assert len(seen.boxes) < n / 5, len(seen.boxes)
 
 
+def test_a_wide_graph_is_cut_into_windows_of_a_topological_order():
+    """Transformer blocks (parallel projections) leave too many chains: windows bound the boxes, every op once."""
+    from benchmarks.transformer import transformer_graph
+    from solver.partitioning.problem import PartitionProblem
+    from solver.show.graph import MAX_BOXES, op_groups
+    from solver.show.view import partition_view
+
+    problem = PartitionProblem(transformer_graph(3000, seed=1), "transformer", Path("transformer.json"))
+    n = problem.num_ops
+    assert all(u < v for u, v in problem.graph.edges)  # numbered in a topological order: blocks are a partition
+    parts = [v * 5 // n for v in range(n)]
+    groups = op_groups(partition_view(problem, parts, 5))
+    assert sorted(v for g in groups for v in g) == list(range(problem.num_ops))
+    assert all(len({parts[v] for v in g}) == 1 for g in groups)
+    assert len(groups) <= MAX_BOXES + 5 * 5  # a window holds ops of a few parts at most where parts meet
+    # Windows follow a topological order (here the ops' own numbering is one): no edge goes to an earlier box.
+    box = {v: i for i, g in enumerate(groups) for v in g}
+    first = [min(g) for g in groups]
+    assert all(first[box[u]] <= first[box[v]] for u, v in problem.graph.edges)
+
+
 def test_without_dot_one_line_names_the_package(tmp_path):
     out = tmp_path / "map.json"
     assert cli.main(["partition", "-k", "2", "--out", str(out)]) == 0

@@ -3,20 +3,26 @@
 Graphviz's ``dot`` runs as a program (Debian's package ``graphviz``): a layered layout of a DAG is what it was
 made for, and its SVG keeps our node ids and classes, so the page can find every op again.
 
-Large graphs stay readable: above ``collapse_above`` ops, each run of ops inside one part (a chain: every op the
-only successor of the one before and the only predecessor of the next) becomes one box that lists its ops.
+Large graphs stay readable (and dot fast): above ``collapse_above`` ops, each run of ops inside one part (a chain:
+every op the only successor of the one before and the only predecessor of the next) becomes one box that lists
+its ops. Where that still leaves more than ``MAX_BOXES`` boxes (wide graphs, such as transformers with their
+parallel projections), a topological order is cut into windows of equal length and each window's ops of one
+part become a box.
 """
 
 from __future__ import annotations
 
+import heapq
 import shutil
 import subprocess
 from collections import Counter
 
 from solver.errors import MissingExtraError, NnpartError
+from solver.partitioning.report import op_ranges
 from solver.show.view import PartitionView, format_bytes
 
 COLLAPSE_ABOVE = 400  # ops; beyond it, runs of ops inside a part are drawn as one box
+MAX_BOXES = 600  # beyond it, windows of a topological order (dot lays out 600 boxes in about a second)
 DOT_TIMEOUT = 600.0  # seconds
 
 
@@ -50,6 +56,29 @@ def op_groups(view: PartitionView, collapse_above: int = COLLAPSE_ABOVE) -> list
         while len(succs[run[-1]]) == 1 and joins(succs[run[-1]][0]):
             run.append(succs[run[-1]][0])
         groups.append(run)
+    return groups if len(groups) <= MAX_BOXES else _windows(view, preds, succs)
+
+
+def _windows(view: PartitionView, preds: list[list[int]], succs: list[list[int]]) -> list[list[int]]:
+    """A topological order cut into windows of equal length, each window's ops grouped by part."""
+    n = len(view.ops)
+    waiting = [len(p) for p in preds]
+    ready = [v for v in range(n) if not waiting[v]]
+    order = []
+    while ready:  # Kahn's algorithm, smallest index first: close to the file's order of ops
+        v = heapq.heappop(ready)
+        order.append(v)
+        for w in succs[v]:
+            waiting[w] -= 1
+            if not waiting[w]:
+                heapq.heappush(ready, w)
+    size = -(-n // MAX_BOXES)
+    groups = []
+    for start in range(0, n, size):
+        by_part: dict[int, list[int]] = {}
+        for v in order[start:start + size]:
+            by_part.setdefault(view.ops[v].part, []).append(v)
+        groups += [sorted(ops) for ops in by_part.values()]
     return groups
 
 
@@ -145,7 +174,7 @@ def _box_label(ops, unit: str) -> str:
         return f"{op.type}\n#{op.index} · {op.time} {unit}"
     kinds = Counter(op.type for op in ops).most_common(3)
     kinds_text = ", ".join(f"{t} ×{c}" if c > 1 else t for t, c in kinds) + (" …" if len(kinds) < len(set(o.type for o in ops)) else "")
-    return f"{len(ops)} ops: {kinds_text}\n#{ops[0].index}…#{ops[-1].index} · {time} {unit}"
+    return f"{len(ops)} ops: {kinds_text}\n#{op_ranges([op.index for op in ops], most=2)} · {time} {unit}"
 
 
 def _cut_label(cut) -> str:

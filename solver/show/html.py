@@ -99,7 +99,7 @@ border-bottom:1px solid #eee;vertical-align:top}td.n{text-align:right;font-varia
 tr.bottleneck td{font-weight:600;background:#fff4e5}.sw,.key i{display:inline-block;width:12px;height:12px;
 border-radius:3px;margin-right:6px;vertical-align:-1px;border:1px solid #0003}.key{margin-right:14px;white-space:nowrap}
 .bar{position:absolute;left:0;bottom:0;height:3px;background:#243447;opacity:.35}
-.graph{overflow:auto;max-height:85vh;border:1px solid #eee;background:#fff}.graph.fit svg{width:100%;height:auto}
+.graph{overflow:auto;max-height:85vh;border:1px solid #eee;background:#fff}.graph.fit svg{max-width:100%;height:auto}
 .tools{display:flex;gap:8px;align-items:center;margin-bottom:6px}.tools input{flex:1;padding:3px 6px}
 g.node.hit polygon,g.node.hit path{stroke:#000;stroke-width:4}
 g.edge.cut:hover path{stroke-width:4}
