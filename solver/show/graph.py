@@ -30,8 +30,8 @@ class LayoutError(NnpartError):
     """Graphviz failed on a drawing (a bug of ours or of dot; the message carries dot's words)."""
 
 
-def op_groups(view: PartitionView, collapse_above: int = COLLAPSE_ABOVE) -> list[list[int]]:
-    """The boxes to draw, each a list of ops (one op each, or runs inside a part when the graph is large)."""
+def op_groups(view: PartitionView, collapse_above: int = COLLAPSE_ABOVE, max_boxes: int = MAX_BOXES) -> list[list[int]]:
+    """The boxes to draw, each a list of ops: one op each, or runs inside a part, or windows (see the module doc)."""
     n = len(view.ops)
     if n <= collapse_above:
         return [[v] for v in range(n)]
@@ -56,10 +56,10 @@ def op_groups(view: PartitionView, collapse_above: int = COLLAPSE_ABOVE) -> list
         while len(succs[run[-1]]) == 1 and joins(succs[run[-1]][0]):
             run.append(succs[run[-1]][0])
         groups.append(run)
-    return groups if len(groups) <= MAX_BOXES else _windows(view, preds, succs)
+    return groups if len(groups) <= max_boxes else _windows(view, preds, succs, max_boxes)
 
 
-def _windows(view: PartitionView, preds: list[list[int]], succs: list[list[int]]) -> list[list[int]]:
+def _windows(view: PartitionView, preds: list[list[int]], succs: list[list[int]], max_boxes: int) -> list[list[int]]:
     """A topological order cut into windows of equal length, each window's ops grouped by part."""
     n = len(view.ops)
     waiting = [len(p) for p in preds]
@@ -72,7 +72,7 @@ def _windows(view: PartitionView, preds: list[list[int]], succs: list[list[int]]
             waiting[w] -= 1
             if not waiting[w]:
                 heapq.heappush(ready, w)
-    size = -(-n // MAX_BOXES)
+    size = -(-n // max_boxes)
     groups = []
     for start in range(0, n, size):
         by_part: dict[int, list[int]] = {}

@@ -14,13 +14,16 @@ import json
 from pathlib import Path
 
 from solver.io.files import write_atomic
-from solver.show.graph import COLLAPSE_ABOVE, graph_dot, op_groups, render_svg, session_dot
+from solver.show.graph import COLLAPSE_ABOVE, MAX_BOXES, graph_dot, op_groups, render_svg, session_dot
 from solver.show.view import PartitionView, format_bytes
 
 
-def report_html(view: PartitionView, collapse_above: int = COLLAPSE_ABOVE) -> str:
-    """The page of ``view`` (see the module doc); runs Graphviz's ``dot`` twice (op graph, session graph)."""
-    groups = op_groups(view, collapse_above)
+def report_html(view: PartitionView, collapse_above: int = COLLAPSE_ABOVE, max_boxes: int = MAX_BOXES) -> str:
+    """The page of ``view`` (see the module doc); runs Graphviz's ``dot`` twice (op graph, session graph).
+
+    ``collapse_above`` and ``max_boxes`` say when large graphs are drawn with fewer boxes (``solver.show.graph``).
+    """
+    groups = op_groups(view, collapse_above, max_boxes)
     graph_svg = render_svg(graph_dot(view, groups), f"the op graph of {view.title}")
     session_svg = render_svg(session_dot(view), f"the session graph of {view.title}")
     data = {
