@@ -111,7 +111,7 @@ def brute_force(
     journal = Journal(journal_path(out), header["model_sha256"], settings.measure, device.name)
     evaluator = Evaluator(space, device, model_path, settings.measure, farm=farm, journal=journal)
     reuse = journal.load(space, {device.name} | (farm.device_names if farm is not None else set()))
-    evaluator.restore(reuse.reused)
+    evaluator.restore(reuse.reused, reuse.rounds)
 
     def measured(evaluator: Evaluator, evaluation: Evaluation) -> None:
         if on_progress is not None:
@@ -119,6 +119,8 @@ def brute_force(
 
     evaluator.on_measure = measured
     exhaustive(space, evaluator)
+    for round_number in range(1, settings.rounds):  # interleaved: every point once per round
+        evaluator.remeasure(list(evaluator.cache), round_number)
     solutions = {e.point_id: _solution(e) for e in evaluator.evaluations()}
     dump = Dump(**{**header, "solutions": solutions}, path=out)
     write_json(out, dump_document(dump))
@@ -147,7 +149,8 @@ def _header(model_path: Path, device: Device, oplist: OpList, space: SearchSpace
         about={
             "model": model_path.name,
             "device": device.name,
-            "measure": {"warmup": settings.warmup, "repeats": settings.repeats, "seed": settings.seed},
+            "measure": {"warmup": settings.warmup, "repeats": settings.repeats, "seed": settings.seed,
+                        "rounds": settings.rounds},
             "space_size": len(space.backends) ** len(space.decisions),
         },
     )

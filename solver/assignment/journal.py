@@ -39,6 +39,7 @@ class Reuse:
     path: Path
     reused: dict[tuple[int, ...], Measurement] = field(default_factory=dict)
     skipped: Counter = field(default_factory=Counter)  # reason -> lines
+    rounds: dict[tuple[int, ...], list[Measurement]] = field(default_factory=dict)  # later rounds of a point
 
     def describe(self) -> str:
         """One line for the user, e.g. 'journal run.journal.jsonl: reused 12 measurements; not reused: 3 other
@@ -78,12 +79,14 @@ class Journal:
         self.measure = dataclasses.asdict(measure)
         self.device = device  # the device name recorded when the measurer does not name one
 
-    def record(self, config: BackendConfig, measurement: Measurement, device: str | None = None) -> None:
-        """Append one measurement and make it durable before returning."""
+    def record(self, config: BackendConfig, measurement: Measurement, measure: MeasureSettings | None = None,
+               device: str | None = None) -> None:  # fmt: skip
+        """Append one measurement (made with ``measure``, default the journal's: another round) and make it
+        durable before returning."""
         line = {
             "model_sha256": self.model_sha256,
             "device": device or self.device,
-            "measure": self.measure,
+            "measure": dataclasses.asdict(measure) if measure is not None else self.measure,
             "config": _config_json(config),
             "measurement": {k: v for k, v in dataclasses.asdict(measurement).items() if k != "trace"},
             "at": round(time.time(), 3),
@@ -95,7 +98,7 @@ class Journal:
             os.fsync(handle.fileno())
 
     def load(self, space: SearchSpace, devices: set[str]) -> Reuse:
-        """The measurements of this journal that this run may reuse (the last one of a point wins)."""
+        """The measurements of this journal that this run may reuse; later rounds of a point add their runs."""
         reuse = Reuse(self.path)
         try:
             lines = self.path.read_text(encoding="utf-8").splitlines()
@@ -117,6 +120,8 @@ class Journal:
                     why = "configuration(s) outside this space"
             if why is not None:
                 reuse.skipped[why] += 1
+            elif genes in reuse.reused and line["measure"].get("round", 0):
+                reuse.rounds[genes] = reuse.rounds.get(genes, []) + [measurement]
             else:
                 reuse.reused[genes] = measurement
         return reuse
@@ -124,8 +129,8 @@ class Journal:
     def _mismatch(self, line: dict, devices: set[str]) -> str | None:
         if line.get("model_sha256") != self.model_sha256:
             return "of another model"
-        if line.get("measure") != self.measure:
-            other = line.get("measure") or {}
+        other = dict(line.get("measure") or {})
+        if {**other, "round": 0} != {**self.measure, "round": 0}:
             changed = ", ".join(f"{k} {other.get(k)}" for k in self.measure if other.get(k) != self.measure[k])
             return f"under other measurement settings ({changed})"
         if line.get("device") not in devices:

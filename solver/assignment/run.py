@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from devices.base import Device
 from solver.assignment.front import Quality, assess
 from solver.assignment.offline import check_model, open_dump, open_spec
-from solver.assignment.search import Evaluation, Evaluator, SearchResult, default_budget, search
+from devices.workerdevice import file_digest
+from solver.assignment.journal import Journal
+from solver.assignment.search import (
+    Evaluation, Evaluator, SearchResult, confirm_front, default_budget, front_of, search,
+)  # fmt: skip
 from solver.assignment.settings import ParetoSettings, settings_from_names
 from solver.assignment.space import SearchSpace, index_space, name_space
 from solver.errors import UsageError
@@ -32,6 +37,7 @@ class ParetoOutcome:
     quality: Quality
     budget: int
     profiling_time: float  # seconds, ONE's "profiling time"
+    notes: list[str] = field(default_factory=list)  # the journal, re-measured rounds
 
     def summary(self) -> dict:
         """Our figures of the search (the ``summary`` of the estimator dump and of ``to_json``)."""
@@ -48,6 +54,7 @@ class ParetoOutcome:
                                 "from": quality.reference_from},  # fmt: skip
             "interrupted": result.interrupted,
             "wall_s": round(result.wall_s, 3),
+            "notes": list(self.notes),
         }
         if quality.true_front is not None:
             out.update(
@@ -103,7 +110,7 @@ def run_pareto(
     dump_path = settings.dump
     complete_points = measure_id = None
     if dump_path is not None:
-        source = open_dump(dump_path)
+        source = open_dump(dump_path, settings.backends)
         if settings.settings:
             raise UsageError(f"{dump_path}: a dump holds no onert settings; --settings needs a live --device")
         if settings.mode is not None and settings.mode != source.dump.mode:
@@ -116,19 +123,59 @@ def run_pareto(
         if settings.model is None:
             raise UsageError("a live search needs the MODEL (only --offline can do without)")
         device = device or open_spec(settings.device)
-        space = model_space(read_oplist(settings.model, settings.mode or "name"), device, settings.settings)
-    evaluator = Evaluator(space, device, settings.model, settings.measure, on_measure=on_measure, measure_id=measure_id)
-    result = search(space, evaluator, settings.search)
+        space = model_space(read_oplist(settings.model, settings.mode or "name"), device, settings.settings,
+                            settings.backends)  # fmt: skip
+    farm = journal = None
+    notes: list[str] = []
+    if dump_path is None:
+        farm = _open_farm(settings)
+        if settings.journal is not None:
+            journal = Journal(settings.journal, file_digest(settings.model), settings.measure, device.name)
+    evaluator = Evaluator(space, device, settings.model, settings.measure, on_measure=on_measure,
+                          measure_id=measure_id, farm=farm, journal=journal)  # fmt: skip
+    try:
+        if journal is not None:
+            reuse = journal.load(space, {device.name} | (farm.device_names if farm is not None else set()))
+            evaluator.restore(reuse.reused, reuse.rounds)
+            notes.append(reuse.describe() or f"journal {journal.path}: new")
+        result = search(space, evaluator, settings.search, len(farm.devices) if farm is not None else 1)
+        if dump_path is None and not result.interrupted:
+            confirmed = confirm_front(evaluator, settings.rounds)
+            if confirmed:
+                notes.append(f"{confirmed} point(s) whose place in the front was unclear measured in "
+                             f"{settings.rounds} interleaved rounds")  # fmt: skip
+            result.evaluations = evaluator.evaluations()
+            result.front = front_of(result.evaluations)
+    finally:
+        if farm is not None:
+            farm.close()
     found = np.array([(e.time_ms, e.memory_kb) for e in result.front]).reshape(-1, 2)
     evaluated = np.array([(e.time_ms, e.memory_kb) for e in result.valid]).reshape(-1, 2)
     quality = assess(found, evaluated, complete_points() if complete_points is not None else None)
     budget = default_budget(space, settings.search.algorithm) if settings.search.budget is None else settings.search.budget
-    return ParetoOutcome(result, quality, budget, time.perf_counter() - started)
+    return ParetoOutcome(result, quality, budget, time.perf_counter() - started, notes)
 
 
-def model_space(oplist: OpList, device: Device, setting_names: tuple[str, ...] = ()) -> SearchSpace:
-    """The space of a model's oplist on a device (allowed backends from ``device.backends()``)."""
+def model_space(oplist: OpList, device: Device, setting_names: tuple[str, ...] = (),
+                backends: tuple[str, ...] | None = None) -> SearchSpace:  # fmt: skip
+    """The space of a model's oplist on a device (allowed backends from ``device.backends()``, only
+    ``backends`` when given)."""
     settings = settings_from_names(setting_names)
+    offered = device.backends()
+    if backends is not None:
+        missing = [b for b in backends if b not in offered]
+        if missing:
+            raise UsageError(f"{device.name} has no backend {missing[0]!r} (it offers {', '.join(offered)})")
+        offered = {b: offered[b] for b in backends}
     if oplist.mode == "name":
-        return name_space(oplist.oplist, device.backends(), settings)
-    return index_space(oplist.opmap, oplist.opname_by_indx, device.backends(), settings)
+        return name_space(oplist.oplist, offered, settings)
+    return index_space(oplist.opmap, oplist.opname_by_indx, offered, settings)
+
+
+def _open_farm(settings: ParetoSettings):
+    """The farm of ``settings.devices``, or None."""
+    if settings.devices is None:
+        return None
+    from devices.farm import Farm, read_devices
+
+    return Farm(read_devices(settings.devices), settings.cluster or "local")

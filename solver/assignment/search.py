@@ -13,10 +13,11 @@ everything measured so far.
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,14 +44,24 @@ POLISH_SHARE = 0.1  # of the NSGA-II budget, kept for a local search one gene aw
 
 @dataclass(frozen=True)
 class Evaluation:
-    """One point measured once."""
+    """One point measured: once, or in several rounds (``runs`` holds every timed run)."""
 
     genes: tuple[int, ...]
     point_id: int  # ONE's id of the point
     valid: bool
-    time_ms: float
+    time_ms: float  # median of the runs
     memory_kb: float
     reason: str = ""  # why an invalid point is invalid
+    runs: tuple[float, ...] = ()  # every timed run (ms), all rounds
+    rounds: int = 1
+
+    def merged(self, m: Measurement) -> Evaluation:
+        """This point with one more round measured: runs pooled, the median of all, the larger peak memory."""
+        if not (self.valid and m.valid):
+            return replace(self, valid=False, reason=self.reason or m.reason, rounds=self.rounds + 1)
+        runs = self.runs + tuple(m.times_ms)
+        return replace(self, time_ms=statistics.median(runs), memory_kb=max(self.memory_kb, m.peak_rss_kb),
+                       runs=runs, rounds=self.rounds + 1)  # fmt: skip
 
 
 class BudgetSpent(Exception):
@@ -141,19 +152,40 @@ class Evaluator:
     def _record(self, key: tuple[int, ...], m: Measurement, memory_kb: float | None = None) -> Evaluation:
         """Keep a new measurement: in the cache, in the journal (when there is one), on the progress line."""
         memory_kb = m.peak_rss_kb if memory_kb is None else memory_kb
-        evaluation = Evaluation(key, self.space.point_id(key), m.valid, m.time_ms, memory_kb, m.reason)
+        evaluation = Evaluation(key, self.space.point_id(key), m.valid, m.time_ms, memory_kb, m.reason, tuple(m.times_ms))
         self.cache[key] = evaluation
         if self.journal is not None:
-            self.journal.record(self.space.config(key), m)
+            self.journal.record(self.space.config(key), m, self.measure)
         if self.on_measure is not None:
             self.on_measure(self, evaluation)
         return evaluation
 
-    def restore(self, measurements: Mapping[tuple[int, ...], Measurement]) -> None:
-        """Put measurements made before (a journal's) into the cache, as if measured by this run."""
+    def remeasure(self, keys: Iterable[tuple[int, ...]], round_number: int) -> None:
+        """Measure measured points once more, as round ``round_number`` (a fresh process and cache entry per
+        round), and pool the runs; on a farm, all at once. Not counted in the budget of unique points."""
+        keys = [k for k in keys if k in self.cache and self.cache[k].rounds <= round_number]  # not resumed ones
+        settings = replace(self.measure, round=round_number)
+        configs = [self.space.config(k) for k in keys]
+        if self.farm is not None:
+            arrived = self.farm.measure_many(self.model, configs, settings)
+        else:
+            arrived = ((i, self.device.measure(self.model, c, settings)) for i, c in enumerate(configs))
+        for i, m in arrived:
+            self.cache[keys[i]] = self.cache[keys[i]].merged(m)
+            if self.journal is not None:
+                self.journal.record(configs[i], m, settings)
+
+    def restore(self, measurements: Mapping[tuple[int, ...], Measurement],
+                rounds: Mapping[tuple[int, ...], list[Measurement]] = {}) -> None:  # fmt: skip
+        """Put measurements made before (a journal's) into the cache, as if measured by this run, with the
+        later ``rounds`` of some points."""
         for genes, m in measurements.items():
             key = self.space.check_genes(genes)
-            self.cache[key] = Evaluation(key, self.space.point_id(key), m.valid, m.time_ms, m.peak_rss_kb, m.reason)
+            evaluation = Evaluation(key, self.space.point_id(key), m.valid, m.time_ms, m.peak_rss_kb, m.reason,
+                                    tuple(m.times_ms))  # fmt: skip
+            for later in rounds.get(genes, ()):
+                evaluation = evaluation.merged(later)
+            self.cache[key] = evaluation
 
     def evaluations(self) -> list[Evaluation]:
         """Every point measured, in measurement order."""
@@ -227,9 +259,39 @@ def search(space: SearchSpace, evaluator: Evaluator, settings: SearchSettings, p
     except KeyboardInterrupt:
         interrupted = True
     evaluations = evaluator.evaluations()
-    valid = [e for e in evaluations if e.valid]
-    front = [valid[i] for i in non_dominated(np.array([(e.time_ms, e.memory_kb) for e in valid]))]
+    front = front_of(evaluations)
     return SearchResult(algorithm, space, evaluations, front, time.perf_counter() - started, interrupted)
+
+
+def front_of(evaluations: list[Evaluation]) -> list[Evaluation]:
+    """The valid, non-dominated evaluations, ascending time."""
+    valid = [e for e in evaluations if e.valid]
+    return [valid[i] for i in non_dominated(np.array([(e.time_ms, e.memory_kb) for e in valid]))]
+
+
+def unclear_candidates(evaluations: list[Evaluation]) -> list[Evaluation]:
+    """The front, and every valid point that its fastest run would put on the front: the points whose place
+    in the front the measurements do not settle."""
+    valid = [e for e in evaluations if e.valid]
+    front = front_of(valid)
+    optimistic = np.array([(min(e.runs, default=e.time_ms), e.memory_kb) for e in valid]).reshape(-1, 2)
+    measured = np.array([(e.time_ms, e.memory_kb) for e in front]).reshape(-1, 2)
+    out = list(front)
+    ids = {e.point_id for e in front}
+    for e, (t, m) in zip(valid, optimistic):
+        dominated = ((measured[:, 0] <= t) & (measured[:, 1] <= m) & ((measured[:, 0] < t) | (measured[:, 1] < m))).any()
+        if e.point_id not in ids and not dominated:
+            out.append(e)
+    return out
+
+
+def confirm_front(evaluator: Evaluator, rounds: int) -> int:
+    """Re-measure the points whose place in the front is unclear in ``rounds - 1`` more rounds, interleaved
+    (A B C A B C: a slow spell of the machine hits every candidate alike, not one); how many points."""
+    candidates = [e.genes for e in unclear_candidates(evaluator.evaluations())]
+    for round_number in range(1, rounds):
+        evaluator.remeasure(candidates, round_number)
+    return len(candidates) if rounds > 1 else 0
 
 
 # --- brute force and ONE's random sampler -------------------------------------------------------------

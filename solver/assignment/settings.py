@@ -93,8 +93,18 @@ class ParetoSettings:
     settings: tuple[str, ...] = ()  # onert variables to search over (EXECUTOR, ...)
     search: SearchSettings = field(default_factory=SearchSettings)
     measure: MeasureSettings = field(default_factory=MeasureSettings)
+    backends: tuple[str, ...] | None = None  # the backends to search (a dump: its backends' names)
+    devices: Path | None = None  # a devices file: measure on a farm (devices.farm)
+    cluster: str | None = None  # the farm's Dask cluster: local, local:N or tcp://host:port
+    journal: Path | None = None  # append every measurement here; resume from it
+    rounds: int = 2  # live: rounds of the points whose place in the front is unclear
 
     def __post_init__(self) -> None:
+        _at_least("--rounds", self.rounds, 1)
+        if self.backends is not None and (not self.backends or len(set(self.backends)) != len(self.backends)):
+            raise UsageError(f"--backends needs distinct backend names, not {','.join(self.backends) or 'none'}")
+        if self.cluster is not None and self.devices is None:
+            raise UsageError("--cluster needs --devices FILE (the devices its workers measure on)")
         if self.offline is not None and self.device is not None:
             raise UsageError("give either --offline DUMP or --device SPEC, not both")
         if self.offline is None and self.device is None:
@@ -123,8 +133,10 @@ class BruteForceSettings:
     timeout: float = 300.0  # seconds per measurement
     max_points: int = DEFAULT_MAX_POINTS  # refuse larger spaces...
     force: bool = False  # ...unless forced
+    rounds: int = 1  # every point measured in this many rounds, interleaved (A B C A B C)
 
     def __post_init__(self) -> None:
+        _at_least("--rounds", self.rounds, 1)
         _known_mode(self.mode or "")
         if not self.backends or len(set(self.backends)) != len(self.backends):
             raise UsageError(f"--backends needs distinct backend names, not {','.join(self.backends) or 'none'}")

@@ -15,13 +15,14 @@ regression): ``d_f`` is 1 for main effects and loaded backends and ``r`` for pai
 closed-form leave-one-out error over a grid (one SVD per ``r`` serves every lambda). The posterior predictive of a point is
 ``N(phi . beta_hat, s^2 (1 + phi' A^-1 phi))``, ``A = Phi' Phi + lambda D``.
 
-Acquisition: optimistic hypervolume improvement. Objectives are divided by the reference point (1.1 x
-the worst valid point measured). A candidate's optimistic point is its predicted mean minus ``KAPPA``
-predictive standard deviations; its score is the hypervolume that point adds to the measured front. A
-batch is chosen greedily, each chosen point joining the front at its predicted mean (the "believer"
-rule), so one batch spreads along the front instead of piling on one spot. When no candidate promises
-an improvement, the candidates whose optimistic points come closest to the front (additive epsilon)
-are measured: near the front, within the model's error, is where the true front hides.
+Acquisition: hypervolume improvement, then uncertainty near the front. Objectives are divided by the
+reference point (1.1 x the worst valid point measured). A candidate's score is the hypervolume its
+point (predicted mean minus ``KAPPA`` predictive standard deviations; 0 measured best) adds to the
+measured front. A batch is chosen greedily, each chosen point joining the front at its predicted mean
+(the "believer" rule), so one batch spreads along the front instead of piling on one spot. When no
+candidate promises an improvement, the candidates whose optimistic points (mean minus ``NEAR_KAPPA``
+standard deviations) come closest to the front (additive epsilon) are measured: near the front, within
+the model's error, is where the rest of the true front hides.
 
 Search: the uniform assignments and random points first (``initial_size``), then batches, a refit after
 each, until the budget is spent. Invalid points are constraint violations: measured once, never fitted,
@@ -43,7 +44,8 @@ from solver.assignment.space import SearchSpace
 PAIR = 2.0  # marks a pairwise column in Features.penalties
 PAIR_PENALTIES = (1.0, 4.0, 16.0, 64.0)  # prior precisions of a pairwise effect relative to a main effect, tried
 LAMBDAS = np.logspace(-3, 3, 13)  # ridge penalties tried by leave-one-out
-KAPPA = 0.5  # optimism, in predictive standard deviations
+KAPPA = 0.0  # optimism of the gain, in predictive standard deviations (0 measured best: benchmarks/surrogate.py)
+NEAR_KAPPA = 1.0  # optimism when ranking candidates by their distance to the front
 INITIAL_SHARE = 0.2  # of the budget, measured before the first fit
 ENUMERATE_LIMIT = 1 << 17  # spaces up to this size are scored whole
 RANDOM_POOL = 20000  # random candidates of a larger space per batch
@@ -175,9 +177,11 @@ def epsilon_distance(points: np.ndarray, front: np.ndarray) -> np.ndarray:
     return (np.minimum(points[:, None, 0] - front[None, :, 0], points[:, None, 1] - front[None, :, 1])).max(axis=1)
 
 
-def choose_batch(optimistic: np.ndarray, believed: np.ndarray, front: np.ndarray, size: int) -> list[int]:
-    """Indices of ``size`` candidates: greatest optimistic hypervolume gain, each choice joining the front at its
-    believed (mean) point; then, when none promises a gain, the nearest to the front."""
+def choose_batch(optimistic: np.ndarray, believed: np.ndarray, near: np.ndarray, front: np.ndarray,
+                 size: int) -> list[int]:  # fmt: skip
+    """Indices of ``size`` candidates: greatest hypervolume gain of their ``optimistic`` points, each choice joining
+    the front at its ``believed`` (mean) point; then, when none promises a gain, those whose ``near`` points
+    (more optimistic) come closest to the front."""
     chosen: list[int] = []
     available = np.ones(len(optimistic), dtype=bool)
     front = front.copy()
@@ -191,7 +195,7 @@ def choose_batch(optimistic: np.ndarray, believed: np.ndarray, front: np.ndarray
         front = np.vstack([front, believed[best]])
         front = front[non_dominated(front)]
     if len(chosen) < size:
-        distance = np.where(available, epsilon_distance(optimistic, front), np.inf)
+        distance = np.where(available, epsilon_distance(near, front), np.inf)
         rest = np.argsort(distance, kind="stable")[: size - len(chosen)]
         chosen.extend(int(i) for i in rest if np.isfinite(distance[i]))
     return chosen
@@ -287,6 +291,7 @@ def surrogate_search(space: SearchSpace, evaluator, start: list[tuple[int, ...]]
         nearest = np.argsort(epsilon_distance(mean, front), kind="stable")[:SCORED]
         predicted_front = pool_genes[nearest[non_dominated(mean[nearest])]]
         sd = np.stack([f.sd(pool_phi[nearest].astype(np.float64)) for f in fits], axis=1) / reference
-        chosen = choose_batch(mean[nearest] - KAPPA * sd, mean[nearest], front, min(size, evaluator.remaining))
+        chosen = choose_batch(mean[nearest] - KAPPA * sd, mean[nearest], mean[nearest] - NEAR_KAPPA * sd, front,
+                              min(size, evaluator.remaining))  # fmt: skip
         evaluator.evaluate_batch([tuple(int(g) for g in pool_genes[nearest[i]]) for i in chosen])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from devices.base import BackendConfig, Device
 from solver.errors import UsageError
@@ -21,6 +22,17 @@ def add_device_arguments(parser: argparse.ArgumentParser) -> None:
                        help="neither read nor write the measurement cache ($NNPART_CACHE_DIR or ~/.cache/nnpart)")
     group.add_argument("--refresh", action="store_true",
                        help="measure again and replace what the measurement cache holds")
+
+
+def add_farm_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--devices FILE`` and ``--cluster``: measure on a farm of devices through Dask (devices.farm)."""
+    group = parser.add_argument_group("farm of devices (needs the extra 'farm': dask distributed)")
+    group.add_argument("--devices", type=Path, metavar="FILE",
+                       help="measure on every device listed in FILE (one spec per line: local, ssh://..., sdb://..., "
+                            "then key=value options), one measurement per device at a time")  # fmt: skip
+    group.add_argument("--cluster", metavar="ADDRESS",
+                       help="the Dask cluster of the farm: local:N (start N local workers; default one per device) "
+                            "or tcp://HOST:PORT (an existing scheduler with a worker per device)")  # fmt: skip
 
 
 def device_from_args(args: argparse.Namespace, spec: str | None = None) -> Device:

@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 from solver.assignment.settings import DEFAULT_MAX_POINTS, BruteForceSettings
-from solver.commands._devices import add_device_arguments, device_from_args, split_backends
+from solver.commands._devices import add_device_arguments, add_farm_arguments, device_from_args, split_backends
 from solver.commands._output import print_json
+from solver.errors import UsageError
 from solver.io.oplist import MODES
 
 
@@ -35,7 +36,11 @@ def register(subparsers) -> None:
     parser.add_argument("--force", action="store_true", help="enumerate a space larger than --max-points anyway")
     parser.add_argument("--json", action="store_true", help="print the result as JSON (schema nnpart.brute_force/1)")
     parser.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every point in this many rounds, interleaved (A B C A B C), and keep all runs "
+                             "(default 1)")  # fmt: skip
     add_device_arguments(parser)
+    add_farm_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -48,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = BruteForceSettings(
         mode=args.mode, backends=split_backends(args.backends), warmup=args.warmup, repeats=args.repeats,
-        seed=args.seed, timeout=args.timeout, max_points=args.max_points, force=args.force,
+        seed=args.seed, timeout=args.timeout, max_points=args.max_points, force=args.force, rounds=args.rounds,
     )  # fmt: skip
     check_output(args.out, inputs=(args.model,))
 
@@ -56,13 +61,23 @@ def run(args: argparse.Namespace) -> int:
         what = f"{entry['time']} ms, {entry['memory']} KB" if entry.get("valid", True) else f"invalid: {entry['reason']}"
         shown.update(done=done, total=total, status=f"id {entry['id']}: {what}")
 
+    if args.cluster and not args.devices:
+        raise UsageError("--cluster needs --devices FILE (the devices its workers measure on)")
+    farm = None
+    if args.devices:
+        from devices.farm import Farm, read_devices
+
+        farm = Farm(read_devices(args.devices), args.cluster or "local", cache=not args.no_cache)
     try:
         with Progress("brute force", unit="points", quiet=args.quiet) as shown:
-            result = brute_force(args.model, device_from_args(args), args.out, settings, progress)
+            result = brute_force(args.model, device_from_args(args), args.out, settings, progress, farm)
     except KeyboardInterrupt:
         print(f"interrupted; every measurement is kept in {journal_path(args.out)}: run the same command to resume",
               file=sys.stderr)  # fmt: skip
         raise
+    finally:
+        if farm is not None:
+            farm.close()
     if args.json:
         print_json("brute_force", result.to_json())
     else:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from devices.base import MeasureSettings
 from solver.assignment.settings import ALGORITHMS, SETTINGS, ParetoSettings, SearchSettings
-from solver.commands._devices import add_device_arguments, device_from_args
+from solver.commands._devices import add_device_arguments, add_farm_arguments, device_from_args, split_backends
 from solver.commands._output import print_json
 from solver.io.oplist import MODES
 
@@ -26,9 +26,19 @@ def register(subparsers) -> None:
     parser.add_argument("model", type=Path, nargs="?", help="the .tflite model (optional with --offline)")
     parser.add_argument("--offline", type=Path, metavar="DUMP",
                         help="look measurements up in this brute-force dump (solve brute-force) instead of measuring")
-    parser.add_argument("--algo", choices=ALGORITHMS, default="nsga2",
-                        help="nsga2 (default), random (ONE's random sampler), hlps (ONE's Hamming local Pareto "
-                             "search) or brute-force")  # fmt: skip
+    parser.add_argument("--algo", choices=ALGORITHMS, default="auto",
+                        help="auto (default: the model-based search, or brute force when --budget covers the space), "
+                             "surrogate (the model-based search), nsga2, random (ONE's random sampler), hlps (ONE's "
+                             "Hamming local Pareto search) or brute-force")  # fmt: skip
+    parser.add_argument("--backends", metavar="B0,B1,...",
+                        help="the backends to search (default: all the device offers; a dump: names its backends in "
+                             "the order its ids number them)")  # fmt: skip
+    parser.add_argument("--journal", type=Path, metavar="FILE",
+                        help="append every measurement to FILE and resume from it (default with --out: "
+                             "OUT.journal.jsonl); the same command after a crash measures nothing twice")  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="live: measure the points whose place in the front is unclear in this many "
+                             "interleaved rounds before reporting (default 2)")  # fmt: skip
     parser.add_argument("--mode", choices=MODES,
                         help="one decision per op type (name) or per (op, size) group (index); default: the "
                              "dump's mode, else name")  # fmt: skip
@@ -50,11 +60,14 @@ def register(subparsers) -> None:
                         help="print the result (or the picked point) as JSON (schema nnpart.pareto/1, nnpart.pareto_pick/1)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     add_device_arguments(parser)
+    add_farm_arguments(parser)
     parser.set_defaults(run=run, device=None)
 
 
 def settings_from_args(args: argparse.Namespace) -> ParetoSettings:
     """The search the options describe (a dump named by --device is searched offline too)."""
+    from solver.assignment.journal import journal_path
+
     return ParetoSettings(
         model=args.model,
         offline=args.offline,
@@ -63,6 +76,11 @@ def settings_from_args(args: argparse.Namespace) -> ParetoSettings:
         settings=tuple(s.strip() for s in args.settings.split(",") if s.strip()),
         search=SearchSettings(args.algo, args.budget, args.population, args.seed),
         measure=MeasureSettings(warmup=args.warmup, repeats=args.repeats),
+        backends=split_backends(args.backends) if args.backends else None,
+        devices=args.devices,
+        cluster=args.cluster,
+        journal=args.journal or (journal_path(args.out) if args.out else None),
+        rounds=args.rounds,
     )
 
 
@@ -125,18 +143,46 @@ def _plot(path: Path, outcome) -> None:
 
 
 def _print_pick(outcome, pick, as_json: bool) -> int:
+    """The point ``pick`` chooses, or, when the measurements cannot tell it from other candidates that meet the
+    same bound (their runs overlap), all of them and a note saying so instead of naming one."""
     import numpy as np
 
-    from solver.assignment.front import pick_point
+    from solver.assignment.front import pick_point, told_apart
     from solver.assignment.space import env_lines
 
     front = outcome.result.front
     chosen = front[pick_point(np.array([(e.time_ms, e.memory_kb) for e in front]).reshape(-1, 2), pick)]
-    config = outcome.result.space.config(chosen.genes)
+    tied = [chosen] + [e for e in front if e is not chosen and _meets(e, pick) and _tied(e, chosen, pick, told_apart)]
+    space = outcome.result.space
     if as_json:
-        print_json("pareto_pick", {"id": chosen.point_id, "time_ms": chosen.time_ms, "memory_kb": chosen.memory_kb,
-                                   "backends": list(config.backends), "environment": config.environment()})  # fmt: skip
-    else:
-        print(f"# id {chosen.point_id}: {chosen.time_ms:.3f} ms, {chosen.memory_kb / 1024:.1f} MB")
-        print("\n".join(env_lines(config)))
+        points = [{"id": e.point_id, "time_ms": e.time_ms, "memory_kb": e.memory_kb, "runs": list(e.runs),
+                   "backends": list(space.config(e.genes).backends),
+                   "environment": space.config(e.genes).environment()} for e in tied]  # fmt: skip
+        print_json("pareto_pick", {**points[0], "decided": len(tied) == 1, "candidates": points})
+        return 0
+    if len(tied) > 1:
+        ids = ", ".join(str(e.point_id) for e in tied)
+        print(f"# cannot tell ids {ids} apart: their runs overlap; measure them with more --repeats or --rounds")
+    for e in tied:
+        print(f"# id {e.point_id}: {e.time_ms:.3f} ms{_spread(e)}, {e.memory_kb / 1024:.1f} MB")
+        print("\n".join(env_lines(space.config(e.genes))))
     return 0
+
+
+def _meets(e, pick) -> bool:
+    if pick.limit_on is None:
+        return True
+    return (e.time_ms if pick.limit_on == "time" else e.memory_kb) <= pick.limit
+
+
+def _tied(e, chosen, pick, told_apart) -> bool:
+    """Whether ``e`` cannot be told from ``chosen`` in the objective picked: time by their runs when both have
+    several (a dump's single figures are taken as they are), memory by its figure."""
+    if pick.objective == "memory" or len(e.runs) < 2 or len(chosen.runs) < 2:
+        key = "memory_kb" if pick.objective == "memory" else "time_ms"
+        return getattr(e, key) == getattr(chosen, key)
+    return not told_apart(e.runs, chosen.runs)
+
+
+def _spread(e) -> str:
+    return f" (runs {min(e.runs):.3f}-{max(e.runs):.3f}, n={len(e.runs)})" if len(e.runs) > 1 else ""

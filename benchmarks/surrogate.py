@@ -1,0 +1,150 @@
+"""Model-based backend search against NSGA-II and random: median hypervolume ratio per budget, and a farm.
+
+Table 1. For each complete dump (the true front is known), each budget (1, 2, 3, 5, 10% of the space) and
+seeds 0..9, run the model-based search (``surrogate``, what ``--algo auto`` picks below the whole space),
+NSGA-II and ONE's random sampler offline; print the median ratio of the found front's hypervolume to the
+true front's (one fixed reference point per dump), with the spread over seeds (min-max), beside the
+target: surrogate >= 0.99 at 3% on every dump and never below NSGA-II.
+
+Dumps: the real onert dump of benchmarks/pareto.py (a small CNN, index mode over cpu/ruy, 2**10 points;
+measured once, ~20 min, cached; skipped with --no-real) and synthetic dumps (``solver.assignment.synthetic``)
+of 2**10..2**16 points, with 2, 3 and 4 backends, whose switch costs tie consecutive ops of the network,
+op types interleaved (``ops_per_type`` 3: any two decisions may interact).
+
+Table 2 (--live). ``solve brute-force`` of the CNN in name mode (4 points: Conv2D and FullyConnected on
+cpu or ruy) on one local device and on a farm of three
+local devices (a Dask LocalCluster): wall time and whether the fronts agree, with the load average.
+
+    python -m benchmarks.surrogate                 # everything (long: ~1 h on 2 busy cores)
+    python -m benchmarks.surrogate --quick         # 2**10 dumps only, 5 seeds
+    python -m benchmarks.surrogate --live --no-offline
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from solver.assignment.run import run_pareto
+from solver.assignment.settings import ParetoSettings, SearchSettings
+from solver.assignment.synthetic import synthetic_dump
+from solver.io.files import write_json
+
+BUDGETS = (0.01, 0.02, 0.03, 0.05, 0.10)
+ALGORITHMS = ("surrogate", "nsga2", "random")
+TARGET_RATIO, TARGET_BUDGET = 0.99, 0.03
+# (name, op types, backends, ops per type)
+SYNTHETIC = (
+    ("syn 2^10 b2", 10, 2, 1),
+    ("syn 2^10 b2 mixed", 10, 2, 3),
+    ("syn 3^7 b3 mixed", 7, 3, 3),
+    ("syn 2^13 b2 mixed", 13, 2, 3),
+    ("syn 4^6 b4 mixed", 6, 4, 3),
+    ("syn 3^10 b3 mixed", 10, 3, 3),
+    ("syn 2^16 b2 mixed", 16, 2, 3),
+)
+
+
+def ratios(dump: Path, algorithm: str, budget: int, seeds: int) -> list[float]:
+    return [run_pareto(ParetoSettings(offline=dump, search=SearchSettings(algorithm, budget, None, seed))).quality.ratio
+            for seed in range(seeds)]  # fmt: skip
+
+
+def offline_table(dumps: list[tuple[str, Path, int]], seeds: int) -> None:
+    print(f"median hypervolume ratio found/true over {seeds} seeds [min-max]; target: surrogate >= {TARGET_RATIO} at "
+          f"{TARGET_BUDGET:.0%} on every dump and >= nsga2 at every budget")  # fmt: skip
+    print(f"{'dump':<20} {'points':>7} {'budget':>6} {'evals':>6} " + " ".join(f"{a:>20}" for a in ALGORITHMS) + "  verdict")
+    for name, dump, size in dumps:
+        for share in BUDGETS:
+            budget = max(1, round(share * size))
+            cells, medians = [], {}
+            for algorithm in ALGORITHMS:
+                values = ratios(dump, algorithm, budget, seeds)
+                medians[algorithm] = statistics.median(values)
+                cells.append(f"{medians[algorithm]:.4f} [{min(values):.3f}-{max(values):.3f}]")
+            verdict = "ok" if medians["surrogate"] >= medians["nsga2"] else "BELOW nsga2"
+            if share == TARGET_BUDGET:
+                verdict += ", target met" if medians["surrogate"] >= TARGET_RATIO else ", target MISSED"
+            print(f"{name:<20} {size:>7} {share:>6.0%} {budget:>6} " + " ".join(f"{c:>20}" for c in cells) + f"  {verdict}",
+                  flush=True)  # fmt: skip
+
+
+def live_table(repeats: int) -> None:
+    """Brute force of the CNN (name mode) on one local device, then on three through a LocalCluster."""
+    from devices import open_device
+    from devices.farm import DeviceSpec, Farm
+    from solver.assignment.bruteforce import brute_force
+    from solver.assignment.front import non_dominated
+    from solver.assignment.settings import BruteForceSettings
+
+    model = cnn_model()
+    settings = BruteForceSettings(mode="name", repeats=repeats)
+    print(f"\nlive brute force of {model.name} (name mode, cpu/ruy, {repeats} runs per point), no cache; "
+          f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
+    fronts = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, devices in (("1 device", 1), ("3 devices", 3)):
+            farm = Farm([DeviceSpec("local")] * devices, f"local:{devices}", cache=False) if devices > 1 else None
+            started = time.perf_counter()
+            result = brute_force(model, open_device("local", cache=False), Path(tmp) / f"{devices}.json", settings,
+                                 farm=farm)  # fmt: skip
+            wall = time.perf_counter() - started
+            if farm is not None:
+                farm.close()
+            valid = [s for s in result.dump.solutions.values() if s.valid]
+            front = {valid[i].id for i in non_dominated([(s.time_ms, s.memory_kb) for s in valid])}
+            fronts[label] = front
+            print(f"{label:<10} points {len(result.dump.solutions):>5}  wall {wall:8.1f} s  front ids {sorted(front)}  "
+                  f"load average after {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+    same = fronts["1 device"] == fronts["3 devices"]
+    print("same front" if same else "fronts differ (measurement noise: see the spread of the points)")
+
+
+def cnn_model() -> Path:
+    """The CNN of benchmarks/pareto.py (built once with TensorFlow in a child process, cached)."""
+    import subprocess
+
+    from benchmarks.pareto import _BUILD
+    from devices.cache import default_cache_dir
+
+    model = default_cache_dir() / "pareto" / "cnn10.tflite"
+    if not model.exists():
+        model.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-c", _BUILD, str(model)], check=True)
+    return model
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the 2**10 dumps only, 5 seeds")
+    parser.add_argument("--seeds", type=int, help="seeds per cell (default 10, quick 5)")
+    parser.add_argument("--no-real", action="store_true", help="skip the real dump (measured on first use)")
+    parser.add_argument("--no-offline", action="store_true", help="skip table 1")
+    parser.add_argument("--live", action="store_true", help="also table 2: brute force on 1 vs 3 local devices")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per point in table 2 (default 3)")
+    args = parser.parse_args(argv)
+    seeds = args.seeds or (5 if args.quick else 10)
+    if not args.no_offline:
+        with tempfile.TemporaryDirectory() as tmp:
+            dumps = []
+            for name, ops, backends, per_type in SYNTHETIC[:2] if args.quick else SYNTHETIC:
+                path = Path(tmp) / f"{name.replace(' ', '_').replace('^', '')}.json"
+                write_json(path, synthetic_dump(ops, backends, seed=ops, ops_per_type=per_type))
+                dumps.append((name, path, backends**ops))
+            if not (args.quick or args.no_real):
+                from benchmarks.pareto import real_dump
+
+                dumps.insert(0, ("real cnn10 index", real_dump(), 1024))
+            offline_table(dumps, seeds)
+    if args.live:
+        live_table(args.repeats)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

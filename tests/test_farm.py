@@ -1,0 +1,68 @@
+"""The device farm on a real Dask LocalCluster with three local onert devices: the same dump as one device,
+one measurement per device at a time, and a worker killed mid-run loses no measurement."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+
+import pytest
+
+pytest.importorskip("distributed")
+
+from devices import open_device  # noqa: E402
+from devices.base import MeasureSettings  # noqa: E402
+from devices.errors import DeviceSpecError  # noqa: E402
+from devices.farm import DeviceSpec, Farm, read_devices  # noqa: E402
+from solver.assignment.bruteforce import brute_force, build_space  # noqa: E402
+from solver.assignment.settings import BruteForceSettings  # noqa: E402
+
+QUICK = MeasureSettings(warmup=0, repeats=1)
+
+
+@pytest.fixture()
+def farm(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNPART_CACHE_DIR", str(tmp_path / "cache"))
+    with Farm([DeviceSpec("local")] * 3, "local:3", cache=False) as farm:
+        yield farm
+
+
+def test_devices_file_is_read_and_checked(tmp_path):
+    path = tmp_path / "devices.txt"
+    path.write_text("# boards\nlocal\n\nssh://pi@10.0.0.2 identity=/k workdir=/tmp/x  # the Pi\n")
+    assert read_devices(path) == [DeviceSpec("local"), DeviceSpec("ssh://pi@10.0.0.2", (("identity", "/k"), ("workdir", "/tmp/x")))]
+    path.write_text("local\nftp://x\n")
+    with pytest.raises(DeviceSpecError, match=r"devices.txt:2: 'ftp://x' is not a device"):
+        read_devices(path)
+    path.write_text("local colour=red\n")
+    with pytest.raises(DeviceSpecError, match=r"devices.txt:1: 'colour=red'"):
+        read_devices(path)
+
+
+def test_three_devices_give_the_dump_of_one(farm, branchy_cnn, tmp_path):
+    settings = BruteForceSettings(repeats=1, warmup=0)
+    one = brute_force(branchy_cnn, open_device("local", cache=False), tmp_path / "one.json", settings)
+    many = brute_force(branchy_cnn, open_device("local", cache=False), tmp_path / "farm.json", settings, farm=farm)
+    a, b = (json.loads(r.out.read_text())["solutions"] for r in (one, many))
+    assert [s["id"] for s in a] == [s["id"] for s in b] == [0, 1, 64, 65]
+    assert [s.get("valid", True) for s in a] == [s.get("valid", True) for s in b]
+    assert many.measured == 4 and farm.retries == 0
+
+
+def test_a_killed_worker_costs_a_retry_elsewhere(farm, branchy_cnn):
+    _, space = build_space(branchy_cnn, open_device("local", cache=False), "name", ("cpu", "ruy"))
+    configs = [space.config(space.point(i % space.size)) for i in range(9)]
+    pids = farm.client.run(os.getpid)
+    victim = pids[farm.bound[0]]
+    arrived: list[int] = []
+    killed = threading.Event()
+    for index, measurement in farm.measure_many(branchy_cnn, configs, QUICK):
+        arrived.append(index)
+        assert measurement.times_ms or not measurement.valid
+        if not killed.is_set():
+            os.kill(victim, signal.SIGKILL)  # device 0's worker dies while it measures its next configuration
+            killed.set()
+    assert sorted(arrived) == list(range(9))  # every configuration measured exactly once
+    assert len(farm.lost) == 1 and farm.retries >= 1 and farm.bound.keys() == {1, 2}
