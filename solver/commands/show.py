@@ -47,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("nothing to show: give --html FILE and/or --model-explorer")
     if len(args.paths) > 3:
         raise UsageError(f"expected [MODEL [TRACE]] MAP, got {len(args.paths)} paths")
+    if args.backends and not args.model_explorer:
+        raise UsageError("--backends is an overlay for Model Explorer: add --model-explorer")
     *inputs, map_file = args.paths
     if args.html:
         check_html_path(args.html)
@@ -71,7 +73,8 @@ def check_html_path(path: Path) -> None:
 
 
 def show_html(path: Path, view) -> None:
-    """Write the report of ``view`` (for partition --html and place --html) and say so."""
+    """Write the report of ``view`` (for partition --html and place --html) and say so on stderr (with --json,
+    stdout holds one JSON document)."""
     from solver.show.html import write_report
 
     write_report(path, view)

@@ -208,6 +208,7 @@ def _placed(problem: PartitionProblem, built: PlacementProblem, assign: list[int
     times = [built.times[v][d] for v, d in enumerate(assign)]
     devices = {k: built.devices[d] for k, d in enumerate(m.order)}
     view = partition_view(problem, m.parts(assign), len(devices), placement=devices, op_times=times)
+    view.comparison = []  # the trace's bound says nothing of times on devices; placement_view adds the solver's
     view.facts[2:4] = [
         ("bottleneck", f"{m.throughput} {problem.weight_unit}, at the {m.bottleneck_at}"),
         ("latency", f"{m.latency} {problem.weight_unit} (longest path, links included)"),
