@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import subprocess
+import sys
 
 import pytest
 
@@ -78,14 +80,15 @@ def test_calibrate_measures_every_part_for_at_least_two_rounds(traced):
     assert len(result.notes) == len(unstable)  # every unstable part measurement is named, and only those
 
 
-def test_partition_calibrate_json(traced, tmp_path, capsys):
+def test_partition_calibrate_json(traced, tmp_path):
     model, trace = traced
-    parser = argparse.ArgumentParser()
-    partition_command.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["partition", str(model), str(trace), "-k", "2", "--exact", "--time-limit", "10",
-                              "--calibrate", "3", "--out", str(tmp_path / "map.json"), "--json"])
-    assert args.run(args) == 0
-    document = json.loads(capsys.readouterr().out)
+    # A child process: the fixtures loaded TensorFlow here, and CP-SAT beside it can crash (docs/design.md).
+    done = subprocess.run(
+        [sys.executable, "-m", "solver", "partition", str(model), str(trace), "-k", "2", "--exact", "--time-limit",
+         "10", "--calibrate", "3", "--calibrate-setting", "NUM_THREADS=1", "--out", str(tmp_path / "map.json"),
+         "--json"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
     rounds = document["calibration"]
     assert 2 <= len(rounds) <= 3
     for r in rounds:
@@ -102,4 +105,11 @@ def test_calibrate_needs_exact(traced, tmp_path):
     partition_command.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["partition", str(model), str(trace), "-k", "2", "--calibrate"])
     with pytest.raises(UsageError, match="--calibrate needs the exact solver"):
+        args.run(args)
+    args = parser.parse_args(["partition", str(model), str(trace), "-k", "2", "--exact", "--calibrate-setting", "X=1"])
+    with pytest.raises(UsageError, match="--calibrate-setting needs --calibrate"):
+        args.run(args)
+    args = parser.parse_args(["partition", str(model), str(trace), "-k", "2", "--exact", "--calibrate",
+                              "--calibrate-setting", "NUM_THREADS"])
+    with pytest.raises(UsageError, match="--calibrate-setting 'NUM_THREADS' is not NAME=VALUE"):
         args.run(args)

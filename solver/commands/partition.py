@@ -65,6 +65,9 @@ def register(subparsers) -> None:
                              "weights from the measured part times, re-solve, and repeat until the measured "
                              "bottleneck stops improving, at most ROUNDS rounds (default 4, at least 2); keeps the "
                              "round with the lowest measured bottleneck")  # fmt: skip
+    parser.add_argument("--calibrate-setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="an onert variable the parts are measured with under --calibrate: give the trace's, "
+                             "e.g. NUM_THREADS=1 for a trace of 'solve profile --setting NUM_THREADS=1'; repeatable")  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -92,8 +95,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{problem.source}: --split needs a TFLite model, not a graph file")
     if calibration_settings and problem.model is None:
         raise UsageError(f"{problem.source}: --calibrate measures part models, so it needs a TFLite model")
+    describe = bounds_text("bottleneck")
     with exact_progress(args) as shown:
-        result = partition(problem, settings, on_progress=shown.callback(bounds_text("bottleneck")))
+        result = partition(problem, settings, on_progress=shown.callback(describe))
+        shown.close(describe(result.metrics.bottleneck, result.bound))
     calibration = None
     if calibration_settings:
         problem, result, calibration = _calibrate(problem, settings, result, calibration_settings, quiet=args.json)
@@ -125,14 +130,19 @@ def run(args: argparse.Namespace) -> int:
 def _calibration_settings(args: argparse.Namespace, settings: PartitionSettings):
     """The calibration's settings when --calibrate is given (checked before any work), else None."""
     if args.calibrate is None:
+        if args.calibrate_setting:
+            raise UsageError("--calibrate-setting needs --calibrate")
         return None
+    from devices.base import BackendConfig
+    from solver.commands._devices import _pairs
     from solver.deploy.calibrate import CalibrationSettings
 
     if not settings.exact:
         raise UsageError("--calibrate needs the exact solver (--exact)")
     if settings.robust is not None:
         raise UsageError("--calibrate does not combine with --robust")
-    return CalibrationSettings(max_rounds=args.calibrate)
+    config = BackendConfig(settings=tuple(_pairs(args.calibrate_setting, "--calibrate-setting")))
+    return CalibrationSettings(max_rounds=args.calibrate, config=config)
 
 
 def _calibrate(problem: PartitionProblem, settings: PartitionSettings, result: PartitionResult,
