@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, help="seeds per cell (default 10, quick 5)")
     parser.add_argument("--no-real", action="store_true", help="skip the real dump (measured on first use)")
     parser.add_argument("--no-offline", action="store_true", help="skip table 1")
+    parser.add_argument("--only", metavar="TEXT", help="only the synthetic dumps whose name holds TEXT (e.g. 3^7)")
     parser.add_argument("--live", action="store_true", help="also table 2: brute force on 1 vs 3 local devices")
     parser.add_argument("--repeats", type=int, default=3, help="runs per point in table 2 (default 3)")
     args = parser.parse_args(argv)
@@ -132,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_offline:
         with tempfile.TemporaryDirectory() as tmp:
             dumps = []
-            for name, ops, backends, per_type in SYNTHETIC[:2] if args.quick else SYNTHETIC:
+            chosen = [d for d in SYNTHETIC if args.only is None or args.only in d[0]]
+            for name, ops, backends, per_type in chosen[:2] if args.quick else chosen:
                 path = Path(tmp) / f"{name.replace(' ', '_').replace('^', '')}.json"
                 write_json(path, synthetic_dump(ops, backends, seed=ops, ops_per_type=per_type))
                 dumps.append((name, path, backends**ops))

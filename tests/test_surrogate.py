@@ -1,0 +1,98 @@
+"""The model-based search against brute force on small complete dumps; auto; invalid points; telling apart."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from devices import open_device
+from devices.base import BackendConfig, MeasureSettings
+from solver.assignment.front import told_apart
+from solver.assignment.run import run_pareto
+from solver.assignment.settings import ParetoSettings, SearchSettings
+from solver.assignment.surrogate import Features, all_points, features, fit, hypervolume_gain, ordinals
+from solver.assignment.synthetic import synthetic_dump
+from solver.io.files import write_json
+
+
+@pytest.fixture(scope="module")
+def dumps(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dumps")
+    out = {}
+    for name, ops, backends, per_type in (("b2", 8, 2, 3), ("b3", 5, 3, 3)):
+        document = synthetic_dump(ops, backends, seed=ops, ops_per_type=per_type)
+        if name == "b3":  # a few configurations fail: they must never reach a front
+            for entry in document["solutions"][7::29]:
+                entry.update(valid=False, reason="wrong outputs", time=None, memory=None)
+        write_json(root / f"{name}.json", document)
+        out[name] = root / f"{name}.json"
+    return out
+
+
+def _search(dump, algorithm, budget, seed=0):
+    return run_pareto(ParetoSettings(offline=dump, search=SearchSettings(algorithm, budget, None, seed)))
+
+
+@pytest.mark.parametrize("name", ["b2", "b3"])
+def test_finds_the_brute_force_front_with_a_fifth_of_the_space(dumps, name):
+    size = _search(dumps[name], "brute-force", None).result.space.size
+    for seed in range(3):
+        outcome = _search(dumps[name], "surrogate", size // 5, seed)
+        assert len(outcome.result.evaluations) == size // 5
+        assert outcome.quality.ratio >= 0.99
+        invalid = {s["id"] for s in json.loads(dumps[name].read_text())["solutions"] if s.get("valid") is False}
+        assert not invalid & {e.point_id for e in outcome.result.front}
+
+
+def test_auto_is_the_surrogate_below_the_space_and_brute_force_at_it(dumps):
+    size = _search(dumps["b2"], "brute-force", None).result.space.size
+    assert _search(dumps["b2"], "auto", 20).result.algorithm == "surrogate"
+    whole = _search(dumps["b2"], "auto", size)
+    assert whole.result.algorithm == "brute-force" and whole.quality.ratio == 1.0
+
+
+def test_features_express_switch_costs_and_loaded_backends(dumps):
+    """Additive + pairwise + loaded-backend features fit a synthetic dump's memory exactly and its time to
+    its noise, on every point."""
+    from solver.assignment.offline import open_dump
+
+    source = open_dump(dumps["b2"])
+    space = source.space
+    genes = all_points(space)
+    assert list(ordinals(genes, space.cardinalities)) == list(range(space.size))
+    featurize: Features = features(space)
+    ms = [source.device.measure_id(space.point_id(g)) for g in genes]
+    y = np.array([(m.time_ms, m.peak_rss_kb) for m in ms])
+    phi = featurize(genes)
+    for column, tolerance in ((0, 0.05), (1, 1e-3)):
+        model = fit(phi, y[:, column], featurize.penalties)
+        error = np.abs(model.mean(phi) - y[:, column]) / y[:, column]
+        assert np.median(error) < tolerance / 2 and error.max() < 3 * tolerance
+
+
+def test_hypervolume_gain_is_the_exact_gain():
+    from solver.assignment.front import hypervolume
+
+    front = np.array([[0.2, 0.8], [0.5, 0.4], [0.9, 0.1]])
+    points = np.array([[0.3, 0.5], [0.6, 0.6], [0.1, 0.95], [1.2, 0.0]])
+    gains = hypervolume_gain(points, front)
+    for p, gain in zip(points, gains):
+        expected = hypervolume(np.vstack([front, p]), np.ones(2)) - hypervolume(front, np.ones(2))
+        assert gain == pytest.approx(expected, abs=1e-12)
+
+
+def test_the_same_configuration_measured_twice_is_never_told_apart(branchy_cnn, tmp_path):
+    """Two 'configurations' that are the same model and settings, measured in interleaved rounds on the real
+    device, are never called different (A B A B ...)."""
+    device = open_device("local", cache=False)
+    config = BackendConfig(("cpu",))
+    runs = {"a": [], "b": []}
+    for round_number in range(3):
+        for name in runs:
+            m = device.measure(branchy_cnn, config, MeasureSettings(warmup=1, repeats=3, round=round_number))
+            runs[name] += m.times_ms
+    assert len(runs["a"]) == len(runs["b"]) == 9
+    assert not told_apart(runs["a"], runs["b"])
+    assert told_apart([1.0, 1.1, 1.05], [2.0, 2.1, 2.2]) and not told_apart([1.0], [2.0])
