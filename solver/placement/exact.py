@@ -78,12 +78,14 @@ def solve_placement(
     workers: int | None = None,
     secondary: Sequence[str] = (),
     slack: float = 0.0,
+    lower: int = 0,
     on_progress: Progress | None = None,
 ) -> PlacementSolve:
     """Place ``problem``'s ops on its devices minimizing ``objective`` exactly (see the module docstring).
 
     ``secondary`` objectives (``cut``, ``bytes``) are then minimized in order with the objective held within
-    ``slack`` of the best found; each gets a fifth of ``time_limit``.
+    ``slack`` of the best found; each gets a fifth of ``time_limit``. ``lower`` is a proven lower bound
+    (solver.placement.bounds), given to the model as a cut: the proof ends as soon as the search meets it.
 
     Raises
     ------
@@ -93,6 +95,7 @@ def solve_placement(
     start = time.monotonic()
     hint_value = evaluate(problem, hint).objective(objective) if hint is not None else None
     built = _Model(problem, objective, hint_value)
+    built.model.add(built.objective >= lower)
     if hint is not None:
         built.hint(hint, hint_value)
     primary_limit = time_limit * (1 - _SECONDARY_SHARE * len(secondary))
@@ -102,7 +105,7 @@ def solve_placement(
         value = evaluate(problem, assign).objective(objective)
         if hint_value is not None and hint_value <= value:
             assign, value = list(hint), hint_value
-        bound = value if status == cp_model.OPTIMAL else min(value, int(solver.best_objective_bound))
+        bound = value if status == cp_model.OPTIMAL else min(value, max(lower, int(solver.best_objective_bound)))
         statuses: dict[str, str] = {}
         if secondary and not interrupted:
             deadline = start + time_limit
@@ -118,8 +121,9 @@ def solve_placement(
     if hint is None:
         raise InfeasibleError(f"{problem.platform.source}: no placement of {problem.name} was found in "
                               f"{time_limit:g} s (not proven impossible)")  # fmt: skip
-    # No solution in time: the solver's bound is only known once it has one, so claim nothing.
-    return PlacementSolve(list(hint), HEURISTIC, hint_value, 0, time.monotonic() - start, interrupted)
+    # No solution in time: the solver's bound is only known once it has one, so claim only ``lower``.
+    found = OPTIMAL if lower >= hint_value else HEURISTIC
+    return PlacementSolve(list(hint), found, hint_value, lower, time.monotonic() - start, interrupted)
 
 
 class _Incumbent(cp_model.CpSolverSolutionCallback):

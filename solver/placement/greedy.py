@@ -6,7 +6,9 @@ capacity; otherwise the chain moves on to the next device that can take the op. 
 follows the order, so the session graph is acyclic. Bisection on ``B`` finds the smallest cap the chain can
 meet; that chain's placement at that cap is scored with the full objective (links included) and the best
 one over all chains is kept. Chains: every order of the devices when there are at most six, else the orders by
-speed (fastest and slowest first) and seeded random ones.
+speed (fastest and slowest first), from every device the walk along the fastest links (a network of many
+devices, as seed 002's), and seeded random ones. Beside them, for networks where links decide: cuts
+where the fewest bytes cross, laid along the fastest-link walks (``_narrow_cuts``).
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ def greedy_placement(problem: PlacementProblem, objective: str, seed: int = 0) -
     order = problem.dag.order
     holds = _holds(problem) if any(problem.memory_cap(d) is not None for d in range(len(problem.devices))) else None
     best, best_value = None, math.inf
-    for chain in _chains(problem, seed):
-        assign = _tightest(problem, order, chain, holds)
+    candidates = (_tightest(problem, order, chain, holds) for chain in _chains(problem, seed))
+    for assign in itertools.chain(candidates, _narrow_cuts(problem, order)):
         if assign is None:
             continue
         try:
@@ -51,9 +53,102 @@ def _chains(problem: PlacementProblem, seed: int):
     speed = sorted(range(count), key=lambda d: -problem.platform.devices[d].speed)
     yield tuple(speed)
     yield tuple(reversed(speed))
+    yield from _nearest_chains(problem)
     rng = np.random.default_rng(seed)
     for _ in range(_RANDOM_CHAINS):
         yield tuple(int(d) for d in rng.permutation(count))
+
+
+def _nearest_chains(problem: PlacementProblem):
+    """From every device, a walk that always goes on to the remaining device with the fastest link to it."""
+    count = len(problem.devices)
+    # A link's cost: its time for the largest tensor (a missing link never).
+    largest = max(range(len(problem.tensors)), key=lambda i: problem.tensors[i].nbytes, default=None)
+    if largest is None:
+        return
+
+    def cost(a: int, b: int) -> float:
+        costs = problem.transfer[a][b]
+        return math.inf if costs is None else costs[largest]
+
+    for start in range(count):
+        chain, remaining = [start], set(range(count)) - {start}
+        while remaining:
+            chain.append(min(sorted(remaining), key=lambda b: cost(chain[-1], b)))
+            remaining.discard(chain[-1])
+        yield tuple(chain)
+
+
+def _narrow_cuts(problem: PlacementProblem, order: list[int]):
+    """Cut the order where the fewest bytes cross, then lay the parts along each fastest-link walk.
+
+    Where links, not compute, decide (a network of boards), the cuts matter more than the balance: the
+    smallest threshold ``t`` is found (bisection) such that the order splits into at most as many parts as
+    devices, each within the smallest device memory, cutting only where at most ``t`` bytes cross; the k-th
+    part goes to the k-th device of a walk. Only for platforms whose devices all run every op.
+    """
+    if any(t is None for row in problem.times for t in row):
+        return
+    n = len(order)
+    position = {v: p for p, v in enumerate(order)}
+    delta = [0] * (n + 2)
+    for tensor in problem.tensors:  # a tensor crosses every cut between its producer and its last reader
+        first, last = position[tensor.producer] + 1, max(position[c] for c in tensor.consumers)
+        if last >= first:
+            delta[first] += tensor.nbytes
+            delta[last + 1] -= tensor.nbytes
+    crossing = list(itertools.accumulate(delta))
+    caps = [problem.memory_cap(d) for d in range(len(problem.devices))]
+    reach = _reach(problem, order, min((c for c in caps if c is not None), default=None))
+    if reach is None:
+        return
+
+    def segments(t: int) -> list[int] | None:
+        cuts, start = [], 0
+        while reach[start] < n:
+            cut = next((p for p in range(reach[start], start, -1) if crossing[p] <= t), None)
+            if cut is None or len(cuts) + 2 > len(problem.devices):
+                return None
+            cuts.append(cut)
+            start = cut
+        return cuts
+
+    values = sorted(set(crossing[1:n])) or [0]
+    if segments(values[-1]) is None:
+        return
+    cuts = segments(values[least(0, len(values) - 1, lambda k: segments(values[k]) is not None)])
+    bounds = [0, *cuts, n]
+    for chain in _nearest_chains(problem):
+        assign = [0] * problem.num_ops
+        for k, (a, b) in enumerate(zip(bounds, bounds[1:])):
+            for v in order[a:b]:
+                assign[v] = chain[k]
+        yield assign
+
+
+def _reach(problem: PlacementProblem, order: list[int], cap: int | None) -> list[int] | None:
+    """reach[i]: the end of the longest segment ``order[i:end]`` within ``cap`` bytes; None if an op alone overflows."""
+    n = len(order)
+    if cap is None:
+        return [n] * (n + 1)
+    holds = _holds(problem)
+    count: dict[object, int] = {}
+    used, end, reach = 0, 0, []
+    for start in range(n):
+        while end < n and used + sum(b for key, b in holds[order[end]] if key not in count) <= cap:
+            for key, nbytes in holds[order[end]]:
+                count[key] = count.get(key, 0) + 1
+                used += nbytes if count[key] == 1 else 0
+            end += 1
+        if end == start:
+            return None
+        reach.append(end)
+        for key, nbytes in holds[order[start]]:
+            count[key] -= 1
+            if count[key] == 0:
+                del count[key]
+                used -= nbytes
+    return reach + [n]
 
 
 def _tightest(problem: PlacementProblem, order: list[int], chain: tuple[int, ...], holds) -> list[int] | None:

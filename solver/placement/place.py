@@ -15,6 +15,7 @@ from solver.io.platform import Platform
 from solver.partitioning.problem import PartitionProblem
 from solver.placement.greedy import greedy_placement
 from solver.partitioning.settings import check_exact_options, check_needs_exact, check_seed, check_time_limit
+from solver.placement.bounds import lower_bound, op_bound
 from solver.placement.metrics import OBJECTIVES, PlacementMetrics, evaluate
 from solver.placement.problem import PlacementProblem, placement_problem
 from solver.placement.seed002 import Seed002Error, Seed002Result, seed002
@@ -146,11 +147,15 @@ def place(
     else:
         greedy = greedy_placement(built, settings.objective, settings.seed)
     heuristic = evaluate(built, greedy).objective(settings.objective) if greedy is not None else None
+    if heuristic is not None:
+        lower = lower_bound(built, settings.objective, heuristic)
+    else:
+        lower = op_bound(built, settings.objective)
     if not settings.exact:
         if greedy is None:
             raise InfeasibleError(f"{platform.source}: the {settings.algo} placement found no way to fit {problem.name} "
                                   "on the platform (try --exact, which proves whether one exists)")  # fmt: skip
-        assign, status, bound = greedy, "HEURISTIC", _trivial_bound(built, settings.objective)
+        assign, status, bound = greedy, "HEURISTIC", lower
     else:
         from solver.placement.exact import solve_placement
 
@@ -158,9 +163,9 @@ def place(
         remaining = settings.time_limit - (time.monotonic() - start)
         solved = solve_placement(built, settings.objective, hint=greedy, time_limit=remaining,
                                  workers=settings.workers, secondary=settings.secondary, slack=settings.slack,
-                                 on_progress=on_progress)  # fmt: skip
+                                 lower=lower, on_progress=on_progress)  # fmt: skip
         assign, status = solved.assign, solved.status
-        bound = max(solved.bound, _trivial_bound(built, settings.objective))
+        bound = max(solved.bound, lower)
         notes.append(f"exact solver: {solved.wall_time:.2f} s, status {status}")
         if settings.secondary:
             proven = ", ".join(f"{name} {solved.secondary_status[name]}" for name in solved.secondary_status)
@@ -201,18 +206,3 @@ def _seed002(problem: PlacementProblem, exact: bool, notes: list[str]) -> tuple[
                      f"their bytes, and drops a segment): {err}")  # fmt: skip
         return None, seed
     return seed.assign, seed
-
-
-def _trivial_bound(problem: PlacementProblem, objective: str) -> int:
-    """A bound from op times alone, each op at its fastest device.
-
-    Throughput: the slowest op, and the total shared evenly by the devices. Latency: the longest op path,
-    since a path visits its parts in pipeline order and each part counts all its compute.
-    """
-    fastest = [min(t for t in row if t is not None) for row in problem.times]
-    if objective == "throughput":
-        return max(max(fastest, default=0), -(-sum(fastest) // len(problem.devices)))
-    longest = [0] * len(fastest)
-    for v in problem.dag.order:
-        longest[v] = fastest[v] + max((longest[u] for u in problem.dag.preds[v]), default=0)
-    return max(longest, default=0)

@@ -1,0 +1,99 @@
+"""Lower bounds on a placement's objective, valid for throughput and latency alike unless said otherwise."""
+
+from __future__ import annotations
+
+from heuristics.bisection import least
+from solver.placement.problem import PlacementProblem
+
+
+def lower_bound(problem: PlacementProblem, objective: str, upper: int) -> int:
+    """The strongest of :func:`op_bound` and :func:`contraction_bound` (``upper``: a known objective value)."""
+    return max(op_bound(problem, objective), contraction_bound(problem, upper))
+
+
+def op_bound(problem: PlacementProblem, objective: str) -> int:
+    """A bound from op times alone, each op at its fastest device.
+
+    Throughput: the slowest op, and the total shared evenly by the devices. Latency: the longest op path,
+    since a path visits its parts in pipeline order and each part counts all its compute.
+    """
+    fastest = [min(t for t in row if t is not None) for row in problem.times]
+    if objective == "throughput":
+        return max(max(fastest, default=0), -(-sum(fastest) // len(problem.devices)))
+    longest = [0] * len(fastest)
+    for v in problem.dag.order:
+        longest[v] = fastest[v] + max((longest[u] for u in problem.dag.preds[v]), default=0)
+    return max(longest, default=0)
+
+
+def contraction_bound(problem: PlacementProblem, upper: int) -> int:
+    """The least ``t <= upper`` for which contracting every tensor dearer than ``t`` leaves groups that fit.
+
+    In a placement of objective ``B`` (throughput or latency: both count every crossing's transfer time and
+    every part's compute in full), a tensor whose transfer takes more than ``B`` even on the fastest link
+    never crosses, so its producer and readers share a device: the groups of ops joined by such tensors each
+    lie on one device, which runs all their ops, holds their memory and computes them within ``B``. So
+    ``fits(B)`` holds, and ``fits`` only gets easier as ``t`` grows: its least ``t`` bounds every placement.
+    Where memory forces cuts on a network of slow links (seed 002's), this is the transfer of the cheapest
+    cut that memory allows, on the best link.
+    """
+    cheapest = _cheapest_transfers(problem)
+    fits = lambda t: _groups_fit(problem, _groups(problem, [i for i, c in enumerate(cheapest) if c > t]), t)  # noqa: E731
+    return least(0, upper, fits) if fits(upper) else upper
+
+
+def _cheapest_transfers(problem: PlacementProblem) -> list[float]:
+    """Per tensor, its transfer time over the fastest link there is (infinite without links)."""
+    cheapest = [float("inf")] * len(problem.tensors)
+    for row in problem.transfer:
+        for costs in row:
+            if costs is not None:
+                cheapest = [min(c, t) for c, t in zip(cheapest, costs)]
+    return cheapest
+
+
+def _groups(problem: PlacementProblem, joined: list[int]) -> list[int]:
+    """The group of each op when the tensors ``joined`` tie producer and readers (union-find)."""
+    parent = list(range(problem.num_ops))
+
+    def root(v: int) -> int:
+        while parent[v] != v:
+            parent[v] = parent[parent[v]]
+            v = parent[v]
+        return v
+
+    for i in joined:
+        tensor = problem.tensors[i]
+        for c in tensor.consumers:
+            parent[root(c)] = root(tensor.producer)
+    return [root(v) for v in range(problem.num_ops)]
+
+
+def _groups_fit(problem: PlacementProblem, group: list[int], t: int) -> bool:
+    """Whether each group has a device that runs all its ops within ``t`` and holds their memory."""
+    nbytes: dict[int, int] = {}
+    held = [(nb, readers) for nb, readers in problem.constants.values()]
+    held += [(x.nbytes, (x.producer, *x.consumers)) for x in problem.tensors]
+    for nb, ops in held:
+        for g in {group[v] for v in ops}:
+            nbytes[g] = nbytes.get(g, 0) + nb
+    members: dict[int, list[int]] = {}
+    for v, g in enumerate(group):
+        members.setdefault(g, []).append(v)
+    for g, ops in members.items():
+        if not any(_holds(problem, d, ops, nbytes.get(g, 0), t) for d in range(len(problem.devices))):
+            return False
+    return True
+
+
+def _holds(problem: PlacementProblem, d: int, ops: list[int], nbytes: int, t: int) -> bool:
+    cap = problem.memory_cap(d)
+    if cap is not None and nbytes > cap:
+        return False
+    total = 0
+    for v in ops:
+        time = problem.times[v][d]
+        if time is None:
+            return False
+        total += time
+    return total <= t
