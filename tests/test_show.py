@@ -137,6 +137,78 @@ def test_report_of_inception_at_four_parts_in_chromium(tmp_path, capsys):
     assert len(seen.boxes) == problem.num_ops  # 125 ops: small enough to draw one box each
 
 
+class WebDriver:
+    """Chromium driven through Debian's chromedriver with the W3C WebDriver protocol (plain HTTP, no client library)."""
+
+    ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
+
+    def __init__(self, port: int):
+        self.base = f"http://127.0.0.1:{port}"
+        options = {"binary": CHROMIUM, "args": ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,1800"]}
+        answer = self.call("POST", "/session", {"capabilities": {"alwaysMatch": {"goog:chromeOptions": options}}})
+        self.session = f"/session/{answer['sessionId']}"
+
+    def call(self, method: str, path: str, body: dict | None = None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return json.loads(answer.read())["value"]
+
+    def run(self, script: str, *args):
+        return self.call("POST", f"{self.session}/execute/sync", {"script": script, "args": list(args)})
+
+    def hover(self, css: str) -> None:
+        element = self.call("POST", f"{self.session}/element", {"using": "css selector", "value": css})
+        self.run("arguments[0].scrollIntoView({block: 'center'});", element)
+        move = {"type": "pointerMove", "duration": 0, "origin": element, "x": 0, "y": 0}
+        self.call("POST", f"{self.session}/actions", {"actions": [
+            {"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"}, "actions": [move]}]})  # fmt: skip
+
+
+@needs_browser
+@pytest.mark.skipif(shutil.which("chromedriver") is None, reason="needs Debian's chromium-driver (apt-get install chromium-driver)")
+def test_hovering_an_op_shows_its_name_type_time_and_part(tmp_path):
+    out, page = tmp_path / "map.json", tmp_path / "report.html"
+    assert cli.main(["partition", "-k", "3", "--out", str(out), "--html", str(page)]) == 0
+    parts = json.loads(out.read_text())["partition_map"]
+    problem = load_problem()
+    port = free_port()
+    driver = subprocess.Popen([shutil.which("chromedriver"), f"--port={port}"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=5).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "chromedriver did not start"
+                time.sleep(0.2)
+        session = WebDriver(port)
+        try:
+            session.call("POST", f"{session.session}/url", {"url": page.resolve().as_uri()})
+            for v in (0, 57, problem.num_ops - 1):
+                session.run("document.getElementById('tip').hidden = true;")
+                session.hover(f"#graph g.node[data-ops='{v}']")
+                tip = session.run("const t = document.getElementById('tip'); return t.hidden ? null : t.textContent;")
+                node = problem.graph.nodes[v]
+                name = problem.model.tensors[problem.model.operators[v].outputs[0]].name
+                assert tip is not None and f"#{v} {name}" in tip, tip
+                assert f"{node['type']}, {node['weight']} us, part {parts[v]}" in tip, tip
+            cut = session.run("return document.querySelector('#graph g.edge.cut').id;")
+            session.run("document.getElementById('tip').hidden = true;")
+            session.hover(f"#{cut} text")  # its label: the curve's centre need not lie on the stroke
+            tip = session.run("const t = document.getElementById('tip'); return t.hidden ? null : t.textContent;")
+            u, v = map(int, cut[1:].split("_"))
+            assert tip.startswith(f"cut edge {u} -> {v}\n") and " B" in tip, tip
+        finally:
+            session.call("DELETE", session.session)
+    finally:
+        driver.terminate()
+        driver.wait(timeout=30)
+
+
 @needs_browser
 def test_report_of_a_placement_colours_by_device(tmp_path, capsys):
     platform = tmp_path / "platform.json"
@@ -221,6 +293,10 @@ def test_show_needs_an_output_and_a_fitting_map(tmp_path, capsys):
     out.write_text(json.dumps({"partition_map": [0, 1], "num_partitions": 2}))
     assert cli.main(["show", str(out)]) == 2
     assert "nothing to show" in capsys.readouterr().err
+    assert cli.main(["show", str(out), "--html", str(tmp_path), "--backends", str(out)]) == 2
+    assert "--backends is an overlay for Model Explorer" in capsys.readouterr().err
+    assert cli.main(["show", str(out), "--html", str(tmp_path)]) == 2
+    assert "is a directory; --html takes the file to write" in capsys.readouterr().err
     assert cli.main(["show", str(out), "--html", str(tmp_path / "r.html")]) == 2
     assert "the model has 125 operators" in capsys.readouterr().err
     assert not (tmp_path / "r.html").exists()
