@@ -7,10 +7,12 @@ Two platforms per model (MobileNetV2, ResNet50, InceptionV3 from solver.models.z
   memory, so a hand-off is a copy of the output array into the next session plus a session call (an assumed
   figure; the measured end-to-end minus the parts' own times is printed beside it). Every plan is split and
   run (``solve run``'s sequential runner) for its measured end-to-end latency.
-- npu (predicted only, there is no NPU here): an accelerator 4x faster than the measured cpu on convolutions,
-  pooling, adds, concatenation and padding, nothing else; a hand-off costs 100 us + bytes at 2 GB/s (a driver
-  round trip and a DMA over a shared bus, the order of a mobile NPU delegate's invocation cost), so offloading
-  a short run of ops does not pay and the choice is not trivial.
+- npu (predicted only, there is no NPU here): an accelerator of matrix products that runs what ruy runs
+  (CONV_2D, FULLY_CONNECTED) 4x faster than the measured cpu, nothing else; a hand-off costs 100 us + bytes at
+  2 GB/s (a driver round trip and a DMA over a shared bus, the order of a mobile NPU delegate's invocation
+  cost). Convolutions alternate with depthwise convolutions and adds the accelerator does not run, so every
+  offloaded run of ops pays two hand-offs: offloading a small convolution does not pay, a large one does, and
+  the choice is not trivial.
 
 circle-partitioner's rules send every op type the backend runs to it (what a user writes without times);
 the delegate plan claims the same ops TFLite-style. Columns: predicted latency, parts and hand-offs of each
@@ -41,7 +43,7 @@ from solver.placement.offload import OffloadSettings, offload_model
 
 MODELS = ("mobilenet_v2", "resnet50", "inception_v3")
 RUY_OPS = ("CONV_2D", "FULLY_CONNECTED")
-NPU_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MAX_POOL_2D", "AVERAGE_POOL_2D", "CONCATENATION", "PAD")
+NPU_OPS = RUY_OPS  # the accelerator runs what ruy runs (matrix products), 4x faster than the cpu
 PLANS = ("circle-partitioner", "delegate", "exact")
 
 
