@@ -214,3 +214,44 @@ def test_assignment_commands_load_no_heavy_library_until_they_run():
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_estimator_dumps_name_their_backends_from_their_configs(tmp_path):
+    """ONE's estimator dump: BACKENDS lists acl_cl first, but the ids' digits number cpu 0 and acl_cl 1; the
+    configs say so. Without configs or a list the names are ONE's numbering, and the notes say guessed."""
+    from solver.assignment.run import run_pareto
+    from solver.assignment.settings import ParetoSettings
+
+    env = 'BACKENDS="acl_cl;cpu" OP_BACKEND_Conv2D={} OP_BACKEND_Pool2D={}'
+    document = {
+        "mode": "name", "oplist": ["Conv2D", "Pool2D"],
+        "solutions": [{"id": i, "exec_time": 10.0 - i, "max_rss": 100 + 10 * i} for i in range(4)],
+        "configs": {str(i): env.format(("cpu", "acl_cl")[i % 2], ("cpu", "acl_cl")[i // 2]) for i in range(4)},
+        "profiling time": 1.0,
+    }  # fmt: skip
+    path = tmp_path / "estimator.json"
+    path.write_text(json.dumps(document))
+    outcome = run_pareto(ParetoSettings(offline=path))
+    assert outcome.result.space.backends == ("cpu", "acl_cl")
+    assert any("backend names read from its configs: cpu, acl_cl" in n for n in outcome.notes)
+    del document["configs"]
+    path.write_text(json.dumps(document))
+    outcome = run_pareto(ParetoSettings(offline=path))
+    assert outcome.result.space.backends == ("cpu", "acl_cl") and any("GUESSED" in n for n in outcome.notes)
+    named = run_pareto(ParetoSettings(offline=path, backends=("cpu", "npu")))
+    assert named.result.space.backends == ("cpu", "npu") and not named.notes
+
+
+def test_pick_on_a_complete_dump_says_when_a_better_point_exists(tmp_path, capsys):
+    from solver import cli
+    from solver.assignment.synthetic import synthetic_dump
+
+    dump = tmp_path / "dump.json"
+    dump.write_text(json.dumps(synthetic_dump(8, 2, seed=3)))
+    assert cli.main(["pareto", "--offline", str(dump), "--budget", "3", "--algo", "random", "--pick", "fastest", "--json",
+                     "--quiet"]) == 0  # fmt: skip
+    few = json.loads(capsys.readouterr().out)
+    assert cli.main(["pareto", "--offline", str(dump), "--algo", "brute-force", "--pick", "fastest", "--json", "--quiet"]) == 0
+    every = json.loads(capsys.readouterr().out)
+    assert every["better_in_dump"] is None and every["decided"]
+    assert few["better_in_dump"] == {"id": every["id"], "time_ms": every["time_ms"], "memory_kb": every["memory_kb"]}

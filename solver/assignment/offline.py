@@ -20,7 +20,7 @@ from devices.workerdevice import file_digest
 from solver.assignment.front import TruePoint
 from solver.assignment.space import SearchSpace, index_space, name_space, restrict_to_ids
 from solver.errors import DumpError, UsageError
-from solver.io.dumps import Dump, is_dump_spec, read_dump
+from solver.io.dumps import Dump, backends_from_configs, is_dump_spec, read_dump
 from solver.io.oplist import OpList
 
 # ONE numbered its backends in this order when a dump does not say (0 = cpu, 1 = acl_cl, 2 = acl_neon).
@@ -49,6 +49,7 @@ class OfflineSource:
     dump: Dump
     space: SearchSpace
     device: LookupDevice
+    notes: tuple[str, ...] = ()  # how the backend names were found, when the dump does not list them
 
     def complete_points(self) -> list[TruePoint] | None:
         """Every valid point of the space, or None when the dump lacks some point."""
@@ -72,7 +73,7 @@ def open_dump(path: str | Path, backends: tuple[str, ...] | None = None) -> Offl
 def offline_source(dump: Dump, backends: tuple[str, ...] | None = None) -> OfflineSource:
     """The space and lookup device of a parsed dump; ``backends`` overrides the dump's backend names."""
     where = dump.path or "the dump"
-    names = tuple(backends or dump.backends or _infer_backends(dump))
+    names, notes = _backend_names(dump, backends)
     capabilities = {b: None for b in names}
     try:
         if dump.mode == "name":
@@ -91,7 +92,28 @@ def offline_source(dump: Dump, backends: tuple[str, ...] | None = None) -> Offli
     }
     name = f"lookup:{Path(dump.path).name}" if dump.path is not None else "lookup"
     device = LookupDevice(name, names, measurements, space.id_of_config, dump.model_sha256)
-    return OfflineSource(dump, space, device)
+    return OfflineSource(dump, space, device, notes)
+
+
+def _backend_names(dump: Dump, backends: tuple[str, ...] | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The names of the dump's digits and a note saying where they came from when the dump does not list them:
+    ``backends`` given, the estimator dump's configs, or ONE's numbering (guessed)."""
+    where = dump.path or "the dump"
+    if backends:
+        return tuple(backends), ()
+    if dump.backends is not None:
+        return dump.backends, ()
+    read = backends_from_configs(dump)
+    if read is not None:
+        guessed = [d for d, name in enumerate(read) if name is None]
+        names = tuple(name or f"backend{d}" for d, name in enumerate(read))
+        note = f"{where}: backend names read from its configs: {', '.join(names)}"
+        if guessed:
+            note += f" (no config uses digit(s) {', '.join(map(str, guessed))}: named by number)"
+        return names, (note,)
+    names = _infer_backends(dump)
+    return names, (f"{where}: the dump names no backends; GUESSED ONE's numbering {', '.join(names)} (name them "
+                   f"with --backends)",)  # fmt: skip
 
 
 def _infer_backends(dump: Dump) -> tuple[str, ...]:

@@ -126,7 +126,7 @@ def run_pareto(
         space = model_space(read_oplist(settings.model, settings.mode or "name"), device, settings.settings,
                             settings.backends)  # fmt: skip
     farm = journal = None
-    notes: list[str] = []
+    notes: list[str] = list(source.notes) if dump_path is not None else []
     if dump_path is None:
         farm = _open_farm(settings)
         if settings.journal is not None:

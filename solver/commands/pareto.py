@@ -154,12 +154,16 @@ def _print_pick(outcome, pick, as_json: bool) -> int:
     chosen = front[pick_point(np.array([(e.time_ms, e.memory_kb) for e in front]).reshape(-1, 2), pick)]
     tied = [chosen] + [e for e in front if e is not chosen and _meets(e, pick) and _tied(e, chosen, pick, told_apart)]
     space = outcome.result.space
+    better = _better_in_dump(outcome, chosen, pick)
     if as_json:
         points = [{"id": e.point_id, "time_ms": e.time_ms, "memory_kb": e.memory_kb, "runs": list(e.runs),
                    "backends": list(space.config(e.genes).backends),
                    "environment": space.config(e.genes).environment()} for e in tied]  # fmt: skip
-        print_json("pareto_pick", {**points[0], "decided": len(tied) == 1, "candidates": points})
+        print_json("pareto_pick", {**points[0], "decided": len(tied) == 1, "candidates": points, "better_in_dump": better})
         return 0
+    if better is not None:
+        print(f"# a better point exists in the dump, not found by this search: id {better['id']}: "
+              f"{better['time_ms']:.3f} ms, {better['memory_kb'] / 1024:.1f} MB (raise --budget or use --algo brute-force)")
     if len(tied) > 1:
         ids = ", ".join(str(e.point_id) for e in tied)
         print(f"# cannot tell ids {ids} apart: their runs overlap; measure them with more --repeats or --rounds")
@@ -167,6 +171,22 @@ def _print_pick(outcome, pick, as_json: bool) -> int:
         print(f"# id {e.point_id}: {e.time_ms:.3f} ms{_spread(e)}, {e.memory_kb / 1024:.1f} MB")
         print("\n".join(env_lines(space.config(e.genes))))
     return 0
+
+
+def _better_in_dump(outcome, chosen, pick) -> dict | None:
+    """With a complete dump: the true front's point for ``pick`` when it beats the one chosen, else None."""
+    import numpy as np
+
+    from solver.assignment.front import pick_point
+
+    true = outcome.quality.true_front
+    if not true:
+        return None
+    best = true[pick_point(np.array([(p.time_ms, p.memory_kb) for p in true]).reshape(-1, 2), pick)]
+    key = (lambda p: (p.time_ms, p.memory_kb)) if pick.objective == "time" else (lambda p: (p.memory_kb, p.time_ms))
+    if key(best) >= key(chosen):
+        return None
+    return {"id": best.point_id, "time_ms": best.time_ms, "memory_kb": best.memory_kb}
 
 
 def _meets(e, pick) -> bool:

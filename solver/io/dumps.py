@@ -234,3 +234,55 @@ def _figure(entry: dict, keys: tuple[str, str], where: str) -> float | None:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
         raise DumpError(f"{where} (id {entry['id']}): {key!r} is {value!r}, not a finite non-negative number or null")
     return value
+
+
+def backends_from_configs(dump: Dump) -> tuple[str, ...] | None:
+    """The backend names of an estimator dump's digits, read from its ``configs`` (id -> onert environment), or
+    None when the configs do not settle them.
+
+    A config names the backend of every decision (``OP_BACKEND_<type>``, ``OP_BACKEND_MAP``, else
+    ``OP_BACKEND_ALLOPS``, else the first of ``BACKENDS``); the id's base-b digits say which digit each
+    decision has. The smallest base b that decodes every config with one name per digit wins; digits no
+    config uses are None (the caller says they are unknown).
+    """
+    configs = dump.about.get("configs")
+    if not isinstance(configs, dict) or not configs:
+        return None
+    chosen = {}
+    for key, text in configs.items():
+        try:
+            chosen[int(key)] = _decision_backends(dump, _environment(text))
+        except (ValueError, KeyError, IndexError):
+            return None
+    names = {n for per_decision in chosen.values() for n in per_decision}
+    for base in range(max(len(names), 1), len(names) + 3):
+        table: dict[int, str] = {}
+        consistent = True
+        for point_id, per_decision in chosen.items():
+            rest = point_id
+            for name in per_decision:
+                rest, digit = divmod(rest, base)
+                consistent &= table.setdefault(digit, name) == name
+            consistent &= rest == 0
+        if consistent and len(set(table.values())) == len(table):
+            return tuple(table.get(d) for d in range(base))
+    return None
+
+
+def _environment(text: str) -> dict[str, str]:
+    import shlex
+
+    return dict(word.split("=", 1) for word in shlex.split(text))
+
+
+def _decision_backends(dump: Dump, env: dict[str, str]) -> list[str]:
+    """The backend of every decision (digit) of ``dump`` under one onert environment."""
+    default = env.get("OP_BACKEND_ALLOPS") or env["BACKENDS"].split(";")[0]
+    if dump.mode == "name":
+        return [env.get(f"OP_BACKEND_{op_type}", default) for op_type in dump.oplist]
+    per_op = dict(entry.split("=", 1) for entry in env.get("OP_BACKEND_MAP", "").split(";") if entry)
+    first_op = {}
+    for op, group in enumerate(dump.opmap):
+        first_op.setdefault(group, op)
+    return [per_op.get(str(first_op[k]), env.get(f"OP_BACKEND_{dump.opname_by_indx[first_op[k]]}", default))
+            for k in range(dump.num_digits)]  # fmt: skip
