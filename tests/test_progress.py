@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import os
 import pty
 import subprocess
@@ -120,3 +121,23 @@ def test_a_terminal_gets_one_live_line_with_a_bar_rate_and_estimate(tmp_path):
     assert "profiling" in screen and "20/20" in screen and "rounds/s" in screen, screen
     assert "\x1b[" in screen  # drawn with terminal control sequences, in place
     assert screen.count("profiling") < 20 * 2  # not one printed line per update
+
+
+def test_profiling_reports_each_round_and_the_command_shows_them(branchy_cnn, tmp_path, capsys, monkeypatch):
+    """Real onert rounds: the callback follows every round, the last says no more come; the command's line too."""
+    from devices import open_device
+    from solver import cli
+    from solver.deploy.profiling import ProfileSettings, profile_model
+
+    monkeypatch.setenv("NNPART_CACHE_DIR", str(tmp_path / "cache"))
+    rounds = []
+    result = profile_model(branchy_cnn, open_device("local"), ProfileSettings(runs=2, rounds=2),
+                           on_round=lambda done, more, status: rounds.append((done, more, status)))  # fmt: skip
+    assert [done for done, _, _ in rounds] == list(range(1, len(result.measurements) + 1))
+    assert [more for _, more, _ in rounds] == [True] * (len(rounds) - 1) + [False]
+    assert all("robust CV" in status for _, _, status in rounds)
+    out = tmp_path / "trace.chrome.json"
+    assert cli.main(["profile", str(branchy_cnn), "--runs", "2", "--rounds", "3", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    # Three rounds, each a fresh onert process, take over a second: the closing line says how many ran.
+    assert re.search(r"profiling: done, (\d+)/\1 rounds", err), err

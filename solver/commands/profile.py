@@ -37,6 +37,7 @@ def register(subparsers) -> None:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds for each round (default 600)")
     parser.add_argument("--top", type=int, default=15, help="ops shown in the table (default 15)")
     parser.add_argument("--json", action="store_true", help="print the profile as JSON (schema nnpart.profile/1)")
+    parser.add_argument("--quiet", action="store_true", help="no progress line on stderr")
     add_weights_argument(parser)
     add_config_arguments(parser)
     add_device_arguments(parser)
@@ -47,13 +48,22 @@ def run(args: argparse.Namespace) -> int:
     from solver.deploy.profiling import ProfileSettings, profile_model
     from solver.deploy.report import profile_table
     from solver.io.files import check_output
+    from solver.progress import Progress
 
     settings = ProfileSettings(
         runs=args.runs, warmup=args.warmup, rounds=args.rounds, max_runs=args.max_runs, target_cv=args.target_cv,
         weights=args.weights, seed=args.seed, timeout=args.timeout,
     )  # fmt: skip
     check_output(args.out, inputs=(args.model,))
-    result = profile_model(args.model, device_from_args(args), settings, config=config_from_args(args), out=args.out)
+    device = device_from_args(args)
+    with Progress("profiling", total=settings.rounds, unit="rounds", quiet=args.quiet) as shown:
+
+        def on_round(done: int, more: bool, status: str) -> None:
+            # Past --rounds, another round follows only while the totals are unstable: one more at a time.
+            shown.update(done=done, total=max(settings.rounds, done + 1 if more else done), status=status)
+
+        result = profile_model(args.model, device, settings, config=config_from_args(args), out=args.out,
+                               on_round=on_round)  # fmt: skip
     if args.json:
         print_json("profile", result.to_json())
     else:

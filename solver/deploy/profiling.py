@@ -18,6 +18,7 @@ profile measures again instead of returning the same noise.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,9 +164,12 @@ def profile_model(
     settings: ProfileSettings = ProfileSettings(),
     config: BackendConfig | None = None,
     out: str | Path | None = None,
+    on_round: Callable[[int, bool, str], None] | None = None,
 ) -> ProfileResult:
     """Measure ``model_path`` on ``device`` in rounds with onert's per-op tracing (see the module docstring) and
     write the trace of every round to ``out``.
+
+    ``on_round(rounds done, more to come, what the run totals say)`` follows the rounds (progress output).
 
     The configuration's outputs are checked against an all-cpu run, so a profile of a configuration that
     computes wrong answers is refused.
@@ -190,7 +194,12 @@ def profile_model(
         times = trace_times(document, Path(out) if out is not None else Path("the measured trace"))
         totals = stability(_totals_ms(times, measurements), settings.target_cv)
         enough = len(measurements) >= settings.rounds
-        if enough and (totals.stable or (len(measurements) + 1) * settings.runs > settings.max_runs):
+        done = enough and (totals.stable or (len(measurements) + 1) * settings.runs > settings.max_runs)
+        if on_round is not None:
+            summary = totals.summary
+            on_round(len(measurements), not done, f"run totals median {summary.median:.2f} ms, robust CV "
+                                                  f"{summary.robust_cv:.1%}")  # fmt: skip
+        if done:
             break
     graph = model.op_graph()
     notes = attach_weights(graph, model, times, settings.weights)
