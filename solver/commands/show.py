@@ -22,9 +22,9 @@ def register(subparsers) -> None:
         "and with --backends the backend of each op) and opens the model with them when the 'explorer' extra is "
         "installed.",
     )
-    parser.add_argument("paths", type=Path, nargs="+", metavar="[MODEL [TRACE]] MAP",
-                        help="the model (omitted: the bundled InceptionV3) and its trace as for solve partition, "
-                             "then the partition_map.json to show")  # fmt: skip
+    parser.add_argument("paths", type=Path, nargs="+", metavar="PATH",
+                        help="[MODEL [TRACE]] MAP: the model (omitted: the bundled InceptionV3) and its trace as for "
+                             "solve partition, then the partition_map.json to show")  # fmt: skip
     parser.add_argument("--html", type=Path, metavar="FILE", help="write the HTML report here")
     parser.add_argument("--platform", type=Path, metavar="P.json",
                         help="the platform of a placement: ops are timed on their devices and the links counted")
