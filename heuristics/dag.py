@@ -30,6 +30,15 @@ import numpy as np
 from heuristics.bisection import least
 from heuristics.errors import HeuristicError
 
+_MAX_TOTAL = 2**63 - 1  # the weights are summed in int64 (prefix sums, loads)
+# Positions of exact ancestry kept before each op for the closure weights (head, tail): exact up to this many
+# ops, a lower bound beyond (see _closure_weights); about 1.5 s per closure at 100,000 ops.
+_BAND = 2048
+_NEAREST = (1 << 64) - 1  # ancestors just beyond the band whose closures are looked at
+# Above this many ops the station windows are left out of lower_bound (their closures take longer than the
+# few tenths of a percent they add on big graphs); the weight bounds remain.
+WINDOW_OPS = 250_000
+
 
 class GraphError(HeuristicError):
     """An op graph that is not a partitioning instance (nodes, cycle, weights), or a part count it cannot take."""
@@ -40,7 +49,8 @@ class Dag:
     """An op DAG as lists: weights, adjacency (sorted), edges, a topological order, closure weights, tensors.
 
     Build it with :meth:`from_graph`, which checks the graph; the fields are then trusted by every algorithm.
-    ``head`` and ``tail`` are computed on first use (packed bitsets: about a second for 10,000 ops).
+    ``head`` and ``tail`` are computed on first use (exact up to 2,048 ops, lower bounds beyond: see
+    ``_closure_weights``; about 1.5 s for 100,000 ops).
     """
 
     name: str
@@ -69,29 +79,38 @@ class Dag:
         n = graph.number_of_nodes()
         if set(graph.nodes) != set(range(n)):
             raise GraphError(f"{name}: nodes must be the integers 0..{n - 1}")
+        attrs = dict(graph.nodes(data=True))
         weights = []
         for v in range(n):
-            w = graph.nodes[v].get(weight)
+            w = attrs[v].get(weight)
             if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 0:
                 raise GraphError(f"{name}: op {v}: {weight!r} must be a non-negative integer, got {w!r}")
             weights.append(int(w))
-        preds = [sorted(graph.predecessors(v)) for v in range(n)]
-        succs = [sorted(graph.successors(v)) for v in range(n)]
+        if sum(weights) > _MAX_TOTAL:
+            raise GraphError(f"{name}: the weights sum to {sum(weights)}, more than a 64-bit integer holds (2^63-1)")
+        # One pass over the adjacency (looking edges up one by one costs seconds on 10^6 edges).
+        succs: list[list[int]] = []
+        preds: list[list[int]] = [[] for _ in range(n)]
+        edges, edge_bytes = [], []
+        tensors: dict[object, tuple[int, int, list[int]]] = {}
+        adjacency = graph.adj
+        for u in range(n):
+            out = sorted(adjacency[u].items())
+            succs.append([v for v, _ in out])
+            for v, data in out:
+                preds[v].append(u)  # u ascends, so every preds list comes out sorted
+                edges.append((u, v))
+                edge_bytes.append(int(data.get("bytes", 0)))
+                # Without tensor names an op's outgoing edges carry one output, of the edge's bytes.
+                for t, nbytes in (data.get("tensors") or {("output of", u): data.get("bytes", 0)}).items():
+                    tensors.setdefault(t, (int(nbytes), u, []))[2].append(v)
         order = _kahn(preds, succs)
         if len(order) < n:
             raise GraphError(f"{name}: has a cycle, cannot be pipelined")
-        edges = sorted(graph.edges)
-        edge_bytes = [int(graph.edges[e].get("bytes", 0)) for e in edges]
         constants: dict[object, tuple[int, list[int]]] = {}
         for v in range(n):
-            for c, nbytes in (graph.nodes[v].get("constants") or {}).items():
+            for c, nbytes in (attrs[v].get("constants") or {}).items():
                 constants.setdefault(c, (int(nbytes), []))[1].append(v)
-        tensors: dict[object, tuple[int, int, list[int]]] = {}
-        for u, v in edges:
-            data = graph.edges[u, v]
-            # Without tensor names an op's outgoing edges carry one output, of the edge's bytes.
-            for t, nbytes in (data.get("tensors") or {("output of", u): data.get("bytes", 0)}).items():
-                tensors.setdefault(t, (int(nbytes), u, []))[2].append(v)
         return cls(name, weights, preds, succs, edges, edge_bytes, order, constants, tensors)
 
     @property
@@ -117,14 +136,37 @@ class Dag:
         return np.asarray([v for _, v in self.edges], dtype=np.int64)
 
     @cached_property
+    def edge_bytes_array(self) -> np.ndarray:
+        return np.asarray(self.edge_bytes, dtype=np.int64)
+
+    @cached_property
+    def tensor_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The data tensors flat: bytes and producer of tensor t, then (tensor, consumer) of every read."""
+        nbytes, producer, tensor, consumer = [], [], [], []
+        for t, (size, u, readers) in enumerate(self.tensors.values()):
+            nbytes.append(size)
+            producer.append(u)
+            tensor += [t] * len(readers)
+            consumer += readers
+        return tuple(np.asarray(a, dtype=np.int64) for a in (nbytes, producer, tensor, consumer))
+
+    @cached_property
     def head(self) -> list[int]:
-        """Weight of v and all its ancestors."""
+        """Weight of v and all its ancestors (a lower bound on big graphs, see ``_closure_weights``)."""
         return _closure_weights(self.order, self.preds, self.weights)
 
     @cached_property
     def tail(self) -> list[int]:
-        """Weight of v and all its descendants."""
+        """Weight of v and all its descendants (a lower bound on big graphs, see ``_closure_weights``)."""
         return _closure_weights(self.order[::-1], self.succs, self.weights)
+
+    @cached_property
+    def head_array(self) -> np.ndarray:
+        return np.asarray(self.head, dtype=np.int64)
+
+    @cached_property
+    def tail_array(self) -> np.ndarray:
+        return np.asarray(self.tail, dtype=np.int64)
 
     @cached_property
     def _bounds(self) -> dict[int, int]:
@@ -151,13 +193,15 @@ def weight_bound(weights: Sequence[int], num_parts: int) -> int:
     >>> weight_bound([6, 6, 6], 2)
     12
     """
-    ordered = sorted((int(w) for w in weights), reverse=True)
-    best = max(-(-sum(ordered) // num_parts), ordered[0] if ordered else 0)
-    j = 1
-    while j * num_parts + 1 <= len(ordered):
-        last = j * num_parts + 1
-        best = max(best, sum(ordered[last - j - 1 : last]))
-        j += 1
+    ordered = np.sort(np.asarray(weights, dtype=np.int64))[::-1]
+    if len(ordered) == 0:
+        return 0
+    best = max(-(-int(ordered.sum()) // num_parts), int(ordered[0]))
+    # LB_j = sum of ordered[jK - j .. jK] (0-based), for every j with jK + 1 <= n, from prefix sums.
+    prefix = np.concatenate(([0], np.cumsum(ordered)))
+    j = np.arange(1, (len(ordered) - 1) // num_parts + 1)
+    if len(j):
+        best = max(best, int((prefix[j * num_parts + 1] - prefix[j * num_parts - j]).max()))
     return best
 
 
@@ -170,8 +214,11 @@ def lower_bound(dag: Dag, num_parts: int) -> int:
     6
     """
     if num_parts not in dag._bounds:
-        base = weight_bound(dag.weights, num_parts)
-        dag._bounds[num_parts] = window_bound(dag, num_parts, base, max(base, dag.total))
+        base = weight_bound(dag.weight_array, num_parts)
+        if dag.n > WINDOW_OPS:
+            dag._bounds[num_parts] = base
+        else:
+            dag._bounds[num_parts] = window_bound(dag, num_parts, base, max(base, dag.total))
     return dag._bounds[num_parts]
 
 
@@ -180,18 +227,23 @@ def station_windows(dag: Dag, num_parts: int, cycle: int) -> tuple[list[int], li
 
     ``E_v = ceil(head(v) / C) - 1`` and ``L_v = K - ceil(tail(v) / C)``, clamped to ``0..K-1``.
     """
+    windows = _windows(dag, num_parts, cycle)
+    return None if windows is None else (windows[0].tolist(), windows[1].tolist())
+
+
+def _windows(dag: Dag, num_parts: int, cycle: int) -> tuple[np.ndarray, np.ndarray] | None:
     if cycle <= 0:
-        return None if dag.total > 0 else ([0] * dag.n, [num_parts - 1] * dag.n)
-    early = [max(0, -(-h // cycle) - 1) for h in dag.head]
-    late = [min(num_parts - 1, num_parts - (-(-t // cycle))) for t in dag.tail]
-    if any(e > l for e, l in zip(early, late)):
+        return None if dag.total > 0 else (np.zeros(dag.n, np.int64), np.full(dag.n, num_parts - 1, np.int64))
+    early = np.maximum(0, -(-dag.head_array // cycle) - 1)
+    late = np.minimum(num_parts - 1, num_parts + (-dag.tail_array // cycle))
+    if (early > late).any():
         return None
     return early, late
 
 
 def window_bound(dag: Dag, num_parts: int, low: int, high: int) -> int:
     """The smallest C in ``low..high`` whose station windows are all non-empty (monotone in C)."""
-    return least(low, high, lambda cycle: station_windows(dag, num_parts, cycle) is not None)
+    return least(low, high, lambda cycle: _windows(dag, num_parts, cycle) is not None)
 
 
 def _kahn(preds: list[list[int]], succs: list[list[int]]) -> list[int]:
@@ -210,23 +262,61 @@ def _kahn(preds: list[list[int]], succs: list[list[int]]) -> list[int]:
     return order
 
 
-def _closure_weights(order: list[int], preds: list[list[int]], weights: list[int]) -> list[int]:
-    """For each v, the weight of v plus all nodes that reach it (ancestors along ``preds``).
+def _closure_weights(order: list[int], preds: list[list[int]], weights: list[int], band: int = _BAND) -> list[int]:
+    """For each v, the weight of v plus its ancestors (along ``preds``), exactly when ``n <= band``, else a lower bound.
 
-    Sets are packed bitsets (numpy), so 10,000 ops take about a second.
+    Ancestry is kept exactly over the ``band`` positions of ``order`` before each op (a Python int as a bitset,
+    bit i standing for position p - 1 - i), so memory and time grow with ``n * band``, not ``n^2``. Ancestors
+    further back are counted through one of the 64 nearest ancestors beyond the band, x: its closure weight
+    plus the ancestors between the band and x (closure, those and the band are disjoint, as ancestors of x
+    come before it). The best x counts; on a chain of blocks it is a block's last op, whose closure is all
+    before it, so the count is exact. A lower bound is all the station
+    windows need (a smaller head only widens them). The weighted bit counts run in numpy, a batch at a time.
     """
     n = len(order)
     if n == 0:
         return []
-    bits = np.zeros((n, (n + 7) // 8), dtype=np.uint8)
-    for v in order:
-        row = bits[v]
+    band = max(8, min(band, -(-n // 8) * 8))
+    batch = min(band, 1024)  # heads of a batch are summed together; all lie within the band of the next
+    position = np.empty(n, dtype=np.int64)
+    position[np.asarray(order, dtype=np.int64)] = np.arange(n)
+    at = position.tolist()
+    by_position = np.asarray(weights, dtype=np.int64)[np.asarray(order, dtype=np.int64)]
+    # windows[p][j] is the weight at position p - band + j (0 before the start).
+    windows = np.lib.stride_tricks.sliding_window_view(np.concatenate((np.zeros(band, np.int64), by_position)), band)
+    head = np.zeros(n, dtype=np.int64)  # by position
+    beyond = [0] * n  # by position: closure weight counted for the ancestors beyond the band
+    bits: list[int] = [0] * n  # by position
+    mask, width = (1 << band) - 1, band // 8
+    chunk = bytearray()
+    first = 0
+    for p, v in enumerate(order):
+        acc = extra = 0
         for u in preds[v]:
-            np.bitwise_or(row, bits[u], out=row)
-        row[v >> 3] |= 0x80 >> (v & 7)
-    w = np.asarray(weights, dtype=np.int64)
-    sums = np.empty(n, dtype=np.int64)
-    for lo in range(0, n, 256):
-        block = np.unpackbits(bits[lo : lo + 256], axis=1, count=n).astype(np.int64)
-        sums[lo : lo + 256] = block @ w
-    return sums.tolist()
+            q = at[u]
+            if p - q > band:
+                extra = max(extra, int(head[q]))
+                continue
+            extra = max(extra, beyond[q])
+            acc |= ((bits[q] << 1) | 1) << (p - q - 1)
+        dropped = (acc >> band) & _NEAREST
+        between = 0  # weight of the ancestors that left the band nearer than the one looked at
+        while dropped:  # the best of the nearest ancestors that left the band stands for all of them
+            low = dropped & -dropped
+            q = p - band - low.bit_length()
+            extra = max(extra, between + int(head[q]))
+            between += int(by_position[q])
+            dropped ^= low
+        acc &= mask
+        bits[p], beyond[p] = acc, extra
+        chunk += acc.to_bytes(width, "big")  # big-endian: column j is position p - band + j
+        if p + 1 - first == batch or p == n - 1:
+            rows = np.unpackbits(np.frombuffer(bytes(chunk), np.uint8).reshape(-1, width), axis=1)
+            inside = np.einsum("ij,ij->i", rows.astype(np.int64), windows[first : p + 1])
+            head[first : p + 1] = inside + np.asarray(beyond[first : p + 1]) + by_position[first : p + 1]
+            for q in range(max(0, first - band), max(0, p + 1 - band)):
+                bits[q] = 0  # beyond the band of every later op: free it
+            chunk, first = bytearray(), p + 1
+    out = np.empty(n, dtype=np.int64)
+    out[np.asarray(order, dtype=np.int64)] = head
+    return out.tolist()

@@ -44,6 +44,9 @@ move test is correct as long as op numbers are topological; both behaviours are 
 
 from __future__ import annotations
 
+import math
+import time
+
 import networkx as nx
 import numpy as np
 
@@ -58,6 +61,7 @@ def minmax(
     runs: int = 10,
     seed: int | np.random.Generator | None = None,
     weight: str = "weight",
+    time_limit: float | None = None,
 ) -> list[int]:
     """ONE's MinMax: best of ``runs`` random topological orders, each split at pivots then improved by moves.
 
@@ -73,6 +77,9 @@ def minmax(
         Source of randomness; the same seed gives the same answer.
     weight : str
         Node attribute holding the op weight.
+    time_limit : float, optional
+        Seconds after which no further run begins and the move loop of the run under way stops (the first
+        run's pivot split is always made); ONE has no time limit.
 
     Returns
     -------
@@ -96,11 +103,14 @@ def minmax(
     if runs < 1:
         raise HeuristicError(f"runs must be at least 1, got {runs}")
     rng = np.random.default_rng(seed)
+    deadline = math.inf if time_limit is None else time.monotonic() + time_limit
     best: list[int] = []
     best_value = None
     for _ in range(runs):
+        if best_value is not None and time.monotonic() > deadline:
+            break
         parts = _pivot_split(dag, random_order(dag, rng), num_parts)
-        _Moves(dag, parts, num_parts, rng).run()
+        _Moves(dag, parts, num_parts, rng).run(deadline)
         value = int(np.bincount(parts, weights=dag.weight_array, minlength=num_parts).max())
         if best_value is None or value < best_value:
             best, best_value = parts, value
@@ -137,13 +147,13 @@ class _Moves:
             self.members[k].add(v)
         # edges[a][b]: number of op edges from part a to part b (the session graph is edges[a][b] > 0).
         self.edges = np.zeros((num_parts, num_parts), dtype=np.int64)
-        for u, v in zip(dag.src, dag.dst):
-            self.edges[parts[u], parts[v]] += 1
+        part_of = np.asarray(parts, dtype=np.int64)
+        np.add.at(self.edges, (part_of[dag.src], part_of[dag.dst]), 1)
 
-    def run(self) -> None:
-        """Move ops out of the bottleneck part until no neighbour accepts one."""
+    def run(self, deadline: float = math.inf) -> None:
+        """Move ops out of the bottleneck part until no neighbour accepts one (or ``deadline`` passes)."""
         improved = True
-        while improved:
+        while improved and time.monotonic() <= deadline:
             improved = False
             heaviest = max(self.loads)
             if heaviest == 0:

@@ -61,14 +61,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import networkx as nx
 import numpy as np
 from ortools.sat.python import cp_model
 
 from heuristics.dag import Dag, check_num_parts, lower_bound, station_windows
-from solver.errors import CheckError, InfeasibleError
+from solver.errors import CheckError, InfeasibleError, UsageError
 from solver.partitioning.cpsat import default_workers, make_solver, solve_in_thread
 from solver.partitioning.metrics import PartitionMetrics, check_partition
 from solver.partitioning.settings import SECONDARY, check_exact_options
@@ -88,6 +88,18 @@ _QUICK_SOLVE = 1.0  # seconds of CP-SAT alone before the station search joins it
 # Enumeration nodes of the shortest station-search restart (0.15 to 0.3 s); longer ones are multiples
 # (Luby). A budget in nodes rather than seconds makes every run, on any machine, do the same restarts.
 _STATION_NODES = 100_000
+# The station search keeps bitsets of the sums up to C (C / 8 bytes each, one per candidate op): above this
+# cycle it would take gigabytes, and CP-SAT probes alone.
+_STATION_CYCLE_MAX = 2**24
+# Model building in Python is the cost on big graphs: about _BUILD_SECONDS per op and edge and _VARIABLE_COST
+# times that per variable y[v][b] (measured on 100,000 ops, with a margin). A probe whose model would take
+# more than _BUILD_SHARE of its time is not built: on a graph too big for the time limit the answer stays the
+# heuristics', with the lower bound (ExactResult.notes says so).
+_BUILD_SECONDS = 3e-6
+# Largest total weight CP-SAT is given (2^40, about 10^12); heavier instances are scaled (model_weights).
+MAX_MODEL_TOTAL = 2**40
+_VARIABLE_COST = 8
+_BUILD_SHARE = 0.5
 
 Progress = Callable[[int, int, float], None]
 
@@ -112,6 +124,8 @@ class ExactResult:
     secondary_status: dict[str, str] = field(default_factory=dict)
     probes: int = 0  # feasibility sub-problems solved
     interrupted: bool = False  # Ctrl-C stopped the search; the answer is the best so far
+    notes: list[str] = field(default_factory=list)  # what the search could not do, and scaled weights
+    weight_scale: int = 1  # the weights were divided by this (and rounded down) for CP-SAT, see model_weights
 
     def to_json(self) -> dict:
         """The result as a JSON object (snake_case keys)."""
@@ -126,6 +140,8 @@ class ExactResult:
             "secondary_status": self.secondary_status,
             "probes": self.probes,
             "interrupted": self.interrupted,
+            "notes": self.notes,
+            "weight_scale": self.weight_scale,
             "parts": self.parts,
         }
 
@@ -195,9 +211,12 @@ def solve_exact(
     dag = Dag.from_graph(graph, weight)
     check_num_parts(dag, num_parts)
     check_exact_options(workers, secondary, slack, memory_cap)
+    _check_byte_range(dag, num_parts, secondary, memory_cap)
     workers = workers or default_workers()
-    search = _Search(dag, num_parts, memory_cap, workers, start, on_progress)
-    incumbent = _starting_partition(dag, num_parts, hint, memory_cap)
+    # On weights too large for CP-SAT's 64-bit arithmetic the search runs on scaled weights (see model_weights).
+    scaled, scale = model_weights(dag)
+    search = _Search(scaled, num_parts, memory_cap, workers, start, on_progress)
+    incumbent = _starting_partition(scaled, num_parts, hint, memory_cap)
     if incumbent is not None:
         search.accept(incumbent, from_solver=False)
     main_deadline = deadline - _SECONDARY_SHARE * len(secondary) * max(0.0, time_limit)
@@ -209,10 +228,17 @@ def solve_exact(
     if secondary and not search.interrupted:
         search.interruptible(search.secondary, secondary, slack, deadline, secondary_status)
     metrics = _verify(dag, search.incumbent, num_parts, memory_cap)
+    notes = search.notes()
+    if scale > 1:
+        # Every true load is at least scale times its scaled load, so scale * (scaled bound) bounds the truth.
+        bound = min(metrics.bottleneck, max(scale * bound, lower_bound(dag, num_parts)))
+        status = OPTIMAL if bound == metrics.bottleneck else FEASIBLE if search.improved else HEURISTIC
+        notes.append(f"the weights (summing to {dag.total}) were divided by {scale} and rounded down for CP-SAT's "
+                     "64-bit model: the search is exact for the rounded weights; bound and gap are for the true ones")
     return ExactResult(
         status=status,
         parts=list(search.incumbent),
-        bottleneck=search.hi,
+        bottleneck=metrics.bottleneck,
         bound=bound,
         wall_time=time.monotonic() - start,
         workers=workers,
@@ -220,7 +246,33 @@ def solve_exact(
         secondary_status=secondary_status,
         probes=search.probes,
         interrupted=search.interrupted,
+        notes=notes,
+        weight_scale=scale,
     )
+
+
+def model_weights(dag: Dag) -> tuple[Dag, int]:
+    """The instance CP-SAT solves and the factor its weights were divided by (1: ``dag`` itself).
+
+    CP-SAT checks that no linear expression can overflow 64 bits, and its LP relaxation works in doubles
+    (53 bits): the load sums reach the total weight times a few, so totals above ``MAX_MODEL_TOTAL`` are
+    divided by ``scale = ceil(total / MAX_MODEL_TOTAL)`` and rounded down. Rounding down keeps every scaled
+    bound valid for the true weights once multiplied by ``scale``.
+    """
+    if dag.total <= MAX_MODEL_TOTAL:
+        return dag, 1
+    scale = -(-dag.total // MAX_MODEL_TOTAL)
+    return replace(dag, weights=[w // scale for w in dag.weights]), scale
+
+
+def _check_byte_range(dag: Dag, num_parts: int, secondary: Sequence[str], memory_cap: int | None) -> None:
+    """Refuse a memory cap or a bytes objective whose byte sums CP-SAT cannot hold in 64 bits."""
+    checks = [("the constants", sum(b for b, _ in dag.constants.values()), memory_cap is not None, "--memory-cap"),
+              ("the tensors", sum(b for b, _, _ in dag.tensors.values()), "bytes" in secondary, "--secondary bytes")]
+    for what, nbytes, used, option in checks:
+        if used and nbytes * num_parts > MAX_MODEL_TOTAL:
+            raise UsageError(f"{dag.name}: {what} hold {nbytes} bytes, too many for CP-SAT's 64-bit model of "
+                             f"{option} at K = {num_parts} (at most {MAX_MODEL_TOTAL // num_parts})")
 
 
 def luby(i: int) -> int:
@@ -254,6 +306,7 @@ class _Search:
         self.interrupted = False
         self.unknown_above = -1  # largest C whose probe timed out
         self.station_attempts: dict[int, int] = {}  # cycle -> station-search restarts made
+        self.unbuilt: tuple[int, int, float] | None = None  # (C, variables, seconds) of a model left unbuilt
         if dag.n:
             self.lo = lower_bound(dag, num_parts)
 
@@ -264,6 +317,13 @@ class _Search:
             self.incumbent, self.hi = list(parts), value
             self.improved = self.improved or from_solver
             self._report()
+
+    def notes(self) -> list[str]:
+        if self.unbuilt is None or self.status() == OPTIMAL:
+            return []
+        cycle, variables, seconds = self.unbuilt
+        return [f"the exact model at bottleneck {cycle} ({self.dag.n} ops, {len(self.dag.edges)} edges, {variables} "
+                f"variables) would not build in the {seconds:.1f} s left; that probe was skipped"]
 
     def status(self) -> str:
         if self.lo >= self.hi:
@@ -285,35 +345,42 @@ class _Search:
             else:
                 cycle, limit = (floor if first else (floor + top) // 2), remaining * _PROBE_SHARE
             first = False
-            self._probe(cycle, limit)
+            if not self._probe(cycle, limit) and limit == remaining:
+                return  # not even all the time left would build the model
 
     def _ceiling(self) -> int:
         """One more than the largest C worth probing: the incumbent's value, or total + 1 without one."""
         return self.hi if self.incumbent is not None else self.dag.total + 1
 
-    def _probe(self, cycle: int, limit: float) -> None:
+    def _probe(self, cycle: int, limit: float) -> bool:
+        """Probe F(cycle) within ``limit`` seconds; False when its model would take too long to build."""
         self.probes += 1
         windows = station_windows(self.dag, self.k, cycle)
         if windows is None:
             self.lo = max(self.lo, cycle + 1)
             self._report()
-            return
+            return True
         deadline = time.monotonic() + limit
+        variables = sum(late - early for early, late in zip(*windows))
+        if _BUILD_SECONDS * (self.dag.n + len(self.dag.edges) + _VARIABLE_COST * variables) > limit * _BUILD_SHARE:
+            self.unknown_above = max(self.unknown_above, cycle)
+            self.unbuilt = (cycle, variables, limit)
+            return False
         built = _FeasibilityModel(self.dag, self.k, cycle, windows, self.memory_cap)
         built.hint(self.incumbent)
         built.branch_station_by_station(self.dag.tail)
         # A short CP-SAT run settles easy probes. Then CP-SAT, to find or refute a partition, runs
         # beside the station search, which finds tight packings that CP-SAT finds slowly; the first
         # to finish stops the other.
-        status, solver, _ = self._run(built.model, min(limit, _QUICK_SOLVE))
+        status, solver, _ = self._run(built.model, min(deadline - time.monotonic(), _QUICK_SOLVE))
         if status == cp_model.UNKNOWN and not self.interrupted:
             beside = None
-            if self.memory_cap is None:
+            if self.memory_cap is None and cycle <= _STATION_CYCLE_MAX:
                 beside = lambda done: self._fill_stations(cycle, windows, deadline - time.monotonic(), done)
             status, solver, packed = self._run(built.model, deadline - time.monotonic(), beside)
             if packed is not None:
                 self.accept(_split_parts(packed, self.k, self.dag.order), from_solver=True)
-                return
+                return True
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             self.accept(built.parts(solver), from_solver=True)
         elif status == cp_model.INFEASIBLE:
@@ -321,6 +388,7 @@ class _Search:
             self._report()
         else:
             self.unknown_above = max(self.unknown_above, cycle)
+        return True
 
     def interruptible(self, step: Callable, *args) -> None:
         """Run a search step; Ctrl-C outside a solve (while building a model) also keeps the best so far."""
@@ -480,11 +548,18 @@ class _FeasibilityModel:
         # Redundant prefix loads: the first b+1 parts hold at most (b+1) C and leave at most
         # (K-1-b) C for the rest; they propagate where the per-station sums alone do not.
         total = self.dag.total
+        free: list[list[tuple[int, cp_model.IntVar]]] = [[] for _ in range(k)]  # b -> (w_v, y[v][b])
+        for v, row in enumerate(self.y):
+            for b, var in row.items():
+                free[b].append((w[v], var))
+        # fixed[b]: weight of the ops certainly in the first b+1 parts (L_v <= b).
+        by_late = np.zeros(k, dtype=np.int64)
+        np.add.at(by_late, np.asarray(self.late, dtype=np.int64), self.dag.weight_array)
+        fixed = np.cumsum(by_late).tolist()
         for b in range(k - 1):
-            prefix = sum(w[v] * self.y[v][b] for v in range(self.dag.n) if b in self.y[v])
-            fixed = sum(w[v] for v in range(self.dag.n) if b >= self.late[v])
-            self._add(prefix + fixed <= (b + 1) * cycle)
-            self._add(prefix + fixed >= total - (k - 1 - b) * cycle)
+            prefix = sum(weight * var for weight, var in free[b]) + fixed[b]
+            self._add(prefix <= (b + 1) * cycle)
+            self._add(prefix >= total - (k - 1 - b) * cycle)
 
     def _no_empty_parts(self) -> None:
         # Every part holds an op (symmetry breaking, see the module docstring).

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import networkx as nx
+import numpy as np
 
 from heuristics.dag import Dag, check_num_parts, lower_bound
 from solver.errors import CheckError
@@ -51,27 +52,27 @@ class PartitionMetrics:
 def evaluate(graph: nx.DiGraph | Dag, parts: list[int], num_parts: int, weight: str = "weight") -> PartitionMetrics:
     """The metrics of ``parts`` (one part in ``0..num_parts-1`` per op); no validity checks of the partition."""
     dag = Dag.from_graph(graph, weight)
-    loads = [0] * num_parts
-    counts = [0] * num_parts
-    for v, k in enumerate(parts):
-        loads[k] += dag.weights[v]
-        counts[k] += 1
+    part_of = np.asarray(parts, dtype=np.int64)
+    loads = np.zeros(num_parts, dtype=np.int64)
+    np.add.at(loads, part_of, dag.weight_array)
+    counts = np.bincount(part_of, minlength=num_parts)
     memory = [0] * num_parts
     for nbytes, readers in dag.constants.values():
         for k in {parts[v] for v in readers}:
             memory[k] += nbytes
-    session = [[0] * num_parts for _ in range(num_parts)]
-    edge_cut = overhead = 0
-    for (u, v), nbytes in zip(dag.edges, dag.edge_bytes):
-        if parts[u] != parts[v]:
-            session[parts[u]][parts[v]] = 1
-            edge_cut += 1
-            overhead += nbytes
+    source, target = part_of[dag.src], part_of[dag.dst]
+    crossing = source != target
+    session = np.zeros((num_parts, num_parts), dtype=np.int64)
+    session[source[crossing], target[crossing]] = 1
+    edge_cut = int(crossing.sum())
+    overhead = sum(dag.edge_bytes_array[crossing].tolist())  # Python ints: byte sums may pass 64 bits
     # Each tensor once per part that consumes it outside its producer's part.
-    transfer = sum(
-        nbytes * len({parts[v] for v in consumers} - {parts[producer]})
-        for nbytes, producer, consumers in dag.tensors.values()
-    )
+    nbytes, producer, tensor, consumer = dag.tensor_arrays
+    sent = np.unique(tensor * num_parts + part_of[consumer])  # (tensor, consuming part) pairs
+    sent_tensor, sent_part = sent // num_parts, sent % num_parts
+    transfer = sum(nbytes[sent_tensor[sent_part != part_of[producer[sent_tensor]]]].tolist())
+    session = session.tolist()
+    loads, counts = loads.tolist(), counts.tolist()
     session_graph = nx.DiGraph([(a, b) for a in range(num_parts) for b in range(num_parts) if session[a][b]])
     return PartitionMetrics(
         num_parts=num_parts,
@@ -115,15 +116,17 @@ def check_partition(
     name, n = dag.name, dag.n
     if len(parts) != n:
         raise CheckError(f"{name}: partition has {len(parts)} entries for {n} ops")
-    for v, k in enumerate(parts):
-        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < num_parts:
-            raise CheckError(f"{name}: op {v} is in part {k!r}, outside 0..{num_parts - 1}")
-    for u, v in dag.edges:
-        if parts[u] > parts[v]:
-            raise CheckError(
-                f"{name}: edge {u} -> {v} goes backwards (part {parts[u]} -> part {parts[v]}), "
-                "the session graph has a cycle"
-            )
+    if not all(type(k) is int and 0 <= k < num_parts for k in parts):  # noqa: E721 (bool is not a part)
+        v, k = next((v, k) for v, k in enumerate(parts) if type(k) is not int or not 0 <= k < num_parts)  # noqa: E721
+        raise CheckError(f"{name}: op {v} is in part {k!r}, outside 0..{num_parts - 1}")
+    part_of = np.asarray(parts, dtype=np.int64)
+    backwards = np.flatnonzero(part_of[dag.src] > part_of[dag.dst])
+    if len(backwards):
+        u, v = dag.edges[int(backwards[0])]
+        raise CheckError(
+            f"{name}: edge {u} -> {v} goes backwards (part {parts[u]} -> part {parts[v]}), "
+            "the session graph has a cycle"
+        )
     metrics = evaluate(dag, parts, num_parts)
     if metrics.empty_parts:
         raise CheckError(f"{name}: parts {metrics.empty_parts} are empty")

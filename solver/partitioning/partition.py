@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from heuristics.dag import check_num_parts
+from heuristics.dag import check_num_parts, lower_bound
 from heuristics.minmax import minmax
 from heuristics.orders import order_search
 from solver.errors import InfeasibleError
@@ -32,6 +32,16 @@ __all__ = ["HeuristicRun", "PartRow", "PartitionResult", "PartitionSettings", "p
 
 Progress = Callable[[int, int, float], None]
 
+# Share of the time limit (from the start, the graph's checks and lower bound included) by which the heuristics
+# hand over: with the exact solver 30% and the solver gets the rest (its model building included); alone, all.
+_HEURISTIC_SHARE = {True: 0.3, False: 1.0}
+# Of what is left of that when a heuristic starts, the share it may use (MinMax first, then the order search).
+_TURN_SHARE = {"minmax": 1 / 3, "orders": 1.0}
+# Below this many seconds left the exact solver is not started (on a big graph its start alone takes longer).
+_EXACT_MIN_SECONDS = 0.5
+# Seconds kept per op and edge after the exact solver for the final check and the report (~2 s at 1M ops).
+_CHECK_SECONDS = 1.5e-6
+
 
 @dataclass
 class HeuristicRun:
@@ -40,9 +50,10 @@ class HeuristicRun:
     parts: list[int]
     metrics: PartitionMetrics
     seconds: float
+    stopped: bool = False  # it ran out of its share of the time limit and handed over what it had
 
     def to_json(self) -> dict:
-        return {"bottleneck": self.metrics.bottleneck, "time": self.seconds}
+        return {"bottleneck": self.metrics.bottleneck, "time": self.seconds, "stopped": self.stopped}
 
 
 @dataclass
@@ -130,11 +141,17 @@ def partition(
         from solver.partitioning.robust import problem_scenarios, robust_partition
 
         scenarios = problem_scenarios(problem)  # refused before any solve when the problem has no runs
-    found = _run_heuristics(problem, settings)
+    found = _run_heuristics(problem, settings, start)
     method = _pick(found, settings, problem)
     parts, status, exact = found[method].parts, "HEURISTIC", None
     notes = list(problem.notes)
-    if settings.exact:
+    notes += [f"{name} stopped at its share of the time limit ({run.seconds:.1f} s) with the best it had found"
+              for name, run in found.items() if run.stopped]
+    left = _exact_time(settings, start, dag.n + len(dag.edges))
+    if settings.exact and left < _EXACT_MIN_SECONDS and settings.memory_cap is None:
+        notes.append(f"exact solver not run: {left:.1f} s of the {settings.time_limit:g} s time limit were left after "
+                     "the heuristics; the answer is the heuristic's, with the lower bound")
+    elif settings.exact:
         # Imported here: OR-Tools takes 0.4 s to load, and the heuristics alone do not need it.
         from solver.partitioning.exact import solve_exact
 
@@ -144,7 +161,7 @@ def partition(
             hint=parts,
             # The time limit bounds the whole partition, the heuristics included (and, with --robust, the
             # robust solve, which gets the other half).
-            time_limit=max(0.0, settings.time_limit - (time.monotonic() - start)) / (2 if settings.robust else 1),
+            time_limit=left / (2 if settings.robust else 1),
             workers=settings.workers,
             secondary=settings.secondary,
             slack=settings.slack,
@@ -152,6 +169,7 @@ def partition(
             on_progress=on_progress,
         )
         parts, method, status = exact.parts, "exact", exact.status
+        notes += exact.notes
         notes.append(f"exact solver: {exact.workers} workers, {exact.wall_time:.2f} s, status {exact.status}")
         if settings.secondary:
             notes.append(
@@ -185,6 +203,11 @@ def partition(
     )
 
 
+def _exact_time(settings: PartitionSettings, start: float, size: int) -> float:
+    """What is left of the time limit for the exact solver, less the time the final check and report take."""
+    return max(0.0, settings.time_limit - (time.monotonic() - start) - _CHECK_SECONDS * size)
+
+
 def part_rows(problem: PartitionProblem, parts: list[int], metrics: PartitionMetrics) -> list[PartRow]:
     """Per part: op count, weight, share of the total, first and last op (in topological order), constants."""
     graph, m = problem.graph, metrics
@@ -206,19 +229,26 @@ def part_rows(problem: PartitionProblem, parts: list[int], metrics: PartitionMet
     ]
 
 
-def _run_heuristics(problem: PartitionProblem, settings: PartitionSettings) -> dict[str, HeuristicRun]:
-    """Both heuristics' partitions, checked (without the memory cap), with their wall times."""
+def _run_heuristics(problem: PartitionProblem, settings: PartitionSettings, start: float) -> dict[str, HeuristicRun]:
+    """Both heuristics' partitions, checked (without the memory cap), with their wall times.
+
+    Each stops at its share of the time limit (``_HEURISTIC_SHARE``, ``_TURN_SHARE``, counted from ``start``)
+    and hands over the best it has; ``stopped`` says it ran out of its share.
+    """
     dag, k = problem.dag, settings.num_parts
+    lower_bound(dag, k)  # kept on the dag: the order search and the checker use it
+    end = start + _HEURISTIC_SHARE[settings.exact] * settings.time_limit
     runs = {
-        "minmax": lambda: minmax(dag, k, runs=settings.runs, seed=settings.seed),
-        "orders": lambda: order_search(dag, k, seed=settings.seed),
+        "minmax": lambda limit: minmax(dag, k, runs=settings.runs, seed=settings.seed, time_limit=limit),
+        "orders": lambda limit: order_search(dag, k, seed=settings.seed, time_limit=limit),
     }
     found = {}
     for name, run in runs.items():
-        start = time.monotonic()
-        parts = run()
-        seconds = time.monotonic() - start
-        found[name] = HeuristicRun(parts, check_partition(dag, parts, k), seconds)
+        began = time.monotonic()
+        limit = max(0.0, end - began) * _TURN_SHARE[name]
+        parts = run(limit)
+        seconds = time.monotonic() - began
+        found[name] = HeuristicRun(parts, check_partition(dag, parts, k), seconds, stopped=seconds >= limit)
     return found
 
 

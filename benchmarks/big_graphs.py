@@ -1,0 +1,179 @@
+"""Big graphs through the real ``solve partition`` command: 10,000, 100,000 and 1,000,000 ops at K = 8, 16, 64.
+
+Two seeded graph families, written as JSON graphs (docs/graph-format.md) once per size:
+
+- ``transformer``: repeated encoder blocks with residual edges, the shape of benchmarks/transformer.py
+  (14 ops and 18 edges a block; matmuls heavy, element-wise ops light);
+- ``layered``: a random layered DAG (layers of 40 to 200 ops, each op reading 1 to 3 ops of the layer
+  before and now and then one up to 8 layers back; log-normal weights).
+
+Each graph and K runs ``solve partition GRAPH --num-parts K --exact --time-limit T --json`` as a child
+process, and the table gives its wall time, peak memory (``ru_maxrss`` of the child), status, bottleneck,
+proven bound and gap, and whether the partition map it wrote passes the independent checker
+(``solver.partitioning.metrics.check_partition``, run here on the graph read back). Target (issue 16): wall
+time within the limit plus start-up, every answer valid. The machine's load average is printed before and
+after (the machines are shared: compare rows of one run, not runs).
+
+    python -m benchmarks.big_graphs [--quick] [--sizes 10000,100000,1000000] [--parts 8,16,64]
+                                    [--time-limit 60] [--families transformer,layered] [--dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.transformer import BLOCK, BLOCK_EDGES
+
+START_UP = 5.0  # seconds allowed above the limit for start-up (imports, reading and writing the graph)
+
+
+def transformer_doc(num_ops: int, seed: int = 0) -> dict:
+    """A JSON graph of about ``num_ops`` ops: an embedding, then encoder blocks chained by residual edges."""
+    rng = np.random.default_rng(seed)
+    blocks = max(1, (num_ops - 1) // len(BLOCK))
+    types = ["EMBEDDING"] + [kind for kind, _ in BLOCK] * blocks
+    means = np.array([50] + [mean for _, mean in BLOCK] * blocks)
+    weights = rng.integers(means // 2, means * 3 // 2 + 1)
+    weights[0] = 50
+    base = 1 + len(BLOCK) * np.arange(blocks)
+    last = np.concatenate(([0], base[:-1] + len(BLOCK) - 1))  # the block input: the previous block's last op
+    src = np.concatenate([last if a < 0 else base + a for a, _ in BLOCK_EDGES])
+    dst = np.concatenate([base + b for _, b in BLOCK_EDGES])
+    return _doc(f"transformer-{len(types)}", types, weights, src, dst, np.full(len(src), 4096))
+
+
+def layered_doc(num_ops: int, seed: int = 0) -> dict:
+    """A random layered DAG of ``num_ops`` ops (see the module doc)."""
+    rng = np.random.default_rng(seed)
+    widths = []
+    while sum(widths) < num_ops:
+        widths.append(int(rng.integers(40, 201)))
+    widths[-1] -= sum(widths) - num_ops
+    starts = np.concatenate(([0], np.cumsum(widths)))
+    layer = np.repeat(np.arange(len(widths)), widths)
+    src_parts, dst_parts = [], []
+    ops = np.arange(starts[1], num_ops)
+    for _ in range(3):  # 1 to 3 readers of the layer before (duplicates dropped below)
+        prev = layer[ops] - 1
+        pick = starts[prev] + (rng.random(len(ops)) * np.asarray(widths)[prev]).astype(np.int64)
+        keep = rng.random(len(ops)) < (1.0 if not src_parts else 0.5)
+        src_parts.append(pick[keep])
+        dst_parts.append(ops[keep])
+    skip = ops[rng.random(len(ops)) < 0.05]  # a long edge, up to 8 layers back
+    back = np.maximum(0, layer[skip] - rng.integers(2, 9, size=len(skip)))
+    src_parts.append(starts[back] + (rng.random(len(skip)) * np.asarray(widths)[back]).astype(np.int64))
+    dst_parts.append(skip)
+    pairs = np.unique(np.stack([np.concatenate(src_parts), np.concatenate(dst_parts)], axis=1), axis=0)
+    weights = np.maximum(1, rng.lognormal(np.log(100), 1.0, size=num_ops).astype(np.int64))
+    nbytes = rng.integers(1, 65, size=len(pairs)) * 1024
+    return _doc(f"layered-{num_ops}", ["OP"] * num_ops, weights, pairs[:, 0], pairs[:, 1], nbytes)
+
+
+def _doc(name: str, types: list[str], weights, src, dst, nbytes) -> dict:
+    ops = [{"id": v, "type": t, "weight": int(w)} for v, (t, w) in enumerate(zip(types, weights.tolist()))]
+    edges = [{"from": u, "to": v, "bytes": b} for u, v, b in zip(src.tolist(), dst.tolist(), nbytes.tolist())]
+    return {"format": "nnpart-graph", "version": 1, "name": name, "unit": "us", "ops": ops, "edges": edges}
+
+
+FAMILIES = {"transformer": transformer_doc, "layered": layered_doc}
+
+
+def graph_file(directory: Path, family: str, num_ops: int) -> Path:
+    """The family's graph of ``num_ops`` ops as a JSON file in ``directory`` (written once, then reused)."""
+    path = directory / f"{family}-{num_ops}.json"
+    if not path.exists():
+        with open(path.with_suffix(".tmp"), "w") as f:
+            json.dump(FAMILIES[family](num_ops), f, separators=(",", ":"))
+        os.replace(path.with_suffix(".tmp"), path)
+    return path
+
+
+def run_partition(graph: Path, num_parts: int, limit: float, out: Path) -> dict:
+    """Run the real command in a child: its JSON report (or last error line), exit code, wall time, peak RSS (MB)."""
+    command = [sys.executable, "-m", "solver", "partition", str(graph), "--num-parts", str(num_parts),
+               "--exact", "--time-limit", f"{limit:g}", "--json", "--out", str(out)]  # fmt: skip
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        start = time.monotonic()
+        child = subprocess.Popen(command, stdout=stdout, stderr=stderr, text=True)
+        _, status, usage = os.wait4(child.pid, 0)  # the child's own rusage, not the largest child's so far
+        wall = time.monotonic() - start
+        stdout.seek(0)
+        stderr.seek(0)
+        text, errors = stdout.read(), stderr.read().strip().splitlines()
+    code = os.waitstatus_to_exitcode(status)
+    return {"wall": wall, "rss": usage.ru_maxrss / 1024, "code": code,
+            "report": json.loads(text) if code == 0 and text.strip() else {},
+            "error": errors[-1] if code and errors else ""}  # fmt: skip
+
+
+def check_answer(graph, out: Path, num_parts: int) -> str:
+    """'yes' when the written map passes the independent checker, else the checker's complaint."""
+    from solver.errors import NnpartError
+    from solver.partitioning.metrics import check_partition
+
+    try:
+        parts = json.loads(out.read_text())["partition_map"]
+        check_partition(graph, parts, num_parts)
+    except (OSError, ValueError, KeyError, NnpartError) as err:
+        return f"NO: {err}"
+    return "yes"
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="10,000 ops at K = 8, 16 with 20 s")
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--parts", default="8,16,64")
+    parser.add_argument("--families", default=",".join(FAMILIES))
+    parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--dir", type=Path, help="where the graph files are kept (default: a temporary directory)")
+    args = parser.parse_args(argv)
+    sizes = [10_000] if args.quick else [int(x) for x in args.sizes.split(",")]
+    parts = [8, 16] if args.quick else [int(x) for x in args.parts.split(",")]
+    limit = 20.0 if args.quick else args.time_limit
+    from solver.io.graphs import read_graph_json
+
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = args.dir or Path(scratch)
+        directory.mkdir(parents=True, exist_ok=True)
+        print(f"load average before: {load_average()} (2 cores; shared machine)  target: wall <= "
+              f"{limit:g} s + {START_UP:g} s start-up, every answer valid")
+        print(f"{'graph':<20} {'K':>3} {'wall s':>7} {'peak MB':>8} {'status':<9} {'bottleneck':>12} "
+              f"{'bound':>12} {'gap %':>7} {'valid':<5} {'target':<6} notes")
+        for family in args.families.split(","):
+            for size in sizes:
+                path = graph_file(directory, family, size)
+                graph = None
+                for k in parts:
+                    out = directory / f"{path.stem}.k{k}.map.json"
+                    out.unlink(missing_ok=True)
+                    run = run_partition(path, k, limit, out)
+                    report = run["report"]
+                    if graph is None and run["code"] == 0:
+                        graph = read_graph_json(path)
+                    valid = check_answer(graph, out, k) if run["code"] == 0 else "NO"
+                    met = run["code"] == 0 and valid == "yes" and run["wall"] <= limit + START_UP
+                    notes = run["error"] or "; ".join(n for n in report.get("notes", []) if "skipped" in n
+                                                      or "stopped" in n or "scaled" in n or "divided" in n)
+                    print(f"{path.stem:<20} {k:>3} {run['wall']:>7.1f} {run['rss']:>8.0f} "
+                          f"{report.get('status', 'exit ' + str(run['code'])):<9} {report.get('bottleneck', ''):>12} "
+                          f"{report.get('bound', ''):>12} {100 * report.get('gap', float('nan')):>7.3f} "
+                          f"{valid[:5]:<5} {'met' if met else 'MISSED':<6} {notes}", flush=True)
+        print(f"load average after: {load_average()}")
+
+
+if __name__ == "__main__":
+    main()

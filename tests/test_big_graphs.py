@@ -1,0 +1,126 @@
+"""Big graphs (issue 16 item 6): closures that scale, heuristics and time limits on 20,000 ops, weights too big
+for CP-SAT's 64-bit model.
+
+Speed targets are in benchmarks/big_graphs.py; the caps here are generous (the machines are shared).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmarks.transformer import transformer_graph
+from heuristics.dag import Dag, GraphError, _closure_weights, lower_bound
+from heuristics.minmax import minmax
+from heuristics.orders import order_search
+from solver.errors import UsageError
+from solver.partitioning.exact import MAX_MODEL_TOTAL, solve_exact
+from solver.partitioning.metrics import check_partition
+from solver.partitioning.partition import PartitionSettings, partition
+from solver.partitioning.problem import PartitionProblem
+from tests.test_exact import brute_force, dags
+
+
+@pytest.fixture(scope="module")
+def big() -> Dag:
+    return Dag.from_graph(transformer_graph(20_000, seed=1))
+
+
+def ancestor_weights(dag: Dag) -> list[int]:
+    graph = nx.DiGraph(dag.edges)
+    graph.add_nodes_from(range(dag.n))
+    return [dag.weights[v] + sum(dag.weights[u] for u in nx.ancestors(graph, v)) for v in range(dag.n)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(graph=dags(max_ops=12), band=st.sampled_from([8, 16]))
+def test_banded_closure_is_exact_within_the_band_and_a_lower_bound_beyond(graph, band):
+    dag = Dag.from_graph(graph)
+    exact = ancestor_weights(dag)
+    assert _closure_weights(dag.order, dag.preds, dag.weights, band=64) == exact
+    banded = _closure_weights(dag.order, dag.preds, dag.weights, band=band)
+    assert all(w <= b <= e for w, b, e in zip(dag.weights, banded, exact))
+
+
+def test_banded_closure_on_a_long_chain_of_blocks_stays_close():
+    # 3,000 ops with a band of 64: ancestors beyond the band are counted through a block's last op.
+    dag = Dag.from_graph(transformer_graph(3_000, seed=2))
+    exact = np.asarray(ancestor_weights(dag))
+    banded = np.asarray(_closure_weights(dag.order, dag.preds, dag.weights, band=64))
+    assert (banded <= exact).all()
+    assert np.median(exact - banded) == 0 and (exact - banded).max() < 0.01 * dag.total  # no drift along the chain
+
+
+@pytest.mark.parametrize("k", [8, 64])
+def test_heuristics_give_valid_answers_on_20k_ops_quickly(big, k):
+    for run in (lambda: minmax(big, k, runs=2, seed=0), lambda: order_search(big, k, seed=0, time_limit=5)):
+        start = time.monotonic()
+        parts = run()
+        assert time.monotonic() - start < 120  # generous: a few seconds on an idle machine
+        metrics = check_partition(big, parts, k)
+        assert lower_bound(big, k) <= metrics.bottleneck <= 1.05 * lower_bound(big, k)
+
+
+def test_the_time_limit_bounds_the_whole_partition_on_20k_ops(big):
+    graph = transformer_graph(20_000, seed=1)
+    problem = PartitionProblem(graph=graph, name="t", source=Path("t.json"))
+    limit = 4.0
+    start = time.monotonic()
+    result = partition(problem, PartitionSettings(num_parts=16, exact=True, time_limit=limit, workers=1))
+    wall = time.monotonic() - start
+    assert wall < 3 * limit + 10  # generous for a loaded machine; the benchmark holds the real target
+    check_partition(graph, result.parts, 16)
+    assert result.bound <= result.metrics.bottleneck and result.status in ("OPTIMAL", "FEASIBLE", "HEURISTIC")
+
+
+def huge_chain(weights: list[int], **attrs) -> nx.DiGraph:
+    graph = nx.path_graph(len(weights), create_using=nx.DiGraph)
+    graph.graph["name"] = "huge.json"
+    for v, w in enumerate(weights):
+        graph.nodes[v].update(weight=w, **attrs)
+    return graph
+
+
+@settings(max_examples=25, deadline=None)
+@given(graph=dags(max_ops=7), data=st.data())
+def test_weights_beyond_the_model_range_are_scaled_and_the_bound_holds(graph, data):
+    factor = data.draw(st.sampled_from([2**42, 2**50, 2**56]))
+    for v in graph.nodes:
+        graph.nodes[v]["weight"] = graph.nodes[v]["weight"] * factor + data.draw(st.integers(0, factor - 1))
+    if sum(w for _, w in graph.nodes(data="weight")) > 2**63 - 1:
+        return
+    k = data.draw(st.integers(1, graph.number_of_nodes()))
+    result = solve_exact(graph, k, time_limit=10, workers=1)
+    optimum = brute_force(graph, k)
+    check_partition(graph, result.parts, k)
+    assert result.bound <= optimum <= result.bottleneck
+    if result.weight_scale > 1:
+        assert any("divided by" in note for note in result.notes)
+        assert result.status != "OPTIMAL" or result.bottleneck == optimum
+
+
+def test_scaled_weights_name_the_factor_and_keep_small_instances_exact():
+    graph = huge_chain([2**60, 2**60, 2**59, 2**59, 2**60])  # 2^62 in all
+    result = solve_exact(graph, 3, time_limit=10, workers=1)
+    assert result.weight_scale == 2**62 // MAX_MODEL_TOTAL
+    # 2^60 | 2^60 + 2^59 | 2^59 + 2^60; the scaled weights are exact multiples, so the optimum is proven.
+    assert result.bottleneck == 3 * 2**59 and result.status == "OPTIMAL" and result.bound == result.bottleneck
+    assert any(f"divided by {2**22}" in note for note in result.notes)
+    small = solve_exact(huge_chain([5, 3, 4]), 2, time_limit=10, workers=1)
+    assert small.weight_scale == 1 and not small.notes
+
+
+def test_weights_over_64_bits_and_byte_sums_over_the_model_range_are_refused():
+    with pytest.raises(GraphError, match="huge.json: the weights sum to .* 64-bit"):
+        Dag.from_graph(huge_chain([2**62, 2**62]))
+    graph = huge_chain([1, 2, 3])
+    for v in graph:
+        graph.nodes[v]["constants"] = {f"w{v}": 2**60}
+    with pytest.raises(UsageError, match="huge.json: the constants hold .* --memory-cap at K = 2"):
+        solve_exact(graph, 2, time_limit=5, memory_cap=2**61)
