@@ -30,13 +30,18 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import flatbuffers
+import numpy as np
+from ai_edge_litert import schema_py_generated as schema
+
 from solver.assignment.synthetic import synthetic_dump
+from solver.deploy.split import SPLIT_JSON, split_model
 from solver.io.graphs import graph_to_json
 from solver.io.tflite import read_model
 from tests.fbmodels import T, write_model
 from tests.traces import write_chrome_trace
 
-KINDS = ("model", "trace", "graph", "in2", "dump", "platform", "map", "option", "output")
+KINDS = ("model", "trace", "graph", "in2", "dump", "platform", "map", "split", "option", "output")
 ROOT = Path(__file__).resolve().parents[1]
 NOT_ROOT = os.geteuid() != 0  # root writes into read-only directories: that case only means something for others
 
@@ -54,6 +59,7 @@ class Inputs:
     platform: Path
     map: Path
     clash: Path  # a valid model whose boundary tensors share one name: it partitions, but cannot be split
+    split: Path  # the directory 'solve split' wrote for ``model`` and ``map``
 
     def copied_to(self, root: Path) -> Inputs:
         """The same files copied into ``root``."""
@@ -62,7 +68,10 @@ class Inputs:
         for name, path in vars(self).items():
             if name != "root":
                 copies[name] = root / path.name
-                shutil.copyfile(path, copies[name])
+                if path.is_dir():
+                    shutil.copytree(path, copies[name], dirs_exist_ok=True)
+                else:
+                    shutil.copyfile(path, copies[name])
         return Inputs(root, **copies)
 
 
@@ -77,6 +86,7 @@ class Case:
     watched: tuple[Path, ...]  # files and directories that must be left as they were when the run fails
     must_fail: bool = True  # False: the mutation may have left the input valid
     cwd: Path | None = None
+    codes: tuple[int, ...] = (2, 3)  # the exit statuses of a refusal
 
 
 @dataclass
@@ -92,17 +102,18 @@ class Outcome:
 
 
 def good_inputs(root: Path) -> Inputs:
-    """Write the valid inputs into ``root`` (6 ops: two branches joined by an add)."""
+    """Write the valid inputs into ``root`` (6 ops: two branches joined by an add; onert runs the model)."""
     root.mkdir(parents=True, exist_ok=True)
-    tensors = [T("x", (1, 8)), T("w0", (8, 8), data=bytes(256)), T("a", (1, 8)), T("w1", (8, 8), data=bytes(256)),
+    weights = np.full((8, 8), 0.125, dtype=np.float32).tobytes()
+    tensors = [T("x", (1, 8)), T("w0", (8, 8), data=weights), T("a", (1, 8)), T("w1", (8, 8), data=weights),
                T("b", (1, 8)), T("c", (1, 8)), T("d", (1, 8)), T("e", (1, 8)), T("y", (1, 8))]  # fmt: skip
-    ops = [("FULLY_CONNECTED", [0, 1], [2]), ("FULLY_CONNECTED", [0, 3], [4]), ("RELU", [2], [5]),
+    ops = [("FULLY_CONNECTED", [0, 1, -1], [2]), ("FULLY_CONNECTED", [0, 3, -1], [4]), ("RELU", [2], [5]),
            ("LOGISTIC", [4], [6]), ("ADD", [5, 6], [7]), ("TANH", [7], [8])]  # fmt: skip
-    model = write_model(root / "model.tflite", tensors, ops, inputs=[0], outputs=[8])
+    model = _with_options(write_model(root / "model.tflite", tensors, ops, inputs=[0], outputs=[8]))
     parsed = read_model(model)
     trace = write_chrome_trace(root / "trace.json", parsed, [[10.0, 20.0, 5.0, 7.0, 3.0, 4.0]] * 2)
     clash_tensors = [T("t", t.shape, t.dtype, t.data) for t in tensors]
-    clash = write_model(root / "clash.tflite", clash_tensors, ops, inputs=[0], outputs=[8])
+    clash = _with_options(write_model(root / "clash.tflite", clash_tensors, ops, inputs=[0], outputs=[8]))
     graph_doc = graph_to_json(_weighted(parsed.op_graph(), [10, 20, 5, 7, 3, 4]), name="g")
     graph = root / "graph.json"
     graph.write_text(json.dumps(graph_doc))
@@ -119,7 +130,26 @@ def good_inputs(root: Path) -> Inputs:
     }))  # fmt: skip
     pmap = root / "map.json"
     pmap.write_text(json.dumps({"partition_map": [0, 0, 0, 1, 1, 1], "num_partitions": 2}))
-    return Inputs(root, model, trace, graph, in2, dump, platform, pmap, clash)
+    split = split_model(model, [0, 0, 0, 1, 1, 1], root / "split").out_dir
+    return Inputs(root, model, trace, graph, in2, dump, platform, pmap, clash, split)
+
+
+def _with_options(path: Path) -> Path:
+    """Give ADD and FULLY_CONNECTED the options tables onert needs to load them (tests/fbmodels writes none)."""
+    model = schema.ModelT.InitFromPackedBuf(path.read_bytes(), 0)
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    for op in model.subgraphs[0].operators:
+        name = names[model.operatorCodes[op.opcodeIndex].builtinCode]
+        if name in _OPTIONS:
+            op.builtinOptionsType = getattr(schema.BuiltinOptions, _OPTIONS[name].__name__[:-1])
+            op.builtinOptions = _OPTIONS[name]()
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    path.write_bytes(bytes(builder.Output()))
+    return path
+
+
+_OPTIONS = {"ADD": schema.AddOptionsT, "FULLY_CONNECTED": schema.FullyConnectedOptionsT}
 
 
 def _weighted(graph, weights):
@@ -243,6 +273,15 @@ def draw_case(good: Inputs, work: Path, rng: random.Random, kind: str | None = N
             "map": ["split", good.model, bad, "--out", work / "parts", "--no-verify"],
         }[kind]
         return Case(kind, what, _strs(argv), (bad.name,), (out, bad, work / "parts"), must_fail=False)
+    if kind == "split":
+        # A split directory whose record, conn.json or MANIFEST was edited: malformed is exit 2; well formed but
+        # no longer matching its parts is a failed check, exit 4 (tests/test_connections.py).
+        split = good.split
+        target = rng.choice([split / SPLIT_JSON, split / f"{good.model.stem}.conn.json", split / "metadata" / "MANIFEST"])
+        doc, what = mutate_json(json.loads(target.read_text()), rng)
+        target.write_text(json_text(doc))
+        return Case(kind, f"{target.name}: {what}", _strs(["verify", split]), (str(split),), (split,),
+                    must_fail=False, codes=(2, 3, 4))  # fmt: skip
     if kind == "in2":
         text, what = mutate_lines(good.in2.read_text(), rng)
         bad = work / good.in2.name
@@ -447,7 +486,7 @@ def broken_promises(case: Case, outcome: Outcome) -> list[str]:
         broken.append("leftover")
     if outcome.status == 0:
         return broken + (["exit"] if case.must_fail else [])
-    if outcome.status not in (2, 3):
+    if outcome.status not in case.codes:
         broken.append("exit")
     lines = outcome.stderr.strip().splitlines()
     if lines and ARGPARSE_ERROR.match(lines[-1]) and outcome.status == 2:

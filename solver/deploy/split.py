@@ -15,6 +15,7 @@ left out: they would name tensors the part does not have.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -248,6 +249,7 @@ def read_split(out_dir: str | Path) -> SplitResult:
     """
     out_dir = Path(out_dir)
     record = read_json(out_dir / SPLIT_JSON, "split record (written by 'solve split')", UsageError, dict)
+    _check_record(record, out_dir / SPLIT_JSON)
     try:
         files = [
             PartFile(
@@ -278,8 +280,50 @@ def read_split(out_dir: str | Path) -> SplitResult:
         raise CheckError(f"{result.conn_json}: does not match the parts in {out_dir / SPLIT_JSON}")
     connections.validate_conn(conn, result.conn_json)
     manifest = read_json(result.manifest, "nnpackage MANIFEST", UsageError, dict)
+    connections.check_manifest_types(manifest, result.manifest)
     connections.validate_manifest(manifest, files, result.model_inputs, result.model_outputs, result.manifest)
     return result
+
+
+def _check_record(record: dict, where: Path) -> None:
+    """Refuse a split record whose fields do not have the types :func:`split_model` writes (a hand-edited or
+    corrupted split.json): file names are relative paths inside the split directory, part files plain names."""
+
+    def malformed(what: str) -> UsageError:
+        return UsageError(f"{where}: malformed split record: {what}")
+
+    for key in ("source", "conn") + (("conn_ini",) if record.get("conn_ini") is not None else ()):
+        if not _relative_name(record.get(key)):
+            raise malformed(f"'{key}' must be a relative file name")
+    for key in ("model_inputs", "model_outputs"):
+        if not _list_of(record.get(key), str):
+            raise malformed(f"'{key}' must be a list of tensor names")
+    parts = record.get("parts")
+    if not isinstance(parts, list) or not parts:
+        raise malformed("'parts' must be a non-empty list")
+    for k, part in enumerate(parts):
+        if not isinstance(part, dict):
+            raise malformed(f"part {k} is not an object")
+        file = part.get("file")
+        if not (_relative_name(file) and Path(file).name == file and _list_of(part.get("ops"), int)
+                and all(_list_of([part.get(key)], int) for key in ("number", "part_id"))
+                and _list_of(part.get("inputs"), str) and _list_of(part.get("outputs"), str)
+                and isinstance(part.get("device", "cpu"), str)):  # fmt: skip
+            raise malformed(f"part {k} needs 'number', 'part_id', a plain 'file' name, 'ops' (integers), "
+                            "'inputs' and 'outputs' (tensor names) and a 'device' name")  # fmt: skip
+    loads = record.get("loads_us")
+    if loads is not None and not (_list_of(loads, (int, float)) and all(math.isfinite(x) and x >= 0 for x in loads)):
+        raise malformed("'loads_us' must be null or a list of finite non-negative numbers")
+    if not _list_of(record.get("notes", []), str):
+        raise malformed("'notes' must be a list of strings")
+
+
+def _relative_name(value: object) -> bool:
+    return isinstance(value, str) and bool(value) and "\0" not in value and not Path(value).is_absolute()
+
+
+def _list_of(value: object, kind: type | tuple[type, ...]) -> bool:
+    return isinstance(value, list) and all(isinstance(v, kind) and not isinstance(v, bool) for v in value)
 
 
 def _load_object_model(path: Path) -> schema.ModelT:

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from solver.errors import CheckError
+from solver.errors import CheckError, UsageError
 
 MANIFEST_VERSION = ("1", "3", "0")
 BACKENDS_CONFIG = "backends.cfg"  # in metadata/, named by the MANIFEST's configs
@@ -141,6 +141,29 @@ def validate_conn(conn: dict, where: str | Path) -> None:
     lost = [name for name in conn["source"]["outputs"] if name not in available]
     if lost:
         raise CheckError(f"{where}: source outputs {lost} are not written by any part")
+
+
+def check_manifest_types(manifest: dict, where: str | Path) -> None:
+    """Refuse a MANIFEST whose connection fields are not what the format says (before :func:`validate_manifest`).
+
+    Raises
+    ------
+    UsageError
+        ``models``, ``pkg-inputs`` or ``pkg-outputs`` is not a list of strings, or ``model-connect`` is not a
+        list of ``{"from": triple, "to": [triple, ...]}``.
+    """
+    for key in ("models", "pkg-inputs", "pkg-outputs"):
+        if not _strings(manifest.get(key, [])):
+            raise UsageError(f"{where}: '{key}' must be a list of strings")
+    connect = manifest.get("model-connect", [])
+    if not isinstance(connect, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("from"), str) and _strings(e.get("to")) for e in connect
+    ):
+        raise UsageError(f"{where}: 'model-connect' must be a list of {{\"from\": triple, \"to\": [triples]}}")
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def validate_manifest(manifest: dict, parts: list[PartFile], model_inputs, model_outputs, where: str | Path) -> None:
