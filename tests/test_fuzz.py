@@ -174,3 +174,24 @@ def test_solve_keeps_its_promise_as_a_child_process(good, tmp_path):
         outcomes = list(pool.map(run_case, cases))
     failures = [describe(c, o, b) for c, o in zip(cases, outcomes) if (b := broken_promises(c, o))]
     assert not failures, "\n".join(failures)
+
+
+def test_a_write_that_fails_at_the_end_still_prints_the_answer(good, tmp_path, monkeypatch, capsys):
+    """The disk fills up (ENOSPC) after the solve: the report is printed, the error is one line, the old map stays."""
+    import errno
+
+    import devices.files
+    from solver.cli import main
+
+    out = tmp_path / "map.json"
+    out.write_text("old\n")
+
+    def disk_full(path, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(devices.files, "write_atomic", disk_full)
+    assert main(["partition", str(good.graph), "-k", "2", "--out", str(out)]) == 2
+    printed = capsys.readouterr()
+    assert "bottleneck" in printed.out
+    assert printed.err == f"UsageError: {out}: cannot write (No space left on device)\n"
+    assert out.read_text() == "old\n"
