@@ -79,12 +79,13 @@ def live_table(repeats: int) -> None:
     from devices import open_device
     from devices.farm import DeviceSpec, Farm
     from solver.assignment.bruteforce import brute_force
-    from solver.assignment.front import non_dominated
+    from solver.assignment.front import non_dominated, told_apart
     from solver.assignment.settings import BruteForceSettings
 
     model = cnn_model()
-    settings = BruteForceSettings(mode="name", repeats=repeats)
-    print(f"\nlive brute force of {model.name} (name mode, cpu/ruy, {repeats} runs per point), no cache; "
+    settings = BruteForceSettings(mode="name", repeats=repeats, rounds=3)
+    print(f"\nlive brute force of {model.name} (name mode, cpu/ruy, 3 interleaved rounds of {repeats} runs per point), "
+          f"no cache; "
           f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
     fronts = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -97,12 +98,19 @@ def live_table(repeats: int) -> None:
             if farm is not None:
                 farm.close()
             valid = [s for s in result.dump.solutions.values() if s.valid]
-            front = {valid[i].id for i in non_dominated([(s.time_ms, s.memory_kb) for s in valid])}
-            fronts[label] = front
-            print(f"{label:<10} points {len(result.dump.solutions):>5}  wall {wall:8.1f} s  front ids {sorted(front)}  "
+            front = [valid[i] for i in non_dominated([(s.time_ms, s.memory_kb) for s in valid])]
+            fronts[label] = {s.id: s for s in valid}, {s.id for s in front}
+            points = ", ".join(f"{s.id}: {s.time_ms:.2f} ms [{min(s.runs):.2f}-{max(s.runs):.2f}]" for s in front)
+            print(f"{label:<10} points {len(result.dump.solutions):>5}  wall {wall:8.1f} s  front {points}  "
                   f"load average after {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
-    same = fronts["1 device"] == fronts["3 devices"]
-    print("same front" if same else "fronts differ (measurement noise: see the spread of the points)")
+    (one, front_one), (many, front_many) = fronts["1 device"], fronts["3 devices"]
+    if front_one == front_many:
+        print("same front")
+    else:
+        apart = [i for i in front_one ^ front_many if told_apart(one[i].runs, many[i].runs)]
+        print(f"fronts differ in ids {sorted(front_one ^ front_many)}: " + (
+            "their runs on one and on three devices cannot be told apart (noise)" if not apart
+            else f"ids {apart} measured differently beyond their spread"))  # fmt: skip
 
 
 def cnn_model() -> Path:

@@ -134,7 +134,7 @@ def _solution(e: Evaluation) -> Solution:
     """A measured point as the dump keeps it (an invalid point with no time or memory)."""
     if not e.valid:
         return Solution(e.point_id, None, None, False, e.reason)
-    return Solution(e.point_id, round(e.time_ms, 3), e.memory_kb)
+    return Solution(e.point_id, round(e.time_ms, 3), e.memory_kb, runs=e.runs)
 
 
 def _header(model_path: Path, device: Device, oplist: OpList, space: SearchSpace, settings: BruteForceSettings) -> dict:

@@ -87,7 +87,8 @@ def offline_source(dump: Dump, backends: tuple[str, ...] | None = None) -> Offli
     except DumpError as err:
         raise DumpError(f"{where}: {err}") from None
     measurements = {
-        i: Measurement(s.valid, s.reason, [] if s.time_ms is None else [float(s.time_ms)], int(s.memory_kb or 0))
+        i: Measurement(s.valid, s.reason, list(s.runs) or ([] if s.time_ms is None else [float(s.time_ms)]),
+                       int(s.memory_kb or 0))  # fmt: skip
         for i, s in dump.solutions.items()
     }
     name = f"lookup:{Path(dump.path).name}" if dump.path is not None else "lookup"

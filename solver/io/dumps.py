@@ -6,7 +6,7 @@ a measurement: ``oplist`` (name mode: the onert op types, digit k of an id being
 and ``opname_by_indx`` (the onert op type of every op), and ``solutions``
 ``[{"id", "time" (ms), "memory" (KB)}]``. Ours adds ``mode``, ``backends`` (digit value -> backend name),
 ``model_sha256`` and, per solution, ``"valid": false`` with a ``reason`` for a configuration that ran but
-failed (its time and memory null), plus descriptive keys kept as they are (``model``, ``device``,
+failed (its time and memory null) and ``runs`` (every timed run, ms, so the spread is kept), plus descriptive keys kept as they are (``model``, ``device``,
 ``measure``, ``space_size``, ``generator``).
 
 An **estimator dump** (ONE's random_sampler.py, hlps_sampler.py, and ``solve pareto --out``) holds only a
@@ -45,12 +45,14 @@ class Solution:
     memory_kb: float | None
     valid: bool = True
     reason: str = ""  # why an invalid configuration is invalid
+    runs: tuple[float, ...] = ()  # every timed run (ms), when the dump keeps them (ours, measured in rounds)
 
     def brute_force_entry(self) -> dict:
         """The solution as a brute-force dump lists it (an invalid one with null time and memory)."""
         if not self.valid:
             return {"id": self.id, "time": None, "memory": None, "valid": False, "reason": self.reason}
-        return {"id": self.id, "time": _rounded(self.time_ms), "memory": self.memory_kb}
+        entry = {"id": self.id, "time": _rounded(self.time_ms), "memory": self.memory_kb}
+        return entry | {"runs": [_rounded(r) for r in self.runs]} if self.runs else entry
 
     def estimator_entry(self) -> dict:
         """The solution as an estimator dump lists it (``valid``/``reason`` only for an invalid one)."""
@@ -220,7 +222,12 @@ def _solution(entry: Any, where: str) -> Solution:
         raise DumpError(f"{where} (id {solution_id}): 'reason' is not a string")
     if valid and (time is None or memory is None):
         raise DumpError(f"{where} (id {solution_id}): a valid solution needs a time and a memory")
-    return Solution(solution_id, time, memory, valid, reason)
+    runs = entry.get("runs", [])
+    if not isinstance(runs, list) or not all(
+        isinstance(r, (int, float)) and not isinstance(r, bool) and math.isfinite(r) and r >= 0 for r in runs
+    ):
+        raise DumpError(f"{where} (id {solution_id}): 'runs' is not a list of finite non-negative times")
+    return Solution(solution_id, time, memory, valid, reason, tuple(float(r) for r in runs))
 
 
 def _figure(entry: dict, keys: tuple[str, str], where: str) -> float | None:
