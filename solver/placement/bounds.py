@@ -42,6 +42,11 @@ def contraction_bound(problem: PlacementProblem, upper: int) -> int:
     return least(0, upper, fits) if fits(upper) else upper
 
 
+def tied_groups(problem: PlacementProblem, t: int) -> list[int]:
+    """The group of each op when every tensor dearer than ``t`` on the fastest link ties its ops together."""
+    return _groups(problem, [i for i, c in enumerate(_cheapest_transfers(problem)) if c > t])
+
+
 def _cheapest_transfers(problem: PlacementProblem) -> list[float]:
     """Per tensor, its transfer time over the fastest link there is (infinite without links)."""
     cheapest = [float("inf")] * len(problem.tensors)

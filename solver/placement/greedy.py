@@ -8,7 +8,8 @@ meet; that chain's placement at that cap is scored with the full objective (link
 one over all chains is kept. Chains: every order of the devices when there are at most six, else the orders by
 speed (fastest and slowest first), from every device the walk along the fastest links (a network of many
 devices, as seed 002's), and seeded random ones. Beside them, for networks where links decide: cuts
-where the fewest bytes cross, laid along the fastest-link walks (``_narrow_cuts``).
+where the fewest bytes cross, laid along the fastest-link walks (``_narrow_cuts``); and, aiming at the
+contraction bound (solver.placement.bounds), the groups it ties filled whole along those walks (``_tied``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 
 from heuristics.bisection import least
 from solver.errors import CheckError
+from solver.placement.bounds import contraction_bound, tied_groups
 from solver.placement.metrics import evaluate
 from solver.placement.problem import PlacementProblem
 
@@ -42,7 +44,47 @@ def greedy_placement(problem: PlacementProblem, objective: str, seed: int = 0) -
             continue  # a missing link between two devices of the chain
         if value < best_value:
             best, best_value = assign, value
+    if best is not None:
+        # Aim at the contraction bound: keep the groups it ties whole and fill devices with them.
+        t = contraction_bound(problem, best_value)
+        for assign in _tied(problem, order, t, holds):
+            try:
+                value = evaluate(problem, assign).objective(objective)
+            except CheckError:
+                continue  # groups interleaved in the order gave a cycle, or a missing link
+            if value < best_value:
+                best, best_value = assign, value
     return best
+
+
+def _tied(problem: PlacementProblem, order: list[int], t: int, holds):
+    """Along each fastest-link walk, the groups tied at ``t`` (bounds.tied_groups) in order, each whole on the
+    current device while its compute stays within ``t`` and its memory within the capacity."""
+    group = tied_groups(problem, t)
+    members: dict[int, list[int]] = {}
+    for v in order:
+        members.setdefault(group[v], []).append(v)
+    for chain in _nearest_chains(problem):
+        assign = [0] * problem.num_ops
+        position, load, held, used = 0, 0, set(), 0
+        for ops in members.values():
+            while position < len(chain):
+                d = chain[position]
+                times = [problem.times[v][d] for v in ops]
+                extra = {key: nbytes for v in ops for key, nbytes in (holds[v] if holds else ()) if key not in held}
+                cap = problem.memory_cap(d)
+                if None not in times and load + sum(times) <= t and (cap is None or used + sum(extra.values()) <= cap):
+                    break
+                position, load, held, used = position + 1, 0, set(), 0
+            else:
+                break
+            for v in ops:
+                assign[v] = chain[position]
+            load += sum(problem.times[v][chain[position]] for v in ops)
+            held.update(extra)
+            used += sum(extra.values())
+        else:
+            yield assign
 
 
 def _chains(problem: PlacementProblem, seed: int):
