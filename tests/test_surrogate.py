@@ -83,7 +83,7 @@ def test_hypervolume_gain_is_the_exact_gain():
         assert gain == pytest.approx(expected, abs=1e-12)
 
 
-def test_the_same_configuration_measured_twice_is_never_told_apart(branchy_cnn, tmp_path):
+def test_the_same_configuration_measured_twice_is_never_told_apart(branchy_cnn, tmp_path, capsys):
     """Two 'configurations' that are the same model and settings, measured in interleaved rounds on the real
     device, are never called different (A B A B ...)."""
     device = open_device("local", cache=False)
@@ -96,3 +96,14 @@ def test_the_same_configuration_measured_twice_is_never_told_apart(branchy_cnn, 
     assert len(runs["a"]) == len(runs["b"]) == 9
     assert not told_apart(runs["a"], runs["b"])
     assert told_apart([1.0, 1.1, 1.05], [2.0, 2.1, 2.2]) and not told_apart([1.0], [2.0])
+    # As two points of a dump, --pick fastest names neither: it lists both and says why.
+    from solver import cli
+
+    dump = tmp_path / "dump.json"
+    solutions = [{"id": i, "time": float(np.median(r)), "memory": 1000, "runs": r} for i, r in enumerate(runs.values())]
+    dump.write_text(json.dumps({"mode": "name", "oplist": ["Conv2D"], "backends": ["cpu", "ruy"], "solutions": solutions}))
+    assert cli.main(["pareto", "--offline", str(dump), "--pick", "fastest", "--json", "--quiet"]) == 0
+    picked = json.loads(capsys.readouterr().out)
+    assert not picked["decided"] and sorted(c["id"] for c in picked["candidates"]) == [0, 1]
+    assert cli.main(["pareto", "--offline", str(dump), "--pick", "fastest", "--quiet"]) == 0
+    assert "cannot tell ids" in capsys.readouterr().out

@@ -152,7 +152,9 @@ def _print_pick(outcome, pick, as_json: bool) -> int:
 
     front = outcome.result.front
     chosen = front[pick_point(np.array([(e.time_ms, e.memory_kb) for e in front]).reshape(-1, 2), pick)]
-    tied = [chosen] + [e for e in front if e is not chosen and _meets(e, pick) and _tied(e, chosen, pick, told_apart)]
+    # Every valid point, not only the front's: noise may have put an equal point just behind the chosen one.
+    tied = [chosen] + [e for e in outcome.result.valid
+                       if e is not chosen and _meets(e, pick) and _tied(e, chosen, pick, told_apart)]  # fmt: skip
     space = outcome.result.space
     better = _better_in_dump(outcome, chosen, pick)
     if as_json:
@@ -199,8 +201,7 @@ def _tied(e, chosen, pick, told_apart) -> bool:
     """Whether ``e`` cannot be told from ``chosen`` in the objective picked: time by their runs when both have
     several (a dump's single figures are taken as they are), memory by its figure."""
     if pick.objective == "memory" or len(e.runs) < 2 or len(chosen.runs) < 2:
-        key = "memory_kb" if pick.objective == "memory" else "time_ms"
-        return getattr(e, key) == getattr(chosen, key)
+        return (e.time_ms, e.memory_kb) == (chosen.time_ms, chosen.memory_kb)
     return not told_apart(e.runs, chosen.runs)
 
 
