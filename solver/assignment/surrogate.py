@@ -211,7 +211,7 @@ def initial_size(budget: int, num_features: int) -> int:
 
 def batch_size(budget: int, parallel: int = 1) -> int:
     """Points per batch: about twenty refits over the budget, and at least one per device."""
-    return int(max(parallel, min(64, math.ceil(budget / 20))))
+    return int(max(parallel, math.ceil(budget / 20)))
 
 
 def all_points(space: SearchSpace) -> np.ndarray:
