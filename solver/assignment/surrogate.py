@@ -293,5 +293,8 @@ def surrogate_search(space: SearchSpace, evaluator, start: list[tuple[int, ...]]
         sd = np.stack([f.sd(pool_phi[nearest].astype(np.float64)) for f in fits], axis=1) / reference
         chosen = choose_batch(mean[nearest] - KAPPA * sd, mean[nearest], mean[nearest] - NEAR_KAPPA * sd, front,
                               min(size, evaluator.remaining))  # fmt: skip
-        evaluator.evaluate_batch([tuple(int(g) for g in pool_genes[nearest[i]]) for i in chosen])
+        batch = [tuple(int(g) for g in pool_genes[nearest[i]]) for i in chosen] or draw(size)
+        if not batch:
+            return
+        evaluator.evaluate_batch(batch)
 
