@@ -109,10 +109,16 @@ def main(argv: list[str] | None = None) -> int:
     output is flushed: CP-SAT's native threads, stopped but still being torn down, made the interpreter's own
     exit abort in C++ ("terminate called without an active exception") after the answer was printed.
     """
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, _on_signal)
-        signal.signal(signal.SIGTERM, _on_signal)
-    status = _main(sys.argv[1:] if argv is None else argv)
+    installed = threading.current_thread() is threading.main_thread()
+    if installed:
+        previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        status = _main(sys.argv[1:] if argv is None else argv)
+    finally:
+        if installed and argv is not None:
+            # Called in-process (tests, scripts): leave the caller's handlers as they were.
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     if _signalled and argv is None:
         for stream in (sys.stdout, sys.stderr):
             try:
