@@ -36,6 +36,9 @@ class Split:
 
 _START_ORDERS = 64  # priority orders plus random ones, each split exactly
 _ROUNDS = 8  # annealing rounds, each followed by an exact re-split of the resulting order
+# Ops times start orders: 64 up to 10,000 ops, fewer beyond (6 at 100,000: the random ones add little there
+# and each costs about a second), never fewer than the 5 deterministic ones and one random.
+_START_BUDGET = 640_000
 _MOVES_PER_ITERATION = 250  # annealing move attempts per unit of ``iterations``
 
 
@@ -287,7 +290,8 @@ def order_search(
     """Search topological orders for the partition with the least bottleneck; each order is split exactly.
 
     Start orders: the file order, priority orders (top level, longest path to a sink, both), a depth-first order,
-    and random ones (64 in all); each is split optimally by :func:`best_split`. Then 8 rounds of :func:`anneal`
+    and random ones (64 in all up to 10,000 ops, fewer beyond: 6 at 100,000); each is split optimally by
+    :func:`best_split`. Then up to 8 rounds of :func:`anneal`
     (moves of single ops across adjacent cuts), each from the next best start, each followed by an exact
     re-split of the order it leaves (:func:`resplit`). Stops early when the bottleneck reaches
     :func:`heuristics.dag.lower_bound` (then it is optimal), or when ``time_limit`` has passed (after the first
@@ -334,14 +338,15 @@ def order_search(
     floor = lower_bound(dag, num_parts)
     # The best _ROUNDS starts as (bottleneck, index, bounds, order): the annealing rounds start from them.
     kept: list[tuple[int, int, tuple[int, ...], list[int]]] = []
-    for i, order in enumerate(_start_orders(dag, rng, _START_ORDERS)):
+    starts = max(6, min(_START_ORDERS, _START_BUDGET // max(1, dag.n)))
+    for i, order in enumerate(_start_orders(dag, rng, starts)):
         split = best_split(dag.weight_array[order], num_parts)
         kept = sorted([*kept, (split.bottleneck, i, split.bounds, order)])[:_ROUNDS]
         if kept[0][0] <= floor or out_of_time():
             break
     bottleneck, _, bounds, order = kept[0]
     best = split_parts(order, bounds)
-    for round_ in range(_ROUNDS):
+    for round_ in range(min(_ROUNDS, starts)):
         if bottleneck <= floor or out_of_time():
             break
         # Each round anneals a different good start: diversity beat re-annealing the best on InceptionV3.

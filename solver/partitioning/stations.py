@@ -164,7 +164,8 @@ class _Search:
         """Fill the parts still empty; ``idle`` is the idle time still allowed, ``left`` the weight."""
         if left == 0:
             return True
-        if self.expired():
+        # Polled at every node too: on big graphs one node (its loads' enumeration) takes milliseconds.
+        if self.expired() or self._poll():
             return False
         forward, backward = self.sides
         used = forward.filled + backward.filled
@@ -201,9 +202,15 @@ class _Search:
         """Count one enumeration node; whether the search must give up (``stop`` polled at the first
         node and every 1024 after)."""
         self.nodes += 1
-        if self.nodes & 1023 == 1 and self.stop is not None and self.stop():
-            self.stopped = True
+        if self.nodes & 1023 == 1:
+            self._poll()
         return self.expired()
+
+    def _poll(self) -> bool:
+        """Ask ``stop`` whether to give up; remembered once it says so."""
+        if self.stop is not None and self.stop():
+            self.stopped = True
+        return self.stopped
 
     def _big_ops_bound(self) -> int:
         """LB2 of the unplaced ops: one part per op above C/2, one per two of exactly C/2."""
