@@ -92,7 +92,7 @@ _STATION_NODES = 100_000
 # cycle it would take gigabytes, and CP-SAT probes alone.
 _STATION_CYCLE_MAX = 2**24
 # Model building in Python is the cost on big graphs: about _BUILD_SECONDS per op and edge and _VARIABLE_COST
-# times that per variable y[v][b] (measured on 100,000 ops, with a margin). A probe whose model would take
+# times that per variable y[v][b] at first, then at the rate the last build took. A probe whose model would take
 # more than _BUILD_SHARE of its time is not built: on a graph too big for the time limit the answer stays the
 # heuristics', with the lower bound (ExactResult.notes says so).
 _BUILD_SECONDS = 3e-6
@@ -307,6 +307,7 @@ class _Search:
         self.unknown_above = -1  # largest C whose probe timed out
         self.station_attempts: dict[int, int] = {}  # cycle -> station-search restarts made
         self.unbuilt: tuple[int, int, float] | None = None  # (C, variables, seconds) of a model left unbuilt
+        self.build_rate = _BUILD_SECONDS  # seconds per unit of model size, as last measured
         if dag.n:
             self.lo = lower_bound(dag, num_parts)
 
@@ -322,8 +323,9 @@ class _Search:
         if self.unbuilt is None or self.status() == OPTIMAL:
             return []
         cycle, variables, seconds = self.unbuilt
-        return [f"the exact model at bottleneck {cycle} ({self.dag.n} ops, {len(self.dag.edges)} edges, {variables} "
-                f"variables) would not build in the {seconds:.1f} s left; that probe was skipped"]
+        size = f"{self.dag.n} ops, {len(self.dag.edges)} edges" + (f", {variables} variables" if variables else "")
+        return [f"the exact model at bottleneck {cycle} ({size}) would not build in the {seconds:.1f} s left; "
+                "that probe was skipped"]
 
     def status(self) -> str:
         if self.lo >= self.hi:
@@ -355,20 +357,25 @@ class _Search:
     def _probe(self, cycle: int, limit: float) -> bool:
         """Probe F(cycle) within ``limit`` seconds; False when its model would take too long to build."""
         self.probes += 1
+        deadline = time.monotonic() + limit
+        size = self.dag.n + len(self.dag.edges)
+        if self.build_rate * size > limit * _BUILD_SHARE:  # too big before any variable (nor its windows)
+            return self._unbuilt(cycle, None, limit)
         windows = station_windows(self.dag, self.k, cycle)
         if windows is None:
             self.lo = max(self.lo, cycle + 1)
             self._report()
             return True
-        deadline = time.monotonic() + limit
         variables = sum(late - early for early, late in zip(*windows))
-        if _BUILD_SECONDS * (self.dag.n + len(self.dag.edges) + _VARIABLE_COST * variables) > limit * _BUILD_SHARE:
-            self.unknown_above = max(self.unknown_above, cycle)
-            self.unbuilt = (cycle, variables, limit)
-            return False
+        size += _VARIABLE_COST * variables
+        if self.build_rate * size > (deadline - time.monotonic()) * _BUILD_SHARE:
+            return self._unbuilt(cycle, variables, limit)
+        began = time.monotonic()
         built = _FeasibilityModel(self.dag, self.k, cycle, windows, self.memory_cap)
         built.hint(self.incumbent)
         built.branch_station_by_station(self.dag.tail)
+        # The rate measured here (wall seconds: a crowded machine builds slower) prices the next model.
+        self.build_rate = (time.monotonic() - began) / size
         # A short CP-SAT run settles easy probes. Then CP-SAT, to find or refute a partition, runs
         # beside the station search, which finds tight packings that CP-SAT finds slowly; the first
         # to finish stops the other.
@@ -389,6 +396,12 @@ class _Search:
         else:
             self.unknown_above = max(self.unknown_above, cycle)
         return True
+
+    def _unbuilt(self, cycle: int, variables: int | None, limit: float) -> bool:
+        """Leave the probe of F(cycle) unbuilt: the model would not build in ``limit``; False."""
+        self.unknown_above = max(self.unknown_above, cycle)
+        self.unbuilt = (cycle, variables, limit)
+        return False
 
     def interruptible(self, step: Callable, *args) -> None:
         """Run a search step; Ctrl-C outside a solve (while building a model) also keeps the best so far."""
