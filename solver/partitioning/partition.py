@@ -39,8 +39,8 @@ _HEURISTIC_SHARE = {True: 0.3, False: 1.0}
 _TURN_SHARE = {"minmax": 1 / 3, "orders": 1.0}
 # Below this many seconds left the exact solver is not started (on a big graph its start alone takes longer).
 _EXACT_MIN_SECONDS = 0.5
-# Seconds kept per op and edge after the exact solver for the final check and the report (~2 s at 1M ops).
-_CHECK_SECONDS = 1.5e-6
+# Time kept after the exact solver for the final check and the part rows, in checks of a heuristic's answer.
+_CHECK_SHARE = 2.0
 
 
 @dataclass
@@ -51,6 +51,7 @@ class HeuristicRun:
     metrics: PartitionMetrics
     seconds: float
     stopped: bool = False  # it ran out of its share of the time limit and handed over what it had
+    check_seconds: float = 0.0  # how long checking its answer took (prices the final check under the limit)
 
     def to_json(self) -> dict:
         return {"bottleneck": self.metrics.bottleneck, "time": self.seconds, "stopped": self.stopped}
@@ -147,7 +148,7 @@ def partition(
     notes = list(problem.notes)
     notes += [f"{name} stopped at its share of the time limit ({run.seconds:.1f} s) with the best it had found"
               for name, run in found.items() if run.stopped]
-    left = _exact_time(settings, start, dag.n + len(dag.edges))
+    left = _exact_time(settings, start, max(run.check_seconds for run in found.values()))
     if settings.exact and left < _EXACT_MIN_SECONDS and settings.memory_cap is None:
         notes.append(f"exact solver not run: {left:.1f} s of the {settings.time_limit:g} s time limit were left after "
                      "the heuristics; the answer is the heuristic's, with the lower bound")
@@ -203,9 +204,10 @@ def partition(
     )
 
 
-def _exact_time(settings: PartitionSettings, start: float, size: int) -> float:
-    """What is left of the time limit for the exact solver, less the time the final check and report take."""
-    return max(0.0, settings.time_limit - (time.monotonic() - start) - _CHECK_SECONDS * size)
+def _exact_time(settings: PartitionSettings, start: float, check: float) -> float:
+    """What is left of the time limit for the exact solver, less the final check and report (``_CHECK_SHARE``
+    times what checking a heuristic's answer took: the same work, on this machine under its present load)."""
+    return max(0.0, settings.time_limit - (time.monotonic() - start) - _CHECK_SHARE * check)
 
 
 def part_rows(problem: PartitionProblem, parts: list[int], metrics: PartitionMetrics) -> list[PartRow]:
@@ -248,7 +250,9 @@ def _run_heuristics(problem: PartitionProblem, settings: PartitionSettings, star
         limit = max(0.0, end - began) * _TURN_SHARE[name]
         parts = run(limit)
         seconds = time.monotonic() - began
-        found[name] = HeuristicRun(parts, check_partition(dag, parts, k), seconds, stopped=seconds >= limit)
+        checked = time.monotonic()
+        metrics = check_partition(dag, parts, k)
+        found[name] = HeuristicRun(parts, metrics, seconds, seconds >= limit, time.monotonic() - checked)
     return found
 
 
