@@ -73,8 +73,11 @@ def main() -> None:
     print(f"{'total':<10} {sum(runs.values()):>6} {sum(failed.values()):>7}    baseline: {BASELINE}")
     if broken_by:
         print("\npromises broken: " + ", ".join(f"{p} {n}" for p, n in broken_by.most_common()))
+        examples: dict[str, list[str]] = {}  # one case often breaks several promises: show it once
         for promise, example in first.items():
-            print(f"\nfirst '{promise}':\n{example}")
+            examples.setdefault(example, []).append(promise)
+        for example, promises in examples.items():
+            print(f"\nfirst to break {', '.join(promises)}:\n{example}")
 
 
 if __name__ == "__main__":
