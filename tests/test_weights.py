@@ -65,3 +65,12 @@ def test_partition_takes_weights(branchy_cnn, model, tmp_path, capsys):
     assert totals == {"min": 10 * model.num_ops, "median": 30 * model.num_ops, "p90": 46 * model.num_ops}
     assert cli.main(["partition", str(branchy_cnn), str(trace), "-k", "2", "--weights", "best"]) == 2
     assert "--weights: unknown weight estimator 'best'" in capsys.readouterr().err
+
+
+def test_a_duration_longer_than_a_day_is_refused_naming_the_trace(model, tmp_path):
+    events = chrome_events(model, [[10.0] * model.num_ops])
+    events[1]["ts"] = str(-(2**63))  # the begin of op 0 (events[0] begins the subgraph): it "lasts" 2^63 us
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"traceEvents": events}))
+    with pytest.raises(TraceError, match=r"t\.json: event \d+ \('@0 .*more than a day"):
+        read_trace(path)

@@ -44,6 +44,8 @@ _SUBGRAPH_IN_TID = re.compile(r"\$(\d+)\s+subg")
 _NOT_OPS = ("Permute",)  # runtime copies between backends, not model ops
 _NOT_OP_TYPES = ("subg", "Graph")  # whole-subgraph events
 _SHOWN = 5  # offenders named in an error message
+# No op runs for a day: a longer "duration" is a broken or hostile trace, and would overflow integer weights.
+MAX_OP_US = 86_400e6
 
 
 @dataclass
@@ -139,8 +141,9 @@ def _read_chrome(path: Path, events: list) -> OpTimes:
             if not open_events[key]:
                 raise TraceError(f"{path}: event {i} ends {name!r}, which never began")
             dur = ts - open_events[key].pop()
-        if dur < 0:
-            raise TraceError(f"{path}: event {i} ({name!r}) has a negative duration")
+        if not 0 <= dur <= MAX_OP_US:
+            what = "a negative duration" if dur < 0 else f"a duration of {dur:.3g} us, more than a day"
+            raise TraceError(f"{path}: event {i} ({name!r}) has {what}")
         _add_run(times, match, dur, tid.rsplit(",", 1)[-1].strip())
     unclosed = [key[2] for key, starts in open_events.items() if starts]
     if unclosed:
@@ -207,8 +210,9 @@ def _read_aggregate(path: Path, execution: object) -> OpTimes:
                 avg = _finite(stats["Avg_Time"])
             except (KeyError, TypeError, ValueError) as err:
                 raise TraceError(f"{path}: {name!r} has no finite numeric Avg_Time") from err
-            if avg < 0:
-                raise TraceError(f"{path}: {name!r} has a negative Avg_Time")
+            if not 0 <= avg <= MAX_OP_US:
+                what = "a negative Avg_Time" if avg < 0 else f"an Avg_Time of {avg:.3g} us, more than a day"
+                raise TraceError(f"{path}: {name!r} has {what}")
             op = int(match[2])
             times.samples[op].append(avg)
             times.types[op] = match[3]
