@@ -371,9 +371,14 @@ class _Search:
         if self.build_rate * size > (deadline - time.monotonic()) * _BUILD_SHARE:
             return self._unbuilt(cycle, variables, limit)
         began = time.monotonic()
-        built = _FeasibilityModel(self.dag, self.k, cycle, windows, self.memory_cap)
-        built.hint(self.incumbent)
-        built.branch_station_by_station(self.dag.tail)
+        try:
+            built = _FeasibilityModel(self.dag, self.k, cycle, windows, self.memory_cap,
+                                      deadline=began + limit * _BUILD_SHARE)
+            built.hint(self.incumbent)
+            built.branch_station_by_station(self.dag.tail)
+        except _BuildTimeout:
+            self.build_rate = max(self.build_rate, 2 * (time.monotonic() - began) / size)  # at least twice as slow
+            return self._unbuilt(cycle, variables, limit)
         # The rate measured here (wall seconds: a crowded machine builds slower) prices the next model.
         self.build_rate = (time.monotonic() - began) / size
         # A short CP-SAT run settles easy probes. Then CP-SAT, to find or refute a partition, runs
@@ -487,24 +492,35 @@ class _Search:
             self.on_progress(self.hi, min(self.lo, self.hi), time.monotonic() - self.start)
 
 
+class _BuildTimeout(Exception):
+    """A model's build passed its deadline (the probe is then left unbuilt)."""
+
+
 class _FeasibilityModel:
     """The CP-SAT model F(C) of the module docstring, plus the secondary objectives on demand."""
 
-    def __init__(self, dag: Dag, num_parts: int, cycle: int, windows, memory_cap: int | None):
+    def __init__(self, dag: Dag, num_parts: int, cycle: int, windows, memory_cap: int | None,
+                 deadline: float = math.inf):
+        """Build F(cycle); past ``deadline`` (checked every few thousand ops or edges) raise _BuildTimeout."""
         self.dag, self.k = dag, num_parts
         self.early, self.late = windows
+        self.deadline = deadline
         self.model = cp_model.CpModel()
         # y[v][b] <=> p(v) <= b, only inside v's window; constants outside it (see _y).
-        self.y = [
-            {b: self.model.new_bool_var(f"y[{v}][{b}]") for b in range(self.early[v], self.late[v])}
-            for v in range(dag.n)
-        ]
+        self.y = []
+        for v in range(dag.n):
+            self._in_time(v)
+            self.y.append({b: self.model.new_bool_var(f"y[{v}][{b}]") for b in range(self.early[v], self.late[v])})
         self._order()
         self._precedence()
         self._loads(cycle)
         self._no_empty_parts()
         if memory_cap is not None:
             self._memory(memory_cap)
+
+    def _in_time(self, i: int) -> None:
+        if i & 4095 == 0 and time.monotonic() > self.deadline:
+            raise _BuildTimeout
 
     def _add(self, constraint) -> None:
         """Add a linear constraint; one whose terms are all constant is checked here instead."""
@@ -530,14 +546,16 @@ class _FeasibilityModel:
 
     def _order(self) -> None:
         # p(v) <= b-1 implies p(v) <= b.
-        for row in self.y:
+        for v, row in enumerate(self.y):
+            self._in_time(v)
             bs = sorted(row)
             for a, b in zip(bs, bs[1:]):
                 self.model.add_implication(row[a], row[b])
 
     def _precedence(self) -> None:
         # p(u) <= p(v): whenever v sits in the first b+1 parts, u does too.
-        for u, v in self.dag.edges:
+        for e, (u, v) in enumerate(self.dag.edges):
+            self._in_time(e)
             for b in range(self.early[v], self.late[u]):
                 yu, yv = self._y(u, b), self._y(v, b)
                 if isinstance(yu, int) or isinstance(yv, int):
@@ -618,8 +636,11 @@ class _FeasibilityModel:
 
     def branch_station_by_station(self, priority: Sequence[int]) -> None:
         """Search order for the fixed-search worker: fill part 0 first, ops of high priority first."""
-        order = sorted(range(self.dag.n), key=lambda v: -priority[v])
-        variables = [self.y[v][b] for b in range(self.k) for v in order if b in self.y[v]]
+        by_station: list[list[cp_model.IntVar]] = [[] for _ in range(self.k)]
+        for v in sorted(range(self.dag.n), key=lambda v: -priority[v]):
+            for b, var in self.y[v].items():
+                by_station[b].append(var)
+        variables = [var for station in by_station for var in station]
         self.model.add_decision_strategy(variables, cp_model.CHOOSE_FIRST, cp_model.SELECT_MAX_VALUE)
 
     def hint(self, parts: Sequence[int] | None) -> None:
@@ -630,6 +651,7 @@ class _FeasibilityModel:
         rank = {p: i for i, p in enumerate(sorted(set(parts)))}
         parts = [rank[p] for p in parts]
         for v, row in enumerate(self.y):
+            self._in_time(v)
             for b, var in row.items():
                 self.model.add_hint(var, parts[v] <= b)
 
