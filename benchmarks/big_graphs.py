@@ -12,8 +12,9 @@ process, and the table gives its wall time, the time the command reports for its
 graph's checks to the checked answer, the span the limit covers), the child's CPU time (far below the wall time
 on a crowded machine), its peak memory (``ru_maxrss``), status, bottleneck,
 proven bound and gap, and whether the partition map it wrote passes the independent checker
-(``solver.partitioning.metrics.check_partition``, run here on the graph read back). Target (issue 16): wall
-time within the limit plus start-up, every answer valid. The machine's load average is printed before and
+(``solver.partitioning.metrics.check_partition``, run here on the graph read back). Target (issue 16): the
+solve time within the limit plus a few percent (5%), start-up (wall minus solve time: imports, reading the
+graph, writing the map) shown apart, every answer valid. The machine's load average is printed before and
 after (the machines are shared: compare rows of one run, not runs).
 
     python -m benchmarks.big_graphs [--quick] [--sizes 10000,100000,1000000] [--parts 8,16,64]
@@ -35,7 +36,7 @@ import numpy as np
 
 from benchmarks.transformer import BLOCK, BLOCK_EDGES
 
-START_UP = 5.0  # seconds allowed above the limit for start-up (imports, reading and writing the graph)
+TOLERANCE = 0.05  # the command's solve time may pass the limit by this fraction (issue 16: "a few percent")
 
 
 def transformer_doc(num_ops: int, seed: int = 0) -> dict:
@@ -151,9 +152,11 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         directory = args.dir or Path(scratch)
         directory.mkdir(parents=True, exist_ok=True)
-        print(f"load average before: {load_average()} (2 cores; shared machine)  target: wall <= "
-              f"{limit:g} s + {START_UP:g} s start-up, every answer valid")
-        print(f"{'graph':<20} {'K':>3} {'wall s':>7} {'solve s':>7} {'cpu s':>6} {'peak MB':>8} {'status':<9} {'bottleneck':>12} "
+        print(f"load average before: {load_average()} (2 cores; shared machine)  target: solve <= {limit:g} s "
+              f"+ {100 * TOLERANCE:g}%, every answer valid; start-up (wall - solve: imports, reading the graph, "
+              "writing the map) shown apart")
+        print(f"{'graph':<20} {'K':>3} {'wall s':>7} {'solve s':>7} {'start-up':>8} {'cpu s':>6} {'peak MB':>8} "
+              f"{'status':<9} {'bottleneck':>12} "
               f"{'bound':>12} {'gap %':>7} {'valid':<5} {'target':<6} notes")
         for family in args.families.split(","):
             for size in sizes:
@@ -167,10 +170,11 @@ def main(argv: list[str] | None = None) -> None:
                     if graph is None and run["code"] == 0:
                         graph = read_graph_json(path)
                     valid = check_answer(graph, out, k) if run["code"] == 0 else "NO"
-                    met = run["code"] == 0 and valid == "yes" and run["wall"] <= limit + START_UP
+                    solve = report.get("time", float("nan"))
+                    met = run["code"] == 0 and valid == "yes" and solve <= limit * (1 + TOLERANCE)
                     notes = run["error"] or "; ".join(n for n in report.get("notes", []) if "skipped" in n
                                                       or "stopped" in n or "scaled" in n or "divided" in n)
-                    print(f"{path.stem:<20} {k:>3} {run['wall']:>7.1f} {report.get('time', float('nan')):>7.1f} "
+                    print(f"{path.stem:<20} {k:>3} {run['wall']:>7.1f} {solve:>7.1f} {run['wall'] - solve:>8.1f} "
                           f"{run['cpu']:>6.1f} {run['rss']:>8.0f} "
                           f"{report.get('status', 'exit ' + str(run['code'])):<9} {report.get('bottleneck', ''):>12} "
                           f"{report.get('bound', ''):>12} {100 * report.get('gap', float('nan')):>7.3f} "
