@@ -13,7 +13,9 @@ import pytest
 from devices import open_device
 from devices.stats import summarize
 from solver.commands import partition as partition_command
-from solver.deploy.calibrate import CalibrationRound, CalibrationSettings, calibrate, corrected_weights
+from solver.deploy.calibrate import (
+    CalibrationRound, CalibrationSettings, calibrate, corrected_weights, median_uncertainty,
+)
 from solver.errors import UsageError
 from solver.io.tflite import read_model
 from tests.traces import write_chrome_trace
@@ -31,14 +33,16 @@ def test_correction_matches_the_measurement_up_to_its_noise():
     weights = [100, 300, 50, 50, 400]
     parts = [0, 0, 1, 1, 1]
     # Part 0: 400 us predicted, 800 measured without spread: fully corrected. Part 1: 500 predicted,
-    # 550 measured with an IQR of 100 (18%): within the noise, left alone.
+    # 550 measured with an IQR of 100: two standard errors of that median are 19%, more than the 10% off.
     measured = _round(parts, weights, [[800, 800, 800], [450, 550, 650]])
     after = corrected_weights(weights, measured)
     assert after[:2] == [200, 600]
     assert after[2:] == weights[2:]
     slower = _round(parts, weights, [[400] * 3, [900, 1000, 1100]])  # part 1 twice as slow, IQR 10%
     after = corrected_weights(weights, slower)
-    factor = math.exp(math.log(2) - 0.1)
+    uncertainty = 2 * math.sqrt(math.pi / 2) * (100 / 1.349 / 1000) / math.sqrt(3)
+    assert median_uncertainty(slower.measured[1]) == pytest.approx(uncertainty)
+    factor = math.exp(math.log(2) - uncertainty)
     assert after[2:] == [round(w * factor) for w in weights[2:]]
 
 

@@ -10,20 +10,21 @@ corrects the op weights until the prediction holds and the measured bottleneck s
    the trace was measured with, the parts interleaved over passes (A B A B) so that a change of load hits all
    alike; a part's time is the median of its timed runs, its spread their IQR;
 3. compare each part's measured time ``M_k`` with its predicted time ``P_k`` (the sum of its ops' weights);
-4. correct the weights of the ops of part k by the factor ``exp(shrink(log(M_k / P_k), s_k))``, where ``s_k``
-   is the relative spread of the part's measurement (IQR / median) and ``shrink(x, s) = sign(x) max(0, |x| - s)``;
+4. correct the weights of the ops of part k by the factor ``exp(shrink(log(M_k / P_k), u_k))``, where
+   ``shrink(x, u) = sign(x) max(0, |x| - u)`` and ``u_k`` is the uncertainty of the part's median: two standard
+   errors, ``2 sqrt(pi / 2) r_k / sqrt(n_k)``, with ``r_k`` the robust CV of its n_k runs (IQR / 1.349 / median);
 5. re-solve with the corrected weights (the caller's ``solve``), and repeat.
 
 Why this rule: a per-part ratio is the only attribution the measurement supports (we time parts, not the ops
 inside them), and it spreads the part's discrepancy over its ops in proportion to their weight, which is where
 cache and thread effects scale. The correction is applied in log space, so a part twice too slow and a part
 twice too fast are corrected by the same amount, and it is damped by the measurement's own noise: the part of
-a discrepancy that lies within the spread of the runs is not applied, so the loop never chases noise (on a
-quiet device it corrects almost fully, on a busy one only what stands out). An op that moves to another part
+a discrepancy that the median of the runs cannot vouch for is not applied, so the loop never chases noise (on
+a quiet device it corrects almost fully, on a busy one only what stands out beyond the median's uncertainty). An op that moves to another part
 keeps the factor it has learned, the one evidence about it there is, and is corrected again with its new part.
 
 Stopping: after at least two rounds (the second checks the corrected prediction), when a round's measured
-bottleneck is not lower than the best so far by more than the spread of both measurements, when the re-solve
+bottleneck is not lower than the best so far by more than the uncertainty of either median, when the re-solve
 returns a partition already measured, or after ``max_rounds``. The answer is the round with the lowest measured
 bottleneck (an earlier round wins ties within the noise).
 """
@@ -43,6 +44,7 @@ from solver.deploy.split import split_model
 from solver.errors import UsageError
 
 MIN_ROUNDS = 2  # the second round checks the corrected prediction
+MEDIAN_ERRORS = 2  # a correction must stand out by this many standard errors of the part's median
 
 
 @dataclass(frozen=True)
@@ -222,7 +224,7 @@ def measure_parts(model_path: str | Path, parts: list[int], weights: list[int], 
 
 
 def corrected_weights(weights: Sequence[int], measured: CalibrationRound) -> list[int]:
-    """Each op's weight times its part's factor, ``exp(shrink(log(M / P), IQR / M))`` (module doc).
+    """Each op's weight times its part's factor, ``exp(shrink(log(M / P), u))`` (module doc).
 
     A part predicted to take no time shares its measured time equally among its ops.
     """
@@ -234,14 +236,21 @@ def corrected_weights(weights: Sequence[int], measured: CalibrationRound) -> lis
                 out[v] = int(round(summary.median / len(ops)))
             continue
         ratio = math.log(max(summary.median, 1e-9) / predicted)
-        noise = summary.iqr / summary.median if summary.median > 0 else 0.0
-        factor = math.exp(math.copysign(max(0.0, abs(ratio) - noise), ratio))
+        factor = math.exp(math.copysign(max(0.0, abs(ratio) - median_uncertainty(summary)), ratio))
         for v in ops:
             out[v] = int(round(weights[v] * factor))
     return out
 
 
+def median_uncertainty(summary: Summary) -> float:
+    """Two standard errors of the median, relative to it: ``2 sqrt(pi / 2) robust_cv / sqrt(n)`` (normal runs)."""
+    if summary.n == 0 or not math.isfinite(summary.robust_cv):
+        return math.inf
+    return MEDIAN_ERRORS * math.sqrt(math.pi / 2) * summary.robust_cv / math.sqrt(summary.n)
+
+
 def _improves(candidate: CalibrationRound, best: CalibrationRound) -> bool:
-    """A lower measured bottleneck than ``best``'s by more than the spread of both measurements."""
-    noise = max(candidate.bottleneck_spread_us, best.bottleneck_spread_us)
+    """A lower measured bottleneck than ``best``'s by more than the uncertainty of either median."""
+    noise = max(r.measured_bottleneck_us * median_uncertainty(r.measured[r.measured_us.index(r.measured_bottleneck_us)])
+                for r in (candidate, best))
     return candidate.measured_bottleneck_us < best.measured_bottleneck_us - noise
