@@ -20,8 +20,7 @@ from tests import tfmodels
 @pytest.fixture(scope="module")
 def keras_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("keras") / "branchy.keras"
-    tfmodels.branchy_cnn().save(path)
-    return path
+    return tfmodels.write_keras("branchy_cnn", path)
 
 
 def test_layer_graph_has_one_op_per_layer_with_its_tensors_and_weights(keras_file):

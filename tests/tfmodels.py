@@ -1,11 +1,15 @@
-"""Small real models for the tests, built with Keras and converted to .tflite.
+"""Small real models for the tests, built with Keras and converted to .tflite or saved as .keras.
 
-TensorFlow is imported only inside these functions (it is in the ``test`` extra, not a core
-dependency). Weights are random with a fixed seed; nothing is downloaded.
+TensorFlow runs only in a child process (``python -m tests.tfmodels KIND NAME PATH``): it is in the ``test``
+extra, not a core dependency, and a CP-SAT solve in a process that has imported it can crash (a segmentation
+fault seen here). Weights are random with a fixed seed; nothing is downloaded.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,12 +78,34 @@ BUILDERS: dict[str, Callable] = {
 
 
 def write_tflite(name: str, path: Path) -> Path:
-    """Build model ``name`` and write it as a float32 .tflite file."""
-    keras = _keras()
+    """Build model ``name`` and write it as a float32 .tflite file (in a child process)."""
+    return _in_child("tflite", name, path)
+
+
+def write_keras(name: str, path: Path) -> Path:
+    """Build model ``name`` and save it as a Keras file (in a child process)."""
+    return _in_child("keras", name, path)
+
+
+def _in_child(kind: str, name: str, path: Path) -> Path:
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-m", "tests.tfmodels", kind, name, str(path)], cwd=root,
+                          capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"building {name} as {kind} failed: {done.stderr.strip()[-2000:]}")
+    return path
+
+
+def _build(kind: str, name: str, path: Path) -> None:
+    """In the child: build and write."""
+    model = BUILDERS[name]()
+    if kind == "keras":
+        model.save(path)
+        return
     import tensorflow as tf
 
-    model = BUILDERS[name]()
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    path.write_bytes(converter.convert())
-    del keras
-    return path
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+
+
+if __name__ == "__main__":
+    _build(sys.argv[1], sys.argv[2], Path(sys.argv[3]))
