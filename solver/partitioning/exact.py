@@ -67,7 +67,7 @@ import networkx as nx
 import numpy as np
 from ortools.sat.python import cp_model
 
-from heuristics.dag import Dag, check_num_parts, lower_bound, station_windows
+from heuristics.dag import WINDOW_OPS, Dag, check_num_parts, lower_bound, station_windows
 from solver.errors import CheckError, InfeasibleError, UsageError
 from solver.partitioning.cpsat import default_workers, make_solver, solve_in_thread
 from solver.partitioning.metrics import PartitionMetrics, check_partition
@@ -359,7 +359,8 @@ class _Search:
         self.probes += 1
         deadline = time.monotonic() + limit
         size = self.dag.n + len(self.dag.edges)
-        if self.build_rate * size > limit * _BUILD_SHARE:  # too big before any variable (nor its windows)
+        # Too big before any variable; or its station windows alone (closures, see heuristics.dag) would take longer.
+        if self.build_rate * size > limit * _BUILD_SHARE or self.dag.n > WINDOW_OPS:
             return self._unbuilt(cycle, None, limit)
         windows = station_windows(self.dag, self.k, cycle)
         if windows is None:
