@@ -177,7 +177,10 @@ def test_cli_split_writes_verified_parts(capsys, model, trace, tmp_path):
     assert solve(str(model), str(trace), "-k", "3", "--exact", "--workers", "1", "--split", str(out)) == 0
     printed = capsys.readouterr().out
     assert "wrote 3 part models" in printed and "the parts compute the model's outputs" in printed
-    assert sorted(p.name for p in out.glob("*.tflite")) == [f"branchy_cnn.0000{i}_cpu.tflite" for i in (1, 2, 3)]
+    parts = [f"branchy_cnn.0000{i}_cpu.tflite" for i in (1, 2, 3)]
+    # Beside the parts, the source model that conn.json and conn.ini name, copied into the directory.
+    assert sorted(p.name for p in out.glob("*.tflite")) == sorted([*parts, model.name])
+    assert (out / model.name).read_bytes() == model.read_bytes()
     assert (out / "metadata" / "MANIFEST").is_file() and (out / "branchy_cnn.conn.json").is_file()
 
 

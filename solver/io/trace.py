@@ -133,7 +133,7 @@ def _read_chrome(path: Path, events: list) -> OpTimes:
             dur = _finite(event["dur"]) if phase == "X" else None
         except (KeyError, TypeError, ValueError) as err:
             raise TraceError(f"{path}: event {i} ({name!r}) has no finite numeric ts/dur") from err
-        key = (event.get("pid"), tid, name)
+        key = (str(event.get("pid", "")), tid, name)  # ids as text: a hostile {} or [] is no key
         if phase == "B":
             open_events[key].append(ts)
             continue

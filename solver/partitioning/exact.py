@@ -218,7 +218,8 @@ def solve_exact(
     search = _Search(scaled, num_parts, memory_cap, workers, start, on_progress)
     incumbent = _starting_partition(scaled, num_parts, hint, memory_cap)
     if incumbent is not None:
-        search.accept(incumbent, from_solver=False)
+        # Its first progress line may meet a Ctrl-C; the incumbent is kept all the same.
+        search.interruptible(search.accept, incumbent, False)
     main_deadline = deadline - _SECONDARY_SHARE * len(secondary) * max(0.0, time_limit)
     search.interruptible(search.bisect, main_deadline if search.incumbent is not None else deadline)
     if search.incumbent is None:
