@@ -43,7 +43,9 @@ def test_sigterm_during_compare_stops_after_the_k_it_was_solving(tmp_path):
     graph = slow_graph(tmp_path / "slow.json")
     command = [sys.executable, "-m", "solver", "compare", graph, "-k", "37,38,39", "--time-limit", "120", "--json"]
     solve = subprocess.Popen(list(map(str, command)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(8)  # past start-up and the heuristics: the exact solver of K = 37 is running
+    # The first progress line of K = 37's exact solve: past start-up and the heuristics, however loaded the machine.
+    first = solve.stderr.readline()
+    assert "K=37 exact solve" in first, first
     solve.send_signal(signal.SIGTERM)
     out, err = solve.communicate(timeout=60)
     assert solve.returncode == 0, err
