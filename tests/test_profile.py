@@ -52,6 +52,19 @@ def test_profile_of_an_invalid_configuration_writes_nothing(device, branchy_cnn,
     assert not out.exists()
 
 
+def test_profile_takes_tflite_op_type_names_as_onert_does_its_own(branchy_cnn, tmp_path, capsys, monkeypatch):
+    # onert ignores OP_BACKEND_FULLY_CONNECTED silently: the name must reach it as FullyConnected.
+    from solver import cli
+
+    monkeypatch.setenv("NNPART_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "p.chrome.json"
+    assert cli.main(["profile", str(branchy_cnn), "--runs", "2", "--out", str(out), "--op-type", "FULLY_CONNECTED=ruy",
+                     "--json"]) == 0  # fmt: skip
+    ops = json.loads(capsys.readouterr().out)["ops"]
+    assert {o["backend"] for o in ops if o["type"] == "FULLY_CONNECTED"} == {"ruy"}
+    assert {o["backend"] for o in ops if o["type"] != "FULLY_CONNECTED"} == {"cpu"}
+
+
 def test_profile_command(branchy_cnn, tmp_path, capsys, monkeypatch):
     from solver import cli
 

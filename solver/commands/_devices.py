@@ -7,6 +7,7 @@ from pathlib import Path
 
 from devices.base import BackendConfig, Device
 from solver.errors import UsageError
+from solver.io.optypes import ONERT_TYPES
 
 
 def add_device_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,7 +60,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
                        help="backends to load; the first runs every op not assigned otherwise (default cpu)")
     group.add_argument("--op-type", action="append", default=[], metavar="TYPE=BACKEND",
                        help="run every op of an onert op type on a backend (OP_BACKEND_<TYPE>), e.g. Conv2D=ruy; "
-                            "repeatable")  # fmt: skip
+                            "a TFLite name (CONV_2D) is turned into onert's; repeatable")  # fmt: skip
     group.add_argument("--op-map", default="", metavar="I=B;...",
                        help="run single ops (by TFLite operator index) on backends (OP_BACKEND_MAP), e.g. '0=ruy;5=ruy'")
     group.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
@@ -87,7 +88,8 @@ def split_backends(text: str) -> tuple[str, ...]:
 def config_from_args(args: argparse.Namespace) -> BackendConfig:
     """The configuration the options describe; every backend used is loaded."""
     backends = list(split_backends(args.backends))
-    op_types = _pairs(args.op_type, "--op-type")
+    # onert configures backends per IR op type (OP_BACKEND_Conv2D) and silently ignores a TFLite name (CONV_2D).
+    op_types = [(ONERT_TYPES.get(name, name), backend) for name, backend in _pairs(args.op_type, "--op-type")]
     op_indices = []
     for index, backend in _pairs([w for w in args.op_map.split(";") if w.strip()], "--op-map entry"):
         if not index.isdigit():
