@@ -1,0 +1,170 @@
+"""Seed 002's experiment: its method against our proven optimum on its networks of edge nodes.
+
+Seed 002's four Keras models (built with ``weights=None``), networks of 5 to 50 nodes placed uniformly in
+[1, 150]^2 with its bandwidth law ``log2(1 + 283230 / d^2)`` Mbit/s and no latency, every node holding 64,
+128 or 256 MB, several seeded networks each. Two objectives, both in our model (real tensor bytes over the
+links; memory as docs/platform-format.md counts it):
+
+- ``transfer``: seed 002's own, the worst link's transfer time (op times set to 0);
+- ``ours``: the throughput bottleneck, the worst of compute (the layers' measured times) and transfer.
+
+Per instance, seed 002's answer (``solver.placement.seed002``) and the exact CP-SAT answer warm-started by
+our greedy. Seed 002's answer is *valid* when it fits every node in our memory model; its ratio is taken to
+our answer only when that is proven OPTIMAL. Where the seed raises ("only one partition" when the whole
+model fits a node; "can't partition"), the row counts it. Printed per model, node count and capacity, then
+the totals: statuses, solve times (median, max) and the seed's ratios (mean, worst).
+
+    python -m benchmarks.seed002 [--networks 50] [--nodes 5,10,15,20,50] [--caps 64,128,256]
+                                 [--models resnet50,...] [--time-limit 60] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from devices.cache import default_cache_dir
+from solver.data import TRACE_RUNS
+from solver.deploy.keras_timing import cached_layer_times
+from solver.errors import CheckError
+from solver.io.keras import read_keras, read_layer_times
+from solver.io.platform import read_platform
+from solver.models.zoo import KERAS_APPLICATIONS, keras_path
+from solver.partitioning.problem import PartitionProblem
+from solver.placement.bounds import lower_bound
+from solver.placement.exact import OPTIMAL, solve_placement
+from solver.placement.greedy import greedy_placement
+from solver.placement.metrics import evaluate
+from solver.placement.problem import PlacementProblem, placement_problem
+from solver.placement.seed002 import Seed002Error, seed002
+
+MB = 2**20
+
+
+@dataclasses.dataclass
+class Row:
+    model: str
+    nodes: int
+    cap_mb: int
+    objective: str
+    status: str  # of our answer
+    time: float
+    ours: int  # our value, us
+    seed: str  # "ok", "invalid" (overflows our memory model), or why it raised
+    ratio: float | None  # seed's value / our proven optimum
+
+
+def network(nodes: int, cap_mb: int, seed: int, directory: Path) -> Path:
+    """Seed 002's random network as a platform file."""
+    positions = np.random.default_rng(seed).random((nodes, 2)) * 149 + 1
+    doc = {"devices": [{"name": f"n{i}", "memory": cap_mb * MB, "pos": [float(x), float(y)]}
+                       for i, (x, y) in enumerate(positions)],
+           "bandwidth_law": "seed002"}  # fmt: skip
+    path = directory / f"net-{nodes}-{cap_mb}-{seed}.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def solve_instance(problem: PlacementProblem, args) -> tuple[str, int, float, list[int]]:
+    """Our exact answer: status, value, solve time (greedy, bound and CP-SAT) and the placement."""
+    import time
+
+    start = time.monotonic()
+    hint = greedy_placement(problem, "throughput")
+    value = evaluate(problem, hint).throughput if hint is not None else None
+    lower = lower_bound(problem, "throughput", value) if value is not None else 0
+    solved = solve_placement(problem, "throughput", hint=hint, time_limit=args.time_limit, workers=args.workers,
+                             lower=lower)  # fmt: skip
+    return solved.status, solved.value, time.monotonic() - start, solved.assign
+
+
+def seed_value(problem: PlacementProblem) -> tuple[str, int | None]:
+    try:
+        answer = seed002(problem)
+    except Seed002Error as err:
+        return ("only one part" if "only one" in str(err) else "no path"), None
+    try:
+        return "ok", evaluate(problem, answer.assign).throughput
+    except CheckError:
+        return "invalid", evaluate(problem, answer.assign, memory=False).throughput
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--networks", type=int, default=50)
+    parser.add_argument("--nodes", default="5,10,15,20,50")
+    parser.add_argument("--caps", default="64,128,256")
+    parser.add_argument("--models", default=",".join(KERAS_APPLICATIONS))
+    parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    nodes = [int(n) for n in args.nodes.split(",")]
+    caps = [int(c) for c in args.caps.split(",")]
+    rows: list[Row] = []
+    print(f"{'model':<20} {'nodes':>5} {'MB':>4} {'objective':<9} {'optimal':>8} {'median s':>8} {'max s':>6} "
+          f"{'seed ok/invalid/raises':>22} {'seed/opt mean':>13} {'worst':>6}")  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models.split(","):
+            path = keras_path(name)
+            graph = read_keras(path)
+            times, _ = cached_layer_times(path, default_cache_dir(), TRACE_RUNS)
+            read_layer_times(times, graph)
+            base = PartitionProblem(graph, name, path)
+            for count in nodes:
+                for cap in caps:
+                    for objective in ("transfer", "ours"):
+                        batch = []
+                        for seed in range(args.networks):
+                            problem = placement_problem(base, read_platform(network(count, cap, seed, Path(tmp))))
+                            if objective == "transfer":
+                                problem = dataclasses.replace(
+                                    problem, times=[[0 if t is not None else None for t in r] for r in problem.times])
+                            status, value, seconds, _ = solve_instance(problem, args)
+                            how, seeds = seed_value(problem)
+                            ratio = seeds / value if how == "ok" and status == OPTIMAL and value else None
+                            batch.append(Row(name, count, cap, objective, status, seconds, value, how, ratio))
+                        rows += batch
+                        print(_line(batch), flush=True)
+    print()
+    _totals(rows)
+
+
+def _line(batch: list[Row]) -> str:
+    first = batch[0]
+    optimal = sum(r.status == OPTIMAL for r in batch)
+    times = [r.time for r in batch]
+    seeds = [r.seed for r in batch]
+    ratios = [r.ratio for r in batch if r.ratio is not None]
+    ok, invalid = seeds.count("ok"), seeds.count("invalid")
+    raised = len(seeds) - ok - invalid
+    mean = f"{statistics.fmean(ratios):.3f}" if ratios else "-"
+    worst = f"{max(ratios):.3f}" if ratios else "-"
+    return (f"{first.model:<20} {first.nodes:>5} {first.cap_mb:>4} {first.objective:<9} "
+            f"{optimal:>4}/{len(batch):<3} {statistics.median(times):>8.2f} {max(times):>6.1f} "
+            f"{f'{ok}/{invalid}/{raised}':>22} {mean:>13} {worst:>6}")  # fmt: skip
+
+
+def _totals(rows: list[Row]) -> None:
+    for objective in ("transfer", "ours"):
+        part = [r for r in rows if r.objective == objective]
+        if not part:
+            continue
+        optimal = sum(r.status == OPTIMAL for r in part)
+        times = sorted(r.time for r in part)
+        ratios = [r.ratio for r in part if r.ratio is not None]
+        seeds = [r.seed for r in part]
+        print(f"{objective}: {optimal}/{len(part)} OPTIMAL; solve time median {statistics.median(times):.2f} s, "
+              f"max {times[-1]:.1f} s; seed 002 ok {seeds.count('ok')}, invalid in our memory model "
+              f"{seeds.count('invalid')}, raises {len(seeds) - seeds.count('ok') - seeds.count('invalid')}; "
+              f"seed/optimum over {len(ratios)} proven instances: "
+              + (f"mean {statistics.fmean(ratios):.3f}, worst {max(ratios):.3f}" if ratios else "none"))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
