@@ -16,8 +16,10 @@ from heuristics.minmax import minmax
 from heuristics.orders import order_search
 from heuristics.dag import Dag, GraphError
 from solver.errors import InfeasibleError, UsageError
+from solver.io.graphs import read_graph_json
 from solver.partitioning.exact import luby, solve_exact
 from solver.partitioning.metrics import check_partition, evaluate
+from tests.test_signals import slow_graph
 
 
 @st.composite
@@ -145,16 +147,10 @@ def test_bad_arguments():
 
 
 @pytest.mark.slow
-def test_ctrl_c_returns_the_best_answer_so_far():
-    """A hard instance (300 random ops, K = 41: not proven in 8 s) interrupted by a real SIGINT during the search
-    returns a checked partition at once."""
-    rng = nx.utils.create_random_state(3)
-    graph = nx.DiGraph(name="wide")
-    for v in range(300):
-        graph.add_node(v, weight=int(rng.randint(1, 1000)), type="OP", constants={})
-    for v in range(1, 300):
-        for u in rng.choice(v, size=min(v, 2), replace=False):
-            graph.add_edge(int(u), v, tensors={}, bytes=1)
+def test_ctrl_c_returns_the_best_answer_so_far(tmp_path):
+    """A hard instance (400 random ops, K = 37: not proven in a minute) interrupted by a real SIGINT during the
+    search returns a checked partition at once."""
+    graph = read_graph_json(slow_graph(tmp_path / "slow.json"))
     sent = []
 
     def interrupt_once_solving(incumbent, bound, elapsed):
@@ -163,8 +159,8 @@ def test_ctrl_c_returns_the_best_answer_so_far():
             sent.append(elapsed)
             os.kill(os.getpid(), signal.SIGINT)
 
-    result = solve_exact(graph, 41, time_limit=60, workers=2, on_progress=interrupt_once_solving)
-    check_partition(graph, result.parts, 41)
+    result = solve_exact(graph, 37, time_limit=60, workers=2, on_progress=interrupt_once_solving)
+    check_partition(graph, result.parts, 37)
     assert sent and result.interrupted and result.status != "OPTIMAL"
     assert result.wall_time < sent[0] + 5
 

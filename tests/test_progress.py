@@ -137,7 +137,11 @@ def test_profiling_reports_each_round_and_the_command_shows_them(branchy_cnn, tm
     assert [more for _, more, _ in rounds] == [True] * (len(rounds) - 1) + [False]
     assert all("robust CV" in status for _, _, status in rounds)
     out = tmp_path / "trace.chrome.json"
+    # Three rounds of a tiny model may end within the second that shows nothing; show them from the start.
+    from solver.progress import Progress
+
+    monkeypatch.setitem(Progress.__init__.__kwdefaults__, "delay", 0.0)
     assert cli.main(["profile", str(branchy_cnn), "--runs", "2", "--rounds", "3", "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    # Three rounds, each a fresh onert process, take over a second: the closing line says how many ran.
+    # The closing line says how many rounds ran.
     assert re.search(r"profiling: done, (\d+)/\1 rounds", err), err

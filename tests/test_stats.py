@@ -50,6 +50,9 @@ def test_outliers_and_a_quiet_series():
     assert not verdict.stable and any("4 outlier run(s) of 30" in r for r in verdict.reasons)
     # Identical runs: no spread, no outliers, no drift.
     assert stability([7.0] * 10).stable
+    # Two modes 12% apart (a quiet tiny model): within the floor of the spread we accept, not outliers.
+    bimodal = [0.0905] * 21 + [0.080] * 9
+    assert outlier_runs(bimodal) == []
 
 
 def test_drift_is_found_and_a_shuffled_series_has_none():
