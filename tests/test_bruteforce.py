@@ -81,6 +81,10 @@ def test_command_prints_progress(branchy_cnn, tmp_path, capsys, monkeypatch):
     main = cli.main
     monkeypatch.setenv("NNPART_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "bf.json"
+    # Four points of a tiny model may end within the second that shows nothing; show them from the start.
+    from solver.progress import Progress
+
+    monkeypatch.setitem(Progress.__init__.__kwdefaults__, "delay", 0.0)
     assert main(["brute-force", str(branchy_cnn), "--out", str(out), "--repeats", "1"]) == 0
     captured = capsys.readouterr()
     assert "done, 4/4 points" in captured.err and "measured 4" in captured.out
