@@ -156,8 +156,8 @@ from solver.partitioning.metrics import check_partition
 graph, sent = read_graph_json(sys.argv[1]), []
 
 def interrupt_once_solving(incumbent, bound, elapsed):
-    # Progress comes from the search loop, so the signal lands while CP-SAT is running.
-    if elapsed > 1.0 and not sent:
+    # Progress comes from the search loop; with a gap left the search is still running when the signal lands.
+    if elapsed > 0.2 and incumbent > bound and not sent:
         sent.append(elapsed)
         os.kill(os.getpid(), signal.SIGINT)
 
@@ -170,8 +170,8 @@ print(json.dumps({"sent": sent, "interrupted": result.interrupted, "status": res
 @pytest.mark.slow
 def test_ctrl_c_returns_the_best_answer_so_far(tmp_path):
     """A hard instance (400 random ops, K = 37: not proven in seconds) interrupted by a real SIGINT during the
-    search returns a checked partition at once. In a fresh process: in the suite's, once in a full run, the
-    interrupt was not seen (the solve ran on to OPTIMAL)."""
+    search returns a checked partition at once. The signal goes while the reported gap is open: once, CP-SAT
+    proved this instance in 2 s and a signal sent as it finished was lost in its teardown."""
     graph = slow_graph(tmp_path / "slow.json")
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run([sys.executable, "-c", _INTERRUPTED_SOLVE, str(graph)], capture_output=True, text=True,
