@@ -74,3 +74,34 @@ def solve_in_thread(
         solver.stop_search()
         thread.join()
     return Solve(result.get("status", cp_model.UNKNOWN), solver, interrupted, found)
+
+
+class _Incumbent(cp_model.CpSolverSolutionCallback):
+    """Keeps the objective and bound of the last solution (CP-SAT's thread writes, the main thread reads)."""
+
+    def __init__(self):
+        super().__init__()
+        self.last: tuple[int, int] | None = None
+
+    def on_solution_callback(self) -> None:
+        self.last = (int(self.objective_value), int(self.best_objective_bound))
+
+
+def solve_reporting(
+    model: cp_model.CpModel,
+    limit: float,
+    workers: int | None,
+    start: float,
+    on_progress: Callable[[int, int, float], None] | None,
+    tick: float = 1.0,
+) -> Solve:
+    """:func:`solve_in_thread` that relays ``on_progress(incumbent, bound, seconds since start)`` about every
+    ``tick`` seconds from the main thread (never from CP-SAT's, where a print or a Ctrl-C does not belong)."""
+    solver = make_solver(limit, workers)
+    incumbent = _Incumbent()
+
+    def relay() -> None:
+        if on_progress is not None and incumbent.last is not None:
+            on_progress(*incumbent.last, time.monotonic() - start)
+
+    return solve_in_thread(solver, model, callback=incumbent, on_tick=relay, tick=tick)

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from ortools.sat.python import cp_model
 
 from solver.errors import InfeasibleError
-from solver.partitioning.cpsat import make_solver, solve_in_thread
+from solver.partitioning.cpsat import solve_reporting
 from solver.placement.metrics import OBJECTIVES, evaluate
 from solver.placement.problem import PlacementProblem
 
@@ -126,29 +126,11 @@ def solve_placement(
     return PlacementSolve(list(hint), found, hint_value, lower, time.monotonic() - start, interrupted)
 
 
-class _Incumbent(cp_model.CpSolverSolutionCallback):
-    """Keeps the objective and bound of the last solution, for progress lines."""
-
-    def __init__(self):
-        super().__init__()
-        self.last: tuple[int, int] | None = None
-
-    def on_solution_callback(self) -> None:
-        self.last = (int(self.objective_value), int(self.best_objective_bound))
-
-
 def _solve(model: cp_model.CpModel, limit: float, workers: int | None, start: float,
            on_progress: Progress | None) -> tuple[cp_model.CpSolver, int, bool]:
     """Solve in a thread (solver.partitioning.cpsat): Ctrl-C stops it and keeps the best solution."""
-    solver = make_solver(limit, workers)
-    incumbent = _Incumbent()
-
-    def tick() -> None:
-        if on_progress is not None and incumbent.last is not None:
-            on_progress(*incumbent.last, time.monotonic() - start)
-
-    done = solve_in_thread(solver, model, callback=incumbent, on_tick=tick, tick=_HEARTBEAT)
-    return solver, done.status, done.interrupted
+    done = solve_reporting(model, limit, workers, start, on_progress, tick=_HEARTBEAT)
+    return done.solver, done.status, done.interrupted
 
 
 class _Model:
