@@ -57,7 +57,7 @@ from ortools.sat.python import cp_model
 from solver.errors import CheckError, InfeasibleError, PlatformError, UsageError
 from solver.io.partrules import PartitionRules
 from solver.io.platform import Link, Platform
-from solver.partitioning.cpsat import make_solver, solve_in_thread
+from solver.partitioning.cpsat import solve_reporting
 from solver.partitioning.problem import PartitionProblem
 from solver.partitioning.settings import check_exact_options, check_time_limit
 from solver.placement.problem import PlacementProblem, placement_problem, supports_type
@@ -475,11 +475,9 @@ def solve_offload(
     built = _Model(problem, slots)
     if hint_metrics is not None and hint_metrics.num_parts <= slots:
         built.hint(hint_metrics)
-    callback = _Progress(on_progress, start) if on_progress else None
     while True:  # a part some backend's reject refuses is forbidden and the model solved again
-        solver = make_solver(time_limit - (time.monotonic() - start), workers)
-        done = solve_in_thread(solver, built.model, callback=callback)
-        status = done.status
+        done = solve_reporting(built.model, time_limit - (time.monotonic() - start), workers, start, on_progress)
+        solver, status = done.solver, done.status
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE) or done.interrupted:
             break
         refused = _refused_parts(problem, *built.plan(solver))
@@ -511,17 +509,6 @@ def _refused_parts(problem: OffloadProblem, backend: list[int], parts: list[int]
     for v, k in enumerate(parts):
         groups.setdefault(k, []).append(v)
     return [(backend[ops[0]], ops) for ops in groups.values() if problem.rejects(backend[ops[0]], ops)]
-
-
-class _Progress(cp_model.CpSolverSolutionCallback):
-    """Reports each incumbent and the bound as CP-SAT finds them."""
-
-    def __init__(self, report: Callable[[int, int, float], None], start: float):
-        super().__init__()
-        self._report, self._start = report, start
-
-    def on_solution_callback(self) -> None:
-        self._report(int(self.objective_value), int(self.best_objective_bound), time.monotonic() - self._start)
 
 
 class _Model:
