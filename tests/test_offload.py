@@ -186,6 +186,17 @@ def test_min_part_ops_rejects_a_lone_offloaded_op_and_max_parts_caps_the_alterna
     assert alone.metrics.latency > free.metrics.latency and capped.metrics.latency > free.metrics.latency
 
 
+def test_a_reject_rule_may_make_two_consecutive_parts_on_one_backend_the_best_plan():
+    # Every op runs 4x faster on the npu and the npu refuses a part of all three ops: the optimum is two npu
+    # parts in a row (one hand-off), which the model must not rule out as a mere symmetry.
+    fast = (DeviceSpec("cpu"), DeviceSpec("npu", speed=4.0, supports=frozenset({"DIV"})))
+    problem = _chain_problem(["DIV", "DIV", "DIV"], [(0, 1), (1, 2)], fast)
+    problem.reject = [None, lambda ops: len(ops) == 3]
+    result = offload(problem, "exact", time_limit=20, workers=2)
+    assert result.status == OPTIMAL and [problem.backends[b] for b in result.metrics.part_backends] == ["npu", "npu"]
+    assert result.metrics.latency == 3 * 25 + 11  # three ops at 100 us / 4, one 1000-byte hand-off of 10 + 1 us
+
+
 def test_delegate_plan_claims_every_supported_op_even_when_it_does_not_pay():
     slow = (DeviceSpec("cpu"), DeviceSpec("npu", speed=0.5, supports=frozenset({"DIV"})))
     problem = _chain_problem(["ADD", "DIV", "ADD"], [(0, 1), (1, 2)], slow)

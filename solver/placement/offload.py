@@ -25,8 +25,9 @@ The model (CP-SAT, :func:`solve_offload`)
 - ``x[v][k]``: op v in part k, ``sum_k x[v][k] = 1``; ``p[v] = sum_k k x[v][k]`` and ``p[u] <= p[v]`` on every
   edge: numbered parts with every tensor flowing forward are exactly the acyclic session graphs.
 - ``y[k][b]``: part k runs on b; ``sum_b y[k][b] = used[k]``, ``used[k] >= used[k+1]``, ``x[v][k] <= used[k]``,
-  ``x[v][k] + y[k][b] <= 1`` where b is not allowed for v; consecutive parts differ in backend (merging two
-  consecutive parts on one backend keeps every constraint and never costs more, so this loses no optimum).
+  ``x[v][k] + y[k][b] <= 1`` where b is not allowed for v; consecutive parts differ in backend unless some
+  backend has a ``reject`` rule (merging two consecutive parts on one backend keeps every other constraint and
+  never costs more, so this loses no optimum; a reject rule may refuse the merged part).
 - ``o[v][b] >= x[v][k] + y[k][b] - 1``, ``sum_b o[v][b] = 1``: the backend of op v.
 - ``min_part_ops N <= sum_v x[v][k]`` when ``used[k]``.
 - ``r[i][k] >= x[c][k]`` (c a consumer of i): i is read in k; ``in[i][k] >= r[i][k] - x[u][k]`` (u its
@@ -522,12 +523,13 @@ class _Model:
         self.y = [[m.new_bool_var(f"y{k}_{b}") for b in range(B)] for k in range(S)]
         self.o = [{b: m.new_bool_var(f"o{v}_{b}") for b in problem.allowed[v]} for v in range(n)]
         used = [sum(self.y[k]) for k in range(S)]
+        merging_is_free = not any(problem.reject or ())
         self.size: list = []
         for k in range(S):
             m.add(used[k] <= 1)
             if k + 1 < S:
                 m.add(used[k] >= used[k + 1])
-                for b in range(B):
+                for b in range(B if merging_is_free else 0):
                     m.add(self.y[k][b] + self.y[k + 1][b] <= 1)
             self.size.append(sum(self.x[v][k] for v in range(n)))
             m.add(self.size[k] >= sum(problem.min_ops(b) * self.y[k][b] for b in range(B)))
