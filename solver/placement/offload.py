@@ -446,13 +446,32 @@ class OffloadSolve:
     interrupted: bool = False
 
 
-def part_slots(problem: OffloadProblem, hint_parts: int = 0) -> tuple[int, bool]:
-    """How many part slots the exact model gets, and whether they cover every valid plan."""
+def part_slots(problem: OffloadProblem, hint: OffloadMetrics | None = None) -> tuple[int, bool]:
+    """How many part slots the exact model gets, and whether they cover every plan that could be optimal.
+
+    A plan has at most ``n // min_part_ops`` parts (and ``max_parts``). With a warm start of latency H, fewer
+    still: a part that no tensor is handed into holds a source op of the model (its first op has no
+    predecessor), so a plan of P parts pays at least ``P - sources`` hand-offs of at least the cheapest hand-off
+    c > 0 on top of the op times' bound T, and an optimal plan has ``P <= sources + (H - T) // c``.
+    """
     most = problem.num_ops // min(problem.min_ops(b) for b in range(len(problem.backends)))
     if problem.max_parts is not None:
         most = min(most, problem.max_parts)
-    slots = min(most, max(SLOT_CAP, 2 * hint_parts + 2))
+    cheapest = _cheapest_handoff(problem)
+    if hint is not None and cheapest > 0:
+        sources = sum(1 for v in range(problem.num_ops) if not problem.base.dag.preds[v])
+        most = min(most, sources + (hint.latency - _trivial_bound(problem)) // cheapest)
+    slots = min(most, max(SLOT_CAP, 2 * (hint.num_parts if hint else 0) + 2))
     return max(slots, 1), slots >= most
+
+
+def _cheapest_handoff(problem: OffloadProblem) -> int:
+    """The least cost of handing any tensor from any backend its producer may use to any backend (0: free)."""
+    handoff = problem.handoff
+    costs = [handoff[a][b][i] for i, tensor in enumerate(problem.base.tensors) if tensor.consumers
+             for a in problem.allowed[tensor.producer] for b in range(len(problem.backends))
+             if handoff[a][b] is not None]  # fmt: skip
+    return min(costs, default=0)
 
 
 def solve_offload(
@@ -472,7 +491,7 @@ def solve_offload(
     """
     start = time.monotonic()
     hint_metrics = evaluate_plan(problem, *hint) if hint is not None else None
-    slots, complete = part_slots(problem, hint_metrics.num_parts if hint_metrics else 0)
+    slots, complete = part_slots(problem, hint_metrics)
     built = _Model(problem, slots)
     if hint_metrics is not None and hint_metrics.num_parts <= slots:
         built.hint(hint_metrics)
@@ -566,7 +585,7 @@ class _Model:
                             paid = m.new_bool_var("")
                             m.add(paid >= into + self.o[u][a] + self.y[k][b] - 2)
                             cost.append(costs[i] * paid)
-        self.trivial_bound = sum(min(problem.time(v, b) for b in problem.allowed[v]) for v in range(n))
+        self.trivial_bound = _trivial_bound(problem)
         m.add(sum(cost) >= self.trivial_bound)
         m.minimize(sum(cost))
 
