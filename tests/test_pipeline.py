@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -67,7 +68,14 @@ def test_comparison_reports_prediction_measurement_and_verdict(tflite_model, tmp
     split_model(path, [0] * 5 + [1] * 6, tmp_path, op_weights=[100.0] * 11)
     comparison = compare_pipeline(tmp_path, ComparisonSettings(QUICK, rounds=1))
     assert comparison.predicted_ms == [0.5, 0.6]
-    assert comparison.predicted_speedup == pytest.approx(1.1 / 0.6)
+    # Two one-thread stages: on 2 cores the slowest stage sets the period, on 1 core the stages take turns.
+    period = max(0.6, 1.1 / comparison.cores)
+    assert comparison.predicted_period_ms == pytest.approx(period)
+    assert comparison.predicted_speedup == pytest.approx(1.1 / period)
+    assert comparison.cores_limit_prediction == (comparison.cores < 2)
+    one_core = dataclasses.replace(comparison, cores=1)
+    assert one_core.predicted_throughput == pytest.approx(1000 / 1.1) and one_core.cores_limit_prediction
+    assert "sharing 1 core(s): a request every 1.10 ms" in pipeline_text(one_core)
     assert comparison.whole_throughput > 0 and comparison.throughput > 0
     assert comparison.whole_threads == min(2, comparison.cores)
     text = pipeline_text(comparison)

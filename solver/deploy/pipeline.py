@@ -1,8 +1,10 @@
 """Measured pipeline throughput next to what the partition predicted and next to the whole model.
 
 Prediction: a pipeline of parts with loads L_k (sums of the traced op times) completes one request
-per ``max L_k``, so its throughput is ``1 / max L_k`` and its speedup over running the whole model
-(``sum L_k``) is ``sum L_k / max L_k``. Measurement: the parts as a pipeline of processes (one stage
+per period ``max(max L_k, T sum L_k / C)``: no faster than its slowest stage, and no faster than C cores can
+do the work of every stage, each stage keeping its T threads busy (K stages of T threads on fewer than K T
+cores take turns on them). Its throughput is ``1 / period`` and its speedup over running the whole model
+(``sum L_k``) is ``sum L_k / period``. Measurement: the parts as a pipeline of processes (one stage
 per process, ``threads_per_stage`` threads each) against the whole model as a one-stage pipeline on as
 many threads, but never more threads than the machine has cores (the report says when it capped them),
 interleaved over ``rounds`` rounds, because two runs on a shared machine can differ by 2x.
@@ -101,12 +103,24 @@ class PipelineComparison:
         return self.speedups.median
 
     @property
+    def predicted_period_ms(self) -> float | None:
+        """The time between two requests leaving the pipeline, with the stages sharing the cores (module doc)."""
+        if not self.predicted_ms:
+            return None
+        return max(max(self.predicted_ms), self.threads_per_stage * sum(self.predicted_ms) / self.cores)
+
+    @property
+    def cores_limit_prediction(self) -> bool:
+        """Whether the cores, not the slowest stage, set the predicted period."""
+        return bool(self.predicted_ms) and self.predicted_period_ms > max(self.predicted_ms)
+
+    @property
     def predicted_speedup(self) -> float | None:
-        return sum(self.predicted_ms) / max(self.predicted_ms) if self.predicted_ms else None
+        return sum(self.predicted_ms) / self.predicted_period_ms if self.predicted_ms else None
 
     @property
     def predicted_throughput(self) -> float | None:
-        return 1000.0 / max(self.predicted_ms) if self.predicted_ms else None
+        return 1000.0 / self.predicted_period_ms if self.predicted_ms else None
 
     def stages(self) -> list[StageFigures]:
         """Each stage's prediction and its busy times over every timed request of every round."""
@@ -173,8 +187,10 @@ class PipelineComparison:
             },
             "predicted": None if not self.predicted_ms else {
                 "part_ms": list(self.predicted_ms),
+                "period_ms": self.predicted_period_ms,
                 "throughput": self.predicted_throughput,
                 "speedup": self.predicted_speedup,
+                "limited_by": "cores" if self.cores_limit_prediction else "slowest stage",
             },
             "measured": {
                 "throughput": self.throughput,

@@ -58,6 +58,10 @@ def pipeline_text(c: PipelineComparison) -> str:
     lines.append(f"{'throughput (inferences/s)':34} {predicted[0]} {t.median:10.2f}  {t.min:.2f} to {t.max:.2f}")
     lines.append(f"{'speedup over the whole model':34} {predicted[1]} {x.median:10.2f}  {x.min:.2f} to {x.max:.2f}")
     lines.append(f"{'latency (ms, median)':34} {'':>10} {c.latency_ms:10.1f}")
+    if c.cores_limit_prediction:
+        lines.append(f"  (predicted with the {c.num_parts} stages x {c.threads_per_stage} thread(s) sharing {c.cores} "
+                     f"core(s): a request every {c.predicted_period_ms:.2f} ms, not every {max(c.predicted_ms):.2f} ms "
+                     "of the slowest stage)")
     lines.append(
         f"whole model, {c.whole_threads} thread(s): {w.median:.2f} inferences/s ({w.min:.2f} to {w.max:.2f}), "
         f"latency {c.whole_latency_ms:.1f} ms"
