@@ -18,6 +18,7 @@ from solver.placement.offload import (
     OPTIMAL, circle_partitioner_plan, delegate_plan, evaluate_plan, greedy_plan, offload, offload_problem,
     solve_offload,
 )  # fmt: skip
+from solver.placement import offload as offload_module
 from solver.placement.problem import placement_problem
 
 TYPES = ("CONV_2D", "ADD", "RELU")
@@ -99,6 +100,23 @@ def test_exact_offloading_equals_brute_force(problem):
     solved = solve_offload(problem, hint, time_limit=20, workers=2)
     assert solved.status == OPTIMAL
     assert solved.value == expected == evaluate_plan(problem, solved.backend, solved.parts).latency
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(), st.integers(1, 3))
+def test_too_few_part_slots_claim_optimal_only_when_more_parts_cannot_pay(problem, cap):
+    expected = brute_force(problem)
+    original = offload_module.SLOT_CAP
+    offload_module.SLOT_CAP = cap  # fewer slots than plans may use: the bound beyond the slots must hold
+    try:
+        solved = solve_offload(problem, None, time_limit=20, workers=2)
+    except InfeasibleError:
+        return  # no plan within the slots and no warm start: nothing claimed
+    finally:
+        offload_module.SLOT_CAP = original
+    assert expected is not None and solved.bound <= expected <= solved.value
+    if solved.status == OPTIMAL:
+        assert solved.value == expected
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -21,7 +21,8 @@ which puts one part per device.)
 
 The model (CP-SAT, :func:`solve_offload`)
 ------------------------------------------
-``S`` part slots (``max_parts``, else at most ``n // min_part_ops``, capped: :func:`part_slots`):
+``S`` part slots (enough for every plan that could beat the warm start, or a proven bound beyond them:
+:class:`PartSlots`):
 - ``x[v][k]``: op v in part k, ``sum_k x[v][k] = 1``; ``p[v] = sum_k k x[v][k]`` and ``p[u] <= p[v]`` on every
   edge: numbered parts with every tensor flowing forward are exactly the acyclic session graphs.
 - ``y[k][b]``: part k runs on b; ``sum_b y[k][b] = used[k]``, ``used[k] >= used[k+1]``, ``x[v][k] <= used[k]``,
@@ -48,6 +49,7 @@ Heuristics
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -432,6 +434,25 @@ def _value(problem: OffloadProblem, backend, parts, limits: bool = True) -> int 
 # --- the exact model ---------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PartSlots:
+    """The part slots of the exact model and the least latency of any plan with more parts than that.
+
+    A plan has at most ``n // min_part_ops`` parts (and ``max_parts``). A part that no tensor is handed into
+    holds a source op of the model (its first op has no predecessor), so a plan of P parts pays at least
+    ``P - sources`` hand-offs of at least the cheapest hand-off c on top of the op times' bound T: a plan of
+    more than S parts takes at least ``beyond = T + (S + 1 - sources) c``. The model's optimum over S slots is
+    the optimum when it is at most ``beyond``, and ``min(bound over S slots, beyond)`` is a bound on every plan.
+    """
+
+    slots: int
+    beyond: float  # inf when no valid plan has more than ``slots`` parts
+
+    @property
+    def complete(self) -> bool:
+        return self.beyond == math.inf
+
+
 @dataclass
 class OffloadSolve:
     """The exact solver's plan, status, latency and proven bound (within ``slots`` parts)."""
@@ -441,28 +462,26 @@ class OffloadSolve:
     status: str
     value: int
     bound: int
-    slots: int
+    cover: PartSlots
     wall_time: float
     interrupted: bool = False
 
 
-def part_slots(problem: OffloadProblem, hint: OffloadMetrics | None = None) -> tuple[int, bool]:
-    """How many part slots the exact model gets, and whether they cover every plan that could be optimal.
-
-    A plan has at most ``n // min_part_ops`` parts (and ``max_parts``). With a warm start of latency H, fewer
-    still: a part that no tensor is handed into holds a source op of the model (its first op has no
-    predecessor), so a plan of P parts pays at least ``P - sources`` hand-offs of at least the cheapest hand-off
-    c > 0 on top of the op times' bound T, and an optimal plan has ``P <= sources + (H - T) // c``.
-    """
+def part_slots(problem: OffloadProblem, hint: OffloadMetrics | None = None) -> PartSlots:
+    """Enough slots for every plan with as many parts as the warm start (and twice that, at least ``SLOT_CAP``),
+    fewer when no plan better than the warm start can have that many (:class:`PartSlots`)."""
     most = problem.num_ops // min(problem.min_ops(b) for b in range(len(problem.backends)))
     if problem.max_parts is not None:
         most = min(most, problem.max_parts)
-    cheapest = _cheapest_handoff(problem)
-    if hint is not None and cheapest > 0:
-        sources = sum(1 for v in range(problem.num_ops) if not problem.base.dag.preds[v])
-        most = min(most, sources + (hint.latency - _trivial_bound(problem)) // cheapest)
+    trivial, cheapest = _trivial_bound(problem), _cheapest_handoff(problem)
+    sources = sum(1 for v in range(problem.num_ops) if not problem.base.dag.preds[v])
     slots = min(most, max(SLOT_CAP, 2 * (hint.num_parts if hint else 0) + 2))
-    return max(slots, 1), slots >= most
+    if hint is not None and cheapest > 0:
+        slots = min(slots, max(hint.num_parts, sources + (hint.latency - trivial) // cheapest))
+    slots = max(slots, 1)
+    if slots >= most:
+        return PartSlots(slots, math.inf)
+    return PartSlots(slots, trivial + max(0, slots + 1 - sources) * cheapest)
 
 
 def _cheapest_handoff(problem: OffloadProblem) -> int:
@@ -491,9 +510,9 @@ def solve_offload(
     """
     start = time.monotonic()
     hint_metrics = evaluate_plan(problem, *hint) if hint is not None else None
-    slots, complete = part_slots(problem, hint_metrics)
-    built = _Model(problem, slots)
-    if hint_metrics is not None and hint_metrics.num_parts <= slots:
+    cover = part_slots(problem, hint_metrics)
+    built = _Model(problem, cover.slots)
+    if hint_metrics is not None and hint_metrics.num_parts <= cover.slots:
         built.hint(hint_metrics)
     while True:  # a part some backend's reject refuses is forbidden and the model solved again
         done = solve_reporting(built.model, time_limit - (time.monotonic() - start), workers, start, on_progress)
@@ -509,19 +528,20 @@ def solve_offload(
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and not _refused_parts(problem, *built.plan(solver)):
         backend, parts = built.plan(solver)
         value = evaluate_plan(problem, backend, parts).latency
-        found = OPTIMAL if status == cp_model.OPTIMAL and complete else FEASIBLE
-        bound = int(solver.best_objective_bound) if complete else built.trivial_bound
         if hint_metrics is not None and hint_metrics.latency < value:  # never worse than the warm start
             backend, parts, value = hint_metrics.backend, hint_metrics.parts, hint_metrics.latency
-        return OffloadSolve(backend, parts, found, value, min(bound, value), slots, elapsed, done.interrupted)
-    if status == cp_model.INFEASIBLE and complete:
+        found = OPTIMAL if status == cp_model.OPTIMAL and value <= cover.beyond else FEASIBLE
+        bound = min(int(solver.best_objective_bound), cover.beyond, value)
+        return OffloadSolve(backend, parts, found, value, int(bound), cover, elapsed, done.interrupted)
+    if status == cp_model.INFEASIBLE and cover.complete:
         raise InfeasibleError(f"{problem.base.name}: no plan meets the limits (min part ops "
                               f"{problem.min_part_ops}, max parts {problem.max_parts}) on {problem.base.platform.source}")  # fmt: skip
     if hint_metrics is None:
         raise InfeasibleError(f"{problem.base.name}: the exact solver found no plan within {time_limit:g} s "
                               f"and no greedy plan meets the limits")  # fmt: skip
+    bound = built.trivial_bound if status != cp_model.INFEASIBLE else cover.beyond
     return OffloadSolve(hint_metrics.backend, hint_metrics.parts, HEURISTIC, hint_metrics.latency,
-                        built.trivial_bound, slots, elapsed, done.interrupted)  # fmt: skip
+                        int(min(bound, hint_metrics.latency)), cover, elapsed, done.interrupted)  # fmt: skip
 
 
 def _refused_parts(problem: OffloadProblem, backend: list[int], parts: list[int]) -> list[tuple[int, list[int]]]:
@@ -706,10 +726,10 @@ def offload(
         solved = solve_offload(problem, greedy, time_limit=remaining, workers=workers, on_progress=on_progress)
         metrics = evaluate_plan(problem, solved.backend, solved.parts)
         status, bound = solved.status, solved.bound
-        notes.append(f"exact solver: {solved.wall_time:.2f} s, {solved.slots} part slots, status {status}")
-        if status == FEASIBLE and bound == _trivial_bound(problem):
-            notes.append(f"the bound is the op times alone; the exact model allowed {solved.slots} parts "
-                         "(--max-parts sets how many; with fewer slots than valid plans may use, it proves nothing more)")  # fmt: skip
+        notes.append(f"exact solver: {solved.wall_time:.2f} s, {solved.cover.slots} part slots, status {status}")
+        if status == FEASIBLE and bound == solved.cover.beyond:
+            notes.append(f"the bound is what a plan of more than {solved.cover.slots} parts (the exact model's slots) must "
+                         "pay at least in op times and hand-offs; --max-parts lowers how many parts are considered")  # fmt: skip
         if solved.interrupted:
             notes.append("exact solver interrupted: the answer is the best found so far")
     else:
