@@ -16,9 +16,10 @@ Two platforms per model (MobileNetV2, ResNet50, InceptionV3 from solver.models.z
 
 circle-partitioner's rules send every op type the backend runs to it (what a user writes without times);
 the delegate plan claims the same ops TFLite-style. Columns: predicted latency, parts and hand-offs of each
-plan, and for the measured platform the measured median end-to-end latency with its IQR, the measured hand-off
-time (mean end to end minus the parts' mean times) and the whole model on cpu in the same rounds. The load average is
-printed: the machine is shared, and times measured under load carry that spread.
+plan (with the proven bound and the solve time), and for the measured platform the measured median end-to-end
+latency with its IQR, the measured hand-off time (mean end to end minus the parts' mean times) and the whole
+model on cpu in the same rounds. The load average is printed: the machine is shared, and times measured under
+load carry that spread.
 
     python -m benchmarks.offload [--models mobilenet_v2,...] [--time-limit 60] [--rounds 10] [--traces DIR]
 """
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     args.traces.mkdir(parents=True, exist_ok=True)
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     print(f"{'model':<13} {'platform':<9} {'plan':<19} {'predicted ms':>12} {'parts':>5} {'hand-offs':>9} "
-          f"{'status':<9} {'measured ms (IQR)':>22} {'hand-off ms':>11} {'whole cpu ms':>12}")  # fmt: skip
+          f"{'status':<9} {'bound ms':>8} {'solve s':>7} {'measured ms (IQR)':>22} {'hand-off ms':>11} {'whole cpu ms':>12}")  # fmt: skip
     for name in args.models.split(","):
         model = model_path(name)
         cpu = trace(model, args.traces / f"{name}.cpu.chrome.json", ruy=False)
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
                         handoff = f"{s.mean - sum(p.mean for p in run.part_ms):.2f}"  # means add up, medians do not
                         whole = f"{run.whole_ms.median:.1f}"
                     print(f"{name:<13} {label:<9} {plan:<19} {m.latency / 1000:12.1f} {m.num_parts:>5} "
-                          f"{m.handoffs:>9} {result.status:<9} {measured:>22} {handoff:>11} {whole:>12}", flush=True)  # fmt: skip
+                          f"{m.handoffs:>9} {result.status:<9} {result.bound / 1000:8.1f} {result.time:7.1f} {measured:>22} {handoff:>11} {whole:>12}", flush=True)  # fmt: skip
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
