@@ -38,6 +38,7 @@ from solver.io.files import write_json
 BUDGETS = (0.01, 0.02, 0.03, 0.05, 0.10)
 ALGORITHMS = ("surrogate", "nsga2", "random")
 TARGET_RATIO, TARGET_BUDGET = 0.99, 0.03
+REAL = "real cnn10 index"
 # (name, op types, backends, ops per type)
 SYNTHETIC = (
     ("syn 2^10 b2", 10, 2, 1),
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, help="seeds per cell (default 10, quick 5)")
     parser.add_argument("--no-real", action="store_true", help="skip the real dump (measured on first use)")
     parser.add_argument("--no-offline", action="store_true", help="skip table 1")
-    parser.add_argument("--only", metavar="TEXT", help="only the synthetic dumps whose name holds TEXT (e.g. 3^7)")
+    parser.add_argument("--only", metavar="TEXT", help="only the dumps whose name holds TEXT (e.g. 3^7, real)")
     parser.add_argument("--live", action="store_true", help="also table 2: brute force on 1 vs 3 local devices")
     parser.add_argument("--repeats", type=int, default=3, help="runs per point in table 2 (default 3)")
     args = parser.parse_args(argv)
@@ -146,10 +147,10 @@ def main(argv: list[str] | None = None) -> int:
                 path = Path(tmp) / f"{name.replace(' ', '_').replace('^', '')}.json"
                 write_json(path, synthetic_dump(ops, backends, seed=ops, ops_per_type=per_type))
                 dumps.append((name, path, backends**ops))
-            if not (args.quick or args.no_real):
+            if not (args.quick or args.no_real) and (args.only is None or args.only in REAL):
                 from benchmarks.pareto import real_dump
 
-                dumps.insert(0, ("real cnn10 index", real_dump(), 1024))
+                dumps.insert(0, (REAL, real_dump(), 1024))
             offline_table(dumps, seeds)
     if args.live:
         live_table(args.repeats)

@@ -68,6 +68,7 @@ from solver.placement.problem import PlacementProblem, placement_problem, suppor
 OPTIMAL, FEASIBLE, HEURISTIC = "OPTIMAL", "FEASIBLE", "HEURISTIC"
 ALGORITHMS = ("exact", "greedy", "delegate", "circle-partitioner")
 SLOT_CAP = 24  # part slots of the exact model when neither --max-parts nor the op count bounds them lower
+LABELING_SHARE, LABELING_CAP = 0.2, 10.0  # of the time limit, and seconds at most, for labeling_bound
 
 
 @dataclass
@@ -441,7 +442,8 @@ class PartSlots:
     A plan has at most ``n // min_part_ops`` parts (and ``max_parts``). A part that no tensor is handed into
     holds a source op of the model (its first op has no predecessor), so a plan of P parts pays at least
     ``P - sources`` hand-offs of at least the cheapest hand-off c on top of the op times' bound T: a plan of
-    more than S parts takes at least ``beyond = T + (S + 1 - sources) c``. The model's optimum over S slots is
+    more than S parts takes at least ``T + (S + 1 - sources) c``, and at least the floor every plan pays
+    (:func:`labeling_bound`): ``beyond`` is the larger. The model's optimum over S slots is
     the optimum when it is at most ``beyond``, and ``min(bound over S slots, beyond)`` is a bound on every plan.
     """
 
@@ -467,7 +469,7 @@ class OffloadSolve:
     interrupted: bool = False
 
 
-def part_slots(problem: OffloadProblem, hint: OffloadMetrics | None = None) -> PartSlots:
+def part_slots(problem: OffloadProblem, hint: OffloadMetrics | None = None, floor: int = 0) -> PartSlots:
     """Enough slots for every plan with as many parts as the warm start (and twice that, at least ``SLOT_CAP``),
     fewer when no plan better than the warm start can have that many (:class:`PartSlots`)."""
     most = problem.num_ops // min(problem.min_ops(b) for b in range(len(problem.backends)))
@@ -481,7 +483,7 @@ def part_slots(problem: OffloadProblem, hint: OffloadMetrics | None = None) -> P
     slots = max(slots, 1)
     if slots >= most:
         return PartSlots(slots, math.inf)
-    return PartSlots(slots, trivial + max(0, slots + 1 - sources) * cheapest)
+    return PartSlots(slots, max(floor, trivial + max(0, slots + 1 - sources) * cheapest))
 
 
 def _cheapest_handoff(problem: OffloadProblem) -> int:
@@ -510,8 +512,9 @@ def solve_offload(
     """
     start = time.monotonic()
     hint_metrics = evaluate_plan(problem, *hint) if hint is not None else None
-    cover = part_slots(problem, hint_metrics)
-    built = _Model(problem, cover.slots)
+    floor = labeling_bound(problem, min(LABELING_SHARE * time_limit, LABELING_CAP), workers)
+    cover = part_slots(problem, hint_metrics, floor)
+    built = _Model(problem, cover.slots, floor)
     if hint_metrics is not None and hint_metrics.num_parts <= cover.slots:
         built.hint(hint_metrics)
     while True:  # a part some backend's reject refuses is forbidden and the model solved again
@@ -539,7 +542,7 @@ def solve_offload(
     if hint_metrics is None:
         raise InfeasibleError(f"{problem.base.name}: the exact solver found no plan within {time_limit:g} s "
                               f"and no greedy plan meets the limits")  # fmt: skip
-    bound = built.trivial_bound if status != cp_model.INFEASIBLE else cover.beyond
+    bound = floor if status != cp_model.INFEASIBLE else cover.beyond
     return OffloadSolve(hint_metrics.backend, hint_metrics.parts, HEURISTIC, hint_metrics.latency,
                         int(min(bound, hint_metrics.latency)), cover, elapsed, done.interrupted)  # fmt: skip
 
@@ -551,10 +554,59 @@ def _refused_parts(problem: OffloadProblem, backend: list[int], parts: list[int]
     return [(backend[ops[0]], ops) for ops in groups.values() if problem.rejects(backend[ops[0]], ops)]
 
 
+def crossing_terms(m: cp_model.CpModel, problem: OffloadProblem, o: list[dict]) -> list:
+    """The hand-offs every plan pays, whatever its parts: a tensor read on a backend b other than its producer's
+    is handed into a part on b at least once, at least at the cheapest cost from another backend
+    (``cross[i][b] >= o[u][a] + o[c][b] - 1``); a consumer on a backend its producer's has no link to is
+    impossible (``o[u][a] + o[c][b] <= 1``). ``o[v][b]``: op v on backend b."""
+    terms = []
+    for i, tensor in enumerate(problem.base.tensors):
+        u = tensor.producer
+        for b in set().union(*(problem.allowed[c] for c in tensor.consumers)):
+            senders = [a for a in problem.allowed[u] if a != b]
+            readers = [c for c in tensor.consumers if b in o[c]]
+            for a in senders:
+                if problem.handoff[a][b] is None:
+                    for c in readers:
+                        m.add(o[u][a] + o[c][b] <= 1)
+            costs = [problem.handoff[a][b][i] for a in senders if problem.handoff[a][b] is not None]
+            if not costs or not min(costs):
+                continue
+            cross = m.new_bool_var("")
+            for c in readers:
+                for a in senders:
+                    m.add(cross >= o[u][a] + o[c][b] - 1)
+            terms.append(min(costs) * cross)
+    return terms
+
+
+def labeling_bound(problem: OffloadProblem, time_limit: float, workers: int | None = None) -> int:
+    """A lower bound on the latency of every plan: the least op times plus :func:`crossing_terms` over the
+    backends of the ops alone, parts left out (a relaxation, solved by CP-SAT; its proven bound if not optimal).
+
+    Variables ``o[v][b]`` (op v on allowed backend b, exactly one per op); minimise
+    ``sum t(v, b) o[v][b] + sum crossing terms``.
+    """
+    m = cp_model.CpModel()
+    o = [{b: m.new_bool_var("") for b in problem.allowed[v]} for v in range(problem.num_ops)]
+    for choice in o:
+        m.add_exactly_one(choice.values())
+    times = [problem.time(v, b) * on for v in range(problem.num_ops) for b, on in o[v].items()]
+    m.minimize(sum(times) + sum(crossing_terms(m, problem, o)))
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(time_limit, 0.01)
+    if workers:
+        solver.parameters.num_workers = workers
+    status = solver.solve(m)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return _trivial_bound(problem)
+    return max(int(math.ceil(solver.best_objective_bound - 1e-6)), _trivial_bound(problem))
+
+
 class _Model:
     """The CP-SAT model of the module docstring over ``slots`` parts."""
 
-    def __init__(self, problem: OffloadProblem, slots: int):
+    def __init__(self, problem: OffloadProblem, slots: int, floor: int):
         self.problem, self.slots = problem, slots
         m = self.model = cp_model.CpModel()
         n, B, S = problem.num_ops, len(problem.backends), slots
@@ -587,6 +639,7 @@ class _Model:
         for u, v in problem.base.graph.edges:
             m.add(pos[u] <= pos[v])
         cost = [problem.time(v, b) * on for v in range(n) for b, on in self.o[v].items()]
+        handoffs: list = []
         for i, tensor in enumerate(problem.base.tensors):
             u = tensor.producer
             readers = set().union(*(problem.allowed[c] for c in tensor.consumers))
@@ -604,10 +657,10 @@ class _Model:
                         elif costs[i]:
                             paid = m.new_bool_var("")
                             m.add(paid >= into + self.o[u][a] + self.y[k][b] - 2)
-                            cost.append(costs[i] * paid)
-        self.trivial_bound = _trivial_bound(problem)
-        m.add(sum(cost) >= self.trivial_bound)
-        m.minimize(sum(cost))
+                            handoffs.append(costs[i] * paid)
+        m.add(sum(handoffs) >= sum(crossing_terms(m, problem, self.o)))
+        m.add(sum(cost) + sum(handoffs) >= floor)  # labeling_bound's proven floor
+        m.minimize(sum(cost) + sum(handoffs))
 
     def forbid(self, b: int, ops: list[int]) -> None:
         """No part on backend b holds exactly ``ops`` (a part its ``reject`` refused)."""
