@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import networkx as nx
@@ -23,6 +24,7 @@ from solver.placement.exact import OPTIMAL, solve_placement
 from solver.placement.greedy import greedy_placement
 from solver.placement.metrics import evaluate
 from solver.placement.place import PlaceSettings, place
+from solver.placement.prefixes import prefix_search
 from solver.placement.problem import placement_problem
 from tests.traces import write_chrome_trace
 
@@ -30,9 +32,9 @@ TYPES = ("CONV_2D", "ADD", "RELU")
 
 
 @st.composite
-def instances(draw):
+def instances(draw, ops=(2, 6), devices=(2, 3)):
     """A small DAG with op types, weights, tensors and constants, and a platform of 2 or 3 devices."""
-    n = draw(st.integers(2, 6))
+    n = draw(st.integers(*ops))
     graph = nx.DiGraph(name="g")
     for v in range(n):
         constants = {f"c{draw(st.integers(0, 2))}": draw(st.integers(1, 50))} if draw(st.booleans()) else {}
@@ -44,7 +46,7 @@ def instances(draw):
         # A tensor has one size: every edge out of u carries u's output.
         data["tensors"] = {f"t{u}": graph.edges[u, next(iter(graph.successors(u)))]["tensors"][f"t{u}"]}
         data["bytes"] = sum(data["tensors"].values())
-    D = draw(st.integers(2, 3))
+    D = draw(st.integers(*devices))
     devices = []
     for d in range(D):
         supports = None if d == 0 or draw(st.booleans()) else frozenset(draw(st.sets(st.sampled_from(TYPES), min_size=1)))
@@ -71,8 +73,8 @@ def brute_force(built, objective):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(instances(), st.sampled_from(["throughput", "latency"]))
-def test_exact_placement_equals_brute_force(instance, objective):
+@given(instances(), st.sampled_from(["throughput", "latency"]), st.booleans())
+def test_exact_placement_equals_brute_force(instance, objective, search_prefixes):
     problem, platform = instance
     try:
         built = placement_problem(problem, platform)
@@ -86,14 +88,49 @@ def test_exact_placement_equals_brute_force(instance, objective):
         assert evaluate(built, hint).objective(objective) >= expected  # the greedy is valid, never better
     if expected is None:
         with pytest.raises(InfeasibleError):
-            solve_placement(built, objective, hint=hint, time_limit=20, workers=2)
+            solve_placement(built, objective, hint=hint, time_limit=20, workers=2, search_prefixes=search_prefixes)
         return
     # The bounds hold for every placement, so the exact solver given them as a cut still finds the optimum.
     lower = lower_bound(built, objective, evaluate(built, hint).objective(objective)) if hint is not None else 0
     assert lower <= expected
-    solved = solve_placement(built, objective, hint=hint, time_limit=20, workers=2, lower=lower)
+    solved = solve_placement(built, objective, hint=hint, time_limit=20, workers=2, lower=lower,
+                             search_prefixes=search_prefixes)  # fmt: skip
     assert solved.status == OPTIMAL
     assert solved.value == expected == evaluate(built, solved.assign).objective(objective)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(instances(), instances(ops=(2, 5), devices=(4, 4))), st.booleans())
+def test_prefix_search_equals_brute_force(instance, from_greedy):
+    # Its claim of completeness is a proof: the optimum, or no placement at all; from a start or from nothing.
+    problem, platform = instance
+    try:
+        built = placement_problem(problem, platform)
+    except PlatformError:
+        return
+    expected = brute_force(built, "throughput")
+    start = greedy_placement(built, "throughput") if from_greedy else None
+    searched = prefix_search(built, start, time.monotonic() + 60)
+    assert searched is not None and searched.complete
+    if expected is None:
+        assert searched.assign is None
+    else:
+        assert searched.value == expected == evaluate(built, searched.assign).throughput
+
+
+def test_prefix_search_gives_up_on_too_many_ideals_and_stops_at_its_deadline():
+    # Ten independent ops: 1,024 ideals, and 4 devices to place them on.
+    graph = nx.DiGraph(name="wide")
+    graph.add_nodes_from((v, {"weight": 10 + v, "type": "ADD", "constants": {}}) for v in range(10))
+    platform = Platform(Path("p.json"), tuple(DeviceSpec(f"d{d}") for d in range(4)), {}, None)
+    built = placement_problem(PartitionProblem(graph=graph, name="wide", source=Path("w.json")), platform)
+    assert prefix_search(built, None, time.monotonic() + 60, max_ideals=1000) is None
+    stopped = prefix_search(built, None, time.monotonic())
+    assert stopped is None or not stopped.complete
+    solved = prefix_search(built, None, time.monotonic() + 60)
+    exact = solve_placement(built, hint=solved.assign, time_limit=30, workers=2, search_prefixes=False)
+    assert solved.complete and exact.status == OPTIMAL
+    assert solved.value == evaluate(built, solved.assign).throughput == exact.value
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

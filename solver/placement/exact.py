@@ -28,7 +28,9 @@ Secondary objectives (lexicographic, each re-solve hinted with the answer so far
 most ``floor(best * (1 + slack))``: ``cut``, the number of edges between ops on different devices
 (``k[e] >= a[u][d] - a[v][d]``), then ``bytes``, the bytes sent over links (``sum bytes_i x[i][a][b]``).
 
-The greedy chain placement (solver.placement.greedy) is the hint and bounds the objective from above
+For ``throughput``, the prefix search (solver.placement.prefixes: branch and bound over chains of ideals,
+exact on graphs with few ideals) runs first with half the time; what it proves is the answer, what it finds
+is the hint. The greedy chain placement (solver.placement.greedy) is the hint and bounds the objective from above
 (``objective <= U``); a crossing whose own transfer time exceeds U can then never occur, so it gets no
 variable, only the clause that rules it out (on a network of many devices most of them).
 Every variable that only pays (r, x, m, e) is bounded from below alone, which is exact since the
@@ -47,11 +49,13 @@ from ortools.sat.python import cp_model
 from solver.errors import InfeasibleError
 from solver.partitioning.cpsat import solve_reporting
 from solver.placement.metrics import OBJECTIVES, evaluate
+from solver.placement.prefixes import PrefixSearch, prefix_search
 from solver.placement.problem import PlacementProblem
 
 OPTIMAL, FEASIBLE, HEURISTIC = "OPTIMAL", "FEASIBLE", "HEURISTIC"
 _HEARTBEAT = 1.0
 _SECONDARY_SHARE = 0.2  # of the time limit, for each secondary objective
+_PREFIX_SHARE = 0.5  # of the primary objective's time, for the prefix search before CP-SAT (throughput)
 
 Progress = Callable[[int, int, float], None]
 
@@ -80,12 +84,14 @@ def solve_placement(
     slack: float = 0.0,
     lower: int = 0,
     on_progress: Progress | None = None,
+    search_prefixes: bool = True,
 ) -> PlacementSolve:
     """Place ``problem``'s ops on its devices minimizing ``objective`` exactly (see the module docstring).
 
     ``secondary`` objectives (``cut``, ``bytes``) are then minimized in order with the objective held within
     ``slack`` of the best found; each gets a fifth of ``time_limit``. ``lower`` is a proven lower bound
     (solver.placement.bounds), given to the model as a cut: the proof ends as soon as the search meets it.
+    ``search_prefixes=False`` leaves the prefix search out (CP-SAT alone; the tests check both).
 
     Raises
     ------
@@ -93,37 +99,69 @@ def solve_placement(
         No placement exists (proven), or none was found in time and no hint was given.
     """
     start = time.monotonic()
+    given = hint  # the caller's: an answer no better than it is HEURISTIC
+    primary_limit = time_limit * (1 - _SECONDARY_SHARE * len(secondary))
+    if objective == "throughput" and search_prefixes:
+        searched = _search_prefixes(problem, hint, lower, start, primary_limit, on_progress)
+        if searched is not None and searched.complete and searched.assign is None:
+            raise _infeasible(problem)
+        if searched is not None and (searched.complete or searched.interrupted):
+            bound = searched.value if searched.complete else lower
+            return _finish(problem, objective, given, searched.assign, bound, searched.interrupted, start, time_limit,
+                           workers, secondary, slack)  # fmt: skip
+        if searched is not None and searched.assign is not None:
+            hint = searched.assign  # as good as the hint or better
     hint_value = evaluate(problem, hint).objective(objective) if hint is not None else None
     built = _Model(problem, objective, hint_value)
     built.model.add(built.objective >= lower)
     if hint is not None:
         built.hint(hint, hint_value)
-    primary_limit = time_limit * (1 - _SECONDARY_SHARE * len(secondary))
-    solver, status, interrupted = _solve(built.model, primary_limit, workers, start, on_progress)
+    solver, status, interrupted = _solve(built.model, primary_limit - (time.monotonic() - start), workers, start,
+                                         on_progress)  # fmt: skip
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         assign = built.assignment(solver)
         value = evaluate(problem, assign).objective(objective)
         if hint_value is not None and hint_value <= value:
             assign, value = list(hint), hint_value
         bound = value if status == cp_model.OPTIMAL else min(value, max(lower, int(solver.best_objective_bound)))
-        statuses: dict[str, str] = {}
-        if secondary and not interrupted:
-            deadline = start + time_limit
-            # A fresh model: the first one keeps the hint's cutoff, which the slack may exceed.
-            again = _Model(problem, objective, math.floor(value * (1 + slack)))
-            assign, interrupted = again.secondary(assign, value, slack, secondary, deadline, workers, statuses)
-            value = evaluate(problem, assign).objective(objective)
-        found = OPTIMAL if bound >= value else (FEASIBLE if hint_value is None or value < hint_value else HEURISTIC)
-        return PlacementSolve(assign, found, value, bound, time.monotonic() - start, interrupted, statuses)
+        return _finish(problem, objective, given, assign, bound, interrupted, start, time_limit, workers, secondary,
+                       slack)  # fmt: skip
     if status == cp_model.INFEASIBLE:
-        raise InfeasibleError(f"{problem.platform.source}: no placement of {problem.name} fits the platform "
-                              "(op support, memory or links rule out every acyclic partition)")  # fmt: skip
+        raise _infeasible(problem)
     if hint is None:
         raise InfeasibleError(f"{problem.platform.source}: no placement of {problem.name} was found in "
                               f"{time_limit:g} s (not proven impossible)")  # fmt: skip
     # No solution in time: the solver's bound is only known once it has one, so claim only ``lower``.
-    found = OPTIMAL if lower >= hint_value else HEURISTIC
+    found = OPTIMAL if lower >= hint_value else (HEURISTIC if hint is given else FEASIBLE)
     return PlacementSolve(list(hint), found, hint_value, lower, time.monotonic() - start, interrupted)
+
+
+def _search_prefixes(problem: PlacementProblem, hint: list[int] | None, lower: int, start: float, limit: float,
+                     on_progress: Progress | None) -> PrefixSearch | None:  # fmt: skip
+    """The prefix search (solver.placement.prefixes) within its share of ``limit``, reporting what it finds."""
+    report = None if on_progress is None else lambda value: on_progress(value, lower, time.monotonic() - start)
+    return prefix_search(problem, hint, start + limit * _PREFIX_SHARE, lower=lower, on_found=report)
+
+
+def _finish(problem: PlacementProblem, objective: str, hint: list[int] | None, assign: list[int], bound: int,
+            interrupted: bool, start: float, time_limit: float, workers: int | None, secondary: Sequence[str],
+            slack: float) -> PlacementSolve:  # fmt: skip
+    """The answer ``assign`` with its proven ``bound``, after the secondary objectives when there are any."""
+    value = evaluate(problem, assign).objective(objective)
+    hint_value = evaluate(problem, hint).objective(objective) if hint is not None else None
+    statuses: dict[str, str] = {}
+    if secondary and not interrupted:
+        # A fresh model: the first one keeps the hint's cutoff, which the slack may exceed.
+        again = _Model(problem, objective, math.floor(value * (1 + slack)))
+        assign, interrupted = again.secondary(assign, value, slack, secondary, start + time_limit, workers, statuses)
+        value = evaluate(problem, assign).objective(objective)
+    found = OPTIMAL if bound >= value else (FEASIBLE if hint_value is None or value < hint_value else HEURISTIC)
+    return PlacementSolve(assign, found, value, bound, time.monotonic() - start, interrupted, statuses)
+
+
+def _infeasible(problem: PlacementProblem) -> InfeasibleError:
+    return InfeasibleError(f"{problem.platform.source}: no placement of {problem.name} fits the platform "
+                           "(op support, memory or links rule out every acyclic partition)")  # fmt: skip
 
 
 def _solve(model: cp_model.CpModel, limit: float, workers: int | None, start: float,

@@ -1,0 +1,256 @@
+"""Exact throughput placement by branch and bound over pipeline prefixes, for graphs with few ideals.
+
+The problem is :mod:`solver.placement.exact`'s with the ``throughput`` objective. Its placements are exactly
+the chains of ideals (downward-closed op sets) ``{} = I_0 < I_1 < ... < I_k = V`` with distinct devices
+``d_1 .. d_k``: part ``j`` is ``I_j - I_(j-1)`` on ``d_j``, and every edge then goes forward, so the session
+graph is acyclic. Chain-shaped models (seed 002's, and most CNNs: branches only inside blocks) have few
+ideals, a few per op, so the chains can be searched one part at a time.
+
+The search
+----------
+Decision ``find(U)``: a placement of bottleneck ``< U``. Depth-first, it extends a prefix ``I`` (its parts
+placed, the devices ``used``) by a part ``J - I`` on an unused device ``d`` when ``d`` runs every op of the
+part, its compute and memory fit (``< U``, the capacity), and the tensors the part reads from earlier parts
+load each link ``(a, d)`` by ``< U``. A link into ``d`` only ever carries tensors from the parts placed before
+``d``, so once ``d`` is placed its loads are final, and every later link starts empty: the rest of the search
+depends only on ``(I, used, the device of each tensor leaving I)``, which keys a memo of states that fail at
+``U`` (so at every smaller ``U`` too). Pruned without loss:
+
+- ``J`` whose leaving tensors cannot all be sent within ``U`` over the fastest link there is;
+- a part whose leaving tensors have no unused device to go to within ``U`` (or no link);
+- a prefix whose remaining ops, each at its fastest, exceed ``U - 1`` times the unused devices.
+
+Starting from a known placement of value ``U``, each placement found lowers ``U`` and the search starts over
+(keeping the memo); when ``find(U)`` fails to the end, ``U`` is optimal. The search gives up (``None``) when
+the graph has more than ``max_ideals`` ideals, and stops incomplete at its deadline.
+Memory of a part ``P = J - I`` (docs/platform-format.md: each tensor or constant its ops touch, once):
+``M(J) - M(I) + sum of the items touching both I and P``, where ``M(X)`` is what the ops of ``X`` touch;
+only items on the boundary of ``I`` can touch both, so a part costs its boundary, not its ops.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from solver.placement.metrics import evaluate
+from solver.placement.problem import PlacementProblem
+
+MAX_IDEALS = 50_000
+_BITS = 2**30  # the op sets of all ideals together stay within this many bits (128 MiB)
+_CHECK_EVERY = 1024  # search nodes between two looks at the clock
+
+
+@dataclass
+class PrefixSearch:
+    """The search's answer: the best placement (None: none known), its value, and whether it is proven."""
+
+    assign: list[int] | None
+    value: int | None  # throughput of assign
+    complete: bool  # True: assign is optimal, or (assign None) no placement exists
+    interrupted: bool = False  # Ctrl-C stopped it
+
+
+class _Timeout(Exception):
+    pass
+
+
+@dataclass
+class _Ideals:
+    """Every ideal of the graph, each with its prefix sums: per-device compute and unsupported-op counts,
+    the fastest compute, the memory its ops touch, its boundary items and its leaving tensors."""
+
+    masks: list[int]
+    compute: np.ndarray  # [ideal, device]
+    unsupported: np.ndarray  # [ideal, device]
+    fastest: list[int]
+    memory: list[int]
+    boundary: list[tuple[int, ...]]  # items touched by the ideal and by an op outside it
+    leaving: list[tuple[int, ...]]  # data tensors produced in the ideal and read outside it
+
+
+def prefix_search(problem: PlacementProblem, assign: list[int] | None, deadline: float, *, lower: int = 0,
+                  max_ideals: int = MAX_IDEALS, on_found: Callable[[int], None] | None = None) -> PrefixSearch | None:  # fmt: skip
+    """The optimal throughput placement, searched from ``assign`` (a valid placement or None); see the module.
+
+    ``lower`` is a proven lower bound: a placement that meets it ends the search. ``on_found(value)`` is told
+    each better placement. None when the graph has more than ``max_ideals`` ideals (or than fit in
+    ``_BITS`` bits of op sets), or they take past ``deadline`` to list.
+    """
+    limit = min(max_ideals, _BITS // max(problem.num_ops, 1))
+    return _Search(problem, deadline, limit).run(assign, lower, on_found)
+
+
+class _Search:
+    def __init__(self, problem: PlacementProblem, deadline: float, max_ideals: int):
+        self.problem = problem
+        self.deadline = deadline
+        self.max_ideals = max_ideals
+        n, D = problem.num_ops, len(problem.devices)
+        self.n, self.D = n, D
+        self.full = (1 << n) - 1
+        # Items a device holds: data tensors (producer and readers) and constants, as (bytes, op mask).
+        items = [(t.nbytes, _mask((t.producer, *t.consumers))) for t in problem.tensors]
+        items += [(nbytes, _mask(readers)) for nbytes, readers in problem.constants.values()]
+        self.items = items
+        self.tensor_count = len(problem.tensors)
+        self.item_of_op: list[list[int]] = [[] for _ in range(n)]
+        for k, (_, ops) in enumerate(items):
+            for v in _bits(ops):
+                self.item_of_op[v].append(k)
+        self.readers = [_mask(t.consumers) for t in problem.tensors]
+        inf = math.inf
+        self.cheapest = [min((costs[i] for row in problem.transfer for costs in row if costs is not None), default=inf)
+                         for i in range(self.tensor_count)]  # fmt: skip
+        self.caps = np.array([math.inf if problem.memory_cap(d) is None else problem.memory_cap(d) for d in range(D)])
+        # cost[i, a, b]: transfer time of tensor i over link (a, b); infinite without a link (and for a == b).
+        self.cost = np.full((self.tensor_count, D, D), math.inf)
+        for a, row in enumerate(problem.transfer):
+            for b, costs in enumerate(row):
+                if costs is not None and a != b:
+                    self.cost[:, a, b] = costs
+        self.nodes = 0
+
+    def run(self, assign: list[int] | None, lower: int, on_found) -> PrefixSearch | None:
+        best, value = assign, (evaluate(self.problem, assign).throughput if assign is not None else None)
+        try:
+            ideals = self._ideals()
+            if ideals is None:
+                return None
+            self.ideals = ideals
+            self.total_fastest = max(ideals.fastest)
+            self.failed: dict[tuple, list[tuple[int, float]]] = {}
+            while value is None or value > lower:
+                found = self._find(math.inf if value is None else value)
+                if found is None:
+                    break
+                best, value = found, evaluate(self.problem, found).throughput
+                if on_found is not None:
+                    on_found(value)
+            return PrefixSearch(best, value, True)
+        except _Timeout:
+            return PrefixSearch(best, value, False)
+        except KeyboardInterrupt:
+            return PrefixSearch(best, value, False, interrupted=True)
+
+    def _ideals(self) -> _Ideals | None:
+        """List the ideals breadth first, each extended by one op whose predecessors it holds."""
+        problem, D = self.problem, self.D
+        preds = [_mask(ps) for ps in problem.dag.preds]
+        times = np.array([[t or 0 for t in row] for row in problem.times], dtype=np.int64).reshape(self.n, D)
+        missing = np.array([[t is None for t in row] for row in problem.times], dtype=np.int32).reshape(self.n, D)
+        fastest = [min(t for t in row if t is not None) for row in problem.times]
+        masks, seen = [0], {0: 0}
+        ready = [tuple(v for v in range(self.n) if not preds[v])]
+        compute, unsupported = [np.zeros(D, np.int64)], [np.zeros(D, np.int32)]
+        fast, memory, boundary = [0], [0], [()]
+        k = 0
+        while k < len(masks):
+            if time.monotonic() > self.deadline:
+                return None
+            ideal = masks[k]
+            for v in ready[k]:
+                child = ideal | (1 << v)
+                if child in seen:
+                    continue
+                if len(masks) >= self.max_ideals:
+                    return None
+                seen[child] = len(masks)
+                masks.append(child)
+                ready.append(tuple(u for u in ready[k] if u != v)
+                             + tuple(w for w in problem.dag.succs[v] if preds[w] & ~child == 0))  # fmt: skip
+                compute.append(compute[k] + times[v])
+                unsupported.append(unsupported[k] + missing[v])
+                fast.append(fast[k] + fastest[v])
+                memory.append(memory[k] + sum(self.items[i][0] for i in self.item_of_op[v] if not self.items[i][1] & ideal))
+                touched = set(boundary[k]) | set(self.item_of_op[v])
+                boundary.append(tuple(sorted(i for i in touched if self.items[i][1] & ~child)))
+            k += 1
+        leaving = [tuple(i for i in b if i < self.tensor_count and self.readers[i] & ~m) for b, m in zip(boundary, masks)]
+        return _Ideals(masks, np.array(compute), np.array(unsupported), fast, memory, boundary, leaving)
+
+    def _find(self, upper: float) -> list[int] | None:
+        """A placement of throughput ``< upper`` (the module's ``find(U)``), or None."""
+        ideals = self.ideals
+        sendable = [k for k, out in enumerate(ideals.leaving) if all(self.cheapest[i] < upper for i in out)]
+        # Candidate ends of a part, by fastest compute: a part's compute is at least the difference.
+        self.ends = sorted(sendable, key=lambda k: ideals.fastest[k])
+        self.end_fast = [ideals.fastest[k] for k in self.ends]
+        self.upper = upper
+        self.near = self.cost < upper  # near[i, a, b]: tensor i goes from a to b within the bound
+        self.assign = [-1] * self.n
+        return list(self.assign) if self._extend(0, 0, {}) else None
+
+    def _extend(self, k: int, used: int, source: dict[int, int]) -> bool:
+        """Extend the prefix ``k`` (devices ``used``; ``source[i]``: the device of leaving tensor i) to V."""
+        ideals, upper = self.ideals, self.upper
+        mask = ideals.masks[k]
+        if mask == self.full:
+            return True
+        self.nodes += 1
+        if self.nodes % _CHECK_EVERY == 0 and time.monotonic() > self.deadline:
+            raise _Timeout
+        key = (k, tuple(source[i] for i in ideals.leaving[k]))
+        # A state that failed with fewer devices used (a subset) at a bound as high fails here too.
+        if any(old & ~used == 0 and bound >= upper for old, bound in self.failed.get(key, ())):
+            return False
+        free = np.array([not used >> d & 1 for d in range(self.D)])
+        if self.total_fastest - ideals.fastest[k] > (upper - 1) * int(free.sum()):
+            self.failed.setdefault(key, []).append((used, upper))
+            return False
+        hi = bisect.bisect_left(self.end_fast, ideals.fastest[k] + upper)
+        for j in self.ends[:hi]:
+            end = ideals.masks[j]
+            if end & mask != mask or end == mask:
+                continue
+            part = end & ~mask
+            for d in np.flatnonzero(self._devices(k, j, part, free, source)):
+                d = int(d)
+                placed = {i: source.get(i, d) for i in ideals.leaving[j]}
+                for v in _bits(part):
+                    self.assign[v] = d
+                if self._extend(j, used | 1 << d, placed):
+                    return True
+        self.failed.setdefault(key, []).append((used, upper))
+        return False
+
+    def _devices(self, k: int, j: int, part: int, free: np.ndarray, source: dict[int, int]) -> np.ndarray:
+        """Which devices may take part ``I_j - I_k`` next (a boolean per device; see the module)."""
+        ideals, upper = self.ideals, self.upper
+        ok = free & (ideals.unsupported[j] == ideals.unsupported[k]) & (ideals.compute[j] - ideals.compute[k] < upper)
+        if not ok.any():
+            return ok
+        shared = sum(self.items[i][0] for i in ideals.boundary[k] if self.items[i][1] & part)
+        ok &= ideals.memory[j] - ideals.memory[k] + shared <= self.caps
+        loads: dict[int, np.ndarray] = {}
+        for i in ideals.leaving[k]:
+            if self.readers[i] & part and ok.any():
+                a = source[i]
+                loads[a] = loads.get(a, 0) + self.cost[i, a]
+                ok &= loads[a] < upper
+        # Every tensor still leaving needs a device not yet used to go to within the bound.
+        for i in ideals.leaving[j]:
+            if not ok.any():
+                break
+            reach = self.near[i][:, free].sum(axis=1)  # per writer, the free devices i can reach from it
+            a = source.get(i)
+            ok &= reach > 0 if a is None else reach[a] - self.near[i, a] > 0
+        return ok
+
+def _mask(ops) -> int:
+    mask = 0
+    for v in ops:
+        mask |= 1 << v
+    return mask
+
+
+def _bits(mask: int):
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
