@@ -11,7 +11,7 @@ after calibration, with the measured range. (The busy-machine profile and its ``
 ``benchmarks/measurement.py``, partitioner ``robust``.) Baseline: the issue's pipeline report, stage times 2-7x
 off their prediction.
 
-    python -m benchmarks.calibration [--quick]
+    python -m benchmarks.calibration [--quick | --models mobilenet_v2,... --parts 2,3]
 """
 
 from __future__ import annotations
@@ -108,12 +108,14 @@ def print_table(rows: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="MobileNetV2 at K = 2 only, 3 rounds at most")
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated (default: all three)")
+    parser.add_argument("--parts", default="2,3", help="the K values, comma-separated (default: 2,3)")
     args = parser.parse_args(argv)
     if args.quick:
         cases = [("mobilenet_v2", 2)]
         calibration = CalibrationSettings(max_rounds=3, repeats=10, warmup=2, config=ONE_THREAD)
     else:
-        cases = [(name, k) for name in MODELS for k in (2, 3)]
+        cases = [(name, int(k)) for name in args.models.split(",") for k in args.parts.split(",")]
         calibration = CalibrationSettings(max_rounds=4, repeats=16, warmup=2, passes=4, config=ONE_THREAD)
     pipeline = ComparisonSettings(PipelineSettings(requests=30, warmup=3), rounds=3)
     print(f"{len(os.sched_getaffinity(0))} cores, load average {os.getloadavg()[0]:.1f} at the start", flush=True)

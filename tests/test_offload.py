@@ -103,20 +103,32 @@ def test_exact_offloading_equals_brute_force(problem):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(instances(), st.integers(1, 3))
-def test_too_few_part_slots_claim_optimal_only_when_more_parts_cannot_pay(problem, cap):
+@given(instances(), st.integers(1, 3), st.booleans())
+def test_too_few_part_slots_claim_optimal_only_when_more_parts_cannot_pay(problem, cap, floor):
     expected = brute_force(problem)
-    original = offload_module.SLOT_CAP
+    saved = offload_module.SLOT_CAP, offload_module.labeling
     offload_module.SLOT_CAP = cap  # fewer slots than plans may use: the bound beyond the slots must hold
+    if not floor:  # the slot model alone, without the labeling's floor and warm start
+        offload_module.labeling = lambda p, *_: offload_module.Labeling(offload_module._trivial_bound(p), None)
     try:
         solved = solve_offload(problem, None, time_limit=20, workers=2)
     except InfeasibleError:
         return  # no plan within the slots and no warm start: nothing claimed
     finally:
-        offload_module.SLOT_CAP = original
+        offload_module.SLOT_CAP, offload_module.labeling = saved
     assert expected is not None and solved.bound <= expected <= solved.value
     if solved.status == OPTIMAL:
         assert solved.value == expected
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances())
+def test_the_labeling_floor_is_under_every_plan_and_its_plan_is_valid_or_none(problem):
+    expected = brute_force(problem)
+    relaxed = offload_module.labeling(problem, 10, 2)
+    if expected is not None:
+        assert relaxed.floor <= expected
+    assert relaxed.backend is None or all(b in problem.allowed[v] for v, b in enumerate(relaxed.backend))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -68,7 +68,7 @@ from solver.placement.problem import PlacementProblem, placement_problem, suppor
 OPTIMAL, FEASIBLE, HEURISTIC = "OPTIMAL", "FEASIBLE", "HEURISTIC"
 ALGORITHMS = ("exact", "greedy", "delegate", "circle-partitioner")
 SLOT_CAP = 24  # part slots of the exact model when neither --max-parts nor the op count bounds them lower
-LABELING_SHARE, LABELING_CAP = 0.2, 10.0  # of the time limit, and seconds at most, for labeling_bound
+LABELING_SHARE, LABELING_CAP = 0.2, 10.0  # of the time limit, and seconds at most, for labeling
 
 
 @dataclass
@@ -443,7 +443,7 @@ class PartSlots:
     holds a source op of the model (its first op has no predecessor), so a plan of P parts pays at least
     ``P - sources`` hand-offs of at least the cheapest hand-off c on top of the op times' bound T: a plan of
     more than S parts takes at least ``T + (S + 1 - sources) c``, and at least the floor every plan pays
-    (:func:`labeling_bound`): ``beyond`` is the larger. The model's optimum over S slots is
+    (:func:`labeling`): ``beyond`` is the larger. The model's optimum over S slots is
     the optimum when it is at most ``beyond``, and ``min(bound over S slots, beyond)`` is a bound on every plan.
     """
 
@@ -503,7 +503,10 @@ def solve_offload(
     workers: int | None = None,
     on_progress: Callable[[int, int, float], None] | None = None,
 ) -> OffloadSolve:
-    """Solve the model of the module docstring; OPTIMAL only when the slots cover every valid plan.
+    """Solve the model of the module docstring; OPTIMAL only when no plan can be better.
+
+    First :func:`labeling`: its floor bounds every plan, and its backends cut into parts are a second warm
+    start; when the better warm start reaches the floor it is optimal and the slot model is not built.
 
     Raises
     ------
@@ -511,8 +514,16 @@ def solve_offload(
         CP-SAT proves that no plan meets the limits.
     """
     start = time.monotonic()
-    hint_metrics = evaluate_plan(problem, *hint) if hint is not None else None
-    floor = labeling_bound(problem, min(LABELING_SHARE * time_limit, LABELING_CAP), workers)
+    relaxed = labeling(problem, min(LABELING_SHARE * time_limit, LABELING_CAP), workers)
+    floor = relaxed.floor
+    starts = [evaluate_plan(problem, *hint) if hint is not None else None]
+    if relaxed.backend is not None:
+        backend = reject_parts(problem, relaxed.backend)
+        starts.append(_checked(problem, backend, frontier_parts(problem, backend)))
+    hint_metrics = min((s for s in starts if s is not None), key=lambda s: s.latency, default=None)
+    if hint_metrics is not None and hint_metrics.latency <= floor:
+        return OffloadSolve(hint_metrics.backend, hint_metrics.parts, OPTIMAL, hint_metrics.latency, floor,
+                            PartSlots(0, math.inf), time.monotonic() - start)  # fmt: skip
     cover = part_slots(problem, hint_metrics, floor)
     built = _Model(problem, cover.slots, floor)
     if hint_metrics is not None and hint_metrics.num_parts <= cover.slots:
@@ -555,37 +566,56 @@ def _refused_parts(problem: OffloadProblem, backend: list[int], parts: list[int]
 
 
 def crossing_terms(m: cp_model.CpModel, problem: OffloadProblem, o: list[dict]) -> list:
-    """The hand-offs every plan pays, whatever its parts: a tensor read on a backend b other than its producer's
-    is handed into a part on b at least once, at least at the cheapest cost from another backend
-    (``cross[i][b] >= o[u][a] + o[c][b] - 1``); a consumer on a backend its producer's has no link to is
-    impossible (``o[u][a] + o[c][b] <= 1``). ``o[v][b]``: op v on backend b."""
-    terms = []
+    """The hand-offs every plan pays, whatever its parts, from the backends ``o[v][b]`` (op v on b) alone.
+
+    A consumer c of tensor i (producer u) sits in another part than u when it runs on another backend, or when
+    an op w on a path from u to c does (parts are numbered along every path, so u's part would have to hold w).
+    Then i is handed into c's part on c's backend b, at least at the cheapest cost of a link into b from a
+    backend u may use: ``handed[i][b] >= o[u][a] + o[c][b] - 1`` (a != b) and ``handed[i][b] >= o[u][b] +
+    o[c][b] + o[w][d] - 2`` (d != b), once per tensor and backend (consumers on b may share one part). Where
+    the link is missing, the combination is forbidden instead.
+    """
+    graph, terms = problem.base.graph, []
     for i, tensor in enumerate(problem.base.tensors):
         u = tensor.producer
+        after = nx.descendants(graph, u)
         for b in set().union(*(problem.allowed[c] for c in tensor.consumers)):
-            senders = [a for a in problem.allowed[u] if a != b]
             readers = [c for c in tensor.consumers if b in o[c]]
-            for a in senders:
+            # each way c on b is cut off from u: (backend of u, the terms that must all hold)
+            ways = [(a, [o[u][a], o[c][b]]) for c in readers for a in problem.allowed[u] if a != b]
+            if b in o[u]:
+                ways += [(b, [o[u][b], o[c][b], o[w][d]]) for c in readers
+                         for w in after & nx.ancestors(graph, c) for d in o[w] if d != b]  # fmt: skip
+            costs = []
+            for a, terms_held in ways:
                 if problem.handoff[a][b] is None:
-                    for c in readers:
-                        m.add(o[u][a] + o[c][b] <= 1)
-            costs = [problem.handoff[a][b][i] for a in senders if problem.handoff[a][b] is not None]
+                    m.add(sum(terms_held) <= len(terms_held) - 1)
+                else:
+                    costs.append(problem.handoff[a][b][i])
             if not costs or not min(costs):
                 continue
-            cross = m.new_bool_var("")
-            for c in readers:
-                for a in senders:
-                    m.add(cross >= o[u][a] + o[c][b] - 1)
-            terms.append(min(costs) * cross)
+            handed = m.new_bool_var("")
+            for a, terms_held in ways:
+                if problem.handoff[a][b] is not None:
+                    m.add(handed >= sum(terms_held) - (len(terms_held) - 1))
+            terms.append(min(costs) * handed)
     return terms
 
 
-def labeling_bound(problem: OffloadProblem, time_limit: float, workers: int | None = None) -> int:
+@dataclass(frozen=True)
+class Labeling:
+    """:func:`labeling`'s answer: a floor under every plan's latency and the backends that reach it (if found)."""
+
+    floor: int
+    backend: list[int] | None
+
+
+def labeling(problem: OffloadProblem, time_limit: float, workers: int | None = None) -> Labeling:
     """A lower bound on the latency of every plan: the least op times plus :func:`crossing_terms` over the
     backends of the ops alone, parts left out (a relaxation, solved by CP-SAT; its proven bound if not optimal).
 
     Variables ``o[v][b]`` (op v on allowed backend b, exactly one per op); minimise
-    ``sum t(v, b) o[v][b] + sum crossing terms``.
+    ``sum t(v, b) o[v][b] + sum crossing terms``. Its backends, cut into parts, are also a warm start.
     """
     m = cp_model.CpModel()
     o = [{b: m.new_bool_var("") for b in problem.allowed[v]} for v in range(problem.num_ops)]
@@ -598,9 +628,11 @@ def labeling_bound(problem: OffloadProblem, time_limit: float, workers: int | No
     if workers:
         solver.parameters.num_workers = workers
     status = solver.solve(m)
+    trivial = _trivial_bound(problem)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return _trivial_bound(problem)
-    return max(int(math.ceil(solver.best_objective_bound - 1e-6)), _trivial_bound(problem))
+        return Labeling(trivial, None)
+    backend = [next(b for b, on in choice.items() if solver.boolean_value(on)) for choice in o]
+    return Labeling(max(int(math.ceil(solver.best_objective_bound - 1e-6)), trivial), backend)
 
 
 class _Model:
@@ -659,7 +691,7 @@ class _Model:
                             m.add(paid >= into + self.o[u][a] + self.y[k][b] - 2)
                             handoffs.append(costs[i] * paid)
         m.add(sum(handoffs) >= sum(crossing_terms(m, problem, self.o)))
-        m.add(sum(cost) + sum(handoffs) >= floor)  # labeling_bound's proven floor
+        m.add(sum(cost) + sum(handoffs) >= floor)  # labeling's proven floor
         m.minimize(sum(cost) + sum(handoffs))
 
     def forbid(self, b: int, ops: list[int]) -> None:
@@ -779,7 +811,9 @@ def offload(
         solved = solve_offload(problem, greedy, time_limit=remaining, workers=workers, on_progress=on_progress)
         metrics = evaluate_plan(problem, solved.backend, solved.parts)
         status, bound = solved.status, solved.bound
-        notes.append(f"exact solver: {solved.wall_time:.2f} s, {solved.cover.slots} part slots, status {status}")
+        how = (f"{solved.cover.slots} part slots" if solved.cover.slots else
+               "a warm start reached the floor that every plan pays (the op times and the hand-offs its backends force)")
+        notes.append(f"exact solver: {solved.wall_time:.2f} s, {how}, status {status}")
         if status == FEASIBLE and bound == solved.cover.beyond:
             notes.append(f"the bound is what a plan of more than {solved.cover.slots} parts (the exact model's slots) must "
                          "pay at least in op times and hand-offs; --max-parts lowers how many parts are considered")  # fmt: skip
