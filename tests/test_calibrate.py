@@ -16,6 +16,7 @@ from solver.commands import partition as partition_command
 from solver.deploy.calibrate import (
     CalibrationRound, CalibrationSettings, calibrate, corrected_weights, median_uncertainty,
 )
+from solver.deploy.split import read_split
 from solver.errors import UsageError
 from solver.io.tflite import read_model
 from tests.traces import write_chrome_trace
@@ -80,7 +81,13 @@ def test_calibrate_measures_every_part_for_at_least_two_rounds(traced):
     assert solves[0] == corrected_weights(weights, first)  # the re-solve sees the corrected weights
     assert result.rounds[1].predicted_us == [sum(solves[0][:5]), sum(solves[0][5:])]
     assert result.best in range(len(result.rounds)) and result.stop_reason
-    unstable = [(r.round, p) for r in result.rounds for p, s in zip(r.part_ids, r.measured) if s.robust_cv > 0.05]
+    kept = result.best_round
+    assert result.weights == corrected_weights(kept.weights, kept)  # calibrated by the kept round's own measurement
+    check = result.check  # the kept partition measured afresh against the calibrated prediction
+    assert check.parts == kept.parts and check.round == len(result.rounds) and check.weights == result.weights
+    assert check.predicted_us == [sum(result.weights[:5]), sum(result.weights[5:])]
+    measured = result.rounds + [check]
+    unstable = [(r.round, p) for r in measured for p, s in zip(r.part_ids, r.measured) if s.robust_cv > 0.05]
     assert len(result.notes) == len(unstable)  # every unstable part measurement is named, and only those
 
 
@@ -90,7 +97,7 @@ def test_partition_calibrate_json(traced, tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "solver", "partition", str(model), str(trace), "-k", "2", "--exact", "--time-limit",
          "10", "--calibrate", "3", "--calibrate-setting", "NUM_THREADS=1", "--out", str(tmp_path / "map.json"),
-         "--json"], capture_output=True, text=True, timeout=600)
+         "--split", str(tmp_path / "parts"), "--json"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
     rounds = document["calibration"]
@@ -98,6 +105,10 @@ def test_partition_calibrate_json(traced, tmp_path):
     for r in rounds:
         assert len(r["predicted_us"]) == len(r["measured_us"]) == 2
         assert all(m > 0 for m in r["measured_us"]) and r["measured_bottleneck_us"] == max(r["measured_us"])
+    check = document["calibration_result"]["check"]
+    assert check["partition_map"] == rounds[document["calibration_result"]["best_round"]]["partition_map"]
+    assert len(check["predicted_us"]) == len(check["measured_us"]) == 2
+    assert read_split(tmp_path / "parts").loads_us == check["predicted_us"]  # the split predicts as calibrated
     best = document["calibration_result"]["best_round"]
     assert document["partition_map"] == rounds[best]["partition_map"]
     assert json.loads((tmp_path / "map.json").read_text())["partition_map"] == rounds[best]["partition_map"]

@@ -173,7 +173,10 @@ def _calibrate(problem: PartitionProblem, settings: PartitionSettings, result: P
     device = open_device("local", cache=False)
     calibration = calibrate(problem.source, result.parts, weights, solve, device, calibration_settings, shown)
     best_problem, best_result = solved[tuple(calibration.best_round.parts)]
-    return best_problem, best_result, calibration
+    graph = best_problem.graph.copy()  # the split's part loads predict with the calibrated weights
+    for v, w in enumerate(calibration.weights):
+        graph.nodes[v]["weight"] = w
+    return replace(best_problem, graph=graph), best_result, calibration
 
 
 def _split(problem: PartitionProblem, parts: list[int], out_dir: Path, quiet: bool) -> None:

@@ -27,6 +27,11 @@ Stopping: after at least two rounds (the second checks the corrected prediction)
 bottleneck is not lower than the best so far by more than the uncertainty of either median, when the re-solve
 returns a partition already measured, or after ``max_rounds``. The answer is the round with the lowest measured
 bottleneck (an earlier round wins ties within the noise).
+
+The answer's calibrated weights are the kept round's weights corrected by its own measurement, and a last
+*check* round measures the kept partition afresh against the part times those weights predict: the error a
+user of the calibrated prediction should expect (run-to-run variation and the damping above), which is what
+``solve pipeline`` and ``solve split`` then predict with.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from __future__ import annotations
 import math
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from devices.base import BackendConfig, Device, MeasureSettings
@@ -52,6 +57,7 @@ class CalibrationSettings:
     """How to calibrate: the rounds at most, each part's timed and warm-up runs, the device configuration."""
 
     max_rounds: int = 4
+    check: bool = True  # measure the kept partition once more against its calibrated prediction
     repeats: int = 10  # timed runs of each part per round, spread over the passes
     warmup: int = 2  # per process
     passes: int = 2  # fresh processes per part and round, the parts interleaved (A B A B): load drifts even out
@@ -125,7 +131,8 @@ class Calibration:
     rounds: list[CalibrationRound]
     best: int  # index into rounds
     stop_reason: str
-    weights: list[int]  # the weights after the last correction
+    weights: list[int]  # calibrated: the kept round's weights corrected by its own measurement
+    check: CalibrationRound | None = None  # the kept partition measured again, predicted from ``weights``
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -134,7 +141,7 @@ class Calibration:
 
     def to_json(self) -> dict:
         return {"best_round": self.best, "stop_reason": self.stop_reason, "weights": list(self.weights),
-                "notes": list(self.notes)}
+                "check": self.check.to_json() if self.check else None, "notes": list(self.notes)}
 
 
 def calibrate(
@@ -185,7 +192,17 @@ def calibrate(
         if not rounds:
             raise  # nothing measured yet: nothing to keep
         stop = "an interruption (Ctrl-C); the rounds measured so far are kept"
-    return Calibration(rounds, best, stop, weights, _unstable_notes(rounds))
+        settings = replace(settings, check=False)
+    kept = rounds[best]
+    calibrated = corrected_weights(kept.weights, kept)
+    check = None
+    if settings.check:
+        try:
+            check = measure_parts(model_path, kept.parts, calibrated, device, settings, len(rounds))
+        except KeyboardInterrupt:
+            pass  # the calibration stands without its check
+    measured = rounds + ([check] if check else [])
+    return Calibration(rounds, best, stop, calibrated, check, _unstable_notes(measured))
 
 
 def _unstable_notes(rounds: list[CalibrationRound]) -> list[str]:

@@ -77,9 +77,9 @@ def pipeline_text(c: PipelineComparison) -> str:
     return "\n".join(lines)
 
 
-def calibration_round_text(r: CalibrationRound) -> str:
+def calibration_round_text(r: CalibrationRound, title: str = "") -> str:
     """One round: per part its predicted time, its measured median and IQR, and how far off the prediction was."""
-    lines = [f"calibration round {r.round}: measured bottleneck {r.measured_bottleneck_us / 1000:.3f} ms "
+    lines = [f"{title or f'calibration round {r.round}'}: measured bottleneck {r.measured_bottleneck_us / 1000:.3f} ms "
              f"(IQR {r.bottleneck_spread_us / 1000:.3f} ms), predicted {max(r.predicted_us) / 1000:.3f} ms",
              f"  {'part':>4} {'predicted ms':>13} {'measured ms':>12} {'IQR ms':>8} {'error':>8}"]
     for part, p, m, spread, error in zip(r.part_ids, r.predicted_us, r.measured_us, r.spread_us, r.errors):
@@ -92,6 +92,11 @@ def calibration_text(c: Calibration) -> str:
     lines = [calibration_round_text(r) for r in c.rounds]
     lines.append(f"calibration: {len(c.rounds)} round(s), stopped by {c.stop_reason}; kept round {c.best} "
                  f"(measured bottleneck {c.best_round.measured_bottleneck_us / 1000:.3f} ms)")
+    if c.check is not None:
+        worst = max(abs(e) for e in c.check.errors)
+        lines.append(calibration_round_text(c.check, "check: the kept partition measured afresh against its calibrated "
+                                                     "prediction"))  # fmt: skip
+        lines.append(f"calibrated prediction: every part within {worst:.1%} of its fresh measurement")
     return "\n".join(lines + [f"note: {n}" for n in c.notes])
 
 
