@@ -94,9 +94,11 @@ def solve_reporting(
     start: float,
     on_progress: Callable[[int, int, float], None] | None,
     tick: float = 1.0,
+    beside: Callable[[Callable[[], bool]], object] | None = None,
 ) -> Solve:
     """:func:`solve_in_thread` that relays ``on_progress(incumbent, bound, seconds since start)`` about every
-    ``tick`` seconds from the main thread (never from CP-SAT's, where a print or a Ctrl-C does not belong)."""
+    ``tick`` seconds from the main thread (never from CP-SAT's, where a print or a Ctrl-C does not belong),
+    once ``beside`` (as solve_in_thread has it) has returned."""
     solver = make_solver(limit, workers)
     incumbent = _Incumbent()
 
@@ -104,4 +106,4 @@ def solve_reporting(
         if on_progress is not None and incumbent.last is not None:
             on_progress(*incumbent.last, time.monotonic() - start)
 
-    return solve_in_thread(solver, model, callback=incumbent, on_tick=relay, tick=tick)
+    return solve_in_thread(solver, model, callback=incumbent, beside=beside, on_tick=relay, tick=tick)

@@ -29,8 +29,8 @@ most ``floor(best * (1 + slack))``: ``cut``, the number of edges between ops on 
 (``k[e] >= a[u][d] - a[v][d]``), then ``bytes``, the bytes sent over links (``sum bytes_i x[i][a][b]``).
 
 For ``throughput``, the prefix search (solver.placement.prefixes: branch and bound over chains of ideals,
-exact on graphs with few ideals) runs first with half the time; what it proves is the answer, what it finds
-is the hint. The greedy chain placement (solver.placement.greedy) is the hint and bounds the objective from above
+exact on graphs with few ideals) runs in the main thread while CP-SAT searches in its own: the first proof
+stops the other, and the best placement either found is the answer. The greedy chain placement (solver.placement.greedy) is the hint and bounds the objective from above
 (``objective <= U``); a crossing whose own transfer time exceeds U can then never occur, so it gets no
 variable, only the clause that rules it out (on a network of many devices most of them).
 Every variable that only pays (r, x, m, e) is bounded from below alone, which is exact since the
@@ -55,7 +55,6 @@ from solver.placement.problem import PlacementProblem
 OPTIMAL, FEASIBLE, HEURISTIC = "OPTIMAL", "FEASIBLE", "HEURISTIC"
 _HEARTBEAT = 1.0
 _SECONDARY_SHARE = 0.2  # of the time limit, for each secondary objective
-_PREFIX_SHARE = 0.5  # of the primary objective's time, for the prefix search before CP-SAT (throughput)
 
 Progress = Callable[[int, int, float], None]
 
@@ -99,48 +98,64 @@ def solve_placement(
         No placement exists (proven), or none was found in time and no hint was given.
     """
     start = time.monotonic()
-    given = hint  # the caller's: an answer no better than it is HEURISTIC
-    primary_limit = time_limit * (1 - _SECONDARY_SHARE * len(secondary))
-    if objective == "throughput" and search_prefixes:
-        searched = _search_prefixes(problem, hint, lower, start, primary_limit, on_progress)
-        if searched is not None and searched.complete and searched.assign is None:
-            raise _infeasible(problem)
-        if searched is not None and (searched.complete or searched.interrupted):
-            bound = searched.value if searched.complete else lower
-            return _finish(problem, objective, given, searched.assign, bound, searched.interrupted, start, time_limit,
-                           workers, secondary, slack)  # fmt: skip
-        if searched is not None and searched.assign is not None:
-            hint = searched.assign  # as good as the hint or better
     hint_value = evaluate(problem, hint).objective(objective) if hint is not None else None
     built = _Model(problem, objective, hint_value)
     built.model.add(built.objective >= lower)
     if hint is not None:
         built.hint(hint, hint_value)
-    solver, status, interrupted = _solve(built.model, primary_limit - (time.monotonic() - start), workers, start,
-                                         on_progress)  # fmt: skip
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        assign = built.assignment(solver)
-        value = evaluate(problem, assign).objective(objective)
-        if hint_value is not None and hint_value <= value:
-            assign, value = list(hint), hint_value
-        bound = value if status == cp_model.OPTIMAL else min(value, max(lower, int(solver.best_objective_bound)))
-        return _finish(problem, objective, given, assign, bound, interrupted, start, time_limit, workers, secondary,
-                       slack)  # fmt: skip
+    primary_limit = time_limit * (1 - _SECONDARY_SHARE * len(secondary))
+    prefixes = _Prefixes(problem, hint, lower, start, primary_limit, on_progress)
+    beside = prefixes.run if objective == "throughput" and search_prefixes else None
+    done = solve_reporting(built.model, primary_limit, workers, start, on_progress, tick=_HEARTBEAT, beside=beside)
+    solver, status, interrupted, proven = done.solver, done.status, done.interrupted, done.beside
+    if proven is not None:
+        if proven.assign is None:
+            raise _infeasible(problem)
+        return _finish(problem, objective, hint, proven.assign, proven.value, interrupted, start, time_limit, workers,
+                       secondary, slack)  # fmt: skip
     if status == cp_model.INFEASIBLE:
         raise _infeasible(problem)
-    if hint is None:
+    # The best of CP-SAT's answer, the hint and what the prefix search found before it stopped.
+    found = [(hint_value, hint)] if hint is not None else []
+    if prefixes.best is not None:
+        found.append((prefixes.value, prefixes.best))
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        assign = built.assignment(solver)
+        found.append((evaluate(problem, assign).objective(objective), assign))
+    if not found:
         raise InfeasibleError(f"{problem.platform.source}: no placement of {problem.name} was found in "
                               f"{time_limit:g} s (not proven impossible)")  # fmt: skip
-    # No solution in time: the solver's bound is only known once it has one, so claim only ``lower``.
-    found = OPTIMAL if lower >= hint_value else (HEURISTIC if hint is given else FEASIBLE)
-    return PlacementSolve(list(hint), found, hint_value, lower, time.monotonic() - start, interrupted)
+    value, assign = min(found, key=lambda pair: pair[0])
+    if status == cp_model.OPTIMAL:
+        bound = value
+    elif status == cp_model.FEASIBLE:
+        bound = min(value, max(lower, int(solver.best_objective_bound)))
+    else:  # no solution in time: the solver's bound is only known once it has one, so claim only ``lower``
+        bound = lower
+    return _finish(problem, objective, hint, list(assign), bound, interrupted, start, time_limit, workers, secondary,
+                   slack)  # fmt: skip
 
 
-def _search_prefixes(problem: PlacementProblem, hint: list[int] | None, lower: int, start: float, limit: float,
-                     on_progress: Progress | None) -> PrefixSearch | None:  # fmt: skip
-    """The prefix search (solver.placement.prefixes) within its share of ``limit``, reporting what it finds."""
-    report = None if on_progress is None else lambda value: on_progress(value, lower, time.monotonic() - start)
-    return prefix_search(problem, hint, start + limit * _PREFIX_SHARE, lower=lower, on_found=report)
+class _Prefixes:
+    """The prefix search (solver.placement.prefixes) as CP-SAT's companion in the main thread: it keeps the best
+    placement it finds (Ctrl-C may end it anywhere) and answers only with a proof, which stops CP-SAT."""
+
+    def __init__(self, problem: PlacementProblem, hint: list[int] | None, lower: int, start: float, limit: float,
+                 on_progress: Progress | None):  # fmt: skip
+        self.problem, self.hint, self.lower, self.start, self.limit = problem, hint, lower, start, limit
+        self.on_progress = on_progress
+        self.best: list[int] | None = None
+        self.value: int | None = None
+
+    def run(self, cp_sat_done: Callable[[], bool]) -> PrefixSearch | None:
+        searched = prefix_search(self.problem, self.hint, self.start + self.limit, lower=self.lower,
+                                 stop=cp_sat_done, on_found=self._found)  # fmt: skip
+        return searched if searched is not None and searched.complete else None
+
+    def _found(self, assign: list[int], value: int) -> None:
+        self.best, self.value = assign, value
+        if self.on_progress is not None:
+            self.on_progress(value, self.lower, time.monotonic() - self.start)
 
 
 def _finish(problem: PlacementProblem, objective: str, hint: list[int] | None, assign: list[int], bound: int,

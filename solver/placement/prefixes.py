@@ -18,10 +18,12 @@ depends only on ``(I, used, the device of each tensor leaving I)``, which keys a
 
 - ``J`` whose leaving tensors cannot all be sent within ``U`` over the fastest link there is;
 - a part whose leaving tensors have no unused device to go to within ``U`` (or no link);
-- a prefix whose remaining ops, each at its fastest, exceed ``U - 1`` times the unused devices.
+- a prefix whose remaining ops, each at its fastest, exceed ``U - 1`` times the unused devices, or whose
+  remaining ops touch more bytes than the unused devices hold together.
 
-Starting from a known placement of value ``U``, each placement found lowers ``U`` and the search starts over
-(keeping the memo); when ``find(U)`` fails to the end, ``U`` is optimal. The search gives up (``None``) when
+Between a proven lower bound ``L`` and the value ``U`` of the best placement known, ``find((L + U + 1) // 2)``
+either finds a better placement (lowering ``U``) or proves its argument a bound (raising ``L``), the memo
+kept throughout; when ``L`` meets ``U``, the best placement is optimal. The search gives up (``None``) when
 the graph has more than ``max_ideals`` ideals, and stops incomplete at its deadline.
 Memory of a part ``P = J - I`` (docs/platform-format.md: each tensor or constant its ops touch, once):
 ``M(J) - M(I) + sum of the items touching both I and P``, where ``M(X)`` is what the ops of ``X`` touch;
@@ -43,7 +45,7 @@ from solver.placement.problem import PlacementProblem
 
 MAX_IDEALS = 50_000
 _BITS = 2**30  # the op sets of all ideals together stay within this many bits (128 MiB)
-_CHECK_EVERY = 1024  # search nodes between two looks at the clock
+_CHECK_EVERY = 64  # search nodes (or ideals listed) between two looks at the clock
 
 
 @dataclass
@@ -53,7 +55,6 @@ class PrefixSearch:
     assign: list[int] | None
     value: int | None  # throughput of assign
     complete: bool  # True: assign is optimal, or (assign None) no placement exists
-    interrupted: bool = False  # Ctrl-C stopped it
 
 
 class _Timeout(Exception):
@@ -65,7 +66,7 @@ class _Ideals:
     """Every ideal of the graph, each with its prefix sums: per-device compute and unsupported-op counts,
     the fastest compute, the memory its ops touch, its boundary items and its leaving tensors."""
 
-    masks: list[int]
+    masks: list[int]  # by size, so V is the last
     compute: np.ndarray  # [ideal, device]
     unsupported: np.ndarray  # [ideal, device]
     fastest: list[int]
@@ -75,21 +76,24 @@ class _Ideals:
 
 
 def prefix_search(problem: PlacementProblem, assign: list[int] | None, deadline: float, *, lower: int = 0,
-                  max_ideals: int = MAX_IDEALS, on_found: Callable[[int], None] | None = None) -> PrefixSearch | None:  # fmt: skip
+                  max_ideals: int = MAX_IDEALS, stop: Callable[[], bool] | None = None,
+                  on_found: Callable[[list[int], int], None] | None = None) -> PrefixSearch | None:  # fmt: skip
     """The optimal throughput placement, searched from ``assign`` (a valid placement or None); see the module.
 
-    ``lower`` is a proven lower bound: a placement that meets it ends the search. ``on_found(value)`` is told
-    each better placement. None when the graph has more than ``max_ideals`` ideals (or than fit in
-    ``_BITS`` bits of op sets), or they take past ``deadline`` to list.
+    ``lower`` is a proven lower bound: a placement that meets it ends the search. The search stops (incomplete)
+    at ``deadline`` or when ``stop()`` says so; ``on_found(assign, value)`` is told each better placement (so
+    a caller keeps the best when Ctrl-C ends the search). None when the graph has more than ``max_ideals``
+    ideals (or than fit in ``_BITS`` bits of op sets), or they take past ``deadline`` to list.
     """
     limit = min(max_ideals, _BITS // max(problem.num_ops, 1))
-    return _Search(problem, deadline, limit).run(assign, lower, on_found)
+    return _Search(problem, deadline, limit, stop or (lambda: False)).run(assign, lower, on_found)
 
 
 class _Search:
-    def __init__(self, problem: PlacementProblem, deadline: float, max_ideals: int):
+    def __init__(self, problem: PlacementProblem, deadline: float, max_ideals: int, stop: Callable[[], bool]):
         self.problem = problem
         self.deadline = deadline
+        self.stop = stop
         self.max_ideals = max_ideals
         n, D = problem.num_ops, len(problem.devices)
         self.n, self.D = n, D
@@ -126,17 +130,24 @@ class _Search:
             self.total_fastest = max(ideals.fastest)
             self.failed: dict[tuple, list[tuple[int, float]]] = {}
             while value is None or value > lower:
-                found = self._find(math.inf if value is None else value)
-                if found is None:
-                    break
-                best, value = found, evaluate(self.problem, found).throughput
-                if on_found is not None:
-                    on_found(value)
+                # Bisection between the proven bound and the best known value: find(U) either lowers the value
+                # below U or proves U a bound.
+                target = math.inf if value is None else (lower + value + 1) // 2
+                found = self._find(target)
+                if found is not None:
+                    best, value = found, evaluate(self.problem, found).throughput
+                    if on_found is not None:
+                        on_found(best, value)
+                elif value is None:
+                    break  # no placement at all
+                else:
+                    lower = target
             return PrefixSearch(best, value, True)
         except _Timeout:
             return PrefixSearch(best, value, False)
-        except KeyboardInterrupt:
-            return PrefixSearch(best, value, False, interrupted=True)
+
+    def _halt(self) -> bool:
+        return time.monotonic() > self.deadline or self.stop()
 
     def _ideals(self) -> _Ideals | None:
         """List the ideals breadth first, each extended by one op whose predecessors it holds."""
@@ -151,7 +162,7 @@ class _Search:
         fast, memory, boundary = [0], [0], [()]
         k = 0
         while k < len(masks):
-            if time.monotonic() > self.deadline:
+            if k % _CHECK_EVERY == 0 and self._halt():
                 return None
             ideal = masks[k]
             for v in ready[k]:
@@ -193,14 +204,16 @@ class _Search:
         if mask == self.full:
             return True
         self.nodes += 1
-        if self.nodes % _CHECK_EVERY == 0 and time.monotonic() > self.deadline:
+        if self.nodes % _CHECK_EVERY == 0 and self._halt():
             raise _Timeout
         key = (k, tuple(source[i] for i in ideals.leaving[k]))
         # A state that failed with fewer devices used (a subset) at a bound as high fails here too.
         if any(old & ~used == 0 and bound >= upper for old, bound in self.failed.get(key, ())):
             return False
         free = np.array([not used >> d & 1 for d in range(self.D)])
-        if self.total_fastest - ideals.fastest[k] > (upper - 1) * int(free.sum()):
+        # What the ops left must compute and hold, against what the free devices offer.
+        held = ideals.memory[-1] - ideals.memory[k] + sum(self.items[i][0] for i in ideals.boundary[k])
+        if self.total_fastest - ideals.fastest[k] > (upper - 1) * int(free.sum()) or held > self.caps[free].sum():
             self.failed.setdefault(key, []).append((used, upper))
             return False
         hi = bisect.bisect_left(self.end_fast, ideals.fastest[k] + upper)
