@@ -89,6 +89,16 @@ def test_main_job_runs_on_the_bundled_default(tmp_path):
     assert written["num_partitions"] == 4 and len(written["partition_map"]) == 125
 
 
+def test_the_bundled_model_named_on_the_command_line_gets_its_map_in_the_current_directory(tmp_path):
+    from solver.data import DATA_DIR, DEFAULT_MODEL, DEFAULT_TRACE
+
+    before = sorted(DATA_DIR.iterdir())
+    result = solve("partition", str(DEFAULT_MODEL), str(DEFAULT_TRACE), "-k", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads((tmp_path / "partition_map.json").read_text())["partition_map"]) == 125
+    assert sorted(DATA_DIR.iterdir()) == before  # nothing written into the installed package
+
+
 # --- the command line itself: start-up, help, version, exit codes, pipes, file modes, extras -----------------
 
 HEAVY = ("ortools", "pymoo", "scipy", "onert", "matplotlib", "tensorflow", "pandas")

@@ -37,14 +37,18 @@ def secondary_names(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def map_path(args: argparse.Namespace, *inputs: Path | None) -> Path:
-    """Where partition_map.json goes: ``--out``, else next to MODEL (the current directory without one).
+    """Where partition_map.json goes: ``--out``, else next to MODEL (the current directory without one, or for
+    the bundled default model, whose directory belongs to the installed package).
 
     Checked before any work (``solver.io.files.check_output``): a target that cannot be written, or MODEL, TRACE
     or one of ``inputs``, is refused at once, not after the solve.
     """
     from solver.io.files import check_output
 
-    out = args.out or (args.model.parent if args.model else Path.cwd()) / "partition_map.json"
+    from solver.data import DATA_DIR
+
+    beside = args.model.parent if args.model and args.model.resolve().parent != DATA_DIR.resolve() else Path.cwd()
+    out = args.out or beside / "partition_map.json"
     return check_output(out, inputs=(args.model, args.trace, *inputs))
 
 
