@@ -545,7 +545,7 @@ def solve_offload(
         if hint_metrics is not None and hint_metrics.latency < value:  # never worse than the warm start
             backend, parts, value = hint_metrics.backend, hint_metrics.parts, hint_metrics.latency
         found = OPTIMAL if status == cp_model.OPTIMAL and value <= cover.beyond else FEASIBLE
-        bound = min(int(solver.best_objective_bound), cover.beyond, value)
+        bound = min(max(int(solver.best_objective_bound), floor), cover.beyond, value)  # CP-SAT's may lag the floor
         return OffloadSolve(backend, parts, found, value, int(bound), cover, elapsed, done.interrupted)
     if status == cp_model.INFEASIBLE and cover.complete:
         raise InfeasibleError(f"{problem.base.name}: no plan meets the limits (min part ops "

@@ -21,9 +21,10 @@ depends only on ``(I, used, the device of each tensor leaving I)``, which keys a
 - a prefix whose remaining ops, each at its fastest, exceed ``U - 1`` times the unused devices, or whose
   remaining ops touch more bytes than the unused devices hold together.
 
-Between a proven lower bound ``L`` and the value ``U`` of the best placement known, ``find((L + U + 1) // 2)``
+First ``find(U)`` with ``U`` the value of the placement the search starts from: when it fails, that placement
+is optimal. Then, between a proven lower bound ``L`` and the best value ``U``, ``find((L + U + 1) // 2)``
 either finds a better placement (lowering ``U``) or proves its argument a bound (raising ``L``), the memo
-kept throughout; when ``L`` meets ``U``, the best placement is optimal. The search gives up (``None``) when
+kept throughout, until ``L`` meets ``U``. The search gives up (``None``) when
 the graph has more than ``max_ideals`` ideals, and stops incomplete at its deadline.
 Memory of a part ``P = J - I`` (docs/platform-format.md: each tensor or constant its ops touch, once):
 ``M(J) - M(I) + sum of the items touching both I and P``, where ``M(X)`` is what the ops of ``X`` touch;
@@ -129,19 +130,20 @@ class _Search:
             self.ideals = ideals
             self.total_fastest = max(ideals.fastest)
             self.failed: dict[tuple, list[tuple[int, float]]] = {}
+            target = math.inf if value is None else value  # first: is the start optimal?
             while value is None or value > lower:
-                # Bisection between the proven bound and the best known value: find(U) either lowers the value
-                # below U or proves U a bound.
-                target = math.inf if value is None else (lower + value + 1) // 2
                 found = self._find(target)
                 if found is not None:
                     best, value = found, evaluate(self.problem, found).throughput
                     if on_found is not None:
                         on_found(best, value)
-                elif value is None:
-                    break  # no placement at all
+                elif value is None or target == value:
+                    break  # no placement at all, or none better than the best
                 else:
                     lower = target
+                # Then bisection between the proven bound and the best value: find(U) lowers the value below U
+                # or proves U a bound.
+                target = (lower + value + 1) // 2
             return PrefixSearch(best, value, True)
         except _Timeout:
             return PrefixSearch(best, value, False)
@@ -217,13 +219,13 @@ class _Search:
             self.failed.setdefault(key, []).append((used, upper))
             return False
         hi = bisect.bisect_left(self.end_fast, ideals.fastest[k] + upper)
-        for j in self.ends[:hi]:
+        for j in reversed(self.ends[:hi]):  # the largest parts first, as the greedy fills devices
             end = ideals.masks[j]
             if end & mask != mask or end == mask:
                 continue
             part = end & ~mask
-            for d in np.flatnonzero(self._devices(k, j, part, free, source)):
-                d = int(d)
+            ok, load = self._devices(k, j, part, free, source)
+            for d in sorted(np.flatnonzero(ok).tolist(), key=lambda d: load[d]):  # the least loaded link first
                 placed = {i: source.get(i, d) for i in ideals.leaving[j]}
                 for v in _bits(part):
                     self.assign[v] = d
@@ -232,12 +234,15 @@ class _Search:
         self.failed.setdefault(key, []).append((used, upper))
         return False
 
-    def _devices(self, k: int, j: int, part: int, free: np.ndarray, source: dict[int, int]) -> np.ndarray:
-        """Which devices may take part ``I_j - I_k`` next (a boolean per device; see the module)."""
+    def _devices(self, k: int, j: int, part: int, free: np.ndarray,
+                 source: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Which devices may take part ``I_j - I_k`` next (a boolean per device; see the module), and the
+        heaviest load each would put on a link into it."""
         ideals, upper = self.ideals, self.upper
         ok = free & (ideals.unsupported[j] == ideals.unsupported[k]) & (ideals.compute[j] - ideals.compute[k] < upper)
+        heaviest = np.zeros(self.D)
         if not ok.any():
-            return ok
+            return ok, heaviest
         shared = sum(self.items[i][0] for i in ideals.boundary[k] if self.items[i][1] & part)
         ok &= ideals.memory[j] - ideals.memory[k] + shared <= self.caps
         loads: dict[int, np.ndarray] = {}
@@ -246,6 +251,7 @@ class _Search:
                 a = source[i]
                 loads[a] = loads.get(a, 0) + self.cost[i, a]
                 ok &= loads[a] < upper
+                heaviest = np.maximum(heaviest, loads[a])
         # Every tensor still leaving needs a device not yet used to go to within the bound.
         for i in ideals.leaving[j]:
             if not ok.any():
@@ -253,7 +259,7 @@ class _Search:
             reach = self.near[i][:, free].sum(axis=1)  # per writer, the free devices i can reach from it
             a = source.get(i)
             ok &= reach > 0 if a is None else reach[a] - self.near[i, a] > 0
-        return ok
+        return ok, heaviest
 
 def _mask(ops) -> int:
     mask = 0
