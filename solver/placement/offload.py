@@ -824,7 +824,8 @@ def offload(
         if metrics is None:
             raise InfeasibleError(f"{problem.base.name}: the {algo} plan breaks the limits (min part ops "
                                   f"{problem.min_part_ops}, max parts {problem.max_parts}); try --algo exact")  # fmt: skip
-        status, bound = HEURISTIC, _trivial_bound(problem)
+        floor = labeling(problem, min(LABELING_SHARE * time_limit, LABELING_CAP), workers).floor
+        status, bound = HEURISTIC, floor  # how far the heuristic may be from the optimum
     return OffloadResult(problem, algo, metrics, status, min(bound, metrics.latency), baselines,
                          time.monotonic() - start, notes)  # fmt: skip
 
