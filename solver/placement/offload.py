@@ -575,17 +575,18 @@ def crossing_terms(m: cp_model.CpModel, problem: OffloadProblem, o: list[dict]) 
     o[c][b] + o[w][d] - 2`` (d != b), once per tensor and backend (consumers on b may share one part). Where
     the link is missing, the combination is forbidden instead.
     """
-    graph, terms = problem.base.graph, []
+    dag, terms = problem.base.dag, []
+    position = {v: k for k, v in enumerate(dag.order)}
     for i, tensor in enumerate(problem.base.tensors):
         u = tensor.producer
-        after = nx.descendants(graph, u)
+        between = {c: _between(dag, position, u, c) for c in tensor.consumers}
         for b in set().union(*(problem.allowed[c] for c in tensor.consumers)):
             readers = [c for c in tensor.consumers if b in o[c]]
             # each way c on b is cut off from u: (backend of u, the terms that must all hold)
             ways = [(a, [o[u][a], o[c][b]]) for c in readers for a in problem.allowed[u] if a != b]
             if b in o[u]:
                 ways += [(b, [o[u][b], o[c][b], o[w][d]]) for c in readers
-                         for w in after & nx.ancestors(graph, c) for d in o[w] if d != b]  # fmt: skip
+                         for w in between[c] for d in o[w] if d != b]  # fmt: skip
             costs = []
             for a, terms_held in ways:
                 if problem.handoff[a][b] is None:
@@ -600,6 +601,22 @@ def crossing_terms(m: cp_model.CpModel, problem: OffloadProblem, o: list[dict]) 
                     m.add(handed >= sum(terms_held) - (len(terms_held) - 1))
             terms.append(min(costs) * handed)
     return terms
+
+
+def _between(dag, position: dict[int, int], u: int, c: int) -> set[int]:
+    """The ops on a path from u to c, ends excluded: searched only between their places in the topological order."""
+    def reach(start: int, step: list[list[int]], inside) -> set[int]:
+        seen, stack = set(), [start]
+        while stack:
+            for w in step[stack.pop()]:
+                if w not in seen and inside(w):
+                    seen.add(w)
+                    stack.append(w)
+        return seen
+
+    low, high = position[u], position[c]
+    return (reach(u, dag.succs, lambda w: position[w] < high)
+            & reach(c, dag.preds, lambda w: position[w] > low))
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from solver.placement.problem import PlacementProblem
 
 MAX_IDEALS = 50_000
 _BITS = 2**30  # the op sets of all ideals together stay within this many bits (128 MiB)
-_CHECK_EVERY = 64  # search nodes (or ideals listed) between two looks at the clock
+_CHECK_EVERY = 64  # parts tried (or ideals listed) between two looks at the clock
 
 
 @dataclass
@@ -119,7 +119,8 @@ class _Search:
             for b, costs in enumerate(row):
                 if costs is not None and a != b:
                     self.cost[:, a, b] = costs
-        self.nodes = 0
+        self.nodes = 0  # prefixes extended
+        self.tried = 0  # parts tried
 
     def run(self, assign: list[int] | None, lower: int, on_found) -> PrefixSearch | None:
         best, value = assign, (evaluate(self.problem, assign).throughput if assign is not None else None)
@@ -150,6 +151,12 @@ class _Search:
 
     def _halt(self) -> bool:
         return time.monotonic() > self.deadline or self.stop()
+
+    def _tick(self) -> None:
+        """Count a part tried; every so often, stop at the deadline or when told to."""
+        self.tried += 1
+        if self.tried % _CHECK_EVERY == 0 and self._halt():
+            raise _Timeout
 
     def _ideals(self) -> _Ideals | None:
         """List the ideals breadth first, each extended by one op whose predecessors it holds."""
@@ -206,8 +213,6 @@ class _Search:
         if mask == self.full:
             return True
         self.nodes += 1
-        if self.nodes % _CHECK_EVERY == 0 and self._halt():
-            raise _Timeout
         key = (k, tuple(source[i] for i in ideals.leaving[k]))
         # A state that failed with fewer devices used (a subset) at a bound as high fails here too.
         if any(old & ~used == 0 and bound >= upper for old, bound in self.failed.get(key, ())):
@@ -223,6 +228,7 @@ class _Search:
             end = ideals.masks[j]
             if end & mask != mask or end == mask:
                 continue
+            self._tick()
             part = end & ~mask
             ok, load = self._devices(k, j, part, free, source)
             for d in sorted(np.flatnonzero(ok).tolist(), key=lambda d: load[d]):  # the least loaded link first
