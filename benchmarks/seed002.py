@@ -8,11 +8,12 @@ links; memory as docs/platform-format.md counts it):
 - ``transfer``: seed 002's own, the worst link's transfer time (op times set to 0);
 - ``ours``: the throughput bottleneck, the worst of compute (the layers' measured times) and transfer.
 
-Per instance, seed 002's answer (``solver.placement.seed002``) and the exact CP-SAT answer warm-started by
-our greedy. Seed 002's answer is *valid* when it fits every node in our memory model; its ratio is taken to
+Per instance, seed 002's answer (``solver.placement.seed002``) and our exact answer (the prefix search beside
+CP-SAT, solver.placement.exact) warm-started by our greedy. Seed 002's answer is *valid* when it fits every node in our memory model; its ratio is taken to
 our answer only when that is proven OPTIMAL. Where the seed raises ("only one partition" when the whole
 model fits a node; "can't partition"), the row counts it. Printed per model, node count and capacity, then
-the totals: statuses, solve times (median, max) and the seed's ratios (mean, worst).
+the totals: statuses, solve times (median, quartiles, max), the seed's and our greedy's ratios to the proven
+optimum (mean, worst), and the load average before and after (the machine's other work slows the solves).
 
     python -m benchmarks.seed002 [--networks 50] [--nodes 5,10,15,20,50] [--caps 64,128,256]
                                  [--models resnet50,...] [--time-limit 60] [--workers 2]
@@ -23,8 +24,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import statistics
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +42,7 @@ from solver.io.platform import read_platform
 from solver.models.zoo import KERAS_APPLICATIONS, keras_path
 from solver.partitioning.problem import PartitionProblem
 from solver.placement.bounds import lower_bound
-from solver.placement.exact import OPTIMAL, solve_placement
+from solver.placement.exact import FEASIBLE, HEURISTIC, OPTIMAL, solve_placement
 from solver.placement.greedy import greedy_placement
 from solver.placement.metrics import evaluate
 from solver.placement.problem import PlacementProblem, placement_problem
@@ -58,6 +62,7 @@ class Row:
     ours: int  # our value, us
     seed: str  # "ok", "invalid" (overflows our memory model), or why it raised
     ratio: float | None  # seed's value / our proven optimum
+    greedy_ratio: float | None  # our greedy's value (the exact search's start) / our proven optimum
 
 
 def network(nodes: int, cap_mb: int, seed: int, directory: Path) -> Path:
@@ -71,17 +76,16 @@ def network(nodes: int, cap_mb: int, seed: int, directory: Path) -> Path:
     return path
 
 
-def solve_instance(problem: PlacementProblem, args) -> tuple[str, int, float, list[int]]:
-    """Our exact answer: status, value, solve time (greedy, bound and CP-SAT) and the placement."""
-    import time
-
+def solve_instance(problem: PlacementProblem, args) -> tuple[str, int, float, list[int], int | None]:
+    """Our exact answer: status, value, solve time (greedy, bound and the exact search), the placement and the
+    greedy's value."""
     start = time.monotonic()
     hint = greedy_placement(problem, "throughput")
     value = evaluate(problem, hint).throughput if hint is not None else None
     lower = lower_bound(problem, "throughput", value) if value is not None else 0
     solved = solve_placement(problem, "throughput", hint=hint, time_limit=args.time_limit, workers=args.workers,
                              lower=lower)  # fmt: skip
-    return solved.status, solved.value, time.monotonic() - start, solved.assign
+    return solved.status, solved.value, time.monotonic() - start, solved.assign, value
 
 
 def seed_value(problem: PlacementProblem) -> tuple[str, int | None]:
@@ -107,8 +111,10 @@ def main(argv: list[str] | None = None) -> None:
     nodes = [int(n) for n in args.nodes.split(",")]
     caps = [int(c) for c in args.caps.split(",")]
     rows: list[Row] = []
-    print(f"{'model':<20} {'nodes':>5} {'MB':>4} {'objective':<9} {'optimal':>8} {'median s':>8} {'max s':>6} "
-          f"{'seed ok/invalid/raises':>22} {'seed/opt mean':>13} {'worst':>6}")  # fmt: skip
+    print(f"python -m benchmarks.seed002 {' '.join(argv if argv is not None else sys.argv[1:])}")
+    print(f"load average before: {_load()}")
+    print(f"{'model':<20} {'nodes':>5} {'MB':>4} {'objective':<9} {'opt/feas/n':>10} {'median s':>8} {'max s':>6} "
+          f"{'seed ok/invalid/raises':>22} {'seed/opt mean':>13} {'worst':>6} {'greedy/opt mean':>15} {'worst':>6}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
             path = keras_path(name)
@@ -125,29 +131,43 @@ def main(argv: list[str] | None = None) -> None:
                             if objective == "transfer":
                                 problem = dataclasses.replace(
                                     problem, times=[[0 if t is not None else None for t in r] for r in problem.times])
-                            status, value, seconds, _ = solve_instance(problem, args)
+                            status, value, seconds, _, greedy = solve_instance(problem, args)
                             how, seeds = seed_value(problem)
-                            ratio = seeds / value if how == "ok" and status == OPTIMAL and value else None
-                            batch.append(Row(name, count, cap, objective, status, seconds, value, how, ratio))
+                            proven = status == OPTIMAL and value
+                            ratio = seeds / value if how == "ok" and proven else None
+                            ours = greedy / value if greedy is not None and proven else None
+                            batch.append(Row(name, count, cap, objective, status, seconds, value, how, ratio, ours))
                         rows += batch
                         print(_line(batch), flush=True)
     print()
     _totals(rows)
+    print(f"load average after: {_load()} (1, 5, 15 min; {os.cpu_count()} cores)")
+
+
+def _load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _line(batch: list[Row]) -> str:
     first = batch[0]
     optimal = sum(r.status == OPTIMAL for r in batch)
+    feasible = sum(r.status == FEASIBLE for r in batch)
     times = [r.time for r in batch]
     seeds = [r.seed for r in batch]
-    ratios = [r.ratio for r in batch if r.ratio is not None]
     ok, invalid = seeds.count("ok"), seeds.count("invalid")
     raised = len(seeds) - ok - invalid
-    mean = f"{statistics.fmean(ratios):.3f}" if ratios else "-"
-    worst = f"{max(ratios):.3f}" if ratios else "-"
     return (f"{first.model:<20} {first.nodes:>5} {first.cap_mb:>4} {first.objective:<9} "
-            f"{optimal:>4}/{len(batch):<3} {statistics.median(times):>8.2f} {max(times):>6.1f} "
-            f"{f'{ok}/{invalid}/{raised}':>22} {mean:>13} {worst:>6}")  # fmt: skip
+            f"{f'{optimal}/{feasible}/{len(batch)}':>10} {statistics.median(times):>8.2f} {max(times):>6.1f} "
+            f"{f'{ok}/{invalid}/{raised}':>22} {_ratios([r.ratio for r in batch], 13)} "
+            f"{_ratios([r.greedy_ratio for r in batch], 15)}")  # fmt: skip
+
+
+def _ratios(values: list[float | None], width: int) -> str:
+    """Mean and worst of the ratios there are, or dashes."""
+    ratios = [r for r in values if r is not None]
+    if not ratios:
+        return f"{'-':>{width}} {'-':>6}"
+    return f"{statistics.fmean(ratios):>{width}.3f} {max(ratios):>6.3f}"
 
 
 def _totals(rows: list[Row]) -> None:
@@ -155,15 +175,20 @@ def _totals(rows: list[Row]) -> None:
         part = [r for r in rows if r.objective == objective]
         if not part:
             continue
-        optimal = sum(r.status == OPTIMAL for r in part)
+        statuses = [r.status for r in part]
         times = sorted(r.time for r in part)
+        quartiles = statistics.quantiles(times, n=4) if len(times) > 1 else times * 3
         ratios = [r.ratio for r in part if r.ratio is not None]
+        greedy = [r.greedy_ratio for r in part if r.greedy_ratio is not None]
         seeds = [r.seed for r in part]
-        print(f"{objective}: {optimal}/{len(part)} OPTIMAL; solve time median {statistics.median(times):.2f} s, "
-              f"max {times[-1]:.1f} s; seed 002 ok {seeds.count('ok')}, invalid in our memory model "
-              f"{seeds.count('invalid')}, raises {len(seeds) - seeds.count('ok') - seeds.count('invalid')}; "
-              f"seed/optimum over {len(ratios)} proven instances: "
-              + (f"mean {statistics.fmean(ratios):.3f}, worst {max(ratios):.3f}" if ratios else "none"))  # fmt: skip
+        print(f"{objective}: {statuses.count(OPTIMAL)}/{len(part)} OPTIMAL, {statuses.count(FEASIBLE)} FEASIBLE, "
+              f"{statuses.count(HEURISTIC)} HEURISTIC; solve time median {statistics.median(times):.2f} s "
+              f"(quartiles {quartiles[0]:.2f}-{quartiles[2]:.2f}), max {times[-1]:.1f} s; seed 002 ok "
+              f"{seeds.count('ok')}, invalid in our memory model {seeds.count('invalid')}, raises "
+              f"{len(seeds) - seeds.count('ok') - seeds.count('invalid')}; seed/optimum over {len(ratios)} proven "
+              "instances: " + (f"mean {statistics.fmean(ratios):.3f}, worst {max(ratios):.3f}" if ratios else "none")
+              + f"; our greedy/optimum over {len(greedy)}: "
+              + (f"mean {statistics.fmean(greedy):.3f}, worst {max(greedy):.3f}" if greedy else "none"))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -29,8 +29,8 @@ most ``floor(best * (1 + slack))``: ``cut``, the number of edges between ops on 
 (``k[e] >= a[u][d] - a[v][d]``), then ``bytes``, the bytes sent over links (``sum bytes_i x[i][a][b]``).
 
 For ``throughput``, the prefix search (solver.placement.prefixes: branch and bound over chains of ideals,
-exact on graphs with few ideals) runs in the main thread while CP-SAT searches in its own: the first proof
-stops the other, and the best placement either found is the answer. The greedy chain placement (solver.placement.greedy) is the hint and bounds the objective from above
+exact on graphs with few ideals) runs alone for a tenth of the time, then in the main thread while CP-SAT
+searches in its own: the first proof stops the other, and the best placement either found is the answer. The greedy chain placement (solver.placement.greedy) is the hint and bounds the objective from above
 (``objective <= U``); a crossing whose own transfer time exceeds U can then never occur, so it gets no
 variable, only the clause that rules it out (on a network of many devices most of them).
 Every variable that only pays (r, x, m, e) is bounded from below alone, which is exact since the
@@ -39,6 +39,7 @@ objective never gains from setting one of them higher than it must be.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -55,6 +56,7 @@ from solver.placement.problem import PlacementProblem
 OPTIMAL, FEASIBLE, HEURISTIC = "OPTIMAL", "FEASIBLE", "HEURISTIC"
 _HEARTBEAT = 1.0
 _SECONDARY_SHARE = 0.2  # of the time limit, for each secondary objective
+_PREFIXES_ALONE = 0.1  # of the primary objective's time: the prefix search alone, before CP-SAT's model is built
 
 Progress = Callable[[int, int, float], None]
 
@@ -99,20 +101,35 @@ def solve_placement(
     """
     start = time.monotonic()
     hint_value = evaluate(problem, hint).objective(objective) if hint is not None else None
+    primary_limit = time_limit * (1 - _SECONDARY_SHARE * len(secondary))
+    finish = functools.partial(_finish, problem, objective, hint, start=start, time_limit=time_limit, workers=workers,
+                               secondary=secondary, slack=slack)  # fmt: skip
+    if hint_value is not None and hint_value <= lower:
+        return finish(list(hint), hint_value, False)
+    prefixes = _Prefixes(problem, hint, lower, start, on_progress)
+    searching = objective == "throughput" and search_prefixes
+    if searching:
+        # Alone first: a proof within its share needs no CP-SAT model (on 50 devices, seconds to build).
+        try:
+            proven = prefixes.run(lambda: False, start + primary_limit * _PREFIXES_ALONE)
+        except KeyboardInterrupt:
+            return finish(prefixes.best_or(hint), lower, True)
+        if proven is not None:
+            if proven.assign is None:
+                raise _infeasible(problem)
+            return finish(proven.assign, proven.value, False)
     built = _Model(problem, objective, hint_value)
     built.model.add(built.objective >= lower)
     if hint is not None:
         built.hint(hint, hint_value)
-    primary_limit = time_limit * (1 - _SECONDARY_SHARE * len(secondary))
-    prefixes = _Prefixes(problem, hint, lower, start, primary_limit, on_progress)
-    beside = prefixes.run if objective == "throughput" and search_prefixes else None
-    done = solve_reporting(built.model, primary_limit, workers, start, on_progress, tick=_HEARTBEAT, beside=beside)
+    beside = functools.partial(prefixes.run, deadline=start + primary_limit) if searching else None
+    done = solve_reporting(built.model, primary_limit - (time.monotonic() - start), workers, start, on_progress,
+                           tick=_HEARTBEAT, beside=beside)  # fmt: skip
     solver, status, interrupted, proven = done.solver, done.status, done.interrupted, done.beside
     if proven is not None:
         if proven.assign is None:
             raise _infeasible(problem)
-        return _finish(problem, objective, hint, proven.assign, proven.value, interrupted, start, time_limit, workers,
-                       secondary, slack)  # fmt: skip
+        return finish(proven.assign, proven.value, interrupted)
     if status == cp_model.INFEASIBLE:
         raise _infeasible(problem)
     # The best of CP-SAT's answer, the hint and what the prefix search found before it stopped.
@@ -132,25 +149,36 @@ def solve_placement(
         bound = min(value, max(lower, int(solver.best_objective_bound)))
     else:  # no solution in time: the solver's bound is only known once it has one, so claim only ``lower``
         bound = lower
-    return _finish(problem, objective, hint, list(assign), bound, interrupted, start, time_limit, workers, secondary,
-                   slack)  # fmt: skip
+    return finish(list(assign), bound, interrupted)
 
 
 class _Prefixes:
     """The prefix search (solver.placement.prefixes) as CP-SAT's companion in the main thread: it keeps the best
     placement it finds (Ctrl-C may end it anywhere) and answers only with a proof, which stops CP-SAT."""
 
-    def __init__(self, problem: PlacementProblem, hint: list[int] | None, lower: int, start: float, limit: float,
+    def __init__(self, problem: PlacementProblem, hint: list[int] | None, lower: int, start: float,
                  on_progress: Progress | None):  # fmt: skip
-        self.problem, self.hint, self.lower, self.start, self.limit = problem, hint, lower, start, limit
+        self.problem, self.hint, self.lower, self.start = problem, hint, lower, start
         self.on_progress = on_progress
         self.best: list[int] | None = None
         self.value: int | None = None
+        self.too_many_ideals = False
 
-    def run(self, cp_sat_done: Callable[[], bool]) -> PrefixSearch | None:
-        searched = prefix_search(self.problem, self.hint, self.start + self.limit, lower=self.lower,
-                                 stop=cp_sat_done, on_found=self._found)  # fmt: skip
+    def run(self, stop: Callable[[], bool], deadline: float) -> PrefixSearch | None:
+        """Search (again from the best found so far) until ``deadline`` or ``stop()``; the proof, or None."""
+        if self.too_many_ideals:
+            return None
+        searched = prefix_search(self.problem, self.best or self.hint, deadline, lower=self.lower, stop=stop,
+                                 on_found=self._found)  # fmt: skip
+        self.too_many_ideals = searched is None and time.monotonic() < deadline and not stop()
         return searched if searched is not None and searched.complete else None
+
+    def best_or(self, hint: list[int] | None) -> list[int]:
+        """The best placement found, else ``hint``."""
+        if self.best is None and hint is None:
+            raise InfeasibleError(f"{self.problem.platform.source}: no placement of {self.problem.name} was found "
+                                  "before the interrupt")  # fmt: skip
+        return list(self.best or hint)
 
     def _found(self, assign: list[int], value: int) -> None:
         self.best, self.value = assign, value
@@ -159,7 +187,7 @@ class _Prefixes:
 
 
 def _finish(problem: PlacementProblem, objective: str, hint: list[int] | None, assign: list[int], bound: int,
-            interrupted: bool, start: float, time_limit: float, workers: int | None, secondary: Sequence[str],
+            interrupted: bool, *, start: float, time_limit: float, workers: int | None, secondary: Sequence[str],
             slack: float) -> PlacementSolve:  # fmt: skip
     """The answer ``assign`` with its proven ``bound``, after the secondary objectives when there are any."""
     value = evaluate(problem, assign).objective(objective)
