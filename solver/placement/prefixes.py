@@ -71,9 +71,12 @@ class _Ideals:
     compute: np.ndarray  # [ideal, device]
     unsupported: np.ndarray  # [ideal, device]
     fastest: list[int]
-    memory: list[int]
+    memory: np.ndarray
     boundary: list[tuple[int, ...]]  # items touched by the ideal and by an op outside it
     leaving: list[tuple[int, ...]]  # data tensors produced in the ideal and read outside it
+    holds: np.ndarray  # [ideal, op]: the ideal holds the op
+    maximal: list[tuple[int, ...]]  # its ops without a successor in it: an ideal holds it iff it holds these
+    size: np.ndarray  # ops per ideal
 
 
 def prefix_search(problem: PlacementProblem, assign: list[int] | None, deadline: float, *, lower: int = 0,
@@ -169,6 +172,8 @@ class _Search:
         ready = [tuple(v for v in range(self.n) if not preds[v])]
         compute, unsupported = [np.zeros(D, np.int64)], [np.zeros(D, np.int32)]
         fast, memory, boundary = [0], [0], [()]
+        holds = [np.zeros(self.n, bool)]  # holds[k][v]: op v is in ideal k
+        maximal: list[tuple[int, ...]] = [()]  # ops of the ideal none of whose successors it holds
         k = 0
         while k < len(masks):
             if k % _CHECK_EVERY == 0 and self._halt():
@@ -190,16 +195,20 @@ class _Search:
                 memory.append(memory[k] + sum(self.items[i][0] for i in self.item_of_op[v] if not self.items[i][1] & ideal))
                 touched = set(boundary[k]) | set(self.item_of_op[v])
                 boundary.append(tuple(sorted(i for i in touched if self.items[i][1] & ~child)))
+                holds.append(holds[k].copy())
+                holds[-1][v] = True
+                maximal.append((*(u for u in maximal[k] if not preds[v] >> u & 1), v))
             k += 1
         leaving = [tuple(i for i in b if i < self.tensor_count and self.readers[i] & ~m) for b, m in zip(boundary, masks)]
-        return _Ideals(masks, np.array(compute), np.array(unsupported), fast, memory, boundary, leaving)
+        return _Ideals(masks, np.array(compute), np.array(unsupported), fast, np.array(memory), boundary, leaving,
+                       np.array(holds), maximal, np.array([m.bit_count() for m in masks]))  # fmt: skip
 
     def _find(self, upper: float) -> list[int] | None:
         """A placement of throughput ``< upper`` (the module's ``find(U)``), or None."""
         ideals = self.ideals
         sendable = [k for k, out in enumerate(ideals.leaving) if all(self.cheapest[i] < upper for i in out)]
         # Candidate ends of a part, by fastest compute: a part's compute is at least the difference.
-        self.ends = sorted(sendable, key=lambda k: ideals.fastest[k])
+        self.ends = np.array(sorted(sendable, key=lambda k: ideals.fastest[k]), dtype=np.int64)
         self.end_fast = [ideals.fastest[k] for k in self.ends]
         self.upper = upper
         self.near = self.cost < upper  # near[i, a, b]: tensor i goes from a to b within the bound
@@ -223,14 +232,17 @@ class _Search:
         if self.total_fastest - ideals.fastest[k] > (upper - 1) * int(free.sum()) or held > self.caps[free].sum():
             self.failed.setdefault(key, []).append((used, upper))
             return False
-        hi = bisect.bisect_left(self.end_fast, ideals.fastest[k] + upper)
-        for j in reversed(self.ends[:hi]):  # the largest parts first, as the greedy fills devices
-            end = ideals.masks[j]
-            if end & mask != mask or end == mask:
-                continue
+        ends = self.ends[: bisect.bisect_left(self.end_fast, ideals.fastest[k] + upper)]
+        ends = ends[ideals.size[ends] > ideals.size[k]]
+        for v in ideals.maximal[k]:  # the ideals that hold ideal k
+            ends = ends[ideals.holds[ends, v]]
+        fits, heaviest = self._fits(k, ends, free, source)
+        for row in reversed(np.flatnonzero(fits.any(axis=1))):  # the largest parts first, as the greedy fills devices
             self._tick()
-            part = end & ~mask
-            ok, load = self._devices(k, j, part, free, source)
+            j = int(ends[row])
+            part = ideals.masks[j] & ~mask
+            ok = self._onward(j, fits[row], free, source)
+            load = heaviest[row]
             for d in sorted(np.flatnonzero(ok).tolist(), key=lambda d: load[d]):  # the least loaded link first
                 placed = {i: source.get(i, d) for i in ideals.leaving[j]}
                 for v in _bits(part):
@@ -240,32 +252,49 @@ class _Search:
         self.failed.setdefault(key, []).append((used, upper))
         return False
 
-    def _devices(self, k: int, j: int, part: int, free: np.ndarray,
-                 source: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-        """Which devices may take part ``I_j - I_k`` next (a boolean per device; see the module), and the
-        heaviest load each would put on a link into it."""
+    def _fits(self, k: int, ends: np.ndarray, free: np.ndarray,
+              source: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """For each part ``I_j - I_k`` (j in ``ends``) and device: whether the device is free, runs the part's ops
+        within the bound, holds its memory and receives its tensors within the bound (a boolean matrix), and the
+        heaviest load the part puts on a link into it."""
         ideals, upper = self.ideals, self.upper
-        ok = free & (ideals.unsupported[j] == ideals.unsupported[k]) & (ideals.compute[j] - ideals.compute[k] < upper)
-        heaviest = np.zeros(self.D)
-        if not ok.any():
-            return ok, heaviest
-        shared = sum(self.items[i][0] for i in ideals.boundary[k] if self.items[i][1] & part)
-        ok &= ideals.memory[j] - ideals.memory[k] + shared <= self.caps
+        fits = free & (ideals.unsupported[ends] == ideals.unsupported[k]) & (ideals.compute[ends] - ideals.compute[k] < upper)
+        heaviest = np.zeros(fits.shape)
+        if not fits.any():
+            return fits, heaviest
+        mask = ideals.masks[k]
+        memory = ideals.memory[ends] - ideals.memory[k]
+        for i in ideals.boundary[k]:  # items that ideal k and the part both hold count in the part too
+            nbytes, ops = self.items[i]
+            memory += nbytes * self._touches(ends, ops & ~mask)
+        fits &= memory[:, None] <= self.caps
         loads: dict[int, np.ndarray] = {}
         for i in ideals.leaving[k]:
-            if self.readers[i] & part and ok.any():
-                a = source[i]
-                loads[a] = loads.get(a, 0) + self.cost[i, a]
-                ok &= loads[a] < upper
-                heaviest = np.maximum(heaviest, loads[a])
-        # Every tensor still leaving needs a device not yet used to go to within the bound.
-        for i in ideals.leaving[j]:
+            reads = self._touches(ends, self.readers[i] & ~mask)
+            a = source[i]
+            loads[a] = loads.get(a, 0) + np.where(reads[:, None], self.cost[i, a], 0)
+        for load in loads.values():
+            fits &= load < upper
+            heaviest = np.maximum(heaviest, load)
+        return fits, heaviest
+
+    def _touches(self, ends: np.ndarray, ops: int) -> np.ndarray:
+        """Which of the ideals ``ends`` hold one of the ``ops`` at least."""
+        held = np.zeros(len(ends), bool)
+        for v in _bits(ops):
+            held |= self.ideals.holds[ends, v]
+        return held
+
+    def _onward(self, j: int, ok: np.ndarray, free: np.ndarray, source: dict[int, int]) -> np.ndarray:
+        """``ok`` narrowed to the devices after which every tensor leaving ideal j can still go to a free one."""
+        for i in self.ideals.leaving[j]:
             if not ok.any():
                 break
             reach = self.near[i][:, free].sum(axis=1)  # per writer, the free devices i can reach from it
             a = source.get(i)
-            ok &= reach > 0 if a is None else reach[a] - self.near[i, a] > 0
-        return ok, heaviest
+            ok = ok & (reach > 0 if a is None else reach[a] - self.near[i, a] > 0)
+        return ok
+
 
 def _mask(ops) -> int:
     mask = 0
