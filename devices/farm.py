@@ -9,8 +9,10 @@ on this machine (``local:N``, N workers, default one per device) or an existing 
 never the run: the configuration goes back to the queue and the device is dropped. Measurements come
 back as they arrive, so the caller can keep each one at once (the run journal).
 
-The model travels with the tasks (its bytes, scattered once), so workers on other machines need no
-shared file system; the devices' measurement cache lives where each worker runs.
+The model travels with the tasks (its bytes, scattered once per farm under a key of its own and kept
+until the farm closes: scattered anew per call, under the content's key, it raced the release of the
+last call's copy and the tasks lost their dependency), so workers on other machines need no shared
+file system; the devices' measurement cache lives where each worker runs.
 
 Devices file: one spec per line, then optional ``key=value`` options of that device (``identity``,
 ``workdir``, ``python``); blank lines and ``#`` comments are ignored.
@@ -111,6 +113,7 @@ class Farm:
         if not self.devices:
             raise DeviceSpecError("a farm needs at least one device")
         self._local = None
+        self._models: dict[str, object] = {}  # sha256 of a model's bytes -> their future on the cluster
         if self.cluster == "local" or self.cluster.startswith("local:"):
             count = self.cluster.partition(":")[2]
             if count and not (count.isdigit() and int(count) >= 1):
@@ -146,7 +149,7 @@ class Farm:
         Raises DeviceError when every device has been lost before all were measured.
         """
         model = Path(model)
-        data = self.client.scatter(model.read_bytes(), broadcast=True)
+        data = self._scattered(model.read_bytes())
         queue = deque(range(len(configs)))
         running: dict = {}  # future -> (device index, config index)
         idle = deque(self.bound)
@@ -178,6 +181,13 @@ class Farm:
         finally:
             for future in running:
                 future.cancel()
+
+    def _scattered(self, model: bytes):
+        """The future of ``model``'s bytes on every worker, scattered on first use."""
+        digest = hashlib.sha256(model).hexdigest()
+        if digest not in self._models:
+            self._models[digest] = self.client.scatter(model, broadcast=True, hash=False)
+        return self._models[digest]
 
     def _next(self, running: dict) -> tuple | None:
         """A finished future and its result (None: its worker was lost), or None when none finished in a poll."""

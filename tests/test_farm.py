@@ -66,3 +66,15 @@ def test_a_killed_worker_costs_a_retry_elsewhere(farm, branchy_cnn):
             killed.set()
     assert sorted(arrived) == list(range(9))  # every configuration measured exactly once
     assert len(farm.lost) == 1 and farm.retries >= 1 and farm.bound.keys() == {1, 2}
+
+
+
+def test_the_same_model_measured_again_and_again_on_one_farm(farm, branchy_cnn):
+    """Rounds hand the farm the same model again and again: every configuration of every call arrives (a model
+    scattered anew under the key of the last call's, which was being released, lost its tasks' dependency)."""
+    _, space = build_space(branchy_cnn, open_device("local", cache=False), "name", ("cpu", "ruy"))
+    configs = [space.config(space.point(i)) for i in range(space.size)]
+    for round_number in range(10):
+        settings = MeasureSettings(warmup=0, repeats=1, round=round_number)
+        assert sorted(i for i, _ in farm.measure_many(branchy_cnn, configs, settings)) == list(range(len(configs)))
+    assert farm.retries == 0 and not farm.lost
