@@ -105,13 +105,17 @@ def live_table(repeats: int) -> None:
             print(f"{label:<10} points {len(result.dump.solutions):>5}  wall {wall:8.1f} s  front {points}  "
                   f"load average after {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
     (one, front_one), (many, front_many) = fronts["1 device"], fronts["3 devices"]
-    if front_one == front_many:
-        print("same front")
-    else:
-        apart = [i for i in front_one ^ front_many if told_apart(one[i].runs, many[i].runs)]
-        print(f"fronts differ in ids {sorted(front_one ^ front_many)}: " + (
-            "their runs on one and on three devices cannot be told apart (noise)" if not apart
-            else f"ids {apart} measured differently beyond their spread"))  # fmt: skip
+    print(f"{'id':>5} {'1 device: ms [runs], KB':>32} {'3 devices: ms [runs], KB':>32}  runs told apart")
+    for i in sorted(one.keys() | many.keys()):
+        cells = [f"{d[i].time_ms:.2f} [{min(d[i].runs):.2f}-{max(d[i].runs):.2f}], {d[i].memory_kb:.0f}" if i in d
+                 else "invalid" for d in (one, many)]  # fmt: skip
+        apart = i in one and i in many and told_apart(one[i].runs, many[i].runs)
+        print(f"{i:>5} {cells[0]:>32} {cells[1]:>32}  {'YES' if apart else 'no'}")
+    differ = sorted(front_one ^ front_many)
+    unclear = [i for i in differ if i in one and i in many and not told_apart(one[i].runs, many[i].runs)]
+    print("same front" if not differ else f"fronts differ in ids {differ}" + (
+        f"; ids {unclear}: their times on one and on three devices cannot be told apart (peak RSS has no spread "
+        f"kept)" if unclear else ""))  # fmt: skip
 
 
 def cnn_model() -> Path:

@@ -78,3 +78,12 @@ def test_the_same_model_measured_again_and_again_on_one_farm(farm, branchy_cnn):
         settings = MeasureSettings(warmup=0, repeats=1, round=round_number)
         assert sorted(i for i, _ in farm.measure_many(branchy_cnn, configs, settings)) == list(range(len(configs)))
     assert farm.retries == 0 and not farm.lost
+
+
+def test_local_workers_measure_in_this_process_environment(farm):
+    """Dask's nanny sets MALLOC_TRIM_THRESHOLD_ and OMP_NUM_THREADS=1 in its workers by default; a local device of
+    the farm would hand them to onert, whose peak RSS and times then differ from one device's."""
+    names = ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    seen = farm.client.run(lambda: {n: os.environ.get(n) for n in names})
+    assert len(seen) == 3
+    assert all(env == {n: os.environ.get(n) for n in names} for env in seen.values())
