@@ -52,3 +52,31 @@ def test_sigterm_during_compare_stops_after_the_k_it_was_solving(tmp_path):
     report = json.loads(out)
     assert {row["num_parts"] for row in report["rows"]} == {37} and report["interrupted"] is True
     assert "Traceback" not in err
+
+
+def test_sigterm_during_exact_offloading_keeps_the_warm_start(tmp_path):
+    rng = random.Random(2)
+    n = 1500  # the labeling floor alone takes seconds: its progress lines come first
+    ops = [{"id": v, "weight": rng.randint(10, 1000), "type": rng.choice(["CONV_2D", "ADD", "MUL"])} for v in range(n)]
+    edges = [{"from": u, "to": v, "bytes": rng.randint(100, 100000)}
+             for v in range(1, n) for u in rng.sample(range(max(0, v - 20), v), min(v, 2))]  # fmt: skip
+    (tmp_path / "g.json").write_text(json.dumps({"ops": ops, "edges": edges}))
+    (tmp_path / "p.json").write_text(json.dumps({
+        "devices": [{"name": "cpu"}, {"name": "npu", "speed": 4, "supports": ["CONV_2D"]}],
+        "default_link": {"bandwidth": 2e9, "latency_us": 50}}))  # fmt: skip
+    command = ["solve", "place", "g.json", "--platform", "p.json", "--offload", "--exact", "--time-limit", "300",
+               "--json", "--out", "map.json"]  # fmt: skip
+    solve = subprocess.Popen([sys.executable, "-m", "solver", *command[1:]], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, cwd=tmp_path)  # fmt: skip
+    first = solve.stderr.readline()
+    assert first.startswith("[") and "latency" in first and "bound" in first, first
+    sent = time.monotonic()
+    solve.send_signal(signal.SIGTERM)
+    out, err = solve.communicate(timeout=120)
+    assert time.monotonic() - sent < 30
+    assert solve.returncode == 0, err
+    report = json.loads(out)
+    assert report["status"] in ("OPTIMAL", "FEASIBLE", "HEURISTIC") and report["bound"] <= report["value"]
+    assert report["status"] == "OPTIMAL" or any("interrupted" in note for note in report["notes"])
+    assert json.loads((tmp_path / "map.json").read_text())["partition_map"] == report["partition_map"]
+    assert "Traceback" not in err

@@ -69,6 +69,8 @@ OPTIMAL, FEASIBLE, HEURISTIC = "OPTIMAL", "FEASIBLE", "HEURISTIC"
 ALGORITHMS = ("exact", "greedy", "delegate", "circle-partitioner")
 SLOT_CAP = 24  # part slots of the exact model when neither --max-parts nor the op count bounds them lower
 LABELING_SHARE, LABELING_CAP = 0.2, 10.0  # of the time limit, and seconds at most, for labeling
+GREEDY_SHARE = 0.3  # of the time limit for the warm start's improvement before the exact solve
+SLOT_VARIABLES = 200_000  # the part-slot model's size at most (Boolean variables): building it is not timed
 
 
 @dataclass
@@ -369,16 +371,16 @@ def delegate_plan(problem: OffloadProblem) -> tuple[list[int], list[int]]:
                 backend[v] = problem.default
 
 
-def greedy_plan(problem: OffloadProblem) -> tuple[list[int], list[int]] | None:
+def greedy_plan(problem: OffloadProblem, deadline: float = math.inf) -> tuple[list[int], list[int]] | None:
     """The best valid plan among the delegate plan, fastest-backend and all-default starts, each improved
-    by :func:`reject_parts`; None when none is valid."""
+    by :func:`reject_parts` (until ``deadline``, a ``time.monotonic()`` time); None when none is valid."""
     n = problem.num_ops
     fastest = [min(problem.allowed[v], key=lambda b: problem.time(v, b)) for v in range(n)]
     default = [problem.default if problem.default in problem.allowed[v] else problem.allowed[v][0] for v in range(n)]
     starts = [delegate_plan(problem)[0], fastest, default]
     best, best_value = None, None
     for start in starts:
-        backend = reject_parts(problem, start)
+        backend = reject_parts(problem, start, deadline)
         plan = (backend, frontier_parts(problem, backend))
         value = _value(problem, *plan)
         if value is not None and (best_value is None or value < best_value):
@@ -386,15 +388,16 @@ def greedy_plan(problem: OffloadProblem) -> tuple[list[int], list[int]] | None:
     return best
 
 
-def reject_parts(problem: OffloadProblem, backend: Sequence[int]) -> list[int]:
-    """Move whole parts to another allowed backend while that lowers the latency (optimize_for's reject).
+def reject_parts(problem: OffloadProblem, backend: Sequence[int], deadline: float = math.inf) -> list[int]:
+    """Move whole parts to another allowed backend while that lowers the latency (optimize_for's reject), until
+    no move does or ``deadline`` (a ``time.monotonic()`` time) passes.
 
     Invalid plans (too small or too many parts) count as infinitely slow, so moves that repair them are taken.
     """
     backend = list(backend)
     best = _score(problem, backend)
     improved = True
-    while improved:
+    while improved and time.monotonic() < deadline:
         improved = False
         parts = frontier_parts(problem, backend)
         for k in sorted(set(parts)):
@@ -471,7 +474,8 @@ class OffloadSolve:
 
 def part_slots(problem: OffloadProblem, hint: OffloadMetrics | None = None, floor: int = 0) -> PartSlots:
     """Enough slots for every plan with as many parts as the warm start (and twice that, at least ``SLOT_CAP``),
-    fewer when no plan better than the warm start can have that many (:class:`PartSlots`)."""
+    fewer when no plan better than the warm start can have that many (:class:`PartSlots`), and no more than
+    ``SLOT_VARIABLES`` allow (0: the model would be too large to build in a time limit's share)."""
     most = problem.num_ops // min(problem.min_ops(b) for b in range(len(problem.backends)))
     if problem.max_parts is not None:
         most = min(most, problem.max_parts)
@@ -480,10 +484,19 @@ def part_slots(problem: OffloadProblem, hint: OffloadMetrics | None = None, floo
     slots = min(most, max(SLOT_CAP, 2 * (hint.num_parts if hint else 0) + 2))
     if hint is not None and cheapest > 0:
         slots = min(slots, max(hint.num_parts, sources + (hint.latency - trivial) // cheapest))
-    slots = max(slots, 1)
+    slots = max(min(slots, SLOT_VARIABLES // _variables_per_slot(problem)), 0)
     if slots >= most:
         return PartSlots(slots, math.inf)
     return PartSlots(slots, max(floor, trivial + max(0, slots + 1 - sources) * cheapest))
+
+
+def _variables_per_slot(problem: OffloadProblem) -> int:
+    """The part-slot model's Boolean variables per slot: op in part, part on backend, and per tensor read,
+    handed in and paid per pair of backends."""
+    B = len(problem.backends)
+    pairs = sum(len(problem.allowed[t.producer]) * len(set().union(*(problem.allowed[c] for c in t.consumers)))
+                for t in problem.base.tensors)  # fmt: skip
+    return problem.num_ops + B + 2 * len(problem.base.tensors) + pairs
 
 
 def _cheapest_handoff(problem: OffloadProblem) -> int:
@@ -514,17 +527,30 @@ def solve_offload(
         CP-SAT proves that no plan meets the limits.
     """
     start = time.monotonic()
-    relaxed = labeling(problem, min(LABELING_SHARE * time_limit, LABELING_CAP), workers)
-    floor = relaxed.floor
     starts = [evaluate_plan(problem, *hint) if hint is not None else None]
+    on_bound = None
+    if on_progress is not None and starts[0] is not None:  # the warm start is the incumbent meanwhile
+        on_bound = lambda bound, _: on_progress(starts[0].latency, bound, time.monotonic() - start)  # noqa: E731
+    relaxed = labeling(problem, min(LABELING_SHARE * time_limit, LABELING_CAP), workers, on_bound)
+    floor = relaxed.floor
     if relaxed.backend is not None:
-        backend = reject_parts(problem, relaxed.backend)
+        backend = reject_parts(problem, relaxed.backend, start + GREEDY_SHARE * time_limit)
         starts.append(_checked(problem, backend, frontier_parts(problem, backend)))
     hint_metrics = min((s for s in starts if s is not None), key=lambda s: s.latency, default=None)
-    if hint_metrics is not None and hint_metrics.latency <= floor:
-        return OffloadSolve(hint_metrics.backend, hint_metrics.parts, OPTIMAL, hint_metrics.latency, floor,
-                            PartSlots(0, math.inf), time.monotonic() - start)  # fmt: skip
+    if hint_metrics is not None and (hint_metrics.latency <= floor or relaxed.interrupted):
+        found = OPTIMAL if hint_metrics.latency <= floor else HEURISTIC
+        return OffloadSolve(hint_metrics.backend, hint_metrics.parts, found, hint_metrics.latency,
+                            min(floor, hint_metrics.latency), PartSlots(0, math.inf), time.monotonic() - start,
+                            relaxed.interrupted)  # fmt: skip
+    if relaxed.interrupted:
+        raise KeyboardInterrupt  # stopped before any plan was found
     cover = part_slots(problem, hint_metrics, floor)
+    if cover.slots == 0:  # too large a model: the best warm start and the floor
+        if hint_metrics is None:
+            raise InfeasibleError(f"{problem.base.name}: no greedy plan meets the limits, and the exact model would "
+                                  f"exceed {SLOT_VARIABLES} variables")  # fmt: skip
+        return OffloadSolve(hint_metrics.backend, hint_metrics.parts, HEURISTIC, hint_metrics.latency,
+                            min(floor, hint_metrics.latency), cover, time.monotonic() - start)  # fmt: skip
     built = _Model(problem, cover.slots, floor)
     if hint_metrics is not None and hint_metrics.num_parts <= cover.slots:
         built.hint(hint_metrics)
@@ -625,14 +651,17 @@ class Labeling:
 
     floor: int
     backend: list[int] | None
+    interrupted: bool = False  # Ctrl-C stopped the solve: the floor is what was proven by then
 
 
-def labeling(problem: OffloadProblem, time_limit: float, workers: int | None = None) -> Labeling:
+def labeling(problem: OffloadProblem, time_limit: float, workers: int | None = None,
+             on_bound: Callable[[int, float], None] | None = None) -> Labeling:
     """A lower bound on the latency of every plan: the least op times plus :func:`crossing_terms` over the
     backends of the ops alone, parts left out (a relaxation, solved by CP-SAT; its proven bound if not optimal).
 
     Variables ``o[v][b]`` (op v on allowed backend b, exactly one per op); minimise
     ``sum t(v, b) o[v][b] + sum crossing terms``. Its backends, cut into parts, are also a warm start.
+    ``on_bound(floor so far, seconds)`` is called about every second.
     """
     m = cp_model.CpModel()
     o = [{b: m.new_bool_var("") for b in problem.allowed[v]} for v in range(problem.num_ops)]
@@ -640,16 +669,14 @@ def labeling(problem: OffloadProblem, time_limit: float, workers: int | None = N
         m.add_exactly_one(choice.values())
     times = [problem.time(v, b) * on for v in range(problem.num_ops) for b, on in o[v].items()]
     m.minimize(sum(times) + sum(crossing_terms(m, problem, o)))
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(time_limit, 0.01)
-    if workers:
-        solver.parameters.num_workers = workers
-    status = solver.solve(m)
     trivial = _trivial_bound(problem)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return Labeling(trivial, None)
+    relay = None if on_bound is None else lambda _, bound, seconds: on_bound(max(int(bound), trivial), seconds)
+    done = solve_reporting(m, max(time_limit, 0.01), workers, time.monotonic(), relay)
+    solver = done.solver
+    if done.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return Labeling(trivial, None, done.interrupted)
     backend = [next(b for b, on in choice.items() if solver.boolean_value(on)) for choice in o]
-    return Labeling(max(int(math.ceil(solver.best_objective_bound - 1e-6)), trivial), backend)
+    return Labeling(max(int(math.ceil(solver.best_objective_bound - 1e-6)), trivial), backend, done.interrupted)
 
 
 class _Model:
@@ -821,15 +848,21 @@ def offload(
     else:
         baselines["circle-partitioner"] = _checked(problem, cp_group, circle_partitioner_plan(problem, cp_group))
     baselines["delegate"] = _checked(problem, *delegate_plan(problem))
-    greedy = greedy_plan(problem)
+    greedy = greedy_plan(problem, start + GREEDY_SHARE * time_limit if algo == "exact" else math.inf)
     baselines["greedy"] = _checked(problem, *greedy) if greedy else None
     if algo == "exact":
         remaining = time_limit - (time.monotonic() - start)
         solved = solve_offload(problem, greedy, time_limit=remaining, workers=workers, on_progress=on_progress)
         metrics = evaluate_plan(problem, solved.backend, solved.parts)
         status, bound = solved.status, solved.bound
-        how = (f"{solved.cover.slots} part slots" if solved.cover.slots else
-               "a warm start reached the floor that every plan pays (the op times and the hand-offs its backends force)")
+        if solved.cover.slots:
+            how = f"{solved.cover.slots} part slots"
+        elif status == OPTIMAL:
+            how = "a warm start reached the floor that every plan pays (the op times and the hand-offs its backends force)"
+        elif solved.interrupted:
+            how = "stopped before the part-slot model"
+        else:
+            how = f"no part-slot model: it would exceed {SLOT_VARIABLES} variables"
         notes.append(f"exact solver: {solved.wall_time:.2f} s, {how}, status {status}")
         if status == FEASIBLE and bound == solved.cover.beyond:
             notes.append(f"the bound is what a plan of more than {solved.cover.slots} parts (the exact model's slots) must "
