@@ -9,10 +9,11 @@ links; memory as docs/platform-format.md counts it):
 - ``ours``: the throughput bottleneck, the worst of compute (the layers' measured times) and transfer.
 
 Per instance, seed 002's answer (``solver.placement.seed002``) and our exact answer (the prefix search beside
-CP-SAT, solver.placement.exact) warm-started by our greedy. Seed 002's answer is *valid* when it fits every node in our memory model; its ratio is taken to
-our answer only when that is proven OPTIMAL. Where the seed raises ("only one partition" when the whole
-model fits a node; "can't partition"), the row counts it. Printed per model, node count and capacity, then
-the totals: statuses, solve times (median, quartiles, max), the seed's and our greedy's ratios to the proven
+CP-SAT, solver.placement.exact) warm-started by our greedy. Seed 002's answer is *valid* when it fits every
+node in our memory model; its ratio is taken to our answer only when that is proven OPTIMAL. Where the seed
+raises ("only one partition" when the whole model fits a node; "can't partition"), the row counts it.
+Printed per model, node count and capacity (``opt/feas/n``: proven, OPTIMAL or INFEASIBLE when no placement
+fits; FEASIBLE; instances), then the totals: statuses, solve times (median, quartiles, max), the seed's and our greedy's ratios to the proven
 optimum (mean, worst), and the load average before and after (the machine's other work slows the solves).
 
     python -m benchmarks.seed002 [--networks 50] [--nodes 5,10,15,20,50] [--caps 64,128,256]
@@ -36,7 +37,7 @@ import numpy as np
 from devices.cache import default_cache_dir
 from solver.data import TRACE_RUNS
 from solver.deploy.keras_timing import cached_layer_times
-from solver.errors import CheckError
+from solver.errors import CheckError, InfeasibleError
 from solver.io.keras import read_keras, read_layer_times
 from solver.io.platform import read_platform
 from solver.models.zoo import KERAS_APPLICATIONS, keras_path
@@ -49,6 +50,7 @@ from solver.placement.problem import PlacementProblem, placement_problem
 from solver.placement.seed002 import Seed002Error, seed002
 
 MB = 2**20
+INFEASIBLE = "INFEASIBLE"
 
 
 @dataclasses.dataclass
@@ -57,9 +59,9 @@ class Row:
     nodes: int
     cap_mb: int
     objective: str
-    status: str  # of our answer
+    status: str  # of our answer; INFEASIBLE: proven that no placement fits
     time: float
-    ours: int  # our value, us
+    ours: int | None  # our value, us
     seed: str  # "ok", "invalid" (overflows our memory model), or why it raised
     ratio: float | None  # seed's value / our proven optimum
     greedy_ratio: float | None  # our greedy's value (the exact search's start) / our proven optimum
@@ -114,7 +116,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"python -m benchmarks.seed002 {' '.join(argv if argv is not None else sys.argv[1:])}")
     print(f"load average before: {_load()}")
     print(f"{'model':<20} {'nodes':>5} {'MB':>4} {'objective':<9} {'opt/feas/n':>10} {'median s':>8} {'max s':>6} "
-          f"{'seed ok/invalid/raises':>22} {'seed/opt mean':>13} {'worst':>6} {'greedy/opt mean':>15} {'worst':>6}")  # fmt: skip
+          f"{'seed ok/invalid/raises':>22} {'seed/opt mean':>13} {'worst':>6} {'greedy/opt mean':>15} "
+          f"{'worst':>6}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
             path = keras_path(name)
@@ -131,7 +134,12 @@ def main(argv: list[str] | None = None) -> None:
                             if objective == "transfer":
                                 problem = dataclasses.replace(
                                     problem, times=[[0 if t is not None else None for t in r] for r in problem.times])
-                            status, value, seconds, _, greedy = solve_instance(problem, args)
+                            started = time.monotonic()
+                            try:
+                                status, value, seconds, _, greedy = solve_instance(problem, args)
+                            except InfeasibleError as err:  # no placement at all: proven, or none found in time
+                                status = "NONE FOUND" if "not proven" in str(err) else INFEASIBLE
+                                value, seconds, greedy = None, time.monotonic() - started, None
                             how, seeds = seed_value(problem)
                             proven = status == OPTIMAL and value
                             ratio = seeds / value if how == "ok" and proven else None
@@ -150,7 +158,7 @@ def _load() -> str:
 
 def _line(batch: list[Row]) -> str:
     first = batch[0]
-    optimal = sum(r.status == OPTIMAL for r in batch)
+    optimal = sum(r.status in (OPTIMAL, INFEASIBLE) for r in batch)
     feasible = sum(r.status == FEASIBLE for r in batch)
     times = [r.time for r in batch]
     seeds = [r.seed for r in batch]
@@ -181,8 +189,9 @@ def _totals(rows: list[Row]) -> None:
         ratios = [r.ratio for r in part if r.ratio is not None]
         greedy = [r.greedy_ratio for r in part if r.greedy_ratio is not None]
         seeds = [r.seed for r in part]
-        print(f"{objective}: {statuses.count(OPTIMAL)}/{len(part)} OPTIMAL, {statuses.count(FEASIBLE)} FEASIBLE, "
-              f"{statuses.count(HEURISTIC)} HEURISTIC; solve time median {statistics.median(times):.2f} s "
+        print(f"{objective}: {statuses.count(OPTIMAL)}/{len(part)} OPTIMAL, {statuses.count(INFEASIBLE)} proven "
+              f"INFEASIBLE, {statuses.count(FEASIBLE)} FEASIBLE, {statuses.count(HEURISTIC)} HEURISTIC, "
+              f"{statuses.count('NONE FOUND')} with none found; solve time median {statistics.median(times):.2f} s "
               f"(quartiles {quartiles[0]:.2f}-{quartiles[2]:.2f}), max {times[-1]:.1f} s; seed 002 ok "
               f"{seeds.count('ok')}, invalid in our memory model {seeds.count('invalid')}, raises "
               f"{len(seeds) - seeds.count('ok') - seeds.count('invalid')}; seed/optimum over {len(ratios)} proven "

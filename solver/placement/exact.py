@@ -30,7 +30,8 @@ most ``floor(best * (1 + slack))``: ``cut``, the number of edges between ops on 
 
 For ``throughput``, the prefix search (solver.placement.prefixes: branch and bound over chains of ideals,
 exact on graphs with few ideals) runs alone for a tenth of the time, then in the main thread while CP-SAT
-searches in its own: the first proof stops the other, and the best placement either found is the answer. The greedy chain placement (solver.placement.greedy) is the hint and bounds the objective from above
+searches in its own: the first proof stops the other, and the best placement either found is the answer.
+The greedy chain placement (solver.placement.greedy) is the hint and bounds the objective from above
 (``objective <= U``); a crossing whose own transfer time exceeds U can then never occur, so it gets no
 variable, only the clause that rules it out (on a network of many devices most of them).
 Every variable that only pays (r, x, m, e) is bounded from below alone, which is exact since the

@@ -192,14 +192,16 @@ class _Search:
                 compute.append(compute[k] + times[v])
                 unsupported.append(unsupported[k] + missing[v])
                 fast.append(fast[k] + fastest[v])
-                memory.append(memory[k] + sum(self.items[i][0] for i in self.item_of_op[v] if not self.items[i][1] & ideal))
+                new = (self.items[i][0] for i in self.item_of_op[v] if not self.items[i][1] & ideal)
+                memory.append(memory[k] + sum(new))
                 touched = set(boundary[k]) | set(self.item_of_op[v])
                 boundary.append(tuple(sorted(i for i in touched if self.items[i][1] & ~child)))
                 holds.append(holds[k].copy())
                 holds[-1][v] = True
                 maximal.append((*(u for u in maximal[k] if not preds[v] >> u & 1), v))
             k += 1
-        leaving = [tuple(i for i in b if i < self.tensor_count and self.readers[i] & ~m) for b, m in zip(boundary, masks)]
+        leaving = [tuple(i for i in items if i < self.tensor_count and self.readers[i] & ~m)
+                   for items, m in zip(boundary, masks)]  # fmt: skip
         return _Ideals(masks, np.array(compute), np.array(unsupported), fast, np.array(memory), boundary, leaving,
                        np.array(holds), maximal, np.array([m.bit_count() for m in masks]))  # fmt: skip
 
@@ -258,7 +260,8 @@ class _Search:
         within the bound, holds its memory and receives its tensors within the bound (a boolean matrix), and the
         heaviest load the part puts on a link into it."""
         ideals, upper = self.ideals, self.upper
-        fits = free & (ideals.unsupported[ends] == ideals.unsupported[k]) & (ideals.compute[ends] - ideals.compute[k] < upper)
+        runs = ideals.unsupported[ends] == ideals.unsupported[k]
+        fits = free & runs & (ideals.compute[ends] - ideals.compute[k] < upper)
         heaviest = np.zeros(fits.shape)
         if not fits.any():
             return fits, heaviest
