@@ -163,6 +163,24 @@ def test_secondary_objectives_are_lexicographic_minima(instance, objective, seco
     assert tuple(got.objective(name) for name in secondary) == min(allowed)
 
 
+def test_ctrl_c_in_the_prefix_search_keeps_the_best_placement_it_found():
+    # A chain of 8 equal ops on 3 equal devices, started from all on one device: the search's first find is
+    # better, and Ctrl-C (raised where its progress is reported) must leave that answer, marked interrupted.
+    graph = nx.DiGraph(name="chain")
+    graph.add_nodes_from((v, {"weight": 100, "type": "ADD", "constants": {}}) for v in range(8))
+    graph.add_edges_from((v, v + 1, {"tensors": {f"t{v}": 10}, "bytes": 10}) for v in range(7))
+    platform = Platform(Path("p.json"), tuple(DeviceSpec(f"d{d}") for d in range(3)),
+                        {}, Link(1e9, 0))  # fmt: skip
+    built = placement_problem(PartitionProblem(graph=graph, name="chain", source=Path("c.json")), platform)
+
+    def interrupt(value, bound, seconds):
+        raise KeyboardInterrupt
+
+    solved = solve_placement(built, hint=[0] * 8, time_limit=30, workers=2, on_progress=interrupt)
+    assert solved.interrupted and solved.value < 800 and solved.status != OPTIMAL
+    assert solved.value == evaluate(built, solved.assign).throughput
+
+
 def test_npu_beside_cpu_takes_the_convolutions_and_pays_for_the_link(tmp_path):
     # conv -> relu -> conv -> add: the NPU is 4x faster on convolutions and cannot run the rest.
     graph = nx.DiGraph(name="chain")
