@@ -62,11 +62,14 @@ def real_dump() -> Path:
     lands on one block of ids, and a process's peak RSS wanders by a few hundred KB. Measured once, a
     point caught by both (id 78: 979 ms and the lowest RSS of the space, where it runs in ~35 ms when
     measured again) held 10% of the true front's hypervolume, a front no search could find but by luck.
-    The median of every round's runs and the largest peak RSS of the rounds measure the assignment,
-    not the spell; each point keeps all its runs, so its spread is in the dump.
+    The median of every round's runs and the median of the rounds' peak RSS measure the assignment, not
+    the spell; each point keeps all its runs and each round's peak RSS (``memory_rounds``), so both
+    spreads are in the dump. Every round is measured afresh by this run, not read from the measurement
+    cache: a cache entry may come from hours earlier under another environment (the r3 dump before this
+    one read 192 of its first round's points from a run of 01:00, another 832 from 04:05-04:10).
     """
     root = default_cache_dir() / "pareto"
-    model, dump = root / "cnn10.tflite", root / f"cnn10.index.r{ROUNDS}.json"
+    model, dump = root / "cnn10.tflite", root / f"cnn10.index.r{ROUNDS}m.json"  # m: each round's memory kept
     if not model.exists():
         root.mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, "-c", _BUILD, str(model)], check=True)
@@ -76,7 +79,7 @@ def real_dump() -> Path:
                 print(f"  brute force: {done}/{total}", file=sys.stderr, flush=True)
 
         settings = BruteForceSettings(mode="index", repeats=3, rounds=ROUNDS)
-        brute_force(model, open_device("local"), dump, settings, progress)
+        brute_force(model, open_device("local", cache=False), dump, settings, progress)
     return dump
 
 

@@ -85,14 +85,20 @@ def true_front_shares(dump: Path) -> str:
     from solver.assignment.front import hypervolume, reference_point, true_front
     from solver.assignment.offline import open_dump
 
-    points = open_dump(dump).complete_points()
+    source = open_dump(dump)
+    points = source.complete_points()
     reference = reference_point(np.array([(p.time_ms, p.memory_kb) for p in points]))
     front = np.array([(p.time_ms, p.memory_kb) for p in true_front(points)])
     whole = hypervolume(front, reference)
     shares = [1 - hypervolume(np.delete(front, i, axis=0), reference) / whole for i in range(len(front))]
-    big = [f"id {p.point_id} ({p.time_ms:g} ms, {p.memory_kb:g} KB) {share:.1%}"
-           for p, share in zip(true_front(points), shares) if share >= SHOWN_SHARE]  # fmt: skip
+    big = [f"id {p.point_id} ({p.time_ms:g} ms, {p.memory_kb:g} KB{_rounds(source.memory_rounds(p.point_id))}) "
+           f"{share:.1%}" for p, share in zip(true_front(points), shares) if share >= SHOWN_SHARE]  # fmt: skip
     return f"{len(front)} points; alone holding >= {SHOWN_SHARE:.1%} of its hypervolume: {', '.join(big) or 'none'}"
+
+
+def _rounds(memories: tuple[float, ...]) -> str:
+    """Each round's peak memory, when the dump keeps several (the figure is their median)."""
+    return f" [rounds {', '.join(f'{m:g}' for m in memories)}]" if len(memories) > 1 else ""
 
 
 def live_table(repeats: int) -> None:
@@ -125,17 +131,21 @@ def live_table(repeats: int) -> None:
             print(f"{label:<10} points {len(result.dump.solutions):>5}  wall {wall:8.1f} s  front {points}  "
                   f"load average after {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
     (one, front_one), (many, front_many) = fronts["1 device"], fronts["3 devices"]
-    print(f"{'id':>5} {'1 device: ms [runs], KB':>32} {'3 devices: ms [runs], KB':>32}  runs told apart")
+    print(f"{'id':>5} {'1 device: ms [runs], KB [rounds]':>44} {'3 devices: ms [runs], KB [rounds]':>44}  "
+          f"told apart: time, memory")  # fmt: skip
     for i in sorted(one.keys() | many.keys()):
-        cells = [f"{d[i].time_ms:.2f} [{min(d[i].runs):.2f}-{max(d[i].runs):.2f}], {d[i].memory_kb:.0f}" if i in d
-                 else "invalid" for d in (one, many)]  # fmt: skip
-        apart = i in one and i in many and told_apart(one[i].runs, many[i].runs)
-        print(f"{i:>5} {cells[0]:>32} {cells[1]:>32}  {'YES' if apart else 'no'}")
+        cells = [f"{d[i].time_ms:.2f} [{min(d[i].runs):.2f}-{max(d[i].runs):.2f}], {d[i].memory_kb:.0f} "
+                 f"[{min(d[i].memories):.0f}-{max(d[i].memories):.0f}]" if i in d else "invalid"
+                 for d in (one, many)]  # fmt: skip
+        apart = [i in one and i in many and told_apart(one[i].runs, many[i].runs),
+                 i in one and i in many and told_apart(one[i].memories, many[i].memories)]  # fmt: skip
+        print(f"{i:>5} {cells[0]:>44} {cells[1]:>44}  {', '.join('YES' if a else 'no' for a in apart)}")
     differ = sorted(front_one ^ front_many)
-    unclear = [i for i in differ if i in one and i in many and not told_apart(one[i].runs, many[i].runs)]
+    unclear = [i for i in differ if i in one and i in many and not told_apart(one[i].runs, many[i].runs)
+               and not told_apart(one[i].memories, many[i].memories)]  # fmt: skip
     print("same front" if not differ else f"fronts differ in ids {differ}" + (
-        f"; ids {unclear}: their times on one and on three devices cannot be told apart (peak RSS has no spread "
-        f"kept)" if unclear else ""))  # fmt: skip
+        f"; ids {unclear}: neither their times nor their peak memories on one and on three devices can be told "
+        f"apart" if unclear else ""))  # fmt: skip
 
 
 def cnn_model() -> Path:

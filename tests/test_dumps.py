@@ -9,7 +9,7 @@ import pytest
 
 import solver.cli
 from solver.errors import DumpError
-from solver.io.dumps import Dump, Solution, dump_document, parse_dump, read_dump
+from solver.io.dumps import Dump, Solution, dump_document, estimator_document, memory_figure, parse_dump, read_dump
 
 NAME_DUMP = {
     "oplist": ["Conv2D", "Softmax"],
@@ -65,6 +65,29 @@ def test_written_dump_reads_back_the_same():
     assert parse_dump(json.loads(json.dumps(document))) == dump
 
 
+def test_each_rounds_peak_memory_is_kept_and_the_figure_is_their_median():
+    """A point measured in rounds keeps every run and each round's peak RSS; ``memory`` is the median of the
+    rounds' peaks, so one round read low (or high) does not set it. Dumps without them read as before."""
+    measured = Solution(4, 2.0, memory_figure([38520, 38830, 38680]), runs=(2.0, 2.5, 1.5),
+                        memories=(38520, 38830, 38680))  # fmt: skip
+    assert measured.memory_kb == 38680
+    dump = Dump("name", ("Conv2D",), {4: measured, 0: Solution(0, 3.0, 100, runs=(3.0,), memories=(100,))},
+                backends=("cpu", "ruy"))  # fmt: skip
+    document = json.loads(json.dumps(dump_document(dump)))
+    entries = {s["id"]: s for s in document["solutions"]}
+    assert entries[4]["memory_rounds"] == [38520, 38830, 38680] and entries[4]["memory"] == 38680
+    assert "memory_rounds" not in entries[0]  # one round: the memory is its figure, no list to repeat it
+    read = parse_dump(document).solutions
+    assert read[4] == measured and read[0].memories == ()
+    # ONE's estimator dump keeps exec_time/max_rss; ours adds the spread, and both read back.
+    estimator = estimator_document("name", ["Conv2D"], ["cpu", "ruy"], [measured], {4: "BACKENDS=cpu"}, 1.0,
+                                   settings={}, summary={}, evaluated=[measured])  # fmt: skip
+    entry = json.loads(json.dumps(estimator))["solutions"][0]
+    assert (entry["exec_time"], entry["max_rss"], entry["memory_rounds"]) == (2.0, 38680, [38520, 38830, 38680])
+    assert parse_dump(json.loads(json.dumps(estimator))).solutions[4] == measured
+    assert parse_dump(NAME_DUMP).solutions[1].memories == () and parse_dump(ESTIMATOR_DUMP).solutions[0].memories == ()
+
+
 MALFORMED = [
     ("{", "not a JSON brute-force dump"),
     ("[]", "not a JSON object"),
@@ -81,6 +104,9 @@ MALFORMED = [
      "'valid' is 'false', not true or false"),  # fmt: skip
     ({"oplist": ["Conv2D"], "solutions": [{"id": 0, "time": None, "memory": 1}]}, "a valid solution needs a time"),
     ({"oplist": ["Conv2D"], "solutions": [{"id": 0, "time": 1, "memory": 1}] * 2}, "id 0 appears twice"),
+    ({"oplist": ["Conv2D"], "solutions": [{"id": 0, "time": 1, "memory": 1, "memory_rounds": [1, -2]}]},
+     "'memory_rounds' is not a list of finite non-negative numbers"),  # fmt: skip
+    ({"oplist": ["Conv2D"], "solutions": [{"id": 0, "time": 1, "memory": 1, "runs": 3}]}, "'runs' is not a list"),
     ({"mode": "size", "oplist": [], "solutions": []}, "unknown mode 'size'"),
     ({"backends": ["cpu", "cpu"], "oplist": [], "solutions": []}, "distinct backend names"),
     ({"opmap": [0, 2], "opname_by_indx": ["A", "B"], "solutions": []}, "group 1 has no op"),

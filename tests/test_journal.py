@@ -96,4 +96,6 @@ def test_brute_force_in_rounds_killed_between_them_keeps_every_run_once(branchy_
     for solution in valid:
         assert len(solution["runs"]) == 4  # 2 runs x 2 rounds: the round measured before the kill and none twice
         assert solution["time"] == pytest.approx(statistics.median(solution["runs"]), abs=1e-3)
+        # Each round's peak RSS is kept too, the one before the kill included; the figure is their median.
+        assert len(solution["memory_rounds"]) == 2 and solution["memory"] == statistics.median(solution["memory_rounds"])
     assert not journal.exists()  # removed once the dump is written

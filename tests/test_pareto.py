@@ -255,3 +255,47 @@ def test_pick_on_a_complete_dump_says_when_a_better_point_exists(tmp_path, capsy
     every = json.loads(capsys.readouterr().out)
     assert every["better_in_dump"] is None and every["decided"]
     assert few["better_in_dump"] == {"id": every["id"], "time_ms": every["time_ms"], "memory_kb": every["memory_kb"]}
+
+
+def _rounds_dump(tmp_path, memory_rounds: dict[int, list[float]]):
+    """A complete name-mode dump of 2 op types over cpu/ruy whose points keep each round's peak memory."""
+    solutions = [{"id": i, "time": 10.0 - i, "memory": float(np.median(m)), "runs": [10.0 - i] * 3, "memory_rounds": m}
+                 for i, m in memory_rounds.items()]  # fmt: skip
+    path = tmp_path / "rounds.json"
+    write_json(path, {"mode": "name", "oplist": ["Conv2D", "Add"], "backends": ["cpu", "ruy"], "solutions": solutions})
+    return path
+
+
+def test_pick_smallest_weighs_each_rounds_peak_memory(tmp_path, capsys):
+    """--pick smallest names one point only when its rounds' peak memories are told apart from the others'; the
+    spread of every round is printed beside the figure, and an offline search carries it from the dump."""
+    overlapping = {0: [39000, 39400, 39200], 1: [38900, 39300, 39100], 2: [45000, 45100, 45050], 3: [50000, 50100, 50050]}
+    path = _rounds_dump(tmp_path, overlapping)
+    outcome = run_pareto(ParetoSettings(offline=path))
+    assert {e.point_id: list(e.memories) for e in outcome.result.evaluations} == overlapping
+    assert solver.cli.main(["pareto", "--offline", str(path), "--pick", "smallest", "--json", "--quiet"]) == 0
+    picked = json.loads(capsys.readouterr().out)
+    assert picked["id"] == 1 and not picked["decided"] and sorted(c["id"] for c in picked["candidates"]) == [0, 1]
+    assert picked["memory_rounds_kb"] == overlapping[1]
+    assert solver.cli.main(["pareto", "--offline", str(path), "--pick", "smallest", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "cannot tell ids 1, 0 apart: their rounds' peak memories overlap" in out
+    assert "# id 1: 9.000 ms (runs 9.000-9.000, n=3), 38.2 MB (rounds 37.99-38.38, n=3)" in out
+    assert solver.cli.main(["pareto", "--offline", str(path), "--quiet"]) == 0
+    table = capsys.readouterr().out
+    assert "memory MB [rounds]" in table and re.search(r"\b1 +9\.000 +38\.2 \[37\.99-38\.38\]", table)
+    apart = _rounds_dump(tmp_path, {**overlapping, 0: [41000, 41100, 41200]})
+    assert solver.cli.main(["pareto", "--offline", str(apart), "--pick", "smallest", "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["decided"]
+
+
+def test_a_point_whose_lowest_round_would_join_the_front_is_confirmed(tmp_path):
+    """The points re-measured to confirm a front include one that its lowest round's peak memory, not its median,
+    would put on the front (id i runs in 10 - i ms)."""
+    from solver.assignment.search import unclear_candidates
+
+    front = {0: [100, 100, 100], 2: [150, 150, 150], 3: [300, 300, 300]}
+    for rounds_of_1, confirmed in (([160, 140, 170], True), ([160, 155, 170], False)):
+        path = _rounds_dump(tmp_path, {**front, 1: rounds_of_1})  # id 1 (9 ms, median 160 KB): id 2 dominates it
+        evaluations = run_pareto(ParetoSettings(offline=path, search=SearchSettings("brute-force"))).result.evaluations
+        assert {e.point_id for e in unclear_candidates(evaluations)} == {0, 2, 3} | ({1} if confirmed else set())

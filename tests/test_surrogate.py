@@ -107,3 +107,27 @@ def test_the_same_configuration_measured_twice_is_never_told_apart(branchy_cnn, 
     assert not picked["decided"] and sorted(c["id"] for c in picked["candidates"]) == [0, 1]
     assert cli.main(["pareto", "--offline", str(dump), "--pick", "fastest", "--quiet"]) == 0
     assert "cannot tell ids" in capsys.readouterr().out
+
+
+def test_the_same_configuration_is_never_told_apart_by_its_rounds_peak_memory(branchy_cnn, tmp_path, capsys):
+    """The same configuration measured as two points in interleaved rounds on the real device: their rounds' peak
+    RSS are never called different, and as two points of a dump --pick smallest lists both instead of naming the
+    one whose median happened to be lower."""
+    device = open_device("local", cache=False)
+    config = BackendConfig(("cpu",))
+    peaks = {"a": [], "b": []}
+    for round_number in range(3):
+        for name in peaks:
+            peaks[name].append(device.measure(branchy_cnn, config, MeasureSettings(warmup=1, repeats=2,
+                                                                                   round=round_number)).peak_rss_kb)
+    assert all(p > 0 for p in peaks["a"] + peaks["b"])
+    assert not told_apart(peaks["a"], peaks["b"])
+    from solver import cli
+
+    dump = tmp_path / "dump.json"
+    solutions = [{"id": i, "time": 1.0, "memory": float(np.median(p)), "memory_rounds": p}
+                 for i, p in enumerate(peaks.values())]  # fmt: skip
+    dump.write_text(json.dumps({"mode": "name", "oplist": ["Conv2D"], "backends": ["cpu", "ruy"], "solutions": solutions}))
+    assert cli.main(["pareto", "--offline", str(dump), "--pick", "smallest", "--json", "--quiet"]) == 0
+    picked = json.loads(capsys.readouterr().out)
+    assert not picked["decided"] and sorted(c["id"] for c in picked["candidates"]) == [0, 1]

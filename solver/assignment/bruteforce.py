@@ -9,7 +9,8 @@ lookup device answers them with LookupMiss); configurations that ran but failed 
 outputs are, with ``"valid": false`` and the reason, and ``time``/``memory`` null.
 
 Dump (``solver.io.dumps``, ONE's keys first): ``oplist``, ``opmap`` and ``opname_by_indx`` (index mode), ``solutions``
-[{"id", "time" (ms, median of the timed runs), "memory" (KB, peak RSS)}], plus ours: ``mode``,
+[{"id", "time" (ms, median of the timed runs), "memory" (KB, peak RSS; measured in rounds, the median of
+the rounds' peaks, each kept in ``memory_rounds``)}], plus ours: ``mode``,
 ``backends`` (digit value -> name), ``model``, ``model_sha256``, ``device``, ``measure`` (warm-up,
 repeats, seed) and ``space_size`` (b ** digits, ONE's whole id space).
 
@@ -134,7 +135,7 @@ def _solution(e: Evaluation) -> Solution:
     """A measured point as the dump keeps it (an invalid point with no time or memory)."""
     if not e.valid:
         return Solution(e.point_id, None, None, False, e.reason)
-    return Solution(e.point_id, round(e.time_ms, 3), e.memory_kb, runs=e.runs)
+    return Solution(e.point_id, round(e.time_ms, 3), e.memory_kb, runs=e.runs, memories=e.memories)
 
 
 def _header(model_path: Path, device: Device, oplist: OpList, space: SearchSpace, settings: BruteForceSettings) -> dict:

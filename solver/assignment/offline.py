@@ -51,6 +51,11 @@ class OfflineSource:
     device: LookupDevice
     notes: tuple[str, ...] = ()  # how the backend names were found, when the dump does not list them
 
+    def memory_rounds(self, point_id: int) -> tuple[float, ...]:
+        """Each round's peak memory of a point (KB), when the dump keeps them, else ()."""
+        solution = self.dump.solutions.get(point_id)
+        return solution.memories if solution is not None else ()
+
     def complete_points(self) -> list[TruePoint] | None:
         """Every valid point of the space, or None when the dump lacks some point."""
         points = []

@@ -9,9 +9,11 @@ from solver.assignment.search import Evaluation, SearchResult
 
 def front_table(result: SearchResult, quality: Quality) -> str:
     """The found front as a text table, then one line of figures."""
-    lines = [f"{'id':>12} {'time ms':>10} {'memory MB':>10}  configuration"]
+    spread = any(len(e.memories) > 1 for e in result.front)
+    width = 22 if spread else 10
+    lines = [f"{'id':>12} {'time ms':>10} {'memory MB' + (' [rounds]' if spread else ''):>{width}}  configuration"]
     for e in result.front:
-        lines.append(f"{e.point_id:>12} {e.time_ms:>10.3f} {e.memory_kb / 1024:>10.1f}  {_short(e, result)}")
+        lines.append(f"{e.point_id:>12} {e.time_ms:>10.3f} {memory_text(e):>{width}}  {_short(e, result)}")
     figures = (
         f"{result.algorithm}: {len(result.evaluations)} unique evaluations of {result.space.size} points "
         f"({sum(not e.valid for e in result.evaluations)} invalid), front of {len(result.front)}, "
@@ -25,6 +27,15 @@ def front_table(result: SearchResult, quality: Quality) -> str:
     if result.interrupted:
         figures += " (interrupted: the front so far)"
     return "\n".join(lines + [figures])
+
+
+def memory_text(e: Evaluation) -> str:
+    """A point's memory in MB, with the range of its rounds' peaks when measured in several (the figure is
+    their median: ``solver.io.dumps.memory_figure``)."""
+    text = f"{e.memory_kb / 1024:.1f}"
+    if len(e.memories) > 1:
+        text += f" [{min(e.memories) / 1024:.2f}-{max(e.memories) / 1024:.2f}]"
+    return text
 
 
 def _short(e: Evaluation, result: SearchResult) -> str:

@@ -93,7 +93,7 @@ class ParetoOutcome:
 
 
 def _solution(e: Evaluation) -> Solution:
-    return Solution(e.point_id, e.time_ms, e.memory_kb, e.valid, e.reason)
+    return Solution(e.point_id, e.time_ms, e.memory_kb, e.valid, e.reason, e.runs, e.memories)
 
 
 def run_pareto(
@@ -108,7 +108,7 @@ def run_pareto(
     """
     started = time.perf_counter()
     dump_path = settings.dump
-    complete_points = measure_id = None
+    complete_points = measure_id = memory_rounds = None
     if dump_path is not None:
         source = open_dump(dump_path, settings.backends)
         if settings.settings:
@@ -119,6 +119,7 @@ def run_pareto(
             check_model(source, read_oplist(settings.model, source.dump.mode), settings.model)
         device, space, complete_points = source.device, source.space, source.complete_points
         measure_id = source.device.measure_id  # the space is the dump's own: points are answered by id
+        memory_rounds = source.memory_rounds
     else:
         if settings.model is None:
             raise UsageError("a live search needs the MODEL (only --offline can do without)")
@@ -132,7 +133,7 @@ def run_pareto(
         if settings.journal is not None:
             journal = Journal(settings.journal, file_digest(settings.model), settings.measure, device.name)
     evaluator = Evaluator(space, device, settings.model, settings.measure, on_measure=on_measure,
-                          measure_id=measure_id, farm=farm, journal=journal)  # fmt: skip
+                          measure_id=measure_id, farm=farm, journal=journal, memory_rounds=memory_rounds)  # fmt: skip
     try:
         if journal is not None:
             reuse = journal.load(space, {device.name} | (farm.device_names if farm is not None else set()))

@@ -37,6 +37,7 @@ from solver.assignment.front import non_dominated
 from solver.assignment.settings import SearchSettings
 from solver.assignment.space import SearchSpace
 from solver.assignment.surrogate import surrogate_search
+from solver.io.dumps import memory_figure
 INVALID_OBJECTIVE = 1e30  # objectives of an infeasible point: pymoo ranks it by its constraint violation
 EXHAUSTIVE_CHUNK = 256  # points handed to the evaluator at once by brute force (a farm measures them in parallel)
 POLISH_SHARE = 0.1  # of the NSGA-II budget, kept for a local search one gene away from the front
@@ -54,14 +55,22 @@ class Evaluation:
     reason: str = ""  # why an invalid point is invalid
     runs: tuple[float, ...] = ()  # every timed run (ms), all rounds
     rounds: int = 1
+    memories: tuple[float, ...] = ()  # peak memory (KB) of every round; memory_kb is their memory_figure
 
     def merged(self, m: Measurement) -> Evaluation:
-        """This point with one more round measured: runs pooled, the median of all, the larger peak memory."""
+        """This point with one more round measured: runs pooled and their median, each round's peak memory
+        kept and their median (``solver.io.dumps.memory_figure``)."""
         if not (self.valid and m.valid):
             return replace(self, valid=False, reason=self.reason or m.reason, rounds=self.rounds + 1)
-        runs = self.runs + tuple(m.times_ms)
-        return replace(self, time_ms=statistics.median(runs), memory_kb=max(self.memory_kb, m.peak_rss_kb),
-                       runs=runs, rounds=self.rounds + 1)  # fmt: skip
+        runs, memories = self.runs + tuple(m.times_ms), self.memories + (float(m.peak_rss_kb),)
+        return replace(self, time_ms=statistics.median(runs), memory_kb=memory_figure(memories), runs=runs,
+                       memories=memories, rounds=self.rounds + 1)  # fmt: skip
+
+
+def _first_round(genes: tuple[int, ...], point_id: int, m: Measurement) -> Evaluation:
+    """A point as its first round measured it."""
+    memories = (float(m.peak_rss_kb),) if m.valid else ()
+    return Evaluation(genes, point_id, m.valid, m.time_ms, m.peak_rss_kb, m.reason, tuple(m.times_ms), 1, memories)
 
 
 class BudgetSpent(Exception):
@@ -76,7 +85,8 @@ class Evaluator:
     ``on_measure(evaluator, evaluation)`` is called after every new measurement (progress output).
     ``farm`` (``measure_many(model, configs, settings)`` yielding ``(index, Measurement)`` as they arrive)
     measures batches in parallel; ``journal`` (``record(config, measurement)``) keeps every new
-    measurement on disk as it arrives, so a killed run loses none.
+    measurement on disk as it arrives, so a killed run loses none. ``memory_rounds`` gives the peak memory
+    of each round of an id answered by ``measure_id`` (a dump's ``memory_rounds``; empty when it has none).
     """
 
     def __init__(
@@ -90,6 +100,7 @@ class Evaluator:
         measure_id: Callable[[int], Measurement] | None = None,
         farm=None,
         journal=None,
+        memory_rounds: Callable[[int], tuple[float, ...]] | None = None,
     ):
         self.space = space
         self.device = device
@@ -100,6 +111,7 @@ class Evaluator:
         self.measure_id = measure_id
         self.farm = farm  # measures a batch on several devices at once (devices.farm.Farm)
         self.journal = journal  # appends every new measurement to disk (solver.assignment.journal.Journal)
+        self.memory_rounds = memory_rounds
         self.cache: dict[tuple[int, ...], Evaluation] = {}  # insertion order = measurement order
 
     def __contains__(self, genes) -> bool:
@@ -128,11 +140,13 @@ class Evaluator:
         if not self.remaining:
             raise BudgetSpent
         if self.measure_id is not None:
+            point_id = self.space.point_id(key)
             try:
-                return self._record(key, self.measure_id(self.space.point_id(key)))
+                m = self.measure_id(point_id)
             except LookupMiss as err:
                 # A dump that lacks a point tells nothing about it: it cannot be on the front.
                 return self._record(key, Measurement(False, str(err)), float("nan"))
+            return self._record(key, m, memories=self.memory_rounds(point_id) if self.memory_rounds else ())
         return self._record(key, self.device.measure(self.model, self.space.config(key), self.measure))
 
     def evaluate_batch(self, points: Iterable[Iterable[int]]) -> list[Evaluation]:
@@ -149,10 +163,15 @@ class Evaluator:
                 self.evaluate(key)
         return [self.cache[k] for k in keys if k in self.cache]
 
-    def _record(self, key: tuple[int, ...], m: Measurement, memory_kb: float | None = None) -> Evaluation:
-        """Keep a new measurement: in the cache, in the journal (when there is one), on the progress line."""
-        memory_kb = m.peak_rss_kb if memory_kb is None else memory_kb
-        evaluation = Evaluation(key, self.space.point_id(key), m.valid, m.time_ms, memory_kb, m.reason, tuple(m.times_ms))
+    def _record(self, key: tuple[int, ...], m: Measurement, memory_kb: float | None = None,
+                memories: tuple[float, ...] = ()) -> Evaluation:  # fmt: skip
+        """Keep a new measurement: in the cache, in the journal (when there is one), on the progress line.
+        ``memories``: each round's peak memory when the answer pools several rounds (a dump's)."""
+        evaluation = _first_round(key, self.space.point_id(key), m)
+        if memory_kb is not None:
+            evaluation = replace(evaluation, memory_kb=memory_kb, memories=())
+        elif len(memories) > 1:
+            evaluation = replace(evaluation, memories=tuple(memories))
         self.cache[key] = evaluation
         if self.journal is not None:
             self.journal.record(self.space.config(key), m, self.measure)
@@ -181,8 +200,7 @@ class Evaluator:
         later ``rounds`` of some points."""
         for genes, m in measurements.items():
             key = self.space.check_genes(genes)
-            evaluation = Evaluation(key, self.space.point_id(key), m.valid, m.time_ms, m.peak_rss_kb, m.reason,
-                                    tuple(m.times_ms))  # fmt: skip
+            evaluation = _first_round(key, self.space.point_id(key), m)
             for later in rounds.get(genes, ()):
                 evaluation = evaluation.merged(later)
             self.cache[key] = evaluation
@@ -270,11 +288,12 @@ def front_of(evaluations: list[Evaluation]) -> list[Evaluation]:
 
 
 def unclear_candidates(evaluations: list[Evaluation]) -> list[Evaluation]:
-    """The front, and every valid point that its fastest run would put on the front: the points whose place
-    in the front the measurements do not settle."""
+    """The front, and every valid point that its fastest run and its lowest round's peak memory would put on
+    the front: the points whose place in the front the measurements do not settle."""
     valid = [e for e in evaluations if e.valid]
     front = front_of(valid)
-    optimistic = np.array([(min(e.runs, default=e.time_ms), e.memory_kb) for e in valid]).reshape(-1, 2)
+    optimistic = np.array([(min(e.runs, default=e.time_ms), min(e.memories, default=e.memory_kb))
+                           for e in valid]).reshape(-1, 2)  # fmt: skip
     measured = np.array([(e.time_ms, e.memory_kb) for e in front]).reshape(-1, 2)
     out = list(front)
     ids = {e.point_id for e in front}

@@ -159,6 +159,7 @@ def _print_pick(outcome, pick, as_json: bool) -> int:
     better = _better_in_dump(outcome, chosen, pick)
     if as_json:
         points = [{"id": e.point_id, "time_ms": e.time_ms, "memory_kb": e.memory_kb, "runs": list(e.runs),
+                   "memory_rounds_kb": list(e.memories),
                    "backends": list(space.config(e.genes).backends),
                    "environment": space.config(e.genes).environment()} for e in tied]  # fmt: skip
         print_json("pareto_pick", {**points[0], "decided": len(tied) == 1, "candidates": points, "better_in_dump": better})
@@ -168,9 +169,11 @@ def _print_pick(outcome, pick, as_json: bool) -> int:
               f"{better['time_ms']:.3f} ms, {better['memory_kb'] / 1024:.1f} MB (raise --budget or use --algo brute-force)")
     if len(tied) > 1:
         ids = ", ".join(str(e.point_id) for e in tied)
-        print(f"# cannot tell ids {ids} apart: their runs overlap; measure them with more --repeats or --rounds")
+        what = "runs" if pick.objective == "time" else "rounds' peak memories"
+        print(f"# cannot tell ids {ids} apart: their {what} overlap; measure them with more --repeats or --rounds")
     for e in tied:
-        print(f"# id {e.point_id}: {e.time_ms:.3f} ms{_spread(e)}, {e.memory_kb / 1024:.1f} MB")
+        print(f"# id {e.point_id}: {e.time_ms:.3f} ms{_spread(e.runs, 'runs')}, {e.memory_kb / 1024:.1f} MB"
+              f"{_spread(e.memories, 'rounds', 1 / 1024, 2)}")  # fmt: skip
         print("\n".join(env_lines(space.config(e.genes))))
     return 0
 
@@ -198,12 +201,16 @@ def _meets(e, pick) -> bool:
 
 
 def _tied(e, chosen, pick, told_apart) -> bool:
-    """Whether ``e`` cannot be told from ``chosen`` in the objective picked: time by their runs when both have
-    several (a dump's single figures are taken as they are), memory by its figure."""
-    if pick.objective == "memory" or len(e.runs) < 2 or len(chosen.runs) < 2:
+    """Whether ``e`` cannot be told from ``chosen`` in the objective picked: time by their runs, memory by
+    their rounds' peaks, when both have several (a dump's single figures are taken as they are)."""
+    a, b = (e.runs, chosen.runs) if pick.objective == "time" else (e.memories, chosen.memories)
+    if len(a) < 2 or len(b) < 2:
         return (e.time_ms, e.memory_kb) == (chosen.time_ms, chosen.memory_kb)
-    return not told_apart(e.runs, chosen.runs)
+    return not told_apart(a, b)
 
 
-def _spread(e) -> str:
-    return f" (runs {min(e.runs):.3f}-{max(e.runs):.3f}, n={len(e.runs)})" if len(e.runs) > 1 else ""
+def _spread(samples, what: str, scale: float = 1.0, digits: int = 3) -> str:
+    """The range of several samples (a point's runs, or its rounds' peak memories), in the figure's unit."""
+    if len(samples) < 2:
+        return ""
+    return f" ({what} {min(samples) * scale:.{digits}f}-{max(samples) * scale:.{digits}f}, n={len(samples)})"

@@ -6,24 +6,30 @@ a measurement: ``oplist`` (name mode: the onert op types, digit k of an id being
 and ``opname_by_indx`` (the onert op type of every op), and ``solutions``
 ``[{"id", "time" (ms), "memory" (KB)}]``. Ours adds ``mode``, ``backends`` (digit value -> backend name),
 ``model_sha256`` and, per solution, ``"valid": false`` with a ``reason`` for a configuration that ran but
-failed (its time and memory null) and ``runs`` (every timed run, ms, so the spread is kept), plus descriptive keys kept as they are (``model``, ``device``,
-``measure``, ``space_size``, ``generator``).
+failed (its time and memory null), ``runs`` (every timed run, ms, so the spread is kept) and, for a point
+measured in several rounds, ``memory_rounds`` (the peak RSS of each round, KB; ``memory`` is then their
+median, see :func:`memory_figure`), plus descriptive keys kept as they are (``model``, ``device``,
+``measure``, ``space_size``, ``generator``). A dump without ``memory_rounds`` (ONE's, or ours before they
+were kept) reads as one memory figure per point.
 
 An **estimator dump** (ONE's random_sampler.py, hlps_sampler.py, and ``solve pareto --out``) holds only a
 Pareto set: ``mode``; ``oplist`` (the op types in name mode, the opmap in index mode); ``solutions``
 ``[{"id", "exec_time" (ms), "max_rss" (KB)}]``; ``configs``, id -> onert environment string;
 ``"profiling time"`` in seconds. Ours adds ``backends``, ``settings`` (the searched onert variables),
-``summary`` and ``evaluated`` (every point measured). It is read as a dump of its Pareto set.
+``summary`` and ``evaluated`` (every point measured), and per solution ``runs`` and ``memory_rounds`` when
+measured so. It is read as a dump of its Pareto set.
 
 :func:`read_dump` validates everything it reads and raises :class:`DumpError` naming the file: ids are
 distinct non-negative integers, times and memories finite non-negative numbers or null, ``valid`` a real
-boolean, a valid solution has a time and a memory, lists have the right types and an index-mode opmap
+boolean, a valid solution has a time and a memory, ``runs`` and ``memory_rounds`` hold finite non-negative
+numbers, lists have the right types and an index-mode opmap
 numbers its groups 0..max with as many entries as ``opname_by_indx``.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,18 +52,34 @@ class Solution:
     valid: bool = True
     reason: str = ""  # why an invalid configuration is invalid
     runs: tuple[float, ...] = ()  # every timed run (ms), when the dump keeps them (ours, measured in rounds)
+    memories: tuple[float, ...] = ()  # peak RSS (KB) of each round, when measured in several (ours)
 
     def brute_force_entry(self) -> dict:
         """The solution as a brute-force dump lists it (an invalid one with null time and memory)."""
         if not self.valid:
             return {"id": self.id, "time": None, "memory": None, "valid": False, "reason": self.reason}
-        entry = {"id": self.id, "time": _rounded(self.time_ms), "memory": self.memory_kb}
-        return entry | {"runs": [_rounded(r) for r in self.runs]} if self.runs else entry
+        return {"id": self.id, "time": _rounded(self.time_ms), "memory": self.memory_kb} | self._spread()
 
     def estimator_entry(self) -> dict:
         """The solution as an estimator dump lists it (``valid``/``reason`` only for an invalid one)."""
         entry = {"id": self.id, "exec_time": _rounded(self.time_ms), "max_rss": _rounded(self.memory_kb)}
-        return entry if self.valid else entry | {"valid": False, "reason": self.reason}
+        return entry | self._spread() if self.valid else entry | {"valid": False, "reason": self.reason}
+
+    def _spread(self) -> dict:
+        """Our keys that keep the spread: every timed run, and each round's peak RSS (when more than one)."""
+        entry = {"runs": [_rounded(r) for r in self.runs]} if self.runs else {}
+        return entry | {"memory_rounds": [_rounded(m) for m in self.memories]} if len(self.memories) > 1 else entry
+
+
+def memory_figure(rounds: Sequence[float]) -> float:
+    """The memory of a point measured in ``rounds`` (each round's peak RSS, KB): their median.
+
+    The median, not the largest: a process's peak RSS wanders by a few hundred KB from run to run, and
+    one round caught low or high (id 1027 of the real CNN dump read 38520 KB once, 38680-38830 KB on
+    three re-measures) must not set the figure a search ranks by; the largest, the figure to provision
+    for, stays in ``memory_rounds`` and is printed beside the median.
+    """
+    return statistics.median(rounds)
 
 
 @dataclass(frozen=True)
@@ -222,12 +244,19 @@ def _solution(entry: Any, where: str) -> Solution:
         raise DumpError(f"{where} (id {solution_id}): 'reason' is not a string")
     if valid and (time is None or memory is None):
         raise DumpError(f"{where} (id {solution_id}): a valid solution needs a time and a memory")
-    runs = entry.get("runs", [])
-    if not isinstance(runs, list) or not all(
-        isinstance(r, (int, float)) and not isinstance(r, bool) and math.isfinite(r) and r >= 0 for r in runs
+    runs = _samples(entry, "runs", where)
+    memories = _samples(entry, "memory_rounds", where)
+    return Solution(solution_id, time, memory, valid, reason, runs, memories)
+
+
+def _samples(entry: dict, key: str, where: str) -> tuple[float, ...]:
+    """The list ``entry[key]`` (empty when absent): finite non-negative numbers."""
+    values = entry.get(key, [])
+    if not isinstance(values, list) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 for v in values
     ):
-        raise DumpError(f"{where} (id {solution_id}): 'runs' is not a list of finite non-negative times")
-    return Solution(solution_id, time, memory, valid, reason, tuple(float(r) for r in runs))
+        raise DumpError(f"{where} (id {entry['id']}): {key!r} is not a list of finite non-negative numbers")
+    return tuple(float(v) for v in values)
 
 
 def _figure(entry: dict, keys: tuple[str, str], where: str) -> float | None:
