@@ -273,6 +273,8 @@ def test_pick_smallest_weighs_each_rounds_peak_memory(tmp_path, capsys):
     path = _rounds_dump(tmp_path, overlapping)
     outcome = run_pareto(ParetoSettings(offline=path))
     assert {e.point_id: list(e.memories) for e in outcome.result.evaluations} == overlapping
+    assert {p["id"]: p["memory_rounds_kb"] for p in outcome.to_json()["front"]} == {1: overlapping[1], 2: overlapping[2],
+                                                                                  3: overlapping[3]}  # fmt: skip
     assert solver.cli.main(["pareto", "--offline", str(path), "--pick", "smallest", "--json", "--quiet"]) == 0
     picked = json.loads(capsys.readouterr().out)
     assert picked["id"] == 1 and not picked["decided"] and sorted(c["id"] for c in picked["candidates"]) == [0, 1]

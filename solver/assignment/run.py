@@ -72,8 +72,9 @@ class ParetoOutcome:
             "mode": space.mode,
             "backends": list(space.backends),
             "summary": self.summary(),
-            "front": [{"id": e.point_id, "time_ms": e.time_ms, "memory_kb": e.memory_kb,
-                       "configuration": space.config(e.genes).env_string()} for e in self.result.front],  # fmt: skip
+            "front": [{"id": e.point_id, "time_ms": e.time_ms, "memory_kb": e.memory_kb, "runs": list(e.runs),
+                       "memory_rounds_kb": list(e.memories), "configuration": space.config(e.genes).env_string()}
+                      for e in self.result.front],  # fmt: skip
         }
 
     def estimator_dump(self) -> dict:
