@@ -135,7 +135,7 @@ class Farm:
                 raise DeviceError(f"--cluster {self.cluster}: cannot reach the Dask scheduler ({err})") from None
         else:
             raise DeviceSpecError(f"--cluster {self.cluster!r}: use local, local:N or tcp://host:port")
-        workers = sorted(self.client.scheduler_info()["workers"])
+        workers = sorted(self._workers())
         if len(workers) < len(self.devices):
             self.close()
             raise DeviceError(f"the cluster has {len(workers)} worker(s) for {len(self.devices)} devices: one "
@@ -198,7 +198,7 @@ class Farm:
         """A finished future and its result (None: its worker was lost), or None when none finished in a poll."""
         from distributed import wait
 
-        alive = set(self.client.scheduler_info()["workers"])
+        alive = self._workers()
         for future, (device, _) in running.items():
             if self.bound.get(device) not in alive:
                 future.cancel()
@@ -216,6 +216,15 @@ class Farm:
                     raise error
                 return future, None
         return None
+
+    def _workers(self) -> set[str]:
+        """The addresses of the scheduler's workers, asked of the scheduler itself.
+
+        Not ``client.scheduler_info()``: it returns the client's cached identity, which the client's periodic
+        refresh (every 2 s, with no workers listed) may overwrite between the fetch and the read; a live
+        worker then looked lost, and its device was dropped (a retry, seen under load in tests/test_farm.py).
+        """
+        return set(self.client.sync(self.client.scheduler.identity, n_workers=-1)["workers"])
 
     def close(self) -> None:
         self.client.close()

@@ -87,3 +87,22 @@ def test_local_workers_measure_in_this_process_environment(farm):
     seen = farm.client.run(lambda: {n: os.environ.get(n) for n in names})
     assert len(seen) == 3
     assert all(env == {n: os.environ.get(n) for n in names} for env in seen.values())
+
+
+def test_a_live_worker_is_never_taken_for_lost(branchy_cnn, tmp_path, monkeypatch):
+    """The client refreshes its cached scheduler identity with no workers listed; read between a fetch and that
+    refresh, a live worker looked lost and its device was dropped. With the refresh every 2 ms (it is 2 s by
+    default) the farm still sees every worker, and rounds on it cost no retry."""
+    import dask
+
+    monkeypatch.setenv("NNPART_CACHE_DIR", str(tmp_path / "cache"))
+    with dask.config.set({"distributed.client.scheduler-info-interval": "2ms"}):
+        with Farm([DeviceSpec("local")] * 3, "local:3", cache=False) as farm:
+            for _ in range(300):
+                assert farm._workers() == set(farm.bound.values())
+            _, space = build_space(branchy_cnn, open_device("local", cache=False), "name", ("cpu", "ruy"))
+            configs = [space.config(space.point(i)) for i in range(space.size)]
+            for round_number in range(3):
+                settings = MeasureSettings(warmup=0, repeats=1, round=round_number)
+                assert sorted(i for i, _ in farm.measure_many(branchy_cnn, configs, settings)) == list(range(len(configs)))
+            assert farm.retries == 0 and not farm.lost
