@@ -72,12 +72,18 @@ def test_a_killed_worker_costs_a_retry_elsewhere(farm, branchy_cnn):
 def test_the_same_model_measured_again_and_again_on_one_farm(farm, branchy_cnn):
     """Rounds hand the farm the same model again and again: every configuration of every call arrives (a model
     scattered anew under the key of the last call's, which was being released, lost its tasks' dependency)."""
-    _, space = build_space(branchy_cnn, open_device("local", cache=False), "name", ("cpu", "ruy"))
-    configs = [space.config(space.point(i)) for i in range(space.size)]
-    for round_number in range(10):
-        settings = MeasureSettings(warmup=0, repeats=1, round=round_number)
-        assert sorted(i for i, _ in farm.measure_many(branchy_cnn, configs, settings)) == list(range(len(configs)))
+    _every_configuration_in_rounds(farm, branchy_cnn, 10)
     assert farm.retries == 0 and not farm.lost
+
+
+def _every_configuration_in_rounds(farm, model, rounds: int) -> None:
+    """Measure every name-mode configuration of ``model`` over cpu/ruy on ``farm`` in ``rounds`` rounds; each
+    round gives every configuration once."""
+    _, space = build_space(model, open_device("local", cache=False), "name", ("cpu", "ruy"))
+    configs = [space.config(space.point(i)) for i in range(space.size)]
+    for round_number in range(rounds):
+        settings = MeasureSettings(warmup=0, repeats=1, round=round_number)
+        assert sorted(i for i, _ in farm.measure_many(model, configs, settings)) == list(range(len(configs)))
 
 
 def test_local_workers_measure_in_this_process_environment(farm):
@@ -100,9 +106,5 @@ def test_a_live_worker_is_never_taken_for_lost(branchy_cnn, tmp_path, monkeypatc
         with Farm([DeviceSpec("local")] * 3, "local:3", cache=False) as farm:
             for _ in range(300):
                 assert farm._workers() == set(farm.bound.values())
-            _, space = build_space(branchy_cnn, open_device("local", cache=False), "name", ("cpu", "ruy"))
-            configs = [space.config(space.point(i)) for i in range(space.size)]
-            for round_number in range(3):
-                settings = MeasureSettings(warmup=0, repeats=1, round=round_number)
-                assert sorted(i for i, _ in farm.measure_many(branchy_cnn, configs, settings)) == list(range(len(configs)))
+            _every_configuration_in_rounds(farm, branchy_cnn, 3)
             assert farm.retries == 0 and not farm.lost
