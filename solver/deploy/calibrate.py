@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from devices.base import BackendConfig, Device, MeasureSettings
@@ -168,6 +168,7 @@ def calibrate(
     parts, weights = list(parts), [int(w) for w in weights]
     rounds: list[CalibrationRound] = []
     best, stop = 0, f"the round cap ({settings.max_rounds})"
+    checking = settings.check
     try:
         for r in range(settings.max_rounds):
             measured = measure_parts(model_path, parts, weights, device, settings, r)
@@ -192,11 +193,11 @@ def calibrate(
         if not rounds:
             raise  # nothing measured yet: nothing to keep
         stop = "an interruption (Ctrl-C); the rounds measured so far are kept"
-        settings = replace(settings, check=False)
+        checking = False
     kept = rounds[best]
     calibrated = corrected_weights(kept.weights, kept)
     check = None
-    if settings.check:
+    if checking:
         try:
             check = measure_parts(model_path, kept.parts, calibrated, device, settings, len(rounds))
         except KeyboardInterrupt:

@@ -208,13 +208,6 @@ def _infeasible(problem: PlacementProblem) -> InfeasibleError:
                            "(op support, memory or links rule out every acyclic partition)")  # fmt: skip
 
 
-def _solve(model: cp_model.CpModel, limit: float, workers: int | None, start: float,
-           on_progress: Progress | None) -> tuple[cp_model.CpSolver, int, bool]:
-    """Solve in a thread (solver.partitioning.cpsat): Ctrl-C stops it and keeps the best solution."""
-    done = solve_reporting(model, limit, workers, start, on_progress, tick=_HEARTBEAT)
-    return done.solver, done.status, done.interrupted
-
-
 class _Model:
     """The CP-SAT model of the module docstring."""
 
@@ -351,7 +344,8 @@ class _Model:
             model.clear_hints()
             self._hint_assignment(assign)
             limit = (deadline - time.monotonic()) / (len(names) - i)
-            solver, status, interrupted = _solve(model, limit, workers, time.monotonic(), None)
+            done = solve_reporting(model, limit, workers, time.monotonic(), None, tick=_HEARTBEAT)
+            solver, status, interrupted = done.solver, done.status, done.interrupted
             if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 assign = self.assignment(solver)
                 model.add(expression <= round(solver.objective_value))

@@ -490,6 +490,11 @@ def part_slots(problem: OffloadProblem, hint: OffloadMetrics | None = None, floo
     return PartSlots(slots, max(floor, trivial + max(0, slots + 1 - sources) * cheapest))
 
 
+def _labeling_time(time_limit: float) -> float:
+    """The share of a time limit that :func:`labeling` gets."""
+    return min(LABELING_SHARE * time_limit, LABELING_CAP)
+
+
 def _variables_per_slot(problem: OffloadProblem) -> int:
     """The part-slot model's Boolean variables per slot: op in part, part on backend, and per tensor read,
     handed in and paid per pair of backends."""
@@ -531,7 +536,7 @@ def solve_offload(
     on_bound = None
     if on_progress is not None and starts[0] is not None:  # the warm start is the incumbent meanwhile
         on_bound = lambda bound, _: on_progress(starts[0].latency, bound, time.monotonic() - start)  # noqa: E731
-    relaxed = labeling(problem, min(LABELING_SHARE * time_limit, LABELING_CAP), workers, on_bound)
+    relaxed = labeling(problem, _labeling_time(time_limit), workers, on_bound)
     floor = relaxed.floor
     if relaxed.backend is not None:
         backend = reject_parts(problem, relaxed.backend, start + GREEDY_SHARE * time_limit)
@@ -874,7 +879,7 @@ def offload(
         if metrics is None:
             raise InfeasibleError(f"{problem.base.name}: the {algo} plan breaks the limits (min part ops "
                                   f"{problem.min_part_ops}, max parts {problem.max_parts}); try --algo exact")  # fmt: skip
-        floor = labeling(problem, min(LABELING_SHARE * time_limit, LABELING_CAP), workers).floor
+        floor = labeling(problem, _labeling_time(time_limit), workers).floor
         status, bound = HEURISTIC, floor  # how far the heuristic may be from the optimum
     return OffloadResult(problem, algo, metrics, status, min(bound, metrics.latency), baselines,
                          time.monotonic() - start, notes)  # fmt: skip
