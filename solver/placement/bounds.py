@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from heuristics.bisection import least
 from solver.placement.problem import PlacementProblem
 
@@ -49,12 +51,12 @@ def tied_groups(problem: PlacementProblem, t: int) -> list[int]:
 
 def _cheapest_transfers(problem: PlacementProblem) -> list[float]:
     """Per tensor, its transfer time over the fastest link there is (infinite without links)."""
-    cheapest = [float("inf")] * len(problem.tensors)
+    cheapest = np.full(len(problem.tensors), np.inf)
     for row in problem.transfer:
         for costs in row:
             if costs is not None:
-                cheapest = [min(c, t) for c, t in zip(cheapest, costs)]
-    return cheapest
+                np.minimum(cheapest, costs, out=cheapest)
+    return cheapest.tolist()
 
 
 def _groups(problem: PlacementProblem, joined: list[int]) -> list[int]:

@@ -34,7 +34,18 @@ def greedy_placement(problem: PlacementProblem, objective: str, seed: int = 0) -
     order = problem.dag.order
     holds = _holds(problem) if any(problem.memory_cap(d) is not None for d in range(len(problem.devices))) else None
     best, best_value = None, math.inf
-    candidates = (_tightest(problem, order, chain, holds) for chain in _chains(problem, seed))
+    kind = _kinds(problem)
+    filled: dict[tuple[int, ...], list[int] | None] = {}  # per chain of device kinds, each op's place in the chain
+
+    def tightest(chain: tuple[int, ...]) -> list[int] | None:
+        # Devices of one kind are interchangeable to the fill, so it runs once per sequence of kinds.
+        kinds = tuple(kind[d] for d in chain)
+        if kinds not in filled:
+            filled[kinds] = _tightest(problem, order, kinds, holds)
+        places = filled[kinds]
+        return None if places is None else [chain[k] for k in places]
+
+    candidates = (tightest(chain) for chain in _chains(problem, seed))
     for assign in itertools.chain(candidates, _narrow_cuts(problem, order)):
         if assign is None:
             continue
@@ -193,8 +204,15 @@ def _reach(problem: PlacementProblem, order: list[int], cap: int | None) -> list
     return reach + [n]
 
 
+def _kinds(problem: PlacementProblem) -> list[int]:
+    """Per device, the first device with the same op times and memory (to the fill, the same device)."""
+    profiles = [(tuple(row[d] for row in problem.times), problem.memory_cap(d)) for d in range(len(problem.devices))]
+    return [profiles.index(profile) for profile in profiles]
+
+
 def _tightest(problem: PlacementProblem, order: list[int], chain: tuple[int, ...], holds) -> list[int] | None:
-    """The chain's placement at the smallest compute cap it meets; None when even no cap fits (memory)."""
+    """The chain's fill at the smallest compute cap it meets (each op's place in the chain); None when even no
+    cap fits (memory)."""
     high = sum(max(t for t in row if t is not None) for row in problem.times)
     if _fill(problem, order, chain, high, holds) is None:
         return None
@@ -203,29 +221,28 @@ def _tightest(problem: PlacementProblem, order: list[int], chain: tuple[int, ...
 
 
 def _fill(problem: PlacementProblem, order: list[int], chain: tuple[int, ...], cap: int, holds) -> list[int] | None:
-    """Fill the chain's devices in turn up to ``cap``; ``holds`` (None: no memory caps) as from ``_holds``."""
+    """Fill the chain's devices in turn up to ``cap``: each op's place in the chain; ``holds`` (None: no memory
+    caps) as from ``_holds``."""
     times = problem.times
-    caps = [problem.memory_cap(d) for d in range(len(problem.devices))]
+    caps = [problem.memory_cap(d) for d in chain]
     assign = [-1] * problem.num_ops
     position, load = 0, 0
     held: set = set()  # what the current device holds, and its bytes
     used = 0
     for v in order:
         while position < len(chain):
-            d = chain[position]
-            t = times[v][d]
+            t = times[v][chain[position]]
             if t is not None and load + t <= cap:
-                if holds is None or caps[d] is None:
+                if holds is None or caps[position] is None:
                     break
                 extra = sum(nbytes for key, nbytes in holds[v] if key not in held)
-                if used + extra <= caps[d]:
+                if used + extra <= caps[position]:
                     break
             position, load, held, used = position + 1, 0, set(), 0
         else:
             return None
-        d = chain[position]
-        assign[v] = d
-        load += times[v][d]
+        assign[v] = position
+        load += times[v][chain[position]]
         if holds is not None:
             for key, nbytes in holds[v]:
                 if key not in held:
