@@ -72,6 +72,39 @@ def test_features_express_switch_costs_and_loaded_backends(dumps):
         assert np.median(error) < tolerance / 2 and error.max() < 3 * tolerance
 
 
+def test_explained_share_is_what_the_fit_predicts_of_new_points():
+    """The fit's leave-one-out R^2 matches the R^2 of its predictions on points it never saw: near 1 on an
+    additive objective, near 0 on one that no decision explains (noise alone)."""
+    rng = np.random.default_rng(0)
+    genes = rng.integers(0, 2, size=(400, 8))
+    featurize = Features((2,) * 8, tuple((k, 1) for k in range(8)), (), ())
+    phi = featurize(genes)
+    additive = genes @ rng.uniform(1, 5, 8) + rng.normal(0, 0.3, len(genes))
+    for y in (additive, rng.normal(0, 1, len(genes))):
+        model = fit(phi[:200], y[:200], featurize.penalties)
+        held_out = 1 - np.mean((model.mean(phi[200:]) - y[200:]) ** 2) / np.var(y[200:])
+        assert abs(model.explained - held_out) < 0.1
+    assert fit(phi[:200], additive[:200], featurize.penalties).explained > 0.95
+
+
+def test_a_poorly_explained_objective_is_said(dumps, tmp_path, capsys):
+    """A dump whose memory no decision explains: the search says its model misses memory, in the text output's
+    notes (stderr) and in --json's summary."""
+    from solver import cli
+
+    document = json.loads(dumps["b2"].read_text())
+    rng = np.random.default_rng(1)
+    for entry in document["solutions"]:
+        entry["memory"] = float(rng.uniform(1000, 2000))
+    write_json(tmp_path / "noise.json", document)
+    assert cli.main(["pareto", "--offline", str(tmp_path / "noise.json"), "--budget", "60", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "note: the model-based search's model explains" in err and "better in memory than the model" in err
+    assert cli.main(["pareto", "--offline", str(dumps["b2"]), "--budget", "60", "--quiet", "--json"]) == 0
+    notes = json.loads(capsys.readouterr().out)["summary"]["notes"]
+    assert any("model explains" in n and "found only by chance" not in n for n in notes)
+
+
 def test_hypervolume_gain_is_the_exact_gain():
     from solver.assignment.front import hypervolume
 

@@ -37,7 +37,7 @@ class ParetoOutcome:
     quality: Quality
     budget: int
     profiling_time: float  # seconds, ONE's "profiling time"
-    notes: list[str] = field(default_factory=list)  # the journal, re-measured rounds
+    notes: list[str] = field(default_factory=list)  # backend names guessed, the journal, the model's fit, rounds
 
     def summary(self) -> dict:
         """Our figures of the search (the ``summary`` of the estimator dump and of ``to_json``)."""
@@ -141,6 +141,8 @@ def run_pareto(
             evaluator.restore(reuse.reused, reuse.rounds)
             notes.append(reuse.describe() or f"journal {journal.path}: new")
         result = search(space, evaluator, settings.search, len(farm.devices) if farm is not None else 1)
+        if result.model is not None:
+            notes.append(result.model.describe())
         if dump_path is None and not result.interrupted:
             confirmed = confirm_front(evaluator, settings.rounds)
             if confirmed:

@@ -36,7 +36,7 @@ from devices.errors import LookupMiss
 from solver.assignment.front import non_dominated
 from solver.assignment.settings import SearchSettings
 from solver.assignment.space import SearchSpace
-from solver.assignment.surrogate import surrogate_search
+from solver.assignment.surrogate import ModelFit, surrogate_search
 from solver.io.dumps import memory_figure
 INVALID_OBJECTIVE = 1e30  # objectives of an infeasible point: pymoo ranks it by its constraint violation
 EXHAUSTIVE_CHUNK = 256  # points handed to the evaluator at once by brute force (a farm measures them in parallel)
@@ -220,6 +220,7 @@ class SearchResult:
     front: list[Evaluation]  # valid, non-dominated, ascending time
     wall_s: float
     interrupted: bool = False
+    model: ModelFit | None = None  # the model-based search's last fit
 
     @property
     def valid(self) -> list[Evaluation]:
@@ -257,12 +258,13 @@ def search(space: SearchSpace, evaluator: Evaluator, settings: SearchSettings, p
     evaluator.budget = min(budget, space.size)
     started = time.perf_counter()
     interrupted = False
+    model = None
     algorithm = resolve_algorithm(settings.algorithm, space, evaluator.budget)
     try:
         if algorithm == "surrogate":
             rng = np.random.default_rng(settings.seed)
             draw = lambda n: _random_unmeasured(space, evaluator, rng, n)  # noqa: E731
-            surrogate_search(space, evaluator, uniform_points(space), draw, rng, parallel)
+            model = surrogate_search(space, evaluator, uniform_points(space), draw, rng, parallel)
         elif algorithm == "nsga2":
             population = settings.population or default_population(evaluator.budget, space)
             nsga2(space, evaluator, population, settings.seed)
@@ -278,7 +280,7 @@ def search(space: SearchSpace, evaluator: Evaluator, settings: SearchSettings, p
         interrupted = True
     evaluations = evaluator.evaluations()
     front = front_of(evaluations)
-    return SearchResult(algorithm, space, evaluations, front, time.perf_counter() - started, interrupted)
+    return SearchResult(algorithm, space, evaluations, front, time.perf_counter() - started, interrupted, model)
 
 
 def front_of(evaluations: list[Evaluation]) -> list[Evaluation]:

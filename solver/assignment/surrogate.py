@@ -49,7 +49,8 @@ NEAR_KAPPA = 1.0  # optimism when ranking candidates by their distance to the fr
 INITIAL_SHARE = 0.2  # of the budget, measured before the first fit
 ENUMERATE_LIMIT = 1 << 17  # spaces up to this size are scored whole
 RANDOM_POOL = 20000  # random candidates of a larger space per batch
-SCORED = 3000  # candidates closest to the predicted front whose uncertainty is computed
+SCORED = 3000
+WELL_EXPLAINED = 0.8  # leave-one-out R^2 below which the output warns that the model misses much of an objective  # candidates closest to the predicted front whose uncertainty is computed
 
 
 # --- features -------------------------------------------------------------------------------------------
@@ -117,6 +118,7 @@ class Fit:
     shrink: np.ndarray  # 1 / (s_i^2 + lambda) - 1 / lambda per singular vector
     lam: float
     noise: float  # s, the residual standard deviation (leave-one-out)
+    explained: float  # leave-one-out R^2: the share of the measured variance the fit predicts out of sample
 
     def mean(self, phi: np.ndarray) -> np.ndarray:
         return self.y_mean + ((phi - self.x_mean) / self.scale) @ self.beta
@@ -152,7 +154,8 @@ def fit(phi: np.ndarray, y: np.ndarray, penalties: np.ndarray) -> Fit:
     error, lam, scale, s, vt, ut = best
     beta = vt.T @ (s / (s * s + lam) * ut)
     shrink = 1.0 / (s * s + lam) - 1.0 / lam
-    return Fit(x_mean, y_mean, scale, beta, vt.T, shrink, float(lam), math.sqrt(max(error, 1e-18)))
+    explained = 1.0 - error / float(np.mean(t * t)) if np.any(t) else 1.0
+    return Fit(x_mean, y_mean, scale, beta, vt.T, shrink, float(lam), math.sqrt(max(error, 1e-18)), explained)
 
 
 # --- the acquisition ------------------------------------------------------------------------------------
@@ -241,10 +244,29 @@ def ordinals(genes: np.ndarray, cards: tuple[int, ...]) -> np.ndarray:
     return np.asarray(genes, dtype=np.int64).reshape(-1, len(cards)) @ weights
 
 
+@dataclass(frozen=True)
+class ModelFit:
+    """How well the surrogate's last fit explains what was measured: leave-one-out R^2 of each objective."""
+
+    points: int
+    time: float
+    memory: float
+
+    def describe(self) -> str:
+        text = (f"the model-based search's model explains {self.time:.0%} of the time and {self.memory:.0%} of the "
+                f"memory measured (leave-one-out, {self.points} points)")  # fmt: skip
+        poor = [name for name, r2 in (("time", self.time), ("memory", self.memory)) if r2 < WELL_EXPLAINED]
+        if poor:
+            text += (f"; points better in {' and '.join(poor)} than the model predicts are found only by chance, so "
+                     f"the front there is less certain (a larger --budget, or --algo nsga2, explores more)")  # fmt: skip
+        return text
+
+
 def surrogate_search(space: SearchSpace, evaluator, start: list[tuple[int, ...]],
                      draw: Callable[[int], list[tuple[int, ...]]], rng: np.random.Generator,
-                     parallel: int = 1) -> None:  # fmt: skip
-    """Measure ``start`` and random points, then batches chosen by the surrogate until the budget is spent.
+                     parallel: int = 1) -> ModelFit | None:  # fmt: skip
+    """Measure ``start`` and random points, then batches chosen by the surrogate until the budget is spent;
+    how well the last fit explained the measurements (None when no fit was made).
 
     ``evaluator`` is the search's :class:`~solver.assignment.search.Evaluator` (its ``evaluate_batch``
     measures each batch, in parallel on a farm); ``draw(n)`` gives up to n random unmeasured points;
@@ -252,7 +274,7 @@ def surrogate_search(space: SearchSpace, evaluator, start: list[tuple[int, ...]]
     """
     if space.num_genes == 0:
         evaluator.evaluate_batch([()])
-        return
+        return None
     featurize = features(space)
     penalties = featurize.penalties
     budget = evaluator.remaining
@@ -263,6 +285,7 @@ def surrogate_search(space: SearchSpace, evaluator, start: list[tuple[int, ...]]
     phi_all = featurize(everything).astype(np.float32) if everything is not None else None
     size = batch_size(budget, parallel)
     predicted_front = np.zeros((0, space.num_genes), dtype=np.int64)
+    model = None
     while evaluator.remaining and not evaluator.exhausted:
         measured = evaluator.evaluations()
         valid = [e for e in measured if e.valid]
@@ -273,6 +296,7 @@ def surrogate_search(space: SearchSpace, evaluator, start: list[tuple[int, ...]]
         objectives = np.array([(e.time_ms, e.memory_kb) for e in valid])
         phi = featurize(genes)
         fits = [fit(phi, objectives[:, j], penalties) for j in range(2)]
+        model = ModelFit(len(valid), fits[0].explained, fits[1].explained)
         reference = objectives.max(axis=0) * 1.1
         front = objectives[non_dominated(objectives)] / reference
         if everything is not None:
@@ -286,7 +310,7 @@ def surrogate_search(space: SearchSpace, evaluator, start: list[tuple[int, ...]]
             pool_genes = pool_genes[[tuple(g) not in evaluator for g in pool_genes]]
             pool_phi = featurize(pool_genes)
         if not len(pool_genes):
-            return
+            return model
         mean = np.stack([f.mean(pool_phi) for f in fits], axis=1) / reference
         nearest = np.argsort(epsilon_distance(mean, front), kind="stable")[:SCORED]
         predicted_front = pool_genes[nearest[non_dominated(mean[nearest])]]
@@ -295,6 +319,7 @@ def surrogate_search(space: SearchSpace, evaluator, start: list[tuple[int, ...]]
                               min(size, evaluator.remaining))  # fmt: skip
         batch = [tuple(int(g) for g in pool_genes[nearest[i]]) for i in chosen] or draw(size)
         if not batch:
-            return
+            return model
         evaluator.evaluate_batch(batch)
+    return model
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from devices.base import MeasureSettings
@@ -120,6 +121,9 @@ def run(args: argparse.Namespace) -> int:
         print_json("pareto", outcome.to_json())
     else:
         print(front_table(outcome.result, outcome.quality))
+    if not args.json:  # --json carries them in its summary
+        for note in outcome.notes:
+            print(f"note: {note}", file=sys.stderr)
     if args.out:  # after the answer is printed: a failing write loses nothing
         write_json(args.out, outcome.estimator_dump())
     if args.plot:
