@@ -13,17 +13,23 @@ placed, the devices ``used``) by a part ``J - I`` on an unused device ``d`` when
 part, its compute and memory fit (``< U``, the capacity), and the tensors the part reads from earlier parts
 load each link ``(a, d)`` by ``< U``. A link into ``d`` only ever carries tensors from the parts placed before
 ``d``, so once ``d`` is placed its loads are final, and every later link starts empty: the rest of the search
-depends only on ``(I, used, the device of each tensor leaving I)``, which keys a memo of states that fail at
-``U`` (so at every smaller ``U`` too). Pruned without loss:
+depends only on ``(I, used, the device of each tensor leaving I)``, which keys a memo of failed states.
+Pruned without loss:
 
 - ``J`` whose leaving tensors cannot all be sent within ``U`` over the fastest link there is;
 - a part whose leaving tensors have no unused device to go to within ``U`` (or no link);
 - a prefix whose remaining ops, each at its fastest, exceed ``U - 1`` times the unused devices, or whose
   remaining ops touch more bytes than the unused devices hold together.
 
+A failing ``find(U)`` proves more than ``U``: its *threshold*, the least value that ruled a choice out (a
+part's compute or link load, the compute the ops left need on the free devices, the time a leaving tensor
+needs to reach a free device, each at least ``U``), is a lower bound, since every placement the search did not
+reach made one of those choices. The memo keeps each failed state's threshold, and a state whose used devices
+hold a failed one's fails at once at every ``U`` up to its threshold.
+
 First ``find(U)`` with ``U`` the value of the placement the search starts from: when it fails, that placement
 is optimal. Then, between a proven lower bound ``L`` and the best value ``U``, ``find((L + U + 1) // 2)``
-either finds a better placement (lowering ``U``) or proves its argument a bound (raising ``L``), the memo
+either finds a better placement (lowering ``U``) or proves its threshold a bound (raising ``L``), the memo
 kept throughout, until ``L`` meets ``U``. The search gives up (``None``) when
 the graph has more than ``max_ideals`` ideals, and stops incomplete at its deadline.
 Memory of a part ``P = J - I`` (docs/platform-format.md: each tensor or constant its ops touch, once):
@@ -137,14 +143,14 @@ class _Search:
             target = math.inf if value is None else value  # first: is the start optimal?
             while value is None or value > lower:
                 found = self._find(target)
-                if found is not None:
+                if isinstance(found, list):
                     best, value = found, evaluate(self.problem, found).throughput
                     if on_found is not None:
                         on_found(best, value)
-                elif value is None or target == value:
+                elif value is None or found >= value:
                     break  # no placement at all, or none better than the best
                 else:
-                    lower = target
+                    lower = int(found)  # no placement below the failure's threshold (at least the target)
                 # Then bisection between the proven bound and the best value: find(U) lowers the value below U
                 # or proves U a bound.
                 target = (lower + value + 1) // 2
@@ -205,81 +211,106 @@ class _Search:
         return _Ideals(masks, np.array(compute), np.array(unsupported), fast, np.array(memory), boundary, leaving,
                        np.array(holds), maximal, np.array([m.bit_count() for m in masks]))  # fmt: skip
 
-    def _find(self, upper: float) -> list[int] | None:
-        """A placement of throughput ``< upper`` (the module's ``find(U)``), or None."""
+    def _find(self, upper: float) -> list[int] | float:
+        """A placement of throughput ``< upper`` (the module's ``find(U)``), or the threshold its failure proves:
+        no placement is better."""
         ideals = self.ideals
-        sendable = [k for k, out in enumerate(ideals.leaving) if all(self.cheapest[i] < upper for i in out)]
+        dearest = [max((self.cheapest[i] for i in out), default=0) for out in ideals.leaving]
+        sendable = [k for k, cost in enumerate(dearest) if cost < upper]
+        # A placement with an end that is not sendable sends its dearest tensor, at least as dear as this.
+        self.unsent = min((cost for cost in dearest if cost >= upper), default=math.inf)
         # Candidate ends of a part, by fastest compute: a part's compute is at least the difference.
         self.ends = np.array(sorted(sendable, key=lambda k: ideals.fastest[k]), dtype=np.int64)
         self.end_fast = [ideals.fastest[k] for k in self.ends]
         self.upper = upper
         self.near = self.cost < upper  # near[i, a, b]: tensor i goes from a to b within the bound
         self.assign = [-1] * self.n
-        return list(self.assign) if self._extend(0, 0, {}) else None
+        found = self._extend(0, 0, {})
+        return list(self.assign) if found is None else found
 
-    def _extend(self, k: int, used: int, source: dict[int, int]) -> bool:
-        """Extend the prefix ``k`` (devices ``used``; ``source[i]``: the device of leaving tensor i) to V."""
+    def _extend(self, k: int, used: int, source: dict[int, int]) -> float | None:
+        """Extend the prefix ``k`` (devices ``used``; ``source[i]``: the device of leaving tensor i) to V.
+
+        None when it did (``self.assign`` holds the placement); else the threshold of the failure: no extension
+        has a bottleneck below it (the least of the values that ruled a choice out, each at least ``upper``).
+        """
         ideals, upper = self.ideals, self.upper
         mask = ideals.masks[k]
         if mask == self.full:
-            return True
+            return None
         self.nodes += 1
         key = (k, tuple(source[i] for i in ideals.leaving[k]))
-        # A state that failed with fewer devices used (a subset) at a bound as high fails here too.
-        if any(old & ~used == 0 and bound >= upper for old, bound in self.failed.get(key, ())):
-            return False
+        # A state that failed with fewer devices used (a subset), below a threshold as high, fails here too.
+        for old, threshold in self.failed.get(key, ()):
+            if old & ~used == 0 and threshold >= upper:
+                return threshold
         free = np.array([not used >> d & 1 for d in range(self.D)])
         # What the ops left must compute and hold, against what the free devices offer.
+        rest, count = self.total_fastest - ideals.fastest[k], int(free.sum())
         held = ideals.memory[-1] - ideals.memory[k] + sum(self.items[i][0] for i in ideals.boundary[k])
-        if self.total_fastest - ideals.fastest[k] > (upper - 1) * int(free.sum()) or held > self.caps[free].sum():
-            self.failed.setdefault(key, []).append((used, upper))
-            return False
-        ends = self.ends[: bisect.bisect_left(self.end_fast, ideals.fastest[k] + upper)]
+        if held > self.caps[free].sum() or rest > (upper - 1) * count:
+            # Spread over the free devices, the ops left compute at least their mean on one of them.
+            return self._failed(key, used, math.inf if held > self.caps[free].sum() or not count else -(-rest // count))
+        cut = bisect.bisect_left(self.end_fast, ideals.fastest[k] + upper)
+        # A part ending past the cut computes at least the first such end's fastest compute beyond ideal k.
+        threshold = min(self.unsent, self.end_fast[cut] - ideals.fastest[k] if cut < len(self.ends) else math.inf)
+        ends = self.ends[:cut]
         ends = ends[ideals.size[ends] > ideals.size[k]]
         for v in ideals.maximal[k]:  # the ideals that hold ideal k
             ends = ends[ideals.holds[ends, v]]
-        fits, heaviest = self._fits(k, ends, free, source)
+        fits, heaviest, over = self._fits(k, ends, free, source)
+        threshold = min(threshold, over)
         for row in reversed(np.flatnonzero(fits.any(axis=1))):  # the largest parts first, as the greedy fills devices
             self._tick()
             j = int(ends[row])
             part = ideals.masks[j] & ~mask
-            ok = self._onward(j, fits[row], free, source)
+            ok, unsent = self._onward(j, fits[row], free, source)
+            threshold = min(threshold, unsent)
             load = heaviest[row]
             for d in sorted(np.flatnonzero(ok).tolist(), key=lambda d: load[d]):  # the least loaded link first
                 placed = {i: source.get(i, d) for i in ideals.leaving[j]}
                 for v in _bits(part):
                     self.assign[v] = d
-                if self._extend(j, used | 1 << d, placed):
-                    return True
-        self.failed.setdefault(key, []).append((used, upper))
-        return False
+                below = self._extend(j, used | 1 << d, placed)
+                if below is None:
+                    return None
+                threshold = min(threshold, below)
+        return self._failed(key, used, threshold)
+
+    def _failed(self, key: tuple, used: int, threshold: float) -> float:
+        self.failed.setdefault(key, []).append((used, threshold))
+        return threshold
 
     def _fits(self, k: int, ends: np.ndarray, free: np.ndarray,
-              source: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+              source: dict[int, int]) -> tuple[np.ndarray, np.ndarray, float]:  # fmt: skip
         """For each part ``I_j - I_k`` (j in ``ends``) and device: whether the device is free, runs the part's ops
-        within the bound, holds its memory and receives its tensors within the bound (a boolean matrix), and the
-        heaviest load the part puts on a link into it."""
+        within the bound, holds its memory and receives its tensors within the bound (a boolean matrix); the
+        heaviest load the part puts on a link into it; and the least bottleneck (compute or link) of the free
+        devices that run and hold a part, but not within the bound."""
         ideals, upper = self.ideals, self.upper
-        runs = ideals.unsupported[ends] == ideals.unsupported[k]
-        fits = free & runs & (ideals.compute[ends] - ideals.compute[k] < upper)
+        runs = free & (ideals.unsupported[ends] == ideals.unsupported[k])
+        compute = ideals.compute[ends] - ideals.compute[k]
+        fits = runs & (compute < upper)
         heaviest = np.zeros(fits.shape)
-        if not fits.any():
-            return fits, heaviest
+        if not runs.any():
+            return fits, heaviest, math.inf
         mask = ideals.masks[k]
         memory = ideals.memory[ends] - ideals.memory[k]
         for i in ideals.boundary[k]:  # items that ideal k and the part both hold count in the part too
             nbytes, ops = self.items[i]
             memory += nbytes * self._touches(ends, ops & ~mask)
-        fits &= memory[:, None] <= self.caps
+        runs &= memory[:, None] <= self.caps
         loads: dict[int, np.ndarray] = {}
         for i in ideals.leaving[k]:
             reads = self._touches(ends, self.readers[i] & ~mask)
             a = source[i]
             loads[a] = loads.get(a, 0) + np.where(reads[:, None], self.cost[i, a], 0)
         for load in loads.values():
-            fits &= load < upper
             heaviest = np.maximum(heaviest, load)
-        return fits, heaviest
+        bottleneck = np.maximum(compute, heaviest)
+        fits = runs & (bottleneck < upper)
+        over = bottleneck[runs & ~fits]
+        return fits, heaviest, over.min() if len(over) else math.inf
 
     def _touches(self, ends: np.ndarray, ops: int) -> np.ndarray:
         """Which of the ideals ``ends`` hold one of the ``ops`` at least."""
@@ -288,15 +319,22 @@ class _Search:
             held |= self.ideals.holds[ends, v]
         return held
 
-    def _onward(self, j: int, ok: np.ndarray, free: np.ndarray, source: dict[int, int]) -> np.ndarray:
-        """``ok`` narrowed to the devices after which every tensor leaving ideal j can still go to a free one."""
+    def _onward(self, j: int, ok: np.ndarray, free: np.ndarray, source: dict[int, int]) -> tuple[np.ndarray, float]:
+        """``ok`` narrowed to the devices after which every tensor leaving ideal j can still go to a free one, and
+        the least time in which a tensor that ruled a device out reaches a free device (a threshold)."""
+        threshold = math.inf
         for i in self.ideals.leaving[j]:
             if not ok.any():
                 break
             reach = self.near[i][:, free].sum(axis=1)  # per writer, the free devices i can reach from it
             a = source.get(i)
-            ok = ok & (reach > 0 if a is None else reach[a] - self.near[i, a] > 0)
-        return ok
+            narrowed = ok & (reach > 0 if a is None else reach[a] - self.near[i, a] > 0)
+            for d in np.flatnonzero(ok & ~narrowed):  # the tensor goes to another free device than d, from its writer
+                others = free.copy()
+                others[d] = False
+                threshold = min(threshold, self.cost[i, d if a is None else a, others].min(initial=math.inf))
+            ok = narrowed
+        return ok, threshold
 
 
 def _mask(ops) -> int:
