@@ -30,6 +30,7 @@ from pymoo.core.problem import Problem
 from pymoo.operators.crossover.ux import UniformCrossover
 from pymoo.operators.sampling.rnd import IntegerRandomSampling
 from pymoo.core.termination import NoTermination
+from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
 from devices.base import Device, Measurement, MeasureSettings
 from devices.errors import LookupMiss
@@ -239,8 +240,9 @@ def default_population(budget: int, space: SearchSpace) -> int:
 
 def resolve_algorithm(algorithm: str, space: SearchSpace, budget: int) -> str:
     """The algorithm ``auto`` stands for: brute force when the budget pays for the whole space, else the
-    model-based search, which reaches the front with fewer measurements than NSGA-II and random at every
-    budget measured (benchmarks/surrogate.py)."""
+    model-based search: on the synthetic dumps it reaches the front with fewer measurements than NSGA-II and
+    random at every budget measured; where its model misses an objective it says so and hands over to NSGA-II
+    (benchmarks/surrogate.py)."""
     if algorithm != "auto":
         return algorithm
     return "brute-force" if budget >= space.size else "surrogate"
@@ -265,6 +267,9 @@ def search(space: SearchSpace, evaluator: Evaluator, settings: SearchSettings, p
             rng = np.random.default_rng(settings.seed)
             draw = lambda n: _random_unmeasured(space, evaluator, rng, n)  # noqa: E731
             model = surrogate_search(space, evaluator, uniform_points(space), draw, rng, parallel)
+            if model is not None and model.stalled:
+                population = default_population(evaluator.remaining, space)
+                nsga2(space, evaluator, population, settings.seed, start=best_measured(evaluator, population))
         elif algorithm == "nsga2":
             population = settings.population or default_population(evaluator.budget, space)
             nsga2(space, evaluator, population, settings.seed)
@@ -281,6 +286,14 @@ def search(space: SearchSpace, evaluator: Evaluator, settings: SearchSettings, p
     evaluations = evaluator.evaluations()
     front = front_of(evaluations)
     return SearchResult(algorithm, space, evaluations, front, time.perf_counter() - started, interrupted, model)
+
+
+def best_measured(evaluator: Evaluator, count: int) -> list[tuple[int, ...]]:
+    """The ``count`` best valid points measured: by non-dominated rank, then time."""
+    valid = [e for e in evaluator.evaluations() if e.valid]
+    objectives = np.array([(e.time_ms, e.memory_kb) for e in valid]).reshape(-1, 2)
+    _, rank = NonDominatedSorting().do(objectives, return_rank=True)
+    return [valid[i].genes for i in np.lexsort((objectives[:, 0], rank))[:count]]
 
 
 def front_of(evaluations: list[Evaluation]) -> list[Evaluation]:
@@ -422,17 +435,20 @@ class RandomReset(Mutation):
 class Unmeasured(DuplicateElimination):
     """Drops offspring equal to one another, to the populations given, or to any point already measured.
 
-    So every offspring is a new measurement: the budget buys information, not cache hits.
+    So every offspring is a new measurement: the budget buys information, not cache hits. The points of
+    ``start`` (a first population of measured points) pass once, in the first population.
     """
 
-    def __init__(self, evaluator: Evaluator):
+    def __init__(self, evaluator: Evaluator, start: Iterable[tuple[int, ...]] = ()):
         super().__init__()
         self.evaluator = evaluator
+        self.start = set(start)
 
     def _do(self, pop, other, is_duplicate):
         keys = [tuple(int(v) for v in x) for x in pop.get("X")]
         if other is None:
-            seen = set(self.evaluator.cache)
+            seen = set(self.evaluator.cache) - self.start
+            self.start = set()
             for i, key in enumerate(keys):
                 is_duplicate[i] = key in seen
                 seen.add(key)
@@ -443,20 +459,23 @@ class Unmeasured(DuplicateElimination):
         return is_duplicate
 
 
-def nsga2_algorithm(evaluator: Evaluator, population: int) -> NSGA2:
-    """pymoo's NSGA-II with categorical operators: integer sampling seeded with the uniform assignments,
-    uniform crossover, random-reset mutation, and elimination of offspring already measured."""
+def nsga2_algorithm(evaluator: Evaluator, population: int, start: list[tuple[int, ...]] | None = None) -> NSGA2:
+    """pymoo's NSGA-II with categorical operators: the first population ``start``, else integer sampling seeded
+    with the uniform assignments; uniform crossover, random-reset mutation, and elimination of offspring
+    already measured."""
     return NSGA2(
         pop_size=population,
-        sampling=UniformFirst(evaluator.space),
+        sampling=np.array(start, dtype=int) if start else UniformFirst(evaluator.space),
         crossover=UniformCrossover(prob=0.9),
         mutation=RandomReset(),
-        eliminate_duplicates=Unmeasured(evaluator),
+        eliminate_duplicates=Unmeasured(evaluator, start or ()),
     )
 
 
-def nsga2(space: SearchSpace, evaluator: Evaluator, population: int, seed: int) -> None:
-    """NSGA-II through pymoo's ask/tell loop, so that the budget stays ours.
+def nsga2(space: SearchSpace, evaluator: Evaluator, population: int, seed: int,
+          start: list[tuple[int, ...]] | None = None) -> None:  # fmt: skip
+    """NSGA-II through pymoo's ask/tell loop, so that the budget stays ours; ``start`` is the first population
+    (default: the uniform assignments and random points).
 
     Each generation is cut to what the budget still pays for. When mating finds no unmeasured offspring
     (pymoo gives up after 100 tries, which happens once the population has converged), the generation is
@@ -466,7 +485,7 @@ def nsga2(space: SearchSpace, evaluator: Evaluator, population: int, seed: int) 
         evaluator.evaluate(())
         return
     problem = BackendProblem(evaluator)
-    algorithm = nsga2_algorithm(evaluator, population)
+    algorithm = nsga2_algorithm(evaluator, population, start)
     algorithm.setup(problem, termination=NoTermination(), seed=seed, verbose=False)
     rng = np.random.default_rng(seed)
     polish = int(POLISH_SHARE * evaluator.remaining)
