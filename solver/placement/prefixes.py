@@ -321,19 +321,29 @@ class _Search:
 
     def _onward(self, j: int, ok: np.ndarray, free: np.ndarray, source: dict[int, int]) -> tuple[np.ndarray, float]:
         """``ok`` narrowed to the devices after which every tensor leaving ideal j can still go to a free one, and
-        the least time in which a tensor that ruled a device out reaches a free device (a threshold)."""
+        the least time in which a tensor that ruled a device out reaches another free device (a threshold)."""
         threshold = math.inf
         for i in self.ideals.leaving[j]:
             if not ok.any():
                 break
-            reach = self.near[i][:, free].sum(axis=1)  # per writer, the free devices i can reach from it
             a = source.get(i)
-            narrowed = ok & (reach > 0 if a is None else reach[a] - self.near[i, a] > 0)
-            for d in np.flatnonzero(ok & ~narrowed):  # the tensor goes to another free device than d, from its writer
-                others = free.copy()
-                others[d] = False
-                threshold = min(threshold, self.cost[i, d if a is None else a, others].min(initial=math.inf))
-            ok = narrowed
+            if a is None:  # written on the candidate device itself: a free device near it (itself is not)
+                rows = np.flatnonzero(ok)
+                lost = rows[~(self.near[i][rows] & free).any(axis=1)]
+                if len(lost):
+                    threshold = min(threshold, np.where(free, self.cost[i][lost], math.inf).min())
+            else:  # written on a: a free device near a other than the candidate
+                near = self.near[i, a] & free
+                lost = np.flatnonzero(ok & (near.sum() - near <= 0))
+                if len(lost):
+                    times = np.where(free, self.cost[i, a], math.inf)
+                    nearest = int(times.argmin())
+                    others = times.copy()
+                    others[nearest] = math.inf
+                    threshold = min(threshold, times[nearest] if (lost != nearest).any() else others.min())
+            if len(lost):
+                ok = ok.copy()
+                ok[lost] = False
         return ok, threshold
 
 
