@@ -13,8 +13,10 @@ CP-SAT, solver.placement.exact) warm-started by our greedy. Seed 002's answer is
 node in our memory model; its ratio is taken to our answer only when that is proven OPTIMAL. Where the seed
 raises ("only one partition" when the whole model fits a node; "can't partition"), the row counts it.
 Printed per model, node count and capacity (``opt/feas/n``: proven, OPTIMAL or INFEASIBLE when no placement
-fits; FEASIBLE; instances), then the totals: statuses, solve times (median, quartiles, max), the seed's and our greedy's ratios to the proven
-optimum (mean, worst), and the load average before and after (the machine's other work slows the solves).
+fits; FEASIBLE; instances) and the worst gap ``(value - bound) / value`` of the unproven answers, then the
+totals: statuses, solve times (median, quartiles, max), the seed's and our greedy's ratios to the proven
+optimum (mean, worst), the unproven answers' gaps, and the load average before and after (the machine's other
+work slows the solves).
 
     python -m benchmarks.seed002 [--networks 50] [--nodes 5,10,15,20,50] [--caps 64,128,256]
                                  [--models resnet50,...] [--time-limit 60] [--workers 2]
@@ -65,6 +67,7 @@ class Row:
     seed: str  # "ok", "invalid" (overflows our memory model), or why it raised
     ratio: float | None  # seed's value / our proven optimum
     greedy_ratio: float | None  # our greedy's value (the exact search's start) / our proven optimum
+    gap: float | None  # unproven: (value - bound) / value
 
 
 def network(nodes: int, cap_mb: int, seed: int, directory: Path) -> Path:
@@ -78,9 +81,9 @@ def network(nodes: int, cap_mb: int, seed: int, directory: Path) -> Path:
     return path
 
 
-def solve_instance(problem: PlacementProblem, args) -> tuple[str, int, float, list[int], int | None]:
+def solve_instance(problem: PlacementProblem, args) -> tuple[str, int, float, int, int | None]:
     """Our exact answer: status, value, solve time (greedy, bound and the exact search, all within the time
-    limit), the placement and the greedy's value."""
+    limit), the proven bound and the greedy's value."""
     start = time.monotonic()
     hint = greedy_placement(problem, "throughput")
     value = evaluate(problem, hint).throughput if hint is not None else None
@@ -88,7 +91,7 @@ def solve_instance(problem: PlacementProblem, args) -> tuple[str, int, float, li
     # The time limit bounds the whole solve, the greedy and the bound included (as in ``solve place``).
     remaining = max(args.time_limit - (time.monotonic() - start), 0.1)
     solved = solve_placement(problem, "throughput", hint=hint, time_limit=remaining, workers=args.workers, lower=lower)
-    return solved.status, solved.value, time.monotonic() - start, solved.assign, value
+    return solved.status, solved.value, time.monotonic() - start, max(solved.bound, lower), value
 
 
 def seed_value(problem: PlacementProblem) -> tuple[str, int | None]:
@@ -118,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"load average before: {_load()}")
     print(f"{'model':<20} {'nodes':>5} {'MB':>4} {'objective':<9} {'opt/feas/n':>10} {'median s':>8} {'max s':>6} "
           f"{'seed ok/invalid/raises':>22} {'seed/opt mean':>13} {'worst':>6} {'greedy/opt mean':>15} "
-          f"{'worst':>6}")  # fmt: skip
+          f"{'worst':>6} {'worst gap':>9}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
             path = keras_path(name)
@@ -137,15 +140,17 @@ def main(argv: list[str] | None = None) -> None:
                                     problem, times=[[0 if t is not None else None for t in r] for r in problem.times])
                             started = time.monotonic()
                             try:
-                                status, value, seconds, _, greedy = solve_instance(problem, args)
+                                status, value, seconds, bound, greedy = solve_instance(problem, args)
                             except InfeasibleError as err:  # no placement at all: proven, or none found in time
                                 status = "NONE FOUND" if "not proven" in str(err) else INFEASIBLE
-                                value, seconds, greedy = None, time.monotonic() - started, None
+                                value, seconds, bound, greedy = None, time.monotonic() - started, None, None
                             how, seeds = seed_value(problem)
                             proven = status == OPTIMAL and value
                             ratio = seeds / value if how == "ok" and proven else None
                             ours = greedy / value if greedy is not None and proven else None
-                            batch.append(Row(name, count, cap, objective, status, seconds, value, how, ratio, ours))
+                            gap = (value - bound) / value if value and status != OPTIMAL else None
+                            batch.append(Row(name, count, cap, objective, status, seconds, value, how, ratio, ours,
+                                             gap))  # fmt: skip
                         rows += batch
                         print(_line(batch), flush=True)
     print()
@@ -168,7 +173,13 @@ def _line(batch: list[Row]) -> str:
     return (f"{first.model:<20} {first.nodes:>5} {first.cap_mb:>4} {first.objective:<9} "
             f"{f'{optimal}/{feasible}/{len(batch)}':>10} {statistics.median(times):>8.2f} {max(times):>6.1f} "
             f"{f'{ok}/{invalid}/{raised}':>22} {_ratios([r.ratio for r in batch], 13)} "
-            f"{_ratios([r.greedy_ratio for r in batch], 15)}")  # fmt: skip
+            f"{_ratios([r.greedy_ratio for r in batch], 15)} {_worst_gap(batch):>9}")  # fmt: skip
+
+
+def _worst_gap(rows: list[Row]) -> str:
+    """The largest gap of the unproven answers, or a dash when every answer is proven."""
+    gaps = [r.gap for r in rows if r.gap is not None]
+    return f"{max(gaps):.1%}" if gaps else "-"
 
 
 def _ratios(values: list[float | None], width: int) -> str:
@@ -190,6 +201,7 @@ def _totals(rows: list[Row]) -> None:
         ratios = [r.ratio for r in part if r.ratio is not None]
         greedy = [r.greedy_ratio for r in part if r.greedy_ratio is not None]
         seeds = [r.seed for r in part]
+        gaps = [r.gap for r in part if r.gap is not None]
         print(f"{objective}: {statuses.count(OPTIMAL)}/{len(part)} OPTIMAL, {statuses.count(INFEASIBLE)} proven "
               f"INFEASIBLE, {statuses.count(FEASIBLE)} FEASIBLE, {statuses.count(HEURISTIC)} HEURISTIC, "
               f"{statuses.count('NONE FOUND')} with none found; solve time median {statistics.median(times):.2f} s "
@@ -198,7 +210,9 @@ def _totals(rows: list[Row]) -> None:
               f"{len(seeds) - seeds.count('ok') - seeds.count('invalid')}; seed/optimum over {len(ratios)} proven "
               "instances: " + (f"mean {statistics.fmean(ratios):.3f}, worst {max(ratios):.3f}" if ratios else "none")
               + f"; our greedy/optimum over {len(greedy)}: "
-              + (f"mean {statistics.fmean(greedy):.3f}, worst {max(greedy):.3f}" if greedy else "none"))  # fmt: skip
+              + (f"mean {statistics.fmean(greedy):.3f}, worst {max(greedy):.3f}" if greedy else "none")
+              + (f"; gap of the {len(gaps)} unproven: median {statistics.median(gaps):.1%}, worst {max(gaps):.1%}"
+                 if gaps else ""))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from solver.errors import CheckError, InfeasibleError, PlatformError
 from solver.io.platform import DeviceSpec, Link, Platform, read_platform, seed002_bandwidth
 from solver.io.tflite import read_model
 from solver.partitioning.problem import PartitionProblem
+from solver.placement import exact
 from solver.placement.bounds import lower_bound
 from solver.placement.exact import OPTIMAL, solve_placement
 from solver.placement.greedy import greedy_placement
@@ -181,6 +182,27 @@ def test_ctrl_c_in_the_prefix_search_keeps_the_best_placement_it_found():
     solved = solve_placement(built, hint=[0] * 8, time_limit=30, workers=2, on_progress=interrupt)
     assert solved.interrupted and solved.value < 800 and solved.status != OPTIMAL
     assert solved.value == evaluate(built, solved.assign).throughput
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(ops=(3, 6), devices=(3, 4)))
+def test_a_model_not_built_in_time_leaves_the_proof_to_the_prefix_search(instance):
+    # No time alone and none to build CP-SAT's model: the prefix search, going on alone, must still prove.
+    problem, platform = instance
+    try:
+        built = placement_problem(problem, platform)
+    except PlatformError:
+        return
+    expected = brute_force(built, "throughput")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(exact, "_PREFIXES_ALONE", 0.0)
+        patch.setattr(exact, "_BUILD_BY", 0.0)
+        if expected is None:
+            with pytest.raises(InfeasibleError):
+                solve_placement(built, time_limit=20, workers=2)
+            return
+        solved = solve_placement(built, hint=greedy_placement(built, "throughput"), time_limit=20, workers=2)
+    assert solved.status == OPTIMAL and solved.value == expected == evaluate(built, solved.assign).throughput
 
 
 def test_npu_beside_cpu_takes_the_convolutions_and_pays_for_the_link(tmp_path):

@@ -31,6 +31,8 @@ most ``floor(best * (1 + slack))``: ``cut``, the number of edges between ops on 
 For ``throughput``, the prefix search (solver.placement.prefixes: branch and bound over chains of ideals,
 exact on graphs with few ideals) runs alone for a tenth of the time, then in the main thread while CP-SAT
 searches in its own: the first proof stops the other, and the best placement either found is the answer.
+A model not built by half the time (on a network of 50 devices it takes seconds) is dropped, and the prefix
+search goes on alone: the time limit bounds the whole solve.
 The greedy chain placement (solver.placement.greedy) is the hint and bounds the objective from above
 (``objective <= U``); a crossing whose own transfer time exceeds U can then never occur, so it gets no
 variable, only the clause that rules it out (on a network of many devices most of them).
@@ -58,6 +60,7 @@ OPTIMAL, FEASIBLE, HEURISTIC = "OPTIMAL", "FEASIBLE", "HEURISTIC"
 _HEARTBEAT = 1.0
 _SECONDARY_SHARE = 0.2  # of the time limit, for each secondary objective
 _PREFIXES_ALONE = 0.1  # of the primary objective's time: the prefix search alone, before CP-SAT's model is built
+_BUILD_BY = 0.5  # of the primary objective's time: a CP-SAT model not built by then is dropped (see solve_placement)
 
 Progress = Callable[[int, int, float], None]
 
@@ -109,17 +112,35 @@ def solve_placement(
         return finish(list(hint), hint_value, False)
     prefixes = _Prefixes(problem, hint, lower, start, on_progress)
     searching = objective == "throughput" and search_prefixes
-    if searching:
-        # Alone first: a proof within its share needs no CP-SAT model (on 50 devices, seconds to build).
+
+    def alone(deadline: float) -> PlacementSolve | None:
+        """The prefix search alone until ``deadline``: the answer when it proves one (or Ctrl-C comes)."""
         try:
-            proven = prefixes.run(lambda: False, start + primary_limit * _PREFIXES_ALONE)
+            proven = prefixes.run(lambda: False, deadline)
         except KeyboardInterrupt:
             return finish(prefixes.best_or(hint), lower, True)
-        if proven is not None:
-            if proven.assign is None:
-                raise _infeasible(problem)
-            return finish(proven.assign, proven.value, False)
-    built = _Model(problem, objective, hint_value)
+        if proven is None:
+            return None
+        if proven.assign is None:
+            raise _infeasible(problem)
+        return finish(proven.assign, proven.value, False)
+
+    # Alone first: a proof within its share needs no CP-SAT model (on 50 devices, seconds to build).
+    answer = alone(start + primary_limit * _PREFIXES_ALONE) if searching else None
+    if answer is not None:
+        return answer
+    try:
+        # On a network of many devices the model takes seconds to build and CP-SAT seldom gains on the prefix
+        # search; a model not built by half the time would leave CP-SAT too little, so the search goes on alone.
+        by = start + primary_limit * _BUILD_BY if searching and not prefixes.too_many_ideals else None
+        built = _Model(problem, objective, hint_value, deadline=by)
+    except _OutOfTime:
+        answer = alone(start + primary_limit)
+        if answer is not None:
+            return answer
+        if prefixes.best is None and hint is None:
+            raise _not_found(problem, time_limit) from None
+        return finish(prefixes.best_or(hint), lower, False)
     built.model.add(built.objective >= lower)
     if hint is not None:
         built.hint(hint, hint_value)
@@ -141,8 +162,7 @@ def solve_placement(
         assign = built.assignment(solver)
         found.append((evaluate(problem, assign).objective(objective), assign))
     if not found:
-        raise InfeasibleError(f"{problem.platform.source}: no placement of {problem.name} was found in "
-                              f"{time_limit:g} s (not proven impossible)")  # fmt: skip
+        raise _not_found(problem, time_limit)
     value, assign = min(found, key=lambda pair: pair[0])
     if status == cp_model.OPTIMAL:
         bound = value
@@ -203,18 +223,30 @@ def _finish(problem: PlacementProblem, objective: str, hint: list[int] | None, a
     return PlacementSolve(assign, found, value, bound, time.monotonic() - start, interrupted, statuses)
 
 
+def _not_found(problem: PlacementProblem, time_limit: float) -> InfeasibleError:
+    return InfeasibleError(f"{problem.platform.source}: no placement of {problem.name} was found in {time_limit:g} s "
+                           "(not proven impossible)")  # fmt: skip
+
+
 def _infeasible(problem: PlacementProblem) -> InfeasibleError:
     return InfeasibleError(f"{problem.platform.source}: no placement of {problem.name} fits the platform "
                            "(op support, memory or links rule out every acyclic partition)")  # fmt: skip
 
 
+class _OutOfTime(Exception):
+    """The model was not built by its deadline."""
+
+
 class _Model:
     """The CP-SAT model of the module docstring."""
 
-    def __init__(self, problem: PlacementProblem, objective: str, cap: int | None = None):
+    def __init__(self, problem: PlacementProblem, objective: str, cap: int | None = None, *,
+                 deadline: float | None = None):  # fmt: skip
+        """Raises _OutOfTime when ``deadline`` passes while the tensors' crossings are modelled."""
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {objective!r}")
         self.problem = problem
+        self.deadline = deadline
         self.cap = cap  # the objective is kept <= cap: a crossing dearer than that alone is ruled out
         self.model = model = cp_model.CpModel()
         n, D = problem.num_ops, len(problem.devices)
@@ -261,6 +293,8 @@ class _Model:
         self.crossings: dict[tuple[int, int], list] = {}
         self.sent: list = []  # bytes of each possible crossing, for the secondary objective
         for i, tensor in enumerate(problem.tensors):
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                raise _OutOfTime
             # r[i][b]: tensor i is read on device b.
             read = {}
             for b in range(D):
