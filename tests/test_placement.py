@@ -62,6 +62,15 @@ def instances(draw, ops=(2, 6), devices=(2, 3)):
     return PartitionProblem(graph=graph, name="g", source=Path("g.json")), platform
 
 
+def placeable(instance):
+    """The placement problem of a drawn instance; None when some op has no device (a test of its own)."""
+    problem, platform = instance
+    try:
+        return placement_problem(problem, platform)
+    except PlatformError:
+        return None
+
+
 def brute_force(built, objective):
     best = None
     for assign in itertools.product(range(len(built.devices)), repeat=built.num_ops):
@@ -105,11 +114,9 @@ def test_exact_placement_equals_brute_force(instance, objective, search_prefixes
        st.booleans())  # fmt: skip
 def test_prefix_search_equals_brute_force(instance, from_greedy):
     # Its claim of completeness is a proof: the optimum, or no placement at all; from a start or from nothing.
-    # Five devices and six ops: failures met again on other routes, whose conflicts (not the route) decide.
-    problem, platform = instance
-    try:
-        built = placement_problem(problem, platform)
-    except PlatformError:
+    # Five devices and six ops: the memo's failed states are met again by other routes.
+    built = placeable(instance)
+    if built is None:
         return
     expected = brute_force(built, "throughput")
     start = greedy_placement(built, "throughput") if from_greedy else None
@@ -140,10 +147,8 @@ def test_prefix_search_gives_up_on_too_many_ideals_and_stops_at_its_deadline():
 @given(instances(), st.sampled_from(["throughput", "latency"]), st.sampled_from([("cut",), ("bytes", "cut")]),
        st.sampled_from([0.0, 0.5]))  # fmt: skip
 def test_secondary_objectives_are_lexicographic_minima(instance, objective, secondary, slack):
-    problem, platform = instance
-    try:
-        built = placement_problem(problem, platform)
-    except PlatformError:
+    built = placeable(instance)
+    if built is None:
         return
     best = brute_force(built, objective)
     if best is None:
@@ -188,10 +193,8 @@ def test_ctrl_c_in_the_prefix_search_keeps_the_best_placement_it_found():
 @given(instances(ops=(3, 6), devices=(3, 4)))
 def test_a_model_not_built_in_time_leaves_the_proof_to_the_prefix_search(instance):
     # No time alone and none to build CP-SAT's model: the prefix search, going on alone, must still prove.
-    problem, platform = instance
-    try:
-        built = placement_problem(problem, platform)
-    except PlatformError:
+    built = placeable(instance)
+    if built is None:
         return
     expected = brute_force(built, "throughput")
     with pytest.MonkeyPatch.context() as patch:
