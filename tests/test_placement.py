@@ -19,7 +19,7 @@ from solver.errors import CheckError, InfeasibleError, PlatformError
 from solver.io.platform import DeviceSpec, Link, Platform, read_platform, seed002_bandwidth
 from solver.io.tflite import read_model
 from solver.partitioning.problem import PartitionProblem
-from solver.placement import exact
+from solver.placement import exact, prefixes
 from solver.placement.bounds import lower_bound
 from solver.placement.exact import OPTIMAL, solve_placement
 from solver.placement.greedy import greedy_placement
@@ -126,6 +126,25 @@ def test_prefix_search_equals_brute_force(instance, from_greedy):
         assert searched.assign is None
     else:
         assert searched.value == expected == evaluate(built, searched.assign).throughput
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(instances(), instances(ops=(4, 6), devices=(4, 5))), st.integers(1, 40))
+def test_a_stopped_prefix_search_bounds_the_optimum_from_below(instance, checks):
+    # Stopped at its n-th look at the clock (one per part tried), what its failures proved so far still holds.
+    built = placeable(instance)
+    if built is None:
+        return
+    expected = brute_force(built, "throughput")
+    looks = itertools.count()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(prefixes, "_CHECK_EVERY", 1)
+        searched = prefix_search(built, greedy_placement(built, "throughput"), time.monotonic() + 60,
+                                 stop=lambda: next(looks) >= checks)  # fmt: skip
+    if searched is None or expected is None:
+        return
+    assert searched.bound <= expected <= (searched.value if searched.value is not None else expected)
+    assert not searched.complete or searched.bound == searched.value == expected
 
 
 def test_prefix_search_gives_up_on_too_many_ideals_and_stops_at_its_deadline():

@@ -118,7 +118,7 @@ def solve_placement(
         try:
             proven = prefixes.run(lambda: False, deadline)
         except KeyboardInterrupt:
-            return finish(prefixes.best_or(hint), lower, True)
+            return finish(prefixes.best_or(hint), prefixes.lower, True)
         if proven is None:
             return None
         if proven.assign is None:
@@ -140,7 +140,7 @@ def solve_placement(
             return answer
         if prefixes.best is None and hint is None:
             raise _not_found(problem, time_limit) from None
-        return finish(prefixes.best_or(hint), lower, False)
+        return finish(prefixes.best_or(hint), prefixes.lower, False)
     built.model.add(built.objective >= lower)
     if hint is not None:
         built.hint(hint, hint_value)
@@ -164,12 +164,13 @@ def solve_placement(
     if not found:
         raise _not_found(problem, time_limit)
     value, assign = min(found, key=lambda pair: pair[0])
+    # The proven bound: CP-SAT's, the one given, and what the prefix search's failures proved.
     if status == cp_model.OPTIMAL:
         bound = value
     elif status == cp_model.FEASIBLE:
-        bound = min(value, max(lower, int(solver.best_objective_bound)))
-    else:  # no solution in time: the solver's bound is only known once it has one, so claim only ``lower``
-        bound = lower
+        bound = min(value, max(prefixes.lower, int(solver.best_objective_bound)))
+    else:  # no solution in time: the solver's bound is only known once it has one, so claim only the others
+        bound = min(value, prefixes.lower)
     return finish(list(assign), bound, interrupted)
 
 
@@ -191,6 +192,8 @@ class _Prefixes:
             return None
         searched = prefix_search(self.problem, self.best or self.hint, deadline, lower=self.lower, stop=stop,
                                  on_found=self._found)  # fmt: skip
+        if searched is not None:
+            self.lower = max(self.lower, searched.bound)  # what its failures proved, even when it stopped early
         self.too_many_ideals = searched is None and time.monotonic() < deadline and not stop()
         return searched if searched is not None and searched.complete else None
 

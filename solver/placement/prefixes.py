@@ -62,6 +62,7 @@ class PrefixSearch:
     assign: list[int] | None
     value: int | None  # throughput of assign
     complete: bool  # True: assign is optimal, or (assign None) no placement exists
+    bound: int  # proven: no placement has a lower throughput (value when complete)
 
 
 class _Timeout(Exception):
@@ -154,9 +155,9 @@ class _Search:
                 # Then bisection between the proven bound and the best value: find(U) lowers the value below U
                 # or proves U a bound.
                 target = (lower + value + 1) // 2
-            return PrefixSearch(best, value, True)
+            return PrefixSearch(best, value, True, lower if value is None else value)
         except _Timeout:
-            return PrefixSearch(best, value, False)
+            return PrefixSearch(best, value, False, lower)
 
     def _halt(self) -> bool:
         return time.monotonic() > self.deadline or self.stop()
