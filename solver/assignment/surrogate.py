@@ -24,15 +24,16 @@ candidate promises an improvement, the candidates whose optimistic points (mean 
 standard deviations) come closest to the front (additive epsilon) are measured: near the front, within
 the model's error, is where the rest of the true front hides.
 
-Search: the uniform assignments and random points first (``initial_size``), then batches, a refit after
-each, until the budget is spent. The fit's leave-one-out R^2 says how much of each objective the model
-explains; when, fitted on at least twice as many points as decisions' main effects, it explains less than
-``WELL_EXPLAINED`` of one and ``STALLED_BATCHES`` batches in a row left the measured front unchanged, its proposals have stopped paying: it hands the rest of the budget to NSGA-II,
-started from the best points measured (on the real onert dump of benchmarks/surrogate.py, whose peak memory
-lies mostly in interactions of three or more decisions, this lifts the median at 10% of the space from 0.953
-to 0.973). Invalid points are constraint violations: measured once, never fitted,
-never proposed again, never on a front. Candidates are every point of spaces up to ``ENUMERATE_LIMIT``,
-else random points plus the one-gene neighbours of the measured and predicted fronts.
+Search: the uniform assignments and random points first (``initial_size``), then batches, a refit after each,
+until the budget is spent. The fit's leave-one-out R^2 says how much of each objective the model explains;
+when, fitted on at least twice as many points as decisions' main effects, it explains less than
+``WELL_EXPLAINED`` of one and ``STALLED_BATCHES`` batches in a row left the measured front unchanged, its
+proposals have stopped paying: it hands the rest of the budget to NSGA-II, started from the best points
+measured (on the real onert dump of benchmarks/surrogate.py, whose peak memory lies mostly in interactions of
+three or more decisions, this lifts the median at 10% of the space from 0.953 to 0.973). Invalid points are
+constraint violations: measured once, never fitted, never proposed again, never on a front. Candidates are
+every point of spaces up to ``ENUMERATE_LIMIT``, else random points plus the one-gene neighbours of the
+measured and predicted fronts.
 """
 
 from __future__ import annotations
