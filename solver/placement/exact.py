@@ -135,11 +135,13 @@ def solve_placement(
         by = start + primary_limit * _BUILD_BY if searching and not prefixes.too_many_ideals else None
         built = _Model(problem, objective, hint_value, deadline=by)
     except _OutOfTime:
+        built = None  # the partial model goes now, not after the search's deadline (freeing it takes seconds)
+    if built is None:
         answer = alone(start + primary_limit)
         if answer is not None:
             return answer
         if prefixes.best is None and hint is None:
-            raise _not_found(problem, time_limit) from None
+            raise _not_found(problem, time_limit)
         return finish(prefixes.best_or(hint), prefixes.lower, False)
     built.model.add(built.objective >= lower)
     if hint is not None:
@@ -245,7 +247,7 @@ class _Model:
 
     def __init__(self, problem: PlacementProblem, objective: str, cap: int | None = None, *,
                  deadline: float | None = None):  # fmt: skip
-        """Raises _OutOfTime when ``deadline`` passes while the tensors' crossings are modelled."""
+        """Raises _OutOfTime when ``deadline`` passes while the crossings or the memory are modelled."""
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {objective!r}")
         self.problem = problem
@@ -288,6 +290,10 @@ class _Model:
             self._latency(horizon)
         model.minimize(self.objective)
 
+    def _in_time(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise _OutOfTime
+
     def _on(self, v: int, d: int):
         return self.a[v].get(d, 0)
 
@@ -296,8 +302,7 @@ class _Model:
         self.crossings: dict[tuple[int, int], list] = {}
         self.sent: list = []  # bytes of each possible crossing, for the secondary objective
         for i, tensor in enumerate(problem.tensors):
-            if self.deadline is not None and time.monotonic() > self.deadline:
-                raise _OutOfTime
+            self._in_time()
             # r[i][b]: tensor i is read on device b.
             read = {}
             for b in range(D):
@@ -331,6 +336,7 @@ class _Model:
         for i, tensor in enumerate(problem.tensors):
             users[("tensor", i)] = (tensor.nbytes, {tensor.producer, *tensor.consumers})
         for d in range(self.D):
+            self._in_time()
             cap = problem.memory_cap(d)
             if cap is None:
                 continue
