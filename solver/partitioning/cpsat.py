@@ -52,8 +52,11 @@ def solve_in_thread(
     """Solve ``model`` in a thread; Ctrl-C in the main thread stops it and marks the result interrupted.
 
     ``beside(done)`` runs in the main thread meanwhile (CP-SAT releases the GIL), polling ``done()``; an
-    answer other than None stops the solve. ``on_tick()`` is called about every ``tick`` seconds.
+    answer other than None stops the solve. ``on_tick()`` is called about every ``tick`` seconds. The solve
+    is stopped once its time limit has passed by the clock here: CP-SAT counts its limit from after it has
+    copied the model, which on a large model comes seconds late.
     """
+    deadline = time.monotonic() + solver.parameters.max_time_in_seconds
     result: dict[str, int] = {}
     thread = threading.Thread(target=lambda: result.update(status=solver.solve(model, callback)), daemon=True)
     thread.start()
@@ -65,6 +68,8 @@ def solve_in_thread(
                 solver.stop_search()
         while thread.is_alive():
             thread.join(min(tick, 0.1))
+            if time.monotonic() > deadline:
+                solver.stop_search()
             if on_tick is not None and time.monotonic() - last >= tick:
                 last = time.monotonic()
                 on_tick()
