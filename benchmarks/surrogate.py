@@ -95,10 +95,11 @@ def model_ceiling(dump: Path, sizes: list[int]) -> list[float]:
 
 
 def offline_table(dumps: list[tuple[str, Path, int]], seeds: int) -> None:
-    print(f"median hypervolume ratio found/true over {seeds} seeds [min-max] and their mean (a search that finds or misses "
-          f"a few points is bimodal over seeds: the mean tells what the median hides); target: surrogate >= {TARGET_RATIO} at "
-          f"{TARGET_BUDGET:.0%} on every dump and >= nsga2 at every budget")  # fmt: skip
-    print(f"{'dump':<20} {'points':>7} {'budget':>6} {'evals':>6} " + " ".join(f"{a:>28}" for a in ALGORITHMS) + "  verdict")
+    print(f"median hypervolume ratio found/true over {seeds} seeds [min-max] and their mean (a search that finds "
+          f"or misses a few points is bimodal over seeds: the mean tells what the median hides); target: surrogate "
+          f">= {TARGET_RATIO} at {TARGET_BUDGET:.0%} on every dump and >= nsga2 at every budget")  # fmt: skip
+    header = " ".join(f"{a:>28}" for a in ALGORITHMS)
+    print(f"{'dump':<20} {'points':>7} {'budget':>6} {'evals':>6} {header}  verdict")
     for name, dump, size in dumps:
         print(f"{name}: true front of {true_front_shares(dump)}")
         ceiling = model_ceiling(dump, [max(1, round(share * size)) for share in BUDGETS])
