@@ -71,9 +71,8 @@ def model_ceiling(dump: Path, sizes: list[int]) -> list[float]:
     predicted non-dominated rank (then predicted time). What a search could reach if its model were as good as
     this class allows and it trusted it; a search above it got there by exploring, not by its model."""
     import numpy as np
-    from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
-    from solver.assignment.front import hypervolume, non_dominated, reference_point
+    from solver.assignment.front import hypervolume, non_dominated, rank_order, reference_point
     from solver.assignment.offline import open_dump
     from solver.assignment.surrogate import features, fit
 
@@ -83,8 +82,7 @@ def model_ceiling(dump: Path, sizes: list[int]) -> list[float]:
     featurize = features(source.space)
     phi = featurize(np.array([source.space.genes_of_id(p.point_id) for p in points]))
     predicted = np.stack([fit(phi, objectives[:, j], featurize.penalties).mean(phi) for j in range(2)], axis=1)
-    _, rank = NonDominatedSorting().do(predicted, return_rank=True)
-    order = np.lexsort((predicted[:, 0], rank))
+    order = rank_order(predicted)
     reference = reference_point(objectives)
     true = hypervolume(objectives[non_dominated(objectives)], reference)
     ratios = []

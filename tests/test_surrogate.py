@@ -110,6 +110,21 @@ def test_a_poorly_explained_objective_is_said_and_handed_to_nsga2(dumps, tmp_pat
     assert any("model explains" in n and "exploring" not in n and "NSGA-II" not in n for n in notes)
 
 
+def test_rank_order_puts_every_point_after_those_that_dominate_it():
+    from solver.assignment.front import non_dominated, rank_order
+
+    points = np.random.default_rng(3).integers(0, 6, size=(60, 2)).astype(float)
+    order = list(rank_order(points))
+    assert sorted(order) == list(range(len(points)))
+    front = non_dominated(points)
+    assert set(order[: len(front)]) == set(front)
+    position = {i: k for k, i in enumerate(order)}
+    for i, p in enumerate(points):
+        for j, q in enumerate(points):
+            if (q <= p).all() and (q < p).any():
+                assert position[j] < position[i]
+
+
 def test_hypervolume_gain_is_the_exact_gain():
     from solver.assignment.front import hypervolume
 

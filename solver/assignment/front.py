@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from pymoo.indicators.hv import HV
 from pymoo.indicators.igd_plus import IGDPlus
+from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
 from solver.errors import InfeasibleError, UsageError
 from solver.io.files import write_atomic
@@ -45,6 +46,16 @@ def non_dominated(objectives: np.ndarray) -> list[int]:
             kept.append(int(i))
             best_memory = min(best_memory, memory)
     return kept
+
+
+def rank_order(objectives: np.ndarray) -> np.ndarray:
+    """Indices of the points, best first: by non-dominated rank (the front, then the front of the rest, ...),
+    then by time."""
+    objectives = np.asarray(objectives, dtype=float).reshape(-1, 2)
+    if not len(objectives):
+        return np.zeros(0, dtype=int)
+    _, rank = NonDominatedSorting().do(objectives, return_rank=True)
+    return np.lexsort((objectives[:, 0], rank))
 
 
 def reference_point(objectives: np.ndarray) -> np.ndarray:

@@ -30,11 +30,10 @@ from pymoo.core.problem import Problem
 from pymoo.operators.crossover.ux import UniformCrossover
 from pymoo.operators.sampling.rnd import IntegerRandomSampling
 from pymoo.core.termination import NoTermination
-from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
 from devices.base import Device, Measurement, MeasureSettings
 from devices.errors import LookupMiss
-from solver.assignment.front import non_dominated
+from solver.assignment.front import non_dominated, rank_order
 from solver.assignment.settings import SearchSettings
 from solver.assignment.space import SearchSpace
 from solver.assignment.surrogate import ModelFit, surrogate_search
@@ -291,9 +290,7 @@ def search(space: SearchSpace, evaluator: Evaluator, settings: SearchSettings, p
 def best_measured(evaluator: Evaluator, count: int) -> list[tuple[int, ...]]:
     """The ``count`` best valid points measured: by non-dominated rank, then time."""
     valid = [e for e in evaluator.evaluations() if e.valid]
-    objectives = np.array([(e.time_ms, e.memory_kb) for e in valid]).reshape(-1, 2)
-    _, rank = NonDominatedSorting().do(objectives, return_rank=True)
-    return [valid[i].genes for i in np.lexsort((objectives[:, 0], rank))[:count]]
+    return [valid[i].genes for i in rank_order([(e.time_ms, e.memory_kb) for e in valid])[:count]]
 
 
 def front_of(evaluations: list[Evaluation]) -> list[Evaluation]:

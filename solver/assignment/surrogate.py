@@ -261,13 +261,14 @@ class ModelFit:
     stalled: bool = False  # the model is poor and its proposals stopped improving the front: hand over
 
     @property
-    def poor(self) -> bool:
-        return min(self.time, self.memory) < WELL_EXPLAINED
+    def poorly_explained(self) -> list[str]:
+        """The objectives the model explains less than ``WELL_EXPLAINED`` of."""
+        return [name for name, r2 in (("time", self.time), ("memory", self.memory)) if r2 < WELL_EXPLAINED]
 
     def describe(self) -> str:
         text = (f"the model-based search's model explains {self.time:.0%} of the time and {self.memory:.0%} of the "
                 f"memory measured (leave-one-out, {self.points} points)")  # fmt: skip
-        poor = [name for name, r2 in (("time", self.time), ("memory", self.memory)) if r2 < WELL_EXPLAINED]
+        poor = self.poorly_explained
         if poor:
             text += (f"; points better in {' and '.join(poor)} than the model predicts are found only by exploring, "
                      f"so the front there is less certain")  # fmt: skip
@@ -315,7 +316,8 @@ def surrogate_search(space: SearchSpace, evaluator, start: list[tuple[int, ...]]
         fits = [fit(phi, objectives[:, j], penalties) for j in range(2)]
         model = ModelFit(len(valid), fits[0].explained, fits[1].explained)
         judged = len(valid) >= 2 * len(featurize.main)  # fewer points judge the sample more than the model
-        if judged and model.poor and len(fronts) > STALLED_BATCHES and len(set(fronts[-STALLED_BATCHES - 1:])) == 1:
+        stalled = len(fronts) > STALLED_BATCHES and len(set(fronts[-STALLED_BATCHES - 1:])) == 1
+        if judged and model.poorly_explained and stalled:
             return replace(model, stalled=True)
         reference = objectives.max(axis=0) * 1.1
         front = objectives[non_dominated(objectives)] / reference
