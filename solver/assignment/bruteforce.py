@@ -36,6 +36,7 @@ from solver.errors import UsageError
 from solver.io.dumps import Dump, Solution, dump_document
 from solver.io.files import write_json
 from solver.io.oplist import OpList, read_oplist
+from solver.io.tflite import uncompressed
 
 
 @dataclass
@@ -110,18 +111,19 @@ def brute_force(
         )
     header = _header(model_path, device, oplist, space, settings)
     journal = Journal(journal_path(out), header["model_sha256"], settings.measure, device.name)
-    evaluator = Evaluator(space, device, model_path, settings.measure, farm=farm, journal=journal)
-    reuse = journal.load(space, {device.name} | (farm.device_names if farm is not None else set()))
-    evaluator.restore(reuse.reused, reuse.rounds)
 
     def measured(evaluator: Evaluator, evaluation: Evaluation) -> None:
         if on_progress is not None:
             on_progress(evaluator.count, space.size, _solution(evaluation).brute_force_entry())
 
-    evaluator.on_measure = measured
-    exhaustive(space, evaluator)
-    for round_number in range(1, settings.rounds):  # interleaved: every point once per round
-        evaluator.remeasure(list(evaluator.cache), round_number)
+    with uncompressed(model_path) as runnable:  # onert reads no xz or gzip: a private plain copy while measuring
+        evaluator = Evaluator(space, device, runnable, settings.measure, on_measure=measured, farm=farm,
+                              journal=journal)  # fmt: skip
+        reuse = journal.load(space, {device.name} | (farm.device_names if farm is not None else set()))
+        evaluator.restore(reuse.reused, reuse.rounds)
+        exhaustive(space, evaluator)
+        for round_number in range(1, settings.rounds):  # interleaved: every point once per round
+            evaluator.remeasure(list(evaluator.cache), round_number)
     solutions = {e.point_id: _solution(e) for e in evaluator.evaluations()}
     dump = Dump(**{**header, "solutions": solutions}, path=out)
     write_json(out, dump_document(dump))

@@ -8,6 +8,7 @@ space, the true front is known and the found front is scored against it.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from solver.assignment.space import SearchSpace, index_space, name_space
 from solver.errors import UsageError
 from solver.io.dumps import Solution, estimator_document
 from solver.io.oplist import OpList, read_oplist
+from solver.io.tflite import uncompressed
 
 
 @dataclass
@@ -133,7 +135,10 @@ def run_pareto(
         farm = _open_farm(settings)
         if settings.journal is not None:
             journal = Journal(settings.journal, file_digest(settings.model), settings.measure, device.name)
-    evaluator = Evaluator(space, device, settings.model, settings.measure, on_measure=on_measure,
+    stack = contextlib.ExitStack()
+    # onert reads no xz or gzip: a live search measures a private plain copy, removed when it ends.
+    runnable = stack.enter_context(uncompressed(settings.model)) if dump_path is None else settings.model
+    evaluator = Evaluator(space, device, runnable, settings.measure, on_measure=on_measure,
                           measure_id=measure_id, farm=farm, journal=journal, memory_rounds=memory_rounds)  # fmt: skip
     try:
         if journal is not None:
@@ -153,6 +158,7 @@ def run_pareto(
     finally:
         if farm is not None:
             farm.close()
+        stack.close()
     found = np.array([(e.time_ms, e.memory_kb) for e in result.front]).reshape(-1, 2)
     evaluated = np.array([(e.time_ms, e.memory_kb) for e in result.valid]).reshape(-1, 2)
     quality = assess(found, evaluated, complete_points() if complete_points is not None else None)

@@ -30,6 +30,7 @@ from devices.stats import Summary, summarize
 from solver.deploy.split import SplitResult, read_split
 from solver.deploy.verify import check_executor
 from solver.errors import UsageError
+from solver.io.tflite import uncompressed
 
 OFF_PREDICTION = 0.2  # a stage measured more than 20% away from its prediction is flagged
 MIN_VERDICT_ROUNDS = 3  # fewer rounds give no spread to judge a difference by
@@ -246,7 +247,6 @@ def compare_pipeline(
     split = split if isinstance(split, SplitResult) else read_split(split)
     run = settings.run
     stages = [Stage(split.out_dir / p.file, p.inputs, p.outputs) for p in split.parts]
-    whole = [Stage(split.model, split.model_inputs, split.model_outputs)]
     k = len(stages)
     cores = len(os.sched_getaffinity(0))
     wanted = run.threads_per_stage * k
@@ -256,9 +256,11 @@ def compare_pipeline(
     )
     pipelines, wholes = [], []
     load_before = os.getloadavg()[0]
-    for _ in range(settings.rounds):
-        wholes.append(run_pipeline(whole, split.model_inputs, split.model_outputs, whole_run))
-        pipelines.append(run_pipeline(stages, split.model_inputs, split.model_outputs, run))
+    with uncompressed(split.model) as plain:  # onert reads no xz or gzip: a private plain copy while measuring
+        whole = [Stage(plain, split.model_inputs, split.model_outputs)]
+        for _ in range(settings.rounds):
+            wholes.append(run_pipeline(whole, split.model_inputs, split.model_outputs, whole_run))
+            pipelines.append(run_pipeline(stages, split.model_inputs, split.model_outputs, run))
     comparison = PipelineComparison(
         out_dir=split.out_dir,
         num_parts=k,

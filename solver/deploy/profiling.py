@@ -27,7 +27,7 @@ from devices.errors import DeviceError
 from devices.stats import DEFAULT_TARGET_CV, Stability, Summary, check_estimator, stability, summarize
 from solver.errors import UsageError
 from solver.io.files import write_json
-from solver.io.tflite import read_model
+from solver.io.tflite import read_model, uncompressed
 from solver.io.trace import OpTimes, attach_weights, rounds_trace, trace_facts, trace_times
 
 
@@ -187,24 +187,26 @@ def profile_model(
     model = read_model(model_path)
     config = config or BackendConfig()
     measurements: list[Measurement] = []
-    while True:
-        measurements.append(_round(model_path, device, config, settings, len(measurements)))
-        document = rounds_trace([m.trace for m in measurements], [(settings.warmup, settings.runs)] * len(measurements))
-        # Read back and checked against the model before anything is written.
-        times = trace_times(document, Path(out) if out is not None else Path("the measured trace"))
-        totals = stability(_totals_ms(times, measurements), settings.target_cv)
-        enough = len(measurements) >= settings.rounds
-        done = enough and (totals.stable or (len(measurements) + 1) * settings.runs > settings.max_runs)
-        if on_round is not None:
-            summary = totals.summary
-            on_round(len(measurements), not done, f"run totals median {summary.median:.2f} ms, robust CV "
-                                                  f"{summary.robust_cv:.1%}")  # fmt: skip
-        if done:
-            break
+    with uncompressed(model_path) as runnable:  # onert reads no xz or gzip: a private plain copy while measuring
+        while True:
+            measurements.append(_round(model_path, runnable, device, config, settings, len(measurements)))
+            document = rounds_trace([m.trace for m in measurements], [(settings.warmup, settings.runs)] * len(measurements))
+            # Read back and checked against the model before anything is written.
+            times = trace_times(document, Path(out) if out is not None else Path("the measured trace"))
+            totals = stability(_totals_ms(times, measurements), settings.target_cv)
+            enough = len(measurements) >= settings.rounds
+            done = enough and (totals.stable or (len(measurements) + 1) * settings.runs > settings.max_runs)
+            if on_round is not None:
+                summary = totals.summary
+                on_round(len(measurements), not done, f"run totals median {summary.median:.2f} ms, robust CV "
+                                                      f"{summary.robust_cv:.1%}")  # fmt: skip
+            if done:
+                break
+        if not totals.stable:
+            _forget(device, runnable, config, settings, len(measurements))
     graph = model.op_graph()
     notes = attach_weights(graph, model, times, settings.weights)
     if not totals.stable:
-        _forget(device, model_path, config, settings, len(measurements))
         notes.insert(0, "UNSTABLE measurement: " + "; ".join(totals.reasons) + " (not kept in the measurement cache)")
     result = ProfileResult(model_path, device.name, config, settings, measurements, None, [], totals, notes)
     about = {
@@ -222,8 +224,11 @@ def profile_model(
     return result
 
 
-def _round(model_path: Path, device: Device, config: BackendConfig, settings: ProfileSettings, r: int) -> Measurement:
-    measured = device.measure(model_path, config, _measure_settings(settings, r))
+def _round(
+    model_path: Path, runnable: Path, device: Device, config: BackendConfig, settings: ProfileSettings, r: int
+) -> Measurement:
+    """Round ``r`` measured on ``runnable`` (``model_path`` itself, or its uncompressed copy)."""
+    measured = device.measure(runnable, config, _measure_settings(settings, r))
     if not measured.valid:
         raise DeviceError(f"{model_path}: profiling on {device.name} failed: {measured.reason}")
     if measured.trace is None:
