@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devices.base import BackendConfig, Device, Measurement, MeasureSettings
+from devices.context import LoadMonitor, MeasurementContext, measurement_context, probe_load
 from devices.errors import DeviceError
 from devices.stats import DEFAULT_TARGET_CV, Stability, Summary, check_estimator, stability, summarize
 from solver.errors import UsageError
@@ -87,10 +88,18 @@ class ProfileResult:
     rows: list[OpRow]
     totals: Stability  # over the run totals (ms), in the order the runs ran
     notes: list[str] = field(default_factory=list)
+    context: MeasurementContext | None = None  # where and how it ran, with the load before and during each round
+    contention: str = ""  # why the figures measure contention (threads beyond the free cores), else ""
 
     @property
     def stable(self) -> bool:
-        return self.totals.stable
+        """The run totals are stable and the threads had a core each: never stable under contention."""
+        return self.totals.stable and not self.contention
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why the profile is UNSTABLE (empty when it is stable)."""
+        return ([self.contention] if self.contention else []) + list(self.totals.reasons)
 
     @property
     def from_cache(self) -> bool:
@@ -135,7 +144,9 @@ class ProfileResult:
             "device": self.device,
             "configuration": self.config.env_string(),
             "stable": self.stable,
-            "reasons": list(self.totals.reasons),
+            "reasons": self.reasons,
+            "contended": bool(self.contention),
+            "context": self.context.to_json() if self.context is not None else None,
             "rounds": len(self.measurements),
             "timed_runs": self.totals.summary.n,
             "target_cv": self.settings.target_cv,
@@ -146,6 +157,7 @@ class ProfileResult:
             "run_time_ms": self.run_time.to_json(),
             "run_totals_ms": self.totals.summary.to_json(),
             "outlier_runs": list(self.totals.outliers),
+            "fast_runs": list(self.totals.fast),
             "drift": {"z": self.totals.drift.z, "shift": self.totals.drift.shift},
             "peak_rss_kb": self.peak_rss_kb,
             "trace": str(self.trace_path) if self.trace_path is not None else None,
@@ -187,9 +199,14 @@ def profile_model(
     model = read_model(model_path)
     config = config or BackendConfig()
     measurements: list[Measurement] = []
+    local = device.name == "local"  # the load we can see is this machine's
+    loads = [probe_load()] if local else []
     with uncompressed(model_path) as runnable:  # onert reads no xz or gzip: a private plain copy while measuring
         while True:
-            measurements.append(_round(model_path, runnable, device, config, settings, len(measurements)))
+            with LoadMonitor() as monitor:
+                measurements.append(_round(model_path, runnable, device, config, settings, len(measurements)))
+            if local and not measurements[-1].from_cache:
+                loads.append(monitor.load())
             document = rounds_trace([m.trace for m in measurements], [(settings.warmup, settings.runs)] * len(measurements))
             # Read back and checked against the model before anything is written.
             times = trace_times(document, Path(out) if out is not None else Path("the measured trace"))
@@ -202,16 +219,21 @@ def profile_model(
                                                       f"{summary.robust_cv:.1%}")  # fmt: skip
             if done:
                 break
-        if not totals.stable:
+        # Rounds from the cache were judged when they were measured: today's load says nothing of them.
+        context = measurement_context(device.name, config, tuple(loads) if len(loads) > 1 else ())
+        contention = contention_reason(context)
+        if contention or not totals.stable:
             _forget(device, runnable, config, settings, len(measurements))
     graph = model.op_graph()
     notes = attach_weights(graph, model, times, settings.weights)
-    if not totals.stable:
-        notes.insert(0, "UNSTABLE measurement: " + "; ".join(totals.reasons) + " (not kept in the measurement cache)")
-    result = ProfileResult(model_path, device.name, config, settings, measurements, None, [], totals, notes)
+    result = ProfileResult(model_path, device.name, config, settings, measurements, None, [], totals, notes, context,
+                           contention)  # fmt: skip
+    if not result.stable:
+        notes.insert(0, "UNSTABLE measurement: " + "; ".join(result.reasons) + " (not kept in the measurement cache)")
     about = {
-        "stable": totals.stable, "reasons": list(totals.reasons), "measured_at": result.measured_at,
-        "timed_runs": totals.summary.n, "run_totals_ms": totals.summary.to_json(), "device": device.name,
+        "stable": result.stable, "reasons": result.reasons, "contended": bool(contention),
+        "measured_at": result.measured_at, "timed_runs": totals.summary.n, "run_totals_ms": totals.summary.to_json(),
+        "device": device.name, "context": context.to_json(),
     }  # fmt: skip
     if out is not None:
         document["otherData"]["nnpart"].update(about)
@@ -222,6 +244,18 @@ def profile_model(
         key=lambda r: -r.time_us,
     )  # fmt: skip
     return result
+
+
+def contention_reason(context: MeasurementContext) -> str:
+    """Why figures measured in ``context`` measure contention (its threads did not find a core each before or
+    during a round), with the thread count that fits; "" when they had their cores."""
+    load = context.contended()
+    if load is None:
+        return ""
+    fits = max(1, int(load.free_cores + 0.25))
+    when = "before measuring" if load is context.loads[0] else "while measuring"
+    return (f"contended: {context.threads_text()} on {load.describe()} {when}: the figures measure contention, "
+            f"not the model; measure on a quiet machine or with --setting NUM_THREADS={fits}")
 
 
 def _round(

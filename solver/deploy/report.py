@@ -104,14 +104,18 @@ def profile_table(result: ProfileResult, top: int = 15) -> str:
     """Where the figures come from and whether they are stable, the slowest ``top`` ops with their spread and
     share of the total, a summary line and the notes."""
     total = result.total_us or 1.0
-    t, run = result.totals, result.run_time
+    run = result.run_time
     lines = [
         f"{result.model.name} on {result.device} ({result.config.env_string()}): {result.origin()}",
         f"run time (onert): median {run.median:.3f} ms, min {run.min:.3f}, IQR {run.iqr:.3f}, CV {100 * run.cv:.1f}%, "
         f"{run.n} runs; peak RSS {result.peak_rss_kb} KB",
     ]
-    if not t.stable:
-        lines.append("UNSTABLE: " + "; ".join(t.reasons))
+    if result.context is not None:
+        context = result.context
+        before = f"; before measuring {context.loads[0].describe()}" if context.loads else ""
+        lines.append(f"measured on {context.describe()}{before}")
+    if not result.stable:
+        lines.append("UNSTABLE: " + "; ".join(result.reasons))
     weight = result.settings.weights
     lines.append(f"{'op':>5}  {'type':<22} {'backend':<8} {weight + ' us':>10} {'min':>8} {'IQR':>8} {'CV':>6} "
                  f"{'share':>7} {'cum.':>7}")  # fmt: skip
