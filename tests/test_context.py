@@ -11,9 +11,14 @@ from contextlib import contextmanager
 
 from devices.base import BackendConfig
 from devices.context import Load, MeasurementContext, measurement_context, others_running, probe_load
+from devices.stats import summarize
 from solver import cli
+from solver.deploy.calibrate import Calibration, CalibrationRound
+from solver.deploy.report import calibration_text
 from solver.errors import EXIT_UNSTABLE
+from solver.io.tflite import read_model
 from solver.io.trace import trace_facts
+from tests.traces import write_chrome_trace
 
 
 @contextmanager
@@ -81,3 +86,66 @@ def test_a_profile_records_its_settings_in_the_trace(branchy_cnn, tmp_path, caps
     assert context is not None and context.threads == 1 and context.backends == ("cpu",)
     assert document["context"]["settings"] == {"NUM_THREADS": "1"}
     assert len(context.loads) == 1 + document["rounds"]  # before, then during each round
+
+
+def _traced(model_path, path, settings=(), stable=True, reasons=()):
+    """A trace of ``model_path`` with every op at 100 us, saying in its metadata what ``solve profile`` says."""
+    model = read_model(model_path)
+    write_chrome_trace(path, model, [[100] * model.num_ops] * 3)
+    document = json.loads(path.read_text())
+    context = measurement_context("local", BackendConfig(settings=tuple(settings)))
+    document["otherData"] = {"nnpart": {"stable": stable, "reasons": list(reasons), "context": context.to_json()}}
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_calibration_measures_in_the_trace_context_and_says_so(branchy_cnn, tmp_path):
+    trace = _traced(branchy_cnn, tmp_path / "t.json", [("NUM_THREADS", "1")])
+    # A child process: CP-SAT beside the TensorFlow the fixtures loaded can crash (docs/design.md).
+    done = subprocess.run([sys.executable, "-m", "solver", "partition", str(branchy_cnn), str(trace), "-k", "2",
+                           "--exact", "--time-limit", "5", "--calibrate", "2", "--out", str(tmp_path / "map.json"),
+                           "--json"], capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["calibration_result"]["settings"] == {"NUM_THREADS": "1"}
+    assert "calibration measures the parts in the trace's context: NUM_THREADS=1 (--calibrate-setting to measure " \
+           "otherwise)" == document["calibration_result"]["notes"][0]
+    assert isinstance(document["calibration_result"]["missed"], bool)
+
+
+def test_an_unstable_trace_is_warned_of(branchy_cnn, tmp_path):
+    trace = _traced(branchy_cnn, tmp_path / "t.json", stable=False, reasons=["run totals spread: robust CV 118%"])
+    for command in (["partition", "-k", "2", "--out", "m.json"], ["compare", "-k", "2", "--time-limit", "2"]):
+        done = subprocess.run([sys.executable, "-m", "solver", command[0], str(branchy_cnn), str(trace), *command[1:]],
+                              capture_output=True, text=True, timeout=600, cwd=tmp_path)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert f"warning: {trace}: the trace's profile was UNSTABLE: run totals spread: robust CV 118%; its op " \
+               "weights may measure the machine's load, not the model" in done.stderr
+
+
+def _round(number, predicted, measured):
+    return CalibrationRound(number, [0, 1], [0, 1], [1, 1], predicted,
+                            [summarize([m * f for f in (0.99, 1.0, 1.01)]) for m in measured])
+
+
+def test_calibration_texts_say_missed_and_why_a_round_was_kept():
+    rounds = [_round(0, [1000, 1000], [1108, 900]), _round(1, [1100, 900], [1074, 1000])]
+    missed = Calibration(rounds, 0, "the measured bottleneck stopped improving", [1, 1],
+                         _round(2, [1099, 900], [27700, 900]), config=BackendConfig(settings=(("NUM_THREADS", "1"),)))
+    text = calibration_text(missed)
+    assert "measured with NUM_THREADS=1, stopped by the measured bottleneck stopped improving; kept round 0 " \
+           "(measured bottleneck 1.108 ms); round 1's 1.074 ms is lower by less than the spread of the two " \
+           "medians, so the earlier round stands" in text
+    assert "calibrated prediction MISSED its 10% tolerance by 2410.5%: part 0 predicted 1.099 ms, measured " \
+           "27.700 ms (+2420.5%)" in text
+    assert "within" not in text.split("check:")[1] and missed.to_json()["missed"] is True
+    good = Calibration(rounds, 1, "the round cap (2)", [1, 1], _round(2, [1000, 1000], [1030, 990]))
+    assert "calibrated prediction: every part within 3.0% of its fresh measurement (tolerance 10%)" in calibration_text(good)
+    noisy = Calibration(rounds[:1], 0, "x", [1], CalibrationRound(1, [0], [0], [1], [1000], [summarize([500, 1000, 1500])]))
+    assert calibrate_notes(noisy)[0].startswith("the check round, part 0: unstable measurement")
+
+
+def calibrate_notes(c):
+    from solver.deploy.calibrate import _unstable_notes
+
+    return _unstable_notes(c.rounds, c.check)

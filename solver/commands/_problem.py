@@ -61,7 +61,7 @@ def problem_from_args(args: argparse.Namespace):
     model = args.model
     weights, refresh = weights_from_args(args), getattr(args, "refresh", False)  # also for a bare Namespace
     if model is None or args.trace is not None or not needs_trace(model):
-        return load_problem(model, args.trace, weights)
+        return _warned(load_problem(model, args.trace, weights), args.trace)
     if is_keras_file(model):
         from solver.deploy.keras_timing import cached_layer_times
 
@@ -79,4 +79,15 @@ def problem_from_args(args: argparse.Namespace):
         times, origin = cached_trace(model, device, default_cache_dir(), ProfileSettings(runs=TRACE_RUNS), refresh)
     problem = load_problem(model, times, weights)
     problem.notes.insert(0, f"no trace given: weights {origin} ({times})")
+    return _warned(problem, times)
+
+
+def _warned(problem, trace: Path | None):
+    """``problem``, warned on stderr and in its notes when its trace says its profile was UNSTABLE or contended."""
+    from solver.io.trace import trace_warning
+
+    warning = trace_warning(trace) if trace is not None and Path(trace).suffix == ".json" else ""
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+        problem.notes.insert(0, f"warning: {warning}")
     return problem

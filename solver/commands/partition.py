@@ -66,8 +66,9 @@ def register(subparsers) -> None:
                              "bottleneck stops improving, at most ROUNDS rounds (default 4, at least 2); keeps the "
                              "round with the lowest measured bottleneck")  # fmt: skip
     parser.add_argument("--calibrate-setting", action="append", default=[], metavar="NAME=VALUE",
-                        help="an onert variable the parts are measured with under --calibrate: give the trace's, "
-                             "e.g. NUM_THREADS=1 for a trace of 'solve profile --setting NUM_THREADS=1'; repeatable")  # fmt: skip
+                        help="an onert variable the parts are measured with under --calibrate instead of the "
+                             "trace's (a trace of 'solve profile' records its settings, NUM_THREADS among them, and "
+                             "calibration uses them by default and says so); repeatable")  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -101,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
         shown.close(describe(result.metrics.bottleneck, result.bound))
     calibration = None
     if calibration_settings:
+        calibration_settings, where = _in_trace_context(problem, calibration_settings, bool(args.calibrate_setting))
         problem, result, calibration = _calibrate(problem, settings, result, calibration_settings, quiet=args.json)
+        calibration.notes.insert(0, where)
     # The answer is printed first, so a failing write loses nothing; the map is written last, so a failing
     # --split leaves an earlier map as it was.
     if args.json:
@@ -143,6 +146,35 @@ def _calibration_settings(args: argparse.Namespace, settings: PartitionSettings)
         raise UsageError("--calibrate does not combine with --robust")
     config = BackendConfig(settings=tuple(_pairs(args.calibrate_setting, "--calibrate-setting")))
     return CalibrationSettings(max_rounds=args.calibrate, config=config)
+
+
+def _in_trace_context(problem: PartitionProblem, calibration_settings, told: bool):
+    """The calibration measures with the trace's onert settings (NUM_THREADS, EXECUTOR, ...) unless told otherwise
+    by --calibrate-setting: its settings and a note saying which (and what differs from the trace when told)."""
+    from dataclasses import replace
+
+    from devices.context import MeasurementContext
+    from solver.io.trace import trace_facts
+
+    facts = trace_facts(problem.trace) if problem.trace is not None else {}
+    context = MeasurementContext.from_json(facts.get("context"))
+    given = _settings_text(calibration_settings.config)
+    if context is None:
+        return calibration_settings, f"calibration measures the parts with {given}: the trace does not record its own"
+    traced = context.setting_config()
+    if not told:
+        return replace(calibration_settings, config=traced), (
+            f"calibration measures the parts in the trace's context: {_settings_text(traced)} (--calibrate-setting "
+            "to measure otherwise)")  # fmt: skip
+    if dict(traced.settings) != dict(calibration_settings.config.settings):
+        return calibration_settings, (
+            f"calibration measures the parts with {given} (--calibrate-setting), the trace was measured with "
+            f"{_settings_text(traced)}: predicted and measured times differ by that too")  # fmt: skip
+    return calibration_settings, f"calibration measures the parts with {given}, as the trace was measured"
+
+
+def _settings_text(config) -> str:
+    return " ".join(f"{k}={v}" for k, v in config.settings) or "onert's default settings"
 
 
 def _calibrate(problem: PartitionProblem, settings: PartitionSettings, result: PartitionResult,

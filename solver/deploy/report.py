@@ -5,7 +5,7 @@ The one place where deploy results become text; their JSON documents come from t
 
 from __future__ import annotations
 
-from solver.deploy.calibrate import Calibration, CalibrationRound
+from solver.deploy.calibrate import TOLERANCE, Calibration, CalibrationRound
 from solver.deploy.pipeline import OFF_PREDICTION, PipelineComparison
 from solver.deploy.profiling import ProfileResult
 from solver.deploy.sequential import SequentialRun
@@ -90,13 +90,20 @@ def calibration_round_text(r: CalibrationRound, title: str = "") -> str:
 def calibration_text(c: Calibration) -> str:
     """Every round's table, then which round won and why the loop stopped."""
     lines = [calibration_round_text(r) for r in c.rounds]
-    lines.append(f"calibration: {len(c.rounds)} round(s), stopped by {c.stop_reason}; kept round {c.best} "
-                 f"(measured bottleneck {c.best_round.measured_bottleneck_us / 1000:.3f} ms)")
+    settings = c.config.env_string().split(" ", 1)[1] if c.config.settings else "onert's default settings"
+    lines.append(f"calibration: {len(c.rounds)} round(s) measured with {settings}, stopped by {c.stop_reason}; "
+                 f"{c.kept_text()}")  # fmt: skip
     if c.check is not None:
-        worst = max(abs(e) for e in c.check.errors)
         lines.append(calibration_round_text(c.check, "check: the kept partition measured afresh against its calibrated "
                                                      "prediction"))  # fmt: skip
-        lines.append(f"calibrated prediction: every part within {worst:.1%} of its fresh measurement")
+        if c.missed:
+            error, k = max((abs(e), k) for k, e in enumerate(c.check.errors))
+            lines.append(f"calibrated prediction MISSED its {TOLERANCE:.0%} tolerance by {error - TOLERANCE:.1%}: "
+                         f"part {c.check.part_ids[k]} predicted {c.check.predicted_us[k] / 1000:.3f} ms, measured "
+                         f"{c.check.measured_us[k] / 1000:.3f} ms ({c.check.errors[k]:+.1%})")  # fmt: skip
+        else:
+            lines.append(f"calibrated prediction: every part within {c.check_error:.1%} of its fresh measurement "
+                         f"(tolerance {TOLERANCE:.0%})")  # fmt: skip
     return "\n".join(lines + [f"note: {n}" for n in c.notes])
 
 
