@@ -9,6 +9,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
+
 from devices.base import BackendConfig
 from devices.context import Load, MeasurementContext, measurement_context, others_running, probe_load
 from devices.stats import summarize
@@ -149,3 +151,25 @@ def calibrate_notes(c):
     from solver.deploy.calibrate import _unstable_notes
 
     return _unstable_notes(c.rounds, c.check)
+
+
+def test_the_trace_settings_reach_run_and_pipeline(branchy_cnn, tmp_path, capsys):
+    trace = _traced(branchy_cnn, tmp_path / "t.json", [("NUM_THREADS", "2")])
+    (tmp_path / "map.json").write_text(json.dumps({"partition_map": [0] * 6 + [1] * 5, "num_partitions": 2}))
+    parts = tmp_path / "parts"
+    assert cli.main(["split", str(branchy_cnn), str(tmp_path / "map.json"), "--trace", str(trace), "--out", str(parts),
+                     "--no-verify"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert cli.main(["run", str(parts), "--rounds", "2", "--warmup", "1", "--json"]) == 0
+    ran = json.loads(capsys.readouterr().out)
+    assert ran["settings"] == {"EXECUTOR": "Dataflow", "NUM_THREADS": "2"}
+    assert ran["notes"] == ["every session ran with EXECUTOR=Dataflow NUM_THREADS=2 (the trace's: NUM_THREADS=2)"]
+    assert isinstance(ran["off_prediction"], bool) and ran["predicted_ms"] == pytest.approx(1.1)
+    assert cli.main(["run", str(parts), "--rounds", "2", "--warmup", "1", "--setting", "NUM_THREADS=1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["settings"]["NUM_THREADS"] == "1"
+    assert cli.main(["pipeline", str(parts), "--requests", "4", "--warmup", "1", "--rounds", "1", "--json"]) == 0
+    piped = json.loads(capsys.readouterr().out)
+    assert piped["threads_per_stage"] == 2 and piped["notes"][0] == "each stage ran on 2 thread(s) (the trace's NUM_THREADS=2)"
+    assert piped["whole_model"]["threads"] == min(2, len(os.sched_getaffinity(0)))
+    assert any(n.startswith(f"the whole model ran on {piped['whole_model']['threads']} thread(s), the trace's "
+                            "(NUM_THREADS=2") for n in piped["notes"])  # fmt: skip

@@ -215,8 +215,12 @@ def _split(problem: PartitionProblem, parts: list[int], out_dir: Path, quiet: bo
     from solver.deploy.report import split_text, verify_text
     from solver.deploy.verify import split_and_verify
 
+    from solver.io.trace import trace_facts
+
     weights = [problem.graph.nodes[v]["weight"] for v in range(problem.num_ops)]
-    split, verified = split_and_verify(problem.source, parts, out_dir, model=problem.model, op_weights=weights)
+    context = trace_facts(problem.trace).get("context") if problem.trace is not None else None
+    split, verified = split_and_verify(problem.source, parts, out_dir, model=problem.model, op_weights=weights,
+                                       context=context)  # fmt: skip
     if not quiet:
         print(split_text(split))
         print(verify_text(verified))

@@ -57,7 +57,8 @@ def pipeline_text(c: PipelineComparison) -> str:
     predicted = (f"{c.predicted_throughput:10.2f}", f"{c.predicted_speedup:10.2f}") if c.predicted_ms else (f"{'-':>10}",) * 2
     lines.append(f"{'throughput (inferences/s)':34} {predicted[0]} {t.median:10.2f}  {t.min:.2f} to {t.max:.2f}")
     lines.append(f"{'speedup over the whole model':34} {predicted[1]} {x.median:10.2f}  {x.min:.2f} to {x.max:.2f}")
-    lines.append(f"{'latency (ms, median)':34} {'':>10} {c.latency_ms:10.1f}")
+    lines.append(f"{'latency (ms, median, queueing incl.)':34} {'':>10} {c.latency_ms:10.1f}")
+    lines.append(f"{'latency without queueing (ms)':34} {'':>10} {c.service_latency_ms:10.1f}")
     if c.cores_limit_prediction:
         lines.append(f"  (predicted with the {c.num_parts} stages x {c.threads_per_stage} thread(s) sharing {c.cores} "
                      f"core(s): a request every {c.predicted_period_ms:.2f} ms, not every {max(c.predicted_ms):.2f} ms "
@@ -158,4 +159,8 @@ def sequential_text(run: SequentialRun) -> str:
     predicted = f" (predicted {sum(loads) / 1000:.2f} ms, hand-offs not included)" if loads else ""
     lines += ["", f"end to end      {spread(run.latency_ms)}{predicted}",
               f"whole on cpu    {spread(run.whole_ms)}"]  # fmt: skip
-    return "\n".join(lines)
+    if run.off:
+        lines.append(f"OFF the prediction: end to end {run.error:+.0%} (more than {OFF_PREDICTION:.0%}): the parts run "
+                     "alone take other times than their ops in the whole model's trace (solve partition --calibrate "
+                     "measures them), or the machine's load differs from the trace's")  # fmt: skip
+    return "\n".join(lines + [f"note: {n}" for n in run.notes])
