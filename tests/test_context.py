@@ -173,3 +173,23 @@ def test_the_trace_settings_reach_run_and_pipeline(branchy_cnn, tmp_path, capsys
     assert piped["whole_model"]["threads"] == min(2, len(os.sched_getaffinity(0)))
     assert any(n.startswith(f"the whole model ran on {piped['whole_model']['threads']} thread(s), the trace's "
                             "(NUM_THREADS=2") for n in piped["notes"])  # fmt: skip
+
+
+def test_robust_says_what_is_optimal_and_that_the_worst_runs_are_cold(branchy_cnn, tmp_path):
+    model = read_model(branchy_cnn)
+    rounds = []
+    for r in range(2):  # a warm-up run, a cold first timed run, then nine warm ones
+        rounds += [[100] * 11, [300] * 11] + [[100 + 10 * ((v + i + r) % 3) for v in range(11)] for i in range(9)]
+    trace = write_chrome_trace(tmp_path / "t.json", model, rounds)
+    document = json.loads(trace.read_text())
+    document["otherData"] = {"nnpart": {"rounds": [{"warmup": 1, "runs": 10}] * 2}}
+    trace.write_text(json.dumps(document))
+    done = subprocess.run([sys.executable, "-m", "solver", "partition", str(branchy_cnn), str(trace), "-k", "2",
+                           "--exact", "--time-limit", "10", "--robust", "--out", str(tmp_path / "m.json")],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    assert "robust over the trace's runs (CP-SAT), OPTIMAL for the worst run (bound " in text
+    assert "the price of planning for the worst run" in text and "proven bound" not in text
+    assert "each run's in --json, per_run" in text and "  run 1 " not in text  # 20 runs: no 20-row table
+    assert "robust: the worst run(s) (run 1, run 11) are the first timed run of their round: cold caches" in text

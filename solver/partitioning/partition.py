@@ -139,7 +139,7 @@ def partition(
     dag, k = problem.dag, settings.num_parts
     check_num_parts(dag, k)
     if settings.robust is not None:
-        from solver.partitioning.robust import problem_scenarios, robust_partition
+        from solver.partitioning.robust import first_runs, problem_scenarios, robust_partition
 
         scenarios = problem_scenarios(problem)  # refused before any solve when the problem has no runs
     found = _run_heuristics(problem, settings, start)
@@ -182,7 +182,8 @@ def partition(
     robust = None
     if settings.robust is not None and not (exact and exact.interrupted):
         robust = robust_partition(dag, scenarios, settings, parts, [run.parts for run in found.values()],
-                                  max(0.0, settings.time_limit - (time.monotonic() - start)), on_progress)
+                                  max(0.0, settings.time_limit - (time.monotonic() - start)), on_progress,
+                                  first_runs(problem))  # fmt: skip
         parts, method, status = robust.result.parts, "robust", robust.result.status
         notes += robust.notes
     metrics = check_partition(dag, parts, k, memory_cap=settings.memory_cap)
