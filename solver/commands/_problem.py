@@ -47,6 +47,22 @@ def add_problem_arguments(parser) -> None:
                         help="a model without a trace: profile it again and replace the cached trace")
 
 
+def check_model_file(path: Path) -> None:
+    """A missing, unreadable or directory MODEL is bad input (exit 2), said in one line before anything runs."""
+    from solver.errors import ModelError
+
+    path = Path(path)
+    if path.is_dir():
+        raise ModelError(f"{path}: is a directory, not a model file")
+    try:
+        with path.open("rb"):
+            pass
+    except FileNotFoundError as err:
+        raise ModelError(f"{path}: no such file") from err
+    except OSError as err:
+        raise ModelError(f"{path}: cannot read ({err.strerror})") from err
+
+
 def problem_from_args(args: argparse.Namespace):
     """The problem MODEL and TRACE name; a model without a trace is measured first (or its cached times reused).
 
@@ -60,6 +76,8 @@ def problem_from_args(args: argparse.Namespace):
 
     model = args.model
     weights, refresh = weights_from_args(args), getattr(args, "refresh", False)  # also for a bare Namespace
+    if model is not None:
+        check_model_file(model)
     if model is None or args.trace is not None or not needs_trace(model):
         return _warned(load_problem(model, args.trace, weights), args.trace)
     if is_keras_file(model):

@@ -8,6 +8,8 @@ from pathlib import Path
 from solver.commands._exact import add_exact_arguments, bounds_text, exact_progress, map_path, secondary_names
 from solver.commands._problem import add_problem_arguments, problem_from_args
 
+PLACEMENT_MAP = "placement_map.json"  # the default map of solve place (solve partition writes partition_map.json)
+
 OBJECTIVES = ("throughput", "latency")  # solver.placement.metrics.OBJECTIVES, without importing the solver
 OFFLOAD_ALGORITHMS = ("exact", "greedy", "delegate", "circle-partitioner")  # solver.placement.offload.ALGORITHMS
 
@@ -31,7 +33,8 @@ def register(subparsers) -> None:
                              "offloading minimises latency only")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the greedy's chains (default 0)")
     parser.add_argument("--out", type=Path, metavar="FILE",
-                        help="where to write partition_map.json with its placement (default: next to MODEL)")
+                        help=f"where to write ONE's partition_map.json format with its placement (default: "
+                             f"{PLACEMENT_MAP} next to MODEL, apart from solve partition's partition_map.json)")
     parser.add_argument("--json", action="store_true", help="print the placement as JSON instead of the report")
     parser.add_argument("--html", type=Path, metavar="FILE",
                         help="also write the HTML report (as solve show does): the op graph coloured by device, each "
@@ -80,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
                              time_limit=args.time_limit,
                              workers=args.workers, seed=args.seed, secondary=secondary_names(args),
                              slack=args.slack)  # fmt: skip
-    out = map_path(args, args.platform)
+    out = map_path(args, args.platform, name=PLACEMENT_MAP)
     platform = read_platform(args.platform)
     problem = problem_from_args(args)
     describe = bounds_text(settings.objective)
@@ -126,7 +129,7 @@ def _run_offload(args: argparse.Namespace) -> int:
     settings = OffloadSettings(algo=algo, min_part_ops=1 if args.min_part_ops is None else args.min_part_ops,
                                max_parts=args.max_parts, time_limit=args.time_limit, workers=args.workers,
                                exclude_ops=tuple(t.strip() for t in args.exclude_ops.split(",") if t.strip()))  # fmt: skip
-    out = map_path(args, args.platform, args.rules)
+    out = map_path(args, args.platform, args.rules, name=PLACEMENT_MAP)
     platform = read_platform(args.platform)
     rules = read_rules(args.rules) if args.rules else None
     problem = problem_from_args(args)
