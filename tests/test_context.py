@@ -6,11 +6,10 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
+from benchmarks.measurement import pinned_busy
 from devices.base import BackendConfig
 from devices.context import Load, MeasurementContext, measurement_context, others_running, probe_load
 from devices.stats import summarize
@@ -21,21 +20,6 @@ from solver.errors import EXIT_UNSTABLE
 from solver.io.tflite import read_model
 from solver.io.trace import trace_facts
 from tests.traces import write_chrome_trace
-
-
-@contextmanager
-def pinned_busy() -> Iterator[None]:
-    """One busy process pinned to each core this process may use (real contention), killed afterwards."""
-    procs = []
-    try:
-        for core in sorted(os.sched_getaffinity(0)):
-            code = f"import os\nos.sched_setaffinity(0, {{{core}}})\nwhile True:\n    pass\n"
-            procs.append(subprocess.Popen([sys.executable, "-c", code]))
-        yield
-    finally:
-        for p in procs:
-            p.kill()
-            p.wait()
 
 
 def test_load_and_context_by_construction():
@@ -193,3 +177,15 @@ def test_robust_says_what_is_optimal_and_that_the_worst_runs_are_cold(branchy_cn
     assert "the price of planning for the worst run" in text and "proven bound" not in text
     assert "each run's in --json, per_run" in text and "  run 1 " not in text  # 20 runs: no 20-row table
     assert "robust: the worst run(s) (run 1, run 11) are the first timed run of their round: cold caches" in text
+
+
+def test_the_contention_remedy_fits_the_threads():
+    from solver.deploy.profiling import contention_reason
+
+    busy = Load(cores=2, others=1.0, load_average=1.3, probe_share=0.95, samples=8)
+    default = MeasurementContext("local", "vm", "onert 0.1.0", ("cpu",), (), 2, (busy,))
+    assert contention_reason(default).endswith("measure on a quiet machine or with --setting NUM_THREADS=1")
+    taken = Load(cores=2, others=2.0, load_average=2.0, probe_share=0.4, samples=8)
+    one = MeasurementContext("local", "vm", "onert 0.1.0", ("cpu",), (("NUM_THREADS", "1"),), 2, (taken,))
+    assert contention_reason(one).endswith("even one thread had no core of its own: measure on a quieter machine")
+    assert contention_reason(MeasurementContext("local", "vm", "onert", ("cpu",), (), 2, ())) == ""

@@ -254,8 +254,9 @@ def contention_reason(context: MeasurementContext) -> str:
         return ""
     fits = max(1, int(load.free_cores + 0.25))
     when = "before measuring" if load is context.loads[0] else "while measuring"
-    return (f"contended: {context.threads_text()} on {load.describe()} {when}: the figures measure contention, "
-            f"not the model; measure on a quiet machine or with --setting NUM_THREADS={fits}")
+    remedy = (f"measure on a quiet machine or with --setting NUM_THREADS={fits}" if fits < context.effective_threads
+              else "even one thread had no core of its own: measure on a quieter machine")  # fmt: skip
+    return f"contended: {context.threads_text()} on {load.describe()} {when}: the figures measure contention, not the model; {remedy}"
 
 
 def _round(
