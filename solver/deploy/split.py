@@ -3,8 +3,9 @@
 A part keeps the operators of that part (in model order), the tensors and buffers they use and
 nothing else. Its inputs are the non-constant tensors it reads that are model inputs or are written
 by another part; its outputs are the tensors it writes that later parts read or that are model
-outputs. Both lists are ordered model inputs/outputs first (in the model's order), then by tensor
-index, so a 1-part split has exactly the model's signature. Parts are numbered in partition order,
+outputs. As circle-partitioner orders them (its README: the Div "requires order of Sub,Pow"), inputs come
+in the order the part's ops read them (ops in model order, each op's inputs in its order), outputs in the
+order its ops write them; a part holding every op keeps the model's signature. Parts are numbered in partition order,
 which is a valid pipeline order because a valid map has ``parts[u] <= parts[v]`` on every edge.
 
 The model is read once with the schema's object API; each part is a new ``ModelT`` that shares the
@@ -110,6 +111,7 @@ def plan_parts(model: Model, parts: list[int], source: str | Path = "the partiti
     plans = []
     for part_id in sorted(set(parts)):
         ops = tuple(v for v in range(model.num_ops) if parts[v] == part_id)
+        whole = len(ops) == model.num_ops
         read = {t for v in ops for t in model.operators[v].inputs}
         written = {t for v in ops for t in model.operators[v].outputs}
         inputs = [t for t in read if t in model_inputs or (t in producers and parts[producers[t]] != part_id)]
@@ -119,17 +121,21 @@ def plan_parts(model: Model, parts: list[int], source: str | Path = "the partiti
                 number=len(plans),
                 part_id=part_id,
                 ops=ops,
-                inputs=_io_order(inputs, model.inputs),
-                outputs=_io_order(outputs, model.outputs),
+                inputs=_use_order(inputs, [model.inputs] if whole else [model.operators[v].inputs for v in ops]),
+                outputs=_use_order(outputs, [model.outputs] if whole else [model.operators[v].outputs for v in ops]),
             )
         )
     return plans
 
 
-def _io_order(tensors: list[int], model_io: tuple[int, ...]) -> tuple[int, ...]:
-    """Model inputs (or outputs) first in the model's order, then the rest by tensor index."""
-    first = [t for t in model_io if t in tensors]
-    return tuple(first + sorted(set(tensors) - set(first)))
+def _use_order(tensors: list[int], uses: list[tuple[int, ...]]) -> tuple[int, ...]:
+    """``tensors`` in the order of their first place in ``uses`` (the ops' input or output lists)."""
+    wanted, order = set(tensors), {}
+    for listed in uses:
+        for t in listed:
+            if t in wanted:
+                order.setdefault(t, len(order))
+    return tuple(sorted(wanted, key=order.__getitem__))
 
 
 SPLIT_JSON = "split.json"
