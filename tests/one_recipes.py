@@ -1,0 +1,235 @@
+"""ONE's circle-part-value-test as data: the models of ``res/TensorFlowLiteRecipes`` it names, transcribed from
+their ``test.recipe`` files (op types, tensor names, shapes, wiring, options, constants), and its ``.part`` files
+(Samsung/ONE ``compiler/circle-part-value-test/parts``; two from ``compiler/circle-partitioner/parts``), with the
+part counts of its ``test.lst``.
+
+A recipe's gaussian filler is drawn from a seeded generator (ONE draws its own); explicit fillers are ONE's.
+Models are written with the flatbuffer writer of ``tests/fbmodels.py``: operator order, tensor names and
+options as the recipe states them.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from ai_edge_litert import schema_py_generated as schema
+
+from tests.fbmodels import T, write_model
+
+S = (1, 3, 3, 2)  # the shape most Part_* recipes use
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A recipe: operands (name, shape, dtype, filler: None, a list of explicit values or "gaussian"),
+    operations (TFLite builtin, input names ("" for an absent one), output names, options or None), inputs,
+    outputs."""
+
+    operands: list[tuple]
+    operations: list[tuple]
+    inputs: list[str]
+    outputs: list[str]
+
+
+def _options(kind: str, **values):
+    options = getattr(schema, kind)()
+    for key, value in values.items():
+        setattr(options, key, value)
+    return options
+
+
+def _none(kind: str):
+    return _options(kind, fusedActivationFunction=schema.ActivationFunctionType.NONE)
+
+
+def _add_sub(add1: str, add2: str) -> Recipe:
+    names = ["ifm1", "ifm2", "ifm3", "ifm4", add1, add2, "ofm"]
+    return Recipe(
+        [(n, S, "FLOAT32", None) for n in names],
+        [("ADD", ["ifm1", "ifm2"], [add1], _none("AddOptionsT")),
+         ("ADD", [add1, "ifm3"], [add2], _none("AddOptionsT")),
+         ("SUB", [add2, "ifm4"], ["ofm"], _none("SubOptionsT"))],
+        ["ifm1", "ifm2", "ifm3", "ifm4"], ["ofm"],
+    )  # fmt: skip
+
+
+def _instance_norm() -> Recipe:
+    x, c = (1, 8, 6, 12), (1, 1, 1, 12)
+    beta = [1.9714, 1.4517, 1.20315, 0.287979, 0.161815, -0.281398, 2.70276, -0.166962, 0.266389, 0.890943,
+            -0.279833, 1.82808]  # fmt: skip
+    gamma = [0.574708, 0.387735, 0.8995, 0.484296, 2.35851, 1.06661, 0.343602, 2.27583, 1.14559, 0.690169,
+             1.2044, 0.350952]  # fmt: skip
+    keep = _options("ReducerOptionsT", keepDims=True)
+    return Recipe(
+        [("Input", x, "FLOAT32", None), ("Div", x, "FLOAT32", None), ("Beta", (12,), "FLOAT32", beta),
+         ("Gamma", (12,), "FLOAT32", gamma), ("Pow", c, "FLOAT32", None), ("Add_as_terminal", x, "FLOAT32", None),
+         ("Epsilon", (), "FLOAT32", [0.001]), ("Zero_point_five", (), "FLOAT32", [0.5]),
+         ("Mul_gamma", x, "FLOAT32", None), ("Sub", x, "FLOAT32", None), ("SquaredDifference", x, "FLOAT32", None),
+         ("Mean_of_ifm", c, "FLOAT32", None), ("Reduction_indices", (2,), "INT32", [1, 2]),
+         ("Mean_as_variance", c, "FLOAT32", None), ("Add_as_variance", c, "FLOAT32", None)],
+        [("MEAN", ["Input", "Reduction_indices"], ["Mean_of_ifm"], keep),
+         ("SQUARED_DIFFERENCE", ["Input", "Mean_of_ifm"], ["SquaredDifference"], None),
+         ("MEAN", ["SquaredDifference", "Reduction_indices"], ["Mean_as_variance"], keep),
+         ("ADD", ["Mean_as_variance", "Epsilon"], ["Add_as_variance"], _none("AddOptionsT")),
+         ("POW", ["Add_as_variance", "Zero_point_five"], ["Pow"], None),
+         ("SUB", ["Input", "Mean_of_ifm"], ["Sub"], _none("SubOptionsT")),
+         ("DIV", ["Sub", "Pow"], ["Div"], _none("DivOptionsT")),
+         ("MUL", ["Div", "Gamma"], ["Mul_gamma"], _none("MulOptionsT")),
+         ("ADD", ["Mul_gamma", "Beta"], ["Add_as_terminal"],
+          _options("AddOptionsT", fusedActivationFunction=schema.ActivationFunctionType.RELU))],
+        ["Input"], ["Add_as_terminal"],
+    )  # fmt: skip
+
+
+RECIPES: dict[str, Recipe] = {
+    "Part_Add_Sub_000": _add_sub("add1", "add2"),
+    "Part_Add_Sub_001": _add_sub("some/node/add1;and/another", "some/node/add2;and/another"),
+    "Part_Add_Sub_002": Recipe(
+        [("ifm", S, "FLOAT32", None), ("const", S, "FLOAT32", "gaussian")]
+        + [(n, S, "FLOAT32", None) for n in ("add1", "add2", "ofm")],
+        [("ADD", ["ifm", "const"], ["add1"], _none("AddOptionsT")),
+         ("ADD", ["add1", "const"], ["add2"], _none("AddOptionsT")),
+         ("SUB", ["add2", "const"], ["ofm"], _none("SubOptionsT"))],
+        ["ifm"], ["ofm"],
+    ),
+    "Part_CumSum_Add_000": Recipe(
+        [("ifm1", (1, 1, 10, 10), "FLOAT32", None), ("ifm2", (1, 1, 10, 10), "FLOAT32", None),
+         ("axis", (), "INT32", [2]), ("ofm1", (1, 1, 10, 10), "FLOAT32", None),
+         ("ofm2", (1, 1, 10, 10), "FLOAT32", None)],
+        [("CUMSUM", ["ifm1", "axis"], ["ofm1"], _options("CumsumOptionsT", exclusive=False, reverse=False)),
+         ("ADD", ["ofm1", "ifm2"], ["ofm2"], _none("AddOptionsT"))],
+        ["ifm1", "ifm2"], ["ofm2"],
+    ),
+    "Net_InstanceNorm_003": _instance_norm(),
+    "Part_Add_Sqrt_Rsqrt_000": Recipe(
+        [(n, S, "FLOAT32", None) for n in ("ifm1", "ifm2", "add", "sqrt1", "sqrt2", "ofm1", "ofm2")],
+        [("ADD", ["ifm1", "ifm2"], ["add"], _none("AddOptionsT")), ("SQRT", ["add"], ["sqrt1"], None),
+         ("SQRT", ["add"], ["sqrt2"], None), ("RSQRT", ["sqrt1"], ["ofm1"], None),
+         ("RSQRT", ["sqrt2"], ["ofm2"], None)],
+        ["ifm1", "ifm2"], ["ofm1", "ofm2"],
+    ),
+    "Part_Sqrt_Rsqrt_Add_003": Recipe(
+        [(n, S, "FLOAT32", None) for n in ("ifm1", "ifm2", "rsqrt", "sqrt", "ofm")],
+        [("RSQRT", ["ifm1"], ["rsqrt"], None), ("SQRT", ["ifm2"], ["sqrt"], None),
+         ("ADD", ["rsqrt", "sqrt"], ["ofm"], _none("AddOptionsT"))],
+        ["ifm1", "ifm2"], ["ofm"],
+    ),
+    "Net_UnpackAdd_001": Recipe(
+        [("ifm", (2, 2, 3, 4), "FLOAT32", None), ("unp", (2, 3, 4), "FLOAT32", None),
+         ("unp:1", (2, 3, 4), "FLOAT32", None), ("ofm", (2, 3, 4), "FLOAT32", None)],
+        [("UNPACK", ["ifm"], ["unp", "unp:1"], _options("UnpackOptionsT", num=2, axis=0)),
+         ("ADD", ["unp", "unp:1"], ["ofm"], _none("AddOptionsT"))],
+        ["ifm"], ["ofm"],
+    ),
+    "Part_Split_Add_000": Recipe(
+        [("ifm", (6, 1, 2), "FLOAT32", None), ("split_dim", (), "INT32", [0]),
+         ("split1", (3, 1, 2), "FLOAT32", None), ("split2", (3, 1, 2), "FLOAT32", None),
+         ("ofm", (3, 1, 2), "FLOAT32", None)],
+        [("SPLIT", ["split_dim", "ifm"], ["split1", "split2"], _options("SplitOptionsT", numSplits=2)),
+         ("ADD", ["split1", "split2"], ["ofm"], _none("AddOptionsT"))],
+        ["ifm"], ["ofm"],
+    ),
+    "Part_Tanh_FC_nobias": Recipe(
+        [("in", (4, 1536), "FLOAT32", None), ("Tanh", (4, 1536), "FLOAT32", None),
+         ("weight", (4362, 1536), "FLOAT32", "gaussian"), ("out", (4, 4362), "FLOAT32", None)],
+        [("TANH", ["in"], ["Tanh"], None),
+         ("FULLY_CONNECTED", ["Tanh", "weight", ""], ["out"], _none("FullyConnectedOptionsT"))],
+        ["in"], ["out"],
+    ),
+    "Part_Mul_Sqrt_FC_nobias_000": Recipe(
+        [("in1", (2, 4), "FLOAT32", None), ("in2", (2, 4), "FLOAT32", None), ("mul", (2, 4), "FLOAT32", None),
+         ("weight", (4, 4), "FLOAT32", "gaussian"), ("sqrtout", (2, 4), "FLOAT32", None),
+         ("fcout", (2, 4), "FLOAT32", None)],
+        [("MUL", ["in1", "in2"], ["mul"], _none("MulOptionsT")), ("SQRT", ["mul"], ["sqrtout"], None),
+         ("FULLY_CONNECTED", ["mul", "weight", ""], ["fcout"], _none("FullyConnectedOptionsT"))],
+        ["in1", "in2"], ["fcout", "sqrtout"],
+    ),
+}  # fmt: skip
+
+
+def build(name: str, path: Path) -> Path:
+    """Write recipe ``name`` as a .tflite at ``path``."""
+    recipe = RECIPES[name]
+    index = {operand[0]: i for i, operand in enumerate(recipe.operands)}
+    tensors = []
+    for operand_name, shape, dtype, filler in recipe.operands:
+        data = None
+        if filler == "gaussian":
+            rng = np.random.default_rng(zlib.crc32(f"{name}/{operand_name}".encode()))
+            data = rng.standard_normal(shape).astype(np.float32).tobytes()
+        elif filler is not None:
+            data = np.array(filler, dtype=np.float32 if dtype == "FLOAT32" else np.int32).reshape(shape).tobytes()
+        tensors.append(T(operand_name, tuple(shape), dtype, data))
+    ops = []
+    for builtin, inputs, outputs, options in recipe.operations:
+        op = (builtin, [index[t] if t else -1 for t in inputs], [index[t] for t in outputs])
+        ops.append(op + ((options,) if options is not None else ()))
+    return write_model(path, tensors, ops, [index[t] for t in recipe.inputs], [index[t] for t in recipe.outputs])
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One test of circle-part-value-test: the recipe, the partition file's name and text, test.lst's count
+    (0: not checked there), and the parts ONE's current code makes: each as (backend, its ops' first output
+    names), in ONE's order of the parts."""
+
+    recipe: str
+    part: str
+    text: str
+    listed: int
+    parts: list[tuple[str, list[str]]]
+    where: str = "compiler/circle-part-value-test/parts"
+
+
+def _part(backends: str, default: str, comply: str, section: str, rules: str) -> str:
+    return f"[partition]\nbackends={backends}\ndefault={default}\ncomply={comply}\n\n[{section}]\n{rules}\n"
+
+
+IN3 = ["Mean_of_ifm", "SquaredDifference"]
+PAIRS: list[Pair] = [
+    Pair("Part_Add_Sub_000", "Part_Add_Sub_000", _part("cpu,acl_cl", "cpu", "opcode", "OPCODE", "SUB=acl_cl"), 2,
+         [("cpu", ["add1", "add2"]), ("acl_cl", ["ofm"])]),
+    Pair("Part_Add_Sub_001", "Part_Add_Sub_001",
+         _part("cpu,acl_cl", "cpu", "opname", "OPNAME", "some/node/add2\\;and/another=acl_cl"), 3,
+         [("cpu", ["some/node/add1;and/another"]), ("acl_cl", ["some/node/add2;and/another"]), ("cpu", ["ofm"])]),
+    Pair("Part_Add_Sub_002", "Part_Add_Sub_002.001",
+         _part("cpu,acl_cl", "cpu", "opname", "OPNAME", "add1=cpu\nadd2=acl_cl\nofm=acl_cl"), 2,
+         [("cpu", ["add1"]), ("acl_cl", ["add2", "ofm"])]),
+    Pair("Part_Add_Sub_002", "Part_Add_Sub_002.002",
+         _part("cpu,acl_cl", "cpu", "opname", "OPNAME", "add1=acl_cl\nadd2=acl_cl\nofm=cpu"), 2,
+         [("acl_cl", ["add1", "add2"]), ("cpu", ["ofm"])]),
+    Pair("Part_CumSum_Add_000", "Part_CumSum_Add_000", _part("cpu,acl_cl", "cpu", "opcode", "OPCODE", "CUMSUM=acl_cl"),
+         1, [("acl_cl", ["ofm1"]), ("cpu", ["ofm2"])]),
+    Pair("Net_InstanceNorm_003", "Net_InstanceNorm_003", _part("cpu,acl_cl", "cpu", "opcode", "OPCODE", "DIV=acl_cl"),
+         3, [("cpu", IN3 + ["Mean_as_variance", "Add_as_variance", "Pow"]), ("cpu", ["Sub"]), ("acl_cl", ["Div"]),
+             ("cpu", ["Mul_gamma", "Add_as_terminal"])], where="compiler/circle-partitioner/README.md"),
+    Pair("Net_InstanceNorm_003", "Net_InstanceNorm_003.001",
+         _part("cpu,acl_cl", "cpu", "opcode", "OPCODE", "ADD=acl_cl"), 5,
+         [("cpu", IN3 + ["Mean_as_variance"]), ("acl_cl", ["Add_as_variance"]), ("cpu", ["Pow", "Div", "Mul_gamma"]),
+          ("cpu", ["Sub"]), ("acl_cl", ["Add_as_terminal"])]),
+    Pair("Net_InstanceNorm_003", "Net_InstanceNorm_003.003",
+         _part("cpu,acl_cl", "cpu", "opname", "OPNAME", "Mean_as_variance=acl_cl\nAdd_as_variance=acl_cl\nPow=acl_cl"),
+         3, [("cpu", IN3), ("acl_cl", ["Mean_as_variance", "Add_as_variance", "Pow"]), ("cpu", ["Sub"]),
+             ("cpu", ["Div", "Mul_gamma", "Add_as_terminal"])], where="Samsung/ONE issue #7185, as quoted there"),
+    Pair("Net_UnpackAdd_001", "Net_UnpackAdd_001.002", _part("cpu,npu", "cpu", "opcode", "OPCODE", "UNPACK=npu"), 2,
+         [("npu", ["unp"]), ("cpu", ["ofm"])]),
+    Pair("Part_Split_Add_000", "Part_Split_Add_000", _part("cpu,npu", "npu", "opcode", "OPCODE", "SPLIT=cpu"), 2,
+         [("cpu", ["split1"]), ("npu", ["ofm"])]),
+    Pair("Part_Tanh_FC_nobias", "Part_Tanh_FC_nobias", _part("cpu,acl_cl", "cpu", "opcode", "OPCODE", "DIV=acl_cl"),
+         1, [("cpu", ["Tanh", "out"])]),
+    Pair("Part_Tanh_FC_nobias", "Part_Tanh_FC_nobias_003",
+         _part("cpu,npu", "npu", "opcode", "OPCODE", "FULLY_CONNECTED=cpu"), 2, [("npu", ["Tanh"]), ("cpu", ["out"])]),
+    Pair("Part_Mul_Sqrt_FC_nobias_000", "Part_Mul_Sqrt_FC_nobias_000_001",
+         _part("cpu,npu", "npu", "opcode", "OPCODE", "SQRT=cpu"), 0,
+         [("npu", ["mul"]), ("cpu", ["sqrtout"]), ("npu", ["fcout"])]),
+    Pair("Part_Add_Sqrt_Rsqrt_000", "Part_Add_Sqrt_Rsqrt_000",
+         _part("cpu,acl_cl", "cpu", "opcode", "OPCODE", "RSQRT=acl_cl"), 3,
+         [("cpu", ["add", "sqrt1"]), ("cpu", ["sqrt2"]), ("acl_cl", ["ofm1"]), ("acl_cl", ["ofm2"])],
+         where="compiler/circle-partitioner/parts"),
+    Pair("Part_Sqrt_Rsqrt_Add_003", "Part_Sqrt_Rsqrt_Add_003",
+         _part("cpu,acl_cl", "cpu", "opcode", "OPCODE", "WWW=acl_cl"), 1, [("cpu", ["rsqrt", "sqrt", "ofm"])],
+         where="compiler/circle-partitioner/parts"),
+]  # fmt: skip

@@ -1,0 +1,82 @@
+"""ONE's own circle-partitioner tests (compiler/circle-part-value-test) as ours: each (model, .part) pair whose
+files ONE's stored sources give us (tests/one_recipes.py), grouped by ``--algo circle-partitioner`` as ONE's
+current code groups it, then split and checked numerically with onert (parts for acl_cl or npu run on cpu)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from devices.chain import RunError
+from solver.deploy.split import split_model
+from solver.deploy.verify import verify_split
+from solver.io.partrules import read_rules
+from solver.io.platform import read_platform
+from solver.io.tflite import read_model
+from solver.partitioning.problem import load_problem
+from solver.placement.offload import OffloadSettings, offload_model
+from tests.one_recipes import PAIRS, RECIPES, build
+from tests.traces import write_chrome_trace
+
+
+@pytest.fixture(scope="module")
+def one_models(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
+    """Every recipe as a .tflite with a flat trace (100 us an op): name -> (model, trace)."""
+    root = tmp_path_factory.mktemp("one_recipes")
+    built = {}
+    for name in RECIPES:
+        model = build(name, root / f"{name}.tflite")
+        parsed = read_model(model)
+        built[name] = (model, write_chrome_trace(root / f"{name}.json", parsed, [[100.0] * parsed.num_ops] * 2))
+    return built
+
+
+def _grouped(pair, one_models, tmp_path):
+    model, trace = one_models[pair.recipe]
+    part_file = tmp_path / f"{pair.part}.part"
+    part_file.write_text(pair.text)
+    rules = read_rules(part_file)
+    platform = tmp_path / "backends.json"
+    platform.write_text(json.dumps({"devices": [{"name": b} for b in rules.backends],
+                                    "default_link": {"bandwidth": 1e9, "latency_us": 5}}))  # fmt: skip
+    problem = load_problem(model, trace)
+    result = offload_model(problem, read_platform(platform), OffloadSettings(algo="circle-partitioner", workers=1),
+                           rules)  # fmt: skip
+    return model, problem, result
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=[p.part for p in PAIRS])
+def test_one_pair_is_grouped_as_ones_code_groups_it_and_its_split_computes_the_model(pair, one_models, tmp_path):
+    model, problem, result = _grouped(pair, one_models, tmp_path)
+    parsed = problem.model
+    names = [parsed.tensors[op.outputs[0]].name for op in parsed.operators]
+    parts = result.metrics.parts
+    ours = {(result.placement[str(k)], frozenset(names[v] for v in range(len(names)) if parts[v] == k))
+            for k in set(parts)}  # fmt: skip
+    assert ours == {(backend, frozenset(ops)) for backend, ops in pair.parts}
+    assert result.metrics.num_parts == len(pair.parts)
+    placement = {int(k): backend for k, backend in result.placement.items()}
+    split = split_model(model, parts, tmp_path / "split", model=parsed, placement=placement)
+    assert [p.device for p in split.parts] == [placement[k] for k in sorted(placement)]
+    if pair.recipe == "Part_CumSum_Add_000":  # onert's loader has no CUMSUM: nothing to run the whole model on
+        with pytest.raises(RunError, match="Unsupported operation: CUMSUM"):
+            verify_split(split)
+        return
+    verified = verify_split(split)
+    assert verified.ok, verified.outputs
+    off_cpu = [p for p in split.parts if p.device != "cpu"]
+    assert len([n for n in verified.notes if "ran on cpu" in n]) == len(off_cpu)
+
+
+def test_the_readme_order_of_a_parts_inputs_is_the_order_its_ops_read_them(one_models, tmp_path):
+    # circle-partitioner's README: the Div "requires order of Sub,Pow" (Div(Sub, Pow)), whatever the tensor order.
+    pair = next(p for p in PAIRS if p.part == "Net_InstanceNorm_003")
+    model, problem, result = _grouped(pair, one_models, tmp_path)
+    placement = {int(k): backend for k, backend in result.placement.items()}
+    split = split_model(model, result.metrics.parts, tmp_path / "split", model=problem.model, placement=placement)
+    div = next(p for p in split.parts if p.device == "acl_cl")
+    assert div.inputs == ("Sub", "Pow") and div.outputs == ("Div",)
+    conn = json.loads((tmp_path / "split" / "Net_InstanceNorm_003.conn.json").read_text())
+    assert [p["inputs"] for p in conn["parts"] if p["file"] == div.file] == [["Sub", "Pow"]]
