@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
-from tests.fbmodels import T, write_model
+from tests.fbmodels import Graph, T, write_model
 
 S = (1, 3, 3, 2)  # the shape most Part_* recipes use
 
@@ -26,12 +26,14 @@ S = (1, 3, 3, 2)  # the shape most Part_* recipes use
 class Recipe:
     """A recipe: operands (name, shape, dtype, filler: None, a list of explicit values or "gaussian"),
     operations (TFLite builtin, input names ("" for an absent one), output names, options or None), inputs,
-    outputs."""
+    outputs; ``graphs``: the recipe's further ``graph`` blocks, subgraphs 1, 2, ... in order."""
 
     operands: list[tuple]
     operations: list[tuple]
     inputs: list[str]
     outputs: list[str]
+    graphs: tuple[Recipe, ...] = ()
+    name: str = ""
 
 
 def _options(kind: str, **values):
@@ -84,6 +86,17 @@ def _instance_norm() -> Recipe:
     )  # fmt: skip
 
 
+def _binary(builtin: str, shape: tuple[int, ...], name: str, options=None, second: str = "ifm2",
+            filler=None) -> Recipe:
+    """A subgraph ``ofm = builtin(ifm1, second)`` (``second`` a constant when ``filler`` is given)."""
+    operands = [("ifm1", shape, "FLOAT32", None), (second, shape, "FLOAT32", filler)]
+    result_type = "BOOL" if builtin == "LESS" else "FLOAT32"
+    inputs = ["ifm1"] + ([] if filler is not None else [second])
+    return Recipe(operands + [("ofm", shape, result_type, None)], [(builtin, ["ifm1", second], ["ofm"], options)],
+                  inputs, ["ofm"], name=name)  # fmt: skip
+
+
+IF_SHAPE = (2, 3)
 RECIPES: dict[str, Recipe] = {
     "Part_Add_Sub_000": _add_sub("add1", "add2"),
     "Part_Add_Sub_001": _add_sub("some/node/add1;and/another", "some/node/add2;and/another"),
@@ -147,12 +160,45 @@ RECIPES: dict[str, Recipe] = {
          ("FULLY_CONNECTED", ["mul", "weight", ""], ["fcout"], _none("FullyConnectedOptionsT"))],
         ["in1", "in2"], ["fcout", "sqrtout"],
     ),
+    "Part_While_000": Recipe(
+        [("ifm1", (1,), "FLOAT32", None), ("zero", (1,), "FLOAT32", [0.0]), ("min", (1,), "FLOAT32", None),
+         ("max", (1,), "FLOAT32", None), ("ofm", (1,), "FLOAT32", None)],
+        [("MINIMUM", ["ifm1", "zero"], ["min"], None), ("MAXIMUM", ["min", "zero"], ["max"], None),
+         ("WHILE", ["max"], ["ofm"], _options("WhileOptionsT", condSubgraphIndex=1, bodySubgraphIndex=2))],
+        ["ifm1"], ["ofm"],
+        graphs=(_binary("LESS", (1,), "WHILE_COND", second="ifm2", filler=[10.0]),
+                _binary("ADD", (1,), "WHILE_BODY", _none("AddOptionsT"), second="ifm3", filler=[1.0])),
+        name="Main",
+    ),
+    "Part_If_Add_Sub_001": Recipe(
+        [("ifm1", IF_SHAPE, "FLOAT32", None), ("ifm2", IF_SHAPE, "FLOAT32", None), ("cond", (1,), "BOOL", [True]),
+         ("add", IF_SHAPE, "FLOAT32", None), ("sub", IF_SHAPE, "FLOAT32", None), ("ofm", IF_SHAPE, "FLOAT32", None)],
+        [("ADD", ["ifm1", "ifm2"], ["add"], _none("AddOptionsT")),
+         ("SUB", ["ifm1", "ifm2"], ["sub"], _none("SubOptionsT")),
+         ("IF", ["cond", "add", "sub"], ["ofm"], _options("IfOptionsT", thenSubgraphIndex=4, elseSubgraphIndex=3))],
+        ["ifm1", "ifm2"], ["ofm"],
+        graphs=(_binary("ADD", IF_SHAPE, "IF_THEN_THEN", _none("AddOptionsT")),
+                _binary("MUL", IF_SHAPE, "IF_THEN_ELSE", _none("MulOptionsT")),
+                _binary("ADD", IF_SHAPE, "IF_ELSE", _none("AddOptionsT")),
+                Recipe([("ifm1", IF_SHAPE, "FLOAT32", None), ("ifm2", IF_SHAPE, "FLOAT32", None),
+                        ("cond", (1,), "BOOL", [True]), ("ofm", IF_SHAPE, "FLOAT32", None)],
+                       [("IF", ["cond", "ifm1", "ifm2"], ["ofm"],
+                         _options("IfOptionsT", thenSubgraphIndex=1, elseSubgraphIndex=2))],
+                       ["ifm1", "ifm2"], ["ofm"], name="IF_THEN")),
+        name="Main",
+    ),
 }  # fmt: skip
 
 
 def build(name: str, path: Path) -> Path:
     """Write recipe ``name`` as a .tflite at ``path``."""
     recipe = RECIPES[name]
+    main = _graph(name, recipe)
+    return write_model(path, main.tensors, main.ops, main.inputs, main.outputs,
+                       subgraphs=[_graph(f"{name}/{g.name}", g) for g in recipe.graphs])  # fmt: skip
+
+
+def _graph(name: str, recipe: Recipe) -> Graph:
     index = {operand[0]: i for i, operand in enumerate(recipe.operands)}
     tensors = []
     for operand_name, shape, dtype, filler in recipe.operands:
@@ -161,13 +207,16 @@ def build(name: str, path: Path) -> Path:
             rng = np.random.default_rng(zlib.crc32(f"{name}/{operand_name}".encode()))
             data = rng.standard_normal(shape).astype(np.float32).tobytes()
         elif filler is not None:
-            data = np.array(filler, dtype=np.float32 if dtype == "FLOAT32" else np.int32).reshape(shape).tobytes()
+            data = np.array(filler, dtype=DTYPES[dtype]).reshape(shape).tobytes()
         tensors.append(T(operand_name, tuple(shape), dtype, data))
     ops = []
     for builtin, inputs, outputs, options in recipe.operations:
         op = (builtin, [index[t] if t else -1 for t in inputs], [index[t] for t in outputs])
         ops.append(op + ((options,) if options is not None else ()))
-    return write_model(path, tensors, ops, [index[t] for t in recipe.inputs], [index[t] for t in recipe.outputs])
+    return Graph(tensors, ops, [index[t] for t in recipe.inputs], [index[t] for t in recipe.outputs], recipe.name)
+
+
+DTYPES = {"FLOAT32": np.float32, "INT32": np.int32, "BOOL": np.bool_}
 
 
 @dataclass(frozen=True)

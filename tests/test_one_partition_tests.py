@@ -80,3 +80,31 @@ def test_the_readme_order_of_a_parts_inputs_is_the_order_its_ops_read_them(one_m
     assert div.inputs == ("Sub", "Pow") and div.outputs == ("Div",)
     conn = json.loads((tmp_path / "split" / "Net_InstanceNorm_003.conn.json").read_text())
     assert [p["inputs"] for p in conn["parts"] if p["file"] == div.file] == [["Sub", "Pow"]]
+
+
+@pytest.mark.parametrize(
+    "recipe, rule, parts, subgraphs",
+    [
+        # ONE's .part files of these two are not in its stored sources: the rules are ours, the models ONE's.
+        ("Part_While_000", "MAXIMUM=npu", [("cpu", ["min"]), ("npu", ["max"]), ("cpu", ["ofm"])], 3),
+        ("Part_If_Add_Sub_001", "SUB=npu", [("cpu", ["add"]), ("npu", ["sub"]), ("cpu", ["ofm"])], 5),
+    ],
+)
+def test_a_control_flow_part_carries_its_subgraphs_and_the_split_computes_the_model(
+    recipe, rule, parts, subgraphs, one_models, tmp_path
+):
+    from ai_edge_litert import schema_py_generated as schema
+
+    from tests.one_recipes import Pair
+
+    pair = Pair(recipe, recipe, f"[partition]\nbackends=cpu,npu\ndefault=cpu\ncomply=opcode\n[OPCODE]\n{rule}\n", 0, parts)
+    model, problem, result = _grouped(pair, one_models, tmp_path)
+    names = [problem.model.tensors[op.outputs[0]].name for op in problem.model.operators]
+    assert [(result.placement[str(k)], [names[v] for v in range(len(names)) if result.metrics.parts[v] == k])
+            for k in range(result.metrics.num_parts)] == parts  # fmt: skip
+    placement = {int(k): backend for k, backend in result.placement.items()}
+    split = split_model(model, result.metrics.parts, tmp_path / "split", model=problem.model, placement=placement)
+    last = schema.ModelT.InitFromPackedBuf((tmp_path / "split" / split.parts[-1].file).read_bytes(), 0)
+    assert len(last.subgraphs) == subgraphs  # the WHILE's cond and body; the IF's branches and the nested IF's
+    verified = verify_split(split)
+    assert verified.ok, verified.outputs
