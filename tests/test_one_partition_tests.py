@@ -108,3 +108,19 @@ def test_a_control_flow_part_carries_its_subgraphs_and_the_split_computes_the_mo
     assert len(last.subgraphs) == subgraphs  # the WHILE's cond and body; the IF's branches and the nested IF's
     verified = verify_split(split)
     assert verified.ok, verified.outputs
+
+
+def test_solve_profile_reads_back_its_own_trace_of_minimum_and_maximum(tmp_path):
+    # Part_While_000's MINIMUM and MAXIMUM without the WHILE: onert traces them as "Min" and "Max".
+    from devices import open_device
+    from solver.deploy.profiling import ProfileSettings, profile_model
+    from solver.io.trace import attach_weights, read_trace
+    from tests.fbmodels import T, write_model
+
+    path = write_model(tmp_path / "minmax.tflite",
+                       [T("ifm1", (1, 64)), T("zero", (1, 64), data=bytes(256)), T("min", (1, 64)), T("max", (1, 64))],
+                       [("MINIMUM", [0, 1], [2]), ("MAXIMUM", [2, 1], [3])], inputs=[0], outputs=[3])  # fmt: skip
+    out = tmp_path / "trace.json"
+    profile_model(path, open_device("local", cache_dir=tmp_path), ProfileSettings(runs=2, rounds=1), out=out)
+    model = read_model(path)
+    attach_weights(model.op_graph(), model, read_trace(out))  # raised "MINIMUM vs Min" before
