@@ -97,7 +97,8 @@ def test_a_control_flow_part_carries_its_subgraphs_and_the_split_computes_the_mo
 
     from tests.one_recipes import Pair
 
-    pair = Pair(recipe, recipe, f"[partition]\nbackends=cpu,npu\ndefault=cpu\ncomply=opcode\n[OPCODE]\n{rule}\n", 0, parts)
+    text = f"[partition]\nbackends=cpu,npu\ndefault=cpu\ncomply=opcode\n[OPCODE]\n{rule}\n"
+    pair = Pair(recipe, recipe, text, 0, parts)
     model, problem, result = _grouped(pair, one_models, tmp_path)
     names = [problem.model.tensors[op.outputs[0]].name for op in problem.model.operators]
     assert [(result.placement[str(k)], [names[v] for v in range(len(names)) if result.metrics.parts[v] == k])
@@ -124,3 +125,39 @@ def test_solve_profile_reads_back_its_own_trace_of_minimum_and_maximum(tmp_path)
     profile_model(path, open_device("local", cache_dir=tmp_path), ProfileSettings(runs=2, rounds=1), out=out)
     model = read_model(path)
     attach_weights(model.op_graph(), model, read_trace(out))  # raised "MINIMUM vs Min" before
+
+
+def test_nan_agrees_with_nan_at_the_same_place_and_nowhere_else():
+    import numpy as np
+
+    from solver.deploy.verify import VerifySettings, compare_output
+
+    ref = np.array([np.nan, 1.0, np.inf, -2.0], dtype=np.float32)
+    assert compare_output("o", ref.copy(), ref, VerifySettings()).ok
+    assert compare_output("o", ref.copy(), ref, VerifySettings()).scale == 2.0  # finite values only
+    one_sided = ref.copy()
+    one_sided[1] = np.nan
+    check = compare_output("o", one_sided, ref, VerifySettings())
+    assert not check.ok and check.max_abs == np.inf
+    assert not compare_output("o", np.nan_to_num(ref, nan=0.0), ref, VerifySettings()).ok  # a number for a NaN
+
+
+def test_inputs_outside_sqrts_domain_give_nans_on_both_sides_and_verify(one_models, tmp_path):
+    from solver.deploy.verify import VerifySettings
+
+    model, _ = one_models["Part_Add_Sqrt_Rsqrt_000"]
+    split = split_model(model, [0, 0, 1, 1, 1], tmp_path / "split")
+    default = verify_split(split)  # the model has SQRT and RSQRT: uniform in [0, 1)
+    assert default.ok and any("uniform in [0, 1): the model has RSQRT, SQRT" in n for n in default.notes)
+    negative = verify_split(split, VerifySettings(input_range=(-1.0, 1.0)))
+    assert negative.ok and all(n.scale > 0 for n in negative.outputs)
+
+
+def test_a_bad_input_range_is_one_line_and_exit_2(tmp_path):
+    import subprocess
+    import sys
+
+    for value, message in (("1", "--input-range takes LO,HI"), ("1,0", "--input-range needs finite LO < HI")):
+        done = subprocess.run([sys.executable, "-m", "solver", "verify", str(tmp_path), "--input-range", value],
+                              capture_output=True, text=True)  # fmt: skip
+        assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1

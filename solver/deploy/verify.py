@@ -145,7 +145,8 @@ def verify_split(split: SplitResult | str | Path, settings: VerifySettings = Ver
             _run_split, plain, part_stages(split, installed), split.model_inputs, split.model_outputs, settings,
             float_range, what="onert",
         )  # fmt: skip
-    checks = [_compare(name, got, ref, settings) for name, got, ref in zip(split.model_outputs, produced, reference)]
+    checks = [compare_output(name, got, ref, settings)
+              for name, got, ref in zip(split.model_outputs, produced, reference)]  # fmt: skip
     result = VerifyResult(split.out_dir, checks, settings, len(split.parts), notes=notes)
     if settings.probe_package:
         result.package = probe_load(split.out_dir)
@@ -195,7 +196,8 @@ def _run_split(
     return reference, [tensors[name] for name in outputs]
 
 
-def _compare(name: str, got: np.ndarray, ref: np.ndarray, settings: VerifySettings) -> OutputCheck:
+def compare_output(name: str, got: np.ndarray, ref: np.ndarray, settings: VerifySettings) -> OutputCheck:
+    """One model output of the parts (``got``) against the whole model's (``ref``), as the module says."""
     if got.shape != ref.shape:
         return OutputCheck(name, tuple(ref.shape), float("inf"), float("inf"), 0.0, False)
     got64, ref64 = got.astype(np.float64), ref.astype(np.float64)
