@@ -1,7 +1,8 @@
 """ONE's circle-part-value-test as data: the models of ``res/TensorFlowLiteRecipes`` it names, transcribed from
 their ``test.recipe`` files (op types, tensor names, shapes, wiring, options, constants), and its ``.part`` files
-(Samsung/ONE ``compiler/circle-part-value-test/parts``; two from ``compiler/circle-partitioner/parts``), with the
-part counts of its ``test.lst``.
+(Samsung/ONE ``compiler/circle-part-value-test/parts``; where the stored sources hold a file of the same name
+only in ``compiler/circle-partitioner/parts``, ``circle-partitioner-test/parts`` or circle-partitioner's README,
+that one), with the part counts of its ``test.lst``.
 
 A recipe's gaussian filler is drawn from a seeded generator (ONE draws its own); explicit fillers are ONE's.
 Models are written with the flatbuffer writer of ``tests/fbmodels.py``: operator order, tensor names and
@@ -262,13 +263,18 @@ PAIRS: list[Pair] = [
     Pair("Net_InstanceNorm_003", "Net_InstanceNorm_003.003",
          _part("cpu,acl_cl", "cpu", "opname", "OPNAME", "Mean_as_variance=acl_cl\nAdd_as_variance=acl_cl\nPow=acl_cl"),
          3, [("cpu", IN3), ("acl_cl", ["Mean_as_variance", "Add_as_variance", "Pow"]), ("cpu", ["Sub"]),
-             ("cpu", ["Div", "Mul_gamma", "Add_as_terminal"])], where="Samsung/ONE issue #7185, as quoted there"),
+             ("cpu", ["Div", "Mul_gamma", "Add_as_terminal"])], where="compiler/circle-partitioner-test/parts"),
     Pair("Net_UnpackAdd_001", "Net_UnpackAdd_001.002", _part("cpu,npu", "cpu", "opcode", "OPCODE", "UNPACK=npu"), 2,
          [("npu", ["unp"]), ("cpu", ["ofm"])]),
     Pair("Part_Split_Add_000", "Part_Split_Add_000", _part("cpu,npu", "npu", "opcode", "OPCODE", "SPLIT=cpu"), 2,
          [("cpu", ["split1"]), ("npu", ["ofm"])]),
     Pair("Part_Tanh_FC_nobias", "Part_Tanh_FC_nobias", _part("cpu,acl_cl", "cpu", "opcode", "OPCODE", "DIV=acl_cl"),
          1, [("cpu", ["Tanh", "out"])]),
+    Pair("Part_Tanh_FC_nobias", "Part_Tanh_FC_nobias_001", _part("cpu,npu", "npu", "opcode", "OPCODE", "TANH=cpu"),
+         2, [("cpu", ["Tanh"]), ("npu", ["out"])], where="compiler/circle-partitioner-test/parts"),
+    Pair("Part_Tanh_FC_nobias", "Part_Tanh_FC_nobias_002",
+         _part("cpu,npu", "cpu", "opcode", "OPCODE", "FULLY_CONNECTED=npu"), 2, [("cpu", ["Tanh"]), ("npu", ["out"])],
+         where="compiler/circle-partitioner-test/parts"),
     Pair("Part_Tanh_FC_nobias", "Part_Tanh_FC_nobias_003",
          _part("cpu,npu", "npu", "opcode", "OPCODE", "FULLY_CONNECTED=cpu"), 2, [("npu", ["Tanh"]), ("cpu", ["out"])]),
     Pair("Part_Mul_Sqrt_FC_nobias_000", "Part_Mul_Sqrt_FC_nobias_000_001",
