@@ -288,3 +288,24 @@ PAIRS: list[Pair] = [
          _part("cpu,acl_cl", "cpu", "opcode", "OPCODE", "WWW=acl_cl"), 1, [("cpu", ["rsqrt", "sqrt", "ofm"])],
          where="compiler/circle-partitioner/parts"),
 ]  # fmt: skip
+
+
+def group_pair(pair: Pair, model: Path, trace: Path, work: Path):
+    """``solve place MODEL TRACE --platform P --rules PAIR.part --algo circle-partitioner`` in Python: the
+    partition problem and the offload result (one device per backend of the .part file)."""
+    import json
+
+    from solver.io.partrules import read_rules
+    from solver.io.platform import read_platform
+    from solver.partitioning.problem import load_problem
+    from solver.placement.offload import OffloadSettings, offload_model
+
+    part_file = work / f"{pair.part}.part"
+    part_file.write_text(pair.text)
+    rules = read_rules(part_file)
+    platform = work / "backends.json"
+    platform.write_text(json.dumps({"devices": [{"name": b} for b in rules.backends],
+                                    "default_link": {"bandwidth": 1e9, "latency_us": 5}}))  # fmt: skip
+    problem = load_problem(model, trace)
+    settings = OffloadSettings(algo="circle-partitioner", workers=1)
+    return problem, offload_model(problem, read_platform(platform), settings, rules)

@@ -12,12 +12,8 @@ import pytest
 from devices.chain import RunError
 from solver.deploy.split import split_model
 from solver.deploy.verify import verify_split
-from solver.io.partrules import read_rules
-from solver.io.platform import read_platform
 from solver.io.tflite import read_model
-from solver.partitioning.problem import load_problem
-from solver.placement.offload import OffloadSettings, offload_model
-from tests.one_recipes import PAIRS, RECIPES, build
+from tests.one_recipes import PAIRS, RECIPES, build, group_pair
 from tests.traces import write_chrome_trace
 
 
@@ -35,16 +31,7 @@ def one_models(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
 
 def _grouped(pair, one_models, tmp_path):
     model, trace = one_models[pair.recipe]
-    part_file = tmp_path / f"{pair.part}.part"
-    part_file.write_text(pair.text)
-    rules = read_rules(part_file)
-    platform = tmp_path / "backends.json"
-    platform.write_text(json.dumps({"devices": [{"name": b} for b in rules.backends],
-                                    "default_link": {"bandwidth": 1e9, "latency_us": 5}}))  # fmt: skip
-    problem = load_problem(model, trace)
-    result = offload_model(problem, read_platform(platform), OffloadSettings(algo="circle-partitioner", workers=1),
-                           rules)  # fmt: skip
-    return model, problem, result
+    return (model, *group_pair(pair, model, trace, tmp_path))
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=[p.part for p in PAIRS])
