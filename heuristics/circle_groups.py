@@ -37,36 +37,47 @@ def circle_groups(
     for v in range(n):
         for u in preds[v]:
             succs[u].add(v)
-    parts: list[list[int]] = [[v] for v in range(n)]
-    owner = list(range(n))  # index into ``ids`` of each op's part: the op that started it
-    ids = list(range(n))  # the list order of parts, by the op that started each
+    parts: dict[int, list[int]] = {v: [v] for v in range(n)}
+    owner = list(range(n))  # the part of each op, named by the op that started it
+    ids = list(range(n))  # the list order of parts: by the op that started each, as merging keeps it
+    # Both tests depend only on the part's own ops (backends never change), so they are cached until it grows.
+    inputs_same: dict[int, bool] = {}
+    outputs_stay: dict[int, bool] = {}
 
-    def input_backends(q: int) -> set[Hashable]:
-        ops = parts[q]
-        backends = {group[u] for v in ops for u in preds[v] if owner[u] != q}
-        if any(reads_input[v] for v in ops):
-            backends.add(default)
-        return backends
+    def input_backends_agree(q: int) -> bool:
+        if q not in inputs_same:
+            ops = parts[q]
+            backends = {group[u] for v in ops for u in preds[v] if owner[u] != q}
+            if any(reads_input[v] for v in ops):
+                backends.add(default)
+            inputs_same[q] = len(backends) <= 1
+        return inputs_same[q]
 
-    def outputs_stay(p: int) -> bool:
-        return all(group[c] == group[p] for v in parts[p] for c in succs[v])
+    def outputs_of_one_backend(p: int) -> bool:
+        if p not in outputs_stay:
+            outputs_stay[p] = all(group[c] == group[p] for v in parts[p] for c in succs[v])
+        return outputs_stay[p]
 
-    changed = True
-    while changed:
-        changed = False
+    def absorbable(p: int) -> int | None:
+        if not outputs_of_one_backend(p):
+            return None
+        readers = sorted({owner[c] for v in parts[p] for c in succs[v]} - {p})  # in list order: by start op
+        return next((q for q in readers if group[q] == group[p] and input_backends_agree(q)), None)
+
+    merged = True
+    while merged:
+        merged = False
         for p in ids:
-            readers = {owner[c] for v in parts[p] for c in succs[v]} - {p}
-            for q in ids:
-                if q not in readers or group[q] != group[p]:
-                    continue
-                if len(input_backends(q)) > 1 or not outputs_stay(p):
-                    continue
-                for v in parts[q]:
-                    owner[v] = p
-                parts[p] += parts[q]
-                ids.remove(q)
-                changed = True
-                break
-            if changed:
-                break
+            q = absorbable(p)
+            if q is None:
+                continue
+            for v in parts[q]:
+                owner[v] = p
+            parts[p] += parts.pop(q)
+            ids.remove(q)
+            for cache in (inputs_same, outputs_stay):
+                cache.pop(p, None)
+                cache.pop(q, None)
+            merged = True
+            break
     return [sorted(parts[p]) for p in ids]
