@@ -11,7 +11,6 @@ reported beside the median-weight one on every run. ``solve compare`` and the be
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -23,6 +22,8 @@ from solver.errors import InfeasibleError
 from solver.partitioning.metrics import PartitionMetrics, check_partition
 from solver.partitioning.problem import PartitionProblem
 from solver.partitioning.settings import PartitionSettings
+from solver.solving.budget import Budget, now
+from solver.solving.outcome import HEURISTIC, INTERRUPTED_NOTE, gap, secondary_note, solver_note
 
 if TYPE_CHECKING:
     from solver.partitioning.exact import ExactResult
@@ -135,20 +136,20 @@ def partition(
     CheckError
         An answer failed the independent checker (a bug).
     """
-    start = time.monotonic()
+    budget = Budget(settings.time_limit)
     dag, k = problem.dag, settings.num_parts
     check_num_parts(dag, k)
     if settings.robust is not None:
         from solver.partitioning.robust import problem_scenarios, robust_partition
 
         scenarios = problem_scenarios(problem)  # refused before any solve when the problem has no runs
-    found = _run_heuristics(problem, settings, start)
+    found = _run_heuristics(problem, settings, budget)
     method = _pick(found, settings, problem)
-    parts, status, exact = found[method].parts, "HEURISTIC", None
+    parts, status, exact = found[method].parts, HEURISTIC, None
     notes = list(problem.notes)
     notes += [f"{name} stopped at its share of the time limit ({run.seconds:.1f} s) with the best it had found"
               for name, run in found.items() if run.stopped]
-    left = _exact_time(settings, start, max(run.check_seconds for run in found.values()))
+    left = _exact_time(budget, max(run.check_seconds for run in found.values()))
     if settings.exact and left < _EXACT_MIN_SECONDS and settings.memory_cap is None:
         notes.append(f"exact solver not run: {left:.1f} s of the {settings.time_limit:g} s time limit were left after "
                      "the heuristics; the answer is the heuristic's, with the lower bound")
@@ -171,31 +172,28 @@ def partition(
         )
         parts, method, status = exact.parts, "exact", exact.status
         notes += exact.notes
-        notes.append(f"exact solver: {exact.workers} workers, {exact.wall_time:.2f} s, status {exact.status}")
+        notes.append(solver_note(exact.wall_time, exact.status, workers=exact.workers))
         if settings.secondary:
-            notes.append(
-                f"secondary objectives {', '.join(settings.secondary)} minimised with slack {settings.slack:g}: "
-                f"the bottleneck may exceed the proven optimum by that fraction ({exact.secondary_status})"
-            )
+            notes.append(secondary_note(settings.secondary, settings.slack,
+                                        "the bottleneck may exceed the proven optimum", str(exact.secondary_status)))
         if exact.interrupted:
-            notes.append("exact solver interrupted: the answer is the best found so far")
+            notes.append(INTERRUPTED_NOTE)
     robust = None
     if settings.robust is not None and not (exact and exact.interrupted):
         robust = robust_partition(dag, scenarios, settings, parts, [run.parts for run in found.values()],
-                                  max(0.0, settings.time_limit - (time.monotonic() - start)), on_progress)
+                                  max(0.0, budget.left()), on_progress)
         parts, method, status = robust.result.parts, "robust", robust.result.status
         notes += robust.notes
     metrics = check_partition(dag, parts, k, memory_cap=settings.memory_cap)
     bound = exact.bound if exact else metrics.lower_bound
-    gap = (metrics.bottleneck - bound) / metrics.bottleneck if metrics.bottleneck else 0.0
     return PartitionResult(
         parts=list(parts),
         metrics=metrics,
         method=method,
         status=status,
         bound=bound,
-        gap=gap,
-        time=time.monotonic() - start,
+        gap=gap(metrics.bottleneck, bound),
+        time=budget.elapsed(),
         heuristics=found,
         part_rows=part_rows(problem, parts, metrics),
         exact=exact,
@@ -204,10 +202,10 @@ def partition(
     )
 
 
-def _exact_time(settings: PartitionSettings, start: float, check: float) -> float:
+def _exact_time(budget: Budget, check: float) -> float:
     """What is left of the time limit for the exact solver, less the final check and report (``_CHECK_SHARE``
     times what checking a heuristic's answer took: the same work, on this machine under its present load)."""
-    return max(0.0, settings.time_limit - (time.monotonic() - start) - _CHECK_SHARE * check)
+    return max(0.0, budget.left() - _CHECK_SHARE * check)
 
 
 def part_rows(problem: PartitionProblem, parts: list[int], metrics: PartitionMetrics) -> list[PartRow]:
@@ -231,28 +229,28 @@ def part_rows(problem: PartitionProblem, parts: list[int], metrics: PartitionMet
     ]
 
 
-def _run_heuristics(problem: PartitionProblem, settings: PartitionSettings, start: float) -> dict[str, HeuristicRun]:
+def _run_heuristics(problem: PartitionProblem, settings: PartitionSettings, budget: Budget) -> dict[str, HeuristicRun]:
     """Both heuristics' partitions, checked (without the memory cap), with their wall times.
 
-    Each stops at its share of the time limit (``_HEURISTIC_SHARE``, ``_TURN_SHARE``, counted from ``start``)
-    and hands over the best it has; ``stopped`` says it ran out of its share.
+    Each stops at its share of the time limit (``_HEURISTIC_SHARE`` of ``budget``, then ``_TURN_SHARE``) and
+    hands over the best it has; ``stopped`` says it ran out of its share.
     """
     dag, k = problem.dag, settings.num_parts
     lower_bound(dag, k)  # kept on the dag: the order search and the checker use it
-    end = start + _HEURISTIC_SHARE[settings.exact] * settings.time_limit
+    heuristics = budget.part(_HEURISTIC_SHARE[settings.exact])
     runs = {
         "minmax": lambda limit: minmax(dag, k, runs=settings.runs, seed=settings.seed, time_limit=limit),
         "orders": lambda limit: order_search(dag, k, seed=settings.seed, time_limit=limit),
     }
     found = {}
     for name, run in runs.items():
-        began = time.monotonic()
-        limit = max(0.0, end - began) * _TURN_SHARE[name]
+        began = now()
+        limit = max(0.0, heuristics.end - began) * _TURN_SHARE[name]
         parts = run(limit)
-        seconds = time.monotonic() - began
-        checked = time.monotonic()
+        seconds = now() - began
+        checked = now()
         metrics = check_partition(dag, parts, k)
-        found[name] = HeuristicRun(parts, metrics, seconds, seconds >= limit, time.monotonic() - checked)
+        found[name] = HeuristicRun(parts, metrics, seconds, seconds >= limit, now() - checked)
     return found
 
 
