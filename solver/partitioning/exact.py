@@ -68,9 +68,9 @@ from solver.partitioning.metrics import PartitionMetrics, check_partition
 from solver.partitioning.objectives import SECONDARY, TABLE
 from solver.partitioning.settings import check_exact_options
 from solver.partitioning.stations import DIRECTIONS, fill_stations
-from solver.solving.budget import Budget, now
+from solver.solving.budget import Budget
 from solver.solving.cpsat import Solve, default_workers, make_solver, solve_in_thread
-from solver.solving.outcome import FEASIBLE, HEURISTIC, OPTIMAL, gap, status_of
+from solver.solving.outcome import OPTIMAL, gap, status_of
 from solver.solving.secondary import minimize_in_order, primary
 
 # Share of the remaining time that one bisection probe may use, so that a hard probe cannot starve
@@ -319,9 +319,7 @@ class _Search:
                 "that probe was skipped"]
 
     def status(self) -> str:
-        if self.lo >= self.hi:
-            return OPTIMAL
-        return FEASIBLE if self.improved else HEURISTIC
+        return status_of(self.hi, self.lo, self.improved)
 
     def bisect(self, budget: Budget) -> None:
         """Close ``lo..hi`` with feasibility probes until proven or out of ``budget`` (see module doc)."""

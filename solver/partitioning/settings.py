@@ -2,8 +2,9 @@
 
 Light on purpose (no solver, numpy or networkx import): the commands build their parsers from these names at
 start-up. Every option is checked in ``__post_init__`` and refused with :class:`UsageError`, so Python callers
-and the command line get the same words; the exact solver's options are :class:`solver.solving.options.ExactOptions`. Whether K fits the graph (``K <= number of ops``) is checked where the
-graph is known, by :func:`heuristics.dag.check_num_parts`.
+and the command line get the same words; the exact solver's options are
+:class:`solver.solving.options.ExactOptions`. Whether K fits the graph (``K <= number of ops``) is checked where
+the graph is known, by :func:`heuristics.dag.check_num_parts`.
 """
 
 from __future__ import annotations
