@@ -59,8 +59,12 @@ class Budget:
         self.seconds = max(0.0, self.seconds - seconds)
 
     def _child(self, end: float, start: float | None = None) -> Budget:
-        start = self.start if start is None else start
-        return Budget(min(end, self.end) - start, start, parent=self)
+        """A budget from ``start`` (default: this one's) to ``end``, never past this one's end (a budget taken when
+        this one has passed has passed too)."""
+        child = Budget(0.0, self.start if start is None else start, parent=self)
+        child.end = min(end, self.end)
+        child.seconds = max(0.0, child.end - child.start)
+        return child
 
     @property
     def interrupted(self) -> bool:
