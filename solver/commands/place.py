@@ -45,7 +45,8 @@ def register(subparsers) -> None:
         "latency with a hand-off cost per tensor crossing parts.")  # fmt: skip
     offload.add_argument("--offload", action="store_true", help="offload to backends (implied by the options below)")
     offload.add_argument("--rules", type=Path, metavar="FILE.part",
-                         help="circle-partitioner's partition file: backends, default, comply, [OPCODE], [OP]")
+                         help="circle-partitioner's partition file (ONE's dialect): backends, default, comply, "
+                              "[OPCODE], [OPNAME]")
     offload.add_argument("--exclude-ops", default="", metavar="TYPE,...",
                          help="op types kept on the default backend (optimize_for's excluded_ops)")
     offload.add_argument("--min-part-ops", type=int, metavar="N", help="every part has at least N ops (default 1)")
