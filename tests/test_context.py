@@ -150,7 +150,10 @@ def test_the_trace_settings_reach_run_and_pipeline(branchy_cnn, tmp_path, capsys
     assert ran["notes"] == ["every session ran with EXECUTOR=Dataflow NUM_THREADS=2 (the trace's: NUM_THREADS=2)"]
     assert isinstance(ran["off_prediction"], bool) and ran["predicted_ms"] == pytest.approx(1.1)
     assert cli.main(["run", str(parts), "--rounds", "2", "--warmup", "1", "--setting", "NUM_THREADS=1", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["settings"]["NUM_THREADS"] == "1"
+    told = json.loads(capsys.readouterr().out)
+    assert told["settings"]["NUM_THREADS"] == "1"
+    assert told["notes"] == ["every session ran with EXECUTOR=Dataflow NUM_THREADS=1 (--setting; the trace was "
+                             "measured with NUM_THREADS=2)"]
     assert cli.main(["pipeline", str(parts), "--requests", "4", "--warmup", "1", "--rounds", "1", "--json"]) == 0
     piped = json.loads(capsys.readouterr().out)
     assert piped["threads_per_stage"] == 2 and piped["notes"][0] == "each stage ran on 2 thread(s) (the trace's NUM_THREADS=2)"

@@ -97,15 +97,16 @@ def problem_from_args(args: argparse.Namespace):
         times, origin = cached_trace(model, device, default_cache_dir(), ProfileSettings(runs=TRACE_RUNS), refresh)
     problem = load_problem(model, times, weights)
     problem.notes.insert(0, f"no trace given: weights {origin} ({times})")
-    return _warned(problem, times)
+    return _warned(problem, times, at=1)  # after the note that says where the weights came from
 
 
-def _warned(problem, trace: Path | None):
-    """``problem``, warned on stderr and in its notes when its trace says its profile was UNSTABLE or contended."""
+def _warned(problem, trace: Path | None, at: int = 0):
+    """``problem``, warned on stderr and in its notes (at ``at``) when its trace says its profile was UNSTABLE or
+    contended."""
     from solver.io.trace import trace_warning
 
     warning = trace_warning(trace) if trace is not None and Path(trace).suffix == ".json" else ""
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
-        problem.notes.insert(0, f"warning: {warning}")
+        problem.notes.insert(at, f"warning: {warning}")
     return problem

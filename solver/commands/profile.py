@@ -28,7 +28,7 @@ def register(subparsers) -> None:
         "are never called stable. The trace records where and how it ran (device, host, runtime, backends, "
         "every onert setting, the load), and the commands that measure with it use the same settings.",
     )
-    parser.add_argument("model", type=Path, help="the .tflite model")
+    parser.add_argument("model", type=Path, help="the .tflite model (also .tflite.xz or .tflite.gz)")
     parser.add_argument("--out", type=Path, required=True, help="where to write the Chrome trace (trace.chrome.json)")
     parser.add_argument("--runs", type=int, default=10, help="timed runs per round (default 10)")
     parser.add_argument("--warmup", type=int, default=1,

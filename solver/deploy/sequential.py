@@ -119,10 +119,12 @@ def run_sequential(split: SplitResult | str, rounds: int = 20, warmup: int = 2, 
 
 def _settings(split: SplitResult, executor: str, told: dict[str, str] | None) -> tuple[dict[str, str], str]:
     """The onert settings of every session and where they come from: told, else the split's trace context."""
-    if told:
-        return {"EXECUTOR": executor, **told}, "--setting"
     context = MeasurementContext.from_json(split.context)
+    traced = dict(context.setting_config().settings) if context is not None else {}
+    if told:
+        differ = {k: traced.get(k, "unset") for k, v in told.items() if traced.get(k) != v} if context else {}
+        trace = " ".join(f"{k}={v}" for k, v in differ.items())
+        return {"EXECUTOR": executor, **told}, "--setting" + (f"; the trace was measured with {trace}" if differ else "")
     if context is None:
         return {"EXECUTOR": executor}, "the split records no trace settings: onert's defaults"
-    traced = dict(context.setting_config().settings)
     return {"EXECUTOR": executor, **traced}, f"the trace's: {context.threads_text()}"
