@@ -285,3 +285,8 @@ def measurement_context(device: str, config: BackendConfig, loads: tuple[Load, .
                                   settings, cores(), loads)  # fmt: skip
     return MeasurementContext(device, device, "onert", config.backends, settings, 0, loads)
 
+
+def context_now(device: str, config: BackendConfig) -> MeasurementContext:
+    """The context of measurements about to start on ``device`` with ``config``, with this machine's load now
+    (a one-thread probe) when the device is this machine."""
+    return measurement_context(device, config, (probe_load(),) if device == "local" else ())

@@ -49,8 +49,10 @@ def test_the_bundled_default_profiles_and_brute_forces(tmp_path, capsys, private
     dump = tmp_path / "bf.json"
     _solve(capsys, "brute-force", DEFAULT_MODEL, "--backends", "cpu", "--repeats", "1", "--out", dump, "--no-cache",
            "--json", "--quiet")  # fmt: skip
-    solutions = read_dump(dump).solutions
-    assert solutions and all(s.valid for s in solutions.values())
+    read = read_dump(dump)
+    assert read.solutions and all(s.valid for s in read.solutions.values())
+    context = read.about["context"]  # where and how it measured, with the load before the first point
+    assert context["device"] == "local" and context["runtime"].startswith("onert") and len(context["loads"]) == 1
     assert not any(private_tmp.iterdir())  # every plain copy removed
 
 
@@ -60,6 +62,7 @@ def test_a_gzip_model_searches_runs_and_pipelines(branchy_cnn, tmp_path, capsys,
     front = _solve(capsys, "pareto", model, "--device", "local", "--backends", "cpu,ruy", "--budget", "2", "--quiet",
                    "--json")  # fmt: skip
     assert front["front"] and all(p["time_ms"] > 0 for p in front["front"])
+    assert front["summary"]["context"]["backends"] == ["cpu", "ruy"]
     (tmp_path / "map.json").write_text(json.dumps({"partition_map": [0] * 6 + [1] * 5, "num_partitions": 2}))
     parts = tmp_path / "parts"
     assert cli.main(["split", str(model), str(tmp_path / "map.json"), "--out", str(parts)]) == 0

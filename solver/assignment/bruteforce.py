@@ -26,7 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from devices.base import Device
+from devices.base import BackendConfig, Device
+from devices.context import context_now
 from devices.workerdevice import file_digest
 from solver.assignment.search import Evaluation, Evaluator, exhaustive
 from solver.assignment.settings import BruteForceSettings
@@ -155,5 +156,7 @@ def _header(model_path: Path, device: Device, oplist: OpList, space: SearchSpace
             "measure": {"warmup": settings.warmup, "repeats": settings.repeats, "seed": settings.seed,
                         "rounds": settings.rounds},
             "space_size": len(space.backends) ** len(space.decisions),
+            # Where and how it ran: host, runtime, the cores and their load before the first point.
+            "context": context_now(device.name, BackendConfig(tuple(space.backends))).to_json(),
         },
     )
