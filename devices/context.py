@@ -239,6 +239,10 @@ class MeasurementContext:
                 found.append(f"{key} {mine} vs {theirs}")
         return found
 
+    def elsewhere(self, other: MeasurementContext) -> str:
+        """How ``other`` ran somewhere else than this context (device, host or runtime), "" when it did not."""
+        return "; ".join(d for d in self.differences(other) if d.startswith(("device ", "host ", "runtime ")))
+
     def contended(self) -> Load | None:
         """The first load (before, or during a round) in which the threads did not find a core each."""
         return next((load for load in self.loads if not load.fits(self.effective_threads)), None)

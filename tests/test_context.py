@@ -192,3 +192,11 @@ def test_the_contention_remedy_fits_the_threads():
     one = MeasurementContext("local", "vm", "onert 0.1.0", ("cpu",), (("NUM_THREADS", "1"),), 2, (taken,))
     assert contention_reason(one).endswith("even one thread had no core of its own: measure on a quieter machine")
     assert contention_reason(MeasurementContext("local", "vm", "onert", ("cpu",), (), 2, ())) == ""
+
+
+def test_a_context_elsewhere_is_named_with_both():
+    here = measurement_context("local", BackendConfig())
+    board = MeasurementContext("ssh://pi@board", "ssh://pi@board", "onert", ("cpu",), (), 0)
+    assert here.elsewhere(here) == ""
+    assert here.elsewhere(board) == (f"device local vs ssh://pi@board; host {here.host} vs ssh://pi@board; "
+                                     f"runtime {here.runtime} vs onert")  # fmt: skip

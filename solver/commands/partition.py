@@ -151,10 +151,11 @@ def _calibration_settings(args: argparse.Namespace, settings: PartitionSettings)
 
 def _in_trace_context(problem: PartitionProblem, calibration_settings, told: bool):
     """The calibration measures with the trace's onert settings (NUM_THREADS, EXECUTOR, ...) unless told otherwise
-    by --calibrate-setting: its settings and a note saying which (and what differs from the trace when told)."""
+    by --calibrate-setting: its settings and a note saying which (and what differs from the trace: the settings
+    when told, the device, host or runtime when the trace was measured elsewhere)."""
     from dataclasses import replace
 
-    from devices.context import MeasurementContext
+    from devices.context import MeasurementContext, measurement_context
     from solver.io.trace import trace_facts
 
     facts = trace_facts(problem.trace) if problem.trace is not None else {}
@@ -164,14 +165,18 @@ def _in_trace_context(problem: PartitionProblem, calibration_settings, told: boo
         return calibration_settings, f"calibration measures the parts with {given}: the trace does not record its own"
     traced = context.setting_config()
     if not told:
-        return replace(calibration_settings, config=traced), (
-            f"calibration measures the parts in the trace's context: {_settings_text(traced)} (--calibrate-setting "
-            "to measure otherwise)")  # fmt: skip
-    if dict(traced.settings) != dict(calibration_settings.config.settings):
-        return calibration_settings, (
-            f"calibration measures the parts with {given} (--calibrate-setting), the trace was measured with "
-            f"{_settings_text(traced)}: predicted and measured times differ by that too")  # fmt: skip
-    return calibration_settings, f"calibration measures the parts with {given}, as the trace was measured"
+        calibration_settings = replace(calibration_settings, config=traced)
+        note = (f"calibration measures the parts in the trace's context: {_settings_text(traced)} (--calibrate-setting "
+                "to measure otherwise)")  # fmt: skip
+    elif dict(traced.settings) != dict(calibration_settings.config.settings):
+        note = (f"calibration measures the parts with {given} (--calibrate-setting), the trace was measured with "
+                f"{_settings_text(traced)}: predicted and measured times differ by that too")  # fmt: skip
+    else:
+        note = f"calibration measures the parts with {given}, as the trace was measured"
+    elsewhere = context.elsewhere(measurement_context("local", calibration_settings.config))
+    if elsewhere:
+        note += f"; the trace was measured elsewhere ({elsewhere}), so its weights need not fit the parts measured here"
+    return calibration_settings, note
 
 
 def _settings_text(config) -> str:

@@ -16,9 +16,9 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from devices.base import DEFAULT_EXECUTOR
+from devices.base import DEFAULT_EXECUTOR, BackendConfig
 from devices.chain import ModelRunner
-from devices.context import MeasurementContext
+from devices.context import MeasurementContext, measurement_context
 from devices.inputs import seeded_inputs
 from devices.stats import Summary, summarize
 from solver.deploy.pipeline import OFF_PREDICTION
@@ -121,10 +121,13 @@ def _settings(split: SplitResult, executor: str, told: dict[str, str] | None) ->
     """The onert settings of every session and where they come from: told, else the split's trace context."""
     context = MeasurementContext.from_json(split.context)
     traced = dict(context.setting_config().settings) if context is not None else {}
+    elsewhere = context.elsewhere(measurement_context("local", BackendConfig())) if context is not None else ""
+    where = f"; the trace was measured elsewhere: {elsewhere}" if elsewhere else ""
     if told:
         differ = {k: traced.get(k, "unset") for k, v in told.items() if traced.get(k) != v} if context else {}
         trace = " ".join(f"{k}={v}" for k, v in differ.items())
-        return {"EXECUTOR": executor, **told}, "--setting" + (f"; the trace was measured with {trace}" if differ else "")
+        told_text = "--setting" + (f"; the trace was measured with {trace}" if differ else "")
+        return {"EXECUTOR": executor, **told}, told_text + where
     if context is None:
         return {"EXECUTOR": executor}, "the split records no trace settings: onert's defaults"
-    return {"EXECUTOR": executor, **traced}, f"the trace's: {context.threads_text()}"
+    return {"EXECUTOR": executor, **traced}, f"the trace's: {context.threads_text()}{where}"
