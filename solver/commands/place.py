@@ -7,9 +7,9 @@ from pathlib import Path
 
 from solver.commands._exact import add_exact_arguments, bounds_text, exact_progress, map_path, secondary_names
 from solver.commands._problem import add_problem_arguments, problem_from_args
+from solver.offload.settings import ALGORITHMS as OFFLOAD_ALGORITHMS
 
 OBJECTIVES = ("throughput", "latency")  # solver.placement.metrics.OBJECTIVES, without importing the solver
-OFFLOAD_ALGORITHMS = ("exact", "greedy", "delegate", "circle-partitioner")  # solver.placement.offload.ALGORITHMS
 
 
 def register(subparsers) -> None:
@@ -115,8 +115,9 @@ def _run_offload(args: argparse.Namespace) -> int:
     from solver.io.partition_map import write_partition_map
     from solver.io.partrules import read_rules
     from solver.io.platform import read_platform
-    from solver.placement.offload import OffloadSettings, offload_model
-    from solver.placement.report import format_offload
+    from solver.offload.offload import offload_model
+    from solver.offload.report import format_offload
+    from solver.offload.settings import OffloadSettings
 
     if args.objective == "throughput":
         raise UsageError("offloading minimises the end-to-end latency; --objective throughput places one part per device")
