@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from solver.errors import CheckError, InfeasibleError, PlatformError
 from solver.io.partrules import PartitionRules
 from solver.io.platform import DeviceSpec, Link, Platform
-from solver.partitioning.problem import PartitionProblem
 from solver.offload import exact as offload_module
 from solver.offload.baselines import delegate_plan, greedy_plan
 from solver.offload.circle_partitioner import circle_partitioner_plan
@@ -22,6 +21,7 @@ from solver.offload.metrics import evaluate_plan
 from solver.offload.offload import offload
 from solver.offload.problem import offload_problem
 from solver.placement.problem import placement_problem
+from solver.problem import PartitionProblem
 
 TYPES = ("CONV_2D", "ADD", "RELU")
 

@@ -14,7 +14,7 @@ from solver.partitioning.settings import ALGORITHMS, PartitionSettings
 
 if TYPE_CHECKING:
     from solver.partitioning.partition import PartitionResult
-    from solver.partitioning.problem import PartitionProblem
+    from solver.problem import PartitionProblem
 
 
 def register(subparsers) -> None:

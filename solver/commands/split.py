@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     placement = read_placement(args.partition_map, parts)
     weights = None
     if args.trace:
-        from solver.partitioning.problem import load_problem
+        from solver.problem import load_problem
 
         graph = load_problem(args.model, args.trace).graph
         weights = [graph.nodes[v]["weight"] for v in range(model.num_ops)]

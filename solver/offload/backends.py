@@ -27,7 +27,7 @@ from solver.io.partrules import PartitionRules, read_rules
 from solver.io.platform import DeviceSpec, Link, Platform
 from solver.offload.offload import OffloadResult, offload_model
 from solver.offload.settings import OffloadSettings
-from solver.partitioning.problem import PartitionProblem, load_problem
+from solver.problem import PartitionProblem, load_problem
 
 MEMORY_COPY = Link(bandwidth=1e9)  # the default hand-off: a copy in memory at 1 GB/s, no fixed cost
 

@@ -27,8 +27,8 @@ from solver.offload.exact import (
 from solver.offload.metrics import OffloadMetrics, evaluate_or_none, evaluate_plan
 from solver.offload.problem import OffloadProblem, offload_problem
 from solver.offload.settings import OffloadSettings
-from solver.partitioning.problem import PartitionProblem
 from solver.placement.problem import placement_problem
+from solver.problem import PartitionProblem
 
 
 @dataclass

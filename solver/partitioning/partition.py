@@ -21,8 +21,8 @@ from heuristics.minmax import minmax
 from heuristics.orders import order_search
 from solver.errors import InfeasibleError
 from solver.partitioning.metrics import PartitionMetrics, check_partition
-from solver.partitioning.problem import PartitionProblem
 from solver.partitioning.settings import PartitionSettings
+from solver.problem import PartitionProblem
 
 if TYPE_CHECKING:
     from solver.partitioning.exact import ExactResult

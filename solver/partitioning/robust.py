@@ -50,8 +50,8 @@ from solver.partitioning.cpsat import default_workers, make_solver, solve_in_thr
 from solver.partitioning.exact import (
     FEASIBLE, HEURISTIC, OPTIMAL, _FeasibilityModel, _starting_partition, _verify, solve_exact,
 )
-from solver.partitioning.problem import PartitionProblem
 from solver.partitioning.settings import PartitionSettings, check_exact_options, robust_level
+from solver.problem import PartitionProblem
 
 Progress = Callable[[int, int, float], None]
 

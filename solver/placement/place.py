@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from solver.errors import CheckError, InfeasibleError, UsageError
 from solver.io.platform import Platform
-from solver.partitioning.problem import PartitionProblem
+from solver.problem import PartitionProblem
 from solver.placement.greedy import greedy_placement
 from solver.partitioning.settings import check_exact_options, check_needs_exact, check_seed, check_time_limit
 from solver.placement.bounds import lower_bound, op_bound
