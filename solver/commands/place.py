@@ -64,7 +64,7 @@ def _offloading(args: argparse.Namespace) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     if args.html:
-        from solver.commands.show import check_html_path
+        from solver.commands._html import check_html_path
 
         check_html_path(args.html)
     if _offloading(args):
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"wrote {out}")
     if args.html:
-        from solver.commands.show import show_html
+        from solver.commands._html import show_html
         from solver.show.view import placement_view
 
         show_html(args.html, placement_view(problem, result))
@@ -140,7 +140,7 @@ def _run_offload(args: argparse.Namespace) -> int:
         print(format_offload(result))
         print(f"wrote {out}")
     if args.html:
-        from solver.commands.show import show_html
+        from solver.commands._html import show_html
         from solver.show.view import partition_view
 
         devices = {int(k): name for k, name in result.placement.items()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from solver.commands.verify import add_verify_arguments, settings_from_args
+from solver.commands._verify import add_verify_arguments, settings_from_args
 from solver.errors import EXIT_OK
 
 
