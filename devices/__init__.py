@@ -22,7 +22,8 @@ def open_device(
 
     ``spec`` is ``"local"`` (onert here), ``"ssh://user@host[:port]"`` (the system ssh with the user's
     keys) or ``"sdb://serial"`` (Tizen's sdb), the rows of ``devices.schemes.SCHEMES``. A brute-force dump is
-    a file, not a device spec: solver reads it and builds a :class:`devices.lookup.LookupDevice` (``solver.assignment.offline.open_spec``).
+    a file, not a device spec: solver reads it and builds a :class:`devices.lookup.LookupDevice`
+    (``solver.assignment.offline.open_spec``).
 
     Measuring devices go through the on-disk measurement cache (``devices.cache``) unless ``cache`` is
     False (then it is neither read nor written); with ``refresh`` it is not read, and every measurement

@@ -63,7 +63,8 @@ def read_devices(path: str | Path) -> list[DeviceSpec]:
                 raise DeviceSpecError(f"{path}:{number}: {word!r} is not identity=, workdir= or python=")
             options.append((key, value))
         if scheme_of(words[0]) is None:
-            raise DeviceSpecError(f"{path}:{number}: {words[0]!r} is not a device ({', '.join(s.short for s in SCHEMES)})")
+            kinds = ", ".join(s.short for s in SCHEMES)
+            raise DeviceSpecError(f"{path}:{number}: {words[0]!r} is not a device ({kinds})")
         devices.append(DeviceSpec(words[0], tuple(options)))
     if not devices:
         raise DeviceSpecError(f"{path}: lists no device")

@@ -155,14 +155,15 @@ def _print_pick(outcome, pick, as_json: bool) -> int:
     result = outcome.result
     picked = pick_measured(result.front, result.valid, pick, outcome.quality.true_front)
     tied, space = picked.candidates, result.space
-    better = None if picked.better is None else {
-        "id": picked.better.point_id, "time_ms": picked.better.time_ms, "memory_kb": picked.better.memory_kb}  # fmt: skip
+    found = picked.better
+    better = None if found is None else {"id": found.point_id, "time_ms": found.time_ms, "memory_kb": found.memory_kb}
     if as_json:
         points = [{"id": e.point_id, "time_ms": e.time_ms, "memory_kb": e.memory_kb, "runs": list(e.runs),
                    "memory_rounds_kb": list(e.memories),
                    "backends": list(space.config(e.genes).backends),
                    "environment": space.config(e.genes).environment()} for e in tied]  # fmt: skip
-        print_json("pareto_pick", {**points[0], "decided": picked.decided, "candidates": points, "better_in_dump": better})
+        print_json("pareto_pick", {**points[0], "decided": picked.decided, "candidates": points,
+                                   "better_in_dump": better})  # fmt: skip
         return 0
     if better is not None:
         print(f"# a better point exists in the dump, not found by this search: id {better['id']}: "
