@@ -34,9 +34,9 @@ from solver.errors import InfeasibleError
 from solver.offload.baselines import frontier_parts, reject_parts
 from solver.offload.metrics import OffloadMetrics, evaluate_or_none, evaluate_plan
 from solver.offload.problem import OffloadProblem
-from solver.partitioning.cpsat import solve_reporting
+from solver.solving.cpsat import solve_reporting
+from solver.solving.outcome import FEASIBLE, HEURISTIC, OPTIMAL
 
-OPTIMAL, FEASIBLE, HEURISTIC = "OPTIMAL", "FEASIBLE", "HEURISTIC"
 SLOT_CAP = 24  # part slots of the exact model when neither --max-parts nor the op count bounds them lower
 LABELING_SHARE, LABELING_CAP = 0.2, 10.0  # of the time limit, and seconds at most, for labeling
 GREEDY_SHARE = 0.3  # of the time limit for the warm start's improvement before the exact solve

@@ -2,7 +2,7 @@
 
 Heuristics
 ----------
-- :func:`circle_partitioner_plan`: circle-partitioner's own grouping (luci's ``merge_pgroups``), faithful.
+- :func:`circle_partitioner_plan`: circle-partitioner's own grouping (``heuristics.circle_groups``), faithful.
 - :func:`delegate_plan`: TFLite-delegate style: every op on the first non-default backend that takes it,
   parts by alternating ready frontiers, small and surplus delegated parts back on the default backend.
 - :func:`greedy_plan`: the warm start: the delegate plan, the fastest backend per op and the default
@@ -21,14 +21,13 @@ from solver.io.partrules import PartitionRules
 from solver.io.platform import Platform
 from solver.offload.baselines import delegate_plan, greedy_plan
 from solver.offload.circle_partitioner import circle_partitioner_plan, rules_backends
-from solver.offload.exact import (
-    FEASIBLE, GREEDY_SHARE, HEURISTIC, OPTIMAL, SLOT_VARIABLES, labeling, labeling_time, solve_offload,
-)  # fmt: skip
+from solver.offload.exact import GREEDY_SHARE, SLOT_VARIABLES, labeling, labeling_time, solve_offload
 from solver.offload.metrics import OffloadMetrics, evaluate_or_none, evaluate_plan
 from solver.offload.problem import OffloadProblem, offload_problem
 from solver.offload.settings import OffloadSettings
 from solver.placement.problem import placement_problem
 from solver.problem import PartitionProblem
+from solver.solving.outcome import FEASIBLE, HEURISTIC, OPTIMAL, gap
 
 
 @dataclass
@@ -46,8 +45,7 @@ class OffloadResult:
 
     @property
     def gap(self) -> float:
-        latency = self.metrics.latency
-        return (latency - self.bound) / latency if latency else 0.0
+        return gap(self.metrics.latency, self.bound)
 
     @property
     def placement(self) -> dict[str, str]:

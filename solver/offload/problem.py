@@ -84,7 +84,7 @@ def offload_problem(
     """The offloading problem of ``base``, its devices taken as backends.
 
     An op may run on a backend that supports it, is one of the rules' backends and is the one its rule names
-    (an ``[OPCODE]`` or ``[OP]`` entry pins it; the default is circle-partitioner's fallback, not a pin). An op
+    (an ``[OPCODE]`` or ``[OPNAME]`` entry pins it; the default is circle-partitioner's fallback, not a pin). An op
     whose type is in ``exclude_ops`` stays on the default backend.
 
     Raises

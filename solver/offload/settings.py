@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from solver.errors import UsageError
-from solver.partitioning.settings import check_exact_options, check_time_limit
+from solver.solving.options import check_solver_options, check_time_limit
 
 ALGORITHMS = ("exact", "greedy", "delegate", "circle-partitioner")
 
@@ -31,4 +31,4 @@ class OffloadSettings:
                                            or self.max_parts < 1):  # fmt: skip
             raise UsageError(f"--max-parts must be an integer >= 1, not {self.max_parts!r}")
         check_time_limit(self.time_limit)
-        check_exact_options(self.workers, (), 0.0, None)
+        check_solver_options(self.workers, (), 0.0, ())

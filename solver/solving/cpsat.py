@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
+
+from solver.solving.budget import Budget, now
 
 
 @dataclass
@@ -48,19 +49,21 @@ def solve_in_thread(
     beside: Callable[[Callable[[], bool]], object] | None = None,
     on_tick: Callable[[], None] | None = None,
     tick: float = 1.0,
+    budget: Budget | None = None,
 ) -> Solve:
-    """Solve ``model`` in a thread; Ctrl-C in the main thread stops it and marks the result interrupted.
+    """Solve ``model`` in a thread; Ctrl-C in the main thread stops it and marks the result (and ``budget``,
+    when given) interrupted.
 
     ``beside(done)`` runs in the main thread meanwhile (CP-SAT releases the GIL), polling ``done()``; an
     answer other than None stops the solve. ``on_tick()`` is called about every ``tick`` seconds. The solve
     is stopped once its time limit has passed by the clock here: CP-SAT counts its limit from after it has
     copied the model, which on a large model comes seconds late.
     """
-    deadline = time.monotonic() + solver.parameters.max_time_in_seconds
+    limit = Budget(solver.parameters.max_time_in_seconds)
     result: dict[str, int] = {}
     thread = threading.Thread(target=lambda: result.update(status=solver.solve(model, callback)), daemon=True)
     thread.start()
-    found, interrupted, last = None, False, time.monotonic()
+    found, interrupted, last = None, False, now()
     try:
         if beside is not None:
             found = beside(lambda: not thread.is_alive())
@@ -68,16 +71,18 @@ def solve_in_thread(
                 solver.stop_search()
         while thread.is_alive():
             thread.join(min(tick, 0.1))
-            if time.monotonic() > deadline:
+            if limit.passed():
                 solver.stop_search()
-            if on_tick is not None and time.monotonic() - last >= tick:
-                last = time.monotonic()
+            if on_tick is not None and now() - last >= tick:
+                last = now()
                 on_tick()
     except KeyboardInterrupt:
         # Wherever Ctrl-C lands in this loop, the solve thread must stop before we go on.
         interrupted = True
         solver.stop_search()
         thread.join()
+        if budget is not None:
+            budget.interrupt()
     return Solve(result.get("status", cp_model.UNKNOWN), solver, interrupted, found)
 
 
@@ -100,15 +105,16 @@ def solve_reporting(
     on_progress: Callable[[int, int, float], None] | None,
     tick: float = 1.0,
     beside: Callable[[Callable[[], bool]], object] | None = None,
+    budget: Budget | None = None,
 ) -> Solve:
     """:func:`solve_in_thread` that relays ``on_progress(incumbent, bound, seconds since start)`` about every
     ``tick`` seconds from the main thread (never from CP-SAT's, where a print or a Ctrl-C does not belong),
-    once ``beside`` (as solve_in_thread has it) has returned."""
+    once ``beside`` (as solve_in_thread has it) has returned; Ctrl-C interrupts ``budget`` too."""
     solver = make_solver(limit, workers)
     incumbent = _Incumbent()
 
     def relay() -> None:
         if on_progress is not None and incumbent.last is not None:
-            on_progress(*incumbent.last, time.monotonic() - start)
+            on_progress(*incumbent.last, now() - start)
 
-    return solve_in_thread(solver, model, callback=incumbent, beside=beside, on_tick=relay, tick=tick)
+    return solve_in_thread(solver, model, callback=incumbent, beside=beside, on_tick=relay, tick=tick, budget=budget)
