@@ -7,8 +7,8 @@ and the :class:`Load` before and during it.
 
 Model of the load: the cores this process may run on are ``os.sched_getaffinity``. The other programs'
 demand is the number of tasks running or runnable on the machine (``/proc/loadavg``'s fourth field, counted
-by the kernel across every process) less the tasks of this process and of the measuring worker (a child whose command line
-runs ``devices.worker``, and its fork), sampled every ``SAMPLE_S`` seconds. The free cores are the cores less that
+by the kernel across every process) less the tasks of this process and of the measuring worker (a child whose
+command line runs ``devices.worker``, and its fork), sampled every ``SAMPLE_S`` seconds. The free cores are the cores less that
 demand's mean. Before a measurement a one-thread probe (a busy loop in this process for ``PROBE_S``) adds
 the share of a core one thread gets: below ``PROBE_SHARE`` even one thread waits for its core. The 1-minute
 load average is recorded beside them but judges nothing: it still counts our own work of the last minute.
@@ -53,7 +53,8 @@ class Load:
         return threads <= self.free_cores + FIT_SLACK and not shared
 
     def describe(self) -> str:
-        probe = f", a one-thread probe got {100 * self.probe_share:.0f}% of a core" if self.probe_share is not None else ""
+        share = self.probe_share
+        probe = f", a one-thread probe got {100 * share:.0f}% of a core" if share is not None else ""
         return (f"{self.free_cores:.1f} of {self.cores} cores free (other programs ran {self.others:.1f} tasks on "
                 f"average{probe}; load average {self.load_average:.2f})")  # fmt: skip
 
@@ -68,8 +69,9 @@ class Load:
         """The load a trace recorded; None when it is missing or malformed."""
         try:
             share = data.get("probe_share")  # type: ignore[union-attr]
+            samples = int(data.get("samples", 0))  # type: ignore[union-attr]
             return Load(int(data["cores"]), float(data["others"]), float(data["load_average"]),  # type: ignore[index]
-                        None if share is None else float(share), int(data.get("samples", 0)))  # type: ignore[union-attr]
+                        None if share is None else float(share), samples)
         except (AttributeError, KeyError, TypeError, ValueError):
             return None
 
@@ -213,7 +215,9 @@ class MeasurementContext:
     def threads_text(self) -> str:
         if self.threads is not None and self.threads > 0:
             return f"NUM_THREADS={self.threads}"
-        return f"onert's default threads ({self.effective_threads}: every core)" if self.cores else "onert's default threads"
+        if not self.cores:
+            return "onert's default threads"
+        return f"onert's default threads ({self.effective_threads}: every core)"
 
     def setting_config(self) -> BackendConfig:
         """The onert settings of this context (no backend assignment): what part models are measured with."""

@@ -266,7 +266,8 @@ def test_readme_names_every_core_dependency():
         assert f"`{name}`" in core or name in core.lower(), name
 
 
-@pytest.mark.parametrize("command", [["partition", "-k", "2"], ["compare", "-k", "2"], ["show", "m.json", "--html", "r.html"]])
+@pytest.mark.parametrize("command",
+                         [["partition", "-k", "2"], ["compare", "-k", "2"], ["show", "m.json", "--html", "r.html"]])
 def test_a_missing_model_or_a_directory_is_bad_input_without_a_trace(command, tmp_path, capsys):
     for model, message in ((tmp_path / "nope.tflite", "no such file"), (tmp_path, "is a directory, not a model file")):
         assert cli.main([command[0], str(model), *command[1:]]) == 2

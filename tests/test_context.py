@@ -126,8 +126,10 @@ def test_calibration_texts_say_missed_and_why_a_round_was_kept():
            "27.700 ms (+2420.5%)" in text
     assert "within" not in text.split("check:")[1] and missed.to_json()["missed"] is True
     good = Calibration(rounds, 1, "the round cap (2)", [1, 1], _round(2, [1000, 1000], [1030, 990]))
-    assert "calibrated prediction: every part within 3.0% of its fresh measurement (tolerance 10%)" in calibration_text(good)
-    noisy = Calibration(rounds[:1], 0, "x", [1], CalibrationRound(1, [0], [0], [1], [1000], [summarize([500, 1000, 1500])]))
+    assert "calibrated prediction: every part within 3.0% of its fresh measurement (tolerance 10%)" \
+        in calibration_text(good)
+    noisy_check = CalibrationRound(1, [0], [0], [1], [1000], [summarize([500, 1000, 1500])])
+    noisy = Calibration(rounds[:1], 0, "x", [1], noisy_check)
     assert calibrate_notes(noisy)[0].startswith("the check round, part 0: unstable measurement")
 
 
@@ -156,7 +158,8 @@ def test_the_trace_settings_reach_run_and_pipeline(branchy_cnn, tmp_path, capsys
                              "measured with NUM_THREADS=2)"]
     assert cli.main(["pipeline", str(parts), "--requests", "4", "--warmup", "1", "--rounds", "1", "--json"]) == 0
     piped = json.loads(capsys.readouterr().out)
-    assert piped["threads_per_stage"] == 2 and piped["notes"][0] == "each stage ran on 2 thread(s) (the trace's NUM_THREADS=2)"
+    assert piped["threads_per_stage"] == 2
+    assert piped["notes"][0] == "each stage ran on 2 thread(s) (the trace's NUM_THREADS=2)"
     assert piped["whole_model"]["threads"] == min(2, len(os.sched_getaffinity(0)))
     assert any(n.startswith(f"the whole model ran on {piped['whole_model']['threads']} thread(s), the trace's "
                             "(NUM_THREADS=2") for n in piped["notes"])  # fmt: skip

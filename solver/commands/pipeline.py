@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings = ComparisonSettings(  # checked before anything is read
         PipelineSettings(
-            requests=args.requests, warmup=args.warmup, threads_per_stage=1 if args.threads_per_stage is None else args.threads_per_stage,
+            requests=args.requests, warmup=args.warmup,
+            threads_per_stage=1 if args.threads_per_stage is None else args.threads_per_stage,
             executor=args.executor, timeout=args.timeout,
         ),
         **({} if args.rounds is None else {"rounds": args.rounds}),

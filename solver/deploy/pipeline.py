@@ -349,7 +349,8 @@ def explain(c: PipelineComparison) -> list[str]:
                 cause = "the weights predict the part poorly alone: solve partition --calibrate corrects them"
             reasons.append(
                 f"stage {s.stage} measured {s.measured.median / 1000:.2f} ms (IQR {s.measured.iqr / 1000:.2f}) against "
-                f"{s.predicted_us / 1000:.2f} ms predicted: {s.error:+.0%}, more than {OFF_PREDICTION:.0%} off ({cause})"
+                f"{s.predicted_us / 1000:.2f} ms predicted: {s.error:+.0%}, more than {OFF_PREDICTION:.0%} off "
+                f"({cause})"
             )
     if threads > c.cores:
         reasons.append(

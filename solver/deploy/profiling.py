@@ -207,7 +207,8 @@ def profile_model(
                 measurements.append(_round(model_path, runnable, device, config, settings, len(measurements)))
             if local and not measurements[-1].from_cache:
                 loads.append(monitor.load())
-            document = rounds_trace([m.trace for m in measurements], [(settings.warmup, settings.runs)] * len(measurements))
+            layout = [(settings.warmup, settings.runs)] * len(measurements)
+            document = rounds_trace([m.trace for m in measurements], layout)
             # Read back and checked against the model before anything is written.
             times = trace_times(document, Path(out) if out is not None else Path("the measured trace"))
             totals = stability(_totals_ms(times, measurements), settings.target_cv)
@@ -256,7 +257,8 @@ def contention_reason(context: MeasurementContext) -> str:
     when = "before measuring" if load is context.loads[0] else "while measuring"
     remedy = (f"measure on a quiet machine or with --setting NUM_THREADS={fits}" if fits < context.effective_threads
               else "even one thread had no core of its own: measure on a quieter machine")  # fmt: skip
-    return f"contended: {context.threads_text()} on {load.describe()} {when}: the figures measure contention, not the model; {remedy}"
+    return (f"contended: {context.threads_text()} on {load.describe()} {when}: the figures measure contention, not "
+            f"the model; {remedy}")
 
 
 def _round(

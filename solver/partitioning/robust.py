@@ -326,7 +326,8 @@ def robust_partition(dag: Dag, scenarios: list[list[int]], settings: PartitionSe
     per_run = table.bottlenecks["robust"]
     worst = [i for i, b in enumerate(per_run) if b == max(per_run)]
     if result.scenarios > 1 and worst and all(i in cold for i in worst):
-        notes.append(f"robust: the worst run(s) ({', '.join(f'run {i + 1}' for i in worst)}) are the first timed run of "
+        runs = ", ".join(f"run {i + 1}" for i in worst)
+        notes.append(f"robust: the worst run(s) ({runs}) are the first timed run of "
                      "their round: cold caches and thread pools, not the device's load; more --warmup in solve "
                      "profile, or --robust quantile:0.9, plans for warm runs")  # fmt: skip
     return RobustReport(result, table, notes)

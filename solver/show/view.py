@@ -217,7 +217,8 @@ def _placed_comparison(built: PlacementProblem, value: int) -> list[MethodLine]:
     bound = min(lower_bound(built, "throughput", heuristic) if heuristic is not None else op_bound(built, "throughput"),
                 value)  # fmt: skip
     ratio = value / bound if bound else 1.0
-    remark = "optimal: meets the proven bound" if value == bound else f"proven bound {bound}, gap {1 - bound / value:.2%}"
+    remark = ("optimal: meets the proven bound" if value == bound
+              else f"proven bound {bound}, gap {1 - bound / value:.2%}")  # fmt: skip
     lines = [MethodLine("this placement (throughput)", value, ratio, remark)]
     if heuristic is not None:
         lines.append(MethodLine("greedy chain", heuristic, heuristic / bound if bound else 1.0))
