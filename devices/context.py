@@ -52,6 +52,10 @@ class Load:
         shared = self.probe_share is not None and self.probe_share < PROBE_SHARE
         return threads <= self.free_cores + FIT_SLACK and not shared
 
+    def fitting_threads(self) -> int:
+        """The most threads that find a core each (at least one)."""
+        return max(1, int(self.free_cores + FIT_SLACK))
+
     def describe(self) -> str:
         share = self.probe_share
         probe = f", a one-thread probe got {100 * share:.0f}% of a core" if share is not None else ""

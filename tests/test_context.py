@@ -203,3 +203,19 @@ def test_a_context_elsewhere_is_named_with_both():
     assert here.elsewhere(here) == ""
     assert here.elsewhere(board) == (f"device local vs ssh://pi@board; host {here.host} vs ssh://pi@board; "
                                      f"runtime {here.runtime} vs onert")  # fmt: skip
+
+
+def test_a_profile_nobody_asked_for_runs_on_the_threads_that_fit(branchy_cnn, tmp_path, monkeypatch):
+    import argparse
+
+    from solver.commands._problem import problem_from_args
+
+    monkeypatch.setenv("NNPART_CACHE_DIR", str(tmp_path / "cache"))
+    with pinned_busy():  # every core taken: onert's default threads (every core) cannot fit
+        problem = problem_from_args(argparse.Namespace(model=branchy_cnn, trace=None))
+    cores = len(os.sched_getaffinity(0))
+    note = problem.notes[0]
+    assert note.startswith("no trace given: weights measured now, profiling it on the local onert device")
+    if cores > 1:
+        assert f"with NUM_THREADS=1: onert's default threads ({cores}) exceed the cores other work leaves free" in note
+        assert trace_facts(problem.trace)["context"]["threads"] == 1

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devices.base import BackendConfig, Device, Measurement, MeasureSettings
-from devices.context import LoadMonitor, MeasurementContext, measurement_context, probe_load
+from devices.context import LoadMonitor, MeasurementContext, cores, measurement_context, probe_load
 from devices.errors import DeviceError
 from devices.stats import DEFAULT_TARGET_CV, Stability, Summary, check_estimator, stability, summarize
 from solver.errors import UsageError
@@ -253,7 +253,7 @@ def contention_reason(context: MeasurementContext) -> str:
     load = context.contended()
     if load is None:
         return ""
-    fits = max(1, int(load.free_cores + 0.25))
+    fits = load.fitting_threads()
     when = "before measuring" if load is context.loads[0] else "while measuring"
     remedy = (f"measure on a quiet machine or with --setting NUM_THREADS={fits}" if fits < context.effective_threads
               else "even one thread had no core of its own: measure on a quieter machine")  # fmt: skip
@@ -303,15 +303,26 @@ def cached_trace(
     A kept trace is used when its profile was stable; a missing, unjudged or unstable one (or any, with
     ``refresh``) is measured again and replaces the entry. Returns the trace and one line saying whether it
     was measured now or comes from the cache (when it was measured, its spread).
+
+    Nobody chose the threads here: on this machine, when onert's default (every core) exceeds the cores other
+    work leaves free, the profile runs on the threads that fit (NUM_THREADS), and the line says so.
     """
     out = cache_entry(cache_dir, "traces", model_path, ".chrome.json")
     facts = trace_facts(out) if out.exists() and not refresh else {}
     if facts.get("stable") is True:
         return out, f"from the measurement cache, measured {facts.get('measured_at', '?')} ({facts_line(facts)})"
-    result = profile_model(model_path, device, settings, out=out)
+    config, threads = BackendConfig(), ""
+    if device.name == "local":
+        load, all_cores = probe_load(), cores()
+        fits = load.fitting_threads()
+        if not load.fits(all_cores) and fits < all_cores:
+            config = BackendConfig(settings=(("NUM_THREADS", str(fits)),))
+            threads = (f" with NUM_THREADS={fits}: onert's default threads ({all_cores}) exceed the cores other work "
+                       f"leaves free ({load.free_cores:.1f})")  # fmt: skip
+    result = profile_model(model_path, device, settings, config=config, out=out)
     if result.from_cache:
         return out, result.origin()
-    return out, f"measured now, profiling it on the {device.name} onert device ({result.spread()})"
+    return out, f"measured now, profiling it on the {device.name} onert device{threads} ({result.spread()})"
 
 
 def facts_line(facts: dict) -> str:
