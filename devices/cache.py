@@ -17,7 +17,7 @@ import json
 import os
 from pathlib import Path
 
-from devices.base import BackendConfig, Device, Measurement, MeasureSettings, now
+from devices.base import BackendConfig, Device, Measurement, MeasureSettings, SessionMemory, now
 from devices.files import write_atomic
 from devices.workerdevice import file_digest
 
@@ -55,7 +55,9 @@ class MeasurementCache:
     def get(self, key: str) -> Measurement | None:
         """The stored measurement, or None (also for an unreadable entry, which is measured again)."""
         try:
-            measurement = Measurement(**json.loads(self._path(key).read_text()))
+            document = json.loads(self._path(key).read_text())
+            memory = document.pop("memory", None)
+            measurement = Measurement(**document, memory=None if memory is None else SessionMemory(**memory))
         except (OSError, ValueError, TypeError):
             return None
         measurement.from_cache = True

@@ -30,9 +30,11 @@ def test_cache_returns_without_rerunning(tmp_path, branchy_cnn):
     first = device.measure(branchy_cnn, config, settings)
     again = device.measure(branchy_cnn, config, settings)
     assert first.valid and again == first and counting.calls == 1
-    # A new process (a resumed run) finds it on disk too.
+    # A new process (a resumed run) finds it on disk too, the session's memory with it.
     fresh = CachedDevice(counting, MeasurementCache(tmp_path / "measurements"))
-    assert fresh.measure(branchy_cnn, config, settings) == first and counting.calls == 1
+    from_disk = fresh.measure(branchy_cnn, config, settings)
+    assert from_disk == first and counting.calls == 1
+    assert first.memory is not None and from_disk.memory == first.memory
     # Other settings or another configuration are other measurements.
     fresh.measure(branchy_cnn, config, MeasureSettings(repeats=2, seed=1))
     assert counting.calls == 2

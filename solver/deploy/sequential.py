@@ -5,6 +5,11 @@ model inputs (seeded), runs every part in order and hands tensors along by name.
 the same rounds, interleaved, so both see the same machine load. After ``warmup`` rounds (the first prepares
 the sessions) ``rounds`` rounds are timed with ``time.perf_counter``: end-to-end, per part, and the whole model.
 The machine's load average is recorded beside them: on a shared machine it says how much to trust the spread.
+
+Memory is measured apart: the parts share this process, so their peaks cannot be told apart in it. Each part
+runs once more alone in a fresh child (``devices.local.LocalDevice``, the worker of ``solve profile``) with the
+same backends and executor; its figure is the child's peak RSS above its RSS before the session
+(``devices.base.SessionMemory``), the same measure as a profile's.
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
-from devices.base import DEFAULT_EXECUTOR
-from devices.chain import ModelRunner
+from devices.base import DEFAULT_EXECUTOR, BackendConfig, MeasureSettings, SessionMemory
+from devices.chain import ModelRunner, RunError
 from devices.inputs import seeded_inputs
 from devices.stats import Summary, summarize
 from solver.deploy.split import SplitResult, read_split
@@ -34,9 +40,11 @@ class SequentialRun:
     whole_ms: Summary
     rounds: int
     load_average: tuple[float, float, float]
+    part_memory: list[SessionMemory | None]  # each part's session alone in its own child (None: not measured)
 
     def to_json(self) -> dict:
         loads = self.split.loads_us
+        memory = [None if m is None else m.session_kb * 1024 for m in self.part_memory]
         return {
             "dir": str(self.split.out_dir),
             "rounds": self.rounds,
@@ -44,7 +52,8 @@ class SequentialRun:
             "whole_cpu_ms": self.whole_ms.to_json(),
             "predicted_ms": None if loads is None else sum(loads) / 1000,
             "parts": [{"file": p.file, "backend": b, "ms": s.to_json(),
-                       "predicted_ms": None if loads is None else loads[k] / 1000}
+                       "predicted_ms": None if loads is None else loads[k] / 1000,
+                       "measured_memory_bytes": memory[k]}
                       for k, (p, b, s) in enumerate(zip(self.split.parts, self.backends, self.part_ms))],  # fmt: skip
             "load_average": list(self.load_average),
         }
@@ -87,5 +96,21 @@ def run_sequential(split: SplitResult | str, rounds: int = 20, warmup: int = 2, 
             if r >= warmup:
                 total.append((end - start) * 1000)
                 alone.append((time.perf_counter() - end) * 1000)
+    load = os.getloadavg()
+    memory = [part_memory(s.path, s.backends or "cpu", executor) for s in stages]
     return SequentialRun(split, [s.backends or "cpu" for s in stages], summarize(total),
-                         [summarize(t) for t in per_part], summarize(alone), rounds, os.getloadavg())  # fmt: skip
+                         [summarize(t) for t in per_part], summarize(alone), rounds, load, memory)  # fmt: skip
+
+
+def part_memory(path: Path, backends: str, executor: str) -> SessionMemory | None:
+    """The session memory of the model at ``path`` run alone in a fresh child (one prepare and one run).
+
+    Raises ``devices.chain.RunError`` when the part does not run there (it ran in this process just before).
+    """
+    from devices.local import LocalDevice
+
+    config = BackendConfig(tuple(backends.split(";")), settings=(("EXECUTOR", executor),))
+    measured = LocalDevice().measure(path, config, MeasureSettings(warmup=1, repeats=1, check_outputs=False))
+    if not measured.valid:
+        raise RunError(f"{path}: measuring its memory alone failed: {measured.reason}")
+    return measured.memory
