@@ -143,3 +143,25 @@ def test_im2col_workspace_of_convolutions():
     assert memory_terms(conv(1, 8)).workspace == 0  # 1x1, stride 1: the input is the matrix
     assert memory_terms(conv(1, 4)).workspace == 4 * 4 * 3 * 4  # 1x1, stride 2
     assert memory_terms(conv(3, 8)).planned == 4 * (192 + 108 + 256) + 8 * 8 * 3 * 9 * 4
+
+
+def test_a_fit_recovers_the_terms_it_was_made_with():
+    from solver.memory.calibration import MemoryCalibration, MemorySample, choose_model, fit_memory
+    from solver.memory.model import MemoryTerms
+
+    def sample(constants, arena, workspace) -> MemorySample:
+        terms = MemoryTerms(constants, {"cpu": arena}, 10, workspace, arena)
+        return MemorySample("s", terms, 5_000 + constants + arena + 10 + 2.5 * workspace)
+
+    fitted = fit_memory("dev", [sample(100, 50, 0), sample(300, 20, 400), sample(10, 70, 1000)])
+    assert fitted.fixed == pytest.approx(5_000) and fitted.workspace_scale == pytest.approx(2.5)
+    assert max(abs(r) for r in fitted.residuals) < 1e-6
+    assert MemoryCalibration.from_json(fitted.to_json()) == fitted
+    # One sample: the workspace counts once and the fixed cost takes the rest.
+    alone = fit_memory("dev", [sample(100, 50, 40)])
+    assert alone.workspace_scale == 1 and alone.fixed == pytest.approx(5_000 + 1.5 * 40)
+    assert choose_model(None, None, "dev").name == "planner" and choose_model("upper", fitted, "dev").name == "upper"
+    with pytest.raises(UsageError, match="no memory calibration of dev yet"):
+        choose_model("calibrated", None, "dev")
+    with pytest.raises(UsageError, match="unknown memory model 'best'"):
+        choose_model("best", None, "dev")
