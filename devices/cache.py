@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import socket
 from pathlib import Path
 
 from devices.base import BackendConfig, Device, Measurement, MeasureSettings, SessionMemory, now
@@ -41,6 +42,36 @@ def measurement_key(model_digest: str, config: BackendConfig, device: str, setti
     if not settings.round:  # round 0 keeps the key it had before rounds existed
         del parts["settings"]["round"]
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def device_identity(name: str) -> str:
+    """Who a device is, for what is kept about it: its name (a board's spec names its host), and for the
+    local device this host's name."""
+    return f"{name}@{socket.gethostname()}" if name == "local" else name
+
+
+def calibration_path(identity: str, kind: str, cache_dir: Path | None = None) -> Path:
+    """Where a device's fitted ``kind`` terms (``memory``) are kept: ``<cache>/calibrations/``."""
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    return Path(cache_dir or default_cache_dir()) / "calibrations" / f"{kind}-{digest}.json"
+
+
+def store_calibration(identity: str, kind: str, document: dict, cache_dir: Path | None = None) -> Path:
+    """Keep ``document`` as the device's ``kind`` calibration (atomically, replacing an older one)."""
+    path = calibration_path(identity, kind, cache_dir)
+    write_atomic(path, json.dumps({"identity": identity, "kind": kind, "measured_at": now(), "terms": document}))
+    return path
+
+
+def load_calibration(identity: str, kind: str, cache_dir: Path | None = None) -> dict | None:
+    """The device's ``kind`` calibration as stored (its ``terms``), or None (also for an unreadable file)."""
+    try:
+        stored = json.loads(calibration_path(identity, kind, cache_dir).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stored, dict) or stored.get("identity") != identity or not isinstance(stored.get("terms"), dict):
+        return None
+    return stored["terms"]
 
 
 class MeasurementCache:

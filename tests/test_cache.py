@@ -112,3 +112,17 @@ def test_round_zero_keeps_the_key_it_had_before_rounds():
     assert measurement_key("a" * 64, BackendConfig(), "local", MeasureSettings(round=1)) != measurement_key(
         "a" * 64, BackendConfig(), "local", settings
     )
+
+
+def test_calibrations_are_kept_per_device_identity(tmp_path):
+    from devices.cache import device_identity, load_calibration, store_calibration
+
+    local = device_identity("local")
+    assert local.startswith("local@") and device_identity("ssh://pi@board") == "ssh://pi@board"
+    assert load_calibration(local, "memory", tmp_path) is None
+    store_calibration(local, "memory", {"fixed_bytes": 1.0}, tmp_path)
+    assert load_calibration(local, "memory", tmp_path) == {"fixed_bytes": 1.0}
+    assert load_calibration("ssh://pi@board", "memory", tmp_path) is None
+    path = next((tmp_path / "calibrations").iterdir())
+    path.write_text("{not json")
+    assert load_calibration(local, "memory", tmp_path) is None

@@ -65,6 +65,11 @@ def register(subparsers) -> None:
                              "weights from the measured part times, re-solve, and repeat until the measured "
                              "bottleneck stops improving, at most ROUNDS rounds (default 4, at least 2); keeps the "
                              "round with the lowest measured bottleneck")  # fmt: skip
+    parser.add_argument("--memory-model", choices=("upper", "planner", "calibrated"),
+                        help="how each part's memory is predicted (docs/memory.md): upper (every tensor alive all "
+                             "run), planner (onert's memory planner simulated) or calibrated (the planner plus this "
+                             "device's fitted session cost; --calibrate fits it); default calibrated where the "
+                             "device has a calibration, planner otherwise; the report says which")  # fmt: skip
     parser.add_argument("--calibrate-setting", action="append", default=[], metavar="NAME=VALUE",
                         help="an onert variable the parts are measured with under --calibrate: give the trace's, "
                              "e.g. NUM_THREADS=1 for a trace of 'solve profile --setting NUM_THREADS=1'; repeatable")  # fmt: skip
@@ -84,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         slack=args.slack, memory_cap=args.memory_cap, robust=args.robust,
     )  # fmt: skip
     calibration_settings = _calibration_settings(args, settings)
+    if not calibration_settings:
+        _memory_model(args.memory_model)  # refused before any work: calibrated without a calibration
     out = map_path(args)
     if args.html:
         from solver.commands.show import check_html_path
@@ -99,17 +106,22 @@ def run(args: argparse.Namespace) -> int:
     with exact_progress(args) as shown:
         result = partition(problem, settings, on_progress=shown.callback(describe))
         shown.close(describe(result.metrics.bottleneck, result.bound))
-    calibration = None
+    calibration = memory_fit = None
     if calibration_settings:
         problem, result, calibration = _calibrate(problem, settings, result, calibration_settings, quiet=args.json)
+        memory_fit = _fit_memory(problem, calibration, calibration_settings)
+    memory = _parts_memory(problem, result.parts, settings.num_parts, args.memory_model, memory_fit,
+                           calibration_settings)  # fmt: skip
     # The answer is printed first, so a failing write loses nothing; the map is written last, so a failing
     # --split leaves an earlier map as it was.
     if args.json:
         extra = {"calibration": [r.to_json() for r in calibration.rounds],
                  "calibration_result": calibration.to_json()} if calibration else {}
-        print_json("partition", {**problem.to_json(), **result.to_json(), **extra, "partition_map_file": str(out)})
+        print_json("partition", {**problem.to_json(), **result.to_json(), **extra, "memory": memory.to_json(),
+                                 "partition_map_file": str(out)})  # fmt: skip
     else:
         print(format_report(problem, result))
+        print(_memory_text(memory))
         if calibration:
             from solver.deploy.report import calibration_text
 
@@ -177,6 +189,86 @@ def _calibrate(problem: PartitionProblem, settings: PartitionSettings, result: P
     for v, w in enumerate(calibration.weights):
         graph.nodes[v]["weight"] = w
     return replace(best_problem, graph=graph), best_result, calibration
+
+
+def _onert_memory_settings(calibration_settings) -> tuple[str, str]:
+    """The memory planner and executor the parts run with: onert's defaults unless --calibrate-setting says."""
+    from solver.memory.planner import planner_for
+
+    given = dict(calibration_settings.config.settings) if calibration_settings else {}
+    return planner_for(given.get("CPU_MEMORY_PLANNER")), given.get("EXECUTOR", "Linear")
+
+
+def _fit_memory(problem: PartitionProblem, calibration, calibration_settings):
+    """Fit this device's memory terms to every part measured by --calibrate and the whole model, and keep them
+    in the measurement cache under the device's identity."""
+    from devices import open_device
+    from devices.base import MeasureSettings
+    from devices.cache import device_identity, store_calibration
+    from solver.memory.calibration import MemorySample, fit_memory
+    from solver.memory.model import memory_terms
+    from solver.memory.parts import part_samples, problem_graph
+
+    planner, executor = _onert_memory_settings(calibration_settings)
+    graph = problem_graph(problem.model, problem.graph)
+    samples = []
+    for r in calibration.rounds + ([calibration.check] if calibration.check else []):
+        samples += part_samples(graph, r.parts, r.part_ids, r.memory_bytes, f"round {r.round}", planner, executor)
+    from solver.io.tflite import uncompressed
+
+    with uncompressed(problem.source) as plain:
+        whole = open_device("local", cache=False).measure(plain, calibration_settings.config,
+                                                          MeasureSettings(warmup=1, repeats=1))  # fmt: skip
+    if whole.valid and whole.memory is not None:
+        terms = memory_terms(graph, None, planner, executor)
+        samples.append(MemorySample("whole model", terms, whole.memory.session_kb * 1024.0))
+    identity = device_identity("local")
+    fitted = fit_memory(identity, samples)
+    store_calibration(identity, "memory", fitted.to_json())
+    return fitted
+
+
+def _parts_memory(problem: PartitionProblem, parts: list[int], num_parts: int, requested: str | None, fitted,
+                  calibration_settings):  # fmt: skip
+    """Each part's memory under the requested model (or the default: docs/memory.md)."""
+    from solver.memory.parts import parts_memory, problem_graph
+
+    planner, executor = _onert_memory_settings(calibration_settings)
+    model = _memory_model(requested, fitted)
+    return parts_memory(problem_graph(problem.model, problem.graph), parts, num_parts, model, planner, executor)
+
+
+def _memory_model(requested: str | None, fitted=None):
+    """The memory model to use: ``fitted`` now, else the calibration kept for this device (UsageError for
+    ``calibrated`` without one)."""
+    from devices.cache import device_identity, load_calibration
+    from solver.memory.calibration import MemoryCalibration, choose_model
+
+    identity = device_identity("local")
+    if fitted is None:
+        stored = load_calibration(identity, "memory")
+        try:
+            fitted = MemoryCalibration.from_json(stored) if stored is not None else None
+        except UsageError:
+            fitted = None  # an unreadable calibration is measured again by the next --calibrate
+    return choose_model(requested, fitted, identity)
+
+
+def _memory_text(memory) -> str:
+    """Each part's predicted memory, the model that predicted it and why."""
+    lines = [f"memory per part ({memory.model.name} model: {memory.model.reason}; planner {memory.planner}, "
+             f"executor {memory.executor}):"]  # fmt: skip
+    for k, (bytes_, terms) in enumerate(zip(memory.predicted, memory.terms)):
+        lines.append(f"  part {k}: {bytes_ / 2**20:8.2f} MB  (constants {terms.constants / 2**20:.2f}, arena "
+                     f"{sum(terms.arena.values()) / 2**20:.2f}, I/O {terms.io / 2**20:.2f}, workspace "
+                     f"{terms.workspace / 2**20:.2f})")  # fmt: skip
+    calibration = memory.model.calibration
+    if calibration is not None:
+        worst = max((abs(r) for r in calibration.residuals), default=0.0)
+        lines.append(f"  calibration of {calibration.device}: fixed {calibration.fixed / 2**20:.2f} MB, workspace x "
+                     f"{calibration.workspace_scale:.2f}, {len(calibration.samples)} sessions, largest residual "
+                     f"{worst / 2**20:.2f} MB")  # fmt: skip
+    return "\n".join(lines)
 
 
 def _split(problem: PartitionProblem, parts: list[int], out_dir: Path, quiet: bool) -> None:
