@@ -53,7 +53,8 @@ def register(subparsers) -> None:
                              "them against the whole model with onert, as 'solve split' does (exit 4 on a mismatch)")  # fmt: skip
     exact = add_exact_arguments(parser, "the bottleneck", "cut (edge cut) and/or bytes (transfer bytes)")
     exact.add_argument("--memory-cap", type=int, metavar="BYTES",
-                       help="most bytes of constant tensors (weights) any one part may hold")
+                       help="most bytes any one part's session may need under --memory-model (docs/memory.md), "
+                            "its constants included; under --robust, bytes of constants only")  # fmt: skip
     exact.add_argument("--robust", nargs="?", const="worst", metavar="worst|quantile:Q",
                        help="treat each run of the trace as a scenario and minimise the bottleneck of the worst "
                             "run (default) or the Q quantile of the runs' bottlenecks (quantile:0.9 ignores the "
@@ -89,8 +90,9 @@ def run(args: argparse.Namespace) -> int:
         slack=args.slack, memory_cap=args.memory_cap, robust=args.robust,
     )  # fmt: skip
     calibration_settings = _calibration_settings(args, settings)
-    if not calibration_settings:
-        _memory_model(args.memory_model)  # refused before any work: calibrated without a calibration
+    # Refused before any work: calibrated without a calibration (unless --calibrate is about to fit one).
+    requested = args.memory_model if not (calibration_settings and args.memory_model == "calibrated") else None
+    memory_model = _memory_model(requested)
     out = map_path(args)
     if args.html:
         from solver.commands.show import check_html_path
@@ -103,12 +105,14 @@ def run(args: argparse.Namespace) -> int:
     if calibration_settings and problem.model is None:
         raise UsageError(f"{problem.source}: --calibrate measures part models, so it needs a TFLite model")
     describe = bounds_text("bottleneck")
+    part_memory = _part_memory(problem, memory_model, calibration_settings)
     with exact_progress(args) as shown:
-        result = partition(problem, settings, on_progress=shown.callback(describe))
+        result = partition(problem, settings, on_progress=shown.callback(describe), part_memory=part_memory)
         shown.close(describe(result.metrics.bottleneck, result.bound))
     calibration = memory_fit = None
     if calibration_settings:
-        problem, result, calibration = _calibrate(problem, settings, result, calibration_settings, quiet=args.json)
+        problem, result, calibration = _calibrate(problem, settings, result, calibration_settings, quiet=args.json,
+                                                  part_memory=part_memory)  # fmt: skip
         memory_fit = _fit_memory(problem, calibration, calibration_settings)
     memory = _parts_memory(problem, result.parts, settings.num_parts, args.memory_model, memory_fit,
                            calibration_settings)  # fmt: skip
@@ -158,7 +162,7 @@ def _calibration_settings(args: argparse.Namespace, settings: PartitionSettings)
 
 
 def _calibrate(problem: PartitionProblem, settings: PartitionSettings, result: PartitionResult,
-               calibration_settings, quiet: bool):
+               calibration_settings, quiet: bool, part_memory=None):
     """Calibrate the weights and re-solve (solver.deploy.calibrate); the problem and answer of the best round."""
     from dataclasses import replace
 
@@ -175,7 +179,7 @@ def _calibrate(problem: PartitionProblem, settings: PartitionSettings, result: P
             graph.nodes[v]["weight"] = w
         note = "op weights calibrated: each part's ops scaled by its measured / predicted time (solve partition --calibrate)"
         again = replace(problem, graph=graph, notes=[*problem.notes, note])
-        answer = partition(again, settings)
+        answer = partition(again, settings, part_memory=part_memory)
         solved.setdefault(tuple(answer.parts), (again, answer))
         return answer.parts
 
@@ -236,6 +240,16 @@ def _parts_memory(problem: PartitionProblem, parts: list[int], num_parts: int, r
     planner, executor = _onert_memory_settings(calibration_settings)
     model = _memory_model(requested, fitted)
     return parts_memory(problem_graph(problem.model, problem.graph), parts, num_parts, model, planner, executor)
+
+
+def _part_memory(problem: PartitionProblem, model, calibration_settings):
+    """The memory model of one part (its ops -> bytes) that --memory-cap caps."""
+    from solver.memory.model import memory_terms, part_graph
+    from solver.memory.parts import problem_graph
+
+    planner, executor = _onert_memory_settings(calibration_settings)
+    graph = problem_graph(problem.model, problem.graph)
+    return lambda ops: model.predict(memory_terms(part_graph(graph, ops), None, planner, executor))
 
 
 def _memory_model(requested: str | None, fitted=None):

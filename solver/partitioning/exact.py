@@ -47,6 +47,12 @@ and ``tail(v)`` = w of v and all its descendants, any partition with bottleneck 
   part around. (K > n is refused, as by the heuristics and the checker.)
 - Memory cap: ``m[c][s] >= x(v, s)`` for each constant tensor c that v reads;
   ``sum_c bytes_c m[c][s] <= cap``.
+- Memory cap on a memory model (``part_memory``: a part's ops -> bytes, not linear: onert's planner decides
+  the arena), lazily: the constants cap above is its relaxation (every model counts a part's constants); each
+  partition CP-SAT finds is checked part by part, and a part S over the cap is forbidden as a whole in every
+  station, ``sum_{v in S} x(v, s) - sum_{u not in S} x(u, s) <= |S| - 1``, and the model solved again. A
+  forbidden set is over the cap whatever else the partition holds, so no partition under the cap is lost and
+  an infeasible probe stays a proof.
 
 Secondary objectives (lexicographic, each re-solve hinted with the previous answer) use the same
 model at ``C = floor(best * (1 + slack))``:
@@ -70,7 +76,7 @@ from ortools.sat.python import cp_model
 from heuristics.dag import WINDOW_OPS, Dag, check_num_parts, lower_bound, station_windows
 from solver.errors import CheckError, InfeasibleError, UsageError
 from solver.partitioning.cpsat import default_workers, make_solver, solve_in_thread
-from solver.partitioning.metrics import PartitionMetrics, check_partition
+from solver.partitioning.metrics import PartitionMetrics, PartMemory, check_partition, part_ops
 from solver.partitioning.settings import SECONDARY, check_exact_options
 from solver.partitioning.stations import DIRECTIONS, fill_stations
 
@@ -163,6 +169,7 @@ def solve_exact(
     memory_cap: int | None = None,
     on_progress: Progress | None = None,
     weight: str = "weight",
+    part_memory: PartMemory | None = None,
 ) -> ExactResult:
     """Partition ``graph`` into ``num_parts`` parts minimizing the bottleneck, exactly (see module doc).
 
@@ -187,7 +194,9 @@ def solve_exact(
     slack : float
         Secondary objectives may raise the bottleneck to ``floor(best * (1 + slack))``.
     memory_cap : int, optional
-        Bytes of constant tensors allowed per part.
+        Bytes of constant tensors allowed per part, and with ``part_memory`` bytes of the memory model.
+    part_memory : callable(ops) -> bytes, optional
+        The memory model of a part (solver.memory); capped lazily (module doc).
     on_progress : callable(incumbent, bound, elapsed), optional
         Called whenever the incumbent or the bound changes, and about every second during a probe.
 
@@ -216,7 +225,8 @@ def solve_exact(
     # On weights too large for CP-SAT's 64-bit arithmetic the search runs on scaled weights (see model_weights).
     scaled, scale = model_weights(dag)
     search = _Search(scaled, num_parts, memory_cap, workers, start, on_progress)
-    incumbent = _starting_partition(scaled, num_parts, hint, memory_cap)
+    search.part_memory = part_memory if memory_cap is not None else None
+    incumbent = _starting_partition(scaled, num_parts, hint, memory_cap, search.part_memory)
     if incumbent is not None:
         # Its first progress line may meet a Ctrl-C; the incumbent is kept all the same.
         search.interruptible(search.accept, incumbent, False)
@@ -228,7 +238,7 @@ def solve_exact(
     secondary_status: dict[str, str] = {}
     if secondary and not search.interrupted:
         search.interruptible(search.secondary, secondary, slack, deadline, secondary_status)
-    metrics = _verify(dag, search.incumbent, num_parts, memory_cap)
+    metrics = _verify(dag, search.incumbent, num_parts, memory_cap, search.part_memory)
     notes = search.notes()
     if scale > 1:
         # Every true load is at least scale times its scaled load, so scale * (scaled bound) bounds the truth.
@@ -309,6 +319,8 @@ class _Search:
         self.station_attempts: dict[int, int] = {}  # cycle -> station-search restarts made
         self.unbuilt: tuple[int, int, float] | None = None  # (C, variables, seconds) of a model left unbuilt
         self.build_rate = _BUILD_SECONDS  # seconds per unit of model size, as last measured
+        self.part_memory: PartMemory | None = None  # the memory model capped lazily (module doc)
+        self.forbidden: list[list[int]] = []  # parts found over the cap of the memory model
         if dag.n:
             self.lo = lower_bound(dag, num_parts)
 
@@ -375,7 +387,7 @@ class _Search:
         began = time.monotonic()
         try:
             built = _FeasibilityModel(self.dag, self.k, cycle, windows, self.memory_cap,
-                                      deadline=began + limit * _BUILD_SHARE)
+                                      deadline=began + limit * _BUILD_SHARE, forbidden=self.forbidden)
             built.hint(self.incumbent)
             built.branch_station_by_station(self.dag.tail)
         except _BuildTimeout:
@@ -386,15 +398,16 @@ class _Search:
         # A short CP-SAT run settles easy probes. Then CP-SAT, to find or refute a partition, runs
         # beside the station search, which finds tight packings that CP-SAT finds slowly; the first
         # to finish stops the other.
-        status, solver, _ = self._run(built.model, min(deadline - time.monotonic(), _QUICK_SOLVE))
+        status, solver = self._run_capped(built, min(deadline - time.monotonic(), _QUICK_SOLVE))
         if status == cp_model.UNKNOWN and not self.interrupted:
-            beside = None
-            if self.memory_cap is None and cycle <= _STATION_CYCLE_MAX:
+            if self.memory_cap is not None or cycle > _STATION_CYCLE_MAX:
+                status, solver = self._run_capped(built, deadline - time.monotonic())
+            else:
                 beside = lambda done: self._fill_stations(cycle, windows, deadline - time.monotonic(), done)
-            status, solver, packed = self._run(built.model, deadline - time.monotonic(), beside)
-            if packed is not None:
-                self.accept(_split_parts(packed, self.k, self.dag.order), from_solver=True)
-                return True
+                status, solver, packed = self._run(built.model, deadline - time.monotonic(), beside)
+                if packed is not None:
+                    self.accept(_split_parts(packed, self.k, self.dag.order), from_solver=True)
+                    return True
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             self.accept(built.parts(solver), from_solver=True)
         elif status == cp_model.INFEASIBLE:
@@ -403,6 +416,23 @@ class _Search:
         else:
             self.unknown_above = max(self.unknown_above, cycle)
         return True
+
+    def _run_capped(self, built: _FeasibilityModel, limit: float) -> tuple[int, cp_model.CpSolver]:
+        """Solve ``built`` within ``limit`` seconds; while its answer has a part over the memory model's cap,
+        forbid that part (here and in every later model) and solve again (module doc)."""
+        end = time.monotonic() + limit
+        while True:
+            status, solver, _ = self._run(built.model, max(0.0, end - time.monotonic()))
+            if self.part_memory is None or status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                return status, solver
+            over = [ops for ops in part_ops(built.parts(solver), self.k) if self.part_memory(ops) > self.memory_cap]
+            if not over:
+                return status, solver
+            for ops in over:
+                self.forbidden.append(ops)
+                built.forbid(ops)
+            if time.monotonic() >= end or self.interrupted:
+                return cp_model.UNKNOWN, solver
 
     def _unbuilt(self, cycle: int, variables: int | None, limit: float) -> bool:
         """Leave the probe of F(cycle) unbuilt: the model would not build in ``limit``; False."""
@@ -455,14 +485,14 @@ class _Search:
         """Minimize the secondary objectives in order with the bottleneck capped; fill their status."""
         cycle = math.floor(self.hi * (1 + slack))
         windows = station_windows(self.dag, self.k, cycle)
-        built = _FeasibilityModel(self.dag, self.k, cycle, windows, self.memory_cap)
+        built = _FeasibilityModel(self.dag, self.k, cycle, windows, self.memory_cap, forbidden=self.forbidden)
         objectives = {"cut": built.edge_cut_objective, "bytes": built.transfer_objective}
         for i, name in enumerate(names):
             expr = objectives[name]()
             built.model.minimize(expr)
             built.hint(self.incumbent)
             remaining = deadline - time.monotonic()
-            status, solver, _ = self._run(built.model, remaining / (len(names) - i))
+            status, solver = self._run_capped(built, remaining / (len(names) - i))
             if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 self.incumbent = built.parts(solver)
                 self.hi = max(_loads(self.dag.weights, self.incumbent))
@@ -502,7 +532,7 @@ class _FeasibilityModel:
     """The CP-SAT model F(C) of the module docstring, plus the secondary objectives on demand."""
 
     def __init__(self, dag: Dag, num_parts: int, cycle: int, windows, memory_cap: int | None,
-                 deadline: float = math.inf):
+                 deadline: float = math.inf, forbidden: Sequence[Sequence[int]] = ()):
         """Build F(cycle); past ``deadline`` (checked every few thousand ops or edges) raise _BuildTimeout."""
         self.dag, self.k = dag, num_parts
         self.early, self.late = windows
@@ -519,6 +549,8 @@ class _FeasibilityModel:
         self._no_empty_parts()
         if memory_cap is not None:
             self._memory(memory_cap)
+        for ops in forbidden:
+            self.forbid(ops)
 
     def _in_time(self, i: int) -> None:
         if i & 4095 == 0 and time.monotonic() > self.deadline:
@@ -613,6 +645,16 @@ class _FeasibilityModel:
                 terms.append(nbytes * used)
             self._add(sum(terms) <= cap)
 
+    def forbid(self, ops: Sequence[int]) -> None:
+        """No part holds exactly the ops ``ops``: ``sum_{v in S} x(v, s) - sum_{u not in S} x(u, s) <= |S| - 1``
+        in every station s where all of S can be (elsewhere the set cannot form)."""
+        inside = set(ops)
+        for s in range(self.k):
+            if not all(s in self._stations(v) for v in ops):
+                continue
+            outside = [u for u in self.by_station[s] if u not in inside]
+            self._add(sum(self._x(v, s) for v in ops) - sum(self._x(u, s) for u in outside) <= len(ops) - 1)
+
     def edge_cut_objective(self):
         # cut[e] >= y[u][b] - y[v][b] for every b: the edge crosses parts iff some b separates u, v.
         cuts = []
@@ -672,7 +714,8 @@ def _loads(weights: Sequence[int], parts: Sequence[int]) -> list[int]:
     return loads
 
 
-def _starting_partition(dag: Dag, num_parts: int, hint, memory_cap: int | None) -> list[int] | None:
+def _starting_partition(dag: Dag, num_parts: int, hint, memory_cap: int | None,
+                        part_memory: PartMemory | None = None) -> list[int] | None:
     """The better valid partition of the hint and (without a memory cap) the trivial partition."""
     candidates = [list(hint)] if hint is not None else []
     if memory_cap is None:
@@ -680,7 +723,7 @@ def _starting_partition(dag: Dag, num_parts: int, hint, memory_cap: int | None) 
     best, best_value = None, None
     for parts in candidates:
         try:
-            _verify(dag, parts, num_parts, memory_cap)
+            _verify(dag, parts, num_parts, memory_cap, part_memory)
         except CheckError:
             continue  # an invalid hint is not trusted; the solver starts without it
         value = max(_loads(dag.weights, parts), default=0)
@@ -716,8 +759,9 @@ def _trivial_partition(dag: Dag, num_parts: int) -> list[int]:
     return parts
 
 
-def _verify(dag: Dag, parts, num_parts: int, memory_cap: int | None) -> PartitionMetrics:
-    return check_partition(dag, parts, num_parts, memory_cap=memory_cap)
+def _verify(dag: Dag, parts, num_parts: int, memory_cap: int | None,
+            part_memory: PartMemory | None = None) -> PartitionMetrics:
+    return check_partition(dag, parts, num_parts, memory_cap=memory_cap, part_memory=part_memory)
 
 
 def _infeasible_message(search: _Search, memory_cap, time_limit) -> str:

@@ -20,7 +20,7 @@ from heuristics.dag import check_num_parts, lower_bound
 from heuristics.minmax import minmax
 from heuristics.orders import order_search
 from solver.errors import InfeasibleError
-from solver.partitioning.metrics import PartitionMetrics, check_partition
+from solver.partitioning.metrics import PartitionMetrics, PartMemory, check_partition, part_ops
 from solver.partitioning.problem import PartitionProblem
 from solver.partitioning.settings import PartitionSettings
 
@@ -120,11 +120,14 @@ class PartitionResult:
 
 
 def partition(
-    problem: PartitionProblem, settings: PartitionSettings, on_progress: Progress | None = None
-) -> PartitionResult:
+    problem: PartitionProblem, settings: PartitionSettings, on_progress: Progress | None = None,
+    part_memory: PartMemory | None = None,
+) -> PartitionResult:  # fmt: skip
     """Partition ``problem.graph`` into ``settings.num_parts`` pipeline stages (see the module doc).
 
-    ``on_progress(incumbent, bound, elapsed)`` relays the exact solver's progress.
+    ``on_progress(incumbent, bound, elapsed)`` relays the exact solver's progress. ``part_memory`` (a part's
+    ops -> bytes, the memory model of solver.memory) is what ``settings.memory_cap`` caps besides the constants
+    (not under ``settings.robust``, whose scenarios cap the constants only).
 
     Raises
     ------
@@ -138,12 +141,14 @@ def partition(
     start = time.monotonic()
     dag, k = problem.dag, settings.num_parts
     check_num_parts(dag, k)
+    if settings.memory_cap is None or settings.robust is not None:
+        part_memory = None
     if settings.robust is not None:
         from solver.partitioning.robust import problem_scenarios, robust_partition
 
         scenarios = problem_scenarios(problem)  # refused before any solve when the problem has no runs
     found = _run_heuristics(problem, settings, start)
-    method = _pick(found, settings, problem)
+    method = _pick(found, settings, problem, part_memory)
     parts, status, exact = found[method].parts, "HEURISTIC", None
     notes = list(problem.notes)
     notes += [f"{name} stopped at its share of the time limit ({run.seconds:.1f} s) with the best it had found"
@@ -168,6 +173,7 @@ def partition(
             slack=settings.slack,
             memory_cap=settings.memory_cap,
             on_progress=on_progress,
+            part_memory=part_memory,
         )
         parts, method, status = exact.parts, "exact", exact.status
         notes += exact.notes
@@ -185,7 +191,7 @@ def partition(
                                   max(0.0, settings.time_limit - (time.monotonic() - start)), on_progress)
         parts, method, status = robust.result.parts, "robust", robust.result.status
         notes += robust.notes
-    metrics = check_partition(dag, parts, k, memory_cap=settings.memory_cap)
+    metrics = check_partition(dag, parts, k, memory_cap=settings.memory_cap, part_memory=part_memory)
     bound = exact.bound if exact else metrics.lower_bound
     gap = (metrics.bottleneck - bound) / metrics.bottleneck if metrics.bottleneck else 0.0
     return PartitionResult(
@@ -202,6 +208,13 @@ def partition(
         notes=notes,
         robust=robust,
     )
+
+
+def _fits(run: HeuristicRun, cap: int, part_memory: PartMemory | None, num_parts: int) -> bool:
+    """Every part of ``run`` under ``cap``: its constants, and its memory model's figure when there is one."""
+    if max(run.metrics.memory) > cap:
+        return False
+    return part_memory is None or all(part_memory(ops) <= cap for ops in part_ops(run.parts, num_parts))
 
 
 def _exact_time(settings: PartitionSettings, start: float, check: float) -> float:
@@ -256,7 +269,8 @@ def _run_heuristics(problem: PartitionProblem, settings: PartitionSettings, star
     return found
 
 
-def _pick(found: dict[str, HeuristicRun], settings: PartitionSettings, problem: PartitionProblem) -> str:
+def _pick(found: dict[str, HeuristicRun], settings: PartitionSettings, problem: PartitionProblem,
+          part_memory: PartMemory | None = None) -> str:  # fmt: skip
     """The heuristic to keep: the requested one, or for ``best`` the smaller bottleneck (then edge cut).
 
     With a memory cap, only answers under the cap count; if none is, the exact solver (which enforces the cap)
@@ -265,7 +279,7 @@ def _pick(found: dict[str, HeuristicRun], settings: PartitionSettings, problem: 
     algo, cap = settings.algo, settings.memory_cap
     names = [algo] if algo != "best" else sorted(found, key=lambda n: (found[n].metrics.bottleneck,
                                                                        found[n].metrics.edge_cut))
-    fitting = [n for n in names if cap is None or max(found[n].metrics.memory) <= cap]
+    fitting = [n for n in names if cap is None or _fits(found[n], cap, part_memory, settings.num_parts)]
     if fitting or settings.exact:
         return (fitting or names)[0]
     raise InfeasibleError(
