@@ -33,6 +33,10 @@ def register(subparsers) -> None:
     parser.add_argument("--out", type=Path, metavar="FILE",
                         help="where to write partition_map.json with its placement (default: next to MODEL)")
     parser.add_argument("--json", action="store_true", help="print the placement as JSON instead of the report")
+    parser.add_argument("--memory-model", choices=("upper", "planner", "calibrated"),
+                        help="the model of each device's session memory reported beside the placement's own count "
+                             "and seed 002's estimate (docs/memory.md; default calibrated where this machine has a "
+                             "calibration, planner otherwise)")  # fmt: skip
     parser.add_argument("--html", type=Path, metavar="FILE",
                         help="also write the HTML report (as solve show does): the op graph coloured by device, each "
                              "op timed on its device, the tensors that cross links")  # fmt: skip
@@ -60,6 +64,39 @@ def register(subparsers) -> None:
 def _offloading(args: argparse.Namespace) -> bool:
     return bool(args.offload or args.rules or args.exclude_ops or args.min_part_ops is not None
                 or args.max_parts is not None or args.algo in OFFLOAD_ALGORITHMS)  # fmt: skip
+
+
+def _device_memory(problem, result, requested: str | None):
+    """Each used device's session under the memory model (docs/memory.md), beside the placement's own count and
+    seed 002's estimate of the same ops."""
+    from solver.commands.partition import _memory_model
+    from solver.memory.parts import DeviceMemory, parts_memory, problem_graph
+    from solver.placement.seed002 import seed002_memory
+
+    model = _memory_model(requested)
+    devices = result.problem.devices
+    assign = result.assign
+    estimate = parts_memory(problem_graph(problem.model, problem.graph), assign, len(devices), model)
+    out = []
+    for d, name in enumerate(devices):
+        ops = [v for v, a in enumerate(assign) if a == d]
+        if ops:
+            out.append(DeviceMemory(name, result.problem.memory_cap(d), result.metrics.memory[d],
+                                    estimate.predicted[d], seed002_memory(problem.graph, ops)))  # fmt: skip
+    return model, out
+
+
+def _device_memory_text(model, devices) -> str:
+    lines = [f"memory per device ({model.name} model: {model.reason}):",
+             f"  {'device':<12} {'capacity':>12} {'counted':>12} {'predicted':>12} {'seed 002':>12}"]  # fmt: skip
+    for d in devices:
+        cap = "unlimited" if d.capacity is None else str(d.capacity)
+        lines.append(f"  {d.device:<12} {cap:>12} {d.counted:>12} {d.predicted:>12} {d.seed002:>12.0f}"
+                     f"{'  OVER' if d.over else ''}")  # fmt: skip
+    if any(d.over for d in devices):
+        lines.append("  OVER: the device's session needs more than its capacity under the memory model; the placement "
+                     "was solved with its own count (constants and every tensor its ops touch)")  # fmt: skip
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,10 +131,13 @@ def run(args: argparse.Namespace) -> int:
             print(format_placement(result))
         raise CheckError(f"{args.platform}: seed 002's placement overflows a device's memory in our model (see the "
                          "table); no partition map written")  # fmt: skip
+    memory_model, devices = _device_memory(problem, result, args.memory_model)
+    memory = {**memory_model.to_json(), "devices": [d.to_json() for d in devices]}
     if args.json:  # the answer first: a failing write loses nothing
-        print_json("place", {**result.to_json(), "partition_map_file": str(out)})
+        print_json("place", {**result.to_json(), "memory": memory, "partition_map_file": str(out)})
     else:
         print(format_placement(result))
+        print(_device_memory_text(memory_model, devices))
     write_partition_map(out, result.parts, len(result.metrics.order), placement=result.placement)
     if not args.json:
         print(f"wrote {out}")

@@ -65,6 +65,25 @@ def parts_memory(graph: Graph, parts: Sequence[int], num_parts: int, model: Memo
     return PartsMemory(model, planner, executor, parts_terms(graph, parts, num_parts, None, planner, executor))
 
 
+@dataclass(frozen=True)
+class DeviceMemory:
+    """One device of a placement: what the placement's model counted, the memory model's figure and seed 002's."""
+
+    device: str
+    capacity: int | None
+    counted: int  # the placement's own count (constants and every tensor its ops touch)
+    predicted: int  # the memory model's figure of the device's session
+    seed002: float  # seed 002's estimate of the same ops (output bytes + parameter count)
+
+    @property
+    def over(self) -> bool:
+        return self.capacity is not None and self.predicted > self.capacity
+
+    def to_json(self) -> dict:
+        return {"device": self.device, "capacity": self.capacity, "counted_bytes": self.counted,
+                "predicted_bytes": self.predicted, "seed002_estimate": self.seed002, "over_capacity": self.over}  # fmt: skip
+
+
 def part_samples(
     graph: Graph, parts: Sequence[int], part_ids: Sequence[int], measured: Sequence[float | None], label: str,
     planner: str = DEFAULT_PLANNER, executor: str = LINEAR,
