@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from solver.commands._memory import add_memory_model_argument, memory_model
 from solver.commands._problem import add_problem_arguments, problem_from_args
 from solver.errors import UsageError
 from solver.commands._exact import add_exact_arguments, bounds_text, exact_progress, map_path, secondary_names
@@ -66,11 +67,7 @@ def register(subparsers) -> None:
                              "weights from the measured part times, re-solve, and repeat until the measured "
                              "bottleneck stops improving, at most ROUNDS rounds (default 4, at least 2); keeps the "
                              "round with the lowest measured bottleneck")  # fmt: skip
-    parser.add_argument("--memory-model", choices=("upper", "planner", "calibrated"),
-                        help="how each part's memory is predicted (docs/memory.md): upper (every tensor alive all "
-                             "run), planner (onert's memory planner simulated) or calibrated (the planner plus this "
-                             "device's fitted session cost; --calibrate fits it); default calibrated where the "
-                             "device has a calibration, planner otherwise; the report says which")  # fmt: skip
+    add_memory_model_argument(parser, "each part's memory (what --memory-cap caps)")
     parser.add_argument("--calibrate-setting", action="append", default=[], metavar="NAME=VALUE",
                         help="an onert variable the parts are measured with under --calibrate: give the trace's, "
                              "e.g. NUM_THREADS=1 for a trace of 'solve profile --setting NUM_THREADS=1'; repeatable")  # fmt: skip
@@ -92,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     calibration_settings = _calibration_settings(args, settings)
     # Refused before any work: calibrated without a calibration (unless --calibrate is about to fit one).
     requested = args.memory_model if not (calibration_settings and args.memory_model == "calibrated") else None
-    memory_model = _memory_model(requested)
+    chosen = memory_model(requested)
     out = map_path(args)
     if args.html:
         from solver.commands.show import check_html_path
@@ -105,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     if calibration_settings and problem.model is None:
         raise UsageError(f"{problem.source}: --calibrate measures part models, so it needs a TFLite model")
     describe = bounds_text("bottleneck")
-    part_memory = _part_memory(problem, memory_model, calibration_settings)
+    part_memory = _part_memory(problem, chosen, calibration_settings)
     with exact_progress(args) as shown:
         result = partition(problem, settings, on_progress=shown.callback(describe), part_memory=part_memory)
         shown.close(describe(result.metrics.bottleneck, result.bound))
@@ -238,7 +235,7 @@ def _parts_memory(problem: PartitionProblem, parts: list[int], num_parts: int, r
     from solver.memory.parts import parts_memory, problem_graph
 
     planner, executor = _onert_memory_settings(calibration_settings)
-    model = _memory_model(requested, fitted)
+    model = memory_model(requested, fitted)
     return parts_memory(problem_graph(problem.model, problem.graph), parts, num_parts, model, planner, executor)
 
 
@@ -250,22 +247,6 @@ def _part_memory(problem: PartitionProblem, model, calibration_settings):
     planner, executor = _onert_memory_settings(calibration_settings)
     graph = problem_graph(problem.model, problem.graph)
     return lambda ops: model.predict(memory_terms(part_graph(graph, ops), None, planner, executor))
-
-
-def _memory_model(requested: str | None, fitted=None):
-    """The memory model to use: ``fitted`` now, else the calibration kept for this device (UsageError for
-    ``calibrated`` without one)."""
-    from devices.cache import device_identity, load_calibration
-    from solver.memory.calibration import MemoryCalibration, choose_model
-
-    identity = device_identity("local")
-    if fitted is None:
-        stored = load_calibration(identity, "memory")
-        try:
-            fitted = MemoryCalibration.from_json(stored) if stored is not None else None
-        except UsageError:
-            fitted = None  # an unreadable calibration is measured again by the next --calibrate
-    return choose_model(requested, fitted, identity)
 
 
 def _memory_text(memory) -> str:

@@ -149,6 +149,8 @@ def sequential_text(run: SequentialRun) -> str:
         predicted = f", predicted {loads[k] / 1000:.2f} ms" if loads else ""
         memory = run.part_memory[k]
         alone = f"; memory alone {memory.session_kb / 1024:.1f} MB" if memory is not None else ""
+        if run.predicted_memory:
+            alone += f" (predicted {run.predicted_memory[k] / 2**20:.1f} MB, {run.memory_model.name} model)"
         lines.append(f"  {p.file} on {backend}: {spread(s)}{predicted}{alone}")
     predicted = f" (predicted {sum(loads) / 1000:.2f} ms, hand-offs not included)" if loads else ""
     lines += ["", f"end to end      {spread(run.latency_ms)}{predicted}",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from devices.base import DEFAULT_EXECUTOR, BackendConfig, MeasureSettings, SessionMemory
@@ -26,7 +26,9 @@ from devices.stats import Summary, summarize
 from solver.deploy.split import SplitResult, read_split
 from solver.deploy.verify import check_executor, part_stages
 from solver.errors import UsageError
-from solver.io.tflite import uncompressed
+from solver.io.tflite import read_model, uncompressed
+from solver.memory.calibration import MemoryModel
+from solver.memory.model import memory_terms, model_graph
 
 
 @dataclass
@@ -41,10 +43,13 @@ class SequentialRun:
     rounds: int
     load_average: tuple[float, float, float]
     part_memory: list[SessionMemory | None]  # each part's session alone in its own child (None: not measured)
+    memory_model: MemoryModel | None = None
+    predicted_memory: list[int] = field(default_factory=list)  # each part's session under ``memory_model``
 
     def to_json(self) -> dict:
         loads = self.split.loads_us
         memory = [None if m is None else m.session_kb * 1024 for m in self.part_memory]
+        predicted = self.predicted_memory or [None] * len(memory)
         return {
             "dir": str(self.split.out_dir),
             "rounds": self.rounds,
@@ -53,15 +58,17 @@ class SequentialRun:
             "predicted_ms": None if loads is None else sum(loads) / 1000,
             "parts": [{"file": p.file, "backend": b, "ms": s.to_json(),
                        "predicted_ms": None if loads is None else loads[k] / 1000,
-                       "measured_memory_bytes": memory[k]}
+                       "predicted_memory_bytes": predicted[k], "measured_memory_bytes": memory[k]}
                       for k, (p, b, s) in enumerate(zip(self.split.parts, self.backends, self.part_ms))],  # fmt: skip
             "load_average": list(self.load_average),
+            "memory_model": None if self.memory_model is None else self.memory_model.to_json(),
         }
 
 
 def run_sequential(split: SplitResult | str, rounds: int = 20, warmup: int = 2, seed: int = 0,
-                   executor: str = DEFAULT_EXECUTOR) -> SequentialRun:  # fmt: skip
-    """Time the parts of ``split`` run in sequence (see the module docstring).
+                   executor: str = DEFAULT_EXECUTOR, memory_model: MemoryModel | None = None) -> SequentialRun:  # fmt: skip
+    """Time the parts of ``split`` run in sequence (see the module docstring); with ``memory_model``, predict
+    each part's session memory beside the measured one (the part file's ops under ``executor``).
 
     Raises
     ------
@@ -98,8 +105,11 @@ def run_sequential(split: SplitResult | str, rounds: int = 20, warmup: int = 2, 
                 alone.append((time.perf_counter() - end) * 1000)
     load = os.getloadavg()
     memory = [part_memory(s.path, s.backends or "cpu", executor) for s in stages]
+    predicted = [] if memory_model is None else [
+        memory_model.predict(memory_terms(model_graph(read_model(s.path)), executor=executor)) for s in stages]
     return SequentialRun(split, [s.backends or "cpu" for s in stages], summarize(total),
-                         [summarize(t) for t in per_part], summarize(alone), rounds, load, memory)  # fmt: skip
+                         [summarize(t) for t in per_part], summarize(alone), rounds, load, memory, memory_model,
+                         predicted)  # fmt: skip
 
 
 def part_memory(path: Path, backends: str, executor: str) -> SessionMemory | None:
