@@ -149,17 +149,20 @@ def test_a_fit_recovers_the_terms_it_was_made_with():
     from solver.memory.calibration import MemoryCalibration, MemorySample, choose_model, fit_memory
     from solver.memory.model import MemoryTerms
 
-    def sample(constants, arena, workspace) -> MemorySample:
+    def sample(constants, arena, workspace, constant_scale=1.25) -> MemorySample:
         terms = MemoryTerms(constants, {"cpu": arena}, 10, workspace, arena)
-        return MemorySample("s", terms, 5_000 + constants + arena + 10 + 2.5 * workspace)
+        return MemorySample("s", terms, 5_000 + constant_scale * constants + arena + 10 + 2.5 * workspace)
 
-    fitted = fit_memory("dev", [sample(100, 50, 0), sample(300, 20, 400), sample(10, 70, 1000)])
+    fitted = fit_memory("dev", [sample(100, 50, 0), sample(300, 20, 400), sample(10, 70, 1000), sample(50, 5, 7)])
     assert fitted.fixed == pytest.approx(5_000) and fitted.workspace_scale == pytest.approx(2.5)
-    assert max(abs(r) for r in fitted.residuals) < 1e-6
+    assert fitted.constant_scale == pytest.approx(1.25) and max(abs(r) for r in fitted.residuals) < 1e-6
     assert MemoryCalibration.from_json(fitted.to_json()) == fitted
-    # One sample: the workspace counts once and the fixed cost takes the rest.
+    # A term that would come out negative is held at 0 and the others refitted (here constants cost nothing).
+    free = fit_memory("dev", [sample(100, 50, 0, -0.5), sample(300, 20, 400, -0.5), sample(10, 70, 1000, -0.5)])
+    assert free.constant_scale == 0 and free.fixed >= 0 and free.workspace_scale >= 0
+    # Fewer sessions than terms: constants and workspace count once and the fixed cost takes the rest.
     alone = fit_memory("dev", [sample(100, 50, 40)])
-    assert alone.workspace_scale == 1 and alone.fixed == pytest.approx(5_000 + 1.5 * 40)
+    assert alone.workspace_scale == alone.constant_scale == 1 and alone.fixed == pytest.approx(5_000 + 25 + 1.5 * 40)
     assert choose_model(None, None, "dev").name == "planner" and choose_model("upper", fitted, "dev").name == "upper"
     with pytest.raises(UsageError, match="no memory calibration of dev yet"):
         choose_model("calibrated", None, "dev")

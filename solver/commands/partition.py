@@ -260,9 +260,9 @@ def _memory_text(memory) -> str:
     calibration = memory.model.calibration
     if calibration is not None:
         worst = max((abs(r) for r in calibration.residuals), default=0.0)
-        lines.append(f"  calibration of {calibration.device}: fixed {calibration.fixed / 2**20:.2f} MB, workspace x "
-                     f"{calibration.workspace_scale:.2f}, {len(calibration.samples)} sessions, largest residual "
-                     f"{worst / 2**20:.2f} MB")  # fmt: skip
+        lines.append(f"  calibration of {calibration.device}: fixed {calibration.fixed / 2**20:.2f} MB, constants x "
+                     f"{calibration.constant_scale:.2f}, workspace x {calibration.workspace_scale:.2f}, "
+                     f"{len(calibration.samples)} sessions, largest residual {worst / 2**20:.2f} MB")  # fmt: skip
     return "\n".join(lines)
 
 

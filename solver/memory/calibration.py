@@ -5,17 +5,20 @@ Model
 Each measured session s (the whole model, or one part alone) gives one equation of the memory model
 (:mod:`solver.memory.model`)::
 
-    measured_s - (constants_s + arena_s + io_s) = fixed + a_w * workspace_s
+    measured_s - (arena_s + io_s) = fixed + a_c * constants_s + a_w * workspace_s
 
-``fixed`` (the session's own cost on this device: runtime objects, kernels, thread pools) and ``a_w`` (how many
-times its largest im2col scratch stays resident) are fitted by least squares over all sessions, both kept
-non-negative (a negative term has no meaning: on the boundary the other term is refitted alone). With one
-session, or sessions whose workspaces are all equal, ``a_w`` stays 1 and ``fixed`` is their mean excess. The
-residuals (measured - predicted) are reported with the fit.
+``fixed`` (the session's own cost on this device: runtime objects, kernels, thread pools), ``a_c`` (the
+constants as the backend holds them: cpu's kernels keep transposed or packed copies of some weights, and freed
+originals may stay in the heap) and ``a_w`` (how many times the largest im2col scratch stays resident) are
+fitted by non-negative least squares over all sessions: every subset of the three terms is fitted by least
+squares and the best fit whose coefficients are all >= 0 is kept (exact for three terms). With fewer than three
+sessions ``a_c = a_w = 1`` and ``fixed`` is their mean excess. The residuals (measured - predicted) are reported
+with the fit.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,12 +46,14 @@ class MemoryCalibration:
 
     device: str
     fixed: float
+    constant_scale: float
     workspace_scale: float
     samples: tuple[MemorySample, ...]
 
     def predict(self, terms: MemoryTerms) -> float:
-        """``fixed + constants + arena + io + a_w * workspace`` in bytes."""
-        return self.fixed + terms.planned - terms.workspace + self.workspace_scale * terms.workspace
+        """``fixed + a_c * constants + arena + io + a_w * workspace`` in bytes."""
+        rest = terms.planned - terms.workspace - terms.constants
+        return self.fixed + self.constant_scale * terms.constants + rest + self.workspace_scale * terms.workspace
 
     @property
     def residuals(self) -> list[float]:
@@ -57,7 +62,8 @@ class MemoryCalibration:
 
     def to_json(self) -> dict:
         return {
-            "device": self.device, "fixed_bytes": self.fixed, "workspace_scale": self.workspace_scale,
+            "device": self.device, "fixed_bytes": self.fixed, "constant_scale": self.constant_scale,
+            "workspace_scale": self.workspace_scale,
             "samples": [{**s.to_json(), "predicted_bytes": self.predict(s.terms), "residual_bytes": r}
                         for s, r in zip(self.samples, self.residuals)],
         }  # fmt: skip
@@ -69,8 +75,8 @@ class MemoryCalibration:
             samples = tuple(
                 MemorySample(s["label"], _terms(s["terms"]), float(s["measured_bytes"])) for s in document["samples"]
             )
-            return cls(str(document["device"]), float(document["fixed_bytes"]), float(document["workspace_scale"]),
-                       samples)  # fmt: skip
+            return cls(str(document["device"]), float(document["fixed_bytes"]), float(document["constant_scale"]),
+                       float(document["workspace_scale"]), samples)  # fmt: skip
         except (KeyError, TypeError, ValueError) as err:
             raise UsageError(f"not a memory calibration ({type(err).__name__}: {err})") from err
 
@@ -82,20 +88,33 @@ def _terms(document: dict) -> MemoryTerms:
 
 
 def fit_memory(device: str, samples: Sequence[MemorySample]) -> MemoryCalibration:
-    """Least squares of ``fixed`` and ``a_w`` (module docstring); ``UsageError`` without samples."""
+    """Non-negative least squares of ``fixed``, ``a_c`` and ``a_w`` (module docstring); ``UsageError`` without
+    samples."""
     if not samples:
         raise UsageError(f"no memory measurements of {device} to calibrate with")
-    excess = np.array([s.measured - (s.terms.planned - s.terms.workspace) for s in samples], dtype=float)
-    workspace = np.array([s.terms.workspace for s in samples], dtype=float)
-    if len(samples) == 1 or np.ptp(workspace) == 0:
-        return MemoryCalibration(device, max(float(np.mean(excess - workspace)), 0.0), 1.0, tuple(samples))
-    design = np.column_stack([np.ones_like(workspace), workspace])
-    (fixed, scale), *_ = np.linalg.lstsq(design, excess, rcond=None)
-    if scale < 0:
-        fixed, scale = float(np.mean(excess)), 0.0
-    if fixed < 0:
-        fixed, scale = 0.0, float(workspace @ excess / (workspace @ workspace))
-    return MemoryCalibration(device, max(float(fixed), 0.0), max(float(scale), 0.0), tuple(samples))
+    t = [s.terms for s in samples]
+    excess = np.array([s.measured - (sum(x.arena.values()) + x.io) for s, x in zip(samples, t)], dtype=float)
+    columns = np.array([[1.0, x.constants, x.workspace] for x in t], dtype=float)
+    if len(samples) < columns.shape[1]:
+        fixed = float(np.mean(excess - columns[:, 1] - columns[:, 2]))
+        return MemoryCalibration(device, max(fixed, 0.0), 1.0, 1.0, tuple(samples))
+    coefficients = _nonnegative_least_squares(columns, excess)
+    return MemoryCalibration(device, *map(float, coefficients), tuple(samples))
+
+
+def _nonnegative_least_squares(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``argmin |a x - b|`` over ``x >= 0``, by least squares on every subset of the columns (few columns)."""
+    best, best_error = np.zeros(a.shape[1]), float(b @ b)
+    for subset in itertools.product((False, True), repeat=a.shape[1]):
+        free = np.flatnonzero(subset)
+        if not len(free):
+            continue
+        x = np.zeros(a.shape[1])
+        x[free] = np.linalg.lstsq(a[:, free], b, rcond=None)[0]
+        error = float(np.sum((a @ x - b) ** 2))
+        if (x >= 0).all() and error < best_error - 1e-9 * max(best_error, 1.0):
+            best, best_error = x, error
+    return best
 
 
 @dataclass(frozen=True)
