@@ -11,7 +11,13 @@ each calibrated figure predicts a session it was not fitted on. Target: every pa
 calibrated model. Baseline (the issue, MobileNetV2 0.35 at K = 3): ``solve place`` modelled 0.93, 1.81 and 6.21 MB
 where the parts measured 12.0, 12.1 and 18.0 MB.
 
+Table 2 (``--orders``): the op order. For each model (InceptionV3, NASNetMobile, DenseNet121 by default) and K
+(1, 2, 3), each part written in the file's order and in its least-peak order (``solve split --op-order memory``):
+the live peak and WIC's arena predicted, and the session measured alone in both orders. Anchor: SERENITY (Ahn et
+al., 2020) reports up to 1.68x lower peak memory on irregularly wired networks by scheduling alone.
+
     python -m benchmarks.memory [--models mobilenet_v2,resnet50,inception_v3] [--parts 2,3]
+    python -m benchmarks.memory --orders [--models inception_v3,nasnet_mobile,densenet121] [--parts 1,2,3]
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from solver.deploy.split import split_model
 from solver.io.tflite import read_model
 from solver.memory.calibration import MemorySample, fit_memory
 from solver.memory.model import memory_terms, model_graph, part_graph
+from solver.memory.order import memory_order
 from solver.models.zoo import model_path
 
 BASELINE = "issue: solve place modelled 0.93, 1.81, 6.21 MB; measured 12.0, 12.1, 18.0 MB (MobileNetV2 0.35, K = 3)"
@@ -63,12 +70,51 @@ def sessions(name: str, ks: list[int], device: LocalDevice, out: Path) -> list[t
     return rows
 
 
+def orders(names: list[str], ks: list[int]) -> None:
+    """Table 2: each part in the file's order and in its least-peak order, predicted and measured."""
+    print(f"{'part':<28} {'ops':>4} {'method':>6} {'peak file MB':>12} {'peak best MB':>12} {'arena file':>10} "
+          f"{'arena best':>10} {'meas file MB':>12} {'meas best MB':>12}")  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="nnpart-order-") as tmp:
+        device = LocalDevice(Path(tmp))
+        for name in names:
+            path = model_path(name)
+            model = read_model(path)
+            graph = model_graph(model)
+            op_graph = model.op_graph()
+            for v in op_graph:
+                op_graph.nodes[v]["weight"] = 1
+            for k in ks:
+                parts = [0] * model.num_ops if k == 1 else order_search(op_graph, k, seed=0, time_limit=5)
+                order, found = memory_order(graph, parts)
+                files = {label: split_model(path, parts, Path(tmp) / f"{name}_k{k}_{label}", model=model,
+                                            op_order=op_order)
+                         for label, op_order in (("file", None), ("best", order))}  # fmt: skip
+                for i, best in enumerate(found):
+                    ops = [v for v, p in enumerate(parts) if p == sorted(set(parts))[i]]
+                    sub = part_graph(graph, ops)
+                    arenas = [sum(memory_terms(sub, order=o).arena.values()) for o in (range(len(ops)), best.order)]
+                    measured = [measure(device, files[label].out_dir / files[label].parts[i].file)
+                                for label in ("file", "best")] if best.peak < best.file_peak else [float("nan")] * 2
+                    print(f"{f'{name} K={k} part {i}':<28} {len(ops):>4} {best.method:>6} {best.file_peak / 2**20:>12.2f} "
+                          f"{best.peak / 2**20:>12.2f} {arenas[0] / 2**20:>10.2f} {arenas[1] / 2**20:>10.2f} "
+                          f"{measured[0] / 2**20:>12.2f} {measured[1] / 2**20:>12.2f}", flush=True)  # fmt: skip
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; measured only where the order changes "
+          "the predicted peak")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="mobilenet_v2", help="comma-separated zoo models (default mobilenet_v2)")
-    parser.add_argument("--parts", default="2,3", help="the K values, comma-separated (default 2,3)")
+    parser.add_argument("--models", help="comma-separated zoo models (default mobilenet_v2; with --orders "
+                                         "inception_v3,nasnet_mobile,densenet121)")  # fmt: skip
+    parser.add_argument("--parts", help="the K values, comma-separated (default 2,3; with --orders 1,2,3)")
+    parser.add_argument("--orders", action="store_true", help="table 2: the op order, before and after")
     args = parser.parse_args(argv)
-    ks = [int(k) for k in args.parts.split(",")]
+    if args.orders:
+        orders((args.models or "inception_v3,nasnet_mobile,densenet121").split(","),
+               [int(k) for k in (args.parts or "1,2,3").split(",")])
+        return
+    args.models = args.models or "mobilenet_v2"
+    ks = [int(k) for k in (args.parts or "2,3").split(",")]
     with tempfile.TemporaryDirectory(prefix="nnpart-memory-") as tmp:
         device = LocalDevice(Path(tmp))
         rows = [row for name in args.models.split(",") for row in sessions(name, ks, device, Path(tmp))]
