@@ -22,7 +22,9 @@ def memory_model(requested: str | None, fitted=None):
 
 
 def add_memory_model_argument(parser, what: str) -> None:
-    parser.add_argument("--memory-model", choices=("upper", "planner", "calibrated"),
+    from solver.memory.model import MODELS
+
+    parser.add_argument("--memory-model", choices=MODELS,
                         help=f"how {what} is predicted (docs/memory.md): upper (every tensor alive all run), planner "
                              "(onert's memory planner simulated) or calibrated (the planner plus this machine's "
                              "fitted session cost; solve partition --calibrate fits it); default calibrated where a "

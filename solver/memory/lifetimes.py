@@ -49,10 +49,6 @@ class Graph:
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
 
-    def producers(self) -> dict[int, int]:
-        """Tensor -> the op (position in ``ops``) that writes it."""
-        return {t: k for k, op in enumerate(self.ops) for t in op.outputs}
-
 
 def onert_order(graph: Graph) -> list[int]:
     """Positions of ``graph.ops`` in the order onert's executor runs them (see the module docstring)."""
