@@ -16,7 +16,7 @@ from solver.partitioning.settings import ALGORITHMS, PartitionSettings
 
 if TYPE_CHECKING:
     from solver.partitioning.partition import PartitionResult
-    from solver.partitioning.problem import PartitionProblem
+    from solver.problem import PartitionProblem
 
 
 def register(subparsers) -> None:
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     chosen = memory_model(requested)
     out = map_path(args)
     if args.html:
-        from solver.commands.show import check_html_path
+        from solver.commands._html import check_html_path
 
         check_html_path(args.html)
     check_output(args.split, inputs=(args.model, args.trace), option="--split", directory=True)
@@ -103,7 +103,11 @@ def run(args: argparse.Namespace) -> int:
     if calibration_settings and problem.model is None:
         raise UsageError(f"{problem.source}: --calibrate measures part models, so it needs a TFLite model")
     describe = bounds_text("bottleneck")
-    part_memory = _part_memory(problem, chosen, calibration_settings)
+    from solver.deploy.memory import onert_memory_settings
+    from solver.memory.parts import part_memory as part_memory_of, problem_graph
+
+    planner, executor = onert_memory_settings(calibration_settings and calibration_settings.config)
+    part_memory = part_memory_of(problem_graph(problem.model, problem.graph), chosen, planner, executor)
     with exact_progress(args) as shown:
         result = partition(problem, settings, on_progress=shown.callback(describe), part_memory=part_memory)
         shown.close(describe(result.metrics.bottleneck, result.bound))
@@ -111,7 +115,12 @@ def run(args: argparse.Namespace) -> int:
     if calibration_settings:
         problem, result, calibration = _calibrate(problem, settings, result, calibration_settings, quiet=args.json,
                                                   part_memory=part_memory)  # fmt: skip
-        memory_fit = _fit_memory(problem, calibration, calibration_settings)
+        from devices import open_device
+        from solver.deploy.memory import fit_device_memory
+        from solver.memory.parts import problem_graph
+
+        memory_fit = fit_device_memory(problem.source, problem_graph(problem.model, problem.graph), calibration,
+                                       calibration_settings.config, open_device("local", cache=False))  # fmt: skip
     memory = _parts_memory(problem, result.parts, settings.num_parts, args.memory_model, memory_fit,
                            calibration_settings)  # fmt: skip
     # The answer is printed first, so a failing write loses nothing; the map is written last, so a failing
@@ -123,7 +132,9 @@ def run(args: argparse.Namespace) -> int:
                                  "partition_map_file": str(out)})  # fmt: skip
     else:
         print(format_report(problem, result))
-        print(_memory_text(memory))
+        from solver.memory.report import parts_text
+
+        print(parts_text(memory))
         if calibration:
             from solver.deploy.report import calibration_text
 
@@ -134,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"wrote {out}")
     if args.html:
-        from solver.commands.show import show_html
+        from solver.commands._html import show_html
         from solver.show.view import partition_view
 
         show_html(args.html, partition_view(problem, result.parts, settings.num_parts, result=result))
@@ -193,78 +204,15 @@ def _calibrate(problem: PartitionProblem, settings: PartitionSettings, result: P
     return replace(best_problem, graph=graph), best_result, calibration
 
 
-def _onert_memory_settings(calibration_settings) -> tuple[str, str]:
-    """The memory planner and executor the parts run with: onert's defaults unless --calibrate-setting says."""
-    from solver.memory.planner import planner_for
-
-    given = dict(calibration_settings.config.settings) if calibration_settings else {}
-    return planner_for(given.get("CPU_MEMORY_PLANNER")), given.get("EXECUTOR", "Linear")
-
-
-def _fit_memory(problem: PartitionProblem, calibration, calibration_settings):
-    """Fit this device's memory terms to every part measured by --calibrate and the whole model, and keep them
-    in the measurement cache under the device's identity."""
-    from devices import open_device
-    from devices.base import MeasureSettings
-    from devices.cache import device_identity, store_calibration
-    from solver.memory.calibration import MemorySample, fit_memory
-    from solver.memory.model import memory_terms
-    from solver.memory.parts import part_samples, problem_graph
-
-    planner, executor = _onert_memory_settings(calibration_settings)
-    graph = problem_graph(problem.model, problem.graph)
-    samples = []
-    for r in calibration.rounds + ([calibration.check] if calibration.check else []):
-        samples += part_samples(graph, r.parts, r.part_ids, r.memory_bytes, f"round {r.round}", planner, executor)
-    from solver.io.tflite import uncompressed
-
-    with uncompressed(problem.source) as plain:
-        whole = open_device("local", cache=False).measure(plain, calibration_settings.config,
-                                                          MeasureSettings(warmup=1, repeats=1))  # fmt: skip
-    if whole.valid and whole.memory is not None:
-        terms = memory_terms(graph, None, planner, executor)
-        samples.append(MemorySample("whole model", terms, whole.memory.session_kb * 1024.0))
-    identity = device_identity("local")
-    fitted = fit_memory(identity, samples)
-    store_calibration(identity, "memory", fitted.to_json())
-    return fitted
-
-
 def _parts_memory(problem: PartitionProblem, parts: list[int], num_parts: int, requested: str | None, fitted,
                   calibration_settings):  # fmt: skip
     """Each part's memory under the requested model (or the default: docs/memory.md)."""
+    from solver.deploy.memory import onert_memory_settings
     from solver.memory.parts import parts_memory, problem_graph
 
-    planner, executor = _onert_memory_settings(calibration_settings)
+    planner, executor = onert_memory_settings(calibration_settings and calibration_settings.config)
     model = memory_model(requested, fitted)
     return parts_memory(problem_graph(problem.model, problem.graph), parts, num_parts, model, planner, executor)
-
-
-def _part_memory(problem: PartitionProblem, model, calibration_settings):
-    """The memory model of one part (its ops -> bytes) that --memory-cap caps."""
-    from solver.memory.model import memory_terms, part_graph
-    from solver.memory.parts import problem_graph
-
-    planner, executor = _onert_memory_settings(calibration_settings)
-    graph = problem_graph(problem.model, problem.graph)
-    return lambda ops: model.predict(memory_terms(part_graph(graph, ops), None, planner, executor))
-
-
-def _memory_text(memory) -> str:
-    """Each part's predicted memory, the model that predicted it and why."""
-    lines = [f"memory per part ({memory.model.name} model: {memory.model.reason}; planner {memory.planner}, "
-             f"executor {memory.executor}):"]  # fmt: skip
-    for k, (bytes_, terms) in enumerate(zip(memory.predicted, memory.terms)):
-        lines.append(f"  part {k}: {bytes_ / 2**20:8.2f} MB  (constants {terms.constants / 2**20:.2f}, arena "
-                     f"{sum(terms.arena.values()) / 2**20:.2f}, I/O {terms.io / 2**20:.2f}, workspace "
-                     f"{terms.workspace / 2**20:.2f})")  # fmt: skip
-    calibration = memory.model.calibration
-    if calibration is not None:
-        worst = max((abs(r) for r in calibration.residuals), default=0.0)
-        lines.append(f"  calibration of {calibration.device}: fixed {calibration.fixed / 2**20:.2f} MB, constants x "
-                     f"{calibration.constant_scale:.2f}, workspace x {calibration.workspace_scale:.2f}, "
-                     f"{len(calibration.samples)} sessions, largest residual {worst / 2**20:.2f} MB")  # fmt: skip
-    return "\n".join(lines)
 
 
 def _split(problem: PartitionProblem, parts: list[int], out_dir: Path, quiet: bool) -> None:

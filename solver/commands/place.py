@@ -8,10 +8,9 @@ from pathlib import Path
 from solver.commands._exact import add_exact_arguments, bounds_text, exact_progress, map_path, secondary_names
 from solver.commands._memory import add_memory_model_argument, memory_model
 from solver.commands._problem import add_problem_arguments, problem_from_args
+from solver.offload.settings import ALGORITHMS as OFFLOAD_ALGORITHMS
 from solver.placement.objectives import OBJECTIVES, TABLE
 from solver.solving.objectives import described
-
-OFFLOAD_ALGORITHMS = ("exact", "greedy", "delegate", "circle-partitioner")  # solver.placement.offload.ALGORITHMS
 
 
 def register(subparsers) -> None:
@@ -85,22 +84,9 @@ def _device_memory(problem, result, model):
     return out
 
 
-def _device_memory_text(model, devices) -> str:
-    lines = [f"memory per device ({model.name} model: {model.reason}):",
-             f"  {'device':<12} {'capacity':>12} {'counted':>12} {'predicted':>12} {'seed 002':>12}"]  # fmt: skip
-    for d in devices:
-        cap = "unlimited" if d.capacity is None else str(d.capacity)
-        lines.append(f"  {d.device:<12} {cap:>12} {d.counted:>12} {d.predicted:>12} {d.seed002:>12.0f}"
-                     f"{'  OVER' if d.over else ''}")  # fmt: skip
-    if any(d.over for d in devices):
-        lines.append("  OVER: the device's session needs more than its capacity under the memory model; the placement "
-                     "was solved with its own count (constants and every tensor its ops touch)")  # fmt: skip
-    return "\n".join(lines)
-
-
 def run(args: argparse.Namespace) -> int:
     if args.html:
-        from solver.commands.show import check_html_path
+        from solver.commands._html import check_html_path
 
         check_html_path(args.html)
     if _offloading(args):
@@ -137,12 +123,14 @@ def run(args: argparse.Namespace) -> int:
         print_json("place", {**result.to_json(), "memory": memory, "partition_map_file": str(out)})
     else:
         print(format_placement(result))
-        print(_device_memory_text(chosen, devices))
+        from solver.memory.report import devices_text
+
+        print(devices_text(chosen, devices))
     write_partition_map(out, result.parts, len(result.metrics.order), placement=result.placement)
     if not args.json:
         print(f"wrote {out}")
     if args.html:
-        from solver.commands.show import show_html
+        from solver.commands._html import show_html
         from solver.show.view import placement_view
 
         show_html(args.html, placement_view(problem, result))
@@ -155,8 +143,9 @@ def _run_offload(args: argparse.Namespace) -> int:
     from solver.io.partition_map import write_partition_map
     from solver.io.partrules import read_rules
     from solver.io.platform import read_platform
-    from solver.placement.offload import OffloadSettings, offload_model
-    from solver.placement.report import format_offload
+    from solver.offload.offload import offload_model
+    from solver.offload.report import format_offload
+    from solver.offload.settings import OffloadSettings
 
     if args.objective == "throughput":
         raise UsageError("offloading minimises the end-to-end latency; --objective throughput places one part per device")
@@ -179,7 +168,7 @@ def _run_offload(args: argparse.Namespace) -> int:
         print(format_offload(result))
         print(f"wrote {out}")
     if args.html:
-        from solver.commands.show import show_html
+        from solver.commands._html import show_html
         from solver.show.view import partition_view
 
         devices = {int(k): name for k, name in result.placement.items()}

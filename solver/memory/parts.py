@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
@@ -57,6 +57,12 @@ class PartsMemory:
             "parts": [{"part": k, "predicted_bytes": p, "terms": t.to_json()}
                       for k, (p, t) in enumerate(zip(self.predicted, self.terms))],
         }  # fmt: skip
+
+
+def part_memory(graph: Graph, model: MemoryModel, planner: str = DEFAULT_PLANNER,
+                executor: str = LINEAR) -> Callable[[Sequence[int]], int]:  # fmt: skip
+    """The memory of one part under ``model``: its ops -> bytes (what a memory cap caps)."""
+    return lambda ops: model.predict(memory_terms(part_graph(graph, ops), None, planner, executor))
 
 
 def parts_memory(graph: Graph, parts: Sequence[int], num_parts: int, model: MemoryModel,
