@@ -47,12 +47,12 @@ and ``tail(v)`` = w of v and all its descendants, any partition with bottleneck 
   part around. (K > n is refused, as by the heuristics and the checker.)
 - Memory cap: ``m[c][s] >= x(v, s)`` for each constant tensor c that v reads;
   ``sum_c bytes_c m[c][s] <= cap``.
-- Memory cap on a memory model (``part_memory``: a part's ops -> bytes, not linear: onert's planner decides
-  the arena), lazily: the constants cap above is its relaxation (every model counts a part's constants); each
-  partition CP-SAT finds is checked part by part, and a part S over the cap is forbidden as a whole in every
-  station, ``sum_{v in S} x(v, s) - sum_{u not in S} x(u, s) <= |S| - 1``, and the model solved again. A
-  forbidden set is over the cap whatever else the partition holds, so no partition under the cap is lost and
-  an infeasible probe stays a proof.
+- Memory cap on a memory model instead (``part_memory``: a part's ops -> bytes, not linear: onert's planner
+  decides the arena, and a calibrated model may count constants at less than their bytes, so the constants cap
+  is left out), lazily: each partition CP-SAT finds is checked part by part, and a part S over the cap is
+  forbidden as a whole in every station, ``sum_{v in S} x(v, s) - sum_{u not in S} x(u, s) <= |S| - 1``, and the
+  model solved again. A forbidden set is over the cap whatever else the partition holds, so no partition under
+  the cap is lost and an infeasible probe stays a proof.
 
 Secondary objectives (lexicographic, :mod:`solver.solving.secondary`) use the same model at
 ``C = floor(best * (1 + slack))``; their models are in their table, solver/partitioning/objectives.py.
@@ -374,7 +374,7 @@ class _Search:
             return self._unbuilt(cycle, variables, limit)
         building = probe.within(limit * _BUILD_SHARE)
         try:
-            built = _FeasibilityModel(self.dag, self.k, cycle, windows, self.memory_cap, budget=building,
+            built = _FeasibilityModel(self.dag, self.k, cycle, windows, self._linear_cap(), budget=building,
                                       forbidden=self.forbidden)
             built.hint(self.incumbent)
             built.branch_station_by_station(self.dag.tail)
@@ -405,6 +405,10 @@ class _Search:
         else:
             self.unknown_above = max(self.unknown_above, cycle)
         return True
+
+    def _linear_cap(self) -> int | None:
+        """The cap on the constants the model states: none when the memory model is capped instead."""
+        return self.memory_cap if self.part_memory is None else None
 
     def _run_capped(self, built: _FeasibilityModel, limit: float) -> Solve:
         """Solve ``built`` within ``limit`` seconds; while its answer has a part over the memory model's cap,
@@ -468,7 +472,7 @@ class _Search:
         """Minimize the secondary objectives in order with the bottleneck capped; their status by metric."""
         cycle = math.floor(self.hi * (1 + slack))
         windows = station_windows(self.dag, self.k, cycle)
-        built = _FeasibilityModel(self.dag, self.k, cycle, windows, self.memory_cap, forbidden=self.forbidden)
+        built = _FeasibilityModel(self.dag, self.k, cycle, windows, self._linear_cap(), forbidden=self.forbidden)
         objectives = [(name, lambda name=name: TABLE[name].model(built)) for name in names]
         _, statuses = minimize_in_order(built.model, objectives, self.incumbent, hint=built.hint,
                                         read=lambda solver: self.take(built.parts(solver)),

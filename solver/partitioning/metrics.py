@@ -107,8 +107,8 @@ def check_partition(
 
     Valid: one integer part in ``0..K-1`` per op, ``parts[u] <= parts[v]`` on every edge (so the session graph
     is acyclic), no empty part, loads summing to the total weight, and (with ``memory_cap``) no part whose
-    constants exceed the cap, nor (with ``part_memory``, the memory model: a part's ops -> bytes) whose memory
-    does.
+    constants exceed the cap, or with ``part_memory`` (the memory model: a part's ops -> bytes) no part whose
+    memory does (a calibrated model may count constants at less than their bytes, so then only the model's figure).
 
     Raises
     ------
@@ -138,14 +138,15 @@ def check_partition(
         raise CheckError(f"{name}: parts {metrics.empty_parts} are empty")
     if metrics.total != dag.total:
         raise CheckError(f"{name}: part loads sum to {metrics.total}, the ops weigh {dag.total}")
-    if memory_cap is not None:
+    if memory_cap is not None and part_memory is None:
         over = [k for k, m in enumerate(metrics.memory) if m > memory_cap]
         if over:
             raise CheckError(
                 f"{name}: parts {over} hold {[metrics.memory[k] for k in over]} bytes of constants, "
                 f"over the cap of {memory_cap}"
             )
-        held = [part_memory(ops) for ops in part_ops(parts, num_parts)] if part_memory is not None else []
+    if memory_cap is not None and part_memory is not None:
+        held = [part_memory(ops) for ops in part_ops(parts, num_parts)]
         over = [k for k, m in enumerate(held) if m > memory_cap]
         if over:
             raise CheckError(f"{name}: parts {over} need {[held[k] for k in over]} bytes (memory model), over the "

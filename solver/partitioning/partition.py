@@ -302,7 +302,7 @@ def _pick(found: dict[str, HeuristicRun], settings: PartitionSettings, problem: 
 
 
 def _fits(run: HeuristicRun, cap: int, part_memory: PartMemory | None, num_parts: int) -> bool:
-    """Every part of ``run`` under ``cap``: its constants, and its memory model's figure when there is one."""
-    if max(run.metrics.memory) > cap:
-        return False
-    return part_memory is None or all(part_memory(ops) <= cap for ops in part_ops(run.parts, num_parts))
+    """Every part of ``run`` under ``cap``: its memory model's figure when there is one, else its constants."""
+    if part_memory is None:
+        return max(run.metrics.memory) <= cap
+    return all(part_memory(ops) <= cap for ops in part_ops(run.parts, num_parts))
