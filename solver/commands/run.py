@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from devices.base import DEFAULT_EXECUTOR, EXECUTORS
+from solver.commands._memory import add_memory_model_argument, memory_model
 from solver.errors import EXIT_OK
 
 
@@ -27,6 +28,7 @@ def register(subparsers) -> None:
                         help="an onert variable of every session, e.g. NUM_THREADS=1 (default: the settings of the "
                              "trace the split was predicted with, when it records them); repeatable")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the timings as JSON (schema nnpart.run/1)")
+    add_memory_model_argument(parser, "each part's session memory (printed beside the measured one)")
     parser.set_defaults(run=run)
 
 
@@ -37,8 +39,9 @@ def run(args: argparse.Namespace) -> int:
     from solver.commands._devices import _pairs
 
     told = dict(_pairs(args.setting, "--setting"))
+    chosen = memory_model(args.memory_model)
     measured = run_sequential(args.dir, rounds=args.rounds, warmup=args.warmup, seed=args.seed, executor=args.executor,
-                              settings=told)  # fmt: skip
+                              settings=told, memory_model=chosen)  # fmt: skip
     if args.json:
         from solver.commands._output import print_json
 

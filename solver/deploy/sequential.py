@@ -8,6 +8,11 @@ The machine's load average is recorded beside them: on a shared machine it says 
 Every session runs with the onert settings given (``settings``: NUM_THREADS, ...), else with those of the trace
 the split's predictions came from (its recorded context), else onert's defaults; the answer says which. An
 end-to-end latency more than ``OFF_PREDICTION`` away from the prediction is flagged.
+
+Memory is measured apart: the parts share this process, so their peaks cannot be told apart in it. Each part
+runs once more alone in a fresh child (``devices.local.LocalDevice``, the worker of ``solve profile``) with the
+same backends and executor; its figure is the child's peak RSS above its RSS before the session
+(``devices.base.SessionMemory``), the same measure as a profile's.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from devices.base import DEFAULT_EXECUTOR, BackendConfig
-from devices.chain import ModelRunner
+from devices.base import DEFAULT_EXECUTOR, BackendConfig, MeasureSettings, SessionMemory
+from devices.chain import ModelRunner, RunError
 from devices.context import MeasurementContext, measurement_context
 from devices.inputs import seeded_inputs
 from devices.stats import Summary, summarize
@@ -25,7 +31,9 @@ from solver.deploy.pipeline import OFF_PREDICTION
 from solver.deploy.split import SplitResult, read_split
 from solver.deploy.verify import check_executor, part_stages
 from solver.errors import UsageError
-from solver.io.tflite import uncompressed
+from solver.io.tflite import read_model, uncompressed
+from solver.memory.calibration import MemoryModel
+from solver.memory.model import memory_terms, model_graph
 
 
 @dataclass
@@ -39,6 +47,9 @@ class SequentialRun:
     whole_ms: Summary
     rounds: int
     load_average: tuple[float, float, float]
+    part_memory: list[SessionMemory | None]  # each part's session alone in its own child (None: not measured)
+    memory_model: MemoryModel | None = None
+    predicted_memory: list[int] = field(default_factory=list)  # each part's session under ``memory_model``
     settings: dict[str, str] = field(default_factory=dict)  # the onert settings every session ran with
     notes: list[str] = field(default_factory=list)
 
@@ -58,6 +69,8 @@ class SequentialRun:
 
     def to_json(self) -> dict:
         loads = self.split.loads_us
+        memory = [None if m is None else m.session_kb * 1024 for m in self.part_memory]
+        predicted = self.predicted_memory or [None] * len(memory)
         return {
             "dir": str(self.split.out_dir),
             "rounds": self.rounds,
@@ -68,16 +81,20 @@ class SequentialRun:
             "off_prediction": self.off,
             "settings": dict(self.settings),
             "parts": [{"file": p.file, "backend": b, "ms": s.to_json(),
-                       "predicted_ms": None if loads is None else loads[k] / 1000}
+                       "predicted_ms": None if loads is None else loads[k] / 1000,
+                       "predicted_memory_bytes": predicted[k], "measured_memory_bytes": memory[k]}
                       for k, (p, b, s) in enumerate(zip(self.split.parts, self.backends, self.part_ms))],  # fmt: skip
             "load_average": list(self.load_average),
             "notes": list(self.notes),
+            "memory_model": None if self.memory_model is None else self.memory_model.to_json(),
         }
 
 
 def run_sequential(split: SplitResult | str, rounds: int = 20, warmup: int = 2, seed: int = 0,
-                   executor: str = DEFAULT_EXECUTOR, settings: dict[str, str] | None = None) -> SequentialRun:  # fmt: skip
-    """Time the parts of ``split`` run in sequence (see the module docstring).
+                   executor: str = DEFAULT_EXECUTOR, settings: dict[str, str] | None = None,
+                   memory_model: MemoryModel | None = None) -> SequentialRun:
+    """Time the parts of ``split`` run in sequence (see the module docstring); with ``memory_model``, predict
+    each part's session memory beside the measured one (the part file's ops under ``executor``).
 
     Raises
     ------
@@ -112,8 +129,13 @@ def run_sequential(split: SplitResult | str, rounds: int = 20, warmup: int = 2, 
             if r >= warmup:
                 total.append((end - start) * 1000)
                 alone.append((time.perf_counter() - end) * 1000)
+    load = os.getloadavg()
+    memory = [part_memory(s.path, s.backends or "cpu", executor) for s in stages]
+    predicted = [] if memory_model is None else [
+        memory_model.predict(memory_terms(model_graph(read_model(s.path)), executor=executor)) for s in stages]
     return SequentialRun(split, [s.backends or "cpu" for s in stages], summarize(total),
-                         [summarize(t) for t in per_part], summarize(alone), rounds, os.getloadavg(), env,
+                         [summarize(t) for t in per_part], summarize(alone), rounds, load, memory, memory_model,
+                         predicted, env,
                          [f"every session ran with {' '.join(f'{k}={v}' for k, v in env.items())} ({where})"])  # fmt: skip
 
 
@@ -131,3 +153,17 @@ def _settings(split: SplitResult, executor: str, told: dict[str, str] | None) ->
     if context is None:
         return {"EXECUTOR": executor}, "the split records no trace settings: onert's defaults"
     return {"EXECUTOR": executor, **traced}, f"the trace's: {context.threads_text()}{where}"
+
+
+def part_memory(path: Path, backends: str, executor: str) -> SessionMemory | None:
+    """The session memory of the model at ``path`` run alone in a fresh child (one prepare and one run).
+
+    Raises ``devices.chain.RunError`` when the part does not run there (it ran in this process just before).
+    """
+    from devices.local import LocalDevice
+
+    config = BackendConfig(tuple(backends.split(";")), settings=(("EXECUTOR", executor),))
+    measured = LocalDevice().measure(path, config, MeasureSettings(warmup=1, repeats=1, check_outputs=False))
+    if not measured.valid:
+        raise RunError(f"{path}: measuring its memory alone failed: {measured.reason}")
+    return measured.memory
