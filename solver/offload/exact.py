@@ -32,6 +32,7 @@ from ortools.sat.python import cp_model
 from solver.errors import InfeasibleError
 from solver.offload.baselines import frontier_parts, reject_parts
 from solver.offload.metrics import OffloadMetrics, evaluate_or_none, evaluate_plan
+from solver.offload.objectives import TABLE
 from solver.offload.problem import OffloadProblem
 from solver.solving.budget import Budget, now
 from solver.solving.cpsat import solve_reporting
@@ -84,7 +85,7 @@ def part_slots(problem: OffloadProblem, hint: OffloadMetrics | None = None, floo
     most = problem.num_ops // min(problem.min_ops(b) for b in range(len(problem.backends)))
     if problem.max_parts is not None:
         most = min(most, problem.max_parts)
-    trivial, cheapest = _trivial_bound(problem), _cheapest_handoff(problem)
+    trivial, cheapest = TABLE["latency"].bound(problem), _cheapest_handoff(problem)
     sources = sum(1 for v in range(problem.num_ops) if not problem.base.dag.preds[v])
     slots = min(most, max(SLOT_CAP, 2 * (hint.num_parts if hint else 0) + 2))
     if hint is not None and cheapest > 0:
@@ -280,7 +281,7 @@ def labeling(problem: OffloadProblem, time_limit: float, workers: int | None = N
         m.add_exactly_one(choice.values())
     times = [problem.time(v, b) * on for v in range(problem.num_ops) for b, on in o[v].items()]
     m.minimize(sum(times) + sum(crossing_terms(m, problem, o)))
-    trivial = _trivial_bound(problem)
+    trivial = TABLE["latency"].bound(problem)
     relay = None if on_bound is None else lambda _, bound, seconds: on_bound(max(int(bound), trivial), seconds)
     done = solve_reporting(m, max(time_limit, 0.01), workers, now(), relay)
     solver = done.solver
@@ -325,8 +326,9 @@ class _Model:
             pos.append(sum(k * self.x[v][k] for k in range(S)))
         for u, v in problem.base.graph.edges:
             m.add(pos[u] <= pos[v])
-        cost = [problem.time(v, b) * on for v in range(n) for b, on in self.o[v].items()]
-        handoffs: list = []
+        self.cost = [problem.time(v, b) * on for v in range(n) for b, on in self.o[v].items()]
+        self.handoffs: list = []
+        handoffs = self.handoffs
         for i, tensor in enumerate(problem.base.tensors):
             u = tensor.producer
             readers = set().union(*(problem.allowed[c] for c in tensor.consumers))
@@ -346,8 +348,9 @@ class _Model:
                             m.add(paid >= into + self.o[u][a] + self.y[k][b] - 2)
                             handoffs.append(costs[i] * paid)
         m.add(sum(handoffs) >= sum(crossing_terms(m, problem, self.o)))
-        m.add(sum(cost) + sum(handoffs) >= floor)  # labeling's proven floor
-        m.minimize(sum(cost) + sum(handoffs))
+        latency = TABLE["latency"].model(self)
+        m.add(latency >= floor)  # labeling's proven floor
+        m.minimize(latency)
 
     def forbid(self, b: int, ops: list[int]) -> None:
         """No part on backend b holds exactly ``ops`` (a part its ``reject`` refused)."""
@@ -373,6 +376,3 @@ class _Model:
         backend = [next(b for b, on in self.o[v].items() if solver.boolean_value(on)) for v in range(n)]
         return backend, parts
 
-
-def _trivial_bound(problem: OffloadProblem) -> int:
-    return sum(min(problem.time(v, b) for b in problem.allowed[v]) for v in range(problem.num_ops))
