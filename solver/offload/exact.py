@@ -36,7 +36,7 @@ from solver.offload.objectives import TABLE
 from solver.offload.problem import OffloadProblem
 from solver.solving.budget import Budget, now
 from solver.solving.cpsat import solve_reporting
-from solver.solving.outcome import FEASIBLE, HEURISTIC, OPTIMAL
+from solver.solving.outcome import FEASIBLE, HEURISTIC, OPTIMAL, status_of
 
 SLOT_CAP = 24  # part slots of the exact model when neither --max-parts nor the op count bounds them lower
 LABELING_SHARE, LABELING_CAP = 0.2, 10.0  # the first fifth of the time limit, and 10 s at most, for labeling
@@ -150,7 +150,7 @@ def solve_offload(
         starts.append(evaluate_or_none(problem, backend, frontier_parts(problem, backend)))
     hint_metrics = min((s for s in starts if s is not None), key=lambda s: s.latency, default=None)
     if hint_metrics is not None and (hint_metrics.latency <= floor or relaxed.interrupted):
-        found = OPTIMAL if hint_metrics.latency <= floor else HEURISTIC
+        found = status_of(hint_metrics.latency, floor, improved=False)
         return OffloadSolve(hint_metrics.backend, hint_metrics.parts, found, hint_metrics.latency,
                             min(floor, hint_metrics.latency), PartSlots(0, math.inf), budget.elapsed(),
                             relaxed.interrupted)  # fmt: skip
