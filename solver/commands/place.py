@@ -8,6 +8,7 @@ from pathlib import Path
 from solver.commands._exact import add_exact_arguments, bounds_text, exact_progress, map_path, secondary_names
 from solver.commands._memory import add_memory_model_argument, memory_model
 from solver.commands._problem import add_problem_arguments, problem_from_args
+from solver.offload.objectives import OBJECTIVES as OFFLOAD_OBJECTIVES
 from solver.offload.settings import ALGORITHMS as OFFLOAD_ALGORITHMS
 from solver.placement.objectives import OBJECTIVES, TABLE
 from solver.solving.objectives import described
@@ -31,7 +32,7 @@ def register(subparsers) -> None:
                         help="the devices and links (docs/platform-format.md)")
     parser.add_argument("--objective", choices=OBJECTIVES,
                         help=f"{described((TABLE[name] for name in OBJECTIVES), ' or ')}; "
-                             "offloading minimises latency only")  # fmt: skip
+                             f"offloading minimises {' or '.join(OFFLOAD_OBJECTIVES)} only")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the greedy's chains (default 0)")
     parser.add_argument("--out", type=Path, metavar="FILE",
                         help=f"where to write ONE's partition_map.json format with its placement (default: "
@@ -150,8 +151,9 @@ def _run_offload(args: argparse.Namespace) -> int:
     from solver.offload.report import format_offload
     from solver.offload.settings import OffloadSettings
 
-    if args.objective == "throughput":
-        raise UsageError("offloading minimises the end-to-end latency; --objective throughput places one part per device")
+    if args.objective is not None and args.objective not in OFFLOAD_OBJECTIVES:
+        raise UsageError(f"offloading minimises the end-to-end latency; --objective {args.objective} places one part "
+                         "per device")  # fmt: skip
     if args.secondary or args.slack:
         raise UsageError("--secondary and --slack are not used when offloading")
     algo = args.algo or ("exact" if args.exact else "greedy")
