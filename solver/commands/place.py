@@ -26,6 +26,9 @@ def register(subparsers) -> None:
     add_problem_arguments(parser)
     parser.add_argument("--platform", type=Path, required=True, metavar="P.json",
                         help="the devices and links (docs/platform-format.md)")
+    parser.add_argument("--calibrated-links", type=Path, metavar="FILE",
+                        help="measured links (written by 'solve pipeline --calibrate-links') in place of the "
+                             "platform's: a per-message overhead and a bandwidth per link")  # fmt: skip
     parser.add_argument("--objective", choices=OBJECTIVES,
                         help="throughput (default: the slowest device or link) or latency (longest path); "
                              "offloading minimises latency only")  # fmt: skip
@@ -62,6 +65,19 @@ def _offloading(args: argparse.Namespace) -> bool:
                 or args.max_parts is not None or args.algo in OFFLOAD_ALGORITHMS)  # fmt: skip
 
 
+def _platform(args: argparse.Namespace):
+    """The platform file, its links replaced by measured ones with ``--calibrated-links``."""
+    from solver.io.platform import read_platform
+
+
+    platform = read_platform(args.platform)
+    if args.calibrated_links:
+        from solver.io.linkfile import calibrated, read_links
+
+        platform = calibrated(platform, read_links(args.calibrated_links), args.calibrated_links)
+    return platform
+
+
 def run(args: argparse.Namespace) -> int:
     if args.html:
         from solver.commands.show import check_html_path
@@ -71,7 +87,6 @@ def run(args: argparse.Namespace) -> int:
         return _run_offload(args)
     from solver.commands._output import print_json
     from solver.io.partition_map import write_partition_map
-    from solver.io.platform import read_platform
     from solver.errors import CheckError
     from solver.placement.place import INVALID, PlaceSettings, place
     from solver.placement.report import format_placement
@@ -81,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
                              workers=args.workers, seed=args.seed, secondary=secondary_names(args),
                              slack=args.slack)  # fmt: skip
     out = map_path(args, args.platform)
-    platform = read_platform(args.platform)
+    platform = _platform(args)
     problem = problem_from_args(args)
     describe = bounds_text(settings.objective)
     with exact_progress(args) as shown:
@@ -114,7 +129,6 @@ def _run_offload(args: argparse.Namespace) -> int:
     from solver.errors import UsageError
     from solver.io.partition_map import write_partition_map
     from solver.io.partrules import read_rules
-    from solver.io.platform import read_platform
     from solver.placement.offload import OffloadSettings, offload_model
     from solver.placement.report import format_offload
 
@@ -127,7 +141,7 @@ def _run_offload(args: argparse.Namespace) -> int:
                                max_parts=args.max_parts, time_limit=args.time_limit, workers=args.workers,
                                exclude_ops=tuple(t.strip() for t in args.exclude_ops.split(",") if t.strip()))  # fmt: skip
     out = map_path(args, args.platform, args.rules)
-    platform = read_platform(args.platform)
+    platform = _platform(args)
     rules = read_rules(args.rules) if args.rules else None
     problem = problem_from_args(args)
     with exact_progress(args) as shown:

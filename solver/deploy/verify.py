@@ -121,7 +121,7 @@ def verify_split(split: SplitResult | str | Path, settings: VerifySettings = Ver
         reference, produced = run_isolated(
             _run_split, plain, part_stages(split), split.model_inputs, split.model_outputs, settings, what="onert"
         )
-    checks = [_compare(name, got, ref, settings) for name, got, ref in zip(split.model_outputs, produced, reference)]
+    checks = [compare_output(name, got, ref, settings) for name, got, ref in zip(split.model_outputs, produced, reference)]
     result = VerifyResult(split.out_dir, checks, settings, len(split.parts), notes=list(split.notes))
     if settings.probe_package:
         result.package = probe_load(split.out_dir)
@@ -150,7 +150,7 @@ def _run_split(
     return reference, [tensors[name] for name in outputs]
 
 
-def _compare(name: str, got: np.ndarray, ref: np.ndarray, settings: VerifySettings) -> OutputCheck:
+def compare_output(name: str, got: np.ndarray, ref: np.ndarray, settings: VerifySettings) -> OutputCheck:
     if got.shape != ref.shape:
         return OutputCheck(name, tuple(ref.shape), float("inf"), float("inf"), 0.0, False)
     diff = np.abs(got.astype(np.float64) - ref.astype(np.float64))

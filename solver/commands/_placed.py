@@ -1,0 +1,120 @@
+"""``solve pipeline DIR --platform P.json``: the parts run on their devices' Dask workers, beside the prediction."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from solver.errors import EXIT_OK, UsageError
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a placed run (``--platform`` and what goes with it)."""
+    group = parser.add_argument_group(
+        "placed run (--platform)",
+        "run each part on the Dask worker of the device its map names, hand-offs moved by Dask over that pair's "
+        "link, and report throughput, latency, per device compute and per link bytes and time beside the "
+        "prediction of 'solve place' for the same map (docs/placed-runs.md)",
+    )
+    group.add_argument("--platform", metavar="P.json", help="the platform the split was placed on")
+    group.add_argument("--trace", metavar="TRACE", help="the model's op times (the trace 'solve place' was given)")
+    group.add_argument("--cluster", default="netlab", metavar="WHERE",
+                       help="the workers: netlab (namespaces joined by links shaped to the platform's bandwidths; "
+                            "root), local (worker processes, unshaped loopback) or tcp://host:port (a scheduler "
+                            "whose workers are named after the devices) (default netlab)")  # fmt: skip
+    calibration = group.add_mutually_exclusive_group()
+    calibration.add_argument("--calibrate-links", nargs="?", const="", metavar="FILE",
+                             help="first fit every link's overhead and bandwidth by a ping-pong of tensor sizes and "
+                                  "write them to FILE (default: P.links.json beside the platform); both "
+                                  "predictions are shown")  # fmt: skip
+    calibration.add_argument("--calibrated-links", metavar="FILE", help="a measured links file: show its prediction too")
+
+
+def run_placed_command(args: argparse.Namespace) -> int:
+    from devices.placed import PlacedSettings
+    from solver.commands._output import print_json
+    from solver.deploy.placed import (calibrate_links, check_cluster, check_outputs, check_placed_settings,
+                                      compare_placed, placed_devices, placed_workers)  # fmt: skip
+    from solver.deploy.report import placed_text
+    from solver.deploy.split import read_split
+    from solver.io.files import check_output
+    from solver.io.linkfile import calibrated, default_path, read_links, write_links
+    from solver.io.platform import read_platform
+    from solver.partitioning.problem import load_problem
+
+    if args.trace is None:
+        raise UsageError("--platform needs --trace TRACE: the model's op times, as 'solve place' was given them")
+    settings = PlacedSettings(requests=args.requests, warmup=args.warmup, executor=args.executor, timeout=args.timeout)
+    check_placed_settings(settings)
+    check_cluster(args.cluster)
+    split = read_split(args.dir)
+    platform = read_platform(args.platform)
+    unknown = sorted({p.device for p in split.parts} - set(platform.names))
+    if unknown:
+        raise UsageError(f"{args.dir}: parts are placed on {', '.join(unknown)}, which {args.platform} does not have")
+    links_out = None
+    if args.calibrate_links is not None:
+        links_out = args.calibrate_links or default_path(args.platform)
+        check_output(links_out, inputs=(args.platform, args.trace))
+    fits = read_links(args.calibrated_links) if args.calibrated_links else None
+    problem = load_problem(split.model, args.trace)
+    devices = placed_devices(split)
+    with placed_workers(args.cluster, list(platform.names) if links_out else devices, platform) as workers:
+        if links_out:
+            fits = calibrate_links(workers, platform, list(platform.names))
+        cores = len(os.sched_getaffinity(0))
+        predictions = [predict(problem, platform, split, "platform", workers.core_of, cores)]
+        if fits:
+            predictions.append(predict(problem, calibrated(platform, fits, args.calibrated_links or links_out), split,
+                                       "calibrated", workers.core_of, cores))  # fmt: skip
+        comparison = compare_placed(split, workers, predictions, settings)
+    if args.json:
+        print_json("placed", {**comparison.to_json(),
+                              "links_file": str(links_out or args.calibrated_links) if fits else None})  # fmt: skip
+    else:
+        print(placed_text(comparison))
+    if links_out:
+        write_links(links_out, platform, fits)
+        if not args.json:
+            print(f"wrote {links_out}")
+    check_outputs(comparison)
+    return EXIT_OK
+
+
+def predict(problem, platform, split, label: str, core_of: dict, cores: int):
+    """``solve place``'s model of the split's map on ``platform``, with the hand-offs as ``devices.placed`` sends
+    them: the tensors a part sends a later part on another device travel as one message, paying the link's
+    overhead (``latency_us``) once, then their bytes over its bandwidth. Per device its compute, per link the sum
+    of its messages; the latency is the longest path through the parts (compute, then messages), the period
+    counts the cores the devices share (``solver.deploy.placed.shared_period``)."""
+    from solver.deploy.placed import PlacedPrediction, shared_period
+    from solver.placement.metrics import evaluate
+    from solver.placement.problem import placement_problem
+
+    placed = placement_problem(problem, platform)
+    index = {name: d for d, name in enumerate(platform.names)}
+    part_of = {v: k for k, part in enumerate(split.parts) for v in part.ops}
+    devices = [part.device for part in split.parts]
+    assign = [index[devices[part_of[v]]] for v in range(placed.num_ops)]
+    metrics = evaluate(placed, assign, memory=False)  # the checker: support, links, acyclic
+    device_us = {d: float(metrics.compute[index[d]]) for d in dict.fromkeys(devices)}
+    sent: dict[tuple[int, int], int] = {}  # (part, later part on another device) -> bytes of one request
+    for tensor in placed.tensors:
+        j = part_of[tensor.producer]
+        for k in sorted({part_of[c] for c in tensor.consumers}):
+            if devices[k] != devices[j]:
+                sent[j, k] = sent.get((j, k), 0) + tensor.nbytes
+    link_us: dict[tuple[str, str], float] = {}
+    link_bytes: dict[tuple[str, str], int] = {}
+    message_us = {}
+    for (j, k), nbytes in sent.items():
+        pair = (devices[j], devices[k])
+        message_us[j, k] = platform.link(*pair).transfer_us(nbytes)
+        link_us[pair] = link_us.get(pair, 0.0) + message_us[j, k]
+        link_bytes[pair] = link_bytes.get(pair, 0) + nbytes
+    finish: list[float] = []
+    for k, part in enumerate(split.parts):
+        ready = max((finish[j] + message_us.get((j, k), 0.0) for j in range(k)), default=0.0)
+        finish.append(ready + sum(placed.times[v][index[part.device]] for v in part.ops))
+    period, at = shared_period(device_us, link_us, core_of, cores)
+    return PlacedPrediction(label, device_us, link_us, link_bytes, max(finish, default=0.0), period, at)
