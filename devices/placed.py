@@ -2,9 +2,10 @@
 
 Model
 -----
-Stage k (a part model) runs on the worker of its device (``workers=[address]``, never elsewhere), in an onert
-session the worker keeps (one thread, the worker has one). Its model file travels once, scattered to that
-worker. For request r, stage k's task takes the tensors it reads: the model's inputs (scattered to its
+Stage k (a part model) runs on the worker of its device (``workers=[address]``, never elsewhere; the worker
+has one thread), in an onert session held by a child process of the worker (:class:`_Session`: onert holds
+the GIL while it infers, and would stop the worker's transfers meanwhile). Its model file travels once,
+scattered to that worker. For request r, stage k's task takes the tensors it reads: the model's inputs (scattered to its
 worker once; every request uses the same seeded inputs) and the outputs of the stages before it. Stage j's
 task returns a dict of its output tensors; a consumer that reads all of them depends on that task itself,
 one that reads some depends on a small task on j's worker that picks them, so a link carries exactly the
@@ -25,8 +26,12 @@ timed by the receiver's transfer log; the same engine and messages as a pipeline
 
 from __future__ import annotations
 
+import os
+import pickle
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -105,22 +110,89 @@ class PlacedRun:
 
 # --- on the workers ----------------------------------------------------------------------------------
 
-_RUNNERS: dict[str, dict[int, object]] = {}  # run -> stage -> devices.chain.ModelRunner, per worker process
+_SESSIONS: dict[str, dict[int, _Session]] = {}  # run -> stage -> its session process, per worker process
 _FOLDERS: dict[str, Path] = {}  # run -> where this worker wrote the run's part models
 _TIMES: dict[str, dict[int, list[tuple[int, float]]]] = {}  # run -> stage -> (request, ms)
 
 
-def _load(run: str, k: int, model: bytes, name: str, env: dict[str, str]) -> list[InputSpec]:
-    """Write part k's model into the run's folder, open its session and prepare it with one run; its input specs."""
+class _Session:
+    """A part's onert session in a child process of the worker (``python -m devices.placed MODEL``).
+
+    onert's Python binding holds the GIL while it infers, so a session inside the worker would stop the worker's
+    event loop for the whole inference: a device could not send or receive a hand-off while it computes, and
+    every link would look as slow as the device before it. The child computes; the worker's task thread
+    waits on a pipe (without the GIL). Arrays travel pickled over the pipe, a local copy.
+    """
+
+    def __init__(self, path: Path, env: dict[str, str]):
+        self.proc = subprocess.Popen([sys.executable, "-m", "devices.placed", str(path)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env={**os.environ, **env})  # fmt: skip
+        self.specs = self._answer()
+
+    def run(self, inputs: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
+        """The outputs and the onert time (ms) of one inference."""
+        pickle.dump(inputs, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        self.proc.stdin.flush()
+        return self._answer()
+
+    def _answer(self):
+        try:
+            status, value = pickle.load(self.proc.stdout)
+        except (EOFError, pickle.UnpicklingError):
+            raise PlacedError(f"the session process ended (exit {self.proc.wait()})") from None
+        if status == "error":
+            raise PlacedError(value)
+        return value
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _serve(path: str) -> None:
+    """The session process: load ``path``, answer its input specs, then one inference per pickled input list."""
     from devices.chain import ModelRunner
 
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # what onert prints goes to stderr, never into the answers
+    requests = sys.stdin.buffer
+
+    def answer(status: str, value) -> None:
+        pickle.dump((status, value), answers, protocol=pickle.HIGHEST_PROTOCOL)
+        answers.flush()
+
+    try:
+        runner = ModelRunner(path, env={k: os.environ[k] for k in ("NUM_THREADS", "EXECUTOR") if k in os.environ})
+        specs = runner.input_specs()
+        runner.run(seeded_inputs(specs, 0))  # prepares the session
+    except Exception as exc:
+        answer("error", f"{Path(path).name}: {exc}")
+        return
+    answer("ok", specs)
+    while True:
+        try:
+            inputs = pickle.load(requests)
+        except EOFError:
+            return
+        try:
+            start = time.perf_counter()
+            outputs = runner.run(inputs)
+            answer("ok", (outputs, (time.perf_counter() - start) * 1000))
+        except Exception as exc:
+            answer("error", f"{Path(path).name}: {exc}")
+
+
+def _load(run: str, k: int, model: bytes, name: str, env: dict[str, str]) -> list[InputSpec]:
+    """Write part k's model into the run's folder and start its session; its input specs."""
     folder = _FOLDERS.setdefault(run, Path(tempfile.mkdtemp(prefix=f"nnpart-{run}-")))
     path = folder / f"{k}-{name}"
     path.write_bytes(model)
-    runner = _RUNNERS.setdefault(run, {})[k] = ModelRunner(path, env=env)
-    specs = runner.input_specs()
-    runner.run(seeded_inputs(specs, 0))
-    return specs
+    session = _SESSIONS.setdefault(run, {})[k] = _Session(path, env)
+    return session.specs
 
 
 def _stage(run: str, k: int, r: int, inputs: tuple[str, ...], outputs: tuple[str, ...], *feeds: dict) -> dict:
@@ -128,10 +200,8 @@ def _stage(run: str, k: int, r: int, inputs: tuple[str, ...], outputs: tuple[str
     tensors: dict = {}
     for feed in feeds:
         tensors.update(feed)
-    runner = _RUNNERS[run][k]
-    start = time.perf_counter()
-    values = runner.run([tensors[n] for n in inputs])
-    _TIMES.setdefault(run, {}).setdefault(k, []).append((r, (time.perf_counter() - start) * 1000))
+    values, ms = _SESSIONS[run][k].run([tensors[n] for n in inputs])
+    _TIMES.setdefault(run, {}).setdefault(k, []).append((r, ms))
     return dict(zip(outputs, values))
 
 
@@ -141,7 +211,8 @@ def _pick(tensors: dict, names: tuple[str, ...]) -> dict:
 
 def _forget(run: str) -> None:
     """Close this worker's sessions of ``run`` and remove its model files and records."""
-    _RUNNERS.pop(run, None)
+    for session in _SESSIONS.pop(run, {}).values():
+        session.close()
     _TIMES.pop(run, None)
     folder = _FOLDERS.pop(run, None)
     if folder is not None:
@@ -191,8 +262,9 @@ def run_placed(client, stages: Sequence[PlacedStage], model_inputs: Sequence[str
 
 
 def _run(client, run, env, deadline, stages, model_inputs, model_outputs, settings) -> PlacedRun:
-    loads = [_submit(client, _load, run, k, s.path.read_bytes(), s.path.name, env, stage=s, key=f"{run}-load-{k}")
-             for k, s in enumerate(stages)]  # fmt: skip
+    models = [client.scatter(s.path.read_bytes(), workers=[s.worker], hash=False) for s in stages]
+    loads = [_submit(client, _load, run, k, m, s.path.name, env, stage=s, key=f"{run}-load-{k}")
+             for k, (m, s) in enumerate(zip(models, stages))]  # fmt: skip
     specs = [_result(f, s, "load", deadline) for f, s in zip(loads, stages)]
     feeds = _feeds(client, stages, specs, model_inputs, settings.seed)
     readers = _readers(stages, model_outputs)
@@ -361,3 +433,7 @@ def pingpong(client, source: str, target: str, sizes: Sequence[int], repeats: in
         if who == source:
             samples.append((sum(keys.values()), duration))
     return samples
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1])
