@@ -34,6 +34,7 @@ KeyboardInterrupt while the lab is open). A lab whose owner was killed with SIGK
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -80,13 +81,24 @@ class LabLink:
     bandwidth: float
 
 
+@functools.lru_cache(maxsize=1)
 def unavailable() -> str | None:
-    """Why a lab cannot be built on this machine, or None when it can."""
+    """Why a lab cannot be built on this machine, or None when it can (tried once: a namespace holding a veth
+    shaped with tbf is made and removed)."""
     if os.geteuid() != 0:
         return "network namespaces and tc need root"
     missing = [tool for tool in ("ip", "tc", "taskset") if shutil.which(tool) is None]
     if missing:
-        return f"{', '.join(missing)} not found"
+        return f"{', '.join(missing)} not found (packages iproute2, util-linux)"
+    probe = f"{PREFIX}{os.getpid()}-probe"
+    try:
+        _ip("netns", "add", probe)
+        _ip("-n", probe, "link", "add", "p0", "type", "veth", "peer", "name", "p1")
+        _shape(probe, "p0", 1e6)
+    except NetLabError as err:
+        return f"this machine does not allow it ({err})"
+    finally:
+        subprocess.run(["ip", "netns", "del", probe], capture_output=True)
     return None
 
 
