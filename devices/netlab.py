@@ -210,6 +210,7 @@ class NetLab:
         """Start ``argv`` in its own process group (so Ctrl-C reaches us, and we end it whole), logging to a file."""
         env = dict(os.environ)
         env.update(self.worker_env)
+        env["DASK_TEMPORARY_DIRECTORY"] = str(self._dir)  # Dask's scratch space goes with the lab
         try:
             with open(self._dir / log, "wb") as out:
                 proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,

@@ -167,3 +167,35 @@ def test_the_link_fit_recovers_the_tbf_rate_within_ten_percent():
     assert len(samples) == 15
     fit = fit_link("a", "b", samples)
     assert fit.bandwidth == pytest.approx(rate, rel=0.10)
+
+
+@needs_lab
+def test_an_interrupted_placed_run_leaves_nothing(two_devices):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from devices.netlab import lab_namespaces
+    from tests.test_netlab import leftovers
+
+    split, platform, trace = two_devices
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "solver", "pipeline", str(split), "--platform", str(platform),
+                             "--trace", str(trace), "--requests", "100000"], env=dict(os.environ, PYTHONPATH=str(root)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    tag = f"nnp{proc.pid}"
+    try:
+        deadline = time.monotonic() + 60
+        while len([ns for ns in lab_namespaces() if ns.startswith(f"{tag}-")]) < 2 and proc.poll() is None:
+            assert time.monotonic() < deadline, "the lab did not come up"
+            time.sleep(0.2)
+        time.sleep(3)  # workers up, requests running
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert leftovers(tag) == []

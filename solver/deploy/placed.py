@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import statistics
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -206,10 +207,11 @@ def placed_workers(cluster: str, devices: list[str], platform: Platform) -> Iter
 
         specs = {d: {"cls": distributed.Nanny, "options": {"nthreads": 1, "name": d, "silence_logs": 40}} for d in devices}
         scheduler = {"cls": distributed.Scheduler, "options": {"dashboard_address": None}}
-        # As the farm does: no OMP_NUM_THREADS=1 and the like from Dask's nanny in onert's environment.
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": {}}), distributed.SpecCluster(
-            workers=specs, scheduler=scheduler, silence_logs=40
-        ) as local, distributed.Client(local) as client:
+        with tempfile.TemporaryDirectory(prefix="nnpart-workers-") as scratch, dask.config.set({
+            "distributed.nanny.pre-spawn-environ": {},  # as the farm: no OMP_NUM_THREADS=1 and the like for onert
+            "temporary-directory": scratch,  # Dask's scratch space, not the shared /tmp/dask-scratch-space
+        }), distributed.SpecCluster(workers=specs, scheduler=scheduler, silence_logs=40) as local, \
+                distributed.Client(local) as client:  # fmt: skip
             client.wait_for_workers(len(devices), timeout=60)
             yield Workers(client, _by_name(client, devices), {d: None for d in devices}, cluster)
     else:
