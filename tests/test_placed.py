@@ -102,6 +102,10 @@ def test_pipeline_on_a_platform_needs_a_trace_and_known_devices(two_devices, tmp
     with pytest.raises(UsageError, match="needs --trace"):
         args = parser.parse_args(["pipeline", str(split), "--platform", str(platform)])
         args.run(args)
+    with pytest.raises(UsageError, match="--rounds and --threads-per-stage"):
+        args = parser.parse_args(["pipeline", str(split), "--platform", str(platform), "--trace", str(trace),
+                                  "--rounds", "3"])  # fmt: skip
+        args.run(args)
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"devices": [{"name": "x"}], "links": []}))
     with pytest.raises(UsageError, match="placed on a, b, which"):
