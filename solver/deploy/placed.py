@@ -37,7 +37,7 @@ from devices.chain import ModelRunner
 from devices.inputs import seeded_inputs
 from devices.isolated import run_isolated
 from devices.placed import PlacedRun, PlacedSettings, PlacedStage, run_placed
-from devices.stats import summarize
+from devices.stats import Summary, summarize
 from solver.deploy.split import SplitResult, read_split
 from solver.deploy.verify import OutputCheck, VerifySettings, check_executor, compare_output
 from solver.errors import CheckError, UsageError
@@ -115,7 +115,8 @@ class PlacedComparison:
         return all(o.ok for o in self.outputs)
 
     @property
-    def latency(self):
+    def latency(self) -> Summary:
+        """End-to-end latency (us) of the requests of the latency run."""
         return summarize([ms * 1000 for ms in self.single.latencies_ms])
 
     def measured_links(self) -> dict[tuple[str, str], tuple[float, float]]:
