@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from devices.netlab import LabDevice, LabLink, NetLab, unavailable
 from solver.commands import pipeline as pipeline_command
@@ -82,6 +85,22 @@ def test_measured_links_replace_the_platforms_and_bad_files_are_refused(two_devi
                                                                       "overhead_us": 0}]}))  # fmt: skip
     with pytest.raises(PlatformError, match=r"links\[0\]: 'bandwidth'"):
         read_links(bad)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1))
+def test_a_mutated_links_file_is_read_or_refused_naming_the_file(tmp_path, seed):
+    from tests.fuzzing import json_text, mutate_json
+
+    good = {"schema": "nnpart.links/1", "platform": "p.json",
+            "links": [LinkFit("a", "b", 850.0, 8.1e5, 15, 40.0).to_json(), LinkFit("b", "a", 0.0, 1e6, 15, 2.5).to_json()]}
+    doc, _ = mutate_json(good, random.Random(seed))
+    path = tmp_path / f"mutated-{seed}.links.json"
+    path.write_text(json_text(doc))
+    try:
+        read_links(path)
+    except PlatformError as err:
+        assert str(path) in str(err) and "\n" not in str(err)
 
 
 def test_place_uses_measured_links(two_devices, tmp_path, capsys):

@@ -74,8 +74,13 @@ def read_links(path: str | Path) -> list[LinkFit]:
                     or not low <= value <= high or (key == "bandwidth" and value <= 0):  # fmt: skip
                 raise PlatformError(f"{where}: '{key}' must be a number in [{low:g}, {high:g}]")
             numbers[key] = float(value)
-        fits.append(LinkFit(entry["from"], entry["to"], numbers["overhead_us"], numbers["bandwidth"],
-                            int(entry.get("samples", 0)), float(entry.get("rms_us", 0.0))))  # fmt: skip
+        samples, rms = entry.get("samples", 0), entry.get("rms_us", 0.0)
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
+            raise PlatformError(f"{where}: 'samples' must be a count")
+        if isinstance(rms, bool) or not isinstance(rms, (int, float)) or not math.isfinite(rms) or rms < 0:
+            raise PlatformError(f"{where}: 'rms_us' must be a number >= 0")
+        fits.append(LinkFit(entry["from"], entry["to"], numbers["overhead_us"], numbers["bandwidth"], samples,
+                            float(rms)))  # fmt: skip
     return fits
 
 
