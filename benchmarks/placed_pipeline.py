@@ -2,7 +2,7 @@
 
 Scenarios (root: devices.netlab builds them):
 (a) two devices, one core each, a 1 Gbit/s link both ways;
-(b) seed 002-style networks of 3 nodes, positions uniform in [1, 150]^2, bandwidth by seed 002's law (6.5
+(b) seed 002-style networks of 3 nodes (``--nodes``), positions uniform in [1, 150]^2, bandwidth by seed 002's law (6.5
     Mbit/s on average), memory per node 60% of what the whole model needs in our memory model (so the model
     must be split), 3 nodes on this machine's cores (two share one: the prediction counts it).
 Each model is placed by ``solve place --exact`` (throughput) and, in (b), by the greedy and by seed 002's own
@@ -10,7 +10,7 @@ method on the same network; every placement is split, run on the lab's workers (
 measured throughput and one-in-flight latency printed beside the prediction with the platform's links and
 with the links measured by a ping-pong in the same lab (``solve pipeline --calibrate-links``).
 
-    python -m benchmarks.placed_pipeline [--models mobilenet_v2] [--networks 1] [--requests 20]
+    python -m benchmarks.placed_pipeline [--models mobilenet_v2] [--networks 1] [--nodes 3] [--requests 20]
 """
 
 from __future__ import annotations
@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="mobilenet_v2", help="comma-separated zoo models (default mobilenet_v2)")
     parser.add_argument("--networks", type=int, default=1, help="seed 002-style networks per model (default 1)")
+    parser.add_argument("--nodes", type=int, default=3, help="nodes of each network (default 3)")
+    parser.add_argument("--no-two-devices", action="store_true", help="skip scenario (a)")
     parser.add_argument("--requests", type=int, default=20, help="timed requests per run (default 20)")
     args = parser.parse_args(argv)
     settings = PlacedSettings(requests=args.requests, warmup=3)
@@ -99,11 +101,12 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         for model in args.models.split(","):
-            rows += run_scenario("a_2cpu_1gbit", model, two_devices(directory), ["exact"], directory, settings)
+            if not args.no_two_devices:
+                rows += run_scenario("a_2cpu_1gbit", model, two_devices(directory), ["exact"], directory, settings)
             problem = load_problem(model_path(model), trace_path(model))
             for seed in range(args.networks):
-                network = seed002_network(directory, problem, 3, seed)
-                rows += run_scenario(f"b_seed002_3n_s{seed}", model, network, ["exact", "greedy", "seed002"],
+                network = seed002_network(directory, problem, args.nodes, seed)
+                rows += run_scenario(f"b_seed002_{args.nodes}n_s{seed}", model, network, ["exact", "greedy", "seed002"],
                                      directory, settings)  # fmt: skip
     header = (f"{'scenario':18} {'model':13} {'algo':8} {'devices':10} {'pred inf/s':>10} {'cal inf/s':>10} "
               f"{'meas inf/s':>10} {'pred ms':>8} {'cal ms':>8} {'meas ms (IQR)':>16} {'load':>10}  measured bottleneck")  # fmt: skip
