@@ -54,7 +54,8 @@ def test_shared_period_counts_devices_on_one_core_and_unpinned_devices_on_all():
     assert shared_period(compute, {}, {"a": 0, "b": 1, "c": 0}, 2) == (500.0, "device b")
     assert shared_period(compute, {}, {"a": 0, "b": 0, "c": 1}, 2) == (800.0, "core 0 (a, b)")
     assert shared_period(compute, {("a", "b"): 900.0}, {"a": 0, "b": 0}, 2) == (900.0, "link a -> b")
-    assert shared_period(compute, {}, {}, 1) == (900.0, "1 core(s) (a, b, c)")
+    assert shared_period(compute, {}, dict.fromkeys(compute), 1) == (900.0, "1 core(s) (a, b, c)")
+    assert shared_period(compute, {}, {}, 1) == (500.0, "device b")  # machines of their own
 
 
 def test_the_link_fit_recovers_overhead_and_bandwidth_and_refuses_what_it_cannot_fit():

@@ -77,9 +77,10 @@ def shared_period(device_us: dict[str, float], link_us: dict[tuple[str, str], fl
                   core_of: dict[str, int | None], cores: int) -> tuple[float, str]:  # fmt: skip
     """The pipeline's period and what sets it: the largest device or link time, or a group sharing cores.
 
-    Model: a device pinned to CPU c runs only there, so the devices pinned to c need their summed compute of
-    it per request; unpinned devices share all ``cores`` CPUs, so they need their summed compute over
-    ``cores`` (and over every CPU the pinned ones leave them, which this does not credit: a bound from below).
+    Model: a device pinned to CPU c (``core_of[d] == c``) runs only there, so the devices pinned to c need their
+    summed compute of it per request; unpinned devices of this machine (``core_of[d] is None``) share all
+    ``cores`` CPUs, so they need their summed compute over ``cores`` (and over every CPU the pinned ones leave
+    them, which this does not credit: a bound from below); a device not in ``core_of`` has a machine of its own.
     """
     candidates = [(us, f"device {d}") for d, us in device_us.items()]
     candidates += [(us, f"link {a} -> {b}") for (a, b), us in link_us.items()]
@@ -90,7 +91,7 @@ def shared_period(device_us: dict[str, float], link_us: dict[tuple[str, str], fl
     for c, names in sorted(pinned.items()):
         if len(names) > 1:
             candidates.append((sum(device_us[d] for d in names), f"core {c} ({', '.join(names)})"))
-    free = [d for d in device_us if core_of.get(d) is None]
+    free = [d for d in device_us if d in core_of and core_of[d] is None]
     if len(free) > 1:
         candidates.append((sum(device_us[d] for d in free) / cores, f"{cores} core(s) ({', '.join(free)})"))
     return max(candidates, key=lambda c: c[0]) if candidates else (0.0, "nothing")
@@ -175,7 +176,8 @@ class PlacedComparison:
 
 @dataclass(frozen=True)
 class Workers:
-    """A Dask client and the worker of each device; ``core_of`` the CPU each device is pinned to (None: not)."""
+    """A Dask client and the worker of each device; ``core_of`` the CPU of this machine each device is pinned to
+    (None: not pinned; absent: a machine of its own, see :func:`shared_period`)."""
 
     client: object
     address: dict[str, str]
@@ -220,8 +222,8 @@ def placed_workers(cluster: str, devices: list[str], platform: Platform) -> Iter
             client = distributed.Client(cluster, timeout=30)
         except OSError as err:
             raise UsageError(f"--cluster {cluster}: cannot reach the Dask scheduler ({err})") from None
-        with client:
-            yield Workers(client, _by_name(client, devices), {d: None for d in devices}, cluster)
+        with client:  # the devices are machines of their own: no core is shared
+            yield Workers(client, _by_name(client, devices), {}, cluster)
 
 
 def _by_name(client, devices: list[str]) -> dict[str, str]:
