@@ -69,7 +69,6 @@ def _platform(args: argparse.Namespace):
     """The platform file, its links replaced by measured ones with ``--calibrated-links``."""
     from solver.io.platform import read_platform
 
-
     platform = read_platform(args.platform)
     if args.calibrated_links:
         from solver.io.linkfile import calibrated, read_links
