@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from ortools.sat.python import cp_model
 
 from solver.errors import CheckError, InfeasibleError
-from solver.partitioning.cpsat import make_solver, solve_in_thread
+from solver.solving.cpsat import make_solver, solve_in_thread
 from solver.placement.metrics import overflows
 from solver.placement.problem import PlacementProblem
 
