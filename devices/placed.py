@@ -52,13 +52,17 @@ class PlacedError(DeviceError):
 
 @dataclass(frozen=True)
 class PlacedStage:
-    """A part model, the tensors it reads and writes (names, in its I/O order), and its worker's address."""
+    """A part model, the tensors it reads and writes (names, in its I/O order), and its replicas: the devices
+    running it and their workers' addresses; request r goes to replica ``r mod len(devices)`` (round robin)."""
 
     path: Path
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
-    device: str
-    worker: str
+    devices: tuple[str, ...]
+    workers: tuple[str, ...]
+
+    def replica(self, r: int) -> int:
+        return r % len(self.workers)
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ class PlacedSettings:
 
     requests: int = 30  # timed requests
     warmup: int = 3  # requests run before timing starts
-    in_flight: int | None = None  # requests submitted and not finished; None: number of stages + 1
+    in_flight: int | None = None  # requests submitted and not finished; None: every replica of every stage + 1
     executor: str = DEFAULT_EXECUTOR
     seed: int = 0
     timeout: float = 600.0  # seconds for the whole run
@@ -85,11 +89,11 @@ class LinkTimes:
 class PlacedRun:
     """Measured figures of one placed run."""
 
-    devices: list[str]  # per stage
+    devices: list[tuple[str, ...]]  # per stage, its replicas
     requests: int
     wall_s: float
     latencies_ms: list[float]
-    compute_ms: list[list[float]]  # per stage, per timed request
+    compute_ms: dict[str, list[float]]  # per device, per inference of a timed request
     links: dict[tuple[str, str], LinkTimes]
     outputs: dict[str, np.ndarray] = field(default_factory=dict)  # model outputs of the last request
 
@@ -99,13 +103,9 @@ class PlacedRun:
         return (self.requests - 1) / self.wall_s if self.wall_s > 0 else float("nan")
 
     def device_ms(self) -> dict[str, float]:
-        """Per device, the median over requests of the onert time of its stages."""
-        per: dict[str, list[float]] = {}
-        for device, times in zip(self.devices, self.compute_ms):
-            sums = per.setdefault(device, [0.0] * len(times))
-            for i, t in enumerate(times):
-                sums[i] += t
-        return {d: statistics.median(ts) for d, ts in per.items()}
+        """Per device, its onert time per request: the median of its inferences times the share of the requests
+        it ran (1 without replicas)."""
+        return {d: statistics.median(ts) * len(ts) / self.requests for d, ts in self.compute_ms.items() if ts}
 
 
 # --- on the workers ----------------------------------------------------------------------------------
@@ -248,13 +248,13 @@ def run_placed(client, stages: Sequence[PlacedStage], model_inputs: Sequence[str
     """
     require("distributed", "farm", "running a placement on Dask workers")
     present = set(client.sync(client.scheduler.identity, n_workers=-1)["workers"])
-    missing = sorted({s.device for s in stages if s.worker not in present})
+    missing = sorted({d for s in stages for d, w in zip(s.devices, s.workers) if w not in present})
     if missing:
         raise PlacedError(f"no worker for device(s) {', '.join(missing)} at {client.scheduler.address}")
     run = f"placed-{uuid.uuid4().hex[:12]}"
     env = {"NUM_THREADS": "1", "EXECUTOR": settings.executor}
     deadline = time.monotonic() + settings.timeout
-    hosts = sorted({s.worker for s in stages})
+    hosts = sorted({w for s in stages for w in s.workers})
     try:
         return _run(client, run, env, deadline, stages, model_inputs, model_outputs, settings)
     finally:  # the workers' sessions, model files and records of this run, also after a failure
@@ -262,14 +262,19 @@ def run_placed(client, stages: Sequence[PlacedStage], model_inputs: Sequence[str
 
 
 def _run(client, run, env, deadline, stages, model_inputs, model_outputs, settings) -> PlacedRun:
-    models = [client.scatter(s.path.read_bytes(), workers=[s.worker], hash=False) for s in stages]
-    loads = [_submit(client, _load, run, k, m, s.path.name, env, stage=s, key=f"{run}-load-{k}")
-             for k, (m, s) in enumerate(zip(models, stages))]  # fmt: skip
-    specs = [_result(f, s, "load", deadline) for f, s in zip(loads, stages)]
+    loads = []
+    for k, s in enumerate(stages):
+        model = s.path.read_bytes()
+        for i, worker in enumerate(s.workers):
+            data = client.scatter(model, workers=[worker], hash=False)
+            loads.append((k, s, client.submit(_load, run, k, data, s.path.name, env, key=f"{run}-load-{k}-{i}",
+                                              workers=[worker], allow_other_workers=False, pure=False)))  # fmt: skip
+    specs = {k: _result(f, s, "load", deadline) for k, s, f in loads}
+    specs = [specs[k] for k in range(len(stages))]
     feeds = _feeds(client, stages, specs, model_inputs, settings.seed)
     readers = _readers(stages, model_outputs)
     total = settings.warmup + settings.requests
-    window = settings.in_flight or len(stages) + 1
+    window = settings.in_flight or sum(len(s.workers) for s in stages) + 1
     submitted, finished = [0.0] * total, [0.0] * total
     pending: dict[object, int] = {}  # final future -> request
     left: dict[int, int] = {}  # request -> final futures not finished
@@ -296,13 +301,14 @@ def _run(client, run, env, deadline, stages, model_inputs, model_outputs, settin
         outputs: dict[str, np.ndarray] = {}
         for part in client.gather(last):
             outputs.update(part)
-        reports = client.run(_collect, run, workers=sorted({s.worker for s in stages}))
+        reports = client.run(_collect, run, workers=sorted({w for s in stages for w in s.workers}))
     except BaseException:
         client.cancel(list(pending))  # what is left in flight; the rest goes with the futures' references
         raise
     w = settings.warmup
-    device_of = {s.worker: s.device for s in stages}
-    compute = [[ms for req, ms in sorted(reports[s.worker]["times"].get(k, [])) if req >= w] for k, s in enumerate(stages)]
+    device_of = {worker: d for s in stages for d, worker in zip(s.devices, s.workers)}
+    compute = {device_of[worker]: [ms for times in report["times"].values() for req, ms in times if req >= w]
+               for worker, report in reports.items()}  # fmt: skip
     links: dict[tuple[str, str], LinkTimes] = {}
     per_request: dict[tuple[str, str, int], list[float]] = {}
     for receiver, report in reports.items():
@@ -319,7 +325,7 @@ def _run(client, run, env, deadline, stages, model_inputs, model_outputs, settin
         link.nbytes.append(nbytes)
         link.seconds.append(seconds)
     return PlacedRun(
-        devices=[s.device for s in stages],
+        devices=[s.devices for s in stages],
         requests=settings.requests,
         wall_s=finished[-1] - finished[w],
         latencies_ms=[(f - s) * 1000 for s, f in zip(submitted[w:], finished[w:])],
@@ -329,13 +335,13 @@ def _run(client, run, env, deadline, stages, model_inputs, model_outputs, settin
     )
 
 
-def _submit(client, fn, *args, stage: PlacedStage, key: str, priority: int = 0):
-    return client.submit(fn, *args, key=key, workers=[stage.worker], allow_other_workers=False, pure=False,
+def _submit(client, fn, *args, worker: str, key: str, priority: int = 0):
+    return client.submit(fn, *args, key=key, workers=[worker], allow_other_workers=False, pure=False,
                          priority=priority)  # fmt: skip
 
 
 def _feeds(client, stages, specs, model_inputs, seed) -> dict[int, list]:
-    """Per stage reading model inputs, the future of a dict of those inputs on its worker."""
+    """Per stage reading model inputs, the futures of a dict of those inputs on each of its replicas' workers."""
     spec_of = {}
     for stage, stage_specs in zip(stages, specs):
         for name, spec in zip(stage.inputs, stage_specs):
@@ -345,7 +351,7 @@ def _feeds(client, stages, specs, model_inputs, seed) -> dict[int, list]:
     for k, stage in enumerate(stages):
         mine = {n: arrays[n] for n in stage.inputs if n in arrays}
         if mine:
-            feeds[k] = [client.scatter(mine, workers=[stage.worker], hash=False)]
+            feeds[k] = [client.scatter(mine, workers=[worker], hash=False) for worker in stage.workers]
     return feeds
 
 
@@ -366,26 +372,24 @@ def _readers(stages: Sequence[PlacedStage], model_outputs: Sequence[str]) -> lis
 
 
 def _submit_request(client, run, r, stages, feeds, readers) -> list:
-    """Submit request r's tasks; the futures of the model outputs."""
+    """Submit request r's tasks, each stage on its replica for r; the futures of the model outputs."""
     outs: dict[int, object] = {}
-    sent: dict[tuple[int, int], object] = {}  # (producer, reader) -> the future the reader depends on
     for k, stage in enumerate(stages):
-        deps = list(feeds.get(k, []))
-        for j in range(k):
-            if k in readers[j]:
-                deps.append(_handoff(client, run, r, j, k, stages, outs, readers, sent))
-        outs[k] = _submit(client, _stage, run, k, r, stage.inputs, stage.outputs, *deps, stage=stage,
+        i = stage.replica(r)
+        deps = [feeds[k][i]] if k in feeds else []
+        deps += [_handoff(client, run, r, j, k, stages, outs, readers) for j in range(k) if k in readers[j]]
+        outs[k] = _submit(client, _stage, run, k, r, stage.inputs, stage.outputs, *deps, worker=stage.workers[i],
                           key=f"{run}-stage-{k}-{r}", priority=-r)  # fmt: skip
-    return [_handoff(client, run, r, j, -1, stages, outs, readers, sent) for j in range(len(stages)) if -1 in readers[j]]
+    return [_handoff(client, run, r, j, -1, stages, outs, readers) for j in range(len(stages)) if -1 in readers[j]]
 
 
-def _handoff(client, run, r, j, k, stages, outs, readers, sent):
-    """What reader k (-1: the client) of stage j depends on: j's task itself, or a pick of the tensors it reads."""
+def _handoff(client, run, r, j, k, stages, outs, readers):
+    """What reader k (-1: the client) of stage j depends on: j's task itself, or a pick of the tensors it reads
+    (on the worker that ran j for request r)."""
     if readers[j][k] == stages[j].outputs:
         return outs[j]
-    sent[j, k] = _submit(client, _pick, outs[j], readers[j][k], stage=stages[j], key=f"{run}-pick{j}to{k}-{r}",
-                         priority=-r)  # fmt: skip
-    return sent[j, k]
+    worker = stages[j].workers[stages[j].replica(r)]
+    return _submit(client, _pick, outs[j], readers[j][k], worker=worker, key=f"{run}-pick{j}to{k}-{r}", priority=-r)
 
 
 def _finished(pending: dict, deadline: float) -> list:
@@ -407,7 +411,7 @@ def _result(future, stage: PlacedStage, what: str, deadline: float):
 
     wait(future, timeout=max(deadline - time.monotonic(), 1))
     if future.status != "finished":
-        raise PlacedError(f"{stage.path.name} on {stage.device}: cannot {what} ({_failure(future)})")
+        raise PlacedError(f"{stage.path.name} on {', '.join(stage.devices)}: cannot {what} ({_failure(future)})")
     return future.result()
 
 

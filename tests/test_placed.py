@@ -223,3 +223,31 @@ def test_an_interrupted_placed_run_leaves_nothing(two_devices):
         if proc.poll() is None:
             proc.kill()
     assert leftovers(tag) == []
+
+
+def test_a_replicated_part_runs_round_robin_on_its_devices(tflite_model, tmp_path):
+    """skip_chain's second part on two devices: each runs half the requests, the outputs stay the whole model's,
+    and the prediction of the replicated model halves that part's load."""
+    from devices.placed import PlacedSettings
+    from solver.commands._placed import predict_replicated
+    from solver.deploy.placed import compare_placed, placed_workers
+    from solver.partitioning.problem import load_problem
+    from solver.placement.problem import placement_problem
+    from solver.placement.replicas import evaluate_replicated
+
+    model = tflite_model("skip_chain")
+    trace = write_chrome_trace(tmp_path / "trace.json", read_model(model), [[100.0] * 8] * 2)
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"devices": [{"name": n} for n in "abc"], "default_link": {"bandwidth": 1e8}}))
+    platform = read_platform(path)
+    stage = [0, 0, 0, 1, 1, 1, 1, 1]
+    answer = evaluate_replicated(placement_problem(load_problem(model, trace), platform), stage, [0, 1, 1])
+    assert answer.device_us == {"a": 300.0, "b": 250.0, "c": 250.0}
+    split = split_model(model, stage, tmp_path / "split", placement={0: "a", 1: "b"})
+    with placed_workers("local", ["a", "b", "c"], platform) as workers:
+        prediction = predict_replicated(answer, "replicated", workers.core_of, 2)
+        comparison = compare_placed(split, workers, [prediction], PlacedSettings(requests=6, warmup=2),
+                                    replicas={1: ("b", "c")})  # fmt: skip
+    assert comparison.ok and comparison.run.devices == [("a",), ("b", "c")]
+    assert {d: len(ts) for d, ts in comparison.run.compute_ms.items()} == {"a": 6, "b": 3, "c": 3}
+    assert set(comparison.measured_links()) == {("a", "b"), ("a", "c")}

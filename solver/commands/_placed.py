@@ -121,3 +121,12 @@ def predict(problem, platform, split, label: str, core_of: dict, cores: int):
         finish.append(ready + sum(placed.times[v][index[part.device]] for v in part.ops))
     period, at = shared_period(device_us, link_us, core_of, cores)
     return PlacedPrediction(label, device_us, link_us, link_bytes, max(finish, default=0.0), period, at)
+
+
+def predict_replicated(answer, label: str, core_of: dict, cores: int):
+    """The prediction of a replicated placement (``solver.placement.replicas.Replicated``), the shared cores counted."""
+    from solver.deploy.placed import PlacedPrediction, shared_period
+
+    period, at = shared_period(answer.device_us, answer.link_us, core_of, cores)
+    link_bytes = {pair: round(b) for pair, b in answer.link_bytes.items()}
+    return PlacedPrediction(label, dict(answer.device_us), dict(answer.link_us), link_bytes, answer.latency_us, period, at)

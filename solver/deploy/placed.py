@@ -12,8 +12,8 @@ largest of the bottleneck and, for every group of devices sharing cores, their s
 cores they share (:func:`shared_period`): two devices pinned to one CPU take turns on it, and unpinned
 workers share the machine's cores. Throughput = 1 / period.
 
-Measured (``devices.placed``): throughput with ``in_flight`` requests in flight (default: stages + 1, so every
-device can be busy), end-to-end latency (median and IQR over requests) in a second, shorter run with one
+Measured (``devices.placed``): throughput with ``in_flight`` requests in flight (default: one per replica of
+every stage plus one, so every device can be busy), end-to-end latency (median and IQR over requests) in a second, shorter run with one
 request in flight (with more, a request also waits behind the others: a full pipeline's latency is about
 its window times its period), per device
 the onert time per request and per link the bytes and the duration of Dask's transfers per request
@@ -241,9 +241,11 @@ def placed_devices(split: SplitResult) -> list[str]:
 
 
 def compare_placed(split: SplitResult | str | Path, workers: Workers, predictions: list[PlacedPrediction],
-                   settings: PlacedSettings = PlacedSettings(),
-                   verify: VerifySettings = VerifySettings()) -> PlacedComparison:  # fmt: skip
-    """Run ``split`` on ``workers`` and compare with ``predictions`` (module docstring).
+                   settings: PlacedSettings = PlacedSettings(), verify: VerifySettings = VerifySettings(),
+                   replicas: dict[int, tuple[str, ...]] | None = None) -> PlacedComparison:  # fmt: skip
+    """Run ``split`` on ``workers`` and compare with ``predictions`` (module docstring). ``replicas`` (part id
+    -> devices) runs a part on several devices, requests dealt round robin; by default a part runs on
+    the device its file names.
 
     Raises
     ------
@@ -254,8 +256,12 @@ def compare_placed(split: SplitResult | str | Path, workers: Workers, prediction
     """
     split = split if isinstance(split, SplitResult) else read_split(split)
     check_placed_settings(settings)
-    stages = [PlacedStage(split.out_dir / p.file, p.inputs, p.outputs, p.device, workers.address[p.device])
-              for p in split.parts]  # fmt: skip
+    replicas = replicas or {}
+    stages = []
+    for p in split.parts:
+        devices = tuple(replicas.get(p.part_id, (p.device,)))
+        stages.append(PlacedStage(split.out_dir / p.file, p.inputs, p.outputs, devices,
+                                  tuple(workers.address[d] for d in devices)))  # fmt: skip
     load_before = os.getloadavg()[0]
     run = run_placed(workers.client, stages, split.model_inputs, split.model_outputs, settings)
     alone = dataclasses.replace(settings, in_flight=1, requests=max(5, settings.requests // 3), warmup=1)

@@ -49,12 +49,21 @@ from solver.placement.problem import PlacementProblem
 
 @dataclass(frozen=True)
 class Replicated:
-    """A replicated placement and its period (us): stage of each op, stage each device serves (None: idle)."""
+    """A replicated placement and its period (us): stage of each op, stage each device serves (None: idle).
+
+    ``device_us`` and ``link_us`` are the loads per request (us) by device and link (device names);
+    ``link_bytes`` the bytes a link carries per request on average; ``latency_us`` one request's way through
+    the stages, each on its slowest replica and each hand-off over its slowest pair of replicas.
+    """
 
     stage: tuple[int, ...]
     serve: tuple[int | None, ...]
     period: int
     bottleneck_at: str
+    device_us: dict[str, float]
+    link_us: dict[tuple[str, str], float]
+    link_bytes: dict[tuple[str, str], float]
+    latency_us: float
 
     def replicas(self, s: int) -> list[int]:
         return [d for d, t in enumerate(self.serve) if t == s]
@@ -73,18 +82,22 @@ def evaluate_replicated(problem: PlacementProblem, stage: list[int], serve: list
     empty = sorted(s for s, r in replicas.items() if not r)
     if empty:
         raise CheckError(f"{name}: stage {empty[0]} has ops but no device")
-    loads: list[tuple[float, str]] = []
+    names = problem.devices
+    compute: dict[int, dict[int, float]] = {}  # stage -> replica -> its time for one request
     for s, devices in replicas.items():
         ops = [v for v in range(n) if stage[v] == s]
         for d in devices:
             times = [problem.times[v][d] for v in ops]
             if None in times:
-                raise CheckError(f"{name}: {problem.devices[d]} serves stage {s}, whose op {ops[times.index(None)]} it does not support")
+                op = ops[times.index(None)]
+                raise CheckError(f"{name}: {names[d]} serves stage {s}, whose op {op} it does not support")
             held = _held(problem, ops)
             if overflows(problem, d, held):
-                raise CheckError(f"{name}: {problem.devices[d]} needs {held} bytes for stage {s}, over its capacity")
-            loads.append((sum(times) / len(devices), f"device {problem.devices[d]}"))
+                raise CheckError(f"{name}: {names[d]} needs {held} bytes for stage {s}, over its capacity")
+            compute.setdefault(s, {})[d] = float(sum(times))
     links: dict[tuple[int, int], float] = {}
+    carried: dict[tuple[int, int], float] = {}
+    handoff: dict[tuple[int, int], dict[tuple[int, int], float]] = {}  # (stage, stage) -> replica pair -> us
     for i, tensor in enumerate(problem.tensors):
         j = stage[tensor.producer]
         for k in sorted({stage[c] for c in tensor.consumers} - {j}):
@@ -95,11 +108,24 @@ def evaluate_replicated(problem: PlacementProblem, stage: list[int], serve: list
                 for b in replicas[k]:
                     costs = problem.transfer[a][b]
                     if costs is None:
-                        raise CheckError(f"{name}: tensor {tensor.key!r} goes from {problem.devices[a]} to {problem.devices[b]}, which have no link")
+                        raise CheckError(f"{name}: tensor {tensor.key!r} goes from {names[a]} to {names[b]}, "
+                                         "which have no link")  # fmt: skip
                     links[a, b] = links.get((a, b), 0.0) + costs[i] / (rj * rk)
-    loads += [(load, f"link {problem.devices[a]} -> {problem.devices[b]}") for (a, b), load in links.items()]
+                    carried[a, b] = carried.get((a, b), 0.0) + tensor.nbytes / (rj * rk)
+                    pair = handoff.setdefault((j, k), {})
+                    pair[a, b] = pair.get((a, b), 0.0) + costs[i]
+    device_us = {names[d]: t / len(replicas[s]) for s, times in compute.items() for d, t in times.items()}
+    loads = [(t, f"device {d}") for d, t in device_us.items()]
+    loads += [(load, f"link {names[a]} -> {names[b]}") for (a, b), load in links.items()]
     worst, at = max(loads, key=lambda x: x[0])
-    return Replicated(tuple(stage), tuple(serve), math.ceil(worst - 1e-9), at)
+    finish: dict[int, float] = {}
+    for k in sorted(compute):
+        ready = max((finish[j] + max(us.values()) for (j, kk), us in handoff.items() if kk == k), default=0.0)
+        finish[k] = ready + max(compute[k].values())
+    link_us = {(names[a], names[b]): us for (a, b), us in links.items()}
+    link_bytes = {(names[a], names[b]): nbytes for (a, b), nbytes in carried.items()}
+    return Replicated(tuple(stage), tuple(serve), math.ceil(worst - 1e-9), at, device_us, link_us, link_bytes,
+                      max(finish.values()))  # fmt: skip
 
 
 def _held(problem: PlacementProblem, ops: list[int]) -> int:
@@ -129,7 +155,8 @@ def brute_force_replicated(problem: PlacementProblem) -> Replicated:
     return best
 
 
-def solve_replicated(problem: PlacementProblem, *, time_limit: float = 60.0, workers: int | None = None) -> tuple[Replicated, bool]:
+def solve_replicated(problem: PlacementProblem, *, time_limit: float = 60.0,
+                     workers: int | None = None) -> tuple[Replicated, bool]:  # fmt: skip
     """The replicated placement of least period by CP-SAT (module docstring) and whether it is proven optimal.
 
     Raises InfeasibleError when no replicated placement is valid (or none was found in the time).
