@@ -17,7 +17,8 @@ flight is the client's.
 Measured: throughput = (timed requests - 1) / (time between the first and the last timed completion);
 latency = submission to completion at the client; per stage, the onert run of each request (on the
 worker); per link, the bytes and duration of the worker's incoming transfers of each request (Dask's own
-transfer log: a request and the data it returns, serialisation included). The last request's model
+transfer log: a request and the data it returns, serialisation included) and the time the link was busy
+(the union of those transfers: a request's data may wait behind another's on a saturated link). The last request's model
 outputs come back for checking.
 
 Link ping-pong (:func:`pingpong`): arrays of given sizes made on one worker, read by a task on the other,
@@ -79,10 +80,12 @@ class PlacedSettings:
 
 @dataclass
 class LinkTimes:
-    """What one directed link carried per timed request: bytes and seconds of Dask's transfers."""
+    """What one directed link carried per timed request (bytes, seconds of Dask's transfers) and ``busy_s``, the
+    time some transfer of a timed request was under way on it (overlapping transfers counted once)."""
 
     nbytes: list[int] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    busy_s: float = 0.0
 
 
 @dataclass
@@ -221,7 +224,7 @@ def _forget(run: str) -> None:
 
 def _collect(run: str, dask_worker=None) -> dict:
     """This worker's stage times and incoming transfers of ``run``."""
-    transfers = [(t["who"], dict(t["keys"]), t["duration"]) for t in dask_worker.transfer_incoming_log
+    transfers = [(t["who"], dict(t["keys"]), t["duration"], t["start"], t["stop"]) for t in dask_worker.transfer_incoming_log
                  if any(str(key).startswith(run) for key in t["keys"])]  # fmt: skip
     return {"times": _TIMES.get(run, {}), "transfers": transfers}
 
@@ -311,19 +314,23 @@ def _run(client, run, env, deadline, stages, model_inputs, model_outputs, settin
                for worker, report in reports.items()}  # fmt: skip
     links: dict[tuple[str, str], LinkTimes] = {}
     per_request: dict[tuple[str, str, int], list[float]] = {}
+    spans: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for receiver, report in reports.items():
-        for who, keys, duration in report["transfers"]:
+        for who, keys, duration, start, stop in report["transfers"]:
             request = int(str(next(iter(keys))).rsplit("-", 1)[1])
             if request < w or who not in device_of:
                 continue
-            pair = (device_of[who], device_of[receiver], request)
-            entry = per_request.setdefault(pair, [0, 0.0])
+            pair = (device_of[who], device_of[receiver])
+            entry = per_request.setdefault((*pair, request), [0, 0.0])
             entry[0] += sum(keys.values())
             entry[1] += duration
+            spans.setdefault(pair, []).append((start, stop))
     for (a, b, _), (nbytes, seconds) in sorted(per_request.items()):
         link = links.setdefault((a, b), LinkTimes())
         link.nbytes.append(nbytes)
         link.seconds.append(seconds)
+    for pair, intervals in spans.items():
+        links[pair].busy_s = _union(intervals)
     return PlacedRun(
         devices=[s.devices for s in stages],
         requests=settings.requests,
@@ -333,6 +340,16 @@ def _run(client, run, env, deadline, stages, model_inputs, model_outputs, settin
         links=links,
         outputs=outputs,
     )
+
+
+def _union(intervals: list[tuple[float, float]]) -> float:
+    """The length of the union of ``intervals``."""
+    total, end = 0.0, float("-inf")
+    for start, stop in sorted(intervals):
+        if stop > end:
+            total += stop - max(start, end)
+            end = stop
+    return total
 
 
 def _submit(client, fn, *args, worker: str, key: str, priority: int = 0):
@@ -433,7 +450,7 @@ def pingpong(client, source: str, target: str, sizes: Sequence[int], repeats: in
             data = client.submit(_make, nbytes, key=f"{tag}-0", workers=[source], pure=False)
             client.submit(_touch, data, key=f"{tag}-touch", workers=[target], pure=False).result()
             del data
-    for who, keys, duration in client.run(_collect, run, workers=[target])[target]["transfers"]:
+    for who, keys, duration, _, _ in client.run(_collect, run, workers=[target])[target]["transfers"]:
         if who == source:
             samples.append((sum(keys.values()), duration))
     return samples

@@ -222,6 +222,8 @@ def test_an_interrupted_placed_run_leaves_nothing(two_devices):
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
+        proc.stderr.close()
     assert leftovers(tag) == []
 
 

@@ -16,8 +16,10 @@ Measured (``devices.placed``): throughput with ``in_flight`` requests in flight 
 every stage plus one, so every device can be busy), end-to-end latency (median and IQR over requests) in a second, shorter run with one
 request in flight (with more, a request also waits behind the others: a full pipeline's latency is about
 its window times its period), per device
-the onert time per request and per link the bytes and the duration of Dask's transfers per request
-(medians); the measured bottleneck is the device or link with the longest median time. The last request's
+the onert time per request, per link the bytes per request (median) and the time it was busy per request
+(the union of Dask's transfers over it, over the timed requests: on a saturated link a request's transfer
+waits behind another's, and summed durations would count that twice; JSON ``transfer_us`` is the median
+time of one request's transfer); the measured bottleneck is the device or link with the longest time. The last request's
 outputs are compared with the whole model's on the same inputs (run alone in a child process), with
 ``solve verify``'s tolerance.
 """
@@ -121,9 +123,14 @@ class PlacedComparison:
         return summarize([ms * 1000 for ms in self.single.latencies_ms])
 
     def measured_links(self) -> dict[tuple[str, str], tuple[float, float]]:
-        """Per link, the median bytes and microseconds it carried per request."""
-        return {pair: (statistics.median(t.nbytes), statistics.median(t.seconds) * 1e6)
+        """Per link, the median bytes per request and the microseconds it was busy per request (overlapping
+        transfers counted once: the load the prediction's link time stands for)."""
+        return {pair: (statistics.median(t.nbytes), t.busy_s * 1e6 / self.run.requests)
                 for pair, t in self.run.links.items()}  # fmt: skip
+
+    def transfer_us(self, pair: tuple[str, str]) -> float:
+        """The median time of one request's transfers over ``pair`` (what a request waits for it)."""
+        return statistics.median(self.run.links[pair].seconds) * 1e6
 
     def measured_bottleneck(self) -> tuple[str, float]:
         """The device or link with the longest median time per request, and that time (us)."""
@@ -163,7 +170,8 @@ class PlacedComparison:
                 {"from": a, "to": b, "predicted_bytes": first.link_bytes.get((a, b)),
                  "measured_bytes": links[a, b][0] if (a, b) in links else None,
                  "predicted_us": {p.label: p.link_us.get((a, b)) for p in self.predictions},
-                 "measured_us": links[a, b][1] if (a, b) in links else None}
+                 "measured_us": links[a, b][1] if (a, b) in links else None,
+                 "transfer_us": self.transfer_us((a, b)) if (a, b) in links else None}
                 for a, b in pairs
             ],
             "predictions": [p.to_json() for p in self.predictions],
