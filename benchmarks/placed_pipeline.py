@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 
 from devices.placed import PlacedSettings
-from solver.commands._placed import predict, predict_replicated
 from solver.deploy.placed import calibrate_links, compare_placed, placed_workers
 from solver.deploy.report import placed_text
 from solver.deploy.split import split_model
@@ -37,6 +36,7 @@ from solver.models.zoo import model_path, trace_path
 from solver.partitioning.problem import load_problem
 from solver.placement.metrics import evaluate
 from solver.placement.place import INVALID, PlaceSettings, place
+from solver.placement.predicted import predict_parts, predict_replicated
 from solver.placement.problem import placement_problem
 from solver.placement.replicas import evaluate_replicated, solve_replicated
 
@@ -67,7 +67,7 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
     and run every placement in one lab, with the links calibrated there first."""
     problem = load_problem(model_path(model), trace_path(model))
     platform = read_platform(platform_path)
-    placements = []  # (algo, status, split, replicas, predict(platform, label, core_of, cores))
+    placements = []  # (algo, status, split, replicas, forecast(platform, label, core_of, cores))
     for algo in algos:
         out = directory / f"{label}_{model}_{algo}"
         if algo == "replicated":
@@ -90,8 +90,8 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
         placement = {int(k): d for k, d in result.placement.items()}
         split = split_model(model_path(model), result.parts, out, placement=placement)
 
-        def forecast(p, name, core_of, cores, split=split):
-            return predict(problem, p, split, name, core_of, cores)
+        def forecast(p, name, core_of, cores, parts=[(q.device, q.ops) for q in split.parts]):
+            return predict_parts(problem, p, parts, name, core_of, cores)
 
         placements.append((algo, result.status, split, None, forecast))
     rows = []

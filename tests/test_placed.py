@@ -15,7 +15,8 @@ from devices.netlab import LabDevice, LabLink, NetLab, unavailable
 from solver.commands import pipeline as pipeline_command
 from solver.commands import place as place_command
 from solver.deploy.linkfit import fit_link
-from solver.deploy.placed import probe_sizes, shared_period
+from solver.deploy.placed import probe_sizes
+from solver.placement.predicted import shared_period
 from solver.deploy.split import split_model
 from solver.errors import CheckError, PlatformError, UsageError
 from solver.io.linkfile import LinkFit, calibrated, default_path, read_links, write_links
@@ -231,7 +232,7 @@ def test_a_replicated_part_runs_round_robin_on_its_devices(tflite_model, tmp_pat
     """skip_chain's second part on two devices: each runs half the requests, the outputs stay the whole model's,
     and the prediction of the replicated model halves that part's load."""
     from devices.placed import PlacedSettings
-    from solver.commands._placed import predict_replicated
+    from solver.placement.predicted import predict_replicated
     from solver.deploy.placed import compare_placed, placed_workers
     from solver.partitioning.problem import load_problem
     from solver.placement.problem import placement_problem

@@ -41,6 +41,7 @@ def run_placed_command(args: argparse.Namespace) -> int:
     from solver.io.linkfile import calibrated, default_path, read_links, write_links
     from solver.io.platform import read_platform
     from solver.partitioning.problem import load_problem
+    from solver.placement.predicted import predict_parts
 
     if args.trace is None:
         raise UsageError("--platform needs --trace TRACE: the model's op times, as 'solve place' was given them")
@@ -66,10 +67,11 @@ def run_placed_command(args: argparse.Namespace) -> int:
         if links_out:
             fits = calibrate_links(workers, platform, list(platform.names))
         cores = len(os.sched_getaffinity(0))
-        predictions = [predict(problem, platform, split, "platform", workers.core_of, cores)]
+        parts = [(p.device, p.ops) for p in split.parts]
+        predictions = [predict_parts(problem, platform, parts, "platform", workers.core_of, cores)]
         if fits:
-            predictions.append(predict(problem, calibrated(platform, fits, args.calibrated_links or links_out), split,
-                                       "calibrated", workers.core_of, cores))  # fmt: skip
+            measured = calibrated(platform, fits, args.calibrated_links or links_out)
+            predictions.append(predict_parts(problem, measured, parts, "calibrated", workers.core_of, cores))
         comparison = compare_placed(split, workers, predictions, settings)
     if args.json:
         print_json("placed", {**comparison.to_json(),
@@ -82,51 +84,3 @@ def run_placed_command(args: argparse.Namespace) -> int:
             print(f"wrote {links_out}")
     check_outputs(comparison)
     return EXIT_OK
-
-
-def predict(problem, platform, split, label: str, core_of: dict, cores: int):
-    """``solve place``'s model of the split's map on ``platform``, with the hand-offs as ``devices.placed`` sends
-    them: the tensors a part sends a later part on another device travel as one message, paying the link's
-    overhead (``latency_us``) once, then their bytes over its bandwidth. Per device its compute, per link the sum
-    of its messages; the latency is the longest path through the parts (compute, then messages), the period
-    counts the cores the devices share (``solver.deploy.placed.shared_period``)."""
-    from solver.deploy.placed import PlacedPrediction, shared_period
-    from solver.placement.metrics import evaluate
-    from solver.placement.problem import placement_problem
-
-    placed = placement_problem(problem, platform)
-    index = {name: d for d, name in enumerate(platform.names)}
-    part_of = {v: k for k, part in enumerate(split.parts) for v in part.ops}
-    devices = [part.device for part in split.parts]
-    assign = [index[devices[part_of[v]]] for v in range(placed.num_ops)]
-    metrics = evaluate(placed, assign, memory=False)  # the checker: support, links, acyclic
-    device_us = {d: float(metrics.compute[index[d]]) for d in dict.fromkeys(devices)}
-    sent: dict[tuple[int, int], int] = {}  # (part, later part on another device) -> bytes of one request
-    for tensor in placed.tensors:
-        j = part_of[tensor.producer]
-        for k in sorted({part_of[c] for c in tensor.consumers}):
-            if devices[k] != devices[j]:
-                sent[j, k] = sent.get((j, k), 0) + tensor.nbytes
-    link_us: dict[tuple[str, str], float] = {}
-    link_bytes: dict[tuple[str, str], int] = {}
-    message_us = {}
-    for (j, k), nbytes in sent.items():
-        pair = (devices[j], devices[k])
-        message_us[j, k] = platform.link(*pair).transfer_us(nbytes)
-        link_us[pair] = link_us.get(pair, 0.0) + message_us[j, k]
-        link_bytes[pair] = link_bytes.get(pair, 0) + nbytes
-    finish: list[float] = []
-    for k, part in enumerate(split.parts):
-        ready = max((finish[j] + message_us.get((j, k), 0.0) for j in range(k)), default=0.0)
-        finish.append(ready + sum(placed.times[v][index[part.device]] for v in part.ops))
-    period, at = shared_period(device_us, link_us, core_of, cores)
-    return PlacedPrediction(label, device_us, link_us, link_bytes, max(finish, default=0.0), period, at)
-
-
-def predict_replicated(answer, label: str, core_of: dict, cores: int):
-    """The prediction of a replicated placement (``solver.placement.replicas.Replicated``), the shared cores counted."""
-    from solver.deploy.placed import PlacedPrediction, shared_period
-
-    period, at = shared_period(answer.device_us, answer.link_us, core_of, cores)
-    link_bytes = {pair: round(b) for pair, b in answer.link_bytes.items()}
-    return PlacedPrediction(label, dict(answer.device_us), dict(answer.link_us), link_bytes, answer.latency_us, period, at)

@@ -6,11 +6,10 @@ CPU ``i mod cores``); ``local`` starts one unpinned worker process per device on
 loopback (no link is shaped); ``tcp://host:port`` uses a running scheduler whose workers are named after the
 devices (boards started with ``dask worker --name DEVICE``).
 
-Prediction (:class:`PlacedPrediction`, computed by the caller from ``solve place``'s model of the same map:
-per device its compute, per used link its bytes and time, the longest path as latency): the period is the
-largest of the bottleneck and, for every group of devices sharing cores, their summed compute over the
-cores they share (:func:`shared_period`): two devices pinned to one CPU take turns on it, and unpinned
-workers share the machine's cores. Throughput = 1 / period.
+Prediction (:class:`Prediction`, computed by the caller with ``solver.placement.predicted`` from ``solve
+place``'s model of the same map: per device its compute, per used link its bytes and time, the longest path
+as latency, the period counting the cores the devices share). ``core_of`` of :class:`Workers` says which
+cores those are.
 
 Measured (``devices.placed``): throughput with ``in_flight`` requests in flight (default: one per replica of
 every stage plus one, so every device can be busy), end-to-end latency (median and IQR over requests) in a second, shorter run with one
@@ -34,6 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from devices.chain import ModelRunner
 from devices.inputs import seeded_inputs
@@ -50,53 +50,22 @@ from solver.io.tflite import uncompressed
 CLUSTERS = ("netlab", "local")  # besides tcp://host:port
 
 
-@dataclass(frozen=True)
-class PlacedPrediction:
-    """What a placement model predicts for a run: per device compute and per link bytes and time (us)."""
+class Prediction(Protocol):
+    """What a model predicts for a placed run (``solver.placement.predicted.PlacedPrediction``; deploy does not
+    import placement): per device and per link its time per request (us), per link its bytes."""
 
-    label: str  # which link model: "platform" (the platform file's links), "calibrated" (measured links)
+    label: str
     device_us: dict[str, float]
     link_us: dict[tuple[str, str], float]
     link_bytes: dict[tuple[str, str], int]
     latency_us: float
-    period_us: float  # with the cores the devices share
-    bottleneck: str  # "device NAME", "link A -> B" or "cores C (A, B)"
+    period_us: float
+    bottleneck: str
 
     @property
-    def throughput(self) -> float:
-        return 1e6 / self.period_us if self.period_us > 0 else float("inf")
+    def throughput(self) -> float: ...
 
-    def to_json(self) -> dict:
-        return {
-            "label": self.label, "predicted_throughput": self.throughput, "predicted_latency_us": self.latency_us,
-            "period_us": self.period_us, "bottleneck": self.bottleneck,
-            "devices": {d: us for d, us in self.device_us.items()},
-            "links": [{"from": a, "to": b, "bytes": self.link_bytes[a, b], "us": us} for (a, b), us in self.link_us.items()],
-        }  # fmt: skip
-
-
-def shared_period(device_us: dict[str, float], link_us: dict[tuple[str, str], float],
-                  core_of: dict[str, int | None], cores: int) -> tuple[float, str]:  # fmt: skip
-    """The pipeline's period and what sets it: the largest device or link time, or a group sharing cores.
-
-    Model: a device pinned to CPU c (``core_of[d] == c``) runs only there, so the devices pinned to c need their
-    summed compute of it per request; unpinned devices of this machine (``core_of[d] is None``) share all
-    ``cores`` CPUs, so they need their summed compute over ``cores`` (and over every CPU the pinned ones leave
-    them, which this does not credit: a bound from below); a device not in ``core_of`` has a machine of its own.
-    """
-    candidates = [(us, f"device {d}") for d, us in device_us.items()]
-    candidates += [(us, f"link {a} -> {b}") for (a, b), us in link_us.items()]
-    pinned: dict[int, list[str]] = {}
-    for d, c in core_of.items():
-        if c is not None and d in device_us:
-            pinned.setdefault(c, []).append(d)
-    for c, names in sorted(pinned.items()):
-        if len(names) > 1:
-            candidates.append((sum(device_us[d] for d in names), f"core {c} ({', '.join(names)})"))
-    free = [d for d in device_us if d in core_of and core_of[d] is None]
-    if len(free) > 1:
-        candidates.append((sum(device_us[d] for d in free) / cores, f"{cores} core(s) ({', '.join(free)})"))
-    return max(candidates, key=lambda c: c[0]) if candidates else (0.0, "nothing")
+    def to_json(self) -> dict: ...
 
 
 @dataclass
@@ -107,7 +76,7 @@ class PlacedComparison:
     cluster: str
     run: PlacedRun  # the throughput run
     single: PlacedRun  # the latency run, one request in flight
-    predictions: list[PlacedPrediction]
+    predictions: list[Prediction]
     outputs: list[OutputCheck]
     core_of: dict[str, int | None]
     load_average: tuple[float, float]
@@ -185,7 +154,7 @@ class PlacedComparison:
 @dataclass(frozen=True)
 class Workers:
     """A Dask client and the worker of each device; ``core_of`` the CPU of this machine each device is pinned to
-    (None: not pinned; absent: a machine of its own, see :func:`shared_period`)."""
+    (None: not pinned; absent: a machine of its own, see ``solver.placement.predicted.shared_period``)."""
 
     client: object
     address: dict[str, str]
@@ -248,7 +217,7 @@ def placed_devices(split: SplitResult) -> list[str]:
     return list(dict.fromkeys(p.device for p in split.parts))
 
 
-def compare_placed(split: SplitResult | str | Path, workers: Workers, predictions: list[PlacedPrediction],
+def compare_placed(split: SplitResult | str | Path, workers: Workers, predictions: list[Prediction],
                    settings: PlacedSettings = PlacedSettings(), verify: VerifySettings = VerifySettings(),
                    replicas: dict[int, tuple[str, ...]] | None = None) -> PlacedComparison:  # fmt: skip
     """Run ``split`` on ``workers`` and compare with ``predictions`` (module docstring). ``replicas`` (part id
