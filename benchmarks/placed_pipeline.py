@@ -33,7 +33,7 @@ from solver.deploy.split import split_model
 from solver.io.linkfile import calibrated
 from solver.io.platform import read_platform
 from solver.models.zoo import model_path, trace_path
-from solver.partitioning.problem import load_problem
+from solver.problem import load_problem
 from solver.placement.metrics import evaluate
 from solver.placement.place import INVALID, PlaceSettings, place
 from solver.placement.predicted import predict_parts, predict_replicated

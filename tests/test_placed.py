@@ -234,7 +234,7 @@ def test_a_replicated_part_runs_round_robin_on_its_devices(tflite_model, tmp_pat
     from devices.placed import PlacedSettings
     from solver.placement.predicted import predict_replicated
     from solver.deploy.placed import compare_placed, placed_workers
-    from solver.partitioning.problem import load_problem
+    from solver.problem import load_problem
     from solver.placement.problem import placement_problem
     from solver.placement.replicas import evaluate_replicated
 

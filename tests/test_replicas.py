@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from solver.errors import CheckError, InfeasibleError
 from solver.io.platform import DeviceSpec, Link, Platform
-from solver.partitioning.problem import PartitionProblem
+from solver.problem import PartitionProblem
 from solver.placement.problem import placement_problem
 from solver.placement.replicas import brute_force_replicated, evaluate_replicated, solve_replicated
 

@@ -40,7 +40,7 @@ def run_placed_command(args: argparse.Namespace) -> int:
     from solver.io.files import check_output
     from solver.io.linkfile import calibrated, default_path, read_links, write_links
     from solver.io.platform import read_platform
-    from solver.partitioning.problem import load_problem
+    from solver.problem import load_problem
     from solver.placement.predicted import predict_parts
 
     if args.trace is None:

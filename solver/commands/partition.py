@@ -15,7 +15,7 @@ from solver.partitioning.settings import ALGORITHMS, PartitionSettings
 
 if TYPE_CHECKING:
     from solver.partitioning.partition import PartitionResult
-    from solver.partitioning.problem import PartitionProblem
+    from solver.problem import PartitionProblem
 
 
 def register(subparsers) -> None:
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     calibration_settings = _calibration_settings(args, settings)
     out = map_path(args)
     if args.html:
-        from solver.commands.show import check_html_path
+        from solver.commands._html import check_html_path
 
         check_html_path(args.html)
     check_output(args.split, inputs=(args.model, args.trace), option="--split", directory=True)
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"wrote {out}")
     if args.html:
-        from solver.commands.show import show_html
+        from solver.commands._html import show_html
         from solver.show.view import partition_view
 
         show_html(args.html, partition_view(problem, result.parts, settings.num_parts, result=result))

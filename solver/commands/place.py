@@ -7,10 +7,9 @@ from pathlib import Path
 
 from solver.commands._exact import add_exact_arguments, bounds_text, exact_progress, map_path, secondary_names
 from solver.commands._problem import add_problem_arguments, problem_from_args
+from solver.offload.settings import ALGORITHMS as OFFLOAD_ALGORITHMS
 from solver.placement.objectives import OBJECTIVES, TABLE
 from solver.solving.objectives import described
-
-OFFLOAD_ALGORITHMS = ("exact", "greedy", "delegate", "circle-partitioner")  # solver.placement.offload.ALGORITHMS
 
 
 def register(subparsers) -> None:
@@ -67,27 +66,16 @@ def _offloading(args: argparse.Namespace) -> bool:
                 or args.max_parts is not None or args.algo in OFFLOAD_ALGORITHMS)  # fmt: skip
 
 
-def _platform(args: argparse.Namespace):
-    """The platform file, its links replaced by measured ones with ``--calibrated-links``."""
-    from solver.io.platform import read_platform
-
-    platform = read_platform(args.platform)
-    if args.calibrated_links:
-        from solver.io.linkfile import calibrated, read_links
-
-        platform = calibrated(platform, read_links(args.calibrated_links), args.calibrated_links)
-    return platform
-
-
 def run(args: argparse.Namespace) -> int:
     if args.html:
-        from solver.commands.show import check_html_path
+        from solver.commands._html import check_html_path
 
         check_html_path(args.html)
     if _offloading(args):
         return _run_offload(args)
     from solver.commands._output import print_json
     from solver.io.partition_map import write_partition_map
+    from solver.io.linkfile import read_platform_with_links
     from solver.errors import CheckError
     from solver.placement.place import INVALID, PlaceSettings, place
     from solver.placement.report import format_placement
@@ -97,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
                              workers=args.workers, seed=args.seed, secondary=secondary_names(args),
                              slack=args.slack)  # fmt: skip
     out = map_path(args, args.platform)
-    platform = _platform(args)
+    platform = read_platform_with_links(args.platform, args.calibrated_links)
     problem = problem_from_args(args)
     describe = bounds_text(settings.objective)
     with exact_progress(args) as shown:
@@ -118,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"wrote {out}")
     if args.html:
-        from solver.commands.show import show_html
+        from solver.commands._html import show_html
         from solver.show.view import placement_view
 
         show_html(args.html, placement_view(problem, result))
@@ -130,8 +118,10 @@ def _run_offload(args: argparse.Namespace) -> int:
     from solver.errors import UsageError
     from solver.io.partition_map import write_partition_map
     from solver.io.partrules import read_rules
-    from solver.placement.offload import OffloadSettings, offload_model
-    from solver.placement.report import format_offload
+    from solver.io.linkfile import read_platform_with_links
+    from solver.offload.offload import offload_model
+    from solver.offload.report import format_offload
+    from solver.offload.settings import OffloadSettings
 
     if args.objective == "throughput":
         raise UsageError("offloading minimises the end-to-end latency; --objective throughput places one part per device")
@@ -142,7 +132,7 @@ def _run_offload(args: argparse.Namespace) -> int:
                                max_parts=args.max_parts, time_limit=args.time_limit, workers=args.workers,
                                exclude_ops=tuple(t.strip() for t in args.exclude_ops.split(",") if t.strip()))  # fmt: skip
     out = map_path(args, args.platform, args.rules)
-    platform = _platform(args)
+    platform = read_platform_with_links(args.platform, args.calibrated_links)
     rules = read_rules(args.rules) if args.rules else None
     problem = problem_from_args(args)
     with exact_progress(args) as shown:
@@ -154,7 +144,7 @@ def _run_offload(args: argparse.Namespace) -> int:
         print(format_offload(result))
         print(f"wrote {out}")
     if args.html:
-        from solver.commands.show import show_html
+        from solver.commands._html import show_html
         from solver.show.view import partition_view
 
         devices = {int(k): name for k, name in result.placement.items()}

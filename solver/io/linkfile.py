@@ -21,7 +21,7 @@ from pathlib import Path
 
 from solver.errors import PlatformError
 from solver.io.files import read_json, write_json
-from solver.io.platform import BANDWIDTH_RANGE, LATENCY_RANGE, Link, Platform
+from solver.io.platform import BANDWIDTH_RANGE, LATENCY_RANGE, Link, Platform, read_platform
 
 SCHEMA = "nnpart.links/1"
 
@@ -93,3 +93,9 @@ def calibrated(platform: Platform, fits: list[LinkFit], source: str | Path = "th
             raise PlatformError(f"{source}: link {fit.source} -> {fit.target} joins devices {platform.source} does not have")
         links[fit.source, fit.target] = Link(fit.bandwidth, fit.overhead_us)
     return dataclasses.replace(platform, links=links)
+
+
+def read_platform_with_links(platform: str | Path, links: str | Path | None) -> Platform:
+    """The platform file, its links replaced by the measured ones in ``links`` when given (``--calibrated-links``)."""
+    read = read_platform(platform)
+    return calibrated(read, read_links(links), links) if links else read
