@@ -191,7 +191,9 @@ def _serve(path: str) -> None:
 
 def _load(run: str, k: int, model: bytes, name: str, env: dict[str, str]) -> list[InputSpec]:
     """Write part k's model into the run's folder and start its session; its input specs."""
-    folder = _FOLDERS.setdefault(run, Path(tempfile.mkdtemp(prefix=f"nnpart-{run}-")))
+    if run not in _FOLDERS:  # not setdefault: it would make a folder on every call and keep only the first
+        _FOLDERS[run] = Path(tempfile.mkdtemp(prefix=f"nnpart-{run}-"))
+    folder = _FOLDERS[run]
     path = folder / f"{k}-{name}"
     path.write_bytes(model)
     session = _SESSIONS.setdefault(run, {})[k] = _Session(path, env)
