@@ -30,6 +30,9 @@ def register(subparsers) -> None:
     add_problem_arguments(parser)
     parser.add_argument("--platform", type=Path, required=True, metavar="P.json",
                         help="the devices and links (docs/platform-format.md)")
+    parser.add_argument("--calibrated-links", type=Path, metavar="FILE",
+                        help="measured links (written by 'solve pipeline --calibrate-links') in place of the "
+                             "platform's: a per-message overhead and a bandwidth per link")  # fmt: skip
     parser.add_argument("--objective", choices=OBJECTIVES,
                         help=f"{described((TABLE[name] for name in OBJECTIVES), ' or ')}; "
                              f"offloading minimises {' or '.join(OFFLOAD_OBJECTIVES)} only")  # fmt: skip
@@ -97,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_offload(args)
     from solver.commands._output import print_json
     from solver.io.partition_map import write_partition_map
-    from solver.io.platform import read_platform
+    from solver.io.linkfile import read_platform_with_links
     from solver.errors import CheckError
     from solver.placement.place import INVALID, PlaceSettings, place
     from solver.placement.report import format_placement
@@ -108,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
                              slack=args.slack)  # fmt: skip
     out = map_path(args, args.platform, name=PLACEMENT_MAP)
     chosen = memory_model(args.memory_model)  # refused before any work: calibrated without a calibration
-    platform = read_platform(args.platform)
+    platform = read_platform_with_links(args.platform, args.calibrated_links)
     problem = problem_from_args(args)
     describe = bounds_text(settings.objective)
     with exact_progress(args) as shown:
@@ -146,7 +149,7 @@ def _run_offload(args: argparse.Namespace) -> int:
     from solver.errors import UsageError
     from solver.io.partition_map import write_partition_map
     from solver.io.partrules import read_rules
-    from solver.io.platform import read_platform
+    from solver.io.linkfile import read_platform_with_links
     from solver.offload.offload import offload_model
     from solver.offload.report import format_offload
     from solver.offload.settings import OffloadSettings
@@ -161,7 +164,7 @@ def _run_offload(args: argparse.Namespace) -> int:
                                max_parts=args.max_parts, time_limit=args.time_limit, workers=args.workers,
                                exclude_ops=tuple(t.strip() for t in args.exclude_ops.split(",") if t.strip()))  # fmt: skip
     out = map_path(args, args.platform, args.rules, name=PLACEMENT_MAP)
-    platform = read_platform(args.platform)
+    platform = read_platform_with_links(args.platform, args.calibrated_links)
     rules = read_rules(args.rules) if args.rules else None
     problem = problem_from_args(args)
     with exact_progress(args) as shown:
