@@ -109,9 +109,11 @@ class _Search:
         n, D = problem.num_ops, len(problem.devices)
         self.n, self.D = n, D
         self.full = (1 << n) - 1
-        # Items a device holds: data tensors (producer and readers) and constants, as (bytes, op mask).
-        items = [(t.nbytes, _mask((t.producer, *t.consumers))) for t in problem.tensors]
-        items += [(nbytes, _mask(readers)) for nbytes, readers in problem.constants.values()]
+        # Items a device holds: data tensors (producer and readers) and constants, as (bytes, op mask), their
+        # bytes those of the memory model's relaxation (solver.placement.problem.MemoryFigure); data tensors first.
+        every = problem.memory_items()
+        every = every[len(problem.constants):] + every[:len(problem.constants)]
+        items = [(item.relaxed, _mask(item.ops)) for item in every]
         self.items = items
         self.tensor_count = len(problem.tensors)
         self.item_of_op: list[list[int]] = [[] for _ in range(n)]
@@ -122,7 +124,7 @@ class _Search:
         inf = math.inf
         self.cheapest = [min((costs[i] for row in problem.transfer for costs in row if costs is not None), default=inf)
                          for i in range(self.tensor_count)]  # fmt: skip
-        self.caps = np.array([math.inf if problem.memory_cap(d) is None else problem.memory_cap(d) for d in range(D)])
+        self.caps = np.array([math.inf if problem.relaxed_cap(d) is None else problem.relaxed_cap(d) for d in range(D)])
         # cost[i, a, b]: transfer time of tensor i over link (a, b); infinite without a link (and for a == b).
         self.cost = np.full((self.tensor_count, D, D), math.inf)
         for a, row in enumerate(problem.transfer):
@@ -249,9 +251,10 @@ class _Search:
         # What the ops left must compute and hold, against what the free devices offer.
         rest, count = self.total_fastest - ideals.fastest[k], int(free.sum())
         held = ideals.memory[-1] - ideals.memory[k] + sum(self.items[i][0] for i in ideals.boundary[k])
-        if held > self.caps[free].sum() or rest > (upper - 1) * count:
+        room = np.maximum(self.caps[free], 0).sum()  # a device that holds no part adds no room
+        if held > room or rest > (upper - 1) * count:
             # Spread over the free devices, the ops left compute at least their mean on one of them.
-            return self._failed(key, used, math.inf if held > self.caps[free].sum() or not count else -(-rest // count))
+            return self._failed(key, used, math.inf if held > room or not count else -(-rest // count))
         cut = bisect.bisect_left(self.end_fast, ideals.fastest[k] + upper)
         # A part ending past the cut computes at least the first such end's fastest compute beyond ideal k.
         threshold = min(self.unsent, self.end_fast[cut] - ideals.fastest[k] if cut < len(self.ends) else math.inf)
@@ -269,6 +272,8 @@ class _Search:
             threshold = min(threshold, unsent)
             load = heaviest[row]
             for d in sorted(np.flatnonzero(ok).tolist(), key=lambda d: load[d]):  # the least loaded link first
+                if not self._holds(part, d):
+                    continue
                 placed = {i: source.get(i, d) for i in ideals.leaving[j]}
                 for v in _bits(part):
                     self.assign[v] = d
@@ -277,6 +282,12 @@ class _Search:
                     return None
                 threshold = min(threshold, below)
         return self._failed(key, used, threshold)
+
+    def _holds(self, part: int, d: int) -> bool:
+        """Whether device ``d`` holds the part of op mask ``part`` under the memory model (the relaxation, which
+        ``_fits`` checks, is all there is without one); memory rules a part out at every bound alike."""
+        cap = self.problem.memory_cap(d)
+        return self.problem.memory_model is None or cap is None or self.problem.part_memory(list(_bits(part)), 0) <= cap
 
     def _failed(self, key: tuple, used: int, threshold: float) -> float:
         self.failed.setdefault(key, []).append((used, threshold))
