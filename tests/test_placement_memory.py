@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -111,3 +114,24 @@ def test_prefix_search_under_a_memory_model_equals_brute_force(instance):
         assert searched.assign is None
     else:
         assert searched.value == expected == evaluate(built, searched.assign).throughput
+
+
+def test_solve_place_caps_the_chosen_model_and_says_which(tmp_path):
+    # A chain of 1,000-byte tensors on one 3,500-byte device: onert's planner holds two tensors at a time
+    # (2,000 bytes), every tensor alive holds all five (5,000 bytes).
+    graph = tmp_path / "chain.json"
+    graph.write_text(json.dumps({
+        "ops": [{"id": v, "type": "ADD", "weight": 10} for v in range(6)],
+        "edges": [{"from": v, "to": v + 1, "bytes": 1000, "tensor": f"t{v}"} for v in range(5)],
+    }))  # fmt: skip
+    platform = tmp_path / "p.json"
+    platform.write_text(json.dumps({"devices": [{"name": "cpu", "memory": 3500}]}))
+    argv = [sys.executable, "-m", "solver", "place", graph, "--platform", platform, "--exact", "--time-limit", "10",
+            "--json", "--out", tmp_path / "map.json"]  # fmt: skip
+    planned = subprocess.run([*map(str, argv), "--memory-model", "planner"], capture_output=True, text=True)
+    assert planned.returncode == 0, planned.stderr
+    report = json.loads(planned.stdout)
+    assert report["memory_model"] == report["memory"]["model"] == "planner" and report["status"] == OPTIMAL
+    assert report["devices"][0]["memory_bytes"] == 2000 and report["devices"][0]["memory_counted_bytes"] == 5000
+    upper = subprocess.run([*map(str, argv), "--memory-model", "upper"], capture_output=True, text=True)
+    assert upper.returncode == 3 and upper.stderr.count("\n") == 1 and "InfeasibleError" in upper.stderr
