@@ -39,6 +39,10 @@ def capped(draw):
     """A drawn instance and memory model, each device's capacity drawn around the modelled memory of a part of
     a random placement (or no limit)."""
     problem, platform = draw(instances(ops=(2, 6), devices=(2, 3)))
+    sizes: dict[str, int] = {}
+    for v in problem.graph:  # a constant has one size, wherever it is read (the drawn graph gives one per op)
+        problem.graph.nodes[v]["constants"] = {c: sizes.setdefault(c, b)
+                                               for c, b in problem.graph.nodes[v]["constants"].items()}  # fmt: skip
     model = MODELS[draw(st.sampled_from(sorted(MODELS)))]
     graph = problem_graph(None, problem.graph)
     n, D = problem.graph.number_of_nodes(), len(platform.devices)

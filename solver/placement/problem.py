@@ -60,10 +60,9 @@ COUNTED = "counted"  # no memory model: a device holds its constants and every t
 
 @dataclass(frozen=True)
 class MemoryItem:
-    """A tensor a device holds when it runs one of ``ops``: its key, bytes and bytes in the relaxation."""
+    """A tensor a device holds when it runs one of ``ops``: its key and its bytes in the relaxation."""
 
     key: tuple
-    nbytes: int
     relaxed: int
     ops: tuple[int, ...]
 
@@ -81,7 +80,7 @@ class PlacementProblem:
     constants: dict[object, tuple[int, list[int]]]  # constant tensor -> (bytes, ops reading it)
     transfer: list[list[list[int] | None]]  # transfer[a][b][i]: us to send tensor i from a to b; None: no link
     memory_model: MemoryFigure | None = None  # None: the count (constants and every tensor touched) is checked
-    _figures: dict = field(default_factory=dict, repr=False, compare=False)
+    _figures: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # op set -> figure
 
     @property
     def num_ops(self) -> int:
@@ -104,9 +103,9 @@ class PlacementProblem:
         counted bytes when no memory model is set; see :class:`MemoryFigure`)."""
         m = self.memory_model
         constant_scale, tensor_scale = (1.0, 1.0) if m is None else (m.constant_scale, m.tensor_scale)
-        items = [MemoryItem(("constant", c), nbytes, math.floor(constant_scale * nbytes), tuple(readers))
+        items = [MemoryItem(("constant", c), math.floor(constant_scale * nbytes), tuple(readers))
                  for c, (nbytes, readers) in self.constants.items()]  # fmt: skip
-        items += [MemoryItem(("tensor", i), t.nbytes, math.floor(tensor_scale * t.nbytes), (t.producer, *t.consumers))
+        items += [MemoryItem(("tensor", i), math.floor(tensor_scale * t.nbytes), (t.producer, *t.consumers))
                   for i, t in enumerate(self.tensors)]  # fmt: skip
         return items
 
@@ -127,11 +126,6 @@ class PlacementProblem:
         if key not in self._figures:
             self._figures[key] = int(self.memory_model.figure(sorted(key)))
         return self._figures[key]
-
-    def with_memory(self, model: MemoryFigure | None) -> PlacementProblem:
-        """This problem with its caps checked against ``model``."""
-        return PlacementProblem(self.name, self.graph, self.dag, self.platform, self.times, self.tensors,
-                                self.constants, self.transfer, model)  # fmt: skip
 
 
 def placement_problem(problem: PartitionProblem, platform: Platform,
