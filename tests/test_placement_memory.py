@@ -8,7 +8,6 @@ import itertools
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,6 +22,7 @@ from solver.placement.memory import memory_figure
 from solver.placement.metrics import evaluate
 from solver.placement.prefixes import prefix_search
 from solver.placement.problem import placement_problem
+from solver.solving.budget import Budget
 from solver.solving.outcome import OPTIMAL
 from tests.test_placement import instances
 
@@ -112,7 +112,7 @@ def test_prefix_search_under_a_memory_model_equals_brute_force(instance):
     except PlatformError:
         return
     expected = brute_force(built, problem, model, "throughput")
-    searched = prefix_search(built, None, time.monotonic() + 60)
+    searched = prefix_search(built, None, Budget(60))
     assert searched is not None and searched.complete
     if expected is None:
         assert searched.assign is None
