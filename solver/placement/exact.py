@@ -18,7 +18,11 @@ The model
   r[i][b] - 1`` (u the producer, a != b): i crosses link (a, b). Without a link, ``a[u][a] + r[i][b] <= 1``.
 - compute(d) = ``sum_v t(v, d) a[v][d]``; link(a, b) = ``sum_i c(i, a, b) x[i][a][b]``.
 - Memory: ``m[k][d] >= a[v][d]`` for every op v that reads constant k or reads or writes tensor k;
-  ``sum_k bytes_k m[k][d] <= cap(d)``.
+  ``sum_k bytes_k m[k][d] <= cap(d)``. Under a memory model (``PlacementProblem.memory_model``) this is its
+  monotone relaxation (``bytes_k`` scaled, ``cap(d)`` less its fixed cost; a device whose cap the fixed cost
+  passes runs no op), and the model's figure is checked lazily: a part of CP-SAT's answer over its device's cap
+  gets a no-good on every device whose cap it passes (not exactly these ops there), and CP-SAT solves again, so
+  no placement under the caps is lost and INFEASIBLE stays a proof.
 - The objective (``throughput``: the bottleneck; ``latency``: the longest path through the session graph) is
   modelled as its row of solver/placement/objectives.py says, on a variable ``objective`` that is minimised.
 

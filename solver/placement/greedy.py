@@ -2,7 +2,7 @@
 
 For a chain (an order of the devices) and a cap ``B`` on compute, ops are taken in topological order and
 put on the current device while it supports them, its compute stays within ``B`` and its memory within its
-capacity; otherwise the chain moves on to the next device that can take the op. Every segment boundary
+capacity (under a memory model: the relaxation and the figure of the device's ops so far); otherwise the chain moves on to the next device that can take the op. Every segment boundary
 follows the order, so the session graph is acyclic. Bisection on ``B`` finds the smallest cap the chain can
 meet; that chain's placement at that cap is scored with the full objective (links included) and the best
 one over all chains is kept. Chains: every order of the devices when there are at most six, else the orders by

@@ -34,7 +34,11 @@ kept throughout, until ``L`` meets ``U``. The search gives up (``None``) when
 the graph has more than ``max_ideals`` ideals, and stops incomplete at its deadline.
 Memory of a part ``P = J - I`` (docs/platform-format.md: each tensor or constant its ops touch, once):
 ``M(J) - M(I) + sum of the items touching both I and P``, where ``M(X)`` is what the ops of ``X`` touch;
-only items on the boundary of ``I`` can touch both, so a part costs its boundary, not its ops.
+only items on the boundary of ``I`` can touch both, so a part costs its boundary, not its ops. Under a memory
+model (``PlacementProblem.memory_model``) the items weigh their bytes in its monotone relaxation (what the
+pruning of a prefix's remaining ops needs, and a cheap first test of a part), and each part is then checked
+against the model's figure itself: the search enumerates parts, so its proofs hold under the model, and the
+memo stays sound (a part's memory depends on its ops alone, not on ``U``).
 """
 
 from __future__ import annotations
