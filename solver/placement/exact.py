@@ -206,8 +206,7 @@ def over_cap(problem: PlacementProblem, assign: list[int]) -> list[frozenset[int
     parts: dict[int, list[int]] = {}
     for v, d in enumerate(assign):
         parts.setdefault(d, []).append(v)
-    return [frozenset(ops) for d, ops in parts.items()
-            if problem.memory_cap(d) is not None and problem.part_memory(ops, 0) > problem.memory_cap(d)]  # fmt: skip
+    return [frozenset(ops) for d, ops in parts.items() if not problem.holds(d, ops)]
 
 
 class _Prefixes:
@@ -396,8 +395,7 @@ class _Model:
         problem, n = self.problem, self.problem.num_ops
         for ops in parts:
             for d in range(self.D):
-                cap = problem.memory_cap(d)
-                if cap is None or problem.part_memory(sorted(ops), 0) <= cap:
+                if problem.holds(d, sorted(ops)):
                     continue
                 if any(d not in self.a[v] for v in ops):
                     continue  # the device cannot run the part anyway

@@ -2,9 +2,9 @@
 
 For a chain (an order of the devices) and a cap ``B`` on compute, ops are taken in topological order and
 put on the current device while it supports them, its compute stays within ``B`` and its memory within its
-capacity (under a memory model: the relaxation and the figure of the device's ops so far); otherwise the chain moves on to the next device that can take the op. Every segment boundary
-follows the order, so the session graph is acyclic. Bisection on ``B`` finds the smallest cap the chain can
-meet; that chain's placement at that cap is scored with the full objective (links included) and the best
+capacity (under a memory model: the relaxation and the figure of the device's ops so far); otherwise the chain
+moves on to the next device that can take the op. Every segment boundary follows the order, so the session
+graph is acyclic. Bisection on ``B`` finds the smallest cap the chain can meet; that chain's placement at that cap is scored with the full objective (links included) and the best
 one over all chains is kept. Chains: every order of the devices when there are at most six, else the orders by
 speed (fastest and slowest first), from every device the walk along the fastest links (a network of many
 devices, as seed 002's), and seeded random ones. Beside them, for networks where links decide: cuts
@@ -237,7 +237,7 @@ def _fill(problem: PlacementProblem, order: list[int], chain: tuple[int, ...], c
                 if holds is None or caps[position] is None:
                     break
                 extra = sum(nbytes for key, nbytes in holds[v] if key not in held)
-                if used + extra <= caps[position] and _fits_model(problem, chain[position], segment + [v]):
+                if used + extra <= caps[position] and problem.holds(chain[position], segment + [v]):
                     break
             position, load, held, used, segment = position + 1, 0, set(), 0, []
         else:
@@ -251,13 +251,6 @@ def _fill(problem: PlacementProblem, order: list[int], chain: tuple[int, ...], c
                     held.add(key)
                     used += nbytes
     return assign
-
-
-def _fits_model(problem: PlacementProblem, d: int, ops: list[int]) -> bool:
-    """Whether device ``d`` holds ``ops`` under the problem's memory model (true without one: the relaxed
-    bytes are then the count itself)."""
-    cap = problem.memory_cap(d)
-    return problem.memory_model is None or cap is None or problem.part_memory(ops, 0) <= cap
 
 
 def _holds(problem: PlacementProblem) -> list[list[tuple[object, int]]]:

@@ -7,8 +7,8 @@ A placement puts each op on a device (``assign[v]``); the ops of one device form
   reading part); link(a, b): the sum of its transfer times ``latency_us + bytes / bandwidth``.
 - counted(d): bytes of the constant tensors its ops read, each once, plus the bytes of every data tensor
   its ops read or write, each once (every tensor alive for the whole run);
-  memory(d): the figure of the problem's memory model of d's part (``PlacementProblem.memory_model``, docs/memory.md),
-  counted(d) without one; what the device's capacity caps.
+  memory(d): the figure of d's part under the problem's memory model (``PlacementProblem.memory_model``,
+  docs/memory.md), counted(d) without one; what the device's capacity caps.
 - edge cut: the edges between ops on different devices; transfer bytes: the bytes all links carry.
 - throughput objective: the bottleneck ``max(max_d compute(d), max_(a,b) link(a, b))``;
   latency objective: the longest path through the session graph, a part counting its compute and an
@@ -115,8 +115,10 @@ def evaluate(problem: PlacementProblem, assign: list[int], *, memory: bool = Tru
     sizes = {("tensor", i): t.nbytes for i, t in enumerate(problem.tensors)}
     sizes.update({("constant", c): nbytes for c, (nbytes, _) in problem.constants.items()})
     counted = [sum(sizes[key] for key in keys) for keys in held]
-    needed = [problem.part_memory([v for v, a in enumerate(assign) if a == d], counted[d]) if counts[d] else 0
-              for d in range(D)]  # fmt: skip
+    needed = list(counted)
+    if problem.memory_model is not None:
+        needed = [problem.part_memory([v for v, a in enumerate(assign) if a == d]) if counts[d] else 0
+                  for d in range(D)]  # fmt: skip
     over = next((d for d in range(D) if memory and overflows(problem, d, needed[d])), None)
     if over is not None:
         raise CheckError(f"{name}: device {devices[over]} needs {needed[over]} bytes ({problem.memory_name} model), "

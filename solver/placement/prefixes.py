@@ -276,7 +276,7 @@ class _Search:
             threshold = min(threshold, unsent)
             load = heaviest[row]
             for d in sorted(np.flatnonzero(ok).tolist(), key=lambda d: load[d]):  # the least loaded link first
-                if not self._holds(part, d):
+                if not self.problem.holds(d, list(_bits(part))):  # the memory model's figure (module doc)
                     continue
                 placed = {i: source.get(i, d) for i in ideals.leaving[j]}
                 for v in _bits(part):
@@ -286,12 +286,6 @@ class _Search:
                     return None
                 threshold = min(threshold, below)
         return self._failed(key, used, threshold)
-
-    def _holds(self, part: int, d: int) -> bool:
-        """Whether device ``d`` holds the part of op mask ``part`` under the memory model (the relaxation, which
-        ``_fits`` checks, is all there is without one); memory rules a part out at every bound alike."""
-        cap = self.problem.memory_cap(d)
-        return self.problem.memory_model is None or cap is None or self.problem.part_memory(list(_bits(part)), 0) <= cap
 
     def _failed(self, key: tuple, used: int, threshold: float) -> float:
         self.failed.setdefault(key, []).append((used, threshold))

@@ -117,15 +117,19 @@ class PlacementProblem:
             return cap
         return math.floor(cap - self.memory_model.fixed)
 
-    def part_memory(self, ops: Sequence[int], counted: int) -> int:
-        """The memory of a part of ``ops`` under the model (``counted``, the part's count, without one); kept per
-        op set, as the solvers ask again."""
-        if self.memory_model is None:
-            return counted
+    def part_memory(self, ops: Sequence[int]) -> int:
+        """The memory of a part of ``ops`` under the memory model (which must be set), kept per op set: the
+        solvers ask again."""
         key = frozenset(ops)
         if key not in self._figures:
             self._figures[key] = int(self.memory_model.figure(sorted(key)))
         return self._figures[key]
+
+    def holds(self, d: int, ops: Sequence[int]) -> bool:
+        """Whether device ``d`` holds a part of ``ops`` under the memory model (true without a model, where the
+        solvers state the count itself, or without a capacity)."""
+        cap = self.memory_cap(d)
+        return self.memory_model is None or cap is None or self.part_memory(ops) <= cap
 
 
 def placement_problem(problem: PartitionProblem, platform: Platform,
