@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from solver.io.files import check_output
     from solver.io.partition_map import write_partition_map
     from solver.partitioning.partition import partition
+    from solver.partitioning.problem import needs_trace
     from solver.partitioning.report import format_report
 
     settings = PartitionSettings(
@@ -90,14 +92,18 @@ def run(args: argparse.Namespace) -> int:
 
         check_html_path(args.html)
     check_output(args.split, inputs=(args.model, args.trace), option="--split", directory=True)
+    reading = time.monotonic()
     problem = problem_from_args(args)
+    # The time limit covers reading the input (seconds for a million-op graph), not profiling a model first.
+    measured = args.model is not None and args.trace is None and needs_trace(args.model)
     if args.split and problem.model is None:
         raise UsageError(f"{problem.source}: --split needs a TFLite model, not a graph file")
     if calibration_settings and problem.model is None:
         raise UsageError(f"{problem.source}: --calibrate measures part models, so it needs a TFLite model")
     describe = bounds_text("bottleneck")
     with exact_progress(args) as shown:
-        result = partition(problem, settings, on_progress=shown.callback(describe))
+        result = partition(problem, settings, on_progress=shown.callback(describe),
+                           started=None if measured else reading)
         shown.close(describe(result.metrics.bottleneck, result.bound))
     calibration = None
     if calibration_settings:
