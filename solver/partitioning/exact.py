@@ -560,10 +560,18 @@ class _FeasibilityModel:
             self._in_time(e)
             for b in range(self.early[v], self.late[u]):
                 yu, yv = self._y(u, b), self._y(v, b)
-                if isinstance(yu, int) or isinstance(yv, int):
-                    # windows are monotone along edges, so a constant side never constrains.
-                    continue
-                self.model.add_implication(yv, yu)
+                # On big graphs the closure weights are lower bounds (heuristics.dag), so windows need not be
+                # monotone along edges: a constant side then fixes the other (issue 29: answers with an edge
+                # going backwards at 100,000 ops).
+                if isinstance(yu, int) and isinstance(yv, int):
+                    if yv > yu:
+                        self.model.add_bool_or([])  # v's last part comes before u's first: infeasible
+                elif isinstance(yu, int):
+                    self.model.add(yv == 0)  # yu is 0 here: u is after part b, so v is too
+                elif isinstance(yv, int):
+                    self.model.add(yu == 1)  # yv is 1 here: v is in the first b+1 parts, so u is too
+                else:
+                    self.model.add_implication(yv, yu)
 
     def load(self, weights: Sequence[int], s: int):
         """The load of part s under ``weights`` (the model's, or a scenario's), a linear expression of y."""
