@@ -23,7 +23,8 @@ Each sub-problem gets CP-SAT alone for a second; if that does not settle it, CP-
 fewer) goes on while the station search of solver/partitioning/stations.py runs beside it in the main thread,
 restarted from both ends, the front and the back in turn, with budgets (in search nodes) following the
 Luby sequence: CP-SAT refutes well and finds tight packings slowly, the station search the reverse.
-Whichever finishes first stops the other.
+Every other station-search run is complete (all loads tried): ending inside its budget, it proves the
+sub-problem infeasible as CP-SAT would. Whichever finishes first stops the other.
 
 Lower bound before any solve: :func:`heuristics.dag.lower_bound`, the largest of ``ceil(total / K)``,
 ``max w`` and the bin-packing bounds ``LB_j``, raised to the smallest C whose station windows (below)
@@ -72,7 +73,7 @@ from solver.errors import CheckError, InfeasibleError, UsageError
 from solver.partitioning.cpsat import default_workers, make_solver, solve_in_thread
 from solver.partitioning.metrics import PartitionMetrics, check_partition
 from solver.partitioning.settings import SECONDARY, check_exact_options
-from solver.partitioning.stations import DIRECTIONS, fill_stations
+from solver.partitioning.stations import DIRECTIONS, EXHAUSTED, MAX_LOADS, fill_stations
 
 OPTIMAL = "OPTIMAL"
 FEASIBLE = "FEASIBLE"
@@ -392,6 +393,10 @@ class _Search:
             if self.memory_cap is None and cycle <= _STATION_CYCLE_MAX:
                 beside = lambda done: self._fill_stations(cycle, windows, deadline - time.monotonic(), done)
             status, solver, packed = self._run(built.model, deadline - time.monotonic(), beside)
+            if packed == EXHAUSTED:  # the complete station search found none: F(cycle) is infeasible
+                self.lo = max(self.lo, cycle + 1)
+                self._report()
+                return True
             if packed is not None:
                 self.accept(_split_parts(packed, self.k, self.dag.order), from_solver=True)
                 return True
@@ -418,7 +423,7 @@ class _Search:
             self.interrupted = True
 
     def _fill_stations(self, cycle: int, windows: tuple[list[int], list[int]], seconds: float,
-                       stop: Callable[[], bool]) -> list[int] | None:
+                       stop: Callable[[], bool]) -> list[int] | str | None:
         """Station search (solver/partitioning/stations.py) restarted from both ends, the front and the back in turn.
 
         Restart ``j`` of each direction runs ``luby(j + 1)`` times ``_STATION_NODES`` nodes (Luby,
@@ -426,7 +431,8 @@ class _Search:
         best restart schedule for an unknown run-length distribution): small graphs like WEE-MAG are
         packed by one of many short runs, large ones like SCHOLL only by a run of millions of nodes.
         Priorities: the closure, weight and successor-count rules, then seeded random perturbations of
-        a randomly chosen one. A later probe at the same cycle goes on where this one stopped.
+        a randomly chosen one. Every other run is complete (all loads tried, doubling budgets): ``EXHAUSTED``
+        from it proves F(cycle) infeasible. A later probe at the same cycle goes on where this one stopped.
         """
         dag = self.dag
         rules = [(dag.tail, dag.head), (dag.weights, dag.weights),
@@ -441,9 +447,14 @@ class _Search:
             forward, backward = (np.asarray(r, dtype=float) for r in rules[rule])
             if run >= len(rules):
                 forward, backward = (r * (1 + 0.5 * rng.random(dag.n)) for r in (forward, backward))
-            parts = fill_stations(dag, self.k, cycle, windows,
-                                  (forward, backward), _STATION_NODES * luby(run + 1), stop=out_of_time,
-                                  directions=DIRECTIONS[turn])
+            # Every other run tries all loads: a complete search, which proves F(cycle) infeasible when it
+            # ends inside its budget (as SALOME does; each direction proves cycles the others do not). Its
+            # budget doubles from one complete run of a direction to the next, so the work lost to
+            # restarting stays within twice the budget that succeeds.
+            complete = run % 2 == 1
+            budget = _STATION_NODES * (2 ** (run // 2) if complete else luby(run + 1))
+            parts = fill_stations(dag, self.k, cycle, windows, (forward, backward), budget, stop=out_of_time,
+                                  directions=DIRECTIONS[turn], max_loads=None if complete else MAX_LOADS)
             attempt += 1
             self.station_attempts[cycle] = attempt
             self._report()  # between restarts: the station search has no heartbeat of its own
