@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         for name in MODELS[:1] if args.quick else MODELS:
             problem = load_problem(model_path(name), trace_path(name))
             for objective in ("throughput", "latency"):
-                r = place(problem, platform, PlaceSettings(objective, True, args.time_limit, args.workers))
+                r = place(problem, platform, PlaceSettings(objective, exact=True, time_limit=args.time_limit, workers=args.workers))
                 m = r.metrics
                 optimal, total = optimal + (r.status == "OPTIMAL"), total + 1
                 print(f"{name:<13} {problem.num_ops:>4} {objective:<10} {r.heuristic:>8} {r.value:>8} {r.bound:>8} "

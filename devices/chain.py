@@ -22,6 +22,22 @@ from devices.errors import DeviceError, require
 from devices.inputs import InputSpec, onert_input_specs
 
 
+def installed_backends() -> frozenset[str]:
+    """The backends the installed onert can load: its ``native/nnfw/backend/libbackend_<name>.so`` files
+    (``train`` is not an inference backend); empty when onert is not installed. onert refuses a session whose
+    backends are all missing ("No loaded backends available")."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("onert")
+    if spec is None or not spec.submodule_search_locations:
+        return frozenset()
+    found = set()
+    for location in spec.submodule_search_locations:
+        for lib in (Path(location) / "native" / "nnfw" / "backend").glob("libbackend_*.so"):
+            found.add(lib.name[len("libbackend_"):-len(".so")])
+    return frozenset(found - {"train"})
+
+
 class RunError(DeviceError):
     """onert could not load or run a model (the message holds onert's own stderr)."""
 

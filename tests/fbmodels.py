@@ -22,19 +22,33 @@ class T:
     signature: tuple[int, ...] | None = None
 
 
+@dataclass
+class Graph:
+    """A further subgraph (the body of a WHILE or a branch of an IF): its tensors, ops, inputs and outputs."""
+
+    tensors: list[T]
+    ops: list[tuple]
+    inputs: list[int]
+    outputs: list[int]
+    name: str = ""
+
+
 def write_model(
     path: Path,
     tensors: list[T],
-    ops: list[tuple[str, list[int], list[int]]],
+    ops: list[tuple],
     inputs: list[int],
     outputs: list[int],
     extra_subgraphs: int = 0,
+    subgraphs: list[Graph] = (),
 ) -> Path:
-    """Write a model whose subgraph 0 has ``tensors`` and ``ops`` ((builtin name, inputs, outputs))."""
+    """Write a model whose subgraph 0 has ``tensors`` and ``ops`` ((builtin name, inputs, outputs) or
+    (builtin name, inputs, outputs, options): an options object of the schema, such as ``AddOptionsT()``; an
+    input -1 is an absent optional input), then ``subgraphs`` in order."""
     model = schema.ModelT()
     model.version = 3
     model.buffers = [schema.BufferT()]  # buffer 0: the empty sentinel
-    names = sorted({name for name, _, _ in ops})
+    names = sorted({op[0] for graph_ops in [ops] + [g.ops for g in subgraphs] for op in graph_ops})
     model.operatorCodes = []
     for name in names:
         code = schema.OperatorCodeT()
@@ -43,6 +57,9 @@ def write_model(
         code.version = 1
         model.operatorCodes.append(code)
     model.subgraphs = [_subgraph(model, tensors, ops, names, inputs, outputs)]
+    for graph in subgraphs:
+        model.subgraphs.append(_subgraph(model, graph.tensors, graph.ops, names, graph.inputs, graph.outputs))
+        model.subgraphs[-1].name = graph.name
     for _ in range(extra_subgraphs):
         model.subgraphs.append(_subgraph(model, tensors[:1], [], names, [0], [0]))
     builder = flatbuffers.Builder(1024)
@@ -80,11 +97,14 @@ def _subgraph(model, tensors, ops, names, inputs, outputs):
             tensor.buffer = len(model.buffers) - 1
         subgraph.tensors.append(tensor)
     subgraph.operators = []
-    for name, op_inputs, op_outputs in ops:
+    for name, op_inputs, op_outputs, *options in ops:
         op = schema.OperatorT()
         op.opcodeIndex = names.index(name)
         op.inputs = np.array(op_inputs, dtype=np.int32)
         op.outputs = np.array(op_outputs, dtype=np.int32)
+        if options:
+            op.builtinOptionsType = getattr(schema.BuiltinOptions, type(options[0]).__name__[:-1])
+            op.builtinOptions = options[0]
         subgraph.operators.append(op)
     subgraph.inputs = np.array(inputs, dtype=np.int32)
     subgraph.outputs = np.array(outputs, dtype=np.int32)

@@ -30,29 +30,54 @@ def test_underscore_in_opcode_overrides_the_default_and_the_command_line_overrid
 
 def test_opname_rules_match_names_case_sensitively_and_ignore_opcode_rules(tmp_path):
     text = ("[partition]\nbackends=cpu,GPU\ndefault=cpu\ncomply=opname\n\n[OPCODE]\nDIV=GPU\n\n"
-            "[OP]\nReduction_indices=GPU\n")  # fmt: skip
+            "[OPNAME]\nReduction_indices=GPU\n")  # fmt: skip
     rules = _rules(tmp_path, text)
     assert rules.backend("MEAN", "Reduction_indices") == "GPU"
     assert rules.backend("MEAN", "reduction_indices") == "cpu"
     assert rules.backend("DIV", "Div") == "cpu"  # [OPCODE] does not apply with comply=opname
 
 
-def test_comply_defaults_to_opcode(tmp_path):
-    rules = _rules(tmp_path, "[partition]\nbackends=cpu,acl_cl\ndefault=cpu\n[OPCODE]\nADD=acl_cl\n")
-    assert rules.comply == "opcode" and rules.backend("ADD", "x") == "acl_cl"
+def test_ones_dialect_splits_at_the_first_equals_unescapes_semicolons_and_keeps_the_first_key(tmp_path):
+    # ONE's Part_Add_Sub_001.part names an op with ';' escaped; tf names such as 'StatefulPartitionedCall:0'
+    # hold ':' (configparser's other delimiter); a comment is a line of its own, never after a value.
+    text = ("[partition]\nbackends=cpu,acl_cl\ndefault=cpu\ncomply=opname\n\n[OPNAME]\n"
+            "some/node/add2\\;and/another=acl_cl\nStatefulPartitionedCall:0=acl_cl\n"
+            "; a comment\n# another\nx=acl_cl\nx=cpu\n")  # fmt: skip
+    rules = _rules(tmp_path, text)
+    assert rules.by_opname == {"some/node/add2;and/another": "acl_cl", "StatefulPartitionedCall:0": "acl_cl",
+                               "x": "acl_cl"}  # fmt: skip
+
+
+def test_the_underscore_default_counts_only_in_the_section_comply_selects(tmp_path):
+    head = "[partition]\nbackends=cpu,npu\ndefault=cpu\ncomply={}\n[OPCODE]\n_=npu\n[OPNAME]\n_=cpu\n"
+    assert _rules(tmp_path, head.format("opcode")).default == "npu"
+    assert _rules(tmp_path, head.replace("_=cpu", "_=npu").format("opname")).default == "npu"
+    only_opcode = "[partition]\nbackends=cpu,npu\ndefault=cpu\ncomply=opname\n[OPCODE]\n_=npu\n"
+    assert _rules(tmp_path, only_opcode).default == "cpu"
+
+
+def test_repeated_sections_a_later_partition_replaces_an_earlier_and_the_first_rule_wins(tmp_path):
+    text = ("[partition]\nbackends=cpu\ndefault=cpu\ncomply=opcode\n[OPCODE]\nDIV=npu\n"
+            "[partition]\nbackends=cpu,npu\ndefault=npu\ncomply=opcode\n[OPCODE]\nDIV=cpu\n")  # fmt: skip
+    rules = _rules(tmp_path, text)
+    assert rules.backends == ("cpu", "npu") and rules.default == "npu" and rules.by_opcode == {"DIV": "npu"}
 
 
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("backends=cpu\n", r"not a partition file in INI format"),
+        ("backends=cpu\n", r"line 1: an item before any section"),
+        ("[partition\nbackends=cpu\n", r"line 1: a section line without '\]'"),
+        ("[partition]\nbackends\n", r"line 2: no '=' in 'backends'"),
         ("[OPCODE]\nDIV=cpu\n", r"no \[partition\] section"),
-        ("[partition]\ndefault=cpu\n", r"'backends' is required in \[partition\]"),
-        ("[partition]\nbackends=cpu\n", r"'default' is required in \[partition\]"),
-        ("[partition]\nbackends=cpu\ndefault=npu\n", r"default=npu is not one of the backends cpu"),
+        ("[partition]\ndefault=cpu\ncomply=opcode\n", r"'backends' is required in \[partition\]"),
+        ("[partition]\nbackends=cpu\ncomply=opcode\n", r"'default' is required in \[partition\]"),
+        ("[partition]\nbackends=cpu\ndefault=cpu\n", r"'comply' is required in \[partition\]"),
+        ("[partition]\nbackends=cpu\ndefault=npu\ncomply=opcode\n", r"default=npu is not one of the backends cpu"),
         ("[partition]\nbackends=cpu\ndefault=cpu\ncomply=opseq\n", r"comply='opseq' is not one of opcode, opname"),
-        ("[partition]\nbackends=cpu\ndefault=cpu\n[OPCODE]\nDIV=gpu\n", r"OPCODE DIV=gpu is not one of the backends"),
-        ("[partition]\nbackends=cpu\ndefault=cpu\n[partition]\nbackends=cpu\n", r"not a partition file in INI"),
+        ("[partition]\nbackends=cpu\ndefault=cpu\ncomply=opcode \n", r"comply='opcode ' is not one of"),
+        ("[partition]\nbackends=cpu\ndefault=cpu\ncomply=opcode\n[OPCODE]\nDIV=gpu\n", r"OPCODE DIV=gpu is not one"),
+        ("[partition]\nbackends=cpu\ndefault=cpu\ncomply=opname\n[OPNAME]\nx=gpu\n", r"OPNAME x=gpu is not one"),
     ],
 )
 def test_bad_partition_files_are_refused_naming_the_file(tmp_path, text, message):

@@ -21,12 +21,13 @@ from solver.io.tflite import read_model
 from solver.partitioning.problem import PartitionProblem
 from solver.placement import exact, prefixes
 from solver.placement.bounds import lower_bound
-from solver.placement.exact import OPTIMAL, solve_placement
+from solver.placement.exact import solve_placement
 from solver.placement.greedy import greedy_placement
 from solver.placement.metrics import evaluate
 from solver.placement.place import PlaceSettings, place
 from solver.placement.prefixes import prefix_search
 from solver.placement.problem import placement_problem
+from solver.solving.outcome import OPTIMAL
 from tests.traces import write_chrome_trace
 
 TYPES = ("CONV_2D", "ADD", "RELU")

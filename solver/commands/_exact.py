@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
 
-from solver.partitioning.settings import SECONDARY
+from solver.solving.objectives import Objective, described, secondaries
+from solver.solving.outcome import gap
 
 
-def add_exact_arguments(parser: argparse.ArgumentParser, objective: str, secondary: str) -> argparse._ArgumentGroup:
+def add_exact_arguments(parser: argparse.ArgumentParser, objective: str,
+                        table: Mapping[str, Objective]) -> argparse._ArgumentGroup:  # fmt: skip
     """``--exact``, ``--time-limit``, ``--workers``, ``--secondary`` and ``--slack``, in a group returned for more.
 
-    ``objective`` names what the solver minimises ("the bottleneck"); ``secondary`` says what cut and bytes count.
+    ``objective`` names what the solver minimises ("the bottleneck"); ``table`` is the problem's objectives table,
+    whose secondary objectives ``--secondary`` offers.
     """
+    secondary = [table[name] for name in secondaries(table)]
     exact = parser.add_argument_group("exact solver")
     exact.add_argument("--exact", action="store_true",
                        help="solve exactly with OR-Tools CP-SAT; reports OPTIMAL, or FEASIBLE with the proven "
@@ -23,8 +28,9 @@ def add_exact_arguments(parser: argparse.ArgumentParser, objective: str, seconda
     exact.add_argument("--time-limit", type=float, default=60.0, metavar="T",
                        help="seconds for the whole search, heuristics included (default 60)")
     exact.add_argument("--workers", type=int, metavar="W", help="CP-SAT worker threads (default: all cores)")
-    exact.add_argument("--secondary", default="", metavar=",".join(SECONDARY),
-                       help=f"after {objective}, also minimise these in order: {secondary}; needs --exact")
+    exact.add_argument("--secondary", default="", metavar=",".join(o.name for o in secondary),
+                       help=f"after {objective}, also minimise these in order: {described(secondary, ' and/or ')}; "
+                            "needs --exact")  # fmt: skip
     exact.add_argument("--slack", type=float, default=0.0, metavar="X",
                        help=f"let the secondary objectives raise {objective} by up to this fraction of its "
                             "optimum, e.g. 0.02 for 2%% (default 0); needs --exact")  # fmt: skip
@@ -69,7 +75,6 @@ def bounds_text(what: str):
     """``describe(incumbent, bound)`` -> ``bottleneck 123, bound 120 (gap 2.4%)``: an exact solver's state."""
 
     def describe(incumbent: int, bound: int) -> str:
-        gap = (incumbent - bound) / incumbent if incumbent else 0.0
-        return f"{what} {incumbent}, bound {bound} (gap {gap:.1%})"
+        return f"{what} {incumbent}, bound {bound} (gap {gap(incumbent, bound):.1%})"
 
     return describe

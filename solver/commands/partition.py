@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from solver.commands._problem import add_problem_arguments, problem_from_args
 from solver.errors import UsageError
 from solver.commands._exact import add_exact_arguments, bounds_text, exact_progress, map_path, secondary_names
+from solver.partitioning.objectives import TABLE
 from solver.partitioning.settings import ALGORITHMS, PartitionSettings
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def register(subparsers) -> None:
     parser.add_argument("--split", type=Path, metavar="DIR",
                         help="also write the part models, conn.json and an nnpackage MANIFEST into DIR and verify "
                              "them against the whole model with onert, as 'solve split' does (exit 4 on a mismatch)")  # fmt: skip
-    exact = add_exact_arguments(parser, "the bottleneck", "cut (edge cut) and/or bytes (transfer bytes)")
+    exact = add_exact_arguments(parser, "the bottleneck", TABLE)
     exact.add_argument("--memory-cap", type=int, metavar="BYTES",
                        help="most bytes of constant tensors (weights) any one part may hold")
     exact.add_argument("--robust", nargs="?", const="worst", metavar="worst|quantile:Q",

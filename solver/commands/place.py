@@ -7,8 +7,9 @@ from pathlib import Path
 
 from solver.commands._exact import add_exact_arguments, bounds_text, exact_progress, map_path, secondary_names
 from solver.commands._problem import add_problem_arguments, problem_from_args
+from solver.placement.objectives import OBJECTIVES, TABLE
+from solver.solving.objectives import described
 
-OBJECTIVES = ("throughput", "latency")  # solver.placement.metrics.OBJECTIVES, without importing the solver
 OFFLOAD_ALGORITHMS = ("exact", "greedy", "delegate", "circle-partitioner")  # solver.placement.offload.ALGORITHMS
 
 
@@ -27,7 +28,7 @@ def register(subparsers) -> None:
     parser.add_argument("--platform", type=Path, required=True, metavar="P.json",
                         help="the devices and links (docs/platform-format.md)")
     parser.add_argument("--objective", choices=OBJECTIVES,
-                        help="throughput (default: the slowest device or link) or latency (longest path); "
+                        help=f"{described((TABLE[name] for name in OBJECTIVES), ' or ')}; "
                              "offloading minimises latency only")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the greedy's chains (default 0)")
     parser.add_argument("--out", type=Path, metavar="FILE",
@@ -36,7 +37,7 @@ def register(subparsers) -> None:
     parser.add_argument("--html", type=Path, metavar="FILE",
                         help="also write the HTML report (as solve show does): the op graph coloured by device, each "
                              "op timed on its device, the tensors that cross links")  # fmt: skip
-    add_exact_arguments(parser, "the objective", "cut (edges between devices) and/or bytes (sent over links)")
+    add_exact_arguments(parser, "the objective", TABLE)
     offload = parser.add_argument_group(
         "offloading to backends (docs/backends.md)",
         "Any of these options (or --offload) choose the backend of every op instead: a device is a backend, "
@@ -44,7 +45,8 @@ def register(subparsers) -> None:
         "latency with a hand-off cost per tensor crossing parts.")  # fmt: skip
     offload.add_argument("--offload", action="store_true", help="offload to backends (implied by the options below)")
     offload.add_argument("--rules", type=Path, metavar="FILE.part",
-                         help="circle-partitioner's partition file: backends, default, comply, [OPCODE], [OP]")
+                         help="circle-partitioner's partition file (ONE's dialect): backends, default, comply, "
+                              "[OPCODE], [OPNAME]")
     offload.add_argument("--exclude-ops", default="", metavar="TYPE,...",
                          help="op types kept on the default backend (optimize_for's excluded_ops)")
     offload.add_argument("--min-part-ops", type=int, metavar="N", help="every part has at least N ops (default 1)")

@@ -3,9 +3,14 @@
 A part keeps the operators of that part (in model order), the tensors and buffers they use and
 nothing else. Its inputs are the non-constant tensors it reads that are model inputs or are written
 by another part; its outputs are the tensors it writes that later parts read or that are model
-outputs. Both lists are ordered model inputs/outputs first (in the model's order), then by tensor
-index, so a 1-part split has exactly the model's signature. Parts are numbered in partition order,
+outputs. As circle-partitioner orders them (its README: the Div "requires order of Sub,Pow"), inputs come
+in the order the part's ops read them (ops in model order, each op's inputs in its order), outputs in the
+order its ops write them; a part holding every op keeps the model's signature. Parts are numbered in partition order,
 which is a valid pipeline order because a valid map has ``parts[u] <= parts[v]`` on every edge.
+
+A part holding a control-flow op (WHILE, IF: an op whose options name other subgraphs) carries those
+subgraphs and the ones they call in turn, renumbered after its own subgraph 0, as circle-partitioner copies
+them into the part: the other subgraphs follow the op that owns them and are never split.
 
 The model is read once with the schema's object API; each part is a new ``ModelT`` that shares the
 constant arrays and is packed with ``flatbuffers`` (no TensorFlow). Metadata and signature defs are
@@ -110,6 +115,7 @@ def plan_parts(model: Model, parts: list[int], source: str | Path = "the partiti
     plans = []
     for part_id in sorted(set(parts)):
         ops = tuple(v for v in range(model.num_ops) if parts[v] == part_id)
+        whole = len(ops) == model.num_ops
         read = {t for v in ops for t in model.operators[v].inputs}
         written = {t for v in ops for t in model.operators[v].outputs}
         inputs = [t for t in read if t in model_inputs or (t in producers and parts[producers[t]] != part_id)]
@@ -119,17 +125,21 @@ def plan_parts(model: Model, parts: list[int], source: str | Path = "the partiti
                 number=len(plans),
                 part_id=part_id,
                 ops=ops,
-                inputs=_io_order(inputs, model.inputs),
-                outputs=_io_order(outputs, model.outputs),
+                inputs=_use_order(inputs, [model.inputs] if whole else [model.operators[v].inputs for v in ops]),
+                outputs=_use_order(outputs, [model.outputs] if whole else [model.operators[v].outputs for v in ops]),
             )
         )
     return plans
 
 
-def _io_order(tensors: list[int], model_io: tuple[int, ...]) -> tuple[int, ...]:
-    """Model inputs (or outputs) first in the model's order, then the rest by tensor index."""
-    first = [t for t in model_io if t in tensors]
-    return tuple(first + sorted(set(tensors) - set(first)))
+def _use_order(tensors: list[int], uses: list[tuple[int, ...]]) -> tuple[int, ...]:
+    """``tensors`` in the order of their first place in ``uses`` (the ops' input or output lists)."""
+    wanted, order = set(tensors), {}
+    for listed in uses:
+        for t in listed:
+            if t in wanted:
+                order.setdefault(t, len(order))
+    return tuple(sorted(wanted, key=order.__getitem__))
 
 
 SPLIT_JSON = "split.json"
@@ -161,8 +171,8 @@ def split_model(
     Raises
     ------
     ModelError
-        The model cannot be read, an operator of subgraph 0 calls another subgraph (control flow is
-        not split), a model output is not written by any operator, or boundary tensor names clash.
+        The model cannot be read, an operator calls a subgraph the model does not have, a model output is
+        not written by any operator, or boundary tensor names clash.
     UsageError
         The partition does not fit the model or is not topologically valid.
     CheckError
@@ -342,15 +352,15 @@ def _load_object_model(path: Path) -> schema.ModelT:
 
 
 def _check_splittable(model: Model, whole: schema.ModelT) -> None:
-    """Refuse what a part model could not carry: calls into other subgraphs, outputs no op writes."""
-    for i, op in enumerate(whole.subgraphs[0].operators or []):
-        for options in (op.builtinOptions, op.builtinOptions2):
-            refs = [k for k in vars(options) if "subgraph" in k.lower()] if options is not None else []
-            if refs:
-                raise ModelError(
-                    f"{model.path}: operator {i} ({model.operators[i].type}) refers to other subgraphs "
-                    f"({', '.join(refs)}); splitting models with control flow is not supported"
-                )
+    """Refuse what a part model could not carry: calls into subgraphs the model lacks, outputs no op writes."""
+    count = len(whole.subgraphs or [])
+    for g, subgraph in enumerate(whole.subgraphs or []):
+        for i, op in enumerate(subgraph.operators or []):
+            for options, key in _subgraph_refs(op):
+                called = getattr(options, key)
+                if not 0 < called < count:
+                    raise ModelError(f"{model.path}: operator {i} of subgraph {g} calls subgraph {called} ({key}); "
+                                     f"the model has subgraphs 0 to {count - 1} and 0 is the main graph")  # fmt: skip
     producers = model.producers
     for t in model.outputs:
         if t not in producers:
@@ -358,6 +368,28 @@ def _check_splittable(model: Model, whole: schema.ModelT) -> None:
                 f"{model.path}: model output '{model.tensors[t].name}' is not written by any operator; "
                 "it cannot be assigned to a part"
             )
+
+
+def _subgraph_refs(op) -> list[tuple[object, str]]:
+    """(options, attribute) of every subgraph index an operator's options hold (WHILE's cond and body, IF's
+    branches, CALL_ONCE's init, StableHLO's regions)."""
+    refs = []
+    for options in (op.builtinOptions, op.builtinOptions2):
+        if options is not None:
+            refs += [(options, k) for k, v in vars(options).items() if "subgraph" in k.lower() and isinstance(v, int)]
+    return refs
+
+
+def _called_subgraphs(whole, operators) -> list[int]:
+    """The subgraphs ``operators`` call, and the ones those call in turn, in order of first call."""
+    order: list[int] = []
+    pending = [getattr(o, k) for op in operators for o, k in _subgraph_refs(op)]
+    while pending:
+        called = pending.pop(0)
+        if called not in order:
+            order.append(called)
+            pending += [getattr(o, k) for op in whole.subgraphs[called].operators or [] for o, k in _subgraph_refs(op)]
+    return order
 
 
 def _boundary_names(model: Model, plans: list[PartPlan]) -> dict[int, str]:
@@ -375,7 +407,8 @@ def _boundary_names(model: Model, plans: list[PartPlan]) -> dict[int, str]:
 
 
 def _part_bytes(whole: schema.ModelT, plan: PartPlan, names: dict[int, str]) -> bytes:
-    """Pack the part model of ``plan`` as a flatbuffer of the whole model's schema (TFLite or circle)."""
+    """Pack the part model of ``plan`` as a flatbuffer of the whole model's schema (TFLite or circle), with the
+    subgraphs its control-flow ops call."""
     flavour = circle_object_schema() if _is_circle_object(whole) else schema
     subgraph = whole.subgraphs[0]
     operators = [subgraph.operators[v] for v in plan.ops]
@@ -383,49 +416,65 @@ def _part_bytes(whole: schema.ModelT, plan: PartPlan, names: dict[int, str]) -> 
         {t for op in operators for t in _op_tensors(op)} | set(plan.inputs) | set(plan.outputs)
     )
     tensor_map = {old: new for new, old in enumerate(used)}
+    called = _called_subgraphs(whole, operators)
+    subgraph_map = {old: new for new, old in enumerate(called, start=1)}
+    part = flavour.ModelT()
+    part.buffers = [flavour.BufferT()]  # buffer 0 is the empty sentinel every schema reader expects
     buffer_map: dict[int, int] = {}
-    buffers = [flavour.BufferT()]  # buffer 0 is the empty sentinel every schema reader expects
-    tensors = []
-    for old in used:
-        tensor = copy.copy(subgraph.tensors[old])
+    code_map: dict[int, int] = {}
+
+    def copy_tensor(tensor):
+        tensor = copy.copy(tensor)
         data = whole.buffers[tensor.buffer].data if tensor.buffer < len(whole.buffers) else None
         if data is None or len(data) == 0:
             tensor.buffer = 0
         else:
             if tensor.buffer not in buffer_map:
-                buffer_map[tensor.buffer] = len(buffers)
-                buffers.append(_AlignedBufferT(data))
+                buffer_map[tensor.buffer] = len(part.buffers)
+                part.buffers.append(_AlignedBufferT(data))
             tensor.buffer = buffer_map[tensor.buffer]
-        if old in names:
-            tensor.name = names[old].encode()
-        tensors.append(tensor)
+        return tensor
 
-    code_map: dict[int, int] = {}
-    new_ops = []
-    for op in operators:
+    def copy_op(op, tensors: dict[int, int] | None):
         op = copy.copy(op)
         code_map.setdefault(op.opcodeIndex, len(code_map))
         op.opcodeIndex = code_map[op.opcodeIndex]
-        op.inputs = _remap(op.inputs, tensor_map)
-        op.outputs = _remap(op.outputs, tensor_map)
-        op.intermediates = _remap(op.intermediates, tensor_map)
+        if tensors is not None:
+            op.inputs = _remap(op.inputs, tensors)
+            op.outputs = _remap(op.outputs, tensors)
+            op.intermediates = _remap(op.intermediates, tensors)
         op.debugMetadataIndex = -1
-        new_ops.append(op)
+        for field_name in ("builtinOptions", "builtinOptions2"):
+            if getattr(op, field_name) is not None:
+                setattr(op, field_name, copy.copy(getattr(op, field_name)))
+        for options, key in _subgraph_refs(op):
+            setattr(options, key, subgraph_map[getattr(options, key)])
+        return op
 
-    part = flavour.ModelT()
-    part.version = whole.version
-    part.description = b"nnpart split: part %d of %s" % (plan.number + 1, whole.description or b"model")
-    part.operatorCodes = [whole.operatorCodes[old] for old in sorted(code_map, key=code_map.get)]
-    part.buffers = buffers
+    tensors = []
+    for old in used:
+        tensor = copy_tensor(subgraph.tensors[old])
+        if old in names:
+            tensor.name = names[old].encode()
+        tensors.append(tensor)
     sub = flavour.SubGraphT()
     sub.tensors = tensors
-    sub.operators = new_ops
+    sub.operators = [copy_op(op, tensor_map) for op in operators]
     sub.inputs = [tensor_map[t] for t in plan.inputs]
     sub.outputs = [tensor_map[t] for t in plan.outputs]
     sub.name = subgraph.name
     part.subgraphs = [sub]
+    for old in called:  # whole, with its own tensors: only the indices into the model's tables change
+        body = copy.copy(whole.subgraphs[old])
+        body.tensors = [copy_tensor(t) for t in body.tensors or []]
+        body.operators = [copy_op(op, None) for op in body.operators or []]
+        part.subgraphs.append(body)
 
-    size = sum(len(b.data) + _BUFFER_ALIGNMENT for b in buffers if b.data is not None) + (1 << 16)
+    part.version = whole.version
+    part.description = b"nnpart split: part %d of %s" % (plan.number + 1, whole.description or b"model")
+    part.operatorCodes = [whole.operatorCodes[old] for old in sorted(code_map, key=code_map.get)]
+
+    size = sum(len(b.data) + _BUFFER_ALIGNMENT for b in part.buffers if b.data is not None) + (1 << 16)
     builder = flatbuffers.Builder(size)
     builder.Finish(part.Pack(builder), file_identifier=CIRCLE_IDENTIFIER if flavour is not schema else b"TFL3")
     return bytes(builder.Output())

@@ -1,12 +1,18 @@
 """Numerical check of a split: the parts, run in order, compute what the whole model computes.
 
 Both run with the real onert runtime on the same seeded inputs: the whole model on cpu, each part on its own
-device's backend (``ruy`` parts on ruy; cpu for a device onert does not have), each part its own session, all in
-a child process, so that a part file that crashes onert is reported by name instead of ending ``solve``. Each
-model output is
-compared elementwise: ``|parts - whole| <= atol + rtol * max|whole|`` must hold everywhere, so the
-relative error is measured against the output's scale (random-weight softmax outputs are nearly
-uniform, so the scale of the logits matters, not of single elements).
+device's backend (``ruy`` parts on ruy), each part its own session, all in a child process, so that a part file
+that crashes onert is reported by name instead of ending ``solve``. A part for a device that is not an onert
+backend (``npu``) or whose backend the installed onert lacks (``acl_cl`` on a machine without ARM Compute
+Library) runs on cpu, and the result's notes say so.
+
+Inputs: floats are standard normal, unless ``input_range`` says otherwise or the model has an op defined on
+part of the reals only (``SQRT``, ``RSQRT``, ``LOG``, ``POW``): then they are uniform in [0, 1), as ONE's
+circle-part-value-test draws them. Each model output is compared elementwise: ``|parts - whole| <= atol + rtol
+* max|whole|`` must hold everywhere, so the relative error is measured against the output's scale (random-weight
+softmax outputs are nearly uniform, so the scale of the logits matters, not of single elements). Where both
+hold the same value (a NaN on both sides, the same infinity) the position agrees; a NaN or an infinity on one
+side only is a mismatch; the scale is taken over the whole model's finite values.
 
 Everything runs with onert's Dataflow executor by default (``devices.base.DEFAULT_EXECUTOR``): onert 0.1.0's
 default Linear executor returns wrong values for a model output that other operators of the same model also
@@ -25,13 +31,17 @@ from pathlib import Path
 import numpy as np
 
 from devices.base import DEFAULT_EXECUTOR, EXECUTORS
-from devices.chain import ChainRunner, ModelRunner, Stage, probe_load
+from devices.chain import ChainRunner, ModelRunner, Stage, installed_backends, probe_load
 from devices.isolated import run_isolated
 from devices.inputs import seeded_inputs
 from solver.errors import CheckError, UsageError
 from solver.deploy.split import SplitResult, read_split, split_model
 from solver.io.connections import onert_backends
-from solver.io.tflite import Model, uncompressed
+from solver.io.tflite import Model, read_model, uncompressed
+
+# Ops defined on part of the reals: a model with one draws its float inputs in [0, 1) (ONE's test range).
+DOMAIN_TYPES = frozenset({"SQRT", "RSQRT", "LOG", "POW"})
+DOMAIN_RANGE = (0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -43,11 +53,16 @@ class VerifySettings:
     atol: float = 1e-6
     executor: str = DEFAULT_EXECUTOR  # onert EXECUTOR of every run (see the module docstring)
     probe_package: bool = False  # also try loading the directory as one nnpackage (in a child process)
+    input_range: tuple[float, float] | None = None  # float inputs uniform in [lo, hi) (else see the module)
 
     def __post_init__(self) -> None:
         check_executor(self.executor)
         if not (self.rtol >= 0 and self.atol >= 0):  # also refuses NaN
             raise UsageError(f"tolerances must be >= 0, got rtol {self.rtol:g} and atol {self.atol:g}")
+        if self.input_range is not None:
+            lo, hi = self.input_range
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+                raise UsageError(f"--input-range needs finite LO < HI, got {lo:g},{hi:g}")
 
 
 def check_executor(executor: str) -> None:
@@ -117,31 +132,62 @@ def verify_split(split: SplitResult | str | Path, settings: VerifySettings = Ver
         onert crashed on a model (it runs in a child process; the message names the file).
     """
     split = split if isinstance(split, SplitResult) else read_split(split)
+    installed = installed_backends()
+    notes = list(split.notes) + fallback_notes(split, installed)
+    float_range = settings.input_range
+    if float_range is None:
+        limited = sorted({op.type for op in read_model(split.model).operators} & DOMAIN_TYPES)
+        if limited:
+            float_range = DOMAIN_RANGE
+            notes.append(f"float inputs drawn uniform in [0, 1): the model has {', '.join(limited)}")
     with uncompressed(split.model) as plain:
         reference, produced = run_isolated(
-            _run_split, plain, part_stages(split), split.model_inputs, split.model_outputs, settings, what="onert"
-        )
-    checks = [_compare(name, got, ref, settings) for name, got, ref in zip(split.model_outputs, produced, reference)]
-    result = VerifyResult(split.out_dir, checks, settings, len(split.parts), notes=list(split.notes))
+            _run_split, plain, part_stages(split, installed), split.model_inputs, split.model_outputs, settings,
+            float_range, what="onert",
+        )  # fmt: skip
+    checks = [compare_output(name, got, ref, settings)
+              for name, got, ref in zip(split.model_outputs, produced, reference)]  # fmt: skip
+    result = VerifyResult(split.out_dir, checks, settings, len(split.parts), notes=notes)
     if settings.probe_package:
         result.package = probe_load(split.out_dir)
     return result
 
 
-def part_stages(split: SplitResult) -> list[Stage]:
-    """The parts as stages of a chain, each on its own device's onert backend (cpu for a device onert lacks)."""
-    return [Stage(split.out_dir / p.file, p.inputs, p.outputs, onert_backends(p.device)) for p in split.parts]
+def runnable_backend(device: str, installed: frozenset[str]) -> str:
+    """The onert backend a part of ``device`` runs on: the device's own when it is an onert backend the
+    installed onert has, else cpu."""
+    backend = onert_backends(device)
+    return backend if backend in installed else "cpu"
+
+
+def part_stages(split: SplitResult, installed: frozenset[str] | None = None) -> list[Stage]:
+    """The parts as stages of a chain, each on its own device's onert backend (:func:`runnable_backend`)."""
+    installed = installed_backends() if installed is None else installed
+    return [Stage(split.out_dir / p.file, p.inputs, p.outputs, runnable_backend(p.device, installed))
+            for p in split.parts]  # fmt: skip
+
+
+def fallback_notes(split: SplitResult, installed: frozenset[str]) -> list[str]:
+    """One note per part that runs on cpu instead of its device."""
+    notes = []
+    for number, p in enumerate(split.parts, start=1):
+        if p.device == "cpu" or runnable_backend(p.device, installed) != "cpu":
+            continue
+        why = "not an onert backend" if onert_backends(p.device) == "cpu" else "not in the installed onert"
+        notes.append(f"part {number} ({p.file}) ran on cpu: {p.device} is {why}")
+    return notes
 
 
 def _run_split(
-    step, whole: Path, stages: list[Stage], inputs: tuple[str, ...], outputs: tuple[str, ...], settings: VerifySettings
+    step, whole: Path, stages: list[Stage], inputs: tuple[str, ...], outputs: tuple[str, ...], settings: VerifySettings,
+    float_range: tuple[float, float] | None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The whole model's outputs and the chain's, on the same seeded inputs (run in a child process: a part
     file onert cannot read may crash it, see ``devices.isolated``)."""
     env = {"EXECUTOR": settings.executor}
     step(f"{whole} (the whole model)")
     model = ModelRunner(whole, env=env)
-    feeds = seeded_inputs(model.input_specs(), settings.seed)
+    feeds = seeded_inputs(model.input_specs(), settings.seed, float_range)
     reference = model.run(feeds)
     tensors = dict(zip(inputs, feeds))
     for stage in stages:
@@ -150,14 +196,20 @@ def _run_split(
     return reference, [tensors[name] for name in outputs]
 
 
-def _compare(name: str, got: np.ndarray, ref: np.ndarray, settings: VerifySettings) -> OutputCheck:
+def compare_output(name: str, got: np.ndarray, ref: np.ndarray, settings: VerifySettings) -> OutputCheck:
+    """One model output of the parts (``got``) against the whole model's (``ref``), as the module says."""
     if got.shape != ref.shape:
         return OutputCheck(name, tuple(ref.shape), float("inf"), float("inf"), 0.0, False)
-    diff = np.abs(got.astype(np.float64) - ref.astype(np.float64))
-    scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+    got64, ref64 = got.astype(np.float64), ref.astype(np.float64)
+    same = (got64 == ref64) | (np.isnan(got64) & np.isnan(ref64))  # equal infinities, NaN on both sides
+    with np.errstate(invalid="ignore"):
+        diff = np.where(same, 0.0, np.abs(got64 - ref64))
+    diff = np.where(np.isnan(diff), np.inf, diff)  # a NaN on one side only
+    finite = np.abs(ref64[np.isfinite(ref64)])
+    scale = float(np.max(finite)) if finite.size else 0.0
     max_abs = float(np.max(diff)) if diff.size else 0.0
     max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else float("inf"))
-    ok = max_abs <= settings.atol + settings.rtol * scale  # False for NaN too
+    ok = max_abs <= settings.atol + settings.rtol * scale
     return OutputCheck(name, tuple(ref.shape), max_abs, max_rel, scale, ok)
 
 

@@ -18,7 +18,8 @@ ONERT_TYPES: dict[str, str] = {
     "CAST": "ElementwiseUnary", "CEIL": "ElementwiseUnary", "CONCATENATION": "Concat", "CONV_2D": "Conv2D",
     "COS": "ElementwiseUnary", "DEPTH_TO_SPACE": "DepthToSpace", "DEPTHWISE_CONV_2D": "DepthwiseConv2D",
     "DEQUANTIZE": "ElementwiseUnary", "DIV": "BinaryArithmetic", "ELU": "ElementwiseActivation",
-    "EQUAL": "Comparison", "EXP": "ElementwiseUnary", "EXPAND_DIMS": "ExpandDims", "FILL": "Fill",
+    "EMBEDDING_LOOKUP": "EmbeddingLookup", "EQUAL": "Comparison", "HASHTABLE_LOOKUP": "HashtableLookup",
+    "EXP": "ElementwiseUnary", "EXPAND_DIMS": "ExpandDims", "FILL": "Fill",
     "FLOOR": "ElementwiseUnary", "FLOOR_DIV": "ElementwiseBinary", "FLOOR_MOD": "ElementwiseBinary",
     "FULLY_CONNECTED": "FullyConnected", "GATHER": "Gather", "GELU": "ElementwiseActivation",
     "GREATER": "Comparison", "GREATER_EQUAL": "Comparison", "HARD_SWISH": "ElementwiseUnary",
@@ -39,17 +40,22 @@ ONERT_TYPES: dict[str, str] = {
     "SPLIT_V": "SplitV", "SQRT": "ElementwiseUnary", "SQUARE": "ElementwiseUnary",
     "SQUARED_DIFFERENCE": "SquaredDifference", "SQUEEZE": "Squeeze", "STRIDED_SLICE": "StridedSlice",
     "SUB": "BinaryArithmetic", "SUM": "Reduce", "TANH": "ElementwiseActivation", "TILE": "Tile",
-    "TOPK_V2": "TopKV2", "TRANSPOSE": "Transpose", "TRANSPOSE_CONV": "TransposeConv", "UNPACK": "Unpack",
+    "TOPK_V2": "TopKV2", "TRANSPOSE": "Transpose", "TRANSPOSE_CONV": "TransposeConv",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": "LSTM", "UNPACK": "Unpack",
     "WHILE": "While", "IF": "If", "ZEROS_LIKE": "ElementwiseUnary",
 }
 
-# Names onert's trace uses where they differ from both the TFLite name and the IR type.
+# Names onert's trace uses (an operation's ``name()``: the kind within its IR type) where they differ from both
+# the TFLite name and the IR type beyond case and underscores (``RSqrt`` ~ ``RSQRT`` need no entry).
 TRACE_NAMES: dict[str, str] = {
     "ADD": "Add", "SUB": "Sub", "MUL": "Mul", "DIV": "Div", "AVERAGE_POOL_2D": "AvgPool2D",
     "MAX_POOL_2D": "MaxPool2D", "MEAN": "ReduceMean", "SUM": "ReduceSum", "REDUCE_MAX": "ReduceMax",
     "REDUCE_MIN": "ReduceMin", "REDUCE_PROD": "ReduceProd", "REDUCE_ANY": "ReduceAny",
-    "LOGISTIC": "Logistic", "RELU": "ReLU", "RELU6": "ReLU6", "TANH": "Tanh",
+    "LOGISTIC": "Logistic", "RELU": "ReLU", "RELU6": "ReLU6", "RELU_N1_TO_1": "ReLU", "TANH": "Tanh",
+    "MAXIMUM": "Max", "MINIMUM": "Min",
 }
+# Further trace names of one TFLite type: onert names every RELU kind of ElementwiseActivation "ReLU".
+ALSO_TRACED: dict[str, tuple[str, ...]] = {"RELU6": ("ReLU",)}
 
 
 def onert_type(tflite_name: str) -> str:
@@ -67,5 +73,6 @@ def types_agree(tflite_name: str, other: str) -> bool:
     ``Conv2D`` and ``CONV_2D`` agree; ``AvgPool2D``, ``Pool2D`` and ``AVERAGE_POOL_2D`` agree;
     ``Conv2D`` and ``Softmax`` do not.
     """
-    candidates = {tflite_name, onert_type(tflite_name), TRACE_NAMES.get(tflite_name, tflite_name)}
+    candidates = {tflite_name, onert_type(tflite_name), TRACE_NAMES.get(tflite_name, tflite_name),
+                  *ALSO_TRACED.get(tflite_name, ())}  # fmt: skip
     return _norm(other) in {_norm(c) for c in candidates}

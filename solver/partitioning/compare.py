@@ -15,6 +15,7 @@ from heuristics.dag import check_num_parts
 from solver.partitioning.partition import partition
 from solver.partitioning.problem import PartitionProblem
 from solver.partitioning.settings import CompareSettings, PartitionSettings
+from solver.solving.outcome import HEURISTIC, OPTIMAL
 
 __all__ = ["METHODS", "CompareSettings", "Comparison", "MethodRow", "compare"]
 
@@ -86,14 +87,14 @@ def compare(
                               time_limit=settings.time_limit, workers=settings.workers),
             on_progress=progress,
         )  # fmt: skip
-        optimal = answer.status == "OPTIMAL"
+        optimal = answer.status == OPTIMAL
         best = answer.metrics.bottleneck
         reference = best if optimal else answer.bound
         for method in METHODS[:2]:
             run = answer.heuristics[method]
             value = run.metrics.bottleneck
             result.rows.append(MethodRow(method, k, value, reference, optimal and value == best, run.seconds,
-                                         "HEURISTIC"))
+                                         HEURISTIC))
         result.rows.append(MethodRow("exact", k, best, reference, optimal, answer.exact.wall_time, answer.status))
         if answer.exact.interrupted:
             result.interrupted = True  # the user asked to stop: no further K

@@ -49,18 +49,13 @@ and ``tail(v)`` = w of v and all its descendants, any partition with bottleneck 
 - Memory cap: ``m[c][s] >= x(v, s)`` for each constant tensor c that v reads;
   ``sum_c bytes_c m[c][s] <= cap``.
 
-Secondary objectives (lexicographic, each re-solve hinted with the previous answer) use the same
-model at ``C = floor(best * (1 + slack))``:
-- edge cut: ``cut_e >= y[u][b] - y[v][b]`` for every b; minimize ``sum_e cut_e``;
-- transfer bytes (each tensor once per consuming part other than its producer's):
-  ``z[t][s] >= x(v, s) - x(u, s)`` for each consumer v of t written by u; minimize
-  ``sum bytes_t z[t][s]``.
+Secondary objectives (lexicographic, :mod:`solver.solving.secondary`) use the same model at
+``C = floor(best * (1 + slack))``; their models are in their table, solver/partitioning/objectives.py.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -70,20 +65,18 @@ from ortools.sat.python import cp_model
 
 from heuristics.dag import WINDOW_OPS, Dag, check_num_parts, lower_bound, station_windows
 from solver.errors import CheckError, InfeasibleError, UsageError
-from solver.partitioning.cpsat import default_workers, make_solver, solve_in_thread
 from solver.partitioning.metrics import PartitionMetrics, check_partition
-from solver.partitioning.settings import SECONDARY, check_exact_options
+from solver.partitioning.objectives import SECONDARY, TABLE
+from solver.partitioning.settings import check_exact_options
 from solver.partitioning.stations import DIRECTIONS, EXHAUSTED, MAX_LOADS, fill_stations
-
-OPTIMAL = "OPTIMAL"
-FEASIBLE = "FEASIBLE"
-HEURISTIC = "HEURISTIC"
+from solver.solving.budget import Budget
+from solver.solving.cpsat import Solve, default_workers, make_solver, solve_in_thread
+from solver.solving.outcome import OPTIMAL, gap, status_of
+from solver.solving.secondary import minimize_in_order, primary
 
 # Share of the remaining time that one bisection probe may use, so that a hard probe cannot starve
 # the ones that would prove optimality.
 _PROBE_SHARE = 0.4
-# Share of the time limit kept for each secondary objective when one is asked for.
-_SECONDARY_SHARE = 0.2
 _HEARTBEAT = 1.0  # seconds between progress calls while a long probe runs
 _QUICK_SOLVE = 1.0  # seconds of CP-SAT alone before the station search joins it
 # Enumeration nodes of the shortest station-search restart (0.15 to 0.3 s); longer ones are multiples
@@ -149,7 +142,7 @@ class ExactResult:
     @property
     def gap(self) -> float:
         """(bottleneck - bound) / bottleneck, 0 when proven optimal."""
-        return (self.bottleneck - self.bound) / self.bottleneck if self.bottleneck else 0.0
+        return gap(self.bottleneck, self.bound)
 
 
 def solve_exact(
@@ -207,8 +200,7 @@ def solve_exact(
     CheckError
         The solver's answer failed the independent checker (a bug).
     """
-    start = time.monotonic()
-    deadline = start + max(0.0, time_limit)
+    budget = Budget(time_limit)
     dag = Dag.from_graph(graph, weight)
     check_num_parts(dag, num_parts)
     check_exact_options(workers, secondary, slack, memory_cap)
@@ -216,25 +208,24 @@ def solve_exact(
     workers = workers or default_workers()
     # On weights too large for CP-SAT's 64-bit arithmetic the search runs on scaled weights (see model_weights).
     scaled, scale = model_weights(dag)
-    search = _Search(scaled, num_parts, memory_cap, workers, start, on_progress)
+    search = _Search(scaled, num_parts, memory_cap, workers, budget, on_progress)
     incumbent = _starting_partition(scaled, num_parts, hint, memory_cap)
     if incumbent is not None:
         # Its first progress line may meet a Ctrl-C; the incumbent is kept all the same.
-        search.interruptible(search.accept, incumbent, False)
-    main_deadline = deadline - _SECONDARY_SHARE * len(secondary) * max(0.0, time_limit)
-    search.interruptible(search.bisect, main_deadline if search.incumbent is not None else deadline)
+        budget.guard(search.accept, incumbent, False)
+    budget.guard(search.bisect, primary(budget, secondary) if search.incumbent is not None else budget)
     if search.incumbent is None:
         raise InfeasibleError(_infeasible_message(search, memory_cap, time_limit))
     status, bound = search.status(), min(search.lo, search.hi)
     secondary_status: dict[str, str] = {}
-    if secondary and not search.interrupted:
-        search.interruptible(search.secondary, secondary, slack, deadline, secondary_status)
+    if secondary and not budget.interrupted:
+        secondary_status = budget.guard(search.secondary, secondary, slack) or {}
     metrics = _verify(dag, search.incumbent, num_parts, memory_cap)
     notes = search.notes()
     if scale > 1:
         # Every true load is at least scale times its scaled load, so scale * (scaled bound) bounds the truth.
         bound = min(metrics.bottleneck, max(scale * bound, lower_bound(dag, num_parts)))
-        status = OPTIMAL if bound == metrics.bottleneck else FEASIBLE if search.improved else HEURISTIC
+        status = status_of(metrics.bottleneck, bound, search.improved)
         notes.append(f"the weights (summing to {dag.total}) were divided by {scale} and rounded down for CP-SAT's "
                      "64-bit model: the search is exact for the rounded weights; bound and gap are for the true ones")
     return ExactResult(
@@ -242,12 +233,12 @@ def solve_exact(
         parts=list(search.incumbent),
         bottleneck=metrics.bottleneck,
         bound=bound,
-        wall_time=time.monotonic() - start,
+        wall_time=budget.elapsed(),
         workers=workers,
-        secondary={"edge_cut": metrics.edge_cut, "transfer_bytes": metrics.transfer_bytes},
+        secondary={o.metric: o.evaluate(metrics) for o in TABLE.values() if o.secondary},
         secondary_status=secondary_status,
         probes=search.probes,
-        interrupted=search.interrupted,
+        interrupted=budget.interrupted,
         notes=notes,
         weight_scale=scale,
     )
@@ -293,25 +284,24 @@ def luby(i: int) -> int:
 class _Search:
     """State of the bisection on the bottleneck: bounds, incumbent, progress, interruption."""
 
-    def __init__(self, dag, num_parts, memory_cap, workers, start, on_progress):
+    def __init__(self, dag, num_parts, memory_cap, workers, budget: Budget, on_progress):
         self.dag = dag
         self.k = num_parts
         self.memory_cap = memory_cap
         self.workers = workers
-        self.start = start
+        self.budget = budget  # the whole solve's: its clock, and the interrupt
         self.on_progress = on_progress
         self.incumbent: list[int] | None = None
         self.improved = False  # the solver found something better than the starting partition
         self.hi = dag.total if dag.n else 0
         self.lo = 0
         self.probes = 0
-        self.interrupted = False
         self.unknown_above = -1  # largest C whose probe timed out
         self.station_attempts: dict[int, int] = {}  # cycle -> station-search restarts made
         self.unbuilt: tuple[int, int, float] | None = None  # (C, variables, seconds) of a model left unbuilt
         self.build_rate = _BUILD_SECONDS  # seconds per unit of model size, as last measured
         if dag.n:
-            self.lo = lower_bound(dag, num_parts)
+            self.lo = TABLE["bottleneck"].bound(dag, num_parts)
 
     def accept(self, parts: list[int], from_solver: bool) -> None:
         loads = _loads(self.dag.weights, parts)
@@ -330,15 +320,13 @@ class _Search:
                 "that probe was skipped"]
 
     def status(self) -> str:
-        if self.lo >= self.hi:
-            return OPTIMAL
-        return FEASIBLE if self.improved else HEURISTIC
+        return status_of(self.hi, self.lo, self.improved)
 
-    def bisect(self, deadline: float) -> None:
-        """Close ``lo..hi`` with feasibility probes until proven or out of time (see module doc)."""
+    def bisect(self, budget: Budget) -> None:
+        """Close ``lo..hi`` with feasibility probes until proven or out of ``budget`` (see module doc)."""
         first = True
-        while not self.interrupted and self.lo < self._ceiling():
-            remaining = deadline - time.monotonic()
+        while not budget.interrupted and self.lo < self._ceiling():
+            remaining = budget.left()
             if remaining <= 0.01:
                 return
             top = self._ceiling() - 1  # the largest C worth probing
@@ -359,7 +347,7 @@ class _Search:
     def _probe(self, cycle: int, limit: float) -> bool:
         """Probe F(cycle) within ``limit`` seconds; False when its model would take too long to build."""
         self.probes += 1
-        deadline = time.monotonic() + limit
+        probe = self.budget.within(limit)
         size = self.dag.n + len(self.dag.edges)
         # Too big before any variable; or its station windows alone (closures, see heuristics.dag) would take longer.
         if self.build_rate * size > limit * _BUILD_SHARE or self.dag.n > WINDOW_OPS:
@@ -371,28 +359,28 @@ class _Search:
             return True
         variables = sum(late - early for early, late in zip(*windows))
         size += _VARIABLE_COST * variables
-        if self.build_rate * size > (deadline - time.monotonic()) * _BUILD_SHARE:
+        if self.build_rate * size > probe.left() * _BUILD_SHARE:
             return self._unbuilt(cycle, variables, limit)
-        began = time.monotonic()
+        building = probe.within(limit * _BUILD_SHARE)
         try:
-            built = _FeasibilityModel(self.dag, self.k, cycle, windows, self.memory_cap,
-                                      deadline=began + limit * _BUILD_SHARE)
+            built = _FeasibilityModel(self.dag, self.k, cycle, windows, self.memory_cap, budget=building)
             built.hint(self.incumbent)
             built.branch_station_by_station(self.dag.tail)
         except _BuildTimeout:
-            self.build_rate = max(self.build_rate, 2 * (time.monotonic() - began) / size)  # at least twice as slow
+            self.build_rate = max(self.build_rate, 2 * building.elapsed() / size)  # at least twice as slow
             return self._unbuilt(cycle, variables, limit)
         # The rate measured here (wall seconds: a crowded machine builds slower) prices the next model.
-        self.build_rate = (time.monotonic() - began) / size
+        self.build_rate = building.elapsed() / size
         # A short CP-SAT run settles easy probes. Then CP-SAT, to find or refute a partition, runs
         # beside the station search, which finds tight packings that CP-SAT finds slowly; the first
         # to finish stops the other.
-        status, solver, _ = self._run(built.model, min(deadline - time.monotonic(), _QUICK_SOLVE))
-        if status == cp_model.UNKNOWN and not self.interrupted:
+        done = self._run(built.model, min(probe.left(), _QUICK_SOLVE))
+        if done.status == cp_model.UNKNOWN and not self.budget.interrupted:
             beside = None
             if self.memory_cap is None and cycle <= _STATION_CYCLE_MAX:
-                beside = lambda done: self._fill_stations(cycle, windows, deadline - time.monotonic(), done)
-            status, solver, packed = self._run(built.model, deadline - time.monotonic(), beside)
+                beside = lambda stop: self._fill_stations(cycle, windows, probe.left(), stop)
+            done = self._run(built.model, probe.left(), beside)
+            packed = done.beside
             if packed == EXHAUSTED:  # the complete station search found none: F(cycle) is infeasible
                 self.lo = max(self.lo, cycle + 1)
                 self._report()
@@ -400,9 +388,9 @@ class _Search:
             if packed is not None:
                 self.accept(_split_parts(packed, self.k, self.dag.order), from_solver=True)
                 return True
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            self.accept(built.parts(solver), from_solver=True)
-        elif status == cp_model.INFEASIBLE:
+        if done.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            self.accept(built.parts(done.solver), from_solver=True)
+        elif done.status == cp_model.INFEASIBLE:
             self.lo = max(self.lo, cycle + 1)
             self._report()
         else:
@@ -414,13 +402,6 @@ class _Search:
         self.unknown_above = max(self.unknown_above, cycle)
         self.unbuilt = (cycle, variables, limit)
         return False
-
-    def interruptible(self, step: Callable, *args) -> None:
-        """Run a search step; Ctrl-C outside a solve (while building a model) also keeps the best so far."""
-        try:
-            step(*args)
-        except KeyboardInterrupt:
-            self.interrupted = True
 
     def _fill_stations(self, cycle: int, windows: tuple[list[int], list[int]], seconds: float,
                        stop: Callable[[], bool]) -> list[int] | str | None:
@@ -437,8 +418,8 @@ class _Search:
         dag = self.dag
         rules = [(dag.tail, dag.head), (dag.weights, dag.weights),
                  ([len(s) for s in dag.succs], [len(p) for p in dag.preds])]
-        end = time.monotonic() + seconds
-        out_of_time = lambda: stop() or time.monotonic() > end
+        budget = Budget(seconds)
+        out_of_time = lambda: stop() or budget.passed()
         attempt = self.station_attempts.get(cycle, 0)
         rng = np.random.default_rng([cycle, attempt])
         while not out_of_time():
@@ -452,8 +433,8 @@ class _Search:
             # budget doubles from one complete run of a direction to the next, so the work lost to
             # restarting stays within twice the budget that succeeds.
             complete = run % 2 == 1
-            budget = _STATION_NODES * (2 ** (run // 2) if complete else luby(run + 1))
-            parts = fill_stations(dag, self.k, cycle, windows, (forward, backward), budget, stop=out_of_time,
+            nodes = _STATION_NODES * (2 ** (run // 2) if complete else luby(run + 1))
+            parts = fill_stations(dag, self.k, cycle, windows, (forward, backward), nodes, stop=out_of_time,
                                   directions=DIRECTIONS[turn], max_loads=None if complete else MAX_LOADS)
             attempt += 1
             self.station_attempts[cycle] = attempt
@@ -462,33 +443,29 @@ class _Search:
                 return parts
         return None
 
-    def secondary(self, names: Sequence[str], slack: float, deadline: float, statuses: dict[str, str]) -> None:
-        """Minimize the secondary objectives in order with the bottleneck capped; fill their status."""
+    def secondary(self, names: Sequence[str], slack: float) -> dict[str, str]:
+        """Minimize the secondary objectives in order with the bottleneck capped; their status by metric."""
         cycle = math.floor(self.hi * (1 + slack))
         windows = station_windows(self.dag, self.k, cycle)
         built = _FeasibilityModel(self.dag, self.k, cycle, windows, self.memory_cap)
-        objectives = {"cut": built.edge_cut_objective, "bytes": built.transfer_objective}
-        for i, name in enumerate(names):
-            expr = objectives[name]()
-            built.model.minimize(expr)
-            built.hint(self.incumbent)
-            remaining = deadline - time.monotonic()
-            status, solver, _ = self._run(built.model, remaining / (len(names) - i))
-            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-                self.incumbent = built.parts(solver)
-                self.hi = max(_loads(self.dag.weights, self.incumbent))
-                built.model.add(expr <= round(solver.objective_value))
-            statuses[SECONDARY[name]] = OPTIMAL if status == cp_model.OPTIMAL else FEASIBLE
-            if self.interrupted:
-                break
+        objectives = [(name, lambda name=name: TABLE[name].model(built)) for name in names]
+        _, statuses = minimize_in_order(built.model, objectives, self.incumbent, hint=built.hint,
+                                        read=lambda solver: self.take(built.parts(solver)),
+                                        solve=self._run, budget=self.budget)  # fmt: skip
+        return {SECONDARY[name]: status for name, status in statuses.items()}
 
-    def _run(self, model: cp_model.CpModel, limit: float,
-             beside: Callable | None = None) -> tuple[int, cp_model.CpSolver, list[int] | None]:
-        """Solve in a thread (solver.partitioning.cpsat) so that Ctrl-C stops the search cleanly.
+    def take(self, parts: list[int]) -> list[int]:
+        """Make ``parts`` (a secondary objective's answer, within the slack) the incumbent."""
+        self.incumbent = parts
+        self.hi = max(_loads(self.dag.weights, parts))
+        return parts
+
+    def _run(self, model: cp_model.CpModel, limit: float, beside: Callable | None = None) -> Solve:
+        """Solve in a thread (solver.solving.cpsat) so that Ctrl-C stops the search cleanly.
 
         ``beside(done)``, when given, runs in the main thread meanwhile and gets one worker of CP-SAT's;
-        it polls ``done()`` and returns a partition or None. A partition stops CP-SAT. Returns the status,
-        the solver and what ``beside`` returned (None without it).
+        it polls ``done()`` and returns a partition or None. A partition stops CP-SAT; the solve's ``beside``
+        is what it returned (None without it).
         """
         workers = max(1, self.workers - 1) if beside else self.workers
         solver = make_solver(limit, workers)
@@ -496,13 +473,11 @@ class _Search:
             # Few workers: the LP-based default and the station-by-station fixed search (when the
             # model has a strategy) complement each other best.
             solver.parameters.subsolvers.extend(["default_lp", "fixed"][:workers])
-        done = solve_in_thread(solver, model, beside=beside, on_tick=self._report, tick=_HEARTBEAT)
-        self.interrupted = self.interrupted or done.interrupted
-        return done.status, solver, done.beside
+        return solve_in_thread(solver, model, beside=beside, on_tick=self._report, tick=_HEARTBEAT, budget=self.budget)
 
     def _report(self) -> None:
         if self.on_progress is not None and self.incumbent is not None:
-            self.on_progress(self.hi, min(self.lo, self.hi), time.monotonic() - self.start)
+            self.on_progress(self.hi, min(self.lo, self.hi), self.budget.elapsed())
 
 
 class _BuildTimeout(Exception):
@@ -510,14 +485,14 @@ class _BuildTimeout(Exception):
 
 
 class _FeasibilityModel:
-    """The CP-SAT model F(C) of the module docstring, plus the secondary objectives on demand."""
+    """The CP-SAT model F(C) of the module docstring (the secondary objectives' models are in their table)."""
 
     def __init__(self, dag: Dag, num_parts: int, cycle: int, windows, memory_cap: int | None,
-                 deadline: float = math.inf):
-        """Build F(cycle); past ``deadline`` (checked every few thousand ops or edges) raise _BuildTimeout."""
+                 budget: Budget | None = None):
+        """Build F(cycle); past ``budget`` (checked every few thousand ops or edges) raise _BuildTimeout."""
         self.dag, self.k = dag, num_parts
         self.early, self.late = windows
-        self.deadline = deadline
+        self.budget = budget
         self.model = cp_model.CpModel()
         # y[v][b] <=> p(v) <= b, only inside v's window; constants outside it (see _y).
         self.y = []
@@ -532,7 +507,7 @@ class _FeasibilityModel:
             self._memory(memory_cap)
 
     def _in_time(self, i: int) -> None:
-        if i & 4095 == 0 and time.monotonic() > self.deadline:
+        if i & 4095 == 0 and self.budget is not None and self.budget.passed():
             raise _BuildTimeout
 
     def _add(self, constraint) -> None:
@@ -543,18 +518,20 @@ class _FeasibilityModel:
             return
         self.model.add(constraint)
 
-    def _y(self, v: int, b: int):
+    def y_expr(self, v: int, b: int):
+        """p(v) <= b: y[v][b] inside v's window, the constant 0 before it and 1 after it."""
         if b < self.early[v]:
             return 0
         if b >= self.late[v]:
             return 1
         return self.y[v][b]
 
-    def _x(self, v: int, s: int):
+    def x_expr(self, v: int, s: int):
         """v is in part s, as a linear expression of y."""
-        return self._y(v, s) - self._y(v, s - 1)
+        return self.y_expr(v, s) - self.y_expr(v, s - 1)
 
-    def _stations(self, v: int) -> range:
+    def stations(self, v: int) -> range:
+        """The parts op v may be in: its window."""
         return range(self.early[v], self.late[v] + 1)
 
     def _order(self) -> None:
@@ -570,7 +547,7 @@ class _FeasibilityModel:
         for e, (u, v) in enumerate(self.dag.edges):
             self._in_time(e)
             for b in range(self.early[v], self.late[u]):
-                yu, yv = self._y(u, b), self._y(v, b)
+                yu, yv = self.y_expr(u, b), self.y_expr(v, b)
                 # On big graphs the closure weights are lower bounds (heuristics.dag), so windows need not be
                 # monotone along edges: a constant side then fixes the other (issue 29: answers with an edge
                 # going backwards at 100,000 ops).
@@ -586,13 +563,13 @@ class _FeasibilityModel:
 
     def load(self, weights: Sequence[int], s: int):
         """The load of part s under ``weights`` (the model's, or a scenario's), a linear expression of y."""
-        return sum(weights[v] * self._x(v, s) for v in self.by_station[s])
+        return sum(weights[v] * self.x_expr(v, s) for v in self.by_station[s])
 
     def _loads(self, cycle: int) -> None:
         w, k = self.dag.weights, self.k
         self.by_station: list[list[int]] = [[] for _ in range(k)]
         for v in range(self.dag.n):
-            for s in self._stations(v):
+            for s in self.stations(v):
                 self.by_station[s].append(v)
         # Each station's load is at most C.
         for s in range(k):
@@ -616,44 +593,21 @@ class _FeasibilityModel:
     def _no_empty_parts(self) -> None:
         # Every part holds an op (symmetry breaking, see the module docstring).
         for s, ops in enumerate(self.by_station):
-            self._add(sum(self._x(v, s) for v in ops) >= 1)
+            self._add(sum(self.x_expr(v, s) for v in ops) >= 1)
 
     def _memory(self, cap: int) -> None:
         # m[c][s]: constant tensor c is loaded by part s; counted once per part.
         for s in range(self.k):
             terms = []
             for c, (nbytes, readers) in self.dag.constants.items():
-                readers = [v for v in readers if s in self._stations(v)]
+                readers = [v for v in readers if s in self.stations(v)]
                 if not readers or nbytes == 0:
                     continue
                 used = self.model.new_bool_var(f"m[{c}][{s}]")
                 for v in readers:
-                    self.model.add(used >= self._x(v, s))
+                    self.model.add(used >= self.x_expr(v, s))
                 terms.append(nbytes * used)
             self._add(sum(terms) <= cap)
-
-    def edge_cut_objective(self):
-        # cut[e] >= y[u][b] - y[v][b] for every b: the edge crosses parts iff some b separates u, v.
-        cuts = []
-        for u, v in self.dag.edges:
-            cut = self.model.new_bool_var(f"cut[{u},{v}]")
-            for b in range(self.early[u], self.late[v]):
-                self.model.add(cut >= self._y(u, b) - self._y(v, b))
-            cuts.append(cut)
-        return sum(cuts)
-
-    def transfer_objective(self):
-        # z[t][s]: tensor t is sent to part s, which holds a consumer but not the producer.
-        terms = []
-        for t, (nbytes, producer, consumers) in self.dag.tensors.items():
-            stations = sorted({s for v in consumers for s in self._stations(v)})
-            for s in stations:
-                sent = self.model.new_bool_var(f"z[{t}][{s}]")
-                for v in consumers:
-                    if s in self._stations(v):
-                        self.model.add(sent >= self._x(v, s) - self._x(producer, s))
-                terms.append(nbytes * sent)
-        return sum(terms)
 
     def branch_station_by_station(self, priority: Sequence[int]) -> None:
         """Search order for the fixed-search worker: fill part 0 first, ops of high priority first."""

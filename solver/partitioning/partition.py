@@ -1,17 +1,16 @@
 """Pipeline partitioning of a problem: ONE's MinMax, our order search, then optionally the exact CP-SAT solver.
 
-``partition(problem, settings)`` is the one place that runs "heuristics, then exact": it validates the graph
-once (``problem.dag``), always runs both heuristics (so the report can compare them), picks the one
-``settings.algo`` asks for (``best``: the smaller bottleneck, then the smaller edge cut), optionally hands it to
-the exact solver as its warm start, and checks the answer with :func:`solver.partitioning.metrics.check_partition`
-before returning it. With ``settings.robust``, the exact answer (median weights) and the heuristics' then warm-start
+``partition(problem, settings)`` runs "heuristics, then exact" (:func:`solver.solving.driver.drive`, with the
+partition's steps): it validates the graph once (``problem.dag``), always runs both heuristics (so the report can
+compare them), picks the one ``settings.algo`` asks for (``best``: the smaller bottleneck, then the smaller edge
+cut), optionally hands it to the exact solver as its warm start, and checks the answer with
+:func:`solver.partitioning.metrics.check_partition` before returning it. With ``settings.robust``, the exact answer (median weights) and the heuristics' then warm-start
 the robust solver (:mod:`solver.partitioning.robust`: the trace's runs as scenarios), whose answer is kept and
 reported beside the median-weight one on every run. ``solve compare`` and the benchmarks call it too.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -22,7 +21,11 @@ from heuristics.orders import order_search
 from solver.errors import InfeasibleError
 from solver.partitioning.metrics import PartitionMetrics, check_partition
 from solver.partitioning.problem import PartitionProblem
+from solver.partitioning.objectives import TABLE
 from solver.partitioning.settings import PartitionSettings
+from solver.solving.budget import Budget, now
+from solver.solving.driver import ExactRun, Recipe, Start, drive
+from solver.solving.outcome import gap
 
 if TYPE_CHECKING:
     from solver.partitioning.exact import ExactResult
@@ -140,67 +143,37 @@ def partition(
     CheckError
         An answer failed the independent checker (a bug).
     """
-    start = time.monotonic() if started is None else started
+    budget = Budget(settings.time_limit, start=started)
     dag, k = problem.dag, settings.num_parts
     check_num_parts(dag, k)
     if settings.robust is not None:
         from solver.partitioning.robust import problem_scenarios, robust_partition
 
         scenarios = problem_scenarios(problem)  # refused before any solve when the problem has no runs
-    found = _run_heuristics(problem, settings, start)
-    method = _pick(found, settings, problem)
-    parts, status, exact = found[method].parts, "HEURISTIC", None
+    steps = _Steps(problem, settings, on_progress)
+    driven = drive(steps.recipe(), settings, budget)
+    found, exact = steps.found, driven.exact.result if driven.exact else None
+    parts, status, method = driven.answer, driven.status, "exact" if exact else driven.start.name
     notes = list(problem.notes)
     notes += [f"{name} stopped at its share of the time limit ({run.seconds:.1f} s) with the best it had found"
               for name, run in found.items() if run.stopped]
-    left = _exact_time(settings, start, max(run.check_seconds for run in found.values()))
-    if settings.exact and left < _EXACT_MIN_SECONDS and settings.memory_cap is None:
-        notes.append(f"exact solver not run: {left:.1f} s of the {settings.time_limit:g} s time limit were left after "
-                     "the heuristics; the answer is the heuristic's, with the lower bound")
-    elif settings.exact:
-        # Imported here: OR-Tools takes 0.4 s to load, and the heuristics alone do not need it.
-        from solver.partitioning.exact import solve_exact
-
-        exact = solve_exact(
-            dag,
-            k,
-            hint=parts,
-            # The time limit bounds the whole partition, the heuristics included (and, with --robust, the
-            # robust solve, which gets the other half).
-            time_limit=left / (2 if settings.robust else 1),
-            workers=settings.workers,
-            secondary=settings.secondary,
-            slack=settings.slack,
-            memory_cap=settings.memory_cap,
-            on_progress=on_progress,
-        )
-        parts, method, status = exact.parts, "exact", exact.status
-        notes += exact.notes
-        notes.append(f"exact solver: {exact.workers} workers, {exact.wall_time:.2f} s, status {exact.status}")
-        if settings.secondary:
-            notes.append(
-                f"secondary objectives {', '.join(settings.secondary)} minimised with slack {settings.slack:g}: "
-                f"the bottleneck may exceed the proven optimum by that fraction ({exact.secondary_status})"
-            )
-        if exact.interrupted:
-            notes.append("exact solver interrupted: the answer is the best found so far")
+    notes += driven.notes
     robust = None
     if settings.robust is not None and not (exact and exact.interrupted):
         robust = robust_partition(dag, scenarios, settings, parts, [run.parts for run in found.values()],
-                                  max(0.0, settings.time_limit - (time.monotonic() - start)), on_progress)
+                                  max(0.0, budget.left()), on_progress)
         parts, method, status = robust.result.parts, "robust", robust.result.status
         notes += robust.notes
     metrics = check_partition(dag, parts, k, memory_cap=settings.memory_cap)
     bound = exact.bound if exact else metrics.lower_bound
-    gap = (metrics.bottleneck - bound) / metrics.bottleneck if metrics.bottleneck else 0.0
     return PartitionResult(
         parts=list(parts),
         metrics=metrics,
         method=method,
         status=status,
         bound=bound,
-        gap=gap,
-        time=time.monotonic() - start,
+        gap=gap(metrics.bottleneck, bound),
+        time=budget.elapsed(),
         heuristics=found,
         part_rows=part_rows(problem, parts, metrics),
         exact=exact,
@@ -209,10 +182,55 @@ def partition(
     )
 
 
-def _exact_time(settings: PartitionSettings, start: float, check: float) -> float:
+class _Steps:
+    """The partition's steps for :func:`solver.solving.driver.drive`: both heuristics and the pick, then the exact
+    solver warm-started by it; ``found`` keeps the heuristics' runs."""
+
+    def __init__(self, problem: PartitionProblem, settings: PartitionSettings, on_progress: Progress | None):
+        self.problem, self.settings, self.on_progress = problem, settings, on_progress
+        self.found: dict[str, HeuristicRun] = {}
+
+    def recipe(self) -> Recipe[list[int]]:
+        return Recipe(self.heuristics, self.exact, "the bottleneck may exceed the proven optimum", str)
+
+    def heuristics(self, budget: Budget) -> Start[list[int]]:
+        problem, settings = self.problem, self.settings
+        self.found = _run_heuristics(problem, settings, budget)
+        method = _pick(self.found, settings, problem)
+        run = self.found[method]
+        bound = TABLE["bottleneck"].bound(problem.dag, settings.num_parts)
+        return Start(method, run.parts, run.metrics.bottleneck, bound)
+
+    def exact(self, start: Start[list[int]], budget: Budget) -> ExactRun[list[int]] | str:
+        settings = self.settings
+        left = _exact_time(budget, max(run.check_seconds for run in self.found.values()))
+        if left < _EXACT_MIN_SECONDS and settings.memory_cap is None:
+            return (f"exact solver not run: {left:.1f} s of the {settings.time_limit:g} s time limit were left after "
+                    "the heuristics; the answer is the heuristic's, with the lower bound")  # fmt: skip
+        # Imported here: OR-Tools takes 0.4 s to load, and the heuristics alone do not need it.
+        from solver.partitioning.exact import solve_exact
+
+        result = solve_exact(
+            self.problem.dag,
+            settings.num_parts,
+            hint=start.answer,
+            # The time limit bounds the whole partition, the heuristics included (and, with --robust, the
+            # robust solve, which gets the other half).
+            time_limit=left / (2 if settings.robust else 1),
+            workers=settings.workers,
+            secondary=settings.secondary,
+            slack=settings.slack,
+            memory_cap=settings.memory_cap,
+            on_progress=self.on_progress,
+        )
+        return ExactRun(result.parts, result.status, result.bound, result.wall_time, result.interrupted, result,
+                        result.secondary_status, result.notes, result.workers)  # fmt: skip
+
+
+def _exact_time(budget: Budget, check: float) -> float:
     """What is left of the time limit for the exact solver, less the final check and report (``_CHECK_SHARE``
     times what checking a heuristic's answer took: the same work, on this machine under its present load)."""
-    return max(0.0, settings.time_limit - (time.monotonic() - start) - _CHECK_SHARE * check)
+    return max(0.0, budget.left() - _CHECK_SHARE * check)
 
 
 def part_rows(problem: PartitionProblem, parts: list[int], metrics: PartitionMetrics) -> list[PartRow]:
@@ -236,28 +254,28 @@ def part_rows(problem: PartitionProblem, parts: list[int], metrics: PartitionMet
     ]
 
 
-def _run_heuristics(problem: PartitionProblem, settings: PartitionSettings, start: float) -> dict[str, HeuristicRun]:
+def _run_heuristics(problem: PartitionProblem, settings: PartitionSettings, budget: Budget) -> dict[str, HeuristicRun]:
     """Both heuristics' partitions, checked (without the memory cap), with their wall times.
 
-    Each stops at its share of the time limit (``_HEURISTIC_SHARE``, ``_TURN_SHARE``, counted from ``start``)
-    and hands over the best it has; ``stopped`` says it ran out of its share.
+    Each stops at its share of the time limit (``_HEURISTIC_SHARE`` of ``budget``, then ``_TURN_SHARE``) and
+    hands over the best it has; ``stopped`` says it ran out of its share.
     """
     dag, k = problem.dag, settings.num_parts
     lower_bound(dag, k)  # kept on the dag: the order search and the checker use it
-    end = start + _HEURISTIC_SHARE[settings.exact] * settings.time_limit
+    heuristics = budget.part(_HEURISTIC_SHARE[settings.exact])
     runs = {
         "minmax": lambda limit: minmax(dag, k, runs=settings.runs, seed=settings.seed, time_limit=limit),
         "orders": lambda limit: order_search(dag, k, seed=settings.seed, time_limit=limit),
     }
     found = {}
     for name, run in runs.items():
-        began = time.monotonic()
-        limit = max(0.0, end - began) * _TURN_SHARE[name]
+        began = now()
+        limit = max(0.0, heuristics.end - began) * _TURN_SHARE[name]
         parts = run(limit)
-        seconds = time.monotonic() - began
-        checked = time.monotonic()
+        seconds = now() - began
+        checked = now()
         metrics = check_partition(dag, parts, k)
-        found[name] = HeuristicRun(parts, metrics, seconds, seconds >= limit, time.monotonic() - checked)
+        found[name] = HeuristicRun(parts, metrics, seconds, seconds >= limit, now() - checked)
     return found
 
 

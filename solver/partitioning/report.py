@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from solver.io.files import write_atomic
 from solver.partitioning.compare import METHODS
+from solver.solving.outcome import OPTIMAL
 
 if TYPE_CHECKING:
     from solver.partitioning.compare import Comparison
@@ -105,7 +106,7 @@ def format_table(comparison: Comparison) -> str:
     ]
     for r in comparison.rows:
         exact_row = next(x for x in comparison.rows if x.num_parts == r.num_parts and x.method == "exact")
-        mark = "" if exact_row.status == "OPTIMAL" else "<="
+        mark = "" if exact_row.status == OPTIMAL else "<="
         lines.append(f"{r.num_parts:>3}  {r.method:<7} {r.bottleneck:>11} {mark + f'{r.ratio:.4f}':>9} "
                      f"{'yes' if r.proven else 'no':>6} {r.seconds:>8.2f}  {r.status}")
     if comparison.interrupted:

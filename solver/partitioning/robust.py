@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import math
 import statistics
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -46,12 +45,12 @@ from ortools.sat.python import cp_model
 from heuristics.dag import Dag, check_num_parts, lower_bound, station_windows
 from solver.errors import TraceError, UsageError
 from solver.io.trace import OpTimes, read_trace
-from solver.partitioning.cpsat import default_workers, make_solver, solve_in_thread
-from solver.partitioning.exact import (
-    FEASIBLE, HEURISTIC, OPTIMAL, _FeasibilityModel, _starting_partition, _verify, solve_exact,
-)
+from solver.partitioning.exact import _FeasibilityModel, _starting_partition, _verify, solve_exact
 from solver.partitioning.problem import PartitionProblem
 from solver.partitioning.settings import PartitionSettings, check_exact_options, robust_level
+from solver.solving.budget import Budget
+from solver.solving.cpsat import default_workers, make_solver, solve_in_thread
+from solver.solving.outcome import FEASIBLE, HEURISTIC, OPTIMAL, gap
 
 Progress = Callable[[int, int, float], None]
 
@@ -76,7 +75,7 @@ class RobustResult:
 
     @property
     def gap(self) -> float:
-        return (self.value - self.bound) / self.value if self.value else 0.0
+        return gap(self.value, self.bound)
 
     def to_json(self) -> dict:
         return {"status": self.status, "value": self.value, "bound": self.bound, "gap": self.gap,
@@ -196,7 +195,7 @@ def solve_robust(
     InfeasibleError
         No partition meets the memory cap.
     """
-    start = time.monotonic()
+    budget = Budget(time_limit)
     dag = Dag.from_graph(graph)
     check_num_parts(dag, num_parts)
     check_exact_options(workers, (), 0.0, memory_cap)
@@ -212,15 +211,15 @@ def solve_robust(
     lb = sorted(lower_bound(replace(dag, weights=list(w)), num_parts) for w in scenarios)[m - 1]
     result = RobustResult(HEURISTIC, list(best), hi, min(lb, hi), level, m, len(scenarios), 0.0)
     if on_progress is not None:
-        on_progress(result.value, result.bound, time.monotonic() - start)
-    remaining = time_limit - (time.monotonic() - start)
+        on_progress(result.value, result.bound, budget.elapsed())
+    remaining = budget.left()
     if lb < hi and remaining > 0.01:
         _improve(result, dag, scenarios, num_parts, memory_cap, workers or default_workers(), remaining,
-                 lambda v, b: on_progress and on_progress(v, b, time.monotonic() - start))
+                 lambda v, b: on_progress and on_progress(v, b, budget.elapsed()))
     if result.bound >= result.value:
         result.status = OPTIMAL
     _verify(dag, result.parts, num_parts, memory_cap)
-    result.wall_time = time.monotonic() - start
+    result.wall_time = budget.elapsed()
     return result
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from heuristics.bisection import least
+from solver.placement.objectives import TABLE
 from solver.placement.problem import PlacementProblem
 
 
@@ -14,18 +15,9 @@ def lower_bound(problem: PlacementProblem, objective: str, upper: int) -> int:
 
 
 def op_bound(problem: PlacementProblem, objective: str) -> int:
-    """A bound from op times alone, each op at its fastest device.
-
-    Throughput: the slowest op, and the total shared evenly by the devices. Latency: the longest op path,
-    since a path visits its parts in pipeline order and each part counts all its compute.
-    """
-    fastest = [min(t for t in row if t is not None) for row in problem.times]
-    if objective == "throughput":
-        return max(max(fastest, default=0), -(-sum(fastest) // len(problem.devices)))
-    longest = [0] * len(fastest)
-    for v in problem.dag.order:
-        longest[v] = fastest[v] + max((longest[u] for u in problem.dag.preds[v]), default=0)
-    return max(longest, default=0)
+    """A bound from op times alone, each op at its fastest device: the objective's own (its row of
+    solver/placement/objectives.py)."""
+    return TABLE[objective].bound(problem)
 
 
 def contraction_bound(problem: PlacementProblem, upper: int) -> int:

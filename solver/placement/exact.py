@@ -19,14 +19,11 @@ The model
 - compute(d) = ``sum_v t(v, d) a[v][d]``; link(a, b) = ``sum_i c(i, a, b) x[i][a][b]``.
 - Memory: ``m[k][d] >= a[v][d]`` for every op v that reads constant k or reads or writes tensor k;
   ``sum_k bytes_k m[k][d] <= cap(d)``.
-- ``throughput``: minimize ``B >= compute(d)``, ``B >= link(a, b)``.
-- ``latency``: ``F[d] >= compute(d)``; ``e[a][b] >= x[i][a][b]`` (some tensor goes a -> b) and
-  ``F[b] >= F[a] + link(a, b) + compute(b)`` when ``e[a][b]``; minimize ``L >= F[d]``: the longest path
-  through the session graph.
+- The objective (``throughput``: the bottleneck; ``latency``: the longest path through the session graph) is
+  modelled as its row of solver/placement/objectives.py says, on a variable ``objective`` that is minimised.
 
-Secondary objectives (lexicographic, each re-solve hinted with the answer so far) keep the objective at
-most ``floor(best * (1 + slack))``: ``cut``, the number of edges between ops on different devices
-(``k[e] >= a[u][d] - a[v][d]``), then ``bytes``, the bytes sent over links (``sum bytes_i x[i][a][b]``).
+Secondary objectives (lexicographic, :mod:`solver.solving.secondary`; ``cut`` and ``bytes``, modelled in the same
+table) keep the objective at most ``floor(best * (1 + slack))``.
 
 For ``throughput``, the prefix search (solver.placement.prefixes: branch and bound over chains of ideals,
 exact on graphs with few ideals) runs alone for a tenth of the time, then in the main thread while CP-SAT
@@ -44,21 +41,22 @@ from __future__ import annotations
 
 import functools
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
 
 from solver.errors import InfeasibleError
-from solver.partitioning.cpsat import solve_reporting
-from solver.placement.metrics import OBJECTIVES, evaluate
+from solver.placement.metrics import evaluate
+from solver.placement.objectives import OBJECTIVES, TABLE
 from solver.placement.prefixes import PrefixSearch, prefix_search
 from solver.placement.problem import PlacementProblem
+from solver.solving.budget import Budget, now
+from solver.solving.cpsat import solve_reporting
+from solver.solving.outcome import status_of
+from solver.solving.secondary import minimize_in_order, primary
 
-OPTIMAL, FEASIBLE, HEURISTIC = "OPTIMAL", "FEASIBLE", "HEURISTIC"
 _HEARTBEAT = 1.0
-_SECONDARY_SHARE = 0.2  # of the time limit, for each secondary objective
 _PREFIXES_ALONE = 0.1  # of the primary objective's time: the prefix search alone, before CP-SAT's model is built
 _BUILD_BY = 0.5  # of the primary objective's time: a CP-SAT model not built by then is dropped (see solve_placement)
 _FREEING = 0.5  # of the time a model took to build, kept to free it within the limit (measured: 5.3 s for 19 s)
@@ -95,8 +93,9 @@ def solve_placement(
     """Place ``problem``'s ops on its devices minimizing ``objective`` exactly (see the module docstring).
 
     ``secondary`` objectives (``cut``, ``bytes``) are then minimized in order with the objective held within
-    ``slack`` of the best found; each gets a fifth of ``time_limit``. ``lower`` is a proven lower bound
-    (solver.placement.bounds), given to the model as a cut: the proof ends as soon as the search meets it.
+    ``slack`` of the best found; each gets a fifth of ``time_limit`` (solver.solving.secondary). ``lower`` is a
+    proven lower bound (solver.placement.bounds), given to the model as a cut: the proof ends as soon as the search
+    meets it.
     ``search_prefixes=False`` leaves the prefix search out (CP-SAT alone; the tests check both).
 
     Raises
@@ -104,59 +103,60 @@ def solve_placement(
     InfeasibleError
         No placement exists (proven), or none was found in time and no hint was given.
     """
-    start = time.monotonic()
+    budget = Budget(time_limit)
     hint_value = evaluate(problem, hint).objective(objective) if hint is not None else None
-    primary_limit = time_limit * (1 - _SECONDARY_SHARE * len(secondary))
-    finish = functools.partial(_finish, problem, objective, hint, start=start, time_limit=time_limit, workers=workers,
-                               secondary=secondary, slack=slack)  # fmt: skip
+    first = primary(budget, secondary)
+    finish = functools.partial(_finish, problem, objective, hint, budget=budget, workers=workers, secondary=secondary,
+                               slack=slack)  # fmt: skip
     if hint_value is not None and hint_value <= lower:
-        return finish(list(hint), hint_value, False)
-    prefixes = _Prefixes(problem, hint, lower, start, on_progress)
+        return finish(list(hint), hint_value)
+    prefixes = _Prefixes(problem, hint, lower, budget, on_progress)
     searching = objective == "throughput" and search_prefixes
 
-    def alone(deadline: float) -> PlacementSolve | None:
-        """The prefix search alone until ``deadline``: the answer when it proves one (or Ctrl-C comes)."""
+    def alone(until: Budget) -> PlacementSolve | None:
+        """The prefix search alone until ``until`` ends: the answer when it proves one (or Ctrl-C comes)."""
         try:
-            proven = prefixes.run(lambda: False, deadline)
+            proven = prefixes.run(lambda: False, until.end)
         except KeyboardInterrupt:
-            return finish(prefixes.best_or(hint), prefixes.lower, True)
+            budget.interrupt()
+            return finish(prefixes.best_or(hint), prefixes.lower)
         if proven is None:
             return None
         if proven.assign is None:
             raise _infeasible(problem)
-        return finish(proven.assign, proven.value, False)
+        return finish(proven.assign, proven.value)
 
     # Alone first: a proof within its share needs no CP-SAT model (on 50 devices, seconds to build).
-    answer = alone(start + primary_limit * _PREFIXES_ALONE) if searching else None
+    answer = alone(first.part(_PREFIXES_ALONE)) if searching else None
     if answer is not None:
         return answer
     try:
         # On a network of many devices the model takes seconds to build and CP-SAT seldom gains on the prefix
         # search; a model not built by half the time would leave CP-SAT too little, so the search goes on alone.
-        by = start + primary_limit * _BUILD_BY if searching and not prefixes.too_many_ideals else None
-        building = time.monotonic()
-        built = _Model(problem, objective, hint_value, deadline=by)
-        primary_limit -= _FREEING * (time.monotonic() - building)  # the model is freed on return, inside the limit
+        by = first.part(_BUILD_BY) if searching and not prefixes.too_many_ideals else None
+        building = now()
+        built = _Model(problem, objective, hint_value, budget=by)
+        first.shorten(_FREEING * (now() - building))  # the model is freed on return, inside the limit
     except _OutOfTime:
         built = None  # the partial model goes now, not after the search's deadline (freeing it takes seconds)
     if built is None:
-        answer = alone(start + primary_limit)
+        answer = alone(first)
         if answer is not None:
             return answer
         if prefixes.best is None and hint is None:
             raise _not_found(problem, time_limit)
-        return finish(prefixes.best_or(hint), prefixes.lower, False)
+        return finish(prefixes.best_or(hint), prefixes.lower)
     built.model.add(built.objective >= lower)
     if hint is not None:
         built.hint(hint, hint_value)
-    beside = functools.partial(prefixes.run, deadline=start + primary_limit) if searching else None
-    done = solve_reporting(built.model, primary_limit - (time.monotonic() - start), workers, start, on_progress,
-                           tick=_HEARTBEAT, beside=beside)  # fmt: skip
-    solver, status, interrupted, proven = done.solver, done.status, done.interrupted, done.beside
+    beside = functools.partial(prefixes.run, deadline=first.end) if searching else None
+    done = solve_reporting(built.model, first.left(), workers, budget.start, on_progress, tick=_HEARTBEAT,
+                           beside=beside, budget=budget)  # fmt: skip
+    solver, status, proven = done.solver, done.status, done.beside
     if proven is not None:
         if proven.assign is None:
             raise _infeasible(problem)
-        return finish(proven.assign, proven.value, interrupted)
+        return finish(proven.assign, proven.value)
     if status == cp_model.INFEASIBLE:
         raise _infeasible(problem)
     # The best of CP-SAT's answer, the hint and what the prefix search found before it stopped.
@@ -176,16 +176,16 @@ def solve_placement(
         bound = min(value, max(prefixes.lower, int(solver.best_objective_bound)))
     else:  # no solution in time: the solver's bound is only known once it has one, so claim only the others
         bound = min(value, prefixes.lower)
-    return finish(list(assign), bound, interrupted)
+    return finish(list(assign), bound)
 
 
 class _Prefixes:
     """The prefix search (solver.placement.prefixes) as CP-SAT's companion in the main thread: it keeps the best
     placement it finds (Ctrl-C may end it anywhere) and answers only with a proof, which stops CP-SAT."""
 
-    def __init__(self, problem: PlacementProblem, hint: list[int] | None, lower: int, start: float,
+    def __init__(self, problem: PlacementProblem, hint: list[int] | None, lower: int, budget: Budget,
                  on_progress: Progress | None):  # fmt: skip
-        self.problem, self.hint, self.lower, self.start = problem, hint, lower, start
+        self.problem, self.hint, self.lower, self.budget = problem, hint, lower, budget
         self.on_progress = on_progress
         self.best: list[int] | None = None
         self.value: int | None = None
@@ -199,7 +199,7 @@ class _Prefixes:
                                  on_found=self._found)  # fmt: skip
         if searched is not None:
             self.lower = max(self.lower, searched.bound)  # what its failures proved, even when it stopped early
-        self.too_many_ideals = searched is None and time.monotonic() < deadline and not stop()
+        self.too_many_ideals = searched is None and now() < deadline and not stop()
         return searched if searched is not None and searched.complete else None
 
     def best_or(self, hint: list[int] | None) -> list[int]:
@@ -212,23 +212,28 @@ class _Prefixes:
     def _found(self, assign: list[int], value: int) -> None:
         self.best, self.value = assign, value
         if self.on_progress is not None:
-            self.on_progress(value, self.lower, time.monotonic() - self.start)
+            self.on_progress(value, self.lower, self.budget.elapsed())
 
 
-def _finish(problem: PlacementProblem, objective: str, hint: list[int] | None, assign: list[int], bound: int,
-            interrupted: bool, *, start: float, time_limit: float, workers: int | None, secondary: Sequence[str],
-            slack: float) -> PlacementSolve:  # fmt: skip
+def _finish(problem: PlacementProblem, objective: str, hint: list[int] | None, assign: list[int], bound: int, *,
+            budget: Budget, workers: int | None, secondary: Sequence[str], slack: float) -> PlacementSolve:
     """The answer ``assign`` with its proven ``bound``, after the secondary objectives when there are any."""
     value = evaluate(problem, assign).objective(objective)
     hint_value = evaluate(problem, hint).objective(objective) if hint is not None else None
     statuses: dict[str, str] = {}
-    if secondary and not interrupted:
+    if secondary and not budget.interrupted:
         # A fresh model: the first one keeps the hint's cutoff, which the slack may exceed.
-        again = _Model(problem, objective, math.floor(value * (1 + slack)))
-        assign, interrupted = again.secondary(assign, value, slack, secondary, start + time_limit, workers, statuses)
+        cap = math.floor(value * (1 + slack))
+        again = _Model(problem, objective, cap)
+        again.model.add(again.objective <= cap)
+        solve = lambda model, limit: solve_reporting(model, limit, workers, now(), None, tick=_HEARTBEAT,  # noqa: E731
+                                                     budget=budget)  # fmt: skip
+        objectives = [(name, lambda name=name: TABLE[name].model(again)) for name in secondary]
+        assign, statuses = minimize_in_order(again.model, objectives, assign, hint=again.rehint, read=again.assignment,
+                                             solve=solve, budget=budget)  # fmt: skip
         value = evaluate(problem, assign).objective(objective)
-    found = OPTIMAL if bound >= value else (FEASIBLE if hint_value is None or value < hint_value else HEURISTIC)
-    return PlacementSolve(assign, found, value, bound, time.monotonic() - start, interrupted, statuses)
+    found = status_of(value, bound, hint_value is None or value < hint_value)
+    return PlacementSolve(assign, found, value, bound, budget.elapsed(), budget.interrupted, statuses)
 
 
 def _not_found(problem: PlacementProblem, time_limit: float) -> InfeasibleError:
@@ -249,12 +254,12 @@ class _Model:
     """The CP-SAT model of the module docstring."""
 
     def __init__(self, problem: PlacementProblem, objective: str, cap: int | None = None, *,
-                 deadline: float | None = None):  # fmt: skip
-        """Raises _OutOfTime when ``deadline`` passes while the crossings or the memory are modelled."""
+                 budget: Budget | None = None):  # fmt: skip
+        """Raises _OutOfTime when ``budget`` ends while the crossings or the memory are modelled."""
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {objective!r}")
         self.problem = problem
-        self.deadline = deadline
+        self.budget = budget
         self.cap = cap  # the objective is kept <= cap: a crossing dearer than that alone is ruled out
         self.model = model = cp_model.CpModel()
         n, D = problem.num_ops, len(problem.devices)
@@ -283,22 +288,14 @@ class _Model:
         self.links: dict[tuple[int, int], list] = {}
         self._transfers()
         self._memory()
+        self.horizon = horizon
         self.objective = model.new_int_var(0, horizon, "objective")
-        if objective == "throughput":
-            for load in self.compute:
-                model.add(self.objective >= load)
-            for terms in self.links.values():
-                model.add(self.objective >= sum(terms))
-        else:
-            self._latency(horizon)
+        TABLE[objective].model(self)
         model.minimize(self.objective)
 
     def _in_time(self) -> None:
-        if self.deadline is not None and time.monotonic() > self.deadline:
+        if self.budget is not None and self.budget.passed():
             raise _OutOfTime
-
-    def _on(self, v: int, d: int):
-        return self.a[v].get(d, 0)
 
     def _transfers(self) -> None:
         problem, model, D = self.problem, self.model, self.D
@@ -355,20 +352,6 @@ class _Model:
                 terms.append(nbytes * held)
             model.add(sum(terms) <= cap)
 
-    def _latency(self, horizon: int) -> None:
-        model = self.model
-        # F[d]: the time part d finishes, from the start of the run.
-        finish = [model.new_int_var(0, horizon, f"F[{d}]") for d in range(self.D)]
-        for d in range(self.D):
-            model.add(finish[d] >= self.compute[d])
-            model.add(self.objective >= finish[d])
-        for (a, b), crosses in self.crossings.items():
-            # e[a][b]: some tensor goes from a to b, so b starts after a's finish plus the transfer.
-            edge = model.new_bool_var(f"e[{a}][{b}]")
-            for cross in crosses:
-                model.add_implication(cross, edge)
-            model.add(finish[b] >= finish[a] + sum(self.links[a, b]) + self.compute[b]).only_enforce_if(edge)
-
     def hint(self, assign: list[int], value: int) -> None:
         """Hint ``assign`` (of objective ``value``) and keep only placements at least as good."""
         self._hint_assignment(assign)
@@ -379,36 +362,10 @@ class _Model:
             for e, on in self.a[v].items():
                 self.model.add_hint(on, e == d)
 
-    def secondary(self, assign, value, slack, names, deadline, workers, statuses) -> tuple[list[int], bool]:
-        """Minimize the secondary objectives in order, the objective capped at ``floor(value * (1 + slack))``."""
-        model = self.model
-        model.add(self.objective <= math.floor(value * (1 + slack)))
-        interrupted = False
-        for i, name in enumerate(names):
-            expression = self._cut() if name == "cut" else sum(self.sent)
-            model.minimize(expression)
-            model.clear_hints()
-            self._hint_assignment(assign)
-            limit = (deadline - time.monotonic()) / (len(names) - i)
-            done = solve_reporting(model, limit, workers, time.monotonic(), None, tick=_HEARTBEAT)
-            solver, status, interrupted = done.solver, done.status, done.interrupted
-            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-                assign = self.assignment(solver)
-                model.add(expression <= round(solver.objective_value))
-            statuses[name] = OPTIMAL if status == cp_model.OPTIMAL else FEASIBLE
-            if interrupted:
-                break
-        return assign, interrupted
-
-    def _cut(self):
-        # k[e]: edge e joins ops on different devices.
-        cuts = []
-        for u, v in self.problem.graph.edges:
-            cut = self.model.new_bool_var(f"k[{u},{v}]")
-            for d, on in self.a[u].items():
-                self.model.add(cut >= on - self._on(v, d))
-            cuts.append(cut)
-        return sum(cuts)
+    def rehint(self, assign: list[int]) -> None:
+        """Replace the hints with ``assign``."""
+        self.model.clear_hints()
+        self._hint_assignment(assign)
 
     def assignment(self, solver: cp_model.CpSolver) -> list[int]:
         return [next(d for d, on in self.a[v].items() if solver.boolean_value(on)) for v in range(self.problem.num_ops)]

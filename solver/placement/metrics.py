@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import networkx as nx
 
 from solver.errors import CheckError
+from solver.placement.objectives import TABLE
 from solver.placement.problem import PlacementProblem
 
-OBJECTIVES = ("throughput", "latency")
 
 
 @dataclass
@@ -58,10 +58,9 @@ class PlacementMetrics:
         return sum(link.nbytes for link in self.links)
 
     def objective(self, name: str) -> int:
-        """The value of an objective or secondary objective (throughput, latency, cut, bytes)."""
-        values = {"throughput": self.throughput, "latency": self.latency, "cut": self.edge_cut,
-                  "bytes": self.transfer_bytes}  # fmt: skip
-        return values[name]
+        """The value of an objective or secondary objective (solver.placement.objectives: throughput, latency, cut,
+        bytes)."""
+        return TABLE[name].evaluate(self)
 
     def parts(self, assign: list[int]) -> list[int]:
         """ONE's partition map: part k is the k-th used device in pipeline order."""

@@ -40,7 +40,7 @@ from raising one. The warm start is the best of the greedy plans below.
 
 Heuristics
 ----------
-- :func:`circle_partitioner_plan`: circle-partitioner's own grouping (luci's ``merge_pgroups``), faithful.
+- :func:`circle_partitioner_plan`: circle-partitioner's own grouping (``heuristics.circle_groups``), faithful.
 - :func:`delegate_plan`: TFLite-delegate style: every op on the first non-default backend that takes it,
   parts by alternating ready frontiers, small and surplus delegated parts back on the default backend.
 - :func:`greedy_plan`: the warm start: the delegate plan, the fastest backend per op and the default
@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 from ortools.sat.python import cp_model
 
+from heuristics.circle_groups import circle_groups
 from solver.errors import CheckError, InfeasibleError, PlatformError, UsageError
 from solver.io.partrules import PartitionRules
 from solver.io.platform import Link, Platform
@@ -127,7 +128,7 @@ def offload_problem(
     """The offloading problem of ``base``, its devices taken as backends.
 
     An op may run on a backend that supports it, is one of the rules' backends and is the one its rule names
-    (an ``[OPCODE]`` or ``[OP]`` entry pins it; the default is circle-partitioner's fallback, not a pin). An op
+    (an ``[OPCODE]`` or ``[OPNAME]`` entry pins it; the default is circle-partitioner's fallback, not a pin). An op
     whose type is in ``exclude_ops`` stays on the default backend.
 
     Raises
@@ -249,51 +250,17 @@ def evaluate_plan(problem: OffloadProblem, backend: Sequence[int], parts: Sequen
 
 
 def circle_partitioner_plan(problem: OffloadProblem, group: Sequence[int]) -> list[int]:
-    """circle-partitioner's parts for the backend ``group[v]`` of each op (luci ``merge_pgroups``, faithful).
-
-    Every op starts as its own part, in op order. Repeatedly, the first part P (in list order) that has a
-    later-or-earlier part Q (first in list order) of the same backend such that some output of P is an input
-    of Q, and all of Q's non-constant inputs come from ops of one backend *and* of one part (a model input
-    counts as the default backend and as no part), absorbs Q; until nothing merges. Constants never count.
-
-    Where it makes more parts than needed: Q is never merged when its inputs come from two parts, even of its
-    own backend. A residual block ``a -> b(npu) -> c``, ``a -> c`` on cpu leaves ``c`` alone (its inputs mix
-    backends), and every op after it that also reads ``a`` stays alone too, so a chain of k such ops gives k
-    parts where one would do; ops reading a model input beside a non-default input are never merged either.
-    """
-    n = problem.num_ops
-    reads: list[list[int]] = [[] for _ in range(n)]  # producers of the data tensors each op reads
+    """circle-partitioner's parts for the backend ``group[v]`` of each op, numbered in ONE's order of the
+    parts: ``heuristics.circle_groups`` (luci's ``merge_pgroups`` as ONE has it since November 2021)."""
+    preds: list[list[int]] = [[] for _ in range(problem.num_ops)]
     for tensor in problem.base.tensors:
         for c in tensor.consumers:
-            if tensor.producer not in reads[c]:
-                reads[c].append(tensor.producer)
-    owner = list(range(n))  # part of each op: the id of the op that started it
-    members = {v: [v] for v in range(n)}
-    inputs = {v: set(reads[v]) for v in range(n)}  # producer ops outside the part
-    model_input = {v: problem.reads_input[v] for v in range(n)}
-    outputs_to = {v: set(problem.base.dag.succs[v]) for v in range(n)}  # ops reading the part's outputs
-
-    def inputs_same(q: int) -> bool:
-        groups = {group[u] for u in inputs[q]} | ({problem.default} if model_input[q] else set())
-        return len(groups) <= 1 and len({owner[u] for u in inputs[q]}) <= 1
-
-    changed = True
-    while changed:
-        changed = False
-        for p in sorted(members):
-            candidates = sorted({owner[c] for c in outputs_to[p]} - {p})
-            q = next((q for q in candidates if group[q] == group[p] and inputs_same(q)), None)
-            if q is None:
-                continue
-            for v in members.pop(q):
-                owner[v] = p
-                members[p].append(v)
-            inputs[p] = {u for u in inputs[p] | inputs.pop(q) if owner[u] != p}
-            model_input[p] = model_input[p] or model_input.pop(q)
-            outputs_to[p] |= outputs_to.pop(q)
-            changed = True
-            break
-    return owner
+            preds[c].append(tensor.producer)
+    parts = [0] * problem.num_ops
+    for k, ops in enumerate(circle_groups(preds, group, problem.reads_input, problem.default)):
+        for v in ops:
+            parts[v] = k
+    return parts
 
 
 def rules_backends(problem: OffloadProblem) -> list[int]:

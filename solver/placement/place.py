@@ -1,24 +1,29 @@
 """Placement of a model on a platform, the library call behind ``solve place``.
 
 ``place(problem, platform, settings)`` scores the greedy chain placement, optionally hands it to the exact
-CP-SAT model as its hint and bound, and checks the answer with :func:`solver.placement.metrics.evaluate`.
+CP-SAT model as its hint and bound (:func:`solver.solving.driver.drive`, with the placement's steps), and checks
+the answer with :func:`solver.placement.metrics.evaluate`.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from solver.errors import CheckError, InfeasibleError, UsageError
 from solver.io.platform import Platform
 from solver.partitioning.problem import PartitionProblem
-from solver.placement.greedy import greedy_placement
-from solver.partitioning.settings import check_exact_options, check_needs_exact, check_seed, check_time_limit
 from solver.placement.bounds import lower_bound, op_bound
-from solver.placement.metrics import OBJECTIVES, PlacementMetrics, evaluate
+from solver.placement.greedy import greedy_placement
+from solver.placement.metrics import PlacementMetrics, evaluate
+from solver.placement.objectives import OBJECTIVES, SECONDARY
 from solver.placement.problem import PlacementProblem, placement_problem
 from solver.placement.seed002 import Seed002Error, Seed002Result, seed002
+from solver.solving.budget import Budget
+from solver.solving.options import ExactOptions, check_seed
+from solver.solving.driver import ExactRun, Recipe, Start, drive
+from solver.solving.outcome import gap
 
 
 HEURISTICS = ("greedy", "seed002")
@@ -26,28 +31,24 @@ INVALID = "INVALID"  # a baseline's answer that breaks our memory model, reporte
 
 
 @dataclass(frozen=True)
-class PlaceSettings:
-    """What to minimise and how: the options of ``solve place``."""
+class PlaceSettings(ExactOptions):
+    """What to minimise and how: the options of ``solve place`` (the exact solver's: :class:`ExactOptions`,
+    keyword-only; its secondary objectives minimise the edges between devices and the bytes sent over links)."""
 
-    objective: str = "throughput"
-    exact: bool = False
-    time_limit: float = 60.0
-    workers: int | None = None
+    secondary_objectives: ClassVar[tuple[str, ...]] = SECONDARY
+
+    objective: str = "throughput"  # one of OBJECTIVES (solver/placement/objectives.py)
     seed: int = 0
-    secondary: tuple[str, ...] = ()  # exact only: then minimise "cut" and/or "bytes"
-    slack: float = 0.0  # exact only: secondary objectives may raise the objective by this fraction
     algo: str = "greedy"  # the heuristic (HEURISTICS): the answer without exact, the hint with it
 
     def __post_init__(self):
-        # The partition options' checks, so that both commands refuse the same things in the same words.
-        object.__setattr__(self, "secondary", tuple(self.secondary))
+        # The exact options' checks, so that place and partition refuse the same things in the same words.
         if self.objective not in OBJECTIVES:
             raise UsageError(f"unknown objective {self.objective!r}; choose from {', '.join(OBJECTIVES)}")
         if self.algo not in HEURISTICS:
             raise UsageError(f"unknown placement algorithm {self.algo!r}; choose from {', '.join(HEURISTICS)}")
-        check_time_limit(self.time_limit)
-        check_exact_options(self.workers, self.secondary, self.slack, None)
-        check_needs_exact(self.exact, self.secondary, self.slack)
+        self.check_exact()
+        self.check_needs_exact()
         check_seed(self.seed)
 
 
@@ -72,7 +73,7 @@ class PlacementResult:
 
     @property
     def gap(self) -> float:
-        return (self.value - self.bound) / self.value if self.value else 0.0
+        return gap(self.value, self.bound)
 
     @property
     def parts(self) -> list[int]:
@@ -133,49 +134,62 @@ def place(
     InfeasibleError
         No placement fits (memory, links), proven by the exact solver or, without it, not found.
     """
-    start = time.monotonic()
+    budget = Budget(settings.time_limit)
     built = placement_problem(problem, platform)
     notes = list(problem.notes)
-    seed = None
-    if settings.algo == "seed002":
-        greedy, seed = _seed002(built, settings.exact, notes)
-        if not settings.exact and greedy is None:
+    steps = _Steps(built, settings, notes, on_progress)
+    driven = drive(steps.recipe(), settings, budget)
+    if driven.answer is None:  # without the exact solver only
+        if steps.seed is not None:
             # Seed 002's answer overflows a device in our memory model: shown, but not a placement.
-            metrics = evaluate(built, seed.assign, memory=False)
-            return PlacementResult(built, settings.objective, seed.assign, metrics, INVALID, 0, None,
-                                   time.monotonic() - start, notes, seed)  # fmt: skip
-    else:
-        greedy = greedy_placement(built, settings.objective, settings.seed)
-    heuristic = evaluate(built, greedy).objective(settings.objective) if greedy is not None else None
-    if heuristic is not None:
-        lower = lower_bound(built, settings.objective, heuristic)
-    else:
-        lower = op_bound(built, settings.objective)
-    if not settings.exact:
-        if greedy is None:
-            raise InfeasibleError(f"{platform.source}: the {settings.algo} placement found no way to fit {problem.name} "
-                                  "on the platform (try --exact, which proves whether one exists)")  # fmt: skip
-        assign, status, bound = greedy, "HEURISTIC", lower
-    else:
+            metrics = evaluate(built, steps.seed.assign, memory=False)
+            return PlacementResult(built, settings.objective, steps.seed.assign, metrics, INVALID, 0, None,
+                                   budget.elapsed(), notes, steps.seed)  # fmt: skip
+        raise InfeasibleError(f"{platform.source}: the {settings.algo} placement found no way to fit {problem.name} "
+                              "on the platform (try --exact, which proves whether one exists)")  # fmt: skip
+    notes += driven.notes
+    metrics = evaluate(built, driven.answer)
+    bound = min(driven.bound, metrics.objective(settings.objective))
+    return PlacementResult(built, settings.objective, list(driven.answer), metrics, driven.status, bound,
+                           driven.start.value, budget.elapsed(), notes, steps.seed)  # fmt: skip
+
+
+class _Steps:
+    """The placement's steps for :func:`solver.solving.driver.drive`: the heuristic (the greedy or seed 002's
+    method) and its bounds, then the exact solver hinted and bounded by it; ``seed`` keeps seed 002's answer."""
+
+    def __init__(self, problem: PlacementProblem, settings: PlaceSettings, notes: list[str],
+                 on_progress: Callable[[int, int, float], None] | None):  # fmt: skip
+        self.problem, self.settings, self.notes, self.on_progress = problem, settings, notes, on_progress
+        self.seed: Seed002Result | None = None
+
+    def recipe(self) -> Recipe[list[int]]:
+        proven = lambda statuses: ", ".join(f"{name} {status}" for name, status in statuses.items())  # noqa: E731
+        return Recipe(self.heuristic, self.exact, f"the {self.settings.objective} may exceed its optimum", proven)
+
+    def heuristic(self, budget: Budget) -> Start[list[int]]:
+        problem, settings = self.problem, self.settings
+        if settings.algo == "seed002":
+            found, self.seed = _seed002(problem, settings.exact, self.notes)
+        else:
+            found = greedy_placement(problem, settings.objective, settings.seed)
+        value = evaluate(problem, found).objective(settings.objective) if found is not None else None
+        if value is not None:
+            lower = lower_bound(problem, settings.objective, value)
+        else:
+            lower = op_bound(problem, settings.objective)
+        return Start(settings.algo, found, value, lower)
+
+    def exact(self, start: Start[list[int]], budget: Budget) -> ExactRun[list[int]]:
         from solver.placement.exact import solve_placement
 
-        # The time limit bounds the whole placement, the greedy included.
-        remaining = settings.time_limit - (time.monotonic() - start)
-        solved = solve_placement(built, settings.objective, hint=greedy, time_limit=remaining,
+        settings = self.settings
+        # The time limit bounds the whole placement, the heuristic included.
+        solved = solve_placement(self.problem, settings.objective, hint=start.answer, time_limit=budget.left(),
                                  workers=settings.workers, secondary=settings.secondary, slack=settings.slack,
-                                 lower=lower, on_progress=on_progress)  # fmt: skip
-        assign, status = solved.assign, solved.status
-        bound = max(solved.bound, lower)
-        notes.append(f"exact solver: {solved.wall_time:.2f} s, status {status}")
-        if settings.secondary:
-            proven = ", ".join(f"{name} {solved.secondary_status[name]}" for name in solved.secondary_status)
-            notes.append(f"secondary objectives {', '.join(settings.secondary)} minimised with slack "
-                         f"{settings.slack:g}: the {settings.objective} may exceed its optimum by that fraction ({proven})")  # fmt: skip
-        if solved.interrupted:
-            notes.append("exact solver interrupted: the answer is the best found so far")
-    metrics = evaluate(built, assign)
-    return PlacementResult(built, settings.objective, list(assign), metrics, status, min(bound, metrics.objective(settings.objective)),
-                           heuristic, time.monotonic() - start, notes, seed)  # fmt: skip
+                                 lower=start.bound, on_progress=self.on_progress)  # fmt: skip
+        return ExactRun(solved.assign, solved.status, max(solved.bound, start.bound), solved.wall_time,
+                        solved.interrupted, solved, solved.secondary_status)  # fmt: skip
 
 
 def _seed002(problem: PlacementProblem, exact: bool, notes: list[str]) -> tuple[list[int] | None, Seed002Result | None]:

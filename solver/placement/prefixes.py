@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import bisect
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -49,6 +48,7 @@ import numpy as np
 
 from solver.placement.metrics import evaluate
 from solver.placement.problem import PlacementProblem
+from solver.solving.budget import now
 
 MAX_IDEALS = 50_000
 _BITS = 2**30  # the op sets of all ideals together stay within this many bits (128 MiB)
@@ -160,7 +160,7 @@ class _Search:
             return PrefixSearch(best, value, False, lower)
 
     def _halt(self) -> bool:
-        return time.monotonic() > self.deadline or self.stop()
+        return now() > self.deadline or self.stop()
 
     def _tick(self) -> None:
         """Count a part tried; every so often, stop at the deadline or when told to."""
