@@ -151,7 +151,7 @@ class EdgeTensors(Mapping):
 
     def __getitem__(self, name: object) -> tuple[int, int, list[int]]:
         u, _, v = name.partition("->") if isinstance(name, str) else ("", "", "")
-        if not (u.isdigit() and v.isdigit() and name == f"{int(u)}->{int(v)}"):
+        if not (u.isdecimal() and v.isdecimal() and name == f"{int(u)}->{int(v)}"):
             raise KeyError(name)
         lo, hi = np.searchsorted(self.src, int(u)), np.searchsorted(self.src, int(u), side="right")
         e = lo + int(np.searchsorted(self.dst[lo:hi], int(v)))
