@@ -161,3 +161,16 @@ def test_round_trip_is_networkx(tmp_path):
     """The built graph is a networkx graph the writers and drawings take as they are."""
     graph = read_graph_arrays(write(tmp_path, GRAPH)).to_networkx()
     assert isinstance(graph, nx.DiGraph) and nx.utils.graphs_equal(graph, read_graph_json(write(tmp_path, GRAPH)))
+
+
+def test_time_limit_counts_from_reading(tmp_path):
+    """solve partition passes when it began reading: a graph read past the limit gets the heuristics' answer."""
+    import time
+
+    from solver.partitioning.partition import PartitionSettings, partition
+
+    problem = load_problem(write(tmp_path, transformer_doc(2_000)))
+    settings = PartitionSettings(num_parts=4, exact=True, time_limit=60)
+    result = partition(problem, settings, started=time.monotonic() - 100)  # as if reading took 100 s
+    assert result.time >= 100 and result.status == "HEURISTIC"
+    assert any("exact solver not run" in note for note in result.notes)
