@@ -146,7 +146,7 @@ def run_partition(graph: Path, num_parts: int, limit: float, out: Path) -> dict:
 def read_graph(path: Path):
     """The graph's checked instance as ``solve`` reads it (the streaming reader, then the dag) and the seconds
     that took here (in this process, after the command ran: the read time inside the command's solve time)."""
-    from solver.partitioning.problem import load_problem
+    from solver.problem import load_problem
 
     start = time.monotonic()
     dag = load_problem(path).dag

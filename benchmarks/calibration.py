@@ -33,7 +33,7 @@ from solver.deploy.split import split_model
 from solver.deploy.profiling import ProfileSettings, profile_model
 from solver.models.zoo import model_path
 from solver.partitioning.partition import PartitionSettings, partition
-from solver.partitioning.problem import load_problem
+from solver.problem import load_problem
 
 ISSUE_BASELINE = "issue: solve pipeline predicted stage times 2-7x off the measured ones, without comment"
 TARGET = 0.10  # every part within 10% of its prediction after calibration

@@ -13,7 +13,7 @@ import argparse
 
 from solver.models.zoo import model_path, trace_path
 from solver.partitioning.partition import PartitionSettings, partition
-from solver.partitioning.problem import load_problem
+from solver.problem import load_problem
 
 MODELS = ("mobilenet_v2", "resnet50", "inception_v3")
 TARGET_SECONDS = 10.0

@@ -30,7 +30,7 @@ from solver.deploy.profiling import ProfileResult, ProfileSettings, profile_mode
 from solver.models.zoo import model_path
 from solver.partitioning.metrics import check_partition
 from solver.partitioning.partition import PartitionSettings, partition
-from solver.partitioning.problem import PartitionProblem, load_problem
+from solver.problem import PartitionProblem, load_problem
 
 MODELS = ("mobilenet_v2", "resnet50", "inception_v3")
 KS = (2, 3)

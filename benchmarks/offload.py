@@ -39,8 +39,9 @@ from solver.deploy.split import split_model
 from solver.io.partrules import PartitionRules
 from solver.io.platform import read_platform
 from solver.models.zoo import model_path
-from solver.partitioning.problem import load_problem
-from solver.placement.offload import OffloadSettings, offload_model
+from solver.offload.offload import offload_model
+from solver.offload.settings import OffloadSettings
+from solver.problem import load_problem
 
 MODELS = ("mobilenet_v2", "resnet50", "inception_v3")
 RUY_OPS = ("CONV_2D", "FULLY_CONNECTED")

@@ -24,7 +24,7 @@ from heuristics.minmax import minmax
 from heuristics.orders import order_search
 from solver.models import zoo as keras_models
 from solver.partitioning.metrics import check_partition
-from solver.partitioning.problem import load_problem
+from solver.problem import load_problem
 
 PARTS = (2, 3, 4, 6, 8)
 

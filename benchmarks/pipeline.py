@@ -21,7 +21,7 @@ from solver.models.zoo import model_path, trace_path
 from solver.partitioning.partition import PartitionSettings, partition
 from solver.deploy.pipeline import ComparisonSettings, compare_pipeline
 from solver.deploy.report import pipeline_text
-from solver.partitioning.problem import load_problem
+from solver.problem import load_problem
 from solver.deploy.verify import split_and_verify
 
 ISSUE_BASELINE = "issue: naive ResNet50 cut at op 40, 2 processes x 1 thread: 3.9 inf/s vs whole model 4.3 inf/s (0.91x)"

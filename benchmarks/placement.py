@@ -20,8 +20,8 @@ from pathlib import Path
 
 from solver.io.platform import read_platform
 from solver.models.zoo import model_path, trace_path
-from solver.partitioning.problem import load_problem
 from solver.placement.place import PlaceSettings, place
+from solver.problem import load_problem
 
 MODELS = ("mobilenet_v2", "resnet50", "inception_v3")
 NPU_OPS = ["CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MAX_POOL_2D", "AVERAGE_POOL_2D", "CONCATENATION", "PAD"]

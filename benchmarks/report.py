@@ -15,7 +15,7 @@ import statistics
 import time
 
 from benchmarks.transformer import transformer_graph
-from solver.partitioning.problem import PartitionProblem
+from solver.problem import PartitionProblem
 from solver.show.graph import op_groups
 from solver.show.html import report_html
 from solver.show.view import partition_view

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from solver.partitioning.partition import PartitionSettings, partition
-from solver.partitioning.problem import PartitionProblem, load_problem
+from solver.problem import PartitionProblem, load_problem
 
 DATA = Path(__file__).resolve().parents[2] / "shared/benchmarks/salbp2"
 SIZES = ((0, 50), (51, 100), (101, 150), (151, 300))

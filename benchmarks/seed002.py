@@ -43,13 +43,13 @@ from solver.errors import CheckError, InfeasibleError
 from solver.io.keras import read_keras, read_layer_times
 from solver.io.platform import read_platform
 from solver.models.zoo import KERAS_APPLICATIONS, keras_path
-from solver.partitioning.problem import PartitionProblem
 from solver.placement.bounds import lower_bound
 from solver.placement.exact import solve_placement
 from solver.placement.greedy import greedy_placement
 from solver.placement.metrics import evaluate
 from solver.placement.problem import PlacementProblem, placement_problem
 from solver.placement.seed002 import Seed002Error, seed002
+from solver.problem import PartitionProblem
 from solver.solving.outcome import FEASIBLE, HEURISTIC, OPTIMAL
 
 MB = 2**20

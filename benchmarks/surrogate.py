@@ -74,7 +74,7 @@ def model_ceiling(dump: Path, sizes: list[int]) -> list[float]:
 
     from solver.assignment.front import hypervolume, non_dominated, rank_order, reference_point
     from solver.assignment.offline import open_dump
-    from solver.assignment.surrogate import features, fit
+    from solver.assignment.algorithms.surrogate import features, fit
 
     source = open_dump(dump)
     points = source.complete_points()

@@ -19,7 +19,7 @@ import networkx as nx
 import numpy as np
 
 from solver.partitioning.partition import PartitionSettings, partition
-from solver.partitioning.problem import PartitionProblem
+from solver.problem import PartitionProblem
 
 # (op type, mean weight in us) of one block, and its data edges (indices into the block; -1 = block input).
 BLOCK = (("LAYER_NORM", 20), ("Q_MATMUL", 120), ("K_MATMUL", 120), ("V_MATMUL", 120), ("SCORES", 90),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from devices.base import BackendConfig, Device, Measurement, MeasureSettings
 from devices.errors import DeviceError, DeviceSpecError, LookupMiss
+from devices.schemes import scheme_of, spec_forms
 
 __all__ = [
     "BackendConfig", "Device", "DeviceError", "DeviceSpecError", "LookupMiss", "Measurement", "MeasureSettings",
@@ -20,8 +21,9 @@ def open_device(
     """The device named by ``spec``.
 
     ``spec`` is ``"local"`` (onert here), ``"ssh://user@host[:port]"`` (the system ssh with the user's
-    keys) or ``"sdb://serial"`` (Tizen's sdb). A brute-force dump is a file, not a device spec: solver reads
-    it and builds a :class:`devices.lookup.LookupDevice` (``solver.assignment.offline.open_spec``).
+    keys) or ``"sdb://serial"`` (Tizen's sdb), the rows of ``devices.schemes.SCHEMES``. A brute-force dump is
+    a file, not a device spec: solver reads it and builds a :class:`devices.lookup.LookupDevice`
+    (``solver.assignment.offline.open_spec``).
 
     Measuring devices go through the on-disk measurement cache (``devices.cache``) unless ``cache`` is
     False (then it is neither read nor written); with ``refresh`` it is not read, and every measurement
@@ -32,28 +34,8 @@ def open_device(
     from devices.cache import CachedDevice, MeasurementCache, default_cache_dir
 
     root = Path(cache_dir) if cache_dir else default_cache_dir()
-    if spec == "local":
-        from devices.local import LocalDevice
-
-        _no_options(spec, options)
-        device = LocalDevice(root)
-    elif spec.startswith(("ssh://", "sdb://")):
-        from devices.remote import RemoteDevice, SdbTransport, SshTransport, parse_spec
-
-        scheme, address = parse_spec(spec)
-        board = {k: options.pop(k) for k in ("workdir", "python") if k in options}
-        if scheme == "ssh":
-            address.update({k: options.pop(k) for k in ("identity", "ssh_options") if k in options})
-            transport = SshTransport(**address)
-        else:
-            transport = SdbTransport(**address)
-        _no_options(spec, options)
-        device = RemoteDevice(transport, **board)
-    else:
-        raise DeviceSpecError(f"{spec!r}: not a device (use local, ssh://user@host[:port] or sdb://serial)")
+    scheme = scheme_of(spec)
+    if scheme is None:
+        raise DeviceSpecError(f"{spec!r}: not a device (use {spec_forms()})")
+    device = scheme.open(spec, root, options)
     return CachedDevice(device, MeasurementCache(root / "measurements"), refresh) if cache else device
-
-
-def _no_options(spec: str, options: dict) -> None:
-    if options:
-        raise DeviceSpecError(f"{spec}: unknown device option(s) {', '.join(sorted(options))}")

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from devices.base import BackendConfig, Measurement, MeasureSettings
 from devices.errors import DeviceError, DeviceSpecError, require
+from devices.schemes import SCHEMES, scheme_of
 
 POLL_SECONDS = 0.5  # how often the farm checks that the workers it waits on are still there
 
@@ -61,8 +62,9 @@ def read_devices(path: str | Path) -> list[DeviceSpec]:
             if not sep or key not in ("identity", "workdir", "python"):
                 raise DeviceSpecError(f"{path}:{number}: {word!r} is not identity=, workdir= or python=")
             options.append((key, value))
-        if not (words[0] == "local" or words[0].startswith(("ssh://", "sdb://"))):
-            raise DeviceSpecError(f"{path}:{number}: {words[0]!r} is not a device (local, ssh://..., sdb://...)")
+        if scheme_of(words[0]) is None:
+            kinds = ", ".join(s.short for s in SCHEMES)
+            raise DeviceSpecError(f"{path}:{number}: {words[0]!r} is not a device ({kinds})")
         devices.append(DeviceSpec(words[0], tuple(options)))
     if not devices:
         raise DeviceSpecError(f"{path}: lists no device")

@@ -275,4 +275,4 @@ def parse_spec(spec: str) -> tuple[str, dict]:
             raise DeviceSpecError(f"{spec!r}: an sdb device needs a serial (sdb://serial)")
         _check_name("serial", parts.netloc, _SERIAL, repr(spec))
         return "sdb", {"serial": parts.netloc}
-    raise DeviceSpecError(f"{spec!r}: unknown device scheme (use local, ssh://user@host[:port], sdb://serial)")
+    raise DeviceSpecError(f"{spec!r}: not an ssh:// or sdb:// device (devices.schemes lists the kinds)")

@@ -297,8 +297,9 @@ def group_pair(pair: Pair, model: Path, trace: Path, work: Path):
 
     from solver.io.partrules import read_rules
     from solver.io.platform import read_platform
-    from solver.partitioning.problem import load_problem
-    from solver.placement.offload import OffloadSettings, offload_model
+    from solver.offload.offload import offload_model
+    from solver.offload.settings import OffloadSettings
+    from solver.problem import load_problem
 
     part_file = work / f"{pair.part}.part"
     part_file.write_text(pair.text)

@@ -23,7 +23,7 @@ from solver.errors import UsageError
 from solver.partitioning.exact import MAX_MODEL_TOTAL, solve_exact
 from solver.partitioning.metrics import check_partition
 from solver.partitioning.partition import PartitionSettings, partition
-from solver.partitioning.problem import PartitionProblem
+from solver.problem import PartitionProblem
 from tests.test_exact import brute_force, dags
 
 

@@ -14,7 +14,7 @@ from solver.errors import UsageError
 from solver.partitioning.compare import CompareSettings, compare
 from solver.partitioning.partition import PartitionSettings, partition
 from solver.io.graphs import write_graph_json
-from solver.partitioning.problem import PartitionProblem
+from solver.problem import PartitionProblem
 from tests.test_exact import brute_force
 
 

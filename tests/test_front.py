@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,10 +12,12 @@ from hypothesis import strategies as st
 from solver.errors import InfeasibleError, UsageError
 from solver.assignment.front import (
     Pick,
+    TruePoint,
     hypervolume,
     igd_plus,
     non_dominated,
     parse_pick,
+    pick_measured,
     pick_point,
     plot_front,
     reference_point,
@@ -93,3 +97,33 @@ def test_plot_writes_a_png(tmp_path):
     evaluated = np.array([[10.0, 90000.0], [20.0, 70000.0], [30.0, 95000.0]])
     path = plot_front(tmp_path / "front.png", evaluated, evaluated[:2], evaluated[:2], title="t")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass(frozen=True)
+class Measured:
+    point_id: int
+    time_ms: float
+    memory_kb: float
+    runs: tuple[float, ...] = ()
+    memories: tuple[float, ...] = ()
+
+
+def test_pick_measured_names_every_point_the_runs_cannot_tell_apart_and_a_better_point_of_the_dump():
+    fast = Measured(0, 10.0, 900.0, runs=(9.8, 10.0, 10.3))
+    small = Measured(1, 30.0, 100.0, runs=(29.0, 30.0, 31.0))
+    behind = Measured(2, 10.1, 950.0, runs=(9.9, 10.1, 10.4))  # not on the front, but its runs overlap fast's
+    apart = Measured(3, 12.0, 800.0, runs=(11.8, 12.0, 12.2))  # told apart from fast
+    front, valid = [fast, small, apart], [fast, small, behind, apart]
+    picked = pick_measured(front, valid, Pick("time"))
+    assert picked.chosen is fast and picked.candidates == [fast, behind] and not picked.decided
+    assert picked.better is None
+    within = pick_measured(front, valid, parse_pick("memory<=850KB"))  # behind breaks the bound: not a candidate
+    assert within.chosen is apart and within.decided
+    true = [TruePoint(7, 9.0, 990.0), TruePoint(1, 30.0, 100.0)]
+    assert pick_measured(front, valid, Pick("time"), true).better == true[0]
+    assert pick_measured(front, valid, Pick("memory"), true).better is None  # the search found the smallest
+    single = [Measured(4, 5.0, 5.0), Measured(5, 5.0, 5.0), Measured(6, 5.0, 6.0)]  # single figures: equal ties
+    assert [e.point_id for e in pick_measured(single[:1], single, Pick("time")).candidates] == [4, 5]
+    with pytest.raises(InfeasibleError, match="no point of the front"):
+        pick_measured(front, valid, parse_pick("time<=1ms"))
+

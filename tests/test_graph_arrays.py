@@ -15,7 +15,7 @@ from heuristics.dag import Dag
 from solver.errors import GraphFormatError
 from solver.io.graph_arrays import EdgeTensors, read_graph_arrays
 from solver.io.graphs import read_graph_json
-from solver.partitioning.problem import load_problem
+from solver.problem import load_problem
 from tests.test_graphfile import GRAPH, JSON_ERRORS
 
 

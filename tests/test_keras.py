@@ -13,7 +13,7 @@ import pytest
 from solver.deploy.keras_timing import time_layers, write_layer_times
 from solver.errors import ModelError, TraceError
 from solver.io.keras import read_keras, read_layer_times
-from solver.partitioning.problem import load_problem
+from solver.problem import load_problem
 from tests import tfmodels
 
 

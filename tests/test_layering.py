@@ -145,3 +145,14 @@ def test_each_room_imports_only_the_rooms_it_may(room):
         if source == room and target != room and target not in table[room]:
             bad.append(f"{u} imports {v} ({source} may import: {', '.join(sorted(table[room])) or 'nothing of ours'})")
     assert not bad, "\n".join(bad)
+
+
+def test_no_command_imports_another():
+    """Commands parse, call and print: what two commands share lives in the library or in a ``_`` helper module
+    of solver/commands/, never in another command."""
+
+    def is_command(module: str) -> bool:
+        return module.startswith("solver.commands.") and not module.rpartition(".")[2].startswith("_")
+
+    bad = [f"{u} imports {v}" for u, v in import_graph().edges if is_command(u) and is_command(v)]
+    assert not bad, "\n".join(bad)

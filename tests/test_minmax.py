@@ -81,7 +81,7 @@ def test_order_search_no_worse_than_minmax_on_inception_v3(inception_v3, seed):
 
 @pytest.fixture(scope="module")
 def inception_v3() -> nx.DiGraph:
-    from solver.partitioning.problem import load_problem
+    from solver.problem import load_problem
 
     graph = load_problem().graph
     assert graph.number_of_nodes() == 125

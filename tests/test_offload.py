@@ -1,4 +1,4 @@
-"""Offloading (solver.placement.offload): the exact plan equals brute force, the baselines are valid and faithful."""
+"""Offloading (solver.offload): the exact plan equals brute force, the baselines are valid and faithful."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ from hypothesis import strategies as st
 from solver.errors import CheckError, InfeasibleError, PlatformError
 from solver.io.partrules import PartitionRules
 from solver.io.platform import DeviceSpec, Link, Platform
-from solver.partitioning.problem import PartitionProblem
-from solver.placement.offload import (
-    OPTIMAL, circle_partitioner_plan, delegate_plan, evaluate_plan, greedy_plan, offload, offload_problem,
-    solve_offload,
-)  # fmt: skip
-from solver.placement import offload as offload_module
+from solver.offload import exact as offload_module
+from solver.offload.baselines import delegate_plan, greedy_plan
+from solver.offload.circle_partitioner import circle_partitioner_plan
+from solver.offload.exact import OPTIMAL, solve_offload
+from solver.offload.metrics import evaluate_plan
+from solver.offload.offload import offload
+from solver.offload.problem import offload_problem
 from solver.placement.problem import placement_problem
+from solver.problem import PartitionProblem
 
 TYPES = ("CONV_2D", "ADD", "RELU")
 
@@ -283,7 +285,7 @@ def test_a_cpu_and_ruy_split_verifies_with_each_part_on_its_backend_and_runs(bra
 def test_partition_for_offloads_the_bundled_model_on_the_cli_engine():
     from solver.data import DEFAULT_MODEL as model
     from solver.data import DEFAULT_TRACE as trace
-    from solver.placement.backends import Backend, partition_for
+    from solver.offload.backends import Backend, partition_for
 
     refused = []
 

@@ -17,7 +17,8 @@ import solver.cli
 from solver.assignment.front import non_dominated
 from solver.assignment.offline import open_dump
 from solver.assignment.run import run_pareto
-from solver.assignment.search import Evaluator, search
+from solver.assignment.evaluator import Evaluator
+from solver.assignment.search import search
 from solver.assignment.settings import ALGORITHMS, BruteForceSettings, ParetoSettings, SearchSettings
 from solver.assignment.synthetic import synthetic_dump
 from solver.errors import DumpError, UsageError
@@ -301,3 +302,9 @@ def test_a_point_whose_lowest_round_would_join_the_front_is_confirmed(tmp_path):
         path = _rounds_dump(tmp_path, {**front, 1: rounds_of_1})  # id 1 (9 ms, median 160 KB): id 2 dominates it
         evaluations = run_pareto(ParetoSettings(offline=path, search=SearchSettings("brute-force"))).result.evaluations
         assert {e.point_id for e in unclear_candidates(evaluations)} == {0, 2, 3} | ({1} if confirmed else set())
+
+
+def test_every_algorithm_name_has_its_module_in_the_table():
+    from solver.assignment.search import ALGORITHMS as RUNS
+
+    assert set(RUNS) == set(ALGORITHMS) - {"auto"}

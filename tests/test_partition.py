@@ -14,7 +14,7 @@ from heuristics.dag import GraphError
 from solver.errors import InfeasibleError, UsageError
 from solver.partitioning.metrics import check_partition
 from solver.partitioning.partition import PartitionSettings, partition
-from solver.partitioning.problem import PartitionProblem, load_problem
+from solver.problem import PartitionProblem, load_problem
 from solver.partitioning.report import format_report
 from solver.io.tflite import read_model
 from tests.traces import write_chrome_trace

@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from solver.errors import CheckError, InfeasibleError, PlatformError
 from solver.io.platform import DeviceSpec, Link, Platform, read_platform, seed002_bandwidth
 from solver.io.tflite import read_model
-from solver.partitioning.problem import PartitionProblem
 from solver.placement import exact, prefixes
 from solver.placement.bounds import lower_bound
 from solver.placement.exact import solve_placement
@@ -27,6 +26,7 @@ from solver.placement.metrics import evaluate
 from solver.placement.place import PlaceSettings, place
 from solver.placement.prefixes import prefix_search
 from solver.placement.problem import placement_problem
+from solver.problem import PartitionProblem
 from solver.solving.outcome import OPTIMAL
 from tests.traces import write_chrome_trace
 

@@ -9,8 +9,8 @@ import pytest
 
 from solver.commands._problem import problem_from_args
 from solver.errors import UsageError
-from solver.partitioning.problem import load_problem
 from solver.io.tflite import read_model
+from solver.problem import load_problem
 from tests.traces import write_chrome_trace
 
 

@@ -15,7 +15,7 @@ from solver.errors import InfeasibleError, TraceError, UsageError
 from solver.io.trace import read_trace
 from solver.partitioning.metrics import check_partition
 from solver.partitioning.partition import partition
-from solver.partitioning.problem import load_problem
+from solver.problem import load_problem
 from solver.partitioning.robust import (
     robust_value, scenario_bottlenecks, solve_robust, trace_scenarios,
 )

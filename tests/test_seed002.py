@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 from solver.io.graphs import read_graph_json, write_graph_json
 from solver.io.platform import read_platform
-from solver.partitioning.problem import PartitionProblem
 from solver.placement.metrics import evaluate
 from solver.placement.place import PlaceSettings, place
 from solver.placement.problem import placement_problem
+from solver.problem import PartitionProblem
 from solver.placement.seed002 import (
     INPUT,
     CutPoints,

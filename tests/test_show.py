@@ -19,8 +19,8 @@ import pytest
 
 from solver import cli
 from solver.partitioning.partition import PartitionSettings, partition
-from solver.partitioning.problem import load_problem
 from solver.partitioning.report import format_report, op_ranges
+from solver.problem import load_problem
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_browser = pytest.mark.skipif(
@@ -255,7 +255,7 @@ def test_a_large_graph_draws_runs_of_ops_as_one_box(tmp_path):
 def test_a_wide_graph_is_cut_into_windows_of_a_topological_order():
     """Transformer blocks (parallel projections) leave too many chains: windows bound the boxes, every op once."""
     from benchmarks.transformer import transformer_graph
-    from solver.partitioning.problem import PartitionProblem
+    from solver.problem import PartitionProblem
     from solver.show.graph import MAX_BOXES, op_groups
     from solver.show.view import partition_view
 
@@ -435,7 +435,7 @@ def test_compare_plot_has_a_marker_per_k_and_method_and_the_bound(tmp_path):
     from solver.partitioning.compare import CompareSettings, compare
     from solver.partitioning.report import comparison_figure, plot_comparison
     from tests.test_compare import diamond_chain
-    from solver.partitioning.problem import PartitionProblem
+    from solver.problem import PartitionProblem
 
     problem = PartitionProblem(diamond_chain(), "diamonds", tmp_path / "diamonds.json")
     comparison = compare(problem, CompareSettings(num_parts=(2, 3, 4), time_limit=10, workers=1))

@@ -12,7 +12,7 @@ from devices.base import BackendConfig, MeasureSettings
 from solver.assignment.front import told_apart
 from solver.assignment.run import run_pareto
 from solver.assignment.settings import ParetoSettings, SearchSettings
-from solver.assignment.surrogate import Features, all_points, features, fit, hypervolume_gain, ordinals
+from solver.assignment.algorithms.surrogate import Features, all_points, features, fit, hypervolume_gain, ordinals
 from solver.assignment.synthetic import synthetic_dump
 from solver.io.files import write_json
 

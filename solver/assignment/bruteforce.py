@@ -28,7 +28,8 @@ from pathlib import Path
 
 from devices.base import Device
 from devices.workerdevice import file_digest
-from solver.assignment.search import Evaluation, Evaluator, exhaustive
+from solver.assignment.algorithms.exhaustive import exhaustive
+from solver.assignment.evaluator import Evaluation, Evaluator
 from solver.assignment.settings import BruteForceSettings
 from solver.assignment.space import SearchSpace, index_space, name_space
 from solver.assignment.journal import Journal, journal_path

@@ -219,6 +219,59 @@ def told_apart(a: Sequence[float], b: Sequence[float]) -> bool:
     return max(a) < min(b) or max(b) < min(a)
 
 
+@dataclass(frozen=True)
+class Picked:
+    """What a pick chooses from a search: the point, the candidates the measurements cannot tell from it (the
+    point first), and, with a complete dump, the true front's point for the pick when it beats the one chosen."""
+
+    chosen: object  # an evaluated point (``time_ms``, ``memory_kb``, ``runs``, ``memories``, ``point_id``)
+    candidates: list
+    better: TruePoint | None = None
+
+    @property
+    def decided(self) -> bool:
+        return len(self.candidates) == 1
+
+
+def pick_measured(front: Sequence, valid: Sequence, pick: Pick, true: Sequence[TruePoint] | None = None) -> Picked:
+    """The point of ``front`` that ``pick`` chooses and every valid point that cannot be told from it: one that
+    meets the same bound and whose runs (time) or rounds' peak memories (memory) overlap the chosen one's
+    (:func:`told_apart`; points with single figures tie only when equal). Every valid point is looked at, not
+    only the front's: noise may have put an equal point just behind the chosen one.
+
+    Raises InfeasibleError when no point of the front meets the bound.
+    """
+    chosen = front[pick_point(np.array([(e.time_ms, e.memory_kb) for e in front]).reshape(-1, 2), pick)]
+    tied = [chosen] + [e for e in valid if e is not chosen and _meets(e, pick) and _tied(e, chosen, pick)]
+    return Picked(chosen, tied, _better_in_dump(true, chosen, pick))
+
+
+def _better_in_dump(true: Sequence[TruePoint] | None, chosen, pick: Pick) -> TruePoint | None:
+    """With a complete dump: the true front's point for ``pick`` when it beats the one chosen, else None."""
+    if not true:
+        return None
+    best = true[pick_point(np.array([(p.time_ms, p.memory_kb) for p in true]).reshape(-1, 2), pick)]
+    key = (lambda p: (p.time_ms, p.memory_kb)) if pick.objective == "time" else (lambda p: (p.memory_kb, p.time_ms))
+    if key(best) >= key(chosen):
+        return None
+    return best
+
+
+def _meets(e, pick: Pick) -> bool:
+    if pick.limit_on is None:
+        return True
+    return (e.time_ms if pick.limit_on == "time" else e.memory_kb) <= pick.limit
+
+
+def _tied(e, chosen, pick: Pick) -> bool:
+    """Whether ``e`` cannot be told from ``chosen`` in the objective picked: time by their runs, memory by
+    their rounds' peaks, when both have several (a dump's single figures are taken as they are)."""
+    a, b = (e.runs, chosen.runs) if pick.objective == "time" else (e.memories, chosen.memories)
+    if len(a) < 2 or len(b) < 2:
+        return (e.time_ms, e.memory_kb) == (chosen.time_ms, chosen.memory_kb)
+    return not told_apart(a, b)
+
+
 def plot_front(
     path: Path,
     evaluated: np.ndarray,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from solver.assignment.bruteforce import BruteForceResult
 from solver.assignment.front import Quality
-from solver.assignment.search import Evaluation, SearchResult
+from solver.assignment.evaluator import Evaluation
+from solver.assignment.search import SearchResult
 
 
 def front_table(result: SearchResult, quality: Quality) -> str:

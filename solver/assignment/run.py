@@ -19,9 +19,8 @@ from solver.assignment.front import Quality, assess
 from solver.assignment.offline import check_model, open_dump, open_spec
 from devices.workerdevice import file_digest
 from solver.assignment.journal import Journal
-from solver.assignment.search import (
-    Evaluation, Evaluator, SearchResult, confirm_front, default_budget, front_of, search,
-)  # fmt: skip
+from solver.assignment.evaluator import Evaluation, Evaluator
+from solver.assignment.search import SearchResult, confirm_front, default_budget, front_of, search
 from solver.assignment.settings import ParetoSettings, settings_from_names
 from solver.assignment.space import SearchSpace, index_space, name_space
 from solver.errors import UsageError

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from devices.base import BackendConfig, Device
+from devices.schemes import SCHEMES
 from solver.errors import UsageError
 from solver.io.optypes import ONERT_TYPES
 
@@ -14,8 +15,8 @@ def add_device_arguments(parser: argparse.ArgumentParser) -> None:
     """``--device`` and how to reach it."""
     group = parser.add_argument_group("device")
     group.add_argument("--device", default="local", metavar="SPEC",
-                       help="where to measure: local (onert here, the default), ssh://user@host[:port] (the "
-                            "system ssh with your keys), sdb://serial (Tizen), or a brute-force dump .json")  # fmt: skip
+                       help="where to measure: " + ", ".join(_described(s) for s in SCHEMES)
+                            + ", or a brute-force dump .json")  # fmt: skip
     group.add_argument("--identity", metavar="KEY", help="ssh: private key file (default: your ssh configuration)")
     group.add_argument("--board-python", metavar="PATH", help="ssh/sdb: Python with onert on the board (default python3)")
     group.add_argument("--workdir", metavar="DIR", help="ssh/sdb: work directory on the board (default /tmp/nnpart)")
@@ -25,12 +26,19 @@ def add_device_arguments(parser: argparse.ArgumentParser) -> None:
                        help="measure again and replace what the measurement cache holds")
 
 
+def _described(scheme) -> str:
+    """A kind of device in the ``--device`` help: ``local (onert here, the default)``."""
+    default = ", the default" if scheme.name == "local" else ""
+    return f"{scheme.form} ({scheme.what}{default})"
+
+
 def add_farm_arguments(parser: argparse.ArgumentParser) -> None:
     """``--devices FILE`` and ``--cluster``: measure on a farm of devices through Dask (devices.farm)."""
     group = parser.add_argument_group("farm of devices (needs the extra 'farm': dask distributed)")
     group.add_argument("--devices", type=Path, metavar="FILE",
-                       help="measure on every device listed in FILE (one spec per line: local, ssh://..., sdb://..., "
-                            "then key=value options), one measurement per device at a time")  # fmt: skip
+                       help="measure on every device listed in FILE (one spec per line: "
+                            + ", ".join(s.short for s in SCHEMES)
+                            + ", then key=value options), one measurement per device at a time")  # fmt: skip
     group.add_argument("--cluster", metavar="ADDRESS",
                        help="the Dask cluster of the farm: local:N (start N local workers; default one per device) "
                             "or tcp://HOST:PORT (an existing scheduler with a worker per device)")  # fmt: skip

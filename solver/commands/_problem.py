@@ -55,14 +55,13 @@ def problem_from_args(args: argparse.Namespace):
     """
     from devices.cache import default_cache_dir
     from solver.data import TRACE_RUNS
-    from solver.io.keras import is_keras_file
-    from solver.partitioning.problem import load_problem, needs_trace
+    from solver.problem import IN_FILE, LAYER_TIMES, input_format, load_problem
 
     model = args.model
     weights, refresh = weights_from_args(args), getattr(args, "refresh", False)  # also for a bare Namespace
-    if model is None or args.trace is not None or not needs_trace(model):
+    if model is None or args.trace is not None or input_format(model).weights == IN_FILE:
         return load_problem(model, args.trace, weights)
-    if is_keras_file(model):
+    if input_format(model).weights == LAYER_TIMES:
         from solver.deploy.keras_timing import cached_layer_times
 
         how = f"timing its layers with TensorFlow ({TRACE_RUNS} runs)"

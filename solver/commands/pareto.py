@@ -149,24 +149,21 @@ def _plot(path: Path, outcome) -> None:
 def _print_pick(outcome, pick, as_json: bool) -> int:
     """The point ``pick`` chooses, or, when the measurements cannot tell it from other candidates that meet the
     same bound (their runs overlap), all of them and a note saying so instead of naming one."""
-    import numpy as np
-
-    from solver.assignment.front import pick_point, told_apart
+    from solver.assignment.front import pick_measured
     from solver.assignment.space import env_lines
 
-    front = outcome.result.front
-    chosen = front[pick_point(np.array([(e.time_ms, e.memory_kb) for e in front]).reshape(-1, 2), pick)]
-    # Every valid point, not only the front's: noise may have put an equal point just behind the chosen one.
-    tied = [chosen] + [e for e in outcome.result.valid
-                       if e is not chosen and _meets(e, pick) and _tied(e, chosen, pick, told_apart)]  # fmt: skip
-    space = outcome.result.space
-    better = _better_in_dump(outcome, chosen, pick)
+    result = outcome.result
+    picked = pick_measured(result.front, result.valid, pick, outcome.quality.true_front)
+    tied, space = picked.candidates, result.space
+    found = picked.better
+    better = None if found is None else {"id": found.point_id, "time_ms": found.time_ms, "memory_kb": found.memory_kb}
     if as_json:
         points = [{"id": e.point_id, "time_ms": e.time_ms, "memory_kb": e.memory_kb, "runs": list(e.runs),
                    "memory_rounds_kb": list(e.memories),
                    "backends": list(space.config(e.genes).backends),
                    "environment": space.config(e.genes).environment()} for e in tied]  # fmt: skip
-        print_json("pareto_pick", {**points[0], "decided": len(tied) == 1, "candidates": points, "better_in_dump": better})
+        print_json("pareto_pick", {**points[0], "decided": picked.decided, "candidates": points,
+                                   "better_in_dump": better})  # fmt: skip
         return 0
     if better is not None:
         print(f"# a better point exists in the dump, not found by this search: id {better['id']}: "
@@ -180,37 +177,6 @@ def _print_pick(outcome, pick, as_json: bool) -> int:
               f"{_spread(e.memories, 'rounds', 1 / 1024, 2)}")  # fmt: skip
         print("\n".join(env_lines(space.config(e.genes))))
     return 0
-
-
-def _better_in_dump(outcome, chosen, pick) -> dict | None:
-    """With a complete dump: the true front's point for ``pick`` when it beats the one chosen, else None."""
-    import numpy as np
-
-    from solver.assignment.front import pick_point
-
-    true = outcome.quality.true_front
-    if not true:
-        return None
-    best = true[pick_point(np.array([(p.time_ms, p.memory_kb) for p in true]).reshape(-1, 2), pick)]
-    key = (lambda p: (p.time_ms, p.memory_kb)) if pick.objective == "time" else (lambda p: (p.memory_kb, p.time_ms))
-    if key(best) >= key(chosen):
-        return None
-    return {"id": best.point_id, "time_ms": best.time_ms, "memory_kb": best.memory_kb}
-
-
-def _meets(e, pick) -> bool:
-    if pick.limit_on is None:
-        return True
-    return (e.time_ms if pick.limit_on == "time" else e.memory_kb) <= pick.limit
-
-
-def _tied(e, chosen, pick, told_apart) -> bool:
-    """Whether ``e`` cannot be told from ``chosen`` in the objective picked: time by their runs, memory by
-    their rounds' peaks, when both have several (a dump's single figures are taken as they are)."""
-    a, b = (e.runs, chosen.runs) if pick.objective == "time" else (e.memories, chosen.memories)
-    if len(a) < 2 or len(b) < 2:
-        return (e.time_ms, e.memory_kb) == (chosen.time_ms, chosen.memory_kb)
-    return not told_apart(a, b)
 
 
 def _spread(samples, what: str, scale: float = 1.0, digits: int = 3) -> str:

@@ -16,7 +16,7 @@ from solver.partitioning.settings import ALGORITHMS, PartitionSettings
 
 if TYPE_CHECKING:
     from solver.partitioning.partition import PartitionResult
-    from solver.partitioning.problem import PartitionProblem
+    from solver.problem import PartitionProblem
 
 
 def register(subparsers) -> None:
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from solver.io.files import check_output
     from solver.io.partition_map import write_partition_map
     from solver.partitioning.partition import partition
-    from solver.partitioning.problem import needs_trace
+    from solver.problem import IN_FILE, input_format
     from solver.partitioning.report import format_report
 
     settings = PartitionSettings(
@@ -89,14 +89,14 @@ def run(args: argparse.Namespace) -> int:
     calibration_settings = _calibration_settings(args, settings)
     out = map_path(args)
     if args.html:
-        from solver.commands.show import check_html_path
+        from solver.commands._html import check_html_path
 
         check_html_path(args.html)
     check_output(args.split, inputs=(args.model, args.trace), option="--split", directory=True)
     reading = time.monotonic()
     problem = problem_from_args(args)
     # The time limit covers reading the input (seconds for a million-op graph), not profiling a model first.
-    measured = args.model is not None and args.trace is None and needs_trace(args.model)
+    measured = args.model is not None and args.trace is None and input_format(args.model).weights != IN_FILE
     if args.split and problem.model is None:
         raise UsageError(f"{problem.source}: --split needs a TFLite model, not a graph file")
     if calibration_settings and problem.model is None:
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"wrote {out}")
     if args.html:
-        from solver.commands.show import show_html
+        from solver.commands._html import show_html
         from solver.show.view import partition_view
 
         show_html(args.html, partition_view(problem, result.parts, settings.num_parts, result=result))

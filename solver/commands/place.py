@@ -7,10 +7,9 @@ from pathlib import Path
 
 from solver.commands._exact import add_exact_arguments, bounds_text, exact_progress, map_path, secondary_names
 from solver.commands._problem import add_problem_arguments, problem_from_args
+from solver.offload.settings import ALGORITHMS as OFFLOAD_ALGORITHMS
 from solver.placement.objectives import OBJECTIVES, TABLE
 from solver.solving.objectives import described
-
-OFFLOAD_ALGORITHMS = ("exact", "greedy", "delegate", "circle-partitioner")  # solver.placement.offload.ALGORITHMS
 
 
 def register(subparsers) -> None:
@@ -66,7 +65,7 @@ def _offloading(args: argparse.Namespace) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     if args.html:
-        from solver.commands.show import check_html_path
+        from solver.commands._html import check_html_path
 
         check_html_path(args.html)
     if _offloading(args):
@@ -104,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"wrote {out}")
     if args.html:
-        from solver.commands.show import show_html
+        from solver.commands._html import show_html
         from solver.show.view import placement_view
 
         show_html(args.html, placement_view(problem, result))
@@ -117,8 +116,9 @@ def _run_offload(args: argparse.Namespace) -> int:
     from solver.io.partition_map import write_partition_map
     from solver.io.partrules import read_rules
     from solver.io.platform import read_platform
-    from solver.placement.offload import OffloadSettings, offload_model
-    from solver.placement.report import format_offload
+    from solver.offload.offload import offload_model
+    from solver.offload.report import format_offload
+    from solver.offload.settings import OffloadSettings
 
     if args.objective == "throughput":
         raise UsageError("offloading minimises the end-to-end latency; --objective throughput places one part per device")
@@ -141,7 +141,7 @@ def _run_offload(args: argparse.Namespace) -> int:
         print(format_offload(result))
         print(f"wrote {out}")
     if args.html:
-        from solver.commands.show import show_html
+        from solver.commands._html import show_html
         from solver.show.view import partition_view
 
         devices = {int(k): name for k, name in result.placement.items()}

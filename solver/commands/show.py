@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from solver.commands._html import check_html_path
 from solver.errors import UsageError
 
 
@@ -64,21 +64,6 @@ def run(args: argparse.Namespace) -> int:
     if args.model_explorer:
         _model_explorer(args, problem, view, map_file)
     return 0
-
-
-def check_html_path(path: Path) -> None:
-    """Refuse a directory as the report file before any work (the report is written after the solve)."""
-    if path.is_dir():
-        raise UsageError(f"{path}: is a directory; --html takes the file to write")
-
-
-def show_html(path: Path, view) -> None:
-    """Write the report of ``view`` (for partition --html and place --html) and say so on stderr (with --json,
-    stdout holds one JSON document)."""
-    from solver.show.html import write_report
-
-    write_report(path, view)
-    print(f"wrote {path}", file=sys.stderr)
 
 
 def _problem(args: argparse.Namespace, inputs: list[Path]):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from solver.commands.verify import add_verify_arguments, settings_from_args
+from solver.commands._verify import add_verify_arguments, settings_from_args
 from solver.errors import EXIT_OK
 
 
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     placement = read_placement(args.partition_map, parts)
     weights = None
     if args.trace:
-        from solver.partitioning.problem import load_problem
+        from solver.problem import load_problem
 
         graph = load_problem(args.model, args.trace).graph
         weights = [graph.nodes[v]["weight"] for v in range(model.num_ops)]

@@ -32,10 +32,6 @@ from solver.io.graphs import read_graph_json, write_graph_json
 SUFFIXES = (".keras", ".h5")
 
 
-def is_keras_file(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in SUFFIXES
-
-
 def read_keras(path: str | Path) -> nx.DiGraph:
     """The layer graph of the Keras model in ``path`` (see the module docstring).
 

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 
 from heuristics.dag import check_num_parts
 from solver.partitioning.partition import partition
-from solver.partitioning.problem import PartitionProblem
 from solver.partitioning.settings import CompareSettings, PartitionSettings
+from solver.problem import PartitionProblem
 from solver.solving.outcome import HEURISTIC, OPTIMAL
 
 __all__ = ["METHODS", "CompareSettings", "Comparison", "MethodRow", "compare"]

@@ -20,9 +20,9 @@ from heuristics.minmax import minmax
 from heuristics.orders import order_search
 from solver.errors import InfeasibleError
 from solver.partitioning.metrics import PartitionMetrics, check_partition
-from solver.partitioning.problem import PartitionProblem
 from solver.partitioning.objectives import TABLE
 from solver.partitioning.settings import PartitionSettings
+from solver.problem import PartitionProblem
 from solver.solving.budget import Budget, now
 from solver.solving.driver import ExactRun, Recipe, Start, drive
 from solver.solving.outcome import gap

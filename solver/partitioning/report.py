@@ -18,8 +18,8 @@ from solver.solving.outcome import OPTIMAL
 if TYPE_CHECKING:
     from solver.partitioning.compare import Comparison
     from solver.partitioning.partition import PartitionResult
-    from solver.partitioning.problem import PartitionProblem
     from solver.partitioning.robust import RobustReport
+    from solver.problem import PartitionProblem
 
 METHOD_NAMES = {"minmax": "ONE MinMax (fixed)", "orders": "order search", "exact": "exact (CP-SAT)",
                 "robust": "robust over the trace's runs (CP-SAT)"}

@@ -46,8 +46,8 @@ from heuristics.dag import Dag, check_num_parts, lower_bound, station_windows
 from solver.errors import TraceError, UsageError
 from solver.io.trace import OpTimes, read_trace
 from solver.partitioning.exact import _FeasibilityModel, _starting_partition, _verify, solve_exact
-from solver.partitioning.problem import PartitionProblem
 from solver.partitioning.settings import PartitionSettings, check_exact_options, robust_level
+from solver.problem import PartitionProblem
 from solver.solving.budget import Budget
 from solver.solving.cpsat import default_workers, make_solver, solve_in_thread
 from solver.solving.outcome import FEASIBLE, HEURISTIC, OPTIMAL, gap

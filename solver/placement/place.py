@@ -13,13 +13,13 @@ from typing import ClassVar
 
 from solver.errors import CheckError, InfeasibleError, UsageError
 from solver.io.platform import Platform
-from solver.partitioning.problem import PartitionProblem
 from solver.placement.bounds import lower_bound, op_bound
 from solver.placement.greedy import greedy_placement
 from solver.placement.metrics import PlacementMetrics, evaluate
 from solver.placement.objectives import OBJECTIVES, SECONDARY
 from solver.placement.problem import PlacementProblem, placement_problem
 from solver.placement.seed002 import Seed002Error, Seed002Result, seed002
+from solver.problem import PartitionProblem
 from solver.solving.budget import Budget
 from solver.solving.options import ExactOptions, check_seed
 from solver.solving.driver import ExactRun, Recipe, Start, drive

@@ -18,7 +18,7 @@ from solver.errors import PlatformError
 from solver.io.optypes import types_agree
 from solver.io.platform import Platform
 from solver.io.trace import attach_weights, read_trace
-from solver.partitioning.problem import PartitionProblem
+from solver.problem import PartitionProblem
 
 
 @dataclass(frozen=True)

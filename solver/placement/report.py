@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from solver.placement.offload import OffloadResult
 from solver.placement.place import PlacementResult
 
 
@@ -40,26 +39,4 @@ def format_placement(result: PlacementResult) -> str:
     if result.heuristic is not None:
         lines.append(f"{'seed 002' if result.seed002 is not None else 'greedy chain':<17} {result.heuristic} us")
     lines.append(f"time              {result.time:.2f} s")
-    return "\n".join(lines)
-
-
-def format_offload(result: OffloadResult) -> str:
-    """The parts in run order (backend, ops), the plan's latency, hand-offs and status, beside the baselines."""
-    m, problem = result.metrics, result.problem
-    names = problem.backends
-    lines = [f"{problem.base.name}: {problem.num_ops} ops offloaded to backends {', '.join(names)} of "
-             f"{problem.base.platform.source.name} ({result.algo}), objective sequential latency"]  # fmt: skip
-    lines += [f"note: {note}" for note in result.notes]
-    lines += ["", f"{'part':>4} {'backend':<12} {'ops':>5}"]
-    lines += [f"{k:>4} {names[b]:<12} {c:>5}" for k, (b, c) in enumerate(zip(m.part_backends, m.part_ops))]
-    lines += ["", f"{'plan':<20} {'latency us':>11} {'compute us':>11} {'hand-off us':>12} {'hand-offs':>9} {'parts':>5}"]
-    rows = [(result.algo + " (this)", m)] + [(name, b) for name, b in result.baselines.items() if name != result.algo]
-    for name, plan in rows:
-        if plan is None:
-            lines.append(f"{name:<20} {'breaks the limits':>11}")
-        else:
-            lines.append(f"{name:<20} {plan.latency:>11} {plan.compute:>11} {plan.handoff_time:>12} "
-                         f"{plan.handoffs:>9} {plan.num_parts:>5}")  # fmt: skip
-    lines += ["", f"latency:          {m.latency} us, {result.status}, proven bound {result.bound} us, gap {result.gap:.2%}",
-              f"time              {result.time:.2f} s"]  # fmt: skip
     return "\n".join(lines)

@@ -20,7 +20,7 @@ from solver.placement.problem import placement_problem
 if TYPE_CHECKING:
     from solver.partitioning.partition import HeuristicRun, PartitionResult
     from solver.io.platform import Platform
-    from solver.partitioning.problem import PartitionProblem
+    from solver.problem import PartitionProblem
     from solver.placement.metrics import PlacementMetrics
     from solver.placement.place import PlacementResult
     from solver.placement.problem import PlacementProblem

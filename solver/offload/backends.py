@@ -1,6 +1,6 @@
 """``partition_for``: offloading as a Python call in the spirit of MXNet's ``optimize_for``.
 
-    from solver.placement.backends import Backend, partition_for
+    from solver.offload.backends import Backend, partition_for
 
     result = partition_for("mobilenet.tflite", [
         Backend("cpu", trace="cpu.chrome.json"),
@@ -10,7 +10,7 @@
     result.metrics.parts, result.placement   # ONE's partition map and each part's backend
 
 The backends become a platform (one device each, hand-offs over ``handoff``) and the same engine as
-``solve place --offload`` plans them (solver.placement.offload): ``supports`` claims op types, ``min_ops`` and
+``solve place --offload`` plans them (solver.offload): ``supports`` claims op types, ``min_ops`` and
 ``reject`` refuse parts as optimize_for's subgraph property does (a refused part is forbidden and the exact model
 solved again), ``exclude_ops`` stay on the first backend (the default), ``rules`` is a circle-partitioner
 partition file.
@@ -25,8 +25,9 @@ from pathlib import Path
 from solver.errors import UsageError
 from solver.io.partrules import PartitionRules, read_rules
 from solver.io.platform import DeviceSpec, Link, Platform
-from solver.partitioning.problem import PartitionProblem, load_problem
-from solver.placement.offload import OffloadResult, OffloadSettings, offload_model
+from solver.offload.offload import OffloadResult, offload_model
+from solver.offload.settings import OffloadSettings
+from solver.problem import PartitionProblem, load_problem
 
 MEMORY_COPY = Link(bandwidth=1e9)  # the default hand-off: a copy in memory at 1 GB/s, no fixed cost
 

@@ -1,7 +1,12 @@
-"""The partitioning problem: an operator DAG with integer op weights, and where it came from."""
+"""The problem every command starts from: an operator DAG with integer op weights, where it came from, and the
+table of the input formats it is read from.
+
+A new input format is a reader in ``solver/io/`` and one row of :data:`FORMATS`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -14,7 +19,8 @@ from solver.data import DEFAULT_MODEL, DEFAULT_TRACE
 from solver.errors import UsageError
 from solver.io.graph_arrays import GraphArrays, read_graph_arrays, refuse
 from solver.io.graphs import read_in2
-from solver.io.keras import is_keras_file, read_keras, read_layer_times
+from solver.io.keras import SUFFIXES as KERAS_SUFFIXES
+from solver.io.keras import read_keras, read_layer_times
 from solver.io.tflite import Model, read_model
 from solver.io.trace import attach_weights, read_trace
 
@@ -88,6 +94,75 @@ class PartitionProblem:
         }
 
 
+# Where a format's op weights come from: the file itself, an onert trace (measured by ``solve profile``), or a
+# layer-times file (measured by TensorFlow, ``solver.deploy.keras_timing``).
+IN_FILE, TRACE, LAYER_TIMES = "file", "trace", "layer times"
+
+
+@dataclass(frozen=True)
+class InputFormat:
+    """One input format: the file name suffixes that name it, where its op weights come from, and its reader
+    ``read(path, weights_file, estimator)`` (``weights_file`` is None when the file carries its weights)."""
+
+    name: str
+    suffixes: tuple[str, ...]  # matched against the file's last suffix, in lower case
+    weights: str  # IN_FILE, TRACE or LAYER_TIMES
+    read: Callable[[Path, Path | None, str], PartitionProblem]
+
+
+def _graph_reader(read: Callable[[Path], nx.DiGraph]) -> Callable[[Path, Path | None, str], PartitionProblem]:
+    def read_problem(path: Path, _weights_file: Path | None, _estimator: str) -> PartitionProblem:
+        graph = read(path)
+        return PartitionProblem(graph=graph, name=graph.graph["name"], source=path, weight_unit=graph.graph["unit"])
+
+    return read_problem
+
+
+def _json_problem(path: Path, _weights_file: Path | None, _estimator: str) -> PartitionProblem:
+    """A JSON graph read as arrays (solver/io/graph_arrays.py); its networkx graph is built when asked for."""
+    arrays = read_graph_arrays(path)
+    return PartitionProblem(graph=None, name=arrays.name, source=path, weight_unit=arrays.unit, arrays=arrays)
+
+
+def _keras_problem(path: Path, times: Path | None, _estimator: str) -> PartitionProblem:
+    graph = read_keras(path)
+    failed = read_layer_times(times, graph)
+    notes = [f"one op per Keras layer; op weights from the layer times in {times}"]
+    if failed:
+        notes.append(f"layers that could not be timed alone count 0 us: {', '.join(failed)}")
+    return PartitionProblem(graph=graph, name=path.name, source=path, notes=notes, trace=times)
+
+
+def _model_problem(path: Path, trace: Path | None, weights: str) -> PartitionProblem:
+    model = read_model(path)
+    path = model.path
+    graph = model.op_graph()
+    notes = list(model.notes)
+    times = read_trace(trace)
+    notes += attach_weights(graph, model, times, weights)
+    _, high = times.runs
+    return PartitionProblem(
+        graph=graph, name=path.name, source=path, notes=notes, model=model, trace=trace, trace_runs=high
+    )
+
+
+FORMATS = (
+    InputFormat("JSON graph (docs/graph-format.md)", (".json",), IN_FILE, _json_problem),
+    InputFormat("SALBP .IN2", (".in2",), IN_FILE, _graph_reader(read_in2)),
+    InputFormat("Keras model, one op per layer", KERAS_SUFFIXES, LAYER_TIMES, _keras_problem),
+    InputFormat("TFLite model", (".tflite",), TRACE, _model_problem),
+    InputFormat("circle model", (".circle",), TRACE, _model_problem),
+    InputFormat("TFLite or circle model compressed with xz or gzip", (".xz", ".gz"), TRACE, _model_problem),
+)
+MODEL_FORMAT = FORMATS[3]  # any other name: the flatbuffer reader knows TFLite and circle by their identifier
+
+
+def input_format(path: str | Path) -> InputFormat:
+    """The row of :data:`FORMATS` that ``path``'s last suffix names (a TFLite or circle model when none does)."""
+    suffix = Path(path).suffix.lower()
+    return next((row for row in FORMATS if suffix in row.suffixes), MODEL_FORMAT)
+
+
 def load_problem(
     path: str | Path | None = None, trace: str | Path | None = None, weights: str = "median"
 ) -> PartitionProblem:
@@ -110,42 +185,11 @@ def load_problem(
     if path is None:
         path, trace = DEFAULT_MODEL, trace or DEFAULT_TRACE
     path = Path(path)
-    if not needs_trace(path):
+    kind = input_format(path)
+    if kind.weights == IN_FILE:
         if trace is not None:
             raise UsageError(f"{path}: a graph file carries its own weights; drop the trace {trace}")
-        if path.suffix.lower() == ".in2":
-            graph = read_in2(path)
-            return PartitionProblem(graph=graph, name=graph.graph["name"], source=path, weight_unit=graph.graph["unit"])
-        arrays = read_graph_arrays(path)
-        return PartitionProblem(graph=None, name=arrays.name, source=path, weight_unit=arrays.unit, arrays=arrays)
+        return kind.read(path, None, weights)
     if trace is None:
         raise UsageError(f"{path}: a model needs a trace of its op times (measure one with 'solve profile')")
-    if is_keras_file(path):
-        return _keras_problem(path, Path(trace))
-    return _model_problem(read_model(path), Path(trace), weights)
-
-
-def needs_trace(path: str | Path) -> bool:
-    """Whether ``path`` is a model, whose op weights come from a trace (not a JSON graph or .IN2 file)."""
-    return Path(path).suffix.lower() not in (".json", ".in2")
-
-
-def _keras_problem(path: Path, times: Path) -> PartitionProblem:
-    graph = read_keras(path)
-    failed = read_layer_times(times, graph)
-    notes = [f"one op per Keras layer; op weights from the layer times in {times}"]
-    if failed:
-        notes.append(f"layers that could not be timed alone count 0 us: {', '.join(failed)}")
-    return PartitionProblem(graph=graph, name=path.name, source=path, notes=notes, trace=times)
-
-
-def _model_problem(model: Model, trace: Path, weights: str) -> PartitionProblem:
-    path = model.path
-    graph = model.op_graph()
-    notes = list(model.notes)
-    times = read_trace(trace)
-    notes += attach_weights(graph, model, times, weights)
-    _, high = times.runs
-    return PartitionProblem(
-        graph=graph, name=path.name, source=path, notes=notes, model=model, trace=trace, trace_runs=high
-    )
+    return kind.read(path, Path(trace), weights)

@@ -44,7 +44,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from solver.assignment.algorithms.nsga2 import default_population, nsga2, uniform_points
+from solver.assignment.algorithms.sampling import random_unmeasured
+from solver.assignment.evaluator import Evaluator, best_measured
 from solver.assignment.front import non_dominated
+from solver.assignment.settings import SearchSettings
 from solver.assignment.space import SearchSpace
 
 PAIR = 2.0  # marks a pairwise column in Features.penalties
@@ -284,7 +288,7 @@ def surrogate_search(space: SearchSpace, evaluator, start: list[tuple[int, ...]]
     """Measure ``start`` and random points, then batches chosen by the surrogate until the budget is spent;
     how well the last fit explained the measurements (None when no fit was made).
 
-    ``evaluator`` is the search's :class:`~solver.assignment.search.Evaluator` (its ``evaluate_batch``
+    ``evaluator`` is the search's :class:`~solver.assignment.evaluator.Evaluator` (its ``evaluate_batch``
     measures each batch, in parallel on a farm); ``draw(n)`` gives up to n random unmeasured points;
     ``rng`` draws the candidates of large spaces; ``parallel`` is how many devices measure at once.
     """
@@ -345,3 +349,17 @@ def surrogate_search(space: SearchSpace, evaluator, start: list[tuple[int, ...]]
         evaluator.evaluate_batch(batch)
     return model
 
+
+def run(space: SearchSpace, evaluator: Evaluator, settings: SearchSettings, parallel: int = 1,
+        on_fit: Callable[[ModelFit], None] | None = None) -> None:
+    """``surrogate``: :func:`surrogate_search` from the uniform assignments, then NSGA-II from the best points
+    measured when a poor model stops improving the front. ``on_fit`` gets the last fit before the hand-over
+    (which the budget or Ctrl-C may end)."""
+    rng = np.random.default_rng(settings.seed)
+    draw = lambda n: random_unmeasured(space, evaluator, rng, n)  # noqa: E731
+    model = surrogate_search(space, evaluator, uniform_points(space), draw, rng, parallel)
+    if model is not None and on_fit is not None:
+        on_fit(model)
+    if model is not None and model.stalled:
+        population = default_population(evaluator.remaining, space)
+        nsga2(space, evaluator, population, settings.seed, start=best_measured(evaluator, population))

@@ -1,0 +1,175 @@
+"""The whole offloading search: the chosen algorithm's plan, checked, beside the baselines.
+
+Heuristics
+----------
+- :func:`circle_partitioner_plan`: circle-partitioner's own grouping (``heuristics.circle_groups``), faithful.
+- :func:`delegate_plan`: TFLite-delegate style: every op on the first non-default backend that takes it,
+  parts by alternating ready frontiers, small and surplus delegated parts back on the default backend.
+- :func:`greedy_plan`: the warm start: the delegate plan, the fastest backend per op and the default
+  everywhere, each improved by rejecting parts that do not pay for their hand-offs.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from solver.errors import InfeasibleError, PlatformError
+from solver.io.partrules import PartitionRules
+from solver.io.platform import Platform
+from solver.offload.baselines import delegate_plan, greedy_plan
+from solver.offload.circle_partitioner import circle_partitioner_plan, rules_backends
+from solver.offload.exact import GREEDY_SHARE, SLOT_VARIABLES, labeling, labeling_time, solve_offload
+from solver.offload.metrics import OffloadMetrics, evaluate_or_none, evaluate_plan
+from solver.offload.problem import OffloadProblem, offload_problem
+from solver.offload.settings import OffloadSettings
+from solver.placement.problem import placement_problem
+from solver.problem import PartitionProblem
+from solver.solving.outcome import FEASIBLE, HEURISTIC, OPTIMAL, gap
+
+
+@dataclass
+class OffloadResult:
+    """A checked plan, how it was found, and the baselines beside it."""
+
+    problem: OffloadProblem
+    algo: str
+    metrics: OffloadMetrics
+    status: str
+    bound: int
+    baselines: dict[str, OffloadMetrics | None]  # algorithm -> its plan's metrics (None: no valid plan)
+    time: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def gap(self) -> float:
+        return gap(self.metrics.latency, self.bound)
+
+    @property
+    def placement(self) -> dict[str, str]:
+        """Part number -> backend name, as the partition map's ``placement``."""
+        return {str(k): self.problem.backends[b] for k, b in enumerate(self.metrics.part_backends)}
+
+    def to_json(self) -> dict:
+        names = self.problem.backends
+
+        def plan(m: OffloadMetrics) -> dict:
+            return {"latency_us": m.latency, "compute_us": m.compute, "handoffs": m.handoffs,
+                    "handoff_bytes": m.handoff_bytes, "handoff_us": m.handoff_time, "num_parts": m.num_parts,
+                    "parts": [{"backend": names[b], "ops": c} for b, c in zip(m.part_backends, m.part_ops)]}  # fmt: skip
+
+        return {
+            "model": self.problem.base.name,
+            "platform": str(self.problem.base.platform.source),
+            "objective": "latency",
+            "algo": self.algo,
+            "status": self.status,
+            "value": self.metrics.latency,
+            "bound": self.bound,
+            "gap": self.gap,
+            **plan(self.metrics),
+            "partition_map": self.metrics.parts,
+            "num_partitions": self.metrics.num_parts,
+            "placement": self.placement,
+            "backend_of_op": [names[b] for b in self.metrics.backend],
+            "min_part_ops": self.problem.min_part_ops,
+            "max_parts": self.problem.max_parts,
+            "baselines": {name: None if m is None else plan(m) for name, m in self.baselines.items()},
+            "time_s": self.time,
+            "notes": self.notes,
+        }
+
+
+def offload(
+    problem: OffloadProblem,
+    algo: str = "exact",
+    *,
+    time_limit: float = 60.0,
+    workers: int | None = None,
+    on_progress: Callable[[int, int, float], None] | None = None,
+) -> OffloadResult:
+    """Plan ``problem`` with ``algo`` (exact: CP-SAT warm-started by the greedy), beside the baselines.
+
+    Raises
+    ------
+    InfeasibleError
+        No valid plan (proven by the exact model, or none found by the chosen heuristic).
+    """
+    start = time.monotonic()
+    notes = [] if problem.max_parts is None and problem.min_part_ops == 1 else [
+        f"limits: parts of at least {problem.min_part_ops} ops, at most {problem.max_parts or 'any number of'} parts"]  # fmt: skip
+    baselines: dict[str, OffloadMetrics | None] = {}
+    try:
+        cp_group = rules_backends(problem)
+    except PlatformError as err:  # its rules (or default) put an op where it cannot run
+        if algo == "circle-partitioner":
+            raise
+        notes.append(f"circle-partitioner: {err}")
+        baselines["circle-partitioner"] = None
+    else:
+        baselines["circle-partitioner"] = evaluate_or_none(problem, cp_group, circle_partitioner_plan(problem, cp_group))
+    baselines["delegate"] = evaluate_or_none(problem, *delegate_plan(problem))
+    greedy = greedy_plan(problem, start + GREEDY_SHARE * time_limit if algo == "exact" else math.inf)
+    baselines["greedy"] = evaluate_or_none(problem, *greedy) if greedy else None
+    if algo == "exact":
+        remaining = time_limit - (time.monotonic() - start)
+        solved = solve_offload(problem, greedy, time_limit=remaining, workers=workers, on_progress=on_progress)
+        metrics = evaluate_plan(problem, solved.backend, solved.parts)
+        status, bound = solved.status, solved.bound
+        if solved.cover.slots:
+            how = f"{solved.cover.slots} part slots"
+        elif status == OPTIMAL:
+            how = "a warm start reached the floor that every plan pays (the op times and the hand-offs its backends force)"
+        elif solved.interrupted:
+            how = "stopped before the part-slot model"
+        else:
+            how = f"no part-slot model: it would exceed {SLOT_VARIABLES} variables"
+        notes.append(f"exact solver: {solved.wall_time:.2f} s, {how}, status {status}")
+        if status == FEASIBLE and bound == solved.cover.beyond:
+            notes.append(f"the bound is what a plan of more than {solved.cover.slots} parts (the exact model's slots) must "
+                         "pay at least in op times and hand-offs; --max-parts lowers how many parts are considered")  # fmt: skip
+        if solved.interrupted:
+            notes.append("exact solver interrupted: the answer is the best found so far")
+    else:
+        metrics = baselines[algo]
+        if metrics is None:
+            raise InfeasibleError(f"{problem.base.name}: the {algo} plan breaks the limits (min part ops "
+                                  f"{problem.min_part_ops}, max parts {problem.max_parts}); try --algo exact")  # fmt: skip
+        floor = labeling(problem, labeling_time(time_limit), workers).floor
+        status, bound = HEURISTIC, floor  # how far the heuristic may be from the optimum
+    return OffloadResult(problem, algo, metrics, status, min(bound, metrics.latency), baselines,
+                         time.monotonic() - start, notes)  # fmt: skip
+
+
+def offload_model(
+    problem: PartitionProblem,
+    platform: Platform,
+    settings: OffloadSettings = OffloadSettings(),
+    rules: PartitionRules | None = None,
+    on_progress: Callable[[int, int, float], None] | None = None,
+    *,
+    backend_min_ops: list[int] | None = None,
+    reject: list[Callable[[list[int]], bool] | None] | None = None,
+) -> OffloadResult:
+    """Offload ``problem`` on the backends of ``platform`` as ``settings`` and ``rules`` say; ``backend_min_ops``
+    and ``reject`` (per device) refuse parts as partition_for's backends do.
+
+    Op names (for ``comply=opname``) are the names of the ops' first output tensors, as luci names nodes;
+    for graph files, the nodes' ``name``.
+    """
+    base = placement_problem(problem, platform)
+    names, reads_input = None, None
+    if problem.model is not None:
+        model = problem.model
+        names = [model.tensors[op.outputs[0]].name if op.outputs else None for op in model.operators]
+        inputs = set(model.inputs)
+        reads_input = [any(t in inputs for t in op.inputs) for op in model.operators]
+    built = offload_problem(base, rules=rules, exclude_ops=settings.exclude_ops, min_part_ops=settings.min_part_ops,
+                            max_parts=settings.max_parts, op_names=names, reads_input=reads_input)  # fmt: skip
+    built.backend_min_ops, built.reject = backend_min_ops, reject
+    result = offload(built, settings.algo, time_limit=settings.time_limit, workers=settings.workers,
+                     on_progress=on_progress)  # fmt: skip
+    result.notes[:0] = list(problem.notes)
+    return result
