@@ -23,7 +23,7 @@ Each sub-problem gets CP-SAT alone for a second; if that does not settle it, CP-
 fewer) goes on while the station search of solver/partitioning/stations.py runs beside it in the main thread,
 restarted from both ends, the front and the back in turn, with budgets (in search nodes) following the
 Luby sequence: CP-SAT refutes well and finds tight packings slowly, the station search the reverse.
-Every other station-search run is complete (all loads tried): ending inside its budget, it proves the
+Every third station-search run is complete (all loads tried): ending inside its budget, it proves the
 sub-problem infeasible as CP-SAT would. Whichever finishes first stops the other.
 
 Lower bound before any solve: :func:`heuristics.dag.lower_bound`, the largest of ``ceil(total / K)``,
@@ -82,6 +82,8 @@ _QUICK_SOLVE = 1.0  # seconds of CP-SAT alone before the station search joins it
 # Enumeration nodes of the shortest station-search restart (0.15 to 0.3 s); longer ones are multiples
 # (Luby). A budget in nodes rather than seconds makes every run, on any machine, do the same restarts.
 _STATION_NODES = 100_000
+# One station-search run in this many is complete (all loads tried: a prover), the others heuristic.
+_COMPLETE_EVERY = 3
 # The station search keeps bitsets of the sums up to C (C / 8 bytes each, one per candidate op): above this
 # cycle it would take gigabytes, and CP-SAT probes alone.
 _STATION_CYCLE_MAX = 2**24
@@ -412,7 +414,7 @@ class _Search:
         best restart schedule for an unknown run-length distribution): small graphs like WEE-MAG are
         packed by one of many short runs, large ones like SCHOLL only by a run of millions of nodes.
         Priorities: the closure, weight and successor-count rules, then seeded random perturbations of
-        a randomly chosen one. Every other run is complete (all loads tried, doubling budgets): ``EXHAUSTED``
+        a randomly chosen one. Every third run is complete (all loads tried, doubling budgets): ``EXHAUSTED``
         from it proves F(cycle) infeasible. A later probe at the same cycle goes on where this one stopped.
         """
         dag = self.dag
@@ -428,12 +430,13 @@ class _Search:
             forward, backward = (np.asarray(r, dtype=float) for r in rules[rule])
             if run >= len(rules):
                 forward, backward = (r * (1 + 0.5 * rng.random(dag.n)) for r in (forward, backward))
-            # Every other run tries all loads: a complete search, which proves F(cycle) infeasible when it
+            # Every third run tries all loads: a complete search, which proves F(cycle) infeasible when it
             # ends inside its budget (as SALOME does; each direction proves cycles the others do not). Its
             # budget doubles from one complete run of a direction to the next, so the work lost to
-            # restarting stays within twice the budget that succeeds.
-            complete = run % 2 == 1
-            nodes = _STATION_NODES * (2 ** (run // 2) if complete else luby(run + 1))
+            # restarting stays within twice the budget that succeeds; the two runs between keep the
+            # short restarts that pack WEE-MAG (every other run complete lost m = 20 and 24 there).
+            complete = run % _COMPLETE_EVERY == _COMPLETE_EVERY - 1
+            nodes = _STATION_NODES * (2 ** (run // _COMPLETE_EVERY) if complete else luby(run + 1))
             parts = fill_stations(dag, self.k, cycle, windows, (forward, backward), nodes, stop=out_of_time,
                                   directions=DIRECTIONS[turn], max_loads=None if complete else MAX_LOADS)
             attempt += 1
