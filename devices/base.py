@@ -61,6 +61,27 @@ class MeasureSettings:
     round: int = 0
 
 
+@dataclass(frozen=True)
+class SessionMemory:
+    """The memory of one onert session, measured in the process that ran it (KB).
+
+    ``before_kb`` is the process's resident set after onert was imported and before the session was made;
+    ``peak_kb`` its peak resident set from then to the end of the timed runs (the kernel's high-water mark,
+    reset just before the session where Linux allows). ``session_kb`` = peak - before: what the session
+    (its constants, arena, buffers and fixed cost) added to the process.
+    """
+
+    before_kb: int
+    peak_kb: int
+
+    @property
+    def session_kb(self) -> int:
+        return max(self.peak_kb - self.before_kb, 0)
+
+    def to_json(self) -> dict:
+        return {"before_kb": self.before_kb, "peak_kb": self.peak_kb, "session_kb": self.session_kb}
+
+
 @dataclass
 class Measurement:
     """One configuration measured once: times of the timed runs, peak memory and validity.
@@ -76,6 +97,7 @@ class Measurement:
     trace: dict | None = None  # Chrome trace JSON when requested
     measured_at: str = ""  # when it was measured (ISO 8601, UTC); kept by the cache
     from_cache: bool = field(default=False, compare=False)  # this answer came from the measurement cache
+    memory: SessionMemory | None = None  # the session's own memory, where the device measures it
 
     @property
     def time_ms(self) -> float:

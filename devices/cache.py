@@ -15,9 +15,10 @@ import dataclasses
 import hashlib
 import json
 import os
+import socket
 from pathlib import Path
 
-from devices.base import BackendConfig, Device, Measurement, MeasureSettings, now
+from devices.base import BackendConfig, Device, Measurement, MeasureSettings, SessionMemory, now
 from devices.files import write_atomic
 from devices.workerdevice import file_digest
 
@@ -43,6 +44,36 @@ def measurement_key(model_digest: str, config: BackendConfig, device: str, setti
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
+def device_identity(name: str) -> str:
+    """Who a device is, for what is kept about it: its name (a board's spec names its host), and for the
+    local device this host's name."""
+    return f"{name}@{socket.gethostname()}" if name == "local" else name
+
+
+def calibration_path(identity: str, kind: str, cache_dir: Path | None = None) -> Path:
+    """Where a device's fitted ``kind`` terms (``memory``) are kept: ``<cache>/calibrations/``."""
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    return Path(cache_dir or default_cache_dir()) / "calibrations" / f"{kind}-{digest}.json"
+
+
+def store_calibration(identity: str, kind: str, document: dict, cache_dir: Path | None = None) -> Path:
+    """Keep ``document`` as the device's ``kind`` calibration (atomically, replacing an older one)."""
+    path = calibration_path(identity, kind, cache_dir)
+    write_atomic(path, json.dumps({"identity": identity, "kind": kind, "measured_at": now(), "terms": document}))
+    return path
+
+
+def load_calibration(identity: str, kind: str, cache_dir: Path | None = None) -> dict | None:
+    """The device's ``kind`` calibration as stored (its ``terms``), or None (also for an unreadable file)."""
+    try:
+        stored = json.loads(calibration_path(identity, kind, cache_dir).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stored, dict) or stored.get("identity") != identity or not isinstance(stored.get("terms"), dict):
+        return None
+    return stored["terms"]
+
+
 class MeasurementCache:
     """Measurements stored by key in a directory."""
 
@@ -55,7 +86,9 @@ class MeasurementCache:
     def get(self, key: str) -> Measurement | None:
         """The stored measurement, or None (also for an unreadable entry, which is measured again)."""
         try:
-            measurement = Measurement(**json.loads(self._path(key).read_text()))
+            document = json.loads(self._path(key).read_text())
+            memory = document.pop("memory", None)
+            measurement = Measurement(**document, memory=None if memory is None else SessionMemory(**memory))
         except (OSError, ValueError, TypeError):
             return None
         measurement.from_cache = True

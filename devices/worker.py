@@ -16,7 +16,9 @@ with, or null), ``save_outputs`` (path to write this run's outputs as .npz, or n
 
 Answer keys: ``status`` (``ok`` | ``prepare-failed`` | ``run-failed`` | ``mismatch``), ``error``,
 ``times_ms`` (onert's ``run_time_ms`` of each timed run), ``peak_rss_kb`` (peak resident set of the
-process that ran the session), ``trace`` (the Chrome trace dict or null), ``max_abs_diff``. Status
+process that ran the session), ``memory`` (``before_kb``: the resident set with onert imported, before the
+session; ``peak_kb``: the peak from then to the end of the timed runs; null where ``/proc`` does not say),
+``trace`` (the Chrome trace dict or null), ``max_abs_diff``. Status
 ``crashed`` and ``timed-out`` come from a measuring process killed by a signal.
 """
 
@@ -136,10 +138,37 @@ def _in_child(request: dict, trace_dir: str | None) -> dict:
     return answer
 
 
+def _status_kb(*fields: str) -> list[int] | None:
+    """Fields of ``/proc/self/status`` in KB (``VmRSS``, ``VmHWM``), or None where there is no such file."""
+    try:
+        lines = Path("/proc/self/status").read_text().splitlines()
+    except OSError:
+        return None
+    values = {line.split(":")[0]: int(line.split()[1]) for line in lines if line.split(":")[0] in fields}
+    return [values[f] for f in fields] if len(values) == len(fields) else None
+
+
+def _memory_before() -> int | None:
+    """The resident set now, after resetting the peak to it (``clear_refs`` 5, Linux >= 4.0) so that the
+    high-water mark read later is the session's, not an earlier spike of the interpreter's."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass  # the peak then covers the time before too; it is never below the session's
+    figures = _status_kb("VmRSS")
+    return None if figures is None else figures[0]
+
+
+def _memory_after(before: int | None) -> dict | None:
+    figures = _status_kb("VmHWM")
+    return None if before is None or figures is None else {"before_kb": before, "peak_kb": max(figures[0], before)}
+
+
 def _run(request: dict) -> dict:
     import onert
 
     result: dict = {"status": "ok", "error": "", "times_ms": [], "peak_rss_kb": 0, "trace": None}
+    before = _memory_before()
     try:
         session = onert.infer.session(request["model"], backends=request["backends"])
         inputs = seeded_inputs(onert_input_specs(session), request.get("seed", 0))
@@ -154,6 +183,7 @@ def _run(request: dict) -> dict:
             result["times_ms"].append(float(metrics["run_time_ms"]))
     except Exception as err:
         return {**result, "status": "run-failed", "error": str(err)}
+    result["memory"] = _memory_after(before)
     outputs = [np.array(o, copy=True) for o in outputs]
     if request.get("save_outputs"):
         # Another measurement may be reading this reference: it must see the old file or the whole new one.

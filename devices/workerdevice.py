@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
-from devices.base import BackendConfig, Measurement, MeasureSettings, now
+from devices.base import BackendConfig, Measurement, MeasureSettings, SessionMemory, now
 from devices.errors import DeviceError
 from devices.worker import RESULT_PREFIX
 
@@ -114,7 +114,8 @@ def to_measurement(answer: dict, stderr: str) -> Measurement:
     """A :class:`Measurement` from a worker answer; onert's stderr explains a failed prepare or run."""
     status = answer["status"]
     if status == "ok":
-        return Measurement(True, "", answer["times_ms"], answer["peak_rss_kb"], answer.get("trace"), now())
+        return Measurement(True, "", answer["times_ms"], answer["peak_rss_kb"], answer.get("trace"), now(),
+                           memory=session_memory(answer))
     if status in ("prepare-failed", "run-failed"):
         stage = "prepare" if status == "prepare-failed" else "run"
         reason = f"{stage} failed: {stderr_reason(stderr) or answer['error']}"
@@ -123,6 +124,12 @@ def to_measurement(answer: dict, stderr: str) -> Measurement:
     else:
         reason = answer["error"]
     return Measurement(False, reason, answer.get("times_ms", []), answer.get("peak_rss_kb", 0), answer.get("trace"), now())
+
+
+def session_memory(answer: dict) -> SessionMemory | None:
+    """The session's memory from a worker answer (None from a worker that does not measure it)."""
+    memory = answer.get("memory")
+    return None if memory is None else SessionMemory(int(memory["before_kb"]), int(memory["peak_kb"]))
 
 
 class WorkerDevice:

@@ -30,9 +30,11 @@ def test_cache_returns_without_rerunning(tmp_path, branchy_cnn):
     first = device.measure(branchy_cnn, config, settings)
     again = device.measure(branchy_cnn, config, settings)
     assert first.valid and again == first and counting.calls == 1
-    # A new process (a resumed run) finds it on disk too.
+    # A new process (a resumed run) finds it on disk too, the session's memory with it.
     fresh = CachedDevice(counting, MeasurementCache(tmp_path / "measurements"))
-    assert fresh.measure(branchy_cnn, config, settings) == first and counting.calls == 1
+    from_disk = fresh.measure(branchy_cnn, config, settings)
+    assert from_disk == first and counting.calls == 1
+    assert first.memory is not None and from_disk.memory == first.memory
     # Other settings or another configuration are other measurements.
     fresh.measure(branchy_cnn, config, MeasureSettings(repeats=2, seed=1))
     assert counting.calls == 2
@@ -110,3 +112,17 @@ def test_round_zero_keeps_the_key_it_had_before_rounds():
     assert measurement_key("a" * 64, BackendConfig(), "local", MeasureSettings(round=1)) != measurement_key(
         "a" * 64, BackendConfig(), "local", settings
     )
+
+
+def test_calibrations_are_kept_per_device_identity(tmp_path):
+    from devices.cache import device_identity, load_calibration, store_calibration
+
+    local = device_identity("local")
+    assert local.startswith("local@") and device_identity("ssh://pi@board") == "ssh://pi@board"
+    assert load_calibration(local, "memory", tmp_path) is None
+    store_calibration(local, "memory", {"fixed_bytes": 1.0}, tmp_path)
+    assert load_calibration(local, "memory", tmp_path) == {"fixed_bytes": 1.0}
+    assert load_calibration("ssh://pi@board", "memory", tmp_path) is None
+    path = next((tmp_path / "calibrations").iterdir())
+    path.write_text("{not json")
+    assert load_calibration(local, "memory", tmp_path) is None

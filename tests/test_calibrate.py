@@ -112,6 +112,14 @@ def test_partition_calibrate_json(traced, tmp_path):
     best = document["calibration_result"]["best_round"]
     assert document["partition_map"] == rounds[best]["partition_map"]
     assert json.loads((tmp_path / "map.json").read_text())["partition_map"] == rounds[best]["partition_map"]
+    # Memory measured beside time: each part's session, fitted with the whole model into this device's terms.
+    assert all(len(r["measured_memory_bytes"]) == 2 and min(r["measured_memory_bytes"]) > 0 for r in rounds)
+    memory = document["memory"]
+    assert memory["model"] == "calibrated" and len(memory["parts"]) == 2 and memory["executor"] == "Linear"
+    fitted = memory["calibration"]
+    assert fitted["device"].startswith("local@") and fitted["samples"][-1]["label"] == "whole model"
+    assert len(fitted["samples"]) == 2 * (len(rounds) + 1) + 1  # every part of every round and the check, the whole
+    assert all(abs(s["residual_bytes"]) < 0.25 * s["measured_bytes"] for s in fitted["samples"])
 
 
 def test_calibrate_needs_exact(traced, tmp_path):

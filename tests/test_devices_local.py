@@ -45,6 +45,9 @@ def test_trace_matches_the_tflite_reader(device, branchy_cnn):
     assert m.valid, m.reason
     assert len(m.times_ms) == 3 and all(t > 0 for t in m.times_ms)
     assert m.peak_rss_kb > 10_000
+    # The session's own memory: what it added to a process that had imported onert already.
+    assert m.memory is not None and 10_000 < m.memory.before_kb < m.memory.peak_kb <= m.peak_rss_kb
+    assert 0 < m.memory.session_kb < m.peak_rss_kb - 10_000
     model = read_model(branchy_cnn)
     ops = traced_ops(m.trace)
     assert sorted(ops) == list(range(model.num_ops))

@@ -280,6 +280,9 @@ def test_a_cpu_and_ruy_split_verifies_with_each_part_on_its_backend_and_runs(bra
     assert ran["schema"] == "nnpart.run/1" and len(ran["parts"]) == placed["num_partitions"]
     assert [p["backend"] for p in ran["parts"]] == [placed["placement"][str(k)] for k in range(len(ran["parts"]))]
     assert 0 < ran["latency_ms"]["min"] <= ran["latency_ms"]["median"] <= ran["latency_ms"]["max"]
+    assert all(p["measured_memory_bytes"] > 0 for p in ran["parts"])  # each part alone in its own child
+    assert ran["memory_model"]["model"] in ("planner", "calibrated")  # calibrated once a test calibrated this device
+    assert all(p["predicted_memory_bytes"] > 0 for p in ran["parts"])
 
 
 def test_partition_for_offloads_the_bundled_model_on_the_cli_engine():

@@ -329,6 +329,14 @@ def test_solve_place_on_the_bundled_model_writes_the_map_with_its_placement(tmp_
     assert report["value"] == report["bottleneck"] == max(
         [d["compute_us"] for d in report["devices"]] + [link["time_us"] for link in report["links"]]
     )
+    # Each used device's session under the memory model, beside the placement's own count and seed 002's.
+    memory = report["memory"]
+    # planner, or calibrated once a test of this session has calibrated the local device
+    assert memory["model"] in ("planner", "calibrated") and memory["reason"]
+    assert {d["device"] for d in memory["devices"]} == set(report["placement"].values())
+    counted = {d["name"]: d["memory_bytes"] for d in report["devices"]}
+    for d in memory["devices"]:
+        assert d["counted_bytes"] == counted[d["device"]] and d["predicted_bytes"] > 0 and d["seed002_estimate"] > 0
 
 
 def test_solve_place_with_a_bad_platform_is_one_line_and_exit_2(tmp_path):

@@ -83,6 +83,11 @@ def test_profile_command(branchy_cnn, tmp_path, capsys, monkeypatch):
     assert document["run_totals_ms"]["n"] == 4 and all(o["runs"]["n"] == 4 for o in document["ops"])
     assert len(document["ops"]) == read_model(branchy_cnn).num_ops
     assert document["total_us"] == pytest.approx(sum(o["time_us"] for o in document["ops"]))
+    memory = document["memory"]  # each round's session memory and their spread, in the trace's metadata too
+    assert len(memory["rounds"]) == 2 and memory["session_kb"]["n"] == 2
+    assert all(0 < r["session_kb"] == r["peak_kb"] - r["before_kb"] for r in memory["rounds"])
+    assert memory["session_kb"]["min"] <= memory["session_kb"]["median"] <= memory["session_kb"]["max"]
+    assert trace_facts(out)["memory"] == memory
     assert main(["profile", str(branchy_cnn), "--out", str(out), "--op-map", "x=ruy"]) == 2
     assert "is not an operator index" in capsys.readouterr().err
 

@@ -70,10 +70,27 @@ def skip_chain():
     return keras.Model(inputs, out, name="skip_chain")
 
 
+def wide_activations():
+    """1x1 convolutions on 2 MB activations with two long skips: the memory planner's arena decides its memory."""
+    keras = _keras()
+    layers = keras.layers
+    x = inputs = keras.Input((128, 128, 8), batch_size=1, name="x")
+    first = layers.Conv2D(32, 1, name="c0")(x)
+    h = layers.Conv2D(32, 1, name="c1")(first)
+    second = layers.Conv2D(32, 1, name="c2")(h)
+    h = layers.Conv2D(32, 1, name="c3")(second)
+    h = layers.Add(name="skip1")([h, first])
+    h = layers.Conv2D(32, 1, name="c4")(h)
+    h = layers.Add(name="skip2")([h, second])
+    outputs = layers.Conv2D(4, 1, name="out")(h)
+    return keras.Model(inputs, outputs, name="wide_activations")
+
+
 BUILDERS: dict[str, Callable] = {
     "branchy_cnn": branchy_cnn,
     "two_output_mlp": two_output_mlp,
     "skip_chain": skip_chain,
+    "wide_activations": wide_activations,
 }
 
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from solver.commands._memory import add_memory_model_argument, memory_model
 from solver.commands._problem import add_problem_arguments, problem_from_args
 from solver.errors import UsageError
 from solver.commands._exact import add_exact_arguments, bounds_text, exact_progress, map_path, secondary_names
@@ -55,7 +56,8 @@ def register(subparsers) -> None:
                              "them against the whole model with onert, as 'solve split' does (exit 4 on a mismatch)")  # fmt: skip
     exact = add_exact_arguments(parser, "the bottleneck", TABLE)
     exact.add_argument("--memory-cap", type=int, metavar="BYTES",
-                       help="most bytes of constant tensors (weights) any one part may hold")
+                       help="most bytes any one part's session may need under --memory-model (docs/memory.md), "
+                            "its constants included; under --robust, bytes of constants only")  # fmt: skip
     exact.add_argument("--robust", nargs="?", const="worst", metavar="worst|quantile:Q",
                        help="treat each run of the trace as a scenario and minimise the bottleneck of the worst "
                             "run (default) or the Q quantile of the runs' bottlenecks (quantile:0.9 ignores the "
@@ -67,6 +69,7 @@ def register(subparsers) -> None:
                              "weights from the measured part times, re-solve, and repeat until the measured "
                              "bottleneck stops improving, at most ROUNDS rounds (default 4, at least 2); keeps the "
                              "round with the lowest measured bottleneck")  # fmt: skip
+    add_memory_model_argument(parser, "each part's memory (what --memory-cap caps)")
     parser.add_argument("--calibrate-setting", action="append", default=[], metavar="NAME=VALUE",
                         help="an onert variable the parts are measured with under --calibrate: give the trace's, "
                              "e.g. NUM_THREADS=1 for a trace of 'solve profile --setting NUM_THREADS=1'; repeatable")  # fmt: skip
@@ -87,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
         slack=args.slack, memory_cap=args.memory_cap, robust=args.robust,
     )  # fmt: skip
     calibration_settings = _calibration_settings(args, settings)
+    # Refused before any work: calibrated without a calibration (unless --calibrate is about to fit one).
+    requested = args.memory_model if not (calibration_settings and args.memory_model == "calibrated") else None
+    chosen = memory_model(requested)
     out = map_path(args)
     if args.html:
         from solver.commands._html import check_html_path
@@ -102,21 +108,39 @@ def run(args: argparse.Namespace) -> int:
     if calibration_settings and problem.model is None:
         raise UsageError(f"{problem.source}: --calibrate measures part models, so it needs a TFLite model")
     describe = bounds_text("bottleneck")
+    from solver.deploy.memory import onert_memory_settings
+    from solver.memory.parts import part_memory as part_memory_of, problem_graph
+
+    planner, executor = onert_memory_settings(calibration_settings and calibration_settings.config)
+    part_memory = part_memory_of(problem_graph(problem.model, problem.graph), chosen, planner, executor)
     with exact_progress(args) as shown:
-        result = partition(problem, settings, on_progress=shown.callback(describe),
+        result = partition(problem, settings, on_progress=shown.callback(describe), part_memory=part_memory,
                            started=None if measured else reading)
         shown.close(describe(result.metrics.bottleneck, result.bound))
-    calibration = None
+    calibration = memory_fit = None
     if calibration_settings:
-        problem, result, calibration = _calibrate(problem, settings, result, calibration_settings, quiet=args.json)
+        problem, result, calibration = _calibrate(problem, settings, result, calibration_settings, quiet=args.json,
+                                                  part_memory=part_memory)  # fmt: skip
+        from devices import open_device
+        from solver.deploy.memory import fit_device_memory
+        from solver.memory.parts import problem_graph
+
+        memory_fit = fit_device_memory(problem.source, problem_graph(problem.model, problem.graph), calibration,
+                                       calibration_settings.config, open_device("local", cache=False))  # fmt: skip
+    memory = _parts_memory(problem, result.parts, settings.num_parts, args.memory_model, memory_fit,
+                           calibration_settings)  # fmt: skip
     # The answer is printed first, so a failing write loses nothing; the map is written last, so a failing
     # --split leaves an earlier map as it was.
     if args.json:
         extra = {"calibration": [r.to_json() for r in calibration.rounds],
                  "calibration_result": calibration.to_json()} if calibration else {}
-        print_json("partition", {**problem.to_json(), **result.to_json(), **extra, "partition_map_file": str(out)})
+        print_json("partition", {**problem.to_json(), **result.to_json(), **extra, "memory": memory.to_json(),
+                                 "partition_map_file": str(out)})  # fmt: skip
     else:
         print(format_report(problem, result))
+        from solver.memory.report import parts_text
+
+        print(parts_text(memory))
         if calibration:
             from solver.deploy.report import calibration_text
 
@@ -153,7 +177,7 @@ def _calibration_settings(args: argparse.Namespace, settings: PartitionSettings)
 
 
 def _calibrate(problem: PartitionProblem, settings: PartitionSettings, result: PartitionResult,
-               calibration_settings, quiet: bool):
+               calibration_settings, quiet: bool, part_memory=None):
     """Calibrate the weights and re-solve (solver.deploy.calibrate); the problem and answer of the best round."""
     from dataclasses import replace
 
@@ -170,7 +194,7 @@ def _calibrate(problem: PartitionProblem, settings: PartitionSettings, result: P
             graph.nodes[v]["weight"] = w
         note = "op weights calibrated: each part's ops scaled by its measured / predicted time (solve partition --calibrate)"
         again = replace(problem, graph=graph, notes=[*problem.notes, note])
-        answer = partition(again, settings)
+        answer = partition(again, settings, part_memory=part_memory)
         solved.setdefault(tuple(answer.parts), (again, answer))
         return answer.parts
 
@@ -184,6 +208,17 @@ def _calibrate(problem: PartitionProblem, settings: PartitionSettings, result: P
     for v, w in enumerate(calibration.weights):
         graph.nodes[v]["weight"] = w
     return replace(best_problem, graph=graph), best_result, calibration
+
+
+def _parts_memory(problem: PartitionProblem, parts: list[int], num_parts: int, requested: str | None, fitted,
+                  calibration_settings):  # fmt: skip
+    """Each part's memory under the requested model (or the default: docs/memory.md)."""
+    from solver.deploy.memory import onert_memory_settings
+    from solver.memory.parts import parts_memory, problem_graph
+
+    planner, executor = onert_memory_settings(calibration_settings and calibration_settings.config)
+    model = memory_model(requested, fitted)
+    return parts_memory(problem_graph(problem.model, problem.graph), parts, num_parts, model, planner, executor)
 
 
 def _split(problem: PartitionProblem, parts: list[int], out_dir: Path, quiet: bool) -> None:

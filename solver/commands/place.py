@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from solver.commands._exact import add_exact_arguments, bounds_text, exact_progress, map_path, secondary_names
+from solver.commands._memory import add_memory_model_argument, memory_model
 from solver.commands._problem import add_problem_arguments, problem_from_args
 from solver.offload.settings import ALGORITHMS as OFFLOAD_ALGORITHMS
 from solver.placement.objectives import OBJECTIVES, TABLE
@@ -33,6 +34,8 @@ def register(subparsers) -> None:
     parser.add_argument("--out", type=Path, metavar="FILE",
                         help="where to write partition_map.json with its placement (default: next to MODEL)")
     parser.add_argument("--json", action="store_true", help="print the placement as JSON instead of the report")
+    add_memory_model_argument(parser, "each device's session memory (reported beside the placement's own count and "
+                                      "seed 002's estimate)")
     parser.add_argument("--html", type=Path, metavar="FILE",
                         help="also write the HTML report (as solve show does): the op graph coloured by device, each "
                              "op timed on its device, the tensors that cross links")  # fmt: skip
@@ -63,6 +66,24 @@ def _offloading(args: argparse.Namespace) -> bool:
                 or args.max_parts is not None or args.algo in OFFLOAD_ALGORITHMS)  # fmt: skip
 
 
+def _device_memory(problem, result, model):
+    """Each used device's session under the memory model (docs/memory.md), beside the placement's own count and
+    seed 002's estimate of the same ops."""
+    from solver.memory.parts import DeviceMemory, parts_memory, problem_graph
+    from solver.placement.seed002 import seed002_memory
+
+    devices = result.problem.devices
+    assign = result.assign
+    estimate = parts_memory(problem_graph(problem.model, problem.graph), assign, len(devices), model)
+    out = []
+    for d, name in enumerate(devices):
+        ops = [v for v, a in enumerate(assign) if a == d]
+        if ops:
+            out.append(DeviceMemory(name, result.problem.memory_cap(d), result.metrics.memory[d],
+                                    estimate.predicted[d], seed002_memory(problem.graph, ops)))  # fmt: skip
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     if args.html:
         from solver.commands._html import check_html_path
@@ -82,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
                              workers=args.workers, seed=args.seed, secondary=secondary_names(args),
                              slack=args.slack)  # fmt: skip
     out = map_path(args, args.platform)
+    chosen = memory_model(args.memory_model)  # refused before any work: calibrated without a calibration
     platform = read_platform(args.platform)
     problem = problem_from_args(args)
     describe = bounds_text(settings.objective)
@@ -95,10 +117,15 @@ def run(args: argparse.Namespace) -> int:
             print(format_placement(result))
         raise CheckError(f"{args.platform}: seed 002's placement overflows a device's memory in our model (see the "
                          "table); no partition map written")  # fmt: skip
+    devices = _device_memory(problem, result, chosen)
+    memory = {**chosen.to_json(), "devices": [d.to_json() for d in devices]}
     if args.json:  # the answer first: a failing write loses nothing
-        print_json("place", {**result.to_json(), "partition_map_file": str(out)})
+        print_json("place", {**result.to_json(), "memory": memory, "partition_map_file": str(out)})
     else:
         print(format_placement(result))
+        from solver.memory.report import devices_text
+
+        print(devices_text(chosen, devices))
     write_partition_map(out, result.parts, len(result.metrics.order), placement=result.placement)
     if not args.json:
         print(f"wrote {out}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from devices.base import DEFAULT_EXECUTOR, EXECUTORS
+from solver.commands._memory import add_memory_model_argument, memory_model
 from solver.errors import EXIT_OK
 
 
@@ -24,6 +25,7 @@ def register(subparsers) -> None:
     parser.add_argument("--executor", default=DEFAULT_EXECUTOR, choices=EXECUTORS,
                         help=f"onert executor of every session (default {DEFAULT_EXECUTOR})")
     parser.add_argument("--json", action="store_true", help="print the timings as JSON (schema nnpart.run/1)")
+    add_memory_model_argument(parser, "each part's session memory (printed beside the measured one)")
     parser.set_defaults(run=run)
 
 
@@ -31,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
     from solver.deploy.report import sequential_text
     from solver.deploy.sequential import run_sequential
 
-    measured = run_sequential(args.dir, rounds=args.rounds, warmup=args.warmup, seed=args.seed, executor=args.executor)
+    chosen = memory_model(args.memory_model)
+    measured = run_sequential(args.dir, rounds=args.rounds, warmup=args.warmup, seed=args.seed, executor=args.executor,
+                              memory_model=chosen)  # fmt: skip
     if args.json:
         from solver.commands._output import print_json
 

@@ -26,6 +26,10 @@ def register(subparsers) -> None:
     parser.add_argument("--trace", metavar="TRACE",
                         help="onert Chrome trace of MODEL: records each part's predicted time for 'solve pipeline'")  # fmt: skip
     parser.add_argument("--no-verify", action="store_true", help="only write the files, do not run them")
+    parser.add_argument("--op-order", choices=("file", "memory"), default="file",
+                        help="the order each part's ops are written in, which onert runs them in: file (the model's; "
+                             "default) or memory (the order with the least live memory, exact over the part's op "
+                             "orders where they are few enough, greedy beyond; docs/memory.md)")  # fmt: skip
     parser.add_argument("--json", action="store_true",
                         help="print the split and the verdict as JSON (schema nnpart.split/1)")  # fmt: skip
     add_verify_arguments(parser)
@@ -55,8 +59,17 @@ def run(args: argparse.Namespace) -> int:
 
         graph = load_problem(args.model, args.trace).graph
         weights = [graph.nodes[v]["weight"] for v in range(model.num_ops)]
+    order = None
+    if args.op_order == "memory":
+        from solver.memory.model import model_graph
+        from solver.memory.order import memory_order
+
+        order, found = memory_order(model_graph(model), parts)
+        if not args.json:
+            for k, f in enumerate(found):
+                print(f"part {k}: op order {f.method}, live peak {f.peak} B (file order {f.file_peak} B)")
     split = split_model(args.model, parts, args.out, model=model, op_weights=weights, placement=placement,
-                        parts_source=args.partition_map)
+                        parts_source=args.partition_map, op_order=order)
     result = None if settings is None else verify_split(split, settings)
     if args.json:
         from solver.commands._output import print_json

@@ -87,6 +87,8 @@ class CalibrationRound:
     weights: list[int]  # the op weights the partition was solved with (us)
     predicted_us: list[float]  # per part, in part order: the sum of its ops' weights
     measured: list[Summary]  # per part: its timed runs (us)
+    # per part: the median over the passes of its session's memory (bytes; None where the device does not say)
+    memory_bytes: list[float | None] = field(default_factory=list)
 
     @property
     def measured_us(self) -> list[float]:
@@ -118,6 +120,7 @@ class CalibrationRound:
             "measured_us": self.measured_us,
             "spread_us": self.spread_us,
             "error": [e if math.isfinite(e) else None for e in self.errors],
+            "measured_memory_bytes": list(self.memory_bytes),
             "predicted_bottleneck_us": max(self.predicted_us),
             "measured_bottleneck_us": self.measured_bottleneck_us,
             "partition_map": list(self.parts),
@@ -225,20 +228,24 @@ def measure_parts(model_path: str | Path, parts: list[int], weights: list[int], 
     with tempfile.TemporaryDirectory(prefix="nnpart-calibrate-") as tmp:
         split = split_model(model_path, parts, Path(tmp), op_weights=[float(w) for w in weights])
         runs: list[list[float]] = [[] for _ in split.parts]
+        memory: list[list[float]] = [[] for _ in split.parts]
         for i in range(settings.passes):
             repeats = len(range(i, settings.repeats, settings.passes))  # the repeats shared out over the passes
             # Each pass of each round is its own measurement (and cache entry, on a cached device).
             run = MeasureSettings(warmup=settings.warmup, repeats=repeats, timeout=settings.timeout,
                                   round=round_number * settings.passes + i)
-            for part, times in zip(split.parts, runs):
+            for part, times, held in zip(split.parts, runs, memory):
                 m = device.measure(split.out_dir / part.file, settings.config, run)
                 if not m.valid:
                     raise DeviceError(f"{model_path}: part {part.part_id} ({part.file}) failed on {device.name}: "
                                       f"{m.reason}")
                 times += [t * 1000 for t in m.times_ms]
+                if m.memory is not None:
+                    held.append(m.memory.session_kb * 1024.0)
         ids = [p.part_id for p in split.parts]
     return CalibrationRound(round_number, list(parts), ids, list(weights), list(split.loads_us),
-                            [summarize(times) for times in runs])
+                            [summarize(times) for times in runs],
+                            [summarize(held).median if held else None for held in memory])  # fmt: skip
 
 
 def corrected_weights(weights: Sequence[int], measured: CalibrationRound) -> list[int]:

@@ -112,6 +112,22 @@ class ProfileResult:
         return max(m.peak_rss_kb for m in self.measurements)
 
     @property
+    def memory_kb(self) -> Summary:
+        """The session's memory (peak RSS above the RSS before the session, ``devices.base.SessionMemory``) over
+        the rounds that measured it (KB)."""
+        return summarize([float(m.memory.session_kb) for m in self.measurements if m.memory is not None])
+
+    def memory_json(self) -> dict:
+        """The session's memory per round and over the rounds, a record of its own (``--json``'s ``memory``).
+
+        onert's Python API (0.1.0) reports no memory figures of its own, so these are the process's."""
+        return {
+            "what": "peak RSS of the measuring process above its RSS before the session (onert imported)",
+            "rounds": [None if m.memory is None else m.memory.to_json() for m in self.measurements],
+            "session_kb": self.memory_kb.to_json(),
+        }
+
+    @property
     def total_us(self) -> float:
         """Sum of the per-op weights."""
         return sum(r.time_us for r in self.rows)
@@ -148,6 +164,7 @@ class ProfileResult:
             "outlier_runs": list(self.totals.outliers),
             "drift": {"z": self.totals.drift.z, "shift": self.totals.drift.shift},
             "peak_rss_kb": self.peak_rss_kb,
+            "memory": self.memory_json(),
             "trace": str(self.trace_path) if self.trace_path is not None else None,
             "total_us": self.total_us,
             "ops": [
@@ -212,7 +229,7 @@ def profile_model(
         "timed_runs": totals.summary.n, "run_totals_ms": totals.summary.to_json(), "device": device.name,
     }  # fmt: skip
     if out is not None:
-        document["otherData"]["nnpart"].update(about)
+        document["otherData"]["nnpart"].update(about, memory=result.memory_json())
         result.trace_path = write_json(out, document)
     result.rows = sorted(
         (OpRow(op.index, op.type, times.backends.get(op.index, "?"), times.weight(op.index, settings.weights),

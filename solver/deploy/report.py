@@ -110,6 +110,10 @@ def profile_table(result: ProfileResult, top: int = 15) -> str:
         f"run time (onert): median {run.median:.3f} ms, min {run.min:.3f}, IQR {run.iqr:.3f}, CV {100 * run.cv:.1f}%, "
         f"{run.n} runs; peak RSS {result.peak_rss_kb} KB",
     ]
+    memory = result.memory_kb
+    if memory.n:
+        lines.append(f"session memory (peak RSS above the RSS before the session): median {memory.median / 1024:.2f} MB, "
+                     f"min {memory.min / 1024:.2f}, max {memory.max / 1024:.2f}, {memory.n} round(s)")
     if not t.stable:
         lines.append("UNSTABLE: " + "; ".join(t.reasons))
     weight = result.settings.weights
@@ -143,7 +147,11 @@ def sequential_text(run: SequentialRun) -> str:
              f"load average {' '.join(f'{x:.2f}' for x in run.load_average)}", ""]  # fmt: skip
     for k, (p, backend, s) in enumerate(zip(split.parts, run.backends, run.part_ms)):
         predicted = f", predicted {loads[k] / 1000:.2f} ms" if loads else ""
-        lines.append(f"  {p.file} on {backend}: {spread(s)}{predicted}")
+        memory = run.part_memory[k]
+        alone = f"; memory alone {memory.session_kb / 1024:.1f} MB" if memory is not None else ""
+        if run.predicted_memory:
+            alone += f" (predicted {run.predicted_memory[k] / 2**20:.1f} MB, {run.memory_model.name} model)"
+        lines.append(f"  {p.file} on {backend}: {spread(s)}{predicted}{alone}")
     predicted = f" (predicted {sum(loads) / 1000:.2f} ms, hand-offs not included)" if loads else ""
     lines += ["", f"end to end      {spread(run.latency_ms)}{predicted}",
               f"whole on cpu    {spread(run.whole_ms)}"]  # fmt: skip

@@ -5,22 +5,30 @@ model inputs (seeded), runs every part in order and hands tensors along by name.
 the same rounds, interleaved, so both see the same machine load. After ``warmup`` rounds (the first prepares
 the sessions) ``rounds`` rounds are timed with ``time.perf_counter``: end-to-end, per part, and the whole model.
 The machine's load average is recorded beside them: on a shared machine it says how much to trust the spread.
+
+Memory is measured apart: the parts share this process, so their peaks cannot be told apart in it. Each part
+runs once more alone in a fresh child (``devices.local.LocalDevice``, the worker of ``solve profile``) with the
+same backends and executor; its figure is the child's peak RSS above its RSS before the session
+(``devices.base.SessionMemory``), the same measure as a profile's.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from devices.base import DEFAULT_EXECUTOR
-from devices.chain import ModelRunner
+from devices.base import DEFAULT_EXECUTOR, BackendConfig, MeasureSettings, SessionMemory
+from devices.chain import ModelRunner, RunError
 from devices.inputs import seeded_inputs
 from devices.stats import Summary, summarize
 from solver.deploy.split import SplitResult, read_split
 from solver.deploy.verify import check_executor, part_stages
 from solver.errors import UsageError
-from solver.io.tflite import uncompressed
+from solver.io.tflite import read_model, uncompressed
+from solver.memory.calibration import MemoryModel
+from solver.memory.model import memory_terms, model_graph
 
 
 @dataclass
@@ -34,9 +42,14 @@ class SequentialRun:
     whole_ms: Summary
     rounds: int
     load_average: tuple[float, float, float]
+    part_memory: list[SessionMemory | None]  # each part's session alone in its own child (None: not measured)
+    memory_model: MemoryModel | None = None
+    predicted_memory: list[int] = field(default_factory=list)  # each part's session under ``memory_model``
 
     def to_json(self) -> dict:
         loads = self.split.loads_us
+        memory = [None if m is None else m.session_kb * 1024 for m in self.part_memory]
+        predicted = self.predicted_memory or [None] * len(memory)
         return {
             "dir": str(self.split.out_dir),
             "rounds": self.rounds,
@@ -44,15 +57,18 @@ class SequentialRun:
             "whole_cpu_ms": self.whole_ms.to_json(),
             "predicted_ms": None if loads is None else sum(loads) / 1000,
             "parts": [{"file": p.file, "backend": b, "ms": s.to_json(),
-                       "predicted_ms": None if loads is None else loads[k] / 1000}
+                       "predicted_ms": None if loads is None else loads[k] / 1000,
+                       "predicted_memory_bytes": predicted[k], "measured_memory_bytes": memory[k]}
                       for k, (p, b, s) in enumerate(zip(self.split.parts, self.backends, self.part_ms))],  # fmt: skip
             "load_average": list(self.load_average),
+            "memory_model": None if self.memory_model is None else self.memory_model.to_json(),
         }
 
 
 def run_sequential(split: SplitResult | str, rounds: int = 20, warmup: int = 2, seed: int = 0,
-                   executor: str = DEFAULT_EXECUTOR) -> SequentialRun:  # fmt: skip
-    """Time the parts of ``split`` run in sequence (see the module docstring).
+                   executor: str = DEFAULT_EXECUTOR, memory_model: MemoryModel | None = None) -> SequentialRun:  # fmt: skip
+    """Time the parts of ``split`` run in sequence (see the module docstring); with ``memory_model``, predict
+    each part's session memory beside the measured one (the part file's ops under ``executor``).
 
     Raises
     ------
@@ -87,5 +103,24 @@ def run_sequential(split: SplitResult | str, rounds: int = 20, warmup: int = 2, 
             if r >= warmup:
                 total.append((end - start) * 1000)
                 alone.append((time.perf_counter() - end) * 1000)
+    load = os.getloadavg()
+    memory = [part_memory(s.path, s.backends or "cpu", executor) for s in stages]
+    predicted = [] if memory_model is None else [
+        memory_model.predict(memory_terms(model_graph(read_model(s.path)), executor=executor)) for s in stages]
     return SequentialRun(split, [s.backends or "cpu" for s in stages], summarize(total),
-                         [summarize(t) for t in per_part], summarize(alone), rounds, os.getloadavg())  # fmt: skip
+                         [summarize(t) for t in per_part], summarize(alone), rounds, load, memory, memory_model,
+                         predicted)  # fmt: skip
+
+
+def part_memory(path: Path, backends: str, executor: str) -> SessionMemory | None:
+    """The session memory of the model at ``path`` run alone in a fresh child (one prepare and one run).
+
+    Raises ``devices.chain.RunError`` when the part does not run there (it ran in this process just before).
+    """
+    from devices.local import LocalDevice
+
+    config = BackendConfig(tuple(backends.split(";")), settings=(("EXECUTOR", executor),))
+    measured = LocalDevice().measure(path, config, MeasureSettings(warmup=1, repeats=1, check_outputs=False))
+    if not measured.valid:
+        raise RunError(f"{path}: measuring its memory alone failed: {measured.reason}")
+    return measured.memory

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -85,8 +86,10 @@ class SplitResult:
         }
 
 
-def plan_parts(model: Model, parts: list[int], source: str | Path = "the partition") -> list[PartPlan]:
-    """The part models a partition asks for, in pipeline order; empty parts are left out.
+def plan_parts(model: Model, parts: list[int], source: str | Path = "the partition",
+               op_order: Sequence[int] | None = None) -> list[PartPlan]:  # fmt: skip
+    """The part models a partition asks for, in pipeline order; empty parts are left out. Each part's ops are
+    listed in ``op_order`` (a topological order of all ops; default the model's), the order onert runs them in.
 
     Raises
     ------
@@ -113,8 +116,10 @@ def plan_parts(model: Model, parts: list[int], source: str | Path = "the partiti
             consumers.setdefault(t, set()).add(parts[op.index])
     model_inputs, model_outputs = set(model.inputs), set(model.outputs)
     plans = []
+    order = list(range(model.num_ops)) if op_order is None else list(op_order)
+    _check_order(model, order, producers, source)
     for part_id in sorted(set(parts)):
-        ops = tuple(v for v in range(model.num_ops) if parts[v] == part_id)
+        ops = tuple(v for v in order if parts[v] == part_id)
         whole = len(ops) == model.num_ops
         read = {t for v in ops for t in model.operators[v].inputs}
         written = {t for v in ops for t in model.operators[v].outputs}
@@ -130,6 +135,18 @@ def plan_parts(model: Model, parts: list[int], source: str | Path = "the partiti
             )
         )
     return plans
+
+
+def _check_order(model: Model, order: list[int], producers: dict[int, int], source: str | Path) -> None:
+    """``order`` holds every op once and runs every op after the ops writing what it reads (UsageError)."""
+    if sorted(order) != list(range(model.num_ops)):
+        raise UsageError(f"{source}: the op order does not hold each of the {model.num_ops} operators once")
+    at = {v: i for i, v in enumerate(order)}
+    for op in model.operators:
+        late = next((t for t in op.inputs if t in producers and at[producers[t]] > at[op.index]), None)
+        if late is not None:
+            raise UsageError(f"{source}: the op order runs op {op.index} before op {producers[late]}, which writes "
+                             f"tensor {late} it reads")  # fmt: skip
 
 
 def _use_order(tensors: list[int], uses: list[tuple[int, ...]]) -> tuple[int, ...]:
@@ -155,6 +172,7 @@ def split_model(
     op_weights: list[float] | None = None,
     placement: dict[int, str] | None = None,
     parts_source: str | Path = "the partition",
+    op_order: Sequence[int] | None = None,
 ) -> SplitResult:
     """Write the part models of ``parts`` and their connection files into ``out_dir``.
 
@@ -166,7 +184,9 @@ def split_model(
     and ``split.json`` (nnpart's record: source model, partition map, ops of each part and, when
     ``op_weights`` (per-op time in us) is given, each part's predicted load). Nothing is written
     until every part is encoded and both connection files are checked.
-    ``parts_source`` names where ``parts`` came from (the map file) in error messages.
+    ``parts_source`` names where ``parts`` came from (the map file) in error messages. ``op_order`` (a
+    topological order of all ops) is the order each part's ops are written in, which onert runs them in
+    (``solver.memory.order`` finds one that needs less memory); default the model's.
 
     Raises
     ------
@@ -180,7 +200,7 @@ def split_model(
     """
     model_path, out_dir = Path(model_path), Path(out_dir)
     model = model or read_model(model_path)
-    plans = plan_parts(model, parts, parts_source)
+    plans = plan_parts(model, parts, parts_source, op_order)
     whole = _load_object_model(model_path)
     _check_splittable(model, whole)
     names = _boundary_names(model, plans)

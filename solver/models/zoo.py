@@ -19,7 +19,9 @@ from solver.data import DEFAULT_MODEL, DEFAULT_TRACE, TRACE_RUNS
 from solver.errors import ModelError
 from solver.extras import require_installed
 
-APPLICATIONS = {"mobilenet_v2": "MobileNetV2", "resnet50": "ResNet50", "inception_v3": "InceptionV3"}
+APPLICATIONS = {"mobilenet_v2": "MobileNetV2", "resnet50": "ResNet50", "inception_v3": "InceptionV3",
+                # irregularly wired: where the op order decides the memory (benchmarks/memory.py --orders)
+                "nasnet_mobile": "NASNetMobile", "densenet121": "DenseNet121"}
 # Seed 002's experiment runs on these, as Keras models (its method reads Keras layer graphs).
 KERAS_APPLICATIONS = {
     "resnet50": "ResNet50",

@@ -48,6 +48,12 @@ and ``tail(v)`` = w of v and all its descendants, any partition with bottleneck 
   part around. (K > n is refused, as by the heuristics and the checker.)
 - Memory cap: ``m[c][s] >= x(v, s)`` for each constant tensor c that v reads;
   ``sum_c bytes_c m[c][s] <= cap``.
+- Memory cap on a memory model instead (``part_memory``: a part's ops -> bytes, not linear: onert's planner
+  decides the arena, and a calibrated model may count constants at less than their bytes, so the constants cap
+  is left out), lazily: each partition CP-SAT finds is checked part by part, and a part S over the cap is
+  forbidden as a whole in every station, ``sum_{v in S} x(v, s) - sum_{u not in S} x(u, s) <= |S| - 1``, and the
+  model solved again. A forbidden set is over the cap whatever else the partition holds, so no partition under
+  the cap is lost and an infeasible probe stays a proof.
 
 Secondary objectives (lexicographic, :mod:`solver.solving.secondary`) use the same model at
 ``C = floor(best * (1 + slack))``; their models are in their table, solver/partitioning/objectives.py.
@@ -65,7 +71,7 @@ from ortools.sat.python import cp_model
 
 from heuristics.dag import WINDOW_OPS, Dag, check_num_parts, lower_bound, station_windows
 from solver.errors import CheckError, InfeasibleError, UsageError
-from solver.partitioning.metrics import PartitionMetrics, check_partition
+from solver.partitioning.metrics import PartitionMetrics, PartMemory, check_partition, part_ops
 from solver.partitioning.objectives import SECONDARY, TABLE
 from solver.partitioning.settings import check_exact_options
 from solver.partitioning.stations import DIRECTIONS, EXHAUSTED, MAX_LOADS, fill_stations
@@ -159,6 +165,7 @@ def solve_exact(
     memory_cap: int | None = None,
     on_progress: Progress | None = None,
     weight: str = "weight",
+    part_memory: PartMemory | None = None,
 ) -> ExactResult:
     """Partition ``graph`` into ``num_parts`` parts minimizing the bottleneck, exactly (see module doc).
 
@@ -183,7 +190,9 @@ def solve_exact(
     slack : float
         Secondary objectives may raise the bottleneck to ``floor(best * (1 + slack))``.
     memory_cap : int, optional
-        Bytes of constant tensors allowed per part.
+        Bytes of constant tensors allowed per part, and with ``part_memory`` bytes of the memory model.
+    part_memory : callable(ops) -> bytes, optional
+        The memory model of a part (solver.memory); capped lazily (module doc).
     on_progress : callable(incumbent, bound, elapsed), optional
         Called whenever the incumbent or the bound changes, and about every second during a probe.
 
@@ -211,7 +220,8 @@ def solve_exact(
     # On weights too large for CP-SAT's 64-bit arithmetic the search runs on scaled weights (see model_weights).
     scaled, scale = model_weights(dag)
     search = _Search(scaled, num_parts, memory_cap, workers, budget, on_progress)
-    incumbent = _starting_partition(scaled, num_parts, hint, memory_cap)
+    search.part_memory = part_memory if memory_cap is not None else None
+    incumbent = _starting_partition(scaled, num_parts, hint, memory_cap, search.part_memory)
     if incumbent is not None:
         # Its first progress line may meet a Ctrl-C; the incumbent is kept all the same.
         budget.guard(search.accept, incumbent, False)
@@ -222,7 +232,7 @@ def solve_exact(
     secondary_status: dict[str, str] = {}
     if secondary and not budget.interrupted:
         secondary_status = budget.guard(search.secondary, secondary, slack) or {}
-    metrics = _verify(dag, search.incumbent, num_parts, memory_cap)
+    metrics = _verify(dag, search.incumbent, num_parts, memory_cap, search.part_memory)
     notes = search.notes()
     if scale > 1:
         # Every true load is at least scale times its scaled load, so scale * (scaled bound) bounds the truth.
@@ -302,6 +312,8 @@ class _Search:
         self.station_attempts: dict[int, int] = {}  # cycle -> station-search restarts made
         self.unbuilt: tuple[int, int, float] | None = None  # (C, variables, seconds) of a model left unbuilt
         self.build_rate = _BUILD_SECONDS  # seconds per unit of model size, as last measured
+        self.part_memory: PartMemory | None = None  # the memory model capped lazily (module doc)
+        self.forbidden: list[list[int]] = []  # parts found over the cap of the memory model
         if dag.n:
             self.lo = TABLE["bottleneck"].bound(dag, num_parts)
 
@@ -365,7 +377,8 @@ class _Search:
             return self._unbuilt(cycle, variables, limit)
         building = probe.within(limit * _BUILD_SHARE)
         try:
-            built = _FeasibilityModel(self.dag, self.k, cycle, windows, self.memory_cap, budget=building)
+            built = _FeasibilityModel(self.dag, self.k, cycle, windows, self._linear_cap(), budget=building,
+                                      forbidden=self.forbidden)
             built.hint(self.incumbent)
             built.branch_station_by_station(self.dag.tail)
         except _BuildTimeout:
@@ -376,20 +389,21 @@ class _Search:
         # A short CP-SAT run settles easy probes. Then CP-SAT, to find or refute a partition, runs
         # beside the station search, which finds tight packings that CP-SAT finds slowly; the first
         # to finish stops the other.
-        done = self._run(built.model, min(probe.left(), _QUICK_SOLVE))
+        done = self._run_capped(built, min(probe.left(), _QUICK_SOLVE))
         if done.status == cp_model.UNKNOWN and not self.budget.interrupted:
-            beside = None
-            if self.memory_cap is None and cycle <= _STATION_CYCLE_MAX:
+            if self.memory_cap is not None or cycle > _STATION_CYCLE_MAX:
+                done = self._run_capped(built, probe.left())
+            else:
                 beside = lambda stop: self._fill_stations(cycle, windows, probe.left(), stop)
-            done = self._run(built.model, probe.left(), beside)
-            packed = done.beside
-            if packed == EXHAUSTED:  # the complete station search found none: F(cycle) is infeasible
-                self.lo = max(self.lo, cycle + 1)
-                self._report()
-                return True
-            if packed is not None:
-                self.accept(_split_parts(packed, self.k, self.dag.order), from_solver=True)
-                return True
+                done = self._run(built.model, probe.left(), beside)
+                packed = done.beside
+                if packed == EXHAUSTED:  # the complete station search found none: F(cycle) is infeasible
+                    self.lo = max(self.lo, cycle + 1)
+                    self._report()
+                    return True
+                if packed is not None:
+                    self.accept(_split_parts(packed, self.k, self.dag.order), from_solver=True)
+                    return True
         if done.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             self.accept(built.parts(done.solver), from_solver=True)
         elif done.status == cp_model.INFEASIBLE:
@@ -398,6 +412,28 @@ class _Search:
         else:
             self.unknown_above = max(self.unknown_above, cycle)
         return True
+
+    def _linear_cap(self) -> int | None:
+        """The cap on the constants the model states: none when the memory model is capped instead."""
+        return self.memory_cap if self.part_memory is None else None
+
+    def _run_capped(self, built: _FeasibilityModel, limit: float) -> Solve:
+        """Solve ``built`` within ``limit`` seconds; while its answer has a part over the memory model's cap,
+        forbid that part (here and in every later model) and solve again (module doc)."""
+        within = self.budget.within(limit)
+        while True:
+            done = self._run(built.model, within.left())
+            if self.part_memory is None or done.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                return done
+            over = [ops for ops in part_ops(built.parts(done.solver), self.k)
+                    if self.part_memory(ops) > self.memory_cap]  # fmt: skip
+            if not over:
+                return done
+            for ops in over:
+                self.forbidden.append(ops)
+                built.forbid(ops)
+            if within.passed() or self.budget.interrupted:
+                return Solve(cp_model.UNKNOWN, done.solver, done.interrupted)
 
     def _unbuilt(self, cycle: int, variables: int | None, limit: float) -> bool:
         """Leave the probe of F(cycle) unbuilt: the model would not build in ``limit``; False."""
@@ -450,11 +486,12 @@ class _Search:
         """Minimize the secondary objectives in order with the bottleneck capped; their status by metric."""
         cycle = math.floor(self.hi * (1 + slack))
         windows = station_windows(self.dag, self.k, cycle)
-        built = _FeasibilityModel(self.dag, self.k, cycle, windows, self.memory_cap)
+        built = _FeasibilityModel(self.dag, self.k, cycle, windows, self._linear_cap(), forbidden=self.forbidden)
         objectives = [(name, lambda name=name: TABLE[name].model(built)) for name in names]
         _, statuses = minimize_in_order(built.model, objectives, self.incumbent, hint=built.hint,
                                         read=lambda solver: self.take(built.parts(solver)),
-                                        solve=self._run, budget=self.budget)  # fmt: skip
+                                        solve=lambda model, seconds: self._run_capped(built, seconds),
+                                        budget=self.budget)  # fmt: skip
         return {SECONDARY[name]: status for name, status in statuses.items()}
 
     def take(self, parts: list[int]) -> list[int]:
@@ -491,7 +528,7 @@ class _FeasibilityModel:
     """The CP-SAT model F(C) of the module docstring (the secondary objectives' models are in their table)."""
 
     def __init__(self, dag: Dag, num_parts: int, cycle: int, windows, memory_cap: int | None,
-                 budget: Budget | None = None):
+                 budget: Budget | None = None, forbidden: Sequence[Sequence[int]] = ()):
         """Build F(cycle); past ``budget`` (checked every few thousand ops or edges) raise _BuildTimeout."""
         self.dag, self.k = dag, num_parts
         self.early, self.late = windows
@@ -508,6 +545,8 @@ class _FeasibilityModel:
         self._no_empty_parts()
         if memory_cap is not None:
             self._memory(memory_cap)
+        for ops in forbidden:
+            self.forbid(ops)
 
     def _in_time(self, i: int) -> None:
         if i & 4095 == 0 and self.budget is not None and self.budget.passed():
@@ -612,6 +651,16 @@ class _FeasibilityModel:
                 terms.append(nbytes * used)
             self._add(sum(terms) <= cap)
 
+    def forbid(self, ops: Sequence[int]) -> None:
+        """No part holds exactly the ops ``ops``: ``sum_{v in S} x(v, s) - sum_{u not in S} x(u, s) <= |S| - 1``
+        in every station s where all of S can be (elsewhere the set cannot form)."""
+        inside = set(ops)
+        for s in range(self.k):
+            if not all(s in self.stations(v) for v in ops):
+                continue
+            outside = [u for u in self.by_station[s] if u not in inside]
+            self._add(sum(self.x_expr(v, s) for v in ops) - sum(self.x_expr(u, s) for u in outside) <= len(ops) - 1)
+
     def branch_station_by_station(self, priority: Sequence[int]) -> None:
         """Search order for the fixed-search worker: fill part 0 first, ops of high priority first."""
         by_station: list[list[cp_model.IntVar]] = [[] for _ in range(self.k)]
@@ -648,7 +697,8 @@ def _loads(weights: Sequence[int], parts: Sequence[int]) -> list[int]:
     return loads
 
 
-def _starting_partition(dag: Dag, num_parts: int, hint, memory_cap: int | None) -> list[int] | None:
+def _starting_partition(dag: Dag, num_parts: int, hint, memory_cap: int | None,
+                        part_memory: PartMemory | None = None) -> list[int] | None:
     """The better valid partition of the hint and (without a memory cap) the trivial partition."""
     candidates = [list(hint)] if hint is not None else []
     if memory_cap is None:
@@ -656,7 +706,7 @@ def _starting_partition(dag: Dag, num_parts: int, hint, memory_cap: int | None) 
     best, best_value = None, None
     for parts in candidates:
         try:
-            _verify(dag, parts, num_parts, memory_cap)
+            _verify(dag, parts, num_parts, memory_cap, part_memory)
         except CheckError:
             continue  # an invalid hint is not trusted; the solver starts without it
         value = max(_loads(dag.weights, parts), default=0)
@@ -692,8 +742,9 @@ def _trivial_partition(dag: Dag, num_parts: int) -> list[int]:
     return parts
 
 
-def _verify(dag: Dag, parts, num_parts: int, memory_cap: int | None) -> PartitionMetrics:
-    return check_partition(dag, parts, num_parts, memory_cap=memory_cap)
+def _verify(dag: Dag, parts, num_parts: int, memory_cap: int | None,
+            part_memory: PartMemory | None = None) -> PartitionMetrics:
+    return check_partition(dag, parts, num_parts, memory_cap=memory_cap, part_memory=part_memory)
 
 
 def _infeasible_message(search: _Search, memory_cap, time_limit) -> str:

@@ -16,6 +16,7 @@ Definitions (see docs/design.md for the graph convention); the graph is read thr
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
@@ -23,6 +24,9 @@ import numpy as np
 
 from heuristics.dag import Dag, check_num_parts, lower_bound
 from solver.errors import CheckError
+
+# The memory model of a part (solver.memory): the ops of the part -> the bytes its session needs.
+PartMemory = Callable[[Sequence[int]], int]
 
 
 @dataclass
@@ -97,12 +101,14 @@ def check_partition(
     num_parts: int,
     memory_cap: int | None = None,
     weight: str = "weight",
+    part_memory: PartMemory | None = None,
 ) -> PartitionMetrics:
     """Check that ``parts`` is a valid partition of ``graph`` into ``num_parts`` parts and return its metrics.
 
     Valid: one integer part in ``0..K-1`` per op, ``parts[u] <= parts[v]`` on every edge (so the session graph
     is acyclic), no empty part, loads summing to the total weight, and (with ``memory_cap``) no part whose
-    constants exceed the cap.
+    constants exceed the cap, or with ``part_memory`` (the memory model: a part's ops -> bytes) no part whose
+    memory does (a calibrated model may count constants at less than their bytes, so then only the model's figure).
 
     Raises
     ------
@@ -132,11 +138,25 @@ def check_partition(
         raise CheckError(f"{name}: parts {metrics.empty_parts} are empty")
     if metrics.total != dag.total:
         raise CheckError(f"{name}: part loads sum to {metrics.total}, the ops weigh {dag.total}")
-    if memory_cap is not None:
+    if memory_cap is not None and part_memory is None:
         over = [k for k, m in enumerate(metrics.memory) if m > memory_cap]
         if over:
             raise CheckError(
                 f"{name}: parts {over} hold {[metrics.memory[k] for k in over]} bytes of constants, "
                 f"over the cap of {memory_cap}"
             )
+    if memory_cap is not None and part_memory is not None:
+        held = [part_memory(ops) for ops in part_ops(parts, num_parts)]
+        over = [k for k, m in enumerate(held) if m > memory_cap]
+        if over:
+            raise CheckError(f"{name}: parts {over} need {[held[k] for k in over]} bytes (memory model), over the "
+                             f"cap of {memory_cap}")  # fmt: skip
     return metrics
+
+
+def part_ops(parts: Sequence[int], num_parts: int) -> list[list[int]]:
+    """The ops of each part, in index order."""
+    ops: list[list[int]] = [[] for _ in range(num_parts)]
+    for v, k in enumerate(parts):
+        ops[k].append(v)
+    return ops

@@ -19,7 +19,7 @@ from heuristics.dag import check_num_parts, lower_bound
 from heuristics.minmax import minmax
 from heuristics.orders import order_search
 from solver.errors import InfeasibleError
-from solver.partitioning.metrics import PartitionMetrics, check_partition
+from solver.partitioning.metrics import PartitionMetrics, PartMemory, check_partition, part_ops
 from solver.partitioning.objectives import TABLE
 from solver.partitioning.settings import PartitionSettings
 from solver.problem import PartitionProblem
@@ -123,14 +123,14 @@ class PartitionResult:
 
 
 def partition(
-    problem: PartitionProblem,
-    settings: PartitionSettings,
-    on_progress: Progress | None = None,
-    started: float | None = None,
-) -> PartitionResult:
+    problem: PartitionProblem, settings: PartitionSettings, on_progress: Progress | None = None,
+    part_memory: PartMemory | None = None, started: float | None = None,
+) -> PartitionResult:  # fmt: skip
     """Partition ``problem.graph`` into ``settings.num_parts`` pipeline stages (see the module doc).
 
-    ``on_progress(incumbent, bound, elapsed)`` relays the exact solver's progress. The time limit counts from
+    ``on_progress(incumbent, bound, elapsed)`` relays the exact solver's progress. ``part_memory`` (a part's
+    ops -> bytes, the memory model of solver.memory) is what ``settings.memory_cap`` caps besides the constants
+    (not under ``settings.robust``, whose scenarios cap the constants only). The time limit counts from
     ``started`` (a ``time.monotonic()`` reading; default: now): the command passes when it began reading the
     input, so a big graph's reading is inside the limit.
 
@@ -146,11 +146,13 @@ def partition(
     budget = Budget(settings.time_limit, start=started)
     dag, k = problem.dag, settings.num_parts
     check_num_parts(dag, k)
+    if settings.memory_cap is None or settings.robust is not None:
+        part_memory = None
     if settings.robust is not None:
         from solver.partitioning.robust import problem_scenarios, robust_partition
 
         scenarios = problem_scenarios(problem)  # refused before any solve when the problem has no runs
-    steps = _Steps(problem, settings, on_progress)
+    steps = _Steps(problem, settings, on_progress, part_memory)
     driven = drive(steps.recipe(), settings, budget)
     found, exact = steps.found, driven.exact.result if driven.exact else None
     parts, status, method = driven.answer, driven.status, "exact" if exact else driven.start.name
@@ -164,7 +166,7 @@ def partition(
                                   max(0.0, budget.left()), on_progress)
         parts, method, status = robust.result.parts, "robust", robust.result.status
         notes += robust.notes
-    metrics = check_partition(dag, parts, k, memory_cap=settings.memory_cap)
+    metrics = check_partition(dag, parts, k, memory_cap=settings.memory_cap, part_memory=part_memory)
     bound = exact.bound if exact else metrics.lower_bound
     return PartitionResult(
         parts=list(parts),
@@ -186,8 +188,10 @@ class _Steps:
     """The partition's steps for :func:`solver.solving.driver.drive`: both heuristics and the pick, then the exact
     solver warm-started by it; ``found`` keeps the heuristics' runs."""
 
-    def __init__(self, problem: PartitionProblem, settings: PartitionSettings, on_progress: Progress | None):
+    def __init__(self, problem: PartitionProblem, settings: PartitionSettings, on_progress: Progress | None,
+                 part_memory: PartMemory | None = None):  # fmt: skip
         self.problem, self.settings, self.on_progress = problem, settings, on_progress
+        self.part_memory = part_memory
         self.found: dict[str, HeuristicRun] = {}
 
     def recipe(self) -> Recipe[list[int]]:
@@ -196,7 +200,7 @@ class _Steps:
     def heuristics(self, budget: Budget) -> Start[list[int]]:
         problem, settings = self.problem, self.settings
         self.found = _run_heuristics(problem, settings, budget)
-        method = _pick(self.found, settings, problem)
+        method = _pick(self.found, settings, problem, self.part_memory)
         run = self.found[method]
         bound = TABLE["bottleneck"].bound(problem.dag, settings.num_parts)
         return Start(method, run.parts, run.metrics.bottleneck, bound)
@@ -222,6 +226,7 @@ class _Steps:
             slack=settings.slack,
             memory_cap=settings.memory_cap,
             on_progress=self.on_progress,
+            part_memory=self.part_memory,
         )
         return ExactRun(result.parts, result.status, result.bound, result.wall_time, result.interrupted, result,
                         result.secondary_status, result.notes, result.workers)  # fmt: skip
@@ -279,7 +284,8 @@ def _run_heuristics(problem: PartitionProblem, settings: PartitionSettings, budg
     return found
 
 
-def _pick(found: dict[str, HeuristicRun], settings: PartitionSettings, problem: PartitionProblem) -> str:
+def _pick(found: dict[str, HeuristicRun], settings: PartitionSettings, problem: PartitionProblem,
+          part_memory: PartMemory | None = None) -> str:  # fmt: skip
     """The heuristic to keep: the requested one, or for ``best`` the smaller bottleneck (then edge cut).
 
     With a memory cap, only answers under the cap count; if none is, the exact solver (which enforces the cap)
@@ -288,10 +294,17 @@ def _pick(found: dict[str, HeuristicRun], settings: PartitionSettings, problem: 
     algo, cap = settings.algo, settings.memory_cap
     names = [algo] if algo != "best" else sorted(found, key=lambda n: (found[n].metrics.bottleneck,
                                                                        found[n].metrics.edge_cut))
-    fitting = [n for n in names if cap is None or max(found[n].metrics.memory) <= cap]
+    fitting = [n for n in names if cap is None or _fits(found[n], cap, part_memory, settings.num_parts)]
     if fitting or settings.exact:
         return (fitting or names)[0]
     raise InfeasibleError(
         f"{problem.source}: no heuristic partition meets the memory cap of {cap} bytes per part "
         "(try --exact, which enforces it)"
     )
+
+
+def _fits(run: HeuristicRun, cap: int, part_memory: PartMemory | None, num_parts: int) -> bool:
+    """Every part of ``run`` under ``cap``: its memory model's figure when there is one, else its constants."""
+    if part_memory is None:
+        return max(run.metrics.memory) <= cap
+    return all(part_memory(ops) <= cap for ops in part_ops(run.parts, num_parts))

@@ -147,6 +147,11 @@ def _layer_memory(graph: nx.DiGraph, v: int) -> float:
     return _output_bytes(graph, v) + sum(graph.nodes[v].get("constants", {}).values()) / _FLOAT_BYTES
 
 
+def seed002_memory(graph: nx.DiGraph, ops: list[int]) -> float:
+    """Seed 002's memory estimate of a part of ``ops``: its layers' output bytes plus their parameter counts."""
+    return sum(_layer_memory(graph, v) for v in ops)
+
+
 def seed002_partition(cuts: CutPoints, num_nodes: int, capacity: float) -> list[tuple[int, int]]:
     """Seed 002's ``create_partition_graph`` and ``partition``: the least-sum path of parts (module docstring).
 

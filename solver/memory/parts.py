@@ -1,0 +1,105 @@
+"""A partition's parts under the memory model a command uses, and measured parts as calibration samples."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+
+from solver.memory.calibration import MemoryModel, MemorySample
+from solver.memory.lifetimes import LINEAR, Graph, OpTensors
+from solver.memory.model import MemoryTerms, memory_terms, model_graph, part_graph, parts_terms
+from solver.memory.planner import DEFAULT_PLANNER
+
+
+def problem_graph(model, op_graph: nx.DiGraph) -> Graph:
+    """The memory model's graph of a problem: its TFLite model's when there is one (``model``), else built
+    from the op graph (docs/design.md: edge ``tensors``, node ``constants``); a graph file names no model
+    inputs or outputs and no shapes, so its I/O is what crosses parts and its workspace 0."""
+    if model is not None:
+        return model_graph(model)
+    sizes: dict[int, int] = {}
+    ins: dict[int, list[int]] = {v: list(op_graph.nodes[v].get("constants", {})) for v in op_graph}
+    outs: dict[int, list[int]] = {v: [] for v in op_graph}
+    constants = set()
+    for v in op_graph:
+        for t, nbytes in op_graph.nodes[v].get("constants", {}).items():
+            sizes[t] = int(nbytes)
+            constants.add(t)
+    for u, v, data in op_graph.edges(data=True):
+        for t, nbytes in data.get("tensors", {}).items():
+            sizes[t] = int(nbytes)
+            ins[v].append(t)
+            if t not in outs[u]:
+                outs[u].append(t)
+    ops = tuple(OpTensors(v, tuple(dict.fromkeys(ins[v])), tuple(outs[v]), op_graph.nodes[v].get("type", ""))
+                for v in range(op_graph.number_of_nodes()))  # fmt: skip
+    return Graph(ops, sizes, {}, frozenset(constants), (), ())
+
+
+@dataclass
+class PartsMemory:
+    """Each part's memory under ``model``, with the terms it was computed from."""
+
+    model: MemoryModel
+    planner: str
+    executor: str
+    terms: list[MemoryTerms]
+
+    @property
+    def predicted(self) -> list[int]:
+        return [self.model.predict(t) for t in self.terms]
+
+    def to_json(self) -> dict:
+        return {
+            **self.model.to_json(), "planner": self.planner, "executor": self.executor,
+            "parts": [{"part": k, "predicted_bytes": p, "terms": t.to_json()}
+                      for k, (p, t) in enumerate(zip(self.predicted, self.terms))],
+        }  # fmt: skip
+
+
+def part_memory(graph: Graph, model: MemoryModel, planner: str = DEFAULT_PLANNER,
+                executor: str = LINEAR) -> Callable[[Sequence[int]], int]:  # fmt: skip
+    """The memory of one part under ``model``: its ops -> bytes (what a memory cap caps)."""
+    return lambda ops: model.predict(memory_terms(part_graph(graph, ops), None, planner, executor))
+
+
+def parts_memory(graph: Graph, parts: Sequence[int], num_parts: int, model: MemoryModel,
+                 planner: str = DEFAULT_PLANNER, executor: str = LINEAR) -> PartsMemory:  # fmt: skip
+    """The memory of each part of ``parts`` (a partition map) under ``model``."""
+    return PartsMemory(model, planner, executor, parts_terms(graph, parts, num_parts, None, planner, executor))
+
+
+@dataclass(frozen=True)
+class DeviceMemory:
+    """One device of a placement: what the placement's model counted, the memory model's figure and seed 002's."""
+
+    device: str
+    capacity: int | None
+    counted: int  # the placement's own count (constants and every tensor its ops touch)
+    predicted: int  # the memory model's figure of the device's session
+    seed002: float  # seed 002's estimate of the same ops (output bytes + parameter count)
+
+    @property
+    def over(self) -> bool:
+        return self.capacity is not None and self.predicted > self.capacity
+
+    def to_json(self) -> dict:
+        return {"device": self.device, "capacity": self.capacity, "counted_bytes": self.counted,
+                "predicted_bytes": self.predicted, "seed002_estimate": self.seed002, "over_capacity": self.over}  # fmt: skip
+
+
+def part_samples(
+    graph: Graph, parts: Sequence[int], part_ids: Sequence[int], measured: Sequence[float | None], label: str,
+    planner: str = DEFAULT_PLANNER, executor: str = LINEAR,
+) -> list[MemorySample]:  # fmt: skip
+    """Calibration samples of the parts ``part_ids`` of ``parts`` measured alone (``measured[i]`` bytes, None
+    where not measured)."""
+    out = []
+    for part, held in zip(part_ids, measured):
+        if held is None:
+            continue
+        sub = part_graph(graph, [v for v, p in enumerate(parts) if p == part])
+        out.append(MemorySample(f"{label} part {part}", memory_terms(sub, None, planner, executor), float(held)))
+    return out
