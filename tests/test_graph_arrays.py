@@ -174,3 +174,21 @@ def test_time_limit_counts_from_reading(tmp_path):
     result = partition(problem, settings, started=time.monotonic() - 100)  # as if reading took 100 s
     assert result.time >= 100 and result.status == "HEURISTIC"
     assert any("exact solver not run" in note for note in result.notes)
+
+
+def test_big_graph_leaves_part_memory_out(tmp_path, monkeypatch, capsys):
+    """Above MEMORY_REPORT_OPS a graph file's per-part memory is not modelled (minutes and GB at 10^6 ops), and
+    the report says so; the partition is the same."""
+    import solver.commands.partition as command
+    from solver.cli import main
+
+    path = write(tmp_path, transformer_doc(300))
+    argv = ["partition", str(path), "--num-parts", "3", "--json", "--out", str(tmp_path / "map.json")]
+    assert main(argv) == 0
+    small = json.loads(capsys.readouterr().out)
+    monkeypatch.setattr(command, "MEMORY_REPORT_OPS", 100)
+    assert main(argv) == 0
+    big = json.loads(capsys.readouterr().out)
+    assert small["memory"] is not None and big["memory"] is None
+    assert big["partition_map"] == small["partition_map"]
+    assert any("memory per part not modelled" in note for note in big["notes"])
