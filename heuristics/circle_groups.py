@@ -16,8 +16,14 @@ first group Q (in list order) such that
   (``is_input_same``, which compares the backends of the inputs' groups, not the groups themselves), and
 - every op that reads a tensor P writes is of P's backend (``is_output_same``: once one of P's outputs feeds
   another backend, P absorbs nothing more; without it, merging could close a cycle through that backend),
+- no path leads from P to Q through a third group (``closes_cycle``: not in ONE; see below),
 Q is merged into P (P keeps its place, Q leaves the list), and the search starts again; until nothing merges.
 The groups, in their final list order, are circle-partitioner's parts.
+
+The one deviation: both of ONE's tests compare backends, so a merge can still close a cycle through a group
+of the same backend (P = {a}, Q = {c}, a -> b -> c and a -> c, b a group of its own because it also reads a
+graph input from another backend). ONE would then write parts that cannot run one after another; we skip
+such a merge (the next candidate is tried), so the parts always form an acyclic session graph.
 """
 
 from __future__ import annotations
@@ -58,11 +64,28 @@ def circle_groups(
             outputs_stay[p] = all(group[c] == group[p] for v in parts[p] for c in succs[v])
         return outputs_stay[p]
 
+    forward = all(u < v for v in range(n) for u in preds[v])  # model order is topological: searches stop early
+
+    def closes_cycle(p: int, q: int) -> bool:
+        limit = max(parts[q]) if forward else n
+        seen = {c for v in parts[p] for c in succs[v] if owner[c] not in (p, q)}
+        stack = list(seen)
+        while stack:
+            v = stack.pop()
+            for c in succs[v]:
+                if owner[c] == q:
+                    return True
+                if c not in seen and c <= limit and owner[c] != p:
+                    seen.add(c)
+                    stack.append(c)
+        return False
+
     def absorbable(p: int) -> int | None:
         if not outputs_of_one_backend(p):
             return None
         readers = sorted({owner[c] for v in parts[p] for c in succs[v]} - {p})  # in list order: by start op
-        return next((q for q in readers if group[q] == group[p] and input_backends_agree(q)), None)
+        return next((q for q in readers
+                     if group[q] == group[p] and input_backends_agree(q) and not closes_cycle(p, q)), None)
 
     merged = True
     while merged:

@@ -48,3 +48,23 @@ def test_part_sqrt_rsqrt_add_002_with_sqrt_on_acl_cl():
     group = ["cpu", "acl_cl", "cpu", "cpu", "cpu", "cpu"]
     parts = circle_groups(preds, group, [True] + [False] * 5, "cpu")
     assert parts == [[0], [1], [2, 3, 4, 5]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(labelled_dags())
+def test_the_parts_always_form_an_acyclic_session_graph(case):
+    preds, group, reads_input = case
+    parts = circle_groups(preds, group, reads_input, "a")
+    part_of = {v: i for i, ops in enumerate(parts) for v in ops}
+    sessions = nx.DiGraph()
+    sessions.add_nodes_from(range(len(parts)))
+    sessions.add_edges_from((part_of[u], part_of[v]) for v, ps in enumerate(preds) for u in ps
+                            if part_of[u] != part_of[v])
+    assert nx.is_directed_acyclic_graph(sessions)
+
+
+def test_a_merge_that_would_close_a_cycle_through_a_same_backend_group_is_skipped():
+    # 0 (backend x) feeds 1 and 2; 1 -> 2 -> 3 and 1 -> 3, all three on a. 2 reads x, so it stays alone; both of
+    # ONE's tests would let {1} absorb 3 (3's inputs are all a), closing {1, 3} -> {2} -> {1, 3}. 2 takes 3 instead.
+    parts = circle_groups([[], [0], [0, 1], [1, 2]], ["x", "a", "a", "a"], [True, False, False, False], "x")
+    assert parts == [[0], [1], [2, 3]]

@@ -18,6 +18,7 @@ from solver.offload.baselines import delegate_plan, greedy_plan
 from solver.offload.circle_partitioner import circle_partitioner_plan
 from solver.offload.exact import OPTIMAL, solve_offload
 from solver.offload.metrics import evaluate_plan
+from solver.offload.objectives import TABLE
 from solver.offload.offload import offload
 from solver.offload.problem import offload_problem
 from solver.placement.problem import placement_problem
@@ -111,7 +112,7 @@ def test_too_few_part_slots_claim_optimal_only_when_more_parts_cannot_pay(proble
     saved = offload_module.SLOT_CAP, offload_module.labeling
     offload_module.SLOT_CAP = cap  # fewer slots than plans may use: the bound beyond the slots must hold
     if not floor:  # the slot model alone, without the labeling's floor and warm start
-        offload_module.labeling = lambda p, *_: offload_module.Labeling(offload_module._trivial_bound(p), None)
+        offload_module.labeling = lambda p, *_: offload_module.Labeling(TABLE["latency"].bound(p), None)
     try:
         solved = solve_offload(problem, None, time_limit=20, workers=2)
     except InfeasibleError:

@@ -7,7 +7,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import networkx as nx
@@ -27,6 +26,7 @@ from solver.placement.place import PlaceSettings, place
 from solver.placement.prefixes import prefix_search
 from solver.placement.problem import placement_problem
 from solver.problem import PartitionProblem
+from solver.solving.budget import Budget
 from solver.solving.outcome import OPTIMAL
 from tests.traces import write_chrome_trace
 
@@ -121,7 +121,7 @@ def test_prefix_search_equals_brute_force(instance, from_greedy):
         return
     expected = brute_force(built, "throughput")
     start = greedy_placement(built, "throughput") if from_greedy else None
-    searched = prefix_search(built, start, time.monotonic() + 60)
+    searched = prefix_search(built, start, Budget(60))
     assert searched is not None and searched.complete
     if expected is None:
         assert searched.assign is None
@@ -140,7 +140,7 @@ def test_a_stopped_prefix_search_bounds_the_optimum_from_below(instance, checks)
     looks = itertools.count()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(prefixes, "_CHECK_EVERY", 1)
-        searched = prefix_search(built, greedy_placement(built, "throughput"), time.monotonic() + 60,
+        searched = prefix_search(built, greedy_placement(built, "throughput"), Budget(60),
                                  stop=lambda: next(looks) >= checks)  # fmt: skip
     if searched is None or expected is None:
         return
@@ -154,10 +154,10 @@ def test_prefix_search_gives_up_on_too_many_ideals_and_stops_at_its_deadline():
     graph.add_nodes_from((v, {"weight": 10 + v, "type": "ADD", "constants": {}}) for v in range(10))
     platform = Platform(Path("p.json"), tuple(DeviceSpec(f"d{d}") for d in range(4)), {}, None)
     built = placement_problem(PartitionProblem(graph=graph, name="wide", source=Path("w.json")), platform)
-    assert prefix_search(built, None, time.monotonic() + 60, max_ideals=1000) is None
-    stopped = prefix_search(built, None, time.monotonic())
+    assert prefix_search(built, None, Budget(60), max_ideals=1000) is None
+    stopped = prefix_search(built, None, Budget(0))
     assert stopped is None or not stopped.complete
-    solved = prefix_search(built, None, time.monotonic() + 60)
+    solved = prefix_search(built, None, Budget(60))
     exact = solve_placement(built, hint=solved.assign, time_limit=30, workers=2, search_prefixes=False)
     assert solved.complete and exact.status == OPTIMAL
     assert solved.value == evaluate(built, solved.assign).throughput == exact.value

@@ -75,6 +75,18 @@ def test_good_settings_are_kept():
     assert CompareSettings(num_parts=[2, 4]).num_parts == (2, 4)
 
 
+def test_offload_settings_are_exact_options_with_exact_from_the_algorithm():
+    from solver.offload.settings import OffloadSettings
+
+    assert OffloadSettings().exact and not OffloadSettings("greedy").exact
+    for options, words in [({"algo": "best"}, "unknown offloading algorithm 'best'"),
+                           ({"time_limit": 0}, "the time limit must be a finite number of seconds above 0, not 0"),
+                           ({"workers": 0}, "the number of workers must be at least 1, not 0"),
+                           ({"slack": 0.1}, "secondary objectives and slack are not used when offloading")]:  # fmt: skip
+        with pytest.raises(UsageError, match=re.escape(words)):
+            OffloadSettings(**options)
+
+
 def test_commands_import_no_heavy_library():
     # `solve partition --help` must start fast: the parsers need only the light settings module.
     import subprocess

@@ -118,6 +118,14 @@ def test_the_driver_writes_the_standard_notes_in_order():
     assert skipped.status == HEURISTIC and skipped.notes == ["exact solver not run: no time"]
 
 
+def test_the_driver_says_how_the_solver_ran_and_its_later_notes_after_its_own():
+    # Offloading's note: its part slots before the status, what its bound means after the note.
+    run = ExactRun([1, 1], FEASIBLE, 6, 0.25, False, None, how="3 part slots", notes_after=["the bound is ..."])
+    driven = drive(Recipe(lambda budget: Start("greedy", [0, 1], 7, 0), lambda start, budget: run),
+                   ExactOptions(exact=True), Budget(1))  # fmt: skip
+    assert driven.notes == ["exact solver: 0.25 s, 3 part slots, status FEASIBLE", "the bound is ..."]
+
+
 def test_exact_options_refuse_in_the_same_words_for_every_problem():
     class Options(ExactOptions):
         secondary_objectives = ("cut",)

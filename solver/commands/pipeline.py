@@ -29,11 +29,19 @@ def register(subparsers) -> None:
     parser.add_argument("--executor", default=DEFAULT_EXECUTOR, choices=EXECUTORS,
                         help=f"onert executor (default {DEFAULT_EXECUTOR})")
     parser.add_argument("--timeout", type=float, default=600, metavar="S", help="seconds per run (default 600)")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON (schema nnpart.pipeline/1)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the figures as JSON (schema nnpart.pipeline/1; nnpart.placed/1 with --platform)")
+    from solver.commands._placed import add_options
+
+    add_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.platform is not None:
+        from solver.commands._placed import run_placed_command
+
+        return run_placed_command(args)
     from devices.pipeline import PipelineSettings
     from solver.deploy.pipeline import ComparisonSettings, compare_pipeline
     from solver.deploy.report import pipeline_text

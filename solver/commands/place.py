@@ -8,6 +8,7 @@ from pathlib import Path
 from solver.commands._exact import add_exact_arguments, bounds_text, exact_progress, map_path, secondary_names
 from solver.commands._memory import add_memory_model_argument, memory_model
 from solver.commands._problem import add_problem_arguments, problem_from_args
+from solver.offload.objectives import OBJECTIVES as OFFLOAD_OBJECTIVES
 from solver.offload.settings import ALGORITHMS as OFFLOAD_ALGORITHMS
 from solver.placement.objectives import OBJECTIVES, TABLE
 from solver.solving.objectives import described
@@ -27,9 +28,12 @@ def register(subparsers) -> None:
     add_problem_arguments(parser)
     parser.add_argument("--platform", type=Path, required=True, metavar="P.json",
                         help="the devices and links (docs/platform-format.md)")
+    parser.add_argument("--calibrated-links", type=Path, metavar="FILE",
+                        help="measured links (written by 'solve pipeline --calibrate-links') in place of the "
+                             "platform's: a per-message overhead and a bandwidth per link")  # fmt: skip
     parser.add_argument("--objective", choices=OBJECTIVES,
                         help=f"{described((TABLE[name] for name in OBJECTIVES), ' or ')}; "
-                             "offloading minimises latency only")  # fmt: skip
+                             f"offloading minimises {' or '.join(OFFLOAD_OBJECTIVES)} only")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the greedy's chains (default 0)")
     parser.add_argument("--out", type=Path, metavar="FILE",
                         help="where to write partition_map.json with its placement (default: next to MODEL)")
@@ -93,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_offload(args)
     from solver.commands._output import print_json
     from solver.io.partition_map import write_partition_map
-    from solver.io.platform import read_platform
+    from solver.io.linkfile import read_platform_with_links
     from solver.errors import CheckError
     from solver.placement.place import INVALID, PlaceSettings, place
     from solver.placement.report import format_placement
@@ -104,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
                              slack=args.slack)  # fmt: skip
     out = map_path(args, args.platform)
     chosen = memory_model(args.memory_model)  # refused before any work: calibrated without a calibration
-    platform = read_platform(args.platform)
+    platform = read_platform_with_links(args.platform, args.calibrated_links)
     problem = problem_from_args(args)
     describe = bounds_text(settings.objective)
     with exact_progress(args) as shown:
@@ -142,13 +146,14 @@ def _run_offload(args: argparse.Namespace) -> int:
     from solver.errors import UsageError
     from solver.io.partition_map import write_partition_map
     from solver.io.partrules import read_rules
-    from solver.io.platform import read_platform
+    from solver.io.linkfile import read_platform_with_links
     from solver.offload.offload import offload_model
     from solver.offload.report import format_offload
     from solver.offload.settings import OffloadSettings
 
-    if args.objective == "throughput":
-        raise UsageError("offloading minimises the end-to-end latency; --objective throughput places one part per device")
+    if args.objective is not None and args.objective not in OFFLOAD_OBJECTIVES:
+        raise UsageError(f"offloading minimises the end-to-end latency; --objective {args.objective} places one part "
+                         "per device")  # fmt: skip
     if args.secondary or args.slack:
         raise UsageError("--secondary and --slack are not used when offloading")
     algo = args.algo or ("exact" if args.exact else "greedy")
@@ -156,7 +161,7 @@ def _run_offload(args: argparse.Namespace) -> int:
                                max_parts=args.max_parts, time_limit=args.time_limit, workers=args.workers,
                                exclude_ops=tuple(t.strip() for t in args.exclude_ops.split(",") if t.strip()))  # fmt: skip
     out = map_path(args, args.platform, args.rules)
-    platform = read_platform(args.platform)
+    platform = read_platform_with_links(args.platform, args.calibrated_links)
     rules = read_rules(args.rules) if args.rules else None
     problem = problem_from_args(args)
     with exact_progress(args) as shown:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from solver.deploy.calibrate import Calibration, CalibrationRound
 from solver.deploy.pipeline import OFF_PREDICTION, PipelineComparison
+from solver.deploy.placed import PlacedComparison
 from solver.deploy.profiling import ProfileResult
 from solver.deploy.sequential import SequentialRun
 from solver.deploy.split import SplitResult
@@ -155,4 +156,41 @@ def sequential_text(run: SequentialRun) -> str:
     predicted = f" (predicted {sum(loads) / 1000:.2f} ms, hand-offs not included)" if loads else ""
     lines += ["", f"end to end      {spread(run.latency_ms)}{predicted}",
               f"whole on cpu    {spread(run.whole_ms)}"]  # fmt: skip
+    return "\n".join(lines)
+
+
+def placed_text(c: PlacedComparison) -> str:
+    """A placed run: throughput and latency measured beside each prediction, per device and per link."""
+    run, latency = c.run, c.latency
+    what, us = c.measured_bottleneck()
+    lines = [f"{c.out_dir}: {len(run.devices)} parts on {len(c.predictions[0].device_us)} devices ({c.cluster} workers), "
+             f"{run.requests} timed requests, load average {c.load_average[0]:.2f} {c.load_average[1]:.2f}", ""]  # fmt: skip
+    labels = [p.label for p in c.predictions]
+    head = f"{'':<22}" + "".join(f"{'predicted (' + l + ' links)':>30}" for l in labels) + f"{'measured':>14}"
+    lines.append(head)
+    lines.append(f"{'throughput (inf/s)':<22}" + "".join(f"{p.throughput:>30.2f}" for p in c.predictions)
+                 + f"{run.throughput:>14.2f}")  # fmt: skip
+    lines.append(f"{'latency (ms)':<22}" + "".join(f"{p.latency_us / 1000:>30.2f}" for p in c.predictions)
+                 + f"{latency.median / 1000:>14.2f}  (IQR {latency.q25 / 1000:.2f}-{latency.q75 / 1000:.2f}, "
+                 f"max {latency.max / 1000:.2f})")  # fmt: skip
+    measured = run.device_ms()
+    links = c.measured_links()
+    for d in c.predictions[0].device_us:
+        core = c.core_of.get(d)
+        name = f"device {d}" + (f" @cpu{core}" if core is not None else "")
+        got = f"{measured[d]:>11.2f} ms" if d in measured else f"{'-':>14}"
+        lines.append(f"{name:<22}" + "".join(f"{p.device_us.get(d, 0) / 1000:>27.2f} ms" for p in c.predictions) + got)
+    for pair in sorted(set(c.predictions[0].link_us) | set(links)):
+        name = f"link {pair[0]} -> {pair[1]}"
+        predicted = "".join(f"{p.link_us.get(pair, 0) / 1000:>27.2f} ms" for p in c.predictions)
+        got = f"{links[pair][1] / 1000:>11.2f} ms" if pair in links else f"{'-':>14}"
+        nbytes = c.predictions[0].link_bytes.get(pair)
+        carried = f"  ({links[pair][0]:.0f} B measured" if pair in links else "  (nothing measured"
+        lines.append(f"{name:<22}{predicted}{got}{carried}, {nbytes if nbytes is not None else 0} B predicted)")
+    lines += ["", *(f"predicted bottleneck ({p.label} links): {p.bottleneck}, a request every {p.period_us / 1000:.2f} ms"
+                    for p in c.predictions),
+              f"measured bottleneck: {what}, {us / 1000:.2f} ms per request; a request left every "
+              f"{1000 / run.throughput:.2f} ms",
+              "outputs: " + ("equal to the whole model's" if c.ok else "DIFFER from the whole model's")]  # fmt: skip
+    lines.extend(f"note: {n}" for n in c.notes)
     return "\n".join(lines)

@@ -25,6 +25,7 @@ from pathlib import Path
 from solver.errors import UsageError
 from solver.io.partrules import PartitionRules, read_rules
 from solver.io.platform import DeviceSpec, Link, Platform
+from solver.offload.objectives import OBJECTIVES
 from solver.offload.offload import OffloadResult, offload_model
 from solver.offload.settings import OffloadSettings
 from solver.problem import PartitionProblem, load_problem
@@ -77,7 +78,7 @@ def partition_for(
     InfeasibleError
         No plan meets the limits.
     """
-    if objective != "latency":
+    if objective not in OBJECTIVES:
         raise UsageError(f"partition_for minimises the end-to-end latency; objective {objective!r} is not offered")
     if not backends:
         raise UsageError("partition_for needs at least one backend")

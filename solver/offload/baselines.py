@@ -10,13 +10,12 @@ circle-partitioner's own grouping is :mod:`solver.offload.circle_partitioner`.
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Sequence
 
 from solver.errors import CheckError
 from solver.offload.metrics import evaluate_plan
 from solver.offload.problem import OffloadProblem
+from solver.solving.budget import Budget
 
 
 def frontier_parts(problem: OffloadProblem, backend: Sequence[int]) -> list[int]:
@@ -76,16 +75,16 @@ def delegate_plan(problem: OffloadProblem) -> tuple[list[int], list[int]]:
                 backend[v] = problem.default
 
 
-def greedy_plan(problem: OffloadProblem, deadline: float = math.inf) -> tuple[list[int], list[int]] | None:
+def greedy_plan(problem: OffloadProblem, budget: Budget | None = None) -> tuple[list[int], list[int]] | None:
     """The best valid plan among the delegate plan, fastest-backend and all-default starts, each improved
-    by :func:`reject_parts` (until ``deadline``, a ``time.monotonic()`` time); None when none is valid."""
+    by :func:`reject_parts` (until ``budget`` passes; None: no limit); None when none is valid."""
     n = problem.num_ops
     fastest = [min(problem.allowed[v], key=lambda b: problem.time(v, b)) for v in range(n)]
     default = [problem.default if problem.default in problem.allowed[v] else problem.allowed[v][0] for v in range(n)]
     starts = [delegate_plan(problem)[0], fastest, default]
     best, best_value = None, None
     for start in starts:
-        backend = reject_parts(problem, start, deadline)
+        backend = reject_parts(problem, start, budget)
         plan = (backend, frontier_parts(problem, backend))
         value = _value(problem, *plan)
         if value is not None and (best_value is None or value < best_value):
@@ -93,16 +92,16 @@ def greedy_plan(problem: OffloadProblem, deadline: float = math.inf) -> tuple[li
     return best
 
 
-def reject_parts(problem: OffloadProblem, backend: Sequence[int], deadline: float = math.inf) -> list[int]:
+def reject_parts(problem: OffloadProblem, backend: Sequence[int], budget: Budget | None = None) -> list[int]:
     """Move whole parts to another allowed backend while that lowers the latency (optimize_for's reject), until
-    no move does or ``deadline`` (a ``time.monotonic()`` time) passes.
+    no move does or ``budget`` passes (None: no limit).
 
     Invalid plans (too small or too many parts) count as infinitely slow, so moves that repair them are taken.
     """
     backend = list(backend)
     best = _score(problem, backend)
     improved = True
-    while improved and time.monotonic() < deadline:
+    while improved and (budget is None or not budget.passed()):
         improved = False
         parts = frontier_parts(problem, backend)
         for k in sorted(set(parts)):

@@ -24,7 +24,6 @@ from raising one. The warm start is the best of the greedy plans (:mod:`solver.o
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,13 +32,15 @@ from ortools.sat.python import cp_model
 from solver.errors import InfeasibleError
 from solver.offload.baselines import frontier_parts, reject_parts
 from solver.offload.metrics import OffloadMetrics, evaluate_or_none, evaluate_plan
+from solver.offload.objectives import TABLE
 from solver.offload.problem import OffloadProblem
+from solver.solving.budget import Budget, now
 from solver.solving.cpsat import solve_reporting
-from solver.solving.outcome import FEASIBLE, HEURISTIC, OPTIMAL
+from solver.solving.outcome import FEASIBLE, HEURISTIC, OPTIMAL, status_of
 
 SLOT_CAP = 24  # part slots of the exact model when neither --max-parts nor the op count bounds them lower
-LABELING_SHARE, LABELING_CAP = 0.2, 10.0  # of the time limit, and seconds at most, for labeling
-GREEDY_SHARE = 0.3  # of the time limit for the warm start's improvement before the exact solve
+LABELING_SHARE, LABELING_CAP = 0.2, 10.0  # the first fifth of the time limit, and 10 s at most, for labeling
+GREEDY_SHARE = 0.3  # the first 30% of the time limit for the warm starts' improvement before the exact solve
 SLOT_VARIABLES = 200_000  # the part-slot model's size at most (Boolean variables): building it is not timed
 
 
@@ -84,7 +85,7 @@ def part_slots(problem: OffloadProblem, hint: OffloadMetrics | None = None, floo
     most = problem.num_ops // min(problem.min_ops(b) for b in range(len(problem.backends)))
     if problem.max_parts is not None:
         most = min(most, problem.max_parts)
-    trivial, cheapest = _trivial_bound(problem), _cheapest_handoff(problem)
+    trivial, cheapest = TABLE["latency"].bound(problem), _cheapest_handoff(problem)
     sources = sum(1 for v in range(problem.num_ops) if not problem.base.dag.preds[v])
     slots = min(most, max(SLOT_CAP, 2 * (hint.num_parts if hint else 0) + 2))
     if hint is not None and cheapest > 0:
@@ -95,9 +96,10 @@ def part_slots(problem: OffloadProblem, hint: OffloadMetrics | None = None, floo
     return PartSlots(slots, max(floor, trivial + max(0, slots + 1 - sources) * cheapest))
 
 
-def labeling_time(time_limit: float) -> float:
-    """The share of a time limit that :func:`labeling` gets."""
-    return min(LABELING_SHARE * time_limit, LABELING_CAP)
+def labeling_time(budget: Budget) -> float:
+    """The seconds of ``budget`` that :func:`labeling` gets: to the end of its first ``LABELING_SHARE``, and
+    ``LABELING_CAP`` at most."""
+    return budget.part(LABELING_SHARE).within(LABELING_CAP).left()
 
 
 def _variables_per_slot(problem: OffloadProblem) -> int:
@@ -136,21 +138,21 @@ def solve_offload(
     InfeasibleError
         CP-SAT proves that no plan meets the limits.
     """
-    start = time.monotonic()
+    budget = Budget(time_limit)
     starts = [evaluate_plan(problem, *hint) if hint is not None else None]
     on_bound = None
     if on_progress is not None and starts[0] is not None:  # the warm start is the incumbent meanwhile
-        on_bound = lambda bound, _: on_progress(starts[0].latency, bound, time.monotonic() - start)  # noqa: E731
-    relaxed = labeling(problem, labeling_time(time_limit), workers, on_bound)
+        on_bound = lambda bound, _: on_progress(starts[0].latency, bound, budget.elapsed())  # noqa: E731
+    relaxed = labeling(problem, labeling_time(budget), workers, on_bound)
     floor = relaxed.floor
     if relaxed.backend is not None:
-        backend = reject_parts(problem, relaxed.backend, start + GREEDY_SHARE * time_limit)
+        backend = reject_parts(problem, relaxed.backend, budget.part(GREEDY_SHARE))
         starts.append(evaluate_or_none(problem, backend, frontier_parts(problem, backend)))
     hint_metrics = min((s for s in starts if s is not None), key=lambda s: s.latency, default=None)
     if hint_metrics is not None and (hint_metrics.latency <= floor or relaxed.interrupted):
-        found = OPTIMAL if hint_metrics.latency <= floor else HEURISTIC
+        found = status_of(hint_metrics.latency, floor, improved=False)
         return OffloadSolve(hint_metrics.backend, hint_metrics.parts, found, hint_metrics.latency,
-                            min(floor, hint_metrics.latency), PartSlots(0, math.inf), time.monotonic() - start,
+                            min(floor, hint_metrics.latency), PartSlots(0, math.inf), budget.elapsed(),
                             relaxed.interrupted)  # fmt: skip
     if relaxed.interrupted:
         raise KeyboardInterrupt  # stopped before any plan was found
@@ -160,21 +162,21 @@ def solve_offload(
             raise InfeasibleError(f"{problem.base.name}: no greedy plan meets the limits, and the exact model would "
                                   f"exceed {SLOT_VARIABLES} variables")  # fmt: skip
         return OffloadSolve(hint_metrics.backend, hint_metrics.parts, HEURISTIC, hint_metrics.latency,
-                            min(floor, hint_metrics.latency), cover, time.monotonic() - start)  # fmt: skip
+                            min(floor, hint_metrics.latency), cover, budget.elapsed())  # fmt: skip
     built = _Model(problem, cover.slots, floor)
     if hint_metrics is not None and hint_metrics.num_parts <= cover.slots:
         built.hint(hint_metrics)
     while True:  # a part some backend's reject refuses is forbidden and the model solved again
-        done = solve_reporting(built.model, time_limit - (time.monotonic() - start), workers, start, on_progress)
+        done = solve_reporting(built.model, budget.left(), workers, budget.start, on_progress)
         solver, status = done.solver, done.status
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE) or done.interrupted:
             break
         refused = _refused_parts(problem, *built.plan(solver))
-        if not refused or time.monotonic() - start >= time_limit:
+        if not refused or budget.passed():
             break
         for b, ops in refused:
             built.forbid(b, ops)
-    elapsed = time.monotonic() - start
+    elapsed = budget.elapsed()
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and not _refused_parts(problem, *built.plan(solver)):
         backend, parts = built.plan(solver)
         value = evaluate_plan(problem, backend, parts).latency
@@ -279,9 +281,9 @@ def labeling(problem: OffloadProblem, time_limit: float, workers: int | None = N
         m.add_exactly_one(choice.values())
     times = [problem.time(v, b) * on for v in range(problem.num_ops) for b, on in o[v].items()]
     m.minimize(sum(times) + sum(crossing_terms(m, problem, o)))
-    trivial = _trivial_bound(problem)
+    trivial = TABLE["latency"].bound(problem)
     relay = None if on_bound is None else lambda _, bound, seconds: on_bound(max(int(bound), trivial), seconds)
-    done = solve_reporting(m, max(time_limit, 0.01), workers, time.monotonic(), relay)
+    done = solve_reporting(m, max(time_limit, 0.01), workers, now(), relay)
     solver = done.solver
     if done.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return Labeling(trivial, None, done.interrupted)
@@ -324,8 +326,9 @@ class _Model:
             pos.append(sum(k * self.x[v][k] for k in range(S)))
         for u, v in problem.base.graph.edges:
             m.add(pos[u] <= pos[v])
-        cost = [problem.time(v, b) * on for v in range(n) for b, on in self.o[v].items()]
-        handoffs: list = []
+        self.cost = [problem.time(v, b) * on for v in range(n) for b, on in self.o[v].items()]
+        self.handoffs: list = []
+        handoffs = self.handoffs
         for i, tensor in enumerate(problem.base.tensors):
             u = tensor.producer
             readers = set().union(*(problem.allowed[c] for c in tensor.consumers))
@@ -345,8 +348,9 @@ class _Model:
                             m.add(paid >= into + self.o[u][a] + self.y[k][b] - 2)
                             handoffs.append(costs[i] * paid)
         m.add(sum(handoffs) >= sum(crossing_terms(m, problem, self.o)))
-        m.add(sum(cost) + sum(handoffs) >= floor)  # labeling's proven floor
-        m.minimize(sum(cost) + sum(handoffs))
+        latency = TABLE["latency"].model(self)
+        m.add(latency >= floor)  # labeling's proven floor
+        m.minimize(latency)
 
     def forbid(self, b: int, ops: list[int]) -> None:
         """No part on backend b holds exactly ``ops`` (a part its ``reject`` refused)."""
@@ -372,6 +376,3 @@ class _Model:
         backend = [next(b for b, on in self.o[v].items() if solver.boolean_value(on)) for v in range(n)]
         return backend, parts
 
-
-def _trivial_bound(problem: OffloadProblem) -> int:
-    return sum(min(problem.time(v, b) for b in problem.allowed[v]) for v in range(problem.num_ops))

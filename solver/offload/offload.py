@@ -1,5 +1,9 @@
 """The whole offloading search: the chosen algorithm's plan, checked, beside the baselines.
 
+``offload(problem, algo)`` runs "heuristics, then exact" (:func:`solver.solving.driver.drive`, with the
+offloading's steps): all baselines, then the chosen one's plan with the labeling floor under it, or with
+``algo="exact"`` the exact CP-SAT model warm-started by the greedy (:mod:`solver.offload.exact`).
+
 Heuristics
 ----------
 - :func:`circle_partitioner_plan`: circle-partitioner's own grouping (``heuristics.circle_groups``), faithful.
@@ -11,8 +15,6 @@ Heuristics
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -27,7 +29,9 @@ from solver.offload.problem import OffloadProblem, offload_problem
 from solver.offload.settings import OffloadSettings
 from solver.placement.problem import placement_problem
 from solver.problem import PartitionProblem
-from solver.solving.outcome import FEASIBLE, HEURISTIC, OPTIMAL, gap
+from solver.solving.budget import Budget
+from solver.solving.driver import ExactRun, Recipe, Start, drive
+from solver.solving.outcome import FEASIBLE, OPTIMAL, gap
 
 
 @dataclass
@@ -90,57 +94,90 @@ def offload(
     workers: int | None = None,
     on_progress: Callable[[int, int, float], None] | None = None,
 ) -> OffloadResult:
-    """Plan ``problem`` with ``algo`` (exact: CP-SAT warm-started by the greedy), beside the baselines.
+    """Plan ``problem`` with ``algo`` (exact: CP-SAT warm-started by the greedy), beside the baselines
+    (:func:`solver.solving.driver.drive`, with the offloading's steps; the limits are the problem's).
 
     Raises
     ------
+    UsageError
+        An unknown algorithm, a bad time limit or number of workers.
     InfeasibleError
         No valid plan (proven by the exact model, or none found by the chosen heuristic).
     """
-    start = time.monotonic()
+    return _offload(problem, OffloadSettings(algo, time_limit=time_limit, workers=workers), on_progress)
+
+
+def _offload(problem: OffloadProblem, settings: OffloadSettings,
+             on_progress: Callable[[int, int, float], None] | None) -> OffloadResult:  # fmt: skip
+    """:func:`offload` with its options in ``settings`` (its limits are the problem's, not the settings')."""
+    budget = Budget(settings.time_limit)
     notes = [] if problem.max_parts is None and problem.min_part_ops == 1 else [
         f"limits: parts of at least {problem.min_part_ops} ops, at most {problem.max_parts or 'any number of'} parts"]  # fmt: skip
-    baselines: dict[str, OffloadMetrics | None] = {}
-    try:
-        cp_group = rules_backends(problem)
-    except PlatformError as err:  # its rules (or default) put an op where it cannot run
-        if algo == "circle-partitioner":
-            raise
-        notes.append(f"circle-partitioner: {err}")
-        baselines["circle-partitioner"] = None
-    else:
-        baselines["circle-partitioner"] = evaluate_or_none(problem, cp_group, circle_partitioner_plan(problem, cp_group))
-    baselines["delegate"] = evaluate_or_none(problem, *delegate_plan(problem))
-    greedy = greedy_plan(problem, start + GREEDY_SHARE * time_limit if algo == "exact" else math.inf)
-    baselines["greedy"] = evaluate_or_none(problem, *greedy) if greedy else None
-    if algo == "exact":
-        remaining = time_limit - (time.monotonic() - start)
-        solved = solve_offload(problem, greedy, time_limit=remaining, workers=workers, on_progress=on_progress)
-        metrics = evaluate_plan(problem, solved.backend, solved.parts)
-        status, bound = solved.status, solved.bound
+    steps = _Steps(problem, settings, notes, on_progress)
+    driven = drive(steps.recipe(), settings, budget)
+    metrics = evaluate_plan(problem, *driven.answer)
+    return OffloadResult(problem, settings.algo, metrics, driven.status, min(driven.bound, metrics.latency),
+                         steps.baselines, budget.elapsed(), notes + driven.notes)  # fmt: skip
+
+
+Plan = tuple[list[int], list[int]]  # the backend of each op, the part of each op
+
+
+class _Steps:
+    """The offloading's steps for :func:`solver.solving.driver.drive`: the baselines (circle-partitioner's, the
+    delegate's and the greedy), the chosen one's plan with the labeling floor under it (the greedy's, as the warm
+    start, with the exact solver), then the exact solver; ``baselines`` keeps their metrics."""
+
+    def __init__(self, problem: OffloadProblem, settings: OffloadSettings, notes: list[str],
+                 on_progress: Callable[[int, int, float], None] | None):  # fmt: skip
+        self.problem, self.settings, self.notes, self.on_progress = problem, settings, notes, on_progress
+        self.baselines: dict[str, OffloadMetrics | None] = {}
+
+    def recipe(self) -> Recipe[Plan]:
+        return Recipe(self.heuristics, self.exact)
+
+    def heuristics(self, budget: Budget) -> Start[Plan]:
+        problem, algo, baselines = self.problem, self.settings.algo, self.baselines
+        try:
+            cp_group = rules_backends(problem)
+        except PlatformError as err:  # its rules (or default) put an op where it cannot run
+            if algo == "circle-partitioner":
+                raise
+            self.notes.append(f"circle-partitioner: {err}")
+            baselines["circle-partitioner"] = None
+        else:
+            baselines["circle-partitioner"] = evaluate_or_none(problem, cp_group,
+                                                               circle_partitioner_plan(problem, cp_group))  # fmt: skip
+        baselines["delegate"] = evaluate_or_none(problem, *delegate_plan(problem))
+        greedy = greedy_plan(problem, budget.part(GREEDY_SHARE) if self.settings.exact else None)
+        baselines["greedy"] = evaluate_or_none(problem, *greedy) if greedy else None
+        if self.settings.exact:  # the greedy is the warm start; the exact solver finds the floor itself
+            return Start("greedy", greedy, baselines["greedy"].latency if greedy else None, 0)
+        metrics = baselines[algo]
+        if metrics is None:
+            raise InfeasibleError(f"{problem.base.name}: the {algo} plan breaks the limits (min part ops "
+                                  f"{problem.min_part_ops}, max parts {problem.max_parts}); try --algo exact")  # fmt: skip
+        floor = labeling(problem, labeling_time(budget), self.settings.workers).floor
+        return Start(algo, (metrics.backend, metrics.parts), metrics.latency, floor)  # how far it may be from optimal
+
+    def exact(self, start: Start[Plan], budget: Budget) -> ExactRun[Plan]:
+        # The time limit bounds the whole offloading, the baselines included.
+        solved = solve_offload(self.problem, start.answer, time_limit=budget.left(), workers=self.settings.workers,
+                               on_progress=self.on_progress)  # fmt: skip
         if solved.cover.slots:
             how = f"{solved.cover.slots} part slots"
-        elif status == OPTIMAL:
+        elif solved.status == OPTIMAL:
             how = "a warm start reached the floor that every plan pays (the op times and the hand-offs its backends force)"
         elif solved.interrupted:
             how = "stopped before the part-slot model"
         else:
             how = f"no part-slot model: it would exceed {SLOT_VARIABLES} variables"
-        notes.append(f"exact solver: {solved.wall_time:.2f} s, {how}, status {status}")
-        if status == FEASIBLE and bound == solved.cover.beyond:
-            notes.append(f"the bound is what a plan of more than {solved.cover.slots} parts (the exact model's slots) must "
-                         "pay at least in op times and hand-offs; --max-parts lowers how many parts are considered")  # fmt: skip
-        if solved.interrupted:
-            notes.append("exact solver interrupted: the answer is the best found so far")
-    else:
-        metrics = baselines[algo]
-        if metrics is None:
-            raise InfeasibleError(f"{problem.base.name}: the {algo} plan breaks the limits (min part ops "
-                                  f"{problem.min_part_ops}, max parts {problem.max_parts}); try --algo exact")  # fmt: skip
-        floor = labeling(problem, labeling_time(time_limit), workers).floor
-        status, bound = HEURISTIC, floor  # how far the heuristic may be from the optimum
-    return OffloadResult(problem, algo, metrics, status, min(bound, metrics.latency), baselines,
-                         time.monotonic() - start, notes)  # fmt: skip
+        after = []
+        if solved.status == FEASIBLE and solved.bound == solved.cover.beyond:
+            after.append(f"the bound is what a plan of more than {solved.cover.slots} parts (the exact model's slots) "
+                         "must pay at least in op times and hand-offs; --max-parts lowers how many parts are considered")  # fmt: skip
+        return ExactRun((solved.backend, solved.parts), solved.status, solved.bound, solved.wall_time,
+                        solved.interrupted, solved, how=how, notes_after=after)  # fmt: skip
 
 
 def offload_model(
@@ -169,7 +206,6 @@ def offload_model(
     built = offload_problem(base, rules=rules, exclude_ops=settings.exclude_ops, min_part_ops=settings.min_part_ops,
                             max_parts=settings.max_parts, op_names=names, reads_input=reads_input)  # fmt: skip
     built.backend_min_ops, built.reject = backend_min_ops, reject
-    result = offload(built, settings.algo, time_limit=settings.time_limit, workers=settings.workers,
-                     on_progress=on_progress)  # fmt: skip
+    result = _offload(built, settings, on_progress)
     result.notes[:0] = list(problem.notes)
     return result

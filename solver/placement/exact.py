@@ -116,7 +116,7 @@ def solve_placement(
     def alone(until: Budget) -> PlacementSolve | None:
         """The prefix search alone until ``until`` ends: the answer when it proves one (or Ctrl-C comes)."""
         try:
-            proven = prefixes.run(lambda: False, until.end)
+            proven = prefixes.run(lambda: False, until)
         except KeyboardInterrupt:
             budget.interrupt()
             return finish(prefixes.best_or(hint), prefixes.lower)
@@ -149,7 +149,7 @@ def solve_placement(
     built.model.add(built.objective >= lower)
     if hint is not None:
         built.hint(hint, hint_value)
-    beside = functools.partial(prefixes.run, deadline=first.end) if searching else None
+    beside = functools.partial(prefixes.run, until=first) if searching else None
     done = solve_reporting(built.model, first.left(), workers, budget.start, on_progress, tick=_HEARTBEAT,
                            beside=beside, budget=budget)  # fmt: skip
     solver, status, proven = done.solver, done.status, done.beside
@@ -191,15 +191,15 @@ class _Prefixes:
         self.value: int | None = None
         self.too_many_ideals = False
 
-    def run(self, stop: Callable[[], bool], deadline: float) -> PrefixSearch | None:
-        """Search (again from the best found so far) until ``deadline`` or ``stop()``; the proof, or None."""
+    def run(self, stop: Callable[[], bool], until: Budget) -> PrefixSearch | None:
+        """Search (again from the best found so far) until ``until`` ends or ``stop()``; the proof, or None."""
         if self.too_many_ideals:
             return None
-        searched = prefix_search(self.problem, self.best or self.hint, deadline, lower=self.lower, stop=stop,
+        searched = prefix_search(self.problem, self.best or self.hint, until, lower=self.lower, stop=stop,
                                  on_found=self._found)  # fmt: skip
         if searched is not None:
             self.lower = max(self.lower, searched.bound)  # what its failures proved, even when it stopped early
-        self.too_many_ideals = searched is None and now() < deadline and not stop()
+        self.too_many_ideals = searched is None and not until.passed() and not stop()
         return searched if searched is not None and searched.complete else None
 
     def best_or(self, hint: list[int] | None) -> list[int]:

@@ -48,7 +48,7 @@ import numpy as np
 
 from solver.placement.metrics import evaluate
 from solver.placement.problem import PlacementProblem
-from solver.solving.budget import now
+from solver.solving.budget import Budget
 
 MAX_IDEALS = 50_000
 _BITS = 2**30  # the op sets of all ideals together stay within this many bits (128 MiB)
@@ -86,24 +86,24 @@ class _Ideals:
     size: np.ndarray  # ops per ideal
 
 
-def prefix_search(problem: PlacementProblem, assign: list[int] | None, deadline: float, *, lower: int = 0,
+def prefix_search(problem: PlacementProblem, assign: list[int] | None, until: Budget, *, lower: int = 0,
                   max_ideals: int = MAX_IDEALS, stop: Callable[[], bool] | None = None,
                   on_found: Callable[[list[int], int], None] | None = None) -> PrefixSearch | None:  # fmt: skip
     """The optimal throughput placement, searched from ``assign`` (a valid placement or None); see the module.
 
     ``lower`` is a proven lower bound: a placement that meets it ends the search. The search stops (incomplete)
-    at ``deadline`` or when ``stop()`` says so; ``on_found(assign, value)`` is told each better placement (so
+    when ``until`` ends or ``stop()`` says so; ``on_found(assign, value)`` is told each better placement (so
     a caller keeps the best when Ctrl-C ends the search). None when the graph has more than ``max_ideals``
-    ideals (or than fit in ``_BITS`` bits of op sets), or they take past ``deadline`` to list.
+    ideals (or than fit in ``_BITS`` bits of op sets), or they take past ``until``'s end to list.
     """
     limit = min(max_ideals, _BITS // max(problem.num_ops, 1))
-    return _Search(problem, deadline, limit, stop or (lambda: False)).run(assign, lower, on_found)
+    return _Search(problem, until, limit, stop or (lambda: False)).run(assign, lower, on_found)
 
 
 class _Search:
-    def __init__(self, problem: PlacementProblem, deadline: float, max_ideals: int, stop: Callable[[], bool]):
+    def __init__(self, problem: PlacementProblem, until: Budget, max_ideals: int, stop: Callable[[], bool]):
         self.problem = problem
-        self.deadline = deadline
+        self.until = until
         self.stop = stop
         self.max_ideals = max_ideals
         n, D = problem.num_ops, len(problem.devices)
@@ -160,7 +160,7 @@ class _Search:
             return PrefixSearch(best, value, False, lower)
 
     def _halt(self) -> bool:
-        return now() > self.deadline or self.stop()
+        return self.until.passed() or self.stop()
 
     def _tick(self) -> None:
         """Count a part tried; every so often, stop at the deadline or when told to."""

@@ -43,6 +43,8 @@ class ExactRun(Generic[Answer]):
     secondary_status: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # the solver's own (scaled weights, a probe left unbuilt, ...)
     workers: int | None = None  # said in the note when given
+    how: str | None = None  # said in the note before the status when given (offload: its part slots)
+    notes_after: list[str] = field(default_factory=list)  # said after the note (offload: what its bound means)
 
 
 @dataclass
@@ -50,12 +52,12 @@ class Recipe(Generic[Answer]):
     """A problem's steps. ``heuristics(budget)`` runs its heuristics; ``exact(start, budget)`` its exact solver
     hinted and bounded by ``start``, or says in a note why it did not run; ``exceeds`` and ``proven`` word the
     secondary objectives' note (what the slack lets exceed its optimum; the statuses of
-    ``ExactRun.secondary_status``)."""
+    ``ExactRun.secondary_status``; a problem without secondary objectives leaves them)."""
 
     heuristics: Callable[[Budget], Start[Answer]]
     exact: Callable[[Start[Answer], Budget], ExactRun[Answer] | str]
-    exceeds: str
-    proven: Callable[[dict[str, str]], str]
+    exceeds: str = ""
+    proven: Callable[[dict[str, str]], str] = str
 
 
 @dataclass
@@ -77,7 +79,7 @@ def drive(recipe: Recipe[Answer], options: ExactOptions, budget: Budget) -> Driv
     run = recipe.exact(start, budget) if options.exact else None
     if not isinstance(run, ExactRun):
         return Driven(start.answer, HEURISTIC, start.bound, start, None, [run] if run else [])
-    notes = run.notes + [solver_note(run.seconds, run.status, workers=run.workers)]
+    notes = run.notes + [solver_note(run.seconds, run.status, workers=run.workers, how=run.how)] + run.notes_after
     if options.secondary:
         proven = recipe.proven(run.secondary_status)
         notes.append(secondary_note(options.secondary, options.slack, recipe.exceeds, proven))

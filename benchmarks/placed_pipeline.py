@@ -1,0 +1,159 @@
+"""Placements run as placed: predicted against measured throughput and latency, on real (shaped) links.
+
+Scenarios (root: devices.netlab builds them):
+(a) two devices, one core each, a 1 Gbit/s link both ways;
+(b) seed 002-style networks of 3 nodes (``--nodes``), positions uniform in [1, 150]^2, bandwidth by seed 002's law (6.5
+    Mbit/s on average), memory per node 60% of what the whole model needs in our memory model (so the model
+    must be split), 3 nodes on this machine's cores (two share one: the prediction counts it);
+(c) (``--replicated``) two devices, one core each, a 6.5 Mbit/s link (seed 002's mean): the exact pipeline
+    against the exact replicated placement (a stage on several devices, requests dealt round robin).
+Each model is placed by ``solve place --exact`` (throughput) and, in (b), by the greedy and by seed 002's own
+method on the same network; every placement is split, run on the lab's workers (devices.placed), and its
+measured throughput and one-in-flight latency printed beside the prediction with the platform's links and
+with the links measured by a ping-pong in the same lab (``solve pipeline --calibrate-links``).
+
+    python -m benchmarks.placed_pipeline [--models mobilenet_v2] [--networks 1] [--nodes 3] [--requests 20]
+        [--replicated] [--no-two-devices] [--no-networks]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from devices.placed import PlacedSettings
+from solver.deploy.placed import calibrate_links, compare_placed, placed_workers
+from solver.deploy.report import placed_text
+from solver.deploy.split import split_model
+from solver.io.linkfile import calibrated
+from solver.io.platform import read_platform
+from solver.models.zoo import model_path, trace_path
+from solver.problem import load_problem
+from solver.placement.metrics import evaluate
+from solver.placement.place import INVALID, PlaceSettings, place
+from solver.placement.predicted import predict_parts, predict_replicated
+from solver.placement.problem import placement_problem
+from solver.placement.replicas import evaluate_replicated, solve_replicated
+
+GBIT = 1.25e8  # bytes/s
+SEED002_MEAN = 6.5e6 / 8  # bytes/s: seed 002's law over positions uniform in [1, 150]^2
+
+
+def two_devices(directory: Path, bandwidth: float = GBIT) -> Path:
+    path = directory / f"two_cpus_{bandwidth:.0f}.json"
+    path.write_text(json.dumps({"devices": [{"name": "cpu0"}, {"name": "cpu1"}],
+                                "default_link": {"bandwidth": bandwidth}}))  # fmt: skip
+    return path
+
+
+def seed002_network(directory: Path, problem, nodes: int, seed: int) -> Path:
+    whole = evaluate(placement_problem(problem, read_platform(two_devices(directory))), [0] * problem.num_ops,
+                     memory=False).memory[0]  # fmt: skip
+    positions = np.random.default_rng(seed).random((nodes, 2)) * 149 + 1
+    path = directory / f"seed002_{nodes}n_s{seed}.json"
+    path.write_text(json.dumps({"bandwidth_law": "seed002", "devices": [
+        {"name": f"n{i}", "memory": int(0.6 * whole), "pos": [float(x), float(y)]} for i, (x, y) in enumerate(positions)]}))
+    return path
+
+
+def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], directory: Path,
+                 settings: PlacedSettings) -> list[dict]:  # fmt: skip
+    """Place ``model`` on the platform with each algorithm (``exact``, ``greedy``, ``seed002``, ``replicated``), split,
+    and run every placement in one lab, with the links calibrated there first."""
+    problem = load_problem(model_path(model), trace_path(model))
+    platform = read_platform(platform_path)
+    placements = []  # (algo, status, split, replicas, forecast(platform, label, core_of, cores))
+    for algo in algos:
+        out = directory / f"{label}_{model}_{algo}"
+        if algo == "replicated":
+            answer, proven = solve_replicated(placement_problem(problem, platform), time_limit=60, workers=1)
+            names = platform.names
+            replicas = {s: tuple(names[d] for d in answer.replicas(s)) for s in sorted(set(answer.stage))}
+            split = split_model(model_path(model), list(answer.stage), out, placement={s: r[0] for s, r in replicas.items()})
+
+            def forecast(p, name, core_of, cores, answer=answer):
+                again = evaluate_replicated(placement_problem(problem, p), list(answer.stage), list(answer.serve))
+                return predict_replicated(again, name, core_of, cores)
+
+            placements.append((algo, "OPTIMAL" if proven else "FEASIBLE", split, replicas, forecast))
+            continue
+        result = place(problem, platform, PlaceSettings(exact=algo == "exact", algo="greedy" if algo == "exact" else algo,
+                                                        time_limit=60, workers=1))  # fmt: skip
+        if result.status == INVALID:
+            print(f"# {label} {model} {algo}: INVALID in our memory model, not run", flush=True)
+            continue
+        placement = {int(k): d for k, d in result.placement.items()}
+        split = split_model(model_path(model), result.parts, out, placement=placement)
+
+        def forecast(p, name, core_of, cores, parts=[(q.device, q.ops) for q in split.parts]):
+            return predict_parts(problem, p, parts, name, core_of, cores)
+
+        placements.append((algo, result.status, split, None, forecast))
+    rows = []
+    with placed_workers("netlab", list(platform.names), platform) as workers:
+        fits = calibrate_links(workers, platform, list(platform.names))
+        measured = calibrated(platform, fits)
+        cores = len(os.sched_getaffinity(0))
+        for algo, status, split, replicas, forecast in placements:
+            predictions = [forecast(platform, "platform", workers.core_of, cores),
+                           forecast(measured, "calibrated", workers.core_of, cores)]  # fmt: skip
+            comparison = compare_placed(split, workers, predictions, settings, replicas=replicas)
+            devices = ["|".join(r) for r in comparison.run.devices]
+            rows.append({"scenario": label, "model": model, "algo": algo, "status": status,
+                         "devices": "+".join(devices), "comparison": comparison})  # fmt: skip
+            print(f"# {label} {model} {algo} ({status})\n{placed_text(comparison)}\n", flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="mobilenet_v2", help="comma-separated zoo models (default mobilenet_v2)")
+    parser.add_argument("--networks", type=int, default=1, help="seed 002-style networks per model (default 1)")
+    parser.add_argument("--nodes", type=int, default=3, help="nodes of each network (default 3)")
+    parser.add_argument("--no-two-devices", action="store_true", help="skip scenario (a)")
+    parser.add_argument("--replicated", action="store_true",
+                        help="add scenario (c): two devices, one core each, a 6.5 Mbit/s link (seed 002's mean): the "
+                             "exact pipeline against the exact replicated placement (solver.placement.replicas)")
+    parser.add_argument("--no-networks", action="store_true", help="skip scenario (b)")
+    parser.add_argument("--requests", type=int, default=20, help="timed requests per run (default 20)")
+    args = parser.parse_args(argv)
+    settings = PlacedSettings(requests=args.requests, warmup=3)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        for model in args.models.split(","):
+            if not args.no_two_devices:
+                rows += run_scenario("a_2cpu_1gbit", model, two_devices(directory), ["exact"], directory, settings)
+            if args.replicated:
+                rows += run_scenario("c_2cpu_6.5mbit", model, two_devices(directory, SEED002_MEAN),
+                                     ["exact", "replicated"], directory, settings)  # fmt: skip
+            problem = load_problem(model_path(model), trace_path(model))
+            for seed in range(0 if args.no_networks else args.networks):
+                network = seed002_network(directory, problem, args.nodes, seed)
+                rows += run_scenario(f"b_seed002_{args.nodes}n_s{seed}", model, network, ["exact", "greedy", "seed002"],
+                                     directory, settings)  # fmt: skip
+    header = (f"{'scenario':18} {'model':13} {'algo':8} {'devices':10} {'pred inf/s':>10} {'cal inf/s':>10} "
+              f"{'meas inf/s':>10} {'pred ms':>8} {'cal ms':>8} {'meas ms (IQR)':>16} {'load':>10}  "
+              "measured bottleneck")  # fmt: skip
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        c = r["comparison"]
+        plain, cal = c.predictions
+        lat = c.latency
+        what, us = c.measured_bottleneck()
+        print(f"{r['scenario']:18} {r['model']:13} {r['algo']:8} {r['devices']:10} {plain.throughput:10.2f} "
+              f"{cal.throughput:10.2f} {c.run.throughput:10.2f} {plain.latency_us / 1000:8.1f} {cal.latency_us / 1000:8.1f} "
+              f"{lat.median / 1000:8.1f} ({lat.iqr / 1000:5.1f}) {c.load_average[0]:4.1f}-{c.load_average[1]:4.1f}  "
+              f"{what} {us / 1000:.1f} ms")  # fmt: skip
+    print("pred: solve place's model with the platform's links; cal: with the links fitted by a ping-pong through "
+          "Dask in the same lab; meas: throughput with a request in flight per replica + 1, latency with one")
+
+
+if __name__ == "__main__":
+    main()

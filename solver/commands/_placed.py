@@ -1,0 +1,86 @@
+"""``solve pipeline DIR --platform P.json``: the parts run on their devices' Dask workers, beside the prediction."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from solver.errors import EXIT_OK, UsageError
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a placed run (``--platform`` and what goes with it)."""
+    group = parser.add_argument_group(
+        "placed run (--platform)",
+        "run each part on the Dask worker of the device its map names, hand-offs moved by Dask over that pair's "
+        "link, and report throughput, latency, per device compute and per link bytes and time beside the "
+        "prediction of 'solve place' for the same map (docs/placed-runs.md)",
+    )
+    group.add_argument("--platform", metavar="P.json", help="the platform the split was placed on")
+    group.add_argument("--trace", metavar="TRACE", help="the model's op times (the trace 'solve place' was given)")
+    group.add_argument("--cluster", default="netlab", metavar="WHERE",
+                       help="the workers: netlab (namespaces joined by links shaped to the platform's bandwidths; "
+                            "root), local (worker processes, unshaped loopback) or tcp://host:port (a scheduler "
+                            "whose workers are named after the devices) (default netlab)")  # fmt: skip
+    calibration = group.add_mutually_exclusive_group()
+    calibration.add_argument("--calibrate-links", nargs="?", const="", metavar="FILE",
+                             help="first fit every link's overhead and bandwidth by a ping-pong of tensor sizes and "
+                                  "write them to FILE (default: P.links.json beside the platform); both "
+                                  "predictions are shown")  # fmt: skip
+    calibration.add_argument("--calibrated-links", metavar="FILE", help="a measured links file: show its prediction too")
+
+
+def run_placed_command(args: argparse.Namespace) -> int:
+    from devices.placed import PlacedSettings
+    from solver.commands._output import print_json
+    from solver.deploy.placed import (calibrate_links, check_cluster, check_outputs, check_placed_settings,
+                                      compare_placed, placed_devices, placed_workers)  # fmt: skip
+    from solver.deploy.report import placed_text
+    from solver.deploy.split import read_split
+    from solver.io.files import check_output
+    from solver.io.linkfile import calibrated, default_path, read_links, write_links
+    from solver.io.platform import read_platform
+    from solver.problem import load_problem
+    from solver.placement.predicted import predict_parts
+
+    if args.trace is None:
+        raise UsageError("--platform needs --trace TRACE: the model's op times, as 'solve place' was given them")
+    if args.rounds is not None or args.threads_per_stage != 1:
+        raise UsageError("--rounds and --threads-per-stage are for the pipeline of processes, not a placed run "
+                         "(--platform): one worker thread per device, one run")  # fmt: skip
+    settings = PlacedSettings(requests=args.requests, warmup=args.warmup, executor=args.executor, timeout=args.timeout)
+    check_placed_settings(settings)
+    check_cluster(args.cluster)
+    split = read_split(args.dir)
+    platform = read_platform(args.platform)
+    unknown = sorted({p.device for p in split.parts} - set(platform.names))
+    if unknown:
+        raise UsageError(f"{args.dir}: parts are placed on {', '.join(unknown)}, which {args.platform} does not have")
+    links_out = None
+    if args.calibrate_links is not None:
+        links_out = args.calibrate_links or default_path(args.platform)
+        check_output(links_out, inputs=(args.platform, args.trace))
+    fits = read_links(args.calibrated_links) if args.calibrated_links else None
+    problem = load_problem(split.model, args.trace)
+    devices = placed_devices(split)
+    with placed_workers(args.cluster, list(platform.names) if links_out else devices, platform) as workers:
+        if links_out:
+            fits = calibrate_links(workers, platform, list(platform.names))
+        cores = len(os.sched_getaffinity(0))
+        parts = [(p.device, p.ops) for p in split.parts]
+        predictions = [predict_parts(problem, platform, parts, "platform", workers.core_of, cores)]
+        if fits:
+            measured = calibrated(platform, fits, args.calibrated_links or links_out)
+            predictions.append(predict_parts(problem, measured, parts, "calibrated", workers.core_of, cores))
+        comparison = compare_placed(split, workers, predictions, settings)
+    if args.json:
+        print_json("placed", {**comparison.to_json(),
+                              "links_file": str(links_out or args.calibrated_links) if fits else None})  # fmt: skip
+    else:
+        print(placed_text(comparison))
+    if links_out:
+        write_links(links_out, platform, fits)
+        if not args.json:
+            print(f"wrote {links_out}")
+    check_outputs(comparison)
+    return EXIT_OK

@@ -1,0 +1,307 @@
+"""A placement run as placed: each part on its device's Dask worker, measured beside the placement's prediction.
+
+Workers (:func:`placed_workers`): ``netlab`` builds the devices the split uses as workers in network
+namespaces joined by veths shaped to the platform's link bandwidths (``devices.netlab``; device i pinned to
+CPU ``i mod cores``); ``local`` starts one unpinned worker process per device on this machine, joined by
+loopback (no link is shaped); ``tcp://host:port`` uses a running scheduler whose workers are named after the
+devices (boards started with ``dask worker --name DEVICE``).
+
+Prediction (:class:`Prediction`, computed by the caller with ``solver.placement.predicted`` from ``solve
+place``'s model of the same map: per device its compute, per used link its bytes and time, the longest path
+as latency, the period counting the cores the devices share). ``core_of`` of :class:`Workers` says which
+cores those are.
+
+Measured (``devices.placed``): throughput with ``in_flight`` requests in flight (default: one per replica of
+every stage plus one, so every device can be busy), end-to-end latency (median and IQR over requests) in a second, shorter run with one
+request in flight (with more, a request also waits behind the others: a full pipeline's latency is about
+its window times its period), per device
+the onert time per request, per link the bytes per request (median) and the time it was busy per request
+(the union of Dask's transfers over it, over the timed requests: on a saturated link a request's transfer
+waits behind another's, and summed durations would count that twice; JSON ``transfer_us`` is the median
+time of one request's transfer); the measured bottleneck is the device or link with the longest time. The last request's
+outputs are compared with the whole model's on the same inputs (run alone in a child process), with
+``solve verify``'s tolerance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import statistics
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from devices.chain import ModelRunner
+from devices.inputs import seeded_inputs
+from devices.isolated import run_isolated
+from devices.placed import PlacedRun, PlacedSettings, PlacedStage, run_placed
+from devices.stats import Summary, summarize
+from solver.deploy.split import SplitResult, read_split
+from solver.deploy.verify import OutputCheck, VerifySettings, check_executor, compare_output
+from solver.errors import CheckError, UsageError
+from solver.extras import require
+from solver.io.platform import Platform
+from solver.io.tflite import uncompressed
+
+CLUSTERS = ("netlab", "local")  # besides tcp://host:port
+
+
+class Prediction(Protocol):
+    """What a model predicts for a placed run (``solver.placement.predicted.PlacedPrediction``; deploy does not
+    import placement): per device and per link its time per request (us), per link its bytes."""
+
+    label: str
+    device_us: dict[str, float]
+    link_us: dict[tuple[str, str], float]
+    link_bytes: dict[tuple[str, str], int]
+    latency_us: float
+    period_us: float
+    bottleneck: str
+
+    @property
+    def throughput(self) -> float: ...
+
+    def to_json(self) -> dict: ...
+
+
+@dataclass
+class PlacedComparison:
+    """A placed run's measured figures beside the predictions (see the module docstring)."""
+
+    out_dir: Path
+    cluster: str
+    run: PlacedRun  # the throughput run
+    single: PlacedRun  # the latency run, one request in flight
+    predictions: list[Prediction]
+    outputs: list[OutputCheck]
+    core_of: dict[str, int | None]
+    load_average: tuple[float, float]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outputs)
+
+    @property
+    def latency(self) -> Summary:
+        """End-to-end latency (us) of the requests of the latency run."""
+        return summarize([ms * 1000 for ms in self.single.latencies_ms])
+
+    def measured_links(self) -> dict[tuple[str, str], tuple[float, float]]:
+        """Per link, the median bytes per request and the microseconds it was busy per request (overlapping
+        transfers counted once: the load the prediction's link time stands for)."""
+        return {pair: (statistics.median(t.nbytes), t.busy_s * 1e6 / self.run.requests)
+                for pair, t in self.run.links.items()}  # fmt: skip
+
+    def transfer_us(self, pair: tuple[str, str]) -> float:
+        """The median time of one request's transfers over ``pair`` (what a request waits for it)."""
+        return statistics.median(self.run.links[pair].seconds) * 1e6
+
+    def measured_bottleneck(self) -> tuple[str, float]:
+        """The device or link with the longest median time per request, and that time (us)."""
+        candidates = [(ms * 1000, f"device {d}") for d, ms in self.run.device_ms().items()]
+        candidates += [(us, f"link {a} -> {b}") for (a, b), (_, us) in self.measured_links().items()]
+        us, what = max(candidates)
+        return what, us
+
+    def to_json(self) -> dict:
+        first = self.predictions[0]
+        measured = self.run.device_ms()
+        links = self.measured_links()
+        pairs = sorted(set(first.link_us) | set(links))
+        what, us = self.measured_bottleneck()
+        latency = self.latency
+        return {
+            "out_dir": str(self.out_dir),
+            "cluster": self.cluster,
+            "requests": self.run.requests,
+            "predicted_throughput": first.throughput,
+            "measured_throughput": self.run.throughput,
+            "predicted_latency_us": first.latency_us,
+            "measured_latency_us": latency.median,
+            "measured_latency_iqr_us": latency.iqr,
+            "measured_latency_min_us": latency.min,
+            "measured_latency_max_us": latency.max,
+            "predicted_bottleneck": first.bottleneck,
+            "measured_bottleneck": what,
+            "measured_bottleneck_us": us,
+            "devices": [
+                {"name": d, "core": self.core_of.get(d),
+                 "predicted_us": {p.label: p.device_us.get(d) for p in self.predictions},
+                 "measured_us": measured[d] * 1000 if d in measured else None}
+                for d in first.device_us
+            ],
+            "links": [
+                {"from": a, "to": b, "predicted_bytes": first.link_bytes.get((a, b)),
+                 "measured_bytes": links[a, b][0] if (a, b) in links else None,
+                 "predicted_us": {p.label: p.link_us.get((a, b)) for p in self.predictions},
+                 "measured_us": links[a, b][1] if (a, b) in links else None,
+                 "transfer_us": self.transfer_us((a, b)) if (a, b) in links else None}
+                for a, b in pairs
+            ],
+            "predictions": [p.to_json() for p in self.predictions],
+            "outputs_ok": self.ok,
+            "outputs": [{"name": o.name, "max_abs": o.max_abs, "ok": o.ok} for o in self.outputs],
+            "load_average": list(self.load_average),
+            "notes": list(self.notes),
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Workers:
+    """A Dask client and the worker of each device; ``core_of`` the CPU of this machine each device is pinned to
+    (None: not pinned; absent: a machine of its own, see ``solver.placement.predicted.shared_period``)."""
+
+    client: object
+    address: dict[str, str]
+    core_of: dict[str, int | None]
+    cluster: str
+
+
+def check_cluster(cluster: str) -> None:
+    """Refuse a cluster that is neither ``netlab``, ``local`` nor ``tcp://host:port`` (UsageError)."""
+    if cluster not in CLUSTERS and not cluster.startswith("tcp://"):
+        raise UsageError(f"--cluster {cluster!r}: use netlab, local or tcp://host:port")
+
+
+@contextmanager
+def placed_workers(cluster: str, devices: list[str], platform: Platform) -> Iterator[Workers]:
+    """One Dask worker per device of ``devices`` (see the module docstring), removed again on leaving."""
+    check_cluster(cluster)
+    distributed = require("distributed", "farm", "running a placement on Dask workers")
+    if cluster == "netlab":
+        from devices.netlab import LabDevice, LabLink, NetLab
+
+        cores = sorted(os.sched_getaffinity(0))
+        lab_devices = [LabDevice(d, cores[i % len(cores)]) for i, d in enumerate(devices)]
+        links = [LabLink(a, b, link.bandwidth) for a in devices for b in devices
+                 if (link := platform.link(a, b)) is not None]  # fmt: skip
+        with NetLab(lab_devices, links) as lab, distributed.Client(lab.address, timeout=60) as client:
+            yield Workers(client, dict(lab.workers), {d.name: d.cpu for d in lab_devices}, cluster)
+    elif cluster == "local":
+        import dask
+
+        specs = {d: {"cls": distributed.Nanny, "options": {"nthreads": 1, "name": d, "silence_logs": 40}} for d in devices}
+        scheduler = {"cls": distributed.Scheduler, "options": {"dashboard_address": None}}
+        with tempfile.TemporaryDirectory(prefix="nnpart-workers-") as scratch, dask.config.set({
+            "distributed.nanny.pre-spawn-environ": {},  # as the farm: no OMP_NUM_THREADS=1 and the like for onert
+            "temporary-directory": scratch,  # Dask's scratch space, not the shared /tmp/dask-scratch-space
+        }), distributed.SpecCluster(workers=specs, scheduler=scheduler, silence_logs=40) as local, \
+                distributed.Client(local) as client:  # fmt: skip
+            client.wait_for_workers(len(devices), timeout=60)
+            yield Workers(client, _by_name(client, devices), {d: None for d in devices}, cluster)
+    else:
+        try:
+            client = distributed.Client(cluster, timeout=30)
+        except OSError as err:
+            raise UsageError(f"--cluster {cluster}: cannot reach the Dask scheduler ({err})") from None
+        with client:  # the devices are machines of their own: no core is shared
+            yield Workers(client, _by_name(client, devices), {}, cluster)
+
+
+def _by_name(client, devices: list[str]) -> dict[str, str]:
+    info = client.sync(client.scheduler.identity, n_workers=-1)["workers"]
+    found = {w["name"]: address for address, w in info.items()}
+    missing = [d for d in devices if d not in found]
+    if missing:
+        raise UsageError(f"the Dask cluster has no worker named {', '.join(missing)} (one worker per device, named after it)")
+    return {d: found[d] for d in devices}
+
+
+def placed_devices(split: SplitResult) -> list[str]:
+    """The devices a split's parts run on, in pipeline order, each once."""
+    return list(dict.fromkeys(p.device for p in split.parts))
+
+
+def compare_placed(split: SplitResult | str | Path, workers: Workers, predictions: list[Prediction],
+                   settings: PlacedSettings = PlacedSettings(), verify: VerifySettings = VerifySettings(),
+                   replicas: dict[int, tuple[str, ...]] | None = None) -> PlacedComparison:  # fmt: skip
+    """Run ``split`` on ``workers`` and compare with ``predictions`` (module docstring). ``replicas`` (part id
+    -> devices) runs a part on several devices, requests dealt round robin; by default a part runs on
+    the device its file names.
+
+    Raises
+    ------
+    UsageError
+        Bad settings (fewer than two timed requests, a negative warm-up, a bad executor or time-out).
+    devices.placed.PlacedError
+        A part cannot run on its worker, a worker is missing or the run times out.
+    """
+    split = split if isinstance(split, SplitResult) else read_split(split)
+    check_placed_settings(settings)
+    replicas = replicas or {}
+    stages = []
+    for p in split.parts:
+        devices = tuple(replicas.get(p.part_id, (p.device,)))
+        stages.append(PlacedStage(split.out_dir / p.file, p.inputs, p.outputs, devices,
+                                  tuple(workers.address[d] for d in devices)))  # fmt: skip
+    load_before = os.getloadavg()[0]
+    run = run_placed(workers.client, stages, split.model_inputs, split.model_outputs, settings)
+    alone = dataclasses.replace(settings, in_flight=1, requests=max(5, settings.requests // 3), warmup=1)
+    single = run_placed(workers.client, stages, split.model_inputs, split.model_outputs, alone)
+    load = (load_before, os.getloadavg()[0])
+    with uncompressed(split.model) as plain:
+        reference = run_isolated(whole_outputs, plain, settings.seed, settings.executor, what="onert")
+    checks = [compare_output(n, run.outputs[n], ref, verify) for n, ref in zip(split.model_outputs, reference)]
+    comparison = PlacedComparison(split.out_dir, workers.cluster, run, single, predictions, checks, workers.core_of, load)
+    cores = len(os.sched_getaffinity(0))
+    if max(load) > cores:
+        comparison.notes.append(f"the machine was busy: load average {load[0]:.1f} before and {load[1]:.1f} after, on "
+                                f"{cores} cores; every figure is slowed and spread by other work")  # fmt: skip
+    if workers.cluster == "local":
+        comparison.notes.append("local workers: no link is shaped, hand-offs cross loopback")
+    return comparison
+
+
+def check_placed_settings(settings: PlacedSettings) -> None:
+    """The checks of ``solve pipeline``'s run settings, the same words through the API and the CLI (UsageError)."""
+    check_executor(settings.executor)
+    if settings.requests < 2:
+        raise UsageError(f"timed requests must be at least 2, got {settings.requests}")
+    if settings.warmup < 0:
+        raise UsageError(f"warm-up requests must be at least 0, got {settings.warmup}")
+    if not settings.timeout > 0:
+        raise UsageError(f"the time-out must be positive, got {settings.timeout:g} s")
+
+
+def check_outputs(comparison: PlacedComparison) -> None:
+    """Raise CheckError naming the first output the placed parts got wrong."""
+    for o in comparison.outputs:
+        if not o.ok:
+            raise CheckError(f"{comparison.out_dir}: the placed parts do not compute model output '{o.name}' "
+                             f"(max abs diff {o.max_abs:.3g})")  # fmt: skip
+
+
+def whole_outputs(step, model: Path, seed: int, executor: str) -> list:
+    """The whole model's outputs on the seeded inputs (run in a child process)."""
+    step(f"{model} (the whole model)")
+    runner = ModelRunner(model, env={"EXECUTOR": executor})
+    return runner.run(seeded_inputs(runner.input_specs(), seed))
+
+
+def probe_sizes(bandwidth: float) -> list[int]:
+    """Tensor sizes for a link's ping-pong: 1 kB (the overhead) and four sizes up to a quarter second of the
+    platform's bandwidth, between 64 kB and 16 MB (the slope)."""
+    top = int(min(max(bandwidth / 4, 1 << 16), 1 << 24))
+    return [1 << 10, top // 8, top // 4, top // 2, top]
+
+
+def calibrate_links(workers: Workers, platform: Platform, devices: list[str], repeats: int = 3) -> list:
+    """The fitted cost (``solver.io.linkfile.LinkFit``) of every platform link between ``devices``, from a ping-pong
+    of tensor sizes through Dask on their workers (``devices.placed.pingpong``)."""
+    from devices.placed import pingpong
+    from solver.deploy.linkfit import fit_link
+
+    fits = []
+    for a in devices:
+        for b in devices:
+            link = platform.link(a, b)
+            if link is None:
+                continue
+            samples = pingpong(workers.client, workers.address[a], workers.address[b], probe_sizes(link.bandwidth), repeats)
+            fits.append(fit_link(a, b, samples))
+    return fits

@@ -1,0 +1,283 @@
+"""Placement with replicated stages: a stage may run on several devices, requests dealt round robin.
+
+The problem
+-----------
+As in ``solver.placement.exact`` (ops with a time per device, tensors, links, memory), but a *stage* (a set
+of ops) may be served by several devices, its *replicas*: request n goes to replica ``n mod r`` of a stage
+with r replicas, so each replica does 1 / r of the requests (PipeDream's planner replicates stages the same
+way for training). A replicated placement is ``stage[v]`` (the stage of op v, stages numbered in pipeline
+order: ``stage[u] <= stage[v]`` on every edge) and ``serve[d]`` (the stage device d serves, or None); every
+stage with ops has a replica, a device serves one stage at most, and every replica of a stage supports its
+ops and holds its memory (counted as in ``solver.placement.metrics``).
+
+Loads per request, in microseconds:
+- device d serving stage s with r replicas: ``t(s, d) / r`` (the sum of its ops' times on d, over r);
+- link (a, b): each tensor written by stage j and read by stage k != j, with a serving j and b serving k,
+  costs ``c(i, a, b) / (r_j r_k)``. That is exactly what round robin sends when one of the two stages has
+  one replica; so a tensor may not join two replicated stages (with r_j, r_k >= 2 the pairs that talk
+  depend on the order of the replicas, and the model refuses the placement rather than guess).
+The throughput objective is the period: the largest load, in whole microseconds rounded up
+(``max ceil(load)``).
+
+The exact model (:func:`solve_replicated`)
+------------------------------------------
+Booleans ``a[v][s]`` (op v in stage s; S = |D| stages at most), ``y[s][d]`` (d serves s; at most one stage
+per device), ``w[v][d] = OR_s (a[v][s] and y[s][d])`` (v runs on d), ``rep[s][p]`` (s has p replicas),
+``m[d][p]`` (the stage d serves has p replicas), ``q[s][a][b]`` (a and b both serve s), ``rd[i][b]``
+(tensor i is read on b), ``x[i][a][b] >= w[p][a] + rd[i][b] - 1 - sum_s q[s][a][b]`` (i crosses link (a, b):
+written on a, read on b, a and b in different stages), ``multi[s]`` (s has 2 replicas or more). Constraints:
+``sum_s a[v][s] = 1``; precedence on stage numbers; a device that does not support v serves no stage with v;
+a stage has ops exactly when it has replicas; a tensor between stages j != k forbids ``multi[j] and
+multi[k]``; memory per device from ``w``; ``compute(s, d) <= p B`` when ``y[s][d]`` and ``rep[s][p]``;
+``link(a, b) <= p1 p2 B`` when ``m[a][p1]`` and ``m[b][p2]``; minimise the integer B. Brute force over every
+placement (:func:`brute_force_replicated`) checks it on small cases (tests/test_replicas.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+from solver.errors import CheckError, InfeasibleError
+from solver.solving.cpsat import make_solver, solve_in_thread
+from solver.placement.metrics import overflows
+from solver.placement.problem import PlacementProblem
+
+
+@dataclass(frozen=True)
+class Replicated:
+    """A replicated placement and its period (us): stage of each op, stage each device serves (None: idle).
+
+    ``device_us`` and ``link_us`` are the loads per request (us) by device and link (device names);
+    ``link_bytes`` the bytes a link carries per request on average; ``latency_us`` one request's way through
+    the stages, each on its slowest replica and each hand-off over its slowest pair of replicas.
+    """
+
+    stage: tuple[int, ...]
+    serve: tuple[int | None, ...]
+    period: int
+    bottleneck_at: str
+    device_us: dict[str, float]
+    link_us: dict[tuple[str, str], float]
+    link_bytes: dict[tuple[str, str], float]
+    latency_us: float
+
+    def replicas(self, s: int) -> list[int]:
+        return [d for d, t in enumerate(self.serve) if t == s]
+
+
+def evaluate_replicated(problem: PlacementProblem, stage: list[int], serve: list[int | None]) -> Replicated:
+    """The period of a replicated placement (module docstring); CheckError when it breaks a rule."""
+    n, D = problem.num_ops, len(problem.devices)
+    name = problem.name
+    if len(stage) != n or len(serve) != D:
+        raise CheckError(f"{name}: a replicated placement needs a stage per op and a stage or None per device")
+    for u, v in problem.graph.edges:
+        if stage[u] > stage[v]:
+            raise CheckError(f"{name}: op {u} is in stage {stage[u]} after op {v}'s stage {stage[v]}, which reads it")
+    replicas = {s: [d for d in range(D) if serve[d] == s] for s in set(stage)}
+    empty = sorted(s for s, r in replicas.items() if not r)
+    if empty:
+        raise CheckError(f"{name}: stage {empty[0]} has ops but no device")
+    names = problem.devices
+    compute: dict[int, dict[int, float]] = {}  # stage -> replica -> its time for one request
+    for s, devices in replicas.items():
+        ops = [v for v in range(n) if stage[v] == s]
+        for d in devices:
+            times = [problem.times[v][d] for v in ops]
+            if None in times:
+                op = ops[times.index(None)]
+                raise CheckError(f"{name}: {names[d]} serves stage {s}, whose op {op} it does not support")
+            held = _held(problem, ops)
+            if overflows(problem, d, held):
+                raise CheckError(f"{name}: {names[d]} needs {held} bytes for stage {s}, over its capacity")
+            compute.setdefault(s, {})[d] = float(sum(times))
+    links: dict[tuple[int, int], float] = {}
+    carried: dict[tuple[int, int], float] = {}
+    handoff: dict[tuple[int, int], dict[tuple[int, int], float]] = {}  # (stage, stage) -> replica pair -> us
+    for i, tensor in enumerate(problem.tensors):
+        j = stage[tensor.producer]
+        for k in sorted({stage[c] for c in tensor.consumers} - {j}):
+            rj, rk = len(replicas[j]), len(replicas[k])
+            if rj > 1 and rk > 1:
+                raise CheckError(f"{name}: tensor {tensor.key!r} joins stages {j} and {k}, both replicated")
+            for a in replicas[j]:
+                for b in replicas[k]:
+                    costs = problem.transfer[a][b]
+                    if costs is None:
+                        raise CheckError(f"{name}: tensor {tensor.key!r} goes from {names[a]} to {names[b]}, "
+                                         "which have no link")  # fmt: skip
+                    links[a, b] = links.get((a, b), 0.0) + costs[i] / (rj * rk)
+                    carried[a, b] = carried.get((a, b), 0.0) + tensor.nbytes / (rj * rk)
+                    pair = handoff.setdefault((j, k), {})
+                    pair[a, b] = pair.get((a, b), 0.0) + costs[i]
+    device_us = {names[d]: t / len(replicas[s]) for s, times in compute.items() for d, t in times.items()}
+    loads = [(t, f"device {d}") for d, t in device_us.items()]
+    loads += [(load, f"link {names[a]} -> {names[b]}") for (a, b), load in links.items()]
+    worst, at = max(loads, key=lambda x: x[0])
+    finish: dict[int, float] = {}
+    for k in sorted(compute):
+        ready = max((finish[j] + max(us.values()) for (j, kk), us in handoff.items() if kk == k), default=0.0)
+        finish[k] = ready + max(compute[k].values())
+    link_us = {(names[a], names[b]): us for (a, b), us in links.items()}
+    link_bytes = {(names[a], names[b]): nbytes for (a, b), nbytes in carried.items()}
+    return Replicated(tuple(stage), tuple(serve), math.ceil(worst - 1e-9), at, device_us, link_us, link_bytes,
+                      max(finish.values()))  # fmt: skip
+
+
+def _held(problem: PlacementProblem, ops: list[int]) -> int:
+    """Bytes a device holds for ``ops``: their constants and the data tensors they read or write, each once."""
+    mine = set(ops)
+    total = sum(t.nbytes for t in problem.tensors if t.producer in mine or mine.intersection(t.consumers))
+    return total + sum(nbytes for nbytes, readers in problem.constants.values() if mine.intersection(readers))
+
+
+def brute_force_replicated(problem: PlacementProblem) -> Replicated:
+    """The least period over every replicated placement (tiny problems only); InfeasibleError when none is valid."""
+    n, D = problem.num_ops, len(problem.devices)
+    best: Replicated | None = None
+    for stage in itertools.product(range(D), repeat=n):
+        used = sorted(set(stage))
+        if used != list(range(len(used))) or any(stage[u] > stage[v] for u, v in problem.graph.edges):
+            continue
+        for serve in itertools.product([None, *used], repeat=D):
+            try:
+                answer = evaluate_replicated(problem, list(stage), list(serve))
+            except CheckError:
+                continue
+            if best is None or answer.period < best.period:
+                best = answer
+    if best is None:
+        raise InfeasibleError(f"{problem.name}: no replicated placement is valid")
+    return best
+
+
+def solve_replicated(problem: PlacementProblem, *, time_limit: float = 60.0,
+                     workers: int | None = None) -> tuple[Replicated, bool]:  # fmt: skip
+    """The replicated placement of least period by CP-SAT (module docstring) and whether it is proven optimal.
+
+    Raises InfeasibleError when no replicated placement is valid (or none was found in the time).
+    """
+    n, D = problem.num_ops, len(problem.devices)
+    S, P = D, range(1, D + 1)
+    model = cp_model.CpModel()
+    a = [[model.new_bool_var(f"a{v}_{s}") for s in range(S)] for v in range(n)]
+    y = [[model.new_bool_var(f"y{s}_{d}") for d in range(D)] for s in range(S)]
+    for v in range(n):
+        model.add_exactly_one(a[v])
+    for d in range(D):
+        model.add_at_most_one(y[s][d] for s in range(S))
+    number = [sum(s * a[v][s] for s in range(S)) for v in range(n)]
+    for u, v in problem.graph.edges:
+        model.add(number[u] <= number[v])
+    for s in range(S):  # a stage has ops exactly when it has replicas
+        for v in range(n):
+            model.add_bool_or([y[s][d] for d in range(D)]).only_enforce_if(a[v][s])
+        for d in range(D):
+            model.add_bool_or([a[v][s] for v in range(n)]).only_enforce_if(y[s][d])
+            for v in range(n):
+                if problem.times[v][d] is None:
+                    model.add_bool_or([a[v][s].Not(), y[s][d].Not()])
+    w = [[model.new_bool_var(f"w{v}_{d}") for d in range(D)] for v in range(n)]
+    for v in range(n):
+        for d in range(D):
+            for s in range(S):
+                model.add_implication(a[v][s], w[v][d]).only_enforce_if(y[s][d])
+    rep = [[model.new_bool_var(f"rep{s}_{p}") for p in P] for s in range(S)]
+    multi = [model.new_bool_var(f"multi{s}") for s in range(S)]
+    for s in range(S):
+        count = sum(y[s])
+        model.add_at_most_one(rep[s])
+        for p in P:
+            model.add(count == p).only_enforce_if(rep[s][p - 1])
+        model.add(count == 0).only_enforce_if([r.Not() for r in rep[s]])
+        model.add(count >= 2).only_enforce_if(multi[s])
+        model.add(count <= 1).only_enforce_if(multi[s].Not())
+    m = [[model.new_bool_var(f"m{d}_{p}") for p in P] for d in range(D)]
+    for d in range(D):
+        for s in range(S):
+            for p in P:
+                model.add_bool_or([y[s][d].Not(), rep[s][p - 1].Not(), m[d][p - 1]])
+        model.add_at_most_one(m[d])
+    q = {(s, x, z): model.new_bool_var(f"q{s}_{x}_{z}") for s in range(S) for x in range(D) for z in range(D) if x != z}
+    for (s, x, z), var in q.items():
+        model.add_implication(var, y[s][x])
+        model.add_implication(var, y[s][z])
+        model.add_bool_or([y[s][x].Not(), y[s][z].Not(), var])
+    compute = sum(t for row in problem.times for t in row if t is not None)
+    transfer = sum(c for row in problem.transfer for costs in row if costs for c in costs)
+    bound = model.new_int_var(0, max(1, compute + transfer), "B")  # no load exceeds every op and every transfer
+    crossing: dict[tuple[int, int], list] = {}
+    for i, tensor in enumerate(problem.tensors):
+        read = [model.new_bool_var(f"rd{i}_{d}") for d in range(D)]
+        for d in range(D):
+            for c in tensor.consumers:
+                model.add_implication(w[c][d], read[d])
+        reads = [_reads(model, a, tensor, k) for k in range(S)]
+        for j in range(S):  # a tensor between two replicated stages is refused
+            for k in range(S):
+                if j != k:
+                    model.add_bool_or([a[tensor.producer][j].Not(), reads[k].Not(), multi[j].Not(), multi[k].Not()])
+        for x_dev in range(D):
+            for z_dev in range(D):
+                if x_dev == z_dev:
+                    continue
+                cross = model.new_bool_var(f"x{i}_{x_dev}_{z_dev}")
+                same = [q[s, x_dev, z_dev] for s in range(S)]
+                model.add_bool_or([w[tensor.producer][x_dev].Not(), read[z_dev].Not(), cross, *same])
+                costs = problem.transfer[x_dev][z_dev]
+                if costs is None:
+                    model.add(cross == 0)
+                else:
+                    crossing.setdefault((x_dev, z_dev), []).append((costs[i], cross))
+    for d in range(D):
+        cap = problem.memory_cap(d)
+        if cap is None:
+            continue
+        held = []
+        for tensor in problem.tensors:
+            h = model.new_bool_var("")
+            for v in (tensor.producer, *tensor.consumers):
+                model.add_implication(w[v][d], h)
+            held.append((tensor.nbytes, h))
+        for nbytes, readers in problem.constants.values():
+            h = model.new_bool_var("")
+            for v in readers:
+                model.add_implication(w[v][d], h)
+            held.append((nbytes, h))
+        model.add(sum(b * h for b, h in held) <= cap)
+    for s in range(S):
+        for d in range(D):
+            load = sum(problem.times[v][d] * a[v][s] for v in range(n) if problem.times[v][d] is not None)
+            for p in P:
+                model.add(load <= p * bound).only_enforce_if([y[s][d], rep[s][p - 1]])
+    for (x_dev, z_dev), terms in crossing.items():
+        load = sum(c * var for c, var in terms)
+        for p1 in P:
+            for p2 in P:
+                model.add(load <= p1 * p2 * bound).only_enforce_if([m[x_dev][p1 - 1], m[z_dev][p2 - 1]])
+    model.minimize(bound)
+    solver = make_solver(time_limit, workers)
+    solve = solve_in_thread(solver, model)
+    if solve.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        raise InfeasibleError(f"{problem.name}: no replicated placement found ({solver.status_name(solve.status)})")
+    stage = [next(s for s in range(S) if solver.value(a[v][s])) for v in range(n)]
+    serve = [next((s for s in range(S) if solver.value(y[s][d])), None) for d in range(D)]
+    renumber = {s: k for k, s in enumerate(sorted(set(stage)))}
+    stage = [renumber[s] for s in stage]
+    serve = [None if s is None else renumber[s] for s in serve]
+    answer = evaluate_replicated(problem, stage, serve)  # the checker; its period is the model's B at the optimum
+    return answer, solve.status == cp_model.OPTIMAL and not solve.interrupted
+
+
+def _reads(model: cp_model.CpModel, a, tensor, k: int):
+    """A Boolean that is true when some consumer of ``tensor`` is in stage k (exact: both directions)."""
+    var = model.new_bool_var("")
+    readers = [a[c][k] for c in tensor.consumers]
+    for r in readers:
+        model.add_implication(r, var)
+    model.add_bool_or(readers).only_enforce_if(var)
+    return var
