@@ -6,6 +6,8 @@ B's weights and compared with B's own optimum, and the other way round; the wors
 "A<->B" figure (target: within 3%). C's optimum is evaluated on A's weights against A's optimum: how far a
 profile taken on a busy machine leads the partition. Each profile's verdict (stable, robust CV of the run
 totals) and the machine's load average are printed beside it: the machine is shared, so say how busy it was.
+A last profile (D) runs onert's default threads beside one busy process pinned to each core (real contention:
+threads beyond the free cores) and prints what the tool says of it, which must be UNSTABLE and "contended".
 
 Partitioners are a table (``PARTITIONERS``): a robust partitioner (``solve partition --robust``) adds its
 column by adding an entry that takes the problem and K and returns the parts.
@@ -56,6 +58,21 @@ def busy_cores(count: int | None = None) -> Iterator[None]:
             p.wait()
 
 
+@contextmanager
+def pinned_busy() -> Iterator[None]:
+    """One busy process pinned to each core this process may use (every core taken), killed afterwards."""
+    procs = []
+    try:
+        for core in sorted(os.sched_getaffinity(0)):
+            code = f"import os\nos.sched_setaffinity(0, {{{core}}})\nwhile True:\n    pass\n"
+            procs.append(subprocess.Popen([sys.executable, "-c", code]))
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
 def exact(problem: PartitionProblem, k: int, time_limit: float) -> list[int]:
     settings = PartitionSettings(num_parts=k, runs=10, seed=0, exact=True, time_limit=time_limit, workers=2)
     return partition(problem, settings).parts
@@ -92,7 +109,7 @@ def verdict(label: str, result: ProfileResult, seconds: float, load: float) -> s
     word = "stable" if result.stable else "UNSTABLE"
     line = (f"  {label}: {len(result.measurements)} rounds, {t.n} runs, run totals median {t.median:8.1f} ms, "
             f"min {t.min:7.1f}, robust CV {100 * t.robust_cv:5.1f}%, {word:<8} {seconds:5.0f} s, load {load:.1f}")  # fmt: skip
-    return line + ("".join(f"\n      - {r}" for r in result.totals.reasons) if not result.stable else "")
+    return line + ("".join(f"\n      - {r}" for r in result.reasons) if not result.stable else "")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -117,6 +134,9 @@ def main(argv: list[str] | None = None) -> None:
                 with busy:
                     result, seconds, load = profile(model, traces[label], settings)
                 print(verdict(label, result, seconds, load), flush=True)
+            with pinned_busy():  # D: what the tool says of onert's default threads on cores all taken
+                contended, seconds, load = profile(model, Path(tmp) / f"{name}.D.chrome.json", settings)
+            print(verdict("D pinned", contended, seconds, load), flush=True)
             for estimator in estimators:
                 problems = {label: load_problem(model, path, estimator) for label, path in traces.items()}
                 a, b, c = problems["A"], problems["B"], problems["C busy"]

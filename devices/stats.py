@@ -7,9 +7,11 @@ report all judge spread with the same words. Conventions:
 - ``iqr`` is the interquartile range q75 - q25; ``cv`` is the sample standard deviation over the mean;
   ``robust_cv`` is ``IQR / 1.349 / median``, the same figure for normal data, but one a few wild runs
   cannot inflate: the stopping rule of a measurement uses it, the report shows both;
-- an outlier run lies more than ``OUTLIER_MADS`` scaled median absolute deviations from the median (the
+- a run far from the median lies more than ``OUTLIER_MADS`` scaled median absolute deviations from it (the
   Hampel filter), with the MAD floored at 5% of the median (the default target CV) so that runs as close as a
-  stable measurement may be flag nothing (a quiet 0.09 ms model ran in two modes 12% apart);
+  stable measurement may be flag nothing (a quiet 0.09 ms model ran in two modes 12% apart); above the
+  median it is an outlier run; below it, a fast run: noise only adds time, so the others were slowed, and
+  the measurement is unstable for it (a fast run is never discarded as an outlier);
 - a drift is a monotone trend of the runs in time order: the Mann-Kendall test (normal approximation,
   two-sided, ``DRIFT_Z``) that also moves the median of the last third of the runs away from the first
   third by more than ``DRIFT_SHIFT`` of the overall median (so a significant but tiny trend is no drift).
@@ -148,12 +150,15 @@ class Stability:
     stable: bool
     reasons: tuple[str, ...]
     summary: Summary
-    outliers: tuple[int, ...]  # positions of outlier runs
+    outliers: tuple[int, ...]  # positions of slow outlier runs (far above the median)
     drift: Drift
+    fast: tuple[int, ...] = ()  # positions of runs far below the median: the others were slowed, not these
+
 
     def to_json(self) -> dict:
         return {
             "stable": self.stable, "reasons": list(self.reasons), "outlier_runs": list(self.outliers),
+            "fast_runs": list(self.fast),
             "drift_z": self.drift.z, "drift_shift": self.drift.shift,
         }  # fmt: skip
 
@@ -170,12 +175,20 @@ def stability(runs: list[float], target_cv: float = DEFAULT_TARGET_CV, unit: str
             f"run totals spread: robust CV {100 * summary.robust_cv:.1f}% > target {100 * target_cv:.1f}% "
             f"(IQR {summary.iqr:.3g} {unit}, from {summary.min:.3g} to {summary.max:.3g} {unit})"
         )
-    outliers = outlier_runs(runs)
+    far = outlier_runs(runs)
+    outliers = [i for i in far if runs[i] > summary.median]
+    fast = [i for i in far if runs[i] < summary.median]
     if len(outliers) > OUTLIER_SHARE * summary.n:
         shown = ", ".join(f"{runs[i]:.3g}" for i in outliers[:5]) + (", ..." if len(outliers) > 5 else "")
         reasons.append(f"{len(outliers)} outlier run(s) of {summary.n} ({shown} {unit} vs median {summary.median:.3g})")
+    if fast:
+        # Noise only adds time: a run far below the median is the model's own time showing through a
+        # measurement whose other runs were slowed (shared cores), not a run to discard.
+        shown = ", ".join(f"{runs[i]:.3g}" for i in fast[:5]) + (", ..." if len(fast) > 5 else "")
+        reasons.append(f"{len(fast)} run(s) of {summary.n} far faster than the median ({shown} {unit} vs "
+                       f"{summary.median:.3g}): the other runs were slowed, e.g. by cores shared with other work")  # fmt: skip
     trend = drift(runs)
     if trend.significant:
         way = "slower" if trend.shift > 0 else "faster"
         reasons.append(f"drift over time: the last third of the runs is {100 * abs(trend.shift):.0f}% {way} than the first")
-    return Stability(not reasons, tuple(reasons), summary, tuple(outliers), trend)
+    return Stability(not reasons, tuple(reasons), summary, tuple(outliers), trend, tuple(fast))

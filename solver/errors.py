@@ -12,6 +12,7 @@ EXIT_USAGE = 2
 EXIT_INFEASIBLE = 3
 EXIT_MISMATCH = 4
 EXIT_DEVICE = 5  # devices.errors.DeviceError uses the same number (devices/ cannot import this module)
+EXIT_UNSTABLE = 6  # solve profile --strict: the profile was written, but it is UNSTABLE
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a tool the signal ends reports
@@ -23,6 +24,7 @@ EXIT_CODES = {
     EXIT_INFEASIBLE: "no answer satisfies the (well-formed) input",
     EXIT_MISMATCH: "a check on results failed (verification, checker)",
     EXIT_DEVICE: "a device could not be reached or used",
+    EXIT_UNSTABLE: "profile --strict: the measurement is UNSTABLE (spread, drift or contention; the trace is written)",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C) before there was an answer to keep",
     EXIT_TERMINATED: "terminated (SIGTERM) before there was an answer to keep",
     EXIT_BROKEN_PIPE: "the reader of the output went away early (e.g. a pipe into head)",

@@ -19,6 +19,7 @@ import pytest
 import devices.errors
 import solver
 from devices.files import atomic_file
+from solver import cli
 from solver.cli import COMMANDS
 from solver.deploy.split import split_model
 from solver.errors import EXIT_BROKEN_PIPE, EXIT_CODES, EXIT_OK, MissingExtraError
@@ -253,3 +254,31 @@ def test_solver_and_devices_word_a_missing_extra_alike():
         "plotting needs nnpart_no_such_module, which is not installed: pip install 'nnpart[plot]'"
     )
     assert ours.value.exit_code == theirs.value.exit_code == 2
+
+
+def test_readme_names_every_core_dependency():
+    import tomllib
+
+    readme = (ROOT / "README.md").read_text()
+    core = readme.split("The core install", 1)[1].split("\n\n", 1)[0]
+    for requirement in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]:
+        name = re.split(r"[<>=\[ ]", requirement, maxsplit=1)[0]
+        assert f"`{name}`" in core or name in core.lower(), name
+
+
+@pytest.mark.parametrize("command",
+                         [["partition", "-k", "2"], ["compare", "-k", "2"], ["show", "m.json", "--html", "r.html"]])
+def test_a_missing_model_or_a_directory_is_bad_input_without_a_trace(command, tmp_path, capsys):
+    for model, message in ((tmp_path / "nope.tflite", "no such file"), (tmp_path, "is a directory, not a model file")):
+        assert cli.main([command[0], str(model), *command[1:]]) == 2
+        assert capsys.readouterr().err == f"ModelError: {model}: {message}\n"
+
+
+def test_place_writes_placement_map_json_by_default(tmp_path, capsys, monkeypatch):
+    platform = tmp_path / "p.json"
+    platform.write_text(json.dumps({"devices": [{"name": "cpu"}, {"name": "npu", "speed": 2}],
+                                    "default_link": {"bandwidth": 1e9, "latency_us": 5}}))  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["place", "--platform", str(platform)]) == 0
+    assert f"wrote {tmp_path / 'placement_map.json'}" in capsys.readouterr().out
+    assert (tmp_path / "placement_map.json").exists() and not (tmp_path / "partition_map.json").exists()

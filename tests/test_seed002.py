@@ -241,3 +241,19 @@ def test_seed002_answer_is_the_hint_when_it_fits(tmp_path):
     seed_value = evaluate(placement_problem(problem, platform), result.seed002.assign).throughput
     assert result.heuristic == seed_value
     assert result.status == "OPTIMAL" and result.value <= seed_value
+
+
+def test_the_seeds_line_says_how_many_ops_each_segment_holds_and_which_answer_the_table_shows(tmp_path):
+    from solver.placement.report import format_placement
+
+    g = _chain_with_block(6)
+    for v in g:
+        g.nodes[v]["constants"] = {}
+    problem = _problem(g, tmp_path)
+    platform = read_platform(_seed_platform(tmp_path, 4, int(sum(cut_points(problem.graph).memory))))
+    result = place(problem, platform, PlaceSettings(exact=True, time_limit=20, algo="seed002"))
+    seed, names = result.seed002, result.problem.devices
+    held = ", ".join(f"{names[d]} {sum(1 for a in seed.assign if a == d)} ops" for d in seed.nodes)
+    line = next(x for x in format_placement(result).splitlines() if x.startswith("seed 002          worst hop"))
+    assert f"({len(seed.segments)} segments along its path: {held}" in line
+    assert line.endswith("; the table above is the solver's answer, not this)") == (result.assign != seed.assign)

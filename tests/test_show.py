@@ -481,3 +481,22 @@ def test_pareto_plot_labels_front_points_and_gives_the_hypervolume_ratio(tmp_pat
                          quality=quality).read_text()  # fmt: skip
     assert ">17<" in svg and ">42<" in svg
     assert f"hypervolume found / true = {quality.ratio:.4f}" in svg and quality.ratio < 1
+
+
+def test_show_on_a_placement_map_compares_it_with_the_greedy_and_the_bound(tmp_path):
+    from solver.io.platform import read_platform
+    from solver.show.html import report_html
+    from solver.show.view import placed_view
+
+    platform = tmp_path / "platform.json"
+    platform.write_text(json.dumps(PLATFORM))
+    out = tmp_path / "map.json"
+    assert cli.main(["place", "--platform", str(platform), "--out", str(out), "--exact", "--time-limit", "20"]) == 0
+    doc = json.loads(out.read_text())
+    parts, placement = doc["partition_map"], {int(k): v for k, v in doc["placement"].items()}
+    view = placed_view(load_problem(), read_platform(platform), parts, placement)
+    methods = [m.method for m in view.comparison]
+    assert methods[0] == "this placement (throughput)" and "greedy chain" in methods
+    first = view.comparison[0]
+    assert first.remark == "optimal: meets the proven bound" or first.remark.startswith("proven bound ")
+    assert "no comparison available" not in report_html(view)

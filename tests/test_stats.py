@@ -70,3 +70,16 @@ def test_spread_and_too_few_runs_are_reasons():
     wide = [rng.uniform(10, 70) for _ in range(30)]
     assert any("run totals spread" in r for r in stability(wide).reasons)
     assert stability([10.0, 10.0]).reasons == ("only 2 run(s): too few to judge the spread",)
+
+
+def test_fast_runs_of_a_slowed_measurement_are_not_its_outliers():
+    # The case: a model of 2.6 ms measured at ~65 ms beside other work, with a few runs showing through.
+    rng = random.Random(3)
+    slowed = [65 + rng.gauss(0, 1.5) for _ in range(30)]
+    slowed[3] = slowed[11] = 2.9
+    verdict = stability(slowed)
+    assert verdict.outliers == () and verdict.fast == (3, 11)
+    assert not verdict.stable
+    assert any(r.startswith("2 run(s) of 30 far faster than the median (2.9, 2.9 ms") and "slowed" in r
+               for r in verdict.reasons)  # fmt: skip
+    assert verdict.to_json()["fast_runs"] == [3, 11] and verdict.to_json()["outlier_runs"] == []

@@ -26,7 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from devices.base import Device
+from devices.base import BackendConfig, Device
+from devices.context import context_now
 from devices.workerdevice import file_digest
 from solver.assignment.algorithms.exhaustive import exhaustive
 from solver.assignment.evaluator import Evaluation, Evaluator
@@ -37,6 +38,7 @@ from solver.errors import UsageError
 from solver.io.dumps import Dump, Solution, dump_document
 from solver.io.files import write_json
 from solver.io.oplist import OpList, read_oplist
+from solver.io.tflite import uncompressed
 
 
 @dataclass
@@ -111,18 +113,19 @@ def brute_force(
         )
     header = _header(model_path, device, oplist, space, settings)
     journal = Journal(journal_path(out), header["model_sha256"], settings.measure, device.name)
-    evaluator = Evaluator(space, device, model_path, settings.measure, farm=farm, journal=journal)
-    reuse = journal.load(space, {device.name} | (farm.device_names if farm is not None else set()))
-    evaluator.restore(reuse.reused, reuse.rounds)
 
     def measured(evaluator: Evaluator, evaluation: Evaluation) -> None:
         if on_progress is not None:
             on_progress(evaluator.count, space.size, _solution(evaluation).brute_force_entry())
 
-    evaluator.on_measure = measured
-    exhaustive(space, evaluator)
-    for round_number in range(1, settings.rounds):  # interleaved: every point once per round
-        evaluator.remeasure(list(evaluator.cache), round_number)
+    with uncompressed(model_path) as runnable:  # onert reads no xz or gzip: a private plain copy while measuring
+        evaluator = Evaluator(space, device, runnable, settings.measure, on_measure=measured, farm=farm,
+                              journal=journal)  # fmt: skip
+        reuse = journal.load(space, {device.name} | (farm.device_names if farm is not None else set()))
+        evaluator.restore(reuse.reused, reuse.rounds)
+        exhaustive(space, evaluator)
+        for round_number in range(1, settings.rounds):  # interleaved: every point once per round
+            evaluator.remeasure(list(evaluator.cache), round_number)
     solutions = {e.point_id: _solution(e) for e in evaluator.evaluations()}
     dump = Dump(**{**header, "solutions": solutions}, path=out)
     write_json(out, dump_document(dump))
@@ -154,5 +157,7 @@ def _header(model_path: Path, device: Device, oplist: OpList, space: SearchSpace
             "measure": {"warmup": settings.warmup, "repeats": settings.repeats, "seed": settings.seed,
                         "rounds": settings.rounds},
             "space_size": len(space.backends) ** len(space.decisions),
+            # Where and how it ran: host, runtime, the cores and their load before the first point.
+            "context": context_now(device.name, BackendConfig(tuple(space.backends))).to_json(),
         },
     )

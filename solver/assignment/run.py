@@ -8,13 +8,15 @@ space, the true front is known and the found front is scored against it.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from devices.base import Device
+from devices.base import BackendConfig, Device
+from devices.context import context_now
 from solver.assignment.front import Quality, assess
 from solver.assignment.offline import check_model, open_dump, open_spec
 from devices.workerdevice import file_digest
@@ -26,6 +28,7 @@ from solver.assignment.space import SearchSpace, index_space, name_space
 from solver.errors import UsageError
 from solver.io.dumps import Solution, estimator_document
 from solver.io.oplist import OpList, read_oplist
+from solver.io.tflite import uncompressed
 
 
 @dataclass
@@ -37,6 +40,7 @@ class ParetoOutcome:
     budget: int
     profiling_time: float  # seconds, ONE's "profiling time"
     notes: list[str] = field(default_factory=list)  # backend names guessed, the journal, the model's fit, rounds
+    context: dict | None = None  # a live search: where and how it measured (devices.context), with the load
 
     def summary(self) -> dict:
         """Our figures of the search (the ``summary`` of the estimator dump and of ``to_json``)."""
@@ -55,6 +59,8 @@ class ParetoOutcome:
             "wall_s": round(result.wall_s, 3),
             "notes": list(self.notes),
         }
+        if self.context is not None:
+            out["context"] = self.context
         if quality.true_front is not None:
             out.update(
                 true_front=[{"id": p.point_id, "exec_time": p.time_ms, "max_rss": p.memory_kb} for p in quality.true_front],
@@ -126,13 +132,17 @@ def run_pareto(
         device = device or open_spec(settings.device)
         space = model_space(read_oplist(settings.model, settings.mode or "name"), device, settings.settings,
                             settings.backends)  # fmt: skip
-    farm = journal = None
+    farm = journal = context = None
     notes: list[str] = list(source.notes) if dump_path is not None else []
     if dump_path is None:
+        context = context_now(device.name, BackendConfig(tuple(space.backends))).to_json()
         farm = _open_farm(settings)
         if settings.journal is not None:
             journal = Journal(settings.journal, file_digest(settings.model), settings.measure, device.name)
-    evaluator = Evaluator(space, device, settings.model, settings.measure, on_measure=on_measure,
+    stack = contextlib.ExitStack()
+    # onert reads no xz or gzip: a live search measures a private plain copy, removed when it ends.
+    runnable = stack.enter_context(uncompressed(settings.model)) if dump_path is None else settings.model
+    evaluator = Evaluator(space, device, runnable, settings.measure, on_measure=on_measure,
                           measure_id=measure_id, farm=farm, journal=journal, memory_rounds=memory_rounds)  # fmt: skip
     try:
         if journal is not None:
@@ -152,11 +162,12 @@ def run_pareto(
     finally:
         if farm is not None:
             farm.close()
+        stack.close()
     found = np.array([(e.time_ms, e.memory_kb) for e in result.front]).reshape(-1, 2)
     evaluated = np.array([(e.time_ms, e.memory_kb) for e in result.valid]).reshape(-1, 2)
     quality = assess(found, evaluated, complete_points() if complete_points is not None else None)
     budget = default_budget(space, settings.search.algorithm) if settings.search.budget is None else settings.search.budget
-    return ParetoOutcome(result, quality, budget, time.perf_counter() - started, notes)
+    return ParetoOutcome(result, quality, budget, time.perf_counter() - started, notes, context)
 
 
 def model_space(oplist: OpList, device: Device, setting_names: tuple[str, ...] = (),

@@ -42,9 +42,10 @@ def secondary_names(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple(word.strip() for word in args.secondary.split(",") if word.strip())
 
 
-def map_path(args: argparse.Namespace, *inputs: Path | None) -> Path:
-    """Where partition_map.json goes: ``--out``, else next to MODEL (the current directory without one, or for
-    the bundled default model, whose directory belongs to the installed package).
+def map_path(args: argparse.Namespace, *inputs: Path | None, name: str = "partition_map.json") -> Path:
+    """Where the map goes: ``--out``, else ``name`` next to MODEL (the current directory without one, or for
+    the bundled default model, whose directory belongs to the installed package). ``solve place`` names it
+    ``placement_map.json``, so a placement and a partition of one model do not write over each other.
 
     Checked before any work (``solver.io.files.check_output``): a target that cannot be written, or MODEL, TRACE
     or one of ``inputs``, is refused at once, not after the solve.
@@ -54,7 +55,7 @@ def map_path(args: argparse.Namespace, *inputs: Path | None) -> Path:
     from solver.data import DATA_DIR
 
     beside = args.model.parent if args.model and args.model.resolve().parent != DATA_DIR.resolve() else Path.cwd()
-    out = args.out or beside / "partition_map.json"
+    out = args.out or beside / name
     return check_output(out, inputs=(args.model, args.trace, *inputs))
 
 

@@ -45,7 +45,7 @@ def run_placed_command(args: argparse.Namespace) -> int:
 
     if args.trace is None:
         raise UsageError("--platform needs --trace TRACE: the model's op times, as 'solve place' was given them")
-    if args.rounds is not None or args.threads_per_stage != 1:
+    if args.rounds is not None or args.threads_per_stage is not None:
         raise UsageError("--rounds and --threads-per-stage are for the pipeline of processes, not a placed run "
                          "(--platform): one worker thread per device, one run")  # fmt: skip
     settings = PlacedSettings(requests=args.requests, warmup=args.warmup, executor=args.executor, timeout=args.timeout)

@@ -47,6 +47,22 @@ def add_problem_arguments(parser) -> None:
                         help="a model without a trace: profile it again and replace the cached trace")
 
 
+def check_model_file(path: Path) -> None:
+    """A missing, unreadable or directory MODEL is bad input (exit 2), said in one line before anything runs."""
+    from solver.errors import ModelError
+
+    path = Path(path)
+    if path.is_dir():
+        raise ModelError(f"{path}: is a directory, not a model file")
+    try:
+        with path.open("rb"):
+            pass
+    except FileNotFoundError as err:
+        raise ModelError(f"{path}: no such file") from err
+    except OSError as err:
+        raise ModelError(f"{path}: cannot read ({err.strerror})") from err
+
+
 def problem_from_args(args: argparse.Namespace):
     """The problem MODEL and TRACE name; a model without a trace is measured first (or its cached times reused).
 
@@ -59,8 +75,10 @@ def problem_from_args(args: argparse.Namespace):
 
     model = args.model
     weights, refresh = weights_from_args(args), getattr(args, "refresh", False)  # also for a bare Namespace
+    if model is not None:
+        check_model_file(model)
     if model is None or args.trace is not None or input_format(model).weights == IN_FILE:
-        return load_problem(model, args.trace, weights)
+        return _warned(load_problem(model, args.trace, weights), args.trace)
     if input_format(model).weights == LAYER_TIMES:
         from solver.deploy.keras_timing import cached_layer_times
 
@@ -78,4 +96,16 @@ def problem_from_args(args: argparse.Namespace):
         times, origin = cached_trace(model, device, default_cache_dir(), ProfileSettings(runs=TRACE_RUNS), refresh)
     problem = load_problem(model, times, weights)
     problem.notes.insert(0, f"no trace given: weights {origin} ({times})")
+    return _warned(problem, times, at=1)  # after the note that says where the weights came from
+
+
+def _warned(problem, trace: Path | None, at: int = 0):
+    """``problem``, warned on stderr and in its notes (at ``at``) when its trace says its profile was UNSTABLE or
+    contended."""
+    from solver.io.trace import trace_warning
+
+    warning = trace_warning(trace) if trace is not None and Path(trace).suffix == ".json" else ""
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+        problem.notes.insert(at, f"warning: {warning}")
     return problem

@@ -22,7 +22,7 @@ def register(subparsers) -> None:
         "measurement is appended to a journal next to --out as it arrives: a run stopped in any way (even "
         "killed) resumes when the same command runs again, measuring nothing twice.",
     )
-    parser.add_argument("model", type=Path, help="the .tflite model")
+    parser.add_argument("model", type=Path, help="the .tflite model (also .tflite.xz or .tflite.gz)")
     parser.add_argument("--out", type=Path, required=True, help="where to write the dump (JSON)")
     parser.add_argument("--mode", choices=MODES, default="name", help="name (per op type) or index (per op group)")
     parser.add_argument("--backends", default="cpu,ruy", metavar="B0,B1,...",

@@ -24,7 +24,8 @@ def register(subparsers) -> None:
         "dump the found front is scored against the true one (hypervolume ratio, IGD+). Writes ONE's "
         "estimator dump plus a summary. Ctrl-C stops and keeps the front so far.",
     )
-    parser.add_argument("model", type=Path, nargs="?", help="the .tflite model (optional with --offline)")
+    parser.add_argument("model", type=Path, nargs="?",
+                        help="the .tflite model, also .xz or .gz (optional with --offline)")
     parser.add_argument("--offline", type=Path, metavar="DUMP",
                         help="look measurements up in this brute-force dump (solve brute-force) instead of measuring")
     parser.add_argument("--algo", choices=ALGORITHMS, default="auto",

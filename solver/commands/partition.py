@@ -71,8 +71,9 @@ def register(subparsers) -> None:
                              "round with the lowest measured bottleneck")  # fmt: skip
     add_memory_model_argument(parser, "each part's memory (what --memory-cap caps)")
     parser.add_argument("--calibrate-setting", action="append", default=[], metavar="NAME=VALUE",
-                        help="an onert variable the parts are measured with under --calibrate: give the trace's, "
-                             "e.g. NUM_THREADS=1 for a trace of 'solve profile --setting NUM_THREADS=1'; repeatable")  # fmt: skip
+                        help="an onert variable the parts are measured with under --calibrate instead of the "
+                             "trace's (a trace of 'solve profile' records its settings, NUM_THREADS among them, and "
+                             "calibration uses them by default and says so); repeatable")  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -126,8 +127,10 @@ def run(args: argparse.Namespace) -> int:
         shown.close(describe(result.metrics.bottleneck, result.bound))
     calibration = memory_fit = None
     if calibration_settings:
+        calibration_settings, where = _in_trace_context(problem, calibration_settings, bool(args.calibrate_setting))
         problem, result, calibration = _calibrate(problem, settings, result, calibration_settings, quiet=args.json,
                                                   part_memory=part_memory)  # fmt: skip
+        calibration.notes.insert(0, where)
         from devices import open_device
         from solver.deploy.memory import fit_device_memory
         from solver.memory.parts import problem_graph
@@ -190,6 +193,40 @@ def _calibration_settings(args: argparse.Namespace, settings: PartitionSettings)
     return CalibrationSettings(max_rounds=args.calibrate, config=config)
 
 
+def _in_trace_context(problem: PartitionProblem, calibration_settings, told: bool):
+    """The calibration measures with the trace's onert settings (NUM_THREADS, EXECUTOR, ...) unless told otherwise
+    by --calibrate-setting: its settings and a note saying which (and what differs from the trace: the settings
+    when told, the device, host or runtime when the trace was measured elsewhere)."""
+    from dataclasses import replace
+
+    from devices.context import MeasurementContext, measurement_context
+    from solver.io.trace import trace_facts
+
+    facts = trace_facts(problem.trace) if problem.trace is not None else {}
+    context = MeasurementContext.from_json(facts.get("context"))
+    given = _settings_text(calibration_settings.config)
+    if context is None:
+        return calibration_settings, f"calibration measures the parts with {given}: the trace does not record its own"
+    traced = context.setting_config()
+    if not told:
+        calibration_settings = replace(calibration_settings, config=traced)
+        note = (f"calibration measures the parts in the trace's context: {_settings_text(traced)} (--calibrate-setting "
+                "to measure otherwise)")  # fmt: skip
+    elif dict(traced.settings) != dict(calibration_settings.config.settings):
+        note = (f"calibration measures the parts with {given} (--calibrate-setting), the trace was measured with "
+                f"{_settings_text(traced)}: predicted and measured times differ by that too")  # fmt: skip
+    else:
+        note = f"calibration measures the parts with {given}, as the trace was measured"
+    elsewhere = context.elsewhere(measurement_context("local", calibration_settings.config))
+    if elsewhere:
+        note += f"; the trace was measured elsewhere ({elsewhere}), so its weights need not fit the parts measured here"
+    return calibration_settings, note
+
+
+def _settings_text(config) -> str:
+    return " ".join(f"{k}={v}" for k, v in config.settings) or "onert's default settings"
+
+
 def _calibrate(problem: PartitionProblem, settings: PartitionSettings, result: PartitionResult,
                calibration_settings, quiet: bool, part_memory=None):
     """Calibrate the weights and re-solve (solver.deploy.calibrate); the problem and answer of the best round."""
@@ -239,8 +276,12 @@ def _split(problem: PartitionProblem, parts: list[int], out_dir: Path, quiet: bo
     from solver.deploy.report import split_text, verify_text
     from solver.deploy.verify import split_and_verify
 
+    from solver.io.trace import trace_facts
+
     weights = [problem.graph.nodes[v]["weight"] for v in range(problem.num_ops)]
-    split, verified = split_and_verify(problem.source, parts, out_dir, model=problem.model, op_weights=weights)
+    context = trace_facts(problem.trace).get("context") if problem.trace is not None else None
+    split, verified = split_and_verify(problem.source, parts, out_dir, model=problem.model, op_weights=weights,
+                                       context=context)  # fmt: skip
     if not quiet:
         print(split_text(split))
         print(verify_text(verified))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from devices.base import DEFAULT_EXECUTOR, EXECUTORS
 from solver.errors import EXIT_OK
@@ -20,7 +21,9 @@ def register(subparsers) -> None:
         "difference exceeds the spread of the rounds, and why when the pipeline does not win.",
     )
     parser.add_argument("dir", help="a split directory")
-    parser.add_argument("--threads-per-stage", type=int, default=1, metavar="T", help="onert NUM_THREADS per stage (default 1)")
+    parser.add_argument("--threads-per-stage", type=int, metavar="T",
+                        help="onert NUM_THREADS per stage (default: the trace's NUM_THREADS when the split records it, "
+                             "else 1); the whole model runs on the trace's threads, the predicted speedup's baseline")  # fmt: skip
     parser.add_argument("--requests", type=int, default=50, metavar="N", help="timed requests per run (default 50)")
     parser.add_argument("--warmup", type=int, default=5, metavar="N", help="requests before timing starts (default 5)")
     parser.add_argument("--rounds", type=int, metavar="R",
@@ -43,17 +46,25 @@ def run(args: argparse.Namespace) -> int:
 
         return run_placed_command(args)
     from devices.pipeline import PipelineSettings
-    from solver.deploy.pipeline import ComparisonSettings, compare_pipeline
+    from solver.deploy.pipeline import ComparisonSettings, compare_pipeline, trace_threads
     from solver.deploy.report import pipeline_text
+    from solver.deploy.split import read_split
 
-    settings = ComparisonSettings(
+    settings = ComparisonSettings(  # checked before anything is read
         PipelineSettings(
-            requests=args.requests, warmup=args.warmup, threads_per_stage=args.threads_per_stage,
+            requests=args.requests, warmup=args.warmup,
+            threads_per_stage=1 if args.threads_per_stage is None else args.threads_per_stage,
             executor=args.executor, timeout=args.timeout,
         ),
         **({} if args.rounds is None else {"rounds": args.rounds}),
     )
-    comparison = compare_pipeline(args.dir, settings)
+    split = read_split(args.dir)
+    threads, where = args.threads_per_stage, "--threads-per-stage"
+    if threads is None:
+        threads, where = trace_threads(split)
+        settings = replace(settings, run=replace(settings.run, threads_per_stage=threads))
+    comparison = compare_pipeline(split, settings)
+    comparison.notes.insert(0, f"each stage ran on {threads} thread(s) ({where})")
     if args.json:
         from solver.commands._output import print_json
 

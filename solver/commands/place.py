@@ -13,6 +13,8 @@ from solver.offload.settings import ALGORITHMS as OFFLOAD_ALGORITHMS
 from solver.placement.objectives import OBJECTIVES, TABLE
 from solver.solving.objectives import described
 
+PLACEMENT_MAP = "placement_map.json"  # the default map of solve place (solve partition writes partition_map.json)
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -36,7 +38,8 @@ def register(subparsers) -> None:
                              f"offloading minimises {' or '.join(OFFLOAD_OBJECTIVES)} only")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the greedy's chains (default 0)")
     parser.add_argument("--out", type=Path, metavar="FILE",
-                        help="where to write partition_map.json with its placement (default: next to MODEL)")
+                        help=f"where to write ONE's partition_map.json format with its placement (default: "
+                             f"{PLACEMENT_MAP} next to MODEL, apart from solve partition's partition_map.json)")
     parser.add_argument("--json", action="store_true", help="print the placement as JSON instead of the report")
     add_memory_model_argument(parser, "each device's session memory (reported beside the placement's own count and "
                                       "seed 002's estimate)")
@@ -106,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
                              time_limit=args.time_limit,
                              workers=args.workers, seed=args.seed, secondary=secondary_names(args),
                              slack=args.slack)  # fmt: skip
-    out = map_path(args, args.platform)
+    out = map_path(args, args.platform, name=PLACEMENT_MAP)
     chosen = memory_model(args.memory_model)  # refused before any work: calibrated without a calibration
     platform = read_platform_with_links(args.platform, args.calibrated_links)
     problem = problem_from_args(args)
@@ -160,7 +163,7 @@ def _run_offload(args: argparse.Namespace) -> int:
     settings = OffloadSettings(algo=algo, min_part_ops=1 if args.min_part_ops is None else args.min_part_ops,
                                max_parts=args.max_parts, time_limit=args.time_limit, workers=args.workers,
                                exclude_ops=tuple(t.strip() for t in args.exclude_ops.split(",") if t.strip()))  # fmt: skip
-    out = map_path(args, args.platform, args.rules)
+    out = map_path(args, args.platform, args.rules, name=PLACEMENT_MAP)
     platform = read_platform_with_links(args.platform, args.calibrated_links)
     rules = read_rules(args.rules) if args.rules else None
     problem = problem_from_args(args)

@@ -10,6 +10,7 @@ from devices.stats import DEFAULT_TARGET_CV
 from solver.commands._devices import add_config_arguments, add_device_arguments, config_from_args, device_from_args
 from solver.commands._output import print_json
 from solver.commands._problem import add_weights_argument
+from solver.errors import EXIT_OK, EXIT_UNSTABLE
 
 
 def register(subparsers) -> None:
@@ -21,9 +22,13 @@ def register(subparsers) -> None:
         "rounds the spread of the run totals is judged (robust CV against --target-cv, outlier runs, drift over "
         "time); more rounds follow while it is unstable, up to --max-runs timed runs. Writes one Chrome trace "
         "with every round's events (what solve partition reads) and prints the slowest ops with their spread. "
-        "Says whether the measurement is stable and why not; an unstable one is not kept in the cache.",
+        "Says whether the measurement is stable and why not; an unstable one is not kept in the cache. Before and "
+        "during the rounds it compares onert's threads with the cores other work leaves free (running tasks, a "
+        "one-thread probe, the load average): figures of threads beyond the free cores measure contention and "
+        "are never called stable. The trace records where and how it ran (device, host, runtime, backends, "
+        "every onert setting, the load), and the commands that measure with it use the same settings.",
     )
-    parser.add_argument("model", type=Path, help="the .tflite model")
+    parser.add_argument("model", type=Path, help="the .tflite model (also .tflite.xz or .tflite.gz)")
     parser.add_argument("--out", type=Path, required=True, help="where to write the Chrome trace (trace.chrome.json)")
     parser.add_argument("--runs", type=int, default=10, help="timed runs per round (default 10)")
     parser.add_argument("--warmup", type=int, default=1,
@@ -38,6 +43,9 @@ def register(subparsers) -> None:
     parser.add_argument("--top", type=int, default=15, help="ops shown in the table (default 15)")
     parser.add_argument("--json", action="store_true", help="print the profile as JSON (schema nnpart.profile/1)")
     parser.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    parser.add_argument("--strict", action="store_true",
+                        help=f"exit with status {EXIT_UNSTABLE} when the profile is UNSTABLE (its trace is still "
+                             "written and says so), so that scripts can tell")  # fmt: skip
     add_weights_argument(parser)
     add_config_arguments(parser)
     add_device_arguments(parser)
@@ -69,4 +77,4 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(profile_table(result, args.top))
     print(f"trace written to {result.trace_path}", file=sys.stderr)
-    return 0
+    return EXIT_UNSTABLE if args.strict and not result.stable else EXIT_OK

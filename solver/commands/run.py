@@ -24,6 +24,9 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     parser.add_argument("--executor", default=DEFAULT_EXECUTOR, choices=EXECUTORS,
                         help=f"onert executor of every session (default {DEFAULT_EXECUTOR})")
+    parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="an onert variable of every session, e.g. NUM_THREADS=1 (default: the settings of the "
+                             "trace the split was predicted with, when it records them); repeatable")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the timings as JSON (schema nnpart.run/1)")
     add_memory_model_argument(parser, "each part's session memory (printed beside the measured one)")
     parser.set_defaults(run=run)
@@ -33,9 +36,12 @@ def run(args: argparse.Namespace) -> int:
     from solver.deploy.report import sequential_text
     from solver.deploy.sequential import run_sequential
 
+    from solver.commands._devices import _pairs
+
+    told = dict(_pairs(args.setting, "--setting"))
     chosen = memory_model(args.memory_model)
     measured = run_sequential(args.dir, rounds=args.rounds, warmup=args.warmup, seed=args.seed, executor=args.executor,
-                              memory_model=chosen)  # fmt: skip
+                              settings=told, memory_model=chosen)  # fmt: skip
     if args.json:
         from solver.commands._output import print_json
 

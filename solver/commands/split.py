@@ -53,12 +53,14 @@ def run(args: argparse.Namespace) -> int:
     model = read_model(args.model)
     parts = read_partition_map(args.partition_map, model.num_ops)
     placement = read_placement(args.partition_map, parts)
-    weights = None
+    weights = context = None
     if args.trace:
+        from solver.io.trace import trace_facts
         from solver.problem import load_problem
 
         graph = load_problem(args.model, args.trace).graph
         weights = [graph.nodes[v]["weight"] for v in range(model.num_ops)]
+        context = trace_facts(args.trace).get("context")
     order = None
     if args.op_order == "memory":
         from solver.memory.model import model_graph
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             for k, f in enumerate(found):
                 print(f"part {k}: op order {f.method}, live peak {f.peak} B (file order {f.file_peak} B)")
     split = split_model(args.model, parts, args.out, model=model, op_weights=weights, placement=placement,
-                        parts_source=args.partition_map, op_order=order)
+                        parts_source=args.partition_map, op_order=order, context=context)
     result = None if settings is None else verify_split(split, settings)
     if args.json:
         from solver.commands._output import print_json

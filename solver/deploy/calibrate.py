@@ -50,6 +50,7 @@ from solver.errors import UsageError
 
 MIN_ROUNDS = 2  # the second round checks the corrected prediction
 MEDIAN_ERRORS = 2  # a correction must stand out by this many standard errors of the part's median
+TOLERANCE = 0.10  # the check round meets the calibrated prediction when every part is within this of it
 
 
 @dataclass(frozen=True)
@@ -137,14 +138,38 @@ class Calibration:
     weights: list[int]  # calibrated: the kept round's weights corrected by its own measurement
     check: CalibrationRound | None = None  # the kept partition measured again, predicted from ``weights``
     notes: list[str] = field(default_factory=list)
+    config: BackendConfig = BackendConfig()  # what the parts were measured with (the trace's settings by default)
 
     @property
     def best_round(self) -> CalibrationRound:
         return self.rounds[self.best]
 
+    @property
+    def check_error(self) -> float | None:
+        """The check round's largest |measured / predicted - 1| over the parts (None without a check)."""
+        return max(abs(e) for e in self.check.errors) if self.check is not None else None
+
+    @property
+    def missed(self) -> bool:
+        """The check round missed the ``TOLERANCE`` of the calibrated prediction."""
+        error = self.check_error
+        return error is not None and not error <= TOLERANCE
+
+    def kept_text(self) -> str:
+        """Which round was kept and why, against the rounds measured after it (lower but within the noise)."""
+        kept = self.best_round
+        text = f"kept round {kept.round} (measured bottleneck {kept.measured_bottleneck_us / 1000:.3f} ms)"
+        lower = [r for r in self.rounds[self.best + 1 :] if r.measured_bottleneck_us < kept.measured_bottleneck_us]
+        if lower:
+            text += (f"; round {lower[0].round}'s {lower[0].measured_bottleneck_us / 1000:.3f} ms is lower by less "
+                     "than the spread of the two medians, so the earlier round stands")  # fmt: skip
+        return text
+
     def to_json(self) -> dict:
         return {"best_round": self.best, "stop_reason": self.stop_reason, "weights": list(self.weights),
-                "check": self.check.to_json() if self.check else None, "notes": list(self.notes)}
+                "check": self.check.to_json() if self.check else None, "check_error": self.check_error,
+                "tolerance": TOLERANCE, "missed": self.missed, "settings": dict(self.config.settings),
+                "notes": list(self.notes)}  # fmt: skip
 
 
 def calibrate(
@@ -205,17 +230,17 @@ def calibrate(
             check = measure_parts(model_path, kept.parts, calibrated, device, settings, len(rounds))
         except KeyboardInterrupt:
             pass  # the calibration stands without its check
-    measured = rounds + ([check] if check else [])
-    return Calibration(rounds, best, stop, calibrated, check, _unstable_notes(measured))
+    return Calibration(rounds, best, stop, calibrated, check, _unstable_notes(rounds, check), settings.config)
 
 
-def _unstable_notes(rounds: list[CalibrationRound]) -> list[str]:
+def _unstable_notes(rounds: list[CalibrationRound], check: CalibrationRound | None) -> list[str]:
     """One note per part measurement whose runs spread more than a stable measurement's target."""
     notes = []
-    for r in rounds:
+    for r in rounds + ([check] if check else []):
         for part, summary in zip(r.part_ids, r.measured):
             if summary.robust_cv > DEFAULT_TARGET_CV:
-                notes.append(f"round {r.round}, part {part}: unstable measurement (robust CV "
+                which = "the check round" if r is check else f"round {r.round}"
+                notes.append(f"{which}, part {part}: unstable measurement (robust CV "
                              f"{summary.robust_cv:.0%} > {DEFAULT_TARGET_CV:.0%}); its correction was damped by "
                              "that spread, and the answer is only as good as these measurements")
     return notes

@@ -14,7 +14,12 @@ measured busy time is more than ``OFF_PREDICTION`` off its prediction is flagged
 the rounds' paired speedups (pipeline / whole model of the same round) and says "faster" or "slower"
 only when every round agrees and the median speedup's distance from 1 exceeds the speedups' spread
 (their IQR, and at least ``MIN_DIFFERENCE``); otherwise, and always with fewer than ``MIN_VERDICT_ROUNDS``
-rounds, it says "cannot tell".
+rounds, it says "cannot tell". A speedup above ``min(stages, cores)`` is more than pipelining on these cores can
+give: it is never "faster" (the baseline was slowed, not the pipeline fast). Predicted and measured speedups
+share their baseline: when the split records the trace's context (``devices.context``), the whole model runs
+on the trace's threads (at most the cores), the threads the predicted loads were measured with. Latency is
+reported twice: a request's time from entering the first stage to leaving the last (queueing included), and
+the sum of the stages' busy times for it (queueing excluded).
 """
 
 from __future__ import annotations
@@ -25,11 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devices.chain import Stage
+from devices.context import MeasurementContext
 from devices.pipeline import PipelineRun, PipelineSettings, run_pipeline
 from devices.stats import Summary, summarize
 from solver.deploy.split import SplitResult, read_split
 from solver.deploy.verify import check_executor
 from solver.errors import UsageError
+from solver.io.tflite import uncompressed
 
 OFF_PREDICTION = 0.2  # a stage measured more than 20% away from its prediction is flagged
 MIN_VERDICT_ROUNDS = 3  # fewer rounds give no spread to judge a difference by
@@ -143,6 +150,19 @@ class PipelineComparison:
         return statistics.median(r.latency_ms for r in self.pipelines)
 
     @property
+    def service_latency_ms(self) -> float:
+        """A request's latency without queueing: the median over requests of its stages' busy times summed."""
+        return statistics.median(
+            sum(r.compute_ms[k][i] + r.handoff_ms[k][i] for k in range(self.num_parts))
+            for r in self.pipelines for i in range(len(r.compute_ms[0]))
+        )  # fmt: skip
+
+    @property
+    def ceiling(self) -> int:
+        """The most speedup pipelining can give here: one stage per core at best."""
+        return min(self.num_parts, self.cores)
+
+    @property
     def whole_latency_ms(self) -> float:
         return statistics.median(r.latency_ms for r in self.wholes)
 
@@ -153,6 +173,8 @@ class PipelineComparison:
         if s.n < MIN_VERDICT_ROUNDS:
             return CANNOT_TELL
         spread = max(s.iqr, MIN_DIFFERENCE)
+        if s.median > self.ceiling:
+            return CANNOT_TELL  # more than the cores can give: the baseline was slowed (explain says so)
         if s.min > 1 and s.median - 1 > spread:
             return FASTER
         if s.max < 1 and 1 - s.median > spread:
@@ -166,8 +188,13 @@ class PipelineComparison:
             return f"the pipeline is faster: {figures}"
         if self.verdict == SLOWER:
             return f"the pipeline is slower: {figures}"
-        why = (f"{s.n} round(s) give no spread to judge by (use --rounds {MIN_VERDICT_ROUNDS} or more)"
-               if s.n < MIN_VERDICT_ROUNDS else "the difference is within the spread of the rounds")
+        if s.n < MIN_VERDICT_ROUNDS:
+            why = f"{s.n} round(s) give no spread to judge by (use --rounds {MIN_VERDICT_ROUNDS} or more)"
+        elif s.median > self.ceiling:
+            why = (f"{s.median:.2f}x is more than {self.num_parts} stages on {self.cores} cores can give "
+                   f"(at most {self.ceiling}x): the whole model was slowed, the figure measures contention")
+        else:
+            why = "the difference is within the spread of the rounds"
         return f"cannot tell whether the pipeline is faster: {figures}; {why}"
 
     def to_json(self) -> dict:
@@ -197,6 +224,7 @@ class PipelineComparison:
                 "speedup": self.speedup,
                 "speedup_per_round": [p.throughput / w.throughput for p, w in zip(self.pipelines, self.wholes)],
                 "latency_ms": self.latency_ms,
+                "latency_without_queueing_ms": self.service_latency_ms,
                 "stage_ms": self.stage_ms(),
                 "handoff_ms": self.handoff_ms(),
             },
@@ -239,6 +267,14 @@ class ComparisonSettings:
             raise UsageError(f"the time-out must be positive, got {r.timeout:g} s")
 
 
+def trace_threads(split: SplitResult) -> tuple[int, str]:
+    """The threads per stage the split's trace was measured with (its NUM_THREADS, else 1) and where from."""
+    context = MeasurementContext.from_json(split.context)
+    if context is not None and context.threads is not None and context.threads > 0:
+        return context.threads, f"the trace's NUM_THREADS={context.threads}"
+    return 1, "the default; the split records no NUM_THREADS of its trace"
+
+
 def compare_pipeline(
     split: SplitResult | str | Path, settings: ComparisonSettings = ComparisonSettings()
 ) -> PipelineComparison:
@@ -246,19 +282,22 @@ def compare_pipeline(
     split = split if isinstance(split, SplitResult) else read_split(split)
     run = settings.run
     stages = [Stage(split.out_dir / p.file, p.inputs, p.outputs) for p in split.parts]
-    whole = [Stage(split.model, split.model_inputs, split.model_outputs)]
     k = len(stages)
     cores = len(os.sched_getaffinity(0))
-    wanted = run.threads_per_stage * k
+    context = MeasurementContext.from_json(split.context)
+    # The predicted speedup's baseline is the whole model on the trace's threads: measure against the same.
+    wanted = context.effective_threads if context is not None else run.threads_per_stage * k
     whole_run = PipelineSettings(
         requests=run.requests, warmup=run.warmup, threads_per_stage=min(wanted, cores),
         executor=run.executor, seed=run.seed, timeout=run.timeout,
     )
     pipelines, wholes = [], []
     load_before = os.getloadavg()[0]
-    for _ in range(settings.rounds):
-        wholes.append(run_pipeline(whole, split.model_inputs, split.model_outputs, whole_run))
-        pipelines.append(run_pipeline(stages, split.model_inputs, split.model_outputs, run))
+    with uncompressed(split.model) as plain:  # onert reads no xz or gzip: a private plain copy while measuring
+        whole = [Stage(plain, split.model_inputs, split.model_outputs)]
+        for _ in range(settings.rounds):
+            wholes.append(run_pipeline(whole, split.model_inputs, split.model_outputs, whole_run))
+            pipelines.append(run_pipeline(stages, split.model_inputs, split.model_outputs, run))
     comparison = PipelineComparison(
         out_dir=split.out_dir,
         num_parts=k,
@@ -275,11 +314,19 @@ def compare_pipeline(
             f"the machine was busy: load average {load_before:.1f} before and {comparison.load_average[1]:.1f} after, on "
             f"{cores} cores; every figure is slowed and spread by other work"
         )
-    if wanted > cores:
+    if context is not None:
+        comparison.notes.append(
+            f"the whole model ran on {whole_run.threads_per_stage} thread(s), the trace's ({context.threads_text()}"
+            f"{'; at most the cores' if wanted > cores else ''}): the baseline of the predicted speedup too"
+        )
+    elif wanted > cores:
         comparison.notes.append(
             f"the whole model ran on {cores} thread(s), the machine's cores, not the pipeline's {wanted}: "
             "more threads than cores would only slow it down and flatter the pipeline"
         )
+    if context is None and split.loads_us:
+        comparison.notes.append("the split does not record the trace's threads: the predicted speedup's baseline "
+                                "may run on other threads than the measured one")  # fmt: skip
     comparison.reasons = explain(comparison)
     return comparison
 
@@ -291,12 +338,19 @@ def explain(c: PipelineComparison) -> list[str]:
     stages = c.stages()
     stage_ms = [s.measured.median / 1000 for s in stages]
     bottleneck = max(stage_ms)
+    busy = c.load_average is not None and max(c.load_average) > c.cores
     for s in stages:
         if s.off:
+            if threads > c.cores:
+                cause = f"the {c.num_parts} stages share {c.cores} core(s): a stage's time includes waiting for one"
+            elif busy:
+                cause = f"the machine was busy (load average {max(c.load_average):.1f} on {c.cores} cores)"
+            else:
+                cause = "the weights predict the part poorly alone: solve partition --calibrate corrects them"
             reasons.append(
                 f"stage {s.stage} measured {s.measured.median / 1000:.2f} ms (IQR {s.measured.iqr / 1000:.2f}) against "
                 f"{s.predicted_us / 1000:.2f} ms predicted: {s.error:+.0%}, more than {OFF_PREDICTION:.0%} off "
-                "(calibrate the weights: solve partition --calibrate)"
+                f"({cause})"
             )
     if threads > c.cores:
         reasons.append(
@@ -317,9 +371,10 @@ def explain(c: PipelineComparison) -> list[str]:
             f"overhead: a request leaves every {period:.2f} ms but the slowest stage is busy only {bottleneck:.2f} ms; "
             "the rest is queue messaging and scheduling between processes"
         )
-    if c.num_parts > 1 and c.speedups.median > c.num_parts:
+    if c.num_parts > 1 and c.speedups.median > c.ceiling:
         reasons.append(
-            f"implausible: {c.speedups.median:.2f}x from {c.num_parts} stages is more than pipelining can give; the "
+            f"implausible: {c.speedups.median:.2f}x from {c.num_parts} stages on {c.cores} cores is more than "
+            f"pipelining can give (at most {c.ceiling}x); the "
             f"whole model's {c.whole_threads} threads suffered more from contention than the stages did, so the "
             "baseline, not the pipeline, explains the figure"
         )

@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devices.base import BackendConfig, Device, Measurement, MeasureSettings
+from devices.context import LoadMonitor, MeasurementContext, cores, measurement_context, probe_load
 from devices.errors import DeviceError
 from devices.stats import DEFAULT_TARGET_CV, Stability, Summary, check_estimator, stability, summarize
 from solver.errors import UsageError
 from solver.io.files import write_json
-from solver.io.tflite import read_model
+from solver.io.tflite import read_model, uncompressed
 from solver.io.trace import OpTimes, attach_weights, rounds_trace, trace_facts, trace_times
 
 
@@ -87,10 +88,18 @@ class ProfileResult:
     rows: list[OpRow]
     totals: Stability  # over the run totals (ms), in the order the runs ran
     notes: list[str] = field(default_factory=list)
+    context: MeasurementContext | None = None  # where and how it ran, with the load before and during each round
+    contention: str = ""  # why the figures measure contention (threads beyond the free cores), else ""
 
     @property
     def stable(self) -> bool:
-        return self.totals.stable
+        """The run totals are stable and the threads had a core each: never stable under contention."""
+        return self.totals.stable and not self.contention
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why the profile is UNSTABLE (empty when it is stable)."""
+        return ([self.contention] if self.contention else []) + list(self.totals.reasons)
 
     @property
     def from_cache(self) -> bool:
@@ -151,7 +160,9 @@ class ProfileResult:
             "device": self.device,
             "configuration": self.config.env_string(),
             "stable": self.stable,
-            "reasons": list(self.totals.reasons),
+            "reasons": self.reasons,
+            "contended": bool(self.contention),
+            "context": self.context.to_json() if self.context is not None else None,
             "rounds": len(self.measurements),
             "timed_runs": self.totals.summary.n,
             "target_cv": self.settings.target_cv,
@@ -162,6 +173,7 @@ class ProfileResult:
             "run_time_ms": self.run_time.to_json(),
             "run_totals_ms": self.totals.summary.to_json(),
             "outlier_runs": list(self.totals.outliers),
+            "fast_runs": list(self.totals.fast),
             "drift": {"z": self.totals.drift.z, "shift": self.totals.drift.shift},
             "peak_rss_kb": self.peak_rss_kb,
             "memory": self.memory_json(),
@@ -204,29 +216,42 @@ def profile_model(
     model = read_model(model_path)
     config = config or BackendConfig()
     measurements: list[Measurement] = []
-    while True:
-        measurements.append(_round(model_path, device, config, settings, len(measurements)))
-        document = rounds_trace([m.trace for m in measurements], [(settings.warmup, settings.runs)] * len(measurements))
-        # Read back and checked against the model before anything is written.
-        times = trace_times(document, Path(out) if out is not None else Path("the measured trace"))
-        totals = stability(_totals_ms(times, measurements), settings.target_cv)
-        enough = len(measurements) >= settings.rounds
-        done = enough and (totals.stable or (len(measurements) + 1) * settings.runs > settings.max_runs)
-        if on_round is not None:
-            summary = totals.summary
-            on_round(len(measurements), not done, f"run totals median {summary.median:.2f} ms, robust CV "
-                                                  f"{summary.robust_cv:.1%}")  # fmt: skip
-        if done:
-            break
+    local = device.name == "local"  # the load we can see is this machine's
+    loads = [probe_load()] if local else []
+    with uncompressed(model_path) as runnable:  # onert reads no xz or gzip: a private plain copy while measuring
+        while True:
+            with LoadMonitor() as monitor:
+                measurements.append(_round(model_path, runnable, device, config, settings, len(measurements)))
+            if local and not measurements[-1].from_cache:
+                loads.append(monitor.load())
+            layout = [(settings.warmup, settings.runs)] * len(measurements)
+            document = rounds_trace([m.trace for m in measurements], layout)
+            # Read back and checked against the model before anything is written.
+            times = trace_times(document, Path(out) if out is not None else Path("the measured trace"))
+            totals = stability(_totals_ms(times, measurements), settings.target_cv)
+            enough = len(measurements) >= settings.rounds
+            done = enough and (totals.stable or (len(measurements) + 1) * settings.runs > settings.max_runs)
+            if on_round is not None:
+                summary = totals.summary
+                on_round(len(measurements), not done, f"run totals median {summary.median:.2f} ms, robust CV "
+                                                      f"{summary.robust_cv:.1%}")  # fmt: skip
+            if done:
+                break
+        # Rounds from the cache were judged when they were measured: today's load says nothing of them.
+        context = measurement_context(device.name, config, tuple(loads) if len(loads) > 1 else ())
+        contention = contention_reason(context)
+        if contention or not totals.stable:
+            _forget(device, runnable, config, settings, len(measurements))
     graph = model.op_graph()
     notes = attach_weights(graph, model, times, settings.weights)
-    if not totals.stable:
-        _forget(device, model_path, config, settings, len(measurements))
-        notes.insert(0, "UNSTABLE measurement: " + "; ".join(totals.reasons) + " (not kept in the measurement cache)")
-    result = ProfileResult(model_path, device.name, config, settings, measurements, None, [], totals, notes)
+    result = ProfileResult(model_path, device.name, config, settings, measurements, None, [], totals, notes, context,
+                           contention)  # fmt: skip
+    if not result.stable:
+        notes.insert(0, "UNSTABLE measurement: " + "; ".join(result.reasons) + " (not kept in the measurement cache)")
     about = {
-        "stable": totals.stable, "reasons": list(totals.reasons), "measured_at": result.measured_at,
-        "timed_runs": totals.summary.n, "run_totals_ms": totals.summary.to_json(), "device": device.name,
+        "stable": result.stable, "reasons": result.reasons, "contended": bool(contention),
+        "measured_at": result.measured_at, "timed_runs": totals.summary.n, "run_totals_ms": totals.summary.to_json(),
+        "device": device.name, "context": context.to_json(),
     }  # fmt: skip
     if out is not None:
         document["otherData"]["nnpart"].update(about, memory=result.memory_json())
@@ -239,8 +264,25 @@ def profile_model(
     return result
 
 
-def _round(model_path: Path, device: Device, config: BackendConfig, settings: ProfileSettings, r: int) -> Measurement:
-    measured = device.measure(model_path, config, _measure_settings(settings, r))
+def contention_reason(context: MeasurementContext) -> str:
+    """Why figures measured in ``context`` measure contention (its threads did not find a core each before or
+    during a round), with the thread count that fits; "" when they had their cores."""
+    load = context.contended()
+    if load is None:
+        return ""
+    fits = load.fitting_threads()
+    when = "before measuring" if load is context.loads[0] else "while measuring"
+    remedy = (f"measure on a quiet machine or with --setting NUM_THREADS={fits}" if fits < context.effective_threads
+              else "even one thread had no core of its own: measure on a quieter machine")  # fmt: skip
+    return (f"contended: {context.threads_text()} on {load.describe()} {when}: the figures measure contention, not "
+            f"the model; {remedy}")
+
+
+def _round(
+    model_path: Path, runnable: Path, device: Device, config: BackendConfig, settings: ProfileSettings, r: int
+) -> Measurement:
+    """Round ``r`` measured on ``runnable`` (``model_path`` itself, or its uncompressed copy)."""
+    measured = device.measure(runnable, config, _measure_settings(settings, r))
     if not measured.valid:
         raise DeviceError(f"{model_path}: profiling on {device.name} failed: {measured.reason}")
     if measured.trace is None:
@@ -278,15 +320,26 @@ def cached_trace(
     A kept trace is used when its profile was stable; a missing, unjudged or unstable one (or any, with
     ``refresh``) is measured again and replaces the entry. Returns the trace and one line saying whether it
     was measured now or comes from the cache (when it was measured, its spread).
+
+    Nobody chose the threads here: on this machine, when onert's default (every core) exceeds the cores other
+    work leaves free, the profile runs on the threads that fit (NUM_THREADS), and the line says so.
     """
     out = cache_entry(cache_dir, "traces", model_path, ".chrome.json")
     facts = trace_facts(out) if out.exists() and not refresh else {}
     if facts.get("stable") is True:
         return out, f"from the measurement cache, measured {facts.get('measured_at', '?')} ({facts_line(facts)})"
-    result = profile_model(model_path, device, settings, out=out)
+    config, threads = BackendConfig(), ""
+    if device.name == "local":
+        load, all_cores = probe_load(), cores()
+        fits = load.fitting_threads()
+        if not load.fits(all_cores) and fits < all_cores:
+            config = BackendConfig(settings=(("NUM_THREADS", str(fits)),))
+            threads = (f" with NUM_THREADS={fits}: onert's default threads ({all_cores}) exceed the cores other work "
+                       f"leaves free ({load.free_cores:.1f})")  # fmt: skip
+    result = profile_model(model_path, device, settings, config=config, out=out)
     if result.from_cache:
         return out, result.origin()
-    return out, f"measured now, profiling it on the {device.name} onert device ({result.spread()})"
+    return out, f"measured now, profiling it on the {device.name} onert device{threads} ({result.spread()})"
 
 
 def facts_line(facts: dict) -> str:

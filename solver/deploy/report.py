@@ -5,7 +5,7 @@ The one place where deploy results become text; their JSON documents come from t
 
 from __future__ import annotations
 
-from solver.deploy.calibrate import Calibration, CalibrationRound
+from solver.deploy.calibrate import TOLERANCE, Calibration, CalibrationRound
 from solver.deploy.pipeline import OFF_PREDICTION, PipelineComparison
 from solver.deploy.placed import PlacedComparison
 from solver.deploy.profiling import ProfileResult
@@ -58,7 +58,8 @@ def pipeline_text(c: PipelineComparison) -> str:
     predicted = (f"{c.predicted_throughput:10.2f}", f"{c.predicted_speedup:10.2f}") if c.predicted_ms else (f"{'-':>10}",) * 2
     lines.append(f"{'throughput (inferences/s)':34} {predicted[0]} {t.median:10.2f}  {t.min:.2f} to {t.max:.2f}")
     lines.append(f"{'speedup over the whole model':34} {predicted[1]} {x.median:10.2f}  {x.min:.2f} to {x.max:.2f}")
-    lines.append(f"{'latency (ms, median)':34} {'':>10} {c.latency_ms:10.1f}")
+    lines.append(f"{'latency (ms, median, queueing incl.)':34} {'':>10} {c.latency_ms:10.1f}")
+    lines.append(f"{'latency without queueing (ms)':34} {'':>10} {c.service_latency_ms:10.1f}")
     if c.cores_limit_prediction:
         lines.append(f"  (predicted with the {c.num_parts} stages x {c.threads_per_stage} thread(s) sharing {c.cores} "
                      f"core(s): a request every {c.predicted_period_ms:.2f} ms, not every {max(c.predicted_ms):.2f} ms "
@@ -91,13 +92,20 @@ def calibration_round_text(r: CalibrationRound, title: str = "") -> str:
 def calibration_text(c: Calibration) -> str:
     """Every round's table, then which round won and why the loop stopped."""
     lines = [calibration_round_text(r) for r in c.rounds]
-    lines.append(f"calibration: {len(c.rounds)} round(s), stopped by {c.stop_reason}; kept round {c.best} "
-                 f"(measured bottleneck {c.best_round.measured_bottleneck_us / 1000:.3f} ms)")
+    settings = c.config.env_string().split(" ", 1)[1] if c.config.settings else "onert's default settings"
+    lines.append(f"calibration: {len(c.rounds)} round(s) measured with {settings}, stopped by {c.stop_reason}; "
+                 f"{c.kept_text()}")  # fmt: skip
     if c.check is not None:
-        worst = max(abs(e) for e in c.check.errors)
         lines.append(calibration_round_text(c.check, "check: the kept partition measured afresh against its calibrated "
                                                      "prediction"))  # fmt: skip
-        lines.append(f"calibrated prediction: every part within {worst:.1%} of its fresh measurement")
+        if c.missed:
+            error, k = max((abs(e), k) for k, e in enumerate(c.check.errors))
+            lines.append(f"calibrated prediction MISSED its {TOLERANCE:.0%} tolerance by {error - TOLERANCE:.1%}: "
+                         f"part {c.check.part_ids[k]} predicted {c.check.predicted_us[k] / 1000:.3f} ms, measured "
+                         f"{c.check.measured_us[k] / 1000:.3f} ms ({c.check.errors[k]:+.1%})")  # fmt: skip
+        else:
+            lines.append(f"calibrated prediction: every part within {c.check_error:.1%} of its fresh measurement "
+                         f"(tolerance {TOLERANCE:.0%})")  # fmt: skip
     return "\n".join(lines + [f"note: {n}" for n in c.notes])
 
 
@@ -105,18 +113,22 @@ def profile_table(result: ProfileResult, top: int = 15) -> str:
     """Where the figures come from and whether they are stable, the slowest ``top`` ops with their spread and
     share of the total, a summary line and the notes."""
     total = result.total_us or 1.0
-    t, run = result.totals, result.run_time
+    run = result.run_time
     lines = [
         f"{result.model.name} on {result.device} ({result.config.env_string()}): {result.origin()}",
         f"run time (onert): median {run.median:.3f} ms, min {run.min:.3f}, IQR {run.iqr:.3f}, CV {100 * run.cv:.1f}%, "
         f"{run.n} runs; peak RSS {result.peak_rss_kb} KB",
     ]
+    if result.context is not None:
+        context = result.context
+        before = f"; before measuring {context.loads[0].describe()}" if context.loads else ""
+        lines.append(f"measured on {context.describe()}{before}")
     memory = result.memory_kb
     if memory.n:
         lines.append(f"session memory (peak RSS above the RSS before the session): median {memory.median / 1024:.2f} MB, "
                      f"min {memory.min / 1024:.2f}, max {memory.max / 1024:.2f}, {memory.n} round(s)")
-    if not t.stable:
-        lines.append("UNSTABLE: " + "; ".join(t.reasons))
+    if not result.stable:
+        lines.append("UNSTABLE: " + "; ".join(result.reasons))
     weight = result.settings.weights
     lines.append(f"{'op':>5}  {'type':<22} {'backend':<8} {weight + ' us':>10} {'min':>8} {'IQR':>8} {'CV':>6} "
                  f"{'share':>7} {'cum.':>7}")  # fmt: skip
@@ -156,7 +168,11 @@ def sequential_text(run: SequentialRun) -> str:
     predicted = f" (predicted {sum(loads) / 1000:.2f} ms, hand-offs not included)" if loads else ""
     lines += ["", f"end to end      {spread(run.latency_ms)}{predicted}",
               f"whole on cpu    {spread(run.whole_ms)}"]  # fmt: skip
-    return "\n".join(lines)
+    if run.off:
+        lines.append(f"OFF the prediction: end to end {run.error:+.0%} (more than {OFF_PREDICTION:.0%}): the parts run "
+                     "alone take other times than their ops in the whole model's trace (solve partition --calibrate "
+                     "measures them), or the machine's load differs from the trace's")  # fmt: skip
+    return "\n".join(lines + [f"note: {n}" for n in run.notes])
 
 
 def placed_text(c: PlacedComparison) -> str:

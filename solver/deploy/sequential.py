@@ -5,6 +5,9 @@ model inputs (seeded), runs every part in order and hands tensors along by name.
 the same rounds, interleaved, so both see the same machine load. After ``warmup`` rounds (the first prepares
 the sessions) ``rounds`` rounds are timed with ``time.perf_counter``: end-to-end, per part, and the whole model.
 The machine's load average is recorded beside them: on a shared machine it says how much to trust the spread.
+Every session runs with the onert settings given (``settings``: NUM_THREADS, ...), else with those of the trace
+the split's predictions came from (its recorded context), else onert's defaults; the answer says which. An
+end-to-end latency more than ``OFF_PREDICTION`` away from the prediction is flagged.
 
 Memory is measured apart: the parts share this process, so their peaks cannot be told apart in it. Each part
 runs once more alone in a fresh child (``devices.local.LocalDevice``, the worker of ``solve profile``) with the
@@ -21,8 +24,10 @@ from pathlib import Path
 
 from devices.base import DEFAULT_EXECUTOR, BackendConfig, MeasureSettings, SessionMemory
 from devices.chain import ModelRunner, RunError
+from devices.context import MeasurementContext, measurement_context
 from devices.inputs import seeded_inputs
 from devices.stats import Summary, summarize
+from solver.deploy.pipeline import OFF_PREDICTION
 from solver.deploy.split import SplitResult, read_split
 from solver.deploy.verify import check_executor, part_stages
 from solver.errors import UsageError
@@ -45,6 +50,22 @@ class SequentialRun:
     part_memory: list[SessionMemory | None]  # each part's session alone in its own child (None: not measured)
     memory_model: MemoryModel | None = None
     predicted_memory: list[int] = field(default_factory=list)  # each part's session under ``memory_model``
+    settings: dict[str, str] = field(default_factory=dict)  # the onert settings every session ran with
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def predicted_ms(self) -> float | None:
+        loads = self.split.loads_us
+        return None if loads is None else sum(loads) / 1000
+
+    @property
+    def error(self) -> float | None:
+        """Measured end-to-end median / predicted - 1 (None without a prediction)."""
+        return self.latency_ms.median / self.predicted_ms - 1 if self.predicted_ms else None
+
+    @property
+    def off(self) -> bool:
+        return self.error is not None and abs(self.error) > OFF_PREDICTION
 
     def to_json(self) -> dict:
         loads = self.split.loads_us
@@ -55,18 +76,23 @@ class SequentialRun:
             "rounds": self.rounds,
             "latency_ms": self.latency_ms.to_json(),
             "whole_cpu_ms": self.whole_ms.to_json(),
-            "predicted_ms": None if loads is None else sum(loads) / 1000,
+            "predicted_ms": self.predicted_ms,
+            "error": self.error,
+            "off_prediction": self.off,
+            "settings": dict(self.settings),
             "parts": [{"file": p.file, "backend": b, "ms": s.to_json(),
                        "predicted_ms": None if loads is None else loads[k] / 1000,
                        "predicted_memory_bytes": predicted[k], "measured_memory_bytes": memory[k]}
                       for k, (p, b, s) in enumerate(zip(self.split.parts, self.backends, self.part_ms))],  # fmt: skip
             "load_average": list(self.load_average),
+            "notes": list(self.notes),
             "memory_model": None if self.memory_model is None else self.memory_model.to_json(),
         }
 
 
 def run_sequential(split: SplitResult | str, rounds: int = 20, warmup: int = 2, seed: int = 0,
-                   executor: str = DEFAULT_EXECUTOR, memory_model: MemoryModel | None = None) -> SequentialRun:  # fmt: skip
+                   executor: str = DEFAULT_EXECUTOR, settings: dict[str, str] | None = None,
+                   memory_model: MemoryModel | None = None) -> SequentialRun:
     """Time the parts of ``split`` run in sequence (see the module docstring); with ``memory_model``, predict
     each part's session memory beside the measured one (the part file's ops under ``executor``).
 
@@ -83,7 +109,7 @@ def run_sequential(split: SplitResult | str, rounds: int = 20, warmup: int = 2, 
         raise UsageError(f"--warmup must be an integer >= 0, not {warmup!r}")
     check_executor(executor)
     split = split if isinstance(split, SplitResult) else read_split(split)
-    env = {"EXECUTOR": executor}
+    env, where = _settings(split, executor, settings)
     stages = part_stages(split)
     runners = [ModelRunner(s.path, s.backends or "cpu", env) for s in stages]
     with uncompressed(split.model) as plain:
@@ -109,7 +135,24 @@ def run_sequential(split: SplitResult | str, rounds: int = 20, warmup: int = 2, 
         memory_model.predict(memory_terms(model_graph(read_model(s.path)), executor=executor)) for s in stages]
     return SequentialRun(split, [s.backends or "cpu" for s in stages], summarize(total),
                          [summarize(t) for t in per_part], summarize(alone), rounds, load, memory, memory_model,
-                         predicted)  # fmt: skip
+                         predicted, env,
+                         [f"every session ran with {' '.join(f'{k}={v}' for k, v in env.items())} ({where})"])  # fmt: skip
+
+
+def _settings(split: SplitResult, executor: str, told: dict[str, str] | None) -> tuple[dict[str, str], str]:
+    """The onert settings of every session and where they come from: told, else the split's trace context."""
+    context = MeasurementContext.from_json(split.context)
+    traced = dict(context.setting_config().settings) if context is not None else {}
+    elsewhere = context.elsewhere(measurement_context("local", BackendConfig())) if context is not None else ""
+    where = f"; the trace was measured elsewhere: {elsewhere}" if elsewhere else ""
+    if told:
+        differ = {k: traced.get(k, "unset") for k, v in told.items() if traced.get(k) != v} if context else {}
+        trace = " ".join(f"{k}={v}" for k, v in differ.items())
+        told_text = "--setting" + (f"; the trace was measured with {trace}" if differ else "")
+        return {"EXECUTOR": executor, **told}, told_text + where
+    if context is None:
+        return {"EXECUTOR": executor}, "the split records no trace settings: onert's defaults"
+    return {"EXECUTOR": executor, **traced}, f"the trace's: {context.threads_text()}{where}"
 
 
 def part_memory(path: Path, backends: str, executor: str) -> SessionMemory | None:

@@ -69,6 +69,7 @@ class SplitResult:
     conn_ini: Path | None = None
     loads_us: list[float] | None = None  # predicted time of each part, when op weights were given
     notes: list[str] = field(default_factory=list)
+    context: dict | None = None  # the measurement context of the trace the loads came from (devices.context)
 
     def to_json(self) -> dict:
         """The split as a JSON document (paths as strings, snake_case keys)."""
@@ -83,6 +84,7 @@ class SplitResult:
             "conn_ini": None if self.conn_ini is None else str(self.conn_ini),
             "loads_us": self.loads_us,
             "notes": list(self.notes),
+            "context": self.context,
         }
 
 
@@ -173,6 +175,7 @@ def split_model(
     placement: dict[int, str] | None = None,
     parts_source: str | Path = "the partition",
     op_order: Sequence[int] | None = None,
+    context: dict | None = None,
 ) -> SplitResult:
     """Write the part models of ``parts`` and their connection files into ``out_dir``.
 
@@ -182,7 +185,8 @@ def split_model(
     ``<stem>.conn.json`` and ``<stem>.conn.ini``, whose source is a copy of the model in ``out_dir`` (as
     circle-partitioner keeps its input in its work folder, so the directory moves to a device whole);
     and ``split.json`` (nnpart's record: source model, partition map, ops of each part and, when
-    ``op_weights`` (per-op time in us) is given, each part's predicted load). Nothing is written
+    ``op_weights`` (per-op time in us) is given, each part's predicted load, and ``context``, where and how
+    the trace behind them was measured, so that ``run`` and ``pipeline`` measure the same way). Nothing is written
     until every part is encoded and both connection files are checked.
     ``parts_source`` names where ``parts`` came from (the map file) in error messages. ``op_order`` (a
     topological order of all ops) is the order each part's ops are written in, which onert runs them in
@@ -229,6 +233,7 @@ def split_model(
         manifest=out_dir / MANIFEST,
         conn_ini=out_dir / f"{stem}.conn.ini",
         loads_us=[sum(op_weights[v] for v in p.ops) for p in plans] if op_weights is not None else None,
+        context=context,
     )
     empty = sorted(set(range(max(parts, default=-1) + 1)) - set(parts))
     if empty:
@@ -264,6 +269,7 @@ def _record(result: SplitResult, source: str, parts: list[int]) -> dict:
         "parts": [asdict(p) for p in result.parts],
         "loads_us": result.loads_us,
         "notes": result.notes,
+        "context": result.context,
     }
 
 
@@ -299,6 +305,7 @@ def read_split(out_dir: str | Path) -> SplitResult:
             conn_ini=out_dir / record["conn_ini"] if record.get("conn_ini") else None,
             loads_us=record.get("loads_us"),
             notes=list(record.get("notes", [])),
+            context=record.get("context"),
         )
     except (KeyError, TypeError) as err:
         raise UsageError(f"{out_dir / SPLIT_JSON}: malformed split record ({err!r})") from err
@@ -346,6 +353,8 @@ def _check_record(record: dict, where: Path) -> None:
         raise malformed("'loads_us' must be null or a list of finite non-negative numbers")
     if not _list_of(record.get("notes", []), str):
         raise malformed("'notes' must be a list of strings")
+    if not isinstance(record.get("context", {}), (dict, type(None))):
+        raise malformed("'context' must be null or an object")
 
 
 def _relative_name(value: object) -> bool:

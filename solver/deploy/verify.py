@@ -222,11 +222,12 @@ def split_and_verify(
     op_weights: list[float] | None = None,
     verify: bool = True,
     settings: VerifySettings = VerifySettings(),
+    context: dict | None = None,
 ) -> tuple[SplitResult, VerifyResult | None]:
     """Split ``model_path`` by ``parts`` into ``out_dir`` and (unless ``verify`` is False) verify it.
 
     ``op_weights`` (per-op time in us, e.g. the partition problem's node weights) records each part's
-    predicted load in ``split.json``, for ``solve pipeline``.
+    predicted load in ``split.json``, for ``solve pipeline``, and ``context`` the trace's measurement context.
 
     Raises
     ------
@@ -234,7 +235,7 @@ def split_and_verify(
         The parts do not compute the whole model's outputs (after the files are written, so the
         user can inspect them).
     """
-    split = split_model(model_path, parts, out_dir, model=model, op_weights=op_weights)
+    split = split_model(model_path, parts, out_dir, model=model, op_weights=op_weights, context=context)
     if not verify:
         return split, None
     result = verify_split(split, settings)

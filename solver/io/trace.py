@@ -186,6 +186,19 @@ def trace_facts(path: str | Path) -> dict:
     return facts if isinstance(facts, dict) else {}
 
 
+def trace_warning(path: str | Path) -> str:
+    """What a trace's own verdict (``otherData.nnpart``) says against it, in one line: its profile was UNSTABLE
+    or contended; "" for a stable profile and for traces that do not say."""
+    facts = trace_facts(path)
+    if facts.get("stable") is not False and not facts.get("contended"):
+        return ""
+    reasons = facts.get("reasons") if isinstance(facts.get("reasons"), list) else []
+    why = "; ".join(str(r) for r in reasons[:2]) or "no reason recorded"
+    what = "contended (UNSTABLE)" if facts.get("contended") else "UNSTABLE"
+    return (f"{path}: the trace's profile was {what}: {why}; its op weights may measure the machine's load, not "
+            f"the model (solve profile again, on a quiet machine or with fewer threads)")
+
+
 def _add_run(times: OpTimes, match: re.Match, dur: float, backend: str) -> None:
     first, op_type, extra = int(match[1]), match[2], int(match[3] or 0)
     # A fused sequence of extra + 1 ops reports one time; share it equally.

@@ -149,7 +149,7 @@ def partition(
     if settings.memory_cap is None or settings.robust is not None:
         part_memory = None
     if settings.robust is not None:
-        from solver.partitioning.robust import problem_scenarios, robust_partition
+        from solver.partitioning.robust import first_runs, problem_scenarios, robust_partition
 
         scenarios = problem_scenarios(problem)  # refused before any solve when the problem has no runs
     steps = _Steps(problem, settings, on_progress, part_memory)
@@ -163,7 +163,7 @@ def partition(
     robust = None
     if settings.robust is not None and not (exact and exact.interrupted):
         robust = robust_partition(dag, scenarios, settings, parts, [run.parts for run in found.values()],
-                                  max(0.0, budget.left()), on_progress)
+                                  max(0.0, budget.left()), on_progress, first_runs(problem))
         parts, method, status = robust.result.parts, "robust", robust.result.status
         notes += robust.notes
     metrics = check_partition(dag, parts, k, memory_cap=settings.memory_cap, part_memory=part_memory)

@@ -50,8 +50,7 @@ def format_report(problem: PartitionProblem, result: PartitionResult) -> str:
         f"transfer bytes    {m.transfer_bytes} B (each tensor once per consuming part)",
         f"session graph     {'acyclic' if m.acyclic else 'CYCLIC'}",
         "",
-        f"method            {METHOD_NAMES[result.method]}, {result.status}",
-        f"proven bound      {result.bound} {unit}, gap {result.gap:.2%}",
+        *_method_lines(result, unit),
         "heuristics:",
     ]
     for name, run in result.heuristics.items():
@@ -65,15 +64,35 @@ def format_report(problem: PartitionProblem, result: PartitionResult) -> str:
     return "\n".join(lines)
 
 
+def _method_lines(result: PartitionResult, unit: str) -> list[str]:
+    """How the answer was found and its status, with the bound and gap of the model that was solved."""
+    if result.robust is None:
+        return [f"method            {METHOD_NAMES[result.method]}, {result.status}",
+                f"proven bound      {result.bound} {unit}, gap {result.gap:.2%}"]  # fmt: skip
+    r = result.robust.result
+    what = "the worst run" if r.level == 1 else f"the {r.level:g} quantile of the runs"
+    return [f"method            {METHOD_NAMES[result.method]}, {r.status} for {what} (bound {r.bound} {unit}, gap "
+            f"{r.gap:.2%})",
+            f"median weights    bound {result.bound} {unit}: this partition's median-weight bottleneck is "
+            f"{result.gap:.2%} above it, the price of planning for {what}"]  # fmt: skip
+
+
+PER_RUN_ROWS = 12  # more runs than this: the summary only (every run is in --json's per_run)
+
+
 def _robust_lines(report: RobustReport, unit: str) -> list[str]:
-    """The robust value and bound, then both partitions' bottleneck on every run and over the runs."""
+    """The robust value and bound, then both partitions' bottleneck on every run (up to ``PER_RUN_ROWS`` runs)
+    and over the runs."""
     r, table = report.result, report.runs
     what = "worst run" if r.level == 1 else f"quantile {r.level:g}"
-    lines = [f"robust ({what} of {r.scenarios} runs): bottleneck {r.value} {unit}, bound {r.bound} {unit}, "
-             f"{r.status}; bottleneck per run of the median-weight optimum and of the robust partition:",
-             f"  {'run':<10} {'median-weight':>14} {'robust':>10}"]
     median, robust = table.bottlenecks["median"], table.bottlenecks["robust"]
-    lines += [f"  run {i + 1:<6} {a:>14} {b:>10}" for i, (a, b) in enumerate(zip(median, robust))]
+    shown = "per run and " if len(median) <= PER_RUN_ROWS else ""
+    lines = [f"robust ({what} of {r.scenarios} runs): bottleneck {r.value} {unit}, bound {r.bound} {unit}, "
+             f"{r.status} for the {what}; bottleneck {shown}over the runs of the median-weight optimum and of the "
+             "robust partition" + ("" if shown else " (each run's in --json, per_run)") + ":",
+             f"  {'run':<10} {'median-weight':>14} {'robust':>10}"]  # fmt: skip
+    if shown:
+        lines += [f"  run {i + 1:<6} {a:>14} {b:>10}" for i, (a, b) in enumerate(zip(median, robust))]
     summaries = table.summary("median"), table.summary("robust")
     for key in ("median", "mean", "worst") + (("quantile",) if r.level < 1 else ()):
         label = f"q {r.level:g}" if key == "quantile" else key

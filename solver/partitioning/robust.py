@@ -294,11 +294,23 @@ def compare_on_runs(scenarios: Sequence[Sequence[int]], partitions: Mapping[str,
     return RunTable(level, {name: scenario_bottlenecks(scenarios, parts) for name, parts in partitions.items()})
 
 
+def first_runs(problem: PartitionProblem) -> set[int]:
+    """Positions among the trace's timed runs of each round's first timed run (the run after the warm-up, which
+    still meets cold caches and thread pools); the first timed run when the trace does not say its rounds."""
+    rounds = read_trace(problem.trace).rounds if problem.trace is not None else None
+    starts, position = set(), 0
+    for _, count in rounds or [(0, 1)]:
+        starts.add(position)
+        position += count
+    return starts
+
+
 def robust_partition(dag: Dag, scenarios: list[list[int]], settings: PartitionSettings, median: Sequence[int],
                      hints: Sequence[Sequence[int]], time_limit: float,
-                     on_progress: Progress | None = None) -> RobustReport:
+                     on_progress: Progress | None = None, cold: set[int] = frozenset()) -> RobustReport:
     """The robust answer for ``settings`` (``settings.robust`` set), warm-started by the median-weight answer
-    ``median`` and the heuristics' ``hints``, with both partitions evaluated on every run."""
+    ``median`` and the heuristics' ``hints``, with both partitions evaluated on every run; ``cold`` holds the
+    runs that are the first of their round (a note says when the worst runs are those)."""
     level = settings.robust_level
     result = solve_robust(dag, scenarios, settings.num_parts, level=level, hints=[median, *hints],
                           time_limit=time_limit, workers=settings.workers, memory_cap=settings.memory_cap,
@@ -310,4 +322,12 @@ def robust_partition(dag: Dag, scenarios: list[list[int]], settings: PartitionSe
         notes.append("robust: interrupted, the answer is the best found so far")
     if result.scenarios == 1:
         notes.append("robust: the trace holds one timed run, so the robust answer is the median-weight one's problem")
-    return RobustReport(result, compare_on_runs(scenarios, {"median": median, "robust": result.parts}, level), notes)
+    table = compare_on_runs(scenarios, {"median": median, "robust": result.parts}, level)
+    per_run = table.bottlenecks["robust"]
+    worst = [i for i, b in enumerate(per_run) if b == max(per_run)]
+    if result.scenarios > 1 and worst and all(i in cold for i in worst):
+        runs = ", ".join(f"run {i + 1}" for i in worst)
+        notes.append(f"robust: the worst run(s) ({runs}) are the first timed run of "
+                     "their round: cold caches and thread pools, not the device's load; more --warmup in solve "
+                     "profile, or --robust quantile:0.9, plans for warm runs")  # fmt: skip
+    return RobustReport(result, table, notes)

@@ -34,8 +34,11 @@ def format_placement(result: PlacementResult) -> str:
     ]
     if result.seed002 is not None:
         seed = result.seed002
+        held = [sum(1 for a in seed.assign if a == d) for d in seed.nodes]
+        path = ", ".join(f"{devices[d]} {n} op{'s' if n != 1 else ''}" for d, n in zip(seed.nodes, held))
+        shown = "" if list(result.assign) == list(seed.assign) else "; the table above is the solver's answer, not this"
         lines.append(f"seed 002          worst hop {seed.bottleneck_s:.3f} s by its own transfer sizes "
-                     f"({len(seed.segments)} parts on {', '.join(devices[d] for d in seed.nodes)})")  # fmt: skip
+                     f"({len(seed.segments)} segments along its path: {path}{shown})")  # fmt: skip
     if result.heuristic is not None:
         lines.append(f"{'seed 002' if result.seed002 is not None else 'greedy chain':<17} {result.heuristic} us")
     lines.append(f"time              {result.time:.2f} s")

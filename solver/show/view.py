@@ -200,7 +200,29 @@ def placed_view(problem: PartitionProblem, platform: Platform, parts: list[int],
     if unknown:
         raise UsageError(f"{platform.source}: the placement names device {unknown[0]!r}, which the platform lacks")
     assign = [index[placement[p]] for p in parts]
-    return _placed(problem, built, assign, evaluate_placement(built, assign))
+    metrics = evaluate_placement(built, assign)
+    view = _placed(problem, built, assign, metrics)
+    view.comparison = _placed_comparison(built, metrics.throughput)
+    return view
+
+
+def _placed_comparison(built: PlacementProblem, value: int) -> list[MethodLine]:
+    """A placement map's throughput against the greedy chain and the strongest bound we prove on the platform
+    (the map does not say how it was found, so the bound says whether it is optimal)."""
+    from solver.placement.bounds import lower_bound, op_bound
+    from solver.placement.greedy import greedy_placement
+
+    greedy = greedy_placement(built, "throughput")
+    heuristic = evaluate_placement(built, greedy).throughput if greedy is not None else None
+    bound = min(lower_bound(built, "throughput", heuristic) if heuristic is not None else op_bound(built, "throughput"),
+                value)  # fmt: skip
+    ratio = value / bound if bound else 1.0
+    remark = ("optimal: meets the proven bound" if value == bound
+              else f"proven bound {bound}, gap {1 - bound / value:.2%}")  # fmt: skip
+    lines = [MethodLine("this placement (throughput)", value, ratio, remark)]
+    if heuristic is not None:
+        lines.append(MethodLine("greedy chain", heuristic, heuristic / bound if bound else 1.0))
+    return lines
 
 
 def _placed(problem: PartitionProblem, built: PlacementProblem, assign: list[int], m: PlacementMetrics) -> PartitionView:
