@@ -1,6 +1,6 @@
 """ONE's circle-part-value-test through nnpart: per (model, .part) pair, the part count of ONE's test.lst, the
 parts ONE's current code makes, ours, and whether the split computes the model (onert, parts for acl_cl and
-npu on cpu). The same pairs as tests/test_one_partition_tests.py, as a table for the record.
+npu on cpu). The same pairs as tests/offload/test_one_partition_tests.py, as a table for the record.
 
     python -m benchmarks.one_partition_tests
 """

@@ -224,7 +224,7 @@ class Farm:
 
         Not ``client.scheduler_info()``: it returns the client's cached identity, which the client's periodic
         refresh (every 2 s, with no workers listed) may overwrite between the fetch and the read; a live
-        worker then looked lost, and its device was dropped (a retry, seen under load in tests/test_farm.py).
+        worker then looked lost, and its device was dropped (a retry, seen under load in tests/assignment/test_farm.py).
         """
         return set(self.client.sync(self.client.scheduler.identity, n_workers=-1)["workers"])
 

@@ -275,7 +275,7 @@ def draw_case(good: Inputs, work: Path, rng: random.Random, kind: str | None = N
         return Case(kind, what, _strs(argv), (bad.name,), (out, bad, work / "parts"), must_fail=False)
     if kind == "split":
         # A split directory whose record, conn.json or MANIFEST was edited: malformed is exit 2; well formed but
-        # no longer matching its parts is a failed check, exit 4 (tests/test_connections.py).
+        # no longer matching its parts is a failed check, exit 4 (tests/io/test_connections.py).
         split = good.split
         target = rng.choice([split / SPLIT_JSON, split / f"{good.model.stem}.conn.json", split / "metadata" / "MANIFEST"])
         doc, what = mutate_json(json.loads(target.read_text()), rng)

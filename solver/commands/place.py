@@ -41,8 +41,8 @@ def register(subparsers) -> None:
                         help=f"where to write ONE's partition_map.json format with its placement (default: "
                              f"{PLACEMENT_MAP} next to MODEL, apart from solve partition's partition_map.json)")
     parser.add_argument("--json", action="store_true", help="print the placement as JSON instead of the report")
-    add_memory_model_argument(parser, "each device's session memory (reported beside the placement's own count and "
-                                      "seed 002's estimate)")
+    add_memory_model_argument(parser, "each device's session memory (what its capacity caps; reported beside the count "
+                                      "of every tensor touched and seed 002's estimate)")
     parser.add_argument("--html", type=Path, metavar="FILE",
                         help="also write the HTML report (as solve show does): the op graph coloured by device, each "
                              "op timed on its device, the tensors that cross links")  # fmt: skip
@@ -86,7 +86,7 @@ def _device_memory(problem, result, model):
     for d, name in enumerate(devices):
         ops = [v for v, a in enumerate(assign) if a == d]
         if ops:
-            out.append(DeviceMemory(name, result.problem.memory_cap(d), result.metrics.memory[d],
+            out.append(DeviceMemory(name, result.problem.memory_cap(d), result.metrics.counted[d],
                                     estimate.predicted[d], seed002_memory(problem.graph, ops)))  # fmt: skip
     return out
 
@@ -102,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     from solver.io.partition_map import write_partition_map
     from solver.io.linkfile import read_platform_with_links
     from solver.errors import CheckError
+    from solver.placement.memory import memory_figure
     from solver.placement.place import INVALID, PlaceSettings, place
     from solver.placement.report import format_placement
 
@@ -115,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
     problem = problem_from_args(args)
     describe = bounds_text(settings.objective)
     with exact_progress(args) as shown:
-        result = place(problem, platform, settings, on_progress=shown.callback(describe))
+        result = place(problem, platform, settings, on_progress=shown.callback(describe),
+                       memory=memory_figure(problem, chosen))  # fmt: skip
         shown.close(describe(result.value, result.bound))
     if result.status == INVALID:
         if args.json:

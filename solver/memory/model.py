@@ -123,7 +123,7 @@ def memory_terms(
 def im2col_bytes(graph: Graph, op: OpTensors) -> int:
     """Bytes of the im2col matrix cker builds for ``op`` (0 for other ops, 1x1 kernels of stride 1, unknown
     shapes). The stride is read off the shapes: an output of another height or width than the input."""
-    if op.type != "CONV_2D" or len(op.inputs) < 2:
+    if op.type != "CONV_2D" or len(op.inputs) < 2 or not op.outputs:
         return 0
     x, w, y = (graph.shapes.get(t, ()) for t in (op.inputs[0], op.inputs[1], op.outputs[0]))
     if len(x) != 4 or len(w) != 4 or len(y) != 4:

@@ -34,6 +34,6 @@ def devices_text(model: MemoryModel, devices: list[DeviceMemory]) -> str:
         lines.append(f"  {d.device:<12} {cap:>12} {d.counted:>12} {d.predicted:>12} {d.seed002:>12.0f}"
                      f"{'  OVER' if d.over else ''}")  # fmt: skip
     if any(d.over for d in devices):
-        lines.append("  OVER: the device's session needs more than its capacity under the memory model; the placement "
-                     "was solved with its own count (constants and every tensor its ops touch)")  # fmt: skip
+        lines.append("  OVER: the device's session needs more than its capacity under the memory model (a baseline's "
+                     "answer, shown but not a placement)")  # fmt: skip
     return "\n".join(lines)

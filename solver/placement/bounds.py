@@ -71,8 +71,7 @@ def _groups(problem: PlacementProblem, joined: list[int]) -> list[int]:
 def _groups_fit(problem: PlacementProblem, group: list[int], t: int) -> bool:
     """Whether each group has a device that runs all its ops within ``t`` and holds their memory."""
     nbytes: dict[int, int] = {}
-    held = [(nb, readers) for nb, readers in problem.constants.values()]
-    held += [(x.nbytes, (x.producer, *x.consumers)) for x in problem.tensors]
+    held = [(item.relaxed, item.ops) for item in problem.memory_items()]  # the memory model's relaxation
     for nb, ops in held:
         for g in {group[v] for v in ops}:
             nbytes[g] = nbytes.get(g, 0) + nb
@@ -86,7 +85,7 @@ def _groups_fit(problem: PlacementProblem, group: list[int], t: int) -> bool:
 
 
 def _holds(problem: PlacementProblem, d: int, ops: list[int], nbytes: int, t: int) -> bool:
-    cap = problem.memory_cap(d)
+    cap = problem.relaxed_cap(d)
     if cap is not None and nbytes > cap:
         return False
     total = 0

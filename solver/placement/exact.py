@@ -18,7 +18,11 @@ The model
   r[i][b] - 1`` (u the producer, a != b): i crosses link (a, b). Without a link, ``a[u][a] + r[i][b] <= 1``.
 - compute(d) = ``sum_v t(v, d) a[v][d]``; link(a, b) = ``sum_i c(i, a, b) x[i][a][b]``.
 - Memory: ``m[k][d] >= a[v][d]`` for every op v that reads constant k or reads or writes tensor k;
-  ``sum_k bytes_k m[k][d] <= cap(d)``.
+  ``sum_k bytes_k m[k][d] <= cap(d)``. Under a memory model (``PlacementProblem.memory_model``) this is its
+  monotone relaxation (``bytes_k`` scaled, ``cap(d)`` less its fixed cost; a device whose cap the fixed cost
+  passes runs no op), and the model's figure is checked lazily: a part of CP-SAT's answer over its device's cap
+  gets a no-good on every device whose cap it passes (not exactly these ops there), and CP-SAT solves again, so
+  no placement under the caps is lost and INFEASIBLE stays a proof.
 - The objective (``throughput``: the bottleneck; ``latency``: the longest path through the session graph) is
   modelled as its row of solver/placement/objectives.py says, on a variable ``objective`` that is minimised.
 
@@ -53,7 +57,7 @@ from solver.placement.prefixes import PrefixSearch, prefix_search
 from solver.placement.problem import PlacementProblem
 from solver.solving.budget import Budget, now
 from solver.solving.cpsat import solve_reporting
-from solver.solving.outcome import status_of
+from solver.solving.outcome import FEASIBLE, status_of
 from solver.solving.secondary import minimize_in_order, primary
 
 _HEARTBEAT = 1.0
@@ -106,8 +110,9 @@ def solve_placement(
     budget = Budget(time_limit)
     hint_value = evaluate(problem, hint).objective(objective) if hint is not None else None
     first = primary(budget, secondary)
+    forbidden: list[frozenset[int]] = []  # parts found over their device's cap under the memory model
     finish = functools.partial(_finish, problem, objective, hint, budget=budget, workers=workers, secondary=secondary,
-                               slack=slack)  # fmt: skip
+                               slack=slack, forbidden=forbidden)  # fmt: skip
     if hint_value is not None and hint_value <= lower:
         return finish(list(hint), hint_value)
     prefixes = _Prefixes(problem, hint, lower, budget, on_progress)
@@ -150,9 +155,22 @@ def solve_placement(
     if hint is not None:
         built.hint(hint, hint_value)
     beside = functools.partial(prefixes.run, until=first) if searching else None
-    done = solve_reporting(built.model, first.left(), workers, budget.start, on_progress, tick=_HEARTBEAT,
-                           beside=beside, budget=budget)  # fmt: skip
-    solver, status, proven = done.solver, done.status, done.beside
+    while True:
+        done = solve_reporting(built.model, first.left(), workers, budget.start, on_progress, tick=_HEARTBEAT,
+                               beside=beside, budget=budget)  # fmt: skip
+        solver, status, proven = done.solver, done.status, done.beside
+        if proven is not None or status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            break
+        answer = built.assignment(solver)
+        # The model states the memory model's relaxation: a part over its device's cap is forbidden, and
+        # CP-SAT solves again (docs/memory.md), until an answer fits or the time is up.
+        over = over_cap(problem, answer)
+        if not over:
+            break
+        built.forbid(over)
+        forbidden += over
+        if first.left() <= 0 or budget.interrupted:
+            break
     if proven is not None:
         if proven.assign is None:
             raise _infeasible(problem)
@@ -163,20 +181,32 @@ def solve_placement(
     found = [(hint_value, hint)] if hint is not None else []
     if prefixes.best is not None:
         found.append((prefixes.value, prefixes.best))
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        assign = built.assignment(solver)
-        found.append((evaluate(problem, assign).objective(objective), assign))
+    fits = status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and not over_cap(problem, answer)
+    if fits:
+        found.append((evaluate(problem, answer).objective(objective), answer))
     if not found:
         raise _not_found(problem, time_limit)
     value, assign = min(found, key=lambda pair: pair[0])
-    # The proven bound: CP-SAT's, the one given, and what the prefix search's failures proved.
+    # The proven bound: CP-SAT's (of its model, a relaxation while its answer breaks the memory model), the one
+    # given, and what the prefix search's failures proved.
     if status == cp_model.OPTIMAL:
-        bound = value
+        bound = value if fits else min(value, max(prefixes.lower, int(solver.objective_value)))
     elif status == cp_model.FEASIBLE:
         bound = min(value, max(prefixes.lower, int(solver.best_objective_bound)))
     else:  # no solution in time: the solver's bound is only known once it has one, so claim only the others
         bound = min(value, prefixes.lower)
     return finish(list(assign), bound)
+
+
+def over_cap(problem: PlacementProblem, assign: list[int]) -> list[frozenset[int]]:
+    """The parts of ``assign`` whose memory under the problem's memory model passes their device's capacity
+    (none without a model: the CP-SAT model states the count itself)."""
+    if problem.memory_model is None:
+        return []
+    parts: dict[int, list[int]] = {}
+    for v, d in enumerate(assign):
+        parts.setdefault(d, []).append(v)
+    return [frozenset(ops) for d, ops in parts.items() if not problem.holds(d, ops)]
 
 
 class _Prefixes:
@@ -216,8 +246,10 @@ class _Prefixes:
 
 
 def _finish(problem: PlacementProblem, objective: str, hint: list[int] | None, assign: list[int], bound: int, *,
-            budget: Budget, workers: int | None, secondary: Sequence[str], slack: float) -> PlacementSolve:
-    """The answer ``assign`` with its proven ``bound``, after the secondary objectives when there are any."""
+            budget: Budget, workers: int | None, secondary: Sequence[str], slack: float,
+            forbidden: Sequence[frozenset[int]] = ()) -> PlacementSolve:  # fmt: skip
+    """The answer ``assign`` with its proven ``bound``, after the secondary objectives when there are any (with
+    the parts ``forbidden`` over the memory model's cap; an answer over it keeps the primary one)."""
     value = evaluate(problem, assign).objective(objective)
     hint_value = evaluate(problem, hint).objective(objective) if hint is not None else None
     statuses: dict[str, str] = {}
@@ -226,11 +258,15 @@ def _finish(problem: PlacementProblem, objective: str, hint: list[int] | None, a
         cap = math.floor(value * (1 + slack))
         again = _Model(problem, objective, cap)
         again.model.add(again.objective <= cap)
+        again.forbid(forbidden)
+        primary_assign = assign
         solve = lambda model, limit: solve_reporting(model, limit, workers, now(), None, tick=_HEARTBEAT,  # noqa: E731
                                                      budget=budget)  # fmt: skip
         objectives = [(name, lambda name=name: TABLE[name].model(again)) for name in secondary]
         assign, statuses = minimize_in_order(again.model, objectives, assign, hint=again.rehint, read=again.assignment,
                                              solve=solve, budget=budget)  # fmt: skip
+        if over_cap(problem, assign):  # a part over the memory model's cap: the primary answer stays
+            assign, statuses = primary_assign, {name: FEASIBLE for name in secondary}
         value = evaluate(problem, assign).objective(objective)
     found = status_of(value, bound, hint_value is None or value < hint_value)
     return PlacementSolve(assign, found, value, bound, budget.elapsed(), budget.interrupted, statuses)
@@ -329,28 +365,42 @@ class _Model:
                     self.sent.append(tensor.nbytes * cross)
 
     def _memory(self) -> None:
+        """The memory model's relaxation (solver.placement.problem.MemoryFigure), the count itself without one."""
         problem, model = self.problem, self.model
-        users: dict[object, tuple[int, set[int]]] = {}
-        for c, (nbytes, readers) in problem.constants.items():
-            users[("constant", c)] = (nbytes, set(readers))
-        for i, tensor in enumerate(problem.tensors):
-            users[("tensor", i)] = (tensor.nbytes, {tensor.producer, *tensor.consumers})
+        items = problem.memory_items()
         for d in range(self.D):
             self._in_time()
-            cap = problem.memory_cap(d)
+            cap = problem.relaxed_cap(d)
             if cap is None:
                 continue
+            if cap < 0:  # the model's fixed cost alone passes the capacity: the device holds no part
+                for v in range(problem.num_ops):
+                    if d in self.a[v]:
+                        model.add(self.a[v][d] == 0)
+                continue
             terms = []
-            for key, (nbytes, ops) in users.items():
-                on = [self.a[v][d] for v in ops if d in self.a[v]]
-                if not on or nbytes == 0:
+            for item in items:
+                on = [self.a[v][d] for v in item.ops if d in self.a[v]]
+                if not on or item.relaxed == 0:
                     continue
                 # m[k][d]: tensor k is held on device d.
-                held = model.new_bool_var(f"m[{key}][{d}]")
+                held = model.new_bool_var(f"m[{item.key}][{d}]")
                 for x in on:
                     model.add_implication(x, held)
-                terms.append(nbytes * held)
+                terms.append(item.relaxed * held)
             model.add(sum(terms) <= cap)
+
+    def forbid(self, parts: Sequence[frozenset[int]]) -> None:
+        """No device whose capacity the part's memory passes holds exactly one of ``parts`` (a no-good each)."""
+        problem, n = self.problem, self.problem.num_ops
+        for ops in parts:
+            for d in range(self.D):
+                if problem.holds(d, sorted(ops)):
+                    continue
+                if any(d not in self.a[v] for v in ops):
+                    continue  # the device cannot run the part anyway
+                self.model.add_bool_or([self.a[v][d].Not() for v in ops]
+                                       + [self.a[v][d] for v in range(n) if v not in ops and d in self.a[v]])
 
     def hint(self, assign: list[int], value: int) -> None:
         """Hint ``assign`` (of objective ``value``) and keep only placements at least as good."""

@@ -2,9 +2,9 @@
 
 For a chain (an order of the devices) and a cap ``B`` on compute, ops are taken in topological order and
 put on the current device while it supports them, its compute stays within ``B`` and its memory within its
-capacity; otherwise the chain moves on to the next device that can take the op. Every segment boundary
-follows the order, so the session graph is acyclic. Bisection on ``B`` finds the smallest cap the chain can
-meet; that chain's placement at that cap is scored with the full objective (links included) and the best
+capacity (under a memory model: the relaxation and the figure of the device's ops so far); otherwise the chain
+moves on to the next device that can take the op. Every segment boundary follows the order, so the session
+graph is acyclic. Bisection on ``B`` finds the smallest cap the chain can meet; that chain's placement at that cap is scored with the full objective (links included) and the best
 one over all chains is kept. Chains: every order of the devices when there are at most six, else the orders by
 speed (fastest and slowest first), from every device the walk along the fastest links (a network of many
 devices, as seed 002's), and seeded random ones. Beside them, for networks where links decide: cuts
@@ -83,7 +83,7 @@ def _tied(problem: PlacementProblem, order: list[int], t: int, holds):
                 d = chain[position]
                 times = [problem.times[v][d] for v in ops]
                 extra = {key: nbytes for v in ops for key, nbytes in (holds[v] if holds else ()) if key not in held}
-                cap = problem.memory_cap(d)
+                cap = problem.relaxed_cap(d)
                 if None not in times and load + sum(times) <= t and (cap is None or used + sum(extra.values()) <= cap):
                     break
                 position, load, held, used = position + 1, 0, set(), 0
@@ -151,7 +151,7 @@ def _narrow_cuts(problem: PlacementProblem, order: list[int]):
             delta[first] += tensor.nbytes
             delta[last + 1] -= tensor.nbytes
     crossing = list(itertools.accumulate(delta))
-    caps = [problem.memory_cap(d) for d in range(len(problem.devices))]
+    caps = [problem.relaxed_cap(d) for d in range(len(problem.devices))]
     reach = _reach(problem, order, min((c for c in caps if c is not None), default=None))
     if reach is None:
         return
@@ -224,11 +224,12 @@ def _fill(problem: PlacementProblem, order: list[int], chain: tuple[int, ...], c
     """Fill the chain's devices in turn up to ``cap``: each op's place in the chain; ``holds`` (None: no memory
     caps) as from ``_holds``."""
     times = problem.times
-    caps = [problem.memory_cap(d) for d in chain]
+    caps = [problem.relaxed_cap(d) for d in chain]
     assign = [-1] * problem.num_ops
     position, load = 0, 0
     held: set = set()  # what the current device holds, and its bytes
     used = 0
+    segment: list[int] = []  # the current device's ops
     for v in order:
         while position < len(chain):
             t = times[v][chain[position]]
@@ -236,12 +237,13 @@ def _fill(problem: PlacementProblem, order: list[int], chain: tuple[int, ...], c
                 if holds is None or caps[position] is None:
                     break
                 extra = sum(nbytes for key, nbytes in holds[v] if key not in held)
-                if used + extra <= caps[position]:
+                if used + extra <= caps[position] and problem.holds(chain[position], segment + [v]):
                     break
-            position, load, held, used = position + 1, 0, set(), 0
+            position, load, held, used, segment = position + 1, 0, set(), 0, []
         else:
             return None
         assign[v] = position
+        segment.append(v)
         load += times[v][chain[position]]
         if holds is not None:
             for key, nbytes in holds[v]:
@@ -252,12 +254,10 @@ def _fill(problem: PlacementProblem, order: list[int], chain: tuple[int, ...], c
 
 
 def _holds(problem: PlacementProblem) -> list[list[tuple[object, int]]]:
-    """Per op, the constants and tensors (key, bytes) its device must hold for it."""
+    """Per op, the constants and tensors (key, bytes) its device must hold for it, in bytes of the memory
+    model's relaxation (solver.placement.problem.MemoryFigure)."""
     holds: list[list[tuple[object, int]]] = [[] for _ in range(problem.num_ops)]
-    for c, (nbytes, readers) in problem.constants.items():
-        for v in readers:
-            holds[v].append((("constant", c), nbytes))
-    for i, tensor in enumerate(problem.tensors):
-        for v in (tensor.producer, *tensor.consumers):
-            holds[v].append((("tensor", i), tensor.nbytes))
+    for item in problem.memory_items():
+        for v in item.ops:
+            holds[v].append((item.key, item.relaxed))
     return holds

@@ -5,9 +5,10 @@ A placement puts each op on a device (``assign[v]``); the ops of one device form
 - compute(d): sum of the times on d of the ops placed on d.
 - a tensor written on device a and read by ops on device b != a crosses link (a, b) once (once per
   reading part); link(a, b): the sum of its transfer times ``latency_us + bytes / bandwidth``.
-- memory(d): bytes of the constant tensors its ops read, each once, plus the bytes of every data tensor
-  its ops read or write, each once. This over-estimates what a memory planner needs (it keeps every
-  tensor alive for the whole run, where a planner reuses space), so a placement that fits here fits there.
+- counted(d): bytes of the constant tensors its ops read, each once, plus the bytes of every data tensor
+  its ops read or write, each once (every tensor alive for the whole run);
+  memory(d): the figure of d's part under the problem's memory model (``PlacementProblem.memory_model``,
+  docs/memory.md), counted(d) without one; what the device's capacity caps.
 - edge cut: the edges between ops on different devices; transfer bytes: the bytes all links carry.
 - throughput objective: the bottleneck ``max(max_d compute(d), max_(a,b) link(a, b))``;
   latency objective: the longest path through the session graph, a part counting its compute and an
@@ -18,7 +19,7 @@ A placement puts each op on a device (``assign[v]``); the ops of one device form
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import networkx as nx
 
@@ -44,7 +45,7 @@ class PlacementMetrics:
     """Loads, memory and both objectives of one placement; ``order`` is the pipeline order of used devices."""
 
     compute: list[int]
-    memory: list[int]
+    memory: list[int]  # under the problem's memory model (0 on an unused device)
     op_counts: list[int]
     links: list[LinkLoad]
     order: list[int]
@@ -52,6 +53,7 @@ class PlacementMetrics:
     bottleneck_at: str  # "device NAME" or "link A -> B"
     latency: int
     edge_cut: int
+    counted: list[int] = field(default_factory=list)  # constants and every tensor touched, each device
 
     @property
     def transfer_bytes(self) -> int:
@@ -112,12 +114,19 @@ def evaluate(problem: PlacementProblem, assign: list[int], *, memory: bool = Tru
             held[assign[v]].add(("constant", c))
     sizes = {("tensor", i): t.nbytes for i, t in enumerate(problem.tensors)}
     sizes.update({("constant", c): nbytes for c, (nbytes, _) in problem.constants.items()})
-    needed = [sum(sizes[key] for key in keys) for keys in held]
+    counted = [sum(sizes[key] for key in keys) for keys in held]
+    needed = list(counted)
+    if problem.memory_model is not None:
+        needed = [problem.part_memory([v for v, a in enumerate(assign) if a == d]) if counts[d] else 0
+                  for d in range(D)]  # fmt: skip
     over = next((d for d in range(D) if memory and overflows(problem, d, needed[d])), None)
     if over is not None:
-        raise CheckError(f"{name}: device {devices[over]} needs {needed[over]} bytes, over its {problem.memory_cap(over)}")
+        raise CheckError(f"{name}: device {devices[over]} needs {needed[over]} bytes ({problem.memory_name} model), "
+                         f"over its {problem.memory_cap(over)}")  # fmt: skip
     links = sorted(crossing.values(), key=lambda l: (l.source, l.target))
-    return _metrics(problem, assign, compute, needed, counts, links, session)
+    metrics = _metrics(problem, assign, compute, needed, counts, links, session)
+    metrics.counted = counted
+    return metrics
 
 
 def overflows(problem: PlacementProblem, d: int, nbytes: int) -> bool:

@@ -17,7 +17,7 @@ from solver.placement.bounds import lower_bound, op_bound
 from solver.placement.greedy import greedy_placement
 from solver.placement.metrics import PlacementMetrics, evaluate
 from solver.placement.objectives import OBJECTIVES, SECONDARY
-from solver.placement.problem import PlacementProblem, placement_problem
+from solver.placement.problem import MemoryFigure, PlacementProblem, placement_problem
 from solver.placement.seed002 import Seed002Error, Seed002Result, seed002
 from solver.problem import PartitionProblem
 from solver.solving.budget import Budget
@@ -90,6 +90,7 @@ class PlacementResult:
             "model": self.problem.name,
             "platform": str(self.problem.platform.source),
             "objective": self.objective,
+            "memory_model": self.problem.memory_name,
             "status": self.status,
             "value": self.value,
             "bound": self.bound,
@@ -105,7 +106,7 @@ class PlacementResult:
             "placement": self.placement,
             "devices": [
                 {"name": devices[d], "ops": m.op_counts[d], "compute_us": m.compute[d], "memory_bytes": m.memory[d],
-                 "memory_capacity": self.problem.memory_cap(d)}
+                 "memory_counted_bytes": m.counted[d], "memory_capacity": self.problem.memory_cap(d)}
                 for d in range(len(devices))
             ],
             "links": [
@@ -124,8 +125,11 @@ def place(
     platform: Platform,
     settings: PlaceSettings = PlaceSettings(),
     on_progress: Callable[[int, int, float], None] | None = None,
+    memory: MemoryFigure | None = None,
 ) -> PlacementResult:
-    """Place ``problem`` on ``platform`` as ``settings`` say (see the module docstring).
+    """Place ``problem`` on ``platform`` as ``settings`` say (see the module docstring), each device's memory
+    under ``memory`` (:func:`solver.placement.memory.memory_figure`; None: constants and every tensor touched)
+    within its capacity.
 
     Raises
     ------
@@ -135,7 +139,7 @@ def place(
         No placement fits (memory, links), proven by the exact solver or, without it, not found.
     """
     budget = Budget(settings.time_limit)
-    built = placement_problem(problem, platform)
+    built = placement_problem(problem, platform, memory)
     notes = list(problem.notes)
     steps = _Steps(built, settings, notes, on_progress)
     driven = drive(steps.recipe(), settings, budget)

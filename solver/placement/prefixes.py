@@ -34,7 +34,11 @@ kept throughout, until ``L`` meets ``U``. The search gives up (``None``) when
 the graph has more than ``max_ideals`` ideals, and stops incomplete at its deadline.
 Memory of a part ``P = J - I`` (docs/platform-format.md: each tensor or constant its ops touch, once):
 ``M(J) - M(I) + sum of the items touching both I and P``, where ``M(X)`` is what the ops of ``X`` touch;
-only items on the boundary of ``I`` can touch both, so a part costs its boundary, not its ops.
+only items on the boundary of ``I`` can touch both, so a part costs its boundary, not its ops. Under a memory
+model (``PlacementProblem.memory_model``) the items weigh their bytes in its monotone relaxation (what the
+pruning of a prefix's remaining ops needs, and a cheap first test of a part), and each part is then checked
+against the model's figure itself: the search enumerates parts, so its proofs hold under the model, and the
+memo stays sound (a part's memory depends on its ops alone, not on ``U``).
 """
 
 from __future__ import annotations
@@ -109,9 +113,11 @@ class _Search:
         n, D = problem.num_ops, len(problem.devices)
         self.n, self.D = n, D
         self.full = (1 << n) - 1
-        # Items a device holds: data tensors (producer and readers) and constants, as (bytes, op mask).
-        items = [(t.nbytes, _mask((t.producer, *t.consumers))) for t in problem.tensors]
-        items += [(nbytes, _mask(readers)) for nbytes, readers in problem.constants.values()]
+        # Items a device holds: data tensors (producer and readers) and constants, as (bytes, op mask), their
+        # bytes those of the memory model's relaxation (solver.placement.problem.MemoryFigure); data tensors first.
+        every = problem.memory_items()
+        every = every[len(problem.constants):] + every[:len(problem.constants)]
+        items = [(item.relaxed, _mask(item.ops)) for item in every]
         self.items = items
         self.tensor_count = len(problem.tensors)
         self.item_of_op: list[list[int]] = [[] for _ in range(n)]
@@ -122,7 +128,7 @@ class _Search:
         inf = math.inf
         self.cheapest = [min((costs[i] for row in problem.transfer for costs in row if costs is not None), default=inf)
                          for i in range(self.tensor_count)]  # fmt: skip
-        self.caps = np.array([math.inf if problem.memory_cap(d) is None else problem.memory_cap(d) for d in range(D)])
+        self.caps = np.array([math.inf if problem.relaxed_cap(d) is None else problem.relaxed_cap(d) for d in range(D)])
         # cost[i, a, b]: transfer time of tensor i over link (a, b); infinite without a link (and for a == b).
         self.cost = np.full((self.tensor_count, D, D), math.inf)
         for a, row in enumerate(problem.transfer):
@@ -249,9 +255,10 @@ class _Search:
         # What the ops left must compute and hold, against what the free devices offer.
         rest, count = self.total_fastest - ideals.fastest[k], int(free.sum())
         held = ideals.memory[-1] - ideals.memory[k] + sum(self.items[i][0] for i in ideals.boundary[k])
-        if held > self.caps[free].sum() or rest > (upper - 1) * count:
+        room = np.maximum(self.caps[free], 0).sum()  # a device that holds no part adds no room
+        if held > room or rest > (upper - 1) * count:
             # Spread over the free devices, the ops left compute at least their mean on one of them.
-            return self._failed(key, used, math.inf if held > self.caps[free].sum() or not count else -(-rest // count))
+            return self._failed(key, used, math.inf if held > room or not count else -(-rest // count))
         cut = bisect.bisect_left(self.end_fast, ideals.fastest[k] + upper)
         # A part ending past the cut computes at least the first such end's fastest compute beyond ideal k.
         threshold = min(self.unsent, self.end_fast[cut] - ideals.fastest[k] if cut < len(self.ends) else math.inf)
@@ -269,6 +276,8 @@ class _Search:
             threshold = min(threshold, unsent)
             load = heaviest[row]
             for d in sorted(np.flatnonzero(ok).tolist(), key=lambda d: load[d]):  # the least loaded link first
+                if not self.problem.holds(d, list(_bits(part))):  # the memory model's figure (module doc)
+                    continue
                 placed = {i: source.get(i, d) for i in ideals.leaving[j]}
                 for v in _bits(part):
                     self.assign[v] = d

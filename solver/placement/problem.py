@@ -9,7 +9,9 @@ tensor with one producer and its consumers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import networkx as nx
 
@@ -31,6 +33,40 @@ class Tensor:
     consumers: tuple[int, ...]
 
 
+@dataclass(frozen=True)
+class MemoryFigure:
+    """The memory model a device's capacity is checked against (docs/memory.md), as the placement sees it.
+
+    ``figure(ops)``: the bytes of a session of the ops (a part), under the model ``name``; any function (a
+    planner's arena is not monotone: an op added may free a tensor held as an output). Its *relaxation*, which
+    the solvers state and prune with, is the monotone sum every figure is at least::
+
+        figure(S) >= fixed + constant_scale * constants(S) + tensor_scale * tensors(S)
+
+    (``constants(S)``, ``tensors(S)``: the bytes of the constant and data tensors S's ops touch, each once).
+    The upper model holds this with ``tensor_scale = 1``, the planner and calibrated ones with 0 (their arena
+    and I/O may hold less than every tensor); the model's fixed cost and constants scale are its own.
+    """
+
+    name: str
+    figure: Callable[[Sequence[int]], int]
+    fixed: float = 0.0
+    constant_scale: float = 1.0
+    tensor_scale: float = 0.0
+
+
+COUNTED = "counted"  # no memory model: a device holds its constants and every tensor its ops touch
+
+
+@dataclass(frozen=True)
+class MemoryItem:
+    """A tensor a device holds when it runs one of ``ops``: its key and its bytes in the relaxation."""
+
+    key: tuple
+    relaxed: int
+    ops: tuple[int, ...]
+
+
 @dataclass
 class PlacementProblem:
     """Everything the placement algorithms need, as plain lists indexed by op and device number."""
@@ -43,6 +79,8 @@ class PlacementProblem:
     tensors: list[Tensor]
     constants: dict[object, tuple[int, list[int]]]  # constant tensor -> (bytes, ops reading it)
     transfer: list[list[list[int] | None]]  # transfer[a][b][i]: us to send tensor i from a to b; None: no link
+    memory_model: MemoryFigure | None = None  # None: the count (constants and every tensor touched) is checked
+    _figures: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # op set -> figure
 
     @property
     def num_ops(self) -> int:
@@ -55,9 +93,49 @@ class PlacementProblem:
     def memory_cap(self, d: int) -> int | None:
         return self.platform.devices[d].memory
 
+    @property
+    def memory_name(self) -> str:
+        """The memory model the caps are checked against."""
+        return COUNTED if self.memory_model is None else self.memory_model.name
 
-def placement_problem(problem: PartitionProblem, platform: Platform) -> PlacementProblem:
-    """Op times per device, tensors and link costs of ``problem`` on ``platform``.
+    def memory_items(self) -> list[MemoryItem]:
+        """Every constant and data tensor with the ops that make a device hold it, and its relaxed bytes (the
+        counted bytes when no memory model is set; see :class:`MemoryFigure`)."""
+        m = self.memory_model
+        constant_scale, tensor_scale = (1.0, 1.0) if m is None else (m.constant_scale, m.tensor_scale)
+        items = [MemoryItem(("constant", c), math.floor(constant_scale * nbytes), tuple(readers))
+                 for c, (nbytes, readers) in self.constants.items()]  # fmt: skip
+        items += [MemoryItem(("tensor", i), math.floor(tensor_scale * t.nbytes), (t.producer, *t.consumers))
+                  for i, t in enumerate(self.tensors)]  # fmt: skip
+        return items
+
+    def relaxed_cap(self, d: int) -> int | None:
+        """The cap on a used device's relaxed bytes: its capacity less the model's fixed cost (negative: the
+        device can hold no part); None for no limit."""
+        cap = self.memory_cap(d)
+        if cap is None or self.memory_model is None:
+            return cap
+        return math.floor(cap - self.memory_model.fixed)
+
+    def part_memory(self, ops: Sequence[int]) -> int:
+        """The memory of a part of ``ops`` under the memory model (which must be set), kept per op set: the
+        solvers ask again."""
+        key = frozenset(ops)
+        if key not in self._figures:
+            self._figures[key] = int(self.memory_model.figure(sorted(key)))
+        return self._figures[key]
+
+    def holds(self, d: int, ops: Sequence[int]) -> bool:
+        """Whether device ``d`` holds a part of ``ops`` under the memory model (true without a model, where the
+        solvers state the count itself, or without a capacity)."""
+        cap = self.memory_cap(d)
+        return self.memory_model is None or cap is None or self.part_memory(ops) <= cap
+
+
+def placement_problem(problem: PartitionProblem, platform: Platform,
+                      memory_model: MemoryFigure | None = None) -> PlacementProblem:  # fmt: skip
+    """Op times per device, tensors and link costs of ``problem`` on ``platform``; the devices' memory checked
+    against ``memory_model`` (None: the count of every tensor touched).
 
     Raises
     ------
@@ -85,7 +163,7 @@ def placement_problem(problem: PartitionProblem, platform: Platform) -> Placemen
         ]
         for a in platform.devices
     ]
-    return PlacementProblem(problem.name, graph, dag, platform, times, tensors, dag.constants, transfer)
+    return PlacementProblem(problem.name, graph, dag, platform, times, tensors, dag.constants, transfer, memory_model)
 
 
 def _device_times(problem: PartitionProblem, platform: Platform, d: int) -> list[int | None]:

@@ -30,7 +30,7 @@ written on a, read on b, a and b in different stages), ``multi[s]`` (s has 2 rep
 a stage has ops exactly when it has replicas; a tensor between stages j != k forbids ``multi[j] and
 multi[k]``; memory per device from ``w``; ``compute(s, d) <= p B`` when ``y[s][d]`` and ``rep[s][p]``;
 ``link(a, b) <= p1 p2 B`` when ``m[a][p1]`` and ``m[b][p2]``; minimise the integer B. Brute force over every
-placement (:func:`brute_force_replicated`) checks it on small cases (tests/test_replicas.py).
+placement (:func:`brute_force_replicated`) checks it on small cases (tests/placement/test_replicas.py).
 """
 
 from __future__ import annotations

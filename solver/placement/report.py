@@ -13,7 +13,8 @@ def format_placement(result: PlacementResult) -> str:
     lines = [f"{problem.name}: {problem.num_ops} ops on {len(devices)} devices of {problem.platform.source.name}, "
              f"objective {result.objective}"]  # fmt: skip
     lines += [f"note: {note}" for note in result.notes]
-    lines += ["", f"{'device':<12} {'part':>4} {'ops':>5} {'compute us':>11} {'memory B':>12} {'of capacity':>12}"]
+    lines += ["", f"memory: the {problem.memory_name} model's figure of each device's session",
+              f"{'device':<12} {'part':>4} {'ops':>5} {'compute us':>11} {'memory B':>12} {'of capacity':>12}"]
     for d, name in enumerate(devices):
         cap = problem.memory_cap(d)
         over = "  OVER" if cap is not None and m.memory[d] > cap else ""

@@ -333,10 +333,13 @@ def test_solve_place_on_the_bundled_model_writes_the_map_with_its_placement(tmp_
     memory = report["memory"]
     # planner, or calibrated once a test of this session has calibrated the local device
     assert memory["model"] in ("planner", "calibrated") and memory["reason"]
+    assert report["memory_model"] == memory["model"]  # the caps were checked against the model reported
     assert {d["device"] for d in memory["devices"]} == set(report["placement"].values())
-    counted = {d["name"]: d["memory_bytes"] for d in report["devices"]}
+    counted = {d["name"]: d["memory_counted_bytes"] for d in report["devices"]}
+    capped = {d["name"]: d["memory_bytes"] for d in report["devices"]}
     for d in memory["devices"]:
         assert d["counted_bytes"] == counted[d["device"]] and d["predicted_bytes"] > 0 and d["seed002_estimate"] > 0
+        assert d["predicted_bytes"] == capped[d["device"]] and not d["over_capacity"]
 
 
 def test_solve_place_with_a_bad_platform_is_one_line_and_exit_2(tmp_path):

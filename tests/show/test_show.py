@@ -434,7 +434,7 @@ def svg_text_plots():
 def test_compare_plot_has_a_marker_per_k_and_method_and_the_bound(tmp_path):
     from solver.partitioning.compare import CompareSettings, compare
     from solver.partitioning.report import comparison_figure, plot_comparison
-    from tests.test_compare import diamond_chain
+    from tests.partitioning.test_compare import diamond_chain
     from solver.problem import PartitionProblem
 
     problem = PartitionProblem(diamond_chain(), "diamonds", tmp_path / "diamonds.json")

@@ -204,10 +204,10 @@ def test_an_interrupted_placed_run_leaves_nothing(two_devices):
     from pathlib import Path
 
     from devices.netlab import lab_namespaces
-    from tests.test_netlab import leftovers
+    from tests.devices.test_netlab import leftovers
 
     split, platform, trace = two_devices
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     proc = subprocess.Popen([sys.executable, "-m", "solver", "pipeline", str(split), "--platform", str(platform),
                              "--trace", str(trace), "--requests", "100000"], env=dict(os.environ, PYTHONPATH=str(root)),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip

@@ -20,7 +20,7 @@ from heuristics.dag import Dag, GraphError
 from solver.errors import InfeasibleError, UsageError
 from solver.partitioning.exact import luby, solve_exact
 from solver.partitioning.metrics import check_partition, evaluate
-from tests.test_signals import slow_graph
+from tests.solving.test_signals import slow_graph
 
 
 @st.composite
@@ -175,7 +175,7 @@ def test_ctrl_c_returns_the_best_answer_so_far(tmp_path):
     search returns a checked partition at once (in a fresh process with Python's own SIGINT handler: under a
     test run started in the background SIGINT is ignored, and the signal was lost)."""
     graph = slow_graph(tmp_path / "slow.json")
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     done = subprocess.run([sys.executable, "-c", _INTERRUPTED_SOLVE, str(graph)], capture_output=True, text=True,
                           cwd=root, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr

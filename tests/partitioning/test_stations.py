@@ -14,7 +14,7 @@ from solver.errors import UsageError
 from heuristics.dag import Dag, station_windows
 from solver.partitioning.metrics import check_partition
 from solver.partitioning.stations import DIRECTIONS, fill_stations
-from tests.test_exact import brute_force, dags
+from tests.partitioning.test_exact import brute_force, dags
 
 
 RULES = {"closure weight": lambda inst: (inst.tail, inst.head), "weight": lambda inst: (inst.weights, inst.weights)}

@@ -15,7 +15,7 @@ from solver.partitioning.compare import CompareSettings, compare
 from solver.partitioning.partition import PartitionSettings, partition
 from solver.io.graphs import write_graph_json
 from solver.problem import PartitionProblem
-from tests.test_exact import brute_force
+from tests.partitioning.test_exact import brute_force
 
 
 def diamond_chain() -> nx.DiGraph:

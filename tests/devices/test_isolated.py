@@ -15,7 +15,7 @@ from devices.errors import DeviceError
 from devices.isolated import RuntimeCrash, run_isolated
 from solver.deploy.split import split_model
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _add(step, a, b):

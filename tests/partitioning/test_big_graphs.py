@@ -24,7 +24,7 @@ from solver.partitioning.exact import MAX_MODEL_TOTAL, solve_exact
 from solver.partitioning.metrics import check_partition
 from solver.partitioning.partition import PartitionSettings, partition
 from solver.problem import PartitionProblem
-from tests.test_exact import brute_force, dags
+from tests.partitioning.test_exact import brute_force, dags
 
 
 @pytest.fixture(scope="module")

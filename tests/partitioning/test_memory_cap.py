@@ -12,7 +12,7 @@ from solver.memory.model import memory_terms, part_graph
 from solver.memory.parts import problem_graph
 from solver.partitioning.exact import solve_exact
 from solver.partitioning.metrics import check_partition, evaluate, part_ops
-from tests.test_exact import brute_force, dags
+from tests.partitioning.test_exact import brute_force, dags
 
 
 def planner_memory(graph):

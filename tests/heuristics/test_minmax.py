@@ -15,7 +15,7 @@ from heuristics.minmax import minmax
 from heuristics.orders import order_search
 from heuristics.dag import Dag, lower_bound
 from solver.partitioning.metrics import check_partition
-from tests.test_orders import problems
+from tests.heuristics.test_orders import problems
 
 
 @settings(max_examples=60, deadline=None)

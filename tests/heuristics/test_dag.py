@@ -18,7 +18,7 @@ from heuristics.minmax import minmax
 from heuristics.orders import order_search
 from solver.partitioning.exact import solve_exact
 from solver.partitioning.metrics import check_partition
-from tests.test_exact import brute_force, dags
+from tests.partitioning.test_exact import brute_force, dags
 
 
 def chain(weights, name="chain.json") -> nx.DiGraph:

@@ -16,7 +16,7 @@ from solver.deploy.profiling import ProfileSettings, profile_model
 from solver.deploy.report import profile_table
 from solver.io.tflite import read_model
 from solver.io.trace import attach_weights, read_trace, trace_facts
-from tests.test_cache import CountingDevice
+from tests.devices.test_cache import CountingDevice
 
 
 @pytest.fixture()

@@ -18,7 +18,7 @@ from devices.netlab import LabDevice, LabLink, NetLab, NetLabError, lab_namespac
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=f"network lab: {unavailable()}")
 distributed = pytest.importorskip("distributed", reason="the farm extra (Dask distributed) is not installed")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def leftovers(tag: str) -> list[str]:

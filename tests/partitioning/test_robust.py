@@ -20,7 +20,7 @@ from solver.partitioning.robust import (
     robust_value, scenario_bottlenecks, solve_robust, trace_scenarios,
 )
 from solver.partitioning.settings import PartitionSettings
-from tests.test_exact import brute_force, chain_with_constants, dags
+from tests.partitioning.test_exact import brute_force, chain_with_constants, dags
 from solver.io.tflite import read_model
 from tests.traces import write_chrome_trace
 
