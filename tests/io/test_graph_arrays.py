@@ -16,7 +16,7 @@ from solver.errors import GraphFormatError
 from solver.io.graph_arrays import EdgeTensors, read_graph_arrays
 from solver.io.graphs import read_graph_json
 from solver.problem import load_problem
-from tests.test_graphfile import GRAPH, JSON_ERRORS
+from tests.io.test_graphfile import GRAPH, JSON_ERRORS
 
 
 def same_problem(path) -> None:

@@ -15,7 +15,7 @@ from ortools.sat.python import cp_model
 
 from heuristics.dag import Dag
 from solver.partitioning.exact import _FeasibilityModel
-from tests.test_exact import dags
+from tests.partitioning.test_exact import dags
 
 
 def feasible_by_enumeration(dag: Dag, k: int, cycle: int, early: list[int], late: list[int]) -> bool:

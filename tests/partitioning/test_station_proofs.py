@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from heuristics.dag import Dag, station_windows
 from solver.partitioning.stations import DIRECTIONS, EXHAUSTED, fill_stations
-from tests.test_exact import brute_force, dags
+from tests.partitioning.test_exact import brute_force, dags
 
 
 @settings(max_examples=200, deadline=None)
