@@ -79,11 +79,13 @@ def point_features(planned: PlannerModel, backend_of: Sequence[str], backends: S
     return row + [sum(graph.sizes[t] for t in handed) / KB]
 
 
-def planner_features(planned: PlannerModel, space, genes: np.ndarray) -> np.ndarray:
+def planner_features(planned: PlannerModel, space, genes: np.ndarray,
+                     seen: dict[tuple, list[float]] | None = None) -> np.ndarray:  # fmt: skip
     """One row of :func:`point_features` per point (rows of ``genes``), ``EXECUTOR`` and ``CPU_MEMORY_PLANNER``
-    read from the point's settings where the space searches them; equal assignments are simulated once."""
+    read from the point's settings where the space searches them; equal assignments are simulated once (``seen``
+    keeps the rows across calls)."""
     genes = np.asarray(genes, dtype=np.int64).reshape(-1, space.num_genes)
-    seen: dict[tuple[int, ...], list[float]] = {}
+    seen = {} if seen is None else seen
     rows = []
     for point in map(tuple, genes.tolist()):
         digits = space.digits(point)

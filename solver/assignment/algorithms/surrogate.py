@@ -7,7 +7,7 @@ Surrogate. A point g (gene k taking a value g_k in 0..c_k-1) is described by its
   the copy a backend switch between two ops costs (in a network op types interleave, so any two
   decisions may meet, not only neighbours in the op list);
 - loaded backends ``[some decision is on backend j]``: a backend costs its memory once, when it is used;
-- when the space knows its model (``SearchSpace.planned``), the memory planner's figures of the point in KB
+- when the space knows its model (``SearchSpace.planned``) and has at most ``PLANNER_LIMIT`` points, the memory planner's figures of the point in KB
   (:mod:`solver.assignment.planned`: per backend the arena onert's planner gives it, the constants its ops
   read, its largest im2col; the hand-off bytes): maxima over live tensors and who holds what, which no sum of
   main effects and pairs expresses.
@@ -46,7 +46,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -68,6 +68,7 @@ INITIAL_SHARE = 0.2  # of the budget, measured before the first fit
 ENUMERATE_LIMIT = 1 << 17  # spaces up to this size are scored whole
 RANDOM_POOL = 20000  # random candidates of a larger space per batch
 SCORED = 3000  # candidates closest to the predicted front whose uncertainty is computed
+PLANNER_LIMIT = 1 << 14  # spaces up to this size get the planner's columns (each point simulated once)
 WELL_EXPLAINED = 0.8  # leave-one-out R^2 below which the model misses much of an objective (warned, may hand over)
 STALLED_BATCHES = 3  # batches that left the measured front unchanged before a poor model hands over
 
@@ -85,6 +86,7 @@ class Features:
     pairs: tuple[tuple[int, int], ...]  # (main column a, main column b) of every pairwise column, genes differ
     loaded: tuple[np.ndarray, ...]  # per loaded-backend column: a boolean table [gene, value] -> on that backend
     space: SearchSpace | None = None  # the space whose planner gives the last columns (None: no planner columns)
+    simulated: dict = field(default_factory=dict, compare=False, repr=False)  # planner rows already computed
 
     @property
     def num_planned(self) -> int:
@@ -109,7 +111,7 @@ class Features:
         phi = np.concatenate(columns, axis=1).astype(np.float64)
         if self.space is None:
             return phi
-        return np.concatenate([phi, planner_features(self.space.planned, self.space, genes)], axis=1)
+        return np.concatenate([phi, planner_features(self.space.planned, self.space, genes, self.simulated)], axis=1)
 
 
 def features(space: SearchSpace) -> Features:
@@ -129,7 +131,8 @@ def features(space: SearchSpace) -> Features:
                 table[gene, value] = b == backend
         if table.any():
             loaded.append(table)
-    return Features(cards, main, pairs, tuple(loaded), space if space.planned is not None else None)
+    planned = space.planned is not None and space.size <= PLANNER_LIMIT
+    return Features(cards, main, pairs, tuple(loaded), space if planned else None)
 
 
 # --- the Bayesian ridge fit -----------------------------------------------------------------------------
