@@ -18,6 +18,10 @@ variance in main effects, 13% in pairs, 51% higher; residuals of Hamming neighbo
 true front's low-memory points, e.g. ops 0-1 on ruy and the other convolutions on cpu, sit ~1,000 KB below
 their neighbours. A point's rounds correlate 0.86, so that structure is the point's own, not noise; no main
 plus pairwise model predicts it, and a search finds it by exploring, as NSGA-II does at 5-10% on some seeds.
+The memory planner's figures (``solver.assignment.planned``, given where the dump's model lies beside it) do not
+explain it either: on the dump measured 2026-12-06 21:46-22:10 they lift the leave-one-out R^2 of memory from
+0.400 to 0.415; the planner's total (arenas, constants, im2col) spans 666 KB and correlates 0.19 with the measured
+peak RSS (std 264 KB, range 1,700 KB), whose rounds correlate 0.86: what varies is the runtime's, not the tensors'.
 
 Table 2 (--live). ``solve brute-force`` of the CNN in name mode (4 points: Conv2D and FullyConnected on
 cpu or ruy) on one local device and on a farm of three
