@@ -101,7 +101,7 @@ def test_place_uses_measured_links(two_devices, tmp_path, capsys):
     # A link that costs a second per message: the placement keeps every op on one device.
     write_links(links, read_platform(platform), [LinkFit("a", "b", 1e6, 1e9, 5, 0.0), LinkFit("b", "a", 1e6, 1e9, 5, 0.0)])
     args = parse_command(["place", str(split / "skip_chain.tflite"), str(trace), "--platform", str(platform),
-                                 "--calibrated-links", str(links), "--json", "--out", str(tmp_path / "m.json")])  # fmt: skip
+                          "--calibrated-links", str(links), "--json", "--out", str(tmp_path / "m.json")])  # fmt: skip
     assert args.run(args) == 0
     document = json.loads(capsys.readouterr().out)
     assert len(set(document["placement"].values())) == 1
@@ -114,7 +114,7 @@ def test_pipeline_on_a_platform_needs_a_trace_and_known_devices(two_devices, tmp
         args.run(args)
     with pytest.raises(UsageError, match="--rounds and --threads-per-stage"):
         args = parse_command(["pipeline", str(split), "--platform", str(platform), "--trace", str(trace),
-                                  "--rounds", "3"])  # fmt: skip
+                              "--rounds", "3"])  # fmt: skip
         args.run(args)
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"devices": [{"name": "x"}], "links": []}))
@@ -123,7 +123,15 @@ def test_pipeline_on_a_platform_needs_a_trace_and_known_devices(two_devices, tmp
         args.run(args)
     with pytest.raises(UsageError, match="--cluster 'nowhere'"):
         args = parse_command(["pipeline", str(split), "--platform", str(platform), "--trace", str(trace),
-                                  "--cluster", "nowhere"])  # fmt: skip
+                              "--cluster", "nowhere"])  # fmt: skip
+        args.run(args)
+
+
+@pytest.mark.parametrize("options", [["--trace", "t.json"], ["--cluster", "local"], ["--calibrate-links"],
+                                     ["--calibrated-links", "l.json", "--trace", "t.json"]])  # fmt: skip
+def test_placed_run_options_without_a_platform_are_refused_not_ignored(tmp_path, options):
+    args = parse_command(["pipeline", str(tmp_path), *options])
+    with pytest.raises(UsageError, match=r"^--[a-z-]+(, --[a-z-]+)* needs? --platform P.json: only a placed run reads them$"):
         args.run(args)
 
 
@@ -137,7 +145,7 @@ def test_three_parts_on_local_workers_hand_off_only_what_each_part_reads(tflite_
                                     "default_link": {"bandwidth": 1e8}}))  # fmt: skip
     split_model(model, [0, 0, 0, 1, 1, 1, 2, 2], tmp_path / "split", placement={0: "a", 1: "b", 2: "c"})
     args = parse_command(["pipeline", str(tmp_path / "split"), "--platform", str(platform), "--trace",
-                                 str(trace), "--cluster", "local", "--requests", "4", "--warmup", "1", "--json"])  # fmt: skip
+                          str(trace), "--cluster", "local", "--requests", "4", "--warmup", "1", "--json"])  # fmt: skip
     assert args.run(args) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["schema"] == "nnpart.placed/1" and document["outputs_ok"] is True
@@ -155,7 +163,7 @@ def test_three_parts_on_local_workers_hand_off_only_what_each_part_reads(tflite_
 def test_two_devices_in_namespaces_over_a_shaped_link(two_devices, capsys):
     split, platform, trace = two_devices
     args = parse_command(["pipeline", str(split), "--platform", str(platform), "--trace", str(trace),
-                                 "--requests", "4", "--warmup", "1", "--calibrate-links", "--json"])  # fmt: skip
+                          "--requests", "4", "--warmup", "1", "--calibrate-links", "--json"])  # fmt: skip
     assert args.run(args) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["cluster"] == "netlab" and document["outputs_ok"] is True
