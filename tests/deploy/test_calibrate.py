@@ -130,6 +130,6 @@ def test_calibrate_needs_exact(traced, tmp_path):
     with pytest.raises(UsageError, match="--calibrate-setting needs --calibrate"):
         args.run(args)
     args = parse_command(["partition", str(model), str(trace), "-k", "2", "--exact", "--calibrate",
-                              "--calibrate-setting", "NUM_THREADS"])
+                          "--calibrate-setting", "NUM_THREADS"])
     with pytest.raises(UsageError, match="--calibrate-setting 'NUM_THREADS' is not NAME=VALUE"):
         args.run(args)
