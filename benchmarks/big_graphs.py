@@ -8,14 +8,16 @@ Two seeded graph families, written as JSON graphs (docs/graph-format.md) once pe
   before and now and then one up to 8 layers back; log-normal weights).
 
 Each graph and K runs ``solve partition GRAPH --num-parts K --exact --time-limit T --json`` as a child
-process, and the table gives its wall time, the time the command reports for its solving (``time``: from the
-graph's checks to the checked answer, the span the limit covers), the child's CPU time (far below the wall time
-on a crowded machine), its peak memory (``ru_maxrss``), status, bottleneck,
-proven bound and gap, and whether the partition map it wrote passes the independent checker
-(``solver.partitioning.metrics.check_partition``, run here on the graph read back). Target (issue 16): the
-solve time within the limit plus a few percent (5%), start-up (wall minus solve time: imports, reading the
-graph, writing the map) shown apart, every answer valid. The machine's load average is printed before and
-after (the machines are shared: compare rows of one run, not runs).
+process, and the table gives its wall time (from the command's start), the time reading the graph takes
+(``load_problem`` and the checked instance, timed in this process once per graph), the time the command
+reports for its solving (``time``: from reading the graph to the checked answer, the span the limit covers),
+the child's CPU time (far below the wall time on a crowded machine), its peak memory (``ru_maxrss``), status,
+bottleneck, proven bound and gap, and whether the partition map it wrote passes the independent checker
+(``solver.partitioning.metrics.check_partition``, run here on the graph read back). Targets: the solve time
+within the limit plus a few percent (5%, issue 16), the wall time within the limit plus 10% and the peak under
+1 GB (issue 29: 66 s for a million ops at --time-limit 60), every answer valid; start-up (wall minus solve
+time: imports, writing the map) is shown apart. The graph files are written a chunk at a time (10^7 ops fit).
+The machine's load average is printed before and after (the machines are shared: compare rows of one run).
 
     python -m benchmarks.big_graphs [--quick] [--sizes 10000,100000,1000000] [--parts 8,16,64]
                                     [--time-limit 60] [--families transformer,layered] [--dir DIR]
@@ -37,10 +39,13 @@ import numpy as np
 from benchmarks.transformer import BLOCK, BLOCK_EDGES
 
 TOLERANCE = 0.05  # the command's solve time may pass the limit by this fraction (issue 16: "a few percent")
+WALL_TOLERANCE = 0.10  # and its wall time by this one (issue 29: 66 s at --time-limit 60)
+PEAK_MB = 1024  # issue 29: a million ops under 1 GB
 
 
-def transformer_doc(num_ops: int, seed: int = 0) -> dict:
-    """A JSON graph of about ``num_ops`` ops: an embedding, then encoder blocks chained by residual edges."""
+def transformer_doc(num_ops: int, seed: int = 0, arrays: bool = False):
+    """A JSON graph of about ``num_ops`` ops: an embedding, then encoder blocks chained by residual edges
+    (``arrays``: its name, op types, weights, edge sources, targets and bytes instead)."""
     rng = np.random.default_rng(seed)
     blocks = max(1, (num_ops - 1) // len(BLOCK))
     types = ["EMBEDDING"] + [kind for kind, _ in BLOCK] * blocks
@@ -51,11 +56,12 @@ def transformer_doc(num_ops: int, seed: int = 0) -> dict:
     last = np.concatenate(([0], base[:-1] + len(BLOCK) - 1))  # the block input: the previous block's last op
     src = np.concatenate([last if a < 0 else base + a for a, _ in BLOCK_EDGES])
     dst = np.concatenate([base + b for _, b in BLOCK_EDGES])
-    return _doc(f"transformer-{len(types)}", types, weights, src, dst, np.full(len(src), 4096))
+    parts = (f"transformer-{len(types)}", types, weights, src, dst, np.full(len(src), 4096))
+    return parts if arrays else _doc(*parts)
 
 
-def layered_doc(num_ops: int, seed: int = 0) -> dict:
-    """A random layered DAG of ``num_ops`` ops (see the module doc)."""
+def layered_doc(num_ops: int, seed: int = 0, arrays: bool = False):
+    """A random layered DAG of ``num_ops`` ops (see the module doc; ``arrays`` as for transformer_doc)."""
     rng = np.random.default_rng(seed)
     widths = []
     while sum(widths) < num_ops:
@@ -78,24 +84,43 @@ def layered_doc(num_ops: int, seed: int = 0) -> dict:
     pairs = np.unique(np.stack([np.concatenate(src_parts), np.concatenate(dst_parts)], axis=1), axis=0)
     weights = np.maximum(1, rng.lognormal(np.log(100), 1.0, size=num_ops).astype(np.int64))
     nbytes = rng.integers(1, 65, size=len(pairs)) * 1024
-    return _doc(f"layered-{num_ops}", ["OP"] * num_ops, weights, pairs[:, 0], pairs[:, 1], nbytes)
+    parts = (f"layered-{num_ops}", ["OP"] * num_ops, weights, pairs[:, 0], pairs[:, 1], nbytes)
+    return parts if arrays else _doc(*parts)
 
 
 def _doc(name: str, types: list[str], weights, src, dst, nbytes) -> dict:
-    ops = [{"id": v, "type": t, "weight": int(w)} for v, (t, w) in enumerate(zip(types, weights.tolist()))]
-    edges = [{"from": u, "to": v, "bytes": b} for u, v, b in zip(src.tolist(), dst.tolist(), nbytes.tolist())]
-    return {"format": "nnpart-graph", "version": 1, "name": name, "unit": "us", "ops": ops, "edges": edges}
+    return {"format": "nnpart-graph", "version": 1, "name": name, "unit": "us", "ops": list(_ops(types, weights)),
+            "edges": list(_edges(src, dst, nbytes))}  # fmt: skip
+
+
+def _ops(types, weights, first: int = 0):
+    return ({"id": v, "type": t, "weight": w} for v, (t, w) in enumerate(zip(types, weights.tolist()), first))
+
+
+def _edges(src, dst, nbytes):
+    return ({"from": u, "to": v, "bytes": b} for u, v, b in zip(src.tolist(), dst.tolist(), nbytes.tolist()))
 
 
 FAMILIES = {"transformer": transformer_doc, "layered": layered_doc}
+CHUNK = 100_000  # ops or edges written at a time: 10^7 ops never exist as Python objects at once
 
 
 def graph_file(directory: Path, family: str, num_ops: int) -> Path:
     """The family's graph of ``num_ops`` ops as a JSON file in ``directory`` (written once, then reused)."""
     path = directory / f"{family}-{num_ops}.json"
     if not path.exists():
+        parts = FAMILIES[family](num_ops, arrays=True)
+        name, types, weights, src, dst, nbytes = parts
         with open(path.with_suffix(".tmp"), "w") as f:
-            json.dump(FAMILIES[family](num_ops), f, separators=(",", ":"))
+            f.write(json.dumps({"format": "nnpart-graph", "version": 1, "name": name, "unit": "us"})[:-1])
+            for key, items, count in (("ops", lambda a, b: _ops(types[a:b], weights[a:b], a), len(weights)),
+                                      ("edges", lambda a, b: _edges(src[a:b], dst[a:b], nbytes[a:b]), len(src))):
+                f.write(f',"{key}":[')
+                for a in range(0, count, CHUNK):
+                    text = json.dumps(list(items(a, a + CHUNK)), separators=(",", ":"))[1:-1]
+                    f.write(("," if a else "") + text)
+                f.write("]")
+            f.write("}")
         os.replace(path.with_suffix(".tmp"), path)
     return path
 
@@ -116,6 +141,16 @@ def run_partition(graph: Path, num_parts: int, limit: float, out: Path) -> dict:
     return {"wall": wall, "rss": usage.ru_maxrss / 1024, "code": code, "cpu": usage.ru_utime + usage.ru_stime,
             "report": json.loads(text) if code == 0 and text.strip() else {},
             "error": errors[-1] if code and errors else ""}  # fmt: skip
+
+
+def read_graph(path: Path):
+    """The graph's checked instance as ``solve`` reads it (the streaming reader, then the dag) and the seconds
+    that took here (in this process, after the command ran: the read time inside the command's solve time)."""
+    from solver.problem import load_problem
+
+    start = time.monotonic()
+    dag = load_problem(path).dag
+    return dag, time.monotonic() - start
 
 
 def check_answer(graph, out: Path, num_parts: int) -> str:
@@ -147,34 +182,36 @@ def main(argv: list[str] | None = None) -> None:
     sizes = [10_000] if args.quick else [int(x) for x in args.sizes.split(",")]
     parts = [8, 16] if args.quick else [int(x) for x in args.parts.split(",")]
     limit = 20.0 if args.quick else args.time_limit
-    from solver.io.graphs import read_graph_json
 
     with tempfile.TemporaryDirectory() as scratch:
         directory = args.dir or Path(scratch)
         directory.mkdir(parents=True, exist_ok=True)
         print(f"load average before: {load_average()} (2 cores; shared machine)  target: solve <= {limit:g} s "
-              f"+ {100 * TOLERANCE:g}%, every answer valid; start-up (wall - solve: imports, reading the graph, "
-              "writing the map) shown apart")
-        print(f"{'graph':<20} {'K':>3} {'wall s':>7} {'solve s':>7} {'start-up':>8} {'cpu s':>6} {'peak MB':>8} "
+              f"+ {100 * TOLERANCE:g}%, wall <= {limit:g} s + {100 * WALL_TOLERANCE:g}%, peak < {PEAK_MB} MB, every "
+              "answer valid; start-up (wall - solve: imports, writing the map) shown apart")
+        print(f"{'graph':<20} {'K':>3} {'wall s':>7} {'read s':>6} {'solve s':>7} {'start-up':>8} {'cpu s':>6} "
+              f"{'peak MB':>8} "
               f"{'status':<9} {'bottleneck':>12} "
               f"{'bound':>12} {'gap %':>7} {'valid':<5} {'target':<6} notes")
         for family in args.families.split(","):
             for size in sizes:
                 path = graph_file(directory, family, size)
-                graph = None
+                graph, read = None, float("nan")
                 for k in parts:
                     out = directory / f"{path.stem}.k{k}.map.json"
                     out.unlink(missing_ok=True)
                     run = run_partition(path, k, limit, out)
                     report = run["report"]
                     if graph is None and run["code"] == 0:
-                        graph = read_graph_json(path)
+                        graph, read = read_graph(path)
                     valid = check_answer(graph, out, k) if run["code"] == 0 else "NO"
                     solve = report.get("time", float("nan"))
-                    met = run["code"] == 0 and valid == "yes" and solve <= limit * (1 + TOLERANCE)
+                    met = (run["code"] == 0 and valid == "yes" and solve <= limit * (1 + TOLERANCE)
+                           and run["wall"] <= limit * (1 + WALL_TOLERANCE) and run["rss"] < PEAK_MB)
                     notes = run["error"] or "; ".join(n for n in report.get("notes", []) if "skipped" in n
                                                       or "stopped" in n or "scaled" in n or "divided" in n)
-                    print(f"{path.stem:<20} {k:>3} {run['wall']:>7.1f} {solve:>7.1f} {run['wall'] - solve:>8.1f} "
+                    print(f"{path.stem:<20} {k:>3} {run['wall']:>7.1f} {read:>6.1f} {solve:>7.1f} "
+                          f"{run['wall'] - solve:>8.1f} "
                           f"{run['cpu']:>6.1f} {run['rss']:>8.0f} "
                           f"{report.get('status', 'exit ' + str(run['code'])):<9} {report.get('bottleneck', ''):>12} "
                           f"{report.get('bound', ''):>12} {100 * report.get('gap', float('nan')):>7.3f} "

@@ -7,6 +7,7 @@ are proven optimal. Targets: every instance up to 100 tasks, and at least 90% of
 
     python -m benchmarks.salbp2                    # full: 302 instances x up to 60 s
     python -m benchmarks.salbp2 --quick            # 2 instances per graph, 10 s each
+    python -m benchmarks.salbp2 --graphs WARNECKE --workers 1   # one family
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ DATA = Path(__file__).resolve().parents[2] / "shared/benchmarks/salbp2"
 SIZES = ((0, 50), (51, 100), (101, 150), (151, 300))
 
 
-def instances(quick: bool) -> list[dict]:
-    entries = json.loads((DATA / "optima.json").read_text())
+def instances(quick: bool, graphs: set[str] | None = None) -> list[dict]:
+    entries = [e for e in json.loads((DATA / "optima.json").read_text()) if graphs is None or e["graph"] in graphs]
     if not quick:
         return entries
     # Per graph the smallest and the largest m: the largest m (tight, many parts) are the hardest.
@@ -40,13 +41,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="2 instances per graph with --time-limit 10")
     parser.add_argument("--time-limit", type=float, help="seconds per instance (default 60, 10 with --quick)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--graphs", help="only these graphs, comma-separated (e.g. ARC111,SCHOLL)")
     args = parser.parse_args(argv)
     limit = args.time_limit or (10.0 if args.quick else 60.0)
     problems: dict[str, PartitionProblem] = {}
     results = []
     print(f"{'graph':<9} {'n':>4} {'m':>3} {'ours':>7} {'bound':>7} {'status':<9} {'published':>15} "
           f"{'reached':>7} {'time s':>7}")
-    for e in instances(args.quick):
+    for e in instances(args.quick, set(args.graphs.split(",")) if args.graphs else None):
         if e["graph"] not in problems:
             problems[e["graph"]] = load_problem(DATA / "instances" / f"{e['graph']}.IN2")
         problem = problems[e["graph"]]

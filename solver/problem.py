@@ -13,11 +13,12 @@ from pathlib import Path
 
 import networkx as nx
 
-from heuristics.dag import Dag
+from heuristics.dag import Dag, GraphError
 
 from solver.data import DEFAULT_MODEL, DEFAULT_TRACE
 from solver.errors import UsageError
-from solver.io.graphs import read_graph_json, read_in2
+from solver.io.graph_arrays import GraphArrays, read_graph_arrays, refuse
+from solver.io.graphs import read_in2
 from solver.io.keras import SUFFIXES as KERAS_SUFFIXES
 from solver.io.keras import read_keras, read_layer_times
 from solver.io.tflite import Model, read_model
@@ -29,10 +30,12 @@ class PartitionProblem:
     """An op DAG to split into pipeline stages (see docs/design.md for the graph convention).
 
     ``graph`` nodes are 0..n-1 with an integer ``weight`` (in ``weight_unit``); ``notes`` are facts the
-    report must tell the user (dynamic batch, several subgraphs, how the weights were measured).
+    report must tell the user (dynamic batch, several subgraphs, how the weights were measured). A JSON graph
+    comes as ``arrays`` with ``graph`` None: the dag is built from the arrays and the networkx graph only when
+    something asks for it (a million ops take 2 GB as networkx objects).
     """
 
-    graph: nx.DiGraph
+    graph: nx.DiGraph | None
     name: str
     source: Path
     notes: list[str] = field(default_factory=list)
@@ -40,10 +43,26 @@ class PartitionProblem:
     model: Model | None = None  # the TFLite model, when the input was one
     trace: Path | None = None  # the trace the weights came from
     trace_runs: int | None = None  # how many runs the trace held per op
+    arrays: GraphArrays | None = None  # a JSON graph as read (then graph is built on first use)
+
+    def __post_init__(self) -> None:
+        if self.graph is None:
+            del self.graph  # built on first use: see __getattr__
+
+    def __getattr__(self, name: str):
+        arrays = self.__dict__.get("arrays")
+        if name != "graph" or arrays is None:
+            raise AttributeError(name)
+        self.graph = arrays.to_networkx()
+        return self.graph
 
     @property
     def num_ops(self) -> int:
-        return self.graph.number_of_nodes()
+        return self.arrays.n if self.arrays is not None else self.graph.number_of_nodes()
+
+    def op_type(self, v: int) -> str:
+        """Op v's type (without building the networkx graph of a JSON graph)."""
+        return self.arrays.types[v] if self.arrays is not None else self.graph.nodes[v].get("type", "")
 
     @property
     def total_weight(self) -> int:
@@ -51,8 +70,16 @@ class PartitionProblem:
 
     @cached_property
     def dag(self) -> Dag:
-        """The graph checked and flattened, once (raises GraphError naming the graph if it is invalid)."""
-        return Dag.from_graph(self.graph)
+        """The graph checked and flattened, once (raises GraphError naming the graph if it is invalid; a JSON
+        graph's cycle raises the reader's GraphFormatError listing it)."""
+        if self.arrays is None:
+            return Dag.from_graph(self.graph)
+        arrays = self.arrays
+        *edges, tensors = arrays.pairs()
+        try:
+            return Dag.from_arrays(arrays.name, arrays.weights, edges, tensors, arrays.constant_table())
+        except GraphError:
+            refuse(arrays.path)
 
     def to_json(self) -> dict:
         """The problem's facts as a JSON object (snake_case keys)."""
@@ -91,6 +118,12 @@ def _graph_reader(read: Callable[[Path], nx.DiGraph]) -> Callable[[Path, Path | 
     return read_problem
 
 
+def _json_problem(path: Path, _weights_file: Path | None, _estimator: str) -> PartitionProblem:
+    """A JSON graph read as arrays (solver/io/graph_arrays.py); its networkx graph is built when asked for."""
+    arrays = read_graph_arrays(path)
+    return PartitionProblem(graph=None, name=arrays.name, source=path, weight_unit=arrays.unit, arrays=arrays)
+
+
 def _keras_problem(path: Path, times: Path | None, _estimator: str) -> PartitionProblem:
     graph = read_keras(path)
     failed = read_layer_times(times, graph)
@@ -114,7 +147,7 @@ def _model_problem(path: Path, trace: Path | None, weights: str) -> PartitionPro
 
 
 FORMATS = (
-    InputFormat("JSON graph (docs/graph-format.md)", (".json",), IN_FILE, _graph_reader(read_graph_json)),
+    InputFormat("JSON graph (docs/graph-format.md)", (".json",), IN_FILE, _json_problem),
     InputFormat("SALBP .IN2", (".in2",), IN_FILE, _graph_reader(read_in2)),
     InputFormat("Keras model, one op per layer", KERAS_SUFFIXES, LAYER_TIMES, _keras_problem),
     InputFormat("TFLite model", (".tflite",), TRACE, _model_problem),

@@ -23,7 +23,8 @@ Each sub-problem gets CP-SAT alone for a second; if that does not settle it, CP-
 fewer) goes on while the station search of solver/partitioning/stations.py runs beside it in the main thread,
 restarted from both ends, the front and the back in turn, with budgets (in search nodes) following the
 Luby sequence: CP-SAT refutes well and finds tight packings slowly, the station search the reverse.
-Whichever finishes first stops the other.
+Every third station-search run is complete (all loads tried): ending inside its budget, it proves the
+sub-problem infeasible as CP-SAT would. Whichever finishes first stops the other.
 
 Lower bound before any solve: :func:`heuristics.dag.lower_bound`, the largest of ``ceil(total / K)``,
 ``max w`` and the bin-packing bounds ``LB_j``, raised to the smallest C whose station windows (below)
@@ -73,7 +74,7 @@ from solver.errors import CheckError, InfeasibleError, UsageError
 from solver.partitioning.metrics import PartitionMetrics, PartMemory, check_partition, part_ops
 from solver.partitioning.objectives import SECONDARY, TABLE
 from solver.partitioning.settings import check_exact_options
-from solver.partitioning.stations import DIRECTIONS, fill_stations
+from solver.partitioning.stations import DIRECTIONS, EXHAUSTED, MAX_LOADS, fill_stations
 from solver.solving.budget import Budget
 from solver.solving.cpsat import Solve, default_workers, make_solver, solve_in_thread
 from solver.solving.outcome import OPTIMAL, gap, status_of
@@ -87,6 +88,8 @@ _QUICK_SOLVE = 1.0  # seconds of CP-SAT alone before the station search joins it
 # Enumeration nodes of the shortest station-search restart (0.15 to 0.3 s); longer ones are multiples
 # (Luby). A budget in nodes rather than seconds makes every run, on any machine, do the same restarts.
 _STATION_NODES = 100_000
+# One station-search run in this many is complete (all loads tried: a prover), the others heuristic.
+_COMPLETE_EVERY = 3
 # The station search keeps bitsets of the sums up to C (C / 8 bytes each, one per candidate op): above this
 # cycle it would take gigabytes, and CP-SAT probes alone.
 _STATION_CYCLE_MAX = 2**24
@@ -394,6 +397,10 @@ class _Search:
                 beside = lambda stop: self._fill_stations(cycle, windows, probe.left(), stop)
                 done = self._run(built.model, probe.left(), beside)
                 packed = done.beside
+                if packed == EXHAUSTED:  # the complete station search found none: F(cycle) is infeasible
+                    self.lo = max(self.lo, cycle + 1)
+                    self._report()
+                    return True
                 if packed is not None:
                     self.accept(_split_parts(packed, self.k, self.dag.order), from_solver=True)
                     return True
@@ -435,7 +442,7 @@ class _Search:
         return False
 
     def _fill_stations(self, cycle: int, windows: tuple[list[int], list[int]], seconds: float,
-                       stop: Callable[[], bool]) -> list[int] | None:
+                       stop: Callable[[], bool]) -> list[int] | str | None:
         """Station search (solver/partitioning/stations.py) restarted from both ends, the front and the back in turn.
 
         Restart ``j`` of each direction runs ``luby(j + 1)`` times ``_STATION_NODES`` nodes (Luby,
@@ -443,7 +450,8 @@ class _Search:
         best restart schedule for an unknown run-length distribution): small graphs like WEE-MAG are
         packed by one of many short runs, large ones like SCHOLL only by a run of millions of nodes.
         Priorities: the closure, weight and successor-count rules, then seeded random perturbations of
-        a randomly chosen one. A later probe at the same cycle goes on where this one stopped.
+        a randomly chosen one. Every third run is complete (all loads tried, doubling budgets): ``EXHAUSTED``
+        from it proves F(cycle) infeasible. A later probe at the same cycle goes on where this one stopped.
         """
         dag = self.dag
         rules = [(dag.tail, dag.head), (dag.weights, dag.weights),
@@ -458,9 +466,15 @@ class _Search:
             forward, backward = (np.asarray(r, dtype=float) for r in rules[rule])
             if run >= len(rules):
                 forward, backward = (r * (1 + 0.5 * rng.random(dag.n)) for r in (forward, backward))
-            parts = fill_stations(dag, self.k, cycle, windows,
-                                  (forward, backward), _STATION_NODES * luby(run + 1), stop=out_of_time,
-                                  directions=DIRECTIONS[turn])
+            # Every third run tries all loads: a complete search, which proves F(cycle) infeasible when it
+            # ends inside its budget (as SALOME does; each direction proves cycles the others do not). Its
+            # budget doubles from one complete run of a direction to the next, so the work lost to
+            # restarting stays within twice the budget that succeeds; the two runs between keep the
+            # short restarts that pack WEE-MAG (every other run complete lost m = 20 and 24 there).
+            complete = run % _COMPLETE_EVERY == _COMPLETE_EVERY - 1
+            nodes = _STATION_NODES * (2 ** (run // _COMPLETE_EVERY) if complete else luby(run + 1))
+            parts = fill_stations(dag, self.k, cycle, windows, (forward, backward), nodes, stop=out_of_time,
+                                  directions=DIRECTIONS[turn], max_loads=None if complete else MAX_LOADS)
             attempt += 1
             self.station_attempts[cycle] = attempt
             self._report()  # between restarts: the station search has no heartbeat of its own
@@ -576,10 +590,18 @@ class _FeasibilityModel:
             self._in_time(e)
             for b in range(self.early[v], self.late[u]):
                 yu, yv = self.y_expr(u, b), self.y_expr(v, b)
-                if isinstance(yu, int) or isinstance(yv, int):
-                    # windows are monotone along edges, so a constant side never constrains.
-                    continue
-                self.model.add_implication(yv, yu)
+                # On big graphs the closure weights are lower bounds (heuristics.dag), so windows need not be
+                # monotone along edges: a constant side then fixes the other (issue 29: answers with an edge
+                # going backwards at 100,000 ops).
+                if isinstance(yu, int) and isinstance(yv, int):
+                    if yv > yu:
+                        self.model.add_bool_or([])  # v's last part comes before u's first: infeasible
+                elif isinstance(yu, int):
+                    self.model.add(yv == 0)  # yu is 0 here: u is after part b, so v is too
+                elif isinstance(yv, int):
+                    self.model.add(yu == 1)  # yv is 1 here: v is in the first b+1 parts, so u is too
+                else:
+                    self.model.add_implication(yv, yu)
 
     def load(self, weights: Sequence[int], s: int):
         """The load of part s under ``weights`` (the model's, or a scenario's), a linear expression of y."""

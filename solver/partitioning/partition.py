@@ -124,13 +124,15 @@ class PartitionResult:
 
 def partition(
     problem: PartitionProblem, settings: PartitionSettings, on_progress: Progress | None = None,
-    part_memory: PartMemory | None = None,
+    part_memory: PartMemory | None = None, started: float | None = None,
 ) -> PartitionResult:  # fmt: skip
     """Partition ``problem.graph`` into ``settings.num_parts`` pipeline stages (see the module doc).
 
     ``on_progress(incumbent, bound, elapsed)`` relays the exact solver's progress. ``part_memory`` (a part's
     ops -> bytes, the memory model of solver.memory) is what ``settings.memory_cap`` caps besides the constants
-    (not under ``settings.robust``, whose scenarios cap the constants only).
+    (not under ``settings.robust``, whose scenarios cap the constants only). The time limit counts from
+    ``started`` (a ``time.monotonic()`` reading; default: now): the command passes when it began reading the
+    input, so a big graph's reading is inside the limit.
 
     Raises
     ------
@@ -141,7 +143,7 @@ def partition(
     CheckError
         An answer failed the independent checker (a bug).
     """
-    budget = Budget(settings.time_limit)
+    budget = Budget(settings.time_limit, start=started)
     dag, k = problem.dag, settings.num_parts
     check_num_parts(dag, k)
     if settings.memory_cap is None or settings.robust is not None:
@@ -238,11 +240,11 @@ def _exact_time(budget: Budget, check: float) -> float:
 
 def part_rows(problem: PartitionProblem, parts: list[int], metrics: PartitionMetrics) -> list[PartRow]:
     """Per part: op count, weight, share of the total, first and last op (in topological order), constants."""
-    graph, m = problem.graph, metrics
+    m = metrics
     ops: list[list[int]] = [[] for _ in range(m.num_parts)]
     for v in problem.dag.order:
         ops[parts[v]].append(v)
-    op = lambda v: (v, graph.nodes[v].get("type", ""))  # noqa: E731
+    op = lambda v: (v, problem.op_type(v))  # noqa: E731
     return [
         PartRow(
             part=k,

@@ -46,6 +46,8 @@ from solver.errors import UsageError
 
 MAX_LOADS = 64
 DIRECTIONS = ("both", "forward", "backward")
+# What a complete search (max_loads None) returns when it tried everything within its budget: no partition.
+EXHAUSTED = "exhausted"
 
 
 def fill_stations(
@@ -55,10 +57,10 @@ def fill_stations(
     windows: tuple[Sequence[int], Sequence[int]],
     priority: tuple[Sequence[float], Sequence[float]],
     budget: int,
-    max_loads: int = MAX_LOADS,
+    max_loads: int | None = MAX_LOADS,
     stop: Callable[[], bool] | None = None,
     directions: str = "both",
-) -> list[int] | None:
+) -> list[int] | str | None:
     """A partition into at most ``num_parts`` parts with every load <= ``cycle``, or None if not found.
 
     Parameters
@@ -69,7 +71,7 @@ def fill_stations(
         weight of the op and its descendants forward, of the op and its ancestors backward).
     budget : enumeration nodes (one include/exclude decision on a candidate op) before giving up;
         0.3 to 0.7 million a second in CPython.
-    max_loads : loads tried per part.
+    max_loads : loads tried per part; None: all of them, which makes the search complete (a prover).
     stop : polled now and then; the search gives up when it returns True (e.g. another search ended,
         or a deadline passed).
     directions : "both" (bidirectional), or "forward" / "backward" to fill every part from that end
@@ -77,7 +79,9 @@ def fill_stations(
 
     Returns
     -------
-    The part of each op; parts in the middle may be empty.
+    The part of each op (parts in the middle may be empty); None if none was found; ``EXHAUSTED`` if the
+    search was complete (``max_loads`` None) and ended inside its budget without one: then no partition into
+    ``num_parts`` parts has every load <= ``cycle`` (every rule above keeps some solution when one exists).
 
     Examples
     --------
@@ -99,7 +103,7 @@ def fill_stations(
     total = sum(weights)
     if search.node(k * cycle - total, total):
         return search.parts
-    return None
+    return None if max_loads is not None or search.expired() else EXHAUSTED
 
 
 class _Side:
@@ -178,7 +182,7 @@ class _Search:
         side, loads = None, None
         for candidate in self.fillable:
             # A side is only worth taking with fewer loads than the best so far: stop counting there.
-            cap = self.max_loads if loads is None else len(loads)
+            cap = self.max_loads if loads is None else len(loads)  # None: uncapped
             found = _Loads(self, candidate, cap).enumerate(self.c - idle, left)
             if loads is None or len(found) < len(loads):
                 side, loads = candidate, found
@@ -247,7 +251,7 @@ class _Loads:
         cannot make a heavy enough load. ``need`` grows as ops are excluded: a maximal load must
         leave too little room for any of them.
         """
-        if self.search.spend() or len(self.found) >= self.cap:
+        if self.search.spend() or (self.cap is not None and len(self.found) >= self.cap):
             return
         w, side = self.w, self.side
         while i < len(cands) and load + w[cands[i]] > self.c:

@@ -50,20 +50,20 @@ def test_json_round_trip(tmp_path):
     assert graph_to_json(again)["ops"][0]["constants"] == {"w": 64}
 
 
-@pytest.mark.parametrize(
-    "change, message",
-    [
-        (lambda d: d["ops"][1].pop("weight"), r"ops\[1\]: missing 'weight'"),
-        (lambda d: d["ops"][1].update(weight=-3), r"ops\[1\]: 'weight' is negative"),
-        (lambda d: d["ops"][1].update(weight=1.5), r"'weight' must be an integer"),
-        (lambda d: d["ops"][2].update(id="a"), r"duplicate op id 'a'"),
-        (lambda d: d["edges"][2].update(to="zz"), r"edges\[2\]: unknown op id 'zz'"),
-        (lambda d: d["edges"].append({"from": "b", "to": "in"}), r"cycle: 'in' -> 'a' -> 'b' -> 'in'|cycle"),
-        (lambda d: d["edges"].append({"from": "a", "to": "b", "tensor": "x"}), r"tensor 'x' is written by two ops"),
-        (lambda d: d["edges"][1].update(bytes=7), r"edges\[1\]: tensor 'x' has 7 bytes here, 100 on another edge"),
-        (lambda d: d.pop("ops"), r"an 'ops' list"),
-    ],
-)
+JSON_ERRORS = [
+    (lambda d: d["ops"][1].pop("weight"), r"ops\[1\]: missing 'weight'"),
+    (lambda d: d["ops"][1].update(weight=-3), r"ops\[1\]: 'weight' is negative"),
+    (lambda d: d["ops"][1].update(weight=1.5), r"'weight' must be an integer"),
+    (lambda d: d["ops"][2].update(id="a"), r"duplicate op id 'a'"),
+    (lambda d: d["edges"][2].update(to="zz"), r"edges\[2\]: unknown op id 'zz'"),
+    (lambda d: d["edges"].append({"from": "b", "to": "in"}), r"cycle: 'in' -> 'a' -> 'b' -> 'in'|cycle"),
+    (lambda d: d["edges"].append({"from": "a", "to": "b", "tensor": "x"}), r"tensor 'x' is written by two ops"),
+    (lambda d: d["edges"][1].update(bytes=7), r"edges\[1\]: tensor 'x' has 7 bytes here, 100 on another edge"),
+    (lambda d: d.pop("ops"), r"an 'ops' list"),
+]
+
+
+@pytest.mark.parametrize("change, message", JSON_ERRORS)
 def test_json_errors(tmp_path, change, message):
     doc = json.loads(json.dumps(GRAPH))
     change(doc)

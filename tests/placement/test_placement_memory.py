@@ -24,7 +24,7 @@ from solver.placement.prefixes import prefix_search
 from solver.placement.problem import placement_problem
 from solver.solving.budget import Budget
 from solver.solving.outcome import OPTIMAL
-from tests.test_placement import instances
+from tests.placement.test_placement import instances
 
 MODELS = {
     "upper": MemoryModel("upper", "test"),
