@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import flatbuffers
 import numpy as np
@@ -163,3 +165,10 @@ def test_verify_settings_refuse_the_same_via_api_and_cli(tmp_path, options, mess
     assert str(api.value) == str(cli.value)
     with pytest.raises(UsageError, match=r"^unknown onert executor 'Fast' \(use Linear, Dataflow, Parallel\)$"):
         VerifySettings(executor="Fast")
+
+
+def test_a_bad_input_range_is_one_line_and_exit_2(tmp_path):
+    for value, message in (("1", "--input-range takes LO,HI"), ("1,0", "--input-range needs finite LO < HI")):
+        done = subprocess.run([sys.executable, "-m", "solver", "verify", str(tmp_path), "--input-range", value],
+                              capture_output=True, text=True)  # fmt: skip
+        assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1
