@@ -5,12 +5,16 @@ from __future__ import annotations
 from solver.errors import UsageError
 
 
-def memory_model(requested: str | None, fitted=None):
+def memory_model(requested: str | None, fitted=None, *, this_machine: bool = True):
     """``requested`` (upper, planner, calibrated) or the default: ``fitted`` now, else the calibration kept for
-    this machine's local device, else the planner (UsageError for ``calibrated`` without a calibration)."""
+    this machine's local device, else the planner (UsageError for ``calibrated`` without a calibration).
+    A platform's devices (``this_machine=False``) are not this machine: its calibration is then no default."""
     from devices.cache import device_identity, load_calibration
-    from solver.memory.calibration import MemoryCalibration, choose_model
+    from solver.memory.calibration import MemoryCalibration, MemoryModel, choose_model
 
+    if requested is None and not this_machine:
+        return MemoryModel("planner", "the default for a platform's devices (this machine's calibration applies "
+                                      "with --memory-model calibrated)")  # fmt: skip
     identity = device_identity("local")
     if fitted is None:
         stored = load_calibration(identity, "memory")

@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
                              workers=args.workers, seed=args.seed, secondary=secondary_names(args),
                              slack=args.slack)  # fmt: skip
     out = map_path(args, args.platform, name=PLACEMENT_MAP)
-    chosen = memory_model(args.memory_model)  # refused before any work: calibrated without a calibration
+    chosen = memory_model(args.memory_model, this_machine=False)  # refused first: calibrated without a calibration
     platform = read_platform_with_links(args.platform, args.calibrated_links)
     problem = problem_from_args(args)
     describe = bounds_text(settings.objective)
