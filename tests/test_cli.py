@@ -282,3 +282,10 @@ def test_place_writes_placement_map_json_by_default(tmp_path, capsys, monkeypatc
     assert cli.main(["place", "--platform", str(platform)]) == 0
     assert f"wrote {tmp_path / 'placement_map.json'}" in capsys.readouterr().out
     assert (tmp_path / "placement_map.json").exists() and not (tmp_path / "partition_map.json").exists()
+
+
+def test_a_thread_count_that_is_no_number_is_refused_before_any_session(tmp_path):
+    # onert failed on it deep inside a session (exit 5, RunError) after the command had started measuring
+    done = solve("run", tmp_path, "--setting", "NUM_THREADS=abc", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "UsageError: --setting 'NUM_THREADS=abc': NUM_THREADS takes a whole number" in done.stderr

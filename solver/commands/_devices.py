@@ -81,7 +81,11 @@ def _pairs(words: list[str], what: str) -> list[tuple[str, str]]:
         key, sep, value = word.partition("=")
         if not sep or not key.strip() or not value.strip():
             raise UsageError(f"{what} {word!r} is not NAME=VALUE")
-        pairs.append((key.strip(), value.strip()))
+        key, value = key.strip(), value.strip()
+        # onert reads NUM_THREADS as an integer and fails deep inside a session on anything else
+        if key == "NUM_THREADS" and not value.lstrip("-").isdigit():
+            raise UsageError(f"{what} {word!r}: NUM_THREADS takes a whole number")
+        pairs.append((key, value))
     return pairs
 
 

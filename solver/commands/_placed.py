@@ -18,7 +18,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--platform", metavar="P.json", help="the platform the split was placed on")
     group.add_argument("--trace", metavar="TRACE", help="the model's op times (the trace 'solve place' was given)")
-    group.add_argument("--cluster", default="netlab", metavar="WHERE",
+    group.add_argument("--cluster", metavar="WHERE",
                        help="the workers: netlab (namespaces joined by links shaped to the platform's bandwidths; "
                             "root), local (worker processes, unshaped loopback) or tcp://host:port (a scheduler "
                             "whose workers are named after the devices) (default netlab)")  # fmt: skip
@@ -28,6 +28,17 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                                   "write them to FILE (default: P.links.json beside the platform); both "
                                   "predictions are shown")  # fmt: skip
     calibration.add_argument("--calibrated-links", metavar="FILE", help="a measured links file: show its prediction too")
+
+
+PLACED_ONLY = ("trace", "cluster", "calibrate_links", "calibrated_links")  # the options only a placed run reads
+
+
+def check_not_placed(args: argparse.Namespace) -> None:
+    """Refuse a placed run's options without ``--platform``: the pipeline of processes would ignore them."""
+    given = [f"--{name.replace('_', '-')}" for name in PLACED_ONLY if getattr(args, name) is not None]
+    if given:
+        verb = "needs" if len(given) == 1 else "need"
+        raise UsageError(f"{', '.join(given)} {verb} --platform P.json: only a placed run reads them")
 
 
 def run_placed_command(args: argparse.Namespace) -> int:
@@ -50,7 +61,8 @@ def run_placed_command(args: argparse.Namespace) -> int:
                          "(--platform): one worker thread per device, one run")  # fmt: skip
     settings = PlacedSettings(requests=args.requests, warmup=args.warmup, executor=args.executor, timeout=args.timeout)
     check_placed_settings(settings)
-    check_cluster(args.cluster)
+    cluster = "netlab" if args.cluster is None else args.cluster
+    check_cluster(cluster)
     split = read_split(args.dir)
     platform = read_platform(args.platform)
     unknown = sorted({p.device for p in split.parts} - set(platform.names))
@@ -63,7 +75,7 @@ def run_placed_command(args: argparse.Namespace) -> int:
     fits = read_links(args.calibrated_links) if args.calibrated_links else None
     problem = load_problem(split.model, args.trace)
     devices = placed_devices(split)
-    with placed_workers(args.cluster, list(platform.names) if links_out else devices, platform) as workers:
+    with placed_workers(cluster, list(platform.names) if links_out else devices, platform) as workers:
         if links_out:
             fits = calibrate_links(workers, platform, list(platform.names))
         cores = len(os.sched_getaffinity(0))

@@ -41,10 +41,11 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.platform is not None:
-        from solver.commands._placed import run_placed_command
+    from solver.commands._placed import check_not_placed, run_placed_command
 
+    if args.platform is not None:
         return run_placed_command(args)
+    check_not_placed(args)
     from devices.pipeline import PipelineSettings
     from solver.deploy.pipeline import ComparisonSettings, compare_pipeline, trace_threads
     from solver.deploy.report import pipeline_text

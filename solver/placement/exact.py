@@ -56,7 +56,7 @@ from solver.placement.objectives import OBJECTIVES, TABLE
 from solver.placement.prefixes import PrefixSearch, prefix_search
 from solver.placement.problem import PlacementProblem
 from solver.solving.budget import Budget, now
-from solver.solving.cpsat import solve_reporting
+from solver.solving.cpsat import Solve, solve_reporting
 from solver.solving.outcome import FEASIBLE, status_of
 from solver.solving.secondary import minimize_in_order, primary
 
@@ -155,22 +155,8 @@ def solve_placement(
     if hint is not None:
         built.hint(hint, hint_value)
     beside = functools.partial(prefixes.run, until=first) if searching else None
-    while True:
-        done = solve_reporting(built.model, first.left(), workers, budget.start, on_progress, tick=_HEARTBEAT,
-                               beside=beside, budget=budget)  # fmt: skip
-        solver, status, proven = done.solver, done.status, done.beside
-        if proven is not None or status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            break
-        answer = built.assignment(solver)
-        # The model states the memory model's relaxation: a part over its device's cap is forbidden, and
-        # CP-SAT solves again (docs/memory.md), until an answer fits or the time is up.
-        over = over_cap(problem, answer)
-        if not over:
-            break
-        built.forbid(over)
-        forbidden += over
-        if first.left() <= 0 or budget.interrupted:
-            break
+    done, answer = _solve_fitting(built, first, budget, workers, on_progress, beside, forbidden)
+    solver, status, proven = done.solver, done.status, done.beside
     if proven is not None:
         if proven.assign is None:
             raise _infeasible(problem)
@@ -187,15 +173,41 @@ def solve_placement(
     if not found:
         raise _not_found(problem, time_limit)
     value, assign = min(found, key=lambda pair: pair[0])
-    # The proven bound: CP-SAT's (of its model, a relaxation while its answer breaks the memory model), the one
-    # given, and what the prefix search's failures proved.
+    return finish(list(assign), _proven_bound(value, fits, prefixes.lower, status, solver))
+
+
+def _solve_fitting(built: _Model, until: Budget, budget: Budget, workers: int | None, on_progress: Progress | None,
+                   beside, forbidden: list[frozenset[int]]) -> tuple[Solve, list[int] | None]:  # fmt: skip
+    """CP-SAT on ``built`` (the prefix search ``beside`` it) until ``until`` ends: the last solve and its answer.
+
+    The model states the memory model's relaxation: a part over its device's cap is forbidden (added to
+    ``forbidden``) and CP-SAT solves again (docs/memory.md), until an answer fits, the prefix search proves one,
+    CP-SAT finds none or the time is up.
+    """
+    answer = None
+    while True:
+        done = solve_reporting(built.model, until.left(), workers, budget.start, on_progress, tick=_HEARTBEAT,
+                               beside=beside, budget=budget)  # fmt: skip
+        if done.beside is not None or done.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return done, answer
+        answer = built.assignment(done.solver)
+        over = over_cap(built.problem, answer)
+        if not over:
+            return done, answer
+        built.forbid(over)
+        forbidden += over
+        if until.left() <= 0 or budget.interrupted:
+            return done, answer
+
+
+def _proven_bound(value: int, fits: bool, lower: int, status: int, solver: cp_model.CpSolver) -> int:
+    """The bound proven on the answer of ``value``: CP-SAT's (of its model, a relaxation while its answer breaks
+    the memory model), the one given, and ``lower``, what the prefix search's failures proved."""
     if status == cp_model.OPTIMAL:
-        bound = value if fits else min(value, max(prefixes.lower, int(solver.objective_value)))
-    elif status == cp_model.FEASIBLE:
-        bound = min(value, max(prefixes.lower, int(solver.best_objective_bound)))
-    else:  # no solution in time: the solver's bound is only known once it has one, so claim only the others
-        bound = min(value, prefixes.lower)
-    return finish(list(assign), bound)
+        return value if fits else min(value, max(lower, int(solver.objective_value)))
+    if status == cp_model.FEASIBLE:
+        return min(value, max(lower, int(solver.best_objective_bound)))
+    return min(value, lower)  # no solution in time: the solver's bound is only known once it has one
 
 
 def over_cap(problem: PlacementProblem, assign: list[int]) -> list[frozenset[int]]:

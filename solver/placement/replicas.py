@@ -233,22 +233,7 @@ def solve_replicated(problem: PlacementProblem, *, time_limit: float = 60.0,
                     model.add(cross == 0)
                 else:
                     crossing.setdefault((x_dev, z_dev), []).append((costs[i], cross))
-    for d in range(D):
-        cap = problem.memory_cap(d)
-        if cap is None:
-            continue
-        held = []
-        for tensor in problem.tensors:
-            h = model.new_bool_var("")
-            for v in (tensor.producer, *tensor.consumers):
-                model.add_implication(w[v][d], h)
-            held.append((tensor.nbytes, h))
-        for nbytes, readers in problem.constants.values():
-            h = model.new_bool_var("")
-            for v in readers:
-                model.add_implication(w[v][d], h)
-            held.append((nbytes, h))
-        model.add(sum(b * h for b, h in held) <= cap)
+    _cap_memory(model, problem, w)
     for s in range(S):
         for d in range(D):
             load = sum(problem.times[v][d] * a[v][s] for v in range(n) if problem.times[v][d] is not None)
@@ -264,13 +249,39 @@ def solve_replicated(problem: PlacementProblem, *, time_limit: float = 60.0,
     solve = solve_in_thread(solver, model)
     if solve.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         raise InfeasibleError(f"{problem.name}: no replicated placement found ({solver.status_name(solve.status)})")
-    stage = [next(s for s in range(S) if solver.value(a[v][s])) for v in range(n)]
-    serve = [next((s for s in range(S) if solver.value(y[s][d])), None) for d in range(D)]
-    renumber = {s: k for k, s in enumerate(sorted(set(stage)))}
-    stage = [renumber[s] for s in stage]
-    serve = [None if s is None else renumber[s] for s in serve]
+    stage, serve = _stages(solver, a, y)
     answer = evaluate_replicated(problem, stage, serve)  # the checker; its period is the model's B at the optimum
     return answer, solve.status == cp_model.OPTIMAL and not solve.interrupted
+
+
+def _cap_memory(model: cp_model.CpModel, problem: PlacementProblem, w) -> None:
+    """Each capped device holds at most its capacity: the counted bytes of every tensor and constant one of its
+    ops (``w[v][d]``) touches."""
+    for d in range(len(problem.devices)):
+        cap = problem.memory_cap(d)
+        if cap is None:
+            continue
+        held = []
+        for tensor in problem.tensors:
+            h = model.new_bool_var("")
+            for v in (tensor.producer, *tensor.consumers):
+                model.add_implication(w[v][d], h)
+            held.append((tensor.nbytes, h))
+        for nbytes, readers in problem.constants.values():
+            h = model.new_bool_var("")
+            for v in readers:
+                model.add_implication(w[v][d], h)
+            held.append((nbytes, h))
+        model.add(sum(b * h for b, h in held) <= cap)
+
+
+def _stages(solver: cp_model.CpSolver, a, y) -> tuple[list[int], list[int | None]]:
+    """The solved stage of each op and the stage each device serves (None: idle), stages renumbered 0, 1, ..."""
+    S = len(y)
+    stage = [next(s for s in range(S) if solver.value(a[v][s])) for v in range(len(a))]
+    serve = [next((s for s in range(S) if solver.value(y[s][d])), None) for d in range(len(y[0]))]
+    renumber = {s: k for k, s in enumerate(sorted(set(stage)))}
+    return [renumber[s] for s in stage], [None if s is None else renumber[s] for s in serve]
 
 
 def _reads(model: cp_model.CpModel, a, tensor, k: int):

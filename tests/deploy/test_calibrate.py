@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import subprocess
@@ -12,13 +11,13 @@ import pytest
 
 from devices import open_device
 from devices.stats import summarize
-from solver.commands import partition as partition_command
 from solver.deploy.calibrate import (
     CalibrationRound, CalibrationSettings, calibrate, corrected_weights, median_uncertainty,
 )
 from solver.deploy.split import read_split
 from solver.errors import UsageError
 from solver.io.tflite import read_model
+from tests.commands import parse_command
 from tests.traces import write_chrome_trace
 
 QUICK = CalibrationSettings(max_rounds=3, repeats=5, warmup=1)
@@ -124,15 +123,13 @@ def test_partition_calibrate_json(traced, tmp_path):
 
 def test_calibrate_needs_exact(traced, tmp_path):
     model, trace = traced
-    parser = argparse.ArgumentParser()
-    partition_command.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["partition", str(model), str(trace), "-k", "2", "--calibrate"])
+    args = parse_command(["partition", str(model), str(trace), "-k", "2", "--calibrate"])
     with pytest.raises(UsageError, match="--calibrate needs the exact solver"):
         args.run(args)
-    args = parser.parse_args(["partition", str(model), str(trace), "-k", "2", "--exact", "--calibrate-setting", "X=1"])
+    args = parse_command(["partition", str(model), str(trace), "-k", "2", "--exact", "--calibrate-setting", "X=1"])
     with pytest.raises(UsageError, match="--calibrate-setting needs --calibrate"):
         args.run(args)
-    args = parser.parse_args(["partition", str(model), str(trace), "-k", "2", "--exact", "--calibrate",
-                              "--calibrate-setting", "NUM_THREADS"])
+    args = parse_command(["partition", str(model), str(trace), "-k", "2", "--exact", "--calibrate",
+                          "--calibrate-setting", "NUM_THREADS"])
     with pytest.raises(UsageError, match="--calibrate-setting 'NUM_THREADS' is not NAME=VALUE"):
         args.run(args)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -14,11 +13,11 @@ import pytest
 from devices.chain import ChainRunner, Stage
 from devices.inputs import seeded_inputs
 from devices.pipeline import PipelineError, PipelineRun, PipelineSettings, run_pipeline
-from solver.commands import pipeline as pipeline_command
 from solver.deploy.pipeline import ComparisonSettings, PipelineComparison, compare_pipeline, explain
 from solver.deploy.report import pipeline_text
 from solver.errors import UsageError
 from solver.deploy.split import split_model
+from tests.commands import parse_command
 
 QUICK = PipelineSettings(requests=12, warmup=2, timeout=120)
 
@@ -92,9 +91,7 @@ def test_comparison_reports_prediction_measurement_and_verdict(tflite_model, tmp
 
 def test_pipeline_command(tflite_model, tmp_path, capsys):
     split_model(tflite_model("skip_chain"), [0, 0, 0, 1, 1, 1, 2, 2], tmp_path)
-    parser = argparse.ArgumentParser()
-    pipeline_command.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["pipeline", str(tmp_path), "--requests", "10", "--warmup", "2", "--rounds", "1"])
+    args = parse_command(["pipeline", str(tmp_path), "--requests", "10", "--warmup", "2", "--rounds", "1"])
     assert args.run(args) == 0
     out = capsys.readouterr().out
     assert "3 stages x 1 thread(s)" in out and "1 round(s)" in out
@@ -103,7 +100,7 @@ def test_pipeline_command(tflite_model, tmp_path, capsys):
     # The whole model never gets more threads than cores, and the report says when it was capped.
     assert f"whole model, {min(3, cores)} thread(s)" in out
     assert ("the whole model ran on" in out) == (cores < 3)
-    args = parser.parse_args(["pipeline", str(tmp_path), "--requests", "10", "--warmup", "2", "--json"])
+    args = parse_command(["pipeline", str(tmp_path), "--requests", "10", "--warmup", "2", "--json"])
     assert args.run(args) == 0
     document = json.loads(capsys.readouterr().out)
     assert list(document)[:2] == ["schema", "out_dir"] and document["schema"] == "nnpart.pipeline/1"
@@ -188,9 +185,7 @@ def test_stages_off_their_prediction_are_flagged():
     ],
 )
 def test_pipeline_settings_refuse_the_same_via_api_and_cli(tmp_path, options, run, rounds, message):
-    parser = argparse.ArgumentParser()
-    pipeline_command.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["pipeline", str(tmp_path), *options])
+    args = parse_command(["pipeline", str(tmp_path), *options])
     with pytest.raises(UsageError) as cli:
         args.run(args)
     with pytest.raises(UsageError) as api:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 
@@ -12,8 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devices.netlab import LabDevice, LabLink, NetLab, unavailable
-from solver.commands import pipeline as pipeline_command
-from solver.commands import place as place_command
 from solver.deploy.linkfit import fit_link
 from solver.deploy.placed import probe_sizes
 from solver.placement.predicted import shared_period
@@ -22,18 +19,11 @@ from solver.errors import CheckError, PlatformError, UsageError
 from solver.io.linkfile import LinkFit, calibrated, default_path, read_links, write_links
 from solver.io.platform import read_platform
 from solver.io.tflite import read_model
+from tests.commands import parse_command
 from tests.traces import write_chrome_trace
 
 NO_LAB = unavailable()
 needs_lab = pytest.mark.skipif(NO_LAB is not None, reason=f"network lab: {NO_LAB}")
-
-
-def _parser():
-    parser = argparse.ArgumentParser()
-    commands = parser.add_subparsers(dest="command")
-    pipeline_command.register(commands)
-    place_command.register(commands)
-    return parser
 
 
 @pytest.fixture
@@ -110,8 +100,8 @@ def test_place_uses_measured_links(two_devices, tmp_path, capsys):
     links = tmp_path / "slow.links.json"
     # A link that costs a second per message: the placement keeps every op on one device.
     write_links(links, read_platform(platform), [LinkFit("a", "b", 1e6, 1e9, 5, 0.0), LinkFit("b", "a", 1e6, 1e9, 5, 0.0)])
-    args = _parser().parse_args(["place", str(split / "skip_chain.tflite"), str(trace), "--platform", str(platform),
-                                 "--calibrated-links", str(links), "--json", "--out", str(tmp_path / "m.json")])  # fmt: skip
+    args = parse_command(["place", str(split / "skip_chain.tflite"), str(trace), "--platform", str(platform),
+                          "--calibrated-links", str(links), "--json", "--out", str(tmp_path / "m.json")])  # fmt: skip
     assert args.run(args) == 0
     document = json.loads(capsys.readouterr().out)
     assert len(set(document["placement"].values())) == 1
@@ -119,22 +109,29 @@ def test_place_uses_measured_links(two_devices, tmp_path, capsys):
 
 def test_pipeline_on_a_platform_needs_a_trace_and_known_devices(two_devices, tmp_path):
     split, platform, trace = two_devices
-    parser = _parser()
     with pytest.raises(UsageError, match="needs --trace"):
-        args = parser.parse_args(["pipeline", str(split), "--platform", str(platform)])
+        args = parse_command(["pipeline", str(split), "--platform", str(platform)])
         args.run(args)
     with pytest.raises(UsageError, match="--rounds and --threads-per-stage"):
-        args = parser.parse_args(["pipeline", str(split), "--platform", str(platform), "--trace", str(trace),
-                                  "--rounds", "3"])  # fmt: skip
+        args = parse_command(["pipeline", str(split), "--platform", str(platform), "--trace", str(trace),
+                              "--rounds", "3"])  # fmt: skip
         args.run(args)
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"devices": [{"name": "x"}], "links": []}))
     with pytest.raises(UsageError, match="placed on a, b, which"):
-        args = parser.parse_args(["pipeline", str(split), "--platform", str(other), "--trace", str(trace)])
+        args = parse_command(["pipeline", str(split), "--platform", str(other), "--trace", str(trace)])
         args.run(args)
     with pytest.raises(UsageError, match="--cluster 'nowhere'"):
-        args = parser.parse_args(["pipeline", str(split), "--platform", str(platform), "--trace", str(trace),
-                                  "--cluster", "nowhere"])  # fmt: skip
+        args = parse_command(["pipeline", str(split), "--platform", str(platform), "--trace", str(trace),
+                              "--cluster", "nowhere"])  # fmt: skip
+        args.run(args)
+
+
+@pytest.mark.parametrize("options", [["--trace", "t.json"], ["--cluster", "local"], ["--calibrate-links"],
+                                     ["--calibrated-links", "l.json", "--trace", "t.json"]])  # fmt: skip
+def test_placed_run_options_without_a_platform_are_refused_not_ignored(tmp_path, options):
+    args = parse_command(["pipeline", str(tmp_path), *options])
+    with pytest.raises(UsageError, match=r"^--[a-z-]+(, --[a-z-]+)* needs? --platform P.json: only a placed run reads them$"):
         args.run(args)
 
 
@@ -147,8 +144,8 @@ def test_three_parts_on_local_workers_hand_off_only_what_each_part_reads(tflite_
     platform.write_text(json.dumps({"devices": [{"name": "a"}, {"name": "b"}, {"name": "c"}],
                                     "default_link": {"bandwidth": 1e8}}))  # fmt: skip
     split_model(model, [0, 0, 0, 1, 1, 1, 2, 2], tmp_path / "split", placement={0: "a", 1: "b", 2: "c"})
-    args = _parser().parse_args(["pipeline", str(tmp_path / "split"), "--platform", str(platform), "--trace",
-                                 str(trace), "--cluster", "local", "--requests", "4", "--warmup", "1", "--json"])  # fmt: skip
+    args = parse_command(["pipeline", str(tmp_path / "split"), "--platform", str(platform), "--trace",
+                          str(trace), "--cluster", "local", "--requests", "4", "--warmup", "1", "--json"])  # fmt: skip
     assert args.run(args) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["schema"] == "nnpart.placed/1" and document["outputs_ok"] is True
@@ -165,8 +162,8 @@ def test_three_parts_on_local_workers_hand_off_only_what_each_part_reads(tflite_
 @needs_lab
 def test_two_devices_in_namespaces_over_a_shaped_link(two_devices, capsys):
     split, platform, trace = two_devices
-    args = _parser().parse_args(["pipeline", str(split), "--platform", str(platform), "--trace", str(trace),
-                                 "--requests", "4", "--warmup", "1", "--calibrate-links", "--json"])  # fmt: skip
+    args = parse_command(["pipeline", str(split), "--platform", str(platform), "--trace", str(trace),
+                          "--requests", "4", "--warmup", "1", "--calibrate-links", "--json"])  # fmt: skip
     assert args.run(args) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["cluster"] == "netlab" and document["outputs_ok"] is True

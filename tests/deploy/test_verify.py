@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
+import subprocess
+import sys
 
 import flatbuffers
 import numpy as np
 import pytest
 from ai_edge_litert import schema_py_generated as schema
 
-from solver.commands import split as split_command
-from solver.commands import verify as verify_command
 from solver.errors import CheckError, USER_ERRORS, UsageError
 from solver.deploy.report import verify_text
 from solver.deploy.split import split_model
 from solver.io.tflite import read_model
 from solver.deploy.verify import VerifySettings, check_verified, split_and_verify, verify_split
+from tests.commands import parse_command
 
 
 def _partitions(name: str, n: int) -> dict[str, list[int]]:
@@ -82,30 +82,22 @@ def test_multi_model_package_load_is_probed_in_a_child(tflite_model, tmp_path):
     assert what and "nnpackage" in verify_text(result)
 
 
-def _parser():
-    parser = argparse.ArgumentParser()
-    sub = parser.add_subparsers(dest="command")
-    split_command.register(sub)
-    verify_command.register(sub)
-    return parser
-
-
 def test_split_command_end_to_end(tflite_model, tmp_path, capsys):
     path = tflite_model("two_output_mlp")
     pmap = tmp_path / "partition_map.json"
     pmap.write_text(json.dumps({"partition_map": [0, 0, 1, 1, 1, 2, 2, 2], "num_partitions": 3}))
-    args = _parser().parse_args(["split", str(path), str(pmap), "--out", str(tmp_path / "parts")])
+    args = parse_command(["split", str(path), str(pmap), "--out", str(tmp_path / "parts")])
     assert args.run(args) == 0
     out = capsys.readouterr().out
     assert "wrote 3 part models" in out and "verdict: the parts compute the model's outputs" in out
-    args = _parser().parse_args(["verify", str(tmp_path / "parts"), "--seed", "3"])
+    args = parse_command(["verify", str(tmp_path / "parts"), "--seed", "3"])
     assert args.run(args) == 0
 
 
 def test_split_command_bad_map_is_one_line_error(tflite_model, tmp_path):
     pmap = tmp_path / "partition_map.json"
     pmap.write_text('{"partition_map": [0, 1]}')
-    args = _parser().parse_args(["split", str(tflite_model("skip_chain")), str(pmap), "--out", str(tmp_path / "o")])
+    args = parse_command(["split", str(tflite_model("skip_chain")), str(pmap), "--out", str(tmp_path / "o")])
     with pytest.raises(UsageError, match="has 2 entries") as err:
         args.run(args)
     assert isinstance(err.value, USER_ERRORS) and "\n" not in str(err.value) and str(pmap) in str(err.value)
@@ -113,7 +105,7 @@ def test_split_command_bad_map_is_one_line_error(tflite_model, tmp_path):
 
 
 def test_verify_command_on_a_directory_without_a_split(tmp_path):
-    args = _parser().parse_args(["verify", str(tmp_path)])
+    args = parse_command(["verify", str(tmp_path)])
     with pytest.raises(UsageError, match="split.json: no such file"):
         args.run(args)
 
@@ -122,7 +114,7 @@ def test_split_and_verify_json(tflite_model, tmp_path, capsys):
     path = tflite_model("skip_chain")
     pmap = tmp_path / "partition_map.json"
     pmap.write_text(json.dumps({"partition_map": [0, 0, 0, 1, 1, 1, 2, 2], "num_partitions": 3}))
-    args = _parser().parse_args(["split", str(path), str(pmap), "--out", str(tmp_path / "parts"), "--json"])
+    args = parse_command(["split", str(path), str(pmap), "--out", str(tmp_path / "parts"), "--json"])
     assert args.run(args) == 0
     out = capsys.readouterr().out
     document = json.loads(out)
@@ -130,7 +122,7 @@ def test_split_and_verify_json(tflite_model, tmp_path, capsys):
     assert [p["file"] for p in document["split"]["parts"]] == [f"skip_chain.{k:05d}_cpu.tflite" for k in (1, 2, 3)]
     assert document["verify"]["ok"] is True and document["verify"]["num_parts"] == 3
     assert document["verify"]["settings"]["executor"] == "Dataflow"
-    args = _parser().parse_args(["verify", str(tmp_path / "parts"), "--json"])
+    args = parse_command(["verify", str(tmp_path / "parts"), "--json"])
     assert args.run(args) == 0
     document = json.loads(capsys.readouterr().out)
     assert list(document)[:2] == ["schema", "out_dir"] and document["schema"] == "nnpart.verify/1"
@@ -151,7 +143,7 @@ def _assert_snake_case(value):
 def test_a_mismatch_in_json_still_exits_4(tflite_model, tmp_path, capsys):
     split = split_model(tflite_model("skip_chain"), [0, 0, 0, 1, 1, 1, 2, 2], tmp_path)
     _corrupt_weights(tmp_path / split.parts[1].file)
-    args = _parser().parse_args(["verify", str(tmp_path), "--json"])
+    args = parse_command(["verify", str(tmp_path), "--json"])
     with pytest.raises(CheckError):
         args.run(args)
     assert json.loads(capsys.readouterr().out)["ok"] is False
@@ -165,7 +157,7 @@ def test_a_mismatch_in_json_still_exits_4(tflite_model, tmp_path, capsys):
     ],
 )
 def test_verify_settings_refuse_the_same_via_api_and_cli(tmp_path, options, message):
-    args = _parser().parse_args(["verify", str(tmp_path), *options])
+    args = parse_command(["verify", str(tmp_path), *options])
     with pytest.raises(UsageError, match=message) as cli:
         args.run(args)
     with pytest.raises(UsageError) as api:
@@ -173,3 +165,10 @@ def test_verify_settings_refuse_the_same_via_api_and_cli(tmp_path, options, mess
     assert str(api.value) == str(cli.value)
     with pytest.raises(UsageError, match=r"^unknown onert executor 'Fast' \(use Linear, Dataflow, Parallel\)$"):
         VerifySettings(executor="Fast")
+
+
+def test_a_bad_input_range_is_one_line_and_exit_2(tmp_path):
+    for value, message in (("1", "--input-range takes LO,HI"), ("1,0", "--input-range needs finite LO < HI")):
+        done = subprocess.run([sys.executable, "-m", "solver", "verify", str(tmp_path), "--input-range", value],
+                              capture_output=True, text=True)  # fmt: skip
+        assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import networkx as nx
 import pytest
 
 from heuristics.dag import GraphError
-from solver.commands import compare as compare_command
 from solver.errors import UsageError
 from solver.partitioning.compare import CompareSettings, compare
 from solver.partitioning.partition import PartitionSettings, partition
 from solver.io.graphs import write_graph_json
 from solver.problem import PartitionProblem
+from tests.commands import parse_command
 from tests.partitioning.test_exact import brute_force
 
 
@@ -31,9 +30,7 @@ def diamond_chain() -> nx.DiGraph:
 
 
 def run_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    compare_command.register(parser.add_subparsers())
-    args = parser.parse_args(["compare", *argv])
+    args = parse_command(["compare", *argv])
     return args.run(args)
 
 
