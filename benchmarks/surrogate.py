@@ -18,6 +18,10 @@ variance in main effects, 13% in pairs, 51% higher; residuals of Hamming neighbo
 true front's low-memory points, e.g. ops 0-1 on ruy and the other convolutions on cpu, sit ~1,000 KB below
 their neighbours. A point's rounds correlate 0.86, so that structure is the point's own, not noise; no main
 plus pairwise model predicts it, and a search finds it by exploring, as NSGA-II does at 5-10% on some seeds.
+The memory planner's figures (``solver.assignment.planned``, given where the dump's model lies beside it) do not
+explain it either: on the dump measured 2026-12-06 21:46-22:10 they lift the leave-one-out R^2 of memory from
+0.400 to 0.415; the planner's total (arenas, constants, im2col) spans 666 KB and correlates 0.19 with the measured
+peak RSS (std 264 KB, range 1,700 KB), whose rounds correlate 0.86: what varies is the runtime's, not the tensors'.
 
 Table 2 (--live). ``solve brute-force`` of the CNN in name mode (4 points: Conv2D and FullyConnected on
 cpu or ruy) on one local device and on a farm of three
@@ -65,11 +69,15 @@ def ratios(dump: Path, algorithm: str, budget: int, seeds: int) -> list[float]:
             for seed in range(seeds)]  # fmt: skip
 
 
-def model_ceiling(dump: Path, sizes: list[int]) -> list[float]:
+def model_ceiling(dump: Path, sizes: list[int], planner: bool = True) -> tuple[list[float], tuple[float, float]]:
     """Hypervolume ratio, at each budget in ``sizes``, of an oracle of the surrogate's model class: additive plus
-    pairwise fitted on *every* valid point of the dump (in sample), measuring points in the order of their
-    predicted non-dominated rank (then predicted time). What a search could reach if its model were as good as
-    this class allows and it trusted it; a search above it got there by exploring, not by its model."""
+    pairwise (plus the memory planner's columns when the dump names its model and ``planner``) fitted on *every*
+    valid point of the dump (in sample), measuring points in the order of their predicted non-dominated rank (then
+    predicted time); and the fits' leave-one-out R^2 of time and memory. What a search could reach if its model
+    were as good as this class allows and it trusted it; a search above it got there by exploring, not by its
+    model."""
+    from dataclasses import replace
+
     import numpy as np
 
     from solver.assignment.front import hypervolume, non_dominated, rank_order, reference_point
@@ -77,11 +85,13 @@ def model_ceiling(dump: Path, sizes: list[int]) -> list[float]:
     from solver.assignment.algorithms.surrogate import features, fit
 
     source = open_dump(dump)
+    space = source.space if planner else replace(source.space, planned=None)
     points = source.complete_points()
     objectives = np.array([(p.time_ms, p.memory_kb) for p in points])
-    featurize = features(source.space)
-    phi = featurize(np.array([source.space.genes_of_id(p.point_id) for p in points]))
-    predicted = np.stack([fit(phi, objectives[:, j], featurize.penalties).mean(phi) for j in range(2)], axis=1)
+    featurize = features(space)
+    phi = featurize(np.array([space.genes_of_id(p.point_id) for p in points]))
+    fits = [fit(phi, objectives[:, j], featurize.penalties) for j in range(2)]
+    predicted = np.stack([f.mean(phi) for f in fits], axis=1)
     order = rank_order(predicted)
     reference = reference_point(objectives)
     true = hypervolume(objectives[non_dominated(objectives)], reference)
@@ -89,10 +99,12 @@ def model_ceiling(dump: Path, sizes: list[int]) -> list[float]:
     for size in sizes:
         measured = objectives[order[:size]]
         ratios.append(hypervolume(measured[non_dominated(measured)], reference) / true)
-    return ratios
+    return ratios, (fits[0].explained, fits[1].explained)
 
 
 def offline_table(dumps: list[tuple[str, Path, int]], seeds: int) -> None:
+    from solver.assignment.offline import open_dump
+
     print(f"median hypervolume ratio found/true over {seeds} seeds [min-max] and their mean (a search that finds "
           f"or misses a few points is bimodal over seeds: the mean tells what the median hides); target: surrogate "
           f">= {TARGET_RATIO} at {TARGET_BUDGET:.0%} on every dump and >= nsga2 at every budget")  # fmt: skip
@@ -100,9 +112,13 @@ def offline_table(dumps: list[tuple[str, Path, int]], seeds: int) -> None:
     print(f"{'dump':<20} {'points':>7} {'budget':>6} {'evals':>6} {header}  verdict")
     for name, dump, size in dumps:
         print(f"{name}: true front of {true_front_shares(dump)}")
-        ceiling = model_ceiling(dump, [max(1, round(share * size)) for share in BUDGETS])
-        print(f"{name}: the model class's oracle (fitted on every point, in sample) at "
-              + ", ".join(f"{share:.0%}: {ratio:.4f}" for share, ratio in zip(BUDGETS, ceiling)))
+        sizes = [max(1, round(share * size)) for share in BUDGETS]
+        for planner in (False, True) if open_dump(dump).space.planned is not None else (False,):
+            ceiling, (time_r2, memory_r2) = model_ceiling(dump, sizes, planner)
+            kind = "main + pairs + the memory planner's features" if planner else "main + pairs"
+            print(f"{name}: {kind}: leave-one-out R^2 of time {time_r2:.3f}, of memory {memory_r2:.3f} (every "
+                  f"point); the oracle (fitted on every point, in sample) at "
+                  + ", ".join(f"{share:.0%}: {ratio:.4f}" for share, ratio in zip(BUDGETS, ceiling)))  # fmt: skip
         for share in BUDGETS:
             budget = max(1, round(share * size))
             cells, medians = [], {}

@@ -18,6 +18,7 @@ from devices.errors import LookupMiss
 from devices.lookup import LookupDevice
 from devices.workerdevice import file_digest
 from solver.assignment.front import TruePoint
+from solver.assignment.planned import dump_model, with_planner
 from solver.assignment.space import SearchSpace, index_space, name_space, restrict_to_ids
 from solver.errors import DumpError, UsageError
 from solver.io.dumps import Dump, backends_from_configs, is_dump_spec, read_dump
@@ -96,6 +97,7 @@ def offline_source(dump: Dump, backends: tuple[str, ...] | None = None) -> Offli
                        int(s.memory_kb or 0))  # fmt: skip
         for i, s in dump.solutions.items()
     }
+    space = with_planner(space, dump_model(dump))
     name = f"lookup:{Path(dump.path).name}" if dump.path is not None else "lookup"
     device = LookupDevice(name, names, measurements, space.id_of_config, dump.model_sha256)
     return OfflineSource(dump, space, device, notes)

@@ -19,6 +19,7 @@ from devices.base import BackendConfig, Device
 from devices.context import context_now
 from solver.assignment.front import Quality, assess
 from solver.assignment.offline import check_model, open_dump, open_spec
+from solver.assignment.planned import with_planner
 from devices.workerdevice import file_digest
 from solver.assignment.journal import Journal
 from solver.assignment.evaluator import Evaluation, Evaluator
@@ -132,6 +133,7 @@ def run_pareto(
         device = device or open_spec(settings.device)
         space = model_space(read_oplist(settings.model, settings.mode or "name"), device, settings.settings,
                             settings.backends)  # fmt: skip
+    space = with_planner(space, settings.model)  # the memory planner's regressors of the model-based search
     farm = journal = context = None
     notes: list[str] = list(source.notes) if dump_path is not None else []
     if dump_path is None:

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from devices.base import BackendConfig
 from solver.assignment.oneids import digits_to_id, id_to_digits
 from solver.assignment.settings import Setting
 from solver.errors import DumpError, UsageError
+
+if TYPE_CHECKING:
+    from solver.assignment.planned import PlannerModel
 
 @dataclass(frozen=True)
 class Decision:
@@ -50,6 +54,8 @@ class SearchSpace:
     oplist: tuple[str, ...] = ()  # ONE's oplist: unique onert op types
     opmap: tuple[int, ...] | None = None  # index mode: group of op i
     opname_by_indx: tuple[str, ...] | None = None  # index mode: onert op type of op i
+    # the model's memory planner over these decisions (solver.assignment.planned), when the model is at hand
+    planned: PlannerModel | None = field(default=None, compare=False, repr=False)
 
     @property
     def free(self) -> tuple[int, ...]:

@@ -6,12 +6,17 @@ Surrogate. A point g (gene k taking a value g_k in 0..c_k-1) is described by its
 - pairwise effects ``[g_k = v][g_l = w]`` for k < l, v, w >= 1: any function of two decisions, such as
   the copy a backend switch between two ops costs (in a network op types interleave, so any two
   decisions may meet, not only neighbours in the op list);
-- loaded backends ``[some decision is on backend j]``: a backend costs its memory once, when it is used.
+- loaded backends ``[some decision is on backend j]``: a backend costs its memory once, when it is used;
+- when the space knows its model (``SearchSpace.planned``) and has at most ``PLANNER_LIMIT`` points, the memory planner's figures of the point in KB
+  (:mod:`solver.assignment.planned`: per backend the arena onert's planner gives it, the constants its ops
+  read, its largest im2col; the hand-off bytes): maxima over live tensors and who holds what, which no sum of
+  main effects and pairs expresses.
 
 Each objective y (time in ms, memory in KB) is fitted as ``y = mean + phi(g) . beta + eps`` with
 ``eps ~ N(0, s^2)`` and the Gaussian prior ``beta ~ N(0, s^2 / (lambda d_f))`` (Bayesian ridge
 regression): ``d_f`` is 1 for main effects and loaded backends and ``r`` for pairwise ones
-(interactions are usually smaller and always more numerous); ``lambda`` and ``r`` minimise the
+(interactions are usually smaller and always more numerous) and 1 for the planner's columns (in KB, so
+barely penalised); ``lambda``, ``r`` and whether the planner's columns are kept minimise the
 closed-form leave-one-out error over a grid (one SVD per ``r`` serves every lambda). The posterior predictive of a point is
 ``N(phi . beta_hat, s^2 (1 + phi' A^-1 phi))``, ``A = Phi' Phi + lambda D``.
 
@@ -38,9 +43,10 @@ measured and predicted fronts.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -48,10 +54,12 @@ from solver.assignment.algorithms.nsga2 import default_population, nsga2, unifor
 from solver.assignment.algorithms.sampling import random_unmeasured
 from solver.assignment.evaluator import Evaluator, best_measured
 from solver.assignment.front import non_dominated
+from solver.assignment.planned import planner_features
 from solver.assignment.settings import SearchSettings
 from solver.assignment.space import SearchSpace
 
 PAIR = 2.0  # marks a pairwise column in Features.penalties
+PLANNED = 3.0  # marks a memory planner's column (KB) in Features.penalties
 PAIR_PENALTIES = (1.0, 4.0, 16.0, 64.0)  # prior precisions of a pairwise effect relative to a main effect, tried
 LAMBDAS = np.logspace(-3, 3, 13)  # ridge penalties tried by leave-one-out
 KAPPA = 0.0  # optimism of the gain, in predictive standard deviations (0 measured best: benchmarks/surrogate.py)
@@ -60,6 +68,7 @@ INITIAL_SHARE = 0.2  # of the budget, measured before the first fit
 ENUMERATE_LIMIT = 1 << 17  # spaces up to this size are scored whole
 RANDOM_POOL = 20000  # random candidates of a larger space per batch
 SCORED = 3000  # candidates closest to the predicted front whose uncertainty is computed
+PLANNER_LIMIT = 1 << 14  # spaces up to this size get the planner's columns (each point simulated once)
 WELL_EXPLAINED = 0.8  # leave-one-out R^2 below which the model misses much of an objective (warned, may hand over)
 STALLED_BATCHES = 3  # batches that left the measured front unchanged before a poor model hands over
 
@@ -69,17 +78,25 @@ STALLED_BATCHES = 3  # batches that left the measured front unchanged before a p
 
 @dataclass(frozen=True)
 class Features:
-    """The feature map of a space: which (gene, value) pairs, pairs of pairs and backends are columns."""
+    """The feature map of a space: which (gene, value) pairs, pairs of pairs and backends are columns, and the
+    memory planner's columns when the space knows its model (``solver.assignment.planned``)."""
 
     cards: tuple[int, ...]
     main: tuple[tuple[int, int], ...]  # (gene, value) of every main-effect column
     pairs: tuple[tuple[int, int], ...]  # (main column a, main column b) of every pairwise column, genes differ
     loaded: tuple[np.ndarray, ...]  # per loaded-backend column: a boolean table [gene, value] -> on that backend
+    space: SearchSpace | None = None  # the space whose planner gives the last columns (None: no planner columns)
+    simulated: dict = field(default_factory=dict, compare=False, repr=False)  # planner rows already computed
+
+    @property
+    def num_planned(self) -> int:
+        return 0 if self.space is None else 3 * len(self.space.backends) + 1
 
     @property
     def penalties(self) -> np.ndarray:
-        """The kind of every column: ``PAIR`` for a pairwise effect, 1 for the others."""
-        return np.concatenate([np.ones(len(self.main)), np.full(len(self.pairs), PAIR), np.ones(len(self.loaded))])
+        """The kind of every column: ``PAIR`` for a pairwise effect, ``PLANNED`` for the planner's, 1 for the others."""
+        return np.concatenate([np.ones(len(self.main)), np.full(len(self.pairs), PAIR), np.ones(len(self.loaded)),
+                               np.full(self.num_planned, PLANNED)])  # fmt: skip
 
     def __call__(self, genes: np.ndarray) -> np.ndarray:
         """The feature matrix (float) of a gene matrix (one row per point)."""
@@ -91,7 +108,10 @@ class Features:
             columns.append(main[:, a] & main[:, b])
         for table in self.loaded:
             columns.append(table[np.arange(len(self.cards))[None, :], genes].any(axis=1)[:, None])
-        return np.concatenate(columns, axis=1).astype(np.float64)
+        phi = np.concatenate(columns, axis=1).astype(np.float64)
+        if self.space is None:
+            return phi
+        return np.concatenate([phi, planner_features(self.space.planned, self.space, genes, self.simulated)], axis=1)
 
 
 def features(space: SearchSpace) -> Features:
@@ -111,7 +131,8 @@ def features(space: SearchSpace) -> Features:
                 table[gene, value] = b == backend
         if table.any():
             loaded.append(table)
-    return Features(cards, main, pairs, tuple(loaded))
+    planned = space.planned is not None and space.size <= PLANNER_LIMIT
+    return Features(cards, main, pairs, tuple(loaded), space if planned else None)
 
 
 # --- the Bayesian ridge fit -----------------------------------------------------------------------------
@@ -151,8 +172,10 @@ def fit(phi: np.ndarray, y: np.ndarray, penalties: np.ndarray) -> Fit:
     x_mean, y_mean = phi.mean(axis=0), float(y.mean())
     t = y - y_mean
     best = None
-    for ratio in PAIR_PENALTIES:
-        scale = np.sqrt(np.where(penalties == PAIR, ratio, 1.0))
+    planned = penalties == PLANNED
+    for ratio, use in itertools.product(PAIR_PENALTIES, (True, False) if planned.any() else (True,)):
+        # the planner's columns (KB, barely penalised) are dropped (infinite scale: a zero column) when that helps
+        scale = np.sqrt(np.where(penalties == PAIR, ratio, 1.0)) * np.where(planned & (not use), np.inf, 1.0)
         u, s, vt = np.linalg.svd((phi - x_mean) / scale, full_matrices=False)
         ut = u.T @ t
         for lam in LAMBDAS:
