@@ -10,7 +10,7 @@ MB = 2**20
 
 def parts_text(memory: PartsMemory) -> str:
     """Each part's predicted memory with its terms, the model and (calibrated) its fit."""
-    lines = [f"memory per part ({memory.model.name} model: {memory.model.reason}; planner {memory.planner}, "
+    lines = [f"memory per part ({memory.model.name} model, {memory.model.reason}; planner {memory.planner}, "
              f"executor {memory.executor}):"]  # fmt: skip
     for k, (nbytes, terms) in enumerate(zip(memory.predicted, memory.terms)):
         lines.append(f"  part {k}: {nbytes / MB:8.2f} MB  (constants {terms.constants / MB:.2f}, arena "
@@ -27,7 +27,7 @@ def parts_text(memory: PartsMemory) -> str:
 
 def devices_text(model: MemoryModel, devices: list[DeviceMemory]) -> str:
     """Each used device: its capacity, the placement's own count, the model's figure and seed 002's estimate."""
-    lines = [f"memory per device ({model.name} model: {model.reason}):",
+    lines = [f"memory per device ({model.name} model, {model.reason}):",
              f"  {'device':<12} {'capacity':>12} {'counted':>12} {'predicted':>12} {'seed 002':>12}"]  # fmt: skip
     for d in devices:
         cap = "unlimited" if d.capacity is None else str(d.capacity)
