@@ -7,7 +7,9 @@ Scenarios (root: devices.netlab builds them):
     must be split), 3 nodes on this machine's cores (two share one: the prediction counts it);
 (c) (``--replicated``) two devices, one core each, a 6.5 Mbit/s link (seed 002's mean): the exact pipeline
     against the exact replicated placement (a stage on several devices, requests dealt round robin).
-Each model is placed by ``solve place --exact`` (throughput) and, in (b), by the greedy and by seed 002's own
+Op times come from a trace measured on one thread (``zoo.trace_path(..., threads=1)``), as every part runs on
+its device (NUM_THREADS=1, one core). Each model is placed by ``solve place --exact`` (throughput) and, in (b),
+by the greedy and by seed 002's own
 method on the same network; every placement is split, run on the lab's workers (devices.placed), and its
 measured throughput and one-in-flight latency printed beside the prediction with the platform's links and
 with the links measured by a ping-pong in the same lab (``solve pipeline --calibrate-links``).
@@ -65,7 +67,7 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
                  settings: PlacedSettings) -> list[dict]:  # fmt: skip
     """Place ``model`` on the platform with each algorithm (``exact``, ``greedy``, ``seed002``, ``replicated``), split,
     and run every placement in one lab, with the links calibrated there first."""
-    problem = load_problem(model_path(model), trace_path(model))
+    problem = load_problem(model_path(model), trace_path(model, threads=1))
     platform = read_platform(platform_path)
     placements = []  # (algo, status, split, replicas, forecast(platform, label, core_of, cores))
     for algo in algos:
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
             if args.replicated:
                 rows += run_scenario("c_2cpu_6.5mbit", model, two_devices(directory, SEED002_MEAN),
                                      ["exact", "replicated"], directory, settings)  # fmt: skip
-            problem = load_problem(model_path(model), trace_path(model))
+            problem = load_problem(model_path(model), trace_path(model, threads=1))
             for seed in range(0 if args.no_networks else args.networks):
                 network = seed002_network(directory, problem, args.nodes, seed)
                 rows += run_scenario(f"b_seed002_{args.nodes}n_s{seed}", model, network, ["exact", "greedy", "seed002"],

@@ -71,19 +71,22 @@ def _built(name: str, applications: dict[str, str], suffix: str) -> Path:
     return path
 
 
-def trace_path(name: str, runs: int = TRACE_RUNS) -> Path:
-    """An onert Chrome trace of ``model_path(name)`` with ``runs`` runs (measured on first use)."""
-    path = default_cache_dir() / "traces" / f"{name}.r{runs}.chrome.json"
+def trace_path(name: str, runs: int = TRACE_RUNS, threads: int | None = None) -> Path:
+    """An onert Chrome trace of ``model_path(name)`` with ``runs`` runs (measured on first use), on onert's
+    default threads or on ``threads`` (NUM_THREADS: a device of one core is timed on one thread)."""
+    tag = "" if threads is None else f".t{threads}"
+    path = default_cache_dir() / "traces" / f"{name}.r{runs}{tag}.chrome.json"
     if not path.exists():
-        _profile(model_path(name), path, runs)
+        _profile(model_path(name), path, runs, threads)
     return path
 
 
-def _profile(model: Path, out: Path, runs: int) -> None:
-    from devices import open_device
+def _profile(model: Path, out: Path, runs: int, threads: int | None) -> None:
+    from devices import BackendConfig, open_device
     from solver.deploy.profiling import ProfileSettings, profile_model
 
-    profile_model(model, open_device("local"), ProfileSettings(runs=runs), out=out)
+    config = BackendConfig(settings=() if threads is None else (("NUM_THREADS", str(threads)),))
+    profile_model(model, open_device("local"), ProfileSettings(runs=runs), config=config, out=out)
 
 
 def write_structure_only(source: Path, target: Path) -> None:
