@@ -7,8 +7,8 @@ Scenarios (root: devices.netlab builds them):
     must be split), 3 nodes on this machine's cores (two share one: the prediction counts it);
 (c) (``--replicated``) two devices, one core each, a 6.5 Mbit/s link (seed 002's mean): the exact pipeline
     against the exact replicated placement (a stage on several devices, requests dealt round robin).
-Op times come from a trace measured on one thread (``zoo.trace_path(..., threads=1)``), as every part runs on
-its device (NUM_THREADS=1, one core). Each model is placed by ``solve place --exact`` (throughput) and, in (b),
+Op times come from a trace measured on one core with NUM_THREADS=1 (``zoo.trace_path(..., threads=1)``), as
+every part runs on its device. Each model is placed by ``solve place --exact`` (throughput) and, in (b),
 by the greedy and by seed 002's own
 method on the same network; every placement is split, run on the lab's workers (devices.placed), and its
 measured throughput and one-in-flight latency printed beside the prediction with the platform's links and
