@@ -32,7 +32,7 @@ from pathlib import Path
 from devices.base import BackendConfig, MeasureSettings
 from devices.local import LocalDevice
 from heuristics.orders import order_search
-from solver.deploy.memory import measure_cold
+from solver.deploy.coldfile import measure_cold
 from solver.deploy.split import split_model
 from solver.io.tflite import read_model
 from solver.memory.calibration import MemorySample, fit_memory
@@ -142,8 +142,9 @@ def main(argv: list[str] | None = None) -> None:
             f"{e:>{w}.1%}" for e, w in zip(errors, (9, 11, 9))) + f" {phase:>4}")  # fmt: skip
     everything = fit_memory("local", [s for _, _, s in rows])
     print(f"calibration on all sessions: fixed {everything.fixed / 2**20:.2f} MB, constants x "
-          f"{everything.constant_scale:.2f}, filter x {everything.filter_scale:.2f}, workspace x "
-          f"{everything.workspace_scale:.2f}, largest residual {max(abs(r) for r in everything.residuals) / 2**20:.2f} MB")
+          f"{everything.constant_scale:.2f}, I/O copies x {everything.copies_scale:.2f}, filter x "
+          f"{everything.filter_scale:.2f}, workspace x {everything.workspace_scale:.2f}, largest activation x "
+          f"{everything.activation_scale:.2f}, largest residual {max(abs(r) for r in everything.residuals) / 2**20:.2f} MB")
     print(f"largest calibrated part error (each fitted without its own row group): {worst:.1%}, {within} of {counted} "
           f"parts within {TARGET:.0%} ({'within' if worst <= TARGET else 'NOT within'} the {TARGET:.0%} target)")
     print(BASELINE)

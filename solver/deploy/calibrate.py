@@ -45,7 +45,7 @@ from pathlib import Path
 from devices.base import BackendConfig, Device, MeasureSettings
 from devices.errors import DeviceError
 from devices.stats import DEFAULT_TARGET_CV, Summary, summarize
-from solver.deploy.memory import measure_cold
+from solver.deploy.coldfile import measure_cold
 from solver.deploy.split import split_model
 from solver.errors import UsageError
 

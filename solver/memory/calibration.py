@@ -6,21 +6,24 @@ A session's peak is that of its load or of its run, whichever is larger (:mod:`s
 terms)::
 
     load = a_c * constants + largest_constant
-    run  = fixed + a_c * constants + arena + io + a_io * copies + a_f * filter + a_w * workspace
+    run  = fixed + a_c * constants + arena + io + a_io * copies + a_f * filter + a_w * workspace + a_t * activation
 
 ``fixed`` is the session's own cost on this device (runtime objects, the kernels' code pages, thread pools, the
 heap malloc keeps), ``a_c`` the constants as the backend holds them, ``a_io`` how much of the caller's further
 copies of the I/O buffers adds to the peak (all of it for one op; less where the copies, made after the first
 run, reuse heap the first run's transient buffers freed), ``a_f`` how much of the largest Conv2D filter's
-transposed copy adds to the peak, ``a_w`` how much of the largest im2col matrix stays resident. The arena and the
-I/O buffers count as they are. Each measured session s gives one equation of the run::
+transposed copy adds to the peak, ``a_w`` how much of the largest im2col matrix stays resident (none where a
+float Conv2D runs multithreaded), ``a_t`` the kernels' transient buffers and the heap malloc keeps after them per
+byte of the largest activation. The arena and the I/O buffers count as they are. Each measured session s gives
+one equation of the run::
 
-    measured_s - (arena_s + io_s) = fixed + a_c * constants_s + a_io * copies_s + a_f * filter_s + a_w * workspace_s
+    measured_s - (arena_s + io_s) = fixed + a_c * constants_s + a_io * copies_s + a_f * filter_s
+                                    + a_w * workspace_s + a_t * activation_s
 
-fitted by non-negative least squares over the sessions (every subset of the five terms is fitted by least
+fitted by non-negative least squares over the sessions (every subset of the six terms is fitted by least
 squares and the best fit whose coefficients are all >= 0 is kept: exact for so few terms). A session whose load
 the fit predicts above its run peaked while loading: it is left out and the rest fitted again. With fewer
-sessions than terms ``a_c = a_io = a_f = a_w = 1`` and ``fixed`` is their mean excess. The residuals (measured -
+sessions than terms ``a_c = a_io = a_f = a_w = 1``, ``a_t = 0`` and ``fixed`` is their mean excess. The residuals (measured -
 predicted) are reported with the fit.
 """
 
@@ -59,13 +62,14 @@ class MemoryCalibration:
     samples: tuple[MemorySample, ...]
     filter_scale: float = 1.0
     copies_scale: float = 1.0
+    activation_scale: float = 0.0
 
     def run(self, terms: MemoryTerms) -> float:
         """The run's peak: ``fixed + a_c * constants + arena + io + a_io * copies + a_f * filter + a_w *
-        workspace``."""
+        workspace + a_t * activation``."""
         return (self.fixed + self.constant_scale * terms.constants + sum(terms.arena.values()) + terms.io
                 + self.copies_scale * terms.copies + self.filter_scale * terms.filter
-                + self.workspace_scale * terms.workspace)  # fmt: skip
+                + self.workspace_scale * terms.workspace + self.activation_scale * terms.activation)  # fmt: skip
 
     def load(self, terms: MemoryTerms) -> float:
         """The load's peak: ``a_c * constants + largest_constant``."""
@@ -84,7 +88,7 @@ class MemoryCalibration:
         return {
             "device": self.device, "fixed_bytes": self.fixed, "constant_scale": self.constant_scale,
             "workspace_scale": self.workspace_scale, "filter_scale": self.filter_scale,
-            "copies_scale": self.copies_scale,
+            "copies_scale": self.copies_scale, "activation_scale": self.activation_scale,
             "samples": [{**s.to_json(), "predicted_bytes": self.predict(s.terms), "residual_bytes": r}
                         for s, r in zip(self.samples, self.residuals)],
         }  # fmt: skip
@@ -98,7 +102,7 @@ class MemoryCalibration:
             )
             return cls(str(document["device"]), float(document["fixed_bytes"]), float(document["constant_scale"]),
                        float(document["workspace_scale"]), samples, float(document["filter_scale"]),
-                       float(document["copies_scale"]))  # fmt: skip
+                       float(document["copies_scale"]), float(document["activation_scale"]))  # fmt: skip
         except (KeyError, TypeError, ValueError) as err:
             raise UsageError(f"not a memory calibration ({type(err).__name__}: {err})") from err
 
@@ -108,18 +112,19 @@ def _terms(document: dict) -> MemoryTerms:
     return MemoryTerms(int(document["constants"]), arena, int(document["io"]), int(document["workspace"]),
                        int(document["upper"]) - int(document["constants"]) - int(document["io"]),
                        int(document["inputs"]), int(document["outputs"]), int(document["filter"]),
-                       int(document["largest_constant"]))  # fmt: skip
+                       int(document["largest_constant"]), int(document["activation"]))  # fmt: skip
 
 
 def fit_memory(device: str, samples: Sequence[MemorySample]) -> MemoryCalibration:
-    """Non-negative least squares of ``fixed``, ``a_c``, ``a_io``, ``a_f`` and ``a_w`` (module docstring); a term no
-    session has (all zero) keeps the weight 1; ``UsageError`` without samples."""
+    """Non-negative least squares of ``fixed``, ``a_c``, ``a_io``, ``a_f``, ``a_w`` and ``a_t`` (module
+    docstring); a term no session has (all zero) keeps the planner's weight (``_UNFITTED``); ``UsageError``
+    without samples."""
     if not samples:
         raise UsageError(f"no memory measurements of {device} to calibrate with")
     if len(samples) < len(_known(samples)):
         excess = [s.measured - (sum(t.arena.values()) + t.io + t.copies + t.constants + t.filter + t.workspace)
                   for s, t in ((s, s.terms) for s in samples)]  # fmt: skip
-        return MemoryCalibration(device, max(float(np.mean(excess)), 0.0), 1.0, 1.0, tuple(samples), 1.0, 1.0)
+        return MemoryCalibration(device, max(float(np.mean(excess)), 0.0), 1.0, 1.0, tuple(samples), 1.0, 1.0, 0.0)
     fitted = _fit_run(device, samples, samples)
     running = [s for s in samples if fitted.run(s.terms) >= fitted.load(s.terms)]
     if len(_known(running)) <= len(running) < len(samples):
@@ -128,8 +133,12 @@ def fit_memory(device: str, samples: Sequence[MemorySample]) -> MemoryCalibratio
 
 
 def _columns(terms: MemoryTerms) -> list[float]:
-    """The run's fitted terms of one session: fixed (1), constants, copies, filter, workspace."""
-    return [1.0, terms.constants, terms.copies, terms.filter, terms.workspace]
+    """The run's fitted terms of one session: fixed (1), constants, copies, filter, workspace, activation."""
+    return [1.0, terms.constants, terms.copies, terms.filter, terms.workspace, terms.activation]
+
+
+# The weight of a term no session has: the planner's (1), none for the activations (an empirical term).
+_UNFITTED = (0.0, 1.0, 1.0, 1.0, 1.0, 0.0)
 
 
 def _known(samples: Sequence[MemorySample]) -> list[int]:
@@ -143,10 +152,10 @@ def _fit_run(device: str, fit_on: Sequence[MemorySample], samples: Sequence[Memo
     excess = np.array([s.measured - (sum(s.terms.arena.values()) + s.terms.io) for s in fit_on])
     columns = np.array([_columns(s.terms) for s in fit_on], dtype=float)
     known = _known(fit_on)
-    coefficients = np.ones(columns.shape[1])
+    coefficients = np.array(_UNFITTED)
     coefficients[known] = _nonnegative_least_squares(columns[:, known], excess)
-    fixed, constants, copies, filters, workspace = map(float, coefficients)
-    return MemoryCalibration(device, fixed, constants, workspace, tuple(samples), filters, copies)
+    fixed, constants, copies, filters, workspace, activation = map(float, coefficients)
+    return MemoryCalibration(device, fixed, constants, workspace, tuple(samples), filters, copies, activation)
 
 
 def _nonnegative_least_squares(a: np.ndarray, b: np.ndarray) -> np.ndarray:

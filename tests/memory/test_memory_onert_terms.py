@@ -9,7 +9,7 @@ import pytest
 
 from devices.base import BackendConfig, MeasureSettings
 from devices.local import LocalDevice
-from solver.deploy.memory import measure_cold
+from solver.deploy.coldfile import measure_cold
 from solver.io.tflite import read_model
 from solver.memory.calibration import MemorySample, fit_memory
 from solver.memory.model import memory_terms, model_graph

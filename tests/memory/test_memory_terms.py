@@ -33,6 +33,7 @@ def test_the_new_terms_by_hand():
     assert (t.inputs, t.outputs, t.io) == (64, 12, 76)
     assert t.copies == 64 + 2 * 12  # the API's copy of each input; each output twice more (get_output, last run)
     assert t.arena == {"cpu": 128} and t.workspace == 4 * 4 * 1 * 9 * 4  # im2col: 16 pixels x 9 taps x 1 channel
+    assert t.activation == 128  # t3, the largest tensor it reads or writes that is not a constant
     assert t.planned == 464 + 128 + 76 + 576  # the planner model is unchanged: constants + arena + io + workspace
 
 
@@ -49,23 +50,25 @@ def test_the_calibrated_peak_is_the_larger_of_the_load_and_the_run():
 
 def test_a_fit_recovers_the_run_terms_and_leaves_out_a_session_that_peaked_while_loading():
     truth = MemoryCalibration("dev", fixed=5_000, constant_scale=1.1, workspace_scale=0.25, samples=(),
-                              filter_scale=0.8, copies_scale=0.4)  # fmt: skip
+                              filter_scale=0.8, copies_scale=0.4, activation_scale=0.3)  # fmt: skip
 
-    def terms(constants, filter_, workspace, inputs, outputs, arena, largest=0) -> MemoryTerms:
+    def terms(constants, filter_, workspace, inputs, outputs, arena, activation, largest=0) -> MemoryTerms:
         return MemoryTerms(constants, {"cpu": arena}, inputs + outputs, workspace, arena, inputs, outputs, filter_,
-                           largest or constants // 4)  # fmt: skip
+                           largest or constants // 4, activation)  # fmt: skip
 
-    sessions = [terms(100, 10, 0, 30, 5, 50), terms(3_000, 400, 900, 10, 10, 20), terms(10, 0, 4_000, 70, 1, 7),
-                terms(700, 300, 50, 5, 60, 500), terms(2_000, 0, 0, 3, 3, 40), terms(50, 900, 20, 800, 0, 5)]  # fmt: skip
+    sessions = [terms(100, 10, 0, 30, 5, 50, 50), terms(3_000, 400, 900, 10, 10, 20, 20),
+                terms(10, 0, 4_000, 70, 1, 7, 70), terms(700, 300, 50, 5, 60, 500, 300),
+                terms(2_000, 0, 0, 3, 3, 40, 3_000), terms(50, 900, 20, 800, 0, 5, 800),
+                terms(400, 30, 600, 20, 20, 900, 10)]  # fmt: skip
     samples = [MemorySample(f"s{k}", t, truth.predict(t)) for k, t in enumerate(sessions)]
     # One large buffer: the load (1.1 * 20,000 + 20,000) is above the run (5,000 + 22,000 + ...): it peaked loading.
-    loading = terms(20_000, 0, 0, 1, 1, 10, largest=20_000)
+    loading = terms(20_000, 0, 0, 1, 1, 10, 10, largest=20_000)
     assert truth.load(loading) > truth.run(loading)
     samples.append(MemorySample("loading", loading, truth.load(loading)))
     fitted = fit_memory("dev", samples)
     assert fitted.fixed == pytest.approx(5_000) and fitted.constant_scale == pytest.approx(1.1)
     assert fitted.filter_scale == pytest.approx(0.8) and fitted.workspace_scale == pytest.approx(0.25)
-    assert fitted.copies_scale == pytest.approx(0.4)
+    assert fitted.copies_scale == pytest.approx(0.4) and fitted.activation_scale == pytest.approx(0.3)
     assert max(abs(r) for r in fitted.residuals) < 1e-6  # the loading session too, through the load's figure
     assert MemoryCalibration.from_json(fitted.to_json()) == fitted
 
