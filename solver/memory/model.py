@@ -26,8 +26,9 @@ outside S reads, or the model's outputs. The terms of its session, in bytes (doc
   is ``constants + largest_constant`` (the file's pages of the buffer being copied);
 - ``activation(S)``: the largest non-constant tensor its ops read or write. The kernels' transient buffers
   (Eigen's packing of a convolution, the caller's arrays) scale with the activations, and malloc keeps the heap
-  they freed; a calibration weighs it (``a_t``). An empirical term: it is what made the fit hold across models
-  (left out, a fit on two of the three models of the benchmark missed the third by up to 28%; with it, 14%).
+  they freed; a calibration weighs it (``a_t``). An empirical term, kept for what it does to held-out sessions:
+  fitted without a part's model and K, the worst part of the benchmark went from 9.1% to 7.7% off; fitted on
+  two of its three models, the third from 28% to 19%.
 
 The planner model is ``constants + arena + io + workspace`` (what the tensors need, nothing of the runtime); a
 calibration adds the runtime (:mod:`solver.memory.calibration`): the peak of the run,
