@@ -45,6 +45,7 @@ from pathlib import Path
 from devices.base import BackendConfig, Device, MeasureSettings
 from devices.errors import DeviceError
 from devices.stats import DEFAULT_TARGET_CV, Summary, summarize
+from solver.deploy.coldfile import measure_cold
 from solver.deploy.split import split_model
 from solver.errors import UsageError
 
@@ -260,7 +261,7 @@ def measure_parts(model_path: str | Path, parts: list[int], weights: list[int], 
             run = MeasureSettings(warmup=settings.warmup, repeats=repeats, timeout=settings.timeout,
                                   round=round_number * settings.passes + i)
             for part, times, held in zip(split.parts, runs, memory):
-                m = device.measure(split.out_dir / part.file, settings.config, run)
+                m = measure_cold(device, split.out_dir / part.file, settings.config, run)  # docs/memory.md
                 if not m.valid:
                     raise DeviceError(f"{model_path}: part {part.part_id} ({part.file}) failed on {device.name}: "
                                       f"{m.reason}")

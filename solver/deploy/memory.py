@@ -12,6 +12,7 @@ from pathlib import Path
 from devices.base import BackendConfig, Device, MeasureSettings
 from devices.cache import device_identity, store_calibration
 from solver.deploy.calibrate import Calibration
+from solver.deploy.coldfile import measure_cold
 from solver.io.tflite import uncompressed
 from solver.memory.calibration import MemoryCalibration, MemorySample, fit_memory
 from solver.memory.lifetimes import LINEAR, Graph
@@ -35,7 +36,7 @@ def fit_device_memory(model_path: str | Path, graph: Graph, calibration: Calibra
     for r in calibration.rounds + ([calibration.check] if calibration.check else []):
         samples += part_samples(graph, r.parts, r.part_ids, r.memory_bytes, f"round {r.round}", planner, executor)
     with uncompressed(model_path) as plain:
-        whole = device.measure(plain, config, MeasureSettings(warmup=1, repeats=1))
+        whole = measure_cold(device, Path(plain), config, MeasureSettings(warmup=1, repeats=1))
     if whole.valid and whole.memory is not None:
         samples.append(MemorySample("whole model", memory_terms(graph, None, planner, executor),
                                     whole.memory.session_kb * 1024.0))  # fmt: skip

@@ -161,9 +161,11 @@ def part_memory(path: Path, backends: str, executor: str) -> SessionMemory | Non
     Raises ``devices.chain.RunError`` when the part does not run there (it ran in this process just before).
     """
     from devices.local import LocalDevice
+    from solver.deploy.coldfile import measure_cold
 
     config = BackendConfig(tuple(backends.split(";")), settings=(("EXECUTOR", executor),))
-    measured = LocalDevice().measure(path, config, MeasureSettings(warmup=1, repeats=1, check_outputs=False))
+    # read cold, as the calibration measured its sessions (docs/memory.md)
+    measured = measure_cold(LocalDevice(), path, config, MeasureSettings(warmup=1, repeats=1, check_outputs=False))
     if not measured.valid:
         raise RunError(f"{path}: measuring its memory alone failed: {measured.reason}")
     return measured.memory

@@ -33,7 +33,7 @@ from solver.io import connections
 from solver.io.circle import CIRCLE_IDENTIFIER, circle_object_schema, is_circle
 from solver.io.connections import PartFile
 from solver.errors import CheckError, ModelError, UsageError
-from solver.io.files import check_output, read_json, write_atomic, write_json
+from solver.io.files import check_output, drop_page_cache, read_json, write_atomic, write_json
 from solver.io.tflite import Model, read_model, read_model_bytes
 
 # Buffer data is aligned like the TFLite converter aligns it, so kernels may read it in place.
@@ -247,9 +247,9 @@ def split_model(
     for name in encoded:  # a model named like a part (m.00001_cpu.tflite) must not be replaced by one
         check_output(out_dir / name, inputs=(model_path,), option="the split directory")
     for name, data in encoded.items():
-        write_atomic(out_dir / name, data)
+        drop_page_cache(write_atomic(out_dir / name, data))  # measured cold (solver.io.files.drop_page_cache)
     if (out_dir / source).resolve() != model_path.resolve():
-        write_atomic(out_dir / source, model_path.read_bytes())
+        drop_page_cache(write_atomic(out_dir / source, model_path.read_bytes()))
     write_json(result.conn_json, conn, indent=2)
     write_atomic(result.conn_ini, connections.conn_ini(result.parts, result.model_inputs, result.model_outputs, source).encode())
     write_json(result.manifest, manifest, indent=2)

@@ -2,18 +2,29 @@
 
 Model
 -----
-Each measured session s (the whole model, or one part alone) gives one equation of the memory model
-(:mod:`solver.memory.model`)::
+A session's peak is that of its load or of its run, whichever is larger (:mod:`solver.memory.model` has the
+terms)::
 
-    measured_s - (arena_s + io_s) = fixed + a_c * constants_s + a_w * workspace_s
+    load = a_c * constants + largest_constant
+    run  = fixed + a_c * constants + arena + io + a_io * copies + a_f * filter + a_w * workspace + a_t * activation
 
-``fixed`` (the session's own cost on this device: runtime objects, kernels, thread pools), ``a_c`` (the
-constants as the backend holds them: cpu's kernels keep transposed or packed copies of some weights, and freed
-originals may stay in the heap) and ``a_w`` (how many times the largest im2col scratch stays resident) are
-fitted by non-negative least squares over all sessions: every subset of the three terms is fitted by least
-squares and the best fit whose coefficients are all >= 0 is kept (exact for three terms). With fewer than three
-sessions ``a_c = a_w = 1`` and ``fixed`` is their mean excess. The residuals (measured - predicted) are reported
-with the fit.
+``fixed`` is the session's own cost on this device (runtime objects, the kernels' code pages, thread pools, the
+heap malloc keeps), ``a_c`` the constants as the backend holds them, ``a_io`` how much of the caller's further
+copies of the I/O buffers adds to the peak (all of it for one op; less where the copies, made after the first
+run, reuse heap the first run's transient buffers freed), ``a_f`` how much of the largest Conv2D filter's
+transposed copy adds to the peak, ``a_w`` how much of the largest im2col matrix stays resident (none where a
+float Conv2D runs multithreaded), ``a_t`` the kernels' transient buffers and the heap malloc keeps after them per
+byte of the largest activation. The arena and the I/O buffers count as they are. Each measured session s gives
+one equation of the run::
+
+    measured_s - (arena_s + io_s) = fixed + a_c * constants_s + a_io * copies_s + a_f * filter_s
+                                    + a_w * workspace_s + a_t * activation_s
+
+fitted by non-negative least squares over the sessions (every subset of the six terms is fitted by least
+squares and the best fit whose coefficients are all >= 0 is kept: exact for so few terms). A session whose load
+the fit predicts above its run peaked while loading: it is left out and the rest fitted again. With fewer
+sessions than terms ``a_c = a_io = a_f = a_w = 1``, ``a_t = 0`` and ``fixed`` is their mean excess. The residuals (measured -
+predicted) are reported with the fit.
 """
 
 from __future__ import annotations
@@ -49,11 +60,24 @@ class MemoryCalibration:
     constant_scale: float
     workspace_scale: float
     samples: tuple[MemorySample, ...]
+    filter_scale: float = 1.0
+    copies_scale: float = 1.0
+    activation_scale: float = 0.0
+
+    def run(self, terms: MemoryTerms) -> float:
+        """The run's peak: ``fixed + a_c * constants + arena + io + a_io * copies + a_f * filter + a_w *
+        workspace + a_t * activation``."""
+        return (self.fixed + self.constant_scale * terms.constants + sum(terms.arena.values()) + terms.io
+                + self.copies_scale * terms.copies + self.filter_scale * terms.filter
+                + self.workspace_scale * terms.workspace + self.activation_scale * terms.activation)  # fmt: skip
+
+    def load(self, terms: MemoryTerms) -> float:
+        """The load's peak: ``a_c * constants + largest_constant``."""
+        return self.constant_scale * terms.constants + terms.largest_constant
 
     def predict(self, terms: MemoryTerms) -> float:
-        """``fixed + a_c * constants + arena + io + a_w * workspace`` in bytes."""
-        rest = terms.planned - terms.workspace - terms.constants
-        return self.fixed + self.constant_scale * terms.constants + rest + self.workspace_scale * terms.workspace
+        """The session's peak in bytes: its load's or its run's, whichever is larger."""
+        return max(self.load(terms), self.run(terms))
 
     @property
     def residuals(self) -> list[float]:
@@ -63,7 +87,8 @@ class MemoryCalibration:
     def to_json(self) -> dict:
         return {
             "device": self.device, "fixed_bytes": self.fixed, "constant_scale": self.constant_scale,
-            "workspace_scale": self.workspace_scale,
+            "workspace_scale": self.workspace_scale, "filter_scale": self.filter_scale,
+            "copies_scale": self.copies_scale, "activation_scale": self.activation_scale,
             "samples": [{**s.to_json(), "predicted_bytes": self.predict(s.terms), "residual_bytes": r}
                         for s, r in zip(self.samples, self.residuals)],
         }  # fmt: skip
@@ -76,7 +101,8 @@ class MemoryCalibration:
                 MemorySample(s["label"], _terms(s["terms"]), float(s["measured_bytes"])) for s in document["samples"]
             )
             return cls(str(document["device"]), float(document["fixed_bytes"]), float(document["constant_scale"]),
-                       float(document["workspace_scale"]), samples)  # fmt: skip
+                       float(document["workspace_scale"]), samples, float(document["filter_scale"]),
+                       float(document["copies_scale"]), float(document["activation_scale"]))  # fmt: skip
         except (KeyError, TypeError, ValueError) as err:
             raise UsageError(f"not a memory calibration ({type(err).__name__}: {err})") from err
 
@@ -84,22 +110,52 @@ class MemoryCalibration:
 def _terms(document: dict) -> MemoryTerms:
     arena = {str(b): int(v) for b, v in document["arena"].items()}
     return MemoryTerms(int(document["constants"]), arena, int(document["io"]), int(document["workspace"]),
-                       int(document["upper"]) - int(document["constants"]) - int(document["io"]))  # fmt: skip
+                       int(document["upper"]) - int(document["constants"]) - int(document["io"]),
+                       int(document["inputs"]), int(document["outputs"]), int(document["filter"]),
+                       int(document["largest_constant"]), int(document["activation"]))  # fmt: skip
 
 
 def fit_memory(device: str, samples: Sequence[MemorySample]) -> MemoryCalibration:
-    """Non-negative least squares of ``fixed``, ``a_c`` and ``a_w`` (module docstring); ``UsageError`` without
-    samples."""
+    """Non-negative least squares of ``fixed``, ``a_c``, ``a_io``, ``a_f``, ``a_w`` and ``a_t`` (module
+    docstring); a term no session has (all zero) keeps the planner's weight (``_UNFITTED``); ``UsageError``
+    without samples."""
     if not samples:
         raise UsageError(f"no memory measurements of {device} to calibrate with")
-    t = [s.terms for s in samples]
-    excess = np.array([s.measured - (sum(x.arena.values()) + x.io) for s, x in zip(samples, t)], dtype=float)
-    columns = np.array([[1.0, x.constants, x.workspace] for x in t], dtype=float)
-    if len(samples) < columns.shape[1]:
-        fixed = float(np.mean(excess - columns[:, 1] - columns[:, 2]))
-        return MemoryCalibration(device, max(fixed, 0.0), 1.0, 1.0, tuple(samples))
-    coefficients = _nonnegative_least_squares(columns, excess)
-    return MemoryCalibration(device, *map(float, coefficients), tuple(samples))
+    if len(samples) < len(_known(samples)):
+        excess = [s.measured - (sum(t.arena.values()) + t.io + t.copies + t.constants + t.filter + t.workspace)
+                  for s, t in ((s, s.terms) for s in samples)]  # fmt: skip
+        return MemoryCalibration(device, max(float(np.mean(excess)), 0.0), 1.0, 1.0, tuple(samples), 1.0, 1.0, 0.0)
+    fitted = _fit_run(device, samples, samples)
+    running = [s for s in samples if fitted.run(s.terms) >= fitted.load(s.terms)]
+    if len(_known(running)) <= len(running) < len(samples):
+        fitted = _fit_run(device, running, samples)
+    return fitted
+
+
+def _columns(terms: MemoryTerms) -> list[float]:
+    """The run's fitted terms of one session: fixed (1), constants, copies, filter, workspace, activation."""
+    return [1.0, terms.constants, terms.copies, terms.filter, terms.workspace, terms.activation]
+
+
+# The weight of a term no session has: the planner's (1), none for the activations (an empirical term).
+_UNFITTED = (0.0, 1.0, 1.0, 1.0, 1.0, 0.0)
+
+
+def _known(samples: Sequence[MemorySample]) -> list[int]:
+    """The columns some session has (not all zero): only those can be fitted."""
+    columns = np.array([_columns(s.terms) for s in samples], dtype=float)
+    return [j for j in range(columns.shape[1]) if np.any(columns[:, j])]
+
+
+def _fit_run(device: str, fit_on: Sequence[MemorySample], samples: Sequence[MemorySample]) -> MemoryCalibration:
+    """The run's terms fitted to the sessions ``fit_on``; the calibration reports every one of ``samples``."""
+    excess = np.array([s.measured - (sum(s.terms.arena.values()) + s.terms.io) for s in fit_on])
+    columns = np.array([_columns(s.terms) for s in fit_on], dtype=float)
+    known = _known(fit_on)
+    coefficients = np.array(_UNFITTED)
+    coefficients[known] = _nonnegative_least_squares(columns[:, known], excess)
+    fixed, constants, copies, filters, workspace, activation = map(float, coefficients)
+    return MemoryCalibration(device, fixed, constants, workspace, tuple(samples), filters, copies, activation)
 
 
 def _nonnegative_least_squares(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -4,20 +4,37 @@ Model
 -----
 A part is the set S of ops written as its own model (``solve split``): its inputs are the non-constant tensors
 its ops read and no op of S writes (or the model's inputs); its outputs the tensors S writes that an op
-outside S reads, or the model's outputs. Its session holds, in bytes::
+outside S reads, or the model's outputs. The terms of its session, in bytes (docs/memory.md has the evidence):
 
-    memory(S) = fixed + constants(S) + arena(S) + io(S) + a_w * workspace(S)
-
-- ``constants(S)``: the constant tensors its ops read, each once (onert keeps the model's data; cpu's Conv2D
-  replaces a filter by its transposed copy, the same bytes);
+- ``constants(S)``: the constant tensors its ops read, each once. onert's loader copies each buffer out of the
+  file (``CachedData``); cpu's Conv2D replaces its filter by a transposed copy at its first run and frees the
+  original, the same bytes;
 - ``arena(S)``: per backend, the capacity onert's memory planner gives the tensors S's ops write (not its I/O),
   claimed and released in onert's execution order (:mod:`solver.memory.lifetimes`, :mod:`solver.memory.planner`);
-- ``io(S)``: its input and output buffers, provided by the caller;
-- ``workspace(S)``: the largest im2col matrix of its Conv2D ops (cker builds one when the kernel is not 1x1 or
-  the stride not 1: output height x width x input channels x kernel height x width elements). It is scratch,
-  but the pages stay resident (and ruy packs a copy of it), so the peak holds a multiple ``a_w`` of it;
-- ``fixed``, ``a_w``: a device's terms. The planner model has ``fixed = 0``, ``a_w = 1`` (what the tensors
-  need, nothing of the runtime); a calibration fits both to measurements (:mod:`solver.memory.calibration`).
+  onert zero-fills it (``make_unique<uint8_t[]>``), so every page is resident;
+- ``io(S)``: its input and output buffers; ``inputs(S)`` and ``outputs(S)`` apart;
+- ``copies(S) = inputs(S) + 2 * outputs(S)``: the further copies of them a caller of onert's Python API holds
+  at the peak: the API copies each input (``np.array`` in ``set_inputs``) beside the caller's array, and each
+  output lives in onert's buffer, in the array ``get_output`` returns, and in the previous run's array the
+  caller still holds while the next run makes its own;
+- ``filter(S)``: the largest Conv2D filter: its transposed copy is made while the original is still held;
+- ``workspace(S)``: the largest im2col matrix of its Conv2D ops (output height x width x input channels x
+  kernel height x width elements). cker builds it only on a single-core device: with two or more cores a float
+  Conv2D runs Eigen's spatial convolution, whose packing buffers are far smaller (a 13.8 MB im2col measured
+  0.5 MB), so a calibration weighs it (``a_w``);
+- ``largest_constant(S)``: loading copies one buffer at a time from a mapping of the file, so the load's peak
+  is ``constants + largest_constant`` (the file's pages of the buffer being copied);
+- ``activation(S)``: the largest non-constant tensor its ops read or write. The kernels' transient buffers
+  (Eigen's packing of a convolution, the caller's arrays) scale with the activations, and malloc keeps the heap
+  they freed; a calibration weighs it (``a_t``). An empirical term, kept for what it does to held-out sessions:
+  fitted without a part's model and K, the worst part of the benchmark went from 9.1% to 7.7% off; fitted on
+  two of its three models, the third from 28% to 19%.
+
+The planner model is ``constants + arena + io + workspace`` (what the tensors need, nothing of the runtime); a
+calibration adds the runtime (:mod:`solver.memory.calibration`): the peak of the run,
+``fixed + a_c * constants + arena + io + a_io * copies + a_f * filter + a_w * workspace + a_t * activation``, or
+of the load,
+``a_c * constants + largest_constant``, whichever is larger.
 
 Checked against onert (cpu, Linear, MobileNetV2 1.0): the planners' arenas differ as measured (FirstFit - WIC
 0.80 MB predicted, 0.84 measured; Bump - WIC 21.6 predicted, 21.4 measured), and so do the executors.
@@ -47,6 +64,16 @@ class MemoryTerms:
     io: int
     workspace: int
     all_tensors: int  # every non-constant tensor its ops write, I/O not included: the upper model's arena
+    inputs: int = 0  # io split into the part's inputs and its outputs
+    outputs: int = 0
+    filter: int = 0  # the largest Conv2D filter (its transposed copy)
+    largest_constant: int = 0  # the largest constant buffer (mapped from the file while it is copied)
+    activation: int = 0  # the largest non-constant tensor its ops read or write
+
+    @property
+    def copies(self) -> int:
+        """The further copies of the I/O buffers a caller of onert's Python API holds at the peak."""
+        return self.inputs + 2 * self.outputs
 
     @property
     def planned(self) -> int:
@@ -60,7 +87,9 @@ class MemoryTerms:
 
     def to_json(self) -> dict:
         return {"constants": self.constants, "arena": dict(self.arena), "io": self.io, "workspace": self.workspace,
-                "planned": self.planned, "upper": self.upper}  # fmt: skip
+                "inputs": self.inputs, "outputs": self.outputs, "filter": self.filter,
+                "largest_constant": self.largest_constant, "activation": self.activation, "planned": self.planned,
+                "upper": self.upper}  # fmt: skip
 
 
 def check_model(name: str) -> str:
@@ -117,7 +146,21 @@ def memory_terms(
         constants=sum(graph.sizes[t] for t in constants), arena=arena, io=sum(graph.sizes[t] for t in io),
         workspace=max((im2col_bytes(graph, op) for op in graph.ops), default=0),
         all_tensors=sum(graph.sizes[t] for t in written),
+        inputs=sum(graph.sizes[t] for t in set(graph.inputs)),
+        outputs=sum(graph.sizes[t] for t in set(graph.outputs) - set(graph.inputs)),
+        filter=max((filter_bytes(graph, op) for op in graph.ops), default=0),
+        largest_constant=max((graph.sizes[t] for t in constants), default=0),
+        activation=max((graph.sizes[t] for op in graph.ops for t in (*op.inputs, *op.outputs)
+                        if t in graph.sizes and t not in graph.constants), default=0),
     )  # fmt: skip
+
+
+def filter_bytes(graph: Graph, op: OpTensors) -> int:
+    """Bytes of the constant filter of a Conv2D ``op`` (0 for other ops): cpu's Conv2D transposes it at its
+    first run into a copy of the same size before it frees the original."""
+    if op.type != "CONV_2D" or len(op.inputs) < 2 or op.inputs[1] not in graph.constants:
+        return 0
+    return graph.sizes[op.inputs[1]]
 
 
 def im2col_bytes(graph: Graph, op: OpTensors) -> int:

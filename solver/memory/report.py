@@ -14,13 +14,16 @@ def parts_text(memory: PartsMemory) -> str:
              f"executor {memory.executor}):"]  # fmt: skip
     for k, (nbytes, terms) in enumerate(zip(memory.predicted, memory.terms)):
         lines.append(f"  part {k}: {nbytes / MB:8.2f} MB  (constants {terms.constants / MB:.2f}, arena "
-                     f"{sum(terms.arena.values()) / MB:.2f}, I/O {terms.io / MB:.2f}, workspace "
-                     f"{terms.workspace / MB:.2f})")  # fmt: skip
+                     f"{sum(terms.arena.values()) / MB:.2f}, I/O {terms.io / MB:.2f}, I/O copies "
+                     f"{terms.copies / MB:.2f}, filter {terms.filter / MB:.2f}, workspace {terms.workspace / MB:.2f}, "
+                     f"largest constant {terms.largest_constant / MB:.2f}, largest activation {terms.activation / MB:.2f})")  # fmt: skip
     calibration = memory.model.calibration
     if calibration is not None:
         worst = max((abs(r) for r in calibration.residuals), default=0.0)
         lines.append(f"  calibration of {calibration.device}: fixed {calibration.fixed / MB:.2f} MB, constants x "
-                     f"{calibration.constant_scale:.2f}, workspace x {calibration.workspace_scale:.2f}, "
+                     f"{calibration.constant_scale:.2f}, I/O copies x {calibration.copies_scale:.2f}, filter x "
+                     f"{calibration.filter_scale:.2f}, workspace x {calibration.workspace_scale:.2f}, largest "
+                     f"activation x {calibration.activation_scale:.2f}, "
                      f"{len(calibration.samples)} sessions, largest residual {worst / MB:.2f} MB")  # fmt: skip
     return "\n".join(lines)
 
