@@ -24,7 +24,8 @@ tensor manager (cpu, ruy); an unknown name gets ``FirstFit`` (its factory's fall
 The events are held as :class:`Lifetimes` (arrays: a million tensors without an object each): each tensor
 claimed once, at its event's position, and released at a later position or never. Tensor j is live when i is
 claimed when j was claimed before i and is released after i's claim, so i's interferers claimed after it are
-the claims before its release: a range of the claim order.
+the claims before its release: a range of the claim order; those claimed before it lie after the first tensor
+still live at its claim.
 """
 
 from __future__ import annotations
@@ -163,41 +164,71 @@ def _first_fit(lives: Lifetimes) -> tuple[int, list[int]]:
     return capacity, offsets
 
 
+WINDOW = 48  # up to this many claims in a tensor's window, its placed interferers are listed up front
+
+
 def _wic(lives: Lifetimes) -> tuple[int, list[int]]:
-    starts, neighbours = interference(lives)
-    sizes = lives.sizes.tolist()
-    starts, neighbours = starts.tolist(), neighbours.tolist()
-    offsets = [-1] * len(sizes)
-    capacity = 0
-    # std::multimap with std::greater: descending size, equal sizes in claim order (a stable sort).
-    for i in np.argsort(-lives.sizes, kind="stable").tolist():
-        size, nxt = sizes[i], 0
-        placed = sorted((offsets[j], sizes[j]) for j in neighbours[starts[i]:starts[i + 1]] if offsets[j] >= 0)
-        for base, other in placed:
-            if nxt + size <= base:
-                break
-            if nxt < base + other:
-                nxt = base + other
-        offsets[i] = nxt
-        capacity = max(capacity, nxt + size)
-    return capacity, offsets
-
-
-def interference(lives: Lifetimes) -> tuple[np.ndarray, np.ndarray]:
-    """Who interferes with whom, as adjacency arrays: tensor i's interferers (positions in the claim order) are
-    ``neighbours[starts[i]:starts[i + 1]]``. i and a later j interfere when j is claimed before i's release."""
+    """WIC's offsets. Tensor i's interferers lie in the claim order between the first tensor still live at its
+    claim and the last claimed before its release (its window); the placed ones are those before i in the
+    placing order. Small windows are filtered for all tensors at once with numpy and scanned in Python; a large
+    one (long-lived tensors, wide graphs) is scanned with numpy when its tensor is placed."""
     m = len(lives)
-    ends = np.searchsorted(lives.claims, lives.releases)  # the claims before i's release: i .. ends[i] - 1
-    counts = ends - np.arange(m) - 1
-    first = np.repeat(np.arange(m), counts)
-    # the k-th pair of i is (i, i + 1 + k): offsets within each run of equal ``first``
-    runs = np.repeat(np.cumsum(counts) - counts, counts)
-    second = first + 1 + np.arange(len(first)) - runs
-    both = np.concatenate((first, second))
-    other = np.concatenate((second, first))
-    order = np.argsort(both, kind="stable")
-    starts = np.searchsorted(both[order], np.arange(m + 1))
-    return starts, other[order]
+    # std::multimap with std::greater: descending size, equal sizes in claim order (a stable sort).
+    by_size = np.argsort(-lives.sizes, kind="stable")
+    rank = np.empty(m, dtype=np.int64)
+    rank[by_size] = np.arange(m)
+    first = np.searchsorted(np.maximum.accumulate(lives.releases), lives.claims, side="right")
+    last = np.searchsorted(lives.claims, lives.releases)  # exclusive
+    small = last - first <= WINDOW
+    starts, placed_before = _placed_interferers(lives, rank, first, last, small)
+    offsets = np.zeros(m, dtype=np.int64)
+    sizes_l, offsets_l, small_l = lives.sizes.tolist(), [0] * m, small.tolist()
+    for i in by_size.tolist():
+        size = sizes_l[i]
+        if small_l[i]:
+            lo, hi = starts[i], starts[i + 1]
+            if lo == hi:
+                continue
+            if hi - lo == 1:  # one block: below it if it fits, else above it
+                j = placed_before[lo]
+                nxt = 0 if size <= offsets_l[j] else offsets_l[j] + sizes_l[j]
+            else:
+                nxt = 0
+                for base, other in sorted([(offsets_l[j], sizes_l[j]) for j in placed_before[lo:hi]]):
+                    if nxt + size <= base:
+                        break
+                    if nxt < base + other:
+                        nxt = base + other
+        else:
+            a, b, claim = int(first[i]), int(last[i]), int(lives.claims[i])
+            placed = (rank[a:b] < rank[i]) & ((np.arange(a, b) > i) | (lives.releases[a:b] > claim))
+            nxt = _lowest_gap(offsets[a:b][placed], lives.sizes[a:b][placed], size)
+        offsets[i] = offsets_l[i] = nxt
+    return int((offsets + lives.sizes).max()), offsets_l
+
+
+def _placed_interferers(lives: Lifetimes, rank: np.ndarray, first: np.ndarray, last: np.ndarray,
+                        small: np.ndarray) -> tuple[list[int], list[int]]:  # fmt: skip
+    """For the tensors of ``small`` windows: their interferers placed before them, as index ranges (lists)."""
+    owners = np.flatnonzero(small)
+    counts = (last - first)[owners]
+    owner = np.repeat(owners, counts)
+    j = np.repeat(first[owners] - np.cumsum(counts) + counts, counts) + np.arange(len(owner))
+    keep = (rank[j] < rank[owner]) & ((j > owner) | (lives.releases[j] > lives.claims[owner]))
+    starts = np.concatenate(([0], np.cumsum(np.bincount(owner[keep], minlength=len(lives)))))
+    return starts.tolist(), j[keep].tolist()
+
+
+def _lowest_gap(bases: np.ndarray, sizes: np.ndarray, size: int) -> int:
+    """The lowest offset >= 0 where ``size`` bytes overlap none of the blocks (FirstFit's scan by offset: the
+    scan's offset before block k is the furthest end of the blocks before it)."""
+    if not len(bases):
+        return 0
+    by_base = np.argsort(bases, kind="stable")
+    bases, ends = bases[by_base], bases[by_base] + sizes[by_base]
+    before = np.maximum.accumulate(np.concatenate(([0], ends)))
+    fits = np.flatnonzero(before[:-1] + size <= bases)
+    return int(before[fits[0]] if len(fits) else before[-1])
 
 
 def live_peak(events: Iterable[Event] | Lifetimes) -> int:

@@ -5,10 +5,13 @@ order, the planner events, every term of a part, and the graph built from a prob
 from __future__ import annotations
 
 import networkx as nx
+from unittest.mock import patch
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from solver.memory import lifetimes, model, parts
+from solver.memory import planner as planner_module
 from solver.memory.lifetimes import Graph, OpTensors
 from solver.memory.planner import CLAIM, PLANNERS, RELEASE, Event, live_peak, plan_memory
 from tests.memory import per_object
@@ -29,9 +32,10 @@ def event_lists(draw) -> list[Event]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(event_lists(), st.sampled_from(PLANNERS))
-def test_planners_equal_the_per_object_planners(events, planner):
-    assert plan_memory(events, planner) == per_object.plan_memory(events, planner)
+@given(event_lists(), st.sampled_from(PLANNERS), st.sampled_from([0, 2, planner_module.WINDOW]))
+def test_planners_equal_the_per_object_planners(events, planner, window):
+    with patch.object(planner_module, "WINDOW", window):  # WIC's windows scanned with numpy (0) or in Python
+        assert plan_memory(events, planner) == per_object.plan_memory(events, planner)
     assert live_peak(events) == per_object.live_peak(events)
 
 
@@ -71,8 +75,9 @@ def test_lifetimes_and_terms_equal_the_per_object_form(graph, data):
                     == per_object.backend_events(graph, run, backend_of, backend, executor))  # fmt: skip
     planner = data.draw(st.sampled_from(PLANNERS))
     executor = data.draw(st.sampled_from(EXECUTORS))
-    assert (model.memory_terms(graph, backend_of, planner, executor, run)
-            == per_object.memory_terms(graph, backend_of, planner, executor, run))  # fmt: skip
+    with patch.object(planner_module, "WINDOW", data.draw(st.sampled_from([0, planner_module.WINDOW]))):
+        assert (model.memory_terms(graph, backend_of, planner, executor, run)
+                == per_object.memory_terms(graph, backend_of, planner, executor, run))  # fmt: skip
     ops = data.draw(st.lists(st.integers(0, n - 1), min_size=1, unique=True))
     sub, old = model.part_graph(graph, ops), per_object.part_graph(graph, ops)
     assert set(sub.inputs) == set(old.inputs) and sub.outputs == old.outputs and list(sub.ops) == list(old.ops)
