@@ -152,7 +152,7 @@ class Graph:
             a.ids, a.sizes, a.constant, inputs, written & (read_outside | a.model_output), a.position[inside],
             _ptr(np.diff(a.in_ptr)[inside]), in_t, _ptr(np.diff(a.out_ptr)[inside]), out_t,
         )  # fmt: skip
-        return Graph.from_arrays(part, self.__dict__.get("root") or (self if not isinstance(self.ops, _Ops) else None))
+        return Graph.from_arrays(part, self.__dict__.get("root", self))  # a per-object graph is its own root
 
     def constant_bytes(self) -> int:
         """Bytes of the constant tensors its ops read, each once."""
