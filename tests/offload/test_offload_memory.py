@@ -49,14 +49,14 @@ def session_bytes(graph, model, parts: list[int], backend: list[int], B: int) ->
 
 
 @st.composite
-def capped(draw):
-    """An offloading instance of up to 5 ops with constants, a memory model, and each backend's capacity drawn
-    around what a random plan's sessions on it need (or no limit)."""
+def capped(draw, name: str):
+    """An offloading instance of up to 5 ops with constants under the memory model ``name``, each backend's
+    capacity drawn around what a random plan's sessions on it need (or no limit)."""
     problem = draw(instances().filter(lambda p: p.num_ops <= 5))
     graph = problem.base.graph
     for v in graph:
         graph.nodes[v]["constants"] = {c: CONSTANTS[c] for c in draw(st.sets(st.sampled_from(sorted(CONSTANTS))))}
-    model = MODELS[draw(st.sampled_from(sorted(MODELS)))]
+    model = MODELS[name]
     memory = problem_graph(None, graph)
     n, B = problem.num_ops, len(problem.backends)
     backend, parts = draw(st.sampled_from(list(plans(n, B))))
@@ -96,10 +96,11 @@ def brute_force(problem, memory, model):
     return best
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-@given(capped())
-def test_exact_offloading_under_memory_caps_equals_brute_force(drawn):
-    problem, memory, model = drawn
+@pytest.mark.parametrize("name", sorted(MODELS))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_exact_offloading_under_memory_caps_equals_brute_force(name, data):
+    problem, memory, model = data.draw(capped(name))
     expected = brute_force(problem, memory, model)
     hint = greedy_plan(problem)
     if hint is not None:
