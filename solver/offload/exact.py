@@ -19,8 +19,11 @@ The model (CP-SAT, :func:`solve_offload`)
   and ``in[i][k] + o[u][a] + y[k][b] <= 2`` where a and b have no link.
 - Memory (backends capped under a memory model, :mod:`solver.offload.problem`): the model's monotone relaxation
   of a session (``solver.placement.problem.MemoryFigure``: ``fixed + sum of the relaxed bytes of the tensors
-  its ops touch``) summed over a backend's parts: ``m[j][k] >= x[v][k]`` (v an op touching tensor j), ``z[k][b]
-  >= sum_j bytes_j m[j][k]`` when ``y[k][b]``, ``sum_k z[k][b] + fixed sum_k y[k][b] <= cap(b)``. The model's
+  its ops touch``), and the session of each op alone, which a part holding it needs at least (its constants
+  and workspace are among the part's, and its inputs and outputs are the part's I/O or live together in its
+  arena when it runs), summed over a backend's parts: ``m[j][k] >= x[v][k]`` (v an op touching tensor j), and
+  when ``y[k][b]``: ``z[k][b] >= fixed + sum_j bytes_j m[j][k]`` and ``z[k][b] >= memory({v})`` where
+  ``x[v][k]``; ``sum_k z[k][b] <= cap(b)``. The model's
   figure itself is checked lazily: when a backend's parts of CP-SAT's answer pass its capacity, the fewest of
   them that do (the largest) are forbidden together on it (a no-good: not all of these op sets as parts of
   that backend; any plan that has them there is over, since sessions only add), and CP-SAT solves again, so no
@@ -272,6 +275,35 @@ def _between(dag, position: dict[int, int], u: int, c: int) -> set[int]:
             & reach(c, dag.preds, lambda w: position[w] > low))
 
 
+def backend_memory_floor(m: cp_model.CpModel, problem: OffloadProblem, o: list[dict]) -> None:
+    """What every capped backend holds whatever its parts, from the backends ``o[v][b]`` of the ops alone: one
+    session's fixed cost once it runs an op, each tensor of the memory model's relaxation its ops touch at least
+    once, and an op whose session alone passes the capacity never (a part holding it needs at least as much)."""
+    if not problem.memory_capped:
+        return
+    base = problem.base
+    items = [item for item in base.memory_items() if item.relaxed > 0]
+    fixed = math.floor(base.memory_model.fixed)
+    for b in range(len(problem.backends)):
+        cap = base.memory_cap(b)
+        ops = [v for v in range(problem.num_ops) if b in o[v]]
+        if cap is None or not ops:
+            continue
+        for v in ops:
+            if base.part_memory([v]) > cap:
+                m.add(o[v][b] == 0)
+        used = m.new_bool_var("")
+        m.add_max_equality(used, [o[v][b] for v in ops])
+        terms = []
+        for item in items:
+            on = [o[v][b] for v in item.ops if b in o[v]]
+            if on:
+                held = m.new_bool_var("")
+                m.add_max_equality(held, on)
+                terms.append(item.relaxed * held)
+        m.add(fixed * used + sum(terms) <= cap)
+
+
 @dataclass(frozen=True)
 class Labeling:
     """:func:`labeling`'s answer: a floor under every plan's latency and the backends that reach it (if found)."""
@@ -286,14 +318,15 @@ def labeling(problem: OffloadProblem, time_limit: float, workers: int | None = N
     """A lower bound on the latency of every plan: the least op times plus :func:`crossing_terms` over the
     backends of the ops alone, parts left out (a relaxation, solved by CP-SAT; its proven bound if not optimal).
 
-    Variables ``o[v][b]`` (op v on allowed backend b, exactly one per op); minimise
-    ``sum t(v, b) o[v][b] + sum crossing terms``. Its backends, cut into parts, are also a warm start.
+    Variables ``o[v][b]`` (op v on allowed backend b, exactly one per op), within :func:`backend_memory_floor`;
+    minimise ``sum t(v, b) o[v][b] + sum crossing terms``. Its backends, cut into parts, are also a warm start.
     ``on_bound(floor so far, seconds)`` is called about every second.
     """
     m = cp_model.CpModel()
     o = [{b: m.new_bool_var("") for b in problem.allowed[v]} for v in range(problem.num_ops)]
     for choice in o:
         m.add_exactly_one(choice.values())
+    backend_memory_floor(m, problem, o)
     times = [problem.time(v, b) * on for v in range(problem.num_ops) for b, on in o[v].items()]
     m.minimize(sum(times) + sum(crossing_terms(m, problem, o)))
     trivial = TABLE["latency"].bound(problem)
@@ -387,16 +420,20 @@ class _Model:
             parts.append(sum(terms))
         fixed = math.floor(base.memory_model.fixed)
         most = sum(item.relaxed for item in items)
+        alone = [base.part_memory([v]) for v in range(problem.num_ops)]
         for b in range(len(problem.backends)):
             cap = base.memory_cap(b)
             if cap is None:
                 continue
             held = []
             for k in range(S):
-                z = m.new_int_var(0, most, "")  # z[k][b]: part k's relaxed bytes when it runs on b
-                m.add(z >= parts[k]).only_enforce_if(self.y[k][b])
+                z = m.new_int_var(0, max(most + fixed, max(alone)), "")  # z[k][b]: part k's bytes on b, relaxed
+                m.add(z >= parts[k] + fixed).only_enforce_if(self.y[k][b])
+                for v in range(problem.num_ops):
+                    if b in self.o[v] and alone[v] > fixed:
+                        m.add(z >= alone[v]).only_enforce_if([self.x[v][k], self.y[k][b]])
                 held.append(z)
-            m.add(sum(held) + fixed * sum(self.y[k][b] for k in range(S)) <= cap)
+            m.add(sum(held) <= cap)
 
     def _exactly(self, k: int, ops: list[int]) -> cp_model.IntVar:
         """A literal true when part k has at most ``len(ops)`` ops (so, holding them all, exactly them)."""

@@ -17,7 +17,7 @@ from solver.errors import CheckError, InfeasibleError
 from solver.memory.model import memory_terms, part_graph
 from solver.memory.parts import problem_graph
 from solver.offload.baselines import greedy_plan
-from solver.offload.exact import OPTIMAL, solve_offload
+from solver.offload.exact import OPTIMAL, labeling, solve_offload
 from solver.offload.metrics import evaluate_plan
 from solver.placement.memory import memory_figure
 from solver.placement.problem import placement_problem
@@ -109,6 +109,7 @@ def test_exact_offloading_under_memory_caps_equals_brute_force(name, data):
         with pytest.raises(InfeasibleError):
             solve_offload(problem, hint, time_limit=20, workers=2)
         return
+    assert labeling(problem, 10, 2).floor <= expected  # the backends' memory floor keeps it under every plan
     solved = solve_offload(problem, hint, time_limit=20, workers=2)
     assert solved.status == OPTIMAL
     assert solved.value == expected == evaluate_plan(problem, solved.backend, solved.parts).latency
