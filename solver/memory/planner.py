@@ -116,9 +116,7 @@ def plan_memory(events: Iterable[Event] | Lifetimes, planner: str = DEFAULT_PLAN
 
 
 def arena_bytes(lives: Lifetimes, planner: str = DEFAULT_PLANNER) -> int:
-    """The capacity of ``planner``'s arena for ``lives`` (:func:`plan_memory`'s, without the offsets)."""
-    if planner == "Bump":
-        return int(lives.sizes.sum())
+    """The capacity of ``planner``'s arena for ``lives`` (:func:`plan_memory`'s, without the offsets' table)."""
     return _plan(lives, planner)[0]
 
 
@@ -148,7 +146,7 @@ def _first_fit(lives: Lifetimes) -> tuple[int, list[int]]:
             j = by_release[gone]
             gone += 1
             base = offsets[j]
-            if owner.get(base) == j:  # replaced by a zero-size claim at its offset: nothing to remove
+            if owner.get(base) == j:  # else a later claim at its offset (a zero-size tensor) replaced it
                 del owner[base]
                 bases.pop(bisect.bisect_left(bases, base))
         nxt = 0

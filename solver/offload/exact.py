@@ -23,11 +23,12 @@ The model (CP-SAT, :func:`solve_offload`)
   and workspace are among the part's, and its inputs and outputs are the part's I/O or live together in its
   arena when it runs), summed over a backend's parts: ``m[j][k] >= x[v][k]`` (v an op touching tensor j), and
   when ``y[k][b]``: ``z[k][b] >= fixed + sum_j bytes_j m[j][k]`` and ``z[k][b] >= memory({v})`` where
-  ``x[v][k]``; ``sum_k z[k][b] <= cap(b)``. The model's
-  figure itself is checked lazily: when a backend's parts of CP-SAT's answer pass its capacity, the fewest of
-  them that do (the largest) are forbidden together on it (a no-good: not all of these op sets as parts of
-  that backend; any plan that has them there is over, since sessions only add), and CP-SAT solves again, so no
-  plan within the capacities is lost and INFEASIBLE stays a proof.
+  ``x[v][k]``; ``sum_k z[k][b] <= cap(b)``. The model's figure itself is checked lazily: when a backend's parts
+  of CP-SAT's answer pass its capacity, the fewest of them that do (the largest) are forbidden together on it
+  (a no-good: not all of these op sets as parts of that backend; any plan that has them there is over, since
+  sessions only add), and CP-SAT solves again, so no plan within the capacities is lost and INFEASIBLE stays a
+  proof. The labeling floor keeps what each capped backend holds whatever its parts
+  (:func:`backend_memory_floor`).
 - minimise ``sum t(v, b) o[v][b] + sum c(i, a, b) h[i][k][a][b]``.
 Every paying variable (r, in, h) is only bounded from below, which is exact as the objective never gains
 from raising one. The warm start is the best of the greedy plans (:mod:`solver.offload.baselines`).
@@ -192,8 +193,8 @@ def solve_offload(
         for b, groups in over:
             built.forbid_together(b, groups)
     elapsed = budget.elapsed()
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and not _refused_parts(problem, *built.plan(solver)) \
-            and not problem.over_memory(*built.plan(solver)):
+    answered = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    if answered and not _refused_parts(problem, *built.plan(solver)) and not problem.over_memory(*built.plan(solver)):
         backend, parts = built.plan(solver)
         value = evaluate_plan(problem, backend, parts).latency
         if hint_metrics is not None and hint_metrics.latency < value:  # never worse than the warm start
@@ -425,15 +426,15 @@ class _Model:
             cap = base.memory_cap(b)
             if cap is None:
                 continue
-            held = []
+            on_b = []
             for k in range(S):
                 z = m.new_int_var(0, max(most + fixed, max(alone)), "")  # z[k][b]: part k's bytes on b, relaxed
                 m.add(z >= parts[k] + fixed).only_enforce_if(self.y[k][b])
                 for v in range(problem.num_ops):
                     if b in self.o[v] and alone[v] > fixed:
                         m.add(z >= alone[v]).only_enforce_if([self.x[v][k], self.y[k][b]])
-                held.append(z)
-            m.add(sum(held) <= cap)
+                on_b.append(z)
+            m.add(sum(on_b) <= cap)
 
     def _exactly(self, k: int, ops: list[int]) -> cp_model.IntVar:
         """A literal true when part k has at most ``len(ops)`` ops (so, holding them all, exactly them)."""
