@@ -448,7 +448,8 @@ class _Model:
     def forbid(self, b: int, ops: list[int]) -> None:
         """No part on backend b holds exactly ``ops`` (a part its ``reject`` refused)."""
         for k in range(self.slots):
-            self.model.add_bool_or([self.x[v][k].Not() for v in ops] + [self.y[k][b].Not(), self._exactly(k, ops).Not()])
+            self.model.add_bool_or([self.x[v][k].Not() for v in ops]
+                                   + [self.y[k][b].Not(), self._exactly(k, ops).Not()])  # fmt: skip
 
     def forbid_together(self, b: int, groups: list[list[int]]) -> None:
         """Backend b does not run all of ``groups`` as parts (op sets whose sessions together pass its memory)."""

@@ -60,7 +60,8 @@ class OffloadResult:
         names = self.problem.backends
 
         def plan(m: OffloadMetrics) -> dict:
-            memory = None if m.memory is None else {names[b]: held for b, held in enumerate(m.memory) if b in m.part_backends}
+            memory = None if m.memory is None else {names[b]: held for b, held in enumerate(m.memory)
+                                                    if b in m.part_backends}  # fmt: skip
             return {"latency_us": m.latency, "compute_us": m.compute, "handoffs": m.handoffs,
                     "handoff_bytes": m.handoff_bytes, "handoff_us": m.handoff_time, "num_parts": m.num_parts,
                     "parts": [{"backend": names[b], "ops": c} for b, c in zip(m.part_backends, m.part_ops)],

@@ -24,7 +24,8 @@ def format_offload(result: OffloadResult) -> str:
                          f"{plan.handoffs:>9} {plan.num_parts:>5}")  # fmt: skip
     memory = result.backend_memory()
     if memory:
-        lines += ["", f"memory per backend ({problem.base.memory_name} model; a backend holds each of its parts' sessions)",
+        lines += ["", f"memory per backend ({problem.base.memory_name} model; a backend holds each of its parts' "
+                      "sessions)",
                   f"{'backend':<12} {'sessions':>8} {'predicted':>12} {'capacity':>12}"]
         lines += [f"{name:<12} {m.part_backends.count(names.index(name)):>8} {_mb(held):>12} "
                   f"{'any' if cap is None else _mb(cap):>12}{'  OVER' if cap is not None and held > cap else ''}"
