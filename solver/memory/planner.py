@@ -181,6 +181,7 @@ def _wic(lives: Lifetimes) -> tuple[int, list[int]]:
     starts, placed_before = _placed_interferers(lives, rank, first, last, small)
     offsets = np.zeros(m, dtype=np.int64)
     sizes_l, offsets_l, small_l = lives.sizes.tolist(), [0] * m, small.tolist()
+    first_l, last_l, rank_l, claims_l = first.tolist(), last.tolist(), rank.tolist(), lives.claims.tolist()
     for i in by_size.tolist():
         size = sizes_l[i]
         if small_l[i]:
@@ -197,9 +198,10 @@ def _wic(lives: Lifetimes) -> tuple[int, list[int]]:
                         break
                     if nxt < base + other:
                         nxt = base + other
-        else:
-            a, b, claim = int(first[i]), int(last[i]), int(lives.claims[i])
-            placed = (rank[a:b] < rank[i]) & ((np.arange(a, b) > i) | (lives.releases[a:b] > claim))
+        else:  # placed before i, and live at its claim if claimed before it
+            a, b = first_l[i], last_l[i]
+            placed = rank[a:b] < rank_l[i]
+            placed[: i - a] &= lives.releases[a:i] > claims_l[i]
             nxt = _lowest_gap(offsets[a:b][placed], lives.sizes[a:b][placed], size)
         offsets[i] = offsets_l[i] = nxt
     return int((offsets + lives.sizes).max()), offsets_l
@@ -222,11 +224,12 @@ def _lowest_gap(bases: np.ndarray, sizes: np.ndarray, size: int) -> int:
     scan's offset before block k is the furthest end of the blocks before it)."""
     if not len(bases):
         return 0
-    by_base = np.argsort(bases, kind="stable")
-    bases, ends = bases[by_base], bases[by_base] + sizes[by_base]
-    before = np.maximum.accumulate(np.concatenate(([0], ends)))
-    fits = np.flatnonzero(before[:-1] + size <= bases)
-    return int(before[fits[0]] if len(fits) else before[-1])
+    by_base = bases.argsort()  # the order of equal offsets does not matter
+    bases = bases[by_base]
+    before = np.maximum.accumulate(np.concatenate(([0], bases + sizes[by_base])))
+    fits = before[:-1] + size <= bases
+    k = int(fits.argmax())
+    return int(before[k] if fits[k] else before[-1])
 
 
 def live_peak(events: Iterable[Event] | Lifetimes) -> int:
