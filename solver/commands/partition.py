@@ -77,11 +77,6 @@ def register(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-# Above this many ops a graph file's per-part memory is not modelled (issue 29: a million ops end to end; the
-# model's graph of Python objects took 90 s and 2 GB at 10^6 ops, 10 s at 10^5).
-MEMORY_REPORT_OPS = 250_000
-
-
 def run(args: argparse.Namespace) -> int:
     from solver.commands._output import print_json
     from solver.io.files import check_output
@@ -120,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     planner, executor = onert_memory_settings(calibration_settings and calibration_settings.config)
     part_memory = None  # what a memory cap caps besides the constants; the partition uses it only under a cap
     if settings.memory_cap is not None:
-        part_memory = part_memory_of(problem_graph(problem.model, problem.graph), chosen, planner, executor)
+        part_memory = part_memory_of(problem_graph(problem.model, problem.dag), chosen, planner, executor)
     with exact_progress(args) as shown:
         result = partition(problem, settings, on_progress=shown.callback(describe), part_memory=part_memory,
                            started=None if measured else reading)
@@ -135,15 +130,10 @@ def run(args: argparse.Namespace) -> int:
         from solver.deploy.memory import fit_device_memory
         from solver.memory.parts import problem_graph
 
-        memory_fit = fit_device_memory(problem.source, problem_graph(problem.model, problem.graph), calibration,
+        memory_fit = fit_device_memory(problem.source, problem_graph(problem.model, problem.dag), calibration,
                                        calibration_settings.config, open_device("local", cache=False))  # fmt: skip
-    memory = None
-    if problem.num_ops <= MEMORY_REPORT_OPS or problem.model is not None:
-        memory = _parts_memory(problem, result.parts, settings.num_parts, args.memory_model, memory_fit,
-                               calibration_settings)  # fmt: skip
-    else:
-        result.notes.append(f"memory per part not modelled: above {MEMORY_REPORT_OPS:,} ops the memory model's graph "
-                            "(a Python object per op and tensor) takes minutes and gigabytes")
+    memory = _parts_memory(problem, result.parts, settings.num_parts, args.memory_model, memory_fit,
+                           calibration_settings)  # fmt: skip
     # The answer is printed first, so a failing write loses nothing; the map is written last, so a failing
     # --split leaves an earlier map as it was.
     if args.json:
@@ -269,7 +259,7 @@ def _parts_memory(problem: PartitionProblem, parts: list[int], num_parts: int, r
 
     planner, executor = onert_memory_settings(calibration_settings and calibration_settings.config)
     model = memory_model(requested, fitted)
-    return parts_memory(problem_graph(problem.model, problem.graph), parts, num_parts, model, planner, executor)
+    return parts_memory(problem_graph(problem.model, problem.dag), parts, num_parts, model, planner, executor)
 
 
 def _split(problem: PartitionProblem, parts: list[int], out_dir: Path, quiet: bool) -> None:

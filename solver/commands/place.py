@@ -155,6 +155,7 @@ def _run_offload(args: argparse.Namespace) -> int:
     from solver.offload.offload import offload_model
     from solver.offload.report import format_offload
     from solver.offload.settings import OffloadSettings
+    from solver.placement.memory import memory_figure
 
     if args.objective is not None and args.objective not in OFFLOAD_OBJECTIVES:
         raise UsageError(f"offloading minimises the end-to-end latency; --objective {args.objective} places one part "
@@ -166,16 +167,20 @@ def _run_offload(args: argparse.Namespace) -> int:
                                max_parts=args.max_parts, time_limit=args.time_limit, workers=args.workers,
                                exclude_ops=tuple(t.strip() for t in args.exclude_ops.split(",") if t.strip()))  # fmt: skip
     out = map_path(args, args.platform, args.rules, name=PLACEMENT_MAP)
+    chosen = memory_model(args.memory_model, this_machine=False)  # each backend's sessions, capped by its memory
     platform = read_platform_with_links(args.platform, args.calibrated_links)
     rules = read_rules(args.rules) if args.rules else None
     problem = problem_from_args(args)
     with exact_progress(args) as shown:
-        result = offload_model(problem, platform, settings, rules, on_progress=shown.callback(bounds_text("latency")))
+        result = offload_model(problem, platform, settings, rules, on_progress=shown.callback(bounds_text("latency")),
+                               memory=memory_figure(problem, chosen))  # fmt: skip
     write_partition_map(out, result.metrics.parts, result.metrics.num_parts, placement=result.placement)
     if args.json:
-        print_json("offload", {**result.to_json(), "partition_map_file": str(out)})
+        print_json("offload", {**result.to_json(), "memory": {**chosen.to_json(), **result.memory_json()},
+                               "partition_map_file": str(out)})  # fmt: skip
     else:
         print(format_offload(result))
+        print(f"memory model: {chosen.name}, {chosen.reason}")
         print(f"wrote {out}")
     if args.html:
         from solver.commands._html import show_html

@@ -49,8 +49,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from solver.errors import UsageError
-from solver.memory.lifetimes import LINEAR, Graph, OpTensors, backend_events, onert_order
-from solver.memory.planner import DEFAULT_PLANNER, check_planner, plan_memory
+import numpy as np
+
+from solver.memory.lifetimes import LINEAR, Graph, OpTensors, backend_lifetimes, onert_order
+from solver.memory.planner import DEFAULT_PLANNER, arena_bytes, check_planner
 
 MODELS = ("upper", "planner", "calibrated")
 
@@ -113,16 +115,7 @@ def model_graph(model) -> Graph:
 
 def part_graph(graph: Graph, ops: Sequence[int]) -> Graph:
     """The ops at positions ``ops`` of ``graph`` as their own model (see the module docstring)."""
-    inside = sorted(set(ops))
-    members = set(inside)
-    written = {t for k in inside for t in graph.ops[k].outputs}
-    read_outside = {t for k in range(len(graph.ops)) if k not in members for t in graph.ops[k].inputs}
-    inputs = [t for k in inside for t in graph.ops[k].inputs if t not in written and t not in graph.constants]
-    outputs = [t for t in sorted(written) if t in read_outside or t in graph.outputs]
-    return Graph(
-        ops=tuple(graph.ops[k] for k in inside), sizes=graph.sizes, shapes=graph.shapes, constants=graph.constants,
-        inputs=tuple(dict.fromkeys(inputs)), outputs=tuple(outputs),
-    )  # fmt: skip
+    return graph.part(ops)
 
 
 def memory_terms(
@@ -137,21 +130,15 @@ def memory_terms(
     check_planner(planner)
     backend_of = list(backend_of) if backend_of is not None else ["cpu"] * len(graph.ops)
     order = list(order) if order is not None else onert_order(graph)
-    arena = {b: plan_memory(backend_events(graph, order, backend_of, b, executor), planner).capacity
+    arena = {b: arena_bytes(backend_lifetimes(graph, order, backend_of, b, executor), planner)
              for b in dict.fromkeys(backend_of)}  # fmt: skip
-    io = set(graph.inputs) | set(graph.outputs)
-    constants = {t for op in graph.ops for t in op.inputs if t in graph.constants}
-    written = {t for op in graph.ops for t in op.outputs if t not in io and t not in graph.constants}
     return MemoryTerms(
-        constants=sum(graph.sizes[t] for t in constants), arena=arena, io=sum(graph.sizes[t] for t in io),
-        workspace=max((im2col_bytes(graph, op) for op in graph.ops), default=0),
-        all_tensors=sum(graph.sizes[t] for t in written),
-        inputs=sum(graph.sizes[t] for t in set(graph.inputs)),
-        outputs=sum(graph.sizes[t] for t in set(graph.outputs) - set(graph.inputs)),
-        filter=max((filter_bytes(graph, op) for op in graph.ops), default=0),
-        largest_constant=max((graph.sizes[t] for t in constants), default=0),
-        activation=max((graph.sizes[t] for op in graph.ops for t in (*op.inputs, *op.outputs)
-                        if t in graph.sizes and t not in graph.constants), default=0),
+        constants=graph.constant_bytes(), arena=arena, io=graph.io_bytes(),
+        workspace=max((im2col_bytes(graph, op) for op in graph.ops), default=0) if graph.shapes else 0,
+        all_tensors=graph.written_bytes(), inputs=graph.input_bytes(), outputs=graph.output_bytes(),
+        # only a graph with shapes (a model file's) has typed ops: an array-made one would build them for nothing
+        filter=max((filter_bytes(graph, op) for op in graph.ops), default=0) if graph.shapes else 0,
+        largest_constant=graph.largest_constant(), activation=graph.largest_activation(),
     )  # fmt: skip
 
 
@@ -183,10 +170,12 @@ def parts_terms(
     planner: str = DEFAULT_PLANNER, executor: str = LINEAR,
 ) -> list[MemoryTerms]:  # fmt: skip
     """The terms of each part's session, ``parts[k]`` the part of op ``k`` (a partition map)."""
+    parts = np.asarray(parts, dtype=np.int64)
+    by_part = np.argsort(parts, kind="stable")
+    starts = np.searchsorted(parts[by_part], np.arange(num_parts + 1))
     out = []
     for p in range(num_parts):
-        ops = [k for k, q in enumerate(parts) if q == p]
-        sub = part_graph(graph, ops)
-        backends = None if backend_of is None else [backend_of[k] for k in ops]
-        out.append(memory_terms(sub, backends, planner, executor))
+        ops = by_part[starts[p]:starts[p + 1]]
+        backends = None if backend_of is None else [backend_of[k] for k in ops.tolist()]
+        out.append(memory_terms(part_graph(graph, ops), backends, planner, executor))
     return out

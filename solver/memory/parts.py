@@ -6,36 +6,50 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
+import numpy as np
 
+from heuristics.dag import Dag
 from solver.memory.calibration import MemoryModel, MemorySample
-from solver.memory.lifetimes import LINEAR, Graph, OpTensors
+from solver.memory.lifetimes import LINEAR, Graph, TensorArrays
 from solver.memory.model import MemoryTerms, memory_terms, model_graph, part_graph, parts_terms
 from solver.memory.planner import DEFAULT_PLANNER
 
 
-def problem_graph(model, op_graph: nx.DiGraph) -> Graph:
+def problem_graph(model, op_graph: nx.DiGraph | Dag) -> Graph:
     """The memory model's graph of a problem: its TFLite model's when there is one (``model``), else built
-    from the op graph (docs/design.md: edge ``tensors``, node ``constants``); a graph file names no model
-    inputs or outputs and no shapes, so its I/O is what crosses parts and its workspace 0."""
+    from the op graph's data tensors and constants (docs/design.md: edge ``tensors``, node ``constants``; as
+    ``heuristics.dag.Dag`` holds them, so a graph file read as arrays needs no networkx graph); a graph file
+    names no model inputs or outputs and no shapes, so its I/O is what crosses parts and its workspace 0."""
     if model is not None:
         return model_graph(model)
-    sizes: dict[int, int] = {}
-    ins: dict[int, list[int]] = {v: list(op_graph.nodes[v].get("constants", {})) for v in op_graph}
-    outs: dict[int, list[int]] = {v: [] for v in op_graph}
-    constants = set()
-    for v in op_graph:
-        for t, nbytes in op_graph.nodes[v].get("constants", {}).items():
-            sizes[t] = int(nbytes)
-            constants.add(t)
-    for u, v, data in op_graph.edges(data=True):
-        for t, nbytes in data.get("tensors", {}).items():
-            sizes[t] = int(nbytes)
-            ins[v].append(t)
-            if t not in outs[u]:
-                outs[u].append(t)
-    ops = tuple(OpTensors(v, tuple(dict.fromkeys(ins[v])), tuple(outs[v]), op_graph.nodes[v].get("type", ""))
-                for v in range(op_graph.number_of_nodes()))  # fmt: skip
-    return Graph(ops, sizes, {}, frozenset(constants), (), ())
+    dag = Dag.from_graph(op_graph)
+    nbytes, producer, tensor, consumer = dag.tensor_arrays
+    data = len(nbytes)
+    constants = list(dag.constants.values())  # tensors data, data + 1, ...: (bytes, readers)
+    const_tensor = np.repeat(np.arange(data, data + len(constants)), [len(r) for _, r in constants])
+    const_reader = np.asarray([v for _, readers in constants for v in readers], dtype=np.int64)
+    sizes = np.concatenate((nbytes, np.asarray([b for b, _ in constants], dtype=np.int64))).astype(np.int64)
+    total = len(sizes)
+    # each op reads its constants, then its data tensors (each once), and writes the tensors it produces
+    reader = np.concatenate((const_reader, consumer)).astype(np.int64)
+    read = np.concatenate((const_tensor, tensor)).astype(np.int64)
+    _, once = np.unique(reader * max(total, 1) + read, return_index=True)
+    once = np.sort(once)
+    reader, read = reader[once], read[once]
+    by_op = np.argsort(reader, kind="stable")
+    writes = np.argsort(producer, kind="stable")
+    none = np.zeros(total, dtype=bool)
+    arrays = TensorArrays(
+        ids=range(total), sizes=sizes, constant=np.arange(total) >= data, model_input=none, model_output=none,
+        position=np.arange(dag.n, dtype=np.int64), in_ptr=_ranges(reader, dag.n), in_t=read[by_op],
+        out_ptr=_ranges(producer, dag.n), out_t=writes.astype(np.int64),
+    )  # fmt: skip
+    return Graph.from_arrays(arrays)
+
+
+def _ranges(owner: np.ndarray, n: int) -> np.ndarray:
+    """Index ranges of entries grouped by ``owner`` (0..n-1), as a ``ptr`` array."""
+    return np.concatenate(([0], np.cumsum(np.bincount(owner, minlength=n)))).astype(np.int64)
 
 
 @dataclass

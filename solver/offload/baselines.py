@@ -96,7 +96,8 @@ def reject_parts(problem: OffloadProblem, backend: Sequence[int], budget: Budget
     """Move whole parts to another allowed backend while that lowers the latency (optimize_for's reject), until
     no move does or ``budget`` passes (None: no limit).
 
-    Invalid plans (too small or too many parts) count as infinitely slow, so moves that repair them are taken.
+    Invalid plans (too small or too many parts, backends over their memory) count as infinitely slow, so moves
+    that repair them are taken.
     """
     backend = list(backend)
     best = _score(problem, backend)
@@ -120,7 +121,8 @@ def reject_parts(problem: OffloadProblem, backend: Sequence[int], budget: Budget
 
 
 def _score(problem: OffloadProblem, backend: list[int]) -> tuple[int, int]:
-    """(parts over the limits, latency): lexicographic, so a valid plan beats every invalid one."""
+    """(parts over the limits and backends over their memory, latency): lexicographic, so a valid plan beats
+    every invalid one."""
     parts = frontier_parts(problem, backend)
     groups: dict[int, list[int]] = {}
     for v, k in enumerate(parts):
@@ -128,6 +130,7 @@ def _score(problem: OffloadProblem, backend: list[int]) -> tuple[int, int]:
     excess = sum(1 for ops in groups.values() if problem.rejects(backend[ops[0]], ops))
     if problem.max_parts is not None:
         excess += max(0, len(groups) - problem.max_parts)
+    excess += len(problem.over_memory(backend, parts))
     value = _value(problem, backend, parts, limits=False)
     return excess, value if value is not None else 2**62
 

@@ -9,13 +9,26 @@ The model (CP-SAT, :func:`solve_offload`)
   edge: numbered parts with every tensor flowing forward are exactly the acyclic session graphs.
 - ``y[k][b]``: part k runs on b; ``sum_b y[k][b] = used[k]``, ``used[k] >= used[k+1]``, ``x[v][k] <= used[k]``,
   ``x[v][k] + y[k][b] <= 1`` where b is not allowed for v; consecutive parts differ in backend unless some
-  backend has a ``reject`` rule (merging two consecutive parts on one backend keeps every other constraint and
-  never costs more, so this loses no optimum; a reject rule may refuse the merged part).
+  backend has a ``reject`` rule or a memory cap (merging two consecutive parts on one backend keeps every other
+  constraint and never costs more, so this loses no optimum; a reject rule may refuse the merged part, and the
+  planner may give the merged session more than the two: its hand-off is then planned with the rest).
 - ``o[v][b] >= x[v][k] + y[k][b] - 1``, ``sum_b o[v][b] = 1``: the backend of op v.
 - ``min_part_ops N <= sum_v x[v][k]`` when ``used[k]``.
 - ``r[i][k] >= x[c][k]`` (c a consumer of i): i is read in k; ``in[i][k] >= r[i][k] - x[u][k]`` (u its
   producer): i is handed into k; ``h[i][k][a][b] >= in[i][k] + o[u][a] + y[k][b] - 2`` costs ``c(i, a, b)``,
   and ``in[i][k] + o[u][a] + y[k][b] <= 2`` where a and b have no link.
+- Memory (backends capped under a memory model, :mod:`solver.offload.problem`): the model's monotone relaxation
+  of a session (``solver.placement.problem.MemoryFigure``: ``fixed + sum of the relaxed bytes of the tensors
+  its ops touch``), and the session of each op alone, which a part holding it needs at least (its constants
+  and workspace are among the part's, and its inputs and outputs are the part's I/O or live together in its
+  arena when it runs), summed over a backend's parts: ``m[j][k] >= x[v][k]`` (v an op touching tensor j), and
+  when ``y[k][b]``: ``z[k][b] >= fixed + sum_j bytes_j m[j][k]`` and ``z[k][b] >= memory({v})`` where
+  ``x[v][k]``; ``sum_k z[k][b] <= cap(b)``. The model's figure itself is checked lazily: when a backend's parts
+  of CP-SAT's answer pass its capacity, the fewest of them that do (the largest) are forbidden together on it
+  (a no-good: not all of these op sets as parts of that backend; any plan that has them there is over, since
+  sessions only add), and CP-SAT solves again, so no plan within the capacities is lost and INFEASIBLE stays a
+  proof. The labeling floor keeps what each capped backend holds whatever its parts
+  (:func:`backend_memory_floor`).
 - minimise ``sum t(v, b) o[v][b] + sum c(i, a, b) h[i][k][a][b]``.
 Every paying variable (r, in, h) is only bounded from below, which is exact as the objective never gains
 from raising one. The warm start is the best of the greedy plans (:mod:`solver.offload.baselines`).
@@ -166,18 +179,22 @@ def solve_offload(
     built = _Model(problem, cover.slots, floor)
     if hint_metrics is not None and hint_metrics.num_parts <= cover.slots:
         built.hint(hint_metrics)
-    while True:  # a part some backend's reject refuses is forbidden and the model solved again
+    while True:  # a part some backend's reject refuses, or parts over its memory, forbidden and solved again
         done = solve_reporting(built.model, budget.left(), workers, budget.start, on_progress)
         solver, status = done.solver, done.status
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE) or done.interrupted:
             break
         refused = _refused_parts(problem, *built.plan(solver))
-        if not refused or budget.passed():
+        over = problem.over_memory(*built.plan(solver))
+        if not (refused or over) or budget.passed():
             break
         for b, ops in refused:
             built.forbid(b, ops)
+        for b, groups in over:
+            built.forbid_together(b, groups)
     elapsed = budget.elapsed()
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and not _refused_parts(problem, *built.plan(solver)):
+    answered = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    if answered and not _refused_parts(problem, *built.plan(solver)) and not problem.over_memory(*built.plan(solver)):
         backend, parts = built.plan(solver)
         value = evaluate_plan(problem, backend, parts).latency
         if hint_metrics is not None and hint_metrics.latency < value:  # never worse than the warm start
@@ -186,8 +203,10 @@ def solve_offload(
         bound = min(max(int(solver.best_objective_bound), floor), cover.beyond, value)  # CP-SAT's may lag the floor
         return OffloadSolve(backend, parts, found, value, int(bound), cover, elapsed, done.interrupted)
     if status == cp_model.INFEASIBLE and cover.complete:
+        memory = f", backend memory ({problem.base.memory_name} model)" if problem.memory_capped else ""
         raise InfeasibleError(f"{problem.base.name}: no plan meets the limits (min part ops "
-                              f"{problem.min_part_ops}, max parts {problem.max_parts}) on {problem.base.platform.source}")  # fmt: skip
+                              f"{problem.min_part_ops}, max parts {problem.max_parts}{memory}) on "
+                              f"{problem.base.platform.source}")  # fmt: skip
     if hint_metrics is None:
         raise InfeasibleError(f"{problem.base.name}: the exact solver found no plan within {time_limit:g} s "
                               f"and no greedy plan meets the limits")  # fmt: skip
@@ -257,6 +276,35 @@ def _between(dag, position: dict[int, int], u: int, c: int) -> set[int]:
             & reach(c, dag.preds, lambda w: position[w] > low))
 
 
+def backend_memory_floor(m: cp_model.CpModel, problem: OffloadProblem, o: list[dict]) -> None:
+    """What every capped backend holds whatever its parts, from the backends ``o[v][b]`` of the ops alone: one
+    session's fixed cost once it runs an op, each tensor of the memory model's relaxation its ops touch at least
+    once, and an op whose session alone passes the capacity never (a part holding it needs at least as much)."""
+    if not problem.memory_capped:
+        return
+    base = problem.base
+    items = [item for item in base.memory_items() if item.relaxed > 0]
+    fixed = math.floor(base.memory_model.fixed)
+    for b in range(len(problem.backends)):
+        cap = base.memory_cap(b)
+        ops = [v for v in range(problem.num_ops) if b in o[v]]
+        if cap is None or not ops:
+            continue
+        for v in ops:
+            if base.part_memory([v]) > cap:
+                m.add(o[v][b] == 0)
+        used = m.new_bool_var("")
+        m.add_max_equality(used, [o[v][b] for v in ops])
+        terms = []
+        for item in items:
+            on = [o[v][b] for v in item.ops if b in o[v]]
+            if on:
+                held = m.new_bool_var("")
+                m.add_max_equality(held, on)
+                terms.append(item.relaxed * held)
+        m.add(fixed * used + sum(terms) <= cap)
+
+
 @dataclass(frozen=True)
 class Labeling:
     """:func:`labeling`'s answer: a floor under every plan's latency and the backends that reach it (if found)."""
@@ -271,14 +319,15 @@ def labeling(problem: OffloadProblem, time_limit: float, workers: int | None = N
     """A lower bound on the latency of every plan: the least op times plus :func:`crossing_terms` over the
     backends of the ops alone, parts left out (a relaxation, solved by CP-SAT; its proven bound if not optimal).
 
-    Variables ``o[v][b]`` (op v on allowed backend b, exactly one per op); minimise
-    ``sum t(v, b) o[v][b] + sum crossing terms``. Its backends, cut into parts, are also a warm start.
+    Variables ``o[v][b]`` (op v on allowed backend b, exactly one per op), within :func:`backend_memory_floor`;
+    minimise ``sum t(v, b) o[v][b] + sum crossing terms``. Its backends, cut into parts, are also a warm start.
     ``on_bound(floor so far, seconds)`` is called about every second.
     """
     m = cp_model.CpModel()
     o = [{b: m.new_bool_var("") for b in problem.allowed[v]} for v in range(problem.num_ops)]
     for choice in o:
         m.add_exactly_one(choice.values())
+    backend_memory_floor(m, problem, o)
     times = [problem.time(v, b) * on for v in range(problem.num_ops) for b, on in o[v].items()]
     m.minimize(sum(times) + sum(crossing_terms(m, problem, o)))
     trivial = TABLE["latency"].bound(problem)
@@ -302,7 +351,7 @@ class _Model:
         self.y = [[m.new_bool_var(f"y{k}_{b}") for b in range(B)] for k in range(S)]
         self.o = [{b: m.new_bool_var(f"o{v}_{b}") for b in problem.allowed[v]} for v in range(n)]
         used = [sum(self.y[k]) for k in range(S)]
-        merging_is_free = not any(problem.reject or ())
+        merging_is_free = not any(problem.reject or ()) and not problem.memory_capped
         self.size: list = []
         for k in range(S):
             m.add(used[k] <= 1)
@@ -348,17 +397,70 @@ class _Model:
                             m.add(paid >= into + self.o[u][a] + self.y[k][b] - 2)
                             handoffs.append(costs[i] * paid)
         m.add(sum(handoffs) >= sum(crossing_terms(m, problem, self.o)))
+        self._memory()
+        self._at_most: dict[tuple[int, int], cp_model.IntVar] = {}
         latency = TABLE["latency"].model(self)
         m.add(latency >= floor)  # labeling's proven floor
         m.minimize(latency)
 
+    def _memory(self) -> None:
+        """The memory model's relaxation summed over each capped backend's parts (the module docstring)."""
+        problem, m = self.problem, self.model
+        if not problem.memory_capped:
+            return
+        base, S = problem.base, self.slots
+        items = [item for item in base.memory_items() if item.relaxed > 0]
+        parts = []
+        for k in range(S):
+            terms = []
+            for item in items:
+                held = m.new_bool_var("")  # m[j][k]: part k holds tensor j
+                for v in item.ops:
+                    m.add_implication(self.x[v][k], held)
+                terms.append(item.relaxed * held)
+            parts.append(sum(terms))
+        fixed = math.floor(base.memory_model.fixed)
+        most = sum(item.relaxed for item in items)
+        alone = [base.part_memory([v]) for v in range(problem.num_ops)]
+        for b in range(len(problem.backends)):
+            cap = base.memory_cap(b)
+            if cap is None:
+                continue
+            on_b = []
+            for k in range(S):
+                z = m.new_int_var(0, max(most + fixed, max(alone)), "")  # z[k][b]: part k's bytes on b, relaxed
+                m.add(z >= parts[k] + fixed).only_enforce_if(self.y[k][b])
+                for v in range(problem.num_ops):
+                    if b in self.o[v] and alone[v] > fixed:
+                        m.add(z >= alone[v]).only_enforce_if([self.x[v][k], self.y[k][b]])
+                on_b.append(z)
+            m.add(sum(on_b) <= cap)
+
+    def _exactly(self, k: int, ops: list[int]) -> cp_model.IntVar:
+        """A literal true when part k has at most ``len(ops)`` ops (so, holding them all, exactly them)."""
+        key = (k, len(ops))
+        if key not in self._at_most:
+            at_most = self._at_most[key] = self.model.new_bool_var("")
+            self.model.add(self.size[k] <= len(ops)).only_enforce_if(at_most)
+            self.model.add(self.size[k] >= len(ops) + 1).only_enforce_if(at_most.Not())
+        return self._at_most[key]
+
     def forbid(self, b: int, ops: list[int]) -> None:
         """No part on backend b holds exactly ``ops`` (a part its ``reject`` refused)."""
         for k in range(self.slots):
-            exact = self.model.new_bool_var("")
-            self.model.add(self.size[k] <= len(ops)).only_enforce_if(exact)
-            self.model.add(self.size[k] >= len(ops) + 1).only_enforce_if(exact.Not())
-            self.model.add_bool_or([self.x[v][k].Not() for v in ops] + [self.y[k][b].Not(), exact.Not()])
+            self.model.add_bool_or([self.x[v][k].Not() for v in ops]
+                                   + [self.y[k][b].Not(), self._exactly(k, ops).Not()])  # fmt: skip
+
+    def forbid_together(self, b: int, groups: list[list[int]]) -> None:
+        """Backend b does not run all of ``groups`` as parts (op sets whose sessions together pass its memory)."""
+        present = []
+        for ops in groups:
+            here = self.model.new_bool_var("")  # some part on b is exactly ops
+            for k in range(self.slots):
+                self.model.add_bool_or([here] + [self.x[v][k].Not() for v in ops]
+                                       + [self.y[k][b].Not(), self._exactly(k, ops).Not()])  # fmt: skip
+            present.append(here)
+        self.model.add_bool_or([here.Not() for here in present])
 
     def hint(self, plan: OffloadMetrics) -> None:
         for v in range(self.problem.num_ops):

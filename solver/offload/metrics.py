@@ -23,6 +23,7 @@ class OffloadMetrics:
     handoffs: int  # tensors handed into parts
     handoff_bytes: int
     handoff_time: int
+    memory: list[int] | None = None  # per backend, its parts' sessions under the memory model (None: no model)
 
     @property
     def latency(self) -> int:
@@ -34,9 +35,10 @@ class OffloadMetrics:
 
 
 def evaluate_plan(problem: OffloadProblem, backend: Sequence[int], parts: Sequence[int], *,
-                  limits: bool = True) -> OffloadMetrics:
+                  limits: bool = True, memory: bool = True) -> OffloadMetrics:
     """The cost of a plan (backend and part of each op), its parts renumbered in run order; ``limits=False``
-    skips the part-size and part-count limits (the greedy scores plans that still break them).
+    skips the part-size and part-count limits (the greedy scores plans that still break them), ``memory=False``
+    the backends' memory capacities (a plan over them is measured, to show by how much).
 
     Raises
     ------
@@ -59,6 +61,10 @@ def evaluate_plan(problem: OffloadProblem, backend: Sequence[int], parts: Sequen
                              f"at least {problem.min_ops(backend[ops[0]])})")  # fmt: skip
     if limits and problem.max_parts is not None and len(groups) > problem.max_parts:
         raise CheckError(f"{name}: {len(groups)} parts, more than {problem.max_parts}")
+    held = problem.backend_memory(backend, parts)
+    for b, _ in problem.over_memory(backend, parts) if limits and memory else ():
+        raise CheckError(f"{name}: the sessions of backend {problem.backends[b]} need {held[b]} bytes "
+                         f"({problem.base.memory_name} model), over its {problem.base.memory_cap(b)}")  # fmt: skip
     session = nx.DiGraph()
     session.add_nodes_from(groups)
     session.add_edges_from((parts[u], parts[v]) for u, v in problem.base.graph.edges if parts[u] != parts[v])
@@ -83,6 +89,7 @@ def evaluate_plan(problem: OffloadProblem, backend: Sequence[int], parts: Sequen
         handoffs=count,
         handoff_bytes=nbytes,
         handoff_time=seconds,
+        memory=held,
     )
 
 

@@ -27,7 +27,7 @@ from solver.offload.exact import GREEDY_SHARE, SLOT_VARIABLES, labeling, labelin
 from solver.offload.metrics import OffloadMetrics, evaluate_or_none, evaluate_plan
 from solver.offload.problem import OffloadProblem, offload_problem
 from solver.offload.settings import OffloadSettings
-from solver.placement.problem import placement_problem
+from solver.placement.problem import MemoryFigure, placement_problem
 from solver.problem import PartitionProblem
 from solver.solving.budget import Budget
 from solver.solving.driver import ExactRun, Recipe, Start, drive
@@ -60,9 +60,12 @@ class OffloadResult:
         names = self.problem.backends
 
         def plan(m: OffloadMetrics) -> dict:
+            memory = None if m.memory is None else {names[b]: held for b, held in enumerate(m.memory)
+                                                    if b in m.part_backends}  # fmt: skip
             return {"latency_us": m.latency, "compute_us": m.compute, "handoffs": m.handoffs,
                     "handoff_bytes": m.handoff_bytes, "handoff_us": m.handoff_time, "num_parts": m.num_parts,
-                    "parts": [{"backend": names[b], "ops": c} for b, c in zip(m.part_backends, m.part_ops)]}  # fmt: skip
+                    "parts": [{"backend": names[b], "ops": c} for b, c in zip(m.part_backends, m.part_ops)],
+                    "memory_bytes": memory}  # fmt: skip
 
         return {
             "model": self.problem.base.name,
@@ -80,10 +83,32 @@ class OffloadResult:
             "backend_of_op": [names[b] for b in self.metrics.backend],
             "min_part_ops": self.problem.min_part_ops,
             "max_parts": self.problem.max_parts,
+            "memory": self.memory_json(),
             "baselines": {name: None if m is None else plan(m) for name, m in self.baselines.items()},
             "time_s": self.time,
             "notes": self.notes,
         }
+
+
+    def backend_memory(self) -> list[tuple[str, int | None, int]]:
+        """(backend, capacity, predicted bytes of its sessions) of each backend the plan uses (none without a
+        memory model)."""
+        m, base = self.metrics, self.problem.base
+        if m.memory is None:
+            return []
+        return [(name, base.memory_cap(b), m.memory[b]) for b, name in enumerate(self.problem.backends)
+                if b in m.part_backends]  # fmt: skip
+
+    def memory_json(self) -> dict | None:
+        """The memory model and each used backend's sessions under it (None without a model)."""
+        base = self.problem.base
+        if base.memory_model is None:
+            return None
+        return {"memory_model": base.memory_name,
+                "backends": [{"backend": name, "capacity": cap, "predicted_bytes": held,
+                              "sessions": self.metrics.part_backends.count(self.problem.backends.index(name)),
+                              "over_capacity": cap is not None and held > cap}
+                             for name, cap, held in self.backend_memory()]}  # fmt: skip
 
 
 def offload(
@@ -155,8 +180,9 @@ class _Steps:
             return Start("greedy", greedy, baselines["greedy"].latency if greedy else None, 0)
         metrics = baselines[algo]
         if metrics is None:
+            memory = f", backend memory ({problem.base.memory_name} model)" if problem.memory_capped else ""
             raise InfeasibleError(f"{problem.base.name}: the {algo} plan breaks the limits (min part ops "
-                                  f"{problem.min_part_ops}, max parts {problem.max_parts}); try --algo exact")  # fmt: skip
+                                  f"{problem.min_part_ops}, max parts {problem.max_parts}{memory}); try --algo exact")  # fmt: skip
         floor = labeling(problem, labeling_time(budget), self.settings.workers).floor
         return Start(algo, (metrics.backend, metrics.parts), metrics.latency, floor)  # how far it may be from optimal
 
@@ -189,14 +215,16 @@ def offload_model(
     *,
     backend_min_ops: list[int] | None = None,
     reject: list[Callable[[list[int]], bool] | None] | None = None,
+    memory: MemoryFigure | None = None,
 ) -> OffloadResult:
     """Offload ``problem`` on the backends of ``platform`` as ``settings`` and ``rules`` say; ``backend_min_ops``
-    and ``reject`` (per device) refuse parts as partition_for's backends do.
+    and ``reject`` (per device) refuse parts as partition_for's backends do; ``memory``: the memory model each
+    backend's sessions are capped on (``solver.placement.memory.memory_figure``; None: memory not checked).
 
     Op names (for ``comply=opname``) are the names of the ops' first output tensors, as luci names nodes;
     for graph files, the nodes' ``name``.
     """
-    base = placement_problem(problem, platform)
+    base = placement_problem(problem, platform, memory)
     names, reads_input = None, None
     if problem.model is not None:
         model = problem.model

@@ -13,6 +13,10 @@ part (the session graph is acyclic); every part has at least ``min_part_ops`` op
 rejection, TFLite's ``min_nodes_per_partition``); at most ``max_parts`` parts (``max_delegated_partitions``,
 counted over all parts here); a tensor crossing between two backends needs their link.
 
+Memory: every part is its own session, so a backend holds the sum of its parts' sessions; under a memory model
+(``base.memory_model``, docs/memory.md) each part's session is the model's figure of its ops, and the sum over a
+backend's parts stays within its device's capacity (``devices[].memory``). Without a model memory is not checked.
+
 Latency: parts run one after another, as ``solve run`` and one onert session per part run them, so the
 end-to-end latency is the sum of the op times plus the hand-off of every tensor into every part that reads it
 outside its producer's part. (Overlapping parts on different devices is the placement's latency objective,
@@ -69,6 +73,51 @@ class OffloadProblem:
         t = self.base.times[v][b]
         assert t is not None
         return t
+
+    @property
+    def memory_capped(self) -> bool:
+        """Whether some backend's memory is capped under a memory model."""
+        base = self.base
+        return base.memory_model is not None and any(base.memory_cap(b) is not None for b in range(len(self.backends)))
+
+    def backend_memory(self, backend: Sequence[int], parts: Sequence[int]) -> list[int] | None:
+        """Each backend's memory under the memory model: the sum of its parts' sessions (None without a model)."""
+        if self.base.memory_model is None:
+            return None
+        held = [0] * len(self.backends)
+        for b, ops in _part_ops(backend, parts):
+            held[b] += self.base.part_memory(ops)
+        return held
+
+    def over_memory(self, backend: Sequence[int], parts: Sequence[int]) -> list[tuple[int, list[list[int]]]]:
+        """The backends whose sessions pass their capacity, each with the fewest of its parts (the largest) whose
+        sessions alone pass it: no plan whose backend b runs those parts as they are fits."""
+        if not self.memory_capped:
+            return []
+        by_backend: dict[int, list[list[int]]] = {}
+        for b, ops in _part_ops(backend, parts):
+            by_backend.setdefault(b, []).append(ops)
+        over = []
+        for b, groups in sorted(by_backend.items()):
+            cap = self.base.memory_cap(b)
+            if cap is None:
+                continue
+            held, chosen = 0, []
+            for ops in sorted(groups, key=self.base.part_memory, reverse=True):
+                held += self.base.part_memory(ops)
+                chosen.append(ops)
+                if held > cap:
+                    over.append((b, chosen))
+                    break
+        return over
+
+
+def _part_ops(backend: Sequence[int], parts: Sequence[int]) -> list[tuple[int, list[int]]]:
+    """(backend, ops) of each part of a plan."""
+    groups: dict[int, list[int]] = {}
+    for v, k in enumerate(parts):
+        groups.setdefault(k, []).append(v)
+    return [(backend[ops[0]], ops) for ops in groups.values()]
 
 
 def offload_problem(

@@ -22,6 +22,18 @@ def format_offload(result: OffloadResult) -> str:
         else:
             lines.append(f"{name:<20} {plan.latency:>11} {plan.compute:>11} {plan.handoff_time:>12} "
                          f"{plan.handoffs:>9} {plan.num_parts:>5}")  # fmt: skip
+    memory = result.backend_memory()
+    if memory:
+        lines += ["", f"memory per backend ({problem.base.memory_name} model; a backend holds each of its parts' "
+                      "sessions)",
+                  f"{'backend':<12} {'sessions':>8} {'predicted':>12} {'capacity':>12}"]
+        lines += [f"{name:<12} {m.part_backends.count(names.index(name)):>8} {_mb(held):>12} "
+                  f"{'any' if cap is None else _mb(cap):>12}{'  OVER' if cap is not None and held > cap else ''}"
+                  for name, cap, held in memory]  # fmt: skip
     lines += ["", f"latency:          {m.latency} us, {result.status}, proven bound {result.bound} us, gap {result.gap:.2%}",
               f"time              {result.time:.2f} s"]  # fmt: skip
     return "\n".join(lines)
+
+
+def _mb(nbytes: int) -> str:
+    return f"{nbytes / 2**20:.2f} MB"
