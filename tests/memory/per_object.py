@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 import networkx as nx
 
 from solver.memory.lifetimes import LINEAR, Graph, OpTensors
-from solver.memory.model import MemoryTerms, im2col_bytes
+from solver.memory.model import MemoryTerms, filter_bytes, im2col_bytes
 from solver.memory.planner import CLAIM, DEFAULT_PLANNER, RELEASE, Event, Plan
 
 
@@ -193,6 +193,12 @@ def memory_terms(
         constants=sum(graph.sizes[t] for t in constants), arena=arena, io=sum(graph.sizes[t] for t in io),
         workspace=max((im2col_bytes(graph, op) for op in graph.ops), default=0),
         all_tensors=sum(graph.sizes[t] for t in written),
+        inputs=sum(graph.sizes[t] for t in set(graph.inputs)),
+        outputs=sum(graph.sizes[t] for t in set(graph.outputs) - set(graph.inputs)),
+        filter=max((filter_bytes(graph, op) for op in graph.ops), default=0),
+        largest_constant=max((graph.sizes[t] for t in constants), default=0),
+        activation=max((graph.sizes[t] for op in graph.ops for t in (*op.inputs, *op.outputs)
+                        if t in graph.sizes and t not in graph.constants), default=0),
     )  # fmt: skip
 
 
