@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -188,6 +189,16 @@ class MemoryModel:
         if self.name == "planner":
             return terms.planned
         return int(round(self.calibration.predict(terms)))
+
+    def floor(self, terms: MemoryTerms) -> int:
+        """What every part holding the ops of ``terms`` needs at least under this model. The upper and planner
+        figures grow with the ops (an op's inputs and outputs are a larger part's I/O or live together in its
+        arena while it runs); the calibrated one but for the caller's copies of the I/O, which a larger part may
+        hold as arena instead."""
+        if self.name != "calibrated":
+            return self.predict(terms)
+        c = self.calibration
+        return math.floor(max(c.load(terms), c.run(terms) - c.copies_scale * terms.copies))
 
     def to_json(self) -> dict:
         return {"model": self.name, "reason": self.reason,

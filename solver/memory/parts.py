@@ -79,6 +79,12 @@ def part_memory(graph: Graph, model: MemoryModel, planner: str = DEFAULT_PLANNER
     return lambda ops: model.predict(memory_terms(part_graph(graph, ops), None, planner, executor))
 
 
+def part_floor(graph: Graph, model: MemoryModel, planner: str = DEFAULT_PLANNER,
+               executor: str = LINEAR) -> Callable[[Sequence[int]], int]:  # fmt: skip
+    """What every part holding some ops needs at least under ``model``: ops -> bytes (``MemoryModel.floor``)."""
+    return lambda ops: model.floor(memory_terms(part_graph(graph, ops), None, planner, executor))
+
+
 def parts_memory(graph: Graph, parts: Sequence[int], num_parts: int, model: MemoryModel,
                  planner: str = DEFAULT_PLANNER, executor: str = LINEAR) -> PartsMemory:  # fmt: skip
     """The memory of each part of ``parts`` (a partition map) under ``model``."""

@@ -19,10 +19,10 @@ The model (CP-SAT, :func:`solve_offload`)
   and ``in[i][k] + o[u][a] + y[k][b] <= 2`` where a and b have no link.
 - Memory (backends capped under a memory model, :mod:`solver.offload.problem`): the model's monotone relaxation
   of a session (``solver.placement.problem.MemoryFigure``: ``fixed + sum of the relaxed bytes of the tensors
-  its ops touch``), and the session of each op alone, which a part holding it needs at least (its constants
-  and workspace are among the part's, and its inputs and outputs are the part's I/O or live together in its
-  arena when it runs), summed over a backend's parts: ``m[j][k] >= x[v][k]`` (v an op touching tensor j), and
-  when ``y[k][b]``: ``z[k][b] >= fixed + sum_j bytes_j m[j][k]`` and ``z[k][b] >= memory({v})`` where
+  its ops touch``), and the floor of each op alone, which a part holding it needs at least (``part_floor``:
+  its constants and workspace are among the part's, and its inputs and outputs are the part's I/O or live
+  together in its arena when it runs; the caller's copies of its I/O are left out), summed over a backend's parts: ``m[j][k] >= x[v][k]`` (v an op touching tensor j), and
+  when ``y[k][b]``: ``z[k][b] >= fixed + sum_j bytes_j m[j][k]`` and ``z[k][b] >= floor({v})`` where
   ``x[v][k]``; ``sum_k z[k][b] <= cap(b)``. The model's figure itself is checked lazily: when a backend's parts
   of CP-SAT's answer pass its capacity, the fewest of them that do (the largest) are forbidden together on it
   (a no-good: not all of these op sets as parts of that backend; any plan that has them there is over, since
@@ -279,7 +279,7 @@ def _between(dag, position: dict[int, int], u: int, c: int) -> set[int]:
 def backend_memory_floor(m: cp_model.CpModel, problem: OffloadProblem, o: list[dict]) -> None:
     """What every capped backend holds whatever its parts, from the backends ``o[v][b]`` of the ops alone: one
     session's fixed cost once it runs an op, each tensor of the memory model's relaxation its ops touch at least
-    once, and an op whose session alone passes the capacity never (a part holding it needs at least as much)."""
+    once, and an op whose floor passes the capacity never (a part holding it needs at least as much)."""
     if not problem.memory_capped:
         return
     base = problem.base
@@ -291,7 +291,7 @@ def backend_memory_floor(m: cp_model.CpModel, problem: OffloadProblem, o: list[d
         if cap is None or not ops:
             continue
         for v in ops:
-            if base.part_memory([v]) > cap:
+            if base.part_floor([v]) > cap:
                 m.add(o[v][b] == 0)
         used = m.new_bool_var("")
         m.add_max_equality(used, [o[v][b] for v in ops])
@@ -421,7 +421,7 @@ class _Model:
             parts.append(sum(terms))
         fixed = math.floor(base.memory_model.fixed)
         most = sum(item.relaxed for item in items)
-        alone = [base.part_memory([v]) for v in range(problem.num_ops)]
+        alone = [base.part_floor([v]) for v in range(problem.num_ops)]
         for b in range(len(problem.backends)):
             cap = base.memory_cap(b)
             if cap is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from solver.memory.calibration import MemoryModel
-from solver.memory.parts import part_memory, problem_graph
+from solver.memory.parts import part_floor, part_memory, problem_graph
 from solver.placement.problem import MemoryFigure
 from solver.problem import PartitionProblem
 
@@ -18,10 +18,12 @@ def memory_figure(problem: PartitionProblem, model: MemoryModel) -> MemoryFigure
     - calibrated: its fixed cost and its constants scale, the rest as the planner (the fixed cost a byte less:
       the figure is rounded to whole bytes).
     """
-    figure = part_memory(problem_graph(problem.model, problem.graph), model)
+    graph = problem_graph(problem.model, problem.graph)
+    figure, floor = part_memory(graph, model), part_floor(graph, model)
     if model.name == "upper":
-        return MemoryFigure(model.name, figure, 0.0, 1.0, 1.0)
+        return MemoryFigure(model.name, figure, 0.0, 1.0, 1.0, floor)
     if model.name == "planner":
-        return MemoryFigure(model.name, figure, 0.0, 1.0, 0.0)
+        return MemoryFigure(model.name, figure, 0.0, 1.0, 0.0, floor)
     calibration = model.calibration
-    return MemoryFigure(model.name, figure, max(calibration.fixed - 1.0, 0.0), calibration.constant_scale, 0.0)
+    return MemoryFigure(model.name, figure, max(calibration.fixed - 1.0, 0.0), calibration.constant_scale, 0.0,
+                        floor)  # fmt: skip

@@ -53,6 +53,7 @@ class MemoryFigure:
     fixed: float = 0.0
     constant_scale: float = 1.0
     tensor_scale: float = 0.0
+    floor: Callable[[Sequence[int]], int] | None = None  # what every part holding the ops needs (None: figure)
 
 
 COUNTED = "counted"  # no memory model: a device holds its constants and every tensor its ops touch
@@ -124,6 +125,12 @@ class PlacementProblem:
         if key not in self._figures:
             self._figures[key] = int(self.memory_model.figure(sorted(key)))
         return self._figures[key]
+
+    def part_floor(self, ops: Sequence[int]) -> int:
+        """What every part holding ``ops`` needs at least under the memory model (which must be set): a bound
+        the solvers may state for a part that holds them and more (the figure itself is not monotone)."""
+        m = self.memory_model
+        return self.part_memory(ops) if m.floor is None else int(m.floor(sorted(ops)))
 
     def holds(self, d: int, ops: Sequence[int]) -> bool:
         """Whether device ``d`` holds a part of ``ops`` under the memory model (true without a model, where the
