@@ -1,0 +1,254 @@
+"""A link-aware lower bound on a placement's throughput: the spine, a path of ops, laid on a simple path of devices.
+
+The relaxation
+--------------
+Take a *spine*: a path of ops ``v_0 -> v_1 -> ... -> v_m-1`` in the DAG, ``e_s`` the tensor ``v_s`` writes and
+``v_s+1`` reads. In any valid placement (parts on distinct devices, an acyclic session graph):
+
+- the spine's ops visit devices in pipeline order, so each device holds a run ``v_a .. v_b`` of them, and the
+  devices of the runs are distinct: a simple path ``d_0, d_1, ...`` of devices;
+- where run ``j`` ends at ``v_b``, ``v_b+1`` on the next device reads ``e_b``: it crosses link ``(d_j, d_j+1)``
+  directly, so that link's load, and the bottleneck, is at least ``e_b``'s transfer time on it;
+- an op ``w`` between ``v_a`` and ``v_b`` (a descendant of one, an ancestor of the other) lies in a part between
+  theirs, so on their device when they share it: the device holds the run's *closure*, computes it (its op
+  times there) and holds its memory (the relaxation of the memory model, :class:`MemoryFigure`, which every
+  figure is at least).
+
+So the least ``U`` for which some segmentation of the spine into runs, on a simple path of devices, has every
+run's closure fit its device (memory within the cap, compute ``< U``) and every hop's spine tensor cross its
+link in ``< U``, bounds every placement's throughput from below. The ops off the spine, relay parts and the other
+tensors a link carries are left out, which only weakens it. Unlike :func:`bounds.contraction_bound` it knows
+that a chain of parts cannot use the fastest link twice: where memory forces many parts onto a network of
+slow, distance-bound links (seed 002's), the path of devices is what decides.
+
+The spine is a widest path from a source op to a sink (its smallest tensor as large as can be), each step
+taken, among successors as wide, to the one last in the topological order (in residual blocks: the skip edge),
+so each hop carries a block's input or output.
+
+The search for a given ``U`` is depth-first over (run start, device, devices used), failures kept per (run
+start, device) with their used sets: a state whose used devices hold a failed one's fails too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from solver.placement.problem import PlacementProblem
+from solver.solving.budget import Budget
+
+
+MAX_OPS = 5_000  # larger graphs get no spine bound: its closures are op sets, quadratic in the ops
+MAX_VISITS = 200_000  # states searched for one bound before it is left undecided
+
+
+class _Timeout(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Spine:
+    """A spine (ops in path order), the tensor of each hop, and per run start the closures' loads.
+
+    ``memory[a][k]``, ``compute[a][k]`` (per device) and ``supported[a][k]`` (per device): of the closure of
+    the run ``a .. a + k``, for as long as its memory fits the largest cap.
+    """
+
+    ops: list[int]
+    hop_tensor: list[int | None]  # hop_tensor[s]: the tensor from ops[s] to ops[s + 1] (None: the edge has none)
+    memory: list[np.ndarray]
+    compute: list[np.ndarray]  # [k, device]
+    supported: list[np.ndarray]  # [k, device]
+
+
+def spine(problem: PlacementProblem) -> Spine:
+    """The spine of ``problem``'s graph and its runs' closures (module docstring)."""
+    dag, n, D = problem.dag, problem.num_ops, len(problem.devices)
+    written: dict[tuple[int, int], int] = {}
+    for i, t in enumerate(problem.tensors):
+        for c in t.consumers:
+            written.setdefault((t.producer, c), i)
+    ops = _widest_path(problem, written)
+    hop_tensor = [written.get((u, w)) for u, w in zip(ops, ops[1:])]
+    ancestors, descendants = _closures(problem)
+    items = problem.memory_items()
+    item_of_op: list[list[int]] = [[] for _ in range(n)]
+    for k, item in enumerate(items):
+        for u in item.ops:
+            item_of_op[u].append(k)
+    caps = [problem.relaxed_cap(d) for d in range(D)]
+    largest = math.inf if any(c is None for c in caps) else max(caps)
+    times = np.array([[t if t is not None else 0 for t in row] for row in problem.times], dtype=np.int64).reshape(n, D)
+    runs = np.array([[t is not None for t in row] for row in problem.times], dtype=bool).reshape(n, D)
+    memory, compute, supported = [], [], []
+    for a, start in enumerate(ops):
+        held: set[int] = set()
+        inside = 0  # the closure so far, as a bit mask
+        nbytes, load, ok = 0, np.zeros(D, np.int64), np.ones(D, bool)
+        mem_a, comp_a, sup_a = [], [], []
+        for end in ops[a:]:
+            closure = descendants[start] & ancestors[end]
+            for u in _bits(closure & ~inside):
+                load = load + times[u]
+                ok = ok & runs[u]
+                for k in item_of_op[u]:
+                    if k not in held:
+                        held.add(k)
+                        nbytes += items[k].relaxed
+            inside |= closure
+            if nbytes > largest:
+                break
+            mem_a.append(nbytes)
+            comp_a.append(load)
+            sup_a.append(ok)
+        memory.append(np.array(mem_a, dtype=np.int64))
+        compute.append(np.array(comp_a, dtype=np.int64).reshape(len(comp_a), D))
+        supported.append(np.array(sup_a, dtype=bool).reshape(len(sup_a), D))
+    return Spine(ops, hop_tensor, memory, compute, supported)
+
+
+def _widest_path(problem: PlacementProblem, written: dict[tuple[int, int], int]) -> list[int]:
+    """A path from a source op to a sink whose smallest tensor is largest; ties go to the later successor."""
+    dag = problem.dag
+    rank = {v: k for k, v in enumerate(dag.order)}
+    width = [0.0] * problem.num_ops
+    step: list[int | None] = [None] * problem.num_ops
+    for v in reversed(dag.order):
+        width[v] = math.inf if not dag.succs[v] else -1.0
+        for w in dag.succs[v]:
+            i = written.get((v, w))
+            through = min(problem.tensors[i].nbytes if i is not None else 0, width[w])
+            if (through, rank[w]) > (width[v], rank[step[v]] if step[v] is not None else -1):
+                width[v], step[v] = through, w
+    v = max((u for u in range(problem.num_ops) if not dag.preds[u]), key=lambda u: (width[u], -rank[u]))
+    ops = [v]
+    while step[v] is not None:
+        v = step[v]
+        ops.append(v)
+    return ops
+
+
+def _closures(problem: PlacementProblem) -> tuple[list[int], list[int]]:
+    """Each op's ancestors and descendants, itself included, as bit masks."""
+    dag, n = problem.dag, problem.num_ops
+    ancestors, descendants = [0] * n, [0] * n
+    for v in dag.order:
+        ancestors[v] = 1 << v
+        for u in dag.preds[v]:
+            ancestors[v] |= ancestors[u]
+    for v in reversed(dag.order):
+        descendants[v] = 1 << v
+        for w in dag.succs[v]:
+            descendants[v] |= descendants[w]
+    return ancestors, descendants
+
+
+def _bits(mask: int):
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+def spine_bound(problem: PlacementProblem, lower: int, upper: int, until: Budget | None = None) -> int:
+    """The least ``U`` in ``lower..upper`` at which the spine can be laid (module docstring): a lower bound on every
+    placement's throughput when ``lower`` is one. A value whose search runs out of time or visits counts as laid,
+    which keeps the answer a bound; graphs of over ``MAX_OPS`` ops get ``lower``."""
+    if problem.num_ops > MAX_OPS:
+        return lower
+    laying = Laying(problem, spine(problem), until or Budget(math.inf))
+    low, high = lower, upper
+    while low < high:
+        mid = (low + high) // 2
+        if laying.fits(mid + 1):  # a laying with every value < mid + 1 (or none ruled out): the bound is <= mid
+            high = mid
+        else:
+            low = mid + 1
+    return low
+
+
+class Laying:
+    """The spine laid on the devices below a bound ``U`` (:meth:`prepare`), from the start (:meth:`fits`) or from a
+    hop out of a placed device (:meth:`completes`). Searches share their failures while ``U`` stays; past
+    ``max_visits`` states for one ``U``, or ``until``'s end, every question answers yes (nothing ruled out)."""
+
+    def __init__(self, problem: PlacementProblem, spine_: Spine, until: Budget, max_visits: int = MAX_VISITS):
+        self.spine = spine_
+        self.until = until
+        self.max_visits = max_visits
+        D = len(problem.devices)
+        self.D = D
+        self.caps = np.array([math.inf if problem.relaxed_cap(d) is None else problem.relaxed_cap(d)
+                              for d in range(D)])  # fmt: skip
+        # cost[s, a, b]: the hop tensor s over link (a, b); infinite without a link and for a == b.
+        self.cost = np.full((len(spine_.hop_tensor), D, D), math.inf)
+        for a, row in enumerate(problem.transfer):
+            for b, costs in enumerate(row):
+                if costs is not None and a != b:
+                    self.cost[:, a, b] = [costs[i] if i is not None else 0 for i in spine_.hop_tensor]
+        for s, i in enumerate(spine_.hop_tensor):
+            if i is None:  # an edge without a tensor sends nothing: any other device may follow
+                self.cost[s] = np.where(np.eye(D, dtype=bool), math.inf, 0)
+        self.position = {v: k for k, v in enumerate(spine_.ops)}
+        self.upper = None
+
+    def prepare(self, upper: int) -> None:
+        """Lay below ``upper`` from now on."""
+        if upper == self.upper:
+            return
+        s = self.spine
+        self.upper = upper
+        # reach[a][d]: the last spine position a run from a can end at on device d (a - 1: not even v_a).
+        self.reach = []
+        for a in range(len(s.ops)):
+            fit = s.supported[a] & (s.compute[a] < upper) & (s.memory[a][:, None] <= self.caps)
+            self.reach.append(a + np.cumprod(fit, axis=0).sum(axis=0) - 1)  # closures grow: fit is a prefix
+        self.near = self.cost < upper
+        self.failed: dict[tuple[int, int], list[int]] = {}
+        self.visits = 0
+
+    def fits(self, upper: int) -> bool:
+        """Whether the spine can be laid with every run's compute and every hop's transfer below ``upper``."""
+        self.prepare(upper)
+        try:
+            return any(self._lay(0, d, 1 << d) for d in range(self.D))
+        except _Timeout:
+            return True
+
+    def completes(self, position: int, source: int, used: int) -> bool:
+        """Whether the spine after ``position`` (``ops[position]`` placed on device ``source``; -1: no spine op
+        placed yet), the devices ``used`` taken, can be laid on the free devices below the prepared bound."""
+        last = len(self.spine.ops) - 1
+        if position >= last:
+            return True
+        free = np.array([not used >> e & 1 for e in range(self.D)])
+        nexts = free if position < 0 else self.near[position, source] & free
+        try:
+            return any(self.reach[position + 1][e] >= position + 1 and self._lay(position + 1, e, used | 1 << e)
+                       for e in np.flatnonzero(nexts).tolist())  # fmt: skip
+        except _Timeout:
+            return True
+
+    def _lay(self, a: int, d: int, used: int) -> bool:
+        """Whether the spine from position ``a`` on, its first run on device ``d``, can be laid on unused devices."""
+        self.visits += 1
+        if self.visits > self.max_visits or (self.visits % 256 == 0 and self.until.passed()):
+            self.visits = self.max_visits + 1  # this bound stays undecided
+            raise _Timeout
+        last = len(self.spine.ops) - 1
+        end = int(self.reach[a][d])
+        if end >= last:
+            return True
+        key = (a, d)
+        for old in self.failed.get(key, ()):
+            if old & ~used == 0:
+                return False
+        free = np.array([not used >> e & 1 for e in range(self.D)])
+        for b in range(end, a - 1, -1):  # the longest runs first
+            for e in np.flatnonzero(self.near[b, d] & free).tolist():
+                if self.reach[b + 1][e] >= b + 1 and self._lay(b + 1, e, used | 1 << e):
+                    return True
+        self.failed.setdefault(key, []).append(used)
+        return False
