@@ -31,6 +31,7 @@ start, device) with their used sets: a state whose used devices hold a failed on
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -41,6 +42,8 @@ from solver.solving.budget import Budget
 
 
 MAX_OPS = 5_000  # larger graphs get no spine bound: its closures are op sets, quadratic in the ops
+CUT_WINDOW = 4  # spine ops a run's end looks back over for its least cut
+MAX_CUT_SETS = 4_096  # sets of ops between two spine ops tried for the least cut of a hop
 MAX_VISITS = 200_000  # states searched for one bound before it is left undecided
 
 
@@ -58,6 +61,8 @@ class Spine:
 
     ops: list[int]
     hop_tensor: list[int | None]  # hop_tensor[s]: the tensor from ops[s] to ops[s + 1] (None: the edge has none)
+    hop_cut: list[list[int]]  # hop_cut[s][k]: the fewest bytes a run ending at ops[s], from ops[s - k] at least,
+    # sends to ops[s + 1]'s device when no relay takes the ops between (_least_cut); not decreasing in k
     memory: list[np.ndarray]
     compute: list[np.ndarray]  # [k, device]
     supported: list[np.ndarray]  # [k, device]
@@ -73,6 +78,14 @@ def spine(problem: PlacementProblem) -> Spine:
     ops = _widest_path(problem, written)
     hop_tensor = [written.get((u, w)) for u, w in zip(ops, ops[1:])]
     ancestors, descendants = _closures(problem)
+    hop_cut = []
+    for s, w in enumerate(ops[1:]):
+        cuts = []
+        for k in range(min(CUT_WINDOW, s + 1)):
+            start = ops[s - k]
+            cuts.append(max(cuts[-1:] + [_least_cut(problem, descendants[start] & ancestors[ops[s]], w,
+                                                    descendants[start] & ancestors[w])]))  # fmt: skip
+        hop_cut.append(cuts)
     items = problem.memory_items()
     item_of_op: list[list[int]] = [[] for _ in range(n)]
     for k, item in enumerate(items):
@@ -106,7 +119,7 @@ def spine(problem: PlacementProblem) -> Spine:
         memory.append(np.array(mem_a, dtype=np.int64))
         compute.append(np.array(comp_a, dtype=np.int64).reshape(len(comp_a), D))
         supported.append(np.array(sup_a, dtype=bool).reshape(len(sup_a), D))
-    return Spine(ops, hop_tensor, memory, compute, supported)
+    return Spine(ops, hop_tensor, hop_cut, memory, compute, supported)
 
 
 def _widest_path(problem: PlacementProblem, written: dict[tuple[int, int], int]) -> list[int]:
@@ -128,6 +141,38 @@ def _widest_path(problem: PlacementProblem, written: dict[tuple[int, int], int])
         v = step[v]
         ops.append(v)
     return ops
+
+
+def _least_cut(problem: PlacementProblem, run: int, w: int, between: int) -> int:
+    """The fewest bytes that go from the device of a run's ops (the bit mask ``run``) to ``w``'s when every op
+    ``between`` them (a bit mask, both included) lies on one of the two: the least, over the sets X of those ops on
+    the run's device (``run`` and more, closed under predecessors within ``between``), of the bytes written in X
+    and read outside it, each tensor once. Past ``MAX_CUT_SETS`` sets, the bytes ``run`` sends ``w`` directly
+    (sent whatever X is)."""
+    dag = problem.dag
+    inner = between & ~run & ~(1 << w)
+    sent = [(1 << t.producer, _mask_of(t.consumers) & between, t.nbytes)
+            for t in problem.tensors if between >> t.producer & 1 and t.producer != w]  # fmt: skip
+    direct = sum(nbytes for writer, readers, nbytes in sent if writer & run and readers >> w & 1)
+    preds = {v: _mask_of(dag.preds[v]) & inner for v in _bits(inner)}
+    least, seen, queue = math.inf, {run}, [run]
+    while queue:
+        X = queue.pop()
+        least = min(least, sum(nbytes for writer, readers, nbytes in sent if writer & X and readers & ~X))
+        for v in _bits(inner & ~X):
+            if preds[v] & ~X == 0 and (grown := X | 1 << v) not in seen:
+                if len(seen) >= MAX_CUT_SETS:
+                    return direct
+                seen.add(grown)
+                queue.append(grown)
+    return int(least)
+
+
+def _mask_of(ops) -> int:
+    mask = 0
+    for v in ops:
+        mask |= 1 << v
+    return mask
 
 
 def _closures(problem: PlacementProblem) -> tuple[list[int], list[int]]:
@@ -191,6 +236,26 @@ class Laying:
         for s, i in enumerate(spine_.hop_tensor):
             if i is None:  # an edge without a tensor sends nothing: any other device may follow
                 self.cost[s] = np.where(np.eye(D, dtype=bool), math.inf, 0)
+        # alone[k][s, a, b]: hop s's least cut over link (a, b) for a run of k + 1 spine ops or more, what the link
+        # carries when no relay device takes the ops between.
+        hops = len(spine_.hop_tensor)
+        cuts = np.array([[c[min(k, len(c) - 1)] for c in spine_.hop_cut] for k in range(CUT_WINDOW)], dtype=float)
+        # beside[k][s, a, b]: the same with one relay device r: the cut's bytes leave a over (a, b) and (a, r), so
+        # the busier carries them at the two links' bandwidth together at least, r's at most a's fastest.
+        self.alone = np.repeat(self.cost[None], CUT_WINDOW, axis=0)
+        self.beside = self.alone.copy()
+        names = problem.devices
+        bandwidth = np.zeros((D, D))
+        for a, b in itertools.permutations(range(D), 2):
+            link = problem.platform.link(names[a], names[b])
+            bandwidth[a, b] = 0.0 if link is None else link.bandwidth
+        fastest = bandwidth.max(axis=1)
+        for a, b in zip(*np.nonzero(bandwidth)):
+            if hops:
+                alone = np.ceil(cuts * 1e6 / bandwidth[a, b])
+                beside = np.ceil(cuts * 1e6 / (bandwidth[a, b] + fastest[a]))
+                self.alone[:, :, a, b] = np.maximum(self.cost[:, a, b], alone)
+                self.beside[:, :, a, b] = np.maximum(self.cost[:, a, b], beside)
         self.position = {v: k for k, v in enumerate(spine_.ops)}
         self.upper = None
 
@@ -206,14 +271,16 @@ class Laying:
             fit = s.supported[a] & (s.compute[a] < upper) & (s.memory[a][:, None] <= self.caps)
             self.reach.append(a + np.cumprod(fit, axis=0).sum(axis=0) - 1)  # closures grow: fit is a prefix
         self.near = self.cost < upper
-        self.failed: dict[tuple[int, int], list[int]] = {}
+        self.near_alone = self.alone < upper
+        self.near_beside = self.beside < upper
+        self.failed: dict[tuple[int, int], list[tuple[int, int]]] = {}
         self.visits = 0
 
     def fits(self, upper: int) -> bool:
         """Whether the spine can be laid with every run's compute and every hop's transfer below ``upper``."""
         self.prepare(upper)
         try:
-            return any(self._lay(0, d, 1 << d) for d in range(self.D))
+            return any(self._lay(0, d, 1 << d, 0) for d in range(self.D))
         except _Timeout:
             return True
 
@@ -226,13 +293,27 @@ class Laying:
         free = np.array([not used >> e & 1 for e in range(self.D)])
         nexts = free if position < 0 else self.near[position, source] & free
         try:
-            return any(self.reach[position + 1][e] >= position + 1 and self._lay(position + 1, e, used | 1 << e)
-                       for e in np.flatnonzero(nexts).tolist())  # fmt: skip
+            for e in np.flatnonzero(nexts).tolist():
+                spent = self._next(position, position, source, e, used, 0)  # the run's start: as if position
+                if self.reach[position + 1][e] >= position + 1 and spent is not None:
+                    if self._lay(position + 1, e, used | 1 << e, spent):
+                        return True
+            return False
         except _Timeout:
             return True
 
-    def _lay(self, a: int, d: int, used: int) -> bool:
-        """Whether the spine from position ``a`` on, its first run on device ``d``, can be laid on unused devices."""
+    def _next(self, a: int, b: int, d: int, e: int, used: int, relays: int) -> int | None:
+        """The relays spent once the run ``a .. b`` on ``d`` hops to ``e`` (when the hop's least cut does not fit the
+        link alone, ops between go to relay devices: one, or two when it does not fit beside one either), or None
+        when the devices run out."""
+        k = min(b - a, CUT_WINDOW - 1)
+        if b >= 0 and not self.near_alone[k, b, d, e]:
+            relays += 1 if self.near_beside[k, b, d, e] else 2
+        return relays if (used | 1 << e).bit_count() + relays <= self.D else None
+
+    def _lay(self, a: int, d: int, used: int, relays: int) -> bool:
+        """Whether the spine from position ``a`` on, its first run on device ``d``, can be laid on unused devices,
+        ``relays`` of them kept for the hops so far whose least cut did not fit their link."""
         self.visits += 1
         if self.visits > self.max_visits or (self.visits % 256 == 0 and self.until.passed()):
             self.visits = self.max_visits + 1  # this bound stays undecided
@@ -242,13 +323,16 @@ class Laying:
         if end >= last:
             return True
         key = (a, d)
-        for old in self.failed.get(key, ()):
-            if old & ~used == 0:
+        for old, spent in self.failed.get(key, ()):
+            if old & ~used == 0 and spent <= relays:
                 return False
         free = np.array([not used >> e & 1 for e in range(self.D)])
         for b in range(end, a - 1, -1):  # the longest runs first
             for e in np.flatnonzero(self.near[b, d] & free).tolist():
-                if self.reach[b + 1][e] >= b + 1 and self._lay(b + 1, e, used | 1 << e):
+                if self.reach[b + 1][e] < b + 1:
+                    continue
+                spent = self._next(a, b, d, e, used, relays)
+                if spent is not None and self._lay(b + 1, e, used | 1 << e, spent):
                     return True
-        self.failed.setdefault(key, []).append(used)
+        self.failed.setdefault(key, []).append((used, relays))
         return False

@@ -25,22 +25,24 @@ from tests.placement.test_placement import brute_force, instances, placeable
 
 
 @st.composite
-def residual_networks(draw, ops=(3, 7), devices=(3, 5)):
+def residual_networks(draw, ops=(3, 7), devices=(3, 5), tight=False):
     """A chain of ops with skip edges (residual blocks), tensors of a few sizes, and identical devices with
-    positions, seed 002's bandwidth law and one memory cap: what makes seed 002's placements hard, in small."""
+    positions, seed 002's bandwidth law and one memory cap: what makes seed 002's placements hard, in small.
+    ``tight``: tensors of two near sizes and constants that fill a device, so memory forces many parts and the
+    fastest links cannot carry all the hops."""
     n = draw(st.integers(*ops))
     graph = nx.DiGraph(name="res")
     for v in range(n):
-        constants = {f"c{v}": draw(st.integers(0, 3000))}
+        constants = {f"c{v}": draw(st.sampled_from([3000, 5000]) if tight else st.integers(0, 3000))}
         graph.add_node(v, weight=draw(st.sampled_from([0, 0, 5, 40])), type="ADD", constants=constants)
-    size = [draw(st.sampled_from([100, 2000, 6000, 20000])) for _ in range(n)]
+    size = [draw(st.sampled_from([2000, 2500] if tight else [100, 2000, 6000, 20000])) for _ in range(n)]
     for v in range(n - 1):
         graph.add_edge(v, v + 1, tensors={f"t{v}": size[v]}, bytes=size[v])
         skip = draw(st.integers(0, 3))
         if skip >= 2 and v + skip < n:
             graph.add_edge(v, v + skip, tensors={f"t{v}": size[v]}, bytes=size[v])
     D = draw(st.integers(*devices))
-    cap = draw(st.sampled_from([None, 8000, 12000, 20000, 40000]))
+    cap = draw(st.sampled_from([10000, 14000] if tight else [None, 8000, 12000, 20000, 40000]))
     positions = [(draw(st.integers(1, 150)), draw(st.integers(1, 150))) for _ in range(D)]
     specs = tuple(DeviceSpec(f"d{d}", memory=cap) for d in range(D))
     links = {(f"d{a}", f"d{b}"): Link(seed002_bandwidth(max(math.dist(positions[a], positions[b]), 1.0)), 0)
@@ -54,7 +56,8 @@ def _either(draw_instance):
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(instances(), instances(ops=(4, 6), devices=(4, 5)), residual_networks()))
+@given(st.one_of(instances(), instances(ops=(4, 6), devices=(4, 5)), residual_networks(),
+                 residual_networks(tight=True)))
 def test_the_spine_is_laid_below_every_placement_and_its_bound_never_passes_the_optimum(drawn):
     built = _either(drawn)
     if built is None:
@@ -71,7 +74,8 @@ def test_the_spine_is_laid_below_every_placement_and_its_bound_never_passes_the_
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(residual_networks(ops=(3, 6), devices=(3, 5)), st.booleans())
+@given(st.one_of(residual_networks(ops=(3, 6), devices=(3, 5)), residual_networks(ops=(3, 6), devices=(3, 5), tight=True)),
+       st.booleans())
 def test_the_prefix_search_pruned_by_the_spine_equals_brute_force_on_seed002_like_networks(built, from_greedy):
     expected = brute_force(built, "throughput")
     start = greedy_placement(built, "throughput") if from_greedy else None
