@@ -14,10 +14,19 @@ Take a *spine*: a path of ops ``v_0 -> v_1 -> ... -> v_m-1`` in the DAG, ``e_s``
   times there) and holds its memory (the relaxation of the memory model, :class:`MemoryFigure`, which every
   figure is at least).
 
+- *relays*: the ops between ``v_b`` (with the run's ops from ``v_b-k``, k < ``CUT_WINDOW``) and ``v_b+1`` lie on
+  ``d_j``, on ``d_j+1`` or on devices off the spine whose parts come between the two in pipeline order, each such
+  device for this hop alone. With none, link ``(d_j, d_j+1)`` carries the hop's *least cut* (the fewest bytes
+  any split of those ops sends forward, :func:`_least_cut`); with one, ``r``, those bytes leave ``d_j`` over
+  ``(d_j, d_j+1)`` and ``(d_j, r)``, so the busier carries them at the two bandwidths together at least (r's at
+  most ``d_j``'s fastest link); a hop whose cut fits neither way spends two relays. The runs and the relays
+  together use at most every device.
+
 So the least ``U`` for which some segmentation of the spine into runs, on a simple path of devices, has every
-run's closure fit its device (memory within the cap, compute ``< U``) and every hop's spine tensor cross its
-link in ``< U``, bounds every placement's throughput from below. The ops off the spine, relay parts and the other
-tensors a link carries are left out, which only weakens it. Unlike :func:`bounds.contraction_bound` it knows
+run's closure fit its device (memory within the cap, compute ``< U``), every hop's spine tensor cross its
+link in ``< U`` and the relays its cuts need fit the devices left, bounds every placement's throughput from
+below. The ops off the spine and the other tensors a link carries are otherwise left out, which only weakens
+it. Unlike :func:`bounds.contraction_bound` it knows
 that a chain of parts cannot use the fastest link twice: where memory forces many parts onto a network of
 slow, distance-bound links (seed 002's), the path of devices is what decides.
 
@@ -25,8 +34,9 @@ The spine is a widest path from a source op to a sink (its smallest tensor as la
 taken, among successors as wide, to the one last in the topological order (in residual blocks: the skip edge),
 so each hop carries a block's input or output.
 
-The search for a given ``U`` is depth-first over (run start, device, devices used), failures kept per (run
-start, device) with their used sets: a state whose used devices hold a failed one's fails too.
+The search for a given ``U`` is depth-first over (run start, device, devices used, relays spent), failures kept
+per (run start, device) with their used sets and relays: a state that uses a failed one's devices and at least
+its relays fails too.
 """
 
 from __future__ import annotations
