@@ -151,7 +151,9 @@ class _Search:
             self._lay_spine()
             self.total_fastest = max(ideals.fastest)
             self.failed: dict[tuple, list[tuple[int, float]]] = {}
-            target = math.inf if value is None else value  # first: is the start optimal?
+            # First: does the proven bound hold a placement (the spine bound is often tight)? Else: is the start
+            # optimal? Near the bound the spine prunes hardest, so either question is answered fastest there.
+            target = math.inf if value is None else lower + 1 if 0 < lower < value else value
             while value is None or value > lower:
                 found = self._find(target)
                 if isinstance(found, list):

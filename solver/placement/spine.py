@@ -15,12 +15,11 @@ Take a *spine*: a path of ops ``v_0 -> v_1 -> ... -> v_m-1`` in the DAG, ``e_s``
   figure is at least).
 
 - *relays*: the ops between ``v_b`` (with the run's ops from ``v_b-k``, k < ``CUT_WINDOW``) and ``v_b+1`` lie on
-  ``d_j``, on ``d_j+1`` or on devices off the spine whose parts come between the two in pipeline order, each such
-  device for this hop alone. With none, link ``(d_j, d_j+1)`` carries the hop's *least cut* (the fewest bytes
-  any split of those ops sends forward, :func:`_least_cut`); with one, ``r``, those bytes leave ``d_j`` over
-  ``(d_j, d_j+1)`` and ``(d_j, r)``, so the busier carries them at the two bandwidths together at least (r's at
-  most ``d_j``'s fastest link); a hop whose cut fits neither way spends two relays. The runs and the relays
-  together use at most every device.
+  ``d_j``, on ``d_j+1`` or on *relay* devices off the spine whose parts come between the two in pipeline order,
+  each relay for this hop alone. The hop's *least cut* (the fewest bytes any split of those ops sends forward,
+  :func:`_least_cut`) leaves ``d_j`` over ``(d_j, d_j+1)`` and the links to the r relays, each at most ``d_j``'s
+  fastest, so the busiest of them carries it at their bandwidths together at least; with no relay, link
+  ``(d_j, d_j+1)`` carries it all. The runs and the relays their hops need together use at most every device.
 
 So the least ``U`` for which some segmentation of the spine into runs, on a simple path of devices, has every
 run's closure fit its device (memory within the cap, compute ``< U``), every hop's spine tensor cross its
@@ -246,26 +245,13 @@ class Laying:
         for s, i in enumerate(spine_.hop_tensor):
             if i is None:  # an edge without a tensor sends nothing: any other device may follow
                 self.cost[s] = np.where(np.eye(D, dtype=bool), math.inf, 0)
-        # alone[k][s, a, b]: hop s's least cut over link (a, b) for a run of k + 1 spine ops or more, what the link
-        # carries when no relay device takes the ops between.
-        hops = len(spine_.hop_tensor)
-        cuts = np.array([[c[min(k, len(c) - 1)] for c in spine_.hop_cut] for k in range(CUT_WINDOW)], dtype=float)
-        # beside[k][s, a, b]: the same with one relay device r: the cut's bytes leave a over (a, b) and (a, r), so
-        # the busier carries them at the two links' bandwidth together at least, r's at most a's fastest.
-        self.alone = np.repeat(self.cost[None], CUT_WINDOW, axis=0)
-        self.beside = self.alone.copy()
+        # cuts[k, s]: hop s's least cut for a run of k + 1 spine ops or more; bandwidth[a, b] of each link (0: none).
+        self.cuts = np.array([[c[min(k, len(c) - 1)] for c in spine_.hop_cut] for k in range(CUT_WINDOW)], dtype=float)
         names = problem.devices
-        bandwidth = np.zeros((D, D))
+        self.bandwidth = np.zeros((D, D))
         for a, b in itertools.permutations(range(D), 2):
             link = problem.platform.link(names[a], names[b])
-            bandwidth[a, b] = 0.0 if link is None else link.bandwidth
-        fastest = bandwidth.max(axis=1)
-        for a, b in zip(*np.nonzero(bandwidth)):
-            if hops:
-                alone = np.ceil(cuts * 1e6 / bandwidth[a, b])
-                beside = np.ceil(cuts * 1e6 / (bandwidth[a, b] + fastest[a]))
-                self.alone[:, :, a, b] = np.maximum(self.cost[:, a, b], alone)
-                self.beside[:, :, a, b] = np.maximum(self.cost[:, a, b], beside)
+            self.bandwidth[a, b] = 0.0 if link is None else link.bandwidth
         self.position = {v: k for k, v in enumerate(spine_.ops)}
         self.upper = None
 
@@ -281,8 +267,7 @@ class Laying:
             fit = s.supported[a] & (s.compute[a] < upper) & (s.memory[a][:, None] <= self.caps)
             self.reach.append(a + np.cumprod(fit, axis=0).sum(axis=0) - 1)  # closures grow: fit is a prefix
         self.near = self.cost < upper
-        self.near_alone = self.alone < upper
-        self.near_beside = self.beside < upper
+        self.relays = self._relays(upper)
         self.failed: dict[tuple[int, int], list[tuple[int, int]]] = {}
         self.visits = 0
 
@@ -312,13 +297,27 @@ class Laying:
         except _Timeout:
             return True
 
+    def _relays(self, upper: int) -> np.ndarray:
+        """relays[k, s, a, b]: the fewest relay devices hop s needs from a run of k + 1 spine ops or more on a to b,
+        below ``upper``. With r relays its least cut leaves a over r + 1 links, (a, b) and r of a's, each at most a's
+        fastest, so the busiest carries it at their bandwidths together at least: ``cut / (bw(a, b) + r fastest(a))``
+        seconds (module docstring)."""
+        D = self.D
+        if not len(self.spine.hop_tensor):
+            return np.zeros((CUT_WINDOW, 0, D, D), dtype=np.int64)
+        fastest = self.bandwidth.max(axis=1)
+        rate = self.cuts[:, :, None, None] * 1e6 / upper  # bytes/s the cut needs to cross below upper
+        short = rate - self.bandwidth  # what relays must add
+        with np.errstate(divide="ignore", invalid="ignore"):
+            count = np.floor(short / fastest[None, None, :, None]) + 1
+        count = np.where(short < 0, 0, np.where(np.isfinite(count), count, D + 1))
+        return np.minimum(count, D + 1).astype(np.int64)
+
     def _next(self, a: int, b: int, d: int, e: int, used: int, relays: int) -> int | None:
-        """The relays spent once the run ``a .. b`` on ``d`` hops to ``e`` (when the hop's least cut does not fit the
-        link alone, ops between go to relay devices: one, or two when it does not fit beside one either), or None
-        when the devices run out."""
-        k = min(b - a, CUT_WINDOW - 1)
-        if b >= 0 and not self.near_alone[k, b, d, e]:
-            relays += 1 if self.near_beside[k, b, d, e] else 2
+        """The relays spent once the run ``a .. b`` on ``d`` hops to ``e`` (the hop's own, :meth:`_relays`), or None when
+        the devices run out."""
+        if b >= 0:
+            relays += int(self.relays[min(b - a, CUT_WINDOW - 1), b, d, e])
         return relays if (used | 1 << e).bit_count() + relays <= self.D else None
 
     def _lay(self, a: int, d: int, used: int, relays: int) -> bool:
