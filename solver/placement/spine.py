@@ -78,7 +78,13 @@ class Spine:
 
 
 def spine(problem: PlacementProblem) -> Spine:
-    """The spine of ``problem``'s graph and its runs' closures (module docstring)."""
+    """The spine of ``problem``'s graph and its runs' closures (module docstring), made once per problem."""
+    if "spine" not in problem.derived:
+        problem.derived["spine"] = _spine(problem)
+    return problem.derived["spine"]
+
+
+def _spine(problem: PlacementProblem) -> Spine:
     dag, n, D = problem.dag, problem.num_ops, len(problem.devices)
     written: dict[tuple[int, int], int] = {}
     for i, t in enumerate(problem.tensors):
