@@ -294,12 +294,9 @@ class Laying:
         free = np.array([not used >> e & 1 for e in range(self.D)])
         nexts = free if position < 0 else self.near[position, source] & free
         try:
-            for e in np.flatnonzero(nexts).tolist():
-                spent = self._next(position, position, source, e, used, 0)  # the run's start: as if position
-                if self.reach[position + 1][e] >= position + 1 and spent is not None:
-                    if self._lay(position + 1, e, used | 1 << e, spent):
-                        return True
-            return False
+            # The first hop's relays may be parts already placed (among ``used``): none are counted for it.
+            return any(self.reach[position + 1][e] >= position + 1 and self._lay(position + 1, e, used | 1 << e, 0)
+                       for e in np.flatnonzero(nexts).tolist())  # fmt: skip
         except _Timeout:
             return True
 
