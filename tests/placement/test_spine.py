@@ -12,6 +12,7 @@ import networkx as nx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from solver.errors import CheckError
 from solver.io.platform import DeviceSpec, Link, Platform, seed002_bandwidth
 from solver.placement.bounds import contraction_bound, lower_bound
 from solver.placement.greedy import greedy_placement
@@ -73,13 +74,30 @@ def test_the_spine_is_laid_below_every_placement_and_its_bound_never_passes_the_
     assert lower_bound(built, "latency", big) <= brute_force(built, "latency")
 
 
+def _values(built) -> dict[tuple[int, ...], int]:
+    """The throughput of every valid placement."""
+    values = {}
+    for assign in itertools.product(range(len(built.devices)), repeat=built.num_ops):
+        try:
+            values[assign] = evaluate(built, list(assign)).throughput
+        except CheckError:
+            continue
+    return values
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(residual_networks(ops=(3, 6), devices=(3, 5)), residual_networks(ops=(3, 6), devices=(3, 5), tight=True)),
-       st.booleans())
-def test_the_prefix_search_pruned_by_the_spine_equals_brute_force_on_seed002_like_networks(built, from_greedy):
-    expected = brute_force(built, "throughput")
-    start = greedy_placement(built, "throughput") if from_greedy else None
-    searched = prefix_search(built, start, Budget(60))
+       st.sampled_from(["none", "greedy", "next best"]))  # fmt: skip
+def test_the_prefix_search_pruned_by_the_spine_equals_brute_force_on_seed002_like_networks(built, start):
+    # From the next best placement, every find(U) below it must keep the optimum: a wrong prune shows there.
+    values = _values(built)
+    expected = min(values.values(), default=None)
+    worse = [(value, assign) for assign, value in values.items() if value > expected]
+    if start == "next best" and worse:
+        begin = list(min(worse)[1])
+    else:
+        begin = greedy_placement(built, "throughput") if start == "greedy" else None
+    searched = prefix_search(built, begin, Budget(60))
     assert searched is not None and searched.complete
     if expected is None:
         assert searched.assign is None
@@ -105,3 +123,28 @@ def test_a_chain_of_three_parts_cannot_use_the_one_fast_link_twice():
     assert optimum == 10**6  # one tensor over a slow link: 1 s
     assert contraction_bound(built, optimum) == 10**4  # over the fast link: 10 ms
     assert spine_bound(built, 0, optimum) == optimum
+
+
+def test_a_relay_placed_before_the_next_spine_run_is_not_counted_again():
+    # Op 0 writes x (to op 2, the spine's hop) and y (to op 1), op 1 writes z (to op 2); each op fills a device.
+    # The least cut after op 0 (x with y or z, 1.4 s on the optimum's link) needs a relay below that: op 1 on the
+    # third device. The prefix search meets that relay already placed when it asks whether the spine can still
+    # be laid, and must not spend a fourth device on it.
+    graph = nx.DiGraph(name="relay")
+    for v in range(3):
+        graph.add_node(v, weight=0, type="ADD", constants={f"w{v}": 1000})
+    for u, w, name, nbytes in [(0, 2, "x", 10**6), (0, 1, "y", 4 * 10**5), (1, 2, "z", 16 * 10**5)]:
+        graph.add_edge(u, w, tensors={name: nbytes}, bytes=nbytes)
+    specs = tuple(DeviceSpec(name, memory=1000 + 26 * 10**5) for name in "abc")
+    bandwidth = {"ab": 2e6, "ac": 1e6, "bc": 0.8e6}
+    links = {(u, w): Link(bandwidth["".join(sorted(u + w))], 0) for u, w in itertools.permutations("abc", 2)}
+    platform = Platform(Path("p.json"), specs, links, None)
+    built = placement_problem(PartitionProblem(graph=graph, name="relay", source=Path("r.json")), platform)
+    values = {tuple(p): evaluate(built, list(p)).throughput for p in itertools.permutations(range(3))}
+    best = min(values.values())
+    # Searched from the next best placement (1.25 s): below it, the optimum's hop after op 0 needs its relay.
+    start = min((value, p) for p, value in values.items() if value > best)[1]
+    assert brute_force(built, "throughput") == best == 10**6 and values[start] == 1_250_000
+    assert spine(built).ops == [0, 2] and spine_bound(built, 0, values[start]) <= best
+    searched = prefix_search(built, list(start), Budget(60))
+    assert searched.complete and searched.value == best
