@@ -304,16 +304,18 @@ class Laying:
         """relays[k, s, a, b]: the fewest relay devices hop s needs from a run of k + 1 spine ops or more on a to b,
         below ``upper``. With r relays its least cut leaves a over r + 1 links, (a, b) and r of a's, each at most a's
         fastest, so the busiest carries it at their bandwidths together at least: ``cut / (bw(a, b) + r fastest(a))``
-        seconds (module docstring)."""
+        seconds, and a load is whole microseconds, so below ``upper`` it is at most ``upper - 1`` (module
+        docstring)."""
         D = self.D
         if not len(self.spine.hop_tensor):
             return np.zeros((CUT_WINDOW, 0, D, D), dtype=np.int64)
         fastest = self.bandwidth.max(axis=1)
-        rate = self.cuts[:, :, None, None] * 1e6 / upper  # bytes/s the cut needs to cross below upper
-        short = rate - self.bandwidth  # what relays must add
         with np.errstate(divide="ignore", invalid="ignore"):
-            count = np.floor(short / fastest[None, None, :, None]) + 1
-        count = np.where(short < 0, 0, np.where(np.isfinite(count), count, D + 1))
+            # bytes/s the cut needs to cross in upper - 1 microseconds; what relays must add to the link's
+            rate = np.where(self.cuts > 0, self.cuts * 1e6 / max(upper - 1, 0), 0.0)[:, :, None, None]
+            short = rate - self.bandwidth
+            count = np.ceil(short / fastest[None, None, :, None])
+        count = np.where(short <= 0, 0, np.where(np.isfinite(count), count, D + 1))
         return np.minimum(count, D + 1).astype(np.int64)
 
     def _next(self, a: int, b: int, d: int, e: int, used: int, relays: int) -> int | None:
