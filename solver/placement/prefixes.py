@@ -19,7 +19,10 @@ Pruned without loss:
 - ``J`` whose leaving tensors cannot all be sent within ``U`` over the fastest link there is;
 - a part whose leaving tensors have no unused device to go to within ``U`` (or no link);
 - a prefix whose remaining ops, each at its fastest, exceed ``U - 1`` times the unused devices, or whose
-  remaining ops touch more bytes than the unused devices hold together.
+  remaining ops touch more bytes than the unused devices hold together;
+- a prefix after which the spine (solver.placement.spine: a path of ops, its runs on a simple path of devices,
+  the relays its hops need) cannot be laid on the unused devices below ``U``, from the device of its last op
+  placed (a device the key fixes: it writes a leaving tensor). The failure's threshold is ``U`` itself.
 
 A failing ``find(U)`` proves more than ``U``: its *threshold*, the least value that ruled a choice out (a
 part's compute or link load, the compute the ops left need on the free devices, the time a leaving tensor
