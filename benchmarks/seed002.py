@@ -54,6 +54,7 @@ from solver.solving.outcome import FEASIBLE, HEURISTIC, OPTIMAL
 
 MB = 2**20
 INFEASIBLE = "INFEASIBLE"
+SPINE_SHARE = 0.1  # of the time limit, for the spine bound
 
 
 @dataclasses.dataclass
@@ -88,7 +89,8 @@ def solve_instance(problem: PlacementProblem, args) -> tuple[str, int, float, in
     start = time.monotonic()
     hint = greedy_placement(problem, "throughput")
     value = evaluate(problem, hint).throughput if hint is not None else None
-    lower = lower_bound(problem, "throughput", value) if value is not None else 0
+    # The spine bound searches paths of devices: a tenth of the limit (solver.placement.spine).
+    lower = lower_bound(problem, "throughput", value, seconds=SPINE_SHARE * args.time_limit) if value is not None else 0
     # The time limit bounds the whole solve, the greedy and the bound included (as in ``solve place``).
     remaining = max(args.time_limit - (time.monotonic() - start), 0.1)
     solved = solve_placement(problem, "throughput", hint=hint, time_limit=remaining, workers=args.workers, lower=lower)

@@ -7,11 +7,20 @@ import numpy as np
 from heuristics.bisection import least
 from solver.placement.objectives import TABLE
 from solver.placement.problem import PlacementProblem
+from solver.placement.spine import spine_bound
+from solver.solving.budget import Budget
+
+SPINE_SECONDS = 2.0  # the most the spine bound may take (it answers with what it proved by then)
 
 
-def lower_bound(problem: PlacementProblem, objective: str, upper: int) -> int:
-    """The strongest of :func:`op_bound` and :func:`contraction_bound` (``upper``: a known objective value)."""
-    return max(op_bound(problem, objective), contraction_bound(problem, upper))
+def lower_bound(problem: PlacementProblem, objective: str, upper: int, seconds: float = SPINE_SECONDS) -> int:
+    """The strongest of :func:`op_bound`, :func:`contraction_bound` and the spine's (solver.placement.spine: a
+    chain of parts on a simple path of devices; at most ``seconds``), ``upper`` a known objective value. Each
+    bounds the throughput, and the latency, which is at least every device's compute and every link's load."""
+    known = max(op_bound(problem, objective), contraction_bound(problem, upper))
+    if known >= upper:
+        return known
+    return spine_bound(problem, known, upper, Budget(seconds))
 
 
 def op_bound(problem: PlacementProblem, objective: str) -> int:

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from solver.errors import CheckError, InfeasibleError, UsageError
 from solver.io.platform import Platform
-from solver.placement.bounds import lower_bound, op_bound
+from solver.placement.bounds import SPINE_SECONDS, lower_bound, op_bound
 from solver.placement.greedy import greedy_placement
 from solver.placement.metrics import PlacementMetrics, evaluate
 from solver.placement.objectives import OBJECTIVES, SECONDARY
@@ -179,7 +179,8 @@ class _Steps:
             found = greedy_placement(problem, settings.objective, settings.seed)
         value = evaluate(problem, found).objective(settings.objective) if found is not None else None
         if value is not None:
-            lower = lower_bound(problem, settings.objective, value)
+            # The spine bound searches paths of devices: at most a tenth of the time left.
+            lower = lower_bound(problem, settings.objective, value, seconds=min(SPINE_SECONDS, 0.1 * budget.left()))
         else:
             lower = op_bound(problem, settings.objective)
         return Start(settings.algo, found, value, lower)

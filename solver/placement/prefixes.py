@@ -19,7 +19,10 @@ Pruned without loss:
 - ``J`` whose leaving tensors cannot all be sent within ``U`` over the fastest link there is;
 - a part whose leaving tensors have no unused device to go to within ``U`` (or no link);
 - a prefix whose remaining ops, each at its fastest, exceed ``U - 1`` times the unused devices, or whose
-  remaining ops touch more bytes than the unused devices hold together.
+  remaining ops touch more bytes than the unused devices hold together;
+- a prefix after which the spine (solver.placement.spine: a path of ops, its runs on a simple path of devices,
+  the relays its hops need) cannot be laid on the unused devices below ``U``, from the device of its last op
+  placed (a device the key fixes: it writes a leaving tensor). The failure's threshold is ``U`` itself.
 
 A failing ``find(U)`` proves more than ``U``: its *threshold*, the least value that ruled a choice out (a
 part's compute or link load, the compute the ops left need on the free devices, the time a leaving tensor
@@ -52,11 +55,14 @@ import numpy as np
 
 from solver.placement.metrics import evaluate
 from solver.placement.problem import PlacementProblem
+from solver.placement.spine import MAX_OPS as MAX_SPINE_OPS
+from solver.placement.spine import Laying, spine
 from solver.solving.budget import Budget
 
 MAX_IDEALS = 50_000
 _BITS = 2**30  # the op sets of all ideals together stay within this many bits (128 MiB)
 _CHECK_EVERY = 64  # parts tried (or ideals listed) between two looks at the clock
+_SPINE_VISITS = 20_000  # states of the spine's laying searched per bound tried (solver.placement.spine)
 
 
 @dataclass
@@ -145,9 +151,12 @@ class _Search:
             if ideals is None:
                 return None
             self.ideals = ideals
+            self._lay_spine()
             self.total_fastest = max(ideals.fastest)
             self.failed: dict[tuple, list[tuple[int, float]]] = {}
-            target = math.inf if value is None else value  # first: is the start optimal?
+            # First: does the proven bound hold a placement (the spine bound is often tight)? Else: is the start
+            # optimal? Near the bound the spine prunes hardest, so either question is answered fastest there.
+            target = math.inf if value is None else lower + 1 if 0 < lower < value else value
             while value is None or value > lower:
                 found = self._find(target)
                 if isinstance(found, list):
@@ -164,6 +173,15 @@ class _Search:
             return PrefixSearch(best, value, True, lower if value is None else value)
         except _Timeout:
             return PrefixSearch(best, value, False, lower)
+
+    def _lay_spine(self) -> None:
+        """The spine (solver.placement.spine) each prefix must leave room for, and the last of its ops each ideal
+        holds (ideals hold a prefix of it; -1: none). Graphs of over ``spine.MAX_OPS`` ops go without."""
+        self.laying = None
+        if self.n <= MAX_SPINE_OPS:
+            self.spine = spine(self.problem)
+            self.laying = Laying(self.problem, self.spine, self.until, max_visits=_SPINE_VISITS)
+            self.spine_end = self.ideals.holds[:, self.spine.ops].sum(axis=1) - 1
 
     def _halt(self) -> bool:
         return self.until.passed() or self.stop()
@@ -230,6 +248,8 @@ class _Search:
         self.ends = np.array(sorted(sendable, key=lambda k: ideals.fastest[k]), dtype=np.int64)
         self.end_fast = [ideals.fastest[k] for k in self.ends]
         self.upper = upper
+        if self.laying is not None:
+            self.laying.prepare(upper)
         self.near = self.cost < upper  # near[i, a, b]: tensor i goes from a to b within the bound
         self.assign = [-1] * self.n
         found = self._extend(0, 0, {})
@@ -259,6 +279,8 @@ class _Search:
         if held > room or rest > (upper - 1) * count:
             # Spread over the free devices, the ops left compute at least their mean on one of them.
             return self._failed(key, used, math.inf if held > room or not count else -(-rest // count))
+        if not self._spine_fits(k, used):
+            return self._failed(key, used, upper)
         cut = bisect.bisect_left(self.end_fast, ideals.fastest[k] + upper)
         # A part ending past the cut computes at least the first such end's fastest compute beyond ideal k.
         threshold = min(self.unsent, self.end_fast[cut] - ideals.fastest[k] if cut < len(self.ends) else math.inf)
@@ -286,6 +308,16 @@ class _Search:
                     return None
                 threshold = min(threshold, below)
         return self._failed(key, used, threshold)
+
+    def _spine_fits(self, k: int, used: int) -> bool:
+        """Whether the spine's ops not in ideal k can still be laid on the free devices below the bound, after the
+        device of its last op placed (a relaxation: when it fails, no extension of the prefix is below the bound;
+        the state's key fixes that device, which writes a leaving tensor)."""
+        if self.laying is None:
+            return True
+        position = int(self.spine_end[k])
+        sender = self.assign[self.spine.ops[position]] if position >= 0 else -1
+        return self.laying.completes(position, sender, used)
 
     def _failed(self, key: tuple, used: int, threshold: float) -> float:
         self.failed.setdefault(key, []).append((used, threshold))

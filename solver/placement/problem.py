@@ -82,6 +82,8 @@ class PlacementProblem:
     transfer: list[list[list[int] | None]]  # transfer[a][b][i]: us to send tensor i from a to b; None: no link
     memory_model: MemoryFigure | None = None  # None: the count (constants and every tensor touched) is checked
     _figures: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # op set -> figure
+    # Derived once and kept (solver.placement.spine); a copy made with dataclasses.replace derives its own.
+    derived: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def num_ops(self) -> int:

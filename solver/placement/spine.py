@@ -1,0 +1,352 @@
+"""A link-aware lower bound on a placement's throughput: the spine, a path of ops, laid on a simple path of devices.
+
+The relaxation
+--------------
+Take a *spine*: a path of ops ``v_0 -> v_1 -> ... -> v_m-1`` in the DAG, ``e_s`` the tensor ``v_s`` writes and
+``v_s+1`` reads. In any valid placement (parts on distinct devices, an acyclic session graph):
+
+- the spine's ops visit devices in pipeline order, so each device holds a run ``v_a .. v_b`` of them, and the
+  devices of the runs are distinct: a simple path ``d_0, d_1, ...`` of devices;
+- where run ``j`` ends at ``v_b``, ``v_b+1`` on the next device reads ``e_b``: it crosses link ``(d_j, d_j+1)``
+  directly, so that link's load, and the bottleneck, is at least ``e_b``'s transfer time on it;
+- an op ``w`` between ``v_a`` and ``v_b`` (a descendant of one, an ancestor of the other) lies in a part between
+  theirs, so on their device when they share it: the device holds the run's *closure*, computes it (its op
+  times there) and holds its memory (the relaxation of the memory model, :class:`MemoryFigure`, which every
+  figure is at least).
+
+- *relays*: the ops between ``v_b`` (with the run's ops from ``v_b-k``, k < ``CUT_WINDOW``) and ``v_b+1`` lie on
+  ``d_j``, on ``d_j+1`` or on *relay* devices off the spine whose parts come between the two in pipeline order,
+  each relay for this hop alone. The hop's *least cut* (the fewest bytes any split of those ops sends forward,
+  :func:`_least_cut`) leaves ``d_j`` over ``(d_j, d_j+1)`` and the links to the r relays, each at most ``d_j``'s
+  fastest, so the busiest of them carries it at their bandwidths together at least; with no relay, link
+  ``(d_j, d_j+1)`` carries it all. The runs and the relays their hops need together use at most every device.
+
+So the least ``U`` for which some segmentation of the spine into runs, on a simple path of devices, has every
+run's closure fit its device (memory within the cap, compute ``< U``), every hop's spine tensor cross its
+link in ``< U`` and the relays its cuts need fit the devices left, bounds every placement's throughput from
+below. The ops off the spine and the other tensors a link carries are otherwise left out, which only weakens
+it. Unlike :func:`bounds.contraction_bound` it knows
+that a chain of parts cannot use the fastest link twice: where memory forces many parts onto a network of
+slow, distance-bound links (seed 002's), the path of devices is what decides.
+
+The spine is a widest path from a source op to a sink (its smallest tensor as large as can be), each step
+taken, among successors as wide, to the one last in the topological order (in residual blocks: the skip edge),
+so each hop carries a block's input or output.
+
+The search for a given ``U`` is depth-first over (run start, device, devices used, relays spent), failures kept
+per (run start, device) with their used sets and relays: a state that uses a failed one's devices and at least
+its relays fails too.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from solver.placement.problem import PlacementProblem
+from solver.solving.budget import Budget
+
+
+MAX_OPS = 5_000  # larger graphs get no spine bound: its closures are op sets, quadratic in the ops
+CUT_WINDOW = 4  # spine ops a run's end looks back over for its least cut
+MAX_CUT_SETS = 4_096  # sets of ops between two spine ops tried for the least cut of a hop
+MAX_VISITS = 200_000  # states searched for one bound before it is left undecided
+
+
+class _Timeout(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Spine:
+    """A spine (ops in path order), the tensor of each hop, and per run start the closures' loads.
+
+    ``memory[a][k]``, ``compute[a][k]`` (per device) and ``supported[a][k]`` (per device): of the closure of
+    the run ``a .. a + k``, for as long as its memory fits the largest cap.
+    """
+
+    ops: list[int]
+    hop_tensor: list[int | None]  # hop_tensor[s]: the tensor from ops[s] to ops[s + 1] (None: the edge has none)
+    hop_cut: list[list[int]]  # hop_cut[s][k]: the fewest bytes a run ending at ops[s], from ops[s - k] at least,
+    # sends to ops[s + 1]'s device when no relay takes the ops between (_least_cut); not decreasing in k
+    memory: list[np.ndarray]
+    compute: list[np.ndarray]  # [k, device]
+    supported: list[np.ndarray]  # [k, device]
+
+
+def spine(problem: PlacementProblem) -> Spine:
+    """The spine of ``problem``'s graph and its runs' closures (module docstring), made once per problem."""
+    if "spine" not in problem.derived:
+        problem.derived["spine"] = _spine(problem)
+    return problem.derived["spine"]
+
+
+def _spine(problem: PlacementProblem) -> Spine:
+    dag, n, D = problem.dag, problem.num_ops, len(problem.devices)
+    written: dict[tuple[int, int], int] = {}
+    for i, t in enumerate(problem.tensors):
+        for c in t.consumers:
+            written.setdefault((t.producer, c), i)
+    ops = _widest_path(problem, written)
+    hop_tensor = [written.get((u, w)) for u, w in zip(ops, ops[1:])]
+    ancestors, descendants = _closures(problem)
+    hop_cut = []
+    for s, w in enumerate(ops[1:]):
+        cuts = []
+        for k in range(min(CUT_WINDOW, s + 1)):
+            start = ops[s - k]
+            cuts.append(max(cuts[-1:] + [_least_cut(problem, descendants[start] & ancestors[ops[s]], w,
+                                                    descendants[start] & ancestors[w])]))  # fmt: skip
+        hop_cut.append(cuts)
+    items = problem.memory_items()
+    item_of_op: list[list[int]] = [[] for _ in range(n)]
+    for k, item in enumerate(items):
+        for u in item.ops:
+            item_of_op[u].append(k)
+    caps = [problem.relaxed_cap(d) for d in range(D)]
+    largest = math.inf if any(c is None for c in caps) else max(caps)
+    times = np.array([[t if t is not None else 0 for t in row] for row in problem.times], dtype=np.int64).reshape(n, D)
+    runs = np.array([[t is not None for t in row] for row in problem.times], dtype=bool).reshape(n, D)
+    memory, compute, supported = [], [], []
+    for a, start in enumerate(ops):
+        held: set[int] = set()
+        inside = 0  # the closure so far, as a bit mask
+        nbytes, load, ok = 0, np.zeros(D, np.int64), np.ones(D, bool)
+        mem_a, comp_a, sup_a = [], [], []
+        for end in ops[a:]:
+            closure = descendants[start] & ancestors[end]
+            for u in _bits(closure & ~inside):
+                load = load + times[u]
+                ok = ok & runs[u]
+                for k in item_of_op[u]:
+                    if k not in held:
+                        held.add(k)
+                        nbytes += items[k].relaxed
+            inside |= closure
+            if nbytes > largest:
+                break
+            mem_a.append(nbytes)
+            comp_a.append(load)
+            sup_a.append(ok)
+        memory.append(np.array(mem_a, dtype=np.int64))
+        compute.append(np.array(comp_a, dtype=np.int64).reshape(len(comp_a), D))
+        supported.append(np.array(sup_a, dtype=bool).reshape(len(sup_a), D))
+    return Spine(ops, hop_tensor, hop_cut, memory, compute, supported)
+
+
+def _widest_path(problem: PlacementProblem, written: dict[tuple[int, int], int]) -> list[int]:
+    """A path from a source op to a sink whose smallest tensor is largest; ties go to the later successor."""
+    dag = problem.dag
+    rank = {v: k for k, v in enumerate(dag.order)}
+    width = [0.0] * problem.num_ops
+    step: list[int | None] = [None] * problem.num_ops
+    for v in reversed(dag.order):
+        width[v] = math.inf if not dag.succs[v] else -1.0
+        for w in dag.succs[v]:
+            i = written.get((v, w))
+            through = min(problem.tensors[i].nbytes if i is not None else 0, width[w])
+            if (through, rank[w]) > (width[v], rank[step[v]] if step[v] is not None else -1):
+                width[v], step[v] = through, w
+    v = max((u for u in range(problem.num_ops) if not dag.preds[u]), key=lambda u: (width[u], -rank[u]))
+    ops = [v]
+    while step[v] is not None:
+        v = step[v]
+        ops.append(v)
+    return ops
+
+
+def _least_cut(problem: PlacementProblem, run: int, w: int, between: int) -> int:
+    """The fewest bytes that go from the device of a run's ops (the bit mask ``run``) to ``w``'s when every op
+    ``between`` them (a bit mask, both included) lies on one of the two: the least, over the sets X of those ops on
+    the run's device (``run`` and more, closed under predecessors within ``between``), of the bytes written in X
+    and read outside it, each tensor once. Past ``MAX_CUT_SETS`` sets, the bytes ``run`` sends ``w`` directly
+    (sent whatever X is)."""
+    dag = problem.dag
+    inner = between & ~run & ~(1 << w)
+    sent = [(1 << t.producer, _mask_of(t.consumers) & between, t.nbytes)
+            for t in problem.tensors if between >> t.producer & 1 and t.producer != w]  # fmt: skip
+    direct = sum(nbytes for writer, readers, nbytes in sent if writer & run and readers >> w & 1)
+    preds = {v: _mask_of(dag.preds[v]) & inner for v in _bits(inner)}
+    least, seen, queue = math.inf, {run}, [run]
+    while queue:
+        X = queue.pop()
+        least = min(least, sum(nbytes for writer, readers, nbytes in sent if writer & X and readers & ~X))
+        for v in _bits(inner & ~X):
+            if preds[v] & ~X == 0 and (grown := X | 1 << v) not in seen:
+                if len(seen) >= MAX_CUT_SETS:
+                    return direct
+                seen.add(grown)
+                queue.append(grown)
+    return int(least)
+
+
+def _mask_of(ops) -> int:
+    mask = 0
+    for v in ops:
+        mask |= 1 << v
+    return mask
+
+
+def _closures(problem: PlacementProblem) -> tuple[list[int], list[int]]:
+    """Each op's ancestors and descendants, itself included, as bit masks."""
+    dag, n = problem.dag, problem.num_ops
+    ancestors, descendants = [0] * n, [0] * n
+    for v in dag.order:
+        ancestors[v] = 1 << v
+        for u in dag.preds[v]:
+            ancestors[v] |= ancestors[u]
+    for v in reversed(dag.order):
+        descendants[v] = 1 << v
+        for w in dag.succs[v]:
+            descendants[v] |= descendants[w]
+    return ancestors, descendants
+
+
+def _bits(mask: int):
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+def spine_bound(problem: PlacementProblem, lower: int, upper: int, until: Budget | None = None) -> int:
+    """The least ``U`` in ``lower..upper`` at which the spine can be laid (module docstring): a lower bound on every
+    placement's throughput when ``lower`` is one. A value whose search runs out of time or visits counts as laid,
+    which keeps the answer a bound; graphs of over ``MAX_OPS`` ops get ``lower``."""
+    if problem.num_ops > MAX_OPS:
+        return lower
+    laying = Laying(problem, spine(problem), until or Budget(math.inf))
+    low, high = lower, upper
+    while low < high:
+        mid = (low + high) // 2
+        if laying.fits(mid + 1):  # a laying with every value < mid + 1 (or none ruled out): the bound is <= mid
+            high = mid
+        else:
+            low = mid + 1
+    return low
+
+
+class Laying:
+    """The spine laid on the devices below a bound ``U`` (:meth:`prepare`), from the start (:meth:`fits`) or from a
+    hop out of a placed device (:meth:`completes`). Searches share their failures while ``U`` stays; past
+    ``max_visits`` states for one ``U``, or ``until``'s end, every question answers yes (nothing ruled out)."""
+
+    def __init__(self, problem: PlacementProblem, spine_: Spine, until: Budget, max_visits: int = MAX_VISITS):
+        self.spine = spine_
+        self.until = until
+        self.max_visits = max_visits
+        D = len(problem.devices)
+        self.D = D
+        self.caps = np.array([math.inf if problem.relaxed_cap(d) is None else problem.relaxed_cap(d)
+                              for d in range(D)])  # fmt: skip
+        # cost[s, a, b]: the hop tensor s over link (a, b); infinite without a link and for a == b.
+        self.cost = np.full((len(spine_.hop_tensor), D, D), math.inf)
+        for a, row in enumerate(problem.transfer):
+            for b, costs in enumerate(row):
+                if costs is not None and a != b:
+                    self.cost[:, a, b] = [costs[i] if i is not None else 0 for i in spine_.hop_tensor]
+        for s, i in enumerate(spine_.hop_tensor):
+            if i is None:  # an edge without a tensor sends nothing: any other device may follow
+                self.cost[s] = np.where(np.eye(D, dtype=bool), math.inf, 0)
+        # cuts[k, s]: hop s's least cut for a run of k + 1 spine ops or more; bandwidth[a, b] of each link (0: none).
+        self.cuts = np.array([[c[min(k, len(c) - 1)] for c in spine_.hop_cut] for k in range(CUT_WINDOW)], dtype=float)
+        names = problem.devices
+        self.bandwidth = np.zeros((D, D))
+        for a, b in itertools.permutations(range(D), 2):
+            link = problem.platform.link(names[a], names[b])
+            self.bandwidth[a, b] = 0.0 if link is None else link.bandwidth
+        self.position = {v: k for k, v in enumerate(spine_.ops)}
+        self.upper = None
+
+    def prepare(self, upper: int) -> None:
+        """Lay below ``upper`` from now on."""
+        if upper == self.upper:
+            return
+        s = self.spine
+        self.upper = upper
+        # reach[a][d]: the last spine position a run from a can end at on device d (a - 1: not even v_a).
+        self.reach = []
+        for a in range(len(s.ops)):
+            fit = s.supported[a] & (s.compute[a] < upper) & (s.memory[a][:, None] <= self.caps)
+            self.reach.append(a + np.cumprod(fit, axis=0).sum(axis=0) - 1)  # closures grow: fit is a prefix
+        self.near = self.cost < upper
+        self.relays = self._relays(upper)
+        self.failed: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        self.visits = 0
+
+    def fits(self, upper: int) -> bool:
+        """Whether the spine can be laid with every run's compute and every hop's transfer below ``upper``."""
+        self.prepare(upper)
+        try:
+            return any(self._lay(0, d, 1 << d, 0) for d in range(self.D))
+        except _Timeout:
+            return True
+
+    def completes(self, position: int, source: int, used: int) -> bool:
+        """Whether the spine after ``position`` (``ops[position]`` placed on device ``source``; -1: no spine op
+        placed yet), the devices ``used`` taken, can be laid on the free devices below the prepared bound."""
+        last = len(self.spine.ops) - 1
+        if position >= last:
+            return True
+        free = np.array([not used >> e & 1 for e in range(self.D)])
+        nexts = free if position < 0 else self.near[position, source] & free
+        try:
+            # The first hop's relays may be parts already placed (among ``used``): none are counted for it.
+            return any(self.reach[position + 1][e] >= position + 1 and self._lay(position + 1, e, used | 1 << e, 0)
+                       for e in np.flatnonzero(nexts).tolist())  # fmt: skip
+        except _Timeout:
+            return True
+
+    def _relays(self, upper: int) -> np.ndarray:
+        """relays[k, s, a, b]: the fewest relay devices hop s needs from a run of k + 1 spine ops or more on a to b,
+        below ``upper``. With r relays its least cut leaves a over r + 1 links, (a, b) and r of a's, each at most a's
+        fastest, so the busiest carries it at their bandwidths together at least: ``cut / (bw(a, b) + r fastest(a))``
+        seconds, and a load is whole microseconds, so below ``upper`` it is at most ``upper - 1`` (module
+        docstring)."""
+        D = self.D
+        if not len(self.spine.hop_tensor):
+            return np.zeros((CUT_WINDOW, 0, D, D), dtype=np.int64)
+        fastest = self.bandwidth.max(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # bytes/s the cut needs to cross in upper - 1 microseconds; what relays must add to the link's
+            rate = np.where(self.cuts > 0, self.cuts * 1e6 / max(upper - 1, 0), 0.0)[:, :, None, None]
+            short = rate - self.bandwidth
+            count = np.ceil(short / fastest[None, None, :, None])
+        count = np.where(short <= 0, 0, np.where(np.isfinite(count), count, D + 1))
+        return np.minimum(count, D + 1).astype(np.int64)
+
+    def _next(self, a: int, b: int, d: int, e: int, used: int, relays: int) -> int | None:
+        """The relays spent once the run ``a .. b`` on ``d`` hops to ``e`` (the hop's own, :meth:`_relays`), or None when
+        the devices run out."""
+        if b >= 0:
+            relays += int(self.relays[min(b - a, CUT_WINDOW - 1), b, d, e])
+        return relays if (used | 1 << e).bit_count() + relays <= self.D else None
+
+    def _lay(self, a: int, d: int, used: int, relays: int) -> bool:
+        """Whether the spine from position ``a`` on, its first run on device ``d``, can be laid on unused devices,
+        ``relays`` of them kept for the hops so far whose least cut did not fit their link."""
+        self.visits += 1
+        if self.visits > self.max_visits or (self.visits % 256 == 0 and self.until.passed()):
+            self.visits = self.max_visits + 1  # this bound stays undecided
+            raise _Timeout
+        last = len(self.spine.ops) - 1
+        end = int(self.reach[a][d])
+        if end >= last:
+            return True
+        key = (a, d)
+        for old, spent in self.failed.get(key, ()):
+            if old & ~used == 0 and spent <= relays:
+                return False
+        free = np.array([not used >> e & 1 for e in range(self.D)])
+        for b in range(end, a - 1, -1):  # the longest runs first
+            for e in np.flatnonzero(self.near[b, d] & free).tolist():
+                if self.reach[b + 1][e] < b + 1:
+                    continue
+                spent = self._next(a, b, d, e, used, relays)
+                if spent is not None and self._lay(b + 1, e, used | 1 << e, spent):
+                    return True
+        self.failed.setdefault(key, []).append((used, relays))
+        return False

@@ -1,0 +1,150 @@
+"""The spine bound (solver.placement.spine) against brute force: never above the optimum, and the prefix search it
+prunes still finds the optimum, on small random graphs and on seed 002-like networks (identical devices, links
+by distance, memory caps)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import networkx as nx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from solver.errors import CheckError
+from solver.io.platform import DeviceSpec, Link, Platform, seed002_bandwidth
+from solver.placement.bounds import contraction_bound, lower_bound
+from solver.placement.greedy import greedy_placement
+from solver.placement.metrics import evaluate
+from solver.placement.prefixes import prefix_search
+from solver.placement.problem import placement_problem
+from solver.placement.spine import Laying, spine, spine_bound
+from solver.problem import PartitionProblem
+from solver.solving.budget import Budget
+from tests.placement.test_placement import brute_force, instances, placeable
+
+
+@st.composite
+def residual_networks(draw, ops=(3, 7), devices=(3, 5), tight=False):
+    """A chain of ops with skip edges (residual blocks), tensors of a few sizes, and identical devices with
+    positions, seed 002's bandwidth law and one memory cap: what makes seed 002's placements hard, in small.
+    ``tight``: tensors of two near sizes and constants that fill a device, so memory forces many parts and the
+    fastest links cannot carry all the hops."""
+    n = draw(st.integers(*ops))
+    graph = nx.DiGraph(name="res")
+    for v in range(n):
+        constants = {f"c{v}": draw(st.sampled_from([3000, 5000]) if tight else st.integers(0, 3000))}
+        graph.add_node(v, weight=draw(st.sampled_from([0, 0, 5, 40])), type="ADD", constants=constants)
+    size = [draw(st.sampled_from([2000, 2500] if tight else [100, 2000, 6000, 20000])) for _ in range(n)]
+    for v in range(n - 1):
+        graph.add_edge(v, v + 1, tensors={f"t{v}": size[v]}, bytes=size[v])
+        skip = draw(st.integers(0, 3))
+        if skip >= 2 and v + skip < n:
+            graph.add_edge(v, v + skip, tensors={f"t{v}": size[v]}, bytes=size[v])
+    D = draw(st.integers(*devices))
+    cap = draw(st.sampled_from([10000, 14000] if tight else [None, 8000, 12000, 20000, 40000]))
+    positions = [(draw(st.integers(1, 150)), draw(st.integers(1, 150))) for _ in range(D)]
+    specs = tuple(DeviceSpec(f"d{d}", memory=cap) for d in range(D))
+    links = {(f"d{a}", f"d{b}"): Link(seed002_bandwidth(max(math.dist(positions[a], positions[b]), 1.0)), 0)
+             for a, b in itertools.permutations(range(D), 2)}  # fmt: skip
+    platform = Platform(Path("p.json"), specs, links, None)
+    return placement_problem(PartitionProblem(graph=graph, name="res", source=Path("r.json")), platform)
+
+
+def _either(draw_instance):
+    return draw_instance if not isinstance(draw_instance, tuple) else placeable(draw_instance)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(instances(), instances(ops=(4, 6), devices=(4, 5)), residual_networks(),
+                 residual_networks(tight=True)))
+def test_the_spine_is_laid_below_every_placement_and_its_bound_never_passes_the_optimum(drawn):
+    built = _either(drawn)
+    if built is None:
+        return
+    expected = brute_force(built, "throughput")
+    if expected is None:
+        return
+    # The optimum lays the spine (module docstring), so the laying's search must find one below optimum + 1.
+    assert Laying(built, spine(built), Budget(60)).fits(expected + 1)
+    big = expected * 4 + 100
+    assert spine_bound(built, 0, big) <= expected
+    assert lower_bound(built, "throughput", big) <= expected
+    assert lower_bound(built, "latency", big) <= brute_force(built, "latency")
+
+
+def _values(built) -> dict[tuple[int, ...], int]:
+    """The throughput of every valid placement."""
+    values = {}
+    for assign in itertools.product(range(len(built.devices)), repeat=built.num_ops):
+        try:
+            values[assign] = evaluate(built, list(assign)).throughput
+        except CheckError:
+            continue
+    return values
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(residual_networks(ops=(3, 6), devices=(3, 5)), residual_networks(ops=(3, 6), devices=(3, 5), tight=True)),
+       st.sampled_from(["none", "greedy", "next best"]))  # fmt: skip
+def test_the_prefix_search_pruned_by_the_spine_equals_brute_force_on_seed002_like_networks(built, start):
+    # From the next best placement, every find(U) below it must keep the optimum: a wrong prune shows there.
+    values = _values(built)
+    expected = min(values.values(), default=None)
+    worse = [(value, assign) for assign, value in values.items() if value > expected]
+    if start == "next best" and worse:
+        begin = list(min(worse)[1])
+    else:
+        begin = greedy_placement(built, "throughput") if start == "greedy" else None
+    searched = prefix_search(built, begin, Budget(60))
+    assert searched is not None and searched.complete
+    if expected is None:
+        assert searched.assign is None
+    else:
+        assert searched.value == expected == evaluate(built, searched.assign).throughput
+
+
+def test_a_chain_of_three_parts_cannot_use_the_one_fast_link_twice():
+    # Three ops that each fill a device, one tensor of 1e6 bytes between consecutive ops; devices a-b joined by
+    # a fast link, every other link slow. The contraction bound sends both tensors over the fast link; any
+    # placement uses a slow one, and the spine bound knows it.
+    graph = nx.DiGraph(name="three")
+    for v in range(3):
+        graph.add_node(v, weight=0, type="ADD", constants={f"w{v}": 1000})
+    for v in range(2):
+        graph.add_edge(v, v + 1, tensors={f"t{v}": 10**6}, bytes=10**6)
+    specs = tuple(DeviceSpec(name, memory=1000 + 2 * 10**6) for name in "abc")
+    links = {pair: Link(1e6, 0) for pair in itertools.permutations("abc", 2)}
+    links["a", "b"] = links["b", "a"] = Link(1e8, 0)
+    platform = Platform(Path("p.json"), specs, links, None)
+    built = placement_problem(PartitionProblem(graph=graph, name="three", source=Path("t.json")), platform)
+    optimum = brute_force(built, "throughput")
+    assert optimum == 10**6  # one tensor over a slow link: 1 s
+    assert contraction_bound(built, optimum) == 10**4  # over the fast link: 10 ms
+    assert spine_bound(built, 0, optimum) == optimum
+
+
+def test_a_relay_placed_before_the_next_spine_run_is_not_counted_again():
+    # Op 0 writes x (to op 2, the spine's hop) and y (to op 1), op 1 writes z (to op 2); each op fills a device.
+    # The least cut after op 0 (x with y or z, 1.4 s on the optimum's link) needs a relay below that: op 1 on the
+    # third device. The prefix search meets that relay already placed when it asks whether the spine can still
+    # be laid, and must not spend a fourth device on it.
+    graph = nx.DiGraph(name="relay")
+    for v in range(3):
+        graph.add_node(v, weight=0, type="ADD", constants={f"w{v}": 1000})
+    for u, w, name, nbytes in [(0, 2, "x", 10**6), (0, 1, "y", 4 * 10**5), (1, 2, "z", 16 * 10**5)]:
+        graph.add_edge(u, w, tensors={name: nbytes}, bytes=nbytes)
+    specs = tuple(DeviceSpec(name, memory=1000 + 26 * 10**5) for name in "abc")
+    bandwidth = {"ab": 2e6, "ac": 1e6, "bc": 0.8e6}
+    links = {(u, w): Link(bandwidth["".join(sorted(u + w))], 0) for u, w in itertools.permutations("abc", 2)}
+    platform = Platform(Path("p.json"), specs, links, None)
+    built = placement_problem(PartitionProblem(graph=graph, name="relay", source=Path("r.json")), platform)
+    values = {tuple(p): evaluate(built, list(p)).throughput for p in itertools.permutations(range(3))}
+    best = min(values.values())
+    # Searched from the next best placement (1.25 s): below it, the optimum's hop after op 0 needs its relay.
+    start = min((value, p) for p, value in values.items() if value > best)[1]
+    assert brute_force(built, "throughput") == best == 10**6 and values[start] == 1_250_000
+    assert spine(built).ops == [0, 2] and spine_bound(built, 0, values[start]) <= best
+    searched = prefix_search(built, list(start), Budget(60))
+    assert searched.complete and searched.value == best
