@@ -51,6 +51,7 @@ BUDGETS = (0.01, 0.02, 0.03, 0.05, 0.10)
 ALGORITHMS = ("surrogate", "nsga2", "random")
 TARGET_RATIO, TARGET_BUDGET = 0.99, 0.03
 REAL = "real cnn10 index"
+REAL_LAYOUTS = "real cnn10 session/layouts"
 SHOWN_SHARE = 0.005  # true-front points listed with the hypervolume share only they hold
 # (name, op types, backends, ops per type)
 SYNTHETIC = (
@@ -102,6 +103,49 @@ def model_ceiling(dump: Path, sizes: list[int], planner: bool = True) -> tuple[l
     return ratios, (fits[0].explained, fits[1].explained)
 
 
+def memory_ceiling(dump: Path) -> tuple[float, int] | None:
+    """The share of the variance of the dump's memory figure (each point's median of its rounds) that its rounds
+    repeat, and the rounds: the best leave-one-out R^2 any model can reach on it. 1 - (the variance the median of
+    the point's rounds keeps of their scatter) / (the figure's variance); that scatter is drawn from the pooled
+    deviations of the rounds from their point's mean (fixed seed). None without several rounds per point."""
+    import numpy as np
+
+    from solver.assignment.offline import open_dump
+
+    source = open_dump(dump)
+    rounds = [source.memory_rounds(p.point_id) for p in source.complete_points()]
+    if not rounds or min(len(r) for r in rounds) < 2 or len({len(r) for r in rounds}) > 1:
+        return None
+    table = np.array(rounds)
+    n = table.shape[1]
+    deviations = ((table - table.mean(axis=1, keepdims=True)) * np.sqrt(n / (n - 1))).ravel()
+    draws = np.random.default_rng(0).choice(deviations, size=(200, *table.shape))
+    noise = float(np.median(draws, axis=2).var(axis=1).mean())
+    return 1 - noise / float(np.median(table, axis=1).var()), n
+
+
+def walsh_shares(dump: Path) -> list[float] | None:
+    """The Walsh spectrum of the dump's memory over a complete space of two backends: the share of its variance
+    in main effects, pairs, and interactions of three or more decisions. None for other spaces."""
+    import numpy as np
+
+    from solver.assignment.offline import open_dump
+
+    source = open_dump(dump)
+    points = source.complete_points()
+    width = source.space.num_genes
+    if any(c != 2 for c in source.space.cardinalities) or len(points) != 2**width:
+        return None
+    signs = 1 - 2 * np.array([source.space.genes_of_id(p.point_id) for p in points])  # a +-1 column per decision
+    memory = np.array([p.memory_kb for p in points])
+    orders = np.zeros(width + 1)
+    for mask in range(1, 2**width):
+        chosen = [k for k in range(width) if mask >> k & 1]
+        orders[len(chosen)] += float(memory @ np.prod(signs[:, chosen], axis=1) / len(points)) ** 2
+    total = orders.sum()
+    return [orders[1] / total, orders[2] / total, orders[3:].sum() / total]
+
+
 def offline_table(dumps: list[tuple[str, Path, int]], seeds: int) -> None:
     from solver.assignment.offline import open_dump
 
@@ -112,6 +156,13 @@ def offline_table(dumps: list[tuple[str, Path, int]], seeds: int) -> None:
     print(f"{'dump':<20} {'points':>7} {'budget':>6} {'evals':>6} {header}  verdict")
     for name, dump, size in dumps:
         print(f"{name}: true front of {true_front_shares(dump)}")
+        ceiling, spectrum = memory_ceiling(dump), walsh_shares(dump)
+        if ceiling is not None:
+            print(f"{name}: memory repeatable over its {ceiling[1]} rounds (the best R^2 any model can reach): "
+                  f"{ceiling[0]:.3f}")  # fmt: skip
+        if spectrum is not None:
+            print(f"{name}: Walsh spectrum of memory: main effects {spectrum[0]:.0%}, pairs {spectrum[1]:.0%}, "
+                  f"three or more decisions {spectrum[2]:.0%}")  # fmt: skip
         sizes = [max(1, round(share * size)) for share in BUDGETS]
         for planner in (False, True) if open_dump(dump).space.planned is not None else (False,):
             ceiling, (time_r2, memory_r2) = model_ceiling(dump, sizes, planner)
@@ -205,6 +256,23 @@ def live_table(repeats: int) -> None:
         f"apart" if unclear else ""))  # fmt: skip
 
 
+def layouts_dump() -> Path:
+    """The real dump's space measured with the opt-in setting (``BruteForceSettings.memory``/``layouts``): each
+    point's memory is the session's own peak (peak RSS minus the RSS before the session) and round r runs under
+    process layout r, so the figure is not one draw of glibc's allocation history; 2 interleaved rounds of 3
+    runs (measured once without the measurement cache, ~45 min on 2 busy cores, cached)."""
+    from devices import open_device
+    from solver.assignment.bruteforce import brute_force
+    from solver.assignment.settings import BruteForceSettings
+
+    model = cnn_model()
+    dump = model.parent / "cnn10.index.r2ls.json"
+    if not dump.exists():
+        settings = BruteForceSettings(mode="index", repeats=3, rounds=2, memory="session", layouts=True)
+        brute_force(model, open_device("local", cache=False), dump, settings)
+    return dump
+
+
 def cnn_model() -> Path:
     """The CNN of benchmarks/pareto.py (built once with TensorFlow in a child process, cached)."""
     import subprocess
@@ -238,10 +306,11 @@ def main(argv: list[str] | None = None) -> int:
                 path = Path(tmp) / f"{name.replace(' ', '_').replace('^', '')}.json"
                 write_json(path, synthetic_dump(ops, backends, seed=ops, ops_per_type=per_type))
                 dumps.append((name, path, backends**ops))
-            if not (args.quick or args.no_real) and (args.only is None or args.only in REAL):
+            if not (args.quick or args.no_real):
                 from benchmarks.pareto import real_dump
 
-                dumps.insert(0, (REAL, real_dump(), 1024))
+                real = [(REAL, real_dump), (REAL_LAYOUTS, layouts_dump)]
+                dumps[:0] = [(name, build(), 1024) for name, build in real if args.only is None or args.only in name]
             offline_table(dumps, seeds)
     if args.live:
         live_table(args.repeats)
