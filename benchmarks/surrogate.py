@@ -12,16 +12,24 @@ cache, ~25 min on 2 busy cores, cached; skipped with --no-real) and synthetic du
 op types interleaved (``ops_per_type`` 3: any two decisions may interact).
 
 Each dump also gets the oracle of the surrogate's model class (``model_ceiling``): the model fitted on every
-point, measuring points in its predicted order. On the real dump it stays at 0.9532 from 1% to 10%: the memory
-(peak RSS) is mostly interactions of three or more decisions (Walsh spectrum of the 1,024 points: 36% of its
-variance in main effects, 13% in pairs, 51% higher; residuals of Hamming neighbours correlate 0.16), and the
-true front's low-memory points, e.g. ops 0-1 on ruy and the other convolutions on cpu, sit ~1,000 KB below
-their neighbours. A point's rounds correlate 0.86, so that structure is the point's own, not noise; no main
-plus pairwise model predicts it, and a search finds it by exploring, as NSGA-II does at 5-10% on some seeds.
-The memory planner's figures (``solver.assignment.planned``, given where the dump's model lies beside it) do not
-explain it either: on the dump measured 2026-12-06 21:46-22:10 they lift the leave-one-out R^2 of memory from
-0.400 to 0.415; the planner's total (arenas, constants, im2col) spans 666 KB and correlates 0.19 with the measured
-peak RSS (std 264 KB, range 1,700 KB), whose rounds correlate 0.86: what varies is the runtime's, not the tensors'.
+point, measuring points in its predicted order; the share of its memory's variance that its rounds repeat
+(``memory_ceiling``: the best R^2 any model can reach); and its Walsh spectrum (``walsh_shares``).
+
+Why the plain real dump cannot reach R^2 0.9 (measured 2026-12-06/07, cnn10, 1,024 points):
+- its rounds repeat 0.935 of its memory's variance, but they all ran in one process layout. glibc's malloc
+  moves its mmap threshold as blocks are freed, so the peak RSS depends on the process's allocation history: a
+  1,000-byte environment variable that nothing reads lowers the correlation of 96 points' figures from 0.92
+  (the same layout, 10 minutes apart) to 0.39-0.50. Over all 1,024 points, 0.57 of the dump's variance comes
+  back under another layout (covariance with a re-measurement); the rest is that one layout's draw, spread over
+  every order (Walsh: 31% main effects, 15% pairs, 54% three or more). MALLOC_ARENA_MAX=1 changes nothing; a
+  fixed MALLOC_MMAP_THRESHOLD_ makes the figure layout-free (cross-layout r 0.80 = within-layout r) but ranks
+  the points differently from glibc's default (r 0.28 with the layout-averaged default).
+- the session's own peak (peak RSS minus the RSS before the session, issue 25's figure) under rounds in
+  different layouts (``REAL_LAYOUTS``, ``BruteForceSettings(memory="session", layouts=True)``): one round
+  correlates 0.76 with another layout's (the process figure 0.59), so 2 rounds repeat 0.86 of its variance and
+  3 would repeat 0.90 (the process figure needs 7). On it main effects and pairs explain 0.65 by leave-one-out
+  (Walsh: 52% main effects, 17% pairs, 31% higher, which holds the rounds' noise); triples add 0.04 and the
+  largest im2col per backend 0.01.
 
 Table 2 (--live). ``solve brute-force`` of the CNN in name mode (4 points: Conv2D and FullyConnected on
 cpu or ruy) on one local device and on a farm of three
