@@ -26,10 +26,11 @@ Why the plain real dump cannot reach R^2 0.9 (measured 2026-12-06/07, cnn10, 1,0
   the points differently from glibc's default (r 0.28 with the layout-averaged default).
 - the session's own peak (peak RSS minus the RSS before the session, issue 25's figure) under rounds in
   different layouts (``REAL_LAYOUTS``, ``BruteForceSettings(memory="session", layouts=True)``): one round
-  correlates 0.76 with another layout's (the process figure 0.59), so 2 rounds repeat 0.86 of its variance and
-  3 would repeat 0.90 (the process figure needs 7). On it main effects and pairs explain 0.65 by leave-one-out
-  (Walsh: 52% main effects, 17% pairs, 31% higher, which holds the rounds' noise); triples add 0.04 and the
-  largest im2col per backend 0.01.
+  correlates 0.71-0.76 with another layout's (the process figure 0.51-0.59), so 3 rounds repeat 0.905 of its
+  variance (the process figure would need 8 for 0.9). On it main effects and pairs explain 0.62 by
+  leave-one-out, 0.63 with the planner's features (Walsh: 48% main effects, 18% pairs, 34% higher, which holds
+  the rounds' noise); triples reach 0.68. The rest is the session's own allocation history (the threshold moves
+  as the session frees its own blocks), the same in every layout. Its oracle and the search reach 1.0000 at 3%.
 
 Table 2 (--live). ``solve brute-force`` of the CNN in name mode (4 points: Conv2D and FullyConnected on
 cpu or ruy) on one local device and on a farm of three
@@ -166,8 +167,10 @@ def offline_table(dumps: list[tuple[str, Path, int]], seeds: int) -> None:
         print(f"{name}: true front of {true_front_shares(dump)}")
         ceiling, spectrum = memory_ceiling(dump), walsh_shares(dump)
         if ceiling is not None:
-            print(f"{name}: memory repeatable over its {ceiling[1]} rounds (the best R^2 any model can reach): "
-                  f"{ceiling[0]:.3f}")  # fmt: skip
+            layouts = open_dump(dump).dump.about.get("measure", {}).get("layouts", False)
+            caveat = "" if layouts else "; its rounds share one process layout, whose allocation history they repeat"
+            print(f"{name}: memory repeatable over its {ceiling[1]} rounds (the best R^2 any model can reach"
+                  f"{caveat}): {ceiling[0]:.3f}")  # fmt: skip
         if spectrum is not None:
             print(f"{name}: Walsh spectrum of memory: main effects {spectrum[0]:.0%}, pairs {spectrum[1]:.0%}, "
                   f"three or more decisions {spectrum[2]:.0%}")  # fmt: skip
@@ -267,16 +270,16 @@ def live_table(repeats: int) -> None:
 def layouts_dump() -> Path:
     """The real dump's space measured with the opt-in setting (``BruteForceSettings.memory``/``layouts``): each
     point's memory is the session's own peak (peak RSS minus the RSS before the session) and round r runs under
-    process layout r, so the figure is not one draw of glibc's allocation history; 2 interleaved rounds of 3
+    process layout r, so the figure is not one draw of glibc's allocation history; 3 interleaved rounds of 3
     runs (measured once without the measurement cache, ~45 min on 2 busy cores, cached)."""
     from devices import open_device
     from solver.assignment.bruteforce import brute_force
     from solver.assignment.settings import BruteForceSettings
 
     model = cnn_model()
-    dump = model.parent / "cnn10.index.r2ls.json"
+    dump = model.parent / "cnn10.index.r3ls.json"
     if not dump.exists():
-        settings = BruteForceSettings(mode="index", repeats=3, rounds=2, memory="session", layouts=True)
+        settings = BruteForceSettings(mode="index", repeats=3, rounds=3, memory="session", layouts=True)
         brute_force(model, open_device("local", cache=False), dump, settings)
     return dump
 
