@@ -29,8 +29,8 @@ Why the plain real dump cannot reach R^2 0.9 (measured 2026-12-06/07, cnn10, 1,0
   correlates 0.71-0.76 with another layout's (the process figure 0.51-0.59), so 3 rounds repeat 0.905 of its
   variance (the process figure would need 8 for 0.9). On it main effects and pairs explain 0.62 by
   leave-one-out, 0.63 with the planner's features (Walsh: 48% main effects, 18% pairs, 34% higher, which holds
-  the rounds' noise); triples reach 0.68. The rest is the session's own allocation history (the threshold moves
-  as the session frees its own blocks), the same in every layout. Its oracle and the search reach 1.0000 at 3%.
+  the rounds' noise); triples reach 0.68. The rest repeats in every layout and is not explained (perhaps the
+  threshold moving as the session frees its own blocks: not verified). Its oracle and the search reach 1.0000 at 3%.
 
 Table 2 (--live). ``solve brute-force`` of the CNN in name mode (4 points: Conv2D and FullyConnected on
 cpu or ruy) on one local device and on a farm of three
