@@ -23,7 +23,9 @@ Why the plain real dump cannot reach R^2 0.9 (measured 2026-12-06/07, cnn10, 1,0
   back under another layout (covariance with a re-measurement); the rest is that one layout's draw, spread over
   every order (Walsh: 31% main effects, 15% pairs, 54% three or more). MALLOC_ARENA_MAX=1 changes nothing; a
   fixed MALLOC_MMAP_THRESHOLD_ makes the figure layout-free (cross-layout r 0.80 = within-layout r) but ranks
-  the points differently from glibc's default (r 0.28 with the layout-averaged default).
+  the points differently from glibc's default: over all 1,024 points one round of it correlates 0.15 (process
+  figure) and 0.59 (session figure) with the default averaged over 3 layouts, and main effects and pairs
+  explain only 0.26 and 0.59 of it (Walsh 7/27/67% and 36/27/37%): it is neither faithful nor simpler.
 - the session's own peak (peak RSS minus the RSS before the session, issue 25's figure) under rounds in
   different layouts (``REAL_LAYOUTS``, ``BruteForceSettings(memory="session", layouts=True)``): one round
   correlates 0.71-0.76 with another layout's (the process figure 0.51-0.59), so 3 rounds repeat 0.905 of its
