@@ -59,6 +59,12 @@ class MeasureSettings:
     # so measuring A B A B gives each A its own fresh process and its own cache entry. Round 0 is a plain
     # measurement (its cache key is the one it had before rounds existed).
     round: int = 0
+    # Opt-in: the measuring process's layout. glibc's malloc moves its mmap threshold as blocks are freed, so
+    # a process's peak RSS depends on its allocation history: a 1,000-byte environment variable that nothing
+    # reads re-draws up to half of the differences between backend assignments (benchmarks/surrogate.py).
+    # Layout k > 0 pads the worker's environment with k KB, so rounds under different layouts sample that
+    # history instead of repeating one draw of it. Layout 0 is the plain process (and the key it had before).
+    layout: int = 0
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,9 @@ def measurement_key(model_digest: str, config: BackendConfig, device: str, setti
         "device": device,
         "settings": dataclasses.asdict(settings),
     }
-    if not settings.round:  # round 0 keeps the key it had before rounds existed
-        del parts["settings"]["round"]
+    for default in ("round", "layout"):  # round 0 and layout 0 keep the key they had before these existed
+        if not getattr(settings, default):
+            del parts["settings"][default]
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 

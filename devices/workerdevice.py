@@ -132,6 +132,15 @@ def session_memory(answer: dict) -> SessionMemory | None:
     return None if memory is None else SessionMemory(int(memory["before_kb"]), int(memory["peak_kb"]))
 
 
+LAYOUT_VARIABLE = "NNPART_LAYOUT"  # read by nobody: its size alone moves the process's allocation history
+
+
+def layout_environment(env: dict[str, str], layout: int) -> dict[str, str]:
+    """``env`` for a worker measuring under process layout ``layout`` (``MeasureSettings.layout``): padded
+    with ``layout`` KB in a variable nobody reads; unchanged for layout 0."""
+    return {**env, LAYOUT_VARIABLE: "." * (1024 * layout)} if layout else env
+
+
 class WorkerDevice:
     """A device that measures by running the worker on a :class:`Target` (see the module docstring)."""
 
@@ -165,7 +174,8 @@ class WorkerDevice:
             if isinstance(reference, Measurement):
                 return reference
             request["reference"] = reference
-        done = self.target.run_worker(request, config.environment(), settings.timeout)
+        done = self.target.run_worker(request, layout_environment(config.environment(), settings.layout),
+                                      settings.timeout)  # fmt: skip
         return to_measurement(parse_answer(done, settings.timeout), done.stderr)
 
     def _reference(self, staged: str, digest: str, settings: MeasureSettings) -> str | Measurement:

@@ -10,7 +10,8 @@ outputs are, with ``"valid": false`` and the reason, and ``time``/``memory`` nul
 
 Dump (``solver.io.dumps``, ONE's keys first): ``oplist``, ``opmap`` and ``opname_by_indx`` (index mode), ``solutions``
 [{"id", "time" (ms, median of the timed runs), "memory" (KB, peak RSS; measured in rounds, the median of
-the rounds' peaks, each kept in ``memory_rounds``)}], plus ours: ``mode``,
+the rounds' peaks, each kept in ``memory_rounds``; opt-in: the session's own peak, rounds under different
+process layouts, ``BruteForceSettings.memory``/``layouts``, recorded in ``measure``)}], plus ours: ``mode``,
 ``backends`` (digit value -> name), ``model``, ``model_sha256``, ``device``, ``measure`` (warm-up,
 repeats, seed) and ``space_size`` (b ** digits, ONE's whole id space).
 
@@ -120,7 +121,7 @@ def brute_force(
 
     with uncompressed(model_path) as runnable:  # onert reads no xz or gzip: a private plain copy while measuring
         evaluator = Evaluator(space, device, runnable, settings.measure, on_measure=measured, farm=farm,
-                              journal=journal)  # fmt: skip
+                              journal=journal, memory=settings.memory, layouts=settings.layouts)  # fmt: skip
         reuse = journal.load(space, {device.name} | (farm.device_names if farm is not None else set()))
         evaluator.restore(reuse.reused, reuse.rounds)
         exhaustive(space, evaluator)
@@ -155,7 +156,9 @@ def _header(model_path: Path, device: Device, oplist: OpList, space: SearchSpace
             "model": model_path.name,
             "device": device.name,
             "measure": {"warmup": settings.warmup, "repeats": settings.repeats, "seed": settings.seed,
-                        "rounds": settings.rounds},
+                        "rounds": settings.rounds,
+                        **({"memory": settings.memory, "layouts": settings.layouts}
+                           if (settings.memory, settings.layouts) != ("process", False) else {})},
             "space_size": len(space.backends) ** len(space.decisions),
             # Where and how it ran: host, runtime, the cores and their load before the first point.
             "context": context_now(device.name, BackendConfig(tuple(space.backends))).to_json(),

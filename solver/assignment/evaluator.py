@@ -13,7 +13,21 @@ from devices.base import Device, Measurement, MeasureSettings
 from devices.errors import LookupMiss
 from solver.assignment.front import rank_order
 from solver.assignment.space import SearchSpace
+from solver.errors import UsageError
 from solver.io.dumps import memory_figure
+
+PROCESS, SESSION = "process", "session"  # the memory figures a point can be ranked by (``memory_of``)
+
+
+def memory_of(m: Measurement, figure: str = PROCESS) -> float:
+    """A valid measurement's memory (KB) as ``figure`` counts it: ``process``, the measuring process's peak RSS
+    (interpreter and runtime included; the default), or ``session``, that peak minus the process's RSS before the
+    session was made (issue 25's measured memory: what the session added)."""
+    if figure == PROCESS:
+        return float(m.peak_rss_kb)
+    if m.memory is None:
+        raise UsageError("this device does not measure the session's own memory; rank by the process's peak RSS")
+    return float(m.memory.session_kb)
 
 
 @dataclass(frozen=True)
@@ -30,20 +44,21 @@ class Evaluation:
     rounds: int = 1
     memories: tuple[float, ...] = ()  # peak memory (KB) of every round; memory_kb is their memory_figure
 
-    def merged(self, m: Measurement) -> Evaluation:
+    def merged(self, m: Measurement, figure: str = PROCESS) -> Evaluation:
         """This point with one more round measured: runs pooled and their median, each round's peak memory
-        kept and their median (``solver.io.dumps.memory_figure``)."""
+        (as ``figure`` counts it, ``memory_of``) kept and their median (``solver.io.dumps.memory_figure``)."""
         if not (self.valid and m.valid):
             return replace(self, valid=False, reason=self.reason or m.reason, rounds=self.rounds + 1)
-        runs, memories = self.runs + tuple(m.times_ms), self.memories + (float(m.peak_rss_kb),)
+        runs, memories = self.runs + tuple(m.times_ms), self.memories + (memory_of(m, figure),)
         return replace(self, time_ms=statistics.median(runs), memory_kb=memory_figure(memories), runs=runs,
                        memories=memories, rounds=self.rounds + 1)  # fmt: skip
 
 
-def _first_round(genes: tuple[int, ...], point_id: int, m: Measurement) -> Evaluation:
-    """A point as its first round measured it."""
-    memories = (float(m.peak_rss_kb),) if m.valid else ()
-    return Evaluation(genes, point_id, m.valid, m.time_ms, m.peak_rss_kb, m.reason, tuple(m.times_ms), 1, memories)
+def _first_round(genes: tuple[int, ...], point_id: int, m: Measurement, figure: str = PROCESS) -> Evaluation:
+    """A point as its first round measured it (its memory as ``figure`` counts it)."""
+    memory = memory_of(m, figure) if m.valid else float(m.peak_rss_kb)
+    memories = (memory,) if m.valid else ()
+    return Evaluation(genes, point_id, m.valid, m.time_ms, memory, m.reason, tuple(m.times_ms), 1, memories)
 
 
 class BudgetSpent(Exception):
@@ -60,6 +75,8 @@ class Evaluator:
     measures batches in parallel; ``journal`` (``record(config, measurement)``) keeps every new
     measurement on disk as it arrives, so a killed run loses none. ``memory_rounds`` gives the peak memory
     of each round of an id answered by ``measure_id`` (a dump's ``memory_rounds``; empty when it has none).
+    ``memory`` is the figure each round's memory is (``memory_of``); ``layouts`` measures round r under process
+    layout r (``MeasureSettings.layout``), so the rounds' median is not one draw of glibc's allocation history.
     """
 
     def __init__(
@@ -74,6 +91,8 @@ class Evaluator:
         farm=None,
         journal=None,
         memory_rounds: Callable[[int], tuple[float, ...]] | None = None,
+        memory: str = PROCESS,
+        layouts: bool = False,
     ):
         self.space = space
         self.device = device
@@ -85,6 +104,8 @@ class Evaluator:
         self.farm = farm  # measures a batch on several devices at once (devices.farm.Farm)
         self.journal = journal  # appends every new measurement to disk (solver.assignment.journal.Journal)
         self.memory_rounds = memory_rounds
+        self.memory = memory
+        self.layouts = layouts
         self.cache: dict[tuple[int, ...], Evaluation] = {}  # insertion order = measurement order
 
     def __contains__(self, genes) -> bool:
@@ -140,7 +161,7 @@ class Evaluator:
                 memories: tuple[float, ...] = ()) -> Evaluation:  # fmt: skip
         """Keep a new measurement: in the cache, in the journal (when there is one), on the progress line.
         ``memories``: each round's peak memory when the answer pools several rounds (a dump's)."""
-        evaluation = _first_round(key, self.space.point_id(key), m)
+        evaluation = _first_round(key, self.space.point_id(key), m, self.memory)
         if memory_kb is not None:
             evaluation = replace(evaluation, memory_kb=memory_kb, memories=())
         elif len(memories) > 1:
@@ -156,14 +177,14 @@ class Evaluator:
         """Measure measured points once more, as round ``round_number`` (a fresh process and cache entry per
         round), and pool the runs; on a farm, all at once. Not counted in the budget of unique points."""
         keys = [k for k in keys if k in self.cache and self.cache[k].rounds <= round_number]  # not resumed ones
-        settings = replace(self.measure, round=round_number)
+        settings = replace(self.measure, round=round_number, layout=round_number if self.layouts else 0)
         configs = [self.space.config(k) for k in keys]
         if self.farm is not None:
             arrived = self.farm.measure_many(self.model, configs, settings)
         else:
             arrived = ((i, self.device.measure(self.model, c, settings)) for i, c in enumerate(configs))
         for i, m in arrived:
-            self.cache[keys[i]] = self.cache[keys[i]].merged(m)
+            self.cache[keys[i]] = self.cache[keys[i]].merged(m, self.memory)
             if self.journal is not None:
                 self.journal.record(configs[i], m, settings)
 
@@ -173,9 +194,9 @@ class Evaluator:
         later ``rounds`` of some points."""
         for genes, m in measurements.items():
             key = self.space.check_genes(genes)
-            evaluation = _first_round(key, self.space.point_id(key), m)
+            evaluation = _first_round(key, self.space.point_id(key), m, self.memory)
             for later in rounds.get(genes, ()):
-                evaluation = evaluation.merged(later)
+                evaluation = evaluation.merged(later, self.memory)
             self.cache[key] = evaluation
 
     def evaluations(self) -> list[Evaluation]:

@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devices.base import BackendConfig, Measurement, MeasureSettings
+from devices.base import BackendConfig, Measurement, MeasureSettings, SessionMemory
 from solver.assignment.space import SearchSpace
 
 
@@ -67,7 +67,10 @@ def _config(document: dict) -> BackendConfig:
 
 def _measurement(document: dict) -> Measurement:
     known = {f.name for f in dataclasses.fields(Measurement)}
-    return Measurement(**{k: v for k, v in document.items() if k in known})
+    fields = {k: v for k, v in document.items() if k in known}
+    if fields.get("memory") is not None:
+        fields["memory"] = SessionMemory(int(fields["memory"]["before_kb"]), int(fields["memory"]["peak_kb"]))
+    return Measurement(**fields)
 
 
 class Journal:
@@ -130,7 +133,7 @@ class Journal:
         if line.get("model_sha256") != self.model_sha256:
             return "of another model"
         other = dict(line.get("measure") or {})
-        if {**other, "round": 0} != {**self.measure, "round": 0}:
+        if {**other, "round": 0, "layout": 0} != {**self.measure, "round": 0, "layout": 0}:  # both vary by round
             changed = ", ".join(f"{k} {other.get(k)}" for k in self.measure if other.get(k) != self.measure[k])
             return f"under other measurement settings ({changed})"
         if line.get("device") not in devices:

@@ -134,9 +134,16 @@ class BruteForceSettings:
     max_points: int = DEFAULT_MAX_POINTS  # refuse larger spaces...
     force: bool = False  # ...unless forced
     rounds: int = 1  # every point measured in this many rounds, interleaved (A B C A B C)
+    # Opt-in (``solver.assignment.evaluator``): rank by the session's own memory instead of the process's peak
+    # RSS, and measure round r under process layout r, so the median of the rounds is not one draw of glibc's
+    # allocation history (benchmarks/surrogate.py measures both). The defaults are the plain measurement.
+    memory: str = "process"
+    layouts: bool = False
 
     def __post_init__(self) -> None:
         _at_least("--rounds", self.rounds, 1)
+        if self.memory not in ("process", "session"):
+            raise UsageError(f"memory figure {self.memory!r}: choose process or session")
         _known_mode(self.mode or "")
         if not self.backends or len(set(self.backends)) != len(self.backends):
             raise UsageError(f"--backends needs distinct backend names, not {','.join(self.backends) or 'none'}")

@@ -94,3 +94,47 @@ def test_command_prints_progress(branchy_cnn, tmp_path, capsys, monkeypatch):
     assert printed["backends"] == ["cpu", "ruy"] and printed["measured"] + printed["resumed"] == 4
     assert main(["brute-force", str(branchy_cnn), "--out", str(out), "--mode", "index", "--max-points", "3"]) == 2
     assert "UsageError" in capsys.readouterr().err
+
+
+class _Recording:
+    """The local device, keeping the process layout of every measurement it makes."""
+
+    def __init__(self, device):
+        self.device, self.name, self.layouts = device, device.name, []
+
+    def backends(self):
+        return self.device.backends()
+
+    def measure(self, model, config, settings):
+        self.layouts.append(settings.layout)
+        return self.device.measure(model, config, settings)
+
+
+def test_session_memory_over_layouts_is_opt_in_and_resumes(device, branchy_cnn, tmp_path):
+    plain = json.loads(brute_force(branchy_cnn, device, tmp_path / "p.json", BruteForceSettings(**QUICK)).out.read_text())
+    out, recording = tmp_path / "dump.json", _Recording(device)
+    settings = BruteForceSettings(repeats=1, rounds=2, memory="session", layouts=True)
+
+    def stop_after_two(done, total, entry):
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        brute_force(branchy_cnn, recording, out, settings, stop_after_two)
+    result = brute_force(branchy_cnn, recording, out, settings)
+    assert result.resumed == 2  # the journal keeps the session's memory of the rounds it holds
+    # Round 0 in the plain process, round 1 in the process padded by 1 KB; every point measured once per round.
+    assert recording.layouts == [0, 0, 0, 0, 1, 1, 1, 1]
+    dump = json.loads(out.read_text())
+    assert dump["measure"]["memory"] == "session" and dump["measure"]["layouts"] is True
+    assert "memory" not in plain["measure"]  # the default dump is as before
+    process = {s["id"]: s["memory"] for s in plain["solutions"] if s.get("valid", True)}
+    for s in dump["solutions"]:
+        if s.get("valid", True):
+            # What the session added to the process: above nothing, below the process's peak (the interpreter).
+            assert len(s["memory_rounds"]) == 2 and all(0 < m < process[s["id"]] for m in s["memory_rounds"])
+
+
+def test_unknown_memory_figure_is_refused():
+    with pytest.raises(UsageError, match="choose process or session"):
+        BruteForceSettings(memory="heap")

@@ -97,19 +97,22 @@ def test_answers_say_they_came_from_the_cache_and_refresh_replaces_them(tmp_path
     assert not device.measure(branchy_cnn, BackendConfig(), settings).from_cache and counting.calls == 4
 
 
-def test_round_zero_keeps_the_key_it_had_before_rounds():
+def test_round_zero_keeps_the_key_it_had_before_rounds_and_layouts():
     import dataclasses
     import hashlib
     import json
 
     settings = MeasureSettings()
-    old = {k: v for k, v in dataclasses.asdict(settings).items() if k != "round"}
+    old = {k: v for k, v in dataclasses.asdict(settings).items() if k not in ("round", "layout")}  # newer fields
     parts = {"model": "a" * 64, "config": json.loads(json.dumps(dataclasses.asdict(BackendConfig()))),
              "device": "local", "settings": old}  # fmt: skip
     assert measurement_key("a" * 64, BackendConfig(), "local", settings) == hashlib.sha256(
         json.dumps(parts, sort_keys=True).encode()
     ).hexdigest()
     assert measurement_key("a" * 64, BackendConfig(), "local", MeasureSettings(round=1)) != measurement_key(
+        "a" * 64, BackendConfig(), "local", settings
+    )
+    assert measurement_key("a" * 64, BackendConfig(), "local", MeasureSettings(layout=1)) != measurement_key(
         "a" * 64, BackendConfig(), "local", settings
     )
 
