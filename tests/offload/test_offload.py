@@ -70,22 +70,26 @@ def set_partitions(items):
         yield [[first]] + smaller
 
 
-def brute_force(problem):
-    """The least latency over every grouping of the ops and every backend of every group."""
-    best = None
-    n, B = problem.num_ops, len(problem.backends)
+def plans(n: int, B: int):
+    """Every plan of n ops on B backends: a backend per op and a grouping (the same backend within a group)."""
     for blocks in set_partitions(list(range(n))):
         parts = [0] * n
         for k, block in enumerate(blocks):
             for v in block:
                 parts[v] = k
         for choice in itertools.product(range(B), repeat=len(blocks)):
-            backend = [choice[parts[v]] for v in range(n)]
-            try:
-                value = evaluate_plan(problem, backend, parts).latency
-            except CheckError:
-                continue
-            best = value if best is None else min(best, value)
+            yield [choice[parts[v]] for v in range(n)], parts
+
+
+def brute_force(problem):
+    """The least latency over every grouping of the ops and every backend of every group."""
+    best = None
+    for backend, parts in plans(problem.num_ops, len(problem.backends)):
+        try:
+            value = evaluate_plan(problem, backend, parts).latency
+        except CheckError:
+            continue
+        best = value if best is None else min(best, value)
     return best
 
 

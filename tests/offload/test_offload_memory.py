@@ -5,7 +5,6 @@ planner and calibrated models; the command reports each backend's predicted memo
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 from pathlib import Path
 
@@ -22,21 +21,10 @@ from solver.offload.metrics import evaluate_plan
 from solver.placement.memory import memory_figure
 from solver.placement.problem import placement_problem
 from solver.problem import PartitionProblem
-from tests.offload.test_offload import instances, set_partitions
-from tests.placement.test_placement_memory import MODELS
+from tests.offload.test_offload import instances, plans
+from tests.placement.test_placement_memory import MODELS, capacities
 
 CONSTANTS = {"w0": 500, "w1": 900, "w2": 1500}  # shared by the ops that read them
-
-
-def plans(n: int, B: int):
-    """Every plan of n ops on B backends: a grouping and a backend per group."""
-    for blocks in set_partitions(list(range(n))):
-        parts = [0] * n
-        for k, block in enumerate(blocks):
-            for v in block:
-                parts[v] = k
-        for choice in itertools.product(range(B), repeat=len(blocks)):
-            yield [choice[parts[v]] for v in range(n)], parts
 
 
 def session_bytes(graph, model, parts: list[int], backend: list[int], B: int) -> list[int]:
@@ -61,14 +49,7 @@ def capped(draw, name: str):
     n, B = problem.num_ops, len(problem.backends)
     backend, parts = draw(st.sampled_from(list(plans(n, B))))
     needed = [held for held in session_bytes(memory, model, parts, backend, B) if held > 0]
-    platform = problem.base.platform
-    devices = []
-    for spec in platform.devices:
-        cap = None
-        if needed and draw(st.integers(0, 3)):
-            cap = max(0, draw(st.sampled_from(needed)) + draw(st.integers(-400, 400)))
-        devices.append(dataclasses.replace(spec, memory=cap))
-    platform = dataclasses.replace(platform, devices=tuple(devices))
+    platform = capacities(draw, problem.base.platform, needed, 400)
     source = PartitionProblem(graph=graph, name="g", source=Path("g.json"))
     base = placement_problem(source, platform, memory_figure(source, model))
     return dataclasses.replace(problem, base=base), memory, model

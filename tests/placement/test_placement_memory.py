@@ -48,13 +48,19 @@ def capped(draw):
     n, D = problem.graph.number_of_nodes(), len(platform.devices)
     assign = draw(st.lists(st.integers(0, D - 1), min_size=n, max_size=n))
     figures = [f for f in parts_memory(graph, assign, D, model).predicted if f > 0]
+    return problem, capacities(draw, platform, figures, 60), model
+
+
+def capacities(draw, platform, figures: list[int], spread: int):
+    """``platform`` with each device's memory drawn within ``spread`` bytes of one of ``figures`` (or no
+    limit, one time in four, or always when there are no figures)."""
     devices = []
     for spec in platform.devices:
         memory = None
         if figures and draw(st.integers(0, 3)):
-            memory = max(0, draw(st.sampled_from(figures)) + draw(st.integers(-60, 60)))
+            memory = max(0, draw(st.sampled_from(figures)) + draw(st.integers(-spread, spread)))
         devices.append(dataclasses.replace(spec, memory=memory))
-    return problem, dataclasses.replace(platform, devices=tuple(devices)), model
+    return dataclasses.replace(platform, devices=tuple(devices))
 
 
 def brute_force(built, problem, model, objective):
