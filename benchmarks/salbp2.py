@@ -24,8 +24,8 @@ DATA = Path(__file__).resolve().parents[2] / "shared/benchmarks/salbp2"
 SIZES = ((0, 50), (51, 100), (101, 150), (151, 300))
 
 
-def instances(quick: bool, graphs: set[str] | None = None) -> list[dict]:
-    entries = [e for e in json.loads((DATA / "optima.json").read_text()) if graphs is None or e["graph"] in graphs]
+def instances(quick: bool, graphs: set[str] | None = None, data: Path = DATA) -> list[dict]:
+    entries = [e for e in json.loads((data / "optima.json").read_text()) if graphs is None or e["graph"] in graphs]
     if not quick:
         return entries
     # Per graph the smallest and the largest m: the largest m (tight, many parts) are the hardest.
@@ -42,15 +42,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--time-limit", type=float, help="seconds per instance (default 60, 10 with --quick)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--graphs", help="only these graphs, comma-separated (e.g. ARC111,SCHOLL)")
+    parser.add_argument("--data", type=Path, default=DATA, help=f"the data set's folder (default {DATA})")
     args = parser.parse_args(argv)
     limit = args.time_limit or (10.0 if args.quick else 60.0)
     problems: dict[str, PartitionProblem] = {}
     results = []
     print(f"{'graph':<9} {'n':>4} {'m':>3} {'ours':>7} {'bound':>7} {'status':<9} {'published':>15} "
           f"{'reached':>7} {'time s':>7}")
-    for e in instances(args.quick, set(args.graphs.split(",")) if args.graphs else None):
+    for e in instances(args.quick, set(args.graphs.split(",")) if args.graphs else None, args.data):
         if e["graph"] not in problems:
-            problems[e["graph"]] = load_problem(DATA / "instances" / f"{e['graph']}.IN2")
+            problems[e["graph"]] = load_problem(args.data / "instances" / f"{e['graph']}.IN2")
         problem = problems[e["graph"]]
         start = time.monotonic()
         # The heuristics, then the exact solver warm-started by the better one.

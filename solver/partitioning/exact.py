@@ -89,6 +89,9 @@ _QUICK_SOLVE = 1.0  # seconds of CP-SAT alone before the station search joins it
 # (Luby). A budget in nodes rather than seconds makes every run, on any machine, do the same restarts.
 _STATION_NODES = 100_000
 # One station-search run in this many is complete (all loads tried: a prover), the others heuristic.
+# The descent (_Search.descend): nodes of each of its short station-search runs, and its share of the time limit.
+_DESCENT_NODES = 100_000
+_DESCENT_SHARE = 0.25
 _COMPLETE_EVERY = 3
 # The station search keeps bitsets of the sums up to C (C / 8 bytes each, one per candidate op): above this
 # cycle it would take gigabytes, and CP-SAT probes alone.
@@ -225,7 +228,9 @@ def solve_exact(
     if incumbent is not None:
         # Its first progress line may meet a Ctrl-C; the incumbent is kept all the same.
         budget.guard(search.accept, incumbent, False)
-    budget.guard(search.bisect, primary(budget, secondary) if search.incumbent is not None else budget)
+    search_budget = primary(budget, secondary) if search.incumbent is not None else budget
+    budget.guard(search.descend, search_budget.part(_DESCENT_SHARE))
+    budget.guard(search.bisect, search_budget)
     if search.incumbent is None:
         raise InfeasibleError(_infeasible_message(search, memory_cap, time_limit))
     status, bound = search.status(), min(search.lo, search.hi)
@@ -335,6 +340,50 @@ class _Search:
 
     def status(self) -> str:
         return status_of(self.hi, self.lo, self.improved)
+
+    def descend(self, budget: Budget) -> None:
+        """Lower the incumbent with the station search alone before any CP-SAT model is built.
+
+        A bisection on C between ``lo`` and ``hi`` whose probes are short heuristic station-search runs (each
+        priority rule from each end, ``_DESCENT_NODES`` nodes each): SALOME's and BB&R's SALBP-2 methods solve
+        SALBP-1 at a sequence of cycle times, and above the optimum a tight packing is found in a fraction of
+        a second, where a CP-SAT probe spends its first second (``_QUICK_SOLVE``) alone. A run that finds
+        nothing proves nothing, so ``lo`` only moves when the station windows are empty; the descent's own
+        floor moves above a C it failed at, and the bisection that follows proves or improves what it left.
+        """
+        if self.memory_cap is not None or self.incumbent is None:
+            return
+        floor = self.lo
+        while floor < self.hi and not budget.passed() and not budget.interrupted:
+            cycle = (floor + self.hi) // 2
+            if cycle > _STATION_CYCLE_MAX:
+                return
+            windows = station_windows(self.dag, self.k, cycle)
+            if windows is None:  # the windows bound: no partition at this C
+                self.lo = floor = max(self.lo, cycle + 1)
+                self._report()
+                continue
+            parts = self._pack(cycle, windows, budget)
+            if parts is None:
+                floor = cycle + 1
+            else:
+                self.accept(_split_parts(parts, self.k, self.dag.order), from_solver=True)
+
+    def _pack(self, cycle: int, windows: tuple[list[int], list[int]], budget: Budget) -> list[int] | None:
+        """A partition at ``cycle`` from one short heuristic station-search run per rule and direction, or None."""
+        for rule in self._rules():
+            for direction in DIRECTIONS:
+                parts = fill_stations(self.dag, self.k, cycle, windows, rule, _DESCENT_NODES, stop=budget.passed,
+                                      directions=direction)
+                if parts is not None or budget.passed():
+                    return parts
+        return None
+
+    def _rules(self) -> list[tuple[Sequence[int], Sequence[int]]]:
+        """The station search's priority rules (forward, backward): closure weight, weight, successor count."""
+        dag = self.dag
+        return [(dag.tail, dag.head), (dag.weights, dag.weights),
+                ([len(s) for s in dag.succs], [len(p) for p in dag.preds])]
 
     def bisect(self, budget: Budget) -> None:
         """Close ``lo..hi`` with feasibility probes until proven or out of ``budget`` (see module doc)."""
@@ -454,8 +503,7 @@ class _Search:
         from it proves F(cycle) infeasible. A later probe at the same cycle goes on where this one stopped.
         """
         dag = self.dag
-        rules = [(dag.tail, dag.head), (dag.weights, dag.weights),
-                 ([len(s) for s in dag.succs], [len(p) for p in dag.preds])]
+        rules = self._rules()
         budget = Budget(seconds)
         out_of_time = lambda: stop() or budget.passed()
         attempt = self.station_attempts.get(cycle, 0)

@@ -25,8 +25,8 @@ well but finds tight packings slowly when stations must be almost full; the dedi
   the swapped load leaves the parts still to fill at least as free.
 - Pruning: the idle time ``sum_s (C - load_s)`` may not exceed ``K C - total``; an op must be placed
   by its latest part ``L_v`` forward and its earliest part ``E_v`` backward (heuristics/dag.py's station
-  windows); the ops left must fit in the parts left, by weight and by the bin-packing bound LB2 (an
-  op heavier than ``C / 2`` needs a part of its own, two of exactly ``C / 2`` share one); a state (ops
+  windows); the ops left must fit in the parts left, by weight and by the bin-packing bounds LB2 and LB3
+  of Scholl & Becker (2006) (:func:`bin_bound`); a state (ops
   placed forward, ops placed backward) that failed with some number of parts used fails with more
   (memo).
 
@@ -163,6 +163,7 @@ class _Search:
         self.stopped = False
         self.parts = [-1] * len(weights)
         self.failed: dict[tuple[int, int], int] = {}  # (forward, backward placed) -> parts used when it failed
+        self.shares = bin_shares(weights, cycle)
 
     def node(self, idle: int, left: int) -> bool:
         """Fill the parts still empty; ``idle`` is the idle time still allowed, ``left`` the weight."""
@@ -176,7 +177,7 @@ class _Search:
         key = (forward.placed, backward.placed)
         if used >= self.k or left > (self.k - used) * self.c or self.failed.get(key, self.k + 1) <= used:
             return False
-        if self._big_ops_bound() > self.k - used:
+        if bin_bound(self.shares, self.parts) > self.k - used:
             self.failed[key] = used
             return False
         side, loads = None, None
@@ -216,16 +217,6 @@ class _Search:
             self.stopped = True
         return self.stopped
 
-    def _big_ops_bound(self) -> int:
-        """LB2 of the unplaced ops: one part per op above C/2, one per two of exactly C/2."""
-        above = half = 0
-        for v, p in enumerate(self.parts):
-            if p < 0:
-                if 2 * self.w[v] > self.c:
-                    above += 1
-                elif 2 * self.w[v] == self.c:
-                    half += 1
-        return above + (half + 1) // 2
 
 
 class _Loads:
@@ -314,6 +305,39 @@ class _Loads:
                 if u in outside and load - self.w[v] + self.w[u] <= self.c and _dominates(self.w, side.after, u, v):
                     return True
         return False
+
+
+def bin_shares(weights: Sequence[int], cycle: int) -> list[tuple[int, int]]:
+    """Each op's share of a part of capacity ``cycle`` in LB2 (in halves) and LB3 (in sixths), Scholl & Becker.
+
+    LB2: 1 above ``C / 2``, 1/2 at exactly ``C / 2``. LB3: 1 above ``2C / 3``, 2/3 at ``2C / 3``, 1/2 strictly
+    between ``C / 3`` and ``2C / 3``, 1/3 at ``C / 3``. No part's shares sum to more than 1 in either (two ops
+    above ``C / 2`` do not fit together; three above ``C / 3`` neither, and one above ``2C / 3`` leaves room for
+    ops below ``C / 3`` only). An op of weight 0 fits anywhere: share 0.
+    """
+    shares = []
+    for w in weights:
+        if w <= 0:
+            shares.append((0, 0))
+            continue
+        half = 2 if 2 * w > cycle else 1 if 2 * w == cycle else 0
+        third = 6 if 3 * w > 2 * cycle else 4 if 3 * w == 2 * cycle else 3 if 3 * w > cycle else 2 if 3 * w == cycle else 0
+        shares.append((half, third))
+    return shares
+
+
+def bin_bound(shares: Sequence[tuple[int, int]], parts: Sequence[int]) -> int:
+    """Parts the unplaced ops (``parts[v] < 0``) need at least: LB2 and LB3 of :func:`bin_shares`, rounded up.
+
+    >>> bin_bound(bin_shares([4, 4, 4, 4, 4], 10), [-1] * 5)  # above C / 3: two per part (LB1 and LB2 say 2)
+    3
+    """
+    halves = thirds = 0
+    for (half, third), p in zip(shares, parts):
+        if p < 0:
+            halves += half
+            thirds += third
+    return max(-(-halves // 2), -(-thirds // 6))
 
 
 def _topological(before: Sequence[Sequence[int]]) -> list[int]:
