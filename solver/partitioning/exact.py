@@ -89,8 +89,8 @@ _QUICK_SOLVE = 1.0  # seconds of CP-SAT alone before the station search joins it
 # (Luby). A budget in nodes rather than seconds makes every run, on any machine, do the same restarts.
 _STATION_NODES = 100_000
 # One station-search run in this many is complete (all loads tried: a prover), the others heuristic.
-# The descent (_Search.descend): nodes of each of its short station-search runs, and its share of the time limit.
-_DESCENT_NODES = 100_000
+# The descent (_Search.descend): station-search rounds (one run from each end) per cycle, and its share of the time.
+_DESCENT_RUNS = 3
 _DESCENT_SHARE = 0.25
 _COMPLETE_EVERY = 3
 # The station search keeps bitsets of the sums up to C (C / 8 bytes each, one per candidate op): above this
@@ -315,6 +315,7 @@ class _Search:
         self.probes = 0
         self.unknown_above = -1  # largest C whose probe timed out
         self.station_attempts: dict[int, int] = {}  # cycle -> station-search restarts made
+        self.station_memos: dict[int, dict[int, int]] = {}  # cycle -> failed states of complete runs (stations.py)
         self.unbuilt: tuple[int, int, float] | None = None  # (C, variables, seconds) of a model left unbuilt
         self.build_rate = _BUILD_SECONDS  # seconds per unit of model size, as last measured
         self.part_memory: PartMemory | None = None  # the memory model capped lazily (module doc)
@@ -344,12 +345,14 @@ class _Search:
     def descend(self, budget: Budget) -> None:
         """Lower the incumbent with the station search alone before any CP-SAT model is built.
 
-        A bisection on C between ``lo`` and ``hi`` whose probes are short heuristic station-search runs (each
-        priority rule from each end, ``_DESCENT_NODES`` nodes each): SALOME's and BB&R's SALBP-2 methods solve
-        SALBP-1 at a sequence of cycle times, and above the optimum a tight packing is found in a fraction of
-        a second, where a CP-SAT probe spends its first second (``_QUICK_SOLVE``) alone. A run that finds
-        nothing proves nothing, so ``lo`` only moves when the station windows are empty; the descent's own
-        floor moves above a C it failed at, and the bisection that follows proves or improves what it left.
+        A bisection on C between ``lo`` and ``hi`` whose probes are the first ``_DESCENT_RUNS`` rounds of the
+        station-search restarts (:meth:`_fill_stations`: two short heuristic runs and one complete run from each
+        end, 0.1 to 0.3 s each): SALOME's and BB&R's SALBP-2 methods solve SALBP-1 at a sequence of cycle
+        times, and above the optimum a tight packing is found in a fraction of a second, where a CP-SAT probe
+        spends its first second (``_QUICK_SOLVE``) alone. A complete run that ends inside its budget, or empty
+        station windows, prove C infeasible and raise ``lo``; otherwise a failure proves nothing, and only the
+        descent's own floor moves above that C. The bisection that follows proves or improves what it left,
+        and its station search at a C the descent tried goes on with the next restarts.
         """
         if self.memory_cap is not None or self.incumbent is None:
             return
@@ -363,21 +366,15 @@ class _Search:
                 self.lo = floor = max(self.lo, cycle + 1)
                 self._report()
                 continue
-            parts = self._pack(cycle, windows, budget)
-            if parts is None:
+            parts = self._fill_stations(cycle, windows, budget.left(), budget.passed,
+                                        until=_DESCENT_RUNS * len(DIRECTIONS))
+            if parts == EXHAUSTED:
+                self.lo = max(self.lo, cycle + 1)
+                self._report()
+            if parts is None or parts == EXHAUSTED:
                 floor = cycle + 1
             else:
                 self.accept(_split_parts(parts, self.k, self.dag.order), from_solver=True)
-
-    def _pack(self, cycle: int, windows: tuple[list[int], list[int]], budget: Budget) -> list[int] | None:
-        """A partition at ``cycle`` from one short heuristic station-search run per rule and direction, or None."""
-        for rule in self._rules():
-            for direction in DIRECTIONS:
-                parts = fill_stations(self.dag, self.k, cycle, windows, rule, _DESCENT_NODES, stop=budget.passed,
-                                      directions=direction)
-                if parts is not None or budget.passed():
-                    return parts
-        return None
 
     def _rules(self) -> list[tuple[Sequence[int], Sequence[int]]]:
         """The station search's priority rules (forward, backward): closure weight, weight, successor count."""
@@ -491,7 +488,7 @@ class _Search:
         return False
 
     def _fill_stations(self, cycle: int, windows: tuple[list[int], list[int]], seconds: float,
-                       stop: Callable[[], bool]) -> list[int] | str | None:
+                       stop: Callable[[], bool], until: int | None = None) -> list[int] | str | None:
         """Station search (solver/partitioning/stations.py) restarted from both ends, the front and the back in turn.
 
         Restart ``j`` of each direction runs ``luby(j + 1)`` times ``_STATION_NODES`` nodes (Luby,
@@ -500,7 +497,10 @@ class _Search:
         packed by one of many short runs, large ones like SCHOLL only by a run of millions of nodes.
         Priorities: the closure, weight and successor-count rules, then seeded random perturbations of
         a randomly chosen one. Every third run is complete (all loads tried, doubling budgets): ``EXHAUSTED``
-        from it proves F(cycle) infeasible. A later probe at the same cycle goes on where this one stopped.
+        from it proves F(cycle) infeasible; the complete runs share the states they refuted (their memo), so a
+        complete run goes on from what the earlier ones proved. A later probe at the same cycle goes on where
+        this one stopped.
+        ``until``: stop once this many restarts were made at this cycle (None: only time stops it).
         """
         dag = self.dag
         rules = self._rules()
@@ -508,7 +508,7 @@ class _Search:
         out_of_time = lambda: stop() or budget.passed()
         attempt = self.station_attempts.get(cycle, 0)
         rng = np.random.default_rng([cycle, attempt])
-        while not out_of_time():
+        while not out_of_time() and (until is None or attempt < until):
             run, turn = divmod(attempt, len(DIRECTIONS))
             rule = run if run < len(rules) else int(rng.integers(len(rules)))
             forward, backward = (np.asarray(r, dtype=float) for r in rules[rule])
@@ -522,13 +522,25 @@ class _Search:
             complete = run % _COMPLETE_EVERY == _COMPLETE_EVERY - 1
             nodes = _STATION_NODES * (2 ** (run // _COMPLETE_EVERY) if complete else luby(run + 1))
             parts = fill_stations(dag, self.k, cycle, windows, (forward, backward), nodes, stop=out_of_time,
-                                  directions=DIRECTIONS[turn], max_loads=None if complete else MAX_LOADS)
+                                  directions=DIRECTIONS[turn], max_loads=None if complete else MAX_LOADS,
+                                  memo=self._station_memo(cycle) if complete else None)
             attempt += 1
             self.station_attempts[cycle] = attempt
             self._report()  # between restarts: the station search has no heartbeat of its own
             if parts is not None:
                 return parts
         return None
+
+    def _station_memo(self, cycle: int) -> dict[int, int]:
+        """The failed states the complete station-search runs at ``cycle`` share.
+
+        A state that has no completion at some C has none at a smaller one, so a cycle's memo starts as a
+        copy of the nearest larger cycle's.
+        """
+        if cycle not in self.station_memos:
+            above = [c for c in self.station_memos if c > cycle]
+            self.station_memos[cycle] = dict(self.station_memos[min(above)]) if above else {}
+        return self.station_memos[cycle]
 
     def secondary(self, names: Sequence[str], slack: float) -> dict[str, str]:
         """Minimize the secondary objectives in order with the bottleneck capped; their status by metric."""

@@ -26,9 +26,13 @@ well but finds tight packings slowly when stations must be almost full; the dedi
 - Pruning: the idle time ``sum_s (C - load_s)`` may not exceed ``K C - total``; an op must be placed
   by its latest part ``L_v`` forward and its earliest part ``E_v`` backward (heuristics/dag.py's station
   windows); the ops left must fit in the parts left, by weight and by the bin-packing bounds LB2 and LB3
-  of Scholl & Becker (2006) (:func:`bin_bound`); a state (ops
-  placed forward, ops placed backward) that failed with some number of parts used fails with more
-  (memo).
+  of Scholl & Becker (2006) (:func:`bin_bound`); a state that failed with some number of parts used
+  fails with more (memo, BB&R's memory-based dominance: Sewell & Jacobson 2012). What is left to do at a
+  state depends only on the ops still unplaced and the number of parts still empty (those ops go to the
+  parts between the two filled ends, in any split of the placed ops into forward and backward), so the memo
+  keys on the placed ops alone, whichever side placed them. A complete search's failures are facts about
+  the instance at this C: callers may keep them (``memo``) for the next complete run at the same C,
+  whatever its direction or priorities, so that restarts of the prover lose no work.
 
 The search stops at the first partition, or when its budget runs out. The budget counts enumeration
 nodes, not seconds, so that a restart does the same work on every run, on any machine and under any
@@ -60,6 +64,7 @@ def fill_stations(
     max_loads: int | None = MAX_LOADS,
     stop: Callable[[], bool] | None = None,
     directions: str = "both",
+    memo: dict[int, int] | None = None,
 ) -> list[int] | str | None:
     """A partition into at most ``num_parts`` parts with every load <= ``cycle``, or None if not found.
 
@@ -76,6 +81,8 @@ def fill_stations(
         or a deadline passed).
     directions : "both" (bidirectional), or "forward" / "backward" to fill every part from that end
         only; each finds packings the others miss, so callers restart under all three.
+    memo : the failed states of earlier complete runs at this ``num_parts`` and ``cycle`` (placed ops -> parts
+        used), extended in place; only read and written by a complete search (``max_loads`` None).
 
     Returns
     -------
@@ -100,6 +107,8 @@ def fill_stations(
     if fillable is None:
         raise UsageError(f"directions must be one of {', '.join(DIRECTIONS)}, not {directions!r}")
     search = _Search(weights, k, cycle, (forward, backward), fillable, budget, max_loads, stop)
+    if memo is not None and max_loads is None:
+        search.failed = memo
     total = sum(weights)
     if search.node(k * cycle - total, total):
         return search.parts
@@ -162,7 +171,7 @@ class _Search:
         self.nodes = 0  # enumeration nodes spent
         self.stopped = False
         self.parts = [-1] * len(weights)
-        self.failed: dict[tuple[int, int], int] = {}  # (forward, backward placed) -> parts used when it failed
+        self.failed: dict[int, int] = {}  # ops placed (a bitset) -> parts used when it failed
         self.shares = bin_shares(weights, cycle)
 
     def node(self, idle: int, left: int) -> bool:
@@ -174,7 +183,7 @@ class _Search:
             return False
         forward, backward = self.sides
         used = forward.filled + backward.filled
-        key = (forward.placed, backward.placed)
+        key = forward.placed | backward.placed
         if used >= self.k or left > (self.k - used) * self.c or self.failed.get(key, self.k + 1) <= used:
             return False
         if bin_bound(self.shares, self.parts) > self.k - used:
@@ -196,8 +205,10 @@ class _Search:
             side.unplace(members, self.parts)
             if self.expired():
                 return False
-        # With more parts used, the same placed ops fail too.
-        self.failed[key] = used
+        # With more parts used, the same placed ops fail too. Not when the budget cut the loads' enumeration
+        # short: then the state was not refuted.
+        if not self.expired():
+            self.failed[key] = used
         return False
 
     def expired(self) -> bool:
