@@ -24,7 +24,12 @@ fewer) goes on while the station search of solver/partitioning/stations.py runs 
 restarted from both ends, the front and the back in turn, with budgets (in search nodes) following the
 Luby sequence: CP-SAT refutes well and finds tight packings slowly, the station search the reverse.
 Every third station-search run is complete (all loads tried): ending inside its budget, it proves the
-sub-problem infeasible as CP-SAT would. Whichever finishes first stops the other.
+sub-problem infeasible as CP-SAT would. Whichever finishes first stops the other. A probe whose model would
+not build in its time (large graphs with many stations) runs the station search alone.
+
+Before the bisection, a descent (:meth:`_Search.descend`, up to half the time) lowers ``hi`` with the station
+search alone, as SALOME and BB&R solve SALBP-2 by SALBP-1 at a sequence of cycle times: above the optimum a
+tight packing takes it a fraction of a second.
 
 Lower bound before any solve: :func:`heuristics.dag.lower_bound`, the largest of ``ceil(total / K)``,
 ``max w`` and the bin-packing bounds ``LB_j``, raised to the smallest C whose station windows (below)
@@ -91,11 +96,14 @@ _STATION_NODES = 100_000
 # One station-search run in this many is complete (all loads tried: a prover), the others heuristic.
 # The descent (_Search.descend): station-search rounds (one run from each end) per cycle, and its share of the time.
 _DESCENT_RUNS = 3
-_DESCENT_SHARE = 0.25
+_DESCENT_SHARE = 0.5
 _COMPLETE_EVERY = 3
 # The station search keeps bitsets of the sums up to C (C / 8 bytes each, one per candidate op): above this
 # cycle it would take gigabytes, and CP-SAT probes alone.
 _STATION_CYCLE_MAX = 2**24
+# A probe whose model would not build in time runs the station search alone when ops x cycle stays below this
+# (its bitsets of sums, one per available op, take at most that many bits); beyond, the probe is skipped.
+_STATION_SUMS_MAX = 2**30
 # Model building in Python is the cost on big graphs: about _BUILD_SECONDS per op and edge and _VARIABLE_COST
 # times that per variable y[v][b] at first, then at the rate the last build took. A probe whose model would take
 # more than _BUILD_SHARE of its time is not built: on a graph too big for the time limit the answer stays the
@@ -420,7 +428,7 @@ class _Search:
         variables = sum(late - early for early, late in zip(*windows))
         size += _VARIABLE_COST * variables
         if self.build_rate * size > probe.left() * _BUILD_SHARE:
-            return self._unbuilt(cycle, variables, limit)
+            return self._without_model(cycle, windows, variables, limit, probe)
         building = probe.within(limit * _BUILD_SHARE)
         try:
             built = _FeasibilityModel(self.dag, self.k, cycle, windows, self._linear_cap(), budget=building,
@@ -429,7 +437,7 @@ class _Search:
             built.branch_station_by_station(self.dag.tail)
         except _BuildTimeout:
             self.build_rate = max(self.build_rate, 2 * building.elapsed() / size)  # at least twice as slow
-            return self._unbuilt(cycle, variables, limit)
+            return self._without_model(cycle, windows, variables, limit, probe)
         # The rate measured here (wall seconds: a crowded machine builds slower) prices the next model.
         self.build_rate = building.elapsed() / size
         # A short CP-SAT run settles easy probes. Then CP-SAT, to find or refute a partition, runs
@@ -442,13 +450,7 @@ class _Search:
             else:
                 beside = lambda stop: self._fill_stations(cycle, windows, probe.left(), stop)
                 done = self._run(built.model, probe.left(), beside)
-                packed = done.beside
-                if packed == EXHAUSTED:  # the complete station search found none: F(cycle) is infeasible
-                    self.lo = max(self.lo, cycle + 1)
-                    self._report()
-                    return True
-                if packed is not None:
-                    self.accept(_split_parts(packed, self.k, self.dag.order), from_solver=True)
+                if self._settle(cycle, done.beside):
                     return True
         if done.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             self.accept(built.parts(done.solver), from_solver=True)
@@ -480,6 +482,28 @@ class _Search:
                 built.forbid(ops)
             if within.passed() or self.budget.interrupted:
                 return Solve(cp_model.UNKNOWN, done.solver, done.interrupted)
+
+    def _settle(self, cycle: int, packed: list[int] | str | None) -> bool:
+        """Take the station search's answer at ``cycle``: a partition, or EXHAUSTED (F(cycle) is infeasible);
+        whether it settled the probe."""
+        if packed == EXHAUSTED:  # the complete station search found none
+            self.lo = max(self.lo, cycle + 1)
+            self._report()
+            return True
+        if packed is not None:
+            self.accept(_split_parts(packed, self.k, self.dag.order), from_solver=True)
+            return True
+        return False
+
+    def _without_model(self, cycle: int, windows: tuple[list[int], list[int]], variables: int, limit: float,
+                       probe: Budget) -> bool:
+        """A probe whose model would not build in time: the station search alone where it may run (module doc),
+        else the probe is left unbuilt (False)."""
+        if self.memory_cap is not None or self.dag.n * cycle > _STATION_SUMS_MAX:
+            return self._unbuilt(cycle, variables, limit)
+        if not self._settle(cycle, self._fill_stations(cycle, windows, probe.left(), lambda: self.budget.interrupted)):
+            self.unknown_above = max(self.unknown_above, cycle)
+        return True
 
     def _unbuilt(self, cycle: int, variables: int | None, limit: float) -> bool:
         """Leave the probe of F(cycle) unbuilt: the model would not build in ``limit``; False."""
