@@ -101,8 +101,10 @@ _COMPLETE_EVERY = 3
 # The station search keeps bitsets of the sums up to C (C / 8 bytes each, one per candidate op): above this
 # cycle it would take gigabytes, and CP-SAT probes alone.
 _STATION_CYCLE_MAX = 2**24
-# A probe whose model would not build in time runs the station search alone when ops x cycle stays below this
-# (its bitsets of sums, one per available op, take at most that many bits); beyond, the probe is skipped.
+# The descent, and a probe whose model would not build in time, run the station search alone on graphs of up to
+# this many ops (its load enumeration recurses once per candidate op: Python's stack) and when ops x cycle stays
+# below _STATION_SUMS_MAX (its bitsets of sums, one per available op, take at most that many bits).
+_STATION_OPS_MAX = 512
 _STATION_SUMS_MAX = 2**30
 # Model building in Python is the cost on big graphs: about _BUILD_SECONDS per op and edge and _VARIABLE_COST
 # times that per variable y[v][b] at first, then at the rate the last build took. A probe whose model would take
@@ -362,12 +364,12 @@ class _Search:
         descent's own floor moves above that C. The bisection that follows proves or improves what it left,
         and its station search at a C the descent tried goes on with the next restarts.
         """
-        if self.memory_cap is not None or self.incumbent is None:
+        if self.incumbent is None:
             return
         floor = self.lo
         while floor < self.hi and not budget.passed() and not budget.interrupted:
             cycle = (floor + self.hi) // 2
-            if cycle > _STATION_CYCLE_MAX:
+            if not self._stations_alone(cycle):
                 return
             windows = station_windows(self.dag, self.k, cycle)
             if windows is None:  # the windows bound: no partition at this C
@@ -483,6 +485,12 @@ class _Search:
             if within.passed() or self.budget.interrupted:
                 return Solve(cp_model.UNKNOWN, done.solver, done.interrupted)
 
+    def _stations_alone(self, cycle: int) -> bool:
+        """Whether the station search may run without a model at ``cycle``: no memory cap (it knows none),
+        and a graph and cycle small enough for its recursion and its bitsets of sums."""
+        return (self.memory_cap is None and self.dag.n <= _STATION_OPS_MAX
+                and self.dag.n * cycle <= _STATION_SUMS_MAX and cycle <= _STATION_CYCLE_MAX)
+
     def _settle(self, cycle: int, packed: list[int] | str | None) -> bool:
         """Take the station search's answer at ``cycle``: a partition, or EXHAUSTED (F(cycle) is infeasible);
         whether it settled the probe."""
@@ -499,7 +507,7 @@ class _Search:
                        probe: Budget) -> bool:
         """A probe whose model would not build in time: the station search alone where it may run (module doc),
         else the probe is left unbuilt (False)."""
-        if self.memory_cap is not None or self.dag.n * cycle > _STATION_SUMS_MAX:
+        if not self._stations_alone(cycle):
             return self._unbuilt(cycle, variables, limit)
         if not self._settle(cycle, self._fill_stations(cycle, windows, probe.left(), lambda: self.budget.interrupted)):
             self.unknown_above = max(self.unknown_above, cycle)
