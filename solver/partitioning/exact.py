@@ -326,6 +326,7 @@ class _Search:
         self.unknown_above = -1  # largest C whose probe timed out
         self.station_attempts: dict[int, int] = {}  # cycle -> station-search restarts made
         self.station_memos: dict[int, dict[int, int]] = {}  # cycle -> failed states of complete runs (stations.py)
+        self.descent_floor = 0  # the descent's bisection found nothing below this C (see descend)
         self.unbuilt: tuple[int, int, float] | None = None  # (C, variables, seconds) of a model left unbuilt
         self.build_rate = _BUILD_SECONDS  # seconds per unit of model size, as last measured
         self.part_memory: PartMemory | None = None  # the memory model capped lazily (module doc)
@@ -353,7 +354,7 @@ class _Search:
         return status_of(self.hi, self.lo, self.improved)
 
     def descend(self, budget: Budget) -> None:
-        """Lower the incumbent with the station search alone before any CP-SAT model is built.
+        """Lower the incumbent with the station search alone, while CP-SAT tries to prove ``lo`` beside it.
 
         A bisection on C between ``lo`` and ``hi`` whose probes are the first ``_DESCENT_RUNS`` rounds of the
         station-search restarts (:meth:`_fill_stations`: two short heuristic runs and one complete run from each
@@ -363,17 +364,38 @@ class _Search:
         station windows, prove C infeasible and raise ``lo``; otherwise a failure proves nothing, and only the
         descent's own floor moves above that C. The bisection that follows proves or improves what it left,
         and its station search at a C the descent tried goes on with the next restarts.
+
+        The station search takes one core; with two workers or more, CP-SAT takes the others on F(lo) meanwhile
+        (the lower-bound method: C = lo, lo + 1, ... as long as each is refuted), a new model whenever it settles.
         """
         if self.incumbent is None:
             return
-        floor = self.lo
-        while floor < self.hi and not budget.passed() and not budget.interrupted:
+        self.descent_floor = self.lo
+        while not self._descent_over(budget):
+            built = self._lo_model(budget) if self.workers > 1 else None
+            if built is None:
+                self._descend(budget, lambda: False)
+                return
+            cycle = self.lo
+            self.probes += 1
+            done = self._run(built.model, budget.left(), lambda finished: self._descend(budget, finished))
+            self._take(cycle, built, done)
+
+    def _descent_over(self, budget: Budget) -> bool:
+        return max(self.descent_floor, self.lo) >= self.hi or budget.passed() or budget.interrupted
+
+    def _descend(self, budget: Budget, finished: Callable[[], bool]) -> str:
+        """The descent's bisection (see :meth:`descend`) until it is over ("over") or ``finished()`` ("paused")."""
+        while not self._descent_over(budget):
+            if finished():
+                return "paused"
+            floor = self.descent_floor = max(self.descent_floor, self.lo)
             cycle = (floor + self.hi) // 2
             if not self._stations_alone(cycle):
-                return
+                break
             windows = station_windows(self.dag, self.k, cycle)
             if windows is None:  # the windows bound: no partition at this C
-                self.lo = floor = max(self.lo, cycle + 1)
+                self.lo = max(self.lo, cycle + 1)
                 self._report()
                 continue
             parts = self._fill_stations(cycle, windows, budget.left(), budget.passed,
@@ -382,9 +404,30 @@ class _Search:
                 self.lo = max(self.lo, cycle + 1)
                 self._report()
             if parts is None or parts == EXHAUSTED:
-                floor = cycle + 1
+                self.descent_floor = cycle + 1
             else:
                 self.accept(_split_parts(parts, self.k, self.dag.order), from_solver=True)
+        self.descent_floor = self.hi  # over: also when the station search may not run here
+        return "over"
+
+    def _lo_model(self, budget: Budget) -> _FeasibilityModel | None:
+        """F(lo), built within half of ``budget`` (None if its price or its build passes that)."""
+        windows = station_windows(self.dag, self.k, self.lo)
+        if windows is None or self.dag.n > WINDOW_OPS:
+            return None
+        size = self.dag.n + len(self.dag.edges) + _VARIABLE_COST * sum(late - early for early, late in zip(*windows))
+        if self.build_rate * size > budget.left() * _BUILD_SHARE:
+            return None
+        building = budget.within(budget.left() * _BUILD_SHARE)
+        try:
+            built = _FeasibilityModel(self.dag, self.k, self.lo, windows, self._linear_cap(), budget=building,
+                                      forbidden=self.forbidden)
+            built.branch_station_by_station(self.dag.tail)
+        except _BuildTimeout:
+            self.build_rate = max(self.build_rate, 2 * building.elapsed() / size)
+            return None
+        self.build_rate = building.elapsed() / size
+        return built
 
     def _rules(self) -> list[tuple[Sequence[int], Sequence[int]]]:
         """The station search's priority rules (forward, backward): closure weight, weight, successor count."""
@@ -454,13 +497,19 @@ class _Search:
                 done = self._run(built.model, probe.left(), beside)
                 if self._settle(cycle, done.beside):
                     return True
+        if not self._take(cycle, built, done):
+            self.unknown_above = max(self.unknown_above, cycle)
+        return True
+
+    def _take(self, cycle: int, built: _FeasibilityModel, done: Solve) -> bool:
+        """Take CP-SAT's answer on F(cycle): a partition, or a proof that there is none; whether it had one."""
         if done.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             self.accept(built.parts(done.solver), from_solver=True)
         elif done.status == cp_model.INFEASIBLE:
             self.lo = max(self.lo, cycle + 1)
             self._report()
         else:
-            self.unknown_above = max(self.unknown_above, cycle)
+            return False
         return True
 
     def _linear_cap(self) -> int | None:
