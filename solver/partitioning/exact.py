@@ -365,18 +365,21 @@ class _Search:
         descent's own floor moves above that C. The bisection that follows proves or improves what it left,
         and its station search at a C the descent tried goes on with the next restarts.
 
-        The station search takes one core; with two workers or more, CP-SAT takes the others on F(lo) meanwhile
-        (the lower-bound method: C = lo, lo + 1, ... as long as each is refuted), a new model whenever it settles.
+        The station search takes one core; with two workers or more, CP-SAT takes the others meanwhile on the
+        bisection's probes (F(lo), then F((lo + hi) / 2), a new model whenever one settles): CP-SAT refutes
+        quickly where the station search fails slowly. The descent pauses whenever CP-SAT settles a probe.
         """
         if self.incumbent is None:
             return
         self.descent_floor = self.lo
+        first = True
         while not self._descent_over(budget):
-            built = self._lo_model(budget) if self.workers > 1 else None
+            cycle = self.lo if first else (self.lo + self.hi) // 2
+            first = False
+            built = self._model_beside(cycle, budget) if self.workers > 1 else None
             if built is None:
                 self._descend(budget, lambda: False)
                 return
-            cycle = self.lo
             self.probes += 1
             done = self._run(built.model, budget.left(), lambda finished: self._descend(budget, finished))
             self._take(cycle, built, done)
@@ -389,6 +392,7 @@ class _Search:
         while not self._descent_over(budget):
             if finished():
                 return "paused"
+            stop = lambda: budget.passed() or finished()
             floor = self.descent_floor = max(self.descent_floor, self.lo)
             cycle = (floor + self.hi) // 2
             if not self._stations_alone(cycle):
@@ -398,8 +402,9 @@ class _Search:
                 self.lo = max(self.lo, cycle + 1)
                 self._report()
                 continue
-            parts = self._fill_stations(cycle, windows, budget.left(), budget.passed,
-                                        until=_DESCENT_RUNS * len(DIRECTIONS))
+            parts = self._fill_stations(cycle, windows, budget.left(), stop, until=_DESCENT_RUNS * len(DIRECTIONS))
+            if parts is None and finished():
+                return "paused"  # the cycle's remaining runs are made when the descent goes on
             if parts == EXHAUSTED:
                 self.lo = max(self.lo, cycle + 1)
                 self._report()
@@ -410,9 +415,9 @@ class _Search:
         self.descent_floor = self.hi  # over: also when the station search may not run here
         return "over"
 
-    def _lo_model(self, budget: Budget) -> _FeasibilityModel | None:
-        """F(lo), built within half of ``budget`` (None if its price or its build passes that)."""
-        windows = station_windows(self.dag, self.k, self.lo)
+    def _model_beside(self, cycle: int, budget: Budget) -> _FeasibilityModel | None:
+        """F(cycle), built within half of ``budget`` (None if its price or its build passes that)."""
+        windows = station_windows(self.dag, self.k, cycle)
         if windows is None or self.dag.n > WINDOW_OPS:
             return None
         size = self.dag.n + len(self.dag.edges) + _VARIABLE_COST * sum(late - early for early, late in zip(*windows))
@@ -420,8 +425,9 @@ class _Search:
             return None
         building = budget.within(budget.left() * _BUILD_SHARE)
         try:
-            built = _FeasibilityModel(self.dag, self.k, self.lo, windows, self._linear_cap(), budget=building,
+            built = _FeasibilityModel(self.dag, self.k, cycle, windows, self._linear_cap(), budget=building,
                                       forbidden=self.forbidden)
+            built.hint(self.incumbent)
             built.branch_station_by_station(self.dag.tail)
         except _BuildTimeout:
             self.build_rate = max(self.build_rate, 2 * building.elapsed() / size)
