@@ -30,9 +30,12 @@ DATA = Path(__file__).resolve().parents[2] / "shared/benchmarks/salbp2"
 
 
 def instances(quick: bool, graphs: set[str] | None = None, data: Path = DATA,
-              picked: set[tuple[str, int]] | None = None) -> list[dict]:
+              picked: list[tuple[str, int]] | None = None) -> list[dict]:
+    """The instances to run: all, a graph's, or ``picked`` (in its order)."""
     entries = [e for e in json.loads((data / "optima.json").read_text())
                if (graphs is None or e["graph"] in graphs) and (picked is None or (e["graph"], e["m"]) in picked)]
+    if picked is not None:
+        entries.sort(key=lambda e: picked.index((e["graph"], e["m"])))
     if not quick:
         return entries
     # Per graph the smallest and the largest m: the largest m (tight, many parts) are the hardest.
@@ -79,13 +82,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--time-limit", type=float, help="seconds per instance (default 60, 10 with --quick)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--graphs", help="only these graphs, comma-separated (e.g. ARC111,SCHOLL)")
-    parser.add_argument("--instances", help="only these instances, GRAPH:M comma-separated (e.g. ARC111:27)")
+    parser.add_argument("--instances", help="only these instances in this order, GRAPH:M comma-separated (e.g. ARC111:27)")
     parser.add_argument("--data", type=Path, default=DATA, help=f"the data set's folder (default {DATA})")
     parser.add_argument("--save", type=Path, help="write the rows as JSON here")
     parser.add_argument("--baseline", type=Path, help="a --save file of an earlier run: its counts beside ours")
     args = parser.parse_args(argv)
     limit = args.time_limit or (10.0 if args.quick else 60.0)
-    picked = {(g, int(m)) for g, m in (item.rsplit(":", 1) for item in args.instances.split(","))} \
+    picked = [(g, int(m)) for g, m in (item.rsplit(":", 1) for item in args.instances.split(","))] \
         if args.instances else None
     baseline = {(r["graph"], r["m"]): r for r in json.loads(args.baseline.read_text())} if args.baseline else {}
     problems: dict[str, PartitionProblem] = {}
