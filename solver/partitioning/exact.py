@@ -94,10 +94,10 @@ _QUICK_SOLVE = 1.0  # seconds of CP-SAT alone before the station search joins it
 # (Luby). A budget in nodes rather than seconds makes every run, on any machine, do the same restarts.
 _STATION_NODES = 100_000
 # One station-search run in this many is complete (all loads tried: a prover), the others heuristic.
+_COMPLETE_EVERY = 3
 # The descent (_Search.descend): station-search rounds (one run from each end) per cycle, and its share of the time.
 _DESCENT_RUNS = 3
 _DESCENT_SHARE = 0.5
-_COMPLETE_EVERY = 3
 # The station search keeps bitsets of the sums up to C (C / 8 bytes each, one per candidate op): above this
 # cycle it would take gigabytes, and CP-SAT probes alone.
 _STATION_CYCLE_MAX = 2**24
@@ -369,8 +369,8 @@ class _Search:
         bisection's probes (F(lo), then F((lo + hi) / 2), a new model whenever one settles): CP-SAT refutes
         quickly where the station search fails slowly. The descent pauses whenever CP-SAT settles a probe.
         """
-        if self.incumbent is None:
-            return
+        if self.incumbent is None or not self._stations_alone(self.hi):
+            return  # e.g. under a memory cap, which the station search does not know
         self.descent_floor = self.lo
         first = True
         while not self._descent_over(budget):
