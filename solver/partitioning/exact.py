@@ -24,7 +24,12 @@ fewer) goes on while the station search of solver/partitioning/stations.py runs 
 restarted from both ends, the front and the back in turn, with budgets (in search nodes) following the
 Luby sequence: CP-SAT refutes well and finds tight packings slowly, the station search the reverse.
 Every third station-search run is complete (all loads tried): ending inside its budget, it proves the
-sub-problem infeasible as CP-SAT would. Whichever finishes first stops the other.
+sub-problem infeasible as CP-SAT would. Whichever finishes first stops the other. A probe whose model would
+not build in its time (large graphs with many stations) runs the station search alone.
+
+Before the bisection, a descent (:meth:`_Search.descend`, up to half the time) lowers ``hi`` with the station
+search alone, as SALOME and BB&R solve SALBP-2 by SALBP-1 at a sequence of cycle times: above the optimum a
+tight packing takes it a fraction of a second.
 
 Lower bound before any solve: :func:`heuristics.dag.lower_bound`, the largest of ``ceil(total / K)``,
 ``max w`` and the bin-packing bounds ``LB_j``, raised to the smallest C whose station windows (below)
@@ -90,9 +95,17 @@ _QUICK_SOLVE = 1.0  # seconds of CP-SAT alone before the station search joins it
 _STATION_NODES = 100_000
 # One station-search run in this many is complete (all loads tried: a prover), the others heuristic.
 _COMPLETE_EVERY = 3
+# The descent (_Search.descend): station-search rounds (one run from each end) per cycle, and its share of the time.
+_DESCENT_RUNS = 3
+_DESCENT_SHARE = 0.5
 # The station search keeps bitsets of the sums up to C (C / 8 bytes each, one per candidate op): above this
 # cycle it would take gigabytes, and CP-SAT probes alone.
 _STATION_CYCLE_MAX = 2**24
+# The descent, and a probe whose model would not build in time, run the station search alone on graphs of up to
+# this many ops (its load enumeration recurses once per candidate op: Python's stack) and when ops x cycle stays
+# below _STATION_SUMS_MAX (its bitsets of sums, one per available op, take at most that many bits).
+_STATION_OPS_MAX = 512
+_STATION_SUMS_MAX = 2**30
 # Model building in Python is the cost on big graphs: about _BUILD_SECONDS per op and edge and _VARIABLE_COST
 # times that per variable y[v][b] at first, then at the rate the last build took. A probe whose model would take
 # more than _BUILD_SHARE of its time is not built: on a graph too big for the time limit the answer stays the
@@ -225,7 +238,9 @@ def solve_exact(
     if incumbent is not None:
         # Its first progress line may meet a Ctrl-C; the incumbent is kept all the same.
         budget.guard(search.accept, incumbent, False)
-    budget.guard(search.bisect, primary(budget, secondary) if search.incumbent is not None else budget)
+    search_budget = primary(budget, secondary) if search.incumbent is not None else budget
+    budget.guard(search.descend, search_budget.part(_DESCENT_SHARE))
+    budget.guard(search.bisect, search_budget)
     if search.incumbent is None:
         raise InfeasibleError(_infeasible_message(search, memory_cap, time_limit))
     status, bound = search.status(), min(search.lo, search.hi)
@@ -310,6 +325,8 @@ class _Search:
         self.probes = 0
         self.unknown_above = -1  # largest C whose probe timed out
         self.station_attempts: dict[int, int] = {}  # cycle -> station-search restarts made
+        self.station_memos: dict[int, dict[int, int]] = {}  # cycle -> failed states of complete runs (stations.py)
+        self.descent_floor = 0  # the descent's bisection found nothing below this C (see descend)
         self.unbuilt: tuple[int, int, float] | None = None  # (C, variables, seconds) of a model left unbuilt
         self.build_rate = _BUILD_SECONDS  # seconds per unit of model size, as last measured
         self.part_memory: PartMemory | None = None  # the memory model capped lazily (module doc)
@@ -335,6 +352,94 @@ class _Search:
 
     def status(self) -> str:
         return status_of(self.hi, self.lo, self.improved)
+
+    def descend(self, budget: Budget) -> None:
+        """Lower the incumbent with the station search alone, while CP-SAT tries to prove ``lo`` beside it.
+
+        A bisection on C between ``lo`` and ``hi`` whose probes are the first ``_DESCENT_RUNS`` rounds of the
+        station-search restarts (:meth:`_fill_stations`: two short heuristic runs and one complete run from each
+        end, 0.1 to 0.3 s each): SALOME's and BB&R's SALBP-2 methods solve SALBP-1 at a sequence of cycle
+        times, and above the optimum a tight packing is found in a fraction of a second, where a CP-SAT probe
+        spends its first second (``_QUICK_SOLVE``) alone. A complete run that ends inside its budget, or empty
+        station windows, prove C infeasible and raise ``lo``; otherwise a failure proves nothing, and only the
+        descent's own floor moves above that C. The bisection that follows proves or improves what it left,
+        and its station search at a C the descent tried goes on with the next restarts.
+
+        The station search takes one core; with two workers or more, CP-SAT takes the others meanwhile on the
+        bisection's probes (F(lo), then F((lo + hi) / 2), a new model whenever one settles): CP-SAT refutes
+        quickly where the station search fails slowly. The descent pauses whenever CP-SAT settles a probe.
+        """
+        if self.incumbent is None or not self._stations_alone(self.hi):
+            return  # e.g. under a memory cap, which the station search does not know
+        self.descent_floor = self.lo
+        first = True
+        while not self._descent_over(budget):
+            cycle = self.lo if first else (self.lo + self.hi) // 2
+            first = False
+            built = self._model_beside(cycle, budget) if self.workers > 1 else None
+            if built is None:
+                self._descend(budget, lambda: False)
+                return
+            self.probes += 1
+            done = self._run(built.model, budget.left(), lambda finished: self._descend(budget, finished))
+            self._take(cycle, built, done)
+
+    def _descent_over(self, budget: Budget) -> bool:
+        return max(self.descent_floor, self.lo) >= self.hi or budget.passed() or budget.interrupted
+
+    def _descend(self, budget: Budget, finished: Callable[[], bool]) -> str:
+        """The descent's bisection (see :meth:`descend`) until it is over ("over") or ``finished()`` ("paused")."""
+        while not self._descent_over(budget):
+            if finished():
+                return "paused"
+            stop = lambda: budget.passed() or finished()
+            floor = self.descent_floor = max(self.descent_floor, self.lo)
+            cycle = (floor + self.hi) // 2
+            if not self._stations_alone(cycle):
+                break
+            windows = station_windows(self.dag, self.k, cycle)
+            if windows is None:  # the windows bound: no partition at this C
+                self.lo = max(self.lo, cycle + 1)
+                self._report()
+                continue
+            parts = self._fill_stations(cycle, windows, budget.left(), stop, until=_DESCENT_RUNS * len(DIRECTIONS))
+            if parts is None and finished():
+                return "paused"  # the cycle's remaining runs are made when the descent goes on
+            if parts == EXHAUSTED:
+                self.lo = max(self.lo, cycle + 1)
+                self._report()
+            if parts is None or parts == EXHAUSTED:
+                self.descent_floor = cycle + 1
+            else:
+                self.accept(_split_parts(parts, self.k, self.dag.order), from_solver=True)
+        self.descent_floor = self.hi  # over: also when the station search may not run here
+        return "over"
+
+    def _model_beside(self, cycle: int, budget: Budget) -> _FeasibilityModel | None:
+        """F(cycle), built within half of ``budget`` (None if its price or its build passes that)."""
+        windows = station_windows(self.dag, self.k, cycle)
+        if windows is None or self.dag.n > WINDOW_OPS:
+            return None
+        size = self.dag.n + len(self.dag.edges) + _VARIABLE_COST * sum(late - early for early, late in zip(*windows))
+        if self.build_rate * size > budget.left() * _BUILD_SHARE:
+            return None
+        building = budget.within(budget.left() * _BUILD_SHARE)
+        try:
+            built = _FeasibilityModel(self.dag, self.k, cycle, windows, self._linear_cap(), budget=building,
+                                      forbidden=self.forbidden)
+            built.hint(self.incumbent)
+            built.branch_station_by_station(self.dag.tail)
+        except _BuildTimeout:
+            self.build_rate = max(self.build_rate, 2 * building.elapsed() / size)
+            return None
+        self.build_rate = building.elapsed() / size
+        return built
+
+    def _rules(self) -> list[tuple[Sequence[int], Sequence[int]]]:
+        """The station search's priority rules (forward, backward): closure weight, weight, successor count."""
+        dag = self.dag
+        return [(dag.tail, dag.head), (dag.weights, dag.weights),
+                ([len(s) for s in dag.succs], [len(p) for p in dag.preds])]
 
     def bisect(self, budget: Budget) -> None:
         """Close ``lo..hi`` with feasibility probes until proven or out of ``budget`` (see module doc)."""
@@ -374,7 +479,7 @@ class _Search:
         variables = sum(late - early for early, late in zip(*windows))
         size += _VARIABLE_COST * variables
         if self.build_rate * size > probe.left() * _BUILD_SHARE:
-            return self._unbuilt(cycle, variables, limit)
+            return self._without_model(cycle, windows, variables, limit, probe)
         building = probe.within(limit * _BUILD_SHARE)
         try:
             built = _FeasibilityModel(self.dag, self.k, cycle, windows, self._linear_cap(), budget=building,
@@ -383,7 +488,7 @@ class _Search:
             built.branch_station_by_station(self.dag.tail)
         except _BuildTimeout:
             self.build_rate = max(self.build_rate, 2 * building.elapsed() / size)  # at least twice as slow
-            return self._unbuilt(cycle, variables, limit)
+            return self._without_model(cycle, windows, variables, limit, probe)
         # The rate measured here (wall seconds: a crowded machine builds slower) prices the next model.
         self.build_rate = building.elapsed() / size
         # A short CP-SAT run settles easy probes. Then CP-SAT, to find or refute a partition, runs
@@ -396,21 +501,21 @@ class _Search:
             else:
                 beside = lambda stop: self._fill_stations(cycle, windows, probe.left(), stop)
                 done = self._run(built.model, probe.left(), beside)
-                packed = done.beside
-                if packed == EXHAUSTED:  # the complete station search found none: F(cycle) is infeasible
-                    self.lo = max(self.lo, cycle + 1)
-                    self._report()
+                if self._settle(cycle, done.beside):
                     return True
-                if packed is not None:
-                    self.accept(_split_parts(packed, self.k, self.dag.order), from_solver=True)
-                    return True
+        if not self._take(cycle, built, done):
+            self.unknown_above = max(self.unknown_above, cycle)
+        return True
+
+    def _take(self, cycle: int, built: _FeasibilityModel, done: Solve) -> bool:
+        """Take CP-SAT's answer on F(cycle): a partition, or a proof that there is none; whether it had one."""
         if done.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             self.accept(built.parts(done.solver), from_solver=True)
         elif done.status == cp_model.INFEASIBLE:
             self.lo = max(self.lo, cycle + 1)
             self._report()
         else:
-            self.unknown_above = max(self.unknown_above, cycle)
+            return False
         return True
 
     def _linear_cap(self) -> int | None:
@@ -435,6 +540,34 @@ class _Search:
             if within.passed() or self.budget.interrupted:
                 return Solve(cp_model.UNKNOWN, done.solver, done.interrupted)
 
+    def _stations_alone(self, cycle: int) -> bool:
+        """Whether the station search may run without a model at ``cycle``: no memory cap (it knows none),
+        and a graph and cycle small enough for its recursion and its bitsets of sums."""
+        return (self.memory_cap is None and self.dag.n <= _STATION_OPS_MAX
+                and self.dag.n * cycle <= _STATION_SUMS_MAX and cycle <= _STATION_CYCLE_MAX)
+
+    def _settle(self, cycle: int, packed: list[int] | str | None) -> bool:
+        """Take the station search's answer at ``cycle``: a partition, or EXHAUSTED (F(cycle) is infeasible);
+        whether it settled the probe."""
+        if packed == EXHAUSTED:  # the complete station search found none
+            self.lo = max(self.lo, cycle + 1)
+            self._report()
+            return True
+        if packed is not None:
+            self.accept(_split_parts(packed, self.k, self.dag.order), from_solver=True)
+            return True
+        return False
+
+    def _without_model(self, cycle: int, windows: tuple[list[int], list[int]], variables: int, limit: float,
+                       probe: Budget) -> bool:
+        """A probe whose model would not build in time: the station search alone where it may run (module doc),
+        else the probe is left unbuilt (False)."""
+        if not self._stations_alone(cycle):
+            return self._unbuilt(cycle, variables, limit)
+        if not self._settle(cycle, self._fill_stations(cycle, windows, probe.left(), lambda: self.budget.interrupted)):
+            self.unknown_above = max(self.unknown_above, cycle)
+        return True
+
     def _unbuilt(self, cycle: int, variables: int | None, limit: float) -> bool:
         """Leave the probe of F(cycle) unbuilt: the model would not build in ``limit``; False."""
         self.unknown_above = max(self.unknown_above, cycle)
@@ -442,7 +575,7 @@ class _Search:
         return False
 
     def _fill_stations(self, cycle: int, windows: tuple[list[int], list[int]], seconds: float,
-                       stop: Callable[[], bool]) -> list[int] | str | None:
+                       stop: Callable[[], bool], until: int | None = None) -> list[int] | str | None:
         """Station search (solver/partitioning/stations.py) restarted from both ends, the front and the back in turn.
 
         Restart ``j`` of each direction runs ``luby(j + 1)`` times ``_STATION_NODES`` nodes (Luby,
@@ -451,16 +584,18 @@ class _Search:
         packed by one of many short runs, large ones like SCHOLL only by a run of millions of nodes.
         Priorities: the closure, weight and successor-count rules, then seeded random perturbations of
         a randomly chosen one. Every third run is complete (all loads tried, doubling budgets): ``EXHAUSTED``
-        from it proves F(cycle) infeasible. A later probe at the same cycle goes on where this one stopped.
+        from it proves F(cycle) infeasible; the complete runs share the states they refuted (their memo), so a
+        complete run goes on from what the earlier ones proved. A later probe at the same cycle goes on where
+        this one stopped.
+        ``until``: stop once this many restarts were made at this cycle (None: only time stops it).
         """
         dag = self.dag
-        rules = [(dag.tail, dag.head), (dag.weights, dag.weights),
-                 ([len(s) for s in dag.succs], [len(p) for p in dag.preds])]
+        rules = self._rules()
         budget = Budget(seconds)
         out_of_time = lambda: stop() or budget.passed()
         attempt = self.station_attempts.get(cycle, 0)
         rng = np.random.default_rng([cycle, attempt])
-        while not out_of_time():
+        while not out_of_time() and (until is None or attempt < until):
             run, turn = divmod(attempt, len(DIRECTIONS))
             rule = run if run < len(rules) else int(rng.integers(len(rules)))
             forward, backward = (np.asarray(r, dtype=float) for r in rules[rule])
@@ -474,13 +609,25 @@ class _Search:
             complete = run % _COMPLETE_EVERY == _COMPLETE_EVERY - 1
             nodes = _STATION_NODES * (2 ** (run // _COMPLETE_EVERY) if complete else luby(run + 1))
             parts = fill_stations(dag, self.k, cycle, windows, (forward, backward), nodes, stop=out_of_time,
-                                  directions=DIRECTIONS[turn], max_loads=None if complete else MAX_LOADS)
+                                  directions=DIRECTIONS[turn], max_loads=None if complete else MAX_LOADS,
+                                  memo=self._station_memo(cycle) if complete else None)
             attempt += 1
             self.station_attempts[cycle] = attempt
             self._report()  # between restarts: the station search has no heartbeat of its own
             if parts is not None:
                 return parts
         return None
+
+    def _station_memo(self, cycle: int) -> dict[int, int]:
+        """The failed states the complete station-search runs at ``cycle`` share.
+
+        A state that has no completion at some C has none at a smaller one, so a cycle's memo starts as a
+        copy of the nearest larger cycle's.
+        """
+        if cycle not in self.station_memos:
+            above = [c for c in self.station_memos if c > cycle]
+            self.station_memos[cycle] = dict(self.station_memos[min(above)]) if above else {}
+        return self.station_memos[cycle]
 
     def secondary(self, names: Sequence[str], slack: float) -> dict[str, str]:
         """Minimize the secondary objectives in order with the bottleneck capped; their status by metric."""

@@ -25,10 +25,14 @@ well but finds tight packings slowly when stations must be almost full; the dedi
   the swapped load leaves the parts still to fill at least as free.
 - Pruning: the idle time ``sum_s (C - load_s)`` may not exceed ``K C - total``; an op must be placed
   by its latest part ``L_v`` forward and its earliest part ``E_v`` backward (heuristics/dag.py's station
-  windows); the ops left must fit in the parts left, by weight and by the bin-packing bound LB2 (an
-  op heavier than ``C / 2`` needs a part of its own, two of exactly ``C / 2`` share one); a state (ops
-  placed forward, ops placed backward) that failed with some number of parts used fails with more
-  (memo).
+  windows); the ops left must fit in the parts left, by weight and by the bin-packing bounds LB2 and LB3
+  of Scholl & Becker (2006) (:func:`bin_bound`); a state that failed with some number of parts used
+  fails with more (memo, BB&R's memory-based dominance: Sewell & Jacobson 2012). What is left to do at a
+  state depends only on the ops still unplaced and the number of parts still empty (those ops go to the
+  parts between the two filled ends, in any split of the placed ops into forward and backward), so the memo
+  keys on the placed ops alone, whichever side placed them. A complete search's failures are facts about
+  the instance at this C: callers may keep them (``memo``) for the next complete run at the same C,
+  whatever its direction or priorities, so that restarts of the prover lose no work.
 
 The search stops at the first partition, or when its budget runs out. The budget counts enumeration
 nodes, not seconds, so that a restart does the same work on every run, on any machine and under any
@@ -60,6 +64,7 @@ def fill_stations(
     max_loads: int | None = MAX_LOADS,
     stop: Callable[[], bool] | None = None,
     directions: str = "both",
+    memo: dict[int, int] | None = None,
 ) -> list[int] | str | None:
     """A partition into at most ``num_parts`` parts with every load <= ``cycle``, or None if not found.
 
@@ -76,6 +81,8 @@ def fill_stations(
         or a deadline passed).
     directions : "both" (bidirectional), or "forward" / "backward" to fill every part from that end
         only; each finds packings the others miss, so callers restart under all three.
+    memo : the failed states of earlier complete runs at this ``num_parts`` and ``cycle`` (placed ops -> parts
+        used), extended in place; only read and written by a complete search (``max_loads`` None).
 
     Returns
     -------
@@ -100,6 +107,8 @@ def fill_stations(
     if fillable is None:
         raise UsageError(f"directions must be one of {', '.join(DIRECTIONS)}, not {directions!r}")
     search = _Search(weights, k, cycle, (forward, backward), fillable, budget, max_loads, stop)
+    if memo is not None and max_loads is None:
+        search.failed = memo
     total = sum(weights)
     if search.node(k * cycle - total, total):
         return search.parts
@@ -162,7 +171,8 @@ class _Search:
         self.nodes = 0  # enumeration nodes spent
         self.stopped = False
         self.parts = [-1] * len(weights)
-        self.failed: dict[tuple[int, int], int] = {}  # (forward, backward placed) -> parts used when it failed
+        self.failed: dict[int, int] = {}  # ops placed (a bitset) -> parts used when it failed
+        self.shares = bin_shares(weights, cycle)
 
     def node(self, idle: int, left: int) -> bool:
         """Fill the parts still empty; ``idle`` is the idle time still allowed, ``left`` the weight."""
@@ -173,10 +183,10 @@ class _Search:
             return False
         forward, backward = self.sides
         used = forward.filled + backward.filled
-        key = (forward.placed, backward.placed)
+        key = forward.placed | backward.placed
         if used >= self.k or left > (self.k - used) * self.c or self.failed.get(key, self.k + 1) <= used:
             return False
-        if self._big_ops_bound() > self.k - used:
+        if bin_bound(self.shares, self.parts) > self.k - used:
             self.failed[key] = used
             return False
         side, loads = None, None
@@ -195,8 +205,10 @@ class _Search:
             side.unplace(members, self.parts)
             if self.expired():
                 return False
-        # With more parts used, the same placed ops fail too.
-        self.failed[key] = used
+        # With more parts used, the same placed ops fail too. Not when the budget cut the loads' enumeration
+        # short: then the state was not refuted.
+        if not self.expired():
+            self.failed[key] = used
         return False
 
     def expired(self) -> bool:
@@ -216,16 +228,6 @@ class _Search:
             self.stopped = True
         return self.stopped
 
-    def _big_ops_bound(self) -> int:
-        """LB2 of the unplaced ops: one part per op above C/2, one per two of exactly C/2."""
-        above = half = 0
-        for v, p in enumerate(self.parts):
-            if p < 0:
-                if 2 * self.w[v] > self.c:
-                    above += 1
-                elif 2 * self.w[v] == self.c:
-                    half += 1
-        return above + (half + 1) // 2
 
 
 class _Loads:
@@ -314,6 +316,39 @@ class _Loads:
                 if u in outside and load - self.w[v] + self.w[u] <= self.c and _dominates(self.w, side.after, u, v):
                     return True
         return False
+
+
+def bin_shares(weights: Sequence[int], cycle: int) -> list[tuple[int, int]]:
+    """Each op's share of a part of capacity ``cycle`` in LB2 (in halves) and LB3 (in sixths), Scholl & Becker.
+
+    LB2: 1 above ``C / 2``, 1/2 at exactly ``C / 2``. LB3: 1 above ``2C / 3``, 2/3 at ``2C / 3``, 1/2 strictly
+    between ``C / 3`` and ``2C / 3``, 1/3 at ``C / 3``. No part's shares sum to more than 1 in either (two ops
+    above ``C / 2`` do not fit together; three above ``C / 3`` neither, and one above ``2C / 3`` leaves room for
+    ops below ``C / 3`` only). An op of weight 0 fits anywhere: share 0.
+    """
+    shares = []
+    for w in weights:
+        if w <= 0:
+            shares.append((0, 0))
+            continue
+        half = 2 if 2 * w > cycle else 1 if 2 * w == cycle else 0
+        third = 6 if 3 * w > 2 * cycle else 4 if 3 * w == 2 * cycle else 3 if 3 * w > cycle else 2 if 3 * w == cycle else 0
+        shares.append((half, third))
+    return shares
+
+
+def bin_bound(shares: Sequence[tuple[int, int]], parts: Sequence[int]) -> int:
+    """Parts the unplaced ops (``parts[v] < 0``) need at least: LB2 and LB3 of :func:`bin_shares`, rounded up.
+
+    >>> bin_bound(bin_shares([4, 4, 4, 4, 4], 10), [-1] * 5)  # above C / 3: two per part (LB1 and LB2 say 2)
+    3
+    """
+    halves = thirds = 0
+    for (half, third), p in zip(shares, parts):
+        if p < 0:
+            halves += half
+            thirds += third
+    return max(-(-halves // 2), -(-thirds // 6))
 
 
 def _topological(before: Sequence[Sequence[int]]) -> list[int]:

@@ -18,8 +18,9 @@ from heuristics.minmax import minmax
 from heuristics.orders import order_search
 from heuristics.dag import Dag, GraphError
 from solver.errors import InfeasibleError, UsageError
-from solver.partitioning.exact import luby, solve_exact
+from solver.partitioning.exact import _Search, _trivial_partition, luby, solve_exact
 from solver.partitioning.metrics import check_partition, evaluate
+from solver.solving.budget import Budget
 from tests.solving.test_signals import slow_graph
 
 
@@ -197,3 +198,19 @@ def test_luby_sequence():
 
 def test_doctests():
     assert doctest.testmod(solver.partitioning.exact).failed == 0
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graph=dags(max_ops=9), data=st.data())
+def test_descent_bounds_hold(graph, data):
+    # The descent alone (the station search bisecting C, CP-SAT on F(lo) beside it with two workers) never
+    # raises the bound above the optimum, and its incumbent is a valid partition at its value.
+    k = data.draw(st.integers(1, min(4, graph.number_of_nodes())))
+    workers = data.draw(st.sampled_from([1, 2]))
+    dag = Dag.from_graph(graph)
+    search = _Search(dag, k, None, workers, Budget(5.0), None)
+    search.accept(_trivial_partition(dag, k), False)
+    search.descend(Budget(data.draw(st.sampled_from([0.05, 2.0]))))
+    optimum = brute_force(graph, k)
+    assert search.lo <= optimum <= search.hi
+    assert check_partition(graph, search.incumbent, k).bottleneck == search.hi

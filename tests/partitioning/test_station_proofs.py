@@ -39,3 +39,35 @@ def test_exhausted_means_infeasible(graph, k, slack, direction, rule):
         assert max(loads) <= cycle
     else:
         assert found == EXHAUSTED
+
+
+@settings(max_examples=200, deadline=None)
+@given(graph=dags(max_ops=8), k=st.integers(1, 4), slack=st.integers(-3, 1), above=st.integers(0, 3),
+       runs=st.lists(st.tuples(st.sampled_from(DIRECTIONS), st.integers(1, 60)), max_size=6),
+       last=st.sampled_from(DIRECTIONS))  # fmt: skip
+def test_shared_memo_keeps_proofs(graph, k, slack, above, runs, last):
+    # Complete runs share their refuted states (the memo), also when a run's budget cuts it short, whatever
+    # the direction, and from a larger cycle to a smaller one: a last complete run still finds a partition
+    # exactly when one exists.
+    dag = Dag.from_graph(graph)
+    if k > dag.n:
+        return
+    optimum = brute_force(graph, k)
+    cycle = max(0, optimum + slack)
+    memo: dict[int, int] = {}
+    for i, (direction, budget) in enumerate(runs):
+        c = cycle + above if i < 2 else cycle  # the first two at the larger cycle
+        windows = station_windows(dag, k, c)
+        if windows is not None:
+            fill_stations(dag, k, c, windows, (dag.tail, dag.head), budget=budget, max_loads=None,
+                          directions=direction, memo=memo)
+    windows = station_windows(dag, k, cycle)
+    if windows is None:
+        assert optimum > cycle
+        return
+    found = fill_stations(dag, k, cycle, windows, (dag.weights, dag.weights), budget=10**7, max_loads=None,
+                          directions=last, memo=memo)
+    if optimum <= cycle:
+        assert found not in (None, EXHAUSTED), "a shared memo lost a partition"
+    else:
+        assert found == EXHAUSTED

@@ -13,7 +13,7 @@ import solver.partitioning.stations
 from solver.errors import UsageError
 from heuristics.dag import Dag, station_windows
 from solver.partitioning.metrics import check_partition
-from solver.partitioning.stations import DIRECTIONS, fill_stations
+from solver.partitioning.stations import DIRECTIONS, bin_bound, bin_shares, fill_stations
 from tests.partitioning.test_exact import brute_force, dags
 
 
@@ -65,6 +65,46 @@ def test_exact_load_packing():
             check_partition(graph, parts, 2)
     assert _search(inst, 2, 10, "weight", stop=lambda: True) is None  # told to stop before any part
     assert _search(inst, 2, 10, "weight", budget=0) is None  # no node to spend
+
+
+def _fewest_bins(weights: list[int], cycle: int) -> int:
+    """The fewest parts of capacity ``cycle`` holding ``weights`` (no precedence), by enumeration."""
+    best = len(weights)
+
+    def place(i: int, loads: list[int]) -> None:
+        nonlocal best
+        if len(loads) >= best:
+            return
+        if i == len(weights):
+            best = len(loads)
+            return
+        for b in range(len(loads)):
+            if loads[b] + weights[i] <= cycle:
+                loads[b] += weights[i]
+                place(i + 1, loads)
+                loads[b] -= weights[i]
+        place(i + 1, loads + [weights[i]])
+
+    place(0, [])
+    return best
+
+
+@settings(max_examples=300, deadline=None)
+@given(weights=st.lists(st.integers(0, 12), min_size=1, max_size=8), extra=st.integers(0, 6),
+       placed=st.lists(st.booleans(), min_size=8, max_size=8))
+def test_bin_bound_never_above_the_fewest_parts(weights, extra, placed):
+    # LB2 and LB3 bound the bin packing of the unplaced ops (precedence only adds parts).
+    cycle = max(weights) + extra
+    parts = [0 if placed[v] else -1 for v in range(len(weights))]
+    unplaced = [w for w, p in zip(weights, parts) if p < 0]
+    fewest = _fewest_bins(unplaced, cycle) if any(unplaced) else min(1, len(unplaced))
+    assert bin_bound(bin_shares(weights, cycle), parts) <= fewest
+
+
+def test_bin_bound_thirds():
+    # Five ops of 4 at C = 10 take three parts: LB1 and LB2 say two, LB3 three.
+    assert bin_bound(bin_shares([4] * 5, 10), [-1] * 5) == 3
+    assert bin_bound(bin_shares([4] * 5, 10), [0, 0, -1, -1, -1]) == 2
 
 
 def test_unknown_direction_is_refused():
