@@ -12,7 +12,8 @@ every part runs on its device. Each model is placed by ``solve place --exact`` (
 by the greedy and by seed 002's own
 method on the same network; every placement is split, run on the lab's workers (devices.placed), and its
 measured throughput and one-in-flight latency printed beside the prediction with the platform's links and
-with the links measured by a ping-pong in the same lab (``solve pipeline --calibrate-links``).
+with the links measured by a ping-pong in the same lab and each device's per-request overhead (its stage task,
+hand-off and session pipe, timed with echo stage tasks: ``solve pipeline --calibrate-links``).
 
     python -m benchmarks.placed_pipeline [--models mobilenet_v2] [--networks 1] [--nodes 3] [--requests 20]
         [--replicated] [--no-two-devices] [--no-networks]
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from devices.placed import PlacedSettings
-from solver.deploy.placed import calibrate_links, compare_placed, placed_workers
+from solver.deploy.placed import calibrate_devices, calibrate_links, compare_placed, placed_workers
 from solver.deploy.report import placed_text
 from solver.deploy.split import split_model
 from solver.io.linkfile import calibrated
@@ -78,9 +79,9 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
             replicas = {s: tuple(names[d] for d in answer.replicas(s)) for s in sorted(set(answer.stage))}
             split = split_model(model_path(model), list(answer.stage), out, placement={s: r[0] for s, r in replicas.items()})
 
-            def forecast(p, name, core_of, cores, answer=answer):
+            def forecast(p, name, core_of, cores, engine=None, answer=answer):
                 again = evaluate_replicated(placement_problem(problem, p), list(answer.stage), list(answer.serve))
-                return predict_replicated(again, name, core_of, cores)
+                return predict_replicated(again, name, core_of, cores, problem, engine)
 
             placements.append((algo, "OPTIMAL" if proven else "FEASIBLE", split, replicas, forecast))
             continue
@@ -92,18 +93,21 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
         placement = {int(k): d for k, d in result.placement.items()}
         split = split_model(model_path(model), result.parts, out, placement=placement)
 
-        def forecast(p, name, core_of, cores, parts=[(q.device, q.ops) for q in split.parts]):
-            return predict_parts(problem, p, parts, name, core_of, cores)
+        def forecast(p, name, core_of, cores, engine=None, parts=[(q.device, q.ops) for q in split.parts]):
+            return predict_parts(problem, p, parts, name, core_of, cores, engine)
 
         placements.append((algo, result.status, split, None, forecast))
     rows = []
     with placed_workers("netlab", list(platform.names), platform) as workers:
         fits = calibrate_links(workers, platform, list(platform.names))
         measured = calibrated(platform, fits)
+        engine = {f.name: f for f in calibrate_devices(workers, list(platform.names))}
+        print("# " + label + " engine: " + ", ".join(f"{f.name} task {f.task_us / 1000:.2f} ms, hand-off {f.hop_us / 1000:.2f} ms, "
+                                                  f"request {f.request_us / 1000:.2f} ms" for f in engine.values()), flush=True)
         cores = len(os.sched_getaffinity(0))
         for algo, status, split, replicas, forecast in placements:
             predictions = [forecast(platform, "platform", workers.core_of, cores),
-                           forecast(measured, "calibrated", workers.core_of, cores)]  # fmt: skip
+                           forecast(measured, "calibrated", workers.core_of, cores, engine)]  # fmt: skip
             comparison = compare_placed(split, workers, predictions, settings, replicas=replicas)
             devices = ["|".join(r) for r in comparison.run.devices]
             rows.append({"scenario": label, "model": model, "algo": algo, "status": status,
@@ -154,7 +158,8 @@ def main(argv: list[str] | None = None) -> None:
               f"{lat.median / 1000:8.1f} ({lat.iqr / 1000:5.1f}) {c.load_average[0]:4.1f}-{c.load_average[1]:4.1f}  "
               f"{what} {us / 1000:.1f} ms")  # fmt: skip
     print("pred: solve place's model with the platform's links; cal: with the links fitted by a ping-pong through "
-          "Dask in the same lab; meas: throughput with a request in flight per replica + 1, latency with one")
+          "Dask in the same lab and each device's per-request overhead timed there (echo stage tasks); meas: throughput "
+          "with a request in flight per replica + 1, latency with one")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,15 @@ outputs come back for checking.
 
 Link ping-pong (:func:`pingpong`): arrays of given sizes made on one worker, read by a task on the other,
 timed by the receiver's transfer log; the same engine and messages as a pipeline's hand-offs.
+
+Device probe (:func:`probe_device`): what a stage costs its device beyond onert, through the same engine. A
+session process that returns its inputs (``ECHO``) stands for the part: (1) a stream of stage tasks
+(``_stage`` itself) reading a scattered tensor of each size, many in flight so the worker always has the next
+one ready: the time between the starts of consecutive tasks on the worker is the device's occupancy per
+request (Dask's task hand-over on the worker, the pipe to the session both ways, the bookkeeping); (2) chains
+of 1, 2, ... such tasks, each reading the one before, one chain in flight: submission to completion at the
+client, whose slope is a hand-off's latency (the scheduler hears a task finished and sends the next) and whose
+intercept is the request's own (submission, the completion notice).
 """
 
 from __future__ import annotations
@@ -45,6 +54,8 @@ import numpy as np
 from devices.base import DEFAULT_EXECUTOR
 from devices.errors import DeviceError, require
 from devices.inputs import InputSpec, seeded_inputs
+
+ECHO = "-"  # the model path of a session that returns its inputs (no onert): the probe's stand-in for a part
 
 
 class PlacedError(DeviceError):
@@ -115,7 +126,7 @@ class PlacedRun:
 
 _SESSIONS: dict[str, dict[int, _Session]] = {}  # run -> stage -> its session process, per worker process
 _FOLDERS: dict[str, Path] = {}  # run -> where this worker wrote the run's part models
-_TIMES: dict[str, dict[int, list[tuple[int, float]]]] = {}  # run -> stage -> (request, ms)
+_TIMES: dict[str, dict[int, list[tuple[int, float, float]]]] = {}  # run -> stage -> (request, onert ms, start s)
 
 
 class _Session:
@@ -169,7 +180,8 @@ def _serve(path: str) -> None:
         answers.flush()
 
     try:
-        runner = ModelRunner(path, env={k: os.environ[k] for k in ("NUM_THREADS", "EXECUTOR") if k in os.environ})
+        runner = _Echo() if path == ECHO else ModelRunner(path, env={k: os.environ[k] for k in ("NUM_THREADS", "EXECUTOR")
+                                                                      if k in os.environ})  # fmt: skip
         specs = runner.input_specs()
         runner.run(seeded_inputs(specs, 0))  # prepares the session
     except Exception as exc:
@@ -189,13 +201,25 @@ def _serve(path: str) -> None:
             answer("error", f"{Path(path).name}: {exc}")
 
 
-def _load(run: str, k: int, model: bytes, name: str, env: dict[str, str]) -> list[InputSpec]:
-    """Write part k's model into the run's folder and start its session; its input specs."""
-    if run not in _FOLDERS:  # not setdefault: it would make a folder on every call and keep only the first
-        _FOLDERS[run] = Path(tempfile.mkdtemp(prefix=f"nnpart-{run}-"))
-    folder = _FOLDERS[run]
-    path = folder / f"{k}-{name}"
-    path.write_bytes(model)
+class _Echo:
+    """A session without a model: its outputs are its inputs."""
+
+    def input_specs(self) -> list[InputSpec]:
+        return []
+
+    def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        return inputs
+
+
+def _load(run: str, k: int, model: bytes | None, name: str, env: dict[str, str]) -> list[InputSpec]:
+    """Write part k's model into the run's folder and start its session (``model`` None: an echo session); its
+    input specs."""
+    path = Path(ECHO)
+    if model is not None:
+        if run not in _FOLDERS:  # not setdefault: it would make a folder on every call and keep only the first
+            _FOLDERS[run] = Path(tempfile.mkdtemp(prefix=f"nnpart-{run}-"))
+        path = _FOLDERS[run] / f"{k}-{name}"
+        path.write_bytes(model)
     session = _SESSIONS.setdefault(run, {})[k] = _Session(path, env)
     return session.specs
 
@@ -205,8 +229,9 @@ def _stage(run: str, k: int, r: int, inputs: tuple[str, ...], outputs: tuple[str
     tensors: dict = {}
     for feed in feeds:
         tensors.update(feed)
+    start = time.perf_counter()
     values, ms = _SESSIONS[run][k].run([tensors[n] for n in inputs])
-    _TIMES.setdefault(run, {}).setdefault(k, []).append((r, ms))
+    _TIMES.setdefault(run, {}).setdefault(k, []).append((r, ms, start))
     return dict(zip(outputs, values))
 
 
@@ -312,7 +337,7 @@ def _run(client, run, env, deadline, stages, model_inputs, model_outputs, settin
         raise
     w = settings.warmup
     device_of = {worker: d for s in stages for d, worker in zip(s.devices, s.workers)}
-    compute = {device_of[worker]: [ms for times in report["times"].values() for req, ms in times if req >= w]
+    compute = {device_of[worker]: [ms for times in report["times"].values() for req, ms, _ in times if req >= w]
                for worker, report in reports.items()}  # fmt: skip
     links: dict[tuple[str, str], LinkTimes] = {}
     per_request: dict[tuple[str, str, int], list[float]] = {}
@@ -456,6 +481,71 @@ def pingpong(client, source: str, target: str, sizes: Sequence[int], repeats: in
         if who == source:
             samples.append((sum(keys.values()), duration))
     return samples
+
+
+@dataclass
+class DeviceSamples:
+    """What :func:`probe_device` timed on one worker (seconds)."""
+
+    occupancy: list[tuple[int, float]] = field(default_factory=list)  # (bytes through the session, task start to start)
+    chains: list[tuple[int, float]] = field(default_factory=list)  # (tasks in the chain, submission to completion)
+
+
+def probe_device(client, worker: str, sizes: Sequence[int], requests: int = 20, chains: Sequence[int] = (1, 2, 3, 4),
+                 repeats: int = 3, window: int = 8, warmup: int = 3,
+                 executor: str = DEFAULT_EXECUTOR) -> DeviceSamples:  # fmt: skip
+    """Time stage tasks of an echo session on ``worker`` (module docstring): per size in ``sizes`` (bytes of the
+    tensor a task reads and returns), ``requests`` tasks with ``window`` in flight after ``warmup``; then
+    ``repeats`` chains of each length in ``chains`` of tasks reading a 1 kB tensor, one chain at a time.
+
+    Raises PlacedError when the worker is missing or its echo session cannot start.
+    """
+    require("distributed", "farm", "probing a Dask worker")
+    from distributed import wait
+
+    run = f"probe-{uuid.uuid4().hex[:12]}"
+    env = {"NUM_THREADS": "1", "EXECUTOR": executor}
+    names = ("x",)
+    try:
+        for k in range(len(sizes) + 1):  # a session per size, the last for the chains
+            _wait_loaded(client.submit(_load, run, k, None, ECHO, env, key=f"{run}-load-{k}", workers=[worker],
+                                       allow_other_workers=False, pure=False))  # fmt: skip
+        samples = DeviceSamples()
+        for k, nbytes in enumerate(sizes):
+            feed = client.scatter({"x": np.ones(nbytes, dtype=np.uint8)}, workers=[worker], hash=False)
+            pending: list = []
+            for r in range(warmup + requests):
+                if len(pending) >= window:
+                    wait(pending.pop(0))  # the outputs stay on the worker, as a stage's until the next reads them
+                pending.append(_submit(client, _stage, run, k, r, names, names, feed, worker=worker,
+                                       key=f"{run}-stage-{k}-{r}", priority=-r))  # fmt: skip
+            wait(pending)
+        chain_feed = client.scatter({"x": np.ones(1 << 10, dtype=np.uint8)}, workers=[worker], hash=False)
+        k, r = len(sizes), 0
+        for _ in range(repeats):
+            for length in chains:
+                start = time.perf_counter()
+                dep = chain_feed
+                for _ in range(length):
+                    dep = _submit(client, _stage, run, k, r, names, names, dep, worker=worker, key=f"{run}-chain-{r}")
+                    r += 1
+                dep.result()
+                samples.chains.append((length, time.perf_counter() - start))
+        times = client.run(_collect, run, workers=[worker])[worker]["times"]
+        for k, nbytes in enumerate(sizes):
+            starts = [start for req, _, start in sorted(times[k]) if req >= warmup]
+            samples.occupancy += [(2 * nbytes, b - a) for a, b in zip(starts, starts[1:])]
+        return samples
+    finally:
+        client.run(_forget, run, workers=[worker], on_error="ignore")
+
+
+def _wait_loaded(future) -> None:
+    from distributed import wait
+
+    wait(future, timeout=60)
+    if future.status != "finished":
+        raise PlacedError(f"the echo session on {future.key} did not start ({_failure(future)})")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from devices.base import DEFAULT_EXECUTOR
 from devices.chain import ModelRunner
 from devices.inputs import seeded_inputs
 from devices.isolated import run_isolated
@@ -61,6 +62,7 @@ class Prediction(Protocol):
     latency_us: float
     period_us: float
     bottleneck: str
+    overhead_us: dict[str, float]  # per measured device, the engine's part of device_us
 
     @property
     def throughput(self) -> float: ...
@@ -132,6 +134,7 @@ class PlacedComparison:
             "devices": [
                 {"name": d, "core": self.core_of.get(d),
                  "predicted_us": {p.label: p.device_us.get(d) for p in self.predictions},
+                 "predicted_overhead_us": {p.label: p.overhead_us[d] for p in self.predictions if d in p.overhead_us},
                  "measured_us": measured[d] * 1000 if d in measured else None}
                 for d in first.device_us
             ],
@@ -304,4 +307,20 @@ def calibrate_links(workers: Workers, platform: Platform, devices: list[str], re
                 continue
             samples = pingpong(workers.client, workers.address[a], workers.address[b], probe_sizes(link.bandwidth), repeats)
             fits.append(fit_link(a, b, samples))
+    return fits
+
+
+DEVICE_PROBE_SIZES = (1 << 10, 1 << 18, 1 << 20, 1 << 22)  # bytes a probe task reads and returns: 1 kB to 4 MB
+
+
+def calibrate_devices(workers: Workers, devices: list[str], executor: str = DEFAULT_EXECUTOR) -> list:
+    """The fitted per-request cost (``solver.io.linkfile.DeviceFit``) of each of ``devices``: stage tasks of an
+    echo session timed on its worker (``devices.placed.probe_device``)."""
+    from devices.placed import probe_device
+    from solver.deploy.linkfit import fit_device
+
+    fits = []
+    for d in devices:
+        samples = probe_device(workers.client, workers.address[d], DEVICE_PROBE_SIZES, executor=executor)
+        fits.append(fit_device(d, samples.occupancy, samples.chains))
     return fits

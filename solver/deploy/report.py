@@ -205,6 +205,9 @@ def placed_text(c: PlacedComparison) -> str:
         lines.append(f"{name:<22}{predicted}{got}{carried}, {nbytes if nbytes is not None else 0} B predicted)")
     lines += ["", *(f"predicted bottleneck ({p.label} links): {p.bottleneck}, a request every {p.period_us / 1000:.2f} ms"
                     for p in c.predictions),
+              *(f"the {p.label} prediction counts the engine's overhead per request: "
+                + ", ".join(f"{d} {us / 1000:.2f} ms" for d, us in p.overhead_us.items())
+                for p in c.predictions if p.overhead_us),
               f"measured bottleneck: {what}, {us / 1000:.2f} ms per request; a request left every "
               f"{1000 / run.throughput:.2f} ms",
               "outputs: " + ("equal to the whole model's" if c.ok else "DIFFER from the whole model's")]  # fmt: skip

@@ -64,9 +64,15 @@ class Replicated:
     link_us: dict[tuple[str, str], float]
     link_bytes: dict[tuple[str, str], float]
     latency_us: float
+    devices: tuple[str, ...]  # the platform's device names, by number
 
     def replicas(self, s: int) -> list[int]:
         return [d for d, t in enumerate(self.serve) if t == s]
+
+    @property
+    def stages(self) -> list[list[int]]:
+        """The ops of each stage, in pipeline order."""
+        return [[v for v, t in enumerate(self.stage) if t == s] for s in range(max(self.stage, default=-1) + 1)]
 
 
 def evaluate_replicated(problem: PlacementProblem, stage: list[int], serve: list[int | None]) -> Replicated:
@@ -125,7 +131,7 @@ def evaluate_replicated(problem: PlacementProblem, stage: list[int], serve: list
     link_us = {(names[a], names[b]): us for (a, b), us in links.items()}
     link_bytes = {(names[a], names[b]): nbytes for (a, b), nbytes in carried.items()}
     return Replicated(tuple(stage), tuple(serve), math.ceil(worst - 1e-9), at, device_us, link_us, link_bytes,
-                      max(finish.values()))  # fmt: skip
+                      max(finish.values()), tuple(names))  # fmt: skip
 
 
 def _held(problem: PlacementProblem, ops: list[int]) -> int:
