@@ -32,7 +32,9 @@ def register(subparsers) -> None:
                         help="the devices and links (docs/platform-format.md)")
     parser.add_argument("--calibrated-links", type=Path, metavar="FILE",
                         help="measured links (written by 'solve pipeline --calibrate-links') in place of the "
-                             "platform's: a per-message overhead and a bandwidth per link")  # fmt: skip
+                             "platform's: a per-message overhead and a bandwidth per link; when the file measured the "
+                             "devices too, the placement's throughput and latency are also predicted with their "
+                             "per-request overhead")  # fmt: skip
     parser.add_argument("--objective", choices=OBJECTIVES,
                         help=f"{described((TABLE[name] for name in OBJECTIVES), ' or ')}; "
                              f"offloading minimises {' or '.join(OFFLOAD_OBJECTIVES)} only")  # fmt: skip
@@ -91,6 +93,30 @@ def _device_memory(problem, result, model):
     return out
 
 
+def _engine_prediction(links, problem, platform, result):
+    """The map's prediction with the measured devices' per-request overhead of ``links`` (a links file; None
+    without one or when it measured no device): ``solver.placement.predicted.predict_parts``, each device a
+    machine of its own."""
+    if not links:
+        return None
+    from solver.io.linkfile import device_fits, read_calibration
+    from solver.placement.predicted import predict_parts
+
+    engine = device_fits(platform, read_calibration(links), links)
+    if not engine:
+        return None
+    names, assign = result.problem.devices, result.assign
+    parts = [(names[d], [v for v, a in enumerate(assign) if a == d]) for d in result.metrics.order]
+    return predict_parts(problem, platform, parts, "calibrated", {}, 1, engine)
+
+
+def _engine_text(engine, links) -> str:
+    overhead = ", ".join(f"{d} {us / 1000:.2f} ms" for d, us in engine.overhead_us.items())
+    return (f"with the measured engine overhead of {links} (per request: {overhead}): {engine.throughput:.2f} inf/s "
+            f"(bottleneck {engine.bottleneck}), latency {engine.latency_us / 1000:.2f} ms; the placement was chosen "
+            "without it")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.html:
         from solver.commands._html import check_html_path
@@ -128,13 +154,17 @@ def run(args: argparse.Namespace) -> int:
                          "table); no partition map written")  # fmt: skip
     devices = _device_memory(problem, result, chosen)
     memory = {**chosen.to_json(), "devices": [d.to_json() for d in devices]}
+    engine = _engine_prediction(args.calibrated_links, problem, platform, result)
     if args.json:  # the answer first: a failing write loses nothing
-        print_json("place", {**result.to_json(), "memory": memory, "partition_map_file": str(out)})
+        print_json("place", {**result.to_json(), "memory": memory, "partition_map_file": str(out),
+                             **({"engine": engine.to_json()} if engine else {})})  # fmt: skip
     else:
         print(format_placement(result))
         from solver.memory.report import devices_text
 
         print(devices_text(chosen, devices))
+        if engine:
+            print(_engine_text(engine, args.calibrated_links))
     write_partition_map(out, result.parts, len(result.metrics.order), placement=result.placement)
     if not args.json:
         print(f"wrote {out}")

@@ -105,6 +105,31 @@ def test_place_uses_measured_links(two_devices, tmp_path, capsys):
     assert args.run(args) == 0
     document = json.loads(capsys.readouterr().out)
     assert len(set(document["placement"].values())) == 1
+    assert "engine" not in document  # the file measured no device
+
+
+def test_place_predicts_with_the_measured_devices_overhead(two_devices, tmp_path, capsys):
+    from solver.io.linkfile import DeviceFit
+
+    split, platform, trace = two_devices
+    links = tmp_path / "p.links.json"
+    engine = [DeviceFit(d, 2000.0, 1e9, 3000.0, 1000.0, 1, 0.0) for d in "ab"]
+    write_links(links, read_platform(platform), [LinkFit("a", "b", 0.0, 1e9, 5, 0.0)], engine)
+    args = parse_command(["place", str(split / "skip_chain.tflite"), str(trace), "--platform", str(platform),
+                          "--calibrated-links", str(links), "--json", "--out", str(tmp_path / "m.json")])  # fmt: skip
+    assert args.run(args) == 0
+    document = json.loads(capsys.readouterr().out)
+    predicted = document["engine"]
+    used = sorted(set(document["placement"].values()))
+    assert predicted["label"] == "calibrated" and sorted(predicted["overhead_us"]) == used
+    compute = {d["name"]: d["compute_us"] for d in document["devices"]}
+    for d in used:  # a stage task of 2 ms and its bytes through the session
+        assert 2000.0 < predicted["overhead_us"][d] < 2100.0
+        assert predicted["devices"][d] == pytest.approx(compute[d] + predicted["overhead_us"][d])
+    args = parse_command(["place", str(split / "skip_chain.tflite"), str(trace), "--platform", str(platform),
+                          "--calibrated-links", str(links), "--out", str(tmp_path / "m.json")])  # fmt: skip
+    assert args.run(args) == 0
+    assert "with the measured engine overhead of" in capsys.readouterr().out
 
 
 def test_pipeline_on_a_platform_needs_a_trace_and_known_devices(two_devices, tmp_path):
