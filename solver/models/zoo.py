@@ -92,9 +92,8 @@ def _profile(model: Path, out: Path, runs: int, threads: int | None) -> None:
     allowed = os.sched_getaffinity(0)
     if threads is not None:  # the measuring child inherits the cores it may use
         os.sched_setaffinity(0, sorted(allowed)[:threads])
-    try:
-        # the measurement cache does not key on the cores a measurement may use: a pinned profile measures afresh
-        device = open_device("local", cache=threads is None)
+    try:  # the measurement cache keys a pinned measurement on its cores (devices.cache.pinned_cpus)
+        device = open_device("local")
         profile_model(model, device, ProfileSettings(runs=runs), config=config, out=out)
     finally:
         os.sched_setaffinity(0, allowed)
