@@ -55,7 +55,7 @@ def run_placed_command(args: argparse.Namespace) -> int:
     from solver.io.linkfile import Calibration, calibrated, default_path, device_fits, read_calibration, write_links
     from solver.io.platform import read_platform
     from solver.problem import load_problem
-    from solver.placement.predicted import predict_parts
+    from solver.placement.predicted import predict_split
 
     if args.trace is None:
         raise UsageError("--platform needs --trace TRACE: the model's op times, as 'solve place' was given them")
@@ -68,7 +68,7 @@ def run_placed_command(args: argparse.Namespace) -> int:
     check_cluster(cluster)
     split = read_split(args.dir)
     platform = read_platform(args.platform)
-    unknown = sorted({p.device for p in split.parts} - set(platform.names))
+    unknown = sorted(set(placed_devices(split)) - set(platform.names))
     if unknown:
         raise UsageError(f"{args.dir}: parts are placed on {', '.join(unknown)}, which {args.platform} does not have")
     links_out = None
@@ -85,12 +85,11 @@ def run_placed_command(args: argparse.Namespace) -> int:
             fits = Calibration(calibrate_links(workers, platform, list(platform.names)),
                                calibrate_devices(workers, list(platform.names), settings.executor))  # fmt: skip
         cores = len(os.sched_getaffinity(0))
-        parts = [(p.device, p.ops) for p in split.parts]
-        predictions = [predict_parts(problem, platform, parts, "platform", workers.core_of, cores)]
+        predictions = [predict_split(problem, platform, split, "platform", workers.core_of, cores)]
         if fits:
             source = args.calibrated_links or links_out
             measured = calibrated(platform, fits.links, source)
-            predictions.append(predict_parts(problem, measured, parts, "calibrated", workers.core_of, cores,
+            predictions.append(predict_split(problem, measured, split, "calibrated", workers.core_of, cores,
                                              device_fits(platform, fits, source)))  # fmt: skip
         comparison = compare_placed(split, workers, predictions, settings)
     if args.json:

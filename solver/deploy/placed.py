@@ -117,6 +117,7 @@ class PlacedComparison:
         pairs = sorted(set(first.link_us) | set(links))
         what, us = self.measured_bottleneck()
         latency = self.latency
+        stage_of = {d: (k, len(replicas)) for k, replicas in enumerate(self.run.devices) for d in replicas}
         return {
             "out_dir": str(self.out_dir),
             "cluster": self.cluster,
@@ -132,7 +133,8 @@ class PlacedComparison:
             "measured_bottleneck": what,
             "measured_bottleneck_us": us,
             "devices": [
-                {"name": d, "core": self.core_of.get(d),
+                {"name": d, "core": self.core_of.get(d), "stage": stage_of.get(d, (None, 0))[0],
+                 "replicas": stage_of.get(d, (None, 0))[1],
                  "predicted_us": {p.label: p.device_us.get(d) for p in self.predictions},
                  "predicted_overhead_us": {p.label: p.overhead_us[d] for p in self.predictions if d in p.overhead_us},
                  "measured_us": measured[d] * 1000 if d in measured else None}
@@ -216,16 +218,17 @@ def _by_name(client, devices: list[str]) -> dict[str, str]:
 
 
 def placed_devices(split: SplitResult) -> list[str]:
-    """The devices a split's parts run on, in pipeline order, each once."""
-    return list(dict.fromkeys(p.device for p in split.parts))
+    """The devices a split's parts run on (every replica of a replicated part), in pipeline order, each once."""
+    replicas = split.replicas or {}
+    return list(dict.fromkeys(d for p in split.parts for d in replicas.get(p.part_id, (p.device,))))
 
 
 def compare_placed(split: SplitResult | str | Path, workers: Workers, predictions: list[Prediction],
                    settings: PlacedSettings = PlacedSettings(), verify: VerifySettings = VerifySettings(),
                    replicas: dict[int, tuple[str, ...]] | None = None) -> PlacedComparison:  # fmt: skip
     """Run ``split`` on ``workers`` and compare with ``predictions`` (module docstring). ``replicas`` (part id
-    -> devices) runs a part on several devices, requests dealt round robin; by default a part runs on
-    the device its file names.
+    -> devices) runs a part on several devices, requests dealt round robin; by default the split's own
+    replicas (``solve place --replicate``), else a part runs on the device its file names.
 
     Raises
     ------
@@ -236,7 +239,7 @@ def compare_placed(split: SplitResult | str | Path, workers: Workers, prediction
     """
     split = split if isinstance(split, SplitResult) else read_split(split)
     check_placed_settings(settings)
-    replicas = replicas or {}
+    replicas = replicas or split.replicas or {}
     stages = []
     for p in split.parts:
         devices = tuple(replicas.get(p.part_id, (p.device,)))

@@ -13,7 +13,7 @@ from solver.io.linkfile import DeviceFit
 from solver.io.platform import Platform
 from solver.placement.metrics import evaluate
 from solver.placement.problem import placement_problem
-from solver.placement.replicas import Replicated
+from solver.placement.replicas import Replicated, evaluate_replicated
 
 
 @dataclass(frozen=True)
@@ -203,3 +203,22 @@ def predict_replicated(answer: Replicated, label: str, core_of: dict[str, int | 
     period, at = shared_period(device_us, answer.link_us, core_of, cores)
     link_bytes = {pair: round(b) for pair, b in answer.link_bytes.items()}
     return PlacedPrediction(label, device_us, dict(answer.link_us), link_bytes, latency, period, at, overhead_us)
+
+
+def predict_split(problem, platform: Platform, split, label: str, core_of: dict[str, int | None], cores: int,
+                  engine: dict[str, DeviceFit] | None = None) -> PlacedPrediction:  # fmt: skip
+    """The prediction of a split's run (``solver.deploy.split.SplitResult``; its parts in pipeline order): of its
+    map (:func:`predict_parts`), or with its replicas (``solve place --replicate``) of the replicated placement
+    (:func:`predict_replicated`; memory not checked, as for a map)."""
+    if not split.replicas:
+        return predict_parts(problem, platform, [(p.device, p.ops) for p in split.parts], label, core_of, cores, engine)
+    placed = placement_problem(problem, platform)
+    index = {name: d for d, name in enumerate(platform.names)}
+    stage, serve = [0] * placed.num_ops, [None] * len(platform.names)
+    for k, part in enumerate(split.parts):
+        for v in part.ops:
+            stage[v] = k
+        for device in split.replicas.get(part.part_id, (part.device,)):
+            serve[index[device]] = k
+    answer = evaluate_replicated(placed, stage, serve, memory=False)
+    return predict_replicated(answer, label, core_of, cores, problem, engine)

@@ -76,13 +76,28 @@ class Replicated:
         return [d for d, t in enumerate(self.serve) if t == s]
 
     @property
+    def throughput(self) -> float:
+        """Requests per second at the period."""
+        return 1e6 / self.period if self.period > 0 else float("inf")
+
+    def to_json(self) -> dict:
+        return {"period_us": self.period, "throughput": self.throughput, "bottleneck_at": self.bottleneck_at,
+                "latency_us": self.latency_us, "stages": [[self.devices[d] for d in self.replicas(s)]
+                                                          for s in range(len(self.stages))],
+                "devices": [{"name": d, "us": us} for d, us in self.device_us.items()],
+                "links": [{"from": a, "to": b, "us": us, "bytes": self.link_bytes[a, b]}
+                          for (a, b), us in self.link_us.items()]}  # fmt: skip
+
+    @property
     def stages(self) -> list[list[int]]:
         """The ops of each stage, in pipeline order."""
         return [[v for v, t in enumerate(self.stage) if t == s] for s in range(max(self.stage, default=-1) + 1)]
 
 
-def evaluate_replicated(problem: PlacementProblem, stage: list[int], serve: list[int | None]) -> Replicated:
-    """The period of a replicated placement (module docstring); CheckError when it breaks a rule."""
+def evaluate_replicated(problem: PlacementProblem, stage: list[int], serve: list[int | None], *,
+                        memory: bool = True) -> Replicated:  # fmt: skip
+    """The period of a replicated placement (module docstring); CheckError when it breaks a rule (``memory=False``:
+    a device's memory is not checked, to predict a run of a placement made under another memory model)."""
     n, D = problem.num_ops, len(problem.devices)
     name = problem.name
     if len(stage) != n or len(serve) != D:
@@ -103,7 +118,7 @@ def evaluate_replicated(problem: PlacementProblem, stage: list[int], serve: list
             if None in times:
                 op = ops[times.index(None)]
                 raise CheckError(f"{name}: {names[d]} serves stage {s}, whose op {op} it does not support")
-            if problem.memory_cap(d) is not None and overflows(problem, d, needed := _needed(problem, ops)):
+            if memory and problem.memory_cap(d) is not None and overflows(problem, d, needed := _needed(problem, ops)):
                 raise CheckError(f"{name}: {names[d]} needs {needed} bytes for stage {s} ({problem.memory_name} "
                                  "model), over its capacity")  # fmt: skip
             compute.setdefault(s, {})[d] = float(sum(times))

@@ -389,3 +389,65 @@ def test_the_engine_overhead_counts_what_the_runner_moves_and_runs_per_stage(tfl
     # The longest path a -> pick -> b -> c gains the request, four hand-offs (a, the pick, b, c) and every byte
     # through the three sessions.
     assert timed.latency_us == pytest.approx(plain.latency_us + 500.0 + 4 * 2000.0 + sum(io.nbytes for io in ios) * 1e-3)
+
+
+@pytest.mark.parametrize("cluster", ["local", pytest.param("netlab", marks=needs_lab)])
+def test_a_replicated_placement_is_placed_split_and_run_round_robin_from_the_command_line(tflite_model, tmp_path,
+                                                                                          capsys, cluster):  # fmt: skip
+    """skip_chain on a, b, c, where b and c cannot hold the whole model: 'solve place --replicate' runs its heavy
+    second half on both, the map records it for 'solve split', and 'solve pipeline' deals the requests to b and c
+    in turn, its outputs the whole model's, each replica reported beside its prediction."""
+    model = tflite_model("skip_chain")
+    trace = write_chrome_trace(tmp_path / "trace.json", read_model(model), [[100.0, 100, 100, 100, 600, 100, 100, 100]] * 2)
+    platform = tmp_path / "p.json"
+    platform.write_text(json.dumps({"devices": [{"name": "a"}, {"name": "b", "memory": 800}, {"name": "c", "memory": 800}],
+                                    "default_link": {"bandwidth": 1e8}}))  # fmt: skip
+    mapped = tmp_path / "m.json"
+    args = parse_command(["place", str(model), str(trace), "--platform", str(platform), "--replicate", "--json",
+                          "--out", str(mapped)])  # fmt: skip
+    assert args.run(args) == 0
+    placed = json.loads(capsys.readouterr().out)
+    assert placed["status"] == "OPTIMAL" and placed["period_us"] == 450 and placed["stages"] == [["a"], ["b", "c"]]
+    assert json.loads(mapped.read_text()) == {"partition_map": [0, 0, 0, 0, 1, 1, 1, 1], "num_partitions": 2,
+                                              "placement": {"0": "a", "1": "b"}, "replicas": {"1": ["b", "c"]}}  # fmt: skip
+    args = parse_command(["split", str(model), str(mapped), "--out", str(tmp_path / "split"), "--no-verify"])
+    assert args.run(args) == 0
+    capsys.readouterr()
+    args = parse_command(["pipeline", str(tmp_path / "split"), "--platform", str(platform), "--trace", str(trace),
+                          "--cluster", cluster, "--requests", "6", "--warmup", "2", "--json"])  # fmt: skip
+    assert args.run(args) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["outputs_ok"] is True
+    devices = {d["name"]: d for d in document["devices"]}
+    assert {d: (v["stage"], v["replicas"]) for d, v in devices.items()} == {"a": (0, 1), "b": (1, 2), "c": (1, 2)}
+    assert {d: v["predicted_us"]["platform"] for d, v in devices.items()} == {"a": 400.0, "b": 450.0, "c": 450.0}
+    assert all(v["measured_us"] > 0 for v in devices.values())
+    assert {(l["from"], l["to"]) for l in document["links"]} == {("a", "b"), ("a", "c")}
+
+
+@pytest.mark.parametrize("options, words", [(["--objective", "latency"], "minimises the period"),
+                                            (["--secondary", "cut"], "not used with --replicate"),
+                                            (["--offload"], "offloading options do not apply")])  # fmt: skip
+def test_replicate_refuses_what_it_cannot_do(two_devices, tmp_path, options, words):
+    split, platform, trace = two_devices
+    args = parse_command(["place", str(split / "skip_chain.tflite"), str(trace), "--platform", str(platform),
+                          "--replicate", *options, "--out", str(tmp_path / "m.json")])  # fmt: skip
+    with pytest.raises(UsageError, match=words):
+        args.run(args)
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_a_maps_replicas_are_checked_when_split(tflite_model, tmp_path):
+    from solver.io.partition_map import read_replicas
+
+    path = tmp_path / "m.json"
+    for replicas, words in [({"1": ["b"]}, "two or more"), ({"2": ["b", "c"]}, "does not have"),
+                            ({"1": ["c", "b"]}, "start with c, its placement is b"),
+                            ({"1": ["b", "a"]}, "device a runs parts 0 and 1")]:  # fmt: skip
+        path.write_text(json.dumps({"partition_map": [0, 1], "num_partitions": 2, "placement": {"0": "a", "1": "b"},
+                                    "replicas": replicas}))  # fmt: skip
+        with pytest.raises(UsageError, match=words):
+            read_replicas(path, [0, 1], {0: "a", 1: "b"})
+    path.write_text(json.dumps({"partition_map": [0, 1], "num_partitions": 2, "replicas": {"1": ["b", "c"]}}))
+    with pytest.raises(UsageError, match="beside a 'placement'"):
+        read_replicas(path, [0, 1], None)
