@@ -39,9 +39,9 @@ from solver.models.zoo import model_path, trace_path
 from solver.problem import load_problem
 from solver.placement.metrics import evaluate
 from solver.placement.place import INVALID, PlaceSettings, place
-from solver.placement.predicted import predict_parts, predict_replicated
+from solver.placement.predicted import predict_split
 from solver.placement.problem import placement_problem
-from solver.placement.replicas import evaluate_replicated, solve_replicated
+from solver.placement.replicas import solve_replicated
 
 GBIT = 1.25e8  # bytes/s
 SEED002_MEAN = 6.5e6 / 8  # bytes/s: seed 002's law over positions uniform in [1, 150]^2
@@ -70,20 +70,16 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
     and run every placement in one lab, with the links calibrated there first."""
     problem = load_problem(model_path(model), trace_path(model, threads=1))
     platform = read_platform(platform_path)
-    placements = []  # (algo, status, split, replicas, forecast(platform, label, core_of, cores))
+    placements = []  # (algo, status, split)
     for algo in algos:
         out = directory / f"{label}_{model}_{algo}"
         if algo == "replicated":
             answer, proven = solve_replicated(placement_problem(problem, platform), time_limit=60, workers=1)
             names = platform.names
-            replicas = {s: tuple(names[d] for d in answer.replicas(s)) for s in sorted(set(answer.stage))}
-            split = split_model(model_path(model), list(answer.stage), out, placement={s: r[0] for s, r in replicas.items()})
-
-            def forecast(p, name, core_of, cores, engine=None, answer=answer):
-                again = evaluate_replicated(placement_problem(problem, p), list(answer.stage), list(answer.serve))
-                return predict_replicated(again, name, core_of, cores, problem, engine)
-
-            placements.append((algo, "OPTIMAL" if proven else "FEASIBLE", split, replicas, forecast))
+            replicas = {s: tuple(names[d] for d in answer.replicas(s)) for s in range(len(answer.stages))}
+            split = split_model(model_path(model), list(answer.stage), out, placement={s: r[0] for s, r in replicas.items()},
+                                replicas={s: r for s, r in replicas.items() if len(r) > 1})  # fmt: skip
+            placements.append((algo, "OPTIMAL" if proven else "FEASIBLE", split))
             continue
         result = place(problem, platform, PlaceSettings(exact=algo == "exact", algo="greedy" if algo == "exact" else algo,
                                                         time_limit=60, workers=1))  # fmt: skip
@@ -91,12 +87,7 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
             print(f"# {label} {model} {algo}: INVALID in our memory model, not run", flush=True)
             continue
         placement = {int(k): d for k, d in result.placement.items()}
-        split = split_model(model_path(model), result.parts, out, placement=placement)
-
-        def forecast(p, name, core_of, cores, engine=None, parts=[(q.device, q.ops) for q in split.parts]):
-            return predict_parts(problem, p, parts, name, core_of, cores, engine)
-
-        placements.append((algo, result.status, split, None, forecast))
+        placements.append((algo, result.status, split_model(model_path(model), result.parts, out, placement=placement)))
     rows = []
     with placed_workers("netlab", list(platform.names), platform) as workers:
         fits = calibrate_links(workers, platform, list(platform.names))
@@ -105,10 +96,10 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
         print("# " + label + " engine: " + ", ".join(f"{f.name} task {f.task_us / 1000:.2f} ms, hand-off {f.hop_us / 1000:.2f} ms, "
                                                   f"request {f.request_us / 1000:.2f} ms" for f in engine.values()), flush=True)
         cores = len(os.sched_getaffinity(0))
-        for algo, status, split, replicas, forecast in placements:
-            predictions = [forecast(platform, "platform", workers.core_of, cores),
-                           forecast(measured, "calibrated", workers.core_of, cores, engine)]  # fmt: skip
-            comparison = compare_placed(split, workers, predictions, settings, replicas=replicas)
+        for algo, status, split in placements:
+            predictions = [predict_split(problem, platform, split, "platform", workers.core_of, cores),
+                           predict_split(problem, measured, split, "calibrated", workers.core_of, cores, engine)]  # fmt: skip
+            comparison = compare_placed(split, workers, predictions, settings)
             devices = ["|".join(r) for r in comparison.run.devices]
             rows.append({"scenario": label, "model": model, "algo": algo, "status": status,
                          "devices": "+".join(devices), "comparison": comparison})  # fmt: skip

@@ -80,9 +80,6 @@ class Calibration:
     links: list[LinkFit]
     devices: list[DeviceFit]
 
-    def device(self, name: str) -> DeviceFit | None:
-        return next((d for d in self.devices if d.name == name), None)
-
 
 def default_path(platform: str | Path) -> Path:
     """Where a platform's measured links live: ``P.links.json`` beside ``P.json``."""
