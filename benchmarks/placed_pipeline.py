@@ -65,10 +65,10 @@ def seed002_network(directory: Path, problem, nodes: int, seed: int) -> Path:
 
 
 def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], directory: Path,
-                 settings: PlacedSettings) -> list[dict]:  # fmt: skip
+                 settings: PlacedSettings, trace: Path) -> list[dict]:  # fmt: skip
     """Place ``model`` on the platform with each algorithm (``exact``, ``greedy``, ``seed002``, ``replicated``), split,
     and run every placement in one lab, with the links calibrated there first."""
-    problem = load_problem(model_path(model), trace_path(model, threads=1))
+    problem = load_problem(model_path(model), trace)
     platform = read_platform(platform_path)
     placements = []  # (algo, status, split)
     for algo in algos:
@@ -103,7 +103,10 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
             devices = ["|".join(r) for r in comparison.run.devices]
             rows.append({"scenario": label, "model": model, "algo": algo, "status": status,
                          "devices": "+".join(devices), "comparison": comparison})  # fmt: skip
-            print(f"# {label} {model} {algo} ({status})\n{placed_text(comparison)}\n", flush=True)
+            alone, busy = comparison.single.device_ms(), comparison.run.device_ms()
+            print(f"# {label} {model} {algo} ({status})\n{placed_text(comparison)}\nonert per request, one request in "
+                  "flight (devices mostly alone) / the throughput run (all busy): "
+                  + ", ".join(f"{d} {alone[d]:.2f} / {busy[d]:.2f} ms" for d in busy if d in alone) + "\n", flush=True)
     return rows
 
 
@@ -118,22 +121,26 @@ def main(argv: list[str] | None = None) -> None:
                              "exact pipeline against the exact replicated placement (solver.placement.replicas)")
     parser.add_argument("--no-networks", action="store_true", help="skip scenario (b)")
     parser.add_argument("--requests", type=int, default=20, help="timed requests per run (default 20)")
+    parser.add_argument("--busy-profile", action="store_true",
+                        help="profile the op times on one core while the other cores run the model too, as every "
+                             "device of the lab computes at once (zoo.trace_path(busy=True))")
     args = parser.parse_args(argv)
     settings = PlacedSettings(requests=args.requests, warmup=3)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         for model in args.models.split(","):
+            trace = trace_path(model, threads=1, busy=args.busy_profile)
             if not args.no_two_devices:
-                rows += run_scenario("a_2cpu_1gbit", model, two_devices(directory), ["exact"], directory, settings)
+                rows += run_scenario("a_2cpu_1gbit", model, two_devices(directory), ["exact"], directory, settings, trace)
             if args.replicated:
                 rows += run_scenario("c_2cpu_6.5mbit", model, two_devices(directory, SEED002_MEAN),
-                                     ["exact", "replicated"], directory, settings)  # fmt: skip
-            problem = load_problem(model_path(model), trace_path(model, threads=1))
+                                     ["exact", "replicated"], directory, settings, trace)  # fmt: skip
+            problem = load_problem(model_path(model), trace)
             for seed in range(0 if args.no_networks else args.networks):
                 network = seed002_network(directory, problem, args.nodes, seed)
                 rows += run_scenario(f"b_seed002_{args.nodes}n_s{seed}", model, network, ["exact", "greedy", "seed002"],
-                                     directory, settings)  # fmt: skip
+                                     directory, settings, trace)  # fmt: skip
     header = (f"{'scenario':18} {'model':13} {'algo':8} {'devices':10} {'pred inf/s':>10} {'cal inf/s':>10} "
               f"{'meas inf/s':>10} {'pred ms':>8} {'cal ms':>8} {'meas ms (IQR)':>16} {'load':>10}  "
               "measured bottleneck")  # fmt: skip
