@@ -8,8 +8,9 @@ Scenarios (root: devices.netlab builds them):
 (c) (``--replicated``) two devices, one core each, a 6.5 Mbit/s link (seed 002's mean): the exact pipeline
     against the exact replicated placement (a stage on several devices, requests dealt round robin).
 Op times come from a trace measured on one core with NUM_THREADS=1 (``zoo.trace_path(..., threads=1)``), as
-every part runs on its device. Each model is placed by ``solve place --exact`` (throughput) and, in (b),
-by the greedy and by seed 002's own
+every part runs on its device; with ``--busy-profile`` the placement and the period use one measured while
+the other cores run the model too (every device of a lab computes at once), the latency the one measured alone.
+Each model is placed by ``solve place --exact`` (throughput) and, in (b), by the greedy and by seed 002's own
 method on the same network; every placement is split, run on the lab's workers (devices.placed), and its
 measured throughput and one-in-flight latency printed beside the prediction with the platform's links and
 with the links measured by a ping-pong in the same lab and each device's per-request overhead (its stage task,
@@ -22,6 +23,7 @@ hand-off and session pipe, timed with echo stage tasks: ``solve pipeline --calib
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import tempfile
@@ -65,10 +67,12 @@ def seed002_network(directory: Path, problem, nodes: int, seed: int) -> Path:
 
 
 def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], directory: Path,
-                 settings: PlacedSettings, trace: Path) -> list[dict]:  # fmt: skip
+                 settings: PlacedSettings, traces: tuple[Path, Path]) -> list[dict]:  # fmt: skip
     """Place ``model`` on the platform with each algorithm (``exact``, ``greedy``, ``seed002``, ``replicated``), split,
-    and run every placement in one lab, with the links calibrated there first."""
-    problem = load_problem(model_path(model), trace)
+    and run every placement in one lab, with the links calibrated there first. ``traces``: the op times of a device
+    alone (the latency, one request in flight) and with every device busy (the placement and its period)."""
+    alone = load_problem(model_path(model), traces[0])
+    problem = alone if traces[1] == traces[0] else load_problem(model_path(model), traces[1])
     platform = read_platform(platform_path)
     placements = []  # (algo, status, split)
     for algo in algos:
@@ -96,9 +100,16 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
         print("# " + label + " engine: " + ", ".join(f"{f.name} task {f.task_us / 1000:.2f} ms, hand-off {f.hop_us / 1000:.2f} ms, "
                                                   f"request {f.request_us / 1000:.2f} ms" for f in engine.values()), flush=True)
         cores = len(os.sched_getaffinity(0))
+
+        def forecast(split, links, label, engine=None):
+            busy = predict_split(problem, links, split, label, workers.core_of, cores, engine)
+            if problem is alone:
+                return busy
+            return dataclasses.replace(busy, latency_us=predict_split(alone, links, split, label, workers.core_of, cores,
+                                                                      engine).latency_us)  # fmt: skip
+
         for algo, status, split in placements:
-            predictions = [predict_split(problem, platform, split, "platform", workers.core_of, cores),
-                           predict_split(problem, measured, split, "calibrated", workers.core_of, cores, engine)]  # fmt: skip
+            predictions = [forecast(split, platform, "platform"), forecast(split, measured, "calibrated", engine)]
             comparison = compare_placed(split, workers, predictions, settings)
             devices = ["|".join(r) for r in comparison.run.devices]
             rows.append({"scenario": label, "model": model, "algo": algo, "status": status,
@@ -122,25 +133,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-networks", action="store_true", help="skip scenario (b)")
     parser.add_argument("--requests", type=int, default=20, help="timed requests per run (default 20)")
     parser.add_argument("--busy-profile", action="store_true",
-                        help="profile the op times on one core while the other cores run the model too, as every "
-                             "device of the lab computes at once (zoo.trace_path(busy=True))")
+                        help="place and predict the period with op times profiled on one core while the other cores "
+                             "run the model too, as every device of the lab computes at once (zoo.trace_path(busy=True)); "
+                             "the latency (one request in flight) keeps the op times profiled alone")
     args = parser.parse_args(argv)
     settings = PlacedSettings(requests=args.requests, warmup=3)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         for model in args.models.split(","):
-            trace = trace_path(model, threads=1, busy=args.busy_profile)
+            quiet = trace_path(model, threads=1)
+            traces = (quiet, trace_path(model, threads=1, busy=True) if args.busy_profile else quiet)
             if not args.no_two_devices:
-                rows += run_scenario("a_2cpu_1gbit", model, two_devices(directory), ["exact"], directory, settings, trace)
+                rows += run_scenario("a_2cpu_1gbit", model, two_devices(directory), ["exact"], directory, settings, traces)
             if args.replicated:
                 rows += run_scenario("c_2cpu_6.5mbit", model, two_devices(directory, SEED002_MEAN),
-                                     ["exact", "replicated"], directory, settings, trace)  # fmt: skip
-            problem = load_problem(model_path(model), trace)
+                                     ["exact", "replicated"], directory, settings, traces)  # fmt: skip
+            problem = load_problem(model_path(model), traces[1])
             for seed in range(0 if args.no_networks else args.networks):
                 network = seed002_network(directory, problem, args.nodes, seed)
                 rows += run_scenario(f"b_seed002_{args.nodes}n_s{seed}", model, network, ["exact", "greedy", "seed002"],
-                                     directory, settings, trace)  # fmt: skip
+                                     directory, settings, traces)  # fmt: skip
     header = (f"{'scenario':18} {'model':13} {'algo':8} {'devices':10} {'pred inf/s':>10} {'cal inf/s':>10} "
               f"{'meas inf/s':>10} {'pred ms':>8} {'cal ms':>8} {'meas ms (IQR)':>16} {'load':>10}  "
               "measured bottleneck")  # fmt: skip
