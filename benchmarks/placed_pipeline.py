@@ -110,14 +110,16 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
 
         for algo, status, split in placements:
             predictions = [forecast(split, platform, "platform"), forecast(split, measured, "calibrated", engine)]
+            if problem is not alone:  # last session's model: the op times profiled alone, the platform's links
+                predictions.append(predict_split(alone, platform, split, "alone-trace", workers.core_of, cores))
             comparison = compare_placed(split, workers, predictions, settings)
             devices = ["|".join(r) for r in comparison.run.devices]
             rows.append({"scenario": label, "model": model, "algo": algo, "status": status,
                          "devices": "+".join(devices), "comparison": comparison})  # fmt: skip
-            alone, busy = comparison.single.device_ms(), comparison.run.device_ms()
+            one_ms, all_ms = comparison.single.device_ms(), comparison.run.device_ms()
             print(f"# {label} {model} {algo} ({status})\n{placed_text(comparison)}\nonert per request, one request in "
                   "flight (devices mostly alone) / the throughput run (all busy): "
-                  + ", ".join(f"{d} {alone[d]:.2f} / {busy[d]:.2f} ms" for d in busy if d in alone) + "\n", flush=True)
+                  + ", ".join(f"{d} {one_ms[d]:.2f} / {all_ms[d]:.2f} ms" for d in all_ms if d in one_ms) + "\n", flush=True)
     return rows
 
 
@@ -154,23 +156,27 @@ def main(argv: list[str] | None = None) -> None:
                 network = seed002_network(directory, problem, args.nodes, seed)
                 rows += run_scenario(f"b_seed002_{args.nodes}n_s{seed}", model, network, ["exact", "greedy", "seed002"],
                                      directory, settings, traces)  # fmt: skip
-    header = (f"{'scenario':18} {'model':13} {'algo':8} {'devices':10} {'pred inf/s':>10} {'cal inf/s':>10} "
-              f"{'meas inf/s':>10} {'pred ms':>8} {'cal ms':>8} {'meas ms (IQR)':>16} {'load':>10}  "
-              "measured bottleneck")  # fmt: skip
+    header = (f"{'scenario':18} {'model':13} {'algo':10} {'devices':10} {'alone inf/s':>11} {'pred inf/s':>10} "
+              f"{'cal inf/s':>10} {'meas inf/s':>10} {'cal err':>8} {'alone ms':>8} {'pred ms':>8} {'cal ms':>8} "
+              f"{'meas ms (IQR)':>16} {'cal err':>8} {'load':>10}  measured bottleneck")  # fmt: skip
     print(header)
     print("-" * len(header))
     for r in rows:
         c = r["comparison"]
-        plain, cal = c.predictions
+        plain, cal, first = c.predictions[0], c.predictions[1], c.predictions[-1]
         lat = c.latency
         what, us = c.measured_bottleneck()
-        print(f"{r['scenario']:18} {r['model']:13} {r['algo']:8} {r['devices']:10} {plain.throughput:10.2f} "
-              f"{cal.throughput:10.2f} {c.run.throughput:10.2f} {plain.latency_us / 1000:8.1f} {cal.latency_us / 1000:8.1f} "
-              f"{lat.median / 1000:8.1f} ({lat.iqr / 1000:5.1f}) {c.load_average[0]:4.1f}-{c.load_average[1]:4.1f}  "
-              f"{what} {us / 1000:.1f} ms")  # fmt: skip
-    print("pred: solve place's model with the platform's links; cal: with the links fitted by a ping-pong through "
-          "Dask in the same lab and each device's per-request overhead timed there (echo stage tasks); meas: throughput "
-          "with a request in flight per replica + 1, latency with one")
+        rate_err = cal.throughput / c.run.throughput - 1
+        latency_err = cal.latency_us / lat.median - 1
+        print(f"{r['scenario']:18} {r['model']:13} {r['algo']:10} {r['devices']:10} {first.throughput:11.2f} "
+              f"{plain.throughput:10.2f} {cal.throughput:10.2f} {c.run.throughput:10.2f} {rate_err:+8.1%} "
+              f"{first.latency_us / 1000:8.1f} {plain.latency_us / 1000:8.1f} {cal.latency_us / 1000:8.1f} "
+              f"{lat.median / 1000:8.1f} ({lat.iqr / 1000:5.1f}) {latency_err:+8.1%} "
+              f"{c.load_average[0]:4.1f}-{c.load_average[1]:4.1f}  {what} {us / 1000:.1f} ms")  # fmt: skip
+    print("alone: solve place's model with the op times profiled alone and the platform's links (the model before "
+          "--busy-profile); pred: with the op times the placement used; cal: with the links fitted by a ping-pong through "
+          "Dask in the same lab and each device's per-request overhead timed there (echo stage tasks); cal err: cal "
+          "against meas; meas: throughput with a request in flight per replica + 1, latency with one")
 
 
 if __name__ == "__main__":
