@@ -394,7 +394,8 @@ def test_the_engine_overhead_counts_what_the_runner_moves_and_runs_per_stage(tfl
 @pytest.mark.parametrize("cluster", ["local", pytest.param("netlab", marks=needs_lab)])
 def test_a_replicated_placement_is_placed_split_and_run_round_robin_from_the_command_line(tflite_model, tmp_path,
                                                                                           capsys, cluster):  # fmt: skip
-    """skip_chain on a, b, c, where b and c cannot hold the whole model: 'solve place --replicate' runs its heavy
+    """skip_chain on a, b, c, where b and c cannot hold the whole model (1828 B in the upper memory model, its second
+    half 708 B): 'solve place --replicate' runs its heavy
     second half on both, the map records it for 'solve split', and 'solve pipeline' deals the requests to b and c
     in turn, its outputs the whole model's, each replica reported beside its prediction."""
     model = tflite_model("skip_chain")
@@ -404,7 +405,7 @@ def test_a_replicated_placement_is_placed_split_and_run_round_robin_from_the_com
                                     "default_link": {"bandwidth": 1e8}}))  # fmt: skip
     mapped = tmp_path / "m.json"
     args = parse_command(["place", str(model), str(trace), "--platform", str(platform), "--replicate", "--json",
-                          "--out", str(mapped)])  # fmt: skip
+                          "--memory-model", "upper", "--out", str(mapped)])  # fmt: skip
     assert args.run(args) == 0
     placed = json.loads(capsys.readouterr().out)
     assert placed["status"] == "OPTIMAL" and placed["period_us"] == 450 and placed["stages"] == [["a"], ["b", "c"]]
