@@ -117,9 +117,13 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
             rows.append({"scenario": label, "model": model, "algo": algo, "status": status,
                          "devices": "+".join(devices), "comparison": comparison})  # fmt: skip
             one_ms, all_ms = comparison.single.device_ms(), comparison.run.device_ms()
-            print(f"# {label} {model} {algo} ({status})\n{placed_text(comparison)}\nonert per request, one request in "
-                  "flight (devices mostly alone) / the throughput run (all busy): "
-                  + ", ".join(f"{d} {one_ms[d]:.2f} / {all_ms[d]:.2f} ms" for d in all_ms if d in one_ms) + "\n", flush=True)
+            interval = comparison.run.interval_ms()
+            print(f"# {label} {model} {algo} ({status})\n{placed_text(comparison)}\nper device and request: onert with one "
+                  "request in flight (devices mostly alone) / onert in the throughput run (all busy) / the throughput "
+                  "run's time between its task starts (onert and overhead where it sets the pace) / predicted "
+                  "(calibrated): " + ", ".join(f"{d} {one_ms.get(d, float('nan')):.2f} / {all_ms[d]:.2f} / "
+                                               f"{interval.get(d, float('nan')):.2f} / {predictions[1].device_us[d] / 1000:.2f} ms"
+                                               for d in all_ms) + "\n", flush=True)  # fmt: skip
     return rows
 
 

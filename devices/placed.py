@@ -110,6 +110,7 @@ class PlacedRun:
     compute_ms: dict[str, list[float]]  # per device, per inference of a timed request
     links: dict[tuple[str, str], LinkTimes]
     outputs: dict[str, np.ndarray] = field(default_factory=dict)  # model outputs of the last request
+    starts: dict[str, list[float]] = field(default_factory=dict)  # per device, when its timed tasks started (s)
 
     @property
     def throughput(self) -> float:
@@ -120,6 +121,13 @@ class PlacedRun:
         """Per device, its onert time per request: the median of its inferences times the share of the requests
         it ran (1 without replicas)."""
         return {d: statistics.median(ts) * len(ts) / self.requests for d, ts in self.compute_ms.items() if ts}
+
+    def interval_ms(self) -> dict[str, float]:
+        """Per device, the median time from the start of one of its stage tasks to the next's, per request (over
+        its share of the requests): when the device sets the pace, what one request costs it, onert and the
+        engine's overhead together; otherwise also the time it waited."""
+        return {d: statistics.median(b - a for a, b in zip(ts, ts[1:])) * 1000 * (len(ts) / self.requests)
+                for d, ts in self.starts.items() if len(ts) > 1}  # fmt: skip
 
 
 # --- on the workers ----------------------------------------------------------------------------------
@@ -339,6 +347,8 @@ def _run(client, run, env, deadline, stages, model_inputs, model_outputs, settin
     device_of = {worker: d for s in stages for d, worker in zip(s.devices, s.workers)}
     compute = {device_of[worker]: [ms for times in report["times"].values() for req, ms, _ in times if req >= w]
                for worker, report in reports.items()}  # fmt: skip
+    starts = {device_of[worker]: sorted(start for times in report["times"].values() for req, _, start in times if req >= w)
+              for worker, report in reports.items()}  # fmt: skip
     links: dict[tuple[str, str], LinkTimes] = {}
     per_request: dict[tuple[str, str, int], list[float]] = {}
     spans: dict[tuple[str, str], list[tuple[float, float]]] = {}
@@ -366,6 +376,7 @@ def _run(client, run, env, deadline, stages, model_inputs, model_outputs, settin
         compute_ms=compute,
         links=links,
         outputs=outputs,
+        starts=starts,
     )
 
 

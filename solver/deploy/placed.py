@@ -113,6 +113,7 @@ class PlacedComparison:
     def to_json(self) -> dict:
         first = self.predictions[0]
         measured = self.run.device_ms()
+        intervals = self.run.interval_ms()
         links = self.measured_links()
         pairs = sorted(set(first.link_us) | set(links))
         what, us = self.measured_bottleneck()
@@ -137,7 +138,8 @@ class PlacedComparison:
                  "replicas": stage_of.get(d, (None, 0))[1],
                  "predicted_us": {p.label: p.device_us.get(d) for p in self.predictions},
                  "predicted_overhead_us": {p.label: p.overhead_us[d] for p in self.predictions if d in p.overhead_us},
-                 "measured_us": measured[d] * 1000 if d in measured else None}
+                 "measured_us": measured[d] * 1000 if d in measured else None,
+                 "measured_interval_us": intervals[d] * 1000 if d in intervals else None}
                 for d in first.device_us
             ],
             "links": [

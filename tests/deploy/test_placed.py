@@ -180,6 +180,8 @@ def test_three_parts_on_local_workers_hand_off_only_what_each_part_reads(tflite_
     for link in links.values():  # Dask's pickled dict of the tensors: their bytes and a small header
         assert link["predicted_bytes"] <= link["measured_bytes"] <= link["predicted_bytes"] + 1024
     assert [d["name"] for d in document["devices"]] == ["a", "b", "c"]
+    # Between two task starts a device runs at least its onert time (one task per request here).
+    assert all(d["measured_interval_us"] >= d["measured_us"] for d in document["devices"])
     assert [d["predicted_us"] for d in document["devices"]] == [{"platform": 300.0}, {"platform": 300.0},
                                                                 {"platform": 200.0}]  # fmt: skip
 
