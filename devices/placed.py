@@ -29,9 +29,10 @@ session process that returns its inputs (``ECHO``) stands for the part: (1) a st
 (``_stage`` itself) reading a scattered tensor of each size, many in flight so the worker always has the next
 one ready: the time between the starts of consecutive tasks on the worker is the device's occupancy per
 request (Dask's task hand-over on the worker, the pipe to the session both ways, the bookkeeping); (2) chains
-of 1, 2, ... such tasks, each reading the one before, one chain in flight: submission to completion at the
-client, whose slope is a hand-off's latency (the scheduler hears a task finished and sends the next) and whose
-intercept is the request's own (submission, the completion notice).
+of 1, 2, ... such tasks, each reading the one before, one chain in flight: on the worker, the time from the
+start of a chain's task to the next one's is a hand-off's latency (the task, then the scheduler hears it
+finished and sends the next), and at the client the chain's submission to completion, which less its hand-offs
+is the request's own latency (submission, the completion notice).
 """
 
 from __future__ import annotations
@@ -500,6 +501,7 @@ class DeviceSamples:
 
     occupancy: list[tuple[int, float]] = field(default_factory=list)  # (bytes through the session, task start to start)
     chains: list[tuple[int, float]] = field(default_factory=list)  # (tasks in the chain, submission to completion)
+    hops: list[float] = field(default_factory=list)  # start of a chain's task to the next one's, on the worker
 
 
 def probe_device(client, worker: str, sizes: Sequence[int], requests: int = 20, chains: Sequence[int] = (1, 2, 3, 4),
@@ -543,6 +545,12 @@ def probe_device(client, worker: str, sizes: Sequence[int], requests: int = 20, 
                 dep.result()
                 samples.chains.append((length, time.perf_counter() - start))
         times = client.run(_collect, run, workers=[worker])[worker]["times"]
+        starts = dict((req, start) for req, _, start in times[len(sizes)])
+        first = 0
+        for _ in range(repeats):
+            for length in chains:
+                samples.hops += [starts[i + 1] - starts[i] for i in range(first, first + length - 1)]
+                first += length
         for k, nbytes in enumerate(sizes):
             starts = [start for req, _, start in sorted(times[k]) if req >= warmup]
             samples.occupancy += [(2 * nbytes, b - a) for a, b in zip(starts, starts[1:])]

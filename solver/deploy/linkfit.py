@@ -31,23 +31,27 @@ def fit_link(source: str, target: str, samples: Sequence[tuple[int, float]]) -> 
 FASTEST_PIPE = 1e15
 
 
-def fit_device(name: str, occupancy: Sequence[tuple[int, float]], chains: Sequence[tuple[int, float]]) -> DeviceFit:
+def fit_device(name: str, occupancy: Sequence[tuple[int, float]], hops: Sequence[float],
+               chains: Sequence[tuple[int, float]]) -> DeviceFit:  # fmt: skip
     """A device's per-request costs from ``devices.placed.probe_device``'s timings (seconds).
 
     Model: the occupancy of a stage task reading and writing b bytes (through its session, both ways) is
-    ``task + b / pipe_bandwidth``; a request through k stages waits ``request + k * hop``. Both lines are fitted
-    as :func:`fit_link` fits a link (least squares over the median of each size or length, an intercept below
-    zero set to zero); a slope of zero or below (the pipe costs nothing measurable) is a pipe of
-    ``FASTEST_PIPE``. ``rms_us`` is the occupancy fit's. CheckError without two sizes and two lengths, or when
-    the latency does not grow with the stages.
+    ``task + b / pipe_bandwidth``, fitted as :func:`fit_link` fits a link (least squares over the median of each
+    size, an intercept below zero set to zero; a slope of zero or below, a pipe that costs nothing measurable,
+    is a pipe of ``FASTEST_PIPE``); ``rms_us`` is that fit's. A request through k stages waits
+    ``request + k * hop``: ``hop`` is the median of the hand-offs timed on the worker, ``request`` the median
+    over the chains of their latency less their hand-offs (at least zero). CheckError without two sizes, a
+    hand-off or a chain.
     """
     what = f"device {name}"
     task, per_byte, rms = _line(occupancy, what, "tasks of two sizes")
-    request, hop, _ = _line(chains, what, "chains of two lengths")
-    if not hop > 0:
-        raise CheckError(f"{what}: a request's latency does not grow with its stages; no hand-off to fit")
+    if not hops or not chains:
+        raise CheckError(f"{what}: fitting needs timed hand-offs and chains")
+    hop = float(np.median(hops))
+    request = max(float(np.median([seconds - length * hop for length, seconds in chains])), 0.0)
     pipe = 1.0 / per_byte if per_byte > 1.0 / FASTEST_PIPE else FASTEST_PIPE
-    return DeviceFit(name, task * 1e6, pipe, hop * 1e6, request * 1e6, len(occupancy) + len(chains), rms * 1e6)
+    return DeviceFit(name, task * 1e6, pipe, hop * 1e6, request * 1e6, len(occupancy) + len(hops) + len(chains),
+                     rms * 1e6)  # fmt: skip
 
 
 def _line(samples: Sequence[tuple[int, float]], what: str, needs: str) -> tuple[float, float, float]:

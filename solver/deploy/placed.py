@@ -327,5 +327,5 @@ def calibrate_devices(workers: Workers, devices: list[str], executor: str = DEFA
     fits = []
     for d in devices:
         samples = probe_device(workers.client, workers.address[d], DEVICE_PROBE_SIZES, executor=executor)
-        fits.append(fit_device(d, samples.occupancy, samples.chains))
+        fits.append(fit_device(d, samples.occupancy, samples.hops, samples.chains))
     return fits
