@@ -200,8 +200,9 @@ def _run_replicated(args: argparse.Namespace) -> int:
 
     if args.objective not in (None, "throughput"):
         raise UsageError("--replicate minimises the period (throughput); a replicated stage does not shorten latency")
-    if args.secondary or args.slack or args.algo:
-        raise UsageError("--secondary, --slack and --algo are not used with --replicate (one exact model)")
+    if args.secondary or args.slack or args.algo or args.html:
+        raise UsageError("--secondary, --slack, --algo and --html are not used with --replicate (one exact model, "
+                         "no report page for replicas yet)")  # fmt: skip
     out = map_path(args, args.platform, name=PLACEMENT_MAP)
     chosen = memory_model(args.memory_model, this_machine=False)
     platform = read_platform_with_links(args.platform, args.calibrated_links)
