@@ -138,12 +138,14 @@ def main(argv: list[str] | None = None) -> None:
                              "exact pipeline against the exact replicated placement (solver.placement.replicas)")
     parser.add_argument("--no-networks", action="store_true", help="skip scenario (b)")
     parser.add_argument("--requests", type=int, default=20, help="timed requests per run (default 20)")
+    parser.add_argument("--in-flight", type=int, metavar="N",
+                        help="requests in flight in the throughput run (default: one per replica of every stage + 1)")
     parser.add_argument("--busy-profile", action="store_true",
                         help="place and predict the period with op times profiled on one core while the other cores "
                              "run the model too, as every device of the lab computes at once (zoo.trace_path(busy=True)); "
                              "the latency (one request in flight) keeps the op times profiled alone")
     args = parser.parse_args(argv)
-    settings = PlacedSettings(requests=args.requests, warmup=3)
+    settings = PlacedSettings(requests=args.requests, warmup=3, in_flight=args.in_flight)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)

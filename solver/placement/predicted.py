@@ -121,7 +121,9 @@ def predict_parts(problem, platform: Platform, parts: Sequence[tuple[str, Sequen
     a ``solver.problem.PartitionProblem``) on ``platform``, with the hand-offs as ``devices.placed`` sends them:
     the tensors a part sends a later part on another device travel as one message, paying the link's overhead
     (``latency_us``) once, then their bytes over its bandwidth. Per device its compute, per link the sum of its
-    messages; the latency is the longest path through the parts (compute, then messages); the period counts
+    messages; the latency is the longest path through the parts, as Dask runs them: a part starts once every
+    part it reads has finished, then its messages travel together (the longest of them), then it computes; the
+    period counts
     the cores the devices share (:func:`shared_period`). CheckError when the map is not a valid placement.
 
     ``engine`` (measured devices, ``solver.io.linkfile.DeviceFit``): a device's time per request also counts
@@ -143,9 +145,12 @@ def predict_parts(problem, platform: Platform, parts: Sequence[tuple[str, Sequen
             overhead_us[d] += us
             device_us[d] += us
     sent: dict[tuple[int, int], int] = {}  # (part, later part on another device) -> bytes of one request
+    reads: set[tuple[int, int]] = set()  # (part, later part reading it)
     for tensor in placed.tensors:
         j = part_of[tensor.producer]
         for k in sorted({part_of[c] for c in tensor.consumers}):
+            if k != j:
+                reads.add((j, k))
             if devices[k] != devices[j]:
                 sent[j, k] = sent.get((j, k), 0) + tensor.nbytes
     link_us: dict[tuple[str, str], float] = {}
@@ -160,8 +165,11 @@ def predict_parts(problem, platform: Platform, parts: Sequence[tuple[str, Sequen
     finish: list[float] = []
     start = engine[devices[0]].request_us if devices and devices[0] in engine else 0.0
     for k, (device, ops) in enumerate(parts):
-        ready = max((finish[j] + message_us.get((j, k), 0.0) + (hops[j] if k in ios[j].picked else 0.0)
-                     for j in range(k)), default=start)  # fmt: skip
+        # Dask sends a task to its worker once every task it reads has finished; the worker then fetches all of
+        # them at once, over their own links: the messages start together, after the last producer.
+        producers = [j for j in range(k) if (j, k) in reads]
+        ready = max((finish[j] + (hops[j] if k in ios[j].picked else 0.0) for j in producers), default=start)
+        ready += max((message_us.get((j, k), 0.0) for j in producers), default=0.0)
         through = 0.0 if device not in engine else ios[k].nbytes * 1e6 / engine[device].pipe_bandwidth
         finish.append(ready + hops[k] + through + sum(placed.times[v][index[device]] for v in ops))
     done = max((f + (hops[k] if -1 in ios[k].picked else 0.0) for k, f in enumerate(finish)), default=0.0)

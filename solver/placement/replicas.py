@@ -59,7 +59,8 @@ class Replicated:
 
     ``device_us`` and ``link_us`` are the loads per request (us) by device and link (device names);
     ``link_bytes`` the bytes a link carries per request on average; ``latency_us`` one request's way through
-    the stages, each on its slowest replica and each hand-off over its slowest pair of replicas.
+    the stages, each on its slowest replica and each hand-off over its slowest pair of replicas, a stage starting
+    once every stage it reads has finished (as Dask sends a task), its hand-offs then travelling together.
     """
 
     stage: tuple[int, ...]
@@ -147,7 +148,9 @@ def evaluate_replicated(problem: PlacementProblem, stage: list[int], serve: list
     worst, at = max(loads, key=lambda x: x[0])
     finish: dict[int, float] = {}
     for k in sorted(compute):
-        ready = max((finish[j] + max(us.values()) for (j, kk), us in handoff.items() if kk == k), default=0.0)
+        # As Dask runs it: a stage starts once every stage it reads has finished, its messages then travel together.
+        inbound = [(j, max(us.values())) for (j, kk), us in handoff.items() if kk == k]
+        ready = max((finish[j] for j, _ in inbound), default=0.0) + max((us for _, us in inbound), default=0.0)
         finish[k] = ready + max(compute[k].values())
     link_us = {(names[a], names[b]): us for (a, b), us in links.items()}
     link_bytes = {(names[a], names[b]): nbytes for (a, b), nbytes in carried.items()}
