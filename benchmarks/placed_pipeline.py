@@ -8,11 +8,13 @@ Scenarios (root: devices.netlab builds them):
 (c) (``--replicated``) two devices, one core each, a 6.5 Mbit/s link (seed 002's mean): the exact pipeline
     against the exact replicated placement (a stage on several devices, requests dealt round robin).
 Op times come from a trace measured on one core with NUM_THREADS=1 (``zoo.trace_path(..., threads=1)``), as
-every part runs on its device. Each model is placed by ``solve place --exact`` (throughput) and, in (b),
-by the greedy and by seed 002's own
+every part runs on its device; with ``--busy-profile`` the placement and the period use one measured while
+the other cores run the model too (every device of a lab computes at once), the latency the one measured alone.
+Each model is placed by ``solve place --exact`` (throughput) and, in (b), by the greedy and by seed 002's own
 method on the same network; every placement is split, run on the lab's workers (devices.placed), and its
 measured throughput and one-in-flight latency printed beside the prediction with the platform's links and
-with the links measured by a ping-pong in the same lab (``solve pipeline --calibrate-links``).
+with the links measured by a ping-pong in the same lab and each device's per-request overhead (its stage task,
+hand-off and session pipe, timed with echo stage tasks: ``solve pipeline --calibrate-links``).
 
     python -m benchmarks.placed_pipeline [--models mobilenet_v2] [--networks 1] [--nodes 3] [--requests 20]
         [--replicated] [--no-two-devices] [--no-networks]
@@ -21,6 +23,7 @@ with the links measured by a ping-pong in the same lab (``solve pipeline --calib
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import tempfile
@@ -29,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from devices.placed import PlacedSettings
-from solver.deploy.placed import calibrate_links, compare_placed, placed_workers
+from solver.deploy.placed import calibrate_devices, calibrate_links, compare_placed, placed_workers
 from solver.deploy.report import placed_text
 from solver.deploy.split import split_model
 from solver.io.linkfile import calibrated
@@ -38,9 +41,9 @@ from solver.models.zoo import model_path, trace_path
 from solver.problem import load_problem
 from solver.placement.metrics import evaluate
 from solver.placement.place import INVALID, PlaceSettings, place
-from solver.placement.predicted import predict_parts, predict_replicated
+from solver.placement.predicted import predict_split
 from solver.placement.problem import placement_problem
-from solver.placement.replicas import evaluate_replicated, solve_replicated
+from solver.placement.replicas import solve_replicated
 
 GBIT = 1.25e8  # bytes/s
 SEED002_MEAN = 6.5e6 / 8  # bytes/s: seed 002's law over positions uniform in [1, 150]^2
@@ -64,25 +67,23 @@ def seed002_network(directory: Path, problem, nodes: int, seed: int) -> Path:
 
 
 def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], directory: Path,
-                 settings: PlacedSettings) -> list[dict]:  # fmt: skip
+                 settings: PlacedSettings, traces: tuple[Path, Path]) -> list[dict]:  # fmt: skip
     """Place ``model`` on the platform with each algorithm (``exact``, ``greedy``, ``seed002``, ``replicated``), split,
-    and run every placement in one lab, with the links calibrated there first."""
-    problem = load_problem(model_path(model), trace_path(model, threads=1))
+    and run every placement in one lab, with the links calibrated there first. ``traces``: the op times of a device
+    alone (the latency, one request in flight) and with every device busy (the placement and its period)."""
+    alone = load_problem(model_path(model), traces[0])
+    problem = alone if traces[1] == traces[0] else load_problem(model_path(model), traces[1])
     platform = read_platform(platform_path)
-    placements = []  # (algo, status, split, replicas, forecast(platform, label, core_of, cores))
+    placements = []  # (algo, status, split)
     for algo in algos:
         out = directory / f"{label}_{model}_{algo}"
         if algo == "replicated":
             answer, proven = solve_replicated(placement_problem(problem, platform), time_limit=60, workers=1)
             names = platform.names
-            replicas = {s: tuple(names[d] for d in answer.replicas(s)) for s in sorted(set(answer.stage))}
-            split = split_model(model_path(model), list(answer.stage), out, placement={s: r[0] for s, r in replicas.items()})
-
-            def forecast(p, name, core_of, cores, answer=answer):
-                again = evaluate_replicated(placement_problem(problem, p), list(answer.stage), list(answer.serve))
-                return predict_replicated(again, name, core_of, cores)
-
-            placements.append((algo, "OPTIMAL" if proven else "FEASIBLE", split, replicas, forecast))
+            replicas = {s: tuple(names[d] for d in answer.replicas(s)) for s in range(len(answer.stages))}
+            split = split_model(model_path(model), list(answer.stage), out, placement={s: r[0] for s, r in replicas.items()},
+                                replicas={s: r for s, r in replicas.items() if len(r) > 1})  # fmt: skip
+            placements.append((algo, "OPTIMAL" if proven else "FEASIBLE", split))
             continue
         result = place(problem, platform, PlaceSettings(exact=algo == "exact", algo="greedy" if algo == "exact" else algo,
                                                         time_limit=60, workers=1))  # fmt: skip
@@ -90,25 +91,39 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
             print(f"# {label} {model} {algo}: INVALID in our memory model, not run", flush=True)
             continue
         placement = {int(k): d for k, d in result.placement.items()}
-        split = split_model(model_path(model), result.parts, out, placement=placement)
-
-        def forecast(p, name, core_of, cores, parts=[(q.device, q.ops) for q in split.parts]):
-            return predict_parts(problem, p, parts, name, core_of, cores)
-
-        placements.append((algo, result.status, split, None, forecast))
+        placements.append((algo, result.status, split_model(model_path(model), result.parts, out, placement=placement)))
     rows = []
     with placed_workers("netlab", list(platform.names), platform) as workers:
         fits = calibrate_links(workers, platform, list(platform.names))
         measured = calibrated(platform, fits)
+        engine = {f.name: f for f in calibrate_devices(workers, list(platform.names))}
+        print("# " + label + " engine: " + ", ".join(f"{f.name} task {f.task_us / 1000:.2f} ms, hand-off {f.hop_us / 1000:.2f} ms, "
+                                                  f"request {f.request_us / 1000:.2f} ms" for f in engine.values()), flush=True)
         cores = len(os.sched_getaffinity(0))
-        for algo, status, split, replicas, forecast in placements:
-            predictions = [forecast(platform, "platform", workers.core_of, cores),
-                           forecast(measured, "calibrated", workers.core_of, cores)]  # fmt: skip
-            comparison = compare_placed(split, workers, predictions, settings, replicas=replicas)
+
+        def forecast(split, links, label, engine=None):
+            busy = predict_split(problem, links, split, label, workers.core_of, cores, engine)
+            if problem is alone:
+                return busy
+            return dataclasses.replace(busy, latency_us=predict_split(alone, links, split, label, workers.core_of, cores,
+                                                                      engine).latency_us)  # fmt: skip
+
+        for algo, status, split in placements:
+            predictions = [forecast(split, platform, "platform"), forecast(split, measured, "calibrated", engine)]
+            if problem is not alone:  # last session's model: the op times profiled alone, the platform's links
+                predictions.append(predict_split(alone, platform, split, "alone-trace", workers.core_of, cores))
+            comparison = compare_placed(split, workers, predictions, settings)
             devices = ["|".join(r) for r in comparison.run.devices]
             rows.append({"scenario": label, "model": model, "algo": algo, "status": status,
                          "devices": "+".join(devices), "comparison": comparison})  # fmt: skip
-            print(f"# {label} {model} {algo} ({status})\n{placed_text(comparison)}\n", flush=True)
+            one_ms, all_ms = comparison.single.device_ms(), comparison.run.device_ms()
+            interval = comparison.run.interval_ms()
+            print(f"# {label} {model} {algo} ({status})\n{placed_text(comparison)}\nper device and request: onert with one "
+                  "request in flight (devices mostly alone) / onert in the throughput run (all busy) / the throughput "
+                  "run's time between its task starts (onert and overhead where it sets the pace) / predicted "
+                  "(calibrated): " + ", ".join(f"{d} {one_ms.get(d, float('nan')):.2f} / {all_ms[d]:.2f} / "
+                                               f"{interval.get(d, float('nan')):.2f} / {predictions[1].device_us[d] / 1000:.2f} ms"
+                                               for d in all_ms) + "\n", flush=True)  # fmt: skip
     return rows
 
 
@@ -123,38 +138,51 @@ def main(argv: list[str] | None = None) -> None:
                              "exact pipeline against the exact replicated placement (solver.placement.replicas)")
     parser.add_argument("--no-networks", action="store_true", help="skip scenario (b)")
     parser.add_argument("--requests", type=int, default=20, help="timed requests per run (default 20)")
+    parser.add_argument("--in-flight", type=int, metavar="N",
+                        help="requests in flight in the throughput run (default: one per replica of every stage + 1)")
+    parser.add_argument("--busy-profile", action="store_true",
+                        help="place and predict the period with op times profiled on one core while the other cores "
+                             "run the model too, as every device of the lab computes at once (zoo.trace_path(busy=True)); "
+                             "the latency (one request in flight) keeps the op times profiled alone")
     args = parser.parse_args(argv)
-    settings = PlacedSettings(requests=args.requests, warmup=3)
+    settings = PlacedSettings(requests=args.requests, warmup=3, in_flight=args.in_flight)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         for model in args.models.split(","):
+            quiet = trace_path(model, threads=1)
+            traces = (quiet, trace_path(model, threads=1, busy=True) if args.busy_profile else quiet)
             if not args.no_two_devices:
-                rows += run_scenario("a_2cpu_1gbit", model, two_devices(directory), ["exact"], directory, settings)
+                rows += run_scenario("a_2cpu_1gbit", model, two_devices(directory), ["exact"], directory, settings, traces)
             if args.replicated:
                 rows += run_scenario("c_2cpu_6.5mbit", model, two_devices(directory, SEED002_MEAN),
-                                     ["exact", "replicated"], directory, settings)  # fmt: skip
-            problem = load_problem(model_path(model), trace_path(model, threads=1))
+                                     ["exact", "replicated"], directory, settings, traces)  # fmt: skip
+            problem = load_problem(model_path(model), traces[1])
             for seed in range(0 if args.no_networks else args.networks):
                 network = seed002_network(directory, problem, args.nodes, seed)
                 rows += run_scenario(f"b_seed002_{args.nodes}n_s{seed}", model, network, ["exact", "greedy", "seed002"],
-                                     directory, settings)  # fmt: skip
-    header = (f"{'scenario':18} {'model':13} {'algo':8} {'devices':10} {'pred inf/s':>10} {'cal inf/s':>10} "
-              f"{'meas inf/s':>10} {'pred ms':>8} {'cal ms':>8} {'meas ms (IQR)':>16} {'load':>10}  "
-              "measured bottleneck")  # fmt: skip
+                                     directory, settings, traces)  # fmt: skip
+    header = (f"{'scenario':18} {'model':13} {'algo':10} {'devices':10} {'alone inf/s':>11} {'pred inf/s':>10} "
+              f"{'cal inf/s':>10} {'meas inf/s':>10} {'cal err':>8} {'alone ms':>8} {'pred ms':>8} {'cal ms':>8} "
+              f"{'meas ms (IQR)':>16} {'cal err':>8} {'load':>10}  measured bottleneck")  # fmt: skip
     print(header)
     print("-" * len(header))
     for r in rows:
         c = r["comparison"]
-        plain, cal = c.predictions
+        plain, cal, first = c.predictions[0], c.predictions[1], c.predictions[-1]
         lat = c.latency
         what, us = c.measured_bottleneck()
-        print(f"{r['scenario']:18} {r['model']:13} {r['algo']:8} {r['devices']:10} {plain.throughput:10.2f} "
-              f"{cal.throughput:10.2f} {c.run.throughput:10.2f} {plain.latency_us / 1000:8.1f} {cal.latency_us / 1000:8.1f} "
-              f"{lat.median / 1000:8.1f} ({lat.iqr / 1000:5.1f}) {c.load_average[0]:4.1f}-{c.load_average[1]:4.1f}  "
-              f"{what} {us / 1000:.1f} ms")  # fmt: skip
-    print("pred: solve place's model with the platform's links; cal: with the links fitted by a ping-pong through "
-          "Dask in the same lab; meas: throughput with a request in flight per replica + 1, latency with one")
+        rate_err = cal.throughput / c.run.throughput - 1
+        latency_err = cal.latency_us / lat.median - 1
+        print(f"{r['scenario']:18} {r['model']:13} {r['algo']:10} {r['devices']:10} {first.throughput:11.2f} "
+              f"{plain.throughput:10.2f} {cal.throughput:10.2f} {c.run.throughput:10.2f} {rate_err:+8.1%} "
+              f"{first.latency_us / 1000:8.1f} {plain.latency_us / 1000:8.1f} {cal.latency_us / 1000:8.1f} "
+              f"{lat.median / 1000:8.1f} ({lat.iqr / 1000:5.1f}) {latency_err:+8.1%} "
+              f"{c.load_average[0]:4.1f}-{c.load_average[1]:4.1f}  {what} {us / 1000:.1f} ms")  # fmt: skip
+    print("alone: solve place's model with the op times profiled alone and the platform's links (the model before "
+          "--busy-profile); pred: with the op times the placement used; cal: with the links fitted by a ping-pong through "
+          "Dask in the same lab and each device's per-request overhead timed there (echo stage tasks); cal err: cal "
+          "against meas; meas: throughput with a request in flight per replica + 1, latency with one")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 One JSON file per measurement under ``<cache dir>/measurements/<key[:2]>/<key>.json``, written
 atomically. The key is the sha256 of the model's bytes, the configuration, the device name and the
-measurement settings (the round among them), so a changed model or setting never returns a stale answer.
+measurement settings (the round among them), and for the local device the CPUs it may use when it is pinned
+to fewer than the machine's (onert's helper threads make a pinned run slower than NUM_THREADS alone says), so
+a changed model, setting or pinning never returns a stale answer.
 Time-outs are not kept: they may come from a busy machine rather than the configuration. An answer from
 the cache has ``from_cache`` set and keeps its ``measured_at``, so callers can say where it came from;
 ``refresh`` measures again and replaces the entry, and :meth:`CachedDevice.discard` drops entries a caller
@@ -30,8 +32,10 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get(ENV_VAR) or Path.home() / ".cache" / "nnpart")
 
 
-def measurement_key(model_digest: str, config: BackendConfig, device: str, settings: MeasureSettings) -> str:
-    """The cache key: sha256 over everything a measurement depends on."""
+def measurement_key(model_digest: str, config: BackendConfig, device: str, settings: MeasureSettings,
+                    cpus: tuple[int, ...] | None = None) -> str:  # fmt: skip
+    """The cache key: sha256 over everything a measurement depends on; ``cpus``, the CPUs a pinned measurement
+    may use (None: unpinned, the key it had before pinning was keyed)."""
     # Lists, not tuples, so the key is the same after a JSON round trip of the config.
     parts = {
         "model": model_digest,
@@ -42,7 +46,25 @@ def measurement_key(model_digest: str, config: BackendConfig, device: str, setti
     for default in ("round", "layout"):  # round 0 and layout 0 keep the key they had before these existed
         if not getattr(settings, default):
             del parts["settings"][default]
+    if cpus is not None:
+        parts["cpus"] = sorted(cpus)
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def machine_cpus() -> frozenset[int]:
+    """The CPUs any process of this machine (or container) may use: those of its first process, else every CPU
+    counted."""
+    try:
+        return frozenset(os.sched_getaffinity(1))
+    except OSError:
+        return frozenset(range(os.cpu_count() or 1))
+
+
+def pinned_cpus() -> tuple[int, ...] | None:
+    """The CPUs this process (and the measuring children it starts) is pinned to, or None when it may use every
+    CPU of the machine."""
+    mine = os.sched_getaffinity(0)
+    return None if mine >= machine_cpus() else tuple(sorted(mine))
 
 
 def device_identity(name: str) -> str:
@@ -139,7 +161,9 @@ class CachedDevice:
         return measurement
 
     def key(self, model: Path, config: BackendConfig, settings: MeasureSettings) -> str:
-        return measurement_key(file_digest(model), config, self.name, settings)
+        """The measurement's key; the local device measures in children of this process, which inherit its CPUs."""
+        cpus = pinned_cpus() if self.name == "local" else None
+        return measurement_key(file_digest(model), config, self.name, settings, cpus)
 
     def discard(self, model: Path, config: BackendConfig, settings: MeasureSettings) -> None:
         """Drop the cached measurement of (model, config, settings), e.g. one that proved unstable."""

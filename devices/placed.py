@@ -23,6 +23,16 @@ outputs come back for checking.
 
 Link ping-pong (:func:`pingpong`): arrays of given sizes made on one worker, read by a task on the other,
 timed by the receiver's transfer log; the same engine and messages as a pipeline's hand-offs.
+
+Device probe (:func:`probe_device`): what a stage costs its device beyond onert, through the same engine. A
+session process that returns its inputs (``ECHO``) stands for the part: (1) a stream of stage tasks
+(``_stage`` itself) reading a scattered tensor of each size, many in flight so the worker always has the next
+one ready: the time between the starts of consecutive tasks on the worker is the device's occupancy per
+request (Dask's task hand-over on the worker, the pipe to the session both ways, the bookkeeping); (2) chains
+of 1, 2, ... such tasks, each reading the one before, one chain in flight: on the worker, the time from the
+start of a chain's task to the next one's is a hand-off's latency (the task, then the scheduler hears it
+finished and sends the next), and at the client the chain's submission to completion, which less its hand-offs
+is the request's own latency (submission, the completion notice).
 """
 
 from __future__ import annotations
@@ -45,6 +55,8 @@ import numpy as np
 from devices.base import DEFAULT_EXECUTOR
 from devices.errors import DeviceError, require
 from devices.inputs import InputSpec, seeded_inputs
+
+ECHO = "-"  # the model path of a session that returns its inputs (no onert): the probe's stand-in for a part
 
 
 class PlacedError(DeviceError):
@@ -99,6 +111,7 @@ class PlacedRun:
     compute_ms: dict[str, list[float]]  # per device, per inference of a timed request
     links: dict[tuple[str, str], LinkTimes]
     outputs: dict[str, np.ndarray] = field(default_factory=dict)  # model outputs of the last request
+    starts: dict[str, list[float]] = field(default_factory=dict)  # per device, when its timed tasks started (s)
 
     @property
     def throughput(self) -> float:
@@ -110,12 +123,19 @@ class PlacedRun:
         it ran (1 without replicas)."""
         return {d: statistics.median(ts) * len(ts) / self.requests for d, ts in self.compute_ms.items() if ts}
 
+    def interval_ms(self) -> dict[str, float]:
+        """Per device, the median time from the start of one of its stage tasks to the next's, per request (over
+        its share of the requests): when the device sets the pace, what one request costs it, onert and the
+        engine's overhead together; otherwise also the time it waited."""
+        return {d: statistics.median(b - a for a, b in zip(ts, ts[1:])) * 1000 * (len(ts) / self.requests)
+                for d, ts in self.starts.items() if len(ts) > 1}  # fmt: skip
+
 
 # --- on the workers ----------------------------------------------------------------------------------
 
 _SESSIONS: dict[str, dict[int, _Session]] = {}  # run -> stage -> its session process, per worker process
 _FOLDERS: dict[str, Path] = {}  # run -> where this worker wrote the run's part models
-_TIMES: dict[str, dict[int, list[tuple[int, float]]]] = {}  # run -> stage -> (request, ms)
+_TIMES: dict[str, dict[int, list[tuple[int, float, float]]]] = {}  # run -> stage -> (request, onert ms, start s)
 
 
 class _Session:
@@ -169,7 +189,8 @@ def _serve(path: str) -> None:
         answers.flush()
 
     try:
-        runner = ModelRunner(path, env={k: os.environ[k] for k in ("NUM_THREADS", "EXECUTOR") if k in os.environ})
+        runner = _Echo() if path == ECHO else ModelRunner(path, env={k: os.environ[k] for k in ("NUM_THREADS", "EXECUTOR")
+                                                                      if k in os.environ})  # fmt: skip
         specs = runner.input_specs()
         runner.run(seeded_inputs(specs, 0))  # prepares the session
     except Exception as exc:
@@ -189,13 +210,25 @@ def _serve(path: str) -> None:
             answer("error", f"{Path(path).name}: {exc}")
 
 
-def _load(run: str, k: int, model: bytes, name: str, env: dict[str, str]) -> list[InputSpec]:
-    """Write part k's model into the run's folder and start its session; its input specs."""
-    if run not in _FOLDERS:  # not setdefault: it would make a folder on every call and keep only the first
-        _FOLDERS[run] = Path(tempfile.mkdtemp(prefix=f"nnpart-{run}-"))
-    folder = _FOLDERS[run]
-    path = folder / f"{k}-{name}"
-    path.write_bytes(model)
+class _Echo:
+    """A session without a model: its outputs are its inputs."""
+
+    def input_specs(self) -> list[InputSpec]:
+        return []
+
+    def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        return inputs
+
+
+def _load(run: str, k: int, model: bytes | None, name: str, env: dict[str, str]) -> list[InputSpec]:
+    """Write part k's model into the run's folder and start its session (``model`` None: an echo session); its
+    input specs."""
+    path = Path(ECHO)
+    if model is not None:
+        if run not in _FOLDERS:  # not setdefault: it would make a folder on every call and keep only the first
+            _FOLDERS[run] = Path(tempfile.mkdtemp(prefix=f"nnpart-{run}-"))
+        path = _FOLDERS[run] / f"{k}-{name}"
+        path.write_bytes(model)
     session = _SESSIONS.setdefault(run, {})[k] = _Session(path, env)
     return session.specs
 
@@ -205,8 +238,9 @@ def _stage(run: str, k: int, r: int, inputs: tuple[str, ...], outputs: tuple[str
     tensors: dict = {}
     for feed in feeds:
         tensors.update(feed)
+    start = time.perf_counter()
     values, ms = _SESSIONS[run][k].run([tensors[n] for n in inputs])
-    _TIMES.setdefault(run, {}).setdefault(k, []).append((r, ms))
+    _TIMES.setdefault(run, {}).setdefault(k, []).append((r, ms, start))
     return dict(zip(outputs, values))
 
 
@@ -312,8 +346,10 @@ def _run(client, run, env, deadline, stages, model_inputs, model_outputs, settin
         raise
     w = settings.warmup
     device_of = {worker: d for s in stages for d, worker in zip(s.devices, s.workers)}
-    compute = {device_of[worker]: [ms for times in report["times"].values() for req, ms in times if req >= w]
+    compute = {device_of[worker]: [ms for times in report["times"].values() for req, ms, _ in times if req >= w]
                for worker, report in reports.items()}  # fmt: skip
+    starts = {device_of[worker]: sorted(start for times in report["times"].values() for req, _, start in times if req >= w)
+              for worker, report in reports.items()}  # fmt: skip
     links: dict[tuple[str, str], LinkTimes] = {}
     per_request: dict[tuple[str, str, int], list[float]] = {}
     spans: dict[tuple[str, str], list[tuple[float, float]]] = {}
@@ -341,6 +377,7 @@ def _run(client, run, env, deadline, stages, model_inputs, model_outputs, settin
         compute_ms=compute,
         links=links,
         outputs=outputs,
+        starts=starts,
     )
 
 
@@ -456,6 +493,78 @@ def pingpong(client, source: str, target: str, sizes: Sequence[int], repeats: in
         if who == source:
             samples.append((sum(keys.values()), duration))
     return samples
+
+
+@dataclass
+class DeviceSamples:
+    """What :func:`probe_device` timed on one worker (seconds)."""
+
+    occupancy: list[tuple[int, float]] = field(default_factory=list)  # (bytes through the session, task start to start)
+    chains: list[tuple[int, float]] = field(default_factory=list)  # (tasks in the chain, submission to completion)
+    hops: list[float] = field(default_factory=list)  # start of a chain's task to the next one's, on the worker
+
+
+def probe_device(client, worker: str, sizes: Sequence[int], requests: int = 20, chains: Sequence[int] = (1, 2, 3, 4),
+                 repeats: int = 3, window: int = 8, warmup: int = 3,
+                 executor: str = DEFAULT_EXECUTOR) -> DeviceSamples:  # fmt: skip
+    """Time stage tasks of an echo session on ``worker`` (module docstring): per size in ``sizes`` (bytes of the
+    tensor a task reads and returns), ``requests`` tasks with ``window`` in flight after ``warmup``; then
+    ``repeats`` chains of each length in ``chains`` of tasks reading a 1 kB tensor, one chain at a time.
+
+    Raises PlacedError when the worker is missing or its echo session cannot start.
+    """
+    require("distributed", "farm", "probing a Dask worker")
+    from distributed import wait
+
+    run = f"probe-{uuid.uuid4().hex[:12]}"
+    env = {"NUM_THREADS": "1", "EXECUTOR": executor}
+    names = ("x",)
+    try:
+        for k in range(len(sizes) + 1):  # a session per size, the last for the chains
+            _wait_loaded(client.submit(_load, run, k, None, ECHO, env, key=f"{run}-load-{k}", workers=[worker],
+                                       allow_other_workers=False, pure=False))  # fmt: skip
+        samples = DeviceSamples()
+        for k, nbytes in enumerate(sizes):
+            feed = client.scatter({"x": np.ones(nbytes, dtype=np.uint8)}, workers=[worker], hash=False)
+            pending: list = []
+            for r in range(warmup + requests):
+                if len(pending) >= window:
+                    wait(pending.pop(0))  # the outputs stay on the worker, as a stage's until the next reads them
+                pending.append(_submit(client, _stage, run, k, r, names, names, feed, worker=worker,
+                                       key=f"{run}-stage-{k}-{r}", priority=-r))  # fmt: skip
+            wait(pending)
+        chain_feed = client.scatter({"x": np.ones(1 << 10, dtype=np.uint8)}, workers=[worker], hash=False)
+        k, r = len(sizes), 0
+        for _ in range(repeats):
+            for length in chains:
+                start = time.perf_counter()
+                dep = chain_feed
+                for _ in range(length):
+                    dep = _submit(client, _stage, run, k, r, names, names, dep, worker=worker, key=f"{run}-chain-{r}")
+                    r += 1
+                dep.result()
+                samples.chains.append((length, time.perf_counter() - start))
+        times = client.run(_collect, run, workers=[worker])[worker]["times"]
+        starts = dict((req, start) for req, _, start in times[len(sizes)])
+        first = 0
+        for _ in range(repeats):
+            for length in chains:
+                samples.hops += [starts[i + 1] - starts[i] for i in range(first, first + length - 1)]
+                first += length
+        for k, nbytes in enumerate(sizes):
+            starts = [start for req, _, start in sorted(times[k]) if req >= warmup]
+            samples.occupancy += [(2 * nbytes, b - a) for a, b in zip(starts, starts[1:])]
+        return samples
+    finally:
+        client.run(_forget, run, workers=[worker], on_error="ignore")
+
+
+def _wait_loaded(future) -> None:
+    from distributed import wait
+
+    wait(future, timeout=60)
+    if future.status != "finished":
+        raise PlacedError(f"the echo session on {future.key} did not start ({_failure(future)})")
 
 
 if __name__ == "__main__":

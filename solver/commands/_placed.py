@@ -24,10 +24,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                             "whose workers are named after the devices) (default netlab)")  # fmt: skip
     calibration = group.add_mutually_exclusive_group()
     calibration.add_argument("--calibrate-links", nargs="?", const="", metavar="FILE",
-                             help="first fit every link's overhead and bandwidth by a ping-pong of tensor sizes and "
-                                  "write them to FILE (default: P.links.json beside the platform); both "
-                                  "predictions are shown")  # fmt: skip
-    calibration.add_argument("--calibrated-links", metavar="FILE", help="a measured links file: show its prediction too")
+                             help="first fit every link's overhead and bandwidth by a ping-pong of tensor sizes, and "
+                                  "every device's per-request overhead (its stage task, hand-off and session pipe) by "
+                                  "timing empty stage tasks, and write them to FILE (default: P.links.json beside the "
+                                  "platform); both predictions are shown")  # fmt: skip
+    calibration.add_argument("--calibrated-links", metavar="FILE",
+                             help="a measured links file: show its prediction too (its links and, when it has them, "
+                                  "its devices' overheads)")  # fmt: skip
 
 
 PLACED_ONLY = ("trace", "cluster", "calibrate_links", "calibrated_links")  # the options only a placed run reads
@@ -44,15 +47,15 @@ def check_not_placed(args: argparse.Namespace) -> None:
 def run_placed_command(args: argparse.Namespace) -> int:
     from devices.placed import PlacedSettings
     from solver.commands._output import print_json
-    from solver.deploy.placed import (calibrate_links, check_cluster, check_outputs, check_placed_settings,
-                                      compare_placed, placed_devices, placed_workers)  # fmt: skip
+    from solver.deploy.placed import (calibrate_devices, calibrate_links, check_cluster, check_outputs,
+                                      check_placed_settings, compare_placed, placed_devices, placed_workers)  # fmt: skip
     from solver.deploy.report import placed_text
     from solver.deploy.split import read_split
     from solver.io.files import check_output
-    from solver.io.linkfile import calibrated, default_path, read_links, write_links
+    from solver.io.linkfile import Calibration, calibrated, default_path, device_fits, read_calibration, write_links
     from solver.io.platform import read_platform
     from solver.problem import load_problem
-    from solver.placement.predicted import predict_parts
+    from solver.placement.predicted import predict_split
 
     if args.trace is None:
         raise UsageError("--platform needs --trace TRACE: the model's op times, as 'solve place' was given them")
@@ -65,25 +68,29 @@ def run_placed_command(args: argparse.Namespace) -> int:
     check_cluster(cluster)
     split = read_split(args.dir)
     platform = read_platform(args.platform)
-    unknown = sorted({p.device for p in split.parts} - set(platform.names))
+    unknown = sorted(set(placed_devices(split)) - set(platform.names))
     if unknown:
         raise UsageError(f"{args.dir}: parts are placed on {', '.join(unknown)}, which {args.platform} does not have")
     links_out = None
     if args.calibrate_links is not None:
         links_out = args.calibrate_links or default_path(args.platform)
         check_output(links_out, inputs=(args.platform, args.trace))
-    fits = read_links(args.calibrated_links) if args.calibrated_links else None
+    fits = read_calibration(args.calibrated_links) if args.calibrated_links else None
+    if fits is not None:
+        device_fits(platform, fits, args.calibrated_links)  # a device the platform lacks is refused before any run
     problem = load_problem(split.model, args.trace)
     devices = placed_devices(split)
     with placed_workers(cluster, list(platform.names) if links_out else devices, platform) as workers:
         if links_out:
-            fits = calibrate_links(workers, platform, list(platform.names))
+            fits = Calibration(calibrate_links(workers, platform, list(platform.names)),
+                               calibrate_devices(workers, list(platform.names), settings.executor))  # fmt: skip
         cores = len(os.sched_getaffinity(0))
-        parts = [(p.device, p.ops) for p in split.parts]
-        predictions = [predict_parts(problem, platform, parts, "platform", workers.core_of, cores)]
+        predictions = [predict_split(problem, platform, split, "platform", workers.core_of, cores)]
         if fits:
-            measured = calibrated(platform, fits, args.calibrated_links or links_out)
-            predictions.append(predict_parts(problem, measured, parts, "calibrated", workers.core_of, cores))
+            source = args.calibrated_links or links_out
+            measured = calibrated(platform, fits.links, source)
+            predictions.append(predict_split(problem, measured, split, "calibrated", workers.core_of, cores,
+                                             device_fits(platform, fits, source)))  # fmt: skip
         comparison = compare_placed(split, workers, predictions, settings)
     if args.json:
         print_json("placed", {**comparison.to_json(),
@@ -91,7 +98,7 @@ def run_placed_command(args: argparse.Namespace) -> int:
     else:
         print(placed_text(comparison))
     if links_out:
-        write_links(links_out, platform, fits)
+        write_links(links_out, platform, fits.links, fits.devices)
         if not args.json:
             print(f"wrote {links_out}")
     check_outputs(comparison)

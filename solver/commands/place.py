@@ -32,7 +32,9 @@ def register(subparsers) -> None:
                         help="the devices and links (docs/platform-format.md)")
     parser.add_argument("--calibrated-links", type=Path, metavar="FILE",
                         help="measured links (written by 'solve pipeline --calibrate-links') in place of the "
-                             "platform's: a per-message overhead and a bandwidth per link")  # fmt: skip
+                             "platform's: a per-message overhead and a bandwidth per link; when the file measured the "
+                             "devices too, the placement's throughput and latency are also predicted with their "
+                             "per-request overhead")  # fmt: skip
     parser.add_argument("--objective", choices=OBJECTIVES,
                         help=f"{described((TABLE[name] for name in OBJECTIVES), ' or ')}; "
                              f"offloading minimises {' or '.join(OFFLOAD_OBJECTIVES)} only")  # fmt: skip
@@ -41,6 +43,11 @@ def register(subparsers) -> None:
                         help=f"where to write ONE's partition_map.json format with its placement (default: "
                              f"{PLACEMENT_MAP} next to MODEL, apart from solve partition's partition_map.json)")
     parser.add_argument("--json", action="store_true", help="print the placement as JSON instead of the report")
+    parser.add_argument("--replicate", action="store_true",
+                        help="a part may run on several devices, requests dealt round robin (the exact replicated "
+                             "model, CP-SAT; throughput only): the map's 'placement' names each part's first "
+                             "device and 'replicas' all of them, which ONE's readers ignore, 'solve split' keeps and "
+                             "'solve pipeline --platform' runs (docs/placed-runs.md)")  # fmt: skip
     add_memory_model_argument(parser, "each device's session memory (what its capacity caps; reported beside the count "
                                       "of every tensor touched and seed 002's estimate)")
     parser.add_argument("--html", type=Path, metavar="FILE",
@@ -91,13 +98,43 @@ def _device_memory(problem, result, model):
     return out
 
 
+def _engine_prediction(links, problem, platform, result):
+    """The map's prediction with the measured devices' per-request overhead of ``links`` (a links file; None
+    without one or when it measured no device): ``solver.placement.predicted.predict_parts``, each device a
+    machine of its own."""
+    if not links:
+        return None
+    from solver.io.linkfile import device_fits, read_calibration
+    from solver.placement.predicted import predict_parts
+
+    engine = device_fits(platform, read_calibration(links), links)
+    if not engine:
+        return None
+    names, assign = result.problem.devices, result.assign
+    parts = [(names[d], [v for v, a in enumerate(assign) if a == d]) for d in result.metrics.order]
+    return predict_parts(problem, platform, parts, "calibrated", {}, 1, engine)
+
+
+def _engine_text(engine, links) -> str:
+    overhead = ", ".join(f"{d} {us / 1000:.2f} ms" for d, us in engine.overhead_us.items())
+    return (f"with the measured engine overhead of {links} (per request: {overhead}): {engine.throughput:.2f} inf/s "
+            f"(bottleneck {engine.bottleneck}), latency {engine.latency_us / 1000:.2f} ms; the placement was chosen "
+            "without it")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.html:
         from solver.commands._html import check_html_path
 
         check_html_path(args.html)
     if _offloading(args):
+        if args.replicate:
+            from solver.errors import UsageError
+
+            raise UsageError("--replicate places one part per device set; the offloading options do not apply")
         return _run_offload(args)
+    if args.replicate:
+        return _run_replicated(args)
     from solver.commands._output import print_json
     from solver.io.partition_map import write_partition_map
     from solver.io.linkfile import read_platform_with_links
@@ -128,13 +165,17 @@ def run(args: argparse.Namespace) -> int:
                          "table); no partition map written")  # fmt: skip
     devices = _device_memory(problem, result, chosen)
     memory = {**chosen.to_json(), "devices": [d.to_json() for d in devices]}
+    engine = _engine_prediction(args.calibrated_links, problem, platform, result)
     if args.json:  # the answer first: a failing write loses nothing
-        print_json("place", {**result.to_json(), "memory": memory, "partition_map_file": str(out)})
+        print_json("place", {**result.to_json(), "memory": memory, "partition_map_file": str(out),
+                             **({"engine": engine.to_json()} if engine else {})})  # fmt: skip
     else:
         print(format_placement(result))
         from solver.memory.report import devices_text
 
         print(devices_text(chosen, devices))
+        if engine:
+            print(_engine_text(engine, args.calibrated_links))
     write_partition_map(out, result.parts, len(result.metrics.order), placement=result.placement)
     if not args.json:
         print(f"wrote {out}")
@@ -143,6 +184,51 @@ def run(args: argparse.Namespace) -> int:
         from solver.show.view import placement_view
 
         show_html(args.html, placement_view(problem, result))
+    return 0
+
+
+def _run_replicated(args: argparse.Namespace) -> int:
+    from solver.commands._output import print_json
+    from solver.errors import UsageError
+    from solver.io.linkfile import device_fits, read_calibration, read_platform_with_links
+    from solver.io.partition_map import write_partition_map
+    from solver.placement.memory import memory_figure
+    from solver.placement.predicted import predict_replicated
+    from solver.placement.problem import placement_problem
+    from solver.placement.replicas import solve_replicated
+    from solver.placement.report import format_replicated
+
+    if args.objective not in (None, "throughput"):
+        raise UsageError("--replicate minimises the period (throughput); a replicated stage does not shorten latency")
+    if args.secondary or args.slack or args.algo or args.html:
+        raise UsageError("--secondary, --slack, --algo and --html are not used with --replicate (one exact model, "
+                         "no report page for replicas yet)")  # fmt: skip
+    out = map_path(args, args.platform, name=PLACEMENT_MAP)
+    chosen = memory_model(args.memory_model, this_machine=False)
+    platform = read_platform_with_links(args.platform, args.calibrated_links)
+    engine = device_fits(platform, read_calibration(args.calibrated_links), args.calibrated_links) \
+        if args.calibrated_links else {}  # fmt: skip
+    problem = problem_from_args(args)
+    built = placement_problem(problem, platform, memory_figure(problem, chosen))
+    answer, proven = solve_replicated(built, time_limit=args.time_limit, workers=args.workers)
+    names = answer.devices
+    placement = {str(s): names[answer.replicas(s)[0]] for s in range(len(answer.stages))}
+    replicas = {str(s): [names[d] for d in answer.replicas(s)] for s in range(len(answer.stages))
+                if len(answer.replicas(s)) > 1}  # fmt: skip
+    predicted = predict_replicated(answer, "calibrated", {}, 1, problem, engine) if engine else None
+    doc = {"model": problem.name, "platform": str(args.platform), "status": "OPTIMAL" if proven else "FEASIBLE",
+           "memory_model": built.memory_name, **answer.to_json(), "partition_map": list(answer.stage),
+           "num_partitions": len(answer.stages), "placement": placement, "replicas": replicas,
+           "partition_map_file": str(out), **({"engine": predicted.to_json()} if predicted else {})}  # fmt: skip
+    if args.json:  # the answer first: a failing write loses nothing
+        print_json("place", doc)
+    else:
+        print(format_replicated(answer, proven, problem.name, args.platform))
+        if predicted:
+            print(_engine_text(predicted, args.calibrated_links))
+    write_partition_map(out, list(answer.stage), len(answer.stages), placement=placement, replicas=replicas)
+    if not args.json:
+        print(f"wrote {out}")
     return 0
 
 

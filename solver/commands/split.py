@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from solver.deploy.split import split_model
     from solver.deploy.verify import check_verified, verify_split
     from solver.io.files import check_output
-    from solver.io.partition_map import read_partition_map, read_placement
+    from solver.io.partition_map import read_partition_map, read_placement, read_replicas
     from solver.io.tflite import read_model
 
     check_output(args.out, inputs=(args.model, args.partition_map, args.trace), directory=True)
@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     model = read_model(args.model)
     parts = read_partition_map(args.partition_map, model.num_ops)
     placement = read_placement(args.partition_map, parts)
+    replicas = read_replicas(args.partition_map, parts, placement)
     weights = context = None
     if args.trace:
         from solver.io.trace import trace_facts
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             for k, f in enumerate(found):
                 print(f"part {k}: op order {f.method}, live peak {f.peak} B (file order {f.file_peak} B)")
     split = split_model(args.model, parts, args.out, model=model, op_weights=weights, placement=placement,
-                        parts_source=args.partition_map, op_order=order, context=context)
+                        parts_source=args.partition_map, op_order=order, context=context, replicas=replicas)
     result = None if settings is None else verify_split(split, settings)
     if args.json:
         from solver.commands._output import print_json

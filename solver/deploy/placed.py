@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from devices.base import DEFAULT_EXECUTOR
 from devices.chain import ModelRunner
 from devices.inputs import seeded_inputs
 from devices.isolated import run_isolated
@@ -61,6 +62,7 @@ class Prediction(Protocol):
     latency_us: float
     period_us: float
     bottleneck: str
+    overhead_us: dict[str, float]  # per measured device, the engine's part of device_us
 
     @property
     def throughput(self) -> float: ...
@@ -111,10 +113,12 @@ class PlacedComparison:
     def to_json(self) -> dict:
         first = self.predictions[0]
         measured = self.run.device_ms()
+        intervals = self.run.interval_ms()
         links = self.measured_links()
         pairs = sorted(set(first.link_us) | set(links))
         what, us = self.measured_bottleneck()
         latency = self.latency
+        stage_of = {d: (k, len(replicas)) for k, replicas in enumerate(self.run.devices) for d in replicas}
         return {
             "out_dir": str(self.out_dir),
             "cluster": self.cluster,
@@ -130,9 +134,12 @@ class PlacedComparison:
             "measured_bottleneck": what,
             "measured_bottleneck_us": us,
             "devices": [
-                {"name": d, "core": self.core_of.get(d),
+                {"name": d, "core": self.core_of.get(d), "stage": stage_of.get(d, (None, 0))[0],
+                 "replicas": stage_of.get(d, (None, 0))[1],
                  "predicted_us": {p.label: p.device_us.get(d) for p in self.predictions},
-                 "measured_us": measured[d] * 1000 if d in measured else None}
+                 "predicted_overhead_us": {p.label: p.overhead_us[d] for p in self.predictions if d in p.overhead_us},
+                 "measured_us": measured[d] * 1000 if d in measured else None,
+                 "measured_interval_us": intervals[d] * 1000 if d in intervals else None}
                 for d in first.device_us
             ],
             "links": [
@@ -213,16 +220,17 @@ def _by_name(client, devices: list[str]) -> dict[str, str]:
 
 
 def placed_devices(split: SplitResult) -> list[str]:
-    """The devices a split's parts run on, in pipeline order, each once."""
-    return list(dict.fromkeys(p.device for p in split.parts))
+    """The devices a split's parts run on (every replica of a replicated part), in pipeline order, each once."""
+    replicas = split.replicas or {}
+    return list(dict.fromkeys(d for p in split.parts for d in replicas.get(p.part_id, (p.device,))))
 
 
 def compare_placed(split: SplitResult | str | Path, workers: Workers, predictions: list[Prediction],
                    settings: PlacedSettings = PlacedSettings(), verify: VerifySettings = VerifySettings(),
                    replicas: dict[int, tuple[str, ...]] | None = None) -> PlacedComparison:  # fmt: skip
     """Run ``split`` on ``workers`` and compare with ``predictions`` (module docstring). ``replicas`` (part id
-    -> devices) runs a part on several devices, requests dealt round robin; by default a part runs on
-    the device its file names.
+    -> devices) runs a part on several devices, requests dealt round robin; by default the split's own
+    replicas (``solve place --replicate``), else a part runs on the device its file names.
 
     Raises
     ------
@@ -233,7 +241,7 @@ def compare_placed(split: SplitResult | str | Path, workers: Workers, prediction
     """
     split = split if isinstance(split, SplitResult) else read_split(split)
     check_placed_settings(settings)
-    replicas = replicas or {}
+    replicas = replicas or split.replicas or {}
     stages = []
     for p in split.parts:
         devices = tuple(replicas.get(p.part_id, (p.device,)))
@@ -304,4 +312,20 @@ def calibrate_links(workers: Workers, platform: Platform, devices: list[str], re
                 continue
             samples = pingpong(workers.client, workers.address[a], workers.address[b], probe_sizes(link.bandwidth), repeats)
             fits.append(fit_link(a, b, samples))
+    return fits
+
+
+DEVICE_PROBE_SIZES = (1 << 10, 1 << 18, 1 << 20, 1 << 22)  # bytes a probe task reads and returns: 1 kB to 4 MB
+
+
+def calibrate_devices(workers: Workers, devices: list[str], executor: str = DEFAULT_EXECUTOR) -> list:
+    """The fitted per-request cost (``solver.io.linkfile.DeviceFit``) of each of ``devices``: stage tasks of an
+    echo session timed on its worker (``devices.placed.probe_device``)."""
+    from devices.placed import probe_device
+    from solver.deploy.linkfit import fit_device
+
+    fits = []
+    for d in devices:
+        samples = probe_device(workers.client, workers.address[d], DEVICE_PROBE_SIZES, executor=executor)
+        fits.append(fit_device(d, samples.occupancy, samples.hops, samples.chains))
     return fits

@@ -191,9 +191,10 @@ def placed_text(c: PlacedComparison) -> str:
                  f"max {latency.max / 1000:.2f})")  # fmt: skip
     measured = run.device_ms()
     links = c.measured_links()
+    replica = {d: f" [{i + 1}/{len(devices)}]" for devices in run.devices if len(devices) > 1 for i, d in enumerate(devices)}
     for d in c.predictions[0].device_us:
         core = c.core_of.get(d)
-        name = f"device {d}" + (f" @cpu{core}" if core is not None else "")
+        name = f"device {d}" + replica.get(d, "") + (f" @cpu{core}" if core is not None else "")
         got = f"{measured[d]:>11.2f} ms" if d in measured else f"{'-':>14}"
         lines.append(f"{name:<22}" + "".join(f"{p.device_us.get(d, 0) / 1000:>27.2f} ms" for p in c.predictions) + got)
     for pair in sorted(set(c.predictions[0].link_us) | set(links)):
@@ -205,6 +206,9 @@ def placed_text(c: PlacedComparison) -> str:
         lines.append(f"{name:<22}{predicted}{got}{carried}, {nbytes if nbytes is not None else 0} B predicted)")
     lines += ["", *(f"predicted bottleneck ({p.label} links): {p.bottleneck}, a request every {p.period_us / 1000:.2f} ms"
                     for p in c.predictions),
+              *(f"the {p.label} prediction counts the engine's overhead per request: "
+                + ", ".join(f"{d} {us / 1000:.2f} ms" for d, us in p.overhead_us.items())
+                for p in c.predictions if p.overhead_us),
               f"measured bottleneck: {what}, {us / 1000:.2f} ms per request; a request left every "
               f"{1000 / run.throughput:.2f} ms",
               "outputs: " + ("equal to the whole model's" if c.ok else "DIFFER from the whole model's")]  # fmt: skip

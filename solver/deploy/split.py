@@ -70,6 +70,7 @@ class SplitResult:
     loads_us: list[float] | None = None  # predicted time of each part, when op weights were given
     notes: list[str] = field(default_factory=list)
     context: dict | None = None  # the measurement context of the trace the loads came from (devices.context)
+    replicas: dict[int, tuple[str, ...]] | None = None  # part id -> every device running it, of a replicated placement
 
     def to_json(self) -> dict:
         """The split as a JSON document (paths as strings, snake_case keys)."""
@@ -85,7 +86,13 @@ class SplitResult:
             "loads_us": self.loads_us,
             "notes": list(self.notes),
             "context": self.context,
+            **_replicas_json(self.replicas),
         }
+
+
+def _replicas_json(replicas: dict[int, tuple[str, ...]] | None) -> dict:
+    """The ``replicas`` key of a replicated split (none otherwise: older readers see the record they know)."""
+    return {"replicas": {str(k): list(v) for k, v in replicas.items()}} if replicas else {}
 
 
 def plan_parts(model: Model, parts: list[int], source: str | Path = "the partition",
@@ -176,6 +183,7 @@ def split_model(
     parts_source: str | Path = "the partition",
     op_order: Sequence[int] | None = None,
     context: dict | None = None,
+    replicas: dict[int, tuple[str, ...]] | None = None,
 ) -> SplitResult:
     """Write the part models of ``parts`` and their connection files into ``out_dir``.
 
@@ -186,7 +194,9 @@ def split_model(
     circle-partitioner keeps its input in its work folder, so the directory moves to a device whole);
     and ``split.json`` (nnpart's record: source model, partition map, ops of each part and, when
     ``op_weights`` (per-op time in us) is given, each part's predicted load, and ``context``, where and how
-    the trace behind them was measured, so that ``run`` and ``pipeline`` measure the same way). Nothing is written
+    the trace behind them was measured, so that ``run`` and ``pipeline`` measure the same way, and ``replicas``,
+    part id -> every device running it, of a replicated placement, the part's file named after the first).
+    Nothing is written
     until every part is encoded and both connection files are checked.
     ``parts_source`` names where ``parts`` came from (the map file) in error messages. ``op_order`` (a
     topological order of all ops) is the order each part's ops are written in, which onert runs them in
@@ -234,6 +244,7 @@ def split_model(
         conn_ini=out_dir / f"{stem}.conn.ini",
         loads_us=[sum(op_weights[v] for v in p.ops) for p in plans] if op_weights is not None else None,
         context=context,
+        replicas=dict(replicas) if replicas else None,
     )
     empty = sorted(set(range(max(parts, default=-1) + 1)) - set(parts))
     if empty:
@@ -270,6 +281,7 @@ def _record(result: SplitResult, source: str, parts: list[int]) -> dict:
         "loads_us": result.loads_us,
         "notes": result.notes,
         "context": result.context,
+        **_replicas_json(result.replicas),
     }
 
 
@@ -306,6 +318,7 @@ def read_split(out_dir: str | Path) -> SplitResult:
             loads_us=record.get("loads_us"),
             notes=list(record.get("notes", [])),
             context=record.get("context"),
+            replicas={int(k): tuple(v) for k, v in record["replicas"].items()} if record.get("replicas") else None,
         )
     except (KeyError, TypeError) as err:
         raise UsageError(f"{out_dir / SPLIT_JSON}: malformed split record ({err!r})") from err
@@ -355,6 +368,9 @@ def _check_record(record: dict, where: Path) -> None:
         raise malformed("'notes' must be a list of strings")
     if not isinstance(record.get("context", {}), (dict, type(None))):
         raise malformed("'context' must be null or an object")
+    replicas = record.get("replicas", {})
+    if not (isinstance(replicas, dict) and all(k.isdigit() and _list_of(v, str) and v for k, v in replicas.items())):
+        raise malformed("'replicas' must map part ids to lists of device names")
 
 
 def _relative_name(value: object) -> bool:

@@ -1,11 +1,19 @@
-"""The measured link model of a platform: per directed link, a per-message overhead and a bandwidth.
+"""The measured engine model of a platform: per directed link an overhead and a bandwidth, per device what a
+stage costs it beyond its compute.
 
 A hand-off over link (a, b) costs ``overhead_us + bytes / bandwidth``, fitted from a ping-pong of tensor sizes
-through the engine that runs placements (``solve pipeline --platform P --calibrate-links``; the fit is
-``solver.deploy.linkfit``). The file sits next to the platform (``P.links.json`` by default):
+through the engine that runs placements (``solve pipeline --platform P --calibrate-links``; the fits are
+``solver.deploy.linkfit``). A stage on device d occupies it, per request, ``task_us + bytes / pipe_bandwidth``
+beyond its compute (``bytes``: its inputs and outputs, which go through its session's pipe), and a request
+waits ``hop_us`` per stage it passes and ``request_us`` once (``devices.placed.probe_device``). The file sits
+next to the platform (``P.links.json`` by default):
 
-    {"schema": "nnpart.links/1", "platform": "P.json",
-     "links": [{"from": "a", "to": "b", "overhead_us": 850.0, "bandwidth": 812000.0, "samples": 15, "rms_us": 40.0}]}
+    {"schema": "nnpart.links/2", "platform": "P.json",
+     "links": [{"from": "a", "to": "b", "overhead_us": 850.0, "bandwidth": 812000.0, "samples": 15, "rms_us": 40.0}],
+     "devices": [{"name": "a", "task_us": 1100.0, "pipe_bandwidth": 9.0e8, "hop_us": 2300.0, "request_us": 1500.0,
+                  "samples": 80, "rms_us": 60.0}]}
+
+Files of schema ``nnpart.links/1`` (links only) are still read: their devices have no measured overhead.
 
 ``calibrated(platform, fits)`` is the platform with those links replaced (the overhead as ``latency_us``, so
 every reader of platforms, ``solve place --calibrated-links`` among them, uses it unchanged); links not in
@@ -23,7 +31,8 @@ from solver.errors import PlatformError
 from solver.io.files import read_json, write_json
 from solver.io.platform import BANDWIDTH_RANGE, LATENCY_RANGE, Link, Platform, read_platform
 
-SCHEMA = "nnpart.links/1"
+SCHEMA = "nnpart.links/2"
+SCHEMAS = ("nnpart.links/1", SCHEMA)  # what is read
 
 
 @dataclass(frozen=True)
@@ -42,23 +51,59 @@ class LinkFit:
                 "samples": self.samples, "rms_us": self.rms_us}  # fmt: skip
 
 
+@dataclass(frozen=True)
+class DeviceFit:
+    """One device's fitted per-request cost of a stage beyond its compute (see the module docstring)."""
+
+    name: str
+    task_us: float  # occupancy per stage task, a request dealt to the device
+    pipe_bandwidth: float  # bytes/s of a stage's inputs and outputs through its session
+    hop_us: float  # latency per stage: the scheduler hears the task before finished and sends this one
+    request_us: float  # latency once per request: its submission and the completion notice at the client
+    samples: int
+    rms_us: float  # root mean square of the occupancy fit's residuals
+
+    def busy_us(self, nbytes: float) -> float:
+        """The device's occupancy by one stage task reading and writing ``nbytes`` (beyond its compute)."""
+        return self.task_us + nbytes * 1e6 / self.pipe_bandwidth
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "task_us": self.task_us, "pipe_bandwidth": self.pipe_bandwidth,
+                "hop_us": self.hop_us, "request_us": self.request_us, "samples": self.samples,
+                "rms_us": self.rms_us}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A platform's measured links and devices (a links file)."""
+
+    links: list[LinkFit]
+    devices: list[DeviceFit]
+
+
 def default_path(platform: str | Path) -> Path:
     """Where a platform's measured links live: ``P.links.json`` beside ``P.json``."""
     platform = Path(platform)
     return platform.with_name(f"{platform.name.removesuffix('.json')}.links.json")
 
 
-def write_links(path: str | Path, platform: Platform, fits: list[LinkFit]) -> Path:
-    return write_json(path, {"schema": SCHEMA, "platform": platform.source.name, "links": [f.to_json() for f in fits]},
-                      indent=2)  # fmt: skip
+def write_links(path: str | Path, platform: Platform, fits: list[LinkFit], devices: list[DeviceFit] = ()) -> Path:
+    return write_json(path, {"schema": SCHEMA, "platform": platform.source.name, "links": [f.to_json() for f in fits],
+                             "devices": [d.to_json() for d in devices]}, indent=2)  # fmt: skip
 
 
 def read_links(path: str | Path) -> list[LinkFit]:
-    """The fits in ``path``; PlatformError naming the file and the entry when it is not a links file."""
+    """The link fits in ``path``; PlatformError naming the file and the entry when it is not a links file."""
+    return read_calibration(path).links
+
+
+def read_calibration(path: str | Path) -> Calibration:
+    """The link and device fits in ``path`` (schema 1: links only); PlatformError naming the file and the entry
+    when it is not a links file."""
     path = Path(path)
     doc = read_json(path, "measured links", PlatformError, dict)
-    if doc.get("schema") != SCHEMA:
-        raise PlatformError(f"{path}: not a measured links file (schema {SCHEMA!r} expected)")
+    if doc.get("schema") not in SCHEMAS:
+        raise PlatformError(f"{path}: not a measured links file (schema {' or '.join(map(repr, SCHEMAS))} expected)")
     entries = doc.get("links")
     if not isinstance(entries, list):
         raise PlatformError(f"{path}: expected a 'links' list")
@@ -67,21 +112,45 @@ def read_links(path: str | Path) -> list[LinkFit]:
         where = f"{path}: links[{i}]"
         if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("from", "to")):
             raise PlatformError(f"{where}: expected an object with 'from' and 'to' device names")
+        numbers = {key: _number(entry, key, low, high, where)
+                   for key, (low, high) in (("overhead_us", LATENCY_RANGE), ("bandwidth", BANDWIDTH_RANGE))}  # fmt: skip
+        samples, rms = _quality(entry, where)
+        fits.append(LinkFit(entry["from"], entry["to"], numbers["overhead_us"], numbers["bandwidth"], samples, rms))
+    return Calibration(fits, _read_devices(path, doc.get("devices", [])))
+
+
+def _read_devices(path: Path, entries) -> list[DeviceFit]:
+    if not isinstance(entries, list):
+        raise PlatformError(f"{path}: expected a 'devices' list")
+    fits = []
+    for i, entry in enumerate(entries):
+        where = f"{path}: devices[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise PlatformError(f"{where}: expected an object with the device's 'name'")
         numbers = {}
-        for key, (low, high) in (("overhead_us", LATENCY_RANGE), ("bandwidth", BANDWIDTH_RANGE)):
-            value = entry.get(key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                    or not low <= value <= high or (key == "bandwidth" and value <= 0):  # fmt: skip
-                raise PlatformError(f"{where}: '{key}' must be a number in [{low:g}, {high:g}]")
-            numbers[key] = float(value)
-        samples, rms = entry.get("samples", 0), entry.get("rms_us", 0.0)
-        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
-            raise PlatformError(f"{where}: 'samples' must be a count")
-        if isinstance(rms, bool) or not isinstance(rms, (int, float)) or not math.isfinite(rms) or rms < 0:
-            raise PlatformError(f"{where}: 'rms_us' must be a number >= 0")
-        fits.append(LinkFit(entry["from"], entry["to"], numbers["overhead_us"], numbers["bandwidth"], samples,
-                            float(rms)))  # fmt: skip
+        for key, (low, high) in (("task_us", LATENCY_RANGE), ("pipe_bandwidth", BANDWIDTH_RANGE),
+                                 ("hop_us", LATENCY_RANGE), ("request_us", LATENCY_RANGE)):  # fmt: skip
+            numbers[key] = _number(entry, key, low, high, where)
+        fits.append(DeviceFit(entry["name"], **numbers, **dict(zip(("samples", "rms_us"), _quality(entry, where)))))
     return fits
+
+
+def _number(entry: dict, key: str, low: float, high: float, where: str) -> float:
+    value = entry.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not low <= value <= high:  # fmt: skip
+        raise PlatformError(f"{where}: '{key}' must be a number in [{low:g}, {high:g}]")
+    return float(value)
+
+
+def _quality(entry: dict, where: str) -> tuple[int, float]:
+    """An entry's ``samples`` and ``rms_us`` (0 when absent)."""
+    samples, rms = entry.get("samples", 0), entry.get("rms_us", 0.0)
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
+        raise PlatformError(f"{where}: 'samples' must be a count")
+    if isinstance(rms, bool) or not isinstance(rms, (int, float)) or not math.isfinite(rms) or rms < 0:
+        raise PlatformError(f"{where}: 'rms_us' must be a number >= 0")
+    return samples, float(rms)
 
 
 def calibrated(platform: Platform, fits: list[LinkFit], source: str | Path = "the measured links") -> Platform:
@@ -93,6 +162,17 @@ def calibrated(platform: Platform, fits: list[LinkFit], source: str | Path = "th
             raise PlatformError(f"{source}: link {fit.source} -> {fit.target} joins devices {platform.source} does not have")
         links[fit.source, fit.target] = Link(fit.bandwidth, fit.overhead_us)
     return dataclasses.replace(platform, links=links)
+
+
+def device_fits(platform: Platform, calibration: Calibration | None,
+                source: str | Path = "the measured links") -> dict[str, DeviceFit]:  # fmt: skip
+    """The measured devices of ``calibration`` by name (none without one); PlatformError for a device the
+    platform does not have."""
+    fits = {} if calibration is None else {d.name: d for d in calibration.devices}
+    unknown = sorted(set(fits) - set(platform.names))
+    if unknown:
+        raise PlatformError(f"{source}: measured device(s) {', '.join(unknown)} that {platform.source} does not have")
+    return fits
 
 
 def read_platform_with_links(platform: str | Path, links: str | Path | None) -> Platform:

@@ -1,7 +1,8 @@
 """ONE's ``partition_map.json``: ``{"partition_map": [part of op 0, ...], "num_partitions": K}``.
 
-A placement (``solve place``) adds ``"placement": {"0": "npu", ...}``, the device of each part; ONE's readers
-ignore the key.
+A placement (``solve place``) adds ``"placement": {"0": "npu", ...}``, the device of each part; a replicated
+placement (``solve place --replicate``) also ``"replicas": {"1": ["cpu1", "cpu2"], ...}``, every device of a part
+that runs on several, requests dealt round robin (its ``placement`` is the first). ONE's readers ignore both keys.
 """
 
 from __future__ import annotations
@@ -17,12 +18,16 @@ _PART_ID = re.compile(r"[0-9]{1,9}")
 
 
 def write_partition_map(
-    path: str | Path, parts: list[int], num_parts: int, placement: dict[str, str] | None = None
+    path: str | Path, parts: list[int], num_parts: int, placement: dict[str, str] | None = None,
+    replicas: dict[str, list[str]] | None = None,
 ) -> Path:
-    """Write ONE's ``{"partition_map": [part of op 0, ...], "num_partitions": K}`` atomically, with the placement."""
+    """Write ONE's ``{"partition_map": [part of op 0, ...], "num_partitions": K}`` atomically, with the placement
+    and the replicas (module docstring)."""
     doc = {"partition_map": [int(p) for p in parts], "num_partitions": int(num_parts)}
     if placement is not None:
         doc["placement"] = dict(placement)
+    if replicas:
+        doc["replicas"] = {k: list(devices) for k, devices in replicas.items()}
     return write_json(path, doc)
 
 
@@ -84,3 +89,39 @@ def read_placement(path: str | Path, parts: list[int]) -> dict[int, str] | None:
     if missing:
         raise UsageError(f"{path}: the placement names no device for part {missing[0]}")
     return devices
+
+
+def read_replicas(path: str | Path, parts: list[int], placement: dict[int, str] | None) -> dict[int, tuple[str, ...]]:
+    """The ``replicas`` of a partition map (part id -> its devices, the placement's first), empty when it has none.
+
+    Raises
+    ------
+    UsageError
+        Replicas without a placement, not an object of part ids to lists of two or more device names, for a
+        part the map does not have, not starting with the placement's device, or a device serving two parts.
+    """
+    path = Path(path)
+    data = read_json(path, "partition map", UsageError, dict)
+    replicas = data.get("replicas")
+    if replicas is None:
+        return {}
+    if placement is None or not isinstance(replicas, dict):
+        raise UsageError(f"{path}: 'replicas' must map part ids to lists of devices, beside a 'placement'")
+    found: dict[int, tuple[str, ...]] = {}
+    for key, names in replicas.items():
+        if not (_PART_ID.fullmatch(key) and isinstance(names, list) and len(names) >= 2
+                and all(isinstance(n, str) and _DEVICE_NAME.fullmatch(n) for n in names)):  # fmt: skip
+            raise UsageError(f"{path}: replicas {key!r}: {names!r} is not a part id and a list of two or more device "
+                             "names")  # fmt: skip
+        part = int(key)
+        if part not in set(parts):
+            raise UsageError(f"{path}: replicas of part {part}, which the partition map does not have")
+        if names[0] != placement[part]:
+            raise UsageError(f"{path}: the replicas of part {part} start with {names[0]}, its placement is {placement[part]}")
+        found[part] = tuple(names)
+    serving: dict[str, int] = {}
+    for part in sorted(set(parts)):
+        for name in found.get(part, (placement[part],)):
+            if serving.setdefault(name, part) != part:
+                raise UsageError(f"{path}: device {name} runs parts {serving[name]} and {part}; a device runs one")
+    return found

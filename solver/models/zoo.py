@@ -72,31 +72,54 @@ def _built(name: str, applications: dict[str, str], suffix: str) -> Path:
     return path
 
 
-def trace_path(name: str, runs: int = TRACE_RUNS, threads: int | None = None) -> Path:
+def trace_path(name: str, runs: int = TRACE_RUNS, threads: int | None = None, busy: bool = False) -> Path:
     """An onert Chrome trace of ``model_path(name)`` with ``runs`` runs (measured on first use), on onert's
     default threads, or on ``threads`` cores with NUM_THREADS=``threads``: a device of one core is timed pinned
     to one core, since onert keeps helper threads beyond NUM_THREADS (ResNet50 at NUM_THREADS=1: 131 ms free,
-    235 ms pinned to one core)."""
-    tag = "" if threads is None else f".c{threads}"
+    235 ms pinned to one core). ``busy`` (with ``threads``): while every other core runs the model too, one
+    NUM_THREADS=1 process pinned to each, as in a network lab where every device computes at once (cores share
+    caches and memory bandwidth, and a virtual machine's cores may share a physical one)."""
+    if busy and threads is None:
+        raise ModelError("a busy profile needs its threads: the cores it measures on, the others kept busy")
+    tag = "" if threads is None else f".c{threads}" + ("b" if busy else "")
     path = default_cache_dir() / "traces" / f"{name}.r{runs}{tag}.chrome.json"
     if not path.exists():
-        _profile(model_path(name), path, runs, threads)
+        _profile(model_path(name), path, runs, threads, busy)
     return path
 
 
-def _profile(model: Path, out: Path, runs: int, threads: int | None) -> None:
+_SPIN = """
+import sys
+from devices.chain import ModelRunner
+from devices.inputs import seeded_inputs
+runner = ModelRunner(sys.argv[1], env={"NUM_THREADS": "1"})
+inputs = seeded_inputs(runner.input_specs(), 0)
+while True:
+    runner.run(inputs)
+"""
+
+
+def _profile(model: Path, out: Path, runs: int, threads: int | None, busy: bool = False) -> None:
     from devices import BackendConfig, open_device
     from solver.deploy.profiling import ProfileSettings, profile_model
 
     config = BackendConfig(settings=() if threads is None else (("NUM_THREADS", str(threads)),))
-    allowed = os.sched_getaffinity(0)
+    allowed = sorted(os.sched_getaffinity(0))
+    neighbours = []
     if threads is not None:  # the measuring child inherits the cores it may use
-        os.sched_setaffinity(0, sorted(allowed)[:threads])
+        os.sched_setaffinity(0, allowed[:threads])
     try:
-        # the measurement cache does not key on the cores a measurement may use: a pinned profile measures afresh
-        device = open_device("local", cache=threads is None)
+        for cpu in allowed[threads:] if busy else ():
+            neighbours.append(subprocess.Popen(["taskset", "-c", str(cpu), sys.executable, "-c", _SPIN, str(model)],
+                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+        # The measurement cache keys a pinned measurement on its cores (devices.cache.pinned_cpus), not on what
+        # the other cores do: a busy profile is measured afresh.
+        device = open_device("local", cache=not busy)
         profile_model(model, device, ProfileSettings(runs=runs), config=config, out=out)
     finally:
+        for neighbour in neighbours:
+            neighbour.kill()
+            neighbour.wait()
         os.sched_setaffinity(0, allowed)
 
 

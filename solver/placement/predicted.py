@@ -7,12 +7,13 @@ figures without importing this room).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from solver.io.linkfile import DeviceFit
 from solver.io.platform import Platform
 from solver.placement.metrics import evaluate
 from solver.placement.problem import placement_problem
-from solver.placement.replicas import Replicated
+from solver.placement.replicas import Replicated, evaluate_replicated
 
 
 @dataclass(frozen=True)
@@ -20,12 +21,13 @@ class PlacedPrediction:
     """What a placement model predicts for a run: per device compute and per link bytes and time (us)."""
 
     label: str  # which link model: "platform" (the platform file's links), "calibrated" (measured links)
-    device_us: dict[str, float]
+    device_us: dict[str, float]  # compute and, with measured devices, the engine's overhead
     link_us: dict[tuple[str, str], float]
     link_bytes: dict[tuple[str, str], int]
     latency_us: float
     period_us: float  # with the cores the devices share
     bottleneck: str  # "device NAME", "link A -> B" or "cores C (A, B)"
+    overhead_us: dict[str, float] = field(default_factory=dict)  # per measured device, its part of device_us
 
     @property
     def throughput(self) -> float:
@@ -36,6 +38,7 @@ class PlacedPrediction:
             "label": self.label, "predicted_throughput": self.throughput, "predicted_latency_us": self.latency_us,
             "period_us": self.period_us, "bottleneck": self.bottleneck,
             "devices": {d: us for d, us in self.device_us.items()},
+            "overhead_us": dict(self.overhead_us),
             "links": [{"from": a, "to": b, "bytes": self.link_bytes[a, b], "us": us} for (a, b), us in self.link_us.items()],
         }  # fmt: skip
 
@@ -64,25 +67,90 @@ def shared_period(device_us: dict[str, float], link_us: dict[tuple[str, str], fl
     return max(candidates, key=lambda c: c[0]) if candidates else (0.0, "nothing")
 
 
+@dataclass(frozen=True)
+class StageIO:
+    """What the engine does per request for a stage besides its compute: the bytes of its inputs and outputs
+    (through its session) and its tasks (the stage's, and one per reader taking only some of its outputs)."""
+
+    nbytes: int
+    picked: frozenset[int]  # the readers (later stages; -1: the client) that take only some outputs
+
+    @property
+    def tasks(self) -> int:
+        return 1 + len(self.picked)
+
+
+def stage_io(problem, stages: Sequence[Sequence[int]]) -> list[StageIO]:
+    """Per stage (its ops, in pipeline order) what ``devices.placed`` moves and runs for it per request: its
+    inputs are the data tensors its ops read that it does not write (model inputs among them), its outputs the
+    tensors it writes that a later stage or the model's outputs read; a reader (a later stage, or the client
+    for the model's outputs) that takes only some of the outputs costs a picking task. Needs the problem's
+    TFLite model."""
+    model = problem.model
+    stage_of = {v: k for k, ops in enumerate(stages) for v in ops}
+    readers: dict[int, set[int]] = {}  # tensor -> stages reading it (-1: the model's outputs)
+    for op in model.operators:
+        for t in op.inputs:
+            if not model.tensors[t].is_constant:
+                readers.setdefault(t, set()).add(stage_of[op.index])
+    for t in model.outputs:
+        readers.setdefault(t, set()).add(-1)
+    made = {t: stage_of[p] for t, p in model.producers.items()}
+    out = []
+    for k in range(len(stages)):
+        inputs = {t for t, who in readers.items() if k in who and made.get(t) != k}
+        outputs = {t for t, who in readers.items() if made.get(t) == k and who - {k}}
+        takers: dict[int, set[int]] = {}
+        for t in outputs:
+            for reader in readers[t] - {k}:
+                takers.setdefault(reader, set()).add(t)
+        picked = frozenset(reader for reader, taken in takers.items() if taken != outputs)
+        out.append(StageIO(sum(model.tensors[t].nbytes for t in inputs | outputs), picked))
+    return out
+
+
+def engine_overhead(io: StageIO, fit: DeviceFit | None) -> float:
+    """A device's occupancy per request of a stage beyond its compute (0 for a device not measured)."""
+    return 0.0 if fit is None else io.tasks * fit.task_us + io.nbytes * 1e6 / fit.pipe_bandwidth
+
+
 def predict_parts(problem, platform: Platform, parts: Sequence[tuple[str, Sequence[int]]], label: str,
-                  core_of: dict[str, int | None], cores: int) -> PlacedPrediction:  # fmt: skip
+                  core_of: dict[str, int | None], cores: int,
+                  engine: dict[str, DeviceFit] | None = None) -> PlacedPrediction:  # fmt: skip
     """``solve place``'s model of a map (``parts``: per part in pipeline order its device and its ops; ``problem``
     a ``solver.problem.PartitionProblem``) on ``platform``, with the hand-offs as ``devices.placed`` sends them:
     the tensors a part sends a later part on another device travel as one message, paying the link's overhead
     (``latency_us``) once, then their bytes over its bandwidth. Per device its compute, per link the sum of its
-    messages; the latency is the longest path through the parts (compute, then messages); the period counts
-    the cores the devices share (:func:`shared_period`). CheckError when the map is not a valid placement."""
+    messages; the latency is the longest path through the parts, as Dask runs them: a part starts once every
+    part it reads has finished, then its messages travel together (the longest of them), then it computes; the
+    period counts
+    the cores the devices share (:func:`shared_period`). CheckError when the map is not a valid placement.
+
+    ``engine`` (measured devices, ``solver.io.linkfile.DeviceFit``): a device's time per request also counts
+    the engine's overhead of its part (:func:`engine_overhead`), and a part adds its device's ``hop_us`` and its
+    bytes through the session to the latency, and the request its first device's ``request_us``."""
     placed = placement_problem(problem, platform)
     index = {name: d for d, name in enumerate(platform.names)}
     part_of = {v: k for k, (_, ops) in enumerate(parts) for v in ops}
     devices = [device for device, _ in parts]
     assign = [index[devices[part_of[v]]] for v in range(placed.num_ops)]
     metrics = evaluate(placed, assign, memory=False)  # the checker: support, links, acyclic
+    engine = engine or {}
+    ios = stage_io(problem, [ops for _, ops in parts]) if engine else [StageIO(0, frozenset())] * len(parts)
+    overhead = [engine_overhead(io, engine.get(d)) for io, d in zip(ios, devices)]
     device_us = {d: float(metrics.compute[index[d]]) for d in dict.fromkeys(devices)}
+    overhead_us = {d: 0.0 for d in device_us if d in engine}
+    for d, us in zip(devices, overhead):
+        if d in engine:
+            overhead_us[d] += us
+            device_us[d] += us
     sent: dict[tuple[int, int], int] = {}  # (part, later part on another device) -> bytes of one request
+    reads: set[tuple[int, int]] = set()  # (part, later part reading it)
     for tensor in placed.tensors:
         j = part_of[tensor.producer]
         for k in sorted({part_of[c] for c in tensor.consumers}):
+            if k != j:
+                reads.add((j, k))
             if devices[k] != devices[j]:
                 sent[j, k] = sent.get((j, k), 0) + tensor.nbytes
     link_us: dict[tuple[str, str], float] = {}
@@ -93,16 +161,72 @@ def predict_parts(problem, platform: Platform, parts: Sequence[tuple[str, Sequen
         message_us[j, k] = platform.link(*pair).transfer_us(nbytes)
         link_us[pair] = link_us.get(pair, 0.0) + message_us[j, k]
         link_bytes[pair] = link_bytes.get(pair, 0) + nbytes
+    hops = [_hops(engine.get(d)) for d in devices]
     finish: list[float] = []
+    start = engine[devices[0]].request_us if devices and devices[0] in engine else 0.0
     for k, (device, ops) in enumerate(parts):
-        ready = max((finish[j] + message_us.get((j, k), 0.0) for j in range(k)), default=0.0)
-        finish.append(ready + sum(placed.times[v][index[device]] for v in ops))
+        # Dask sends a task to its worker once every task it reads has finished; the worker then fetches all of
+        # them at once, over their own links: the messages start together, after the last producer.
+        producers = [j for j in range(k) if (j, k) in reads]
+        ready = max((finish[j] + (hops[j] if k in ios[j].picked else 0.0) for j in producers), default=start)
+        ready += max((message_us.get((j, k), 0.0) for j in producers), default=0.0)
+        through = 0.0 if device not in engine else ios[k].nbytes * 1e6 / engine[device].pipe_bandwidth
+        finish.append(ready + hops[k] + through + sum(placed.times[v][index[device]] for v in ops))
+    done = max((f + (hops[k] if -1 in ios[k].picked else 0.0) for k, f in enumerate(finish)), default=0.0)
     period, at = shared_period(device_us, link_us, core_of, cores)
-    return PlacedPrediction(label, device_us, link_us, link_bytes, max(finish, default=0.0), period, at)
+    return PlacedPrediction(label, device_us, link_us, link_bytes, done, period, at, overhead_us)
 
 
-def predict_replicated(answer: Replicated, label: str, core_of: dict[str, int | None], cores: int) -> PlacedPrediction:
-    """The prediction of a replicated placement, the shared cores counted."""
-    period, at = shared_period(answer.device_us, answer.link_us, core_of, cores)
+def _hops(fit: DeviceFit | None) -> float:
+    """A task's latency on a device beyond its compute and bytes: the hand-off to it (timed with a 1 kB tensor,
+    so it holds the task's own fixed cost); 0 for a device not measured."""
+    return 0.0 if fit is None else fit.hop_us
+
+
+def predict_replicated(answer: Replicated, label: str, core_of: dict[str, int | None], cores: int, problem=None,
+                       engine: dict[str, DeviceFit] | None = None) -> PlacedPrediction:  # fmt: skip
+    """The prediction of a replicated placement, the shared cores counted.
+
+    ``engine`` (measured devices; ``problem``, the ``solver.problem.PartitionProblem``, is then needed): a replica
+    of a stage with r replicas also counts 1 / r of the stage's engine overhead (:func:`engine_overhead`), and the
+    latency adds the request's ``request_us`` and, per stage taken as a chain, its slowest replica's hand-off and
+    bytes through the session (and a hand-off more for a picking task)."""
+    device_us = dict(answer.device_us)
+    overhead_us: dict[str, float] = {}
+    latency = answer.latency_us
+    if engine:
+        names = answer.devices
+        ios = stage_io(problem, answer.stages)
+        first = answer.replicas(0)
+        latency += max((engine[names[d]].request_us for d in first if names[d] in engine), default=0.0)
+        for s, io in enumerate(ios):
+            replicas = [names[d] for d in answer.replicas(s)]
+            for d in replicas:
+                if d in engine:
+                    overhead_us[d] = engine_overhead(io, engine[d]) / len(replicas)
+                    device_us[d] += overhead_us[d]
+            latency += max((_hops(engine.get(d)) * (1 + bool(io.picked))
+                            + (io.nbytes * 1e6 / engine[d].pipe_bandwidth if d in engine else 0.0)
+                            for d in replicas), default=0.0)  # fmt: skip
+    period, at = shared_period(device_us, answer.link_us, core_of, cores)
     link_bytes = {pair: round(b) for pair, b in answer.link_bytes.items()}
-    return PlacedPrediction(label, dict(answer.device_us), dict(answer.link_us), link_bytes, answer.latency_us, period, at)
+    return PlacedPrediction(label, device_us, dict(answer.link_us), link_bytes, latency, period, at, overhead_us)
+
+
+def predict_split(problem, platform: Platform, split, label: str, core_of: dict[str, int | None], cores: int,
+                  engine: dict[str, DeviceFit] | None = None) -> PlacedPrediction:  # fmt: skip
+    """The prediction of a split's run (``solver.deploy.split.SplitResult``; its parts in pipeline order): of its
+    map (:func:`predict_parts`), or with its replicas (``solve place --replicate``) of the replicated placement
+    (:func:`predict_replicated`; memory not checked, as for a map)."""
+    if not split.replicas:
+        return predict_parts(problem, platform, [(p.device, p.ops) for p in split.parts], label, core_of, cores, engine)
+    placed = placement_problem(problem, platform)
+    index = {name: d for d, name in enumerate(platform.names)}
+    stage, serve = [0] * placed.num_ops, [None] * len(platform.names)
+    for k, part in enumerate(split.parts):
+        for v in part.ops:
+            stage[v] = k
+        for device in split.replicas.get(part.part_id, (part.device,)):
+            serve[index[device]] = k
+    answer = evaluate_replicated(placed, stage, serve, memory=False)
+    return predict_replicated(answer, label, core_of, cores, problem, engine)

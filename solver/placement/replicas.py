@@ -8,7 +8,9 @@ with r replicas, so each replica does 1 / r of the requests (PipeDream's planner
 way for training). A replicated placement is ``stage[v]`` (the stage of op v, stages numbered in pipeline
 order: ``stage[u] <= stage[v]`` on every edge) and ``serve[d]`` (the stage device d serves, or None); every
 stage with ops has a replica, a device serves one stage at most, and every replica of a stage supports its
-ops and holds its memory (counted as in ``solver.placement.metrics``).
+ops and holds its memory: the figure of a part of the stage's ops under the problem's memory model
+(``PlacementProblem.memory_model``, docs/memory.md), or without one the count of every constant and tensor
+they touch, as ``solver.placement.metrics`` checks a placement.
 
 Loads per request, in microseconds:
 - device d serving stage s with r replicas: ``t(s, d) / r`` (the sum of its ops' times on d, over r);
@@ -28,7 +30,10 @@ per device), ``w[v][d] = OR_s (a[v][s] and y[s][d])`` (v runs on d), ``rep[s][p]
 written on a, read on b, a and b in different stages), ``multi[s]`` (s has 2 replicas or more). Constraints:
 ``sum_s a[v][s] = 1``; precedence on stage numbers; a device that does not support v serves no stage with v;
 a stage has ops exactly when it has replicas; a tensor between stages j != k forbids ``multi[j] and
-multi[k]``; memory per device from ``w``; ``compute(s, d) <= p B`` when ``y[s][d]`` and ``rep[s][p]``;
+multi[k]``; memory per device from ``w`` as ``solver.placement.exact`` states it: the memory model's monotone
+relaxation (the count itself without a model), and the model's figure checked lazily, a stage's ops over a
+device's cap getting a no-good on every device whose cap they pass (that device serves no stage of exactly
+these ops) before CP-SAT solves again, so no placement under the caps is lost; ``compute(s, d) <= p B`` when ``y[s][d]`` and ``rep[s][p]``;
 ``link(a, b) <= p1 p2 B`` when ``m[a][p1]`` and ``m[b][p2]``; minimise the integer B. Brute force over every
 placement (:func:`brute_force_replicated`) checks it on small cases (tests/placement/test_replicas.py).
 """
@@ -37,6 +42,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
@@ -53,7 +59,8 @@ class Replicated:
 
     ``device_us`` and ``link_us`` are the loads per request (us) by device and link (device names);
     ``link_bytes`` the bytes a link carries per request on average; ``latency_us`` one request's way through
-    the stages, each on its slowest replica and each hand-off over its slowest pair of replicas.
+    the stages, each on its slowest replica and each hand-off over its slowest pair of replicas, a stage starting
+    once every stage it reads has finished (as Dask sends a task), its hand-offs then travelling together.
     """
 
     stage: tuple[int, ...]
@@ -64,13 +71,34 @@ class Replicated:
     link_us: dict[tuple[str, str], float]
     link_bytes: dict[tuple[str, str], float]
     latency_us: float
+    devices: tuple[str, ...]  # the platform's device names, by number
 
     def replicas(self, s: int) -> list[int]:
         return [d for d, t in enumerate(self.serve) if t == s]
 
+    @property
+    def throughput(self) -> float:
+        """Requests per second at the period."""
+        return 1e6 / self.period if self.period > 0 else float("inf")
 
-def evaluate_replicated(problem: PlacementProblem, stage: list[int], serve: list[int | None]) -> Replicated:
-    """The period of a replicated placement (module docstring); CheckError when it breaks a rule."""
+    def to_json(self) -> dict:
+        return {"period_us": self.period, "throughput": self.throughput, "bottleneck_at": self.bottleneck_at,
+                "latency_us": self.latency_us, "stages": [[self.devices[d] for d in self.replicas(s)]
+                                                          for s in range(len(self.stages))],
+                "devices": [{"name": d, "us": us} for d, us in self.device_us.items()],
+                "links": [{"from": a, "to": b, "us": us, "bytes": self.link_bytes[a, b]}
+                          for (a, b), us in self.link_us.items()]}  # fmt: skip
+
+    @property
+    def stages(self) -> list[list[int]]:
+        """The ops of each stage, in pipeline order."""
+        return [[v for v, t in enumerate(self.stage) if t == s] for s in range(max(self.stage, default=-1) + 1)]
+
+
+def evaluate_replicated(problem: PlacementProblem, stage: list[int], serve: list[int | None], *,
+                        memory: bool = True) -> Replicated:  # fmt: skip
+    """The period of a replicated placement (module docstring); CheckError when it breaks a rule (``memory=False``:
+    a device's memory is not checked, to predict a run of a placement made under another memory model)."""
     n, D = problem.num_ops, len(problem.devices)
     name = problem.name
     if len(stage) != n or len(serve) != D:
@@ -91,9 +119,9 @@ def evaluate_replicated(problem: PlacementProblem, stage: list[int], serve: list
             if None in times:
                 op = ops[times.index(None)]
                 raise CheckError(f"{name}: {names[d]} serves stage {s}, whose op {op} it does not support")
-            held = _held(problem, ops)
-            if overflows(problem, d, held):
-                raise CheckError(f"{name}: {names[d]} needs {held} bytes for stage {s}, over its capacity")
+            if memory and problem.memory_cap(d) is not None and overflows(problem, d, needed := _needed(problem, ops)):
+                raise CheckError(f"{name}: {names[d]} needs {needed} bytes for stage {s} ({problem.memory_name} "
+                                 "model), over its capacity")  # fmt: skip
             compute.setdefault(s, {})[d] = float(sum(times))
     links: dict[tuple[int, int], float] = {}
     carried: dict[tuple[int, int], float] = {}
@@ -120,16 +148,21 @@ def evaluate_replicated(problem: PlacementProblem, stage: list[int], serve: list
     worst, at = max(loads, key=lambda x: x[0])
     finish: dict[int, float] = {}
     for k in sorted(compute):
-        ready = max((finish[j] + max(us.values()) for (j, kk), us in handoff.items() if kk == k), default=0.0)
+        # As Dask runs it: a stage starts once every stage it reads has finished, its messages then travel together.
+        inbound = [(j, max(us.values())) for (j, kk), us in handoff.items() if kk == k]
+        ready = max((finish[j] for j, _ in inbound), default=0.0) + max((us for _, us in inbound), default=0.0)
         finish[k] = ready + max(compute[k].values())
     link_us = {(names[a], names[b]): us for (a, b), us in links.items()}
     link_bytes = {(names[a], names[b]): nbytes for (a, b), nbytes in carried.items()}
     return Replicated(tuple(stage), tuple(serve), math.ceil(worst - 1e-9), at, device_us, link_us, link_bytes,
-                      max(finish.values()))  # fmt: skip
+                      max(finish.values()), tuple(names))  # fmt: skip
 
 
-def _held(problem: PlacementProblem, ops: list[int]) -> int:
-    """Bytes a device holds for ``ops``: their constants and the data tensors they read or write, each once."""
+def _needed(problem: PlacementProblem, ops: list[int]) -> int:
+    """Bytes a device needs for a part of ``ops``: their figure under the problem's memory model, or without one
+    their constants and the data tensors they read or write, each once."""
+    if problem.memory_model is not None:
+        return problem.part_memory(ops)
     mine = set(ops)
     total = sum(t.nbytes for t in problem.tensors if t.producer in mine or mine.intersection(t.consumers))
     return total + sum(nbytes for nbytes, readers in problem.constants.values() if mine.intersection(readers))
@@ -233,7 +266,7 @@ def solve_replicated(problem: PlacementProblem, *, time_limit: float = 60.0,
                     model.add(cross == 0)
                 else:
                     crossing.setdefault((x_dev, z_dev), []).append((costs[i], cross))
-    _cap_memory(model, problem, w)
+    _cap_memory(model, problem, w, y)
     for s in range(S):
         for d in range(D):
             load = sum(problem.times[v][d] * a[v][s] for v in range(n) if problem.times[v][d] is not None)
@@ -245,34 +278,70 @@ def solve_replicated(problem: PlacementProblem, *, time_limit: float = 60.0,
             for p2 in P:
                 model.add(load <= p1 * p2 * bound).only_enforce_if([m[x_dev][p1 - 1], m[z_dev][p2 - 1]])
     model.minimize(bound)
-    solver = make_solver(time_limit, workers)
-    solve = solve_in_thread(solver, model)
-    if solve.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        raise InfeasibleError(f"{problem.name}: no replicated placement found ({solver.status_name(solve.status)})")
-    stage, serve = _stages(solver, a, y)
+    deadline = time.monotonic() + time_limit
+    while True:
+        solver = make_solver(max(deadline - time.monotonic(), 0.01), workers)
+        solve = solve_in_thread(solver, model)
+        if solve.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            raise InfeasibleError(f"{problem.name}: no replicated placement found ({solver.status_name(solve.status)})")
+        stage, serve = _stages(solver, a, y)
+        over = _over_cap(problem, stage, serve)
+        if not over:
+            break
+        if time.monotonic() >= deadline or solve.interrupted:
+            raise InfeasibleError(f"{problem.name}: no replicated placement within the memory model's caps found in "
+                                  f"{time_limit:g} s")  # fmt: skip
+        for ops in over:
+            _forbid(model, problem, a, y, ops)
     answer = evaluate_replicated(problem, stage, serve)  # the checker; its period is the model's B at the optimum
     return answer, solve.status == cp_model.OPTIMAL and not solve.interrupted
 
 
-def _cap_memory(model: cp_model.CpModel, problem: PlacementProblem, w) -> None:
-    """Each capped device holds at most its capacity: the counted bytes of every tensor and constant one of its
-    ops (``w[v][d]``) touches."""
+def _cap_memory(model: cp_model.CpModel, problem: PlacementProblem, w, y) -> None:
+    """Each capped device holds at most its relaxed capacity (``PlacementProblem.relaxed_cap``): the relaxed bytes
+    of every memory item one of its ops (``w[v][d]``) touches; a device whose cap the model's fixed cost passes
+    serves no stage."""
+    items = problem.memory_items()
     for d in range(len(problem.devices)):
-        cap = problem.memory_cap(d)
+        cap = problem.relaxed_cap(d)
         if cap is None:
             continue
+        if cap < 0:
+            for row in y:
+                model.add(row[d] == 0)
+            continue
         held = []
-        for tensor in problem.tensors:
+        for item in items:
+            if item.relaxed == 0:
+                continue
             h = model.new_bool_var("")
-            for v in (tensor.producer, *tensor.consumers):
+            for v in item.ops:
                 model.add_implication(w[v][d], h)
-            held.append((tensor.nbytes, h))
-        for nbytes, readers in problem.constants.values():
-            h = model.new_bool_var("")
-            for v in readers:
-                model.add_implication(w[v][d], h)
-            held.append((nbytes, h))
-        model.add(sum(b * h for b, h in held) <= cap)
+            held.append(item.relaxed * h)
+        model.add(sum(held) <= cap)
+
+
+def _over_cap(problem: PlacementProblem, stage: list[int], serve: list[int | None]) -> list[frozenset[int]]:
+    """The stages (their ops) whose part passes the cap of a device serving them under the problem's memory model
+    (none without a model: the CP-SAT model states the count itself)."""
+    if problem.memory_model is None:
+        return []
+    over = []
+    for d, s in enumerate(serve):
+        ops = frozenset(v for v, t in enumerate(stage) if t == s)
+        if s is not None and not problem.holds(d, sorted(ops)) and ops not in over:
+            over.append(ops)
+    return over
+
+
+def _forbid(model: cp_model.CpModel, problem: PlacementProblem, a, y, ops: frozenset[int]) -> None:
+    """No device whose cap a part of ``ops`` passes serves a stage of exactly these ops (a no-good per stage)."""
+    n = problem.num_ops
+    for d in range(len(problem.devices)):
+        if problem.holds(d, sorted(ops)):
+            continue
+        for s in range(len(y)):
+            model.add_bool_or([y[s][d].Not(), *(a[v][s].Not() for v in ops), *(a[v][s] for v in range(n) if v not in ops)])
 
 
 def _stages(solver: cp_model.CpSolver, a, y) -> tuple[list[int], list[int | None]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from solver.placement.place import PlacementResult
+from solver.placement.replicas import Replicated
 
 
 def format_placement(result: PlacementResult) -> str:
@@ -43,4 +44,24 @@ def format_placement(result: PlacementResult) -> str:
     if result.heuristic is not None:
         lines.append(f"{'seed 002' if result.seed002 is not None else 'greedy chain':<17} {result.heuristic} us")
     lines.append(f"time              {result.time:.2f} s")
+    return "\n".join(lines)
+
+
+def format_replicated(answer: Replicated, proven: bool, model: str, platform) -> str:
+    """A replicated placement: each stage's devices (ops, load per request), links used, the period."""
+    lines = [f"{model}: {len(answer.stages)} stages on {len(answer.devices)} devices of {platform}, replicated "
+             "stages dealt requests round robin", "",
+             f"{'stage':>5} {'ops':>5}  {'device':<12} {'load us':>10}"]  # fmt: skip
+    for s, ops in enumerate(answer.stages):
+        for d in answer.replicas(s):
+            name = answer.devices[d]
+            lines.append(f"{s:>5} {len(ops):>5}  {name:<12} {answer.device_us[name]:>10.1f}")
+    if answer.link_us:
+        lines += ["", f"{'link':<25} {'bytes':>12} {'load us':>10}"]
+        lines += [f"{a + ' -> ' + b:<25} {answer.link_bytes[a, b]:>12.0f} {us:>10.1f}" for (a, b), us in answer.link_us.items()]
+    else:
+        lines += ["", "no tensor crosses a link"]
+    lines += ["", f"period            {answer.period} us ({answer.throughput:.2f} inf/s), at the {answer.bottleneck_at}, "
+              f"{'OPTIMAL' if proven else 'FEASIBLE (not proven optimal in the time)'}",
+              f"latency           {answer.latency_us:.0f} us (each stage on its slowest replica)"]  # fmt: skip
     return "\n".join(lines)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
+
 from devices import open_device
 from devices.base import BackendConfig, Measurement, MeasureSettings
-from devices.cache import CachedDevice, MeasurementCache, measurement_key
+from devices.cache import CachedDevice, MeasurementCache, machine_cpus, measurement_key, pinned_cpus
 
 
 class CountingDevice:
@@ -129,3 +133,28 @@ def test_calibrations_are_kept_per_device_identity(tmp_path):
     path = next((tmp_path / "calibrations").iterdir())
     path.write_text("{not json")
     assert load_calibration(local, "memory", tmp_path) is None
+
+
+def test_a_measurement_pinned_to_fewer_cpus_has_its_own_key_and_an_unpinned_one_keeps_the_old_key(tmp_path,
+                                                                                                   branchy_cnn):  # fmt: skip
+    settings = MeasureSettings(repeats=2)
+    unpinned = measurement_key("a" * 64, BackendConfig(), "local", settings)
+    assert measurement_key("a" * 64, BackendConfig(), "local", settings, None) == unpinned  # old entries stay
+    one, other = (measurement_key("a" * 64, BackendConfig(), "local", settings, (c,)) for c in (0, 1))
+    assert len({unpinned, one, other}) == 3
+    allowed = os.sched_getaffinity(0)
+    if allowed < machine_cpus() or len(allowed) < 2:
+        pytest.skip(f"this process may use CPUs {sorted(allowed)} only: it cannot pin itself to fewer and back")
+    counting = CountingDevice(open_device("local", cache=False, cache_dir=tmp_path))
+    device = CachedDevice(counting, MeasurementCache(tmp_path / "measurements"))
+    assert pinned_cpus() is None
+    free = device.measure(branchy_cnn, BackendConfig(), settings)
+    os.sched_setaffinity(0, [min(allowed)])
+    try:
+        assert pinned_cpus() == (min(allowed),)
+        pinned = device.measure(branchy_cnn, BackendConfig(), settings)
+        assert not pinned.from_cache and counting.calls == 2
+        assert device.measure(branchy_cnn, BackendConfig(), settings).from_cache and counting.calls == 2
+    finally:
+        os.sched_setaffinity(0, allowed)
+    assert device.measure(branchy_cnn, BackendConfig(), settings) == free and counting.calls == 2

@@ -35,10 +35,10 @@ MODELS = {
 
 
 @st.composite
-def capped(draw):
+def capped(draw, ops=(2, 6)):
     """A drawn instance and memory model, each device's capacity drawn around the modelled memory of a part of
     a random placement (or no limit)."""
-    problem, platform = draw(instances(ops=(2, 6), devices=(2, 3)))
+    problem, platform = draw(instances(ops=ops, devices=(2, 3)))
     sizes: dict[str, int] = {}
     for v in problem.graph:  # a constant has one size, wherever it is read (the drawn graph gives one per op)
         problem.graph.nodes[v]["constants"] = {c: sizes.setdefault(c, b)

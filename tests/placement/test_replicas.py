@@ -6,14 +6,17 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from solver.errors import CheckError, InfeasibleError
+from solver.errors import CheckError, InfeasibleError, PlatformError
+from solver.memory.parts import part_memory, problem_graph
+from solver.placement.memory import memory_figure
 from solver.io.platform import DeviceSpec, Link, Platform
 from solver.problem import PartitionProblem
 from solver.placement.problem import placement_problem
 from solver.placement.replicas import brute_force_replicated, evaluate_replicated, solve_replicated
+from tests.placement.test_placement_memory import capped
 
 
 def _problem(weights, edges, speeds, bandwidth, nbytes, memory=None, constants=0):
@@ -74,4 +77,35 @@ def test_the_exact_model_finds_the_brute_force_optimum(case):
             solve_replicated(problem, time_limit=20, workers=1)
         return
     answer, proven = solve_replicated(problem, time_limit=20, workers=1)
+    assert proven and answer.period == best.period
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instance=capped(ops=(2, 4)))
+def test_under_a_memory_model_the_exact_model_finds_the_brute_force_optimum(instance):
+    """Replicas are capped as the exact placement caps parts (solver.placement.memory): the checker refuses
+    exactly the replicas whose part's figure passes their device's capacity, and CP-SAT finds brute force's
+    optimum among the rest."""
+    problem, platform, model = instance
+    try:
+        built = placement_problem(problem, platform, memory_figure(problem, model))
+    except PlatformError:
+        return  # an op no device supports: tests/placement/test_placement.py
+    graph = problem_graph(None, problem.graph)
+    stage, serve = [0] * built.num_ops, [0] + [None] * (len(built.devices) - 1)  # the whole model on device 0
+    figure = part_memory(graph, model)(list(range(built.num_ops)))
+    cap = built.memory_cap(0)
+    if all(t is not None for t in (row[0] for row in built.times)):
+        if cap is not None and figure > cap:
+            with pytest.raises(CheckError, match=f"needs {figure} bytes .* \\({model.name} model\\)"):
+                evaluate_replicated(built, stage, serve)
+        else:
+            assert evaluate_replicated(built, stage, serve).period >= 0
+    try:
+        best = brute_force_replicated(built)
+    except InfeasibleError:
+        with pytest.raises(InfeasibleError):
+            solve_replicated(built, time_limit=20, workers=1)
+        return
+    answer, proven = solve_replicated(built, time_limit=20, workers=1)
     assert proven and answer.period == best.period
