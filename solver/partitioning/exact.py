@@ -423,7 +423,12 @@ class _Search:
         size = self.dag.n + len(self.dag.edges) + _VARIABLE_COST * sum(late - early for early, late in zip(*windows))
         if self.build_rate * size > budget.left() * _BUILD_SHARE:
             return None
-        building = budget.within(budget.left() * _BUILD_SHARE)
+        return self._build(cycle, windows, size, budget.within(budget.left() * _BUILD_SHARE))
+
+    def _build(self, cycle: int, windows, size: int, building: Budget) -> _FeasibilityModel | None:
+        """F(cycle) on ``windows``, hinted and branched station by station, built within ``building`` (None
+        if it was not). The rate measured here (wall seconds: a crowded machine builds slower) prices the next
+        model; a build cut short prices it at least twice as slow."""
         try:
             built = _FeasibilityModel(self.dag, self.k, cycle, windows, self._linear_cap(), budget=building,
                                       forbidden=self.forbidden)
@@ -480,17 +485,9 @@ class _Search:
         size += _VARIABLE_COST * variables
         if self.build_rate * size > probe.left() * _BUILD_SHARE:
             return self._without_model(cycle, windows, variables, limit, probe)
-        building = probe.within(limit * _BUILD_SHARE)
-        try:
-            built = _FeasibilityModel(self.dag, self.k, cycle, windows, self._linear_cap(), budget=building,
-                                      forbidden=self.forbidden)
-            built.hint(self.incumbent)
-            built.branch_station_by_station(self.dag.tail)
-        except _BuildTimeout:
-            self.build_rate = max(self.build_rate, 2 * building.elapsed() / size)  # at least twice as slow
+        built = self._build(cycle, windows, size, probe.within(limit * _BUILD_SHARE))
+        if built is None:
             return self._without_model(cycle, windows, variables, limit, probe)
-        # The rate measured here (wall seconds: a crowded machine builds slower) prices the next model.
-        self.build_rate = building.elapsed() / size
         # A short CP-SAT run settles easy probes. Then CP-SAT, to find or refute a partition, runs
         # beside the station search, which finds tight packings that CP-SAT finds slowly; the first
         # to finish stops the other.
