@@ -13,10 +13,12 @@ def parts_text(memory: PartsMemory) -> str:
     lines = [f"memory per part ({memory.model.name} model, {memory.model.reason}; planner {memory.planner}, "
              f"executor {memory.executor}):"]  # fmt: skip
     for k, (nbytes, terms) in enumerate(zip(memory.predicted, memory.terms)):
+        # The planner's sum first; the terms only a calibration weighs after the semicolon.
         lines.append(f"  part {k}: {nbytes / MB:8.2f} MB  (constants {terms.constants / MB:.2f}, arena "
-                     f"{sum(terms.arena.values()) / MB:.2f}, I/O {terms.io / MB:.2f}, I/O copies "
-                     f"{terms.copies / MB:.2f}, filter {terms.filter / MB:.2f}, workspace {terms.workspace / MB:.2f}, "
-                     f"largest constant {terms.largest_constant / MB:.2f}, largest activation {terms.activation / MB:.2f})")  # fmt: skip
+                     f"{sum(terms.arena.values()) / MB:.2f}, I/O {terms.io / MB:.2f}, workspace "
+                     f"{terms.workspace / MB:.2f}; calibrated only: I/O copies {terms.copies / MB:.2f}, filter "
+                     f"{terms.filter / MB:.2f}, largest constant {terms.largest_constant / MB:.2f}, largest activation "
+                     f"{terms.activation / MB:.2f})")  # fmt: skip
     calibration = memory.model.calibration
     if calibration is not None:
         worst = max((abs(r) for r in calibration.residuals), default=0.0)
