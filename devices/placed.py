@@ -308,7 +308,7 @@ def _run(client, run, env, deadline, stages, model_inputs, model_outputs, settin
             data = client.scatter(model, workers=[worker], hash=False)
             loads.append((k, s, client.submit(_load, run, k, data, s.path.name, env, key=f"{run}-load-{k}-{i}",
                                               workers=[worker], allow_other_workers=False, pure=False)))  # fmt: skip
-    specs = {k: _result(f, s, "load", deadline) for k, s, f in loads}
+    specs = {k: _result(f, f"{s.path.name} on {', '.join(s.devices)}", "load", deadline) for k, s, f in loads}
     specs = [specs[k] for k in range(len(stages))]
     feeds = _feeds(client, stages, specs, model_inputs, settings.seed)
     readers = _readers(stages, model_outputs)
@@ -462,12 +462,14 @@ def _finished(pending: dict, deadline: float) -> list:
     return [f for f in pending if f.done()]
 
 
-def _result(future, stage: PlacedStage, what: str, deadline: float):
+def _result(future, who: str, what: str, deadline: float):
+    """The result of ``future`` (a task of ``who``); PlacedError saying it cannot ``what`` when it failed or
+    ``deadline`` passed."""
     from distributed import wait
 
     wait(future, timeout=max(deadline - time.monotonic(), 1))
     if future.status != "finished":
-        raise PlacedError(f"{stage.path.name} on {', '.join(stage.devices)}: cannot {what} ({_failure(future)})")
+        raise PlacedError(f"{who}: cannot {what} ({_failure(future)})")
     return future.result()
 
 
@@ -521,8 +523,9 @@ def probe_device(client, worker: str, sizes: Sequence[int], requests: int = 20, 
     names = ("x",)
     try:
         for k in range(len(sizes) + 1):  # a session per size, the last for the chains
-            _wait_loaded(client.submit(_load, run, k, None, ECHO, env, key=f"{run}-load-{k}", workers=[worker],
-                                       allow_other_workers=False, pure=False))  # fmt: skip
+            loaded = client.submit(_load, run, k, None, ECHO, env, key=f"{run}-load-{k}", workers=[worker],
+                                   allow_other_workers=False, pure=False)  # fmt: skip
+            _result(loaded, f"the echo session on {worker}", "start", time.monotonic() + 60)
         samples = DeviceSamples()
         for k, nbytes in enumerate(sizes):
             feed = client.scatter({"x": np.ones(nbytes, dtype=np.uint8)}, workers=[worker], hash=False)
@@ -557,14 +560,6 @@ def probe_device(client, worker: str, sizes: Sequence[int], requests: int = 20, 
         return samples
     finally:
         client.run(_forget, run, workers=[worker], on_error="ignore")
-
-
-def _wait_loaded(future) -> None:
-    from distributed import wait
-
-    wait(future, timeout=60)
-    if future.status != "finished":
-        raise PlacedError(f"the echo session on {future.key} did not start ({_failure(future)})")
 
 
 if __name__ == "__main__":
