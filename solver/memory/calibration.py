@@ -29,9 +29,10 @@ predicted) are reported with the fit.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
-from collections.abc import Sequence
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,9 +124,9 @@ def fit_memory(device: str, samples: Sequence[MemorySample]) -> MemoryCalibratio
     if not samples:
         raise UsageError(f"no memory measurements of {device} to calibrate with")
     if len(samples) < len(_known(samples)):
-        excess = [s.measured - (sum(t.arena.values()) + t.io + t.copies + t.constants + t.filter + t.workspace)
-                  for s, t in ((s, s.terms) for s in samples)]  # fmt: skip
-        return MemoryCalibration(device, max(float(np.mean(excess)), 0.0), 1.0, 1.0, tuple(samples), 1.0, 1.0, 0.0)
+        unfitted = _calibration(device, _UNFITTED, samples)
+        fixed = float(np.mean([s.measured - unfitted.run(s.terms) for s in samples]))
+        return dataclasses.replace(unfitted, fixed=max(fixed, 0.0))
     fitted = _fit_run(device, samples, samples)
     running = [s for s in samples if fitted.run(s.terms) >= fitted.load(s.terms)]
     if len(_known(running)) <= len(running) < len(samples):
@@ -155,6 +156,11 @@ def _fit_run(device: str, fit_on: Sequence[MemorySample], samples: Sequence[Memo
     known = _known(fit_on)
     coefficients = np.array(_UNFITTED)
     coefficients[known] = _nonnegative_least_squares(columns[:, known], excess)
+    return _calibration(device, coefficients, samples)
+
+
+def _calibration(device: str, coefficients: Sequence[float], samples: Sequence[MemorySample]) -> MemoryCalibration:
+    """The calibration of the run's weights in ``_columns``' order, reporting ``samples``."""
     fixed, constants, copies, filters, workspace, activation = map(float, coefficients)
     return MemoryCalibration(device, fixed, constants, workspace, tuple(samples), filters, copies, activation)
 
