@@ -34,6 +34,20 @@ from solver.solving.driver import ExactRun, Recipe, Start, drive
 from solver.solving.outcome import FEASIBLE, OPTIMAL, gap
 
 
+@dataclass(frozen=True)
+class BackendMemory:
+    """One backend of a plan under the memory model: its sessions (parts) and what they hold together."""
+
+    backend: str
+    sessions: int
+    capacity: int | None
+    predicted: int
+
+    @property
+    def over(self) -> bool:
+        return self.capacity is not None and self.predicted > self.capacity
+
+
 @dataclass
 class OffloadResult:
     """A checked plan, how it was found, and the baselines beside it."""
@@ -89,15 +103,13 @@ class OffloadResult:
             "notes": self.notes,
         }
 
-
-    def backend_memory(self) -> list[tuple[str, int | None, int]]:
-        """(backend, capacity, predicted bytes of its sessions) of each backend the plan uses (none without a
-        memory model)."""
+    def backend_memory(self) -> list[BackendMemory]:
+        """The memory of each backend the plan uses (none without a memory model)."""
         m, base = self.metrics, self.problem.base
         if m.memory is None:
             return []
-        return [(name, base.memory_cap(b), m.memory[b]) for b, name in enumerate(self.problem.backends)
-                if b in m.part_backends]  # fmt: skip
+        return [BackendMemory(name, m.part_backends.count(b), base.memory_cap(b), m.memory[b])
+                for b, name in enumerate(self.problem.backends) if b in m.part_backends]  # fmt: skip
 
     def memory_json(self) -> dict | None:
         """The memory model and each used backend's sessions under it (None without a model)."""
@@ -105,10 +117,9 @@ class OffloadResult:
         if base.memory_model is None:
             return None
         return {"memory_model": base.memory_name,
-                "backends": [{"backend": name, "capacity": cap, "predicted_bytes": held,
-                              "sessions": self.metrics.part_backends.count(self.problem.backends.index(name)),
-                              "over_capacity": cap is not None and held > cap}
-                             for name, cap, held in self.backend_memory()]}  # fmt: skip
+                "backends": [{"backend": b.backend, "capacity": b.capacity, "predicted_bytes": b.predicted,
+                              "sessions": b.sessions, "over_capacity": b.over}
+                             for b in self.backend_memory()]}  # fmt: skip
 
 
 def offload(

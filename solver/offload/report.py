@@ -27,9 +27,9 @@ def format_offload(result: OffloadResult) -> str:
         lines += ["", f"memory per backend ({problem.base.memory_name} model; a backend holds each of its parts' "
                       "sessions)",
                   f"{'backend':<12} {'sessions':>8} {'predicted':>12} {'capacity':>12}"]
-        lines += [f"{name:<12} {m.part_backends.count(names.index(name)):>8} {_mb(held):>12} "
-                  f"{'any' if cap is None else _mb(cap):>12}{'  OVER' if cap is not None and held > cap else ''}"
-                  for name, cap, held in memory]  # fmt: skip
+        lines += [f"{b.backend:<12} {b.sessions:>8} {_mb(b.predicted):>12} "
+                  f"{'any' if b.capacity is None else _mb(b.capacity):>12}{'  OVER' if b.over else ''}"
+                  for b in memory]  # fmt: skip
     lines += ["", f"latency:          {m.latency} us, {result.status}, proven bound {result.bound} us, gap {result.gap:.2%}",
               f"time              {result.time:.2f} s"]  # fmt: skip
     return "\n".join(lines)
