@@ -102,17 +102,23 @@ def _engine_prediction(links, problem, platform, result):
     """The map's prediction with the measured devices' per-request overhead of ``links`` (a links file; None
     without one or when it measured no device): ``solver.placement.predicted.predict_parts``, each device a
     machine of its own."""
-    if not links:
-        return None
-    from solver.io.linkfile import device_fits, read_calibration
-    from solver.placement.predicted import predict_parts
-
-    engine = device_fits(platform, read_calibration(links), links)
+    engine = _device_fits(links, platform)
     if not engine:
         return None
+    from solver.placement.predicted import predict_parts
+
     names, assign = result.problem.devices, result.assign
     parts = [(names[d], [v for v, a in enumerate(assign) if a == d]) for d in result.metrics.order]
     return predict_parts(problem, platform, parts, "calibrated", {}, 1, engine)
+
+
+def _device_fits(links, platform) -> dict:
+    """The devices measured in the links file ``links`` by name (none without a file)."""
+    if not links:
+        return {}
+    from solver.io.linkfile import device_fits, read_calibration
+
+    return device_fits(platform, read_calibration(links), links)
 
 
 def _engine_text(engine, links) -> str:
@@ -190,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
 def _run_replicated(args: argparse.Namespace) -> int:
     from solver.commands._output import print_json
     from solver.errors import UsageError
-    from solver.io.linkfile import device_fits, read_calibration, read_platform_with_links
+    from solver.io.linkfile import read_platform_with_links
     from solver.io.partition_map import write_partition_map
     from solver.placement.memory import memory_figure
     from solver.placement.predicted import predict_replicated
@@ -206,15 +212,11 @@ def _run_replicated(args: argparse.Namespace) -> int:
     out = map_path(args, args.platform, name=PLACEMENT_MAP)
     chosen = memory_model(args.memory_model, this_machine=False)
     platform = read_platform_with_links(args.platform, args.calibrated_links)
-    engine = device_fits(platform, read_calibration(args.calibrated_links), args.calibrated_links) \
-        if args.calibrated_links else {}  # fmt: skip
+    engine = _device_fits(args.calibrated_links, platform)
     problem = problem_from_args(args)
     built = placement_problem(problem, platform, memory_figure(problem, chosen))
     answer, proven = solve_replicated(built, time_limit=args.time_limit, workers=args.workers)
-    names = answer.devices
-    placement = {str(s): names[answer.replicas(s)[0]] for s in range(len(answer.stages))}
-    replicas = {str(s): [names[d] for d in answer.replicas(s)] for s in range(len(answer.stages))
-                if len(answer.replicas(s)) > 1}  # fmt: skip
+    placement, replicas = answer.map_keys()
     predicted = predict_replicated(answer, "calibrated", {}, 1, problem, engine) if engine else None
     doc = {"model": problem.name, "platform": str(args.platform), "status": "OPTIMAL" if proven else "FEASIBLE",
            "memory_model": built.memory_name, **answer.to_json(), "partition_map": list(answer.stage),

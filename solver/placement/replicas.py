@@ -76,6 +76,13 @@ class Replicated:
     def replicas(self, s: int) -> list[int]:
         return [d for d, t in enumerate(self.serve) if t == s]
 
+    def map_keys(self) -> tuple[dict[str, str], dict[str, list[str]]]:
+        """The partition map's ``placement`` (each stage's first device) and ``replicas`` (every device of a stage
+        that runs on several), by part id (``solver.io.partition_map``)."""
+        devices = {str(s): [self.devices[d] for d in self.replicas(s)] for s in range(len(self.stages))}
+        return ({s: names[0] for s, names in devices.items()},
+                {s: names for s, names in devices.items() if len(names) > 1})  # fmt: skip
+
     @property
     def throughput(self) -> float:
         """Requests per second at the period."""
