@@ -97,7 +97,7 @@ def test_profiling_under_contention_is_unstable_and_not_kept(branchy_cnn, tmp_pa
     device = CachedDevice(counting, MeasurementCache(tmp_path / "measurements"))
     settings = ProfileSettings(runs=10, rounds=2, max_runs=30)
     out = tmp_path / "busy.chrome.json"
-    with busy_cores(2 * (os.cpu_count() or 2)):  # more bursty processes than cores: contention on every run
+    with busy_cores(4 * (os.cpu_count() or 2)):  # bursty processes oversubscribing the cores: contention on every run
         result = profile_model(branchy_cnn, device, settings, out=out)
     assert not result.stable and result.totals.reasons
     assert len(result.measurements) == 3  # unstable after 2 rounds: measured on until the budget of 30 runs
