@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import signal
 from dataclasses import dataclass
@@ -72,6 +73,10 @@ def _digest(path: str, mtime_ns: int, size: int) -> str:
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
+        # A file read in one sequential pass stays cached in large folios, which onert's loader then maps whole:
+        # up to the file's size of peak memory in every session measured after (docs/memory.md). Leave it cold.
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
     return h.hexdigest()
 
 

@@ -138,6 +138,11 @@ def run_pareto(
     notes: list[str] = list(source.notes) if dump_path is not None else []
     if dump_path is None:
         context = context_now(device.name, BackendConfig(tuple(space.backends))).to_json()
+        if settings.memory == "session":
+            notes.append("memory: what each session added to its measuring process (the session figure), not the "
+                         "process's peak RSS")  # fmt: skip
+        if settings.layouts:
+            notes.append("memory: round r measured under process layout r (the rounds' median spans layouts)")
         farm = _open_farm(settings)
         if settings.journal is not None:
             journal = Journal(settings.journal, file_digest(settings.model), settings.measure, device.name)
@@ -145,7 +150,8 @@ def run_pareto(
     # onert reads no xz or gzip: a live search measures a private plain copy, removed when it ends.
     runnable = stack.enter_context(uncompressed(settings.model)) if dump_path is None else settings.model
     evaluator = Evaluator(space, device, runnable, settings.measure, on_measure=on_measure,
-                          measure_id=measure_id, farm=farm, journal=journal, memory_rounds=memory_rounds)  # fmt: skip
+                          measure_id=measure_id, farm=farm, journal=journal, memory_rounds=memory_rounds,
+                          memory=settings.memory, layouts=settings.layouts)  # fmt: skip
     try:
         if journal is not None:
             reuse = journal.load(space, {device.name} | (farm.device_names if farm is not None else set()))

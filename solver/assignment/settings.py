@@ -43,6 +43,11 @@ def settings_from_names(names: Sequence[str]) -> tuple[Setting, ...]:
     return tuple(Setting(n, SETTINGS[n]) for n in dict.fromkeys(names))
 
 
+def _known_memory_figure(figure: str) -> None:
+    if figure not in ("process", "session"):
+        raise UsageError(f"memory figure {figure!r}: choose process or session")
+
+
 def _at_least(name: str, value: float | None, low: float) -> None:
     if value is not None and value < low:
         raise UsageError(f"{name} must be at least {low}, not {value}")
@@ -98,9 +103,12 @@ class ParetoSettings:
     cluster: str | None = None  # the farm's Dask cluster: local, local:N or tcp://host:port
     journal: Path | None = None  # append every measurement here; resume from it
     rounds: int = 2  # live: rounds of the points whose place in the front is unclear
+    memory: str = "process"  # live: the memory figure points are ranked by (BruteForceSettings.memory)
+    layouts: bool = False  # live: round r measured under process layout r
 
     def __post_init__(self) -> None:
         _at_least("--rounds", self.rounds, 1)
+        _known_memory_figure(self.memory)
         if self.backends is not None and (not self.backends or len(set(self.backends)) != len(self.backends)):
             raise UsageError(f"--backends needs distinct backend names, not {','.join(self.backends) or 'none'}")
         if self.cluster is not None and self.devices is None:
@@ -112,6 +120,9 @@ class ParetoSettings:
         _known_mode(self.mode)
         settings_from_names(self.settings)
         _check_measure(self.measure)
+        if (self.memory, self.layouts) != ("process", False) and self.dump is not None:
+            raise UsageError(f"{self.dump}: a dump's memory is the figure it was measured with; --memory-figure and "
+                             "--layouts choose how a live device measures")  # fmt: skip
 
     @property
     def dump(self) -> Path | None:
@@ -142,8 +153,7 @@ class BruteForceSettings:
 
     def __post_init__(self) -> None:
         _at_least("--rounds", self.rounds, 1)
-        if self.memory not in ("process", "session"):
-            raise UsageError(f"memory figure {self.memory!r}: choose process or session")
+        _known_memory_figure(self.memory)
         _known_mode(self.mode or "")
         if not self.backends or len(set(self.backends)) != len(self.backends):
             raise UsageError(f"--backends needs distinct backend names, not {','.join(self.backends) or 'none'}")

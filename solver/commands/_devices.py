@@ -32,6 +32,18 @@ def _described(scheme) -> str:
     return f"{scheme.form} ({scheme.what}{default})"
 
 
+def add_memory_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--memory-figure`` and ``--layouts``: how a live measurement counts a point's memory (docs/memory.md)."""
+    group = parser.add_argument_group("memory figure (live measurements)")
+    group.add_argument("--memory-figure", choices=("process", "session"), default="process",
+                       help="rank points by the measuring process's peak RSS (process, ONE's figure, the default) "
+                            "or by what the session added to it (session: the interpreter and onert's import left "
+                            "out)")  # fmt: skip
+    group.add_argument("--layouts", action="store_true",
+                       help="measure round r under process layout r, so the median of the rounds is not one draw "
+                            "of glibc's allocation history (needs --rounds of 2 or more to matter)")
+
+
 def add_farm_arguments(parser: argparse.ArgumentParser) -> None:
     """``--devices FILE`` and ``--cluster``: measure on a farm of devices through Dask (devices.farm)."""
     group = parser.add_argument_group("farm of devices (needs the extra 'farm': dask distributed)")

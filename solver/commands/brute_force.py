@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 from solver.assignment.settings import DEFAULT_MAX_POINTS, BruteForceSettings
-from solver.commands._devices import add_device_arguments, add_farm_arguments, device_from_args, split_backends
+from solver.commands._devices import (
+    add_device_arguments,
+    add_farm_arguments,
+    add_memory_arguments,
+    device_from_args,
+    split_backends,
+)
 from solver.commands._output import print_json
 from solver.errors import UsageError
 from solver.io.oplist import MODES
@@ -39,6 +45,7 @@ def register(subparsers) -> None:
     parser.add_argument("--rounds", type=int, default=1,
                         help="measure every point in this many rounds, interleaved (A B C A B C), and keep all runs "
                              "(default 1)")  # fmt: skip
+    add_memory_arguments(parser)
     add_device_arguments(parser)
     add_farm_arguments(parser)
     parser.set_defaults(run=run)
@@ -54,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     settings = BruteForceSettings(
         mode=args.mode, backends=split_backends(args.backends), warmup=args.warmup, repeats=args.repeats,
         seed=args.seed, timeout=args.timeout, max_points=args.max_points, force=args.force, rounds=args.rounds,
+        memory=args.memory_figure, layouts=args.layouts,
     )  # fmt: skip
     check_output(args.out, inputs=(args.model,))
 

@@ -8,7 +8,13 @@ from pathlib import Path
 
 from devices.base import MeasureSettings
 from solver.assignment.settings import ALGORITHMS, SETTINGS, ParetoSettings, SearchSettings
-from solver.commands._devices import add_device_arguments, add_farm_arguments, device_from_args, split_backends
+from solver.commands._devices import (
+    add_device_arguments,
+    add_farm_arguments,
+    add_memory_arguments,
+    device_from_args,
+    split_backends,
+)
 from solver.commands._output import print_json
 from solver.io.oplist import MODES
 
@@ -61,6 +67,7 @@ def register(subparsers) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print the result (or the picked point) as JSON (schema nnpart.pareto/1, nnpart.pareto_pick/1)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    add_memory_arguments(parser)
     add_device_arguments(parser)
     add_farm_arguments(parser)
     parser.set_defaults(run=run, device=None)
@@ -83,6 +90,8 @@ def settings_from_args(args: argparse.Namespace) -> ParetoSettings:
         cluster=args.cluster,
         journal=args.journal or (journal_path(args.out) if args.out else None),
         rounds=args.rounds,
+        memory=args.memory_figure,
+        layouts=args.layouts,
     )
 
 

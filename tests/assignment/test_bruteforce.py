@@ -138,3 +138,39 @@ def test_session_memory_over_layouts_is_opt_in_and_resumes(device, branchy_cnn, 
 def test_unknown_memory_figure_is_refused():
     with pytest.raises(UsageError, match="choose process or session"):
         BruteForceSettings(memory="heap")
+
+
+def test_the_command_measures_the_session_figure_over_layouts(branchy_cnn, tmp_path, monkeypatch, capsys):
+    from solver import cli
+
+    monkeypatch.setenv("NNPART_CACHE_DIR", str(tmp_path / "cache"))
+    plain, session = tmp_path / "plain.json", tmp_path / "session.json"
+    assert cli.main(["brute-force", str(branchy_cnn), "--out", str(plain), "--repeats", "1", "--quiet"]) == 0
+    assert cli.main(["brute-force", str(branchy_cnn), "--out", str(session), "--repeats", "1", "--quiet",
+                     "--rounds", "2", "--memory-figure", "session", "--layouts"]) == 0  # fmt: skip
+    dump, process = json.loads(session.read_text()), json.loads(plain.read_text())
+    assert dump["measure"]["memory"] == "session" and dump["measure"]["layouts"] is True
+    peak = {s["id"]: s["memory"] for s in process["solutions"] if s.get("valid", True)}
+    assert all(0 < s["memory"] < peak[s["id"]] for s in dump["solutions"] if s.get("valid", True))
+    # A dump's memory is the figure it was measured with: the search over it takes no other.
+    capsys.readouterr()
+    assert cli.main(["pareto", "--offline", str(plain), "--memory-figure", "session"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(plain) in err and "--memory-figure" in err
+
+
+def test_a_live_search_ranks_by_the_session_figure_and_says_so(branchy_cnn, tmp_path, monkeypatch, capsys):
+    from solver import cli
+
+    monkeypatch.setenv("NNPART_CACHE_DIR", str(tmp_path / "cache"))
+    live = ["pareto", str(branchy_cnn), "--algo", "random", "--budget", "4", "--repeats", "1", "--warmup", "0",
+            "--rounds", "1", "--quiet", "--json"]  # fmt: skip
+    assert cli.main(live) == 0
+    process = json.loads(capsys.readouterr().out)
+    assert cli.main([*live, "--memory-figure", "session"]) == 0
+    session = json.loads(capsys.readouterr().out)
+    assert any("session figure" in note for note in session["summary"]["notes"])
+    assert not any("session figure" in note for note in process["summary"]["notes"])
+    peak = {p["id"]: p["memory_kb"] for p in process["front"]}
+    common = [p for p in session["front"] if p["id"] in peak]
+    assert common and all(0 < p["memory_kb"] < peak[p["id"]] for p in common)
