@@ -33,8 +33,8 @@ def register(subparsers) -> None:
     parser.add_argument("--calibrated-links", type=Path, metavar="FILE",
                         help="measured links (written by 'solve pipeline --calibrate-links') in place of the "
                              "platform's: a per-message overhead and a bandwidth per link; when the file measured the "
-                             "devices too, the placement's throughput and latency are also predicted with their "
-                             "per-request overhead")  # fmt: skip
+                             "devices too, the placement is chosen and predicted with their per-request engine "
+                             "overhead")  # fmt: skip
     parser.add_argument("--objective", choices=OBJECTIVES,
                         help=f"{described((TABLE[name] for name in OBJECTIVES), ' or ')}; "
                              f"offloading minimises {' or '.join(OFFLOAD_OBJECTIVES)} only")  # fmt: skip
@@ -124,8 +124,7 @@ def _device_fits(links, platform) -> dict:
 def _engine_text(engine, links) -> str:
     overhead = ", ".join(f"{d} {us / 1000:.2f} ms" for d, us in engine.overhead_us.items())
     return (f"with the measured engine overhead of {links} (per request: {overhead}): {engine.throughput:.2f} inf/s "
-            f"(bottleneck {engine.bottleneck}), latency {engine.latency_us / 1000:.2f} ms; the placement was chosen "
-            "without it")
+            f"(bottleneck {engine.bottleneck}), latency {engine.latency_us / 1000:.2f} ms")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -160,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     describe = bounds_text(settings.objective)
     with exact_progress(args) as shown:
         result = place(problem, platform, settings, on_progress=shown.callback(describe),
-                       memory=memory_figure(problem, chosen))  # fmt: skip
+                       memory=memory_figure(problem, chosen), engine=_device_fits(args.calibrated_links, platform))  # fmt: skip
         shown.close(describe(result.value, result.bound))
     if result.status == INVALID:
         if args.json:
