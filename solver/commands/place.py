@@ -202,22 +202,29 @@ def _run_replicated(args: argparse.Namespace) -> int:
     from solver.placement.problem import placement_problem
     from solver.placement.replicas import solve_replicated
     from solver.placement.report import format_replicated
+    from solver.progress import Progress
+    from solver.solving.budget import Budget
 
     if args.objective not in (None, "throughput"):
         raise UsageError("--replicate minimises the period (throughput); a replicated stage does not shorten latency")
-    if args.secondary or args.slack or args.algo or args.html:
-        raise UsageError("--secondary, --slack, --algo and --html are not used with --replicate (one exact model, "
-                         "no report page for replicas yet)")  # fmt: skip
+    if args.secondary or args.slack or args.algo:
+        raise UsageError("--secondary, --slack and --algo are not used with --replicate (one exact model)")
     out = map_path(args, args.platform, name=PLACEMENT_MAP)
     chosen = memory_model(args.memory_model, this_machine=False)
     platform = read_platform_with_links(args.platform, args.calibrated_links)
     engine = _device_fits(args.calibrated_links, platform)
     problem = problem_from_args(args)
     built = placement_problem(problem, platform, memory_figure(problem, chosen))
-    answer, proven = solve_replicated(built, time_limit=args.time_limit, workers=args.workers)
+    budget = Budget(args.time_limit)
+    describe = bounds_text("period")
+    with Progress("exact solve", total=args.time_limit, unit="s", quiet=args.quiet) as shown:
+        answer, proven = solve_replicated(built, workers=args.workers, on_progress=shown.callback(describe),
+                                          budget=budget)  # fmt: skip
+        shown.close(describe(answer.period, answer.period) if proven else f"period {answer.period}, not proven optimal")
     placement, replicas = answer.map_keys()
     predicted = predict_replicated(answer, "calibrated", {}, 1, problem, engine) if engine else None
     doc = {"model": problem.name, "platform": str(args.platform), "status": "OPTIMAL" if proven else "FEASIBLE",
+           "interrupted": budget.interrupted,
            "memory_model": built.memory_name, **answer.to_json(), "partition_map": list(answer.stage),
            "num_partitions": len(answer.stages), "placement": placement, "replicas": replicas,
            "partition_map_file": str(out), **({"engine": predicted.to_json()} if predicted else {})}  # fmt: skip
@@ -225,11 +232,18 @@ def _run_replicated(args: argparse.Namespace) -> int:
         print_json("place", doc)
     else:
         print(format_replicated(answer, proven, problem.name, args.platform))
+        if budget.interrupted:
+            print("interrupted: the best replicated placement found so far")
         if predicted:
             print(_engine_text(predicted, args.calibrated_links))
     write_partition_map(out, list(answer.stage), len(answer.stages), placement=placement, replicas=replicas)
     if not args.json:
         print(f"wrote {out}")
+    if args.html:
+        from solver.commands._html import show_html
+        from solver.show.view import replicated_view
+
+        show_html(args.html, replicated_view(problem, built, answer, proven))
     return 0
 
 

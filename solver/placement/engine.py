@@ -76,10 +76,14 @@ class StageIO:
 
 def flows(problem) -> list[Flow]:
     """The data tensors of a ``solver.problem.PartitionProblem``: of its TFLite model when it has one (model inputs
-    and outputs included), else of its graph's tensors (no model inputs or outputs known)."""
+    and outputs included), else of its graph's tensors and each op's ``input_bytes`` and ``output_bytes`` (the
+    model inputs it reads and outputs it writes, docs/graph-format.md)."""
     model = getattr(problem, "model", None)
     if model is None:
-        return [Flow(nbytes, u, tuple(vs)) for nbytes, u, vs in problem.dag.tensors.values()]
+        nodes = problem.graph.nodes
+        return ([Flow(nbytes, u, tuple(vs)) for nbytes, u, vs in problem.dag.tensors.values()]
+                + [Flow(nodes[v]["input_bytes"], None, (v,)) for v in nodes if nodes[v].get("input_bytes")]
+                + [Flow(nodes[v]["output_bytes"], v, (), True) for v in nodes if nodes[v].get("output_bytes")])
     readers: dict[int, list[int]] = {}
     for op in model.operators:
         for t in dict.fromkeys(op.inputs):

@@ -42,13 +42,14 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
 from solver.errors import CheckError, InfeasibleError
-from solver.solving.cpsat import make_solver, solve_in_thread
+from solver.solving.budget import Budget
+from solver.solving.cpsat import solve_reporting
 from solver.placement.metrics import overflows
 from solver.placement.problem import PlacementProblem
 
@@ -195,12 +196,19 @@ def brute_force_replicated(problem: PlacementProblem) -> Replicated:
     return best
 
 
-def solve_replicated(problem: PlacementProblem, *, time_limit: float = 60.0,
-                     workers: int | None = None) -> tuple[Replicated, bool]:  # fmt: skip
+def solve_replicated(problem: PlacementProblem, *, time_limit: float = 60.0, workers: int | None = None,
+                     on_progress: Callable[[int, int, float], None] | None = None,
+                     budget: Budget | None = None) -> tuple[Replicated, bool]:  # fmt: skip
     """The replicated placement of least period by CP-SAT (module docstring) and whether it is proven optimal.
 
-    Raises InfeasibleError when no replicated placement is valid (or none was found in the time).
+    ``on_progress(incumbent, bound, seconds)`` is told CP-SAT's state about every second. ``budget`` (else one
+    of ``time_limit`` seconds) bounds the solve; Ctrl-C (or SIGTERM, as the CLI raises it) stops it, marks the
+    budget interrupted and returns the best placement found.
+
+    Raises InfeasibleError when no replicated placement is valid (or none was found in the time or before the
+    interrupt).
     """
+    budget = Budget(time_limit) if budget is None else budget
     n, D = problem.num_ops, len(problem.devices)
     S, P = D, range(1, D + 1)
     model = cp_model.CpModel()
@@ -285,19 +293,19 @@ def solve_replicated(problem: PlacementProblem, *, time_limit: float = 60.0,
             for p2 in P:
                 model.add(load <= p1 * p2 * bound).only_enforce_if([m[x_dev][p1 - 1], m[z_dev][p2 - 1]])
     model.minimize(bound)
-    deadline = time.monotonic() + time_limit
     while True:
-        solver = make_solver(max(deadline - time.monotonic(), 0.01), workers)
-        solve = solve_in_thread(solver, model)
+        solve = solve_reporting(model, max(budget.left(), 0.01), workers, budget.start, on_progress, budget=budget)
+        solver = solve.solver
         if solve.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            raise InfeasibleError(f"{problem.name}: no replicated placement found ({solver.status_name(solve.status)})")
+            why = "before the interrupt" if solve.interrupted else solver.status_name(solve.status)
+            raise InfeasibleError(f"{problem.name}: no replicated placement found ({why})")
         stage, serve = _stages(solver, a, y)
         over = _over_cap(problem, stage, serve)
         if not over:
             break
-        if time.monotonic() >= deadline or solve.interrupted:
+        if budget.left() <= 0 or solve.interrupted:
             raise InfeasibleError(f"{problem.name}: no replicated placement within the memory model's caps found in "
-                                  f"{time_limit:g} s")  # fmt: skip
+                                  f"{budget.elapsed():.3g} s")  # fmt: skip
         for ops in over:
             _forbid(model, problem, a, y, ops)
     answer = evaluate_replicated(problem, stage, serve)  # the checker; its period is the model's B at the optimum

@@ -434,7 +434,7 @@ def test_a_replicated_placement_is_placed_split_and_run_round_robin_from_the_com
 
 @pytest.mark.parametrize("options, words", [(["--objective", "latency"], "minimises the period"),
                                             (["--secondary", "cut"], "not used with --replicate"),
-                                            (["--html", "x.html"], "not used with --replicate"),
+                                            (["--algo", "seed002"], "not used with --replicate"),
                                             (["--offload"], "offloading options do not apply")])  # fmt: skip
 def test_replicate_refuses_what_it_cannot_do(two_devices, tmp_path, options, words):
     split, platform, trace = two_devices
