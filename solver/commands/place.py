@@ -200,7 +200,7 @@ def _run_replicated(args: argparse.Namespace) -> int:
     from solver.placement.memory import memory_figure
     from solver.placement.predicted import predict_replicated
     from solver.placement.problem import placement_problem
-    from solver.placement.replicas import solve_replicated
+    from solver.placement.replicas import evaluate_replicated, solve_replicated
     from solver.placement.report import format_replicated
     from solver.progress import Progress
     from solver.solving.budget import Budget
@@ -214,7 +214,7 @@ def _run_replicated(args: argparse.Namespace) -> int:
     platform = read_platform_with_links(args.platform, args.calibrated_links)
     engine = _device_fits(args.calibrated_links, platform)
     problem = problem_from_args(args)
-    built = placement_problem(problem, platform, memory_figure(problem, chosen))
+    built = placement_problem(problem, platform, memory_figure(problem, chosen), engine)
     budget = Budget(args.time_limit)
     describe = bounds_text("period")
     with Progress("exact solve", total=args.time_limit, unit="s", quiet=args.quiet) as shown:
@@ -222,7 +222,11 @@ def _run_replicated(args: argparse.Namespace) -> int:
                                           budget=budget)  # fmt: skip
         shown.close(describe(answer.period, answer.period) if proven else f"period {answer.period}, not proven optimal")
     placement, replicas = answer.map_keys()
-    predicted = predict_replicated(answer, "calibrated", {}, 1, problem, engine) if engine else None
+    predicted = None
+    if engine:  # the prediction adds the engine's cost to the loads without it
+        blind = evaluate_replicated(placement_problem(problem, platform), list(answer.stage), list(answer.serve),
+                                    memory=False)  # fmt: skip
+        predicted = predict_replicated(blind, "calibrated", {}, 1, problem, engine)
     doc = {"model": problem.name, "platform": str(args.platform), "status": "OPTIMAL" if proven else "FEASIBLE",
            "interrupted": budget.interrupted,
            "memory_model": built.memory_name, **answer.to_json(), "partition_map": list(answer.stage),

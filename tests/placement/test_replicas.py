@@ -17,6 +17,8 @@ from solver.io.platform import DeviceSpec, Link, Platform
 from solver.problem import PartitionProblem
 from solver.placement.problem import placement_problem
 from solver.placement.replicas import brute_force_replicated, evaluate_replicated, solve_replicated
+from solver.placement.engine import flows as flows_of
+from tests.placement.test_engine import measured
 from tests.placement.test_placement_memory import capped
 
 
@@ -185,3 +187,37 @@ def test_place_replicate_shows_the_incumbent_and_bound_while_it_searches(tmp_pat
     out, err = capsys.readouterr()
     assert re.search(r"exact solve.*period \d+, bound \d+ \(gap", err)  # the incumbent and bound, while solving
     assert "not proven optimal" in err and "FEASIBLE (not proven optimal in the time)" in out
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(built=measured(ops=(2, 4), devices=(2, 3)))
+def test_with_the_engines_cost_the_replicated_model_finds_the_brute_force_optimum(built):
+    """A replica's load is its compute and its device's engine cost of the stage (solver.placement.engine) over the
+    replicas: CP-SAT's optimum is brute force's."""
+    try:
+        best = brute_force_replicated(built)
+    except InfeasibleError:
+        return
+    answer, proven = solve_replicated(built, time_limit=20, workers=2)
+    assert proven and answer.period == best.period
+
+
+def test_the_replicated_prediction_counts_the_engines_cost_as_the_model_does():
+    # a -> b -> c, the heavy b on two devices; every device measured, 700 us per task, no session bytes.
+    from dataclasses import replace
+
+    from solver.io.linkfile import DeviceFit
+    from solver.placement.engine import engines_of
+    from solver.placement.predicted import predict_replicated
+
+    blind = _problem([100, 600, 100], [(0, 1), (1, 2)], [1.0] * 3, 1e9, 1000)
+    fits = {name: DeviceFit(name, 700.0, 1e15, 0.0, 0.0, 1, 0.0) for name in blind.devices}
+    problem = PartitionProblem(blind.graph, "g", "test")
+    built = replace(blind, engine=engines_of(blind.devices, fits), flows=[f for f in flows_of(problem)])
+    stage, serve = [0, 1, 1], [0, 1, 1]
+    seen = evaluate_replicated(built, stage, serve)
+    # Stage 0: 100 us, a task of 700 and its output through the session (a whole microsecond); stage 1 (600 + 100
+    # us) on two replicas: (700 + 700 + 1) / 2.
+    assert seen.device_us == {"d0": 801.0, "d1": 700.5, "d2": 700.5} and seen.period == 801
+    predicted = predict_replicated(evaluate_replicated(blind, stage, serve), "calibrated", {}, 1, problem, fits)
+    assert predicted.device_us == seen.device_us
