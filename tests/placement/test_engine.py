@@ -175,3 +175,33 @@ def test_a_reader_taking_only_some_outputs_costs_a_picking_task():
                    StageIO((20, 30), frozenset())]  # fmt: skip
     engine = DeviceEngine(task_us=7, hop_us=0, request_us=0, pipe_bandwidth=1e6)
     assert busy_us(ios[0], engine) == 3 * 7 + 10 + 20
+
+
+def test_solve_place_chooses_with_the_measured_engine_and_its_value_is_the_runs_prediction(tflite_model, tmp_path,
+                                                                                           capsys):  # fmt: skip
+    import json
+
+    from solver.cli import main
+    from solver.io.linkfile import LinkFit, write_links
+    from solver.io.platform import read_platform
+    from solver.io.tflite import read_model
+    from tests.traces import write_chrome_trace
+
+    model = tflite_model("skip_chain")
+    trace = write_chrome_trace(tmp_path / "trace.json", read_model(model), [[100.0] * 8] * 2)
+    platform = tmp_path / "p.json"
+    platform.write_text(json.dumps({"devices": [{"name": "a"}, {"name": "b"}], "default_link": {"bandwidth": 1e8}}))
+    links = tmp_path / "p.links.json"
+    # b pays 5 ms a task: the blind optimum splits the model over a and b, the one with the engine keeps it on a.
+    write_links(links, read_platform(platform), [LinkFit("a", "b", 50.0, 1e8, 5, 0.0), LinkFit("b", "a", 50.0, 1e8, 5, 0.0)],
+                [DeviceFit("a", 300.0, 1e8, 900.0, 400.0, 9, 0.0), DeviceFit("b", 5000.0, 1e8, 900.0, 400.0, 9, 0.0)])
+    argv = ["place", str(model), str(trace), "--platform", str(platform), "--exact", "--json", "--out",
+            str(tmp_path / "m.json")]  # fmt: skip
+    assert main(argv) == 0
+    blind = json.loads(capsys.readouterr().out)
+    assert main([*argv, "--calibrated-links", str(links)]) == 0
+    seen = json.loads(capsys.readouterr().out)
+    assert len(blind["placement"]) == 2 and list(seen["placement"].values()) == ["a"]
+    assert seen["status"] == "OPTIMAL" and seen["value"] == seen["engine"]["period_us"] == seen["bottleneck"]
+    overhead = {d["name"]: d["overhead_us"] for d in seen["devices"]}
+    assert overhead["b"] == 0 and overhead["a"] == seen["engine"]["overhead_us"]["a"] > 300
