@@ -67,6 +67,13 @@ def compare(model: str, platform_path: Path, links_path: Path, time_limit: float
     return row
 
 
+def _fits_text(fits) -> str:
+    devices = [f"{f.name} task {f.task_us:.0f} us, pipe {f.pipe_bandwidth / 1e6:.3g} MB/s, hop {f.hop_us:.0f} us, "
+               f"request {f.request_us:.0f} us" for f in fits.devices]  # fmt: skip
+    links = [f"{l.source}->{l.target} {l.overhead_us:.0f} us + {l.bandwidth / 1e6:.3f} MB/s" for l in fits.links]
+    return "; ".join(devices + links)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default=",".join(MODELS))
@@ -74,7 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--links-a", type=Path, help="the links file of scenario (a)")
     parser.add_argument("--links-c", type=Path, help="the links file of scenario (c)")
     parser.add_argument("--calibrate", action="store_true", help="measure the links files in a network lab (root)")
-    parser.add_argument("--out", type=Path, help="where --calibrate writes the links files (default: a temporary folder)")
+    parser.add_argument("--out", type=Path, help="where --calibrate writes the links files (default: a temporary "
+                                                 "folder)")
     parser.add_argument("--time-limit", type=float, default=60.0)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -90,12 +98,7 @@ def main(argv: list[str] | None = None) -> None:
                 if not args.calibrate:
                     parser.error(f"scenario ({scenario}) needs --links-{scenario} or --calibrate")
                 links = calibrate(platform_path, out / f"{scenario}.links.json")
-                fits = read_calibration(links)
-                print(f"# ({scenario}) measured: " + "; ".join(
-                    f"{f.name} task {f.task_us:.0f} us, pipe {f.pipe_bandwidth / 1e6:.0f} MB/s, hop {f.hop_us:.0f} us, "
-                    f"request {f.request_us:.0f} us" for f in fits.devices) + "; " + "; ".join(
-                    f"{l.source}->{l.target} {l.overhead_us:.0f} us + {l.bandwidth / 1e6:.3f} MB/s" for l in fits.links),
-                    flush=True)  # fmt: skip
+            print(f"# ({scenario}) {links}: {_fits_text(read_calibration(links))}", flush=True)
             for model in args.models.split(","):
                 row = compare(model, platform_path, links, args.time_limit)
                 for label in ("blind", "aware"):
