@@ -39,12 +39,14 @@ The model
 Secondary objectives (lexicographic, :mod:`solver.solving.secondary`; ``cut`` and ``bytes``, modelled in the same
 table) keep the objective at most ``floor(best * (1 + slack))``.
 
-For ``throughput`` without measured devices, the prefix search (solver.placement.prefixes: branch and bound over
-chains of ideals, exact on graphs with few ideals; it does not know the engine's picking tasks, which depend on
-the parts placed after a part) runs alone for a tenth of the time, then in the main thread while CP-SAT
+For ``throughput``, the prefix search (solver.placement.prefixes: branch and bound over chains of ideals, exact on
+graphs with few ideals) runs alone for a tenth of the time, then in the main thread while CP-SAT
 searches in its own: the first proof stops the other, and the best placement either found is the answer.
 A model not built by half the time (on a network of 50 devices it takes seconds) is dropped, and the prefix
-search goes on alone: the time limit bounds the whole solve.
+search goes on alone: the time limit bounds the whole solve. With measured devices the prefix search, which
+cannot know a part's picking tasks before the parts after it are placed, solves the problem blind to the engine
+in its tenth: its optimum bounds this one from below (the engine's cost is never negative), its placement is a
+hint, and when that placement costs no more with the engine it is proven optimal; else CP-SAT goes on alone.
 The greedy chain placement (solver.placement.greedy) is the hint and bounds the objective from above
 (``objective <= U``); a crossing whose own transfer time exceeds U can then never occur, so it gets no
 variable, only the clause that rules it out (on a network of many devices most of them).
@@ -54,6 +56,7 @@ objective never gains from setting one of them higher than it must be.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable, Sequence
@@ -127,8 +130,18 @@ def solve_placement(
                                slack=slack, forbidden=forbidden)  # fmt: skip
     if hint_value is not None and hint_value <= lower:
         return finish(list(hint), hint_value)
+    if objective == "throughput" and search_prefixes and problem.engine is not None:
+        # The prefix search cannot count the engine's picking tasks (module docstring): it solves the problem blind
+        # to the engine alone first, whose optimum bounds this one from below and may prove it.
+        blind, hint, lower = _blind_first(problem, hint, lower, first.part(_PREFIXES_ALONE), budget)
+        if blind is not None:
+            return finish(blind.assign, blind.value)
+        hint_value = evaluate(problem, hint).objective(objective) if hint is not None else None
+        if budget.interrupted or (hint_value is not None and hint_value <= lower):
+            return finish(_Prefixes(problem, hint, lower, budget, None).best_or(hint), lower)
+        search_prefixes = False
     prefixes = _Prefixes(problem, hint, lower, budget, on_progress)
-    searching = objective == "throughput" and search_prefixes and problem.engine is None
+    searching = objective == "throughput" and search_prefixes
 
     def alone(until: Budget) -> PlacementSolve | None:
         """The prefix search alone until ``until`` ends: the answer when it proves one (or Ctrl-C comes)."""
@@ -186,6 +199,33 @@ def solve_placement(
         raise _not_found(problem, time_limit)
     value, assign = min(found, key=lambda pair: pair[0])
     return finish(list(assign), _proven_bound(value, fits, prefixes.lower, status, solver))
+
+
+def _blind_first(problem: PlacementProblem, hint: list[int] | None, lower: int, until: Budget,
+                 budget: Budget) -> tuple[PrefixSearch | None, list[int] | None, int]:  # fmt: skip
+    """The prefix search on ``problem`` without its engine's cost, until ``until`` ends: every placement costs at
+    least as much with the engine, so what it proves bounds ``problem`` from below, and its best placement is a
+    hint. Returns a proof of ``problem``'s optimum (its ``assign`` and ``value`` with the engine) when the blind
+    optimum costs no more with the engine, else None; the better hint; the raised bound."""
+    blind = dataclasses.replace(problem, engine=None, flows=None)
+    try:
+        searched = prefix_search(blind, hint, until, lower=lower)
+    except KeyboardInterrupt:
+        budget.interrupt()
+        return None, hint, lower
+    if searched is None:
+        return None, hint, lower
+    lower = max(lower, searched.bound)
+    if searched.assign is None:
+        if searched.complete:
+            raise _infeasible(problem)
+        return None, hint, lower
+    value = evaluate(problem, searched.assign).throughput
+    if searched.complete and value <= lower:
+        return PrefixSearch(searched.assign, value, True, value), hint, lower
+    if hint is None or value < evaluate(problem, hint).throughput:
+        hint = searched.assign
+    return None, hint, lower
 
 
 def _solve_fitting(built: _Model, until: Budget, budget: Budget, workers: int | None, on_progress: Progress | None,
