@@ -33,8 +33,8 @@ def register(subparsers) -> None:
     parser.add_argument("--calibrated-links", type=Path, metavar="FILE",
                         help="measured links (written by 'solve pipeline --calibrate-links') in place of the "
                              "platform's: a per-message overhead and a bandwidth per link; when the file measured the "
-                             "devices too, the placement's throughput and latency are also predicted with their "
-                             "per-request overhead")  # fmt: skip
+                             "devices too, the placement is chosen and predicted with their per-request engine "
+                             "overhead")  # fmt: skip
     parser.add_argument("--objective", choices=OBJECTIVES,
                         help=f"{described((TABLE[name] for name in OBJECTIVES), ' or ')}; "
                              f"offloading minimises {' or '.join(OFFLOAD_OBJECTIVES)} only")  # fmt: skip
@@ -124,8 +124,7 @@ def _device_fits(links, platform) -> dict:
 def _engine_text(engine, links) -> str:
     overhead = ", ".join(f"{d} {us / 1000:.2f} ms" for d, us in engine.overhead_us.items())
     return (f"with the measured engine overhead of {links} (per request: {overhead}): {engine.throughput:.2f} inf/s "
-            f"(bottleneck {engine.bottleneck}), latency {engine.latency_us / 1000:.2f} ms; the placement was chosen "
-            "without it")
+            f"(bottleneck {engine.bottleneck}), latency {engine.latency_us / 1000:.2f} ms")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -160,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     describe = bounds_text(settings.objective)
     with exact_progress(args) as shown:
         result = place(problem, platform, settings, on_progress=shown.callback(describe),
-                       memory=memory_figure(problem, chosen))  # fmt: skip
+                       memory=memory_figure(problem, chosen), engine=_device_fits(args.calibrated_links, platform))  # fmt: skip
         shown.close(describe(result.value, result.bound))
     if result.status == INVALID:
         if args.json:
@@ -201,24 +200,35 @@ def _run_replicated(args: argparse.Namespace) -> int:
     from solver.placement.memory import memory_figure
     from solver.placement.predicted import predict_replicated
     from solver.placement.problem import placement_problem
-    from solver.placement.replicas import solve_replicated
+    from solver.placement.replicas import evaluate_replicated, solve_replicated
     from solver.placement.report import format_replicated
+    from solver.progress import Progress
+    from solver.solving.budget import Budget
 
     if args.objective not in (None, "throughput"):
         raise UsageError("--replicate minimises the period (throughput); a replicated stage does not shorten latency")
-    if args.secondary or args.slack or args.algo or args.html:
-        raise UsageError("--secondary, --slack, --algo and --html are not used with --replicate (one exact model, "
-                         "no report page for replicas yet)")  # fmt: skip
+    if args.secondary or args.slack or args.algo:
+        raise UsageError("--secondary, --slack and --algo are not used with --replicate (one exact model)")
     out = map_path(args, args.platform, name=PLACEMENT_MAP)
     chosen = memory_model(args.memory_model, this_machine=False)
     platform = read_platform_with_links(args.platform, args.calibrated_links)
     engine = _device_fits(args.calibrated_links, platform)
     problem = problem_from_args(args)
-    built = placement_problem(problem, platform, memory_figure(problem, chosen))
-    answer, proven = solve_replicated(built, time_limit=args.time_limit, workers=args.workers)
+    built = placement_problem(problem, platform, memory_figure(problem, chosen), engine)
+    budget = Budget(args.time_limit)
+    describe = bounds_text("period")
+    with Progress("exact solve", total=args.time_limit, unit="s", quiet=args.quiet) as shown:
+        answer, proven = solve_replicated(built, workers=args.workers, on_progress=shown.callback(describe),
+                                          budget=budget)  # fmt: skip
+        shown.close(describe(answer.period, answer.period) if proven else f"period {answer.period}, not proven optimal")
     placement, replicas = answer.map_keys()
-    predicted = predict_replicated(answer, "calibrated", {}, 1, problem, engine) if engine else None
+    predicted = None
+    if engine:  # the prediction adds the engine's cost to the loads without it
+        blind = evaluate_replicated(placement_problem(problem, platform), list(answer.stage), list(answer.serve),
+                                    memory=False)  # fmt: skip
+        predicted = predict_replicated(blind, "calibrated", {}, 1, problem, engine)
     doc = {"model": problem.name, "platform": str(args.platform), "status": "OPTIMAL" if proven else "FEASIBLE",
+           "interrupted": budget.interrupted,
            "memory_model": built.memory_name, **answer.to_json(), "partition_map": list(answer.stage),
            "num_partitions": len(answer.stages), "placement": placement, "replicas": replicas,
            "partition_map_file": str(out), **({"engine": predicted.to_json()} if predicted else {})}  # fmt: skip
@@ -226,11 +236,18 @@ def _run_replicated(args: argparse.Namespace) -> int:
         print_json("place", doc)
     else:
         print(format_replicated(answer, proven, problem.name, args.platform))
+        if budget.interrupted:
+            print("interrupted: the best replicated placement found so far")
         if predicted:
             print(_engine_text(predicted, args.calibrated_links))
     write_partition_map(out, list(answer.stage), len(answer.stages), placement=placement, replicas=replicas)
     if not args.json:
         print(f"wrote {out}")
+    if args.html:
+        from solver.commands._html import show_html
+        from solver.show.view import replicated_view
+
+        show_html(args.html, replicated_view(problem, built, answer, proven))
     return 0
 
 

@@ -23,17 +23,30 @@ The model
   passes runs no op), and the model's figure is checked lazily: a part of CP-SAT's answer over its device's cap
   gets a no-good on every device whose cap it passes (not exactly these ops there), and CP-SAT solves again, so
   no placement under the caps is lost and INFEASIBLE stays a proof.
-- The objective (``throughput``: the bottleneck; ``latency``: the longest path through the session graph) is
-  modelled as its row of solver/placement/objectives.py says, on a variable ``objective`` that is minimised.
+- The engine's cost per request on a measured device (``PlacementProblem.engine``, solver.placement.engine):
+  ``used[d] >= a[v][d]``; ``rd[t][d]`` (flow t is read on d, exact both ways: ``rd <= OR_c a[c][d]``);
+  ``in[t][d] >= rd[t][d] - a[p][d]`` (p its producer; a model input: ``>= rd[t][d]``), ``out[t][d] >= a[p][d] +
+  rd[t][b] - 1`` for b != d (and ``>= a[p][d]`` for a model output); a reader b (a device, or the client for the
+  model's outputs) *takes* some of d's outputs, ``take[d][b] >= a[p][d] + rd[t][b] - 1``, and *misses* one,
+  ``miss[d][b] >= out[t][d] - rd[t][b]``; ``pick[d][b] >= take + miss - 1`` is its picking task. Then
+  ``busy(d) = compute(d) + task_us (used[d] + sum_b pick[d][b]) + sum_t pipe_us(t) (in[t][d] + out[t][d])``
+  (the throughput's device load) and ``duration(d) = compute(d) + hop_us used[d] + sum_t pipe_us(t) (in + out)``
+  (a part's time in the latency); without measured devices both are compute(d). Every one of these variables
+  only pays, so it is bounded from below alone, except ``rd``, which a wrong 1 would let miss a picking task.
+- The objective (``throughput``: the bottleneck; ``latency``: a request's way through the parts as the run has it)
+  is modelled as its row of solver/placement/objectives.py says, on a variable ``objective`` that is minimised.
 
 Secondary objectives (lexicographic, :mod:`solver.solving.secondary`; ``cut`` and ``bytes``, modelled in the same
 table) keep the objective at most ``floor(best * (1 + slack))``.
 
-For ``throughput``, the prefix search (solver.placement.prefixes: branch and bound over chains of ideals,
-exact on graphs with few ideals) runs alone for a tenth of the time, then in the main thread while CP-SAT
+For ``throughput``, the prefix search (solver.placement.prefixes: branch and bound over chains of ideals, exact on
+graphs with few ideals) runs alone for a tenth of the time, then in the main thread while CP-SAT
 searches in its own: the first proof stops the other, and the best placement either found is the answer.
 A model not built by half the time (on a network of 50 devices it takes seconds) is dropped, and the prefix
-search goes on alone: the time limit bounds the whole solve.
+search goes on alone: the time limit bounds the whole solve. With measured devices the prefix search, which
+cannot know a part's picking tasks before the parts after it are placed, solves the problem blind to the engine
+in its tenth: its optimum bounds this one from below (the engine's cost is never negative), its placement is a
+hint, and when that placement costs no more with the engine it is proven optimal; else CP-SAT goes on alone.
 The greedy chain placement (solver.placement.greedy) is the hint and bounds the objective from above
 (``objective <= U``); a crossing whose own transfer time exceeds U can then never occur, so it gets no
 variable, only the clause that rules it out (on a network of many devices most of them).
@@ -43,6 +56,7 @@ objective never gains from setting one of them higher than it must be.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable, Sequence
@@ -51,6 +65,7 @@ from dataclasses import dataclass, field
 from ortools.sat.python import cp_model
 
 from solver.errors import InfeasibleError
+from solver.placement.engine import CLIENT
 from solver.placement.metrics import evaluate
 from solver.placement.objectives import OBJECTIVES, TABLE
 from solver.placement.prefixes import PrefixSearch, prefix_search
@@ -115,6 +130,16 @@ def solve_placement(
                                slack=slack, forbidden=forbidden)  # fmt: skip
     if hint_value is not None and hint_value <= lower:
         return finish(list(hint), hint_value)
+    if objective == "throughput" and search_prefixes and problem.engine is not None:
+        # The prefix search cannot count the engine's picking tasks (module docstring): it solves the problem blind
+        # to the engine alone first, whose optimum bounds this one from below and may prove it.
+        blind, hint, lower = _blind_first(problem, hint, lower, first.part(_PREFIXES_ALONE), budget)
+        if blind is not None:
+            return finish(blind.assign, blind.value)
+        hint_value = evaluate(problem, hint).objective(objective) if hint is not None else None
+        if budget.interrupted or (hint_value is not None and hint_value <= lower):
+            return finish(_Prefixes(problem, hint, lower, budget, None).best_or(hint), lower)
+        search_prefixes = False
     prefixes = _Prefixes(problem, hint, lower, budget, on_progress)
     searching = objective == "throughput" and search_prefixes
 
@@ -174,6 +199,33 @@ def solve_placement(
         raise _not_found(problem, time_limit)
     value, assign = min(found, key=lambda pair: pair[0])
     return finish(list(assign), _proven_bound(value, fits, prefixes.lower, status, solver))
+
+
+def _blind_first(problem: PlacementProblem, hint: list[int] | None, lower: int, until: Budget,
+                 budget: Budget) -> tuple[PrefixSearch | None, list[int] | None, int]:  # fmt: skip
+    """The prefix search on ``problem`` without its engine's cost, until ``until`` ends: every placement costs at
+    least as much with the engine, so what it proves bounds ``problem`` from below, and its best placement is a
+    hint. Returns a proof of ``problem``'s optimum (its ``assign`` and ``value`` with the engine) when the blind
+    optimum costs no more with the engine, else None; the better hint; the raised bound."""
+    blind = dataclasses.replace(problem, engine=None, flows=None)
+    try:
+        searched = prefix_search(blind, hint, until, lower=lower)
+    except KeyboardInterrupt:
+        budget.interrupt()
+        return None, hint, lower
+    if searched is None:
+        return None, hint, lower
+    lower = max(lower, searched.bound)
+    if searched.assign is None:
+        if searched.complete:
+            raise _infeasible(problem)
+        return None, hint, lower
+    value = evaluate(problem, searched.assign).throughput
+    if searched.complete and value <= lower:
+        return PrefixSearch(searched.assign, value, True, value), hint, lower
+    if hint is None or value < evaluate(problem, hint).throughput:
+        hint = searched.assign
+    return None, hint, lower
 
 
 def _solve_fitting(built: _Model, until: Budget, budget: Budget, workers: int | None, on_progress: Progress | None,
@@ -336,8 +388,9 @@ class _Model:
         self.links: dict[tuple[int, int], list] = {}
         self._transfers()
         self._memory()
-        self.horizon = horizon
-        self.objective = model.new_int_var(0, horizon, "objective")
+        self._engine()
+        self.horizon = horizon + self.engine_horizon
+        self.objective = model.new_int_var(0, self.horizon, "objective")
         TABLE[objective].model(self)
         model.minimize(self.objective)
 
@@ -375,6 +428,86 @@ class _Model:
                     self.links.setdefault((a_dev, b), []).append(costs[i] * cross)
                     self.crossings.setdefault((a_dev, b), []).append(cross)
                     self.sent.append(tensor.nbytes * cross)
+
+    def _engine(self) -> None:
+        """The engine's cost on measured devices (module docstring): ``busy``, ``duration``, ``pick_hop`` (writer,
+        reader) and ``out_hop`` (per device, a picking task of the model's outputs), ``request``."""
+        problem, model, D = self.problem, self.model, self.D
+        self.busy, self.duration = list(self.compute), list(self.compute)
+        self.pick_hop: dict[tuple[int, int], object] = {}
+        self.out_hop: list = [0] * D
+        self.request = 0
+        self.engine_horizon = 0
+        engines = problem.engine
+        if engines is None:
+            return
+        flows = problem.flows
+        used = [model.new_bool_var(f"used[{d}]") for d in range(D)]
+        for v in range(problem.num_ops):
+            for d, on in self.a[v].items():
+                model.add_implication(on, used[d])
+        read = [{} for _ in flows]  # rd[t][d], exact
+        for t, f in enumerate(flows):
+            self._in_time()
+            for d in range(D):
+                on = [self.a[c][d] for c in f.readers if d in self.a[c]]
+                if on:
+                    read[t][d] = var = model.new_bool_var(f"rd[{t}][{d}]")
+                    for x in on:
+                        model.add_implication(x, var)
+                    model.add_bool_or(on).only_enforce_if(var)
+        measured = [d for d in range(D) if engines[d] is not None]
+        self.request = model.new_int_var(0, max((e.request_us for e in engines if e is not None), default=0), "request")
+        for d in measured:
+            e = engines[d]
+            model.add(self.request >= e.request_us * used[d])
+            through, takes, misses = [], {}, {}
+            for t, f in enumerate(flows):
+                made = self.a[f.producer].get(d) if f.producer is not None else None
+                if d in read[t]:  # an input of d's part
+                    inp = model.new_bool_var(f"in[{t}][{d}]")
+                    model.add(inp >= read[t][d] - (made if made is not None else 0))
+                    through.append(e.pipe_us(f.nbytes) * inp)
+                if made is None:
+                    continue
+                readers = {b: r for b, r in read[t].items() if b != d}
+                if not readers and not f.output:
+                    continue
+                out = model.new_bool_var(f"out[{t}][{d}]")  # an output of d's part
+                for r in readers.values():
+                    model.add(out >= made + r - 1)
+                if f.output:
+                    model.add(out >= made)
+                through.append(e.pipe_us(f.nbytes) * out)
+                for b in range(D):
+                    if b == d:
+                        continue
+                    if b in readers:
+                        takes.setdefault(b, []).append((made, readers[b]))
+                    misses.setdefault(b, []).append((out, readers.get(b)))
+                if f.output:
+                    takes.setdefault(CLIENT, []).append((made, None))
+                else:
+                    misses.setdefault(CLIENT, []).append((out, None))
+            picks = []
+            for b, pairs in takes.items():
+                take, miss = model.new_bool_var(f"take[{d}][{b}]"), model.new_bool_var(f"miss[{d}][{b}]")
+                for made, r in pairs:
+                    model.add(take >= made + (r if r is not None else 1) - 1)
+                for out, r in misses.get(b, ()):
+                    model.add(miss >= out - (r if r is not None else 0))
+                pick = model.new_bool_var(f"pick[{d}][{b}]")
+                model.add(pick >= take + miss - 1)
+                picks.append(pick)
+                if b == CLIENT:
+                    self.out_hop[d] = e.hop_us * pick
+                else:
+                    self.pick_hop[d, b] = e.hop_us * pick
+            self.busy[d] = self.compute[d] + e.task_us * (used[d] + sum(picks)) + sum(through)
+            self.duration[d] = self.compute[d] + e.hop_us * used[d] + sum(through)
+            # No request costs the device more than every task, hop and tensor through its session twice.
+            self.engine_horizon += ((e.task_us + e.hop_us) * (D + 2) + e.request_us
+                                    + 2 * sum(e.pipe_us(f.nbytes) for f in flows))
 
     def _memory(self) -> None:
         """The memory model's relaxation (solver.placement.problem.MemoryFigure), the count itself without one."""

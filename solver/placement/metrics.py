@@ -10,9 +10,13 @@ A placement puts each op on a device (``assign[v]``); the ops of one device form
   memory(d): the figure of d's part under the problem's memory model (``PlacementProblem.memory_model``,
   docs/memory.md), counted(d) without one; what the device's capacity caps.
 - edge cut: the edges between ops on different devices; transfer bytes: the bytes all links carry.
-- throughput objective: the bottleneck ``max(max_d compute(d), max_(a,b) link(a, b))``;
-  latency objective: the longest path through the session graph, a part counting its compute and an
-  edge between parts its link time.
+- overhead(d): with measured devices (``PlacementProblem.engine``), what the engine costs d per request
+  beyond its compute (solver.placement.engine: tasks, the part's tensors through its session); 0 without.
+- throughput objective: the bottleneck ``max(max_d compute(d) + overhead(d), max_(a,b) link(a, b))``;
+  latency objective: a request's way through the parts as the run has it (:func:`path_latency`): a part
+  starts once every part it reads has finished, then its inbound links carry their tensors together (the
+  longest link time), then it computes; with measured devices each part adds its device's hand-off and
+  session bytes, each picking task a hand-off, and the request its own ``request_us``.
 - valid: every op on a device that supports it, the session graph acyclic, every crossing on an existing
   link, every device within its memory.
 """
@@ -24,9 +28,9 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from solver.errors import CheckError
+from solver.placement.engine import CLIENT, busy_us, hop_us, request_us, stage_io, through_us
 from solver.placement.objectives import TABLE
 from solver.placement.problem import PlacementProblem
-
 
 
 @dataclass
@@ -54,6 +58,11 @@ class PlacementMetrics:
     latency: int
     edge_cut: int
     counted: list[int] = field(default_factory=list)  # constants and every tensor touched, each device
+    overhead: list[int] = field(default_factory=list)  # the engine's per device (empty: none measured)
+
+    def busy(self, d: int) -> int:
+        """Device d's time per request: its compute and the engine's overhead."""
+        return self.compute[d] + (self.overhead[d] if self.overhead else 0)
 
     @property
     def transfer_bytes(self) -> int:
@@ -137,16 +146,59 @@ def overflows(problem: PlacementProblem, d: int, nbytes: int) -> bool:
 def _metrics(problem, assign, compute, memory, counts, links, session) -> PlacementMetrics:
     devices = problem.devices
     order = list(nx.lexicographical_topological_sort(session))
-    worst_device = max(range(len(compute)), key=lambda d: compute[d])
-    throughput, at = compute[worst_device], f"device {devices[worst_device]}"
+    edge_time = {(l.source, l.target): l.time for l in links}
+    ios, overhead = _engine_loads(problem, assign, order)
+    busy = [c + (overhead[d] if overhead else 0) for d, c in enumerate(compute)]
+    worst_device = max(range(len(busy)), key=lambda d: busy[d])
+    throughput, at = busy[worst_device], f"device {devices[worst_device]}"
     for load in links:
         if load.time > throughput:
             throughput, at = load.time, f"link {devices[load.source]} -> {devices[load.target]}"
-    finish: dict[int, int] = {}
-    edge_time = {(l.source, l.target): l.time for l in links}
-    for d in order:
-        start = max((finish[a] + edge_time[a, d] for a in session.predecessors(d)), default=0)
-        finish[d] = start + compute[d]
-    latency = max(finish.values(), default=0)
+    engine = problem.engine or [None] * len(devices)
+    rank = {d: k for k, d in enumerate(order)}
+    duration = [compute[d] + hop_us(engine[d]) + (through_us(ios[k], engine[d]) if ios else 0)
+                for k, d in enumerate(order)]  # fmt: skip
+    inbound = {(rank[a], rank[b]): t for (a, b), t in edge_time.items()}
+    pick = {(j, k): hop_us(engine[order[j]]) for j, k in inbound if ios and k in ios[j].picked}
+    out = [hop_us(engine[d]) if ios and CLIENT in ios[k].picked else 0 for k, d in enumerate(order)]
+    latency = path_latency(inbound, duration, pick, out, request_us([engine[d] for d in order]))
     cut = sum(1 for u, v in problem.graph.edges if assign[u] != assign[v])
-    return PlacementMetrics(compute, memory, counts, links, order, throughput, at, latency, cut)
+    return PlacementMetrics(compute, memory, counts, links, order, throughput, at, latency, cut, overhead=overhead)
+
+
+def _engine_loads(problem: PlacementProblem, assign: list[int], order: list[int]):
+    """Per part in pipeline ``order`` what the engine moves and runs for it, and per device its overhead (both
+    empty when no device is measured)."""
+    if problem.engine is None:
+        return [], []
+    parts: dict[int, list[int]] = {d: [] for d in order}
+    for v, d in enumerate(assign):
+        parts[d].append(v)
+    ios = stage_io(problem.flows, [parts[d] for d in order])
+    overhead = [0] * len(problem.devices)
+    for io, d in zip(ios, order):
+        overhead[d] = busy_us(io, problem.engine[d])
+    return ios, overhead
+
+
+def path_latency(inbound: dict[tuple[int, int], float], duration: list[float], pick: dict[tuple[int, int], float],
+                 out: list[float], start: float) -> float:  # fmt: skip
+    """A request's latency through parts 0..K-1 in pipeline order, as Dask runs them (the one rule of the solver and
+    the run's prediction, solver.placement.predicted).
+
+    Part k reads the parts j with ``(j, k)`` in ``inbound`` (j < k), whose tensors reach it in ``inbound[j, k]``.
+    Its task is sent once every part it reads has finished (a picking task between j and k adds ``pick[j, k]``);
+    its worker then fetches their tensors at once, each over its own link (the longest), and it takes
+    ``duration[k]``. Parts reading none start at ``start``; the request ends when the last part has finished
+    (``out[k]`` more for a picking task of the model's outputs).
+    """
+    finish: list[float] = []
+    producers: dict[int, list[int]] = {}
+    for j, k in inbound:
+        producers.setdefault(k, []).append(j)
+    for k, took in enumerate(duration):
+        sources = producers.get(k, [])
+        ready = max((finish[j] + pick.get((j, k), 0) for j in sources), default=start)
+        ready += max((inbound[j, k] for j in sources), default=0)
+        finish.append(ready + took)
+    return max((f + out[k] for k, f in enumerate(finish)), default=start)

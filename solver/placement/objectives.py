@@ -3,12 +3,15 @@
 A new objective is a row here: its value on :class:`solver.placement.metrics.PlacementMetrics`, its model on the
 exact solver's ``_Model`` (solver/placement/exact.py: ``a[v][d]`` op v on device d, ``compute[d]``, ``links[a,
 b]`` the transfer terms of each link, ``crossings[a, b]`` its crossing variables, ``sent`` the bytes of each
-crossing, ``objective`` the variable minimised, ``horizon`` its upper end) and its bound from op times alone.
+crossing, ``busy[d]`` and ``duration[d]`` a device's load and a part's time with the engine's cost, ``pick_hop``,
+``out_hop`` and ``request`` the engine's latency terms, ``objective`` the variable minimised, ``horizon`` its upper
+end) and its bound from op times alone.
 
-- ``throughput``: ``objective >= compute(d)`` and ``objective >= link(a, b)``: the bottleneck.
-- ``latency``: ``F[d] >= compute(d)``; ``e[a][b] >= x[i][a][b]`` (some tensor goes a -> b) and
-  ``F[b] >= F[a] + link(a, b) + compute(b)`` when ``e[a][b]``; ``objective >= F[d]``: the longest path
-  through the session graph.
+- ``throughput``: ``objective >= busy(d)`` and ``objective >= link(a, b)``: the bottleneck.
+- ``latency``: as the run has it (solver.placement.metrics.path_latency): ``F[d] >= duration(d)``; ``e[a][b] >=
+  x[i][a][b]`` (some tensor goes a -> b) and, when ``e[a][b]``, ``R[b] >= F[a] + pick_hop(a, b)`` (b starts once
+  every part it reads has finished) and ``F[b] >= R[b] + link(a, b) + duration(b)`` (then its inbound tensors
+  travel together, the longest link); ``objective >= F[d] + out_hop(d) + request``.
 - ``cut`` (secondary): ``k[e] >= a[u][d] - a[v][d]``; minimize the edges between ops on different devices.
 - ``bytes`` (secondary): minimize ``sum bytes_i x[i][a][b]``, the bytes sent over links.
 
@@ -42,7 +45,7 @@ def _latency_bound(problem) -> int:
 
 
 def _throughput(built) -> None:
-    for load in built.compute:
+    for load in built.busy:
         built.model.add(built.objective >= load)
     for terms in built.links.values():
         built.model.add(built.objective >= sum(terms))
@@ -50,17 +53,19 @@ def _throughput(built) -> None:
 
 def _latency(built) -> None:
     model = built.model
-    # F[d]: the time part d finishes, from the start of the run.
+    # F[d]: the time part d finishes, from the start of the run; R[d]: when every part it reads has finished.
     finish = [model.new_int_var(0, built.horizon, f"F[{d}]") for d in range(built.D)]
+    ready = [model.new_int_var(0, built.horizon, f"R[{d}]") for d in range(built.D)]
     for d in range(built.D):
-        model.add(finish[d] >= built.compute[d])
-        model.add(built.objective >= finish[d])
+        model.add(finish[d] >= built.duration[d])
+        model.add(built.objective >= finish[d] + built.out_hop[d] + built.request)
     for (a, b), crosses in built.crossings.items():
-        # e[a][b]: some tensor goes from a to b, so b starts after a's finish plus the transfer.
+        # e[a][b]: some tensor goes from a to b, so b starts after a's finish, then the tensors travel.
         edge = model.new_bool_var(f"e[{a}][{b}]")
         for cross in crosses:
             model.add_implication(cross, edge)
-        model.add(finish[b] >= finish[a] + sum(built.links[a, b]) + built.compute[b]).only_enforce_if(edge)
+        model.add(ready[b] >= finish[a] + built.pick_hop.get((a, b), 0)).only_enforce_if(edge)
+        model.add(finish[b] >= ready[b] + sum(built.links[a, b]) + built.duration[b]).only_enforce_if(edge)
 
 
 def _cut(built):

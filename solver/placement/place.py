@@ -105,7 +105,8 @@ class PlacementResult:
             "num_partitions": len(m.order),
             "placement": self.placement,
             "devices": [
-                {"name": devices[d], "ops": m.op_counts[d], "compute_us": m.compute[d], "memory_bytes": m.memory[d],
+                {"name": devices[d], "ops": m.op_counts[d], "compute_us": m.compute[d],
+                 **({"overhead_us": m.overhead[d]} if m.overhead else {}), "memory_bytes": m.memory[d],
                  "memory_counted_bytes": m.counted[d], "memory_capacity": self.problem.memory_cap(d)}
                 for d in range(len(devices))
             ],
@@ -126,10 +127,12 @@ def place(
     settings: PlaceSettings = PlaceSettings(),
     on_progress: Callable[[int, int, float], None] | None = None,
     memory: MemoryFigure | None = None,
+    engine: dict | None = None,
 ) -> PlacementResult:
     """Place ``problem`` on ``platform`` as ``settings`` say (see the module docstring), each device's memory
     under ``memory`` (:func:`solver.placement.memory.memory_figure`; None: constants and every tensor touched)
-    within its capacity.
+    within its capacity; ``engine``: the measured devices (``solver.io.linkfile.DeviceFit`` by name), whose
+    engine cost per request (solver.placement.engine) every step then counts.
 
     Raises
     ------
@@ -139,7 +142,7 @@ def place(
         No placement fits (memory, links), proven by the exact solver or, without it, not found.
     """
     budget = Budget(settings.time_limit)
-    built = placement_problem(problem, platform, memory)
+    built = placement_problem(problem, platform, memory, engine)
     notes = list(problem.notes)
     steps = _Steps(built, settings, notes, on_progress)
     driven = drive(steps.recipe(), settings, budget)

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 from solver.io.linkfile import DeviceFit
 from solver.io.platform import Platform
-from solver.placement.metrics import evaluate
+from solver.placement.engine import DeviceEngine, StageIO, busy_us, flows, hop_us, request_us, through_us
+from solver.placement.engine import stage_io as engine_stage_io
+from solver.placement.metrics import evaluate, path_latency
 from solver.placement.problem import placement_problem
 from solver.placement.replicas import Replicated, evaluate_replicated
 
@@ -67,51 +69,17 @@ def shared_period(device_us: dict[str, float], link_us: dict[tuple[str, str], fl
     return max(candidates, key=lambda c: c[0]) if candidates else (0.0, "nothing")
 
 
-@dataclass(frozen=True)
-class StageIO:
-    """What the engine does per request for a stage besides its compute: the bytes of its inputs and outputs
-    (through its session) and its tasks (the stage's, and one per reader taking only some of its outputs)."""
-
-    nbytes: int
-    picked: frozenset[int]  # the readers (later stages; -1: the client) that take only some outputs
-
-    @property
-    def tasks(self) -> int:
-        return 1 + len(self.picked)
-
-
 def stage_io(problem, stages: Sequence[Sequence[int]]) -> list[StageIO]:
-    """Per stage (its ops, in pipeline order) what ``devices.placed`` moves and runs for it per request: its
-    inputs are the data tensors its ops read that it does not write (model inputs among them), its outputs the
-    tensors it writes that a later stage or the model's outputs read; a reader (a later stage, or the client
-    for the model's outputs) that takes only some of the outputs costs a picking task. Needs the problem's
-    TFLite model."""
-    model = problem.model
-    stage_of = {v: k for k, ops in enumerate(stages) for v in ops}
-    readers: dict[int, set[int]] = {}  # tensor -> stages reading it (-1: the model's outputs)
-    for op in model.operators:
-        for t in op.inputs:
-            if not model.tensors[t].is_constant:
-                readers.setdefault(t, set()).add(stage_of[op.index])
-    for t in model.outputs:
-        readers.setdefault(t, set()).add(-1)
-    made = {t: stage_of[p] for t, p in model.producers.items()}
-    out = []
-    for k in range(len(stages)):
-        inputs = {t for t, who in readers.items() if k in who and made.get(t) != k}
-        outputs = {t for t, who in readers.items() if made.get(t) == k and who - {k}}
-        takers: dict[int, set[int]] = {}
-        for t in outputs:
-            for reader in readers[t] - {k}:
-                takers.setdefault(reader, set()).add(t)
-        picked = frozenset(reader for reader, taken in takers.items() if taken != outputs)
-        out.append(StageIO(sum(model.tensors[t].nbytes for t in inputs | outputs), picked))
-    return out
+    """Per stage (its ops, in pipeline order) what ``devices.placed`` moves and runs for it per request: the
+    placement's own count (solver.placement.engine.stage_io) on the problem's data tensors (a TFLite model's
+    inputs and outputs among them)."""
+    return engine_stage_io(flows(problem), stages)
 
 
 def engine_overhead(io: StageIO, fit: DeviceFit | None) -> float:
-    """A device's occupancy per request of a stage beyond its compute (0 for a device not measured)."""
-    return 0.0 if fit is None else io.tasks * fit.task_us + io.nbytes * 1e6 / fit.pipe_bandwidth
+    """A device's occupancy per request of a stage beyond its compute (0 for a device not measured): the
+    placement's formula (solver.placement.engine.busy_us)."""
+    return float(busy_us(io, None if fit is None else DeviceEngine.of(fit)))
 
 
 def predict_parts(problem, platform: Platform, parts: Sequence[tuple[str, Sequence[int]]], label: str,
@@ -128,7 +96,8 @@ def predict_parts(problem, platform: Platform, parts: Sequence[tuple[str, Sequen
 
     ``engine`` (measured devices, ``solver.io.linkfile.DeviceFit``): a device's time per request also counts
     the engine's overhead of its part (:func:`engine_overhead`), and a part adds its device's ``hop_us`` and its
-    bytes through the session to the latency, and the request its first device's ``request_us``."""
+    bytes through the session to the latency, and the request the largest ``request_us`` of its devices (the
+    placement's formulas, solver.placement.engine)."""
     placed = placement_problem(problem, platform)
     index = {name: d for d, name in enumerate(platform.names)}
     part_of = {v: k for k, (_, ops) in enumerate(parts) for v in ops}
@@ -136,7 +105,7 @@ def predict_parts(problem, platform: Platform, parts: Sequence[tuple[str, Sequen
     assign = [index[devices[part_of[v]]] for v in range(placed.num_ops)]
     metrics = evaluate(placed, assign, memory=False)  # the checker: support, links, acyclic
     engine = engine or {}
-    ios = stage_io(problem, [ops for _, ops in parts]) if engine else [StageIO(0, frozenset())] * len(parts)
+    ios = stage_io(problem, [ops for _, ops in parts]) if engine else [StageIO((), frozenset())] * len(parts)
     overhead = [engine_overhead(io, engine.get(d)) for io, d in zip(ios, devices)]
     device_us = {d: float(metrics.compute[index[d]]) for d in dict.fromkeys(devices)}
     overhead_us = {d: 0.0 for d in device_us if d in engine}
@@ -161,18 +130,14 @@ def predict_parts(problem, platform: Platform, parts: Sequence[tuple[str, Sequen
         message_us[j, k] = platform.link(*pair).transfer_us(nbytes)
         link_us[pair] = link_us.get(pair, 0.0) + message_us[j, k]
         link_bytes[pair] = link_bytes.get(pair, 0) + nbytes
-    hops = [_hops(engine.get(d)) for d in devices]
-    finish: list[float] = []
-    start = engine[devices[0]].request_us if devices and devices[0] in engine else 0.0
-    for k, (device, ops) in enumerate(parts):
-        # Dask sends a task to its worker once every task it reads has finished; the worker then fetches all of
-        # them at once, over their own links: the messages start together, after the last producer.
-        producers = [j for j in range(k) if (j, k) in reads]
-        ready = max((finish[j] + (hops[j] if k in ios[j].picked else 0.0) for j in producers), default=start)
-        ready += max((message_us.get((j, k), 0.0) for j in producers), default=0.0)
-        through = 0.0 if device not in engine else ios[k].nbytes * 1e6 / engine[device].pipe_bandwidth
-        finish.append(ready + hops[k] + through + sum(placed.times[v][index[device]] for v in ops))
-    done = max((f + (hops[k] if -1 in ios[k].picked else 0.0) for k, f in enumerate(finish)), default=0.0)
+    engines = [DeviceEngine.of(engine[d]) if d in engine else None for d in devices]
+    duration = [hop_us(e) + through_us(io, e) + sum(placed.times[v][index[device]] for v in ops)
+                for e, io, (device, ops) in zip(engines, ios, parts)]  # fmt: skip
+    inbound = {(j, k): message_us.get((j, k), 0.0) for j, k in reads}
+    pick = {(j, k): hop_us(engines[j]) for j, k in reads if k in ios[j].picked}
+    out = [hop_us(e) if -1 in io.picked else 0 for e, io in zip(engines, ios)]
+    # The placement's rule (solver.placement.metrics.path_latency): as Dask runs the parts.
+    done = path_latency(inbound, duration, pick, out, request_us(engines))
     period, at = shared_period(device_us, link_us, core_of, cores)
     return PlacedPrediction(label, device_us, link_us, link_bytes, done, period, at, overhead_us)
 

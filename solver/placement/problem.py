@@ -20,6 +20,7 @@ from solver.errors import PlatformError
 from solver.io.optypes import types_agree
 from solver.io.platform import Platform
 from solver.io.trace import attach_weights, read_trace
+from solver.placement.engine import DeviceEngine, Flow, engines_of, flows
 from solver.problem import PartitionProblem
 
 
@@ -81,6 +82,10 @@ class PlacementProblem:
     constants: dict[object, tuple[int, list[int]]]  # constant tensor -> (bytes, ops reading it)
     transfer: list[list[list[int] | None]]  # transfer[a][b][i]: us to send tensor i from a to b; None: no link
     memory_model: MemoryFigure | None = None  # None: the count (constants and every tensor touched) is checked
+    # The engine's measured cost per device (solver.placement.engine; None: not measured) and the tensors it
+    # moves; None: no device measured, the engine costs nothing.
+    engine: tuple[DeviceEngine | None, ...] | None = None
+    flows: list[Flow] | None = None
     _figures: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # op set -> figure
     # Derived once and kept (solver.placement.spine); a copy made with dataclasses.replace derives its own.
     derived: dict = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -141,10 +146,12 @@ class PlacementProblem:
         return self.memory_model is None or cap is None or self.part_memory(ops) <= cap
 
 
-def placement_problem(problem: PartitionProblem, platform: Platform,
-                      memory_model: MemoryFigure | None = None) -> PlacementProblem:  # fmt: skip
+def placement_problem(problem: PartitionProblem, platform: Platform, memory_model: MemoryFigure | None = None,
+                      engine: dict | None = None) -> PlacementProblem:  # fmt: skip
     """Op times per device, tensors and link costs of ``problem`` on ``platform``; the devices' memory checked
-    against ``memory_model`` (None: the count of every tensor touched).
+    against ``memory_model`` (None: the count of every tensor touched); ``engine``: the measured devices
+    (``solver.io.linkfile.DeviceFit`` by name), whose per-request engine cost (solver.placement.engine) the
+    placement then counts.
 
     Raises
     ------
@@ -172,7 +179,9 @@ def placement_problem(problem: PartitionProblem, platform: Platform,
         ]
         for a in platform.devices
     ]
-    return PlacementProblem(problem.name, graph, dag, platform, times, tensors, dag.constants, transfer, memory_model)
+    engines = engines_of(platform.names, engine)
+    return PlacementProblem(problem.name, graph, dag, platform, times, tensors, dag.constants, transfer, memory_model,
+                            engines, flows(problem) if engines else None)  # fmt: skip
 
 
 def _device_times(problem: PartitionProblem, platform: Platform, d: int) -> list[int | None]:

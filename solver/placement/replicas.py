@@ -13,7 +13,9 @@ ops and holds its memory: the figure of a part of the stage's ops under the prob
 they touch, as ``solver.placement.metrics`` checks a placement.
 
 Loads per request, in microseconds:
-- device d serving stage s with r replicas: ``t(s, d) / r`` (the sum of its ops' times on d, over r);
+- device d serving stage s with r replicas: ``(t(s, d) + busy(s, d)) / r`` (the sum of its ops' times on d and,
+  on a device whose engine is measured (``PlacementProblem.engine``), the engine's cost of the stage's tasks and
+  session bytes, solver.placement.engine; over r);
 - link (a, b): each tensor written by stage j and read by stage k != j, with a serving j and b serving k,
   costs ``c(i, a, b) / (r_j r_k)``. That is exactly what round robin sends when one of the two stages has
   one replica; so a tensor may not join two replicated stages (with r_j, r_k >= 2 the pairs that talk
@@ -34,7 +36,8 @@ multi[k]``; memory per device from ``w`` as ``solver.placement.exact`` states it
 relaxation (the count itself without a model), and the model's figure checked lazily, a stage's ops over a
 device's cap getting a no-good on every device whose cap they pass (that device serves no stage of exactly
 these ops) before CP-SAT solves again, so no placement under the caps is lost; ``compute(s, d) <= p B`` when ``y[s][d]`` and ``rep[s][p]``;
-``link(a, b) <= p1 p2 B`` when ``m[a][p1]`` and ``m[b][p2]``; minimise the integer B. Brute force over every
+``link(a, b) <= p1 p2 B`` when ``m[a][p1]`` and ``m[b][p2]`` (the compute with the engine's cost,
+:func:`_engine_terms`, on a measured device); minimise the integer B. Brute force over every
 placement (:func:`brute_force_replicated`) checks it on small cases (tests/placement/test_replicas.py).
 """
 
@@ -42,13 +45,15 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
 from solver.errors import CheckError, InfeasibleError
-from solver.solving.cpsat import make_solver, solve_in_thread
+from solver.solving.budget import Budget
+from solver.solving.cpsat import solve_reporting
+from solver.placement.engine import CLIENT, busy_us, stage_io
 from solver.placement.metrics import overflows
 from solver.placement.problem import PlacementProblem
 
@@ -149,7 +154,8 @@ def evaluate_replicated(problem: PlacementProblem, stage: list[int], serve: list
                     carried[a, b] = carried.get((a, b), 0.0) + tensor.nbytes / (rj * rk)
                     pair = handoff.setdefault((j, k), {})
                     pair[a, b] = pair.get((a, b), 0.0) + costs[i]
-    device_us = {names[d]: t / len(replicas[s]) for s, times in compute.items() for d, t in times.items()}
+    busy = _engine_busy(problem, stage)
+    device_us = {names[d]: (t + busy(s, d)) / len(replicas[s]) for s, times in compute.items() for d, t in times.items()}
     loads = [(t, f"device {d}") for d, t in device_us.items()]
     loads += [(load, f"link {names[a]} -> {names[b]}") for (a, b), load in links.items()]
     worst, at = max(loads, key=lambda x: x[0])
@@ -163,6 +169,15 @@ def evaluate_replicated(problem: PlacementProblem, stage: list[int], serve: list
     link_bytes = {(names[a], names[b]): nbytes for (a, b), nbytes in carried.items()}
     return Replicated(tuple(stage), tuple(serve), math.ceil(worst - 1e-9), at, device_us, link_us, link_bytes,
                       max(finish.values()), tuple(names))  # fmt: skip
+
+
+def _engine_busy(problem: PlacementProblem, stage: list[int]) -> Callable[[int, int], int]:
+    """``busy(s, d)``: the engine's cost per request on a measured device d of a replica of stage s (its tasks and
+    tensors through its session, solver.placement.engine; 0 without measured devices)."""
+    if problem.engine is None:
+        return lambda s, d: 0
+    ios = stage_io(problem.flows, [[v for v, t in enumerate(stage) if t == s] for s in range(max(stage) + 1)])
+    return lambda s, d: busy_us(ios[s], problem.engine[d])
 
 
 def _needed(problem: PlacementProblem, ops: list[int]) -> int:
@@ -195,12 +210,19 @@ def brute_force_replicated(problem: PlacementProblem) -> Replicated:
     return best
 
 
-def solve_replicated(problem: PlacementProblem, *, time_limit: float = 60.0,
-                     workers: int | None = None) -> tuple[Replicated, bool]:  # fmt: skip
+def solve_replicated(problem: PlacementProblem, *, time_limit: float = 60.0, workers: int | None = None,
+                     on_progress: Callable[[int, int, float], None] | None = None,
+                     budget: Budget | None = None) -> tuple[Replicated, bool]:  # fmt: skip
     """The replicated placement of least period by CP-SAT (module docstring) and whether it is proven optimal.
 
-    Raises InfeasibleError when no replicated placement is valid (or none was found in the time).
+    ``on_progress(incumbent, bound, seconds)`` is told CP-SAT's state about every second. ``budget`` (else one
+    of ``time_limit`` seconds) bounds the solve; Ctrl-C (or SIGTERM, as the CLI raises it) stops it, marks the
+    budget interrupted and returns the best placement found.
+
+    Raises InfeasibleError when no replicated placement is valid (or none was found in the time or before the
+    interrupt).
     """
+    budget = Budget(time_limit) if budget is None else budget
     n, D = problem.num_ops, len(problem.devices)
     S, P = D, range(1, D + 1)
     model = cp_model.CpModel()
@@ -249,7 +271,10 @@ def solve_replicated(problem: PlacementProblem, *, time_limit: float = 60.0,
         model.add_bool_or([y[s][x].Not(), y[s][z].Not(), var])
     compute = sum(t for row in problem.times for t in row if t is not None)
     transfer = sum(c for row in problem.transfer for costs in row if costs for c in costs)
-    bound = model.new_int_var(0, max(1, compute + transfer), "B")  # no load exceeds every op and every transfer
+    engine = sum(e.task_us * (D + 2) + 2 * sum(e.pipe_us(f.nbytes) for f in problem.flows)
+                 for e in problem.engine or () if e is not None)  # fmt: skip
+    # No load exceeds every op, every transfer and every device's engine cost.
+    bound = model.new_int_var(0, max(1, compute + transfer + engine), "B")
     crossing: dict[tuple[int, int], list] = {}
     for i, tensor in enumerate(problem.tensors):
         read = [model.new_bool_var(f"rd{i}_{d}") for d in range(D)]
@@ -274,9 +299,12 @@ def solve_replicated(problem: PlacementProblem, *, time_limit: float = 60.0,
                 else:
                     crossing.setdefault((x_dev, z_dev), []).append((costs[i], cross))
     _cap_memory(model, problem, w, y)
+    overhead = _engine_terms(model, problem, a) if problem.engine is not None else None
     for s in range(S):
         for d in range(D):
             load = sum(problem.times[v][d] * a[v][s] for v in range(n) if problem.times[v][d] is not None)
+            if overhead is not None and problem.engine[d] is not None:
+                load += overhead(s, d)
             for p in P:
                 model.add(load <= p * bound).only_enforce_if([y[s][d], rep[s][p - 1]])
     for (x_dev, z_dev), terms in crossing.items():
@@ -285,23 +313,85 @@ def solve_replicated(problem: PlacementProblem, *, time_limit: float = 60.0,
             for p2 in P:
                 model.add(load <= p1 * p2 * bound).only_enforce_if([m[x_dev][p1 - 1], m[z_dev][p2 - 1]])
     model.minimize(bound)
-    deadline = time.monotonic() + time_limit
     while True:
-        solver = make_solver(max(deadline - time.monotonic(), 0.01), workers)
-        solve = solve_in_thread(solver, model)
+        solve = solve_reporting(model, max(budget.left(), 0.01), workers, budget.start, on_progress, budget=budget)
+        solver = solve.solver
         if solve.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            raise InfeasibleError(f"{problem.name}: no replicated placement found ({solver.status_name(solve.status)})")
+            why = "before the interrupt" if solve.interrupted else solver.status_name(solve.status)
+            raise InfeasibleError(f"{problem.name}: no replicated placement found ({why})")
         stage, serve = _stages(solver, a, y)
         over = _over_cap(problem, stage, serve)
         if not over:
             break
-        if time.monotonic() >= deadline or solve.interrupted:
+        if budget.left() <= 0 or solve.interrupted:
             raise InfeasibleError(f"{problem.name}: no replicated placement within the memory model's caps found in "
-                                  f"{time_limit:g} s")  # fmt: skip
+                                  f"{budget.elapsed():.3g} s")  # fmt: skip
         for ops in over:
             _forbid(model, problem, a, y, ops)
     answer = evaluate_replicated(problem, stage, serve)  # the checker; its period is the model's B at the optimum
     return answer, solve.status == cp_model.OPTIMAL and not solve.interrupted
+
+
+def _engine_terms(model: cp_model.CpModel, problem: PlacementProblem, a) -> Callable[[int, int], object]:
+    """The engine's cost of a replica of stage s on measured device d as a linear expression of the stage's ops
+    (solver.placement.exact states the same per device): flow t is read in stage s (``rs[t][s]``, exact), is an
+    input (``in >= rs - a[p][s]``) or an output (``out >= a[p][s] + rs[t][k] - 1``, k != s; ``>= a[p][s]`` for a
+    model output) of s; a reader stage k (or the client) takes one of s's outputs and misses another: a picking
+    task. ``busy(s, d) = task_us(d) (1 + picks(s)) + sum_t pipe_us(d, t) (in + out)``; every variable but ``rs``
+    only pays, so it is bounded from below alone."""
+    flows, S = problem.flows, len(a[0])
+    read = []
+    for f in flows:
+        row = []
+        for s in range(S):
+            var = model.new_bool_var("")
+            on = [a[c][s] for c in f.readers]
+            for x in on:
+                model.add_implication(x, var)
+            if on:
+                model.add_bool_or(on).only_enforce_if(var)
+            else:
+                model.add(var == 0)
+            row.append(var)
+        read.append(row)
+    through: list[list] = [[] for _ in range(S)]  # (flow, indicator) per stage
+    picks: list[list] = [[] for _ in range(S)]
+    for s in range(S):
+        takes: dict[int, list] = {}
+        misses: dict[int, list] = {}
+        for t, f in enumerate(flows):
+            made = a[f.producer][s] if f.producer is not None else None
+            inp = model.new_bool_var("")
+            model.add(inp >= read[t][s] - (made if made is not None else 0))
+            through[s].append((t, inp))
+            if made is None:
+                continue
+            out = model.new_bool_var("")
+            for k in range(S):
+                if k != s:
+                    model.add(out >= made + read[t][k] - 1)
+                    takes.setdefault(k, []).append(made + read[t][k] - 1)
+                    misses.setdefault(k, []).append(out - read[t][k])
+            if f.output:
+                model.add(out >= made)
+                takes.setdefault(CLIENT, []).append(made)
+            else:
+                misses.setdefault(CLIENT, []).append(out)
+            through[s].append((t, out))
+        for k, taken in takes.items():
+            take, miss, pick = model.new_bool_var(""), model.new_bool_var(""), model.new_bool_var("")
+            for expr in taken:
+                model.add(take >= expr)
+            for expr in misses.get(k, ()):
+                model.add(miss >= expr)
+            model.add(pick >= take + miss - 1)
+            picks[s].append(pick)
+
+    def busy(s: int, d: int):
+        e = problem.engine[d]
+        return e.task_us * (1 + sum(picks[s])) + sum(e.pipe_us(flows[t].nbytes) * x for t, x in through[s])
+
+    return busy
 
 
 def _cap_memory(model: cp_model.CpModel, problem: PlacementProblem, w, y) -> None:

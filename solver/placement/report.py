@@ -14,13 +14,18 @@ def format_placement(result: PlacementResult) -> str:
     lines = [f"{problem.name}: {problem.num_ops} ops on {len(devices)} devices of {problem.platform.source.name}, "
              f"objective {result.objective}"]  # fmt: skip
     lines += [f"note: {note}" for note in result.notes]
+    engine = f" {'engine us':>10}" if m.overhead else ""
     lines += ["", f"memory: the {problem.memory_name} model's figure of each device's session",
-              f"{'device':<12} {'part':>4} {'ops':>5} {'compute us':>11} {'memory B':>12} {'of capacity':>12}"]
+              f"{'device':<12} {'part':>4} {'ops':>5} {'compute us':>11}{engine} {'memory B':>12} {'of capacity':>12}"]
     for d, name in enumerate(devices):
         cap = problem.memory_cap(d)
         over = "  OVER" if cap is not None and m.memory[d] > cap else ""
-        lines.append(f"{name:<12} {rank.get(d, '-'):>4} {m.op_counts[d]:>5} {m.compute[d]:>11} {m.memory[d]:>12} "
-                     f"{'unlimited' if cap is None else cap:>12}{over}")  # fmt: skip
+        engine = f" {m.overhead[d]:>10}" if m.overhead else ""
+        lines.append(f"{name:<12} {rank.get(d, '-'):>4} {m.op_counts[d]:>5} {m.compute[d]:>11}{engine} "
+                     f"{m.memory[d]:>12} {'unlimited' if cap is None else cap:>12}{over}")  # fmt: skip
+    if m.overhead:
+        lines.append("engine us: the measured engine's cost per request beyond the compute (tasks, tensors through "
+                     "the session), counted in the objective")  # fmt: skip
     if m.links:
         lines += ["", f"{'link':<25} {'tensors':>7} {'bytes':>12} {'time us':>9}"]
         lines += [f"{devices[l.source] + ' -> ' + devices[l.target]:<25} {l.tensors:>7} {l.nbytes:>12} {l.time:>9}"
@@ -30,7 +35,8 @@ def format_placement(result: PlacementResult) -> str:
     lines += [
         "",
         f"bottleneck        {m.throughput} us, at the {m.bottleneck_at}",
-        f"latency           {m.latency} us (longest path through the session graph)",
+        f"latency           {m.latency} us (a request's way through the parts, each starting once all it reads "
+        "have finished)",
         f"{result.objective + ':':<17} {result.value} us, {result.status}, proven bound {result.bound} us, "
         f"gap {result.gap:.2%}",
     ]

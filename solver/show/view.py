@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from solver.placement.metrics import PlacementMetrics
     from solver.placement.place import PlacementResult
     from solver.placement.problem import PlacementProblem
+    from solver.placement.replicas import Replicated
 
 # Tableau's ten, then five more of ColorBrewer's Set3: distinct on screen and in print.
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
@@ -181,6 +182,35 @@ def placement_view(problem: PartitionProblem, placed: PlacementResult) -> Partit
     if placed.heuristic is not None:
         view.comparison.append(MethodLine("greedy chain", placed.heuristic, ratio(placed.heuristic)))
     view.notes = list(placed.notes)
+    return view
+
+
+def replicated_view(problem: PartitionProblem, built: PlacementProblem, answer: Replicated, proven: bool) -> PartitionView:
+    """The view of ``solve place --replicate``'s answer: each stage a part named by its replicas (``b + c``), each op
+    timed on the stage's first replica, and per replica and link its load per request (its time over the requests
+    it serves)."""
+    names = answer.devices
+    replicas = {s: [names[d] for d in answer.replicas(s)] for s in range(len(answer.stages))}
+    times = [built.times[v][answer.replicas(s)[0]] for v, s in enumerate(answer.stage)]
+    view = partition_view(problem, list(answer.stage), len(replicas), placement={s: " + ".join(r) for s, r in
+                                                                                   replicas.items()},
+                          op_times=times)  # fmt: skip
+    unit = problem.weight_unit
+    view.facts[2:4] = [
+        ("period", f"{answer.period} {unit} ({answer.throughput:.2f} inferences/s), at the {answer.bottleneck_at}"),
+        ("latency", f"{answer.latency_us:.0f} {unit} (each stage on its slowest replica)"),
+    ]
+    view.facts += [(f"stage {s} on {d}" + (f" ({k + 1}/{len(r)})" if len(r) > 1 else ""),
+                    f"{answer.device_us[d]:.1f} {unit} per request" + (f", every {len(r)}th request" if len(r) > 1
+                                                                         else ""))
+                   for s, r in replicas.items() for k, d in enumerate(r)]  # fmt: skip
+    view.facts += [(f"link {a} -> {b}", f"{format_bytes(round(answer.link_bytes[a, b]))} and {us:.1f} {unit} per "
+                                        "request")
+                   for (a, b), us in answer.link_us.items()]  # fmt: skip
+    view.comparison = [MethodLine("answer (period, replicated)", answer.period, 1.0,
+                                  "OPTIMAL" if proven else "FEASIBLE (not proven optimal in the time)")]  # fmt: skip
+    view.notes.append("a stage on several devices is dealt the requests round robin; its ops are timed on its first "
+                      "replica")  # fmt: skip
     return view
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 
 import numpy as np
@@ -387,12 +388,13 @@ def test_the_engine_overhead_counts_what_the_runner_moves_and_runs_per_stage(tfl
     parts = [(p.device, p.ops) for p in split.parts]
     plain = predict_parts(problem, read_platform(path), parts, "platform", {}, 2)
     timed = predict_parts(problem, read_platform(path), parts, "calibrated", {}, 2, engine)
-    for io, (d, _) in zip(ios, parts):
-        assert timed.overhead_us[d] == pytest.approx(1000.0 * io.tasks + io.nbytes * 1e-3)
+    piped = [sum(math.ceil(b * 1e6 / 1e9) for b in io.sizes) for io in ios]  # whole us per tensor, as links
+    for io, pipe, (d, _) in zip(ios, piped, parts):
+        assert timed.overhead_us[d] == pytest.approx(1000.0 * io.tasks + pipe)
         assert timed.device_us[d] == pytest.approx(plain.device_us[d] + timed.overhead_us[d])
     # The longest path a -> pick -> b -> c gains the request, four hand-offs (a, the pick, b, c) and every byte
     # through the three sessions.
-    assert timed.latency_us == pytest.approx(plain.latency_us + 500.0 + 4 * 2000.0 + sum(io.nbytes for io in ios) * 1e-3)
+    assert timed.latency_us == pytest.approx(plain.latency_us + 500.0 + 4 * 2000.0 + sum(piped))
 
 
 @pytest.mark.parametrize("cluster", ["local", pytest.param("netlab", marks=needs_lab)])
@@ -432,7 +434,7 @@ def test_a_replicated_placement_is_placed_split_and_run_round_robin_from_the_com
 
 @pytest.mark.parametrize("options, words", [(["--objective", "latency"], "minimises the period"),
                                             (["--secondary", "cut"], "not used with --replicate"),
-                                            (["--html", "x.html"], "not used with --replicate"),
+                                            (["--algo", "seed002"], "not used with --replicate"),
                                             (["--offload"], "offloading options do not apply")])  # fmt: skip
 def test_replicate_refuses_what_it_cannot_do(two_devices, tmp_path, options, words):
     split, platform, trace = two_devices

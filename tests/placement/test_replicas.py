@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import networkx as nx
@@ -16,6 +17,8 @@ from solver.io.platform import DeviceSpec, Link, Platform
 from solver.problem import PartitionProblem
 from solver.placement.problem import placement_problem
 from solver.placement.replicas import brute_force_replicated, evaluate_replicated, solve_replicated
+from solver.placement.engine import flows as flows_of
+from tests.placement.test_engine import measured
 from tests.placement.test_placement_memory import capped
 
 
@@ -109,3 +112,112 @@ def test_under_a_memory_model_the_exact_model_finds_the_brute_force_optimum(inst
         return
     answer, proven = solve_replicated(built, time_limit=20, workers=1)
     assert proven and answer.period == best.period
+
+
+def _hard_instance():
+    """24 ops on 6 devices of three speeds: CP-SAT takes more than ten seconds to prove its replicated optimum."""
+    import itertools
+    import random
+
+    rng = random.Random(3)
+    graph = nx.DiGraph(name="g")
+    for v in range(24):
+        graph.add_node(v, weight=rng.randint(50, 500), type="ADD", constants={})
+    for v in range(1, 24):
+        for u in rng.sample(range(v), min(v, 2)):
+            graph.add_edge(u, v, tensors={f"t{u}": 1000 + 37 * u}, bytes=1000 + 37 * u)
+    devices = tuple(DeviceSpec(f"d{d}", speed=rng.choice([0.5, 1.0, 2.0])) for d in range(6))
+    links = {(f"d{a}", f"d{b}"): Link(rng.choice([1e6, 1e7]), 0) for a, b in itertools.permutations(range(6), 2)}
+    return placement_problem(PartitionProblem(graph, "g", "test"), Platform(Path("p.json"), devices, links, None))
+
+
+def test_ctrl_c_during_the_replicated_solve_returns_the_best_found_and_says_so():
+    from solver.solving.budget import Budget
+
+    problem, budget, seen = _hard_instance(), Budget(60), []
+
+    def interrupt(incumbent, bound, seconds):
+        # The progress line's state, from the main thread; Ctrl-C lands here as it would from the keyboard.
+        seen.append((incumbent, bound))
+        raise KeyboardInterrupt
+
+    answer, proven = solve_replicated(problem, workers=2, on_progress=interrupt, budget=budget)
+    assert budget.interrupted and not proven and budget.elapsed() < 30
+    incumbent, bound = seen[0]
+    assert bound <= answer.period <= incumbent
+    assert answer == evaluate_replicated(problem, list(answer.stage), list(answer.serve))
+
+
+def test_place_replicate_shows_its_progress_and_writes_the_html_page_of_its_replicas(tflite_model, tmp_path, capsys):
+    import json
+
+    from solver.cli import main
+    from solver.io.tflite import read_model
+    from tests.traces import write_chrome_trace
+
+    model = tflite_model("skip_chain")
+    trace = write_chrome_trace(tmp_path / "trace.json", read_model(model), [[100.0, 100, 100, 100, 600, 100, 100, 100]] * 2)
+    platform = tmp_path / "p.json"
+    platform.write_text(json.dumps({"devices": [{"name": "a"}, {"name": "b", "memory": 800}, {"name": "c", "memory": 800}],
+                                    "default_link": {"bandwidth": 1e8}}))  # fmt: skip
+    page = tmp_path / "page.html"
+    status = main(["place", str(model), str(trace), "--platform", str(platform), "--replicate", "--memory-model",
+                   "upper", "--out", str(tmp_path / "m.json"), "--html", str(page)])  # fmt: skip
+    assert status == 0
+    out, err = capsys.readouterr()
+    html = page.read_text()
+    assert "part 1 · b + c" in html and "stage 1 on b (1/2)" in html and "stage 1 on c (2/2)" in html
+    assert "450 us (2222.22 inferences/s)" in html
+
+
+def test_place_replicate_shows_the_incumbent_and_bound_while_it_searches(tmp_path, capsys):
+    import json
+
+    from solver.cli import main
+    from solver.io.graphs import write_graph_json
+
+    problem = _hard_instance()
+    write_graph_json(tmp_path / "g.json", problem.graph)
+    platform = {"devices": [{"name": d.name, "speed": d.speed} for d in problem.platform.devices],
+                "links": [{"from": a, "to": b, "bandwidth": link.bandwidth} for (a, b), link in problem.platform.links.items()]}
+    (tmp_path / "p.json").write_text(json.dumps(platform))
+    status = main(["place", str(tmp_path / "g.json"), "--platform", str(tmp_path / "p.json"), "--replicate",
+                   "--time-limit", "3", "--workers", "2", "--out", str(tmp_path / "m.json")])  # fmt: skip
+    assert status == 0
+    out, err = capsys.readouterr()
+    assert re.search(r"exact solve.*period \d+, bound \d+ \(gap", err)  # the incumbent and bound, while solving
+    assert "not proven optimal" in err and "FEASIBLE (not proven optimal in the time)" in out
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(built=measured(ops=(2, 4), devices=(2, 3)))
+def test_with_the_engines_cost_the_replicated_model_finds_the_brute_force_optimum(built):
+    """A replica's load is its compute and its device's engine cost of the stage (solver.placement.engine) over the
+    replicas: CP-SAT's optimum is brute force's."""
+    try:
+        best = brute_force_replicated(built)
+    except InfeasibleError:
+        return
+    answer, proven = solve_replicated(built, time_limit=20, workers=2)
+    assert proven and answer.period == best.period
+
+
+def test_the_replicated_prediction_counts_the_engines_cost_as_the_model_does():
+    # a -> b -> c, the heavy b on two devices; every device measured, 700 us per task, no session bytes.
+    from dataclasses import replace
+
+    from solver.io.linkfile import DeviceFit
+    from solver.placement.engine import engines_of
+    from solver.placement.predicted import predict_replicated
+
+    blind = _problem([100, 600, 100], [(0, 1), (1, 2)], [1.0] * 3, 1e9, 1000)
+    fits = {name: DeviceFit(name, 700.0, 1e15, 0.0, 0.0, 1, 0.0) for name in blind.devices}
+    problem = PartitionProblem(blind.graph, "g", "test")
+    built = replace(blind, engine=engines_of(blind.devices, fits), flows=[f for f in flows_of(problem)])
+    stage, serve = [0, 1, 1], [0, 1, 1]
+    seen = evaluate_replicated(built, stage, serve)
+    # Stage 0: 100 us, a task of 700 and its output through the session (a whole microsecond); stage 1 (600 + 100
+    # us) on two replicas: (700 + 700 + 1) / 2.
+    assert seen.device_us == {"d0": 801.0, "d1": 700.5, "d2": 700.5} and seen.period == 801
+    predicted = predict_replicated(evaluate_replicated(blind, stage, serve), "calibrated", {}, 1, problem, fits)
+    assert predicted.device_us == seen.device_us
