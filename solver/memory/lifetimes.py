@@ -31,6 +31,7 @@ from functools import cached_property
 
 import numpy as np
 
+from heuristics.arrays import unique_sorted
 from solver.memory.planner import CLAIM, RELEASE, Event, Lifetimes
 
 LINEAR = "Linear"
@@ -137,7 +138,7 @@ class Graph:
         the non-constant tensors its ops read and none writes, its outputs those they write that another op
         reads, or the model's outputs."""
         a = self.arrays
-        inside = np.unique(np.asarray(ops, dtype=np.int64))
+        inside = unique_sorted(np.asarray(ops, dtype=np.int64))
         member = np.zeros(a.n, dtype=bool)
         member[inside] = True
         reads, writes = member[a.reader], member[a.writer]
@@ -157,7 +158,7 @@ class Graph:
     def constant_bytes(self) -> int:
         """Bytes of the constant tensors its ops read, each once."""
         a = self.arrays
-        return int(a.sizes[np.unique(a.in_t[a.constant[a.in_t]])].sum())
+        return int(a.sizes[unique_sorted(a.in_t[a.constant[a.in_t]])].sum())
 
     def io_bytes(self) -> int:
         """Bytes of its input and output buffers."""

@@ -78,8 +78,9 @@ class PartsMemory:
         if not self.bounded:
             return []
         return [f"the {self.planner} planner was simulated for {len(self.terms) - len(self.bounded)} of "
-                f"{len(self.terms)} parts in the time limit; parts {_ranges_text(self.bounded)} show as their arena "
-                "the bytes live at once, a lower bound of it (a longer --time-limit simulates more)"]
+                f"{len(self.terms)} parts in the time limit; the other {len(self.bounded)} (marked >=, "
+                "\"arena_lower_bound\" in JSON) show as their arena the bytes live at once, a lower bound of it (a "
+                "longer --time-limit simulates more)"]
 
     def to_json(self) -> dict:
         return {
@@ -87,17 +88,6 @@ class PartsMemory:
             "parts": [{"part": k, "predicted_bytes": p, "terms": t.to_json()}
                       for k, (p, t) in enumerate(zip(self.predicted, self.terms))],
         }  # fmt: skip
-
-
-def _ranges_text(ks: list[int]) -> str:
-    """Ascending integers as runs: ``0-3, 7, 9-10``."""
-    runs = []
-    for k in ks:
-        if runs and runs[-1][1] == k - 1:
-            runs[-1][1] = k
-        else:
-            runs.append([k, k])
-    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 def part_memory(graph: Graph, model: MemoryModel, planner: str = DEFAULT_PLANNER,
