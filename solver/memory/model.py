@@ -45,6 +45,8 @@ what nnpart assumed before (and what onert's Dataflow executor does allocate: it
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -179,14 +181,23 @@ def parts_terms(
     graph: Graph, parts: Sequence[int], num_parts: int, backend_of: Sequence[str] | None = None,
     planner: str = DEFAULT_PLANNER, executor: str = LINEAR, deadline: float | None = None,
 ) -> list[MemoryTerms]:  # fmt: skip
-    """The terms of each part's session, ``parts[k]`` the part of op ``k`` (a partition map); past ``deadline``
-    with lower bounds of the arenas left (:func:`memory_terms`)."""
+    """The terms of each part's session, ``parts[k]`` the part of op ``k`` (a partition map). With a
+    ``deadline`` (a ``time.monotonic()`` reading) every part's terms are first taken with its live-tensor peak
+    as the arena (a lower bound, quick), then the planner is simulated part after part until the deadline, so
+    the deadline bounds the whole (:func:`memory_terms`)."""
     parts = np.asarray(parts, dtype=np.int64)
     by_part = np.argsort(parts, kind="stable")
     starts = np.searchsorted(parts[by_part], np.arange(num_parts + 1))
-    out = []
-    for p in range(num_parts):
+
+    def terms(p: int, until: float | None) -> MemoryTerms:
         ops = by_part[starts[p]:starts[p + 1]]
         backends = None if backend_of is None else [backend_of[k] for k in ops.tolist()]
-        out.append(memory_terms(part_graph(graph, ops), backends, planner, executor, deadline=deadline))
+        return memory_terms(part_graph(graph, ops), backends, planner, executor, deadline=until)
+
+    if deadline is None:
+        return [terms(p, None) for p in range(num_parts)]
+    out = [terms(p, -math.inf) for p in range(num_parts)]
+    for p in range(num_parts):
+        if out[p].arena_lower_bound and time.monotonic() < deadline:
+            out[p] = terms(p, deadline)
     return out

@@ -58,6 +58,7 @@ def test_a_report_past_its_deadline_says_which_parts_are_bounds(graph, data):
     full = parts_memory(graph, split, 3, planned)
     late = parts_memory(graph, split, 3, planned, deadline=PAST)
     assert full.bounded == [] and full.notes == [] and "note:" not in parts_text(full)
+    assert parts_memory(graph, split, 3, planned, deadline=time.monotonic() + 60).terms == full.terms
     assert late.bounded == [k for k, t in enumerate(late.terms) if t.arena_lower_bound]
     assert all(p <= q for p, q in zip(late.predicted, full.predicted))  # WIC's arena: live tensors kept apart
     text, as_json = parts_text(late), late.to_json()
