@@ -31,6 +31,7 @@ from functools import cached_property
 
 import numpy as np
 
+from heuristics.arrays import unique_sorted
 from solver.memory.planner import CLAIM, RELEASE, Event, Lifetimes
 
 LINEAR = "Linear"
@@ -76,6 +77,11 @@ class TensorArrays:
     def writer(self) -> np.ndarray:
         """The op of each entry of ``out_t``."""
         return np.repeat(np.arange(self.n), np.diff(self.out_ptr))
+
+    @cached_property
+    def read_count(self) -> np.ndarray:
+        """How many ops read each tensor."""
+        return np.bincount(self.in_t, minlength=len(self.sizes))
 
     def id_of(self, tensors: np.ndarray) -> list:
         return [self.ids[t] for t in tensors.tolist()]
@@ -135,29 +141,31 @@ class Graph:
     def part(self, ops: Sequence[int]) -> Graph:
         """The ops at positions ``ops`` as their own model (:func:`solver.memory.model.part_graph`): its inputs
         the non-constant tensors its ops read and none writes, its outputs those they write that another op
-        reads, or the model's outputs."""
+        reads, or the model's outputs. Its tensors are numbered anew, so its arrays are as long as the part's (a
+        million-op graph's 64 parts cost one pass over it, not 64)."""
         a = self.arrays
-        inside = np.unique(np.asarray(ops, dtype=np.int64))
-        member = np.zeros(a.n, dtype=bool)
-        member[inside] = True
-        reads, writes = member[a.reader], member[a.writer]
-        in_t, out_t = a.in_t[reads], a.out_t[writes]
-        written = np.zeros(len(a.sizes), dtype=bool)
+        inside = unique_sorted(np.asarray(ops, dtype=np.int64))
+        in_t, in_counts = _rows(a.in_ptr, a.in_t, inside)
+        out_t, out_counts = _rows(a.out_ptr, a.out_t, inside)
+        tensors = unique_sorted(np.concatenate((in_t, out_t)))
+        in_t, out_t = np.searchsorted(tensors, in_t), np.searchsorted(tensors, out_t)
+        written = np.zeros(len(tensors), dtype=bool)
         written[out_t] = True
-        read_outside = np.zeros(len(a.sizes), dtype=bool)
-        read_outside[a.in_t[~reads]] = True
-        inputs = np.zeros(len(a.sizes), dtype=bool)
-        inputs[in_t[~written[in_t] & ~a.constant[in_t]]] = True
+        read_outside = a.read_count[tensors] > np.bincount(in_t, minlength=len(tensors))  # each op reads once
+        constant = a.constant[tensors]
+        inputs = np.zeros(len(tensors), dtype=bool)
+        inputs[in_t[~written[in_t] & ~constant[in_t]]] = True
         part = TensorArrays(
-            a.ids, a.sizes, a.constant, inputs, written & (read_outside | a.model_output), a.position[inside],
-            _ptr(np.diff(a.in_ptr)[inside]), in_t, _ptr(np.diff(a.out_ptr)[inside]), out_t,
+            _Ids(a.ids, tensors), a.sizes[tensors], constant, inputs,
+            written & (read_outside | a.model_output[tensors]), a.position[inside],
+            _ptr(in_counts), in_t, _ptr(out_counts), out_t,
         )  # fmt: skip
         return Graph.from_arrays(part, self.__dict__.get("root", self))  # a per-object graph is its own root
 
     def constant_bytes(self) -> int:
         """Bytes of the constant tensors its ops read, each once."""
         a = self.arrays
-        return int(a.sizes[np.unique(a.in_t[a.constant[a.in_t]])].sum())
+        return int(a.sizes[unique_sorted(a.in_t[a.constant[a.in_t]])].sum())
 
     def io_bytes(self) -> int:
         """Bytes of its input and output buffers."""
@@ -234,6 +242,14 @@ class _Sizes(Mapping):
 
 def _ptr(counts: np.ndarray) -> np.ndarray:
     return np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+
+
+def _rows(ptr: np.ndarray, values: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The entries ``values[ptr[k]:ptr[k + 1]]`` of the rows ``k`` in ``rows``, one after another, and each
+    row's count."""
+    counts = ptr[rows + 1] - ptr[rows]
+    at = np.repeat(ptr[rows] - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+    return values[at], counts
 
 
 def _sorted(ids: list) -> list:

@@ -45,6 +45,8 @@ what nnpart assumed before (and what onert's Dataflow executor does allocate: it
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -52,7 +54,7 @@ from solver.errors import UsageError
 import numpy as np
 
 from solver.memory.lifetimes import LINEAR, Graph, OpTensors, backend_lifetimes, onert_order
-from solver.memory.planner import DEFAULT_PLANNER, arena_bytes, check_planner
+from solver.memory.planner import DEFAULT_PLANNER, PlanningStopped, arena_bytes, check_planner, live_peak
 
 MODELS = ("upper", "planner", "calibrated")
 
@@ -71,6 +73,8 @@ class MemoryTerms:
     filter: int = 0  # the largest Conv2D filter (its transposed copy)
     largest_constant: int = 0  # the largest constant buffer (mapped from the file while it is copied)
     activation: int = 0  # the largest non-constant tensor its ops read or write
+    # the planner's simulation did not finish by its deadline: ``arena`` is the live-tensor peak, a lower bound
+    arena_lower_bound: bool = False
 
     @property
     def copies(self) -> int:
@@ -91,7 +95,7 @@ class MemoryTerms:
         return {"constants": self.constants, "arena": dict(self.arena), "io": self.io, "workspace": self.workspace,
                 "inputs": self.inputs, "outputs": self.outputs, "filter": self.filter,
                 "largest_constant": self.largest_constant, "activation": self.activation, "planned": self.planned,
-                "upper": self.upper}  # fmt: skip
+                "upper": self.upper, "arena_lower_bound": self.arena_lower_bound}  # fmt: skip
 
 
 def check_model(name: str) -> str:
@@ -124,16 +128,24 @@ def memory_terms(
     planner: str = DEFAULT_PLANNER,
     executor: str = LINEAR,
     order: Sequence[int] | None = None,
+    deadline: float | None = None,
 ) -> MemoryTerms:
     """The terms of ``graph``'s session: ``backend_of[k]`` the backend of op ``k`` (all ``cpu`` by default),
-    ``order`` the run order of the ops (positions; :func:`~solver.memory.lifetimes.onert_order` by default)."""
+    ``order`` the run order of the ops (positions; :func:`~solver.memory.lifetimes.onert_order` by default).
+    Past ``deadline`` (a ``time.monotonic()`` reading) the planner is not simulated further: each arena left
+    is its live-tensor peak, a lower bound of it (``arena_lower_bound``; :func:`~solver.memory.planner.live_peak`)."""
     check_planner(planner)
     backend_of = list(backend_of) if backend_of is not None else ["cpu"] * len(graph.ops)
     order = list(order) if order is not None else onert_order(graph)
-    arena = {b: arena_bytes(backend_lifetimes(graph, order, backend_of, b, executor), planner)
-             for b in dict.fromkeys(backend_of)}  # fmt: skip
+    arena, bounded = {}, False
+    for b in dict.fromkeys(backend_of):
+        lives = backend_lifetimes(graph, order, backend_of, b, executor)
+        try:
+            arena[b] = arena_bytes(lives, planner, deadline)
+        except PlanningStopped:
+            arena[b], bounded = live_peak(lives), True
     return MemoryTerms(
-        constants=graph.constant_bytes(), arena=arena, io=graph.io_bytes(),
+        constants=graph.constant_bytes(), arena=arena, io=graph.io_bytes(), arena_lower_bound=bounded,
         workspace=max((im2col_bytes(graph, op) for op in graph.ops), default=0) if graph.shapes else 0,
         all_tensors=graph.written_bytes(), inputs=graph.input_bytes(), outputs=graph.output_bytes(),
         # only a graph with shapes (a model file's) has typed ops: an array-made one would build them for nothing
@@ -167,15 +179,25 @@ def im2col_bytes(graph: Graph, op: OpTensors) -> int:
 
 def parts_terms(
     graph: Graph, parts: Sequence[int], num_parts: int, backend_of: Sequence[str] | None = None,
-    planner: str = DEFAULT_PLANNER, executor: str = LINEAR,
+    planner: str = DEFAULT_PLANNER, executor: str = LINEAR, deadline: float | None = None,
 ) -> list[MemoryTerms]:  # fmt: skip
-    """The terms of each part's session, ``parts[k]`` the part of op ``k`` (a partition map)."""
+    """The terms of each part's session, ``parts[k]`` the part of op ``k`` (a partition map). With a
+    ``deadline`` (a ``time.monotonic()`` reading) every part's terms are first taken with its live-tensor peak
+    as the arena (a lower bound, quick), then the planner is simulated part after part until the deadline, so
+    the deadline bounds the whole (:func:`memory_terms`)."""
     parts = np.asarray(parts, dtype=np.int64)
     by_part = np.argsort(parts, kind="stable")
     starts = np.searchsorted(parts[by_part], np.arange(num_parts + 1))
-    out = []
-    for p in range(num_parts):
+
+    def terms(p: int, until: float | None) -> MemoryTerms:
         ops = by_part[starts[p]:starts[p + 1]]
         backends = None if backend_of is None else [backend_of[k] for k in ops.tolist()]
-        out.append(memory_terms(part_graph(graph, ops), backends, planner, executor))
+        return memory_terms(part_graph(graph, ops), backends, planner, executor, deadline=until)
+
+    if deadline is None:
+        return [terms(p, None) for p in range(num_parts)]
+    out = [terms(p, -math.inf) for p in range(num_parts)]
+    for p in range(num_parts):
+        if out[p].arena_lower_bound and time.monotonic() < deadline:
+            out[p] = terms(p, deadline)
     return out

@@ -65,9 +65,26 @@ class PartsMemory:
     def predicted(self) -> list[int]:
         return [self.model.predict(t) for t in self.terms]
 
+    @property
+    def bounded(self) -> list[int]:
+        """The parts whose planner simulation did not finish in time: their figure is a lower bound (the upper
+        model has no arena term)."""
+        if self.model.name == "upper":
+            return []
+        return [k for k, t in enumerate(self.terms) if t.arena_lower_bound]
+
+    @property
+    def notes(self) -> list[str]:
+        if not self.bounded:
+            return []
+        return [f"the {self.planner} planner was simulated for {len(self.terms) - len(self.bounded)} of "
+                f"{len(self.terms)} parts in the time limit; the other {len(self.bounded)} (marked >=, "
+                "\"arena_lower_bound\" in JSON) show as their arena the bytes live at once, a lower bound of it (a "
+                "longer --time-limit simulates more)"]
+
     def to_json(self) -> dict:
         return {
-            **self.model.to_json(), "planner": self.planner, "executor": self.executor,
+            **self.model.to_json(), "planner": self.planner, "executor": self.executor, "notes": self.notes,
             "parts": [{"part": k, "predicted_bytes": p, "terms": t.to_json()}
                       for k, (p, t) in enumerate(zip(self.predicted, self.terms))],
         }  # fmt: skip
@@ -86,9 +103,12 @@ def part_floor(graph: Graph, model: MemoryModel, planner: str = DEFAULT_PLANNER,
 
 
 def parts_memory(graph: Graph, parts: Sequence[int], num_parts: int, model: MemoryModel,
-                 planner: str = DEFAULT_PLANNER, executor: str = LINEAR) -> PartsMemory:  # fmt: skip
-    """The memory of each part of ``parts`` (a partition map) under ``model``."""
-    return PartsMemory(model, planner, executor, parts_terms(graph, parts, num_parts, None, planner, executor))
+                 planner: str = DEFAULT_PLANNER, executor: str = LINEAR,
+                 deadline: float | None = None) -> PartsMemory:  # fmt: skip
+    """The memory of each part of ``parts`` (a partition map) under ``model``; the planner simulated until
+    ``deadline`` (a ``time.monotonic()`` reading; None: to the end), lower bounds of the arenas after it."""
+    return PartsMemory(model, planner, executor,
+                       parts_terms(graph, parts, num_parts, None, planner, executor, deadline))  # fmt: skip
 
 
 @dataclass(frozen=True)

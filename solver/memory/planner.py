@@ -31,6 +31,7 @@ still live at its claim.
 from __future__ import annotations
 
 import bisect
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -115,24 +116,44 @@ def plan_memory(events: Iterable[Event] | Lifetimes, planner: str = DEFAULT_PLAN
     return Plan(capacity, dict(zip(tensors, offsets)), dict(zip(tensors, lives.sizes.tolist())))
 
 
-def arena_bytes(lives: Lifetimes, planner: str = DEFAULT_PLANNER) -> int:
-    """The capacity of ``planner``'s arena for ``lives`` (:func:`plan_memory`'s, without the offsets' table)."""
-    return _plan(lives, planner)[0]
+class PlanningStopped(Exception):
+    """A planner's simulation reached its deadline before it placed every tensor (control flow: the caller says
+    what it shows instead)."""
 
 
-def _plan(lives: Lifetimes, planner: str) -> tuple[int, list[int]]:
+def arena_bytes(lives: Lifetimes, planner: str = DEFAULT_PLANNER, deadline: float | None = None) -> int:
+    """The capacity of ``planner``'s arena for ``lives`` (:func:`plan_memory`'s, without the offsets' table);
+    :class:`PlanningStopped` once ``time.monotonic()`` passes ``deadline`` (None: no deadline)."""
+    return _plan(lives, planner, _Clock(deadline))[0]
+
+
+class _Clock:
+    """The deadline of a simulation, looked at every :data:`EVERY` tensors placed (a look costs a system call)."""
+
+    EVERY = 256
+
+    def __init__(self, deadline: float | None):
+        self.deadline = deadline
+
+    def check(self, placed: int) -> None:
+        if self.deadline is not None and placed % self.EVERY == 0 and time.monotonic() > self.deadline:
+            raise PlanningStopped(f"stopped after {placed} tensors")
+
+
+def _plan(lives: Lifetimes, planner: str, clock: _Clock = _Clock(None)) -> tuple[int, list[int]]:
     check_planner(planner)
     if not len(lives):
         return 0, []
+    clock.check(0)
     if planner == "Bump":
         offsets = np.concatenate(([0], np.cumsum(lives.sizes)[:-1]))
         return int(lives.sizes.sum()), offsets.tolist()
     if planner == "FirstFit":
-        return _first_fit(lives)
-    return _wic(lives)
+        return _first_fit(lives, clock)
+    return _wic(lives, clock)
 
 
-def _first_fit(lives: Lifetimes) -> tuple[int, list[int]]:
+def _first_fit(lives: Lifetimes, clock: _Clock) -> tuple[int, list[int]]:
     sizes = lives.sizes.tolist()
     claims = lives.claims.tolist()
     by_release = np.argsort(lives.releases, kind="stable").tolist()
@@ -142,6 +163,7 @@ def _first_fit(lives: Lifetimes) -> tuple[int, list[int]]:
     owner: dict[int, int] = {}  # ... and the tensor at each
     capacity = gone = 0
     for i, size in enumerate(sizes):
+        clock.check(i)
         while gone < len(by_release) and releases[by_release[gone]] < claims[i]:
             j = by_release[gone]
             gone += 1
@@ -165,7 +187,7 @@ def _first_fit(lives: Lifetimes) -> tuple[int, list[int]]:
 WINDOW = 48  # up to this many claims in a tensor's window, its placed interferers are listed up front
 
 
-def _wic(lives: Lifetimes) -> tuple[int, list[int]]:
+def _wic(lives: Lifetimes, clock: _Clock) -> tuple[int, list[int]]:
     """WIC's offsets. Tensor i's interferers lie in the claim order between the first tensor still live at its
     claim and the last claimed before its release (its window); the placed ones are those before i in the
     placing order. Small windows are filtered for all tensors at once with numpy and scanned in Python; a large
@@ -182,7 +204,8 @@ def _wic(lives: Lifetimes) -> tuple[int, list[int]]:
     offsets = np.zeros(m, dtype=np.int64)
     sizes_l, offsets_l, small_l = lives.sizes.tolist(), [0] * m, small.tolist()
     first_l, last_l, rank_l, claims_l = first.tolist(), last.tolist(), rank.tolist(), lives.claims.tolist()
-    for i in by_size.tolist():
+    for placed_count, i in enumerate(by_size.tolist()):
+        clock.check(placed_count)
         size = sizes_l[i]
         if small_l[i]:
             lo, hi = starts[i], starts[i + 1]
@@ -233,7 +256,8 @@ def _lowest_gap(bases: np.ndarray, sizes: np.ndarray, size: int) -> int:
 
 
 def live_peak(events: Iterable[Event] | Lifetimes) -> int:
-    """The largest sum of sizes of tensors live at once (claimed, not yet released): no planner does better."""
+    """The largest sum of sizes of tensors live at once (claimed, not yet released): no planner that keeps live
+    tensors apart does better (WIC, Bump; FirstFit's zero-size replacement can let a later claim overlap one)."""
     lives = events if isinstance(events, Lifetimes) else lifetimes_of(events)
     if not len(lives):
         return 0

@@ -12,13 +12,16 @@ def parts_text(memory: PartsMemory) -> str:
     """Each part's predicted memory with its terms, the model and (calibrated) its fit."""
     lines = [f"memory per part ({memory.model.name} model, {memory.model.reason}; planner {memory.planner}, "
              f"executor {memory.executor}):"]  # fmt: skip
+    bounded = set(memory.bounded)
     for k, (nbytes, terms) in enumerate(zip(memory.predicted, memory.terms)):
         # The planner's sum first; the terms only a calibration weighs after the semicolon.
-        lines.append(f"  part {k}: {nbytes / MB:8.2f} MB  (constants {terms.constants / MB:.2f}, arena "
+        at_least = ">= " if k in bounded else ""
+        lines.append(f"  part {k}: {at_least}{nbytes / MB:8.2f} MB  (constants {terms.constants / MB:.2f}, arena "
                      f"{sum(terms.arena.values()) / MB:.2f}, I/O {terms.io / MB:.2f}, workspace "
                      f"{terms.workspace / MB:.2f}; calibrated only: I/O copies {terms.copies / MB:.2f}, filter "
                      f"{terms.filter / MB:.2f}, largest constant {terms.largest_constant / MB:.2f}, largest activation "
                      f"{terms.activation / MB:.2f})")  # fmt: skip
+    lines += [f"  note: {note}" for note in memory.notes]
     calibration = memory.model.calibration
     if calibration is not None:
         worst = max((abs(r) for r in calibration.residuals), default=0.0)

@@ -103,8 +103,10 @@ _DESCENT_SHARE = 0.5
 _STATION_CYCLE_MAX = 2**24
 # The descent, and a probe whose model would not build in time, run the station search alone on graphs of up to
 # this many ops (its load enumeration recurses once per candidate op: Python's stack) and when ops x cycle stays
-# below _STATION_SUMS_MAX (its bitsets of sums, one per available op, take at most that many bits).
+# below _STATION_SUMS_MAX (its bitsets of sums, one per available op, take at most that many bits); beside CP-SAT
+# it runs on graphs of up to _STATION_DEPTH_MAX ops (Python's stack: 1,000 frames) under the same sums bound.
 _STATION_OPS_MAX = 512
+_STATION_DEPTH_MAX = 900
 _STATION_SUMS_MAX = 2**30
 # Model building in Python is the cost on big graphs: about _BUILD_SECONDS per op and edge and _VARIABLE_COST
 # times that per variable y[v][b] at first, then at the rate the last build took. A probe whose model would take
@@ -493,7 +495,7 @@ class _Search:
         # to finish stops the other.
         done = self._run_capped(built, min(probe.left(), _QUICK_SOLVE))
         if done.status == cp_model.UNKNOWN and not self.budget.interrupted:
-            if self.memory_cap is not None or cycle > _STATION_CYCLE_MAX:
+            if not self._stations_beside(cycle):
                 done = self._run_capped(built, probe.left())
             else:
                 beside = lambda stop: self._fill_stations(cycle, windows, probe.left(), stop)
@@ -537,11 +539,17 @@ class _Search:
             if within.passed() or self.budget.interrupted:
                 return Solve(cp_model.UNKNOWN, done.solver, done.interrupted)
 
+    def _stations_beside(self, cycle: int) -> bool:
+        """Whether the station search may run beside CP-SAT at ``cycle``: no memory cap (it knows none), and a graph
+        and cycle small enough for its bitsets of sums and its recursion (a layered graph of 10,000 ops at K = 8
+        passed Python's stack; of 100,000 ops, its bitsets took 1.3 GB)."""
+        return (self.memory_cap is None and cycle <= _STATION_CYCLE_MAX and self.dag.n <= _STATION_DEPTH_MAX
+                and self.dag.n * cycle <= _STATION_SUMS_MAX)
+
     def _stations_alone(self, cycle: int) -> bool:
-        """Whether the station search may run without a model at ``cycle``: no memory cap (it knows none),
-        and a graph and cycle small enough for its recursion and its bitsets of sums."""
-        return (self.memory_cap is None and self.dag.n <= _STATION_OPS_MAX
-                and self.dag.n * cycle <= _STATION_SUMS_MAX and cycle <= _STATION_CYCLE_MAX)
+        """Whether the station search may run without a model at ``cycle``: where it may run beside one, on a
+        graph of up to _STATION_OPS_MAX ops."""
+        return self._stations_beside(cycle) and self.dag.n <= _STATION_OPS_MAX
 
     def _settle(self, cycle: int, packed: list[int] | str | None) -> bool:
         """Take the station search's answer at ``cycle``: a partition, or EXHAUSTED (F(cycle) is infeasible);

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
+from heuristics.arrays import unique_sorted
 from heuristics.dag import Dag, check_num_parts, lower_bound
 from solver.errors import CheckError
 
@@ -72,7 +73,7 @@ def evaluate(graph: nx.DiGraph | Dag, parts: list[int], num_parts: int, weight: 
     overhead = sum(dag.edge_bytes_array[crossing].tolist())  # Python ints: byte sums may pass 64 bits
     # Each tensor once per part that consumes it outside its producer's part.
     nbytes, producer, tensor, consumer = dag.tensor_arrays
-    sent = np.unique(tensor * num_parts + part_of[consumer])  # (tensor, consuming part) pairs
+    sent = unique_sorted(tensor * num_parts + part_of[consumer])  # (tensor, consuming part) pairs
     sent_tensor, sent_part = sent // num_parts, sent % num_parts
     transfer = sum(nbytes[sent_tensor[sent_part != part_of[producer[sent_tensor]]]].tolist())
     session = session.tolist()

@@ -124,3 +124,20 @@ def test_weights_over_64_bits_and_byte_sums_over_the_model_range_are_refused():
         graph.nodes[v]["constants"] = {f"w{v}": 2**60}
     with pytest.raises(UsageError, match="huge.json: the constants hold .* --memory-cap at K = 2"):
         solve_exact(graph, 2, time_limit=5, memory_cap=2**61)
+
+
+def test_a_wide_layered_graph_solves_without_the_station_search_beside_cp_sat(tmp_path):
+    """The station search recursed once per candidate op beside CP-SAT on any graph: on the layered graph of
+    10,000 ops at K = 8 (stations of 1,250 ops) it passed Python's stack (RecursionError); at 100,000 ops its
+    bitsets of sums took 1.3 GB. It now runs beside CP-SAT only on graphs its stack and bitsets fit."""
+    import json
+
+    from benchmarks.big_graphs import layered_doc
+    from solver.problem import load_problem
+
+    path = tmp_path / "layered.json"
+    path.write_text(json.dumps(layered_doc(10_000)))
+    problem = load_problem(path)
+    result = partition(problem, PartitionSettings(num_parts=8, exact=True, time_limit=20.0))
+    check_partition(problem.dag, result.parts, 8)
+    assert result.bound <= result.metrics.bottleneck
