@@ -196,6 +196,7 @@ def placed_workers(cluster: str, devices: list[str], platform: Platform) -> Iter
         scheduler = {"cls": distributed.Scheduler, "options": {"dashboard_address": None}}
         with tempfile.TemporaryDirectory(prefix="nnpart-workers-") as scratch, dask.config.set({
             "distributed.nanny.pre-spawn-environ": {},  # as the farm: no OMP_NUM_THREADS=1 and the like for onert
+            "distributed.worker.profile.enabled": False,  # as the lab's (devices.netlab.DASK_ENV): CPU for nothing
             "temporary-directory": scratch,  # Dask's scratch space, not the shared /tmp/dask-scratch-space
         }), distributed.SpecCluster(workers=specs, scheduler=scheduler, silence_logs=40) as local, \
                 distributed.Client(local) as client:  # fmt: skip
@@ -318,14 +319,36 @@ def calibrate_links(workers: Workers, platform: Platform, devices: list[str], re
 DEVICE_PROBE_SIZES = (1 << 10, 1 << 18, 1 << 20, 1 << 22)  # bytes a probe task reads and returns: 1 kB to 4 MB
 
 
-def calibrate_devices(workers: Workers, devices: list[str], executor: str = DEFAULT_EXECUTOR) -> list:
-    """The fitted per-request cost (``solver.io.linkfile.DeviceFit``) of each of ``devices``: stage tasks of an
-    echo session timed on its worker (``devices.placed.probe_device``)."""
-    from devices.placed import probe_device
-    from solver.deploy.linkfit import fit_device
+def pair_sizes(bandwidth: float) -> list[int]:
+    """Tensor sizes for a hand-off's CPU probe over a link: 1 kB and two up to an eighth of a second of the
+    platform's bandwidth, between 64 kB and 4 MB (a slow link moves few bytes a second: their CPU matters little)."""
+    top = int(min(max(bandwidth / 8, 1 << 16), 1 << 22))
+    return [1 << 10, top // 2, top]
 
-    fits = []
-    for d in devices:
-        samples = probe_device(workers.client, workers.address[d], DEVICE_PROBE_SIZES, executor=executor)
-        fits.append(fit_device(d, samples.occupancy, samples.hops, samples.chains))
-    return fits
+
+def calibrate_engine(workers: Workers, platform: Platform, devices: list[str],
+                     executor: str = DEFAULT_EXECUTOR) -> tuple[list, object]:  # fmt: skip
+    """The fitted per-request cost of each of ``devices`` (``solver.io.linkfile.DeviceFit``: stage tasks of an echo
+    session timed on its worker, ``devices.placed.probe_device``; with the CPU its core spends, from those tasks
+    and from hand-offs of tensor sizes over each of its platform links, ``devices.placed.probe_pair``) and the
+    scheduler's and client's CPU per request (``solver.io.linkfile.HostFit``) over the same streams."""
+    from devices.placed import idle_cpu, probe_device, probe_pair
+    from solver.deploy.linkfit import fit_device, fit_host
+
+    idle = idle_cpu(workers.client, [workers.address[d] for d in devices])
+    probes = {d: probe_device(workers.client, workers.address[d], DEVICE_PROBE_SIZES, executor=executor) for d in devices}
+    cpu = {d: list(p.cpu) for d, p in probes.items()}
+    host = [h for p in probes.values() for h in p.host]
+    for a in devices:
+        for b in devices:
+            link = platform.link(a, b) if a != b else None
+            if link is None:
+                continue
+            pair = probe_pair(workers.client, workers.address[a], workers.address[b], pair_sizes(link.bandwidth),
+                              executor=executor)  # fmt: skip
+            cpu[a] += pair.source
+            cpu[b] += pair.target
+            host += pair.host
+    fits = [fit_device(d, p.occupancy, p.hops, p.chains, cpu[d], idle.workers[workers.address[d]])
+            for d, p in probes.items()]  # fmt: skip
+    return fits, fit_host(host, idle.host)
