@@ -118,6 +118,7 @@ class PlacedRun:
     starts: dict[str, list[float]] = field(default_factory=dict)  # per device, when its timed tasks started (s)
     cpu_s: dict[str, list[float]] = field(default_factory=dict)  # per device, its CPU time at its timed tasks' ends
     compute_cpu_s: dict[str, list[float]] = field(default_factory=dict)  # the part of it the inferences took
+    cpu_requests: int = 0  # the requests those readings cover (the steady part of the timed ones)
     host: HostCpu | None = None  # the scheduler's and the client's CPU over the run
 
     @property
@@ -139,7 +140,7 @@ class PlacedRun:
 
     def cpu_ms(self) -> dict[str, float]:
         """Per device, the CPU time its worker and session processes took per request (the mean from the end of
-        its first timed task to the end of its last, over its share of the requests): what the run cost its core."""
+        its first steady task to the end of its last, over its share of the requests): what the run cost its core."""
         return self._per_request(self.cpu_s)
 
     def compute_cpu_ms(self) -> dict[str, float]:
@@ -147,7 +148,7 @@ class PlacedRun:
         return self._per_request(self.compute_cpu_s)
 
     def _per_request(self, readings: dict[str, list[float]]) -> dict[str, float]:
-        return {d: (cs[-1] - cs[0]) / (len(cs) - 1) * 1000 * (len(cs) / self.requests)
+        return {d: (cs[-1] - cs[0]) / (len(cs) - 1) * 1000 * (len(cs) / (self.cpu_requests or self.requests))
                 for d, cs in readings.items() if len(cs) > 1}  # fmt: skip
 
 
@@ -387,8 +388,11 @@ def _run(client, run, env, deadline, stages, model_inputs, model_outputs, settin
                for worker, report in reports.items()}  # fmt: skip
     starts = {device_of[worker]: sorted(start for times in report["times"].values() for req, _, start, _ in times
                                         if req >= w) for worker, report in reports.items()}  # fmt: skip
+    # CPU readings while the window is full: a worker fetches a request's inputs while it runs an earlier one, and
+    # the last requests have nothing after them to fetch, so their readings would miss that work.
+    steady = range(w, max(total - window, w + 2))
     cpu = {device_of[worker]: [c for _, c in sorted((start, c) for times in report["times"].values()
-                                                     for req, _, start, c in times if req >= w)]
+                                                     for req, _, start, c in times if req in steady)]
            for worker, report in reports.items()}  # fmt: skip
     links: dict[tuple[str, str], LinkTimes] = {}
     per_request: dict[tuple[str, str, int], list[float]] = {}
@@ -421,6 +425,7 @@ def _run(client, run, env, deadline, stages, model_inputs, model_outputs, settin
         starts=starts,
         cpu_s={d: [c[0] + c[1] for c in cs] for d, cs in cpu.items()},
         compute_cpu_s={d: [c[2] for c in cs] for d, cs in cpu.items()},
+        cpu_requests=len(steady),
         host=stream.host,
     )
 
@@ -511,8 +516,15 @@ def _feeds(client, stages, specs, model_inputs, seed) -> dict[int, list]:
     for k, stage in enumerate(stages):
         mine = {n: arrays[n] for n in stage.inputs if n in arrays}
         if mine:
-            feeds[k] = [client.scatter(mine, workers=[worker], hash=False) for worker in stage.workers]
+            feeds[k] = [_place(client, mine, worker) for worker in stage.workers]
     return feeds
+
+
+def _place(client, value: dict, worker: str):
+    """A future of ``value`` (a dict of tensors) held by ``worker``, under a key of its own. (``scatter`` of a dict
+    itself would scatter each entry under its name as the key, and a later dict with the same names would find
+    the first one's data under those keys and use it.)"""
+    return client.scatter([value], workers=[worker], hash=False)[0]
 
 
 def _readers(stages: Sequence[PlacedStage], model_outputs: Sequence[str]) -> list[dict[int, tuple[str, ...]]]:
@@ -687,11 +699,12 @@ def probe_device(client, worker: str, sizes: Sequence[int], requests: int = 20, 
         samples = DeviceSamples()
         periods = []
         for k, nbytes in enumerate(sizes):
-            feed = client.scatter({"x": np.ones(nbytes, dtype=np.uint8)}, workers=[worker], hash=False)
-            host, period = _stream(client, run, [(worker, k)], feed, range(warmup + requests), window, f"stage-{k}")
+            feed = _place(client, {"x": np.ones(nbytes, dtype=np.uint8)}, worker)
+            host, period = _stream(client, run, [(worker, k)], feed, range(warmup + requests + window), window,
+                                   f"stage-{k}")  # fmt: skip
             samples.host.append(HostSample(1, host.per_request_ms / 1000, period))
             periods.append(period)
-        chain_feed = client.scatter({"x": np.ones(1 << 10, dtype=np.uint8)}, workers=[worker], hash=False)
+        chain_feed = _place(client, {"x": np.ones(1 << 10, dtype=np.uint8)}, worker)
         k, r = len(sizes), 0
         for _ in range(repeats):
             for length in chains:
@@ -710,7 +723,7 @@ def probe_device(client, worker: str, sizes: Sequence[int], requests: int = 20, 
                 samples.hops += [starts[i + 1] - starts[i] for i in range(first, first + length - 1)]
                 first += length
         for k, (nbytes, period) in enumerate(zip(sizes, periods)):
-            timed = sorted((t for t in times[k] if t[0] >= warmup), key=lambda t: t[2])
+            timed = sorted((t for t in times[k] if warmup <= t[0] < warmup + requests), key=lambda t: t[2])
             samples.occupancy += [(2 * nbytes, b[2] - a[2] - a[1] / 1000) for a, b in zip(timed, timed[1:])]
             samples.cpu.append(CpuSample(1, 2 * nbytes, 0, 0, 0, 0, *_cpu_per_task(timed), period))
         return samples
@@ -719,13 +732,15 @@ def probe_device(client, worker: str, sizes: Sequence[int], requests: int = 20, 
 
 
 def probe_pair(client, source: str, target: str, sizes: Sequence[int], requests: int = 12, window: int = 4,
-               warmup: int = 2, executor: str = DEFAULT_EXECUTOR, burn_ms: float = BURN_MS_DEFAULT) -> PairSamples:  # fmt: skip
+               warmup: int = 6, executor: str = DEFAULT_EXECUTOR, burn_ms: float = BURN_MS_DEFAULT) -> PairSamples:  # fmt: skip
     """The CPU a hand-off costs the devices at both ends: per size in ``sizes``, a stream of ``warmup +
     requests`` requests (``window`` in flight) shaped as a pipeline's, each a stage task of an echo session on
     ``source`` reading a tensor of that size there, then one on ``target`` reading the first's output, which Dask
     moves over their link (the client only hears of completions, as in a run); each session spends ``burn_ms`` of
     CPU per request as a part's compute. Per size, the CPU per timed request of each worker with its session, and
-    of the scheduler and the client (2 tasks per request).
+    of the scheduler and the client (2 tasks per request). A worker fetches the inputs of requests before it runs
+    them, so the timed requests have ``warmup`` (at least ``window``) before them and ``window`` after them: as
+    many fetched ahead at the first as at the last.
 
     Raises PlacedError when a worker is missing or its echo session cannot start.
     """
@@ -734,17 +749,17 @@ def probe_pair(client, source: str, target: str, sizes: Sequence[int], requests:
     try:
         _start_echoes(client, run, [(source, 0, burn_ms), (target, 1, burn_ms)], executor)
         samples = PairSamples()
-        n = warmup + requests
+        n = warmup + requests + window
         periods = []
         for i, nbytes in enumerate(sizes):
-            feed = client.scatter({"x": np.ones(nbytes, dtype=np.uint8)}, workers=[source], hash=False)
+            feed = _place(client, {"x": np.ones(nbytes, dtype=np.uint8)}, source)
             host, period = _stream(client, run, [(source, 0), (target, 1)], feed, range(i * n, (i + 1) * n), window,
                                    f"pair-{i}")  # fmt: skip
             samples.host.append(HostSample(2, host.per_request_ms / 1000, period))
             periods.append(period)
         reports = client.run(_collect, run, workers=[source, target])
         for i, (nbytes, period) in enumerate(zip(sizes, periods)):
-            timed = range(i * n + warmup, (i + 1) * n)
+            timed = range(i * n + warmup, i * n + warmup + requests)
             sent = [t for t in reports[source]["times"][0] if t[0] in timed]
             received = [t for t in reports[target]["times"][1] if t[0] in timed]
             samples.source.append(CpuSample(1, 2 * nbytes, 1, nbytes, 0, 0, *_cpu_per_task(sent), period))

@@ -351,7 +351,7 @@ def test_a_links_file_of_schema_one_is_read_and_devices_are_written_and_checked(
     assert calibration.links == [LinkFit("a", "b", 850.0, 8.1e5, 15, 40.0)] and calibration.devices == []
     device = DeviceFit("b", 1100.0, 9e8, 2300.0, 1500.0, 80, 60.0)
     new = write_links(tmp_path / "new.links.json", platform, calibration.links, [device])
-    assert json.loads(new.read_text())["schema"] == "nnpart.links/2"
+    assert json.loads(new.read_text())["schema"] == "nnpart.links/3"
     assert read_calibration(new).devices == [device] and device_fits(platform, read_calibration(new)) == {"b": device}
     with pytest.raises(PlatformError, match="measured device.s. z that"):
         device_fits(platform, type(calibration)([], [DeviceFit("z", 1.0, 1e9, 1.0, 1.0, 1, 0.0)]), new)
