@@ -33,6 +33,13 @@ of 1, 2, ... such tasks, each reading the one before, one chain in flight: on th
 start of a chain's task to the next one's is a hand-off's latency (the task, then the scheduler hears it
 finished and sends the next), and at the client the chain's submission to completion, which less its hand-offs
 is the request's own latency (submission, the completion notice).
+
+CPU: every stage task records, at its end, its worker's CPU time (every thread) and its sessions' (each reports
+its own, and the part spent inferring), so a run gives each device's CPU per request (over the requests while
+the window is full: a worker fetches inputs ahead) and the scheduler's and client's over the stream. The probes
+give the same figures for echo tasks burning CPU as a part's compute (:func:`probe_device`'s stream, and
+:func:`probe_pair`: requests flowing from one worker to another over their link), and :func:`idle_cpu` each
+process's background with nothing running.
 """
 
 from __future__ import annotations

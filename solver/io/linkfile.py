@@ -5,15 +5,20 @@ A hand-off over link (a, b) costs ``overhead_us + bytes / bandwidth``, fitted fr
 through the engine that runs placements (``solve pipeline --platform P --calibrate-links``; the fits are
 ``solver.deploy.linkfit``). A stage on device d occupies it, per request, ``task_us + bytes / pipe_bandwidth``
 beyond its compute (``bytes``: its inputs and outputs, which go through its session's pipe), and a request
-waits ``hop_us`` per stage it passes and ``request_us`` once (``devices.placed.probe_device``). The file sits
-next to the platform (``P.links.json`` by default):
+waits ``hop_us`` per stage it passes and ``request_us`` once (``devices.placed.probe_device``). Schema 3 adds
+per device ``cpu`` (:class:`CoreCost`: the CPU the engine takes from its core per task, session MB, message and MB
+sent and received, and its worker's background per second) and ``host`` (:class:`HostFit`: the scheduler's and
+client's CPU). The file sits next to the platform (``P.links.json`` by default):
 
-    {"schema": "nnpart.links/2", "platform": "P.json",
+    {"schema": "nnpart.links/3", "platform": "P.json",
      "links": [{"from": "a", "to": "b", "overhead_us": 850.0, "bandwidth": 812000.0, "samples": 15, "rms_us": 40.0}],
      "devices": [{"name": "a", "task_us": 1100.0, "pipe_bandwidth": 9.0e8, "hop_us": 2300.0, "request_us": 1500.0,
-                  "samples": 80, "rms_us": 60.0}]}
+                  "samples": 80, "rms_us": 60.0,
+                  "cpu": {"task_us": 2300.0, "pipe_us_per_mb": 300.0, "send_us": 900.0, "send_us_per_mb": 500.0,
+                          "receive_us": 1200.0, "receive_us_per_mb": 600.0, "idle_us_per_s": 17000.0}}],
+     "host": {"request_us": 1000.0, "task_us": 3400.0, "idle_us_per_s": 14000.0}}
 
-Files of schema ``nnpart.links/1`` (links only) are still read: their devices have no measured overhead.
+Files of schema ``nnpart.links/2`` (no CPU) and ``nnpart.links/1`` (links only) are still read.
 
 ``calibrated(platform, fits)`` is the platform with those links replaced (the overhead as ``latency_us``, so
 every reader of platforms, ``solve place --calibrated-links`` among them, uses it unchanged); links not in
