@@ -14,7 +14,10 @@ Each model is placed by ``solve place --exact`` (throughput) and, in (b), by the
 method on the same network; every placement is split, run on the lab's workers (devices.placed), and its
 measured throughput and one-in-flight latency printed beside the prediction with the platform's links and
 with the links measured by a ping-pong in the same lab and each device's per-request overhead (its stage task,
-hand-off and session pipe, timed with echo stage tasks: ``solve pipeline --calibrate-links``).
+hand-off and session pipe, timed with echo stage tasks; the CPU its core spends on them and on hand-offs over its
+links, and the scheduler's and client's CPU, from echo requests flowing device to device: ``solve pipeline
+--calibrate-links``). Seed 002's own placement runs even where our memory model says it overflows a device
+(status INVALID): the issue measures the optimum beside it.
 
     python -m benchmarks.placed_pipeline [--models mobilenet_v2] [--networks 1] [--nodes 3] [--requests 20]
         [--replicated] [--no-two-devices] [--no-networks]
@@ -32,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from devices.placed import PlacedSettings
-from solver.deploy.placed import calibrate_devices, calibrate_links, compare_placed, placed_workers
+from solver.deploy.placed import calibrate_engine, calibrate_links, compare_placed, placed_workers
 from solver.deploy.report import placed_text
 from solver.deploy.split import split_model
 from solver.io.linkfile import calibrated
@@ -87,29 +90,32 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
             continue
         result = place(problem, platform, PlaceSettings(exact=algo == "exact", algo="greedy" if algo == "exact" else algo,
                                                         time_limit=60, workers=1))  # fmt: skip
-        if result.status == INVALID:
-            print(f"# {label} {model} {algo}: INVALID in our memory model, not run", flush=True)
-            continue
+        if result.status == INVALID:  # run all the same: the issue measures the optimum beside seed 002's answer
+            print(f"# {label} {model} {algo}: over a device's memory in our memory model; run all the same", flush=True)
         placement = {int(k): d for k, d in result.placement.items()}
         placements.append((algo, result.status, split_model(model_path(model), result.parts, out, placement=placement)))
     rows = []
     with placed_workers("netlab", list(platform.names), platform) as workers:
         fits = calibrate_links(workers, platform, list(platform.names))
         measured = calibrated(platform, fits)
-        engine = {f.name: f for f in calibrate_devices(workers, list(platform.names))}
+        fitted, host = calibrate_engine(workers, platform, list(platform.names))
+        engine = {f.name: f for f in fitted}
         print("# " + label + " engine: " + ", ".join(f"{f.name} task {f.task_us / 1000:.2f} ms, hand-off {f.hop_us / 1000:.2f} ms, "
-                                                  f"request {f.request_us / 1000:.2f} ms" for f in engine.values()), flush=True)
+                                                  f"request {f.request_us / 1000:.2f} ms, CPU {_cpu_text(f.cpu)}"
+                                                  for f in engine.values())
+              + f"; scheduler and client CPU {host.request_us / 1000:.2f} ms per request + {host.task_us / 1000:.2f} ms "
+              f"per task (rms {host.rms_us / 1000:.2f} ms)", flush=True)  # fmt: skip
         cores = len(os.sched_getaffinity(0))
 
-        def forecast(split, links, label, engine=None):
-            busy = predict_split(problem, links, split, label, workers.core_of, cores, engine)
+        def forecast(split, links, label, engine=None, host=None):
+            busy = predict_split(problem, links, split, label, workers.core_of, cores, engine, host)
             if problem is alone:
                 return busy
             return dataclasses.replace(busy, latency_us=predict_split(alone, links, split, label, workers.core_of, cores,
-                                                                      engine).latency_us)  # fmt: skip
+                                                                      engine, host).latency_us)  # fmt: skip
 
         for algo, status, split in placements:
-            predictions = [forecast(split, platform, "platform"), forecast(split, measured, "calibrated", engine)]
+            predictions = [forecast(split, platform, "platform"), forecast(split, measured, "calibrated", engine, host)]
             if problem is not alone:  # last session's model: the op times profiled alone, the platform's links
                 predictions.append(predict_split(alone, platform, split, "alone-trace", workers.core_of, cores))
             comparison = compare_placed(split, workers, predictions, settings)
@@ -117,14 +123,29 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
             rows.append({"scenario": label, "model": model, "algo": algo, "status": status,
                          "devices": "+".join(devices), "comparison": comparison})  # fmt: skip
             one_ms, all_ms = comparison.single.device_ms(), comparison.run.device_ms()
-            interval = comparison.run.interval_ms()
+            interval, cpu, compute = comparison.run.interval_ms(), comparison.run.cpu_ms(), comparison.run.compute_cpu_ms()
+            cal = predictions[1]
+            nan = float("nan")
             print(f"# {label} {model} {algo} ({status})\n{placed_text(comparison)}\nper device and request: onert with one "
                   "request in flight (devices mostly alone) / onert in the throughput run (all busy) / the throughput "
-                  "run's time between its task starts (onert and overhead where it sets the pace) / predicted "
-                  "(calibrated): " + ", ".join(f"{d} {one_ms.get(d, float('nan')):.2f} / {all_ms[d]:.2f} / "
-                                               f"{interval.get(d, float('nan')):.2f} / {predictions[1].device_us[d] / 1000:.2f} ms"
-                                               for d in all_ms) + "\n", flush=True)  # fmt: skip
+                  "run's time between its task starts (onert and overhead where it sets the pace) / CPU of its worker "
+                  "and session in the run (of which onert's) / predicted CPU of its core at the predicted period "
+                  "(calibrated; of which the part's compute): "
+                  + ", ".join(f"{d} {one_ms.get(d, nan):.2f} / {all_ms[d]:.2f} / {interval.get(d, nan):.2f} / "
+                              f"{cpu.get(d, nan):.2f} ({compute.get(d, nan):.2f}) / "
+                              f"{(cal.device_us[d] + cal.idle.get(d, 0.0) * cal.period_us) / 1000:.2f} "
+                              f"({(cal.device_us[d] - cal.overhead_us.get(d, 0.0)) / 1000:.2f}) ms" for d in all_ms)
+                  + f"; scheduler and client CPU per request: measured {comparison.run.host.per_request_ms:.2f} ms, "
+                  f"predicted {(cal.host_us + cal.idle.get('', 0.0) * cal.period_us) / 1000:.2f} ms\n", flush=True)  # fmt: skip
     return rows
+
+
+def _cpu_text(cpu) -> str:
+    if cpu is None:
+        return "not measured"
+    return (f"{cpu.task_us / 1000:.2f} ms/task + {cpu.pipe_us_per_mb / 1000:.2f} ms/MB piped, send {cpu.send_us / 1000:.2f} ms "
+            f"+ {cpu.send_us_per_mb / 1000:.2f} ms/MB, receive {cpu.receive_us / 1000:.2f} ms + "
+            f"{cpu.receive_us_per_mb / 1000:.2f} ms/MB (rms {cpu.rms_us / 1000:.2f} ms)")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -162,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
                 network = seed002_network(directory, problem, args.nodes, seed)
                 rows += run_scenario(f"b_seed002_{args.nodes}n_s{seed}", model, network, ["exact", "greedy", "seed002"],
                                      directory, settings, traces)  # fmt: skip
-    header = (f"{'scenario':18} {'model':13} {'algo':10} {'devices':10} {'alone inf/s':>11} {'pred inf/s':>10} "
+    header = (f"{'scenario':18} {'model':13} {'algo':10} {'status':8} {'devices':10} {'alone inf/s':>11} {'pred inf/s':>10} "
               f"{'cal inf/s':>10} {'meas inf/s':>10} {'cal err':>8} {'alone ms':>8} {'pred ms':>8} {'cal ms':>8} "
               f"{'meas ms (IQR)':>16} {'cal err':>8} {'load':>10}  measured bottleneck")  # fmt: skip
     print(header)
@@ -174,14 +195,16 @@ def main(argv: list[str] | None = None) -> None:
         what, us = c.measured_bottleneck()
         rate_err = cal.throughput / c.run.throughput - 1
         latency_err = cal.latency_us / lat.median - 1
-        print(f"{r['scenario']:18} {r['model']:13} {r['algo']:10} {r['devices']:10} {first.throughput:11.2f} "
+        print(f"{r['scenario']:18} {r['model']:13} {r['algo']:10} {r['status']:8} {r['devices']:10} {first.throughput:11.2f} "
               f"{plain.throughput:10.2f} {cal.throughput:10.2f} {c.run.throughput:10.2f} {rate_err:+8.1%} "
               f"{first.latency_us / 1000:8.1f} {plain.latency_us / 1000:8.1f} {cal.latency_us / 1000:8.1f} "
               f"{lat.median / 1000:8.1f} ({lat.iqr / 1000:5.1f}) {latency_err:+8.1%} "
               f"{c.load_average[0]:4.1f}-{c.load_average[1]:4.1f}  {what} {us / 1000:.1f} ms")  # fmt: skip
-    print("alone: solve place's model with the op times profiled alone and the platform's links (the model before "
+    print("status INVALID: the placement is over a device's memory in our memory model (seed 002's own answer), run "
+          "all the same; alone: solve place's model with the op times profiled alone and the platform's links (the model before "
           "--busy-profile); pred: with the op times the placement used; cal: with the links fitted by a ping-pong through "
-          "Dask in the same lab and each device's per-request overhead timed there (echo stage tasks); cal err: cal "
+          "Dask in the same lab, each device's per-request overhead and CPU and the scheduler's and client's CPU measured "
+          "there (echo stage tasks and echo hand-offs); cal err: cal "
           "against meas; meas: throughput with a request in flight per replica + 1, latency with one")
 
 

@@ -36,14 +36,14 @@ SCENARIOS = {"a": GBIT, "c": SEED002_MEAN}
 
 def calibrate(platform_path: Path, out: Path) -> Path:
     """The platform's links and devices measured in a network lab, written to ``out`` (a links file)."""
-    from solver.deploy.placed import calibrate_devices, calibrate_links, placed_workers
+    from solver.deploy.placed import calibrate_engine, calibrate_links, placed_workers
 
     platform = read_platform(platform_path)
     names = list(platform.names)
     with placed_workers("netlab", names, platform) as workers:
         links = calibrate_links(workers, platform, names)
-        engine = calibrate_devices(workers, names)
-    return write_links(out, platform, links, engine)
+        engine, host = calibrate_engine(workers, platform, names)
+    return write_links(out, platform, links, engine, host)
 
 
 def compare(model: str, platform_path: Path, links_path: Path, time_limit: float) -> dict:

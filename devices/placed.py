@@ -33,6 +33,13 @@ of 1, 2, ... such tasks, each reading the one before, one chain in flight: on th
 start of a chain's task to the next one's is a hand-off's latency (the task, then the scheduler hears it
 finished and sends the next), and at the client the chain's submission to completion, which less its hand-offs
 is the request's own latency (submission, the completion notice).
+
+CPU: every stage task records, at its end, its worker's CPU time (every thread) and its sessions' (each reports
+its own, and the part spent inferring), so a run gives each device's CPU per request (over the requests while
+the window is full: a worker fetches inputs ahead) and the scheduler's and client's over the stream. The probes
+give the same figures for echo tasks burning CPU as a part's compute (:func:`probe_device`'s stream, and
+:func:`probe_pair`: requests flowing from one worker to another over their link), and :func:`idle_cpu` each
+process's background with nothing running.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -56,6 +64,9 @@ from devices.base import DEFAULT_EXECUTOR
 from devices.errors import DeviceError, require
 from devices.inputs import InputSpec, seeded_inputs
 
+PROBE_TIMEOUT = 600.0  # seconds for one stream of a probe
+BURN_MS = "NNPART_ECHO_BURN_MS"  # environment of an echo session: the CPU ms it spends per request (default 0)
+BURN_BYTES = 4 << 20  # the buffer a burning echo sweeps
 ECHO = "-"  # the model path of a session that returns its inputs (no onert): the probe's stand-in for a part
 
 
@@ -112,6 +123,10 @@ class PlacedRun:
     links: dict[tuple[str, str], LinkTimes]
     outputs: dict[str, np.ndarray] = field(default_factory=dict)  # model outputs of the last request
     starts: dict[str, list[float]] = field(default_factory=dict)  # per device, when its timed tasks started (s)
+    cpu_s: dict[str, list[float]] = field(default_factory=dict)  # per device, its CPU time at its timed tasks' ends
+    compute_cpu_s: dict[str, list[float]] = field(default_factory=dict)  # the part of it the inferences took
+    cpu_requests: int = 0  # the requests those readings cover (the steady part of the timed ones)
+    host: HostCpu | None = None  # the scheduler's and the client's CPU over the run
 
     @property
     def throughput(self) -> float:
@@ -130,12 +145,40 @@ class PlacedRun:
         return {d: statistics.median(b - a for a, b in zip(ts, ts[1:])) * 1000 * (len(ts) / self.requests)
                 for d, ts in self.starts.items() if len(ts) > 1}  # fmt: skip
 
+    def cpu_ms(self) -> dict[str, float]:
+        """Per device, the CPU time its worker and session processes took per request (the mean from the end of
+        its first steady task to the end of its last, over its share of the requests): what the run cost its core."""
+        return self._per_request(self.cpu_s)
+
+    def compute_cpu_ms(self) -> dict[str, float]:
+        """Per device, the part of :meth:`cpu_ms` its inferences took (onert's CPU time)."""
+        return self._per_request(self.compute_cpu_s)
+
+    def _per_request(self, readings: dict[str, list[float]]) -> dict[str, float]:
+        return {d: (cs[-1] - cs[0]) / (len(cs) - 1) * 1000 * (len(cs) / (self.cpu_requests or self.requests))
+                for d, cs in readings.items() if len(cs) > 1}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class HostCpu:
+    """The CPU time (s) the Dask scheduler and the client took over ``requests`` requests of a stream; the
+    scheduler's is None when it runs in the client's process (counted there) or on another machine (not ours)."""
+
+    requests: int
+    client_s: float
+    scheduler_s: float | None
+
+    @property
+    def per_request_ms(self) -> float:
+        return (self.client_s + (self.scheduler_s or 0.0)) / self.requests * 1000
+
 
 # --- on the workers ----------------------------------------------------------------------------------
 
 _SESSIONS: dict[str, dict[int, _Session]] = {}  # run -> stage -> its session process, per worker process
 _FOLDERS: dict[str, Path] = {}  # run -> where this worker wrote the run's part models
-_TIMES: dict[str, dict[int, list[tuple[int, float, float]]]] = {}  # run -> stage -> (request, onert ms, start s)
+# run -> stage -> (request, onert ms, start s, (the worker's CPU s, its sessions', their inferences') at the task's end)
+_TIMES: dict[str, dict[int, list[tuple[int, float, float, tuple[float, float, float]]]]] = {}
 
 
 class _Session:
@@ -151,12 +194,15 @@ class _Session:
         self.proc = subprocess.Popen([sys.executable, "-m", "devices.placed", str(path)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env={**os.environ, **env})  # fmt: skip
         self.specs = self._answer()
+        self.cpu_s = 0.0  # the process's CPU time when it last answered
+        self.compute_s = 0.0  # the part of it spent in inferences
 
     def run(self, inputs: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
         """The outputs and the onert time (ms) of one inference."""
         pickle.dump(inputs, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
         self.proc.stdin.flush()
-        return self._answer()
+        outputs, ms, self.cpu_s, self.compute_s = self._answer()
+        return outputs, ms
 
     def _answer(self):
         try:
@@ -189,7 +235,7 @@ def _serve(path: str) -> None:
         answers.flush()
 
     try:
-        runner = _Echo() if path == ECHO else ModelRunner(path, env={k: os.environ[k] for k in ("NUM_THREADS", "EXECUTOR")
+        runner = _Echo(float(os.environ.get(BURN_MS, 0))) if path == ECHO else ModelRunner(path, env={k: os.environ[k] for k in ("NUM_THREADS", "EXECUTOR")
                                                                       if k in os.environ})  # fmt: skip
         specs = runner.input_specs()
         runner.run(seeded_inputs(specs, 0))  # prepares the session
@@ -197,26 +243,37 @@ def _serve(path: str) -> None:
         answer("error", f"{Path(path).name}: {exc}")
         return
     answer("ok", specs)
+    computed = 0.0  # CPU time in the inferences so far
     while True:
         try:
             inputs = pickle.load(requests)
         except EOFError:
             return
         try:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             outputs = runner.run(inputs)
-            answer("ok", (outputs, (time.perf_counter() - start) * 1000))
+            computed += time.process_time() - cpu
+            answer("ok", (outputs, (time.perf_counter() - start) * 1000, time.process_time(), computed))
         except Exception as exc:
             answer("error", f"{Path(path).name}: {exc}")
 
 
 class _Echo:
-    """A session without a model: its outputs are its inputs."""
+    """A session without a model: its outputs are its inputs, after ``burn_ms`` of CPU time spent as a part's
+    compute spends it, sweeping a buffer larger than the caches (so the engine beside it meets cold caches, as
+    beside onert)."""
+
+    def __init__(self, burn_ms: float = 0.0):
+        self.burn_s = burn_ms / 1000
+        self.buffer = np.ones(BURN_BYTES // 8) if burn_ms > 0 else None
 
     def input_specs(self) -> list[InputSpec]:
         return []
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        end = time.process_time() + self.burn_s
+        while self.buffer is not None and time.process_time() < end:
+            self.buffer *= 1.0000001
         return inputs
 
 
@@ -240,8 +297,15 @@ def _stage(run: str, k: int, r: int, inputs: tuple[str, ...], outputs: tuple[str
         tensors.update(feed)
     start = time.perf_counter()
     values, ms = _SESSIONS[run][k].run([tensors[n] for n in inputs])
-    _TIMES.setdefault(run, {}).setdefault(k, []).append((r, ms, start))
+    _TIMES.setdefault(run, {}).setdefault(k, []).append((r, ms, start, _cpu(run)))
     return dict(zip(outputs, values))
+
+
+def _cpu(run: str) -> tuple[float, float, float]:
+    """The CPU time so far of this worker's process (every thread: the task's, the event loop's, the comms'), of its
+    sessions of ``run`` and of their inferences (as each session last reported)."""
+    sessions = _SESSIONS[run].values()
+    return time.process_time(), sum(s.cpu_s for s in sessions), sum(s.compute_s for s in sessions)
 
 
 def _pick(tensors: dict, names: tuple[str, ...]) -> dict:
@@ -256,6 +320,11 @@ def _forget(run: str) -> None:
     folder = _FOLDERS.pop(run, None)
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _process_cpu() -> tuple[str, int, float]:
+    """This machine's name, this process's id and its CPU time (s): for the scheduler's share of a run."""
+    return socket.gethostname(), os.getpid(), time.process_time()
 
 
 def _collect(run: str, dask_worker=None) -> dict:
@@ -314,42 +383,24 @@ def _run(client, run, env, deadline, stages, model_inputs, model_outputs, settin
     readers = _readers(stages, model_outputs)
     total = settings.warmup + settings.requests
     window = settings.in_flight or sum(len(s.workers) for s in stages) + 1
-    submitted, finished = [0.0] * total, [0.0] * total
-    pending: dict[object, int] = {}  # final future -> request
-    left: dict[int, int] = {}  # request -> final futures not finished
-    last: list = []
-    r = completed = 0
-    try:
-        while completed < total:
-            while r < total and r - completed < window:
-                finals = _submit_request(client, run, r, stages, feeds, readers)
-                submitted[r] = time.perf_counter()
-                left[r] = len(finals)
-                pending.update((f, r) for f in finals)
-                if r == total - 1:
-                    last = finals
-                r += 1
-            for future in _finished(pending, deadline):
-                if future.status != "finished":
-                    raise PlacedError(f"request {pending[future]} failed: {_failure(future)}")
-                request = pending.pop(future)
-                left[request] -= 1
-                if left[request] == 0:
-                    finished[request] = time.perf_counter()
-                    completed += 1
-        outputs: dict[str, np.ndarray] = {}
-        for part in client.gather(last):
-            outputs.update(part)
-        reports = client.run(_collect, run, workers=sorted({w for s in stages for w in s.workers}))
-    except BaseException:
-        client.cancel(list(pending))  # what is left in flight; the rest goes with the futures' references
-        raise
+    stream = _drive(client, lambda r: _submit_request(client, run, r, stages, feeds, readers), range(total), window,
+                    deadline)  # fmt: skip
+    outputs: dict[str, np.ndarray] = {}
+    for part in client.gather(stream.last):
+        outputs.update(part)
+    reports = client.run(_collect, run, workers=sorted({w for s in stages for w in s.workers}))
     w = settings.warmup
     device_of = {worker: d for s in stages for d, worker in zip(s.devices, s.workers)}
-    compute = {device_of[worker]: [ms for times in report["times"].values() for req, ms, _ in times if req >= w]
+    compute = {device_of[worker]: [ms for times in report["times"].values() for req, ms, _, _ in times if req >= w]
                for worker, report in reports.items()}  # fmt: skip
-    starts = {device_of[worker]: sorted(start for times in report["times"].values() for req, _, start in times if req >= w)
-              for worker, report in reports.items()}  # fmt: skip
+    starts = {device_of[worker]: sorted(start for times in report["times"].values() for req, _, start, _ in times
+                                        if req >= w) for worker, report in reports.items()}  # fmt: skip
+    # CPU readings while the window is full: a worker fetches a request's inputs while it runs an earlier one, and
+    # the last requests have nothing after them to fetch, so their readings would miss that work.
+    steady = range(w, max(total - window, w + 2))
+    cpu = {device_of[worker]: [c for _, c in sorted((start, c) for times in report["times"].values()
+                                                     for req, _, start, c in times if req in steady)]
+           for worker, report in reports.items()}  # fmt: skip
     links: dict[tuple[str, str], LinkTimes] = {}
     per_request: dict[tuple[str, str, int], list[float]] = {}
     spans: dict[tuple[str, str], list[tuple[float, float]]] = {}
@@ -369,6 +420,7 @@ def _run(client, run, env, deadline, stages, model_inputs, model_outputs, settin
         link.seconds.append(seconds)
     for pair, intervals in spans.items():
         links[pair].busy_s = _union(intervals)
+    submitted, finished = stream.submitted, stream.finished
     return PlacedRun(
         devices=[s.devices for s in stages],
         requests=settings.requests,
@@ -378,7 +430,71 @@ def _run(client, run, env, deadline, stages, model_inputs, model_outputs, settin
         links=links,
         outputs=outputs,
         starts=starts,
+        cpu_s={d: [c[0] + c[1] for c in cs] for d, cs in cpu.items()},
+        compute_cpu_s={d: [c[2] for c in cs] for d, cs in cpu.items()},
+        cpu_requests=len(steady),
+        host=stream.host,
     )
+
+
+@dataclass
+class _Stream:
+    """When each request of a stream was submitted and finished (perf_counter s), the final futures of the last,
+    and the scheduler's and client's CPU over the stream."""
+
+    submitted: list[float]
+    finished: list[float]
+    last: list
+    host: HostCpu
+
+
+def _drive(client, submit, requests: range, window: int, deadline: float) -> _Stream:
+    """Submit ``requests`` in order (``submit(r)``: request r's tasks, returning its final futures), keeping
+    ``window`` unfinished, until all have finished: the client of every stream, a run's and a probe's alike.
+
+    Raises PlacedError when a request fails or ``deadline`` passes (what is in flight is cancelled)."""
+    total = len(requests)
+    submitted, finished = [0.0] * total, [0.0] * total
+    pending: dict[object, int] = {}  # final future -> request (its position in ``requests``)
+    left: dict[int, int] = {}  # request -> final futures not finished
+    last: list = []
+    i = completed = 0
+    before = _host_cpu(client)
+    try:
+        while completed < total:
+            while i < total and i - completed < window:
+                finals = submit(requests[i])
+                submitted[i] = time.perf_counter()
+                left[i] = len(finals)
+                pending.update((f, i) for f in finals)
+                if i == total - 1:
+                    last = finals
+                i += 1
+            for future in _finished(pending, deadline):
+                if future.status != "finished":
+                    raise PlacedError(f"request {requests[pending[future]]} failed: {_failure(future)}")
+                request = pending.pop(future)
+                left[request] -= 1
+                if left[request] == 0:
+                    finished[request] = time.perf_counter()
+                    completed += 1
+    except BaseException:
+        client.cancel(list(pending))  # what is left in flight; the rest goes with the futures' references
+        raise
+    return _Stream(submitted, finished, last, _host_used(before, _host_cpu(client), total))
+
+
+def _host_cpu(client) -> tuple[float, float | None]:
+    """The client's CPU time so far and the scheduler's (None when it runs in this process, counted with the
+    client, or on another machine)."""
+    machine, pid, seconds = client.run_on_scheduler(_process_cpu)
+    here = time.process_time()
+    return here, (seconds if machine == socket.gethostname() and pid != os.getpid() else None)
+
+
+def _host_used(before: tuple[float, float | None], after: tuple[float, float | None], requests: int) -> HostCpu:
+    scheduler = None if before[1] is None or after[1] is None else after[1] - before[1]
+    return HostCpu(requests, after[0] - before[0], scheduler)
 
 
 def _union(intervals: list[tuple[float, float]]) -> float:
@@ -407,8 +523,15 @@ def _feeds(client, stages, specs, model_inputs, seed) -> dict[int, list]:
     for k, stage in enumerate(stages):
         mine = {n: arrays[n] for n in stage.inputs if n in arrays}
         if mine:
-            feeds[k] = [client.scatter(mine, workers=[worker], hash=False) for worker in stage.workers]
+            feeds[k] = [_place(client, mine, worker) for worker in stage.workers]
     return feeds
+
+
+def _place(client, value: dict, worker: str):
+    """A future of ``value`` (a dict of tensors) held by ``worker``, under a key of its own. (``scatter`` of a dict
+    itself would scatter each entry under its name as the key, and a later dict with the same names would find
+    the first one's data under those keys and use it.)"""
+    return client.scatter([value], workers=[worker], hash=False)[0]
 
 
 def _readers(stages: Sequence[PlacedStage], model_outputs: Sequence[str]) -> list[dict[int, tuple[str, ...]]]:
@@ -497,6 +620,38 @@ def pingpong(client, source: str, target: str, sizes: Sequence[int], repeats: in
     return samples
 
 
+@dataclass(frozen=True)
+class CpuSample:
+    """A probe stream's figures per request on one device: the stage tasks it ran, the bytes through their session
+    (both ways), the messages and bytes it sent to and received from other workers, the CPU time (s) its worker
+    and session processes took, the part of it the sessions' compute took (an echo's burn), and the stream's
+    period (s per request)."""
+
+    tasks: int
+    pipe_bytes: int
+    sends: int
+    sent: int
+    receives: int
+    received: int
+    cpu_s: float
+    compute_s: float
+    period_s: float
+
+    @property
+    def engine_s(self) -> float:
+        """The CPU time beyond the compute: the engine's."""
+        return self.cpu_s - self.compute_s
+
+
+@dataclass(frozen=True)
+class HostSample:
+    """A probe stream's scheduler and client: tasks per request, their CPU per request and the period (s)."""
+
+    tasks: int
+    cpu_s: float
+    period_s: float
+
+
 @dataclass
 class DeviceSamples:
     """What :func:`probe_device` timed on one worker (seconds)."""
@@ -504,39 +659,59 @@ class DeviceSamples:
     occupancy: list[tuple[int, float]] = field(default_factory=list)  # (bytes through the session, task start to start)
     chains: list[tuple[int, float]] = field(default_factory=list)  # (tasks in the chain, submission to completion)
     hops: list[float] = field(default_factory=list)  # start of a chain's task to the next one's, on the worker
+    cpu: list[CpuSample] = field(default_factory=list)  # per size of the stream, the device's CPU per request
+    host: list[HostSample] = field(default_factory=list)  # per size, the scheduler's and the client's
+
+
+@dataclass
+class PairSamples:
+    """What :func:`probe_pair` measured per size: the CPU per request of the sending and the receiving device, and
+    of the scheduler and the client."""
+
+    source: list[CpuSample] = field(default_factory=list)
+    target: list[CpuSample] = field(default_factory=list)
+    host: list[HostSample] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IdleCpu:
+    """The CPU time per second (s/s) each worker (by address) and the scheduler and client take while nothing runs:
+    heartbeats, monitors, the event loops' ticks."""
+
+    workers: dict[str, float]
+    host: float
+
+
+BURN_MS_DEFAULT = 20.0  # an echo's compute in a CPU probe: a part's, so the engine's messages are not batched
 
 
 def probe_device(client, worker: str, sizes: Sequence[int], requests: int = 20, chains: Sequence[int] = (1, 2, 3, 4),
-                 repeats: int = 3, window: int = 8, warmup: int = 3,
-                 executor: str = DEFAULT_EXECUTOR) -> DeviceSamples:  # fmt: skip
+                 repeats: int = 3, window: int = 8, warmup: int = 3, executor: str = DEFAULT_EXECUTOR,
+                 burn_ms: float = BURN_MS_DEFAULT) -> DeviceSamples:  # fmt: skip
     """Time stage tasks of an echo session on ``worker`` (module docstring): per size in ``sizes`` (bytes of the
-    tensor a task reads and returns), ``requests`` tasks with ``window`` in flight after ``warmup``; then
-    ``repeats`` chains of each length in ``chains`` of tasks reading a 1 kB tensor, one chain at a time.
+    tensor a task reads and returns), ``requests`` tasks with ``window`` in flight after ``warmup``, the session
+    spending ``burn_ms`` of CPU on each as a part's compute (the occupancy is the time between task starts less
+    that compute); then ``repeats`` chains of each length in ``chains`` of tasks of an echo without compute
+    reading a 1 kB tensor, one chain at a time. The stream also gives, per size, the CPU per request of the
+    device and of the scheduler and client.
 
     Raises PlacedError when the worker is missing or its echo session cannot start.
     """
     require("distributed", "farm", "probing a Dask worker")
-    from distributed import wait
-
     run = f"probe-{uuid.uuid4().hex[:12]}"
-    env = {"NUM_THREADS": "1", "EXECUTOR": executor}
     names = ("x",)
     try:
-        for k in range(len(sizes) + 1):  # a session per size, the last for the chains
-            loaded = client.submit(_load, run, k, None, ECHO, env, key=f"{run}-load-{k}", workers=[worker],
-                                   allow_other_workers=False, pure=False)  # fmt: skip
-            _result(loaded, f"the echo session on {worker}", "start", time.monotonic() + 60)
+        _start_echoes(client, run, [(worker, k, burn_ms) for k in range(len(sizes))] + [(worker, len(sizes), 0.0)],
+                      executor)  # fmt: skip
         samples = DeviceSamples()
+        periods = []
         for k, nbytes in enumerate(sizes):
-            feed = client.scatter({"x": np.ones(nbytes, dtype=np.uint8)}, workers=[worker], hash=False)
-            pending: list = []
-            for r in range(warmup + requests):
-                if len(pending) >= window:
-                    wait(pending.pop(0))  # the outputs stay on the worker, as a stage's until the next reads them
-                pending.append(_submit(client, _stage, run, k, r, names, names, feed, worker=worker,
-                                       key=f"{run}-stage-{k}-{r}", priority=-r))  # fmt: skip
-            wait(pending)
-        chain_feed = client.scatter({"x": np.ones(1 << 10, dtype=np.uint8)}, workers=[worker], hash=False)
+            feed = _place(client, {"x": np.ones(nbytes, dtype=np.uint8)}, worker)
+            host, period = _stream(client, run, [(worker, k)], feed, range(warmup + requests + window), window,
+                                   f"stage-{k}")  # fmt: skip
+            samples.host.append(HostSample(1, host.per_request_ms / 1000, period))
+            periods.append(period)
+        chain_feed = _place(client, {"x": np.ones(1 << 10, dtype=np.uint8)}, worker)
         k, r = len(sizes), 0
         for _ in range(repeats):
             for length in chains:
@@ -548,18 +723,106 @@ def probe_device(client, worker: str, sizes: Sequence[int], requests: int = 20, 
                 dep.result()
                 samples.chains.append((length, time.perf_counter() - start))
         times = client.run(_collect, run, workers=[worker])[worker]["times"]
-        starts = dict((req, start) for req, _, start in times[len(sizes)])
+        starts = dict((req, start) for req, _, start, _ in times[len(sizes)])
         first = 0
         for _ in range(repeats):
             for length in chains:
                 samples.hops += [starts[i + 1] - starts[i] for i in range(first, first + length - 1)]
                 first += length
-        for k, nbytes in enumerate(sizes):
-            starts = [start for req, _, start in sorted(times[k]) if req >= warmup]
-            samples.occupancy += [(2 * nbytes, b - a) for a, b in zip(starts, starts[1:])]
+        for k, (nbytes, period) in enumerate(zip(sizes, periods)):
+            timed = sorted((t for t in times[k] if warmup <= t[0] < warmup + requests), key=lambda t: t[2])
+            samples.occupancy += [(2 * nbytes, b[2] - a[2] - a[1] / 1000) for a, b in zip(timed, timed[1:])]
+            samples.cpu.append(CpuSample(1, 2 * nbytes, 0, 0, 0, 0, *_cpu_per_task(timed), period))
         return samples
     finally:
         client.run(_forget, run, workers=[worker], on_error="ignore")
+
+
+def probe_pair(client, source: str, target: str, sizes: Sequence[int], requests: int = 12, window: int = 4,
+               warmup: int = 6, executor: str = DEFAULT_EXECUTOR, burn_ms: float = BURN_MS_DEFAULT) -> PairSamples:  # fmt: skip
+    """The CPU a hand-off costs the devices at both ends: per size in ``sizes``, a stream of ``warmup +
+    requests`` requests (``window`` in flight) shaped as a pipeline's, each a stage task of an echo session on
+    ``source`` reading a tensor of that size there, then one on ``target`` reading the first's output, which Dask
+    moves over their link (the client only hears of completions, as in a run); each session spends ``burn_ms`` of
+    CPU per request as a part's compute. Per size, the CPU per timed request of each worker with its session, and
+    of the scheduler and the client (2 tasks per request). A worker fetches the inputs of requests before it runs
+    them, so the timed requests have ``warmup`` (at least ``window``) before them and ``window`` after them: as
+    many fetched ahead at the first as at the last.
+
+    Raises PlacedError when a worker is missing or its echo session cannot start.
+    """
+    require("distributed", "farm", "probing Dask workers")
+    run = f"probe-{uuid.uuid4().hex[:12]}"
+    try:
+        _start_echoes(client, run, [(source, 0, burn_ms), (target, 1, burn_ms)], executor)
+        samples = PairSamples()
+        n = warmup + requests + window
+        periods = []
+        for i, nbytes in enumerate(sizes):
+            feed = _place(client, {"x": np.ones(nbytes, dtype=np.uint8)}, source)
+            host, period = _stream(client, run, [(source, 0), (target, 1)], feed, range(i * n, (i + 1) * n), window,
+                                   f"pair-{i}")  # fmt: skip
+            samples.host.append(HostSample(2, host.per_request_ms / 1000, period))
+            periods.append(period)
+        reports = client.run(_collect, run, workers=[source, target])
+        for i, (nbytes, period) in enumerate(zip(sizes, periods)):
+            timed = range(i * n + warmup, i * n + warmup + requests)
+            sent = [t for t in reports[source]["times"][0] if t[0] in timed]
+            received = [t for t in reports[target]["times"][1] if t[0] in timed]
+            samples.source.append(CpuSample(1, 2 * nbytes, 1, nbytes, 0, 0, *_cpu_per_task(sent), period))
+            samples.target.append(CpuSample(1, 2 * nbytes, 0, 0, 1, nbytes, *_cpu_per_task(received), period))
+        return samples
+    finally:
+        client.run(_forget, run, workers=[source, target], on_error="ignore")
+
+
+def idle_cpu(client, workers: Sequence[str], seconds: float = 2.0) -> IdleCpu:
+    """The CPU per second ``workers``, the scheduler and the client take over ``seconds`` with nothing to run."""
+    before = client.run(_process_cpu, workers=list(workers))
+    host_before, start = _host_cpu(client), time.perf_counter()
+    time.sleep(seconds)
+    after = client.run(_process_cpu, workers=list(workers))
+    host = _host_used(host_before, _host_cpu(client), 1)
+    wall = time.perf_counter() - start
+    return IdleCpu({w: (after[w][2] - before[w][2]) / wall for w in workers}, host.per_request_ms / 1000 / wall)
+
+
+def _start_echoes(client, run: str, sessions: Sequence[tuple[str, int, float]], executor: str) -> None:
+    """Start an echo session numbered k on each (worker, k, burn) of ``sessions``, spending burn ms per request."""
+    for worker, k, burn_ms in sessions:
+        env = {"NUM_THREADS": "1", "EXECUTOR": executor, BURN_MS: str(burn_ms)}
+        loaded = client.submit(_load, run, k, None, ECHO, env, key=f"{run}-load-{k}", workers=[worker],
+                               allow_other_workers=False, pure=False)  # fmt: skip
+        _result(loaded, f"the echo session on {worker}", "start", time.monotonic() + 60)
+
+
+def _stream(client, run: str, path: Sequence[tuple[str, int]], feed, requests: range, window: int,
+            tag: str) -> tuple[HostCpu, float]:  # fmt: skip
+    """Requests ``requests`` through ``path`` (per step a worker and its echo session k, each task reading the one
+    before, the first ``feed``), ``window`` in flight (:func:`_drive`, as a run's), outputs left on the workers as
+    a stage's are until the next reads them; the scheduler's and the client's CPU over the stream, and its period
+    (s per request, between the first and the last completion)."""
+    names = ("x",)
+
+    def submit(r: int) -> list:
+        dep = feed
+        for step, (worker, k) in enumerate(path):
+            dep = _submit(client, _stage, run, k, r, names, names, dep, worker=worker, key=f"{run}-{tag}-{step}-{r}",
+                          priority=-r)  # fmt: skip
+        return [dep]
+
+    stream = _drive(client, submit, requests, window, time.monotonic() + PROBE_TIMEOUT)
+    return stream.host, (stream.finished[-1] - stream.finished[0]) / max(len(requests) - 1, 1)
+
+
+def _cpu_per_task(timed: Sequence[tuple[int, float, float, tuple[float, float, float]]]) -> tuple[float, float]:
+    """The mean CPU time (s) per task from the end of the first of ``timed`` (a worker's records) to the last's:
+    of the worker and its sessions, and of their compute."""
+    if len(timed) < 2:
+        raise PlacedError("a probe needs two timed tasks at least")
+    cpu = [c for _, _, _, c in sorted(timed, key=lambda t: t[2])]  # cumulative: in the order they ran
+    n = len(cpu) - 1
+    return (cpu[-1][0] + cpu[-1][1] - cpu[0][0] - cpu[0][1]) / n, (cpu[-1][2] - cpu[0][2]) / n
 
 
 if __name__ == "__main__":

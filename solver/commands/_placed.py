@@ -26,8 +26,9 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     calibration.add_argument("--calibrate-links", nargs="?", const="", metavar="FILE",
                              help="first fit every link's overhead and bandwidth by a ping-pong of tensor sizes, and "
                                   "every device's per-request overhead (its stage task, hand-off and session pipe) by "
-                                  "timing empty stage tasks, and write them to FILE (default: P.links.json beside the "
-                                  "platform); both predictions are shown")  # fmt: skip
+                                  "timing empty stage tasks, with the CPU its core spends on them and on hand-offs "
+                                  "over its links, and the scheduler's and client's CPU, and write them to FILE "
+                                  "(default: P.links.json beside the platform); both predictions are shown")  # fmt: skip
     calibration.add_argument("--calibrated-links", metavar="FILE",
                              help="a measured links file: show its prediction too (its links and, when it has them, "
                                   "its devices' overheads)")  # fmt: skip
@@ -47,7 +48,7 @@ def check_not_placed(args: argparse.Namespace) -> None:
 def run_placed_command(args: argparse.Namespace) -> int:
     from devices.placed import PlacedSettings
     from solver.commands._output import print_json
-    from solver.deploy.placed import (calibrate_devices, calibrate_links, check_cluster, check_outputs,
+    from solver.deploy.placed import (calibrate_engine, calibrate_links, check_cluster, check_outputs,
                                       check_placed_settings, compare_placed, placed_devices, placed_workers)  # fmt: skip
     from solver.deploy.report import placed_text
     from solver.deploy.split import read_split
@@ -82,15 +83,15 @@ def run_placed_command(args: argparse.Namespace) -> int:
     devices = placed_devices(split)
     with placed_workers(cluster, list(platform.names) if links_out else devices, platform) as workers:
         if links_out:
-            fits = Calibration(calibrate_links(workers, platform, list(platform.names)),
-                               calibrate_devices(workers, list(platform.names), settings.executor))  # fmt: skip
+            links = calibrate_links(workers, platform, list(platform.names))
+            fits = Calibration(links, *calibrate_engine(workers, platform, list(platform.names), settings.executor))
         cores = len(os.sched_getaffinity(0))
         predictions = [predict_split(problem, platform, split, "platform", workers.core_of, cores)]
         if fits:
             source = args.calibrated_links or links_out
             measured = calibrated(platform, fits.links, source)
             predictions.append(predict_split(problem, measured, split, "calibrated", workers.core_of, cores,
-                                             device_fits(platform, fits, source)))  # fmt: skip
+                                             device_fits(platform, fits, source), fits.host))  # fmt: skip
         comparison = compare_placed(split, workers, predictions, settings)
     if args.json:
         print_json("placed", {**comparison.to_json(),
@@ -98,7 +99,7 @@ def run_placed_command(args: argparse.Namespace) -> int:
     else:
         print(placed_text(comparison))
     if links_out:
-        write_links(links_out, platform, fits.links, fits.devices)
+        write_links(links_out, platform, fits.links, fits.devices, fits.host)
         if not args.json:
             print(f"wrote {links_out}")
     check_outputs(comparison)

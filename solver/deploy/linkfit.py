@@ -1,15 +1,17 @@
 """Fitting the engine's costs from timings: a link's ``seconds = overhead + bytes / bandwidth``, a device's
-occupancy ``task + bytes / pipe bandwidth`` and a request's latency ``request + stages * hop``."""
+occupancy ``task + bytes / pipe bandwidth``, a request's latency ``request + stages * hop``, the CPU a device's
+core spends per task, byte and message (:func:`fit_core`), and the scheduler's and client's (:func:`fit_host`)."""
 
 from __future__ import annotations
 
 import math
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
 
 from solver.errors import CheckError
-from solver.io.linkfile import DeviceFit, LinkFit
+from solver.io.linkfile import CoreCost, DeviceFit, HostFit, LinkFit
 
 
 def fit_link(source: str, target: str, samples: Sequence[tuple[int, float]]) -> LinkFit:
@@ -32,7 +34,7 @@ FASTEST_PIPE = 1e15
 
 
 def fit_device(name: str, occupancy: Sequence[tuple[int, float]], hops: Sequence[float],
-               chains: Sequence[tuple[int, float]]) -> DeviceFit:  # fmt: skip
+               chains: Sequence[tuple[int, float]], cpu: Sequence = (), idle: float = 0.0) -> DeviceFit:  # fmt: skip
     """A device's per-request costs from ``devices.placed.probe_device``'s timings (seconds).
 
     Model: the occupancy of a stage task reading and writing b bytes (through its session, both ways) is
@@ -41,7 +43,8 @@ def fit_device(name: str, occupancy: Sequence[tuple[int, float]], hops: Sequence
     is a pipe of ``FASTEST_PIPE``); ``rms_us`` is that fit's. A request through k stages waits
     ``request + k * hop``: ``hop`` is the median of the hand-offs timed on the worker, ``request`` the median
     over the chains of their latency less their hand-offs (at least zero). CheckError without two sizes, a
-    hand-off or a chain.
+    hand-off or a chain. ``cpu`` (``devices.placed.CpuSample``, the probes' CPU per request) and ``idle`` (the
+    worker's CPU per second with nothing to run): the core's CPU cost (:func:`fit_core`).
     """
     what = f"device {name}"
     task, per_byte, rms = _line(occupancy, what, "tasks of two sizes")
@@ -51,7 +54,55 @@ def fit_device(name: str, occupancy: Sequence[tuple[int, float]], hops: Sequence
     request = max(float(np.median([seconds - length * hop for length, seconds in chains])), 0.0)
     pipe = 1.0 / per_byte if per_byte > 1.0 / FASTEST_PIPE else FASTEST_PIPE
     return DeviceFit(name, task * 1e6, pipe, hop * 1e6, request * 1e6, len(occupancy) + len(hops) + len(chains),
-                     rms * 1e6)  # fmt: skip
+                     rms * 1e6, fit_core(name, cpu, idle) if cpu else None)  # fmt: skip
+
+
+def fit_core(name: str, samples: Sequence, idle: float = 0.0) -> CoreCost:
+    """The CPU a device's core spends on the engine, from streams of probe requests (``devices.placed.CpuSample``:
+    per request the tasks, bytes through the session, messages and bytes sent and received, the CPU seconds
+    beyond the compute and the stream's period) and ``idle``, the worker's CPU per second when nothing runs.
+
+    Model: engine CPU per request = idle * period + task * tasks + pipe * MB through the session + send * messages
+    sent + send_mb * MB sent + receive * messages received + receive_mb * MB received; every coefficient >= 0,
+    least squares (exact non-negative least squares over the six columns) on the samples less ``idle * period``.
+    A column no sample exercises (a device without links never sends) gets 0. CheckError with fewer samples
+    than two.
+    """
+    if len(samples) < 2:
+        raise CheckError(f"device {name}: fitting its CPU needs two probe streams at least")
+    a = np.array([[s.tasks, s.pipe_bytes * 1e-6, s.sends, s.sent * 1e-6, s.receives, s.received * 1e-6]
+                  for s in samples], dtype=float)  # fmt: skip
+    y = np.array([(s.engine_s - idle * s.period_s) * 1e6 for s in samples])
+    x, rms = _nnls(a, y)
+    return CoreCost(*map(float, x), idle_us_per_s=idle * 1e6, samples=len(samples), rms_us=rms)
+
+
+def fit_host(samples: Sequence, idle: float = 0.0) -> HostFit:
+    """The scheduler's and the client's CPU from probe streams (``devices.placed.HostSample``: tasks per request,
+    CPU seconds per request, the period) and ``idle``, their CPU per second when nothing runs: per request
+    ``idle * period + request + task * tasks``, both coefficients >= 0, least squares. CheckError without a
+    sample."""
+    if not samples:
+        raise CheckError("the scheduler's and the client's CPU: no probe stream to fit")
+    a = np.array([[1.0, s.tasks] for s in samples])
+    x, rms = _nnls(a, np.array([(s.cpu_s - idle * s.period_s) * 1e6 for s in samples]))
+    return HostFit(float(x[0]), float(x[1]), idle * 1e6, len(samples), rms)
+
+
+def _nnls(a: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """``argmin |a x - y|, x >= 0`` and its rms residual, by least squares on every support (few columns): the
+    optimum is the unconstrained least squares of its own support."""
+    best, best_x = float(np.sum(y**2)), np.zeros(a.shape[1])
+    for size in range(1, a.shape[1] + 1):
+        for support in itertools.combinations(range(a.shape[1]), size):
+            cols = list(support)
+            sub, *_ = np.linalg.lstsq(a[:, cols], y, rcond=None)
+            if np.all(sub >= 0):
+                residual = float(np.sum((a[:, cols] @ sub - y) ** 2))
+                if residual < best - 1e-12 * max(best, 1.0):
+                    best, best_x = residual, np.zeros(a.shape[1])
+                    best_x[cols] = sub
+    return best_x, math.sqrt(best / len(y))
 
 
 def _line(samples: Sequence[tuple[int, float]], what: str, needs: str) -> tuple[float, float, float]:

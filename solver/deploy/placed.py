@@ -63,6 +63,7 @@ class Prediction(Protocol):
     period_us: float
     bottleneck: str
     overhead_us: dict[str, float]  # per measured device, the engine's part of device_us
+    host_us: float  # the scheduler's and client's CPU per request, on the machine's cores
 
     @property
     def throughput(self) -> float: ...
@@ -114,6 +115,7 @@ class PlacedComparison:
         first = self.predictions[0]
         measured = self.run.device_ms()
         intervals = self.run.interval_ms()
+        cpu, compute = self.run.cpu_ms(), self.run.compute_cpu_ms()
         links = self.measured_links()
         pairs = sorted(set(first.link_us) | set(links))
         what, us = self.measured_bottleneck()
@@ -139,7 +141,9 @@ class PlacedComparison:
                  "predicted_us": {p.label: p.device_us.get(d) for p in self.predictions},
                  "predicted_overhead_us": {p.label: p.overhead_us[d] for p in self.predictions if d in p.overhead_us},
                  "measured_us": measured[d] * 1000 if d in measured else None,
-                 "measured_interval_us": intervals[d] * 1000 if d in intervals else None}
+                 "measured_interval_us": intervals[d] * 1000 if d in intervals else None,
+                 "measured_cpu_us": cpu[d] * 1000 if d in cpu else None,
+                 "measured_compute_cpu_us": compute[d] * 1000 if d in compute else None}
                 for d in first.device_us
             ],
             "links": [
@@ -150,6 +154,7 @@ class PlacedComparison:
                  "transfer_us": self.transfer_us((a, b)) if (a, b) in links else None}
                 for a, b in pairs
             ],
+            "measured_host_cpu_us": self.run.host.per_request_ms * 1000 if self.run.host else None,
             "predictions": [p.to_json() for p in self.predictions],
             "outputs_ok": self.ok,
             "outputs": [{"name": o.name, "max_abs": o.max_abs, "ok": o.ok} for o in self.outputs],
@@ -196,6 +201,7 @@ def placed_workers(cluster: str, devices: list[str], platform: Platform) -> Iter
         scheduler = {"cls": distributed.Scheduler, "options": {"dashboard_address": None}}
         with tempfile.TemporaryDirectory(prefix="nnpart-workers-") as scratch, dask.config.set({
             "distributed.nanny.pre-spawn-environ": {},  # as the farm: no OMP_NUM_THREADS=1 and the like for onert
+            "distributed.worker.profile.enabled": False,  # as the lab's (devices.netlab.DASK_ENV): CPU for nothing
             "temporary-directory": scratch,  # Dask's scratch space, not the shared /tmp/dask-scratch-space
         }), distributed.SpecCluster(workers=specs, scheduler=scheduler, silence_logs=40) as local, \
                 distributed.Client(local) as client:  # fmt: skip
@@ -318,14 +324,47 @@ def calibrate_links(workers: Workers, platform: Platform, devices: list[str], re
 DEVICE_PROBE_SIZES = (1 << 10, 1 << 18, 1 << 20, 1 << 22)  # bytes a probe task reads and returns: 1 kB to 4 MB
 
 
-def calibrate_devices(workers: Workers, devices: list[str], executor: str = DEFAULT_EXECUTOR) -> list:
-    """The fitted per-request cost (``solver.io.linkfile.DeviceFit``) of each of ``devices``: stage tasks of an
-    echo session timed on its worker (``devices.placed.probe_device``)."""
-    from devices.placed import probe_device
-    from solver.deploy.linkfit import fit_device
+def pair_sizes(bandwidth: float) -> list[int]:
+    """Tensor sizes for a hand-off's CPU probe over a link: 1 kB and two up to an eighth of a second of the
+    platform's bandwidth, between 64 kB and 4 MB (a slow link moves few bytes a second: their CPU matters little)."""
+    top = int(min(max(bandwidth / 8, 1 << 16), 1 << 22))
+    return [1 << 10, top // 2, top]
 
-    fits = []
-    for d in devices:
-        samples = probe_device(workers.client, workers.address[d], DEVICE_PROBE_SIZES, executor=executor)
-        fits.append(fit_device(d, samples.occupancy, samples.hops, samples.chains))
-    return fits
+
+def probe_links(platform: Platform, devices: list[str]) -> list[tuple[str, str]]:
+    """The platform links between ``devices`` whose hand-offs a calibration probes: fastest first, a link when its
+    source has not yet sent in a probe or its target not yet received, so every device that can send and every
+    one that can receive is probed doing so (a slow link costs seconds per probe and adds nothing new)."""
+    links = sorted(((a, b) for a in devices for b in devices if a != b and platform.link(a, b) is not None),
+                   key=lambda pair: -platform.link(*pair).bandwidth)  # fmt: skip
+    sent, received, chosen = set(), set(), []
+    for a, b in links:
+        if a not in sent or b not in received:
+            chosen.append((a, b))
+            sent.add(a)
+            received.add(b)
+    return chosen
+
+
+def calibrate_engine(workers: Workers, platform: Platform, devices: list[str],
+                     executor: str = DEFAULT_EXECUTOR) -> tuple[list, object]:  # fmt: skip
+    """The fitted per-request cost of each of ``devices`` (``solver.io.linkfile.DeviceFit``: stage tasks of an echo
+    session timed on its worker, ``devices.placed.probe_device``; with the CPU its core spends, from those tasks
+    and from hand-offs of tensor sizes over its links, ``devices.placed.probe_pair`` over :func:`probe_links`) and the
+    scheduler's and client's CPU per request (``solver.io.linkfile.HostFit``) over the same streams."""
+    from devices.placed import idle_cpu, probe_device, probe_pair
+    from solver.deploy.linkfit import fit_device, fit_host
+
+    idle = idle_cpu(workers.client, [workers.address[d] for d in devices])
+    probes = {d: probe_device(workers.client, workers.address[d], DEVICE_PROBE_SIZES, executor=executor) for d in devices}
+    cpu = {d: list(p.cpu) for d, p in probes.items()}
+    host = [h for p in probes.values() for h in p.host]
+    for a, b in probe_links(platform, devices):
+        pair = probe_pair(workers.client, workers.address[a], workers.address[b],
+                          pair_sizes(platform.link(a, b).bandwidth), executor=executor)  # fmt: skip
+        cpu[a] += pair.source
+        cpu[b] += pair.target
+        host += pair.host
+    fits = [fit_device(d, p.occupancy, p.hops, p.chains, cpu[d], idle.workers[workers.address[d]])
+            for d, p in probes.items()]  # fmt: skip
+    return fits, fit_host(host, idle.host)

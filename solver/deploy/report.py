@@ -208,6 +208,8 @@ def placed_text(c: PlacedComparison) -> str:
                     for p in c.predictions),
               *(f"the {p.label} prediction counts the engine's overhead per request: "
                 + ", ".join(f"{d} {us / 1000:.2f} ms" for d, us in p.overhead_us.items())
+                + (f"; the scheduler's and client's CPU, {p.host_us / 1000:.2f} ms, on the machine's cores"
+                   if p.host_us else "")
                 for p in c.predictions if p.overhead_us),
               f"measured bottleneck: {what}, {us / 1000:.2f} ms per request; a request left every "
               f"{1000 / run.throughput:.2f} ms",

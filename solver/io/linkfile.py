@@ -5,15 +5,20 @@ A hand-off over link (a, b) costs ``overhead_us + bytes / bandwidth``, fitted fr
 through the engine that runs placements (``solve pipeline --platform P --calibrate-links``; the fits are
 ``solver.deploy.linkfit``). A stage on device d occupies it, per request, ``task_us + bytes / pipe_bandwidth``
 beyond its compute (``bytes``: its inputs and outputs, which go through its session's pipe), and a request
-waits ``hop_us`` per stage it passes and ``request_us`` once (``devices.placed.probe_device``). The file sits
-next to the platform (``P.links.json`` by default):
+waits ``hop_us`` per stage it passes and ``request_us`` once (``devices.placed.probe_device``). Schema 3 adds
+per device ``cpu`` (:class:`CoreCost`: the CPU the engine takes from its core per task, session MB, message and MB
+sent and received, and its worker's background per second) and ``host`` (:class:`HostFit`: the scheduler's and
+client's CPU). The file sits next to the platform (``P.links.json`` by default):
 
-    {"schema": "nnpart.links/2", "platform": "P.json",
+    {"schema": "nnpart.links/3", "platform": "P.json",
      "links": [{"from": "a", "to": "b", "overhead_us": 850.0, "bandwidth": 812000.0, "samples": 15, "rms_us": 40.0}],
      "devices": [{"name": "a", "task_us": 1100.0, "pipe_bandwidth": 9.0e8, "hop_us": 2300.0, "request_us": 1500.0,
-                  "samples": 80, "rms_us": 60.0}]}
+                  "samples": 80, "rms_us": 60.0,
+                  "cpu": {"task_us": 2300.0, "pipe_us_per_mb": 300.0, "send_us": 900.0, "send_us_per_mb": 500.0,
+                          "receive_us": 1200.0, "receive_us_per_mb": 600.0, "idle_us_per_s": 17000.0}}],
+     "host": {"request_us": 1000.0, "task_us": 3400.0, "idle_us_per_s": 14000.0}}
 
-Files of schema ``nnpart.links/1`` (links only) are still read: their devices have no measured overhead.
+Files of schema ``nnpart.links/2`` (no CPU) and ``nnpart.links/1`` (links only) are still read.
 
 ``calibrated(platform, fits)`` is the platform with those links replaced (the overhead as ``latency_us``, so
 every reader of platforms, ``solve place --calibrated-links`` among them, uses it unchanged); links not in
@@ -31,8 +36,8 @@ from solver.errors import PlatformError
 from solver.io.files import read_json, write_json
 from solver.io.platform import BANDWIDTH_RANGE, LATENCY_RANGE, Link, Platform, read_platform
 
-SCHEMA = "nnpart.links/2"
-SCHEMAS = ("nnpart.links/1", SCHEMA)  # what is read
+SCHEMA = "nnpart.links/3"
+SCHEMAS = ("nnpart.links/1", "nnpart.links/2", SCHEMA)  # what is read
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,38 @@ class LinkFit:
 
 
 @dataclass(frozen=True)
+class CoreCost:
+    """The CPU time the engine takes from a device's core per request beyond the part's compute (us): per stage
+    task it runs, per MB (1e6 bytes) through its sessions (both ways), per message and per MB it sends to other
+    devices and receives from them (serialisation, the comms, the kernel's network stack)."""
+
+    task_us: float
+    pipe_us_per_mb: float
+    send_us: float
+    send_us_per_mb: float
+    receive_us: float
+    receive_us_per_mb: float
+    idle_us_per_s: float = 0.0  # the worker's CPU per second of wall time, busy or not (heartbeats, monitors)
+    samples: int = 0
+    rms_us: float = 0.0  # root mean square of the fit's residuals
+
+    def busy_us(self, tasks: float, pipe_bytes: float, sends: float = 0.0, sent: float = 0.0, receives: float = 0.0,
+                received: float = 0.0) -> float:  # fmt: skip
+        """The core's CPU time for a request that runs ``tasks`` stage tasks there, puts ``pipe_bytes`` through their
+        sessions, sends ``sends`` messages of ``sent`` bytes in all and receives ``receives`` of ``received``."""
+        return (tasks * self.task_us + pipe_bytes * 1e-6 * self.pipe_us_per_mb + sends * self.send_us
+                + sent * 1e-6 * self.send_us_per_mb + receives * self.receive_us
+                + received * 1e-6 * self.receive_us_per_mb)  # fmt: skip
+
+    def to_json(self) -> dict:
+        return {key: getattr(self, key) for key in _CORE_KEYS + ("samples", "rms_us")}
+
+
+_CORE_KEYS = ("task_us", "pipe_us_per_mb", "send_us", "send_us_per_mb", "receive_us", "receive_us_per_mb",
+              "idle_us_per_s")
+
+
+@dataclass(frozen=True)
 class DeviceFit:
     """One device's fitted per-request cost of a stage beyond its compute (see the module docstring)."""
 
@@ -62,6 +99,7 @@ class DeviceFit:
     request_us: float  # latency once per request: its submission and the completion notice at the client
     samples: int
     rms_us: float  # root mean square of the occupancy fit's residuals
+    cpu: CoreCost | None = None  # the CPU the engine takes from the device's core (schema 3)
 
     def busy_us(self, nbytes: float) -> float:
         """The device's occupancy by one stage task reading and writing ``nbytes`` (beyond its compute)."""
@@ -70,7 +108,27 @@ class DeviceFit:
     def to_json(self) -> dict:
         return {"name": self.name, "task_us": self.task_us, "pipe_bandwidth": self.pipe_bandwidth,
                 "hop_us": self.hop_us, "request_us": self.request_us, "samples": self.samples,
-                "rms_us": self.rms_us}  # fmt: skip
+                "rms_us": self.rms_us, **({"cpu": self.cpu.to_json()} if self.cpu else {})}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class HostFit:
+    """The CPU time the Dask scheduler and the client take per request (us): ``request_us`` once and ``task_us``
+    per task of the request, and ``idle_us_per_s`` per second of wall time, busy or not. They are not pinned, so
+    on the machine of the devices they take it from any core."""
+
+    request_us: float
+    task_us: float
+    idle_us_per_s: float = 0.0
+    samples: int = 0
+    rms_us: float = 0.0
+
+    def busy_us(self, tasks: float) -> float:
+        return self.request_us + tasks * self.task_us
+
+    def to_json(self) -> dict:
+        return {"request_us": self.request_us, "task_us": self.task_us, "idle_us_per_s": self.idle_us_per_s,
+                "samples": self.samples, "rms_us": self.rms_us}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -79,6 +137,7 @@ class Calibration:
 
     links: list[LinkFit]
     devices: list[DeviceFit]
+    host: HostFit | None = None  # the scheduler's and the client's CPU (schema 3)
 
 
 def default_path(platform: str | Path) -> Path:
@@ -87,9 +146,11 @@ def default_path(platform: str | Path) -> Path:
     return platform.with_name(f"{platform.name.removesuffix('.json')}.links.json")
 
 
-def write_links(path: str | Path, platform: Platform, fits: list[LinkFit], devices: list[DeviceFit] = ()) -> Path:
+def write_links(path: str | Path, platform: Platform, fits: list[LinkFit], devices: list[DeviceFit] = (),
+                host: HostFit | None = None) -> Path:  # fmt: skip
     return write_json(path, {"schema": SCHEMA, "platform": platform.source.name, "links": [f.to_json() for f in fits],
-                             "devices": [d.to_json() for d in devices]}, indent=2)  # fmt: skip
+                             "devices": [d.to_json() for d in devices],
+                             **({"host": host.to_json()} if host else {})}, indent=2)  # fmt: skip
 
 
 def read_links(path: str | Path) -> list[LinkFit]:
@@ -116,7 +177,11 @@ def read_calibration(path: str | Path) -> Calibration:
                    for key, (low, high) in (("overhead_us", LATENCY_RANGE), ("bandwidth", BANDWIDTH_RANGE))}  # fmt: skip
         samples, rms = _quality(entry, where)
         fits.append(LinkFit(entry["from"], entry["to"], numbers["overhead_us"], numbers["bandwidth"], samples, rms))
-    return Calibration(fits, _read_devices(path, doc.get("devices", [])))
+    host = doc.get("host")
+    if host is not None:
+        host = HostFit(**_numbers(host, ("request_us", "task_us", "idle_us_per_s"), f"{path}: host"),
+                       **_quality_of(host, f"{path}: host"))  # fmt: skip
+    return Calibration(fits, _read_devices(path, doc.get("devices", [])), host)
 
 
 def _read_devices(path: Path, entries) -> list[DeviceFit]:
@@ -131,8 +196,22 @@ def _read_devices(path: Path, entries) -> list[DeviceFit]:
         for key, (low, high) in (("task_us", LATENCY_RANGE), ("pipe_bandwidth", BANDWIDTH_RANGE),
                                  ("hop_us", LATENCY_RANGE), ("request_us", LATENCY_RANGE)):  # fmt: skip
             numbers[key] = _number(entry, key, low, high, where)
-        fits.append(DeviceFit(entry["name"], **numbers, **dict(zip(("samples", "rms_us"), _quality(entry, where)))))
+        cpu = entry.get("cpu")
+        if cpu is not None:
+            cpu = CoreCost(**_numbers(cpu, _CORE_KEYS, f"{where}: cpu"), **_quality_of(cpu, f"{where}: cpu"))
+        fits.append(DeviceFit(entry["name"], **numbers, **_quality_of(entry, where), cpu=cpu))
     return fits
+
+
+def _numbers(entry, keys: tuple[str, ...], where: str) -> dict[str, float]:
+    """``keys`` of an object of CPU times, each in ``LATENCY_RANGE``."""
+    if not isinstance(entry, dict):
+        raise PlatformError(f"{where}: expected an object")
+    return {key: _number(entry, key, *LATENCY_RANGE, where) for key in keys}
+
+
+def _quality_of(entry: dict, where: str) -> dict:
+    return dict(zip(("samples", "rms_us"), _quality(entry, where)))
 
 
 def _number(entry: dict, key: str, low: float, high: float, where: str) -> float:

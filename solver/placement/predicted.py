@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from solver.io.linkfile import DeviceFit
+from solver.io.linkfile import DeviceFit, HostFit
 from solver.io.platform import Platform
 from solver.placement.engine import DeviceEngine, StageIO, busy_us, flows, hop_us, request_us, through_us
 from solver.placement.engine import stage_io as engine_stage_io
@@ -30,6 +30,9 @@ class PlacedPrediction:
     period_us: float  # with the cores the devices share
     bottleneck: str  # "device NAME", "link A -> B" or "cores C (A, B)"
     overhead_us: dict[str, float] = field(default_factory=dict)  # per measured device, its part of device_us
+    host_us: float = 0.0  # the scheduler's and the client's CPU per request, taken from any core of the machine
+    idle: dict[str, float] = field(default_factory=dict)  # per measured device, the share of its core its worker
+    # takes busy or not (s/s), and under "" the scheduler's and client's share of the machine's cores
 
     @property
     def throughput(self) -> float:
@@ -40,21 +43,32 @@ class PlacedPrediction:
             "label": self.label, "predicted_throughput": self.throughput, "predicted_latency_us": self.latency_us,
             "period_us": self.period_us, "bottleneck": self.bottleneck,
             "devices": {d: us for d, us in self.device_us.items()},
-            "overhead_us": dict(self.overhead_us),
+            "overhead_us": dict(self.overhead_us), "host_us": self.host_us, "idle": dict(self.idle),
             "links": [{"from": a, "to": b, "bytes": self.link_bytes[a, b], "us": us} for (a, b), us in self.link_us.items()],
         }  # fmt: skip
 
 
-def shared_period(device_us: dict[str, float], link_us: dict[tuple[str, str], float],
-                  core_of: dict[str, int | None], cores: int) -> tuple[float, str]:  # fmt: skip
+def shared_period(device_us: dict[str, float], link_us: dict[tuple[str, str], float], core_of: dict[str, int | None],
+                  cores: int, host_us: float = 0.0, idle: dict[str, float] | None = None) -> tuple[float, str]:  # fmt: skip
     """The pipeline's period and what sets it: the largest device or link time, or a group sharing cores.
 
     Model: a device pinned to CPU c (``core_of[d] == c``) runs only there, so the devices pinned to c need their
-    summed compute of it per request; unpinned devices of this machine (``core_of[d] is None``) share all
-    ``cores`` CPUs, so they need their summed compute over ``cores`` (and over every CPU the pinned ones leave
-    them, which this does not credit: a bound from below); a device not in ``core_of`` has a machine of its own.
+    summed time of it per request; every device of this machine (in ``core_of``, pinned or not) and the
+    scheduler and client (``host_us`` per request, not pinned: they run wherever a core is free) need their
+    summed time of the machine's ``cores`` CPUs, so that sum over ``cores`` bounds the period too (unpinned work
+    fills the least loaded cores: with the pinned loads, the bound of water filling); a device not in
+    ``core_of`` has a machine of its own, and the scheduler and client then run on none of the devices'.
+
+    ``idle`` (per device, and under "" the scheduler's and client's): the CPU per second a worker takes whatever
+    it does (heartbeats, monitors), in cores. A group of time T per request with background b per second needs
+    T + b * period <= capacity * period, so its bound is T / (capacity - b).
     """
-    candidates = [(us, f"device {d}") for d, us in device_us.items()]
+    idle = idle or {}
+
+    def bound(us: float, capacity: float, background: float) -> float:
+        return us / (capacity - background) if capacity > background else float("inf")
+
+    candidates = [(bound(us, 1, idle.get(d, 0.0)), f"device {d}") for d, us in device_us.items()]
     candidates += [(us, f"link {a} -> {b}") for (a, b), us in link_us.items()]
     pinned: dict[int, list[str]] = {}
     for d, c in core_of.items():
@@ -62,11 +76,23 @@ def shared_period(device_us: dict[str, float], link_us: dict[tuple[str, str], fl
             pinned.setdefault(c, []).append(d)
     for c, names in sorted(pinned.items()):
         if len(names) > 1:
-            candidates.append((sum(device_us[d] for d in names), f"core {c} ({', '.join(names)})"))
-    free = [d for d in device_us if d in core_of and core_of[d] is None]
-    if len(free) > 1:
-        candidates.append((sum(device_us[d] for d in free) / cores, f"{cores} core(s) ({', '.join(free)})"))
+            candidates.append((bound(sum(device_us[d] for d in names), 1, sum(idle.get(d, 0.0) for d in names)),
+                               f"core {c} ({', '.join(names)})"))  # fmt: skip
+    here = [d for d in device_us if d in core_of]
+    if len(here) > 1 or (here and host_us > 0):
+        names = ", ".join(here) + (", scheduler and client" if host_us > 0 else "")
+        background = sum(idle.get(d, 0.0) for d in here) + idle.get("", 0.0)
+        candidates.append((bound(sum(device_us[d] for d in here) + host_us, cores, background), f"{cores} core(s) ({names})"))
     return max(candidates, key=lambda c: c[0]) if candidates else (0.0, "nothing")
+
+
+def idle_shares(engine: dict[str, DeviceFit], host: HostFit | None) -> dict[str, float]:
+    """The background CPU of the measured workers (by device) and of the scheduler and client (under ""), in
+    cores (:func:`shared_period`)."""
+    shares = {d: fit.cpu.idle_us_per_s * 1e-6 for d, fit in engine.items() if fit.cpu is not None}
+    if host is not None:
+        shares[""] = host.idle_us_per_s * 1e-6
+    return shares
 
 
 def stage_io(problem, stages: Sequence[Sequence[int]]) -> list[StageIO]:
@@ -76,15 +102,43 @@ def stage_io(problem, stages: Sequence[Sequence[int]]) -> list[StageIO]:
     return engine_stage_io(flows(problem), stages)
 
 
-def engine_overhead(io: StageIO, fit: DeviceFit | None) -> float:
-    """A device's occupancy per request of a stage beyond its compute (0 for a device not measured): the
-    placement's formula (solver.placement.engine.busy_us)."""
-    return float(busy_us(io, None if fit is None else DeviceEngine.of(fit)))
+@dataclass(frozen=True)
+class Messages:
+    """What a stage's device sends to and receives from other devices per request: messages and bytes."""
+
+    sends: float = 0.0
+    sent: float = 0.0
+    receives: float = 0.0
+    received: float = 0.0
+
+
+def engine_overhead(io: StageIO, fit: DeviceFit | None, messages: Messages = Messages()) -> float:
+    """A device's time per request of a stage beyond its compute (0 for a device not measured): with its CPU
+    measured (``fit.cpu``), the CPU the engine takes from its core for the stage's tasks, the bytes through its
+    session and the ``messages`` it sends and receives; else its occupancy by the tasks and session bytes, as
+    ``solve place`` optimises it (solver.placement.engine.busy_us)."""
+    if fit is None:
+        return 0.0
+    if fit.cpu is not None:
+        return fit.cpu.busy_us(io.tasks, io.nbytes) + message_overhead(fit, messages)
+    return float(busy_us(io, DeviceEngine.of(fit)))  # the placement's own formula (solver.placement.engine)
+
+
+def message_overhead(fit: DeviceFit | None, messages: Messages) -> float:
+    """The CPU a device's core spends per request on the hand-offs it sends and receives (0 unmeasured)."""
+    if fit is None or fit.cpu is None:
+        return 0.0
+    return fit.cpu.busy_us(0, 0, messages.sends, messages.sent, messages.receives, messages.received)
+
+
+def host_busy_us(host: HostFit | None, ios: Sequence[StageIO]) -> float:
+    """The scheduler's and the client's CPU per request: the request and each of its tasks (0 unmeasured)."""
+    return 0.0 if host is None else host.busy_us(sum(io.tasks for io in ios))
 
 
 def predict_parts(problem, platform: Platform, parts: Sequence[tuple[str, Sequence[int]]], label: str,
-                  core_of: dict[str, int | None], cores: int,
-                  engine: dict[str, DeviceFit] | None = None) -> PlacedPrediction:  # fmt: skip
+                  core_of: dict[str, int | None], cores: int, engine: dict[str, DeviceFit] | None = None,
+                  host: HostFit | None = None) -> PlacedPrediction:  # fmt: skip
     """``solve place``'s model of a map (``parts``: per part in pipeline order its device and its ops; ``problem``
     a ``solver.problem.PartitionProblem``) on ``platform``, with the hand-offs as ``devices.placed`` sends them:
     the tensors a part sends a later part on another device travel as one message, paying the link's overhead
@@ -97,7 +151,10 @@ def predict_parts(problem, platform: Platform, parts: Sequence[tuple[str, Sequen
     ``engine`` (measured devices, ``solver.io.linkfile.DeviceFit``): a device's time per request also counts
     the engine's overhead of its part (:func:`engine_overhead`), and a part adds its device's ``hop_us`` and its
     bytes through the session to the latency, and the request the largest ``request_us`` of its devices (the
-    placement's formulas, solver.placement.engine)."""
+    placement's formulas, solver.placement.engine). A device whose CPU was measured counts, instead of its
+    occupancy, the CPU the engine takes from its core: its tasks, session bytes and the hand-offs it sends and
+    receives (one message per pair of parts on two devices). ``host``: the scheduler's and client's CPU per
+    request, shared with the devices of this machine (:func:`shared_period`)."""
     placed = placement_problem(problem, platform)
     index = {name: d for d, name in enumerate(platform.names)}
     part_of = {v: k for k, (_, ops) in enumerate(parts) for v in ops}
@@ -105,14 +162,8 @@ def predict_parts(problem, platform: Platform, parts: Sequence[tuple[str, Sequen
     assign = [index[devices[part_of[v]]] for v in range(placed.num_ops)]
     metrics = evaluate(placed, assign, memory=False)  # the checker: support, links, acyclic
     engine = engine or {}
-    ios = stage_io(problem, [ops for _, ops in parts]) if engine else [StageIO((), frozenset())] * len(parts)
-    overhead = [engine_overhead(io, engine.get(d)) for io, d in zip(ios, devices)]
-    device_us = {d: float(metrics.compute[index[d]]) for d in dict.fromkeys(devices)}
-    overhead_us = {d: 0.0 for d in device_us if d in engine}
-    for d, us in zip(devices, overhead):
-        if d in engine:
-            overhead_us[d] += us
-            device_us[d] += us
+    measured = engine or host
+    ios = stage_io(problem, [ops for _, ops in parts]) if measured else [StageIO((), frozenset())] * len(parts)
     sent: dict[tuple[int, int], int] = {}  # (part, later part on another device) -> bytes of one request
     reads: set[tuple[int, int]] = set()  # (part, later part reading it)
     for tensor in placed.tensors:
@@ -122,6 +173,16 @@ def predict_parts(problem, platform: Platform, parts: Sequence[tuple[str, Sequen
                 reads.add((j, k))
             if devices[k] != devices[j]:
                 sent[j, k] = sent.get((j, k), 0) + tensor.nbytes
+    messages = [Messages(sum(1 for j, _ in sent if j == k), sum(b for (j, _), b in sent.items() if j == k),
+                         sum(1 for _, i in sent if i == k), sum(b for (_, i), b in sent.items() if i == k))
+                for k in range(len(parts))]  # fmt: skip
+    overhead = [engine_overhead(io, engine.get(d), m) for io, d, m in zip(ios, devices, messages)]
+    device_us = {d: float(metrics.compute[index[d]]) for d in dict.fromkeys(devices)}
+    overhead_us = {d: 0.0 for d in device_us if d in engine}
+    for d, us in zip(devices, overhead):
+        if d in engine:
+            overhead_us[d] += us
+            device_us[d] += us
     link_us: dict[tuple[str, str], float] = {}
     link_bytes: dict[tuple[str, str], int] = {}
     message_us = {}
@@ -138,53 +199,72 @@ def predict_parts(problem, platform: Platform, parts: Sequence[tuple[str, Sequen
     out = [hop_us(e) if -1 in io.picked else 0 for e, io in zip(engines, ios)]
     # The placement's rule (solver.placement.metrics.path_latency): as Dask runs the parts.
     done = path_latency(inbound, duration, pick, out, request_us(engines))
-    period, at = shared_period(device_us, link_us, core_of, cores)
-    return PlacedPrediction(label, device_us, link_us, link_bytes, done, period, at, overhead_us)
-
-
-def _hops(fit: DeviceFit | None) -> float:
-    """A task's latency on a device beyond its compute and bytes: the hand-off to it (timed with a 1 kB tensor,
-    so it holds the task's own fixed cost); 0 for a device not measured."""
-    return 0.0 if fit is None else fit.hop_us
+    host_us = host_busy_us(host, ios)
+    idle = idle_shares({d: f for d, f in engine.items() if d in device_us}, host)
+    period, at = shared_period(device_us, link_us, core_of, cores, host_us, idle)
+    return PlacedPrediction(label, device_us, link_us, link_bytes, done, period, at, overhead_us, host_us, idle)
 
 
 def predict_replicated(answer: Replicated, label: str, core_of: dict[str, int | None], cores: int, problem=None,
-                       engine: dict[str, DeviceFit] | None = None) -> PlacedPrediction:  # fmt: skip
+                       engine: dict[str, DeviceFit] | None = None, host: HostFit | None = None) -> PlacedPrediction:  # fmt: skip
     """The prediction of a replicated placement, the shared cores counted.
 
     ``engine`` (measured devices; ``problem``, the ``solver.problem.PartitionProblem``, is then needed): a replica
-    of a stage with r replicas also counts 1 / r of the stage's engine overhead (:func:`engine_overhead`), and the
-    latency adds the request's ``request_us`` and, per stage taken as a chain, its slowest replica's hand-off and
-    bytes through the session (and a hand-off more for a picking task)."""
+    of a stage with r replicas also counts 1 / r of the stage's engine overhead (:func:`engine_overhead`; the
+    messages over a link from a stage of r_j replicas to one of r_k are 1 / (r_j r_k) per request, as its bytes),
+    and the latency adds the request's ``request_us`` and, per stage taken as a chain, its slowest replica's
+    hand-off and bytes through the session (and a hand-off more for a picking task). ``host``: the scheduler's
+    and client's CPU per request (:func:`shared_period`)."""
+    engine = engine or {}
     device_us = dict(answer.device_us)
     overhead_us: dict[str, float] = {}
     latency = answer.latency_us
-    if engine:
+    host_us = 0.0
+    if engine or host:
         names = answer.devices
         ios = stage_io(problem, answer.stages)
+        host_us = host_busy_us(host, ios)
         first = answer.replicas(0)
         latency += max((engine[names[d]].request_us for d in first if names[d] in engine), default=0.0)
+        messages = _replica_messages(answer)
         for s, io in enumerate(ios):
             replicas = [names[d] for d in answer.replicas(s)]
             for d in replicas:
-                if d in engine:
-                    overhead_us[d] = engine_overhead(io, engine[d]) / len(replicas)
+                if d in engine:  # its share of the stage's tasks and session bytes, and its own messages
+                    overhead_us[d] = (engine_overhead(io, engine[d]) / len(replicas)
+                                      + message_overhead(engine[d], messages.get(d, Messages())))  # fmt: skip
                     device_us[d] += overhead_us[d]
-            latency += max((_hops(engine.get(d)) * (1 + bool(io.picked))
-                            + (io.nbytes * 1e6 / engine[d].pipe_bandwidth if d in engine else 0.0)
-                            for d in replicas), default=0.0)  # fmt: skip
-    period, at = shared_period(device_us, answer.link_us, core_of, cores)
+            engines = [DeviceEngine.of(engine[d]) if d in engine else None for d in replicas]
+            latency += max((hop_us(e) * (1 + bool(io.picked)) + through_us(io, e) for e in engines), default=0.0)
+    idle = idle_shares({d: f for d, f in engine.items() if d in device_us}, host)
+    period, at = shared_period(device_us, answer.link_us, core_of, cores, host_us, idle)
     link_bytes = {pair: round(b) for pair, b in answer.link_bytes.items()}
-    return PlacedPrediction(label, device_us, dict(answer.link_us), link_bytes, latency, period, at, overhead_us)
+    return PlacedPrediction(label, device_us, dict(answer.link_us), link_bytes, latency, period, at, overhead_us,
+                            host_us, idle)  # fmt: skip
+
+
+def _replica_messages(answer: Replicated) -> dict[str, Messages]:
+    """Per device, the messages and bytes it sends and receives per request: a pair of replicas of stages with r_j
+    and r_k replicas exchanges 1 / (r_j r_k) messages per request (its bytes are the answer's link bytes)."""
+    index = {name: d for d, name in enumerate(answer.devices)}
+    out: dict[str, list[float]] = {}
+    for (a, b), nbytes in answer.link_bytes.items():
+        rate = 1.0 / (len(answer.replicas(answer.serve[index[a]])) * len(answer.replicas(answer.serve[index[b]])))
+        for device, at in ((a, 0), (b, 2)):
+            figures = out.setdefault(device, [0.0] * 4)
+            figures[at] += rate
+            figures[at + 1] += nbytes
+    return {d: Messages(*figures) for d, figures in out.items()}
 
 
 def predict_split(problem, platform: Platform, split, label: str, core_of: dict[str, int | None], cores: int,
-                  engine: dict[str, DeviceFit] | None = None) -> PlacedPrediction:  # fmt: skip
+                  engine: dict[str, DeviceFit] | None = None, host: HostFit | None = None) -> PlacedPrediction:  # fmt: skip
     """The prediction of a split's run (``solver.deploy.split.SplitResult``; its parts in pipeline order): of its
     map (:func:`predict_parts`), or with its replicas (``solve place --replicate``) of the replicated placement
     (:func:`predict_replicated`; memory not checked, as for a map)."""
     if not split.replicas:
-        return predict_parts(problem, platform, [(p.device, p.ops) for p in split.parts], label, core_of, cores, engine)
+        return predict_parts(problem, platform, [(p.device, p.ops) for p in split.parts], label, core_of, cores, engine,
+                             host)  # fmt: skip
     placed = placement_problem(problem, platform)
     index = {name: d for d, name in enumerate(platform.names)}
     stage, serve = [0] * placed.num_ops, [None] * len(platform.names)
@@ -194,4 +274,4 @@ def predict_split(problem, platform: Platform, split, label: str, core_of: dict[
         for device in split.replicas.get(part.part_id, (part.device,)):
             serve[index[device]] = k
     answer = evaluate_replicated(placed, stage, serve, memory=False)
-    return predict_replicated(answer, label, core_of, cores, problem, engine)
+    return predict_replicated(answer, label, core_of, cores, problem, engine, host)

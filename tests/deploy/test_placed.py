@@ -183,6 +183,9 @@ def test_three_parts_on_local_workers_hand_off_only_what_each_part_reads(tflite_
     assert [d["name"] for d in document["devices"]] == ["a", "b", "c"]
     # Between two task starts a device runs at least its onert time (one task per request here).
     assert all(d["measured_interval_us"] >= d["measured_us"] for d in document["devices"])
+    # Each device's worker and session took CPU, onert's part of it included; so did the scheduler and client.
+    assert all(d["measured_cpu_us"] > d["measured_compute_cpu_us"] > 0 for d in document["devices"])
+    assert document["measured_host_cpu_us"] > 0
     assert [d["predicted_us"] for d in document["devices"]] == [{"platform": 300.0}, {"platform": 300.0},
                                                                 {"platform": 200.0}]  # fmt: skip
 
@@ -220,7 +223,10 @@ def test_the_link_fit_recovers_the_tbf_rate_within_ten_percent():
 
 
 @needs_lab
-def test_an_interrupted_placed_run_leaves_nothing(two_devices):
+@pytest.mark.parametrize("calibrate", [False, True], ids=["run", "calibration"])
+def test_an_interrupted_placed_run_leaves_nothing(two_devices, calibrate):
+    """Interrupted while it runs, or while it calibrates (3 s after the lab is up: probing the links and the
+    devices' CPU), a placed run removes its lab and writes no links file."""
     import os
     import signal
     import subprocess
@@ -234,7 +240,8 @@ def test_an_interrupted_placed_run_leaves_nothing(two_devices):
     split, platform, trace = two_devices
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.Popen([sys.executable, "-m", "solver", "pipeline", str(split), "--platform", str(platform),
-                             "--trace", str(trace), "--requests", "100000"], env=dict(os.environ, PYTHONPATH=str(root)),
+                             "--trace", str(trace), "--requests", "100000", *(["--calibrate-links"] if calibrate else [])],
+                            env=dict(os.environ, PYTHONPATH=str(root)),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
     tag = f"nnp{proc.pid}"
     try:
@@ -251,6 +258,7 @@ def test_an_interrupted_placed_run_leaves_nothing(two_devices):
             proc.wait()
         proc.stderr.close()
     assert leftovers(tag) == []
+    assert not default_path(platform).exists()
 
 
 def test_a_replicated_part_runs_round_robin_on_its_devices(tflite_model, tmp_path):
@@ -352,7 +360,7 @@ def test_a_links_file_of_schema_one_is_read_and_devices_are_written_and_checked(
     assert calibration.links == [LinkFit("a", "b", 850.0, 8.1e5, 15, 40.0)] and calibration.devices == []
     device = DeviceFit("b", 1100.0, 9e8, 2300.0, 1500.0, 80, 60.0)
     new = write_links(tmp_path / "new.links.json", platform, calibration.links, [device])
-    assert json.loads(new.read_text())["schema"] == "nnpart.links/2"
+    assert json.loads(new.read_text())["schema"] == "nnpart.links/3"
     assert read_calibration(new).devices == [device] and device_fits(platform, read_calibration(new)) == {"b": device}
     with pytest.raises(PlatformError, match="measured device.s. z that"):
         device_fits(platform, type(calibration)([], [DeviceFit("z", 1.0, 1e9, 1.0, 1.0, 1, 0.0)]), new)

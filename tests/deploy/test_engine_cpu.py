@@ -1,0 +1,199 @@
+"""The CPU the engine takes from the devices' cores: measured by probes, fitted, stored and charged to the right core."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from solver.deploy.linkfit import fit_core, fit_host
+from solver.errors import CheckError, PlatformError
+from solver.io.linkfile import CoreCost, DeviceFit, HostFit, LinkFit, read_calibration, write_links
+from solver.io.platform import read_platform
+from solver.io.tflite import read_model
+from solver.placement.predicted import Messages, engine_overhead, predict_parts, shared_period, stage_io
+from tests.traces import write_chrome_trace
+
+
+def _burning(task_ms: float, received_ms_per_mb: float):
+    """A Dask worker plugin that spends CPU in the worker's event loop: ``task_ms`` whenever a probe's stage task
+    finishes, and ``received_ms_per_mb`` per MB of every probe tensor it fetched from another worker (made here:
+    Dask is an optional extra)."""
+    from distributed import WorkerPlugin
+
+    def spin(seconds: float) -> None:
+        import time
+
+        end = time.thread_time() + seconds
+        while time.thread_time() < end:
+            pass
+
+    class Burn(WorkerPlugin):
+        name = "nnpart-burn"
+
+        def setup(self, worker):
+            self.worker = worker
+
+        def transition(self, key, start, finish, **kwargs):
+            key = str(key)
+            if not key.startswith("probe-") or finish != "memory":
+                return
+            if start == "executing" and ("-stage-" in key or "-pair-" in key):
+                spin(task_ms / 1000)
+            elif start == "flight":  # the data's own size: the task's nbytes may still be the scheduler's guess
+                from dask.sizeof import sizeof
+
+                spin(sizeof(self.worker.data[key]) * 1e-6 * received_ms_per_mb / 1000)
+
+    return Burn()
+
+
+def test_the_cpu_fit_recovers_a_known_cost_per_task_and_per_byte_received(tmp_path):
+    """Two local workers probed as a calibration probes them (echo tasks on each, echo hand-offs a -> b), then
+    again with a plugin burning 20 ms of CPU per stage task and 25 ms per MB received: the fitted CPU of a request
+    on either grows by what was burnt (within 15%; the slope alone within 25%, six costs from six streams on a
+    shared machine); a, which receives nothing, has no receiving cost."""
+    from devices.placed import idle_cpu, probe_device, probe_pair
+    from solver.deploy.placed import placed_workers
+
+    task_ms, per_mb = 20.0, 25.0
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"devices": [{"name": "a"}, {"name": "b"}], "default_link": {"bandwidth": 1e8}}))
+    fits = []
+    with placed_workers("local", ["a", "b"], read_platform(path)) as workers:
+        client, address = workers.client, workers.address
+        for plugin in (None, _burning(task_ms, per_mb)):
+            if plugin is not None:
+                client.register_plugin(plugin)
+            idle = idle_cpu(client, list(address.values()), 1.0)
+            local = {d: probe_device(client, address[d], (1 << 10, 1 << 20), requests=8, chains=(1, 2), repeats=2,
+                                     burn_ms=5) for d in "ab"}  # fmt: skip
+            pair = probe_pair(client, address["a"], address["b"], (1 << 10, 1 << 20, 2 << 20, 4 << 20), requests=12,
+                              burn_ms=5)  # fmt: skip
+            fits.append({"a": fit_core("a", local["a"].cpu + pair.source, idle.workers[address["a"]]),
+                         "b": fit_core("b", local["b"].cpu + pair.target, idle.workers[address["b"]])})  # fmt: skip
+    plain, burnt = fits
+    # What a request costs each core, as the prediction charges it, grows by what was burnt (within 15%: CPU times
+    # grow with contention, and other work shares these two cores; 10-16% off in one run of three at load 8): a stage
+    # task on a sending 1 kB or 4 MB (a task), one on b receiving 1 kB or 4 MB (a task and the bytes).
+    for d, sent, received in (("a", 1 << 10, 0), ("a", 4 << 20, 0), ("b", 0, 1 << 10), ("b", 0, 4 << 20)):
+        request = (1, 2 * (sent + received), bool(sent), sent, bool(received), received)
+        grown = burnt[d].busy_us(*request) - plain[d].busy_us(*request)
+        assert grown == pytest.approx(task_ms * 1000 + received * 1e-6 * per_mb * 1000, rel=0.15)
+    assert burnt["b"].receive_us_per_mb - plain["b"].receive_us_per_mb == pytest.approx(per_mb * 1000, rel=0.25)
+    assert plain["a"].receive_us == burnt["a"].receive_us == 0.0 and burnt["a"].receive_us_per_mb == 0.0
+    assert burnt["a"].idle_us_per_s > 0
+
+
+def test_the_cpu_fit_is_exact_on_its_own_model_and_refuses_too_little():
+    from devices.placed import CpuSample, HostSample
+
+    truth = CoreCost(900.0, 300.0, 400.0, 2000.0, 700.0, 2500.0)
+    idle = 0.02  # s/s
+    rng = np.random.default_rng(0)
+    samples = []
+    for tasks, pipe, sends, sent, receives, received in [(1, 2e3, 0, 0, 0, 0), (1, 2e6, 0, 0, 0, 0), (1, 8e6, 0, 0, 0, 0),
+                                                         (1, 2e3, 1, 1e3, 0, 0), (1, 2e6, 1, 1e6, 0, 0),
+                                                         (1, 4e6, 1, 2e6, 0, 0), (1, 2e3, 0, 0, 1, 1e3),
+                                                         (1, 2e6, 0, 0, 1, 1e6), (1, 4e6, 0, 0, 1, 2e6)]:  # fmt: skip
+        period = rng.uniform(0.01, 0.05)
+        engine = truth.busy_us(tasks, pipe, sends, sent, receives, received) * 1e-6 + idle * period
+        samples.append(CpuSample(tasks, int(pipe), sends, int(sent), receives, int(received), engine + 0.02, 0.02, period))
+    fit = fit_core("a", samples, idle)
+    for key in ("task_us", "pipe_us_per_mb", "send_us", "send_us_per_mb", "receive_us", "receive_us_per_mb"):
+        assert getattr(fit, key) == pytest.approx(getattr(truth, key), rel=1e-6, abs=1e-6)
+    assert fit.idle_us_per_s == pytest.approx(idle * 1e6) and fit.rms_us < 1e-6
+    # A device that only ever ran local tasks has nothing to send or receive: those costs are 0, not made up.
+    only_local = fit_core("a", samples[:3], idle)
+    assert only_local.send_us == only_local.receive_us_per_mb == 0.0
+    with pytest.raises(CheckError, match="two probe streams"):
+        fit_core("a", samples[:1])
+    host = fit_host([HostSample(1, 0.004 + 0.013 * 0.03, 0.03), HostSample(2, 0.007 + 0.013 * 0.05, 0.05)], 0.013)
+    assert host.request_us == pytest.approx(1000.0) and host.task_us == pytest.approx(3000.0)
+    with pytest.raises(CheckError, match="no probe stream"):
+        fit_host([])
+
+
+def test_the_prediction_charges_each_devices_core_what_it_runs_sends_and_receives(tflite_model, tmp_path):
+    """skip_chain in three parts on a, b, c: each device's overhead is its tasks and session bytes, plus the
+    messages and bytes it sends (a: to b and to c) and receives (c: from a and from b), at its own costs; the
+    scheduler's and client's CPU goes to the machine's cores, with every worker's background."""
+    from solver.deploy.split import split_model
+    from solver.problem import load_problem
+
+    model = tflite_model("skip_chain")
+    trace = write_chrome_trace(tmp_path / "trace.json", read_model(model), [[100.0] * 8] * 2)
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"devices": [{"name": n} for n in "abc"], "default_link": {"bandwidth": 1e8}}))
+    split = split_model(model, [0, 0, 0, 1, 1, 1, 2, 2], tmp_path / "split", placement={0: "a", 1: "b", 2: "c"})
+    problem = load_problem(model, trace)
+    parts = [(p.device, p.ops) for p in split.parts]
+    costs = {"a": CoreCost(100.0, 1000.0, 10.0, 2000.0, 20.0, 3000.0, idle_us_per_s=10_000.0),
+             "b": CoreCost(200.0, 1000.0, 30.0, 4000.0, 40.0, 5000.0, idle_us_per_s=20_000.0),
+             "c": CoreCost(300.0, 1000.0, 50.0, 6000.0, 60.0, 7000.0, idle_us_per_s=30_000.0)}  # fmt: skip
+    engine = {d: DeviceFit(d, 1e6, 1e9, 0.0, 0.0, 1, 0.0, cost) for d, cost in costs.items()}
+    host = HostFit(500.0, 250.0, idle_us_per_s=40_000.0)
+    plain = predict_parts(problem, read_platform(path), parts, "platform", {}, 2)
+    timed = predict_parts(problem, read_platform(path), parts, "calibrated", {"a": 0, "b": 1, "c": 0}, 2, engine, host)
+    ios = stage_io(problem, [ops for _, ops in parts])
+    model_file = read_model(model)
+    size = {t.name: t.nbytes for t in model_file.tensors}
+    sent = {(j, k): sum(size[t] for t in set(split.parts[j].outputs) & set(split.parts[k].inputs))
+            for j, k in ((0, 1), (0, 2), (1, 2))}  # fmt: skip
+    messages = {"a": Messages(2, sent[0, 1] + sent[0, 2], 0, 0), "b": Messages(1, sent[1, 2], 1, sent[0, 1]),
+                "c": Messages(0, 0, 2, sent[0, 2] + sent[1, 2])}  # fmt: skip
+    for io, (d, _) in zip(ios, parts):
+        m, cost = messages[d], costs[d]
+        expected = (io.tasks * cost.task_us + io.nbytes * 1e-6 * cost.pipe_us_per_mb + m.sends * cost.send_us
+                    + m.sent * 1e-6 * cost.send_us_per_mb + m.receives * cost.receive_us
+                    + m.received * 1e-6 * cost.receive_us_per_mb)  # fmt: skip
+        assert timed.overhead_us[d] == pytest.approx(expected)
+        assert engine_overhead(io, engine[d], m) == pytest.approx(expected)
+        assert timed.device_us[d] == pytest.approx(plain.device_us[d] + expected)
+    assert timed.host_us == pytest.approx(500.0 + 250.0 * sum(io.tasks for io in ios))
+    assert timed.idle == {"a": 0.01, "b": 0.02, "c": 0.03, "": 0.04}
+    core0 = (timed.device_us["a"] + timed.device_us["c"]) / (1 - 0.04)
+    machine = (sum(timed.device_us.values()) + timed.host_us) / (2 - 0.10)
+    assert timed.period_us == pytest.approx(max(core0, machine, timed.device_us["b"] / 0.98))
+    # On machines of their own (a farm reached over TCP) the scheduler and client take nothing from the devices.
+    remote = predict_parts(problem, read_platform(path), parts, "calibrated", {}, 2, engine, host)
+    assert remote.period_us == pytest.approx(max(us / (1 - costs[d].idle_us_per_s * 1e-6)
+                                                 for d, us in remote.device_us.items()))  # fmt: skip
+
+
+def test_shared_period_puts_the_scheduler_and_client_on_any_core_and_backgrounds_on_their_own():
+    compute = {"a": 300.0, "b": 500.0}
+    assert shared_period(compute, {}, {"a": 0, "b": 1}, 2, host_us=400.0) == (600.0, "2 core(s) (a, b, scheduler and client)")
+    assert shared_period(compute, {}, {"a": 0, "b": 1}, 2, host_us=100.0) == (500.0, "device b")
+    assert shared_period(compute, {}, {"a": 0, "b": 1}, 2, 0.0, {"b": 0.5}) == (1000.0, "device b")
+    assert shared_period(compute, {}, {"a": 0, "b": 0}, 2, 0.0, {"a": 0.2, "b": 0.3}) == (1600.0, "core 0 (a, b)")
+    assert shared_period(compute, {}, {"a": 0, "b": 1}, 2, 200.0, {"": 1.5}) == (2000.0, "2 core(s) (a, b, scheduler and client)")
+    assert shared_period(compute, {}, {}, 2, host_us=1e6) == (500.0, "device b")  # the devices are machines of their own
+
+
+def test_a_links_file_keeps_the_cpu_fits_and_older_schemas_are_read(tmp_path):
+    platform_path = tmp_path / "p.json"
+    platform_path.write_text(json.dumps({"devices": [{"name": "a"}, {"name": "b"}], "default_link": {"bandwidth": 1e8}}))
+    platform = read_platform(platform_path)
+    cost = CoreCost(900.0, 300.0, 400.0, 2000.0, 700.0, 2500.0, 17000.0, 10, 50.0)
+    devices = [DeviceFit("a", 1100.0, 9e8, 2300.0, 1500.0, 80, 60.0, cost), DeviceFit("b", 1000.0, 9e8, 2000.0, 1400.0, 80, 50.0)]
+    host = HostFit(1000.0, 2500.0, 13000.0, 12, 300.0)
+    path = write_links(tmp_path / "p.links.json", platform, [LinkFit("a", "b", 850.0, 8.1e5, 15, 40.0)], devices, host)
+    document = json.loads(path.read_text())
+    assert document["schema"] == "nnpart.links/3" and "cpu" not in document["devices"][1]
+    calibration = read_calibration(path)
+    assert calibration.devices == devices and calibration.host == host
+    document["schema"] = "nnpart.links/2"
+    del document["host"], document["devices"][0]["cpu"]
+    path.write_text(json.dumps(document))
+    old = read_calibration(path)
+    assert old.host is None and old.devices[0].cpu is None and old.devices[0].task_us == 1100.0
+    for where, change in (("devices[0]: cpu: 'send_us'", lambda d: d["devices"][0].update(cpu={**cost.to_json(), "send_us": -1})),
+                          ("host: 'task_us'", lambda d: d.update(host={**host.to_json(), "task_us": "x"})),
+                          ("host: expected an object", lambda d: d.update(host=[1]))):  # fmt: skip
+        bad = json.loads(json.dumps(document))
+        change(bad)
+        path.write_text(json.dumps(bad))
+        with pytest.raises(PlatformError, match=where.replace("[", r"\[").replace("]", r"\]")):
+            read_calibration(path)
