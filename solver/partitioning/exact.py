@@ -76,6 +76,7 @@ from ortools.sat.python import cp_model
 
 from heuristics.dag import WINDOW_OPS, Dag, check_num_parts, lower_bound, station_windows
 from solver.errors import CheckError, InfeasibleError, UsageError
+from solver.partitioning.beam import beam_stations
 from solver.partitioning.metrics import PartitionMetrics, PartMemory, check_partition, part_ops
 from solver.partitioning.objectives import SECONDARY, TABLE
 from solver.partitioning.settings import check_exact_options
@@ -326,7 +327,11 @@ class _Search:
         self.unknown_above = -1  # largest C whose probe timed out
         self.station_attempts: dict[int, int] = {}  # cycle -> station-search restarts made
         self.station_memos: dict[int, dict[int, int]] = {}  # cycle -> failed states of complete runs (stations.py)
+        self.beam_rounds: dict[int, int] = {}  # cycle -> beam-search rounds made (see _fill_stations)
+        self.beam_seconds: dict[int, float] = {}  # cycle -> seconds the beam search took there
+        self.station_seconds: dict[int, float] = {}  # cycle -> seconds the station search took there
         self.descent_floor = 0  # the descent's bisection found nothing below this C (see descend)
+        self.floor_tried = False  # the descent tried the lower bound first (see _descend)
         self.unbuilt: tuple[int, int, float] | None = None  # (C, variables, seconds) of a model left unbuilt
         self.build_rate = _BUILD_SECONDS  # seconds per unit of model size, as last measured
         self.part_memory: PartMemory | None = None  # the memory model capped lazily (module doc)
@@ -394,7 +399,11 @@ class _Search:
                 return "paused"
             stop = lambda: budget.passed() or finished()
             floor = self.descent_floor = max(self.descent_floor, self.lo)
-            cycle = (floor + self.hi) // 2
+            # The lower bound first, for one round (the optimum often equals it: ARC111 and SCHOLL at near-zero
+            # idle time); then the bisection.
+            at_floor, self.floor_tried = not self.floor_tried, True
+            cycle = floor if at_floor else (floor + self.hi) // 2
+            runs = 1 if at_floor else _DESCENT_RUNS
             if not self._stations_alone(cycle):
                 break
             windows = station_windows(self.dag, self.k, cycle)
@@ -402,7 +411,7 @@ class _Search:
                 self.lo = max(self.lo, cycle + 1)
                 self._report()
                 continue
-            parts = self._fill_stations(cycle, windows, budget.left(), stop, until=_DESCENT_RUNS * len(DIRECTIONS))
+            parts = self._fill_stations(cycle, windows, budget.left(), stop, until=runs * len(DIRECTIONS))
             if parts is None and finished():
                 return "paused"  # the cycle's remaining runs are made when the descent goes on
             if parts == EXHAUSTED:
@@ -584,6 +593,9 @@ class _Search:
         from it proves F(cycle) infeasible; the complete runs share the states they refuted (their memo), so a
         complete run goes on from what the earlier ones proved. A later probe at the same cycle goes on where
         this one stopped.
+        The beam search (solver/partitioning/beam.py) goes first and takes turns with these runs, a run from each
+        end per round, seeded by the cycle and the round, until it has had as much time at this cycle as they:
+        it packs the near-zero idle times (ARC111, SCHOLL) that no depth-first run finds, which prove instead.
         ``until``: stop once this many restarts were made at this cycle (None: only time stops it).
         """
         dag = self.dag
@@ -593,6 +605,13 @@ class _Search:
         attempt = self.station_attempts.get(cycle, 0)
         rng = np.random.default_rng([cycle, attempt])
         while not out_of_time() and (until is None or attempt < until):
+            # The beam search gets as much time at this cycle as the station search, and goes first.
+            while self.beam_seconds.get(cycle, 0.0) <= self.station_seconds.get(cycle, 0.0) and not out_of_time():
+                parts = self._beam(cycle, windows, out_of_time)
+                if parts is not None:
+                    return parts
+            if out_of_time():
+                break
             run, turn = divmod(attempt, len(DIRECTIONS))
             rule = run if run < len(rules) else int(rng.integers(len(rules)))
             forward, backward = (np.asarray(r, dtype=float) for r in rules[rule])
@@ -605,15 +624,31 @@ class _Search:
             # short restarts that pack WEE-MAG (every other run complete lost m = 20 and 24 there).
             complete = run % _COMPLETE_EVERY == _COMPLETE_EVERY - 1
             nodes = _STATION_NODES * (2 ** (run // _COMPLETE_EVERY) if complete else luby(run + 1))
+            started = self.budget.elapsed()
             parts = fill_stations(dag, self.k, cycle, windows, (forward, backward), nodes, stop=out_of_time,
                                   directions=DIRECTIONS[turn], max_loads=None if complete else MAX_LOADS,
                                   memo=self._station_memo(cycle) if complete else None)
+            self.station_seconds[cycle] = self.station_seconds.get(cycle, 0.0) + self.budget.elapsed() - started
             attempt += 1
             self.station_attempts[cycle] = attempt
             self._report()  # between restarts: the station search has no heartbeat of its own
             if parts is not None:
                 return parts
         return None
+
+    def _beam(self, cycle: int, windows: tuple[list[int], list[int]], stop: Callable[[], bool]) -> list[int] | None:
+        """One round of the beam search at ``cycle``: a run from each end, seeded by the cycle and the round."""
+        started, round_ = self.budget.elapsed(), self.beam_rounds.get(cycle, 0)
+        self.beam_rounds[cycle] = round_ + 1
+        parts = None
+        for i, direction in enumerate(("forward", "backward")):
+            parts = beam_stations(self.dag, self.k, cycle, windows, seed=(cycle * 1009 + round_) * 2 + i,
+                                  direction=direction, stop=stop)
+            self._report()
+            if parts is not None or stop():
+                break
+        self.beam_seconds[cycle] = self.beam_seconds.get(cycle, 0.0) + self.budget.elapsed() - started
+        return parts
 
     def _station_memo(self, cycle: int) -> dict[int, int]:
         """The failed states the complete station-search runs at ``cycle`` share.
