@@ -28,7 +28,7 @@ sub-problem infeasible as CP-SAT would. Whichever finishes first stops the other
 not build in its time (large graphs with many stations) runs the station search alone.
 
 Before the bisection, a descent (:meth:`_Search.descend`, up to half the time) lowers ``hi`` with the station
-search alone, as SALOME and BB&R solve SALBP-2 by SALBP-1 at a sequence of cycle times: above the optimum a
+search and its beam search (solver/partitioning/beam.py) alone, as SALOME and BB&R solve SALBP-2 by SALBP-1 at a sequence of cycle times: above the optimum a
 tight packing takes it a fraction of a second.
 
 Lower bound before any solve: :func:`heuristics.dag.lower_bound`, the largest of ``ceil(total / K)``,
@@ -369,6 +369,9 @@ class _Search:
         station windows, prove C infeasible and raise ``lo``; otherwise a failure proves nothing, and only the
         descent's own floor moves above that C. The bisection that follows proves or improves what it left,
         and its station search at a C the descent tried goes on with the next restarts.
+
+        The descent tries ``lo`` itself first, for one round of restarts (the optimum often equals it: ARC111 and
+        SCHOLL at near-zero idle time, where the beam search of :meth:`_fill_stations` packs it).
 
         The station search takes one core; with two workers or more, CP-SAT takes the others meanwhile on the
         bisection's probes (F(lo), then F((lo + hi) / 2), a new model whenever one settles): CP-SAT refutes
