@@ -96,6 +96,10 @@ _QUICK_SOLVE = 1.0  # seconds of CP-SAT alone before the station search joins it
 _STATION_NODES = 100_000
 # One station-search run in this many is complete (all loads tried: a prover), the others heuristic.
 _COMPLETE_EVERY = 3
+# Beam-search rounds (a run from each end) at most per cycle: a packing the beam has not found in that many runs
+# is rare (ARC111 m = 9..13 and SCHOLL at their optima took 1 to 10 rounds), and where there is none (TONGE70 m=21
+# at 169, ARC83 m=18 at 4316) its time is the complete runs' and CP-SAT's, which prove.
+_BEAM_ROUNDS = 16
 # The descent (_Search.descend): station-search rounds (one run from each end) per cycle, and its share of the time.
 _DESCENT_RUNS = 3
 _DESCENT_SHARE = 0.5
@@ -597,7 +601,8 @@ class _Search:
         complete run goes on from what the earlier ones proved. A later probe at the same cycle goes on where
         this one stopped.
         The beam search (solver/partitioning/beam.py) goes first and takes turns with these runs, a run from each
-        end per round, seeded by the cycle and the round, until it has had as much time at this cycle as they:
+        end per round, seeded by the cycle and the round, until it has had as much time at this cycle as they
+        (``_BEAM_ROUNDS`` rounds at most):
         it packs the near-zero idle times (ARC111, SCHOLL) that no depth-first run finds, which prove instead.
         ``until``: stop once this many restarts were made at this cycle (None: only time stops it).
         """
@@ -608,8 +613,10 @@ class _Search:
         attempt = self.station_attempts.get(cycle, 0)
         rng = np.random.default_rng([cycle, attempt])
         while not out_of_time() and (until is None or attempt < until):
-            # The beam search gets as much time at this cycle as the station search, and goes first.
-            while self.beam_seconds.get(cycle, 0.0) <= self.station_seconds.get(cycle, 0.0) and not out_of_time():
+            # The beam search gets as much time at this cycle as the station search, and goes first, for up to
+            # _BEAM_ROUNDS rounds.
+            while (self.beam_rounds.get(cycle, 0) < _BEAM_ROUNDS and not out_of_time()
+                   and self.beam_seconds.get(cycle, 0.0) <= self.station_seconds.get(cycle, 0.0)):
                 parts = self._beam(cycle, windows, out_of_time)
                 if parts is not None:
                     return parts
