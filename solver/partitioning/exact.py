@@ -28,7 +28,7 @@ sub-problem infeasible as CP-SAT would. Whichever finishes first stops the other
 not build in its time (large graphs with many stations) runs the station search alone.
 
 Before the bisection, a descent (:meth:`_Search.descend`, up to half the time) lowers ``hi`` with the station
-search alone, as SALOME and BB&R solve SALBP-2 by SALBP-1 at a sequence of cycle times: above the optimum a
+search and its beam search (solver/partitioning/beam.py) alone, as SALOME and BB&R solve SALBP-2 by SALBP-1 at a sequence of cycle times: above the optimum a
 tight packing takes it a fraction of a second.
 
 Lower bound before any solve: :func:`heuristics.dag.lower_bound`, the largest of ``ceil(total / K)``,
@@ -76,6 +76,7 @@ from ortools.sat.python import cp_model
 
 from heuristics.dag import WINDOW_OPS, Dag, check_num_parts, lower_bound, station_windows
 from solver.errors import CheckError, InfeasibleError, UsageError
+from solver.partitioning.beam import beam_stations
 from solver.partitioning.metrics import PartitionMetrics, PartMemory, check_partition, part_ops
 from solver.partitioning.objectives import SECONDARY, TABLE
 from solver.partitioning.settings import check_exact_options
@@ -95,6 +96,10 @@ _QUICK_SOLVE = 1.0  # seconds of CP-SAT alone before the station search joins it
 _STATION_NODES = 100_000
 # One station-search run in this many is complete (all loads tried: a prover), the others heuristic.
 _COMPLETE_EVERY = 3
+# Beam-search rounds (a run from each end) at most per cycle: a packing the beam has not found in that many runs
+# is rare (ARC111 m = 9..13 and SCHOLL at their optima took 1 to 10 rounds), and where there is none (TONGE70 m=21
+# at 169, ARC83 m=18 at 4316) its time is the complete runs' and CP-SAT's, which prove.
+_BEAM_ROUNDS = 16
 # The descent (_Search.descend): station-search rounds (one run from each end) per cycle, and its share of the time.
 _DESCENT_RUNS = 3
 _DESCENT_SHARE = 0.5
@@ -328,7 +333,11 @@ class _Search:
         self.unknown_above = -1  # largest C whose probe timed out
         self.station_attempts: dict[int, int] = {}  # cycle -> station-search restarts made
         self.station_memos: dict[int, dict[int, int]] = {}  # cycle -> failed states of complete runs (stations.py)
+        self.beam_rounds: dict[int, int] = {}  # cycle -> beam-search rounds made (see _fill_stations)
+        self.beam_seconds: dict[int, float] = {}  # cycle -> seconds the beam search took there
+        self.station_seconds: dict[int, float] = {}  # cycle -> seconds the station search took there
         self.descent_floor = 0  # the descent's bisection found nothing below this C (see descend)
+        self.floor_tried = False  # the descent tried the lower bound first (see _descend)
         self.unbuilt: tuple[int, int, float] | None = None  # (C, variables, seconds) of a model left unbuilt
         self.build_rate = _BUILD_SECONDS  # seconds per unit of model size, as last measured
         self.part_memory: PartMemory | None = None  # the memory model capped lazily (module doc)
@@ -367,6 +376,9 @@ class _Search:
         descent's own floor moves above that C. The bisection that follows proves or improves what it left,
         and its station search at a C the descent tried goes on with the next restarts.
 
+        The descent tries ``lo`` itself first, for one round of restarts (the optimum often equals it: ARC111 and
+        SCHOLL at near-zero idle time, where the beam search of :meth:`_fill_stations` packs it).
+
         The station search takes one core; with two workers or more, CP-SAT takes the others meanwhile on the
         bisection's probes (F(lo), then F((lo + hi) / 2), a new model whenever one settles): CP-SAT refutes
         quickly where the station search fails slowly. The descent pauses whenever CP-SAT settles a probe.
@@ -396,7 +408,11 @@ class _Search:
                 return "paused"
             stop = lambda: budget.passed() or finished()
             floor = self.descent_floor = max(self.descent_floor, self.lo)
-            cycle = (floor + self.hi) // 2
+            # The lower bound first, for one round (the optimum often equals it: ARC111 and SCHOLL at near-zero
+            # idle time); then the bisection.
+            at_floor, self.floor_tried = not self.floor_tried, True
+            cycle = floor if at_floor else (floor + self.hi) // 2
+            runs = 1 if at_floor else _DESCENT_RUNS
             if not self._stations_alone(cycle):
                 break
             windows = station_windows(self.dag, self.k, cycle)
@@ -404,7 +420,7 @@ class _Search:
                 self.lo = max(self.lo, cycle + 1)
                 self._report()
                 continue
-            parts = self._fill_stations(cycle, windows, budget.left(), stop, until=_DESCENT_RUNS * len(DIRECTIONS))
+            parts = self._fill_stations(cycle, windows, budget.left(), stop, until=runs * len(DIRECTIONS))
             if parts is None and finished():
                 return "paused"  # the cycle's remaining runs are made when the descent goes on
             if parts == EXHAUSTED:
@@ -592,6 +608,10 @@ class _Search:
         from it proves F(cycle) infeasible; the complete runs share the states they refuted (their memo), so a
         complete run goes on from what the earlier ones proved. A later probe at the same cycle goes on where
         this one stopped.
+        The beam search (solver/partitioning/beam.py) goes first and takes turns with these runs, a run from each
+        end per round, seeded by the cycle and the round, until it has had as much time at this cycle as they
+        (``_BEAM_ROUNDS`` rounds at most):
+        it packs the near-zero idle times (ARC111, SCHOLL) that no depth-first run finds, which prove instead.
         ``until``: stop once this many restarts were made at this cycle (None: only time stops it).
         """
         dag = self.dag
@@ -601,6 +621,15 @@ class _Search:
         attempt = self.station_attempts.get(cycle, 0)
         rng = np.random.default_rng([cycle, attempt])
         while not out_of_time() and (until is None or attempt < until):
+            # The beam search gets as much time at this cycle as the station search, and goes first, for up to
+            # _BEAM_ROUNDS rounds.
+            while (self.beam_rounds.get(cycle, 0) < _BEAM_ROUNDS and not out_of_time()
+                   and self.beam_seconds.get(cycle, 0.0) <= self.station_seconds.get(cycle, 0.0)):
+                parts = self._beam(cycle, windows, out_of_time)
+                if parts is not None:
+                    return parts
+            if out_of_time():
+                break
             run, turn = divmod(attempt, len(DIRECTIONS))
             rule = run if run < len(rules) else int(rng.integers(len(rules)))
             forward, backward = (np.asarray(r, dtype=float) for r in rules[rule])
@@ -613,15 +642,31 @@ class _Search:
             # short restarts that pack WEE-MAG (every other run complete lost m = 20 and 24 there).
             complete = run % _COMPLETE_EVERY == _COMPLETE_EVERY - 1
             nodes = _STATION_NODES * (2 ** (run // _COMPLETE_EVERY) if complete else luby(run + 1))
+            started = self.budget.elapsed()
             parts = fill_stations(dag, self.k, cycle, windows, (forward, backward), nodes, stop=out_of_time,
                                   directions=DIRECTIONS[turn], max_loads=None if complete else MAX_LOADS,
                                   memo=self._station_memo(cycle) if complete else None)
+            self.station_seconds[cycle] = self.station_seconds.get(cycle, 0.0) + self.budget.elapsed() - started
             attempt += 1
             self.station_attempts[cycle] = attempt
             self._report()  # between restarts: the station search has no heartbeat of its own
             if parts is not None:
                 return parts
         return None
+
+    def _beam(self, cycle: int, windows: tuple[list[int], list[int]], stop: Callable[[], bool]) -> list[int] | None:
+        """One round of the beam search at ``cycle``: a run from each end, seeded by the cycle and the round."""
+        started, round_ = self.budget.elapsed(), self.beam_rounds.get(cycle, 0)
+        self.beam_rounds[cycle] = round_ + 1
+        parts = None
+        for i, direction in enumerate(("forward", "backward")):
+            parts = beam_stations(self.dag, self.k, cycle, windows, seed=(cycle * 1009 + round_) * 2 + i,
+                                  direction=direction, stop=stop)
+            self._report()
+            if parts is not None or stop():
+                break
+        self.beam_seconds[cycle] = self.beam_seconds.get(cycle, 0.0) + self.budget.elapsed() - started
+        return parts
 
     def _station_memo(self, cycle: int) -> dict[int, int]:
         """The failed states the complete station-search runs at ``cycle`` share.

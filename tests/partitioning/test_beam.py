@@ -1,0 +1,81 @@
+"""The station beam search (solver/partitioning/beam.py) against brute force, from each end."""
+
+from __future__ import annotations
+
+import networkx as nx
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from heuristics.dag import Dag, station_windows
+from solver.errors import UsageError
+from solver.partitioning.beam import beam_stations
+from tests.partitioning.test_exact import brute_force, dags
+
+DIRECTIONS = ("forward", "backward")
+UNLIMITED = {"width": 10**6, "loads": 10**6, "nodes": 10**6}
+
+
+def _check(inst: Dag, parts: list[int], k: int, cycle: int) -> None:
+    """``parts`` is a partition into at most ``k`` parts, every edge forward, every load at most ``cycle``."""
+    assert len(parts) == inst.n and all(0 <= p < k for p in parts)
+    assert all(parts[u] <= parts[v] for u, v in inst.edges)
+    loads = [sum(w for w, p in zip(inst.weights, parts) if p == s) for s in range(k)]
+    assert max(loads) <= cycle
+
+
+def _beam(inst: Dag, k: int, cycle: int, direction: str, seed: int = 0, **limits) -> list[int] | None:
+    windows = station_windows(inst, k, cycle)
+    return None if windows is None else beam_stations(inst, k, cycle, windows, seed, direction, **limits)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graph=dags(max_ops=9), k=st.integers(1, 4), direction=st.sampled_from(DIRECTIONS), seed=st.integers(0, 99))
+def test_unlimited_beam_finds_the_optimum(graph, k, direction, seed):
+    # With no limit on width, loads and nodes the beam keeps every state, so its pruning rules (urgent ops in,
+    # idle time, bitsets of sums after merged candidates, LB2/LB3 of the ops left) must keep a completion
+    # whenever one exists; what it returns is always a valid partition, so nothing below the optimum.
+    n = graph.number_of_nodes()
+    assume(k <= n)
+    best = brute_force(graph, k)
+    assume(best > 0)
+    inst = Dag.from_graph(graph)
+    parts = _beam(inst, k, best, direction, seed, **UNLIMITED)
+    assert parts is not None
+    _check(inst, parts, k, best)
+    assert _beam(inst, k, best - 1, direction, seed, **UNLIMITED) is None
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graph=dags(max_ops=12), k=st.integers(1, 5), direction=st.sampled_from(DIRECTIONS), seed=st.integers(0, 99),
+       extra=st.integers(0, 20), width=st.integers(1, 4), loads=st.integers(1, 3), nodes=st.integers(1, 50))
+def test_limited_beam_answers_are_valid(graph, k, direction, seed, extra, width, loads, nodes):
+    # A narrow beam may miss every packing, but what it finds is one.
+    assume(k <= graph.number_of_nodes())
+    inst = Dag.from_graph(graph)
+    cycle = max(1, -(-inst.total // k)) + extra
+    parts = _beam(inst, k, cycle, direction, seed, width=width, loads=loads, nodes=nodes)
+    if parts is not None:
+        _check(inst, parts, k, cycle)
+
+
+def test_exact_packing_from_both_ends():
+    # Two chains whose ops only pack into full parts one way: 6+4 | 5+5 (C = 10, no idle time).
+    graph = nx.DiGraph()
+    for v, w in enumerate([6, 5, 5, 4]):
+        graph.add_node(v, weight=w)
+    graph.add_edges_from([(0, 3), (1, 2)])
+    inst = Dag.from_graph(graph)
+    for direction in DIRECTIONS:
+        parts = _beam(inst, 2, 10, direction)
+        assert parts is not None
+        _check(inst, parts, 2, 10)
+        assert _beam(inst, 2, 10, direction, stop=lambda: True) is None  # told to stop before any state
+
+
+def test_direction_is_checked():
+    graph = nx.DiGraph([(0, 1)])
+    nx.set_node_attributes(graph, 1, "weight")
+    inst = Dag.from_graph(graph)
+    with pytest.raises(UsageError, match="direction"):
+        beam_stations(inst, 1, 2, station_windows(inst, 1, 2), direction="both")
