@@ -13,7 +13,6 @@ from solver.io.linkfile import CoreCost, DeviceFit, HostFit, LinkFit, read_calib
 from solver.io.platform import read_platform
 from solver.io.tflite import read_model
 from solver.placement.predicted import Messages, engine_overhead, predict_parts, shared_period, stage_io
-from tests.traces import write_chrome_trace
 
 
 def _burning(task_ms: float, received_ms_per_mb: float):
@@ -115,19 +114,11 @@ def test_the_cpu_fit_is_exact_on_its_own_model_and_refuses_too_little():
         fit_host([])
 
 
-def test_the_prediction_charges_each_devices_core_what_it_runs_sends_and_receives(tflite_model, tmp_path):
+def test_the_prediction_charges_each_devices_core_what_it_runs_sends_and_receives(three_devices):
     """skip_chain in three parts on a, b, c: each device's overhead is its tasks and session bytes, plus the
     messages and bytes it sends (a: to b and to c) and receives (c: from a and from b), at its own costs; the
     scheduler's and client's CPU goes to the machine's cores, with every worker's background."""
-    from solver.deploy.split import split_model
-    from solver.problem import load_problem
-
-    model = tflite_model("skip_chain")
-    trace = write_chrome_trace(tmp_path / "trace.json", read_model(model), [[100.0] * 8] * 2)
-    path = tmp_path / "p.json"
-    path.write_text(json.dumps({"devices": [{"name": n} for n in "abc"], "default_link": {"bandwidth": 1e8}}))
-    split = split_model(model, [0, 0, 0, 1, 1, 1, 2, 2], tmp_path / "split", placement={0: "a", 1: "b", 2: "c"})
-    problem = load_problem(model, trace)
+    model, path, split, problem = three_devices.model, three_devices.platform, three_devices.split, three_devices.problem
     parts = [(p.device, p.ops) for p in split.parts]
     costs = {"a": CoreCost(100.0, 1000.0, 10.0, 2000.0, 20.0, 3000.0, idle_us_per_s=10_000.0),
              "b": CoreCost(200.0, 1000.0, 30.0, 4000.0, 40.0, 5000.0, idle_us_per_s=20_000.0),

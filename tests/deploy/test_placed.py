@@ -370,20 +370,14 @@ def test_a_links_file_of_schema_one_is_read_and_devices_are_written_and_checked(
         read_calibration(bad)
 
 
-def test_the_engine_overhead_counts_what_the_runner_moves_and_runs_per_stage(tflite_model, tmp_path):
+def test_the_engine_overhead_counts_what_the_runner_moves_and_runs_per_stage(three_devices):
     """skip_chain in three parts: per part, the bytes through its session are its part file's inputs and outputs,
     its tasks are the runner's (a pick per reader taking only some outputs), and the prediction adds them."""
     from devices.placed import PlacedStage, _readers
     from solver.io.linkfile import DeviceFit
     from solver.placement.predicted import predict_parts, stage_io
-    from solver.problem import load_problem
 
-    model = tflite_model("skip_chain")
-    trace = write_chrome_trace(tmp_path / "trace.json", read_model(model), [[100.0] * 8] * 2)
-    path = tmp_path / "p.json"
-    path.write_text(json.dumps({"devices": [{"name": n} for n in "abc"], "default_link": {"bandwidth": 1e8}}))
-    split = split_model(model, [0, 0, 0, 1, 1, 1, 2, 2], tmp_path / "split", placement={0: "a", 1: "b", 2: "c"})
-    problem = load_problem(model, trace)
+    path, split, problem = three_devices.platform, three_devices.split, three_devices.problem
     ios = stage_io(problem, [p.ops for p in split.parts])
     stages = [PlacedStage(split.out_dir / p.file, p.inputs, p.outputs, (p.device,), ("w",)) for p in split.parts]
     readers = _readers(stages, split.model_outputs)
