@@ -62,7 +62,7 @@ from solver.solving.budget import Budget
 MAX_IDEALS = 50_000
 _BITS = 2**30  # the op sets of all ideals together stay within this many bits (128 MiB)
 _CHECK_EVERY = 64  # parts tried (or ideals listed) between two looks at the clock
-_SPINE_VISITS = 20_000  # states of the spine's laying searched per bound tried (solver.placement.spine)
+_SPINE_VISITS = 2_000  # states of the spine's laying searched per prefix it checks (solver.placement.spine)
 
 
 @dataclass

@@ -232,7 +232,7 @@ def spine_bound(problem: PlacementProblem, lower: int, upper: int, until: Budget
 class Laying:
     """The spine laid on the devices below a bound ``U`` (:meth:`prepare`), from the start (:meth:`fits`) or from a
     hop out of a placed device (:meth:`completes`). Searches share their failures while ``U`` stays; past
-    ``max_visits`` states for one ``U``, or ``until``'s end, every question answers yes (nothing ruled out)."""
+    ``max_visits`` states for one question, or ``until``'s end, it answers yes (nothing ruled out)."""
 
     def __init__(self, problem: PlacementProblem, spine_: Spine, until: Budget, max_visits: int = MAX_VISITS):
         self.spine = spine_
@@ -258,8 +258,8 @@ class Laying:
         for a, b in itertools.permutations(range(D), 2):
             link = problem.platform.link(names[a], names[b])
             self.bandwidth[a, b] = 0.0 if link is None else link.bandwidth
-        self.position = {v: k for k, v in enumerate(spine_.ops)}
         self.upper = None
+        self.visits = self.limit = 0
 
     def prepare(self, upper: int) -> None:
         """Lay below ``upper`` from now on."""
@@ -273,30 +273,52 @@ class Laying:
             fit = s.supported[a] & (s.compute[a] < upper) & (s.memory[a][:, None] <= self.caps)
             self.reach.append(a + np.cumprod(fit, axis=0).sum(axis=0) - 1)  # closures grow: fit is a prefix
         self.near = self.cost < upper
-        self.relays = self._relays(upper)
+        self.relays = self._relays(upper).tolist()
+        self.runs = self._runs()
+        # Device sets as bit masks, for the search: near_to[s][d], the devices hop s reaches from d below the bound;
+        # starts[a], the devices a run from position a fits on; onward[a][d], the devices a link from d reaches
+        # below the bound for some hop from position a on.
+        self.near_to = [[_mask_of(np.flatnonzero(row).tolist()) for row in hop] for hop in self.near]
+        self.starts = [_mask_of(np.flatnonzero(self.reach[a] >= a).tolist()) for a in range(len(s.ops))]
+        onward = np.logical_or.accumulate(self.near[::-1], axis=0)[::-1] if len(self.near) else self.near
+        self.onward = [[_mask_of(np.flatnonzero(row).tolist()) for row in hops] for hops in onward]
         self.failed: dict[tuple[int, int], list[tuple[int, int]]] = {}
-        self.visits = 0
+        # laid[position, source]: the devices and relays of the last laying found after that hop (see completes)
+        self.laid: dict[tuple[int, int], tuple[int, int]] = {}
 
     def fits(self, upper: int) -> bool:
         """Whether the spine can be laid with every run's compute and every hop's transfer below ``upper``."""
         self.prepare(upper)
+        self.limit = self.visits + self.max_visits
         try:
-            return any(self._lay(0, d, 1 << d, 0) for d in range(self.D))
+            return any(self._lay(0, d, 1 << d, 0) is not None for d in range(self.D))
         except _Timeout:
             return True
 
     def completes(self, position: int, source: int, used: int) -> bool:
         """Whether the spine after ``position`` (``ops[position]`` placed on device ``source``; -1: no spine op
-        placed yet), the devices ``used`` taken, can be laid on the free devices below the prepared bound."""
+        placed yet), the devices ``used`` taken, can be laid on the free devices below the prepared bound. Each
+        question searches at most ``max_visits`` states (past them it answers yes); a laying found before, on
+        devices still free with room for its relays, answers at once."""
         last = len(self.spine.ops) - 1
         if position >= last:
             return True
-        free = np.array([not used >> e & 1 for e in range(self.D)])
-        nexts = free if position < 0 else self.near[position, source] & free
+        key = (position, source)
+        if key in self.laid:
+            devices, relays = self.laid[key]
+            if devices & used == 0 and (devices | used).bit_count() + relays <= self.D:
+                return True
+        free = ~used & ((1 << self.D) - 1)
+        nexts = free if position < 0 else self.near_to[position][source] & free
+        self.limit = self.visits + self.max_visits
         try:
             # The first hop's relays may be parts already placed (among ``used``): none are counted for it.
-            return any(self.reach[position + 1][e] >= position + 1 and self._lay(position + 1, e, used | 1 << e, 0)
-                       for e in np.flatnonzero(nexts).tolist())  # fmt: skip
+            for e in _bits(nexts & self.starts[position + 1]):
+                end = self._lay(position + 1, e, used | 1 << e, 0)
+                if end is not None:
+                    self.laid[key] = (end[0] & ~used, end[1])
+                    return True
+            return False
         except _Timeout:
             return True
 
@@ -318,35 +340,60 @@ class Laying:
         count = np.where(short <= 0, 0, np.where(np.isfinite(count), count, D + 1))
         return np.minimum(count, D + 1).astype(np.int64)
 
+    def _runs(self) -> list[int]:
+        """runs[a]: the fewest runs the spine from position ``a`` on splits into below the prepared bound, on any
+        devices (a run from ``a`` ends at most at the reach of its best device; past the end, 0)."""
+        last = len(self.spine.ops)
+        runs = [0] * (last + 1)
+        for a in range(last - 1, -1, -1):
+            longest = int(self.reach[a].max())
+            runs[a] = 1 + min(runs[a + 1:longest + 2], default=last) if longest >= a else last + 1
+        return runs
+
+    def _reachable(self, a: int, d: int, free: int) -> int:
+        """How many of the ``free`` devices (a mask) a path of links from ``d`` reaches, each link below the bound for
+        a hop from position ``a`` on."""
+        seen, frontier = 0, 1 << d
+        while frontier:
+            grown = 0
+            for v in _bits(frontier):
+                grown |= self.onward[a][v]
+            frontier = grown & free & ~seen
+            seen |= frontier
+        return seen.bit_count()
+
     def _next(self, a: int, b: int, d: int, e: int, used: int, relays: int) -> int | None:
         """The relays spent once the run ``a .. b`` on ``d`` hops to ``e`` (the hop's own, :meth:`_relays`), or None when
         the devices run out."""
         if b >= 0:
-            relays += int(self.relays[min(b - a, CUT_WINDOW - 1), b, d, e])
+            relays += self.relays[min(b - a, CUT_WINDOW - 1)][b][d][e]
         return relays if (used | 1 << e).bit_count() + relays <= self.D else None
 
-    def _lay(self, a: int, d: int, used: int, relays: int) -> bool:
-        """Whether the spine from position ``a`` on, its first run on device ``d``, can be laid on unused devices,
-        ``relays`` of them kept for the hops so far whose least cut did not fit their link."""
+    def _lay(self, a: int, d: int, used: int, relays: int) -> tuple[int, int] | None:
+        """A laying of the spine from position ``a`` on, its first run on device ``d``, on unused devices, ``relays``
+        of them kept for the hops so far whose least cut did not fit their link: the devices used and relays
+        kept once it is laid, or None when it cannot be."""
         self.visits += 1
-        if self.visits > self.max_visits or (self.visits % 256 == 0 and self.until.passed()):
-            self.visits = self.max_visits + 1  # this bound stays undecided
-            raise _Timeout
+        if self.visits > self.limit or (self.visits % 256 == 0 and self.until.passed()):
+            raise _Timeout  # this question stays undecided
         last = len(self.spine.ops) - 1
         end = int(self.reach[a][d])
         if end >= last:
-            return True
+            return used, relays
         key = (a, d)
         for old, spent in self.failed.get(key, ()):
             if old & ~used == 0 and spent <= relays:
-                return False
-        free = np.array([not used >> e & 1 for e in range(self.D)])
+                return None
+        # The runs after this one need devices of their own, free and reached from d over links below the bound.
+        after = self.runs[a] - 1
+        unused = ~used & ((1 << self.D) - 1)
+        if end < a or after > unused.bit_count() - relays or after > self._reachable(a, d, unused):
+            self.failed.setdefault(key, []).append((used, relays))
+            return None
         for b in range(end, a - 1, -1):  # the longest runs first
-            for e in np.flatnonzero(self.near[b, d] & free).tolist():
-                if self.reach[b + 1][e] < b + 1:
-                    continue
+            for e in _bits(self.near_to[b][d] & unused & self.starts[b + 1]):
                 spent = self._next(a, b, d, e, used, relays)
-                if spent is not None and self._lay(b + 1, e, used | 1 << e, spent):
-                    return True
+                if spent is not None and (laid := self._lay(b + 1, e, used | 1 << e, spent)) is not None:
+                    return laid
         self.failed.setdefault(key, []).append((used, relays))
-        return False
+        return None
