@@ -214,18 +214,20 @@ def _bits(mask: int):
 
 def spine_bound(problem: PlacementProblem, lower: int, upper: int, until: Budget | None = None) -> int:
     """The least ``U`` in ``lower..upper`` at which the spine can be laid (module docstring): a lower bound on every
-    placement's throughput when ``lower`` is one. A value whose search runs out of time or visits counts as laid,
-    which keeps the answer a bound; graphs of over ``MAX_OPS`` ops get ``lower``."""
+    placement's throughput when ``lower`` is one. Bisection, each failure raising the bound to its threshold (see
+    :meth:`Laying.threshold`). A value whose search runs out of time or visits counts as laid, which keeps the
+    answer a bound (the best proven so far); graphs of over ``MAX_OPS`` ops get ``lower``."""
     if problem.num_ops > MAX_OPS:
         return lower
     laying = Laying(problem, spine(problem), until or Budget(math.inf))
     low, high = lower, upper
     while low < high:
         mid = (low + high) // 2
-        if laying.fits(mid + 1):  # a laying with every value < mid + 1 (or none ruled out): the bound is <= mid
+        failed = laying.threshold(mid + 1)
+        if failed is None:  # a laying with every value < mid + 1 (or none ruled out): the bound is <= mid
             high = mid
-        else:
-            low = mid + 1
+        else:  # no laying has every value below the failure's threshold
+            low = min(max(mid + 1, int(failed)), high)
     return low
 
 
@@ -258,8 +260,14 @@ class Laying:
         for a, b in itertools.permutations(range(D), 2):
             link = problem.platform.link(names[a], names[b])
             self.bandwidth[a, b] = 0.0 if link is None else link.bandwidth
+        self.fastest = self.bandwidth.max(axis=1)
+        # cheapest[a][d, e]: the least cost of link (d, e) for a hop from position a on
+        self.cheapest = np.minimum.accumulate(self.cost[::-1], axis=0)[::-1]
         self.upper = None
         self.visits = self.limit = 0
+        # failed[a, d]: (devices used, relays kept, threshold) of states that found no laying; they hold at every
+        # bound up to their threshold, so they are kept from one bound to the next
+        self.failed: dict[tuple[int, int], list[tuple[int, int, float]]] = {}
 
     def prepare(self, upper: int) -> None:
         """Lay below ``upper`` from now on."""
@@ -282,18 +290,37 @@ class Laying:
         self.starts = [_mask_of(np.flatnonzero(self.reach[a] >= a).tolist()) for a in range(len(s.ops))]
         onward = np.logical_or.accumulate(self.near[::-1], axis=0)[::-1] if len(self.near) else self.near
         self.onward = [[_mask_of(np.flatnonzero(row).tolist()) for row in hops] for hops in onward]
-        self.failed: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        # Thresholds (:meth:`threshold`): longer, the least compute that ended a run short of its next op on some
+        # device; dearer[d][s], the least cost at or above the bound of a hop s from d.
+        self.longer = self._longer()
+        dearer = np.where(self.near, math.inf, self.cost).min(axis=2) if len(self.near) else np.zeros((0, self.D))
+        self.dearer = dearer.T.tolist()
         # laid[position, source]: the devices and relays of the last laying found after that hop (see completes)
         self.laid: dict[tuple[int, int], tuple[int, int]] = {}
 
-    def fits(self, upper: int) -> bool:
-        """Whether the spine can be laid with every run's compute and every hop's transfer below ``upper``."""
+    def fits(self, upper: int, max_visits: int | None = None) -> bool:
+        """Whether the spine can be laid with every run's compute and every hop's transfer below ``upper`` (past
+        ``max_visits`` states, by default the laying's own, yes)."""
+        return self.threshold(upper, max_visits) is None
+
+    def threshold(self, upper: int, max_visits: int | None = None) -> float | None:
+        """None when the spine can be laid below ``upper`` (:meth:`fits`), else its failure's *threshold*: no laying
+        has every value below it (at least ``upper``). It is the least of the values that ruled a choice out: a run's
+        compute past its last op, a hop's link cost, the value at which a hop's least cut needs a relay fewer or
+        the devices left reach one more (each at least ``upper``), so every laying the search did not reach has a
+        value at least that large."""
         self.prepare(upper)
-        self.limit = self.visits + self.max_visits
+        self.limit = self.visits + (max_visits or self.max_visits)
+        least = math.inf
         try:
-            return any(self._lay(0, d, 1 << d, 0) is not None for d in range(self.D))
+            for d in range(self.D):
+                laid = self._lay(0, d, 1 << d, 0)
+                if isinstance(laid, tuple):
+                    return None
+                least = min(least, laid)
         except _Timeout:
-            return True
+            return None
+        return least
 
     def completes(self, position: int, source: int, used: int) -> bool:
         """Whether the spine after ``position`` (``ops[position]`` placed on device ``source``; -1: no spine op
@@ -315,7 +342,7 @@ class Laying:
             # The first hop's relays may be parts already placed (among ``used``): none are counted for it.
             for e in _bits(nexts & self.starts[position + 1]):
                 end = self._lay(position + 1, e, used | 1 << e, 0)
-                if end is not None:
+                if isinstance(end, tuple):
                     self.laid[key] = (end[0] & ~used, end[1])
                     return True
             return False
@@ -350,9 +377,21 @@ class Laying:
             runs[a] = 1 + min(runs[a + 1:longest + 2], default=last) if longest >= a else last + 1
         return runs
 
+    def _longer(self) -> float:
+        """The least compute (at least the bound) of a run one op longer than its device's reach, among those whose
+        memory fits and whose ops the device runs: below it, no run grows."""
+        s, least = self.spine, math.inf
+        for a, ends in enumerate(self.reach):
+            for d, end in enumerate(ends.tolist()):
+                k = end + 1 - a
+                if end + 1 < len(s.ops) and k < len(s.memory[a]) and s.supported[a][k, d] \
+                        and s.memory[a][k] <= self.caps[d]:  # fmt: skip
+                    least = min(least, float(s.compute[a][k, d]))
+        return least
+
     def _reachable(self, a: int, d: int, free: int) -> int:
-        """How many of the ``free`` devices (a mask) a path of links from ``d`` reaches, each link below the bound for
-        a hop from position ``a`` on."""
+        """The ``free`` devices (a mask) a path of links from ``d`` reaches, each link below the bound for a hop from
+        position ``a`` on."""
         seen, frontier = 0, 1 << d
         while frontier:
             grown = 0
@@ -360,7 +399,25 @@ class Laying:
                 grown |= self.onward[a][v]
             frontier = grown & free & ~seen
             seen |= frontier
-        return seen.bit_count()
+        return seen
+
+    def _widening(self, a: int, reached: int, others: int) -> float:
+        """The least cost of a link from the devices ``reached`` to the ``others`` (masks) for a hop from position ``a``
+        on: below it, the devices reached stay as they are."""
+        rows, cols = list(_bits(reached)), list(_bits(others))
+        return float(self.cheapest[a][np.ix_(rows, cols)].min()) if rows and cols else math.inf
+
+    def _fewer(self, a: int, b: int, d: int, e: int, relays: int) -> float:
+        """The least value at which the hop after run ``a .. b`` from ``d`` to ``e`` needs at most ``relays`` relays
+        (:meth:`_relays`: ``cut / (bw(d, e) + relays fastest(d))``, in whole microseconds, rounded down a hair so
+        that floating point never overstates it), at least the bound; infinite for fewer than none."""
+        if relays < 0:
+            return math.inf
+        cut = self.cuts[min(b - a, CUT_WINDOW - 1), b]
+        rate = self.bandwidth[d, e] + relays * self.fastest[d]
+        if rate <= 0:
+            return math.inf
+        return max(float(self.upper), math.floor(cut * 1e6 / rate * (1 - 1e-9)))
 
     def _next(self, a: int, b: int, d: int, e: int, used: int, relays: int) -> int | None:
         """The relays spent once the run ``a .. b`` on ``d`` hops to ``e`` (the hop's own, :meth:`_relays`), or None when
@@ -369,10 +426,10 @@ class Laying:
             relays += self.relays[min(b - a, CUT_WINDOW - 1)][b][d][e]
         return relays if (used | 1 << e).bit_count() + relays <= self.D else None
 
-    def _lay(self, a: int, d: int, used: int, relays: int) -> tuple[int, int] | None:
+    def _lay(self, a: int, d: int, used: int, relays: int) -> tuple[int, int] | float:
         """A laying of the spine from position ``a`` on, its first run on device ``d``, on unused devices, ``relays``
-        of them kept for the hops so far whose least cut did not fit their link: the devices used and relays
-        kept once it is laid, or None when it cannot be."""
+        of them kept for the hops so far whose least cut did not fit their link: the devices used and relays kept
+        once it is laid; or, when there is none, the threshold of the failure (:meth:`threshold`)."""
         self.visits += 1
         if self.visits > self.limit or (self.visits % 256 == 0 and self.until.passed()):
             raise _Timeout  # this question stays undecided
@@ -381,19 +438,33 @@ class Laying:
         if end >= last:
             return used, relays
         key = (a, d)
-        for old, spent in self.failed.get(key, ()):
-            if old & ~used == 0 and spent <= relays:
-                return None
+        for old, spent, held in self.failed.get(key, ()):
+            if old & ~used == 0 and spent <= relays and held >= self.upper:
+                return held
         # The runs after this one need devices of their own, free and reached from d over links below the bound.
         after = self.runs[a] - 1
         unused = ~used & ((1 << self.D) - 1)
-        if end < a or after > unused.bit_count() - relays or after > self._reachable(a, d, unused):
-            self.failed.setdefault(key, []).append((used, relays))
-            return None
+        if end < a or after > unused.bit_count() - relays:
+            return self._failed(key, used, relays, self.longer)
+        reached = self._reachable(a, d, unused)
+        if after > reached.bit_count():
+            widening = self._widening(a, reached | 1 << d, unused & ~reached)
+            return self._failed(key, used, relays, min(self.longer, widening))
+        threshold = min([self.longer] + self.dearer[d][a:end + 1])  # a longer run, a dearer hop
         for b in range(end, a - 1, -1):  # the longest runs first
             for e in _bits(self.near_to[b][d] & unused & self.starts[b + 1]):
                 spent = self._next(a, b, d, e, used, relays)
-                if spent is not None and (laid := self._lay(b + 1, e, used | 1 << e, spent)) is not None:
+                if spent is None:  # not enough devices left for its relays
+                    threshold = min(threshold, self._fewer(a, b, d, e, self.D - (used | 1 << e).bit_count() - relays))
+                    continue
+                laid = self._lay(b + 1, e, used | 1 << e, spent)
+                if isinstance(laid, tuple):
                     return laid
-        self.failed.setdefault(key, []).append((used, relays))
-        return None
+                # Up to the value at which this hop needs a relay fewer, the state after it is the same.
+                needed = spent - relays
+                threshold = min(threshold, laid, self._fewer(a, b, d, e, needed - 1) if needed else math.inf)
+        return self._failed(key, used, relays, threshold)
+
+    def _failed(self, key: tuple[int, int], used: int, relays: int, threshold: float) -> float:
+        self.failed.setdefault(key, []).append((used, relays, threshold))
+        return threshold
