@@ -33,9 +33,14 @@ The spine is a widest path from a source op to a sink (its smallest tensor as la
 taken, among successors as wide, to the one last in the topological order (in residual blocks: the skip edge),
 so each hop carries a block's input or output.
 
-The search for a given ``U`` is depth-first over (run start, device, devices used, relays spent), failures kept
-per (run start, device) with their used sets and relays: a state that uses a failed one's devices and at least
-its relays fails too.
+The search for a given ``U`` is depth-first over (run start, device, devices used, relays spent). A state fails
+at once when the runs the spine still needs (at the least, each run as long as its best device allows) outnumber
+the free devices, or the free devices its device reaches over links below ``U``. A failure returns its
+*threshold*, the least value that ruled a choice out (a longer run's compute, a dearer hop, the value at which a
+hop needs a relay fewer or the device reaches one more): no laying from that state has every value below it. So
+failures are kept per (run start, device) with their used sets, relays and thresholds, across bounds: a state
+that uses a failed one's devices and at least its relays fails too, at every bound up to the threshold; and the
+bound's bisection jumps to a failure's threshold.
 """
 
 from __future__ import annotations
