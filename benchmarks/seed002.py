@@ -18,7 +18,7 @@ totals: statuses, solve times (median, quartiles, max), the seed's and our greed
 optimum (mean, worst), the unproven answers' gaps, and the load average before and after (the machine's other
 work slows the solves).
 
-    python -m benchmarks.seed002 [--networks 50] [--nodes 5,10,15,20,50] [--caps 64,128,256]
+    python -m benchmarks.seed002 [--networks 50] [--first-network 0] [--nodes 5,10,15,20,50] [--caps 64,128,256]
                                  [--models resnet50,...] [--time-limit 60] [--workers 2]
 """
 
@@ -111,6 +111,7 @@ def seed_value(problem: PlacementProblem) -> tuple[str, int | None]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--networks", type=int, default=50)
+    parser.add_argument("--first-network", type=int, default=0, help="the seed of the first network")
     parser.add_argument("--nodes", default="5,10,15,20,50")
     parser.add_argument("--caps", default="64,128,256")
     parser.add_argument("--models", default=",".join(KERAS_APPLICATIONS))
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
                 for cap in caps:
                     for objective in ("transfer", "ours"):
                         batch = []
-                        for seed in range(args.networks):
+                        for seed in range(args.first_network, args.first_network + args.networks):
                             problem = placement_problem(base, read_platform(network(count, cap, seed, Path(tmp))))
                             if objective == "transfer":
                                 problem = dataclasses.replace(

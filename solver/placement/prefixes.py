@@ -22,7 +22,9 @@ Pruned without loss:
   remaining ops touch more bytes than the unused devices hold together;
 - a prefix after which the spine (solver.placement.spine: a path of ops, its runs on a simple path of devices,
   the relays its hops need) cannot be laid on the unused devices below ``U``, from the device of its last op
-  placed (a device the key fixes: it writes a leaving tensor). The failure's threshold is ``U`` itself.
+  placed (a device the key fixes: it writes a leaving tensor). The failure's threshold is ``U`` itself; and
+  before any prefix, ``find(U)`` fails at once when the whole spine cannot be laid below ``U``, with the
+  threshold of the laying's failure.
 
 A failing ``find(U)`` proves more than ``U``: its *threshold*, the least value that ruled a choice out (a
 part's compute or link load, the compute the ops left need on the free devices, the time a leaving tensor
@@ -62,7 +64,8 @@ from solver.solving.budget import Budget
 MAX_IDEALS = 50_000
 _BITS = 2**30  # the op sets of all ideals together stay within this many bits (128 MiB)
 _CHECK_EVERY = 64  # parts tried (or ideals listed) between two looks at the clock
-_SPINE_VISITS = 20_000  # states of the spine's laying searched per bound tried (solver.placement.spine)
+_SPINE_VISITS = 2_000  # states of the spine's laying searched per prefix it checks (solver.placement.spine)
+_SPINE_ROOT_VISITS = 50_000  # and before each find(U), for the whole spine (at 50 devices, seconds)
 
 
 @dataclass
@@ -248,8 +251,8 @@ class _Search:
         self.ends = np.array(sorted(sendable, key=lambda k: ideals.fastest[k]), dtype=np.int64)
         self.end_fast = [ideals.fastest[k] for k in self.ends]
         self.upper = upper
-        if self.laying is not None:
-            self.laying.prepare(upper)
+        if self.laying is not None and (laid := self.laying.threshold(upper, _SPINE_ROOT_VISITS)) is not None:
+            return laid  # no laying of the spine below its threshold: no placement either (solver.placement.spine)
         self.near = self.cost < upper  # near[i, a, b]: tensor i goes from a to b within the bound
         self.assign = [-1] * self.n
         found = self._extend(0, 0, {})

@@ -33,9 +33,14 @@ The spine is a widest path from a source op to a sink (its smallest tensor as la
 taken, among successors as wide, to the one last in the topological order (in residual blocks: the skip edge),
 so each hop carries a block's input or output.
 
-The search for a given ``U`` is depth-first over (run start, device, devices used, relays spent), failures kept
-per (run start, device) with their used sets and relays: a state that uses a failed one's devices and at least
-its relays fails too.
+The search for a given ``U`` is depth-first over (run start, device, devices used, relays spent). A state fails
+at once when the runs the spine still needs (at the least, each run as long as its best device allows) outnumber
+the free devices, or the free devices its device reaches over links below ``U``. A failure returns its
+*threshold*, the least value that ruled a choice out (a longer run's compute, a dearer hop, the value at which a
+hop needs a relay fewer or the device reaches one more): no laying from that state has every value below it. So
+failures are kept per (run start, device) with their used sets, relays and thresholds, across bounds: a state
+that uses a failed one's devices and at least its relays fails too, at every bound up to the threshold; and the
+bound's bisection jumps to a failure's threshold.
 """
 
 from __future__ import annotations
@@ -214,25 +219,27 @@ def _bits(mask: int):
 
 def spine_bound(problem: PlacementProblem, lower: int, upper: int, until: Budget | None = None) -> int:
     """The least ``U`` in ``lower..upper`` at which the spine can be laid (module docstring): a lower bound on every
-    placement's throughput when ``lower`` is one. A value whose search runs out of time or visits counts as laid,
-    which keeps the answer a bound; graphs of over ``MAX_OPS`` ops get ``lower``."""
+    placement's throughput when ``lower`` is one. Bisection, each failure raising the bound to its threshold (see
+    :meth:`Laying.threshold`). A value whose search runs out of time or visits counts as laid, which keeps the
+    answer a bound (the best proven so far); graphs of over ``MAX_OPS`` ops get ``lower``."""
     if problem.num_ops > MAX_OPS:
         return lower
     laying = Laying(problem, spine(problem), until or Budget(math.inf))
     low, high = lower, upper
     while low < high:
         mid = (low + high) // 2
-        if laying.fits(mid + 1):  # a laying with every value < mid + 1 (or none ruled out): the bound is <= mid
+        failed = laying.threshold(mid + 1)
+        if failed is None:  # a laying with every value < mid + 1 (or none ruled out): the bound is <= mid
             high = mid
-        else:
-            low = mid + 1
+        else:  # no laying has every value below the failure's threshold
+            low = min(max(mid + 1, int(failed)), high)
     return low
 
 
 class Laying:
     """The spine laid on the devices below a bound ``U`` (:meth:`prepare`), from the start (:meth:`fits`) or from a
     hop out of a placed device (:meth:`completes`). Searches share their failures while ``U`` stays; past
-    ``max_visits`` states for one ``U``, or ``until``'s end, every question answers yes (nothing ruled out)."""
+    ``max_visits`` states for one question, or ``until``'s end, it answers yes (nothing ruled out)."""
 
     def __init__(self, problem: PlacementProblem, spine_: Spine, until: Budget, max_visits: int = MAX_VISITS):
         self.spine = spine_
@@ -258,8 +265,14 @@ class Laying:
         for a, b in itertools.permutations(range(D), 2):
             link = problem.platform.link(names[a], names[b])
             self.bandwidth[a, b] = 0.0 if link is None else link.bandwidth
-        self.position = {v: k for k, v in enumerate(spine_.ops)}
+        self.fastest = self.bandwidth.max(axis=1)
+        # cheapest[a][d, e]: the least cost of link (d, e) for a hop from position a on
+        self.cheapest = np.minimum.accumulate(self.cost[::-1], axis=0)[::-1]
         self.upper = None
+        self.visits = self.limit = 0
+        # failed[a, d]: (devices used, relays kept, threshold) of states that found no laying; they hold at every
+        # bound up to their threshold, so they are kept from one bound to the next
+        self.failed: dict[tuple[int, int], list[tuple[int, int, float]]] = {}
 
     def prepare(self, upper: int) -> None:
         """Lay below ``upper`` from now on."""
@@ -273,30 +286,71 @@ class Laying:
             fit = s.supported[a] & (s.compute[a] < upper) & (s.memory[a][:, None] <= self.caps)
             self.reach.append(a + np.cumprod(fit, axis=0).sum(axis=0) - 1)  # closures grow: fit is a prefix
         self.near = self.cost < upper
-        self.relays = self._relays(upper)
-        self.failed: dict[tuple[int, int], list[tuple[int, int]]] = {}
-        self.visits = 0
+        self.relays = self._relays(upper).tolist()
+        self.runs = self._runs()
+        # Device sets as bit masks, for the search: near_to[s][d], the devices hop s reaches from d below the bound;
+        # starts[a], the devices a run from position a fits on; onward[a][d], the devices a link from d reaches
+        # below the bound for some hop from position a on.
+        self.near_to = [[_mask_of(np.flatnonzero(row).tolist()) for row in hop] for hop in self.near]
+        self.starts = [_mask_of(np.flatnonzero(self.reach[a] >= a).tolist()) for a in range(len(s.ops))]
+        onward = np.logical_or.accumulate(self.near[::-1], axis=0)[::-1] if len(self.near) else self.near
+        self.onward = [[_mask_of(np.flatnonzero(row).tolist()) for row in hops] for hops in onward]
+        # Thresholds (:meth:`threshold`): longer, the least compute that ended a run short of its next op on some
+        # device; dearer[d][s], the least cost at or above the bound of a hop s from d.
+        self.longer = self._longer()
+        dearer = np.where(self.near, math.inf, self.cost).min(axis=2) if len(self.near) else np.zeros((0, self.D))
+        self.dearer = dearer.T.tolist()
+        # laid[position, source]: the devices and relays of the last laying found after that hop (see completes)
+        self.laid: dict[tuple[int, int], tuple[int, int]] = {}
 
-    def fits(self, upper: int) -> bool:
-        """Whether the spine can be laid with every run's compute and every hop's transfer below ``upper``."""
+    def fits(self, upper: int, max_visits: int | None = None) -> bool:
+        """Whether the spine can be laid with every run's compute and every hop's transfer below ``upper`` (past
+        ``max_visits`` states, by default the laying's own, yes)."""
+        return self.threshold(upper, max_visits) is None
+
+    def threshold(self, upper: int, max_visits: int | None = None) -> float | None:
+        """None when the spine can be laid below ``upper`` (:meth:`fits`), else its failure's *threshold*: no laying
+        has every value below it (at least ``upper``). It is the least of the values that ruled a choice out: a run's
+        compute past its last op, a hop's link cost, the value at which a hop's least cut needs a relay fewer or
+        the devices left reach one more (each at least ``upper``), so every laying the search did not reach has a
+        value at least that large."""
         self.prepare(upper)
+        self.limit = self.visits + (max_visits or self.max_visits)
+        least = math.inf
         try:
-            return any(self._lay(0, d, 1 << d, 0) for d in range(self.D))
+            for d in range(self.D):
+                laid = self._lay(0, d, 1 << d, 0)
+                if isinstance(laid, tuple):
+                    return None
+                least = min(least, laid)
         except _Timeout:
-            return True
+            return None
+        return least
 
     def completes(self, position: int, source: int, used: int) -> bool:
         """Whether the spine after ``position`` (``ops[position]`` placed on device ``source``; -1: no spine op
-        placed yet), the devices ``used`` taken, can be laid on the free devices below the prepared bound."""
+        placed yet), the devices ``used`` taken, can be laid on the free devices below the prepared bound. Each
+        question searches at most ``max_visits`` states (past them it answers yes); a laying found before, on
+        devices still free with room for its relays, answers at once."""
         last = len(self.spine.ops) - 1
         if position >= last:
             return True
-        free = np.array([not used >> e & 1 for e in range(self.D)])
-        nexts = free if position < 0 else self.near[position, source] & free
+        key = (position, source)
+        if key in self.laid:
+            devices, relays = self.laid[key]
+            if devices & used == 0 and (devices | used).bit_count() + relays <= self.D:
+                return True
+        free = ~used & ((1 << self.D) - 1)
+        nexts = free if position < 0 else self.near_to[position][source] & free
+        self.limit = self.visits + self.max_visits
         try:
             # The first hop's relays may be parts already placed (among ``used``): none are counted for it.
-            return any(self.reach[position + 1][e] >= position + 1 and self._lay(position + 1, e, used | 1 << e, 0)
-                       for e in np.flatnonzero(nexts).tolist())  # fmt: skip
+            for e in _bits(nexts & self.starts[position + 1]):
+                end = self._lay(position + 1, e, used | 1 << e, 0)
+                if isinstance(end, tuple):
+                    self.laid[key] = (end[0] & ~used, end[1])
+                    return True
+            return False
         except _Timeout:
             return True
 
@@ -318,35 +372,104 @@ class Laying:
         count = np.where(short <= 0, 0, np.where(np.isfinite(count), count, D + 1))
         return np.minimum(count, D + 1).astype(np.int64)
 
+    def _runs(self) -> list[int]:
+        """runs[a]: the fewest runs the spine from position ``a`` on splits into below the prepared bound, on any
+        devices (a run from ``a`` ends at most at the reach of its best device; past the end, 0)."""
+        last = len(self.spine.ops)
+        runs = [0] * (last + 1)
+        for a in range(last - 1, -1, -1):
+            longest = int(self.reach[a].max())
+            runs[a] = 1 + min(runs[a + 1:longest + 2], default=last) if longest >= a else last + 1
+        return runs
+
+    def _longer(self) -> float:
+        """The least compute (at least the bound) of a run one op longer than its device's reach, among those whose
+        memory fits and whose ops the device runs: below it, no run grows."""
+        s, least = self.spine, math.inf
+        for a, ends in enumerate(self.reach):
+            for d, end in enumerate(ends.tolist()):
+                k = end + 1 - a
+                if end + 1 < len(s.ops) and k < len(s.memory[a]) and s.supported[a][k, d] \
+                        and s.memory[a][k] <= self.caps[d]:  # fmt: skip
+                    least = min(least, float(s.compute[a][k, d]))
+        return least
+
+    def _reachable(self, a: int, d: int, free: int) -> int:
+        """The ``free`` devices (a mask) a path of links from ``d`` reaches, each link below the bound for a hop from
+        position ``a`` on."""
+        seen, frontier = 0, 1 << d
+        while frontier:
+            grown = 0
+            for v in _bits(frontier):
+                grown |= self.onward[a][v]
+            frontier = grown & free & ~seen
+            seen |= frontier
+        return seen
+
+    def _widening(self, a: int, reached: int, others: int) -> float:
+        """The least cost of a link from the devices ``reached`` to the ``others`` (masks) for a hop from position ``a``
+        on: below it, the devices reached stay as they are."""
+        rows, cols = list(_bits(reached)), list(_bits(others))
+        return float(self.cheapest[a][np.ix_(rows, cols)].min()) if rows and cols else math.inf
+
+    def _fewer(self, a: int, b: int, d: int, e: int, relays: int) -> float:
+        """The least value at which the hop after run ``a .. b`` from ``d`` to ``e`` needs at most ``relays`` relays
+        (:meth:`_relays`: ``cut / (bw(d, e) + relays fastest(d))``, in whole microseconds, rounded down a hair so
+        that floating point never overstates it), at least the bound; infinite for fewer than none."""
+        if relays < 0:
+            return math.inf
+        cut = self.cuts[min(b - a, CUT_WINDOW - 1), b]
+        rate = self.bandwidth[d, e] + relays * self.fastest[d]
+        if rate <= 0:
+            return math.inf
+        return max(float(self.upper), math.floor(cut * 1e6 / rate * (1 - 1e-9)))
+
     def _next(self, a: int, b: int, d: int, e: int, used: int, relays: int) -> int | None:
         """The relays spent once the run ``a .. b`` on ``d`` hops to ``e`` (the hop's own, :meth:`_relays`), or None when
         the devices run out."""
         if b >= 0:
-            relays += int(self.relays[min(b - a, CUT_WINDOW - 1), b, d, e])
+            relays += self.relays[min(b - a, CUT_WINDOW - 1)][b][d][e]
         return relays if (used | 1 << e).bit_count() + relays <= self.D else None
 
-    def _lay(self, a: int, d: int, used: int, relays: int) -> bool:
-        """Whether the spine from position ``a`` on, its first run on device ``d``, can be laid on unused devices,
-        ``relays`` of them kept for the hops so far whose least cut did not fit their link."""
+    def _lay(self, a: int, d: int, used: int, relays: int) -> tuple[int, int] | float:
+        """A laying of the spine from position ``a`` on, its first run on device ``d``, on unused devices, ``relays``
+        of them kept for the hops so far whose least cut did not fit their link: the devices used and relays kept
+        once it is laid; or, when there is none, the threshold of the failure (:meth:`threshold`)."""
         self.visits += 1
-        if self.visits > self.max_visits or (self.visits % 256 == 0 and self.until.passed()):
-            self.visits = self.max_visits + 1  # this bound stays undecided
-            raise _Timeout
+        if self.visits > self.limit or (self.visits % 256 == 0 and self.until.passed()):
+            raise _Timeout  # this question stays undecided
         last = len(self.spine.ops) - 1
         end = int(self.reach[a][d])
         if end >= last:
-            return True
+            return used, relays
         key = (a, d)
-        for old, spent in self.failed.get(key, ()):
-            if old & ~used == 0 and spent <= relays:
-                return False
-        free = np.array([not used >> e & 1 for e in range(self.D)])
+        for old, spent, held in self.failed.get(key, ()):
+            if old & ~used == 0 and spent <= relays and held >= self.upper:
+                return held
+        # The runs after this one need devices of their own, free and reached from d over links below the bound.
+        after = self.runs[a] - 1
+        unused = ~used & ((1 << self.D) - 1)
+        if end < a or after > unused.bit_count() - relays:
+            return self._failed(key, used, relays, self.longer)
+        reached = self._reachable(a, d, unused)
+        if after > reached.bit_count():
+            widening = self._widening(a, reached | 1 << d, unused & ~reached)
+            return self._failed(key, used, relays, min(self.longer, widening))
+        threshold = min([self.longer] + self.dearer[d][a:end + 1])  # a longer run, a dearer hop
         for b in range(end, a - 1, -1):  # the longest runs first
-            for e in np.flatnonzero(self.near[b, d] & free).tolist():
-                if self.reach[b + 1][e] < b + 1:
-                    continue
+            for e in _bits(self.near_to[b][d] & unused & self.starts[b + 1]):
                 spent = self._next(a, b, d, e, used, relays)
-                if spent is not None and self._lay(b + 1, e, used | 1 << e, spent):
-                    return True
-        self.failed.setdefault(key, []).append((used, relays))
-        return False
+                if spent is None:  # not enough devices left for its relays
+                    threshold = min(threshold, self._fewer(a, b, d, e, self.D - (used | 1 << e).bit_count() - relays))
+                    continue
+                laid = self._lay(b + 1, e, used | 1 << e, spent)
+                if isinstance(laid, tuple):
+                    return laid
+                # Up to the value at which this hop needs a relay fewer, the state after it is the same.
+                needed = spent - relays
+                threshold = min(threshold, laid, self._fewer(a, b, d, e, needed - 1) if needed else math.inf)
+        return self._failed(key, used, relays, threshold)
+
+    def _failed(self, key: tuple[int, int], used: int, relays: int, threshold: float) -> float:
+        self.failed.setdefault(key, []).append((used, relays, threshold))
+        return threshold

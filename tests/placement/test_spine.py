@@ -74,6 +74,41 @@ def test_the_spine_is_laid_below_every_placement_and_its_bound_never_passes_the_
     assert lower_bound(built, "latency", big) <= brute_force(built, "latency")
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(instances(ops=(4, 6), devices=(4, 5)), residual_networks(devices=(3, 6)),
+                 residual_networks(devices=(4, 6), tight=True)),
+       st.lists(st.floats(0.5, 1.2), min_size=1, max_size=6))  # fmt: skip
+def test_a_failed_laying_s_threshold_never_passes_the_optimum_even_with_failures_kept_across_bounds(drawn, shares):
+    # One laying asked at several bounds in any order (its failures kept from one to the next): each failure's
+    # threshold claims that no laying has every value below it, so a fresh laying (no failures kept) finds none
+    # there either, and it is at most the optimum.
+    built = _either(drawn)
+    if built is None:
+        return
+    expected = brute_force(built, "throughput")
+    if expected is None:
+        return
+    def laid(upper: int) -> bool:  # a fresh laying: no failures kept, no thresholds used
+        return Laying(built, spine(built), Budget(60)).fits(upper)
+
+    least = least_true(1, expected + 1, laid)
+    laying = Laying(built, spine(built), Budget(60))
+    for share in shares:
+        upper = max(int(least * share), 1)
+        failed = laying.threshold(upper)
+        assert (failed is None) == laid(upper)
+        assert failed is None or upper <= failed < least <= expected + 1
+    assert laying.threshold(expected + 1) is None
+
+
+def least_true(low: int, high: int, holds) -> int:
+    """The least value in ``low..high`` at which the monotone ``holds`` is true (it holds at ``high``)."""
+    while low < high:
+        mid = (low + high) // 2
+        low, high = (low, mid) if holds(mid) else (mid + 1, high)
+    return low
+
+
 def _values(built) -> dict[tuple[int, ...], int]:
     """The throughput of every valid placement."""
     values = {}
