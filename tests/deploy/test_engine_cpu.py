@@ -66,9 +66,9 @@ def test_the_cpu_fit_recovers_a_known_cost_per_task_and_per_byte_received(tmp_pa
             if plugin is not None:
                 client.register_plugin(plugin)
             idle = idle_cpu(client, list(address.values()), 1.0)
-            local = {d: probe_device(client, address[d], (1 << 10, 1 << 20), requests=8, chains=(1, 2), repeats=2,
+            local = {d: probe_device(client, address[d], (1 << 10, 1 << 20), requests=16, chains=(1, 2), repeats=2,
                                      burn_ms=5) for d in "ab"}  # fmt: skip
-            pair = probe_pair(client, address["a"], address["b"], (1 << 10, 1 << 20, 2 << 20, 4 << 20), requests=12,
+            pair = probe_pair(client, address["a"], address["b"], (1 << 10, 1 << 20, 2 << 20, 4 << 20), requests=20,
                               burn_ms=5)  # fmt: skip
             fits.append({"a": fit_core("a", local["a"].cpu + pair.source, idle.workers[address["a"]]),
                          "b": fit_core("b", local["b"].cpu + pair.target, idle.workers[address["b"]])})  # fmt: skip

@@ -365,7 +365,10 @@ def test_model_explorer_serves_the_model_with_the_overlays(tmp_path):
     assert cli.main(["partition", "-k", "4", "--out", str(out)]) == 0
     port = free_port()
     command = [sys.executable, "-m", "solver", "show", str(out), "--model-explorer", "--no-browser", "--port", str(port)]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Its output goes to a file, read below to know when it is ready.
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -374,8 +377,14 @@ def test_model_explorer_serves_the_model_with_the_overlays(tmp_path):
                     if answer.status == 200:
                         break
             except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "Model Explorer did not start"
+                started = server.poll() is None and time.monotonic() < deadline
+                assert started, f"Model Explorer did not start: {(tmp_path / 'server.log').read_text()}"
                 time.sleep(0.5)
+        # Model Explorer's own readiness loop swallows every exception (a bare except), a SIGTERM's too: stop it
+        # only once it says it serves, when its Ctrl-C handling has begun.
+        while "Press Ctrl+C to stop" not in (tmp_path / "server.log").read_text():
+            assert server.poll() is None and time.monotonic() < deadline, "Model Explorer did not say it serves"
+            time.sleep(0.2)
         part_file = tmp_path / "map.part.json"
         url = f"http://127.0.0.1:{port}/api/v1/read_text_file?path={part_file}"
         with urllib.request.urlopen(url, timeout=10) as answer:
@@ -386,6 +395,7 @@ def test_model_explorer_serves_the_model_with_the_overlays(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
 
 
 def test_explorer_files_and_instructions_without_the_package(tmp_path):
