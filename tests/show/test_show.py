@@ -394,8 +394,12 @@ def test_model_explorer_serves_the_model_with_the_overlays(tmp_path):
         assert (tmp_path / "inception_v3.tflite").exists()  # the compressed model, written plain for it
     finally:
         server.terminate()
-        server.wait(timeout=30)
-        log.close()
+        try:
+            server.wait(timeout=30)
+        finally:  # a server that did not stop fails the test, and is not left running
+            server.kill()
+            server.wait()
+            log.close()
 
 
 def test_explorer_files_and_instructions_without_the_package(tmp_path):
