@@ -132,7 +132,13 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str]) -> int:
     try:
         parser = build_parser(chosen_command(argv))
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit:
+            # argparse's --help and --version leave here with their text still buffered: flush it now, so that a
+            # closed pipe is noticed below and not by the interpreter's exit (status 120).
+            sys.stdout.flush()
+            raise
         if args.command is None:
             parser.print_help()
             status = EXIT_OK
