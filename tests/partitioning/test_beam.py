@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from heuristics.dag import Dag, station_windows
 from solver.errors import UsageError
-from solver.partitioning.beam import beam_stations
+from solver.partitioning.beam import Ends, beam_stations
 from tests.partitioning.test_exact import brute_force, dags
 
 DIRECTIONS = ("forward", "backward")
@@ -79,3 +79,31 @@ def test_direction_is_checked():
     inst = Dag.from_graph(graph)
     with pytest.raises(UsageError, match="direction"):
         beam_stations(inst, 1, 2, station_windows(inst, 1, 2), direction="both")
+
+
+def test_ends_follow_decisive_wins():
+    # No leader: both ends, the first alternating; a packing from the second end after the first failed makes it
+    # lead (first in every round, the other in every other round); a decisive win of the other evens them again.
+    ends = Ends()
+    assert [ends.plan() for _ in range(2)] == [("forward", "backward"), ("backward", "forward")]
+    ends.record(("forward", "backward"), found=True)
+    ends.record(("forward",), found=True)  # first end packed: the other end was not tried, nothing learnt
+    plans = [ends.plan() for _ in range(4)]
+    assert all(plan[0] == "backward" for plan in plans)
+    assert sorted(map(len, plans)) == [1, 1, 2, 2]
+    ends.record(("backward", "forward"), found=True)
+    assert {ends.plan(), ends.plan()} == {("forward", "backward"), ("backward", "forward")}
+
+
+@settings(max_examples=100, deadline=None)
+@given(outcomes=st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=30))
+def test_no_end_starves(outcomes):
+    # Whatever the rounds found, each end runs in one round of every two.
+    ends, last_run = Ends(), {"forward": 0, "backward": 0}
+    for i, (first_found, second_found) in enumerate(outcomes, start=1):
+        plan = ends.plan()
+        for end in plan:
+            last_run[end] = i
+        assert all(i - last <= 1 for last in last_run.values())
+        ran = plan[:1] if first_found or len(plan) == 1 else plan
+        ends.record(ran, first_found or (len(ran) == 2 and second_found))
