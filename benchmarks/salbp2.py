@@ -26,7 +26,15 @@ from pathlib import Path
 from solver.partitioning.partition import PartitionSettings, partition
 from solver.problem import PartitionProblem, load_problem
 
-DATA = Path(__file__).resolve().parents[2] / "shared/benchmarks/salbp2"
+
+def _data_folder(relative: str = "shared/benchmarks/salbp2") -> Path:
+    """The data set beside the project (``../shared`` from its root), found from any folder the project is checked
+    out in (a git worktree sits deeper than the main checkout): the nearest enclosing folder that holds it."""
+    here = Path(__file__).resolve()
+    return next((p / relative for p in here.parents if (p / relative).is_dir()), here.parents[2] / relative)
+
+
+DATA = _data_folder()
 
 
 def instances(quick: bool, graphs: set[str] | None = None, data: Path = DATA,

@@ -76,7 +76,7 @@ from ortools.sat.python import cp_model
 
 from heuristics.dag import WINDOW_OPS, Dag, check_num_parts, lower_bound, station_windows
 from solver.errors import CheckError, InfeasibleError, UsageError
-from solver.partitioning.beam import beam_stations
+from solver.partitioning.beam import ENDS, Ends, beam_stations
 from solver.partitioning.metrics import PartitionMetrics, PartMemory, check_partition, part_ops
 from solver.partitioning.objectives import SECONDARY, TABLE
 from solver.partitioning.settings import check_exact_options
@@ -96,9 +96,9 @@ _QUICK_SOLVE = 1.0  # seconds of CP-SAT alone before the station search joins it
 _STATION_NODES = 100_000
 # One station-search run in this many is complete (all loads tried: a prover), the others heuristic.
 _COMPLETE_EVERY = 3
-# Beam-search rounds (a run from each end) at most per cycle: a packing the beam has not found in that many runs
-# is rare (ARC111 m = 9..13 and SCHOLL at their optima took 1 to 10 rounds), and where there is none (TONGE70 m=21
-# at 169, ARC83 m=18 at 4316) its time is the complete runs' and CP-SAT's, which prove.
+# Beam-search rounds (a run from one end or each, beam.Ends) at most per cycle: a packing the beam has not found in
+# that many runs is rare (ARC111 m = 9..13 and SCHOLL at their optima took 1 to 10 rounds), and where there is none
+# (TONGE70 m=21 at 169, ARC83 m=18 at 4316) its time is the complete runs' and CP-SAT's, which prove.
 _BEAM_ROUNDS = 16
 # The descent (_Search.descend): station-search rounds (one run from each end) per cycle, and its share of the time.
 _DESCENT_RUNS = 3
@@ -335,6 +335,7 @@ class _Search:
         self.station_memos: dict[int, dict[int, int]] = {}  # cycle -> failed states of complete runs (stations.py)
         self.beam_rounds: dict[int, int] = {}  # cycle -> beam-search rounds made (see _fill_stations)
         self.beam_seconds: dict[int, float] = {}  # cycle -> seconds the beam search took there
+        self.beam_ends = Ends()  # the ends its rounds run from (beam.Ends)
         self.station_seconds: dict[int, float] = {}  # cycle -> seconds the station search took there
         self.descent_floor = 0  # the descent's bisection found nothing below this C (see descend)
         self.floor_tried = False  # the descent tried the lower bound first (see _descend)
@@ -609,7 +610,8 @@ class _Search:
         complete run goes on from what the earlier ones proved. A later probe at the same cycle goes on where
         this one stopped.
         The beam search (solver/partitioning/beam.py) goes first and takes turns with these runs, a run from each
-        end per round, seeded by the cycle and the round, until it has had as much time at this cycle as they
+        end per round or, once one end leads (beam.Ends), from it alone in every other round, seeded by the cycle
+        and the round, until it has had as much time at this cycle as they
         (``_BEAM_ROUNDS`` rounds at most):
         it packs the near-zero idle times (ARC111, SCHOLL) that no depth-first run finds, which prove instead.
         ``until``: stop once this many restarts were made at this cycle (None: only time stops it).
@@ -655,16 +657,19 @@ class _Search:
         return None
 
     def _beam(self, cycle: int, windows: tuple[list[int], list[int]], stop: Callable[[], bool]) -> list[int] | None:
-        """One round of the beam search at ``cycle``: a run from each end, seeded by the cycle and the round."""
+        """One round of the beam search at ``cycle``: a run from each end the instance's rounds so far chose
+        (beam.Ends), seeded by the cycle, the round and the end."""
         started, round_ = self.budget.elapsed(), self.beam_rounds.get(cycle, 0)
         self.beam_rounds[cycle] = round_ + 1
-        parts = None
-        for i, direction in enumerate(("forward", "backward")):
-            parts = beam_stations(self.dag, self.k, cycle, windows, seed=(cycle * 1009 + round_) * 2 + i,
-                                  direction=direction, stop=stop)
+        parts, ran = None, []
+        for direction in self.beam_ends.plan():
+            ran.append(direction)
+            parts = beam_stations(self.dag, self.k, cycle, windows, direction=direction, stop=stop,
+                                  seed=(cycle * 1009 + round_) * 2 + ENDS.index(direction))
             self._report()
             if parts is not None or stop():
                 break
+        self.beam_ends.record(ran, parts is not None)
         self.beam_seconds[cycle] = self.beam_seconds.get(cycle, 0.0) + self.budget.elapsed() - started
         return parts
 

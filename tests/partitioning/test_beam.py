@@ -9,19 +9,12 @@ from hypothesis import strategies as st
 
 from heuristics.dag import Dag, station_windows
 from solver.errors import UsageError
-from solver.partitioning.beam import beam_stations
+from solver.partitioning.beam import Ends, beam_stations
+from tests.partitioning.packings import assert_packed, two_chains
 from tests.partitioning.test_exact import brute_force, dags
 
 DIRECTIONS = ("forward", "backward")
 UNLIMITED = {"width": 10**6, "loads": 10**6, "nodes": 10**6}
-
-
-def _check(inst: Dag, parts: list[int], k: int, cycle: int) -> None:
-    """``parts`` is a partition into at most ``k`` parts, every edge forward, every load at most ``cycle``."""
-    assert len(parts) == inst.n and all(0 <= p < k for p in parts)
-    assert all(parts[u] <= parts[v] for u, v in inst.edges)
-    loads = [sum(w for w, p in zip(inst.weights, parts) if p == s) for s in range(k)]
-    assert max(loads) <= cycle
 
 
 def _beam(inst: Dag, k: int, cycle: int, direction: str, seed: int = 0, **limits) -> list[int] | None:
@@ -40,9 +33,7 @@ def test_unlimited_beam_finds_the_optimum(graph, k, direction, seed):
     best = brute_force(graph, k)
     assume(best > 0)
     inst = Dag.from_graph(graph)
-    parts = _beam(inst, k, best, direction, seed, **UNLIMITED)
-    assert parts is not None
-    _check(inst, parts, k, best)
+    assert_packed(inst, _beam(inst, k, best, direction, seed, **UNLIMITED), k, best)
     assert _beam(inst, k, best - 1, direction, seed, **UNLIMITED) is None
 
 
@@ -56,20 +47,13 @@ def test_limited_beam_answers_are_valid(graph, k, direction, seed, extra, width,
     cycle = max(1, -(-inst.total // k)) + extra
     parts = _beam(inst, k, cycle, direction, seed, width=width, loads=loads, nodes=nodes)
     if parts is not None:
-        _check(inst, parts, k, cycle)
+        assert_packed(inst, parts, k, cycle)
 
 
 def test_exact_packing_from_both_ends():
-    # Two chains whose ops only pack into full parts one way: 6+4 | 5+5 (C = 10, no idle time).
-    graph = nx.DiGraph()
-    for v, w in enumerate([6, 5, 5, 4]):
-        graph.add_node(v, weight=w)
-    graph.add_edges_from([(0, 3), (1, 2)])
-    inst = Dag.from_graph(graph)
+    inst = two_chains()
     for direction in DIRECTIONS:
-        parts = _beam(inst, 2, 10, direction)
-        assert parts is not None
-        _check(inst, parts, 2, 10)
+        assert_packed(inst, _beam(inst, 2, 10, direction), 2, 10)
         assert _beam(inst, 2, 10, direction, stop=lambda: True) is None  # told to stop before any state
 
 
@@ -79,3 +63,31 @@ def test_direction_is_checked():
     inst = Dag.from_graph(graph)
     with pytest.raises(UsageError, match="direction"):
         beam_stations(inst, 1, 2, station_windows(inst, 1, 2), direction="both")
+
+
+def test_ends_follow_decisive_wins():
+    # No leader: both ends, the first alternating; a packing from the second end after the first failed makes it
+    # lead (first in every round, the other in every other round); a decisive win of the other evens them again.
+    ends = Ends()
+    assert [ends.plan() for _ in range(2)] == [("forward", "backward"), ("backward", "forward")]
+    ends.record(("forward", "backward"), found=True)
+    ends.record(("forward",), found=True)  # first end packed: the other end was not tried, nothing learnt
+    plans = [ends.plan() for _ in range(4)]
+    assert all(plan[0] == "backward" for plan in plans)
+    assert sorted(map(len, plans)) == [1, 1, 2, 2]
+    ends.record(("backward", "forward"), found=True)
+    assert {ends.plan(), ends.plan()} == {("forward", "backward"), ("backward", "forward")}
+
+
+@settings(max_examples=100, deadline=None)
+@given(outcomes=st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=30))
+def test_no_end_starves(outcomes):
+    # Whatever the rounds found, each end runs in one round of every two.
+    ends, last_run = Ends(), {"forward": 0, "backward": 0}
+    for i, (first_found, second_found) in enumerate(outcomes, start=1):
+        plan = ends.plan()
+        for end in plan:
+            last_run[end] = i
+        assert all(i - last <= 1 for last in last_run.values())
+        ran = plan[:1] if first_found or len(plan) == 1 else plan
+        ends.record(ran, first_found or (len(ran) == 2 and second_found))

@@ -14,6 +14,7 @@ from solver.errors import UsageError
 from heuristics.dag import Dag, station_windows
 from solver.partitioning.metrics import check_partition
 from solver.partitioning.stations import DIRECTIONS, bin_bound, bin_shares, fill_stations
+from tests.partitioning.packings import assert_packed, two_chains
 from tests.partitioning.test_exact import brute_force, dags
 
 
@@ -41,28 +42,17 @@ def test_finds_the_optimum_and_nothing_below(graph, k, rule, directions):
     best = brute_force(graph, k)
     assume(best > 0)
     inst = Dag.from_graph(graph)
-    parts = _search(inst, k, best, rule, directions)
-    assert parts is not None
-    assert all(0 <= p < k for p in parts)
-    loads = [sum(inst.weights[v] for v in range(n) if parts[v] == s) for s in range(k)]
-    assert max(loads) <= best
-    for u, v in graph.edges:
-        assert parts[u] <= parts[v]
+    assert_packed(inst, _search(inst, k, best, rule, directions), k, best)
     assert _search(inst, k, best - 1, rule, directions) is None
 
 
 def test_exact_load_packing():
-    # Two chains whose ops only pack into full parts one way: 6+4 | 5+5 (C = 10, no idle time).
-    graph = nx.DiGraph()
-    for v, w in enumerate([6, 5, 5, 4]):
-        graph.add_node(v, weight=w)
-    graph.add_edges_from([(0, 3), (1, 2)])
-    inst = Dag.from_graph(graph)
+    inst = two_chains()
     for rule in RULES:
         for directions in DIRECTIONS:
             parts = _search(inst, 2, 10, rule, directions)
-            assert parts is not None
-            check_partition(graph, parts, 2)
+            assert_packed(inst, parts, 2, 10)
+            check_partition(inst, parts, 2)  # no part empty either
     assert _search(inst, 2, 10, "weight", stop=lambda: True) is None  # told to stop before any part
     assert _search(inst, 2, 10, "weight", budget=0) is None  # no node to spend
 
