@@ -48,6 +48,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -59,10 +60,24 @@ MAX_OPS = 5_000  # larger graphs get no spine bound: its closures are op sets, q
 CUT_WINDOW = 4  # spine ops a run's end looks back over for its least cut
 MAX_CUT_SETS = 4_096  # sets of ops between two spine ops tried for the least cut of a hop
 MAX_VISITS = 200_000  # states searched for one bound before it is left undecided
+READERS = 3  # heaviest readers of a hop's cut whose device is weighed (Cut)
 
 
 class _Timeout(Exception):
     pass
+
+
+class Cut(NamedTuple):
+    """What a run's device d sends at a hop for one split of the ops between (:func:`_cut_front`), in bytes: all of
+    it (each tensor once), and ``union[S]`` for each set S (a bit mask) of its *readers*, the hop's next spine op w
+    (bit 0) and the ``READERS`` other ops that read most of it, heaviest first (bits 1 ..): what those ops read
+    together. Readers on one device receive their union whole over one link from d: (d, e) for w's device e."""
+
+    nbytes: int
+    union: tuple[int, ...]  # 2 ** (READERS + 1) figures, union[0] = 0
+
+    def figures(self) -> tuple[int, ...]:
+        return (self.nbytes, *self.union[1:])
 
 
 @dataclass(frozen=True)
@@ -75,8 +90,9 @@ class Spine:
 
     ops: list[int]
     hop_tensor: list[int | None]  # hop_tensor[s]: the tensor from ops[s] to ops[s + 1] (None: the edge has none)
-    hop_cut: list[list[int]]  # hop_cut[s][k]: the fewest bytes a run ending at ops[s], from ops[s - k] at least,
-    # sends to ops[s + 1]'s device when no relay takes the ops between (_least_cut); not decreasing in k
+    hop_cut: list[list[tuple[Cut, ...]]]  # hop_cut[s][k]: what a run ending at ops[s], from ops[s - k] at least,
+    # sends out of its device towards ops[s + 1]: each split of the ops between at or above one of these cuts
+    # (_cut_front); a longer run's at or above a shorter one's
     memory: list[np.ndarray]
     compute: list[np.ndarray]  # [k, device]
     supported: list[np.ndarray]  # [k, device]
@@ -100,12 +116,14 @@ def _spine(problem: PlacementProblem) -> Spine:
     ancestors, descendants = _closures(problem)
     hop_cut = []
     for s, w in enumerate(ops[1:]):
-        cuts = []
+        fronts: list[tuple[Cut, ...]] = []
         for k in range(min(CUT_WINDOW, s + 1)):
             start = ops[s - k]
-            cuts.append(max(cuts[-1:] + [_least_cut(problem, descendants[start] & ancestors[ops[s]], w,
-                                                    descendants[start] & ancestors[w])]))  # fmt: skip
-        hop_cut.append(cuts)
+            front = _cut_front(problem, descendants[start] & ancestors[ops[s]], w, descendants[start] & ancestors[w])
+            # A longer run's splits are among a shorter one's: each lies at or above a point of both fronts.
+            fronts.append(_pareto([_point(map(max, p.figures(), q.figures()))
+                                   for p in front for q in (fronts[-1] if fronts else [p])]))  # fmt: skip
+        hop_cut.append(fronts)
     items = problem.memory_items()
     item_of_op: list[list[int]] = [[] for _ in range(n)]
     for k, item in enumerate(items):
@@ -163,29 +181,86 @@ def _widest_path(problem: PlacementProblem, written: dict[tuple[int, int], int])
     return ops
 
 
-def _least_cut(problem: PlacementProblem, run: int, w: int, between: int) -> int:
-    """The fewest bytes that go from the device of a run's ops (the bit mask ``run``) to ``w``'s when every op
-    ``between`` them (a bit mask, both included) lies on one of the two: the least, over the sets X of those ops on
-    the run's device (``run`` and more, closed under predecessors within ``between``), of the bytes written in X
-    and read outside it, each tensor once. Past ``MAX_CUT_SETS`` sets, the bytes ``run`` sends ``w`` directly
-    (sent whatever X is)."""
+def _cut_front(problem: PlacementProblem, run: int, w: int, between: int) -> tuple[Cut, ...]:
+    """What the device of a run's ops (the bit mask ``run``) sends out when ``w`` lies on another device and the ops
+    ``between`` them (a bit mask, both included) anywhere: over the sets X of those ops on the run's device
+    (``run`` and more, closed under predecessors within ``between``), the tensors written in X and read in
+    ``between`` outside it, as a :class:`Cut`, kept where no other X's is as small in every figure (a Pareto
+    front). Past ``MAX_CUT_SETS`` sets, the tensors ``run`` sends ``w`` directly (sent whatever X is)."""
     dag = problem.dag
     inner = between & ~run & ~(1 << w)
     sent = [(1 << t.producer, _mask_of(t.consumers) & between, t.nbytes)
             for t in problem.tensors if between >> t.producer & 1 and t.producer != w]  # fmt: skip
-    direct = sum(nbytes for writer, readers, nbytes in sent if writer & run and readers >> w & 1)
     preds = {v: _mask_of(dag.preds[v]) & inner for v in _bits(inner)}
-    least, seen, queue = math.inf, {run}, [run]
+    points, seen, queue = [], {run}, [run]
     while queue:
         X = queue.pop()
-        least = min(least, sum(nbytes for writer, readers, nbytes in sent if writer & X and readers & ~X))
+        points.append(_cut(sent, X, w))
         for v in _bits(inner & ~X):
             if preds[v] & ~X == 0 and (grown := X | 1 << v) not in seen:
                 if len(seen) >= MAX_CUT_SETS:
-                    return direct
+                    direct = sum(nbytes for writer, readers, nbytes in sent if writer & run and readers >> w & 1)
+                    return (Cut(direct, tuple(direct if S & 1 else 0 for S in range(2 ** (READERS + 1)))),)
                 seen.add(grown)
                 queue.append(grown)
-    return int(least)
+    return _pareto(points)
+
+
+def _cut(sent: list[tuple[int, int, int]], X: int, w: int) -> Cut:
+    """The :class:`Cut` of the tensors ``sent`` (writer mask, readers mask, bytes) written in X and read outside it."""
+    reads: dict[int, int] = {}  # per reader outside X, the tensors it reads (a mask of indices into sent)
+    total = 0
+    for k, (writer, readers, nbytes) in enumerate(sent):
+        if writer & X and readers & ~X:
+            total += nbytes
+            for u in _bits(readers & ~X):
+                reads[u] = reads.get(u, 0) | 1 << k
+    weight = {u: sum(sent[k][2] for k in _bits(ks)) for u, ks in reads.items()}
+    heavy = sorted((u for u in reads if u != w), key=lambda u: -weight[u])[:READERS]
+    tensors = [reads.get(w, 0), *(reads[u] for u in heavy)] + [0] * (READERS - len(heavy))
+    union = []
+    for S in range(2 ** (READERS + 1)):
+        ks = 0
+        for i in _bits(S):
+            ks |= tensors[i]
+        union.append(sum(sent[k][2] for k in _bits(ks)))
+    return Cut(total, tuple(union))
+
+
+def _pareto(points: list[Cut]) -> tuple[Cut, ...]:
+    """The points no other point is at or below in every figure (one of equal ones), by bytes."""
+    front: list[tuple[int, ...]] = []
+    for p in sorted({c.figures() for c in points}):
+        if not any(all(x <= y for x, y in zip(q, p)) for q in front):
+            front.append(p)
+    return tuple(_point(p) for p in front)
+
+
+def _point(figures) -> Cut:
+    """The :class:`Cut` of ``figures`` (:meth:`Cut.figures`)."""
+    nbytes, *union = figures
+    return Cut(nbytes, (0, *union))
+
+
+def _assignments() -> list[tuple[int, tuple[int, ...]]]:
+    """The ways to group a hop's readers (Cut): w with some of the others on e, the rest in groups, each group on a
+    relay of its own; as (the readers on e, the other groups), each a bit mask of Cut's readers, each way once."""
+    ways = set()
+    for labels in itertools.product(range(READERS + 1), repeat=READERS):  # reader i + 1's group; 0: on e
+        groups = [0] * (READERS + 1)
+        groups[0] = 1
+        for i, label in enumerate(labels):
+            groups[label] |= 1 << i + 1
+        ways.add((groups[0], tuple(sorted(g for g in groups[1:] if g))))
+    return sorted(ways)
+
+
+_ASSIGNMENTS = _assignments()
+
+
+def _seconds(nbytes: float, rate: float) -> float:
+    """Seconds to send ``nbytes`` at ``rate`` bytes/s (none: infinite, unless there is nothing to send)."""
+    return 0.0 if nbytes == 0 else nbytes / rate if rate > 0 else math.inf
 
 
 def _mask_of(ops) -> int:
@@ -258,14 +333,33 @@ class Laying:
         for s, i in enumerate(spine_.hop_tensor):
             if i is None:  # an edge without a tensor sends nothing: any other device may follow
                 self.cost[s] = np.where(np.eye(D, dtype=bool), math.inf, 0)
-        # cuts[k, s]: hop s's least cut for a run of k + 1 spine ops or more; bandwidth[a, b] of each link (0: none).
-        self.cuts = np.array([[c[min(k, len(c) - 1)] for c in spine_.hop_cut] for k in range(CUT_WINDOW)], dtype=float)
+        # cut[figure][k, s, p]: the figures (Cut.figures) of the points of hop s's cut front for a run of k + 1 spine
+        # ops or more (padded with infinite ones); bandwidth[a, b] of each link (0: none).
+        H, P = len(spine_.hop_cut), max((len(f) for fronts in spine_.hop_cut for f in fronts), default=1)
+        self.cut = np.full((2 ** (READERS + 1), CUT_WINDOW, H, P), math.inf)
+        for s, fronts in enumerate(spine_.hop_cut):
+            for k in range(CUT_WINDOW):
+                front = fronts[min(k, len(fronts) - 1)]
+                self.cut[:, k, s, :len(front)] = np.array([c.figures() for c in front], dtype=float).T
         names = problem.devices
         self.bandwidth = np.zeros((D, D))
         for a, b in itertools.permutations(range(D), 2):
             link = problem.platform.link(names[a], names[b])
             self.bandwidth[a, b] = 0.0 if link is None else link.bandwidth
         self.fastest = self.bandwidth.max(axis=1)
+        # widest[a, r]: the bandwidths of a's r fastest links together (r <= D); rank[a, b]: link (a, b)'s place
+        # among a's by bandwidth (0: fastest); other[a, b]: the fastest link of a's but (a, b)
+        order = np.argsort(-self.bandwidth, axis=1, kind="stable")
+        self.widest = np.concatenate([np.zeros((D, 1)), np.cumsum(np.take_along_axis(self.bandwidth, order, axis=1),
+                                                                  axis=1)], axis=1)  # fmt: skip
+        self.rank = np.argsort(order, axis=1)
+        # links[a]: (device, bandwidth) of a's links, fastest first; points[k][s]: cut[:, k, s] by point
+        self.links = [[(x, bw) for x, bw in zip(order[a].tolist(), self.bandwidth[a, order[a]].tolist()) if bw > 0]
+                      for a in range(D)]  # fmt: skip
+        self.points = self.cut.transpose(1, 2, 3, 0).tolist()
+        ranked = np.take_along_axis(self.bandwidth, order, axis=1)
+        second = ranked[:, 1] if D > 1 else np.zeros(D)
+        self.other = np.where(self.rank == 0, second[:, None], self.fastest[:, None])
         # cheapest[a][d, e]: the least cost of link (d, e) for a hop from position a on
         self.cheapest = np.minimum.accumulate(self.cost[::-1], axis=0)[::-1]
         self.upper = None
@@ -356,21 +450,33 @@ class Laying:
 
     def _relays(self, upper: int) -> np.ndarray:
         """relays[k, s, a, b]: the fewest relay devices hop s needs from a run of k + 1 spine ops or more on a to b,
-        below ``upper``. With r relays its least cut leaves a over r + 1 links, (a, b) and r of a's, each at most a's
-        fastest, so the busiest carries it at their bandwidths together at least: ``cut / (bw(a, b) + r fastest(a))``
-        seconds, and a load is whole microseconds, so below ``upper`` it is at most ``upper - 1`` (module
-        docstring)."""
+        below ``upper``, at the best point of its cut front (:class:`Cut`); ``D + 1``: no count does. A load is whole
+        microseconds, so below ``upper`` it is at most ``upper - 1`` (module docstring). With no relay, link (a, b)
+        carries the cut's bytes. With r relays, a sends its tensors over r + 1 links, (a, b) and r more of its own,
+        each tensor whole over each link it takes:
+
+        - together they carry all the bytes, at ``bw(a, b)`` and the r fastest other links' bandwidths at most;
+        - (a, b) carries what the next spine op reads;
+        - a heavy reader's bytes cross a link of a's other than (a, b), at ``other(a, b)`` at most, or (the reader
+          on b) (a, b) carries them with the next spine op's and the heavier readers'."""
         D = self.D
         if not len(self.spine.hop_tensor):
             return np.zeros((CUT_WINDOW, 0, D, D), dtype=np.int64)
-        fastest = self.bandwidth.max(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # bytes/s the cut needs to cross in upper - 1 microseconds; what relays must add to the link's
-            rate = np.where(self.cuts > 0, self.cuts * 1e6 / max(upper - 1, 0), 0.0)[:, :, None, None]
-            short = rate - self.bandwidth
-            count = np.ceil(short / fastest[None, None, :, None])
-        count = np.where(short <= 0, 0, np.where(np.isfinite(count), count, D + 1))
-        return np.minimum(count, D + 1).astype(np.int64)
+        per = 1e6 / (upper - 1) if upper > 1 else math.inf  # bytes/s to send one byte within upper - 1 us
+        with np.errstate(invalid="ignore"):
+            need = np.where(self.cut > 0, self.cut * per, 0.0)[..., None, None]  # [figure, k, s, p, a, b]
+        total, direct = np.broadcast_to(need[0], need.shape[1:4] + (D, D)), need[1]
+        link = self.bandwidth
+        level = direct <= link
+        for i in range(1, READERS + 1):  # reader i alone, and w with the readers up to i
+            level &= (need[1 << i] <= self.other) | (need[(1 << i + 1) - 1] <= link)
+        count = np.empty(total.shape, dtype=np.int64)
+        for a in range(D):  # the fewest r with the links' bandwidths covering the bytes
+            short = np.searchsorted(self.widest[a], total[..., a, :] - link[a])  # r fastest besides (a, b) ...
+            wide = np.maximum(np.searchsorted(self.widest[a], total[..., a, :]) - 1, self.rank[a])  # ... or with it
+            count[..., a, :] = np.where(short < self.rank[a], short, wide)
+        count = np.where(total <= link, 0, np.where(level & (count < D), np.maximum(count, 1), D + 1))
+        return count.min(axis=2)
 
     def _runs(self) -> list[int]:
         """runs[a]: the fewest runs the spine from position ``a`` on splits into below the prepared bound, on any
@@ -412,23 +518,66 @@ class Laying:
         rows, cols = list(_bits(reached)), list(_bits(others))
         return float(self.cheapest[a][np.ix_(rows, cols)].min()) if rows and cols else math.inf
 
-    def _fewer(self, a: int, b: int, d: int, e: int, relays: int) -> float:
+    def _fewer(self, a: int, b: int, d: int, e: int, relays: int, used: int) -> float:
         """The least value at which the hop after run ``a .. b`` from ``d`` to ``e`` needs at most ``relays`` relays
-        (:meth:`_relays`: ``cut / (bw(d, e) + relays fastest(d))``, in whole microseconds, rounded down a hair so
-        that floating point never overstates it), at least the bound; infinite for fewer than none."""
+        among the devices not ``used`` (:meth:`_needed`), in whole microseconds, rounded down a hair so that floating
+        point never overstates it, at least the bound; infinite for fewer than none."""
         if relays < 0:
             return math.inf
-        cut = self.cuts[min(b - a, CUT_WINDOW - 1), b]
-        rate = self.bandwidth[d, e] + relays * self.fastest[d]
-        if rate <= 0:
-            return math.inf
-        return max(float(self.upper), math.floor(cut * 1e6 / rate * (1 - 1e-9)))
+        links = self._free_links(d, used | 1 << e)
+        link, wide = self.bandwidth[d, e], self.bandwidth[d, e] + sum(links[:relays])
+        least = math.inf
+        for nbytes, *union in self.points[min(b - a, CUT_WINDOW - 1)][b]:
+            value = _seconds(nbytes, link)
+            if relays:
+                for on_e, groups in _ASSIGNMENTS:
+                    if len(groups) <= min(relays, len(links)):
+                        loads = sorted((union[g - 1] for g in groups), reverse=True)
+                        value = min(value, max(_seconds(union[on_e - 1], link), _seconds(nbytes, wide),
+                                               *map(_seconds, loads, links)))  # fmt: skip
+            least = min(least, value * 1e6)
+        return max(float(self.upper), math.floor(least * (1 - 1e-9))) if least < math.inf else math.inf
+
+    def _free_links(self, d: int, taken: int) -> list[float]:
+        """The bandwidths of d's links to the devices not ``taken`` (a mask), fastest first."""
+        return [bw for x, bw in self.links[d] if not taken >> x & 1]
+
+    def _needed(self, k: int, b: int, d: int, e: int, used: int) -> int:
+        """The fewest relays the hop after a run of k + 1 spine ops or more ending at ``b``, from ``d`` to ``e``, needs
+        among the devices not ``used`` below the prepared bound; ``D + 1``: no count does. At some point of the cut
+        front: no relay and (d, e) carries all its bytes; or its readers grouped (:data:`_ASSIGNMENTS`) with w on e
+        and each other group on a relay of its own, (d, e) carrying the union on e and each relay's link its
+        group's union (the heaviest on the fastest free link, and so on), and the r relays' links and (d, e)
+        together all the bytes (:meth:`_relays`)."""
+        links = self._free_links(d, used | 1 << e)
+        per = 1e6 / (self.upper - 1) if self.upper > 1 else math.inf
+        link = self.bandwidth[d, e]
+        fewest = self.D + 1
+        for point in self.points[k][b]:
+            nbytes, *union = (x * per if x > 0 else 0.0 for x in point)
+            if nbytes <= link:
+                return 0
+            rate, count = link, 0  # the fewest relays whose links with (d, e) carry all the bytes
+            for bw in links:
+                if rate >= nbytes or count >= fewest:
+                    break
+                rate, count = rate + bw, count + 1
+            if rate < nbytes:
+                continue
+            for on_e, groups in _ASSIGNMENTS:
+                if max(len(groups), count, 1) < fewest and len(groups) <= len(links) and union[on_e - 1] <= link:
+                    loads = sorted((union[g - 1] for g in groups), reverse=True)
+                    if all(load <= bw for load, bw in zip(loads, links)):
+                        fewest = max(len(groups), count, 1)
+        return fewest
 
     def _next(self, a: int, b: int, d: int, e: int, used: int, relays: int) -> int | None:
-        """The relays spent once the run ``a .. b`` on ``d`` hops to ``e`` (the hop's own, :meth:`_relays`), or None when
-        the devices run out."""
+        """The relays spent once the run ``a .. b`` on ``d`` hops to ``e`` (the hop's own, :meth:`_needed`; the table of
+        :meth:`_relays`, which counts every device free, first), or None when the devices run out."""
         if b >= 0:
-            relays += self.relays[min(b - a, CUT_WINDOW - 1)][b][d][e]
+            k = min(b - a, CUT_WINDOW - 1)
+            if self.relays[k][b][d][e]:
+                relays += self._needed(k, b, d, e, used)
         return relays if (used | 1 << e).bit_count() + relays <= self.D else None
 
     def _lay(self, a: int, d: int, used: int, relays: int) -> tuple[int, int] | float:
@@ -460,14 +609,14 @@ class Laying:
             for e in _bits(self.near_to[b][d] & unused & self.starts[b + 1]):
                 spent = self._next(a, b, d, e, used, relays)
                 if spent is None:  # not enough devices left for its relays
-                    threshold = min(threshold, self._fewer(a, b, d, e, self.D - (used | 1 << e).bit_count() - relays))
+                    threshold = min(threshold, self._fewer(a, b, d, e, self.D - (used | 1 << e).bit_count() - relays, used))
                     continue
                 laid = self._lay(b + 1, e, used | 1 << e, spent)
                 if isinstance(laid, tuple):
                     return laid
                 # Up to the value at which this hop needs a relay fewer, the state after it is the same.
                 needed = spent - relays
-                threshold = min(threshold, laid, self._fewer(a, b, d, e, needed - 1) if needed else math.inf)
+                threshold = min(threshold, laid, self._fewer(a, b, d, e, needed - 1, used) if needed else math.inf)
         return self._failed(key, used, relays, threshold)
 
     def _failed(self, key: tuple[int, int], used: int, relays: int, threshold: float) -> float:
