@@ -93,6 +93,7 @@ class Spine:
     hop_cut: list[list[tuple[Cut, ...]]]  # hop_cut[s][k]: what a run ending at ops[s], from ops[s - k] at least,
     # sends out of its device towards ops[s + 1]: each split of the ops between at or above one of these cuts
     # (_cut_front); a longer run's at or above a shorter one's
+    hop_entry: list[list[tuple[Cut, ...]]]  # the same, received by ops[s + 1]'s device (_entry_front)
     memory: list[np.ndarray]
     compute: list[np.ndarray]  # [k, device]
     supported: list[np.ndarray]  # [k, device]
@@ -114,16 +115,17 @@ def _spine(problem: PlacementProblem) -> Spine:
     ops = _widest_path(problem, written)
     hop_tensor = [written.get((u, w)) for u, w in zip(ops, ops[1:])]
     ancestors, descendants = _closures(problem)
-    hop_cut = []
+    hop_cut, hop_entry = [], []
     for s, w in enumerate(ops[1:]):
-        fronts: list[tuple[Cut, ...]] = []
+        leaving: list[tuple[Cut, ...]] = []
+        entering: list[tuple[Cut, ...]] = []
         for k in range(min(CUT_WINDOW, s + 1)):
             start = ops[s - k]
-            front = _cut_front(problem, descendants[start] & ancestors[ops[s]], w, descendants[start] & ancestors[w])
-            # A longer run's splits are among a shorter one's: each lies at or above a point of both fronts.
-            fronts.append(_pareto([_point(map(max, p.figures(), q.figures()))
-                                   for p in front for q in (fronts[-1] if fronts else [p])]))  # fmt: skip
-        hop_cut.append(fronts)
+            run, between = descendants[start] & ancestors[ops[s]], descendants[start] & ancestors[w]
+            _join(leaving, _cut_front(problem, run, w, between))
+            _join(entering, _entry_front(problem, run, ops[s], w, between))
+        hop_cut.append(leaving)
+        hop_entry.append(entering)
     items = problem.memory_items()
     item_of_op: list[list[int]] = [[] for _ in range(n)]
     for k, item in enumerate(items):
@@ -157,7 +159,13 @@ def _spine(problem: PlacementProblem) -> Spine:
         memory.append(np.array(mem_a, dtype=np.int64))
         compute.append(np.array(comp_a, dtype=np.int64).reshape(len(comp_a), D))
         supported.append(np.array(sup_a, dtype=bool).reshape(len(sup_a), D))
-    return Spine(ops, hop_tensor, hop_cut, memory, compute, supported)
+    return Spine(ops, hop_tensor, hop_cut, hop_entry, memory, compute, supported)
+
+
+def _join(fronts: list[tuple[Cut, ...]], front: tuple[Cut, ...]) -> None:
+    """Append ``front`` for a run one op longer than the last of ``fronts``'s: the longer run's splits are among the
+    shorter one's, so each lies at or above a point of both fronts."""
+    fronts.append(_pareto([_point(map(max, p.figures(), q.figures())) for p in front for q in (fronts[-1] if fronts else (p,))]))
 
 
 def _widest_path(problem: PlacementProblem, written: dict[tuple[int, int], int]) -> list[int]:
@@ -187,23 +195,45 @@ def _cut_front(problem: PlacementProblem, run: int, w: int, between: int) -> tup
     (``run`` and more, closed under predecessors within ``between``), the tensors written in X and read in
     ``between`` outside it, as a :class:`Cut`, kept where no other X's is as small in every figure (a Pareto
     front). Past ``MAX_CUT_SETS`` sets, the tensors ``run`` sends ``w`` directly (sent whatever X is)."""
-    dag = problem.dag
     inner = between & ~run & ~(1 << w)
     sent = [(1 << t.producer, _mask_of(t.consumers) & between, t.nbytes)
             for t in problem.tensors if between >> t.producer & 1 and t.producer != w]  # fmt: skip
-    preds = {v: _mask_of(dag.preds[v]) & inner for v in _bits(inner)}
-    points, seen, queue = [], {run}, [run]
+    sets = _closed_sets(run, inner, {v: _mask_of(problem.dag.preds[v]) & inner for v in _bits(inner)})
+    return _direct(problem, run, w) if sets is None else _pareto([_cut(sent, X, w) for X in sets])
+
+
+def _entry_front(problem: PlacementProblem, run: int, last: int, w: int, between: int) -> tuple[Cut, ...]:
+    """What the device of ``w`` receives, :func:`_cut_front` seen from the other end: over the sets Y of the ops
+    ``between`` on w's device (``w`` and more, none of ``run``, closed under successors within ``between``), the
+    tensors written in ``between`` outside Y and read in Y, as a :class:`Cut` whose readers are their writers
+    (those of ``run``, all on one device, as its op ``last``): each writer's device sends its tensors whole over
+    one link to w's."""
+    inner = between & ~run & ~(1 << w)
+    sent = [(_mask_of(t.consumers) & between, 1 << (last if run >> t.producer & 1 else t.producer), t.nbytes)
+            for t in problem.tensors if between >> t.producer & 1 and t.producer != w]  # fmt: skip
+    sets = _closed_sets(1 << w, inner, {v: _mask_of(problem.dag.succs[v]) & inner for v in _bits(inner)})
+    return _direct(problem, run, w) if sets is None else _pareto([_cut(sent, Y, last) for Y in sets])
+
+
+def _closed_sets(start: int, inner: int, needs: dict[int, int]) -> list[int] | None:
+    """The sets of ``start`` and ops of ``inner`` (bit masks) that hold each op's ``needs`` with it; None past
+    ``MAX_CUT_SETS``."""
+    seen, queue = {start}, [start]
     while queue:
         X = queue.pop()
-        points.append(_cut(sent, X, w))
         for v in _bits(inner & ~X):
-            if preds[v] & ~X == 0 and (grown := X | 1 << v) not in seen:
+            if needs[v] & ~X == 0 and (grown := X | 1 << v) not in seen:
                 if len(seen) >= MAX_CUT_SETS:
-                    direct = sum(nbytes for writer, readers, nbytes in sent if writer & run and readers >> w & 1)
-                    return (Cut(direct, tuple(direct if S & 1 else 0 for S in range(2 ** (READERS + 1)))),)
+                    return None
                 seen.add(grown)
                 queue.append(grown)
-    return _pareto(points)
+    return list(seen)
+
+
+def _direct(problem: PlacementProblem, run: int, w: int) -> tuple[Cut]:
+    """The tensors ``run`` sends ``w`` directly, over the hop's own link whatever the split (a :class:`Cut`)."""
+    direct = sum(t.nbytes for t in problem.tensors if run >> t.producer & 1 and w in t.consumers)
+    return (Cut(direct, tuple(direct if S & 1 else 0 for S in range(2 ** (READERS + 1)))),)
 
 
 def _cut(sent: list[tuple[int, int, int]], X: int, w: int) -> Cut:
@@ -256,6 +286,48 @@ def _assignments() -> list[tuple[int, tuple[int, ...]]]:
 
 
 _ASSIGNMENTS = _assignments()
+
+
+def _fewest(points: list[list[float]], link: float, links: list[float], per: float, none: int) -> int:
+    """The fewest relays a hop's cut needs (``none`` when no count does) at one of its ``points`` (Cut.figures), its
+    own link's bandwidth ``link`` and the free relays' ``links`` (fastest first), ``per`` the rate that sends one byte
+    below the bound: no relay and the link carries all its bytes; or its readers grouped (:data:`_ASSIGNMENTS`),
+    the union on the hop's far device (bit 0's) over the link, each other group's over a relay's link of its own
+    (the heaviest on the fastest, and so on), and the link with the relays' links together all the bytes."""
+    fewest = none
+    for point in points:
+        nbytes, *union = (x * per if x > 0 else 0.0 for x in point)
+        if nbytes <= link:
+            return 0
+        rate, count = link, 0  # the fewest relays whose links with the hop's carry all the bytes
+        for bw in links:
+            if rate >= nbytes or count >= fewest:
+                break
+            rate, count = rate + bw, count + 1
+        if rate < nbytes:
+            continue
+        for together, groups in _ASSIGNMENTS:
+            if max(len(groups), count, 1) < fewest and len(groups) <= len(links) and union[together - 1] <= link:
+                loads = sorted((union[g - 1] for g in groups), reverse=True)
+                if all(load <= bw for load, bw in zip(loads, links)):
+                    fewest = max(len(groups), count, 1)
+    return fewest
+
+
+def _least(points: list[list[float]], link: float, links: list[float], relays: int) -> float:
+    """The least time (seconds) below which a hop's cut needs at most ``relays`` relays (:func:`_fewest`)."""
+    wide = link + sum(links[:relays])
+    least = math.inf
+    for nbytes, *union in points:
+        value = _seconds(nbytes, link)
+        if relays:
+            for together, groups in _ASSIGNMENTS:
+                if len(groups) <= min(relays, len(links)):
+                    loads = sorted((union[g - 1] for g in groups), reverse=True)
+                    value = min(value, max(_seconds(union[together - 1], link), _seconds(nbytes, wide),
+                                           *map(_seconds, loads, links)))  # fmt: skip
+        least = min(least, value)
+    return least
 
 
 def _seconds(nbytes: float, rate: float) -> float:
@@ -333,33 +405,24 @@ class Laying:
         for s, i in enumerate(spine_.hop_tensor):
             if i is None:  # an edge without a tensor sends nothing: any other device may follow
                 self.cost[s] = np.where(np.eye(D, dtype=bool), math.inf, 0)
-        # cut[figure][k, s, p]: the figures (Cut.figures) of the points of hop s's cut front for a run of k + 1 spine
-        # ops or more (padded with infinite ones); bandwidth[a, b] of each link (0: none).
-        H, P = len(spine_.hop_cut), max((len(f) for fronts in spine_.hop_cut for f in fronts), default=1)
-        self.cut = np.full((2 ** (READERS + 1), CUT_WINDOW, H, P), math.inf)
-        for s, fronts in enumerate(spine_.hop_cut):
-            for k in range(CUT_WINDOW):
-                front = fronts[min(k, len(fronts) - 1)]
-                self.cut[:, k, s, :len(front)] = np.array([c.figures() for c in front], dtype=float).T
         names = problem.devices
-        self.bandwidth = np.zeros((D, D))
+        self.bandwidth = np.zeros((D, D))  # of each link (0: none)
         for a, b in itertools.permutations(range(D), 2):
             link = problem.platform.link(names[a], names[b])
             self.bandwidth[a, b] = 0.0 if link is None else link.bandwidth
         self.fastest = self.bandwidth.max(axis=1)
-        # widest[a, r]: the bandwidths of a's r fastest links together (r <= D); rank[a, b]: link (a, b)'s place
-        # among a's by bandwidth (0: fastest); other[a, b]: the fastest link of a's but (a, b)
-        order = np.argsort(-self.bandwidth, axis=1, kind="stable")
-        self.widest = np.concatenate([np.zeros((D, 1)), np.cumsum(np.take_along_axis(self.bandwidth, order, axis=1),
-                                                                  axis=1)], axis=1)  # fmt: skip
-        self.rank = np.argsort(order, axis=1)
-        # links[a]: (device, bandwidth) of a's links, fastest first; points[k][s]: cut[:, k, s] by point
-        self.links = [[(x, bw) for x, bw in zip(order[a].tolist(), self.bandwidth[a, order[a]].tolist()) if bw > 0]
-                      for a in range(D)]  # fmt: skip
-        self.points = self.cut.transpose(1, 2, 3, 0).tolist()
-        ranked = np.take_along_axis(self.bandwidth, order, axis=1)
-        second = ranked[:, 1] if D > 1 else np.zeros(D)
-        self.other = np.where(self.rank == 0, second[:, None], self.fastest[:, None])
+        # links[a], links_in[a]: (device, bandwidth) of the links out of and into a, fastest first
+        self.links = [sorted(((x, bw) for x, bw in enumerate(row) if bw > 0), key=lambda link: -link[1])
+                      for row in self.bandwidth.tolist()]  # fmt: skip
+        self.links_in = [sorted(((x, bw) for x, bw in enumerate(row) if bw > 0), key=lambda link: -link[1])
+                         for row in self.bandwidth.T.tolist()]  # fmt: skip
+        # leaving[k][s], entering[k][s]: the figures (Cut.figures) of the points of hop s's cut and entry fronts for a
+        # run of k + 1 spine ops or more; least[k, s]: the fewest bytes of its cut front
+        self.leaving, self.entering = (
+            [[[c.figures() for c in fronts[min(k, len(fronts) - 1)]] for fronts in hops] for k in range(CUT_WINDOW)]
+            for hops in (spine_.hop_cut, spine_.hop_entry))  # fmt: skip
+        self.least = np.array([[min(p[0] for p in points) for points in hops] for hops in self.leaving],
+                              dtype=float).reshape(CUT_WINDOW, len(spine_.hop_cut))  # fmt: skip
         # cheapest[a][d, e]: the least cost of link (d, e) for a hop from position a on
         self.cheapest = np.minimum.accumulate(self.cost[::-1], axis=0)[::-1]
         self.upper = None
@@ -380,7 +443,7 @@ class Laying:
             fit = s.supported[a] & (s.compute[a] < upper) & (s.memory[a][:, None] <= self.caps)
             self.reach.append(a + np.cumprod(fit, axis=0).sum(axis=0) - 1)  # closures grow: fit is a prefix
         self.near = self.cost < upper
-        self.relays = self._relays(upper).tolist()
+        self.alone = self._alone(upper).tolist()
         self.runs = self._runs()
         # Device sets as bit masks, for the search: near_to[s][d], the devices hop s reaches from d below the bound;
         # starts[a], the devices a run from position a fits on; onward[a][d], the devices a link from d reaches
@@ -448,35 +511,14 @@ class Laying:
         except _Timeout:
             return True
 
-    def _relays(self, upper: int) -> np.ndarray:
-        """relays[k, s, a, b]: the fewest relay devices hop s needs from a run of k + 1 spine ops or more on a to b,
-        below ``upper``, at the best point of its cut front (:class:`Cut`); ``D + 1``: no count does. A load is whole
-        microseconds, so below ``upper`` it is at most ``upper - 1`` (module docstring). With no relay, link (a, b)
-        carries the cut's bytes. With r relays, a sends its tensors over r + 1 links, (a, b) and r more of its own,
-        each tensor whole over each link it takes:
-
-        - together they carry all the bytes, at ``bw(a, b)`` and the r fastest other links' bandwidths at most;
-        - (a, b) carries what the next spine op reads;
-        - a heavy reader's bytes cross a link of a's other than (a, b), at ``other(a, b)`` at most, or (the reader
-          on b) (a, b) carries them with the next spine op's and the heavier readers'."""
-        D = self.D
-        if not len(self.spine.hop_tensor):
-            return np.zeros((CUT_WINDOW, 0, D, D), dtype=np.int64)
+    def _alone(self, upper: int) -> np.ndarray:
+        """alone[k, s, a, b]: whether hop s, after a run of k + 1 spine ops or more on a, may go to b below ``upper``
+        with no relay: its link carries the fewest bytes of its cut front (:meth:`_needed`). A load is whole
+        microseconds, so below ``upper`` it is at most ``upper - 1``."""
         per = 1e6 / (upper - 1) if upper > 1 else math.inf  # bytes/s to send one byte within upper - 1 us
         with np.errstate(invalid="ignore"):
-            need = np.where(self.cut > 0, self.cut * per, 0.0)[..., None, None]  # [figure, k, s, p, a, b]
-        total, direct = np.broadcast_to(need[0], need.shape[1:4] + (D, D)), need[1]
-        link = self.bandwidth
-        level = direct <= link
-        for i in range(1, READERS + 1):  # reader i alone, and w with the readers up to i
-            level &= (need[1 << i] <= self.other) | (need[(1 << i + 1) - 1] <= link)
-        count = np.empty(total.shape, dtype=np.int64)
-        for a in range(D):  # the fewest r with the links' bandwidths covering the bytes
-            short = np.searchsorted(self.widest[a], total[..., a, :] - link[a])  # r fastest besides (a, b) ...
-            wide = np.maximum(np.searchsorted(self.widest[a], total[..., a, :]) - 1, self.rank[a])  # ... or with it
-            count[..., a, :] = np.where(short < self.rank[a], short, wide)
-        count = np.where(total <= link, 0, np.where(level & (count < D), np.maximum(count, 1), D + 1))
-        return count.min(axis=2)
+            need = np.where(self.least > 0, self.least * per, 0.0)
+        return need[:, :, None, None] <= self.bandwidth
 
     def _runs(self) -> list[int]:
         """runs[a]: the fewest runs the spine from position ``a`` on splits into below the prepared bound, on any
@@ -524,59 +566,31 @@ class Laying:
         point never overstates it, at least the bound; infinite for fewer than none."""
         if relays < 0:
             return math.inf
-        links = self._free_links(d, used | 1 << e)
-        link, wide = self.bandwidth[d, e], self.bandwidth[d, e] + sum(links[:relays])
-        least = math.inf
-        for nbytes, *union in self.points[min(b - a, CUT_WINDOW - 1)][b]:
-            value = _seconds(nbytes, link)
-            if relays:
-                for on_e, groups in _ASSIGNMENTS:
-                    if len(groups) <= min(relays, len(links)):
-                        loads = sorted((union[g - 1] for g in groups), reverse=True)
-                        value = min(value, max(_seconds(union[on_e - 1], link), _seconds(nbytes, wide),
-                                               *map(_seconds, loads, links)))  # fmt: skip
-            least = min(least, value * 1e6)
+        k, taken, link = min(b - a, CUT_WINDOW - 1), used | 1 << e, self.bandwidth[d, e]
+        least = max(_least(self.leaving[k][b], link, self._free(self.links[d], taken), relays),
+                    _least(self.entering[k][b], link, self._free(self.links_in[e], taken), relays)) * 1e6
         return max(float(self.upper), math.floor(least * (1 - 1e-9))) if least < math.inf else math.inf
 
-    def _free_links(self, d: int, taken: int) -> list[float]:
-        """The bandwidths of d's links to the devices not ``taken`` (a mask), fastest first."""
-        return [bw for x, bw in self.links[d] if not taken >> x & 1]
+    @staticmethod
+    def _free(links: list[tuple[int, float]], taken: int) -> list[float]:
+        """The bandwidths of ``links`` (to or from devices, fastest first) of the devices not ``taken`` (a mask)."""
+        return [bw for x, bw in links if not taken >> x & 1]
 
     def _needed(self, k: int, b: int, d: int, e: int, used: int) -> int:
         """The fewest relays the hop after a run of k + 1 spine ops or more ending at ``b``, from ``d`` to ``e``, needs
-        among the devices not ``used`` below the prepared bound; ``D + 1``: no count does. At some point of the cut
-        front: no relay and (d, e) carries all its bytes; or its readers grouped (:data:`_ASSIGNMENTS`) with w on e
-        and each other group on a relay of its own, (d, e) carrying the union on e and each relay's link its
-        group's union (the heaviest on the fastest free link, and so on), and the r relays' links and (d, e)
-        together all the bytes (:meth:`_relays`)."""
-        links = self._free_links(d, used | 1 << e)
+        among the devices not ``used`` below the prepared bound (:func:`_fewest`), at both ends: the cuts d sends
+        over its links and e receives over its own; ``D + 1``: no count does."""
+        taken, link = used | 1 << e, self.bandwidth[d, e]
         per = 1e6 / (self.upper - 1) if self.upper > 1 else math.inf
-        link = self.bandwidth[d, e]
-        fewest = self.D + 1
-        for point in self.points[k][b]:
-            nbytes, *union = (x * per if x > 0 else 0.0 for x in point)
-            if nbytes <= link:
-                return 0
-            rate, count = link, 0  # the fewest relays whose links with (d, e) carry all the bytes
-            for bw in links:
-                if rate >= nbytes or count >= fewest:
-                    break
-                rate, count = rate + bw, count + 1
-            if rate < nbytes:
-                continue
-            for on_e, groups in _ASSIGNMENTS:
-                if max(len(groups), count, 1) < fewest and len(groups) <= len(links) and union[on_e - 1] <= link:
-                    loads = sorted((union[g - 1] for g in groups), reverse=True)
-                    if all(load <= bw for load, bw in zip(loads, links)):
-                        fewest = max(len(groups), count, 1)
-        return fewest
+        return max(_fewest(self.leaving[k][b], link, self._free(self.links[d], taken), per, self.D),
+                   _fewest(self.entering[k][b], link, self._free(self.links_in[e], taken), per, self.D))
 
     def _next(self, a: int, b: int, d: int, e: int, used: int, relays: int) -> int | None:
-        """The relays spent once the run ``a .. b`` on ``d`` hops to ``e`` (the hop's own, :meth:`_needed`; the table of
-        :meth:`_relays`, which counts every device free, first), or None when the devices run out."""
+        """The relays spent once the run ``a .. b`` on ``d`` hops to ``e`` (the hop's own, :meth:`_needed`, none when the
+        hop may go alone: :meth:`_alone`), or None when the devices run out."""
         if b >= 0:
             k = min(b - a, CUT_WINDOW - 1)
-            if self.relays[k][b][d][e]:
+            if not self.alone[k][b][d][e]:
                 relays += self._needed(k, b, d, e, used)
         return relays if (used | 1 << e).bit_count() + relays <= self.D else None
 
