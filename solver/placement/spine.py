@@ -335,6 +335,15 @@ def _seconds(nbytes: float, rate: float) -> float:
     return 0.0 if nbytes == 0 else nbytes / rate if rate > 0 else math.inf
 
 
+def _row_masks(flags: np.ndarray) -> list:
+    """The rows of a boolean array (its last axis) as bit masks, in nested lists of its other axes."""
+    masks = np.zeros(flags.shape[:-1], dtype=object)
+    for low in range(0, flags.shape[-1], 62):  # 62 bits at a time, in integers numpy sums without overflow
+        chunk = flags[..., low:low + 62].astype(np.int64)
+        masks = masks + (chunk << np.arange(chunk.shape[-1], dtype=np.int64)).sum(axis=-1).astype(object) * (1 << low)
+    return masks.tolist()
+
+
 def _mask_of(ops) -> int:
     mask = 0
     for v in ops:
@@ -411,6 +420,7 @@ class Laying:
             link = problem.platform.link(names[a], names[b])
             self.bandwidth[a, b] = 0.0 if link is None else link.bandwidth
         self.fastest = self.bandwidth.max(axis=1)
+        self.rates = self.bandwidth.tolist()
         # links[a], links_in[a]: (device, bandwidth) of the links out of and into a, fastest first
         self.links = [sorted(((x, bw) for x, bw in enumerate(row) if bw > 0), key=lambda link: -link[1])
                       for row in self.bandwidth.tolist()]  # fmt: skip
@@ -443,15 +453,15 @@ class Laying:
             fit = s.supported[a] & (s.compute[a] < upper) & (s.memory[a][:, None] <= self.caps)
             self.reach.append(a + np.cumprod(fit, axis=0).sum(axis=0) - 1)  # closures grow: fit is a prefix
         self.near = self.cost < upper
-        self.alone = self._alone(upper).tolist()
+        self.alone = self._alone(upper)
         self.runs = self._runs()
         # Device sets as bit masks, for the search: near_to[s][d], the devices hop s reaches from d below the bound;
         # starts[a], the devices a run from position a fits on; onward[a][d], the devices a link from d reaches
         # below the bound for some hop from position a on.
-        self.near_to = [[_mask_of(np.flatnonzero(row).tolist()) for row in hop] for hop in self.near]
-        self.starts = [_mask_of(np.flatnonzero(self.reach[a] >= a).tolist()) for a in range(len(s.ops))]
+        self.near_to = _row_masks(self.near)
+        self.starts = _row_masks(np.array([self.reach[a] >= a for a in range(len(s.ops))]).reshape(len(s.ops), self.D))
         onward = np.logical_or.accumulate(self.near[::-1], axis=0)[::-1] if len(self.near) else self.near
-        self.onward = [[_mask_of(np.flatnonzero(row).tolist()) for row in hops] for hops in onward]
+        self.onward = _row_masks(onward)
         # Thresholds (:meth:`threshold`): longer, the least compute that ended a run short of its next op on some
         # device; dearer[d][s], the least cost at or above the bound of a hop s from d.
         self.longer = self._longer()
@@ -511,14 +521,13 @@ class Laying:
         except _Timeout:
             return True
 
-    def _alone(self, upper: int) -> np.ndarray:
-        """alone[k, s, a, b]: whether hop s, after a run of k + 1 spine ops or more on a, may go to b below ``upper``
-        with no relay: its link carries the fewest bytes of its cut front (:meth:`_needed`). A load is whole
-        microseconds, so below ``upper`` it is at most ``upper - 1``."""
+    def _alone(self, upper: int) -> list[list[float]]:
+        """alone[k][s]: the least bandwidth at which hop s, after a run of k + 1 spine ops or more, may go over its own
+        link with no relay below ``upper``: the rate that sends the fewest bytes of its cut front (:meth:`_needed`)
+        in ``upper - 1`` microseconds (a load is whole microseconds)."""
         per = 1e6 / (upper - 1) if upper > 1 else math.inf  # bytes/s to send one byte within upper - 1 us
         with np.errstate(invalid="ignore"):
-            need = np.where(self.least > 0, self.least * per, 0.0)
-        return need[:, :, None, None] <= self.bandwidth
+            return np.where(self.least > 0, self.least * per, 0.0).tolist()
 
     def _runs(self) -> list[int]:
         """runs[a]: the fewest runs the spine from position ``a`` on splits into below the prepared bound, on any
@@ -590,7 +599,7 @@ class Laying:
         hop may go alone: :meth:`_alone`), or None when the devices run out."""
         if b >= 0:
             k = min(b - a, CUT_WINDOW - 1)
-            if not self.alone[k][b][d][e]:
+            if self.alone[k][b] > self.rates[d][e]:
                 relays += self._needed(k, b, d, e, used)
         return relays if (used | 1 << e).bit_count() + relays <= self.D else None
 
