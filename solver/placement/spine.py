@@ -199,7 +199,8 @@ def _cut_front(problem: PlacementProblem, run: int, w: int, between: int) -> tup
     sent = [(1 << t.producer, _mask_of(t.consumers) & between, t.nbytes)
             for t in problem.tensors if between >> t.producer & 1 and t.producer != w]  # fmt: skip
     sets = _closed_sets(run, inner, {v: _mask_of(problem.dag.preds[v]) & inner for v in _bits(inner)})
-    return _direct(problem, run, w) if sets is None else _pareto([_cut(sent, X, w) for X in sets])
+    sizes: dict[int, int] = {}
+    return _direct(problem, run, w) if sets is None else _pareto([_cut(sent, X, w, sizes) for X in sets])
 
 
 def _entry_front(problem: PlacementProblem, run: int, last: int, w: int, between: int) -> tuple[Cut, ...]:
@@ -212,7 +213,8 @@ def _entry_front(problem: PlacementProblem, run: int, last: int, w: int, between
     sent = [(_mask_of(t.consumers) & between, 1 << (last if run >> t.producer & 1 else t.producer), t.nbytes)
             for t in problem.tensors if between >> t.producer & 1 and t.producer != w]  # fmt: skip
     sets = _closed_sets(1 << w, inner, {v: _mask_of(problem.dag.succs[v]) & inner for v in _bits(inner)})
-    return _direct(problem, run, w) if sets is None else _pareto([_cut(sent, Y, last) for Y in sets])
+    sizes: dict[int, int] = {}
+    return _direct(problem, run, w) if sets is None else _pareto([_cut(sent, Y, last, sizes) for Y in sets])
 
 
 def _closed_sets(start: int, inner: int, needs: dict[int, int]) -> list[int] | None:
@@ -236,25 +238,29 @@ def _direct(problem: PlacementProblem, run: int, w: int) -> tuple[Cut]:
     return (Cut(direct, tuple(direct if S & 1 else 0 for S in range(2 ** (READERS + 1)))),)
 
 
-def _cut(sent: list[tuple[int, int, int]], X: int, w: int) -> Cut:
-    """The :class:`Cut` of the tensors ``sent`` (writer mask, readers mask, bytes) written in X and read outside it."""
-    reads: dict[int, int] = {}  # per reader outside X, the tensors it reads (a mask of indices into sent)
+def _cut(sent: list[tuple[int, int, int]], X: int, w: int, sizes: dict[int, int]) -> Cut:
+    """The :class:`Cut` of the tensors ``sent`` (writer mask, readers mask, bytes) written in X and read outside it;
+    ``sizes`` caches the bytes of sets of them (masks of indices into ``sent``)."""
+    reads: dict[int, int] = {}  # per reader outside X, the tensors it reads
     total = 0
     for k, (writer, readers, nbytes) in enumerate(sent):
-        if writer & X and readers & ~X:
+        if writer & X and (out := readers & ~X):
             total += nbytes
-            for u in _bits(readers & ~X):
+            for u in _bits(out):
                 reads[u] = reads.get(u, 0) | 1 << k
-    weight = {u: sum(sent[k][2] for k in _bits(ks)) for u, ks in reads.items()}
-    heavy = sorted((u for u in reads if u != w), key=lambda u: -weight[u])[:READERS]
+
+    def size(tensors: int) -> int:
+        if tensors not in sizes:
+            sizes[tensors] = sum(sent[k][2] for k in _bits(tensors))
+        return sizes[tensors]
+
+    heavy = sorted((u for u in reads if u != w), key=lambda u: -size(reads[u]))[:READERS]
     tensors = [reads.get(w, 0), *(reads[u] for u in heavy)] + [0] * (READERS - len(heavy))
-    union = []
-    for S in range(2 ** (READERS + 1)):
-        ks = 0
-        for i in _bits(S):
-            ks |= tensors[i]
-        union.append(sum(sent[k][2] for k in _bits(ks)))
-    return Cut(total, tuple(union))
+    union = [0] * 2 ** (READERS + 1)
+    for S in range(1, len(union)):
+        low = S & -S
+        union[S] = union[S ^ low] | tensors[low.bit_length() - 1]
+    return Cut(total, tuple(size(u) for u in union))
 
 
 def _pareto(points: list[Cut]) -> tuple[Cut, ...]:
