@@ -294,15 +294,31 @@ def _assignments() -> list[tuple[int, tuple[int, ...]]]:
 _ASSIGNMENTS = _assignments()
 
 
-def _fewest(points: list[list[float]], link: float, links: list[float], per: float, none: int) -> int:
-    """The fewest relays a hop's cut needs (``none`` when no count does) at one of its ``points`` (Cut.figures), its
-    own link's bandwidth ``link`` and the free relays' ``links`` (fastest first), ``per`` the rate that sends one byte
-    below the bound: no relay and the link carries all its bytes; or its readers grouped (:data:`_ASSIGNMENTS`),
-    the union on the hop's far device (bit 0's) over the link, each other group's over a relay's link of its own
-    (the heaviest on the fastest, and so on), and the link with the relays' links together all the bytes."""
+Way = tuple[int, int, tuple[int, ...]]  # a grouping of a cut's readers (_ways): groups on relays, bytes over the hop's
+# own link, each relay group's bytes (heaviest first)
+
+
+def _ways(figures: tuple[int, ...]) -> tuple[int, tuple[Way, ...]]:
+    """A cut (Cut.figures) as its bytes and the groupings of its readers (:data:`_ASSIGNMENTS`) no other grouping
+    beats (as few relay groups, as few bytes over the hop's link, each relay group's as light)."""
+    nbytes, *union = figures
+    ways = sorted({(len(groups), union[together - 1], tuple(sorted((union[g - 1] for g in groups), reverse=True)))
+                   for together, groups in _ASSIGNMENTS})  # fmt: skip
+    kept: list[Way] = []
+    for g, together, loads in ways:
+        if not any(h <= g and t <= together and all(x <= y for x, y in zip(o, loads)) for h, t, o in kept):
+            kept.append((g, together, loads))
+    return nbytes, tuple(kept)
+
+
+def _fewest(points: list[tuple[int, tuple[Way, ...]]], link: float, links: list[float], none: int) -> int:
+    """The fewest relays a hop's cut needs (``none`` when no count does) at one of its ``points`` (:func:`_ways`), the
+    hop's own link carrying ``link`` bytes below the bound and the free relays' links ``links`` (fastest first): no
+    relay and the link carries all its bytes; or its readers grouped, the union on the hop's far device (bit 0's)
+    over the link, each other group's over a relay's link of its own (the heaviest on the fastest, and so on), and
+    the link with the relays' links together all the bytes."""
     fewest = none
-    for point in points:
-        nbytes, *union = (x * per if x > 0 else 0.0 for x in point)
+    for nbytes, ways in points:
         if nbytes <= link:
             return 0
         rate, count = link, 0  # the fewest relays whose links with the hop's carry all the bytes
@@ -312,26 +328,25 @@ def _fewest(points: list[list[float]], link: float, links: list[float], per: flo
             rate, count = rate + bw, count + 1
         if rate < nbytes:
             continue
-        for together, groups in _ASSIGNMENTS:
-            if max(len(groups), count, 1) < fewest and len(groups) <= len(links) and union[together - 1] <= link:
-                loads = sorted((union[g - 1] for g in groups), reverse=True)
-                if all(load <= bw for load, bw in zip(loads, links)):
-                    fewest = max(len(groups), count, 1)
+        for groups, together, loads in ways:
+            if max(groups, count, 1) < fewest and groups <= len(links) and together <= link \
+                    and all(load <= bw for load, bw in zip(loads, links)):  # fmt: skip
+                fewest = max(groups, count, 1)
     return fewest
 
 
-def _least(points: list[list[float]], link: float, links: list[float], relays: int) -> float:
-    """The least time (seconds) below which a hop's cut needs at most ``relays`` relays (:func:`_fewest`)."""
+def _least(points: list[tuple[int, tuple[Way, ...]]], link: float, links: list[float], relays: int) -> float:
+    """The least time (seconds) below which a hop's cut needs at most ``relays`` relays (:func:`_fewest`), ``link`` and
+    ``links`` the bandwidths."""
     wide = link + sum(links[:relays])
     least = math.inf
-    for nbytes, *union in points:
+    for nbytes, ways in points:
         value = _seconds(nbytes, link)
         if relays:
-            for together, groups in _ASSIGNMENTS:
-                if len(groups) <= min(relays, len(links)):
-                    loads = sorted((union[g - 1] for g in groups), reverse=True)
-                    value = min(value, max(_seconds(union[together - 1], link), _seconds(nbytes, wide),
-                                           *map(_seconds, loads, links)))  # fmt: skip
+            spread = _seconds(nbytes, wide)
+            for groups, together, loads in ways:
+                if groups <= min(relays, len(links)):
+                    value = min(value, max(spread, _seconds(together, link), *map(_seconds, loads, links)))
         least = min(least, value)
     return least
 
@@ -432,10 +447,10 @@ class Laying:
                       for row in self.bandwidth.tolist()]  # fmt: skip
         self.links_in = [sorted(((x, bw) for x, bw in enumerate(row) if bw > 0), key=lambda link: -link[1])
                          for row in self.bandwidth.T.tolist()]  # fmt: skip
-        # leaving[k][s], entering[k][s]: the figures (Cut.figures) of the points of hop s's cut and entry fronts for a
-        # run of k + 1 spine ops or more; least[k, s]: the fewest bytes of its cut front
+        # leaving[k][s], entering[k][s]: the points of hop s's cut and entry fronts for a run of k + 1 spine ops or more,
+        # as _ways; least[k, s]: the fewest bytes of its cut front
         self.leaving, self.entering = (
-            [[[c.figures() for c in fronts[min(k, len(fronts) - 1)]] for fronts in hops] for k in range(CUT_WINDOW)]
+            [[[_ways(c.figures()) for c in fronts[min(k, len(fronts) - 1)]] for fronts in hops] for k in range(CUT_WINDOW)]
             for hops in (spine_.hop_cut, spine_.hop_entry))  # fmt: skip
         self.least = np.array([[min(p[0] for p in points) for points in hops] for hops in self.leaving],
                               dtype=float).reshape(CUT_WINDOW, len(spine_.hop_cut))  # fmt: skip
@@ -581,7 +596,7 @@ class Laying:
         point never overstates it, at least the bound; infinite for fewer than none."""
         if relays < 0:
             return math.inf
-        k, taken, link = min(b - a, CUT_WINDOW - 1), used | 1 << e, self.bandwidth[d, e]
+        k, taken, link = min(b - a, CUT_WINDOW - 1), used | 1 << e, self.rates[d][e]
         least = max(_least(self.leaving[k][b], link, self._free(self.links[d], taken), relays),
                     _least(self.entering[k][b], link, self._free(self.links_in[e], taken), relays)) * 1e6
         return max(float(self.upper), math.floor(least * (1 - 1e-9))) if least < math.inf else math.inf
@@ -595,10 +610,11 @@ class Laying:
         """The fewest relays the hop after a run of k + 1 spine ops or more ending at ``b``, from ``d`` to ``e``, needs
         among the devices not ``used`` below the prepared bound (:func:`_fewest`), at both ends: the cuts d sends
         over its links and e receives over its own; ``D + 1``: no count does."""
-        taken, link = used | 1 << e, self.bandwidth[d, e]
-        per = 1e6 / (self.upper - 1) if self.upper > 1 else math.inf
-        return max(_fewest(self.leaving[k][b], link, self._free(self.links[d], taken), per, self.D),
-                   _fewest(self.entering[k][b], link, self._free(self.links_in[e], taken), per, self.D))
+        taken, seconds = used | 1 << e, max(self.upper - 1, 0) / 1e6  # the bytes a link carries per byte/s
+        link = self.rates[d][e] * seconds
+        return max(_fewest(self.leaving[k][b], link, [bw * seconds for bw in self._free(self.links[d], taken)], self.D),
+                   _fewest(self.entering[k][b], link, [bw * seconds for bw in self._free(self.links_in[e], taken)],
+                           self.D))  # fmt: skip
 
     def _next(self, a: int, b: int, d: int, e: int, used: int, relays: int) -> int | None:
         """The relays spent once the run ``a .. b`` on ``d`` hops to ``e`` (the hop's own, :meth:`_needed`, none when the
@@ -638,14 +654,18 @@ class Laying:
             for e in _bits(self.near_to[b][d] & unused & self.starts[b + 1]):
                 spent = self._next(a, b, d, e, used, relays)
                 if spent is None:  # not enough devices left for its relays
-                    threshold = min(threshold, self._fewer(a, b, d, e, self.D - (used | 1 << e).bit_count() - relays, used))
+                    if threshold > self.upper:
+                        threshold = min(threshold, self._fewer(a, b, d, e, self.D - (used | 1 << e).bit_count() - relays,
+                                                               used))  # fmt: skip
                     continue
                 laid = self._lay(b + 1, e, used | 1 << e, spent)
                 if isinstance(laid, tuple):
                     return laid
                 # Up to the value at which this hop needs a relay fewer, the state after it is the same.
                 needed = spent - relays
-                threshold = min(threshold, laid, self._fewer(a, b, d, e, needed - 1, used) if needed else math.inf)
+                threshold = min(threshold, laid)
+                if needed and threshold > self.upper:  # (a threshold is at least the bound)
+                    threshold = min(threshold, self._fewer(a, b, d, e, needed - 1, used))
         return self._failed(key, used, relays, threshold)
 
     def _failed(self, key: tuple[int, int], used: int, relays: int, threshold: float) -> float:
