@@ -16,10 +16,18 @@ Take a *spine*: a path of ops ``v_0 -> v_1 -> ... -> v_m-1`` in the DAG, ``e_s``
 
 - *relays*: the ops between ``v_b`` (with the run's ops from ``v_b-k``, k < ``CUT_WINDOW``) and ``v_b+1`` lie on
   ``d_j``, on ``d_j+1`` or on *relay* devices off the spine whose parts come between the two in pipeline order,
-  each relay for this hop alone. The hop's *least cut* (the fewest bytes any split of those ops sends forward,
-  :func:`_least_cut`) leaves ``d_j`` over ``(d_j, d_j+1)`` and the links to the r relays, each at most ``d_j``'s
-  fastest, so the busiest of them carries it at their bandwidths together at least; with no relay, link
-  ``(d_j, d_j+1)`` carries it all. The runs and the relays their hops need together use at most every device.
+  each relay for this hop alone. Take the set X of those ops on ``d_j``: each tensor written in X and read by an
+  op outside it crosses, whole, the link from ``d_j`` to that op's device, once per device. So the ops reading
+  from X that share a device receive the union of what they read over one link: the hop's own ``(d_j, d_j+1)``
+  for those on ``d_j+1`` (``v_b+1`` among them), a link to a relay, each relay's its own, for the others; and
+  all of it leaves over the hop's link and the r relays' links together. The hop's *cut front*
+  (:func:`_cut_front`, :class:`Cut`) keeps, over the sets X, the bytes and the unions of what ``v_b+1`` and the
+  ``READERS`` heaviest other readers read; the laying asks of some point of it that some grouping of those
+  readers (:data:`_ASSIGNMENTS`, the heaviest group on the fastest free link, and so on) loads no link to
+  ``U``, and that the bytes fit the links together. The same holds seen from ``d_j+1`` (:func:`_entry_front`:
+  the writers outside its set Y of ops send over links into it). So each hop needs a least number of relays
+  among the devices still free, on both ends (:meth:`Laying._needed`); with no relay, link ``(d_j, d_j+1)``
+  carries a cut's bytes all. The runs and the relays their hops need together use at most every device.
 
 So the least ``U`` for which some segmentation of the spine into runs, on a simple path of devices, has every
 run's closure fit its device (memory within the cap, compute ``< U``), every hop's spine tensor cross its
@@ -57,8 +65,8 @@ from solver.solving.budget import Budget
 
 
 MAX_OPS = 5_000  # larger graphs get no spine bound: its closures are op sets, quadratic in the ops
-CUT_WINDOW = 4  # spine ops a run's end looks back over for its least cut
-MAX_CUT_SETS = 4_096  # sets of ops between two spine ops tried for the least cut of a hop
+CUT_WINDOW = 4  # spine ops a run's end looks back over for its cut front
+MAX_CUT_SETS = 4_096  # sets of ops between two spine ops tried for the cut front of a hop
 MAX_VISITS = 200_000  # states searched for one bound before it is left undecided
 READERS = 3  # heaviest readers of a hop's cut whose device is weighed (Cut)
 
@@ -499,7 +507,7 @@ class Laying:
     def threshold(self, upper: int, max_visits: int | None = None) -> float | None:
         """None when the spine can be laid below ``upper`` (:meth:`fits`), else its failure's *threshold*: no laying
         has every value below it (at least ``upper``). It is the least of the values that ruled a choice out: a run's
-        compute past its last op, a hop's link cost, the value at which a hop's least cut needs a relay fewer or
+        compute past its last op, a hop's link cost, the value at which a hop's cut needs a relay fewer or
         the devices left reach one more (each at least ``upper``), so every laying the search did not reach has a
         value at least that large."""
         self.prepare(upper)
@@ -627,7 +635,7 @@ class Laying:
 
     def _lay(self, a: int, d: int, used: int, relays: int) -> tuple[int, int] | float:
         """A laying of the spine from position ``a`` on, its first run on device ``d``, on unused devices, ``relays``
-        of them kept for the hops so far whose least cut did not fit their link: the devices used and relays kept
+        of them kept for the hops so far whose cut did not fit their link: the devices used and relays kept
         once it is laid; or, when there is none, the threshold of the failure (:meth:`threshold`)."""
         self.visits += 1
         if self.visits > self.limit or (self.visits % 256 == 0 and self.until.passed()):

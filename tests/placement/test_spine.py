@@ -233,3 +233,27 @@ def test_a_relay_placed_before_the_next_spine_run_is_not_counted_again():
     assert spine(built).ops == [0, 2] and spine_bound(built, 0, values[start]) <= best
     searched = prefix_search(built, list(start), Budget(60))
     assert searched.complete and searched.value == best
+
+
+def test_a_fan_of_tensors_cannot_be_split_over_relays():
+    # Op 0 (filling a device with op 4's constant beside it: they cannot share one) writes x, 5 MB, read by three
+    # branch ops, each writing 1 MB for op 4. The one fast link (a-b) carries the three branch tensors in 0.3 s;
+    # taking the branches to other devices costs x over a slow link, and the branches' tensors, read by one op,
+    # all cross to its device. A relaxation that splits a cut's bytes over relay links (or the cheapest tensor
+    # on the fastest link: the contraction bound) says 0.1 s; the cut front, whose readers get whole tensors, knows.
+    graph = nx.DiGraph(name="fan")
+    weights = {0: 10**7, 1: 10, 2: 10, 3: 10, 4: 10**7}
+    for v, constant in weights.items():
+        graph.add_node(v, weight=0, type="ADD", constants={f"w{v}": constant})
+    for branch in (1, 2, 3):
+        graph.add_edge(0, branch, tensors={"x": 5 * 10**6}, bytes=5 * 10**6)
+        graph.add_edge(branch, 4, tensors={f"t{branch}": 10**6}, bytes=10**6)
+    specs = tuple(DeviceSpec(name, memory=19 * 10**6) for name in "abcd")
+    links = {pair: Link(1e6, 0) for pair in itertools.permutations("abcd", 2)}
+    links["a", "b"] = links["b", "a"] = Link(1e7, 0)
+    platform = Platform(Path("p.json"), specs, links, None)
+    built = placement_problem(PartitionProblem(graph=graph, name="fan", source=Path("f.json")), platform)
+    optimum = brute_force(built, "throughput")
+    assert optimum == 300_000  # ops 0-3 on a, op 4 on b: three tensors over the fast link
+    assert contraction_bound(built, optimum) == 100_000
+    assert spine_bound(built, 0, optimum) == optimum
