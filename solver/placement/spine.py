@@ -645,8 +645,9 @@ class Laying:
         if end >= last:
             return used, relays
         key = (a, d)
+        upper = self.upper
         for old, spent, held in self.failed.get(key, ()):
-            if old & ~used == 0 and spent <= relays and held >= self.upper:
+            if held >= upper and spent <= relays and old & ~used == 0:
                 return held
         # The runs after this one need devices of their own, free and reached from d over links below the bound.
         after = self.runs[a] - 1
@@ -677,5 +678,9 @@ class Laying:
         return self._failed(key, used, relays, threshold)
 
     def _failed(self, key: tuple[int, int], used: int, relays: int, threshold: float) -> float:
-        self.failed.setdefault(key, []).append((used, relays, threshold))
+        """Keep a failure, dropping those it implies (more devices used, as many relays or more, a threshold as low)."""
+        kept = [(old, spent, held) for old, spent, held in self.failed.get(key, ())
+                if not (held <= threshold and spent >= relays and used & ~old == 0)]  # fmt: skip
+        kept.append((used, relays, threshold))
+        self.failed[key] = kept
         return threshold
