@@ -448,7 +448,6 @@ class Laying:
         for a, b in itertools.permutations(range(D), 2):
             link = problem.platform.link(names[a], names[b])
             self.bandwidth[a, b] = 0.0 if link is None else link.bandwidth
-        self.fastest = self.bandwidth.max(axis=1)
         self.rates = self.bandwidth.tolist()
         # links[a], links_in[a]: (device, bandwidth) of the links out of and into a, fastest first
         self.links = [sorted(((x, bw) for x, bw in enumerate(row) if bw > 0), key=lambda link: -link[1])
