@@ -16,10 +16,18 @@ Take a *spine*: a path of ops ``v_0 -> v_1 -> ... -> v_m-1`` in the DAG, ``e_s``
 
 - *relays*: the ops between ``v_b`` (with the run's ops from ``v_b-k``, k < ``CUT_WINDOW``) and ``v_b+1`` lie on
   ``d_j``, on ``d_j+1`` or on *relay* devices off the spine whose parts come between the two in pipeline order,
-  each relay for this hop alone. The hop's *least cut* (the fewest bytes any split of those ops sends forward,
-  :func:`_least_cut`) leaves ``d_j`` over ``(d_j, d_j+1)`` and the links to the r relays, each at most ``d_j``'s
-  fastest, so the busiest of them carries it at their bandwidths together at least; with no relay, link
-  ``(d_j, d_j+1)`` carries it all. The runs and the relays their hops need together use at most every device.
+  each relay for this hop alone. Take the set X of those ops on ``d_j``: each tensor written in X and read by an
+  op outside it crosses, whole, the link from ``d_j`` to that op's device, once per device. So the ops reading
+  from X that share a device receive the union of what they read over one link: the hop's own ``(d_j, d_j+1)``
+  for those on ``d_j+1`` (``v_b+1`` among them), a link to a relay, each relay's its own, for the others; and
+  all of it leaves over the hop's link and the r relays' links together. The hop's *cut front*
+  (:func:`_cut_front`, :class:`Cut`) keeps, over the sets X, the bytes and the unions of what ``v_b+1`` and the
+  ``READERS`` heaviest other readers read; the laying asks of some point of it that some grouping of those
+  readers (:data:`_ASSIGNMENTS`, the heaviest group on the fastest free link, and so on) loads no link to
+  ``U``, and that the bytes fit the links together. The same holds seen from ``d_j+1`` (:func:`_entry_front`:
+  the writers outside its set Y of ops send over links into it). So each hop needs a least number of relays
+  among the devices still free, on both ends (:meth:`Laying._needed`); with no relay, link ``(d_j, d_j+1)``
+  carries a cut's bytes all. The runs and the relays their hops need together use at most every device.
 
 So the least ``U`` for which some segmentation of the spine into runs, on a simple path of devices, has every
 run's closure fit its device (memory within the cap, compute ``< U``), every hop's spine tensor cross its
@@ -48,6 +56,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -56,13 +65,27 @@ from solver.solving.budget import Budget
 
 
 MAX_OPS = 5_000  # larger graphs get no spine bound: its closures are op sets, quadratic in the ops
-CUT_WINDOW = 4  # spine ops a run's end looks back over for its least cut
-MAX_CUT_SETS = 4_096  # sets of ops between two spine ops tried for the least cut of a hop
+CUT_WINDOW = 4  # spine ops a run's end looks back over for its cut front
+MAX_CUT_SETS = 4_096  # sets of ops between two spine ops tried for the cut front of a hop
 MAX_VISITS = 200_000  # states searched for one bound before it is left undecided
+READERS = 3  # heaviest readers of a hop's cut whose device is weighed (Cut)
 
 
 class _Timeout(Exception):
     pass
+
+
+class Cut(NamedTuple):
+    """What a run's device d sends at a hop for one split of the ops between (:func:`_cut_front`), in bytes: all of
+    it (each tensor once), and ``union[S]`` for each set S (a bit mask) of its *readers*, the hop's next spine op w
+    (bit 0) and the ``READERS`` other ops that read most of it, heaviest first (bits 1 ..): what those ops read
+    together. Readers on one device receive their union whole over one link from d: (d, e) for w's device e."""
+
+    nbytes: int
+    union: tuple[int, ...]  # 2 ** (READERS + 1) figures, union[0] = 0
+
+    def figures(self) -> tuple[int, ...]:
+        return (self.nbytes, *self.union[1:])
 
 
 @dataclass(frozen=True)
@@ -75,8 +98,10 @@ class Spine:
 
     ops: list[int]
     hop_tensor: list[int | None]  # hop_tensor[s]: the tensor from ops[s] to ops[s + 1] (None: the edge has none)
-    hop_cut: list[list[int]]  # hop_cut[s][k]: the fewest bytes a run ending at ops[s], from ops[s - k] at least,
-    # sends to ops[s + 1]'s device when no relay takes the ops between (_least_cut); not decreasing in k
+    hop_cut: list[list[tuple[Cut, ...]]]  # hop_cut[s][k]: what a run ending at ops[s], from ops[s - k] at least,
+    # sends out of its device towards ops[s + 1]: each split of the ops between at or above one of these cuts
+    # (_cut_front); a longer run's at or above a shorter one's
+    hop_entry: list[list[tuple[Cut, ...]]]  # the same, received by ops[s + 1]'s device (_entry_front)
     memory: list[np.ndarray]
     compute: list[np.ndarray]  # [k, device]
     supported: list[np.ndarray]  # [k, device]
@@ -98,14 +123,17 @@ def _spine(problem: PlacementProblem) -> Spine:
     ops = _widest_path(problem, written)
     hop_tensor = [written.get((u, w)) for u, w in zip(ops, ops[1:])]
     ancestors, descendants = _closures(problem)
-    hop_cut = []
+    hop_cut, hop_entry = [], []
     for s, w in enumerate(ops[1:]):
-        cuts = []
+        leaving: list[tuple[Cut, ...]] = []
+        entering: list[tuple[Cut, ...]] = []
         for k in range(min(CUT_WINDOW, s + 1)):
             start = ops[s - k]
-            cuts.append(max(cuts[-1:] + [_least_cut(problem, descendants[start] & ancestors[ops[s]], w,
-                                                    descendants[start] & ancestors[w])]))  # fmt: skip
-        hop_cut.append(cuts)
+            run, between = descendants[start] & ancestors[ops[s]], descendants[start] & ancestors[w]
+            _join(leaving, _cut_front(problem, run, w, between))
+            _join(entering, _entry_front(problem, run, ops[s], w, between))
+        hop_cut.append(leaving)
+        hop_entry.append(entering)
     items = problem.memory_items()
     item_of_op: list[list[int]] = [[] for _ in range(n)]
     for k, item in enumerate(items):
@@ -139,7 +167,13 @@ def _spine(problem: PlacementProblem) -> Spine:
         memory.append(np.array(mem_a, dtype=np.int64))
         compute.append(np.array(comp_a, dtype=np.int64).reshape(len(comp_a), D))
         supported.append(np.array(sup_a, dtype=bool).reshape(len(sup_a), D))
-    return Spine(ops, hop_tensor, hop_cut, memory, compute, supported)
+    return Spine(ops, hop_tensor, hop_cut, hop_entry, memory, compute, supported)
+
+
+def _join(fronts: list[tuple[Cut, ...]], front: tuple[Cut, ...]) -> None:
+    """Append ``front`` for a run one op longer than the last of ``fronts``'s: the longer run's splits are among the
+    shorter one's, so each lies at or above a point of both fronts."""
+    fronts.append(_pareto([_point(map(max, p.figures(), q.figures())) for p in front for q in (fronts[-1] if fronts else (p,))]))
 
 
 def _widest_path(problem: PlacementProblem, written: dict[tuple[int, int], int]) -> list[int]:
@@ -163,29 +197,180 @@ def _widest_path(problem: PlacementProblem, written: dict[tuple[int, int], int])
     return ops
 
 
-def _least_cut(problem: PlacementProblem, run: int, w: int, between: int) -> int:
-    """The fewest bytes that go from the device of a run's ops (the bit mask ``run``) to ``w``'s when every op
-    ``between`` them (a bit mask, both included) lies on one of the two: the least, over the sets X of those ops on
-    the run's device (``run`` and more, closed under predecessors within ``between``), of the bytes written in X
-    and read outside it, each tensor once. Past ``MAX_CUT_SETS`` sets, the bytes ``run`` sends ``w`` directly
-    (sent whatever X is)."""
-    dag = problem.dag
+def _cut_front(problem: PlacementProblem, run: int, w: int, between: int) -> tuple[Cut, ...]:
+    """What the device of a run's ops (the bit mask ``run``) sends out when ``w`` lies on another device and the ops
+    ``between`` them (a bit mask, both included) anywhere: over the sets X of those ops on the run's device
+    (``run`` and more, closed under predecessors within ``between``), the tensors written in X and read in
+    ``between`` outside it, as a :class:`Cut`, kept where no other X's is as small in every figure (a Pareto
+    front). Past ``MAX_CUT_SETS`` sets, the tensors ``run`` sends ``w`` directly (sent whatever X is)."""
     inner = between & ~run & ~(1 << w)
     sent = [(1 << t.producer, _mask_of(t.consumers) & between, t.nbytes)
             for t in problem.tensors if between >> t.producer & 1 and t.producer != w]  # fmt: skip
-    direct = sum(nbytes for writer, readers, nbytes in sent if writer & run and readers >> w & 1)
-    preds = {v: _mask_of(dag.preds[v]) & inner for v in _bits(inner)}
-    least, seen, queue = math.inf, {run}, [run]
+    sets = _closed_sets(run, inner, {v: _mask_of(problem.dag.preds[v]) & inner for v in _bits(inner)})
+    sizes: dict[int, int] = {}
+    return _direct(problem, run, w) if sets is None else _pareto([_cut(sent, X, w, sizes) for X in sets])
+
+
+def _entry_front(problem: PlacementProblem, run: int, last: int, w: int, between: int) -> tuple[Cut, ...]:
+    """What the device of ``w`` receives, :func:`_cut_front` seen from the other end: over the sets Y of the ops
+    ``between`` on w's device (``w`` and more, none of ``run``, closed under successors within ``between``), the
+    tensors written in ``between`` outside Y and read in Y, as a :class:`Cut` whose readers are their writers
+    (those of ``run``, all on one device, as its op ``last``): each writer's device sends its tensors whole over
+    one link to w's."""
+    inner = between & ~run & ~(1 << w)
+    sent = [(_mask_of(t.consumers) & between, 1 << (last if run >> t.producer & 1 else t.producer), t.nbytes)
+            for t in problem.tensors if between >> t.producer & 1 and t.producer != w]  # fmt: skip
+    sets = _closed_sets(1 << w, inner, {v: _mask_of(problem.dag.succs[v]) & inner for v in _bits(inner)})
+    sizes: dict[int, int] = {}
+    return _direct(problem, run, w) if sets is None else _pareto([_cut(sent, Y, last, sizes) for Y in sets])
+
+
+def _closed_sets(start: int, inner: int, needs: dict[int, int]) -> list[int] | None:
+    """The sets of ``start`` and ops of ``inner`` (bit masks) that hold each op's ``needs`` with it; None past
+    ``MAX_CUT_SETS``."""
+    seen, queue = {start}, [start]
     while queue:
         X = queue.pop()
-        least = min(least, sum(nbytes for writer, readers, nbytes in sent if writer & X and readers & ~X))
         for v in _bits(inner & ~X):
-            if preds[v] & ~X == 0 and (grown := X | 1 << v) not in seen:
+            if needs[v] & ~X == 0 and (grown := X | 1 << v) not in seen:
                 if len(seen) >= MAX_CUT_SETS:
-                    return direct
+                    return None
                 seen.add(grown)
                 queue.append(grown)
-    return int(least)
+    return list(seen)
+
+
+def _direct(problem: PlacementProblem, run: int, w: int) -> tuple[Cut]:
+    """The tensors ``run`` sends ``w`` directly, over the hop's own link whatever the split (a :class:`Cut`)."""
+    direct = sum(t.nbytes for t in problem.tensors if run >> t.producer & 1 and w in t.consumers)
+    return (Cut(direct, tuple(direct if S & 1 else 0 for S in range(2 ** (READERS + 1)))),)
+
+
+def _cut(sent: list[tuple[int, int, int]], X: int, w: int, sizes: dict[int, int]) -> Cut:
+    """The :class:`Cut` of the tensors ``sent`` (writer mask, readers mask, bytes) written in X and read outside it;
+    ``sizes`` caches the bytes of sets of them (masks of indices into ``sent``)."""
+    reads: dict[int, int] = {}  # per reader outside X, the tensors it reads
+    total = 0
+    for k, (writer, readers, nbytes) in enumerate(sent):
+        if writer & X and (out := readers & ~X):
+            total += nbytes
+            for u in _bits(out):
+                reads[u] = reads.get(u, 0) | 1 << k
+
+    def size(tensors: int) -> int:
+        if tensors not in sizes:
+            sizes[tensors] = sum(sent[k][2] for k in _bits(tensors))
+        return sizes[tensors]
+
+    heavy = sorted((u for u in reads if u != w), key=lambda u: -size(reads[u]))[:READERS]
+    tensors = [reads.get(w, 0), *(reads[u] for u in heavy)] + [0] * (READERS - len(heavy))
+    union = [0] * 2 ** (READERS + 1)
+    for S in range(1, len(union)):
+        low = S & -S
+        union[S] = union[S ^ low] | tensors[low.bit_length() - 1]
+    return Cut(total, tuple(size(u) for u in union))
+
+
+def _pareto(points: list[Cut]) -> tuple[Cut, ...]:
+    """The points no other point is at or below in every figure (one of equal ones), by bytes."""
+    front: list[tuple[int, ...]] = []
+    for p in sorted({c.figures() for c in points}):
+        if not any(all(x <= y for x, y in zip(q, p)) for q in front):
+            front.append(p)
+    return tuple(_point(p) for p in front)
+
+
+def _point(figures) -> Cut:
+    """The :class:`Cut` of ``figures`` (:meth:`Cut.figures`)."""
+    nbytes, *union = figures
+    return Cut(nbytes, (0, *union))
+
+
+def _assignments() -> list[tuple[int, tuple[int, ...]]]:
+    """The ways to group a hop's readers (Cut): w with some of the others on e, the rest in groups, each group on a
+    relay of its own; as (the readers on e, the other groups), each a bit mask of Cut's readers, each way once."""
+    ways = set()
+    for labels in itertools.product(range(READERS + 1), repeat=READERS):  # reader i + 1's group; 0: on e
+        groups = [0] * (READERS + 1)
+        groups[0] = 1
+        for i, label in enumerate(labels):
+            groups[label] |= 1 << i + 1
+        ways.add((groups[0], tuple(sorted(g for g in groups[1:] if g))))
+    return sorted(ways)
+
+
+_ASSIGNMENTS = _assignments()
+
+
+Way = tuple[int, int, tuple[int, ...]]  # a grouping of a cut's readers (_ways): groups on relays, bytes over the hop's
+# own link, each relay group's bytes (heaviest first)
+
+
+def _ways(figures: tuple[int, ...]) -> tuple[int, tuple[Way, ...]]:
+    """A cut (Cut.figures) as its bytes and the groupings of its readers (:data:`_ASSIGNMENTS`) no other grouping
+    beats (as few relay groups, as few bytes over the hop's link, each relay group's as light)."""
+    nbytes, *union = figures
+    ways = sorted({(len(groups), union[together - 1], tuple(sorted((union[g - 1] for g in groups), reverse=True)))
+                   for together, groups in _ASSIGNMENTS})  # fmt: skip
+    kept: list[Way] = []
+    for g, together, loads in ways:
+        if not any(h <= g and t <= together and all(x <= y for x, y in zip(o, loads)) for h, t, o in kept):
+            kept.append((g, together, loads))
+    return nbytes, tuple(kept)
+
+
+def _fewest(points: list[tuple[int, tuple[Way, ...]]], link: float, links: list[float], none: int) -> int:
+    """The fewest relays a hop's cut needs (``none`` when no count does) at one of its ``points`` (:func:`_ways`), the
+    hop's own link carrying ``link`` bytes below the bound and the free relays' links ``links`` (fastest first): no
+    relay and the link carries all its bytes; or its readers grouped, the union on the hop's far device (bit 0's)
+    over the link, each other group's over a relay's link of its own (the heaviest on the fastest, and so on), and
+    the link with the relays' links together all the bytes."""
+    fewest = none
+    for nbytes, ways in points:
+        if nbytes <= link:
+            return 0
+        rate, count = link, 0  # the fewest relays whose links with the hop's carry all the bytes
+        for bw in links:
+            if rate >= nbytes or count >= fewest:
+                break
+            rate, count = rate + bw, count + 1
+        if rate < nbytes:
+            continue
+        for groups, together, loads in ways:
+            if max(groups, count, 1) < fewest and groups <= len(links) and together <= link \
+                    and all(load <= bw for load, bw in zip(loads, links)):  # fmt: skip
+                fewest = max(groups, count, 1)
+    return fewest
+
+
+def _least(points: list[tuple[int, tuple[Way, ...]]], link: float, links: list[float], relays: int) -> float:
+    """The least time (seconds) below which a hop's cut needs at most ``relays`` relays (:func:`_fewest`), ``link`` and
+    ``links`` the bandwidths."""
+    wide = link + sum(links[:relays])
+    least = math.inf
+    for nbytes, ways in points:
+        value = _seconds(nbytes, link)
+        if relays:
+            spread = _seconds(nbytes, wide)
+            for groups, together, loads in ways:
+                if groups <= min(relays, len(links)):
+                    value = min(value, max(spread, _seconds(together, link), *map(_seconds, loads, links)))
+        least = min(least, value)
+    return least
+
+
+def _seconds(nbytes: float, rate: float) -> float:
+    """Seconds to send ``nbytes`` at ``rate`` bytes/s (none: infinite, unless there is nothing to send)."""
+    return 0.0 if nbytes == 0 else nbytes / rate if rate > 0 else math.inf
+
+
+def _row_masks(flags: np.ndarray) -> list:
+    """The rows of a boolean array (its last axis) as bit masks, in nested lists of its other axes."""
+    masks = np.zeros(flags.shape[:-1], dtype=object)
+    for low in range(0, flags.shape[-1], 62):  # 62 bits at a time, in integers numpy sums without overflow
+        chunk = flags[..., low:low + 62].astype(np.int64)
+        masks = masks + (chunk << np.arange(chunk.shape[-1], dtype=np.int64)).sum(axis=-1).astype(object) * (1 << low)
+    return masks.tolist()
 
 
 def _mask_of(ops) -> int:
@@ -258,14 +443,24 @@ class Laying:
         for s, i in enumerate(spine_.hop_tensor):
             if i is None:  # an edge without a tensor sends nothing: any other device may follow
                 self.cost[s] = np.where(np.eye(D, dtype=bool), math.inf, 0)
-        # cuts[k, s]: hop s's least cut for a run of k + 1 spine ops or more; bandwidth[a, b] of each link (0: none).
-        self.cuts = np.array([[c[min(k, len(c) - 1)] for c in spine_.hop_cut] for k in range(CUT_WINDOW)], dtype=float)
         names = problem.devices
-        self.bandwidth = np.zeros((D, D))
+        self.bandwidth = np.zeros((D, D))  # of each link (0: none)
         for a, b in itertools.permutations(range(D), 2):
             link = problem.platform.link(names[a], names[b])
             self.bandwidth[a, b] = 0.0 if link is None else link.bandwidth
-        self.fastest = self.bandwidth.max(axis=1)
+        self.rates = self.bandwidth.tolist()
+        # links[a], links_in[a]: (device, bandwidth) of the links out of and into a, fastest first
+        self.links = [sorted(((x, bw) for x, bw in enumerate(row) if bw > 0), key=lambda link: -link[1])
+                      for row in self.bandwidth.tolist()]  # fmt: skip
+        self.links_in = [sorted(((x, bw) for x, bw in enumerate(row) if bw > 0), key=lambda link: -link[1])
+                         for row in self.bandwidth.T.tolist()]  # fmt: skip
+        # leaving[k][s], entering[k][s]: the points of hop s's cut and entry fronts for a run of k + 1 spine ops or more,
+        # as _ways; least[k, s]: the fewest bytes of its cut front
+        self.leaving, self.entering = (
+            [[[_ways(c.figures()) for c in fronts[min(k, len(fronts) - 1)]] for fronts in hops] for k in range(CUT_WINDOW)]
+            for hops in (spine_.hop_cut, spine_.hop_entry))  # fmt: skip
+        self.least = np.array([[min(p[0] for p in points) for points in hops] for hops in self.leaving],
+                              dtype=float).reshape(CUT_WINDOW, len(spine_.hop_cut))  # fmt: skip
         # cheapest[a][d, e]: the least cost of link (d, e) for a hop from position a on
         self.cheapest = np.minimum.accumulate(self.cost[::-1], axis=0)[::-1]
         self.upper = None
@@ -286,15 +481,15 @@ class Laying:
             fit = s.supported[a] & (s.compute[a] < upper) & (s.memory[a][:, None] <= self.caps)
             self.reach.append(a + np.cumprod(fit, axis=0).sum(axis=0) - 1)  # closures grow: fit is a prefix
         self.near = self.cost < upper
-        self.relays = self._relays(upper).tolist()
+        self.alone = self._alone(upper)
         self.runs = self._runs()
         # Device sets as bit masks, for the search: near_to[s][d], the devices hop s reaches from d below the bound;
         # starts[a], the devices a run from position a fits on; onward[a][d], the devices a link from d reaches
         # below the bound for some hop from position a on.
-        self.near_to = [[_mask_of(np.flatnonzero(row).tolist()) for row in hop] for hop in self.near]
-        self.starts = [_mask_of(np.flatnonzero(self.reach[a] >= a).tolist()) for a in range(len(s.ops))]
+        self.near_to = _row_masks(self.near)
+        self.starts = _row_masks(np.array([self.reach[a] >= a for a in range(len(s.ops))]).reshape(len(s.ops), self.D))
         onward = np.logical_or.accumulate(self.near[::-1], axis=0)[::-1] if len(self.near) else self.near
-        self.onward = [[_mask_of(np.flatnonzero(row).tolist()) for row in hops] for hops in onward]
+        self.onward = _row_masks(onward)
         # Thresholds (:meth:`threshold`): longer, the least compute that ended a run short of its next op on some
         # device; dearer[d][s], the least cost at or above the bound of a hop s from d.
         self.longer = self._longer()
@@ -311,7 +506,7 @@ class Laying:
     def threshold(self, upper: int, max_visits: int | None = None) -> float | None:
         """None when the spine can be laid below ``upper`` (:meth:`fits`), else its failure's *threshold*: no laying
         has every value below it (at least ``upper``). It is the least of the values that ruled a choice out: a run's
-        compute past its last op, a hop's link cost, the value at which a hop's least cut needs a relay fewer or
+        compute past its last op, a hop's link cost, the value at which a hop's cut needs a relay fewer or
         the devices left reach one more (each at least ``upper``), so every laying the search did not reach has a
         value at least that large."""
         self.prepare(upper)
@@ -354,23 +549,13 @@ class Laying:
         except _Timeout:
             return True
 
-    def _relays(self, upper: int) -> np.ndarray:
-        """relays[k, s, a, b]: the fewest relay devices hop s needs from a run of k + 1 spine ops or more on a to b,
-        below ``upper``. With r relays its least cut leaves a over r + 1 links, (a, b) and r of a's, each at most a's
-        fastest, so the busiest carries it at their bandwidths together at least: ``cut / (bw(a, b) + r fastest(a))``
-        seconds, and a load is whole microseconds, so below ``upper`` it is at most ``upper - 1`` (module
-        docstring)."""
-        D = self.D
-        if not len(self.spine.hop_tensor):
-            return np.zeros((CUT_WINDOW, 0, D, D), dtype=np.int64)
-        fastest = self.bandwidth.max(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # bytes/s the cut needs to cross in upper - 1 microseconds; what relays must add to the link's
-            rate = np.where(self.cuts > 0, self.cuts * 1e6 / max(upper - 1, 0), 0.0)[:, :, None, None]
-            short = rate - self.bandwidth
-            count = np.ceil(short / fastest[None, None, :, None])
-        count = np.where(short <= 0, 0, np.where(np.isfinite(count), count, D + 1))
-        return np.minimum(count, D + 1).astype(np.int64)
+    def _alone(self, upper: int) -> list[list[float]]:
+        """alone[k][s]: the least bandwidth at which hop s, after a run of k + 1 spine ops or more, may go over its own
+        link with no relay below ``upper``: the rate that sends the fewest bytes of its cut front (:meth:`_needed`)
+        in ``upper - 1`` microseconds (a load is whole microseconds)."""
+        per = 1e6 / (upper - 1) if upper > 1 else math.inf  # bytes/s to send one byte within upper - 1 us
+        with np.errstate(invalid="ignore"):
+            return np.where(self.least > 0, self.least * per, 0.0).tolist()
 
     def _runs(self) -> list[int]:
         """runs[a]: the fewest runs the spine from position ``a`` on splits into below the prepared bound, on any
@@ -412,28 +597,44 @@ class Laying:
         rows, cols = list(_bits(reached)), list(_bits(others))
         return float(self.cheapest[a][np.ix_(rows, cols)].min()) if rows and cols else math.inf
 
-    def _fewer(self, a: int, b: int, d: int, e: int, relays: int) -> float:
+    def _fewer(self, a: int, b: int, d: int, e: int, relays: int, used: int) -> float:
         """The least value at which the hop after run ``a .. b`` from ``d`` to ``e`` needs at most ``relays`` relays
-        (:meth:`_relays`: ``cut / (bw(d, e) + relays fastest(d))``, in whole microseconds, rounded down a hair so
-        that floating point never overstates it), at least the bound; infinite for fewer than none."""
+        among the devices not ``used`` (:meth:`_needed`), in whole microseconds, rounded down a hair so that floating
+        point never overstates it, at least the bound; infinite for fewer than none."""
         if relays < 0:
             return math.inf
-        cut = self.cuts[min(b - a, CUT_WINDOW - 1), b]
-        rate = self.bandwidth[d, e] + relays * self.fastest[d]
-        if rate <= 0:
-            return math.inf
-        return max(float(self.upper), math.floor(cut * 1e6 / rate * (1 - 1e-9)))
+        k, taken, link = min(b - a, CUT_WINDOW - 1), used | 1 << e, self.rates[d][e]
+        least = max(_least(self.leaving[k][b], link, self._free(self.links[d], taken), relays),
+                    _least(self.entering[k][b], link, self._free(self.links_in[e], taken), relays)) * 1e6
+        return max(float(self.upper), math.floor(least * (1 - 1e-9))) if least < math.inf else math.inf
+
+    @staticmethod
+    def _free(links: list[tuple[int, float]], taken: int) -> list[float]:
+        """The bandwidths of ``links`` (to or from devices, fastest first) of the devices not ``taken`` (a mask)."""
+        return [bw for x, bw in links if not taken >> x & 1]
+
+    def _needed(self, k: int, b: int, d: int, e: int, used: int) -> int:
+        """The fewest relays the hop after a run of k + 1 spine ops or more ending at ``b``, from ``d`` to ``e``, needs
+        among the devices not ``used`` below the prepared bound (:func:`_fewest`), at both ends: the cuts d sends
+        over its links and e receives over its own; ``D + 1``: no count does."""
+        taken, seconds = used | 1 << e, max(self.upper - 1, 0) / 1e6  # the bytes a link carries per byte/s
+        link = self.rates[d][e] * seconds
+        return max(_fewest(self.leaving[k][b], link, [bw * seconds for bw in self._free(self.links[d], taken)], self.D),
+                   _fewest(self.entering[k][b], link, [bw * seconds for bw in self._free(self.links_in[e], taken)],
+                           self.D))  # fmt: skip
 
     def _next(self, a: int, b: int, d: int, e: int, used: int, relays: int) -> int | None:
-        """The relays spent once the run ``a .. b`` on ``d`` hops to ``e`` (the hop's own, :meth:`_relays`), or None when
-        the devices run out."""
+        """The relays spent once the run ``a .. b`` on ``d`` hops to ``e`` (the hop's own, :meth:`_needed`, none when the
+        hop may go alone: :meth:`_alone`), or None when the devices run out."""
         if b >= 0:
-            relays += self.relays[min(b - a, CUT_WINDOW - 1)][b][d][e]
+            k = min(b - a, CUT_WINDOW - 1)
+            if self.alone[k][b] > self.rates[d][e]:
+                relays += self._needed(k, b, d, e, used)
         return relays if (used | 1 << e).bit_count() + relays <= self.D else None
 
     def _lay(self, a: int, d: int, used: int, relays: int) -> tuple[int, int] | float:
         """A laying of the spine from position ``a`` on, its first run on device ``d``, on unused devices, ``relays``
-        of them kept for the hops so far whose least cut did not fit their link: the devices used and relays kept
+        of them kept for the hops so far whose cut did not fit their link: the devices used and relays kept
         once it is laid; or, when there is none, the threshold of the failure (:meth:`threshold`)."""
         self.visits += 1
         if self.visits > self.limit or (self.visits % 256 == 0 and self.until.passed()):
@@ -443,8 +644,9 @@ class Laying:
         if end >= last:
             return used, relays
         key = (a, d)
+        upper = self.upper
         for old, spent, held in self.failed.get(key, ()):
-            if old & ~used == 0 and spent <= relays and held >= self.upper:
+            if held >= upper and spent <= relays and old & ~used == 0:
                 return held
         # The runs after this one need devices of their own, free and reached from d over links below the bound.
         after = self.runs[a] - 1
@@ -460,16 +662,24 @@ class Laying:
             for e in _bits(self.near_to[b][d] & unused & self.starts[b + 1]):
                 spent = self._next(a, b, d, e, used, relays)
                 if spent is None:  # not enough devices left for its relays
-                    threshold = min(threshold, self._fewer(a, b, d, e, self.D - (used | 1 << e).bit_count() - relays))
+                    if threshold > self.upper:
+                        threshold = min(threshold, self._fewer(a, b, d, e, self.D - (used | 1 << e).bit_count() - relays,
+                                                               used))  # fmt: skip
                     continue
                 laid = self._lay(b + 1, e, used | 1 << e, spent)
                 if isinstance(laid, tuple):
                     return laid
                 # Up to the value at which this hop needs a relay fewer, the state after it is the same.
                 needed = spent - relays
-                threshold = min(threshold, laid, self._fewer(a, b, d, e, needed - 1) if needed else math.inf)
+                threshold = min(threshold, laid)
+                if needed and threshold > self.upper:  # (a threshold is at least the bound)
+                    threshold = min(threshold, self._fewer(a, b, d, e, needed - 1, used))
         return self._failed(key, used, relays, threshold)
 
     def _failed(self, key: tuple[int, int], used: int, relays: int, threshold: float) -> float:
-        self.failed.setdefault(key, []).append((used, relays, threshold))
+        """Keep a failure, dropping those it implies (more devices used, as many relays or more, a threshold as low)."""
+        kept = [(old, spent, held) for old, spent, held in self.failed.get(key, ())
+                if not (held <= threshold and spent >= relays and used & ~old == 0)]  # fmt: skip
+        kept.append((used, relays, threshold))
+        self.failed[key] = kept
         return threshold

@@ -52,13 +52,62 @@ def residual_networks(draw, ops=(3, 7), devices=(3, 5), tight=False):
     return placement_problem(PartitionProblem(graph=graph, name="res", source=Path("r.json")), platform)
 
 
+@st.composite
+def branchy_networks(draw, devices=(3, 4)):
+    """An inception-like block: an op whose output fans out to two or three branches of one or two ops, joined by
+    one op, maybe with an op before and after; tensors of a few sizes, seed 002's devices (as residual_networks).
+    A hop's cut here is several tensors with readers apart, which relays may take (solver.placement.spine.Cut)."""
+    graph = nx.DiGraph(name="branchy")
+    size: dict[int, int] = {}
+
+    def op(v: int) -> None:
+        graph.add_node(v, weight=draw(st.sampled_from([0, 0, 5, 40])), type="ADD",
+                       constants={f"c{v}": draw(st.integers(0, 3000))})  # fmt: skip
+        size[v] = draw(st.sampled_from([100, 2000, 6000, 20000]))
+
+    def edge(u: int, v: int) -> None:
+        graph.add_edge(u, v, tensors={f"t{u}": size[u]}, bytes=size[u])
+
+    before = draw(st.booleans())
+    op(0)
+    if before:
+        op(1)
+        edge(0, 1)
+    head = len(graph) - 1
+    lengths = draw(st.sampled_from([(1, 1), (1, 2), (2, 2), (1, 1, 1)]))
+    ends = []
+    for length in lengths:
+        prev = head
+        for _ in range(length):
+            v = len(graph)
+            op(v)
+            edge(prev, v)
+            prev = v
+        ends.append(prev)
+    join = len(graph)
+    op(join)
+    for end in ends:
+        edge(end, join)
+    if not before and draw(st.booleans()):
+        op(join + 1)
+        edge(join, join + 1)
+    D = draw(st.integers(*devices))
+    cap = draw(st.sampled_from([None, 8000, 12000, 20000, 40000]))
+    positions = [(draw(st.integers(1, 150)), draw(st.integers(1, 150))) for _ in range(D)]
+    specs = tuple(DeviceSpec(f"d{d}", memory=cap) for d in range(D))
+    links = {(f"d{a}", f"d{b}"): Link(seed002_bandwidth(max(math.dist(positions[a], positions[b]), 1.0)), 0)
+             for a, b in itertools.permutations(range(D), 2)}  # fmt: skip
+    platform = Platform(Path("p.json"), specs, links, None)
+    return placement_problem(PartitionProblem(graph=graph, name="branchy", source=Path("b.json")), platform)
+
+
 def _either(draw_instance):
     return draw_instance if not isinstance(draw_instance, tuple) else placeable(draw_instance)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(instances(), instances(ops=(4, 6), devices=(4, 5)), residual_networks(),
-                 residual_networks(tight=True)))
+                 residual_networks(tight=True), branchy_networks()))
 def test_the_spine_is_laid_below_every_placement_and_its_bound_never_passes_the_optimum(drawn):
     built = _either(drawn)
     if built is None:
@@ -76,7 +125,7 @@ def test_the_spine_is_laid_below_every_placement_and_its_bound_never_passes_the_
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(instances(ops=(4, 6), devices=(4, 5)), residual_networks(devices=(3, 6)),
-                 residual_networks(devices=(4, 6), tight=True)),
+                 residual_networks(devices=(4, 6), tight=True), branchy_networks()),
        st.lists(st.floats(0.5, 1.2), min_size=1, max_size=6))  # fmt: skip
 def test_a_failed_laying_s_threshold_never_passes_the_optimum_even_with_failures_kept_across_bounds(drawn, shares):
     # One laying asked at several bounds in any order (its failures kept from one to the next): each failure's
@@ -121,7 +170,8 @@ def _values(built) -> dict[tuple[int, ...], int]:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(residual_networks(ops=(3, 6), devices=(3, 5)), residual_networks(ops=(3, 6), devices=(3, 5), tight=True)),
+@given(st.one_of(residual_networks(ops=(3, 6), devices=(3, 5)), residual_networks(ops=(3, 6), devices=(3, 5), tight=True),
+                 branchy_networks(devices=(3, 3))),
        st.sampled_from(["none", "greedy", "next best"]))  # fmt: skip
 def test_the_prefix_search_pruned_by_the_spine_equals_brute_force_on_seed002_like_networks(built, start):
     # From the next best placement, every find(U) below it must keep the optimum: a wrong prune shows there.
@@ -183,3 +233,27 @@ def test_a_relay_placed_before_the_next_spine_run_is_not_counted_again():
     assert spine(built).ops == [0, 2] and spine_bound(built, 0, values[start]) <= best
     searched = prefix_search(built, list(start), Budget(60))
     assert searched.complete and searched.value == best
+
+
+def test_a_fan_of_tensors_cannot_be_split_over_relays():
+    # Op 0 (filling a device with op 4's constant beside it: they cannot share one) writes x, 5 MB, read by three
+    # branch ops, each writing 1 MB for op 4. The one fast link (a-b) carries the three branch tensors in 0.3 s;
+    # taking the branches to other devices costs x over a slow link, and the branches' tensors, read by one op,
+    # all cross to its device. A relaxation that splits a cut's bytes over relay links (or the cheapest tensor
+    # on the fastest link: the contraction bound) says 0.1 s; the cut front, whose readers get whole tensors, knows.
+    graph = nx.DiGraph(name="fan")
+    weights = {0: 10**7, 1: 10, 2: 10, 3: 10, 4: 10**7}
+    for v, constant in weights.items():
+        graph.add_node(v, weight=0, type="ADD", constants={f"w{v}": constant})
+    for branch in (1, 2, 3):
+        graph.add_edge(0, branch, tensors={"x": 5 * 10**6}, bytes=5 * 10**6)
+        graph.add_edge(branch, 4, tensors={f"t{branch}": 10**6}, bytes=10**6)
+    specs = tuple(DeviceSpec(name, memory=19 * 10**6) for name in "abcd")
+    links = {pair: Link(1e6, 0) for pair in itertools.permutations("abcd", 2)}
+    links["a", "b"] = links["b", "a"] = Link(1e7, 0)
+    platform = Platform(Path("p.json"), specs, links, None)
+    built = placement_problem(PartitionProblem(graph=graph, name="fan", source=Path("f.json")), platform)
+    optimum = brute_force(built, "throughput")
+    assert optimum == 300_000  # ops 0-3 on a, op 4 on b: three tensors over the fast link
+    assert contraction_bound(built, optimum) == 100_000
+    assert spine_bound(built, 0, optimum) == optimum
