@@ -106,8 +106,8 @@ def _read_chunk(span: np.ndarray, layout: Layout, follows: bool):
     skeleton, starts, lengths = _skeleton(span, inside, values)
     if skeleton is None:
         return None
-    if follows:
-        if not len(skeleton) or skeleton[0] != _COMMA:
+    if follows and len(skeleton):  # (a last piece of white space joins nothing)
+        if skeleton[0] != _COMMA:
             return None
         skeleton = skeleton[1:]
     if not _tiles(skeleton, layout.template(), n):
