@@ -95,7 +95,7 @@ def _read_chunk(span: np.ndarray, layout: Layout, follows: bool):
     if len(quotes) % 2:
         return None
     opens, closes = quotes[0::2], quotes[1::2]
-    inside = _inside(len(span), opens, closes)
+    inside = _marked(len(span), opens, closes + 1)  # bytes in a string, its quotes included
     per_object = len(layout.keys) + layout.kinds.count("str")  # a string per key and per string value
     n, extra = divmod(len(opens), per_object)
     if extra:
@@ -128,11 +128,11 @@ def _array_end(data: bytes, start: int) -> int | None:
     return None
 
 
-def _inside(size: int, opens: np.ndarray, closes: np.ndarray) -> np.ndarray:
-    """Bytes in a string, its quotes included."""
+def _marked(size: int, firsts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The bytes in ``firsts[i]:ends[i]`` for some i (disjoint ranges of a span of ``size`` bytes)."""
     step = np.zeros(size + 1, dtype=np.int8)
-    step[opens] = 1
-    step[closes + 1] -= 1
+    step[firsts] = 1
+    step[ends] -= 1
     return np.cumsum(step[:-1], dtype=np.int8).astype(bool)
 
 
@@ -154,10 +154,7 @@ def _skeleton(span: np.ndarray, inside: np.ndarray, values: list[tuple[np.ndarra
         return None, None, None  # too long for int64 here, or a leading zero (not JSON)
     keep = ~((digit & ~first) | (_SPACE[span] & ~inside))
     for opens, closes in values:  # a string value's text
-        step = np.zeros(len(span) + 1, dtype=np.int8)
-        step[opens + 1] = 1
-        step[closes] -= 1
-        keep &= ~np.cumsum(step[:-1], dtype=np.int8).astype(bool)
+        keep &= ~_marked(len(span), opens + 1, closes)
     skeleton = span.copy()
     skeleton[starts] = _NUMBER
     return skeleton[keep], starts, lengths
