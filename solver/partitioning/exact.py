@@ -25,7 +25,8 @@ restarted from both ends, the front and the back in turn, with budgets (in searc
 Luby sequence: CP-SAT refutes well and finds tight packings slowly, the station search the reverse.
 Every third station-search run is complete (all loads tried): ending inside its budget, it proves the
 sub-problem infeasible as CP-SAT would. Whichever finishes first stops the other. A probe whose model would
-not build in its time (large graphs with many stations) runs the station search alone.
+not build in its time (large graphs with many stations), or is larger than CP-SAT takes in a probe's time and
+memory (``_MODEL_SIZE_MAX``), runs the station search alone.
 
 Before the bisection, a descent (:meth:`_Search.descend`, up to half the time) lowers ``hi`` with the station
 search and its beam search (solver/partitioning/beam.py) alone, as SALOME and BB&R solve SALBP-2 by SALBP-1 at a sequence of cycle times: above the optimum a
