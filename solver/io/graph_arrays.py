@@ -6,7 +6,9 @@ shared, names, constants and model inputs/outputs only for the ops that have the
 reference reader's graph when a caller needs one (drawing, placement); partitioning does not.
 
 The reader scans the file's top-level object with the standard library's JSON scanner, one op or edge at a
-time, so the document is never held as Python objects (a 1,000,000-op file took 2.5-3 GB that way). Any input
+time, so the document is never held as Python objects (a 1,000,000-op file took 2.5-3 GB that way); ops and
+edges written as plain objects of one layout (``{"id", "type", "weight"}``, ``{"from", "to", "bytes"}``, as
+big graphs are) are parsed in bulk by :mod:`solver.io.json_runs` instead (an ASCII file). Any input
 it refuses is read again by the reference reader, which raises the error with its message (one wording of
 each error, in one place); the cycle check is left to the caller that sorts the graph (``heuristics.dag``),
 which refers cycles to the reference reader likewise (:func:`refuse`).
@@ -27,9 +29,12 @@ import numpy as np
 
 from solver.errors import GraphFormatError
 from solver.io.graphs import _MODEL_IO, MAX_COUNT, read_graph_json
+from solver.io.json_runs import Layout, Run, read_run
 
 _SPACE = re.compile(r"[ \t\n\r]*")
 _STREAMED = ("ops", "edges")
+_OP_LAYOUT = Layout(("id", "type", "weight"), ("int", "str", "int"))
+_EDGE_LAYOUT = Layout(("from", "to", "bytes"), ("int", "int", "int"))
 
 
 class _Refused(Exception):
@@ -197,7 +202,9 @@ class _Reader:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        self.text = data.decode("utf-8")
+        self.data = data if len(self.text) == len(data) else None  # ASCII: a byte's index is its character's
         self.scan = json.JSONDecoder().scan_once
 
     def read(self) -> GraphArrays:
@@ -246,10 +253,10 @@ class _Reader:
                 raise _Refused
             if key == "ops":
                 ops = _Ops()
-                i = self._stream(i + 1, ops.add)
+                i = self._bulk(i + 1, _OP_LAYOUT, ops.extend) or self._stream(i + 1, ops.add)
             elif key == "edges":
                 edges = _Edges(ops)
-                i = self._stream(i + 1, edges.add)
+                i = self._bulk(i + 1, _EDGE_LAYOUT, edges.extend) or self._stream(i + 1, edges.add)
             doc[key], i = (None, i) if key in _STREAMED else self.scan(text, i)
             i = self._skip(i)
             if text[i] == ",":
@@ -278,6 +285,12 @@ class _Reader:
             if c != ",":
                 raise _Refused
             i = skip(text, i + 1).end()
+
+    def _bulk(self, i: int, layout: Layout, extend) -> int | None:
+        """Parse the array whose '[' is just before ``i`` in bulk and hand it to ``extend``; the index after ']',
+        or None (nothing handed) when it is not plain objects of ``layout`` or ``extend`` declines it."""
+        run = read_run(self.data, i, layout) if self.data is not None else None
+        return run.end if run is not None and extend(run) else None
 
     def _skip(self, i: int) -> int:
         return _SPACE.match(self.text, i).end()
@@ -343,6 +356,16 @@ class _Ops:
             if key in op:
                 self.model_io.setdefault(key, {})[v] = _count(op[key])
 
+    def extend(self, run: Run) -> bool:
+        """Take the ops of a bulk-parsed array (``_OP_LAYOUT``) when they are all there is and their ids are
+        0..n-1 in order; whether it took them."""
+        ids, weights = run.ints[:, 0], run.ints[:, 1]
+        if len(self) or not np.array_equal(ids, np.arange(len(ids))):
+            return False
+        self.weights.frombytes(weights.astype(np.int64).tobytes())
+        self.types = [self.shared.setdefault(kind, kind) for kind in run.strings[0]]
+        return True
+
     def _constants(self, v: int, op: dict) -> None:
         shared = op.get("constants", {})
         if not isinstance(shared, dict):
@@ -390,6 +413,17 @@ class _Edges:
                 self.names.append(name)
         else:
             self.tensor.append(-1)
+
+    def extend(self, run: Run) -> bool:
+        """Take the edges of a bulk-parsed array (``_EDGE_LAYOUT``) when ops are numbered by position and every
+        edge joins two of them; whether it took them."""
+        src, dst, nbytes = run.ints.T
+        n = len(self.ops)
+        if len(self.src) or self.ops.index is not None or (len(src) and max(src.max(), dst.max()) >= n):
+            return False
+        for key, values in (("src", src), ("dst", dst), ("nbytes", nbytes), ("tensor", np.full(len(src), -1))):
+            getattr(self, key).frombytes(np.ascontiguousarray(values, dtype=np.int64).tobytes())
+        return True
 
     def arrays(self) -> dict[str, np.ndarray]:
         """src, dst, nbytes, tensor as int64 arrays, once every tensor has one writer and one size (checked)."""

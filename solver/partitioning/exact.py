@@ -25,7 +25,8 @@ restarted from both ends, the front and the back in turn, with budgets (in searc
 Luby sequence: CP-SAT refutes well and finds tight packings slowly, the station search the reverse.
 Every third station-search run is complete (all loads tried): ending inside its budget, it proves the
 sub-problem infeasible as CP-SAT would. Whichever finishes first stops the other. A probe whose model would
-not build in its time (large graphs with many stations) runs the station search alone.
+not build in its time (large graphs with many stations), or is larger than CP-SAT takes in a probe's time and
+memory (``_MODEL_SIZE_MAX``), runs the station search alone.
 
 Before the bisection, a descent (:meth:`_Search.descend`, up to half the time) lowers ``hi`` with the station
 search and its beam search (solver/partitioning/beam.py) alone, as SALOME and BB&R solve SALBP-2 by SALBP-1 at a sequence of cycle times: above the optimum a
@@ -122,6 +123,12 @@ _BUILD_SECONDS = 3e-6
 MAX_MODEL_TOTAL = 2**40
 _VARIABLE_COST = 8
 _BUILD_SHARE = 0.5
+# Largest model (in the units above: ops + edges + _VARIABLE_COST x variables) built at all. Above it CP-SAT's own
+# copy and presolve pass the time and memory a probe has: on layered-100000 at K = 8 (3.2 M units: 361 k variables,
+# 874 k implications, 2.2 M load terms) presolve alone took 3.4-22 s and overran its limit by up to 3 s while
+# stopped every 0.1 s, the process grew by 1.3 GB (2.3 GB with presolve off) and no probe got past presolve; a
+# layered graph of 10,000 ops at K = 8 (353 k units) adds about 220 MB and runs its probes to their limits.
+_MODEL_SIZE_MAX = 1_000_000
 
 Progress = Callable[[int, int, float], None]
 
@@ -339,7 +346,8 @@ class _Search:
         self.station_seconds: dict[int, float] = {}  # cycle -> seconds the station search took there
         self.descent_floor = 0  # the descent's bisection found nothing below this C (see descend)
         self.floor_tried = False  # the descent tried the lower bound first (see _descend)
-        self.unbuilt: tuple[int, int, float] | None = None  # (C, variables, seconds) of a model left unbuilt
+        self.unbuilt: tuple[int, int | None, float, bool] | None = None  # (C, variables, seconds, too big) of a
+        # model left unbuilt
         self.build_rate = _BUILD_SECONDS  # seconds per unit of model size, as last measured
         self.part_memory: PartMemory | None = None  # the memory model capped lazily (module doc)
         self.forbidden: list[list[int]] = []  # parts found over the cap of the memory model
@@ -357,8 +365,11 @@ class _Search:
     def notes(self) -> list[str]:
         if self.unbuilt is None or self.status() == OPTIMAL:
             return []
-        cycle, variables, seconds = self.unbuilt
+        cycle, variables, seconds, too_big = self.unbuilt
         size = f"{self.dag.n} ops, {len(self.dag.edges)} edges" + (f", {variables} variables" if variables else "")
+        if too_big:
+            return [f"the exact model at bottleneck {cycle} ({size}) is too large for CP-SAT in this time and memory "
+                    "(its presolve alone would take seconds to minutes and gigabytes); that probe was skipped"]
         return [f"the exact model at bottleneck {cycle} ({size}) would not build in the {seconds:.1f} s left; "
                 "that probe was skipped"]
 
@@ -440,7 +451,7 @@ class _Search:
         if windows is None or self.dag.n > WINDOW_OPS:
             return None
         size = self.dag.n + len(self.dag.edges) + _VARIABLE_COST * sum(late - early for early, late in zip(*windows))
-        if self.build_rate * size > budget.left() * _BUILD_SHARE:
+        if not self._builds(size, budget.left()):
             return None
         return self._build(cycle, windows, size, budget.within(budget.left() * _BUILD_SHARE))
 
@@ -493,8 +504,8 @@ class _Search:
         probe = self.budget.within(limit)
         size = self.dag.n + len(self.dag.edges)
         # Too big before any variable; or its station windows alone (closures, see heuristics.dag) would take longer.
-        if self.build_rate * size > limit * _BUILD_SHARE or self.dag.n > WINDOW_OPS:
-            return self._unbuilt(cycle, None, limit)
+        if not self._builds(size, limit) or self.dag.n > WINDOW_OPS:
+            return self._unbuilt(cycle, None, limit, size > _MODEL_SIZE_MAX)
         windows = station_windows(self.dag, self.k, cycle)
         if windows is None:
             self.lo = max(self.lo, cycle + 1)
@@ -502,8 +513,8 @@ class _Search:
             return True
         variables = sum(late - early for early, late in zip(*windows))
         size += _VARIABLE_COST * variables
-        if self.build_rate * size > probe.left() * _BUILD_SHARE:
-            return self._without_model(cycle, windows, variables, limit, probe)
+        if not self._builds(size, probe.left()):
+            return self._without_model(cycle, windows, variables, limit, probe, size > _MODEL_SIZE_MAX)
         built = self._build(cycle, windows, size, probe.within(limit * _BUILD_SHARE))
         if built is None:
             return self._without_model(cycle, windows, variables, limit, probe)
@@ -580,20 +591,25 @@ class _Search:
             return True
         return False
 
+    def _builds(self, size: int, seconds: float) -> bool:
+        """Whether a model of ``size`` (ops + edges + _VARIABLE_COST x variables) is built with ``seconds`` left:
+        at most _MODEL_SIZE_MAX, and priced at most _BUILD_SHARE of them."""
+        return size <= _MODEL_SIZE_MAX and self.build_rate * size <= seconds * _BUILD_SHARE
+
     def _without_model(self, cycle: int, windows: tuple[list[int], list[int]], variables: int, limit: float,
-                       probe: Budget) -> bool:
-        """A probe whose model would not build in time: the station search alone where it may run (module doc),
-        else the probe is left unbuilt (False)."""
+                       probe: Budget, too_big: bool = False) -> bool:
+        """A probe whose model would not build in time (or is too big): the station search alone where it may run
+        (module doc), else the probe is left unbuilt (False)."""
         if not self._stations_alone(cycle):
-            return self._unbuilt(cycle, variables, limit)
+            return self._unbuilt(cycle, variables, limit, too_big)
         if not self._settle(cycle, self._fill_stations(cycle, windows, probe.left(), lambda: self.budget.interrupted)):
             self.unknown_above = max(self.unknown_above, cycle)
         return True
 
-    def _unbuilt(self, cycle: int, variables: int | None, limit: float) -> bool:
-        """Leave the probe of F(cycle) unbuilt: the model would not build in ``limit``; False."""
+    def _unbuilt(self, cycle: int, variables: int | None, limit: float, too_big: bool) -> bool:
+        """Leave the probe of F(cycle) unbuilt: the model would not build in ``limit`` (or is too big); False."""
         self.unknown_above = max(self.unknown_above, cycle)
-        self.unbuilt = (cycle, variables, limit)
+        self.unbuilt = (cycle, variables, limit, too_big)
         return False
 
     def _fill_stations(self, cycle: int, windows: tuple[list[int], list[int]], seconds: float,
@@ -750,7 +766,8 @@ class _FeasibilityModel:
         for ops in forbidden:
             self.forbid(ops)
 
-    def _in_time(self, i: int) -> None:
+    def _in_time(self, i: int = 0) -> None:
+        """Raise _BuildTimeout past the budget, looked at when ``i`` is a multiple of 4,096 (the default: now)."""
         if i & 4095 == 0 and self.budget is not None and self.budget.passed():
             raise _BuildTimeout
 
@@ -815,14 +832,16 @@ class _FeasibilityModel:
         for v in range(self.dag.n):
             for s in self.stations(v):
                 self.by_station[s].append(v)
-        # Each station's load is at most C.
+        # Each station's load is at most C. (The sums are the build's largest part: the budget is looked at often.)
         for s in range(k):
+            self._in_time()
             self._add(self.load(w, s) <= cycle)
         # Redundant prefix loads: the first b+1 parts hold at most (b+1) C and leave at most
         # (K-1-b) C for the rest; they propagate where the per-station sums alone do not.
         total = self.dag.total
         free: list[list[tuple[int, cp_model.IntVar]]] = [[] for _ in range(k)]  # b -> (w_v, y[v][b])
         for v, row in enumerate(self.y):
+            self._in_time(v)
             for b, var in row.items():
                 free[b].append((w[v], var))
         # fixed[b]: weight of the ops certainly in the first b+1 parts (L_v <= b).
@@ -830,6 +849,7 @@ class _FeasibilityModel:
         np.add.at(by_late, np.asarray(self.late, dtype=np.int64), self.dag.weight_array)
         fixed = np.cumsum(by_late).tolist()
         for b in range(k - 1):
+            self._in_time()
             prefix = sum(weight * var for weight, var in free[b]) + fixed[b]
             self._add(prefix <= (b + 1) * cycle)
             self._add(prefix >= total - (k - 1 - b) * cycle)

@@ -141,3 +141,22 @@ def test_a_wide_layered_graph_solves_without_the_station_search_beside_cp_sat(tm
     result = partition(problem, PartitionSettings(num_parts=8, exact=True, time_limit=20.0))
     check_partition(problem.dag, result.parts, 8)
     assert result.bound <= result.metrics.bottleneck
+
+
+def test_a_model_too_large_for_cp_sat_is_not_built_and_the_note_says_so(big, monkeypatch):
+    """Above _MODEL_SIZE_MAX no feasibility model is built (CP-SAT's presolve of the layered 100,000-op graph's
+    model at K = 8 overran its limits and took 1.5 GB): the answer is the hint's, with the lower bound, and a note
+    says why; with the cap above the model the same call builds models and proves more."""
+    import solver.partitioning.exact as exact
+
+    hint = minmax(big, 4, runs=1, seed=0)
+    monkeypatch.setattr(exact, "_MODEL_SIZE_MAX", 1000)
+    capped = solve_exact(big, 4, hint=hint, time_limit=10)
+    check_partition(big, capped.parts, 4)
+    hinted = max(sum(big.weights[v] for v in range(big.n) if hint[v] == p) for p in range(4))
+    assert lower_bound(big, 4) <= capped.bound <= capped.bottleneck <= hinted
+    if capped.status != "OPTIMAL":
+        assert any("too large for CP-SAT" in note for note in capped.notes)
+    monkeypatch.undo()
+    free = solve_exact(big, 4, hint=hint, time_limit=10)
+    assert free.bound >= capped.bound and not any("too large" in note for note in free.notes)
