@@ -13,14 +13,15 @@ the other cores run the model too (every device of a lab computes at once), the 
 Each model is placed by ``solve place --exact`` (throughput) and, in (b), by the greedy and by seed 002's own
 method on the same network; every placement is split, run on the lab's workers (devices.placed), and its
 measured throughput and one-in-flight latency printed beside the prediction with the platform's links and
-with the links measured by a ping-pong in the same lab and each device's per-request overhead (its stage task,
+with the links measured by a ping-pong in the same lab, each part's compute timed in the run's session on its
+device just before the run (re-timed right after it: the drift), and each device's per-request overhead (its stage task,
 hand-off and session pipe, timed with echo stage tasks; the CPU its core spends on them and on hand-offs over its
 links, and the scheduler's and client's CPU, from echo requests flowing device to device: ``solve pipeline
 --calibrate-links``). Seed 002's own placement runs even where our memory model says it overflows a device
 (status INVALID): the issue measures the optimum beside it.
 
     python -m benchmarks.placed_pipeline [--models mobilenet_v2] [--networks 1] [--nodes 3] [--requests 20]
-        [--replicated] [--no-two-devices] [--no-networks]
+        [--replicated] [--no-two-devices] [--no-networks] [--in-flight N] [--busy-profile] [--json FILE]
 """
 
 from __future__ import annotations
@@ -211,7 +212,7 @@ def table(rows: list[dict]) -> None:
         plain, cal, trace = c.predictions[0], c.predictions[1], c.predictions[2]
         lat, meas = c.latency, c.run.throughput
         ratios = c.bytes_ratio()
-        worst = max(ratios.values(), key=lambda x: abs(x - 1), default=float("nan"))
+        worst = max(ratios.values(), key=lambda x: abs(x - 1), default=None)
         drift = c.max_drift
         flags = [f for f, on in (("DRIFT", c.drifted), ("UNSTEADY", abs(c.run.steadiness()) > STEADY_TOLERANCE),
                                  ("MISS", abs(cal.throughput / meas - 1) > 0.10)) if on]  # fmt: skip
@@ -220,7 +221,7 @@ def table(rows: list[dict]) -> None:
               f"{cal.throughput / meas - 1:+7.1%} {trace.latency_us / 1000:8.1f} {cal.latency_us / 1000:7.1f} "
               f"{lat.median / 1000:8.1f} ({lat.iqr / 1000:4.1f}) {trace.latency_us / lat.median - 1:+7.1%} "
               f"{cal.latency_us / lat.median - 1:+7.1%} {drift if drift is not None else float('nan'):+7.1%} "
-              f"{c.run.steadiness():+7.1%} {worst:5.2f} {c.load_average[0]:4.1f}-{c.load_average[1]:4.1f}  "
+              f"{c.run.steadiness():+7.1%} {f'{worst:5.2f}' if worst is not None else '-':>5} {c.load_average[0]:4.1f}-{c.load_average[1]:4.1f}  "
               f"{' '.join(flags)}")  # fmt: skip
     print("status INVALID: the placement is over a device's memory in our memory model (seed 002's own answer), run all "
           "the same; pred: solve place's model with the platform's links and the trace's op times; c-trace: the links "
