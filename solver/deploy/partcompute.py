@@ -156,11 +156,11 @@ def measured_problem(problem, split, sources: Sequence[PartSource], mode: str = 
 
 def _scale(graph, ops: Sequence[int], factor: float) -> None:
     """Multiply the ops' integer weights by ``factor``, rounding the running sum so the total is rounded once."""
-    exact = done = 0
+    prefix = done = 0
     for v in ops:
-        exact += int(graph.nodes[v].get("weight", 0)) * factor
-        graph.nodes[v]["weight"] = round(exact) - done
-        done = round(exact)
+        prefix += int(graph.nodes[v].get("weight", 0))
+        graph.nodes[v]["weight"] = round(prefix * factor) - done
+        done = round(prefix * factor)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ import json
 import statistics
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from devices.placed import PlacedSettings, PlacedRun, _link_times
 from solver.deploy.partcompute import DRIFT_TOLERANCE, digest, measure_parts, measured_problem, part_sources
@@ -158,3 +160,20 @@ def test_a_transfer_of_several_requests_is_counted_per_request_and_steadiness_co
     assert even.steadiness() == pytest.approx(0.0)
     slowing = PlacedRun([("a",)], 8, 7.0, [], {}, {}, finished_s=[0, 1, 2, 3, 4, 6, 8, 10])
     assert slowing.steadiness() == pytest.approx(-0.5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 10**6), min_size=1, max_size=30), st.floats(0.01, 100.0))
+def test_scaling_a_parts_ops_rounds_its_sum_once_and_each_op_within_one(weights, factor):
+    """A part's scaled op weights sum to its target rounded once (not a rounding per op), each within 1 us of its
+    exact share."""
+    import networkx as nx
+
+    from solver.deploy.partcompute import _scale
+
+    graph = nx.DiGraph()
+    graph.add_nodes_from((v, {"weight": w}) for v, w in enumerate(weights))
+    _scale(graph, range(len(weights)), factor)
+    scaled = [graph.nodes[v]["weight"] for v in range(len(weights))]
+    assert sum(scaled) == round(sum(weights) * factor)
+    assert all(abs(s - w * factor) <= 1 for s, w in zip(scaled, weights))
