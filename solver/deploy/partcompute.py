@@ -9,7 +9,8 @@ minutes. So the calibration times every part on every device the map names, in t
 - ``busy``: every part inferring at once, as in a throughput run where every device computes (a part's period);
 - ``alone``: one part at a time, as in the latency run with one request in flight (a part's latency).
 
-Which figure: **CPU time** per inference (the session's ``process_time`` around onert's run), median and IQR.
+Which figure: **CPU time** per inference (the session process's ``process_time`` around onert's run, every thread
+of it: on an unpinned device onert may use a helper thread, and CPU then exceeds wall), median and IQR.
 The prediction charges a device's core its compute and sums the devices pinned to one core
 (``solver.placement.predicted.shared_period``); wall time would already hold the other device's turns on a
 shared core (and the scheduler's and client's, counted apart), so it would be counted twice. On a device of

