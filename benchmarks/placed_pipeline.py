@@ -229,8 +229,8 @@ def table(rows: list[dict]) -> None:
           "op times (the last stop's calibrated prediction); cal: the same with each part's compute measured in the "
           "run's session just before the run (CPU per inference, every part busy for the period, alone for the "
           "latency); err: against meas (throughput in the steady state, latency with one request in flight); drift: "
-          f"the largest move of a part's compute from before the run to right after it (flagged beyond "
-          f"{DRIFT_TOLERANCE:.0%}); steady: the timed requests' second half against their first; bytes: the link "
+          f"the relative move of the part's compute that moved most from before the run to right after it (flagged "
+          f"beyond {DRIFT_TOLERANCE:.0%} of the largest part's compute); steady: the timed requests' second half against their first; bytes: the link "
           "bytes per request measured over predicted, the one farthest from 1")
 
 if __name__ == "__main__":

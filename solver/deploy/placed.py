@@ -92,12 +92,13 @@ class PlacedComparison:
 
     @property
     def max_drift(self) -> float | None:
-        """The largest move of a measured part's compute between the calibration and the end of the run."""
-        return max((d.change for d in self.drifts), key=abs, default=None)
+        """The relative move of the part whose compute moved most (in us) between the calibration and the run's end."""
+        return max(self.drifts, key=lambda d: abs(d.moved_us)).change if self.drifts else None
 
     @property
     def drifted(self) -> bool:
-        """Some part's compute moved by more than ``DRIFT_TOLERANCE`` during the run: the machine changed speed."""
+        """Some part's compute moved by more than ``DRIFT_TOLERANCE`` of the largest part's during the run: the
+        machine changed speed."""
         return any(d.drifted for d in self.drifts)
 
     def bytes_ratio(self) -> dict[tuple[str, str], float]:
@@ -111,10 +112,10 @@ class PlacedComparison:
         """What weakens the verdict: drifting compute, an unsteady stream, bytes per request off the prediction."""
         notes = []
         if self.drifted:
-            worst = max(self.drifts, key=lambda d: abs(d.change))
+            worst = max(self.drifts, key=lambda d: abs(d.moved_us))
             notes.append(f"DRIFT: part {worst.part_id} on {worst.device} computed in {worst.before.cpu_us / 1000:.1f} ms "
                          f"of CPU before the run and {worst.after.cpu_us / 1000:.1f} ms after it ({worst.change:+.1%}, "
-                         f"tolerance {DRIFT_TOLERANCE:.0%}): the machine changed speed, and the verdict is only as "
+                         f"tolerance {DRIFT_TOLERANCE:.0%} of the largest part's): the machine changed speed, and the verdict is only as "
                          "strong as that")  # fmt: skip
         steady = self.run.steadiness()
         if steady == steady and abs(steady) > STEADY_TOLERANCE:
