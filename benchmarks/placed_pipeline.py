@@ -13,14 +13,15 @@ the other cores run the model too (every device of a lab computes at once), the 
 Each model is placed by ``solve place --exact`` (throughput) and, in (b), by the greedy and by seed 002's own
 method on the same network; every placement is split, run on the lab's workers (devices.placed), and its
 measured throughput and one-in-flight latency printed beside the prediction with the platform's links and
-with the links measured by a ping-pong in the same lab and each device's per-request overhead (its stage task,
+with the links measured by a ping-pong in the same lab, each part's compute timed in the run's session on its
+device just before the run (re-timed right after it: the drift), and each device's per-request overhead (its stage task,
 hand-off and session pipe, timed with echo stage tasks; the CPU its core spends on them and on hand-offs over its
 links, and the scheduler's and client's CPU, from echo requests flowing device to device: ``solve pipeline
 --calibrate-links``). Seed 002's own placement runs even where our memory model says it overflows a device
 (status INVALID): the issue measures the optimum beside it.
 
     python -m benchmarks.placed_pipeline [--models mobilenet_v2] [--networks 1] [--nodes 3] [--requests 20]
-        [--replicated] [--no-two-devices] [--no-networks]
+        [--replicated] [--no-two-devices] [--no-networks] [--in-flight N] [--busy-profile] [--json FILE]
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from pathlib import Path
 import numpy as np
 
 from devices.placed import PlacedSettings
-from solver.deploy.placed import calibrate_engine, calibrate_links, compare_placed, placed_workers
+from solver.deploy.partcompute import DRIFT_TOLERANCE, measure_parts, measured_problem, part_sources
+from solver.deploy.placed import (STEADY_TOLERANCE, calibrate_engine, calibrate_links, compare_placed, placed_stages,
+                                  placed_workers)  # fmt: skip
 from solver.deploy.report import placed_text
 from solver.deploy.split import split_model
 from solver.io.linkfile import calibrated
@@ -107,18 +110,24 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
               f"per task (rms {host.rms_us / 1000:.2f} ms)", flush=True)  # fmt: skip
         cores = len(os.sched_getaffinity(0))
 
-        def forecast(split, links, label, engine=None, host=None):
-            busy = predict_split(problem, links, split, label, workers.core_of, cores, engine, host)
-            if problem is alone:
-                return busy
-            return dataclasses.replace(busy, latency_us=predict_split(alone, links, split, label, workers.core_of, cores,
-                                                                      engine, host).latency_us)  # fmt: skip
+        def forecast(busy, lone, split, links, label, engine=None, host=None):
+            """The period from the op times of every device busy, the latency from those profiled alone."""
+            period = predict_split(busy, links, split, label, workers.core_of, cores, engine, host)
+            if lone is busy:
+                return period
+            return dataclasses.replace(period, latency_us=predict_split(lone, links, split, label, workers.core_of, cores,
+                                                                        engine, host).latency_us)  # fmt: skip
 
         for algo, status, split in placements:
-            predictions = [forecast(split, platform, "platform"), forecast(split, measured, "calibrated", engine, host)]
-            if problem is not alone:  # last session's model: the op times profiled alone, the platform's links
+            records = measure_parts(workers.client, placed_stages(split, workers), settings.executor)
+            sources = part_sources(split, platform, records, problem, alone)
+            session = (measured_problem(problem, split, sources, "busy"), measured_problem(alone, split, sources, "alone"))
+            predictions = [forecast(problem, alone, split, platform, "platform"),
+                           forecast(*session, split, measured, "calibrated", engine, host),
+                           forecast(problem, alone, split, measured, "cal-trace", engine, host)]  # fmt: skip
+            if problem is not alone:  # the first session's model: the op times profiled alone, the platform's links
                 predictions.append(predict_split(alone, platform, split, "alone-trace", workers.core_of, cores))
-            comparison = compare_placed(split, workers, predictions, settings)
+            comparison = compare_placed(split, workers, predictions, settings, compute=sources)
             devices = ["|".join(r) for r in comparison.run.devices]
             rows.append({"scenario": label, "model": model, "algo": algo, "status": status,
                          "devices": "+".join(devices), "comparison": comparison})  # fmt: skip
@@ -165,6 +174,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="place and predict the period with op times profiled on one core while the other cores "
                              "run the model too, as every device of the lab computes at once (zoo.trace_path(busy=True)); "
                              "the latency (one request in flight) keeps the op times profiled alone")
+    parser.add_argument("--json", metavar="FILE", help="also write every run's comparison (solve pipeline's JSON) to FILE")
     args = parser.parse_args(argv)
     settings = PlacedSettings(requests=args.requests, warmup=3, in_flight=args.in_flight)
     rows = []
@@ -183,30 +193,45 @@ def main(argv: list[str] | None = None) -> None:
                 network = seed002_network(directory, problem, args.nodes, seed)
                 rows += run_scenario(f"b_seed002_{args.nodes}n_s{seed}", model, network, ["exact", "greedy", "seed002"],
                                      directory, settings, traces)  # fmt: skip
-    header = (f"{'scenario':18} {'model':13} {'algo':10} {'status':8} {'devices':10} {'alone inf/s':>11} {'pred inf/s':>10} "
-              f"{'cal inf/s':>10} {'meas inf/s':>10} {'cal err':>8} {'alone ms':>8} {'pred ms':>8} {'cal ms':>8} "
-              f"{'meas ms (IQR)':>16} {'cal err':>8} {'load':>10}  measured bottleneck")  # fmt: skip
+    table(rows)
+    if args.json:
+        Path(args.json).write_text(json.dumps([{key: r[key] for key in ("scenario", "model", "algo", "status", "devices")}
+                                               | {"comparison": r["comparison"].to_json()} for r in rows], indent=1))
+
+
+def table(rows: list[dict]) -> None:
+    """One line per run: the predictions' throughput and latency beside the measured, the calibrated errors with the
+    trace's compute (last stop's model) and with the session's, the compute's drift over the run, the load."""
+    header = (f"{'scenario':18} {'model':12} {'algo':10} {'status':8} {'devices':10} {'pred':>6} {'c-trace':>7} "
+              f"{'cal':>6} {'meas':>6} {'err tr':>7} {'err':>7} {'c-tr ms':>8} {'cal ms':>7} {'meas ms (IQR)':>15} "
+              f"{'lat tr':>7} {'lat':>7} {'drift':>7} {'steady':>7} {'bytes':>5} {'load':>9}  flags")  # fmt: skip
     print(header)
     print("-" * len(header))
     for r in rows:
         c = r["comparison"]
-        plain, cal, first = c.predictions[0], c.predictions[1], c.predictions[-1]
-        lat = c.latency
-        what, us = c.measured_bottleneck()
-        rate_err = cal.throughput / c.run.throughput - 1
-        latency_err = cal.latency_us / lat.median - 1
-        print(f"{r['scenario']:18} {r['model']:13} {r['algo']:10} {r['status']:8} {r['devices']:10} {first.throughput:11.2f} "
-              f"{plain.throughput:10.2f} {cal.throughput:10.2f} {c.run.throughput:10.2f} {rate_err:+8.1%} "
-              f"{first.latency_us / 1000:8.1f} {plain.latency_us / 1000:8.1f} {cal.latency_us / 1000:8.1f} "
-              f"{lat.median / 1000:8.1f} ({lat.iqr / 1000:5.1f}) {latency_err:+8.1%} "
-              f"{c.load_average[0]:4.1f}-{c.load_average[1]:4.1f}  {what} {us / 1000:.1f} ms")  # fmt: skip
-    print("status INVALID: the placement is over a device's memory in our memory model (seed 002's own answer), run "
-          "all the same; alone: solve place's model with the op times profiled alone and the platform's links (the model before "
-          "--busy-profile); pred: with the op times the placement used; cal: with the links fitted by a ping-pong through "
-          "Dask in the same lab, each device's per-request overhead and CPU and the scheduler's and client's CPU measured "
-          "there (echo stage tasks and echo hand-offs); cal err: cal "
-          "against meas; meas: throughput with a request in flight per replica + 1, latency with one")
-
+        plain, cal, trace = c.predictions[0], c.predictions[1], c.predictions[2]
+        lat, meas = c.latency, c.run.throughput
+        ratios = c.bytes_ratio()
+        worst = max(ratios.values(), key=lambda x: abs(x - 1), default=None)
+        drift = c.max_drift
+        flags = [f for f, on in (("DRIFT", c.drifted), ("UNSTEADY", abs(c.run.steadiness()) > STEADY_TOLERANCE),
+                                 ("MISS", abs(cal.throughput / meas - 1) > 0.10)) if on]  # fmt: skip
+        print(f"{r['scenario']:18} {r['model']:12} {r['algo']:10} {r['status']:8} {r['devices']:10} {plain.throughput:6.2f} "
+              f"{trace.throughput:7.2f} {cal.throughput:6.2f} {meas:6.2f} {trace.throughput / meas - 1:+7.1%} "
+              f"{cal.throughput / meas - 1:+7.1%} {trace.latency_us / 1000:8.1f} {cal.latency_us / 1000:7.1f} "
+              f"{lat.median / 1000:8.1f} ({lat.iqr / 1000:4.1f}) {trace.latency_us / lat.median - 1:+7.1%} "
+              f"{cal.latency_us / lat.median - 1:+7.1%} {drift if drift is not None else float('nan'):+7.1%} "
+              f"{c.run.steadiness():+7.1%} {f'{worst:5.2f}' if worst is not None else '-':>5} {c.load_average[0]:4.1f}-{c.load_average[1]:4.1f}  "
+              f"{' '.join(flags)}")  # fmt: skip
+    print("status INVALID: the placement is over a device's memory in our memory model (seed 002's own answer), run all "
+          "the same; pred: solve place's model with the platform's links and the trace's op times; c-trace: the links "
+          "fitted by a ping-pong in the same lab, each device's engine CPU and the scheduler's and client's, the trace's "
+          "op times (the last stop's calibrated prediction); cal: the same with each part's compute measured in the "
+          "run's session just before the run (CPU per inference, every part busy for the period, alone for the "
+          "latency); err: against meas (throughput in the steady state, latency with one request in flight); drift: "
+          f"the relative move of the part's compute that moved most from before the run to right after it (flagged "
+          f"beyond {DRIFT_TOLERANCE:.0%} of the largest part's compute); steady: the timed requests' second half against their first; bytes: the link "
+          "bytes per request measured over predicted, the one farthest from 1")
 
 if __name__ == "__main__":
     main()

@@ -14,11 +14,14 @@ veths); the client and the scheduler only submit, and see when the last stage is
 scheduling of our own: ordering is Dask's priorities (request r before r + 1), the window of requests in
 flight is the client's.
 
-Measured: throughput = (timed requests - 1) / (time between the first and the last timed completion);
-latency = submission to completion at the client; per stage, the onert run of each request (on the
+Measured, in the steady state: the timed requests follow a warm-up of at least the window (the pipeline is
+full before the clock starts) and are followed by ``window - 1`` untimed ones (it is still full when the clock
+stops: a draining pipeline frees the cores its stages share); throughput = (timed requests - 1) / (time between
+the first and the last timed completion); latency = submission to completion at the client; per stage, the onert run of each request (on the
 worker); per link, the bytes and duration of the worker's incoming transfers of each request (Dask's own
-transfer log: a request and the data it returns, serialisation included) and the time the link was busy
-(the union of those transfers: a request's data may wait behind another's on a saturated link). The last request's model
+transfer log: a request and the data it returns, serialisation included; Dask may fetch tensors of several
+requests in one transfer, each key's bytes count for its own request) and the time the link was busy (the union
+of those transfers: a request's data may wait behind another's on a saturated link). The last request's model
 outputs come back for checking.
 
 Link ping-pong (:func:`pingpong`): arrays of given sizes made on one worker, read by a task on the other,
@@ -33,6 +36,9 @@ of 1, 2, ... such tasks, each reading the one before, one chain in flight: on th
 start of a chain's task to the next one's is a hand-off's latency (the task, then the scheduler hears it
 finished and sends the next), and at the client the chain's submission to completion, which less its hand-offs
 is the request's own latency (submission, the completion notice).
+
+Part timing (:func:`time_parts`): each part's inferences timed in a session of the same harness on its
+device's worker, every part at once and each alone: its compute as a run sees it (CPU and wall).
 
 CPU: every stage task records, at its end, its worker's CPU time (every thread) and its sessions' (each reports
 its own, and the part spent inferring), so a run gives each device's CPU per request (over the requests while
@@ -94,7 +100,7 @@ class PlacedSettings:
     """How to run a placed pipeline."""
 
     requests: int = 30  # timed requests
-    warmup: int = 3  # requests run before timing starts
+    warmup: int = 3  # requests run before timing starts (at least the window: the pipeline fills first)
     in_flight: int | None = None  # requests submitted and not finished; None: every replica of every stage + 1
     executor: str = DEFAULT_EXECUTOR
     seed: int = 0
@@ -125,8 +131,22 @@ class PlacedRun:
     starts: dict[str, list[float]] = field(default_factory=dict)  # per device, when its timed tasks started (s)
     cpu_s: dict[str, list[float]] = field(default_factory=dict)  # per device, its CPU time at its timed tasks' ends
     compute_cpu_s: dict[str, list[float]] = field(default_factory=dict)  # the part of it the inferences took
-    cpu_requests: int = 0  # the requests those readings cover (the steady part of the timed ones)
+    cpu_requests: int = 0  # the requests those readings cover (the timed ones)
     host: HostCpu | None = None  # the scheduler's and the client's CPU over the run
+    finished_s: list[float] = field(default_factory=list)  # when each timed request finished (perf_counter s)
+    warmup: int = 0  # the requests run before the timed ones (at least the window)
+    window: int = 1  # the requests in flight
+    batched: int = 0  # transfers that carried tensors of more than one request
+
+    def steadiness(self) -> float:
+        """The rate of the second half of the timed requests against the first half's, less one (nan with fewer than
+        four): a pipeline still filling or emptying, or a machine changing speed, moves it from zero."""
+        f = self.finished_s
+        half = len(f) // 2
+        if half < 2:
+            return float("nan")
+        first, second = (half - 1) / (f[half - 1] - f[0]), (len(f) - half - 1) / (f[-1] - f[half])
+        return second / first - 1
 
     @property
     def throughput(self) -> float:
@@ -301,6 +321,21 @@ def _stage(run: str, k: int, r: int, inputs: tuple[str, ...], outputs: tuple[str
     return dict(zip(outputs, values))
 
 
+def _time_session(run: str, k: int, warmup: int, repeats: int, seed: int) -> list[tuple[float, float]]:
+    """Infer ``warmup`` then ``repeats`` times in this worker's session of stage k on its seeded inputs (made here:
+    nothing crosses a link); per timed inference its wall time and its session's CPU time in onert (ms)."""
+    session = _SESSIONS[run][k]
+    inputs = seeded_inputs(session.specs, seed)
+    for _ in range(warmup):
+        session.run(inputs)
+    timed = []
+    for _ in range(repeats):
+        before = session.compute_s
+        _, ms = session.run(inputs)
+        timed.append((ms, (session.compute_s - before) * 1000))
+    return timed
+
+
 def _cpu(run: str) -> tuple[float, float, float]:
     """The CPU time so far of this worker's process (every thread: the task's, the event loop's, the comms'), of its
     sessions of ``run`` and of their inferences (as each session last reported)."""
@@ -369,7 +404,9 @@ def run_placed(client, stages: Sequence[PlacedStage], model_inputs: Sequence[str
         client.run(_forget, run, workers=hosts, on_error="ignore")
 
 
-def _run(client, run, env, deadline, stages, model_inputs, model_outputs, settings) -> PlacedRun:
+def _load_stages(client, run: str, stages: Sequence[PlacedStage], env: dict[str, str], deadline: float) -> list:
+    """Send every stage's model to each of its replicas' workers and start its session there; per stage its
+    input specs."""
     loads = []
     for k, s in enumerate(stages):
         model = s.path.read_bytes()
@@ -378,63 +415,143 @@ def _run(client, run, env, deadline, stages, model_inputs, model_outputs, settin
             loads.append((k, s, client.submit(_load, run, k, data, s.path.name, env, key=f"{run}-load-{k}-{i}",
                                               workers=[worker], allow_other_workers=False, pure=False)))  # fmt: skip
     specs = {k: _result(f, f"{s.path.name} on {', '.join(s.devices)}", "load", deadline) for k, s, f in loads}
-    specs = [specs[k] for k in range(len(stages))]
+    return [specs[k] for k in range(len(stages))]
+
+
+def _run(client, run, env, deadline, stages, model_inputs, model_outputs, settings) -> PlacedRun:
+    specs = _load_stages(client, run, stages, env, deadline)
     feeds = _feeds(client, stages, specs, model_inputs, settings.seed)
     readers = _readers(stages, model_outputs)
-    total = settings.warmup + settings.requests
     window = settings.in_flight or sum(len(s.workers) for s in stages) + 1
+    # Steady state: the clock starts once the window has been full for a while (at least ``window`` requests done,
+    # so no request timed was submitted into an empty pipeline) and stops while it is still full (``window - 1``
+    # requests follow the timed ones: a draining pipeline frees the cores its stages share and runs faster).
+    w = max(settings.warmup, window)
+    timed = range(w, w + settings.requests)
+    total = timed.stop + window - 1
     stream = _drive(client, lambda r: _submit_request(client, run, r, stages, feeds, readers), range(total), window,
                     deadline)  # fmt: skip
     outputs: dict[str, np.ndarray] = {}
     for part in client.gather(stream.last):
         outputs.update(part)
     reports = client.run(_collect, run, workers=sorted({w for s in stages for w in s.workers}))
-    w = settings.warmup
     device_of = {worker: d for s in stages for d, worker in zip(s.devices, s.workers)}
-    compute = {device_of[worker]: [ms for times in report["times"].values() for req, ms, _, _ in times if req >= w]
+    compute = {device_of[worker]: [ms for times in report["times"].values() for req, ms, _, _ in times if req in timed]
                for worker, report in reports.items()}  # fmt: skip
     starts = {device_of[worker]: sorted(start for times in report["times"].values() for req, _, start, _ in times
-                                        if req >= w) for worker, report in reports.items()}  # fmt: skip
-    # CPU readings while the window is full: a worker fetches a request's inputs while it runs an earlier one, and
-    # the last requests have nothing after them to fetch, so their readings would miss that work.
-    steady = range(w, max(total - window, w + 2))
+                                        if req in timed) for worker, report in reports.items()}  # fmt: skip
+    # CPU readings of the timed requests: the window is full throughout them (a worker fetches a request's inputs
+    # while it runs an earlier one; the cool-down's requests give the last timed ones something after them).
     cpu = {device_of[worker]: [c for _, c in sorted((start, c) for times in report["times"].values()
-                                                     for req, _, start, c in times if req in steady)]
+                                                     for req, _, start, c in times if req in timed)]
            for worker, report in reports.items()}  # fmt: skip
-    links: dict[tuple[str, str], LinkTimes] = {}
-    per_request: dict[tuple[str, str, int], list[float]] = {}
-    spans: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    for receiver, report in reports.items():
-        for who, keys, duration, start, stop in report["transfers"]:
-            request = int(str(next(iter(keys))).rsplit("-", 1)[1])
-            if request < w or who not in device_of:
-                continue
-            pair = (device_of[who], device_of[receiver])
-            entry = per_request.setdefault((*pair, request), [0, 0.0])
-            entry[0] += sum(keys.values())
-            entry[1] += duration
-            spans.setdefault(pair, []).append((start, stop))
-    for (a, b, _), (nbytes, seconds) in sorted(per_request.items()):
-        link = links.setdefault((a, b), LinkTimes())
-        link.nbytes.append(nbytes)
-        link.seconds.append(seconds)
-    for pair, intervals in spans.items():
-        links[pair].busy_s = _union(intervals)
+    links, batched = _link_times(reports, device_of, timed)
     submitted, finished = stream.submitted, stream.finished
     return PlacedRun(
         devices=[s.devices for s in stages],
         requests=settings.requests,
-        wall_s=finished[-1] - finished[w],
-        latencies_ms=[(f - s) * 1000 for s, f in zip(submitted[w:], finished[w:])],
+        wall_s=finished[timed.stop - 1] - finished[w],
+        latencies_ms=[(finished[r] - submitted[r]) * 1000 for r in timed],
         compute_ms=compute,
         links=links,
         outputs=outputs,
         starts=starts,
         cpu_s={d: [c[0] + c[1] for c in cs] for d, cs in cpu.items()},
         compute_cpu_s={d: [c[2] for c in cs] for d, cs in cpu.items()},
-        cpu_requests=len(steady),
+        cpu_requests=len(timed),
         host=stream.host,
+        finished_s=[finished[r] for r in timed],
+        warmup=w,
+        window=window,
+        batched=batched,
     )
+
+
+def _link_times(reports: dict, device_of: dict[str, str], timed: range) -> tuple[dict[tuple[str, str], LinkTimes], int]:
+    """Per link what it carried per timed request (each key's bytes to its own request, a transfer's duration
+    shared by its bytes: Dask may fetch several requests' tensors in one transfer), the time it was busy with
+    them, and how many transfers carried tensors of more than one request."""
+    per_request: dict[tuple[str, str, int], list[float]] = {}
+    spans: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    batched = 0
+    for receiver, report in reports.items():
+        for who, keys, duration, start, stop in report["transfers"]:
+            if who not in device_of:
+                continue
+            requests: dict[int, int] = {}
+            for key, nbytes in keys.items():
+                request = int(str(key).rsplit("-", 1)[1])
+                requests[request] = requests.get(request, 0) + nbytes
+            batched += len(requests) > 1
+            if not any(r in timed for r in requests):
+                continue
+            pair = (device_of[who], device_of[receiver])
+            total = sum(requests.values()) or 1
+            for request, nbytes in requests.items():
+                if request in timed:
+                    entry = per_request.setdefault((*pair, request), [0, 0.0])
+                    entry[0] += nbytes
+                    entry[1] += duration * nbytes / total
+            spans.setdefault(pair, []).append((start, stop))
+    links: dict[tuple[str, str], LinkTimes] = {}
+    for (a, b, _), (nbytes, seconds) in sorted(per_request.items()):
+        link = links.setdefault((a, b), LinkTimes())
+        link.nbytes.append(nbytes)
+        link.seconds.append(seconds)
+    for pair, intervals in spans.items():
+        links[pair].busy_s = _union(intervals)
+    return links, batched
+
+
+Timings = list[dict[str, list[tuple[float, float]]]]  # per stage, per replica's device: (wall ms, CPU ms) per inference
+
+
+@dataclass(frozen=True)
+class PartTimes:
+    """Each part's inferences timed in its session on its devices' workers: ``busy`` with every part inferring at
+    once (as in a throughput run, where every device computes), ``alone`` one part at a time (as in a latency
+    run, one request in flight); per stage, per device, (wall ms, CPU ms) of each timed inference."""
+
+    busy: Timings
+    alone: Timings
+
+
+def time_parts(client, stages: Sequence[PlacedStage], warmup: int = 3, repeats: int = 10, alone: int = 0,
+               executor: str = DEFAULT_EXECUTOR, seed: int = 0, timeout: float = 600.0) -> PartTimes:  # fmt: skip
+    """Time each stage's inference where a run computes it: in a session of the run's harness (a child process
+    of the device's worker, one thread, ``executor``) on every replica's worker, on seeded inputs made there.
+    First every session infers ``warmup`` times and then ``repeats`` timed times, all sessions at once; then,
+    if ``alone`` > 0, each session in turn ``alone`` timed times (after one more warm-up inference) while the
+    others wait. Wall and CPU per inference are both kept: on a device of one core wall = CPU when nothing
+    else runs there; where devices share a core, wall also counts the other's turns, CPU does not.
+
+    Raises PlacedError when a worker is missing, a part cannot be loaded or run, or ``timeout`` passes.
+    """
+    require("distributed", "farm", "timing parts on Dask workers")
+    run = f"time-{uuid.uuid4().hex[:12]}"
+    env = {"NUM_THREADS": "1", "EXECUTOR": executor}
+    deadline = time.monotonic() + timeout
+    hosts = sorted({w for s in stages for w in s.workers})
+    try:
+        _load_stages(client, run, stages, env, deadline)
+
+        def timing(k: int, i: int, warm: int, n: int, tag: str):
+            return _submit(client, _time_session, run, k, warm, n, seed, worker=stages[k].workers[i],
+                           key=f"{run}-{tag}-{k}-{i}")  # fmt: skip
+
+        jobs = [(k, i, timing(k, i, warmup, repeats, "busy")) for k, s in enumerate(stages) for i in range(len(s.workers))]
+        busy: Timings = [{} for _ in stages]
+        for k, i, job in jobs:
+            busy[k][stages[k].devices[i]] = _result(job, f"{stages[k].path.name} on {stages[k].devices[i]}", "infer",
+                                                    deadline)  # fmt: skip
+        lone: Timings = [{} for _ in stages]
+        for k, s in enumerate(stages):
+            for i, device in enumerate(s.devices if alone > 0 else ()):
+                lone[k][device] = _result(timing(k, i, 1, alone, "alone"), f"{s.path.name} on {device}", "infer",
+                                          deadline)  # fmt: skip
+        return PartTimes(busy, lone)
+    finally:
+        client.run(_forget, run, workers=hosts, on_error="ignore")
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 
 from solver.errors import EXIT_OK, UsageError
@@ -27,11 +28,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                              help="first fit every link's overhead and bandwidth by a ping-pong of tensor sizes, and "
                                   "every device's per-request overhead (its stage task, hand-off and session pipe) by "
                                   "timing empty stage tasks, with the CPU its core spends on them and on hand-offs "
-                                  "over its links, and the scheduler's and client's CPU, and write them to FILE "
-                                  "(default: P.links.json beside the platform); both predictions are shown")  # fmt: skip
+                                  "over its links, and the scheduler's and client's CPU, and time each part's "
+                                  "inference on its device in the run's own session (busy and alone), and write them "
+                                  "to FILE (default: P.links.json beside the platform); both predictions are shown, "
+                                  "the calibrated one with each part's measured compute")  # fmt: skip
     calibration.add_argument("--calibrated-links", metavar="FILE",
                              help="a measured links file: show its prediction too (its links and, when it has them, "
-                                  "its devices' overheads)")  # fmt: skip
+                                  "its devices' overheads and the compute of this split's parts)")  # fmt: skip
 
 
 PLACED_ONLY = ("trace", "cluster", "calibrate_links", "calibrated_links")  # the options only a placed run reads
@@ -48,8 +51,10 @@ def check_not_placed(args: argparse.Namespace) -> None:
 def run_placed_command(args: argparse.Namespace) -> int:
     from devices.placed import PlacedSettings
     from solver.commands._output import print_json
+    from solver.deploy.partcompute import measure_parts, measured_problem, part_sources
     from solver.deploy.placed import (calibrate_engine, calibrate_links, check_cluster, check_outputs,
-                                      check_placed_settings, compare_placed, placed_devices, placed_workers)  # fmt: skip
+                                      check_placed_settings, compare_placed, placed_devices, placed_stages,
+                                      placed_workers)  # fmt: skip
     from solver.deploy.report import placed_text
     from solver.deploy.split import read_split
     from solver.io.files import check_output
@@ -84,22 +89,28 @@ def run_placed_command(args: argparse.Namespace) -> int:
     with placed_workers(cluster, list(platform.names) if links_out else devices, platform) as workers:
         if links_out:
             links = calibrate_links(workers, platform, list(platform.names))
-            fits = Calibration(links, *calibrate_engine(workers, platform, list(platform.names), settings.executor))
+            fits = Calibration(links, *calibrate_engine(workers, platform, list(platform.names), settings.executor),
+                               measure_parts(workers.client, placed_stages(split, workers), settings.executor))  # fmt: skip
         cores = len(os.sched_getaffinity(0))
         predictions = [predict_split(problem, platform, split, "platform", workers.core_of, cores)]
+        sources = part_sources(split, platform, fits.parts, problem) if fits else []
         if fits:
             source = args.calibrated_links or links_out
             measured = calibrated(platform, fits.links, source)
-            predictions.append(predict_split(problem, measured, split, "calibrated", workers.core_of, cores,
-                                             device_fits(platform, fits, source), fits.host))  # fmt: skip
-        comparison = compare_placed(split, workers, predictions, settings)
+
+            def predict(mode: str):  # the parts' compute timed in the run's sessions, busy or alone
+                return predict_split(measured_problem(problem, split, sources, mode), measured, split, "calibrated",
+                                     workers.core_of, cores, device_fits(platform, fits, source), fits.host)  # fmt: skip
+
+            predictions.append(dataclasses.replace(predict("busy"), latency_us=predict("alone").latency_us))
+        comparison = compare_placed(split, workers, predictions, settings, compute=sources)
     if args.json:
         print_json("placed", {**comparison.to_json(),
                               "links_file": str(links_out or args.calibrated_links) if fits else None})  # fmt: skip
     else:
         print(placed_text(comparison))
     if links_out:
-        write_links(links_out, platform, fits.links, fits.devices, fits.host)
+        write_links(links_out, platform, fits.links, fits.devices, fits.host, fits.parts)
         if not args.json:
             print(f"wrote {links_out}")
     check_outputs(comparison)

@@ -29,7 +29,7 @@ import dataclasses
 import os
 import statistics
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +41,7 @@ from devices.inputs import seeded_inputs
 from devices.isolated import run_isolated
 from devices.placed import PlacedRun, PlacedSettings, PlacedStage, run_placed
 from devices.stats import Summary, summarize
+from solver.deploy.partcompute import DRIFT_TOLERANCE, Drift, PartSource, drift, remeasure
 from solver.deploy.split import SplitResult, read_split
 from solver.deploy.verify import OutputCheck, VerifySettings, check_executor, compare_output
 from solver.errors import CheckError, UsageError
@@ -49,6 +50,8 @@ from solver.io.platform import Platform
 from solver.io.tflite import uncompressed
 
 CLUSTERS = ("netlab", "local")  # besides tcp://host:port
+STEADY_TOLERANCE = 0.10  # the timed requests' second half against their first half: more is no steady state
+BYTES_TOLERANCE = 0.10  # a link's bytes per request against the prediction's
 
 
 class Prediction(Protocol):
@@ -83,7 +86,48 @@ class PlacedComparison:
     outputs: list[OutputCheck]
     core_of: dict[str, int | None]
     load_average: tuple[float, float]
+    compute: list[PartSource] = field(default_factory=list)  # which compute the calibrated prediction used per part
+    drifts: list[Drift] = field(default_factory=list)  # the measured parts timed again after the timed run
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def max_drift(self) -> float | None:
+        """The relative move of the part whose compute moved most (in us) between the calibration and the run's end."""
+        return max(self.drifts, key=lambda d: abs(d.moved_us)).change if self.drifts else None
+
+    @property
+    def drifted(self) -> bool:
+        """Some part's compute moved by more than ``DRIFT_TOLERANCE`` of the largest part's during the run: the
+        machine changed speed."""
+        return any(d.drifted for d in self.drifts)
+
+    def bytes_ratio(self) -> dict[tuple[str, str], float]:
+        """Per link both measured and predicted to carry something, its bytes per timed request (all it carried over
+        their number: a link between replicas carries a share of the requests) over the predicted."""
+        predicted = self.predictions[0].link_bytes
+        return {pair: sum(t.nbytes) / self.run.requests / predicted[pair] for pair, t in self.run.links.items()
+                if predicted.get(pair)}  # fmt: skip
+
+    def measurement_notes(self) -> list[str]:
+        """What weakens the verdict: drifting compute, an unsteady stream, bytes per request off the prediction."""
+        notes = []
+        if self.drifted:
+            worst = max(self.drifts, key=lambda d: abs(d.moved_us))
+            notes.append(f"DRIFT: part {worst.part_id} on {worst.device} computed in {worst.before.cpu_us / 1000:.1f} ms "
+                         f"of CPU before the run and {worst.after.cpu_us / 1000:.1f} ms after it ({worst.change:+.1%}, "
+                         f"tolerance {DRIFT_TOLERANCE:.0%} of the largest part's): the machine changed speed, and the verdict is only as "
+                         "strong as that")  # fmt: skip
+        steady = self.run.steadiness()
+        if steady == steady and abs(steady) > STEADY_TOLERANCE:
+            notes.append(f"UNSTEADY: the second half of the timed requests ran {steady:+.1%} against the first "
+                         f"(tolerance {STEADY_TOLERANCE:.0%})")  # fmt: skip
+        for (a, b), ratio in sorted(self.bytes_ratio().items()):
+            if abs(ratio - 1) > BYTES_TOLERANCE:
+                notes.append(f"link {a} -> {b} carried {ratio:.2f} times the predicted bytes per request")
+        if self.run.batched:
+            notes.append(f"{self.run.batched} transfer(s) carried tensors of several requests at once (Dask fetches "
+                         "what is ready together); their bytes are counted per request")  # fmt: skip
+        return notes
 
     @property
     def ok(self) -> bool:
@@ -120,6 +164,7 @@ class PlacedComparison:
         pairs = sorted(set(first.link_us) | set(links))
         what, us = self.measured_bottleneck()
         latency = self.latency
+        ratios = self.bytes_ratio()
         stage_of = {d: (k, len(replicas)) for k, replicas in enumerate(self.run.devices) for d in replicas}
         return {
             "out_dir": str(self.out_dir),
@@ -149,12 +194,22 @@ class PlacedComparison:
             "links": [
                 {"from": a, "to": b, "predicted_bytes": first.link_bytes.get((a, b)),
                  "measured_bytes": links[a, b][0] if (a, b) in links else None,
+                 "bytes_ratio": ratios.get((a, b)),
                  "predicted_us": {p.label: p.link_us.get((a, b)) for p in self.predictions},
                  "measured_us": links[a, b][1] if (a, b) in links else None,
                  "transfer_us": self.transfer_us((a, b)) if (a, b) in links else None}
                 for a, b in pairs
             ],
             "measured_host_cpu_us": self.run.host.per_request_ms * 1000 if self.run.host else None,
+            "warmup_requests": self.run.warmup,
+            "in_flight": self.run.window,
+            "steadiness": _finite(self.run.steadiness()),
+            "batched_transfers": self.run.batched,
+            "compute": [s.to_json() for s in self.compute],
+            "drift": [d.to_json() for d in self.drifts],
+            "max_drift": self.max_drift,
+            "drifted": self.drifted,
+            "drift_tolerance": DRIFT_TOLERANCE,
             "predictions": [p.to_json() for p in self.predictions],
             "outputs_ok": self.ok,
             "outputs": [{"name": o.name, "max_abs": o.max_abs, "ok": o.ok} for o in self.outputs],
@@ -231,12 +286,28 @@ def placed_devices(split: SplitResult) -> list[str]:
     return list(dict.fromkeys(d for p in split.parts for d in replicas.get(p.part_id, (p.device,))))
 
 
+def placed_stages(split: SplitResult, workers: Workers,
+                  replicas: dict[int, tuple[str, ...]] | None = None) -> list[PlacedStage]:  # fmt: skip
+    """The split's parts as ``devices.placed`` runs them, each on its devices' workers: ``replicas`` (part id ->
+    devices), by default the split's own (``solve place --replicate``), else the device its file names."""
+    replicas = replicas or split.replicas or {}
+    stages = []
+    for p in split.parts:
+        devices = tuple(replicas.get(p.part_id, (p.device,)))
+        stages.append(PlacedStage(split.out_dir / p.file, p.inputs, p.outputs, devices,
+                                  tuple(workers.address[d] for d in devices)))  # fmt: skip
+    return stages
+
+
 def compare_placed(split: SplitResult | str | Path, workers: Workers, predictions: list[Prediction],
                    settings: PlacedSettings = PlacedSettings(), verify: VerifySettings = VerifySettings(),
-                   replicas: dict[int, tuple[str, ...]] | None = None) -> PlacedComparison:  # fmt: skip
+                   replicas: dict[int, tuple[str, ...]] | None = None,
+                   compute: Sequence[PartSource] = ()) -> PlacedComparison:  # fmt: skip
     """Run ``split`` on ``workers`` and compare with ``predictions`` (module docstring). ``replicas`` (part id
     -> devices) runs a part on several devices, requests dealt round robin; by default the split's own
-    replicas (``solve place --replicate``), else a part runs on the device its file names.
+    replicas (``solve place --replicate``), else a part runs on the device its file names. ``compute``: which
+    compute the calibrated prediction used per part (``solver.deploy.partcompute``); the measured parts are
+    timed again right after the timed run, and their drift reported.
 
     Raises
     ------
@@ -247,21 +318,21 @@ def compare_placed(split: SplitResult | str | Path, workers: Workers, prediction
     """
     split = split if isinstance(split, SplitResult) else read_split(split)
     check_placed_settings(settings)
-    replicas = replicas or split.replicas or {}
-    stages = []
-    for p in split.parts:
-        devices = tuple(replicas.get(p.part_id, (p.device,)))
-        stages.append(PlacedStage(split.out_dir / p.file, p.inputs, p.outputs, devices,
-                                  tuple(workers.address[d] for d in devices)))  # fmt: skip
+    stages = placed_stages(split, workers, replicas)
     load_before = os.getloadavg()[0]
     run = run_placed(workers.client, stages, split.model_inputs, split.model_outputs, settings)
+    drifts = []
+    if any(s.measured for s in compute):  # right after the timed run, before the latency run
+        drifts = drift(compute, remeasure(workers.client, stages, settings.executor, settings.seed))
     alone = dataclasses.replace(settings, in_flight=1, requests=max(5, settings.requests // 3), warmup=1)
     single = run_placed(workers.client, stages, split.model_inputs, split.model_outputs, alone)
     load = (load_before, os.getloadavg()[0])
     with uncompressed(split.model) as plain:
         reference = run_isolated(whole_outputs, plain, settings.seed, settings.executor, what="onert")
     checks = [compare_output(n, run.outputs[n], ref, verify) for n, ref in zip(split.model_outputs, reference)]
-    comparison = PlacedComparison(split.out_dir, workers.cluster, run, single, predictions, checks, workers.core_of, load)
+    comparison = PlacedComparison(split.out_dir, workers.cluster, run, single, predictions, checks, workers.core_of, load,
+                                  list(compute), drifts)  # fmt: skip
+    comparison.notes += comparison.measurement_notes()
     cores = len(os.sched_getaffinity(0))
     if max(load) > cores:
         comparison.notes.append(f"the machine was busy: load average {load[0]:.1f} before and {load[1]:.1f} after, on "
@@ -368,3 +439,7 @@ def calibrate_engine(workers: Workers, platform: Platform, devices: list[str],
     fits = [fit_device(d, p.occupancy, p.hops, p.chains, cpu[d], idle.workers[workers.address[d]])
             for d, p in probes.items()]  # fmt: skip
     return fits, fit_host(host, idle.host)
+
+
+def _finite(value: float) -> float | None:
+    return value if value == value else None

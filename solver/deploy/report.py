@@ -214,5 +214,39 @@ def placed_text(c: PlacedComparison) -> str:
               f"measured bottleneck: {what}, {us / 1000:.2f} ms per request; a request left every "
               f"{1000 / run.throughput:.2f} ms",
               "outputs: " + ("equal to the whole model's" if c.ok else "DIFFER from the whole model's")]  # fmt: skip
+    lines += compute_lines(c)
+    lines.append(f"steady state: {run.warmup} requests before the timed ones ({run.window} in flight), "
+                 f"{run.window - 1} after; second half against first {run.steadiness():+.1%}; "
+                 + ", ".join(f"link {a} -> {b} {ratio:.2f}x the predicted bytes" for (a, b), ratio in
+                             sorted(c.bytes_ratio().items()))
+                 + f"; {run.batched} transfer(s) carried several requests")  # fmt: skip
     lines.extend(f"note: {n}" for n in c.notes)
     return "\n".join(lines)
+
+
+def compute_lines(c: PlacedComparison) -> list[str]:
+    """Which compute the calibrated prediction used per part (CPU per inference in the run's session, or the trace's
+    op sum) beside the trace, during the run and after it, with the drift."""
+    if not c.compute:
+        return []
+    during = c.run.compute_cpu_ms()
+    after = {(d.part_id, d.device): d for d in c.drifts}
+    lines = ["", "compute per inference (ms): the trace's op sum (the uncalibrated prediction's) / measured in the run's "
+             "session, CPU, every part busy (IQR) / onert's CPU in the throughput run / re-measured after it (IQR), "
+             "drift; the calibrated prediction uses the session's where measured"]  # fmt: skip
+    for s in c.compute:
+        name = f"  part {s.part_id} on {s.device}"
+        if s.measured is None:
+            lines.append(f"{name}: trace {s.trace_us / 1000:.2f} (used: {s.reason})")
+            continue
+        b = s.measured.busy
+        text = f"{name}: trace {s.trace_us / 1000:.2f} / session {b.cpu_us / 1000:.2f} ({b.cpu_iqr_us / 1000:.2f}, " \
+               f"wall {b.wall_us / 1000:.2f}, {b.runs} runs) used"
+        if s.device in during and sum(1 for t in c.compute if s.device in (t.device,) or t.part_id == s.part_id) == 1:
+            text += f" / run {during[s.device]:.2f}"
+        d = after.get((s.part_id, s.device))
+        if d is not None:
+            text += (f" / after {d.after.cpu_us / 1000:.2f} ({d.after.cpu_iqr_us / 1000:.2f}), drift {d.change:+.1%}"
+                     + (" DRIFTED" if d.drifted else ""))  # fmt: skip
+        lines.append(text)
+    return lines

@@ -18,7 +18,14 @@ client's CPU). The file sits next to the platform (``P.links.json`` by default):
                           "receive_us": 1200.0, "receive_us_per_mb": 600.0, "idle_us_per_s": 17000.0}}],
      "host": {"request_us": 1000.0, "task_us": 3400.0, "idle_us_per_s": 14000.0}}
 
-Files of schema ``nnpart.links/2`` (no CPU) and ``nnpart.links/1`` (links only) are still read.
+Files of schema ``nnpart.links/2`` (no CPU) and ``nnpart.links/1`` (links only) are still read. An optional
+``parts`` list (read in any schema; absent in older files) holds each part's compute timed where the run
+computes it (:class:`PartCompute`: the part file's name and sha256, the device, CPU and wall per inference with
+every part inferring at once, ``busy``, and one at a time, ``alone``; median and IQR in us, and the runs):
+
+     "parts": [{"part": "part_0_a.tflite", "sha256": "9f2c...", "device": "a",
+                "busy": {"cpu_us": 25400.0, "cpu_iqr_us": 300.0, "wall_us": 25600.0, "wall_iqr_us": 350.0, "runs": 10},
+                "alone": {...}}]
 
 ``calibrated(platform, fits)`` is the platform with those links replaced (the overhead as ``latency_us``, so
 every reader of platforms, ``solve place --calibrated-links`` among them, uses it unchanged); links not in
@@ -132,12 +139,47 @@ class HostFit:
 
 
 @dataclass(frozen=True)
+class ComputeTiming:
+    """A part's timed inferences in its session: the median and IQR of their CPU time and of their wall time (us)."""
+
+    cpu_us: float
+    cpu_iqr_us: float
+    wall_us: float
+    wall_iqr_us: float
+    runs: int
+
+    def to_json(self) -> dict:
+        return {key: getattr(self, key) for key in _TIMING_KEYS + ("runs",)}
+
+
+_TIMING_KEYS = ("cpu_us", "cpu_iqr_us", "wall_us", "wall_iqr_us")
+
+
+@dataclass(frozen=True)
+class PartCompute:
+    """One part's compute measured on one device where a run computes it (``devices.placed.time_parts``): ``busy``
+    with every part inferring at once, ``alone`` one at a time (None: not timed alone). It belongs to the part
+    file of that name and content (``sha256``): another split's part of the same name is not this one."""
+
+    part: str  # the part model's file name
+    sha256: str
+    device: str
+    busy: ComputeTiming
+    alone: ComputeTiming | None = None
+
+    def to_json(self) -> dict:
+        return {"part": self.part, "sha256": self.sha256, "device": self.device, "busy": self.busy.to_json(),
+                **({"alone": self.alone.to_json()} if self.alone else {})}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Calibration:
-    """A platform's measured links and devices (a links file)."""
+    """A platform's measured links and devices (a links file), and the parts of the split it was measured with."""
 
     links: list[LinkFit]
     devices: list[DeviceFit]
     host: HostFit | None = None  # the scheduler's and the client's CPU (schema 3)
+    parts: tuple[PartCompute, ...] = ()  # each part's compute in the run's sessions (an optional 'parts' list)
 
 
 def default_path(platform: str | Path) -> Path:
@@ -147,10 +189,11 @@ def default_path(platform: str | Path) -> Path:
 
 
 def write_links(path: str | Path, platform: Platform, fits: list[LinkFit], devices: list[DeviceFit] = (),
-                host: HostFit | None = None) -> Path:  # fmt: skip
+                host: HostFit | None = None, parts: tuple[PartCompute, ...] = ()) -> Path:  # fmt: skip
     return write_json(path, {"schema": SCHEMA, "platform": platform.source.name, "links": [f.to_json() for f in fits],
                              "devices": [d.to_json() for d in devices],
-                             **({"host": host.to_json()} if host else {})}, indent=2)  # fmt: skip
+                             **({"host": host.to_json()} if host else {}),
+                             **({"parts": [p.to_json() for p in parts]} if parts else {})}, indent=2)  # fmt: skip
 
 
 def read_links(path: str | Path) -> list[LinkFit]:
@@ -181,7 +224,30 @@ def read_calibration(path: str | Path) -> Calibration:
     if host is not None:
         host = HostFit(**_numbers(host, ("request_us", "task_us", "idle_us_per_s"), f"{path}: host"),
                        **_quality_of(host, f"{path}: host"))  # fmt: skip
-    return Calibration(fits, _read_devices(path, doc.get("devices", [])), host)
+    return Calibration(fits, _read_devices(path, doc.get("devices", [])), host, _read_parts(path, doc.get("parts", [])))
+
+
+def _read_parts(path: Path, entries) -> tuple[PartCompute, ...]:
+    if not isinstance(entries, list):
+        raise PlatformError(f"{path}: expected a 'parts' list")
+    parts = []
+    for i, entry in enumerate(entries):
+        where = f"{path}: parts[{i}]"
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("part", "sha256", "device")):
+            raise PlatformError(f"{where}: expected an object with the 'part' file, its 'sha256' and the 'device'")
+        timings = [_timing(entry[mode], f"{where}: {mode}") if entry.get(mode) is not None else None
+                   for mode in ("busy", "alone")]  # fmt: skip
+        if timings[0] is None:
+            raise PlatformError(f"{where}: expected its 'busy' timing")
+        parts.append(PartCompute(entry["part"], entry["sha256"], entry["device"], *timings))
+    return tuple(parts)
+
+
+def _timing(entry, where: str) -> ComputeTiming:
+    runs = entry.get("runs") if isinstance(entry, dict) else None
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+        raise PlatformError(f"{where}: 'runs' must be a count of at least 1")
+    return ComputeTiming(**_numbers(entry, _TIMING_KEYS, where), runs=runs)
 
 
 def _read_devices(path: Path, entries) -> list[DeviceFit]:

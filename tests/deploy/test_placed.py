@@ -17,7 +17,7 @@ from solver.deploy.placed import probe_sizes
 from solver.placement.predicted import shared_period
 from solver.deploy.split import split_model
 from solver.errors import CheckError, PlatformError, UsageError
-from solver.io.linkfile import LinkFit, calibrated, default_path, read_links, write_links
+from solver.io.linkfile import LinkFit, calibrated, default_path, read_calibration, read_links, write_links
 from solver.io.platform import read_platform
 from solver.io.tflite import read_model
 from tests.commands import parse_command
@@ -206,6 +206,13 @@ def test_two_devices_in_namespaces_over_a_shaped_link(two_devices, capsys):
     assert link["measured_us"] >= link["measured_bytes"] / 2e5 * 1e6 - 4000
     fits = {(f.source, f.target): f for f in read_links(default_path(platform))}
     assert set(fits) == {("a", "b"), ("b", "a")}
+    # Each part's compute was timed on its device in the run's session, kept in the links file and predicted with;
+    # both parts were timed again after the run.
+    parts = read_calibration(default_path(platform)).parts
+    assert [(p.device, p.busy.runs, p.alone.runs) for p in parts] == [("a", 10, 8), ("b", 10, 8)]
+    assert [(c["device"], c["used"], c["measured"]["busy"]["cpu_us"]) for c in document["compute"]] == [
+        (p.device, "session", p.busy.cpu_us) for p in parts]  # fmt: skip
+    assert [d["device"] for d in document["drift"]] == ["a", "b"] and isinstance(document["drifted"], bool)
 
 
 @needs_lab

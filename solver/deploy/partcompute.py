@@ -1,0 +1,206 @@
+"""Each part's compute measured where a placed run computes it, and a prediction that uses it part by part.
+
+Why: a trace times the ops of the whole model in a profiling harness; a placed run infers each part in a session
+process of its device's Dask worker (``devices.placed``). The two differ (onert's CPU per inference in a lab
+session ran 8-14% above the trace's op sum for ResNet50 and InceptionV3 parts), and this VM's speed drifts over
+minutes. So the calibration times every part on every device the map names, in the run's own harness
+(``devices.placed.time_parts``: the same session process, one thread, the same executor), just before the run:
+
+- ``busy``: every part inferring at once, as in a throughput run where every device computes (a part's period);
+- ``alone``: one part at a time, as in the latency run with one request in flight (a part's latency).
+
+Which figure: **CPU time** per inference (the session process's ``process_time`` around onert's run, every thread
+of it: on an unpinned device onert may use a helper thread, and CPU then exceeds wall), median and IQR.
+The prediction charges a device's core its compute and sums the devices pinned to one core
+(``solver.placement.predicted.shared_period``); wall time would already hold the other device's turns on a
+shared core (and the scheduler's and client's, counted apart), so it would be counted twice. On a device of
+its own core wall = CPU; both are kept and shown.
+
+How the prediction uses it (:func:`measured_problem`): the op weights of each measured part are scaled by
+measured / trace for its device, so the part's ops sum to its measured compute (the same correction
+``solver.deploy.calibrate`` applies to a partition's ops); a part that was not measured keeps the trace's
+weights, and :class:`PartSource` says which compute each part used and why. A replicated part takes the mean of
+its replicas' measurements (one op weight serves them all).
+
+Drift (:func:`drift`): right after the timed run every part is timed again, briefly; a part whose compute moved
+by more than ``DRIFT_TOLERANCE`` of the largest part's between the two is a drifting measurement, and a verdict
+resting on it says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from devices.placed import PartTimes, PlacedStage, time_parts
+from devices.stats import quantile
+from solver.io.linkfile import ComputeTiming, PartCompute
+from solver.io.platform import Platform
+
+DRIFT_TOLERANCE = 0.05  # half the 10% a calibrated prediction aims at: a larger move eats the verdict's margin
+MEASURE = (3, 10, 8)  # warm-up inferences, timed ones with every part busy, timed ones alone
+RECHECK = (1, 4)  # warm-up and timed inferences of the re-measure after a run
+
+
+def digest(path: Path) -> str:
+    """The sha256 of a part model file: a measurement belongs to this content."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def timing(samples: Sequence[tuple[float, float]]) -> ComputeTiming:
+    """Median and IQR of the CPU and the wall time (us) of ``(wall ms, CPU ms)`` inferences."""
+    wall = [w * 1000 for w, _ in samples]
+    cpu = [c * 1000 for _, c in samples]
+    return ComputeTiming(statistics.median(cpu), _iqr(cpu), statistics.median(wall), _iqr(wall), len(samples))
+
+
+def _iqr(values: list[float]) -> float:
+    return quantile(values, 0.75) - quantile(values, 0.25)
+
+
+def measure_parts(client, stages: Sequence[PlacedStage], executor: str, counts: tuple[int, int, int] = MEASURE,
+                  seed: int = 0) -> tuple[PartCompute, ...]:  # fmt: skip
+    """Every stage's compute on each of its devices, timed in the run's harness (module docstring); ``counts``:
+    warm-up inferences, timed ones busy and timed ones alone.
+
+    Raises devices.placed.PlacedError when a part cannot be loaded or run on its worker.
+    """
+    warmup, busy, alone = counts
+    times = time_parts(client, stages, warmup, busy, alone, executor, seed)
+    return tuple(PartCompute(s.path.name, digest(s.path), d, timing(times.busy[k][d]),
+                             timing(times.alone[k][d]) if times.alone[k].get(d) else None)
+                 for k, s in enumerate(stages) for d in s.devices)  # fmt: skip
+
+
+def remeasure(client, stages: Sequence[PlacedStage], executor: str, seed: int = 0) -> PartTimes:
+    """A short busy timing of every stage on its devices (``RECHECK``), for the drift after a run."""
+    return time_parts(client, stages, *RECHECK, 0, executor, seed)
+
+
+@dataclass(frozen=True)
+class PartSource:
+    """Which compute a calibrated prediction used for one part on one device: its measurement in the run's harness
+    (``measured``) or the trace's op sum (``trace_us``, and ``reason`` why not measured)."""
+
+    part_id: int
+    file: str
+    device: str
+    trace_us: float  # the trace's op sum on the device (the placement problem's)
+    trace_alone_us: float | None  # the same with the op times profiled alone, when the latency uses those
+    measured: PartCompute | None
+    reason: str = ""
+
+    @property
+    def used_us(self) -> float:
+        """The compute the calibrated period used: the measured busy CPU, else the trace's."""
+        return self.measured.busy.cpu_us if self.measured else self.trace_us
+
+    def to_json(self) -> dict:
+        return {"part": self.part_id, "file": self.file, "device": self.device, "trace_us": self.trace_us,
+                "trace_alone_us": self.trace_alone_us, "used": "session" if self.measured else "trace",
+                "measured": self.measured.to_json() if self.measured else None, "reason": self.reason or None}  # fmt: skip
+
+
+def part_sources(split, platform: Platform, records: Sequence[PartCompute], problem, alone=None) -> list[PartSource]:
+    """Per part of ``split`` and device running it, the measured record of that part file (its name, content and
+    device) among ``records``, else why there is none; with the part's trace op sum in ``problem`` (and in
+    ``alone``, the problem of op times profiled alone, when given) on that device."""
+    found = {(r.part, r.device): r for r in records}
+    replicas = split.replicas or {}
+    sources = []
+    for p in split.parts:
+        sha = digest(split.out_dir / p.file)
+        for device in replicas.get(p.part_id, (p.device,)):
+            record = found.get((p.file, device))
+            reason = ""
+            if _spec(platform, device).trace is not None:
+                record, reason = None, f"device {device} has a trace of its own (its op times are not scaled)"
+            elif record is None:
+                reason = "not measured in the session harness"
+            elif record.sha256 != sha:
+                record, reason = None, "measured for another file of that name (its sha256 differs)"
+            sources.append(PartSource(p.part_id, p.file, device, _op_sum(problem, p.ops, platform, device),
+                                      _op_sum(alone, p.ops, platform, device) if alone is not None else None,
+                                      record, reason))  # fmt: skip
+    return sources
+
+
+def _op_sum(problem, ops: Sequence[int], platform: Platform, device: str) -> float:
+    speed = _spec(platform, device).speed
+    return float(sum(round(int(problem.graph.nodes[v].get("weight", 0)) / speed) for v in ops))
+
+
+def _spec(platform: Platform, device: str):
+    return platform.devices[platform.names.index(device)]
+
+
+def measured_problem(problem, split, sources: Sequence[PartSource], mode: str = "busy"):
+    """``problem`` (a ``solver.problem.PartitionProblem`` of a TFLite model) with the op weights of each measured
+    part scaled so that they sum, on its device, to its measured CPU per inference (``mode``: ``busy`` for the
+    period, ``alone`` for the latency; a replicated part: the mean over its measured replicas); other parts keep
+    the trace's weights. The problem itself is not changed."""
+    graph = problem.graph.copy()
+    for p in split.parts:
+        mine = [s for s in sources if s.part_id == p.part_id and s.measured is not None]
+        timings = [getattr(s.measured, mode) for s in mine]
+        if not mine or any(t is None for t in timings):
+            continue
+        trace = statistics.fmean(s.trace_us if mode == "busy" else s.trace_alone_us or s.trace_us for s in mine)
+        target = statistics.fmean(t.cpu_us for t in timings)
+        if trace > 0:
+            _scale(graph, p.ops, target / trace)
+    return dataclasses.replace(problem, graph=graph)
+
+
+def _scale(graph, ops: Sequence[int], factor: float) -> None:
+    """Multiply the ops' integer weights by ``factor``, rounding the running sum so the total is rounded once."""
+    prefix = done = 0
+    for v in ops:
+        prefix += int(graph.nodes[v].get("weight", 0))
+        graph.nodes[v]["weight"] = round(prefix * factor) - done
+        done = round(prefix * factor)
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One part on one device: its busy CPU per inference before the run (the calibration's) and right after.
+    ``scale_us``: the largest part's before, the scale of the period: a part drifts when it moved by more than
+    ``DRIFT_TOLERANCE`` of that (a 0.3 ms part moving by 40% moves no period of 240 ms)."""
+
+    part_id: int
+    device: str
+    before: ComputeTiming
+    after: ComputeTiming
+    scale_us: float
+
+    @property
+    def change(self) -> float:
+        return self.after.cpu_us / self.before.cpu_us - 1
+
+    @property
+    def moved_us(self) -> float:
+        return self.after.cpu_us - self.before.cpu_us
+
+    @property
+    def drifted(self) -> bool:
+        return abs(self.moved_us) > DRIFT_TOLERANCE * self.scale_us
+
+    def to_json(self) -> dict:
+        return {"part": self.part_id, "device": self.device, "before_cpu_us": self.before.cpu_us,
+                "before_cpu_iqr_us": self.before.cpu_iqr_us, "after_cpu_us": self.after.cpu_us,
+                "after_cpu_iqr_us": self.after.cpu_iqr_us, "change": self.change, "moved_us": self.moved_us,
+                "drifted": self.drifted}  # fmt: skip
+
+
+def drift(sources: Sequence[PartSource], after: PartTimes) -> list[Drift]:
+    """Per measured part and device, its busy CPU before against ``after`` (stages in the split's part order)."""
+    order = {}
+    for s in sources:
+        order.setdefault(s.part_id, len(order))
+    scale = max((s.measured.busy.cpu_us for s in sources if s.measured is not None), default=0.0)
+    return [Drift(s.part_id, s.device, s.measured.busy, timing(after.busy[order[s.part_id]][s.device]), scale)
+            for s in sources if s.measured is not None and after.busy[order[s.part_id]].get(s.device)]  # fmt: skip

@@ -1,0 +1,184 @@
+"""Each part's compute timed where a placed run computes it, and the calibrated prediction that uses it."""
+
+from __future__ import annotations
+
+import json
+import statistics
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from devices.placed import PlacedSettings, PlacedRun, _link_times
+from solver.deploy.partcompute import DRIFT_TOLERANCE, digest, measure_parts, measured_problem, part_sources
+from solver.deploy.placed import compare_placed, placed_stages, placed_workers
+from solver.deploy.split import split_model
+from solver.errors import PlatformError
+from solver.io.linkfile import LinkFit, read_calibration, write_links
+from solver.io.platform import read_platform
+from solver.io.tflite import read_model
+from solver.placement.predicted import predict_split
+from solver.problem import load_problem
+from tests.traces import write_chrome_trace
+
+pytest.importorskip("distributed")
+
+TRACE_US = 100.0  # per op: far below what wide_activations' 2 MB convolutions take, so the trace is visibly wrong
+
+
+def _direct_cpu_ms(step, path: str, runs: int) -> float:
+    """The median CPU time (ms) of ``runs`` inferences of ``path`` in this process, one thread, after a warm-up."""
+    import time
+
+    from devices.chain import ModelRunner
+    from devices.inputs import seeded_inputs
+
+    runner = ModelRunner(path, env={"NUM_THREADS": "1"})
+    inputs = seeded_inputs(runner.input_specs(), 0)
+    runner.run(inputs)
+    times = []
+    for _ in range(runs):
+        start = time.process_time()
+        runner.run(inputs)
+        times.append((time.process_time() - start) * 1000)
+    return statistics.median(times)
+
+
+@pytest.fixture
+def wide_split(tflite_model, tmp_path):
+    """wide_activations (1x1 convolutions on 2 MB activations, milliseconds a part) in two parts on a and b, a
+    trace of 100 us per op, a platform of two devices joined by fast links."""
+    model = tflite_model("wide_activations")
+    trace = write_chrome_trace(tmp_path / "trace.json", read_model(model), [[TRACE_US] * 8] * 2)
+    platform = tmp_path / "p.json"
+    platform.write_text(json.dumps({"devices": [{"name": "a"}, {"name": "b"}], "default_link": {"bandwidth": 1e9}}))
+    split = split_model(model, [0, 0, 0, 0, 1, 1, 1, 1], tmp_path / "split", placement={0: "a", 1: "b"})
+    return split, read_platform(platform), load_problem(model, trace)
+
+
+def test_the_calibration_times_each_part_in_the_runs_session_and_the_prediction_uses_it(wide_split, tmp_path):
+    """The calibration's CPU per inference of each part is within a sane band of the same part timed directly
+    (onert alone in a process of its own); the calibrated prediction's compute per device is that measurement,
+    not the trace's op sum, and a part without a measurement falls back to the trace, saying why; the run
+    re-times the parts after its timed requests (the drift) and starts timing once its window is full."""
+    from devices.isolated import run_isolated
+
+    split, platform, problem = wide_split
+    with placed_workers("local", ["a", "b"], platform) as workers:
+        records = measure_parts(workers.client, placed_stages(split, workers), "Linear", counts=(2, 8, 5))
+        sources = part_sources(split, platform, records, problem)
+        busy, alone = measured_problem(problem, split, sources, "busy"), measured_problem(problem, split, sources, "alone")
+        calibrated = predict_split(busy, platform, split, "calibrated", workers.core_of, 2)
+        comparison = compare_placed(split, workers, [calibrated], PlacedSettings(requests=6, warmup=1), compute=sources)
+    assert [(r.part, r.device, r.busy.runs, r.alone.runs) for r in records] == [
+        (split.parts[0].file, "a", 8, 5), (split.parts[1].file, "b", 8, 5)]  # fmt: skip
+    for record, part in zip(records, split.parts):
+        direct = run_isolated(_direct_cpu_ms, str(split.out_dir / part.file), 8)
+        # Both on this busy 2-core machine: a sane band, not a tolerance; the trace's 0.4 ms is far outside it.
+        assert 0.5 * direct <= record.busy.cpu_us / 1000 <= 2.0 * direct
+        assert 0.5 * direct <= record.alone.cpu_us / 1000 <= 2.0 * direct
+        assert record.busy.cpu_us > 4 * 4 * TRACE_US and record.busy.cpu_iqr_us >= 0
+        # Unpinned local workers: onert may run a helper thread beside the inference, so the session's CPU (every
+        # thread) can exceed its wall time here; only a device pinned to one core bounds CPU by wall.
+        assert record.busy.wall_us > 0 and record.alone.wall_us > 0
+    assert [(s.used_us, s.trace_us, s.reason) for s in sources] == [(r.busy.cpu_us, 4 * TRACE_US, "") for r in records]
+    # The prediction's compute per device is the measured CPU (rounded to whole us per op, the sum rounded once).
+    for device, record in zip("ab", records):
+        assert calibrated.device_us[device] == pytest.approx(record.busy.cpu_us, abs=1)
+    lone = predict_split(alone, platform, split, "alone", workers.core_of, 2)
+    trace = predict_split(problem, platform, split, "trace", workers.core_of, 2)
+    assert lone.latency_us - trace.latency_us == pytest.approx(sum(r.alone.cpu_us for r in records) - 8 * TRACE_US, abs=2)
+    # Part 1 not measured: the trace's op sum stays, and the source says so.
+    partial = part_sources(split, platform, records[:1], problem)
+    assert [s.measured is None for s in partial] == [False, True] and "not measured" in partial[1].reason
+    mixed = predict_split(measured_problem(problem, split, partial), platform, split, "mixed", {}, 2)
+    assert mixed.device_us == {"a": pytest.approx(records[0].busy.cpu_us, abs=1), "b": 4 * TRACE_US}
+    # Drift: both parts timed again after the timed run, four inferences each, against the calibration's figure.
+    assert [(d.part_id, d.device, d.before, d.after.runs) for d in comparison.drifts] == [
+        (0, "a", records[0].busy, 4), (1, "b", records[1].busy, 4)]  # fmt: skip
+    scale = max(r.busy.cpu_us for r in records)
+    assert comparison.drifted == any(abs(d.after.cpu_us - d.before.cpu_us) > DRIFT_TOLERANCE * scale
+                                     for d in comparison.drifts)  # fmt: skip
+    document = comparison.to_json()
+    assert [c["used"] for c in document["compute"]] == ["session", "session"] and len(document["drift"]) == 2
+    moved = max(comparison.drifts, key=lambda d: abs(d.after.cpu_us - d.before.cpu_us))
+    assert document["max_drift"] == moved.after.cpu_us / moved.before.cpu_us - 1
+    # Steady state: a window of 3 (two stages + 1), so 3 requests before the timed 6 and 2 after them.
+    run = comparison.run
+    assert (run.warmup, run.window, len(run.finished_s), len(run.latencies_ms)) == (3, 3, 6, 6)
+    assert document["links"][0]["bytes_ratio"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_a_measurement_applies_only_to_its_own_part_file(wide_split, tmp_path):
+    """A record of another file of the same name (another split) is not used: the trace stays, and says why."""
+    from solver.io.linkfile import ComputeTiming, PartCompute
+
+    split, platform, problem = wide_split
+    timing = ComputeTiming(5000.0, 50.0, 5100.0, 60.0, 10)
+    records = [PartCompute(split.parts[0].file, "0" * 64, "a", timing),  # another content
+               PartCompute(split.parts[1].file, digest(split.out_dir / split.parts[1].file), "a", timing)]  # another device
+    sources = part_sources(split, platform, records, problem)
+    assert [s.measured for s in sources] == [None, None]
+    assert "sha256 differs" in sources[0].reason and "not measured" in sources[1].reason
+    assert measured_problem(problem, split, sources).graph.nodes(data="weight") == problem.graph.nodes(data="weight")
+
+
+def test_part_compute_is_kept_in_the_links_file_and_older_files_still_read(wide_split, tmp_path):
+    from solver.io.linkfile import ComputeTiming, PartCompute
+
+    split, platform, _ = wide_split
+    parts = (PartCompute("part_0_a.tflite", "ab" * 32, "a", ComputeTiming(5000.0, 50.0, 5100.0, 60.0, 10),
+                         ComputeTiming(4800.0, 40.0, 4850.0, 45.0, 8)),
+             PartCompute("part_1_b.tflite", "cd" * 32, "b", ComputeTiming(6000.0, 70.0, 6100.0, 80.0, 10)))  # fmt: skip
+    path = tmp_path / "p.links.json"
+    write_links(path, platform, [LinkFit("a", "b", 1500.0, 1e6, 15, 30.0)], parts=parts)
+    assert read_calibration(path).parts == parts
+    document = json.loads(path.read_text())
+    del document["parts"]  # a links file of the last stop: no parts
+    path.write_text(json.dumps(document))
+    assert read_calibration(path).parts == ()
+    document["parts"] = [{"part": "x.tflite", "sha256": "00", "device": "a", "busy": {"cpu_us": -1, "cpu_iqr_us": 0,
+                                                                                       "wall_us": 1, "wall_iqr_us": 0,
+                                                                                       "runs": 3}}]  # fmt: skip
+    path.write_text(json.dumps(document))
+    with pytest.raises(PlatformError, match=r"parts\[0\]: busy: 'cpu_us'"):
+        read_calibration(path)
+    document["parts"] = [{"part": "x.tflite", "sha256": "00", "device": "a"}]
+    path.write_text(json.dumps(document))
+    with pytest.raises(PlatformError, match=r"parts\[0\]: expected its 'busy' timing"):
+        read_calibration(path)
+
+
+def test_a_transfer_of_several_requests_is_counted_per_request_and_steadiness_compares_the_halves():
+    """Dask may fetch two requests' tensors in one transfer: each key's bytes go to its own request (the first
+    key's request took them all before, and a link looked to carry twice its bytes)."""
+    device_of = {"wa": "a", "wb": "b"}
+    reports = {"wb": {"times": {}, "transfers": [
+        ("wa", {"run-stage-0-3": 1000}, 0.5, 10.0, 10.5),  # a warm-up request: not counted
+        ("wa", {"run-stage-0-4": 1000, "run-stage-0-5": 1000}, 1.0, 11.0, 12.0),  # two timed requests at once
+        ("wa", {"run-stage-0-6": 1000}, 0.5, 12.0, 12.5)]}}  # fmt: skip
+    links, batched = _link_times(reports, device_of, range(4, 7))
+    assert batched == 1
+    assert links["a", "b"].nbytes == [1000, 1000, 1000] and links["a", "b"].seconds == [0.5, 0.5, 0.5]
+    assert links["a", "b"].busy_s == pytest.approx(1.5)
+    even = PlacedRun([("a",)], 8, 7.0, [], {}, {}, finished_s=[float(t) for t in range(8)])
+    assert even.steadiness() == pytest.approx(0.0)
+    slowing = PlacedRun([("a",)], 8, 7.0, [], {}, {}, finished_s=[0, 1, 2, 3, 4, 6, 8, 10])
+    assert slowing.steadiness() == pytest.approx(-0.5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 10**6), min_size=1, max_size=30), st.floats(0.01, 100.0))
+def test_scaling_a_parts_ops_rounds_its_sum_once_and_each_op_within_one(weights, factor):
+    """A part's scaled op weights sum to its target rounded once (not a rounding per op), each within 1 us of its
+    exact share."""
+    import networkx as nx
+
+    from solver.deploy.partcompute import _scale
+
+    graph = nx.DiGraph()
+    graph.add_nodes_from((v, {"weight": w}) for v, w in enumerate(weights))
+    _scale(graph, range(len(weights)), factor)
+    scaled = [graph.nodes[v]["weight"] for v in range(len(weights))]
+    assert sum(scaled) == round(sum(weights) * factor)
+    assert all(abs(s - w * factor) <= 1 for s, w in zip(scaled, weights))
