@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -12,7 +13,8 @@ from solver.errors import CheckError, PlatformError
 from solver.io.linkfile import CoreCost, DeviceFit, HostFit, LinkFit, read_calibration, write_links
 from solver.io.platform import read_platform
 from solver.io.tflite import read_model
-from solver.placement.predicted import Messages, engine_overhead, predict_parts, shared_period, stage_io
+from solver.placement.engine import Message
+from solver.placement.predicted import engine_overhead, predict_parts, shared_period, stage_io
 
 
 def _burning(task_ms: float, received_ms_per_mb: float):
@@ -116,8 +118,9 @@ def test_the_cpu_fit_is_exact_on_its_own_model_and_refuses_too_little():
 
 def test_the_prediction_charges_each_devices_core_what_it_runs_sends_and_receives(three_devices):
     """skip_chain in three parts on a, b, c: each device's overhead is its tasks and session bytes, plus the
-    messages and bytes it sends (a: to b and to c) and receives (c: from a and from b), at its own costs; the
-    scheduler's and client's CPU goes to the machine's cores, with every worker's background."""
+    messages and bytes it sends (a: to b and to c) and receives (c: from a and from b), at its own costs, whole
+    microseconds per task and message and each tensor's rounded up (the placement's formula); the scheduler's and
+    client's CPU goes to the machine's cores, with every worker's background."""
     model, path, split, problem = three_devices.model, three_devices.platform, three_devices.split, three_devices.problem
     parts = [(p.device, p.ops) for p in split.parts]
     costs = {"a": CoreCost(100.0, 1000.0, 10.0, 2000.0, 20.0, 3000.0, idle_us_per_s=10_000.0),
@@ -130,17 +133,26 @@ def test_the_prediction_charges_each_devices_core_what_it_runs_sends_and_receive
     ios = stage_io(problem, [ops for _, ops in parts])
     model_file = read_model(model)
     size = {t.name: t.nbytes for t in model_file.tensors}
-    sent = {(j, k): sum(size[t] for t in set(split.parts[j].outputs) & set(split.parts[k].inputs))
+    sent = {(j, k): [size[t] for t in sorted(set(split.parts[j].outputs) & set(split.parts[k].inputs))]
             for j, k in ((0, 1), (0, 2), (1, 2))}  # fmt: skip
-    messages = {"a": Messages(2, sent[0, 1] + sent[0, 2], 0, 0), "b": Messages(1, sent[1, 2], 1, sent[0, 1]),
-                "c": Messages(0, 0, 2, sent[0, 2] + sent[1, 2])}  # fmt: skip
+    bandwidth = {pair: read_platform(path).link(*pair).bandwidth for pair in (("a", "b"), ("a", "c"), ("b", "c"))}
+    sends = {"a": [(0, 1), (0, 2)], "b": [(1, 2)], "c": []}
+    receives = {"a": [], "b": [(0, 1)], "c": [(0, 2), (1, 2)]}
     for io, (d, _) in zip(ios, parts):
-        m, cost = messages[d], costs[d]
-        expected = (io.tasks * cost.task_us + io.nbytes * 1e-6 * cost.pipe_us_per_mb + m.sends * cost.send_us
-                    + m.sent * 1e-6 * cost.send_us_per_mb + m.receives * cost.receive_us
-                    + m.received * 1e-6 * cost.receive_us_per_mb)  # fmt: skip
-        assert timed.overhead_us[d] == pytest.approx(expected)
-        assert engine_overhead(io, engine[d], m) == pytest.approx(expected)
+        cost = costs[d]
+
+        def rounded(nbytes, per_mb):  # whole microseconds per tensor, rounded up
+            return math.ceil(nbytes * 1e-6 * per_mb)
+
+        expected = (io.tasks * cost.task_us + sum(rounded(b, cost.pipe_us_per_mb) for b in io.sizes)
+                    + sum(cost.send_us + sum(rounded(b, cost.send_us_per_mb) for b in sent[pair]) for pair in sends[d])
+                    + sum(cost.receive_us + sum(rounded(b, cost.receive_us_per_mb) for b in sent[pair])
+                          for pair in receives[d]))  # fmt: skip
+        assert timed.overhead_us[d] == expected
+        names = "abc"
+        messages = [[Message(tuple(sent[j, k]), bandwidth[names[j], names[k]]) for j, k in pairs]
+                    for pairs in (sends[d], receives[d])]  # fmt: skip
+        assert engine_overhead(io, engine[d], *messages) == expected
         assert timed.device_us[d] == pytest.approx(plain.device_us[d] + expected)
     assert timed.host_us == pytest.approx(500.0 + 250.0 * sum(io.tasks for io in ios))
     assert timed.idle == {"a": 0.01, "b": 0.02, "c": 0.03, "": 0.04}
