@@ -179,8 +179,8 @@ def _engine_loads(problem: PlacementProblem, assign: list[int], order: list[int]
     for v, d in enumerate(assign):
         parts[d].append(v)
     ios = stage_io(problem.flows, [parts[d] for d in order])
-    names = problem.devices
-    messages = [(l.source, l.target, Message(tuple(l.sizes), problem.platform.link(names[l.source], names[l.target]).bandwidth))
+    names, platform = problem.devices, problem.platform
+    messages = [(l.source, l.target, Message(tuple(l.sizes), platform.link(names[l.source], names[l.target]).bandwidth))
                 for l in links]  # fmt: skip
     overhead = [0] * len(problem.devices)
     for io, d in zip(ios, order):
