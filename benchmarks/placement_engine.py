@@ -14,7 +14,8 @@ placed-pipeline benchmark places with ``--busy-profile``.
 
 ``--run`` (root) runs the choices on a platform where they differ: (a), with cpu1 a slower board's runtime, its
 worker spending ``--board-task-ms`` of CPU in its event loop per task it runs and ``--board-ms-per-mb`` per MB it
-receives (a Dask worker plugin; 40 ms/MB is what receiving cost on the 6.5 Mbit/s link last session). In one lab
+receives (a Dask worker plugin; by default 150 ms/MB and nothing per task: a board whose network path is slow,
+as receiving over the 6.5 Mbit/s link cost 34-54 ms/MB last session). In one lab
 the links and engine are calibrated (the plugin on), then three optima are placed, split and run ``--repeats``
 times in turn: blind to the engine, aware of the devices' occupancy only (last session's model, no message
 CPU), and aware of each core's CPU with its messages (this model); each beside its calibrated prediction of the
