@@ -25,6 +25,11 @@ run (the cores shared as the lab pins them, the scheduler's and client's CPU cou
         [--links-a FILE] [--links-c FILE] [--time-limit 60]
     python -m benchmarks.placement_engine --run [--models mobilenet_v2] [--board-task-ms 0] [--board-ms-per-mb 150]
         [--repeats 3] [--requests 30]
+    python -m benchmarks.placement_engine --receive-rates
+
+``--receive-rates`` (root) calibrates a lab of three devices where c receives from a over 1 Gbit/s and from b over
+6.5 Mbit/s (every other link 1 Gbit/s), so c's receiving CPU is fitted over two rates (solver.deploy.linkfit.fit_core:
+per MB and per second on the link), and prints each device's fit and what receiving a MB costs c at each rate.
 """
 
 from __future__ import annotations
@@ -160,6 +165,30 @@ def run_choices(model: str, directory: Path, args) -> list[dict]:
     return rows
 
 
+def receive_rates(directory: Path) -> None:
+    """Scenario ``--receive-rates`` (module docstring)."""
+    import json
+
+    from solver.deploy.placed import calibrate_engine, placed_workers
+
+    slow = {("b", "c")}
+    path = directory / "receive_rates.json"
+    path.write_text(json.dumps({"devices": [{"name": n} for n in "abc"], "links": [
+        {"from": x, "to": y, "bandwidth": SEED002_MEAN if (x, y) in slow else GBIT}
+        for x in "abc" for y in "abc" if x != y]}))  # fmt: skip
+    platform = read_platform(path)
+    with placed_workers("netlab", list("abc"), platform) as workers:
+        fitted, _ = calibrate_engine(workers, platform, list("abc"))
+    for f in fitted:
+        cpu = f.cpu
+        print(f"# {f.name}: CPU {_cpu_text(cpu)} + {cpu.receive_us_per_s / 1000:.2f} ms per s on the link "
+              f"(rms {cpu.rms_us / 1000:.2f} ms, {cpu.samples} streams)", flush=True)  # fmt: skip
+    c = next(f.cpu for f in fitted if f.name == "c")
+    for label, bandwidth in (("1 Gbit/s", GBIT), ("6.5 Mbit/s", SEED002_MEAN)):
+        per_mb = c.receive_us_per_mb + c.receive_us_per_s * 1e6 / bandwidth
+        print(f"c receiving over {label}: {c.receive_us / 1000:.2f} ms per message + {per_mb / 1000:.2f} ms per MB")
+
+
 def _cpu_text(cpu) -> str:
     if cpu is None:
         return "not measured"
@@ -204,7 +233,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--board-ms-per-mb", type=float, default=150.0, help="--run: cpu1's extra CPU per MB received")
     parser.add_argument("--repeats", type=int, default=3, help="--run: rounds of runs, the plans in turn")
     parser.add_argument("--requests", type=int, default=30, help="--run: timed requests per run")
+    parser.add_argument("--receive-rates", action="store_true",
+                        help="fit receiving CPU over a 1 Gbit/s and a 6.5 Mbit/s link into one device (root)")
     args = parser.parse_args(argv)
+    if args.receive_rates:
+        with tempfile.TemporaryDirectory() as tmp:
+            receive_rates(Path(tmp))
+        return
     if args.run:
         with tempfile.TemporaryDirectory() as tmp:
             rows = [row for model in args.models.split(",") for row in run_choices(model, Path(tmp), args)]
