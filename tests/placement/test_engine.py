@@ -255,3 +255,19 @@ def test_solve_place_chooses_with_the_measured_engine_and_its_value_is_the_runs_
     assert seen["status"] == "OPTIMAL" and seen["value"] == seen["engine"]["period_us"] == seen["bottleneck"]
     overhead = {d["name"]: d["overhead_us"] for d in seen["devices"]}
     assert overhead["b"] == 0 and overhead["a"] == seen["engine"]["overhead_us"]["a"] > 300
+    # With each core's CPU measured, the same occupancy on both, but b's receiving dear (5 ms a message): the value
+    # is still the prediction, messages counted, and b runs the first part, sending and never receiving.
+    cores = {d: CoreCost(300.0, 100.0, 200.0, 100.0, 5000.0 if d == "b" else 200.0, 100.0,
+                         receive_us_per_s=50_000.0) for d in "ab"}  # fmt: skip
+    write_links(links, read_platform(platform), [LinkFit("a", "b", 50.0, 1e8, 5, 0.0), LinkFit("b", "a", 50.0, 1e8, 5, 0.0)],
+                [DeviceFit(d, 300.0, 1e8, 900.0, 400.0, 9, 0.0, cores[d]) for d in "ab"])  # fmt: skip
+    assert main([*argv, "--calibrated-links", str(links)]) == 0
+    cpu = json.loads(capsys.readouterr().out)
+    assert cpu["status"] == "OPTIMAL" and cpu["value"] == cpu["engine"]["period_us"] == cpu["bottleneck"]
+    assert list(cpu["placement"].values()) == ["b", "a"]
+    write_links(links, read_platform(platform), [LinkFit("a", "b", 50.0, 1e8, 5, 0.0), LinkFit("b", "a", 50.0, 1e8, 5, 0.0)],
+                [DeviceFit(d, 300.0, 1e8, 900.0, 400.0, 9, 0.0, CoreCost(300.0, 100.0, 200.0, 100.0, 200.0, 100.0))
+                 for d in "ab"])  # fmt: skip
+    assert main([*argv, "--calibrated-links", str(links)]) == 0
+    cheap = json.loads(capsys.readouterr().out)  # receiving as cheap on b as on a: split again
+    assert cheap["value"] == cheap["engine"]["period_us"] and len(cheap["placement"]) == 2
