@@ -34,7 +34,8 @@ FASTEST_PIPE = 1e15
 
 
 def fit_device(name: str, occupancy: Sequence[tuple[int, float]], hops: Sequence[float],
-               chains: Sequence[tuple[int, float]], cpu: Sequence = (), idle: float = 0.0) -> DeviceFit:  # fmt: skip
+               chains: Sequence[tuple[int, float]], cpu: Sequence = (), idle: float = 0.0,
+               received_s: Sequence[float] | None = None) -> DeviceFit:  # fmt: skip
     """A device's per-request costs from ``devices.placed.probe_device``'s timings (seconds).
 
     Model: the occupancy of a stage task reading and writing b bytes (through its session, both ways) is
@@ -44,7 +45,8 @@ def fit_device(name: str, occupancy: Sequence[tuple[int, float]], hops: Sequence
     ``request + k * hop``: ``hop`` is the median of the hand-offs timed on the worker, ``request`` the median
     over the chains of their latency less their hand-offs (at least zero). CheckError without two sizes, a
     hand-off or a chain. ``cpu`` (``devices.placed.CpuSample``, the probes' CPU per request) and ``idle`` (the
-    worker's CPU per second with nothing to run): the core's CPU cost (:func:`fit_core`).
+    worker's CPU per second with nothing to run), ``received_s`` (per ``cpu`` sample, its received bytes' seconds on
+    their link): the core's CPU cost (:func:`fit_core`).
     """
     what = f"device {name}"
     task, per_byte, rms = _line(occupancy, what, "tasks of two sizes")
@@ -54,27 +56,33 @@ def fit_device(name: str, occupancy: Sequence[tuple[int, float]], hops: Sequence
     request = max(float(np.median([seconds - length * hop for length, seconds in chains])), 0.0)
     pipe = 1.0 / per_byte if per_byte > 1.0 / FASTEST_PIPE else FASTEST_PIPE
     return DeviceFit(name, task * 1e6, pipe, hop * 1e6, request * 1e6, len(occupancy) + len(hops) + len(chains),
-                     rms * 1e6, fit_core(name, cpu, idle) if cpu else None)  # fmt: skip
+                     rms * 1e6, fit_core(name, cpu, idle, received_s) if cpu else None)  # fmt: skip
 
 
-def fit_core(name: str, samples: Sequence, idle: float = 0.0) -> CoreCost:
+def fit_core(name: str, samples: Sequence, idle: float = 0.0, received_s: Sequence[float] | None = None) -> CoreCost:
     """The CPU a device's core spends on the engine, from streams of probe requests (``devices.placed.CpuSample``:
     per request the tasks, bytes through the session, messages and bytes sent and received, the CPU seconds
-    beyond the compute and the stream's period) and ``idle``, the worker's CPU per second when nothing runs.
+    beyond the compute and the stream's period), ``idle``, the worker's CPU per second when nothing runs, and
+    ``received_s``, per sample the seconds its received bytes spend on their link (bytes / the link's bandwidth;
+    None: 0 for every sample).
 
     Model: engine CPU per request = idle * period + task * tasks + pipe * MB through the session + send * messages
-    sent + send_mb * MB sent + receive * messages received + receive_mb * MB received; every coefficient >= 0,
-    least squares (exact non-negative least squares over the six columns) on the samples less ``idle * period``.
-    A column no sample exercises (a device without links never sends) gets 0. CheckError with fewer samples
-    than two.
+    sent + send_mb * MB sent + receive * messages received + receive_mb * MB received + receive_s * seconds on the
+    link (a slow link trickles its bytes in and the receiving event loop wakes per trickle); every coefficient >=
+    0, least squares (exact non-negative least squares over the seven columns) on the samples less ``idle *
+    period``. A column no sample exercises (a device without links never sends) gets 0; the two receiving slopes
+    are told apart only by links of different rates, and with one rate the per-MB one takes it all (of equal fits
+    the support found first, per MB before per second, is kept). CheckError with fewer samples than two.
     """
     if len(samples) < 2:
         raise CheckError(f"device {name}: fitting its CPU needs two probe streams at least")
-    a = np.array([[s.tasks, s.pipe_bytes * 1e-6, s.sends, s.sent * 1e-6, s.receives, s.received * 1e-6]
-                  for s in samples], dtype=float)  # fmt: skip
+    seconds = [0.0] * len(samples) if received_s is None else list(received_s)
+    a = np.array([[s.tasks, s.pipe_bytes * 1e-6, s.sends, s.sent * 1e-6, s.receives, s.received * 1e-6, t]
+                  for s, t in zip(samples, seconds, strict=True)], dtype=float)  # fmt: skip
     y = np.array([(s.engine_s - idle * s.period_s) * 1e6 for s in samples])
     x, rms = _nnls(a, y)
-    return CoreCost(*map(float, x), idle_us_per_s=idle * 1e6, samples=len(samples), rms_us=rms)
+    return CoreCost(*map(float, x[:6]), idle_us_per_s=idle * 1e6, samples=len(samples), rms_us=rms,
+                    receive_us_per_s=float(x[6]))  # fmt: skip
 
 
 def fit_host(samples: Sequence, idle: float = 0.0) -> HostFit:

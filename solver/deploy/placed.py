@@ -402,10 +402,15 @@ def pair_sizes(bandwidth: float) -> list[int]:
     return [1 << 10, top // 2, top]
 
 
+SLOWER = 8.0  # a link into a device this many times slower than its fastest is probed too (:func:`probe_links`)
+
+
 def probe_links(platform: Platform, devices: list[str]) -> list[tuple[str, str]]:
     """The platform links between ``devices`` whose hand-offs a calibration probes: fastest first, a link when its
     source has not yet sent in a probe or its target not yet received, so every device that can send and every
-    one that can receive is probed doing so (a slow link costs seconds per probe and adds nothing new)."""
+    one that can receive is probed doing so (a slow link costs seconds per probe); then into each device its
+    slowest link when ``SLOWER`` times slower than the fastest probed: receiving costs CPU per second on the link
+    too, which one rate cannot tell from CPU per byte (solver.deploy.linkfit.fit_core)."""
     links = sorted(((a, b) for a in devices for b in devices if a != b and platform.link(a, b) is not None),
                    key=lambda pair: -platform.link(*pair).bandwidth)  # fmt: skip
     sent, received, chosen = set(), set(), []
@@ -414,6 +419,11 @@ def probe_links(platform: Platform, devices: list[str]) -> list[tuple[str, str]]
             chosen.append((a, b))
             sent.add(a)
             received.add(b)
+    for b in devices:
+        into = [pair for pair in links if pair[1] == b]  # fastest first
+        if into and into[-1] not in chosen \
+                and platform.link(*into[-1]).bandwidth * SLOWER <= platform.link(*into[0]).bandwidth:  # fmt: skip
+            chosen.append(into[-1])
     return chosen
 
 
@@ -429,14 +439,18 @@ def calibrate_engine(workers: Workers, platform: Platform, devices: list[str],
     idle = idle_cpu(workers.client, [workers.address[d] for d in devices])
     probes = {d: probe_device(workers.client, workers.address[d], DEVICE_PROBE_SIZES, executor=executor) for d in devices}
     cpu = {d: list(p.cpu) for d, p in probes.items()}
+    on_link = {d: [0.0] * len(p.cpu) for d, p in probes.items()}  # per CPU sample, what it received, in s on a link
     host = [h for p in probes.values() for h in p.host]
     for a, b in probe_links(platform, devices):
-        pair = probe_pair(workers.client, workers.address[a], workers.address[b],
-                          pair_sizes(platform.link(a, b).bandwidth), executor=executor)  # fmt: skip
+        bandwidth = platform.link(a, b).bandwidth
+        pair = probe_pair(workers.client, workers.address[a], workers.address[b], pair_sizes(bandwidth),
+                          executor=executor)  # fmt: skip
         cpu[a] += pair.source
+        on_link[a] += [0.0] * len(pair.source)
         cpu[b] += pair.target
+        on_link[b] += [s.received / bandwidth for s in pair.target]
         host += pair.host
-    fits = [fit_device(d, p.occupancy, p.hops, p.chains, cpu[d], idle.workers[workers.address[d]])
+    fits = [fit_device(d, p.occupancy, p.hops, p.chains, cpu[d], idle.workers[workers.address[d]], on_link[d])
             for d, p in probes.items()]  # fmt: skip
     return fits, fit_host(host, idle.host)
 

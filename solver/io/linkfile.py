@@ -7,7 +7,8 @@ through the engine that runs placements (``solve pipeline --platform P --calibra
 beyond its compute (``bytes``: its inputs and outputs, which go through its session's pipe), and a request
 waits ``hop_us`` per stage it passes and ``request_us`` once (``devices.placed.probe_device``). Schema 3 adds
 per device ``cpu`` (:class:`CoreCost`: the CPU the engine takes from its core per task, session MB, message and MB
-sent and received, and its worker's background per second) and ``host`` (:class:`HostFit`: the scheduler's and
+sent and received, and its worker's background per second; optionally ``receive_us_per_s``, per second the
+received bytes spend on their link, absent in older files: 0) and ``host`` (:class:`HostFit`: the scheduler's and
 client's CPU). The file sits next to the platform (``P.links.json`` by default):
 
     {"schema": "nnpart.links/3", "platform": "P.json",
@@ -15,7 +16,8 @@ client's CPU). The file sits next to the platform (``P.links.json`` by default):
      "devices": [{"name": "a", "task_us": 1100.0, "pipe_bandwidth": 9.0e8, "hop_us": 2300.0, "request_us": 1500.0,
                   "samples": 80, "rms_us": 60.0,
                   "cpu": {"task_us": 2300.0, "pipe_us_per_mb": 300.0, "send_us": 900.0, "send_us_per_mb": 500.0,
-                          "receive_us": 1200.0, "receive_us_per_mb": 600.0, "idle_us_per_s": 17000.0}}],
+                          "receive_us": 1200.0, "receive_us_per_mb": 600.0, "receive_us_per_s": 30000.0,
+                          "idle_us_per_s": 17000.0}}],
      "host": {"request_us": 1000.0, "task_us": 3400.0, "idle_us_per_s": 14000.0}}
 
 Files of schema ``nnpart.links/2`` (no CPU) and ``nnpart.links/1`` (links only) are still read. An optional
@@ -67,7 +69,9 @@ class LinkFit:
 class CoreCost:
     """The CPU time the engine takes from a device's core per request beyond the part's compute (us): per stage
     task it runs, per MB (1e6 bytes) through its sessions (both ways), per message and per MB it sends to other
-    devices and receives from them (serialisation, the comms, the kernel's network stack)."""
+    devices and receives from them (serialisation, the comms, the kernel's network stack), and per second the
+    bytes it receives spend on their link (``receive_us_per_s``: a slow link trickles them in, and the event loop
+    wakes per trickle; 34-54 ms/MB measured on a 6.5 Mbit/s link against 0.7 ms/MB on 1 Gbit/s)."""
 
     task_us: float
     pipe_us_per_mb: float
@@ -78,17 +82,19 @@ class CoreCost:
     idle_us_per_s: float = 0.0  # the worker's CPU per second of wall time, busy or not (heartbeats, monitors)
     samples: int = 0
     rms_us: float = 0.0  # root mean square of the fit's residuals
+    receive_us_per_s: float = 0.0
 
     def busy_us(self, tasks: float, pipe_bytes: float, sends: float = 0.0, sent: float = 0.0, receives: float = 0.0,
-                received: float = 0.0) -> float:  # fmt: skip
+                received: float = 0.0, received_s: float = 0.0) -> float:  # fmt: skip
         """The core's CPU time for a request that runs ``tasks`` stage tasks there, puts ``pipe_bytes`` through their
-        sessions, sends ``sends`` messages of ``sent`` bytes in all and receives ``receives`` of ``received``."""
+        sessions, sends ``sends`` messages of ``sent`` bytes in all and receives ``receives`` of ``received``, which
+        spend ``received_s`` seconds on their links (bytes / bandwidth)."""
         return (tasks * self.task_us + pipe_bytes * 1e-6 * self.pipe_us_per_mb + sends * self.send_us
                 + sent * 1e-6 * self.send_us_per_mb + receives * self.receive_us
-                + received * 1e-6 * self.receive_us_per_mb)  # fmt: skip
+                + received * 1e-6 * self.receive_us_per_mb + received_s * self.receive_us_per_s)  # fmt: skip
 
     def to_json(self) -> dict:
-        return {key: getattr(self, key) for key in _CORE_KEYS + ("samples", "rms_us")}
+        return {key: getattr(self, key) for key in _CORE_KEYS + ("receive_us_per_s", "samples", "rms_us")}
 
 
 _CORE_KEYS = ("task_us", "pipe_us_per_mb", "send_us", "send_us_per_mb", "receive_us", "receive_us_per_mb",
@@ -264,7 +270,8 @@ def _read_devices(path: Path, entries) -> list[DeviceFit]:
             numbers[key] = _number(entry, key, low, high, where)
         cpu = entry.get("cpu")
         if cpu is not None:
-            cpu = CoreCost(**_numbers(cpu, _CORE_KEYS, f"{where}: cpu"), **_quality_of(cpu, f"{where}: cpu"))
+            slow = _numbers(cpu, ("receive_us_per_s",), f"{where}: cpu") if "receive_us_per_s" in cpu else {}
+            cpu = CoreCost(**_numbers(cpu, _CORE_KEYS, f"{where}: cpu"), **_quality_of(cpu, f"{where}: cpu"), **slow)
         fits.append(DeviceFit(entry["name"], **numbers, **_quality_of(entry, where), cpu=cpu))
     return fits
 

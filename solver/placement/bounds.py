@@ -1,4 +1,9 @@
-"""Lower bounds on a placement's objective, valid for throughput and latency alike unless said otherwise."""
+"""Lower bounds on a placement's objective, valid for throughput and latency alike unless said otherwise.
+
+They ignore the engine's measured cost (``PlacementProblem.engine``) and stay bounds with it: the engine adds to a
+device's load and to a part's time only counts times rates >= 0 (tasks, session bytes, messages and their tensors,
+hand-offs, the request; solver.placement.engine) and leaves the links' loads as they are, so every placement's
+objective is at least its value without the engine."""
 
 from __future__ import annotations
 

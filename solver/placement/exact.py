@@ -31,8 +31,13 @@ The model
   ``miss[d][b] >= out[t][d] - rd[t][b]``; ``pick[d][b] >= take + miss - 1`` is its picking task. Then
   ``busy(d) = compute(d) + task_us (used[d] + sum_b pick[d][b]) + sum_t pipe_us(t) (in[t][d] + out[t][d])``
   (the throughput's device load) and ``duration(d) = compute(d) + hop_us used[d] + sum_t pipe_us(t) (in + out)``
-  (a part's time in the latency); without measured devices both are compute(d). Every one of these variables
-  only pays, so it is bounded from below alone, except ``rd``, which a wrong 1 would let miss a picking task.
+  (a part's time in the latency); without measured devices both are compute(d). On a device whose core's CPU was
+  measured, ``busy`` counts its core's CPU instead (its CPU per task and per tensor through the session) and
+  the messages it sends and receives: ``lk[a][b] >= x[i][a][b]`` (a message goes a -> b, holding every tensor
+  crossing), ``+ sum_b (send_us lk[d][b] + sum_i sending(i) x[i][d][b]) + sum_a (receive_us lk[a][d] + sum_i
+  receiving(i, a, d) x[i][a][d])`` (solver.placement.engine: every coefficient >= 0). Every one of these
+  variables only pays, so it is bounded from below alone, except ``rd``, which a wrong 1 would let miss a picking
+  task.
 - The objective (``throughput``: the bottleneck; ``latency``: a request's way through the parts as the run has it)
   is modelled as its row of solver/placement/objectives.py says, on a variable ``objective`` that is minimised.
 
@@ -44,9 +49,13 @@ graphs with few ideals) runs alone for a tenth of the time, then in the main thr
 searches in its own: the first proof stops the other, and the best placement either found is the answer.
 A model not built by half the time (on a network of 50 devices it takes seconds) is dropped, and the prefix
 search goes on alone: the time limit bounds the whole solve. With measured devices the prefix search, which
-cannot know a part's picking tasks before the parts after it are placed, solves the problem blind to the engine
-in its tenth: its optimum bounds this one from below (the engine's cost is never negative), its placement is a
-hint, and when that placement costs no more with the engine it is proven optimal; else CP-SAT goes on alone.
+cannot know a part's picking tasks (nor its messages) before the parts after it are placed, solves the problem
+blind to the engine in its tenth: its optimum bounds this one from below, its placement is a hint, and when that
+placement costs no more with the engine it is proven optimal; else CP-SAT goes on alone. The bound holds because
+the two problems have the same placements (the engine adds no constraint) and each costs at least as much with
+the engine: a device's load is ``compute(d) + busy(d)`` with every term of ``busy`` (tasks, session bytes,
+messages and their tensors) a count times a rate >= 0, and a link's load is the same in both, so the bottleneck
+``max(max_d load(d), max_l link(l))`` is at least the blind one on every placement, and so is its minimum.
 The greedy chain placement (solver.placement.greedy) is the hint and bounds the objective from above
 (``objective <= U``); a crossing whose own transfer time exceeds U can then never occur, so it gets no
 variable, only the clause that rules it out (on a network of many devices most of them).
@@ -401,6 +410,7 @@ class _Model:
     def _transfers(self) -> None:
         problem, model, D = self.problem, self.model, self.D
         self.crossings: dict[tuple[int, int], list] = {}
+        self.crossed: dict[tuple[int, int], list[int]] = {}  # the tensor of each crossing variable, in order
         self.sent: list = []  # bytes of each possible crossing, for the secondary objective
         for i, tensor in enumerate(problem.tensors):
             self._in_time()
@@ -427,6 +437,7 @@ class _Model:
                     model.add_bool_or([produced.Not(), is_read.Not(), cross])
                     self.links.setdefault((a_dev, b), []).append(costs[i] * cross)
                     self.crossings.setdefault((a_dev, b), []).append(cross)
+                    self.crossed.setdefault((a_dev, b), []).append(i)
                     self.sent.append(tensor.nbytes * cross)
 
     def _engine(self) -> None:
@@ -438,6 +449,7 @@ class _Model:
         self.out_hop: list = [0] * D
         self.request = 0
         self.engine_horizon = 0
+        self.used_links: dict[tuple[int, int], object] = {}
         engines = problem.engine
         if engines is None:
             return
@@ -461,13 +473,13 @@ class _Model:
         for d in measured:
             e = engines[d]
             model.add(self.request >= e.request_us * used[d])
-            through, takes, misses = [], {}, {}
+            through, takes, misses = [], {}, {}  # through: (tensor's bytes, its indicator)
             for t, f in enumerate(flows):
                 made = self.a[f.producer].get(d) if f.producer is not None else None
                 if d in read[t]:  # an input of d's part
                     inp = model.new_bool_var(f"in[{t}][{d}]")
                     model.add(inp >= read[t][d] - (made if made is not None else 0))
-                    through.append(e.pipe_us(f.nbytes) * inp)
+                    through.append((f.nbytes, inp))
                 if made is None:
                     continue
                 readers = {b: r for b, r in read[t].items() if b != d}
@@ -478,7 +490,7 @@ class _Model:
                     model.add(out >= made + r - 1)
                 if f.output:
                     model.add(out >= made)
-                through.append(e.pipe_us(f.nbytes) * out)
+                through.append((f.nbytes, out))
                 for b in range(D):
                     if b == d:
                         continue
@@ -503,11 +515,43 @@ class _Model:
                     self.out_hop[d] = e.hop_us * pick
                 else:
                     self.pick_hop[d, b] = e.hop_us * pick
-            self.busy[d] = self.compute[d] + e.task_us * (used[d] + sum(picks)) + sum(through)
-            self.duration[d] = self.compute[d] + e.hop_us * used[d] + sum(through)
-            # No request costs the device more than every task, hop and tensor through its session twice.
-            self.engine_horizon += ((e.task_us + e.hop_us) * (D + 2) + e.request_us
-                                    + 2 * sum(e.pipe_us(f.nbytes) for f in flows))
+            messages, most = self._messages(d)
+            self.busy[d] = (self.compute[d] + e.task_cost * (used[d] + sum(picks))
+                            + sum(e.pipe_cost(b) * x for b, x in through) + messages)  # fmt: skip
+            self.duration[d] = self.compute[d] + e.hop_us * used[d] + sum(e.pipe_us(b) * x for b, x in through)
+            # No request costs the device more than every task, hop and tensor through its session twice, and
+            # every message it may send or receive.
+            self.engine_horizon += ((max(e.task_us, e.task_cost) + e.hop_us) * (D + 2) + e.request_us
+                                    + 2 * sum(e.pipe_us(f.nbytes) + e.pipe_cost(f.nbytes) for f in flows) + most)
+
+    def _messages(self, d: int) -> tuple[object, int]:
+        """What the messages device d sends and receives cost its core (module docstring; 0 unless its core's CPU
+        was measured) and the most they can cost."""
+        cpu = self.problem.engine[d].cpu
+        if cpu is None:
+            return 0, 0
+        names, platform = self.problem.devices, self.problem.platform
+        terms, most = [], 0
+        for (a, b), crosses in self.crossings.items():
+            if d not in (a, b):
+                continue
+            sizes = [self.problem.tensors[i].nbytes for i in self.crossed[a, b]]
+            if a == d:
+                fixed, costs = cpu.send_us, [cpu.sending(n) for n in sizes]
+            else:
+                bandwidth = platform.link(names[a], names[b]).bandwidth
+                fixed, costs = cpu.receive_us, [cpu.receiving(n, bandwidth) for n in sizes]
+            terms += [fixed * self._link_used(a, b)] + [c * x for c, x in zip(costs, crosses)]
+            most += fixed + sum(costs)
+        return sum(terms), most
+
+    def _link_used(self, a: int, b: int):
+        """``lk[a][b]``: some tensor crosses link (a, b), one message per request (made once per link)."""
+        if (a, b) not in self.used_links:
+            self.used_links[a, b] = used = self.model.new_bool_var(f"lk[{a}][{b}]")
+            for cross in self.crossings[a, b]:
+                self.model.add_implication(cross, used)
+        return self.used_links[a, b]
 
     def _memory(self) -> None:
         """The memory model's relaxation (solver.placement.problem.MemoryFigure), the count itself without one."""

@@ -11,7 +11,8 @@ A placement puts each op on a device (``assign[v]``); the ops of one device form
   docs/memory.md), counted(d) without one; what the device's capacity caps.
 - edge cut: the edges between ops on different devices; transfer bytes: the bytes all links carry.
 - overhead(d): with measured devices (``PlacementProblem.engine``), what the engine costs d per request
-  beyond its compute (solver.placement.engine: tasks, the part's tensors through its session); 0 without.
+  beyond its compute (solver.placement.engine: tasks, the part's tensors through its session and, where its
+  core's CPU was measured, a message per link it sends or receives on with the tensors crossing it); 0 without.
 - throughput objective: the bottleneck ``max(max_d compute(d) + overhead(d), max_(a,b) link(a, b))``;
   latency objective: a request's way through the parts as the run has it (:func:`path_latency`): a part
   starts once every part it reads has finished, then its inbound links carry their tensors together (the
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from solver.errors import CheckError
-from solver.placement.engine import CLIENT, busy_us, hop_us, request_us, stage_io, through_us
+from solver.placement.engine import CLIENT, Message, busy_us, hop_us, request_us, stage_io, through_us
 from solver.placement.objectives import TABLE
 from solver.placement.problem import PlacementProblem
 
@@ -42,6 +43,7 @@ class LinkLoad:
     tensors: int
     nbytes: int
     time: int
+    sizes: list[int] = field(default_factory=list)  # the bytes of each tensor crossing: one message per request
 
 
 @dataclass
@@ -113,6 +115,7 @@ def evaluate(problem: PlacementProblem, assign: list[int], *, memory: bool = Tru
             load = crossing.setdefault((a, b), LinkLoad(a, b, 0, 0, 0))
             load.tensors += 1
             load.nbytes += tensor.nbytes
+            load.sizes.append(tensor.nbytes)
             load.time += costs[i]
             session.add_edge(a, b)
     if not nx.is_directed_acyclic_graph(session):
@@ -147,7 +150,7 @@ def _metrics(problem, assign, compute, memory, counts, links, session) -> Placem
     devices = problem.devices
     order = list(nx.lexicographical_topological_sort(session))
     edge_time = {(l.source, l.target): l.time for l in links}
-    ios, overhead = _engine_loads(problem, assign, order)
+    ios, overhead = _engine_loads(problem, assign, order, links)
     busy = [c + (overhead[d] if overhead else 0) for d, c in enumerate(compute)]
     worst_device = max(range(len(busy)), key=lambda d: busy[d])
     throughput, at = busy[worst_device], f"device {devices[worst_device]}"
@@ -166,18 +169,24 @@ def _metrics(problem, assign, compute, memory, counts, links, session) -> Placem
     return PlacementMetrics(compute, memory, counts, links, order, throughput, at, latency, cut, overhead=overhead)
 
 
-def _engine_loads(problem: PlacementProblem, assign: list[int], order: list[int]):
-    """Per part in pipeline ``order`` what the engine moves and runs for it, and per device its overhead (both
-    empty when no device is measured)."""
+def _engine_loads(problem: PlacementProblem, assign: list[int], order: list[int], links: list[LinkLoad]):
+    """Per part in pipeline ``order`` what the engine moves and runs for it, and per device its overhead, the
+    messages it sends and receives counted (a message per link a tensor crosses; both empty when no device is
+    measured)."""
     if problem.engine is None:
         return [], []
     parts: dict[int, list[int]] = {d: [] for d in order}
     for v, d in enumerate(assign):
         parts[d].append(v)
     ios = stage_io(problem.flows, [parts[d] for d in order])
+    names, platform = problem.devices, problem.platform
+    messages = [(l.source, l.target, Message(tuple(l.sizes), platform.link(names[l.source], names[l.target]).bandwidth))
+                for l in links]  # fmt: skip
     overhead = [0] * len(problem.devices)
     for io, d in zip(ios, order):
-        overhead[d] = busy_us(io, problem.engine[d])
+        sends = [m for a, _, m in messages if a == d]
+        receives = [m for _, b, m in messages if b == d]
+        overhead[d] = busy_us(io, problem.engine[d], sends, receives)
     return ios, overhead
 
 

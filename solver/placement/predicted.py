@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 
 from solver.io.linkfile import DeviceFit, HostFit
 from solver.io.platform import Platform
-from solver.placement.engine import DeviceEngine, StageIO, busy_us, flows, hop_us, request_us, through_us
+from solver.placement.engine import DeviceEngine, Message, StageIO, busy_us, flows, hop_us, request_us, through_us
 from solver.placement.engine import stage_io as engine_stage_io
 from solver.placement.metrics import evaluate, path_latency
 from solver.placement.problem import placement_problem
-from solver.placement.replicas import Replicated, evaluate_replicated
+from solver.placement.replicas import Replicated, engine_share, evaluate_replicated
 
 
 @dataclass(frozen=True)
@@ -102,33 +102,13 @@ def stage_io(problem, stages: Sequence[Sequence[int]]) -> list[StageIO]:
     return engine_stage_io(flows(problem), stages)
 
 
-@dataclass(frozen=True)
-class Messages:
-    """What a stage's device sends to and receives from other devices per request: messages and bytes."""
-
-    sends: float = 0.0
-    sent: float = 0.0
-    receives: float = 0.0
-    received: float = 0.0
-
-
-def engine_overhead(io: StageIO, fit: DeviceFit | None, messages: Messages = Messages()) -> float:
-    """A device's time per request of a stage beyond its compute (0 for a device not measured): with its CPU
-    measured (``fit.cpu``), the CPU the engine takes from its core for the stage's tasks, the bytes through its
-    session and the ``messages`` it sends and receives; else its occupancy by the tasks and session bytes, as
-    ``solve place`` optimises it (solver.placement.engine.busy_us)."""
-    if fit is None:
-        return 0.0
-    if fit.cpu is not None:
-        return fit.cpu.busy_us(io.tasks, io.nbytes) + message_overhead(fit, messages)
-    return float(busy_us(io, DeviceEngine.of(fit)))  # the placement's own formula (solver.placement.engine)
-
-
-def message_overhead(fit: DeviceFit | None, messages: Messages) -> float:
-    """The CPU a device's core spends per request on the hand-offs it sends and receives (0 unmeasured)."""
-    if fit is None or fit.cpu is None:
-        return 0.0
-    return fit.cpu.busy_us(0, 0, messages.sends, messages.sent, messages.receives, messages.received)
+def engine_overhead(io: StageIO, fit: DeviceFit | None, sends: Sequence[Message] = (),
+                    receives: Sequence[Message] = ()) -> float:  # fmt: skip
+    """A device's time per request of a stage beyond its compute (0 for a device not measured), by the formula
+    ``solve place`` optimises (solver.placement.engine.busy_us): with its CPU measured (``fit.cpu``), the CPU the
+    engine takes from its core for the stage's tasks, the bytes through its session and the messages it ``sends``
+    and ``receives``; else its occupancy by the tasks and session bytes."""
+    return 0.0 if fit is None else float(busy_us(io, DeviceEngine.of(fit), sends, receives))
 
 
 def host_busy_us(host: HostFit | None, ios: Sequence[StageIO]) -> float:
@@ -164,7 +144,7 @@ def predict_parts(problem, platform: Platform, parts: Sequence[tuple[str, Sequen
     engine = engine or {}
     measured = engine or host
     ios = stage_io(problem, [ops for _, ops in parts]) if measured else [StageIO((), frozenset())] * len(parts)
-    sent: dict[tuple[int, int], int] = {}  # (part, later part on another device) -> bytes of one request
+    carried: dict[tuple[int, int], list[int]] = {}  # (part, later part on another device) -> its tensors' bytes
     reads: set[tuple[int, int]] = set()  # (part, later part reading it)
     for tensor in placed.tensors:
         j = part_of[tensor.producer]
@@ -172,11 +152,13 @@ def predict_parts(problem, platform: Platform, parts: Sequence[tuple[str, Sequen
             if k != j:
                 reads.add((j, k))
             if devices[k] != devices[j]:
-                sent[j, k] = sent.get((j, k), 0) + tensor.nbytes
-    messages = [Messages(sum(1 for j, _ in sent if j == k), sum(b for (j, _), b in sent.items() if j == k),
-                         sum(1 for _, i in sent if i == k), sum(b for (_, i), b in sent.items() if i == k))
-                for k in range(len(parts))]  # fmt: skip
-    overhead = [engine_overhead(io, engine.get(d), m) for io, d, m in zip(ios, devices, messages)]
+                carried.setdefault((j, k), []).append(tensor.nbytes)
+    sent = {pair: sum(sizes) for pair, sizes in carried.items()}
+    messages = {(j, k): Message(tuple(sizes), platform.link(devices[j], devices[k]).bandwidth)
+                for (j, k), sizes in carried.items()}  # fmt: skip
+    overhead = [engine_overhead(io, engine.get(d), [m for (j, _), m in messages.items() if j == k],
+                                [m for (_, i), m in messages.items() if i == k])
+                for k, (io, d) in enumerate(zip(ios, devices))]  # fmt: skip
     device_us = {d: float(metrics.compute[index[d]]) for d in dict.fromkeys(devices)}
     overhead_us = {d: 0.0 for d in device_us if d in engine}
     for d, us in zip(devices, overhead):
@@ -210,11 +192,12 @@ def predict_replicated(answer: Replicated, label: str, core_of: dict[str, int | 
     """The prediction of a replicated placement, the shared cores counted.
 
     ``engine`` (measured devices; ``problem``, the ``solver.problem.PartitionProblem``, is then needed): a replica
-    of a stage with r replicas also counts 1 / r of the stage's engine overhead (:func:`engine_overhead`; the
-    messages over a link from a stage of r_j replicas to one of r_k are 1 / (r_j r_k) per request, as its bytes),
-    and the latency adds the request's ``request_us`` and, per stage taken as a chain, its slowest replica's
-    hand-off and bytes through the session (and a hand-off more for a picking task). ``host``: the scheduler's
-    and client's CPU per request (:func:`shared_period`)."""
+    of a stage with r replicas also counts its share of the engine's cost (solver.placement.replicas.engine_share:
+    1 / r of the stage's tasks and session bytes, and where its core's CPU was measured the messages over a link
+    from a stage of r_j replicas to one of r_k at 1 / (r_j r_k) per request), and the latency adds the request's
+    ``request_us`` and, per stage taken as a chain, its slowest replica's hand-off and bytes through the session
+    (and a hand-off more for a picking task). ``host``: the scheduler's and client's CPU per request
+    (:func:`shared_period`)."""
     engine = engine or {}
     device_us = dict(answer.device_us)
     overhead_us: dict[str, float] = {}
@@ -226,35 +209,19 @@ def predict_replicated(answer: Replicated, label: str, core_of: dict[str, int | 
         host_us = host_busy_us(host, ios)
         first = answer.replicas(0)
         latency += max((engine[names[d]].request_us for d in first if names[d] in engine), default=0.0)
-        messages = _replica_messages(answer)
         for s, io in enumerate(ios):
             replicas = [names[d] for d in answer.replicas(s)]
-            for d in replicas:
-                if d in engine:  # its share of the stage's tasks and session bytes, and its own messages
-                    overhead_us[d] = (engine_overhead(io, engine[d]) / len(replicas)
-                                      + message_overhead(engine[d], messages.get(d, Messages())))  # fmt: skip
-                    device_us[d] += overhead_us[d]
             engines = [DeviceEngine.of(engine[d]) if d in engine else None for d in replicas]
+            for d, e in zip(replicas, engines):
+                if e is not None:
+                    overhead_us[d] = engine_share(io, e, len(replicas), d, answer.handoffs)
+                    device_us[d] += overhead_us[d]
             latency += max((hop_us(e) * (1 + bool(io.picked)) + through_us(io, e) for e in engines), default=0.0)
     idle = idle_shares({d: f for d, f in engine.items() if d in device_us}, host)
     period, at = shared_period(device_us, answer.link_us, core_of, cores, host_us, idle)
     link_bytes = {pair: round(b) for pair, b in answer.link_bytes.items()}
     return PlacedPrediction(label, device_us, dict(answer.link_us), link_bytes, latency, period, at, overhead_us,
                             host_us, idle)  # fmt: skip
-
-
-def _replica_messages(answer: Replicated) -> dict[str, Messages]:
-    """Per device, the messages and bytes it sends and receives per request: a pair of replicas of stages with r_j
-    and r_k replicas exchanges 1 / (r_j r_k) messages per request (its bytes are the answer's link bytes)."""
-    index = {name: d for d, name in enumerate(answer.devices)}
-    out: dict[str, list[float]] = {}
-    for (a, b), nbytes in answer.link_bytes.items():
-        rate = 1.0 / (len(answer.replicas(answer.serve[index[a]])) * len(answer.replicas(answer.serve[index[b]])))
-        for device, at in ((a, 0), (b, 2)):
-            figures = out.setdefault(device, [0.0] * 4)
-            figures[at] += rate
-            figures[at + 1] += nbytes
-    return {d: Messages(*figures) for d, figures in out.items()}
 
 
 def predict_split(problem, platform: Platform, split, label: str, core_of: dict[str, int | None], cores: int,

@@ -15,7 +15,9 @@ they touch, as ``solver.placement.metrics`` checks a placement.
 Loads per request, in microseconds:
 - device d serving stage s with r replicas: ``(t(s, d) + busy(s, d)) / r`` (the sum of its ops' times on d and,
   on a device whose engine is measured (``PlacementProblem.engine``), the engine's cost of the stage's tasks and
-  session bytes, solver.placement.engine; over r);
+  session bytes, solver.placement.engine; over r), and where its core's CPU was measured, each message it sends
+  to or receives from a device b at its rate: replicas a and b of stages j and k exchange one message (the
+  tensors j sends k) per ``r_j r_k`` requests, so d pays ``(send or receive cost) / (r_j r_k)`` per request;
 - link (a, b): each tensor written by stage j and read by stage k != j, with a serving j and b serving k,
   costs ``c(i, a, b) / (r_j r_k)``. That is exactly what round robin sends when one of the two stages has
   one replica; so a tensor may not join two replicated stages (with r_j, r_k >= 2 the pairs that talk
@@ -37,7 +39,12 @@ relaxation (the count itself without a model), and the model's figure checked la
 device's cap getting a no-good on every device whose cap they pass (that device serves no stage of exactly
 these ops) before CP-SAT solves again, so no placement under the caps is lost; ``compute(s, d) <= p B`` when ``y[s][d]`` and ``rep[s][p]``;
 ``link(a, b) <= p1 p2 B`` when ``m[a][p1]`` and ``m[b][p2]`` (the compute with the engine's cost,
-:func:`_engine_terms`, on a measured device); minimise the integer B. Brute force over every
+:func:`_engine_terms`, on a measured device); minimise the integer B. With a device whose core's CPU was measured,
+its messages (:func:`_message_terms`): ``lk[a][b] >= x[i][a][b]`` (a message goes a -> b), ``c(d, b)`` what d's
+messages to and from b cost it (``send lk[d][b] + sum_i sending(i) x[i][d][b]``, and the receiving terms of b -> d),
+``u[d][b] >= (L / q) c(d, b)`` when ``m[b][q]`` (L = lcm(1..|D|), so every share is a whole number), and
+``L compute(s, d) + sum_b u[d][b] <= L p B`` when ``y[s][d]`` and ``rep[s][p]``: exactly the load above, since a
+message joins two replicated stages never (with ``p >= 2`` every partner has ``q = 1``). Brute force over every
 placement (:func:`brute_force_replicated`) checks it on small cases (tests/placement/test_replicas.py).
 """
 
@@ -46,14 +53,14 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
 
 from solver.errors import CheckError, InfeasibleError
 from solver.solving.budget import Budget
 from solver.solving.cpsat import solve_reporting
-from solver.placement.engine import CLIENT, busy_us, stage_io
+from solver.placement.engine import CLIENT, DeviceEngine, Message, StageIO, busy_us, receive_us, send_us, stage_io
 from solver.placement.metrics import overflows
 from solver.placement.problem import PlacementProblem
 
@@ -77,6 +84,8 @@ class Replicated:
     link_bytes: dict[tuple[str, str], float]
     latency_us: float
     devices: tuple[str, ...]  # the platform's device names, by number
+    # Per link, the message it carries (one per pair of replicas that talk) and its rate per request, 1 / (r_j r_k).
+    handoffs: dict[tuple[str, str], tuple[Message, float]] = field(default_factory=dict)
 
     def replicas(self, s: int) -> list[int]:
         return [d for d, t in enumerate(self.serve) if t == s]
@@ -137,6 +146,7 @@ def evaluate_replicated(problem: PlacementProblem, stage: list[int], serve: list
             compute.setdefault(s, {})[d] = float(sum(times))
     links: dict[tuple[int, int], float] = {}
     carried: dict[tuple[int, int], float] = {}
+    sizes: dict[tuple[int, int], list[int]] = {}  # the tensors of a message between two replicas
     handoff: dict[tuple[int, int], dict[tuple[int, int], float]] = {}  # (stage, stage) -> replica pair -> us
     for i, tensor in enumerate(problem.tensors):
         j = stage[tensor.producer]
@@ -152,10 +162,16 @@ def evaluate_replicated(problem: PlacementProblem, stage: list[int], serve: list
                                          "which have no link")  # fmt: skip
                     links[a, b] = links.get((a, b), 0.0) + costs[i] / (rj * rk)
                     carried[a, b] = carried.get((a, b), 0.0) + tensor.nbytes / (rj * rk)
+                    sizes.setdefault((a, b), []).append(tensor.nbytes)
                     pair = handoff.setdefault((j, k), {})
                     pair[a, b] = pair.get((a, b), 0.0) + costs[i]
-    busy = _engine_busy(problem, stage)
-    device_us = {names[d]: (t + busy(s, d)) / len(replicas[s]) for s, times in compute.items() for d, t in times.items()}
+    handoffs = {(names[a], names[b]): (Message(tuple(nbytes), problem.platform.link(names[a], names[b]).bandwidth),
+                                       1.0 / (len(replicas[serve[a]]) * len(replicas[serve[b]])))
+                for (a, b), nbytes in sizes.items()}  # fmt: skip
+    ios = _stage_ios(problem, stage)
+    engines = problem.engine or [None] * D
+    device_us = {names[d]: t / len(replicas[s]) + engine_share(ios[s], engines[d], len(replicas[s]), names[d], handoffs)
+                 for s, times in compute.items() for d, t in times.items()}  # fmt: skip
     loads = [(t, f"device {d}") for d, t in device_us.items()]
     loads += [(load, f"link {names[a]} -> {names[b]}") for (a, b), load in links.items()]
     worst, at = max(loads, key=lambda x: x[0])
@@ -168,16 +184,27 @@ def evaluate_replicated(problem: PlacementProblem, stage: list[int], serve: list
     link_us = {(names[a], names[b]): us for (a, b), us in links.items()}
     link_bytes = {(names[a], names[b]): nbytes for (a, b), nbytes in carried.items()}
     return Replicated(tuple(stage), tuple(serve), math.ceil(worst - 1e-9), at, device_us, link_us, link_bytes,
-                      max(finish.values()), tuple(names))  # fmt: skip
+                      max(finish.values()), tuple(names), handoffs)  # fmt: skip
 
 
-def _engine_busy(problem: PlacementProblem, stage: list[int]) -> Callable[[int, int], int]:
-    """``busy(s, d)``: the engine's cost per request on a measured device d of a replica of stage s (its tasks and
-    tensors through its session, solver.placement.engine; 0 without measured devices)."""
+def _stage_ios(problem: PlacementProblem, stage: list[int]) -> dict[int, StageIO | None]:
+    """Per stage what the engine moves and runs for it (solver.placement.engine; None without measured devices)."""
+    stages = max(stage, default=-1) + 1
     if problem.engine is None:
-        return lambda s, d: 0
-    ios = stage_io(problem.flows, [[v for v, t in enumerate(stage) if t == s] for s in range(max(stage) + 1)])
-    return lambda s, d: busy_us(ios[s], problem.engine[d])
+        return dict.fromkeys(range(stages))
+    return dict(enumerate(stage_io(problem.flows, [[v for v, t in enumerate(stage) if t == s] for s in range(stages)])))
+
+
+def engine_share(io: StageIO | None, engine: DeviceEngine | None, replicas: int, device: str,
+                 handoffs: dict[tuple[str, str], tuple[Message, float]]) -> float:  # fmt: skip
+    """A replica's engine cost per request (module docstring): its stage's tasks and session bytes over its
+    ``replicas``, and each message ``device`` sends or receives (``handoffs``: per link its message and rate) at
+    its rate (solver.placement.engine's formula; 0 for a device not measured)."""
+    if engine is None or io is None:
+        return 0.0
+    messages = sum(rate * send_us(m, engine) for (a, _), (m, rate) in handoffs.items() if a == device)
+    messages += sum(rate * receive_us(m, engine) for (_, b), (m, rate) in handoffs.items() if b == device)
+    return busy_us(io, engine) / replicas + messages
 
 
 def _needed(problem: PlacementProblem, ops: list[int]) -> int:
@@ -271,11 +298,10 @@ def solve_replicated(problem: PlacementProblem, *, time_limit: float = 60.0, wor
         model.add_bool_or([y[s][x].Not(), y[s][z].Not(), var])
     compute = sum(t for row in problem.times for t in row if t is not None)
     transfer = sum(c for row in problem.transfer for costs in row if costs for c in costs)
-    engine = sum(e.task_us * (D + 2) + 2 * sum(e.pipe_us(f.nbytes) for f in problem.flows)
+    engine = sum(e.task_cost * (D + 2) + 2 * sum(e.pipe_cost(f.nbytes) for f in problem.flows)
                  for e in problem.engine or () if e is not None)  # fmt: skip
-    # No load exceeds every op, every transfer and every device's engine cost.
-    bound = model.new_int_var(0, max(1, compute + transfer + engine), "B")
     crossing: dict[tuple[int, int], list] = {}
+    crossed: dict[tuple[int, int], list[int]] = {}  # the tensor of each of crossing's terms, in order
     for i, tensor in enumerate(problem.tensors):
         read = [model.new_bool_var(f"rd{i}_{d}") for d in range(D)]
         for d in range(D):
@@ -298,15 +324,21 @@ def solve_replicated(problem: PlacementProblem, *, time_limit: float = 60.0, wor
                     model.add(cross == 0)
                 else:
                     crossing.setdefault((x_dev, z_dev), []).append((costs[i], cross))
+                    crossed.setdefault((x_dev, z_dev), []).append(i)
     _cap_memory(model, problem, w, y)
     overhead = _engine_terms(model, problem, a) if problem.engine is not None else None
+    messages, most = _message_terms(model, problem, crossing, crossed, m)
+    # No load exceeds every op, every transfer and every device's engine cost, its messages included.
+    bound = model.new_int_var(0, max(1, compute + transfer + engine + most), "B")
+    scale = math.lcm(*P) if messages else 1  # shares of messages in whole numbers (module docstring)
     for s in range(S):
         for d in range(D):
             load = sum(problem.times[v][d] * a[v][s] for v in range(n) if problem.times[v][d] is not None)
             if overhead is not None and problem.engine[d] is not None:
                 load += overhead(s, d)
             for p in P:
-                model.add(load <= p * bound).only_enforce_if([y[s][d], rep[s][p - 1]])
+                model.add(scale * load + sum(messages.get(d, ())) <= scale * p * bound).only_enforce_if(
+                    [y[s][d], rep[s][p - 1]])
     for (x_dev, z_dev), terms in crossing.items():
         load = sum(c * var for c, var in terms)
         for p1 in P:
@@ -337,7 +369,8 @@ def _engine_terms(model: cp_model.CpModel, problem: PlacementProblem, a) -> Call
     (solver.placement.exact states the same per device): flow t is read in stage s (``rs[t][s]``, exact), is an
     input (``in >= rs - a[p][s]``) or an output (``out >= a[p][s] + rs[t][k] - 1``, k != s; ``>= a[p][s]`` for a
     model output) of s; a reader stage k (or the client) takes one of s's outputs and misses another: a picking
-    task. ``busy(s, d) = task_us(d) (1 + picks(s)) + sum_t pipe_us(d, t) (in + out)``; every variable but ``rs``
+    task. ``busy(s, d) = task(d) (1 + picks(s)) + sum_t pipe(d, t) (in + out)`` (the occupancy's, or the core's CPU
+where it was measured: solver.placement.engine); every variable but ``rs``
     only pays, so it is bounded from below alone."""
     flows, S = problem.flows, len(a[0])
     read = []
@@ -389,9 +422,50 @@ def _engine_terms(model: cp_model.CpModel, problem: PlacementProblem, a) -> Call
 
     def busy(s: int, d: int):
         e = problem.engine[d]
-        return e.task_us * (1 + sum(picks[s])) + sum(e.pipe_us(flows[t].nbytes) * x for t, x in through[s])
+        return e.task_cost * (1 + sum(picks[s])) + sum(e.pipe_cost(flows[t].nbytes) * x for t, x in through[s])
 
     return busy
+
+
+def _message_terms(model: cp_model.CpModel, problem: PlacementProblem, crossing, crossed, m) -> tuple[dict, int]:
+    """Per device whose core's CPU was measured, its messages' cost scaled by ``L = lcm(1..|D|)`` (module
+    docstring): ``u[d][b] >= (L / q) c(d, b)`` when b's stage has q replicas (``m[b][q]``), ``c(d, b)`` what its
+    messages to and from b cost it (a message per link some tensor crosses, ``lk >= x``); and the most any device's
+    messages cost, unscaled. Empty without such a device."""
+    D = len(problem.devices)
+    measured = [d for d, e in enumerate(problem.engine or ()) if e is not None and e.cpu is not None]
+    if not measured:
+        return {}, 0
+    scale = math.lcm(*range(1, D + 1))
+    names, platform = problem.devices, problem.platform
+    used = {}
+    for pair, terms in crossing.items():
+        used[pair] = var = model.new_bool_var("")
+        for _, cross in terms:
+            model.add_implication(cross, var)
+    scaled: dict[int, list] = {}
+    most = 0
+    for d in measured:
+        cpu = problem.engine[d].cpu
+        for b in range(D):
+            terms, top = [], 0
+            if (d, b) in crossing:
+                costs = [cpu.sending(problem.tensors[i].nbytes) for i in crossed[d, b]]
+                terms += [cpu.send_us * used[d, b]] + [c * x for c, (_, x) in zip(costs, crossing[d, b])]
+                top += cpu.send_us + sum(costs)
+            if (b, d) in crossing:
+                bandwidth = platform.link(names[b], names[d]).bandwidth
+                costs = [cpu.receiving(problem.tensors[i].nbytes, bandwidth) for i in crossed[b, d]]
+                terms += [cpu.receive_us * used[b, d]] + [c * x for c, (_, x) in zip(costs, crossing[b, d])]
+                top += cpu.receive_us + sum(costs)
+            if not terms:
+                continue
+            share = model.new_int_var(0, scale * top, "")
+            for q in range(1, D + 1):
+                model.add(share >= scale // q * sum(terms)).only_enforce_if(m[b][q - 1])
+            scaled.setdefault(d, []).append(share)
+            most += top
+    return scaled, most
 
 
 def _cap_memory(model: cp_model.CpModel, problem: PlacementProblem, w, y) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +14,8 @@ from solver.errors import CheckError, PlatformError
 from solver.io.linkfile import CoreCost, DeviceFit, HostFit, LinkFit, read_calibration, write_links
 from solver.io.platform import read_platform
 from solver.io.tflite import read_model
-from solver.placement.predicted import Messages, engine_overhead, predict_parts, shared_period, stage_io
+from solver.placement.engine import Message
+from solver.placement.predicted import engine_overhead, predict_parts, shared_period, stage_io
 
 
 def _burning(task_ms: float, received_ms_per_mb: float):
@@ -114,10 +117,53 @@ def test_the_cpu_fit_is_exact_on_its_own_model_and_refuses_too_little():
         fit_host([])
 
 
+def test_the_cpu_fit_tells_receiving_per_second_on_the_link_from_receiving_per_byte_over_two_rates():
+    # Receiving over a 1 Gbit/s and a 6.5 Mbit/s link (0.8 MB/s): 0.7 ms per MB and 30 ms per second on the link,
+    # as on the lab's slow link (34-54 ms per MB there, last session). One rate alone leaves the per-MB slope all of it.
+    from devices.placed import CpuSample
+
+    truth = CoreCost(900.0, 300.0, 0.0, 0.0, 700.0, 700.0, receive_us_per_s=30_000.0)
+    samples, seconds = [], []
+    # (bytes through the session, bytes received, the link's bandwidth): local tasks first, as a device probe's.
+    for pipe, received, bandwidth in [(2e3, 0, 1), (2e6, 0, 1), (2e3, 1e3, 1.25e8), (1e6, 5e5, 1.25e8),
+                                      (2e6, 1e6, 1.25e8), (2e3, 1e3, 8.125e5), (1e5, 5e4, 8.125e5),
+                                      (2e5, 1e5, 8.125e5)]:  # fmt: skip
+        on_link = received / bandwidth
+        cpu = truth.busy_us(1, pipe, 0, 0, int(received > 0), received, on_link) * 1e-6
+        samples.append(CpuSample(1, int(pipe), 0, 0, int(received > 0), int(received), cpu, 0.0, 0.05))
+        seconds.append(on_link)
+    fit = fit_core("b", samples, 0.0, seconds)
+    for key in ("task_us", "pipe_us_per_mb", "receive_us", "receive_us_per_mb", "receive_us_per_s"):
+        assert getattr(fit, key) == pytest.approx(getattr(truth, key), rel=1e-6, abs=1e-6)
+    fast = [0, 1, 2, 3, 4]
+    one_rate = fit_core("b", [samples[i] for i in fast], 0.0, [seconds[i] for i in fast])
+    assert one_rate.receive_us_per_s == 0.0 and one_rate.receive_us_per_mb > truth.receive_us_per_mb
+    # The slow link on its own: 30 ms per second is 36.9 ms per MB there, which the per-MB slope then carries.
+    slow = [0, 1, 5, 6, 7]
+    alone = fit_core("b", [samples[i] for i in slow], 0.0, [seconds[i] for i in slow])
+    assert alone.receive_us_per_s == 0.0
+    assert alone.receive_us_per_mb == pytest.approx(700.0 + 30_000.0 / 0.8125, rel=1e-6)
+
+
+def test_a_calibration_probes_a_devices_far_slower_link_in_besides_its_fastest():
+    from solver.deploy.placed import probe_links
+    from solver.io.platform import DeviceSpec, Link, Platform
+
+    # Every device sends and receives over a fast link; c also hears b over 6.5 Mbit/s, 154 times slower.
+    links = {("a", "b"): Link(1.25e8, 0), ("a", "c"): Link(1.25e8, 0), ("b", "a"): Link(1.25e8, 0),
+             ("b", "c"): Link(8.125e5, 0), ("c", "a"): Link(6e7, 0)}  # fmt: skip
+    platform = Platform(Path("p.json"), tuple(DeviceSpec(n) for n in "abc"), links, None)
+    cover = [("a", "b"), ("a", "c"), ("b", "a"), ("c", "a")]
+    assert probe_links(platform, ["a", "b", "c"]) == [*cover, ("b", "c")]
+    links["b", "c"] = Link(6e7, 0)  # only twice as slow: nothing new to tell
+    assert probe_links(platform, ["a", "b", "c"]) == cover
+
+
 def test_the_prediction_charges_each_devices_core_what_it_runs_sends_and_receives(three_devices):
     """skip_chain in three parts on a, b, c: each device's overhead is its tasks and session bytes, plus the
-    messages and bytes it sends (a: to b and to c) and receives (c: from a and from b), at its own costs; the
-    scheduler's and client's CPU goes to the machine's cores, with every worker's background."""
+    messages and bytes it sends (a: to b and to c) and receives (c: from a and from b), at its own costs, whole
+    microseconds per task and message and each tensor's rounded up (the placement's formula); the scheduler's and
+    client's CPU goes to the machine's cores, with every worker's background."""
     model, path, split, problem = three_devices.model, three_devices.platform, three_devices.split, three_devices.problem
     parts = [(p.device, p.ops) for p in split.parts]
     costs = {"a": CoreCost(100.0, 1000.0, 10.0, 2000.0, 20.0, 3000.0, idle_us_per_s=10_000.0),
@@ -130,17 +176,26 @@ def test_the_prediction_charges_each_devices_core_what_it_runs_sends_and_receive
     ios = stage_io(problem, [ops for _, ops in parts])
     model_file = read_model(model)
     size = {t.name: t.nbytes for t in model_file.tensors}
-    sent = {(j, k): sum(size[t] for t in set(split.parts[j].outputs) & set(split.parts[k].inputs))
+    sent = {(j, k): [size[t] for t in sorted(set(split.parts[j].outputs) & set(split.parts[k].inputs))]
             for j, k in ((0, 1), (0, 2), (1, 2))}  # fmt: skip
-    messages = {"a": Messages(2, sent[0, 1] + sent[0, 2], 0, 0), "b": Messages(1, sent[1, 2], 1, sent[0, 1]),
-                "c": Messages(0, 0, 2, sent[0, 2] + sent[1, 2])}  # fmt: skip
+    bandwidth = {pair: read_platform(path).link(*pair).bandwidth for pair in (("a", "b"), ("a", "c"), ("b", "c"))}
+    sends = {"a": [(0, 1), (0, 2)], "b": [(1, 2)], "c": []}
+    receives = {"a": [], "b": [(0, 1)], "c": [(0, 2), (1, 2)]}
     for io, (d, _) in zip(ios, parts):
-        m, cost = messages[d], costs[d]
-        expected = (io.tasks * cost.task_us + io.nbytes * 1e-6 * cost.pipe_us_per_mb + m.sends * cost.send_us
-                    + m.sent * 1e-6 * cost.send_us_per_mb + m.receives * cost.receive_us
-                    + m.received * 1e-6 * cost.receive_us_per_mb)  # fmt: skip
-        assert timed.overhead_us[d] == pytest.approx(expected)
-        assert engine_overhead(io, engine[d], m) == pytest.approx(expected)
+        cost = costs[d]
+
+        def rounded(nbytes, per_mb):  # whole microseconds per tensor, rounded up
+            return math.ceil(nbytes * 1e-6 * per_mb)
+
+        expected = (io.tasks * cost.task_us + sum(rounded(b, cost.pipe_us_per_mb) for b in io.sizes)
+                    + sum(cost.send_us + sum(rounded(b, cost.send_us_per_mb) for b in sent[pair]) for pair in sends[d])
+                    + sum(cost.receive_us + sum(rounded(b, cost.receive_us_per_mb) for b in sent[pair])
+                          for pair in receives[d]))  # fmt: skip
+        assert timed.overhead_us[d] == expected
+        names = "abc"
+        messages = [[Message(tuple(sent[j, k]), bandwidth[names[j], names[k]]) for j, k in pairs]
+                    for pairs in (sends[d], receives[d])]  # fmt: skip
+        assert engine_overhead(io, engine[d], *messages) == expected
         assert timed.device_us[d] == pytest.approx(plain.device_us[d] + expected)
     assert timed.host_us == pytest.approx(500.0 + 250.0 * sum(io.tasks for io in ios))
     assert timed.idle == {"a": 0.01, "b": 0.02, "c": 0.03, "": 0.04}
@@ -175,6 +230,15 @@ def test_a_links_file_keeps_the_cpu_fits_and_older_schemas_are_read(tmp_path):
     assert document["schema"] == "nnpart.links/3" and "cpu" not in document["devices"][1]
     calibration = read_calibration(path)
     assert calibration.devices == devices and calibration.host == host
+    slow = DeviceFit("b", 1000.0, 9e8, 2000.0, 1400.0, 80, 50.0, CoreCost(1.0, 2.0, 3.0, 4.0, 5.0, 6.0, receive_us_per_s=7.0))
+    written = json.loads(write_links(tmp_path / "q.links.json", platform, [], [slow]).read_text())
+    assert written["devices"][0]["cpu"]["receive_us_per_s"] == 7.0
+    assert read_calibration(tmp_path / "q.links.json").devices == [slow]
+    # A file of this schema written before the per-second term reads as 0 per second.
+    assert "receive_us_per_s" in document["devices"][0]["cpu"]
+    del document["devices"][0]["cpu"]["receive_us_per_s"]
+    path.write_text(json.dumps(document))
+    assert read_calibration(path).devices == devices
     document["schema"] = "nnpart.links/2"
     del document["host"], document["devices"][0]["cpu"]
     path.write_text(json.dumps(document))

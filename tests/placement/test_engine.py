@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from solver.errors import CheckError, PlatformError
-from solver.io.linkfile import DeviceFit
+from solver.io.linkfile import CoreCost, DeviceFit
 from solver.io.platform import DeviceSpec, Link, Platform
-from solver.placement.engine import CLIENT, DeviceEngine, Flow, StageIO, busy_us, stage_io
+from solver.placement.engine import CLIENT, CoreRates, DeviceEngine, Flow, Message, StageIO, busy_us, stage_io
 from solver.placement.exact import solve_placement
 from solver.placement.greedy import greedy_placement
 from solver.placement.metrics import evaluate
@@ -26,15 +26,23 @@ from solver.solving.outcome import OPTIMAL
 from tests.placement.test_placement import brute_force, instances, placeable
 
 
+# A core's CPU per request: whole us per task and message, us per MB (tensors of up to 4 kB: up to 80 us each) and
+# per second on the link (up to 4 ms a tensor on a 1 MB/s link).
+RATES = st.sampled_from([0.0, 1e3, 2e4])
+CORES = st.builds(CoreRates, st.integers(0, 30), RATES, st.integers(0, 30), RATES, st.integers(0, 30), RATES,
+                  st.sampled_from([0.0, 1e4, 1e6]))  # fmt: skip
+
+
 @st.composite
 def measured(draw, ops=(2, 5), devices=(2, 3)):
-    """A drawn instance with some devices measured, and model inputs and outputs among its tensors."""
+    """A drawn instance with some devices measured (some of them with their core's CPU, which counts messages),
+    and model inputs and outputs among its tensors."""
     built = None
     while built is None:
         built = placeable(draw(instances(ops, devices)))
-    engines = tuple(draw(st.one_of(st.none(), st.builds(DeviceEngine, st.integers(0, 30), st.integers(0, 30),
-                                                         st.integers(0, 30), st.sampled_from([1e6, 1e7, 1e8]))))
-                    for _ in built.devices)  # fmt: skip
+    engine = st.builds(DeviceEngine, st.integers(0, 30), st.integers(0, 30), st.integers(0, 30),
+                       st.sampled_from([1e6, 1e7, 1e8]), st.one_of(st.none(), CORES))  # fmt: skip
+    engines = tuple(draw(st.one_of(st.none(), engine)) for _ in built.devices)
     n = built.num_ops
     flows = [Flow(t.nbytes, t.producer, t.consumers, draw(st.booleans())) for t in built.tensors]
     # Model inputs read by some ops, and outputs no op reads.
@@ -56,6 +64,42 @@ def test_with_the_engines_cost_the_exact_placement_equals_brute_force(built, obj
     solved = solve_placement(built, objective, hint=hint, time_limit=20, workers=2, search_prefixes=search_prefixes)
     assert solved.status == OPTIMAL
     assert solved.value == expected == evaluate(built, solved.assign).objective(objective)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(measured())
+def test_the_optimum_blind_to_the_engine_never_passes_the_optimum_with_it(built):
+    """The prefix search's bound (solver.placement.exact): the same placements cost at least as much with the
+    engine, messages included, so the blind optimum is a lower bound; and each placement's load grows by exactly
+    its engine overhead."""
+    blind = dataclasses.replace(built, engine=None, flows=None)
+    seen, unseen = brute_force(built, "throughput"), brute_force(blind, "throughput")
+    assert (seen is None) == (unseen is None)
+    if seen is not None:
+        assert unseen <= seen
+
+
+def test_a_message_costs_each_end_its_cores_cpu_per_message_per_tensor_and_per_second_on_the_link():
+    # Two ops of 10 us on a and b, one 2000-byte tensor a -> b over 10 MB/s (200 us on the link): a sends one message,
+    # b receives it, each at its own rates.
+    graph = nx.DiGraph(name="pair")
+    for v in range(2):
+        graph.add_node(v, weight=10, type="ADD", constants={})
+    graph.add_edge(0, 1, tensors={"t0": 2000}, bytes=2000)
+    platform = Platform(Path("p.json"), (DeviceSpec("a"), DeviceSpec("b")),
+                        {("a", "b"): Link(1e7, 0), ("b", "a"): Link(1e7, 0)}, None)  # fmt: skip
+    problem = PartitionProblem(graph=graph, name="pair", source=Path("pair.json"))
+    core = CoreCost(100.0, 0.0, 300.0, 1000.0, 500.0, 3000.0, receive_us_per_s=200_000.0)
+    fits = {d: DeviceFit(d, 7.0, 1e15, 0.0, 0.0, 1, 0.0, core) for d in "ab"}
+    built = placement_problem(problem, platform, engine=fits)
+    split = evaluate(built, [0, 1])
+    # a: a task, the message (300) and its tensor (2 us); b: a task, the message (500), the tensor's 6 us per byte
+    # count and 40 us for its 200 us on the link.
+    assert split.overhead == [100 + 300 + 2, 100 + 500 + 6 + 40]
+    assert busy_us(StageIO((), frozenset()), DeviceEngine.of(fits["b"]), (), [Message((2000,), 1e7)]) == 100 + 546
+    assert split.throughput == 10 + 646 and evaluate(built, [0, 0]).throughput == 20 + 100
+    solved = solve_placement(built, "throughput", time_limit=20, workers=2)
+    assert solved.value == 120 and solved.assign == [0, 0]
 
 
 def _tasks_by_hand(flows: list[Flow], stages: list[list[int]]) -> list[tuple[int, int]]:
@@ -100,11 +144,16 @@ def test_stage_io_counts_each_stages_session_bytes_and_picking_tasks(built, data
 def test_the_checker_and_the_runs_prediction_agree_with_the_engines_cost(instance, data):
     # One formula: per device its compute and overhead, and the latency, as solve pipeline predicts the same map.
     problem, platform = instance
-    # Links of latency 0 and 1 MB/s: a message costs what its tensors cost one by one (whole microseconds).
-    links = {pair: Link(1e6, 0) for pair in platform.links}
+    # Links of latency 0: a message costs what its tensors cost one by one (whole microseconds); of two speeds, for
+    # the CPU a core spends receiving per second on the link.
+    links = {pair: Link(data.draw(st.sampled_from([1e5, 1e6])), 0) for pair in platform.links}
     platform = dataclasses.replace(platform, links=links)
+    rate = st.floats(0, 5e4)
+    cores = st.builds(CoreCost, st.floats(0, 50), rate, st.floats(0, 50), rate, st.floats(0, 50), rate,
+                      receive_us_per_s=st.floats(0, 1e5))  # fmt: skip
     fits = {d.name: DeviceFit(d.name, data.draw(st.floats(0, 50)), data.draw(st.sampled_from([1e6, 1e8])),
-                              data.draw(st.floats(0, 50)), data.draw(st.floats(0, 50)), 1, 0.0)
+                              data.draw(st.floats(0, 50)), data.draw(st.floats(0, 50)), 1, 0.0,
+                              data.draw(st.one_of(st.none(), cores)))
             for d in platform.devices if data.draw(st.booleans())}  # fmt: skip
     try:
         built = placement_problem(problem, platform, engine=fits)
@@ -206,3 +255,19 @@ def test_solve_place_chooses_with_the_measured_engine_and_its_value_is_the_runs_
     assert seen["status"] == "OPTIMAL" and seen["value"] == seen["engine"]["period_us"] == seen["bottleneck"]
     overhead = {d["name"]: d["overhead_us"] for d in seen["devices"]}
     assert overhead["b"] == 0 and overhead["a"] == seen["engine"]["overhead_us"]["a"] > 300
+    # With each core's CPU measured, the same occupancy on both, but b's receiving dear (5 ms a message): the value
+    # is still the prediction, messages counted, and b runs the first part, sending and never receiving.
+    cores = {d: CoreCost(300.0, 100.0, 200.0, 100.0, 5000.0 if d == "b" else 200.0, 100.0,
+                         receive_us_per_s=50_000.0) for d in "ab"}  # fmt: skip
+    write_links(links, read_platform(platform), [LinkFit("a", "b", 50.0, 1e8, 5, 0.0), LinkFit("b", "a", 50.0, 1e8, 5, 0.0)],
+                [DeviceFit(d, 300.0, 1e8, 900.0, 400.0, 9, 0.0, cores[d]) for d in "ab"])  # fmt: skip
+    assert main([*argv, "--calibrated-links", str(links)]) == 0
+    cpu = json.loads(capsys.readouterr().out)
+    assert cpu["status"] == "OPTIMAL" and cpu["value"] == cpu["engine"]["period_us"] == cpu["bottleneck"]
+    assert list(cpu["placement"].values()) == ["b", "a"]
+    write_links(links, read_platform(platform), [LinkFit("a", "b", 50.0, 1e8, 5, 0.0), LinkFit("b", "a", 50.0, 1e8, 5, 0.0)],
+                [DeviceFit(d, 300.0, 1e8, 900.0, 400.0, 9, 0.0, CoreCost(300.0, 100.0, 200.0, 100.0, 200.0, 100.0))
+                 for d in "ab"])  # fmt: skip
+    assert main([*argv, "--calibrated-links", str(links)]) == 0
+    cheap = json.loads(capsys.readouterr().out)  # receiving as cheap on b as on a: split again
+    assert cheap["value"] == cheap["engine"]["period_us"] and len(cheap["placement"]) == 2

@@ -221,3 +221,28 @@ def test_the_replicated_prediction_counts_the_engines_cost_as_the_model_does():
     assert seen.device_us == {"d0": 801.0, "d1": 700.5, "d2": 700.5} and seen.period == 801
     predicted = predict_replicated(evaluate_replicated(blind, stage, serve), "calibrated", {}, 1, problem, fits)
     assert predicted.device_us == seen.device_us
+
+
+def test_a_replica_pays_its_share_of_the_messages_of_its_stage_at_its_cores_cpu():
+    # a -> b -> c, b and c on two devices: d0 sends its tensor (1000 B over 1 GB/s) to d1 and d2 every other request
+    # each; every core measured: a task 700, a message sent 300 + 2 us (2000 us/MB), one received 500 + 5 us (4000
+    # us/MB and 0.1 us on the link, rounded up).
+    from dataclasses import replace
+
+    from solver.io.linkfile import CoreCost, DeviceFit
+    from solver.placement.engine import engines_of
+    from solver.placement.predicted import predict_replicated
+
+    blind = _problem([100, 600, 100], [(0, 1), (1, 2)], [1.0] * 3, 1e9, 1000)
+    core = CoreCost(700.0, 0.0, 300.0, 2000.0, 500.0, 4000.0, receive_us_per_s=1e5)
+    fits = {name: DeviceFit(name, 1.0, 1e15, 0.0, 0.0, 1, 0.0, core) for name in blind.devices}
+    problem = PartitionProblem(blind.graph, "g", "test")
+    built = replace(blind, engine=engines_of(blind.devices, fits), flows=list(flows_of(problem)))
+    stage, serve = [0, 1, 1], [0, 1, 1]
+    seen = evaluate_replicated(built, stage, serve)
+    assert seen.device_us == {"d0": 100 + 700 + 2 * 302 / 2, "d1": (700 + 700) / 2 + 505 / 2, "d2": 952.5}
+    assert seen.period == 1102
+    predicted = predict_replicated(evaluate_replicated(blind, stage, serve), "calibrated", {}, 1, problem, fits)
+    assert predicted.device_us == seen.device_us
+    answer, proven = solve_replicated(built, time_limit=20, workers=2)
+    assert proven and answer.period == brute_force_replicated(built).period <= 1102
