@@ -1,0 +1,188 @@
+"""SALBP-2 lower bounds by destructive improvement: SALBP-1 bounds at a trial cycle time refute it.
+
+The model
+---------
+Ops ``V`` with weights ``w``, precedence (ancestors ``anc(v)`` and descendants ``desc(v)``, v included in
+both), ``K`` stations in a line. A cycle time ``C`` is *refuted* when no partition with bottleneck ``<= C``
+exists; SALOME-2 and Klein & Scholl (1996) raise a lower bound on SALBP-2 by refuting ``C = LB, LB + 1, ...``
+with SALBP-1 bounds at ``C``. For a set ``S`` of ops, ``need(S)`` is the largest of ``ceil(w(S) / C)`` and the
+bin-packing bounds LB2 and LB3 (Scholl & Becker's shares, :func:`share_arrays`): stations of capacity C that
+S needs. The tests at C, each a necessary condition of a partition ``p`` with bottleneck ``<= C``:
+
+- **Head and tail windows.** v and its ancestors lie in stations ``0..p(v)``, v and its descendants in
+  ``p(v)..K-1``: ``E_v = need(anc(v)) - 1 <= p(v) <= K - need(desc(v)) = L_v`` (heuristics.dag's windows use
+  LB1 alone). ``E_v > L_v`` refutes C.
+- **Interval counting.** The ops whose window lies within stations ``a..b`` go there:
+  ``need({v : a <= E_v, L_v <= b}) <= b - a + 1`` for every ``a <= b``.
+- **Shaving.** ``p(v) = E_v`` puts v in every interval that holds ``E_v``; if that breaks the counting, ``E_v``
+  rises by one (and ``L_v`` falls likewise). Precedence carries a window's change on: ``E`` of a descendant is
+  at least ``E_v``, ``L`` of an ancestor at most ``L_v``. The tests repeat until nothing changes.
+
+A larger C gives smaller shares and sums, wider windows and more room in every interval, so each test passes at
+every C above one it passes at: the smallest C none refutes (:meth:`CycleBounds.least`) is a lower bound on the
+optimum, and a refuted C is a proof (it never needs a search).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from heuristics.dag import Dag
+
+# The ancestry matrix takes n^2 booleans and its products n^2 multiplications per cycle: above this many ops the
+# windows of heuristics.dag (closure weights, LB1) are all the search gets.
+MAX_OPS = 1024
+# Rounds of shaving and propagation at most per cycle (each round moves at least one window; on the SALBP set a
+# fixpoint takes a few).
+_ROUNDS = 64
+
+
+def share_arrays(weights: np.ndarray, cycle: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each op's share of a station of capacity ``cycle`` (> 0) in LB2 (in halves) and LB3 (in sixths).
+
+    LB2: 1 above ``C / 2``, 1/2 at exactly ``C / 2``. LB3: 1 above ``2C / 3``, 2/3 at ``2C / 3``, 1/2 strictly
+    between ``C / 3`` and ``2C / 3``, 1/3 at ``C / 3``. No station's shares sum to more than 1 in either (two ops
+    above ``C / 2`` do not fit together; three above ``C / 3`` neither, and one above ``2C / 3`` leaves room for
+    ops below ``C / 3`` only). Weight 0: share 0.
+    """
+    w = np.asarray(weights, dtype=np.int64)
+    halves = np.where(2 * w > cycle, 2, np.where(2 * w == cycle, 1, 0))
+    sixths = np.select([3 * w > 2 * cycle, 3 * w == 2 * cycle, 3 * w > cycle, 3 * w == cycle], [6, 4, 3, 2], 0)
+    zero = w <= 0
+    return np.where(zero, 0, halves), np.where(zero, 0, sixths)
+
+
+def need(sums: np.ndarray, cycle: int) -> np.ndarray:
+    """Stations a set needs, from its sums ``[..., (weight, halves, sixths)]``: LB1, LB2, LB3, the largest."""
+    return np.maximum(-(-sums[..., 0] // cycle), np.maximum(-(-sums[..., 1] // 2), -(-sums[..., 2] // 6)))
+
+
+class CycleBounds:
+    """The tests of the module doc on one instance (``dag``, ``num_parts``), their windows kept per cycle."""
+
+    def __init__(self, dag: Dag, num_parts: int):
+        self.dag = dag
+        self.k = num_parts
+        self.weights = np.asarray(dag.weights, dtype=np.int64)
+        self.ancestry = _ancestry(dag)  # [v, u]: u is v or one of its ancestors
+        self._windows: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
+
+    def refutes(self, cycle: int) -> bool:
+        """Whether the tests prove that no partition has bottleneck ``<= cycle``."""
+        return self.windows(cycle) is None
+
+    def windows(self, cycle: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Earliest and latest station of each op at ``cycle`` after all the tests; None when they refute it."""
+        if cycle not in self._windows:
+            self._windows[cycle] = self._tighten(cycle) if cycle > 0 else None
+        return self._windows[cycle]
+
+    def least(self, low: int, high: int) -> int:
+        """The smallest C in ``low..high`` the tests do not refute (``high`` if they refute all below it).
+
+        Galloping up from ``low`` (the bound is usually a few units above the weight bounds), then bisection.
+        """
+        step, below = 1, low - 1  # every C <= below is refuted
+        while below + step < high and self.refutes(below + step):
+            below, step = below + step, 2 * step
+        top = min(high, below + step)  # not refuted, or high
+        while top - below > 1:
+            mid = (below + top) // 2
+            below, top = (mid, top) if self.refutes(mid) else (below, mid)
+        return top
+
+    def _tighten(self, cycle: int) -> tuple[np.ndarray, np.ndarray] | None:
+        values = self._values(cycle)
+        early = np.maximum(0, need(self.ancestry @ values, cycle) - 1)
+        late = np.minimum(self.k - 1, self.k - need(self.ancestry.T @ values, cycle))
+        for _ in range(_ROUNDS):
+            if (early > late).any():
+                return None
+            if _overfull(need(_interval_sums(early, late, values, self.k), cycle)):
+                return None
+            shaved_early, shaved_late = _probe(early, late, self.ancestry, values, cycle, self.k)
+            # Precedence: a descendant starts no earlier, an ancestor ends no later.
+            shaved_early = np.where(self.ancestry, shaved_early[None, :], 0).max(axis=1)
+            shaved_late = np.where(self.ancestry.T, shaved_late[None, :], self.k).min(axis=1)
+            if (shaved_early == early).all() and (shaved_late == late).all():
+                break
+            early, late = shaved_early, shaved_late
+        if _loads_unreachable(early, late, self.dag.weights, cycle, self.k):
+            return None
+        return early, late
+
+    def _values(self, cycle: int) -> np.ndarray:
+        """Per op: weight, LB2 share, LB3 share (columns), the quantities every set's need sums."""
+        halves, sixths = share_arrays(self.weights, cycle)
+        return np.stack([self.weights, halves, sixths], axis=1)
+
+
+def _ancestry(dag: Dag) -> np.ndarray:
+    """``[v, u]`` = 1 when u is v or an ancestor of v (int64, for the products with the op values)."""
+    closure = np.zeros((dag.n, dag.n), dtype=bool)
+    for v in dag.order:
+        if dag.preds[v]:
+            closure[v] = closure[dag.preds[v]].any(axis=0)
+        closure[v, v] = True
+    return closure.astype(np.int64)
+
+
+def _interval_sums(early: np.ndarray, late: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    """``[a, b]``: the summed values of the ops whose window lies within stations ``a..b``."""
+    grid = np.zeros((k, k, values.shape[1]), dtype=np.int64)
+    np.add.at(grid, (early, late), values)
+    # Windows starting at a or later (suffix over the start) and ending at b or earlier (prefix over the end).
+    return np.cumsum(np.cumsum(grid[::-1], axis=0)[::-1], axis=1)
+
+
+def _overfull(needs: np.ndarray) -> bool:
+    """Whether some interval ``a..b`` needs more than its ``b - a + 1`` stations."""
+    stations = np.arange(needs.shape[0])
+    span = stations[None, :] - stations[:, None] + 1
+    return bool((needs > np.maximum(span, 0)).any())
+
+
+def _probe(early, late, ancestry, values, cycle, k) -> tuple[np.ndarray, np.ndarray]:
+    """Windows with each end cut while placing the op there, its descendants no earlier and its ancestors no
+    later, breaks the counting or empties a window (module doc, shaving)."""
+    early, late = early.copy(), late.copy()
+    for v in np.flatnonzero(early < late):
+        while early[v] < late[v] and _placing_fails(early, late, ancestry, values, cycle, k, v, early[v]):
+            early[v] += 1
+        while late[v] > early[v] and _placing_fails(early, late, ancestry, values, cycle, k, v, late[v]):
+            late[v] -= 1
+    return early, late
+
+
+def _placing_fails(early, late, ancestry, values, cycle, k, v, station) -> bool:
+    """Whether ``p(v) = station`` fails the window and counting tests (windows as given, precedence applied once)."""
+    placed_early = np.where(ancestry[:, v] > 0, np.maximum(early, station), early)  # v's descendants
+    placed_late = np.where(ancestry[v] > 0, np.minimum(late, station), late)  # v's ancestors
+    if (placed_early > placed_late).any():
+        return True
+    return _overfull(need(_interval_sums(placed_early, placed_late, values, k), cycle))
+
+
+def _loads_unreachable(early, late, weights, cycle, k) -> bool:
+    """Whether some station, or some first ``b + 1`` stations, cannot be loaded to within the idle time of full.
+
+    With idle time ``I = K C - w(V)`` in all, every station and every run of stations holds at least its
+    capacity less ``I``: its mandatory ops (window inside) plus some subset of the ops whose window meets it must
+    weigh that much and at most the capacity (subset sums as a bitset, precedence ignored).
+    """
+    idle = k * cycle - sum(weights)
+    spans = [(s, s) for s in range(k)] + [(0, b) for b in range(1, k - 1)]
+    for a, b in spans:
+        capacity = (b - a + 1) * cycle
+        inside = (early >= a) & (late <= b)
+        meets = ~inside & (early <= b) & (late >= a)
+        low = capacity - idle - int(np.sum(np.asarray(weights)[inside]))
+        high = capacity - int(np.sum(np.asarray(weights)[inside]))
+        if low <= 0:
+            continue
+        mask, reach = (1 << (high + 1)) - 1, 1
+        for w in np.asarray(weights)[meets].tolist():
+            reach |= (reach << w) & mask
+        if reach >> low == 0:
+            return True
+    return False

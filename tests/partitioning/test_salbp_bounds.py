@@ -1,0 +1,78 @@
+"""The destructive-improvement bounds of solver/partitioning/salbp_bounds.py against brute force."""
+
+from __future__ import annotations
+
+import itertools
+
+import networkx as nx
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from heuristics.dag import Dag, lower_bound
+from solver.partitioning.salbp_bounds import CycleBounds, share_arrays
+from solver.partitioning.stations import bin_shares
+from tests.partitioning.test_exact import brute_force, dags
+
+
+def packings(dag: Dag, k: int, cycle: int) -> list[tuple[int, ...]]:
+    """Every assignment of ops to stations ``0..k-1`` with edges forward and loads at most ``cycle`` (empty
+    stations allowed: the bounds do not count on them being filled)."""
+    found = []
+    for parts in itertools.product(range(k), repeat=dag.n):
+        if any(parts[u] > parts[v] for u, v in dag.edges):
+            continue
+        loads = [0] * k
+        for v, p in enumerate(parts):
+            loads[p] += dag.weights[v]
+        if max(loads) <= cycle:
+            found.append(parts)
+    return found
+
+
+@settings(max_examples=150, deadline=None)
+@given(graph=dags(max_ops=7), k=st.integers(1, 4), data=st.data())
+def test_windows_hold_every_packing(graph, k, data):
+    """At any C, every packing lies inside the tightened windows, and a refuted C has no packing."""
+    dag = Dag.from_graph(graph)
+    cycle = data.draw(st.integers(1, max(1, dag.total)))
+    found = packings(dag, k, cycle)
+    windows = CycleBounds(dag, k).windows(cycle)
+    if windows is None:
+        assert not found
+        return
+    early, late = windows
+    for parts in found:
+        assert all(e <= p <= l for p, e, l in zip(parts, early, late))
+
+
+@settings(max_examples=100, deadline=None)
+@given(graph=dags(max_ops=7), k=st.integers(1, 4))
+def test_least_unrefuted_cycle_is_a_lower_bound(graph, k):
+    """The smallest C the tests leave, searched from 1 or from heuristics.dag's bound, is at most the optimum
+    (brute force)."""
+    dag = Dag.from_graph(graph)
+    if k > dag.n or dag.total == 0:
+        return
+    best = brute_force(graph, k)
+    bounds = CycleBounds(dag, k)
+    assert bounds.least(1, dag.total) <= best
+    assert lower_bound(dag, k) <= bounds.least(lower_bound(dag, k), dag.total) <= best
+
+
+def test_interval_counting_refutes_what_windows_allow():
+    """Three free ops of weight 8 at K = 2: LB1 passes at C = 15 (24 <= 30), but all three are above C / 2 (LB2 on
+    the interval 0..1). At C = 16 two fit together: 8 + 8 | 8."""
+    graph = nx.DiGraph()
+    for v, w in enumerate([8, 8, 8]):  # three independent ops above C / 2 at C = 15: three stations
+        graph.add_node(v, weight=w)
+    dag = Dag.from_graph(graph)
+    bounds = CycleBounds(dag, 2)
+    assert bounds.refutes(15)  # LB2, though 24 <= 2 * 15
+    assert bounds.least(1, 24) == 16
+
+
+@settings(max_examples=100, deadline=None)
+@given(weights=st.lists(st.integers(0, 40), min_size=1, max_size=12), cycle=st.integers(1, 40))
+def test_share_arrays_match_bin_shares(weights, cycle):
+    halves, sixths = share_arrays(weights, cycle)
+    assert list(zip(halves.tolist(), sixths.tolist())) == bin_shares(weights, cycle)
