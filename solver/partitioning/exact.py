@@ -79,6 +79,7 @@ from solver.errors import CheckError, InfeasibleError, UsageError
 from solver.partitioning.beam import ENDS, Ends, beam_stations
 from solver.partitioning.metrics import PartitionMetrics, PartMemory, check_partition, part_ops
 from solver.partitioning.objectives import SECONDARY, TABLE
+from solver.partitioning.salbp_bounds import MAX_OPS, CycleBounds
 from solver.partitioning.settings import check_exact_options
 from solver.partitioning.stations import DIRECTIONS, EXHAUSTED, MAX_LOADS, fill_stations
 from solver.solving.budget import Budget
@@ -343,8 +344,13 @@ class _Search:
         self.build_rate = _BUILD_SECONDS  # seconds per unit of model size, as last measured
         self.part_memory: PartMemory | None = None  # the memory model capped lazily (module doc)
         self.forbidden: list[list[int]] = []  # parts found over the cap of the memory model
+        # The destructive-improvement tests (solver/partitioning/salbp_bounds.py): the lower bound, and tighter
+        # station windows at every cycle the search tries.
+        self.cycle_bounds = CycleBounds(dag, num_parts) if 0 < dag.n <= MAX_OPS else None
         if dag.n:
             self.lo = TABLE["bottleneck"].bound(dag, num_parts)
+        if self.cycle_bounds is not None:
+            self.lo = self.cycle_bounds.least(self.lo, max(self.lo, dag.total), lambda: budget.interrupted)
 
     def accept(self, parts: list[int], from_solver: bool) -> None:
         loads = _loads(self.dag.weights, parts)
@@ -416,7 +422,7 @@ class _Search:
             runs = 1 if at_floor else _DESCENT_RUNS
             if not self._stations_alone(cycle):
                 break
-            windows = station_windows(self.dag, self.k, cycle)
+            windows = self._windows(cycle)
             if windows is None:  # the windows bound: no partition at this C
                 self.lo = max(self.lo, cycle + 1)
                 self._report()
@@ -436,7 +442,7 @@ class _Search:
 
     def _model_beside(self, cycle: int, budget: Budget) -> _FeasibilityModel | None:
         """F(cycle), built within half of ``budget`` (None if its price or its build passes that)."""
-        windows = station_windows(self.dag, self.k, cycle)
+        windows = self._windows(cycle)
         if windows is None or self.dag.n > WINDOW_OPS:
             return None
         size = self.dag.n + len(self.dag.edges) + _VARIABLE_COST * sum(late - early for early, late in zip(*windows))
@@ -487,6 +493,14 @@ class _Search:
         """One more than the largest C worth probing: the incumbent's value, or total + 1 without one."""
         return self.hi if self.incumbent is not None else self.dag.total + 1
 
+    def _windows(self, cycle: int) -> tuple[list[int], list[int]] | None:
+        """Earliest and latest station of each op at ``cycle``, None when no partition fits: the destructive-
+        improvement tests' (salbp_bounds) where the graph is small enough for them, else heuristics.dag's."""
+        if self.cycle_bounds is None:
+            return station_windows(self.dag, self.k, cycle)
+        windows = self.cycle_bounds.windows(cycle)
+        return None if windows is None else (windows[0].tolist(), windows[1].tolist())
+
     def _probe(self, cycle: int, limit: float) -> bool:
         """Probe F(cycle) within ``limit`` seconds; False when its model would take too long to build."""
         self.probes += 1
@@ -495,7 +509,7 @@ class _Search:
         # Too big before any variable; or its station windows alone (closures, see heuristics.dag) would take longer.
         if self.build_rate * size > limit * _BUILD_SHARE or self.dag.n > WINDOW_OPS:
             return self._unbuilt(cycle, None, limit)
-        windows = station_windows(self.dag, self.k, cycle)
+        windows = self._windows(cycle)
         if windows is None:
             self.lo = max(self.lo, cycle + 1)
             self._report()

@@ -25,6 +25,8 @@ optimum, and a refuted C is a proof (it never needs a search).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from heuristics.dag import Dag
@@ -77,16 +79,19 @@ class CycleBounds:
             self._windows[cycle] = self._tighten(cycle) if cycle > 0 else None
         return self._windows[cycle]
 
-    def least(self, low: int, high: int) -> int:
-        """The smallest C in ``low..high`` the tests do not refute (``high`` if they refute all below it).
+    def least(self, low: int, high: int, stop: Callable[[], bool] = lambda: False) -> int:
+        """The smallest C in ``low..high`` the tests do not refute (``high`` if they refute all below it), given
+        that none below ``low`` passes; once ``stop()``, the bound proven so far.
 
         Galloping up from ``low`` (the bound is usually a few units above the weight bounds), then bisection.
         """
         step, below = 1, low - 1  # every C <= below is refuted
-        while below + step < high and self.refutes(below + step):
+        while below + step < high and not stop() and self.refutes(below + step):
             below, step = below + step, 2 * step
         top = min(high, below + step)  # not refuted, or high
         while top - below > 1:
+            if stop():
+                return below + 1
             mid = (below + top) // 2
             below, top = (mid, top) if self.refutes(mid) else (below, mid)
         return top

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from heuristics.dag import Dag, lower_bound
+from solver.partitioning.exact import solve_exact
 from solver.partitioning.salbp_bounds import CycleBounds, share_arrays
 from solver.partitioning.stations import bin_shares
 from tests.partitioning.test_exact import brute_force, dags
@@ -76,3 +77,15 @@ def test_interval_counting_refutes_what_windows_allow():
 def test_share_arrays_match_bin_shares(weights, cycle):
     halves, sixths = share_arrays(weights, cycle)
     assert list(zip(halves.tolist(), sixths.tolist())) == bin_shares(weights, cycle)
+
+
+def test_exact_search_starts_from_the_destructive_bound():
+    """6 -> 5 -> 2 and 6 -> 3 at K = 2 (total 16): at C = 8 every op but the 6 has a head above 8, so station 0
+    holds the 6 alone, 2 short of full with no idle time to spare. heuristics.dag says 8; the exact search's
+    bound, before any probe (no time), is 9, the optimum (brute force)."""
+    graph = nx.DiGraph([(0, 1), (0, 3), (1, 2)])
+    for v, w in enumerate([6, 5, 2, 3]):
+        graph.add_node(v, weight=w)
+    assert lower_bound(Dag.from_graph(graph), 2) == 8
+    assert brute_force(graph, 2) == 9
+    assert solve_exact(graph, 2, time_limit=0).bound == 9
