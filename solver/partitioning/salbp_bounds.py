@@ -100,26 +100,48 @@ class CycleBounds:
         values = self._values(cycle)
         early = np.maximum(0, need(self.ancestry @ values, cycle) - 1)
         late = np.minimum(self.k - 1, self.k - need(self.ancestry.T @ values, cycle))
+        every_span = [(s, s) for s in range(self.k)] + [(0, b) for b in range(1, self.k - 1)]
         for _ in range(_ROUNDS):
-            if (early > late).any():
+            if self._fails(early, late, values, cycle, every_span):
                 return None
-            if _overfull(need(_interval_sums(early, late, values, self.k), cycle)):
-                return None
-            shaved_early, shaved_late = _probe(early, late, self.ancestry, values, cycle, self.k)
+            shaved_early, shaved_late = self._probe(early, late, values, cycle)
             # Precedence: a descendant starts no earlier, an ancestor ends no later.
             shaved_early = np.where(self.ancestry, shaved_early[None, :], 0).max(axis=1)
             shaved_late = np.where(self.ancestry.T, shaved_late[None, :], self.k).min(axis=1)
             if (shaved_early == early).all() and (shaved_late == late).all():
                 break
             early, late = shaved_early, shaved_late
-        if _loads_unreachable(early, late, self.dag.weights, cycle, self.k):
-            return None
         return early, late
 
     def _values(self, cycle: int) -> np.ndarray:
         """Per op: weight, LB2 share, LB3 share (columns), the quantities every set's need sums."""
         halves, sixths = share_arrays(self.weights, cycle)
         return np.stack([self.weights, halves, sixths], axis=1)
+
+    def _fails(self, early, late, values, cycle, spans) -> bool:
+        """Whether the windows fail: one is empty, an interval is overfull, or a span's load is out of reach."""
+        return bool((early > late).any()
+                    or _overfull(need(_interval_sums(early, late, values, self.k), cycle))
+                    or _loads_unreachable(early, late, self.weights, cycle, self.k, spans))
+
+    def _probe(self, early, late, values, cycle) -> tuple[np.ndarray, np.ndarray]:
+        """Windows with each end cut while placing the op there, its descendants no earlier and its ancestors no
+        later, fails the tests (module doc, probing); loads checked on the spans the placing touches most."""
+        early, late = early.copy(), late.copy()
+        for v in np.flatnonzero(early < late):
+            while early[v] < late[v] and self._placing_fails(early, late, values, cycle, v, early[v]):
+                early[v] += 1
+            while late[v] > early[v] and self._placing_fails(early, late, values, cycle, v, late[v]):
+                late[v] -= 1
+        return early, late
+
+    def _placing_fails(self, early, late, values, cycle, v, station) -> bool:
+        """Whether ``p(v) = station`` fails the tests, precedence applied once; loads checked on that station and
+        the runs of stations up to it and before it."""
+        placed_early = np.where(self.ancestry[:, v] > 0, np.maximum(early, station), early)  # v's descendants
+        placed_late = np.where(self.ancestry[v] > 0, np.minimum(late, station), late)  # v's ancestors
+        spans = [(station, station)] + [(0, b) for b in (station - 1, station) if 0 < b < self.k - 1]
+        return self._fails(placed_early, placed_late, values, cycle, spans)
 
 
 def _ancestry(dag: Dag) -> np.ndarray:
@@ -147,46 +169,24 @@ def _overfull(needs: np.ndarray) -> bool:
     return bool((needs > np.maximum(span, 0)).any())
 
 
-def _probe(early, late, ancestry, values, cycle, k) -> tuple[np.ndarray, np.ndarray]:
-    """Windows with each end cut while placing the op there, its descendants no earlier and its ancestors no
-    later, breaks the counting or empties a window (module doc, shaving)."""
-    early, late = early.copy(), late.copy()
-    for v in np.flatnonzero(early < late):
-        while early[v] < late[v] and _placing_fails(early, late, ancestry, values, cycle, k, v, early[v]):
-            early[v] += 1
-        while late[v] > early[v] and _placing_fails(early, late, ancestry, values, cycle, k, v, late[v]):
-            late[v] -= 1
-    return early, late
+def _loads_unreachable(early, late, weights, cycle, k, spans) -> bool:
+    """Whether the load of some span ``a..b`` of stations cannot come within the idle time of its capacity.
 
-
-def _placing_fails(early, late, ancestry, values, cycle, k, v, station) -> bool:
-    """Whether ``p(v) = station`` fails the window and counting tests (windows as given, precedence applied once)."""
-    placed_early = np.where(ancestry[:, v] > 0, np.maximum(early, station), early)  # v's descendants
-    placed_late = np.where(ancestry[v] > 0, np.minimum(late, station), late)  # v's ancestors
-    if (placed_early > placed_late).any():
-        return True
-    return _overfull(need(_interval_sums(placed_early, placed_late, values, k), cycle))
-
-
-def _loads_unreachable(early, late, weights, cycle, k) -> bool:
-    """Whether some station, or some first ``b + 1`` stations, cannot be loaded to within the idle time of full.
-
-    With idle time ``I = K C - w(V)`` in all, every station and every run of stations holds at least its
-    capacity less ``I``: its mandatory ops (window inside) plus some subset of the ops whose window meets it must
-    weigh that much and at most the capacity (subset sums as a bitset, precedence ignored).
+    With idle time ``I = K C - w(V)`` in all, every run of stations holds at least its capacity less ``I``: its
+    mandatory ops (window inside) plus some subset of the ops whose window meets it must weigh that much and at
+    most the capacity (subset sums as a bitset, precedence ignored).
     """
-    idle = k * cycle - sum(weights)
-    spans = [(s, s) for s in range(k)] + [(0, b) for b in range(1, k - 1)]
+    idle = k * cycle - int(weights.sum())
     for a, b in spans:
-        capacity = (b - a + 1) * cycle
+        capacity = int(b - a + 1) * cycle  # Python ints: the bitsets below are wider than 64 bits
         inside = (early >= a) & (late <= b)
         meets = ~inside & (early <= b) & (late >= a)
-        low = capacity - idle - int(np.sum(np.asarray(weights)[inside]))
-        high = capacity - int(np.sum(np.asarray(weights)[inside]))
+        high = capacity - int(weights[inside].sum())
+        low = high - idle
         if low <= 0:
             continue
         mask, reach = (1 << (high + 1)) - 1, 1
-        for w in np.asarray(weights)[meets].tolist():
+        for w in weights[meets].tolist():
             reach |= (reach << w) & mask
         if reach >> low == 0:
             return True
