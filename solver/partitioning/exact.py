@@ -33,7 +33,11 @@ tight packing takes it a fraction of a second.
 
 Lower bound before any solve: :func:`heuristics.dag.lower_bound`, the largest of ``ceil(total / K)``,
 ``max w`` and the bin-packing bounds ``LB_j``, raised to the smallest C whose station windows (below)
-are all non-empty. The search starts from the hint (the caller's heuristics) or the trivial partition.
+are all non-empty; then, on graphs of up to ``salbp_bounds.MAX_OPS`` ops, to the smallest C that the
+destructive-improvement tests of solver/partitioning/salbp_bounds.py do not refute (head and tail windows with
+LB1-LB3, interval counting, idle time, probing; within ``_BOUND_SHARE`` of the time). Their windows, tighter than
+the ones below, are also what every probe's model, station search and beam work on. The search starts from the
+hint (the caller's heuristics) or the trivial partition.
 
 The feasibility model F(C)
 --------------------------
@@ -104,6 +108,9 @@ _BEAM_ROUNDS = 16
 # The descent (_Search.descend): station-search rounds (one run from each end) per cycle, and its share of the time.
 _DESCENT_RUNS = 3
 _DESCENT_SHARE = 0.5
+# Share of the time the destructive-improvement bound (salbp_bounds) may take before the search starts: 0.1 to 0.8 s
+# on the SALBP set, a cycle or two more on bigger graphs.
+_BOUND_SHARE = 0.1
 # The station search keeps bitsets of the sums up to C (C / 8 bytes each, one per candidate op): above this
 # cycle it would take gigabytes, and CP-SAT probes alone.
 _STATION_CYCLE_MAX = 2**24
@@ -350,7 +357,9 @@ class _Search:
         if dag.n:
             self.lo = TABLE["bottleneck"].bound(dag, num_parts)
         if self.cycle_bounds is not None:
-            self.lo = self.cycle_bounds.least(self.lo, max(self.lo, dag.total), lambda: budget.interrupted)
+            bounding = budget.part(_BOUND_SHARE)
+            self.lo = self.cycle_bounds.least(self.lo, max(self.lo, dag.total),
+                                              lambda: bounding.passed() or budget.interrupted)
 
     def accept(self, parts: list[int], from_solver: bool) -> None:
         loads = _loads(self.dag.weights, parts)

@@ -14,13 +14,23 @@ S needs. The tests at C, each a necessary condition of a partition ``p`` with bo
   LB1 alone). ``E_v > L_v`` refutes C.
 - **Interval counting.** The ops whose window lies within stations ``a..b`` go there:
   ``need({v : a <= E_v, L_v <= b}) <= b - a + 1`` for every ``a <= b``.
-- **Shaving.** ``p(v) = E_v`` puts v in every interval that holds ``E_v``; if that breaks the counting, ``E_v``
-  rises by one (and ``L_v`` falls likewise). Precedence carries a window's change on: ``E`` of a descendant is
-  at least ``E_v``, ``L`` of an ancestor at most ``L_v``. The tests repeat until nothing changes.
+- **Idle time.** With ``I = K C - w(V)`` idle in all, each station and each run of stations ``0..b`` holds at
+  least its capacity less ``I``: its mandatory ops (window inside) plus a subset of the ops whose window meets
+  it must weigh between that and its capacity (reachable subset sums, precedence ignored). At near-zero idle
+  time (ARC111 m = 14 at C = 10746: I = 45 in a total of 150,399) few subsets do.
+- **Probing.** ``p(v) = E_v`` moves v's descendants to ``E_v`` or later and its ancestors to ``E_v`` or earlier;
+  if the windows, the counting or station ``E_v``'s idle time then fail, ``E_v`` rises by one (and ``L_v`` falls
+  likewise). Precedence carries a window's change on: ``E`` of a descendant is at least ``E_v``, ``L`` of an
+  ancestor at most ``L_v``. The tests repeat until nothing changes (at most ``_ROUNDS`` rounds).
 
-A larger C gives smaller shares and sums, wider windows and more room in every interval, so each test passes at
-every C above one it passes at: the smallest C none refutes (:meth:`CycleBounds.least`) is a lower bound on the
-optimum, and a refuted C is a proof (it never needs a search).
+A larger C gives smaller shares and sums, wider windows, more room in every interval and more idle time, so each
+test passes at every C above one it passes at: the smallest C none refutes (:meth:`CycleBounds.least`) is a lower
+bound on the optimum, and a refuted C is a proof. The windows left at a C the tests pass are valid for every
+partition with bottleneck ``<= C``: the exact search (solver/partitioning/exact.py) builds its models, station
+search and beam on them.
+
+On the SALBP-2 set this proves ARC111 m = 14 and 15 optimal before any search, and raises the bound of ARC111
+m = 16-26 and ARC83 m = 17-20 by 2 to 100 (``python -m benchmarks.salbp2 --bounds``).
 """
 
 from __future__ import annotations
@@ -31,9 +41,9 @@ import numpy as np
 
 from heuristics.dag import Dag
 
-# The ancestry matrix takes n^2 booleans and its products n^2 multiplications per cycle: above this many ops the
-# windows of heuristics.dag (closure weights, LB1) are all the search gets.
-MAX_OPS = 1024
+# Probing costs about n^2 + n K^2 per round at a cycle (0.3 s on SCHOLL's 297 ops at K = 46, 0.4-0.6 s on a random
+# graph of 500 ops at K = 16-64): above this many ops the windows of heuristics.dag (LB1) are all the search gets.
+MAX_OPS = 512
 # Rounds of shaving and propagation at most per cycle (each round moves at least one window; on the SALBP set a
 # fixpoint takes a few).
 _ROUNDS = 64
@@ -81,13 +91,15 @@ class CycleBounds:
 
     def least(self, low: int, high: int, stop: Callable[[], bool] = lambda: False) -> int:
         """The smallest C in ``low..high`` the tests do not refute (``high`` if they refute all below it), given
-        that none below ``low`` passes; once ``stop()``, the bound proven so far.
+        that none below ``low`` passes; once ``stop()``, the bound proven so far (``low`` is always tried).
 
         Galloping up from ``low`` (the bound is usually a few units above the weight bounds), then bisection.
         """
         step, below = 1, low - 1  # every C <= below is refuted
-        while below + step < high and not stop() and self.refutes(below + step):
+        while below + step < high and self.refutes(below + step):
             below, step = below + step, 2 * step
+            if stop():
+                return below + 1
         top = min(high, below + step)  # not refuted, or high
         while top - below > 1:
             if stop():
@@ -126,7 +138,7 @@ class CycleBounds:
 
     def _probe(self, early, late, values, cycle) -> tuple[np.ndarray, np.ndarray]:
         """Windows with each end cut while placing the op there, its descendants no earlier and its ancestors no
-        later, fails the tests (module doc, probing); loads checked on the spans the placing touches most."""
+        later, fails the tests (module doc, probing)."""
         early, late = early.copy(), late.copy()
         for v in np.flatnonzero(early < late):
             while early[v] < late[v] and self._placing_fails(early, late, values, cycle, v, early[v]):
@@ -136,12 +148,12 @@ class CycleBounds:
         return early, late
 
     def _placing_fails(self, early, late, values, cycle, v, station) -> bool:
-        """Whether ``p(v) = station`` fails the tests, precedence applied once; loads checked on that station and
-        the runs of stations up to it and before it."""
+        """Whether ``p(v) = station`` fails the tests, precedence applied once; loads checked on that station only
+        (the runs of stations up to it and before it too took twice the time on ARC111 and SCHOLL and refuted no
+        more cycles)."""
         placed_early = np.where(self.ancestry[:, v] > 0, np.maximum(early, station), early)  # v's descendants
         placed_late = np.where(self.ancestry[v] > 0, np.minimum(late, station), late)  # v's ancestors
-        spans = [(station, station)] + [(0, b) for b in (station - 1, station) if 0 < b < self.k - 1]
-        return self._fails(placed_early, placed_late, values, cycle, spans)
+        return self._fails(placed_early, placed_late, values, cycle, [(station, station)])
 
 
 def _ancestry(dag: Dag) -> np.ndarray:
