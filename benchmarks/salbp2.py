@@ -102,14 +102,17 @@ def bounds_only(entries: list[dict], data: Path) -> None:
             problems[e["graph"]] = load_problem(data / "instances" / f"{e['graph']}.IN2")
         r = bound(problems[e["graph"]], e)
         rows.append(r)
+        flag = "  ABOVE THE BEST KNOWN VALUE: a bug" if r["tests"] > r["target"] else ""
         print(f"{r['graph']:<9} {r['n']:>4} {r['m']:>3} {r['weights']:>7} {r['tests']:>7} {r['lb']:>12} "
-              f"{r['target']:>7} {r['time']:>7.2f}", flush=True)
-        if r["tests"] > r["target"]:
-            raise AssertionError(f"{r['graph']} m={r['m']}: bound {r['tests']} above the best known {r['target']}")
+              f"{r['target']:>7} {r['time']:>7.2f}{flag}", flush=True)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}; old = heuristics.dag.lower_bound, new = "
           "salbp_bounds (the exact search's starting bound); a bound reaching 'best' proves the best known value "
           "optimal\n")
     bound_summary(rows)
+    wrong = [f"{r['graph']} m={r['m']}" for r in rows if r["tests"] > r["target"]]
+    print(f"\nbounds above the best known value (bugs): {', '.join(wrong) or '-'}")
+    proven = [f"{r['graph']} m={r['m']}" for r in rows if r["tests"] == r["target"] > r["weights"]]
+    print(f"proven optimal by the new bound alone, not by the old: {', '.join(proven) or '-'}")
 
 
 def summary(rows: list[dict], baseline: dict[tuple[str, int], dict]) -> None:
