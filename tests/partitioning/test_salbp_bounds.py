@@ -73,6 +73,34 @@ def test_interval_counting_refutes_what_windows_allow():
 
 
 @settings(max_examples=100, deadline=None)
+@given(graph=dags(max_ops=9), k=st.integers(1, 5), data=st.data())
+def test_windows_widen_with_the_cycle(graph, k, data):
+    """What CycleBounds.least's bisection relies on: a cycle the tests pass leaves every larger one passing, with
+    windows at least as wide."""
+    dag = Dag.from_graph(graph)
+    low = data.draw(st.integers(1, max(1, dag.total)))
+    high = data.draw(st.integers(low, max(1, dag.total) + 1))
+    bounds = CycleBounds(dag, k)
+    narrow, wide = bounds.windows(low), bounds.windows(high)
+    if narrow is not None:
+        assert wide is not None
+        assert (wide[0] <= narrow[0]).all() and (narrow[1] <= wide[1]).all()
+
+
+def test_a_stopped_bound_is_what_was_proven():
+    """Stopped at once, ``least`` has tried ``low`` only: one above it if refuted (here 8 of the 6 -> 5 -> 2,
+    6 -> 3 graph below), else ``low``."""
+    graph = nx.DiGraph([(0, 1), (0, 3), (1, 2)])
+    for v, w in enumerate([6, 5, 2, 3]):
+        graph.add_node(v, weight=w)
+    bounds = CycleBounds(Dag.from_graph(graph), 2)
+    assert bounds.least(8, 16, stop=lambda: True) == 9
+    assert bounds.least(7, 16, stop=lambda: True) == 8
+    assert bounds.least(9, 16, stop=lambda: True) == 9
+    assert bounds.least(1, 16) == 9
+
+
+@settings(max_examples=100, deadline=None)
 @given(weights=st.lists(st.integers(0, 40), min_size=1, max_size=12), cycle=st.integers(1, 40))
 def test_share_arrays_match_bin_shares(weights, cycle):
     halves, sixths = share_arrays(weights, cycle)
