@@ -86,8 +86,14 @@ class CycleBounds:
     def windows(self, cycle: int) -> tuple[np.ndarray, np.ndarray] | None:
         """Earliest and latest station of each op at ``cycle`` after all the tests; None when they refute it."""
         if cycle not in self._windows:
-            self._windows[cycle] = self._tighten(cycle) if cycle > 0 else None
+            self._windows[cycle] = self._tighten(cycle) if cycle > 0 else self._weightless(cycle)
         return self._windows[cycle]
+
+    def _weightless(self, cycle: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The windows at a cycle of 0 (or less): anywhere when every op weighs 0, else none."""
+        if cycle < 0 or self.weights.any():
+            return None
+        return np.zeros(self.dag.n, dtype=np.int64), np.full(self.dag.n, self.k - 1, dtype=np.int64)
 
     def least(self, low: int, high: int, stop: Callable[[], bool] = lambda: False) -> int:
         """The smallest C in ``low..high`` the tests do not refute (``high`` if they refute all below it), given

@@ -35,7 +35,7 @@ def packings(dag: Dag, k: int, cycle: int) -> list[tuple[int, ...]]:
 def test_windows_hold_every_packing(graph, k, data):
     """At any C, every packing lies inside the tightened windows, and a refuted C has no packing."""
     dag = Dag.from_graph(graph)
-    cycle = data.draw(st.integers(1, max(1, dag.total)))
+    cycle = data.draw(st.integers(0, dag.total))
     found = packings(dag, k, cycle)
     windows = CycleBounds(dag, k).windows(cycle)
     if windows is None:
@@ -117,3 +117,12 @@ def test_exact_search_starts_from_the_destructive_bound():
     assert lower_bound(Dag.from_graph(graph), 2) == 8
     assert brute_force(graph, 2) == 9
     assert solve_exact(graph, 2, time_limit=0).bound == 9
+
+
+def test_weightless_ops_fit_a_cycle_of_zero():
+    graph = nx.DiGraph([(0, 1)])
+    nx.set_node_attributes(graph, 0, "weight")
+    bounds = CycleBounds(Dag.from_graph(graph), 2)
+    assert not bounds.refutes(0) and bounds.least(0, 0) == 0
+    graph.nodes[1]["weight"] = 1
+    assert CycleBounds(Dag.from_graph(graph), 2).refutes(0)
