@@ -33,11 +33,11 @@ tight packing takes it a fraction of a second.
 
 Lower bound before any solve: :func:`heuristics.dag.lower_bound`, the largest of ``ceil(total / K)``,
 ``max w`` and the bin-packing bounds ``LB_j``, raised to the smallest C whose station windows (below)
-are all non-empty; then, on graphs of up to ``salbp_bounds.MAX_OPS`` ops, to the smallest C that the
-destructive-improvement tests of solver/partitioning/salbp_bounds.py do not refute (head and tail windows with
-LB1-LB3, interval counting, idle time, probing; within ``_BOUND_SHARE`` of the time). Their windows, tighter than
-the ones below, are also what every probe's model, station search and beam work on. The search starts from the
-hint (the caller's heuristics) or the trivial partition.
+are all non-empty; then, where they are cheap (``salbp_bounds.applies``: n (n + K^2) up to 2^20), to the
+smallest C that the destructive-improvement tests of solver/partitioning/salbp_bounds.py do not refute (head
+and tail windows with LB1-LB3, interval counting, idle time, probing; within ``_BOUND_SHARE`` of the time).
+Their windows, tighter than the ones below, are also what every probe's model, station search and beam work
+on. The search starts from the hint (the caller's heuristics) or the trivial partition.
 
 The feasibility model F(C)
 --------------------------
@@ -83,7 +83,7 @@ from solver.errors import CheckError, InfeasibleError, UsageError
 from solver.partitioning.beam import ENDS, Ends, beam_stations
 from solver.partitioning.metrics import PartitionMetrics, PartMemory, check_partition, part_ops
 from solver.partitioning.objectives import SECONDARY, TABLE
-from solver.partitioning.salbp_bounds import MAX_OPS, CycleBounds
+from solver.partitioning.salbp_bounds import CycleBounds, applies
 from solver.partitioning.settings import check_exact_options
 from solver.partitioning.stations import DIRECTIONS, EXHAUSTED, MAX_LOADS, fill_stations
 from solver.solving.budget import Budget
@@ -353,7 +353,7 @@ class _Search:
         self.forbidden: list[list[int]] = []  # parts found over the cap of the memory model
         # The destructive-improvement tests (solver/partitioning/salbp_bounds.py): the lower bound, and tighter
         # station windows at every cycle the search tries.
-        self.cycle_bounds = CycleBounds(dag, num_parts) if 0 < dag.n <= MAX_OPS else None
+        self.cycle_bounds = CycleBounds(dag, num_parts) if applies(dag.n, num_parts) else None
         if dag.n:
             self.lo = TABLE["bottleneck"].bound(dag, num_parts)
         if self.cycle_bounds is not None:

@@ -41,9 +41,13 @@ import numpy as np
 
 from heuristics.dag import Dag
 
-# Probing costs about n^2 + n K^2 per round at a cycle (0.3 s on SCHOLL's 297 ops at K = 46, 0.4-0.6 s on a random
-# graph of 500 ops at K = 16-64): above this many ops the windows of heuristics.dag (LB1) are all the search gets.
-MAX_OPS = 512
+# Probing costs about n (n + K^2) per round at a cycle (0.3 s on SCHOLL's 297 ops at K = 46, 0.4 s on a random
+# graph of 500 ops at K = 16, 0.6 s at K = 64): above this the windows of heuristics.dag (LB1) are all the search
+# gets (every SALBP-2 instance is below: SCHOLL m = 52 is at 0.9 * 2^20).
+_WORK_MAX = 2**20
+# The idle-time test's subset sums cost the ops times the bits (the span's capacity): a span above this is left
+# unchecked (every SALBP-2 instance is below; weights in microseconds on a big model would not be).
+_SUMS_WORK = 2**24
 # Rounds of shaving and propagation at most per cycle (each round moves at least one window; on the SALBP set a
 # fixpoint takes a few).
 _ROUNDS = 64
@@ -67,6 +71,11 @@ def share_arrays(weights: np.ndarray, cycle: int) -> tuple[np.ndarray, np.ndarra
 def need(sums: np.ndarray, cycle: int) -> np.ndarray:
     """Stations a set needs, from its sums ``[..., (weight, halves, sixths)]``: LB1, LB2, LB3, the largest."""
     return np.maximum(-(-sums[..., 0] // cycle), np.maximum(-(-sums[..., 1] // 2), -(-sums[..., 2] // 6)))
+
+
+def applies(num_ops: int, num_parts: int) -> bool:
+    """Whether the tests are cheap enough to run at every cycle a search tries (see ``_WORK_MAX``)."""
+    return 0 < num_ops and num_ops * (num_ops + num_parts**2) <= _WORK_MAX
 
 
 class CycleBounds:
@@ -201,7 +210,7 @@ def _loads_unreachable(early, late, weights, cycle, k, spans) -> bool:
         meets = ~inside & (early <= b) & (late >= a)
         high = capacity - int(weights[inside].sum())
         low = high - idle
-        if low <= 0:
+        if low <= 0 or int(meets.sum()) * high > _SUMS_WORK:
             continue
         mask, reach = (1 << (high + 1)) - 1, 1
         for w in weights[meets].tolist():
