@@ -210,7 +210,7 @@ def _loads_unreachable(early, late, weights, cycle, k, spans) -> bool:
         meets = ~inside & (early <= b) & (late >= a)
         high = capacity - int(weights[inside].sum())
         low = high - idle
-        if low <= 0 or int(meets.sum()) * high > _SUMS_WORK:
+        if low <= 0 or (int(meets.sum()) + 1) * high > _SUMS_WORK:  # the bitset alone is high bits wide
             continue
         mask, reach = (1 << (high + 1)) - 1, 1
         for w in weights[meets].tolist():

@@ -126,3 +126,14 @@ def test_weightless_ops_fit_a_cycle_of_zero():
     assert not bounds.refutes(0) and bounds.least(0, 0) == 0
     graph.nodes[1]["weight"] = 1
     assert CycleBounds(Dag.from_graph(graph), 2).refutes(0)
+
+
+def test_heavy_weights_skip_the_subset_sums():
+    """Weights near 2^40 (the model's scale) would make bitsets of 2^43 bits: the idle-time test leaves them out
+    and the rest still decides (5 + 3 | 4 + 4 at 2^40 units, no idle time; LB1 refutes one below)."""
+    unit = 2**40
+    graph = nx.DiGraph()
+    for v, w in enumerate([5, 3, 4, 4]):
+        graph.add_node(v, weight=w * unit)
+    bounds = CycleBounds(Dag.from_graph(graph), 2)
+    assert bounds.refutes(8 * unit - 1) and not bounds.refutes(8 * unit)
