@@ -14,27 +14,32 @@ S needs. The tests at C, each a necessary condition of a partition ``p`` with bo
   LB1 alone). ``E_v > L_v`` refutes C.
 - **Interval counting.** The ops whose window lies within stations ``a..b`` go there:
   ``need({v : a <= E_v, L_v <= b}) <= b - a + 1`` for every ``a <= b``.
-- **Idle time.** With ``I = K C - w(V)`` idle in all, each station and each run of stations ``0..b`` holds at
-  least its capacity less ``I``: its mandatory ops (window inside) plus a subset of the ops whose window meets
-  it must weigh between that and its capacity (reachable subset sums, precedence ignored). At near-zero idle
-  time (ARC111 m = 14 at C = 10746: I = 45 in a total of 150,399) few subsets do.
+- **Idle time.** With ``I = K C - w(V)`` idle in all, the idle times of the stations add up to ``I``. A station
+  (or a run of stations) holds its mandatory ops (window inside) and a subset of the ops whose window meets it,
+  so it is idle at least its capacity less the heaviest such load that fits (reachable subset sums, precedence
+  ignored). Every run ``0..b`` alone, and all stations together, must need at most ``I``. At near-zero idle time
+  (ARC111 m = 14 at C = 10746: I = 45 in a total of 150,399) few subsets do.
 - **Probing.** ``p(v) = E_v`` moves v's descendants to ``E_v`` or later and its ancestors to ``E_v`` or earlier;
-  if the windows, the counting or station ``E_v``'s idle time then fail, ``E_v`` rises by one (and ``L_v`` falls
+  if the windows, the counting or the stations' idle times then fail, ``E_v`` rises by one (and ``L_v`` falls
   likewise). Precedence carries a window's change on: ``E`` of a descendant is at least ``E_v``, ``L`` of an
-  ancestor at most ``L_v``. The tests repeat until nothing changes (at most ``_ROUNDS`` rounds).
+  ancestor at most ``L_v``. The tests repeat until nothing changes (at most ``_ROUNDS`` rounds). A probe sums
+  the idle times of all stations where that is cheap (``_PROBE_SUMS``), else checks the probed station alone.
 
 A larger C gives smaller shares and sums, wider windows, more room in every interval and more idle time, so each
-test passes at every C above one it passes at: the smallest C none refutes (:meth:`CycleBounds.least`) is a lower
-bound on the optimum, and a refuted C is a proof. The windows left at a C the tests pass are valid for every
+test passes at every C above one it passes at (the probes' choice by cost aside): the smallest C none refutes
+(:meth:`CycleBounds.least`) is a lower bound on the optimum. A refuted C is a proof whatever the order of the
+trials, so ``least`` (one above the largest C refuted) is a valid bound in any case. The windows left at a C the tests pass are valid for every
 partition with bottleneck ``<= C``: the exact search (solver/partitioning/exact.py) builds its models, station
 search and beam on them.
 
-On the SALBP-2 set this proves ARC111 m = 14 and 15 optimal before any search, and raises the bound of ARC111
-m = 16-26 and ARC83 m = 17-20 by 2 to 100 (``python -m benchmarks.salbp2 --bounds``).
+On the SALBP-2 set this proves ARC111 m = 14 and 15 optimal before any search, reaches the published lower bound
+of ARC111 m = 22-24 and 26, raises ARC111 m = 25's above it (6091; published 6085, best known 6101), and raises
+the bound of ARC111 m = 16-21 and ARC83 m = 17-20 by up to 100 (``python -m benchmarks.salbp2 --bounds``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -48,6 +53,9 @@ _WORK_MAX = 2**20
 # The idle-time test's subset sums cost the ops times the bits (the span's capacity): a span above this is left
 # unchecked (every SALBP-2 instance is below; weights in microseconds on a big model would not be).
 _SUMS_WORK = 2**24
+# Probes sum every station's idle time while n times the ops meeting each station stay below this (see
+# CycleBounds._probed_stations).
+_PROBE_SUMS = 2**18
 # Rounds of shaving and propagation at most per cycle (each round moves at least one window; on the SALBP set a
 # fixpoint takes a few).
 _ROUNDS = 64
@@ -127,11 +135,11 @@ class CycleBounds:
         values = self._values(cycle)
         early = np.maximum(0, need(self.ancestry @ values, cycle) - 1)
         late = np.minimum(self.k - 1, self.k - need(self.ancestry.T @ values, cycle))
-        every_span = [(s, s) for s in range(self.k)] + [(0, b) for b in range(1, self.k - 1)]
+        prefixes = [(0, b) for b in range(1, self.k - 1)]
         for _ in range(_ROUNDS):
-            if self._fails(early, late, values, cycle, every_span):
+            if self._fails(early, late, values, cycle, prefixes, range(self.k)):
                 return None
-            shaved_early, shaved_late = self._probe(early, late, values, cycle)
+            shaved_early, shaved_late = self._probe(early, late, values, cycle, self._probed_stations(early, late))
             # Precedence: a descendant starts no earlier, an ancestor ends no later.
             shaved_early = np.where(self.ancestry, shaved_early[None, :], 0).max(axis=1)
             shaved_late = np.where(self.ancestry.T, shaved_late[None, :], self.k).min(axis=1)
@@ -145,30 +153,41 @@ class CycleBounds:
         halves, sixths = share_arrays(self.weights, cycle)
         return np.stack([self.weights, halves, sixths], axis=1)
 
-    def _fails(self, early, late, values, cycle, spans) -> bool:
+    def _fails(self, early, late, values, cycle, spans, stations) -> bool:
         """Whether the windows fail: one is empty, an interval is overfull, or a span's load is out of reach."""
         return bool((early > late).any()
                     or _overfull(need(_interval_sums(early, late, values, self.k), cycle))
-                    or _loads_unreachable(early, late, self.weights, cycle, self.k, spans))
+                    or _idle_short(early, late, self.weights, cycle, self.k, spans, stations))
 
-    def _probe(self, early, late, values, cycle) -> tuple[np.ndarray, np.ndarray]:
+    def _probed_stations(self, early, late) -> bool:
+        """Whether a probe sums the idle time of every station (else it checks the probed station's alone): when
+        the subset sums that takes, n ops times the ops whose window meets each station, stay below
+        ``_PROBE_SUMS`` (ARC111 at K = 16: 0.1 * 2^20, 0.25 s a cycle; SCHOLL at K = 46: 1.7 * 2^20, 2 s a cycle
+        where the idle times of its stations never added up)."""
+        meets = (late - early) > 0
+        return self.dag.n * int((late - early + 1)[meets].sum()) <= _PROBE_SUMS
+
+    def _probe(self, early, late, values, cycle, every_station: bool) -> tuple[np.ndarray, np.ndarray]:
         """Windows with each end cut while placing the op there, its descendants no earlier and its ancestors no
         later, fails the tests (module doc, probing)."""
         early, late = early.copy(), late.copy()
         for v in np.flatnonzero(early < late):
-            while early[v] < late[v] and self._placing_fails(early, late, values, cycle, v, early[v]):
-                early[v] += 1
-            while late[v] > early[v] and self._placing_fails(early, late, values, cycle, v, late[v]):
-                late[v] -= 1
+            for end in (early, late):  # the earliest station, then the latest
+                while early[v] < late[v]:
+                    station = int(end[v])
+                    stations = range(self.k) if every_station else [station]
+                    if not self._placing_fails(early, late, values, cycle, v, station, stations):
+                        break
+                    end[v] += 1 if end is early else -1
         return early, late
 
-    def _placing_fails(self, early, late, values, cycle, v, station) -> bool:
-        """Whether ``p(v) = station`` fails the tests, precedence applied once; loads checked on that station only
+    def _placing_fails(self, early, late, values, cycle, v, station, stations) -> bool:
+        """Whether ``p(v) = station`` fails the tests, precedence applied once; idle time summed over ``stations``
         (the runs of stations up to it and before it too took twice the time on ARC111 and SCHOLL and refuted no
         more cycles)."""
         placed_early = np.where(self.ancestry[:, v] > 0, np.maximum(early, station), early)  # v's descendants
         placed_late = np.where(self.ancestry[v] > 0, np.minimum(late, station), late)  # v's ancestors
-        return self._fails(placed_early, placed_late, values, cycle, [(station, station)])
+        return self._fails(placed_early, placed_late, values, cycle, [], stations)
 
 
 def _ancestry(dag: Dag) -> np.ndarray:
@@ -196,25 +215,35 @@ def _overfull(needs: np.ndarray) -> bool:
     return bool((needs > np.maximum(span, 0)).any())
 
 
-def _loads_unreachable(early, late, weights, cycle, k, spans) -> bool:
-    """Whether the load of some span ``a..b`` of stations cannot come within the idle time of its capacity.
-
-    With idle time ``I = K C - w(V)`` in all, every run of stations holds at least its capacity less ``I``: its
-    mandatory ops (window inside) plus some subset of the ops whose window meets it must weigh that much and at
-    most the capacity (subset sums as a bitset, precedence ignored).
-    """
+def _idle_short(early, late, weights, cycle, k, spans, stations) -> bool:
+    """Whether the idle time ``I = K C - w(V)`` cannot cover what the stations must leave idle: some run of stations
+    in ``spans`` alone, or the (disjoint) ``stations`` together, need more than ``I``."""
     idle = k * cycle - int(weights.sum())
-    for a, b in spans:
-        capacity = int(b - a + 1) * cycle  # Python ints: the bitsets below are wider than 64 bits
-        inside = (early >= a) & (late <= b)
-        meets = ~inside & (early <= b) & (late >= a)
-        high = capacity - int(weights[inside].sum())
-        low = high - idle
-        if low <= 0 or (int(meets.sum()) + 1) * high > _SUMS_WORK:  # the bitset alone is high bits wide
-            continue
-        mask, reach = (1 << (high + 1)) - 1, 1
-        for w in weights[meets].tolist():
-            reach |= (reach << w) & mask
-        if reach >> low == 0:
+    if any(_least_idle(early, late, weights, cycle, a, b) > idle for a, b in spans):
+        return True
+    needed = 0
+    for station in stations:
+        needed += _least_idle(early, late, weights, cycle, station, station)
+        if needed > idle:
             return True
     return False
+
+
+def _least_idle(early, late, weights, cycle, a, b) -> float:
+    """The least idle time of stations ``a..b``: their capacity less the heaviest load of their mandatory ops (window
+    inside) and a subset of the ops whose window meets them (subset sums as a bitset, precedence ignored); 0 (no
+    claim) when the bitset would cost more than ``_SUMS_WORK``, infinite when the mandatory ops overfill them."""
+    capacity = int(b - a + 1) * cycle  # Python ints: the bitsets below are wider than 64 bits
+    inside = (early >= a) & (late <= b)
+    optional = weights[~inside & (early <= b) & (late >= a)]
+    high = capacity - int(weights[inside].sum())
+    if high < 0:
+        return math.inf
+    if int(optional.sum()) <= high:
+        return high - int(optional.sum())
+    if (len(optional) + 1) * high > _SUMS_WORK:  # the bitset alone is high bits wide
+        return 0
+    mask, reach = (1 << (high + 1)) - 1, 1
+    for w in optional.tolist():
+        reach |= (reach << w) & mask
+    return high - (reach.bit_length() - 1)
