@@ -140,3 +140,14 @@ def test_heavy_weights_skip_the_subset_sums():
         graph.add_node(v, weight=w * unit)
     bounds = CycleBounds(Dag.from_graph(graph), 2)
     assert bounds.refutes(8 * unit - 1) and not bounds.refutes(8 * unit)
+
+
+def test_idle_times_add_up_over_the_stations():
+    """Ops 10, 9, 7, 10, 3 (the second 10 after the first and the 7) at K = 3: at C = 15 (6 idle in all) every
+    other test passes and no station alone must be idle more than 6, but together they must be (an example
+    brute force found against the tests with the stations checked one at a time). The optimum is 16."""
+    graph = nx.DiGraph([(0, 3), (2, 3)])
+    for v, w in enumerate([10, 9, 7, 10, 3]):
+        graph.add_node(v, weight=w)
+    bounds = CycleBounds(Dag.from_graph(graph), 3)
+    assert bounds.refutes(15) and bounds.least(1, 39) == 16 == brute_force(graph, 3)
