@@ -113,6 +113,9 @@ def bounds_only(entries: list[dict], data: Path) -> None:
     print(f"\nbounds above the best known value (bugs): {', '.join(wrong) or '-'}")
     proven = [f"{r['graph']} m={r['m']}" for r in rows if r["tests"] == r["target"] > r["weights"]]
     print(f"proven optimal by the new bound alone, not by the old: {', '.join(proven) or '-'}")
+    raised = [f"{r['graph']} m={r['m']}: {r['tests']} (published {r['lb']}, best known {r['target']})" for r in rows
+              if r["tests"] > r["lb"]]
+    print(f"published lower bounds raised: {', '.join(raised) or '-'}")
 
 
 def summary(rows: list[dict], baseline: dict[tuple[str, int], dict]) -> None:
