@@ -49,7 +49,8 @@ and ``tail(v)`` = w of v and all its descendants, any partition with bottleneck 
   constant 0 below ``E_v`` and 1 from ``L_v`` on); ``x(v, s) = y[v][s] - y[v][s-1]`` is "v in s".
 - Order: ``y[v][b-1] => y[v][b]``.
 - Precedence, edge (u, v): ``y[v][b] => y[u][b]`` (if v is in the first b+1 parts, so is u).
-- Loads: ``sum_v w_v x(v, s) <= C`` for each station s.
+- Loads: ``sum_v w_v x(v, s) <= C`` for each station s, and at least its least load where the destructive-
+  improvement tests ran (``salbp_bounds.CycleBounds.least_loads``: C less the idle time the other stations leave).
 - Redundant prefix loads (stronger propagation than the per-station sums alone):
   ``total - (K-1-b) C <= sum_v w_v y[v][b] <= (b+1) C``.
 - Symmetry: no empty part, ``sum_v x(v, s) >= 1``. This loses no optimum when n >= K (split any part
@@ -464,8 +465,9 @@ class _Search:
         if it was not). The rate measured here (wall seconds: a crowded machine builds slower) prices the next
         model; a build cut short prices it at least twice as slow."""
         try:
+            least = None if self.cycle_bounds is None else self.cycle_bounds.least_loads(cycle)
             built = _FeasibilityModel(self.dag, self.k, cycle, windows, self._linear_cap(), budget=building,
-                                      forbidden=self.forbidden)
+                                      forbidden=self.forbidden, least_loads=least)
             built.hint(self.incumbent)
             built.branch_station_by_station(self.dag.tail)
         except _BuildTimeout:
@@ -753,8 +755,10 @@ class _FeasibilityModel:
     """The CP-SAT model F(C) of the module docstring (the secondary objectives' models are in their table)."""
 
     def __init__(self, dag: Dag, num_parts: int, cycle: int, windows, memory_cap: int | None,
-                 budget: Budget | None = None, forbidden: Sequence[Sequence[int]] = ()):
-        """Build F(cycle); past ``budget`` (checked every few thousand ops or edges) raise _BuildTimeout."""
+                 budget: Budget | None = None, forbidden: Sequence[Sequence[int]] = (),
+                 least_loads: Sequence[int] | None = None):
+        """Build F(cycle); past ``budget`` (checked every few thousand ops or edges) raise _BuildTimeout.
+        ``least_loads``: each station's least load (salbp_bounds.CycleBounds.least_loads), stated too."""
         self.dag, self.k = dag, num_parts
         self.early, self.late = windows
         self.budget = budget
@@ -766,7 +770,7 @@ class _FeasibilityModel:
             self.y.append({b: self.model.new_bool_var(f"y[{v}][{b}]") for b in range(self.early[v], self.late[v])})
         self._order()
         self._precedence()
-        self._loads(cycle)
+        self._loads(cycle, least_loads)
         self._no_empty_parts()
         if memory_cap is not None:
             self._memory(memory_cap)
@@ -832,15 +836,18 @@ class _FeasibilityModel:
         """The load of part s under ``weights`` (the model's, or a scenario's), a linear expression of y."""
         return sum(weights[v] * self.x_expr(v, s) for v in self.by_station[s])
 
-    def _loads(self, cycle: int) -> None:
+    def _loads(self, cycle: int, least_loads: Sequence[int] | None) -> None:
         w, k = self.dag.weights, self.k
         self.by_station: list[list[int]] = [[] for _ in range(k)]
         for v in range(self.dag.n):
             for s in self.stations(v):
                 self.by_station[s].append(v)
-        # Each station's load is at most C.
+        # Each station's load is at most C, and at least what the idle time left to it allows (subset sums that
+        # CP-SAT does not reason on: at ARC111 m=16 and C = 9411 the first station takes all the idle time).
         for s in range(k):
             self._add(self.load(w, s) <= cycle)
+            if least_loads is not None and least_loads[s] > 0:
+                self._add(self.load(w, s) >= least_loads[s])
         # Redundant prefix loads: the first b+1 parts hold at most (b+1) C and leave at most
         # (K-1-b) C for the rest; they propagate where the per-station sums alone do not.
         total = self.dag.total

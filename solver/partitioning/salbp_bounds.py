@@ -112,6 +112,16 @@ class CycleBounds:
             return None
         return np.zeros(self.dag.n, dtype=np.int64), np.full(self.dag.n, self.k - 1, dtype=np.int64)
 
+    def least_loads(self, cycle: int) -> list[int] | None:
+        """Each station's least load at ``cycle`` (None: refuted): C less the idle time the other stations leave it,
+        ``I`` less their least idle times (module doc, idle time)."""
+        windows = self.windows(cycle)
+        if windows is None or cycle <= 0:
+            return None
+        idles = [_least_idle(*windows, self.weights, cycle, s, s) for s in range(self.k)]
+        spare = self.k * cycle - int(self.weights.sum()) - sum(idles)  # >= 0: the tests passed
+        return [int(cycle - idle - spare) for idle in idles]
+
     def least(self, low: int, high: int, stop: Callable[[], bool] = lambda: False) -> int:
         """The smallest C in ``low..high`` the tests do not refute (``high`` if they refute all below it), given
         that none below ``low`` passes; once ``stop()``, the bound proven so far (``low`` is always tried).

@@ -7,11 +7,13 @@ import itertools
 import networkx as nx
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ortools.sat.python import cp_model
 
 from heuristics.dag import Dag, lower_bound
-from solver.partitioning.exact import solve_exact
+from solver.partitioning.exact import _FeasibilityModel, solve_exact
 from solver.partitioning.salbp_bounds import CycleBounds, share_arrays
 from tests.partitioning.test_exact import brute_force, dags
+from tests.partitioning.test_feasibility_windows import feasible_by_enumeration
 
 
 def packings(dag: Dag, k: int, cycle: int) -> list[tuple[int, ...]]:
@@ -151,3 +153,26 @@ def test_idle_times_add_up_over_the_stations():
         graph.add_node(v, weight=w)
     bounds = CycleBounds(Dag.from_graph(graph), 3)
     assert bounds.refutes(15) and bounds.least(1, 39) == 16 == brute_force(graph, 3)
+
+
+@settings(max_examples=80, deadline=None)
+@given(graph=dags(max_ops=6), k=st.integers(1, 3), data=st.data())
+def test_model_on_the_bounds_is_exact(graph, k, data):
+    """CP-SAT's F(C) on the tightened windows and least loads finds a partition exactly when one exists (brute
+    force over every partition, no part empty), at C near the optimum, where loads are tight."""
+    dag = Dag.from_graph(graph)
+    if k > dag.n:
+        return
+    cycle = max(0, brute_force(graph, k) + data.draw(st.sampled_from([-1, 0, 0, 1])))
+    bounds = CycleBounds(dag, k)
+    windows = bounds.windows(cycle)
+    everywhere = ([0] * dag.n, [k - 1] * dag.n)
+    expected = feasible_by_enumeration(dag, k, cycle, *everywhere)
+    if windows is None:
+        assert not expected
+        return
+    model = _FeasibilityModel(dag, k, cycle, (windows[0].tolist(), windows[1].tolist()), None,
+                              least_loads=bounds.least_loads(cycle))
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    assert (solver.solve(model.model) in (cp_model.OPTIMAL, cp_model.FEASIBLE)) == expected
