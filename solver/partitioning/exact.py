@@ -49,10 +49,11 @@ and ``tail(v)`` = w of v and all its descendants, any partition with bottleneck 
   constant 0 below ``E_v`` and 1 from ``L_v`` on); ``x(v, s) = y[v][s] - y[v][s-1]`` is "v in s".
 - Order: ``y[v][b-1] => y[v][b]``.
 - Precedence, edge (u, v): ``y[v][b] => y[u][b]`` (if v is in the first b+1 parts, so is u).
-- Loads: ``sum_v w_v x(v, s) <= C`` for each station s, and at least its least load where the destructive-
-  improvement tests ran (``salbp_bounds.CycleBounds.least_loads``: C less the idle time the other stations leave).
+- Loads: ``sum_v w_v x(v, s) <= C - i_s`` for each station s, with ``i_s`` its least idle time where the
+  destructive-improvement tests ran (``salbp_bounds.CycleBounds.least_idles``, else 0), and at least C less the
+  idle time the others leave it, ``K C - total - sum_{t != s} i_t``.
 - Redundant prefix loads (stronger propagation than the per-station sums alone):
-  ``total - (K-1-b) C <= sum_v w_v y[v][b] <= (b+1) C``.
+  ``total - (K-1-b) C + sum_{t > b} i_t <= sum_v w_v y[v][b] <= (b+1) C - sum_{t <= b} i_t``.
 - Symmetry: no empty part, ``sum_v x(v, s) >= 1``. This loses no optimum when n >= K (split any part
   of two or more ops along a topological order) and removes every solution that merely moves an empty
   part around. (K > n is refused, as by the heuristics and the checker.)
@@ -465,9 +466,9 @@ class _Search:
         if it was not). The rate measured here (wall seconds: a crowded machine builds slower) prices the next
         model; a build cut short prices it at least twice as slow."""
         try:
-            least = None if self.cycle_bounds is None else self.cycle_bounds.least_loads(cycle)
+            idles = None if self.cycle_bounds is None else self.cycle_bounds.least_idles(cycle)
             built = _FeasibilityModel(self.dag, self.k, cycle, windows, self._linear_cap(), budget=building,
-                                      forbidden=self.forbidden, least_loads=least)
+                                      forbidden=self.forbidden, least_idles=idles)
             built.hint(self.incumbent)
             built.branch_station_by_station(self.dag.tail)
         except _BuildTimeout:
@@ -756,9 +757,9 @@ class _FeasibilityModel:
 
     def __init__(self, dag: Dag, num_parts: int, cycle: int, windows, memory_cap: int | None,
                  budget: Budget | None = None, forbidden: Sequence[Sequence[int]] = (),
-                 least_loads: Sequence[int] | None = None):
+                 least_idles: Sequence[int] | None = None):
         """Build F(cycle); past ``budget`` (checked every few thousand ops or edges) raise _BuildTimeout.
-        ``least_loads``: each station's least load (salbp_bounds.CycleBounds.least_loads), stated too."""
+        ``least_idles``: each station's least idle time (salbp_bounds.CycleBounds.least_idles), for the loads."""
         self.dag, self.k = dag, num_parts
         self.early, self.late = windows
         self.budget = budget
@@ -770,7 +771,7 @@ class _FeasibilityModel:
             self.y.append({b: self.model.new_bool_var(f"y[{v}][{b}]") for b in range(self.early[v], self.late[v])})
         self._order()
         self._precedence()
-        self._loads(cycle, least_loads)
+        self._loads(cycle, least_idles or [0] * num_parts)
         self._no_empty_parts()
         if memory_cap is not None:
             self._memory(memory_cap)
@@ -836,21 +837,25 @@ class _FeasibilityModel:
         """The load of part s under ``weights`` (the model's, or a scenario's), a linear expression of y."""
         return sum(weights[v] * self.x_expr(v, s) for v in self.by_station[s])
 
-    def _loads(self, cycle: int, least_loads: Sequence[int] | None) -> None:
+    def _loads(self, cycle: int, least_idles: Sequence[int]) -> None:
         w, k = self.dag.weights, self.k
         self.by_station: list[list[int]] = [[] for _ in range(k)]
         for v in range(self.dag.n):
             for s in self.stations(v):
                 self.by_station[s].append(v)
-        # Each station's load is at most C, and at least what the idle time left to it allows (subset sums that
-        # CP-SAT does not reason on: at ARC111 m=16 and C = 9411 the first station takes all the idle time).
-        for s in range(k):
-            self._add(self.load(w, s) <= cycle)
-            if least_loads is not None and least_loads[s] > 0:
-                self._add(self.load(w, s) >= least_loads[s])
-        # Redundant prefix loads: the first b+1 parts hold at most (b+1) C and leave at most
-        # (K-1-b) C for the rest; they propagate where the per-station sums alone do not.
+        # Each station's load is at most C less its least idle time, and at least C less the idle time the others
+        # leave it (subset sums that CP-SAT does not reason on: at ARC111 m=16 and C = 9411 the first station
+        # takes all the idle time).
         total = self.dag.total
+        idle = k * cycle - total
+        spare = idle - sum(least_idles)
+        for s in range(k):
+            self._add(self.load(w, s) <= cycle - least_idles[s])
+            if cycle - least_idles[s] - spare > 0:
+                self._add(self.load(w, s) >= cycle - least_idles[s] - spare)
+        # Redundant prefix loads: the first b+1 parts hold at most (b+1) C and leave at most (K-1-b) C for the rest
+        # (each less its stations' least idle times); they propagate where the per-station sums alone do not.
+        before = np.cumsum(least_idles).tolist()  # b -> least idle time of stations 0..b
         free: list[list[tuple[int, cp_model.IntVar]]] = [[] for _ in range(k)]  # b -> (w_v, y[v][b])
         for v, row in enumerate(self.y):
             for b, var in row.items():
@@ -861,8 +866,8 @@ class _FeasibilityModel:
         fixed = np.cumsum(by_late).tolist()
         for b in range(k - 1):
             prefix = sum(weight * var for weight, var in free[b]) + fixed[b]
-            self._add(prefix <= (b + 1) * cycle)
-            self._add(prefix >= total - (k - 1 - b) * cycle)
+            self._add(prefix <= (b + 1) * cycle - before[b])
+            self._add(prefix >= total - (k - 1 - b) * cycle + (before[-1] - before[b]))
 
     def _no_empty_parts(self) -> None:
         # Every part holds an op (symmetry breaking, see the module docstring).

@@ -112,15 +112,12 @@ class CycleBounds:
             return None
         return np.zeros(self.dag.n, dtype=np.int64), np.full(self.dag.n, self.k - 1, dtype=np.int64)
 
-    def least_loads(self, cycle: int) -> list[int] | None:
-        """Each station's least load at ``cycle`` (None: refuted): C less the idle time the other stations leave it,
-        ``I`` less their least idle times (module doc, idle time)."""
+    def least_idles(self, cycle: int) -> list[int] | None:
+        """Each station's least idle time at ``cycle`` on its windows (module doc, idle time); None: refuted."""
         windows = self.windows(cycle)
         if windows is None or cycle <= 0:
             return None
-        idles = [_least_idle(*windows, self.weights, cycle, s, s) for s in range(self.k)]
-        spare = self.k * cycle - int(self.weights.sum()) - sum(idles)  # >= 0: the tests passed
-        return [int(cycle - idle - spare) for idle in idles]
+        return [int(_least_idle(*windows, self.weights, cycle, s, s)) for s in range(self.k)]
 
     def least(self, low: int, high: int, stop: Callable[[], bool] = lambda: False) -> int:
         """The smallest C in ``low..high`` the tests do not refute (``high`` if they refute all below it), given

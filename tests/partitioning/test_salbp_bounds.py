@@ -172,7 +172,7 @@ def test_model_on_the_bounds_is_exact(graph, k, data):
         assert not expected
         return
     model = _FeasibilityModel(dag, k, cycle, (windows[0].tolist(), windows[1].tolist()), None,
-                              least_loads=bounds.least_loads(cycle))
+                              least_idles=bounds.least_idles(cycle))
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     assert (solver.solve(model.model) in (cp_model.OPTIMAL, cp_model.FEASIBLE)) == expected
