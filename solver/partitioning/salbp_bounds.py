@@ -56,7 +56,7 @@ _SUMS_WORK = 2**24
 # Probes sum every station's idle time while n times the ops meeting each station stay below this (see
 # CycleBounds._probed_stations).
 _PROBE_SUMS = 2**18
-# Rounds of shaving and propagation at most per cycle (each round moves at least one window; on the SALBP set a
+# Rounds of probing and propagation at most per cycle (each round moves at least one window; on the SALBP set a
 # fixpoint takes a few).
 _ROUNDS = 64
 
@@ -161,7 +161,8 @@ class CycleBounds:
         return np.stack([self.weights, halves, sixths], axis=1)
 
     def _fails(self, early, late, values, cycle, spans, stations) -> bool:
-        """Whether the windows fail: one is empty, an interval is overfull, or a span's load is out of reach."""
+        """Whether the windows fail: one is empty, an interval is overfull, or the idle time falls short of what
+        the runs of stations in ``spans`` (each alone) or the ``stations`` (together) need."""
         return bool((early > late).any()
                     or _overfull(need(_interval_sums(early, late, values, self.k), cycle))
                     or _idle_short(early, late, self.weights, cycle, self.k, spans, stations))
@@ -189,9 +190,9 @@ class CycleBounds:
         return early, late
 
     def _placing_fails(self, early, late, values, cycle, v, station, stations) -> bool:
-        """Whether ``p(v) = station`` fails the tests, precedence applied once; idle time summed over ``stations``
-        (the runs of stations up to it and before it too took twice the time on ARC111 and SCHOLL and refuted no
-        more cycles)."""
+        """Whether ``p(v) = station`` fails the tests, precedence applied once, the idle time summed over
+        ``stations`` (adding the runs of stations up to it, as at the top, took twice the time on ARC111 and SCHOLL
+        and refuted no more cycles)."""
         placed_early = np.where(self.ancestry[:, v] > 0, np.maximum(early, station), early)  # v's descendants
         placed_late = np.where(self.ancestry[v] > 0, np.minimum(late, station), late)  # v's ancestors
         return self._fails(placed_early, placed_late, values, cycle, [], stations)
