@@ -28,9 +28,9 @@ S needs. The tests at C, each a necessary condition of a partition ``p`` with bo
 A larger C gives smaller shares and sums, wider windows, more room in every interval and more idle time, so each
 test passes at every C above one it passes at (the probes' choice by cost aside): the smallest C none refutes
 (:meth:`CycleBounds.least`) is a lower bound on the optimum. A refuted C is a proof whatever the order of the
-trials, so ``least`` (one above the largest C refuted) is a valid bound in any case. The windows left at a C the tests pass are valid for every
-partition with bottleneck ``<= C``: the exact search (solver/partitioning/exact.py) builds its models, station
-search and beam on them.
+trials, so ``least`` (one above the largest C refuted) is a valid bound in any case. The windows left at a C
+the tests pass hold every partition with bottleneck ``<= C``: the exact search (solver/partitioning/exact.py)
+builds its models, station search and beam on them, and states the stations' least idle times in its models.
 
 On the SALBP-2 set this proves ARC111 m = 14 and 15 optimal before any search, reaches the published lower bound
 of ARC111 m = 22-24 and 26, raises ARC111 m = 25's above it (6091; published 6085, best known 6101), and raises
