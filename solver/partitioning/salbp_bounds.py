@@ -243,10 +243,11 @@ def _least_idle(early, late, weights, cycle, a, b) -> float:
     claim) when the bitset would cost more than ``_SUMS_WORK``, infinite when the mandatory ops overfill them."""
     capacity = int(b - a + 1) * cycle  # Python ints: the bitsets below are wider than 64 bits
     inside = (early >= a) & (late <= b)
-    optional = weights[~inside & (early <= b) & (late >= a)]
     high = capacity - int(weights[inside].sum())
     if high < 0:
         return math.inf
+    optional = weights[~inside & (early <= b) & (late >= a)]
+    optional = optional[optional <= high]  # the others never fit (and would shift the bitset past its mask)
     if int(optional.sum()) <= high:
         return high - int(optional.sum())
     if (len(optional) + 1) * high > _SUMS_WORK:  # the bitset alone is high bits wide

@@ -5,13 +5,14 @@ from __future__ import annotations
 import itertools
 
 import networkx as nx
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
 from heuristics.dag import Dag, lower_bound
 from solver.partitioning.exact import _FeasibilityModel, solve_exact
-from solver.partitioning.salbp_bounds import CycleBounds, share_arrays
+from solver.partitioning.salbp_bounds import CycleBounds, _least_idle, share_arrays
 from tests.partitioning.test_exact import brute_force, dags
 from tests.partitioning.test_feasibility_windows import feasible_by_enumeration
 
@@ -176,3 +177,12 @@ def test_model_on_the_bounds_is_exact(graph, k, data):
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     assert (solver.solve(model.model) in (cp_model.OPTIMAL, cp_model.FEASIBLE)) == expected
+
+
+def test_an_op_heavier_than_the_room_left_is_not_shifted_in():
+    """A station already full (an op of 2^39 at C = 2^39) that another op of 2^39 may join: the bitset of a full
+    station is one bit wide, and the op that cannot fit must not be shifted into it (2^39 bits: hypothesis found
+    the MemoryError through test_big_graphs)."""
+    unit = 2**39
+    early, late, weights = np.array([0, 0]), np.array([0, 1]), np.array([unit, unit])
+    assert _least_idle(early, late, weights, unit, 0, 0) == 0
