@@ -12,6 +12,7 @@ every value the literature proves optimal proven.
     python -m benchmarks.salbp2 --graphs WARNECKE --workers 1   # one family
     python -m benchmarks.salbp2 --instances ARC111:27,SCHOLL:25 # single instances
     python -m benchmarks.salbp2 --save new.json --baseline old.json  # old counts beside the new ones
+    python -m benchmarks.salbp2 --bounds           # the lower bounds alone (no search): seconds for all 302
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ import statistics
 import time
 from pathlib import Path
 
+from heuristics.dag import Dag, lower_bound
 from solver.partitioning.partition import PartitionSettings, partition
+from solver.partitioning.salbp_bounds import CycleBounds
 from solver.problem import PartitionProblem, load_problem
 
 
@@ -64,6 +67,57 @@ def solve(problem: PartitionProblem, e: dict, limit: float, workers: int) -> dic
             "reached": r.bottleneck <= target, "proven": r.status == "OPTIMAL", "time": time.monotonic() - start}
 
 
+def bound(problem: PartitionProblem, e: dict) -> dict:
+    """The lower bounds alone: heuristics.dag's, and the destructive-improvement one the exact search starts from."""
+    start = time.monotonic()
+    dag = Dag.from_graph(problem.graph)
+    weights = lower_bound(dag, e["m"])
+    tests = CycleBounds(dag, e["m"]).least(weights, max(weights, dag.total))
+    return {"graph": e["graph"], "n": problem.num_ops, "m": e["m"], "weights": weights, "tests": tests,
+            "lb": e["lb"], "target": e["c_opt"] if e["c_opt"] is not None else e["ub"],
+            "time": time.monotonic() - start}
+
+
+def bound_summary(rows: list[dict]) -> None:
+    """Per family: how often each bound reaches the published lower bound and the best known value; its time."""
+    print(f"{'graph':<9} {'instances':>9} {'old=lb':>7} {'new=lb':>7} {'old=best':>8} {'new=best':>8} {'raised':>6} "
+          f"{'median s':>8} {'max s':>6}")
+    for family in list(dict.fromkeys(r["graph"] for r in rows)) + ["all"]:
+        own = [r for r in rows if family in ("all", r["graph"])]
+        times = [r["time"] for r in own]
+        count = lambda key, than: sum(r[key] >= r[than] for r in own)
+        print(f"{family:<9} {len(own):>9} {count('weights', 'lb'):>7} {count('tests', 'lb'):>7} "
+              f"{count('weights', 'target'):>8} {count('tests', 'target'):>8} "
+              f"{sum(r['tests'] > r['weights'] for r in own):>6} {statistics.median(times):>8.2f} {max(times):>6.2f}")
+
+
+def bounds_only(entries: list[dict], data: Path) -> None:
+    """The ``--bounds`` table: per instance both bounds beside the published ones, then per family."""
+    print(f"load average at the start: {os.getloadavg()[0]:.1f}")
+    print(f"{'graph':<9} {'n':>4} {'m':>3} {'old':>7} {'new':>7} {'published lb':>12} {'best':>7} {'time s':>7}")
+    problems: dict[str, PartitionProblem] = {}
+    rows = []
+    for e in entries:
+        if e["graph"] not in problems:
+            problems[e["graph"]] = load_problem(data / "instances" / f"{e['graph']}.IN2")
+        r = bound(problems[e["graph"]], e)
+        rows.append(r)
+        flag = "  ABOVE THE BEST KNOWN VALUE: a bug" if r["tests"] > r["target"] else ""
+        print(f"{r['graph']:<9} {r['n']:>4} {r['m']:>3} {r['weights']:>7} {r['tests']:>7} {r['lb']:>12} "
+              f"{r['target']:>7} {r['time']:>7.2f}{flag}", flush=True)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f}; old = heuristics.dag.lower_bound, new = "
+          "salbp_bounds (the exact search's starting bound); a bound reaching 'best' proves the best known value "
+          "optimal\n")
+    bound_summary(rows)
+    wrong = [f"{r['graph']} m={r['m']}" for r in rows if r["tests"] > r["target"]]
+    print(f"\nbounds above the best known value (bugs): {', '.join(wrong) or '-'}")
+    proven = [f"{r['graph']} m={r['m']}" for r in rows if r["tests"] == r["target"] > r["weights"]]
+    print(f"proven optimal by the new bound alone, not by the old: {', '.join(proven) or '-'}")
+    raised = [f"{r['graph']} m={r['m']}: {r['tests']} (published {r['lb']}, best known {r['target']})" for r in rows
+              if r["tests"] > r["lb"]]
+    print(f"published lower bounds raised: {', '.join(raised) or '-'}")
+
+
 def summary(rows: list[dict], baseline: dict[tuple[str, int], dict]) -> None:
     """Per family: reached, proven (of the values the literature proves), time median / max; old counts beside."""
     old = f" {'old reached':>11} {'old proven':>10}" if baseline else ""
@@ -94,11 +148,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=DATA, help=f"the data set's folder (default {DATA})")
     parser.add_argument("--save", type=Path, help="write the rows as JSON here")
     parser.add_argument("--baseline", type=Path, help="a --save file of an earlier run: its counts beside ours")
+    parser.add_argument("--bounds", action="store_true", help="the lower bounds alone, no search")
     args = parser.parse_args(argv)
     limit = args.time_limit or (10.0 if args.quick else 60.0)
     picked = [(g, int(m)) for g, m in (item.rsplit(":", 1) for item in args.instances.split(","))] \
         if args.instances else None
     baseline = {(r["graph"], r["m"]): r for r in json.loads(args.baseline.read_text())} if args.baseline else {}
+    if args.bounds:
+        bounds_only(instances(args.quick, set(args.graphs.split(",")) if args.graphs else None, args.data, picked),
+                    args.data)
+        return
     problems: dict[str, PartitionProblem] = {}
     rows = []
     print(f"load average at the start: {os.getloadavg()[0]:.1f}; {limit:g} s, {args.workers} workers")

@@ -34,7 +34,11 @@ tight packing takes it a fraction of a second.
 
 Lower bound before any solve: :func:`heuristics.dag.lower_bound`, the largest of ``ceil(total / K)``,
 ``max w`` and the bin-packing bounds ``LB_j``, raised to the smallest C whose station windows (below)
-are all non-empty. The search starts from the hint (the caller's heuristics) or the trivial partition.
+are all non-empty; then, where they are cheap (``salbp_bounds.applies``: n (n + K^2) up to 2^20), to the
+smallest C that the destructive-improvement tests of solver/partitioning/salbp_bounds.py do not refute (head
+and tail windows with LB1-LB3, interval counting, idle time, probing; within ``_BOUND_SHARE`` of the time).
+Their windows, tighter than the ones below, are also what every probe's model, station search and beam work
+on. The search starts from the hint (the caller's heuristics) or the trivial partition.
 
 The feasibility model F(C)
 --------------------------
@@ -46,9 +50,11 @@ and ``tail(v)`` = w of v and all its descendants, any partition with bottleneck 
   constant 0 below ``E_v`` and 1 from ``L_v`` on); ``x(v, s) = y[v][s] - y[v][s-1]`` is "v in s".
 - Order: ``y[v][b-1] => y[v][b]``.
 - Precedence, edge (u, v): ``y[v][b] => y[u][b]`` (if v is in the first b+1 parts, so is u).
-- Loads: ``sum_v w_v x(v, s) <= C`` for each station s.
+- Loads: ``sum_v w_v x(v, s) <= C - i_s`` for each station s, with ``i_s`` its least idle time where the
+  destructive-improvement tests ran (``salbp_bounds.CycleBounds.least_idles``, else 0), and at least C less the
+  idle time the others leave it, ``K C - total - sum_{t != s} i_t``.
 - Redundant prefix loads (stronger propagation than the per-station sums alone):
-  ``total - (K-1-b) C <= sum_v w_v y[v][b] <= (b+1) C``.
+  ``total - (K-1-b) C + sum_{t > b} i_t <= sum_v w_v y[v][b] <= (b+1) C - sum_{t <= b} i_t``.
 - Symmetry: no empty part, ``sum_v x(v, s) >= 1``. This loses no optimum when n >= K (split any part
   of two or more ops along a topological order) and removes every solution that merely moves an empty
   part around. (K > n is refused, as by the heuristics and the checker.)
@@ -80,6 +86,7 @@ from solver.errors import CheckError, InfeasibleError, UsageError
 from solver.partitioning.beam import ENDS, Ends, beam_stations
 from solver.partitioning.metrics import PartitionMetrics, PartMemory, check_partition, part_ops
 from solver.partitioning.objectives import SECONDARY, TABLE
+from solver.partitioning.salbp_bounds import CycleBounds, applies
 from solver.partitioning.settings import check_exact_options
 from solver.partitioning.stations import DIRECTIONS, EXHAUSTED, MAX_LOADS, fill_stations
 from solver.solving.budget import Budget
@@ -104,6 +111,9 @@ _BEAM_ROUNDS = 16
 # The descent (_Search.descend): station-search rounds (one run from each end) per cycle, and its share of the time.
 _DESCENT_RUNS = 3
 _DESCENT_SHARE = 0.5
+# Share of the time the destructive-improvement bound (salbp_bounds) may take before the search starts: 0.1 to 0.8 s
+# on the SALBP set, a cycle or two more on bigger graphs.
+_BOUND_SHARE = 0.1
 # The station search keeps bitsets of the sums up to C (C / 8 bytes each, one per candidate op): above this
 # cycle it would take gigabytes, and CP-SAT probes alone.
 _STATION_CYCLE_MAX = 2**24
@@ -351,8 +361,15 @@ class _Search:
         self.build_rate = _BUILD_SECONDS  # seconds per unit of model size, as last measured
         self.part_memory: PartMemory | None = None  # the memory model capped lazily (module doc)
         self.forbidden: list[list[int]] = []  # parts found over the cap of the memory model
+        # The destructive-improvement tests (solver/partitioning/salbp_bounds.py): the lower bound, and tighter
+        # station windows at every cycle the search tries.
+        self.cycle_bounds = CycleBounds(dag, num_parts) if applies(dag.n, num_parts) else None
         if dag.n:
             self.lo = TABLE["bottleneck"].bound(dag, num_parts)
+        if self.cycle_bounds is not None:
+            bounding = budget.part(_BOUND_SHARE)
+            self.lo = self.cycle_bounds.least(self.lo, max(self.lo, dag.total),
+                                              lambda: bounding.passed() or budget.interrupted)
 
     def accept(self, parts: list[int], from_solver: bool) -> None:
         loads = _loads(self.dag.weights, parts)
@@ -427,7 +444,7 @@ class _Search:
             runs = 1 if at_floor else _DESCENT_RUNS
             if not self._stations_alone(cycle):
                 break
-            windows = station_windows(self.dag, self.k, cycle)
+            windows = self._windows(cycle)
             if windows is None:  # the windows bound: no partition at this C
                 self.lo = max(self.lo, cycle + 1)
                 self._report()
@@ -447,7 +464,7 @@ class _Search:
 
     def _model_beside(self, cycle: int, budget: Budget) -> _FeasibilityModel | None:
         """F(cycle), built within half of ``budget`` (None if its price or its build passes that)."""
-        windows = station_windows(self.dag, self.k, cycle)
+        windows = self._windows(cycle)
         if windows is None or self.dag.n > WINDOW_OPS:
             return None
         size = self.dag.n + len(self.dag.edges) + _VARIABLE_COST * sum(late - early for early, late in zip(*windows))
@@ -460,8 +477,9 @@ class _Search:
         if it was not). The rate measured here (wall seconds: a crowded machine builds slower) prices the next
         model; a build cut short prices it at least twice as slow."""
         try:
+            idles = None if self.cycle_bounds is None else self.cycle_bounds.least_idles(cycle)
             built = _FeasibilityModel(self.dag, self.k, cycle, windows, self._linear_cap(), budget=building,
-                                      forbidden=self.forbidden)
+                                      forbidden=self.forbidden, least_idles=idles)
             built.hint(self.incumbent)
             built.branch_station_by_station(self.dag.tail)
         except _BuildTimeout:
@@ -498,6 +516,14 @@ class _Search:
         """One more than the largest C worth probing: the incumbent's value, or total + 1 without one."""
         return self.hi if self.incumbent is not None else self.dag.total + 1
 
+    def _windows(self, cycle: int) -> tuple[list[int], list[int]] | None:
+        """Earliest and latest station of each op at ``cycle``, None when no partition fits: the destructive-
+        improvement tests' (salbp_bounds) where the graph is small enough for them, else heuristics.dag's."""
+        if self.cycle_bounds is None:
+            return station_windows(self.dag, self.k, cycle)
+        windows = self.cycle_bounds.windows(cycle)
+        return None if windows is None else (windows[0].tolist(), windows[1].tolist())
+
     def _probe(self, cycle: int, limit: float) -> bool:
         """Probe F(cycle) within ``limit`` seconds; False when its model would take too long to build."""
         self.probes += 1
@@ -506,7 +532,7 @@ class _Search:
         # Too big before any variable; or its station windows alone (closures, see heuristics.dag) would take longer.
         if not self._builds(size, limit) or self.dag.n > WINDOW_OPS:
             return self._unbuilt(cycle, None, limit, size > _MODEL_SIZE_MAX)
-        windows = station_windows(self.dag, self.k, cycle)
+        windows = self._windows(cycle)
         if windows is None:
             self.lo = max(self.lo, cycle + 1)
             self._report()
@@ -746,8 +772,10 @@ class _FeasibilityModel:
     """The CP-SAT model F(C) of the module docstring (the secondary objectives' models are in their table)."""
 
     def __init__(self, dag: Dag, num_parts: int, cycle: int, windows, memory_cap: int | None,
-                 budget: Budget | None = None, forbidden: Sequence[Sequence[int]] = ()):
-        """Build F(cycle); past ``budget`` (checked every few thousand ops or edges) raise _BuildTimeout."""
+                 budget: Budget | None = None, forbidden: Sequence[Sequence[int]] = (),
+                 least_idles: Sequence[int] | None = None):
+        """Build F(cycle); past ``budget`` (checked every few thousand ops or edges) raise _BuildTimeout.
+        ``least_idles``: each station's least idle time (salbp_bounds.CycleBounds.least_idles), for the loads."""
         self.dag, self.k = dag, num_parts
         self.early, self.late = windows
         self.budget = budget
@@ -759,7 +787,7 @@ class _FeasibilityModel:
             self.y.append({b: self.model.new_bool_var(f"y[{v}][{b}]") for b in range(self.early[v], self.late[v])})
         self._order()
         self._precedence()
-        self._loads(cycle)
+        self._loads(cycle, least_idles or [0] * num_parts)
         self._no_empty_parts()
         if memory_cap is not None:
             self._memory(memory_cap)
@@ -826,19 +854,26 @@ class _FeasibilityModel:
         """The load of part s under ``weights`` (the model's, or a scenario's), a linear expression of y."""
         return sum(weights[v] * self.x_expr(v, s) for v in self.by_station[s])
 
-    def _loads(self, cycle: int) -> None:
+    def _loads(self, cycle: int, least_idles: Sequence[int]) -> None:
         w, k = self.dag.weights, self.k
         self.by_station: list[list[int]] = [[] for _ in range(k)]
         for v in range(self.dag.n):
             for s in self.stations(v):
                 self.by_station[s].append(v)
-        # Each station's load is at most C. (The sums are the build's largest part: the budget is looked at often.)
+        # Each station's load is at most C less its least idle time, and at least C less the idle time the others
+        # leave it (subset sums that CP-SAT does not reason on: at ARC111 m=16 and C = 9411 the first station
+        # takes all the idle time). The sums are the build's largest part: the budget is looked at often.
+        total = self.dag.total
+        idle = k * cycle - total
+        spare = idle - sum(least_idles)
         for s in range(k):
             self._in_time()
-            self._add(self.load(w, s) <= cycle)
-        # Redundant prefix loads: the first b+1 parts hold at most (b+1) C and leave at most
-        # (K-1-b) C for the rest; they propagate where the per-station sums alone do not.
-        total = self.dag.total
+            self._add(self.load(w, s) <= cycle - least_idles[s])
+            if cycle - least_idles[s] - spare > 0:
+                self._add(self.load(w, s) >= cycle - least_idles[s] - spare)
+        # Redundant prefix loads: the first b+1 parts hold at most (b+1) C and leave at most (K-1-b) C for the rest
+        # (each less its stations' least idle times); they propagate where the per-station sums alone do not.
+        before = np.cumsum(least_idles).tolist()  # b -> least idle time of stations 0..b
         free: list[list[tuple[int, cp_model.IntVar]]] = [[] for _ in range(k)]  # b -> (w_v, y[v][b])
         for v, row in enumerate(self.y):
             self._in_time(v)
@@ -851,8 +886,8 @@ class _FeasibilityModel:
         for b in range(k - 1):
             self._in_time()
             prefix = sum(weight * var for weight, var in free[b]) + fixed[b]
-            self._add(prefix <= (b + 1) * cycle)
-            self._add(prefix >= total - (k - 1 - b) * cycle)
+            self._add(prefix <= (b + 1) * cycle - before[b])
+            self._add(prefix >= total - (k - 1 - b) * cycle + (before[-1] - before[b]))
 
     def _no_empty_parts(self) -> None:
         # Every part holds an op (symmetry breaking, see the module docstring).

@@ -47,6 +47,7 @@ from collections.abc import Callable, Sequence
 
 from heuristics.dag import Dag
 from solver.errors import UsageError
+from solver.partitioning.salbp_bounds import share_arrays
 
 MAX_LOADS = 64
 DIRECTIONS = ("both", "forward", "backward")
@@ -319,22 +320,10 @@ class _Loads:
 
 
 def bin_shares(weights: Sequence[int], cycle: int) -> list[tuple[int, int]]:
-    """Each op's share of a part of capacity ``cycle`` in LB2 (in halves) and LB3 (in sixths), Scholl & Becker.
-
-    LB2: 1 above ``C / 2``, 1/2 at exactly ``C / 2``. LB3: 1 above ``2C / 3``, 2/3 at ``2C / 3``, 1/2 strictly
-    between ``C / 3`` and ``2C / 3``, 1/3 at ``C / 3``. No part's shares sum to more than 1 in either (two ops
-    above ``C / 2`` do not fit together; three above ``C / 3`` neither, and one above ``2C / 3`` leaves room for
-    ops below ``C / 3`` only). An op of weight 0 fits anywhere: share 0.
-    """
-    shares = []
-    for w in weights:
-        if w <= 0:
-            shares.append((0, 0))
-            continue
-        half = 2 if 2 * w > cycle else 1 if 2 * w == cycle else 0
-        third = 6 if 3 * w > 2 * cycle else 4 if 3 * w == 2 * cycle else 3 if 3 * w > cycle else 2 if 3 * w == cycle else 0
-        shares.append((half, third))
-    return shares
+    """Each op's share of a part of capacity ``cycle`` in LB2 (in halves) and LB3 (in sixths), Scholl & Becker
+    (:func:`solver.partitioning.salbp_bounds.share_arrays`, as pairs)."""
+    halves, sixths = share_arrays(weights, cycle)
+    return list(zip(halves.tolist(), sixths.tolist()))
 
 
 def bin_bound(shares: Sequence[tuple[int, int]], parts: Sequence[int]) -> int:
