@@ -42,14 +42,8 @@ def residual_networks(draw, ops=(3, 7), devices=(3, 5), tight=False):
         skip = draw(st.integers(0, 3))
         if skip >= 2 and v + skip < n:
             graph.add_edge(v, v + skip, tensors={f"t{v}": size[v]}, bytes=size[v])
-    D = draw(st.integers(*devices))
-    cap = draw(st.sampled_from([10000, 14000] if tight else [None, 8000, 12000, 20000, 40000]))
-    positions = [(draw(st.integers(1, 150)), draw(st.integers(1, 150))) for _ in range(D)]
-    specs = tuple(DeviceSpec(f"d{d}", memory=cap) for d in range(D))
-    links = {(f"d{a}", f"d{b}"): Link(seed002_bandwidth(max(math.dist(positions[a], positions[b]), 1.0)), 0)
-             for a, b in itertools.permutations(range(D), 2)}  # fmt: skip
-    platform = Platform(Path("p.json"), specs, links, None)
-    return placement_problem(PartitionProblem(graph=graph, name="res", source=Path("r.json")), platform)
+    caps = [10000, 14000] if tight else [None, 8000, 12000, 20000, 40000]
+    return _on_a_seed002_network(draw, graph, "res", devices, caps)
 
 
 @st.composite
@@ -91,14 +85,20 @@ def branchy_networks(draw, devices=(3, 4)):
     if not before and draw(st.booleans()):
         op(join + 1)
         edge(join, join + 1)
+    return _on_a_seed002_network(draw, graph, "branchy", devices, [None, 8000, 12000, 20000, 40000])
+
+
+def _on_a_seed002_network(draw, graph: nx.DiGraph, name: str, devices: tuple[int, int], caps: list):
+    """``graph``'s placement problem on a drawn seed 002 network: identical nodes (one drawn memory cap) at drawn
+    positions, each link's bandwidth falling with distance by seed 002's law."""
     D = draw(st.integers(*devices))
-    cap = draw(st.sampled_from([None, 8000, 12000, 20000, 40000]))
+    cap = draw(st.sampled_from(caps))
     positions = [(draw(st.integers(1, 150)), draw(st.integers(1, 150))) for _ in range(D)]
     specs = tuple(DeviceSpec(f"d{d}", memory=cap) for d in range(D))
     links = {(f"d{a}", f"d{b}"): Link(seed002_bandwidth(max(math.dist(positions[a], positions[b]), 1.0)), 0)
              for a, b in itertools.permutations(range(D), 2)}  # fmt: skip
     platform = Platform(Path("p.json"), specs, links, None)
-    return placement_problem(PartitionProblem(graph=graph, name="branchy", source=Path("b.json")), platform)
+    return placement_problem(PartitionProblem(graph=graph, name=name, source=Path(f"{name}.json")), platform)
 
 
 def _either(draw_instance):
