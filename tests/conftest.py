@@ -39,3 +39,20 @@ def tflite_model(model_dir):
 @pytest.fixture(scope="session")
 def branchy_cnn(tflite_model) -> Path:
     return tflite_model("branchy_cnn")
+
+
+@pytest.fixture()
+def heavy_second_half(tflite_model, tmp_path) -> tuple[Path, Path, Path]:
+    """(model, trace, platform) of skip_chain with a heavy fifth op on a, b, c, where b and c cannot hold the whole
+    model (1828 B in the upper memory model, its second half 708 B): a case for replicating the second half."""
+    import json
+
+    from solver.io.tflite import read_model
+    from tests.traces import write_chrome_trace
+
+    model = tflite_model("skip_chain")
+    trace = write_chrome_trace(tmp_path / "trace.json", read_model(model), [[100.0, 100, 100, 100, 600, 100, 100, 100]] * 2)
+    platform = tmp_path / "p.json"
+    platform.write_text(json.dumps({"devices": [{"name": "a"}, {"name": "b", "memory": 800}, {"name": "c", "memory": 800}],
+                                    "default_link": {"bandwidth": 1e8}}))  # fmt: skip
+    return model, trace, platform

@@ -407,17 +407,12 @@ def test_the_engine_overhead_counts_what_the_runner_moves_and_runs_per_stage(thr
 
 
 @pytest.mark.parametrize("cluster", ["local", pytest.param("netlab", marks=needs_lab)])
-def test_a_replicated_placement_is_placed_split_and_run_round_robin_from_the_command_line(tflite_model, tmp_path,
+def test_a_replicated_placement_is_placed_split_and_run_round_robin_from_the_command_line(heavy_second_half, tmp_path,
                                                                                           capsys, cluster):  # fmt: skip
-    """skip_chain on a, b, c, where b and c cannot hold the whole model (1828 B in the upper memory model, its second
-    half 708 B): 'solve place --replicate' runs its heavy
-    second half on both, the map records it for 'solve split', and 'solve pipeline' deals the requests to b and c
-    in turn, its outputs the whole model's, each replica reported beside its prediction."""
-    model = tflite_model("skip_chain")
-    trace = write_chrome_trace(tmp_path / "trace.json", read_model(model), [[100.0, 100, 100, 100, 600, 100, 100, 100]] * 2)
-    platform = tmp_path / "p.json"
-    platform.write_text(json.dumps({"devices": [{"name": "a"}, {"name": "b", "memory": 800}, {"name": "c", "memory": 800}],
-                                    "default_link": {"bandwidth": 1e8}}))  # fmt: skip
+    """'solve place --replicate' runs skip_chain's heavy second half on both b and c (tests/conftest.py), the map
+    records it for 'solve split', and 'solve pipeline' deals the requests to b and c in turn, its outputs the whole
+    model's, each replica reported beside its prediction."""
+    model, trace, platform = heavy_second_half
     mapped = tmp_path / "m.json"
     args = parse_command(["place", str(model), str(trace), "--platform", str(platform), "--replicate", "--json",
                           "--memory-model", "upper", "--out", str(mapped)])  # fmt: skip

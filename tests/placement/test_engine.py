@@ -23,7 +23,7 @@ from solver.placement.predicted import predict_parts
 from solver.placement.problem import placement_problem
 from solver.problem import PartitionProblem
 from solver.solving.outcome import OPTIMAL
-from tests.placement.test_placement import brute_force, instances, placeable
+from tests.placement.test_placement import assert_solved_to, brute_force, instances, placeable
 
 
 # A core's CPU per request: whole us per task and message, us per MB (tensors of up to 4 kB: up to 80 us each) and
@@ -61,9 +61,7 @@ def test_with_the_engines_cost_the_exact_placement_equals_brute_force(built, obj
     hint = greedy_placement(built, objective)
     if expected is None:
         return
-    solved = solve_placement(built, objective, hint=hint, time_limit=20, workers=2, search_prefixes=search_prefixes)
-    assert solved.status == OPTIMAL
-    assert solved.value == expected == evaluate(built, solved.assign).objective(objective)
+    assert_solved_to(expected, built, objective, hint=hint, search_prefixes=search_prefixes)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -104,8 +104,12 @@ def test_exact_placement_equals_brute_force(instance, objective, search_prefixes
     # The bounds hold for every placement, so the exact solver given them as a cut still finds the optimum.
     lower = lower_bound(built, objective, evaluate(built, hint).objective(objective)) if hint is not None else 0
     assert lower <= expected
-    solved = solve_placement(built, objective, hint=hint, time_limit=20, workers=2, lower=lower,
-                             search_prefixes=search_prefixes)  # fmt: skip
+    assert_solved_to(expected, built, objective, hint=hint, lower=lower, search_prefixes=search_prefixes)
+
+
+def assert_solved_to(expected: int, built, objective: str, **options) -> None:
+    """The exact solver proves ``expected`` (brute force's optimum) and its placement is worth it by the checker."""
+    solved = solve_placement(built, objective, time_limit=20, workers=2, **options)
     assert solved.status == OPTIMAL
     assert solved.value == expected == evaluate(built, solved.assign).objective(objective)
 

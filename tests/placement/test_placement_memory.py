@@ -24,7 +24,7 @@ from solver.placement.prefixes import prefix_search
 from solver.placement.problem import placement_problem
 from solver.solving.budget import Budget
 from solver.solving.outcome import OPTIMAL
-from tests.placement.test_placement import instances
+from tests.placement.test_placement import assert_solved_to, instances
 
 MODELS = {
     "upper": MemoryModel("upper", "test"),
@@ -104,9 +104,7 @@ def test_exact_placement_under_a_memory_model_equals_brute_force(instance, objec
         with pytest.raises(InfeasibleError):
             solve_placement(built, objective, hint=hint, time_limit=20, workers=2, search_prefixes=search_prefixes)
         return
-    solved = solve_placement(built, objective, hint=hint, time_limit=20, workers=2, search_prefixes=search_prefixes)
-    assert solved.status == OPTIMAL
-    assert solved.value == expected == evaluate(built, solved.assign).objective(objective)
+    assert_solved_to(expected, built, objective, hint=hint, search_prefixes=search_prefixes)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -148,18 +148,11 @@ def test_ctrl_c_during_the_replicated_solve_returns_the_best_found_and_says_so()
     assert answer == evaluate_replicated(problem, list(answer.stage), list(answer.serve))
 
 
-def test_place_replicate_shows_its_progress_and_writes_the_html_page_of_its_replicas(tflite_model, tmp_path, capsys):
-    import json
-
+def test_place_replicate_shows_its_progress_and_writes_the_html_page_of_its_replicas(heavy_second_half, tmp_path,
+                                                                                     capsys):  # fmt: skip
     from solver.cli import main
-    from solver.io.tflite import read_model
-    from tests.traces import write_chrome_trace
 
-    model = tflite_model("skip_chain")
-    trace = write_chrome_trace(tmp_path / "trace.json", read_model(model), [[100.0, 100, 100, 100, 600, 100, 100, 100]] * 2)
-    platform = tmp_path / "p.json"
-    platform.write_text(json.dumps({"devices": [{"name": "a"}, {"name": "b", "memory": 800}, {"name": "c", "memory": 800}],
-                                    "default_link": {"bandwidth": 1e8}}))  # fmt: skip
+    model, trace, platform = heavy_second_half
     page = tmp_path / "page.html"
     status = main(["place", str(model), str(trace), "--platform", str(platform), "--replicate", "--memory-model",
                    "upper", "--out", str(tmp_path / "m.json"), "--html", str(page)])  # fmt: skip

@@ -105,16 +105,21 @@ def _either(draw_instance):
     return draw_instance if not isinstance(draw_instance, tuple) else placeable(draw_instance)
 
 
+def _solved(drawn):
+    """(built instance, brute force's least throughput) of a drawn instance, or None when it is unplaceable."""
+    built = _either(drawn)
+    expected = None if built is None else brute_force(built, "throughput")
+    return None if expected is None else (built, expected)
+
+
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(instances(), instances(ops=(4, 6), devices=(4, 5)), residual_networks(),
                  residual_networks(tight=True), branchy_networks()))
 def test_the_spine_is_laid_below_every_placement_and_its_bound_never_passes_the_optimum(drawn):
-    built = _either(drawn)
-    if built is None:
+    solved = _solved(drawn)
+    if solved is None:
         return
-    expected = brute_force(built, "throughput")
-    if expected is None:
-        return
+    built, expected = solved
     # The optimum lays the spine (module docstring), so the laying's search must find one below optimum + 1.
     assert Laying(built, spine(built), Budget(60)).fits(expected + 1)
     big = expected * 4 + 100
@@ -131,12 +136,10 @@ def test_a_failed_laying_s_threshold_never_passes_the_optimum_even_with_failures
     # One laying asked at several bounds in any order (its failures kept from one to the next): each failure's
     # threshold claims that no laying has every value below it, so a fresh laying (no failures kept) finds none
     # there either, and it is at most the optimum.
-    built = _either(drawn)
-    if built is None:
+    solved = _solved(drawn)
+    if solved is None:
         return
-    expected = brute_force(built, "throughput")
-    if expected is None:
-        return
+    built, expected = solved
     def laid(upper: int) -> bool:  # a fresh laying: no failures kept, no thresholds used
         return Laying(built, spine(built), Budget(60)).fits(upper)
 
