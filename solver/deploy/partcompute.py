@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devices.placed import PartTimes, PlacedStage, time_parts
-from devices.stats import quantile
+from devices.stats import summarize
 from solver.io.linkfile import ComputeTiming, PartCompute
 from solver.io.platform import Platform
 
@@ -53,13 +53,9 @@ def digest(path: Path) -> str:
 
 def timing(samples: Sequence[tuple[float, float]]) -> ComputeTiming:
     """Median and IQR of the CPU and the wall time (us) of ``(wall ms, CPU ms)`` inferences."""
-    wall = [w * 1000 for w, _ in samples]
-    cpu = [c * 1000 for _, c in samples]
-    return ComputeTiming(statistics.median(cpu), _iqr(cpu), statistics.median(wall), _iqr(wall), len(samples))
-
-
-def _iqr(values: list[float]) -> float:
-    return quantile(values, 0.75) - quantile(values, 0.25)
+    wall = summarize([w * 1000 for w, _ in samples])
+    cpu = summarize([c * 1000 for _, c in samples])
+    return ComputeTiming(cpu.median, cpu.iqr, wall.median, wall.iqr, len(samples))
 
 
 def measure_parts(client, stages: Sequence[PlacedStage], executor: str, counts: tuple[int, int, int] = MEASURE,
