@@ -27,14 +27,13 @@ TRACE_US = 100.0  # per op: far below what wide_activations' 2 MB convolutions t
 
 
 def _direct_cpu_ms(step, path: str, runs: int) -> float:
-    """The median CPU time (ms) of ``runs`` inferences of ``path`` in this process, one thread, the executor the
-    calibration times with (Linear), after a warm-up."""
+    """The median CPU time (ms) of ``runs`` inferences of ``path`` in this process, one thread, after a warm-up."""
     import time
 
     from devices.chain import ModelRunner
     from devices.inputs import seeded_inputs
 
-    runner = ModelRunner(path, env={"NUM_THREADS": "1", "EXECUTOR": "Linear"})
+    runner = ModelRunner(path, env={"NUM_THREADS": "1"})
     inputs = seeded_inputs(runner.input_specs(), 0)
     runner.run(inputs)
     times = []
