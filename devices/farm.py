@@ -209,15 +209,30 @@ class Farm:
             wait(list(running), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
         except TimeoutError:
             return None
-        for future in running:
+        for future, (device, _) in running.items():
             if future.status == "finished":
-                return future, future.result()
+                return future, self._result(future, device)
             if future.status in ("error", "cancelled"):
                 error = future.exception() if future.status == "error" else None
                 if error is not None and type(error).__name__ not in ("KilledWorker", "CommClosedError"):
                     raise error
                 return future, None
         return None
+
+    def _result(self, future, device: int) -> tuple | None:
+        """The result of a finished future, or None when its worker died before the client fetched it.
+
+        The result lives on the device's worker alone; once that worker is gone the scheduler would compute
+        the task again, but only there (``allow_other_workers=False``), so an unbounded fetch waits forever
+        (seen in tests/assignment/test_farm.py: a worker killed between its task's end and the fetch).
+        """
+        while True:
+            try:
+                return future.result(timeout=POLL_SECONDS)
+            except TimeoutError:
+                if self.bound.get(device) not in self._workers():
+                    future.cancel()
+                    return None
 
     def _workers(self) -> set[str]:
         """The addresses of the scheduler's workers, asked of the scheduler itself.

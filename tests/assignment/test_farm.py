@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import threading
+import time
 
 import pytest
 
@@ -67,6 +68,22 @@ def test_a_killed_worker_costs_a_retry_elsewhere(farm, branchy_cnn):
     assert sorted(arrived) == list(range(9))  # every configuration measured exactly once
     assert len(farm.lost) == 1 and farm.retries >= 1 and farm.bound.keys() == {1, 2}
 
+
+
+def test_a_result_whose_worker_died_before_it_was_fetched_is_lost_not_awaited(farm):
+    """A task's result lives on its device's worker alone; killed between the task's end and the fetch, the key
+    waits for a worker it may not leave, and an unbounded fetch hung the killed-worker test above."""
+    worker = farm.bound[0]
+    future = farm.client.submit(os.getpid, workers=[worker], allow_other_workers=False, pure=False)
+    pid = future.result()
+    os.kill(pid, signal.SIGKILL)
+    while worker in farm._workers():
+        time.sleep(0.05)
+    outcome: list = []
+    fetch = threading.Thread(target=lambda: outcome.append(farm._result(future, 0)), daemon=True)
+    fetch.start()
+    fetch.join(60)  # a daemon thread: a fetch that hangs fails the test instead of holding it
+    assert outcome == [None]
 
 
 def test_the_same_model_measured_again_and_again_on_one_farm(farm, branchy_cnn):
