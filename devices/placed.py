@@ -242,10 +242,36 @@ class _Session:
             self.proc.wait()
 
 
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+HEAP_KEEP = 1 << 25  # bytes: the largest mmap threshold glibc accepts on 64 bits (32 MB)
+
+
+def steady_heap() -> bool:
+    """Make this process keep the memory it frees for its next allocations (glibc; False elsewhere).
+
+    Why: by default glibc gives a freed buffer of a few MB back to the kernel (a buffer above the mmap threshold
+    is unmapped, the top of the heap is trimmed), so the next inference that allocates it again faults every
+    page back in, zeroed by the kernel: on a part of 2 MB activations 1000-3000 page faults and 2-4 ms of
+    system time, in some inferences and not others (the threshold adapts as buffers come and go). That is the
+    allocator's bookkeeping, not the part's compute, and it made the same part's CPU per inference read 5 or
+    10-12 ms from one process to the next. With both thresholds fixed high, the buffers of one inference serve
+    the next, and a part's CPU is what its inference costs (onert's kernels on all its threads, and our copies).
+    """
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # the C library this interpreter runs on
+    except (OSError, AttributeError):  # not glibc: no mallopt, and no such thresholds to fix
+        return False
+    return bool(mallopt(M_TRIM_THRESHOLD, HEAP_KEEP) and mallopt(M_MMAP_THRESHOLD, HEAP_KEEP))
+
+
 def _serve(path: str) -> None:
-    """The session process: load ``path``, answer its input specs, then one inference per pickled input list."""
+    """The session process: load ``path``, answer its input specs, then one inference per pickled input list
+    (on a steady heap: :func:`steady_heap`)."""
     from devices.chain import ModelRunner
 
+    steady_heap()
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # what onert prints goes to stderr, never into the answers
     requests = sys.stdin.buffer

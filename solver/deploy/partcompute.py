@@ -4,13 +4,19 @@ Why: a trace times the ops of the whole model in a profiling harness; a placed r
 process of its device's Dask worker (``devices.placed``). The two differ (onert's CPU per inference in a lab
 session ran 8-14% above the trace's op sum for ResNet50 and InceptionV3 parts), and this VM's speed drifts over
 minutes. So the calibration times every part on every device the map names, in the run's own harness
-(``devices.placed.time_parts``: the same session process, one thread, the same executor), just before the run:
+(``devices.placed.time_parts``: the same session process, ``NUM_THREADS=1``, the same executor), just before the
+run:
 
 - ``busy``: every part inferring at once, as in a throughput run where every device computes (a part's period);
 - ``alone``: one part at a time, as in the latency run with one request in flight (a part's latency).
 
 Which figure: **CPU time** per inference (the session process's ``process_time`` around onert's run, every thread
-of it: on an unpinned device onert may use a helper thread, and CPU then exceeds wall), median and IQR.
+of it), median and IQR. Every thread, because onert's float convolutions run on Eigen's thread pool whatever
+``NUM_THREADS`` says (that caps ruy only): the pool has one thread per core the machine has (two here), asleep
+between convolutions, and on a wide_activations part they did 3.6-4.0 of the 5.5 ms per inference; so on an
+unpinned device CPU can exceed wall. The session keeps the memory it frees (``devices.placed.steady_heap``):
+otherwise glibc hands a few-MB tensor buffer back to the kernel and the next inference faults it in again, 2-4
+ms of system time in some inferences and not others, which read as the same part costing 5 or 10-12 ms.
 The prediction charges a device's core its compute and sums the devices pinned to one core
 (``solver.placement.predicted.shared_period``); wall time would already hold the other device's turns on a
 shared core (and the scheduler's and client's, counted apart), so it would be counted twice. On a device of

@@ -32,7 +32,9 @@ def _direct_cpu_ms(step, path: str, runs: int) -> float:
 
     from devices.chain import ModelRunner
     from devices.inputs import seeded_inputs
+    from devices.placed import steady_heap
 
+    steady_heap()  # as the session process: no page faults of freed buffers in the inference's CPU
     runner = ModelRunner(path, env={"NUM_THREADS": "1"})
     inputs = seeded_inputs(runner.input_specs(), 0)
     runner.run(inputs)
@@ -78,8 +80,9 @@ def test_the_calibration_times_each_part_in_the_runs_session_and_the_prediction_
         assert 0.5 * direct <= record.busy.cpu_us / 1000 <= 2.0 * direct
         assert 0.5 * direct <= record.alone.cpu_us / 1000 <= 2.0 * direct
         assert record.busy.cpu_us > 4 * 4 * TRACE_US and record.busy.cpu_iqr_us >= 0
-        # Unpinned local workers: onert may run a helper thread beside the inference, so the session's CPU (every
-        # thread) can exceed its wall time here; only a device pinned to one core bounds CPU by wall.
+        # Unpinned local workers: onert's float convolutions run on Eigen's pool (a thread per core) beside the
+        # inference's thread, so the session's CPU (every thread) can exceed its wall time here; only a device
+        # pinned to one core bounds CPU by wall.
         assert record.busy.wall_us > 0 and record.alone.wall_us > 0
     assert [(s.used_us, s.trace_us, s.reason) for s in sources] == [(r.busy.cpu_us, 4 * TRACE_US, "") for r in records]
     # The prediction's compute per device is the measured CPU (rounded to whole us per op, the sum rounded once).
@@ -107,6 +110,43 @@ def test_the_calibration_times_each_part_in_the_runs_session_and_the_prediction_
     run = comparison.run
     assert (run.warmup, run.window, len(run.finished_s), len(run.latencies_ms)) == (3, 3, 6, 6)
     assert document["links"][0]["bytes_ratio"] == pytest.approx(1.0, abs=0.01)
+
+
+def _inference_faults(step, path: str, steady: bool, runs: int) -> int:
+    """The page faults of ``runs`` inferences of ``path`` (outputs copied, as a session does), after two warm-up
+    ones, in this fresh process, with or without a steady heap."""
+    import resource
+
+    from devices.chain import ModelRunner
+    from devices.inputs import seeded_inputs
+    from devices.placed import steady_heap
+
+    if steady:
+        assert steady_heap()
+    runner = ModelRunner(path, env={"NUM_THREADS": "1"})
+    inputs = seeded_inputs(runner.input_specs(), 0)
+    for _ in range(2):
+        runner.run(inputs)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(runs):
+        runner.run(inputs)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+def test_a_steady_heap_serves_freed_tensor_buffers_again_without_faulting_them_in(wide_split):
+    """By default glibc hands a freed buffer of a few MB back to the kernel, and a later inference faults it in
+    again page by page (a part of 2 MB activations: 1000-3000 faults, 2-4 ms of system time, in some inferences
+    and not others): the system time that made a part's CPU read 2x from one process to the next. With the
+    session process's steady heap the same inferences (almost) never fault."""
+    from devices.isolated import run_isolated
+
+    split, _, _ = wide_split
+    path, runs = str(split.out_dir / split.parts[0].file), 10
+    page = (2 << 20) // 4096  # the pages of one 2 MB activation
+    plain = run_isolated(_inference_faults, path, False, runs)
+    steady = run_isolated(_inference_faults, path, True, runs)
+    assert plain >= runs * page  # an activation's worth of faults per inference, on average
+    assert steady <= page  # less than one activation's over all of them
 
 
 def test_a_measurement_applies_only_to_its_own_part_file(wide_split, tmp_path):
