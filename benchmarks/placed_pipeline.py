@@ -120,13 +120,15 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
 
         for algo, status, split in placements:
             records = measure_parts(workers.client, placed_stages(split, workers), settings.executor)
-            sources = part_sources(split, platform, records, problem, alone)
+            sources = part_sources(split, platform, records, problem, alone, workers.core_of)
             session = (measured_problem(problem, split, sources, "busy"), measured_problem(alone, split, sources, "alone"))
+            cpu = measured_problem(problem, split, part_sources(split, platform, records, problem, alone), "busy")
             predictions = [forecast(problem, alone, split, platform, "platform"),
                            forecast(*session, split, measured, "calibrated", engine, host),
                            forecast(problem, alone, split, measured, "cal-trace", engine, host)]  # fmt: skip
             if problem is not alone:  # the first session's model: the op times profiled alone, the platform's links
                 predictions.append(predict_split(alone, platform, split, "alone-trace", workers.core_of, cores))
+            predictions.append(forecast(cpu, session[1], split, measured, "cal-cpu", engine, host))  # the last stop's
             comparison = compare_placed(split, workers, predictions, settings, compute=sources)
             devices = ["|".join(r) for r in comparison.run.devices]
             rows.append({"scenario": label, "model": model, "algo": algo, "status": status,
@@ -203,13 +205,14 @@ def table(rows: list[dict]) -> None:
     """One line per run: the predictions' throughput and latency beside the measured, the calibrated errors with the
     trace's compute (last stop's model) and with the session's, the compute's drift over the run, the load."""
     header = (f"{'scenario':18} {'model':12} {'algo':10} {'status':8} {'devices':10} {'pred':>6} {'c-trace':>7} "
-              f"{'cal':>6} {'meas':>6} {'err tr':>7} {'err':>7} {'c-tr ms':>8} {'cal ms':>7} {'meas ms (IQR)':>15} "
+              f"{'cal':>6} {'meas':>6} {'err tr':>7} {'err cpu':>7} {'err':>7} {'c-tr ms':>8} {'cal ms':>7} {'meas ms (IQR)':>15} "
               f"{'lat tr':>7} {'lat':>7} {'drift':>7} {'steady':>7} {'bytes':>5} {'load':>9}  flags")  # fmt: skip
     print(header)
     print("-" * len(header))
     for r in rows:
         c = r["comparison"]
         plain, cal, trace = c.predictions[0], c.predictions[1], c.predictions[2]
+        cpu = next(p for p in c.predictions if p.label == "cal-cpu")
         lat, meas = c.latency, c.run.throughput
         ratios = c.bytes_ratio()
         worst = max(ratios.values(), key=lambda x: abs(x - 1), default=None)
@@ -218,7 +221,7 @@ def table(rows: list[dict]) -> None:
                                  ("MISS", abs(cal.throughput / meas - 1) > 0.10)) if on]  # fmt: skip
         print(f"{r['scenario']:18} {r['model']:12} {r['algo']:10} {r['status']:8} {r['devices']:10} {plain.throughput:6.2f} "
               f"{trace.throughput:7.2f} {cal.throughput:6.2f} {meas:6.2f} {trace.throughput / meas - 1:+7.1%} "
-              f"{cal.throughput / meas - 1:+7.1%} {trace.latency_us / 1000:8.1f} {cal.latency_us / 1000:7.1f} "
+              f"{cpu.throughput / meas - 1:+7.1%} {cal.throughput / meas - 1:+7.1%} {trace.latency_us / 1000:8.1f} {cal.latency_us / 1000:7.1f} "
               f"{lat.median / 1000:8.1f} ({lat.iqr / 1000:4.1f}) {trace.latency_us / lat.median - 1:+7.1%} "
               f"{cal.latency_us / lat.median - 1:+7.1%} {drift if drift is not None else float('nan'):+7.1%} "
               f"{c.run.steadiness():+7.1%} {f'{worst:5.2f}' if worst is not None else '-':>5} {c.load_average[0]:4.1f}-{c.load_average[1]:4.1f}  "
@@ -226,9 +229,10 @@ def table(rows: list[dict]) -> None:
     print("status INVALID: the placement is over a device's memory in our memory model (seed 002's own answer), run all "
           "the same; pred: solve place's model with the platform's links and the trace's op times; c-trace: the links "
           "fitted by a ping-pong in the same lab, each device's engine CPU and the scheduler's and client's, the trace's "
-          "op times (the last stop's calibrated prediction); cal: the same with each part's compute measured in the "
-          "run's session just before the run (CPU per inference, every part busy for the period, alone for the "
-          "latency); err: against meas (throughput in the steady state, latency with one request in flight); drift: "
+          "op times; cal: the same with each part's compute measured in the run's session just before the run (per "
+          "inference, every part busy for the period: the wall time on a device with a core of its own, else the "
+          "CPU; alone for the latency, CPU); err cpu: cal with the busy CPU everywhere (the last stop's calibrated "
+          "prediction); err: against meas (throughput in the steady state, latency with one request in flight); drift: "
           f"the relative move of the part's compute that moved most from before the run to right after it (flagged "
           f"beyond {DRIFT_TOLERANCE:.0%} of the largest part's compute); steady: the timed requests' second half against their first; bytes: the link "
           "bytes per request measured over predicted, the one farthest from 1")

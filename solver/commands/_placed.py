@@ -93,7 +93,7 @@ def run_placed_command(args: argparse.Namespace) -> int:
                                measure_parts(workers.client, placed_stages(split, workers), settings.executor))  # fmt: skip
         cores = len(os.sched_getaffinity(0))
         predictions = [predict_split(problem, platform, split, "platform", workers.core_of, cores)]
-        sources = part_sources(split, platform, fits.parts, problem) if fits else []
+        sources = part_sources(split, platform, fits.parts, problem, core_of=workers.core_of) if fits else []
         if fits:
             source = args.calibrated_links or links_out
             measured = calibrated(platform, fits.links, source)

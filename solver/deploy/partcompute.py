@@ -19,8 +19,16 @@ otherwise glibc hands a few-MB tensor buffer back to the kernel and the next inf
 ms of system time in some inferences and not others, which read as the same part costing 5 or 10-12 ms.
 The prediction charges a device's core its compute and sums the devices pinned to one core
 (``solver.placement.predicted.shared_period``); wall time would already hold the other device's turns on a
-shared core (and the scheduler's and client's, counted apart), so it would be counted twice. On a device of
-its own core wall = CPU; both are kept and shown.
+shared core (and the scheduler's and client's, counted apart), so it would be counted twice there; both are
+kept and shown.
+
+**On a device with a core of its own** (pinned to a core no other device of the map is pinned to: the lab's
+devices of (a) and (c)) the period uses the busy **wall** time instead: with nothing else of the run on that core,
+the wall of an inference is what the core spends on it, and when both cores compute it runs above the CPU (the
+calibration measured busy wall/CPU 1.02-1.07 for split models and 1.17-1.43 for two whole models at once, with
+``/proc/stat`` steal flat: time the VM takes that no CPU clock of ours counts), which the run pays too. Not on
+a shared core: there the wall also holds the other device's turns, which the prediction adds itself (its
+``core`` bound), so CPU. The latency (one request in flight, ``alone``) keeps the CPU.
 
 How the prediction uses it (:func:`measured_problem`): the op weights of each measured part are scaled by
 measured / trace for its device, so the part's ops sum to its measured compute (the same correction
@@ -38,7 +46,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import statistics
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,24 +104,38 @@ class PartSource:
     trace_alone_us: float | None  # the same with the op times profiled alone, when the latency uses those
     measured: PartCompute | None
     reason: str = ""
+    wall: bool = False  # the period uses the busy wall time (a device with a core of its own), not the CPU
 
     @property
     def used_us(self) -> float:
-        """The compute the calibrated period used: the measured busy CPU, else the trace's."""
-        return self.measured.busy.cpu_us if self.measured else self.trace_us
+        """The compute the calibrated period used: the measured busy wall or CPU, else the trace's."""
+        if self.measured is None:
+            return self.trace_us
+        return self.measured.busy.wall_us if self.wall else self.measured.busy.cpu_us
 
     def to_json(self) -> dict:
         return {"part": self.part_id, "file": self.file, "device": self.device, "trace_us": self.trace_us,
                 "trace_alone_us": self.trace_alone_us, "used": "session" if self.measured else "trace",
+                "figure": ("wall" if self.wall else "cpu") if self.measured else None,
                 "measured": self.measured.to_json() if self.measured else None, "reason": self.reason or None}  # fmt: skip
 
 
-def part_sources(split, platform: Platform, records: Sequence[PartCompute], problem, alone=None) -> list[PartSource]:
+def own_cores(devices: Sequence[str], core_of: Mapping[str, int | None]) -> frozenset[str]:
+    """Those of ``devices`` pinned to a core (``core_of``) that no other of ``devices`` is pinned to."""
+    pinned = Counter(core_of[d] for d in set(devices) if core_of.get(d) is not None)
+    return frozenset(d for d in devices if core_of.get(d) is not None and pinned[core_of[d]] == 1)
+
+
+def part_sources(split, platform: Platform, records: Sequence[PartCompute], problem, alone=None,
+                 core_of: Mapping[str, int | None] | None = None) -> list[PartSource]:  # fmt: skip
     """Per part of ``split`` and device running it, the measured record of that part file (its name, content and
     device) among ``records``, else why there is none; with the part's trace op sum in ``problem`` (and in
-    ``alone``, the problem of op times profiled alone, when given) on that device."""
+    ``alone``, the problem of op times profiled alone, when given) on that device. ``core_of`` (the run's cores,
+    ``solver.deploy.placed.Workers.core_of``): a device of the split with a core of its own uses its busy wall
+    time (module docstring); without it, every part its CPU."""
     found = {(r.part, r.device): r for r in records}
     replicas = split.replicas or {}
+    alone_on_core = own_cores([d for p in split.parts for d in replicas.get(p.part_id, (p.device,))], core_of or {})
     sources = []
     for p in split.parts:
         sha = digest(split.out_dir / p.file)
@@ -127,7 +150,7 @@ def part_sources(split, platform: Platform, records: Sequence[PartCompute], prob
                 record, reason = None, "measured for another file of that name (its sha256 differs)"
             sources.append(PartSource(p.part_id, p.file, device, _op_sum(problem, p.ops, platform, device),
                                       _op_sum(alone, p.ops, platform, device) if alone is not None else None,
-                                      record, reason))  # fmt: skip
+                                      record, reason, device in alone_on_core))  # fmt: skip
     return sources
 
 
@@ -142,9 +165,10 @@ def _spec(platform: Platform, device: str):
 
 def measured_problem(problem, split, sources: Sequence[PartSource], mode: str = "busy"):
     """``problem`` (a ``solver.problem.PartitionProblem`` of a TFLite model) with the op weights of each measured
-    part scaled so that they sum, on its device, to its measured CPU per inference (``mode``: ``busy`` for the
-    period, ``alone`` for the latency; a replicated part: the mean over its measured replicas); other parts keep
-    the trace's weights. The problem itself is not changed."""
+    part scaled so that they sum, on its device, to its measured compute per inference (``mode``: ``busy`` for the
+    period: the CPU, or the wall on a device with a core of its own (``PartSource.wall``); ``alone`` for the
+    latency: the CPU; a replicated part: the mean over its measured replicas); other parts keep the trace's
+    weights. The problem itself is not changed."""
     graph = problem.graph.copy()
     for p in split.parts:
         mine = [s for s in sources if s.part_id == p.part_id and s.measured is not None]
@@ -152,7 +176,8 @@ def measured_problem(problem, split, sources: Sequence[PartSource], mode: str = 
         if not mine or any(t is None for t in timings):
             continue
         trace = statistics.fmean(s.trace_us if mode == "busy" else s.trace_alone_us or s.trace_us for s in mine)
-        target = statistics.fmean(t.cpu_us for t in timings)
+        target = statistics.fmean(t.wall_us if mode == "busy" and s.wall else t.cpu_us
+                                  for s, t in zip(mine, timings))
         if trace > 0:
             _scale(graph, p.ops, target / trace)
     return dataclasses.replace(problem, graph=graph)

@@ -233,7 +233,8 @@ def compute_lines(c: PlacedComparison) -> list[str]:
     after = {(d.part_id, d.device): d for d in c.drifts}
     lines = ["", "compute per inference (ms): the trace's op sum (the uncalibrated prediction's) / measured in the run's "
              "session, CPU, every part busy (IQR) / onert's CPU in the throughput run / re-measured after it (IQR), "
-             "drift; the calibrated prediction uses the session's where measured"]  # fmt: skip
+             "drift; the calibrated prediction uses the session's where measured (its wall on a device with a core of "
+             "its own)"]  # fmt: skip
     for s in c.compute:
         name = f"  part {s.part_id} on {s.device}"
         if s.measured is None:
@@ -241,7 +242,7 @@ def compute_lines(c: PlacedComparison) -> list[str]:
             continue
         b = s.measured.busy
         text = f"{name}: trace {s.trace_us / 1000:.2f} / session {b.cpu_us / 1000:.2f} ({b.cpu_iqr_us / 1000:.2f}, " \
-               f"wall {b.wall_us / 1000:.2f}, {b.runs} runs) used"
+               f"wall {b.wall_us / 1000:.2f}, {b.runs} runs) used ({'wall: a core of its own' if s.wall else 'CPU'})"
         if s.device in during and sum(1 for t in c.compute if s.device in (t.device,) or t.part_id == s.part_id) == 1:
             text += f" / run {during[s.device]:.2f}"
         d = after.get((s.part_id, s.device))

@@ -163,6 +163,31 @@ def test_a_measurement_applies_only_to_its_own_part_file(wide_split, tmp_path):
     assert measured_problem(problem, split, sources).graph.nodes(data="weight") == problem.graph.nodes(data="weight")
 
 
+def test_a_device_with_a_core_of_its_own_predicts_its_parts_busy_wall_and_a_shared_core_its_cpu(wide_split):
+    """On a core no other device of the map is pinned to, a part's busy wall is what that core spends on it (with
+    the time the VM takes beyond the CPU); on a shared core the wall also holds the other device's turns, which
+    the prediction's core bound adds itself, so the CPU; unpinned, the CPU. The latency keeps the alone CPU."""
+    from solver.deploy.partcompute import own_cores
+    from solver.io.linkfile import ComputeTiming, PartCompute
+
+    split, platform, problem = wide_split
+    records = [PartCompute(p.file, digest(split.out_dir / p.file), d, ComputeTiming(cpu, 10.0, wall, 20.0, 8),
+                           ComputeTiming(cpu - 100, 10.0, wall + 500, 20.0, 5))
+               for p, d, cpu, wall in zip(split.parts, "ab", (5000.0, 3000.0), (6500.0, 3300.0))]  # fmt: skip
+    cases = (({"a": 0, "b": 1}, [True, True]), ({"a": 0, "b": 0}, [False, False]), ({"a": None, "b": 1}, [False, True]),
+             (None, [False, False]))  # fmt: skip
+    for core_of, walls in cases:
+        sources = part_sources(split, platform, records, problem, core_of=core_of)
+        assert [s.wall for s in sources] == walls
+        assert [s.used_us for s in sources] == [r.busy.wall_us if w else r.busy.cpu_us for r, w in zip(records, walls)]
+        busy = predict_split(measured_problem(problem, split, sources, "busy"), platform, split, "cal", core_of or {}, 2)
+        assert busy.device_us == {d: pytest.approx(s.used_us, abs=1) for d, s in zip("ab", sources)}
+        lone = predict_split(measured_problem(problem, split, sources, "alone"), platform, split, "cal", {}, 2)
+        assert lone.device_us == {d: pytest.approx(r.alone.cpu_us, abs=1) for d, r in zip("ab", records)}
+    assert own_cores(["a", "b", "c"], {"a": 0, "b": 1, "c": 0}) == {"b"}
+    assert own_cores(["a", "b"], {"a": 0, "b": 1, "c": 0}) == {"a", "b"}  # a device off the map shares nothing
+
+
 def test_part_compute_is_kept_in_the_links_file_and_older_files_still_read(wide_split, tmp_path):
     from solver.io.linkfile import ComputeTiming, PartCompute
 
