@@ -77,7 +77,7 @@ from solver.errors import InfeasibleError
 from solver.placement.engine import CLIENT
 from solver.placement.metrics import evaluate
 from solver.placement.objectives import OBJECTIVES, TABLE
-from solver.placement.prefixes import PrefixSearch, prefix_search
+from solver.placement.prefixes import PrefixSearch, PrefixSearcher, prefix_search
 from solver.placement.problem import PlacementProblem
 from solver.solving.budget import Budget, now
 from solver.solving.cpsat import Solve, solve_reporting
@@ -293,13 +293,13 @@ class _Prefixes:
         self.best: list[int] | None = None
         self.value: int | None = None
         self.too_many_ideals = False
+        self.searcher = PrefixSearcher(problem)  # one for every run: they share its ideals, spine and failures
 
     def run(self, stop: Callable[[], bool], until: Budget) -> PrefixSearch | None:
         """Search (again from the best found so far) until ``until`` ends or ``stop()``; the proof, or None."""
         if self.too_many_ideals:
             return None
-        searched = prefix_search(self.problem, self.best or self.hint, until, lower=self.lower, stop=stop,
-                                 on_found=self._found)  # fmt: skip
+        searched = self.searcher.run(self.best or self.hint, until, lower=self.lower, stop=stop, on_found=self._found)
         if searched is not None:
             self.lower = max(self.lower, searched.bound)  # what its failures proved, even when it stopped early
         self.too_many_ideals = searched is None and not until.passed() and not stop()
