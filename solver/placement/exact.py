@@ -87,6 +87,7 @@ from solver.solving.secondary import minimize_in_order, primary
 _HEARTBEAT = 1.0
 _PREFIXES_ALONE = 0.1  # of the primary objective's time: the prefix search alone, before CP-SAT's model is built
 _BUILD_BY = 0.5  # of the primary objective's time: a CP-SAT model not built by then is dropped (see solve_placement)
+_PACED = 0.1  # of the crossings modelled, from which their pace says whether the model will be built in time
 _FREEING = 0.5  # of the time a model took to build, kept to free it within the limit (measured: 5.3 s for 19 s)
 
 Progress = Callable[[int, int, float], None]
@@ -364,13 +365,16 @@ class _Model:
 
     def __init__(self, problem: PlacementProblem, objective: str, cap: int | None = None, *,
                  budget: Budget | None = None):  # fmt: skip
-        """Raises _OutOfTime when ``budget`` ends while the crossings or the memory are modelled."""
+        """Raises _OutOfTime when ``budget`` ends while the crossings or the memory are modelled, or when the
+        crossings, a tenth of them modelled, will not be by then at the pace so far (a model given up early is
+        freed at once; one given up late takes seconds more to free)."""
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {objective!r}")
         self.problem = problem
         self.budget = budget
         self.cap = cap  # the objective is kept <= cap: a crossing dearer than that alone is ruled out
         self.model = model = cp_model.CpModel()
+        self.began = now()
         n, D = problem.num_ops, len(problem.devices)
         self.D = D
         # No placement computes or sends more than every op at its slowest and every tensor at its dearest.
@@ -403,8 +407,13 @@ class _Model:
         TABLE[objective].model(self)
         model.minimize(self.objective)
 
-    def _in_time(self) -> None:
-        if self.budget is not None and self.budget.passed():
+    def _in_time(self, done: float = 0.0) -> None:
+        """Raise _OutOfTime past the budget, or when a step ``done`` (a share, at least a tenth) into the crossings
+        they will not be modelled by its end at the pace so far."""
+        if self.budget is None:
+            return
+        t = now()
+        if t > self.budget.end or (done >= _PACED and self.began + (t - self.began) / done > self.budget.end):
             raise _OutOfTime
 
     def _transfers(self) -> None:
@@ -413,7 +422,7 @@ class _Model:
         self.crossed: dict[tuple[int, int], list[int]] = {}  # the tensor of each crossing variable, in order
         self.sent: list = []  # bytes of each possible crossing, for the secondary objective
         for i, tensor in enumerate(problem.tensors):
-            self._in_time()
+            self._in_time(i / len(problem.tensors))
             # r[i][b]: tensor i is read on device b.
             read = {}
             for b in range(D):

@@ -4,11 +4,13 @@ by distance, memory caps)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from pathlib import Path
 
 import networkx as nx
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -260,3 +262,33 @@ def test_a_fan_of_tensors_cannot_be_split_over_relays():
     assert optimum == 300_000  # ops 0-3 on a, op 4 on b: three tensors over the fast link
     assert contraction_bound(built, optimum) == 100_000
     assert spine_bound(built, 0, optimum) == optimum
+
+
+class _Ticks(Budget):
+    """A budget that ends at every ``every``-th look at the clock, as a busy machine may end a build anywhere."""
+
+    def __init__(self, every: int):
+        super().__init__(math.inf)
+        self.every, self.looks = every, 0
+
+    def passed(self) -> bool:
+        self.looks += 1
+        return self.looks % self.every == 0
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(residual_networks(ops=(3, 9)), branchy_networks()), st.integers(2, 4))
+def test_a_spine_built_in_steps_is_the_spine_built_at_once(built, every):
+    # The build stops at its budget's end and the next call goes on from there: stopped anywhere, as often as
+    # may be, it must make the same spine as a build in one go (on a fresh copy of the problem).
+    ticks, tries = _Ticks(every), 0
+    while (stepped := spine(built, ticks)) is None:
+        tries += 1
+        assert tries <= len(built.graph)  # each call builds a hop at least, at most one per spine op
+    at_once = spine(dataclasses.replace(built))
+    assert (stepped.ops, stepped.hop_tensor, stepped.hop_cut, stepped.hop_entry) == \
+        (at_once.ops, at_once.hop_tensor, at_once.hop_cut, at_once.hop_entry)  # fmt: skip
+    for ours, theirs in [(stepped.memory, at_once.memory), (stepped.compute, at_once.compute),
+                         (stepped.supported, at_once.supported)]:  # fmt: skip
+        assert len(ours) == len(theirs) and all(np.array_equal(x, y) for x, y in zip(ours, theirs))
+    assert spine(built, Budget(0)) is stepped  # once built, it is there whatever the budget
