@@ -200,7 +200,8 @@ class _Build:
                 item_of_op[u].append(k)
         caps = [problem.relaxed_cap(d) for d in range(D)]
         largest = math.inf if any(c is None for c in caps) else max(caps)
-        times = np.array([[t if t is not None else 0 for t in row] for row in problem.times], dtype=np.int64).reshape(n, D)
+        times = np.array([[t if t is not None else 0 for t in row] for row in problem.times],
+                         dtype=np.int64).reshape(n, D)  # fmt: skip
         runs = np.array([[t is not None for t in row] for row in problem.times], dtype=bool).reshape(n, D)
         memory, compute, supported = [], [], []
         for a, start in enumerate(ops):
