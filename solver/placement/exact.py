@@ -47,8 +47,10 @@ table) keep the objective at most ``floor(best * (1 + slack))``.
 For ``throughput``, the prefix search (solver.placement.prefixes: branch and bound over chains of ideals, exact on
 graphs with few ideals) runs alone for a tenth of the time, then in the main thread while CP-SAT
 searches in its own: the first proof stops the other, and the best placement either found is the answer.
-A model not built by half the time (on a network of 50 devices it takes seconds) is dropped, and the prefix
-search goes on alone: the time limit bounds the whole solve. With measured devices the prefix search, which
+A model not built by half the time (on a network of 50 devices it takes seconds), or whose crossings will not be
+by then at the pace of their first tenth (a model dropped early is cheap to free), is dropped, and the prefix
+search goes on alone, with the ideals, spine and failures of its first run: the time limit bounds the whole
+solve. With measured devices the prefix search, which
 cannot know a part's picking tasks (nor its messages) before the parts after it are placed, solves the problem
 blind to the engine in its tenth: its optimum bounds this one from below, its placement is a hint, and when that
 placement costs no more with the engine it is proven optimal; else CP-SAT goes on alone. The bound holds because
