@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import weakref
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -112,20 +113,25 @@ def spine(problem: PlacementProblem, until: Budget | None = None) -> Spine | Non
     (seconds on a large graph) goes hop by hop: when ``until`` ends first, None, and the next call goes on from
     where this one stopped."""
     if "spine" not in problem.derived:
-        build = problem.derived.setdefault("spine build", _Build(problem))
+        # The path and its fronts depend on the graph alone: every platform (and objective) shares one build.
+        build = _BUILDS.get(problem.graph)
+        if build is None:
+            build = _BUILDS[problem.graph] = _Build(problem)
         if not build.advance(until or Budget(math.inf)):
             return None
-        problem.derived["spine"] = build.finish()
-        del problem.derived["spine build"]
+        problem.derived["spine"] = build.finish(problem)
     return problem.derived["spine"]
 
 
+_BUILDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # by graph (held while the graph lives)
+
+
 class _Build:
-    """A spine in the making: its ops and closures at once, then the cut and entry fronts one hop at a time
-    (:meth:`advance`), then the runs' figures (:meth:`finish`)."""
+    """A spine in the making, of a graph: its ops and closures at once, then the cut and entry fronts one hop at a
+    time (:meth:`advance`); then, per problem on the graph, the runs' figures on its devices (:meth:`finish`)."""
 
     def __init__(self, problem: PlacementProblem):
-        self.problem = problem
+        self.tensors, self.dag = problem.tensors, problem.dag  # not the problem: it holds the graph, the key
         written: dict[tuple[int, int], int] = {}
         self.out: list[list[int]] = [[] for _ in range(problem.num_ops)]  # the tensors each op writes
         for i, t in enumerate(problem.tensors):
@@ -167,13 +173,13 @@ class _Build:
         (``run`` and more, closed under predecessors within ``between``), the tensors written in X and read in
         ``between`` outside it, as a :class:`Cut`, kept where no other X's is as small in every figure (a Pareto
         front). Past ``MAX_CUT_SETS`` sets, the tensors ``run`` sends ``w`` directly (sent whatever X is)."""
-        problem, tensors = self.problem, self.problem.tensors
+        tensors = self.tensors
         inner = between & ~run & ~(1 << w)
         sent = [(1 << tensors[i].producer, self.readers[i] & between, tensors[i].nbytes)
                 for i in self._written(between, w)]  # fmt: skip
-        sets = _closed_sets(run, inner, {v: _mask_of(problem.dag.preds[v]) & inner for v in _bits(inner)})
+        sets = _closed_sets(run, inner, {v: _mask_of(self.dag.preds[v]) & inner for v in _bits(inner)})
         sizes: dict[int, int] = {}
-        return _direct(problem, run, w) if sets is None else _pareto([_cut(sent, X, w, sizes) for X in sets])
+        return _direct(tensors, run, w) if sets is None else _pareto([_cut(sent, X, w, sizes) for X in sets])
 
     def _entry_front(self, run: int, last: int, w: int, between: int) -> tuple[Cut, ...]:
         """What the device of ``w`` receives, :meth:`_cut_front` seen from the other end: over the sets Y of the ops
@@ -181,17 +187,18 @@ class _Build:
         tensors written in ``between`` outside Y and read in Y, as a :class:`Cut` whose readers are their writers
         (those of ``run``, all on one device, as its op ``last``): each writer's device sends its tensors whole over
         one link to w's."""
-        problem, tensors = self.problem, self.problem.tensors
+        tensors = self.tensors
         inner = between & ~run & ~(1 << w)
         sent = [(self.readers[i] & between, 1 << (last if run >> (p := tensors[i].producer) & 1 else p),
                  tensors[i].nbytes) for i in self._written(between, w)]  # fmt: skip
-        sets = _closed_sets(1 << w, inner, {v: _mask_of(problem.dag.succs[v]) & inner for v in _bits(inner)})
+        sets = _closed_sets(1 << w, inner, {v: _mask_of(self.dag.succs[v]) & inner for v in _bits(inner)})
         sizes: dict[int, int] = {}
-        return _direct(problem, run, w) if sets is None else _pareto([_cut(sent, Y, last, sizes) for Y in sets])
+        return _direct(tensors, run, w) if sets is None else _pareto([_cut(sent, Y, last, sizes) for Y in sets])
 
-    def finish(self) -> Spine:
-        """The spine, with each run's memory, compute and support (the fronts all built)."""
-        problem, ops, ancestors, descendants = self.problem, self.ops, self.ancestors, self.descendants
+    def finish(self, problem: PlacementProblem) -> Spine:
+        """The spine of ``problem`` (on this build's graph), with each run's memory, compute and support on its
+        devices (the fronts all built)."""
+        ops, ancestors, descendants = self.ops, self.ancestors, self.descendants
         n, D = problem.num_ops, len(problem.devices)
         items = problem.memory_items()
         item_of_op: list[list[int]] = [[] for _ in range(n)]
@@ -272,9 +279,9 @@ def _closed_sets(start: int, inner: int, needs: dict[int, int]) -> list[int] | N
     return list(seen)
 
 
-def _direct(problem: PlacementProblem, run: int, w: int) -> tuple[Cut]:
-    """The tensors ``run`` sends ``w`` directly, over the hop's own link whatever the split (a :class:`Cut`)."""
-    direct = sum(t.nbytes for t in problem.tensors if run >> t.producer & 1 and w in t.consumers)
+def _direct(tensors, run: int, w: int) -> tuple[Cut]:
+    """The ``tensors`` ``run`` sends ``w`` directly, over the hop's own link whatever the split (a :class:`Cut`)."""
+    direct = sum(t.nbytes for t in tensors if run >> t.producer & 1 and w in t.consumers)
     return (Cut(direct, tuple(direct if S & 1 else 0 for S in range(2 ** (READERS + 1)))),)
 
 
