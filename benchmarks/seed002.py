@@ -18,8 +18,12 @@ totals: statuses, solve times (median, quartiles, max), the seed's and our greed
 optimum (mean, worst), the unproven answers' gaps, and the load average before and after (the machine's other
 work slows the solves).
 
+With ``--results FILE`` each case is appended to FILE as one JSON line when it ends (with the 1-minute load
+average then), and a case FILE already holds (same model, nodes, capacity, objective, network and time limit)
+is read back instead of solved: an interrupted run goes on where it stopped, and the tables cover every case.
+
     python -m benchmarks.seed002 [--networks 50] [--first-network 0] [--nodes 5,10,15,20,50] [--caps 64,128,256]
-                                 [--models resnet50,...] [--time-limit 60] [--workers 2]
+                                 [--models resnet50,...] [--time-limit 60] [--workers 2] [--results FILE]
 """
 
 from __future__ import annotations
@@ -70,6 +74,13 @@ class Row:
     ratio: float | None  # seed's value / our proven optimum
     greedy_ratio: float | None  # our greedy's value (the exact search's start) / our proven optimum
     gap: float | None  # unproven: (value - bound) / value
+    network: int = 0  # the network's seed
+    time_limit: float = 60.0
+    load: float | None = None  # the 1-minute load average when the case ended
+
+    def key(self) -> tuple:
+        """What makes a case: the same key, the same problem and limit."""
+        return self.model, self.nodes, self.cap_mb, self.objective, self.network, self.time_limit
 
 
 def network(nodes: int, cap_mb: int, seed: int, directory: Path) -> Path:
@@ -94,6 +105,8 @@ def solve_instance(problem: PlacementProblem, args) -> tuple[str, int, float, in
     # The time limit bounds the whole solve, the greedy and the bound included (as in ``solve place``).
     remaining = max(args.time_limit - (time.monotonic() - start), 0.1)
     solved = solve_placement(problem, "throughput", hint=hint, time_limit=remaining, workers=args.workers, lower=lower)
+    if solved.interrupted:  # Ctrl-C: the case is not done (a results file must not keep it)
+        raise KeyboardInterrupt
     return solved.status, solved.value, time.monotonic() - start, max(solved.bound, lower), value
 
 
@@ -117,10 +130,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", default=",".join(KERAS_APPLICATIONS))
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--results", type=Path, help="a JSON-lines file of the cases: appended, and read to resume")
     args = parser.parse_args(argv)
     nodes = [int(n) for n in args.nodes.split(",")]
     caps = [int(c) for c in args.caps.split(",")]
     rows: list[Row] = []
+    done = _read_results(args.results) if args.results else {}
     print(f"python -m benchmarks.seed002 {' '.join(argv if argv is not None else sys.argv[1:])}")
     print(f"load average before: {_load()}")
     print(f"{'model':<20} {'nodes':>5} {'MB':>4} {'objective':<9} {'opt/feas/n':>10} {'median s':>8} {'max s':>6} "
@@ -138,28 +153,47 @@ def main(argv: list[str] | None = None) -> None:
                     for objective in ("transfer", "ours"):
                         batch = []
                         for seed in range(args.first_network, args.first_network + args.networks):
-                            problem = placement_problem(base, read_platform(network(count, cap, seed, Path(tmp))))
-                            if objective == "transfer":
-                                problem = dataclasses.replace(
-                                    problem, times=[[0 if t is not None else None for t in r] for r in problem.times])
-                            started = time.monotonic()
-                            try:
-                                status, value, seconds, bound, greedy = solve_instance(problem, args)
-                            except InfeasibleError as err:  # no placement at all: proven, or none found in time
-                                status = "NONE FOUND" if "not proven" in str(err) else INFEASIBLE
-                                value, seconds, bound, greedy = None, time.monotonic() - started, None, None
-                            how, seeds = seed_value(problem)
-                            proven = status == OPTIMAL and value
-                            ratio = seeds / value if how == "ok" and proven else None
-                            ours = greedy / value if greedy is not None and proven else None
-                            gap = (value - bound) / value if value and status != OPTIMAL else None
-                            batch.append(Row(name, count, cap, objective, status, seconds, value, how, ratio, ours,
-                                             gap))  # fmt: skip
+                            row = done.get((name, count, cap, objective, seed, args.time_limit))
+                            if row is None:
+                                row = _case(base, name, count, cap, objective, seed, args, Path(tmp))
+                                if args.results:
+                                    with args.results.open("a") as out:
+                                        out.write(json.dumps(dataclasses.asdict(row)) + "\n")
+                            batch.append(row)
                         rows += batch
                         print(_line(batch), flush=True)
     print()
     _totals(rows)
     print(f"load average after: {_load()} (1, 5, 15 min; {os.cpu_count()} cores)")
+
+
+def _case(base: PartitionProblem, name: str, count: int, cap: int, objective: str, seed: int, args,
+          directory: Path) -> Row:  # fmt: skip
+    """One case solved: our answer and seed 002's."""
+    problem = placement_problem(base, read_platform(network(count, cap, seed, directory)))
+    if objective == "transfer":
+        problem = dataclasses.replace(problem, times=[[0 if t is not None else None for t in r] for r in problem.times])
+    started = time.monotonic()
+    try:
+        status, value, seconds, bound, greedy = solve_instance(problem, args)
+    except InfeasibleError as err:  # no placement at all: proven, or none found in time
+        status = "NONE FOUND" if "not proven" in str(err) else INFEASIBLE
+        value, seconds, bound, greedy = None, time.monotonic() - started, None, None
+    how, seeds = seed_value(problem)
+    proven = status == OPTIMAL and value
+    ratio = seeds / value if how == "ok" and proven else None
+    ours = greedy / value if greedy is not None and proven else None
+    gap = (value - bound) / value if value and status != OPTIMAL else None
+    return Row(name, count, cap, objective, status, seconds, value, how, ratio, ours, gap, seed, args.time_limit,
+               os.getloadavg()[0])  # fmt: skip
+
+
+def _read_results(path: Path) -> dict[tuple, Row]:
+    """The cases a results file holds, by key (none when it does not exist yet)."""
+    if not path.exists():
+        return {}
+    rows = [Row(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+    return {row.key(): row for row in rows}
 
 
 def _load() -> str:

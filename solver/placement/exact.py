@@ -47,8 +47,10 @@ table) keep the objective at most ``floor(best * (1 + slack))``.
 For ``throughput``, the prefix search (solver.placement.prefixes: branch and bound over chains of ideals, exact on
 graphs with few ideals) runs alone for a tenth of the time, then in the main thread while CP-SAT
 searches in its own: the first proof stops the other, and the best placement either found is the answer.
-A model not built by half the time (on a network of 50 devices it takes seconds) is dropped, and the prefix
-search goes on alone: the time limit bounds the whole solve. With measured devices the prefix search, which
+A model not built by half the time (on a network of 50 devices it takes seconds), or whose crossings will not be
+by then at the pace of their first tenth (a model dropped early is cheap to free), is dropped, and the prefix
+search goes on alone, with the ideals, spine and failures of its first run: the time limit bounds the whole
+solve. With measured devices the prefix search, which
 cannot know a part's picking tasks (nor its messages) before the parts after it are placed, solves the problem
 blind to the engine in its tenth: its optimum bounds this one from below, its placement is a hint, and when that
 placement costs no more with the engine it is proven optimal; else CP-SAT goes on alone. The bound holds because
@@ -77,7 +79,7 @@ from solver.errors import InfeasibleError
 from solver.placement.engine import CLIENT
 from solver.placement.metrics import evaluate
 from solver.placement.objectives import OBJECTIVES, TABLE
-from solver.placement.prefixes import PrefixSearch, prefix_search
+from solver.placement.prefixes import PrefixSearch, PrefixSearcher, prefix_search
 from solver.placement.problem import PlacementProblem
 from solver.solving.budget import Budget, now
 from solver.solving.cpsat import Solve, solve_reporting
@@ -87,6 +89,7 @@ from solver.solving.secondary import minimize_in_order, primary
 _HEARTBEAT = 1.0
 _PREFIXES_ALONE = 0.1  # of the primary objective's time: the prefix search alone, before CP-SAT's model is built
 _BUILD_BY = 0.5  # of the primary objective's time: a CP-SAT model not built by then is dropped (see solve_placement)
+_PACED = 0.1  # of the crossings modelled, from which their pace says whether the model will be built in time
 _FREEING = 0.5  # of the time a model took to build, kept to free it within the limit (measured: 5.3 s for 19 s)
 
 Progress = Callable[[int, int, float], None]
@@ -293,13 +296,13 @@ class _Prefixes:
         self.best: list[int] | None = None
         self.value: int | None = None
         self.too_many_ideals = False
+        self.searcher = PrefixSearcher(problem)  # one for every run: they share its ideals, spine and failures
 
     def run(self, stop: Callable[[], bool], until: Budget) -> PrefixSearch | None:
         """Search (again from the best found so far) until ``until`` ends or ``stop()``; the proof, or None."""
         if self.too_many_ideals:
             return None
-        searched = prefix_search(self.problem, self.best or self.hint, until, lower=self.lower, stop=stop,
-                                 on_found=self._found)  # fmt: skip
+        searched = self.searcher.run(self.best or self.hint, until, lower=self.lower, stop=stop, on_found=self._found)
         if searched is not None:
             self.lower = max(self.lower, searched.bound)  # what its failures proved, even when it stopped early
         self.too_many_ideals = searched is None and not until.passed() and not stop()
@@ -364,13 +367,16 @@ class _Model:
 
     def __init__(self, problem: PlacementProblem, objective: str, cap: int | None = None, *,
                  budget: Budget | None = None):  # fmt: skip
-        """Raises _OutOfTime when ``budget`` ends while the crossings or the memory are modelled."""
+        """Raises _OutOfTime when ``budget`` ends while the crossings or the memory are modelled, or when the
+        crossings, a tenth of them modelled, will not be by then at the pace so far (a model given up early is
+        freed at once; one given up late takes seconds more to free)."""
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {objective!r}")
         self.problem = problem
         self.budget = budget
         self.cap = cap  # the objective is kept <= cap: a crossing dearer than that alone is ruled out
         self.model = model = cp_model.CpModel()
+        self.began = now()
         n, D = problem.num_ops, len(problem.devices)
         self.D = D
         # No placement computes or sends more than every op at its slowest and every tensor at its dearest.
@@ -403,8 +409,13 @@ class _Model:
         TABLE[objective].model(self)
         model.minimize(self.objective)
 
-    def _in_time(self) -> None:
-        if self.budget is not None and self.budget.passed():
+    def _in_time(self, done: float = 0.0) -> None:
+        """Raise _OutOfTime past the budget, or when a step ``done`` (a share, at least a tenth) into the crossings
+        they will not be modelled by its end at the pace so far."""
+        if self.budget is None:
+            return
+        t = now()
+        if t > self.budget.end or (done >= _PACED and self.began + (t - self.began) / done > self.budget.end):
             raise _OutOfTime
 
     def _transfers(self) -> None:
@@ -413,7 +424,7 @@ class _Model:
         self.crossed: dict[tuple[int, int], list[int]] = {}  # the tensor of each crossing variable, in order
         self.sent: list = []  # bytes of each possible crossing, for the secondary objective
         for i, tensor in enumerate(problem.tensors):
-            self._in_time()
+            self._in_time(i / len(problem.tensors))
             # r[i][b]: tensor i is read on device b.
             read = {}
             for b in range(D):

@@ -63,7 +63,7 @@ from solver.solving.budget import Budget
 
 MAX_IDEALS = 50_000
 _BITS = 2**30  # the op sets of all ideals together stay within this many bits (128 MiB)
-_CHECK_EVERY = 64  # parts tried (or ideals listed) between two looks at the clock
+_CHECK_EVERY = 64  # ideals listed between two looks at the clock
 _SPINE_VISITS = 2_000  # states of the spine's laying searched per prefix it checks (solver.placement.spine)
 _SPINE_ROOT_VISITS = 50_000  # and before each find(U), for the whole spine (at 50 devices, seconds)
 
@@ -109,16 +109,33 @@ def prefix_search(problem: PlacementProblem, assign: list[int] | None, until: Bu
     a caller keeps the best when Ctrl-C ends the search). None when the graph has more than ``max_ideals``
     ideals (or than fit in ``_BITS`` bits of op sets), or they take past ``until``'s end to list.
     """
-    limit = min(max_ideals, _BITS // max(problem.num_ops, 1))
-    return _Search(problem, until, limit, stop or (lambda: False)).run(assign, lower, on_found)
+    return PrefixSearcher(problem, max_ideals).run(assign, until, lower=lower, stop=stop, on_found=on_found)
+
+
+class PrefixSearcher:
+    """:func:`prefix_search` in runs that share their work: the ideals, the spine and its laying, and the failed
+    states (each failure's threshold bounds its state's extensions whatever the run's bound, so it is kept)."""
+
+    def __init__(self, problem: PlacementProblem, max_ideals: int = MAX_IDEALS):
+        self.problem = problem
+        self.search = _Search(problem, min(max_ideals, _BITS // max(problem.num_ops, 1)))
+
+    def run(self, assign: list[int] | None, until: Budget, *, lower: int = 0, stop: Callable[[], bool] | None = None,
+            on_found: Callable[[list[int], int], None] | None = None) -> PrefixSearch | None:  # fmt: skip
+        """:func:`prefix_search` from ``assign``, until ``until`` ends or ``stop()``."""
+        self.search.until, self.search.stop = until, stop or (lambda: False)
+        return self.search.run(assign, lower, on_found)
 
 
 class _Search:
-    def __init__(self, problem: PlacementProblem, until: Budget, max_ideals: int, stop: Callable[[], bool]):
+    def __init__(self, problem: PlacementProblem, max_ideals: int):
         self.problem = problem
-        self.until = until
-        self.stop = stop
+        self.until = Budget(math.inf)  # of the run under way (PrefixSearcher.run)
+        self.stop: Callable[[], bool] = lambda: False
         self.max_ideals = max_ideals
+        self.ideals: _Ideals | None = None
+        self.laying: Laying | None = None
+        self.failed: dict[tuple, list[tuple[int, float]]] = {}
         n, D = problem.num_ops, len(problem.devices)
         self.n, self.D = n, D
         self.full = (1 << n) - 1
@@ -134,9 +151,6 @@ class _Search:
             for v in _bits(ops):
                 self.item_of_op[v].append(k)
         self.readers = [_mask(t.consumers) for t in problem.tensors]
-        inf = math.inf
-        self.cheapest = [min((costs[i] for row in problem.transfer for costs in row if costs is not None), default=inf)
-                         for i in range(self.tensor_count)]  # fmt: skip
         self.caps = np.array([math.inf if problem.relaxed_cap(d) is None else problem.relaxed_cap(d) for d in range(D)])
         # cost[i, a, b]: transfer time of tensor i over link (a, b); infinite without a link (and for a == b).
         self.cost = np.full((self.tensor_count, D, D), math.inf)
@@ -144,19 +158,19 @@ class _Search:
             for b, costs in enumerate(row):
                 if costs is not None and a != b:
                     self.cost[:, a, b] = costs
+        self.cheapest = self.cost.min(axis=(1, 2), initial=math.inf).tolist()  # per tensor, over the fastest link
         self.nodes = 0  # prefixes extended
         self.tried = 0  # parts tried
 
     def run(self, assign: list[int] | None, lower: int, on_found) -> PrefixSearch | None:
         best, value = assign, (evaluate(self.problem, assign).throughput if assign is not None else None)
         try:
-            ideals = self._ideals()
-            if ideals is None:
-                return None
-            self.ideals = ideals
+            if self.ideals is None:
+                self.ideals = self._ideals()
+                if self.ideals is None:
+                    return None
             self._lay_spine()
-            self.total_fastest = max(ideals.fastest)
-            self.failed: dict[tuple, list[tuple[int, float]]] = {}
+            self.total_fastest = max(self.ideals.fastest)
             # First: does the proven bound hold a placement (the spine bound is often tight)? Else: is the start
             # optimal? Near the bound the spine prunes hardest, so either question is answered fastest there.
             target = math.inf if value is None else lower + 1 if 0 < lower < value else value
@@ -179,10 +193,15 @@ class _Search:
 
     def _lay_spine(self) -> None:
         """The spine (solver.placement.spine) each prefix must leave room for, and the last of its ops each ideal
-        holds (ideals hold a prefix of it; -1: none). Graphs of over ``spine.MAX_OPS`` ops go without."""
-        self.laying = None
-        if self.n <= MAX_SPINE_OPS:
-            self.spine = spine(self.problem)
+        holds (ideals hold a prefix of it; -1: none), laid within the run's time. Graphs of over ``spine.MAX_OPS``
+        ops go without. Raises _Timeout when the run ends before the spine is built (the next run goes on with it)."""
+        if self.laying is not None:
+            self.laying.until = self.until
+        elif self.n <= MAX_SPINE_OPS:
+            built = spine(self.problem, self.until)
+            if built is None:
+                raise _Timeout
+            self.spine = built
             self.laying = Laying(self.problem, self.spine, self.until, max_visits=_SPINE_VISITS)
             self.spine_end = self.ideals.holds[:, self.spine.ops].sum(axis=1) - 1
 
@@ -190,9 +209,10 @@ class _Search:
         return self.until.passed() or self.stop()
 
     def _tick(self) -> None:
-        """Count a part tried; every so often, stop at the deadline or when told to."""
+        """Count a part tried, and stop at the deadline or when told to: on 50 devices a part tried costs
+        milliseconds (its successors' fits and the spine's laying), so every one looks at the clock."""
         self.tried += 1
-        if self.tried % _CHECK_EVERY == 0 and self._halt():
+        if self._halt():
             raise _Timeout
 
     def _ideals(self) -> _Ideals | None:

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import weakref
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -107,67 +108,133 @@ class Spine:
     supported: list[np.ndarray]  # [k, device]
 
 
-def spine(problem: PlacementProblem) -> Spine:
-    """The spine of ``problem``'s graph and its runs' closures (module docstring), made once per problem."""
+def spine(problem: PlacementProblem, until: Budget | None = None) -> Spine | None:
+    """The spine of ``problem``'s graph and its runs' closures (module docstring), made once per problem. The build
+    (seconds on a large graph) goes hop by hop: when ``until`` ends first, None, and the next call goes on from
+    where this one stopped."""
     if "spine" not in problem.derived:
-        problem.derived["spine"] = _spine(problem)
+        # The path and its fronts depend on the graph alone: every platform (and objective) shares one build.
+        build = _BUILDS.get(problem.graph)
+        if build is None:
+            build = _BUILDS[problem.graph] = _Build(problem)
+        if not build.advance(until or Budget(math.inf)):
+            return None
+        problem.derived["spine"] = build.finish(problem)
     return problem.derived["spine"]
 
 
-def _spine(problem: PlacementProblem) -> Spine:
-    dag, n, D = problem.dag, problem.num_ops, len(problem.devices)
-    written: dict[tuple[int, int], int] = {}
-    for i, t in enumerate(problem.tensors):
-        for c in t.consumers:
-            written.setdefault((t.producer, c), i)
-    ops = _widest_path(problem, written)
-    hop_tensor = [written.get((u, w)) for u, w in zip(ops, ops[1:])]
-    ancestors, descendants = _closures(problem)
-    hop_cut, hop_entry = [], []
-    for s, w in enumerate(ops[1:]):
-        leaving: list[tuple[Cut, ...]] = []
-        entering: list[tuple[Cut, ...]] = []
-        for k in range(min(CUT_WINDOW, s + 1)):
-            start = ops[s - k]
-            run, between = descendants[start] & ancestors[ops[s]], descendants[start] & ancestors[w]
-            _join(leaving, _cut_front(problem, run, w, between))
-            _join(entering, _entry_front(problem, run, ops[s], w, between))
-        hop_cut.append(leaving)
-        hop_entry.append(entering)
-    items = problem.memory_items()
-    item_of_op: list[list[int]] = [[] for _ in range(n)]
-    for k, item in enumerate(items):
-        for u in item.ops:
-            item_of_op[u].append(k)
-    caps = [problem.relaxed_cap(d) for d in range(D)]
-    largest = math.inf if any(c is None for c in caps) else max(caps)
-    times = np.array([[t if t is not None else 0 for t in row] for row in problem.times], dtype=np.int64).reshape(n, D)
-    runs = np.array([[t is not None for t in row] for row in problem.times], dtype=bool).reshape(n, D)
-    memory, compute, supported = [], [], []
-    for a, start in enumerate(ops):
-        held: set[int] = set()
-        inside = 0  # the closure so far, as a bit mask
-        nbytes, load, ok = 0, np.zeros(D, np.int64), np.ones(D, bool)
-        mem_a, comp_a, sup_a = [], [], []
-        for end in ops[a:]:
-            closure = descendants[start] & ancestors[end]
-            for u in _bits(closure & ~inside):
-                load = load + times[u]
-                ok = ok & runs[u]
-                for k in item_of_op[u]:
-                    if k not in held:
-                        held.add(k)
-                        nbytes += items[k].relaxed
-            inside |= closure
-            if nbytes > largest:
-                break
-            mem_a.append(nbytes)
-            comp_a.append(load)
-            sup_a.append(ok)
-        memory.append(np.array(mem_a, dtype=np.int64))
-        compute.append(np.array(comp_a, dtype=np.int64).reshape(len(comp_a), D))
-        supported.append(np.array(sup_a, dtype=bool).reshape(len(sup_a), D))
-    return Spine(ops, hop_tensor, hop_cut, hop_entry, memory, compute, supported)
+_BUILDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # by graph (held while the graph lives)
+
+
+class _Build:
+    """A spine in the making, of a graph: its ops and closures at once, then the cut and entry fronts one hop at a
+    time (:meth:`advance`); then, per problem on the graph, the runs' figures on its devices (:meth:`finish`)."""
+
+    def __init__(self, problem: PlacementProblem):
+        self.tensors, self.dag = problem.tensors, problem.dag  # not the problem: it holds the graph, the key
+        written: dict[tuple[int, int], int] = {}
+        self.out: list[list[int]] = [[] for _ in range(problem.num_ops)]  # the tensors each op writes
+        for i, t in enumerate(problem.tensors):
+            self.out[t.producer].append(i)
+            for c in t.consumers:
+                written.setdefault((t.producer, c), i)
+        self.readers = [_mask_of(t.consumers) for t in problem.tensors]
+        self.ops = _widest_path(problem, written)
+        self.hop_tensor = [written.get((u, w)) for u, w in zip(self.ops, self.ops[1:])]
+        self.ancestors, self.descendants = _closures(problem)
+        self.hop_cut: list[list[tuple[Cut, ...]]] = []
+        self.hop_entry: list[list[tuple[Cut, ...]]] = []
+
+    def advance(self, until: Budget) -> bool:
+        """Build the fronts of the hops left until ``until`` ends: whether every hop has them."""
+        ops, ancestors, descendants = self.ops, self.ancestors, self.descendants
+        while (s := len(self.hop_cut)) < len(ops) - 1:
+            if until.passed():
+                return False
+            w = ops[s + 1]
+            leaving: list[tuple[Cut, ...]] = []
+            entering: list[tuple[Cut, ...]] = []
+            for k in range(min(CUT_WINDOW, s + 1)):
+                start = ops[s - k]
+                run, between = descendants[start] & ancestors[ops[s]], descendants[start] & ancestors[w]
+                _join(leaving, self._cut_front(run, w, between))
+                _join(entering, self._entry_front(run, ops[s], w, between))
+            self.hop_cut.append(leaving)
+            self.hop_entry.append(entering)
+        return True
+
+    def _written(self, between: int, w: int) -> list[int]:
+        """The tensors written in ``between`` (a bit mask) other than by ``w``, in index order."""
+        return sorted(i for v in _bits(between) if v != w for i in self.out[v])
+
+    def _cut_front(self, run: int, w: int, between: int) -> tuple[Cut, ...]:
+        """What the device of a run's ops (the bit mask ``run``) sends out when ``w`` lies on another device and the
+        ops ``between`` them (a bit mask, both included) anywhere: over the sets X of those ops on the run's device
+        (``run`` and more, closed under predecessors within ``between``), the tensors written in X and read in
+        ``between`` outside it, as a :class:`Cut`, kept where no other X's is as small in every figure (a Pareto
+        front). Past ``MAX_CUT_SETS`` sets, the tensors ``run`` sends ``w`` directly (sent whatever X is)."""
+        tensors = self.tensors
+        inner = between & ~run & ~(1 << w)
+        sent = [(1 << tensors[i].producer, self.readers[i] & between, tensors[i].nbytes)
+                for i in self._written(between, w)]  # fmt: skip
+        sets = _closed_sets(run, inner, {v: _mask_of(self.dag.preds[v]) & inner for v in _bits(inner)})
+        sizes: dict[int, int] = {}
+        return _direct(tensors, run, w) if sets is None else _pareto([_cut(sent, X, w, sizes) for X in sets])
+
+    def _entry_front(self, run: int, last: int, w: int, between: int) -> tuple[Cut, ...]:
+        """What the device of ``w`` receives, :meth:`_cut_front` seen from the other end: over the sets Y of the ops
+        ``between`` on w's device (``w`` and more, none of ``run``, closed under successors within ``between``), the
+        tensors written in ``between`` outside Y and read in Y, as a :class:`Cut` whose readers are their writers
+        (those of ``run``, all on one device, as its op ``last``): each writer's device sends its tensors whole over
+        one link to w's."""
+        tensors = self.tensors
+        inner = between & ~run & ~(1 << w)
+        sent = [(self.readers[i] & between, 1 << (last if run >> (p := tensors[i].producer) & 1 else p),
+                 tensors[i].nbytes) for i in self._written(between, w)]  # fmt: skip
+        sets = _closed_sets(1 << w, inner, {v: _mask_of(self.dag.succs[v]) & inner for v in _bits(inner)})
+        sizes: dict[int, int] = {}
+        return _direct(tensors, run, w) if sets is None else _pareto([_cut(sent, Y, last, sizes) for Y in sets])
+
+    def finish(self, problem: PlacementProblem) -> Spine:
+        """The spine of ``problem`` (on this build's graph), with each run's memory, compute and support on its
+        devices (the fronts all built)."""
+        ops, ancestors, descendants = self.ops, self.ancestors, self.descendants
+        n, D = problem.num_ops, len(problem.devices)
+        items = problem.memory_items()
+        item_of_op: list[list[int]] = [[] for _ in range(n)]
+        for k, item in enumerate(items):
+            for u in item.ops:
+                item_of_op[u].append(k)
+        caps = [problem.relaxed_cap(d) for d in range(D)]
+        largest = math.inf if any(c is None for c in caps) else max(caps)
+        times = np.array([[t if t is not None else 0 for t in row] for row in problem.times],
+                         dtype=np.int64).reshape(n, D)  # fmt: skip
+        runs = np.array([[t is not None for t in row] for row in problem.times], dtype=bool).reshape(n, D)
+        memory, compute, supported = [], [], []
+        for a, start in enumerate(ops):
+            held: set[int] = set()
+            inside = 0  # the closure so far, as a bit mask
+            nbytes, load, ok = 0, np.zeros(D, np.int64), np.ones(D, bool)
+            mem_a, comp_a, sup_a = [], [], []
+            for end in ops[a:]:
+                closure = descendants[start] & ancestors[end]
+                for u in _bits(closure & ~inside):
+                    load = load + times[u]
+                    ok = ok & runs[u]
+                    for k in item_of_op[u]:
+                        if k not in held:
+                            held.add(k)
+                            nbytes += items[k].relaxed
+                inside |= closure
+                if nbytes > largest:
+                    break
+                mem_a.append(nbytes)
+                comp_a.append(load)
+                sup_a.append(ok)
+            memory.append(np.array(mem_a, dtype=np.int64))
+            compute.append(np.array(comp_a, dtype=np.int64).reshape(len(comp_a), D))
+            supported.append(np.array(sup_a, dtype=bool).reshape(len(sup_a), D))
+        return Spine(ops, self.hop_tensor, self.hop_cut, self.hop_entry, memory, compute, supported)
 
 
 def _join(fronts: list[tuple[Cut, ...]], front: tuple[Cut, ...]) -> None:
@@ -197,34 +264,6 @@ def _widest_path(problem: PlacementProblem, written: dict[tuple[int, int], int])
     return ops
 
 
-def _cut_front(problem: PlacementProblem, run: int, w: int, between: int) -> tuple[Cut, ...]:
-    """What the device of a run's ops (the bit mask ``run``) sends out when ``w`` lies on another device and the ops
-    ``between`` them (a bit mask, both included) anywhere: over the sets X of those ops on the run's device
-    (``run`` and more, closed under predecessors within ``between``), the tensors written in X and read in
-    ``between`` outside it, as a :class:`Cut`, kept where no other X's is as small in every figure (a Pareto
-    front). Past ``MAX_CUT_SETS`` sets, the tensors ``run`` sends ``w`` directly (sent whatever X is)."""
-    inner = between & ~run & ~(1 << w)
-    sent = [(1 << t.producer, _mask_of(t.consumers) & between, t.nbytes)
-            for t in problem.tensors if between >> t.producer & 1 and t.producer != w]  # fmt: skip
-    sets = _closed_sets(run, inner, {v: _mask_of(problem.dag.preds[v]) & inner for v in _bits(inner)})
-    sizes: dict[int, int] = {}
-    return _direct(problem, run, w) if sets is None else _pareto([_cut(sent, X, w, sizes) for X in sets])
-
-
-def _entry_front(problem: PlacementProblem, run: int, last: int, w: int, between: int) -> tuple[Cut, ...]:
-    """What the device of ``w`` receives, :func:`_cut_front` seen from the other end: over the sets Y of the ops
-    ``between`` on w's device (``w`` and more, none of ``run``, closed under successors within ``between``), the
-    tensors written in ``between`` outside Y and read in Y, as a :class:`Cut` whose readers are their writers
-    (those of ``run``, all on one device, as its op ``last``): each writer's device sends its tensors whole over
-    one link to w's."""
-    inner = between & ~run & ~(1 << w)
-    sent = [(_mask_of(t.consumers) & between, 1 << (last if run >> t.producer & 1 else t.producer), t.nbytes)
-            for t in problem.tensors if between >> t.producer & 1 and t.producer != w]  # fmt: skip
-    sets = _closed_sets(1 << w, inner, {v: _mask_of(problem.dag.succs[v]) & inner for v in _bits(inner)})
-    sizes: dict[int, int] = {}
-    return _direct(problem, run, w) if sets is None else _pareto([_cut(sent, Y, last, sizes) for Y in sets])
-
-
 def _closed_sets(start: int, inner: int, needs: dict[int, int]) -> list[int] | None:
     """The sets of ``start`` and ops of ``inner`` (bit masks) that hold each op's ``needs`` with it; None past
     ``MAX_CUT_SETS``."""
@@ -240,9 +279,9 @@ def _closed_sets(start: int, inner: int, needs: dict[int, int]) -> list[int] | N
     return list(seen)
 
 
-def _direct(problem: PlacementProblem, run: int, w: int) -> tuple[Cut]:
-    """The tensors ``run`` sends ``w`` directly, over the hop's own link whatever the split (a :class:`Cut`)."""
-    direct = sum(t.nbytes for t in problem.tensors if run >> t.producer & 1 and w in t.consumers)
+def _direct(tensors, run: int, w: int) -> tuple[Cut]:
+    """The ``tensors`` ``run`` sends ``w`` directly, over the hop's own link whatever the split (a :class:`Cut`)."""
+    direct = sum(t.nbytes for t in tensors if run >> t.producer & 1 and w in t.consumers)
     return (Cut(direct, tuple(direct if S & 1 else 0 for S in range(2 ** (READERS + 1)))),)
 
 
@@ -406,10 +445,13 @@ def spine_bound(problem: PlacementProblem, lower: int, upper: int, until: Budget
     """The least ``U`` in ``lower..upper`` at which the spine can be laid (module docstring): a lower bound on every
     placement's throughput when ``lower`` is one. Bisection, each failure raising the bound to its threshold (see
     :meth:`Laying.threshold`). A value whose search runs out of time or visits counts as laid, which keeps the
-    answer a bound (the best proven so far); graphs of over ``MAX_OPS`` ops get ``lower``."""
-    if problem.num_ops > MAX_OPS:
+    answer a bound (the best proven so far); graphs of over ``MAX_OPS`` ops, or whose spine is not built by
+    ``until``'s end, get ``lower``."""
+    until = until or Budget(math.inf)
+    built = spine(problem, until) if problem.num_ops <= MAX_OPS else None
+    if built is None:
         return lower
-    laying = Laying(problem, spine(problem), until or Budget(math.inf))
+    laying = Laying(problem, built, until)
     low, high = lower, upper
     while low < high:
         mid = (low + high) // 2

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import networkx as nx
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,7 +26,7 @@ from solver.placement.exact import solve_placement
 from solver.placement.greedy import greedy_placement
 from solver.placement.metrics import evaluate
 from solver.placement.place import PlaceSettings, place
-from solver.placement.prefixes import prefix_search
+from solver.placement.prefixes import PrefixSearcher, prefix_search
 from solver.placement.problem import placement_problem
 from solver.problem import PartitionProblem
 from solver.solving.budget import Budget
@@ -150,6 +153,83 @@ def test_a_stopped_prefix_search_bounds_the_optimum_from_below(instance, checks)
         return
     assert searched.bound <= expected <= (searched.value if searched.value is not None else expected)
     assert not searched.complete or searched.bound == searched.value == expected
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(instances(), instances(ops=(4, 6), devices=(4, 5))), st.integers(1, 40), st.booleans())
+def test_a_prefix_searcher_run_again_after_a_stop_still_finds_the_optimum(instance, checks, from_greedy):
+    # The runs of one searcher share its failed states: those a stopped run kept must not hide the optimum from
+    # the next run, whatever it starts from.
+    built = placeable(instance)
+    if built is None:
+        return
+    expected = brute_force(built, "throughput")
+    searcher, looks = PrefixSearcher(built), itertools.count()
+    start = greedy_placement(built, "throughput") if from_greedy else None
+    first = searcher.run(start, Budget(60), stop=lambda: next(looks) >= checks)
+    if first is None:
+        return
+    again = searcher.run(None if from_greedy else start, Budget(60), lower=0)
+    assert again is not None and again.complete
+    assert again.value == expected
+    assert expected is None or evaluate(built, again.assign).throughput == expected
+
+
+def inception_chain(blocks: int, devices: int, memory: int, seed: int = 0):
+    """A chain of inception-like blocks (an op fanning out to branches of 1, 2 and 2 ops, joined, then added to the
+    block's input) on a seed 002 network of ``devices`` nodes holding ``memory`` bytes each: seed 002's hard case
+    (InceptionResNetV2), in a size a test builds in a second."""
+    rng = np.random.default_rng(seed)
+    graph = nx.DiGraph(name="chain")
+    size = {}
+
+    def op(nbytes: int) -> int:
+        v = len(graph)
+        graph.add_node(v, weight=int(rng.integers(100, 1000)), type="ADD",
+                       constants={f"c{v}": int(rng.integers(10**5, 10**6))})  # fmt: skip
+        size[v] = nbytes
+        return v
+
+    def edge(u: int, v: int) -> None:
+        graph.add_edge(u, v, tensors={f"t{u}": size[u]}, bytes=size[u])
+
+    head = op(400_000)
+    for _ in range(blocks):
+        ends = []
+        for length in (1, 2, 2):
+            prev = head
+            for _ in range(length):
+                v = op(int(rng.integers(50_000, 300_000)))
+                edge(prev, v)
+                prev = v
+            ends.append(prev)
+        join = op(400_000)
+        for end in ends:
+            edge(end, join)
+        out = op(400_000)
+        edge(join, out)
+        edge(head, out)
+        head = out
+    positions = rng.random((devices, 2)) * 149 + 1
+    specs = tuple(DeviceSpec(f"d{d}", memory=memory) for d in range(devices))
+    links = {(f"d{a}", f"d{b}"): Link(seed002_bandwidth(max(math.dist(positions[a], positions[b]), 1.0)), 0)
+             for a, b in itertools.permutations(range(devices), 2)}  # fmt: skip
+    platform = Platform(Path("p.json"), specs, links, None)
+    return placement_problem(PartitionProblem(graph=graph, name="chain", source=Path("c.json")), platform)
+
+
+def test_a_tiny_time_limit_on_a_big_case_ends_in_time_with_a_valid_answer():
+    # 421 ops on 50 nodes: the spine, the ideals and the CP-SAT model each take longer to build than the limit, so
+    # every step must look at the clock (a limit of 1 s once took 2-3 s here, and 60 s took 73 s on
+    # InceptionResNetV2). A second's slack is left for the machine's load.
+    built = inception_chain(60, 50, 16 * 10**6)
+    hint = greedy_placement(built, "throughput")
+    start = time.monotonic()
+    solved = solve_placement(built, "throughput", hint=hint, time_limit=1.0, workers=2)
+    assert time.monotonic() - start < 2.0
+    value = evaluate(built, solved.assign).throughput
+    assert solved.value == value <= evaluate(built, hint).throughput
+    assert solved.bound <= value
 
 
 def test_prefix_search_gives_up_on_too_many_ideals_and_stops_at_its_deadline():

@@ -4,15 +4,17 @@ by distance, memory caps)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from pathlib import Path
 
 import networkx as nx
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from solver.errors import CheckError
+from solver.errors import CheckError, PlatformError
 from solver.io.platform import DeviceSpec, Link, Platform, seed002_bandwidth
 from solver.placement.bounds import contraction_bound, lower_bound
 from solver.placement.greedy import greedy_placement
@@ -260,3 +262,56 @@ def test_a_fan_of_tensors_cannot_be_split_over_relays():
     assert optimum == 300_000  # ops 0-3 on a, op 4 on b: three tensors over the fast link
     assert contraction_bound(built, optimum) == 100_000
     assert spine_bound(built, 0, optimum) == optimum
+
+
+class _Ticks(Budget):
+    """A budget that ends at every ``every``-th look at the clock, as a busy machine may end a build anywhere."""
+
+    def __init__(self, every: int):
+        super().__init__(math.inf)
+        self.every, self.looks = every, 0
+
+    def passed(self) -> bool:
+        self.looks += 1
+        return self.looks % self.every == 0
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(residual_networks(ops=(3, 9)), branchy_networks()), st.integers(2, 4))
+def test_a_spine_built_in_steps_is_the_spine_built_at_once(built, every):
+    # The build stops at its budget's end and the next call goes on from there: stopped anywhere, as often as
+    # may be, it must make the same spine as a build in one go (on a fresh copy of the problem).
+    ticks, tries = _Ticks(every), 0
+    while (stepped := spine(built, ticks)) is None:
+        tries += 1
+        assert tries <= len(built.graph)  # each call builds a hop at least, at most one per spine op
+    _assert_same_spine(stepped, spine(_afresh(built, built.platform)))
+    assert spine(built, Budget(0)) is stepped  # once built, it is there whatever the budget
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(residual_networks(ops=(3, 9)), branchy_networks()), st.sampled_from([None, 9000, 30000]))
+def test_problems_on_one_graph_share_its_spine_s_build_and_get_their_own_figures(built, memory):
+    # The spine's path and fronts come from the graph alone and are built once for it; each problem on another
+    # platform (other caps, a device fewer) must get the spine a build of its own would make.
+    spine(built)
+    specs = tuple(dataclasses.replace(d, memory=memory) for d in built.platform.devices[:-1] or built.platform.devices)
+    other = dataclasses.replace(built.platform, devices=specs)
+    try:
+        shared = placement_problem(PartitionProblem(graph=built.graph, name="again", source=Path("a.json")), other)
+    except PlatformError:
+        return
+    _assert_same_spine(spine(shared), spine(_afresh(built, other)))
+
+
+def _afresh(built, platform):
+    """``built``'s graph (a copy: a build of its own) on ``platform``."""
+    return placement_problem(PartitionProblem(graph=built.graph.copy(), name="copy", source=Path("c.json")), platform)
+
+
+def _assert_same_spine(ours, theirs) -> None:
+    assert (ours.ops, ours.hop_tensor, ours.hop_cut, ours.hop_entry) == \
+        (theirs.ops, theirs.hop_tensor, theirs.hop_cut, theirs.hop_entry)  # fmt: skip
+    for mine, other in [(ours.memory, theirs.memory), (ours.compute, theirs.compute),
+                        (ours.supported, theirs.supported)]:  # fmt: skip
+        assert len(mine) == len(other) and all(np.array_equal(x, y) for x, y in zip(mine, other))
