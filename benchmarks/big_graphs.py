@@ -240,6 +240,7 @@ def main(argv: list[str] | None = None) -> None:
                     out = directory / f"{path.stem}.k{k}.map.json"
                     out.unlink(missing_ok=True)
                     runs[k] = (run_partition(path, k, limit, out), out)
+                    out.with_suffix(".run.json").write_text(json.dumps(runs[k][0]))  # kept should this run stop
                 graph, read = read_graph(path) if any(run["code"] == 0 for run, _ in runs.values()) else (None, nan)
                 for k, (run, out) in runs.items():
                     print(row(path.stem, k, run, check_answer(graph, out, k) if run["code"] == 0 else "NO", read,
