@@ -237,7 +237,16 @@ class Dag:
         return {}
 
 
-class Adjacency(Sequence):
+class _ListView(Sequence):
+    """A read-only sequence equal to a list holding the same items (and to any sequence that does)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Adjacency(_ListView):
     """Ops' neighbour lists held flat: ``self[v]`` is ``flat[starts[v]:starts[v + 1]]`` (a new list each time),
     equal to the list of lists with the same values."""
 
@@ -260,13 +269,8 @@ class Adjacency(Sequence):
         flat, starts = self.flat, self.starts
         return (flat[a:b] for a, b in zip(starts, starts[1:]))
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Sequence) and len(self) == len(other) and all(a == b for a, b in zip(self, other))
 
-    __hash__ = None  # type: ignore[assignment]
-
-
-class EdgeList(Sequence):
+class EdgeList(_ListView):
     """Edges ``(src[e], dst[e])`` held as two flat lists, a tuple made when asked; equal to the list of tuples."""
 
     def __init__(self, src: list[int], dst: list[int]) -> None:
@@ -282,11 +286,6 @@ class EdgeList(Sequence):
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         return zip(self.src, self.dst)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Sequence) and len(self) == len(other) and all(a == b for a, b in zip(self, other))
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 def check_num_parts(dag: Dag, num_parts: int) -> None:
