@@ -33,6 +33,7 @@ from solver.io.json_runs import Layout, Run, read_run
 
 _SPACE = re.compile(r"[ \t\n\r]*")
 _SPACE_BYTES = re.compile(rb"[ \t\n\r]*")
+_AFTER_VALUE = " \t\n\r,:}"  # what may follow a key or a value of the top-level object
 _STREAMED = ("ops", "edges")
 _OP_LAYOUT = Layout(("id", "type", "weight"), ("int", "str", "int"))
 _EDGE_LAYOUT = Layout(("from", "to", "bytes"), ("int", "int", "int"))
@@ -236,8 +237,8 @@ class _Reader:
             except (ValueError, StopIteration):
                 if whole:
                     raise
-            else:
-                if end < len(window) or whole:  # (a number at the window's end may go on past it)
+            else:  # a number cut by the window's end parses as a shorter one: accept only what a value ends at
+                if whole or (end < len(window) and window[end] in _AFTER_VALUE):
                     return value, i + end
             size *= 4
 

@@ -133,6 +133,8 @@ def test_top_level_values_past_a_window(tmp_path, pad):
     text = f'{head}, "ops": {json.dumps(ops)}, "between": "{"b" * pad}", "edges": {json.dumps(edges)}, {tail}'
     same_problem(write(tmp_path, text))
     assert load_problem(tmp_path / "g.json").name == "n" * pad
+    cut_number = '"e": 1.' + "1" * 65_533 + "e5, "  # the first window ends just after the 'e': 1.11...1 parses
+    same_problem(write(tmp_path, text.replace('"ops"', cut_number + '"ops"', 1)))
     same_problem(write(tmp_path, text.replace('"unit": "u', '"unit": "\\u00e9u')))  # an escape: still ASCII
     same_problem(write(tmp_path, text.replace('"nn', '"\u00e9nn')))  # not ASCII: the text is scanned
     for cut in (text[:-1], text[: len(text) - 12], text[: len(head) - 3]):
