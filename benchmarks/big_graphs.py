@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from math import nan
 from pathlib import Path
 
 import numpy as np
@@ -185,6 +186,25 @@ def check_answer(graph, out: Path, num_parts: int) -> str:
     return "yes"
 
 
+def row(name: str, k: int, run: dict, valid: str, read: float, limit: float) -> str:
+    """One line of the table for a run of the command on graph ``name`` with ``k`` parts."""
+    report = run["report"]
+    solve = report.get("time", nan)
+    met = (run["code"] == 0 and valid == "yes" and solve <= limit * (1 + TOLERANCE)
+           and run["wall"] <= limit * (1 + WALL_TOLERANCE) and run["rss"] < PEAK_MB)
+    notes = run["error"] or "; ".join(n for n in report.get("notes", []) if "skipped" in n
+                                      or "stopped" in n or "scaled" in n or "divided" in n)
+    parts_memory = (report.get("memory") or {}).get("parts", [])
+    largest = max((p["predicted_bytes"] for p in parts_memory), default=None)
+    simulated = sum(not p["terms"]["arena_lower_bound"] for p in parts_memory)
+    return (f"{name:<20} {k:>3} {run['wall']:>7.1f} {read:>6.1f} {solve:>7.1f} {run['wall'] - solve:>8.1f} "
+            f"{run['cpu']:>6.1f} {run['rss']:>8.0f} {'none' if largest is None else f'{largest / 2**20:.3f}':>11} "
+            f"{f'{simulated}/{len(parts_memory)}':>9} "
+            f"{report.get('status', 'exit ' + str(run['code'])):<9} {report.get('bottleneck', ''):>12} "
+            f"{report.get('bound', ''):>12} {100 * report.get('gap', nan):>7.3f} "
+            f"{valid[:5]:<5} {'met' if met else 'MISSED':<6} {notes}")
+
+
 def load_average() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -215,32 +235,17 @@ def main(argv: list[str] | None = None) -> None:
         for family in args.families.split(","):
             for size in sizes:
                 path = graph_file(directory, family, size)
-                graph, read = None, float("nan")
-                for k in parts:
+                runs = {}
+                for k in parts:  # every K first: the graph read back for the check never sits beside a child
                     out = directory / f"{path.stem}.k{k}.map.json"
                     out.unlink(missing_ok=True)
-                    run = run_partition(path, k, limit, out)
-                    report = run["report"]
-                    if graph is None and run["code"] == 0:
-                        graph, read = read_graph(path)
-                    valid = check_answer(graph, out, k) if run["code"] == 0 else "NO"
-                    solve = report.get("time", float("nan"))
-                    met = (run["code"] == 0 and valid == "yes" and solve <= limit * (1 + TOLERANCE)
-                           and run["wall"] <= limit * (1 + WALL_TOLERANCE) and run["rss"] < PEAK_MB)
-                    notes = run["error"] or "; ".join(n for n in report.get("notes", []) if "skipped" in n
-                                                      or "stopped" in n or "scaled" in n or "divided" in n)
-                    memory = report.get("memory") or {}
-                    parts_memory = memory.get("parts", [])
-                    largest = max((p["predicted_bytes"] for p in parts_memory), default=None)
-                    simulated = sum(not p["terms"]["arena_lower_bound"] for p in parts_memory)
-                    print(f"{path.stem:<20} {k:>3} {run['wall']:>7.1f} {read:>6.1f} {solve:>7.1f} "
-                          f"{run['wall'] - solve:>8.1f} "
-                          f"{run['cpu']:>6.1f} {run['rss']:>8.0f} "
-                          f"{'none' if largest is None else f'{largest / 2**20:.3f}':>11} "
-                          f"{f'{simulated}/{len(parts_memory)}':>9} "
-                          f"{report.get('status', 'exit ' + str(run['code'])):<9} {report.get('bottleneck', ''):>12} "
-                          f"{report.get('bound', ''):>12} {100 * report.get('gap', float('nan')):>7.3f} "
-                          f"{valid[:5]:<5} {'met' if met else 'MISSED':<6} {notes}", flush=True)
+                    runs[k] = (run_partition(path, k, limit, out), out)
+                    out.with_suffix(".run.json").write_text(json.dumps(runs[k][0]))  # kept should this run stop
+                graph, read = read_graph(path) if any(run["code"] == 0 for run, _ in runs.values()) else (None, nan)
+                for k, (run, out) in runs.items():
+                    print(row(path.stem, k, run, check_answer(graph, out, k) if run["code"] == 0 else "NO", read,
+                              limit), flush=True)
+                del graph, runs
         print(f"load average after: {load_average()}")
 
 

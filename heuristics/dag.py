@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -57,9 +58,9 @@ class Dag:
 
     name: str
     weights: list[int]  # weights[v] of op v
-    preds: list[list[int]]
-    succs: list[list[int]]
-    edges: list[tuple[int, int]]  # sorted
+    preds: Sequence[list[int]]  # lists (from_graph) or an Adjacency over arrays (from_arrays): the same values
+    succs: Sequence[list[int]]
+    edges: Sequence[tuple[int, int]]  # sorted
     edge_bytes: list[int]  # bytes of the tensors on edges[e] (ONE's memory overhead counts them per edge)
     order: list[int]  # a topological order: Kahn's sort taking the smallest ready op first
     constants: dict[object, tuple[int, list[int]]]  # constant tensor -> (bytes, ops reading it)
@@ -153,22 +154,20 @@ class Dag:
     def _from_checked_arrays(cls, name, weights, weight_list, src, dst, edge_bytes, tensors, constants) -> Dag:
         """The lists of :meth:`from_arrays` from its checked arrays (a cycle is still refused here)."""
         n = len(weight_list)
-        # Lists of shared int objects: an op number is one object wherever it appears (150 MB less at 10^6 ops).
+        # Flat lists of shared int objects (an op number is one object wherever it appears): a list per op and a
+        # tuple per edge would take 300 MB more at 10^6 ops, 3 GB at 10^7.
         node = np.asarray(list(range(n)) + [None], dtype=object)[:n]
         src_list, dst_list = node[src].tolist(), node[dst].tolist()
-        starts = np.searchsorted(src, np.arange(n + 1)).tolist()
-        succs = [dst_list[a:b] for a, b in zip(starts[:-1], starts[1:])]
+        succs = Adjacency(dst_list, np.searchsorted(src, np.arange(n + 1)))
         by_dst = np.lexsort((src, dst))
-        pred_list = node[src[by_dst]].tolist()
-        starts = np.searchsorted(dst[by_dst], np.arange(n + 1)).tolist()
-        preds = [pred_list[a:b] for a, b in zip(starts[:-1], starts[1:])]
+        preds = Adjacency(node[src[by_dst]].tolist(), np.searchsorted(dst[by_dst], np.arange(n + 1)))
         # Ops in file order are often already sorted: then Kahn's smallest-first order is 0..n-1.
         order = node.tolist() if (src < dst).all() else _kahn(preds, succs)
         if len(order) < n:
             raise GraphError(f"{name}: has a cycle, cannot be pipelined")
         sizes, which = np.unique(edge_bytes, return_inverse=True)
         shared_bytes = np.asarray(sizes.tolist() + [None], dtype=object)[:-1][which].tolist()
-        dag = cls(name, weight_list, preds, succs, list(zip(src_list, dst_list)), shared_bytes, order,
+        dag = cls(name, weight_list, preds, succs, EdgeList(src_list, dst_list), shared_bytes, order,
                   constants, tensors)  # fmt: skip
         dag.__dict__.update(weight_array=weights, src=src, dst=dst, edge_bytes_array=edge_bytes)
         return dag
@@ -236,6 +235,57 @@ class Dag:
     def _bounds(self) -> dict[int, int]:
         """K -> :func:`lower_bound`, kept: the checker asks for it with every partition it measures."""
         return {}
+
+
+class _ListView(Sequence):
+    """A read-only sequence equal to a list holding the same items (and to any sequence that does)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Adjacency(_ListView):
+    """Ops' neighbour lists held flat: ``self[v]`` is ``flat[starts[v]:starts[v + 1]]`` (a new list each time),
+    equal to the list of lists with the same values."""
+
+    def __init__(self, flat: list[int], starts: np.ndarray) -> None:
+        self.flat, self.starts = flat, array("q", np.asarray(starts, dtype=np.int64).tobytes())
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def __getitem__(self, v):  # type: ignore[override]
+        if isinstance(v, slice):
+            return [self[u] for u in range(*v.indices(len(self)))]
+        if v < 0:
+            v += len(self)
+        if not 0 <= v < len(self):
+            raise IndexError(v)
+        return self.flat[self.starts[v] : self.starts[v + 1]]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        flat, starts = self.flat, self.starts
+        return (flat[a:b] for a, b in zip(starts, starts[1:]))
+
+
+class EdgeList(_ListView):
+    """Edges ``(src[e], dst[e])`` held as two flat lists, a tuple made when asked; equal to the list of tuples."""
+
+    def __init__(self, src: list[int], dst: list[int]) -> None:
+        self.src, self.dst = src, dst
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+    def __getitem__(self, e):  # type: ignore[override]
+        if isinstance(e, slice):
+            return list(zip(self.src[e], self.dst[e]))
+        return self.src[e], self.dst[e]
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return zip(self.src, self.dst)
 
 
 def check_num_parts(dag: Dag, num_parts: int) -> None:
@@ -312,7 +362,7 @@ def window_bound(dag: Dag, num_parts: int, low: int, high: int) -> int:
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector paused: building millions of lists (a million ops' adjacency) would otherwise run
+    """Python's cycle collector paused: building millions of objects (a million ops' lists) would otherwise run
     it over every object made so far, again and again (half of ``from_arrays``'s time at 10^6 ops). The lists
     hold ints only, so they form no cycles to collect."""
     enabled = gc.isenabled()

@@ -32,6 +32,8 @@ from solver.io.graphs import _MODEL_IO, MAX_COUNT, read_graph_json
 from solver.io.json_runs import Layout, Run, read_run
 
 _SPACE = re.compile(r"[ \t\n\r]*")
+_SPACE_BYTES = re.compile(rb"[ \t\n\r]*")
+_AFTER_VALUE = " \t\n\r,:}"  # what may follow a key or a value of the top-level object
 _STREAMED = ("ops", "edges")
 _OP_LAYOUT = Layout(("id", "type", "weight"), ("int", "str", "int"))
 _EDGE_LAYOUT = Layout(("from", "to", "bytes"), ("int", "int", "int"))
@@ -198,14 +200,47 @@ def refuse(path: Path) -> None:
 
 
 class _Reader:
-    """One pass over the file's text: ops and edges are checked and stored as they are scanned."""
+    """One pass over the file: ops and edges are checked and stored as they are scanned. An ASCII file is held as
+    its bytes only (byte and character positions agree): the bulk parse reads them, the top level is scanned a
+    window at a time, and the whole text is decoded only when an array is read element by element."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         data = path.read_bytes()
-        self.text = data.decode("utf-8")
-        self.data = data if len(self.text) == len(data) else None  # ASCII: a byte's index is its character's
-        self.scan = json.JSONDecoder().scan_once
+        ascii_only = data.isascii()
+        self.data = data if ascii_only else None
+        self._text = None if ascii_only else data.decode("utf-8")
+        self.size = len(data) if ascii_only else len(self._text)
+        self.scan_once = json.JSONDecoder().scan_once
+
+    @property
+    def text(self) -> str:
+        """The file's whole text (decoded when first asked for)."""
+        if self._text is None:
+            self._text = self.data.decode("ascii")
+        return self._text
+
+    def char(self, i: int) -> str:
+        return self._text[i] if self._text is not None else chr(self.data[i])
+
+    def scan(self, i: int) -> tuple[Any, int]:
+        """The JSON value at ``i`` and the index after it (an ASCII file's bytes decoded a window at a time: the
+        values scanned at the top level are small, the arrays are not read here)."""
+        if self._text is not None:
+            return self.scan_once(self._text, i)
+        size = 1 << 16
+        while True:
+            window = self.data[i : i + size].decode("ascii")
+            whole = i + size >= len(self.data)
+            try:
+                value, end = self.scan_once(window, 0)
+            except (ValueError, StopIteration):
+                if whole:
+                    raise
+            else:  # a number cut by the window's end parses as a shorter one: accept only what a value ends at
+                if whole or (end < len(window) and window[end] in _AFTER_VALUE):
+                    return value, i + end
+            size *= 4
 
     def read(self) -> GraphArrays:
         try:
@@ -233,23 +268,24 @@ class _Reader:
     def _streamed(self) -> tuple[_Ops, _Edges, dict[str, Any]]:
         """The ops and edges, streamed, and the other top-level fields; :class:`_Unusual` unless the object
         names 'ops' once and then 'edges' at most once."""
-        text, doc = self.text, {}
+        doc: dict[str, Any] = {}
+        char = self.char
         ops, edges = None, None
         i = self._skip(0)
-        if text[i] != "{":
+        if char(i) != "{":
             raise _Refused
         i = self._skip(i + 1)
-        while text[i] != "}":
-            if text[i] != '"':
+        while char(i) != "}":
+            if char(i) != '"':
                 raise _Refused
-            key, i = self.scan(text, i)
+            key, i = self.scan(i)
             i = self._skip(i)
-            if text[i] != ":":
+            if char(i) != ":":
                 raise _Refused
             i = self._skip(i + 1)
             if key in doc or (key == "ops" and edges is not None) or (key == "edges" and ops is None):
                 raise _Unusual
-            if key in _STREAMED and text[i] != "[":
+            if key in _STREAMED and char(i) != "[":
                 raise _Refused
             if key == "ops":
                 ops = _Ops()
@@ -257,21 +293,21 @@ class _Reader:
             elif key == "edges":
                 edges = _Edges(ops)
                 i = self._bulk(i + 1, _EDGE_LAYOUT, edges.extend) or self._stream(i + 1, edges.add)
-            doc[key], i = (None, i) if key in _STREAMED else self.scan(text, i)
+            doc[key], i = (None, i) if key in _STREAMED else self.scan(i)
             i = self._skip(i)
-            if text[i] == ",":
+            if char(i) == ",":
                 i = self._skip(i + 1)
-                if text[i] != '"':
+                if char(i) != '"':
                     raise _Refused
-            elif text[i] != "}":
+            elif char(i) != "}":
                 raise _Refused
-        if ops is None or self._skip(i + 1) != len(text):
+        if ops is None or self._skip(i + 1) != self.size:
             raise _Refused
         return ops, edges if edges is not None else _Edges(ops), doc
 
     def _stream(self, i: int, add) -> int:
         """Scan the array whose '[' is just before ``i``, handing each element to ``add``; the index after ']'."""
-        text, scan, skip = self.text, self.scan, _SPACE.match
+        text, scan, skip = self.text, self.scan_once, _SPACE.match
         i = skip(text, i).end()
         if text[i] == "]":
             return i + 1
@@ -293,7 +329,9 @@ class _Reader:
         return run.end if run is not None and extend(run) else None
 
     def _skip(self, i: int) -> int:
-        return _SPACE.match(self.text, i).end()
+        if self._text is not None:
+            return _SPACE.match(self._text, i).end()
+        return _SPACE_BYTES.match(self.data, i).end()
 
 
 def _listed(edges: Any) -> list:

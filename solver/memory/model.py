@@ -183,8 +183,8 @@ def parts_terms(
 ) -> list[MemoryTerms]:  # fmt: skip
     """The terms of each part's session, ``parts[k]`` the part of op ``k`` (a partition map). With a
     ``deadline`` (a ``time.monotonic()`` reading) every part's terms are first taken with its live-tensor peak
-    as the arena (a lower bound, quick), then the planner is simulated part after part until the deadline, so
-    the deadline bounds the whole (:func:`memory_terms`)."""
+    as the arena (a lower bound, quick), then the planner is simulated part after part, the largest lower bound
+    first, until the deadline, so the deadline bounds the whole (:func:`memory_terms`)."""
     parts = np.asarray(parts, dtype=np.int64)
     by_part = np.argsort(parts, kind="stable")
     starts = np.searchsorted(parts[by_part], np.arange(num_parts + 1))
@@ -197,7 +197,8 @@ def parts_terms(
     if deadline is None:
         return [terms(p, None) for p in range(num_parts)]
     out = [terms(p, -math.inf) for p in range(num_parts)]
-    for p in range(num_parts):
+    # Largest lower bound first: the largest part's memory (what a cap caps) is the figure most worth having exact.
+    for p in sorted(range(num_parts), key=lambda p: -sum(out[p].arena.values())):
         if out[p].arena_lower_bound and time.monotonic() < deadline:
             out[p] = terms(p, deadline)
     return out

@@ -134,3 +134,23 @@ def test_graph_error_is_a_heuristic_error_the_cli_prints_on_one_line():
 
 def test_doctests():
     assert doctest.testmod(heuristics.dag).failed == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(dags(max_ops=9))
+def test_a_dag_from_arrays_holds_the_lists_from_graph_does(graph):
+    """``from_arrays`` keeps preds, succs and edges flat behind views: element for element the lists of
+    ``from_graph``, equal to them either way round, indexed, sliced and iterated like them."""
+    dag = Dag.from_graph(graph)
+    src, dst = (np.asarray([e[i] for e in dag.edges], dtype=np.int64) for i in (0, 1))
+    made = Dag.from_arrays(dag.name, np.asarray(dag.weights), (src, dst, np.asarray(dag.edge_bytes)), dag.tensors,
+                           dag.constants)  # fmt: skip
+    assert made == dag and dag == made
+    for view, lists in ((made.preds, dag.preds), (made.succs, dag.succs), (made.edges, dag.edges)):
+        assert len(view) == len(lists) and list(view) == lists and view == lists and lists == view
+        assert [view[i] for i in range(-len(lists), len(lists))] == [lists[i] for i in range(-len(lists), len(lists))]
+        assert view[1:-1] == lists[1:-1] and view[::2] == lists[::2]
+        with pytest.raises(IndexError):
+            view[len(lists)]
+        if lists:
+            assert view != lists[:-1] and view != [*lists[:-1], None]

@@ -121,6 +121,26 @@ def test_errors_keep_their_messages(tmp_path):
     same_problem(tmp_path / "dir.json")
 
 
+
+@pytest.mark.parametrize("pad", [10, 65_536 - 12, 65_536, 300_000])
+def test_top_level_values_past_a_window(tmp_path, pad):
+    """An ASCII file's top level is scanned from its bytes a window (64 KB) at a time: values as long as a window
+    or longer, before, between and after the bulk-read arrays, read whole; cut short, the reference's error."""
+    ops = [{"id": v, "type": "OP", "weight": v + 1} for v in range(3)]
+    edges = [{"from": 0, "to": 1, "bytes": 4}, {"from": 1, "to": 2, "bytes": 8}]
+    head = json.dumps({"name": "n" * pad, "meta": {"list": list(range(pad // 4))}})[:-1]
+    tail = json.dumps({"unit": "u" * pad, "version": 10**12})[1:]
+    text = f'{head}, "ops": {json.dumps(ops)}, "between": "{"b" * pad}", "edges": {json.dumps(edges)}, {tail}'
+    same_problem(write(tmp_path, text))
+    assert load_problem(tmp_path / "g.json").name == "n" * pad
+    cut_number = '"e": 1.' + "1" * 65_533 + "e5, "  # the first window ends just after the 'e': 1.11...1 parses
+    same_problem(write(tmp_path, text.replace('"ops"', cut_number + '"ops"', 1)))
+    same_problem(write(tmp_path, text.replace('"unit": "u', '"unit": "\\u00e9u')))  # an escape: still ASCII
+    same_problem(write(tmp_path, text.replace('"nn', '"\u00e9nn')))  # not ASCII: the text is scanned
+    for cut in (text[:-1], text[: len(text) - 12], text[: len(head) - 3]):
+        same_problem(write(tmp_path, cut))
+
+
 ids = st.one_of(st.integers(-1, 5), st.sampled_from(["a", "b", "0", True, 1.0, None]))
 counts = st.one_of(st.integers(-2, 20), st.sampled_from([2.0, 1.5, "3", 2**63, None]))
 ops = st.lists(

@@ -71,3 +71,27 @@ def test_a_report_past_its_deadline_says_which_parts_are_bounds(graph, data):
         assert as_json["notes"] == late.notes and f"note: {late.notes[0]}" in text
     # the upper model has no arena term: nothing it shows is a bound
     assert parts_memory(graph, split, 3, MemoryModel("upper", "test"), deadline=PAST).bounded == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(graphs(), st.data())
+def test_parts_are_simulated_largest_lower_bound_first(graph, data):
+    """Before its deadline the report simulates the parts whose lower bound is largest first (the largest part's
+    memory is what a cap caps): the bounds of the parts in the order they are simulated never increase."""
+    n = len(graph.ops)
+    split = data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+    simulated = []
+    original = model.memory_terms
+
+    def recording(part, *args, deadline=None):
+        if deadline is not None and deadline > PAST:
+            simulated.append(sum(original(part, *args, deadline=PAST).arena.values()))
+        return original(part, *args, deadline=deadline)
+
+    model.memory_terms = recording
+    try:
+        terms = model.parts_terms(graph, split, 4, deadline=time.monotonic() + 60)
+    finally:
+        model.memory_terms = original
+    assert simulated == sorted(simulated, reverse=True)
+    assert terms == model.parts_terms(graph, split, 4)
