@@ -11,8 +11,12 @@ every value the literature proves optimal proven.
     python -m benchmarks.salbp2 --quick            # 2 instances per graph, 10 s each
     python -m benchmarks.salbp2 --graphs WARNECKE --workers 1   # one family
     python -m benchmarks.salbp2 --instances ARC111:27,SCHOLL:25 # single instances
-    python -m benchmarks.salbp2 --save new.json --baseline old.json  # old counts beside the new ones
+    python -m benchmarks.salbp2 --save new.jsonl --baseline old.jsonl  # old counts beside the new ones
+    python -m benchmarks.salbp2 --save run.jsonl   # again after an interrupt: resumes, skipping the rows saved
     python -m benchmarks.salbp2 --bounds           # the lower bounds alone (no search): seconds for all 302
+
+``--save`` appends one JSON line per instance as it ends, so a long run survives an interrupt: run the same
+command again and it skips the instances the file already holds (an instance cut short is not saved).
 """
 
 from __future__ import annotations
@@ -57,14 +61,27 @@ def instances(quick: bool, graphs: set[str] | None = None, data: Path = DATA,
     return chosen
 
 
+def read_rows(path: Path) -> list[dict]:
+    """The rows of a ``--save`` file: one JSON object a line (older files hold one JSON list)."""
+    if not path.exists():
+        return []
+    text = path.read_text()
+    if text.lstrip().startswith("["):
+        return json.loads(text)
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
 def solve(problem: PartitionProblem, e: dict, limit: float, workers: int) -> dict:
     """One instance through the command's path (heuristics, then the exact solver warm-started by the better)."""
     start = time.monotonic()
     r = partition(problem, PartitionSettings(num_parts=e["m"], exact=True, time_limit=limit, workers=workers)).exact
+    if r.interrupted:
+        raise KeyboardInterrupt  # a row cut short is not a measurement: not saved, so a resumed run redoes it
     target = e["c_opt"] if e["c_opt"] is not None else e["ub"]
     return {"graph": e["graph"], "n": problem.num_ops, "m": e["m"], "ours": r.bottleneck, "bound": r.bound,
             "status": r.status, "target": target, "published_optimal": e["c_opt"] is not None, "lb": e["lb"],
-            "reached": r.bottleneck <= target, "proven": r.status == "OPTIMAL", "time": time.monotonic() - start}
+            "reached": r.bottleneck <= target, "proven": r.status == "OPTIMAL", "time": time.monotonic() - start,
+            "load": os.getloadavg()[0]}
 
 
 def bound(problem: PartitionProblem, e: dict) -> dict:
@@ -153,27 +170,38 @@ def main(argv: list[str] | None = None) -> None:
     limit = args.time_limit or (10.0 if args.quick else 60.0)
     picked = [(g, int(m)) for g, m in (item.rsplit(":", 1) for item in args.instances.split(","))] \
         if args.instances else None
-    baseline = {(r["graph"], r["m"]): r for r in json.loads(args.baseline.read_text())} if args.baseline else {}
+    baseline = {(r["graph"], r["m"]): r for r in read_rows(args.baseline)} if args.baseline else {}
     if args.bounds:
         bounds_only(instances(args.quick, set(args.graphs.split(",")) if args.graphs else None, args.data, picked),
                     args.data)
         return
     problems: dict[str, PartitionProblem] = {}
-    rows = []
-    print(f"load average at the start: {os.getloadavg()[0]:.1f}; {limit:g} s, {args.workers} workers")
+    rows = read_rows(args.save) if args.save else []
+    done = {(r["graph"], r["m"]) for r in rows}
+    print(f"load average at the start: {os.getloadavg()[0]:.1f}; {limit:g} s, {args.workers} workers"
+          + (f"; {len(done)} instances already in {args.save}, skipped" if done else ""))
     print(f"{'graph':<9} {'n':>4} {'m':>3} {'ours':>7} {'bound':>7} {'status':<9} {'published':>15} "
           f"{'reached':>7} {'time s':>7} {'load':>5}")
-    for e in instances(args.quick, set(args.graphs.split(",")) if args.graphs else None, args.data, picked):
-        if e["graph"] not in problems:
-            problems[e["graph"]] = load_problem(args.data / "instances" / f"{e['graph']}.IN2")
-        r = solve(problems[e["graph"]], e, limit, args.workers)
-        rows.append(r)
-        published = str(e["c_opt"]) if e["c_opt"] is not None else f"[{e['lb']}, {e['ub']}]"
-        print(f"{r['graph']:<9} {r['n']:>4} {r['m']:>3} {r['ours']:>7} {r['bound']:>7} {r['status']:<9} "
-              f"{published:>15} {'yes' if r['reached'] else 'NO':>7} {r['time']:>7.1f} {os.getloadavg()[0]:>5.1f}",
-              flush=True)
-        if args.save:
-            args.save.write_text(json.dumps(rows, indent=1))
+    try:
+        for e in instances(args.quick, set(args.graphs.split(",")) if args.graphs else None, args.data, picked):
+            if (e["graph"], e["m"]) in done:
+                continue
+            if e["graph"] not in problems:
+                problems[e["graph"]] = load_problem(args.data / "instances" / f"{e['graph']}.IN2")
+            r = solve(problems[e["graph"]], e, limit, args.workers)
+            rows.append(r)
+            published = str(e["c_opt"]) if e["c_opt"] is not None else f"[{e['lb']}, {e['ub']}]"
+            print(f"{r['graph']:<9} {r['n']:>4} {r['m']:>3} {r['ours']:>7} {r['bound']:>7} {r['status']:<9} "
+                  f"{published:>15} {'yes' if r['reached'] else 'NO':>7} {r['time']:>7.1f} {r['load']:>5.1f}",
+                  flush=True)
+            if args.save:
+                with args.save.open("a") as out:
+                    out.write(json.dumps(r) + "\n")
+    except KeyboardInterrupt:
+        resume = f" in {args.save}, the same command resumes" if args.save else ""
+        print(f"\ninterrupted: {len(rows)} rows kept{resume}")
+        if not rows:
+            return
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
     summary(rows, baseline)
     missed = [f"{r['graph']} m={r['m']} ({r['ours']} vs {r['target']})" for r in rows if not r["reached"]]
