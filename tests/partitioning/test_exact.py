@@ -42,26 +42,39 @@ def dags(draw, max_ops=12):
 
 
 def brute_force(graph: nx.DiGraph, k: int, key=None) -> tuple:
-    """The minimum of ``key(parts)`` (default: the bottleneck) over all valid partitions, by enumeration."""
+    """The minimum of ``key(parts)`` (default: the bottleneck) over all valid partitions, by enumeration.
+
+    Cut: a branch whose ops left cannot fill the parts still empty, and, for the bottleneck, a branch whose loads
+    already reach the best (loads only grow). Uncut, 9 ops on 9 parts walk 9^9 branches (12 minutes seen).
+    """
     dag = Dag.from_graph(graph)  # flattened once: the metrics of every partition share it
+    bottleneck = key is None
     key = key or (lambda parts: evaluate(dag, parts, k).bottleneck)
     order = list(nx.topological_sort(graph))
     best = None
     parts = [0] * graph.number_of_nodes()
+    loads, ops_in = [0] * k, [0] * k
 
-    def assign(i: int) -> None:
+    def assign(i: int, used: int) -> None:
         nonlocal best
+        if used + len(order) - i < k:
+            return
         if i == len(order):
-            if len(set(parts)) == k:
-                value = key(parts)
-                best = value if best is None else min(best, value)
+            value = key(parts)
+            best = value if best is None else min(best, value)
             return
         v = order[i]
         for p in range(max((parts[u] for u in graph.predecessors(v)), default=0), k):
+            if bottleneck and best is not None and loads[p] + dag.weights[v] >= best:
+                continue
             parts[v] = p
-            assign(i + 1)
+            loads[p] += dag.weights[v]
+            ops_in[p] += 1
+            assign(i + 1, used + (ops_in[p] == 1))
+            loads[p] -= dag.weights[v]
+            ops_in[p] -= 1
 
-    assign(0)
+    assign(0, 0)
     return best
 
 
