@@ -42,6 +42,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.placed_pipeline import GBIT, SEED002_MEAN, two_devices
+from devices.slowboard import burning_plugin
 from solver.io.linkfile import calibrated, device_fits, read_calibration, write_links
 from solver.io.platform import read_platform
 from solver.models.zoo import model_path, trace_path
@@ -87,37 +88,12 @@ def compare(model: str, platform_path: Path, links_path: Path, time_limit: float
 
 
 def slow_board(address: str, task_ms: float, ms_per_mb: float):
-    """A Dask worker plugin making the worker at ``address`` a slower board's runtime: its event loop spends
-    ``task_ms`` of CPU whenever a probe's or a placed run's task finishes there and ``ms_per_mb`` per MB of such a
-    task's data it fetched from another worker (made here, so it pickles by value: Dask is an optional extra)."""
-    from distributed import WorkerPlugin
+    """The worker at ``address`` made a slower board's runtime (devices.slowboard): ``task_ms`` of CPU whenever a
+    probe's or a placed run's task finishes there and ``ms_per_mb`` per MB of such a task's data it fetched."""
+    def ours(key: str) -> bool:
+        return key.startswith(("probe-", "placed-")) and "-load-" not in key
 
-    def spin(seconds: float) -> None:
-        import time
-
-        end = time.thread_time() + seconds
-        while time.thread_time() < end:
-            pass
-
-    class SlowBoard(WorkerPlugin):
-        name = "nnpart-slow-board"
-
-        def setup(self, worker):
-            self.worker = worker
-
-        def transition(self, key, start, finish, **kwargs):
-            key = str(key)
-            if self.worker.address != address or finish != "memory" or "-load-" in key \
-                    or not key.startswith(("probe-", "placed-")):  # fmt: skip
-                return
-            if start == "executing":
-                spin(task_ms / 1000)
-            elif start == "flight":  # the data's own size: the task's nbytes may still be the scheduler's guess
-                from dask.sizeof import sizeof
-
-                spin(sizeof(self.worker.data[key]) * 1e-6 * ms_per_mb / 1000)
-
-    return SlowBoard()
+    return burning_plugin(task_ms, ms_per_mb, ours, ours, address)
 
 
 def run_choices(model: str, directory: Path, args) -> list[dict]:

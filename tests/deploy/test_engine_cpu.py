@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from devices.slowboard import burning_plugin
 from solver.deploy.linkfit import fit_core, fit_host
 from solver.errors import CheckError, PlatformError
 from solver.io.linkfile import CoreCost, DeviceFit, HostFit, LinkFit, read_calibration, write_links
@@ -19,36 +20,10 @@ from solver.placement.predicted import engine_overhead, predict_parts, shared_pe
 
 
 def _burning(task_ms: float, received_ms_per_mb: float):
-    """A Dask worker plugin that spends CPU in the worker's event loop: ``task_ms`` whenever a probe's stage task
-    finishes, and ``received_ms_per_mb`` per MB of every probe tensor it fetched from another worker (made here:
-    Dask is an optional extra)."""
-    from distributed import WorkerPlugin
-
-    def spin(seconds: float) -> None:
-        import time
-
-        end = time.thread_time() + seconds
-        while time.thread_time() < end:
-            pass
-
-    class Burn(WorkerPlugin):
-        name = "nnpart-burn"
-
-        def setup(self, worker):
-            self.worker = worker
-
-        def transition(self, key, start, finish, **kwargs):
-            key = str(key)
-            if not key.startswith("probe-") or finish != "memory":
-                return
-            if start == "executing" and ("-stage-" in key or "-pair-" in key):
-                spin(task_ms / 1000)
-            elif start == "flight":  # the data's own size: the task's nbytes may still be the scheduler's guess
-                from dask.sizeof import sizeof
-
-                spin(sizeof(self.worker.data[key]) * 1e-6 * received_ms_per_mb / 1000)
-
-    return Burn()
+    """A worker plugin (devices.slowboard) spending ``task_ms`` whenever a probe's stage task finishes, and
+    ``received_ms_per_mb`` per MB of every probe tensor fetched from another worker, on every worker."""
+    return burning_plugin(task_ms, received_ms_per_mb, lambda key: key.startswith("probe-") and
+                          ("-stage-" in key or "-pair-" in key), lambda key: key.startswith("probe-"), name="nnpart-burn")
 
 
 def test_the_cpu_fit_recovers_a_known_cost_per_task_and_per_byte_received(tmp_path):
