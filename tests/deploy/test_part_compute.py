@@ -27,13 +27,20 @@ TRACE_US = 100.0  # per op: far below what wide_activations' 2 MB convolutions t
 
 
 def _direct_cpu_ms(step, path: str, runs: int) -> float:
-    """The median CPU time (ms) of ``runs`` inferences of ``path`` in this process, one thread, after a warm-up."""
+    """The median CPU time (ms) of ``runs`` inferences of ``path`` in this process, pinned to one core, after a
+    warm-up."""
+    import os
     import time
 
     from devices.chain import ModelRunner
     from devices.inputs import seeded_inputs
     from devices.placed import steady_heap
 
+    # One core: unpinned, onert's Eigen pool threads wait for each other across cores, and when another process
+    # holds a core that waiting burns CPU: the same part read 2.2 or 4.5-4.8 ms from one process to the next
+    # (CI's failure), while a fixed Python and numpy workload in the same process stayed within 5%. Pinned, the
+    # part read 2.3-2.7 ms with or without a busy loop beside it: the reference the band needs.
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     steady_heap()  # as the session process: no page faults of freed buffers in the inference's CPU
     runner = ModelRunner(path, env={"NUM_THREADS": "1"})
     inputs = seeded_inputs(runner.input_specs(), 0)
