@@ -213,3 +213,18 @@ def test_a_graph_beyond_any_cp_sat_model_skips_the_exact_solver_and_says_so(big,
                                                   memory_cap=2**40))  # fmt: skip
     assert capped.exact is not None
     check_partition(big, capped.parts, 8)
+
+
+def test_compare_tabulates_a_graph_beyond_any_cp_sat_model(monkeypatch):
+    """`solve compare` on such a graph: the exact row holds the best heuristic's answer with its status."""
+    import solver.partitioning.exact as exact
+    from solver.partitioning.compare import compare
+    from solver.partitioning.settings import CompareSettings
+
+    graph = transformer_graph(3_000, seed=3)
+    problem = PartitionProblem(graph=graph, name="t", source=Path("t.json"))
+    monkeypatch.setattr(exact, "_MODEL_SIZE_MAX", 1000)
+    table = compare(problem, CompareSettings(num_parts=[4], time_limit=5, workers=1))
+    rows = {row.method: row for row in table.rows}
+    assert rows["exact"].status == "HEURISTIC" and rows["exact"].seconds == 0.0
+    assert rows["exact"].bottleneck == min(rows[m].bottleneck for m in rows if m != "exact")
