@@ -154,10 +154,10 @@ def run(args: argparse.Namespace) -> int:
         memory = _parts_memory(problem, result.parts, settings.num_parts, args.memory_model, memory_fit,
                                calibration_settings, deadline)  # fmt: skip
     if memory is None:
-        result.notes.append(f"no memory report: it would not have been done {deadline - started:.1f} s into the command "
-                            f"(it ends {100 * REPORT_SHARE:g}% of the time limit and the time writing the answer takes "
-                            "before the limit, or that share after a search that used it all); a longer --time-limit "
-                            "gives it")  # fmt: skip
+        result.notes.append(f"no memory report: it would not have been done {deadline - started:.1f} s into the "
+                            f"command (it ends {100 * REPORT_SHARE:g}% of the time limit and the time writing the "
+                            "answer takes before the limit, or that share after a search that used it all); a longer "
+                            "--time-limit gives it")  # fmt: skip
     # The answer is printed first, so a failing write loses nothing; the map is written last, so a failing
     # --split leaves an earlier map as it was.
     if args.json:

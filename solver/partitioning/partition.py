@@ -293,8 +293,8 @@ def _run_heuristics(problem: PartitionProblem, settings: PartitionSettings,
         limit = max(0.0, heuristics.end - began) * _TURN_SHARE[name]
         price = _MINMAX_SECONDS * (dag.n + len(dag.edges))
         if name == "minmax" and settings.algo != "minmax" and max(limit, _CHEAP_SECONDS) < price:
-            skipped.append(f"minmax not run: one run takes about {price:.1f} s on {dag.n} ops and its share of the time "
-                           f"limit had {limit:.1f} s left (a longer --time-limit runs it)")  # fmt: skip
+            skipped.append(f"minmax not run: one run takes about {price:.1f} s on {dag.n} ops and its share of the "
+                           f"time limit had {limit:.1f} s left (a longer --time-limit runs it)")  # fmt: skip
             continue
         parts = run(limit)
         seconds = now() - began
