@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
                                        calibration_settings.config, open_device("local", cache=False))  # fmt: skip
     # The report's planner ends a small share before the time limit, and before the time printing and writing the
     # answer will take, or runs that share beyond the search's end when the search used it all.
-    share, check = REPORT_SHARE * settings.time_limit, max(run.check_seconds for run in result.heuristics.values())
+    share, check = REPORT_SHARE * settings.time_limit, max(h.check_seconds for h in result.heuristics.values())
     deadline = max(started + settings.time_limit - share - OUTPUT_CHECKS * check, time.monotonic() + share)
     memory = None
     if time.monotonic() + REPORT_CHECKS * check <= deadline:
