@@ -192,8 +192,8 @@ def row(name: str, k: int, run: dict, valid: str, read: float, limit: float) -> 
     solve = report.get("time", nan)
     met = (run["code"] == 0 and valid == "yes" and solve <= limit * (1 + TOLERANCE)
            and run["wall"] <= limit * (1 + WALL_TOLERANCE) and run["rss"] < PEAK_MB)
-    notes = run["error"] or "; ".join(n for n in report.get("notes", []) if "skipped" in n
-                                      or "stopped" in n or "scaled" in n or "divided" in n)
+    notes = run["error"] or "; ".join(n for n in report.get("notes", []) if any(
+        word in n for word in ("skipped", "stopped", "scaled", "divided", "not run", "no memory report")))
     parts_memory = (report.get("memory") or {}).get("parts", [])
     largest = max((p["predicted_bytes"] for p in parts_memory), default=None)
     simulated = sum(not p["terms"]["arena_lower_bound"] for p in parts_memory)

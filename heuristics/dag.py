@@ -159,7 +159,7 @@ class Dag:
         node = np.asarray(list(range(n)) + [None], dtype=object)[:n]
         src_list, dst_list = node[src].tolist(), node[dst].tolist()
         succs = Adjacency(dst_list, np.searchsorted(src, np.arange(n + 1)))
-        by_dst = np.lexsort((src, dst))
+        by_dst = np.argsort(dst, kind="stable")  # = lexsort((src, dst)): the edges are sorted by (src, dst) already
         preds = Adjacency(node[src[by_dst]].tolist(), np.searchsorted(dst[by_dst], np.arange(n + 1)))
         # Ops in file order are often already sorted: then Kahn's smallest-first order is 0..n-1.
         order = node.tolist() if (src < dst).all() else _kahn(preds, succs)

@@ -52,7 +52,7 @@ import numpy as np
 
 from heuristics.dag import Dag, check_num_parts
 from heuristics.errors import HeuristicError
-from heuristics.orders import random_order
+from heuristics.orders import random_order, split_parts
 
 
 def minmax(
@@ -110,7 +110,8 @@ def minmax(
         if best_value is not None and time.monotonic() > deadline:
             break
         parts = _pivot_split(dag, random_order(dag, rng), num_parts)
-        _Moves(dag, parts, num_parts, rng).run(deadline)
+        if time.monotonic() <= deadline:  # the moves' bookkeeping alone takes seconds at 10^7 ops
+            _Moves(dag, parts, num_parts, rng).run(deadline)
         value = int(np.bincount(parts, weights=dag.weight_array, minlength=num_parts).max())
         if best_value is None or value < best_value:
             best, best_value = parts, value
@@ -124,15 +125,20 @@ def _pivot_split(dag: Dag, order: list[int], num_parts: int) -> list[int]:
     bounds = [0]
     for i in range(1, num_parts):
         pivot = round(i * int(prefix[-1]) / num_parts)
-        cut = int(np.argmin(np.abs(prefix - pivot)))
+        cut = _nearest(prefix, pivot)
         # Strictly increasing, and room left for one op in each later part.
         bounds.append(min(max(cut, bounds[-1] + 1), n - (num_parts - i)))
     bounds.append(n)
-    parts = [0] * n
-    for k in range(num_parts):
-        for v in order[bounds[k] : bounds[k + 1]]:
-            parts[v] = k
-    return parts
+    return split_parts(order, tuple(bounds))
+
+
+def _nearest(prefix: np.ndarray, value: int) -> int:
+    """The first position of the ascending ``prefix`` nearest to ``value`` (``argmin |prefix - value|``, by bisection
+    rather than a pass over all of it per part)."""
+    i = int(np.searchsorted(prefix, value))
+    if i == len(prefix) or (i > 0 and value - prefix[i - 1] <= prefix[i] - value):
+        return int(np.searchsorted(prefix, prefix[i - 1]))  # the first of equal sums (ops of weight 0)
+    return i
 
 
 class _Moves:

@@ -20,6 +20,12 @@ from solver.partitioning.settings import ALGORITHMS, PartitionSettings
 # search that used its whole time limit it still gets this share. Past its deadline, parts not yet simulated show a
 # lower bound (a million-op wide graph's WIC simulation takes a minute).
 REPORT_SHARE = 0.05
+# The memory report's graph and its parts' lower bounds, priced in checks of a heuristic's answer (passes over the
+# same arrays, timed in this process at the machine's present load): they took 4-6 checks at 10^6 and 10^7 ops. A
+# report that would not be done by its deadline is left out (10^7 ops: 8 s), and the output says so.
+REPORT_CHECKS = 8
+# Printing and writing the answer after the report, in the same checks (1 at 10^7 ops under load; 2 kept).
+OUTPUT_CHECKS = 2
 
 if TYPE_CHECKING:
     from solver.partitioning.partition import PartitionResult
@@ -139,12 +145,19 @@ def run(args: argparse.Namespace) -> int:
 
         memory_fit = fit_device_memory(problem.source, problem_graph(problem.model, problem.dag), calibration,
                                        calibration_settings.config, open_device("local", cache=False))  # fmt: skip
-    # The report's planner ends a small share before the time limit, or runs that share beyond the search's end
-    # when the search used it all.
-    share = REPORT_SHARE * settings.time_limit
-    deadline = max(started + settings.time_limit - share, time.monotonic() + share)
-    memory = _parts_memory(problem, result.parts, settings.num_parts, args.memory_model, memory_fit,
-                           calibration_settings, deadline)  # fmt: skip
+    # The report's planner ends a small share before the time limit, and before the time printing and writing the
+    # answer will take, or runs that share beyond the search's end when the search used it all.
+    share, check = REPORT_SHARE * settings.time_limit, max(h.check_seconds for h in result.heuristics.values())
+    deadline = max(started + settings.time_limit - share - OUTPUT_CHECKS * check, time.monotonic() + share)
+    memory = None
+    if time.monotonic() + REPORT_CHECKS * check <= deadline:
+        memory = _parts_memory(problem, result.parts, settings.num_parts, args.memory_model, memory_fit,
+                               calibration_settings, deadline)  # fmt: skip
+    if memory is None:
+        result.notes.append(f"no memory report: it would not have been done {deadline - started:.1f} s into the "
+                            f"command (it ends {100 * REPORT_SHARE:g}% of the time limit and the time writing the "
+                            "answer takes before the limit, or that share after a search that used it all); a longer "
+                            "--time-limit gives it")  # fmt: skip
     # The answer is printed first, so a failing write loses nothing; the map is written last, so a failing
     # --split leaves an earlier map as it was.
     if args.json:
@@ -265,14 +278,19 @@ def _calibrate(problem: PartitionProblem, settings: PartitionSettings, result: P
 def _parts_memory(problem: PartitionProblem, parts: list[int], num_parts: int, requested: str | None, fitted,
                   calibration_settings, deadline: float):  # fmt: skip
     """Each part's memory under the requested model (or the default: docs/memory.md), the planner simulated
-    until ``deadline`` (lower bounds of the arenas after it)."""
+    until ``deadline`` (lower bounds of the arenas after it); None when not even the lower bounds would be taken
+    by then (seconds at 10^7 ops)."""
     from solver.deploy.memory import onert_memory_settings
     from solver.memory.parts import parts_memory, problem_graph
+    from solver.memory.planner import PlanningStopped
 
     planner, executor = onert_memory_settings(calibration_settings and calibration_settings.config)
     model = memory_model(requested, fitted)
-    return parts_memory(problem_graph(problem.model, problem.dag), parts, num_parts, model, planner, executor,
-                        deadline)  # fmt: skip
+    try:
+        return parts_memory(problem_graph(problem.model, problem.dag), parts, num_parts, model, planner, executor,
+                            deadline, bounds_by=deadline)  # fmt: skip
+    except PlanningStopped:
+        return None
 
 
 def _split(problem: PartitionProblem, parts: list[int], out_dir: Path, quiet: bool) -> None:

@@ -23,7 +23,7 @@ def write_partition_map(
 ) -> Path:
     """Write ONE's ``{"partition_map": [part of op 0, ...], "num_partitions": K}`` atomically, with the placement
     and the replicas (module docstring)."""
-    doc = {"partition_map": [int(p) for p in parts], "num_partitions": int(num_parts)}
+    doc = {"partition_map": list(map(int, parts)), "num_partitions": int(num_parts)}  # map: a C loop (10^7 ops)
     if placement is not None:
         doc["placement"] = dict(placement)
     if replicas:

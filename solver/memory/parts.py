@@ -104,11 +104,12 @@ def part_floor(graph: Graph, model: MemoryModel, planner: str = DEFAULT_PLANNER,
 
 def parts_memory(graph: Graph, parts: Sequence[int], num_parts: int, model: MemoryModel,
                  planner: str = DEFAULT_PLANNER, executor: str = LINEAR,
-                 deadline: float | None = None) -> PartsMemory:  # fmt: skip
+                 deadline: float | None = None, bounds_by: float | None = None) -> PartsMemory:  # fmt: skip
     """The memory of each part of ``parts`` (a partition map) under ``model``; the planner simulated until
-    ``deadline`` (a ``time.monotonic()`` reading; None: to the end), lower bounds of the arenas after it."""
+    ``deadline`` (a ``time.monotonic()`` reading; None: to the end), lower bounds of the arenas after it; with
+    ``bounds_by``, PlanningStopped when the lower bounds would not be done by then (:func:`parts_terms`)."""
     return PartsMemory(model, planner, executor,
-                       parts_terms(graph, parts, num_parts, None, planner, executor, deadline))  # fmt: skip
+                       parts_terms(graph, parts, num_parts, None, planner, executor, deadline, bounds_by))  # fmt: skip
 
 
 @dataclass(frozen=True)

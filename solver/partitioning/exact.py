@@ -295,6 +295,13 @@ def solve_exact(
     )
 
 
+def beyond_models(dag: Dag) -> bool:
+    """Whether no probe's model can be built at all (its ops and edges alone pass _MODEL_SIZE_MAX, and the
+    station search takes far fewer ops): the search could only check its hint and keep it, which takes seconds
+    at 10^7 ops."""
+    return dag.n + len(dag.edges) > _MODEL_SIZE_MAX
+
+
 def model_weights(dag: Dag) -> tuple[Dag, int]:
     """The instance CP-SAT solves and the factor its weights were divided by (1: ``dag`` itself).
 

@@ -1,10 +1,12 @@
 """Pipeline partitioning of a problem: ONE's MinMax, our order search, then optionally the exact CP-SAT solver.
 
 ``partition(problem, settings)`` runs "heuristics, then exact" (:func:`solver.solving.driver.drive`, with the
-partition's steps): it validates the graph once (``problem.dag``), always runs both heuristics (so the report can
-compare them), picks the one ``settings.algo`` asks for (``best``: the smaller bottleneck, then the smaller edge
-cut), optionally hands it to the exact solver as its warm start, and checks the answer with
-:func:`solver.partitioning.metrics.check_partition` before returning it. With ``settings.robust``, the exact answer (median weights) and the heuristics' then warm-start
+partition's steps): it validates the graph once (``problem.dag``), runs both heuristics (so the report can
+compare them; MinMax only when its share of the time limit pays for a run, or a run is cheap), picks the one
+``settings.algo`` asks for (``best``: the smaller bottleneck, then the smaller edge cut), optionally hands it to
+the exact solver as its warm start (unless the graph is too large for any CP-SAT model), and checks the answer
+with :func:`solver.partitioning.metrics.check_partition` before returning it (a heuristic's answer was checked as
+it was found). With ``settings.robust``, the exact answer (median weights) and the heuristics' then warm-start
 the robust solver (:mod:`solver.partitioning.robust`: the trace's runs as scenarios), whose answer is kept and
 reported beside the median-weight one on every run. ``solve compare`` and the benchmarks call it too.
 """
@@ -15,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from heuristics.dag import check_num_parts, lower_bound
+from heuristics.dag import Dag, check_num_parts, lower_bound
 from heuristics.minmax import minmax
 from heuristics.orders import order_search
 from solver.errors import InfeasibleError
@@ -44,6 +46,11 @@ _TURN_SHARE = {"minmax": 1 / 3, "orders": 1.0}
 _EXACT_MIN_SECONDS = 0.5
 # Time kept after the exact solver for the final check and the part rows, in checks of a heuristic's answer.
 _CHECK_SHARE = 2.0
+# MinMax's price per op and edge for one run (its random topological order and pivot split are Python loops: 16 s
+# for 10^7 ops and 1.3 * 10^7 edges at load 3). A run its share cannot pay is not started unless it is cheap
+# (_CHEAP_SECONDS) or asked for (--algo minmax): the order search's first start, a second at 10^7 ops, always runs.
+_MINMAX_SECONDS = 7e-7
+_CHEAP_SECONDS = 0.1
 
 
 @dataclass
@@ -156,7 +163,7 @@ def partition(
     driven = drive(steps.recipe(), settings, budget)
     found, exact = steps.found, driven.exact.result if driven.exact else None
     parts, status, method = driven.answer, driven.status, "exact" if exact else driven.start.name
-    notes = list(problem.notes)
+    notes = list(problem.notes) + steps.skipped
     notes += [f"{name} stopped at its share of the time limit ({run.seconds:.1f} s) with the best it had found"
               for name, run in found.items() if run.stopped]
     notes += driven.notes
@@ -166,7 +173,7 @@ def partition(
                                   max(0.0, budget.left()), on_progress, first_runs(problem))
         parts, method, status = robust.result.parts, "robust", robust.result.status
         notes += robust.notes
-    metrics = check_partition(dag, parts, k, memory_cap=settings.memory_cap, part_memory=part_memory)
+    metrics = _checked(dag, parts, k, settings.memory_cap, part_memory, found)
     bound = exact.bound if exact else metrics.lower_bound
     return PartitionResult(
         parts=list(parts),
@@ -193,13 +200,14 @@ class _Steps:
         self.problem, self.settings, self.on_progress = problem, settings, on_progress
         self.part_memory = part_memory
         self.found: dict[str, HeuristicRun] = {}
+        self.skipped: list[str] = []  # notes on the heuristics not run
 
     def recipe(self) -> Recipe[list[int]]:
         return Recipe(self.heuristics, self.exact, "the bottleneck may exceed the proven optimum", str)
 
     def heuristics(self, budget: Budget) -> Start[list[int]]:
         problem, settings = self.problem, self.settings
-        self.found = _run_heuristics(problem, settings, budget)
+        self.found, self.skipped = _run_heuristics(problem, settings, budget)
         method = _pick(self.found, settings, problem, self.part_memory)
         run = self.found[method]
         bound = TABLE["bottleneck"].bound(problem.dag, settings.num_parts)
@@ -212,8 +220,12 @@ class _Steps:
             return (f"exact solver not run: {left:.1f} s of the {settings.time_limit:g} s time limit were left after "
                     "the heuristics; the answer is the heuristic's, with the lower bound")  # fmt: skip
         # Imported here: OR-Tools takes 0.4 s to load, and the heuristics alone do not need it.
-        from solver.partitioning.exact import solve_exact
+        from solver.partitioning.exact import beyond_models, solve_exact
 
+        dag = self.problem.dag
+        if beyond_models(dag) and settings.memory_cap is None:  # (under a cap it checks the answers' memory)
+            return (f"exact solver not run: its model of {dag.n} ops and {len(dag.edges)} edges is too large for "
+                    "CP-SAT; the answer is the heuristic's, with the lower bound")  # fmt: skip
         result = solve_exact(
             self.problem.dag,
             settings.num_parts,
@@ -259,11 +271,14 @@ def part_rows(problem: PartitionProblem, parts: list[int], metrics: PartitionMet
     ]
 
 
-def _run_heuristics(problem: PartitionProblem, settings: PartitionSettings, budget: Budget) -> dict[str, HeuristicRun]:
-    """Both heuristics' partitions, checked (without the memory cap), with their wall times.
+def _run_heuristics(problem: PartitionProblem, settings: PartitionSettings,
+                    budget: Budget) -> tuple[dict[str, HeuristicRun], list[str]]:  # fmt: skip
+    """Both heuristics' partitions, checked (without the memory cap), with their wall times, and notes on those
+    not run.
 
     Each stops at its share of the time limit (``_HEURISTIC_SHARE`` of ``budget``, then ``_TURN_SHARE``) and
-    hands over the best it has; ``stopped`` says it ran out of its share.
+    hands over the best it has; ``stopped`` says it ran out of its share. MinMax is not started when its share
+    cannot pay for one run (``_MINMAX_SECONDS``), unless that is cheap or it was asked for.
     """
     dag, k = problem.dag, settings.num_parts
     lower_bound(dag, k)  # kept on the dag: the order search and the checker use it
@@ -272,16 +287,31 @@ def _run_heuristics(problem: PartitionProblem, settings: PartitionSettings, budg
         "minmax": lambda limit: minmax(dag, k, runs=settings.runs, seed=settings.seed, time_limit=limit),
         "orders": lambda limit: order_search(dag, k, seed=settings.seed, time_limit=limit),
     }
-    found = {}
+    found, skipped = {}, []
     for name, run in runs.items():
         began = now()
         limit = max(0.0, heuristics.end - began) * _TURN_SHARE[name]
+        price = _MINMAX_SECONDS * (dag.n + len(dag.edges))
+        if name == "minmax" and settings.algo != "minmax" and max(limit, _CHEAP_SECONDS) < price:
+            skipped.append(f"minmax not run: one run takes about {price:.1f} s on {dag.n} ops and its share of the "
+                           f"time limit had {limit:.1f} s left (a longer --time-limit runs it)")  # fmt: skip
+            continue
         parts = run(limit)
         seconds = now() - began
         checked = now()
         metrics = check_partition(dag, parts, k)
         found[name] = HeuristicRun(parts, metrics, seconds, seconds >= limit, now() - checked)
-    return found
+    return found, skipped
+
+
+def _checked(dag: Dag, parts: list[int], num_parts: int, memory_cap: int | None, part_memory: PartMemory | None,
+             found: dict[str, HeuristicRun]) -> PartitionMetrics:  # fmt: skip
+    """The final answer checked: a heuristic's answer without a memory cap was checked as it was found (the same
+    check again takes seconds at 10^7 ops), any other answer is checked here."""
+    same = next((run for run in found.values() if run.parts is parts), None)
+    if same is not None and memory_cap is None:
+        return same.metrics
+    return check_partition(dag, parts, num_parts, memory_cap=memory_cap, part_memory=part_memory)
 
 
 def _pick(found: dict[str, HeuristicRun], settings: PartitionSettings, problem: PartitionProblem,

@@ -95,3 +95,25 @@ def test_parts_are_simulated_largest_lower_bound_first(graph, data):
         model.memory_terms = original
     assert simulated == sorted(simulated, reverse=True)
     assert terms == model.parts_terms(graph, split, 4)
+
+
+@settings(max_examples=30, deadline=None)
+@given(graphs(), st.data())
+def test_the_parts_lower_bounds_stop_when_they_would_end_past_their_time(graph, data):
+    """The parts' lower bounds (the pass before any simulation, seconds at 10^7 ops) are bounded too: past
+    ``bounds_by`` the report stops (the command then leaves it out and says so); with time the terms are the same."""
+    n = len(graph.ops)
+    split = data.draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))
+    with pytest.raises(PlanningStopped):
+        model.parts_terms(graph, split, 3, deadline=PAST, bounds_by=PAST)
+    later = time.monotonic() + 60
+    assert model.parts_terms(graph, split, 3, deadline=later, bounds_by=later) == model.parts_terms(graph, split, 3)
+
+
+def test_the_lower_bounds_stop_at_the_pace_of_the_parts_done():
+    """Work whose pace so far ends it after its end time is stopped before it gets there."""
+    began = time.monotonic() - 1.0  # a second for the first tenth: nine more to go
+    assert model._ends_after(began, 10, 100, time.monotonic() + 5)
+    assert not model._ends_after(began, 10, 100, time.monotonic() + 30)
+    assert not model._ends_after(time.monotonic(), 0, 100, time.monotonic() + 1)  # no pace yet: go on
+    assert model._ends_after(time.monotonic(), 0, 100, PAST)

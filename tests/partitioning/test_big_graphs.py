@@ -160,3 +160,71 @@ def test_a_model_too_large_for_cp_sat_is_not_built_and_the_note_says_so(big, mon
     monkeypatch.undo()
     free = solve_exact(big, 4, hint=hint, time_limit=10)
     assert free.bound >= capped.bound and not any("too large" in note for note in free.notes)
+
+
+def test_past_the_time_limit_every_step_is_skipped_or_cheap_and_the_output_says_so(tmp_path):
+    """The whole command at a time limit gone before the heuristics start (10^7 ops take half a minute to read): a
+    MinMax run costs more than its share has left, the exact solver has nothing left, the memory report would end
+    past its deadline, so each is left out and a note says so; the order search's first start (the file order,
+    split exactly) is the answer, valid, with the lower bound as its bound, written to the map; the command still
+    ends in seconds."""
+    import json
+    import subprocess
+    import sys
+
+    from benchmarks.big_graphs import graph_file
+    from solver.problem import load_problem
+
+    path = graph_file(tmp_path, "transformer", 150_000)
+    out = tmp_path / "map.json"
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "solver", "partition", str(path), "-k", "8", "--exact",
+                           "--time-limit", "0.01", "--json", "--out", str(out)],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    assert time.monotonic() - start < 120  # generous for a loaded machine: a few seconds on an idle one
+    report = json.loads(done.stdout)
+    notes = report["notes"]
+    assert any(note.startswith("minmax not run: one run takes about") for note in notes)
+    assert any(note.startswith("exact solver not run: 0.0 s of the 0.01 s time limit") for note in notes)
+    assert any(note.startswith("no memory report: it would not have been done") for note in notes)
+    assert report["memory"] is None and list(report["heuristics"]) == ["orders"] and report["exact"] is None
+    dag = load_problem(path).dag
+    metrics = check_partition(dag, report["partition_map"], 8)
+    assert json.loads(out.read_text())["partition_map"] == report["partition_map"]
+    assert report["status"] == "HEURISTIC" and report["method"] == "orders"
+    assert report["bound"] == lower_bound(dag, 8) <= report["bottleneck"] == metrics.bottleneck
+    assert report["gap"] == pytest.approx((metrics.bottleneck - report["bound"]) / metrics.bottleneck)
+
+
+def test_a_graph_beyond_any_cp_sat_model_skips_the_exact_solver_and_says_so(big, monkeypatch):
+    """Above _MODEL_SIZE_MAX in ops and edges alone no probe's model is built, so the exact solver could only check
+    its hint (15 s at 10^7 ops): it is not started, the answer is the best heuristic's, already checked, with the
+    lower bound; under a memory cap it still runs (it checks the answers' memory)."""
+    import solver.partitioning.exact as exact
+
+    problem = PartitionProblem(graph=transformer_graph(20_000, seed=1), name="t", source=Path("t.json"))
+    monkeypatch.setattr(exact, "_MODEL_SIZE_MAX", 1000)
+    result = partition(problem, PartitionSettings(num_parts=8, exact=True, time_limit=10, workers=1))
+    assert result.exact is None and result.status == "HEURISTIC" and result.method in ("minmax", "orders")
+    assert any(note.startswith(f"exact solver not run: its model of {big.n} ops") for note in result.notes)
+    assert result.metrics is result.heuristics[result.method].metrics  # checked once, as it was found
+    assert result.bound == lower_bound(big, 8) <= result.metrics.bottleneck
+    capped = partition(problem, PartitionSettings(num_parts=8, exact=True, time_limit=10, workers=1,
+                                                  memory_cap=2**40))  # fmt: skip
+    assert capped.exact is not None
+    check_partition(big, capped.parts, 8)
+
+
+def test_compare_tabulates_a_graph_beyond_any_cp_sat_model(monkeypatch):
+    """`solve compare` on such a graph: the exact row holds the best heuristic's answer with its status."""
+    import solver.partitioning.exact as exact
+    from solver.partitioning.compare import compare
+    from solver.partitioning.settings import CompareSettings
+
+    graph = transformer_graph(3_000, seed=3)
+    problem = PartitionProblem(graph=graph, name="t", source=Path("t.json"))
+    monkeypatch.setattr(exact, "_MODEL_SIZE_MAX", 1000)
+    table = compare(problem, CompareSettings(num_parts=[4], time_limit=5, workers=1))
+    rows = {row.method: row for row in table.rows}
+    assert rows["exact"].status == "HEURISTIC" and rows["exact"].seconds == 0.0
+    assert rows["exact"].bottleneck == min(rows[m].bottleneck for m in rows if m != "exact")
