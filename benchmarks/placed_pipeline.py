@@ -32,10 +32,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -58,6 +61,7 @@ from solver.placement.replicas import solve_replicated
 
 GBIT = 1.25e8  # bytes/s
 SEED002_MEAN = 6.5e6 / 8  # bytes/s: seed 002's law over positions uniform in [1, 150]^2
+T = TypeVar("T")
 
 
 def two_devices(directory: Path, bandwidth: float = GBIT) -> Path:
@@ -124,8 +128,10 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
             return dataclasses.replace(period, latency_us=predict_split(lone, links, split, label, workers.core_of, cores,
                                                                         engine, host).latency_us)  # fmt: skip
 
-        def run_once(split):
-            """Time the parts, predict, run and compare; the links fitted again after the run (LinkCheck)."""
+        def run_once(algo, status, split, attempt):
+            """Time the parts, predict, run and compare, the links fitted again after the run (LinkCheck); print it."""
+            if attempt:
+                print(f"# {label} {model} {algo}: the compute drifted over the last run (DRIFT); run {attempt + 1}", flush=True)
             records = measure_parts(workers.client, placed_stages(split, workers), settings.executor)
             sources = part_sources(split, platform, records, problem, alone, workers.core_of)
             session = (measured_problem(problem, split, sources, "busy"), measured_problem(alone, split, sources, "alone"))
@@ -138,23 +144,27 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
             predictions.append(forecast(cpu, session[1], split, measured, "cal-cpu", engine, host))  # the last stop's
             check = LinkCheck(platform, fits, predictions[1],
                               lambda links: forecast(*session, split, calibrated(platform, links), AFTER_RUN, engine, host))
-            return compare_placed(split, workers, predictions, settings, compute=sources, links=check)
+            comparison = compare_placed(split, workers, predictions, settings, compute=sources, links=check)
+            _print_run(label, model, algo, status, comparison)
+            return comparison
 
         for algo, status, split in placements:
-            runs = [run_once(split)]
-            _print_run(label, model, algo, status, runs[-1])
-            while runs[-1].drifted and len(runs) <= reruns:
-                print(f"# {label} {model} {algo}: DRIFT (compute moved {runs[-1].max_drift:+.1%} over the run); "
-                      f"run {len(runs) + 1}", flush=True)  # fmt: skip
-                runs.append(run_once(split))
-                _print_run(label, model, algo, status, runs[-1])
-            verdict = next((k for k, c in enumerate(runs) if not c.drifted), None)
+            runs, verdict = until_clean(functools.partial(run_once, algo, status, split), reruns)
             for k, comparison in enumerate(runs):
                 rows.append({"scenario": label, "model": model, "algo": algo, "status": status,
                              "devices": "+".join("|".join(r) for r in comparison.run.devices), "run": k + 1,
                              "runs": len(runs), "clean": not comparison.drifted,
                              "verdict": k == (len(runs) - 1 if verdict is None else verdict), "comparison": comparison})  # fmt: skip
     return rows
+
+
+def until_clean(run: Callable[[int], T], reruns: int) -> tuple[list[T], int | None]:
+    """``run(0)``, then ``run(1)``, ... while the last result drifted (its ``drifted``), ``reruns`` more times at most:
+    the results, and the index of the first that did not drift (None: none was clean)."""
+    runs = [run(0)]
+    while runs[-1].drifted and len(runs) <= reruns:
+        runs.append(run(len(runs)))
+    return runs, next((k for k, r in enumerate(runs) if not r.drifted), None)
 
 
 def _print_run(label: str, model: str, algo: str, status: str, comparison) -> None:

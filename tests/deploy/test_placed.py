@@ -547,3 +547,21 @@ def test_a_maps_replicas_are_checked_when_split(tflite_model, tmp_path):
     path.write_text(json.dumps({"partition_map": [0, 1], "num_partitions": 2, "replicas": {"1": ["b", "c"]}}))
     with pytest.raises(UsageError, match="beside a 'placement'"):
         read_replicas(path, [0, 1], None)
+
+
+@pytest.mark.parametrize("drifts, reruns, runs, verdict", [
+    ([False], 1, 1, 0), ([True, False], 1, 2, 1), ([True, True, False], 1, 2, None), ([True, True, False], 2, 3, 2),
+    ([True], 0, 1, None), ([False, True], 3, 1, 0)])  # fmt: skip
+def test_a_drifting_run_is_run_again_and_the_verdict_is_the_first_clean_one(drifts, reruns, runs, verdict):
+    from types import SimpleNamespace
+
+    from benchmarks.placed_pipeline import until_clean
+
+    attempts = []
+
+    def run(attempt):
+        attempts.append(attempt)
+        return SimpleNamespace(drifted=drifts[attempt])
+
+    done, chosen = until_clean(run, reruns)
+    assert attempts == list(range(runs)) and [r.drifted for r in done] == drifts[:runs] and chosen == verdict
