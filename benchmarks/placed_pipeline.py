@@ -260,15 +260,14 @@ def table(rows: list[dict]) -> None:
         lat, meas = c.latency, c.run.throughput
         ratios = c.bytes_ratio()
         worst = max(ratios.values(), key=lambda x: abs(x - 1), default=None)
-        drift, link_drift = _nan(c.max_drift), _nan(c.max_link_drift)
-        after = c.relinked.throughput / meas - 1 if c.relinked is not None else float("nan")
+        after = c.relinked.throughput / meas - 1 if c.relinked is not None else None
         run = f"{r['run']}/{r['runs']}" + ("*" if r["verdict"] else " ")
         print(f"{r['scenario']:18} {r['model']:12} {r['algo']:10} {r['status']:8} {r['devices']:10} {run:>4} "
               f"{plain.throughput:6.2f} {trace.throughput:7.2f} {cal.throughput:6.2f} {meas:6.2f} "
               f"{trace.throughput / meas - 1:+7.1%} {cpu.throughput / meas - 1:+7.1%} {cal.throughput / meas - 1:+7.1%} "
-              f"{after:+7.1%} {trace.latency_us / 1000:8.1f} {cal.latency_us / 1000:7.1f} "
+              f"{_pct(after)} {trace.latency_us / 1000:8.1f} {cal.latency_us / 1000:7.1f} "
               f"{lat.median / 1000:8.1f} ({lat.iqr / 1000:4.1f}) {trace.latency_us / lat.median - 1:+7.1%} "
-              f"{cal.latency_us / lat.median - 1:+7.1%} {drift:+7.1%} {link_drift:+7.1%} "
+              f"{cal.latency_us / lat.median - 1:+7.1%} {_pct(c.max_drift)} {_pct(c.max_link_drift)} "
               f"{c.run.steadiness():+7.1%} {f'{worst:5.2f}' if worst is not None else '-':>5} "
               f"{c.load_average[0]:4.1f}-{c.load_average[1]:4.1f}  {' '.join(flags(c))}")  # fmt: skip
     print("status INVALID: the placement is over a device's memory in our memory model (seed 002's own answer), run all "
@@ -304,7 +303,7 @@ def verdicts(rows: list[dict]) -> None:
     for r in chosen:
         c = r["comparison"]
         meas = c.run.throughput
-        after = f"{c.relinked.throughput / meas - 1:+7.1%}" if c.relinked is not None else "      -"
+        after = _pct(c.relinked.throughput / meas - 1 if c.relinked is not None else None)
         print(f"{r['scenario']:18} {r['model']:12} {r['algo']:10} run {r['run']} of {r['runs']}: err "
               f"{c.predictions[1].throughput / meas - 1:+7.1%}, err aft {after}  "
               f"{'clean' if r['clean'] else 'none clean'}  {' '.join(f for f in flags(c) if f != 'DRIFT')}")  # fmt: skip
@@ -314,8 +313,9 @@ def verdicts(rows: list[dict]) -> None:
           f"{len(clean)} clean ones")  # fmt: skip
 
 
-def _nan(value: float | None) -> float:
-    return float("nan") if value is None else value
+def _pct(value: float | None) -> str:
+    """A relative figure in the table's 7 columns; '-' where there is none (no link, nothing measured)."""
+    return f"{'-':>7}" if value is None or value != value else f"{value:+7.1%}"
 
 if __name__ == "__main__":
     main()
