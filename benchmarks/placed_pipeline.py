@@ -249,7 +249,7 @@ def table(rows: list[dict]) -> None:
     trace's compute (last stop's model) and with the session's, the compute's drift over the run, the load."""
     header = (f"{'scenario':18} {'model':12} {'algo':10} {'status':8} {'devices':10} {'run':>4} {'pred':>6} {'c-trace':>7} "
               f"{'cal':>6} {'meas':>6} {'err tr':>7} {'err cpu':>7} {'err':>7} {'err aft':>7} {'c-tr ms':>8} {'cal ms':>7} "
-              f"{'meas ms (IQR)':>15} {'lat tr':>7} {'lat':>7} {'drift':>7} {'ldrift':>7} {'steady':>7} {'bytes':>5} "
+              f"{'meas ms (IQR)':>15} {'lat tr':>7} {'lat':>7} {'drift':>7} {'ldrift':>7} {'link':>7} {'steady':>7} {'bytes':>5} "
               f"{'load':>9}  flags")  # fmt: skip
     print(header)
     print("-" * len(header))
@@ -267,7 +267,7 @@ def table(rows: list[dict]) -> None:
               f"{trace.throughput / meas - 1:+7.1%} {cpu.throughput / meas - 1:+7.1%} {cal.throughput / meas - 1:+7.1%} "
               f"{_pct(after)} {trace.latency_us / 1000:8.1f} {cal.latency_us / 1000:7.1f} "
               f"{lat.median / 1000:8.1f} ({lat.iqr / 1000:4.1f}) {trace.latency_us / lat.median - 1:+7.1%} "
-              f"{cal.latency_us / lat.median - 1:+7.1%} {_pct(c.max_drift)} {_pct(c.max_link_drift)} "
+              f"{cal.latency_us / lat.median - 1:+7.1%} {_pct(c.max_drift)} {_pct(c.max_link_drift)} {_pct(link_error(c))} "
               f"{c.run.steadiness():+7.1%} {f'{worst:5.2f}' if worst is not None else '-':>5} "
               f"{c.load_average[0]:4.1f}-{c.load_average[1]:4.1f}  {' '.join(flags(c))}")  # fmt: skip
     print("status INVALID: the placement is over a device's memory in our memory model (seed 002's own answer), run all "
@@ -281,9 +281,22 @@ def table(rows: list[dict]) -> None:
           f"beyond {DRIFT_TOLERANCE:.0%} of the largest part's compute); err aft: cal made again with the links fitted "
           f"again right after the run (the same ping-pong); ldrift: the relative move of the link whose time per request "
           f"in cal moved most between the calibration's fit and the after-run one (LINK DRIFT beyond "
-          f"{LINK_DRIFT_TOLERANCE:.0%} of cal's period); run: k/n, the k-th of n runs of the placement (a DRIFT run "
+          f"{LINK_DRIFT_TOLERANCE:.0%} of cal's period); link: the time the link cal predicts the longest was busy per "
+          "timed request (Dask's transfers on it, overlaps counted once) against cal's time for it: beside err, a link "
+          "as busy as predicted and a period longer than it are time the link stood idle; run: k/n, the k-th of n runs of the placement (a DRIFT run "
           "is run again), * the run the verdict is taken from; steady: the timed requests' second half against their "
           "first; bytes: the link bytes per request measured over predicted, the one farthest from 1")
+
+
+def link_error(c) -> float | None:
+    """The measured busy time per request of the link the calibrated prediction gives the longest time, over that
+    time, less 1 (None: the map uses no link)."""
+    cal = c.predictions[1]
+    if not cal.link_us:
+        return None
+    pair = max(cal.link_us, key=cal.link_us.get)
+    measured = c.measured_links()
+    return measured[pair][1] / cal.link_us[pair] - 1 if pair in measured and cal.link_us[pair] > 0 else None
 
 
 def flags(c) -> list[str]:
