@@ -259,12 +259,13 @@ def link_drift_lines(c: PlacedComparison) -> list[str]:
     per request in the calibrated prediction with each, the drift; and the prediction made with the after-run fits."""
     if not c.link_drifts:
         return []
-    lines = ["", "links fitted again right after the run (overhead + bytes / bandwidth, the calibration's ping-pong): "
-             "before / after, and the link's time per request in the calibrated prediction with each fit"]  # fmt: skip
+    lines = ["", "links fitted again right after the run (overhead + bytes / bandwidth, the calibration's ping-pong; rms: "
+             "of the fit's residuals): before / after, and the link's time per request in the calibrated prediction with each fit"]  # fmt: skip
     for d in c.link_drifts:
         lines.append(f"  link {d.source} -> {d.target}: {d.before.overhead_us / 1000:.2f} ms + "
-                     f"{d.before.bandwidth * 8e-6:.3f} Mbit/s / {d.after.overhead_us / 1000:.2f} ms + "
-                     f"{d.after.bandwidth * 8e-6:.3f} Mbit/s; {d.before_us / 1000:.2f} / {d.after_us / 1000:.2f} ms per "
+                     f"{d.before.bandwidth * 8e-6:.3f} Mbit/s (rms {d.before.rms_us / 1000:.2f} ms) / "
+                     f"{d.after.overhead_us / 1000:.2f} ms + {d.after.bandwidth * 8e-6:.3f} Mbit/s (rms "
+                     f"{d.after.rms_us / 1000:.2f} ms); {d.before_us / 1000:.2f} / {d.after_us / 1000:.2f} ms per "
                      f"request, drift {d.change:+.1%}" + (" LINK DRIFTED" if d.drifted else ""))  # fmt: skip
     after = c.relinked
     if after is not None:
