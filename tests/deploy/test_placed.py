@@ -57,6 +57,11 @@ def test_the_link_fit_recovers_overhead_and_bandwidth_and_refuses_what_it_cannot
     assert fit.overhead_us == pytest.approx(2000, rel=0.05) and fit.bandwidth == pytest.approx(8e5, rel=0.02)
     with pytest.raises(CheckError, match="two sizes"):
         fit_link("a", "b", [(100, 0.1), (100, 0.2)])
+    # An idle link lets its first bytes pass at once (tbf's bucket: 6 kB here, 7.5 ms of the rate), a negative
+    # intercept: the fitted rate stays the link's, as a saturated link pays it (through the origin: 4% fast).
+    credit = [(b, max(b / 8.125e5 - 0.0075, 0.0) + 0.0005) for b in probe_sizes(8.125e5) for _ in range(3)]
+    fit = fit_link("a", "b", credit)
+    assert fit.overhead_us == 0 and fit.bandwidth == pytest.approx(8.125e5, rel=0.02)
     with pytest.raises(CheckError, match="do not grow"):
         fit_link("a", "b", [(100, 0.2), (1000, 0.1)])
 
