@@ -152,6 +152,17 @@ class NetLab:
     def namespace(self, i: int) -> str:
         return f"{self.tag}-{i}"
 
+    def reshape(self, source: str, target: str, bandwidth: float) -> None:
+        """Set the rate of the lab's link ``source -> target`` to ``bandwidth`` bytes/s (``tc qdisc change`` of its
+        tbf, bucket and queue scaled as when built): a link that changes speed under a running lab, as a real one
+        may. NetLabError for a direction the lab did not shape."""
+        index = {d.name: i for i, d in enumerate(self.devices)}
+        if not any(l.source == source and l.target == target for l in self.links) or not self.namespaces:
+            raise NetLabError(f"link {source} -> {target}: not a shaped link of this lab")
+        if not bandwidth > 0:
+            raise NetLabError(f"link {source} -> {target}: bandwidth must be positive")
+        _shape(self.namespace(index[source]), f"d{index[target]}", bandwidth, "change")
+
     # --- life cycle ---
     def __enter__(self) -> NetLab:
         if threading.current_thread() is threading.main_thread():
@@ -305,11 +316,12 @@ def _ip(*args: str) -> None:
     _run(["ip", *args])
 
 
-def _shape(ns: str, dev: str, bandwidth: float) -> None:
-    """Limit what ``dev`` in ``ns`` sends to ``bandwidth`` bytes/s with a token bucket (tbf)."""
+def _shape(ns: str, dev: str, bandwidth: float, verb: str = "add") -> None:
+    """Limit what ``dev`` in ``ns`` sends to ``bandwidth`` bytes/s with a token bucket (tbf); ``verb`` ``change``
+    sets the rate of the tbf already there."""
     burst = max(MIN_BURST, int(bandwidth * BURST_SECONDS))
     limit = max(MIN_QUEUE, int(bandwidth * QUEUE_SECONDS))
-    _run(["ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate", f"{int(bandwidth * 8)}bit",
+    _run(["ip", "netns", "exec", ns, "tc", "qdisc", verb, "dev", dev, "root", "tbf", "rate", f"{int(bandwidth * 8)}bit",
           "burst", str(burst), "limit", str(limit)])  # fmt: skip
 
 

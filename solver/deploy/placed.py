@@ -41,6 +41,7 @@ from devices.inputs import seeded_inputs
 from devices.isolated import run_isolated
 from devices.placed import PlacedRun, PlacedSettings, PlacedStage, run_placed
 from devices.stats import Summary, summarize
+from solver.deploy.linkdrift import AFTER_RUN, LINK_DRIFT_TOLERANCE, LinkCheck, LinkDrift, link_drifts, replaced
 from solver.deploy.partcompute import DRIFT_TOLERANCE, Drift, PartSource, drift, remeasure
 from solver.deploy.split import SplitResult, read_split
 from solver.deploy.verify import OutputCheck, VerifySettings, check_executor, compare_output
@@ -89,6 +90,23 @@ class PlacedComparison:
     compute: list[PartSource] = field(default_factory=list)  # which compute the calibrated prediction used per part
     drifts: list[Drift] = field(default_factory=list)  # the measured parts timed again after the timed run
     notes: list[str] = field(default_factory=list)
+    link_drifts: list[LinkDrift] = field(default_factory=list)  # the run's links fitted again after the timed run
+
+    @property
+    def relinked(self) -> Prediction | None:
+        """The calibrated prediction made again with the links re-fitted after the run (``solver.deploy.linkdrift``)."""
+        return next((p for p in self.predictions if p.label == AFTER_RUN), None)
+
+    @property
+    def link_drifted(self) -> bool:
+        """Some link's time per request moved by more than ``LINK_DRIFT_TOLERANCE`` of the calibrated period between
+        the calibration and the run's end: the link changed speed."""
+        return any(d.drifted for d in self.link_drifts)
+
+    @property
+    def max_link_drift(self) -> float | None:
+        """The relative move of the link whose time per request moved most (in us) over the run."""
+        return max(self.link_drifts, key=lambda d: abs(d.moved_us)).change if self.link_drifts else None
 
     @property
     def max_drift(self) -> float | None:
@@ -117,6 +135,15 @@ class PlacedComparison:
                          f"of CPU before the run and {worst.after.cpu_us / 1000:.1f} ms after it ({worst.change:+.1%}, "
                          f"tolerance {DRIFT_TOLERANCE:.0%} of the largest part's): the machine changed speed, and the verdict is only as "
                          "strong as that")  # fmt: skip
+        if self.link_drifted:
+            worst = max(self.link_drifts, key=lambda d: abs(d.moved_us))
+            notes.append(f"LINK DRIFT: link {worst.source} -> {worst.target} took {worst.before_us / 1000:.1f} ms per request "
+                         f"with the calibration's fit ({worst.before.bandwidth * 8e-6:.2f} Mbit/s) and "
+                         f"{worst.after_us / 1000:.1f} ms with the fit made again right after the run "
+                         f"({worst.after.bandwidth * 8e-6:.2f} Mbit/s, {worst.change:+.1%}; tolerance "
+                         f"{LINK_DRIFT_TOLERANCE:.0%} of the calibrated period): the link changed speed; the "
+                         f"{AFTER_RUN} prediction, {self.relinked.throughput:.2f} inf/s, uses the links as they were "
+                         "after the run")  # fmt: skip
         steady = self.run.steadiness()
         if steady == steady and abs(steady) > STEADY_TOLERANCE:
             notes.append(f"UNSTEADY: the second half of the timed requests ran {steady:+.1%} against the first "
@@ -210,6 +237,11 @@ class PlacedComparison:
             "max_drift": self.max_drift,
             "drifted": self.drifted,
             "drift_tolerance": DRIFT_TOLERANCE,
+            "link_drift": [d.to_json() for d in self.link_drifts],
+            "max_link_drift": self.max_link_drift,
+            "link_drifted": self.link_drifted,
+            "link_drift_tolerance": LINK_DRIFT_TOLERANCE,
+            "after_run_throughput": self.relinked.throughput if self.relinked is not None else None,
             "predictions": [p.to_json() for p in self.predictions],
             "outputs_ok": self.ok,
             "outputs": [{"name": o.name, "max_abs": o.max_abs, "ok": o.ok} for o in self.outputs],
@@ -221,12 +253,14 @@ class PlacedComparison:
 @dataclass(frozen=True)
 class Workers:
     """A Dask client and the worker of each device; ``core_of`` the CPU of this machine each device is pinned to
-    (None: not pinned; absent: a machine of its own, see ``solver.placement.predicted.shared_period``)."""
+    (None: not pinned; absent: a machine of its own, see ``solver.placement.predicted.shared_period``); ``lab``, the
+    ``devices.netlab.NetLab`` that holds them (netlab workers only)."""
 
     client: object
     address: dict[str, str]
     core_of: dict[str, int | None]
     cluster: str
+    lab: object | None = None
 
 
 def check_cluster(cluster: str) -> None:
@@ -248,7 +282,7 @@ def placed_workers(cluster: str, devices: list[str], platform: Platform) -> Iter
         links = [LabLink(a, b, link.bandwidth) for a in devices for b in devices
                  if (link := platform.link(a, b)) is not None]  # fmt: skip
         with NetLab(lab_devices, links) as lab, distributed.Client(lab.address, timeout=60) as client:
-            yield Workers(client, dict(lab.workers), {d.name: d.cpu for d in lab_devices}, cluster)
+            yield Workers(client, dict(lab.workers), {d.name: d.cpu for d in lab_devices}, cluster, lab)
     elif cluster == "local":
         import dask
 
@@ -301,13 +335,16 @@ def placed_stages(split: SplitResult, workers: Workers,
 
 def compare_placed(split: SplitResult | str | Path, workers: Workers, predictions: list[Prediction],
                    settings: PlacedSettings = PlacedSettings(), verify: VerifySettings = VerifySettings(),
-                   replicas: dict[int, tuple[str, ...]] | None = None,
-                   compute: Sequence[PartSource] = ()) -> PlacedComparison:  # fmt: skip
+                   replicas: dict[int, tuple[str, ...]] | None = None, compute: Sequence[PartSource] = (),
+                   links: LinkCheck | None = None) -> PlacedComparison:  # fmt: skip
     """Run ``split`` on ``workers`` and compare with ``predictions`` (module docstring). ``replicas`` (part id
     -> devices) runs a part on several devices, requests dealt round robin; by default the split's own
     replicas (``solve place --replicate``), else a part runs on the device its file names. ``compute``: which
     compute the calibrated prediction used per part (``solver.deploy.partcompute``); the measured parts are
-    timed again right after the timed run, and their drift reported.
+    timed again right after the timed run, and their drift reported. ``links``: the calibration's link fits
+    (``solver.deploy.linkdrift``); then every calibrated link the run used is fitted again right after the timed
+    run (and the parts' re-timing), its drift reported, and the calibrated prediction made again with the
+    re-fitted links is added to the predictions (label ``after-run``).
 
     Raises
     ------
@@ -324,14 +361,19 @@ def compare_placed(split: SplitResult | str | Path, workers: Workers, prediction
     drifts = []
     if any(s.measured for s in compute):  # right after the timed run, before the latency run
         drifts = drift(compute, remeasure(workers.client, stages, settings.executor, settings.seed))
+    relinked, moved, link_notes = [], [], []
+    if links is not None:
+        refits, link_notes = refit_links(workers, links, used_links(run, links.prediction))
+        relinked = [links.repredict(replaced(links.fits, refits))]
+        moved = link_drifts(links, refits, relinked[0])
     alone = dataclasses.replace(settings, in_flight=1, requests=max(5, settings.requests // 3), warmup=1)
     single = run_placed(workers.client, stages, split.model_inputs, split.model_outputs, alone)
     load = (load_before, os.getloadavg()[0])
     with uncompressed(split.model) as plain:
         reference = run_isolated(whole_outputs, plain, settings.seed, settings.executor, what="onert")
     checks = [compare_output(n, run.outputs[n], ref, verify) for n, ref in zip(split.model_outputs, reference)]
-    comparison = PlacedComparison(split.out_dir, workers.cluster, run, single, predictions, checks, workers.core_of, load,
-                                  list(compute), drifts)  # fmt: skip
+    comparison = PlacedComparison(split.out_dir, workers.cluster, run, single, [*predictions, *relinked], checks,
+                                  workers.core_of, load, list(compute), drifts, link_notes, moved)  # fmt: skip
     comparison.notes += comparison.measurement_notes()
     cores = len(os.sched_getaffinity(0))
     if max(load) > cores:
@@ -378,18 +420,39 @@ def probe_sizes(bandwidth: float) -> list[int]:
 def calibrate_links(workers: Workers, platform: Platform, devices: list[str], repeats: int = 3) -> list:
     """The fitted cost (``solver.io.linkfile.LinkFit``) of every platform link between ``devices``, from a ping-pong
     of tensor sizes through Dask on their workers (``devices.placed.pingpong``)."""
+    return [fit_pair(workers, platform, a, b, repeats) for a in devices for b in devices
+            if platform.link(a, b) is not None]  # fmt: skip
+
+
+def fit_pair(workers: Workers, platform: Platform, a: str, b: str, repeats: int = 3):
+    """The fitted cost of platform link ``a -> b`` from a ping-pong of :func:`probe_sizes` of its bandwidth."""
     from devices.placed import pingpong
     from solver.deploy.linkfit import fit_link
 
-    fits = []
-    for a in devices:
-        for b in devices:
-            link = platform.link(a, b)
-            if link is None:
-                continue
-            samples = pingpong(workers.client, workers.address[a], workers.address[b], probe_sizes(link.bandwidth), repeats)
-            fits.append(fit_link(a, b, samples))
-    return fits
+    sizes = probe_sizes(platform.link(a, b).bandwidth)
+    return fit_link(a, b, pingpong(workers.client, workers.address[a], workers.address[b], sizes, repeats))
+
+
+def used_links(run: PlacedRun, prediction: Prediction) -> list[tuple[str, str]]:
+    """The links a run used: those it measured transfers on and those the prediction sends bytes over."""
+    return sorted(set(run.links) | {pair for pair, nbytes in prediction.link_bytes.items() if nbytes})
+
+
+def refit_links(workers: Workers, check: LinkCheck, pairs: Sequence[tuple[str, str]]) -> tuple[list, list[str]]:
+    """Each of ``pairs`` that the calibration fitted (``check.fits``) fitted again as it was (:func:`fit_pair`), and
+    notes on those that were not calibrated (their prediction keeps the platform's figures) or whose times no
+    longer fit a line."""
+    calibrated = {(f.source, f.target) for f in check.fits}
+    refits, notes = [], []
+    for a, b in pairs:
+        if (a, b) not in calibrated:
+            notes.append(f"link {a} -> {b} was not calibrated: not fitted again after the run")
+            continue
+        try:
+            refits.append(fit_pair(workers, check.platform, a, b))
+        except CheckError as err:
+            notes.append(f"link {a} -> {b} could not be fitted again after the run: {err}")
+    return refits, notes
 
 
 DEVICE_PROBE_SIZES = (1 << 10, 1 << 18, 1 << 20, 1 << 22)  # bytes a probe task reads and returns: 1 kB to 4 MB

@@ -215,6 +215,7 @@ def placed_text(c: PlacedComparison) -> str:
               f"{1000 / run.throughput:.2f} ms",
               "outputs: " + ("equal to the whole model's" if c.ok else "DIFFER from the whole model's")]  # fmt: skip
     lines += compute_lines(c)
+    lines += link_drift_lines(c)
     lines.append(f"steady state: {run.warmup} requests before the timed ones ({run.window} in flight), "
                  f"{run.window - 1} after; second half against first {run.steadiness():+.1%}; "
                  + ", ".join(f"link {a} -> {b} {ratio:.2f}x the predicted bytes" for (a, b), ratio in
@@ -250,4 +251,25 @@ def compute_lines(c: PlacedComparison) -> list[str]:
             text += (f" / after {d.after.cpu_us / 1000:.2f} ({d.after.cpu_iqr_us / 1000:.2f}), drift {d.change:+.1%}"
                      + (" DRIFTED" if d.drifted else ""))  # fmt: skip
         lines.append(text)
+    return lines
+
+
+def link_drift_lines(c: PlacedComparison) -> list[str]:
+    """Each link the run used, fitted by the calibration and again right after the run: the fits, the link's time
+    per request in the calibrated prediction with each, the drift; and the prediction made with the after-run fits."""
+    if not c.link_drifts:
+        return []
+    lines = ["", "links fitted again right after the run (overhead + bytes / bandwidth, the calibration's ping-pong; rms: "
+             "of the fit's residuals): before / after, and the link's time per request in the calibrated prediction with each fit"]  # fmt: skip
+    for d in c.link_drifts:
+        lines.append(f"  link {d.source} -> {d.target}: {d.before.overhead_us / 1000:.2f} ms + "
+                     f"{d.before.bandwidth * 8e-6:.3f} Mbit/s (rms {d.before.rms_us / 1000:.2f} ms) / "
+                     f"{d.after.overhead_us / 1000:.2f} ms + {d.after.bandwidth * 8e-6:.3f} Mbit/s (rms "
+                     f"{d.after.rms_us / 1000:.2f} ms); {d.before_us / 1000:.2f} / {d.after_us / 1000:.2f} ms per "
+                     f"request, drift {d.change:+.1%}" + (" LINK DRIFTED" if d.drifted else ""))  # fmt: skip
+    after = c.relinked
+    if after is not None:
+        lines.append(f"  the calibrated prediction with the after-run links: {after.throughput:.2f} inf/s "
+                     f"({after.throughput / c.run.throughput - 1:+.1%} against the measured), latency "
+                     f"{after.latency_us / 1000:.2f} ms")  # fmt: skip
     return lines

@@ -57,6 +57,11 @@ def test_the_link_fit_recovers_overhead_and_bandwidth_and_refuses_what_it_cannot
     assert fit.overhead_us == pytest.approx(2000, rel=0.05) and fit.bandwidth == pytest.approx(8e5, rel=0.02)
     with pytest.raises(CheckError, match="two sizes"):
         fit_link("a", "b", [(100, 0.1), (100, 0.2)])
+    # An idle link lets its first bytes pass at once (tbf's bucket: 6 kB here, 7.5 ms of the rate), a negative
+    # intercept: the fitted rate stays the link's, as a saturated link pays it (through the origin: 4% fast).
+    credit = [(b, max(b / 8.125e5 - 0.0075, 0.0) + 0.0005) for b in probe_sizes(8.125e5) for _ in range(3)]
+    fit = fit_link("a", "b", credit)
+    assert fit.overhead_us == 0 and fit.bandwidth == pytest.approx(8.125e5, rel=0.02)
     with pytest.raises(CheckError, match="do not grow"):
         fit_link("a", "b", [(100, 0.2), (1000, 0.1)])
 
@@ -201,7 +206,7 @@ def test_two_devices_in_namespaces_over_a_shaped_link(two_devices, capsys):
     assert [d["core"] is not None for d in document["devices"]] == [True, True]
     (link,) = document["links"]
     assert (link["from"], link["to"]) == ("a", "b")
-    assert set(link["predicted_us"]) == {"platform", "calibrated"}
+    assert set(link["predicted_us"]) == {"platform", "calibrated", "after-run"}
     # What crossed took at least its bytes over the shaped rate (2e5 B/s), less tbf's 4 ms burst.
     assert link["measured_us"] >= link["measured_bytes"] / 2e5 * 1e6 - 4000
     fits = {(f.source, f.target): f for f in read_links(default_path(platform))}
@@ -213,6 +218,13 @@ def test_two_devices_in_namespaces_over_a_shaped_link(two_devices, capsys):
     assert [(c["device"], c["used"], c["measured"]["busy"]["cpu_us"]) for c in document["compute"]] == [
         (p.device, "session", p.busy.cpu_us) for p in parts]  # fmt: skip
     assert [d["device"] for d in document["drift"]] == ["a", "b"] and isinstance(document["drifted"], bool)
+    # The link the run used was fitted again after it, as the calibration fits it, and the prediction made again.
+    (moved,) = document["link_drift"]
+    assert (moved["from"], moved["to"]) == ("a", "b") and isinstance(document["link_drifted"], bool)
+    assert moved["before"] == fits["a", "b"].to_json()
+    assert moved["after"]["bandwidth"] == pytest.approx(2e5, rel=0.10)
+    assert [p["label"] for p in document["predictions"]] == ["platform", "calibrated", "after-run"]
+    assert document["after_run_throughput"] == document["predictions"][2]["predicted_throughput"]
 
 
 @needs_lab
@@ -227,6 +239,83 @@ def test_the_link_fit_recovers_the_tbf_rate_within_ten_percent():
     assert len(samples) == 15
     fit = fit_link("a", "b", samples)
     assert fit.bandwidth == pytest.approx(rate, rel=0.10)
+
+
+@needs_lab
+def test_a_link_slowed_after_its_calibration_drifts_and_the_after_run_prediction_follows_it(tflite_model, tmp_path):
+    """wide_activations split before its last convolution: 2 MB cross a -> b per request, link-bound at 16 MB/s.
+    The link is calibrated, then its tbf rate halved: the run meets the halved link, the fit made again after it
+    recovers the new rate and flags LINK DRIFT, and the prediction made again with it doubles the link's time and
+    halves the throughput, as measured; the calibrated prediction keeps the old rate."""
+    from devices.placed import PlacedSettings
+    from solver.deploy.linkdrift import AFTER_RUN, LinkCheck
+    from solver.deploy.placed import calibrate_links, compare_placed, placed_workers
+    from solver.deploy.report import placed_text
+    from solver.placement.predicted import predict_split
+    from solver.problem import load_problem
+
+    model = tflite_model("wide_activations")
+    ops = len(read_model(model).operators)
+    trace = write_chrome_trace(tmp_path / "trace.json", read_model(model), [[500.0] * ops] * 2)
+    path = tmp_path / "p.json"
+    rate = 1.6e7
+    path.write_text(json.dumps({"devices": [{"name": "a"}, {"name": "b"}],
+                                "links": [{"from": "a", "to": "b", "bandwidth": rate}]}))  # fmt: skip
+    platform, problem = read_platform(path), load_problem(model, trace)
+    split = split_model(model, [0] * (ops - 1) + [1], tmp_path / "split", placement={0: "a", 1: "b"})
+    with placed_workers("netlab", ["a", "b"], platform) as workers:
+        fits = calibrate_links(workers, platform, ["a", "b"])
+
+        def predict(links, label):
+            return predict_split(problem, calibrated(platform, links), split, label, workers.core_of, 2)
+
+        before = predict(fits, "calibrated")
+        workers.lab.reshape("a", "b", rate / 2)
+        comparison = compare_placed(split, workers, [before], PlacedSettings(requests=4, warmup=1),
+                                    links=LinkCheck(platform, fits, before, lambda links: predict(links, AFTER_RUN)))  # fmt: skip
+    assert comparison.ok
+    (moved,) = comparison.link_drifts
+    assert (moved.source, moved.target) == ("a", "b") and moved.before == fits[0]
+    assert moved.before.bandwidth == pytest.approx(rate, rel=0.10)
+    assert moved.after.bandwidth == pytest.approx(rate / 2, rel=0.10)
+    assert moved.drifted and comparison.link_drifted and any(n.startswith("LINK DRIFT") for n in comparison.notes)
+    after = comparison.relinked
+    assert [p.label for p in comparison.predictions] == ["calibrated", AFTER_RUN]
+    nbytes = before.link_bytes["a", "b"]
+    assert nbytes > 2_000_000 and after.link_bytes["a", "b"] == nbytes
+    # The prediction made again is the calibrated one with the new fit: the link's time by that fit's line ...
+    assert (moved.before_us, moved.after_us) == (before.link_us["a", "b"], after.link_us["a", "b"])
+    assert after.link_us["a", "b"] == pytest.approx(moved.after.overhead_us + nbytes * 1e6 / moved.after.bandwidth, abs=1)
+    # ... twice the calibrated time (the rate halved), half the throughput, and the run measured it so.
+    assert after.link_us["a", "b"] / before.link_us["a", "b"] == pytest.approx(2, rel=0.15)
+    assert after.throughput / before.throughput == pytest.approx(0.5, rel=0.15)
+    assert comparison.run.throughput == pytest.approx(after.throughput, rel=0.20)
+    assert before.throughput / comparison.run.throughput > 1.6
+    text = placed_text(comparison)
+    assert "LINK DRIFTED" in text and "with the after-run links" in text
+
+
+def test_a_links_drift_is_its_time_per_request_moved_against_the_calibrated_period():
+    """The flag is the link's move in us against 5% of the calibrated period, not its relative move; ``replaced``
+    puts the re-fitted links in place of the calibration's and keeps the others."""
+    from types import SimpleNamespace
+
+    from solver.deploy.linkdrift import LinkCheck, link_drifts, replaced
+
+    fits = [LinkFit("a", "b", 1000.0, 1e6, 15, 10.0), LinkFit("b", "c", 1000.0, 1e6, 15, 10.0)]
+    refit = LinkFit("a", "b", 1000.0, 0.8e6, 15, 10.0)
+    assert replaced(fits, [refit]) == [refit, fits[1]]
+    prediction = SimpleNamespace(period_us=100_000.0, link_us={("a", "b"): 50_000.0})
+    check = LinkCheck(None, fits, prediction, lambda links: None)
+    for after_us, drifted in ((54_999.0, False), (55_001.0, True), (44_999.0, True), (45_001.0, False)):
+        (moved,) = link_drifts(check, [refit], SimpleNamespace(link_us={("a", "b"): after_us}))
+        assert (moved.before, moved.after, moved.drifted) == (fits[0], refit, drifted)
+        assert moved.change == pytest.approx(after_us / 50_000 - 1)
+    # A link of 2 ms in a 100 ms period moving by 100% moves the period by 2%: no drift.
+    small = SimpleNamespace(period_us=100_000.0, link_us={("a", "b"): 2_000.0})
+    (moved,) = link_drifts(LinkCheck(None, fits, small, lambda links: None), [refit],
+                           SimpleNamespace(link_us={("a", "b"): 4_000.0}))  # fmt: skip
+    assert moved.change == pytest.approx(1.0) and not moved.drifted
 
 
 @needs_lab
@@ -463,3 +552,21 @@ def test_a_maps_replicas_are_checked_when_split(tflite_model, tmp_path):
     path.write_text(json.dumps({"partition_map": [0, 1], "num_partitions": 2, "replicas": {"1": ["b", "c"]}}))
     with pytest.raises(UsageError, match="beside a 'placement'"):
         read_replicas(path, [0, 1], None)
+
+
+@pytest.mark.parametrize("drifts, reruns, runs, verdict", [
+    ([False], 1, 1, 0), ([True, False], 1, 2, 1), ([True, True, False], 1, 2, None), ([True, True, False], 2, 3, 2),
+    ([True], 0, 1, None), ([False, True], 3, 1, 0)])  # fmt: skip
+def test_a_drifting_run_is_run_again_and_the_verdict_is_the_first_clean_one(drifts, reruns, runs, verdict):
+    from types import SimpleNamespace
+
+    from benchmarks.placed_pipeline import until_clean
+
+    attempts = []
+
+    def run(attempt):
+        attempts.append(attempt)
+        return SimpleNamespace(drifted=drifts[attempt])
+
+    done, chosen = until_clean(run, reruns)
+    assert attempts == list(range(runs)) and [r.drifted for r in done] == drifts[:runs] and chosen == verdict
