@@ -587,7 +587,7 @@ class Laying:
         has every value below it (at least ``upper``). It is the least of the values that ruled a choice out: a run's
         compute past its last op, a hop's link cost, the value at which a hop's cut needs a relay fewer or
         the devices left reach one more (each at least ``upper``), so every laying the search did not reach has a
-        value at least that large."""
+        value at least that large. When the segments (:meth:`segments_fit`) rule ``upper`` out, ``upper`` itself."""
         self.prepare(upper)
         if not self.segmented:
             return float(upper)  # no laying below the bound: a segment's hops find no simple path
