@@ -174,7 +174,7 @@ def test_a_segment_of_large_tensors_needs_a_simple_path_of_fast_links():
     # Four ops that each fill a device; hops of 1 MB, 1 MB and 0.1 MB. Fast links (100 MB/s) join a-b and b-c,
     # every other link is slow (1 MB/s). The first two hops need a simple path of three devices over links that
     # carry 1 MB below the bound: a-b-c, 10 ms each; the last hop then leaves c for d at 1 MB/s, 0.1 s. The
-    # segments alone prove that 0.1 s, with no search of the laying; a bound one below it still fits.
+    # segments alone prove that 0.1 s, with no search of the laying, and fit just above it.
     graph = nx.DiGraph(name="four")
     sizes = [10**6, 10**6, 10**5]
     for v in range(4):
