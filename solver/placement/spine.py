@@ -41,6 +41,16 @@ The spine is a widest path from a source op to a sink (its smallest tensor as la
 taken, among successors as wide, to the one last in the topological order (in residual blocks: the skip edge),
 so each hop carries a block's input or output.
 
+Before that search, a relaxation of it decides most bounds at once on a network of many devices, where the
+search meets too many paths to prove that none fits: its *segments*. Take hops ``p .. q`` whose tensors are each
+at least as large as the smallest of them (a maximal such interval, for each hop's size). The runs that hold the
+spine's ops ``v_p .. v_q+1`` number at least ``f``, the fewest runs that cover them (a run's part within the
+interval fits its device too: its closure is a subset); they lie on distinct devices, one after the other, and
+each hop between two of them crosses its own link below ``U``, a link at least as fast as the interval's
+smallest tensor needs. So the links on which some hop of the interval goes below ``U`` hold a simple path of
+``f`` devices (:meth:`Laying._segments_fit`). Each interval is searched alone, over few links when its
+tensors are large: the search for a path gives up (and says yes) past ``PATH_VISITS`` steps.
+
 The search for a given ``U`` is depth-first over (run start, device, devices used, relays spent). A state fails
 at once when the runs the spine still needs (at the least, each run as long as its best device allows) outnumber
 the free devices, or the free devices its device reaches over links below ``U``. A failure returns its
@@ -61,6 +71,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from heuristics.bisection import least
 from solver.placement.problem import PlacementProblem
 from solver.solving.budget import Budget
 
@@ -70,6 +81,7 @@ CUT_WINDOW = 4  # spine ops a run's end looks back over for its cut front
 MAX_CUT_SETS = 4_096  # sets of ops between two spine ops tried for the cut front of a hop
 MAX_VISITS = 200_000  # states searched for one bound before it is left undecided
 READERS = 3  # heaviest readers of a hop's cut whose device is weighed (Cut)
+PATH_VISITS = 20_000  # steps of the search for one segment's path before it says yes
 
 
 class _Timeout(Exception):
@@ -403,6 +415,20 @@ def _seconds(nbytes: float, rate: float) -> float:
     return 0.0 if nbytes == 0 else nbytes / rate if rate > 0 else math.inf
 
 
+def _segments(sizes: list[int]) -> list[tuple[int, int]]:
+    """The maximal intervals ``(p, q)`` of hops whose ``sizes`` are each at least that of one hop, each once."""
+    found = set()
+    for size in set(sizes):
+        p = None
+        for s, at in enumerate([*sizes, -1]):
+            if at >= size and p is None:
+                p = s
+            elif at < size and p is not None:
+                found.add((p, s - 1))
+                p = None
+    return sorted(found)
+
+
 def _row_masks(flags: np.ndarray) -> list:
     """The rows of a boolean array (its last axis) as bit masks, in nested lists of its other axes."""
     masks = np.zeros(flags.shape[:-1], dtype=object)
@@ -452,7 +478,10 @@ def spine_bound(problem: PlacementProblem, lower: int, upper: int, until: Budget
     if built is None:
         return lower
     laying = Laying(problem, built, until)
-    low, high = lower, upper
+    # The segments first: they decide a bound in milliseconds, the laying's search in up to seconds (past the
+    # deadline a bound counts as laid, as below).
+    low = least(lower, upper, lambda mid: until.passed() or laying.segments_fit(mid + 1))
+    high = upper
     while low < high:
         mid = (low + high) // 2
         failed = laying.threshold(mid + 1)
@@ -510,6 +539,7 @@ class Laying:
         # failed[a, d]: (devices used, relays kept, threshold) of states that found no laying; they hold at every
         # bound up to their threshold, so they are kept from one bound to the next
         self.failed: dict[tuple[int, int], list[tuple[int, int, float]]] = {}
+        self.segments = _segments([0 if i is None else problem.tensors[i].nbytes for i in spine_.hop_tensor])
 
     def prepare(self, upper: int) -> None:
         """Lay below ``upper`` from now on."""
@@ -537,6 +567,7 @@ class Laying:
         self.longer = self._longer()
         dearer = np.where(self.near, math.inf, self.cost).min(axis=2) if len(self.near) else np.zeros((0, self.D))
         self.dearer = dearer.T.tolist()
+        self.segmented = self._segments_fit()
         # laid[position, source]: the devices and relays of the last laying found after that hop (see completes)
         self.laid: dict[tuple[int, int], tuple[int, int]] = {}
 
@@ -545,13 +576,21 @@ class Laying:
         ``max_visits`` states, by default the laying's own, yes)."""
         return self.threshold(upper, max_visits) is None
 
+    def segments_fit(self, upper: int) -> bool:
+        """Whether each segment's hops may lie on a simple path below ``upper`` (module docstring): when not, the
+        spine cannot be laid below it."""
+        self.prepare(upper)
+        return self.segmented
+
     def threshold(self, upper: int, max_visits: int | None = None) -> float | None:
         """None when the spine can be laid below ``upper`` (:meth:`fits`), else its failure's *threshold*: no laying
         has every value below it (at least ``upper``). It is the least of the values that ruled a choice out: a run's
         compute past its last op, a hop's link cost, the value at which a hop's cut needs a relay fewer or
         the devices left reach one more (each at least ``upper``), so every laying the search did not reach has a
-        value at least that large."""
+        value at least that large. When the segments (:meth:`segments_fit`) rule ``upper`` out, ``upper`` itself."""
         self.prepare(upper)
+        if not self.segmented:
+            return float(upper)  # no laying below the bound: a segment's hops find no simple path
         self.limit = self.visits + (max_visits or self.max_visits)
         least = math.inf
         try:
@@ -598,6 +637,35 @@ class Laying:
         per = 1e6 / (upper - 1) if upper > 1 else math.inf  # bytes/s to send one byte within upper - 1 us
         with np.errstate(invalid="ignore"):
             return np.where(self.least > 0, self.least * per, 0.0).tolist()
+
+    def _segments_fit(self) -> bool:
+        """Whether the hops of each segment (module docstring) can lie on a simple path of as many devices as the
+        fewest runs that cover their ops, over links on which one of the hops goes below the prepared bound."""
+        farthest = [int(ends.max()) for ends in self.reach]  # the last op a run from each position reaches
+        for p, q in self.segments:
+            runs, a = 0, p
+            while a <= q + 1:
+                if farthest[a] < a:  # no device holds v_a below the bound
+                    return False
+                runs, a = runs + 1, farthest[a] + 1
+            if runs > 1 and not self._path(self.cost[p:q + 1].min(axis=0) < self.upper, runs):
+                return False
+        return True
+
+    def _path(self, links: np.ndarray, count: int) -> bool:
+        """Whether the directed graph ``links`` (a boolean matrix of devices) holds a simple path of ``count``
+        devices; past ``PATH_VISITS`` steps, or at ``until``'s end, yes (nothing ruled out)."""
+        nexts = _row_masks(links)
+        steps = 0
+
+        def walk(d: int, used: int, left: int) -> bool:
+            nonlocal steps
+            steps += 1
+            if left == 0 or steps > PATH_VISITS or (steps % 256 == 0 and self.until.passed()):
+                return True
+            return any(walk(e, used | 1 << e, left - 1) for e in _bits(nexts[d] & ~used))
+
+        return any(walk(d, 1 << d, count - 1) for d in range(self.D))
 
     def _runs(self) -> list[int]:
         """runs[a]: the fewest runs the spine from position ``a`` on splits into below the prepared bound, on any

@@ -155,6 +155,47 @@ def test_a_failed_laying_s_threshold_never_passes_the_optimum_even_with_failures
     assert laying.threshold(expected + 1) is None
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(instances(ops=(4, 6), devices=(4, 5)), residual_networks(devices=(3, 5)),
+                 residual_networks(ops=(4, 6), devices=(4, 5), tight=True), branchy_networks()))  # fmt: skip
+def test_the_segments_fit_below_every_placement_and_bound_it_on_their_own(drawn):
+    # The optimum lays the spine, so each segment's hops lie on a simple path below optimum + 1: the segments'
+    # bound alone (a laying whose search is never asked) never passes the optimum.
+    solved = _solved(drawn)
+    if solved is None:
+        return
+    built, expected = solved
+    laying = Laying(built, spine(built), Budget(60))
+    assert laying.segments_fit(expected + 1)
+    assert least_true(0, expected * 4 + 100, lambda upper: laying.segments_fit(upper + 1)) <= expected
+
+
+def test_a_segment_of_large_tensors_needs_a_simple_path_of_fast_links():
+    # Four ops that each fill a device; hops of 1 MB, 1 MB and 0.1 MB. Fast links (100 MB/s) join a-b and b-c,
+    # every other link is slow (1 MB/s). The first two hops need a simple path of three devices over links that
+    # carry 1 MB below the bound: a-b-c, 10 ms each; the last hop then leaves c for d at 1 MB/s, 0.1 s. The
+    # segments alone prove that 0.1 s, with no search of the laying, and fit just above it.
+    graph = nx.DiGraph(name="four")
+    sizes = [10**6, 10**6, 10**5]
+    for v in range(4):
+        graph.add_node(v, weight=0, type="ADD", constants={f"w{v}": 10**6})
+    for v, nbytes in enumerate(sizes):
+        graph.add_edge(v, v + 1, tensors={f"t{v}": nbytes}, bytes=nbytes)
+    specs = tuple(DeviceSpec(name, memory=3 * 10**6 + 1000) for name in "abcd")  # one op each, not two
+    links = {pair: Link(1e6, 0) for pair in itertools.permutations("abcd", 2)}
+    for u, w in ["ab", "bc"]:
+        links[u, w] = links[w, u] = Link(1e8, 0)
+    platform = Platform(Path("p.json"), specs, links, None)
+    built = placement_problem(PartitionProblem(graph=graph, name="four", source=Path("f.json")), platform)
+    optimum = brute_force(built, "throughput")
+    assert optimum == 10**5
+    laying = Laying(built, spine(built), Budget(60))
+    assert laying.segments_fit(optimum + 1) and not laying.segments_fit(optimum)
+    assert laying.threshold(optimum) == optimum  # failed at once, before any state is searched
+    assert laying.visits == 0
+    assert spine_bound(built, 0, 10**6) == optimum
+
+
 def least_true(low: int, high: int, holds) -> int:
     """The least value in ``low..high`` at which the monotone ``holds`` is true (it holds at ``high``)."""
     while low < high:
