@@ -95,6 +95,7 @@ class CycleBounds:
         self.weights = np.asarray(dag.weights, dtype=np.int64)
         self.ancestry = _ancestry(dag)  # [v, u]: u is v or one of its ancestors
         self._windows: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
+        self._idles: dict[int, list[int] | None] = {}
 
     def refutes(self, cycle: int) -> bool:
         """Whether the tests prove that no partition has bottleneck ``<= cycle``."""
@@ -113,11 +114,13 @@ class CycleBounds:
         return np.zeros(self.dag.n, dtype=np.int64), np.full(self.dag.n, self.k - 1, dtype=np.int64)
 
     def least_idles(self, cycle: int) -> list[int] | None:
-        """Each station's least idle time at ``cycle`` on its windows (module doc, idle time); None: refuted."""
-        windows = self.windows(cycle)
-        if windows is None or cycle <= 0:
-            return None
-        return [int(_least_idle(*windows, self.weights, cycle, s, s)) for s in range(self.k)]
+        """Each station's least idle time at ``cycle`` on its windows (module doc, idle time); None: refuted. Kept
+        per cycle (the station searches ask at every restart)."""
+        if cycle not in self._idles:
+            windows = self.windows(cycle)
+            self._idles[cycle] = None if windows is None or cycle <= 0 else \
+                [int(_least_idle(*windows, self.weights, cycle, s, s)) for s in range(self.k)]
+        return self._idles[cycle]
 
     def least(self, low: int, high: int, stop: Callable[[], bool] = lambda: False) -> int:
         """The smallest C in ``low..high`` the tests do not refute (``high`` if they refute all below it), given

@@ -11,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from heuristics.dag import Dag, station_windows
-from solver.partitioning.stations import DIRECTIONS, EXHAUSTED, fill_stations
+from solver.partitioning.salbp_bounds import CycleBounds
+from solver.partitioning.stations import DIRECTIONS, EXHAUSTED, fill_stations, level_stations
+from tests.partitioning.packings import assert_packed, two_chains
 from tests.partitioning.test_exact import brute_force, dags
 
 
@@ -71,3 +73,65 @@ def test_shared_memo_keeps_proofs(graph, k, slack, above, runs, last):
         assert found not in (None, EXHAUSTED), "a shared memo lost a partition"
     else:
         assert found == EXHAUSTED
+
+
+def _bounded(graph, k: int, slack: int):
+    """The instance, its brute-force optimum, a cycle near it, and salbp_bounds' windows and least idle times there
+    (None: the tests refute the cycle, which must then be below the optimum)."""
+    dag = Dag.from_graph(graph)
+    optimum = brute_force(graph, k)
+    cycle = max(0, optimum + slack)
+    bounds = CycleBounds(dag, k)
+    windows = bounds.windows(cycle)
+    if windows is None:
+        assert optimum > cycle
+        return dag, optimum, cycle, None, None
+    return dag, optimum, cycle, (windows[0].tolist(), windows[1].tolist()), bounds.least_idles(cycle)
+
+
+@settings(max_examples=200, deadline=None)
+@given(graph=dags(max_ops=8), k=st.integers(1, 4), slack=st.integers(-3, 2),
+       direction=st.sampled_from(DIRECTIONS), idles=st.booleans())  # fmt: skip
+def test_least_idle_times_keep_the_partitions(graph, k, slack, direction, idles):
+    # Each part's least idle time (salbp_bounds) caps its load and holds idle time back for the parts still empty:
+    # facts about every partition at C, so the complete search still finds one exactly when one exists.
+    if k > graph.number_of_nodes():
+        return
+    dag, optimum, cycle, windows, least = _bounded(graph, k, slack)
+    if windows is None:
+        return
+    found = fill_stations(dag, k, cycle, windows, (dag.tail, dag.head), budget=10**7, max_loads=None,
+                          directions=direction, least_idles=least if idles else None)
+    if optimum <= cycle:
+        assert_packed(dag, found, k, cycle)
+    else:
+        assert found == EXHAUSTED
+
+
+@settings(max_examples=200, deadline=None)
+@given(graph=dags(max_ops=8), k=st.integers(1, 4), slack=st.integers(-3, 2),
+       direction=st.sampled_from(["forward", "backward"]), idles=st.booleans())  # fmt: skip
+def test_level_search_exhausted_means_infeasible(graph, k, slack, direction, idles):
+    # The breadth-first search keeps one copy of each set of placed ops per level: it finds a partition exactly
+    # when one exists, and says EXHAUSTED otherwise.
+    if k > graph.number_of_nodes():
+        return
+    dag, optimum, cycle, windows, least = _bounded(graph, k, slack)
+    if windows is None:
+        return
+    found = level_stations(dag, k, cycle, windows, budget=10**7, direction=direction,
+                           least_idles=least if idles else None)
+    if optimum <= cycle:
+        assert_packed(dag, found, k, cycle)
+    else:
+        assert found == EXHAUSTED
+
+
+def test_level_search_gives_up_without_a_proof():
+    # Past its budget, its states per level or when told to stop, the level search proves nothing (None).
+    dag = two_chains()
+    windows = station_windows(dag, 2, 9)
+    assert level_stations(dag, 2, 10, station_windows(dag, 2, 10), budget=10**6) is not None
+    assert windows is None or level_stations(dag, 2, 9, windows, budget=10**6) == EXHAUSTED
+    assert level_stations(dag, 2, 10, station_windows(dag, 2, 10), budget=0) is None
+    assert level_stations(dag, 2, 10, station_windows(dag, 2, 10), budget=10**6, stop=lambda: True) is None
