@@ -88,7 +88,7 @@ from solver.partitioning.metrics import PartitionMetrics, PartMemory, check_part
 from solver.partitioning.objectives import SECONDARY, TABLE
 from solver.partitioning.salbp_bounds import CycleBounds, applies
 from solver.partitioning.settings import check_exact_options
-from solver.partitioning.stations import DIRECTIONS, EXHAUSTED, MAX_LOADS, fill_stations
+from solver.partitioning.stations import DIRECTIONS, EXHAUSTED, MAX_LOADS, fill_stations, level_stations
 from solver.solving.budget import Budget
 from solver.solving.cpsat import Solve, default_workers, make_solver, solve_in_thread
 from solver.solving.outcome import OPTIMAL, gap, status_of
@@ -108,6 +108,12 @@ _COMPLETE_EVERY = 3
 # that many runs is rare (ARC111 m = 9..13 and SCHOLL at their optima took 1 to 10 rounds), and where there is none
 # (TONGE70 m=21 at 169, ARC83 m=18 at 4316) its time is the complete runs' and CP-SAT's, which prove.
 _BEAM_ROUNDS = 16
+# The level search (stations.level_stations) at a cycle, once per end, backward first (where it fails, it mostly
+# fails fast): its sets of placed ops per level at most, and its share of the time left. At near-zero idle time few
+# sets fill whole stations (ARC111 m = 16 at 9411: at most a few hundred; WARNECKE m = 22 at 72 and m = 26 at 63
+# backward, ARC83 m = 19 at 4067 forward: refuted in 3-8 s at load 14); elsewhere a level passes the cap early.
+_LEVEL_STATES = 5000
+_LEVEL_SHARE = 0.3
 # The descent (_Search.descend): station-search rounds (one run from each end) per cycle, and its share of the time.
 _DESCENT_RUNS = 3
 _DESCENT_SHARE = 0.5
@@ -353,6 +359,7 @@ class _Search:
         self.beam_rounds: dict[int, int] = {}  # cycle -> beam-search rounds made (see _fill_stations)
         self.beam_seconds: dict[int, float] = {}  # cycle -> seconds the beam search took there
         self.beam_ends = Ends()  # the ends its rounds run from (beam.Ends)
+        self.levels_tried: set[int] = set()  # cycles the level search ran at (see _fill_stations)
         self.station_seconds: dict[int, float] = {}  # cycle -> seconds the station search took there
         self.descent_floor = 0  # the descent's bisection found nothing below this C (see descend)
         self.floor_tried = False  # the descent tried the lower bound first (see _descend)
@@ -454,6 +461,7 @@ class _Search:
                 return "paused"  # the cycle's remaining runs are made when the descent goes on
             if parts == EXHAUSTED:
                 self.lo = max(self.lo, cycle + 1)
+                self.floor_tried = self.floor_tried and not at_floor  # the new floor first, in turn
                 self._report()
             if parts is None or parts == EXHAUSTED:
                 self.descent_floor = cycle + 1
@@ -477,7 +485,7 @@ class _Search:
         if it was not). The rate measured here (wall seconds: a crowded machine builds slower) prices the next
         model; a build cut short prices it at least twice as slow."""
         try:
-            idles = None if self.cycle_bounds is None else self.cycle_bounds.least_idles(cycle)
+            idles = self._least_idles(cycle)
             built = _FeasibilityModel(self.dag, self.k, cycle, windows, self._linear_cap(), budget=building,
                                       forbidden=self.forbidden, least_idles=idles)
             built.hint(self.incumbent)
@@ -656,12 +664,23 @@ class _Search:
         and the round, until it has had as much time at this cycle as they
         (``_BEAM_ROUNDS`` rounds at most):
         it packs the near-zero idle times (ARC111, SCHOLL) that no depth-first run finds, which prove instead.
+        Before all of these, once per cycle, the level search (stations.level_stations) from each end, within
+        ``_LEVEL_SHARE`` of the time each: it settles near-zero idle times where few sets of ops fill whole stations.
         ``until``: stop once this many restarts were made at this cycle (None: only time stops it).
         """
         dag = self.dag
         rules = self._rules()
         budget = Budget(seconds)
         out_of_time = lambda: stop() or budget.passed()
+        if cycle not in self.levels_tried:
+            self.levels_tried.add(cycle)
+            for direction in ENDS[::-1]:
+                share = Budget(budget.left() * _LEVEL_SHARE)
+                parts = level_stations(dag, self.k, cycle, windows, budget=2**62, max_states=_LEVEL_STATES,
+                                       stop=lambda: out_of_time() or share.passed(), direction=direction,
+                                       least_idles=self._least_idles(cycle))
+                if parts is not None:
+                    return parts
         attempt = self.station_attempts.get(cycle, 0)
         rng = np.random.default_rng([cycle, attempt])
         while not out_of_time() and (until is None or attempt < until):
@@ -689,7 +708,8 @@ class _Search:
             started = self.budget.elapsed()
             parts = fill_stations(dag, self.k, cycle, windows, (forward, backward), nodes, stop=out_of_time,
                                   directions=DIRECTIONS[turn], max_loads=None if complete else MAX_LOADS,
-                                  memo=self._station_memo(cycle) if complete else None)
+                                  memo=self._station_memo(cycle) if complete else None,
+                                  least_idles=self._least_idles(cycle))
             self.station_seconds[cycle] = self.station_seconds.get(cycle, 0.0) + self.budget.elapsed() - started
             attempt += 1
             self.station_attempts[cycle] = attempt
@@ -707,13 +727,18 @@ class _Search:
         for direction in self.beam_ends.plan():
             ran.append(direction)
             parts = beam_stations(self.dag, self.k, cycle, windows, direction=direction, stop=stop,
-                                  seed=(cycle * 1009 + round_) * 2 + ENDS.index(direction))
+                                  seed=(cycle * 1009 + round_) * 2 + ENDS.index(direction),
+                                  least_idles=self._least_idles(cycle))
             self._report()
             if parts is not None or stop():
                 break
         self.beam_ends.record(ran, parts is not None)
         self.beam_seconds[cycle] = self.beam_seconds.get(cycle, 0.0) + self.budget.elapsed() - started
         return parts
+
+    def _least_idles(self, cycle: int) -> list[int] | None:
+        """Each station's least idle time at ``cycle`` (salbp_bounds) where its tests run, else None."""
+        return None if self.cycle_bounds is None else self.cycle_bounds.least_idles(cycle)
 
     def _station_memo(self, cycle: int) -> dict[int, int]:
         """The failed states the complete station-search runs at ``cycle`` share.
