@@ -108,11 +108,11 @@ _COMPLETE_EVERY = 3
 # that many runs is rare (ARC111 m = 9..13 and SCHOLL at their optima took 1 to 10 rounds), and where there is none
 # (TONGE70 m=21 at 169, ARC83 m=18 at 4316) its time is the complete runs' and CP-SAT's, which prove.
 _BEAM_ROUNDS = 16
-# The level search (stations.level_stations) at a cycle, once per end, backward first (where it fails, it mostly
-# fails fast): its sets of placed ops per level at most, and its share of the time left. At near-zero idle time few
+# The level search (stations.level_stations) at the lower bound, once per end, backward first (where it fails, it
+# mostly fails fast): its sets of placed ops per level at most, and its share of the solve's time left. At near-zero idle time few
 # sets fill whole stations (ARC111 m = 16 at 9411: at most a few hundred; WARNECKE m = 22 at 72 and m = 26 at 63
 # backward, ARC83 m = 19 at 4067 forward: refuted in 3-8 s at load 14); elsewhere a level passes the cap early.
-_LEVEL_STATES = 5000
+_LEVEL_STATES = 50_000
 _LEVEL_SHARE = 0.3
 # The descent (_Search.descend): station-search rounds (one run from each end) per cycle, and its share of the time.
 _DESCENT_RUNS = 3
@@ -359,7 +359,7 @@ class _Search:
         self.beam_rounds: dict[int, int] = {}  # cycle -> beam-search rounds made (see _fill_stations)
         self.beam_seconds: dict[int, float] = {}  # cycle -> seconds the beam search took there
         self.beam_ends = Ends()  # the ends its rounds run from (beam.Ends)
-        self.levels_tried: set[int] = set()  # cycles the level search ran at (see _fill_stations)
+        self.levels_tried: set[tuple[int, str]] = set()  # (cycle, end) the level search ran at (see _fill_stations)
         self.station_seconds: dict[int, float] = {}  # cycle -> seconds the station search took there
         self.descent_floor = 0  # the descent's bisection found nothing below this C (see descend)
         self.floor_tried = False  # the descent tried the lower bound first (see _descend)
@@ -664,23 +664,26 @@ class _Search:
         and the round, until it has had as much time at this cycle as they
         (``_BEAM_ROUNDS`` rounds at most):
         it packs the near-zero idle times (ARC111, SCHOLL) that no depth-first run finds, which prove instead.
-        Before all of these, once per cycle, the level search (stations.level_stations) from each end, within
-        ``_LEVEL_SHARE`` of the time each: it settles near-zero idle times where few sets of ops fill whole stations.
+        Before all of these, at the lower bound ``lo``, the level search (stations.level_stations) from each end,
+        within ``_LEVEL_SHARE`` of the solve's time left each: it settles near-zero idle times where few sets of ops
+        fill whole stations (above ``lo`` the beam and the restarts find packings fast). It runs once per end.
         ``until``: stop once this many restarts were made at this cycle (None: only time stops it).
         """
         dag = self.dag
         rules = self._rules()
         budget = Budget(seconds)
         out_of_time = lambda: stop() or budget.passed()
-        if cycle not in self.levels_tried:
-            self.levels_tried.add(cycle)
-            for direction in ENDS[::-1]:
-                share = Budget(budget.left() * _LEVEL_SHARE)
-                parts = level_stations(dag, self.k, cycle, windows, budget=2**62, max_states=_LEVEL_STATES,
-                                       stop=lambda: out_of_time() or share.passed(), direction=direction,
-                                       least_idles=self._least_idles(cycle))
-                if parts is not None:
-                    return parts
+        for direction in ENDS[::-1]:
+            if cycle != self.lo or (cycle, direction) in self.levels_tried or out_of_time():
+                continue
+            # Its share only stops it (or an interrupt): CP-SAT settling a probe meanwhile leaves it to finish.
+            share = Budget(min(budget.left(), self.budget.left() * _LEVEL_SHARE))
+            parts = level_stations(dag, self.k, cycle, windows, budget=2**62, max_states=_LEVEL_STATES,
+                                   stop=lambda: share.passed() or self.budget.interrupted, direction=direction,
+                                   least_idles=self._least_idles(cycle))
+            if parts is not None:
+                return parts
+            self.levels_tried.add((cycle, direction))
         attempt = self.station_attempts.get(cycle, 0)
         rng = np.random.default_rng([cycle, attempt])
         while not out_of_time() and (until is None or attempt < until):
