@@ -109,11 +109,12 @@ _COMPLETE_EVERY = 3
 # (TONGE70 m=21 at 169, ARC83 m=18 at 4316) its time is the complete runs' and CP-SAT's, which prove.
 _BEAM_ROUNDS = 16
 # The level search (stations.level_stations) at the lower bound, once per end, backward first (where it fails, it
-# mostly fails fast): its sets of placed ops per level at most, and its share of the solve's time left. At near-zero idle time few
-# sets fill whole stations (ARC111 m = 16 at 9411: at most a few hundred; WARNECKE m = 22 at 72 and m = 26 at 63
-# backward, ARC83 m = 19 at 4067 forward: refuted in 3-8 s at load 14); elsewhere a level passes the cap early.
+# mostly fails fast), after the beam's first turn: its sets of placed ops per level at most, and its share of the
+# solve's time left. At near-zero idle time few sets fill whole stations (ARC111 m = 16 at 9411: at most a few
+# hundred; WARNECKE m = 22 at 72 and m = 26 at 63 backward, ARC83 m = 19 at 4067 forward: refuted in 3-8 s at load
+# 14); elsewhere a level passes the cap early.
 _LEVEL_STATES = 50_000
-_LEVEL_SHARE = 0.3
+_LEVEL_SHARE = 0.2
 # The descent (_Search.descend): station-search rounds (one run from each end) per cycle, and its share of the time.
 _DESCENT_RUNS = 3
 _DESCENT_SHARE = 0.5
@@ -664,26 +665,16 @@ class _Search:
         and the round, until it has had as much time at this cycle as they
         (``_BEAM_ROUNDS`` rounds at most):
         it packs the near-zero idle times (ARC111, SCHOLL) that no depth-first run finds, which prove instead.
-        Before all of these, at the lower bound ``lo``, the level search (stations.level_stations) from each end,
+        After the beam's first turn, at the lower bound ``lo``, the level search (:meth:`_levels`) from each end,
         within ``_LEVEL_SHARE`` of the solve's time left each: it settles near-zero idle times where few sets of ops
-        fill whole stations (above ``lo`` the beam and the restarts find packings fast). It runs once per end.
+        fill whole stations (above ``lo`` the beam and the restarts find packings fast; at SCHOLL's optima the beam
+        does, so it goes first).
         ``until``: stop once this many restarts were made at this cycle (None: only time stops it).
         """
         dag = self.dag
         rules = self._rules()
         budget = Budget(seconds)
         out_of_time = lambda: stop() or budget.passed()
-        for direction in ENDS[::-1]:
-            if cycle != self.lo or (cycle, direction) in self.levels_tried or out_of_time():
-                continue
-            # Its share only stops it (or an interrupt): CP-SAT settling a probe meanwhile leaves it to finish.
-            share = Budget(min(budget.left(), self.budget.left() * _LEVEL_SHARE))
-            parts = level_stations(dag, self.k, cycle, windows, budget=2**62, max_states=_LEVEL_STATES,
-                                   stop=lambda: share.passed() or self.budget.interrupted, direction=direction,
-                                   least_idles=self._least_idles(cycle))
-            if parts is not None:
-                return parts
-            self.levels_tried.add((cycle, direction))
         attempt = self.station_attempts.get(cycle, 0)
         rng = np.random.default_rng([cycle, attempt])
         while not out_of_time() and (until is None or attempt < until):
@@ -696,6 +687,9 @@ class _Search:
                     return parts
             if out_of_time():
                 break
+            parts = self._levels(cycle, windows, budget)
+            if parts is not None:
+                return parts
             run, turn = divmod(attempt, len(DIRECTIONS))
             rule = run if run < len(rules) else int(rng.integers(len(rules)))
             forward, backward = (np.asarray(r, dtype=float) for r in rules[rule])
@@ -738,6 +732,22 @@ class _Search:
         self.beam_ends.record(ran, parts is not None)
         self.beam_seconds[cycle] = self.beam_seconds.get(cycle, 0.0) + self.budget.elapsed() - started
         return parts
+
+    def _levels(self, cycle: int, windows: tuple[list[int], list[int]], budget: Budget) -> list[int] | str | None:
+        """The level search (stations.level_stations) at the lower bound, once per end, backward first, each within
+        ``_LEVEL_SHARE`` of the solve's time left (and ``budget``); its answer, else None."""
+        for direction in ENDS[::-1]:
+            if cycle != self.lo or (cycle, direction) in self.levels_tried or budget.passed():
+                continue
+            # Its share only stops it (or an interrupt): CP-SAT settling a probe meanwhile leaves it to finish.
+            share = Budget(min(budget.left(), self.budget.left() * _LEVEL_SHARE))
+            parts = level_stations(self.dag, self.k, cycle, windows, budget=2**62, max_states=_LEVEL_STATES,
+                                   stop=lambda: share.passed() or self.budget.interrupted, direction=direction,
+                                   least_idles=self._least_idles(cycle))
+            self.levels_tried.add((cycle, direction))
+            if parts is not None:
+                return parts
+        return None
 
     def _least_idles(self, cycle: int) -> list[int] | None:
         """Each station's least idle time at ``cycle`` (salbp_bounds) where its tests run, else None."""
