@@ -114,12 +114,14 @@ class CycleBounds:
         return np.zeros(self.dag.n, dtype=np.int64), np.full(self.dag.n, self.k - 1, dtype=np.int64)
 
     def least_idles(self, cycle: int) -> list[int] | None:
-        """Each station's least idle time at ``cycle`` on its windows (module doc, idle time); None: refuted. Kept
-        per cycle (the station searches ask at every restart)."""
+        """Each station's least idle time at ``cycle`` on its windows (module doc, idle time); None: refuted, or a
+        station overfull by its mandatory ops (possible only on windows that the last of ``_ROUNDS`` rounds shaved
+        after its tests). Kept per cycle (the station searches ask at every restart)."""
         if cycle not in self._idles:
             windows = self.windows(cycle)
-            self._idles[cycle] = None if windows is None or cycle <= 0 else \
-                [int(_least_idle(*windows, self.weights, cycle, s, s)) for s in range(self.k)]
+            idles = [] if windows is None or cycle <= 0 else \
+                [_least_idle(*windows, self.weights, cycle, s, s) for s in range(self.k)]
+            self._idles[cycle] = [int(i) for i in idles] if idles and math.inf not in idles else None
         return self._idles[cycle]
 
     def least(self, low: int, high: int, stop: Callable[[], bool] = lambda: False) -> int:

@@ -7,6 +7,7 @@ search says ``EXHAUSTED`` exactly when no partition has a bottleneck <= C.
 
 from __future__ import annotations
 
+import networkx as nx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -110,12 +111,15 @@ def test_least_idle_times_keep_the_partitions(graph, k, slack, direction, idles)
 
 @settings(max_examples=200, deadline=None)
 @given(graph=dags(max_ops=8), k=st.integers(1, 4), slack=st.integers(-3, 2),
-       direction=st.sampled_from(["forward", "backward"]), idles=st.booleans())  # fmt: skip
-def test_level_search_exhausted_means_infeasible(graph, k, slack, direction, idles):
+       direction=st.sampled_from(["forward", "backward"]), idles=st.booleans(), light=st.booleans())  # fmt: skip
+def test_level_search_exhausted_means_infeasible(graph, k, slack, direction, idles, light):
     # The breadth-first search keeps one copy of each set of placed ops per level: it finds a partition exactly
-    # when one exists, and says EXHAUSTED otherwise.
+    # when one exists, and says EXHAUSTED otherwise. Weights of 1-3 (``light``) give many sets of equal weight, of
+    # which only some may complete.
     if k > graph.number_of_nodes():
         return
+    if light:
+        nx.set_node_attributes(graph, {v: 1 + w % 3 for v, w in graph.nodes(data="weight")}, "weight")
     dag, optimum, cycle, windows, least = _bounded(graph, k, slack)
     if windows is None:
         return
