@@ -8,13 +8,13 @@ search says ``EXHAUSTED`` exactly when no partition has a bottleneck <= C.
 from __future__ import annotations
 
 import networkx as nx
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from heuristics.dag import Dag, station_windows
 from solver.partitioning.salbp_bounds import CycleBounds
 from solver.partitioning.stations import DIRECTIONS, EXHAUSTED, fill_stations, level_stations
-from tests.partitioning.packings import assert_packed, two_chains
+from tests.partitioning.packings import assert_packed, least_cycle, lines, two_chains
 from tests.partitioning.test_exact import brute_force, dags
 
 
@@ -139,3 +139,62 @@ def test_level_search_gives_up_without_a_proof():
     assert windows is None or level_stations(dag, 2, 9, windows, budget=10**6) == EXHAUSTED
     assert level_stations(dag, 2, 10, station_windows(dag, 2, 10), budget=0) is None
     assert level_stations(dag, 2, 10, station_windows(dag, 2, 10), budget=10**6, stop=lambda: True) is None
+
+
+def _settled(inst: Dag, k: int, cycle: int, optimum: int, found) -> None:
+    """A complete search's answer at ``cycle``: a partition at or above the optimum, ``EXHAUSTED`` below it."""
+    if cycle >= optimum:
+        assert_packed(inst, found, k, cycle)
+    else:
+        assert found == EXHAUSTED, f"no partition at {cycle}, yet {found!r}"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=lines(), k=st.integers(2, 8), light=st.booleans())
+def test_complete_searches_settle_tight_cycles_on_larger_graphs(inst, k, light):
+    # 12-20 ops on up to 8 parts, where least idle times bite and many sets of ops weigh the same (the tests above
+    # draw 8 ops on up to 4 parts). As the exact search runs them: from a larger cycle down, the complete runs of
+    # every direction sharing one memo (each cycle's starts as a copy of the larger one's), on salbp_bounds'
+    # windows and least idle times; and the level search from both ends.
+    if light:  # weights of 1-3 only
+        inst = Dag.from_graph(_reweighted(inst, lambda w: 1 + w % 3))
+    optimum = least_cycle(inst, k)
+    bounds = CycleBounds(inst, k)
+    memo: dict[int, int] = {}
+    for cycle in range(optimum + 1, max(-1, optimum - 3), -1):
+        windows = bounds.windows(cycle)
+        if windows is None:
+            assert cycle < optimum, "the tests refuted a cycle that has a partition"
+            continue
+        windows, least = (windows[0].tolist(), windows[1].tolist()), bounds.least_idles(cycle)
+        memo = dict(memo)
+        for direction in DIRECTIONS:
+            _settled(inst, k, cycle, optimum, fill_stations(inst, k, cycle, windows, (inst.tail, inst.head), 10**7,
+                                                            max_loads=None, directions=direction, memo=memo,
+                                                            least_idles=least))  # fmt: skip
+        for direction in ("forward", "backward"):
+            _settled(inst, k, cycle, optimum, level_stations(inst, k, cycle, windows, budget=10**7, max_states=10**6,
+                                                             direction=direction, least_idles=least))  # fmt: skip
+
+
+def _reweighted(inst: Dag, weight) -> nx.DiGraph:
+    """``inst`` as a graph with each op's weight mapped by ``weight``."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from((v, {"weight": weight(w)}) for v, w in enumerate(inst.weights))
+    graph.add_edges_from(inst.edges)
+    return graph
+
+
+def test_level_search_keeps_each_set_of_ops_not_each_weight():
+    # The smallest case found (by a search over random graphs of 3-8 ops) where keeping one set per weight at a level,
+    # instead of one per set of ops, loses every partition: the level search then said EXHAUSTED at C = 9 from the
+    # back, where the optimum is 9 (stations {0, 1, 2}, {3}, {4, 5} e.g.). That mutation, in a run that i29s2 took for
+    # the branch's code, "proved" ARC83 m=19 at 4071 and SCHOLL m=48 at 1453 (optima 4068 and 1452).
+    graph = nx.DiGraph()
+    graph.add_nodes_from((v, {"weight": w}) for v, w in enumerate([3, 3, 4, 9, 2, 3]))
+    graph.add_edges_from([(0, 1), (0, 2), (0, 3), (3, 5)])
+    inst = Dag.from_graph(graph)
+    assert least_cycle(inst, 3) == 9
+    windows = station_windows(inst, 3, 9)
+    for direction in ("forward", "backward"):
+        assert_packed(inst, level_stations(inst, 3, 9, windows, budget=10**6, direction=direction), 3, 9)
