@@ -7,12 +7,17 @@ search says ``EXHAUSTED`` exactly when no partition has a bottleneck <= C.
 
 from __future__ import annotations
 
+import math
+
 import networkx as nx
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from heuristics.dag import Dag, station_windows
-from solver.partitioning.salbp_bounds import CycleBounds
+from solver.partitioning.exact import _Search, _trivial_partition, solve_exact
+from solver.partitioning.salbp_bounds import CycleBounds, _least_idle
+from solver.solving.budget import Budget
 from solver.partitioning.stations import DIRECTIONS, EXHAUSTED, fill_stations, level_stations
 from tests.partitioning.packings import assert_packed, least_cycle, lines, two_chains
 from tests.partitioning.test_exact import brute_force, dags
@@ -154,27 +159,39 @@ def _settled(inst: Dag, k: int, cycle: int, optimum: int, found) -> None:
 def test_complete_searches_settle_tight_cycles_on_larger_graphs(inst, k, light):
     # 12-20 ops on up to 8 parts, where least idle times bite and many sets of ops weigh the same (the tests above
     # draw 8 ops on up to 4 parts). As the exact search runs them: from a larger cycle down, the complete runs of
-    # every direction sharing one memo (each cycle's starts as a copy of the larger one's), on salbp_bounds'
-    # windows and least idle times; and the level search from both ends.
+    # every direction sharing one memo (each cycle's starts as a copy of the larger one's), and the level search
+    # from both ends, with each part's least idle time. On salbp_bounds' windows, and on heuristics.dag's (LB1),
+    # which refute fewer cycles below the optimum, so that the searches must.
     if light:  # weights of 1-3 only
         inst = Dag.from_graph(_reweighted(inst, lambda w: 1 + w % 3))
     optimum = least_cycle(inst, k)
     bounds = CycleBounds(inst, k)
-    memo: dict[int, int] = {}
-    for cycle in range(optimum + 1, max(-1, optimum - 3), -1):
-        windows = bounds.windows(cycle)
-        if windows is None:
-            assert cycle < optimum, "the tests refuted a cycle that has a partition"
-            continue
-        windows, least = (windows[0].tolist(), windows[1].tolist()), bounds.least_idles(cycle)
-        memo = dict(memo)
-        for direction in DIRECTIONS:
-            _settled(inst, k, cycle, optimum, fill_stations(inst, k, cycle, windows, (inst.tail, inst.head), 10**7,
-                                                            max_loads=None, directions=direction, memo=memo,
-                                                            least_idles=least))  # fmt: skip
-        for direction in ("forward", "backward"):
-            _settled(inst, k, cycle, optimum, level_stations(inst, k, cycle, windows, budget=10**7, max_states=10**6,
-                                                             direction=direction, least_idles=least))  # fmt: skip
+    for tight in (True, False):
+        memo: dict[int, int] = {}
+        for cycle in range(optimum + 1, max(-1, optimum - 4), -1):
+            windows = bounds.windows(cycle) if tight else station_windows(inst, k, cycle)
+            if windows is None:
+                assert cycle < optimum, "the windows refuted a cycle that has a partition"
+                continue
+            least = _least_idles(inst, k, cycle, windows)
+            windows = (list(windows[0]), list(windows[1]))
+            memo = dict(memo)
+            for direction in DIRECTIONS:
+                _settled(inst, k, cycle, optimum, fill_stations(inst, k, cycle, windows, (inst.tail, inst.head), 10**7,
+                                                                max_loads=None, directions=direction, memo=memo,
+                                                                least_idles=least))  # fmt: skip
+            for direction in ("forward", "backward"):
+                _settled(inst, k, cycle, optimum, level_stations(inst, k, cycle, windows, budget=10**7,
+                                                                 max_states=10**6, direction=direction,
+                                                                 least_idles=least))  # fmt: skip
+
+
+def _least_idles(inst: Dag, k: int, cycle: int, windows) -> list[int] | None:
+    """Each part's least idle time at ``cycle`` on ``windows`` (salbp_bounds' rule on any valid windows); None when
+    one comes out infinite (its mandatory ops overfill it: then no partition fits)."""
+    early, late = (np.asarray(w, dtype=np.int64) for w in windows)
+    idles = [_least_idle(early, late, np.asarray(inst.weights, dtype=np.int64), cycle, s, s) for s in range(k)]
+    return None if cycle <= 0 or math.inf in idles else [int(i) for i in idles]
 
 
 def _reweighted(inst: Dag, weight) -> nx.DiGraph:
@@ -198,3 +215,45 @@ def test_level_search_keeps_each_set_of_ops_not_each_weight():
     windows = station_windows(inst, 3, 9)
     for direction in ("forward", "backward"):
         assert_packed(inst, level_stations(inst, 3, 9, windows, budget=10**6, direction=direction), 3, 9)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=lines(), k=st.integers(2, 8))
+def test_exact_search_bounds_hold_on_larger_graphs(inst, k):
+    # The whole exact search (descent, beam, level search, complete runs with their memo, CP-SAT) on 12-20 ops:
+    # its bound never above the brute-force optimum, its answer a partition at its value.
+    optimum = least_cycle(inst, k)
+    result = solve_exact(inst, k, time_limit=3, workers=2)
+    assert result.bound <= optimum <= result.bottleneck
+    assert_packed(inst, result.parts, k, result.bottleneck)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=lines(), k=st.integers(2, 8), below=st.integers(0, 4), tests=st.booleans())
+def test_descent_bounds_hold_on_larger_graphs(inst, k, below, tests):
+    # The descent alone (stations only: the beam, the level search at the lower bound, the complete runs sharing
+    # their memo from larger cycles down), started up to 4 below the bound, and without salbp_bounds' tests
+    # (``tests`` False: heuristics.dag's windows, which refute fewer cycles) so that it must refute cycles itself.
+    optimum = least_cycle(inst, k)
+    search = _Search(inst, k, None, 1, Budget(5.0), None)
+    if not tests:
+        search.cycle_bounds = None
+    search.lo = max(0, search.lo - below)
+    search.accept(_trivial_partition(inst, k), False)
+    search.descend(Budget(2.0))
+    assert search.lo <= optimum <= search.hi
+    assert_packed(inst, search.incumbent, k, search.hi)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=lines(), k=st.integers(2, 8))
+def test_exact_level_search_settles_the_lower_bound(inst, k):
+    # The exact search's level search (its windows and least idle times) at lo = each cycle near the optimum: a
+    # partition from the optimum up, EXHAUSTED below it (where the tests leave windows).
+    optimum = least_cycle(inst, k)
+    search = _Search(inst, k, None, 1, Budget(5.0), None)
+    for cycle in range(optimum - 3, optimum + 2):
+        windows = search._windows(cycle)
+        if windows is not None:
+            search.lo = cycle
+            _settled(inst, k, cycle, optimum, search._levels(cycle, windows, Budget(5.0)))
