@@ -257,3 +257,18 @@ def test_exact_level_search_settles_the_lower_bound(inst, k):
         if windows is not None:
             search.lo = cycle
             _settled(inst, k, cycle, optimum, search._levels(cycle, windows, Budget(5.0)))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=lines(), k=st.integers(2, 8), order=st.permutations(range(5)), direction=st.sampled_from(DIRECTIONS))
+def test_exact_station_memos_hold_in_any_order_of_cycles(inst, k, order, direction):
+    # The exact search's memo per cycle (_Search._station_memo) starts from the nearest larger cycle's, whatever
+    # order the cycles come in: complete runs on it settle every cycle near the optimum.
+    optimum = least_cycle(inst, k)
+    search = _Search(inst, k, None, 1, Budget(5.0), None)
+    for cycle in (optimum - 3 + i for i in order):
+        windows = station_windows(inst, k, max(cycle, 0))
+        if cycle >= 0 and windows is not None:
+            _settled(inst, k, cycle, optimum, fill_stations(inst, k, cycle, windows, (inst.tail, inst.head), 10**7,
+                                                            max_loads=None, directions=direction,
+                                                            memo=search._station_memo(cycle)))  # fmt: skip
