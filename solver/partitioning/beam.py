@@ -16,6 +16,10 @@ partial partitions part by part, as the beam searches and bounded dynamic progra
   parts left. Branches are pruned by bitsets of the sums the ops still undecided (and the ops they may free)
   can add. Loads need not be maximal: under a node cap per state the beam wants many different loads, and
   the urgent ops' order finds them where the maximal ones of the station search take the cap to enumerate.
+- Given each part's least idle time ``i_s`` at C (salbp_bounds.CycleBounds.least_idles: every partition at C
+  leaves part s idle that long at least), part s weighs at most ``C - i_s`` and the parts after it keep their
+  ``i_t`` of the idle time left: on ARC111 m = 14 at its optimum 10747, part 0 must idle 51 of the 59 units there
+  are, which a beam ranking states by idle time used would otherwise spend on the first parts it fills.
 - Children with the same placed ops are one state; the ``width`` with the least idle time used (ties at
   random) go on. A state whose ops left weigh at most C is a partition: the rest go to its next part (they
   are closed under successors, so every edge still goes forward).
@@ -52,11 +56,13 @@ def beam_stations(
     loads: int = LOADS,
     nodes: int = NODES,
     stop: Callable[[], bool] | None = None,
+    least_idles: Sequence[int] | None = None,
 ) -> list[int] | None:
     """The part of each op in a partition into at most ``num_parts`` parts with every load <= ``cycle``, or None.
 
     ``windows``: the earliest and latest part of each op at this cycle (heuristics.dag.station_windows);
-    ``direction``: "forward" or "backward" (module doc). Parts at the end may be empty.
+    ``direction``: "forward" or "backward" (module doc); ``least_idles``: each part's least idle time at this cycle
+    (module doc; None: 0 each). Parts at the end may be empty.
     """
     k = num_parts
     early, late = windows
@@ -71,6 +77,7 @@ def beam_stations(
     order = dag.order if direction == "forward" else dag.order[::-1]
     fill = _Fill(dag.weights, before, after, latest, order, cycle, random.Random(seed), loads, nodes)
     slack = k * cycle - dag.total
+    idles = [0] * k if least_idles is None else [least_idles[to_part(s)] for s in range(k)]  # in filling order
     states: dict[int, tuple[tuple[tuple[int, ...], ...], int]] = {0: ((), dag.total)}  # placed -> (loads, weight left)
     for filled in range(k):
         done = next((history for history, left in states.values() if left <= cycle), None)
@@ -82,8 +89,8 @@ def beam_stations(
         for placed, (history, left) in states.items():
             if stop is not None and stop():
                 return None
-            idle_left = slack - (filled * cycle - (dag.total - left))
-            for load, members in fill.loads(placed, filled, cycle - idle_left, k - 1 - filled):
+            idle_left = slack - (filled * cycle - (dag.total - left)) - sum(idles[filled + 1:])
+            for load, members in fill.loads(placed, filled, cycle - idle_left, k - 1 - filled, cycle - idles[filled]):
                 child = placed | sum(1 << v for v in members)
                 children.setdefault(child, (history + (members,), left - load))
         if not children:
@@ -107,12 +114,13 @@ class _Fill:
 
     def __init__(self, weights, before, after, latest, order, cycle, rng, loads, nodes):
         self.w, self.before, self.after, self.latest, self.order = weights, before, after, latest, order
-        self.c, self.rng, self.cap, self.nodes = cycle, rng, loads, nodes
+        self.rng, self.cap, self.nodes = rng, loads, nodes
         self.shares = bin_shares(weights, cycle)
 
-    def loads(self, placed: int, part: int, need: int, parts_left: int) -> list[tuple[int, tuple[int, ...]]]:
-        """Up to ``cap`` loads for ``part`` weighing ``need..C`` from the state ``placed``."""
+    def loads(self, placed: int, part: int, need: int, parts_left: int, room: int) -> list[tuple[int, tuple[int, ...]]]:
+        """Up to ``cap`` loads for ``part`` weighing ``need..room`` from the state ``placed``."""
         w, n = self.w, len(self.w)
+        self.c = room  # the part's room: C less its least idle time
         unplaced = [v for v in range(n) if not placed >> v & 1]
         self.missing = [0] * n
         for v in unplaced:

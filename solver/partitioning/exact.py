@@ -88,7 +88,7 @@ from solver.partitioning.metrics import PartitionMetrics, PartMemory, check_part
 from solver.partitioning.objectives import SECONDARY, TABLE
 from solver.partitioning.salbp_bounds import CycleBounds, applies
 from solver.partitioning.settings import check_exact_options
-from solver.partitioning.stations import DIRECTIONS, EXHAUSTED, MAX_LOADS, fill_stations
+from solver.partitioning.stations import DIRECTIONS, EXHAUSTED, MAX_LOADS, fill_stations, level_stations
 from solver.solving.budget import Budget
 from solver.solving.cpsat import Solve, default_workers, make_solver, solve_in_thread
 from solver.solving.outcome import OPTIMAL, gap, status_of
@@ -108,6 +108,14 @@ _COMPLETE_EVERY = 3
 # that many runs is rare (ARC111 m = 9..13 and SCHOLL at their optima took 1 to 10 rounds), and where there is none
 # (TONGE70 m=21 at 169, ARC83 m=18 at 4316) its time is the complete runs' and CP-SAT's, which prove.
 _BEAM_ROUNDS = 16
+# The level search (stations.level_stations) at the lower bound, once per end, backward first (where it fails, it
+# mostly fails fast), after the beam's first turn: its sets of placed ops per level at most, and its share of the
+# solve's time left. At near-zero idle time few sets fill whole stations: refuted from the back WARNECKE m = 22 at 72
+# (1.8 s), m = 26 at 63 (2.9 s, more than 2,000 sets a level) and SCHOLL m = 41 at 1699 (7.6 s), from the front
+# ARC83 m = 19 at 4067 (5.1 s; load 8). Where it finds no verdict a level passes the cap: SCHOLL m = 46 and 48 at
+# their optima from the back in 3 s at 5,000 sets, 12-30 s at 20,000-50,000 (time the beam needs there).
+_LEVEL_STATES = 5_000
+_LEVEL_SHARE = 0.2
 # The descent (_Search.descend): station-search rounds (one run from each end) per cycle, and its share of the time.
 _DESCENT_RUNS = 3
 _DESCENT_SHARE = 0.5
@@ -360,6 +368,7 @@ class _Search:
         self.beam_rounds: dict[int, int] = {}  # cycle -> beam-search rounds made (see _fill_stations)
         self.beam_seconds: dict[int, float] = {}  # cycle -> seconds the beam search took there
         self.beam_ends = Ends()  # the ends its rounds run from (beam.Ends)
+        self.levels_tried: set[tuple[int, str]] = set()  # (cycle, end) the level search ran at (see _fill_stations)
         self.station_seconds: dict[int, float] = {}  # cycle -> seconds the station search took there
         self.descent_floor = 0  # the descent's bisection found nothing below this C (see descend)
         self.floor_tried = False  # the descent tried the lower bound first (see _descend)
@@ -461,6 +470,7 @@ class _Search:
                 return "paused"  # the cycle's remaining runs are made when the descent goes on
             if parts == EXHAUSTED:
                 self.lo = max(self.lo, cycle + 1)
+                self.floor_tried = self.floor_tried and not at_floor  # the new floor first, in turn
                 self._report()
             if parts is None or parts == EXHAUSTED:
                 self.descent_floor = cycle + 1
@@ -484,7 +494,7 @@ class _Search:
         if it was not). The rate measured here (wall seconds: a crowded machine builds slower) prices the next
         model; a build cut short prices it at least twice as slow."""
         try:
-            idles = None if self.cycle_bounds is None else self.cycle_bounds.least_idles(cycle)
+            idles = self._least_idles(cycle)
             built = _FeasibilityModel(self.dag, self.k, cycle, windows, self._linear_cap(), budget=building,
                                       forbidden=self.forbidden, least_idles=idles)
             built.hint(self.incumbent)
@@ -663,6 +673,10 @@ class _Search:
         and the round, until it has had as much time at this cycle as they
         (``_BEAM_ROUNDS`` rounds at most):
         it packs the near-zero idle times (ARC111, SCHOLL) that no depth-first run finds, which prove instead.
+        After the beam's first turn, at the lower bound ``lo``, the level search (:meth:`_levels`) from each end,
+        within ``_LEVEL_SHARE`` of the solve's time left each: it settles near-zero idle times where few sets of ops
+        fill whole stations (above ``lo`` the beam and the restarts find packings fast; at SCHOLL's optima the beam
+        does, so it goes first).
         ``until``: stop once this many restarts were made at this cycle (None: only time stops it).
         """
         dag = self.dag
@@ -681,6 +695,9 @@ class _Search:
                     return parts
             if out_of_time():
                 break
+            parts = self._levels(cycle, windows, budget)
+            if parts is not None:
+                return parts
             run, turn = divmod(attempt, len(DIRECTIONS))
             rule = run if run < len(rules) else int(rng.integers(len(rules)))
             forward, backward = (np.asarray(r, dtype=float) for r in rules[rule])
@@ -696,7 +713,8 @@ class _Search:
             started = self.budget.elapsed()
             parts = fill_stations(dag, self.k, cycle, windows, (forward, backward), nodes, stop=out_of_time,
                                   directions=DIRECTIONS[turn], max_loads=None if complete else MAX_LOADS,
-                                  memo=self._station_memo(cycle) if complete else None)
+                                  memo=self._station_memo(cycle) if complete else None,
+                                  least_idles=self._least_idles(cycle))
             self.station_seconds[cycle] = self.station_seconds.get(cycle, 0.0) + self.budget.elapsed() - started
             attempt += 1
             self.station_attempts[cycle] = attempt
@@ -714,13 +732,34 @@ class _Search:
         for direction in self.beam_ends.plan():
             ran.append(direction)
             parts = beam_stations(self.dag, self.k, cycle, windows, direction=direction, stop=stop,
-                                  seed=(cycle * 1009 + round_) * 2 + ENDS.index(direction))
+                                  seed=(cycle * 1009 + round_) * 2 + ENDS.index(direction),
+                                  least_idles=self._least_idles(cycle))
             self._report()
             if parts is not None or stop():
                 break
         self.beam_ends.record(ran, parts is not None)
         self.beam_seconds[cycle] = self.beam_seconds.get(cycle, 0.0) + self.budget.elapsed() - started
         return parts
+
+    def _levels(self, cycle: int, windows: tuple[list[int], list[int]], budget: Budget) -> list[int] | str | None:
+        """The level search (stations.level_stations) at the lower bound, once per end, backward first, each within
+        ``_LEVEL_SHARE`` of the solve's time left (and ``budget``); its answer, else None."""
+        for direction in ENDS[::-1]:
+            if cycle != self.lo or (cycle, direction) in self.levels_tried or budget.passed():
+                continue
+            # Its share only stops it (or an interrupt): CP-SAT settling a probe meanwhile leaves it to finish.
+            share = Budget(min(budget.left(), self.budget.left() * _LEVEL_SHARE))
+            parts = level_stations(self.dag, self.k, cycle, windows, budget=2**62, max_states=_LEVEL_STATES,
+                                   stop=lambda: share.passed() or self.budget.interrupted, direction=direction,
+                                   least_idles=self._least_idles(cycle))
+            self.levels_tried.add((cycle, direction))
+            if parts is not None:
+                return parts
+        return None
+
+    def _least_idles(self, cycle: int) -> list[int] | None:
+        """Each station's least idle time at ``cycle`` (salbp_bounds) where its tests run, else None."""
+        return None if self.cycle_bounds is None else self.cycle_bounds.least_idles(cycle)
 
     def _station_memo(self, cycle: int) -> dict[int, int]:
         """The failed states the complete station-search runs at ``cycle`` share.

@@ -95,6 +95,7 @@ class CycleBounds:
         self.weights = np.asarray(dag.weights, dtype=np.int64)
         self.ancestry = _ancestry(dag)  # [v, u]: u is v or one of its ancestors
         self._windows: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
+        self._idles: dict[int, list[int] | None] = {}
 
     def refutes(self, cycle: int) -> bool:
         """Whether the tests prove that no partition has bottleneck ``<= cycle``."""
@@ -113,11 +114,15 @@ class CycleBounds:
         return np.zeros(self.dag.n, dtype=np.int64), np.full(self.dag.n, self.k - 1, dtype=np.int64)
 
     def least_idles(self, cycle: int) -> list[int] | None:
-        """Each station's least idle time at ``cycle`` on its windows (module doc, idle time); None: refuted."""
-        windows = self.windows(cycle)
-        if windows is None or cycle <= 0:
-            return None
-        return [int(_least_idle(*windows, self.weights, cycle, s, s)) for s in range(self.k)]
+        """Each station's least idle time at ``cycle`` on its windows (module doc, idle time); None: refuted, or a
+        station overfull by its mandatory ops (possible only on windows that the last of ``_ROUNDS`` rounds shaved
+        after its tests). Kept per cycle (the station searches ask at every restart)."""
+        if cycle not in self._idles:
+            windows = self.windows(cycle)
+            idles = [] if windows is None or cycle <= 0 else \
+                [_least_idle(*windows, self.weights, cycle, s, s) for s in range(self.k)]
+            self._idles[cycle] = [int(i) for i in idles] if idles and math.inf not in idles else None
+        return self._idles[cycle]
 
     def least(self, low: int, high: int, stop: Callable[[], bool] = lambda: False) -> int:
         """The smallest C in ``low..high`` the tests do not refute (``high`` if they refute all below it), given

@@ -23,6 +23,11 @@ well but finds tight packings slowly when stations must be almost full; the dedi
   broken by index, so dominance is a strict order; mirrored backward). A load holding v but not an
   available u that dominates it, where v may leave the part and swapping them still fits, is skipped:
   the swapped load leaves the parts still to fill at least as free.
+- Least idle times: given each station's least idle time ``i_s`` at C (salbp_bounds.CycleBounds.least_idles,
+  a fact about every partition at C), station s takes at most ``C - i_s`` (its loads are maximal under that
+  room: moving an op in keeps the partition within C, and so within every ``i_t``), and the idle time the parts
+  still empty must leave, ``sum i_t`` over them, is held back from the station being filled. At ARC111 m = 16 and
+  C = 9411, station 0 must idle 177 units of the 177 there are: every other station is exactly full.
 - Pruning: the idle time ``sum_s (C - load_s)`` may not exceed ``K C - total``; an op must be placed
   by its latest part ``L_v`` forward and its earliest part ``E_v`` backward (heuristics/dag.py's station
   windows); the ops left must fit in the parts left, by weight and by the bin-packing bounds LB2 and LB3
@@ -66,6 +71,7 @@ def fill_stations(
     stop: Callable[[], bool] | None = None,
     directions: str = "both",
     memo: dict[int, int] | None = None,
+    least_idles: Sequence[int] | None = None,
 ) -> list[int] | str | None:
     """A partition into at most ``num_parts`` parts with every load <= ``cycle``, or None if not found.
 
@@ -84,6 +90,7 @@ def fill_stations(
         only; each finds packings the others miss, so callers restart under all three.
     memo : the failed states of earlier complete runs at this ``num_parts`` and ``cycle`` (placed ops -> parts
         used), extended in place; only read and written by a complete search (``max_loads`` None).
+    least_idles : each part's least idle time at ``cycle`` in every partition (module doc); None: 0 each.
 
     Returns
     -------
@@ -99,41 +106,111 @@ def fill_stations(
     >>> fill_stations(Dag.from_graph(g), 2, 5, ([0, 0, 0, 1], [0, 1, 1, 1]), ([10, 5, 5, 3], [3, 5, 5, 10]), 1000)
     [0, 0, 1, 1]
     """
+    search = _searcher(dag, num_parts, cycle, windows, priority, budget, max_loads, stop, directions, least_idles)
+    if memo is not None and max_loads is None:
+        search.failed = memo
+    total = sum(dag.weights)
+    if search.node(num_parts * cycle - total, total):
+        return _place_weightless(dag, search.parts)
+    return None if max_loads is not None or search.expired() else EXHAUSTED
+
+
+def level_stations(
+    dag: Dag,
+    num_parts: int,
+    cycle: int,
+    windows: tuple[Sequence[int], Sequence[int]],
+    budget: int,
+    max_states: int = 5000,
+    stop: Callable[[], bool] | None = None,
+    direction: str = "forward",
+    least_idles: Sequence[int] | None = None,
+) -> list[int] | str | None:
+    """The complete station search breadth first: a dynamic program over the sets of ops the first parts hold.
+
+    Level s holds every distinct set of ops that parts 0..s-1 can hold (``direction`` "forward"; "backward": parts
+    K-1..K-s), each reached from a set of level s - 1 by an undominated maximal load under the rules of
+    :func:`fill_stations` (module doc: windows, least idle times, LB2/LB3, Jackson dominance). A set reached twice
+    is kept once, since what is left to do depends on it alone: this is the memo of the depth-first search, and
+    where few sets of ops fill whole stations exactly (ARC111 m = 16 at C = 9411: at most a few hundred a level,
+    where the depth-first search spends millions of nodes below its first choices), it settles C.
+
+    ``budget``: enumeration nodes in all; ``max_states``: sets per level at most. Returns the part of each op once a
+    load takes all the ops left; ``EXHAUSTED`` when a level is empty (no partition has every load <= ``cycle``: each
+    rule keeps some solution where one exists); None when a level passes ``max_states``, the budget runs out or
+    ``stop()`` says so.
+    """
+    search = _searcher(dag, num_parts, cycle, windows, (dag.weights, dag.weights), budget, None, stop, direction,
+                       least_idles)
+    side = search.fillable[0]
+    total = sum(dag.weights)
+    level: dict[int, tuple[tuple[tuple[int, ...], ...], int]] = {0: ((), total)}  # placed -> (loads, weight left)
+    while level:
+        children: dict[int, tuple[tuple[tuple[int, ...], ...], int]] = {}
+        for placed, (history, left) in level.items():
+            for members in history:
+                side.place(members, search.parts)
+            idle = (num_parts - len(history)) * cycle - left
+            if not side.overdue(search.parts) and not search.dead_end(idle):
+                # A parent with more loads than a level may hold would pass the cap anyway.
+                for load, members in search.loads(side, idle, left, max_states + 1):
+                    if load == left:
+                        side.place(members, search.parts)
+                        return _place_weightless(dag, search.parts)
+                    child = placed | sum(1 << v for v in members)
+                    children.setdefault(child, (history + (members,), left - load))
+            for members in reversed(history):
+                side.unplace(members, search.parts)
+            if search.expired() or search._poll() or len(children) > max_states:
+                return None
+        level = children
+    return EXHAUSTED
+
+
+def _place_weightless(dag: Dag, parts: list[int]) -> list[int]:
+    """``parts`` once every op with weight is placed: each op left (of weight 0, e.g. one available only from a later
+    part on, by its window) goes to its predecessors' last part (0 if none). That part precedes all of its placed
+    successors' parts, which were filled from the back (or hold its weightless predecessors)."""
+    for v in dag.order:
+        if parts[v] < 0:
+            parts[v] = max((parts[u] for u in dag.preds[v]), default=0)
+    return parts
+
+
+def _searcher(dag, num_parts, cycle, windows, priority, budget, max_loads, stop, directions, least_idles) -> _Search:
+    """The depth-first search's state at the start (see :func:`fill_stations` for the parameters)."""
     weights, preds, succs = dag.weights, dag.preds, dag.succs
     early, late = windows
     k = num_parts
-    forward = _Side(weights, preds, succs, late, priority[0], lambda r: r)
-    backward = _Side(weights, succs, preds, [k - 1 - e for e in early], priority[1], lambda r: k - 1 - r)
+    forward = _Side(weights, preds, succs, (early, late), priority[0], lambda r: r)
+    backward = _Side(weights, succs, preds, ([k - 1 - x for x in late], [k - 1 - x for x in early]), priority[1],
+                     lambda r: k - 1 - r)
     fillable = {"both": (forward, backward), "forward": (forward,), "backward": (backward,)}.get(directions)
     if fillable is None:
         raise UsageError(f"directions must be one of {', '.join(DIRECTIONS)}, not {directions!r}")
-    search = _Search(weights, k, cycle, (forward, backward), fillable, budget, max_loads, stop)
-    if memo is not None and max_loads is None:
-        search.failed = memo
-    total = sum(weights)
-    if search.node(k * cycle - total, total):
-        return search.parts
-    return None if max_loads is not None or search.expired() else EXHAUSTED
+    return _Search(weights, k, cycle, (forward, backward), fillable, budget, max_loads, stop, least_idles)
 
 
 class _Side:
     """One direction of filling: its adjacency (``before`` must be placed first), windows and state.
 
     Parts are numbered in the side's own order (``r = 0`` is part 0 forward, part K-1 backward);
-    ``to_part`` maps them back.
+    ``to_part`` maps them back, and ``windows`` (earliest, latest) are in that order too. An op is available
+    from its earliest part on: a partition at C never has it earlier (so no such op would fit in a maximal load).
     """
 
-    def __init__(self, weights, before, after, latest, priority, to_part):
+    def __init__(self, weights, before, after, windows, priority, to_part):
         self.w, self.before, self.after = weights, before, after
-        self.latest, self.priority, self.to_part = latest, priority, to_part
+        (self.earliest, self.latest), self.priority, self.to_part = windows, priority, to_part
         self.missing = [len(b) for b in before]  # unplaced ops this op waits for
         self.filled = 0  # parts filled from this side
         self.placed = 0  # bitset of the ops this side placed
-        self.by_latest = sorted(range(len(weights)), key=lambda v: latest[v])
+        self.by_latest = sorted(range(len(weights)), key=lambda v: self.latest[v])
         self.topo = _topological(before)
 
     def available(self, parts: list[int]) -> list[int]:
-        ready = (v for v in range(len(self.w)) if parts[v] < 0 and self.missing[v] == 0)
+        ready = (v for v in range(len(self.w))
+                 if parts[v] < 0 and self.missing[v] == 0 and self.earliest[v] <= self.filled)
         return sorted(ready, key=lambda v: -self.priority[v])
 
     def place(self, members, parts: list[int]) -> None:
@@ -165,8 +242,12 @@ class _Side:
 
 class _Search:
     def __init__(self, weights, num_parts, cycle, sides: tuple[_Side, _Side], fillable: tuple[_Side, ...],
-                 budget, max_loads, stop):
+                 budget, max_loads, stop, least_idles: Sequence[int] | None = None):
         self.w, self.k, self.c = weights, num_parts, cycle
+        self.idles = list(least_idles) if least_idles is not None else [0] * num_parts
+        self.held = [0]  # held[s]: the least idle times of parts 0..s-1 summed
+        for i in self.idles:
+            self.held.append(self.held[-1] + i)
         self.sides, self.fillable = sides, fillable
         self.budget, self.max_loads, self.stop = budget, max_loads, stop
         self.nodes = 0  # enumeration nodes spent
@@ -182,19 +263,16 @@ class _Search:
         # Polled at every node too: on big graphs one node (its loads' enumeration) takes milliseconds.
         if self.expired() or self._poll():
             return False
+        if self.dead_end(idle):
+            return False
         forward, backward = self.sides
         used = forward.filled + backward.filled
         key = forward.placed | backward.placed
-        if used >= self.k or left > (self.k - used) * self.c or self.failed.get(key, self.k + 1) <= used:
-            return False
-        if bin_bound(self.shares, self.parts) > self.k - used:
-            self.failed[key] = used
-            return False
         side, loads = None, None
         for candidate in self.fillable:
             # A side is only worth taking with fewer loads than the best so far: stop counting there.
             cap = self.max_loads if loads is None else len(loads)  # None: uncapped
-            found = _Loads(self, candidate, cap).enumerate(self.c - idle, left)
+            found = self.loads(candidate, idle, left, cap)
             if loads is None or len(found) < len(loads):
                 side, loads = candidate, found
             if not found:
@@ -211,6 +289,30 @@ class _Search:
         if not self.expired():
             self.failed[key] = used
         return False
+
+    def dead_end(self, idle: int) -> bool:
+        """Whether the parts placed so far leave no completion: every part used, less idle time left than the empty
+        parts' least idle times, a failure remembered, or more parts needed by the ops left (LB2, LB3)."""
+        forward, backward = self.sides
+        used = forward.filled + backward.filled
+        key = forward.placed | backward.placed
+        if used >= self.k or idle < self._held() or self.failed.get(key, self.k + 1) <= used:
+            return True
+        if bin_bound(self.shares, self.parts) > self.k - used:
+            self.failed[key] = used
+            return True
+        return False
+
+    def loads(self, side: _Side, idle: int, left: int, cap: int | None) -> list[tuple[int, tuple[int, ...]]]:
+        """The next part's loads on ``side`` (at most ``cap``): at most C less its least idle time, and idling at
+        most what the other empty parts' least idle times leave of ``idle``."""
+        own = self.idles[side.to_part(side.filled)]
+        return _Loads(self, side, cap, self.c - own).enumerate(self.c - (idle - self._held() + own), left)
+
+    def _held(self) -> int:
+        """The empty parts' least idle times summed."""
+        forward, backward = self.sides
+        return self.held[self.k - backward.filled] - self.held[forward.filled]
 
     def expired(self) -> bool:
         return self.nodes > self.budget or self.stopped
@@ -234,9 +336,9 @@ class _Search:
 class _Loads:
     """The undominated maximal loads of the next part of one side, heaviest first."""
 
-    def __init__(self, search: _Search, side: _Side, cap: int):
+    def __init__(self, search: _Search, side: _Side, cap: int, room: int):
         self.search, self.side, self.cap = search, side, cap
-        self.w, self.c, self.r = search.w, search.c, side.filled
+        self.w, self.c, self.r = search.w, room, side.filled  # c: the part's room, C less its least idle time
         self.available = side.available(search.parts)
         self.sums = self._reachable_sums()
         self.found: list[tuple[int, tuple[int, ...]]] = []
@@ -271,7 +373,8 @@ class _Loads:
                 self.found.append((load, tuple(chosen)))
             return
         v = cands[i]
-        freed = [u for u in side.after[v] if side.missing[u] == 1 and self.search.parts[u] < 0]
+        freed = [u for u in side.after[v]
+                 if side.missing[u] == 1 and self.search.parts[u] < 0 and side.earliest[u] <= self.r]
         for u in side.after[v]:
             side.missing[u] -= 1
         chosen.append(v)

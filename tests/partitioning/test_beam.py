@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from heuristics.dag import Dag, station_windows
 from solver.errors import UsageError
 from solver.partitioning.beam import Ends, beam_stations
+from solver.partitioning.salbp_bounds import CycleBounds
 from tests.partitioning.packings import assert_packed, two_chains
 from tests.partitioning.test_exact import brute_force, dags
 
@@ -35,6 +36,35 @@ def test_unlimited_beam_finds_the_optimum(graph, k, direction, seed):
     inst = Dag.from_graph(graph)
     assert_packed(inst, _beam(inst, k, best, direction, seed, **UNLIMITED), k, best)
     assert _beam(inst, k, best - 1, direction, seed, **UNLIMITED) is None
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graph=dags(max_ops=9), k=st.integers(1, 4), direction=st.sampled_from(DIRECTIONS), seed=st.integers(0, 99))
+def test_least_idle_times_keep_the_optimum(graph, k, direction, seed):
+    # Each part's least idle time (salbp_bounds) holds in every partition at C: an unlimited beam given them on the
+    # tightened windows still packs the optimum.
+    assume(k <= graph.number_of_nodes())
+    best = brute_force(graph, k)
+    assume(best > 0)
+    inst = Dag.from_graph(graph)
+    bounds = CycleBounds(inst, k)
+    windows = bounds.windows(best)
+    assert windows is not None
+    parts = beam_stations(inst, k, best, (windows[0].tolist(), windows[1].tolist()), seed, direction,
+                          least_idles=bounds.least_idles(best), **UNLIMITED)
+    assert_packed(inst, parts, k, best)
+
+
+def test_first_part_idles():
+    # a (4) -> b (10) at C = 10: part 0 holds a alone and idles all 6 units of idle time there are.
+    graph = nx.DiGraph([(0, 1)])
+    nx.set_node_attributes(graph, {0: 4, 1: 10}, "weight")
+    inst = Dag.from_graph(graph)
+    bounds = CycleBounds(inst, 2)
+    assert bounds.least_idles(10) == [6, 0]
+    for direction in DIRECTIONS:
+        parts = beam_stations(inst, 2, 10, bounds.windows(10), direction=direction, least_idles=[6, 0])
+        assert parts == [0, 1]
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -97,6 +97,21 @@ def test_bin_bound_thirds():
     assert bin_bound(bin_shares([4] * 5, 10), [0, 0, -1, -1, -1]) == 2
 
 
+def test_weightless_ops_left_over_get_a_part():
+    # Once every op with weight is placed the search is done, and ops of weight 0 not yet placed were left at -1
+    # (main before i29s2's fix: an all-weightless graph came back all -1, which exact.py read as part 0). Now each
+    # goes to its predecessors' last part.
+    graph = nx.DiGraph()
+    graph.add_nodes_from((v, {"weight": 0}) for v in range(4))
+    graph.add_edges_from([(0, 1), (1, 2), (0, 3)])
+    inst = Dag.from_graph(graph)
+    for cycle in (0, 1):
+        for directions in DIRECTIONS:
+            found = fill_stations(inst, 2, cycle, station_windows(inst, 2, cycle), RULES["weight"](inst), 10**6,
+                                  max_loads=None, directions=directions)
+            assert_packed(inst, found, 2, cycle)
+
+
 def test_unknown_direction_is_refused():
     graph = nx.DiGraph([(0, 1)])
     nx.set_node_attributes(graph, 0, "weight")
