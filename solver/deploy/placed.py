@@ -105,8 +105,10 @@ class PlacedComparison:
 
     @property
     def max_link_drift(self) -> float | None:
-        """The relative move of the link whose time per request moved most (in us) over the run."""
-        return max(self.link_drifts, key=lambda d: abs(d.moved_us)).change if self.link_drifts else None
+        """The relative move of the link whose time per request moved most (in us) over the run, among the links the
+        prediction sends bytes over (a link it sends none over has no relative move)."""
+        predicted = [d for d in self.link_drifts if d.before_us > 0]
+        return max(predicted, key=lambda d: abs(d.moved_us)).change if predicted else None
 
     @property
     def max_drift(self) -> float | None:
@@ -344,7 +346,7 @@ def compare_placed(split: SplitResult | str | Path, workers: Workers, prediction
     timed again right after the timed run, and their drift reported. ``links``: the calibration's link fits
     (``solver.deploy.linkdrift``); then every calibrated link the run used is fitted again right after the timed
     run (and the parts' re-timing), its drift reported, and the calibrated prediction made again with the
-    re-fitted links is added to the predictions (label ``after-run``).
+    re-fitted links is added to the predictions (label ``after-run``; none when no link could be fitted again).
 
     Raises
     ------
@@ -364,8 +366,9 @@ def compare_placed(split: SplitResult | str | Path, workers: Workers, prediction
     relinked, moved, link_notes = [], [], []
     if links is not None:
         refits, link_notes = refit_links(workers, links, used_links(run, links.prediction))
-        relinked = [links.repredict(replaced(links.fits, refits))]
-        moved = link_drifts(links, refits, relinked[0])
+        if refits:  # no link fitted again: no after-run figure (it would be the calibrated one, relabelled)
+            relinked = [links.repredict(replaced(links.fits, refits))]
+            moved = link_drifts(links, refits, relinked[0])
     alone = dataclasses.replace(settings, in_flight=1, requests=max(5, settings.requests // 3), warmup=1)
     single = run_placed(workers.client, stages, split.model_inputs, split.model_outputs, alone)
     load = (load_before, os.getloadavg()[0])

@@ -140,6 +140,8 @@ def level_stations(
     rule keeps some solution where one exists); None when a level passes ``max_states``, the budget runs out or
     ``stop()`` says so.
     """
+    if direction not in ("forward", "backward"):  # breadth first fills from one end only
+        raise UsageError(f"direction must be forward or backward, not {direction!r}")
     search = _searcher(dag, num_parts, cycle, windows, (dag.weights, dag.weights), budget, None, stop, direction,
                        least_idles)
     side = search.fillable[0]

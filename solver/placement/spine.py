@@ -640,9 +640,12 @@ class Laying:
 
     def _segments_fit(self) -> bool:
         """Whether the hops of each segment (module docstring) can lie on a simple path of as many devices as the
-        fewest runs that cover their ops, over links on which one of the hops goes below the prepared bound."""
+        fewest runs that cover their ops, over links on which one of the hops goes below the prepared bound; at
+        ``until``'s end, yes for the segments not yet searched (nothing ruled out)."""
         farthest = [int(ends.max()) for ends in self.reach]  # the last op a run from each position reaches
         for p, q in self.segments:
+            if self.until.passed():
+                return True
             runs, a = 0, p
             while a <= q + 1:
                 if farthest[a] < a:  # no device holds v_a below the bound

@@ -11,10 +11,12 @@ import math
 
 import networkx as nx
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from heuristics.dag import Dag, station_windows
+from solver.errors import UsageError
 from solver.partitioning.exact import _Search, _trivial_partition, solve_exact
 from solver.partitioning.salbp_bounds import CycleBounds, _least_idle
 from solver.solving.budget import Budget
@@ -144,6 +146,9 @@ def test_level_search_gives_up_without_a_proof():
     assert windows is None or level_stations(dag, 2, 9, windows, budget=10**6) == EXHAUSTED
     assert level_stations(dag, 2, 10, station_windows(dag, 2, 10), budget=0) is None
     assert level_stations(dag, 2, 10, station_windows(dag, 2, 10), budget=10**6, stop=lambda: True) is None
+    # Breadth first fills from one end: "both" (the depth-first search's) is refused, not run forward.
+    with pytest.raises(UsageError, match="forward or backward"):
+        level_stations(dag, 2, 10, station_windows(dag, 2, 10), budget=10**6, direction="both")
 
 
 def _settled(inst: Dag, k: int, cycle: int, optimum: int, found) -> None:
