@@ -157,7 +157,9 @@ class NetLab:
         tbf, bucket and queue scaled as when built): a link that changes speed under a running lab, as a real one
         may. NetLabError for a direction the lab did not shape."""
         index = {d.name: i for i, d in enumerate(self.devices)}
-        if not any(l.source == source and l.target == target for l in self.links) or not self.namespaces:
+        if not self.namespaces:
+            raise NetLabError(f"link {source} -> {target}: the lab is not running")
+        if not any(l.source == source and l.target == target for l in self.links):
             raise NetLabError(f"link {source} -> {target}: not a shaped link of this lab")
         if not bandwidth > 0:
             raise NetLabError(f"link {source} -> {target}: bandwidth must be positive")

@@ -104,11 +104,17 @@ class PlacedComparison:
         return any(d.drifted for d in self.link_drifts)
 
     @property
-    def max_link_drift(self) -> float | None:
-        """The relative move of the link whose time per request moved most (in us) over the run, among the links the
-        prediction sends bytes over (a link it sends none over has no relative move)."""
+    def worst_link_drift(self) -> LinkDrift | None:
+        """The link whose time per request moved most (in us) over the run, among the links the prediction sends
+        bytes over (a link it sends none over has no relative move)."""
         predicted = [d for d in self.link_drifts if d.before_us > 0]
-        return max(predicted, key=lambda d: abs(d.moved_us)).change if predicted else None
+        return max(predicted, key=lambda d: abs(d.moved_us)) if predicted else None
+
+    @property
+    def max_link_drift(self) -> float | None:
+        """The relative move of :attr:`worst_link_drift`."""
+        worst = self.worst_link_drift
+        return worst.change if worst is not None else None
 
     @property
     def max_drift(self) -> float | None:
@@ -137,8 +143,8 @@ class PlacedComparison:
                          f"of CPU before the run and {worst.after.cpu_us / 1000:.1f} ms after it ({worst.change:+.1%}, "
                          f"tolerance {DRIFT_TOLERANCE:.0%} of the largest part's): the machine changed speed, and the verdict is only as "
                          "strong as that")  # fmt: skip
-        if self.link_drifted:
-            worst = max(self.link_drifts, key=lambda d: abs(d.moved_us))
+        if self.link_drifted:  # a drifted link moved by 5% of the period: the prediction sends bytes over it
+            worst = self.worst_link_drift
             notes.append(f"LINK DRIFT: link {worst.source} -> {worst.target} took {worst.before_us / 1000:.1f} ms per request "
                          f"with the calibration's fit ({worst.before.bandwidth * 8e-6:.2f} Mbit/s) and "
                          f"{worst.after_us / 1000:.1f} ms with the fit made again right after the run "
