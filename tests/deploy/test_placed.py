@@ -295,6 +295,40 @@ def test_a_link_slowed_after_its_calibration_drifts_and_the_after_run_prediction
     assert "LINK DRIFTED" in text and "with the after-run links" in text
 
 
+@needs_lab
+def test_a_chain_of_two_link_bound_stages_runs_at_the_slower_links_pace(tflite_model, tmp_path):
+    """wide_activations in three parts on a -> b -> c: 4 MB cross a -> b (32 MB/s) and 2 MB b -> c (16 MB/s) per
+    request, 125 ms on each link, 8 requests in flight. The period is the slower link's time, as predicted: b
+    streams, each hand-off a message of its own. (Dask's default fetched every tensor waiting on a peer in one
+    message, so requests crossed the chain in lumps and the first link stood idle while the second carried a
+    lump: a period 15-20% above either link's.) The workers' message limits are restored after the run."""
+    from devices.placed import PlacedSettings, _message_limit
+    from solver.deploy.placed import calibrate_links, compare_placed, placed_workers
+    from solver.placement.predicted import predict_split
+    from solver.problem import load_problem
+
+    model = tflite_model("wide_activations")
+    ops = len(read_model(model).operators)
+    trace = write_chrome_trace(tmp_path / "trace.json", read_model(model), [[500.0] * ops] * 3)
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"devices": [{"name": "a"}, {"name": "b"}, {"name": "c"}],
+                                "links": [{"from": "a", "to": "b", "bandwidth": 3.2e7},
+                                          {"from": "b", "to": "c", "bandwidth": 1.6e7}]}))  # fmt: skip
+    platform, problem = read_platform(path), load_problem(model, trace)
+    split = split_model(model, [0] * (ops - 2) + [1, 2], tmp_path / "split", placement={0: "a", 1: "b", 2: "c"})
+    with placed_workers("netlab", ["a", "b", "c"], platform) as workers:
+        fits = calibrate_links(workers, platform, ["a", "b", "c"])
+        predicted = predict_split(problem, calibrated(platform, fits), split, "calibrated", workers.core_of, 2)
+        limits = workers.client.run(_message_limit, None)
+        comparison = compare_placed(split, workers, [predicted], PlacedSettings(requests=12, in_flight=8))
+        assert workers.client.run(_message_limit, None) == limits
+    assert comparison.ok
+    assert predicted.link_bytes["a", "b"] > 4_000_000 and predicted.link_bytes["b", "c"] > 2_000_000
+    ab, bc = predicted.link_us["a", "b"], predicted.link_us["b", "c"]
+    assert ab == pytest.approx(bc, rel=0.15) and 1e6 / predicted.throughput == pytest.approx(max(ab, bc), rel=0.01)
+    assert comparison.run.throughput == pytest.approx(predicted.throughput, rel=0.10)
+
+
 def test_a_links_drift_is_its_time_per_request_moved_against_the_calibrated_period():
     """The flag is the link's move in us against 5% of the calibrated period, not its relative move; ``replaced``
     puts the re-fitted links in place of the calibration's and keeps the others."""
