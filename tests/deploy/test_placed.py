@@ -365,7 +365,7 @@ def test_an_interrupted_placed_run_leaves_nothing(two_devices, calibrate):
     from pathlib import Path
 
     from devices.netlab import lab_namespaces
-    from tests.devices.test_netlab import leftovers
+    from tests.devices.test_netlab import lab_net, leftovers
 
     split, platform, trace = two_devices
     root = Path(__file__).resolve().parents[2]
@@ -373,13 +373,14 @@ def test_an_interrupted_placed_run_leaves_nothing(two_devices, calibrate):
                              "--trace", str(trace), "--requests", "100000", *(["--calibrate-links"] if calibrate else [])],
                             env=dict(os.environ, PYTHONPATH=str(root)),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    tag = f"nnp{proc.pid}"
+    tag, net = f"nnp{proc.pid}-0", None  # its first lab
     try:
         deadline = time.monotonic() + 60
         while len([ns for ns in lab_namespaces() if ns.startswith(f"{tag}-")]) < 2 and proc.poll() is None:
             assert time.monotonic() < deadline, "the lab did not come up"
             time.sleep(0.2)
         time.sleep(3)  # workers up, requests running
+        net = lab_net(tag)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 130, proc.stderr.read()
     finally:
@@ -387,7 +388,7 @@ def test_an_interrupted_placed_run_leaves_nothing(two_devices, calibrate):
             proc.kill()
             proc.wait()
         proc.stderr.close()
-    assert leftovers(tag) == []
+    assert leftovers(tag, net) == []
     assert not default_path(platform).exists()
 
 

@@ -38,6 +38,13 @@ def leftovers(tag: str, net: int | None) -> list[str]:
     return found
 
 
+def lab_net(tag: str) -> int:
+    """The network (``10.<net>``) of the running lab ``tag``, from its first device's address."""
+    out = subprocess.run(["ip", "-n", f"{tag}-0", "-4", "-o", "addr", "show", "dev", "lo"], capture_output=True,
+                         text=True).stdout  # fmt: skip
+    return int(out.split(" 10.")[1].split(".")[0])
+
+
 def test_a_link_carries_what_its_rate_allows_one_way_only():
     with NetLab([LabDevice("a", 0), LabDevice("b", 1)], [LabLink("a", "b", 1e6)]) as lab:
         tag, net = lab.tag, lab.net
