@@ -397,7 +397,8 @@ def _collect(run: str, dask_worker=None) -> dict:
     return {"times": _TIMES.get(run, {}), "transfers": transfers}
 
 
-ONE_TENSOR = 1  # bytes: a worker's message limit under which every fetch carries the first tensor it asks for alone
+ONE_TENSOR = 1  # bytes: a worker's message limit under which every fetch carries one key alone (a hand-off: a stage's
+# outputs, or the pick of them one reader takes)
 
 
 def _message_limit(limit: float | None, dask_worker=None) -> float:
