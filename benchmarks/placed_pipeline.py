@@ -19,9 +19,10 @@ hand-off and session pipe, timed with echo stage tasks; the CPU its core spends 
 links, and the scheduler's and client's CPU, from echo requests flowing device to device: ``solve pipeline
 --calibrate-links``). Right after the timed requests every link the run used is fitted again by the same ping-pong
 (its drift: LINK DRIFT), and the calibrated prediction made again with those links is shown beside it (``err aft``),
-so a row off by its link reads apart from a row off by its model. A run whose compute drifted (DRIFT) is run again,
-parts timed afresh, up to ``--reruns`` times; every run is kept in the table and the JSON, and a row's verdict is
-taken from its first run without DRIFT (or says that none was clean). Seed 002's own placement runs even where our
+so a row off by its link reads apart from a row off by its model. A run whose compute drifted (DRIFT) or whose
+requests did not finish at a steady rate (UNSTEADY: the second half of the timed requests against the first beyond
+10%) cannot give a verdict and is run again, parts timed afresh, up to ``--reruns`` times; every run is kept in the
+table and the JSON, and a row's verdict is taken from its first clean run (or says that none was clean). Seed 002's own placement runs even where our
 memory model says it overflows a device (status INVALID): the issue measures the optimum beside it.
 
     python -m benchmarks.placed_pipeline [--models mobilenet_v2] [--networks 1] [--nodes 3] [--requests 20]
@@ -86,7 +87,8 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
     """Place ``model`` on the platform with each algorithm (``exact``, ``greedy``, ``seed002``, ``replicated``), split,
     and run every placement in one lab, with the links calibrated there first. ``traces``: the op times of a device
     alone (the latency, one request in flight) and with every device busy (the placement and its period). A run
-    whose compute drifted is run again (parts timed afresh), up to ``reruns`` times; one row per run."""
+    that cannot give a verdict (:func:`unclean`) is run again (parts timed afresh), up to ``reruns`` times; one row
+    per run."""
     alone = load_problem(model_path(model), traces[0])
     problem = alone if traces[1] == traces[0] else load_problem(model_path(model), traces[1])
     platform = read_platform(platform_path)
@@ -128,10 +130,12 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
             return dataclasses.replace(period, latency_us=predict_split(lone, links, split, label, workers.core_of, cores,
                                                                         engine, host).latency_us)  # fmt: skip
 
+        why: list[str] = []  # what kept the last run from giving a verdict (DRIFT, UNSTEADY)
+
         def run_once(algo, status, split, attempt):
             """Time the parts, predict, run and compare, the links fitted again after the run (LinkCheck); print it."""
             if attempt:
-                print(f"# {label} {model} {algo}: the compute drifted over the last run (DRIFT); run {attempt + 1}", flush=True)
+                print(f"# {label} {model} {algo}: the last run was {' and '.join(why)}; run {attempt + 1}", flush=True)
             records = measure_parts(workers.client, placed_stages(split, workers), settings.executor)
             sources = part_sources(split, platform, records, problem, alone, workers.core_of)
             session = (measured_problem(problem, split, sources, "busy"), measured_problem(alone, split, sources, "alone"))
@@ -146,25 +150,32 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
                               lambda links: forecast(*session, split, calibrated(platform, links), AFTER_RUN, engine, host))
             comparison = compare_placed(split, workers, predictions, settings, compute=sources, links=check)
             _print_run(label, model, algo, status, comparison)
+            why[:] = unclean(comparison)
             return comparison
 
         for algo, status, split in placements:
-            runs, verdict = until_clean(functools.partial(run_once, algo, status, split), reruns)
+            runs, verdict = until_clean(functools.partial(run_once, algo, status, split), reruns, unclean)
             for k, comparison in enumerate(runs):
                 rows.append({"scenario": label, "model": model, "algo": algo, "status": status,
                              "devices": "+".join("|".join(r) for r in comparison.run.devices), "run": k + 1,
-                             "runs": len(runs), "clean": not comparison.drifted,
+                             "runs": len(runs), "clean": not unclean(comparison),
                              "verdict": k == (len(runs) - 1 if verdict is None else verdict), "comparison": comparison})  # fmt: skip
     return rows
 
 
-def until_clean(run: Callable[[int], T], reruns: int) -> tuple[list[T], int | None]:
-    """``run(0)``, then ``run(1)``, ... while the last result drifted (its ``drifted``), ``reruns`` more times at most:
-    the results, and the index of the first that did not drift (None: none was clean)."""
+def until_clean(run: Callable[[int], T], reruns: int, unclean: Callable[[T], object]) -> tuple[list[T], int | None]:
+    """``run(0)``, then ``run(1)``, ... while the last result is ``unclean`` (truthy), ``reruns`` more times at most:
+    the results, and the index of the first clean one (None: none was clean)."""
     runs = [run(0)]
-    while runs[-1].drifted and len(runs) <= reruns:
+    while unclean(runs[-1]) and len(runs) <= reruns:
         runs.append(run(len(runs)))
-    return runs, next((k for k, r in enumerate(runs) if not r.drifted), None)
+    return runs, next((k for k, r in enumerate(runs) if not unclean(r)), None)
+
+
+def unclean(c) -> list[str]:
+    """Why a run cannot give its placement's verdict: its compute drifted (DRIFT: the prediction's compute is not
+    what ran) or its requests did not finish at a steady rate (UNSTEADY: its throughput is no steady state's)."""
+    return [f for f in flags(c) if f in ("DRIFT", "UNSTEADY")]
 
 
 def _print_run(label: str, model: str, algo: str, status: str, comparison) -> None:
@@ -212,7 +223,8 @@ def main(argv: list[str] | None = None) -> None:
                              "run the model too, as every device of the lab computes at once (zoo.trace_path(busy=True)); "
                              "the latency (one request in flight) keeps the op times profiled alone")
     parser.add_argument("--reruns", type=int, default=1, metavar="N",
-                        help="run a placement whose compute drifted over its run (DRIFT) again, its parts timed afresh, "
+                        help="run a placement whose compute drifted over its run (DRIFT) or whose rate was not steady "
+                             "(UNSTEADY) again, its parts timed afresh, "
                              "up to N times (default 1; 0: never); every run is kept, the verdict is the first clean one's")
     parser.add_argument("--json", metavar="FILE", help="also write every run's comparison (solve pipeline's JSON) to FILE")
     args = parser.parse_args(argv)
@@ -283,8 +295,8 @@ def table(rows: list[dict]) -> None:
           f"in cal moved most between the calibration's fit and the after-run one (LINK DRIFT beyond "
           f"{LINK_DRIFT_TOLERANCE:.0%} of cal's period); link: the time the link cal predicts the longest was busy per "
           "timed request (Dask's transfers on it, overlaps counted once) against cal's time for it: beside err, a link "
-          "as busy as predicted and a period longer than it are time the link stood idle; run: k/n, the k-th of n runs of the placement (a DRIFT run "
-          "is run again), * the run the verdict is taken from; steady: the timed requests' second half against their "
+          "as busy as predicted and a period longer than it are time the link stood idle; run: k/n, the k-th of n runs of the placement (a DRIFT or "
+          "UNSTEADY run is run again), * the run the verdict is taken from; steady: the timed requests' second half against their "
           "first; bytes: the link bytes per request measured over predicted, the one farthest from 1")
 
 
@@ -309,17 +321,18 @@ def flags(c) -> list[str]:
 
 
 def verdicts(rows: list[dict]) -> None:
-    """One line per placement: the calibrated error of the run its verdict is taken from (the first without DRIFT),
-    beside the same prediction with the after-run links, or that no run was clean; and the count within 10%."""
+    """One line per placement: the calibrated error of the run its verdict is taken from (the first clean one: not
+    DRIFT, not UNSTEADY), beside the same prediction with the after-run links, or that no run was clean; and the
+    count within 10%."""
     chosen = [r for r in rows if r["verdict"]]
-    print("\nverdicts: per placement, the first run without DRIFT (else the last run, marked 'none clean')")
+    print("\nverdicts: per placement, the first run neither DRIFT nor UNSTEADY (else the last run, marked 'none clean')")
     for r in chosen:
         c = r["comparison"]
         meas = c.run.throughput
         after = _pct(c.relinked.throughput / meas - 1 if c.relinked is not None else None)
         print(f"{r['scenario']:18} {r['model']:12} {r['algo']:10} run {r['run']} of {r['runs']}: err "
               f"{c.predictions[1].throughput / meas - 1:+7.1%}, err aft {after}  "
-              f"{'clean' if r['clean'] else 'none clean'}  {' '.join(f for f in flags(c) if f != 'DRIFT')}")  # fmt: skip
+              f"{'clean' if r['clean'] else 'none clean'}  {' '.join(flags(c))}")  # fmt: skip
     within = [r for r in chosen if abs(r["comparison"].predictions[1].throughput / r["comparison"].run.throughput - 1) <= 0.10]
     clean = [r for r in chosen if r["clean"]]
     print(f"within 10% (calibrated): {len(within)} of {len(chosen)} placements; {sum(r['clean'] for r in within)} of "

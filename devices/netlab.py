@@ -2,12 +2,16 @@
 
 Model
 -----
-A lab gets a tag ``<prefix><our pid>`` and builds, for device i of its devices:
+A lab gets a tag ``<prefix><our pid>-<serial>`` (the serial counts the labs of this process) and a network
+``10.<net>.0.0/16`` no other lab or interface of this machine uses: under a lock (``LOCK``, a file every lab
+takes while it picks its network and puts it in the root namespace), the first ``<net>`` from ``16 + pid % 240``
+on that no address or route of the root namespace mentions (every lab puts its scheduler's address and a route
+to each device there). So two labs started at once, in two processes or in one, never share addresses. For
+device i of its devices it builds:
 
 - a network namespace ``<tag>-<i>`` with ``lo`` up and the device's address ``10.<net>.0.<i+1>/32`` on it
-  (``<net>`` from our pid, so two labs rarely share addresses; the addresses live inside the namespaces
-  except the scheduler's);
-- a control veth ``<tag>h<i>`` (root namespace) <-> ``host`` (device namespace), not shaped: the scheduler, the
+  (the addresses live inside the namespaces except the scheduler's);
+- a control veth ``<prefix><net>h<i>`` (root namespace) <-> ``host`` (device namespace), not shaped: the scheduler, the
   client, model files and the stream's inputs and outputs use it. The root end carries the route to the
   device, the device's default route goes through it; the scheduler listens on ``10.<net>.255.254``, an
   address on the root end of device 0's control veth;
@@ -34,9 +38,12 @@ KeyboardInterrupt while the lab is open). A lab whose owner was killed with SIGK
 from __future__ import annotations
 
 import argparse
+import fcntl
 import functools
+import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -44,7 +51,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +60,9 @@ from devices.errors import DeviceError, DeviceSpecError, require
 
 PREFIX = "nnp"
 MAX_DEVICES = 250
+NETS = range(16, 256)  # the second byte of a lab's 10.<net>.0.0/16
+LOCK = Path(tempfile.gettempdir()) / "nnpart-netlab.lock"  # held while a lab picks its network and claims it
+_SERIAL = itertools.count()  # labs of this process, for their tags
 BURST_SECONDS = 0.004  # tbf's bucket: 4 ms of the rate (the kernel's timer tick at HZ=250), at least 4 frames
 MIN_BURST = 4 * 1514
 QUEUE_SECONDS = 2.0  # tbf's queue: 2 s of the rate, so TCP meets a slow link, not drops
@@ -94,14 +105,15 @@ def unavailable() -> str | None:
     if missing:
         return f"{', '.join(missing)} not found (packages iproute2, util-linux)"
     probe = f"{PREFIX}{os.getpid()}-probe"
-    try:
-        _ip("netns", "add", probe)
-        _ip("-n", probe, "link", "add", "p0", "type", "veth", "peer", "name", "p1")
-        _shape(probe, "p0", 1e6)
-    except NetLabError as err:
-        return f"this machine does not allow it ({err})"
-    finally:
-        subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    with _locked(LOCK):  # two threads asking at once would make the same namespace
+        try:
+            _ip("netns", "add", probe)
+            _ip("-n", probe, "link", "add", "p0", "type", "veth", "peer", "name", "p1")
+            _shape(probe, "p0", 1e6)
+        except NetLabError as err:
+            return f"this machine does not allow it ({err})"
+        finally:
+            subprocess.run(["ip", "netns", "del", probe], capture_output=True)
     return None
 
 
@@ -133,8 +145,8 @@ class NetLab:
                 raise DeviceSpecError(f"link {link.source} -> {link.target}: bandwidth must be positive")
         if not self.prefix.isalnum() or len(self.prefix) > 4:
             raise DeviceSpecError(f"prefix {self.prefix!r}: at most 4 letters or digits")
-        self.tag = f"{self.prefix}{os.getpid()}"
-        self.net = 16 + os.getpid() % 200
+        self.tag = f"{self.prefix}{os.getpid()}-{next(_SERIAL)}"
+        self.net: int | None = None  # picked when built (:func:`free_net`)
         self.namespaces: list[str] = []
         self.host_links: list[str] = []
         self.processes: list[subprocess.Popen] = []
@@ -151,6 +163,10 @@ class NetLab:
 
     def namespace(self, i: int) -> str:
         return f"{self.tag}-{i}"
+
+    def host_link(self, i: int) -> str:
+        """The root end of device i's control veth (named by the network: unique among live labs, and short)."""
+        return f"{self.prefix}{self.net}h{i}"
 
     def reshape(self, source: str, target: str, bandwidth: float) -> None:
         """Set the rate of the lab's link ``source -> target`` to ``bandwidth`` bytes/s (``tc qdisc change`` of its
@@ -185,6 +201,15 @@ class NetLab:
         if why:
             raise NetLabError(f"cannot build a network lab: {why}")
         self._dir = Path(tempfile.mkdtemp(prefix=f"{self.tag}-"))
+        with _locked(LOCK):
+            self.net = free_net(_root_addresses(), os.getpid())
+            self._build_network()
+        self._start_scheduler()
+        for i, device in enumerate(self.devices):
+            self._start_worker(i, device)
+        self._wait_for_workers()
+
+    def _build_network(self) -> None:
         n = len(self.devices)
         for i in range(n):
             ns = self.namespace(i)
@@ -192,7 +217,7 @@ class NetLab:
             self.namespaces.append(ns)
             _ip("-n", ns, "link", "set", "lo", "up")
             _ip("-n", ns, "addr", "add", f"{self.device_ip(i)}/32", "dev", "lo")
-            root_end = f"{self.tag}h{i}"
+            root_end = self.host_link(i)
             _ip("link", "add", root_end, "type", "veth", "peer", "name", "host", "netns", ns)
             self.host_links.append(root_end)
             _ip("link", "set", root_end, "up")
@@ -217,10 +242,6 @@ class NetLab:
                     _ip("-n", ns, "route", "add", f"{self.device_ip(y)}/32", "dev", dev, "src", self.device_ip(x))
                     if (x, y) in rates:
                         _shape(ns, dev, rates[(x, y)])
-        self._start_scheduler()
-        for i, device in enumerate(self.devices):
-            self._start_worker(i, device)
-        self._wait_for_workers()
 
     def _spawn(self, argv: list[str], log: str) -> subprocess.Popen:
         """Start ``argv`` in its own process group (so Ctrl-C reaches us, and we end it whole), logging to a file."""
@@ -308,6 +329,35 @@ class NetLab:
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
+
+
+def free_net(used: str, pid: int) -> int:
+    """The first ``net`` of ``NETS``, from ``16 + pid % 240`` on and round, that ``used`` (the text of the root
+    namespace's addresses and routes) does not mention as ``10.<net>.``: NetLabError when every one is taken."""
+    taken = {int(m) for m in re.findall(r"(?<![\d.])10\.(\d{1,3})\.", used)}
+    start = pid % len(NETS)
+    for k in range(len(NETS)):
+        net = NETS[(start + k) % len(NETS)]
+        if net not in taken:
+            return net
+    raise NetLabError(f"no free network 10.N.0.0/16 for a lab (N in {NETS.start}..{NETS.stop - 1}): all in use")
+
+
+def _root_addresses() -> str:
+    """The root namespace's IPv4 addresses and routes (every table), as ``ip`` prints them."""
+    return "\n".join(subprocess.run(["ip", "-4", *args], capture_output=True, text=True).stdout
+                     for args in (["-o", "addr", "show"], ["route", "show", "table", "all"]))  # fmt: skip
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (made if missing) for the block: labs of any process, one at a time."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _interrupt(signum, frame) -> None:
