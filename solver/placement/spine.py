@@ -49,7 +49,10 @@ interval fits its device too: its closure is a subset); they lie on distinct dev
 each hop between two of them crosses its own link below ``U``, a link at least as fast as the interval's
 smallest tensor needs. So the links on which some hop of the interval goes below ``U`` hold a simple path of
 ``f`` devices (:meth:`Laying._segments_fit`). Each interval is searched alone, over few links when its
-tensors are large: the search for a path gives up (and says yes) past ``PATH_VISITS`` steps.
+tensors are large: the search for a path gives up (and says yes) past ``PATH_VISITS`` steps. After a prefix of
+parts (:meth:`Laying.completes`) the same holds on the devices left free, for the spine's ops not yet placed: a
+segment's path starts at the device of the prefix's last spine op when the segment holds the hop out of it
+(:meth:`Laying._segments_after`, ``PREFIX_PATH_VISITS`` steps a prefix).
 
 The search for a given ``U`` is depth-first over (run start, device, devices used, relays spent). A state fails
 at once when the runs the spine still needs (at the least, each run as long as its best device allows) outnumber
