@@ -49,10 +49,7 @@ interval fits its device too: its closure is a subset); they lie on distinct dev
 each hop between two of them crosses its own link below ``U``, a link at least as fast as the interval's
 smallest tensor needs. So the links on which some hop of the interval goes below ``U`` hold a simple path of
 ``f`` devices (:meth:`Laying._segments_fit`). Each interval is searched alone, over few links when its
-tensors are large: the search for a path gives up (and says yes) past ``PATH_VISITS`` steps. After a prefix of
-parts (:meth:`Laying.completes`) the same holds on the devices left free, for the spine's ops not yet placed: a
-segment's path starts at the device of the prefix's last spine op when the segment holds the hop out of it
-(:meth:`Laying._segments_after`, ``PREFIX_PATH_VISITS`` steps a prefix).
+tensors are large: the search for a path gives up (and says yes) past ``PATH_VISITS`` steps.
 
 The search for a given ``U`` is depth-first over (run start, device, devices used, relays spent). A state fails
 at once when the runs the spine still needs (at the least, each run as long as its best device allows) outnumber
@@ -85,7 +82,6 @@ MAX_CUT_SETS = 4_096  # sets of ops between two spine ops tried for the cut fron
 MAX_VISITS = 200_000  # states searched for one bound before it is left undecided
 READERS = 3  # heaviest readers of a hop's cut whose device is weighed (Cut)
 PATH_VISITS = 20_000  # steps of the search for one segment's path before it says yes
-PREFIX_PATH_VISITS = 2_000  # steps of the segments' path searches after one prefix (Laying.completes), in all
 
 
 class _Timeout(Exception):
@@ -501,12 +497,10 @@ class Laying:
     hop out of a placed device (:meth:`completes`). Searches share their failures while ``U`` stays; past
     ``max_visits`` states for one question, or ``until``'s end, it answers yes (nothing ruled out)."""
 
-    def __init__(self, problem: PlacementProblem, spine_: Spine, until: Budget, max_visits: int = MAX_VISITS,
-                 path_visits: int = PREFIX_PATH_VISITS):  # fmt: skip
+    def __init__(self, problem: PlacementProblem, spine_: Spine, until: Budget, max_visits: int = MAX_VISITS):
         self.spine = spine_
         self.until = until
         self.max_visits = max_visits
-        self.path_visits = path_visits
         D = len(problem.devices)
         self.D = D
         self.caps = np.array([math.inf if problem.relaxed_cap(d) is None else problem.relaxed_cap(d)
@@ -573,9 +567,6 @@ class Laying:
         self.longer = self._longer()
         dearer = np.where(self.near, math.inf, self.cost).min(axis=2) if len(self.near) else np.zeros((0, self.D))
         self.dearer = dearer.T.tolist()
-        self.farthest = [int(ends.max()) for ends in self.reach]  # the last op a run from each position reaches
-        self.segment_links: dict[int, tuple[list[int], int]] = {}  # per segment, its links below the bound
-        self.paths: dict[tuple, bool] = {}  # per segment, start, source and the devices it may use (_segments_after)
         self.segmented = self._segments_fit()
         # laid[position, source]: the devices and relays of the last laying found after that hop (see completes)
         self.laid: dict[tuple[int, int], tuple[int, int]] = {}
@@ -625,11 +616,7 @@ class Laying:
             devices, relays = self.laid[key]
             if devices & used == 0 and (devices | used).bit_count() + relays <= self.D:
                 return True
-        # The segments after the prefix first (fails in at most ``path_visits`` steps where the laying's search, on
-        # many devices, meets too many paths to say no), then the laying itself.
         free = ~used & ((1 << self.D) - 1)
-        if not self._segments_after(position, source, free):
-            return False
         nexts = free if position < 0 else self.near_to[position][source] & free
         self.limit = self.visits + self.max_visits
         try:
@@ -655,81 +642,33 @@ class Laying:
         """Whether the hops of each segment (module docstring) can lie on a simple path of as many devices as the
         fewest runs that cover their ops, over links on which one of the hops goes below the prepared bound; at
         ``until``'s end, yes for the segments not yet searched (nothing ruled out)."""
-        everyone = (1 << self.D) - 1
-        for index, (p, q) in enumerate(self.segments):
+        farthest = [int(ends.max()) for ends in self.reach]  # the last op a run from each position reaches
+        for p, q in self.segments:
             if self.until.passed():
                 return True
-            runs = self._covering(p, q)
-            if runs is None or (runs > 1 and not self._path(self._segment_links(index)[0], runs, -1, everyone,
-                                                            PATH_VISITS)):  # fmt: skip
+            runs, a = 0, p
+            while a <= q + 1:
+                if farthest[a] < a:  # no device holds v_a below the bound
+                    return False
+                runs, a = runs + 1, farthest[a] + 1
+            if runs > 1 and not self._path(self.cost[p:q + 1].min(axis=0) < self.upper, runs):
                 return False
         return True
 
-    def _segments_after(self, position: int, source: int, free: int) -> bool:
-        """The segments after a prefix (:meth:`completes`: ``ops[position]`` placed on ``source``, the devices
-        ``free`` left): the spine's ops after ``position`` lie on free devices, so a segment's runs after it lie on
-        a simple path of free devices, from ``source`` when the segment holds hop ``position`` (its next op goes to a
-        free device over a link below the bound), and each hop between them goes below the bound over its own link
-        (:meth:`_segments_fit`, which this is with fewer devices). Past ``path_visits`` steps in all, or at
-        ``until``'s end, yes for the segments not yet searched."""
-        steps = self.path_visits
-        for index, (p, q) in enumerate(self.segments):
-            if q < position or steps <= 0 or self.until.passed():
-                continue  # every hop placed already (or nothing more to search)
-            start, first = (source, position + 1) if p <= position else (-1, p)
-            runs = self._covering(first, q)
-            if runs is None:
-                return False
-            count = runs + (start >= 0)  # the devices of the path, the source's included
-            if count <= 1:
-                continue
-            links, involved = self._segment_links(index)
-            key = (index, first, start, free & involved)
-            if key not in self.paths:
-                found, spent = self._path(links, count, start, free & involved, steps, spent=True)
-                steps -= spent
-                self.paths[key] = found
-            if not self.paths[key]:
-                return False
-        return True
-
-    def _covering(self, a: int, q: int) -> int | None:
-        """The fewest runs that cover the spine's ops ``a .. q + 1`` below the bound (each run as long as its best
-        device lets it reach), or None when some op has no device."""
-        runs = 0
-        while a <= q + 1:
-            if self.farthest[a] < a:  # no device holds v_a below the bound
-                return None
-            runs, a = runs + 1, self.farthest[a] + 1
-        return runs
-
-    def _segment_links(self, index: int) -> tuple[list[int], int]:
-        """The links (row masks) on which one of segment ``index``'s hops goes below the prepared bound, and the
-        devices they join (only those lie on a path of two devices or more)."""
-        if index not in self.segment_links:
-            p, q = self.segments[index]
-            links = self.cost[p:q + 1].min(axis=0) < self.upper
-            joined = np.flatnonzero(links.any(axis=0) | links.any(axis=1)).tolist()
-            self.segment_links[index] = _row_masks(links), _mask_of(joined)
-        return self.segment_links[index]
-
-    def _path(self, nexts: list[int], count: int, start: int, allowed: int, visits: int,
-              spent: bool = False):  # fmt: skip
-        """Whether the directed graph ``nexts`` (the row masks of its links) holds a simple path of ``count`` devices,
-        from ``start`` (-1: any of the ``allowed``), the others among the ``allowed`` (a mask); past ``visits``
-        steps, or at ``until``'s end, yes (nothing ruled out). With ``spent``, also the steps taken."""
+    def _path(self, links: np.ndarray, count: int) -> bool:
+        """Whether the directed graph ``links`` (a boolean matrix of devices) holds a simple path of ``count``
+        devices; past ``PATH_VISITS`` steps, or at ``until``'s end, yes (nothing ruled out)."""
+        nexts = _row_masks(links)
         steps = 0
 
         def walk(d: int, used: int, left: int) -> bool:
             nonlocal steps
             steps += 1
-            if left == 0 or steps > visits or (steps % 256 == 0 and self.until.passed()):
+            if left == 0 or steps > PATH_VISITS or (steps % 256 == 0 and self.until.passed()):
                 return True
-            return any(walk(e, used | 1 << e, left - 1) for e in _bits(nexts[d] & allowed & ~used))
+            return any(walk(e, used | 1 << e, left - 1) for e in _bits(nexts[d] & ~used))
 
-        firsts = [start] if start >= 0 else list(_bits(allowed))
-        found = any(walk(d, 1 << d, count - 1) for d in firsts)
-        return (found, steps) if spent else found
+        return any(walk(d, 1 << d, count - 1) for d in range(self.D))
 
     def _runs(self) -> list[int]:
         """runs[a]: the fewest runs the spine from position ``a`` on splits into below the prepared bound, on any

@@ -196,69 +196,6 @@ def test_a_segment_of_large_tensors_needs_a_simple_path_of_fast_links():
     assert spine_bound(built, 0, 10**6) == optimum
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(residual_networks(ops=(4, 5), devices=(4, 6)),
-                 residual_networks(ops=(4, 5), devices=(4, 6), tight=True), branchy_networks(devices=(4, 5))),
-       st.sampled_from([1, None]))  # fmt: skip
-def test_no_prefix_of_a_placement_is_ruled_out_below_its_value(built, visits):
-    # After each prefix of a placement (its first parts in pipeline order) the spine still lies on the devices it
-    # leaves free, so `completes` at the placement's value + 1 must say yes: the segments after the prefix alone
-    # (the laying's search given up at once: visits=1) and with the search. A no there prunes that placement.
-    values = _values(built)
-    for value in sorted(set(values.values()))[:4]:
-        laying = Laying(built, spine(built), Budget(60), **({"max_visits": visits} if visits else {}))
-        assert laying.segments_fit(value + 1)  # prepares the bound too
-        for assign, its in values.items():
-            if its > value:
-                continue
-            for position, source, used in _prefixes(built, laying.spine.ops, assign):
-                assert laying.completes(position, source, used), (assign, position, source, used)
-
-
-def _prefixes(built, ops: list[int], assign: tuple[int, ...]):
-    """Each prefix of the placement ``assign`` (its parts in pipeline order, the first j), as ``completes`` takes it:
-    the position of the last spine op it holds (-1: none), that op's device (-1: none), the devices used."""
-    devices = nx.DiGraph()
-    devices.add_nodes_from(set(assign))
-    devices.add_edges_from((assign[u], assign[v]) for u, v in built.graph.edges if assign[u] != assign[v])
-    order = list(nx.topological_sort(devices))
-    for j in range(len(order)):
-        used = sum(1 << d for d in order[:j])
-        held = [s for s, v in enumerate(ops) if used >> assign[v] & 1]
-        position = max(held, default=-1)
-        yield position, assign[ops[position]] if position >= 0 else -1, used
-
-
-def test_a_prefix_on_the_hub_of_the_fast_links_leaves_the_large_tensors_no_path():
-    # Five ops that each fill a device; hops of 0.1 MB, 1 MB, 1 MB and 0.1 MB. Fast links (100 MB/s) join a-b and
-    # b-c, every other link is slow (1 MB/s). Below 0.1 s + 1 us the two large hops need a simple path of three
-    # devices over fast links, a-b-c: the spine fits (op 0 on d), but not after a prefix that puts op 0 on b. The
-    # segments after the prefix say so with no state of the laying searched (its search gives up at once).
-    graph = nx.DiGraph(name="hub")
-    sizes = [10**5, 10**6, 10**6, 10**5]
-    for v in range(5):
-        graph.add_node(v, weight=0, type="ADD", constants={f"w{v}": 10**6})
-    for v, nbytes in enumerate(sizes):
-        graph.add_edge(v, v + 1, tensors={f"t{v}": nbytes}, bytes=nbytes)
-    specs = tuple(DeviceSpec(name, memory=3 * 10**6 + 1000) for name in "abcde")  # one op each, not two
-    links = {pair: Link(1e6, 0) for pair in itertools.permutations("abcde", 2)}
-    for u, w in ["ab", "bc"]:
-        links[u, w] = links[w, u] = Link(1e8, 0)
-    platform = Platform(Path("p.json"), specs, links, None)
-    built = placement_problem(PartitionProblem(graph=graph, name="hub", source=Path("h.json")), platform)
-    optimum = brute_force(built, "throughput")
-    assert optimum == 10**5
-    laying = Laying(built, spine(built), Budget(60), max_visits=1)
-    assert laying.spine.ops == list(range(5)) and laying.segments_fit(optimum + 1)
-    a, b, d, e = 0, 1, 3, 4
-    assert not laying.completes(0, b, 1 << b) and not laying.completes(0, a, 1 << a)  # b-c alone is too short
-    assert laying.visits == 0
-    assert laying.completes(0, d, 1 << d) and laying.completes(0, e, 1 << e)  # a-b-c stays free
-    # The prefix search, pruned there, still finds the optimum from the worst start.
-    searched = prefix_search(built, None, Budget(60))
-    assert searched.complete and searched.value == optimum
-
-
 def least_true(low: int, high: int, holds) -> int:
     """The least value in ``low..high`` at which the monotone ``holds`` is true (it holds at ``high``)."""
     while low < high:
