@@ -49,11 +49,12 @@ from solver.io.platform import read_platform
 from solver.models.zoo import KERAS_APPLICATIONS, keras_path
 from solver.placement.bounds import lower_bound
 from solver.placement.exact import solve_placement
-from solver.placement.greedy import greedy_placement
+from solver.placement.greedy import GREEDY_SHARE, greedy_placement
 from solver.placement.metrics import evaluate
 from solver.placement.problem import PlacementProblem, placement_problem
 from solver.placement.seed002 import Seed002Error, seed002
 from solver.problem import PartitionProblem
+from solver.solving.budget import Budget
 from solver.solving.outcome import FEASIBLE, HEURISTIC, OPTIMAL
 
 MB = 2**20
@@ -98,7 +99,7 @@ def solve_instance(problem: PlacementProblem, args) -> tuple[str, int, float, in
     """Our exact answer: status, value, solve time (greedy, bound and the exact search, all within the time
     limit), the proven bound and the greedy's value."""
     start = time.monotonic()
-    hint = greedy_placement(problem, "throughput")
+    hint = greedy_placement(problem, "throughput", until=Budget(GREEDY_SHARE * args.time_limit))
     value = evaluate(problem, hint).throughput if hint is not None else None
     # The spine bound searches paths of devices: a tenth of the limit (solver.placement.spine).
     lower = lower_bound(problem, "throughput", value, seconds=SPINE_SHARE * args.time_limit) if value is not None else 0

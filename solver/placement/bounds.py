@@ -20,12 +20,14 @@ SPINE_SECONDS = 2.0  # the most the spine bound may take (it answers with what i
 
 def lower_bound(problem: PlacementProblem, objective: str, upper: int, seconds: float = SPINE_SECONDS) -> int:
     """The strongest of :func:`op_bound`, :func:`contraction_bound` and the spine's (solver.placement.spine: a
-    chain of parts on a simple path of devices; at most ``seconds``), ``upper`` a known objective value. Each
-    bounds the throughput, and the latency, which is at least every device's compute and every link's load."""
-    known = max(op_bound(problem, objective), contraction_bound(problem, upper))
+    chain of parts on a simple path of devices), ``upper`` a known objective value, in at most ``seconds`` for the
+    last two together. Each bounds the throughput, and the latency, which is at least every device's compute and
+    every link's load."""
+    until = Budget(seconds)
+    known = max(op_bound(problem, objective), contraction_bound(problem, upper, until))
     if known >= upper:
         return known
-    return spine_bound(problem, known, upper, Budget(seconds))
+    return spine_bound(problem, known, upper, until)
 
 
 def op_bound(problem: PlacementProblem, objective: str) -> int:
@@ -34,7 +36,7 @@ def op_bound(problem: PlacementProblem, objective: str) -> int:
     return TABLE[objective].bound(problem)
 
 
-def contraction_bound(problem: PlacementProblem, upper: int) -> int:
+def contraction_bound(problem: PlacementProblem, upper: int, until: Budget | None = None) -> int:
     """The least ``t <= upper`` for which contracting every tensor dearer than ``t`` leaves groups that fit.
 
     In a placement of objective ``B`` (throughput or latency: both count every crossing's transfer time and
@@ -43,11 +45,14 @@ def contraction_bound(problem: PlacementProblem, upper: int) -> int:
     lie on one device, which runs all their ops, holds their memory and computes them within ``B``. So
     ``fits(B)`` holds, and ``fits`` only gets easier as ``t`` grows: its least ``t`` bounds every placement.
     Where memory forces cuts on a network of slow links (seed 002's), this is the transfer of the cheapest
-    cut that memory allows, on the best link.
+    cut that memory allows, on the best link. When ``until`` ends first, the bisection answers what it has proved.
     """
     cheapest = _cheapest_transfers(problem)
     fits = lambda t: _groups_fit(problem, _groups(problem, [i for i, c in enumerate(cheapest) if c > t]), t)  # noqa: E731
-    return least(0, upper, fits) if fits(upper) else upper
+    if not fits(upper):
+        return upper
+    # Past the deadline every value counts as fitting: the bisection ends below what it would have proved.
+    return least(0, upper, lambda t: (until is not None and until.passed()) or fits(t))
 
 
 def tied_groups(problem: PlacementProblem, t: int) -> list[int]:

@@ -24,13 +24,17 @@ from solver.errors import CheckError
 from solver.placement.bounds import contraction_bound, tied_groups
 from solver.placement.metrics import evaluate
 from solver.placement.problem import PlacementProblem
+from solver.solving.budget import Budget
 
 _ALL_CHAINS_UP_TO = 6
 _RANDOM_CHAINS = 100
+GREEDY_SHARE = 0.1  # of a time limit, for the chains before an exact solve (greedy_placement's ``until``)
 
 
-def greedy_placement(problem: PlacementProblem, objective: str, seed: int = 0) -> list[int] | None:
-    """The best chain placement found (see the module docstring), or None when no chain fits."""
+def greedy_placement(problem: PlacementProblem, objective: str, seed: int = 0,
+                     until: Budget | None = None) -> list[int] | None:  # fmt: skip
+    """The best chain placement found (see the module docstring), or None when no chain fits. With ``until``, no
+    further chain is tried once it has ended and a placement is found (on 50 devices the chains take seconds)."""
     order = problem.dag.order
     holds = _holds(problem) if any(problem.memory_cap(d) is not None for d in range(len(problem.devices))) else None
     best, best_value = None, math.inf
@@ -47,6 +51,8 @@ def greedy_placement(problem: PlacementProblem, objective: str, seed: int = 0) -
 
     candidates = (tightest(chain) for chain in _chains(problem, seed))
     for assign in itertools.chain(candidates, _narrow_cuts(problem, order)):
+        if best is not None and until is not None and until.passed():
+            break
         if assign is None:
             continue
         try:
@@ -57,8 +63,10 @@ def greedy_placement(problem: PlacementProblem, objective: str, seed: int = 0) -
             best, best_value = assign, value
     if best is not None:
         # Aim at the contraction bound: keep the groups it ties whole and fill devices with them.
-        t = contraction_bound(problem, best_value)
+        t = contraction_bound(problem, best_value, until)
         for assign in _tied(problem, order, t, holds):
+            if until is not None and until.passed():
+                break
             try:
                 value = evaluate(problem, assign).objective(objective)
             except CheckError:

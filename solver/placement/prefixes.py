@@ -307,7 +307,11 @@ class _Search:
         cut = bisect.bisect_left(self.end_fast, ideals.fastest[k] + upper)
         # A part ending past the cut computes at least the first such end's fastest compute beyond ideal k.
         threshold = min(self.unsent, self.end_fast[cut] - ideals.fastest[k] if cut < len(self.ends) else math.inf)
-        ends = self.ends[:cut]
+        # By size (the ideals are listed by size), so that the largest parts go first below. Not by compute: on a
+        # network where memory and links decide (seed 002's at 64 MB), the parts of most compute are not the
+        # largest, and the search then wanders among small ones (measured: InceptionResNetV2 on 20 nodes, 64 MB,
+        # network 1 found its optimum in 10 s by size and not in 50 s by compute).
+        ends = np.sort(self.ends[:cut])
         ends = ends[ideals.size[ends] > ideals.size[k]]
         for v in ideals.maximal[k]:  # the ideals that hold ideal k
             ends = ends[ideals.holds[ends, v]]

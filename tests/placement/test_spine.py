@@ -236,6 +236,22 @@ def test_the_prefix_search_pruned_by_the_spine_equals_brute_force_on_seed002_lik
         assert searched.value == expected == evaluate(built, searched.assign).throughput
 
 
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(residual_networks(ops=(3, 6)), residual_networks(ops=(3, 6), tight=True), branchy_networks()))
+def test_out_of_time_the_greedy_still_places_and_the_contraction_bound_still_bounds(built):
+    # A budget already over: the greedy keeps its first placement (valid, never below the optimum) and the
+    # contraction bound answers what it proved, at most the bound it proves with time, at most the optimum.
+    expected = brute_force(built, "throughput")
+    full = greedy_placement(built, "throughput")
+    hurried = greedy_placement(built, "throughput", until=Budget(0))
+    assert (hurried is None) == (full is None)
+    if hurried is not None:
+        assert expected <= evaluate(built, full).throughput <= evaluate(built, hurried).throughput
+    if expected is not None:
+        big = expected * 4 + 100
+        assert contraction_bound(built, big, Budget(0)) <= contraction_bound(built, big) <= expected
+
+
 def test_a_chain_of_three_parts_cannot_use_the_one_fast_link_twice():
     # Three ops that each fill a device, one tensor of 1e6 bytes between consecutive ops; devices a-b joined by
     # a fast link, every other link slow. The contraction bound sends both tensors over the fast link; any
