@@ -37,8 +37,9 @@ weights, and :class:`PartSource` says which compute each part used and why. A re
 its replicas' measurements (one op weight serves them all).
 
 Drift (:func:`drift`): right after the timed run every part is timed again, briefly; a part whose compute moved
-by more than ``DRIFT_TOLERANCE`` of the largest part's between the two is a drifting measurement, and a verdict
-resting on it says so.
+by more than ``DRIFT_TOLERANCE`` of the calibrated period (at least the largest part's compute) between the two is
+a drifting measurement, and a verdict resting on it says so. The period, not the part: on a link-bound pipeline a
+part far below the period may move by a third and move no verdict.
 """
 
 from __future__ import annotations
@@ -195,8 +196,8 @@ def _scale(graph, ops: Sequence[int], factor: float) -> None:
 @dataclass(frozen=True)
 class Drift:
     """One part on one device: its busy CPU per inference before the run (the calibration's) and right after.
-    ``scale_us``: the largest part's before, the scale of the period: a part drifts when it moved by more than
-    ``DRIFT_TOLERANCE`` of that (a 0.3 ms part moving by 40% moves no period of 240 ms)."""
+    ``scale_us``: the calibrated period, at least the largest part's compute before: a part drifts when it moved by
+    more than ``DRIFT_TOLERANCE`` of that (a 0.3 ms part moving by 40% moves no period of 240 ms)."""
 
     part_id: int
     device: str
@@ -223,11 +224,13 @@ class Drift:
                 "drifted": self.drifted}  # fmt: skip
 
 
-def drift(sources: Sequence[PartSource], after: PartTimes) -> list[Drift]:
-    """Per measured part and device, its busy CPU before against ``after`` (stages in the split's part order)."""
+def drift(sources: Sequence[PartSource], after: PartTimes, period_us: float = 0.0) -> list[Drift]:
+    """Per measured part and device, its busy CPU before against ``after`` (stages in the split's part order), on
+    the scale of the calibrated ``period_us`` (0: unknown; the largest part's compute is the floor either way)."""
     order = {}
     for s in sources:
         order.setdefault(s.part_id, len(order))
     scale = max((s.measured.busy.cpu_us for s in sources if s.measured is not None), default=0.0)
+    scale = max(scale, period_us)
     return [Drift(s.part_id, s.device, s.measured.busy, timing(after.busy[order[s.part_id]][s.device]), scale)
             for s in sources if s.measured is not None and after.busy[order[s.part_id]].get(s.device)]  # fmt: skip

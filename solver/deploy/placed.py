@@ -123,8 +123,8 @@ class PlacedComparison:
 
     @property
     def drifted(self) -> bool:
-        """Some part's compute moved by more than ``DRIFT_TOLERANCE`` of the largest part's during the run: the
-        machine changed speed."""
+        """Some part's compute moved by more than ``DRIFT_TOLERANCE`` of the calibrated period (at least the largest
+        part's) during the run: the machine changed speed."""
         return any(d.drifted for d in self.drifts)
 
     def bytes_ratio(self) -> dict[tuple[str, str], float]:
@@ -141,8 +141,8 @@ class PlacedComparison:
             worst = max(self.drifts, key=lambda d: abs(d.moved_us))
             notes.append(f"DRIFT: part {worst.part_id} on {worst.device} computed in {worst.before.cpu_us / 1000:.1f} ms "
                          f"of CPU before the run and {worst.after.cpu_us / 1000:.1f} ms after it ({worst.change:+.1%}, "
-                         f"tolerance {DRIFT_TOLERANCE:.0%} of the largest part's): the machine changed speed, and the verdict is only as "
-                         "strong as that")  # fmt: skip
+                         f"tolerance {DRIFT_TOLERANCE:.0%} of {worst.scale_us / 1000:.1f} ms, the calibrated period or the "
+                         "largest part's): the machine changed speed, and the verdict is only as strong as that")  # fmt: skip
         if self.link_drifted:  # a drifted link moved by 5% of the period: the prediction sends bytes over it
             worst = self.worst_link_drift
             notes.append(f"LINK DRIFT: link {worst.source} -> {worst.target} took {worst.before_us / 1000:.1f} ms per request "
@@ -368,7 +368,8 @@ def compare_placed(split: SplitResult | str | Path, workers: Workers, prediction
     run = run_placed(workers.client, stages, split.model_inputs, split.model_outputs, settings)
     drifts = []
     if any(s.measured for s in compute):  # right after the timed run, before the latency run
-        drifts = drift(compute, remeasure(workers.client, stages, settings.executor, settings.seed))
+        period = links.prediction.period_us if links is not None else 0.0
+        drifts = drift(compute, remeasure(workers.client, stages, settings.executor, settings.seed), period)
     relinked, moved, link_notes = [], [], []
     if links is not None:
         refits, link_notes = refit_links(workers, links, used_links(run, links.prediction))

@@ -352,6 +352,26 @@ def test_a_links_drift_is_its_time_per_request_moved_against_the_calibrated_peri
     assert moved.change == pytest.approx(1.0) and not moved.drifted
 
 
+def test_a_parts_drift_is_its_move_against_the_calibrated_period_at_least_the_largest_part():
+    """A 100 ms part moving by 30 ms drifts against its own scale (the largest part, no period known) and not
+    against a link-bound period of 1.4 s; a period below the largest part's compute does not shrink the scale."""
+    from devices.placed import PartTimes
+    from solver.deploy.partcompute import DRIFT_TOLERANCE, PartSource, drift
+    from solver.io.linkfile import ComputeTiming, PartCompute
+
+    def source(part: int, device: str, cpu_ms: float) -> PartSource:
+        busy = ComputeTiming(cpu_ms * 1000, 0.0, cpu_ms * 1000, 0.0, 8)
+        return PartSource(part, f"p{part}.tflite", device, 0.0, None, PartCompute(f"p{part}.tflite", "", device, busy))
+
+    sources = [source(0, "a", 100.0), source(1, "b", 20.0)]
+    after = PartTimes(busy=[{"a": [(130.0, 130.0)] * 4}, {"b": [(20.5, 20.5)] * 4}], alone=[{}, {}])
+    for period_us, scale_us in ((0.0, 100_000.0), (50_000.0, 100_000.0), (1_400_000.0, 1_400_000.0)):
+        moved = drift(sources, after, period_us)
+        assert [(d.part_id, d.moved_us, d.scale_us) for d in moved] == [(0, 30_000.0, scale_us), (1, 500.0, scale_us)]
+        assert [d.drifted for d in moved] == [30_000.0 > DRIFT_TOLERANCE * scale_us, False]
+    assert drift(sources, after)[0].drifted and not drift(sources, after, 1_400_000.0)[0].drifted
+
+
 @needs_lab
 @pytest.mark.parametrize("calibrate", [False, True], ids=["run", "calibration"])
 def test_an_interrupted_placed_run_leaves_nothing(two_devices, calibrate):
