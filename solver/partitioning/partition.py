@@ -42,6 +42,9 @@ Progress = Callable[[int, int, float], None]
 _HEURISTIC_SHARE = {True: 0.3, False: 1.0}
 # Of what is left of that when a heuristic starts, the share it may use (MinMax first, then the order search).
 _TURN_SHARE = {"minmax": 1 / 3, "orders": 1.0}
+# Before them the lower bound's station windows get this share of it, or the bound is the weights' alone: their
+# closure weights are a Python pass over every op (1.4 s at 100,000 ops quiet; i29t saw 23 s at load 9).
+_BOUND_SHARE = 1 / 3
 # Below this many seconds left the exact solver is not started (on a big graph its start alone takes longer).
 _EXACT_MIN_SECONDS = 0.5
 # Time kept after the exact solver for the final check and the part rows, in checks of a heuristic's answer.
@@ -281,8 +284,9 @@ def _run_heuristics(problem: PartitionProblem, settings: PartitionSettings,
     cannot pay for one run (``_MINMAX_SECONDS``), unless that is cheap or it was asked for.
     """
     dag, k = problem.dag, settings.num_parts
-    lower_bound(dag, k)  # kept on the dag: the order search and the checker use it
     heuristics = budget.part(_HEURISTIC_SHARE[settings.exact])
+    # Kept on the dag: the order search and the checker use it.
+    lower_bound(dag, k, deadline=now() + max(0.0, heuristics.left()) * _BOUND_SHARE)
     runs = {
         "minmax": lambda limit: minmax(dag, k, runs=settings.runs, seed=settings.seed, time_limit=limit),
         "orders": lambda limit: order_search(dag, k, seed=settings.seed, time_limit=limit),

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.transformer import transformer_graph
-from heuristics.dag import Dag, GraphError, _closure_weights, lower_bound
+from heuristics.dag import ClosureStopped, Dag, GraphError, _beyond_band, _closure_weights, lower_bound, weight_bound
 from heuristics.minmax import minmax
 from heuristics.orders import order_search
 from solver.errors import UsageError
@@ -55,6 +55,36 @@ def test_banded_closure_on_a_long_chain_of_blocks_stays_close():
     banded = np.asarray(_closure_weights(dag.order, dag.preds, dag.weights, band=64))
     assert (banded <= exact).all()
     assert np.median(exact - banded) == 0 and (exact - banded).max() < 0.01 * dag.total  # no drift along the chain
+
+
+@settings(max_examples=200, deadline=None)
+@given(words=st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=6), band=st.sampled_from([8, 16]),
+       data=st.data())  # fmt: skip
+def test_the_look_beyond_the_band_is_the_best_nearest_ancestor_counted_one_by_one(words, band, data):
+    size = band + 64 + len(words)
+    head = np.asarray(data.draw(st.lists(st.integers(0, 10**12), min_size=size, max_size=size)), dtype=np.int64)
+    weight = np.asarray(data.draw(st.lists(st.integers(0, 10**9), min_size=size, max_size=size)), dtype=np.int64)
+    positions = np.arange(size - len(words), size)
+    expected = []
+    for p, word in zip(positions.tolist(), words):  # bit j: the ancestor at p - band - 1 - j, nearest first
+        best = nearer = 0
+        for j in range(64):
+            if word >> j & 1:
+                q = p - band - 1 - j
+                best = max(best, nearer + int(head[q]))
+                nearer += int(weight[q])
+        expected.append(best)
+    assert _beyond_band(positions, words, head, weight, band).tolist() == expected
+
+
+def test_past_its_deadline_the_bound_is_the_weights_alone_and_kept():
+    dag = Dag.from_graph(transformer_graph(3_000, seed=2))
+    with pytest.raises(ClosureStopped):
+        _closure_weights(dag.order, dag.preds, dag.weights, deadline=time.monotonic() - 1)
+    assert lower_bound(dag, 16, deadline=time.monotonic() - 1) == weight_bound(dag.weights, 16)
+    assert "head" not in dag.__dict__ and lower_bound(dag, 16) == weight_bound(dag.weights, 16)  # kept
+    windows = lower_bound(dag, 8, deadline=time.monotonic() + 600)
+    assert windows == lower_bound(Dag.from_graph(transformer_graph(3_000, seed=2)), 8) > weight_bound(dag.weights, 8)
 
 
 @pytest.mark.parametrize("k", [8, 64])
