@@ -350,6 +350,11 @@ def lower_bound(dag: Dag, num_parts: int, deadline: float | None = None) -> int:
     return dag._bounds[num_parts]
 
 
+def closures_known(dag: Dag) -> bool:
+    """Whether ``dag.head`` and ``dag.tail`` have been computed (the station windows' bound could use them)."""
+    return "head" in dag.__dict__ and "tail" in dag.__dict__
+
+
 def _closures_by(dag: Dag, deadline: float | None) -> bool:
     """Whether ``dag.head`` and ``dag.tail`` are known, computing them unless past ``deadline`` (kept once done)."""
     for side in ("head", "tail"):
@@ -358,7 +363,7 @@ def _closures_by(dag: Dag, deadline: float | None) -> bool:
                 dag.__dict__[side] = dag._closure(side, deadline)
             except ClosureStopped:
                 return False
-    return True
+    return closures_known(dag)
 
 
 def station_windows(dag: Dag, num_parts: int, cycle: int) -> tuple[list[int], list[int]] | None:
