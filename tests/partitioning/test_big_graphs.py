@@ -96,10 +96,10 @@ def test_a_partition_whose_windows_are_late_reports_the_weights_bound_and_says_s
     monkeypatch.setattr(partitioning, "_BOUND_SHARE", 0.0)  # no time for the closure weights
     late = partition(problem, settings)
     assert late.bound == weight_bound(problem.dag.weights, 8) == late.metrics.lower_bound <= late.metrics.bottleneck
-    assert any(note.startswith("lower bound from the weights alone") for note in late.notes)
+    assert any(note.startswith("station windows left out of the lower bound") for note in late.notes)
     monkeypatch.undo()
     timely = partition(PartitionProblem(graph=graph, name="t", source=Path("t.json")), settings)
-    assert timely.bound > late.bound and not any("weights alone" in note for note in timely.notes)
+    assert timely.bound > late.bound and not any("station windows left out" in note for note in timely.notes)
 
 
 @pytest.mark.parametrize("k", [8, 64])
@@ -238,7 +238,7 @@ def test_past_the_time_limit_every_step_is_skipped_or_cheap_and_the_output_says_
     assert json.loads(out.read_text())["partition_map"] == report["partition_map"]
     assert report["status"] == "HEURISTIC" and report["method"] == "orders"
     # No time for the station windows either: the bound is the weights' alone, and the notes say so.
-    assert any(note.startswith("lower bound from the weights alone") for note in notes)
+    assert any(note.startswith("station windows left out of the lower bound") for note in notes)
     assert report["bound"] == weight_bound(dag.weights, 8) <= lower_bound(dag, 8) <= report["bottleneck"]
     assert report["bottleneck"] == metrics.bottleneck
     assert report["gap"] == pytest.approx((metrics.bottleneck - report["bound"]) / metrics.bottleneck)
@@ -259,7 +259,7 @@ def test_a_graph_beyond_any_cp_sat_model_skips_the_exact_solver_and_says_so(big,
     # The bound the partition's own dag holds (the weights' alone when the station windows were late: a loaded
     # machine), never above the windows' bound.
     assert result.bound == lower_bound(problem.dag, 8) <= lower_bound(big, 8) <= result.metrics.bottleneck
-    assert result.bound == lower_bound(big, 8) or any("weights alone" in note for note in result.notes)
+    assert result.bound == lower_bound(big, 8) or any("station windows left out" in note for note in result.notes)
     capped = partition(problem, PartitionSettings(num_parts=8, exact=True, time_limit=10, workers=1,
                                                   memory_cap=2**40))  # fmt: skip
     assert capped.exact is not None
