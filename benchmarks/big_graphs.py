@@ -13,7 +13,7 @@ process, and the table gives its wall time (from the command's start), the time 
 reports for its solving (``time``: from reading the graph to the checked answer, the span the limit covers),
 the child's CPU time (far below the wall time on a crowded machine), its peak memory (its high-water mark
 ``VmHWM``, sampled every 0.1 s: the child's ``ru_maxrss`` also counts this process's memory when it was spawned,
-Linux keeps it across the exec, and that is a read million-op graph), the
+Linux keeps it across the exec, and that is a read million-op graph), the load average as it started and ended, the
 largest part's memory in the command's per-part memory report (its default model; "none": no report), how many
 parts' planner the report simulated within the time limit (the others show a lower bound), status,
 bottleneck, proven bound and gap, and whether the partition map it wrote passes the independent checker
@@ -135,7 +135,7 @@ def run_partition(graph: Path, num_parts: int, limit: float, out: Path) -> dict:
     command = [sys.executable, "-m", "solver", "partition", str(graph), "--num-parts", str(num_parts),
                "--exact", "--time-limit", f"{limit:g}", "--json", "--out", str(out)]  # fmt: skip
     with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
-        start = time.monotonic()
+        start, load = time.monotonic(), os.getloadavg()[0]
         child = subprocess.Popen(command, stdout=stdout, stderr=stderr, text=True)
         peak = 0
         while True:  # the child's own rusage (not the largest child's so far), and its memory while it runs
@@ -150,6 +150,7 @@ def run_partition(graph: Path, num_parts: int, limit: float, out: Path) -> dict:
         text, errors = stdout.read(), stderr.read().strip().splitlines()
     code = os.waitstatus_to_exitcode(status)
     return {"wall": wall, "rss": peak / 1024, "code": code, "cpu": usage.ru_utime + usage.ru_stime,
+            "load": f"{load:.1f}-{os.getloadavg()[0]:.1f}",
             "report": json.loads(text) if code == 0 and text.strip() else {},
             "error": errors[-1] if code and errors else ""}  # fmt: skip
 
@@ -202,7 +203,7 @@ def row(name: str, k: int, run: dict, valid: str, read: float, limit: float) -> 
             f"{f'{simulated}/{len(parts_memory)}':>9} "
             f"{report.get('status', 'exit ' + str(run['code'])):<9} {report.get('bottleneck', ''):>12} "
             f"{report.get('bound', ''):>12} {100 * report.get('gap', nan):>7.3f} "
-            f"{valid[:5]:<5} {'met' if met else 'MISSED':<6} {notes}")
+            f"{valid[:5]:<5} {'met' if met else 'MISSED':<6} {run.get('load', ''):>9} {notes}")
 
 
 def load_average() -> str:
@@ -231,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{'graph':<20} {'K':>3} {'wall s':>7} {'read s':>6} {'solve s':>7} {'start-up':>8} {'cpu s':>6} "
               f"{'peak MB':>8} {'part mem MB':>11} {'simulated':>9} "
               f"{'status':<9} {'bottleneck':>12} "
-              f"{'bound':>12} {'gap %':>7} {'valid':<5} {'target':<6} notes")
+              f"{'bound':>12} {'gap %':>7} {'valid':<5} {'target':<6} {'load':>9} notes")
         for family in args.families.split(","):
             for size in sizes:
                 path = graph_file(directory, family, size)

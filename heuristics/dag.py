@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+import time
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -45,6 +46,10 @@ WINDOW_OPS = 250_000
 
 class GraphError(HeuristicError):
     """An op graph that is not a partitioning instance (nodes, cycle, weights), or a part count it cannot take."""
+
+
+class ClosureStopped(HeuristicError):
+    """The closure weights were not done by their deadline."""
 
 
 @dataclass(frozen=True)
@@ -216,12 +221,17 @@ class Dag:
     @cached_property
     def head(self) -> list[int]:
         """Weight of v and all its ancestors (a lower bound on big graphs, see ``_closure_weights``)."""
-        return _closure_weights(self.order, self.preds, self.weights)
+        return self._closure("head")
 
     @cached_property
     def tail(self) -> list[int]:
         """Weight of v and all its descendants (a lower bound on big graphs, see ``_closure_weights``)."""
-        return _closure_weights(self.order[::-1], self.succs, self.weights)
+        return self._closure("tail")
+
+    def _closure(self, side: str, deadline: float | None = None) -> list[int]:
+        """``head`` or ``tail`` (``side``), computed; :class:`ClosureStopped` past ``deadline``."""
+        order, adjacency = (self.order, self.preds) if side == "head" else (self.order[::-1], self.succs)
+        return _closure_weights(order, adjacency, self.weights, deadline=deadline)
 
     @cached_property
     def head_array(self) -> np.ndarray:
@@ -319,8 +329,12 @@ def weight_bound(weights: Sequence[int], num_parts: int) -> int:
     return best
 
 
-def lower_bound(dag: Dag, num_parts: int) -> int:
+def lower_bound(dag: Dag, num_parts: int, deadline: float | None = None) -> int:
     """The strongest bottleneck bound: :func:`weight_bound` raised by the station windows (module doc).
+
+    The windows need the closure weights, a pass in Python over every op (a second at 100,000 ops, more under
+    load): when they are not done by ``deadline`` (a ``time.monotonic()`` reading; None: no deadline) the bound
+    is the weights' alone. Either way the bound is kept for ``num_parts``: every later call returns it.
 
     >>> g = nx.DiGraph([(0, 1), (1, 2)])
     >>> nx.set_node_attributes(g, {0: 1, 1: 5, 2: 1}, "weight")
@@ -329,11 +343,27 @@ def lower_bound(dag: Dag, num_parts: int) -> int:
     """
     if num_parts not in dag._bounds:
         base = weight_bound(dag.weight_array, num_parts)
-        if dag.n > WINDOW_OPS:
+        if dag.n > WINDOW_OPS or not _closures_by(dag, deadline):
             dag._bounds[num_parts] = base
         else:
             dag._bounds[num_parts] = window_bound(dag, num_parts, base, max(base, dag.total))
     return dag._bounds[num_parts]
+
+
+def closures_known(dag: Dag) -> bool:
+    """Whether ``dag.head`` and ``dag.tail`` have been computed (the station windows' bound could use them)."""
+    return "head" in dag.__dict__ and "tail" in dag.__dict__
+
+
+def _closures_by(dag: Dag, deadline: float | None) -> bool:
+    """Whether ``dag.head`` and ``dag.tail`` are known, computing them unless past ``deadline`` (kept once done)."""
+    for side in ("head", "tail"):
+        if side not in dag.__dict__:
+            try:
+                dag.__dict__[side] = dag._closure(side, deadline)
+            except ClosureStopped:
+                return False
+    return closures_known(dag)
 
 
 def station_windows(dag: Dag, num_parts: int, cycle: int) -> tuple[list[int], list[int]] | None:
@@ -390,7 +420,8 @@ def _kahn(preds: list[list[int]], succs: list[list[int]]) -> list[int]:
     return order
 
 
-def _closure_weights(order: list[int], preds: list[list[int]], weights: list[int], band: int = _BAND) -> list[int]:
+def _closure_weights(order: list[int], preds: list[list[int]], weights: list[int], band: int = _BAND,
+                     deadline: float | None = None) -> list[int]:
     """For each v, the weight of v plus its ancestors (along ``preds``), exactly when ``n <= band``, else a lower bound.
 
     Ancestry is kept exactly over the ``band`` positions of ``order`` before each op (a Python int as a bitset,
@@ -399,7 +430,8 @@ def _closure_weights(order: list[int], preds: list[list[int]], weights: list[int
     plus the ancestors between the band and x (closure, those and the band are disjoint, as ancestors of x
     come before it). The best x counts; on a chain of blocks it is a block's last op, whose closure is all
     before it, so the count is exact. A lower bound is all the station
-    windows need (a smaller head only widens them). The weighted bit counts run in numpy, a batch at a time.
+    windows need (a smaller head only widens them). The weighted bit counts and the look beyond the band run in
+    numpy, a batch at a time. Past ``deadline`` (a ``time.monotonic()`` reading) it raises :class:`ClosureStopped`.
     """
     n = len(order)
     if n == 0:
@@ -416,35 +448,48 @@ def _closure_weights(order: list[int], preds: list[list[int]], weights: list[int
     beyond = [0] * n  # by position: closure weight counted for the ancestors beyond the band
     bits: list[int] = [0] * n  # by position
     mask, width = (1 << band) - 1, band // 8
-    chunk = bytearray()
-    first = 0
-    for p, v in enumerate(order):
-        acc = extra = 0
-        for u in preds[v]:
-            q = at[u]
-            if p - q > band:
-                extra = max(extra, int(head[q]))
-                continue
-            extra = max(extra, beyond[q])
-            acc |= ((bits[q] << 1) | 1) << (p - q - 1)
-        dropped = (acc >> band) & _NEAREST
-        between = 0  # weight of the ancestors that left the band nearer than the one looked at
-        while dropped:  # the best of the nearest ancestors that left the band stands for all of them
-            low = dropped & -dropped
-            q = p - band - low.bit_length()
-            extra = max(extra, between + int(head[q]))
-            between += int(by_position[q])
-            dropped ^= low
-        acc &= mask
-        bits[p], beyond[p] = acc, extra
-        chunk += acc.to_bytes(width, "big")  # big-endian: column j is position p - band + j
-        if p + 1 - first == batch or p == n - 1:
-            rows = np.unpackbits(np.frombuffer(bytes(chunk), np.uint8).reshape(-1, width), axis=1)
-            inside = np.einsum("ij,ij->i", rows.astype(np.int64), windows[first : p + 1])
-            head[first : p + 1] = inside + np.asarray(beyond[first : p + 1]) + by_position[first : p + 1]
-            for q in range(max(0, first - band), max(0, p + 1 - band)):
-                bits[q] = 0  # beyond the band of every later op: free it
-            chunk, first = bytearray(), p + 1
+    for first in range(0, n, batch):
+        if deadline is not None and time.monotonic() > deadline:
+            raise ClosureStopped(f"closure weights stopped after {first} of {n} ops")
+        stop = min(n, first + batch)
+        ups, nearest, chunk = [], [], bytearray()
+        for p in range(first, stop):  # the ancestors within the band, and the 64 nearest that left it
+            acc, up = 0, [at[u] for u in preds[order[p]]]
+            for q in up:
+                if p - q <= band:
+                    acc |= ((bits[q] << 1) | 1) << (p - q - 1)
+            ups.append(up)
+            nearest.append((acc >> band) & _NEAREST)
+            acc &= mask
+            bits[p] = acc
+            chunk += acc.to_bytes(width, "big")  # big-endian: column j is position p - band + j
+        extra = _beyond_band(np.arange(first, stop), nearest, head, by_position, band).tolist()
+        for i, p in enumerate(range(first, stop)):  # closures beyond the band reached through the preds
+            best = extra[i]
+            for q in ups[i]:
+                through = int(head[q]) if p - q > band else beyond[q]
+                if through > best:
+                    best = through
+            beyond[p] = best
+        rows = np.unpackbits(np.frombuffer(bytes(chunk), np.uint8).reshape(-1, width), axis=1)
+        inside = np.einsum("ij,ij->i", rows.astype(np.int64), windows[first:stop])
+        head[first:stop] = inside + np.asarray(beyond[first:stop]) + by_position[first:stop]
+        for q in range(max(0, first - band), max(0, stop - band)):
+            bits[q] = 0  # beyond the band of every later op: free it
     out = np.empty(n, dtype=np.int64)
     out[np.asarray(order, dtype=np.int64)] = head
     return out.tolist()
+
+
+def _beyond_band(positions: np.ndarray, nearest: list[int], head: np.ndarray, by_position: np.ndarray,
+                 band: int) -> np.ndarray:
+    """Per position p, the best count of its ancestors beyond the band through the nearest ones that left it:
+    bit j of ``nearest`` marks the ancestor at position ``q_j = p - band - 1 - j``, which counts ``head[q_j]``
+    plus the weight of the marked ancestors nearer than it (0 when none is marked). Every ``q_j`` lies before
+    the batch, so its ``head`` is final."""
+    words = np.asarray(nearest, dtype="<u8")
+    marked = np.unpackbits(words.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little").astype(bool)
+    at = np.maximum(0, positions[:, None] - band - 1 - np.arange(64))
+    nearer = np.where(marked, by_position[at], 0)
+    nearer = np.cumsum(nearer, axis=1) - nearer
+    return np.where(marked, head[at] + nearer, 0).max(axis=1, initial=0)

@@ -90,8 +90,11 @@ class GraphArrays:
         data tensors (name -> bytes, producer, consumers), in the order ``heuristics.dag.Dag`` lists them."""
         key = self.src * max(1, self.n) + self.dst
         if (self.tensor < 0).all():  # a tensor per pair: repeated entries of a pair are one (same bytes, checked)
-            key, first = np.unique(key, return_index=True)
-            src, dst, nbytes = self.src[first], self.dst[first], self.nbytes[first]
+            if (key[1:] > key[:-1]).all():  # sorted without repeats (as big graphs are written): the arrays as they are
+                src, dst, nbytes = self.src, self.dst, self.nbytes
+            else:
+                first = np.unique(key, return_index=True)[1]
+                src, dst, nbytes = self.src[first], self.dst[first], self.nbytes[first]
             if self.ids is None:
                 return src, dst, nbytes, EdgeTensors(src, dst, nbytes)
             names = (f"{self.op_id(u)}->{self.op_id(v)}" for u, v in zip(src.tolist(), dst.tolist()))
@@ -401,7 +404,8 @@ class _Ops:
         if len(self) or not np.array_equal(ids, np.arange(len(ids))):
             return False
         self.weights.frombytes(weights.astype(np.int64).tobytes())
-        self.types = [self.shared.setdefault(kind, kind) for kind in run.strings[0]]
+        self.types = run.strings[0]  # equal texts are one string already (json_runs decodes each text once)
+        self.shared = {kind: kind for kind in set(self.types)}
         return True
 
     def _constants(self, v: int, op: dict) -> None:
@@ -436,6 +440,7 @@ class _Edges:
         self.src, self.dst, self.nbytes, self.tensor = array("q"), array("q"), array("q"), array("q")
         self.names: list[str] = []
         self.named: dict[str, int] = {}
+        self.bulk: dict[str, np.ndarray] | None = None  # a bulk-parsed array's columns, kept as they are
 
     def add(self, edge: Any) -> None:
         if type(edge) is not dict:
@@ -457,16 +462,18 @@ class _Edges:
         edge joins two of them; whether it took them."""
         src, dst, nbytes = run.ints.T
         n = len(self.ops)
-        if len(self.src) or self.ops.index is not None or (len(src) and max(src.max(), dst.max()) >= n):
+        if len(self.src) or self.bulk is not None or self.ops.index is not None or (
+                len(src) and max(src.max(), dst.max()) >= n):
             return False
-        for key, values in (("src", src), ("dst", dst), ("nbytes", nbytes), ("tensor", np.full(len(src), -1))):
-            getattr(self, key).frombytes(np.ascontiguousarray(values, dtype=np.int64).tobytes())
+        columns = {"src": src, "dst": dst, "nbytes": nbytes}
+        self.bulk = {key: np.ascontiguousarray(values, dtype=np.int64) for key, values in columns.items()}
+        self.bulk["tensor"] = np.full(len(src), -1, dtype=np.int64)
         return True
 
     def arrays(self) -> dict[str, np.ndarray]:
         """src, dst, nbytes, tensor as int64 arrays, once every tensor has one writer and one size (checked)."""
-        packed = {key: np.frombuffer(getattr(self, key), dtype=np.int64) if len(getattr(self, key))
-                  else np.zeros(0, np.int64) for key in ("src", "dst", "nbytes", "tensor")}  # fmt: skip
+        packed = self.bulk or {key: np.frombuffer(getattr(self, key), dtype=np.int64) if len(getattr(self, key))
+                               else np.zeros(0, np.int64) for key in ("src", "dst", "nbytes", "tensor")}  # fmt: skip
         self._check_tensors(packed)
         return packed
 
@@ -474,6 +481,8 @@ class _Edges:
         src, dst, nbytes, tensor = packed["src"], packed["dst"], packed["nbytes"], packed["tensor"]
         if self.ops.ids is None and not self.names:  # default names, one per pair: equal bytes on repeats
             key = src * max(1, len(self.ops)) + dst
+            if (key[1:] > key[:-1]).all():
+                return  # sorted without repeats (as big graphs are written)
             order = np.argsort(key, kind="stable")
             same = key[order][1:] == key[order][:-1]
             if (nbytes[order][1:][same] != nbytes[order][:-1][same]).any():

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.transformer import transformer_graph
-from heuristics.dag import Dag, GraphError, _closure_weights, lower_bound
+from heuristics.dag import ClosureStopped, Dag, GraphError, _beyond_band, _closure_weights, lower_bound, weight_bound
 from heuristics.minmax import minmax
 from heuristics.orders import order_search
 from solver.errors import UsageError
@@ -55,6 +55,51 @@ def test_banded_closure_on_a_long_chain_of_blocks_stays_close():
     banded = np.asarray(_closure_weights(dag.order, dag.preds, dag.weights, band=64))
     assert (banded <= exact).all()
     assert np.median(exact - banded) == 0 and (exact - banded).max() < 0.01 * dag.total  # no drift along the chain
+
+
+@settings(max_examples=200, deadline=None)
+@given(words=st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=6), band=st.sampled_from([8, 16]),
+       data=st.data())  # fmt: skip
+def test_the_look_beyond_the_band_is_the_best_nearest_ancestor_counted_one_by_one(words, band, data):
+    size = band + 64 + len(words)
+    head = np.asarray(data.draw(st.lists(st.integers(0, 10**12), min_size=size, max_size=size)), dtype=np.int64)
+    weight = np.asarray(data.draw(st.lists(st.integers(0, 10**9), min_size=size, max_size=size)), dtype=np.int64)
+    positions = np.arange(size - len(words), size)
+    expected = []
+    for p, word in zip(positions.tolist(), words):  # bit j: the ancestor at p - band - 1 - j, nearest first
+        best = nearer = 0
+        for j in range(64):
+            if word >> j & 1:
+                q = p - band - 1 - j
+                best = max(best, nearer + int(head[q]))
+                nearer += int(weight[q])
+        expected.append(best)
+    assert _beyond_band(positions, words, head, weight, band).tolist() == expected
+
+
+def test_past_its_deadline_the_bound_is_the_weights_alone_and_kept():
+    dag = Dag.from_graph(transformer_graph(3_000, seed=2))
+    with pytest.raises(ClosureStopped):
+        _closure_weights(dag.order, dag.preds, dag.weights, deadline=time.monotonic() - 1)
+    assert lower_bound(dag, 16, deadline=time.monotonic() - 1) == weight_bound(dag.weights, 16)
+    assert "head" not in dag.__dict__ and lower_bound(dag, 16) == weight_bound(dag.weights, 16)  # kept
+    windows = lower_bound(dag, 8, deadline=time.monotonic() + 600)
+    assert windows == lower_bound(Dag.from_graph(transformer_graph(3_000, seed=2)), 8) > weight_bound(dag.weights, 8)
+
+
+def test_a_partition_whose_windows_are_late_reports_the_weights_bound_and_says_so(monkeypatch):
+    import solver.partitioning.partition as partitioning
+
+    graph = transformer_graph(3_000, seed=2)
+    problem = PartitionProblem(graph=graph, name="t", source=Path("t.json"))
+    settings = PartitionSettings(num_parts=8, exact=False, time_limit=5)
+    monkeypatch.setattr(partitioning, "_BOUND_SHARE", 0.0)  # no time for the closure weights
+    late = partition(problem, settings)
+    assert late.bound == weight_bound(problem.dag.weights, 8) == late.metrics.lower_bound <= late.metrics.bottleneck
+    assert any(note.startswith("station windows left out of the lower bound") for note in late.notes)
+    monkeypatch.undo()
+    timely = partition(PartitionProblem(graph=graph, name="t", source=Path("t.json")), settings)
+    assert timely.bound > late.bound and not any("station windows left out" in note for note in timely.notes)
 
 
 @pytest.mark.parametrize("k", [8, 64])
@@ -192,7 +237,10 @@ def test_past_the_time_limit_every_step_is_skipped_or_cheap_and_the_output_says_
     metrics = check_partition(dag, report["partition_map"], 8)
     assert json.loads(out.read_text())["partition_map"] == report["partition_map"]
     assert report["status"] == "HEURISTIC" and report["method"] == "orders"
-    assert report["bound"] == lower_bound(dag, 8) <= report["bottleneck"] == metrics.bottleneck
+    # No time for the station windows either: the bound is the weights' alone, and the notes say so.
+    assert any(note.startswith("station windows left out of the lower bound") for note in notes)
+    assert report["bound"] == weight_bound(dag.weights, 8) <= lower_bound(dag, 8) <= report["bottleneck"]
+    assert report["bottleneck"] == metrics.bottleneck
     assert report["gap"] == pytest.approx((metrics.bottleneck - report["bound"]) / metrics.bottleneck)
 
 
@@ -208,7 +256,10 @@ def test_a_graph_beyond_any_cp_sat_model_skips_the_exact_solver_and_says_so(big,
     assert result.exact is None and result.status == "HEURISTIC" and result.method in ("minmax", "orders")
     assert any(note.startswith(f"exact solver not run: its model of {big.n} ops") for note in result.notes)
     assert result.metrics is result.heuristics[result.method].metrics  # checked once, as it was found
-    assert result.bound == lower_bound(big, 8) <= result.metrics.bottleneck
+    # The bound the partition's own dag holds (the weights' alone when the station windows were late: a loaded
+    # machine), never above the windows' bound.
+    assert result.bound == lower_bound(problem.dag, 8) <= lower_bound(big, 8) <= result.metrics.bottleneck
+    assert result.bound == lower_bound(big, 8) or any("station windows left out" in note for note in result.notes)
     capped = partition(problem, PartitionSettings(num_parts=8, exact=True, time_limit=10, workers=1,
                                                   memory_cap=2**40))  # fmt: skip
     assert capped.exact is not None
