@@ -110,10 +110,12 @@ _COMPLETE_EVERY = 3
 _BEAM_ROUNDS = 16
 # The level search (stations.LevelSearch) at the lower bound, a turn per end at each station search there, backward
 # first (where it fails, it mostly fails fast), after the beam's first turn: its sets of placed ops per level at most,
-# and its share of the solve's time left a turn (a turn goes on where the last stopped). At near-zero idle time few sets fill whole stations: refuted from the back WARNECKE m = 22 at 72
-# (1.8 s), m = 26 at 63 (2.9 s, more than 2,000 sets a level) and SCHOLL m = 41 at 1699 (7.6 s), from the front
-# ARC83 m = 19 at 4067 (5.1 s; load 8). Where it finds no verdict a level passes the cap: SCHOLL m = 46 and 48 at
-# their optima from the back in 3 s at 5,000 sets, 12-30 s at 20,000-50,000 (time the beam needs there).
+# and its share of the solve's time left a turn (a turn goes on where the last stopped). At near-zero idle time few
+# sets fill whole stations: refuted from the back WARNECKE m = 22 at 72 (1.8 s), m = 26 at 63 (2.9 s, more than 2,000
+# sets a level) and SCHOLL m = 41 at 1699 (7.6 s at load 8, 4.4-7.8 s at load 3; a 60 s solve's first turn, 11.4 s
+# beside CP-SAT, fell short once and settled it in 6.4 s once), from the front ARC83 m = 19 at 4067 (5.1 s; load 8).
+# Where it finds no verdict a level passes the cap: SCHOLL m = 46 and 48 at their optima from the back in 3 s at 5,000
+# sets, 12-30 s at 20,000-50,000 (time the beam needs there); ARC111 m = 12 and 14 at theirs in 4-18 s (load 10).
 _LEVEL_STATES = 5_000
 _LEVEL_SHARE = 0.2
 # The descent (_Search.descend): station-search rounds (one run from each end) per cycle, and its share of the time.
