@@ -757,6 +757,8 @@ class _Search:
                 return None
             search = self.level_searches.get((cycle, direction))
             if search is None:
+                # The lower bound only rises: the searches below it are of no more use.
+                self.level_searches = {key: kept for key, kept in self.level_searches.items() if key[0] >= cycle}
                 search = self.level_searches[cycle, direction] = LevelSearch(
                     self.dag, self.k, cycle, windows, _LEVEL_STATES, direction, self._least_idles(cycle))
             if search.over:

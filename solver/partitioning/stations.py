@@ -187,7 +187,7 @@ class LevelSearch:
                 self.answer = _place_weightless(self.dag, packed)
                 return self.answer
             if len(self.children) > self.max_states:
-                self.capped = True
+                self.capped, self.pending, self.children = True, [], {}  # its sets are of no more use
                 return None
             if search.expired():  # its loads may be cut short: expanded again next run
                 return None
