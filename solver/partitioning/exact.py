@@ -88,7 +88,7 @@ from solver.partitioning.metrics import PartitionMetrics, PartMemory, check_part
 from solver.partitioning.objectives import SECONDARY, TABLE
 from solver.partitioning.salbp_bounds import CycleBounds, applies
 from solver.partitioning.settings import check_exact_options
-from solver.partitioning.stations import DIRECTIONS, EXHAUSTED, MAX_LOADS, fill_stations, level_stations
+from solver.partitioning.stations import DIRECTIONS, EXHAUSTED, MAX_LOADS, LevelSearch, fill_stations
 from solver.solving.budget import Budget
 from solver.solving.cpsat import Solve, default_workers, make_solver, solve_in_thread
 from solver.solving.outcome import OPTIMAL, gap, status_of
@@ -108,12 +108,14 @@ _COMPLETE_EVERY = 3
 # that many runs is rare (ARC111 m = 9..13 and SCHOLL at their optima took 1 to 10 rounds), and where there is none
 # (TONGE70 m=21 at 169, ARC83 m=18 at 4316) its time is the complete runs' and CP-SAT's, which prove.
 _BEAM_ROUNDS = 16
-# The level search (stations.level_stations) at the lower bound, once per end, backward first (where it fails, it
-# mostly fails fast), after the beam's first turn: its sets of placed ops per level at most, and its share of the
-# solve's time left. At near-zero idle time few sets fill whole stations: refuted from the back WARNECKE m = 22 at 72
-# (1.8 s), m = 26 at 63 (2.9 s, more than 2,000 sets a level) and SCHOLL m = 41 at 1699 (7.6 s), from the front
-# ARC83 m = 19 at 4067 (5.1 s; load 8). Where it finds no verdict a level passes the cap: SCHOLL m = 46 and 48 at
-# their optima from the back in 3 s at 5,000 sets, 12-30 s at 20,000-50,000 (time the beam needs there).
+# The level search (stations.LevelSearch) at the lower bound, a turn per end at each station search there, backward
+# first (where it fails, it mostly fails fast), after the beam's first turn: its sets of placed ops per level at most,
+# and its share of the solve's time left a turn (a turn goes on where the last stopped). At near-zero idle time few
+# sets fill whole stations: refuted from the back WARNECKE m = 22 at 72 (1.8 s), m = 26 at 63 (2.9 s, more than 2,000
+# sets a level) and SCHOLL m = 41 at 1699 (7.6 s at load 8, 4.4-7.8 s at load 3; a 60 s solve's first turn, 11.4 s
+# beside CP-SAT, fell short once and settled it in 6.4 s once), from the front ARC83 m = 19 at 4067 (5.1 s; load 8).
+# Where it finds no verdict a level passes the cap: SCHOLL m = 46 and 48 at their optima from the back in 3 s at 5,000
+# sets, 12-30 s at 20,000-50,000 (time the beam needs there); ARC111 m = 12 and 14 at theirs in 4-18 s (load 10).
 _LEVEL_STATES = 5_000
 _LEVEL_SHARE = 0.2
 # The descent (_Search.descend): station-search rounds (one run from each end) per cycle, and its share of the time.
@@ -368,7 +370,8 @@ class _Search:
         self.beam_rounds: dict[int, int] = {}  # cycle -> beam-search rounds made (see _fill_stations)
         self.beam_seconds: dict[int, float] = {}  # cycle -> seconds the beam search took there
         self.beam_ends = Ends()  # the ends its rounds run from (beam.Ends)
-        self.levels_tried: set[tuple[int, str]] = set()  # (cycle, end) the level search ran at (see _fill_stations)
+        self.level_searches: dict[tuple[int, str], LevelSearch] = {}  # (cycle, end) -> its level search, resumed
+        # at each station search there (see _fill_stations)
         self.station_seconds: dict[int, float] = {}  # cycle -> seconds the station search took there
         self.descent_floor = 0  # the descent's bisection found nothing below this C (see descend)
         self.floor_tried = False  # the descent tried the lower bound first (see _descend)
@@ -674,9 +677,10 @@ class _Search:
         (``_BEAM_ROUNDS`` rounds at most):
         it packs the near-zero idle times (ARC111, SCHOLL) that no depth-first run finds, which prove instead.
         After the beam's first turn, at the lower bound ``lo``, the level search (:meth:`_levels`) from each end,
-        within ``_LEVEL_SHARE`` of the solve's time left each: it settles near-zero idle times where few sets of ops
-        fill whole stations (above ``lo`` the beam and the restarts find packings fast; at SCHOLL's optima the beam
-        does, so it goes first).
+        within ``_LEVEL_SHARE`` of the solve's time left each, going on where its last turn at this cycle stopped
+        (once per call): it settles near-zero idle times where few sets of ops fill whole stations (above ``lo``
+        the beam and the restarts find packings fast; at SCHOLL's optima the beam does, so it goes first). Where
+        ``hi = lo + 1`` only ``lo`` is open and a refutation proves the incumbent: the level search goes first.
         ``until``: stop once this many restarts were made at this cycle (None: only time stops it).
         """
         dag = self.dag
@@ -685,19 +689,22 @@ class _Search:
         out_of_time = lambda: stop() or budget.passed()
         attempt = self.station_attempts.get(cycle, 0)
         rng = np.random.default_rng([cycle, attempt])
+        levels_due, levels_first = True, self.hi == cycle + 1 == self.lo + 1
         while not out_of_time() and (until is None or attempt < until):
             # The beam search gets as much time at this cycle as the station search, and goes first, for up to
-            # _BEAM_ROUNDS rounds.
-            while (self.beam_rounds.get(cycle, 0) < _BEAM_ROUNDS and not out_of_time()
+            # _BEAM_ROUNDS rounds; not where only this cycle is open (its level search goes first).
+            while (not levels_first and self.beam_rounds.get(cycle, 0) < _BEAM_ROUNDS and not out_of_time()
                    and self.beam_seconds.get(cycle, 0.0) <= self.station_seconds.get(cycle, 0.0)):
                 parts = self._beam(cycle, windows, out_of_time)
                 if parts is not None:
                     return parts
             if out_of_time():
                 break
-            parts = self._levels(cycle, windows, budget)
-            if parts is not None:
-                return parts
+            if levels_due:
+                levels_due = levels_first = False
+                parts = self._levels(cycle, windows, budget)
+                if parts is not None:
+                    return parts
             run, turn = divmod(attempt, len(DIRECTIONS))
             rule = run if run < len(rules) else int(rng.integers(len(rules)))
             forward, backward = (np.asarray(r, dtype=float) for r in rules[rule])
@@ -742,17 +749,23 @@ class _Search:
         return parts
 
     def _levels(self, cycle: int, windows: tuple[list[int], list[int]], budget: Budget) -> list[int] | str | None:
-        """The level search (stations.level_stations) at the lower bound, once per end, backward first, each within
-        ``_LEVEL_SHARE`` of the solve's time left (and ``budget``); its answer, else None."""
+        """The level search (stations.LevelSearch) at the lower bound, one turn per end, backward first, each within
+        ``_LEVEL_SHARE`` of the solve's time left (and ``budget``), going on where the end's last turn at this cycle
+        stopped; its answer, else None."""
         for direction in ENDS[::-1]:
-            if cycle != self.lo or (cycle, direction) in self.levels_tried or budget.passed():
+            if cycle != self.lo or budget.passed():
+                return None
+            search = self.level_searches.get((cycle, direction))
+            if search is None:
+                # The lower bound only rises: the searches below it are of no more use.
+                self.level_searches = {key: kept for key, kept in self.level_searches.items() if key[0] >= cycle}
+                search = self.level_searches[cycle, direction] = LevelSearch(
+                    self.dag, self.k, cycle, windows, _LEVEL_STATES, direction, self._least_idles(cycle))
+            if search.over:
                 continue
             # Its share only stops it (or an interrupt): CP-SAT settling a probe meanwhile leaves it to finish.
             share = Budget(min(budget.left(), self.budget.left() * _LEVEL_SHARE))
-            parts = level_stations(self.dag, self.k, cycle, windows, budget=2**62, max_states=_LEVEL_STATES,
-                                   stop=lambda: share.passed() or self.budget.interrupted, direction=direction,
-                                   least_idles=self._least_idles(cycle))
-            self.levels_tried.add((cycle, direction))
+            parts = search.run(2**62, stop=lambda: share.passed() or self.budget.interrupted)
             if parts is not None:
                 return parts
         return None

@@ -126,6 +126,12 @@ def level_stations(
     direction: str = "forward",
     least_idles: Sequence[int] | None = None,
 ) -> list[int] | str | None:
+    """The complete station search breadth first (:class:`LevelSearch`), run once within ``budget`` nodes and
+    ``stop``: a partition, ``EXHAUSTED``, or None (see :meth:`LevelSearch.run`)."""
+    return LevelSearch(dag, num_parts, cycle, windows, max_states, direction, least_idles).run(budget, stop)
+
+
+class LevelSearch:
     """The complete station search breadth first: a dynamic program over the sets of ops the first parts hold.
 
     Level s holds every distinct set of ops that parts 0..s-1 can hold (``direction`` "forward"; "backward": parts
@@ -135,38 +141,78 @@ def level_stations(
     where few sets of ops fill whole stations exactly (ARC111 m = 16 at C = 9411: at most a few hundred a level,
     where the depth-first search spends millions of nodes below its first choices), it settles C.
 
-    ``budget``: enumeration nodes in all; ``max_states``: sets per level at most. Returns the part of each op once a
-    load takes all the ops left; ``EXHAUSTED`` when a level is empty (no partition has every load <= ``cycle``: each
-    rule keeps some solution where one exists); None when a level passes ``max_states``, the budget runs out or
-    ``stop()`` says so.
+    ``max_states``: sets per level at most. The search can be resumed: :meth:`run` stopped by its budget or its
+    ``stop`` keeps the levels built and the parents of the current level already expanded, so that the next run
+    goes on from there (a parent cut short is expanded again whole; its children are kept once each).
     """
-    if direction not in ("forward", "backward"):  # breadth first fills from one end only
-        raise UsageError(f"direction must be forward or backward, not {direction!r}")
-    search = _searcher(dag, num_parts, cycle, windows, (dag.weights, dag.weights), budget, None, stop, direction,
-                       least_idles)
-    side = search.fillable[0]
-    total = sum(dag.weights)
-    level: dict[int, tuple[tuple[tuple[int, ...], ...], int]] = {0: ((), total)}  # placed -> (loads, weight left)
-    while level:
-        children: dict[int, tuple[tuple[tuple[int, ...], ...], int]] = {}
-        for placed, (history, left) in level.items():
+
+    def __init__(self, dag: Dag, num_parts: int, cycle: int, windows: tuple[Sequence[int], Sequence[int]],
+                 max_states: int = 5000, direction: str = "forward", least_idles: Sequence[int] | None = None):
+        if direction not in ("forward", "backward"):  # breadth first fills from one end only
+            raise UsageError(f"direction must be forward or backward, not {direction!r}")
+        self.dag, self.k, self.max_states = dag, num_parts, max_states
+        self.search = _searcher(dag, num_parts, cycle, windows, (dag.weights, dag.weights), 0, None, None, direction,
+                                least_idles)
+        # placed ops (a bitset) -> (loads so far, weight left): the parents still to expand, and their children.
+        self.pending: list[tuple[int, tuple[tuple[tuple[int, ...], ...], int]]] = [(0, ((), sum(dag.weights)))]
+        self.children: dict[int, tuple[tuple[tuple[int, ...], ...], int]] = {}
+        self.answer: list[int] | str | None = None
+        self.capped = False  # a level passed max_states: no verdict, ever
+
+    @property
+    def over(self) -> bool:
+        """Whether a further run can give no other answer: a verdict, or a level past the cap."""
+        return self.answer is not None or self.capped
+
+    def run(self, budget: int, stop: Callable[[], bool] | None = None) -> list[int] | str | None:
+        """Go on for at most ``budget`` enumeration nodes, or until ``stop()``. Returns the part of each op once a
+        load takes all the ops left; ``EXHAUSTED`` when a level is empty (no partition has every load <= ``cycle``:
+        each rule keeps some solution where one exists); None when a level passes ``max_states`` (then every later
+        run too), the budget runs out or ``stop()`` says so."""
+        if self.over:
+            return self.answer
+        search, side = self.search, self.search.fillable[0]
+        search.budget, search.stop, search.stopped = search.nodes + budget, stop, False
+        while self.pending or self.children:
+            if not self.pending:
+                self.pending, self.children = list(self.children.items())[::-1], {}
+                continue
+            placed, (history, left) = self.pending[-1]
             for members in history:
                 side.place(members, search.parts)
-            idle = (num_parts - len(history)) * cycle - left
-            if not side.overdue(search.parts) and not search.dead_end(idle):
-                # A parent with more loads than a level may hold would pass the cap anyway.
-                for load, members in search.loads(side, idle, left, max_states + 1):
-                    if load == left:
-                        side.place(members, search.parts)
-                        return _place_weightless(dag, search.parts)
-                    child = placed | sum(1 << v for v in members)
-                    children.setdefault(child, (history + (members,), left - load))
+            packed = self._expand(side, placed, history, left)
             for members in reversed(history):
                 side.unplace(members, search.parts)
-            if search.expired() or search._poll() or len(children) > max_states:
+            if packed is not None:
+                self.answer = _place_weightless(self.dag, packed)
+                return self.answer
+            if len(self.children) > self.max_states:
+                self.capped, self.pending, self.children = True, [], {}  # its sets are of no more use
                 return None
-        level = children
-    return EXHAUSTED
+            if search.expired():  # its loads may be cut short: expanded again next run
+                return None
+            self.pending.pop()
+            if search._poll():
+                return None
+        self.answer = EXHAUSTED
+        return self.answer
+
+    def _expand(self, side: _Side, placed: int, history, left: int) -> list[int] | None:
+        """Add the children of one parent (its loads placed) to the next level; the partition if a load ends it."""
+        search = self.search
+        idle = (self.k - len(history)) * search.c - left
+        if side.overdue(search.parts) or search.dead_end(idle):
+            return None
+        # A parent with more loads than a level may hold would pass the cap anyway.
+        for load, members in search.loads(side, idle, left, self.max_states + 1):
+            if load == left:
+                side.place(members, search.parts)
+                packed = list(search.parts)
+                side.unplace(members, search.parts)
+                return packed
+            child = placed | sum(1 << v for v in members)
+            self.children.setdefault(child, (history + (members,), left - load))
+        return None
 
 
 def _place_weightless(dag: Dag, parts: list[int]) -> list[int]:

@@ -20,7 +20,7 @@ from solver.errors import UsageError
 from solver.partitioning.exact import _Search, _trivial_partition, solve_exact
 from solver.partitioning.salbp_bounds import CycleBounds, _least_idle
 from solver.solving.budget import Budget
-from solver.partitioning.stations import DIRECTIONS, EXHAUSTED, fill_stations, level_stations
+from solver.partitioning.stations import DIRECTIONS, EXHAUSTED, LevelSearch, fill_stations, level_stations
 from tests.partitioning.packings import assert_packed, least_cycle, lines, two_chains
 from tests.partitioning.test_exact import brute_force, dags
 
@@ -189,6 +189,34 @@ def test_complete_searches_settle_tight_cycles_on_larger_graphs(inst, k, light):
                 _settled(inst, k, cycle, optimum, level_stations(inst, k, cycle, windows, budget=10**7,
                                                                  max_states=10**6, direction=direction,
                                                                  least_idles=least))  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=lines(), k=st.integers(2, 8), slack=st.integers(-3, 1), direction=st.sampled_from(["forward", "backward"]),
+       slices=st.lists(st.integers(1, 400), min_size=1, max_size=30), stops=st.sets(st.integers(0, 29)))
+def test_level_search_resumed_in_slices_settles_as_in_one_run(inst, k, slack, direction, slices, stops):
+    # The exact search gives the level search a turn at each station search at the lower bound, each going on where
+    # the last stopped. Cut into runs of a few enumeration nodes each (or stopped at once: ``stops``), the runs never
+    # claim a verdict too early, and run on to the end they settle C: a partition at or above the optimum, EXHAUSTED
+    # below it. A parent cut short mid-enumeration is expanded again, its children kept once.
+    optimum = least_cycle(inst, k)
+    cycle = max(1, optimum + slack)
+    windows = CycleBounds(inst, k).windows(cycle)
+    if windows is None:
+        assert cycle < optimum
+        return
+    least = _least_idles(inst, k, cycle, windows)
+    windows = (windows[0].tolist(), windows[1].tolist())
+    search = LevelSearch(inst, k, cycle, windows, max_states=10**6, direction=direction, least_idles=least)
+    for i, nodes in enumerate(slices):
+        found = search.run(nodes, stop=(lambda: True) if i in stops else None)
+        if found is not None:
+            break
+    else:
+        assert not search.over
+        found = search.run(10**7)
+    assert search.over and search.run(0) is found  # a verdict stays, whatever the next budget
+    _settled(inst, k, cycle, optimum, found)
 
 
 def _least_idles(inst: Dag, k: int, cycle: int, windows) -> list[int] | None:
