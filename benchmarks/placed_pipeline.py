@@ -22,8 +22,9 @@ links, and the scheduler's and client's CPU, from echo requests flowing device t
 so a row off by its link reads apart from a row off by its model. A run whose compute drifted (DRIFT) or whose
 requests did not finish at a steady rate (UNSTEADY: the second half of the timed requests against the first beyond
 10%) cannot give a verdict and is run again, parts timed afresh, up to ``--reruns`` times; every run is kept in the
-table and the JSON, and a row's verdict is taken from its first clean run (or says that none was clean). Seed 002's own placement runs even where our
-memory model says it overflows a device (status INVALID): the issue measures the optimum beside it.
+table and the JSON, and a row's verdict is taken from its first clean run (or says that none was clean). Seed
+002's own placement runs even where our memory model says it overflows a device (status INVALID): the issue
+measures the optimum beside it.
 
     python -m benchmarks.placed_pipeline [--models mobilenet_v2] [--networks 1] [--nodes 3] [--requests 20]
         [--replicated] [--no-two-devices] [--no-networks] [--in-flight N] [--busy-profile] [--reruns N] [--json FILE]
@@ -46,8 +47,7 @@ import numpy as np
 from devices.placed import PlacedSettings
 from solver.deploy.linkdrift import AFTER_RUN, LINK_DRIFT_TOLERANCE, LinkCheck
 from solver.deploy.partcompute import DRIFT_TOLERANCE, measure_parts, measured_problem, part_sources
-from solver.deploy.placed import (STEADY_TOLERANCE, calibrate_engine, calibrate_links, compare_placed, placed_stages,
-                                  placed_workers)  # fmt: skip
+from solver.deploy.placed import calibrate_engine, calibrate_links, compare_placed, placed_stages, placed_workers
 from solver.deploy.report import placed_text
 from solver.deploy.split import split_model
 from solver.io.linkfile import calibrated
@@ -316,7 +316,7 @@ def flags(c) -> list[str]:
     more than 10% (MISS)."""
     cal = c.predictions[1]
     return [f for f, on in (("DRIFT", c.drifted), ("LINK DRIFT", c.link_drifted),
-                            ("UNSTEADY", abs(c.run.steadiness()) > STEADY_TOLERANCE),
+                            ("UNSTEADY", c.unsteady),
                             ("MISS", abs(cal.throughput / c.run.throughput - 1) > 0.10)) if on]  # fmt: skip
 
 

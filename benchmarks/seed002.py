@@ -101,7 +101,7 @@ def solve_instance(problem: PlacementProblem, args) -> tuple[str, int, float, in
     start = time.monotonic()
     hint = greedy_placement(problem, "throughput", until=Budget(GREEDY_SHARE * args.time_limit))
     value = evaluate(problem, hint).throughput if hint is not None else None
-    # The spine bound searches paths of devices: a tenth of the limit (solver.placement.spine).
+    # The contraction and spine bounds together: a tenth of the limit (solver.placement.bounds, .spine).
     lower = lower_bound(problem, "throughput", value, seconds=SPINE_SHARE * args.time_limit) if value is not None else 0
     # The time limit bounds the whole solve, the greedy and the bound included (as in ``solve place``).
     remaining = max(args.time_limit - (time.monotonic() - start), 0.1)

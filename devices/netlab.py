@@ -4,7 +4,7 @@ Model
 -----
 A lab gets a tag ``<prefix><our pid>-<serial>`` (the serial counts the labs of this process) and a network
 ``10.<net>.0.0/16`` no other lab or interface of this machine uses: under a lock (``LOCK``, a file every lab
-takes while it picks its network and puts it in the root namespace), the first ``<net>`` from ``16 + pid % 240``
+takes while it picks its network and builds it: namespaces, veths and shaping, a second or two), the first ``<net>`` from ``16 + pid % 240``
 on that no address or route of the root namespace mentions (every lab puts its scheduler's address and a route
 to each device there). So two labs started at once, in two processes or in one, never share addresses. For
 device i of its devices it builds:
@@ -61,7 +61,9 @@ from devices.errors import DeviceError, DeviceSpecError, require
 PREFIX = "nnp"
 MAX_DEVICES = 250
 NETS = range(16, 256)  # the second byte of a lab's 10.<net>.0.0/16
-LOCK = Path(tempfile.gettempdir()) / "nnpart-netlab.lock"  # held while a lab picks its network and claims it
+# Held while a lab picks its network and builds it. One path for the machine, not $TMPDIR's: namespaces and the
+# root namespace's addresses are the machine's, and two processes with different TMPDIRs must meet at one lock.
+LOCK = Path("/tmp/nnpart-netlab.lock")
 _SERIAL = itertools.count()  # labs of this process, for their tags
 BURST_SECONDS = 0.004  # tbf's bucket: 4 ms of the rate (the kernel's timer tick at HZ=250), at least 4 frames
 MIN_BURST = 4 * 1514
@@ -351,13 +353,14 @@ def _root_addresses() -> str:
 
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (made if missing) for the block: labs of any process, one at a time."""
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    """Hold an exclusive lock on ``path`` (made if missing) for the block: labs of any process, one at a time.
+    The file is opened without following a link (a world-writable folder; we are root)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the file lets the lock go
 
 
 def _interrupt(signum, frame) -> None:

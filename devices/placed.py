@@ -51,6 +51,7 @@ process's background with nothing running.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import shutil
@@ -62,7 +63,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -410,7 +410,7 @@ def _message_limit(limit: float | None, dask_worker=None) -> float:
     return before
 
 
-@contextmanager
+@contextlib.contextmanager
 def one_tensor_per_message(client, workers: Sequence[str]) -> Iterator[None]:
     """Make ``workers`` fetch one tensor per message while the block runs, then restore their limits.
 
@@ -421,13 +421,15 @@ def one_tensor_per_message(client, workers: Sequence[str]) -> Iterator[None]:
     send and the first link stands idle. Measured (3 echo stages, 200 kB per request over two 500 kB/s links, 8
     in flight): a period of 487 ms against the links' 419 ms per transfer, and 420 ms one tensor per message.
     One tensor per message is also what the link model counts: a message, with its overhead, per hand-off."""
-    before = client.run(_message_limit, None, workers=list(workers))
-    client.run(_message_limit, ONE_TENSOR, workers=list(workers))
+    before = client.run(_message_limit, None, workers=list(workers))  # read only: a failure here changes nothing
     try:
+        client.run(_message_limit, ONE_TENSOR, workers=list(workers))
         yield
-    finally:
-        for worker, limit in before.items():
-            client.run(_message_limit, limit, workers=[worker], on_error="ignore")
+    finally:  # one call per old limit (workers sharing it together); a failed restore must not hide the error
+        for limit in set(before.values()):
+            with contextlib.suppress(Exception):
+                client.run(_message_limit, limit, on_error="ignore",
+                           workers=[w for w, old in before.items() if old == limit])  # fmt: skip
 
 
 def _make(nbytes: int) -> np.ndarray:

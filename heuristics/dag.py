@@ -332,8 +332,8 @@ def weight_bound(weights: Sequence[int], num_parts: int) -> int:
 def lower_bound(dag: Dag, num_parts: int, deadline: float | None = None) -> int:
     """The strongest bottleneck bound: :func:`weight_bound` raised by the station windows (module doc).
 
-    The windows need the closure weights, a pass in Python over every op (a second at 100,000 ops, more under
-    load): when they are not done by ``deadline`` (a ``time.monotonic()`` reading; None: no deadline) the bound
+    The windows need the closure weights, a pass over every op (1.4 s at 100,000 layered ops on a quiet machine,
+    more under load): when they are not done by ``deadline`` (a ``time.monotonic()`` reading; None: no deadline) the bound
     is the weights' alone. Either way the bound is kept for ``num_parts``: every later call returns it.
 
     >>> g = nx.DiGraph([(0, 1), (1, 2)])
@@ -363,7 +363,7 @@ def _closures_by(dag: Dag, deadline: float | None) -> bool:
                 dag.__dict__[side] = dag._closure(side, deadline)
             except ClosureStopped:
                 return False
-    return closures_known(dag)
+    return True
 
 
 def station_windows(dag: Dag, num_parts: int, cycle: int) -> tuple[list[int], list[int]] | None:

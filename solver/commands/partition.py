@@ -197,7 +197,7 @@ def _small_pages() -> None:
     advice is numpy's private switch; without it nothing changes."""
     import numpy as np
 
-    switch = getattr(getattr(np, "_core", None), "multiarray", None)
+    switch = getattr(getattr(np, "_core", None) or getattr(np, "core", None), "multiarray", None)  # numpy 2, 1.x
     if switch is not None and hasattr(switch, "_set_madvise_hugepage"):
         switch._set_madvise_hugepage(False)
 

@@ -127,6 +127,12 @@ class PlacedComparison:
         part's) during the run: the machine changed speed."""
         return any(d.drifted for d in self.drifts)
 
+    @property
+    def unsteady(self) -> bool:
+        """The timed requests' second half ran more than ``STEADY_TOLERANCE`` off their first (too few requests to
+        tell: not unsteady): the measured throughput is no steady state's."""
+        return abs(self.run.steadiness()) > STEADY_TOLERANCE  # NaN compares False
+
     def bytes_ratio(self) -> dict[tuple[str, str], float]:
         """Per link both measured and predicted to carry something, its bytes per timed request (all it carried over
         their number: a link between replicas carries a share of the requests) over the predicted."""
@@ -152,10 +158,9 @@ class PlacedComparison:
                          f"{LINK_DRIFT_TOLERANCE:.0%} of the calibrated period): the link changed speed; the "
                          f"{AFTER_RUN} prediction, {self.relinked.throughput:.2f} inf/s, uses the links as they were "
                          "after the run")  # fmt: skip
-        steady = self.run.steadiness()
-        if steady == steady and abs(steady) > STEADY_TOLERANCE:
-            notes.append(f"UNSTEADY: the second half of the timed requests ran {steady:+.1%} against the first "
-                         f"(tolerance {STEADY_TOLERANCE:.0%})")  # fmt: skip
+        if self.unsteady:
+            notes.append(f"UNSTEADY: the second half of the timed requests ran {self.run.steadiness():+.1%} against "
+                         f"the first (tolerance {STEADY_TOLERANCE:.0%})")  # fmt: skip
         for (a, b), ratio in sorted(self.bytes_ratio().items()):
             if abs(ratio - 1) > BYTES_TOLERANCE:
                 notes.append(f"link {a} -> {b} carried {ratio:.2f} times the predicted bytes per request")

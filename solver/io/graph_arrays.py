@@ -87,7 +87,8 @@ class GraphArrays:
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, tuple[int, int, list[int]]]]:
         """The distinct edges sorted by (from, to), the bytes each carries (its distinct tensors) and the
-        data tensors (name -> bytes, producer, consumers), in the order ``heuristics.dag.Dag`` lists them."""
+        data tensors (name -> bytes, producer, consumers), in the order ``heuristics.dag.Dag`` lists them.
+        Edges already sorted and distinct come back as this object's own arrays, not copies: read them only."""
         key = self.src * max(1, self.n) + self.dst
         if (self.tensor < 0).all():  # a tensor per pair: repeated entries of a pair are one (same bytes, checked)
             if (key[1:] > key[:-1]).all():  # sorted without repeats (as big graphs are written): the arrays as they are

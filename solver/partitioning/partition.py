@@ -290,8 +290,8 @@ def _run_heuristics(problem: PartitionProblem, settings: PartitionSettings,
     lower_bound(dag, k, deadline=now() + windows)  # kept on the dag: the order search and the checker use it
     if not closures_known(dag) and dag.n <= WINDOW_OPS:
         skipped.append(f"station windows left out of the lower bound (the weights' bound stands): their closure "
-                       f"weights were not done in {windows:.1f} s, a third of the heuristics' share (a longer "
-                       "--time-limit gives them)")  # fmt: skip
+                       f"weights were not done in {windows:.1f} s, {_BOUND_SHARE:.0%} of the heuristics' share (a "
+                       "longer --time-limit gives them)")  # fmt: skip
     runs = {
         "minmax": lambda limit: minmax(dag, k, runs=settings.runs, seed=settings.seed, time_limit=limit),
         "orders": lambda limit: order_search(dag, k, seed=settings.seed, time_limit=limit),

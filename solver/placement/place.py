@@ -184,7 +184,7 @@ class _Steps:
             found = greedy_placement(problem, settings.objective, settings.seed, until)
         value = evaluate(problem, found).objective(settings.objective) if found is not None else None
         if value is not None:
-            # The spine bound searches paths of devices: at most a tenth of the time left.
+            # The contraction and spine bounds together: at most a tenth of the time left.
             lower = lower_bound(problem, settings.objective, value, seconds=min(SPINE_SECONDS, 0.1 * budget.left()))
         else:
             lower = op_bound(problem, settings.objective)

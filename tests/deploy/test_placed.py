@@ -628,17 +628,20 @@ def test_a_drifting_run_is_run_again_and_the_verdict_is_the_first_clean_one(drif
 
 
 @pytest.mark.parametrize("drifted, steadiness, why", [(False, 0.05, []), (True, 0.0, ["DRIFT"]),
-                                                       (False, -0.173, ["UNSTEADY"]), (True, 0.41, ["DRIFT", "UNSTEADY"])])
+                                                       (False, -0.173, ["UNSTEADY"]), (True, 0.41, ["DRIFT", "UNSTEADY"]),
+                                                       (False, math.nan, [])])  # too few requests to tell: steady
 def test_a_run_drifting_or_unsteady_gives_no_verdict_and_is_run_again(drifted, steadiness, why):
     """A run whose compute drifted or whose second half of requests ran 10% faster or slower than its first cannot give
     its placement's verdict (a miss of 15% with halves -17.3% was within 1% three minutes later): it is run again."""
     from types import SimpleNamespace
 
     from benchmarks.placed_pipeline import unclean, until_clean
+    from solver.deploy.placed import PlacedComparison
 
     def comparison(drifted, steadiness):
         run = SimpleNamespace(throughput=10.0, steadiness=lambda: steadiness)
-        return SimpleNamespace(drifted=drifted, link_drifted=False, run=run,
+        unsteady = PlacedComparison.unsteady.fget(SimpleNamespace(run=run))  # the comparison's own rule
+        return SimpleNamespace(drifted=drifted, link_drifted=False, run=run, unsteady=unsteady,
                                predictions=[None, SimpleNamespace(throughput=11.5)])  # fmt: skip
 
     assert unclean(comparison(drifted, steadiness)) == why
