@@ -295,9 +295,9 @@ def table(rows: list[dict]) -> None:
           f"in cal moved most between the calibration's fit and the after-run one (LINK DRIFT beyond "
           f"{LINK_DRIFT_TOLERANCE:.0%} of cal's period); link: the time the link cal predicts the longest was busy per "
           "timed request (Dask's transfers on it, overlaps counted once) against cal's time for it: beside err, a link "
-          "as busy as predicted and a period longer than it are time the link stood idle; run: k/n, the k-th of n runs of the placement (a DRIFT or "
-          "UNSTEADY run is run again), * the run the verdict is taken from; steady: the timed requests' second half against their "
-          "first; bytes: the link bytes per request measured over predicted, the one farthest from 1")
+          "as busy as predicted and a period longer than it are time the link stood idle; run: k/n, the k-th of n "
+          "runs of the placement (a DRIFT or UNSTEADY run is run again), * the run the verdict is taken from; steady: "
+          "the timed requests' second half against their first; bytes: the link bytes per request measured over predicted, the one farthest from 1")
 
 
 def link_error(c) -> float | None:

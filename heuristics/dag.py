@@ -333,8 +333,8 @@ def lower_bound(dag: Dag, num_parts: int, deadline: float | None = None) -> int:
     """The strongest bottleneck bound: :func:`weight_bound` raised by the station windows (module doc).
 
     The windows need the closure weights, a pass over every op (1.4 s at 100,000 layered ops on a quiet machine,
-    more under load): when they are not done by ``deadline`` (a ``time.monotonic()`` reading; None: no deadline) the bound
-    is the weights' alone. Either way the bound is kept for ``num_parts``: every later call returns it.
+    more under load): when they are not done by ``deadline`` (a ``time.monotonic()`` reading; None: no deadline)
+    the bound is the weights' alone. Either way the bound is kept for ``num_parts``: every later call returns it.
 
     >>> g = nx.DiGraph([(0, 1), (1, 2)])
     >>> nx.set_node_attributes(g, {0: 1, 1: 5, 2: 1}, "weight")

@@ -145,10 +145,11 @@ class PlacedComparison:
         notes = []
         if self.drifted:
             worst = max(self.drifts, key=lambda d: abs(d.moved_us))
-            notes.append(f"DRIFT: part {worst.part_id} on {worst.device} computed in {worst.before.cpu_us / 1000:.1f} ms "
-                         f"of CPU before the run and {worst.after.cpu_us / 1000:.1f} ms after it ({worst.change:+.1%}, "
-                         f"tolerance {DRIFT_TOLERANCE:.0%} of {worst.scale_us / 1000:.1f} ms, the calibrated period or the "
-                         "largest part's): the machine changed speed, and the verdict is only as strong as that")  # fmt: skip
+            notes.append(f"DRIFT: part {worst.part_id} on {worst.device} computed in {worst.before.cpu_us / 1000:.1f} "
+                         f"ms of CPU before the run and {worst.after.cpu_us / 1000:.1f} ms after it ({worst.change:+.1%}, "
+                         f"tolerance {DRIFT_TOLERANCE:.0%} of {worst.scale_us / 1000:.1f} ms, the calibrated period or "
+                         "the largest part's): the machine changed speed, and the verdict is only as strong as "
+                         "that")  # fmt: skip
         if self.link_drifted:  # a drifted link moved by 5% of the period: the prediction sends bytes over it
             worst = self.worst_link_drift
             notes.append(f"LINK DRIFT: link {worst.source} -> {worst.target} took {worst.before_us / 1000:.1f} ms per request "
