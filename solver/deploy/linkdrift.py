@@ -20,10 +20,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from solver.deploy.partcompute import DRIFT_TOLERANCE
 from solver.io.linkfile import LinkFit
 from solver.io.platform import Platform
 
-LINK_DRIFT_TOLERANCE = 0.05  # as the compute's (partcompute.DRIFT_TOLERANCE): half the 10% a prediction aims at
+LINK_DRIFT_TOLERANCE = DRIFT_TOLERANCE  # the compute's: half the 10% a prediction aims at
 AFTER_RUN = "after-run"  # the label of the prediction made again with the links re-fitted after the run
 
 

@@ -117,9 +117,15 @@ class PlacedComparison:
         return worst.change if worst is not None else None
 
     @property
+    def worst_drift(self) -> Drift | None:
+        """The part whose compute moved most (in us) between the calibration and the run's end."""
+        return max(self.drifts, key=lambda d: abs(d.moved_us)) if self.drifts else None
+
+    @property
     def max_drift(self) -> float | None:
-        """The relative move of the part whose compute moved most (in us) between the calibration and the run's end."""
-        return max(self.drifts, key=lambda d: abs(d.moved_us)).change if self.drifts else None
+        """The relative move of :attr:`worst_drift`."""
+        worst = self.worst_drift
+        return worst.change if worst is not None else None
 
     @property
     def drifted(self) -> bool:
@@ -144,7 +150,7 @@ class PlacedComparison:
         """What weakens the verdict: drifting compute, an unsteady stream, bytes per request off the prediction."""
         notes = []
         if self.drifted:
-            worst = max(self.drifts, key=lambda d: abs(d.moved_us))
+            worst = self.worst_drift
             notes.append(f"DRIFT: part {worst.part_id} on {worst.device} computed in {worst.before.cpu_us / 1000:.1f} "
                          f"ms of CPU before the run and {worst.after.cpu_us / 1000:.1f} ms after it ({worst.change:+.1%}, "
                          f"tolerance {DRIFT_TOLERANCE:.0%} of {worst.scale_us / 1000:.1f} ms, the calibrated period or "
