@@ -43,7 +43,7 @@ _HEURISTIC_SHARE = {True: 0.3, False: 1.0}
 # Of what is left of that when a heuristic starts, the share it may use (MinMax first, then the order search).
 _TURN_SHARE = {"minmax": 1 / 3, "orders": 1.0}
 # Before them the lower bound's station windows get this share of it, or the bound is the weights' alone: their
-# closure weights are a Python pass over every op (1.4 s at 100,000 ops quiet; i29t saw 23 s at load 9).
+# closure weights are a pass over every op (1.4 s at 100,000 ops quiet; i29t saw 23 s at load 9 before numpy).
 _BOUND_SHARE = 1 / 3
 # Below this many seconds left the exact solver is not started (on a big graph its start alone takes longer).
 _EXACT_MIN_SECONDS = 0.5
