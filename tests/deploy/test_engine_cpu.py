@@ -46,7 +46,7 @@ def test_the_cpu_fit_recovers_a_known_cost_per_task_and_per_byte_received(tmp_pa
             idle = idle_cpu(client, list(address.values()), 1.0)
             local = {d: probe_device(client, address[d], (1 << 10, 1 << 20), requests=16, chains=(1, 2), repeats=2,
                                      burn_ms=5) for d in "ab"}  # fmt: skip
-            pair = probe_pair(client, address["a"], address["b"], (1 << 10, 1 << 20, 2 << 20, 4 << 20), requests=20,
+            pair = probe_pair(client, address["a"], address["b"], (1 << 10, 1 << 20, 2 << 20, 4 << 20), requests=30,
                               burn_ms=5)  # fmt: skip
             fits.append({"a": fit_core("a", local["a"].cpu + pair.source, idle.workers[address["a"]]),
                          "b": fit_core("b", local["b"].cpu + pair.target, idle.workers[address["b"]])})  # fmt: skip
@@ -61,6 +61,34 @@ def test_the_cpu_fit_recovers_a_known_cost_per_task_and_per_byte_received(tmp_pa
     assert burnt["b"].receive_us_per_mb - plain["b"].receive_us_per_mb == pytest.approx(per_mb * 1000, rel=0.25)
     assert plain["a"].receive_us == burnt["a"].receive_us == 0.0 and burnt["a"].receive_us_per_mb == 0.0
     assert burnt["a"].idle_us_per_s > 0
+
+
+def test_a_probe_streams_cpu_holds_each_requests_hand_off_once_the_first_and_the_last_too(tmp_path):
+    """A receiver fetches a request's input ahead of its own task, by a depth that varies: the CPU read over a span
+    of its tasks held 18 to 21 fetches for 19 tasks. Read over the whole stream, a plugin burning 600 ms of b's CPU
+    on fetching the first and the last request of a stream of 12 adds 100 ms to b's CPU per request: never less
+    (the burn is CPU time), and once (a second stream without it beside; the longer stream's background, up to
+    8 ms per request at load 8, is in the margin above)."""
+    from dask.sizeof import sizeof
+
+    from devices.placed import probe_pair
+    from solver.deploy.placed import placed_workers
+
+    requests, burn_ms = 12, 600.0
+    ends = ("-pair-0-0-0", f"-pair-0-0-{requests - 1}")  # the first stream's first and last hand-off (tag, step, r)
+    nbytes = sizeof({"x": np.ones(1 << 10, dtype=np.uint8)})  # what the plugin burns for: a stage's output as held
+    fetches = lambda key: key.startswith("probe-") and key.endswith(ends)  # noqa: E731
+    plugin = burning_plugin(0.0, burn_ms / (nbytes * 1e-6), lambda key: False, fetches, name="nnpart-ends")
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"devices": [{"name": "a"}, {"name": "b"}], "default_link": {"bandwidth": 1e8}}))
+    with placed_workers("local", ["a", "b"], read_platform(path)) as workers:
+        workers.client.register_plugin(plugin)
+        pair = probe_pair(workers.client, workers.address["a"], workers.address["b"], (1 << 10, 1 << 10),
+                          requests=requests, burn_ms=5)  # fmt: skip
+    burnt, plain = pair.target
+    share = 2 * burn_ms / requests  # ms per request
+    assert burnt.engine_s * 1000 >= share
+    assert 0.9 * share < (burnt.engine_s - plain.engine_s) * 1000 < 1.5 * share
 
 
 def test_the_cpu_fit_is_exact_on_its_own_model_and_refuses_too_little():
