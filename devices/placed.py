@@ -945,15 +945,38 @@ def probe_pair(client, source: str, target: str, sizes: Sequence[int], requests:
         client.run(_forget, run, workers=[source, target], on_error="ignore")
 
 
+IDLE_SLICE_S = 0.5  # a Dask worker's heartbeat and system monitor come every 0.5 s: one of each per slice
+
+
 def idle_cpu(client, workers: Sequence[str], seconds: float = 2.0) -> IdleCpu:
-    """The CPU per second ``workers``, the scheduler and the client take over ``seconds`` with nothing to run."""
-    before = client.run(_process_cpu, workers=list(workers))
+    """The CPU per second ``workers``, the scheduler and the client take over ``seconds`` with nothing to run: for
+    each worker the median over slices of ``IDLE_SLICE_S`` read in its own event loop (left free meanwhile).
+
+    Why slices: a one-off burst in the window (a collection, a late clean-up) moved the mean, and a probe is
+    charged the background for its whole wall time, which load stretches: measured over 1 s windows, 25-28 ms/s
+    against 16-19 in the others, and at load 9 one worker's 63 ms/s against 7-10 (Dask's tick at 1 s), which took
+    12-35 ms off each of its probe samples of 220-620 ms per request."""
+    slices = max(round(seconds / IDLE_SLICE_S), 1)
     host_before, start = _host_cpu(client), time.perf_counter()
-    time.sleep(seconds)
-    after = client.run(_process_cpu, workers=list(workers))
+    rates = client.run(_background, seconds / slices, slices, workers=list(workers))
     host = _host_used(host_before, _host_cpu(client), 1)
     wall = time.perf_counter() - start
-    return IdleCpu({w: (after[w][2] - before[w][2]) / wall for w in workers}, host.per_request_ms / 1000 / wall)
+    return IdleCpu({w: statistics.median(rates[w]) for w in workers}, host.per_request_ms / 1000 / wall)
+
+
+async def _background(slice_s: float, slices: int) -> list[float]:
+    """This process's CPU per second over ``slices`` consecutive slices of ``slice_s`` seconds, sleeping between its
+    readings so that the event loop runs what it runs when idle."""
+    import asyncio
+
+    rates = []
+    start, cpu = time.perf_counter(), time.process_time()
+    for _ in range(slices):
+        await asyncio.sleep(slice_s)
+        now, used = time.perf_counter(), time.process_time()
+        rates.append((used - cpu) / (now - start))
+        start, cpu = now, used
+    return rates
 
 
 def _start_echoes(client, run: str, sessions: Sequence[tuple[str, int, float]], executor: str) -> None:

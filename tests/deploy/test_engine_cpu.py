@@ -43,7 +43,7 @@ def test_the_cpu_fit_recovers_a_known_cost_per_task_and_per_byte_received(tmp_pa
         for plugin in (None, _burning(task_ms, per_mb)):
             if plugin is not None:
                 client.register_plugin(plugin)
-            idle = idle_cpu(client, list(address.values()), 1.0)
+            idle = idle_cpu(client, list(address.values()))  # 2 s: the median of four slices
             local = {d: probe_device(client, address[d], (1 << 10, 1 << 20), requests=16, chains=(1, 2), repeats=2,
                                      burn_ms=5) for d in "ab"}  # fmt: skip
             pair = probe_pair(client, address["a"], address["b"], (1 << 10, 1 << 20, 2 << 20, 4 << 20), requests=30,
@@ -89,6 +89,31 @@ def test_a_probe_streams_cpu_holds_each_requests_hand_off_once_the_first_and_the
     share = 2 * burn_ms / requests  # ms per request
     assert burnt.engine_s * 1000 >= share
     assert 0.9 * share < (burnt.engine_s - plain.engine_s) * 1000 < 1.5 * share
+
+
+def _burst_later(delay_s: float, cpu_s: float) -> None:
+    """On a worker: spend ``cpu_s`` of its event loop's CPU once, ``delay_s`` from now."""
+    import asyncio
+
+    from devices.slowboard import _spin
+
+    asyncio.get_running_loop().call_later(delay_s, _spin, cpu_s)
+
+
+def test_the_idle_cpu_is_a_workers_background_not_a_one_off_burst_in_its_window(tmp_path):
+    """200 ms of CPU spent once on a's event loop 1.2 s into a 4 s window (a collection, a late clean-up) would
+    read 50 ms/s more than b's background in the mean; in the median of the half-second slices it moves nothing
+    (the burst, stretched by load, covers three slices of eight at most)."""
+    from devices.placed import idle_cpu
+    from solver.deploy.placed import placed_workers
+
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"devices": [{"name": "a"}, {"name": "b"}], "default_link": {"bandwidth": 1e8}}))
+    with placed_workers("local", ["a", "b"], read_platform(path)) as workers:
+        a, b = workers.address["a"], workers.address["b"]
+        workers.client.run(_burst_later, 1.2, 0.2, workers=[a])
+        idle = idle_cpu(workers.client, [a, b], 4.0)
+    assert 0 < idle.workers[a] < idle.workers[b] + 0.010
 
 
 def test_the_cpu_fit_is_exact_on_its_own_model_and_refuses_too_little():
