@@ -52,6 +52,7 @@ process's background with nothing running.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import pickle
@@ -967,8 +968,6 @@ def idle_cpu(client, workers: Sequence[str], seconds: float = 2.0) -> IdleCpu:
 async def _background(slice_s: float, slices: int) -> list[float]:
     """This process's CPU per second over ``slices`` consecutive slices of ``slice_s`` seconds, sleeping between its
     readings so that the event loop runs what it runs when idle."""
-    import asyncio
-
     rates = []
     start, cpu = time.perf_counter(), time.process_time()
     for _ in range(slices):
