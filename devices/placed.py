@@ -45,12 +45,14 @@ CPU: every stage task records, at its end, its worker's CPU time (every thread) 
 its own, and the part spent inferring), so a run gives each device's CPU per request (over the requests while
 the window is full: a worker fetches inputs ahead) and the scheduler's and client's over the stream. The probes
 give the same figures for echo tasks burning CPU as a part's compute (:func:`probe_device`'s stream, and
-:func:`probe_pair`: requests flowing from one worker to another over their link), and :func:`idle_cpu` each
+:func:`probe_pair`: requests flowing from one worker to another over their link), read on each worker before and
+after the whole stream so that every request's hand-offs count once (:func:`_stream`), and :func:`idle_cpu` each
 process's background with nothing running.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import pickle
@@ -215,8 +217,7 @@ class _Session:
     def __init__(self, path: Path, env: dict[str, str]):
         self.proc = subprocess.Popen([sys.executable, "-m", "devices.placed", str(path)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env={**os.environ, **env})  # fmt: skip
-        self.specs = self._answer()
-        self.cpu_s = 0.0  # the process's CPU time when it last answered
+        self.specs, self.cpu_s = self._answer()  # cpu_s: the process's CPU time when it last answered
         self.compute_s = 0.0  # the part of it spent in inferences
 
     def run(self, inputs: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
@@ -290,7 +291,7 @@ def _serve(path: str) -> None:
     except Exception as exc:
         answer("error", f"{Path(path).name}: {exc}")
         return
-    answer("ok", specs)
+    answer("ok", (specs, time.process_time()))  # its CPU from the start: a probe reads it before the first request
     computed = 0.0  # CPU time in the inferences so far
     while True:
         try:
@@ -874,7 +875,7 @@ def probe_device(client, worker: str, sizes: Sequence[int], requests: int = 20, 
     spending ``burn_ms`` of CPU on each as a part's compute (the occupancy is the time between task starts less
     that compute); then ``repeats`` chains of each length in ``chains`` of tasks of an echo without compute
     reading a 1 kB tensor, one chain at a time. The stream also gives, per size, the CPU per request of the
-    device and of the scheduler and client.
+    device and of the scheduler and client, over the whole stream (:func:`_stream`).
 
     Raises PlacedError when the worker is missing or its echo session cannot start.
     """
@@ -885,13 +886,11 @@ def probe_device(client, worker: str, sizes: Sequence[int], requests: int = 20, 
         _start_echoes(client, run, [(worker, k, burn_ms) for k in range(len(sizes))] + [(worker, len(sizes), 0.0)],
                       executor)  # fmt: skip
         samples = DeviceSamples()
-        periods = []
         for k, nbytes in enumerate(sizes):
             feed = _place(client, {"x": np.ones(nbytes, dtype=np.uint8)}, worker)
-            host, period = _stream(client, run, [(worker, k)], feed, range(warmup + requests + window), window,
-                                   f"stage-{k}")  # fmt: skip
-            samples.host.append(HostSample(1, host.per_request_ms / 1000, period))
-            periods.append(period)
+            cpu = _stream(client, run, [(worker, k)], feed, range(warmup + requests + window), window, f"stage-{k}")
+            samples.host.append(HostSample(1, cpu.host.per_request_ms / 1000, cpu.period_s))
+            samples.cpu.append(CpuSample(1, 2 * nbytes, 0, 0, 0, 0, *cpu.workers[worker], cpu.period_s))
         chain_feed = _place(client, {"x": np.ones(1 << 10, dtype=np.uint8)}, worker)
         k, r = len(sizes), 0
         for _ in range(repeats):
@@ -910,25 +909,23 @@ def probe_device(client, worker: str, sizes: Sequence[int], requests: int = 20, 
             for length in chains:
                 samples.hops += [starts[i + 1] - starts[i] for i in range(first, first + length - 1)]
                 first += length
-        for k, (nbytes, period) in enumerate(zip(sizes, periods)):
+        for k, nbytes in enumerate(sizes):
             timed = sorted((t for t in times[k] if warmup <= t[0] < warmup + requests), key=lambda t: t[2])
             samples.occupancy += [(2 * nbytes, b[2] - a[2] - a[1] / 1000) for a, b in zip(timed, timed[1:])]
-            samples.cpu.append(CpuSample(1, 2 * nbytes, 0, 0, 0, 0, *_cpu_per_task(timed), period))
         return samples
     finally:
         client.run(_forget, run, workers=[worker], on_error="ignore")
 
 
-def probe_pair(client, source: str, target: str, sizes: Sequence[int], requests: int = 12, window: int = 4,
-               warmup: int = 6, executor: str = DEFAULT_EXECUTOR, burn_ms: float = BURN_MS_DEFAULT) -> PairSamples:  # fmt: skip
-    """The CPU a hand-off costs the devices at both ends: per size in ``sizes``, a stream of ``warmup +
-    requests`` requests (``window`` in flight) shaped as a pipeline's, each a stage task of an echo session on
-    ``source`` reading a tensor of that size there, then one on ``target`` reading the first's output, which Dask
-    moves over their link (the client only hears of completions, as in a run); each session spends ``burn_ms`` of
-    CPU per request as a part's compute. Per size, the CPU per timed request of each worker with its session, and
-    of the scheduler and the client (2 tasks per request). A worker fetches the inputs of requests before it runs
-    them, so the timed requests have ``warmup`` (at least ``window``) before them and ``window`` after them: as
-    many fetched ahead at the first as at the last.
+def probe_pair(client, source: str, target: str, sizes: Sequence[int], requests: int = 22, window: int = 4,
+               executor: str = DEFAULT_EXECUTOR, burn_ms: float = BURN_MS_DEFAULT) -> PairSamples:  # fmt: skip
+    """The CPU a hand-off costs the devices at both ends: per size in ``sizes``, a stream of ``requests`` requests
+    (``window`` in flight) shaped as a pipeline's, each a stage task of an echo session on ``source`` reading a
+    tensor of that size there, then one on ``target`` reading the first's output, which Dask moves over their link
+    (the client only hears of completions, as in a run); each session spends ``burn_ms`` of CPU per request as a
+    part's compute. Per size, the CPU per request of each worker with its session, and of the scheduler and the
+    client (2 tasks per request), over the whole stream (:func:`_stream`: a worker fetches a request's input
+    ahead of its task, by a depth that varies, so no span of its own tasks holds exactly their hand-offs).
 
     Raises PlacedError when a worker is missing or its echo session cannot start.
     """
@@ -937,35 +934,48 @@ def probe_pair(client, source: str, target: str, sizes: Sequence[int], requests:
     try:
         _start_echoes(client, run, [(source, 0, burn_ms), (target, 1, burn_ms)], executor)
         samples = PairSamples()
-        n = warmup + requests + window
-        periods = []
         for i, nbytes in enumerate(sizes):
             feed = _place(client, {"x": np.ones(nbytes, dtype=np.uint8)}, source)
-            host, period = _stream(client, run, [(source, 0), (target, 1)], feed, range(i * n, (i + 1) * n), window,
-                                   f"pair-{i}")  # fmt: skip
-            samples.host.append(HostSample(2, host.per_request_ms / 1000, period))
-            periods.append(period)
-        reports = client.run(_collect, run, workers=[source, target])
-        for i, (nbytes, period) in enumerate(zip(sizes, periods)):
-            timed = range(i * n + warmup, i * n + warmup + requests)
-            sent = [t for t in reports[source]["times"][0] if t[0] in timed]
-            received = [t for t in reports[target]["times"][1] if t[0] in timed]
-            samples.source.append(CpuSample(1, 2 * nbytes, 1, nbytes, 0, 0, *_cpu_per_task(sent), period))
-            samples.target.append(CpuSample(1, 2 * nbytes, 0, 0, 1, nbytes, *_cpu_per_task(received), period))
+            numbers = range(i * requests, (i + 1) * requests)
+            cpu = _stream(client, run, [(source, 0), (target, 1)], feed, numbers, window, f"pair-{i}")
+            samples.host.append(HostSample(2, cpu.host.per_request_ms / 1000, cpu.period_s))
+            samples.source.append(CpuSample(1, 2 * nbytes, 1, nbytes, 0, 0, *cpu.workers[source], cpu.period_s))
+            samples.target.append(CpuSample(1, 2 * nbytes, 0, 0, 1, nbytes, *cpu.workers[target], cpu.period_s))
         return samples
     finally:
         client.run(_forget, run, workers=[source, target], on_error="ignore")
 
 
+IDLE_SLICE_S = 0.5  # a Dask worker's heartbeat and system monitor come every 0.5 s: one of each per slice
+
+
 def idle_cpu(client, workers: Sequence[str], seconds: float = 2.0) -> IdleCpu:
-    """The CPU per second ``workers``, the scheduler and the client take over ``seconds`` with nothing to run."""
-    before = client.run(_process_cpu, workers=list(workers))
+    """The CPU per second ``workers``, the scheduler and the client take over ``seconds`` with nothing to run: for
+    each worker the median over slices of ``IDLE_SLICE_S`` read in its own event loop (left free meanwhile).
+
+    Why slices: a one-off burst in the window (a collection, a late clean-up) moved the mean, and a probe is
+    charged the background for its whole wall time, which load stretches: measured over 1 s windows, 25-28 ms/s
+    against 16-19 in the others, and at load 9 one worker's 63 ms/s against 7-10 (Dask's tick at 1 s), which took
+    12-35 ms off each of its probe samples of 220-620 ms per request."""
+    slices = max(round(seconds / IDLE_SLICE_S), 1)
     host_before, start = _host_cpu(client), time.perf_counter()
-    time.sleep(seconds)
-    after = client.run(_process_cpu, workers=list(workers))
+    rates = client.run(_background, seconds / slices, slices, workers=list(workers))
     host = _host_used(host_before, _host_cpu(client), 1)
     wall = time.perf_counter() - start
-    return IdleCpu({w: (after[w][2] - before[w][2]) / wall for w in workers}, host.per_request_ms / 1000 / wall)
+    return IdleCpu({w: statistics.median(rates[w]) for w in workers}, host.per_request_ms / 1000 / wall)
+
+
+async def _background(slice_s: float, slices: int) -> list[float]:
+    """This process's CPU per second over ``slices`` consecutive slices of ``slice_s`` seconds, sleeping between its
+    readings so that the event loop runs what it runs when idle."""
+    rates = []
+    start, cpu = time.perf_counter(), time.process_time()
+    for _ in range(slices):
+        await asyncio.sleep(slice_s)
+        now, used = time.perf_counter(), time.process_time()
+        rates.append((used - cpu) / (now - start))
+        start, cpu = now, used
+    return rates
 
 
 def _start_echoes(client, run: str, sessions: Sequence[tuple[str, int, float]], executor: str) -> None:
@@ -977,13 +987,35 @@ def _start_echoes(client, run: str, sessions: Sequence[tuple[str, int, float]], 
         _result(loaded, f"the echo session on {worker}", "start", time.monotonic() + 60)
 
 
+@dataclass(frozen=True)
+class _StreamCpu:
+    """A probe stream's CPU per request (s) over all its requests: per worker of its path, (its process and its
+    sessions, their compute), and the scheduler's and the client's; ``period_s``, the wall time per request over
+    the same span (what a background per second is charged for)."""
+
+    workers: dict[str, tuple[float, float]]
+    host: HostCpu
+    period_s: float
+
+
 def _stream(client, run: str, path: Sequence[tuple[str, int]], feed, requests: range, window: int,
-            tag: str) -> tuple[HostCpu, float]:  # fmt: skip
+            tag: str) -> _StreamCpu:  # fmt: skip
     """Requests ``requests`` through ``path`` (per step a worker and its echo session k, each task reading the one
     before, the first ``feed``), ``window`` in flight (:func:`_drive`, as a run's), outputs left on the workers as
-    a stage's are until the next reads them; the scheduler's and the client's CPU over the stream, and its period
-    (s per request, between the first and the last completion)."""
+    a stage's are until the next reads them; the CPU they took, read on each worker before the first is submitted
+    and after the last has finished.
+
+    Why the whole stream: a worker's CPU read at its own tasks' ends holds the tasks between them, but not exactly
+    those requests' hand-offs. A receiver fetches a request's input when the sender has finished it, up to
+    ``window`` requests ahead of its own task (the sender serves it then), and how far ahead differs from one end
+    of a span to the other: measured, 18 to 21 fetches in spans of 19 tasks, each one too many or too few 5.5 ms
+    per request at 4 MB in the CPU fit's test (its plugin burns 105 ms per fetch there). Over the whole stream
+    every request's task, fetch and sending counts once; filling and draining only add waiting, charged as
+    background over the same span. Raises PlacedError without a request."""
+    if not requests:
+        raise PlacedError("a probe stream needs a request at least")
     names = ("x",)
+    workers = list(dict.fromkeys(worker for worker, _ in path))
 
     def submit(r: int) -> list:
         dep = feed
@@ -992,18 +1024,13 @@ def _stream(client, run: str, path: Sequence[tuple[str, int]], feed, requests: r
                           priority=-r)  # fmt: skip
         return [dep]
 
+    start = time.perf_counter()
+    before = client.run(_cpu, run, workers=workers)
     stream = _drive(client, submit, requests, window, time.monotonic() + PROBE_TIMEOUT)
-    return stream.host, (stream.finished[-1] - stream.finished[0]) / max(len(requests) - 1, 1)
-
-
-def _cpu_per_task(timed: Sequence[tuple[int, float, float, tuple[float, float, float]]]) -> tuple[float, float]:
-    """The mean CPU time (s) per task from the end of the first of ``timed`` (a worker's records) to the last's:
-    of the worker and its sessions, and of their compute."""
-    if len(timed) < 2:
-        raise PlacedError("a probe needs two timed tasks at least")
-    cpu = [c for _, _, _, c in sorted(timed, key=lambda t: t[2])]  # cumulative: in the order they ran
-    n = len(cpu) - 1
-    return (cpu[-1][0] + cpu[-1][1] - cpu[0][0] - cpu[0][1]) / n, (cpu[-1][2] - cpu[0][2]) / n
+    after = client.run(_cpu, run, workers=workers)
+    n = len(requests)
+    cpu = {w: ((sum(after[w][:2]) - sum(before[w][:2])) / n, (after[w][2] - before[w][2]) / n) for w in workers}
+    return _StreamCpu(cpu, stream.host, (time.perf_counter() - start) / n)
 
 
 if __name__ == "__main__":
