@@ -52,6 +52,7 @@ process's background with nothing running.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import pickle
 import shutil
@@ -893,23 +894,27 @@ def probe_device(client, worker: str, sizes: Sequence[int], requests: int = 20, 
             samples.host.append(HostSample(1, host.per_request_ms / 1000, period))
             periods.append(period)
         chain_feed = _place(client, {"x": np.ones(1 << 10, dtype=np.uint8)}, worker)
-        k, r = len(sizes), 0
-        for _ in range(repeats):
-            for length in chains:
-                start = time.perf_counter()
-                dep = chain_feed
-                for _ in range(length):
-                    dep = _submit(client, _stage, run, k, r, names, names, dep, worker=worker, key=f"{run}-chain-{r}")
-                    r += 1
-                dep.result()
-                samples.chains.append((length, time.perf_counter() - start))
+        k = len(sizes)
+        lengths = [length for _ in range(repeats) for length in chains]
+        heads = [0, *itertools.accumulate(lengths)]  # the request number of each chain's first task
+
+        def chain(i: int) -> list:
+            dep = chain_feed
+            for r in range(heads[i], heads[i + 1]):
+                dep = _submit(client, _stage, run, k, r, names, names, dep, worker=worker, key=f"{run}-chain-{r}")
+            return [dep]
+
+        # Timed as a run times a request (one in flight, the run's own client loop): from the end of the
+        # submission to the completion notice, nothing gathered. Timed from before the submits, with .result()
+        # fetching the output, a chain also held the client's submission and a gathering round trip that no
+        # request of a run pays: the request term read 5-10 ms high (load 7) and the latency over-predicted.
+        stream = _drive(client, chain, range(len(lengths)), 1, time.monotonic() + PROBE_TIMEOUT)
+        samples.chains += [(length, done - sent)
+                           for length, sent, done in zip(lengths, stream.submitted, stream.finished)]
         times = client.run(_collect, run, workers=[worker])[worker]["times"]
         starts = dict((req, start) for req, _, start, _ in times[len(sizes)])
-        first = 0
-        for _ in range(repeats):
-            for length in chains:
-                samples.hops += [starts[i + 1] - starts[i] for i in range(first, first + length - 1)]
-                first += length
+        for head, end in zip(heads, heads[1:]):
+            samples.hops += [starts[r + 1] - starts[r] for r in range(head, end - 1)]
         for k, (nbytes, period) in enumerate(zip(sizes, periods)):
             timed = sorted((t for t in times[k] if warmup <= t[0] < warmup + requests), key=lambda t: t[2])
             samples.occupancy += [(2 * nbytes, b[2] - a[2] - a[1] / 1000) for a, b in zip(timed, timed[1:])]
