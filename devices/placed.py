@@ -35,8 +35,9 @@ one ready: the time between the starts of consecutive tasks on the worker is the
 request (Dask's task hand-over on the worker, the pipe to the session both ways, the bookkeeping); (2) chains
 of 1, 2, ... such tasks, each reading the one before, one chain in flight: on the worker, the time from the
 start of a chain's task to the next one's is a hand-off's latency (the task, then the scheduler hears it
-finished and sends the next), and at the client the chain's submission to completion, which less its hand-offs
-is the request's own latency (submission, the completion notice).
+finished and sends the next), and at the client the chain's latency, timed as a run times a request (:func:`_drive`:
+from the end of the submission to the completion notice, nothing gathered), which less its hand-offs is the
+request's own latency (submission, the completion notice).
 
 Part timing (:func:`time_parts`): each part's inferences timed in a session of the same harness on its
 device's worker, every part at once and each alone: its compute as a run sees it (CPU and wall).
