@@ -786,15 +786,31 @@ def _failure(future) -> str:
     return future.status
 
 
-def pingpong(client, source: str, target: str, sizes: Sequence[int], repeats: int = 3) -> list[tuple[int, float]]:
+IDLE_S = 0.05  # s a ping-pong transfer waits on its link before it starts: a request alone waits longer
+
+
+def pingpong(client, source: str, target: str, sizes: Sequence[int], repeats: int = 3,
+             pause: float = IDLE_S) -> list[tuple[int, float]]:  # fmt: skip
     """``(bytes, seconds)`` of each transfer of an array of each size, made on worker ``source`` and read by a task
-    on worker ``target`` (addresses), timed by Dask's transfer log on ``target``; ``repeats`` per size."""
+    on worker ``target`` (addresses), timed by Dask's transfer log on ``target``; ``repeats`` per size. Each
+    transfer starts on an idle link, ``pause`` s after the one before, as a request alone in a pipeline meets its
+    links (one request's latency after the last hand-off): a token bucket refilled, the buffers drained. (Right
+    after a 200 kB transfer, 1 kB took 13-20 ms on 6.5 Mbit/s under load 6, 2-3 ms otherwise.)"""
+    from distributed import wait
+
     run = f"ping-{uuid.uuid4().hex[:12]}"
     samples = []
+    # Untimed (its key is not the run's): the first transfer between two workers took 74 ms against 3-20 ms for
+    # the next ones of 1 kB (under load 6); no hand-off of a run, after its warm-up, pays it.
+    warm = client.submit(_make, sizes[0], key=f"warm-{run}", workers=[source], pure=False)
+    client.submit(_touch, warm, key=f"warm-{run}-touch", workers=[target], pure=False).result()
+    del warm
     for i in range(repeats):
         for nbytes in sizes:
             tag = f"{run}-{nbytes}-{i}"
             data = client.submit(_make, nbytes, key=f"{tag}-0", workers=[source], pure=False)
+            wait(data)
+            time.sleep(pause)
             client.submit(_touch, data, key=f"{tag}-touch", workers=[target], pure=False).result()
             del data
     for who, keys, duration, _, _ in client.run(_collect, run, workers=[target])[target]["transfers"]:
