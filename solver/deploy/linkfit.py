@@ -27,10 +27,10 @@ def fit_link(source: str, target: str, samples: Sequence[tuple[int, float]]) -> 
     Fit, to the median time of each size (a transfer slowed by other work on a shared machine moves a mean, not
     a median): ``i`` is the smallest size's (1 kB: within any burst); the line o + b / B is least squares over
     the larger sizes (over all of them when there are only two), so beta = (i - o) * B, at least 0 (o before
-    its clipping). The smallest size is not on that line: through it as well, the slope read 1.5% fast on a
-    tbf link with a 6 kB bucket and the link-bound rows came in at +1.9..+2.9% (and through the origin, as this
-    fit once did, 4-5% fast); and with the overhead clipped a message alone paid its burst (MobileNetV2's 31 kB
-    on a 6.5 Mbit/s link: predicted 39.9 ms, measured 35.2 ms). ``rms_us`` is over the medians of the line's
+    its clipping). The smallest size is not on that line: through it as well, the slope read 1.1-1.7% fast on
+    the lab's 6.5 Mbit/s links (787-790 against 776-779 kB/s on the same transfers; the link-bound rows came in
+    at +1.9..+2.9%), and through the origin, as this fit once did, 4-5% fast; and with the overhead clipped a
+    message alone paid its burst (MobileNetV2's 31 kB on 6.5 Mbit/s: predicted 39.9 ms, measured 35.2 ms). ``rms_us`` is over the medians of the line's
     sizes. Needs two distinct sizes at least; CheckError when the times do not grow with the bytes.
     """
     what = f"link {source} -> {target}"
