@@ -80,6 +80,27 @@ def test_the_link_fit_recovers_overhead_and_bandwidth_and_refuses_what_it_cannot
         fit_link("a", "b", [(100, 0.2), (1000, 0.1)])
 
 
+def test_a_request_alone_sends_its_messages_at_the_links_idle_cost(tflite_model, two_devices):
+    """skip_chain on a and b over a 200 kB/s link: with a measured idle cost, the latency sends the message at it
+    (its bytes beyond the burst at the rate, after the idle overhead); the period's link time keeps the loaded
+    line, every byte."""
+    from solver.deploy.split import read_split
+    from solver.placement.predicted import predict_parts
+    from solver.problem import load_problem
+
+    split_dir, platform_path, trace = two_devices
+    split = read_split(split_dir)
+    problem = load_problem(tflite_model("skip_chain"), trace)
+    parts = [(p.device, p.ops) for p in split.parts]
+    platform = read_platform(platform_path)
+    loaded = calibrated(platform, [LinkFit("a", "b", 1000.0, 2e5, 15, 0.0)])
+    idle = calibrated(platform, [LinkFit("a", "b", 1000.0, 2e5, 15, 0.0, idle_us=300.0, burst_bytes=16.0)])
+    before, after = (predict_parts(problem, p, parts, "calibrated", {}, 2) for p in (loaded, idle))
+    nbytes = before.link_bytes["a", "b"]
+    assert nbytes > 16 and after.link_us == before.link_us == {("a", "b"): math.ceil(1000 + nbytes * 5)}
+    assert after.latency_us - before.latency_us == pytest.approx(300 + (nbytes - 16) * 5 - (1000 + nbytes * 5), abs=1)
+
+
 def test_measured_links_replace_the_platforms_and_bad_files_are_refused(two_devices, tmp_path):
     _, platform_path, _ = two_devices
     platform = read_platform(platform_path)
