@@ -35,8 +35,9 @@ one ready: the time between the starts of consecutive tasks on the worker is the
 request (Dask's task hand-over on the worker, the pipe to the session both ways, the bookkeeping); (2) chains
 of 1, 2, ... such tasks, each reading the one before, one chain in flight: on the worker, the time from the
 start of a chain's task to the next one's is a hand-off's latency (the task, then the scheduler hears it
-finished and sends the next), and at the client the chain's submission to completion, which less its hand-offs
-is the request's own latency (submission, the completion notice).
+finished and sends the next), and at the client the chain's latency, timed as a run times a request (:func:`_drive`:
+from the end of the submission to the completion notice, nothing gathered), which less its hand-offs is the
+request's own latency (submission, the completion notice).
 
 Part timing (:func:`time_parts`): each part's inferences timed in a session of the same harness on its
 device's worker, every part at once and each alone: its compute as a run sees it (CPU and wall).
@@ -54,6 +55,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import pickle
 import shutil
@@ -785,15 +787,31 @@ def _failure(future) -> str:
     return future.status
 
 
-def pingpong(client, source: str, target: str, sizes: Sequence[int], repeats: int = 3) -> list[tuple[int, float]]:
+IDLE_S = 0.05  # s a ping-pong transfer waits on its link before it starts: a request alone waits longer
+
+
+def pingpong(client, source: str, target: str, sizes: Sequence[int], repeats: int = 3,
+             pause: float = IDLE_S) -> list[tuple[int, float]]:  # fmt: skip
     """``(bytes, seconds)`` of each transfer of an array of each size, made on worker ``source`` and read by a task
-    on worker ``target`` (addresses), timed by Dask's transfer log on ``target``; ``repeats`` per size."""
+    on worker ``target`` (addresses), timed by Dask's transfer log on ``target``; ``repeats`` per size. Each
+    transfer starts on an idle link, ``pause`` s after the one before, as a request alone in a pipeline meets its
+    links (one request's latency after the last hand-off): a token bucket refilled, the buffers drained. (Right
+    after a 200 kB transfer, 1 kB took 13-20 ms on 6.5 Mbit/s under load 6, 2-3 ms otherwise.)"""
+    from distributed import wait
+
     run = f"ping-{uuid.uuid4().hex[:12]}"
     samples = []
+    # Untimed (its key is not the run's): the first transfer between two workers took 74 ms against 3-20 ms for
+    # the next ones of 1 kB (under load 6); no hand-off of a run, after its warm-up, pays it.
+    warm = client.submit(_make, sizes[0], key=f"warm-{run}", workers=[source], pure=False)
+    client.submit(_touch, warm, key=f"warm-{run}-touch", workers=[target], pure=False).result()
+    del warm
     for i in range(repeats):
         for nbytes in sizes:
             tag = f"{run}-{nbytes}-{i}"
             data = client.submit(_make, nbytes, key=f"{tag}-0", workers=[source], pure=False)
+            wait(data)
+            time.sleep(pause)
             client.submit(_touch, data, key=f"{tag}-touch", workers=[target], pure=False).result()
             del data
     for who, keys, duration, _, _ in client.run(_collect, run, workers=[target])[target]["transfers"]:
@@ -892,23 +910,27 @@ def probe_device(client, worker: str, sizes: Sequence[int], requests: int = 20, 
             samples.host.append(HostSample(1, cpu.host.per_request_ms / 1000, cpu.period_s))
             samples.cpu.append(CpuSample(1, 2 * nbytes, 0, 0, 0, 0, *cpu.workers[worker], cpu.period_s))
         chain_feed = _place(client, {"x": np.ones(1 << 10, dtype=np.uint8)}, worker)
-        k, r = len(sizes), 0
-        for _ in range(repeats):
-            for length in chains:
-                start = time.perf_counter()
-                dep = chain_feed
-                for _ in range(length):
-                    dep = _submit(client, _stage, run, k, r, names, names, dep, worker=worker, key=f"{run}-chain-{r}")
-                    r += 1
-                dep.result()
-                samples.chains.append((length, time.perf_counter() - start))
+        k = len(sizes)
+        lengths = [length for _ in range(repeats) for length in chains]
+        heads = [0, *itertools.accumulate(lengths)]  # the request number of each chain's first task
+
+        def chain(i: int) -> list:
+            dep = chain_feed
+            for r in range(heads[i], heads[i + 1]):
+                dep = _submit(client, _stage, run, k, r, names, names, dep, worker=worker, key=f"{run}-chain-{r}")
+            return [dep]
+
+        # Timed as a run times a request (one in flight, the run's own client loop): from the end of the
+        # submission to the completion notice, nothing gathered. Timed from before the submits, with .result()
+        # fetching the output, a chain also held the client's submission and a gathering round trip that no
+        # request of a run pays: the request term read 5-10 ms high (load 7) and the latency over-predicted.
+        stream = _drive(client, chain, range(len(lengths)), 1, time.monotonic() + PROBE_TIMEOUT)
+        samples.chains += [(length, done - sent)
+                           for length, sent, done in zip(lengths, stream.submitted, stream.finished)]
         times = client.run(_collect, run, workers=[worker])[worker]["times"]
         starts = dict((req, start) for req, _, start, _ in times[len(sizes)])
-        first = 0
-        for _ in range(repeats):
-            for length in chains:
-                samples.hops += [starts[i + 1] - starts[i] for i in range(first, first + length - 1)]
-                first += length
+        for head, end in zip(heads, heads[1:]):
+            samples.hops += [starts[r + 1] - starts[r] for r in range(head, end - 1)]
         for k, nbytes in enumerate(sizes):
             timed = sorted((t for t in times[k] if warmup <= t[0] < warmup + requests), key=lambda t: t[2])
             samples.occupancy += [(2 * nbytes, b[2] - a[2] - a[1] / 1000) for a, b in zip(timed, timed[1:])]

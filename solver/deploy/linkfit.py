@@ -15,22 +15,40 @@ from solver.io.linkfile import CoreCost, DeviceFit, HostFit, LinkFit
 
 
 def fit_link(source: str, target: str, samples: Sequence[tuple[int, float]]) -> LinkFit:
-    """Least squares over ``(bytes, seconds)`` samples of the line ``overhead + bytes / bandwidth``.
+    """From ``(bytes, seconds)`` samples of transfers, each on an idle link (a ping-pong): the cost of a message on
+    a loaded link, ``overhead + bytes / bandwidth``, and alone on the link, idle before it.
 
-    Model: t(b) = o + b / B. The fit is to the median time of each size (a transfer slowed by other work on a
-    shared machine moves a mean, not a median): least squares of the line over the medians; an overhead fitted
-    below zero is set to zero and the slope kept. Below zero is an idle link's credit: a ping-pong sends each
-    transfer on an idle link, whose first bytes pass at once (tbf's bucket, TCP's first window), while a
-    pipeline's saturated link pays every byte; the slope is the saturated link's time per byte, and refitting
-    it through the origin, as this fit did, read a 6.5 Mbit/s lab link 4-5% fast. ``rms_us`` is over the
-    medians, of the line as fitted. Needs two distinct sizes at least; CheckError when the times do not grow
-    with the bytes.
+    Model: t(b) = i + max(b - beta, 0) / B on an idle link: the first beta bytes pass at once (tbf's bucket, TCP's
+    first window), the rest at the link's rate B, and every message pays ``i``. A pipeline's saturated link pays
+    every byte: o + b / B with o = i - beta / B, the intercept of the idle line's rising part, set to zero when
+    below (a negative intercept is the idle link's credit, no saturated link's). A request alone in the
+    pipeline (its latency) meets idle links: ``idle_us`` = i, ``burst_bytes`` = beta.
+
+    Fit, to the median time of each size (a transfer slowed by other work on a shared machine moves a mean, not
+    a median): ``i`` is the smallest size's (1 kB: within any burst); the line o + b / B is least squares over
+    the larger sizes (over all of them when there are only two), so beta = (i - o) * B, at least 0 (o before
+    its clipping). The smallest size is not on that line: through it as well, the slope read 1.1-1.7% fast on
+    the lab's 6.5 Mbit/s links (787-790 against 776-779 kB/s on the same transfers; the link-bound rows came in
+    at +1.9..+2.9%), and through the origin, as this fit once did, 4-5% fast; and with the overhead clipped a
+    message alone paid its burst (MobileNetV2's 31 kB on 6.5 Mbit/s: predicted 39.9 ms, measured 35.2 ms). ``rms_us`` is over the medians of the line's
+    sizes. Needs two distinct sizes at least; CheckError when the times do not grow with the bytes.
     """
     what = f"link {source} -> {target}"
-    overhead, slope, rms = _line(samples, what, "transfers of two sizes", refit=False)
+    medians = _medians(samples)
+    if len(medians) < 2:
+        raise CheckError(f"{what}: fitting needs transfers of two sizes at least")
+    line = medians[1:] if len(medians) > 2 else medians
+    x = np.array([b for b, _ in line], dtype=float)
+    y = np.array([t for _, t in line])
+    slope, intercept = (float(v) for v in np.polyfit(x, y, 1))
+    if not math.isfinite(slope) or not math.isfinite(intercept):
+        raise CheckError(f"{what}: the timings are not finite; nothing to fit")
     if not slope > 0:
         raise CheckError(f"{what}: transfer times do not grow with their size; no bandwidth to fit")
-    return LinkFit(source, target, overhead * 1e6, 1.0 / slope, len(samples), rms * 1e6)
+    rms = float(np.sqrt(np.mean((y - intercept - slope * x) ** 2)))
+    idle = medians[0][1]
+    burst = max(idle - intercept, 0.0) / slope
+    return LinkFit(source, target, max(intercept, 0.0) * 1e6, 1.0 / slope, len(samples), rms * 1e6, idle * 1e6, burst)
 
 
 # A device whose occupancy does not grow with the bytes through its session: its pipe is this fast (bytes/s).
@@ -117,21 +135,27 @@ def _nnls(a: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     return best_x, math.sqrt(best / len(y))
 
 
-def _line(samples: Sequence[tuple[int, float]], what: str, needs: str, refit: bool = True) -> tuple[float, float, float]:
+def _line(samples: Sequence[tuple[int, float]], what: str, needs: str) -> tuple[float, float, float]:
     """``(intercept, slope, rms)`` of the line through the median ``y`` of each ``x`` (module docstring); an intercept
-    below zero is set to zero, and with ``refit`` the slope fitted again through the origin."""
-    by_x: dict[int, list[float]] = {}
-    for x_value, seconds in samples:
-        by_x.setdefault(int(x_value), []).append(float(seconds))
-    x = np.array(sorted(by_x), dtype=float)
-    y = np.array([float(np.median(by_x[int(b)])) for b in x])
+    below zero is set to zero and the slope fitted again through the origin."""
+    medians = _medians(samples)
+    x = np.array([b for b, _ in medians], dtype=float)
+    y = np.array([t for _, t in medians])
     if len(x) < 2:
         raise CheckError(f"{what}: fitting needs {needs} at least")
     slope, intercept = np.polyfit(x, y, 1)
     if not math.isfinite(slope) or not math.isfinite(intercept):
         raise CheckError(f"{what}: the timings are not finite; nothing to fit")
     residuals = y - (intercept + slope * x)
-    if intercept < 0 and refit:
+    if intercept < 0:
         slope, intercept = float(x @ y / (x @ x)), 0.0
         residuals = y - slope * x
     return max(float(intercept), 0.0), float(slope), float(np.sqrt(np.mean(residuals**2)))
+
+
+def _medians(samples: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
+    """Per distinct ``x`` of ``(x, y)`` samples, in increasing ``x``, the median ``y``."""
+    by_x: dict[int, list[float]] = {}
+    for x_value, seconds in samples:
+        by_x.setdefault(int(x_value), []).append(float(seconds))
+    return [(b, float(np.median(by_x[b]))) for b in sorted(by_x)]

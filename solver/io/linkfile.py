@@ -3,16 +3,19 @@ stage costs it beyond its compute.
 
 A hand-off over link (a, b) costs ``overhead_us + bytes / bandwidth``, fitted from a ping-pong of tensor sizes
 through the engine that runs placements (``solve pipeline --platform P --calibrate-links``; the fits are
-``solver.deploy.linkfit``). A stage on device d occupies it, per request, ``task_us + bytes / pipe_bandwidth``
-beyond its compute (``bytes``: its inputs and outputs, which go through its session's pipe), and a request
-waits ``hop_us`` per stage it passes and ``request_us`` once (``devices.placed.probe_device``). Schema 3 adds
-per device ``cpu`` (:class:`CoreCost`: the CPU the engine takes from its core per task, session MB, message and MB
-sent and received, and its worker's background per second; optionally ``receive_us_per_s``, per second the
-received bytes spend on their link, absent in older files: 0) and ``host`` (:class:`HostFit`: the scheduler's and
-client's CPU). The file sits next to the platform (``P.links.json`` by default):
+``solver.deploy.linkfit``); a message alone on the link, idle before it (a request's latency), costs ``idle_us +
+max(bytes - burst_bytes, 0) / bandwidth`` (optional; absent in older files: as on a loaded link). A stage on device
+d occupies it, per request, ``task_us + bytes / pipe_bandwidth`` beyond its compute (``bytes``: its inputs and
+outputs, which go through its session's pipe), and a request waits ``hop_us`` per stage it passes and
+``request_us`` once (``devices.placed.probe_device``). Schema 3 adds per device ``cpu`` (:class:`CoreCost`: the CPU
+the engine takes from its core per task, session MB, message and MB sent and received, and its worker's background
+per second; optionally ``receive_us_per_s``, per second the received bytes spend on their link, absent in older
+files: 0) and ``host`` (:class:`HostFit`: the scheduler's and client's CPU). The file sits next to the platform
+(``P.links.json`` by default):
 
     {"schema": "nnpart.links/3", "platform": "P.json",
-     "links": [{"from": "a", "to": "b", "overhead_us": 850.0, "bandwidth": 812000.0, "samples": 15, "rms_us": 40.0}],
+     "links": [{"from": "a", "to": "b", "overhead_us": 850.0, "bandwidth": 812000.0, "idle_us": 2100.0,
+                "burst_bytes": 5200.0, "samples": 15, "rms_us": 40.0}],
      "devices": [{"name": "a", "task_us": 1100.0, "pipe_bandwidth": 9.0e8, "hop_us": 2300.0, "request_us": 1500.0,
                   "samples": 80, "rms_us": 60.0,
                   "cpu": {"task_us": 2300.0, "pipe_us_per_mb": 300.0, "send_us": 900.0, "send_us_per_mb": 500.0,
@@ -47,11 +50,14 @@ from solver.io.platform import BANDWIDTH_RANGE, LATENCY_RANGE, Link, Platform, r
 
 SCHEMA = "nnpart.links/3"
 SCHEMAS = ("nnpart.links/1", "nnpart.links/2", SCHEMA)  # what is read
+BYTES_RANGE = (0.0, 1e15)  # a link's burst
 
 
 @dataclass(frozen=True)
 class LinkFit:
-    """One directed link's fitted cost: ``overhead_us + bytes * 1e6 / bandwidth`` microseconds per message."""
+    """One directed link's fitted cost: ``overhead_us + bytes * 1e6 / bandwidth`` microseconds per message on a
+    loaded link; a message alone on it, the link idle before it, ``idle_us + max(bytes - burst_bytes, 0) * 1e6 /
+    bandwidth`` (``solver.io.platform.Link``; ``idle_us`` None: not measured, as a loaded link)."""
 
     source: str
     target: str
@@ -59,10 +65,13 @@ class LinkFit:
     bandwidth: float  # bytes/s
     samples: int
     rms_us: float  # root mean square of the fit's residuals
+    idle_us: float | None = None
+    burst_bytes: float = 0.0
 
     def to_json(self) -> dict:
+        idle = {} if self.idle_us is None else {"idle_us": self.idle_us, "burst_bytes": self.burst_bytes}
         return {"from": self.source, "to": self.target, "overhead_us": self.overhead_us, "bandwidth": self.bandwidth,
-                "samples": self.samples, "rms_us": self.rms_us}  # fmt: skip
+                **idle, "samples": self.samples, "rms_us": self.rms_us}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -225,7 +234,12 @@ def read_calibration(path: str | Path) -> Calibration:
         numbers = {key: _number(entry, key, low, high, where)
                    for key, (low, high) in (("overhead_us", LATENCY_RANGE), ("bandwidth", BANDWIDTH_RANGE))}  # fmt: skip
         samples, rms = _quality(entry, where)
-        fits.append(LinkFit(entry["from"], entry["to"], numbers["overhead_us"], numbers["bandwidth"], samples, rms))
+        idle = {}
+        if "idle_us" in entry:  # absent in older files: a message alone costs as on a loaded link
+            idle = {key: _number(entry, key, low, high, where)
+                    for key, (low, high) in (("idle_us", LATENCY_RANGE), ("burst_bytes", BYTES_RANGE))}  # fmt: skip
+        fits.append(LinkFit(entry["from"], entry["to"], numbers["overhead_us"], numbers["bandwidth"], samples, rms,
+                            **idle))  # fmt: skip
     host = doc.get("host")
     if host is not None:
         host = HostFit(**_numbers(host, ("request_us", "task_us", "idle_us_per_s"), f"{path}: host"),
@@ -312,7 +326,7 @@ def calibrated(platform: Platform, fits: list[LinkFit], source: str | Path = "th
     for fit in fits:
         if fit.source not in names or fit.target not in names:
             raise PlatformError(f"{source}: link {fit.source} -> {fit.target} joins devices {platform.source} does not have")
-        links[fit.source, fit.target] = Link(fit.bandwidth, fit.overhead_us)
+        links[fit.source, fit.target] = Link(fit.bandwidth, fit.overhead_us, fit.idle_us, fit.burst_bytes)
     return dataclasses.replace(platform, links=links)
 
 

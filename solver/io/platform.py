@@ -41,14 +41,27 @@ class DeviceSpec:
 
 @dataclass(frozen=True)
 class Link:
-    """A directed link: ``latency_us + bytes / bandwidth`` (bytes/s) microseconds per tensor sent."""
+    """A directed link: ``latency_us + bytes / bandwidth`` (bytes/s) microseconds per tensor sent.
+
+    A measured link (``solver.io.linkfile``) may also know a message sent alone on it, the link idle before it
+    (``idle_us``; None: as a loaded one): it takes ``idle_us`` and its bytes beyond the first ``burst_bytes``
+    pay the bandwidth (tbf's bucket, the first TCP window: an idle link's first bytes pass at once). A request
+    alone in the pipeline (its latency) meets idle links; a saturated link pays every byte (its throughput)."""
 
     bandwidth: float
     latency_us: float = 0.0
+    idle_us: float | None = None
+    burst_bytes: float = 0.0
 
     def transfer_us(self, nbytes: int) -> int:
         """Microseconds to send ``nbytes`` over this link, rounded up (CP-SAT works in integers)."""
         return math.ceil(self.latency_us + nbytes * 1e6 / self.bandwidth) if nbytes or self.latency_us else 0
+
+    def idle_transfer_us(self, nbytes: int) -> int:
+        """Microseconds to send ``nbytes`` as a message alone on this link, idle before it, rounded up."""
+        if self.idle_us is None:
+            return self.transfer_us(nbytes)
+        return math.ceil(self.idle_us + max(nbytes - self.burst_bytes, 0.0) * 1e6 / self.bandwidth) if nbytes else 0
 
 
 @dataclass(frozen=True)

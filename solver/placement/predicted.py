@@ -134,7 +134,11 @@ def predict_parts(problem, platform: Platform, parts: Sequence[tuple[str, Sequen
     placement's formulas, solver.placement.engine). A device whose CPU was measured counts, instead of its
     occupancy, the CPU the engine takes from its core: its tasks, session bytes and the hand-offs it sends and
     receives (one message per pair of parts on two devices). ``host``: the scheduler's and client's CPU per
-    request, shared with the devices of this machine (:func:`shared_period`)."""
+    request, shared with the devices of this machine (:func:`shared_period`).
+
+    The latency is one request alone in the pipeline: its messages travel on idle links, each at its link's cost
+    of a message alone (``solver.io.platform.Link.idle_transfer_us``: a measured link's first bytes pass at
+    once); the period's link times are a loaded link's."""
     placed = placement_problem(problem, platform)
     index = {name: d for d, name in enumerate(platform.names)}
     part_of = {v: k for k, (_, ops) in enumerate(parts) for v in ops}
@@ -167,16 +171,17 @@ def predict_parts(problem, platform: Platform, parts: Sequence[tuple[str, Sequen
             device_us[d] += us
     link_us: dict[tuple[str, str], float] = {}
     link_bytes: dict[tuple[str, str], int] = {}
-    message_us = {}
+    message_us, alone_us = {}, {}  # a message on a loaded link (the period's), and alone on an idle one (the latency's)
     for (j, k), nbytes in sent.items():
         pair = (devices[j], devices[k])
         message_us[j, k] = platform.link(*pair).transfer_us(nbytes)
+        alone_us[j, k] = platform.link(*pair).idle_transfer_us(nbytes)
         link_us[pair] = link_us.get(pair, 0.0) + message_us[j, k]
         link_bytes[pair] = link_bytes.get(pair, 0) + nbytes
     engines = [DeviceEngine.of(engine[d]) if d in engine else None for d in devices]
     duration = [hop_us(e) + through_us(io, e) + sum(placed.times[v][index[device]] for v in ops)
                 for e, io, (device, ops) in zip(engines, ios, parts)]  # fmt: skip
-    inbound = {(j, k): message_us.get((j, k), 0.0) for j, k in reads}
+    inbound = {(j, k): alone_us.get((j, k), 0.0) for j, k in reads}
     pick = {(j, k): hop_us(engines[j]) for j, k in reads if k in ios[j].picked}
     out = [hop_us(e) if -1 in io.picked else 0 for e, io in zip(engines, ios)]
     # The placement's rule (solver.placement.metrics.path_latency): as Dask runs the parts.
