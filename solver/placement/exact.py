@@ -46,7 +46,8 @@ table) keep the objective at most ``floor(best * (1 + slack))``.
 
 For ``throughput``, the prefix search (solver.placement.prefixes: branch and bound over chains of ideals, exact on
 graphs with few ideals) runs alone for a tenth of the time, then in the main thread while CP-SAT
-searches in its own: the first proof stops the other, and the best placement either found is the answer.
+searches in its own: the first proof stops the other, and the best placement either found is the answer
+(when CP-SAT ends before the time is up without a proof, the prefix search goes on alone).
 A model not built by half the time (on a network of 50 devices it takes seconds), or whose crossings will not be
 by then at the pace of their first tenth (a model dropped early is cheap to free), is dropped, and the prefix
 search goes on alone, with the ideals, spine and failures of its first run: the time limit bounds the whole
@@ -200,6 +201,13 @@ def solve_placement(
         return finish(proven.assign, proven.value)
     if status == cp_model.INFEASIBLE:
         raise _infeasible(problem)
+    if searching and status != cp_model.OPTIMAL and not first.passed() and not budget.interrupted:
+        # CP-SAT may end without a proof long before its limit (seen on seed 002's networks of 10 devices: UNKNOWN
+        # after 30-37 s of a 41-47 s limit, in its presolve), and the prefix search beside it stops with it: it
+        # goes on alone for the time left.
+        rest = alone(first)
+        if rest is not None:
+            return rest
     # The best of CP-SAT's answer, the hint and what the prefix search found before it stopped.
     found = [(hint_value, hint)] if hint is not None else []
     if prefixes.best is not None:

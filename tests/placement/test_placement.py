@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ortools.sat.python import cp_model
 
 from solver.errors import CheckError, InfeasibleError, PlatformError
 from solver.io.platform import DeviceSpec, Link, Platform, read_platform, seed002_bandwidth
@@ -30,6 +31,7 @@ from solver.placement.prefixes import PrefixSearcher, prefix_search
 from solver.placement.problem import placement_problem
 from solver.problem import PartitionProblem
 from solver.solving.budget import Budget
+from solver.solving.cpsat import Solve, make_solver
 from solver.solving.outcome import OPTIMAL
 from tests.traces import write_chrome_trace
 
@@ -308,6 +310,28 @@ def test_a_model_not_built_in_time_leaves_the_proof_to_the_prefix_search(instanc
             with pytest.raises(InfeasibleError):
                 solve_placement(built, time_limit=20, workers=2)
             return
+        solved = solve_placement(built, hint=greedy_placement(built, "throughput"), time_limit=20, workers=2)
+    assert solved.status == OPTIMAL and solved.value == expected == evaluate(built, solved.assign).throughput
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(ops=(3, 6), devices=(3, 4)))
+def test_cp_sat_ending_early_leaves_the_proof_to_the_prefix_search(instance):
+    # No time alone, and CP-SAT ends at once without an answer (as it may, long before its limit): the prefix
+    # search, stopped with it, must go on alone and prove.
+    built = placeable(instance)
+    if built is None:
+        return
+    expected = brute_force(built, "throughput")
+    if expected is None:
+        return
+
+    def gave_up(model, limit, workers, *args, **options):
+        return Solve(cp_model.UNKNOWN, make_solver(limit, workers), False)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(exact, "_PREFIXES_ALONE", 0.0)
+        patch.setattr(exact, "solve_reporting", gave_up)
         solved = solve_placement(built, hint=greedy_placement(built, "throughput"), time_limit=20, workers=2)
     assert solved.status == OPTIMAL and solved.value == expected == evaluate(built, solved.assign).throughput
 
