@@ -83,7 +83,7 @@ from ortools.sat.python import cp_model
 
 from heuristics.dag import WINDOW_OPS, Dag, check_num_parts, lower_bound, station_windows
 from solver.errors import CheckError, InfeasibleError, UsageError
-from solver.partitioning.beam import ENDS, Ends, beam_stations
+from solver.partitioning.beam import ENDS, Ends, beam_stations, round_sizes
 from solver.partitioning.metrics import PartitionMetrics, PartMemory, check_partition, part_ops
 from solver.partitioning.objectives import SECONDARY, TABLE
 from solver.partitioning.salbp_bounds import CycleBounds, applies
@@ -732,15 +732,16 @@ class _Search:
 
     def _beam(self, cycle: int, windows: tuple[list[int], list[int]], stop: Callable[[], bool]) -> list[int] | None:
         """One round of the beam search at ``cycle``: a run from each end the instance's rounds so far chose
-        (beam.Ends), seeded by the cycle, the round and the end."""
+        (beam.Ends), seeded by the cycle, the round and the end, wider as the rounds there go on (beam.round_sizes)."""
         started, round_ = self.budget.elapsed(), self.beam_rounds.get(cycle, 0)
         self.beam_rounds[cycle] = round_ + 1
         parts, ran = None, []
         for direction in self.beam_ends.plan():
             ran.append(direction)
+            width, loads, nodes = round_sizes(round_)
             parts = beam_stations(self.dag, self.k, cycle, windows, direction=direction, stop=stop,
                                   seed=(cycle * 1009 + round_) * 2 + ENDS.index(direction),
-                                  least_idles=self._least_idles(cycle))
+                                  width=width, loads=loads, nodes=nodes, least_idles=self._least_idles(cycle))
             self._report()
             if parts is not None or stop():
                 break
