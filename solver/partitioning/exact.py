@@ -104,9 +104,10 @@ _QUICK_SOLVE = 1.0  # seconds of CP-SAT alone before the station search joins it
 _STATION_NODES = 100_000
 # One station-search run in this many is complete (all loads tried: a prover), the others heuristic.
 _COMPLETE_EVERY = 3
-# Beam-search rounds (a run from one end or each, beam.Ends) at most per cycle: a packing the beam has not found in
-# that many runs is rare (ARC111 m = 9..13 and SCHOLL at their optima took 1 to 10 rounds), and where there is none
-# (TONGE70 m=21 at 169, ARC83 m=18 at 4316) its time is the complete runs' and CP-SAT's, which prove.
+# Beam-search rounds (a run from one end or each, beam.Ends) of the first size, and of the wider ones, at most per
+# cycle: a packing the beam has not found in that many runs is rare (ARC111 m = 9..13 and SCHOLL at their optima took
+# 1 to 10 rounds), and where there is none (TONGE70 m=21 at 169, ARC83 m=18 at 4316) its time is the complete runs' and
+# CP-SAT's, which prove.
 _BEAM_ROUNDS = 16
 # The level search (stations.LevelSearch) at the lower bound, a turn per end at each station search there, backward
 # first (where it fails, it mostly fails fast), after the beam's first turn: its sets of placed ops per level at most,
@@ -675,7 +676,8 @@ class _Search:
         The beam search (solver/partitioning/beam.py) goes first and takes turns with these runs, a run from each
         end per round or, once one end leads (beam.Ends), from it alone in every other round, seeded by the cycle
         and the round, until it has had as much time at this cycle as they
-        (``_BEAM_ROUNDS`` rounds at most):
+        (``_BEAM_ROUNDS`` rounds of each size at most; wider ones at the lower bound and one below the incumbent,
+        :meth:`_beam_size`):
         it packs the near-zero idle times (ARC111, SCHOLL) that no depth-first run finds, which prove instead.
         After the beam's first turn, at the lower bound ``lo``, the level search (:meth:`_levels`) from each end,
         within ``_LEVEL_SHARE`` of the solve's time left each, going on where its last turn at this cycle stopped
