@@ -43,7 +43,7 @@ LOADS = 8  # loads tried per state
 NODES = 2000  # enumeration nodes per state
 # The beam's (width, loads, nodes) by the round at one cycle (:func:`round_sizes`), two rounds a size. Where the first
 # size never packs, a wider beam does (single runs at the best known value, load 4-6): SCHOLL m = 46 and 50 and
-# ARC111 m = 12 at (100, 32, 8000) in 10 s, ARC83 m = 17-20 only with more loads a state (64), whose beams die at
+# ARC111 m = 12 at (100, 32, 8000) in 10 s, ARC83 m = 17-20 only with more loads a state (32-64), whose beams die at
 # once with 8. Each size takes about 2-4 times the last; at (250, 64, 16000) one run on SCHOLL took 28-76 s, past a
 # 60 s solve.
 SIZES = ((WIDTH, LOADS, NODES), (50, 16, 4000), (100, 32, 8000), (250, 64, 8000))

@@ -766,7 +766,7 @@ class _Search:
         beam's time: only a packing there settles the instance or improves it, some instances pack there in one
         of many cheap rounds (ARC111 m = 9..13: 1 to 10) and some only in a wider one (SCHOLL m = 46 and 50, ARC111
         m = 12, ARC83 m = 17-20: module beam). Elsewhere the first size packs or the cycle is left behind: wider
-        rounds at every cycle cost SCHOLL m = 50 ten units (1407 against 1397, load 9-10).
+        rounds at every cycle cost SCHOLL m = 50 ten units in a run each (1407 against 1397, load 9-10).
         """
         cheap, (wide, wide_seconds) = self.beam_rounds.get(cycle, 0), self.wide_rounds.get(cycle, (0, 0.0))
         widens = cycle in (self.lo, self.hi - 1) and wide < _BEAM_ROUNDS
