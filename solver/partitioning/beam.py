@@ -41,6 +41,12 @@ from solver.partitioning.stations import bin_shares
 WIDTH = 20  # states kept per part
 LOADS = 8  # loads tried per state
 NODES = 2000  # enumeration nodes per state
+# The beam's (width, loads, nodes) by the round at one cycle (:func:`round_sizes`), two rounds a size. Where the first
+# size never packs, a wider beam does (single runs at the best known value, load 4-6): SCHOLL m = 46 and 50 and
+# ARC111 m = 12 at (100, 32, 8000) in 10 s, ARC83 m = 17-20 only with more loads a state (32-64), whose beams die at
+# once with 8. Each size takes about 2-4 times the last; at (250, 64, 16000) one run on SCHOLL took 28-76 s, past a
+# 60 s solve.
+SIZES = ((WIDTH, LOADS, NODES), (50, 16, 4000), (100, 32, 8000), (250, 64, 8000))
 _TIES = 2.0  # random tie-breaks between ops of near latest parts (in parts)
 ENDS = ("forward", "backward")
 
@@ -98,6 +104,16 @@ def beam_stations(
         ranked = sorted(children, key=lambda c: (children[c][1], fill.rng.random()))  # least idle used first
         states = {c: children[c] for c in ranked[:width]}
     return None
+
+
+def round_sizes(round_: int) -> tuple[int, int, int]:
+    """The beam's width, loads and nodes (:func:`beam_stations`) in round ``round_`` (from 0) at one cycle: each of
+    :data:`SIZES` for two rounds (a round may run one end only, beam.Ends), then the last.
+
+    >>> [round_sizes(r)[0] for r in range(9)]
+    [20, 20, 50, 50, 100, 100, 250, 250, 250]
+    """
+    return SIZES[min(round_ // 2, len(SIZES) - 1)]
 
 
 def _parts(n: int, history: Sequence[Sequence[int]], to_part: Callable[[int], int]) -> list[int]:

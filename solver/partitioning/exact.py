@@ -83,7 +83,7 @@ from ortools.sat.python import cp_model
 
 from heuristics.dag import WINDOW_OPS, Dag, check_num_parts, lower_bound, station_windows
 from solver.errors import CheckError, InfeasibleError, UsageError
-from solver.partitioning.beam import ENDS, Ends, beam_stations
+from solver.partitioning.beam import ENDS, Ends, beam_stations, round_sizes
 from solver.partitioning.metrics import PartitionMetrics, PartMemory, check_partition, part_ops
 from solver.partitioning.objectives import SECONDARY, TABLE
 from solver.partitioning.salbp_bounds import CycleBounds, applies
@@ -104,9 +104,10 @@ _QUICK_SOLVE = 1.0  # seconds of CP-SAT alone before the station search joins it
 _STATION_NODES = 100_000
 # One station-search run in this many is complete (all loads tried: a prover), the others heuristic.
 _COMPLETE_EVERY = 3
-# Beam-search rounds (a run from one end or each, beam.Ends) at most per cycle: a packing the beam has not found in
-# that many runs is rare (ARC111 m = 9..13 and SCHOLL at their optima took 1 to 10 rounds), and where there is none
-# (TONGE70 m=21 at 169, ARC83 m=18 at 4316) its time is the complete runs' and CP-SAT's, which prove.
+# Beam-search rounds (a run from one end or each, beam.Ends) of the first size, and of the wider ones, at most per
+# cycle: a packing the beam has not found in that many runs is rare (ARC111 m = 9..13 and SCHOLL at their optima took
+# 1 to 10 rounds), and where there is none (TONGE70 m=21 at 169, ARC83 m=18 at 4316) its time is the complete runs' and
+# CP-SAT's, which prove.
 _BEAM_ROUNDS = 16
 # The level search (stations.LevelSearch) at the lower bound, a turn per end at each station search there, backward
 # first (where it fails, it mostly fails fast), after the beam's first turn: its sets of placed ops per level at most,
@@ -367,8 +368,9 @@ class _Search:
         self.unknown_above = -1  # largest C whose probe timed out
         self.station_attempts: dict[int, int] = {}  # cycle -> station-search restarts made
         self.station_memos: dict[int, dict[int, int]] = {}  # cycle -> failed states of complete runs (stations.py)
-        self.beam_rounds: dict[int, int] = {}  # cycle -> beam-search rounds made (see _fill_stations)
+        self.beam_rounds: dict[int, int] = {}  # cycle -> beam-search rounds of the first size made (see _fill_stations)
         self.beam_seconds: dict[int, float] = {}  # cycle -> seconds the beam search took there
+        self.wide_rounds: dict[int, tuple[int, float]] = {}  # cycle -> wider beam rounds made, and their seconds
         self.beam_ends = Ends()  # the ends its rounds run from (beam.Ends)
         self.level_searches: dict[tuple[int, str], LevelSearch] = {}  # (cycle, end) -> its level search, resumed
         # at each station search there (see _fill_stations)
@@ -674,7 +676,8 @@ class _Search:
         The beam search (solver/partitioning/beam.py) goes first and takes turns with these runs, a run from each
         end per round or, once one end leads (beam.Ends), from it alone in every other round, seeded by the cycle
         and the round, until it has had as much time at this cycle as they
-        (``_BEAM_ROUNDS`` rounds at most):
+        (``_BEAM_ROUNDS`` rounds of each size at most; wider ones at the lower bound and one below the incumbent,
+        :meth:`_beam_size`):
         it packs the near-zero idle times (ARC111, SCHOLL) that no depth-first run finds, which prove instead.
         After the beam's first turn, at the lower bound ``lo``, the level search (:meth:`_levels`) from each end,
         within ``_LEVEL_SHARE`` of the solve's time left each, going on where its last turn at this cycle stopped
@@ -693,7 +696,7 @@ class _Search:
         while not out_of_time() and (until is None or attempt < until):
             # The beam search gets as much time at this cycle as the station search, and goes first, for up to
             # _BEAM_ROUNDS rounds; not where only this cycle is open (its level search goes first).
-            while (not levels_first and self.beam_rounds.get(cycle, 0) < _BEAM_ROUNDS and not out_of_time()
+            while (not levels_first and self._beam_size(cycle) is not None and not out_of_time()
                    and self.beam_seconds.get(cycle, 0.0) <= self.station_seconds.get(cycle, 0.0)):
                 parts = self._beam(cycle, windows, out_of_time)
                 if parts is not None:
@@ -731,22 +734,45 @@ class _Search:
         return None
 
     def _beam(self, cycle: int, windows: tuple[list[int], list[int]], stop: Callable[[], bool]) -> list[int] | None:
-        """One round of the beam search at ``cycle``: a run from each end the instance's rounds so far chose
-        (beam.Ends), seeded by the cycle, the round and the end."""
-        started, round_ = self.budget.elapsed(), self.beam_rounds.get(cycle, 0)
-        self.beam_rounds[cycle] = round_ + 1
+        """One round of the beam search at ``cycle`` (its size: :meth:`_beam_size`): a run from each end the
+        instance's rounds so far chose (beam.Ends), seeded by the cycle, the round and the end."""
+        started, size = self.budget.elapsed(), self._beam_size(cycle)
+        cheap, (wide, wide_seconds) = self.beam_rounds.get(cycle, 0), self.wide_rounds.get(cycle, (0, 0.0))
+        round_ = cheap + wide
+        width, loads, nodes = round_sizes(size)
         parts, ran = None, []
         for direction in self.beam_ends.plan():
             ran.append(direction)
             parts = beam_stations(self.dag, self.k, cycle, windows, direction=direction, stop=stop,
                                   seed=(cycle * 1009 + round_) * 2 + ENDS.index(direction),
-                                  least_idles=self._least_idles(cycle))
+                                  width=width, loads=loads, nodes=nodes, least_idles=self._least_idles(cycle))
             self._report()
             if parts is not None or stop():
                 break
         self.beam_ends.record(ran, parts is not None)
-        self.beam_seconds[cycle] = self.beam_seconds.get(cycle, 0.0) + self.budget.elapsed() - started
+        took = self.budget.elapsed() - started
+        self.beam_seconds[cycle] = self.beam_seconds.get(cycle, 0.0) + took
+        if size:
+            self.wide_rounds[cycle] = (wide + 1, wide_seconds + took)
+        else:
+            self.beam_rounds[cycle] = cheap + 1
         return parts
+
+    def _beam_size(self, cycle: int) -> int | None:
+        """The next beam round's at ``cycle`` (the round passed to beam.round_sizes: 0 the first size, 2 on wider),
+        or None when it had ``_BEAM_ROUNDS`` of each size it may use.
+
+        At the lower bound and one below the incumbent the rounds of the first size and the wider ones share the
+        beam's time: only a packing there settles the instance or improves it, some instances pack there in one
+        of many cheap rounds (ARC111 m = 9..13: 1 to 10) and some only in a wider one (SCHOLL m = 46 and 50, ARC111
+        m = 12, ARC83 m = 17-20: module beam). Elsewhere the first size packs or the cycle is left behind: wider
+        rounds at every cycle cost SCHOLL m = 50 ten units in a run each (1407 against 1397, load 9-10).
+        """
+        cheap, (wide, wide_seconds) = self.beam_rounds.get(cycle, 0), self.wide_rounds.get(cycle, (0, 0.0))
+        widens = cycle in (self.lo, self.hi - 1) and wide < _BEAM_ROUNDS
+        if widens and (cheap >= _BEAM_ROUNDS or wide_seconds < self.beam_seconds.get(cycle, 0.0) - wide_seconds):
+            return 2 + wide
+        return 0 if cheap < _BEAM_ROUNDS else None
 
     def _levels(self, cycle: int, windows: tuple[list[int], list[int]], budget: Budget) -> list[int] | str | None:
         """The level search (stations.LevelSearch) at the lower bound, one turn per end, backward first, each within

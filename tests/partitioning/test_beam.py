@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from heuristics.dag import Dag, station_windows
 from solver.errors import UsageError
-from solver.partitioning.beam import Ends, beam_stations
+from solver.partitioning.beam import LOADS, NODES, SIZES, WIDTH, Ends, beam_stations, round_sizes
 from solver.partitioning.salbp_bounds import CycleBounds
 from tests.partitioning.packings import assert_packed, two_chains
 from tests.partitioning.test_exact import brute_force, dags
@@ -121,3 +121,12 @@ def test_no_end_starves(outcomes):
         assert all(i - last <= 1 for last in last_run.values())
         ran = plan[:1] if first_found or len(plan) == 1 else plan
         ends.record(ran, first_found or (len(ran) == 2 and second_found))
+
+
+def test_round_sizes_grow_from_the_defaults():
+    # The first rounds at a cycle are the beam of old; later ones never narrower in width, loads or nodes, and the
+    # last size stays once reached.
+    assert round_sizes(0) == round_sizes(1) == (WIDTH, LOADS, NODES)
+    sizes = [round_sizes(r) for r in range(2 * len(SIZES) + 4)]
+    assert all(all(a <= b for a, b in zip(one, two)) for one, two in zip(sizes, sizes[1:]))
+    assert sizes[-1] == sizes[-3] == SIZES[-1] and len(set(sizes)) == len(SIZES)

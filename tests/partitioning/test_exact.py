@@ -227,3 +227,27 @@ def test_descent_bounds_hold(graph, data):
     optimum = brute_force(graph, k)
     assert search.lo <= optimum <= search.hi
     assert check_partition(graph, search.incumbent, k).bottleneck == search.hi
+
+
+def test_wider_beam_rounds_only_where_a_packing_settles_or_improves():
+    # Away from the lower bound and one below the incumbent every round is of the first size, up to the cap. There,
+    # the first round too; then a wider one whenever the wider rounds have had less of the beam's time.
+    graph = nx.DiGraph([(0, 1), (1, 2)])
+    nx.set_node_attributes(graph, 5, "weight")
+    search = _Search(Dag.from_graph(graph), 2, None, 1, Budget(5), None)
+    search.lo, search.hi = 10, 20
+    cap = solver.partitioning.exact._BEAM_ROUNDS
+    search.beam_rounds[15], search.beam_seconds[15] = 3, 5.0
+    assert search._beam_size(15) == 0
+    search.beam_rounds[15] = cap
+    assert search._beam_size(15) is None
+    for cycle in (10, 19):
+        assert search._beam_size(cycle) == 0
+        search.beam_rounds[cycle], search.beam_seconds[cycle] = 1, 0.5
+        assert search._beam_size(cycle) == 2
+        search.wide_rounds[cycle], search.beam_seconds[cycle] = (1, 4.0), 4.5
+        assert search._beam_size(cycle) == 0
+        search.beam_rounds[cycle] = cap  # the first size spent: wider rounds alone
+        assert search._beam_size(cycle) == 3
+        search.wide_rounds[cycle] = (cap, 40.0)
+        assert search._beam_size(cycle) is None
