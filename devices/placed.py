@@ -801,6 +801,8 @@ def pingpong(client, source: str, target: str, sizes: Sequence[int], repeats: in
 
     run = f"ping-{uuid.uuid4().hex[:12]}"
     samples = []
+    if not sizes:
+        return samples
     # Untimed (its key is not the run's): the first transfer between two workers took 74 ms against 3-20 ms for
     # the next ones of 1 kB (under load 6); no hand-off of a run, after its warm-up, pays it.
     warm = client.submit(_make, sizes[0], key=f"warm-{run}", workers=[source], pure=False)
@@ -857,7 +859,7 @@ class DeviceSamples:
     """What :func:`probe_device` timed on one worker (seconds)."""
 
     occupancy: list[tuple[int, float]] = field(default_factory=list)  # (bytes through the session, task start to start)
-    chains: list[tuple[int, float]] = field(default_factory=list)  # (tasks in the chain, submission to completion)
+    chains: list[tuple[int, float]] = field(default_factory=list)  # (tasks in the chain, submitted to notice)
     hops: list[float] = field(default_factory=list)  # start of a chain's task to the next one's, on the worker
     cpu: list[CpuSample] = field(default_factory=list)  # per size of the stream, the device's CPU per request
     host: list[HostSample] = field(default_factory=list)  # per size, the scheduler's and the client's

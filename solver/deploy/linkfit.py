@@ -1,6 +1,9 @@
-"""Fitting the engine's costs from timings: a link's ``seconds = overhead + bytes / bandwidth``, a device's
-occupancy ``task + bytes / pipe bandwidth``, a request's latency ``request + stages * hop``, the CPU a device's
-core spends per task, byte and message (:func:`fit_core`), and the scheduler's and client's (:func:`fit_host`)."""
+"""Fitting the engine's costs from timings: a link's ``seconds = overhead + bytes / bandwidth`` on a loaded link
+and ``idle + bytes beyond its burst / bandwidth`` alone on an idle one (:func:`fit_link`), a device's occupancy
+``task + bytes / pipe bandwidth``, a request's latency ``request + stages * hop``, the CPU a device's core spends
+per task, byte and message (:func:`fit_core`), and the scheduler's and client's (:func:`fit_host`). Lines are
+least squares through the median of each size: a sample slowed by other work on a shared machine moves a mean,
+not a median."""
 
 from __future__ import annotations
 
@@ -27,27 +30,22 @@ def fit_link(source: str, target: str, samples: Sequence[tuple[int, float]]) -> 
     Fit, to the median time of each size (a transfer slowed by other work on a shared machine moves a mean, not
     a median): ``i`` is the smallest size's (1 kB: within any burst); the line o + b / B is least squares over
     the larger sizes (over all of them when there are only two), so beta = (i - o) * B, at least 0 (o before
-    its clipping). The smallest size is not on that line: through it as well, the slope read 1.1-1.7% fast on
-    the lab's 6.5 Mbit/s links (787-790 against 776-779 kB/s on the same transfers; the link-bound rows came in
-    at +1.9..+2.9%), and through the origin, as this fit once did, 4-5% fast; and with the overhead clipped a
-    message alone paid its burst (MobileNetV2's 31 kB on 6.5 Mbit/s: predicted 39.9 ms, measured 35.2 ms). ``rms_us`` is over the medians of the line's
-    sizes. Needs two distinct sizes at least; CheckError when the times do not grow with the bytes.
+    its clipping), and at most the line's smallest size (a slow smallest transfer must not make a message alone
+    cost more than the transfers measured). The smallest size is not on that line: through it as well, the
+    slope read 1.1-1.7% fast on the lab's 6.5 Mbit/s links (787-790 against 776-779 kB/s on the same transfers;
+    the link-bound rows came in at +1.9..+2.9%), and through the origin, as this fit once did, 4-5% fast; and
+    with the overhead clipped a message alone paid its burst (MobileNetV2's 31 kB on 6.5 Mbit/s: predicted 39.9
+    ms, measured 35.2 ms). ``rms_us`` is over the medians of the line's sizes. Needs two distinct sizes at
+    least; CheckError when the times do not grow with the bytes.
     """
     what = f"link {source} -> {target}"
     medians = _medians(samples)
-    if len(medians) < 2:
-        raise CheckError(f"{what}: fitting needs transfers of two sizes at least")
     line = medians[1:] if len(medians) > 2 else medians
-    x = np.array([b for b, _ in line], dtype=float)
-    y = np.array([t for _, t in line])
-    slope, intercept = (float(v) for v in np.polyfit(x, y, 1))
-    if not math.isfinite(slope) or not math.isfinite(intercept):
-        raise CheckError(f"{what}: the timings are not finite; nothing to fit")
+    intercept, slope, rms = _line(line, what, "transfers of two sizes", clip=False)
     if not slope > 0:
         raise CheckError(f"{what}: transfer times do not grow with their size; no bandwidth to fit")
-    rms = float(np.sqrt(np.mean((y - intercept - slope * x) ** 2)))
     idle = medians[0][1]
-    burst = max(idle - intercept, 0.0) / slope
+    burst = min(max(idle - intercept, 0.0) / slope, line[0][0])
     return LinkFit(source, target, max(intercept, 0.0) * 1e6, 1.0 / slope, len(samples), rms * 1e6, idle * 1e6, burst)
 
 
@@ -61,9 +59,9 @@ def fit_device(name: str, occupancy: Sequence[tuple[int, float]], hops: Sequence
     """A device's per-request costs from ``devices.placed.probe_device``'s timings (seconds).
 
     Model: the occupancy of a stage task reading and writing b bytes (through its session, both ways) is
-    ``task + b / pipe_bandwidth``, fitted as :func:`fit_link` fits a link (least squares over the median of each
-    size, an intercept below zero set to zero; a slope of zero or below, a pipe that costs nothing measurable,
-    is a pipe of ``FASTEST_PIPE``); ``rms_us`` is that fit's. A request through k stages waits
+    ``task + b / pipe_bandwidth``, least squares over the median of each size (an intercept below zero set to zero
+    and the slope fitted again through the origin; a slope of zero or below, a pipe that costs nothing
+    measurable, is a pipe of ``FASTEST_PIPE``); ``rms_us`` is that fit's. A request through k stages waits
     ``request + k * hop``: ``hop`` is the median of the hand-offs timed on the worker, ``request`` the median
     over the chains of their latency less their hand-offs (at least zero). CheckError without two sizes, a
     hand-off or a chain. ``cpu`` (``devices.placed.CpuSample``, the probes' CPU per request) and ``idle`` (the
@@ -71,7 +69,7 @@ def fit_device(name: str, occupancy: Sequence[tuple[int, float]], hops: Sequence
     their link): the core's CPU cost (:func:`fit_core`).
     """
     what = f"device {name}"
-    task, per_byte, rms = _line(occupancy, what, "tasks of two sizes")
+    task, per_byte, rms = _line(_medians(occupancy), what, "tasks of two sizes")
     if not hops or not chains:
         raise CheckError(f"{what}: fitting needs timed hand-offs and chains")
     hop = float(np.median(hops))
@@ -135,22 +133,20 @@ def _nnls(a: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     return best_x, math.sqrt(best / len(y))
 
 
-def _line(samples: Sequence[tuple[int, float]], what: str, needs: str) -> tuple[float, float, float]:
-    """``(intercept, slope, rms)`` of the line through the median ``y`` of each ``x`` (module docstring); an intercept
-    below zero is set to zero and the slope fitted again through the origin."""
-    medians = _medians(samples)
+def _line(medians: Sequence[tuple[int, float]], what: str, needs: str, clip: bool = True) -> tuple[float, float, float]:
+    """``(intercept, slope, rms)`` of the least-squares line through ``medians`` (``(x, median y)``, from
+    :func:`_medians`). With ``clip`` an intercept below zero is set to zero and the slope fitted again through the
+    origin; without, the line is returned as fitted. CheckError with fewer than two points or no finite line."""
     x = np.array([b for b, _ in medians], dtype=float)
     y = np.array([t for _, t in medians])
     if len(x) < 2:
         raise CheckError(f"{what}: fitting needs {needs} at least")
-    slope, intercept = np.polyfit(x, y, 1)
+    slope, intercept = (float(v) for v in np.polyfit(x, y, 1))
     if not math.isfinite(slope) or not math.isfinite(intercept):
         raise CheckError(f"{what}: the timings are not finite; nothing to fit")
-    residuals = y - (intercept + slope * x)
-    if intercept < 0:
+    if clip and intercept < 0:
         slope, intercept = float(x @ y / (x @ x)), 0.0
-        residuals = y - slope * x
-    return max(float(intercept), 0.0), float(slope), float(np.sqrt(np.mean(residuals**2)))
+    return intercept, slope, float(np.sqrt(np.mean((y - intercept - slope * x) ** 2)))
 
 
 def _medians(samples: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:

@@ -235,7 +235,7 @@ def read_calibration(path: str | Path) -> Calibration:
                    for key, (low, high) in (("overhead_us", LATENCY_RANGE), ("bandwidth", BANDWIDTH_RANGE))}  # fmt: skip
         samples, rms = _quality(entry, where)
         idle = {}
-        if "idle_us" in entry:  # absent in older files: a message alone costs as on a loaded link
+        if "idle_us" in entry or "burst_bytes" in entry:  # both or neither (older files): then as on a loaded link
             idle = {key: _number(entry, key, low, high, where)
                     for key, (low, high) in (("idle_us", LATENCY_RANGE), ("burst_bytes", BYTES_RANGE))}  # fmt: skip
         fits.append(LinkFit(entry["from"], entry["to"], numbers["overhead_us"], numbers["bandwidth"], samples, rms,

@@ -61,7 +61,8 @@ class Link:
         """Microseconds to send ``nbytes`` as a message alone on this link, idle before it, rounded up."""
         if self.idle_us is None:
             return self.transfer_us(nbytes)
-        return math.ceil(self.idle_us + max(nbytes - self.burst_bytes, 0.0) * 1e6 / self.bandwidth) if nbytes else 0
+        return (math.ceil(self.idle_us + max(nbytes - self.burst_bytes, 0.0) * 1e6 / self.bandwidth)
+                if nbytes or self.idle_us else 0)
 
 
 @dataclass(frozen=True)

@@ -676,8 +676,8 @@ class _Search:
         The beam search (solver/partitioning/beam.py) goes first and takes turns with these runs, a run from each
         end per round or, once one end leads (beam.Ends), from it alone in every other round, seeded by the cycle
         and the round, until it has had as much time at this cycle as they
-        (``_BEAM_ROUNDS`` rounds of each size at most; wider ones at the lower bound and one below the incumbent,
-        :meth:`_beam_size`):
+        (``_BEAM_ROUNDS`` rounds of the first size at most, and at the lower bound and one below the incumbent as
+        many wider ones, beam.round_sizes; :meth:`_beam_size`):
         it packs the near-zero idle times (ARC111, SCHOLL) that no depth-first run finds, which prove instead.
         After the beam's first turn, at the lower bound ``lo``, the level search (:meth:`_levels`) from each end,
         within ``_LEVEL_SHARE`` of the solve's time left each, going on where its last turn at this cycle stopped
@@ -695,7 +695,8 @@ class _Search:
         levels_due, levels_first = True, self.hi == cycle + 1 == self.lo + 1
         while not out_of_time() and (until is None or attempt < until):
             # The beam search gets as much time at this cycle as the station search, and goes first, for up to
-            # _BEAM_ROUNDS rounds; not where only this cycle is open (its level search goes first).
+            # _BEAM_ROUNDS rounds of each kind (_beam_size); not where only this cycle is open (its level search goes
+            # first).
             while (not levels_first and self._beam_size(cycle) is not None and not out_of_time()
                    and self.beam_seconds.get(cycle, 0.0) <= self.station_seconds.get(cycle, 0.0)):
                 parts = self._beam(cycle, windows, out_of_time)
@@ -759,8 +760,9 @@ class _Search:
         return parts
 
     def _beam_size(self, cycle: int) -> int | None:
-        """The next beam round's at ``cycle`` (the round passed to beam.round_sizes: 0 the first size, 2 on wider),
-        or None when it had ``_BEAM_ROUNDS`` of each size it may use.
+        """The round to pass beam.round_sizes for the next beam round at ``cycle`` (0: the first size; 2 and on: the
+        wider ones), or None once it had ``_BEAM_ROUNDS`` rounds of the first size and, where it may widen,
+        ``_BEAM_ROUNDS`` wider ones.
 
         At the lower bound and one below the incumbent the rounds of the first size and the wider ones share the
         beam's time: only a packing there settles the instance or improves it, some instances pack there in one
