@@ -125,10 +125,10 @@ def _burst_later(delay_s: float, cpu_s: float) -> None:
 
 
 def test_the_idle_cpu_is_a_workers_background_not_a_one_off_burst_in_its_window(tmp_path):
-    """200 ms of CPU spent once on a's event loop 1.2 s into a 4 s window (a collection, a late clean-up) reads 50
-    ms/s more than b's background in the mean (the slices hold it: the burst ran inside the window); in the median
-    of the half-second slices, idle_cpu's figure, it moves nothing (the burst, stretched by load, covers three
-    slices of eight at most)."""
+    """200 ms of CPU spent once on a's event loop 1.2 s into a 4 s window (a collection, a late clean-up) would read
+    50 ms/s more than b's background in the mean; the slices show it ran inside the window (one slice holds all of
+    it: the loop cannot read a slice's end during the burst, which load stretches in wall time), and their median,
+    idle_cpu's figure, it moves nothing."""
     from devices.placed import IDLE_SLICE_S, _background, idle_cpu
     from solver.deploy.placed import placed_workers
 
@@ -140,8 +140,7 @@ def test_the_idle_cpu_is_a_workers_background_not_a_one_off_burst_in_its_window(
         slices = workers.client.run(_background, IDLE_SLICE_S, 8, workers=[a, b])
         workers.client.run(_burst_later, 1.2, 0.2, workers=[a])
         idle = idle_cpu(workers.client, [a, b], 4.0)
-    spent = {w: sum(slices[w]) * IDLE_SLICE_S for w in (a, b)}
-    assert spent[a] - spent[b] > 0.15
+    assert max(slices[a]) > statistics.median(slices[b]) + 0.1  # at least 0.2 s in a slice of at most 2 s
     assert 0 < statistics.median(slices[a]) < statistics.median(slices[b]) + 0.010
     assert 0 < idle.workers[a] < idle.workers[b] + 0.010
 
