@@ -290,14 +290,16 @@ def table(rows: list[dict]) -> None:
           "CPU; alone for the latency, CPU); err cpu: cal with the busy CPU everywhere (the last stop's calibrated "
           "prediction); err: against meas (throughput in the steady state, latency with one request in flight); drift: "
           f"the relative move of the part's compute that moved most from before the run to right after it (flagged "
-          f"beyond {DRIFT_TOLERANCE:.0%} of cal's period, at least the largest part's compute); err aft: cal made again with the links fitted "
+          f"beyond {DRIFT_TOLERANCE:.0%} of cal's period, at least the largest part's compute); err aft: cal made "
+          "again with the links fitted "
           f"again right after the run (the same ping-pong); ldrift: the relative move of the link whose time per request "
           f"in cal moved most between the calibration's fit and the after-run one (LINK DRIFT beyond "
           f"{LINK_DRIFT_TOLERANCE:.0%} of cal's period); link: the time the link cal predicts the longest was busy per "
           "timed request (Dask's transfers on it, overlaps counted once) against cal's time for it: beside err, a link "
           "as busy as predicted and a period longer than it are time the link stood idle; run: k/n, the k-th of n "
           "runs of the placement (a DRIFT or UNSTEADY run is run again), * the run the verdict is taken from; steady: "
-          "the timed requests' second half against their first; bytes: the link bytes per request measured over predicted, the one farthest from 1")
+          "the timed requests' second half against their first; bytes: the link bytes per request measured over "
+          "predicted, the one farthest from 1")
 
 
 def link_error(c) -> float | None:
@@ -333,7 +335,8 @@ def verdicts(rows: list[dict]) -> None:
     DRIFT, not UNSTEADY), beside the same prediction with the after-run links, or that no run was clean; and the
     count within 10%."""
     chosen = [r for r in rows if r["verdict"]]
-    print("\nverdicts: per placement, the first run neither DRIFT nor UNSTEADY (else the last run, marked 'none clean')")
+    print("\nverdicts: per placement, the first run neither DRIFT nor UNSTEADY (else the last run, marked "
+          "'none clean')")
     for r in chosen:
         c = r["comparison"]
         print(f"{r['scenario']:18} {r['model']:12} {r['algo']:10} run {r['run']} of {r['runs']}: err "

@@ -6,8 +6,8 @@ A lab gets a tag ``<prefix><our pid>-<serial>`` (the serial counts the labs of t
 ``10.<net>.0.0/16`` no other lab or interface of this machine uses: under a lock (``LOCK``, a file every lab
 takes while it picks its network and builds it: namespaces, veths and shaping, a second or two), the first
 ``<net>`` from ``16 + pid % 240`` on that no address or route of the root namespace mentions (every lab puts its
-scheduler's address and a route to each device there). So two labs started at once, in two processes or in one, never share addresses. For
-device i of its devices it builds:
+scheduler's address and a route to each device there). So two labs started at once, in two processes or in one,
+never share addresses. For device i of its devices it builds:
 
 - a network namespace ``<tag>-<i>`` with ``lo`` up and the device's address ``10.<net>.0.<i+1>/32`` on it
   (the addresses live inside the namespaces except the scheduler's);

@@ -5,8 +5,9 @@ The graph files big graphs come in list their ops and edges as objects with the 
 json.dumps's spaces or indentation. :func:`read_run` parses such an array from the file's bytes at once: it
 finds the array's end, the strings (every '"' opens or closes one when there is no backslash), the runs of
 digits outside string values (digits inside a key are read too, and then fail the template), and checks that
-what is left, spaces outside strings dropped, is the layout's template repeated with commas. Anything else, including input the standard JSON parser would refuse, returns None, and
-the caller reads the array element by element as before: this path only takes arrays whose parse is certain.
+what is left, spaces outside strings dropped, is the layout's template repeated with commas. Anything else,
+including input the standard JSON parser would refuse, returns None, and the caller reads the array element by
+element as before: this path only takes arrays whose parse is certain.
 """
 
 from __future__ import annotations
