@@ -1023,9 +1023,10 @@ def _loop_s(dask_worker) -> float:
     16-20 ms/s), and a callback due while something holds the loop (a slow board's engine, the CPU fit test's
     plugin burning 20-105 ms per task or fetch, stretched 3-5 times by load) is skipped, not made up (Tornado's
     PeriodicCallback runs once late and goes on from the next due time). Measured on a worker at load 5-7,
-    100 ms blocks with 50 ms sleeps between: 12 ticks a second of 50, the background 6.9 ms/s against 20 idle; as
-    the background per tick-second it read 4.7 ms/s, per wall second 20. A probe charged the idle rate for its
-    whole wall time and read a burning sample 3-9.5 ms low per request (load 8)."""
+    100 ms blocks with 50 ms sleeps between: 12 ticks a second of 50, the background 6.9 ms/s against 20 idle;
+    the idle rate charged per tick that ran says 4.7 ms/s, per wall second 20 (blocks of 50 and 200 ms alike). A
+    probe charged the idle rate for its whole wall time and read a burning sample 3-9.5 ms low per request (load
+    8)."""
     return dask_worker._tick_counter * dask_worker._tick_interval
 
 
