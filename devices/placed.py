@@ -826,8 +826,9 @@ def pingpong(client, source: str, target: str, sizes: Sequence[int], repeats: in
 class CpuSample:
     """A probe stream's figures per request on one device: the stage tasks it ran, the bytes through their session
     (both ways), the messages and bytes it sent to and received from other workers, the CPU time (s) its worker
-    and session processes took, the part of it the sessions' compute took (an echo's burn), and the stream's
-    period (s per request)."""
+    and session processes took, the part of it the sessions' compute took (an echo's burn), the stream's period
+    (s per request) and the part of it the worker's event loop was free to run its background (``loop_s``:
+    :func:`_loop_s`; None: the whole period)."""
 
     tasks: int
     pipe_bytes: int
@@ -838,6 +839,12 @@ class CpuSample:
     cpu_s: float
     compute_s: float
     period_s: float
+    loop_s: float | None = None
+
+    @property
+    def background_s(self) -> float:
+        """The seconds per request the worker's background is charged for: its event loop's free time."""
+        return self.period_s if self.loop_s is None else self.loop_s
 
     @property
     def engine_s(self) -> float:
@@ -878,7 +885,8 @@ class PairSamples:
 @dataclass(frozen=True)
 class IdleCpu:
     """The CPU time per second (s/s) each worker (by address) and the scheduler and client take while nothing runs:
-    heartbeats, monitors, the event loops' ticks."""
+    heartbeats, monitors, the event loops' ticks. A worker's is per second of its event loop's free time
+    (:func:`_loop_s`), which is the wall time while nothing runs."""
 
     workers: dict[str, float]
     host: float
@@ -910,7 +918,8 @@ def probe_device(client, worker: str, sizes: Sequence[int], requests: int = 20, 
             feed = _place(client, {"x": np.ones(nbytes, dtype=np.uint8)}, worker)
             cpu = _stream(client, run, [(worker, k)], feed, range(warmup + requests + window), window, f"stage-{k}")
             samples.host.append(HostSample(1, cpu.host.per_request_ms / 1000, cpu.period_s))
-            samples.cpu.append(CpuSample(1, 2 * nbytes, 0, 0, 0, 0, *cpu.workers[worker], cpu.period_s))
+            samples.cpu.append(CpuSample(1, 2 * nbytes, 0, 0, 0, 0, *cpu.workers[worker], cpu.period_s,
+                                         cpu.loop_s[worker]))  # fmt: skip
         chain_feed = _place(client, {"x": np.ones(1 << 10, dtype=np.uint8)}, worker)
         k = len(sizes)
         lengths = [length for _ in range(repeats) for length in chains]
@@ -963,8 +972,10 @@ def probe_pair(client, source: str, target: str, sizes: Sequence[int], requests:
             numbers = range(i * requests, (i + 1) * requests)
             cpu = _stream(client, run, [(source, 0), (target, 1)], feed, numbers, window, f"pair-{i}")
             samples.host.append(HostSample(2, cpu.host.per_request_ms / 1000, cpu.period_s))
-            samples.source.append(CpuSample(1, 2 * nbytes, 1, nbytes, 0, 0, *cpu.workers[source], cpu.period_s))
-            samples.target.append(CpuSample(1, 2 * nbytes, 0, 0, 1, nbytes, *cpu.workers[target], cpu.period_s))
+            samples.source.append(CpuSample(1, 2 * nbytes, 1, nbytes, 0, 0, *cpu.workers[source], cpu.period_s,
+                                            cpu.loop_s[source]))  # fmt: skip
+            samples.target.append(CpuSample(1, 2 * nbytes, 0, 0, 1, nbytes, *cpu.workers[target], cpu.period_s,
+                                            cpu.loop_s[target]))  # fmt: skip
         return samples
     finally:
         client.run(_forget, run, workers=[source, target], on_error="ignore")
@@ -975,7 +986,8 @@ IDLE_SLICE_S = 0.5  # a Dask worker's heartbeat and system monitor come every 0.
 
 def idle_cpu(client, workers: Sequence[str], seconds: float = 2.0) -> IdleCpu:
     """The CPU per second ``workers``, the scheduler and the client take over ``seconds`` with nothing to run: for
-    each worker the median over slices of ``IDLE_SLICE_S`` read in its own event loop (left free meanwhile).
+    each worker the median over slices of ``IDLE_SLICE_S`` read in its own event loop (left free meanwhile), per
+    second of the loop's free time (:func:`_loop_s`: the wall time, but for a burst that holds the loop).
 
     Why slices: a one-off burst in the window (a collection, a late clean-up) moved the mean, and a probe is
     charged the background for its whole wall time, which load stretches: measured over 1 s windows, 25-28 ms/s
@@ -989,17 +1001,33 @@ def idle_cpu(client, workers: Sequence[str], seconds: float = 2.0) -> IdleCpu:
     return IdleCpu({w: statistics.median(rates[w]) for w in workers}, host.per_request_ms / 1000 / wall)
 
 
-async def _background(slice_s: float, slices: int) -> list[float]:
-    """This process's CPU per second over ``slices`` consecutive slices of ``slice_s`` seconds, sleeping between its
-    readings so that the event loop runs what it runs when idle."""
+async def _background(slice_s: float, slices: int, dask_worker=None) -> list[float]:
+    """This worker process's CPU per second of its event loop's free time (:func:`_loop_s`) over ``slices``
+    consecutive slices of ``slice_s`` seconds, sleeping between its readings so that the event loop runs what it
+    runs when idle."""
     rates = []
-    start, cpu = time.perf_counter(), time.process_time()
+    loop, cpu = _loop_s(dask_worker), time.process_time()
     for _ in range(slices):
         await asyncio.sleep(slice_s)
-        now, used = time.perf_counter(), time.process_time()
-        rates.append((used - cpu) / (now - start))
-        start, cpu = now, used
+        free, used = _loop_s(dask_worker), time.process_time()
+        rates.append((used - cpu) / max(free - loop, dask_worker._tick_interval))  # a tick at least ends a slice
+        loop, cpu = free, used
     return rates
+
+
+def _loop_s(dask_worker) -> float:
+    """The seconds this worker's event loop has been free to run its background so far, by Dask's own count of its
+    ticks (a periodic callback every ``_tick_interval``, 20 ms) times their interval.
+
+    Why not the wall time: the background is the loop's periodic callbacks (the tick alone 9 of a worker's
+    16-20 ms/s), and a callback due while something holds the loop (a slow board's engine, the CPU fit test's
+    plugin burning 20-105 ms per task or fetch, stretched 3-5 times by load) is skipped, not made up (Tornado's
+    PeriodicCallback runs once late and goes on from the next due time). Measured on a worker at load 5-7,
+    100 ms blocks with 50 ms sleeps between: 12 ticks a second of 50, the background 6.9 ms/s against 20 idle;
+    the idle rate charged per tick that ran says 4.7 ms/s, per wall second 20 (blocks of 50 and 200 ms alike). A
+    probe charged the idle rate for its whole wall time and read a burning sample 3-9.5 ms low per request (load
+    8)."""
+    return dask_worker._tick_counter * dask_worker._tick_interval
 
 
 def _start_echoes(client, run: str, sessions: Sequence[tuple[str, int, float]], executor: str) -> None:
@@ -1015,11 +1043,13 @@ def _start_echoes(client, run: str, sessions: Sequence[tuple[str, int, float]], 
 class _StreamCpu:
     """A probe stream's CPU per request (s) over all its requests: per worker of its path, (its process and its
     sessions, their compute), and the scheduler's and the client's; ``period_s``, the wall time per request over
-    the same span (what a background per second is charged for)."""
+    the same span (what the host's background per second is charged for), and per worker ``loop_s``, the part of
+    it its event loop was free (:func:`_loop_s`: what its background is charged for)."""
 
     workers: dict[str, tuple[float, float]]
     host: HostCpu
     period_s: float
+    loop_s: dict[str, float]
 
 
 def _stream(client, run: str, path: Sequence[tuple[str, int]], feed, requests: range, window: int,
@@ -1049,12 +1079,18 @@ def _stream(client, run: str, path: Sequence[tuple[str, int]], feed, requests: r
         return [dep]
 
     start = time.perf_counter()
-    before = client.run(_cpu, run, workers=workers)
+    before = client.run(_stream_reading, run, workers=workers)
     stream = _drive(client, submit, requests, window, time.monotonic() + PROBE_TIMEOUT)
-    after = client.run(_cpu, run, workers=workers)
+    after = client.run(_stream_reading, run, workers=workers)
     n = len(requests)
     cpu = {w: ((sum(after[w][:2]) - sum(before[w][:2])) / n, (after[w][2] - before[w][2]) / n) for w in workers}
-    return _StreamCpu(cpu, stream.host, (time.perf_counter() - start) / n)
+    loop = {w: (after[w][3] - before[w][3]) / n for w in workers}
+    return _StreamCpu(cpu, stream.host, (time.perf_counter() - start) / n, loop)
+
+
+def _stream_reading(run: str, dask_worker=None) -> tuple[float, float, float, float]:
+    """:func:`_cpu` of ``run`` on this worker, and its event loop's free time so far (:func:`_loop_s`)."""
+    return *_cpu(run), _loop_s(dask_worker)
 
 
 if __name__ == "__main__":

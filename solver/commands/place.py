@@ -226,7 +226,7 @@ def _run_replicated(args: argparse.Namespace) -> int:
     if engine:  # the prediction adds the engine's cost to the loads without it
         blind = evaluate_replicated(placement_problem(problem, platform), list(answer.stage), list(answer.serve),
                                     memory=False)  # fmt: skip
-        predicted = predict_replicated(blind, "calibrated", {}, 1, problem, engine)
+        predicted = predict_replicated(blind, platform, "calibrated", {}, 1, problem, engine)
     doc = {"model": problem.name, "platform": str(args.platform), "status": "OPTIMAL" if proven else "FEASIBLE",
            "interrupted": budget.interrupted,
            "memory_model": built.memory_name, **answer.to_json(), "partition_map": list(answer.stage),

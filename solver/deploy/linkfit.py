@@ -86,20 +86,22 @@ def fit_core(name: str, samples: Sequence, idle: float = 0.0, received_s: Sequen
     ``received_s``, per sample the seconds its received bytes spend on their link (bytes / the link's bandwidth;
     None: 0 for every sample).
 
-    Model: engine CPU per request = idle * period + task * tasks + pipe * MB through the session + send * messages
+    Model: engine CPU per request = idle * loop + task * tasks + pipe * MB through the session + send * messages
     sent + send_mb * MB sent + receive * messages received + receive_mb * MB received + receive_s * seconds on the
     link (a slow link trickles its bytes in and the receiving event loop wakes per trickle); every coefficient >=
     0, least squares (exact non-negative least squares over the seven columns) on the samples less ``idle *
-    period``. A column no sample exercises (a device without links never sends) gets 0; the two receiving slopes
-    are told apart only by links of different rates, and with one rate the per-MB one takes it all (of equal fits
-    the support found first, per MB before per second, is kept). CheckError with fewer samples than two.
+    loop``, ``loop`` the part of the period the worker's event loop was free (``CpuSample.background_s``: a
+    background callback due while the engine holds the loop is skipped, so it is not charged). A column no sample
+    exercises (a device without links never sends) gets 0; the two receiving slopes are told apart only by links
+    of different rates, and with one rate the per-MB one takes it all (of equal fits the support found first, per
+    MB before per second, is kept). CheckError with fewer samples than two.
     """
     if len(samples) < 2:
         raise CheckError(f"device {name}: fitting its CPU needs two probe streams at least")
     seconds = [0.0] * len(samples) if received_s is None else list(received_s)
     a = np.array([[s.tasks, s.pipe_bytes * 1e-6, s.sends, s.sent * 1e-6, s.receives, s.received * 1e-6, t]
                   for s, t in zip(samples, seconds, strict=True)], dtype=float)  # fmt: skip
-    y = np.array([(s.engine_s - idle * s.period_s) * 1e6 for s in samples])
+    y = np.array([(s.engine_s - idle * s.background_s) * 1e6 for s in samples])
     x, rms = _nnls(a, y)
     return CoreCost(*map(float, x[:6]), idle_us_per_s=idle * 1e6, samples=len(samples), rms_us=rms,
                     receive_us_per_s=float(x[6]))  # fmt: skip

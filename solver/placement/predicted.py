@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from solver.io.linkfile import DeviceFit, HostFit
 from solver.io.platform import Platform
-from solver.placement.engine import DeviceEngine, Message, StageIO, busy_us, flows, hop_us, request_us, through_us
+from solver.placement.engine import CLIENT, DeviceEngine, Message, StageIO, busy_us, flows, hop_us, request_us
+from solver.placement.engine import through_us
 from solver.placement.engine import stage_io as engine_stage_io
 from solver.placement.metrics import evaluate, path_latency
 from solver.placement.problem import placement_problem
@@ -171,57 +172,77 @@ def predict_parts(problem, platform: Platform, parts: Sequence[tuple[str, Sequen
             device_us[d] += us
     link_us: dict[tuple[str, str], float] = {}
     link_bytes: dict[tuple[str, str], int] = {}
-    message_us, alone_us = {}, {}  # a message on a loaded link (the period's), and alone on an idle one (the latency's)
-    for (j, k), nbytes in sent.items():
+    for (j, k), nbytes in sent.items():  # a message on a loaded link: the period's (the latency's travel alone)
         pair = (devices[j], devices[k])
-        message_us[j, k] = platform.link(*pair).transfer_us(nbytes)
-        alone_us[j, k] = platform.link(*pair).idle_transfer_us(nbytes)
-        link_us[pair] = link_us.get(pair, 0.0) + message_us[j, k]
+        link_us[pair] = link_us.get(pair, 0.0) + platform.link(*pair).transfer_us(nbytes)
         link_bytes[pair] = link_bytes.get(pair, 0) + nbytes
-    engines = [DeviceEngine.of(engine[d]) if d in engine else None for d in devices]
-    duration = [hop_us(e) + through_us(io, e) + sum(placed.times[v][index[device]] for v in ops)
-                for e, io, (device, ops) in zip(engines, ios, parts)]  # fmt: skip
-    inbound = {(j, k): alone_us.get((j, k), 0.0) for j, k in reads}
-    pick = {(j, k): hop_us(engines[j]) for j, k in reads if k in ios[j].picked}
-    out = [hop_us(e) if -1 in io.picked else 0 for e, io in zip(engines, ios)]
-    # The placement's rule (solver.placement.metrics.path_latency): as Dask runs the parts.
-    done = path_latency(inbound, duration, pick, out, request_us(engines))
+    stages = [[(device, sum(placed.times[v][index[device]] for v in ops))] for device, ops in parts]
+    done = request_latency(platform, stages, {(j, k): {(devices[j], devices[k]): n} for (j, k), n in sent.items()},
+                           reads, ios, engine)  # fmt: skip
     host_us = host_busy_us(host, ios)
     idle = idle_shares({d: f for d, f in engine.items() if d in device_us}, host)
     period, at = shared_period(device_us, link_us, core_of, cores, host_us, idle)
     return PlacedPrediction(label, device_us, link_us, link_bytes, done, period, at, overhead_us, host_us, idle)
 
 
-def predict_replicated(answer: Replicated, label: str, core_of: dict[str, int | None], cores: int, problem=None,
-                       engine: dict[str, DeviceFit] | None = None, host: HostFit | None = None) -> PlacedPrediction:  # fmt: skip
-    """The prediction of a replicated placement, the shared cores counted.
+def request_latency(platform: Platform, stages: Sequence[Sequence[tuple[str, float]]],
+                    sent: dict[tuple[int, int], dict[tuple[str, str], int]], reads: set[tuple[int, int]],
+                    ios: Sequence[StageIO], engine: dict[str, DeviceFit]) -> float:  # fmt: skip
+    """One request alone through ``stages`` (in pipeline order, each its replicas as (device, its compute us for a
+    request); a map's parts one each), by the placement's rule (solver.placement.metrics.path_latency: as Dask
+    runs them). Stage k reads the stages j of ``reads`` ``(j, k)``; ``sent[j, k]`` the bytes each pair of their
+    replicas on two devices exchange, one message. Each stage takes its slowest replica (compute, and with its
+    device measured in ``engine`` a hand-off and its bytes through the session), a picking task its slowest
+    replica's hand-off, each hand-off its slowest pair's message alone on an idle link
+    (``solver.io.platform.Link.idle_transfer_us``: a measured link's first bytes pass at once), and the request
+    the largest ``request_us`` of its devices."""
+    engines = {d: DeviceEngine.of(engine[d]) if d in engine else None for stage in stages for d, _ in stage}
+
+    def slowest_hop(stage: Sequence[tuple[str, float]]) -> int:
+        return max(hop_us(engines[d]) for d, _ in stage)
+
+    duration = [max(hop_us(engines[d]) + through_us(io, engines[d]) + us for d, us in stage)
+                for stage, io in zip(stages, ios)]  # fmt: skip
+    inbound = {(j, k): max((platform.link(*pair).idle_transfer_us(n) for pair, n in sent.get((j, k), {}).items()),
+                           default=0) for j, k in reads}  # fmt: skip
+    pick = {(j, k): slowest_hop(stages[j]) for j, k in reads if k in ios[j].picked}
+    out = [slowest_hop(stage) if CLIENT in io.picked else 0 for stage, io in zip(stages, ios)]
+    return path_latency(inbound, duration, pick, out, request_us(list(engines.values())))
+
+
+def predict_replicated(answer: Replicated, platform: Platform, label: str, core_of: dict[str, int | None], cores: int,
+                       problem=None, engine: dict[str, DeviceFit] | None = None,
+                       host: HostFit | None = None) -> PlacedPrediction:  # fmt: skip
+    """The prediction of a replicated placement on ``platform``, the shared cores counted; its latency one request
+    alone, as a map's (:func:`request_latency`: each stage on its slowest replica, each hand-off over its slowest
+    pair of replicas, alone on its link), so that one replica per stage predicts what its map does.
 
     ``engine`` (measured devices; ``problem``, the ``solver.problem.PartitionProblem``, is then needed): a replica
     of a stage with r replicas also counts its share of the engine's cost (solver.placement.replicas.engine_share:
     1 / r of the stage's tasks and session bytes, and where its core's CPU was measured the messages over a link
-    from a stage of r_j replicas to one of r_k at 1 / (r_j r_k) per request), and the latency adds the request's
-    ``request_us`` and, per stage taken as a chain, its slowest replica's hand-off and bytes through the session
-    (and a hand-off more for a picking task). ``host``: the scheduler's and client's CPU per request
-    (:func:`shared_period`)."""
+    from a stage of r_j replicas to one of r_k at 1 / (r_j r_k) per request), and the latency its engine terms.
+    ``host``: the scheduler's and client's CPU per request (:func:`shared_period`)."""
     engine = engine or {}
+    names = answer.devices
     device_us = dict(answer.device_us)
     overhead_us: dict[str, float] = {}
-    latency = answer.latency_us
     host_us = 0.0
+    ios = [StageIO((), frozenset())] * len(answer.stages)
     if engine or host:
-        names = answer.devices
         ios = stage_io(problem, answer.stages)
         host_us = host_busy_us(host, ios)
-        first = answer.replicas(0)
-        latency += max((engine[names[d]].request_us for d in first if names[d] in engine), default=0.0)
         for s, io in enumerate(ios):
             replicas = [names[d] for d in answer.replicas(s)]
-            engines = [DeviceEngine.of(engine[d]) if d in engine else None for d in replicas]
-            for d, e in zip(replicas, engines):
-                if e is not None:
-                    overhead_us[d] = engine_share(io, e, len(replicas), d, answer.handoffs)
+            for d in replicas:
+                if d in engine:
+                    overhead_us[d] = engine_share(io, DeviceEngine.of(engine[d]), len(replicas), d, answer.handoffs)
                     device_us[d] += overhead_us[d]
-            latency += max((hop_us(e) * (1 + bool(io.picked)) + through_us(io, e) for e in engines), default=0.0)
+    stage_of = {names[d]: s for d, s in enumerate(answer.serve)}
+    sent: dict[tuple[int, int], dict[tuple[str, str], int]] = {}
+    for (a, b), (message, _) in answer.handoffs.items():
+        sent.setdefault((stage_of[a], stage_of[b]), {})[a, b] = sum(message.sizes)
+    stages = [[(names[d], answer.compute_us[names[d]]) for d in answer.replicas(s)] for s in range(len(ios))]
+    latency = request_latency(platform, stages, sent, set(sent), ios, engine)
     idle = idle_shares({d: f for d, f in engine.items() if d in device_us}, host)
     period, at = shared_period(device_us, answer.link_us, core_of, cores, host_us, idle)
     link_bytes = {pair: round(b) for pair, b in answer.link_bytes.items()}
@@ -246,4 +267,4 @@ def predict_split(problem, platform: Platform, split, label: str, core_of: dict[
         for device in split.replicas.get(part.part_id, (part.device,)):
             serve[index[device]] = k
     answer = evaluate_replicated(placed, stage, serve, memory=False)
-    return predict_replicated(answer, label, core_of, cores, problem, engine, host)
+    return predict_replicated(answer, platform, label, core_of, cores, problem, engine, host)

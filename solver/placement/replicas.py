@@ -86,6 +86,7 @@ class Replicated:
     devices: tuple[str, ...]  # the platform's device names, by number
     # Per link, the message it carries (one per pair of replicas that talk) and its rate per request, 1 / (r_j r_k).
     handoffs: dict[tuple[str, str], tuple[Message, float]] = field(default_factory=dict)
+    compute_us: dict[str, float] = field(default_factory=dict)  # per device serving a stage, its time for a request
 
     def replicas(self, s: int) -> list[int]:
         return [d for d, t in enumerate(self.serve) if t == s]
@@ -184,7 +185,8 @@ def evaluate_replicated(problem: PlacementProblem, stage: list[int], serve: list
     link_us = {(names[a], names[b]): us for (a, b), us in links.items()}
     link_bytes = {(names[a], names[b]): nbytes for (a, b), nbytes in carried.items()}
     return Replicated(tuple(stage), tuple(serve), math.ceil(worst - 1e-9), at, device_us, link_us, link_bytes,
-                      max(finish.values()), tuple(names), handoffs)  # fmt: skip
+                      max(finish.values()), tuple(names), handoffs,
+                      {names[d]: t for times in compute.values() for d, t in times.items()})  # fmt: skip
 
 
 def _stage_ios(problem: PlacementProblem, stage: list[int]) -> dict[int, StageIO | None]:

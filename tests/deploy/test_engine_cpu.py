@@ -145,6 +145,44 @@ def test_the_idle_cpu_is_a_workers_background_not_a_one_off_burst_in_its_window(
     assert 0 < idle.workers[a] < idle.workers[b] + 0.010
 
 
+def _busy_background(every_s: float, cpu_s: float, dask_worker=None) -> None:
+    """On a worker: a periodic callback of its event loop spending ``cpu_s`` every ``every_s``, as Dask's own tick
+    does (scaled up); stopped with the worker."""
+    from tornado.ioloop import PeriodicCallback
+
+    from devices.slowboard import _spin
+
+    callback = dask_worker.periodic_callbacks["nnpart-busy"] = PeriodicCallback(lambda: _spin(cpu_s), every_s * 1000)
+    callback.start()
+
+
+def test_a_probe_charges_a_workers_background_only_while_its_event_loop_is_free(tmp_path):
+    """A worker's background is its event loop's periodic callbacks, and one that falls due while the engine holds
+    the loop is skipped. Here a background of 3 ms every 20 ms (150 ms/s, Dask's tick's rhythm, 17 times its CPU)
+    and a plugin holding the loop 100 ms at the end of each stage task: the engine's CPU per request, charged the
+    idle background only for the loop's free time, grows by the 100 ms burnt (within 8%). Charged for the whole
+    period, it read the growth low by the skipped background, at least 15 ms (150 ms/s over 100 ms held)."""
+    from devices.placed import idle_cpu, probe_device
+    from solver.deploy.placed import placed_workers
+
+    task_ms = 100.0
+    plugin = burning_plugin(task_ms, 0.0, lambda key: key.startswith("probe-") and "-stage-" in key,
+                            lambda key: False, name="nnpart-hold")  # fmt: skip
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"devices": [{"name": "a"}], "default_link": {"bandwidth": 1e8}}))
+    engine = {}
+    with placed_workers("local", ["a"], read_platform(path)) as workers:
+        client, a = workers.client, workers.address["a"]
+        client.run(_busy_background, 0.020, 0.003, workers=[a])
+        idle = idle_cpu(client, [a]).workers[a]
+        for burning in (False, True):
+            with _registered(client, plugin if burning else None):
+                sample = probe_device(client, a, (1 << 10,), requests=8, chains=(1,), repeats=1, burn_ms=5).cpu[0]
+            engine[burning] = sample.engine_s - idle * sample.background_s
+    assert idle > 0.1
+    assert (engine[True] - engine[False]) * 1000 == pytest.approx(task_ms, rel=0.08)
+
+
 def test_the_cpu_fit_is_exact_on_its_own_model_and_refuses_too_little():
     from devices.placed import CpuSample, HostSample
 

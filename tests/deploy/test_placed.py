@@ -486,7 +486,7 @@ def test_a_replicated_part_runs_round_robin_on_its_devices(tflite_model, tmp_pat
     assert answer.device_us == {"a": 300.0, "b": 250.0, "c": 250.0}
     split = split_model(model, stage, tmp_path / "split", placement={0: "a", 1: "b"})
     with placed_workers("local", ["a", "b", "c"], platform) as workers:
-        prediction = predict_replicated(answer, "replicated", workers.core_of, 2)
+        prediction = predict_replicated(answer, platform, "replicated", workers.core_of, 2)
         comparison = compare_placed(split, workers, [prediction], PlacedSettings(requests=6, warmup=2),
                                     replicas={1: ("b", "c")})  # fmt: skip
     assert comparison.ok and comparison.run.devices == [("a",), ("b", "c")]

@@ -212,7 +212,8 @@ def test_the_replicated_prediction_counts_the_engines_cost_as_the_model_does():
     # Stage 0: 100 us, a task of 700 and its output through the session (a whole microsecond); stage 1 (600 + 100
     # us) on two replicas: (700 + 700 + 1) / 2.
     assert seen.device_us == {"d0": 801.0, "d1": 700.5, "d2": 700.5} and seen.period == 801
-    predicted = predict_replicated(evaluate_replicated(blind, stage, serve), "calibrated", {}, 1, problem, fits)
+    predicted = predict_replicated(evaluate_replicated(blind, stage, serve), blind.platform, "calibrated", {}, 1, problem,
+                                   fits)  # fmt: skip
     assert predicted.device_us == seen.device_us
 
 
@@ -235,7 +236,36 @@ def test_a_replica_pays_its_share_of_the_messages_of_its_stage_at_its_cores_cpu(
     seen = evaluate_replicated(built, stage, serve)
     assert seen.device_us == {"d0": 100 + 700 + 2 * 302 / 2, "d1": (700 + 700) / 2 + 505 / 2, "d2": 952.5}
     assert seen.period == 1102
-    predicted = predict_replicated(evaluate_replicated(blind, stage, serve), "calibrated", {}, 1, problem, fits)
+    predicted = predict_replicated(evaluate_replicated(blind, stage, serve), blind.platform, "calibrated", {}, 1, problem,
+                                   fits)  # fmt: skip
     assert predicted.device_us == seen.device_us
     answer, proven = solve_replicated(built, time_limit=20, workers=2)
     assert proven and answer.period == brute_force_replicated(built).period <= 1102
+
+
+def test_a_replicated_placement_of_one_replica_a_stage_predicts_its_maps_latency_on_the_links_alone_line():
+    """a -> (b, c) -> d in three stages on three devices (the first stage's two outputs each picked by a reader)
+    over links whose message alone takes 200 us and its bytes beyond 4 kB at 100 MB/s (loaded: 500 us and every
+    byte). One replica a stage predicts the latency its map does, the messages at the alone line, with and
+    without the devices' engine terms (hand-offs, the picks, session bytes, the request's own)."""
+    from solver.io.linkfile import DeviceFit
+    from solver.placement.predicted import predict_parts, predict_replicated
+
+    graph = nx.DiGraph(name="g")
+    for v, w in enumerate([100, 200, 300, 400]):
+        graph.add_node(v, weight=w, type="OP", constants={})
+    for u, v in [(0, 1), (0, 2), (1, 3), (2, 3)]:
+        graph.add_edge(u, v, tensors={f"t{u}": 10_000}, bytes=10_000)
+    problem = PartitionProblem(graph, "g", "test")
+    devices = tuple(DeviceSpec(f"d{k}", 1.0) for k in range(3))
+    platform = Platform(Path("p.json"), devices, {}, Link(1e8, 500.0, idle_us=200.0, burst_bytes=4000.0))
+    stage, serve = [0, 0, 1, 2], [0, 1, 2]
+    parts = [("d0", [0, 1]), ("d1", [2]), ("d2", [3])]
+    answer = evaluate_replicated(placement_problem(problem, platform), stage, serve, memory=False)
+    fits = {f"d{k}": DeviceFit(f"d{k}", 700.0, 1e9, 50.0 * (k + 1), 1000.0 + 300 * k, 1, 0.0) for k in range(3)}
+    for engine in (None, fits):
+        replicated = predict_replicated(answer, platform, "replicated", {}, 3, problem, engine)
+        assert replicated.latency_us == predict_parts(problem, platform, parts, "map", {}, 3, engine).latency_us
+    # Without engine terms: a at 300; 10 kB alone (200 + 6000 B at 100 MB/s = 260 us), then c: 860; d after both
+    # and their messages alone: 860 + 260 + 400. On the loaded line it was 2200.
+    assert predict_replicated(answer, platform, "replicated", {}, 3).latency_us == 1520
