@@ -19,7 +19,10 @@ hand-off and session pipe, timed with echo stage tasks; the CPU its core spends 
 links, and the scheduler's and client's CPU, from echo requests flowing device to device: ``solve pipeline
 --calibrate-links``). Right after the timed requests every link the run used is fitted again by the same ping-pong
 (its drift: LINK DRIFT), and the calibrated prediction made again with those links is shown beside it (``err aft``),
-so a row off by its link reads apart from a row off by its model. A run whose compute drifted (DRIFT) or whose
+so a row off by its link reads apart from a row off by its model. Right before the latency run the parts are timed
+alone again, as that run pays them (wall, one predicted latency apart), and the calibrated latency is made with
+them; a second table splits each run's latency error into its compute gap and the rest, beside the former figure
+(the calibration's CPU alone). A run whose compute drifted (DRIFT) or whose
 requests did not finish at a steady rate (UNSTEADY: the second half of the timed requests against the first beyond
 10%) cannot give a verdict and is run again, parts timed afresh, up to ``--reruns`` times; every run is kept in the
 table and the JSON, and a row's verdict is taken from its first clean run (or says that none was clean). Seed
@@ -295,7 +298,8 @@ def table(rows: list[dict]) -> None:
           "fitted by a ping-pong in the same lab, each device's engine CPU and the scheduler's and client's, the trace's "
           "op times; cal: the same with each part's compute measured in the run's session just before the run (per "
           "inference, every part busy for the period: the wall time on a device with a core of its own, else the "
-          "CPU; alone for the latency, CPU); err cpu: cal with the busy CPU everywhere (the last stop's calibrated "
+          "CPU; for the latency each part's wall alone, timed again right before the latency run); err cpu: cal with the "
+          "busy CPU everywhere and the calibration's CPU alone for the latency (the last stop's calibrated "
           "prediction); err: against meas (throughput in the steady state, latency with one request in flight); drift: "
           f"the relative move of the part's compute that moved most from before the run to right after it (flagged "
           f"beyond {DRIFT_TOLERANCE:.0%} of cal's period, at least the largest part's compute); err aft: cal made "
