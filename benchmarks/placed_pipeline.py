@@ -19,7 +19,10 @@ hand-off and session pipe, timed with echo stage tasks; the CPU its core spends 
 links, and the scheduler's and client's CPU, from echo requests flowing device to device: ``solve pipeline
 --calibrate-links``). Right after the timed requests every link the run used is fitted again by the same ping-pong
 (its drift: LINK DRIFT), and the calibrated prediction made again with those links is shown beside it (``err aft``),
-so a row off by its link reads apart from a row off by its model. A run whose compute drifted (DRIFT) or whose
+so a row off by its link reads apart from a row off by its model. Right before the latency run the parts are timed
+alone again, as that run pays them (wall, one predicted latency apart), and the calibrated latency is made with
+them; a second table splits each run's latency error into its compute gap and the rest, beside the former figure
+(the calibration's CPU alone). A run whose compute drifted (DRIFT) or whose
 requests did not finish at a steady rate (UNSTEADY: the second half of the timed requests against the first beyond
 10%) cannot give a verdict and is run again, parts timed afresh, up to ``--reruns`` times; every run is kept in the
 table and the JSON, and a row's verdict is taken from its first clean run (or says that none was clean). Seed
@@ -37,6 +40,7 @@ import dataclasses
 import functools
 import json
 import os
+import statistics
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -46,7 +50,7 @@ import numpy as np
 
 from devices.placed import PlacedSettings
 from solver.deploy.linkdrift import AFTER_RUN, LINK_DRIFT_TOLERANCE, LinkCheck
-from solver.deploy.partcompute import DRIFT_TOLERANCE, measure_parts, measured_problem, part_sources
+from solver.deploy.partcompute import DRIFT_TOLERANCE, LatencyCheck, measure_parts, measured_problem, part_sources
 from solver.deploy.placed import calibrate_engine, calibrate_links, compare_placed, placed_stages, placed_workers
 from solver.deploy.report import placed_text
 from solver.deploy.split import split_model
@@ -146,10 +150,16 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
                            forecast(problem, alone, split, measured, "cal-trace", engine, host)]  # fmt: skip
             if problem is not alone:  # the first session's model: the op times profiled alone, the platform's links
                 predictions.append(predict_split(alone, platform, split, "alone-trace", workers.core_of, cores))
-            predictions.append(forecast(cpu, session[1], split, measured, "cal-cpu", engine, host))  # the last stop's
+            # the last stop's calibrated prediction: busy CPU, and the latency from the calibration's CPU alone
+            lone_cpu = measured_problem(alone, split, sources, "alone-cpu")
+            predictions.append(forecast(cpu, lone_cpu, split, measured, "cal-cpu", engine, host))
             check = LinkCheck(platform, fits, predictions[1],
                               lambda links: forecast(*session, split, calibrated(platform, links), AFTER_RUN, engine, host))
-            comparison = compare_placed(split, workers, predictions, settings, compute=sources, links=check)
+            latency = LatencyCheck(predictions[1], lambda parts: predict_split(
+                measured_problem(alone, split, parts, "alone"), measured, split, "calibrated", workers.core_of, cores,
+                engine, host).latency_us)  # fmt: skip
+            comparison = compare_placed(split, workers, predictions, settings, compute=sources, links=check,
+                                        latency=latency)  # fmt: skip
             _print_run(label, model, algo, status, comparison)
             why[:] = unclean(comparison)
             return comparison
@@ -250,6 +260,7 @@ def main(argv: list[str] | None = None) -> None:
                 rows += run_scenario(f"b_seed002_{args.nodes}n_s{seed}", model, network, ["exact", "greedy", "seed002"],
                                      directory, settings, traces, args.reruns)  # fmt: skip
     table(rows)
+    latency_table(rows)
     verdicts(rows)
     if args.json:
         keys = ("scenario", "model", "algo", "status", "devices", "run", "runs", "clean", "verdict")
@@ -287,7 +298,8 @@ def table(rows: list[dict]) -> None:
           "fitted by a ping-pong in the same lab, each device's engine CPU and the scheduler's and client's, the trace's "
           "op times; cal: the same with each part's compute measured in the run's session just before the run (per "
           "inference, every part busy for the period: the wall time on a device with a core of its own, else the "
-          "CPU; alone for the latency, CPU); err cpu: cal with the busy CPU everywhere (the last stop's calibrated "
+          "CPU; for the latency each part's wall alone, timed again right before the latency run); err cpu: cal with the "
+          "busy CPU everywhere and the calibration's CPU alone for the latency (the last stop's calibrated "
           "prediction); err: against meas (throughput in the steady state, latency with one request in flight); drift: "
           f"the relative move of the part's compute that moved most from before the run to right after it (flagged "
           f"beyond {DRIFT_TOLERANCE:.0%} of cal's period, at least the largest part's compute); err aft: cal made "
@@ -300,6 +312,56 @@ def table(rows: list[dict]) -> None:
           "runs of the placement (a DRIFT or UNSTEADY run is run again), * the run the verdict is taken from; steady: "
           "the timed requests' second half against their first; bytes: the link bytes per request measured over "
           "predicted, the one farthest from 1")
+
+
+def latency_table(rows: list[dict]) -> None:
+    """One line per run: the calibrated latency (the parts timed alone right before the latency run, wall, spaced
+    as that run spaces them) and the former one (the calibration's CPU alone, back to back: cal-cpu) against the
+    measured, each error split into its compute gap (the parts' compute the prediction charged against onert's
+    time per inference in the latency run, summed over the stages) and the rest (links, engine, requests)."""
+    header = (f"{'scenario':18} {'model':12} {'algo':10} {'run':>4} {'meas ms':>8} {'comp ms':>8} | {'cal ms':>7} {'err':>7} "
+              f"{'comp':>7} {'gap':>7} {'rest':>6} | {'cpu ms':>7} {'err':>7} {'comp':>7} {'gap':>7} | {'load':>9}")  # fmt: skip
+    print("\nlatency terms (ms)\n" + header + "\n" + "-" * len(header))
+    for r in rows:
+        c = r["comparison"]
+        measured, compute = c.latency.median / 1000, measured_compute_us(c) / 1000
+        cells = []
+        for label, parts, figure in (("calibrated", c.alone or c.compute, "wall"), ("cal-cpu", c.compute, "cpu")):
+            latency = next(p for p in c.predictions if p.label == label).latency_us / 1000
+            charged = compute_term_us(c, parts, figure) / 1000
+            cells.append(f"{latency:7.1f} {latency / measured - 1:+7.1%} {charged:7.1f} {charged - compute:+7.1f}")
+            if label == "calibrated":
+                cells[-1] += f" {(latency - charged) - (measured - compute):+6.1f}"
+        print(f"{r['scenario']:18} {r['model']:12} {r['algo']:10} {r['run']}/{r['runs']:<2} {measured:8.1f} {compute:8.1f} | "
+              f"{cells[0]} | {cells[1]} | {c.load_average[0]:4.1f}-{c.load_average[1]:4.1f}")  # fmt: skip
+    print("meas: the latency run's median; comp: onert's time per inference in it (median per device; a replicated "
+          "stage the mean of its replicas), summed over the stages; cal: the calibrated latency, with each part timed "
+          "alone right before the latency run (wall, inferences one predicted latency apart); cpu: the former "
+          "calibrated latency (cal-cpu: the calibration's CPU alone, back to back, before the throughput run); comp: "
+          "the parts' compute it charged; gap: that less meas's comp; rest: the rest of the error (links, engine, "
+          "requests), the same for both")
+
+
+def _stage_sum(c, per_device: dict[str, float]) -> float:
+    """A figure per device summed over the latency run's stages (a request passes each once; a replicated stage:
+    the mean of its replicas that have the figure)."""
+    total = 0.0
+    for replicas in c.single.devices:
+        values = [per_device[d] for d in replicas if d in per_device]
+        total += sum(values) / len(values) if values else 0.0
+    return total
+
+
+def measured_compute_us(c) -> float:
+    """onert's time per inference in the latency run (median per device), summed over its stages."""
+    return _stage_sum(c, {d: statistics.median(ms) * 1000 for d, ms in c.single.compute_ms.items() if ms})
+
+
+def compute_term_us(c, sources, figure: str) -> float:
+    """The parts' compute alone (``figure``: wall or cpu) of ``sources`` (the trace's where not measured), summed
+    over the latency run's stages."""
+    return _stage_sum(c, {s.device: getattr(s.measured.alone, f"{figure}_us") if s.measured and s.measured.alone
+                          else s.trace_alone_us or s.trace_us for s in sources})  # fmt: skip
 
 
 def link_error(c) -> float | None:

@@ -352,15 +352,22 @@ def _stage(run: str, k: int, r: int, inputs: tuple[str, ...], outputs: tuple[str
     return dict(zip(outputs, values))
 
 
-def _time_session(run: str, k: int, warmup: int, repeats: int, seed: int) -> list[tuple[float, float]]:
+def _time_session(run: str, k: int, warmup: int, repeats: int, seed: int,
+                  every_s: float = 0.0) -> list[tuple[float, float]]:  # fmt: skip
     """Infer ``warmup`` then ``repeats`` times in this worker's session of stage k on its seeded inputs (made here:
-    nothing crosses a link); per timed inference its wall time and its session's CPU time in onert (ms)."""
+    nothing crosses a link); per timed inference its wall time and its session's CPU time in onert (ms). With
+    ``every_s`` > 0 the timed inferences start ``every_s`` apart (the session idles between them), as a latency
+    run starts one inference a request; else back to back."""
     session = _SESSIONS[run][k]
     inputs = seeded_inputs(session.specs, seed)
     for _ in range(warmup):
         session.run(inputs)
     timed = []
+    start = time.perf_counter()
     for _ in range(repeats):
+        if every_s > 0:  # the first too: the warm-up's inference ran just before, a run's idle device waits
+            time.sleep(max(start + every_s - time.perf_counter(), 0.0))
+        start = time.perf_counter()
         before = session.compute_s
         _, ms = session.run(inputs)
         timed.append((ms, (session.compute_s - before) * 1000))
@@ -584,13 +591,16 @@ class PartTimes:
 
 
 def time_parts(client, stages: Sequence[PlacedStage], warmup: int = 3, repeats: int = 10, alone: int = 0,
-               executor: str = DEFAULT_EXECUTOR, seed: int = 0, timeout: float = 600.0) -> PartTimes:  # fmt: skip
+               executor: str = DEFAULT_EXECUTOR, seed: int = 0, timeout: float = 600.0,
+               every_s: float = 0.0) -> PartTimes:  # fmt: skip
     """Time each stage's inference where a run computes it: in a session of the run's harness (a child process
     of the device's worker, one thread, ``executor``) on every replica's worker, on seeded inputs made there.
-    First every session infers ``warmup`` times and then ``repeats`` timed times, all sessions at once; then,
-    if ``alone`` > 0, each session in turn ``alone`` timed times (after one more warm-up inference) while the
-    others wait. Wall and CPU per inference are both kept: on a device of one core wall = CPU when nothing
-    else runs there; where devices share a core, wall also counts the other's turns, CPU does not.
+    First every session infers ``warmup`` times and then ``repeats`` timed times, all sessions at once (none
+    when both are 0); then, if ``alone`` > 0, each session in turn ``alone`` timed times (after one more warm-up
+    inference) while the others wait, started ``every_s`` apart when given (as a latency run's device infers
+    once a request and idles between), else back to back. Wall and CPU per inference are both kept: on a device
+    of one core wall = CPU when nothing else runs there; where devices share a core, wall also counts the
+    other's turns, CPU does not.
 
     Raises PlacedError when a worker is missing, a part cannot be loaded or run, or ``timeout`` passes.
     """
@@ -602,11 +612,12 @@ def time_parts(client, stages: Sequence[PlacedStage], warmup: int = 3, repeats: 
     try:
         _load_stages(client, run, stages, env, deadline)
 
-        def timing(k: int, i: int, warm: int, n: int, tag: str):
-            return _submit(client, _time_session, run, k, warm, n, seed, worker=stages[k].workers[i],
+        def timing(k: int, i: int, warm: int, n: int, tag: str, every: float = 0.0):
+            return _submit(client, _time_session, run, k, warm, n, seed, every, worker=stages[k].workers[i],
                            key=f"{run}-{tag}-{k}-{i}")  # fmt: skip
 
-        jobs = [(k, i, timing(k, i, warmup, repeats, "busy")) for k, s in enumerate(stages) for i in range(len(s.workers))]
+        jobs = [(k, i, timing(k, i, warmup, repeats, "busy")) for k, s in enumerate(stages)
+                for i in range(len(s.workers)) if warmup + repeats > 0]  # fmt: skip
         busy: Timings = [{} for _ in stages]
         for k, i, job in jobs:
             busy[k][stages[k].devices[i]] = _result(job, f"{stages[k].path.name} on {stages[k].devices[i]}", "infer",
@@ -614,8 +625,8 @@ def time_parts(client, stages: Sequence[PlacedStage], warmup: int = 3, repeats: 
         lone: Timings = [{} for _ in stages]
         for k, s in enumerate(stages):
             for i, device in enumerate(s.devices if alone > 0 else ()):
-                lone[k][device] = _result(timing(k, i, 1, alone, "alone"), f"{s.path.name} on {device}", "infer",
-                                          deadline)  # fmt: skip
+                lone[k][device] = _result(timing(k, i, 1, alone, "alone", every_s), f"{s.path.name} on {device}",
+                                          "infer", deadline)  # fmt: skip
         return PartTimes(busy, lone)
     finally:
         client.run(_forget, run, workers=hosts, on_error="ignore")

@@ -52,7 +52,7 @@ def run_placed_command(args: argparse.Namespace) -> int:
     from devices.placed import PlacedSettings
     from solver.commands._output import print_json
     from solver.deploy.linkdrift import AFTER_RUN, LinkCheck
-    from solver.deploy.partcompute import measure_parts, measured_problem, part_sources
+    from solver.deploy.partcompute import LatencyCheck, measure_parts, measured_problem, part_sources
     from solver.deploy.placed import (calibrate_engine, calibrate_links, check_cluster, check_outputs,
                                       check_placed_settings, compare_placed, placed_devices, placed_stages,
                                       placed_workers)  # fmt: skip
@@ -95,12 +95,12 @@ def run_placed_command(args: argparse.Namespace) -> int:
         cores = len(os.sched_getaffinity(0))
         predictions = [predict_split(problem, platform, split, "platform", workers.core_of, cores)]
         sources = part_sources(split, platform, fits.parts, problem, core_of=workers.core_of) if fits else []
-        check = None
+        check = latency = None
         if fits:
             source = args.calibrated_links or links_out
 
-            def predict(mode: str, links: list, label: str):  # the parts' compute timed in the run's sessions
-                return predict_split(measured_problem(problem, split, sources, mode), calibrated(platform, links, source),
+            def predict(mode: str, links: list, label: str, parts=sources):  # the parts' compute in the run's sessions
+                return predict_split(measured_problem(problem, split, parts, mode), calibrated(platform, links, source),
                                      split, label, workers.core_of, cores, device_fits(platform, fits, source),
                                      fits.host)  # fmt: skip
 
@@ -108,9 +108,13 @@ def run_placed_command(args: argparse.Namespace) -> int:
                 return dataclasses.replace(predict("busy", links, label), latency_us=predict("alone", links, label).latency_us)
 
             predictions.append(forecast(fits.links, "calibrated"))
+            # the parts timed alone again right before the latency run, and its latency predicted with them
+            latency = LatencyCheck(predictions[-1],
+                                   lambda parts: predict("alone", fits.links, "calibrated", parts).latency_us)
             if fits.links:  # the run's links fitted again after it, the prediction made again with them
                 check = LinkCheck(platform, fits.links, predictions[-1], lambda links: forecast(links, AFTER_RUN))
-        comparison = compare_placed(split, workers, predictions, settings, compute=sources, links=check)
+        comparison = compare_placed(split, workers, predictions, settings, compute=sources, links=check,
+                                    latency=latency)  # fmt: skip
     if args.json:
         print_json("placed", {**comparison.to_json(),
                               "links_file": str(links_out or args.calibrated_links) if fits else None})  # fmt: skip

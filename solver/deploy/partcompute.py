@@ -28,7 +28,18 @@ the wall of an inference is what the core spends on it, and when both cores comp
 calibration measured busy wall/CPU 1.02-1.07 for split models and 1.17-1.43 for two whole models at once, with
 ``/proc/stat`` steal flat: time the VM takes that no CPU clock of ours counts), which the run pays too. Not on
 a shared core: there the wall also holds the other device's turns, which the prediction adds itself (its
-``core`` bound), so CPU. The latency (one request in flight, ``alone``) keeps the CPU.
+``core`` bound), so CPU.
+
+**The latency** (one request in flight) uses the **wall** time of each part timed **alone**, **right before the
+latency run**, its inferences **started one predicted latency apart** (:func:`retime_alone`, through
+:class:`LatencyCheck`): what a device of that run pays. Why, measured (two pinned lab devices, MobileNetV2's
+exact map on 6.5 Mbit/s, schedstat of the session's threads per inference, load 7-9): the CPU per inference was
+the same alone and in the run (42-47 ms either way, back to back or 100 ms apart), but the latency run waits for
+the wall, 90-130 ms there: the core is shared with whatever else runs on the machine (the main thread's run-queue
+wait was 51-65 ms an inference), and with one request in flight the stages never share it with each other, so
+the wall alone holds exactly that. The CPU alone, timed back to back a whole throughput run earlier, left the
+compute gap (the parts' predicted compute against onert's time in the latency run) at -152..+44 ms last session.
+The calibration's back-to-back ``alone`` timing stays (``alone-cpu``: the former latency's figure, kept to compare).
 
 How the prediction uses it (:func:`measured_problem`): the op weights of each measured part are scaled by
 measured / trace for its device, so the part's ops sum to its measured compute (the same correction
@@ -48,7 +59,7 @@ import dataclasses
 import hashlib
 import statistics
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +71,7 @@ from solver.io.platform import Platform
 DRIFT_TOLERANCE = 0.05  # half the 10% a calibrated prediction aims at: a larger move eats the verdict's margin
 MEASURE = (3, 10, 8)  # warm-up inferences, timed ones with every part busy, timed ones alone
 RECHECK = (1, 4)  # warm-up and timed inferences of the re-measure after a run
+RETIME = 8  # timed inferences alone, right before the latency run (after one warm-up each)
 
 
 def digest(path: Path) -> str:
@@ -91,6 +103,34 @@ def measure_parts(client, stages: Sequence[PlacedStage], executor: str, counts: 
 def remeasure(client, stages: Sequence[PlacedStage], executor: str, seed: int = 0) -> PartTimes:
     """A short busy timing of every stage on its devices (``RECHECK``), for the drift after a run."""
     return time_parts(client, stages, *RECHECK, 0, executor, seed)
+
+
+def retime_alone(client, stages: Sequence[PlacedStage], sources: Sequence[PartSource], executor: str,
+                 every_s: float, seed: int = 0) -> list[PartSource]:  # fmt: skip
+    """``sources`` with each measured part's ``alone`` timing replaced by a new one (``RETIME`` inferences of every
+    stage in turn, started ``every_s`` apart: the latency run's spacing; module docstring); ``stages`` in the
+    split's part order."""
+    times = time_parts(client, stages, 0, 0, RETIME, executor, seed, every_s=every_s)
+    order: dict[int, int] = {}
+    for s in sources:
+        order.setdefault(s.part_id, len(order))
+    retimed = []
+    for s in sources:
+        samples = times.alone[order[s.part_id]].get(s.device) if s.measured is not None else None
+        measured = dataclasses.replace(s.measured, alone=timing(samples)) if samples else s.measured
+        retimed.append(dataclasses.replace(s, measured=measured))
+    return retimed
+
+
+@dataclass(frozen=True)
+class LatencyCheck:
+    """What a placed run needs to time its parts alone again right before its latency run (:func:`retime_alone`):
+    the calibrated prediction (``Prediction`` of ``solver.deploy.placed``; its latency spaces the inferences and is
+    replaced) and ``repredict``: its latency (us) with the parts' compute of other sources (the caller's:
+    deploy does not import placement)."""
+
+    prediction: object
+    repredict: Callable[[Sequence[PartSource]], float]
 
 
 @dataclass(frozen=True)
@@ -168,17 +208,17 @@ def measured_problem(problem, split, sources: Sequence[PartSource], mode: str = 
     """``problem`` (a ``solver.problem.PartitionProblem`` of a TFLite model) with the op weights of each measured
     part scaled so that they sum, on its device, to its measured compute per inference (``mode``: ``busy`` for the
     period: the CPU, or the wall on a device with a core of its own (``PartSource.wall``); ``alone`` for the
-    latency: the CPU; a replicated part: the mean over its measured replicas); other parts keep the trace's
-    weights. The problem itself is not changed."""
+    latency: the wall; ``alone-cpu``: the CPU alone, the former latency's figure; a replicated part: the mean over
+    its measured replicas); other parts keep the trace's weights. The problem itself is not changed."""
     graph = problem.graph.copy()
     for p in split.parts:
         mine = [s for s in sources if s.part_id == p.part_id and s.measured is not None]
-        timings = [getattr(s.measured, mode) for s in mine]
+        timings = [s.measured.busy if mode == "busy" else s.measured.alone for s in mine]
         if not mine or any(t is None for t in timings):
             continue
         trace = statistics.fmean(s.trace_us if mode == "busy" else s.trace_alone_us or s.trace_us for s in mine)
-        target = statistics.fmean(t.wall_us if mode == "busy" and s.wall else t.cpu_us
-                                  for s, t in zip(mine, timings))
+        target = statistics.fmean(t.wall_us if mode == "alone" or mode == "busy" and s.wall else t.cpu_us
+                                  for s, t in zip(mine, timings))  # fmt: skip
         if trace > 0:
             _scale(graph, p.ops, target / trace)
     return dataclasses.replace(problem, graph=graph)

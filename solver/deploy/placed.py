@@ -42,7 +42,7 @@ from devices.isolated import run_isolated
 from devices.placed import PlacedRun, PlacedSettings, PlacedStage, run_placed
 from devices.stats import Summary, summarize
 from solver.deploy.linkdrift import AFTER_RUN, LINK_DRIFT_TOLERANCE, LinkCheck, LinkDrift, link_drifts, replaced
-from solver.deploy.partcompute import DRIFT_TOLERANCE, Drift, PartSource, drift, remeasure
+from solver.deploy.partcompute import DRIFT_TOLERANCE, Drift, LatencyCheck, PartSource, drift, remeasure, retime_alone
 from solver.deploy.split import SplitResult, read_split
 from solver.deploy.verify import OutputCheck, VerifySettings, check_executor, compare_output
 from solver.errors import CheckError, UsageError
@@ -91,6 +91,8 @@ class PlacedComparison:
     drifts: list[Drift] = field(default_factory=list)  # the measured parts timed again after the timed run
     notes: list[str] = field(default_factory=list)
     link_drifts: list[LinkDrift] = field(default_factory=list)  # the run's links fitted again after the timed run
+    alone: list[PartSource] = field(default_factory=list)  # the parts timed alone again right before the latency run
+    calibration_latency_us: float | None = None  # the calibrated latency before that (the calibration's timing)
 
     @property
     def relinked(self) -> Prediction | None:
@@ -263,6 +265,8 @@ class PlacedComparison:
             "link_drift_tolerance": LINK_DRIFT_TOLERANCE,
             "after_run_throughput": self.relinked.throughput if self.relinked is not None else None,
             "predictions": [p.to_json() for p in self.predictions],
+            "alone_before_latency_run": [a.to_json() for a in self.alone],
+            "calibration_latency_us": self.calibration_latency_us,
             "outputs_ok": self.ok,
             "outputs": [{"name": o.name, "max_abs": o.max_abs, "ok": o.ok} for o in self.outputs],
             "load_average": list(self.load_average),
@@ -356,7 +360,8 @@ def placed_stages(split: SplitResult, workers: Workers,
 def compare_placed(split: SplitResult | str | Path, workers: Workers, predictions: list[Prediction],
                    settings: PlacedSettings = PlacedSettings(), verify: VerifySettings = VerifySettings(),
                    replicas: dict[int, tuple[str, ...]] | None = None, compute: Sequence[PartSource] = (),
-                   links: LinkCheck | None = None) -> PlacedComparison:  # fmt: skip
+                   links: LinkCheck | None = None,
+                   latency: LatencyCheck | None = None) -> PlacedComparison:  # fmt: skip
     """Run ``split`` on ``workers`` and compare with ``predictions`` (module docstring). ``replicas`` (part id
     -> devices) runs a part on several devices, requests dealt round robin; by default the split's own
     replicas (``solve place --replicate``), else a part runs on the device its file names. ``compute``: which
@@ -365,6 +370,9 @@ def compare_placed(split: SplitResult | str | Path, workers: Workers, prediction
     (``solver.deploy.linkdrift``); then every calibrated link the run used is fitted again right after the timed
     run (and the parts' re-timing), its drift reported, and the calibrated prediction made again with the
     re-fitted links is added to the predictions (label ``after-run``; none when no link could be fitted again).
+    ``latency``: then the measured parts of ``compute`` are timed alone again right before the latency run, their
+    inferences spaced by the calibrated latency (``solver.deploy.partcompute.retime_alone``), and the calibrated
+    prediction's latency is the one made with them (the calibration's kept as ``calibration_latency_us``).
 
     Raises
     ------
@@ -388,6 +396,13 @@ def compare_placed(split: SplitResult | str | Path, workers: Workers, prediction
         if refits:  # no link fitted again: no after-run figure (it would be the calibrated one, relabelled)
             relinked = [links.repredict(replaced(links.fits, refits))]
             moved = link_drifts(links, refits, relinked[0])
+    retimed, before_us = [], None
+    if latency is not None and any(s.measured for s in compute):  # the latency run's compute, as it will pay it
+        retimed = retime_alone(workers.client, stages, compute, settings.executor,
+                               latency.prediction.latency_us / 1e6, settings.seed)  # fmt: skip
+        before_us = latency.prediction.latency_us
+        predictions = [dataclasses.replace(p, latency_us=latency.repredict(retimed)) if p is latency.prediction else p
+                       for p in predictions]  # fmt: skip
     alone = dataclasses.replace(settings, in_flight=1, requests=max(5, settings.requests // 3), warmup=1)
     single = run_placed(workers.client, stages, split.model_inputs, split.model_outputs, alone)
     load = (load_before, os.getloadavg()[0])
@@ -395,7 +410,8 @@ def compare_placed(split: SplitResult | str | Path, workers: Workers, prediction
         reference = run_isolated(whole_outputs, plain, settings.seed, settings.executor, what="onert")
     checks = [compare_output(n, run.outputs[n], ref, verify) for n, ref in zip(split.model_outputs, reference)]
     comparison = PlacedComparison(split.out_dir, workers.cluster, run, single, [*predictions, *relinked], checks,
-                                  workers.core_of, load, list(compute), drifts, link_notes, moved)  # fmt: skip
+                                  workers.core_of, load, list(compute), drifts, link_notes, moved, retimed,
+                                  before_us)  # fmt: skip
     comparison.notes += comparison.measurement_notes()
     cores = len(os.sched_getaffinity(0))
     if max(load) > cores:

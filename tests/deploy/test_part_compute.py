@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.placed import PlacedSettings, PlacedRun, _link_times
-from solver.deploy.partcompute import DRIFT_TOLERANCE, digest, measure_parts, measured_problem, part_sources
+from devices.netlab import unavailable
+from devices.placed import PlacedSettings, PlacedRun, _link_times, time_parts
+from solver.deploy.partcompute import (DRIFT_TOLERANCE, RETIME, LatencyCheck, digest, measure_parts, measured_problem,
+                                       part_sources)  # fmt: skip
 from solver.deploy.placed import compare_placed, placed_stages, placed_workers
 from solver.deploy.split import split_model
 from solver.errors import PlatformError
@@ -23,6 +28,7 @@ from tests.traces import write_chrome_trace
 
 pytest.importorskip("distributed")
 
+NO_LAB = unavailable()
 TRACE_US = 100.0  # per op: far below what wide_activations' 2 MB convolutions take, so the trace is visibly wrong
 
 
@@ -97,7 +103,8 @@ def test_the_calibration_times_each_part_in_the_runs_session_and_the_prediction_
         assert calibrated.device_us[device] == pytest.approx(record.busy.cpu_us, abs=1)
     lone = predict_split(alone, platform, split, "alone", workers.core_of, 2)
     trace = predict_split(problem, platform, split, "trace", workers.core_of, 2)
-    assert lone.latency_us - trace.latency_us == pytest.approx(sum(r.alone.cpu_us for r in records) - 8 * TRACE_US, abs=2)
+    walls = sum(r.alone.wall_us for r in records)  # the latency's figure: what a one-in-flight run waits for
+    assert lone.latency_us - trace.latency_us == pytest.approx(walls - 8 * TRACE_US, abs=2)
     # Part 1 not measured: the trace's op sum stays, and the source says so.
     partial = part_sources(split, platform, records[:1], problem)
     assert [s.measured is None for s in partial] == [False, True] and "not measured" in partial[1].reason
@@ -173,7 +180,8 @@ def test_a_measurement_applies_only_to_its_own_part_file(wide_split, tmp_path):
 def test_a_device_with_a_core_of_its_own_predicts_its_parts_busy_wall_and_a_shared_core_its_cpu(wide_split):
     """On a core no other device of the map is pinned to, a part's busy wall is what that core spends on it (with
     the time the VM takes beyond the CPU); on a shared core the wall also holds the other device's turns, which
-    the prediction's core bound adds itself, so the CPU; unpinned, the CPU. The latency keeps the alone CPU."""
+    the prediction's core bound adds itself, so the CPU; unpinned, the CPU. The latency takes the alone wall on
+    every core (one request in flight: no device shares its core with another's turn), ``alone-cpu`` the CPU."""
     from solver.deploy.partcompute import own_cores
     from solver.io.linkfile import ComputeTiming, PartCompute
 
@@ -190,9 +198,69 @@ def test_a_device_with_a_core_of_its_own_predicts_its_parts_busy_wall_and_a_shar
         busy = predict_split(measured_problem(problem, split, sources, "busy"), platform, split, "cal", core_of or {}, 2)
         assert busy.device_us == {d: pytest.approx(s.used_us, abs=1) for d, s in zip("ab", sources)}
         lone = predict_split(measured_problem(problem, split, sources, "alone"), platform, split, "cal", {}, 2)
-        assert lone.device_us == {d: pytest.approx(r.alone.cpu_us, abs=1) for d, r in zip("ab", records)}
+        assert lone.device_us == {d: pytest.approx(r.alone.wall_us, abs=1) for d, r in zip("ab", records)}
+        former = predict_split(measured_problem(problem, split, sources, "alone-cpu"), platform, split, "cal", {}, 2)
+        assert former.device_us == {d: pytest.approx(r.alone.cpu_us, abs=1) for d, r in zip("ab", records)}
     assert own_cores(["a", "b", "c"], {"a": 0, "b": 1, "c": 0}) == {"b"}
     assert own_cores(["a", "b"], {"a": 0, "b": 1, "c": 0}) == {"a", "b"}  # a device off the map shares nothing
+
+
+@pytest.mark.skipif(NO_LAB is not None, reason=f"network lab: {NO_LAB}")
+def test_the_latency_is_predicted_from_each_parts_wall_timed_alone_right_before_the_latency_run(wide_split):
+    """A busy loop shares device a's core (its lab worker is pinned there) throughout: a's part spends its CPU on
+    that core but waits about as long again for the loop's turns, alone and in the latency run alike. The latency
+    run pays the wall, so the parts are timed alone again right before it and the calibrated latency is predicted
+    from their wall (the trace's op sums replaced by it, nothing else changed); the calibration's CPU alone (the
+    former figure) falls far short of a's onert time in the latency run, the wall alone does not."""
+    split, platform, problem = wide_split
+    with placed_workers("netlab", ["a", "b"], platform) as workers:
+        loop = subprocess.Popen(["taskset", "-c", str(workers.core_of["a"]), sys.executable, "-c", "while True: pass"])
+        try:
+            records = measure_parts(workers.client, placed_stages(split, workers), "Linear", counts=(2, 8, 5))
+            sources = part_sources(split, platform, records, problem, core_of=workers.core_of)
+
+            def predict(parts, mode: str):
+                return predict_split(measured_problem(problem, split, parts, mode), platform, split, "calibrated",
+                                     workers.core_of, 2)  # fmt: skip
+
+            calibrated = dataclasses.replace(predict(sources, "busy"), latency_us=predict(sources, "alone").latency_us)
+            check = LatencyCheck(calibrated, lambda parts: predict(parts, "alone").latency_us)
+            comparison = compare_placed(split, workers, [calibrated], PlacedSettings(requests=6, warmup=1),
+                                        compute=sources, latency=check)  # fmt: skip
+        finally:
+            loop.kill()
+            loop.wait()
+        trace = predict_split(problem, platform, split, "trace", workers.core_of, 2)
+    retimed = comparison.alone
+    assert [(s.part_id, s.device, s.measured.busy, s.measured.alone.runs) for s in retimed] == [
+        (0, "a", records[0].busy, RETIME), (1, "b", records[1].busy, RETIME)]  # fmt: skip
+    assert comparison.calibration_latency_us == calibrated.latency_us
+    (predicted,) = comparison.predictions
+    assert predicted.period_us == calibrated.period_us
+    wall = sum(s.measured.alone.wall_us for s in retimed)
+    assert predicted.latency_us - trace.latency_us == pytest.approx(wall - 8 * TRACE_US, abs=2)
+    # The cause on the loop's core: the wall alone well above the CPU, and the latency run's onert time on a is
+    # the wall's (a generous band: both on this shared machine), the calibration's CPU far below it.
+    alone, run_us = retimed[0].measured.alone, statistics.median(comparison.single.compute_ms["a"]) * 1000
+    assert alone.wall_us > 1.4 * alone.cpu_us
+    assert 0.6 < run_us / alone.wall_us < 1.6
+    assert records[0].alone.cpu_us < 0.75 * run_us
+
+
+def test_parts_timed_alone_can_be_spaced_as_a_latency_run_spaces_them(wide_split):
+    """With ``every_s`` the alone inferences start that far apart (the session idles between, as a device of a
+    latency run does), with no busy phase when it has no inferences; without it they run back to back."""
+    import time
+
+    split, platform, _ = wide_split
+    with placed_workers("local", ["a", "b"], platform) as workers:
+        stages = placed_stages(split, workers)
+        start = time.perf_counter()
+        spaced = time_parts(workers.client, stages, 0, 0, 4, "Linear", every_s=0.5)
+        took = time.perf_counter() - start
+    assert spaced.busy == [{}, {}]
+    assert [[len(t) for t in stage.values()] for stage in spaced.alone] == [[4], [4]]
+    assert took >= 2 * 4 * 0.5  # each part's four inferences, half a second apart after its warm-up
 
 
 def test_part_compute_is_kept_in_the_links_file_and_older_files_still_read(wide_split, tmp_path):
