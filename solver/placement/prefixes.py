@@ -22,9 +22,10 @@ Pruned without loss:
   remaining ops touch more bytes than the unused devices hold together;
 - a prefix after which the spine (solver.placement.spine: a path of ops, its runs on a simple path of devices,
   the relays its hops need) cannot be laid on the unused devices below ``U``, from the device of its last op
-  placed (a device the key fixes: it writes a leaving tensor). The failure's threshold is ``U`` itself; and
-  before any prefix, ``find(U)`` fails at once when the whole spine cannot be laid below ``U``, with the
-  threshold of the laying's failure.
+  placed (a device the key fixes: it writes a leaving tensor), with the threshold of the laying's failure (the
+  least of its hop's costs to the free devices it cannot reach below ``U`` and of the thresholds of the layings
+  from those it can); and before any prefix, ``find(U)`` fails at once when the whole spine cannot be laid
+  below ``U``, with the threshold of the laying's failure.
 
 A failing ``find(U)`` proves more than ``U``: its *threshold*, the least value that ruled a choice out (a
 part's compute or link load, the compute the ops left need on the free devices, the time a leaving tensor
@@ -302,8 +303,8 @@ class _Search:
         if held > room or rest > (upper - 1) * count:
             # Spread over the free devices, the ops left compute at least their mean on one of them.
             return self._failed(key, used, math.inf if held > room or not count else -(-rest // count))
-        if not self._spine_fits(k, used):
-            return self._failed(key, used, upper)
+        if (laid := self._spine_threshold(k, used)) is not None:
+            return self._failed(key, used, laid)
         cut = bisect.bisect_left(self.end_fast, ideals.fastest[k] + upper)
         # A part ending past the cut computes at least the first such end's fastest compute beyond ideal k.
         threshold = min(self.unsent, self.end_fast[cut] - ideals.fastest[k] if cut < len(self.ends) else math.inf)
@@ -336,12 +337,12 @@ class _Search:
                 threshold = min(threshold, below)
         return self._failed(key, used, threshold)
 
-    def _spine_fits(self, k: int, used: int) -> bool:
-        """Whether the spine's ops not in ideal k can still be laid on the free devices below the bound, after the
-        device of its last op placed (a relaxation: when it fails, no extension of the prefix is below the bound;
-        the state's key fixes that device, which writes a leaving tensor)."""
+    def _spine_threshold(self, k: int, used: int) -> float | None:
+        """None when the spine's ops not in ideal k can still be laid on the free devices below the bound, after the
+        device of its last op placed; else the threshold of the laying's failure (a relaxation: no extension of the
+        prefix has a bottleneck below it; the state's key fixes that device, which writes a leaving tensor)."""
         if self.laying is None:
-            return True
+            return None
         position = int(self.spine_end[k])
         sender = self.assign[self.spine.ops[position]] if position >= 0 else -1
         return self.laying.completes(position, sender, used)

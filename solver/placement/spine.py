@@ -603,21 +603,27 @@ class Laying:
             return None
         return least
 
-    def completes(self, position: int, source: int, used: int) -> bool:
-        """Whether the spine after ``position`` (``ops[position]`` placed on device ``source``; -1: no spine op
-        placed yet), the devices ``used`` taken, can be laid on the free devices below the prepared bound. Each
-        question searches at most ``max_visits`` states (past them it answers yes); a laying found before, on
-        devices still free with room for its relays, answers at once."""
+    def completes(self, position: int, source: int, used: int) -> float | None:
+        """None when the spine after ``position`` (``ops[position]`` placed on device ``source``; -1: no spine op
+        placed yet), the devices ``used`` taken, can be laid on the free devices below the prepared bound; else the
+        failure's threshold (as :meth:`threshold`'s): no such laying has every value below it. Each question
+        searches at most ``max_visits`` states (past them it answers None); a laying found before, on devices still
+        free with room for its relays, answers at once."""
         last = len(self.spine.ops) - 1
         if position >= last:
-            return True
+            return None
         key = (position, source)
         if key in self.laid:
             devices, relays = self.laid[key]
             if devices & used == 0 and (devices | used).bit_count() + relays <= self.D:
-                return True
+                return None
         free = ~used & ((1 << self.D) - 1)
         nexts = free if position < 0 else self.near_to[position][source] & free
+        # A free device the hop reaches only at or above the bound: a laying through it sends the hop at that cost.
+        least = math.inf if position < 0 else min((self.cost[position, source, e] for e in _bits(free & ~nexts)),
+                                                  default=math.inf)  # fmt: skip
+        if nexts & ~self.starts[position + 1]:
+            least = min(least, self.longer)  # a device the next run does not fit below the bound (as _lay's)
         self.limit = self.visits + self.max_visits
         try:
             # The first hop's relays may be parts already placed (among ``used``): none are counted for it.
@@ -625,10 +631,11 @@ class Laying:
                 end = self._lay(position + 1, e, used | 1 << e, 0)
                 if isinstance(end, tuple):
                     self.laid[key] = (end[0] & ~used, end[1])
-                    return True
-            return False
+                    return None
+                least = min(least, end)
+            return float(least)
         except _Timeout:
-            return True
+            return None
 
     def _alone(self, upper: int) -> list[list[float]]:
         """alone[k][s]: the least bandwidth at which hop s, after a run of k + 1 spine ops or more, may go over its own

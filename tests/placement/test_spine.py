@@ -155,6 +155,40 @@ def test_a_failed_laying_s_threshold_never_passes_the_optimum_even_with_failures
     assert laying.threshold(expected + 1) is None
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(instances(ops=(4, 6), devices=(4, 5)), residual_networks(devices=(3, 6)),
+                 residual_networks(devices=(4, 6), tight=True), branchy_networks()),
+       st.lists(st.floats(0.5, 1.2), min_size=1, max_size=6), st.data())  # fmt: skip
+def test_a_failed_completion_s_threshold_never_passes_the_least_bound_at_which_it_completes(drawn, shares, data):
+    # The prefix search asks whether the spine completes after a placed spine op (on a drawn device, other
+    # devices taken); a failure's threshold claims that no completion has every value below it, so a fresh laying
+    # (no failures kept) completes at no bound up to it. One laying is asked at several bounds in any order.
+    solved = _solved(drawn)
+    if solved is None:
+        return
+    built = solved[0]
+    D, last = len(built.devices), len(spine(built).ops) - 1
+    position = data.draw(st.integers(-1, max(last - 1, -1)))
+    source = data.draw(st.integers(0, D - 1)) if position >= 0 else -1
+    used = data.draw(st.integers(0, 2**D - 1)) | (1 << source if source >= 0 else 0)
+
+    def completes(upper: int) -> bool:  # a fresh laying: no failures kept, no thresholds used
+        laying = Laying(built, spine(built), Budget(60))
+        laying.prepare(upper)
+        return laying.completes(position, source, used) is None
+
+    # The taken devices may leave no completion at any bound (then every threshold holds).
+    big = 10**9
+    least = least_true(1, big, completes) if completes(big) else math.inf
+    laying = Laying(built, spine(built), Budget(60))
+    for share in shares:
+        upper = max(int(min(least, 10**5) * share), 1)
+        laying.prepare(upper)
+        failed = laying.completes(position, source, used)
+        assert (failed is None) == completes(upper)
+        assert failed is None or upper <= failed < least or failed == least == math.inf
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(instances(ops=(4, 6), devices=(4, 5)), residual_networks(devices=(3, 5)),
                  residual_networks(ops=(4, 6), devices=(4, 5), tight=True), branchy_networks()))  # fmt: skip
