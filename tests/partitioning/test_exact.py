@@ -276,17 +276,23 @@ def test_quick_descent_bounds_hold(graph, data):
         assert search.lo == start
 
 
-def test_quick_descent_lowers_the_incumbent_and_pauses():
-    # A chain of eight ops of weight 5 in 4 parts (optimum 10 = the bound): the trivial partition's bottleneck is 25;
-    # the quick descent packs below it down to the optimum. Paused at once, it does nothing and says so.
+@pytest.mark.parametrize("lo_round", [True, False])
+def test_quick_descent_lowers_the_incumbent_and_pauses(lo_round):
+    # A chain of eight ops of weight 5 in 4 parts (optimum 10 = the bound): the trivial partition's bottleneck is 25.
+    # Paused during its first call, the quick descent packs nothing and says so. Then either part alone reaches the
+    # optimum: the round of the beam at the bound, or the bisection above it (with a beam that fails at the bound).
     graph = nx.DiGraph([(v, v + 1) for v in range(7)])
     nx.set_node_attributes(graph, 5, "weight")
     dag = Dag.from_graph(graph)
     search = _Search(dag, 4, None, 1, Budget(5.0), None)
     search.accept(_trivial_partition(dag, 4), False)
     assert (search.lo, search.hi) == (10, 25)
-    assert search._quick_descent(Budget(2.0), lambda: True)
+    polls = iter([False])
+    assert search._quick_descent(Budget(2.0), lambda: next(polls, True))
     assert search.hi == 25
-    assert not search._quick_descent(Budget(2.0), lambda: False)
+    search.quick = None  # from the start again
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(search, "_quick_beam" if lo_round else "_beam", lambda *args: None)
+        assert not search._quick_descent(Budget(2.0), lambda: False)
     assert search.hi == 10
     assert check_partition(graph, search.incumbent, 4).bottleneck == 10
