@@ -29,8 +29,9 @@ not build in its time (large graphs with many stations), or is larger than CP-SA
 memory (``_MODEL_SIZE_MAX``), runs the station search alone.
 
 Before the bisection, a descent (:meth:`_Search.descend`, up to half the time) lowers ``hi`` with the station
-search and its beam search (solver/partitioning/beam.py) alone, as SALOME and BB&R solve SALBP-2 by SALBP-1 at a sequence of cycle times: above the optimum a
-tight packing takes it a fraction of a second.
+search and its beam search (solver/partitioning/beam.py) alone, as SALOME and BB&R solve SALBP-2 by SALBP-1 at a
+sequence of cycle times: above the optimum a tight packing takes it a fraction of a second. Its first phase
+(:meth:`_Search._quick_descent`) bisects with cheap beam rounds alone, on heuristics.dag's windows.
 
 Lower bound before any solve: :func:`heuristics.dag.lower_bound`, the largest of ``ceil(total / K)``,
 ``max w`` and the bin-packing bounds ``LB_j``, raised to the smallest C whose station windows (below)
@@ -122,6 +123,13 @@ _LEVEL_SHARE = 0.2
 # The descent (_Search.descend): station-search rounds (one run from each end) per cycle, and its share of the time.
 _DESCENT_RUNS = 3
 _DESCENT_SHARE = 0.5
+# The descent's first phase (_Search._quick_descent): rounds of the first beam size (one run from each end) per cycle,
+# and its share of the descent's time. Above the optimum such a round packs in 0.1-0.5 s, where a cycle of the
+# descent proper first spends 2.8 s on the destructive-improvement windows (ARC111 m = 21, load 10) and its turns at
+# the lower bound 25 s on the level search: main's descent ended at 7600-8023 there (best known 7183), the beam
+# alone on heuristics.dag's windows reached 7195 in 5.6 s (ARC111 m = 14: 10749 in 4.3 s, main 10753-10878).
+_QUICK_ROUNDS = 2
+_QUICK_SHARE = 0.25
 # Share of the time the destructive-improvement bound (salbp_bounds) may take before the search starts: 0.1 to 0.8 s
 # on the SALBP set, a cycle or two more on bigger graphs.
 _BOUND_SHARE = 0.1
@@ -377,6 +385,7 @@ class _Search:
         self.station_seconds: dict[int, float] = {}  # cycle -> seconds the station search took there
         self.descent_floor = 0  # the descent's bisection found nothing below this C (see descend)
         self.floor_tried = False  # the descent tried the lower bound first (see _descend)
+        self.quick: tuple[Budget, int] | None = None  # the quick descent's time and floor (see _quick_descent)
         self.unbuilt: tuple[int, int | None, float, bool] | None = None  # (C, variables, seconds, too big) of a
         # model left unbuilt
         self.build_rate = _BUILD_SECONDS  # seconds per unit of model size, as last measured
@@ -452,7 +461,10 @@ class _Search:
         return max(self.descent_floor, self.lo) >= self.hi or budget.passed() or budget.interrupted
 
     def _descend(self, budget: Budget, finished: Callable[[], bool]) -> str:
-        """The descent's bisection (see :meth:`descend`) until it is over ("over") or ``finished()`` ("paused")."""
+        """The descent's bisection (see :meth:`descend`) until it is over ("over") or ``finished()`` ("paused"),
+        after its quick phase (:meth:`_quick_descent`)."""
+        if self._quick_descent(budget, finished):
+            return "paused"
         while not self._descent_over(budget):
             if finished():
                 return "paused"
@@ -483,6 +495,56 @@ class _Search:
                 self.accept(_split_parts(parts, self.k, self.dag.order), from_solver=True)
         self.descent_floor = self.hi  # over: also when the station search may not run here
         return "over"
+
+    def _quick_descent(self, budget: Budget, finished: Callable[[], bool]) -> bool:
+        """The descent's first phase: a bisection on C strictly between ``lo`` and ``hi`` whose probes are
+        ``_QUICK_ROUNDS`` rounds of the beam search's first size (beam.py) on heuristics.dag's station windows (LB1,
+        no least idle times), for ``_QUICK_SHARE`` of ``budget``'s seconds from its first call; whether ``finished()``
+        paused it (it goes on where it stopped at the next call).
+
+        The upper side first, cheaply: far above the optimum any round packs, and a cycle here costs the beam's
+        0.1-0.5 s, not the destructive-improvement windows' seconds (see ``_QUICK_ROUNDS``). A failure proves
+        nothing: only this phase's floor moves above the cycle, and the descent proper tries below it again. Before
+        it, one round of the beam (:meth:`_beam`) at ``lo`` on its own windows, as the descent proper starts: where
+        the optimum is the bound it often packs there at once (ARC83 m = 14 in 3 s), and once the bisection leaves
+        ``hi = lo + 1`` the level search would go first at ``lo`` (17 s there before CP-SAT proved it at 27 s).
+        """
+        if self.quick is None:
+            if finished():
+                return True
+            self.quick = (budget.within(_QUICK_SHARE * budget.seconds), self.lo + 1)
+            windows = self._windows(self.lo)
+            parts = None if windows is None else self._beam(self.lo, windows, lambda: budget.passed() or finished())
+            if parts is not None:
+                self.accept(_split_parts(parts, self.k, self.dag.order), from_solver=True)
+        share, floor = self.quick
+        stop = lambda: share.passed() or budget.interrupted or finished()
+        while max(floor, self.lo + 1) < self.hi and not stop():
+            cycle = (max(floor, self.lo + 1) + self.hi) // 2
+            windows = station_windows(self.dag, self.k, cycle)
+            if windows is None:  # the windows bound: no partition at this C
+                self.lo = max(self.lo, cycle + 1)
+                self._report()
+                continue
+            parts = self._quick_beam(cycle, windows, stop)
+            if parts is not None:
+                self.accept(_split_parts(parts, self.k, self.dag.order), from_solver=True)
+            elif not stop():  # a round cut short says nothing
+                floor = cycle + 1
+            self.quick = (share, floor)
+        return finished()
+
+    def _quick_beam(self, cycle: int, windows: tuple[list[int], list[int]],
+                    stop: Callable[[], bool]) -> list[int] | None:
+        """The quick descent's probe at ``cycle``: ``_QUICK_ROUNDS`` rounds of the first beam size from each end."""
+        for round_ in range(_QUICK_ROUNDS):
+            for direction in ENDS:
+                parts = beam_stations(self.dag, self.k, cycle, windows, direction=direction, stop=stop,
+                                      seed=(cycle * 1009 + round_) * 2 + ENDS.index(direction))
+                self._report()
+                if parts is not None or stop():
+                    return parts
+        return None
 
     def _model_beside(self, cycle: int, budget: Budget) -> _FeasibilityModel | None:
         """F(cycle), built within half of ``budget`` (None if its price or its build passes that)."""

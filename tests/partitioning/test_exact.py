@@ -251,3 +251,48 @@ def test_wider_beam_rounds_only_where_a_packing_settles_or_improves():
         assert search._beam_size(cycle) == 3
         search.wide_rounds[cycle] = (cap, 40.0)
         assert search._beam_size(cycle) is None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graph=dags(max_ops=10), data=st.data())
+def test_quick_descent_bounds_hold(graph, data):
+    # The quick descent alone (beam rounds on LB1 windows, bisecting between the bound and the incumbent): its
+    # incumbent is a valid partition at its value, and the bound stays at most the optimum, also when no beam ever
+    # packs (a failure proves nothing).
+    k = data.draw(st.integers(1, min(4, graph.number_of_nodes())))
+    never_packs = data.draw(st.booleans())
+    dag = Dag.from_graph(graph)
+    search = _Search(dag, k, None, 1, Budget(5.0), None)
+    search.accept(_trivial_partition(dag, k), False)
+    start = search.lo
+    with pytest.MonkeyPatch.context() as patch:
+        if never_packs:
+            patch.setattr(solver.partitioning.exact, "beam_stations", lambda *args, **kwargs: None)
+        assert not search._quick_descent(Budget(2.0), lambda: False)
+    optimum = brute_force(graph, k)
+    assert search.lo <= optimum <= search.hi
+    assert check_partition(graph, search.incumbent, k).bottleneck == search.hi
+    if never_packs:
+        assert search.lo == start
+
+
+@pytest.mark.parametrize("lo_round", [True, False])
+def test_quick_descent_lowers_the_incumbent_and_pauses(lo_round):
+    # A chain of eight ops of weight 5 in 4 parts (optimum 10 = the bound): the trivial partition's bottleneck is 25.
+    # Paused during its first call, the quick descent packs nothing and says so. Then either part alone reaches the
+    # optimum: the round of the beam at the bound, or the bisection above it (with a beam that fails at the bound).
+    graph = nx.DiGraph([(v, v + 1) for v in range(7)])
+    nx.set_node_attributes(graph, 5, "weight")
+    dag = Dag.from_graph(graph)
+    search = _Search(dag, 4, None, 1, Budget(5.0), None)
+    search.accept(_trivial_partition(dag, 4), False)
+    assert (search.lo, search.hi) == (10, 25)
+    polls = iter([False])
+    assert search._quick_descent(Budget(2.0), lambda: next(polls, True))
+    assert search.hi == 25
+    search.quick = None  # from the start again
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(search, "_quick_beam" if lo_round else "_beam", lambda *args: None)
+        assert not search._quick_descent(Budget(2.0), lambda: False)
+    assert search.hi == 10
+    assert check_partition(graph, search.incumbent, 4).bottleneck == 10
