@@ -298,8 +298,8 @@ def table(rows: list[dict]) -> None:
           "fitted by a ping-pong in the same lab, each device's engine CPU and the scheduler's and client's, the trace's "
           "op times; cal: the same with each part's compute measured in the run's session just before the run (per "
           "inference, every part busy for the period: the wall time on a device with a core of its own, else the "
-          "CPU; for the latency each part's wall alone, timed again right before the latency run); err cpu: cal with the "
-          "busy CPU everywhere and the calibration's CPU alone for the latency (the last stop's calibrated "
+          "CPU; for the latency each part's wall alone, timed again right before the latency run); err cpu: cal "
+          "with the busy CPU everywhere and the calibration's CPU alone for the latency (the last stop's calibrated "
           "prediction); err: against meas (throughput in the steady state, latency with one request in flight); drift: "
           f"the relative move of the part's compute that moved most from before the run to right after it (flagged "
           f"beyond {DRIFT_TOLERANCE:.0%} of cal's period, at least the largest part's compute); err aft: cal made "
@@ -319,8 +319,9 @@ def latency_table(rows: list[dict]) -> None:
     as that run spaces them) and the former one (the calibration's CPU alone, back to back: cal-cpu) against the
     measured, each error split into its compute gap (the parts' compute the prediction charged against onert's
     time per inference in the latency run, summed over the stages) and the rest (links, engine, requests)."""
-    header = (f"{'scenario':18} {'model':12} {'algo':10} {'run':>4} {'meas ms':>8} {'comp ms':>8} | {'cal ms':>7} {'err':>7} "
-              f"{'comp':>7} {'gap':>7} {'rest':>6} | {'cpu ms':>7} {'err':>7} {'comp':>7} {'gap':>7} | {'load':>9}")  # fmt: skip
+    header = (f"{'scenario':18} {'model':12} {'algo':10} {'run':>4} {'meas ms':>8} {'comp ms':>8} | "
+              f"{'cal ms':>7} {'err':>7} {'comp':>7} {'gap':>7} {'rest':>6} | "
+              f"{'cpu ms':>7} {'err':>7} {'comp':>7} {'gap':>7} | {'load':>9}")
     print("\nlatency terms (ms)\n" + header + "\n" + "-" * len(header))
     for r in rows:
         c = r["comparison"]
@@ -332,8 +333,8 @@ def latency_table(rows: list[dict]) -> None:
             cells.append(f"{latency:7.1f} {latency / measured - 1:+7.1%} {charged:7.1f} {charged - compute:+7.1f}")
             if label == "calibrated":
                 cells[-1] += f" {(latency - charged) - (measured - compute):+6.1f}"
-        print(f"{r['scenario']:18} {r['model']:12} {r['algo']:10} {r['run']}/{r['runs']:<2} {measured:8.1f} {compute:8.1f} | "
-              f"{cells[0]} | {cells[1]} | {c.load_average[0]:4.1f}-{c.load_average[1]:4.1f}")  # fmt: skip
+        print(f"{r['scenario']:18} {r['model']:12} {r['algo']:10} {r['run']}/{r['runs']:<2} {measured:8.1f} "
+              f"{compute:8.1f} | {cells[0]} | {cells[1]} | {c.load_average[0]:4.1f}-{c.load_average[1]:4.1f}")
     print("meas: the latency run's median; comp: onert's time per inference in it (median per device; a replicated "
           "stage the mean of its replicas), summed over the stages; cal: the calibrated latency, with each part timed "
           "alone right before the latency run (wall, inferences one predicted latency apart); cpu: the former "

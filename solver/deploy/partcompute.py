@@ -65,12 +65,14 @@ from pathlib import Path
 
 from devices.placed import PartTimes, PlacedStage, time_parts
 from devices.stats import summarize
+from solver.errors import UsageError
 from solver.io.linkfile import ComputeTiming, PartCompute
 from solver.io.platform import Platform
 
 DRIFT_TOLERANCE = 0.05  # half the 10% a calibrated prediction aims at: a larger move eats the verdict's margin
 MEASURE = (3, 10, 8)  # warm-up inferences, timed ones with every part busy, timed ones alone
 RECHECK = (1, 4)  # warm-up and timed inferences of the re-measure after a run
+MODES = ("busy", "alone", "alone-cpu")  # measured_problem's figures: the period's, the latency's, the former latency's
 RETIME = 8  # timed inferences alone, right before the latency run (after one warm-up each)
 
 
@@ -106,14 +108,12 @@ def remeasure(client, stages: Sequence[PlacedStage], executor: str, seed: int = 
 
 
 def retime_alone(client, stages: Sequence[PlacedStage], sources: Sequence[PartSource], executor: str,
-                 every_s: float, seed: int = 0) -> list[PartSource]:  # fmt: skip
+                 every_s: float, seed: int = 0, timeout: float = 600.0) -> list[PartSource]:  # fmt: skip
     """``sources`` with each measured part's ``alone`` timing replaced by a new one (``RETIME`` inferences of every
     stage in turn, started ``every_s`` apart: the latency run's spacing; module docstring); ``stages`` in the
     split's part order."""
-    times = time_parts(client, stages, 0, 0, RETIME, executor, seed, every_s=every_s)
-    order: dict[int, int] = {}
-    for s in sources:
-        order.setdefault(s.part_id, len(order))
+    times = time_parts(client, stages, 0, 0, RETIME, executor, seed, timeout, every_s=every_s)
+    order = _stage_index(sources)
     retimed = []
     for s in sources:
         samples = times.alone[order[s.part_id]].get(s.device) if s.measured is not None else None
@@ -210,6 +210,8 @@ def measured_problem(problem, split, sources: Sequence[PartSource], mode: str = 
     period: the CPU, or the wall on a device with a core of its own (``PartSource.wall``); ``alone`` for the
     latency: the wall; ``alone-cpu``: the CPU alone, the former latency's figure; a replicated part: the mean over
     its measured replicas); other parts keep the trace's weights. The problem itself is not changed."""
+    if mode not in MODES:
+        raise UsageError(f"unknown compute figure {mode!r}: one of {', '.join(MODES)}")
     graph = problem.graph.copy()
     for p in split.parts:
         mine = [s for s in sources if s.part_id == p.part_id and s.measured is not None]
@@ -264,12 +266,19 @@ class Drift:
                 "drifted": self.drifted}  # fmt: skip
 
 
+def _stage_index(sources: Sequence[PartSource]) -> dict[int, int]:
+    """Part id -> index of its stage in ``time_parts``' figures: ``sources`` list every part of the split, in its
+    part order (``part_sources``), so the n-th part id met is the n-th stage."""
+    order: dict[int, int] = {}
+    for s in sources:
+        order.setdefault(s.part_id, len(order))
+    return order
+
+
 def drift(sources: Sequence[PartSource], after: PartTimes, period_us: float = 0.0) -> list[Drift]:
     """Per measured part and device, its busy CPU before against ``after`` (stages in the split's part order), on
     the scale of the calibrated ``period_us`` (0: unknown; the largest part's compute is the floor either way)."""
-    order = {}
-    for s in sources:
-        order.setdefault(s.part_id, len(order))
+    order = _stage_index(sources)
     scale = max((s.measured.busy.cpu_us for s in sources if s.measured is not None), default=0.0)
     scale = max(scale, period_us)
     return [Drift(s.part_id, s.device, s.measured.busy, timing(after.busy[order[s.part_id]][s.device]), scale)

@@ -399,7 +399,7 @@ def compare_placed(split: SplitResult | str | Path, workers: Workers, prediction
     retimed, before_us = [], None
     if latency is not None and any(s.measured for s in compute):  # the latency run's compute, as it will pay it
         retimed = retime_alone(workers.client, stages, compute, settings.executor,
-                               latency.prediction.latency_us / 1e6, settings.seed)  # fmt: skip
+                               latency.prediction.latency_us / 1e6, settings.seed, settings.timeout)  # fmt: skip
         before_us = latency.prediction.latency_us
         predictions = [dataclasses.replace(p, latency_us=latency.repredict(retimed)) if p is latency.prediction else p
                        for p in predictions]  # fmt: skip

@@ -88,7 +88,7 @@ class CoreCost:
     send_us_per_mb: float
     receive_us: float
     receive_us_per_mb: float
-    idle_us_per_s: float = 0.0  # the worker's CPU per second of wall time, busy or not (heartbeats, monitors)
+    idle_us_per_s: float = 0.0  # the worker's CPU per second its event loop is free (heartbeats, monitors)
     samples: int = 0
     rms_us: float = 0.0  # root mean square of the fit's residuals
     receive_us_per_s: float = 0.0

@@ -62,7 +62,9 @@ def shared_period(device_us: dict[str, float], link_us: dict[tuple[str, str], fl
 
     ``idle`` (per device, and under "" the scheduler's and client's): the CPU per second a worker takes whatever
     it does (heartbeats, monitors), in cores. A group of time T per request with background b per second needs
-    T + b * period <= capacity * period, so its bound is T / (capacity - b).
+    T + b * period <= capacity * period, so its bound is T / (capacity - b). A worker's b is fitted per second
+    of its event loop's free time (``devices.placed._loop_s``) and charged here for the whole period: an
+    engine holding the loop skips some of it, so this over-charges a little (1-2% of the engine term measured).
     """
     idle = idle or {}
 

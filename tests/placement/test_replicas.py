@@ -212,8 +212,8 @@ def test_the_replicated_prediction_counts_the_engines_cost_as_the_model_does():
     # Stage 0: 100 us, a task of 700 and its output through the session (a whole microsecond); stage 1 (600 + 100
     # us) on two replicas: (700 + 700 + 1) / 2.
     assert seen.device_us == {"d0": 801.0, "d1": 700.5, "d2": 700.5} and seen.period == 801
-    predicted = predict_replicated(evaluate_replicated(blind, stage, serve), blind.platform, "calibrated", {}, 1, problem,
-                                   fits)  # fmt: skip
+    answer = evaluate_replicated(blind, stage, serve)
+    predicted = predict_replicated(answer, blind.platform, "calibrated", {}, 1, problem, fits)
     assert predicted.device_us == seen.device_us
 
 
@@ -236,8 +236,8 @@ def test_a_replica_pays_its_share_of_the_messages_of_its_stage_at_its_cores_cpu(
     seen = evaluate_replicated(built, stage, serve)
     assert seen.device_us == {"d0": 100 + 700 + 2 * 302 / 2, "d1": (700 + 700) / 2 + 505 / 2, "d2": 952.5}
     assert seen.period == 1102
-    predicted = predict_replicated(evaluate_replicated(blind, stage, serve), blind.platform, "calibrated", {}, 1, problem,
-                                   fits)  # fmt: skip
+    answer = evaluate_replicated(blind, stage, serve)
+    predicted = predict_replicated(answer, blind.platform, "calibrated", {}, 1, problem, fits)
     assert predicted.device_us == seen.device_us
     answer, proven = solve_replicated(built, time_limit=20, workers=2)
     assert proven and answer.period == brute_force_replicated(built).period <= 1102
