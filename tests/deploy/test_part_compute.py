@@ -18,7 +18,7 @@ from solver.deploy.partcompute import (DRIFT_TOLERANCE, RETIME, LatencyCheck, di
                                        part_sources)  # fmt: skip
 from solver.deploy.placed import compare_placed, placed_stages, placed_workers
 from solver.deploy.split import split_model
-from solver.errors import PlatformError
+from solver.errors import PlatformError, UsageError
 from solver.io.linkfile import LinkFit, read_calibration, write_links
 from solver.io.platform import read_platform
 from solver.io.tflite import read_model
@@ -175,6 +175,8 @@ def test_a_measurement_applies_only_to_its_own_part_file(wide_split, tmp_path):
     assert [s.measured for s in sources] == [None, None]
     assert "sha256 differs" in sources[0].reason and "not measured" in sources[1].reason
     assert measured_problem(problem, split, sources).graph.nodes(data="weight") == problem.graph.nodes(data="weight")
+    with pytest.raises(UsageError, match="unknown compute figure 'alone_cpu'"):
+        measured_problem(problem, split, sources, "alone_cpu")  # a typo is not the busy figure in disguise
 
 
 def test_a_device_with_a_core_of_its_own_predicts_its_parts_busy_wall_and_a_shared_core_its_cpu(wide_split):
