@@ -130,6 +130,7 @@ _DESCENT_SHARE = 0.5
 # alone on heuristics.dag's windows reached 7195 in 5.6 s (ARC111 m = 14: 10749 in 4.3 s, main 10753-10878).
 _QUICK_ROUNDS = 2
 _QUICK_SHARE = 0.25
+_QUICK_SEEDS = 1 << 48  # its beam runs' seeds start here, past any of _beam's (random.Random reads -s as s)
 # Share of the time the destructive-improvement bound (salbp_bounds) may take before the search starts: 0.1 to 0.8 s
 # on the SALBP set, a cycle or two more on bigger graphs.
 _BOUND_SHARE = 0.1
@@ -536,11 +537,13 @@ class _Search:
 
     def _quick_beam(self, cycle: int, windows: tuple[list[int], list[int]],
                     stop: Callable[[], bool]) -> list[int] | None:
-        """The quick descent's probe at ``cycle``: ``_QUICK_ROUNDS`` rounds of the first beam size from each end."""
+        """The quick descent's probe at ``cycle``: ``_QUICK_ROUNDS`` rounds of the first beam size from each end,
+        seeded apart from :meth:`_beam`'s rounds (``_QUICK_SEEDS`` on): where no cycle bounds tighten the windows,
+        the descent proper's first rounds at this cycle would otherwise repeat these runs exactly."""
         for round_ in range(_QUICK_ROUNDS):
             for direction in ENDS:
                 parts = beam_stations(self.dag, self.k, cycle, windows, direction=direction, stop=stop,
-                                      seed=(cycle * 1009 + round_) * 2 + ENDS.index(direction))
+                                      seed=_QUICK_SEEDS + (cycle * 1009 + round_) * 2 + ENDS.index(direction))
                 self._report()
                 if parts is not None or stop():
                     return parts
