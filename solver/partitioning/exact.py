@@ -118,8 +118,12 @@ _BEAM_ROUNDS = 16
 # beside CP-SAT, fell short once and settled it in 6.4 s once), from the front ARC83 m = 19 at 4067 (5.1 s; load 8).
 # Where it finds no verdict a level passes the cap: SCHOLL m = 46 and 48 at their optima from the back in 3 s at 5,000
 # sets, 12-30 s at 20,000-50,000 (time the beam needs there); ARC111 m = 12 and 14 at theirs in 4-18 s (load 10).
+# Its turns at lo take no more time than the beam and the restarts had there (at least _LEVEL_TURN a turn and end),
+# but where only lo is open: a first turn of its full share at ARC111 m = 14 spent 18.5 s at the optimum 10747 (load
+# 9) passing no verdict, where a wider beam round packs one run in 8 (2.6 s a run).
 _LEVEL_STATES = 5_000
 _LEVEL_SHARE = 0.2
+_LEVEL_TURN = 0.5
 # The descent (_Search.descend): station-search rounds (one run from each end) per cycle, and its share of the time.
 _DESCENT_RUNS = 3
 _DESCENT_SHARE = 0.5
@@ -384,6 +388,7 @@ class _Search:
         self.level_searches: dict[tuple[int, str], LevelSearch] = {}  # (cycle, end) -> its level search, resumed
         # at each station search there (see _fill_stations)
         self.station_seconds: dict[int, float] = {}  # cycle -> seconds the station search took there
+        self.level_seconds: dict[int, float] = {}  # cycle -> seconds the level search took there
         self.descent_floor = 0  # the descent's bisection found nothing below this C (see descend)
         self.floor_tried = False  # the descent tried the lower bound first (see _descend)
         self.quick: tuple[Budget, int] | None = None  # the quick descent's time and floor (see _quick_descent)
@@ -745,10 +750,13 @@ class _Search:
         many wider ones, beam.round_sizes; :meth:`_beam_size`):
         it packs the near-zero idle times (ARC111, SCHOLL) that no depth-first run finds, which prove instead.
         After the beam's first turn, at the lower bound ``lo``, the level search (:meth:`_levels`) from each end,
-        within ``_LEVEL_SHARE`` of the solve's time left each, going on where its last turn at this cycle stopped
-        (once per call): it settles near-zero idle times where few sets of ops fill whole stations (above ``lo``
-        the beam and the restarts find packings fast; at SCHOLL's optima the beam does, so it goes first). Where
-        ``hi = lo + 1`` only ``lo`` is open and a refutation proves the incumbent: the level search goes first.
+        within ``_LEVEL_SHARE`` of the solve's time left each, going on where its last turn at this cycle stopped,
+        in turns that keep its time at ``lo`` level with the beam's and the restarts' together (:meth:`_levels_due`,
+        :meth:`_level_turn`): it settles near-zero idle times where few sets of ops fill whole stations (above
+        ``lo`` the beam and the restarts find packings fast; at SCHOLL's optima the beam does, so it goes first),
+        and elsewhere passes its cap without a verdict, which its turns should not delay the beam's packing by.
+        Where ``hi = lo + 1`` only ``lo`` is open and a refutation proves the incumbent: the level search goes first,
+        for its full share.
         ``until``: stop once this many restarts were made at this cycle (None: only time stops it).
         """
         dag = self.dag
@@ -757,7 +765,7 @@ class _Search:
         out_of_time = lambda: stop() or budget.passed()
         attempt = self.station_attempts.get(cycle, 0)
         rng = np.random.default_rng([cycle, attempt])
-        levels_due, levels_first = True, self.hi == cycle + 1 == self.lo + 1
+        levels_first = self.hi == cycle + 1 == self.lo + 1
         while not out_of_time() and (until is None or attempt < until):
             # The beam search gets as much time at this cycle as the station search, and goes first, for up to
             # _BEAM_ROUNDS rounds of each kind (_beam_size); not where only this cycle is open (its level search goes
@@ -769,9 +777,11 @@ class _Search:
                     return parts
             if out_of_time():
                 break
-            if levels_due:
-                levels_due = levels_first = False
-                parts = self._levels(cycle, windows, budget)
+            if levels_first or self._levels_due(cycle):
+                started = self.budget.elapsed()
+                parts = self._levels(cycle, windows, budget, None if levels_first else self._level_turn(cycle))
+                self.level_seconds[cycle] = self.level_seconds.get(cycle, 0.0) + self.budget.elapsed() - started
+                levels_first = False
                 if parts is not None:
                     return parts
             run, turn = divmod(attempt, len(DIRECTIONS))
@@ -841,10 +851,26 @@ class _Search:
             return 2 + wide
         return 0 if cheap < _BEAM_ROUNDS else None
 
-    def _levels(self, cycle: int, windows: tuple[list[int], list[int]], budget: Budget) -> list[int] | str | None:
+    def _others_seconds(self, cycle: int) -> float:
+        """Seconds the beam and the station-search restarts took at ``cycle``."""
+        return self.beam_seconds.get(cycle, 0.0) + self.station_seconds.get(cycle, 0.0)
+
+    def _levels_due(self, cycle: int) -> bool:
+        """Whether the level search takes a turn at ``cycle``: at the lower bound, while it has had no more time there
+        than the beam and the restarts together."""
+        return cycle == self.lo and self.level_seconds.get(cycle, 0.0) <= self._others_seconds(cycle)
+
+    def _level_turn(self, cycle: int) -> float:
+        """Seconds of the level search's next turn per end at ``cycle``: what brings its time there level with the
+        beam's and the restarts', at least ``_LEVEL_TURN``."""
+        behind = self._others_seconds(cycle) - self.level_seconds.get(cycle, 0.0)
+        return max(_LEVEL_TURN, behind / len(ENDS))
+
+    def _levels(self, cycle: int, windows: tuple[list[int], list[int]], budget: Budget,
+                turn: float | None = None) -> list[int] | str | None:
         """The level search (stations.LevelSearch) at the lower bound, one turn per end, backward first, each within
-        ``_LEVEL_SHARE`` of the solve's time left (and ``budget``), going on where the end's last turn at this cycle
-        stopped; its answer, else None."""
+        ``_LEVEL_SHARE`` of the solve's time left, ``budget`` and ``turn`` seconds (None: no more), going on where the
+        end's last turn at this cycle stopped; its answer, else None."""
         for direction in ENDS[::-1]:
             if cycle != self.lo or budget.passed():
                 return None
@@ -857,7 +883,7 @@ class _Search:
             if search.over:
                 continue
             # Its share only stops it (or an interrupt): CP-SAT settling a probe meanwhile leaves it to finish.
-            share = Budget(min(budget.left(), self.budget.left() * _LEVEL_SHARE))
+            share = Budget(min(budget.left(), self.budget.left() * _LEVEL_SHARE, math.inf if turn is None else turn))
             parts = search.run(2**62, stop=lambda: share.passed() or self.budget.interrupted)
             if parts is not None:
                 return parts

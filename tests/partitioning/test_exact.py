@@ -6,6 +6,7 @@ import doctest
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import networkx as nx
@@ -251,6 +252,34 @@ def test_wider_beam_rounds_only_where_a_packing_settles_or_improves():
         assert search._beam_size(cycle) == 3
         search.wide_rounds[cycle] = (cap, 40.0)
         assert search._beam_size(cycle) is None
+
+
+def test_level_search_at_the_bound_keeps_level_with_the_beam_and_the_restarts():
+    # A level search that never settles (it runs until stopped) beside a beam and restarts that never pack: at the
+    # lower bound its turns take about as much time as those together (a turn at least _LEVEL_TURN an end), not its
+    # full share of the solve; it still gets turns.
+    graph = nx.DiGraph([(v, v + 1) for v in range(7)])
+    nx.set_node_attributes(graph, 5, "weight")
+    dag = Dag.from_graph(graph)
+    search = _Search(dag, 4, None, 1, Budget(60.0), None)
+    search.accept(_trivial_partition(dag, 4), False)
+    exact = solver.partitioning.exact
+
+    def waits(seconds):
+        return lambda *args, **kwargs: time.sleep(seconds)
+
+    def never_settles(self, budget, stop=None):
+        while not stop():
+            time.sleep(0.01)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(exact, "beam_stations", waits(0.2))
+        patch.setattr(exact, "fill_stations", waits(0.05))
+        patch.setattr(exact.LevelSearch, "run", never_settles)
+        assert search._fill_stations(search.lo, search._windows(search.lo), 4.0, lambda: False) is None
+    others = search.beam_seconds[search.lo] + search.station_seconds[search.lo]
+    levels = search.level_seconds[search.lo]
+    assert 1.0 < levels <= others + 2 * len(exact.ENDS) * exact._LEVEL_TURN
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
