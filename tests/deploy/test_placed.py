@@ -752,3 +752,20 @@ def test_a_run_drifting_or_unsteady_gives_no_verdict_and_is_run_again(drifted, s
     assert unclean(comparison(drifted, steadiness)) == why
     done, chosen = until_clean(lambda k: [comparison(drifted, steadiness), comparison(False, 0.0)][k], 1, unclean)
     assert len(done) == (2 if why else 1) and chosen == (1 if why else 0)
+
+
+def test_the_latency_terms_charge_a_replicated_stage_its_slowest_replica():
+    """The benchmark's latency terms read a replicated stage as the latency model charges it: its slowest replica
+    (``solver.placement.predicted.request_latency``), not the mean of its replicas."""
+    from types import SimpleNamespace
+
+    from benchmarks.placed_pipeline import compute_term_us, measured_compute_us
+
+    onert_ms = {"a": [4.0, 5.0, 6.0], "b": [9.0, 10.0, 11.0], "c": [20.0, 30.0, 40.0]}
+    c = SimpleNamespace(single=SimpleNamespace(devices=[("a",), ("b", "c")], compute_ms=onert_ms))
+    assert measured_compute_us(c) == 5000.0 + 30000.0
+
+    def source(device, wall_us):
+        return SimpleNamespace(device=device, measured=SimpleNamespace(alone=SimpleNamespace(wall_us=wall_us)))
+
+    assert compute_term_us(c, [source("a", 700.0), source("b", 900.0), source("c", 400.0)], "wall") == 700.0 + 900.0
