@@ -155,9 +155,9 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
             predictions.append(forecast(cpu, lone_cpu, split, measured, "cal-cpu", engine, host))
             check = LinkCheck(platform, fits, predictions[1],
                               lambda links: forecast(*session, split, calibrated(platform, links), AFTER_RUN, engine, host))
-            latency = LatencyCheck(predictions[1], lambda parts: predict_split(
-                measured_problem(alone, split, parts, "alone"), measured, split, "calibrated", workers.core_of, cores,
-                engine, host).latency_us)  # fmt: skip
+            latency = LatencyCheck(predictions[1], lambda parts, links: predict_split(
+                measured_problem(alone, split, parts, "alone"), calibrated(platform, links) if links else measured,
+                split, "calibrated", workers.core_of, cores, engine, host).latency_us)  # fmt: skip
             comparison = compare_placed(split, workers, predictions, settings, compute=sources, links=check,
                                         latency=latency)  # fmt: skip
             _print_run(label, model, algo, status, comparison)

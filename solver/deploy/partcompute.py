@@ -66,7 +66,7 @@ from pathlib import Path
 from devices.placed import PartTimes, PlacedStage, time_parts
 from devices.stats import summarize
 from solver.errors import UsageError
-from solver.io.linkfile import ComputeTiming, PartCompute
+from solver.io.linkfile import ComputeTiming, LinkFit, PartCompute
 from solver.io.platform import Platform
 
 DRIFT_TOLERANCE = 0.05  # half the 10% a calibrated prediction aims at: a larger move eats the verdict's margin
@@ -126,11 +126,12 @@ def retime_alone(client, stages: Sequence[PlacedStage], sources: Sequence[PartSo
 class LatencyCheck:
     """What a placed run needs to time its parts alone again right before its latency run (:func:`retime_alone`):
     the calibrated prediction (``Prediction`` of ``solver.deploy.placed``; its latency spaces the inferences and is
-    replaced) and ``repredict``: its latency (us) with the parts' compute of other sources (the caller's:
-    deploy does not import placement)."""
+    replaced) and ``repredict``: its latency (us) with the parts' compute of other sources, and with other link
+    fits when given (the after-run ones: that prediction's latency is made with the parts timed again too; None:
+    the calibration's links). The caller's: deploy does not import placement."""
 
     prediction: object
-    repredict: Callable[[Sequence[PartSource]], float]
+    repredict: Callable[[Sequence[PartSource], Sequence[LinkFit] | None], float]
 
 
 @dataclass(frozen=True)

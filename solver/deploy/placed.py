@@ -372,7 +372,8 @@ def compare_placed(split: SplitResult | str | Path, workers: Workers, prediction
     re-fitted links is added to the predictions (label ``after-run``; none when no link could be fitted again).
     ``latency``: then the measured parts of ``compute`` are timed alone again right before the latency run, their
     inferences spaced by the calibrated latency (``solver.deploy.partcompute.retime_alone``), and the calibrated
-    prediction's latency is the one made with them (the calibration's kept as ``calibration_latency_us``).
+    prediction's latency is the one made with them (the calibration's kept as ``calibration_latency_us``), and the
+    after-run prediction's with them and its re-fitted links.
 
     Raises
     ------
@@ -401,8 +402,11 @@ def compare_placed(split: SplitResult | str | Path, workers: Workers, prediction
         retimed = retime_alone(workers.client, stages, compute, settings.executor,
                                latency.prediction.latency_us / 1e6, settings.seed, settings.timeout)  # fmt: skip
         before_us = latency.prediction.latency_us
-        predictions = [dataclasses.replace(p, latency_us=latency.repredict(retimed)) if p is latency.prediction else p
-                       for p in predictions]  # fmt: skip
+        predictions = [dataclasses.replace(p, latency_us=latency.repredict(retimed, None)) if p is latency.prediction
+                       else p for p in predictions]  # fmt: skip
+        if relinked:  # the after-run prediction: its links and the parts as the latency run will pay them
+            after_us = latency.repredict(retimed, replaced(links.fits, refits))
+            relinked = [dataclasses.replace(relinked[0], latency_us=after_us)]
     alone = dataclasses.replace(settings, in_flight=1, requests=max(5, settings.requests // 3), warmup=1)
     single = run_placed(workers.client, stages, split.model_inputs, split.model_outputs, alone)
     load = (load_before, os.getloadavg()[0])
