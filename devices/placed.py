@@ -632,6 +632,48 @@ def time_parts(client, stages: Sequence[PlacedStage], warmup: int = 3, repeats: 
         client.run(_forget, run, workers=hosts, on_error="ignore")
 
 
+MACHINE_LOOP = 100_000  # iterations of the machine probe's loop: about 3 ms of CPU on this VM
+MACHINE_REPEATS = 7  # loops a machine probe times; the median is its figure
+
+
+@dataclass(frozen=True)
+class MachineSample:
+    """The machine probe on one device's worker: the median CPU ms of its loop, and the CPUs the worker may use."""
+
+    ms: float
+    cpus: tuple[int, ...]
+
+
+def _count(n: int) -> int:
+    """The machine probe's kernel: a pure-Python integer loop (no memory traffic, no library, no other thread)."""
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+
+def machine_ms(repeats: int = MACHINE_REPEATS, loop: int = MACHINE_LOOP) -> MachineSample:
+    """This thread's CPU time (ms, the median of ``repeats``) for the same fixed loop (:func:`_count`), on the
+    CPUs this process may use: a figure of the core's speed alone, which no model, session or setting of ours
+    changes. Why: on this VM a part's CPU per inference switched between two levels (about 41 and 72 ms for
+    MobileNetV2's first 50 ops) seconds apart with steal at 0, and this loop on the part's core switched with it
+    (6.4 -> 11-12 ms): the host runs the core slower at times (its other tenants), which no guest counter shows."""
+    times = []
+    for _ in range(repeats):
+        start = time.thread_time()
+        _count(loop)
+        times.append((time.thread_time() - start) * 1000)
+    return MachineSample(statistics.median(times), tuple(sorted(os.sched_getaffinity(0))))
+
+
+def probe_machine(client, workers: dict[str, str]) -> dict[str, MachineSample]:
+    """Per device (``workers``: device -> its worker's address), :func:`machine_ms` in its worker's process (in a
+    lab pinned to the device's core, as its session is), every worker at once."""
+    require("distributed", "farm", "probing the machine on Dask workers")
+    answers = client.run(machine_ms, workers=sorted(set(workers.values())))
+    return {device: answers[address] for device, address in workers.items()}
+
+
 @dataclass
 class _Stream:
     """When each request of a stream was submitted and finished (perf_counter s), the final futures of the last,

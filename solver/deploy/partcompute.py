@@ -63,13 +63,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from devices.placed import PartTimes, PlacedStage, time_parts
+from devices.placed import MachineSample, PartTimes, PlacedStage, time_parts
 from devices.stats import summarize
 from solver.errors import UsageError
 from solver.io.linkfile import ComputeTiming, LinkFit, PartCompute
 from solver.io.platform import Platform
 
 DRIFT_TOLERANCE = 0.05  # half the 10% a calibrated prediction aims at: a larger move eats the verdict's margin
+MACHINE_SHARE = 0.5  # a part's drift is the machine's when its core's probe moved the same way by half as much
 MEASURE = (3, 10, 8)  # warm-up inferences, timed ones with every part busy, timed ones alone
 RECHECK = (1, 4)  # warm-up and timed inferences of the re-measure after a run
 MODES = ("busy", "alone", "alone-cpu")  # measured_problem's figures: the period's, the latency's, the former latency's
@@ -265,6 +266,36 @@ class Drift:
                 "before_cpu_iqr_us": self.before.cpu_iqr_us, "after_cpu_us": self.after.cpu_us,
                 "after_cpu_iqr_us": self.after.cpu_iqr_us, "change": self.change, "moved_us": self.moved_us,
                 "drifted": self.drifted}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MachineDrift:
+    """The machine probe (``devices.placed.machine_ms``: a fixed integer loop's CPU time, which no model or
+    setting of ours changes) on one device right before the timed run and right after the parts' re-timing.
+    A part's drift is the machine's speed when its device's probe moved the same way by at least
+    ``MACHINE_SHARE`` of the part's relative move; else the part's compute moved on a machine of steady speed."""
+
+    device: str
+    before_ms: float
+    after_ms: float
+
+    @property
+    def change(self) -> float:
+        return self.after_ms / self.before_ms - 1
+
+    def explains(self, moved: Drift) -> bool:
+        """Whether this probe moved with ``moved`` (a part's drift on the same device): the same way, by at least
+        ``MACHINE_SHARE`` of its relative move."""
+        return (moved.device == self.device and self.change * moved.change > 0
+                and abs(self.change) >= MACHINE_SHARE * abs(moved.change))  # fmt: skip
+
+    def to_json(self) -> dict:
+        return {"device": self.device, "before_ms": self.before_ms, "after_ms": self.after_ms, "change": self.change}
+
+
+def machine_drifts(before: Mapping[str, MachineSample], after: Mapping[str, MachineSample]) -> list[MachineDrift]:
+    """Per device probed both times, its machine probe before and after."""
+    return [MachineDrift(d, before[d].ms, after[d].ms) for d in sorted(before) if d in after and before[d].ms > 0]
 
 
 def _stage_index(sources: Sequence[PartSource]) -> dict[int, int]:

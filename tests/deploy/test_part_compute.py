@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devices.netlab import unavailable
-from devices.placed import PlacedSettings, PlacedRun, _link_times, time_parts
+from devices.placed import PlacedSettings, PlacedRun, _link_times, probe_machine, time_parts
 from solver.deploy.partcompute import (DRIFT_TOLERANCE, RETIME, LatencyCheck, digest, measure_parts, measured_problem,
                                        part_sources)  # fmt: skip
 from solver.deploy.placed import compare_placed, placed_stages, placed_workers
@@ -229,6 +229,7 @@ def test_the_latency_is_predicted_from_each_parts_wall_timed_alone_right_before_
             check = LatencyCheck(calibrated, lambda parts, links: predict(parts, "alone").latency_us)
             comparison = compare_placed(split, workers, [calibrated], PlacedSettings(requests=6, warmup=1),
                                         compute=sources, latency=check)  # fmt: skip
+            samples = probe_machine(workers.client, workers.address)
         finally:
             loop.kill()
             loop.wait()
@@ -247,6 +248,10 @@ def test_the_latency_is_predicted_from_each_parts_wall_timed_alone_right_before_
     assert alone.wall_us > 1.4 * alone.cpu_us
     assert 0.6 < run_us / alone.wall_us < 1.6
     assert records[0].alone.cpu_us < 0.75 * run_us
+    # Each device's machine probe ran in its worker, on its core, before the run and after the re-timing.
+    assert {d: s.cpus for d, s in samples.items()} == {d: (workers.core_of[d],) for d in ("a", "b")}
+    assert [m.device for m in comparison.machine] == ["a", "b"]
+    assert all(m.before_ms > 0 and m.after_ms > 0 for m in comparison.machine)
 
 
 def test_parts_timed_alone_can_be_spaced_as_a_latency_run_spaces_them(wide_split):
