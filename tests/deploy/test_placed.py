@@ -777,7 +777,7 @@ def test_a_run_drifting_or_unsteady_gives_no_verdict_and_is_run_again(drifted, s
     def comparison(drifted, steadiness):
         run = SimpleNamespace(throughput=10.0, steadiness=lambda: steadiness)
         unsteady = PlacedComparison.unsteady.fget(SimpleNamespace(run=run))  # the comparison's own rule
-        return SimpleNamespace(drifted=drifted, link_drifted=False, run=run, unsteady=unsteady,
+        return SimpleNamespace(drifted=drifted, machine_drifted=False, link_drifted=False, run=run, unsteady=unsteady,
                                predictions=[None, SimpleNamespace(throughput=11.5)])  # fmt: skip
 
     assert unclean(comparison(drifted, steadiness)) == why
