@@ -22,9 +22,9 @@ links, and the scheduler's and client's CPU, from echo requests flowing device t
 so a row off by its link reads apart from a row off by its model. Right before the latency run the parts are timed
 alone again, as that run pays them (wall, one predicted latency apart), and the calibrated latency is made with
 them; a second table splits each run's latency error into its compute gap and the rest, beside the former figure
-(the calibration's CPU alone). Each device's machine probe (a fixed integer loop's CPU time on its core) is taken
-right before the run and right after the parts' re-timing: a drift with its core's probe moving the same way is the
-machine's speed (MACHINE), not the part's. A run whose compute drifted (DRIFT) or whose
+(the calibration's CPU alone). Every timed inference of a part is followed by the machine probe (a fixed integer
+loop's CPU time) on its core: a drift with its core's probe moving the same way is the machine's speed (MACHINE),
+not the part's. A run whose compute drifted (DRIFT) or whose
 requests did not finish at a steady rate (UNSTEADY: the second half of the timed requests against the first beyond
 10%) cannot give a verdict and is run again, parts timed afresh, up to ``--reruns`` times; every run is kept in the
 table and the JSON, and a row's verdict is taken from its first clean run (or says that none was clean). Seed
@@ -308,9 +308,9 @@ def table(rows: list[dict]) -> None:
           "prediction); err: against meas (throughput in the steady state, latency with one request in flight); drift: "
           f"the relative move of the part's compute that moved most from before the run to right after it (flagged "
           f"beyond {DRIFT_TOLERANCE:.0%} of cal's period, at least the largest part's compute); mach: the relative "
-          "move of the machine probe (a fixed integer loop's CPU time) on that part's core from right before the run "
-          f"to right after the parts' re-timing (MACHINE: the same way as the part, by at least {MACHINE_SHARE:.0%} of "
-          "its move: the core's speed changed, not the part's compute); err aft: cal made "
+          "move of the machine probe (a fixed integer loop's CPU time, timed on that part's core right after each of "
+          f"its inferences) between the two timings (MACHINE: the same way as the part, by at least "
+          f"{MACHINE_SHARE:.0%} of its move: the core's speed changed, not the part's compute); err aft: cal made "
           "again with the links fitted "
           f"again right after the run (the same ping-pong); ldrift: the relative move of the link whose time per request "
           f"in cal moved most between the calibration's fit and the after-run one (LINK DRIFT beyond "
@@ -372,9 +372,7 @@ def compute_term_us(c, sources, figure: str) -> float:
 
 def machine_change(c) -> float | None:
     """The relative move of the machine probe on the core of the part that drifted most (None: not probed)."""
-    worst = c.worst_drift
-    probe = c.machine_of(worst.device) if worst is not None else None
-    return probe.change if probe is not None else None
+    return c.worst_drift.machine_change if c.worst_drift is not None else None
 
 
 def link_error(c) -> float | None:

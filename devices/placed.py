@@ -353,9 +353,10 @@ def _stage(run: str, k: int, r: int, inputs: tuple[str, ...], outputs: tuple[str
 
 
 def _time_session(run: str, k: int, warmup: int, repeats: int, seed: int,
-                  every_s: float = 0.0) -> list[tuple[float, float]]:  # fmt: skip
+                  every_s: float = 0.0) -> list[tuple[float, float, float]]:  # fmt: skip
     """Infer ``warmup`` then ``repeats`` times in this worker's session of stage k on its seeded inputs (made here:
-    nothing crosses a link); per timed inference its wall time and its session's CPU time in onert (ms). With
+    nothing crosses a link); per timed inference its wall time, its session's CPU time in onert and the machine
+    probe timed right after it in this worker (:func:`machine_ms`, on the device's core), in ms. With
     ``every_s`` > 0 the timed inferences start ``every_s`` apart (the session idles between them), as a latency
     run starts one inference a request; else back to back."""
     session = _SESSIONS[run][k]
@@ -370,7 +371,7 @@ def _time_session(run: str, k: int, warmup: int, repeats: int, seed: int,
         start = time.perf_counter()
         before = session.compute_s
         _, ms = session.run(inputs)
-        timed.append((ms, (session.compute_s - before) * 1000))
+        timed.append((ms, (session.compute_s - before) * 1000, machine_ms()))  # the probe on this core, right after
     return timed
 
 
@@ -577,14 +578,16 @@ def _link_times(reports: dict, device_of: dict[str, str], timed: range) -> tuple
     return links, batched
 
 
-Timings = list[dict[str, list[tuple[float, float]]]]  # per stage, per replica's device: (wall ms, CPU ms) per inference
+# per stage, per replica's device: (wall ms, CPU ms, the machine probe's ms right after it) per inference
+Timings = list[dict[str, list[tuple[float, float, float]]]]
 
 
 @dataclass(frozen=True)
 class PartTimes:
     """Each part's inferences timed in its session on its devices' workers: ``busy`` with every part inferring at
     once (as in a throughput run, where every device computes), ``alone`` one part at a time (as in a latency
-    run, one request in flight); per stage, per device, (wall ms, CPU ms) of each timed inference."""
+    run, one request in flight); per stage, per device, (wall ms, CPU ms, machine probe ms) of each timed
+    inference."""
 
     busy: Timings
     alone: Timings
@@ -632,16 +635,7 @@ def time_parts(client, stages: Sequence[PlacedStage], warmup: int = 3, repeats: 
         client.run(_forget, run, workers=hosts, on_error="ignore")
 
 
-MACHINE_LOOP = 100_000  # iterations of the machine probe's loop: about 3 ms of CPU on this VM
-MACHINE_REPEATS = 7  # loops a machine probe times; the median is its figure
-
-
-@dataclass(frozen=True)
-class MachineSample:
-    """The machine probe on one device's worker: the median CPU ms of its loop, and the CPUs the worker may use."""
-
-    ms: float
-    cpus: tuple[int, ...]
+MACHINE_LOOP = 50_000  # iterations of the machine probe's loop: about 1.2 ms of CPU on this VM
 
 
 def _count(n: int) -> int:
@@ -652,26 +646,16 @@ def _count(n: int) -> int:
     return total
 
 
-def machine_ms(repeats: int = MACHINE_REPEATS, loop: int = MACHINE_LOOP) -> MachineSample:
-    """This thread's CPU time (ms, the median of ``repeats``) for the same fixed loop (:func:`_count`), on the
-    CPUs this process may use: a figure of the core's speed alone, which no model, session or setting of ours
-    changes. Why: on this VM a part's CPU per inference switched between two levels (about 41 and 72 ms for
-    MobileNetV2's first 50 ops) seconds apart with steal at 0, and this loop on the part's core switched with it
-    (6.4 -> 11-12 ms): the host runs the core slower at times (its other tenants), which no guest counter shows."""
-    times = []
-    for _ in range(repeats):
-        start = time.thread_time()
-        _count(loop)
-        times.append((time.thread_time() - start) * 1000)
-    return MachineSample(statistics.median(times), tuple(sorted(os.sched_getaffinity(0))))
-
-
-def probe_machine(client, workers: dict[str, str]) -> dict[str, MachineSample]:
-    """Per device (``workers``: device -> its worker's address), :func:`machine_ms` in its worker's process (in a
-    lab pinned to the device's core, as its session is), every worker at once."""
-    require("distributed", "farm", "probing the machine on Dask workers")
-    answers = client.run(machine_ms, workers=sorted(set(workers.values())))
-    return {device: answers[address] for device, address in workers.items()}
+def machine_ms(loop: int = MACHINE_LOOP) -> float:
+    """The machine probe: this thread's CPU time (ms) for the same fixed loop (:func:`_count`). Nothing of ours (a
+    model, a session, a setting) changes it, only the speed of the core it runs on. Why: on this VM a part's CPU
+    per inference switched between two levels (about 41 and 72 ms for MobileNetV2's first 50 ops) seconds apart,
+    within one session as well as between sessions, with steal at 0; this loop timed after each inference on the
+    same core switched with it (1.2 ms beside the fast inferences, 1.8-2.0 beside the slow ones): the host runs
+    that core slower at times, which no counter of the guest shows."""
+    start = time.thread_time()
+    _count(loop)
+    return (time.thread_time() - start) * 1000
 
 
 @dataclass

@@ -39,11 +39,11 @@ from devices.base import DEFAULT_EXECUTOR
 from devices.chain import ModelRunner
 from devices.inputs import seeded_inputs
 from devices.isolated import run_isolated
-from devices.placed import PlacedRun, PlacedSettings, PlacedStage, probe_machine, run_placed
+from devices.placed import PlacedRun, PlacedSettings, PlacedStage, run_placed
 from devices.stats import Summary, summarize
 from solver.deploy.linkdrift import AFTER_RUN, LINK_DRIFT_TOLERANCE, LinkCheck, LinkDrift, link_drifts, replaced
-from solver.deploy.partcompute import (DRIFT_TOLERANCE, MACHINE_SHARE, Drift, LatencyCheck, MachineDrift, PartSource,
-                                       drift, machine_drifts, remeasure, retime_alone)  # fmt: skip
+from solver.deploy.partcompute import (DRIFT_TOLERANCE, MACHINE_SHARE, Drift, LatencyCheck, PartSource, drift,
+                                       remeasure, retime_alone)  # fmt: skip
 from solver.deploy.split import SplitResult, read_split
 from solver.deploy.verify import OutputCheck, VerifySettings, check_executor, compare_output
 from solver.errors import CheckError, UsageError
@@ -94,7 +94,6 @@ class PlacedComparison:
     link_drifts: list[LinkDrift] = field(default_factory=list)  # the run's links fitted again after the timed run
     alone: list[PartSource] = field(default_factory=list)  # the parts timed alone again right before the latency run
     calibration_latency_us: float | None = None  # the calibrated latency before that (the calibration's timing)
-    machine: list[MachineDrift] = field(default_factory=list)  # each device's machine probe before and after the run
 
     @property
     def relinked(self) -> Prediction | None:
@@ -139,14 +138,9 @@ class PlacedComparison:
 
     @property
     def machine_drifted(self) -> bool:
-        """The run drifted and the machine probe on the worst drifting part's device moved with it (the same way, by
+        """The run drifted and the machine probe on the worst drifting part's core moved with it (the same way, by
         at least ``MACHINE_SHARE`` of its relative move): the machine's speed changed, not the part's compute."""
-        worst = self.worst_drift
-        return self.drifted and any(m.explains(worst) for m in self.machine)
-
-    def machine_of(self, device: str) -> MachineDrift | None:
-        """The machine probe of ``device`` (None: not probed)."""
-        return next((m for m in self.machine if m.device == device), None)
+        return self.drifted and self.worst_drift.machine
 
     @property
     def unsteady(self) -> bool:
@@ -171,13 +165,12 @@ class PlacedComparison:
                          f"tolerance {DRIFT_TOLERANCE:.0%} of {worst.scale_us / 1000:.1f} ms, the calibrated period or "
                          "the largest part's): the machine changed speed, and the verdict is only as strong as "
                          "that")  # fmt: skip
-            probe = self.machine_of(worst.device)
-            if probe is not None:
-                notes[-1] += (f"; the machine probe on {worst.device} took {probe.before_ms:.2f} ms before the run and "
-                              f"{probe.after_ms:.2f} ms after it ({probe.change:+.1%}): "
-                              + ("MACHINE, the core's speed moved with the part" if self.machine_drifted else
-                                 f"the core's speed did not move with the part (less than {MACHINE_SHARE:.0%} of its "
-                                 "move the same way): the part's compute moved"))  # fmt: skip
+            if worst.machine_change is not None:
+                notes[-1] += (f"; the machine probe on its core took {worst.before.machine_ms:.2f} ms then and "
+                              f"{worst.after.machine_ms:.2f} ms after ({worst.machine_change:+.1%}): "
+                              + ("MACHINE, the core's speed moved with the part" if worst.machine else
+                                 "the core's speed did not move with the part (not the same way by "
+                                 f"{MACHINE_SHARE:.0%} of its move): the part's compute moved"))  # fmt: skip
         if self.link_drifted:  # a drifted link moved by 5% of the period: the prediction sends bytes over it
             worst = self.worst_link_drift
             notes.append(f"LINK DRIFT: link {worst.source} -> {worst.target} took {worst.before_us / 1000:.1f} ms per request "
@@ -279,7 +272,6 @@ class PlacedComparison:
             "max_drift": self.max_drift,
             "drifted": self.drifted,
             "drift_tolerance": DRIFT_TOLERANCE,
-            "machine_probe": [m.to_json() for m in self.machine],
             "machine_drifted": self.machine_drifted,
             "link_drift": [d.to_json() for d in self.link_drifts],
             "max_link_drift": self.max_link_drift,
@@ -388,10 +380,9 @@ def compare_placed(split: SplitResult | str | Path, workers: Workers, prediction
     -> devices) runs a part on several devices, requests dealt round robin; by default the split's own
     replicas (``solve place --replicate``), else a part runs on the device its file names. ``compute``: which
     compute the calibrated prediction used per part (``solver.deploy.partcompute``); the measured parts are
-    timed again right after the timed run, and their drift reported, with each device's machine probe
-    (``devices.placed.machine_ms``) right before the run (the calibration's time when it timed the parts just
-    before, as the benchmark and ``--calibrate-links`` do) and right after the re-timing: whether a drift is the
-    machine's speed (``MachineDrift``). ``links``: the calibration's link fits
+    timed again right after the timed run, and their drift reported, with the machine probe on each part's core
+    in both timings (``devices.placed.machine_ms``): whether a drift is the machine's speed (``Drift.machine``).
+    ``links``: the calibration's link fits
     (``solver.deploy.linkdrift``); then every calibrated link the run used is fitted again right after the timed
     run (and the parts' re-timing), its drift reported, and the calibrated prediction made again with the
     re-fitted links is added to the predictions (label ``after-run``; none when no link could be fitted again).
@@ -412,14 +403,11 @@ def compare_placed(split: SplitResult | str | Path, workers: Workers, prediction
     stages = placed_stages(split, workers, replicas)
     load_before = os.getloadavg()[0]
     measured = any(s.measured for s in compute)
-    probed = {d: workers.address[d] for s in stages for d in s.devices}
-    before = probe_machine(workers.client, probed) if measured else {}  # the calibration timed the parts just now
     run = run_placed(workers.client, stages, split.model_inputs, split.model_outputs, settings)
-    drifts, machine = [], []
+    drifts = []
     if measured:  # right after the timed run, before the latency run
         period = links.prediction.period_us if links is not None else 0.0
         drifts = drift(compute, remeasure(workers.client, stages, settings.executor, settings.seed), period)
-        machine = machine_drifts(before, probe_machine(workers.client, probed))
     relinked, moved, link_notes = [], [], []
     if links is not None:
         refits, link_notes = refit_links(workers, links, used_links(run, links.prediction))
@@ -444,7 +432,7 @@ def compare_placed(split: SplitResult | str | Path, workers: Workers, prediction
     checks = [compare_output(n, run.outputs[n], ref, verify) for n, ref in zip(split.model_outputs, reference)]
     comparison = PlacedComparison(split.out_dir, workers.cluster, run, single, [*predictions, *relinked], checks,
                                   workers.core_of, load, list(compute), drifts, link_notes, moved, retimed,
-                                  before_us, machine)  # fmt: skip
+                                  before_us)  # fmt: skip
     comparison.notes += comparison.measurement_notes()
     cores = len(os.sched_getaffinity(0))
     if max(load) > cores:

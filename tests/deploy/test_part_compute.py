@@ -13,10 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devices.netlab import unavailable
-from devices.placed import PlacedSettings, PlacedRun, _link_times, probe_machine, time_parts
+from devices.placed import PlacedSettings, PlacedRun, _link_times, time_parts
 from solver.deploy.partcompute import (DRIFT_TOLERANCE, RETIME, LatencyCheck, digest, measure_parts, measured_problem,
                                        part_sources)  # fmt: skip
 from solver.deploy.placed import compare_placed, placed_stages, placed_workers
+from solver.deploy.report import placed_text
 from solver.deploy.split import split_model
 from solver.errors import PlatformError, UsageError
 from solver.io.linkfile import LinkFit, read_calibration, write_links
@@ -229,7 +230,6 @@ def test_the_latency_is_predicted_from_each_parts_wall_timed_alone_right_before_
             check = LatencyCheck(calibrated, lambda parts, links: predict(parts, "alone").latency_us)
             comparison = compare_placed(split, workers, [calibrated], PlacedSettings(requests=6, warmup=1),
                                         compute=sources, latency=check)  # fmt: skip
-            samples = probe_machine(workers.client, workers.address)
         finally:
             loop.kill()
             loop.wait()
@@ -248,10 +248,13 @@ def test_the_latency_is_predicted_from_each_parts_wall_timed_alone_right_before_
     assert alone.wall_us > 1.4 * alone.cpu_us
     assert 0.6 < run_us / alone.wall_us < 1.6
     assert records[0].alone.cpu_us < 0.75 * run_us
-    # Each device's machine probe ran in its worker, on its core, before the run and after the re-timing.
-    assert {d: s.cpus for d, s in samples.items()} == {d: (workers.core_of[d],) for d in ("a", "b")}
-    assert [m.device for m in comparison.machine] == ["a", "b"]
-    assert all(m.before_ms > 0 and m.after_ms > 0 for m in comparison.machine)
+    # Every timing holds the machine probe on the part's core (after each inference): the calibration's, the
+    # re-timing's after the run (so each drift has its probe's move) and the alone one's before the latency run.
+    assert all(r.busy.machine_ms > 0 and r.alone.machine_ms > 0 for r in records)
+    assert [(d.part_id, d.after.machine_ms > 0, d.machine_change is not None) for d in comparison.drifts] == [
+        (0, True, True), (1, True, True)]  # fmt: skip
+    assert all(s.measured.alone.machine_ms > 0 for s in retimed)
+    assert "machine probe" in placed_text(comparison)
 
 
 def test_parts_timed_alone_can_be_spaced_as_a_latency_run_spaces_them(wide_split):
@@ -315,7 +318,7 @@ def test_part_compute_is_kept_in_the_links_file_and_older_files_still_read(wide_
     from solver.io.linkfile import ComputeTiming, PartCompute
 
     split, platform, _ = wide_split
-    parts = (PartCompute("part_0_a.tflite", "ab" * 32, "a", ComputeTiming(5000.0, 50.0, 5100.0, 60.0, 10),
+    parts = (PartCompute("part_0_a.tflite", "ab" * 32, "a", ComputeTiming(5000.0, 50.0, 5100.0, 60.0, 10, 1.25),
                          ComputeTiming(4800.0, 40.0, 4850.0, 45.0, 8)),
              PartCompute("part_1_b.tflite", "cd" * 32, "b", ComputeTiming(6000.0, 70.0, 6100.0, 80.0, 10)))  # fmt: skip
     path = tmp_path / "p.links.json"

@@ -429,32 +429,32 @@ def test_a_parts_drift_is_its_move_against_the_calibrated_period_at_least_the_la
 @pytest.mark.parametrize("probe, machine", [(0.0, False), (0.45, True), (0.8, True), (0.35, False), (-0.5, False),
                                             (None, False)])  # fmt: skip
 def test_a_drift_is_the_machines_when_its_cores_probe_moved_the_same_way_by_half_as_much(probe, machine):
-    """Part 0 on a moves from 40 to 72 ms (+80%); a's machine probe moving with it by +45% or more makes the drift
-    the machine's (MACHINE); +35%, the other way, or b's probe moving alone do not; the note says which."""
+    """Part 0 on a moves from 40 to 72 ms (+80%); the machine probe on its core moving with it by +45% or more makes
+    the drift the machine's (MACHINE); +35% or the other way does not, nor a timing without probes (older links
+    files); the note says which, and the JSON keeps the probe."""
     import dataclasses
     from types import SimpleNamespace
 
-    from devices.placed import MachineSample
-    from solver.deploy.partcompute import Drift, machine_drifts
+    from solver.deploy.partcompute import Drift, timing
     from solver.deploy.placed import PlacedComparison
     from solver.io.linkfile import ComputeTiming
 
-    def timing(ms: float) -> ComputeTiming:
-        return ComputeTiming(ms * 1000, 0.0, ms * 1000, 0.0, 8)
-
-    moved = Drift(0, "a", timing(40.0), timing(72.0), 72_000.0)
-    before = {"a": MachineSample(4.0, (0,)), "b": MachineSample(4.0, (1,))}
-    after = {"b": MachineSample(8.0, (1,))} | ({"a": MachineSample(4.0 * (1 + probe), (0,))} if probe is not None else {})
-    probes = machine_drifts(before, after)
-    assert [m.device for m in probes] == (["a", "b"] if probe is not None else ["b"])
+    before = timing([(40.0, 40.0, 1.2)] * 5 + [(40.0, 40.0, 1.3)] * 2)
+    after_probe = None if probe is None else 1.2 * (1 + probe)
+    after = ComputeTiming(72_000.0, 0.0, 72_000.0, 0.0, 4, after_probe)
+    assert before.machine_ms == 1.2 and timing([(40.0, 40.0)] * 3).machine_ms is None
+    moved = Drift(0, "a", before, after, 72_000.0)
+    assert moved.drifted and moved.machine == machine
     comparison = PlacedComparison(None, "netlab", SimpleNamespace(steadiness=lambda: 0.0, batched=0, links={}), None,
-                                  [SimpleNamespace(link_bytes={})], [], {}, (0.0, 0.0), drifts=[moved],
-                                  machine=probes)  # fmt: skip
-    assert comparison.drifted and comparison.machine_drifted == machine
+                                  [SimpleNamespace(link_bytes={})], [], {}, (0.0, 0.0), drifts=[moved])  # fmt: skip
+    assert comparison.machine_drifted == machine
     (note,) = comparison.measurement_notes()
     assert note.startswith("DRIFT") and ("MACHINE" in note) == machine
-    assert ("the machine probe on a" in note) == (probe is not None)
+    assert ("the machine probe on its core" in note) == (probe is not None)
+    assert moved.to_json()["machine"] == machine and moved.to_json()["after_machine_ms"] == after_probe
     assert not dataclasses.replace(comparison, drifts=[]).machine_drifted  # no drift: nothing to explain
+    assert before.to_json()["machine_ms"] == 1.2
+    assert "machine_ms" not in dataclasses.replace(before, machine_ms=None).to_json()
 
 
 @needs_lab
