@@ -163,8 +163,8 @@ class PlacedComparison:
             notes.append(f"DRIFT: part {worst.part_id} on {worst.device} computed in {worst.before.cpu_us / 1000:.1f} "
                          f"ms of CPU before the run and {worst.after.cpu_us / 1000:.1f} ms after it ({worst.change:+.1%}, "
                          f"tolerance {DRIFT_TOLERANCE:.0%} of {worst.scale_us / 1000:.1f} ms, the calibrated period or "
-                         "the largest part's): the machine changed speed, and the verdict is only as strong as "
-                         "that")  # fmt: skip
+                         "the largest part's): the compute changed speed under the run, and the verdict is only "
+                         "as strong as that")  # fmt: skip
             if worst.machine_change is not None:
                 notes[-1] += (f"; the machine probe on its core took {worst.before.machine_ms:.2f} ms then and "
                               f"{worst.after.machine_ms:.2f} ms after ({worst.machine_change:+.1%}): "
@@ -382,10 +382,10 @@ def compare_placed(split: SplitResult | str | Path, workers: Workers, prediction
     compute the calibrated prediction used per part (``solver.deploy.partcompute``); the measured parts are
     timed again right after the timed run, and their drift reported, with the machine probe on each part's core
     in both timings (``devices.placed.machine_ms``): whether a drift is the machine's speed (``Drift.machine``).
-    ``links``: the calibration's link fits
-    (``solver.deploy.linkdrift``); then every calibrated link the run used is fitted again right after the timed
-    run (and the parts' re-timing), its drift reported, and the calibrated prediction made again with the
-    re-fitted links is added to the predictions (label ``after-run``; none when no link could be fitted again).
+    ``links``: the calibration's link fits (``solver.deploy.linkdrift``); then every calibrated link the run used
+    is fitted again right after the timed run (and the parts' re-timing), its drift reported, and the calibrated
+    prediction made again with the re-fitted links is added to the predictions (label ``after-run``; none when no
+    link could be fitted again).
     ``latency``: then the measured parts of ``compute`` are timed alone again right before the latency run, their
     inferences spaced by the calibrated latency (``solver.deploy.partcompute.retime_alone``), and the calibrated
     prediction's latency is the one made with them (the calibration's kept as ``calibration_latency_us``), and the
