@@ -22,7 +22,9 @@ links, and the scheduler's and client's CPU, from echo requests flowing device t
 so a row off by its link reads apart from a row off by its model. Right before the latency run the parts are timed
 alone again, as that run pays them (wall, one predicted latency apart), and the calibrated latency is made with
 them; a second table splits each run's latency error into its compute gap and the rest, beside the former figure
-(the calibration's CPU alone). A run whose compute drifted (DRIFT) or whose
+(the calibration's CPU alone). Every timed inference of a part is followed by the machine probe (a fixed integer
+loop's CPU time) on its core: a drift with its core's probe moving the same way is the machine's speed (MACHINE),
+not the part's. A run whose compute drifted (DRIFT) or whose
 requests did not finish at a steady rate (UNSTEADY: the second half of the timed requests against the first beyond
 10%) cannot give a verdict and is run again, parts timed afresh, up to ``--reruns`` times; every run is kept in the
 table and the JSON, and a row's verdict is taken from its first clean run (or says that none was clean). Seed
@@ -50,7 +52,8 @@ import numpy as np
 
 from devices.placed import PlacedSettings
 from solver.deploy.linkdrift import AFTER_RUN, LINK_DRIFT_TOLERANCE, LinkCheck
-from solver.deploy.partcompute import DRIFT_TOLERANCE, LatencyCheck, measure_parts, measured_problem, part_sources
+from solver.deploy.partcompute import (DRIFT_TOLERANCE, MACHINE_SHARE, LatencyCheck, measure_parts, measured_problem,
+                                       part_sources)  # fmt: skip
 from solver.deploy.placed import calibrate_engine, calibrate_links, compare_placed, placed_stages, placed_workers
 from solver.deploy.report import placed_text
 from solver.deploy.split import split_model
@@ -155,9 +158,9 @@ def run_scenario(label: str, model: str, platform_path: Path, algos: list[str], 
             predictions.append(forecast(cpu, lone_cpu, split, measured, "cal-cpu", engine, host))
             check = LinkCheck(platform, fits, predictions[1],
                               lambda links: forecast(*session, split, calibrated(platform, links), AFTER_RUN, engine, host))
-            latency = LatencyCheck(predictions[1], lambda parts: predict_split(
-                measured_problem(alone, split, parts, "alone"), measured, split, "calibrated", workers.core_of, cores,
-                engine, host).latency_us)  # fmt: skip
+            latency = LatencyCheck(predictions[1], lambda parts, links: predict_split(
+                measured_problem(alone, split, parts, "alone"), calibrated(platform, links) if links else measured,
+                split, "calibrated", workers.core_of, cores, engine, host).latency_us)  # fmt: skip
             comparison = compare_placed(split, workers, predictions, settings, compute=sources, links=check,
                                         latency=latency)  # fmt: skip
             _print_run(label, model, algo, status, comparison)
@@ -273,7 +276,8 @@ def table(rows: list[dict]) -> None:
     trace's compute (last stop's model) and with the session's, the compute's drift over the run, the load."""
     header = (f"{'scenario':18} {'model':12} {'algo':10} {'status':8} {'devices':10} {'run':>4} {'pred':>6} {'c-trace':>7} "
               f"{'cal':>6} {'meas':>6} {'err tr':>7} {'err cpu':>7} {'err':>7} {'err aft':>7} {'c-tr ms':>8} {'cal ms':>7} "
-              f"{'meas ms (IQR)':>15} {'lat tr':>7} {'lat':>7} {'drift':>7} {'ldrift':>7} {'link':>7} {'steady':>7} {'bytes':>5} "
+              f"{'meas ms (IQR)':>15} {'lat tr':>7} {'lat':>7} {'drift':>7} {'mach':>7} {'ldrift':>7} {'link':>7} "
+              f"{'steady':>7} {'bytes':>5} "
               f"{'load':>9}  flags")  # fmt: skip
     print(header)
     print("-" * len(header))
@@ -290,7 +294,8 @@ def table(rows: list[dict]) -> None:
               f"{trace.throughput / meas - 1:+7.1%} {cpu.throughput / meas - 1:+7.1%} {calibrated_error(c):+7.1%} "
               f"{_pct(after_run_error(c))} {trace.latency_us / 1000:8.1f} {cal.latency_us / 1000:7.1f} "
               f"{lat.median / 1000:8.1f} ({lat.iqr / 1000:4.1f}) {trace.latency_us / lat.median - 1:+7.1%} "
-              f"{cal.latency_us / lat.median - 1:+7.1%} {_pct(c.max_drift)} {_pct(c.max_link_drift)} {_pct(link_error(c))} "
+              f"{cal.latency_us / lat.median - 1:+7.1%} {_pct(c.max_drift)} {_pct(machine_change(c))} "
+              f"{_pct(c.max_link_drift)} {_pct(link_error(c))} "
               f"{c.run.steadiness():+7.1%} {f'{worst:5.2f}' if worst is not None else '-':>5} "
               f"{c.load_average[0]:4.1f}-{c.load_average[1]:4.1f}  {' '.join(flags(c))}")  # fmt: skip
     print("status INVALID: the placement is over a device's memory in our memory model (seed 002's own answer), run all "
@@ -302,7 +307,10 @@ def table(rows: list[dict]) -> None:
           "with the busy CPU everywhere and the calibration's CPU alone for the latency (the last stop's calibrated "
           "prediction); err: against meas (throughput in the steady state, latency with one request in flight); drift: "
           f"the relative move of the part's compute that moved most from before the run to right after it (flagged "
-          f"beyond {DRIFT_TOLERANCE:.0%} of cal's period, at least the largest part's compute); err aft: cal made "
+          f"beyond {DRIFT_TOLERANCE:.0%} of cal's period, at least the largest part's compute); mach: the relative "
+          "move of the machine probe (a fixed integer loop's CPU time, timed on that part's core right after each of "
+          f"its inferences) between the two timings (MACHINE: the same way as the part, by at least "
+          f"{MACHINE_SHARE:.0%} of its move: the core's speed changed, not the part's compute); err aft: cal made "
           "again with the links fitted "
           f"again right after the run (the same ping-pong); ldrift: the relative move of the link whose time per request "
           f"in cal moved most between the calibration's fit and the after-run one (LINK DRIFT beyond "
@@ -336,7 +344,7 @@ def latency_table(rows: list[dict]) -> None:
         print(f"{r['scenario']:18} {r['model']:12} {r['algo']:10} {r['run']}/{r['runs']:<2} {measured:8.1f} "
               f"{compute:8.1f} | {cells[0]} | {cells[1]} | {c.load_average[0]:4.1f}-{c.load_average[1]:4.1f}")
     print("meas: the latency run's median; comp: onert's time per inference in it (median per device; a replicated "
-          "stage the mean of its replicas), summed over the stages; cal: the calibrated latency, with each part timed "
+          "stage its slowest replica, as the model charges it), summed over the stages; cal: the calibrated latency, with each part timed "
           "alone right before the latency run (wall, inferences one predicted latency apart); cpu: the former "
           "calibrated latency (cal-cpu: the calibration's CPU alone, back to back, before the throughput run); comp: "
           "the parts' compute it charged; gap: that less meas's comp; rest: the rest of the error (links, engine, "
@@ -345,12 +353,9 @@ def latency_table(rows: list[dict]) -> None:
 
 def _stage_sum(c, per_device: dict[str, float]) -> float:
     """A figure per device summed over the latency run's stages (a request passes each once; a replicated stage:
-    the mean of its replicas that have the figure)."""
-    total = 0.0
-    for replicas in c.single.devices:
-        values = [per_device[d] for d in replicas if d in per_device]
-        total += sum(values) / len(values) if values else 0.0
-    return total
+    the largest of its replicas that have the figure, as the latency model charges its slowest replica:
+    ``solver.placement.predicted.request_latency``)."""
+    return sum(max((per_device[d] for d in replicas if d in per_device), default=0.0) for replicas in c.single.devices)
 
 
 def measured_compute_us(c) -> float:
@@ -365,6 +370,11 @@ def compute_term_us(c, sources, figure: str) -> float:
                           else s.trace_alone_us or s.trace_us for s in sources})  # fmt: skip
 
 
+def machine_change(c) -> float | None:
+    """The relative move of the machine probe on the core of the part that drifted most (None: not probed)."""
+    return c.worst_drift.machine_change if c.worst_drift is not None else None
+
+
 def link_error(c) -> float | None:
     """The measured busy time per request of the link the calibrated prediction gives the longest time, over that
     time, less 1 (None: the map uses no link)."""
@@ -377,10 +387,11 @@ def link_error(c) -> float | None:
 
 
 def flags(c) -> list[str]:
-    """What weakens a run's verdict (DRIFT, LINK DRIFT, UNSTEADY) and whether the calibrated prediction missed by
+    """What weakens a run's verdict (DRIFT, LINK DRIFT, UNSTEADY), whether a drift was the machine's speed (MACHINE:
+    the machine probe on the drifting part's core moved with it) and whether the calibrated prediction missed by
     more than 10% (MISS)."""
-    return [f for f, on in (("DRIFT", c.drifted), ("LINK DRIFT", c.link_drifted), ("UNSTEADY", c.unsteady),
-                            ("MISS", abs(calibrated_error(c)) > TARGET)) if on]  # fmt: skip
+    return [f for f, on in (("DRIFT", c.drifted), ("MACHINE", c.machine_drifted), ("LINK DRIFT", c.link_drifted),
+                            ("UNSTEADY", c.unsteady), ("MISS", abs(calibrated_error(c)) > TARGET)) if on]  # fmt: skip
 
 
 def calibrated_error(c) -> float:

@@ -353,9 +353,10 @@ def _stage(run: str, k: int, r: int, inputs: tuple[str, ...], outputs: tuple[str
 
 
 def _time_session(run: str, k: int, warmup: int, repeats: int, seed: int,
-                  every_s: float = 0.0) -> list[tuple[float, float]]:  # fmt: skip
+                  every_s: float = 0.0) -> list[tuple[float, float, float]]:  # fmt: skip
     """Infer ``warmup`` then ``repeats`` times in this worker's session of stage k on its seeded inputs (made here:
-    nothing crosses a link); per timed inference its wall time and its session's CPU time in onert (ms). With
+    nothing crosses a link); per timed inference its wall time, its session's CPU time in onert and the machine
+    probe timed right after it in this worker (:func:`machine_ms`, on the device's core), in ms. With
     ``every_s`` > 0 the timed inferences start ``every_s`` apart (the session idles between them), as a latency
     run starts one inference a request; else back to back."""
     session = _SESSIONS[run][k]
@@ -370,7 +371,7 @@ def _time_session(run: str, k: int, warmup: int, repeats: int, seed: int,
         start = time.perf_counter()
         before = session.compute_s
         _, ms = session.run(inputs)
-        timed.append((ms, (session.compute_s - before) * 1000))
+        timed.append((ms, (session.compute_s - before) * 1000, machine_ms()))  # the probe on this core, right after
     return timed
 
 
@@ -577,14 +578,16 @@ def _link_times(reports: dict, device_of: dict[str, str], timed: range) -> tuple
     return links, batched
 
 
-Timings = list[dict[str, list[tuple[float, float]]]]  # per stage, per replica's device: (wall ms, CPU ms) per inference
+# per stage, per replica's device: (wall ms, CPU ms, the machine probe's ms right after it) per inference
+Timings = list[dict[str, list[tuple[float, float, float]]]]
 
 
 @dataclass(frozen=True)
 class PartTimes:
     """Each part's inferences timed in its session on its devices' workers: ``busy`` with every part inferring at
     once (as in a throughput run, where every device computes), ``alone`` one part at a time (as in a latency
-    run, one request in flight); per stage, per device, (wall ms, CPU ms) of each timed inference."""
+    run, one request in flight); per stage, per device, (wall ms, CPU ms, machine probe ms) of each timed
+    inference."""
 
     busy: Timings
     alone: Timings
@@ -630,6 +633,29 @@ def time_parts(client, stages: Sequence[PlacedStage], warmup: int = 3, repeats: 
         return PartTimes(busy, lone)
     finally:
         client.run(_forget, run, workers=hosts, on_error="ignore")
+
+
+MACHINE_LOOP = 50_000  # iterations of the machine probe's loop: about 1.2 ms of CPU on this VM
+
+
+def _count(n: int) -> int:
+    """The machine probe's kernel: a pure-Python integer loop (no memory traffic, no library, no other thread)."""
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+
+def machine_ms(loop: int = MACHINE_LOOP) -> float:
+    """The machine probe: this thread's CPU time (ms) for the same fixed loop (:func:`_count`). Nothing of ours (a
+    model, a session, a setting) changes it, only the speed of the core it runs on. Why: on this VM a part's CPU
+    per inference switched between two levels (about 41 and 72 ms for MobileNetV2's first 50 ops) seconds apart,
+    within one session as well as between sessions, with steal at 0; this loop timed after each inference on the
+    same core switched with it (1.2 ms beside the fast inferences, 1.8-2.0 beside the slow ones): the host runs
+    that core slower at times, which no counter of the guest shows."""
+    start = time.thread_time()
+    _count(loop)
+    return (time.thread_time() - start) * 1000
 
 
 @dataclass

@@ -109,8 +109,8 @@ def run_placed_command(args: argparse.Namespace) -> int:
 
             predictions.append(forecast(fits.links, "calibrated"))
             # the parts timed alone again right before the latency run, and its latency predicted with them
-            latency = LatencyCheck(predictions[-1],
-                                   lambda parts: predict("alone", fits.links, "calibrated", parts).latency_us)
+            latency = LatencyCheck(predictions[-1], lambda parts, links: predict(
+                "alone", fits.links if links is None else links, "calibrated", parts).latency_us)
             if fits.links:  # the run's links fitted again after it, the prediction made again with them
                 check = LinkCheck(platform, fits.links, predictions[-1], lambda links: forecast(links, AFTER_RUN))
         comparison = compare_placed(split, workers, predictions, settings, compute=sources, links=check,

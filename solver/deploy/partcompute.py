@@ -50,7 +50,9 @@ its replicas' measurements (one op weight serves them all).
 Drift (:func:`drift`): right after the timed run every part is timed again, briefly; a part whose compute moved
 by more than ``DRIFT_TOLERANCE`` of the calibrated period (at least the largest part's compute) between the two is
 a drifting measurement, and a verdict resting on it says so. The period, not the part: on a link-bound pipeline a
-part far below the period may move by a third and move no verdict.
+part far below the period may move by a third and move no verdict. Every timed inference is followed by the
+machine probe on its core (``devices.placed.machine_ms``, a fixed loop whose CPU time only the core's speed moves);
+a timing keeps its median, and a drift whose probe moved with it is the machine's speed (``Drift.machine``).
 """
 
 from __future__ import annotations
@@ -66,10 +68,11 @@ from pathlib import Path
 from devices.placed import PartTimes, PlacedStage, time_parts
 from devices.stats import summarize
 from solver.errors import UsageError
-from solver.io.linkfile import ComputeTiming, PartCompute
+from solver.io.linkfile import ComputeTiming, LinkFit, PartCompute
 from solver.io.platform import Platform
 
 DRIFT_TOLERANCE = 0.05  # half the 10% a calibrated prediction aims at: a larger move eats the verdict's margin
+MACHINE_SHARE = 0.5  # a part's drift is the machine's when its core's probe moved the same way by half as much
 MEASURE = (3, 10, 8)  # warm-up inferences, timed ones with every part busy, timed ones alone
 RECHECK = (1, 4)  # warm-up and timed inferences of the re-measure after a run
 MODES = ("busy", "alone", "alone-cpu")  # measured_problem's figures: the period's, the latency's, the former latency's
@@ -81,11 +84,14 @@ def digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def timing(samples: Sequence[tuple[float, float]]) -> ComputeTiming:
-    """Median and IQR of the CPU and the wall time (us) of ``(wall ms, CPU ms)`` inferences."""
-    wall = summarize([w * 1000 for w, _ in samples])
-    cpu = summarize([c * 1000 for _, c in samples])
-    return ComputeTiming(cpu.median, cpu.iqr, wall.median, wall.iqr, len(samples))
+def timing(samples: Sequence[tuple[float, ...]]) -> ComputeTiming:
+    """Median and IQR of the CPU and the wall time (us) of ``(wall ms, CPU ms[, machine probe ms])`` inferences, and
+    the machine probe's median when every inference has one."""
+    wall = summarize([s[0] * 1000 for s in samples])
+    cpu = summarize([s[1] * 1000 for s in samples])
+    probed = all(len(s) > 2 for s in samples)
+    machine = statistics.median(s[2] for s in samples) if probed else None
+    return ComputeTiming(cpu.median, cpu.iqr, wall.median, wall.iqr, len(samples), machine)
 
 
 def measure_parts(client, stages: Sequence[PlacedStage], executor: str, counts: tuple[int, int, int] = MEASURE,
@@ -126,11 +132,12 @@ def retime_alone(client, stages: Sequence[PlacedStage], sources: Sequence[PartSo
 class LatencyCheck:
     """What a placed run needs to time its parts alone again right before its latency run (:func:`retime_alone`):
     the calibrated prediction (``Prediction`` of ``solver.deploy.placed``; its latency spaces the inferences and is
-    replaced) and ``repredict``: its latency (us) with the parts' compute of other sources (the caller's:
-    deploy does not import placement)."""
+    replaced) and ``repredict``: its latency (us) with the parts' compute of other sources, and with other link
+    fits when given (the after-run ones: that prediction's latency is made with the parts timed again too; None:
+    the calibration's links). The caller's: deploy does not import placement."""
 
     prediction: object
-    repredict: Callable[[Sequence[PartSource]], float]
+    repredict: Callable[[Sequence[PartSource], Sequence[LinkFit] | None], float]
 
 
 @dataclass(frozen=True)
@@ -239,7 +246,9 @@ def _scale(graph, ops: Sequence[int], factor: float) -> None:
 class Drift:
     """One part on one device: its busy CPU per inference before the run (the calibration's) and right after.
     ``scale_us``: the calibrated period, at least the largest part's compute before: a part drifts when it moved by
-    more than ``DRIFT_TOLERANCE`` of that (a 0.3 ms part moving by 40% moves no period of 240 ms)."""
+    more than ``DRIFT_TOLERANCE`` of that (a 0.3 ms part moving by 40% moves no period of 240 ms). Each timing
+    holds the machine probe's median over its inferences (``devices.placed.machine_ms``, on the part's core right
+    after each inference): when it moved with the part, the move is the machine's speed (:attr:`machine`)."""
 
     part_id: int
     device: str
@@ -259,11 +268,26 @@ class Drift:
     def drifted(self) -> bool:
         return abs(self.moved_us) > DRIFT_TOLERANCE * self.scale_us
 
+    @property
+    def machine_change(self) -> float | None:
+        """The relative move of the machine probe on the part's core between the two timings (None: not probed)."""
+        before, after = self.before.machine_ms, self.after.machine_ms
+        return after / before - 1 if before and after is not None else None
+
+    @property
+    def machine(self) -> bool:
+        """The part's move is the machine's speed: the probe on its core moved the same way, by at least
+        ``MACHINE_SHARE`` of the part's relative move."""
+        probe = self.machine_change
+        return probe is not None and probe * self.change > 0 and abs(probe) >= MACHINE_SHARE * abs(self.change)
+
     def to_json(self) -> dict:
         return {"part": self.part_id, "device": self.device, "before_cpu_us": self.before.cpu_us,
                 "before_cpu_iqr_us": self.before.cpu_iqr_us, "after_cpu_us": self.after.cpu_us,
                 "after_cpu_iqr_us": self.after.cpu_iqr_us, "change": self.change, "moved_us": self.moved_us,
-                "drifted": self.drifted}  # fmt: skip
+                "drifted": self.drifted, "before_machine_ms": self.before.machine_ms,
+                "after_machine_ms": self.after.machine_ms, "machine_change": self.machine_change,
+                "machine": self.machine}  # fmt: skip
 
 
 def _stage_index(sources: Sequence[PartSource]) -> dict[int, int]:

@@ -42,7 +42,8 @@ from devices.isolated import run_isolated
 from devices.placed import PlacedRun, PlacedSettings, PlacedStage, run_placed
 from devices.stats import Summary, summarize
 from solver.deploy.linkdrift import AFTER_RUN, LINK_DRIFT_TOLERANCE, LinkCheck, LinkDrift, link_drifts, replaced
-from solver.deploy.partcompute import DRIFT_TOLERANCE, Drift, LatencyCheck, PartSource, drift, remeasure, retime_alone
+from solver.deploy.partcompute import (DRIFT_TOLERANCE, MACHINE_SHARE, Drift, LatencyCheck, PartSource, drift,
+                                       remeasure, retime_alone)  # fmt: skip
 from solver.deploy.split import SplitResult, read_split
 from solver.deploy.verify import OutputCheck, VerifySettings, check_executor, compare_output
 from solver.errors import CheckError, UsageError
@@ -136,6 +137,12 @@ class PlacedComparison:
         return any(d.drifted for d in self.drifts)
 
     @property
+    def machine_drifted(self) -> bool:
+        """The run drifted and the machine probe on the worst drifting part's core moved with it (the same way, by
+        at least ``MACHINE_SHARE`` of its relative move): the machine's speed changed, not the part's compute."""
+        return self.drifted and self.worst_drift.machine
+
+    @property
     def unsteady(self) -> bool:
         """The timed requests' second half ran more than ``STEADY_TOLERANCE`` off their first (too few requests to
         tell: not unsteady): the measured throughput is no steady state's."""
@@ -156,8 +163,14 @@ class PlacedComparison:
             notes.append(f"DRIFT: part {worst.part_id} on {worst.device} computed in {worst.before.cpu_us / 1000:.1f} "
                          f"ms of CPU before the run and {worst.after.cpu_us / 1000:.1f} ms after it ({worst.change:+.1%}, "
                          f"tolerance {DRIFT_TOLERANCE:.0%} of {worst.scale_us / 1000:.1f} ms, the calibrated period or "
-                         "the largest part's): the machine changed speed, and the verdict is only as strong as "
-                         "that")  # fmt: skip
+                         "the largest part's): the compute changed speed under the run, and the verdict is only "
+                         "as strong as that")  # fmt: skip
+            if worst.machine_change is not None:
+                notes[-1] += (f"; the machine probe on its core took {worst.before.machine_ms:.2f} ms then and "
+                              f"{worst.after.machine_ms:.2f} ms after ({worst.machine_change:+.1%}): "
+                              + ("MACHINE, the core's speed moved with the part" if worst.machine else
+                                 "the core's speed did not move with the part (not the same way by "
+                                 f"{MACHINE_SHARE:.0%} of its move): the part's compute moved"))  # fmt: skip
         if self.link_drifted:  # a drifted link moved by 5% of the period: the prediction sends bytes over it
             worst = self.worst_link_drift
             notes.append(f"LINK DRIFT: link {worst.source} -> {worst.target} took {worst.before_us / 1000:.1f} ms per request "
@@ -259,6 +272,7 @@ class PlacedComparison:
             "max_drift": self.max_drift,
             "drifted": self.drifted,
             "drift_tolerance": DRIFT_TOLERANCE,
+            "machine_drifted": self.machine_drifted,
             "link_drift": [d.to_json() for d in self.link_drifts],
             "max_link_drift": self.max_link_drift,
             "link_drifted": self.link_drifted,
@@ -366,13 +380,16 @@ def compare_placed(split: SplitResult | str | Path, workers: Workers, prediction
     -> devices) runs a part on several devices, requests dealt round robin; by default the split's own
     replicas (``solve place --replicate``), else a part runs on the device its file names. ``compute``: which
     compute the calibrated prediction used per part (``solver.deploy.partcompute``); the measured parts are
-    timed again right after the timed run, and their drift reported. ``links``: the calibration's link fits
-    (``solver.deploy.linkdrift``); then every calibrated link the run used is fitted again right after the timed
-    run (and the parts' re-timing), its drift reported, and the calibrated prediction made again with the
-    re-fitted links is added to the predictions (label ``after-run``; none when no link could be fitted again).
+    timed again right after the timed run, and their drift reported, with the machine probe on each part's core
+    in both timings (``devices.placed.machine_ms``): whether a drift is the machine's speed (``Drift.machine``).
+    ``links``: the calibration's link fits (``solver.deploy.linkdrift``); then every calibrated link the run used
+    is fitted again right after the timed run (and the parts' re-timing), its drift reported, and the calibrated
+    prediction made again with the re-fitted links is added to the predictions (label ``after-run``; none when no
+    link could be fitted again).
     ``latency``: then the measured parts of ``compute`` are timed alone again right before the latency run, their
     inferences spaced by the calibrated latency (``solver.deploy.partcompute.retime_alone``), and the calibrated
-    prediction's latency is the one made with them (the calibration's kept as ``calibration_latency_us``).
+    prediction's latency is the one made with them (the calibration's kept as ``calibration_latency_us``), and the
+    after-run prediction's with them and its re-fitted links.
 
     Raises
     ------
@@ -385,9 +402,10 @@ def compare_placed(split: SplitResult | str | Path, workers: Workers, prediction
     check_placed_settings(settings)
     stages = placed_stages(split, workers, replicas)
     load_before = os.getloadavg()[0]
+    measured = any(s.measured for s in compute)
     run = run_placed(workers.client, stages, split.model_inputs, split.model_outputs, settings)
     drifts = []
-    if any(s.measured for s in compute):  # right after the timed run, before the latency run
+    if measured:  # right after the timed run, before the latency run
         period = links.prediction.period_us if links is not None else 0.0
         drifts = drift(compute, remeasure(workers.client, stages, settings.executor, settings.seed), period)
     relinked, moved, link_notes = [], [], []
@@ -397,12 +415,15 @@ def compare_placed(split: SplitResult | str | Path, workers: Workers, prediction
             relinked = [links.repredict(replaced(links.fits, refits))]
             moved = link_drifts(links, refits, relinked[0])
     retimed, before_us = [], None
-    if latency is not None and any(s.measured for s in compute):  # the latency run's compute, as it will pay it
+    if latency is not None and measured:  # the latency run's compute, as it will pay it
         retimed = retime_alone(workers.client, stages, compute, settings.executor,
                                latency.prediction.latency_us / 1e6, settings.seed, settings.timeout)  # fmt: skip
         before_us = latency.prediction.latency_us
-        predictions = [dataclasses.replace(p, latency_us=latency.repredict(retimed)) if p is latency.prediction else p
-                       for p in predictions]  # fmt: skip
+        predictions = [dataclasses.replace(p, latency_us=latency.repredict(retimed, None)) if p is latency.prediction
+                       else p for p in predictions]  # fmt: skip
+        if relinked:  # the after-run prediction: its links and the parts as the latency run will pay them
+            after_us = latency.repredict(retimed, replaced(links.fits, refits))
+            relinked = [dataclasses.replace(relinked[0], latency_us=after_us)]
     alone = dataclasses.replace(settings, in_flight=1, requests=max(5, settings.requests // 3), warmup=1)
     single = run_placed(workers.client, stages, split.model_inputs, split.model_outputs, alone)
     load = (load_before, os.getloadavg()[0])

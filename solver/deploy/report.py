@@ -234,8 +234,9 @@ def compute_lines(c: PlacedComparison) -> list[str]:
     after = {(d.part_id, d.device): d for d in c.drifts}
     lines = ["", "compute per inference (ms): the trace's op sum (the uncalibrated prediction's) / measured in the run's "
              "session, CPU, every part busy (IQR) / onert's CPU in the throughput run / re-measured after it (IQR), "
-             "drift; the calibrated prediction uses the session's where measured (its wall on a device with a core of "
-             "its own)"]  # fmt: skip
+             "drift; the machine probe (a fixed integer loop's CPU ms on the part's core after each inference) "
+             "before / after; the calibrated prediction uses the session's where measured (its wall on a device "
+             "with a core of its own)"]  # fmt: skip
     for s in c.compute:
         name = f"  part {s.part_id} on {s.device}"
         if s.measured is None:
@@ -250,6 +251,9 @@ def compute_lines(c: PlacedComparison) -> list[str]:
         if d is not None:
             text += (f" / after {d.after.cpu_us / 1000:.2f} ({d.after.cpu_iqr_us / 1000:.2f}), drift {d.change:+.1%}"
                      + (" DRIFTED" if d.drifted else ""))  # fmt: skip
+            if d.machine_change is not None:
+                text += (f"; machine probe {d.before.machine_ms:.2f} / {d.after.machine_ms:.2f} ms "
+                         f"({d.machine_change:+.1%})" + (" MACHINE" if d.machine else ""))  # fmt: skip
         lines.append(text)
     return lines
 

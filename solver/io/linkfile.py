@@ -155,16 +155,20 @@ class HostFit:
 
 @dataclass(frozen=True)
 class ComputeTiming:
-    """A part's timed inferences in its session: the median and IQR of their CPU time and of their wall time (us)."""
+    """A part's timed inferences in its session: the median and IQR of their CPU time and of their wall time (us),
+    and the median of the machine probe timed right after each on the same core (``devices.placed.machine_ms``;
+    None: not probed, as in older files)."""
 
     cpu_us: float
     cpu_iqr_us: float
     wall_us: float
     wall_iqr_us: float
     runs: int
+    machine_ms: float | None = None
 
     def to_json(self) -> dict:
-        return {key: getattr(self, key) for key in _TIMING_KEYS + ("runs",)}
+        return {key: getattr(self, key) for key in _TIMING_KEYS + ("runs",)} | (
+            {"machine_ms": self.machine_ms} if self.machine_ms is not None else {})
 
 
 _TIMING_KEYS = ("cpu_us", "cpu_iqr_us", "wall_us", "wall_iqr_us")
@@ -267,7 +271,8 @@ def _timing(entry, where: str) -> ComputeTiming:
     runs = entry.get("runs") if isinstance(entry, dict) else None
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
         raise PlatformError(f"{where}: 'runs' must be a count of at least 1")
-    return ComputeTiming(**_numbers(entry, _TIMING_KEYS, where), runs=runs)
+    machine = _numbers(entry, ("machine_ms",), where) if "machine_ms" in entry else {}
+    return ComputeTiming(**_numbers(entry, _TIMING_KEYS, where), runs=runs, **machine)
 
 
 def _read_devices(path: Path, entries) -> list[DeviceFit]:

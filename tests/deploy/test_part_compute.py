@@ -17,6 +17,7 @@ from devices.placed import PlacedSettings, PlacedRun, _link_times, time_parts
 from solver.deploy.partcompute import (DRIFT_TOLERANCE, RETIME, LatencyCheck, digest, measure_parts, measured_problem,
                                        part_sources)  # fmt: skip
 from solver.deploy.placed import compare_placed, placed_stages, placed_workers
+from solver.deploy.report import placed_text
 from solver.deploy.split import split_model
 from solver.errors import PlatformError, UsageError
 from solver.io.linkfile import LinkFit, read_calibration, write_links
@@ -226,7 +227,7 @@ def test_the_latency_is_predicted_from_each_parts_wall_timed_alone_right_before_
                                      workers.core_of, 2)  # fmt: skip
 
             calibrated = dataclasses.replace(predict(sources, "busy"), latency_us=predict(sources, "alone").latency_us)
-            check = LatencyCheck(calibrated, lambda parts: predict(parts, "alone").latency_us)
+            check = LatencyCheck(calibrated, lambda parts, links: predict(parts, "alone").latency_us)
             comparison = compare_placed(split, workers, [calibrated], PlacedSettings(requests=6, warmup=1),
                                         compute=sources, latency=check)  # fmt: skip
         finally:
@@ -247,6 +248,13 @@ def test_the_latency_is_predicted_from_each_parts_wall_timed_alone_right_before_
     assert alone.wall_us > 1.4 * alone.cpu_us
     assert 0.6 < run_us / alone.wall_us < 1.6
     assert records[0].alone.cpu_us < 0.75 * run_us
+    # Every timing holds the machine probe on the part's core (after each inference): the calibration's, the
+    # re-timing's after the run (so each drift has its probe's move) and the alone one's before the latency run.
+    assert all(r.busy.machine_ms > 0 and r.alone.machine_ms > 0 for r in records)
+    assert [(d.part_id, d.after.machine_ms > 0, d.machine_change is not None) for d in comparison.drifts] == [
+        (0, True, True), (1, True, True)]  # fmt: skip
+    assert all(s.measured.alone.machine_ms > 0 for s in retimed)
+    assert "machine probe" in placed_text(comparison)
 
 
 def test_parts_timed_alone_can_be_spaced_as_a_latency_run_spaces_them(wide_split):
@@ -265,11 +273,52 @@ def test_parts_timed_alone_can_be_spaced_as_a_latency_run_spaces_them(wide_split
     assert took >= 2 * 4 * 0.5  # each part's four inferences, half a second apart after its warm-up
 
 
+@pytest.mark.skipif(NO_LAB is not None, reason=f"network lab: {NO_LAB}")
+def test_the_after_run_prediction_takes_its_latency_from_the_parts_timed_again_and_the_links_fitted_again(wide_split,
+                                                                                                         tmp_path):
+    """The calibration's parts are said to take 1 ms alone (they take several): the parts timed alone again right
+    before the latency run replace that in the calibrated latency and in the after-run prediction's, which is made
+    with the links fitted again after the run (a 16 MB/s link a -> b: 2 MB a request), not the calibration's."""
+    from solver.deploy.linkdrift import AFTER_RUN, LinkCheck, replaced
+    from solver.deploy.placed import calibrate_links
+    from solver.io.linkfile import ComputeTiming, PartCompute, calibrated
+
+    split, _, problem = wide_split
+    path = tmp_path / "slow.json"
+    path.write_text(json.dumps({"devices": [{"name": "a"}, {"name": "b"}],
+                                "links": [{"from": "a", "to": "b", "bandwidth": 1.6e7}]}))  # fmt: skip
+    platform = read_platform(path)
+    told = ComputeTiming(1000.0, 10.0, 1000.0, 10.0, 5)
+    records = [PartCompute(p.file, digest(split.out_dir / p.file), d, told, told) for p, d in zip(split.parts, "ab")]
+    sources = part_sources(split, platform, records, problem)
+
+    def predict(parts, links, mode: str, label: str = "calibrated"):
+        return predict_split(measured_problem(problem, split, parts, mode), calibrated(platform, links), split, label,
+                             {}, 2)  # fmt: skip
+
+    with placed_workers("netlab", ["a", "b"], platform) as workers:
+        fits = calibrate_links(workers, platform, ["a", "b"])
+        before = dataclasses.replace(predict(sources, fits, "busy"), latency_us=predict(sources, fits, "alone").latency_us)
+        links = LinkCheck(platform, fits, before, lambda new: dataclasses.replace(
+            predict(sources, new, "busy", AFTER_RUN), latency_us=predict(sources, new, "alone").latency_us))
+        latency = LatencyCheck(before, lambda parts, new: predict(parts, new or fits, "alone").latency_us)
+        comparison = compare_placed(split, workers, [before], PlacedSettings(requests=4, warmup=1), compute=sources,
+                                    links=links, latency=latency)  # fmt: skip
+    retimed, after = comparison.alone, comparison.relinked
+    refitted = replaced(fits, [d.after for d in comparison.link_drifts])
+    assert after is not None and [d.before for d in comparison.link_drifts] == fits
+    walls = [s.measured.alone.wall_us for s in retimed]
+    assert min(walls) > 1500  # the parts' real compute, well above the 1 ms the calibration was told
+    assert comparison.predictions[0].latency_us == pytest.approx(predict(retimed, fits, "alone").latency_us)
+    assert after.latency_us == pytest.approx(predict(retimed, refitted, "alone").latency_us)
+    assert after.latency_us - predict(sources, refitted, "alone").latency_us == pytest.approx(sum(walls) - 2000, abs=2)
+
+
 def test_part_compute_is_kept_in_the_links_file_and_older_files_still_read(wide_split, tmp_path):
     from solver.io.linkfile import ComputeTiming, PartCompute
 
     split, platform, _ = wide_split
-    parts = (PartCompute("part_0_a.tflite", "ab" * 32, "a", ComputeTiming(5000.0, 50.0, 5100.0, 60.0, 10),
+    parts = (PartCompute("part_0_a.tflite", "ab" * 32, "a", ComputeTiming(5000.0, 50.0, 5100.0, 60.0, 10, 1.25),
                          ComputeTiming(4800.0, 40.0, 4850.0, 45.0, 8)),
              PartCompute("part_1_b.tflite", "cd" * 32, "b", ComputeTiming(6000.0, 70.0, 6100.0, 80.0, 10)))  # fmt: skip
     path = tmp_path / "p.links.json"

@@ -426,6 +426,37 @@ def test_a_parts_drift_is_its_move_against_the_calibrated_period_at_least_the_la
     assert drift(sources, after)[0].drifted and not drift(sources, after, 1_400_000.0)[0].drifted
 
 
+@pytest.mark.parametrize("probe, machine", [(0.0, False), (0.45, True), (0.8, True), (0.35, False), (-0.5, False),
+                                            (None, False)])  # fmt: skip
+def test_a_drift_is_the_machines_when_its_cores_probe_moved_the_same_way_by_half_as_much(probe, machine):
+    """Part 0 on a moves from 40 to 72 ms (+80%); the machine probe on its core moving with it by +45% or more makes
+    the drift the machine's (MACHINE); +35% or the other way does not, nor a timing without probes (older links
+    files); the note says which, and the JSON keeps the probe."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from solver.deploy.partcompute import Drift, timing
+    from solver.deploy.placed import PlacedComparison
+    from solver.io.linkfile import ComputeTiming
+
+    before = timing([(40.0, 40.0, 1.2)] * 5 + [(40.0, 40.0, 1.3)] * 2)
+    after_probe = None if probe is None else 1.2 * (1 + probe)
+    after = ComputeTiming(72_000.0, 0.0, 72_000.0, 0.0, 4, after_probe)
+    assert before.machine_ms == 1.2 and timing([(40.0, 40.0)] * 3).machine_ms is None
+    moved = Drift(0, "a", before, after, 72_000.0)
+    assert moved.drifted and moved.machine == machine
+    comparison = PlacedComparison(None, "netlab", SimpleNamespace(steadiness=lambda: 0.0, batched=0, links={}), None,
+                                  [SimpleNamespace(link_bytes={})], [], {}, (0.0, 0.0), drifts=[moved])  # fmt: skip
+    assert comparison.machine_drifted == machine
+    (note,) = comparison.measurement_notes()
+    assert note.startswith("DRIFT") and ("MACHINE" in note) == machine
+    assert ("the machine probe on its core" in note) == (probe is not None)
+    assert moved.to_json()["machine"] == machine and moved.to_json()["after_machine_ms"] == after_probe
+    assert not dataclasses.replace(comparison, drifts=[]).machine_drifted  # no drift: nothing to explain
+    assert before.to_json()["machine_ms"] == 1.2
+    assert "machine_ms" not in dataclasses.replace(before, machine_ms=None).to_json()
+
+
 @needs_lab
 @pytest.mark.parametrize("calibrate", [False, True], ids=["run", "calibration"])
 def test_an_interrupted_placed_run_leaves_nothing(two_devices, calibrate):
@@ -746,9 +777,26 @@ def test_a_run_drifting_or_unsteady_gives_no_verdict_and_is_run_again(drifted, s
     def comparison(drifted, steadiness):
         run = SimpleNamespace(throughput=10.0, steadiness=lambda: steadiness)
         unsteady = PlacedComparison.unsteady.fget(SimpleNamespace(run=run))  # the comparison's own rule
-        return SimpleNamespace(drifted=drifted, link_drifted=False, run=run, unsteady=unsteady,
+        return SimpleNamespace(drifted=drifted, machine_drifted=False, link_drifted=False, run=run, unsteady=unsteady,
                                predictions=[None, SimpleNamespace(throughput=11.5)])  # fmt: skip
 
     assert unclean(comparison(drifted, steadiness)) == why
     done, chosen = until_clean(lambda k: [comparison(drifted, steadiness), comparison(False, 0.0)][k], 1, unclean)
     assert len(done) == (2 if why else 1) and chosen == (1 if why else 0)
+
+
+def test_the_latency_terms_charge_a_replicated_stage_its_slowest_replica():
+    """The benchmark's latency terms read a replicated stage as the latency model charges it: its slowest replica
+    (``solver.placement.predicted.request_latency``), not the mean of its replicas."""
+    from types import SimpleNamespace
+
+    from benchmarks.placed_pipeline import compute_term_us, measured_compute_us
+
+    onert_ms = {"a": [4.0, 5.0, 6.0], "b": [9.0, 10.0, 11.0], "c": [20.0, 30.0, 40.0]}
+    c = SimpleNamespace(single=SimpleNamespace(devices=[("a",), ("b", "c")], compute_ms=onert_ms))
+    assert measured_compute_us(c) == 5000.0 + 30000.0
+
+    def source(device, wall_us):
+        return SimpleNamespace(device=device, measured=SimpleNamespace(alone=SimpleNamespace(wall_us=wall_us)))
+
+    assert compute_term_us(c, [source("a", 700.0), source("b", 900.0), source("c", 400.0)], "wall") == 700.0 + 900.0
