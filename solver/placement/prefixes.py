@@ -31,7 +31,9 @@ A failing ``find(U)`` proves more than ``U``: its *threshold*, the least value t
 part's compute or link load, the compute the ops left need on the free devices, the time a leaving tensor
 needs to reach a free device, each at least ``U``), is a lower bound, since every placement the search did not
 reach made one of those choices. The memo keeps each failed state's threshold, and a state whose used devices
-hold a failed one's fails at once at every ``U`` up to its threshold.
+hold a failed one's fails at once at every ``U`` up to its threshold, when the devices both use that hold parts
+placed after the spine's last op placed (relays of its next hop, which the spine's completion counts at no cost)
+held such parts in the failed one too.
 
 First ``find(U)`` with ``U`` the value of the placement the search starts from: when it fails, that placement
 is optimal. Then, between a proven lower bound ``L`` and the best value ``U``, ``find((L + U + 1) // 2)``
@@ -136,7 +138,7 @@ class _Search:
         self.max_ideals = max_ideals
         self.ideals: _Ideals | None = None
         self.laying: Laying | None = None
-        self.failed: dict[tuple, list[tuple[int, float]]] = {}
+        self.failed: dict[tuple, list[tuple[int, int, float]]] = {}  # (used, _after, threshold) per key
         n, D = problem.num_ops, len(problem.devices)
         self.n, self.D = n, D
         self.full = (1 << n) - 1
@@ -276,6 +278,7 @@ class _Search:
             return laid  # no laying of the spine below its threshold: no placement either (solver.placement.spine)
         self.near = self.cost < upper  # near[i, a, b]: tensor i goes from a to b within the bound
         self.assign = [-1] * self.n
+        self.order: list[int] = []  # the devices of the parts placed, in pipeline order
         found = self._extend(0, 0, {})
         return list(self.assign) if found is None else found
 
@@ -291,9 +294,11 @@ class _Search:
             return None
         self.nodes += 1
         key = (k, tuple(source[i] for i in ideals.leaving[k]))
-        # A state that failed with fewer devices used (a subset), below a threshold as high, fails here too.
-        for old, threshold in self.failed.get(key, ()):
-            if old & ~used == 0 and threshold >= upper:
+        after = self._after(k)
+        # A state that failed with fewer devices used (a subset), below a threshold as high, fails here too, when the
+        # devices both used that hold relays of the spine's next hop here held them there (_after).
+        for old, relays, threshold in self.failed.get(key, ()):
+            if old & ~used == 0 and after & old & ~relays == 0 and threshold >= upper:
                 return threshold
         free = np.array([not used >> d & 1 for d in range(self.D)])
         # What the ops left must compute and hold, against what the free devices offer.
@@ -302,9 +307,9 @@ class _Search:
         room = np.maximum(self.caps[free], 0).sum()  # a device that holds no part adds no room
         if held > room or rest > (upper - 1) * count:
             # Spread over the free devices, the ops left compute at least their mean on one of them.
-            return self._failed(key, used, math.inf if held > room or not count else -(-rest // count))
-        if (laid := self._spine_threshold(k, used)) is not None:
-            return self._failed(key, used, laid)
+            return self._failed(key, used, after, math.inf if held > room or not count else -(-rest // count))
+        if (laid := self._spine_threshold(k, used, after)) is not None:
+            return self._failed(key, used, after, laid)
         cut = bisect.bisect_left(self.end_fast, ideals.fastest[k] + upper)
         # A part ending past the cut computes at least the first such end's fastest compute beyond ideal k.
         threshold = min(self.unsent, self.end_fast[cut] - ideals.fastest[k] if cut < len(self.ends) else math.inf)
@@ -331,13 +336,23 @@ class _Search:
                 placed = {i: source.get(i, d) for i in ideals.leaving[j]}
                 for v in _bits(part):
                     self.assign[v] = d
+                self.order.append(d)
                 below = self._extend(j, used | 1 << d, placed)
+                self.order.pop()
                 if below is None:
                     return None
                 threshold = min(threshold, below)
-        return self._failed(key, used, threshold)
+        return self._failed(key, used, after, threshold)
 
-    def _spine_threshold(self, k: int, used: int) -> float | None:
+    def _after(self, k: int) -> int:
+        """The devices (a mask) of the parts placed after the one of the spine's last op in ideal k (none: no spine op
+        in it): they lie between it and the spine's next run, relays of that hop (solver.placement.spine)."""
+        position = int(self.spine_end[k]) if self.laying is not None else -1
+        if position < 0:
+            return 0
+        return _mask(self.order[self.order.index(self.assign[self.spine.ops[position]]) + 1:])
+
+    def _spine_threshold(self, k: int, used: int, after: int) -> float | None:
         """None when the spine's ops not in ideal k can still be laid on the free devices below the bound, after the
         device of its last op placed; else the threshold of the laying's failure (a relaxation: no extension of the
         prefix has a bottleneck below it; the state's key fixes that device, which writes a leaving tensor)."""
@@ -345,10 +360,10 @@ class _Search:
             return None
         position = int(self.spine_end[k])
         sender = self.assign[self.spine.ops[position]] if position >= 0 else -1
-        return self.laying.completes(position, sender, used)
+        return self.laying.completes(position, sender, used, after)
 
-    def _failed(self, key: tuple, used: int, threshold: float) -> float:
-        self.failed.setdefault(key, []).append((used, threshold))
+    def _failed(self, key: tuple, used: int, after: int, threshold: float) -> float:
+        self.failed.setdefault(key, []).append((used, after, threshold))
         return threshold
 
     def _fits(self, k: int, ends: np.ndarray, free: np.ndarray,

@@ -26,8 +26,12 @@ Take a *spine*: a path of ops ``v_0 -> v_1 -> ... -> v_m-1`` in the DAG, ``e_s``
   readers (:data:`_ASSIGNMENTS`, the heaviest group on the fastest free link, and so on) loads no link to
   ``U``, and that the bytes fit the links together. The same holds seen from ``d_j+1`` (:func:`_entry_front`:
   the writers outside its set Y of ops send over links into it). So each hop needs a least number of relays
-  among the devices still free, on both ends (:meth:`Laying._needed`); with no relay, link ``(d_j, d_j+1)``
-  carries a cut's bytes all. The runs and the relays their hops need together use at most every device.
+  among the devices still free, its two ends together: the relays receiving from ``d_j`` and those sending to
+  ``d_j+1`` are one set, a device in both only when its links on both sides are fast enough for what it takes
+  there (:func:`_paired`, :meth:`Laying._needed`; not the larger of the two ends' counts, as if any relay served
+  both); with no relay, link ``(d_j, d_j+1)`` carries a cut's bytes all. The runs and the relays their hops
+  need together use at most every device. A completion after a placed spine op (:meth:`Laying.completes`)
+  counts its first hop's relays too, the parts placed after that op's part among them at no cost.
 
 So the least ``U`` for which some segmentation of the spine into runs, on a simple path of devices, has every
 run's closure fit its device (memory within the cap, compute ``< U``), every hop's spine tensor cross its
@@ -82,6 +86,9 @@ MAX_CUT_SETS = 4_096  # sets of ops between two spine ops tried for the cut fron
 MAX_VISITS = 200_000  # states searched for one bound before it is left undecided
 READERS = 3  # heaviest readers of a hop's cut whose device is weighed (Cut)
 PATH_VISITS = 20_000  # steps of the search for one segment's path before it says yes
+
+
+Runs = tuple[tuple[int, int], ...]  # a laying's runs: (first spine position, device) each
 
 
 class _Timeout(Exception):
@@ -410,6 +417,87 @@ def _least(points: list[tuple[int, tuple[Way, ...]]], link: float, links: list[f
     return least
 
 
+MAX_PAIRINGS = 2_000  # sets of relay devices tried for one pairing question (_paired, _paired_least)
+_ROUNDING = 4  # steps of a microsecond that mend floating point in a pairing's threshold (Laying._fewer)
+
+
+def _paired(leaving: list[tuple[int, tuple[Way, ...]]], entering: list[tuple[int, tuple[Way, ...]]], link: float,
+            devices: list[tuple[float, float]], none: int, placed: list[tuple[float, float]] = ()) -> int:
+    """The fewest relays a hop from d to e needs, its two ends taken together: the least number of the free
+    ``devices`` in a set S of relays such that the leaving cut is served by S's links from d and the entering cut
+    by S's links into e, the relays ``placed`` already (parts between d's and e's, on devices taken) in S at no cost.
+
+    ``devices`` and ``placed`` hold, per device, what its link from d and its link into e carry below the bound
+    (bytes; 0: no link), ``link`` what the hop's own link carries. A *relay* is a device off the spine holding ops
+    between the hop's ends; those receiving from d form R_out, those sending to e form R_in, and the hop's relays
+    are at least ``|R_out | R_in|``. The leaving side is *served* by R_out (:func:`_fewest` on their links, fastest
+    first) when at a point of its front the hop's link carries all the bytes, or the hop's link and R_out's links
+    together carry them and a grouping of the readers puts its union with w over the hop's link and each other
+    group on its own device of R_out, over a link that carries it; the entering side by R_in alike. Serving grows
+    with the set, so S holds every placed relay, and the fewest free ones number at least the larger of the two
+    sides' fewest (each side alone, placed relays and free devices together) less the placed ones, at most those
+    of the two sides' fastest sets; counts in between are searched over the free devices fewer than that many
+    others are as fast as on both links (one such can replace any other). ``none`` when no set serves both;
+    past ``MAX_PAIRINGS`` sets of one count, that count (none smaller serves: still a lower bound)."""
+    every = [*placed, *devices]
+    p = _fewest(leaving, link, sorted((a for a, _ in every if a > 0), reverse=True), len(every) + 1)
+    q = _fewest(entering, link, sorted((b for _, b in every if b > 0), reverse=True), len(every) + 1)
+    if max(p, q) > len(every):
+        return none
+    if not placed and min(p, q) == 0:
+        return max(p, q)
+    # The p fastest links out of d and the q fastest into e serve the sides; ties broken to the placed relays, then
+    # to share devices.
+    order = range(len(every))
+    fastest = {*sorted(order, key=lambda r: (-every[r][0], -every[r][1], r))[:p],
+               *sorted(order, key=lambda r: (-every[r][1], -every[r][0], r))[:q]}
+    most = len(fastest) - len(fastest & set(range(len(placed))))
+    for n in range(max(max(p, q) - len(placed), 0), most):
+        candidates = _undominated(devices, n)
+        if math.comb(len(candidates), n) > MAX_PAIRINGS:
+            return n
+        for S in itertools.combinations(candidates, n):
+            relays = (*placed, *S)
+            if _serves(leaving, link, [a for a, _ in relays]) and _serves(entering, link, [b for _, b in relays]):
+                return n
+    return most
+
+
+def _serves(points: list[tuple[int, tuple[Way, ...]]], link: float, carries: list[float]) -> bool:
+    """Whether relays whose links carry ``carries`` (bytes; 0: no link) serve one side of a hop (:func:`_paired`)."""
+    links = sorted((c for c in carries if c > 0), reverse=True)
+    return _fewest(points, link, links, len(carries) + 1) <= len(carries)
+
+
+def _paired_least(leaving: list[tuple[int, tuple[Way, ...]]], entering: list[tuple[int, tuple[Way, ...]]], link: float,
+                  devices: list[tuple[float, float]], relays: int, placed: list[tuple[float, float]] = ()) -> float:
+    """The least time (seconds) below which the hop needs at most ``relays`` free relays, its ends taken together
+    (:func:`_paired`), ``link``, ``devices`` and ``placed`` as bandwidths: over the sets S of that many free devices
+    (among those fewer than ``|S|`` others are as fast as on both links), with the placed relays, the later of the
+    times at which they serve each side (:func:`_least`). Past ``MAX_PAIRINGS`` sets, the ends taken apart (each
+    side's fastest links: earlier or the same)."""
+    n = min(max(relays, 0), len(devices))
+    candidates = _undominated(devices, n)
+    if math.comb(len(candidates), n) > MAX_PAIRINGS:
+        every = [*placed, *devices]
+        return max(_least(leaving, link, sorted((a for a, _ in every if a > 0), reverse=True), len(placed) + n),
+                   _least(entering, link, sorted((b for _, b in every if b > 0), reverse=True), len(placed) + n))
+    least = math.inf
+    for S in itertools.combinations(candidates, n):
+        outs = sorted((a for a, _ in (*placed, *S) if a > 0), reverse=True)
+        ins = sorted((b for _, b in (*placed, *S) if b > 0), reverse=True)
+        count = len(placed) + n
+        least = min(least, max(_least(leaving, link, outs, count), _least(entering, link, ins, count)))
+    return least
+
+
+def _undominated(devices: list[tuple[float, float]], n: int) -> list[tuple[float, float]]:
+    """The ``devices`` (pairs of link figures) fewer than ``n`` others are at least as good as on both figures (equal
+    ones counted in index order): a set of n devices can trade any other for one of these and lose nothing."""
+    return [(a, b) for r, (a, b) in enumerate(devices)
+            if sum(x >= a and y >= b and ((x, y) != (a, b) or s < r) for s, (x, y) in enumerate(devices)) < n]
+
+
 def _seconds(nbytes: float, rate: float) -> float:
     """Seconds to send ``nbytes`` at ``rate`` bytes/s (none: infinite, unless there is nothing to send)."""
     return 0.0 if nbytes == 0 else nbytes / rate if rate > 0 else math.inf
@@ -520,11 +608,6 @@ class Laying:
             link = problem.platform.link(names[a], names[b])
             self.bandwidth[a, b] = 0.0 if link is None else link.bandwidth
         self.rates = self.bandwidth.tolist()
-        # links[a], links_in[a]: (device, bandwidth) of the links out of and into a, fastest first
-        self.links = [sorted(((x, bw) for x, bw in enumerate(row) if bw > 0), key=lambda link: -link[1])
-                      for row in self.bandwidth.tolist()]  # fmt: skip
-        self.links_in = [sorted(((x, bw) for x, bw in enumerate(row) if bw > 0), key=lambda link: -link[1])
-                         for row in self.bandwidth.T.tolist()]  # fmt: skip
         # leaving[k][s], entering[k][s]: the points of hop s's cut and entry fronts for a run of k + 1 spine ops or more,
         # as _ways; least[k, s]: the fewest bytes of its cut front
         self.leaving, self.entering = (
@@ -568,8 +651,8 @@ class Laying:
         dearer = np.where(self.near, math.inf, self.cost).min(axis=2) if len(self.near) else np.zeros((0, self.D))
         self.dearer = dearer.T.tolist()
         self.segmented = self._segments_fit()
-        # laid[position, source]: the devices and relays of the last laying found after that hop (see completes)
-        self.laid: dict[tuple[int, int], tuple[int, int]] = {}
+        # laid[position, source]: the runs of the last laying found after that spine op (see completes)
+        self.laid: dict[tuple[int, int], Runs] = {}
 
     def fits(self, upper: int, max_visits: int | None = None) -> bool:
         """Whether the spine can be laid with every run's compute and every hop's transfer below ``upper`` (past
@@ -603,20 +686,22 @@ class Laying:
             return None
         return least
 
-    def completes(self, position: int, source: int, used: int) -> float | None:
+    def completes(self, position: int, source: int, used: int, placed: int | None = None) -> float | None:
         """None when the spine after ``position`` (``ops[position]`` placed on device ``source``; -1: no spine op
         placed yet), the devices ``used`` taken, can be laid on the free devices below the prepared bound; else the
-        failure's threshold (as :meth:`threshold`'s): no such laying has every value below it. Each question
-        searches at most ``max_visits`` states (past them it answers None); a laying found before, on devices still
-        free with room for its relays, answers at once."""
+        failure's threshold (as :meth:`threshold`'s): no such laying has every value below it. The first hop's relays
+        lie between ``source``'s part and the next run's: the parts ``placed`` after source's (a mask of devices
+        among ``used``; None: any used device but source) and free devices, each of these counted (:meth:`_needed`,
+        as a run of one spine op at least). Each question searches at most ``max_visits`` states (past them it
+        answers None); a laying found before, on devices still free with room for its relays, answers at once."""
         last = len(self.spine.ops) - 1
         if position >= last:
             return None
+        if placed is None:
+            placed = used & ~(1 << source) if source >= 0 else 0
         key = (position, source)
-        if key in self.laid:
-            devices, relays = self.laid[key]
-            if devices & used == 0 and (devices | used).bit_count() + relays <= self.D:
-                return None
+        if key in self.laid and self._relaid(position, source, self.laid[key], used, placed):
+            return None
         free = ~used & ((1 << self.D) - 1)
         nexts = free if position < 0 else self.near_to[position][source] & free
         # A free device the hop reaches only at or above the bound: a laying through it sends the hop at that cost.
@@ -626,16 +711,46 @@ class Laying:
             least = min(least, self.longer)  # a device the next run does not fit below the bound (as _lay's)
         self.limit = self.visits + self.max_visits
         try:
-            # The first hop's relays may be parts already placed (among ``used``): none are counted for it.
             for e in _bits(nexts & self.starts[position + 1]):
-                end = self._lay(position + 1, e, used | 1 << e, 0)
+                spent = self._first(position, source, e, used, placed)
+                if (used | 1 << e).bit_count() + spent > self.D:  # the first hop's relays do not fit
+                    room = self.D - (used | 1 << e).bit_count()
+                    least = min(least, self._fewer(position, position, source, e, room, used, placed))
+                    continue
+                end = self._lay(position + 1, e, used | 1 << e, spent)
                 if isinstance(end, tuple):
-                    self.laid[key] = (end[0] & ~used, end[1])
+                    self.laid[key] = end[2]
                     return None
                 least = min(least, end)
+                if spent and least > self.upper:  # up to where it needs a relay fewer, the state after it is the same
+                    least = min(least, self._fewer(position, position, source, e, spent - 1, used, placed))
             return float(least)
         except _Timeout:
             return None
+
+    def _relaid(self, position: int, source: int, runs: Runs, used: int, placed: int) -> bool:
+        """Whether the runs of a laying found before after ``ops[position]`` on ``source`` lay it again, the devices
+        ``used`` taken (those ``placed`` relays of the first hop): their devices free and every hop's relays
+        (counted as :meth:`completes` and :meth:`_lay` count them) within the devices left."""
+        devices = _mask_of(d for _, d in runs)
+        if devices & used:
+            return False
+        (a, d), used = runs[0], used | 1 << runs[0][1]
+        relays = self._first(position, source, d, used & ~(1 << d), placed)
+        if used.bit_count() + relays > self.D:
+            return False
+        for a_next, e in runs[1:]:
+            relays = self._next(a, a_next - 1, d, e, used, relays)
+            if relays is None:
+                return False
+            (a, d), used = (a_next, e), used | 1 << e
+        return True
+
+    def _first(self, position: int, source: int, e: int, used: int, placed: int) -> int:
+        """The free relays the first hop of a completion (:meth:`completes`), from ``source`` to ``e``, needs."""
+        if position < 0 or self.alone[0][position] <= self.rates[source][e]:
+            return 0
+        return self._needed_at(0, position, source, e, used | 1 << e, self.upper, placed)
 
     def _alone(self, upper: int) -> list[list[float]]:
         """alone[k][s]: the least bandwidth at which hop s, after a run of k + 1 spine ops or more, may go over its own
@@ -717,31 +832,73 @@ class Laying:
         rows, cols = list(_bits(reached)), list(_bits(others))
         return float(self.cheapest[a][np.ix_(rows, cols)].min()) if rows and cols else math.inf
 
-    def _fewer(self, a: int, b: int, d: int, e: int, relays: int, used: int) -> float:
-        """The least value at which the hop after run ``a .. b`` from ``d`` to ``e`` needs at most ``relays`` relays
-        among the devices not ``used`` (:meth:`_needed`), in whole microseconds, rounded down a hair so that floating
-        point never overstates it, at least the bound; infinite for fewer than none."""
+    def _fewer(self, a: int, b: int, d: int, e: int, relays: int, used: int, placed: int = 0) -> float:
+        """The largest bound at which the hop after run ``a .. b`` from ``d`` to ``e`` still needs more than ``relays``
+        relays among the devices not ``used`` (:meth:`_needed`; those ``placed`` at no cost), at least the prepared
+        one (where it needs more): up to it the state after the hop stays as it is, and one above it needs at most
+        ``relays``. Infinite when no bound makes it so few."""
         if relays < 0:
             return math.inf
-        k, taken, link = min(b - a, CUT_WINDOW - 1), used | 1 << e, self.rates[d][e]
-        least = max(_least(self.leaving[k][b], link, self._free(self.links[d], taken), relays),
-                    _least(self.entering[k][b], link, self._free(self.links_in[e], taken), relays)) * 1e6
-        return max(float(self.upper), math.floor(least * (1 - 1e-9))) if least < math.inf else math.inf
+        k, taken = min(b - a, CUT_WINDOW - 1), used | 1 << e
+        leaving, entering, link = self.leaving[k][b], self.entering[k][b], self.rates[d][e]
+        devices, kept = self._relays(d, e, taken, 1.0), self._placed(d, e, placed, 1.0)
+        # The ends taken apart drop no later (rounded down a hair against floating point): where one relay can serve
+        # both ends as it would serve either, the count drops there too.
+        every, most = [*kept, *devices], len(kept) + relays
+        apart = max(_least(leaving, link, sorted((x for x, _ in every if x > 0), reverse=True), most),
+                    _least(entering, link, sorted((y for _, y in every if y > 0), reverse=True), most)) * 1e6
+        if apart == math.inf:
+            return math.inf
+        low = max(self.upper, math.floor(apart * (1 - 1e-9)))
+        found = self._drops(k, b, d, e, taken, placed, relays, low, apart)
+        if found is None:  # one relay cannot serve both ends as it would serve either: the sets of relays searched
+            least = _paired_least(leaving, entering, link, devices, relays, kept) * 1e6
+            if least == math.inf:
+                return math.inf
+            found = self._drops(k, b, d, e, taken, placed, relays, low, least)
+        return float(low if found is None else found)
 
-    @staticmethod
-    def _free(links: list[tuple[int, float]], taken: int) -> list[float]:
-        """The bandwidths of ``links`` (to or from devices, fastest first) of the devices not ``taken`` (a mask)."""
-        return [bw for x, bw in links if not taken >> x & 1]
+    def _drops(self, k: int, b: int, d: int, e: int, taken: int, placed: int, relays: int, low: int,
+               near: float) -> int | None:
+        """The bound after which the hop needs at most ``relays`` relays (:meth:`_needed_at`: more at it, at most
+        ``relays`` one above), found within ``_ROUNDING`` steps of ``near`` (microseconds: where the count drops, up
+        to floating point), at least ``low`` (a bound that needs more); None when not found there."""
+        high = max(low, math.ceil(near))  # a bound U asks loads of U - 1 microseconds at most
+        for _ in range(_ROUNDING):
+            if high == low or self._needed_at(k, b, d, e, taken, high, placed) > relays:
+                break
+            high -= 1
+        else:
+            return None
+        for _ in range(_ROUNDING):
+            if self._needed_at(k, b, d, e, taken, high + 1, placed) <= relays:
+                return high
+            high += 1
+        return None
+
+    def _relays(self, d: int, e: int, taken: int, seconds: float) -> list[tuple[float, float]]:
+        """Per device not ``taken`` (a mask) linked from ``d`` or into ``e``: what its link from d and its link into e
+        carry in ``seconds`` (bytes; with ``seconds`` 1, the bandwidths; 0: no link)."""
+        out, into = self.rates[d], self.rates
+        return [(out[x] * seconds, into[x][e] * seconds) for x in range(self.D)
+                if not taken >> x & 1 and (out[x] > 0 or into[x][e] > 0)]
 
     def _needed(self, k: int, b: int, d: int, e: int, used: int) -> int:
         """The fewest relays the hop after a run of k + 1 spine ops or more ending at ``b``, from ``d`` to ``e``, needs
-        among the devices not ``used`` below the prepared bound (:func:`_fewest`), at both ends: the cuts d sends
-        over its links and e receives over its own; ``D + 1``: no count does."""
-        taken, seconds = used | 1 << e, max(self.upper - 1, 0) / 1e6  # the bytes a link carries per byte/s
-        link = self.rates[d][e] * seconds
-        return max(_fewest(self.leaving[k][b], link, [bw * seconds for bw in self._free(self.links[d], taken)], self.D),
-                   _fewest(self.entering[k][b], link, [bw * seconds for bw in self._free(self.links_in[e], taken)],
-                           self.D))  # fmt: skip
+        among the devices not ``used`` below the prepared bound, its two ends together (:func:`_paired`): the cuts d
+        sends over its links and e receives over its own; ``D + 1``: no count does."""
+        return self._needed_at(k, b, d, e, used | 1 << e, self.upper)
+
+    def _needed_at(self, k: int, b: int, d: int, e: int, taken: int, upper: int, placed: int = 0) -> int:
+        """:meth:`_needed` below the bound ``upper``, the devices ``taken`` (e among them) no free relays, those of them
+        ``placed`` (a mask) relays at no cost."""
+        seconds = max(upper - 1, 0) / 1e6  # the bytes a link carries per byte/s
+        return _paired(self.leaving[k][b], self.entering[k][b], self.rates[d][e] * seconds,
+                       self._relays(d, e, taken, seconds), self.D + 1, self._placed(d, e, placed, seconds))
+
+    def _placed(self, d: int, e: int, placed: int, seconds: float) -> list[tuple[float, float]]:
+        """:meth:`_relays` of the devices ``placed`` (a mask)."""
+        return [(self.rates[d][x] * seconds, self.rates[x][e] * seconds) for x in _bits(placed)]
 
     def _next(self, a: int, b: int, d: int, e: int, used: int, relays: int) -> int | None:
         """The relays spent once the run ``a .. b`` on ``d`` hops to ``e`` (the hop's own, :meth:`_needed`, none when the
@@ -752,17 +909,18 @@ class Laying:
                 relays += self._needed(k, b, d, e, used)
         return relays if (used | 1 << e).bit_count() + relays <= self.D else None
 
-    def _lay(self, a: int, d: int, used: int, relays: int) -> tuple[int, int] | float:
+    def _lay(self, a: int, d: int, used: int, relays: int) -> tuple[int, int, Runs] | float:
         """A laying of the spine from position ``a`` on, its first run on device ``d``, on unused devices, ``relays``
         of them kept for the hops so far whose cut did not fit their link: the devices used and relays kept
-        once it is laid; or, when there is none, the threshold of the failure (:meth:`threshold`)."""
+        once it is laid, and its runs (start, device); or, when there is none, the threshold of the failure
+        (:meth:`threshold`)."""
         self.visits += 1
         if self.visits > self.limit or (self.visits % 256 == 0 and self.until.passed()):
             raise _Timeout  # this question stays undecided
         last = len(self.spine.ops) - 1
         end = int(self.reach[a][d])
         if end >= last:
-            return used, relays
+            return used, relays, ((a, d),)
         key = (a, d)
         upper = self.upper
         for old, spent, held in self.failed.get(key, ()):
@@ -788,7 +946,7 @@ class Laying:
                     continue
                 laid = self._lay(b + 1, e, used | 1 << e, spent)
                 if isinstance(laid, tuple):
-                    return laid
+                    return laid[0], laid[1], ((a, d), *laid[2])
                 # Up to the value at which this hop needs a relay fewer, the state after it is the same.
                 needed = spent - relays
                 threshold = min(threshold, laid)
