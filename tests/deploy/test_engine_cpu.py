@@ -212,6 +212,16 @@ def test_the_cpu_fit_is_exact_on_its_own_model_and_refuses_too_little():
         fit_host([])
 
 
+def test_the_cpu_probes_need_dasks_tick_count_and_say_so():
+    from types import SimpleNamespace
+
+    from devices.placed import PlacedError, _loop_s
+
+    assert _loop_s(SimpleNamespace(_tick_counter=50, _tick_interval=0.02)) == pytest.approx(1.0)
+    with pytest.raises(PlacedError, match=r"distributed \S+ has no _tick_counter on its Server"):
+        _loop_s(SimpleNamespace(_tick_interval=0.02))
+
+
 def test_the_cpu_fit_tells_receiving_per_second_on_the_link_from_receiving_per_byte_over_two_rates():
     # Receiving over a 1 Gbit/s and a 6.5 Mbit/s link (0.8 MB/s): 0.7 ms per MB and 30 ms per second on the link,
     # as on the lab's slow link (34-54 ms per MB there, last session). One rate alone leaves the per-MB slope all of it.
