@@ -62,7 +62,7 @@ def test_the_cpu_fit_recovers_a_known_cost_per_task_and_per_byte_received(tmp_pa
         # contention, and a change of load between a plain and a burning phase 20-40 s apart reads as growth (the
         # misses left after the probes' fixes were all 16-18% low). The hand-offs too, size by size: with all four
         # sizes in one probe the plain and the burning stream of a size were 20-60 s apart, and a whole phase's
-        # engine CPU moved on both workers at once (0.9-5.4 ms per request in the plain one of a run at load 6-7,
+        # engine CPU moved on both workers at once (1.6-5.4 ms per request in the plain one of a run at load 6-7,
         # its a 4 MB point -12.6%; the idle rate read beside it, and the garbage collections, were not the cause).
         for d in "ab":
             for burning in (False, True):
