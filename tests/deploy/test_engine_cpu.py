@@ -60,21 +60,18 @@ def test_the_cpu_fit_recovers_a_known_cost_per_task_and_per_byte_received(tmp_pa
         idle = idle_cpu(client, list(address.values()))  # 2 s: the median of four slices; no task, nothing burnt
         # Each probe plain then burning, back to back, so that both see the same load: CPU per message grows with
         # contention, and a change of load between a plain and a burning phase 20-40 s apart reads as growth (the
-        # misses left after the probes' fixes were all 16-18% low). The hand-offs too, size by size: with all four
-        # sizes in one probe the plain and the burning stream of a size were 20-60 s apart, and a whole phase's
-        # engine CPU moved on both workers at once (1.6-5.4 ms per request in the plain one of a run at load 6-7,
-        # its a 4 MB point -12.6%; the idle rate read beside it, and the garbage collections, were not the cause).
+        # misses left after the probes' fixes were all 16-18% low).
         for d in "ab":
             for burning in (False, True):
                 with _registered(client, plugin if burning else None):
                     cpu[burning][d] += probe_device(client, address[d], (1 << 10, 1 << 20), requests=16,
                                                     chains=(1, 2), repeats=2, burn_ms=5).cpu  # fmt: skip
-        for size in (1 << 10, 1 << 20, 2 << 20, 4 << 20):
-            for burning in (False, True):
-                with _registered(client, plugin if burning else None):
-                    pair = probe_pair(client, address["a"], address["b"], (size,), requests=30, burn_ms=5)
-                cpu[burning]["a"] += pair.source
-                cpu[burning]["b"] += pair.target
+        for burning in (False, True):
+            with _registered(client, plugin if burning else None):
+                pair = probe_pair(client, address["a"], address["b"], (1 << 10, 1 << 20, 2 << 20, 4 << 20),
+                                  requests=30, burn_ms=5)  # fmt: skip
+            cpu[burning]["a"] += pair.source
+            cpu[burning]["b"] += pair.target
     plain, burnt = ({d: fit_core(d, cpu[burning][d], idle.workers[address[d]]) for d in "ab"}
                     for burning in (False, True))  # fmt: skip
     # What a request costs each core, as the prediction charges it, grows by what was burnt (within 15%: CPU times
