@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import os
 import pickle
@@ -955,8 +956,7 @@ def probe_device(client, worker: str, sizes: Sequence[int], requests: int = 20, 
             feed = _place(client, {"x": np.ones(nbytes, dtype=np.uint8)}, worker)
             cpu = _stream(client, run, [(worker, k)], feed, range(warmup + requests + window), window, f"stage-{k}")
             samples.host.append(HostSample(1, cpu.host.per_request_ms / 1000, cpu.period_s))
-            samples.cpu.append(CpuSample(1, 2 * nbytes, 0, 0, 0, 0, *cpu.workers[worker], cpu.period_s,
-                                         cpu.loop_s[worker]))  # fmt: skip
+            samples.cpu.append(cpu.sample(worker, 1, 2 * nbytes, 0, 0, 0, 0))
         chain_feed = _place(client, {"x": np.ones(1 << 10, dtype=np.uint8)}, worker)
         k = len(sizes)
         lengths = [length for _ in range(repeats) for length in chains]
@@ -1009,10 +1009,8 @@ def probe_pair(client, source: str, target: str, sizes: Sequence[int], requests:
             numbers = range(i * requests, (i + 1) * requests)
             cpu = _stream(client, run, [(source, 0), (target, 1)], feed, numbers, window, f"pair-{i}")
             samples.host.append(HostSample(2, cpu.host.per_request_ms / 1000, cpu.period_s))
-            samples.source.append(CpuSample(1, 2 * nbytes, 1, nbytes, 0, 0, *cpu.workers[source], cpu.period_s,
-                                            cpu.loop_s[source]))  # fmt: skip
-            samples.target.append(CpuSample(1, 2 * nbytes, 0, 0, 1, nbytes, *cpu.workers[target], cpu.period_s,
-                                            cpu.loop_s[target]))  # fmt: skip
+            samples.source.append(cpu.sample(source, 1, 2 * nbytes, 1, nbytes, 0, 0))
+            samples.target.append(cpu.sample(target, 1, 2 * nbytes, 0, 0, 1, nbytes))
         return samples
     finally:
         client.run(_forget, run, workers=[source, target], on_error="ignore")
@@ -1047,9 +1045,22 @@ async def _background(slice_s: float, slices: int, dask_worker=None) -> list[flo
     for _ in range(slices):
         await asyncio.sleep(slice_s)
         free, used = _loop_s(dask_worker), time.process_time()
-        rates.append((used - cpu) / max(free - loop, dask_worker._tick_interval))  # a tick at least ends a slice
+        rates.append((used - cpu) / max(free - loop, _ticks(dask_worker)[1]))  # a tick at least ends a slice
         loop, cpu = free, used
     return rates
+
+
+def _ticks(dask_worker) -> tuple[int, float]:
+    """Dask's count of this worker's event-loop ticks so far and their interval (s): private attributes of
+    ``distributed``'s Server (``_tick_counter``, ``_tick_interval``; 2026.11.0 has them). PlacedError, naming the
+    attribute and the version, when a release has dropped them: the probes cannot tell the loop's free time."""
+    try:
+        return dask_worker._tick_counter, dask_worker._tick_interval
+    except AttributeError as error:
+        import distributed
+
+        raise PlacedError(f"this worker's distributed {distributed.__version__} has no {error.name} on its Server: "
+                          "the CPU probes count Dask's event-loop ticks to tell the loop's free time") from None
 
 
 def _loop_s(dask_worker) -> float:
@@ -1064,7 +1075,8 @@ def _loop_s(dask_worker) -> float:
     the idle rate charged per tick that ran says 4.7 ms/s, per wall second 20 (blocks of 50 and 200 ms alike). A
     probe charged the idle rate for its whole wall time and read a burning sample 3-9.5 ms low per request (load
     8)."""
-    return dask_worker._tick_counter * dask_worker._tick_interval
+    ticks, interval = _ticks(dask_worker)
+    return ticks * interval
 
 
 def _start_echoes(client, run: str, sessions: Sequence[tuple[str, int, float]], executor: str) -> None:
@@ -1088,6 +1100,12 @@ class _StreamCpu:
     period_s: float
     loop_s: dict[str, float]
 
+    def sample(self, worker: str, tasks: int, pipe_bytes: int, sends: int, sent: int, receives: int,
+               received: int) -> CpuSample:  # fmt: skip
+        """``worker``'s figures per request, for a request of these tasks, bytes and messages on it."""
+        return CpuSample(tasks, pipe_bytes, sends, sent, receives, received, *self.workers[worker], self.period_s,
+                         self.loop_s[worker])  # fmt: skip
+
 
 def _stream(client, run: str, path: Sequence[tuple[str, int]], feed, requests: range, window: int,
             tag: str) -> _StreamCpu:  # fmt: skip
@@ -1102,7 +1120,15 @@ def _stream(client, run: str, path: Sequence[tuple[str, int]], feed, requests: r
     of a span to the other: measured, 18 to 21 fetches in spans of 19 tasks, each one too many or too few 5.5 ms
     per request at 4 MB in the CPU fit's test (its plugin burns 105 ms per fetch there). Over the whole stream
     every request's task, fetch and sending counts once; filling and draining only add waiting, charged as
-    background over the same span. Raises PlacedError without a request."""
+    background over the same span.
+
+    Why the garbage is collected first (on the workers, the scheduler and the client): Python's full collection
+    falls due at each eleventh collection of generation 1, about once a run of the CPU fit's test on each worker,
+    and takes a worker 46-60 ms of CPU at load 7-13 (its 90,000 objects); one inside a stream adds it to that
+    stream's requests alone (a plain 4 MB stream of that test, 30 requests: 1.4 ms more each on the worker's loop
+    thread, 7% of the 20 ms it checks), and the fit reads it as a cost of that size. After a full collection none
+    falls due within a stream (30 requests make 3-5 collections of generation 0; a full one comes after 121); in a
+    long run its share is one per ~900 requests, under 0.1 ms each. Raises PlacedError without a request."""
     if not requests:
         raise PlacedError("a probe stream needs a request at least")
     names = ("x",)
@@ -1115,6 +1141,7 @@ def _stream(client, run: str, path: Sequence[tuple[str, int]], feed, requests: r
                           priority=-r)  # fmt: skip
         return [dep]
 
+    _collect_garbage(client, workers)
     start = time.perf_counter()
     before = client.run(_stream_reading, run, workers=workers)
     stream = _drive(client, submit, requests, window, time.monotonic() + PROBE_TIMEOUT)
@@ -1123,6 +1150,14 @@ def _stream(client, run: str, path: Sequence[tuple[str, int]], feed, requests: r
     cpu = {w: ((sum(after[w][:2]) - sum(before[w][:2])) / n, (after[w][2] - before[w][2]) / n) for w in workers}
     loop = {w: (after[w][3] - before[w][3]) / n for w in workers}
     return _StreamCpu(cpu, stream.host, (time.perf_counter() - start) / n, loop)
+
+
+def _collect_garbage(client, workers: Sequence[str]) -> None:
+    """A full garbage collection in each of ``workers``, the scheduler and this client, so that none falls due
+    inside the stream that follows: see :func:`_stream`."""
+    client.run(gc.collect, workers=list(workers))
+    client.run_on_scheduler(gc.collect)
+    gc.collect()
 
 
 def _stream_reading(run: str, dask_worker=None) -> tuple[float, float, float, float]:

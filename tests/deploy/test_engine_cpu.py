@@ -76,8 +76,9 @@ def test_the_cpu_fit_recovers_a_known_cost_per_task_and_per_byte_received(tmp_pa
                     for burning in (False, True))  # fmt: skip
     # What a request costs each core, as the prediction charges it, grows by what was burnt (within 15%: CPU times
     # grow with contention, and other work shares these two cores; read over spans of tasks, 2 runs of 9 missed it
-    # at load 7.5-10.4, one fetch too many or too few in a span; see devices.placed._stream): a stage task on a
-    # sending 1 kB or 4 MB (a task), one on b receiving 1 kB or 4 MB (a task and the bytes).
+    # at load 7.5-10.4, one fetch too many or too few in a span; then a full garbage collection inside one stream;
+    # see devices.placed._stream): a stage task on a sending 1 kB or 4 MB (a task), one on b receiving 1 kB or 4 MB
+    # (a task and the bytes).
     for d, sent, received in (("a", 1 << 10, 0), ("a", 4 << 20, 0), ("b", 0, 1 << 10), ("b", 0, 4 << 20)):
         request = (1, 2 * (sent + received), bool(sent), sent, bool(received), received)
         grown = burnt[d].busy_us(*request) - plain[d].busy_us(*request)
@@ -183,6 +184,63 @@ def test_a_probe_charges_a_workers_background_only_while_its_event_loop_is_free(
     assert (engine[True] - engine[False]) * 1000 == pytest.approx(task_ms, rel=0.08)
 
 
+def _gc_watch():
+    """A worker plugin recording, as each probe stage task starts, Python's collection counts (gc.get_count: the
+    allocations since the last collection of generation 0, and the collections of generations 0 and 1 since
+    their next generation's last)."""
+    import gc
+
+    from distributed import WorkerPlugin
+
+    class GcWatch(WorkerPlugin):
+        name = "nnpart-gc-watch"
+
+        def setup(self, worker):
+            self.counts = []
+
+        def transition(self, key, start, finish, **kwargs):
+            if finish == "executing" and "-stage-" in str(key):
+                self.counts.append(gc.get_count())
+
+    return GcWatch()
+
+
+def _gc_pending(collections: int, dask_worker=None) -> tuple[int, int, int]:
+    """On a worker: a full collection held off (threshold 1000 for generation 2) and ``collections`` collections
+    of generation 1 left pending since the last full one, as a worker's own allocations leave them."""
+    import gc
+
+    gc.set_threshold(700, 10, 1000)
+    keep = dask_worker.nnpart_kept = []
+    while gc.get_count()[2] < collections:
+        keep.append([])
+    return gc.get_count()
+
+
+def _gc_counts(dask_worker=None) -> list:
+    return dask_worker.plugins["nnpart-gc-watch"].counts
+
+
+def test_a_probe_stream_starts_with_its_workers_garbage_collected(tmp_path):
+    """A full collection (46-60 ms of a worker's CPU at load 7-13) falls due at each eleventh collection of
+    generation 1, about once a run of the CPU fit's test on each worker; inside a probe stream of 30 requests it
+    adds 1.5-2 ms to each (8-10% of that test's 20 ms). A worker left with 9 collections of generation 1 pending
+    (a full one held off) starts each probe stream's tasks with none pending: a full collection came first."""
+    from devices.placed import probe_device
+    from solver.deploy.placed import placed_workers
+
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"devices": [{"name": "a"}], "default_link": {"bandwidth": 1e8}}))
+    with placed_workers("local", ["a"], read_platform(path)) as workers:
+        client, a = workers.client, workers.address["a"]
+        client.register_plugin(_gc_watch())
+        assert client.run(_gc_pending, 9, workers=[a])[a][2] >= 9
+        probe_device(client, a, (1 << 10, 1 << 12), requests=4, chains=(1,), repeats=1, window=2, warmup=1)
+        counts = client.run(_gc_counts, workers=[a])[a]
+    firsts = [counts[0], counts[4 + 2 + 1]]  # each stream's first task: 1 warm-up, 4 timed, 2 after, then the next
+    assert [pending for _, _, pending in firsts] == [0, 0]
+
+
 def test_the_cpu_fit_is_exact_on_its_own_model_and_refuses_too_little():
     from devices.placed import CpuSample, HostSample
 
@@ -210,6 +268,16 @@ def test_the_cpu_fit_is_exact_on_its_own_model_and_refuses_too_little():
     assert host.request_us == pytest.approx(1000.0) and host.task_us == pytest.approx(3000.0)
     with pytest.raises(CheckError, match="no probe stream"):
         fit_host([])
+
+
+def test_the_cpu_probes_need_dasks_tick_count_and_say_so():
+    from types import SimpleNamespace
+
+    from devices.placed import PlacedError, _loop_s
+
+    assert _loop_s(SimpleNamespace(_tick_counter=50, _tick_interval=0.02)) == pytest.approx(1.0)
+    with pytest.raises(PlacedError, match=r"distributed \S+ has no _tick_counter on its Server"):
+        _loop_s(SimpleNamespace(_tick_interval=0.02))
 
 
 def test_the_cpu_fit_tells_receiving_per_second_on_the_link_from_receiving_per_byte_over_two_rates():
