@@ -344,11 +344,11 @@ def latency_table(rows: list[dict]) -> None:
         print(f"{r['scenario']:18} {r['model']:12} {r['algo']:10} {r['run']}/{r['runs']:<2} {measured:8.1f} "
               f"{compute:8.1f} | {cells[0]} | {cells[1]} | {c.load_average[0]:4.1f}-{c.load_average[1]:4.1f}")
     print("meas: the latency run's median; comp: onert's time per inference in it (median per device; a replicated "
-          "stage its slowest replica, as the model charges it), summed over the stages; cal: the calibrated latency, with each part timed "
-          "alone right before the latency run (wall, inferences one predicted latency apart); cpu: the former "
-          "calibrated latency (cal-cpu: the calibration's CPU alone, back to back, before the throughput run); comp: "
-          "the parts' compute it charged; gap: that less meas's comp; rest: the rest of the error (links, engine, "
-          "requests), the same for both")
+          "stage its slowest replica, as the model charges it), summed over the stages; cal: the calibrated "
+          "latency, with each part timed alone right before the latency run (wall, inferences one predicted "
+          "latency apart); cpu: the former calibrated latency (cal-cpu: the calibration's CPU alone, back to back, "
+          "before the throughput run); comp: the parts' compute it charged; gap: that less meas's comp; rest: the "
+          "rest of the error (links, engine, requests), the same for both")
 
 
 def _stage_sum(c, per_device: dict[str, float]) -> float:

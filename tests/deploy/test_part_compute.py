@@ -298,7 +298,8 @@ def test_the_after_run_prediction_takes_its_latency_from_the_parts_timed_again_a
 
     with placed_workers("netlab", ["a", "b"], platform) as workers:
         fits = calibrate_links(workers, platform, ["a", "b"])
-        before = dataclasses.replace(predict(sources, fits, "busy"), latency_us=predict(sources, fits, "alone").latency_us)
+        alone = predict(sources, fits, "alone").latency_us
+        before = dataclasses.replace(predict(sources, fits, "busy"), latency_us=alone)
         links = LinkCheck(platform, fits, before, lambda new: dataclasses.replace(
             predict(sources, new, "busy", AFTER_RUN), latency_us=predict(sources, new, "alone").latency_us))
         latency = LatencyCheck(before, lambda parts, new: predict(parts, new or fits, "alone").latency_us)
