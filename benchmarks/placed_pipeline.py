@@ -52,8 +52,8 @@ import numpy as np
 
 from devices.placed import PlacedSettings
 from solver.deploy.linkdrift import AFTER_RUN, LINK_DRIFT_TOLERANCE, LinkCheck
-from solver.deploy.partcompute import (DRIFT_TOLERANCE, MACHINE_SHARE, LatencyCheck, measure_parts, measured_problem,
-                                       part_sources)  # fmt: skip
+from solver.deploy.partcompute import (DRIFT_TOLERANCE, MACHINE_NOISE, MACHINE_SHARE, LatencyCheck, measure_parts,
+                                       measured_problem, part_sources)  # fmt: skip
 from solver.deploy.placed import calibrate_engine, calibrate_links, compare_placed, placed_stages, placed_workers
 from solver.deploy.report import placed_text
 from solver.deploy.split import split_model
@@ -310,7 +310,8 @@ def table(rows: list[dict]) -> None:
           f"beyond {DRIFT_TOLERANCE:.0%} of cal's period, at least the largest part's compute); mach: the relative "
           "move of the machine probe (a fixed integer loop's CPU time, timed on that part's core right after each of "
           f"its inferences) between the two timings (MACHINE: the same way as the part, by at least "
-          f"{MACHINE_SHARE:.0%} of its move: the core's speed changed, not the part's compute); err aft: cal made "
+          f"{MACHINE_SHARE:.0%} of its move and beyond the probe's own {MACHINE_NOISE:.0%}: the core's speed changed, "
+          "not the part's compute); err aft: cal made "
           "again with the links fitted "
           f"again right after the run (the same ping-pong); ldrift: the relative move of the link whose time per request "
           f"in cal moved most between the calibration's fit and the after-run one (LINK DRIFT beyond "

@@ -1123,11 +1123,12 @@ def _stream(client, run: str, path: Sequence[tuple[str, int]], feed, requests: r
     background over the same span.
 
     Why the garbage is collected first (on the workers, the scheduler and the client): Python's full collection
-    falls due at each eleventh collection of generation 1, about once a run of the CPU fit's test on each worker,
+    falls due at the earliest at the eleventh collection of generation 1 (CPython 3.11 also waits for the objects
+    pending a full one to pass a quarter of the long-lived ones), about once a run of the CPU fit's test a worker,
     and takes a worker 46-60 ms of CPU at load 7-13 (its 90,000 objects); one inside a stream adds it to that
     stream's requests alone (a plain 4 MB stream of that test, 30 requests: 1.4 ms more each on the worker's loop
     thread, 7% of the 20 ms it checks), and the fit reads it as a cost of that size. After a full collection none
-    falls due within a stream (30 requests make 3-5 collections of generation 0; a full one comes after 121); in a
+    falls due within a stream (30 requests make 3-5 collections of generation 0; a full one, 121 at least); in a
     long run its share is one per ~900 requests, under 0.1 ms each. Raises PlacedError without a request."""
     if not requests:
         raise PlacedError("a probe stream needs a request at least")

@@ -73,6 +73,7 @@ from solver.io.platform import Platform
 
 DRIFT_TOLERANCE = 0.05  # half the 10% a calibrated prediction aims at: a larger move eats the verdict's margin
 MACHINE_SHARE = 0.5  # a part's drift is the machine's when its core's probe moved the same way by half as much
+MACHINE_NOISE = 0.10  # ... and by more than the probe moved with its parts steady (up to +10%, i27v's 23 runs)
 MEASURE = (3, 10, 8)  # warm-up inferences, timed ones with every part busy, timed ones alone
 RECHECK = (1, 4)  # warm-up and timed inferences of the re-measure after a run
 MODES = ("busy", "alone", "alone-cpu")  # measured_problem's figures: the period's, the latency's, the former latency's
@@ -89,7 +90,7 @@ def timing(samples: Sequence[tuple[float, ...]]) -> ComputeTiming:
     the machine probe's median when every inference has one."""
     wall = summarize([s[0] * 1000 for s in samples])
     cpu = summarize([s[1] * 1000 for s in samples])
-    probed = all(len(s) > 2 for s in samples)
+    probed = bool(samples) and all(len(s) > 2 for s in samples)
     machine = statistics.median(s[2] for s in samples) if probed else None
     return ComputeTiming(cpu.median, cpu.iqr, wall.median, wall.iqr, len(samples), machine)
 
@@ -277,9 +278,10 @@ class Drift:
     @property
     def machine(self) -> bool:
         """The part's move is the machine's speed: the probe on its core moved the same way, by at least
-        ``MACHINE_SHARE`` of the part's relative move."""
+        ``MACHINE_SHARE`` of the part's relative move and by more than its own noise (``MACHINE_NOISE``)."""
         probe = self.machine_change
-        return probe is not None and probe * self.change > 0 and abs(probe) >= MACHINE_SHARE * abs(self.change)
+        return (probe is not None and probe * self.change > 0 and abs(probe) >= MACHINE_SHARE * abs(self.change)
+                and abs(probe) > MACHINE_NOISE)
 
     def to_json(self) -> dict:
         return {"part": self.part_id, "device": self.device, "before_cpu_us": self.before.cpu_us,

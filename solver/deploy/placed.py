@@ -42,8 +42,8 @@ from devices.isolated import run_isolated
 from devices.placed import PlacedRun, PlacedSettings, PlacedStage, run_placed
 from devices.stats import Summary, summarize
 from solver.deploy.linkdrift import AFTER_RUN, LINK_DRIFT_TOLERANCE, LinkCheck, LinkDrift, link_drifts, replaced
-from solver.deploy.partcompute import (DRIFT_TOLERANCE, MACHINE_SHARE, Drift, LatencyCheck, PartSource, drift,
-                                       remeasure, retime_alone)  # fmt: skip
+from solver.deploy.partcompute import (DRIFT_TOLERANCE, MACHINE_NOISE, MACHINE_SHARE, Drift, LatencyCheck, PartSource,
+                                       drift, remeasure, retime_alone)  # fmt: skip
 from solver.deploy.split import SplitResult, read_split
 from solver.deploy.verify import OutputCheck, VerifySettings, check_executor, compare_output
 from solver.errors import CheckError, UsageError
@@ -138,8 +138,8 @@ class PlacedComparison:
 
     @property
     def machine_drifted(self) -> bool:
-        """The run drifted and the machine probe on the worst drifting part's core moved with it (the same way, by
-        at least ``MACHINE_SHARE`` of its relative move): the machine's speed changed, not the part's compute."""
+        """The run drifted and the machine probe on the worst drifting part's core moved with it (``Drift.machine``:
+        the same way, by half its relative move and beyond the probe's noise): the machine's speed changed."""
         return self.drifted and self.worst_drift.machine
 
     @property
@@ -170,7 +170,8 @@ class PlacedComparison:
                               f"{worst.after.machine_ms:.2f} ms after ({worst.machine_change:+.1%}): "
                               + ("MACHINE, the core's speed moved with the part" if worst.machine else
                                  "the core's speed did not move with the part (not the same way by "
-                                 f"{MACHINE_SHARE:.0%} of its move): the part's compute moved"))  # fmt: skip
+                                 f"{MACHINE_SHARE:.0%} of its move and beyond the probe's {MACHINE_NOISE:.0%} "
+                                 "noise): the part's compute moved"))  # fmt: skip
         if self.link_drifted:  # a drifted link moved by 5% of the period: the prediction sends bytes over it
             worst = self.worst_link_drift
             notes.append(f"LINK DRIFT: link {worst.source} -> {worst.target} took {worst.before_us / 1000:.1f} ms per request "
@@ -408,11 +409,12 @@ def compare_placed(split: SplitResult | str | Path, workers: Workers, prediction
     if measured:  # right after the timed run, before the latency run
         period = links.prediction.period_us if links is not None else 0.0
         drifts = drift(compute, remeasure(workers.client, stages, settings.executor, settings.seed), period)
-    relinked, moved, link_notes = [], [], []
+    relinked, moved, link_notes, after_fits = [], [], [], None
     if links is not None:
         refits, link_notes = refit_links(workers, links, used_links(run, links.prediction))
         if refits:  # no link fitted again: no after-run figure (it would be the calibrated one, relabelled)
-            relinked = [links.repredict(replaced(links.fits, refits))]
+            after_fits = replaced(links.fits, refits)
+            relinked = [links.repredict(after_fits)]
             moved = link_drifts(links, refits, relinked[0])
     retimed, before_us = [], None
     if latency is not None and measured:  # the latency run's compute, as it will pay it
@@ -422,7 +424,7 @@ def compare_placed(split: SplitResult | str | Path, workers: Workers, prediction
         predictions = [dataclasses.replace(p, latency_us=latency.repredict(retimed, None)) if p is latency.prediction
                        else p for p in predictions]  # fmt: skip
         if relinked:  # the after-run prediction: its links and the parts as the latency run will pay them
-            after_us = latency.repredict(retimed, replaced(links.fits, refits))
+            after_us = latency.repredict(retimed, after_fits)
             relinked = [dataclasses.replace(relinked[0], latency_us=after_us)]
     alone = dataclasses.replace(settings, in_flight=1, requests=max(5, settings.requests // 3), warmup=1)
     single = run_placed(workers.client, stages, split.model_inputs, split.model_outputs, alone)

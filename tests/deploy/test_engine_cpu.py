@@ -222,9 +222,9 @@ def _gc_counts(dask_worker=None) -> list:
 
 
 def test_a_probe_stream_starts_with_its_workers_garbage_collected(tmp_path):
-    """A full collection (46-60 ms of a worker's CPU at load 7-13) falls due at each eleventh collection of
-    generation 1, about once a run of the CPU fit's test on each worker; inside a probe stream of 30 requests it
-    adds 1.5-2 ms to each (8-10% of that test's 20 ms). A worker left with 9 collections of generation 1 pending
+    """A full collection (46-60 ms of a worker's CPU at load 7-13) falls due at the earliest at the eleventh
+    collection of generation 1, about once a run of the CPU fit's test on each worker; inside a probe stream of 30
+    requests it adds 1.5-2 ms to each (8-10% of that test's 20 ms). A worker left with 9 collections of generation 1 pending
     (a full one held off) starts each probe stream's tasks with none pending: a full collection came first."""
     from devices.placed import probe_device
     from solver.deploy.placed import placed_workers
@@ -235,9 +235,11 @@ def test_a_probe_stream_starts_with_its_workers_garbage_collected(tmp_path):
         client, a = workers.client, workers.address["a"]
         client.register_plugin(_gc_watch())
         assert client.run(_gc_pending, 9, workers=[a])[a][2] >= 9
-        probe_device(client, a, (1 << 10, 1 << 12), requests=4, chains=(1,), repeats=1, window=2, warmup=1)
+        requests, window, warmup = 4, 2, 1
+        probe_device(client, a, (1 << 10, 1 << 12), requests=requests, chains=(1,), repeats=1, window=window,
+                     warmup=warmup)  # fmt: skip
         counts = client.run(_gc_counts, workers=[a])[a]
-    firsts = [counts[0], counts[4 + 2 + 1]]  # each stream's first task: 1 warm-up, 4 timed, 2 after, then the next
+    firsts = [counts[0], counts[warmup + requests + window]]  # each stream's first task (a stream runs that many)
     assert [pending for _, _, pending in firsts] == [0, 0]
 
 
