@@ -224,8 +224,8 @@ def _gc_counts(dask_worker=None) -> list:
 def test_a_probe_stream_starts_with_its_workers_garbage_collected(tmp_path):
     """A full collection (46-60 ms of a worker's CPU at load 7-13) falls due at the earliest at the eleventh
     collection of generation 1, about once a run of the CPU fit's test on each worker; inside a probe stream of 30
-    requests it adds 1.5-2 ms to each (8-10% of that test's 20 ms). A worker left with 9 collections of generation 1 pending
-    (a full one held off) starts each probe stream's tasks with none pending: a full collection came first."""
+    requests it adds 1.5-2 ms to each (8-10% of that test's 20 ms). A worker left with 9 collections of generation 1
+    pending (a full one held off) starts each probe stream's tasks with none pending: a full collection came first."""
     from devices.placed import probe_device
     from solver.deploy.placed import placed_workers
 
