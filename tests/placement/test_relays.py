@@ -137,6 +137,23 @@ def test_past_max_pairings_the_count_and_the_time_stay_lower_bounds(leaving, ent
         assert found <= best * (1 + 1e-12)
 
 
+@pytest.mark.parametrize("cap", [0, 1, 2])
+def test_past_max_pairings_one_relay_fast_both_ways_still_counts_as_one(cap):
+    # Reader 1 of each end reads 4 bytes: the fastest link out of d (relay 0) and into e (relay 2) are two devices,
+    # but relay 1 carries 4 bytes both ways. Past the cap the count must stay a lower bound (the count it gave up
+    # at), not the fastest links' two devices; the time must stay no later than the exhaustive search's.
+    front = [(4, *[4 if S & 0b10 else 0 for S in range(1, 2 ** (READERS + 1))])]
+    devices = [(5.0, 1.0), (4.0, 4.0), (1.0, 5.0)]
+    least = _exhaustive(front, front, 0.0, devices, [])
+    expected = min(n for n, t in least.items() if t <= 1.0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(spine_module, "MAX_PAIRINGS", cap)
+        assert _paired(_points(front), _points(front), 0.0, devices, 4) <= expected
+        for relays in range(len(devices) + 1):
+            best = min((t for n, t in least.items() if n <= relays), default=math.inf)
+            assert _paired_least(_points(front), _points(front), 0.0, devices, relays) <= best * (1 + 1e-12)
+
+
 def test_two_relays_cannot_serve_a_hop_whose_fast_links_out_and_in_share_one_device():
     # IRV2 10/256 transfer net 3's 2 -> 5 hop in small: d sends two readers 4 bytes each (fast links reach relays
     # 0 and 1), e receives from two writers 4 bytes each (fast links come from relays 1 and 2). Each end alone
