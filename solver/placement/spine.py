@@ -479,9 +479,7 @@ def _paired_least(leaving: list[tuple[int, tuple[Way, ...]]], entering: list[tup
     n = min(max(relays, 0), len(devices))
     candidates = _undominated(devices, n)
     if math.comb(len(candidates), n) > MAX_PAIRINGS:
-        every = [*placed, *devices]
-        return max(_least(leaving, link, sorted((a for a, _ in every if a > 0), reverse=True), len(placed) + n),
-                   _least(entering, link, sorted((b for _, b in every if b > 0), reverse=True), len(placed) + n))
+        return _apart(leaving, entering, link, [*placed, *devices], len(placed) + n)
     least = math.inf
     for S in itertools.combinations(candidates, n):
         outs = sorted((a for a, _ in (*placed, *S) if a > 0), reverse=True)
@@ -489,6 +487,15 @@ def _paired_least(leaving: list[tuple[int, tuple[Way, ...]]], entering: list[tup
         count = len(placed) + n
         least = min(least, max(_least(leaving, link, outs, count), _least(entering, link, ins, count)))
     return least
+
+
+def _apart(leaving: list[tuple[int, tuple[Way, ...]]], entering: list[tuple[int, tuple[Way, ...]]], link: float,
+           every: list[tuple[float, float]], relays: int) -> float:
+    """The least time (seconds) below which each end of a hop alone needs at most ``relays`` of the relays ``every``
+    (bandwidths from d and into e, as :func:`_paired_least`'s), each end on its fastest links: no later than the ends
+    taken together, since a set serving both serves each."""
+    return max(_least(leaving, link, sorted((a for a, _ in every if a > 0), reverse=True), relays),
+               _least(entering, link, sorted((b for _, b in every if b > 0), reverse=True), relays))
 
 
 def _undominated(devices: list[tuple[float, float]], n: int) -> list[tuple[float, float]]:
@@ -691,9 +698,10 @@ class Laying:
         placed yet), the devices ``used`` taken, can be laid on the free devices below the prepared bound; else the
         failure's threshold (as :meth:`threshold`'s): no such laying has every value below it. The first hop's relays
         lie between ``source``'s part and the next run's: the parts ``placed`` after source's (a mask of devices
-        among ``used``; None: any used device but source) and free devices, each of these counted (:meth:`_needed`,
-        as a run of one spine op at least). Each question searches at most ``max_visits`` states (past them it
-        answers None); a laying found before, on devices still free with room for its relays, answers at once."""
+        among ``used``; None: any used device but source), at no cost, and free devices, the free ones counted
+        (:meth:`_needed`, as a run of one spine op at least). Each question searches at most ``max_visits`` states
+        (past them it answers None); a laying found before, on devices still free with room for its relays, answers
+        at once."""
         last = len(self.spine.ops) - 1
         if position >= last:
             return None
@@ -841,12 +849,10 @@ class Laying:
             return math.inf
         k, taken = min(b - a, CUT_WINDOW - 1), used | 1 << e
         leaving, entering, link = self.leaving[k][b], self.entering[k][b], self.rates[d][e]
-        devices, kept = self._relays(d, e, taken, 1.0), self._placed(d, e, placed, 1.0)
+        devices, kept = self._carries(d, e, self._free(taken), 1.0), self._carries(d, e, placed, 1.0)
         # The ends taken apart drop no later (rounded down a hair against floating point): where one relay can serve
         # both ends as it would serve either, the count drops there too.
-        every, most = [*kept, *devices], len(kept) + relays
-        apart = max(_least(leaving, link, sorted((x for x, _ in every if x > 0), reverse=True), most),
-                    _least(entering, link, sorted((y for _, y in every if y > 0), reverse=True), most)) * 1e6
+        apart = _apart(leaving, entering, link, [*kept, *devices], len(kept) + relays) * 1e6
         if apart == math.inf:
             return math.inf
         low = max(self.upper, math.floor(apart * (1 - 1e-9)))
@@ -876,12 +882,16 @@ class Laying:
             high += 1
         return None
 
-    def _relays(self, d: int, e: int, taken: int, seconds: float) -> list[tuple[float, float]]:
-        """Per device not ``taken`` (a mask) linked from ``d`` or into ``e``: what its link from d and its link into e
-        carry in ``seconds`` (bytes; with ``seconds`` 1, the bandwidths; 0: no link)."""
+    def _carries(self, d: int, e: int, devices: int, seconds: float) -> list[tuple[float, float]]:
+        """Per device among ``devices`` (a mask) linked from ``d`` or into ``e``: what its link from d and its link into
+        e carry in ``seconds`` (bytes; with ``seconds`` 1, the bandwidths; 0: no link). A device linked neither way
+        serves no relay set, so it is left out."""
         out, into = self.rates[d], self.rates
-        return [(out[x] * seconds, into[x][e] * seconds) for x in range(self.D)
-                if not taken >> x & 1 and (out[x] > 0 or into[x][e] > 0)]
+        return [(out[x] * seconds, into[x][e] * seconds) for x in _bits(devices) if out[x] > 0 or into[x][e] > 0]
+
+    def _free(self, taken: int) -> int:
+        """The devices not ``taken`` (masks)."""
+        return ~taken & ((1 << self.D) - 1)
 
     def _needed(self, k: int, b: int, d: int, e: int, used: int) -> int:
         """The fewest relays the hop after a run of k + 1 spine ops or more ending at ``b``, from ``d`` to ``e``, needs
@@ -893,12 +903,8 @@ class Laying:
         """:meth:`_needed` below the bound ``upper``, the devices ``taken`` (e among them) no free relays, those of them
         ``placed`` (a mask) relays at no cost."""
         seconds = max(upper - 1, 0) / 1e6  # the bytes a link carries per byte/s
-        return _paired(self.leaving[k][b], self.entering[k][b], self.rates[d][e] * seconds,
-                       self._relays(d, e, taken, seconds), self.D + 1, self._placed(d, e, placed, seconds))
-
-    def _placed(self, d: int, e: int, placed: int, seconds: float) -> list[tuple[float, float]]:
-        """:meth:`_relays` of the devices ``placed`` (a mask)."""
-        return [(self.rates[d][x] * seconds, self.rates[x][e] * seconds) for x in _bits(placed)]
+        free, kept = self._carries(d, e, self._free(taken), seconds), self._carries(d, e, placed, seconds)
+        return _paired(self.leaving[k][b], self.entering[k][b], self.rates[d][e] * seconds, free, self.D + 1, kept)
 
     def _next(self, a: int, b: int, d: int, e: int, used: int, relays: int) -> int | None:
         """The relays spent once the run ``a .. b`` on ``d`` hops to ``e`` (the hop's own, :meth:`_needed`, none when the

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from solver.placement import spine as spine_module
 from solver.placement.spine import READERS, Laying, _paired, _paired_least, _ways, spine
 from solver.solving.budget import Budget
 from tests.placement.test_spine import _solved, branchy_networks, residual_networks
@@ -112,6 +113,47 @@ def test_a_hop_s_relays_serving_both_ends_are_the_fewest_of_an_exhaustive_search
         assert found == pytest.approx(best, rel=1e-12) or found == best == math.inf
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fronts(), fronts(), st.sampled_from([1, 2, 3, 5]), st.lists(_LINKS, min_size=1, max_size=5),
+       st.one_of(st.just([]), st.lists(_LINKS, max_size=2)), st.sampled_from([0.5, 1.0, 2.0, 3.0]),
+       st.integers(0, 5))  # fmt: skip
+def test_past_max_pairings_the_count_and_the_time_stay_lower_bounds(leaving, entering, link, devices, placed, seconds,
+                                                                      cap):
+    # With few sets of relays allowed, _paired gives up at a count none smaller serves, and _paired_least takes the
+    # two ends apart: never more relays, never a later time than the exhaustive search's (the documented bound).
+    least = _exhaustive(leaving, entering, link, devices, placed)
+    none = len(devices) + 1
+    expected = min((n for n, t in least.items() if t <= seconds), default=none)
+    carried = [(a * seconds, b * seconds) for a, b in devices]
+    kept = [(a * seconds, b * seconds) for a, b in placed]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(spine_module, "MAX_PAIRINGS", cap)
+        count = _paired(_points(leaving), _points(entering), link * seconds, carried, none, kept)
+        times = [_paired_least(_points(leaving), _points(entering), link, devices, relays, placed)
+                 for relays in range(len(devices) + 1)]  # fmt: skip
+    assert count <= expected
+    for relays, found in enumerate(times):
+        best = min((t for n, t in least.items() if n <= relays), default=math.inf)
+        assert found <= best * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("cap", [0, 1, 2])
+def test_past_max_pairings_one_relay_fast_both_ways_still_counts_as_one(cap):
+    # Reader 1 of each end reads 4 bytes: the fastest link out of d (relay 0) and into e (relay 2) are two devices,
+    # but relay 1 carries 4 bytes both ways. Past the cap the count must stay a lower bound (the count it gave up
+    # at), not the fastest links' two devices; the time must stay no later than the exhaustive search's.
+    front = [(4, *[4 if S & 0b10 else 0 for S in range(1, 2 ** (READERS + 1))])]
+    devices = [(5.0, 1.0), (4.0, 4.0), (1.0, 5.0)]
+    least = _exhaustive(front, front, 0.0, devices, [])
+    expected = min(n for n, t in least.items() if t <= 1.0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(spine_module, "MAX_PAIRINGS", cap)
+        assert _paired(_points(front), _points(front), 0.0, devices, 4) <= expected
+        for relays in range(len(devices) + 1):
+            best = min((t for n, t in least.items() if n <= relays), default=math.inf)
+            assert _paired_least(_points(front), _points(front), 0.0, devices, relays) <= best * (1 + 1e-12)
+
+
 def test_two_relays_cannot_serve_a_hop_whose_fast_links_out_and_in_share_one_device():
     # IRV2 10/256 transfer net 3's 2 -> 5 hop in small: d sends two readers 4 bytes each (fast links reach relays
     # 0 and 1), e receives from two writers 4 bytes each (fast links come from relays 1 and 2). Each end alone
@@ -129,6 +171,7 @@ def test_two_relays_cannot_serve_a_hop_whose_fast_links_out_and_in_share_one_dev
        st.floats(0.05, 1.0), st.data())  # fmt: skip
 def test_the_bound_at_which_a_hop_needs_a_relay_fewer_is_exact(drawn, share, data):
     # Laying._fewer: the largest bound at which the hop still needs more than r relays; one above needs at most r.
+    # Some devices used may hold relays already placed (at no cost), as a completion's first hop has them.
     solved = _solved(drawn)
     if solved is None or len(spine(solved[0]).ops) < 2:
         return
@@ -141,13 +184,14 @@ def test_the_bound_at_which_a_hop_needs_a_relay_fewer_is_exact(drawn, share, dat
     a = data.draw(st.integers(0, b))
     d, e = data.draw(st.permutations(range(D)))[:2]
     used = data.draw(st.integers(0, 2**D - 1)) & ~(1 << e) | 1 << d
+    placed = data.draw(st.integers(0, 2**D - 1)) & used & ~(1 << d)
     k, taken = min(b - a, 3), used | 1 << e
-    needed = laying._needed(k, b, d, e, used)
+    needed = laying._needed_at(k, b, d, e, taken, upper, placed)
     for relays in range(needed):
-        failed = laying._fewer(a, b, d, e, relays, used)
+        failed = laying._fewer(a, b, d, e, relays, used, placed)
         if failed == math.inf:
-            assert laying._needed_at(k, b, d, e, taken, 10**12) > relays
+            assert laying._needed_at(k, b, d, e, taken, 10**12, placed) > relays
             continue
         assert failed >= upper and failed == int(failed)
-        assert laying._needed_at(k, b, d, e, taken, int(failed)) > relays >= laying._needed_at(k, b, d, e, taken,
-                                                                                                 int(failed) + 1)
+        at, above = (laying._needed_at(k, b, d, e, taken, bound, placed) for bound in (int(failed), int(failed) + 1))
+        assert at > relays >= above
