@@ -480,13 +480,8 @@ def _paired_least(leaving: list[tuple[int, tuple[Way, ...]]], entering: list[tup
     candidates = _undominated(devices, n)
     if math.comb(len(candidates), n) > MAX_PAIRINGS:
         return _apart(leaving, entering, link, [*placed, *devices], len(placed) + n)
-    least = math.inf
-    for S in itertools.combinations(candidates, n):
-        outs = sorted((a for a, _ in (*placed, *S) if a > 0), reverse=True)
-        ins = sorted((b for _, b in (*placed, *S) if b > 0), reverse=True)
-        count = len(placed) + n
-        least = min(least, max(_least(leaving, link, outs, count), _least(entering, link, ins, count)))
-    return least
+    return min((_apart(leaving, entering, link, [*placed, *S], len(placed) + n)
+                for S in itertools.combinations(candidates, n)), default=math.inf)
 
 
 def _apart(leaving: list[tuple[int, tuple[Way, ...]]], entering: list[tuple[int, tuple[Way, ...]]], link: float,
